@@ -1,0 +1,508 @@
+"""Operator commands. Each one: load the job, ask the transition table and the policy, change the job,
+audit it, all in one transaction — a refused or failed action leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pendulum
+from sqlalchemy import delete, update
+from sqlmodel import Session, col, select
+
+from jobtui.engine import pipeline
+from jobtui.engine.definitions import Definition
+from jobtui.engine.models import AuditEvent, Job, OpRun, Task
+from jobtui.engine.permissions import Actor, PermissionRefused
+from jobtui.engine.pipeline import JobRef
+from jobtui.engine.runner import is_same_process
+from jobtui.engine.states import (
+    ACTIONS,
+    LIVE_STATUSES,
+    ROLLBACK_STEP,
+    OpStatus,
+    Perm,
+    Status,
+    Step,
+    TaskStatus,
+    display_action,
+    refusal_for_status,
+)
+from jobtui.engine.store import Store
+from jobtui.engine.timeparse import parse_max_start, parse_when
+
+TRAP_ACTIONS = ("retry", "skip", "abort", "pause", "resume")
+
+
+class Refused(Exception):
+    """Not allowed now, or not permitted. str() is the reason (CLI exit 1, a notification in the app)."""
+
+
+class UnknownJob(LookupError):
+    """No such job (CLI exit 2)."""
+
+
+@dataclass(frozen=True)
+class QueueState:
+    paused: bool
+    reason: str | None
+    queued: int
+    running: int
+    workers: int
+
+
+class Actions:
+    def __init__(self, store: Store, actor: Actor) -> None:
+        self.store = store
+        self.actor = actor
+
+    # -- shared prelude -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _acting(self, action: str, job_id: int) -> Iterator[tuple[Session, Job]]:
+        with self.store.write() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                raise UnknownJob(f"{display_action(action)}: no job {job_id}")
+            reason = self.refusal(s, action, job)
+            if reason:
+                raise Refused(reason)
+            yield s, job
+
+    def refusal(self, s: Session, action: str, job: Job) -> str | None:
+        """Why `actor` may not do `action` to `job` now, or None. The UI enables keys from this."""
+        rule = ACTIONS[action]
+        name = display_action(action)
+        if action in ("approve", "reject"):
+            approvers = pipeline.definition_of(job).approvers
+            if not self.actor.may_approve(job.project, approvers):
+                return (
+                    f"{name}: {self.actor.user} lacks {Perm.APPROVE_ALL.value} on project {job.project} "
+                    "and is not a listed approver"
+                )
+        elif not self.actor.may(rule.permission, job.project):
+            return f"{name}: {self.actor.user} lacks {rule.permission.value} on project {job.project}"
+        assert job.id is not None
+        by_status = refusal_for_status(action, job.id, Status(job.status))
+        if by_status:
+            return by_status
+        return self._extra_refusal(s, action, job)
+
+    def _extra_refusal(self, s: Session, action: str, job: Job) -> str | None:
+        name = display_action(action)
+        if action == "rollback" and not pipeline.has_rollback_work(s, job):
+            return f"{name}: job {job.id} has no completed ops with a rollback command"
+        if action == "reschedule" and job.run_started_at is not None:
+            return f"{name}: job {job.id} has already started its RUN step"
+        if action == "retry":
+            later = self._later_job_of_project(s, job)
+            if later is not None:
+                return (
+                    f"{name}: job {later.id} ({later.name}) of project {job.project} has run since "
+                    f"job {job.id} failed; rerun it instead"
+                )
+        return None
+
+    def allowed(self, job_id: int) -> dict[str, str | None]:
+        """Every action with None when allowed, else its refusal: what the dashboard enables."""
+        with self.store.read() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                return {}
+            return {action: self.refusal(s, action, job) for action in ACTIONS}
+
+    def _audit(
+        self,
+        s: Session,
+        job: Job,
+        action: str,
+        to: Status | None = None,
+        comment: str | None = None,
+        **fields: object,
+    ) -> None:
+        self.store.change_job(s, job, self.actor.user, action, to, comment=comment, **fields)
+
+    # -- submission -----------------------------------------------------------------------------------
+
+    def submit(self, definition: Definition, at: str | None = None, max_start: str | None = None) -> int:
+        if not self.actor.may(Perm.CREATE, definition.project):
+            raise Refused(
+                f"submit: {self.actor.user} lacks {Perm.CREATE.value} on project {definition.project}"
+            )
+        now = self.store.now()
+        try:
+            scheduled = parse_when(at or definition.schedule.at, now)
+            max_start_at = parse_max_start(max_start or definition.schedule.max_start, scheduled, now)
+        except ValueError as exc:
+            raise ValueError(f"{definition.source}: {exc}") from exc
+        if max_start_at < scheduled:
+            raise ValueError(
+                f"{definition.source}: max_start {max_start_at.isoformat()} is before the "
+                f"scheduled date {scheduled.isoformat()}"
+            )
+        with self.store.write() as s:
+            job = Job(
+                name=definition.name,
+                type=definition.type,
+                project=definition.project,
+                status=Status.READY.value,
+                step=Step.INIT.value,
+                natures=json.dumps(list(definition.natures)),
+                owner=self.actor.user,
+                system=definition.system,
+                created_at=now,
+                scheduled_at=scheduled,
+                max_start_at=max_start_at,
+                status_since=now,
+                due_at=now,
+                definition=json.dumps(definition.to_dict()),
+                source=definition.source,
+            )
+            s.add(job)
+            s.flush()
+            assert job.id is not None
+            job.log_path = str(self.store.log_dir / f"job-{job.id}.log")
+            s.add(job)
+            for position, target in enumerate(definition.targets or (definition.name,)):
+                s.add(Task(job_id=job.id, target=target, position=position))
+            s.flush()
+            pipeline.create_plan(s, job, Step.PRE)
+            self.store.audit(
+                s, job, self.actor.user, "submit", None, Status.READY.value, f"from {definition.source}"
+            )
+            self.store.touch(s, job.id)
+            return job.id
+
+    # -- approval -------------------------------------------------------------------------------------
+
+    def approve(self, job_id: int, comment: str | None = None) -> None:
+        with self._acting("approve", job_id) as (s, job):
+            self._audit(
+                s,
+                job,
+                "approve",
+                Status.READY,
+                comment,
+                approved=True,
+                due_at=job.scheduled_at or self.store.now(),
+            )
+
+    def reject(self, job_id: int, comment: str | None = None) -> None:
+        with self._acting("reject", job_id) as (s, job):
+            now = self.store.now()
+            pipeline.skip_pending(s, job, (Step.RUN.value,), now)
+            if pipeline.next_pending(s, job, Step.POST.value) is not None:
+                # POST still runs its notifications, then the job stands still as REJECTED.
+                self._audit(
+                    s,
+                    job,
+                    "reject",
+                    Status.READY,
+                    comment,
+                    step=Step.POST.value,
+                    outcome=Status.REJECTED.value,
+                    due_at=now,
+                )
+            else:
+                self._audit(
+                    s, job, "reject", Status.REJECTED, comment, step=Step.END.value, ended_at=now, due_at=None
+                )
+                _settle_tasks(s, job, TaskStatus.CANCELLED)
+
+    # -- cancel and delete ----------------------------------------------------------------------------
+
+    def cancel(self, job_id: int, comment: str | None = None) -> None:
+        with self._acting("cancel", job_id) as (s, job):
+            now = self.store.now()
+            running = self._running_ops(s, job)
+            for op_run in running:
+                op_run.status = OpStatus.FAILED.value
+                op_run.completed_at = now
+                op_run.error = f"canceled by {self.actor.user}"
+                s.add(op_run)
+            pipeline.skip_pending(
+                s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value, ROLLBACK_STEP), now
+            )
+            _settle_tasks(s, job, TaskStatus.CANCELLED)
+            self._audit(
+                s,
+                job,
+                "cancel",
+                Status.CANCELED,
+                comment,
+                ended_at=now,
+                due_at=None,
+                worker_id=None,
+                lease=None,
+                trap_deadline_at=None,
+                reason=f"canceled by {self.actor.user}",
+            )
+            pipeline.refresh_progress(self.store, s, job, JobRef(self.actor.user))
+        # The owning engine kills the whole tree too (it sees its lease gone); signalling here as well
+        # stops the op at once and also when no engine is alive on this host.
+        for op_run in running:
+            _terminate_local(op_run)
+
+    def delete(self, job_id: int) -> None:
+        with self._acting("delete", job_id) as (s, job):
+            self.store.audit(s, job, self.actor.user, "delete", job.status, None, "job deleted")
+            log_path = job.log_path
+            s.execute(delete(OpRun).where(col(OpRun.job_id) == job_id))
+            s.execute(delete(Task).where(col(Task.job_id) == job_id))
+            s.execute(delete(Job).where(col(Job.id) == job_id))
+            self.store.touch(s, job_id)
+        for path in [Path(log_path), *self.store.log_dir.glob(f"job-{job_id}.*")]:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    # -- rerun, reschedule, retry ---------------------------------------------------------------------
+
+    def rerun(
+        self, job_id: int, step: str, run_now: bool = False, action: str = "rerun", comment: str | None = None
+    ) -> None:
+        try:
+            from_step = Step(step.upper())
+        except ValueError:
+            raise ValueError(f'{action}: step must be PRE, RUN or POST, not "{step}"') from None
+        if from_step not in (Step.PRE, Step.RUN, Step.POST):
+            raise ValueError(f'{action}: step must be PRE, RUN or POST, not "{step}"')
+        with self._acting(action, job_id) as (s, job):
+            now = self.store.now()
+            fields: dict[str, object] = dict(
+                exec=job.exec + 1,
+                step=from_step.value,
+                progress=0,
+                failed=False,
+                failed_step=None,
+                outcome=None,
+                reason=None,
+                ended_at=None,
+                trap_op_run_id=None,
+                trap_deadline_at=None,
+                trap_left_s=None,
+                worker_id=None,
+                lease=None,
+                due_at=now,
+            )
+            if from_step in (Step.PRE, Step.RUN):
+                fields["run_started_at"] = None
+            if from_step == Step.PRE:
+                fields["started_at"] = None
+            if from_step == Step.RUN and run_now:
+                fields.update(_moved_schedule(job, now))
+            note = f"from {from_step.value}" + (" (run now)" if run_now else "")
+            self._audit(s, job, action, Status.READY, f"{note}; {comment}" if comment else note, **fields)
+            _settle_tasks(s, job, TaskStatus.SCHEDULED, force=True)
+            pipeline.create_plan(s, job, from_step)
+
+    def retry(self, job_id: int) -> None:
+        with self.store.read() as s:
+            job = s.get(Job, job_id)
+            step = (job.failed_step or job.step) if job else "RUN"
+        if step not in (Step.PRE, Step.RUN, Step.POST):
+            step = Step.PRE.value
+        self.rerun(job_id, step, run_now=True, action="retry", comment="retry after failure")
+
+    def reschedule(self, job_id: int, when: str | pendulum.DateTime) -> None:
+        with self._acting("reschedule", job_id) as (s, job):
+            now = self.store.now()
+            new = parse_when(when, now) if isinstance(when, str) else when.in_timezone("UTC")
+            fields = _moved_schedule(job, new)
+            to: Status | None = None
+            if job.status == Status.EXPIRED:
+                to = Status.READY
+                fields["reason"] = None
+            if to == Status.READY or job.status == Status.READY:
+                fields["due_at"] = new if job.step == Step.RUN else now
+            self._audit(s, job, "reschedule", to, f"RUN at {new.isoformat()}", **fields)
+
+    # -- traps ----------------------------------------------------------------------------------------
+
+    def trap(self, job_id: int, what: str, comment: str | None = None) -> None:
+        if what not in TRAP_ACTIONS:
+            raise ValueError(f'trap: expected one of {", ".join(TRAP_ACTIONS)}, not "{what}"')
+        with self._acting(f"trap_{what}", job_id) as (s, job):
+            resolve_trap(self.store, s, job, what, self.actor.user, comment)
+
+    # -- rollback -------------------------------------------------------------------------------------
+
+    def rollback(self, job_id: int, reason: str | None = None) -> None:
+        with self._acting("rollback", job_id) as (s, job):
+            self.store.change_job(
+                s, job, self.actor.user, "step", step=Step.END.value, outcome=None, due_at=None
+            )
+            pipeline.begin_rollback(self.store, s, job, JobRef(self.actor.user), comment=reason or "manual")
+
+    # -- the queue ------------------------------------------------------------------------------------
+
+    def queue_state(self) -> QueueState:
+        with self.store.read() as s:
+            paused = pipeline.queue_paused(self.store, s)
+            reason = self.store.get_setting(s, "queue_paused_reason") if paused else None
+            queued = len(s.exec(select(Job.id).where(Job.status == Status.READY.value)).all())
+            running = len(s.exec(select(Job.id).where(col(Job.status).in_(list(LIVE_STATUSES)))).all())
+            stale = self.store.now().subtract(minutes=1)
+            from jobtui.engine.models import Worker
+
+            workers = len(
+                s.exec(
+                    select(Worker.id).where(
+                        col(Worker.stopped_at).is_(None), col(Worker.heartbeat_at) >= stale
+                    )
+                ).all()
+            )
+        return QueueState(paused, reason, queued, running, workers)
+
+    def queue_pause(self, reason: str | None = None) -> None:
+        self._queue_change("queue pause", True, reason or f"paused by {self.actor.user}")
+
+    def queue_resume(self) -> None:
+        self._queue_change("queue resume", False, None)
+
+    def _queue_change(self, action: str, paused: bool, reason: str | None) -> None:
+        self.actor.require(action, Perm.QUEUE_ADMIN, "*")
+        with self.store.write() as s:
+            self.store.set_setting(s, "queue_paused", paused)
+            self.store.set_setting(s, "queue_paused_reason", reason)
+            self.store.set_setting(s, "queue_paused_by", self.actor.user)
+            s.add(
+                AuditEvent(
+                    job_id=0,
+                    job_name="(queue)",
+                    at=self.store.now(),
+                    who=self.actor.user,
+                    action=action,
+                    comment=reason,
+                )
+            )
+            self.store.touch(s, None, kind="queue")
+
+    def queue_clear(self) -> list[int]:
+        """Cancel every queued (READY) job; running jobs go on. Returns the cancelled ids."""
+        self.actor.require("queue clear", Perm.QUEUE_ADMIN, "*")
+        with self.store.write() as s:
+            jobs = list(s.exec(select(Job).where(Job.status == Status.READY.value).order_by(col(Job.id))))
+            now = self.store.now()
+            for job in jobs:
+                pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value), now)
+                _settle_tasks(s, job, TaskStatus.CANCELLED)
+                self.store.change_job(
+                    s,
+                    job,
+                    self.actor.user,
+                    "queue clear",
+                    Status.CANCELED,
+                    comment="queue cleared",
+                    ended_at=now,
+                    due_at=None,
+                    reason=f"queue cleared by {self.actor.user}",
+                )
+            s.add(
+                AuditEvent(
+                    job_id=0,
+                    job_name="(queue)",
+                    at=now,
+                    who=self.actor.user,
+                    action="queue clear",
+                    comment=f"{len(jobs)} job(s) canceled",
+                )
+            )
+            self.store.touch(s, None, kind="queue")
+            return [j.id for j in jobs if j.id is not None]
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _running_ops(s: Session, job: Job) -> list[OpRun]:
+        return list(
+            s.exec(select(OpRun).where(OpRun.job_id == job.id, OpRun.status == OpStatus.RUNNING.value))
+        )
+
+    @staticmethod
+    def _later_job_of_project(s: Session, job: Job) -> Job | None:
+        since = job.ended_at or job.status_since
+        if since is None:
+            return None
+        return s.exec(
+            select(Job)
+            .where(Job.project == job.project, Job.id != job.id, col(Job.started_at) > since)
+            .order_by(col(Job.started_at))
+            .limit(1)
+        ).first()
+
+
+def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, comment: str | None) -> None:
+    """Retry, skip, abort, pause or resume a trap; shared by operators and the trap timeout."""
+    now = store.now()
+    action = f"trap {what}"
+    if what == "pause":
+        left = (
+            None if job.trap_deadline_at is None else max(0.0, (job.trap_deadline_at - now).total_seconds())
+        )
+        store.change_job(
+            s, job, who, action, Status.TRAP_PAUSED, comment=comment, trap_left_s=left, trap_deadline_at=None
+        )
+        return
+    if what == "resume":
+        deadline = None if job.trap_left_s is None else now.add(seconds=job.trap_left_s)
+        store.change_job(
+            s, job, who, action, Status.TRAPPED, comment=comment, trap_deadline_at=deadline, trap_left_s=None
+        )
+        return
+    op_run = s.get(OpRun, job.trap_op_run_id) if job.trap_op_run_id else None
+    clear = dict(trap_op_run_id=None, trap_deadline_at=None, trap_left_s=None, due_at=now)
+    if op_run is not None:
+        if what == "retry":
+            op_run.status = OpStatus.PENDING.value
+            op_run.completed_at = None
+            op_run.exit_code = None
+        elif what == "skip":
+            op_run.status = OpStatus.SKIPPED.value
+            op_run.skipped_at = now
+        else:
+            op_run.error = f"{op_run.error or 'failed'}; aborted by {who}"
+        s.add(op_run)
+    store.change_job(s, job, who, action, Status.READY, comment=comment, **clear)
+    if what == "abort" and op_run is not None:
+        pipeline.apply_op_failure(store, s, job, op_run, JobRef(who))
+    pipeline.refresh_progress(store, s, job, JobRef(who))
+
+
+def _moved_schedule(job: Job, new: pendulum.DateTime) -> dict[str, object]:
+    """A new RUN date; Max Start Date keeps the same distance from it."""
+    fields: dict[str, object] = {"scheduled_at": new}
+    if job.scheduled_at is not None and job.max_start_at is not None:
+        fields["max_start_at"] = new + (job.max_start_at - job.scheduled_at)
+    return fields
+
+
+def _settle_tasks(s: Session, job: Job, status: TaskStatus, force: bool = False) -> None:
+    stmt = update(Task).where(col(Task.job_id) == job.id)
+    if not force:
+        stmt = stmt.where(col(Task.status).not_in([TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value]))
+    values: dict[str, object] = {"status": status.value, "current_step": None}
+    if force:
+        values.update(progress=0, attempts=0, next_attempt_at=None)
+    s.execute(stmt.values(**values))
+
+
+def _terminate_local(op_run: OpRun) -> None:
+    import socket
+
+    if (
+        op_run.pid
+        and op_run.host == socket.gethostname()
+        and is_same_process(op_run.pid, op_run.pid_create_time or 0)
+    ):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(op_run.pid, signal.SIGTERM)
+
+
+__all__ = ["Actions", "PermissionRefused", "QueueState", "Refused", "UnknownJob", "resolve_trap"]

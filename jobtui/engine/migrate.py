@@ -1,0 +1,43 @@
+"""Schema upgrades with the Alembic migrations shipped in the package."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+if TYPE_CHECKING:
+    from jobtui.engine.store import Store
+
+
+def alembic_config() -> Config:
+    from jobtui.engine.store import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def upgrade(store: Store, seen_revision: str | None) -> None:
+    from jobtui.engine.store import StoreError, _current_revision
+
+    config = alembic_config()
+    script = ScriptDirectory.from_config(config)
+    known = {rev.revision for rev in script.walk_revisions()}
+    head = script.get_current_head()
+    if seen_revision is not None and seen_revision not in known:
+        raise StoreError(
+            f"database {store.url} has schema version {seen_revision}, newer than this jobtui "
+            f"understands (up to {head}); upgrade jobtui or use another database"
+        )
+    # Hold the write lock while upgrading so two processes opening a fresh database don't race.
+    with store.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn, conn.begin():
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(740251)")
+        current = _current_revision(conn)
+        if current == head:
+            return
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")

@@ -1,0 +1,298 @@
+"""The job pipeline as database state: plans, op results, failures, rollback and the end status.
+
+Both the engine (as ops finish) and operator actions (trap abort, rerun, rollback) change a job's
+pipeline; they share these functions so the rules live in one place. Nothing here runs a process.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pendulum
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from jobtui.engine.definitions import Definition
+from jobtui.engine.models import Job, OpRun, Setting, Task
+from jobtui.engine.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
+from jobtui.engine.store import Store
+
+STEP_ORDER = {Step.INIT: 0, Step.PRE: 1, Step.RUN: 2, Step.POST: 3, Step.END: 4}
+FINISHED_OP = (OpStatus.DONE, OpStatus.SKIPPED, OpStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """Who is changing the job and under which lease (None for operators, who go by status)."""
+
+    who: str
+    lease: str | None = None
+
+
+def definition_of(job: Job) -> Definition:
+    return Definition.from_dict(json.loads(job.definition))
+
+
+def tasks_of(session: Session, job_id: int) -> list[Task]:
+    return list(session.exec(select(Task).where(Task.job_id == job_id).order_by(col(Task.position))))
+
+
+def op_runs_of(session: Session, job: Job, exec_: int | None = None) -> list[OpRun]:
+    query = select(OpRun).where(OpRun.job_id == job.id, OpRun.exec == (exec_ or job.exec))
+    return list(session.exec(query.order_by(col(OpRun.position))))
+
+
+def create_plan(session: Session, job: Job, from_step: Step) -> None:
+    """The op runs of one execution: each op once, or once per task when per_target, in order."""
+    assert job.id is not None
+    definition = definition_of(job)
+    tasks = tasks_of(session, job.id)
+    single_task = tasks[0].id if len(tasks) == 1 else None
+    position = 0
+    for step in (Step.PRE, Step.RUN, Step.POST):
+        if STEP_ORDER[step] < STEP_ORDER[from_step]:
+            continue
+        for op in definition.ops(step.value):
+            owners = [t.id for t in tasks] if op.per_target else [single_task]
+            for task_id in owners:
+                session.add(
+                    OpRun(
+                        job_id=job.id,
+                        task_id=task_id,
+                        exec=job.exec,
+                        step=step.value,
+                        op_index=op.index,
+                        position=position,
+                        name=op.name,
+                        per_target=op.per_target,
+                        rollback=op.rollback,
+                    )
+                )
+                position += 1
+    session.flush()
+
+
+def next_pending(session: Session, job: Job, step: str) -> OpRun | None:
+    return session.exec(
+        select(OpRun)
+        .where(
+            OpRun.job_id == job.id,
+            OpRun.exec == job.exec,
+            OpRun.step == step,
+            OpRun.status == OpStatus.PENDING.value,
+        )
+        .order_by(col(OpRun.position))
+        .limit(1)
+    ).first()
+
+
+def refresh_progress(store: Store, session: Session, job: Job, ref: JobRef) -> None:
+    """Job progress = finished ops / ops of this execution; each task's likewise over its own ops."""
+    rows = session.exec(
+        select(OpRun.task_id, OpRun.status, func.count())
+        .where(OpRun.job_id == job.id, OpRun.exec == job.exec, OpRun.step != ROLLBACK_STEP)
+        .group_by(col(OpRun.task_id), col(OpRun.status))
+    ).all()
+    total = sum(n for _, _, n in rows)
+    done = sum(n for _, status, n in rows if status in FINISHED_OP)
+    progress = 100 if total == 0 and job.step == Step.END else (100 * done // total if total else 0)
+    per_task: dict[int, tuple[int, int]] = {}
+    for task_id, status, n in rows:
+        if task_id is None:
+            continue
+        finished, all_ = per_task.get(task_id, (0, 0))
+        per_task[task_id] = (finished + (n if status in FINISHED_OP else 0), all_ + n)
+    for task_id, (finished, all_) in per_task.items():
+        session.execute(
+            update(Task).where(col(Task.id) == task_id).values(progress=100 * finished // all_ if all_ else 0)
+        )
+    if progress != job.progress:
+        store.change_job(session, job, ref.who, "progress", held=ref.lease, progress=progress)
+
+
+def mark_op_started(store: Store, session: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
+    now = store.now()
+    op_run.status = OpStatus.RUNNING.value
+    op_run.started_at = now
+    op_run.exit_code = None
+    op_run.error = None
+    op_run.completed_at = None
+    op_run.skipped_at = None
+    session.add(op_run)
+    if op_run.task_id is not None:
+        session.execute(
+            update(Task)
+            .where(col(Task.id) == op_run.task_id)
+            .values(status=TaskStatus.RUNNING.value, last_triggered_at=now, current_step=op_run.name)
+        )
+    store.change_job(session, job, ref.who, "step", held=ref.lease)
+
+
+def skip_pending(
+    session: Session, job: Job, steps: tuple[str, ...], now: pendulum.DateTime, task_id: int | None = None
+) -> None:
+    stmt = update(OpRun).where(
+        col(OpRun.job_id) == job.id,
+        col(OpRun.exec) == job.exec,
+        col(OpRun.step).in_(steps),
+        col(OpRun.status) == OpStatus.PENDING.value,
+    )
+    if task_id is not None:
+        stmt = stmt.where(col(OpRun.task_id) == task_id, col(OpRun.per_target).is_(True))
+    session.execute(stmt.values(status=OpStatus.SKIPPED.value, skipped_at=now))
+
+
+def apply_op_failure(store: Store, session: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
+    """An op failed for good (on_error = fail, or a trap aborted): decide what the job does next.
+
+    A per-target op fails only its task; any other op fails the job: the rest of PRE/RUN is skipped and
+    POST runs. A RUN failure with rollback_on_error first rolls back. A failed rollback op ends the
+    rollback with "rollback failed".
+    """
+    now = store.now()
+    if op_run.step == ROLLBACK_STEP:
+        skip_pending(session, job, (ROLLBACK_STEP,), now)
+        store.change_job(
+            session,
+            job,
+            ref.who,
+            "step",
+            held=ref.lease,
+            outcome=Status.ERROR.value,
+            reason="rollback failed",
+        )
+        return
+    if op_run.per_target and op_run.task_id is not None:
+        session.execute(
+            update(Task).where(col(Task.id) == op_run.task_id).values(status=TaskStatus.FAILED.value)
+        )
+        skip_pending(session, job, (Step.PRE.value, Step.RUN.value), now, task_id=op_run.task_id)
+        return
+    skip_pending(
+        session,
+        job,
+        (Step.PRE.value, Step.RUN.value, Step.POST.value)
+        if op_run.step == Step.POST
+        else (Step.PRE.value, Step.RUN.value),
+        now,
+    )
+    store.change_job(
+        session,
+        job,
+        ref.who,
+        "step",
+        held=ref.lease,
+        failed=True,
+        failed_step=op_run.step,
+        reason=f'{op_run.step} op "{op_run.name}" failed',
+    )
+    if op_run.step == Step.RUN and definition_of(job).rollback_on_error and has_rollback_work(session, job):
+        begin_rollback(store, session, job, ref, comment=f'automatic: RUN op "{op_run.name}" failed')
+
+
+def has_rollback_work(session: Session, job: Job) -> bool:
+    return bool(_rollback_candidates(session, job))
+
+
+def _rollback_candidates(session: Session, job: Job) -> list[OpRun]:
+    return list(
+        session.exec(
+            select(OpRun)
+            .where(
+                OpRun.job_id == job.id,
+                OpRun.status == OpStatus.DONE.value,
+                col(OpRun.rollback).is_not(None),
+                col(OpRun.rolled_back).is_(False),
+                OpRun.step != ROLLBACK_STEP,
+            )
+            .order_by(col(OpRun.completed_at).desc(), col(OpRun.id).desc())
+        )
+    )
+
+
+def begin_rollback(
+    store: Store, session: Session, job: Job, ref: JobRef, comment: str, action: str = "rollback"
+) -> None:
+    """Queue the rollback commands of the completed ops, newest first, and move the job to ROLLBACK."""
+    base = 1_000_000
+    for offset, done in enumerate(_rollback_candidates(session, job)):
+        session.add(
+            OpRun(
+                job_id=job.id or 0,
+                task_id=done.task_id,
+                exec=job.exec,
+                step=ROLLBACK_STEP,
+                op_index=done.op_index,
+                position=base + offset,
+                name=f"rollback {done.name}",
+                per_target=done.per_target,
+                rollback_of=done.id,
+            )
+        )
+    session.flush()
+    store.change_job(session, job, ref.who, action, Status.ROLLBACK, comment=comment, held=ref.lease)
+
+
+def end_status_from_tasks(session: Session, job: Job) -> Status:
+    if job.outcome:
+        return Status(job.outcome)
+    if job.failed:
+        return Status.ERROR
+    assert job.id is not None
+    tasks = tasks_of(session, job.id)
+    succeeded = [t for t in tasks if t.status != TaskStatus.FAILED]
+    if len(succeeded) == len(tasks):
+        return Status.FINISHED
+    return Status.PARTIAL if succeeded else Status.ERROR
+
+
+def finish_job(
+    store: Store, session: Session, job: Job, ref: JobRef, end: Status, comment: str | None = None
+) -> None:
+    """Reach END: settle every task, stamp the end date, let go of the job."""
+    assert job.id is not None
+    now = store.now()
+    for task in tasks_of(session, job.id):
+        if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            continue
+        if end in (Status.CANCELED, Status.REJECTED, Status.EXPIRED):
+            task.status = TaskStatus.CANCELLED.value
+        elif end == Status.FINISHED or (end == Status.PARTIAL):
+            task.status = TaskStatus.SUCCEEDED.value
+        else:
+            task.status = TaskStatus.FAILED.value
+        task.current_step = None
+        session.add(task)
+    store.change_job(
+        session,
+        job,
+        ref.who,
+        "finish",
+        end,
+        comment=comment or job.reason,
+        held=ref.lease,
+        step=Step.END.value,
+        ended_at=now,
+        due_at=None,
+        worker_id=None,
+        lease=None,
+    )
+    refresh_progress(store, session, job, JobRef(ref.who))
+    if end in (Status.ERROR, Status.ABEND):
+        pause_queue_if_configured(store, session, job)
+
+
+def pause_queue_if_configured(store: Store, session: Session, job: Job) -> None:
+    if store.get_setting(session, "pause_queue_on_failure", False) and not store.get_setting(
+        session, "queue_paused", False
+    ):
+        store.set_setting(session, "queue_paused", True)
+        store.set_setting(session, "queue_paused_reason", f"job {job.id} ({job.name}) ended {job.status}")
+        store.set_setting(session, "queue_paused_by", "engine")
+        store.touch(session, None, kind="queue")
+
+
+def queue_paused(store: Store, session: Session) -> bool:
+    row = session.get(Setting, "queue_paused")
+    return bool(row is not None and json.loads(row.value))

@@ -1,0 +1,243 @@
+"""Ops as real subprocesses under supervision, or Python callables for tests and benchmarks.
+
+Every process op runs inside a tiny /bin/sh wrapper, in its own process group, with stdout and stderr
+appended to the job's log through file descriptors. The wrapper writes the op's exit status to a file
+(renamed into place), so an engine that restarts can collect the status of an op that ended while it
+was away, and tell an op that exited from one that vanished (killed with its wrapper: ABEND).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import signal
+import subprocess
+import threading
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import psutil
+
+WRAPPER = 'st="$1"; shift; "$@"; rc=$?; echo "$rc" > "$st.tmp" && mv "$st.tmp" "$st"; exit "$rc"'
+
+
+@dataclass(frozen=True)
+class OpOutcome:
+    exit_code: int | None
+    error: str | None = None
+    vanished: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.vanished
+
+
+@dataclass(frozen=True)
+class OpContext:
+    """What a `call` op receives: the same facts a process op gets in its environment."""
+
+    job_id: int
+    job_name: str
+    step: str
+    target: str
+    exec: int
+    natures_file: str
+    env: Mapping[str, str]
+    log_path: str
+
+
+class OpHandle(Protocol):
+    pid: int | None
+    create_time: float | None
+
+    def poll(self) -> OpOutcome | None: ...
+    def terminate(self) -> None: ...
+    def kill(self) -> None: ...
+
+
+def read_status_file(path: str | None) -> int | None:
+    if not path:
+        return None
+    try:
+        return int(Path(path).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _describe_exit(code: int) -> str | None:
+    if code == 0:
+        return None
+    if code > 128 and code - 128 < 65:
+        with contextlib.suppress(ValueError):
+            return f"exit {code} (killed by {signal.Signals(code - 128).name})"
+    return f"exit {code}"
+
+
+class ProcessHandle:
+    """A wrapper process this engine started or adopted."""
+
+    def __init__(self, pid: int, create_time: float, status_file: str, popen: subprocess.Popen[bytes] | None):
+        self.pid: int | None = pid
+        self.create_time: float | None = create_time
+        self.status_file = status_file
+        self._popen = popen
+        self._descendants: list[psutil.Process] = []
+
+    @classmethod
+    def start(
+        cls,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        log_path: str,
+        status_file: str,
+        cwd: str | None,
+        on_exit: Callable[[], None],
+    ) -> ProcessHandle:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(status_file)
+        with open(log_path, "ab") as log:
+            popen = subprocess.Popen(
+                ["/bin/sh", "-c", WRAPPER, "jobtui-op", status_file, *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=dict(env),
+                cwd=cwd,
+                start_new_session=True,  # own process group: cancel reaches the whole tree
+                close_fds=True,
+            )
+        try:
+            create_time = psutil.Process(popen.pid).create_time()
+        except psutil.Error:
+            create_time = 0.0
+        handle = cls(popen.pid, create_time, status_file, popen)
+        threading.Thread(target=_wait_then, args=(popen.wait, on_exit), daemon=True).start()
+        return handle
+
+    @classmethod
+    def adopt(
+        cls, pid: int, create_time: float, status_file: str, on_exit: Callable[[], None]
+    ) -> ProcessHandle | None:
+        """Take over a live op of a dead engine; None when that process is gone (or the pid was reused)."""
+        if not is_same_process(pid, create_time):
+            return None
+        handle = cls(pid, create_time, status_file, None)
+        threading.Thread(target=_wait_then, args=(handle._wait_adopted, on_exit), daemon=True).start()
+        return handle
+
+    def _wait_adopted(self) -> None:
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(self.pid).wait()
+
+    def poll(self) -> OpOutcome | None:
+        if self._popen is not None:
+            if self._popen.poll() is None:
+                return None
+        elif self.pid is not None and is_same_process(self.pid, self.create_time or 0.0):
+            return None
+        code = read_status_file(self.status_file)
+        if code is None:
+            return OpOutcome(None, f"op process {self.pid} vanished without an exit status", vanished=True)
+        return OpOutcome(code, _describe_exit(code))
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self.pid is None:
+            return
+        # Remember the tree on the first signal: children that left the group (setsid) still die.
+        try:
+            if is_same_process(self.pid, self.create_time or 0.0):
+                known = {p.pid for p in self._descendants}
+                self._descendants += [
+                    p for p in psutil.Process(self.pid).children(recursive=True) if p.pid not in known
+                ]
+        except psutil.Error:
+            pass
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+        for proc in self._descendants:
+            with contextlib.suppress(psutil.Error):
+                proc.send_signal(sig)
+
+
+def _wait_then(wait: Callable[[], object], on_exit: Callable[[], None]) -> None:
+    with contextlib.suppress(Exception):
+        wait()
+    on_exit()
+
+
+def is_same_process(pid: int, create_time: float) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return abs(proc.create_time() - create_time) < 0.05
+    except psutil.Error:
+        return False
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group (an op's whole tree) is still alive, zombies excluded."""
+    for proc in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error):
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                return True
+    return False
+
+
+class CallHandle:
+    """A `module:function` op run on a thread. It cannot be killed; cancel abandons its result."""
+
+    pid: int | None = None
+    create_time: float | None = None
+
+    def __init__(self, future: Future[Any], log_path: str) -> None:
+        self._future = future
+        self._log_path = log_path
+
+    @classmethod
+    def start(
+        cls, pool: ThreadPoolExecutor, target: str, context: OpContext, on_exit: Callable[[], None]
+    ) -> CallHandle:
+        future = pool.submit(_run_call, target, context)
+        future.add_done_callback(lambda _f: on_exit())
+        return cls(future, context.log_path)
+
+    def poll(self) -> OpOutcome | None:
+        if not self._future.done():
+            return None
+        exc = self._future.exception()
+        if exc is not None:
+            with open(self._log_path, "a", encoding="utf-8") as log:
+                log.write("".join(traceback.format_exception(exc)))
+            return OpOutcome(1, f"{type(exc).__name__}: {exc}")
+        result = self._future.result()
+        code = 0 if result is None or result is True else (1 if result is False else int(result))
+        return OpOutcome(code, _describe_exit(code))
+
+    def terminate(self) -> None:
+        self._future.cancel()
+
+    def kill(self) -> None:
+        self._future.cancel()
+
+
+def _run_call(target: str, context: OpContext) -> Any:
+    module_name, _, func_name = target.partition(":")
+    module = importlib.import_module(module_name)
+    func = getattr(module, func_name)
+    return func(context)
+
+
+def noop(_context: OpContext) -> None:
+    """The benchmark op: does nothing, so a drain measures the engine alone."""

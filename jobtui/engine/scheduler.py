@@ -1,0 +1,789 @@
+"""The engine: claims due jobs for its worker slots, walks their pipelines, supervises their ops, and
+sweeps for expiry, trap timeouts and lost workers. One `tick` is one pass; the daemon loops over it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pendulum
+import psutil
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from jobtui.engine import pipeline
+from jobtui.engine.definitions import OpDef
+from jobtui.engine.models import Job, OpRun, Task, Worker
+from jobtui.engine.pipeline import JobRef
+from jobtui.engine.runner import (
+    CallHandle,
+    OpContext,
+    OpHandle,
+    OpOutcome,
+    ProcessHandle,
+    group_alive,
+    is_same_process,
+    read_status_file,
+)
+from jobtui.engine.states import ROLLBACK_STEP, OpStatus, Status, Step
+from jobtui.engine.store import LeaseLost, Store
+
+log = logging.getLogger("jobtui.engine")
+
+
+@dataclass
+class Held:
+    """A job this engine has claimed, and the op it is running for it, if any."""
+
+    job_id: int
+    lease: str
+    handle: OpHandle | None = None
+    op_run_id: int | None = None
+    deadline: pendulum.DateTime | None = None
+    timeout_s: float | None = None
+    timed_out: bool = False
+    killing_since: pendulum.DateTime | None = None
+    ready_outcome: OpOutcome | None = None
+
+
+@dataclass
+class Dying:
+    handle: OpHandle
+    since: pendulum.DateTime
+    killed: bool = False
+
+
+@dataclass
+class LaunchSpec:
+    op_run_id: int
+    argv: list[str] | None
+    call: str | None
+    env: dict[str, str]
+    context: OpContext
+    status_file: str
+    timeout_s: float | None
+    title: str = field(default="")
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        workers: int = 2,
+        host: str | None = None,
+        heartbeat_s: float = 5.0,
+        lease_s: float = 30.0,
+        kill_grace_s: float = 5.0,
+        idle_poll_s: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.slots = max(1, workers)
+        self.host = host or socket.gethostname()
+        self.worker_id = uuid.uuid4().hex
+        self.who = f"engine@{self.host}"
+        self.heartbeat_s = heartbeat_s
+        self.lease_s = lease_s
+        self.kill_grace_s = kill_grace_s
+        self.idle_poll_s = idle_poll_s
+        self.draining = False
+        self._held: dict[int, Held] = {}
+        self._dying: list[Dying] = []
+        self._wake = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="jobtui-call")
+        self._last_heartbeat: pendulum.DateTime | None = None
+        self._claims = itertools.count(1)
+        self._registered = False
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def register(self) -> None:
+        if self._registered:
+            return
+        now = self.store.now()
+        with self.store.write() as s:
+            s.add(
+                Worker(
+                    id=self.worker_id,
+                    host=self.host,
+                    pid=os.getpid(),
+                    slots=self.slots,
+                    pid_create_time=psutil.Process().create_time(),
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
+        self._last_heartbeat = now
+        self._registered = True
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run(self, stop: threading.Event, drain: threading.Event | None = None) -> None:
+        """Loop until `stop`; when `drain` is set first, finish the ops in flight and hand jobs back."""
+        self.register()
+        while not stop.is_set():
+            if drain is not None and drain.is_set():
+                self.draining = True
+                if not any(h.handle for h in self._held.values()):
+                    break
+            try:
+                self.tick()
+            except Exception:  # the daemon must outlive one bad pass (a locked database, a lost file)
+                log.exception("engine pass failed; retrying")
+            self._wake.wait(self.idle_poll_s)
+            self._wake.clear()
+        self.shutdown()
+
+    def run_until(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+        """Drive the engine until `predicate` holds, waking on op exits (for tests and the demo)."""
+        self.register()
+        deadline = time.monotonic() + timeout
+        while True:
+            self.tick()
+            if predicate():
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("the engine did not reach the expected state in time")
+            self._wake.wait(0.05)
+            self._wake.clear()
+
+    def shutdown(self) -> None:
+        """Hand back the jobs held between ops; ops still running keep running for a later engine."""
+        for held in list(self._held.values()):
+            if held.handle is not None:
+                continue
+            with contextlib.suppress(LeaseLost), self.store.write() as s:
+                job = s.get(Job, held.job_id)
+                if job is not None and job.lease == held.lease:
+                    to = Status.READY if job.status == Status.RUNNING else Status(job.status)
+                    self.store.change_job(
+                        s,
+                        job,
+                        self.who,
+                        "release",
+                        to,
+                        comment="engine stopped",
+                        held=held.lease,
+                        worker_id=None,
+                        lease=None,
+                        due_at=self.store.now(),
+                    )
+            self._held.pop(held.job_id, None)
+        if self._registered:
+            with self.store.write() as s:
+                worker = s.get(Worker, self.worker_id)
+                if worker is not None and not any(h.handle for h in self._held.values()):
+                    worker.stopped_at = self.store.now()
+                    s.add(worker)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def busy(self) -> int:
+        return len(self._held)
+
+    # -- one pass -----------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        self.register()
+        now = self.store.now()
+        self._heartbeat(now)
+        self._sweep_expired(now)
+        self._sweep_trap_timeouts(now)
+        self._sweep_lost_workers(now)
+        self._check_leases()
+        self._collect(now)
+        self._escalate_kills(now)
+        if not self.draining:
+            self._claim(now)
+        for held in list(self._held.values()):
+            if held.handle is None and held.job_id in self._held:
+                self._advance(held)
+
+    def _heartbeat(self, now: pendulum.DateTime) -> None:
+        if self._last_heartbeat and (now - self._last_heartbeat).total_seconds() < self.heartbeat_s:
+            return
+        with self.store.write() as s:
+            s.execute(
+                text("UPDATE workers SET heartbeat_at = :now WHERE id = :id"),
+                {"now": _db_time(self.store, now), "id": self.worker_id},
+            )
+        self._last_heartbeat = now
+
+    def _sweep_expired(self, now: pendulum.DateTime) -> None:
+        with self.store.read() as s:
+            ids = s.exec(
+                select(Job.id).where(
+                    col(Job.status).in_([Status.READY.value, Status.APPROVAL.value]),
+                    col(Job.step).in_([Step.INIT.value, Step.PRE.value, Step.RUN.value]),
+                    col(Job.run_started_at).is_(None),
+                    col(Job.max_start_at) < now,
+                )
+            ).all()
+        for job_id in ids:
+            with self.store.write() as s:
+                job = s.get(Job, job_id)
+                if job is None or job.status not in (Status.READY, Status.APPROVAL) or job.run_started_at:
+                    continue
+                when = pendulum.instance(job.max_start_at).isoformat() if job.max_start_at else "?"
+                self.store.change_job(
+                    s,
+                    job,
+                    self.who,
+                    "expire",
+                    Status.EXPIRED,
+                    comment=f"RUN had not started by Max Start Date {when}",
+                    due_at=None,
+                    reason="passed Max Start Date",
+                )
+
+    def _sweep_trap_timeouts(self, now: pendulum.DateTime) -> None:
+        from jobtui.engine.actions import resolve_trap  # actions builds on this module's peers
+
+        with self.store.read() as s:
+            ids = s.exec(
+                select(Job.id).where(
+                    Job.status == Status.TRAPPED.value,
+                    col(Job.trap_deadline_at).is_not(None),
+                    col(Job.trap_deadline_at) <= now,
+                )
+            ).all()
+        for job_id in ids:
+            with self.store.write() as s:
+                job = s.get(Job, job_id)
+                if job is None or job.status != Status.TRAPPED or job.trap_deadline_at is None:
+                    continue
+                what = pipeline.definition_of(job).trap_timeout_action
+                resolve_trap(self.store, s, job, what, self.who, "trap timeout ran out")
+
+    def _sweep_lost_workers(self, now: pendulum.DateTime) -> None:
+        with self.store.read() as s:
+            rows = s.exec(
+                select(Job.worker_id)
+                .where(
+                    col(Job.status).in_([Status.RUNNING.value, Status.ROLLBACK.value]),
+                    col(Job.worker_id).is_not(None),
+                    Job.worker_id != self.worker_id,
+                )
+                .distinct()
+            ).all()
+            if not rows:
+                return
+            workers = {w.id: w for w in s.exec(select(Worker).where(col(Worker.id).in_(rows)))}
+        for worker_id in rows:
+            assert worker_id is not None
+            worker = workers.get(worker_id)
+            reason = self._worker_lost(worker, now)
+            if reason:
+                self._take_over_jobs_of(worker_id, reason)
+
+    def _worker_lost(self, worker: Worker | None, now: pendulum.DateTime) -> str | None:
+        if worker is None:
+            return "worker unknown"
+        if worker.stopped_at is not None:
+            return f"worker {worker.host} stopped"
+        if worker.host == self.host and not is_same_process(worker.pid, worker.pid_create_time):
+            return f"worker {worker.host} (pid {worker.pid}) is gone"
+        if worker.heartbeat_at and (now - worker.heartbeat_at).total_seconds() > self.lease_s:
+            return f"worker {worker.host} lost"
+        return None
+
+    def _take_over_jobs_of(self, worker_id: str, reason: str) -> None:
+        with self.store.read() as s:
+            job_ids = s.exec(
+                select(Job.id).where(
+                    Job.worker_id == worker_id,
+                    col(Job.status).in_([Status.RUNNING.value, Status.ROLLBACK.value]),
+                )
+            ).all()
+        for job_id in job_ids:
+            assert job_id is not None
+            self._take_over(job_id, worker_id, reason)
+
+    def _take_over(self, job_id: int, worker_id: str, reason: str) -> None:
+        lease = self._new_lease()
+        with self.store.write() as s:
+            job = s.get(Job, job_id)
+            if job is None or job.worker_id != worker_id:
+                return
+            self.store.change_job(
+                s,
+                job,
+                self.who,
+                "take over",
+                comment=reason,
+                held=job.lease,
+                worker_id=self.worker_id,
+                lease=lease,
+            )
+            running = s.exec(
+                select(OpRun).where(OpRun.job_id == job_id, OpRun.status == OpStatus.RUNNING.value)
+            ).first()
+            held = Held(job_id, lease)
+            ref = JobRef(self.who, lease)
+            if running is not None:
+                handle = None
+                if running.pid and running.host == self.host:
+                    handle = ProcessHandle.adopt(
+                        running.pid, running.pid_create_time or 0.0, running.status_file or "", self.wake
+                    )
+                if handle is not None:
+                    held.handle, held.op_run_id = handle, running.id
+                    held.deadline = running.deadline_at
+                    self._log(job, f"re-adopted op {running.name} (pid {running.pid}) after {reason}")
+                else:
+                    code = read_status_file(running.status_file) if running.host == self.host else None
+                    if code is None:
+                        self._abend(s, job, running, ref, f"{reason}; op {running.name} vanished with it")
+                        return
+                    held.op_run_id = running.id
+                    held.ready_outcome = OpOutcome(code, None if code == 0 else f"exit {code}")
+            self._held[job_id] = held
+        if held.ready_outcome is not None:
+            self._complete(held, held.ready_outcome)
+
+    def _check_leases(self) -> None:
+        if not self._held:
+            return
+        with self.store.read() as s:
+            rows = s.exec(select(Job.id, Job.lease).where(col(Job.id).in_(list(self._held)))).all()
+        current = dict(rows)
+        for job_id, held in list(self._held.items()):
+            if current.get(job_id) != held.lease:
+                self._drop(held, "lease lost")
+
+    def _drop(self, held: Held, why: str) -> None:
+        """Stop touching a job we no longer own (cancelled, deleted, taken over); kill its op."""
+        self._held.pop(held.job_id, None)
+        if held.handle is not None and held.handle.poll() is None:
+            log.info("job %s: %s; terminating its op", held.job_id, why)
+            held.handle.terminate()
+            self._dying.append(Dying(held.handle, self.store.now()))
+
+    def _escalate_kills(self, now: pendulum.DateTime) -> None:
+        for dying in list(self._dying):
+            if (now - dying.since).total_seconds() >= self.kill_grace_s:
+                dying.handle.kill()
+                self._dying.remove(dying)
+            elif (
+                dying.handle.poll() is not None
+                and dying.handle.pid is not None
+                and not group_alive(dying.handle.pid)
+            ):
+                self._dying.remove(dying)
+
+    def _collect(self, now: pendulum.DateTime) -> None:
+        for held in list(self._held.values()):
+            if held.handle is None:
+                continue
+            outcome = held.handle.poll()
+            if outcome is None:
+                if held.deadline is not None and now >= held.deadline and held.killing_since is None:
+                    held.timed_out = True
+                    held.killing_since = now
+                    held.handle.terminate()
+                elif held.killing_since and (now - held.killing_since).total_seconds() >= self.kill_grace_s:
+                    held.handle.kill()
+                continue
+            if held.timed_out:
+                limit = held.timeout_s or 0
+                outcome = OpOutcome(
+                    outcome.exit_code if outcome.exit_code is not None else 124,
+                    f"timed out after {_fmt_seconds(limit)}",
+                )
+            self._complete(held, outcome)
+
+    def _claim(self, now: pendulum.DateTime) -> None:
+        free = self.slots - len(self._held)
+        if free <= 0:
+            return
+        lease = self._new_lease()
+        with self.store.write() as s:
+            if pipeline.queue_paused(self.store, s):
+                return
+            ids = self._claim_rows(s, now, free, lease)
+            for job_id in ids:
+                job = s.get(Job, job_id)
+                assert job is not None
+                self.store.audit(
+                    s,
+                    job,
+                    self.who,
+                    "claim",
+                    Status.READY.value if job.status == Status.RUNNING else job.status,
+                    job.status,
+                    comment=f"worker {self.worker_id[:8]}",
+                )
+                self.store.touch(s, job_id)
+        for job_id in ids:
+            self._held[job_id] = Held(job_id, lease)
+
+    def _claim_rows(self, s: Session, now: pendulum.DateTime, limit: int, lease: str) -> list[int]:
+        # One statement, under the write lock (SQLite) or SKIP LOCKED (PostgreSQL): no job runs twice.
+        skip_locked = " FOR UPDATE SKIP LOCKED" if not self.store.is_sqlite else ""
+        params = {"now": _db_time(self.store, now), "w": self.worker_id, "lease": lease, "n": limit}
+        rows = s.execute(
+            text(
+                "UPDATE jobs SET status = CASE WHEN status = 'READY' THEN 'RUNNING' ELSE status END, "
+                "worker_id = :w, lease = :lease, due_at = NULL, status_since = :now "
+                "WHERE id IN (SELECT id FROM jobs WHERE "
+                "(status = 'READY' AND due_at <= :now) OR (status = 'ROLLBACK' AND worker_id IS NULL) "
+                f"ORDER BY due_at, id LIMIT :n{skip_locked}) RETURNING id"
+            ),
+            params,
+        ).all()
+        return sorted(int(r[0]) for r in rows)
+
+    def _new_lease(self) -> str:
+        return f"{self.worker_id}:{next(self._claims)}"
+
+    # -- walking a held job ---------------------------------------------------------------------------
+
+    def _advance(self, held: Held) -> None:
+        """Move a held job on until it starts an op, waits, or ends."""
+        while held.job_id in self._held and held.handle is None:
+            try:
+                with self.store.write() as s:
+                    job = s.get(Job, held.job_id)
+                    if job is None or job.lease != held.lease:
+                        self._held.pop(held.job_id, None)
+                        return
+                    ref = JobRef(self.who, held.lease)
+                    op_run = self._next_op(s, job, ref)
+                    if op_run is None:
+                        self._held.pop(held.job_id, None)
+                        return
+                    pipeline.mark_op_started(self.store, s, job, op_run, ref)
+                    spec = self._launch_spec(s, job, op_run)
+            except LeaseLost:
+                self._held.pop(held.job_id, None)
+                return
+            self._launch(held, spec)
+
+    def _next_op(self, s: Session, job: Job, ref: JobRef) -> OpRun | None:
+        """The pipeline walker: the next op to start, or None once the job was released or ended."""
+        now = self.store.now()
+        while True:
+            if job.status == Status.ROLLBACK:
+                op_run = pipeline.next_pending(s, job, ROLLBACK_STEP)
+                if op_run is not None:
+                    return op_run
+                failed = job.outcome == Status.ERROR.value
+                if job.step == Step.END:  # a manual rollback of an ended job
+                    pipeline.finish_job(
+                        self.store,
+                        s,
+                        job,
+                        ref,
+                        Status.ERROR if failed else Status.ROLLEDBACK,
+                        comment="rollback failed" if failed else "rollback completed",
+                    )
+                    return None
+                self.store.change_job(
+                    s,
+                    job,
+                    self.who,
+                    "rollback done",
+                    Status.RUNNING,
+                    held=ref.lease,
+                    step=Step.POST.value,
+                    outcome=Status.ERROR.value if failed else Status.ROLLEDBACK.value,
+                )
+                continue
+            step = Step(job.step)
+            if step == Step.INIT:
+                self.store.change_job(s, job, self.who, "step", held=ref.lease, step=Step.PRE.value)
+                continue
+            if step == Step.PRE and job.started_at is None:
+                self.store.change_job(s, job, self.who, "step", held=ref.lease, started_at=now)
+            if step == Step.RUN and job.run_started_at is None and not job.failed:
+                gate = self._run_gate(s, job, ref, now)
+                if gate is not None:
+                    return None
+            if step == Step.END:
+                self.store.change_job(s, job, self.who, "release", held=ref.lease, worker_id=None, lease=None)
+                return None
+            op_run = pipeline.next_pending(s, job, step.value)
+            if op_run is not None:
+                return op_run
+            if step == Step.POST:
+                pipeline.finish_job(self.store, s, job, ref, pipeline.end_status_from_tasks(s, job))
+                return None
+            following = Step.POST if step == Step.RUN or job.failed else Step.RUN
+            self.store.change_job(s, job, self.who, "step", held=ref.lease, step=following.value)
+
+    def _run_gate(self, s: Session, job: Job, ref: JobRef, now: pendulum.DateTime) -> Status | None:
+        """Before RUN starts: approval, Max Start Date, the scheduled date. Returns where the job parked."""
+        release = {"held": ref.lease, "worker_id": None, "lease": None}
+        if pipeline.definition_of(job).approval and not job.approved:
+            self.store.change_job(
+                s,
+                job,
+                self.who,
+                "await approval",
+                Status.APPROVAL,
+                comment="RUN needs approval",
+                due_at=None,
+                **release,
+            )
+            return Status.APPROVAL
+        if job.max_start_at is not None and now > job.max_start_at:
+            self.store.change_job(
+                s,
+                job,
+                self.who,
+                "expire",
+                Status.EXPIRED,
+                comment="RUN had not started by Max Start Date",
+                due_at=None,
+                reason="passed Max Start Date",
+                **release,
+            )
+            return Status.EXPIRED
+        if job.scheduled_at is not None and job.scheduled_at > now:
+            self.store.change_job(
+                s,
+                job,
+                self.who,
+                "wait for schedule",
+                Status.READY,
+                comment="RUN waits for its scheduled date",
+                due_at=job.scheduled_at,
+                **release,
+            )
+            return Status.READY
+        self.store.change_job(s, job, self.who, "step", held=ref.lease, run_started_at=now)
+        return None
+
+    def _launch_spec(self, s: Session, job: Job, op_run: OpRun) -> LaunchSpec:
+        assert job.id is not None and op_run.id is not None
+        target = ""
+        if op_run.task_id is not None:
+            task = s.get(Task, op_run.task_id)
+            target = task.target if task else ""
+        natures_file = str(self.store.log_dir / f"job-{job.id}.natures")
+        env = dict(os.environ)
+        env.update(
+            JOBTUI_JOB_ID=str(job.id),
+            JOBTUI_JOB_NAME=job.name,
+            JOBTUI_STEP=op_run.step,
+            JOBTUI_TARGET=target,
+            JOBTUI_EXEC=str(job.exec),
+            JOBTUI_NATURES_FILE=natures_file,
+        )
+        op = self._op_def(job, op_run)
+        argv: list[str] | None = None
+        call: str | None = None
+        timeout_s: float | None = None
+        if op_run.step == ROLLBACK_STEP:
+            argv = ["/bin/sh", "-c", op_run.rollback or "true"]
+        else:
+            assert op is not None
+            env.update(dict(op.env))
+            timeout_s = op.timeout_s or None
+            if op.call:
+                call = op.call
+            elif op.argv:
+                argv = list(op.argv)
+            else:
+                argv = ["/bin/sh", "-c", op.run or "true"]
+        context = OpContext(job.id, job.name, op_run.step, target, job.exec, natures_file, env, job.log_path)
+        title = f"{op_run.step} {op_run.name}" + (f" [{target}]" if target else "")
+        status_file = str(self.store.log_dir / f"job-{job.id}.op-{op_run.id}.rc")
+        return LaunchSpec(op_run.id, argv, call, env, context, status_file, timeout_s, title)
+
+    @staticmethod
+    def _op_def(job: Job, op_run: OpRun) -> OpDef | None:
+        if op_run.step == ROLLBACK_STEP:
+            return None
+        ops = pipeline.definition_of(job).ops(op_run.step)
+        return ops[op_run.op_index] if op_run.op_index < len(ops) else None
+
+    def _launch(self, held: Held, spec: LaunchSpec) -> None:
+        now = self.store.now()
+        self._append_log(spec.context.log_path, f"{spec.title}: started")
+        held.op_run_id = spec.op_run_id
+        held.timeout_s = spec.timeout_s
+        held.deadline = now.add(seconds=spec.timeout_s) if spec.timeout_s else None
+        held.timed_out = False
+        held.killing_since = None
+        try:
+            if spec.call is not None:
+                held.handle = CallHandle.start(self._pool, spec.call, spec.context, self.wake)
+                return
+            assert spec.argv is not None
+            handle = ProcessHandle.start(
+                spec.argv, spec.env, spec.context.log_path, spec.status_file, None, self.wake
+            )
+        except OSError as exc:
+            self._complete(held, OpOutcome(127, f"cannot start op: {exc}"))
+            return
+        held.handle = handle
+        try:
+            with self.store.write() as s:
+                s.execute(
+                    text(
+                        "UPDATE op_runs SET pid = :pid, pid_create_time = :ct, host = :host, "
+                        "status_file = :sf, deadline_at = :dl WHERE id = :id"
+                    ),
+                    {
+                        "pid": handle.pid,
+                        "ct": handle.create_time,
+                        "host": self.host,
+                        "sf": spec.status_file,
+                        "dl": _db_time(self.store, held.deadline),
+                        "id": spec.op_run_id,
+                    },
+                )
+        except Exception:
+            log.exception("could not record pid of op run %s", spec.op_run_id)
+
+    def _complete(self, held: Held, outcome: OpOutcome) -> None:
+        """Record how an op ended and decide the job's next move (trap, failure, rollback, next op)."""
+        handle, held.handle = held.handle, None
+        try:
+            with self.store.write() as s:
+                job = s.get(Job, held.job_id)
+                op_run = s.get(OpRun, held.op_run_id) if held.op_run_id else None
+                if job is None or job.lease != held.lease or op_run is None:
+                    self._held.pop(held.job_id, None)
+                    return
+                ref = JobRef(self.who, held.lease)
+                self._append_log(job.log_path, f"{op_run.step} {op_run.name}: " + (outcome.error or "done"))
+                if outcome.vanished:
+                    self._abend(s, job, op_run, ref, outcome.error or "op vanished")
+                    return
+                now = self.store.now()
+                op_run.exit_code = outcome.exit_code
+                op_run.completed_at = now
+                op_run.error = outcome.error
+                op_run.status = OpStatus.DONE.value if outcome.ok else OpStatus.FAILED.value
+                s.add(op_run)
+                if outcome.ok:
+                    self._after_success(s, job, op_run, ref)
+                else:
+                    self._after_failure(s, job, op_run, ref)
+                pipeline.refresh_progress(self.store, s, job, ref)
+                if job.lease != held.lease:  # trapped: handed back for an operator
+                    self._held.pop(held.job_id, None)
+        except LeaseLost:
+            self._held.pop(held.job_id, None)
+        finally:
+            del handle
+
+    def _after_success(self, s: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
+        if op_run.step == ROLLBACK_STEP and op_run.rollback_of:
+            original = s.get(OpRun, op_run.rollback_of)
+            if original is not None:
+                original.rolled_back = True
+                s.add(original)
+        if op_run.step == Step.PRE:
+            self._collect_natures(s, job, ref)
+
+    def _after_failure(self, s: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
+        op = self._op_def(job, op_run)
+        on_error = op.on_error if op is not None else "fail"
+        if on_error == "ignore":
+            return
+        if on_error == "trap":
+            definition = pipeline.definition_of(job)
+            deadline = (
+                self.store.now().add(seconds=definition.trap_timeout_s)
+                if definition.trap_timeout_s > 0
+                else None
+            )
+            self.store.change_job(
+                s,
+                job,
+                self.who,
+                "trap",
+                Status.TRAPPED,
+                comment=f'{op_run.step} op "{op_run.name}" failed: {op_run.error}',
+                held=ref.lease,
+                trap_op_run_id=op_run.id,
+                trap_deadline_at=deadline,
+                trap_left_s=None,
+                worker_id=None,
+                lease=None,
+            )
+            return
+        pipeline.apply_op_failure(self.store, s, job, op_run, ref)
+
+    def _collect_natures(self, s: Session, job: Job, ref: JobRef) -> None:
+        path = self.store.log_dir / f"job-{job.id}.natures"
+        try:
+            lines = [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+        except OSError:
+            return
+        natures = list(json.loads(job.natures))
+        added = [ln for ln in dict.fromkeys(lines) if ln and ln not in natures]
+        if added:
+            self.store.change_job(
+                s, job, self.who, "natures", held=ref.lease, natures=json.dumps(natures + added)
+            )
+
+    def _abend(self, s: Session, job: Job, op_run: OpRun, ref: JobRef, reason: str) -> None:
+        now = self.store.now()
+        op_run.status = OpStatus.FAILED.value
+        op_run.completed_at = now
+        op_run.error = reason
+        s.add(op_run)
+        self.store.change_job(
+            s,
+            job,
+            self.who,
+            "abend",
+            Status.ABEND,
+            comment=reason,
+            held=ref.lease,
+            reason=reason,
+            ended_at=now,
+            worker_id=None,
+            lease=None,
+            due_at=None,
+            failed_step=op_run.step if op_run.step != ROLLBACK_STEP else job.step,
+        )
+        pipeline.pause_queue_if_configured(self.store, s, job)
+        self._held.pop(job.id or 0, None)
+
+    # -- logs -----------------------------------------------------------------------------------------
+
+    def _log(self, job: Job, line: str) -> None:
+        self._append_log(job.log_path, line)
+
+    def _append_log(self, path: str, line: str) -> None:
+        if not path:
+            return
+        stamp = self.store.now().format("YYYY-MM-DD HH:mm:ss")
+        with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"[jobtui {stamp}] {line}\n")
+
+
+def _db_time(store: Store, when: pendulum.DateTime | None) -> object:
+    """Bind a time in a raw SQL statement the same way the UTCDateTime column type stores it."""
+    if when is None:
+        return None
+    from jobtui.engine.models import UTCDateTime
+
+    return UTCDateTime().process_bind_param(when, store.engine.dialect)
+
+
+def _fmt_seconds(seconds: float) -> str:
+    from jobtui.engine.timeparse import format_duration
+
+    return format_duration(seconds)
+
+
+def log_path_for(store: Store, job_id: int) -> Path:
+    return store.log_dir / f"job-{job_id}.log"

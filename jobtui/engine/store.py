@@ -1,0 +1,278 @@
+"""Database access: connections, transactions, schema version, the change feed and audited status writes.
+
+Writers take the SQLite write lock up front (BEGIN IMMEDIATE) so a transaction never fails half-way on
+lock upgrade; readers never block writers (WAL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import platformdirs
+from sqlalchemy import event, insert, text, update
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session, create_engine, select
+
+from jobtui.engine.clock import Clock, SystemClock
+from jobtui.engine.models import AuditEvent, Change, Job, Setting
+from jobtui.engine.states import Status, is_allowed_transition
+
+SCHEMA_HEAD = "0001"
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+BUSY_TIMEOUT_MS = 5000
+LOCK_RETRY_SECONDS = 120.0
+
+
+class StoreError(RuntimeError):
+    """A database problem an operator must act on (wrong schema version, unwritable file, …)."""
+
+
+class TransitionError(RuntimeError):
+    """A status change the transition table does not allow; a bug, never an operator refusal."""
+
+
+class LeaseLost(RuntimeError):
+    """The engine's claim on a job is gone (cancelled, taken over): it must stop touching the job."""
+
+
+def default_db_url() -> str:
+    env = os.environ.get("JOBTUI_DB")
+    if env:
+        return env
+    data = Path(platformdirs.user_data_dir("jobtui"))
+    return f"sqlite:///{data / 'jobtui.db'}"
+
+
+def normalise_url(url: str) -> str:
+    """Accept a bare file path where a URL is expected; people type paths."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    return url
+
+
+class Store:
+    def __init__(self, url: str, clock: Clock | None = None, log_dir: str | Path | None = None) -> None:
+        self.url = normalise_url(url)
+        self.clock: Clock = clock or SystemClock()
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            db_path = parsed.database or ""
+            if not db_path or db_path == ":memory:":
+                raise StoreError("an in-memory SQLite database cannot be shared by engine and viewers")
+            path = Path(db_path).expanduser()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database directory {path.parent}: {exc}") from exc
+            self.db_path: Path | None = path
+            default_logs = path.with_name(path.stem + "-logs")
+            # NullPool: SQLite connections are cheap, and pooled ones would hold file handles open across
+            # forks of op processes.
+            self.engine: Engine = create_engine(self.url, poolclass=NullPool)
+            event.listen(self.engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine, "begin", _sqlite_on_begin)
+        else:
+            self.db_path = None
+            default_logs = Path(platformdirs.user_data_dir("jobtui")) / "logs"
+            self.engine = create_engine(self.url, pool_pre_ping=True)
+        self.log_dir = Path(log_dir or os.environ.get("JOBTUI_LOG_DIR") or default_logs)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._ensure_schema()
+
+    # -- transactions -------------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction; commits on success, rolls back everything on any exception."""
+        conn = self._connect_for_write()
+        session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        try:
+            yield session
+            session.flush()
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            session.close()
+            conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def _connect_for_write(self) -> Connection:
+        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        delay = 0.01
+        while True:
+            conn = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+            try:
+                conn.begin()
+                return conn
+            except OperationalError as exc:
+                conn.close()
+                # Another process kept the write lock past busy_timeout: wait and try again rather than
+                # lose the state change.
+                if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+
+    # -- schema -------------------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                current = _current_revision(conn)
+        except OperationalError as exc:
+            raise StoreError(f"cannot open database {self.url}: {exc.orig}") from exc
+        if current == SCHEMA_HEAD:
+            return
+        from jobtui.engine import migrate  # alembic is slow to import; only load it when needed
+
+        migrate.upgrade(self, current)
+
+    # -- the change feed and audited writes ----------------------------------------------------------
+
+    def now(self) -> pendulum.DateTime:
+        return self.clock.now()
+
+    def touch(self, session: Session, job_id: int | None, kind: str = "job") -> int:
+        """Record that a job (or, with job_id None, something global) changed; returns the new seq."""
+        result = session.execute(insert(Change).values(job_id=job_id, kind=kind, at=self.now()))
+        seq = int(result.inserted_primary_key[0])  # type: ignore[index]
+        if job_id is not None:
+            session.execute(update(Job).where(Job.id == job_id).values(seq=seq))  # type: ignore[arg-type]
+        return seq
+
+    def audit(
+        self,
+        session: Session,
+        job: Job,
+        who: str,
+        action: str,
+        from_status: str | None,
+        to_status: str | None,
+        comment: str | None = None,
+    ) -> None:
+        session.add(
+            AuditEvent(
+                job_id=job.id or 0,
+                job_name=job.name,
+                at=self.now(),
+                who=who,
+                action=action,
+                from_status=from_status,
+                to_status=to_status,
+                comment=comment,
+            )
+        )
+
+    def change_job(
+        self,
+        session: Session,
+        job: Job,
+        who: str,
+        action: str,
+        to_status: Status | None = None,
+        comment: str | None = None,
+        held: str | None = None,
+        **fields: Any,
+    ) -> None:
+        """The one way a job row changes: table-checked, audited when the status moves, in the feed.
+
+        With `held`, the write only happens if the job still carries that lease; otherwise LeaseLost.
+        """
+        assert job.id is not None
+        src = Status(job.status)
+        values = dict(fields)
+        if to_status is not None and to_status != src:
+            if not is_allowed_transition(src, to_status):
+                raise TransitionError(f"{action}: {src.value} → {to_status.value} is not in the table")
+            values["status"] = to_status.value
+            values["status_since"] = self.now()
+        if values:
+            stmt = update(Job).where(Job.id == job.id)  # type: ignore[arg-type]
+            if held is not None:
+                stmt = stmt.where(Job.lease == held)  # type: ignore[arg-type]
+            result = session.execute(stmt.values(**values))
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise LeaseLost(f"job {job.id} is no longer held by this worker")
+            for key, value in values.items():
+                setattr(job, key, value)
+        elif held is not None:
+            current = session.execute(select(Job.lease).where(Job.id == job.id)).scalar()
+            if current != held:
+                raise LeaseLost(f"job {job.id} is no longer held by this worker")
+        if (to_status is not None and to_status != src) or action not in ENGINE_QUIET_ACTIONS:
+            self.audit(session, job, who, action, src.value, Status(job.status).value, comment)
+        self.touch(session, job.id)
+
+    # -- settings -----------------------------------------------------------------------------------
+
+    def get_setting(self, session: Session, key: str, default: Any = None) -> Any:
+        row = session.get(Setting, key)
+        return default if row is None else json.loads(row.value)
+
+    def set_setting(self, session: Session, key: str, value: Any) -> None:
+        row = session.get(Setting, key)
+        if row is None:
+            session.add(Setting(key=key, value=json.dumps(value)))
+        else:
+            row.value = json.dumps(value)
+            session.add(row)
+        session.flush()
+
+    def last_seq(self) -> int:
+        with self.read() as session:
+            value = session.execute(text("SELECT max(seq) FROM changes")).scalar()
+            return int(value or 0)
+
+    def load_job(self, session: Session, job_id: int) -> Job | None:
+        return session.exec(select(Job).where(Job.id == job_id)).first()
+
+
+# Engine bookkeeping that moves no status (progress, step pointers) goes to the feed but not the audit.
+ENGINE_QUIET_ACTIONS = frozenset({"progress", "step", "natures", "heartbeat"})
+
+
+def _current_revision(conn: Connection) -> str | None:
+    has_table = conn.execute(
+        text(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = 'alembic_version'"
+            if conn.dialect.name != "sqlite"
+            else "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alembic_version'"
+        )
+    ).first()
+    if not has_table:
+        return None
+    row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
+    return None if row is None else str(row[0])
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's begin hook (below) issue BEGIN itself, so writers can ask for IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,245 @@
+"""Parsing and formatting of the human time expressions used in job definitions and the UI.
+
+Everything returned here is timezone-aware; wall-clock expressions ("tomorrow 02:00", ISO text
+without an offset) are read in an explicit zone so that the same text means the same instant
+no matter which machine resolves it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+
+import pendulum
+from pendulum.tz.exceptions import InvalidTimezone
+from pendulum.tz.local_timezone import get_local_timezone
+
+__all__ = [
+    "TimeParseError",
+    "format_duration",
+    "parse_duration",
+    "parse_max_start",
+    "parse_when",
+]
+
+_UNIT_SECONDS: dict[str, int] = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_NUMBER = r"\d+(?:\.\d+)?|\.\d+"
+_DURATION_PART = re.compile(rf"\s*({_NUMBER})\s*([dhms])\s*")
+_BARE_NUMBER = re.compile(rf"\s*({_NUMBER})\s*")
+
+# Spelled-out units people type out of habit; used only to build a "try ..." hint.
+_UNIT_WORDS: dict[str, tuple[str, int]] = {}
+for _unit, _words in {
+    "s": ("s", "sec", "secs", "second", "seconds"),
+    "m": ("m", "min", "mins", "minute", "minutes"),
+    "h": ("h", "hr", "hrs", "hour", "hours"),
+    "d": ("d", "day", "days"),
+}.items():
+    for _word in _words:
+        _UNIT_WORDS[_word] = (_unit, 1)
+for _word in ("w", "wk", "wks", "week", "weeks"):
+    # There is no week unit, so a week hint is expressed in days.
+    _UNIT_WORDS[_word] = ("d", 7)
+_HINT_PART = re.compile(rf"\s*({_NUMBER})\s*([a-z]+)\s*,?\s*(?:and\s+)?")
+
+_DEFAULT_DURATION_HINT = "10m"
+_DATE_HINT = 'try ISO 8601 like 2026-11-23T02:00, "now", "+2h" or "tomorrow 02:00"'
+_DAY_WORD = re.compile(r"^(today|tomorrow)(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+class TimeParseError(ValueError):
+    """A time expression the user wrote could not be understood; str() is shown as-is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _duration_error(text: str | int | float) -> TimeParseError:
+    hint = _suggest_duration(text) if isinstance(text, str) else None
+    return TimeParseError(f'"{text}" is not a duration (try "{hint or _DEFAULT_DURATION_HINT}")')
+
+
+def _format_number(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}"
+
+
+def _suggest_duration(text: str) -> str | None:
+    """Turn "1 hour 30 minutes" into "1h30m" so the error can show the spelling we accept."""
+    cleaned = text.strip().lower()
+    pos = 0
+    parts: list[str] = []
+    total = 0.0
+    while pos < len(cleaned):
+        match = _HINT_PART.match(cleaned, pos)
+        if match is None or match.end() == pos:
+            return None
+        word = match.group(2)
+        if word not in _UNIT_WORDS:
+            return None
+        unit, factor = _UNIT_WORDS[word]
+        amount = float(match.group(1)) * factor
+        parts.append(_format_number(amount) + unit)
+        total += amount * _UNIT_SECONDS[unit]
+        pos = match.end()
+    if not parts:
+        return None
+    suggestion = "".join(parts)
+    if _seconds_from_text(suggestion) is not None:
+        return suggestion
+    # Parts out of order or repeated ("30m1h", "1m 1m"): offer the canonical spelling of the sum.
+    return format_duration(total) if total == int(total) else None
+
+
+def _seconds_from_text(text: str) -> float | None:
+    cleaned = text.strip().lower()
+    bare = _BARE_NUMBER.fullmatch(cleaned)
+    if bare is not None:
+        return float(bare.group(1))
+
+    total = 0.0
+    pos = 0
+    seen: list[str] = []
+    while pos < len(cleaned):
+        match = _DURATION_PART.match(cleaned, pos)
+        if match is None:
+            return None
+        unit = match.group(2)
+        # Units must go from largest to smallest, once each, so "1m1m" or "30m1h" (likely typos)
+        # are refused instead of silently summed.
+        if seen and "dhms".index(unit) <= "dhms".index(seen[-1]):
+            return None
+        seen.append(unit)
+        total += float(match.group(1)) * _UNIT_SECONDS[unit]
+        pos = match.end()
+    return total if seen else None
+
+
+def parse_duration(text: str | int | float) -> float:
+    """Seconds for "90", "30s", "10m", "2h", "1d", "1h30m", "1d 2h", or a plain number."""
+    # bool is an int subclass; `timeout = true` in a file is a mistake, not one second.
+    if isinstance(text, bool):
+        raise _duration_error(str(text).lower())
+    if isinstance(text, int | float):
+        if not math.isfinite(text) or text < 0:
+            raise _duration_error(text)
+        return float(text)
+    if not isinstance(text, str):
+        raise _duration_error(str(text))
+
+    seconds = _seconds_from_text(text)
+    if seconds is None:
+        raise _duration_error(text)
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Compact form such as "1d1h1m1s", the same spelling parse_duration accepts."""
+    if math.isnan(seconds):
+        return "?"
+    if math.isinf(seconds):
+        return "∞" if seconds > 0 else "-∞"
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    whole = round(seconds)
+    if whole == 0:
+        # Sub-second values still matter in messages ("retry in 0.5s"); never print them as 0s.
+        return "0s" if seconds == 0 else f"{seconds:.2g}s"
+    parts: list[str] = []
+    for unit, size in _UNIT_SECONDS.items():
+        count, whole = divmod(whole, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
+
+
+def _zone(tz: str | None) -> pendulum.Timezone | pendulum.FixedTimezone:
+    if tz is None:
+        return get_local_timezone()
+    try:
+        return pendulum.Timezone(tz)
+    except (InvalidTimezone, ValueError) as exc:
+        raise TimeParseError(f'"{tz}" is not a known time zone (try "Europe/Zurich" or "UTC")') from exc
+
+
+def _date_error(text: str) -> TimeParseError:
+    return TimeParseError(f'"{text}" is not a date ({_DATE_HINT})')
+
+
+def _wall_clock(
+    zone: pendulum.Timezone | pendulum.FixedTimezone,
+    year: int,
+    month: int,
+    day: int,
+    hour: int = 0,
+    minute: int = 0,
+    second: int = 0,
+    microsecond: int = 0,
+) -> pendulum.DateTime:
+    return pendulum.datetime(year, month, day, hour, minute, second, microsecond, tz=zone).in_tz("UTC")
+
+
+def parse_when(text: str, now: pendulum.DateTime, tz: str | None = None) -> pendulum.DateTime:
+    """Resolve "now", "+2h", "tomorrow 02:00" or ISO 8601 text to a UTC instant.
+
+    Text without an explicit offset is wall-clock time in `tz` (default: this host's zone).
+    """
+    if not isinstance(text, str):
+        raise _date_error(str(text))
+    cleaned = " ".join(text.split()).lower()
+    if cleaned == "now":
+        return now.in_tz("UTC")
+
+    if cleaned.startswith("+"):
+        try:
+            seconds = parse_duration(cleaned[1:])
+        except TimeParseError:
+            # "+1 day" is clearly meant as relative; point at the relative spelling we accept.
+            hint = _suggest_duration(cleaned[1:])
+            if hint is not None:
+                raise TimeParseError(f'"{text}" is not a date (try "+{hint}")') from None
+            raise _date_error(text) from None
+        return now.in_tz("UTC").add(seconds=seconds)
+
+    day_word = _DAY_WORD.match(cleaned)
+    if day_word is not None:
+        zone = _zone(tz)
+        day = now.in_tz(zone).date()
+        if day_word.group(1) == "tomorrow":
+            day = day.add(days=1)
+        hour = int(day_word.group(2) or 0)
+        minute = int(day_word.group(3) or 0)
+        second = int(day_word.group(4) or 0)
+        if hour > 23 or minute > 59 or second > 59:
+            raise _date_error(text)
+        return _wall_clock(zone, day.year, day.month, day.day, hour, minute, second)
+
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise _date_error(text) from None
+    if parsed.tzinfo is None:
+        return _wall_clock(
+            _zone(tz),
+            parsed.year,
+            parsed.month,
+            parsed.day,
+            parsed.hour,
+            parsed.minute,
+            parsed.second,
+            parsed.microsecond,
+        )
+    return pendulum.instance(parsed).in_tz("UTC")
+
+
+def parse_max_start(
+    text: str, at: pendulum.DateTime, now: pendulum.DateTime, tz: str | None = None
+) -> pendulum.DateTime:
+    """Latest start time: "+1d" means one day after `at` (the planned start), not after now."""
+    if isinstance(text, str) and text.strip().startswith("+"):
+        return parse_when(text, at, tz)
+    return parse_when(text, now, tz)

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pendulum
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
 from jobtui.engine import pipeline
 from jobtui.engine.definitions import Definition
-from jobtui.engine.models import AuditEvent, Job, OpRun, Task
+from jobtui.engine.models import AUDIT, JOBS, OP_RUNS, TASKS, AuditEvent, Job, OpRun, Task
 from jobtui.engine.permissions import Actor, PermissionRefused
 from jobtui.engine.pipeline import JobRef
 from jobtui.engine.runner import is_same_process
@@ -132,6 +132,12 @@ class Actions:
     # -- submission -----------------------------------------------------------------------------------
 
     def submit(self, definition: Definition, at: str | None = None, max_start: str | None = None) -> int:
+        return self.submit_many(definition, 1, at=at, max_start=max_start)[0]
+
+    def submit_many(
+        self, definition: Definition, count: int, at: str | None = None, max_start: str | None = None
+    ) -> list[int]:
+        """Create `count` jobs of one definition in one transaction (set-based: bulk loads and tests)."""
         if not self.actor.may(Perm.CREATE, definition.project):
             raise Refused(
                 f"submit: {self.actor.user} lacks {Perm.CREATE.value} on project {definition.project}"
@@ -147,38 +153,86 @@ class Actions:
                 f"{definition.source}: max_start {max_start_at.isoformat()} is before the "
                 f"scheduled date {scheduled.isoformat()}"
             )
+        job_row = dict(
+            name=definition.name,
+            type=definition.type,
+            project=definition.project,
+            status=Status.READY.value,
+            step=Step.INIT.value,
+            progress=0,
+            natures=json.dumps(list(definition.natures)),
+            owner=self.actor.user,
+            system=definition.system,
+            exec=1,
+            created_at=now,
+            scheduled_at=scheduled,
+            max_start_at=max_start_at,
+            status_since=now,
+            due_at=now,
+            approved=False,
+            failed=False,
+            definition=json.dumps(definition.to_dict()),
+            source=definition.source,
+            log_path="",
+            seq=0,
+        )
+        targets = list(definition.targets or (definition.name,))
         with self.store.write() as s:
-            job = Job(
-                name=definition.name,
-                type=definition.type,
-                project=definition.project,
-                status=Status.READY.value,
-                step=Step.INIT.value,
-                natures=json.dumps(list(definition.natures)),
-                owner=self.actor.user,
-                system=definition.system,
-                created_at=now,
-                scheduled_at=scheduled,
-                max_start_at=max_start_at,
-                status_since=now,
-                due_at=now,
-                definition=json.dumps(definition.to_dict()),
-                source=definition.source,
+            inserted = s.execute(
+                insert(JOBS).returning(JOBS.c.id, sort_by_parameter_order=True), [job_row] * count
             )
-            s.add(job)
-            s.flush()
-            assert job.id is not None
-            job.log_path = str(self.store.log_dir / f"job-{job.id}.log")
-            s.add(job)
-            for position, target in enumerate(definition.targets or (definition.name,)):
-                s.add(Task(job_id=job.id, target=target, position=position))
-            s.flush()
-            pipeline.create_plan(s, job, Step.PRE)
-            self.store.audit(
-                s, job, self.actor.user, "submit", None, Status.READY.value, f"from {definition.source}"
+            ids = [int(row[0]) for row in inserted]
+            s.execute(
+                update(JOBS).where(JOBS.c.id == bindparam("job_id")).values(log_path=bindparam("path")),
+                [{"job_id": i, "path": str(self.store.log_dir / f"job-{i}.log")} for i in ids],
             )
-            self.store.touch(s, job.id)
-            return job.id
+            task_rows = [
+                {
+                    "job_id": i,
+                    "target": t,
+                    "position": n,
+                    "status": TaskStatus.SCHEDULED.value,
+                    "progress": 0,
+                    "attempts": 0,
+                }
+                for i in ids
+                for n, t in enumerate(targets)
+            ]
+            task_ids = [
+                int(row[0])
+                for row in s.execute(
+                    insert(TASKS).returning(TASKS.c.id, sort_by_parameter_order=True), task_rows
+                )
+            ]
+            per_job = len(targets)
+            op_rows = [
+                row
+                for n, job_id in enumerate(ids)
+                for row in pipeline.plan_rows(
+                    definition, job_id, 1, task_ids[n * per_job : (n + 1) * per_job], Step.PRE
+                )
+            ]
+            if op_rows:
+                s.execute(insert(OP_RUNS), op_rows)
+            s.execute(
+                insert(AUDIT),
+                [
+                    {
+                        "job_id": i,
+                        "job_name": definition.name,
+                        "at": now,
+                        "who": self.actor.user,
+                        "action": "submit",
+                        "from_status": None,
+                        "to_status": Status.READY.value,
+                        "comment": f"from {definition.source}",
+                    }
+                    for i in ids
+                ],
+            )
+            for job_id in ids:
+                self.store.touch(s, job_id)
+            return ids
 
     # -- approval -------------------------------------------------------------------------------------
 
@@ -484,9 +538,9 @@ def _moved_schedule(job: Job, new: pendulum.DateTime) -> dict[str, object]:
 
 
 def _settle_tasks(s: Session, job: Job, status: TaskStatus, force: bool = False) -> None:
-    stmt = update(Task).where(col(Task.job_id) == job.id)
+    stmt = update(TASKS).where(TASKS.c.job_id == job.id)
     if not force:
-        stmt = stmt.where(col(Task.status).not_in([TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value]))
+        stmt = stmt.where(TASKS.c.status.not_in([TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value]))
     values: dict[str, object] = {"status": status.value, "current_step": None}
     if force:
         values.update(progress=0, attempts=0, next_attempt_at=None)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pendulum
-from sqlalchemy import Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Table, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -191,3 +191,15 @@ class Change(SQLModel, table=True):
     job_id: int | None = None
     kind: str = "job"
     at: datetime | None = _when(nullable=False)
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+# Core tables for hot-path writes: ORM-enabled UPDATEs would also sync every instance in the session.
+JOBS = _table(Job)
+TASKS = _table(Task)
+OP_RUNS = _table(OpRun)
+CHANGES = _table(Change)
+AUDIT = _table(AuditEvent)

@@ -6,15 +6,16 @@ pipeline; they share these functions so the rules live in one place. Nothing her
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
 import pendulum
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, col, select
 
 from jobtui.engine.definitions import Definition
-from jobtui.engine.models import Job, OpRun, Setting, Task
+from jobtui.engine.models import OP_RUNS, TASKS, Job, OpRun, Setting, Task
 from jobtui.engine.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 from jobtui.engine.store import Store
 
@@ -31,7 +32,13 @@ class JobRef:
 
 
 def definition_of(job: Job) -> Definition:
-    return Definition.from_dict(json.loads(job.definition))
+    return _parse_stored_definition(job.definition)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_stored_definition(text: str) -> Definition:
+    # Jobs of one definition share its text; the engine asks for it at every op.
+    return Definition.from_dict(json.loads(text))
 
 
 def tasks_of(session: Session, job_id: int) -> list[Task]:
@@ -43,34 +50,41 @@ def op_runs_of(session: Session, job: Job, exec_: int | None = None) -> list[OpR
     return list(session.exec(query.order_by(col(OpRun.position))))
 
 
-def create_plan(session: Session, job: Job, from_step: Step) -> None:
+def plan_rows(
+    definition: Definition, job_id: int, exec_: int, task_ids: list[int], from_step: Step
+) -> list[dict[str, object]]:
     """The op runs of one execution: each op once, or once per task when per_target, in order."""
-    assert job.id is not None
-    definition = definition_of(job)
-    tasks = tasks_of(session, job.id)
-    single_task = tasks[0].id if len(tasks) == 1 else None
-    position = 0
+    single_task = task_ids[0] if len(task_ids) == 1 else None
+    rows: list[dict[str, object]] = []
     for step in (Step.PRE, Step.RUN, Step.POST):
         if STEP_ORDER[step] < STEP_ORDER[from_step]:
             continue
         for op in definition.ops(step.value):
-            owners = [t.id for t in tasks] if op.per_target else [single_task]
-            for task_id in owners:
-                session.add(
-                    OpRun(
-                        job_id=job.id,
-                        task_id=task_id,
-                        exec=job.exec,
-                        step=step.value,
-                        op_index=op.index,
-                        position=position,
-                        name=op.name,
-                        per_target=op.per_target,
-                        rollback=op.rollback,
-                    )
+            for task_id in task_ids if op.per_target else [single_task]:
+                rows.append(
+                    {
+                        "job_id": job_id,
+                        "task_id": task_id,
+                        "exec": exec_,
+                        "step": step.value,
+                        "op_index": op.index,
+                        "position": len(rows),
+                        "name": op.name,
+                        "per_target": op.per_target,
+                        "status": OpStatus.PENDING.value,
+                        "rollback": op.rollback,
+                        "rolled_back": False,
+                    }
                 )
-                position += 1
-    session.flush()
+    return rows
+
+
+def create_plan(session: Session, job: Job, from_step: Step) -> None:
+    assert job.id is not None
+    task_ids = [t.id for t in tasks_of(session, job.id) if t.id is not None]
+    rows = plan_rows(definition_of(job), job.id, job.exec, task_ids, from_step)
+    if rows:
+        session.execute(insert(OP_RUNS), rows)
 
 
 def next_pending(session: Session, job: Job, step: str) -> OpRun | None:
@@ -105,7 +119,7 @@ def refresh_progress(store: Store, session: Session, job: Job, ref: JobRef) -> N
         per_task[task_id] = (finished + (n if status in FINISHED_OP else 0), all_ + n)
     for task_id, (finished, all_) in per_task.items():
         session.execute(
-            update(Task).where(col(Task.id) == task_id).values(progress=100 * finished // all_ if all_ else 0)
+            update(TASKS).where(TASKS.c.id == task_id).values(progress=100 * finished // all_ if all_ else 0)
         )
     if progress != job.progress:
         store.change_job(session, job, ref.who, "progress", held=ref.lease, progress=progress)
@@ -122,8 +136,8 @@ def mark_op_started(store: Store, session: Session, job: Job, op_run: OpRun, ref
     session.add(op_run)
     if op_run.task_id is not None:
         session.execute(
-            update(Task)
-            .where(col(Task.id) == op_run.task_id)
+            update(TASKS)
+            .where(TASKS.c.id == op_run.task_id)
             .values(status=TaskStatus.RUNNING.value, last_triggered_at=now, current_step=op_run.name)
         )
     store.change_job(session, job, ref.who, "step", held=ref.lease)
@@ -132,14 +146,14 @@ def mark_op_started(store: Store, session: Session, job: Job, op_run: OpRun, ref
 def skip_pending(
     session: Session, job: Job, steps: tuple[str, ...], now: pendulum.DateTime, task_id: int | None = None
 ) -> None:
-    stmt = update(OpRun).where(
-        col(OpRun.job_id) == job.id,
-        col(OpRun.exec) == job.exec,
-        col(OpRun.step).in_(steps),
-        col(OpRun.status) == OpStatus.PENDING.value,
+    stmt = update(OP_RUNS).where(
+        OP_RUNS.c.job_id == job.id,
+        OP_RUNS.c.exec == job.exec,
+        OP_RUNS.c.step.in_(steps),
+        OP_RUNS.c.status == OpStatus.PENDING.value,
     )
     if task_id is not None:
-        stmt = stmt.where(col(OpRun.task_id) == task_id, col(OpRun.per_target).is_(True))
+        stmt = stmt.where(OP_RUNS.c.task_id == task_id, OP_RUNS.c.per_target.is_(True))
     session.execute(stmt.values(status=OpStatus.SKIPPED.value, skipped_at=now))
 
 
@@ -165,7 +179,7 @@ def apply_op_failure(store: Store, session: Session, job: Job, op_run: OpRun, re
         return
     if op_run.per_target and op_run.task_id is not None:
         session.execute(
-            update(Task).where(col(Task.id) == op_run.task_id).values(status=TaskStatus.FAILED.value)
+            update(TASKS).where(TASKS.c.id == op_run.task_id).values(status=TaskStatus.FAILED.value)
         )
         skip_pending(session, job, (Step.PRE.value, Step.RUN.value), now, task_id=op_run.task_id)
         return
@@ -228,6 +242,7 @@ def begin_rollback(
                 name=f"rollback {done.name}",
                 per_target=done.per_target,
                 rollback_of=done.id,
+                rollback=done.rollback,
             )
         )
     session.flush()

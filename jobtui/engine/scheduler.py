@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pendulum
 import psutil
-from sqlalchemy import text
+from sqlalchemy import TextClause, bindparam, text
 from sqlmodel import Session, col, select
 
 from jobtui.engine import pipeline
 from jobtui.engine.definitions import OpDef
-from jobtui.engine.models import Job, OpRun, Task, Worker
+from jobtui.engine.models import AuditEvent, Job, OpRun, Task, UTCDateTime, Worker
 from jobtui.engine.pipeline import JobRef
 from jobtui.engine.runner import (
     CallHandle,
@@ -54,8 +54,8 @@ class Held:
     deadline: pendulum.DateTime | None = None
     timeout_s: float | None = None
     timed_out: bool = False
-    killing_since: pendulum.DateTime | None = None
     ready_outcome: OpOutcome | None = None
+    title: str = ""
 
 
 @dataclass
@@ -103,6 +103,8 @@ class Engine:
         self._wake = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="jobtui-call")
         self._last_heartbeat: pendulum.DateTime | None = None
+        self._last_sweep: pendulum.DateTime | None = None
+        self.sweep_s = 1.0
         self._claims = itertools.count(1)
         self._registered = False
 
@@ -138,12 +140,15 @@ class Engine:
                 self.draining = True
                 if not any(h.handle for h in self._held.values()):
                     break
+            # Clear before the pass, so an op that ends during it still wakes the next one.
+            self._wake.clear()
+            busy = False
             try:
-                self.tick()
+                busy = self.tick()
             except Exception:  # the daemon must outlive one bad pass (a locked database, a lost file)
                 log.exception("engine pass failed; retrying")
-            self._wake.wait(self.idle_poll_s)
-            self._wake.clear()
+            if not busy:
+                self._wake.wait(self.idle_poll_s)
         self.shutdown()
 
     def run_until(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -151,13 +156,13 @@ class Engine:
         self.register()
         deadline = time.monotonic() + timeout
         while True:
+            self._wake.clear()
             self.tick()
             if predicate():
                 return
             if time.monotonic() > deadline:
                 raise TimeoutError("the engine did not reach the expected state in time")
             self._wake.wait(0.05)
-            self._wake.clear()
 
     def shutdown(self) -> None:
         """Hand back the jobs held between ops; ops still running keep running for a later engine."""
@@ -195,29 +200,34 @@ class Engine:
 
     # -- one pass -----------------------------------------------------------------------------------
 
-    def tick(self) -> None:
+    def tick(self) -> bool:
+        """One pass; True when it claimed a job, so the loop should come straight back for more."""
         self.register()
         now = self.store.now()
         self._heartbeat(now)
-        self._sweep_expired(now)
-        self._sweep_trap_timeouts(now)
-        self._sweep_lost_workers(now)
+        if self._last_sweep is None or (now - self._last_sweep).total_seconds() >= self.sweep_s:
+            # Deadlines are whole seconds to an operator; sweeping once a clock-second keeps the
+            # loop's database work proportional to the jobs that move, not to how often it wakes.
+            self._last_sweep = now
+            self._sweep_expired(now)
+            self._sweep_trap_timeouts(now)
+            self._sweep_lost_workers(now)
         self._check_leases()
         self._collect(now)
         self._escalate_kills(now)
-        if not self.draining:
-            self._claim(now)
+        claimed = 0 if self.draining else self._claim(now)
         for held in list(self._held.values()):
             if held.handle is None and held.job_id in self._held:
                 self._advance(held)
+        return claimed > 0
 
     def _heartbeat(self, now: pendulum.DateTime) -> None:
         if self._last_heartbeat and (now - self._last_heartbeat).total_seconds() < self.heartbeat_s:
             return
         with self.store.write() as s:
             s.execute(
-                text("UPDATE workers SET heartbeat_at = :now WHERE id = :id"),
-                {"now": _db_time(self.store, now), "id": self.worker_id},
+                _timed(text("UPDATE workers SET heartbeat_at = :now WHERE id = :id"), "now"),
+                {"now": now, "id": self.worker_id},
             )
         self._last_heartbeat = now
 
@@ -366,10 +376,15 @@ class Engine:
     def _drop(self, held: Held, why: str) -> None:
         """Stop touching a job we no longer own (cancelled, deleted, taken over); kill its op."""
         self._held.pop(held.job_id, None)
-        if held.handle is not None and held.handle.poll() is None:
+        if held.handle is not None:
             log.info("job %s: %s; terminating its op", held.job_id, why)
-            held.handle.terminate()
-            self._dying.append(Dying(held.handle, self.store.now()))
+            self._terminate_tree(held.handle)
+
+    def _terminate_tree(self, handle: OpHandle) -> None:
+        """SIGTERM to the op's group now, SIGKILL after the grace period to whatever ignored it."""
+        if handle.poll() is None or (handle.pid is not None and group_alive(handle.pid)):
+            handle.terminate()
+            self._dying.append(Dying(handle, self.store.now()))
 
     def _escalate_kills(self, now: pendulum.DateTime) -> None:
         for dying in list(self._dying):
@@ -389,12 +404,9 @@ class Engine:
                 continue
             outcome = held.handle.poll()
             if outcome is None:
-                if held.deadline is not None and now >= held.deadline and held.killing_since is None:
+                if held.deadline is not None and now >= held.deadline and not held.timed_out:
                     held.timed_out = True
-                    held.killing_since = now
-                    held.handle.terminate()
-                elif held.killing_since and (now - held.killing_since).total_seconds() >= self.kill_grace_s:
-                    held.handle.kill()
+                    self._terminate_tree(held.handle)
                 continue
             if held.timed_out:
                 limit = held.timeout_s or 0
@@ -404,46 +416,75 @@ class Engine:
                 )
             self._complete(held, outcome)
 
-    def _claim(self, now: pendulum.DateTime) -> None:
+    def _claim(self, now: pendulum.DateTime) -> int:
         free = self.slots - len(self._held)
         if free <= 0:
-            return
+            return 0
+        with self.store.read() as s:
+            # Look before taking the write lock: an idle engine must not queue behind busy ones.
+            if pipeline.queue_paused(self.store, s) or not self._anything_due(s, now):
+                return 0
         lease = self._new_lease()
         with self.store.write() as s:
             if pipeline.queue_paused(self.store, s):
-                return
-            ids = self._claim_rows(s, now, free, lease)
-            for job_id in ids:
-                job = s.get(Job, job_id)
-                assert job is not None
-                self.store.audit(
-                    s,
-                    job,
-                    self.who,
-                    "claim",
-                    Status.READY.value if job.status == Status.RUNNING else job.status,
-                    job.status,
-                    comment=f"worker {self.worker_id[:8]}",
+                return 0
+            claimed = self._claim_rows(s, now, free, lease)
+            for job_id, name, status in claimed:
+                src = Status.READY.value if status == Status.RUNNING else status
+                s.add(
+                    AuditEvent(
+                        job_id=job_id,
+                        job_name=name,
+                        at=now,
+                        who=self.who,
+                        action="claim",
+                        from_status=src,
+                        to_status=status,
+                        comment=f"worker {self.worker_id[:8]}",
+                    )
                 )
                 self.store.touch(s, job_id)
+        ids = [job_id for job_id, _, _ in claimed]
         for job_id in ids:
             self._held[job_id] = Held(job_id, lease)
+        return len(ids)
 
-    def _claim_rows(self, s: Session, now: pendulum.DateTime, limit: int, lease: str) -> list[int]:
+    @staticmethod
+    def _anything_due(s: Session, now: pendulum.DateTime) -> bool:
+        ready = s.exec(
+            select(Job.id).where(Job.status == Status.READY.value, col(Job.due_at) <= now).limit(1)
+        ).first()
+        if ready is not None:
+            return True
+        return (
+            s.exec(
+                select(Job.id)
+                .where(Job.status == Status.ROLLBACK.value, col(Job.worker_id).is_(None))
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+    def _claim_rows(
+        self, s: Session, now: pendulum.DateTime, limit: int, lease: str
+    ) -> list[tuple[int, str, str]]:
         # One statement, under the write lock (SQLite) or SKIP LOCKED (PostgreSQL): no job runs twice.
         skip_locked = " FOR UPDATE SKIP LOCKED" if not self.store.is_sqlite else ""
-        params = {"now": _db_time(self.store, now), "w": self.worker_id, "lease": lease, "n": limit}
+        params = {"now": now, "w": self.worker_id, "lease": lease, "n": limit}
         rows = s.execute(
-            text(
-                "UPDATE jobs SET status = CASE WHEN status = 'READY' THEN 'RUNNING' ELSE status END, "
-                "worker_id = :w, lease = :lease, due_at = NULL, status_since = :now "
-                "WHERE id IN (SELECT id FROM jobs WHERE "
-                "(status = 'READY' AND due_at <= :now) OR (status = 'ROLLBACK' AND worker_id IS NULL) "
-                f"ORDER BY due_at, id LIMIT :n{skip_locked}) RETURNING id"
+            _timed(
+                text(
+                    "UPDATE jobs SET status = CASE WHEN status = 'READY' THEN 'RUNNING' ELSE status END, "
+                    "worker_id = :w, lease = :lease, due_at = NULL, status_since = :now "
+                    "WHERE id IN (SELECT id FROM jobs WHERE "
+                    "(status = 'READY' AND due_at <= :now) OR (status = 'ROLLBACK' AND worker_id IS NULL) "
+                    f"ORDER BY due_at, id LIMIT :n{skip_locked}) RETURNING id, name, status"
+                ),
+                "now",
             ),
             params,
         ).all()
-        return sorted(int(r[0]) for r in rows)
+        return sorted((int(r[0]), str(r[1]), str(r[2])) for r in rows)
 
     def _new_lease(self) -> str:
         return f"{self.worker_id}:{next(self._claims)}"
@@ -452,24 +493,30 @@ class Engine:
 
     def _advance(self, held: Held) -> None:
         """Move a held job on until it starts an op, waits, or ends."""
-        while held.job_id in self._held and held.handle is None:
+        while held.job_id in self._held and held.handle is None and not self.draining:
             try:
                 with self.store.write() as s:
                     job = s.get(Job, held.job_id)
                     if job is None or job.lease != held.lease:
                         self._held.pop(held.job_id, None)
                         return
-                    ref = JobRef(self.who, held.lease)
-                    op_run = self._next_op(s, job, ref)
-                    if op_run is None:
-                        self._held.pop(held.job_id, None)
-                        return
-                    pipeline.mark_op_started(self.store, s, job, op_run, ref)
-                    spec = self._launch_spec(s, job, op_run)
+                    spec = self._walk(s, job, held)
             except LeaseLost:
                 self._held.pop(held.job_id, None)
                 return
+            if spec is None:
+                return
             self._launch(held, spec)
+
+    def _walk(self, s: Session, job: Job, held: Held) -> LaunchSpec | None:
+        """Inside a transaction: mark the next op started and say how to launch it, or let go."""
+        ref = JobRef(self.who, held.lease)
+        op_run = self._next_op(s, job, ref)
+        if op_run is None:
+            self._held.pop(held.job_id, None)
+            return None
+        pipeline.mark_op_started(self.store, s, job, op_run, ref)
+        return self._launch_spec(s, job, op_run)
 
     def _next_op(self, s: Session, job: Job, ref: JobRef) -> OpRun | None:
         """The pipeline walker: the next op to start, or None once the job was released or ended."""
@@ -502,11 +549,18 @@ class Engine:
                 )
                 continue
             step = Step(job.step)
-            if step == Step.INIT:
-                self.store.change_job(s, job, self.who, "step", held=ref.lease, step=Step.PRE.value)
-                continue
-            if step == Step.PRE and job.started_at is None:
-                self.store.change_job(s, job, self.who, "step", held=ref.lease, started_at=now)
+            if step == Step.INIT or (step == Step.PRE and job.started_at is None):
+                # Start Date is the real start of PRE.
+                self.store.change_job(
+                    s,
+                    job,
+                    self.who,
+                    "step",
+                    held=ref.lease,
+                    step=Step.PRE.value,
+                    started_at=job.started_at or now,
+                )
+                step = Step.PRE
             if step == Step.RUN and job.run_started_at is None and not job.failed:
                 gate = self._run_gate(s, job, ref, now)
                 if gate is not None:
@@ -614,10 +668,10 @@ class Engine:
         now = self.store.now()
         self._append_log(spec.context.log_path, f"{spec.title}: started")
         held.op_run_id = spec.op_run_id
+        held.title = spec.title
         held.timeout_s = spec.timeout_s
         held.deadline = now.add(seconds=spec.timeout_s) if spec.timeout_s else None
         held.timed_out = False
-        held.killing_since = None
         try:
             if spec.call is not None:
                 held.handle = CallHandle.start(self._pool, spec.call, spec.context, self.wake)
@@ -633,16 +687,19 @@ class Engine:
         try:
             with self.store.write() as s:
                 s.execute(
-                    text(
-                        "UPDATE op_runs SET pid = :pid, pid_create_time = :ct, host = :host, "
-                        "status_file = :sf, deadline_at = :dl WHERE id = :id"
+                    _timed(
+                        text(
+                            "UPDATE op_runs SET pid = :pid, pid_create_time = :ct, host = :host, "
+                            "status_file = :sf, deadline_at = :dl WHERE id = :id"
+                        ),
+                        "dl",
                     ),
                     {
                         "pid": handle.pid,
                         "ct": handle.create_time,
                         "host": self.host,
                         "sf": spec.status_file,
-                        "dl": _db_time(self.store, held.deadline),
+                        "dl": held.deadline,
                         "id": spec.op_run_id,
                     },
                 )
@@ -652,6 +709,7 @@ class Engine:
     def _complete(self, held: Held, outcome: OpOutcome) -> None:
         """Record how an op ended and decide the job's next move (trap, failure, rollback, next op)."""
         handle, held.handle = held.handle, None
+        spec: LaunchSpec | None = None
         try:
             with self.store.write() as s:
                 job = s.get(Job, held.job_id)
@@ -660,7 +718,8 @@ class Engine:
                     self._held.pop(held.job_id, None)
                     return
                 ref = JobRef(self.who, held.lease)
-                self._append_log(job.log_path, f"{op_run.step} {op_run.name}: " + (outcome.error or "done"))
+                title = held.title or f"{op_run.step} {op_run.name}"
+                self._append_log(job.log_path, f"{title}: {outcome.error or 'done'}")
                 if outcome.vanished:
                     self._abend(s, job, op_run, ref, outcome.error or "op vanished")
                     return
@@ -674,13 +733,20 @@ class Engine:
                     self._after_success(s, job, op_run, ref)
                 else:
                     self._after_failure(s, job, op_run, ref)
-                pipeline.refresh_progress(self.store, s, job, ref)
-                if job.lease != held.lease:  # trapped: handed back for an operator
+                still_held = job.lease == held.lease  # not when trapped: handed back to an operator
+                pipeline.refresh_progress(self.store, s, job, ref if still_held else JobRef(self.who))
+                if not still_held:
                     self._held.pop(held.job_id, None)
+                elif not self.draining:
+                    # Start the next op in the same transaction: one commit per op, not two.
+                    spec = self._walk(s, job, held)
         except LeaseLost:
             self._held.pop(held.job_id, None)
+            return
         finally:
             del handle
+        if spec is not None:
+            self._launch(held, spec)
 
     def _after_success(self, s: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
         if op_run.step == ROLLBACK_STEP and op_run.rollback_of:
@@ -770,13 +836,9 @@ class Engine:
             fh.write(f"[jobtui {stamp}] {line}\n")
 
 
-def _db_time(store: Store, when: pendulum.DateTime | None) -> object:
-    """Bind a time in a raw SQL statement the same way the UTCDateTime column type stores it."""
-    if when is None:
-        return None
-    from jobtui.engine.models import UTCDateTime
-
-    return UTCDateTime().process_bind_param(when, store.engine.dialect)
+def _timed(statement: TextClause, *names: str) -> TextClause:
+    """Bind times in raw SQL exactly as the UTCDateTime columns store them (SQLite compares text)."""
+    return statement.bindparams(*(bindparam(name, type_=UTCDateTime()) for name in names))
 
 
 def _fmt_seconds(seconds: float) -> str:

@@ -6,6 +6,7 @@ lock upgrade; readers never block writers (WAL).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
@@ -20,11 +21,11 @@ import platformdirs
 from sqlalchemy import event, insert, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, create_engine, select
 
 from jobtui.engine.clock import Clock, SystemClock
-from jobtui.engine.models import AuditEvent, Change, Job, Setting
+from jobtui.engine.models import CHANGES, JOBS, AuditEvent, Job, Setting
 from jobtui.engine.states import Status, is_allowed_transition
 
 SCHEMA_HEAD = "0001"
@@ -76,10 +77,11 @@ class Store:
             except OSError as exc:
                 raise StoreError(f"cannot create the database directory {path.parent}: {exc}") from exc
             self.db_path: Path | None = path
+            self._lock_path = str(path) + ".writelock"
             default_logs = path.with_name(path.stem + "-logs")
-            # NullPool: SQLite connections are cheap, and pooled ones would hold file handles open across
-            # forks of op processes.
-            self.engine: Engine = create_engine(self.url, poolclass=NullPool)
+            # A pool keeps connections open: closing the last one makes SQLite checkpoint and delete the
+            # WAL, an fsync on every transaction. Op processes never inherit them (close_fds).
+            self.engine: Engine = create_engine(self.url, pool_size=8, max_overflow=8)
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
         else:
@@ -95,18 +97,36 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction; commits on success, rolls back everything on any exception."""
-        conn = self._connect_for_write()
-        session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        lock_fd = self._take_writer_lock()
         try:
-            yield session
-            session.flush()
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
+            conn = self._connect_for_write()
+            session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+            try:
+                yield session
+                session.flush()
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                session.close()
+                conn.close()
         finally:
-            session.close()
-            conn.close()
+            if lock_fd is not None:
+                os.close(lock_fd)  # closing the descriptor releases the flock
+
+    def _take_writer_lock(self) -> int | None:
+        """Queue SQLite writers in the kernel: a waiter wakes the moment the lock is free, where
+        SQLite's own busy handler polls with growing sleeps and starves under steady contention."""
+        if self.db_path is None:
+            return None
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -150,11 +170,18 @@ class Store:
         return self.clock.now()
 
     def touch(self, session: Session, job_id: int | None, kind: str = "job") -> int:
-        """Record that a job (or, with job_id None, something global) changed; returns the new seq."""
-        result = session.execute(insert(Change).values(job_id=job_id, kind=kind, at=self.now()))
+        """Record that a job (or, with job_id None, something global) changed; returns its seq.
+
+        One feed row per job per transaction is enough: viewers only see the transaction at commit.
+        """
+        touched: dict[int | None, int] = session.info.setdefault("jobtui_touched", {})
+        if job_id is not None and job_id in touched:
+            return touched[job_id]
+        result = session.execute(insert(CHANGES).values(job_id=job_id, kind=kind, at=self.now()))
         seq = int(result.inserted_primary_key[0])  # type: ignore[index]
         if job_id is not None:
-            session.execute(update(Job).where(Job.id == job_id).values(seq=seq))  # type: ignore[arg-type]
+            touched[job_id] = seq
+            session.execute(update(JOBS).where(JOBS.c.id == job_id).values(seq=seq))
         return seq
 
     def audit(
@@ -203,22 +230,25 @@ class Store:
                 raise TransitionError(f"{action}: {src.value} → {to_status.value} is not in the table")
             values["status"] = to_status.value
             values["status_since"] = self.now()
-        if values:
-            stmt = update(Job).where(Job.id == job.id)  # type: ignore[arg-type]
+        touched: dict[int | None, int] = session.info.setdefault("jobtui_touched", {})
+        if job.id not in touched:
+            result = session.execute(insert(CHANGES).values(job_id=job.id, kind="job", at=self.now()))
+            touched[job.id] = int(result.inserted_primary_key[0])  # type: ignore[index]
+            values["seq"] = touched[job.id]
+        if values or held is not None:
+            stmt = update(JOBS).where(JOBS.c.id == job.id)
             if held is not None:
-                stmt = stmt.where(Job.lease == held)  # type: ignore[arg-type]
-            result = session.execute(stmt.values(**values))
+                stmt = stmt.where(JOBS.c.lease == held)
+            # With nothing to change, re-setting the id still proves the lease is held.
+            result = session.execute(stmt.values(**(values or {"id": job.id})))
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise LeaseLost(f"job {job.id} is no longer held by this worker")
             for key, value in values.items():
-                setattr(job, key, value)
-        elif held is not None:
-            current = session.execute(select(Job.lease).where(Job.id == job.id)).scalar()
-            if current != held:
-                raise LeaseLost(f"job {job.id} is no longer held by this worker")
+                # The row is already written: keep the instance in step without making it dirty,
+                # or autoflush would write the same change again.
+                set_committed_value(job, key, value)
         if (to_status is not None and to_status != src) or action not in ENGINE_QUIET_ACTIONS:
             self.audit(session, job, who, action, src.value, Status(job.status).value, comment)
-        self.touch(session, job.id)
 
     # -- settings -----------------------------------------------------------------------------------
 

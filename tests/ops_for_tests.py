@@ -1,0 +1,26 @@
+"""`call` ops used by tests: importable as tests.ops_for_tests:NAME by engines in other processes."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from jobtui.engine.runner import OpContext
+
+
+def record_once(context: OpContext) -> None:
+    """Insert one row per (job, exec, step); the unique constraint proves no op ran twice."""
+    path = context.env["OPS_LEDGER"]
+    with sqlite3.connect(path, timeout=30) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS ledger (job_id INTEGER, exec INTEGER, step TEXT, "
+            "UNIQUE (job_id, exec, step))"
+        )
+        conn.execute("INSERT INTO ledger VALUES (?, ?, ?)", (context.job_id, context.exec, context.step))
+
+
+def fail(context: OpContext) -> int:
+    return 3
+
+
+def boom(context: OpContext) -> None:
+    raise RuntimeError("boom from a call op")

@@ -29,8 +29,9 @@ class MonitorApp(App[int]):
         Binding("P", "toggle_queue", "Pause/resume queue"),
     ]
 
-    def __init__(self, store: Store, actor: Actor, readonly: bool = False, lang: str = "en",
-                 embedded: bool = True) -> None:
+    def __init__(
+        self, store: Store, actor: Actor, readonly: bool = False, lang: str = "en", embedded: bool = True
+    ) -> None:
         super().__init__()
         self.store = store
         self.actions = Actions(store, actor)
@@ -90,8 +91,17 @@ class MonitorApp(App[int]):
 
     def _cells(self, job: Job) -> tuple[Any, ...]:
         when = job.scheduled_at.strftime("%Y-%m-%d %H:%M") if job.scheduled_at else "-"
-        return (job.id, job.name, job.type, job.project, status_label(job.status, self.lang), job.step,
-                f"{job.progress}%", when, job.owner)
+        return (
+            job.id,
+            job.name,
+            job.type,
+            job.project,
+            status_label(job.status, self.lang),
+            job.step,
+            f"{job.progress}%",
+            when,
+            job.owner,
+        )
 
     def action_toggle_queue(self) -> None:
         if self.readonly:

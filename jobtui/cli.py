@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("queue", "show or change the queue")
     p.add_argument("what", nargs="?", default="status", choices=["status", "pause", "resume", "clear"])
     p.add_argument("--reason")
+    p = add("settings", "show or change engine settings (pause_queue_on_failure)")
+    p.add_argument("key", nargs="?")
+    p.add_argument("value", nargs="?", help="true/false for switches")
     p = add("audit", "a job's audit trail")
     p.add_argument("id", type=int)
     p = add("demo", "fill a database with demo jobs and open the dashboard", with_json=False)
@@ -415,6 +418,24 @@ def _cmd_queue(args: argparse.Namespace) -> int:
         + (f"; canceled {len(cleared)} job(s)" if cleared is not None else "")
     )
     _emit(args, data, text)
+    return EXIT_OK
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    from jobtui.engine.actions import SETTINGS
+
+    actions = _actions(args)
+    if args.key is not None and args.key not in SETTINGS:
+        raise UsageError(f'settings: unknown setting "{args.key}" (known: {", ".join(SETTINGS)})')
+    if args.key is not None and args.value is not None:
+        lowered = args.value.lower()
+        if lowered not in ("true", "false", "on", "off", "1", "0", "yes", "no"):
+            raise UsageError(f'settings: {args.key} takes true or false, not "{args.value}"')
+        actions.set_setting(args.key, lowered in ("true", "on", "1", "yes"))
+    values = actions.settings()
+    if args.key is not None:
+        values = {args.key: values[args.key]}
+    _emit(args, values, "\n".join(f"{key} = {json.dumps(value)}" for key, value in values.items()))
     return EXIT_OK
 
 

@@ -39,6 +39,8 @@ from jobtui.engine.store import Store
 from jobtui.engine.timeparse import parse_max_start, parse_when
 
 TRAP_ACTIONS = ("retry", "skip", "abort", "pause", "resume")
+# Operator-editable settings and their defaults.
+SETTINGS: dict[str, object] = {"pause_queue_on_failure": False}
 
 
 class Refused(Exception):
@@ -437,6 +439,21 @@ class Actions:
                 )
             )
             self.store.touch(s, None, kind="queue")
+
+    def settings(self) -> dict[str, object]:
+        with self.store.read() as s:
+            return {key: self.store.get_setting(s, key, default) for key, default in SETTINGS.items()}
+
+    def set_setting(self, key: str, value: object) -> None:
+        if key not in SETTINGS:
+            raise ValueError(f'settings: unknown setting "{key}"')
+        self.actor.require(f"settings {key}", Perm.QUEUE_ADMIN, "*")
+        with self.store.write() as s:
+            old = self.store.get_setting(s, key, SETTINGS[key])
+            self.store.set_setting(s, key, value)
+            s.add(AuditEvent(job_id=0, job_name="(settings)", at=self.store.now(), who=self.actor.user,
+                             action="setting", comment=f"{key}: {json.dumps(old)} → {json.dumps(value)}"))
+            self.store.touch(s, None, kind="settings")
 
     def queue_clear(self) -> list[int]:
         """Cancel every queued (READY) job; running jobs go on. Returns the cancelled ids."""

@@ -101,8 +101,13 @@ def next_pending(session: Session, job: Job, step: str) -> OpRun | None:
     ).first()
 
 
-def refresh_progress(store: Store, session: Session, job: Job, ref: JobRef) -> None:
-    """Job progress = finished ops / ops of this execution; each task's likewise over its own ops."""
+def refresh_progress(
+    store: Store, session: Session, job: Job, ref: JobRef, task_id: int | None = None
+) -> None:
+    """Job progress = finished ops / ops of this execution; a task's likewise over its own ops.
+
+    Only `task_id`'s progress is recomputed (the task whose op just finished), or every task's when None.
+    """
     rows = session.exec(
         select(OpRun.task_id, OpRun.status, func.count())
         .where(OpRun.job_id == job.id, OpRun.exec == job.exec, OpRun.step != ROLLBACK_STEP)
@@ -112,14 +117,14 @@ def refresh_progress(store: Store, session: Session, job: Job, ref: JobRef) -> N
     done = sum(n for _, status, n in rows if status in FINISHED_OP)
     progress = 100 if total == 0 and job.step == Step.END else (100 * done // total if total else 0)
     per_task: dict[int, tuple[int, int]] = {}
-    for task_id, status, n in rows:
-        if task_id is None:
+    for owner, status, n in rows:
+        if owner is None or (task_id is not None and owner != task_id):
             continue
-        finished, all_ = per_task.get(task_id, (0, 0))
-        per_task[task_id] = (finished + (n if status in FINISHED_OP else 0), all_ + n)
-    for task_id, (finished, all_) in per_task.items():
+        finished, all_ = per_task.get(owner, (0, 0))
+        per_task[owner] = (finished + (n if status in FINISHED_OP else 0), all_ + n)
+    for owner, (finished, all_) in per_task.items():
         session.execute(
-            update(TASKS).where(TASKS.c.id == task_id).values(progress=100 * finished // all_ if all_ else 0)
+            update(TASKS).where(TASKS.c.id == owner).values(progress=100 * finished // all_ if all_ else 0)
         )
     if progress != job.progress:
         store.change_job(session, job, ref.who, "progress", held=ref.lease, progress=progress)
@@ -293,9 +298,25 @@ def finish_job(
         worker_id=None,
         lease=None,
     )
-    refresh_progress(store, session, job, JobRef(ref.who))
+    if job.progress != 100 and not _has_unfinished_ops(session, job):
+        store.change_job(session, job, ref.who, "progress", progress=100)
     if end in (Status.ERROR, Status.ABEND):
         pause_queue_if_configured(store, session, job)
+
+
+def _has_unfinished_ops(session: Session, job: Job) -> bool:
+    return (
+        session.exec(
+            select(OpRun.id)
+            .where(
+                OpRun.job_id == job.id,
+                OpRun.exec == job.exec,
+                col(OpRun.status).in_([OpStatus.PENDING.value, OpStatus.RUNNING.value]),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def pause_queue_if_configured(store: Store, session: Session, job: Job) -> None:

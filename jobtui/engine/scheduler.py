@@ -734,7 +734,9 @@ class Engine:
                 else:
                     self._after_failure(s, job, op_run, ref)
                 still_held = job.lease == held.lease  # not when trapped: handed back to an operator
-                pipeline.refresh_progress(self.store, s, job, ref if still_held else JobRef(self.who))
+                pipeline.refresh_progress(
+                    self.store, s, job, ref if still_held else JobRef(self.who), task_id=op_run.task_id
+                )
                 if not still_held:
                     self._held.pop(held.job_id, None)
                 elif not self.draining:

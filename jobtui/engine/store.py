@@ -20,7 +20,7 @@ import pendulum
 import platformdirs
 from sqlalchemy import event, insert, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, create_engine, select
 
@@ -100,7 +100,7 @@ class Store:
         lock_fd = self._take_writer_lock()
         try:
             conn = self._connect_for_write()
-            session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+            session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
             try:
                 yield session
                 session.flush()
@@ -156,7 +156,7 @@ class Store:
         try:
             with self.engine.connect() as conn:
                 current = _current_revision(conn)
-        except OperationalError as exc:
+        except DBAPIError as exc:
             raise StoreError(f"cannot open database {self.url}: {exc.orig}") from exc
         if current == SCHEMA_HEAD:
             return

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any, ClassVar
 
 from sqlmodel import col, select
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Footer, Header, Static
 
 from jobtui.engine.actions import Actions
@@ -79,15 +81,14 @@ class MonitorApp(App[int]):
             jobs = list(s.exec(select(Job).order_by(col(Job.id).desc()).limit(PAGE)))
         selected = None
         if table.row_count and table.cursor_row is not None:
-            selected = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+            selected = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
         table.clear()
         for job in jobs:
             table.add_row(*self._cells(job), key=str(job.id))
         if selected is not None:
-            try:
+            # The selected job may have vanished; then the cursor stays where it is.
+            with contextlib.suppress(Exception):
                 table.move_cursor(row=table.get_row_index(selected))
-            except Exception:  # the selected job vanished; stay where we are
-                pass
 
     def _cells(self, job: Job) -> tuple[Any, ...]:
         when = job.scheduled_at.strftime("%Y-%m-%d %H:%M") if job.scheduled_at else "-"

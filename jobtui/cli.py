@@ -63,7 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, help_: str, *, with_json: bool = True) -> argparse.ArgumentParser:
         parents = [common, json_flag] if with_json else [common]
-        return sub.add_parser(name, help=help_, parents=parents, description=help_)
+        parser: argparse.ArgumentParser = sub.add_parser(
+            name,
+            help=help_,
+            parents=parents,  # type: ignore[arg-type]
+            description=help_,
+        )
+        return parser
 
     p = add("daemon", "run the engine headless until SIGTERM/SIGINT", with_json=False)
     p.add_argument("--workers", type=int, default=2, help="concurrent jobs (default 2)")

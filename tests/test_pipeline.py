@@ -69,7 +69,9 @@ def test_job_walks_every_step_and_ops_see_their_environment(
     assert "RUN deploy [web-01]: started" in log and "RUN deploy [web-02]: done" in log
 
 
-def test_job_without_targets_has_one_task_named_after_it(engine: Engine, store: Store, submit: Submit) -> None:
+def test_job_without_targets_has_one_task_named_after_it(
+    engine: Engine, store: Store, submit: Submit
+) -> None:
     job_id = submit('name = "solo"\n[[run]]\nrun = "true"\n')
     run_until_status(engine, job_id, "FINISHED")
     data = detail(store, job_id)
@@ -139,7 +141,7 @@ def test_pre_failure_skips_run_but_post_still_runs(
         run = "echo compiling; exit 7"
         [[run]]
         name = "deploy"
-        run = "touch {tmp_path / 'deployed'}"
+        run = "touch {tmp_path / "deployed"}"
         [[post]]
         name = "notify"
         run = "touch {marker}"
@@ -204,8 +206,9 @@ def test_workers_limit_how_many_jobs_run_at_once(store: Store, submit: Submit, t
         engine.shutdown()
 
 
-def test_every_engine_status_change_is_audited(engine: Engine, store: Store, submit: Submit,
-                                               actions: Actions) -> None:
+def test_every_engine_status_change_is_audited(
+    engine: Engine, store: Store, submit: Submit, actions: Actions
+) -> None:
     job_id = submit('name = "a"\napproval = true\n[[pre]]\nrun = "true"\n[[run]]\nrun = "true"\n')
     run_until_status(engine, job_id, "APPROVAL")
     actions.approve(job_id, comment="looks good")
@@ -227,6 +230,4 @@ def _op_pid(store: Store, job_id: int) -> int | None:
     from jobtui.engine.models import OpRun
 
     with store.read() as s:
-        return s.exec(
-            select(OpRun.pid).where(OpRun.job_id == job_id, OpRun.status == "running")
-        ).first()
+        return s.exec(select(OpRun.pid).where(OpRun.job_id == job_id, OpRun.status == "running")).first()

@@ -88,15 +88,17 @@ def test_pause_queue_on_failure_pauses_and_says_why(
 
 
 def test_settings_need_queue_admin(store: Store) -> None:
-    policy = parse_policy('[roles.viewer]\nactions = ["action.job.view_monitor"]\n[users]\nbob = ["viewer"]\n',
-                          "policy.toml")
-    with pytest.raises(PermissionError, match="bob lacks action.queue.admin"):
+    policy = parse_policy(
+        '[roles.viewer]\nactions = ["action.job.view_monitor"]\n[users]\nbob = ["viewer"]\n', "policy.toml"
+    )
+    with pytest.raises(PermissionError, match=r"bob lacks action\.queue\.admin"):
         Actions(store, Actor("bob", policy)).set_setting("pause_queue_on_failure", True)
     assert Actions(store, Actor("bob", policy)).settings() == {"pause_queue_on_failure": False}
 
 
-def test_every_job_write_moves_the_change_feed(store: Store, submit: Submit, actions: Actions,
-                                                clock: FakeClock) -> None:
+def test_every_job_write_moves_the_change_feed(
+    store: Store, submit: Submit, actions: Actions, clock: FakeClock
+) -> None:
     job_id = submit('name = "j"\n[[run]]\nrun = "true"\n', at="+1h")
     from tests.conftest import job_of
 

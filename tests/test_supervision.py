@@ -71,7 +71,8 @@ def test_cancel_terminates_the_whole_process_tree(
     engine: Engine, store: Store, submit: Submit, actions: Actions
 ) -> None:
     job_id = submit(
-        'name = "tree"\n[[run]]\nrun = "sleep 60 & sleep 60 & (sleep 60 & wait) & wait"\n[[post]]\nrun = "true"\n'
+        'name = "tree"\n[[run]]\nrun = "sleep 60 & sleep 60 & (sleep 60 & wait) & wait"\n'
+        '[[post]]\nrun = "true"\n'
     )
     op = wait_op_started(engine, store, job_id)
     assert op.pid is not None
@@ -90,7 +91,10 @@ def test_an_op_ignoring_sigterm_is_killed_after_the_grace_period(
     engine: Engine, store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path
 ) -> None:
     ready = tmp_path / "trap-set"
-    job_id = submit(f"""name = "stubborn"\n[[run]]\nrun = "trap '' TERM; touch {ready}; while true; do sleep 0.05; done"\n""")
+    job_id = submit(
+        f'name = "stubborn"\n[[run]]\n'
+        f"""run = "trap '' TERM; touch {ready}; while true; do sleep 0.05; done"\n"""
+    )
     op = wait_op_started(engine, store, job_id)
     engine.run_until(ready.exists)
     actions.cancel(job_id)
@@ -136,15 +140,20 @@ def test_restarted_engine_readopts_a_live_op_and_marks_only_dead_ones_abend(
     store = Store(daemon_env["JOBTUI_DB"])
     actions = Actions(store, Actor("tester"))
     gate, ledger = tmp_path / "go", tmp_path / "ledger"
-    live = actions.submit(definition(
-        f'name = "live"\n[[run]]\nrun = "echo start >> {ledger}; while [ ! -f {gate} ]; do sleep 0.02; done; '
-        f'echo end >> {ledger}"\n[[post]]\nrun = "echo post >> {ledger}"\n'
-    ))
+    live = actions.submit(
+        definition(
+            f'name = "live"\n[[run]]\nrun = "echo start >> {ledger}; '
+            f"while [ ! -f {gate} ]; do sleep 0.02; done; "
+            f'echo end >> {ledger}"\n[[post]]\nrun = "echo post >> {ledger}"\n'
+        )
+    )
     doomed = actions.submit(definition('name = "doomed"\n[[run]]\nrun = "sleep 60"\n'))
     daemon = start_daemon(daemon_env)
     daemons.append(daemon)
-    wait_for(lambda: running_op(store, live) is not None and running_op(store, doomed) is not None,
-             what="both ops to start")
+    wait_for(
+        lambda: running_op(store, live) is not None and running_op(store, doomed) is not None,
+        what="both ops to start",
+    )
     live_op, doomed_op = running_op(store, live), running_op(store, doomed)
     assert live_op and doomed_op and live_op.pid and doomed_op.pid
     daemon.kill()  # kill -9 of the engine: its ops live on, orphaned
@@ -174,9 +183,12 @@ def test_a_clean_daemon_stop_finishes_ops_in_flight(
     store = Store(daemon_env["JOBTUI_DB"])
     actions = Actions(store, Actor("tester"))
     gate = tmp_path / "go"
-    job_id = actions.submit(definition(
-        f'name = "j"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n[[post]]\nrun = "true"\n'
-    ))
+    job_id = actions.submit(
+        definition(
+            f'name = "j"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
+            '[[post]]\nrun = "true"\n'
+        )
+    )
     daemon = start_daemon(daemon_env)
     daemons.append(daemon)
     wait_for(lambda: running_op(store, job_id) is not None, what="op start")
@@ -187,7 +199,9 @@ def test_a_clean_daemon_stop_finishes_ops_in_flight(
     # The op in flight finished; the rest of the job waits, handed back, for the next engine.
     assert job.status == "READY" and job.worker_id is None
     with store.read() as s:
-        states = [o.status for o in s.exec(select(OpRun).where(OpRun.job_id == job_id).order_by(OpRun.position))]
+        states = [
+            o.status for o in s.exec(select(OpRun).where(OpRun.job_id == job_id).order_by(OpRun.position))
+        ]
     assert states == ["done", "pending"]
     engine = Engine(store)
     try:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pendulum
 from sqlalchemy import bindparam, delete, insert, update
@@ -127,7 +128,7 @@ class Actions:
         action: str,
         to: Status | None = None,
         comment: str | None = None,
-        **fields: object,
+        **fields: Any,
     ) -> None:
         self.store.change_job(s, job, self.actor.user, action, to, comment=comment, **fields)
 
@@ -331,7 +332,7 @@ class Actions:
             raise ValueError(f'{action}: step must be PRE, RUN or POST, not "{step}"')
         with self._acting(action, job_id) as (s, job):
             now = self.store.now()
-            fields: dict[str, object] = dict(
+            fields: dict[str, Any] = dict(
                 exec=job.exec + 1,
                 step=from_step.value,
                 progress=0,
@@ -451,8 +452,16 @@ class Actions:
         with self.store.write() as s:
             old = self.store.get_setting(s, key, SETTINGS[key])
             self.store.set_setting(s, key, value)
-            s.add(AuditEvent(job_id=0, job_name="(settings)", at=self.store.now(), who=self.actor.user,
-                             action="setting", comment=f"{key}: {json.dumps(old)} → {json.dumps(value)}"))
+            s.add(
+                AuditEvent(
+                    job_id=0,
+                    job_name="(settings)",
+                    at=self.store.now(),
+                    who=self.actor.user,
+                    action="setting",
+                    comment=f"{key}: {json.dumps(old)} → {json.dumps(value)}",
+                )
+            )
             self.store.touch(s, None, kind="settings")
 
     def queue_clear(self) -> list[int]:
@@ -528,7 +537,7 @@ def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, commen
         )
         return
     op_run = s.get(OpRun, job.trap_op_run_id) if job.trap_op_run_id else None
-    clear = dict(trap_op_run_id=None, trap_deadline_at=None, trap_left_s=None, due_at=now)
+    clear: dict[str, Any] = dict(trap_op_run_id=None, trap_deadline_at=None, trap_left_s=None, due_at=now)
     if op_run is not None:
         if what == "retry":
             op_run.status = OpStatus.PENDING.value
@@ -546,9 +555,9 @@ def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, commen
     pipeline.refresh_progress(store, s, job, JobRef(who))
 
 
-def _moved_schedule(job: Job, new: pendulum.DateTime) -> dict[str, object]:
+def _moved_schedule(job: Job, new: pendulum.DateTime) -> dict[str, Any]:
     """A new RUN date; Max Start Date keeps the same distance from it."""
-    fields: dict[str, object] = {"scheduled_at": new}
+    fields: dict[str, Any] = {"scheduled_at": new}
     if job.scheduled_at is not None and job.max_start_at is not None:
         fields["max_start_at"] = new + (job.max_start_at - job.scheduled_at)
     return fields

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import pendulum
@@ -51,7 +52,7 @@ class Held:
     lease: str
     handle: OpHandle | None = None
     op_run_id: int | None = None
-    deadline: pendulum.DateTime | None = None
+    deadline: datetime | None = None
     timeout_s: float | None = None
     timed_out: bool = False
     ready_outcome: OpOutcome | None = None
@@ -305,7 +306,10 @@ class Engine:
             return f"worker {worker.host} stopped"
         if worker.host == self.host and not is_same_process(worker.pid, worker.pid_create_time):
             return f"worker {worker.host} (pid {worker.pid}) is gone"
-        if worker.heartbeat_at and (now - worker.heartbeat_at).total_seconds() > self.lease_s:
+        if (
+            worker.heartbeat_at
+            and (now - pendulum.instance(worker.heartbeat_at)).total_seconds() > self.lease_s
+        ):
             return f"worker {worker.host} lost"
         return None
 

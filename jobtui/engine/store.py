@@ -177,12 +177,15 @@ class Store:
         touched: dict[int | None, int] = session.info.setdefault("jobtui_touched", {})
         if job_id is not None and job_id in touched:
             return touched[job_id]
-        result = session.execute(insert(CHANGES).values(job_id=job_id, kind=kind, at=self.now()))
-        seq = int(result.inserted_primary_key[0])  # type: ignore[index]
+        seq = self._new_change(session, job_id, kind)
         if job_id is not None:
             touched[job_id] = seq
             session.execute(update(JOBS).where(JOBS.c.id == job_id).values(seq=seq))
         return seq
+
+    def _new_change(self, session: Session, job_id: int | None, kind: str) -> int:
+        stmt = insert(CHANGES).values(job_id=job_id, kind=kind, at=self.now()).returning(CHANGES.c.seq)
+        return int(session.execute(stmt).scalar_one())
 
     def audit(
         self,
@@ -232,8 +235,7 @@ class Store:
             values["status_since"] = self.now()
         touched: dict[int | None, int] = session.info.setdefault("jobtui_touched", {})
         if job.id not in touched:
-            result = session.execute(insert(CHANGES).values(job_id=job.id, kind="job", at=self.now()))
-            touched[job.id] = int(result.inserted_primary_key[0])  # type: ignore[index]
+            touched[job.id] = self._new_change(session, job.id, "job")
             values["seq"] = touched[job.id]
         if values or held is not None:
             stmt = update(JOBS).where(JOBS.c.id == job.id)

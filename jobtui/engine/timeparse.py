@@ -243,3 +243,8 @@ def parse_max_start(
     if isinstance(text, str) and text.strip().startswith("+"):
         return parse_when(text, at, tz)
     return parse_when(text, now, tz)
+
+
+def local_zone_name() -> str:
+    """The host's IANA zone name (what the dashboard shows dates in by default)."""
+    return str(get_local_timezone().name)

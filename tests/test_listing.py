@@ -1,0 +1,77 @@
+"""The monitor's reads: the window order and a job's position agree for every column and direction."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+
+from jobtui.engine.actions import Actions
+from jobtui.engine.clock import FakeClock
+from jobtui.engine.listing import SORTABLE, JobFilter, JobListing, JobSort, relative
+from jobtui.engine.models import JOBS
+from jobtui.engine.store import Store
+from tests.conftest import START, definition
+
+
+@pytest.fixture
+def listing(store: Store, actions: Actions) -> JobListing:
+    for n in range(12):
+        ids = actions.submit_many(
+            definition(
+                f'name = "job-{n % 5}"\nproject = "{["payments", "web", "ops"][n % 3]}"\n'
+                f'system = {str(n == 7).lower()}\ntargets = ["host-{n}"]\n'
+            ),
+            3,
+        )
+        with store.write() as s:
+            s.execute(
+                update(JOBS)
+                .where(JOBS.c.id.in_(ids))
+                .values(
+                    # Half the jobs have no start date: NULLs must sort consistently too.
+                    started_at=START.add(minutes=n % 4) if n % 2 else None,
+                    status=["READY", "FINISHED", "ERROR", "RUNNING"][n % 4],
+                    progress=(n * 37) % 101,
+                )
+            )
+    return JobListing(store)
+
+
+@pytest.mark.parametrize("column", sorted(SORTABLE))
+@pytest.mark.parametrize("descending", [False, True])
+def test_position_of_agrees_with_the_window_order(listing: JobListing, column: str, descending: bool) -> None:
+    flt, order = JobFilter(), JobSort(column, descending)
+    rows = listing.window(flt, order, 0, 1000)
+    assert len(rows) == listing.count(flt) == 33  # the system job's 3 are hidden
+    for index, row in enumerate(rows):
+        assert listing.position_of(flt, order, row.id) == index
+    assert [r.id for r in listing.window(flt, order, 10, 5)] == [r.id for r in rows[10:15]]
+
+
+def test_filters_by_text_status_system_and_target(listing: JobListing) -> None:
+    assert listing.count(JobFilter(show_system=True)) == 36
+    assert listing.count(JobFilter(text="payments")) == 12
+    assert listing.count(JobFilter(text="HOST-3")) == 3  # matches a task's target, case-insensitively
+    assert listing.count(JobFilter(statuses=frozenset({"ERROR"}))) == 9
+    one = listing.window(JobFilter(text="#5"), JobSort(), 0, 10)
+    assert [r.id for r in one] == [5]
+    hidden = listing.window(JobFilter(show_system=True, text="host-7"), JobSort(), 0, 10)[0].id
+    assert listing.position_of(JobFilter(), JobSort(), hidden) is None
+
+
+def test_status_counts_and_change_feed(listing: JobListing, actions: Actions) -> None:
+    counts = listing.status_counts()
+    assert sum(counts.values()) == 33 and counts["ERROR"] == 9
+    seq = listing.last_seq()
+    job_id = actions.submit(definition('name = "new"\n'))
+    new_seq, changed = listing.changed_since(seq)
+    assert new_seq > seq and changed == {job_id}
+    assert listing.rows_by_id([job_id])[job_id].name == "new"
+
+
+def test_relative_dates_read_naturally(clock: FakeClock) -> None:
+    now = clock.now()
+    assert relative(now.add(minutes=12), now) == "in 12 min"
+    assert relative(now.subtract(hours=3), now) == "3 h ago"
+    assert relative(now.subtract(days=3), now) == "3 d ago"
+    assert relative(None, now) == ""

@@ -59,7 +59,8 @@ def main() -> int:
     started = time.perf_counter()
     Actions(store, Actor("bench")).submit_many(definition, args.jobs)
     submit_s = time.perf_counter() - started
-    params = f"jobs={args.jobs} workers={args.workers} op={args.op} engines={args.engines} db={store.url.split(':')[0]}"
+    backend = store.url.split(":")[0]
+    params = f"jobs={args.jobs} workers={args.workers} op={args.op} engines={args.engines} db={backend}"
     print(f"submit_jobs_per_s {args.jobs / submit_s:.1f} jobs/s {params}")
 
     daemons: list[subprocess.Popen[bytes]] = []

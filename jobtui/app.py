@@ -1,134 +1,147 @@
-"""The Textual monitor. Reads the database; changes jobs only through engine actions."""
+"""The Textual application: opens the monitor, runs an embedded engine when no daemon serves the
+database, and asks before quitting while the embedded engine has jobs in hand."""
 
 from __future__ import annotations
 
-import contextlib
+import os
 import threading
-from typing import Any, ClassVar
+from collections.abc import Iterable
+from typing import ClassVar
 
 from sqlmodel import col, select
-from textual.app import App, ComposeResult
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.coordinate import Coordinate
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.screen import Screen
 
 from jobtui.engine.actions import Actions
-from jobtui.engine.models import Job
+from jobtui.engine.models import Worker
 from jobtui.engine.permissions import Actor
 from jobtui.engine.scheduler import Engine
-from jobtui.engine.states import status_label
 from jobtui.engine.store import Store
+from jobtui.i18n import t
+from jobtui.keymap import KeymapError, keymap_path, load_keymap
+from jobtui.screens.monitor import MonitorScreen
 
-COLUMNS = ("ID", "Job", "Type", "Project", "Status", "Step", "Progress", "Scheduled", "Owner")
-PAGE = 500
+DAEMON_FRESH_SECONDS = 30.0
 
 
-class MonitorApp(App[int]):
+def live_daemon_host(store: Store) -> str | None:
+    """The host of a daemon serving this database (a fresh heartbeat, not stopped), if any."""
+    fresh = store.now().subtract(seconds=DAEMON_FRESH_SECONDS)
+    with store.read() as s:
+        worker = s.exec(
+            select(Worker)
+            .where(col(Worker.stopped_at).is_(None), col(Worker.heartbeat_at) >= fresh)
+            .order_by(col(Worker.heartbeat_at).desc())
+        ).first()
+        return worker.host if worker else None
+
+
+class JobtuiApp(App[int]):
     CSS_PATH = "styles/app.tcss"
     TITLE = "jobtui"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("P", "toggle_queue", "Pause/resume queue"),
+        Binding("q", "request_quit", "Quit", id="quit"),
     ]
 
     def __init__(
-        self, store: Store, actor: Actor, readonly: bool = False, lang: str = "en", embedded: bool = True
+        self,
+        store: Store,
+        actor: Actor,
+        readonly: bool = False,
+        lang: str = "en",
+        embedded: bool | None = None,
+        tz: str | None = None,
     ) -> None:
         super().__init__()
         self.store = store
         self.actions = Actions(store, actor)
         self.readonly = readonly
         self.lang = lang
-        self.embedded = embedded
-        self._seen_seq = -1
-        self._stop = threading.Event()
-        self._engine: Engine | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("", id="queue-banner")
-        yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        self.tz = tz
+        self._embedded_choice = embedded
+        self.engine: Engine | None = None
+        self._engine_stop = threading.Event()
+        self._engine_thread: threading.Thread | None = None
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for name in COLUMNS:
-            table.add_column(name, key=name)
-        if self.embedded:
-            self._engine = Engine(self.store)
-            threading.Thread(target=self._engine.run, args=(self._stop,), daemon=True).start()
-        self.sub_title = f"{self.actions.actor.user} · {self.store.url} · engine: " + (
-            "embedded" if self.embedded else "daemon"
-        )
-        self.refresh_jobs()
-        self.set_interval(0.5, self.refresh_jobs)
+        daemon = None if self._embedded_choice else live_daemon_host(self.store)
+        if daemon is None and self._embedded_choice is not False:
+            self.engine = Engine(self.store)
+            self._engine_thread = threading.Thread(
+                target=self.engine.run, args=(self._engine_stop,), name="jobtui-engine", daemon=True
+            )
+            self._engine_thread.start()
+            label = t("app.engine_embedded", self.lang)
+        else:
+            label = t("app.engine_daemon", self.lang, host=daemon or "?")
+        monitor = MonitorScreen(self.actions, label, readonly=self.readonly, lang=self.lang, tz=self.tz)
+        self.push_screen(monitor)
+        self._apply_keymap(monitor)
 
-    def refresh_jobs(self) -> None:
-        seq = self.store.last_seq()
-        if seq == self._seen_seq:
-            return
-        self._seen_seq = seq
-        state = self.actions.queue_state()
-        banner = self.query_one("#queue-banner", Static)
-        banner.set_class(state.paused, "paused")
-        banner.update(
-            f"QUEUE {'PAUSED' if state.paused else 'RUNNING'}"
-            + (f" — {state.reason}" if state.paused and state.reason else "")
-            + f"   queued {state.queued} · running {state.running} · workers {state.workers}"
-        )
-        table = self.query_one(DataTable)
-        with self.store.read() as s:
-            jobs = list(s.exec(select(Job).order_by(col(Job.id).desc()).limit(PAGE)))
-        selected = None
-        if table.row_count and table.cursor_row is not None:
-            selected = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
-        table.clear()
-        for job in jobs:
-            table.add_row(*self._cells(job), key=str(job.id))
-        if selected is not None:
-            # The selected job may have vanished; then the cursor stays where it is.
-            with contextlib.suppress(Exception):
-                table.move_cursor(row=table.get_row_index(selected))
-
-    def _cells(self, job: Job) -> tuple[Any, ...]:
-        when = job.scheduled_at.strftime("%Y-%m-%d %H:%M") if job.scheduled_at else "-"
-        return (
-            job.id,
-            job.name,
-            job.type,
-            job.project,
-            status_label(job.status, self.lang),
-            job.step,
-            f"{job.progress}%",
-            when,
-            job.owner,
-        )
-
-    def action_toggle_queue(self) -> None:
-        if self.readonly:
-            return
+    def _apply_keymap(self, screen: Screen[None]) -> None:
+        ids = {b.id for b in [*self.BINDINGS, *screen.BINDINGS] if isinstance(b, Binding) and b.id}
         try:
-            if self.actions.queue_state().paused:
-                self.actions.queue_resume()
-            else:
-                self.actions.queue_pause()
-        except PermissionError as exc:
-            self.notify(str(exc), severity="error")
+            keymap = load_keymap(keymap_path(), ids)
+        except KeymapError as exc:
+            self.notify(str(exc), title=t("app.keymap_error", self.lang), severity="error", timeout=15)
+            return
+        if keymap:
+            self.set_keymap(keymap)
+
+    def action_request_quit(self) -> None:
+        from jobtui.screens.dialogs import ConfirmDialog
+
+        busy = self.engine.busy if self.engine is not None else 0
+        if not busy:
+            self.exit(0)
+            return
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.exit(0)
+
+        self.push_screen(
+            ConfirmDialog(
+                t("app.quit.title", self.lang), None, t("app.quit.message", self.lang, n=busy), lang=self.lang
+            ),
+            done,
+        )
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if isinstance(screen, MonitorScreen):
+            for binding in screen.BINDINGS:
+                if (
+                    isinstance(binding, Binding)
+                    and binding.description
+                    and screen.check_action(binding.action.split("(")[0], ())
+                ):
+                    action = binding.action
+                    yield SystemCommand(
+                        f"{binding.description} ({binding.key})",
+                        t("app.palette_help", self.lang),
+                        lambda action=action: self.run_action(action, screen),  # type: ignore[misc]
+                    )
 
     def on_unmount(self) -> None:
-        self._stop.set()
+        self._engine_stop.set()
+        if self._engine_thread is not None:
+            self._engine_thread.join(timeout=5)
 
 
 def run_app(store: Store, readonly: bool = False, lang: str | None = None, actor: Actor | None = None) -> int:
     import locale
-    import os
 
     from jobtui.engine.permissions import load_policy
 
     if lang is None:
-        current = os.environ.get("LANG") or (locale.getlocale()[0] or "")
+        current = os.environ.get("LC_ALL") or os.environ.get("LANG") or (locale.getlocale()[0] or "")
         lang = "es" if current.startswith("es") else "en"
     if actor is None:
         actor = Actor.resolve(load_policy(os.environ.get("JOBTUI_POLICY")))
-    app = MonitorApp(store, actor, readonly=readonly, lang=lang)
+    app = JobtuiApp(store, actor, readonly=readonly, lang=lang)
     return app.run() or 0
+
+
+__all__ = ["JobtuiApp", "live_daemon_host", "run_app"]

@@ -1,0 +1,395 @@
+"""Texts the dashboard shows, in English and Spanish (seed 002's vocabulary: pase, Reiniciar, Replanificar…).
+
+Keys are dotted, `<area>.<item>` (`common.yes`, `rerun.run_now`, `trap.left`); placeholders use
+`str.format` names (`{id}`, `{name}`). Other screens add their own areas to `MESSAGES`. A key missing in
+Spanish falls back to English so a new screen can ship before its translation; an unknown key raises
+KeyError so a typo fails the tests instead of showing a blank.
+"""
+
+from __future__ import annotations
+
+from jobtui.engine.states import status_label
+
+__all__ = ["DEFAULT_LANG", "MESSAGES", "relative_time", "status_text", "t"]
+
+DEFAULT_LANG = "en"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        # Shared by every dialog.
+        "common.yes": "Yes",
+        "common.no": "No",
+        "common.confirm": "Confirm",
+        "common.cancel": "Cancel",
+        "common.close": "Close",
+        "common.error": "Error: {message}",
+        "common.job": "Job #{id} · {name}",
+        "common.job_facts": "Project {project} · Status {status} · Step {step}",
+        # ConfirmDialog, plus ready-made titles/messages for the actions that use it.
+        "confirm.hint": "y = yes · n / Esc = no · Enter = focused button",
+        "confirm.cancel": "Cancel this job?",
+        "confirm.cancel_msg": "The job ends Canceled; a running op is terminated.",
+        "confirm.delete": "Delete this job?",
+        "confirm.delete_msg": "The job, its tasks, steps and logs are removed. "
+        "The audit trail keeps a record.",
+        "confirm.queue_clear": "Clear the queue?",
+        "confirm.queue_clear_msg": "Every queued job becomes Canceled. Running jobs finish.",
+        "confirm.queue_pause": "Pause the queue?",
+        "confirm.queue_resume": "Resume the queue?",
+        "confirm.queue_msg": "Running jobs finish either way; this decides whether queued jobs start.",
+        # ReasonDialog.
+        "reason.label": "Reason",
+        "reason.required": "A reason is required.",
+        "reason.hint": "Enter = confirm · Esc = cancel",
+        "confirm.rollback": "Roll back this job?",
+        "rollback.placeholder": "Why roll back? (kept in the audit trail)",
+        # RerunDialog.
+        "rerun.title": "Rerun job #{id}",
+        "rerun.step": "Rerun from step",
+        "rerun.run_now": "Run now",
+        "rerun.later_steps": "Later steps rerun too.",
+        "rerun.explain.PRE": "A PRE rerun keeps the RUN date: RUN still waits for its scheduled date.",
+        "rerun.explain.RUN": "RUN waits for its scheduled date unless Run now is checked.",
+        "rerun.explain.RUN_NOW": "Run now: RUN starts as soon as a worker is free, "
+        "overriding the scheduled date.",
+        "rerun.explain.POST": "Only POST reruns (notifications, promotions).",
+        "rerun.hint": "1 / 2 / 3 = PRE / RUN / POST · n = Run now · Esc = cancel",
+        # RescheduleDialog.
+        "reschedule.title": "Reschedule job #{id}",
+        "reschedule.current": "Scheduled: {when}",
+        "reschedule.max_start": "Max Start Date: {when}",
+        "reschedule.unset": "not set",
+        "reschedule.label": "New date for RUN",
+        "reschedule.placeholder": "2026-11-23T02:00, +2h, tomorrow 02:00, now",
+        "reschedule.empty": "Type a date: ISO 8601, +2h, tomorrow 02:00 or now.",
+        "reschedule.new": "New date: {when}",
+        "reschedule.past": "This date is in the past: RUN starts as soon as it can.",
+        "reschedule.max_moves": "Max Start Date moves by the same span: {when}",
+        "reschedule.max_moves_plain": "Max Start Date moves by the same span.",
+        "reschedule.hint": "Enter = confirm · Esc = cancel · times in {zone}",
+        # TrapDialog.
+        "trap.title": "Trapped job #{id}",
+        "trap.op": "Trapped op: {op}",
+        "trap.op_unknown": "unknown",
+        "trap.left": "Time left: {left}",
+        "trap.left_paused": "Time left: {left} (paused)",
+        "trap.forever": "waits forever",
+        "trap.timed_out": "timed out",
+        "trap.retry": "Retry",
+        "trap.skip": "Skip",
+        "trap.abort": "Abort",
+        "trap.comment": "Comment (optional)",
+        "trap.explain": "Retry: run the op again\nSkip: mark it skipped and go on\n"
+        "Abort: fail the op (rollback, then POST)",
+        "trap.hint": "r / s / a choose (outside the comment) · Esc = cancel",
+        # HelpScreen and TextScreen.
+        "help.title": "Keys",
+        "help.empty": "No keys.",
+        "help.hint": "Esc / ? / q = close",
+        "text.empty": "(empty)",
+        "text.hint": "Esc = close · arrows / PgUp / PgDn scroll",
+        # relative_time.
+        "time.now": "now",
+        "time.future": "in {span}",
+        "time.past": "{span} ago",
+        "time.unit.d": "{n} d",
+        "time.unit.h": "{n} h",
+        "time.unit.min": "{n} min",
+        "time.unit.s": "{n} s",
+        # The monitor screen, its widgets and the app shell.
+        "monitor.filter_placeholder": (
+            "Filter: name, project, owner, target or #id — Enter to keep, Esc to clear"
+        ),
+        "monitor.db_error": "Database error",
+        "monitor.no_job_selected": "No job selected",
+        "monitor.status_filter": "Status filter: {status}",
+        "monitor.all": "all",
+        "monitor.system_shown": "System jobs shown",
+        "monitor.system_hidden": "System jobs hidden",
+        "monitor.done.approve": "Job #{id} approved",
+        "monitor.done.reject": "Job #{id} rejected",
+        "monitor.done.cancel": "Job #{id} canceled",
+        "monitor.done.delete": "Job #{id} deleted",
+        "monitor.done.rerun": "Job #{id} put back to Ready",
+        "monitor.done.reschedule": "Job #{id} rescheduled",
+        "monitor.done.retry": "Job #{id} retried",
+        "monitor.done.rollback": "Rollback of job #{id} queued",
+        "monitor.done.trap": "Job #{id}: trap {what}",
+        "monitor.done.queue_pause": "Queue paused",
+        "monitor.done.queue_resume": "Queue resumed",
+        "monitor.done.queue_clear": "Queue cleared",
+        "detail.tasks": "Tasks",
+        "detail.steps": "Steps",
+        "detail.log": "Log",
+        "detail.audit": "Audit",
+        "detail.project": "project",
+        "detail.for": "for",
+        "detail.step": "step",
+        "detail.reason": "Reason",
+        "detail.trap": "Trap",
+        "detail.trap_forever": "waits forever",
+        "detail.paused": "paused",
+        "detail.time_left": "time left",
+        "detail.natures": "Natures",
+        "detail.owner": "Owner",
+        "detail.envelope": "Envelope",
+        "detail.scheduled_at": "Scheduled",
+        "detail.max_start_at": "Max Start",
+        "detail.started_at": "Start",
+        "detail.ended_at": "End",
+        "detail.created_at": "Created",
+        "col.id": "ID",
+        "col.name": "Job",
+        "col.type": "Type",
+        "col.project": "Project",
+        "col.status": "Status",
+        "col.step": "Step",
+        "col.progress": "Progress",
+        "col.natures": "Natures",
+        "col.scheduled": "Scheduled",
+        "col.max_start": "Max Start",
+        "col.start": "Start",
+        "col.end": "End",
+        "col.owner": "Owner",
+        "col.envelope": "Envelope",
+        "col.target": "Target",
+        "col.last_triggered": "Last triggered",
+        "col.current_step": "Current step",
+        "col.step_name": "Name",
+        "col.pipeline_step": "Step",
+        "col.started": "Started",
+        "col.skipped": "Skipped",
+        "col.completed": "Completed",
+        "col.exit": "Exit",
+        "col.at": "At",
+        "col.who": "Who",
+        "col.action": "Action",
+        "col.transition": "From → to",
+        "col.comment": "Comment",
+        "bar.queue_paused": "QUEUE PAUSED",
+        "bar.queue_running": "QUEUE RUNNING",
+        "bar.readonly": "read-only",
+        "bar.frozen": "FROZEN (z resumes)",
+        "bar.live": "live",
+        "tree.envelopes": "Envelopes",
+        "tree.jobs": "jobs",
+        "tree.no_envelope": "(no envelope)",
+        "tree.job_stats": "{tasks} task(s) · {ops} op(s): {done} done, {failed} failed",
+        "app.engine_embedded": "engine: embedded",
+        "app.engine_daemon": "engine: daemon on {host}",
+        "app.keymap_error": "Key map not applied",
+        "app.quit.title": "Quit jobtui?",
+        "app.quit.message": (
+            "The embedded engine holds {n} job(s). Their ops keep running and the next engine re-adopts them."
+        ),
+        "app.palette_help": "Monitor action",
+    },
+    "es": {
+        "common.yes": "Sí",
+        "common.no": "No",
+        "common.confirm": "Confirmar",
+        "common.cancel": "Cancelar",
+        "common.close": "Cerrar",
+        "common.error": "Error: {message}",
+        "common.job": "Pase #{id} · {name}",
+        "common.job_facts": "Proyecto {project} · Estado {status} · Paso {step}",
+        "confirm.hint": "y = sí · n / Esc = no · Intro = botón seleccionado",
+        "confirm.cancel": "¿Cancelar este pase?",
+        "confirm.cancel_msg": "El pase termina Cancelado; la operación en ejecución se termina.",
+        "confirm.delete": "¿Borrar este pase?",
+        "confirm.delete_msg": "Se borran el pase, sus tareas, pasos y logs. "
+        "La auditoría conserva un registro.",
+        "confirm.queue_clear": "¿Vaciar la cola?",
+        "confirm.queue_clear_msg": "Todos los pases en cola pasan a Cancelado. "
+        "Los pases en ejecución terminan.",
+        "confirm.queue_pause": "¿Pausar la cola?",
+        "confirm.queue_resume": "¿Reanudar la cola?",
+        "confirm.queue_msg": "Los pases en ejecución terminan igualmente; "
+        "esto decide si arrancan los pases en cola.",
+        "reason.label": "Motivo",
+        "reason.required": "El motivo es obligatorio.",
+        "reason.hint": "Intro = confirmar · Esc = cancelar",
+        "confirm.rollback": "¿Hacer rollback de este pase?",
+        "rollback.placeholder": "¿Por qué hacer rollback? (queda en la auditoría)",
+        "rerun.title": "Reiniciar el pase #{id}",
+        "rerun.step": "Reiniciar desde el paso",
+        "rerun.run_now": "Ejecutar ahora",
+        "rerun.later_steps": "Los pasos siguientes también se reejecutan.",
+        "rerun.explain.PRE": "Si se reinicia PRE, RUN conserva su fecha: "
+        "seguirá esperando a la fecha planificada.",
+        "rerun.explain.RUN": "RUN espera a su fecha planificada salvo que marque Ejecutar ahora.",
+        "rerun.explain.RUN_NOW": "Ejecutar ahora: RUN arranca en cuanto haya un worker libre, "
+        "sobrescribiendo la fecha planificada.",
+        "rerun.explain.POST": "Solo se reejecuta POST (notificaciones, promociones).",
+        "rerun.hint": "1 / 2 / 3 = PRE / RUN / POST · n = Ejecutar ahora · Esc = cancelar",
+        "reschedule.title": "Replanificar el pase #{id}",
+        "reschedule.current": "Fecha planificada: {when}",
+        "reschedule.max_start": "Max fecha de inicio: {when}",
+        "reschedule.unset": "sin fecha",
+        "reschedule.label": "Nueva fecha para RUN",
+        "reschedule.placeholder": "2026-11-23T02:00, +2h, tomorrow 02:00, now",
+        "reschedule.empty": "Escriba una fecha: ISO 8601, +2h, tomorrow 02:00 o now.",
+        "reschedule.new": "Nueva fecha: {when}",
+        "reschedule.past": "Esta fecha ya ha pasado: RUN arrancará en cuanto pueda.",
+        "reschedule.max_moves": "La Max fecha de inicio se mueve lo mismo: {when}",
+        "reschedule.max_moves_plain": "La Max fecha de inicio se mueve lo mismo.",
+        "reschedule.hint": "Intro = confirmar · Esc = cancelar · horas en {zone}",
+        "trap.title": "Pase #{id} capturado",
+        "trap.op": "Operación capturada: {op}",
+        "trap.op_unknown": "desconocida",
+        "trap.left": "Tiempo restante: {left}",
+        "trap.left_paused": "Tiempo restante: {left} (en pausa)",
+        "trap.forever": "espera indefinidamente",
+        "trap.timed_out": "agotado",
+        "trap.retry": "Reintentar",
+        "trap.skip": "Saltar",
+        "trap.abort": "Abortar",
+        "trap.comment": "Comentario (opcional)",
+        "trap.explain": "Reintentar: volver a ejecutar la operación\nSaltar: marcarla como saltada y seguir\n"
+        "Abortar: hacer fallar la operación (rollback y después POST)",
+        "trap.hint": "r / s / a eligen (fuera del comentario) · Esc = cancelar",
+        "help.title": "Teclas",
+        "help.empty": "Sin teclas.",
+        "help.hint": "Esc / ? / q = cerrar",
+        "text.empty": "(vacío)",
+        "text.hint": "Esc = cerrar · flechas / RePág / AvPág para desplazar",
+        "time.now": "ahora",
+        "time.future": "dentro de {span}",
+        "time.past": "hace {span}",
+        "time.unit.d": "{n} d",
+        "time.unit.h": "{n} h",
+        "time.unit.min": "{n} min",
+        "time.unit.s": "{n} s",
+        # The monitor screen, its widgets and the app shell.
+        "monitor.filter_placeholder": (
+            "Filtro: nombre, proyecto, propietario, destino o #id — Intro fija, Esc borra"
+        ),
+        "monitor.db_error": "Error de base de datos",
+        "monitor.no_job_selected": "Ningún pase seleccionado",
+        "monitor.status_filter": "Filtro de estado: {status}",
+        "monitor.all": "todos",
+        "monitor.system_shown": "Pases de sistema visibles",
+        "monitor.system_hidden": "Pases de sistema ocultos",
+        "monitor.done.approve": "Pase #{id} aprobado",
+        "monitor.done.reject": "Pase #{id} rechazado",
+        "monitor.done.cancel": "Pase #{id} cancelado",
+        "monitor.done.delete": "Pase #{id} borrado",
+        "monitor.done.rerun": "Pase #{id} vuelve a Listo",
+        "monitor.done.reschedule": "Pase #{id} replanificado",
+        "monitor.done.retry": "Pase #{id} reintentado",
+        "monitor.done.rollback": "Rollback del pase #{id} en cola",
+        "monitor.done.trap": "Pase #{id}: captura {what}",
+        "monitor.done.queue_pause": "Cola pausada",
+        "monitor.done.queue_resume": "Cola reanudada",
+        "monitor.done.queue_clear": "Cola vaciada",
+        "detail.tasks": "Tareas",
+        "detail.steps": "Pasos",
+        "detail.log": "Log",
+        "detail.audit": "Auditoría",
+        "detail.project": "proyecto",
+        "detail.for": "desde hace",
+        "detail.step": "paso",
+        "detail.reason": "Motivo",
+        "detail.trap": "Captura",
+        "detail.trap_forever": "espera indefinidamente",
+        "detail.paused": "en pausa",
+        "detail.time_left": "tiempo restante",
+        "detail.natures": "Naturalezas",
+        "detail.owner": "Propietario",
+        "detail.envelope": "Sobre",
+        "detail.scheduled_at": "Planificada",
+        "detail.max_start_at": "Max fecha inicio",
+        "detail.started_at": "Inicio",
+        "detail.ended_at": "Fin",
+        "detail.created_at": "Creado",
+        "col.id": "ID",
+        "col.name": "Pase",
+        "col.type": "Tipo",
+        "col.project": "Proyecto",
+        "col.status": "Estado",
+        "col.step": "Paso",
+        "col.progress": "Progreso",
+        "col.natures": "Naturalezas",
+        "col.scheduled": "Planificada",
+        "col.max_start": "Max inicio",
+        "col.start": "Inicio",
+        "col.end": "Fin",
+        "col.owner": "Propietario",
+        "col.envelope": "Sobre",
+        "col.target": "Destino",
+        "col.last_triggered": "Último disparo",
+        "col.current_step": "Paso actual",
+        "col.step_name": "Nombre",
+        "col.pipeline_step": "Paso",
+        "col.started": "Iniciado",
+        "col.skipped": "Omitido",
+        "col.completed": "Completado",
+        "col.exit": "Salida",
+        "col.at": "Fecha",
+        "col.who": "Quién",
+        "col.action": "Acción",
+        "col.transition": "De → a",
+        "col.comment": "Comentario",
+        "bar.queue_paused": "COLA EN PAUSA",
+        "bar.queue_running": "COLA EN MARCHA",
+        "bar.readonly": "solo lectura",
+        "bar.frozen": "CONGELADO (z reanuda)",
+        "bar.live": "en vivo",
+        "tree.envelopes": "Sobres",
+        "tree.jobs": "pases",
+        "tree.no_envelope": "(sin sobre)",
+        "tree.job_stats": "{tasks} tarea(s) · {ops} operación(es): {done} hechas, {failed} fallidas",
+        "app.engine_embedded": "motor: integrado",
+        "app.engine_daemon": "motor: demonio en {host}",
+        "app.keymap_error": "Mapa de teclas no aplicado",
+        "app.quit.title": "¿Salir de jobtui?",
+        "app.quit.message": (
+            "El motor integrado tiene {n} pase(s). Sus operaciones siguen ejecutándose "
+            "y el siguiente motor las retoma."
+        ),
+        "app.palette_help": "Acción del monitor",
+    },
+}
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **fmt: object) -> str:
+    """The text for `key` in `lang`, formatted with `fmt`; English when `lang` lacks it."""
+    english = MESSAGES[DEFAULT_LANG]
+    text = MESSAGES.get(lang, english).get(key)
+    if text is None:
+        if key not in english:
+            raise KeyError(f"unknown text key {key!r}")
+        text = english[key]
+    return text.format(**fmt)
+
+
+def status_text(code: str, lang: str = DEFAULT_LANG) -> str:
+    """The status label operators know (seed 001 in English, seed 002 in Spanish)."""
+    return status_label(code, lang)
+
+
+_SPAN_UNITS: tuple[tuple[str, int], ...] = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
+
+
+def relative_time(seconds: float, lang: str = DEFAULT_LANG) -> str:
+    """How far `seconds` from now is ("in 2 h", "3 min ago", "now"); positive is the future.
+
+    At most two adjacent units ("1 d 4 h", never "1 d 5 s"): the absolute date is shown next to it, so
+    this only has to tell roughly how far away it is.
+    """
+    whole = round(seconds)
+    if whole == 0:
+        return t("time.now", lang)
+    rest = abs(whole)
+    parts: list[str] = []
+    for index, (unit, size) in enumerate(_SPAN_UNITS):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(t(f"time.unit.{unit}", lang, n=count))
+            if index + 1 < len(_SPAN_UNITS):
+                next_unit, next_size = _SPAN_UNITS[index + 1]
+                next_count = rest // next_size
+                if next_count:
+                    parts.append(t(f"time.unit.{next_unit}", lang, n=next_count))
+            break
+    return t("time.future" if whole > 0 else "time.past", lang, span=" ".join(parts))

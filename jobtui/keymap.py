@@ -1,0 +1,45 @@
+"""Remappable keys: a TOML file maps binding ids to keys, e.g. `[keys]` / `approve = "A"`."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import platformdirs
+
+
+class KeymapError(ValueError):
+    pass
+
+
+def keymap_path() -> Path:
+    env = os.environ.get("JOBTUI_KEYS")
+    return Path(env) if env else Path(platformdirs.user_config_dir("jobtui")) / "keys.toml"
+
+
+def load_keymap(path: Path, known_ids: set[str]) -> dict[str, str]:
+    """Binding id → keys (comma-separated). Missing file: no changes. Unknown ids are errors."""
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise KeymapError(f"{path}: {exc}") from exc
+    table = data.get("keys", {})
+    if not isinstance(table, dict):
+        raise KeymapError(f'{path}: "keys" must be a table of binding id = "key"')
+    errors = []
+    keymap: dict[str, str] = {}
+    for binding_id, keys in table.items():
+        if binding_id not in known_ids:
+            errors.append(
+                f'{path}: [keys] unknown binding "{binding_id}" (known: {", ".join(sorted(known_ids))})'
+            )
+        elif not isinstance(keys, str) or not keys.strip():
+            errors.append(f'{path}: [keys] "{binding_id}" must be a key name like "A" or "ctrl+a"')
+        else:
+            keymap[binding_id] = keys
+    if errors:
+        raise KeymapError("\n".join(errors))
+    return keymap

@@ -1,0 +1,1 @@
+"""Textual screens of the dashboard: the monitor and its modal dialogs (see `dialogs`)."""

@@ -1,0 +1,632 @@
+"""The monitor: the live job table, the detail pane, the envelope tree, and every action on a key.
+
+Reads happen on a worker thread that wakes on the change feed; the UI thread only installs results.
+Actions always go to the job id shown in the detail pane, through engine actions, on a snapshot taken
+when the key was pressed.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+import pendulum
+from sqlalchemy.exc import DBAPIError
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Input
+from textual.worker import get_current_worker
+
+from jobtui.engine.actions import Actions, Refused, UnknownJob
+from jobtui.engine.listing import SORTABLE, JobFilter, JobListing, JobRow, JobSort
+from jobtui.engine.models import Job
+from jobtui.engine.permissions import PermissionRefused
+from jobtui.engine.states import ACTIONS, Status
+from jobtui.engine.views import audit_json, job_detail_json
+from jobtui.i18n import t
+from jobtui.snapshot import JobSnapshot
+from jobtui.widgets.detail import DetailPane, JobDetail, LogTail
+from jobtui.widgets.envelope_tree import EnvelopeTree
+from jobtui.widgets.job_table import COLUMNS, JobTable
+from jobtui.widgets.statusbar import BarState, StatusBar
+
+# Keys that act on the selected job → the engine actions that decide whether they are enabled.
+JOB_KEYS: dict[str, tuple[str, ...]] = {
+    "approve": ("approve",),
+    "reject": ("reject",),
+    "cancel": ("cancel",),
+    "delete": ("delete",),
+    "rerun": ("rerun",),
+    "reschedule": ("reschedule",),
+    "trap": ("trap_retry", "trap_skip", "trap_abort"),
+    "trap_pause": ("trap_pause", "trap_resume"),
+    "rollback": ("rollback",),
+    "retry": ("retry",),
+}
+QUEUE_KEYS = ("queue_toggle", "queue_clear")
+POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One refresh's worth of data, installed on the UI thread in one go."""
+
+    total: int
+    start: int
+    rows: list[JobRow]
+    cursor_index: int | None
+    bar: BarState | None
+    detail: JobDetail | None
+    detail_cleared: bool
+    seq: int
+
+
+class MonitorScreen(Screen[None]):
+    CSS_PATH = "../styles/monitor.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "approve", "Approve", id="approve"),
+        Binding("x", "reject", "Reject", id="reject"),
+        Binding("c", "cancel", "Cancel", id="cancel"),
+        Binding("d", "delete", "Delete", id="delete"),
+        Binding("r", "rerun", "Rerun", id="rerun"),
+        Binding("s", "reschedule", "Reschedule", id="reschedule"),
+        Binding("t", "trap", "Trap", id="trap"),
+        Binding("p", "trap_pause", "Trap pause", id="trap_pause"),
+        Binding("b", "rollback", "Rollback", id="rollback"),
+        Binding("y", "retry", "Retry", id="retry"),
+        Binding("P", "queue_toggle", "Pause queue", id="queue_toggle"),
+        Binding("C", "queue_clear", "Clear queue", id="queue_clear"),
+        Binding("l", "full_log", "Log", id="full_log"),
+        Binding("u", "audit", "Audit", id="audit"),
+        Binding("1", "view('jobs')", "Jobs", id="view_jobs"),
+        Binding("2", "view('envelopes')", "Envelopes", id="view_envelopes"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("f", "status_filter", "Status filter", id="status_filter"),
+        Binding("S", "toggle_system", "System jobs", id="toggle_system"),
+        Binding("z", "freeze", "Freeze", id="freeze"),
+        Binding("greater_than_sign", "sort(1)", "Sort →", id="sort_next", show=False),
+        Binding("less_than_sign", "sort(-1)", "Sort ←", id="sort_prev", show=False),
+        Binding("O", "reverse_sort", "Reverse sort", id="reverse_sort", show=False),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(
+        self,
+        actions: Actions,
+        engine_label: str,
+        readonly: bool = False,
+        lang: str = "en",
+        tz: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.actions = actions
+        self.store = actions.store
+        self.listing = JobListing(self.store)
+        self.engine_label = engine_label
+        self.readonly = readonly
+        self.lang = lang
+        from jobtui.engine.timeparse import local_zone_name
+
+        self.tz = tz or local_zone_name()
+        self.filter = JobFilter()
+        self.order = JobSort()
+        self.frozen = False
+        self.allowed: dict[str, str | None] = {}
+        self.detail_job_id: int | None = None
+        self._wake = threading.Event()
+        self._force = True
+        self._want_window: tuple[int, int] | None = None
+        self._seen_seq = -1
+        self._log_tail = LogTail()
+        self._status_cycle = [None, *[s.value for s in Status]]
+        self._status_index = 0
+
+    # -- layout -------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(lang=self.lang, id="status-bar")
+        yield Input(
+            placeholder=t("monitor.filter_placeholder", self.lang), id="filter-input", classes="hidden"
+        )
+        with ContentSwitcher(initial="jobs-view", id="views"):
+            with Vertical(id="jobs-view"):
+                labels = {c.key: t(f"col.{c.key}", self.lang) for c in COLUMNS}
+                yield JobTable(labels, lang=self.lang, tz=self.tz, id="job-table")
+                yield DetailPane(lang=self.lang, tz=self.tz, id="detail")
+            yield EnvelopeTree(self.store, lang=self.lang, id="envelopes-view")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(JobTable).focus()
+        self._poll()
+        self.set_interval(1.0, self._tick_clock)
+
+    @property
+    def table(self) -> JobTable:
+        return self.query_one(JobTable)
+
+    # -- the refresh loop (worker thread) -----------------------------------------------------------
+
+    def wake(self, force: bool = False) -> None:
+        self._force = self._force or force
+        self._wake.set()
+
+    @work(thread=True, exclusive=True, group="poll")
+    def _poll(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+            if worker.is_cancelled:
+                return
+            if self.frozen or self.app.screen is not self:
+                continue  # frozen by the operator, or a dialog is open: nothing moves under it
+            try:
+                # Widget state is read on the UI thread; the worker only ever touches the database.
+                view = self.app.call_from_thread(self._view_state)
+            except Exception:  # the app is closing
+                return
+            try:
+                fetched = self._fetch(*view)
+            except DBAPIError as exc:  # a locked or unreachable database must not kill the screen
+                self.app.call_from_thread(
+                    self.notify, f"{t('monitor.db_error', self.lang)}: {exc.orig}", severity="error"
+                )
+                continue
+            if fetched is not None:
+                self.app.call_from_thread(self._install, fetched)
+
+    def _view_state(self) -> tuple[int, int, int]:
+        table = self.table
+        return table.rows_visible, int(table.scroll_y), table.cursor
+
+    def _fetch(self, visible: int, top: int, cursor: int) -> Fetched | None:
+        seq = self.listing.last_seq()
+        want = self._want_window
+        force = self._force
+        if seq == self._seen_seq and want is None and not force:
+            return None
+        self._force = False
+        self._want_window = None
+        selected = self.detail_job_id
+        total = self.listing.count(self.filter)
+        position = (
+            self.listing.position_of(self.filter, self.order, selected) if selected is not None else None
+        )
+        if position is not None and not top <= position < top + visible:
+            top = max(0, position - visible // 2)
+        start = max(0, top - visible)
+        if want is not None and position is None:
+            start = want[0]
+        rows = self.listing.window(self.filter, self.order, start, visible * 3)
+        bar = None
+        if seq != self._seen_seq or force:
+            state = self.actions.queue_state()
+            bar = BarState(
+                queue_paused=state.paused,
+                queue_reason=state.reason,
+                counts=self.listing.status_counts(self.filter.show_system),
+                user=self.actions.actor.user,
+                database=self.store.url,
+                engine=self.engine_label,
+                frozen=self.frozen,
+                readonly=self.readonly,
+            )
+        detail_id = selected
+        if position is None and selected is not None:
+            detail_id = None  # filtered out or deleted: the pane must not act on an invisible job
+        if detail_id is None and rows and selected is None:
+            index = min(cursor, total - 1) if total else 0
+            row = rows[index - start] if 0 <= index - start < len(rows) else None
+            detail_id = row.id if row else None
+        detail = self._fetch_detail(detail_id) if detail_id is not None else None
+        self._seen_seq = seq
+        return Fetched(total, start, rows, position, bar, detail, detail_id is None, seq)
+
+    def _fetch_detail(self, job_id: int) -> JobDetail | None:
+        now = self.store.now()
+        with self.store.read() as session:
+            job = session.get(Job, job_id)
+            if job is None:
+                return None
+            data = job_detail_json(job, session, now, self.lang)
+        chunk, reset = self._log_tail.read(job_id, data["log_path"])
+        allowed = {} if self.readonly else self.actions.allowed(job_id)
+        return JobDetail(data, audit_json(self.store, job_id), now, chunk, reset, allowed)
+
+    def _install(self, fetched: Fetched) -> None:
+        table = self.table
+        if fetched.cursor_index is not None:
+            top = int(table.scroll_y)
+            if not top <= fetched.cursor_index < top + table.rows_visible:
+                table.scroll_to(
+                    y=max(0, fetched.cursor_index - table.rows_visible // 2), animate=False, immediate=True
+                )
+        table.set_data(fetched.total, fetched.start, fetched.rows, fetched.cursor_index)
+        if fetched.bar is not None:
+            self.query_one(StatusBar).show(replace(fetched.bar, frozen=self.frozen))
+        pane = self.query_one(DetailPane)
+        if fetched.detail is not None:
+            self.detail_job_id = fetched.detail.job["id"]
+            self.allowed = fetched.detail.allowed
+            pane.show(fetched.detail)
+        elif fetched.detail_cleared:
+            self.detail_job_id = None
+            self.allowed = {}
+            pane.show_empty()
+        self.refresh_bindings()
+
+    def _tick_clock(self) -> None:
+        self.query_one(DetailPane).refresh_info(self.store.now())
+
+    # -- table events -------------------------------------------------------------------------------
+
+    @on(JobTable.CursorMoved)
+    def _cursor_moved(self, event: JobTable.CursorMoved) -> None:
+        self.detail_job_id = event.job_id
+        self.allowed = {}
+        self.refresh_bindings()
+        self.wake(force=True)
+
+    @on(JobTable.WindowNeeded)
+    def _window_needed(self, event: JobTable.WindowNeeded) -> None:
+        self._want_window = (event.start, event.size)
+        self.wake()
+
+    @on(JobTable.HeaderClicked)
+    def _header_clicked(self, event: JobTable.HeaderClicked) -> None:
+        descending = not self.order.descending if self.order.column == event.column else False
+        self._set_order(JobSort(event.column, descending))
+
+    # -- which keys are enabled ---------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in JOB_KEYS:
+            if self.readonly:
+                return False
+            engine_actions = JOB_KEYS[action]
+            return True if any(self.allowed.get(a, "") is None for a in engine_actions) else None
+        if action in QUEUE_KEYS:
+            return not self.readonly
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A disabled key still answers: the operator learns why the engine would refuse it."""
+        active = self.active_bindings.get(event.key)
+        if active is None or active.enabled or active.binding.action not in JOB_KEYS:
+            return
+        event.stop()
+        self.notify(self.refusal(active.binding.action), severity="warning", timeout=6)
+
+    def refusal(self, key: str) -> str:
+        reasons = [self.allowed.get(a) for a in JOB_KEYS[key]]
+        found = next((r for r in reasons if r), None)
+        return found or t("monitor.no_job_selected", self.lang)
+
+    # -- snapshots and running actions --------------------------------------------------------------
+
+    def snapshot(self) -> JobSnapshot | None:
+        pane = self.query_one(DetailPane)
+        if pane.detail is None:
+            return None
+        job = pane.detail.job
+        return JobSnapshot(
+            id=job["id"],
+            name=job["name"],
+            project=job["project"],
+            status=job["status"],
+            status_label=job["status_label"],
+            step=job["step"],
+            scheduled_at=_parse(job["scheduled_at"]),
+            max_start_at=_parse(job["max_start_at"]),
+            trap_op=job["trap"]["op"] if job["trap"] else None,
+            trap_left_s=job["trap"]["timeout_left_s"] if job["trap"] else None,
+            trap_paused=bool(job["trap"] and job["trap"]["paused"]),
+        )
+
+    @work(thread=True, group="actions")
+    def perform(self, label: str, call: Any, *args: Any) -> None:
+        """Run an engine action off the UI thread; a refusal becomes a notification with its reason."""
+        try:
+            call(*args)
+        except (Refused, PermissionRefused, UnknownJob, ValueError) as exc:
+            self.app.call_from_thread(self.notify, str(exc), title=label, severity="error", timeout=8)
+        else:
+            self.app.call_from_thread(self.notify, label, timeout=3)
+        self.wake(force=True)
+
+    def _job_action(self, key: str) -> JobSnapshot | None:
+        snap = self.snapshot()
+        if snap is None or self.check_action(key, ()) is not True:
+            self.notify(self.refusal(key), severity="warning")
+            return None
+        return snap
+
+    def action_approve(self) -> None:
+        if snap := self._job_action("approve"):
+            self.perform(t("monitor.done.approve", self.lang, id=snap.id), self.actions.approve, snap.id)
+
+    def action_reject(self) -> None:
+        if snap := self._job_action("reject"):
+            self.perform(t("monitor.done.reject", self.lang, id=snap.id), self.actions.reject, snap.id)
+
+    def _confirm_then(self, key: str, call: Any) -> None:
+        from jobtui.screens.dialogs import ConfirmDialog
+
+        if snap := self._job_action(key):
+
+            def done(ok: bool | None) -> None:
+                if ok:
+                    self.perform(t(f"monitor.done.{key}", self.lang, id=snap.id), call, snap.id)
+
+            title = t(f"confirm.{key}", self.lang)
+            message = t(f"confirm.{key}_msg", self.lang)
+            self.app.push_screen(ConfirmDialog(title, snap, message, lang=self.lang), done)
+
+    def action_cancel(self) -> None:
+        self._confirm_then("cancel", self.actions.cancel)
+
+    def action_delete(self) -> None:
+        self._confirm_then("delete", self.actions.delete)
+
+    def action_retry(self) -> None:
+        if snap := self._job_action("retry"):
+            self.perform(t("monitor.done.retry", self.lang, id=snap.id), self.actions.retry, snap.id)
+
+    def action_rerun(self) -> None:
+        from jobtui.screens.dialogs import RerunDialog
+
+        if snap := self._job_action("rerun"):
+
+            def done(result: tuple[str, bool] | None) -> None:
+                if result:
+                    step, run_now = result
+                    self.perform(
+                        t("monitor.done.rerun", self.lang, id=snap.id),
+                        self.actions.rerun,
+                        snap.id,
+                        step,
+                        run_now,
+                    )
+
+            self.app.push_screen(RerunDialog(snap, lang=self.lang), done)
+
+    def action_reschedule(self) -> None:
+        from jobtui.screens.dialogs import RescheduleDialog
+
+        if snap := self._job_action("reschedule"):
+
+            def done(when: pendulum.DateTime | None) -> None:
+                if when is not None:
+                    self.perform(
+                        t("monitor.done.reschedule", self.lang, id=snap.id),
+                        self.actions.reschedule,
+                        snap.id,
+                        when,
+                    )
+
+            self.app.push_screen(RescheduleDialog(snap, self.store.now, tz=self.tz, lang=self.lang), done)
+
+    def action_trap(self) -> None:
+        from jobtui.screens.dialogs import TrapDialog
+
+        if snap := self._job_action("trap"):
+
+            def done(result: tuple[str, str] | None) -> None:
+                if result:
+                    what, comment = result
+                    self.perform(
+                        t("monitor.done.trap", self.lang, id=snap.id, what=what),
+                        self.actions.trap,
+                        snap.id,
+                        what,
+                        comment or None,
+                    )
+
+            self.app.push_screen(TrapDialog(snap, self.store.now, lang=self.lang), done)
+
+    def action_trap_pause(self) -> None:
+        if snap := self._job_action("trap_pause"):
+            what = "resume" if snap.status == Status.TRAP_PAUSED else "pause"
+            self.perform(
+                t("monitor.done.trap", self.lang, id=snap.id, what=what),
+                self.actions.trap,
+                snap.id,
+                what,
+                None,
+            )
+
+    def action_rollback(self) -> None:
+        from jobtui.screens.dialogs import ReasonDialog
+
+        if snap := self._job_action("rollback"):
+
+            def done(reason: str | None) -> None:
+                if reason:
+                    self.perform(
+                        t("monitor.done.rollback", self.lang, id=snap.id),
+                        self.actions.rollback,
+                        snap.id,
+                        reason,
+                    )
+
+            self.app.push_screen(ReasonDialog(t("confirm.rollback", self.lang), snap, lang=self.lang), done)
+
+    def action_queue_toggle(self) -> None:
+        from jobtui.screens.dialogs import ConfirmDialog
+
+        if self.readonly:
+            return
+        paused = self.actions.queue_state().paused
+        key = "queue_resume" if paused else "queue_pause"
+        title = t(f"confirm.{key}", self.lang)
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                call = self.actions.queue_resume if paused else self.actions.queue_pause
+                self.perform(t(f"monitor.done.{key}", self.lang), call)
+
+        self.app.push_screen(
+            ConfirmDialog(title, None, t("confirm.queue_msg", self.lang), lang=self.lang), done
+        )
+
+    def action_queue_clear(self) -> None:
+        from jobtui.screens.dialogs import ConfirmDialog
+
+        if self.readonly:
+            return
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.perform(t("confirm.queue_clear", self.lang), self.actions.queue_clear)
+
+        self.app.push_screen(
+            ConfirmDialog(
+                t("confirm.queue_clear", self.lang),
+                None,
+                t("confirm.queue_clear_msg", self.lang),
+                lang=self.lang,
+            ),
+            done,
+        )
+
+    def action_full_log(self) -> None:
+        from jobtui.screens.dialogs import TextScreen
+
+        path = self.query_one(DetailPane).current_log_path()
+        snap = self.snapshot()
+        if path is None or snap is None:
+            return
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-20000:]
+        except OSError:
+            lines = []
+        self.app.push_screen(
+            TextScreen(f"{t('detail.log', self.lang)} #{snap.id} {snap.name}", lines, lang=self.lang)
+        )
+
+    def action_audit(self) -> None:
+        from jobtui.screens.dialogs import TextScreen
+
+        pane = self.query_one(DetailPane)
+        if pane.detail is None:
+            return
+        job = pane.detail.job
+        lines = [
+            f"{row['at']}  {row['who']:<18} {row['action']:<16} {row['from'] or '-'} → {row['to'] or '-'}  "
+            f"{row['comment'] or ''}"
+            for row in pane.detail.audit
+        ]
+        self.app.push_screen(
+            TextScreen(f"{t('audit', self.lang)} #{job['id']} {job['name']}", lines, lang=self.lang)
+        )
+
+    # -- views, filters, sorting, freeze ------------------------------------------------------------
+
+    def action_view(self, which: str) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        switcher.current = "envelopes-view" if which == "envelopes" else "jobs-view"
+        if which == "envelopes":
+            tree = self.query_one(EnvelopeTree)
+            tree.reload()
+            tree.focus()
+        else:
+            self.table.focus()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter-input", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    @on(Input.Changed, "#filter-input")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter = replace(self.filter, text=event.value)
+        self.wake(force=True)
+
+    @on(Input.Submitted, "#filter-input")
+    def _filter_submitted(self) -> None:
+        self.table.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter-input", Input)
+        if box.has_focus or self.filter.text:
+            box.value = ""
+            box.add_class("hidden")
+            self.filter = replace(self.filter, text="")
+            self.table.focus()
+            self.wake(force=True)
+
+    def action_status_filter(self) -> None:
+        self._status_index = (self._status_index + 1) % len(self._status_cycle)
+        status = self._status_cycle[self._status_index]
+        self.filter = replace(self.filter, statuses=frozenset({status}) if status else frozenset())
+        self.notify(
+            t("monitor.status_filter", self.lang, status=status or t("monitor.all", self.lang)), timeout=2
+        )
+        self.wake(force=True)
+
+    def action_toggle_system(self) -> None:
+        self.filter = replace(self.filter, show_system=not self.filter.show_system)
+        self.notify(
+            t("monitor.system_shown" if self.filter.show_system else "monitor.system_hidden", self.lang),
+            timeout=2,
+        )
+        self.wake(force=True)
+
+    def action_freeze(self) -> None:
+        self.frozen = not self.frozen
+        bar = self.query_one(StatusBar)
+        bar.set_class(self.frozen, "frozen")
+        self.wake(force=True)
+        if self.frozen:
+            # The poller stops installing data; repaint the bar now so the banner shows at once.
+            self._show_frozen_banner()
+
+    def _show_frozen_banner(self) -> None:
+        state = self.actions.queue_state()
+        self.query_one(StatusBar).show(
+            BarState(
+                state.paused,
+                state.reason,
+                self.listing.status_counts(self.filter.show_system),
+                self.actions.actor.user,
+                self.store.url,
+                self.engine_label,
+                True,
+                self.readonly,
+            )
+        )
+
+    def action_sort(self, step: int) -> None:
+        keys = [c.key for c in COLUMNS if c.key in SORTABLE]
+        index = (keys.index(self.order.column) + step) % len(keys)
+        self._set_order(JobSort(keys[index], self.order.descending))
+
+    def action_reverse_sort(self) -> None:
+        self._set_order(JobSort(self.order.column, not self.order.descending))
+
+    def _set_order(self, order: JobSort) -> None:
+        self.order = order
+        self.table.set_order(order)
+        self.wake(force=True)
+
+    def action_help(self) -> None:
+        from jobtui.screens.dialogs import HelpScreen
+
+        rows = [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
+        self.app.push_screen(HelpScreen(rows, lang=self.lang))
+
+
+def _parse(value: str | None) -> pendulum.DateTime | None:
+    if not value:
+        return None
+    parsed = pendulum.parse(value)
+    return parsed if isinstance(parsed, pendulum.DateTime) else None
+
+
+__all__ = ["ACTIONS", "MonitorScreen"]

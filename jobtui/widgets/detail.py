@@ -1,0 +1,242 @@
+"""The detail pane: everything about the selected job — dates, trap countdown, tasks, the selected
+task's steps, a log tail that follows new output until the operator scrolls up, and the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label, Log, Static, TabbedContent, TabPane
+
+from jobtui.engine.listing import relative
+from jobtui.engine.timeparse import format_duration
+from jobtui.i18n import t
+from jobtui.widgets.status_style import progress_text, status_text
+
+LOG_TAIL_BYTES = 64 * 1024
+
+
+@dataclass
+class JobDetail:
+    """Everything the pane shows, fetched off the UI thread in one go."""
+
+    job: dict[str, Any]
+    audit: list[dict[str, Any]]
+    fetched_at: pendulum.DateTime
+    log_chunk: str = ""
+    log_reset: bool = False
+    allowed: dict[str, str | None] = field(default_factory=dict)
+
+
+class LogTail:
+    """Reads a job's log incrementally: the last 64 KiB first, then only what was appended."""
+
+    def __init__(self) -> None:
+        self.job_id: int | None = None
+        self.offset = 0
+
+    def read(self, job_id: int, path: str) -> tuple[str, bool]:
+        reset = job_id != self.job_id
+        if reset:
+            self.job_id = job_id
+            self.offset = 0
+        try:
+            with open(path, "rb") as fh:
+                size = fh.seek(0, 2)
+                if size < self.offset:  # the log was truncated (rerun, delete): start again
+                    self.offset, reset = 0, True
+                if reset and size > LOG_TAIL_BYTES:
+                    self.offset = size - LOG_TAIL_BYTES
+                fh.seek(self.offset)
+                data = fh.read(4 * 1024 * 1024)
+        except OSError:
+            return "", reset
+        self.offset += len(data)
+        return data.decode("utf-8", errors="replace"), reset
+
+
+def when_text(value: str | None, now: pendulum.DateTime, tz: str) -> str:
+    if not value:
+        return "-"
+    when = pendulum.parse(value)
+    assert isinstance(when, pendulum.DateTime)
+    return f"{when.in_timezone(tz).format('YYYY-MM-DD HH:mm:ss')} ({relative(when, now)})"
+
+
+class DetailPane(Vertical):
+    def __init__(self, lang: str = "en", tz: str = "UTC", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lang = lang
+        self.tz = tz
+        self.detail: JobDetail | None = None
+        self._task_index = 0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="detail-top"):
+            yield Static(id="detail-info")
+            with Vertical(id="detail-tasks"):
+                yield Label(t("detail.tasks", self.lang), classes="pane-title")
+                yield DataTable(id="tasks-table", cursor_type="row", zebra_stripes=True)
+                yield Label(t("detail.steps", self.lang), classes="pane-title", id="steps-title")
+                yield DataTable(id="steps-table", cursor_type="row", zebra_stripes=True)
+            with TabbedContent(id="detail-tabs"):
+                with TabPane(t("detail.log", self.lang), id="tab-log"):
+                    yield Log(id="log-tail", max_lines=5000, auto_scroll=True)
+                with TabPane(t("detail.audit", self.lang), id="tab-audit"):
+                    yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        tasks = self.query_one("#tasks-table", DataTable)
+        for key in ("target", "status", "last_triggered", "current_step", "progress"):
+            tasks.add_column(t(f"col.{key}", self.lang), key=key)
+        steps = self.query_one("#steps-table", DataTable)
+        for key in ("step_name", "pipeline_step", "status", "started", "skipped", "completed", "exit"):
+            steps.add_column(t(f"col.{key}", self.lang), key=key)
+        audit = self.query_one("#audit-table", DataTable)
+        for key in ("at", "who", "action", "transition", "comment"):
+            audit.add_column(t(f"col.{key}", self.lang), key=key)
+        self.show_empty()
+
+    def show_empty(self) -> None:
+        self.detail = None
+        self.query_one("#detail-info", Static).update(t("monitor.no_job_selected", self.lang))
+        for table_id in ("#tasks-table", "#steps-table", "#audit-table"):
+            self.query_one(table_id, DataTable).clear()
+        self.query_one("#log-tail", Log).clear()
+
+    def show(self, detail: JobDetail) -> None:
+        previous = self.detail
+        same_job = previous is not None and previous.job["id"] == detail.job["id"]
+        if not same_job:
+            self._task_index = 0
+        self.detail = detail
+        self.refresh_info()
+        self._fill_tasks(detail)
+        self._fill_steps()
+        self._fill_audit(detail)
+        log = self.query_one("#log-tail", Log)
+        if detail.log_reset or not same_job:
+            log.clear()
+        if detail.log_chunk:
+            # Follow new output only while the operator is at the bottom; scrolling up stops following.
+            log.write(detail.log_chunk, scroll_end=log.is_vertical_scroll_end or detail.log_reset)
+
+    def refresh_info(self, now: pendulum.DateTime | None = None) -> None:
+        """Redraw the info block; called every second too, so durations and countdowns move."""
+        if self.detail is None:
+            return
+        job = self.detail.job
+        if now is None:
+            now = self.detail.fetched_at
+        elapsed = (now - self.detail.fetched_at).total_seconds()
+        lang, tz = self.lang, self.tz
+        text = Text()
+        text.append(f"#{job['id']} {job['name']}", style="bold")
+        text.append(f"  [{job['type']}]  {t('detail.project', lang)} {job['project']}\n")
+        text.append_text(status_text(job["status"], lang))
+        if job.get("status_since"):
+            since = pendulum.parse(job["status_since"])
+            assert isinstance(since, pendulum.DateTime)
+            text.append(
+                f"  {t('detail.for', lang)} {format_duration(max(0.0, (now - since).total_seconds()))}"
+            )
+        text.append(f"   {t('detail.step', lang)} {job['step']}   exec {job['exec']}\n")
+        text.append_text(progress_text(job["progress"], width=20))
+        text.append("\n")
+        if job.get("detail.reason"):
+            text.append(f"{t('detail.reason', lang)}: {job['reason']}\n", style="italic")
+        trap = job.get("detail.trap")
+        if trap:
+            left = trap["timeout_left_s"]
+            if left is None:
+                countdown = t("detail.trap_forever", lang)
+            elif trap["paused"]:
+                countdown = f"{format_duration(left)} ({t('detail.paused', lang)})"
+            else:
+                countdown = format_duration(max(0.0, left - elapsed))
+            text.append(
+                f"{t('detail.trap', lang)}: {trap['op']} — {t('detail.time_left', lang)} {countdown}\n",
+                style="bold yellow",
+            )
+        natures = ", ".join(job["natures"]) or "-"
+        text.append(f"{t('detail.natures', lang)}: {natures}\n")
+        for key in ("scheduled_at", "max_start_at", "started_at", "ended_at", "created_at"):
+            text.append(f"{t(f'detail.{key}', lang):<14}", style="dim")
+            text.append(f"{when_text(job.get(key), now, tz)}\n")
+        envelope = job["envelope"] or "-"
+        text.append(f"{t('detail.owner', lang)}: {job['owner']}   {t('detail.envelope', lang)}: {envelope}")
+        self.query_one("#detail-info", Static).update(text)
+
+    def _fill_tasks(self, detail: JobDetail) -> None:
+        table = self.query_one("#tasks-table", DataTable)
+        table.clear()
+        now = detail.fetched_at
+        for task in detail.job["tasks"]:
+            table.add_row(
+                task["target"],
+                task["status"],
+                relative(_parse(task["last_triggered_at"]), now) or "-",
+                task["current_step"] or "-",
+                progress_text(task["progress"]),
+            )
+        if detail.job["tasks"]:
+            table.move_cursor(row=min(self._task_index, len(detail.job["tasks"]) - 1))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "tasks-table" and event.cursor_row != self._task_index:
+            self._task_index = event.cursor_row
+            self._fill_steps()
+
+    def _fill_steps(self) -> None:
+        table = self.query_one("#steps-table", DataTable)
+        table.clear()
+        if self.detail is None:
+            return
+        tasks = self.detail.job["tasks"]
+        steps = list(self.detail.job.get("detail.steps", []))
+        if tasks:
+            task = tasks[min(self._task_index, len(tasks) - 1)]
+            steps = steps + task["steps"]
+            self.query_one("#steps-title", Label).update(f"{t('detail.steps', self.lang)} — {task['target']}")
+        order = {"PRE": 0, "RUN": 1, "POST": 2, "ROLLBACK": 3}
+        steps.sort(key=lambda s: order.get(s["step"], 9))
+        tz = self.tz
+        for step in steps:
+            table.add_row(
+                step["name"],
+                step["step"],
+                step["status"],
+                _clock(step["started_at"], tz),
+                _clock(step["skipped_at"], tz),
+                _clock(step["completed_at"], tz),
+                "" if step["exit_code"] is None else str(step["exit_code"]),
+            )
+
+    def _fill_audit(self, detail: JobDetail) -> None:
+        table = self.query_one("#audit-table", DataTable)
+        table.clear()
+        for row in reversed(detail.audit):
+            move = f"{row['from'] or '-'} → {row['to'] or '-'}" if row["from"] != row["to"] else ""
+            table.add_row(_clock(row["at"], self.tz), row["who"], row["action"], move, row["comment"] or "")
+
+    def current_log_path(self) -> Path | None:
+        if self.detail is None:
+            return None
+        return Path(self.detail.job["log_path"])
+
+
+def _parse(value: str | None) -> pendulum.DateTime | None:
+    if not value:
+        return None
+    parsed = pendulum.parse(value)
+    return parsed if isinstance(parsed, pendulum.DateTime) else None
+
+
+def _clock(value: str | None, tz: str) -> str:
+    when = _parse(value)
+    return "" if when is None else when.in_timezone(tz).format("MM-DD HH:mm:ss")

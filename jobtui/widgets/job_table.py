@@ -1,0 +1,267 @@
+"""The job table: a Line API widget that holds only the rows on screen (plus a margin).
+
+The screen feeds it windows fetched off the UI thread; the cursor is pinned to a job id, so rows may
+move, appear or vanish around it while an operator reads. Moving the cursor never waits on the database:
+a row not yet fetched draws as a placeholder until its window arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+import pendulum
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from jobtui.engine.listing import JobRow, JobSort
+from jobtui.engine.timeparse import local_zone_name
+from jobtui.widgets.status_style import progress_text, status_text
+
+
+def _date(when: datetime | None, tz: str) -> str:
+    if when is None:
+        return "-"
+    return pendulum.instance(when).in_timezone(tz).format("MM-DD HH:mm")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # also the sort key (listing.SORTABLE)
+    width: int
+    cell: Callable[[JobRow, str, str], Text | str]  # (row, lang, tz) → cell
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", 7, lambda r, _l, _t: str(r.id)),
+    Column("name", 24, lambda r, _l, _t: r.name),
+    Column("type", 9, lambda r, _l, _t: r.type),
+    Column("project", 11, lambda r, _l, _t: r.project),
+    Column("status", 24, lambda r, lang, _t: status_text(r.status, lang)),
+    Column("step", 5, lambda r, _l, _t: r.step),
+    Column("progress", 15, lambda r, _l, _t: progress_text(r.progress)),
+    Column("natures", 12, lambda r, _l, _t: ",".join(r.natures)),
+    Column("scheduled", 12, lambda r, _l, tz: _date(r.scheduled_at, tz)),
+    Column("max_start", 12, lambda r, _l, tz: _date(r.max_start_at, tz)),
+    Column("start", 12, lambda r, _l, tz: _date(r.started_at, tz)),
+    Column("end", 12, lambda r, _l, tz: _date(r.ended_at, tz)),
+    Column("owner", 10, lambda r, _l, _t: r.owner),
+    Column("envelope", 9, lambda r, _l, _t: "" if r.envelope_id is None else str(r.envelope_id)),
+)
+GAP = 1
+TOTAL_WIDTH = sum(c.width + GAP for c in COLUMNS)
+
+
+class JobTable(ScrollView, can_focus=True):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home,g", "jump(0)", "Top", show=False),
+        Binding("end,G", "jump(-1)", "Bottom", show=False),
+    ]
+
+    class CursorMoved(Message):
+        """The cursor is on another job (or, with job_id None, on a row not fetched yet)."""
+
+        def __init__(self, job_id: int | None, index: int) -> None:
+            super().__init__()
+            self.job_id = job_id
+            self.index = index
+
+    class WindowNeeded(Message):
+        """Rows around `start` are on screen but not fetched: the screen should fetch that window."""
+
+        def __init__(self, start: int, size: int) -> None:
+            super().__init__()
+            self.start = start
+            self.size = size
+
+    class HeaderClicked(Message):
+        def __init__(self, column: str) -> None:
+            super().__init__()
+            self.column = column
+
+    def __init__(
+        self, labels: dict[str, str], lang: str = "en", tz: str | None = None, **kwargs: object
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.labels = labels
+        self.lang = lang
+        self.tz = tz or local_zone_name()
+        self.total = 0
+        self.cursor = 0
+        self.order = JobSort()
+        self._rows: dict[int, JobRow] = {}
+        self._requested: tuple[int, int] | None = None
+        self._line_cache: dict[tuple[int, int], Strip] = {}
+
+    # -- data in ------------------------------------------------------------------------------------
+
+    @property
+    def rows_visible(self) -> int:
+        return max(1, self.size.height - 1)  # the first line is the header
+
+    def wanted_window(self) -> tuple[int, int]:
+        """The window worth fetching: the screen plus a page above and below."""
+        top = max(0, int(self.scroll_y) - self.rows_visible)
+        return top, self.rows_visible * 3
+
+    def set_data(self, total: int, start: int, rows: Sequence[JobRow], cursor_index: int | None) -> None:
+        """Install a fetched window. Only lines whose job changed (by feed seq) are repainted."""
+        old = self._rows
+        self._rows = {start + n: row for n, row in enumerate(rows)}
+        self._requested = None
+        resized = total != self.total
+        self.total = total
+        self.virtual_size = Size(TOTAL_WIDTH, total + 1)
+        if cursor_index is not None:
+            self._move_cursor_to(cursor_index, announce=False)
+        elif self.cursor >= total:
+            self._move_cursor_to(max(0, total - 1), announce=True)
+        if resized:
+            self._line_cache.clear()
+            self.refresh()
+            return
+        top = int(self.scroll_y)
+        for index in range(top, top + self.rows_visible):
+            before, after = old.get(index), self._rows.get(index)
+            if before is None or after is None or before.id != after.id or before.seq != after.seq:
+                self.refresh_line(index - top + 1)
+        self.refresh_line(0)
+
+    def selected_job_id(self) -> int | None:
+        row = self._rows.get(self.cursor)
+        return row.id if row else None
+
+    def row_at(self, index: int) -> JobRow | None:
+        return self._rows.get(index)
+
+    def set_order(self, order: JobSort) -> None:
+        self.order = order
+        self._line_cache.clear()
+        self.refresh()
+
+    # -- cursor -------------------------------------------------------------------------------------
+
+    def action_cursor(self, delta: int) -> None:
+        self._move_cursor_to(self.cursor + delta, announce=True)
+
+    def action_page(self, direction: int) -> None:
+        self._move_cursor_to(self.cursor + direction * self.rows_visible, announce=True)
+
+    def action_jump(self, where: int) -> None:
+        self._move_cursor_to(0 if where == 0 else self.total - 1, announce=True)
+
+    def _move_cursor_to(self, index: int, announce: bool) -> None:
+        if self.total == 0:
+            self.cursor = 0
+            return
+        index = max(0, min(self.total - 1, index))
+        previous = self.cursor
+        self.cursor = index
+        top = int(self.scroll_y)
+        if index < top:
+            self.scroll_to(y=index, animate=False, immediate=True)
+        elif index >= top + self.rows_visible:
+            self.scroll_to(y=index - self.rows_visible + 1, animate=False, immediate=True)
+        self._refresh_row(previous)
+        self._refresh_row(index)
+        self._ask_for_missing_rows()
+        if announce and previous != index:
+            self.post_message(self.CursorMoved(self.selected_job_id(), index))
+
+    def _refresh_row(self, index: int) -> None:
+        line = index - int(self.scroll_y) + 1
+        if 1 <= line <= self.rows_visible:
+            self.refresh_line(line)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._ask_for_missing_rows()
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._ask_for_missing_rows()
+
+    def _ask_for_missing_rows(self) -> None:
+        top = int(self.scroll_y)
+        last = min(self.total, top + self.rows_visible)
+        if all(i in self._rows for i in range(top, last)):
+            return
+        wanted = self.wanted_window()
+        if self._requested != wanted:
+            self._requested = wanted
+            self.post_message(self.WindowNeeded(*wanted))
+
+    def on_click(self, event: events.Click) -> None:
+        x = event.x + int(self.scroll_x)
+        if event.y == 0:
+            edge = 0
+            for column in COLUMNS:
+                edge += column.width + GAP
+                if x < edge:
+                    self.post_message(self.HeaderClicked(column.key))
+                    return
+            return
+        self._move_cursor_to(int(self.scroll_y) + event.y - 1, announce=True)
+
+    # -- drawing ------------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x = int(self.scroll_x)
+        width = self.size.width
+        if y == 0:
+            strip = self._header()
+        else:
+            index = int(self.scroll_y) + y - 1
+            if index >= self.total:
+                return Strip.blank(width, self.rich_style)
+            strip = self._row_strip(index)
+        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+
+    def _header(self) -> Strip:
+        text = Text(style=Style(bold=True, underline=True))
+        for column in COLUMNS:
+            label = self.labels.get(column.key, column.key)
+            if column.key == self.order.column:
+                label += " ▼" if self.order.descending else " ▲"
+            text.append(label[: column.width].ljust(column.width + GAP))
+        return Strip(text.render(self.app.console), TOTAL_WIDTH)
+
+    def _row_strip(self, index: int) -> Strip:
+        row = self._rows.get(index)
+        selected = index == self.cursor
+        if row is None:
+            style = Style(dim=True, reverse=selected)
+            return Strip([Segment("…".ljust(TOTAL_WIDTH), style)], TOTAL_WIDTH)
+        key = (row.id, row.seq * 2 + int(selected))
+        cached = self._line_cache.get(key)
+        if cached is not None:
+            return cached
+        text = Text()
+        for column in COLUMNS:
+            cell = column.cell(row, self.lang, self.tz)
+            cell_text = cell if isinstance(cell, Text) else Text(cell)
+            cell_text.truncate(column.width, overflow="ellipsis")
+            cell_text.pad_right(column.width - cell_text.cell_len + GAP)
+            text.append_text(cell_text)
+        if selected:
+            text.stylize(Style(reverse=True, bold=True))
+        strip = Strip(text.render(self.app.console), TOTAL_WIDTH)
+        if len(self._line_cache) > 4000:
+            self._line_cache.clear()
+        self._line_cache[key] = strip
+        return strip
+
+    def visible_region(self) -> Region:
+        return Region(0, int(self.scroll_y), self.size.width, self.rows_visible)

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pendulum
 import psutil
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import TextClause, bindparam, text, update
 from sqlmodel import Session, col, select
 
 from jobtui.engine import pipeline
 from jobtui.engine.definitions import OpDef
-from jobtui.engine.models import AuditEvent, Job, OpRun, Task, UTCDateTime, Worker
+from jobtui.engine.models import TASKS, AuditEvent, Job, OpRun, Task, UTCDateTime, Worker
 from jobtui.engine.pipeline import JobRef
 from jobtui.engine.runner import (
     CallHandle,
@@ -38,7 +38,7 @@ from jobtui.engine.runner import (
     is_same_process,
     read_status_file,
 )
-from jobtui.engine.states import ROLLBACK_STEP, OpStatus, Status, Step
+from jobtui.engine.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 from jobtui.engine.store import LeaseLost, Store
 
 log = logging.getLogger("jobtui.engine")
@@ -584,6 +584,17 @@ class Engine:
     def _run_gate(self, s: Session, job: Job, ref: JobRef, now: pendulum.DateTime) -> Status | None:
         """Before RUN starts: approval, Max Start Date, the scheduled date. Returns where the job parked."""
         release = {"held": ref.lease, "worker_id": None, "lease": None}
+        if (
+            (pipeline.definition_of(job).approval and not job.approved)
+            or (job.max_start_at is not None and now > job.max_start_at)
+            or (job.scheduled_at is not None and job.scheduled_at > now)
+        ):
+            # Parked: no task is running while the job waits.
+            s.execute(
+                update(TASKS)
+                .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RUNNING.value)
+                .values(status=TaskStatus.SCHEDULED.value, current_step=None)
+            )
         if pipeline.definition_of(job).approval and not job.approved:
             self.store.change_job(
                 s,

@@ -217,10 +217,10 @@ class MonitorScreen(Screen[None]):
                 frozen=self.frozen,
                 readonly=self.readonly,
             )
-        detail_id = selected
-        if position is None and selected is not None:
-            detail_id = None  # filtered out or deleted: the pane must not act on an invisible job
-        if detail_id is None and rows and selected is None:
+        detail_id = selected if position is not None else None
+        if detail_id is None and rows:
+            # The selected job is filtered out or gone (or none was chosen yet): the pane follows the row
+            # now under the cursor, never an invisible job.
             index = min(cursor, total - 1) if total else 0
             row = rows[index - start] if 0 <= index - start < len(rows) else None
             detail_id = row.id if row else None

@@ -52,6 +52,7 @@ class JobtuiApp(App[int]):
         lang: str = "en",
         embedded: bool | None = None,
         tz: str | None = None,
+        db_label: str | None = None,
     ) -> None:
         super().__init__()
         self.store = store
@@ -60,6 +61,7 @@ class JobtuiApp(App[int]):
         self.lang = lang
         self.tz = tz
         self._embedded_choice = embedded
+        self.db_label = db_label or store.url.replace(os.path.expanduser("~"), "~")
         self.engine: Engine | None = None
         self._engine_stop = threading.Event()
         self._engine_thread: threading.Thread | None = None
@@ -75,7 +77,9 @@ class JobtuiApp(App[int]):
             label = t("app.engine_embedded", self.lang)
         else:
             label = t("app.engine_daemon", self.lang, host=daemon or "?")
-        monitor = MonitorScreen(self.actions, label, readonly=self.readonly, lang=self.lang, tz=self.tz)
+        monitor = MonitorScreen(
+            self.actions, label, readonly=self.readonly, lang=self.lang, tz=self.tz, db_label=self.db_label
+        )
         self.push_screen(monitor)
         self._apply_keymap(monitor)
 

@@ -121,7 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("audit", "a job's audit trail")
     p.add_argument("id", type=int)
     p = add("demo", "fill a database with demo jobs and open the dashboard", with_json=False)
-    p.add_argument("--no-open", action="store_true", help="only fill the database")
+    p.add_argument(
+        "--no-open",
+        action="store_true",
+        help="only fill the database (with --jobs: only the historical jobs, for load tests)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first bulk-load N historical jobs in every final and waiting status",
+    )
     return parser
 
 
@@ -464,14 +475,40 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from jobtui.demo import seed_demo
+    from jobtui.demo import DemoStream, seed_demo
 
+    if args.jobs < 0:
+        raise UsageError("demo: --jobs must not be negative")
     store = _store(args)
+    if args.jobs:
+        from jobtui.bulk import bulk_load
+
+        def report(done: int) -> None:
+            print(f"\rdemo: {done:,}/{args.jobs:,} historical jobs", end="", file=sys.stderr, flush=True)
+
+        started = time.perf_counter()
+        bulk_load(store, args.jobs, progress=report if sys.stderr.isatty() else None)
+        elapsed = time.perf_counter() - started
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        print(
+            f"demo: loaded {args.jobs:,} historical jobs into {store.url} in {elapsed:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        if args.no_open:
+            return EXIT_OK
     ids = seed_demo(store)
     print(f"demo: submitted {len(ids)} jobs to {store.url}", file=sys.stderr)
     if args.no_open:
         return EXIT_OK
-    return _open_app(args)
+    # The app's embedded engine runs the jobs; the stream keeps submitting and acting like an operator.
+    stream = DemoStream(store)
+    stream.start()
+    try:
+        return _open_app(args)
+    finally:
+        stream.stop()
 
 
 def _open_app(args: argparse.Namespace) -> int:

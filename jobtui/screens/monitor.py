@@ -102,12 +102,14 @@ class MonitorScreen(Screen[None]):
         readonly: bool = False,
         lang: str = "en",
         tz: str | None = None,
+        db_label: str | None = None,
     ) -> None:
         super().__init__()
         self.actions = actions
         self.store = actions.store
         self.listing = JobListing(self.store)
         self.engine_label = engine_label
+        self.db_label = db_label or actions.store.url
         self.readonly = readonly
         self.lang = lang
         from jobtui.engine.timeparse import local_zone_name
@@ -212,7 +214,7 @@ class MonitorScreen(Screen[None]):
                 queue_reason=state.reason,
                 counts=self.listing.status_counts(self.filter.show_system),
                 user=self.actions.actor.user,
-                database=self.store.url,
+                database=self.db_label,
                 engine=self.engine_label,
                 frozen=self.frozen,
                 readonly=self.readonly,
@@ -595,7 +597,7 @@ class MonitorScreen(Screen[None]):
                 state.reason,
                 self.listing.status_counts(self.filter.show_system),
                 self.actions.actor.user,
-                self.store.url,
+                self.db_label,
                 self.engine_label,
                 True,
                 self.readonly,

@@ -19,6 +19,11 @@ from jobtui.i18n import t
 from jobtui.widgets.status_style import progress_text, status_text
 
 LOG_TAIL_BYTES = 64 * 1024
+COLUMN_KEYS: dict[str, tuple[str, ...]] = {
+    "#tasks-table": ("target", "status", "last_triggered", "current_step", "progress"),
+    "#steps-table": ("step_name", "pipeline_step", "status", "started", "skipped", "completed", "exit"),
+    "#audit-table": ("at", "who", "action", "transition", "comment"),
+}
 
 
 @dataclass
@@ -91,22 +96,21 @@ class DetailPane(Vertical):
                     yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        tasks = self.query_one("#tasks-table", DataTable)
-        for key in ("target", "status", "last_triggered", "current_step", "progress"):
-            tasks.add_column(t(f"col.{key}", self.lang), key=key)
-        steps = self.query_one("#steps-table", DataTable)
-        for key in ("step_name", "pipeline_step", "status", "started", "skipped", "completed", "exit"):
-            steps.add_column(t(f"col.{key}", self.lang), key=key)
-        audit = self.query_one("#audit-table", DataTable)
-        for key in ("at", "who", "action", "transition", "comment"):
-            audit.add_column(t(f"col.{key}", self.lang), key=key)
         self.show_empty()
+
+    def _reset(self, table_id: str) -> DataTable[Any]:
+        """Empty a table and its columns: widths then fit only the job shown, not the jobs shown before."""
+        table: DataTable[Any] = self.query_one(table_id, DataTable)
+        table.clear(columns=True)
+        for key in COLUMN_KEYS[table_id]:
+            table.add_column(t(f"col.{key}", self.lang), key=key)
+        return table
 
     def show_empty(self) -> None:
         self.detail = None
         self.query_one("#detail-info", Static).update(t("monitor.no_job_selected", self.lang))
-        for table_id in ("#tasks-table", "#steps-table", "#audit-table"):
-            self.query_one(table_id, DataTable).clear()
+        for table_id in COLUMN_KEYS:
+            self._reset(table_id)
         self.query_one("#log-tail", Log).clear()
 
     def show(self, detail: JobDetail) -> None:
@@ -173,8 +177,7 @@ class DetailPane(Vertical):
         self.query_one("#detail-info", Static).update(text)
 
     def _fill_tasks(self, detail: JobDetail) -> None:
-        table = self.query_one("#tasks-table", DataTable)
-        table.clear()
+        table = self._reset("#tasks-table")
         now = detail.fetched_at
         for task in detail.job["tasks"]:
             table.add_row(
@@ -193,8 +196,7 @@ class DetailPane(Vertical):
             self._fill_steps()
 
     def _fill_steps(self) -> None:
-        table = self.query_one("#steps-table", DataTable)
-        table.clear()
+        table = self._reset("#steps-table")
         if self.detail is None:
             return
         tasks = self.detail.job["tasks"]
@@ -218,8 +220,7 @@ class DetailPane(Vertical):
             )
 
     def _fill_audit(self, detail: JobDetail) -> None:
-        table = self.query_one("#audit-table", DataTable)
-        table.clear()
+        table = self._reset("#audit-table")
         for row in reversed(detail.audit):
             move = f"{row['from'] or '-'} → {row['to'] or '-'}" if row["from"] != row["to"] else ""
             table.add_row(_clock(row["at"], self.tz), row["who"], row["action"], move, row["comment"] or "")

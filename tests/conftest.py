@@ -114,7 +114,8 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "
 def live_pids_of_group(pgid: int) -> list[int]:
     found = []
     for proc in psutil.process_iter(["pid"]):
-        with contextlib.suppress(psutil.Error):
+        # A process may exit between the listing and the look-up.
+        with contextlib.suppress(psutil.Error, OSError):
             if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc.pid)
     return found

@@ -56,6 +56,28 @@ def test_kill_9_of_an_op_makes_the_job_abend(engine: Engine, store: Store, submi
     assert job_of(store, job_id).status == "ABEND"
 
 
+def test_an_abend_leaves_nothing_running_and_nothing_pending(
+    engine: Engine, store: Store, submit: Submit, tmp_path: Path
+) -> None:
+    started = tmp_path / "started"
+    job_id = submit(
+        f'name = "suicide"\ntargets = ["a"]\n[[run]]\nrun = "touch {started}; kill -9 $PPID; sleep 60"\n'
+        '[[post]]\nrun = "true"\n'
+    )
+    op = wait_op_started(engine, store, job_id)
+    job = run_until_status(engine, job_id, "ABEND")
+    engine.run_until(lambda: not live_pids_of_group(op.pid or 0))  # the orphaned sleep is killed too
+    from jobtui.engine.views import job_detail_json
+
+    with store.read() as s:
+        found = s.get(Job, job_id)
+        assert found is not None
+        data = job_detail_json(found, s, store.now())
+    assert data["tasks"][0]["status"] == "FAILED" and data["tasks"][0]["current_step"] is None
+    assert [st["status"] for st in data["tasks"][0]["steps"]] == ["failed", "skipped"]
+    assert job.progress == 100
+
+
 def test_an_op_killed_alone_is_a_failure_not_an_abend(engine: Engine, store: Store, submit: Submit) -> None:
     job_id = submit('name = "child"\n[[run]]\nrun = "sleep 60; true"\n')
     op = wait_op_started(engine, store, job_id)

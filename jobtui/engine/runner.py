@@ -189,7 +189,8 @@ def is_same_process(pid: int, create_time: float) -> bool:
 def group_alive(pgid: int) -> bool:
     """Whether any process of the group (an op's whole tree) is still alive, zombies excluded."""
     for proc in psutil.process_iter(["pid"]):
-        with contextlib.suppress(psutil.Error):
+        # A process may exit between the listing and the look-up.
+        with contextlib.suppress(psutil.Error, OSError):
             if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
                 return True
     return False

@@ -822,6 +822,20 @@ class Engine:
         op_run.completed_at = now
         op_run.error = reason
         s.add(op_run)
+        # What the vanished wrapper left behind (its children, in its process group) must not run on
+        # unsupervised; nothing else of the job runs after an abend.
+        if op_run.pid and op_run.host == self.host:
+            orphan = ProcessHandle(op_run.pid, op_run.pid_create_time or 0.0, op_run.status_file or "", None)
+            self._terminate_tree(orphan)
+        pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value, ROLLBACK_STEP), now)
+        s.execute(
+            update(TASKS)
+            .where(
+                TASKS.c.job_id == job.id,
+                TASKS.c.status.not_in([TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value]),
+            )
+            .values(status=TaskStatus.FAILED.value, current_step=None)
+        )
         self.store.change_job(
             s,
             job,
@@ -837,6 +851,7 @@ class Engine:
             due_at=None,
             failed_step=op_run.step if op_run.step != ROLLBACK_STEP else job.step,
         )
+        pipeline.refresh_progress(self.store, s, job, JobRef(self.who))
         pipeline.pause_queue_if_configured(self.store, s, job)
         self._held.pop(job.id or 0, None)
 

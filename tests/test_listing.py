@@ -75,3 +75,26 @@ def test_relative_dates_read_naturally(clock: FakeClock) -> None:
     assert relative(now.subtract(hours=3), now) == "3 h ago"
     assert relative(now.subtract(days=3), now) == "3 d ago"
     assert relative(None, now) == ""
+
+
+def test_counts_follow_every_write_and_heal_after_a_broken_bulk_load(
+    listing: JobListing, store: Store, actions: Actions
+) -> None:
+    def truth() -> dict[str, int]:
+        with store.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT status, count(*) FROM jobs WHERE NOT system GROUP BY status"
+            ).all()
+        return {s: n for s, n in rows}
+
+    assert listing.status_counts() == truth()
+    job_id = actions.submit(definition('name = "n"\n'))
+    actions.cancel(job_id)
+    actions.delete(listing.window(JobFilter(statuses=frozenset({"ERROR"})), JobSort(), 0, 1)[0].id)
+    assert listing.status_counts() == truth()
+    with store.engine.begin() as conn:  # a bulk load that died after dropping the triggers
+        conn.exec_driver_sql("DROP TRIGGER jobs_count_update")
+        conn.exec_driver_sql("UPDATE jobs SET status = 'FINISHED' WHERE status = 'READY'")
+    assert listing.status_counts() != truth()
+    healed = JobListing(Store(store.url))
+    assert healed.status_counts() == truth()

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import bindparam, delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from jobtui.engine import pipeline
 from jobtui.engine.definitions import Definition
-from jobtui.engine.models import AUDIT, JOBS, OP_RUNS, TASKS, AuditEvent, Job, OpRun, Task
+from jobtui.engine.models import AUDIT, JOBS, OP_RUNS, TASKS, WORKERS, AuditEvent, Job, OpRun, Task
 from jobtui.engine.permissions import Actor, PermissionRefused
 from jobtui.engine.pipeline import JobRef
 from jobtui.engine.runner import is_same_process
@@ -403,17 +403,19 @@ class Actions:
         with self.store.read() as s:
             paused = pipeline.queue_paused(self.store, s)
             reason = self.store.get_setting(s, "queue_paused_reason") if paused else None
-            queued = len(s.exec(select(Job.id).where(Job.status == Status.READY.value)).all())
-            running = len(s.exec(select(Job.id).where(col(Job.status).in_(list(LIVE_STATUSES)))).all())
             stale = self.store.now().subtract(minutes=1)
-            from jobtui.engine.models import Worker
 
-            workers = len(
-                s.exec(
-                    select(Worker.id).where(
-                        col(Worker.stopped_at).is_(None), col(Worker.heartbeat_at) >= stale
-                    )
-                ).all()
+            def count(*where: Any) -> int:
+                return int(s.execute(select(func.count()).select_from(JOBS).where(*where)).scalar_one())
+
+            queued = count(JOBS.c.status == Status.READY.value)
+            running = count(JOBS.c.status.in_([status.value for status in LIVE_STATUSES]))
+            workers = int(
+                s.execute(
+                    select(func.count())
+                    .select_from(WORKERS)
+                    .where(WORKERS.c.stopped_at.is_(None), WORKERS.c.heartbeat_at >= stale)
+                ).scalar_one()
             )
         return QueueState(paused, reason, queued, running, workers)
 

@@ -28,7 +28,7 @@ from jobtui.engine.clock import Clock, SystemClock
 from jobtui.engine.models import CHANGES, JOBS, AuditEvent, Job, Setting
 from jobtui.engine.states import Status, is_allowed_transition
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRY_SECONDS = 120.0
@@ -158,11 +158,22 @@ class Store:
                 current = _current_revision(conn)
         except DBAPIError as exc:
             raise StoreError(f"cannot open database {self.url}: {exc.orig}") from exc
-        if current == SCHEMA_HEAD:
-            return
-        from jobtui.engine import migrate  # alembic is slow to import; only load it when needed
+        if current != SCHEMA_HEAD:
+            from jobtui.engine import migrate  # alembic is slow to import; only load it when needed
 
-        migrate.upgrade(self, current)
+            migrate.upgrade(self, current)
+        if self.is_sqlite:
+            self._heal_counts()
+
+    def _heal_counts(self) -> None:
+        """A bulk load drops the count triggers while it runs; if it died, put them back and recount."""
+        from jobtui.engine import counts
+
+        with self.engine.connect() as conn:
+            if counts.healthy(conn):
+                return
+        with self.write() as session:
+            counts.install(session.connection())
 
     # -- the change feed and audited writes ----------------------------------------------------------
 

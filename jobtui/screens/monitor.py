@@ -148,6 +148,7 @@ class MonitorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(JobTable).focus()
+        self._wake.set()  # the first fetch goes at once, not after a poll interval
         self._poll()
         self.set_interval(1.0, self._tick_clock)
 

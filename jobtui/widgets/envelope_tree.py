@@ -25,9 +25,6 @@ class EnvelopeTree(Tree[dict[str, Any]]):
         self.lang = lang
         self.show_root = False
 
-    def on_mount(self) -> None:
-        self.reload()
-
     def reload(self) -> None:
         expanded = {
             node.data.get("key") for node in self._all_nodes() if node.is_expanded and node.data is not None

@@ -664,7 +664,7 @@ def _load_sqlite(
     assert store.db_path is not None
     # Writers on this host (an engine, the app) queue on the store's lock file, as they do for each
     # other, instead of spinning in SQLite's busy handler while the load holds the database.
-    lock_fd = store._take_writer_lock()
+    lock_fd = store.take_writer_lock()
     assert lock_fd is not None  # a SQLite store always has its lock file
     conn = sqlite3.connect(str(store.db_path), isolation_level=None, timeout=60)
     try:

@@ -97,7 +97,7 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction; commits on success, rolls back everything on any exception."""
-        lock_fd = self._take_writer_lock()
+        lock_fd = self.take_writer_lock()
         try:
             conn = self._connect_for_write()
             session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
@@ -115,7 +115,7 @@ class Store:
             if lock_fd is not None:
                 os.close(lock_fd)  # closing the descriptor releases the flock
 
-    def _take_writer_lock(self) -> int | None:
+    def take_writer_lock(self) -> int | None:
         """Queue SQLite writers in the kernel: a waiter wakes the moment the lock is free, where
         SQLite's own busy handler polls with growing sleeps and starves under steady contention."""
         if self.db_path is None:

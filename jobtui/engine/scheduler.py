@@ -87,7 +87,7 @@ class Engine:
         heartbeat_s: float = 5.0,
         lease_s: float = 30.0,
         kill_grace_s: float = 5.0,
-        idle_poll_s: float = 0.5,
+        idle_poll_s: float = 1.0,
     ) -> None:
         self.store = store
         self.slots = max(1, workers)

@@ -26,7 +26,7 @@ from jobtui.engine.actions import Actions, Refused, UnknownJob
 from jobtui.engine.listing import SORTABLE, JobFilter, JobListing, JobRow, JobSort
 from jobtui.engine.models import Job
 from jobtui.engine.permissions import PermissionRefused
-from jobtui.engine.states import ACTIONS, Status
+from jobtui.engine.states import Status
 from jobtui.engine.views import audit_json, job_detail_json
 from jobtui.i18n import t
 from jobtui.snapshot import JobSnapshot
@@ -645,4 +645,4 @@ def _parse(value: str | None) -> pendulum.DateTime | None:
     return parsed if isinstance(parsed, pendulum.DateTime) else None
 
 
-__all__ = ["ACTIONS", "MonitorScreen"]
+__all__ = ["MonitorScreen"]

@@ -18,7 +18,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -262,6 +262,3 @@ class JobTable(ScrollView, can_focus=True):
             self._line_cache.clear()
         self._line_cache[key] = strip
         return strip
-
-    def visible_region(self) -> Region:
-        return Region(0, int(self.scroll_y), self.size.width, self.rows_visible)

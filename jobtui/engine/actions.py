@@ -408,8 +408,15 @@ class Actions:
             def count(*where: Any) -> int:
                 return int(s.execute(select(func.count()).select_from(JOBS).where(*where)).scalar_one())
 
-            queued = count(JOBS.c.status == Status.READY.value)
-            running = count(JOBS.c.status.in_([status.value for status in LIVE_STATUSES]))
+            if self.store.is_sqlite:
+                from jobtui.engine.listing import JobListing  # kept by triggers: no scan of the jobs
+
+                counts = JobListing(self.store).status_counts(show_system=True)
+                queued = counts.get(Status.READY.value, 0)
+                running = sum(counts.get(status.value, 0) for status in LIVE_STATUSES)
+            else:
+                queued = count(JOBS.c.status == Status.READY.value)
+                running = count(JOBS.c.status.in_([status.value for status in LIVE_STATUSES]))
             workers = int(
                 s.execute(
                     select(func.count())

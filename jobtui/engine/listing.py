@@ -138,11 +138,17 @@ class JobListing:
 
     def window(self, flt: JobFilter, order: JobSort, offset: int, limit: int) -> list[JobRow]:
         column = JOBS.c[SORTABLE[order.column]]
-        # NULLs count as the greatest value on every backend (SQLite and PostgreSQL disagree by default).
+        # NULL counts as the smallest value: SQLite's own order, so its indexes serve the sort (an explicit
+        # NULLS clause there forces a full sort). PostgreSQL's default is the opposite, so say it there.
         if order.descending:
-            keys = (column.desc().nulls_first(), JOBS.c.id.desc())
+            key, tie = column.desc(), JOBS.c.id.desc()
+            if not self.store.is_sqlite:
+                key = key.nulls_last()
         else:
-            keys = (column.asc().nulls_last(), JOBS.c.id.asc())
+            key, tie = column.asc(), JOBS.c.id.asc()
+            if not self.store.is_sqlite:
+                key = key.nulls_first()
+        keys = (key, tie)
         stmt = select(*self._cols).where(self._where(flt)).order_by(*keys).offset(offset).limit(limit)
         with self.store.engine.connect() as conn:
             return [_row(r, conn.dialect) for r in conn.execute(stmt)]
@@ -197,15 +203,15 @@ class JobListing:
 
 
 def _ahead_of(column: Any, value: Any, job_id: int, descending: bool) -> ColumnElement[bool]:
-    """Rows that sort before (value, job_id), NULL being the greatest value and id the tie-break."""
+    """Rows that sort before (value, job_id), NULL being the smallest value and id the tie-break."""
     same_earlier = JOBS.c.id > job_id if descending else JOBS.c.id < job_id
     if value is None:
         tie = and_(column.is_(None), same_earlier)
-        return tie if descending else or_(column.is_not(None), tie)
+        return or_(column.is_not(None), tie) if descending else tie
     tie = and_(column == value, same_earlier)
     if descending:
-        return or_(column.is_(None), column > value, tie)
-    return or_(column < value, tie)
+        return or_(column > value, tie)
+    return or_(column.is_(None), column < value, tie)
 
 
 def relative(when: datetime | None, now: pendulum.DateTime) -> str:

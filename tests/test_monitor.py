@@ -290,3 +290,22 @@ async def test_spanish_labels(store: Store, submit: Submit, engine: Engine) -> N
         table = monitor(pilot).query_one(JobTable)
         line = "".join(seg.text for seg in table.render_line(1))
         assert "Listo" in line
+
+
+async def test_the_log_tail_follows_output_written_between_database_changes(
+    store: Store, submit: Submit, engine: Engine, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    job_id = submit(
+        f'name = "chatty"\n[[run]]\nrun = "echo first-line; while [ ! -f {gate} ]; do sleep 0.02; done; '
+        f'echo second-line; sleep 30"\n'
+    )
+    from tests.test_supervision import wait_op_started
+
+    wait_op_started(engine, store, job_id)  # no engine runs after this: the database stands still
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        log = monitor(pilot).query_one(DetailPane).query_one("#log-tail")
+        await until(pilot, lambda: "first-line" in "\n".join(log.lines), "the first output")  # type: ignore[attr-defined]
+        gate.touch()
+        await until(pilot, lambda: "second-line" in "\n".join(log.lines), "output without a DB change")  # type: ignore[attr-defined]

@@ -64,6 +64,14 @@ class Fetched:
     detail: JobDetail | None
     detail_cleared: bool
     seq: int
+    log_chunk: str = ""  # new output of the job already shown, when its detail did not change
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """Only the shown job's log moved: ops write output without touching the database."""
+
+    text: str
 
 
 class MonitorScreen(Screen[None]):
@@ -126,6 +134,9 @@ class MonitorScreen(Screen[None]):
         self._want_window: tuple[int, int] | None = None
         self._seen_seq = -1
         self._log_tail = LogTail()
+        # Worker-thread state: which job (and feed seq) the detail pane was last filled from, and its log.
+        self._shown: tuple[int | None, int | None] = (None, None)
+        self._shown_log: tuple[int, str] | None = None
         self._status_cycle = [None, *[s.value for s in Status]]
         self._status_index = 0
         # When the first data reached the screen (perf_counter): what the paint benchmark measures.
@@ -184,19 +195,22 @@ class MonitorScreen(Screen[None]):
                     self.notify, f"{t('monitor.db_error', self.lang)}: {exc.orig}", severity="error"
                 )
                 continue
-            if fetched is not None:
+            if isinstance(fetched, LogChunk):
+                self.app.call_from_thread(self.query_one(DetailPane).append_log, fetched.text)
+            elif fetched is not None:
                 self.app.call_from_thread(self._install, fetched)
 
     def _view_state(self) -> tuple[int, int, int]:
         table = self.table
         return table.rows_visible, int(table.scroll_y), table.cursor
 
-    def _fetch(self, visible: int, top: int, cursor: int) -> Fetched | None:
+    def _fetch(self, visible: int, top: int, cursor: int) -> Fetched | LogChunk | None:
         seq = self.listing.last_seq()
         want = self._want_window
         force = self._force
         if seq == self._seen_seq and want is None and not force:
-            return None
+            chunk = self._read_shown_log()
+            return LogChunk(chunk) if chunk else None
         self._force = False
         self._want_window = None
         selected = self.detail_job_id
@@ -230,9 +244,29 @@ class MonitorScreen(Screen[None]):
             index = min(cursor, total - 1) if total else 0
             row = rows[index - start] if 0 <= index - start < len(rows) else None
             detail_id = row.id if row else None
-        detail = self._fetch_detail(detail_id) if detail_id is not None else None
+        row_seq = next((row.seq for row in rows if row.id == detail_id), None)
+        detail, log_chunk = None, ""
+        if (
+            detail_id is not None
+            and not force
+            and row_seq is not None
+            and (detail_id, row_seq) == self._shown
+        ):
+            # The shown job did not change: its detail, audit and allowed actions stand; only its log
+            # may have grown. (The refresh is a hot path: other jobs' changes must not re-read this one.)
+            log_chunk = self._read_shown_log()
+        elif detail_id is not None:
+            detail = self._fetch_detail(detail_id)
+            self._shown = (detail_id, row_seq) if detail is not None else (None, None)
         self._seen_seq = seq
-        return Fetched(total, start, rows, position, bar, detail, detail_id is None, seq)
+        return Fetched(total, start, rows, position, bar, detail, detail_id is None, seq, log_chunk)
+
+    def _read_shown_log(self) -> str:
+        if self._shown_log is None:
+            return ""
+        job_id, path = self._shown_log
+        chunk, _reset = self._log_tail.read(job_id, path)
+        return chunk
 
     def _fetch_detail(self, job_id: int) -> JobDetail | None:
         now = self.store.now()
@@ -241,6 +275,7 @@ class MonitorScreen(Screen[None]):
             if job is None:
                 return None
             data = job_detail_json(job, session, now, self.lang)
+        self._shown_log = (job_id, data["log_path"])
         chunk, reset = self._log_tail.read(job_id, data["log_path"])
         allowed = {} if self.readonly else self.actions.allowed(job_id)
         return JobDetail(data, audit_json(self.store, job_id), now, chunk, reset, allowed)
@@ -267,7 +302,10 @@ class MonitorScreen(Screen[None]):
         elif fetched.detail_cleared:
             self.detail_job_id = None
             self.allowed = {}
+            self._shown, self._shown_log = (None, None), None
             pane.show_empty()
+        elif fetched.log_chunk:
+            pane.append_log(fetched.log_chunk)
         if self._enabled_keys(allowed_before) != self._enabled_keys(self.allowed):
             self.refresh_bindings()
 

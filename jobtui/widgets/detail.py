@@ -123,12 +123,16 @@ class DetailPane(Vertical):
         self._fill_tasks(detail)
         self._fill_steps()
         self._fill_audit(detail)
-        log = self.query_one("#log-tail", Log)
         if detail.log_reset or not same_job:
-            log.clear()
-        if detail.log_chunk:
-            # Follow new output only while the operator is at the bottom; scrolling up stops following.
-            log.write(detail.log_chunk, scroll_end=log.is_vertical_scroll_end or detail.log_reset)
+            self.query_one("#log-tail", Log).clear()
+        self.append_log(detail.log_chunk, follow=detail.log_reset)
+
+    def append_log(self, chunk: str, follow: bool = False) -> None:
+        if not chunk:
+            return
+        log = self.query_one("#log-tail", Log)
+        # Follow new output only while the operator is at the bottom; scrolling up stops following.
+        log.write(chunk, scroll_end=log.is_vertical_scroll_end or follow)
 
     def refresh_info(self, now: pendulum.DateTime | None = None) -> None:
         """Redraw the info block; called every second too, so durations and countdowns move."""

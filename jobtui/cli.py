@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--at", help='when RUN may start (ISO 8601, "now", "+2h", "tomorrow 02:00")')
     p.add_argument("--max-start", dest="max_start", help="Max Start Date (absolute, or relative to --at)")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep earlier submissions of this definition for the same targets (default: they are REPLACED)",
+    )
     p = add("jobs", "list jobs")
     p.add_argument("--status", action="append", default=[], metavar="CODE")
     p.add_argument("--project")
@@ -261,8 +266,12 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         raise UsageError("submit: one definition file at a time (envelopes of several files come later)")
     definition = load_definition(args.files[0])
     actions = _actions(args)
-    job_id = actions.submit(definition, at=args.at, max_start=args.max_start)
-    _emit(args, {"id": job_id}, f"submitted job {job_id} ({definition.name})")
+    job_id = actions.submit(definition, at=args.at, max_start=args.max_start, keep=args.keep)
+    replaced = actions.replaced_by(job_id)
+    text = f"submitted job {job_id} ({definition.name})"
+    if replaced:
+        text += "; replaced job " + ", ".join(str(i) for i in replaced)
+    _emit(args, {"id": job_id, "replaced": replaced}, text)
     return EXIT_OK
 
 

@@ -73,8 +73,9 @@ def definition(text: str, source: str = "test.toml") -> Definition:
 
 @pytest.fixture
 def submit(actions: Actions) -> Callable[..., int]:
-    def _submit(text: str, **kwargs: str) -> int:
-        return actions.submit(definition(text), **kwargs)
+    def _submit(text: str, keep: bool = True, **kwargs: str) -> int:
+        # Independent jobs unless a test asks for seed 003 replacement with keep=False.
+        return actions.submit(definition(text), keep=keep, **kwargs)
 
     return _submit
 

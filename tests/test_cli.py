@@ -197,7 +197,7 @@ def assert_detail_shape(job: dict[str, Any]) -> None:
 def submitted_id(proc: subprocess.CompletedProcess[str]) -> int:
     assert proc.returncode == 0, describe(proc)
     data = json.loads(proc.stdout)
-    assert set(data) == {"id"} and isinstance(data["id"], int), proc.stdout
+    assert {"id", "replaced"} <= set(data) and isinstance(data["id"], int), proc.stdout
     return data["id"]
 
 

@@ -229,7 +229,9 @@ def test_round_trip_of_defaults() -> None:
 
 def test_to_dict_shape() -> None:
     data = parse_definition(FULL, "deploy.toml").to_dict()
-    assert data["schedule"] == {"at": "2026-11-23T02:00:00+01:00", "max_start": "+6h"}
+    assert data["schedule"]["at"] == "2026-11-23T02:00:00+01:00"
+    assert data["schedule"]["max_start"] == "+6h"
+    assert Definition.from_dict(data).schedule == parse_definition(FULL, "deploy.toml").schedule
     assert data["targets"] == ["web-01", "web-02"]
     assert data["pre"][0]["env"] == {"CC": "gcc", "MODE": "fast"}
     assert data["run"][0]["argv"] == ["deploy", "--target", "{target}"]

@@ -256,7 +256,8 @@ class Jobs:
         return self.tmp / "go"
 
     def submit(self, body: str, **kwargs: str) -> int:
-        return self.actions.submit(definition(body), **kwargs)
+        # Setup builds independent jobs; replacement of same-definition jobs has its own tests.
+        return self.actions.submit(definition(body), keep=True, **kwargs)
 
     def run(self, body: str, *statuses: Status, **kwargs: str) -> int:
         job_id = self.submit(body, **kwargs)

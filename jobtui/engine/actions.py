@@ -18,7 +18,7 @@ import pendulum
 from sqlalchemy import bindparam, delete, func, insert, update
 from sqlmodel import Session, col, select
 
-from jobtui.engine import pipeline
+from jobtui.engine import lifecycle, pipeline, schedules
 from jobtui.engine.definitions import Definition
 from jobtui.engine.models import AUDIT, JOBS, OP_RUNS, TASKS, WORKERS, AuditEvent, Job, OpRun, Task
 from jobtui.engine.permissions import Actor, PermissionRefused
@@ -37,7 +37,7 @@ from jobtui.engine.states import (
     refusal_for_status,
 )
 from jobtui.engine.store import Store
-from jobtui.engine.timeparse import parse_max_start, parse_when
+from jobtui.engine.timeparse import TimeParseError, parse_when
 
 TRAP_ACTIONS = ("retry", "skip", "abort", "pause", "resume")
 # Operator-editable settings and their defaults.
@@ -134,11 +134,20 @@ class Actions:
 
     # -- submission -----------------------------------------------------------------------------------
 
-    def submit(self, definition: Definition, at: str | None = None, max_start: str | None = None) -> int:
-        return self.submit_many(definition, 1, at=at, max_start=max_start)[0]
+    def submit(
+        self, definition: Definition, at: str | None = None, max_start: str | None = None, keep: bool = False
+    ) -> int:
+        """Submit one job. Unless `keep`, earlier submissions of the same definition for the same targets
+        that have not started RUN are REPLACED by it (seed 003)."""
+        return self.submit_many(definition, 1, at=at, max_start=max_start, keep=keep)[0]
 
     def submit_many(
-        self, definition: Definition, count: int, at: str | None = None, max_start: str | None = None
+        self,
+        definition: Definition,
+        count: int,
+        at: str | None = None,
+        max_start: str | None = None,
+        keep: bool = True,
     ) -> list[int]:
         """Create `count` jobs of one definition in one transaction (set-based: bulk loads and tests)."""
         if not self.actor.may(Perm.CREATE, definition.project):
@@ -147,15 +156,10 @@ class Actions:
             )
         now = self.store.now()
         try:
-            scheduled = parse_when(at or definition.schedule.at, now)
-            max_start_at = parse_max_start(max_start or definition.schedule.max_start, scheduled, now)
-        except ValueError as exc:
+            resolved = schedules.resolve(definition, now, at=at, max_start=max_start)
+        except TimeParseError as exc:
             raise ValueError(f"{definition.source}: {exc}") from exc
-        if max_start_at < scheduled:
-            raise ValueError(
-                f"{definition.source}: max_start {max_start_at.isoformat()} is before the "
-                f"scheduled date {scheduled.isoformat()}"
-            )
+        scheduled, max_start_at = resolved.scheduled_at, resolved.max_start_at
         job_row = dict(
             name=definition.name,
             type=definition.type,
@@ -171,7 +175,9 @@ class Actions:
             scheduled_at=scheduled,
             max_start_at=max_start_at,
             status_since=now,
-            due_at=now,
+            due_at=resolved.due_at,
+            schedule=resolved.schedule.to_json(),
+            expires_at=resolved.schedule.expires,
             approved=False,
             failed=False,
             definition=json.dumps(definition.to_dict()),
@@ -235,7 +241,35 @@ class Actions:
             )
             for job_id in ids:
                 self.store.touch(s, job_id)
+            if not keep:
+                for old in self._replaceable(s, definition, targets, ids):
+                    lifecycle.mark_replaced(self.store, s, old, ids[-1], self.actor.user)
             return ids
+
+    def replaced_by(self, job_id: int) -> list[int]:
+        """Ids of the jobs `job_id` replaced when it was submitted."""
+        with self.store.read() as s:
+            ids = s.exec(select(Job.id).where(Job.replaced_by == job_id).order_by(col(Job.id))).all()
+            return [int(i) for i in ids if i is not None]
+
+    @staticmethod
+    def _replaceable(s: Session, definition: Definition, targets: list[str], new_ids: list[int]) -> list[Job]:
+        """Earlier jobs of this definition (name, project, type), same targets, RUN not started."""
+        candidates = s.exec(
+            select(Job).where(
+                Job.name == definition.name,
+                Job.project == definition.project,
+                Job.type == definition.type,
+                col(Job.status).in_([Status.READY.value, Status.APPROVAL.value, Status.PAUSED.value]),
+                col(Job.run_started_at).is_(None),
+                col(Job.worker_id).is_(None),
+                col(Job.id).not_in(new_ids),
+            )
+        ).all()
+        wanted = sorted(targets)
+        return [
+            job for job in candidates if sorted(t.target for t in pipeline.tasks_of(s, job.id or 0)) == wanted
+        ]
 
     # -- approval -------------------------------------------------------------------------------------
 
@@ -565,10 +599,14 @@ def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, commen
 
 
 def _moved_schedule(job: Job, new: pendulum.DateTime) -> dict[str, Any]:
-    """A new RUN date; Max Start Date keeps the same distance from it."""
+    """A new RUN date; Max Start Date and the schedule's start and expiry keep their distance from it."""
     fields: dict[str, Any] = {"scheduled_at": new}
     if job.scheduled_at is not None and job.max_start_at is not None:
         fields["max_start_at"] = new + (job.max_start_at - job.scheduled_at)
+    schedule = lifecycle.schedule_of(job)
+    if schedule is not None and job.scheduled_at is not None:
+        moved = schedule.moved(new - pendulum.instance(job.scheduled_at))
+        fields.update(schedule=moved.to_json(), expires_at=moved.expires)
     return fields
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pendulum
 
-from jobtui.engine.timeparse import TimeParseError, parse_duration, parse_max_start, parse_when
+from jobtui.engine.timeparse import TimeParseError, check_zone, parse_duration, parse_max_start, parse_when
 
 __all__ = [
     "ON_ERROR_VALUES",
@@ -59,7 +59,13 @@ _TOP_KEYS = (
     "run",
     "post",
 )
-_SCHEDULE_KEYS = ("at", "max_start")
+_SCHEDULE_KEYS = ("mode", "timezone", "at", "max_start", "start", "expires", "window", "days", "retry_every")
+_WINDOW_KEYS = ("from", "to")
+_SEED_003_KEYS = ("mode", "timezone", "start", "expires", "window", "days", "retry_every")
+SCHEDULE_MODES = ("now", "window")
+DEFAULT_RETRY_EVERY = "5m"
+# Fire-and-forget jobs stop retrying 30 minutes after their start (seed 003); windowed ones a week after.
+DEFAULT_EXPIRES = {"now": "+30m", "window": "+7d"}
 _OP_KEYS = ("name", "run", "argv", "call", "per_target", "timeout", "on_error", "rollback", "env")
 _ACTION_KEYS = ("run", "argv", "call")
 
@@ -119,10 +125,54 @@ class OpDef:
 
 @dataclass(frozen=True)
 class ScheduleDef:
-    """Raw schedule text; relative forms are resolved by the engine at submission, not at parse time."""
+    """Raw schedule text; relative forms are resolved by the engine at submission, not at parse time.
+
+    `at`/`max_start` are the Clarive RUN date and Max Start Date; `mode`, `start`, `expires`, `window`,
+    `days` and `retry_every` are seed 003's fire-and-forget and windowed schedules.
+    """
 
     at: str
     max_start: str
+    mode: str = "now"
+    timezone: str | None = None
+    start: str | None = None
+    expires: str | None = None
+    window: tuple[str, str] | None = None
+    days: tuple[str, ...] = ()
+    retry_every_s: float = 300.0
+    # Seed 003 lifecycles (retries until expiry) apply once any of their keys is written; a file with
+    # only `at`/`max_start`, or none, keeps Clarive's behaviour: a failure ends the job at once.
+    retrying: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at,
+            "max_start": self.max_start,
+            "mode": self.mode,
+            "timezone": self.timezone,
+            "start": self.start,
+            "expires": self.expires,
+            "window": list(self.window) if self.window else None,
+            "days": list(self.days),
+            "retry_every_s": self.retry_every_s,
+            "retrying": self.retrying,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScheduleDef:
+        window = data.get("window")
+        return cls(
+            at=str(data["at"]),
+            max_start=str(data["max_start"]),
+            mode=str(data.get("mode", "now")),
+            timezone=data.get("timezone"),
+            start=data.get("start"),
+            expires=data.get("expires"),
+            window=(str(window[0]), str(window[1])) if window else None,
+            days=tuple(data.get("days", ())),
+            retry_every_s=float(data.get("retry_every_s", 300.0)),
+            retrying=bool(data.get("retrying", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -173,7 +223,7 @@ class Definition:
             "trap_timeout_s": self.trap_timeout_s,
             "trap_timeout_action": self.trap_timeout_action,
             "targets": list(self.targets),
-            "schedule": {"at": self.schedule.at, "max_start": self.schedule.max_start},
+            "schedule": self.schedule.to_dict(),
             "pre": [op.to_dict() for op in self.pre],
             "run": [op.to_dict() for op in self.run],
             "post": [op.to_dict() for op in self.post],
@@ -197,7 +247,7 @@ class Definition:
                 trap_timeout_s=float(data["trap_timeout_s"]),
                 trap_timeout_action=str(data["trap_timeout_action"]),
                 targets=tuple(data["targets"]),
-                schedule=ScheduleDef(at=str(schedule["at"]), max_start=str(schedule["max_start"])),
+                schedule=ScheduleDef.from_dict(schedule),
                 pre=tuple(OpDef.from_dict(op) for op in data["pre"]),
                 run=tuple(OpDef.from_dict(op) for op in data["run"]),
                 post=tuple(OpDef.from_dict(op) for op in data["post"]),
@@ -474,24 +524,126 @@ class _Checker:
         section: _Section = ("schedule", 0)
         label = "[schedule] "
         self.unknown_keys(table, section, "in [schedule]", _SCHEDULE_KEYS)
+        mode = self.choice(table, section, label, "mode", SCHEDULE_MODES)
+        zone = self.string(table, section, label, "timezone", None)
+        if zone is not None:
+            try:
+                check_zone(zone)
+            except TimeParseError as exc:
+                self.field_error(section, label, "timezone", str(exc))
+                zone = None
+        # Each mode has its own start keys: a file mixing them is ambiguous about when the job runs.
+        misplaced = ("start", "window", "days") if mode == "now" else ("at", "max_start")
+        for key in misplaced:
+            if key in table:
+                other = "window" if mode == "now" else "now"
+                self.field_error(
+                    section,
+                    label,
+                    key,
+                    f'is only used with mode = "{other}" (this schedule is mode = "{mode}")',
+                )
         at = self.when_text(table, label, "at", DEFAULT_AT)
         max_start = self.when_text(table, label, "max_start", DEFAULT_MAX_START)
+        start = self.when_text(table, label, "start", "now") if "start" in table else None
+        expires = self.when_text(table, label, "expires", "") if "expires" in table else None
+        window = self.window(table, section, label)
+        days = self.days(table, section, label)
+        retry_every_s = self.duration(table, section, label, "retry_every", DEFAULT_RETRY_EVERY)
 
-        # Only the spelling is checked here; the engine resolves both again when the job is
+        # Only the spelling is checked here; the engine resolves the dates again when the job is
         # submitted, since "now" and "+1d" mean something different then.
         now = pendulum.now("UTC")
         at_time = now
-        if at is not None:
+        for key, text in (("at", at), ("start", start)):
+            if text is None:
+                continue
             try:
-                at_time = parse_when(at, now)
+                at_time = parse_when(text, now, zone)
             except TimeParseError as exc:
-                self.field_error(section, label, "at", str(exc))
-        if max_start is not None:
+                self.field_error(section, label, key, str(exc))
+        for key, text in (("max_start", max_start), ("expires", expires)):
+            if text is None:
+                continue
             try:
-                parse_max_start(max_start, at_time, now)
+                parse_max_start(text, at_time, now, zone) if key == "max_start" else parse_when(
+                    text, now, zone
+                )
             except TimeParseError as exc:
-                self.field_error(section, label, "max_start", str(exc))
-        return ScheduleDef(at=at or DEFAULT_AT, max_start=max_start or DEFAULT_MAX_START)
+                self.field_error(section, label, key, str(exc))
+        return ScheduleDef(
+            at=at or DEFAULT_AT,
+            max_start=max_start or DEFAULT_MAX_START,
+            mode=mode,
+            timezone=zone,
+            start=start,
+            expires=expires,
+            window=window,
+            days=days,
+            retry_every_s=retry_every_s,
+            retrying=any(key in table for key in _SEED_003_KEYS),
+        )
+
+    def window(self, table: dict[str, Any], section: _Section, label: str) -> tuple[str, str] | None:
+        from jobtui.engine.windows import parse_clock
+
+        if "window" not in table:
+            return None
+        value = table["window"]
+        if not isinstance(value, dict):
+            self.field_error(
+                section,
+                label,
+                "window",
+                f'expected a table like {{ from = "22:00", to = "04:00" }}, got {_show(value)}',
+            )
+            return None
+        self.unknown_keys(value, section, 'in [schedule] "window"', _WINDOW_KEYS)
+        ends: list[str] = []
+        for key in _WINDOW_KEYS:
+            text = value.get(key)
+            if text is None:
+                self.field_error(section, label, "window", f'needs "{key}" (a time of day like "22:00")')
+                continue
+            if not isinstance(text, str | dt.time):
+                self.field_error(
+                    section, label, "window", f'"{key}": expected a time like "22:00", got {_show(text)}'
+                )
+                continue
+            clock = text.strftime("%H:%M:%S") if isinstance(text, dt.time) else text
+            try:
+                parse_clock(clock)
+            except ValueError as exc:
+                self.field_error(section, label, "window", f'"{key}": {exc}')
+                continue
+            ends.append(clock)
+        if len(ends) != 2:
+            return None
+        if parse_clock(ends[0]) == parse_clock(ends[1]):
+            self.field_error(
+                section,
+                label,
+                "window",
+                f'"from" and "to" are both {ends[0]}; leave "window" out for all day',
+            )
+            return None
+        return ends[0], ends[1]
+
+    def days(self, table: dict[str, Any], section: _Section, label: str) -> tuple[str, ...]:
+        from jobtui.engine.windows import WEEKDAYS, parse_days
+
+        if "days" not in table:
+            return ()
+        names = self.strings(table, section, label, "days", unique=True)
+        if not names and isinstance(table["days"], list) and not table["days"]:
+            self.field_error(section, label, "days", "must name at least one weekday")
+            return ()
+        try:
+            allowed = parse_days(list(names))
+        except ValueError as exc:
+            self.field_error(section, label, "days", str(exc))
+            return ()
+        return tuple(WEEKDAYS[day] for day in sorted(allowed))
 
     def ops(self, data: dict[str, Any], step: str) -> tuple[OpDef, ...]:
         key = step.lower()

@@ -83,6 +83,11 @@ class Job(SQLModel, table=True):
     worker_id: str | None = Field(default=None, index=True)
     lease: str | None = None
     definition: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    # The schedule resolved at submission (schedules.JobSchedule JSON); null for bulk-loaded rows.
+    schedule: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # When retries stop and unfinished tasks fail (seed 003); null when the job never retries.
+    expires_at: datetime | None = _when()
+    replaced_by: int | None = None
     source: str = ""
     log_path: str = ""
     seq: int = Field(default=0, index=True)

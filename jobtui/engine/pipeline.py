@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 
 import pendulum
-from sqlalchemy import func, insert, update
+from sqlalchemy import case, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from jobtui.engine.definitions import Definition
@@ -88,6 +88,8 @@ def create_plan(session: Session, job: Job, from_step: Step) -> None:
 
 
 def next_pending(session: Session, job: Job, step: str) -> OpRun | None:
+    """The next op to run in `step`; per-target ops of a task waiting for its next attempt wait too."""
+    waiting = select(Task.id).where(Task.job_id == job.id, Task.status == TaskStatus.RESCHEDULED.value)
     return session.exec(
         select(OpRun)
         .where(
@@ -95,6 +97,7 @@ def next_pending(session: Session, job: Job, step: str) -> OpRun | None:
             OpRun.exec == job.exec,
             OpRun.step == step,
             OpRun.status == OpStatus.PENDING.value,
+            or_(col(OpRun.per_target).is_(False), col(OpRun.task_id).not_in(waiting)),
         )
         .order_by(col(OpRun.position))
         .limit(1)
@@ -143,7 +146,13 @@ def mark_op_started(store: Store, session: Session, job: Job, op_run: OpRun, ref
         session.execute(
             update(TASKS)
             .where(TASKS.c.id == op_run.task_id)
-            .values(status=TaskStatus.RUNNING.value, last_triggered_at=now, current_step=op_run.name)
+            .values(
+                status=TaskStatus.RUNNING.value,
+                last_triggered_at=now,
+                current_step=op_run.name,
+                # The first op of a task is its first attempt; later attempts count up on retry.
+                attempts=case((TASKS.c.attempts < 1, 1), else_=TASKS.c.attempts),
+            )
         )
     store.change_job(session, job, ref.who, "step", held=ref.lease)
 
@@ -261,7 +270,9 @@ def end_status_from_tasks(session: Session, job: Job) -> Status:
         return Status.ERROR
     assert job.id is not None
     tasks = tasks_of(session, job.id)
-    succeeded = [t for t in tasks if t.status != TaskStatus.FAILED]
+    # Tasks still SCHEDULED/RUNNING here walked all their ops; cancelled ones count as not succeeded.
+    not_succeeded = (TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.RESCHEDULED)
+    succeeded = [t for t in tasks if t.status not in not_succeeded]
     if len(succeeded) == len(tasks):
         return Status.FINISHED
     return Status.PARTIAL if succeeded else Status.ERROR

@@ -24,7 +24,7 @@ import psutil
 from sqlalchemy import TextClause, bindparam, text, update
 from sqlmodel import Session, col, select
 
-from jobtui.engine import pipeline
+from jobtui.engine import lifecycle, pipeline
 from jobtui.engine.definitions import OpDef
 from jobtui.engine.models import TASKS, AuditEvent, Job, OpRun, Task, UTCDateTime, Worker
 from jobtui.engine.pipeline import JobRef
@@ -211,6 +211,7 @@ class Engine:
             # loop's database work proportional to the jobs that move, not to how often it wakes.
             self._last_sweep = now
             self._sweep_expired(now)
+            lifecycle.sweep_expired_schedules(self.store, self.who, now)
             self._sweep_trap_timeouts(now)
             self._sweep_lost_workers(now)
         self._check_leases()
@@ -433,8 +434,7 @@ class Engine:
             if pipeline.queue_paused(self.store, s):
                 return 0
             claimed = self._claim_rows(s, now, free, lease)
-            for job_id, name, status in claimed:
-                src = Status.READY.value if status == Status.RUNNING else status
+            for job_id, name, src, status in claimed:
                 s.add(
                     AuditEvent(
                         job_id=job_id,
@@ -448,7 +448,7 @@ class Engine:
                     )
                 )
                 self.store.touch(s, job_id)
-        ids = [job_id for job_id, _, _ in claimed]
+        ids = [job_id for job_id, _, _, _ in claimed]
         for job_id in ids:
             self._held[job_id] = Held(job_id, lease)
         return len(ids)
@@ -456,7 +456,9 @@ class Engine:
     @staticmethod
     def _anything_due(s: Session, now: pendulum.DateTime) -> bool:
         ready = s.exec(
-            select(Job.id).where(Job.status == Status.READY.value, col(Job.due_at) <= now).limit(1)
+            select(Job.id)
+            .where(col(Job.status).in_([Status.READY.value, Status.PAUSED.value]), col(Job.due_at) <= now)
+            .limit(1)
         ).first()
         if ready is not None:
             return True
@@ -471,24 +473,41 @@ class Engine:
 
     def _claim_rows(
         self, s: Session, now: pendulum.DateTime, limit: int, lease: str
-    ) -> list[tuple[int, str, str]]:
-        # One statement, under the write lock (SQLite) or SKIP LOCKED (PostgreSQL): no job runs twice.
+    ) -> list[tuple[int, str, str, str]]:
+        """(id, name, status before, status after) of the jobs claimed.
+
+        Under the write lock (SQLite) or row locks taken with SKIP LOCKED (PostgreSQL): no job runs twice.
+        """
         skip_locked = " FOR UPDATE SKIP LOCKED" if not self.store.is_sqlite else ""
-        params = {"now": now, "w": self.worker_id, "lease": lease, "n": limit}
-        rows = s.execute(
+        due = s.execute(
             _timed(
                 text(
-                    "UPDATE jobs SET status = CASE WHEN status = 'READY' THEN 'RUNNING' ELSE status END, "
-                    "worker_id = :w, lease = :lease, due_at = NULL, status_since = :now "
-                    "WHERE id IN (SELECT id FROM jobs WHERE "
-                    "(status = 'READY' AND due_at <= :now) OR (status = 'ROLLBACK' AND worker_id IS NULL) "
-                    f"ORDER BY due_at, id LIMIT :n{skip_locked}) RETURNING id, name, status"
+                    "SELECT id, name, status FROM jobs WHERE "
+                    "(status IN ('READY', 'PAUSED') AND due_at <= :now) "
+                    "OR (status = 'ROLLBACK' AND worker_id IS NULL) "
+                    f"ORDER BY due_at, id LIMIT :n{skip_locked}"
                 ),
                 "now",
             ),
-            params,
+            {"now": now, "n": limit},
         ).all()
-        return sorted((int(r[0]), str(r[1]), str(r[2])) for r in rows)
+        if not due:
+            return []
+        s.execute(
+            _timed(
+                text(
+                    "UPDATE jobs SET status = CASE WHEN status = 'ROLLBACK' THEN status ELSE 'RUNNING' END, "
+                    "worker_id = :w, lease = :lease, due_at = NULL, status_since = :now WHERE id IN :ids"
+                ).bindparams(bindparam("ids", expanding=True)),
+                "now",
+            ),
+            {"now": now, "w": self.worker_id, "lease": lease, "ids": [int(r[0]) for r in due]},
+        )
+        claimed = []
+        for job_id, name, was in sorted(due):
+            after = was if was == Status.ROLLBACK.value else Status.RUNNING.value
+            claimed.append((int(job_id), str(name), str(was), after))
+        return claimed
 
     def _new_lease(self) -> str:
         return f"{self.worker_id}:{next(self._claims)}"
@@ -572,7 +591,21 @@ class Engine:
             if step == Step.END:
                 self.store.change_job(s, job, self.who, "release", held=ref.lease, worker_id=None, lease=None)
                 return None
+            schedule = lifecycle.schedule_of(job) if step in (Step.PRE, Step.RUN) else None
+            if schedule is not None:
+                if schedule.retries:
+                    lifecycle.revive_due_tasks(s, job, now)
+                if not lifecycle.window_gate(self.store, s, job, ref, now):
+                    if job.worker_id is None:
+                        return None
+                    continue  # expired: on to POST
             op_run = pipeline.next_pending(s, job, step.value)
+            if schedule is not None and schedule.retries and (op_run is None or not op_run.per_target):
+                # A job-wide op, or the next step, waits until every rescheduled task had its retries.
+                waiting = lifecycle.waiting_tasks(s, job)
+                if waiting:
+                    lifecycle.wait_for_retry(self.store, s, job, ref, min(waiting))
+                    return None
             if op_run is not None:
                 return op_run
             if step == Step.POST:
@@ -800,6 +833,8 @@ class Engine:
                 worker_id=None,
                 lease=None,
             )
+            return
+        if lifecycle.reschedule_failed(self.store, s, job, op_run, ref):
             return
         pipeline.apply_op_failure(self.store, s, job, op_run, ref)
 

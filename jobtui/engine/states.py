@@ -215,8 +215,11 @@ ENGINE_TRANSITIONS: frozenset[tuple[Status, Status]] = frozenset(
         (Status.RUNNING, Status.REJECTED),  # POST after a rejection done
         (Status.RUNNING, Status.ROLLEDBACK),  # POST after an automatic rollback done
         (Status.RUNNING, Status.ABEND),
-        (Status.RUNNING, Status.PAUSED),
-        (Status.PAUSED, Status.RUNNING),
+        (Status.RUNNING, Status.PAUSED),  # its schedule window closed between ops
+        (Status.PAUSED, Status.RUNNING),  # the window reopened
+        (Status.PAUSED, Status.READY),  # expired while paused: POST still runs
+        (Status.PAUSED, Status.EXPIRED),  # expired while paused before RUN started
+        (Status.PAUSED, Status.REPLACED),
         (Status.READY, Status.EXPIRED),
         (Status.RUNNING, Status.EXPIRED),  # PRE outlasted Max Start Date
         (Status.APPROVAL, Status.EXPIRED),

@@ -28,7 +28,7 @@ from jobtui.engine.clock import Clock, SystemClock
 from jobtui.engine.models import CHANGES, JOBS, AuditEvent, Job, Setting
 from jobtui.engine.states import Status, is_allowed_transition
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRY_SECONDS = 120.0

@@ -17,6 +17,7 @@ from pendulum.tz.local_timezone import get_local_timezone
 
 __all__ = [
     "TimeParseError",
+    "check_zone",
     "format_duration",
     "parse_duration",
     "parse_max_start",
@@ -164,6 +165,12 @@ def _zone(tz: str | None) -> pendulum.Timezone | pendulum.FixedTimezone:
         return pendulum.Timezone(tz)
     except (InvalidTimezone, ValueError) as exc:
         raise TimeParseError(f'"{tz}" is not a known time zone (try "Europe/Zurich" or "UTC")') from exc
+
+
+def check_zone(tz: str) -> str:
+    """The zone name if it is a known IANA zone; TimeParseError naming it otherwise."""
+    _zone(tz)
+    return tz
 
 
 def _date_error(text: str) -> TimeParseError:

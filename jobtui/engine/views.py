@@ -10,6 +10,7 @@ import pendulum
 from sqlmodel import Session, col, select
 
 from jobtui.engine.models import AuditEvent, Job, OpRun, Task
+from jobtui.engine.schedules import JobSchedule
 from jobtui.engine.states import ROLLBACK_STEP, Status, status_label
 from jobtui.engine.store import Store
 
@@ -55,7 +56,20 @@ def job_json(job: Job, session: Session, now: pendulum.DateTime, lang: str = "en
         "system": job.system,
         "status_since": iso(job.status_since),
         "reason": job.reason,
+        "expires_at": iso(job.expires_at),
+        "next_run_at": iso(next_run_at(job)),
+        "replaced_by": job.replaced_by,
     }
+
+
+def next_run_at(job: Job) -> pendulum.DateTime | None:
+    """When the engine will next pick the job up (a window opening, a retry, the RUN date)."""
+    if job.status not in (Status.READY, Status.PAUSED) or job.due_at is None:
+        return None
+    due = pendulum.instance(job.due_at)
+    if job.run_started_at is None and job.scheduled_at is not None:
+        return max(due, pendulum.instance(job.scheduled_at))
+    return due
 
 
 def step_json(op: OpRun) -> dict[str, Any]:
@@ -86,6 +100,8 @@ def job_detail_json(job: Job, session: Session, now: pendulum.DateTime, lang: st
             "last_triggered_at": iso(task.last_triggered_at),
             "current_step": task.current_step,
             "progress": task.progress,
+            "attempts": task.attempts,
+            "next_attempt_at": iso(task.next_attempt_at),
             "steps": [step_json(op) for op in ops if op.task_id == task.id],
         }
         for task in tasks
@@ -93,6 +109,8 @@ def job_detail_json(job: Job, session: Session, now: pendulum.DateTime, lang: st
     # Ops that belong to no single task (job-wide ops of a job with several targets) and rollbacks.
     data["steps"] = [step_json(op) for op in ops if op.task_id is None or op.step == ROLLBACK_STEP]
     data["log_path"] = job.log_path
+    schedule = JobSchedule.from_json(job.schedule)
+    data["schedule"] = schedule.view(next_run_at(job)) if schedule is not None else None
     return data
 
 

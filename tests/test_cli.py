@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psutil
 import pytest
@@ -884,3 +885,56 @@ def test_daemon_stops_cleanly_on_sigterm(daemon: Daemon) -> None:
     assert "jobtui engine stopped" in daemon.stderr()
     queue = daemon.cli.json("queue", "--db", daemon.url)
     assert queue["workers"] == 0, "a stopped daemon is no longer a live worker"
+
+
+# -- seed 003 schedules ------------------------------------------------------------------------------------
+
+WINDOWED = """\
+    name = "firmware"
+    targets = ["dev-1", "dev-2"]
+    [schedule]
+    mode = "window"
+    timezone = "Europe/Zurich"
+    start = "2026-11-23"
+    expires = "2099-11-30T18:00"
+    window = { from = "22:00", to = "04:00" }
+    days = ["mon", "tue", "wed", "thu", "fri"]
+    retry_every = "5m"
+    [[run]]
+    run = "true"
+    per_target = true
+"""
+
+
+def test_submit_replaces_an_unstarted_job_unless_keep_and_show_has_the_schedule(cli: Cli) -> None:
+    path = cli.write("firmware.toml", WINDOWED)
+    first = submitted_id(cli("submit", path, "--json"))
+    kept = cli.json("submit", path, "--keep")
+    assert kept["replaced"] == [] and cli.json("show", first)["status"] == "READY"
+    newest = cli.json("submit", path)
+    assert newest["replaced"] == [first, kept["id"]]
+    old = cli.json("show", first)
+    assert (old["status"], old["status_label"], old["replaced_by"]) == ("REPLACED", "Replaced", newest["id"])
+    shown = cli.json("show", newest["id"])
+    assert f"replaced job {newest['id']}" in cli("submit", path).stdout
+
+    assert_detail_shape(shown)
+    schedule = shown["schedule"]
+    keys = {"mode", "timezone", "window", "days", "start", "expires", "retry_every", "next_run_at"}
+    assert set(schedule) >= keys
+    assert (schedule["mode"], schedule["timezone"]) == ("window", "Europe/Zurich")
+    assert schedule["retry_every"] == "5m"
+    assert schedule["window"] == {"from": "22:00", "to": "04:00"}
+    assert schedule["days"] == ["mon", "tue", "wed", "thu", "fri"]
+    assert schedule["expires"] == "2099-11-30T17:00:00+00:00"  # 18:00 in Zurich (CET)
+    next_run = assert_iso(schedule["next_run_at"])
+    assert next_run is not None and next_run == assert_iso(shown["next_run_at"])
+    local = next_run.astimezone(ZoneInfo("Europe/Zurich"))
+    opened_on = local - timedelta(days=1) if local.hour < 4 else local
+    assert (local.hour >= 22 or local.hour < 4) and opened_on.weekday() < 5, f"next run {local} is outside"
+    assert [(t["attempts"], t["next_attempt_at"]) for t in shown["tasks"]] == [(0, None), (0, None)]
+
+
+def test_a_schedule_mistake_exits_2_naming_file_line_and_field(cli: Cli) -> None:
+    path = cli.write("bad.toml", WINDOWED.replace('"fri"]', '"fry"]'))
+    bad_input(cli("submit", path, expect=None), f"{path}:9:", '[schedule] "days"', '"fry" is not a weekday')

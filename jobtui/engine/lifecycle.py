@@ -137,6 +137,7 @@ def waiting_tasks(s: Session, job: Job) -> list[pendulum.DateTime]:
 
 def wait_for_retry(store: Store, s: Session, job: Job, ref: JobRef, when: pendulum.DateTime) -> None:
     """Nothing to run until a rescheduled task's next attempt: hand the job back, due then."""
+    _no_task_running(s, job)
     store.change_job(
         s,
         job,
@@ -151,6 +152,15 @@ def wait_for_retry(store: Store, s: Session, job: Job, ref: JobRef, when: pendul
     )
 
 
+def _no_task_running(s: Session, job: Job) -> None:
+    """A job handed back between ops has no task running: they wait, like the job."""
+    s.execute(
+        update(TASKS)
+        .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RUNNING.value)
+        .values(status=TaskStatus.SCHEDULED.value, current_step=None)
+    )
+
+
 def window_gate(store: Store, s: Session, job: Job, ref: JobRef, now: pendulum.DateTime) -> bool:
     """Before a PRE/RUN op: True when the job may go on now. A closed window parks it until it
     reopens (PAUSED once it has started); past the schedule's end, its unfinished work expires."""
@@ -162,11 +172,7 @@ def window_gate(store: Store, s: Session, job: Job, ref: JobRef, now: pendulum.D
         expire_unfinished(store, s, job, ref, now)
         return False
     parked = Status.PAUSED if job.started_at is not None else Status.READY
-    s.execute(
-        update(TASKS)
-        .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RUNNING.value)
-        .values(status=TaskStatus.SCHEDULED.value, current_step=None)
-    )
+    _no_task_running(s, job)
     store.change_job(
         s,
         job,

@@ -21,6 +21,7 @@ from jobtui.engine.store import Store
 
 STEP_ORDER = {Step.INIT: 0, Step.PRE: 1, Step.RUN: 2, Step.POST: 3, Step.END: 4}
 FINISHED_OP = (OpStatus.DONE, OpStatus.SKIPPED, OpStatus.FAILED)
+SETTLED_TASK = (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,9 @@ def _parse_stored_definition(text: str) -> Definition:
 
 
 def tasks_of(session: Session, job_id: int) -> list[Task]:
-    return list(session.exec(select(Task).where(Task.job_id == job_id).order_by(col(Task.position))))
+    # Task rows are also changed with Core UPDATEs in the same transaction: never trust loaded copies.
+    query = select(Task).where(Task.job_id == job_id).order_by(col(Task.position))
+    return list(session.exec(query.execution_options(populate_existing=True)))
 
 
 def op_runs_of(session: Session, job: Job, exec_: int | None = None) -> list[OpRun]:
@@ -147,7 +150,10 @@ def mark_op_started(store: Store, session: Session, job: Job, op_run: OpRun, ref
             update(TASKS)
             .where(TASKS.c.id == op_run.task_id)
             .values(
-                status=TaskStatus.RUNNING.value,
+                # A task that already failed for good stays failed while POST runs its notifications.
+                status=case(
+                    (TASKS.c.status.in_(SETTLED_TASK), TASKS.c.status), else_=TaskStatus.RUNNING.value
+                ),
                 last_triggered_at=now,
                 current_step=op_run.name,
                 # The first op of a task is its first attempt; later attempts count up on retry.

@@ -249,6 +249,11 @@ class Engine:
                 if job is None or job.status not in (Status.READY, Status.APPROVAL) or job.run_started_at:
                     continue
                 when = pendulum.instance(job.max_start_at).isoformat() if job.max_start_at else "?"
+                s.execute(
+                    update(TASKS)
+                    .where(TASKS.c.job_id == job.id, TASKS.c.status.in_(lifecycle.UNFINISHED_TASK))
+                    .values(status=TaskStatus.CANCELLED.value, current_step=None, next_attempt_at=None)
+                )
                 self.store.change_job(
                     s,
                     job,

@@ -82,9 +82,13 @@ def test_an_op_killed_alone_is_a_failure_not_an_abend(engine: Engine, store: Sto
     job_id = submit('name = "child"\n[[run]]\nrun = "sleep 60; true"\n')
     op = wait_op_started(engine, store, job_id)
     assert op.pid is not None
-    children = psutil.Process(op.pid).children(recursive=True)
-    sleeper = next(p for p in children if p.name() == "sleep")
-    sleeper.kill()
+    wrapper = psutil.Process(op.pid)
+
+    def sleepers() -> list[psutil.Process]:
+        return [p for p in wrapper.children(recursive=True) if p.name() == "sleep"]
+
+    engine.run_until(lambda: bool(sleepers()))  # the shell may not have forked it yet
+    sleepers()[0].kill()
     job = run_until_status(engine, job_id, "ERROR", "ABEND", "FINISHED")
     assert job.status == "FINISHED"  # `; true` ran after the killed sleep: the op itself exited 0
 

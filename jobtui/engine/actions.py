@@ -409,7 +409,12 @@ class Actions:
             to: Status | None = None
             if job.status == Status.EXPIRED:
                 to = Status.READY
-                fields["reason"] = None
+                fields.update(reason=None, ended_at=None)
+                s.execute(
+                    update(TASKS)
+                    .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.CANCELLED.value)
+                    .values(status=TaskStatus.SCHEDULED.value)
+                )
             if to == Status.READY or job.status == Status.READY:
                 fields["due_at"] = new if job.step == Step.RUN else now
             self._audit(s, job, "reschedule", to, f"RUN at {new.isoformat()}", **fields)

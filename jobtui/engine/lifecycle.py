@@ -193,9 +193,8 @@ def expire_unfinished(store: Store, s: Session, job: Job, ref: JobRef, now: pend
     done are FAILED and POST runs; the end status then comes from the tasks."""
     schedule = schedule_of(job)
     when = _fmt(schedule.expires, schedule) if schedule and schedule.expires else now.isoformat()
-    unfinished = _tasks_with_work_left(s, job)
-    pipeline.skip_pending(s, job, RETRIED_STEPS, now)
     if job.run_started_at is None:
+        # Ops stay pending: a reschedule brings the job back where it stood.
         s.execute(
             update(TASKS)
             .where(TASKS.c.job_id == job.id, TASKS.c.status.in_(UNFINISHED_TASK))
@@ -216,6 +215,8 @@ def expire_unfinished(store: Store, s: Session, job: Job, ref: JobRef, now: pend
             lease=None,
         )
         return
+    unfinished = _tasks_with_work_left(s, job)
+    pipeline.skip_pending(s, job, RETRIED_STEPS, now)
     s.execute(
         update(TASKS)
         .where(TASKS.c.id.in_(unfinished), TASKS.c.status.in_(UNFINISHED_TASK))

@@ -144,12 +144,49 @@ DEMO_DEFINITIONS: dict[str, str] = {
         name = "notify"
         run = "echo notify team"
     """,
+    # Seed 003: dev-2 keeps failing; it is RESCHEDULED every 20 s until the schedule expires, then
+    # the job ends PARTIAL.
+    "retrying": """
+        name = "sync-devices"
+        project = "network"
+        targets = ["dev-1", "dev-2"]
+        [schedule]
+        mode = "now"
+        retry_every = "20s"
+        expires = "+30s"
+        [[run]]
+        name = "sync"
+        per_target = true
+        run = "echo syncing $JOBTUI_TARGET; sleep 1; test $JOBTUI_TARGET != dev-2"
+    """,
+    "windowed": """
+        name = "firmware-window"
+        project = "network"
+        targets = ["rt-1", "rt-2"]
+        [schedule]
+        mode = "window"
+        timezone = "UTC"
+        window = { from = "02:00", to = "04:00" }
+        days = ["mon", "tue", "wed", "thu", "fri"]
+        [[run]]
+        name = "flash"
+        per_target = true
+        run = "echo flashing $JOBTUI_TARGET; sleep 2"
+    """,
+    # The same definition and targets as "later", submitted again: the earlier job is REPLACED.
+    "replaces-later": """
+        name = "weekend-maintenance"
+        project = "ops"
+        [schedule]
+        at = "+3h"
+        [[run]]
+        run = "echo maintenance"
+    """,
 }
 
 # Where each seeded job comes to rest (with the stream's cancel, and once the clock passes the expiry).
 DEMO_OUTCOMES: dict[str, Status] = {
     "long": Status.FINISHED,
-    "later": Status.READY,
     "expires": Status.EXPIRED,
     "needs-approval": Status.APPROVAL,
     "fails": Status.ERROR,
@@ -159,6 +196,10 @@ DEMO_OUTCOMES: dict[str, Status] = {
     "rolls-back": Status.ROLLEDBACK,
     "canceled": Status.CANCELED,
     "build-and-deploy": Status.FINISHED,
+    "retrying": Status.PARTIAL,
+    "windowed": Status.READY,
+    "later": Status.REPLACED,
+    "replaces-later": Status.READY,
 }
 
 # The definitions whose running jobs the stream cancels, as an operator would.

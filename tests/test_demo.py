@@ -49,6 +49,7 @@ SHOWN = {
     Status.CANCELED,
     Status.PARTIAL,
     Status.ABEND,
+    Status.REPLACED,
 }
 
 _SCRIPT = Path(sys.executable).with_name("jobtui")
@@ -120,6 +121,12 @@ def test_the_seeded_demo_and_the_streams_cancel_reach_every_status(
         ).one()
     assert post.status == "done"  # POST runs after a RUN failure
     assert cancel.comment == "demo"
+    with store.read() as s:
+        retried = {t.target: t for t in s.exec(select(Task).where(Task.job_id == ids["retrying"]))}
+    assert (retried["dev-1"].status, retried["dev-1"].attempts) == ("SUCCEEDED", 1)
+    # The test's clock jumps from 5 s to 35 s, past the 30 s expiry, so the 20 s retry never came.
+    assert (retried["dev-2"].status, retried["dev-2"].attempts) == ("FAILED", 1)
+    assert job_of(store, ids["later"]).replaced_by == ids["replaces-later"]
 
 
 def test_the_stream_submits_on_the_store_clock_and_stops_at_once(store: Store, clock: FakeClock) -> None:

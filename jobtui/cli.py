@@ -82,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="keep earlier submissions of this definition for the same targets (default: they are REPLACED)",
     )
+    p.add_argument("--envelope", metavar="NAME", help="chain the files, in order, into one envelope")
+    add("envelopes", "list envelopes")
+    p = add("envelope", "one envelope with its jobs and notifications")
+    p.add_argument("id", type=int)
+    p = add("envelope-rollback", "roll back an envelope (the most recent of its project first)")
+    p.add_argument("id", type=int)
+    p.add_argument("--reason", required=True)
+    p = add("envelope-cancel", "cancel every job of an envelope that has not ended")
+    p.add_argument("id", type=int)
+    p.add_argument("--comment")
     p = add("jobs", "list jobs")
     p.add_argument("--status", action="append", default=[], metavar="CODE")
     p.add_argument("--project")
@@ -167,7 +177,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if command is None:
         return _open_app(args)
-    handler: Callable[[argparse.Namespace], int] = globals()[f"_cmd_{command}"]
+    handler: Callable[[argparse.Namespace], int] = globals()[f"_cmd_{command.replace('-', '_')}"]
     return handler(args)
 
 
@@ -261,9 +271,10 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
 
 def _cmd_submit(args: argparse.Namespace) -> int:
     from jobtui.engine.definitions import load_definition
+    from jobtui.engine.envelope_files import is_envelope_file
 
-    if len(args.files) > 1:
-        raise UsageError("submit: one definition file at a time (envelopes of several files come later)")
+    if args.envelope or len(args.files) > 1 or is_envelope_file(args.files[0]):
+        return _submit_envelope(args)
     definition = load_definition(args.files[0])
     actions = _actions(args)
     job_id = actions.submit(definition, at=args.at, max_start=args.max_start, keep=args.keep)
@@ -272,6 +283,75 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     if replaced:
         text += "; replaced job " + ", ".join(str(i) for i in replaced)
     _emit(args, {"id": job_id, "replaced": replaced}, text)
+    return EXIT_OK
+
+
+def _submit_envelope(args: argparse.Namespace) -> int:
+    from jobtui.engine.envelope_actions import EnvelopeActions
+    from jobtui.engine.envelope_files import EnvelopeCorrupt, envelope_of_files, load_envelope
+
+    if len(args.files) > 1 and not args.envelope:
+        raise UsageError("submit: several files make an envelope; name it with --envelope NAME")
+    if args.at or args.max_start:
+        raise UsageError("submit: --at/--max-start apply to one job; in an envelope file use at/max_start")
+    envelopes = EnvelopeActions(_actions(args))
+    try:
+        spec = envelope_of_files(args.files, args.envelope) if args.envelope else load_envelope(args.files[0])
+    except EnvelopeCorrupt as problem:
+        envelope_id = envelopes.record_corrupt(problem)
+        print(
+            f"{problem.reason}\n(recorded as corrupt envelope {envelope_id}; none of its jobs run)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    envelope_id, ids = envelopes.submit(spec)
+    text = f"submitted envelope {envelope_id} ({spec.name}): jobs " + " → ".join(str(i) for i in ids)
+    _emit(args, {"envelope": envelope_id, "ids": ids}, text)
+    return EXIT_OK
+
+
+def _cmd_envelopes(args: argparse.Namespace) -> int:
+    from jobtui.engine.envelope_actions import EnvelopeActions
+
+    envelopes = EnvelopeActions(_actions(args)).all_envelopes()
+    lines = [
+        f"{e['id']:>5}  {e['status']:<15} {e['project']:<12} {e['name']}  ({len(e['jobs'])} jobs)"
+        for e in envelopes
+    ]
+    _emit(args, envelopes, "\n".join(lines) or "no envelopes")
+    return EXIT_OK
+
+
+def _cmd_envelope(args: argparse.Namespace) -> int:
+    from jobtui.engine.envelope_actions import EnvelopeActions
+
+    data = EnvelopeActions(_actions(args)).detail(args.id)
+    lines = [f"envelope {data['id']} {data['name']} [{data['project']}] {data['status']}"]
+    if data["reason"]:
+        lines.append(f"  reason: {data['reason']}")
+    lines += [f"  job {j['id']:>5}  {j['status']:<12} {j['name']}" for j in data["jobs"]]
+    lines += [f"  {n['at']} {n['level']:<7} {n['text']}" for n in data["notifications"]]
+    _emit(args, data, "\n".join(lines))
+    return EXIT_OK
+
+
+def _cmd_envelope_rollback(args: argparse.Namespace) -> int:
+    from jobtui.engine.envelope_actions import EnvelopeActions
+
+    job_id = EnvelopeActions(_actions(args)).rollback(args.id, args.reason)
+    _emit(
+        args,
+        {"envelope": args.id, "rollback_job": job_id},
+        f"envelope {args.id}: rollback queued as job {job_id}",
+    )
+    return EXIT_OK
+
+
+def _cmd_envelope_cancel(args: argparse.Namespace) -> int:
+    from jobtui.engine.envelope_actions import EnvelopeActions
+
+    ids = EnvelopeActions(_actions(args)).cancel(args.id, args.comment)
+    _emit(args, {"envelope": args.id, "canceled": ids}, f"envelope {args.id}: canceled jobs {ids or 'none'}")
     return EXIT_OK
 
 

@@ -154,11 +154,36 @@ class Actions:
             raise Refused(
                 f"submit: {self.actor.user} lacks {Perm.CREATE.value} on project {definition.project}"
             )
-        now = self.store.now()
+        resolved = self._resolve(definition, at, max_start)
+        with self.store.write() as s:
+            ids = self._create_jobs(s, definition, count, resolved)
+            if not keep:
+                targets = list(definition.targets or (definition.name,))
+                for old in self._replaceable(s, definition, targets, ids):
+                    lifecycle.mark_replaced(self.store, s, old, ids[-1], self.actor.user)
+            return ids
+
+    def _resolve(
+        self, definition: Definition, at: str | None, max_start: str | None
+    ) -> schedules.ResolvedSchedule:
         try:
-            resolved = schedules.resolve(definition, now, at=at, max_start=max_start)
+            return schedules.resolve(definition, self.store.now(), at=at, max_start=max_start)
         except TimeParseError as exc:
             raise ValueError(f"{definition.source}: {exc}") from exc
+
+    def _create_jobs(
+        self,
+        s: Session,
+        definition: Definition,
+        count: int,
+        resolved: schedules.ResolvedSchedule,
+        envelope_id: int | None = None,
+        position: int | None = None,
+        wait_for: str | None = None,
+    ) -> list[int]:
+        """Insert the jobs with their tasks, planned ops and audit rows; `wait_for` parks them (due never)
+        until the envelope chain releases them."""
+        now = self.store.now()
         scheduled, max_start_at = resolved.scheduled_at, resolved.max_start_at
         job_row = dict(
             name=definition.name,
@@ -170,12 +195,15 @@ class Actions:
             natures=json.dumps(list(definition.natures)),
             owner=self.actor.user,
             system=definition.system,
+            envelope_id=envelope_id,
+            envelope_position=position,
             exec=1,
             created_at=now,
             scheduled_at=scheduled,
             max_start_at=max_start_at,
             status_since=now,
-            due_at=resolved.due_at,
+            due_at=None if wait_for else resolved.due_at,
+            reason=wait_for,
             schedule=resolved.schedule.to_json(),
             expires_at=resolved.schedule.expires,
             approved=False,
@@ -186,65 +214,59 @@ class Actions:
             seq=0,
         )
         targets = list(definition.targets or (definition.name,))
-        with self.store.write() as s:
-            inserted = s.execute(
-                insert(JOBS).returning(JOBS.c.id, sort_by_parameter_order=True), [job_row] * count
+        inserted = s.execute(
+            insert(JOBS).returning(JOBS.c.id, sort_by_parameter_order=True), [job_row] * count
+        )
+        ids = [int(row[0]) for row in inserted]
+        s.execute(
+            update(JOBS).where(JOBS.c.id == bindparam("job_id")).values(log_path=bindparam("path")),
+            [{"job_id": i, "path": str(self.store.log_dir / f"job-{i}.log")} for i in ids],
+        )
+        task_rows = [
+            {
+                "job_id": i,
+                "target": t,
+                "position": n,
+                "status": TaskStatus.SCHEDULED.value,
+                "progress": 0,
+                "attempts": 0,
+            }
+            for i in ids
+            for n, t in enumerate(targets)
+        ]
+        task_ids = [
+            int(row[0])
+            for row in s.execute(insert(TASKS).returning(TASKS.c.id, sort_by_parameter_order=True), task_rows)
+        ]
+        per_job = len(targets)
+        op_rows = [
+            row
+            for n, job_id in enumerate(ids)
+            for row in pipeline.plan_rows(
+                definition, job_id, 1, task_ids[n * per_job : (n + 1) * per_job], Step.PRE
             )
-            ids = [int(row[0]) for row in inserted]
-            s.execute(
-                update(JOBS).where(JOBS.c.id == bindparam("job_id")).values(log_path=bindparam("path")),
-                [{"job_id": i, "path": str(self.store.log_dir / f"job-{i}.log")} for i in ids],
-            )
-            task_rows = [
+        ]
+        if op_rows:
+            s.execute(insert(OP_RUNS), op_rows)
+        s.execute(
+            insert(AUDIT),
+            [
                 {
                     "job_id": i,
-                    "target": t,
-                    "position": n,
-                    "status": TaskStatus.SCHEDULED.value,
-                    "progress": 0,
-                    "attempts": 0,
+                    "job_name": definition.name,
+                    "at": now,
+                    "who": self.actor.user,
+                    "action": "submit",
+                    "from_status": None,
+                    "to_status": Status.READY.value,
+                    "comment": f"from {definition.source}",
                 }
                 for i in ids
-                for n, t in enumerate(targets)
-            ]
-            task_ids = [
-                int(row[0])
-                for row in s.execute(
-                    insert(TASKS).returning(TASKS.c.id, sort_by_parameter_order=True), task_rows
-                )
-            ]
-            per_job = len(targets)
-            op_rows = [
-                row
-                for n, job_id in enumerate(ids)
-                for row in pipeline.plan_rows(
-                    definition, job_id, 1, task_ids[n * per_job : (n + 1) * per_job], Step.PRE
-                )
-            ]
-            if op_rows:
-                s.execute(insert(OP_RUNS), op_rows)
-            s.execute(
-                insert(AUDIT),
-                [
-                    {
-                        "job_id": i,
-                        "job_name": definition.name,
-                        "at": now,
-                        "who": self.actor.user,
-                        "action": "submit",
-                        "from_status": None,
-                        "to_status": Status.READY.value,
-                        "comment": f"from {definition.source}",
-                    }
-                    for i in ids
-                ],
-            )
-            for job_id in ids:
-                self.store.touch(s, job_id)
-            if not keep:
-                for old in self._replaceable(s, definition, targets, ids):
-                    lifecycle.mark_replaced(self.store, s, old, ids[-1], self.actor.user)
-            return ids
+            ],
+        )
+        for job_id in ids:
+            self.store.touch(s, job_id)
+        return ids
 
     def replaced_by(self, job_id: int) -> list[int]:
         """Ids of the jobs `job_id` replaced when it was submitted."""
@@ -263,6 +285,7 @@ class Actions:
                 col(Job.status).in_([Status.READY.value, Status.APPROVAL.value, Status.PAUSED.value]),
                 col(Job.run_started_at).is_(None),
                 col(Job.worker_id).is_(None),
+                col(Job.envelope_id).is_(None),  # a chain's jobs belong to their envelope
                 col(Job.id).not_in(new_ids),
             )
         ).all()
@@ -311,35 +334,39 @@ class Actions:
 
     def cancel(self, job_id: int, comment: str | None = None) -> None:
         with self._acting("cancel", job_id) as (s, job):
-            now = self.store.now()
-            running = self._running_ops(s, job)
-            for op_run in running:
-                op_run.status = OpStatus.FAILED.value
-                op_run.completed_at = now
-                op_run.error = f"canceled by {self.actor.user}"
-                s.add(op_run)
-            pipeline.skip_pending(
-                s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value, ROLLBACK_STEP), now
-            )
-            _settle_tasks(s, job, TaskStatus.CANCELLED)
-            self._audit(
-                s,
-                job,
-                "cancel",
-                Status.CANCELED,
-                comment,
-                ended_at=now,
-                due_at=None,
-                worker_id=None,
-                lease=None,
-                trap_deadline_at=None,
-                reason=f"canceled by {self.actor.user}",
-            )
-            pipeline.refresh_progress(self.store, s, job, JobRef(self.actor.user))
+            running = self.cancel_in(s, job, comment)
         # The owning engine kills the whole tree too (it sees its lease gone); signalling here as well
         # stops the op at once and also when no engine is alive on this host.
         for op_run in running:
-            _terminate_local(op_run)
+            terminate_local(op_run)
+
+    def cancel_in(self, s: Session, job: Job, comment: str | None) -> list[OpRun]:
+        """Cancel inside the caller's transaction (permission and table already checked); returns the ops
+        that were running, for the caller to signal once the transaction is committed."""
+        now = self.store.now()
+        running = self._running_ops(s, job)
+        for op_run in running:
+            op_run.status = OpStatus.FAILED.value
+            op_run.completed_at = now
+            op_run.error = f"canceled by {self.actor.user}"
+            s.add(op_run)
+        pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value, ROLLBACK_STEP), now)
+        _settle_tasks(s, job, TaskStatus.CANCELLED)
+        self._audit(
+            s,
+            job,
+            "cancel",
+            Status.CANCELED,
+            comment,
+            ended_at=now,
+            due_at=None,
+            worker_id=None,
+            lease=None,
+            trap_deadline_at=None,
+            reason=f"canceled by {self.actor.user}",
+        )
+        pipeline.refresh_progress(self.store, s, job, JobRef(self.actor.user))
+        return running
 
     def delete(self, job_id: int) -> None:
         with self._acting("delete", job_id) as (s, job):
@@ -625,7 +652,7 @@ def _settle_tasks(s: Session, job: Job, status: TaskStatus, force: bool = False)
     s.execute(stmt.values(**values))
 
 
-def _terminate_local(op_run: OpRun) -> None:
+def terminate_local(op_run: OpRun) -> None:
     import socket
 
     if (

@@ -61,6 +61,8 @@ class Job(SQLModel, table=True):
     owner: str = ""
     system: bool = False
     envelope_id: int | None = Field(default=None, foreign_key="envelopes.id", index=True)
+    # Place in the envelope's chain (0 first); a job starts only after the one before it FINISHED.
+    envelope_position: int | None = None
     exec: int = 1
     created_at: datetime | None = _when(nullable=False)
     scheduled_at: datetime | None = _when()
@@ -149,6 +151,24 @@ class Envelope(SQLModel, table=True):
     status: str = "SUCCESS_ACTIVE"
     reason: str | None = None
     created_at: datetime | None = _when(nullable=False)
+    source: str = ""
+    owner: str = ""
+    # The queued job running this envelope's rollback, while or after it runs.
+    rollback_job_id: int | None = None
+
+
+class Notification(SQLModel, table=True):
+    """What happened to an envelope while it was processed (seed 004): a job failed, trapped, expired,
+    the envelope finished, a rollback started or ended."""
+
+    __tablename__ = "notifications"
+
+    id: int | None = Field(default=None, primary_key=True)
+    envelope_id: int = Field(index=True)
+    job_id: int | None = None
+    at: datetime | None = _when(nullable=False)
+    level: str = "info"  # info | warning | error
+    text: str = ""
 
 
 class Setting(SQLModel, table=True):
@@ -209,4 +229,5 @@ OP_RUNS = _table(OpRun)
 CHANGES = _table(Change)
 AUDIT = _table(AuditEvent)
 ENVELOPES = _table(Envelope)
+NOTIFICATIONS = _table(Notification)
 WORKERS = _table(Worker)

@@ -28,7 +28,7 @@ from jobtui.engine.clock import Clock, SystemClock
 from jobtui.engine.models import CHANGES, JOBS, AuditEvent, Job, Setting
 from jobtui.engine.states import Status, is_allowed_transition
 
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRY_SECONDS = 120.0
@@ -262,6 +262,10 @@ class Store:
                 set_committed_value(job, key, value)
         if (to_status is not None and to_status != src) or action not in ENGINE_QUIET_ACTIONS:
             self.audit(session, job, who, action, src.value, Status(job.status).value, comment)
+        if job.envelope_id is not None and to_status is not None and to_status != src:
+            from jobtui.engine import chain  # it builds on this module
+
+            chain.job_status_changed(self, session, job, src, to_status, who)
 
     # -- settings -----------------------------------------------------------------------------------
 

@@ -938,3 +938,58 @@ def test_submit_replaces_an_unstarted_job_unless_keep_and_show_has_the_schedule(
 def test_a_schedule_mistake_exits_2_naming_file_line_and_field(cli: Cli) -> None:
     path = cli.write("bad.toml", WINDOWED.replace('"fri"]', '"fry"]'))
     bad_input(cli("submit", path, expect=None), f"{path}:9:", '[schedule] "days"', '"fry" is not a weekday')
+
+
+# -- envelopes -------------------------------------------------------------------------------------------
+
+
+def test_envelope_commands_submit_show_cancel_and_refuse_rollback_out_of_order(cli: Cli) -> None:
+    cli.write(
+        "build.toml", 'name = "build"\nproject = "payments"\n[[run]]\nrun = "true"\nrollback = "true"\n'
+    )
+    cli.write("ship.toml", 'name = "ship"\nproject = "payments"\n[[run]]\nrun = "true"\n')
+    path = cli.write(
+        "release.toml",
+        """\
+        envelope = "release-42"
+        project = "payments"
+        [[jobs]]
+        file = "build.toml"
+        [[jobs]]
+        file = "ship.toml"
+        at = "+10m"
+        """,
+    )
+    first = cli.json("submit", path)
+    assert set(first) == {"envelope", "ids"} and len(first["ids"]) == 2
+    second = cli.json("submit", cli.files["build.toml"], cli.files["ship.toml"], "--envelope", "release-43")
+    shown = cli.json("envelope", first["envelope"])
+    assert set(shown) >= {"id", "name", "project", "status", "created_at", "jobs", "notifications"}
+    assert (shown["name"], shown["project"], shown["status"]) == ("release-42", "payments", "SUCCESS_ACTIVE")
+    assert [job["id"] for job in shown["jobs"]] == first["ids"]
+    assert all(job["envelope"] == first["envelope"] for job in shown["jobs"])
+    assert_iso(shown["created_at"])
+    assert shown["notifications"][0]["level"] == "info" and assert_iso(shown["notifications"][0]["at"])
+    listed = cli.json("envelopes")
+    assert [e["id"] for e in listed] == [first["envelope"], second["envelope"]]
+
+    refused(cli("envelope-rollback", first["envelope"], "--reason", "bad", expect=None), "still has jobs")
+    cancel = cli.json("envelope-cancel", second["envelope"])
+    assert cancel["canceled"] == second["ids"]
+    assert cli.json("envelope", second["envelope"])["status"] == "CANCELLED"
+    refused(cli("envelope-cancel", second["envelope"], expect=None), "is CANCELLED")
+    bad_input(cli("envelope", 999, expect=None), "no envelope 999")
+    bad_input(cli("submit", cli.files["build.toml"], cli.files["ship.toml"], expect=None), "--envelope NAME")
+
+
+def test_a_corrupt_envelope_exits_2_and_is_listed_as_corrupt(cli: Cli) -> None:
+    cli.write("a.toml", 'name = "a"\nproject = "payments"\n[[run]]\nrun = "true"\n')
+    path = cli.write(
+        "rel.toml", 'envelope = "rel"\n[[jobs]]\nfile = "a.toml"\n[[jobs]]\nfile = "gone.toml"\n'
+    )
+    proc = cli("submit", path, "--json", expect=None)
+    bad_input(proc, "gone.toml", "recorded as corrupt envelope")
+    (envelope,) = cli.json("envelopes")
+    assert (envelope["name"], envelope["status"], envelope["jobs"]) == ("rel", "CORRUPT", [])
+    assert "gone.toml" in envelope["reason"]
+    assert cli.json("jobs") == []

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pendulum
+import pytest
+from sqlmodel import select
+from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.widgets import DataTable, Static
 
 from jobtui.app import JobtuiApp
 from jobtui.engine.actions import Actions
+from jobtui.engine.models import Task
 from jobtui.engine.permissions import Actor
 from jobtui.engine.scheduler import Engine
 from jobtui.engine.store import Store
 from jobtui.screens.monitor import MonitorScreen
-from jobtui.widgets.detail import DetailPane
+from jobtui.widgets.detail import DetailPane, days_text, schedule_text
 from jobtui.widgets.job_table import JobTable
 from jobtui.widgets.statusbar import StatusBar
 from tests.conftest import run_until_status, status_of
@@ -215,6 +222,14 @@ async def test_rollback_asks_for_a_reason(store: Store, submit: Submit, engine: 
         await until(pilot, lambda: pilot.app.screen is not monitor(pilot))
         await pilot.press(*"bad release", "enter")
         await until(pilot, lambda: status_of(store, job_id) == "ROLLBACK", "the rollback")
+        steps = monitor(pilot).query_one("#steps-table", DataTable)
+        await until(pilot, lambda: steps.row_count > 1, "the rollback op in the steps table")
+        await pilot.pause(0.2)
+        # The rollback of the task's op is listed once, not again as a job-wide op.
+        assert [steps.get_row_at(i)[:2] for i in range(steps.row_count)] == [
+            ["run-1", "RUN"],
+            ["rollback run-1", "ROLLBACK"],
+        ]
     from jobtui.engine.views import audit_json
 
     assert any(r["action"] == "rollback" and r["comment"] == "bad release" for r in audit_json(store, job_id))
@@ -309,3 +324,130 @@ async def test_the_log_tail_follows_output_written_between_database_changes(
         await until(pilot, lambda: "first-line" in "\n".join(log.lines), "the first output")  # type: ignore[attr-defined]
         gate.touch()
         await until(pilot, lambda: "second-line" in "\n".join(log.lines), "output without a DB change")  # type: ignore[attr-defined]
+
+
+# -- seed 003 schedules in the detail pane -------------------------------------------------------------
+
+
+def info_text(pilot: Pilot[int]) -> str:
+    """The info block as drawn, wrapping undone and runs of blanks squeezed, scrolled-out lines included."""
+    info = monitor(pilot).query_one("#detail-info", Static)
+    strips = info.render_lines(Region(0, 0, *info.outer_size))
+    return re.sub(r"\s+", " ", " ".join(strip.text for strip in strips))
+
+
+async def settled_info(pilot: Pilot[int]) -> str:
+    """The info block once laid out: the pane fills it before the screen sizes it to the new lines."""
+    await until(pilot, lambda: "Owner:" in info_text(pilot), "the info block to be laid out")
+    return info_text(pilot)
+
+
+def task_lines(pilot: Pilot[int]) -> list[str]:
+    """The tasks table as drawn, header first, runs of blanks squeezed."""
+    table = monitor(pilot).query_one("#tasks-table", DataTable)
+    lines = ("".join(seg.text for seg in table.render_line(y)) for y in range(table.row_count + 1))
+    return [re.sub(r"\s+", " ", line).strip() for line in lines]
+
+
+WINDOWED = """
+name = "nightly-sync"
+[schedule]
+mode = "window"
+timezone = "Europe/Zurich"
+window = { from = "22:00", to = "04:00" }
+days = ["mon", "tue", "wed", "thu", "fri"]
+[[run]]
+run = "true"
+"""
+
+
+async def test_the_detail_of_a_windowed_job_shows_its_window_days_zone_and_next_run(
+    store: Store, submit: Submit
+) -> None:
+    job_id = submit(WINDOWED)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        text = await settled_info(pilot)
+        # Monday 10:00 UTC: the window opens tonight at 22:00 in Zurich, 21:00 UTC (the pane's zone).
+        assert "Next run 2026-11-23 21:00:00 (in 11 h)" in text
+        assert "Expires 2026-11-30 10:00:00 (in 7 d)" in text
+        assert (
+            "Window 22:00–04:00 mon–fri (Europe/Zurich) · retry every 5m · expires 2026-11-30 10:00 (in 7 d)"
+        ) in text
+        assert "Replaced by" not in text
+
+
+async def test_a_fire_and_forget_job_shows_rescheduled_tasks_with_attempts_and_next_attempt(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit(
+        'name = "push-config"\ntargets = ["a", "b"]\n[schedule]\nmode = "now"\nretry_every = "5m"\n'
+        '[[run]]\nrun = "exit 1"\nper_target = true\n'
+    )
+
+    def both_rescheduled() -> bool:
+        with store.read() as s:
+            tasks = s.exec(select(Task).where(Task.job_id == job_id)).all()
+        return len(tasks) == 2 and all(task.status == "RESCHEDULED" for task in tasks)
+
+    engine.run_until(lambda: both_rescheduled() and not engine.busy)
+    # Wide enough that the tasks table shows the columns up to "Last triggered" without scrolling.
+    async with app_for(store).run_test(size=(240, 48)) as pilot:
+        await select_job(pilot, job_id)
+        # Read at once: cells wider than their header must not be cut while the table settles.
+        header, *rows = task_lines(pilot)
+        assert header.startswith("Target Status Attempts Next attempt Last triggered")
+        assert [row[: row.index(" ago")] for row in rows] == [
+            "a RESCHEDULED 1 11-23 10:05:00 (in 5 min) 0 s",
+            "b RESCHEDULED 1 11-23 10:05:00 (in 5 min) 0 s",
+        ]
+        text = await settled_info(pilot)
+        assert "Next run 2026-11-23 10:05:00 (in 5 min)" in text
+        assert "Fire-and-forget · retry every 5m until 2026-11-23 10:30 (in 30 min)" in text
+
+
+async def test_a_replaced_job_names_the_job_that_replaced_it(store: Store, submit: Submit) -> None:
+    text = 'name = "sync"\n[schedule]\nat = "+1h"\n[[run]]\nrun = "true"\n'
+    old = submit(text)
+    new = submit(text, keep=False)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, old)
+        text = await settled_info(pilot)
+        assert f"Replaced by job {new}" in text
+        # A classic job's schedule is one short line, not a block of dashes.
+        assert "Schedule: now · no retries" in text
+
+
+@pytest.mark.parametrize(
+    ("days", "text"),
+    [
+        (["mon", "tue", "wed", "thu", "fri"], "mon–fri"),
+        (["mon", "wed", "fri"], "mon, wed, fri"),
+        (["sat", "sun"], "sat, sun"),
+        (["fri", "sat", "sun", "mon"], "fri–mon"),
+        (["Monday", "tue", "wed", "sat"], "mon–wed, sat"),
+        (["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ""),
+    ],
+)
+def test_weekdays_collapse_to_ranges(days: list[str], text: str) -> None:
+    assert days_text(days) == text
+
+
+def test_schedule_lines_for_each_kind_of_job() -> None:
+    now = pendulum.datetime(2026, 11, 23, 10, 0, tz="UTC")
+    base = {"timezone": "UTC", "window": None, "days": [], "start": now.isoformat(), "next_run_at": None}
+    expires = now.add(minutes=30).isoformat()
+    assert schedule_text(None, now, "UTC", "en") is None
+    classic = {**base, "mode": "now", "expires": None, "retry_every": "0s"}
+    assert schedule_text(classic, now, "UTC", "en") == "Schedule: now · no retries"
+    no_retry = {**base, "mode": "now", "expires": expires, "retry_every": "0s"}
+    assert schedule_text(no_retry, now, "UTC", "en") == (
+        "Fire-and-forget · no retries · expires 2026-11-23 10:30 (in 30 min)"
+    )
+    all_day = {**base, "mode": "window", "days": ["sat", "sun"], "expires": expires, "retry_every": "0s"}
+    assert schedule_text(all_day, now, "UTC", "en") == (
+        "Window all day sat, sun (UTC) · expires 2026-11-23 10:30 (in 30 min)"
+    )
+    assert schedule_text(all_day, now, "UTC", "es") == (
+        "Ventana todo el día sat, sun (UTC) · expira 2026-11-23 10:30 (in 30 min)"
+    )

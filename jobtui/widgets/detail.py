@@ -3,24 +3,38 @@ task's steps, a log tail that follows new output until the operator scrolls up, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pendulum
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Log, Static, TabbedContent, TabPane
 
 from jobtui.engine.listing import relative
+from jobtui.engine.states import TaskStatus
 from jobtui.engine.timeparse import format_duration
+from jobtui.engine.windows import WEEKDAYS, parse_days
 from jobtui.i18n import t
 from jobtui.widgets.status_style import progress_text, status_text
 
 LOG_TAIL_BYTES = 64 * 1024
+Cell = str | Text
 COLUMN_KEYS: dict[str, tuple[str, ...]] = {
-    "#tasks-table": ("target", "status", "last_triggered", "current_step", "progress"),
+    # Attempts and next attempt sit by the status: they are what an operator reads a RESCHEDULED task for.
+    "#tasks-table": (
+        "target",
+        "status",
+        "attempts",
+        "next_attempt",
+        "last_triggered",
+        "current_step",
+        "progress",
+    ),
     "#steps-table": ("step_name", "pipeline_step", "status", "started", "skipped", "completed", "exit"),
     "#audit-table": ("at", "who", "action", "transition", "comment"),
 }
@@ -73,6 +87,71 @@ def when_text(value: str | None, now: pendulum.DateTime, tz: str) -> str:
     return f"{when.in_timezone(tz).format('YYYY-MM-DD HH:mm:ss')} ({relative(when, now)})"
 
 
+def days_text(days: Sequence[str]) -> str:
+    """Weekdays as people write them: "mon–fri", "mon, wed, fri", or "" when every day is allowed."""
+    try:
+        chosen = parse_days(list(days))
+    except ValueError:
+        return ", ".join(days)  # the engine accepted it; show it as stored rather than hide it
+    if len(chosen) in (0, len(WEEKDAYS)):
+        return ""
+    # Start right after a day off, so a run across the week's end reads "sat–mon", not "mon, sat, sun".
+    first = next(day for day in sorted(chosen) if (day - 1) % 7 not in chosen)
+    runs: list[list[int]] = []
+    for offset in range(7):
+        day = (first + offset) % 7
+        if day not in chosen:
+            continue
+        if runs and (runs[-1][-1] + 1) % 7 == day:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    parts: list[str] = []
+    for run in runs:
+        if len(run) >= 3:
+            parts.append(f"{WEEKDAYS[run[0]]}–{WEEKDAYS[run[-1]]}")
+        else:  # "sat, sun" reads better than a two-day range
+            parts.extend(WEEKDAYS[day] for day in run)
+    return ", ".join(parts)
+
+
+def _short_when(value: str, now: pendulum.DateTime, tz: str) -> str:
+    # Minutes are enough inside a sentence; the dates block above has the seconds.
+    when = _parse(value)
+    if when is None:
+        return value
+    return f"{when.in_timezone(tz).format('YYYY-MM-DD HH:mm')} ({relative(when, now)})"
+
+
+def schedule_text(schedule: dict[str, Any] | None, now: pendulum.DateTime, tz: str, lang: str) -> str | None:
+    """One line for the `schedule` of `job_detail_json`; None for jobs stored without one."""
+    if schedule is None:
+        return None
+    expires = schedule["expires"]
+    until = _short_when(expires, now, tz) if expires else ""
+    every = schedule["retry_every"]
+    # Mirrors JobSchedule.retries: a retry period without an expiry never retries.
+    retries = every != "0s" and expires is not None
+    if schedule["mode"] == "window":
+        window = schedule["window"]
+        span = f"{window['from']}–{window['to']}" if window else t("detail.all_day", lang)
+        words = [t("detail.window", lang), span, days_text(schedule["days"]), f"({schedule['timezone']})"]
+        parts = [" ".join(word for word in words if word)]
+        if retries:
+            parts.append(t("detail.retry_every", lang, every=every))
+        if expires:
+            parts.append(t("detail.expires", lang, when=until))
+        return " · ".join(parts)
+    if expires is None:
+        # A classic job (no seed-003 keys): it runs at its RUN date and fails at once; say only that.
+        mode = t("detail.schedule_now", lang)
+        return f"{t('detail.schedule', lang)}: {mode} · {t('detail.no_retries', lang)}"
+    head = t("detail.fire_and_forget", lang)
+    if retries:
+        return f"{head} · {t('detail.retry_every', lang, every=every)} {t('detail.until', lang, when=until)}"
+    return f"{head} · {t('detail.no_retries', lang)} · {t('detail.expires', lang, when=until)}"
+
+
 class DetailPane(Vertical):
     def __init__(self, lang: str = "en", tz: str = "UTC", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -83,7 +162,9 @@ class DetailPane(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="detail-top"):
-            yield Static(id="detail-info")
+            # Scrolls: a windowed job with a trap and a reason has more lines than the pane is tall.
+            with VerticalScroll(id="detail-info-scroll"):
+                yield Static(id="detail-info")
             with Vertical(id="detail-tasks"):
                 yield Label(t("detail.tasks", self.lang), classes="pane-title")
                 yield DataTable(id="tasks-table", cursor_type="row", zebra_stripes=True)
@@ -98,12 +179,21 @@ class DetailPane(Vertical):
     def on_mount(self) -> None:
         self.show_empty()
 
-    def _reset(self, table_id: str) -> DataTable[Any]:
-        """Empty a table and its columns: widths then fit only the job shown, not the jobs shown before."""
+    def _reset(self, table_id: str, rows: Sequence[Sequence[Cell]] = ()) -> DataTable[Any]:
+        """Refill a table, columns included: widths then fit only the job shown, not the jobs shown before.
+
+        The widths are given here rather than left to DataTable, which measures rows when idle but keeps
+        lines it painted before that: a cell wider than its header stayed cut ("RESCHE") until the next
+        change of the table.
+        """
         table: DataTable[Any] = self.query_one(table_id, DataTable)
         table.clear(columns=True)
-        for key in COLUMN_KEYS[table_id]:
-            table.add_column(t(f"col.{key}", self.lang), key=key)
+        for index, key in enumerate(COLUMN_KEYS[table_id]):
+            label = t(f"col.{key}", self.lang)
+            width = max([cell_len(label), *(_cell_width(row[index]) for row in rows)])
+            table.add_column(label, key=key, width=width)
+        for row in rows:
+            table.add_row(*row)
         return table
 
     def show_empty(self) -> None:
@@ -156,9 +246,11 @@ class DetailPane(Vertical):
         text.append(f"   {t('detail.step', lang)} {job['step']}   exec {job['exec']}\n")
         text.append_text(progress_text(job["progress"], width=20))
         text.append("\n")
-        if job.get("detail.reason"):
+        if job.get("replaced_by") is not None:
+            text.append(f"{t('detail.replaced_by', lang, job=job['replaced_by'])}\n", style="bold")
+        if job.get("reason"):
             text.append(f"{t('detail.reason', lang)}: {job['reason']}\n", style="italic")
-        trap = job.get("detail.trap")
+        trap = job.get("trap")
         if trap:
             left = trap["timeout_left_s"]
             if left is None:
@@ -173,26 +265,50 @@ class DetailPane(Vertical):
             )
         natures = ", ".join(job["natures"]) or "-"
         text.append(f"{t('detail.natures', lang)}: {natures}\n")
-        for key in ("scheduled_at", "max_start_at", "started_at", "ended_at", "created_at"):
+        for key in (
+            "scheduled_at",
+            "next_run_at",
+            "max_start_at",
+            "expires_at",
+            "started_at",
+            "ended_at",
+            "created_at",
+        ):
+            if key == "expires_at" and not job.get(key):
+                continue  # only seed-003 jobs expire; a dash on every classic job would be noise
             text.append(f"{t(f'detail.{key}', lang):<14}", style="dim")
             text.append(f"{when_text(job.get(key), now, tz)}\n")
+        schedule = schedule_text(job.get("schedule"), now, tz, lang)
+        if schedule:
+            text.append(f"{schedule}\n")
         envelope = job["envelope"] or "-"
         text.append(f"{t('detail.owner', lang)}: {job['owner']}   {t('detail.envelope', lang)}: {envelope}")
         self.query_one("#detail-info", Static).update(text)
 
     def _fill_tasks(self, detail: JobDetail) -> None:
-        table = self._reset("#tasks-table")
         now = detail.fetched_at
-        for task in detail.job["tasks"]:
-            table.add_row(
+        rows = [
+            (
                 task["target"],
                 task["status"],
+                str(task["attempts"]),
+                self._next_attempt(task, now),
                 relative(_parse(task["last_triggered_at"]), now) or "-",
                 task["current_step"] or "-",
                 progress_text(task["progress"]),
             )
+            for task in detail.job["tasks"]
+        ]
+        table = self._reset("#tasks-table", rows)
         if detail.job["tasks"]:
             table.move_cursor(row=min(self._task_index, len(detail.job["tasks"]) - 1))
+
+    def _next_attempt(self, task: dict[str, Any], now: pendulum.DateTime) -> str:
+        # A stale time on a task that already ran again would read as a retry still to come.
+        when = _parse(task["next_attempt_at"]) if task["status"] == TaskStatus.RESCHEDULED else None
+        if when is None:
+            return ""
+        return f"{_clock(task['next_attempt_at'], self.tz)} ({relative(when, now)})"
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "tasks-table" and event.cursor_row != self._task_index:
@@ -200,11 +316,13 @@ class DetailPane(Vertical):
             self._fill_steps()
 
     def _fill_steps(self) -> None:
-        table = self._reset("#steps-table")
         if self.detail is None:
+            self._reset("#steps-table")
             return
         tasks = self.detail.job["tasks"]
-        steps = list(self.detail.job.get("detail.steps", []))
+        # The job's list repeats the rollbacks of task ops; keep only the ops no task lists.
+        of_tasks = [step for task in tasks for step in task["steps"]]
+        steps = [step for step in self.detail.job.get("steps", []) if step not in of_tasks]
         if tasks:
             task = tasks[min(self._task_index, len(tasks) - 1)]
             steps = steps + task["steps"]
@@ -212,8 +330,8 @@ class DetailPane(Vertical):
         order = {"PRE": 0, "RUN": 1, "POST": 2, "ROLLBACK": 3}
         steps.sort(key=lambda s: order.get(s["step"], 9))
         tz = self.tz
-        for step in steps:
-            table.add_row(
+        rows = [
+            (
                 step["name"],
                 step["step"],
                 step["status"],
@@ -222,17 +340,25 @@ class DetailPane(Vertical):
                 _clock(step["completed_at"], tz),
                 "" if step["exit_code"] is None else str(step["exit_code"]),
             )
+            for step in steps
+        ]
+        self._reset("#steps-table", rows)
 
     def _fill_audit(self, detail: JobDetail) -> None:
-        table = self._reset("#audit-table")
+        rows = []
         for row in reversed(detail.audit):
             move = f"{row['from'] or '-'} → {row['to'] or '-'}" if row["from"] != row["to"] else ""
-            table.add_row(_clock(row["at"], self.tz), row["who"], row["action"], move, row["comment"] or "")
+            rows.append((_clock(row["at"], self.tz), row["who"], row["action"], move, row["comment"] or ""))
+        self._reset("#audit-table", rows)
 
     def current_log_path(self) -> Path | None:
         if self.detail is None:
             return None
         return Path(self.detail.job["log_path"])
+
+
+def _cell_width(cell: Cell) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)
 
 
 def _parse(value: str | None) -> pendulum.DateTime | None:

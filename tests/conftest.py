@@ -20,6 +20,8 @@ from jobtui.engine.models import Job
 from jobtui.engine.permissions import Actor
 from jobtui.engine.scheduler import Engine
 from jobtui.engine.store import Store
+from tests import pg
+from tests.pg import PgCluster
 
 START = pendulum.datetime(2026, 11, 23, 10, 0, tz="UTC")
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,8 +32,34 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """One PostgreSQL server for the session; tests on it get a database each."""
+    reason = pg.missing_reason()
+    if reason is not None:
+        pytest.skip(f"PostgreSQL tests skipped: {reason}")
+    cluster = PgCluster()
+    try:
+        cluster.start()
+    except Exception as exc:
+        cluster.stop()
+        raise RuntimeError(f"could not start a throwaway PostgreSQL cluster: {exc}") from exc
+    yield cluster
+    cluster.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules that set BACKENDS = ("sqlite", "postgresql") run their tests on each backend."""
+    backends = getattr(metafunc.module, "BACKENDS", None)
+    if backends and "db_url" in metafunc.fixturenames:
+        metafunc.parametrize("db_url", backends, indirect=True)
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if getattr(request, "param", "sqlite") == "postgresql":
+        cluster: PgCluster = request.getfixturevalue("pg_cluster")
+        return cluster.new_database()
     return f"sqlite:///{tmp_path / 'jobs.db'}"
 
 

@@ -18,6 +18,9 @@ from jobtui.engine.states import Status
 from jobtui.engine.store import Store
 from tests.conftest import job_of, status_of
 
+# The engine behaves the same on both backends (several hosts share PostgreSQL).
+BACKENDS = ("sqlite", "postgresql")
+
 FINAL = ("FINISHED", "ERROR", "CANCELED", "PARTIAL", "ABEND", "ROLLEDBACK", "EXPIRED", "REJECTED")
 
 

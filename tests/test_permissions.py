@@ -30,6 +30,9 @@ from tests.test_transitions import (
     snapshot,
 )
 
+# The engine behaves the same on both backends (several hosts share PostgreSQL).
+BACKENDS = ("sqlite", "postgresql")
+
 ALL_PERMISSIONS = [p.value for p in Perm]
 
 

@@ -19,6 +19,9 @@ from jobtui.engine.store import Store
 from jobtui.engine.views import job_detail_json
 from tests.conftest import definition, job_of, run_until_status
 
+# The engine behaves the same on both backends (several hosts share PostgreSQL).
+BACKENDS = ("sqlite", "postgresql")
+
 UTC = "UTC"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pendulum
 import pytest
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text, update
 from sqlmodel import col, select
 
@@ -36,6 +36,9 @@ from jobtui.engine.states import (
 )
 from jobtui.engine.store import Store
 from tests.conftest import definition, job_of, live_pids_of_group, run_until_status, status_of
+
+# The engine behaves the same on both backends (several hosts share PostgreSQL).
+BACKENDS = ("sqlite", "postgresql")
 
 # -- what DESIGN.md's transition table says, written out independently of states.py ---------------------
 
@@ -158,27 +161,26 @@ def force_status(store: Store, job_id: int, status: Status) -> None:
 
 def snapshot(store: Store) -> dict[str, Any]:
     """Every row of every table, plus the log directory's files: what 'unchanged' means."""
-    assert store.db_path is not None
-    conn = sqlite3.connect(store.db_path)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        rows: dict[str, Any] = {
-            table: conn.execute(f'SELECT * FROM "{table}" ORDER BY rowid').fetchall() for table in tables
-        }
-        rows["sqlite_master"] = conn.execute("SELECT * FROM sqlite_master ORDER BY name").fetchall()
-    finally:
-        conn.close()
+    rows: dict[str, Any] = {}
+    with store.engine.connect() as conn:
+        inspector = sa_inspect(conn)
+        for table in sorted(inspector.get_table_names()):
+            keys = inspector.get_pk_constraint(table)["constrained_columns"] or ["1"]
+            order = ", ".join(f'"{k}"' if k != "1" else k for k in keys)
+            rows[table] = [tuple(r) for r in conn.execute(text(f'SELECT * FROM "{table}" ORDER BY {order}'))]
     rows["log files"] = {p.name: p.read_bytes() for p in sorted(store.log_dir.iterdir())}
     return rows
 
 
 def query(store: Store, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    assert store.db_path is not None
-    conn = sqlite3.connect(store.db_path)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+    """Raw SQL with ? placeholders, on whichever backend the store uses."""
+    numbered = sql
+    values: dict[str, object] = {}
+    for n, value in enumerate(params):
+        numbered = numbered.replace("?", f":p{n}", 1)
+        values[f"p{n}"] = value
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(numbered), values)]
 
 
 def audit_rows(store: Store, job_id: int, after: int = 0) -> list[tuple[Any, ...]]:

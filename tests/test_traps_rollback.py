@@ -14,6 +14,9 @@ from jobtui.engine.store import Store
 from jobtui.engine.views import job_detail_json
 from tests.conftest import job_of, run_until_status
 
+# The engine behaves the same on both backends (several hosts share PostgreSQL).
+BACKENDS = ("sqlite", "postgresql")
+
 Submit = Callable[..., int]
 
 

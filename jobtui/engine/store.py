@@ -55,9 +55,13 @@ def default_db_url() -> str:
 
 
 def normalise_url(url: str) -> str:
-    """Accept a bare file path where a URL is expected; people type paths."""
+    """Accept a bare file path where a URL is expected (people type paths), and postgresql:// URLs
+    without a driver (psycopg 3 is the one jobtui ships with)."""
     if "://" not in url:
         return f"sqlite:///{Path(url).expanduser().resolve()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

@@ -476,25 +476,38 @@ class Engine:
             is not None
         )
 
+    _DUE = "(status IN ('READY', 'PAUSED') AND due_at <= :now) OR (status = 'ROLLBACK' AND worker_id IS NULL)"
+
     def _claim_rows(
         self, s: Session, now: pendulum.DateTime, limit: int, lease: str
     ) -> list[tuple[int, str, str, str]]:
-        """(id, name, status before, status after) of the jobs claimed.
-
-        Under the write lock (SQLite) or row locks taken with SKIP LOCKED (PostgreSQL): no job runs twice.
-        """
-        skip_locked = " FOR UPDATE SKIP LOCKED" if not self.store.is_sqlite else ""
+        """(id, name, status before, status after) of the jobs claimed; no job is ever claimed twice."""
+        params = {"now": now, "w": self.worker_id, "lease": lease, "n": limit}
+        if not self.store.is_sqlite:
+            # One statement: the rows are locked as they are picked, and engines on other hosts skip them.
+            rows = s.execute(
+                _timed(
+                    text(
+                        f"WITH due AS (SELECT id, status FROM jobs WHERE {self._DUE} "
+                        "ORDER BY due_at, id LIMIT :n FOR UPDATE SKIP LOCKED) "
+                        "UPDATE jobs SET status = CASE WHEN due.status = 'ROLLBACK' THEN due.status "
+                        "ELSE 'RUNNING' END, worker_id = :w, lease = :lease, due_at = NULL, "
+                        "status_since = :now FROM due WHERE jobs.id = due.id "
+                        "RETURNING jobs.id, jobs.name, due.status, jobs.status"
+                    ),
+                    "now",
+                ),
+                params,
+            ).all()
+            return sorted((int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows)
+        # SQLite cannot return the FROM table's columns; this transaction holds the only write lock, so
+        # looking first and updating after is just as safe.
         due = s.execute(
             _timed(
-                text(
-                    "SELECT id, name, status FROM jobs WHERE "
-                    "(status IN ('READY', 'PAUSED') AND due_at <= :now) "
-                    "OR (status = 'ROLLBACK' AND worker_id IS NULL) "
-                    f"ORDER BY due_at, id LIMIT :n{skip_locked}"
-                ),
+                text(f"SELECT id, name, status FROM jobs WHERE {self._DUE} ORDER BY due_at, id LIMIT :n"),
                 "now",
             ),
-            {"now": now, "n": limit},
+            params,
         ).all()
         if not due:
             return []
@@ -506,7 +519,7 @@ class Engine:
                 ).bindparams(bindparam("ids", expanding=True)),
                 "now",
             ),
-            {"now": now, "w": self.worker_id, "lease": lease, "ids": [int(r[0]) for r in due]},
+            {**params, "ids": [int(r[0]) for r in due]},
         )
         claimed = []
         for job_id, name, was in sorted(due):

@@ -73,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("daemon", "run the engine headless until SIGTERM/SIGINT", with_json=False)
     p.add_argument("--workers", type=int, default=2, help="concurrent jobs (default 2)")
+    p.add_argument("--heartbeat", type=float, default=5.0, metavar="S", help="seconds between heartbeats (5)")
+    p.add_argument(
+        "--lease",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="a worker silent this long loses its jobs: they ABEND (30)",
+    )
     p = add("submit", "submit a job definition file")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--at", help='when RUN may start (ISO 8601, "now", "+2h", "tomorrow 02:00")')
@@ -245,8 +253,10 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if args.workers < 1:
         raise UsageError("daemon: --workers must be at least 1")
+    if not 0 < args.heartbeat < args.lease:
+        raise UsageError("daemon: need 0 < --heartbeat < --lease")
     store = _store(args)
-    engine = Engine(store, workers=args.workers)
+    engine = Engine(store, workers=args.workers, heartbeat_s=args.heartbeat, lease_s=args.lease)
     stop, drain = threading.Event(), threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

@@ -24,3 +24,11 @@ def fail(context: OpContext) -> int:
 
 def boom(context: OpContext) -> None:
     raise RuntimeError("boom from a call op")
+
+
+def record_once_pg(context: OpContext) -> None:
+    """record_once in a PostgreSQL table of the ops' own (OPS_LEDGER_DSN, created by the test)."""
+    import psycopg
+
+    with psycopg.connect(context.env["OPS_LEDGER_DSN"], autocommit=True) as conn:
+        conn.execute("INSERT INTO ledger VALUES (%s, %s, %s)", (context.job_id, context.exec, context.step))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Protocol
 
 import pendulum
@@ -36,3 +38,33 @@ class FakeClock:
     def set(self, when: pendulum.DateTime) -> None:
         with self._lock:
             self._now = when.in_timezone("UTC")
+
+
+class DatabaseClock:
+    """The database server's clock, so that hosts with skewed clocks agree on deadlines and heartbeats.
+
+    Asking the server at every call would cost a round trip per timestamp; the offset to this host's
+    clock is measured every `refresh_s` instead (a skew drifts far slower than that).
+    """
+
+    def __init__(self, read_server_time: Callable[[], pendulum.DateTime], refresh_s: float = 30.0) -> None:
+        self._read = read_server_time
+        self._refresh_s = refresh_s
+        self._offset: pendulum.Duration | None = None
+        self._measured_at = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> pendulum.DateTime:
+        local = pendulum.now("UTC")
+        with self._lock:
+            if self._offset is None or time.monotonic() - self._measured_at > self._refresh_s:
+                try:
+                    before = pendulum.now("UTC")
+                    server = self._read()
+                    after = pendulum.now("UTC")
+                    self._offset = server - (before + (after - before) / 2)
+                    self._measured_at = time.monotonic()
+                except Exception:  # unreachable: keep the last offset; the caller's query fails anyway
+                    if self._offset is None:
+                        return local
+            return local + self._offset

@@ -136,6 +136,15 @@ class Engine:
     def run(self, stop: threading.Event, drain: threading.Event | None = None) -> None:
         """Loop until `stop`; when `drain` is set first, finish the ops in flight and hand jobs back."""
         self.register()
+        # Jobs submitted or released on other hosts wake an idle engine at once (PostgreSQL).
+        listener = self.store.listen(self.wake)
+        try:
+            self._loop(stop, drain)
+        finally:
+            listener.stop()
+        self.shutdown()
+
+    def _loop(self, stop: threading.Event, drain: threading.Event | None) -> None:
         while not stop.is_set():
             if drain is not None and drain.is_set():
                 self.draining = True
@@ -150,7 +159,6 @@ class Engine:
                 log.exception("engine pass failed; retrying")
             if not busy:
                 self._wake.wait(self.idle_poll_s)
-        self.shutdown()
 
     def run_until(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
         """Drive the engine until `predicate` holds, waking on op exits (for tests and the demo)."""
@@ -210,10 +218,12 @@ class Engine:
             # Deadlines are whole seconds to an operator; sweeping once a clock-second keeps the
             # loop's database work proportional to the jobs that move, not to how often it wakes.
             self._last_sweep = now
-            self._sweep_expired(now)
-            lifecycle.sweep_expired_schedules(self.store, self.who, now)
-            self._sweep_trap_timeouts(now)
-            self._sweep_lost_workers(now)
+            with self.store.sweeping() as mine:
+                if mine:
+                    self._sweep_expired(now)
+                    lifecycle.sweep_expired_schedules(self.store, self.who, now)
+                    self._sweep_trap_timeouts(now)
+                    self._sweep_lost_workers(now)
         self._check_leases()
         self._collect(now)
         self._escalate_kills(now)
@@ -301,25 +311,29 @@ class Engine:
         for worker_id in rows:
             assert worker_id is not None
             worker = workers.get(worker_id)
-            reason = self._worker_lost(worker, now)
-            if reason:
-                self._take_over_jobs_of(worker_id, reason)
+            lost = self._worker_lost(worker, now)
+            if lost:
+                reason, may_readopt = lost
+                self._take_over_jobs_of(worker_id, reason, may_readopt)
 
-    def _worker_lost(self, worker: Worker | None, now: pendulum.DateTime) -> str | None:
+    def _worker_lost(self, worker: Worker | None, now: pendulum.DateTime) -> tuple[str, bool] | None:
+        """Why the worker no longer owns its jobs, and whether its ops may be re-adopted: only when the
+        worker process is known to be gone. A worker that merely stopped heartbeating (paused, cut off)
+        may come back, so its jobs ABEND and it finds its lease gone."""
         if worker is None:
-            return "worker unknown"
+            return "worker unknown", True
         if worker.stopped_at is not None:
-            return f"worker {worker.host} stopped"
+            return f"worker {worker.host} stopped", True
         if worker.host == self.host and not is_same_process(worker.pid, worker.pid_create_time):
-            return f"worker {worker.host} (pid {worker.pid}) is gone"
+            return f"worker {worker.host} (pid {worker.pid}) is gone", True
         if (
             worker.heartbeat_at
             and (now - pendulum.instance(worker.heartbeat_at)).total_seconds() > self.lease_s
         ):
-            return f"worker {worker.host} lost"
+            return f"worker {worker.host} lost", False
         return None
 
-    def _take_over_jobs_of(self, worker_id: str, reason: str) -> None:
+    def _take_over_jobs_of(self, worker_id: str, reason: str, may_readopt: bool = True) -> None:
         with self.store.read() as s:
             job_ids = s.exec(
                 select(Job.id).where(
@@ -329,9 +343,9 @@ class Engine:
             ).all()
         for job_id in job_ids:
             assert job_id is not None
-            self._take_over(job_id, worker_id, reason)
+            self._take_over(job_id, worker_id, reason, may_readopt)
 
-    def _take_over(self, job_id: int, worker_id: str, reason: str) -> None:
+    def _take_over(self, job_id: int, worker_id: str, reason: str, may_readopt: bool = True) -> None:
         lease = self._new_lease()
         with self.store.write() as s:
             job = s.get(Job, job_id)
@@ -352,6 +366,10 @@ class Engine:
             ).first()
             held = Held(job_id, lease)
             ref = JobRef(self.who, lease)
+            if running is not None and not may_readopt:
+                self._held[job_id] = held  # _abend lets go of it again
+                self._abend(s, job, running, ref, reason)
+                return
             if running is not None:
                 handle = None
                 if running.pid and running.host == self.host:

@@ -11,7 +11,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, create_engine, select
 
-from jobtui.engine.clock import Clock, SystemClock
+from jobtui.engine import wakeups
+from jobtui.engine.clock import Clock, DatabaseClock, SystemClock
 from jobtui.engine.models import CHANGES, JOBS, AuditEvent, Job, Setting
 from jobtui.engine.states import Status, is_allowed_transition
 
@@ -91,7 +92,10 @@ class Store:
         else:
             self.db_path = None
             default_logs = Path(platformdirs.user_data_dir("jobtui")) / "logs"
-            self.engine = create_engine(self.url, pool_pre_ping=True)
+            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=8, max_overflow=16)
+            if clock is None:
+                # Deadlines and heartbeats compare times written by several hosts: use one clock.
+                self.clock = DatabaseClock(self._server_time)
         self.log_dir = Path(log_dir or os.environ.get("JOBTUI_LOG_DIR") or default_logs)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._ensure_schema()
@@ -118,6 +122,31 @@ class Store:
         finally:
             if lock_fd is not None:
                 os.close(lock_fd)  # closing the descriptor releases the flock
+
+    def _server_time(self) -> pendulum.DateTime:
+        with self.engine.connect() as conn:
+            value = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+        return pendulum.instance(value).in_timezone("UTC")
+
+    @contextmanager
+    def sweeping(self) -> Iterator[bool]:
+        """Whether this process is the one that sweeps now (expiry, trap timeouts, lost workers).
+
+        Several daemons on PostgreSQL take turns through an advisory lock; SQLite's writers are serialised
+        anyway, so there every engine sweeps.
+        """
+        if self.is_sqlite:
+            yield True
+            return
+        with self.engine.connect() as conn:
+            mine = bool(conn.execute(text("SELECT pg_try_advisory_lock(740252)")).scalar())
+            conn.commit()
+            try:
+                yield mine
+            finally:
+                if mine:
+                    conn.execute(text("SELECT pg_advisory_unlock(740252)"))
+                    conn.commit()
 
     def take_writer_lock(self) -> int | None:
         """Queue SQLite writers in the kernel: a waiter wakes the moment the lock is free, where
@@ -200,7 +229,19 @@ class Store:
 
     def _new_change(self, session: Session, job_id: int | None, kind: str) -> int:
         stmt = insert(CHANGES).values(job_id=job_id, kind=kind, at=self.now()).returning(CHANGES.c.seq)
-        return int(session.execute(stmt).scalar_one())
+        seq = int(session.execute(stmt).scalar_one())
+        if not self.is_sqlite and not session.info.get("jobtui_notified"):
+            # Delivered at commit, once per transaction, to every listening viewer and daemon.
+            session.execute(text(f"NOTIFY {wakeups.CHANNEL}"))
+            session.info["jobtui_notified"] = True
+        return seq
+
+    def listen(self, callback: Callable[[], None]) -> wakeups.Listener:
+        """Call `callback` when another transaction commits a change (PostgreSQL); a no-op on SQLite."""
+        dsn = None
+        if not self.is_sqlite:
+            dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        return wakeups.Listener(dsn, callback).start()
 
     def audit(
         self,

@@ -22,6 +22,7 @@ from pathlib import Path
 import pendulum
 import psutil
 from sqlalchemy import TextClause, bindparam, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from jobtui.engine import lifecycle, pipeline
@@ -145,6 +146,7 @@ class Engine:
         self.shutdown()
 
     def _loop(self, stop: threading.Event, drain: threading.Event | None) -> None:
+        failures = 0
         while not stop.is_set():
             if drain is not None and drain.is_set():
                 self.draining = True
@@ -155,7 +157,14 @@ class Engine:
             busy = False
             try:
                 busy = self.tick()
-            except Exception:  # the daemon must outlive one bad pass (a locked database, a lost file)
+                failures = 0
+            except DBAPIError as exc:  # unreachable or restarting database: back off, keep the ops going
+                failures += 1
+                delay = min(0.5 * 2 ** (failures - 1), 15.0)
+                log.warning("database unreachable (%s); retrying in %.1fs", exc.orig, delay)
+                self._wake.wait(delay)
+                continue
+            except Exception:  # the daemon must outlive one bad pass (a lost file, a bug in one job)
                 log.exception("engine pass failed; retrying")
             if not busy:
                 self._wake.wait(self.idle_poll_s)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from jobtui.engine.states import status_label
 
-__all__ = ["DEFAULT_LANG", "MESSAGES", "relative_time", "status_text", "t"]
+__all__ = ["DEFAULT_LANG", "MESSAGES", "envelope_status_text", "relative_time", "status_text", "t"]
 
 DEFAULT_LANG = "en"
 
@@ -189,6 +189,39 @@ MESSAGES: dict[str, dict[str, str]] = {
         "tree.jobs": "jobs",
         "tree.no_envelope": "(no envelope)",
         "tree.job_stats": "{tasks} task(s) · {ops} op(s): {done} done, {failed} failed",
+        # Envelopes: derived statuses, rolling one back, its notifications, the keys that act on them.
+        "envelope.status.SUCCESS": "Success",
+        "envelope.status.SUCCESS_ACTIVE": "Success, active",
+        "envelope.status.ERRORS": "Errors",
+        "envelope.status.ERRORS_ACTIVE": "Errors, active",
+        "envelope.status.CORRUPT": "Corrupt",
+        "envelope.status.CANCELLED": "Cancelled",
+        "envelope.status.ROLLEDBACK": "Rolled back",
+        "common.envelope": "Envelope #{id} · {name}",
+        "common.envelope_facts": "Project {project} · Status {status} · {jobs} job(s)",
+        "confirm.envelope_rollback": "Roll back this envelope?",
+        "envelope_rollback.placeholder": "Why roll back? (kept in the audit trail and the notifications)",
+        "notes.title": "Notifications · envelope #{id} {name}",
+        "notes.empty": "No notifications.",
+        "notes.hint": "Esc / n / q = close · arrows / PgUp / PgDn scroll",
+        "notes.level.info": "info",
+        "notes.level.warning": "warning",
+        "notes.level.error": "error",
+        "key.rollback": "Rollback",
+        "key.envelope_rollback": "Roll back envelope",
+        "key.notifications": "Notifications",
+        "help.key.rollback": (
+            "Rollback, with a reason: the selected job (jobs view) or the envelope under the cursor "
+            "(envelopes view)"
+        ),
+        "help.key.notifications": (
+            "Notifications of the envelope under the cursor (envelopes view) or of the selected job's "
+            "envelope (jobs view)"
+        ),
+        "monitor.done.envelope_rollback": "Rollback of envelope #{id} queued",
+        "monitor.no_envelope_selected": "No envelope selected",
+        "monitor.not_in_envelope": "job {id} is not in an envelope",
+        "monitor.envelope_gone": "envelope {id} no longer exists",
         "app.engine_embedded": "engine: embedded",
         "app.engine_daemon": "engine: daemon on {host}",
         "app.keymap_error": "Key map not applied",
@@ -367,6 +400,40 @@ MESSAGES: dict[str, dict[str, str]] = {
         "tree.jobs": "pases",
         "tree.no_envelope": "(sin sobre)",
         "tree.job_stats": "{tasks} tarea(s) · {ops} operación(es): {done} hechas, {failed} fallidas",
+        "envelope.status.SUCCESS": "Correcto",
+        "envelope.status.SUCCESS_ACTIVE": "Correcto, activo",
+        "envelope.status.ERRORS": "Con errores",
+        "envelope.status.ERRORS_ACTIVE": "Con errores, activo",
+        "envelope.status.CORRUPT": "Corrupto",
+        "envelope.status.CANCELLED": "Cancelado",
+        "envelope.status.ROLLEDBACK": "Deshecho",
+        "common.envelope": "Sobre #{id} · {name}",
+        "common.envelope_facts": "Proyecto {project} · Estado {status} · {jobs} pase(s)",
+        "confirm.envelope_rollback": "¿Hacer rollback de este sobre?",
+        "envelope_rollback.placeholder": (
+            "¿Por qué hacer rollback? (queda en la auditoría y en las notificaciones)"
+        ),
+        "notes.title": "Notificaciones · sobre #{id} {name}",
+        "notes.empty": "Sin notificaciones.",
+        "notes.hint": "Esc / n / q = cerrar · flechas / RePág / AvPág para desplazar",
+        "notes.level.info": "info",
+        "notes.level.warning": "aviso",
+        "notes.level.error": "error",
+        "key.rollback": "Rollback",
+        "key.envelope_rollback": "Rollback del sobre",
+        "key.notifications": "Notificaciones",
+        "help.key.rollback": (
+            "Rollback, con motivo: el pase seleccionado (vista de pases) o el sobre bajo el cursor "
+            "(vista de sobres)"
+        ),
+        "help.key.notifications": (
+            "Notificaciones del sobre bajo el cursor (vista de sobres) o del sobre del pase "
+            "seleccionado (vista de pases)"
+        ),
+        "monitor.done.envelope_rollback": "Rollback del sobre #{id} en cola",
+        "monitor.no_envelope_selected": "Ningún sobre seleccionado",
+        "monitor.not_in_envelope": "el pase {id} no está en un sobre",
+        "monitor.envelope_gone": "el sobre {id} ya no existe",
         "app.engine_embedded": "motor: integrado",
         "app.engine_daemon": "motor: demonio en {host}",
         "app.keymap_error": "Mapa de teclas no aplicado",
@@ -394,6 +461,11 @@ def t(key: str, lang: str = DEFAULT_LANG, **fmt: object) -> str:
 def status_text(code: str, lang: str = DEFAULT_LANG) -> str:
     """The status label operators know (seed 001 in English, seed 002 in Spanish)."""
     return status_label(code, lang)
+
+
+def envelope_status_text(code: str, lang: str = DEFAULT_LANG) -> str:
+    """An envelope's derived status as operators read it (SUCCESS_ACTIVE → "Success, active")."""
+    return t(f"envelope.status.{code}", lang)
 
 
 _SPAN_UNITS: tuple[tuple[str, int], ...] = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))

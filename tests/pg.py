@@ -13,7 +13,6 @@ import tempfile
 import uuid
 from pathlib import Path
 
-
 TEMPLATE = "jobtui_template"
 
 

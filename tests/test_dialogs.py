@@ -18,10 +18,13 @@ from textual.widgets._toggle_button import ToggleButton
 
 from jobtui import i18n
 from jobtui.engine.clock import FakeClock
+from jobtui.engine.envelopes import LABELS, EnvelopeStatus
 from jobtui.i18n import relative_time, status_text, t
 from jobtui.screens.dialogs import (
     ConfirmDialog,
+    EnvelopeFacts,
     HelpScreen,
+    NotificationsScreen,
     ReasonDialog,
     RerunDialog,
     RescheduleDialog,
@@ -211,6 +214,36 @@ async def test_reason_escape_gives_no_answer() -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert app.results == [None]
+
+
+ENVELOPE = EnvelopeFacts(id=7, name="release-42", project="payments", status="SUCCESS", jobs=3)
+
+
+def envelope_reason(lang: str = "en") -> ReasonDialog:
+    return ReasonDialog(
+        t("confirm.envelope_rollback", lang),
+        ENVELOPE,
+        lang=lang,
+        placeholder=t("envelope_rollback.placeholder", lang),
+    )
+
+
+@sync
+async def test_reason_for_an_envelope_names_the_envelope_and_still_requires_a_reason() -> None:
+    app = HostApp(envelope_reason())
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        text = shown(app.screen)
+        assert "Roll back this envelope?" in text
+        assert "Envelope #7 · release-42" in text
+        assert "Project payments · Status Success · 3 job(s)" in text
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == [] and "A reason is required." in shown(app.screen)
+        await type_text(pilot, "bad release")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == ["bad release"]
 
 
 # -- RerunDialog ------------------------------------------------------------------------------------------
@@ -550,7 +583,110 @@ async def test_text_screen_says_when_there_is_nothing() -> None:
         assert app.screen.query_one(Log).lines == ["(vacío)"]
 
 
+# -- NotificationsScreen ----------------------------------------------------------------------------------
+
+NOTES: list[dict[str, Any]] = [
+    {
+        "at": "2026-11-23T10:00:00+00:00",
+        "level": "info",
+        "text": "envelope release-42 submitted by alice",
+        "job": None,
+    },
+    {
+        "at": "2026-11-23T10:01:30+00:00",
+        "level": "warning",
+        "text": "job 8 (migrate) trapped: exit 1",
+        "job": 8,
+    },
+    {
+        "at": "2026-11-23T10:05:00+00:00",
+        "level": "error",
+        "text": "job 8 (migrate) ended ERROR: exit 1",
+        "job": 8,
+    },
+    {
+        "at": "2026-11-23T10:05:00+00:00",
+        "level": "error",
+        "text": "envelope release-42 finished: ERRORS",
+        "job": 8,
+    },
+]
+
+
+def notifications(lang: str = "en", notes: list[dict[str, Any]] | None = None) -> NotificationsScreen:
+    title = t("notes.title", lang, id=7, name="release-42")
+    return NotificationsScreen(title, NOTES if notes is None else notes, tz=TZ, lang=lang)
+
+
+def note_rows(screen: Screen[Any]) -> list[tuple[str, str, str, set[str]]]:
+    rows = []
+    for row in screen.query(".note").results():
+        at, level, text = row.query(Static).results()
+        rows.append((str(at.content), str(level.content), str(text.content), set(level.classes)))
+    return rows
+
+
+@sync
+async def test_notifications_show_local_time_level_and_text_oldest_first() -> None:
+    app = HostApp(notifications())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        rows = note_rows(app.screen)
+        # Zurich is UTC+1 in November.
+        assert [row[:3] for row in rows] == [
+            ("2026-11-23 11:00:00", "info", "envelope release-42 submitted by alice"),
+            ("2026-11-23 11:01:30", "warning", "job 8 (migrate) trapped: exit 1"),
+            ("2026-11-23 11:05:00", "error", "job 8 (migrate) ended ERROR: exit 1"),
+            ("2026-11-23 11:05:00", "error", "envelope release-42 finished: ERRORS"),
+        ]
+        # The colour comes from the level's class in dialogs.tcss.
+        assert [sorted(row[3]) for row in rows][:3] == [
+            ["level-info", "note-level"],
+            ["level-warning", "note-level"],
+            ["level-error", "note-level"],
+        ]
+        assert "Notifications · envelope #7 release-42" in shown(app.screen)
+
+
+@sync
+async def test_notifications_in_spanish_and_an_unknown_level_shown_as_is() -> None:
+    notes = [{"at": "2026-11-23T10:00:00+00:00", "level": "debug", "text": "[b]raw[/b]", "job": None}]
+    app = HostApp(notifications("es", [*NOTES[1:2], *notes]))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        rows = note_rows(app.screen)
+        assert rows[0][1] == "aviso"
+        assert rows[1][1:] == ("debug", "[b]raw[/b]", {"note-level"})
+
+
+@sync
+async def test_no_notifications_says_so() -> None:
+    app = HostApp(notifications(notes=[]))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "No notifications." in shown(app.screen)
+
+
+@pytest.mark.parametrize("key", ["escape", "n", "q"])
+@sync
+async def test_notifications_close_with(key: str) -> None:
+    app = HostApp(notifications())
+    async with app.run_test() as pilot:
+        await pilot.press(key)
+        await pilot.pause()
+        assert app.results == [None]
+
+
 # -- i18n -------------------------------------------------------------------------------------------------
+
+
+def test_envelope_status_texts_match_the_engine_labels_and_exist_in_spanish() -> None:
+    from jobtui.i18n import envelope_status_text
+
+    for status in EnvelopeStatus:
+        assert envelope_status_text(status) == LABELS[status][1]
+        assert "envelope.status." + status.value in i18n.MESSAGES["es"]
+    assert envelope_status_text("SUCCESS_ACTIVE", "es") == "Correcto, activo"
 
 
 def test_unknown_key_fails_loudly() -> None:
@@ -638,6 +774,14 @@ def test_snapshot_trap_spanish(snap_compare: Any) -> None:
 
 def test_snapshot_help(snap_compare: Any) -> None:
     assert snap_compare(HostApp(HelpScreen(KEYS)), terminal_size=SIZE, run_before=steady)
+
+
+def test_snapshot_envelope_reason(snap_compare: Any) -> None:
+    assert snap_compare(HostApp(envelope_reason()), terminal_size=SIZE, run_before=steady)
+
+
+def test_snapshot_notifications(snap_compare: Any) -> None:
+    assert snap_compare(HostApp(notifications()), terminal_size=SIZE, run_before=steady)
 
 
 def test_snapshot_text(snap_compare: Any) -> None:

@@ -15,12 +15,17 @@ from textual.widgets import DataTable, Static
 
 from jobtui.app import JobtuiApp
 from jobtui.engine.actions import Actions
-from jobtui.engine.models import Task
+from jobtui.engine.envelope_actions import EnvelopeActions
+from jobtui.engine.envelope_files import envelope_of_files
+from jobtui.engine.models import Job, Task
 from jobtui.engine.permissions import Actor
 from jobtui.engine.scheduler import Engine
 from jobtui.engine.store import Store
+from jobtui.i18n import t
+from jobtui.screens.dialogs import HelpScreen, NotificationsScreen, ReasonDialog
 from jobtui.screens.monitor import MonitorScreen
 from jobtui.widgets.detail import DetailPane, days_text, schedule_text
+from jobtui.widgets.envelope_tree import EnvelopeTree
 from jobtui.widgets.job_table import JobTable
 from jobtui.widgets.statusbar import StatusBar
 from tests.conftest import run_until_status, status_of
@@ -451,3 +456,238 @@ def test_schedule_lines_for_each_kind_of_job() -> None:
     assert schedule_text(all_day, now, "UTC", "es") == (
         "Ventana todo el día sat, sun (UTC) · expira 2026-11-23 10:30 (in 30 min)"
     )
+
+
+# -- seed 004 envelopes: the tree, rolling an envelope back, its notifications ------------------------
+
+
+def submit_envelope(
+    actions: Actions, directory: Path, name: str, jobs: dict[str, str], project: str = "payments"
+) -> tuple[int, list[int]]:
+    """An envelope of one definition file per job (name → its run command), each op with a rollback."""
+    directory.mkdir(exist_ok=True)
+    paths = []
+    for job, run in jobs.items():
+        path = directory / f"{job}.toml"
+        path.write_text(f'name = "{job}"\nproject = "{project}"\n[[run]]\nrun = "{run}"\nrollback = "true"\n')
+        paths.append(str(path))
+    return EnvelopeActions(actions).submit(envelope_of_files(paths, name))
+
+
+def run_until_ended(engine: Engine, *job_ids: int) -> None:
+    ended = ("FINISHED", "ERROR", "CANCELED", "ROLLEDBACK")
+    engine.run_until(lambda: all(status_of(engine.store, i) in ended for i in job_ids))
+
+
+def tree_of(pilot: Pilot[int]) -> EnvelopeTree:
+    return monitor(pilot).query_one(EnvelopeTree)
+
+
+def messages(pilot: Pilot[int]) -> list[str]:
+    return [n.message for n in pilot.app._notifications]
+
+
+async def open_envelopes(pilot: Pilot[int]) -> EnvelopeTree:
+    tree = tree_of(pilot)
+    await pilot.press("2")
+    await until(pilot, lambda: tree.has_focus and tree.cursor_node is not None, "the envelope tree")
+    return tree
+
+
+def label_of(node: object) -> str:
+    return str(node.label)  # type: ignore[attr-defined]
+
+
+async def test_the_tree_lists_each_envelope_s_jobs_in_chain_order_and_folds_from_the_keyboard(
+    store: Store, submit: Submit, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    envelope_id, ids = submit_envelope(
+        actions, tmp_path / "r42", "release-42", {"build": "true", "migrate": "true", "deploy": "true"}
+    )
+    loose = submit(simple("loose"))
+    run_until_ended(engine, *ids, loose)
+    # Chain order is the envelope position, not the id: make the newest job the first link.
+    with store.write() as s:
+        for job_id, position in zip(ids, (2, 1, 0), strict=True):
+            job = s.get(Job, job_id)
+            assert job is not None
+            job.envelope_position = position
+            s.add(job)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        tree = await open_envelopes(pilot)
+        envelope, no_envelope = tree.root.children
+        assert label_of(envelope) == f"✔ #{envelope_id} release-42  Success · payments · 3 jobs"
+        assert [label_of(job).split("  ")[0] for job in envelope.children] == [
+            f"#{ids[2]} deploy",
+            f"#{ids[1]} migrate",
+            f"#{ids[0]} build",
+        ]
+        assert [child.data["job_id"] for child in no_envelope.children if child.data] == [loose]
+        # The cursor starts on the newest envelope, folded.
+        assert tree.cursor_node is envelope and not envelope.is_expanded
+        await pilot.press("space")
+        assert envelope.is_expanded
+        await pilot.press("right")  # onto the first job of the chain
+        assert tree.cursor_node is envelope.children[0]
+        await pilot.press("right")  # unfolds the job: its statistics
+        assert envelope.children[0].is_expanded
+        assert label_of(envelope.children[0].children[0]) == "1 task(s) · 1 op(s): 1 done, 0 failed"
+        await pilot.press("left")  # folds the job
+        assert not envelope.children[0].is_expanded and tree.cursor_node is envelope.children[0]
+        await pilot.press("left")  # back to the envelope
+        assert tree.cursor_node is envelope
+        await pilot.press("left")  # folds it
+        assert not envelope.is_expanded
+        await pilot.press("enter")
+        assert envelope.is_expanded
+        assert monitor(pilot).tree_envelope_id == envelope_id
+
+
+async def test_the_tree_follows_the_engine_without_a_restart(
+    store: Store, actions: Actions, tmp_path: Path
+) -> None:
+    envelope_id, _jobs = submit_envelope(actions, tmp_path / "r1", "r1", {"a": "true", "b": "true"})
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        tree = await open_envelopes(pilot)
+        envelope = tree.root.children[0]
+        assert label_of(envelope).startswith(f"▶ #{envelope_id} r1  Success, active")
+        await pilot.press("space", "right")
+        cursor = tree.cursor_node
+        EnvelopeActions(actions).cancel(envelope_id, "not today")
+        await until(
+            pilot, lambda: "Cancelled · payments · 2 jobs" in label_of(envelope), "the cancelled envelope"
+        )
+        assert "Canceled" in label_of(envelope.children[0])
+        # Updated in place: the cursor and what was unfolded stay where they were.
+        assert tree.cursor_node is cursor and envelope.is_expanded
+        other_id, _ = submit_envelope(actions, tmp_path / "r2", "r2", {"c": "true"})
+        await until(pilot, lambda: len(tree.root.children) == 3, "the new envelope")
+        assert label_of(tree.root.children[0]).startswith(f"▶ #{other_id} r2")
+        assert tree.cursor_node is cursor
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(pilot.app.screen, NotificationsScreen), "the notifications")
+        assert any("cancelled by tester: not today" in line for line in note_lines(pilot))
+
+
+def note_lines(pilot: Pilot[int]) -> list[str]:
+    """The popup's rows as read: time, level, text."""
+    screen = pilot.app.screen
+    return [
+        "  ".join(str(cell.content) for cell in row.query(Static)) for row in screen.query(".note").results()
+    ]
+
+
+async def test_b_on_an_envelope_asks_for_a_reason_and_refuses_an_older_one_naming_the_newer(
+    store: Store, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    envelopes = EnvelopeActions(actions)
+    older, older_jobs = submit_envelope(actions, tmp_path / "r1", "r1", {"one": "true"})
+    newer, newer_jobs = submit_envelope(actions, tmp_path / "r2", "r2", {"two": "true", "three": "true"})
+    run_until_ended(engine, *older_jobs, *newer_jobs)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        tree = await open_envelopes(pilot)
+        screen = monitor(pilot)
+        await until(pilot, lambda: screen.check_action("rollback", ()) is True, "b enabled on r2")
+        await pilot.press("down")  # r2 is folded: the next line is r1
+        await until(pilot, lambda: screen.tree_envelope_id == older, "the cursor on r1")
+        await until(pilot, lambda: screen.check_action("rollback", ()) is None, "b dimmed on r1")
+        await pilot.press("b")
+        await until(pilot, lambda: any("is newer" in m for m in messages(pilot)), "the refusal")
+        assert any(
+            f"envelope {newer} (r2) of project payments is newer and not rolled back; roll it back first" in m
+            for m in messages(pilot)
+        )
+        assert pilot.app.screen is screen  # no dialog: nothing to confirm
+        assert envelopes.detail(older)["rollback_job"] is None
+        # On a job of r2, `b` rolls back its envelope.
+        await pilot.press("up", "space", "down")
+        assert tree.cursor_node is not None and tree.cursor_node.data is not None
+        assert tree.cursor_node.data["job_id"] == newer_jobs[0]
+        await until(pilot, lambda: screen.check_action("rollback", ()) is True, "b enabled on r2's job")
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ReasonDialog), "the reason dialog")
+        dialog = pilot.app.screen
+        assert f"Envelope #{newer} · r2" in "\n".join(str(w.content) for w in dialog.query(Static))
+        await pilot.press("enter")  # a blank reason is refused in the dialog
+        await pilot.pause(0.1)
+        assert pilot.app.screen is dialog and envelopes.detail(newer)["rollback_job"] is None
+        await pilot.press(*"bad release", "enter")
+        await until(pilot, lambda: envelopes.detail(newer)["rollback_job"] is not None, "the rollback job")
+        texts = [n["text"] for n in envelopes.detail(newer)["notifications"]]
+        assert "rollback started by tester: bad release" in texts
+        await until(pilot, lambda: any(f"envelope #{newer} queued" in m for m in messages(pilot)))
+        # The rollback job shows up last in r2's chain.
+        r2 = tree.root.children[0]
+        await until(pilot, lambda: len(r2.children) == 3, "the rollback job in the tree")
+        assert label_of(r2.children[-1]).startswith("#") and "rollback r2" in label_of(r2.children[-1])
+    rollback_job = envelopes.detail(newer)["rollback_job"]
+    run_until_status(engine, rollback_job, "ROLLEDBACK")
+    assert envelopes.detail(newer)["status"] == "ROLLEDBACK"
+    assert envelopes.detail(older)["rollback_job"] is None
+
+
+async def test_n_shows_the_notifications_of_the_envelope(
+    store: Store, submit: Submit, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    envelope_id, ids = submit_envelope(
+        actions, tmp_path / "r9", "r9", {"build": "true", "deploy": "false", "smoke": "true"}
+    )
+    loose = submit(simple("loose"))
+    run_until_ended(engine, *ids, loose)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        # The jobs view: the selected job's envelope (loose is the newest job, on top).
+        await select_job(pilot, loose)
+        await pilot.press("n")
+        await until(pilot, lambda: f"job {loose} is not in an envelope" in messages(pilot))
+        assert pilot.app.screen is monitor(pilot)
+        await select_job(pilot, ids[1])
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(pilot.app.screen, NotificationsScreen), "the notifications")
+        lines = note_lines(pilot)
+        assert lines[0] == "2026-11-23 10:00:00  info  envelope r9 submitted by tester"
+        failed = f"2026-11-23 10:00:00  error  job {ids[1]} (deploy) ended ERROR"
+        assert any(line.startswith(failed) for line in lines)
+        assert lines[-1].endswith("envelope r9 finished: ERRORS")
+        error = pilot.app.screen.query(".note-level.level-error").first(Static)
+        assert str(error.content) == "error"
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen is monitor(pilot), "the monitor again")
+        # The envelopes view: the envelope under the cursor.
+        await open_envelopes(pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(pilot.app.screen, NotificationsScreen), "the notifications")
+        assert note_lines(pilot) == lines
+        assert f"envelope #{envelope_id} r9" in str(
+            pilot.app.screen.query_one(".dialog-title", Static).content
+        )
+
+
+@pytest.mark.parametrize(
+    ("lang", "jobs_b", "envelopes_b", "n"),
+    [
+        ("en", "Rollback", "Roll back envelope", "Notifications"),
+        ("es", "Rollback", "Rollback del sobre", "Notificaciones"),
+    ],
+)
+async def test_the_footer_and_help_say_what_b_and_n_do_in_each_view(
+    store: Store, lang: str, jobs_b: str, envelopes_b: str, n: str
+) -> None:
+    async with app_for(store, lang=lang).run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        await pilot.pause(0.1)
+
+        def footer() -> dict[str, str]:
+            return {key: screen.active_bindings[key].binding.description for key in ("b", "n")}
+
+        assert footer() == {"b": jobs_b, "n": n}
+        await open_envelopes(pilot)
+        assert footer() == {"b": envelopes_b, "n": n}
+        await pilot.press("1")
+        assert footer() == {"b": jobs_b, "n": n}
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen")
+        help_screen = pilot.app.screen
+        assert isinstance(help_screen, HelpScreen)
+        rows = dict(help_screen.bindings)
+        assert rows["b"] == t("help.key.rollback", lang)
+        assert rows["n"] == t("help.key.notifications", lang)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,13 +11,15 @@ from textual.pilot import Pilot
 
 from jobtui.app import JobtuiApp
 from jobtui.engine.actions import Actions
+from jobtui.engine.envelope_actions import EnvelopeActions
+from jobtui.engine.envelope_files import EnvelopeCorrupt, envelope_of_files
 from jobtui.engine.permissions import Actor
 from jobtui.engine.scheduler import Engine
 from jobtui.engine.store import Store
 from jobtui.screens.monitor import MonitorScreen
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.job_table import JobTable
-from tests.conftest import definition, run_until_status
+from tests.conftest import definition, run_until_status, status_of
 
 SIZE = (150, 44)
 
@@ -98,6 +101,41 @@ def test_envelope_tree(scene: Store, snap_compare: Any) -> None:
         await pilot.pause(0.1)
 
     assert snap_compare(app(scene), terminal_size=SIZE, run_before=open_tree)
+
+
+@pytest.fixture
+def envelope_scene(scene: Store, actions: Actions, engine: Engine, tmp_path: Path) -> Store:
+    """The scene plus a corrupt envelope and a finished chain of three jobs (the newest envelope)."""
+    envelopes = EnvelopeActions(actions)
+    envelopes.record_corrupt(
+        EnvelopeCorrupt(
+            "hotfix-7", "payments", "hotfix.envelope.toml", 'hotfix.envelope.toml:4: unknown key "fiel"'
+        )
+    )
+    paths = []
+    for name in ("build", "migrate", "deploy"):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f'name = "{name}"\nproject = "payments"\n[[run]]\nrun = "true"\nrollback = "true"\n')
+        paths.append(str(path))
+    _envelope_id, ids = envelopes.submit(envelope_of_files(paths, "release-42"))
+    engine.run_until(lambda: all(status_of(scene, job_id) == "FINISHED" for job_id in ids))
+    return scene
+
+
+def test_envelope_tree_with_envelopes(envelope_scene: Store, snap_compare: Any) -> None:
+    async def open_tree(pilot: Pilot[Any]) -> None:
+        await settled(8)(pilot)
+        # The cursor starts on the newest envelope: unfold it, then its first job's statistics.
+        await pilot.press("2", "space", "right", "right")
+        screen = pilot.app.screen_stack[1]
+        assert isinstance(screen, MonitorScreen)
+        for _ in range(200):  # the footer shows `b` enabled once the engine's answer is in
+            if screen.check_action("rollback", ()) is True:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app(envelope_scene), terminal_size=SIZE, run_before=open_tree)
 
 
 def test_monitor_in_spanish(scene: Store, snap_compare: Any) -> None:

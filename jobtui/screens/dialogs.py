@@ -8,8 +8,9 @@ The dialogs only collect an answer; the caller passes it to `engine.actions`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pendulum
 from pendulum.tz.local_timezone import get_local_timezone
@@ -25,7 +26,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Log, RadioButton, Ra
 
 from jobtui.engine.clock import SystemClock
 from jobtui.engine.timeparse import TimeParseError, format_duration, parse_when
-from jobtui.i18n import relative_time, status_text, t
+from jobtui.i18n import envelope_status_text, relative_time, status_text, t
 from jobtui.snapshot import JobSnapshot
 
 __all__ = [
@@ -33,7 +34,9 @@ __all__ = [
     "TRAP_ACTIONS",
     "ConfirmDialog",
     "DialogScreen",
+    "EnvelopeFacts",
     "HelpScreen",
+    "NotificationsScreen",
     "ReasonDialog",
     "RerunDialog",
     "RescheduleDialog",
@@ -46,6 +49,18 @@ Zone = pendulum.Timezone | pendulum.FixedTimezone
 
 RERUN_STEPS = ("PRE", "RUN", "POST")
 TRAP_ACTIONS = ("retry", "skip", "abort")
+NOTE_LEVELS = ("info", "warning", "error")
+
+
+@dataclass(frozen=True)
+class EnvelopeFacts:
+    """What an envelope dialog shows, read when the key was pressed (like a JobSnapshot for a job)."""
+
+    id: int
+    name: str
+    project: str
+    status: str  # the derived EnvelopeStatus value
+    jobs: int
 
 
 def _status(job: JobSnapshot, lang: str) -> str:
@@ -66,6 +81,29 @@ def _job_lines(job: JobSnapshot, lang: str) -> list[Static]:
             markup=False,
         ),
     ]
+
+
+def _envelope_lines(envelope: EnvelopeFacts, lang: str) -> list[Static]:
+    try:
+        status = envelope_status_text(envelope.status, lang)
+    except KeyError:
+        status = envelope.status  # a status this version does not know: show the code
+    return [
+        Static(
+            t("common.envelope", lang, id=envelope.id, name=envelope.name), classes="job-line", markup=False
+        ),
+        Static(
+            t("common.envelope_facts", lang, project=envelope.project, status=status, jobs=envelope.jobs),
+            classes="job-facts",
+            markup=False,
+        ),
+    ]
+
+
+def _subject_lines(subject: JobSnapshot | EnvelopeFacts, lang: str) -> list[Static]:
+    if isinstance(subject, EnvelopeFacts):
+        return _envelope_lines(subject, lang)
+    return _job_lines(subject, lang)
 
 
 def _zone(tz: str | None) -> Zone:
@@ -140,12 +178,18 @@ class ConfirmDialog(DialogScreen[bool]):
 
 
 class ReasonDialog(DialogScreen[str | None]):
-    """Asks why (rollback); the answer goes to the audit trail, so a required reason cannot be blank."""
+    """Asks why (rolling back a job or an envelope); the answer goes to the audit trail, so a required
+    reason cannot be blank."""
 
     AUTO_FOCUS = "#reason"
 
     def __init__(
-        self, title: str, job: JobSnapshot, lang: str = "en", required: bool = True, placeholder: str = ""
+        self,
+        title: str,
+        job: JobSnapshot | EnvelopeFacts,
+        lang: str = "en",
+        required: bool = True,
+        placeholder: str = "",
     ) -> None:
         super().__init__(lang)
         self.title_text = title
@@ -156,7 +200,7 @@ class ReasonDialog(DialogScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield self._title(self.title_text)
-            yield from _job_lines(self.job, self.lang)
+            yield from _subject_lines(self.job, self.lang)
             yield Label(t("reason.label", self.lang), classes="field-label")
             yield Input(placeholder=self.placeholder, id="reason")
             error = Static("", id="error", classes="error", markup=False)
@@ -501,3 +545,48 @@ class TextScreen(DialogScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#body", Log).write_lines(self.lines or [t("text.empty", self.lang)])
+
+
+class NotificationsScreen(DialogScreen[None]):
+    """An envelope's notifications, oldest first: local time, level, text."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "cancel", show=False),
+        Binding("n", "cancel", show=False),
+    ]
+
+    def __init__(
+        self, title: str, notes: list[dict[str, Any]], tz: str | None = None, lang: str = "en"
+    ) -> None:
+        super().__init__(lang)
+        self.title_text = title
+        self.notes = notes
+        self.zone = _zone(tz)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog large"):
+            yield self._title(self.title_text)
+            with VerticalScroll(id="notes"):
+                if not self.notes:
+                    yield Static(t("notes.empty", self.lang), markup=False)
+                for note in self.notes:
+                    level = str(note.get("level") or "")
+                    known = level in NOTE_LEVELS
+                    # The level's colour comes from dialogs.tcss; the word itself reads without colour.
+                    with Horizontal(classes="note"):
+                        yield Static(self._when(note.get("at")), classes="note-at", markup=False)
+                        yield Static(
+                            t(f"notes.level.{level}", self.lang) if known else level,
+                            classes=f"note-level level-{level}" if known else "note-level",
+                            markup=False,
+                        )
+                        yield Static(str(note.get("text") or ""), classes="note-text", markup=False)
+            yield self._hint(t("notes.hint", self.lang))
+
+    def _when(self, at: object) -> str:
+        if not isinstance(at, str) or not at:
+            return "-"
+        parsed = pendulum.parse(at)
+        if not isinstance(parsed, pendulum.DateTime):
+            return at
+        return _utc(parsed).in_tz(self.zone).format("YYYY-MM-DD HH:mm:ss")

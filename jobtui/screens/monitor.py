@@ -1,8 +1,8 @@
 """The monitor: the live job table, the detail pane, the envelope tree, and every action on a key.
 
 Reads happen on a worker thread that wakes on the change feed; the UI thread only installs results.
-Actions always go to the job id shown in the detail pane, through engine actions, on a snapshot taken
-when the key was pressed.
+Job actions always go to the job id shown in the detail pane, through engine actions, on a snapshot taken
+when the key was pressed. In the envelopes view, `b` and `n` act on the envelope under the tree's cursor.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pendulum
 from sqlalchemy.exc import DBAPIError
@@ -19,21 +19,27 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input
+from textual.widgets import ContentSwitcher, Footer, Input, Tree
 from textual.worker import get_current_worker
 
 from jobtui.engine.actions import Actions, Refused, UnknownJob
+from jobtui.engine.chain import chain_of
+from jobtui.engine.envelope_actions import EnvelopeActions
+from jobtui.engine.envelopes import derive_status
 from jobtui.engine.listing import SORTABLE, JobFilter, JobListing, JobRow, JobSort
-from jobtui.engine.models import Job
+from jobtui.engine.models import Envelope, Job
 from jobtui.engine.permissions import PermissionRefused
 from jobtui.engine.states import Status
 from jobtui.engine.views import audit_json, job_detail_json
 from jobtui.i18n import t
 from jobtui.snapshot import JobSnapshot
 from jobtui.widgets.detail import DetailPane, JobDetail, LogTail
-from jobtui.widgets.envelope_tree import EnvelopeTree
+from jobtui.widgets.envelope_tree import EnvelopeTree, TreeData, load_tree
 from jobtui.widgets.job_table import COLUMNS, JobTable
 from jobtui.widgets.statusbar import BarState, StatusBar
+
+if TYPE_CHECKING:
+    from jobtui.screens.dialogs import EnvelopeFacts
 
 # Keys that act on the selected job → the engine actions that decide whether they are enabled.
 JOB_KEYS: dict[str, tuple[str, ...]] = {
@@ -49,7 +55,31 @@ JOB_KEYS: dict[str, tuple[str, ...]] = {
     "retry": ("retry",),
 }
 QUEUE_KEYS = ("queue_toggle", "queue_clear")
+# Keys whose footer and help texts come from i18n (binding id → text key); `b` changes with the view.
+KEY_TEXTS = {"rollback": "key.rollback", "notifications": "key.notifications"}
+HELP_TEXTS = {"rollback": "help.key.rollback", "notifications": "help.key.notifications"}
 POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the worker needs to know about the widgets, read on the UI thread."""
+
+    visible: int
+    top: int
+    cursor: int
+    envelopes: bool  # the envelopes view is shown
+    envelope_id: int | None  # the envelope under the tree's cursor
+
+
+@dataclass(frozen=True)
+class TreeFetched:
+    """The envelope tree's data (None: unchanged) and whether `b` may roll back the envelope under the
+    cursor (`refusal` None) or why not."""
+
+    data: TreeData | None
+    envelope_id: int | None
+    refusal: str | None
 
 
 @dataclass(frozen=True)
@@ -91,6 +121,7 @@ class MonitorScreen(Screen[None]):
         Binding("C", "queue_clear", "Clear queue", id="queue_clear"),
         Binding("l", "full_log", "Log", id="full_log"),
         Binding("u", "audit", "Audit", id="audit"),
+        Binding("n", "notifications", "Notifications", id="notifications"),
         Binding("1", "view('jobs')", "Jobs", id="view_jobs"),
         Binding("2", "view('envelopes')", "Envelopes", id="view_envelopes"),
         Binding("slash", "filter", "Filter", id="filter"),
@@ -115,6 +146,7 @@ class MonitorScreen(Screen[None]):
     ) -> None:
         super().__init__()
         self.actions = actions
+        self.envelopes = EnvelopeActions(actions)
         self.store = actions.store
         self.listing = JobListing(self.store)
         self.engine_label = engine_label
@@ -141,6 +173,17 @@ class MonitorScreen(Screen[None]):
         self._status_index = 0
         # When the first data reached the screen (perf_counter): what the paint benchmark measures.
         self.first_paint_at: float | None = None
+        # The envelopes view. UI thread: which view is shown, the envelope under the tree's cursor, and
+        # the worker's last answer to "may `b` roll it back" as (envelope id, refusal or None).
+        self.envelopes_shown = False
+        self.tree_envelope_id: int | None = None
+        self._envelope_check: tuple[int | None, str | None] | None = None
+        # Worker thread: the feed seq the tree was read at, and which envelope's refusal it last checked.
+        self._tree_seq = -1
+        self._tree_force = True
+        self._checked_envelope: int | None = None
+        for binding_id, key in KEY_TEXTS.items():
+            self._describe_key(binding_id, t(key, lang))
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -189,20 +232,26 @@ class MonitorScreen(Screen[None]):
             except Exception:  # the app is closing
                 return
             try:
-                fetched = self._fetch(*view)
+                fetched = self._fetch(view.visible, view.top, view.cursor)
+                tree = self._fetch_tree(view.envelope_id) if view.envelopes else None
             except DBAPIError as exc:  # a locked or unreachable database must not kill the screen
-                self.app.call_from_thread(
-                    self.notify, f"{t('monitor.db_error', self.lang)}: {exc.orig}", severity="error"
-                )
+                self.app.call_from_thread(self._db_error, exc)
                 continue
             if isinstance(fetched, LogChunk):
                 self.app.call_from_thread(self.query_one(DetailPane).append_log, fetched.text)
             elif fetched is not None:
                 self.app.call_from_thread(self._install, fetched)
+            if tree is not None:
+                self.app.call_from_thread(self._install_tree, tree)
 
-    def _view_state(self) -> tuple[int, int, int]:
+    def _db_error(self, exc: DBAPIError) -> None:
+        self.notify(f"{t('monitor.db_error', self.lang)}: {exc.orig}", severity="error")
+
+    def _view_state(self) -> ViewState:
         table = self.table
-        return table.rows_visible, int(table.scroll_y), table.cursor
+        return ViewState(
+            table.rows_visible, int(table.scroll_y), table.cursor, self.envelopes_shown, self.tree_envelope_id
+        )
 
     def _fetch(self, visible: int, top: int, cursor: int) -> Fetched | LogChunk | None:
         seq = self.listing.last_seq()
@@ -260,6 +309,44 @@ class MonitorScreen(Screen[None]):
             self._shown = (detail_id, row_seq) if detail is not None else (None, None)
         self._seen_seq = seq
         return Fetched(total, start, rows, position, bar, detail, detail_id is None, seq, log_chunk)
+
+    def _fetch_tree(self, envelope_id: int | None) -> TreeFetched | None:
+        """Re-read the tree when the feed moved, and whether the envelope under the cursor may be rolled
+        back when either the feed or that envelope changed; None when neither did."""
+        seq = self.listing.last_seq()
+        reload = self._tree_force or seq != self._tree_seq
+        if not reload and envelope_id == self._checked_envelope:
+            return None
+        self._tree_force = False
+        self._tree_seq = seq
+        self._checked_envelope = envelope_id
+        data = load_tree(self.store) if reload else None
+        refusal = None
+        if envelope_id is not None and not self.readonly:
+            refusal = self._envelope_state(envelope_id)[1]
+        return TreeFetched(data, envelope_id, refusal)
+
+    def _envelope_state(self, envelope_id: int) -> tuple[EnvelopeFacts | None, str | None]:
+        """The envelope as a dialog shows it, and why `b` would be refused now (None: it would not)."""
+        from jobtui.screens.dialogs import EnvelopeFacts
+
+        with self.store.read() as session:
+            envelope = session.get(Envelope, envelope_id)
+            if envelope is None:
+                return None, t("monitor.envelope_gone", self.lang, id=envelope_id)
+            jobs = chain_of(session, envelope_id)
+            status = derive_status(envelope.status, [job.status for job in jobs])
+            facts = EnvelopeFacts(envelope_id, envelope.name, envelope.project, status.value, len(jobs))
+            return facts, self.envelopes.refusal(session, envelope)
+
+    def _install_tree(self, fetched: TreeFetched) -> None:
+        tree = self.query_one(EnvelopeTree)
+        if fetched.data is not None:
+            tree.show(fetched.data)
+        enabled_before = self.check_action("rollback", ())
+        self._envelope_check = (fetched.envelope_id, fetched.refusal)
+        if self.check_action("rollback", ()) != enabled_before:
+            self.refresh_bindings()
 
     def _read_shown_log(self) -> str:
         if self._shown_log is None:
@@ -326,6 +413,15 @@ class MonitorScreen(Screen[None]):
         self._want_window = (event.start, event.size)
         self.wake()
 
+    @on(Tree.NodeHighlighted, "#envelopes-view")
+    def _envelope_highlighted(self) -> None:
+        envelope_id = self.query_one(EnvelopeTree).selected_envelope_id()
+        if envelope_id != self.tree_envelope_id:
+            # `b` stays dimmed until the worker says whether this envelope may be rolled back.
+            self.tree_envelope_id = envelope_id
+            self.refresh_bindings()
+            self.wake()
+
     @on(JobTable.HeaderClicked)
     def _header_clicked(self, event: JobTable.HeaderClicked) -> None:
         descending = not self.order.descending if self.order.column == event.column else False
@@ -340,6 +436,11 @@ class MonitorScreen(Screen[None]):
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "rollback" and self.envelopes_shown:
+            if self.readonly:
+                return False
+            envelope_id = self.tree_envelope_id
+            return True if envelope_id is not None and self._envelope_check == (envelope_id, None) else None
         if action in JOB_KEYS:
             if self.readonly:
                 return False
@@ -355,6 +456,10 @@ class MonitorScreen(Screen[None]):
         if active is None or active.enabled or active.binding.action not in JOB_KEYS:
             return
         event.stop()
+        if active.binding.action == "rollback" and self.envelopes_shown:
+            # The dimmed state may be a poll old: ask the engine now, and open the dialog if it allows.
+            self._rollback_envelope()
+            return
         self.notify(self.refusal(active.binding.action), severity="warning", timeout=6)
 
     def refusal(self, key: str) -> str:
@@ -498,6 +603,9 @@ class MonitorScreen(Screen[None]):
     def action_rollback(self) -> None:
         from jobtui.screens.dialogs import ReasonDialog
 
+        if self.envelopes_shown:
+            self._rollback_envelope()
+            return
         if snap := self._job_action("rollback"):
 
             def done(reason: str | None) -> None:
@@ -510,6 +618,80 @@ class MonitorScreen(Screen[None]):
                     )
 
             self.app.push_screen(ReasonDialog(t("confirm.rollback", self.lang), snap, lang=self.lang), done)
+
+    def _rollback_envelope(self) -> None:
+        """`b` in the envelopes view: roll back the envelope under the cursor (or of the job under it)."""
+        from jobtui.screens.dialogs import ReasonDialog
+
+        if self.readonly:
+            return
+        envelope_id = self.query_one(EnvelopeTree).selected_envelope_id()
+        if envelope_id is None:
+            self.notify(t("monitor.no_envelope_selected", self.lang), severity="warning")
+            return
+        # Read now, not from the footer's state: a refusal known before asking saves typing a reason.
+        try:
+            facts, refused = self._envelope_state(envelope_id)
+        except DBAPIError as exc:
+            self._db_error(exc)
+            return
+        if refused is not None or facts is None:
+            self.notify(refused or t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
+            return
+
+        def done(reason: str | None) -> None:
+            if reason:
+                self.perform(
+                    t("monitor.done.envelope_rollback", self.lang, id=envelope_id),
+                    self.envelopes.rollback,
+                    envelope_id,
+                    reason,
+                )
+
+        self.app.push_screen(
+            ReasonDialog(
+                t("confirm.envelope_rollback", self.lang),
+                facts,
+                lang=self.lang,
+                placeholder=t("envelope_rollback.placeholder", self.lang),
+            ),
+            done,
+        )
+
+    def action_notifications(self) -> None:
+        """`n`: the notifications of the envelope under the tree's cursor, or of the selected job's."""
+        from jobtui.screens.dialogs import NotificationsScreen
+
+        if self.envelopes_shown:
+            tree = self.query_one(EnvelopeTree)
+            envelope_id = tree.selected_envelope_id()
+            job_id = tree.selected_job_id()
+        else:
+            detail = self.query_one(DetailPane).detail
+            envelope_id = detail.job["envelope"] if detail is not None else None
+            job_id = detail.job["id"] if detail is not None else None
+        if envelope_id is None:
+            if job_id is None:
+                message = t(
+                    "monitor.no_envelope_selected" if self.envelopes_shown else "monitor.no_job_selected",
+                    self.lang,
+                )
+            else:
+                message = t("monitor.not_in_envelope", self.lang, id=job_id)
+            self.notify(message, severity="warning")
+            return
+        try:
+            envelope = self.envelopes.detail(envelope_id)
+        except UnknownJob:
+            self.notify(t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
+            return
+        except DBAPIError as exc:
+            self._db_error(exc)
+            return
+        title = t("notes.title", self.lang, id=envelope_id, name=envelope["name"])
+        self.app.push_screen(
+            NotificationsScreen(title, envelope["notifications"], tz=self.tz, lang=self.lang)
+        )
 
     def action_queue_toggle(self) -> None:
         from jobtui.screens.dialogs import ConfirmDialog
@@ -584,13 +766,33 @@ class MonitorScreen(Screen[None]):
 
     def action_view(self, which: str) -> None:
         switcher = self.query_one(ContentSwitcher)
-        switcher.current = "envelopes-view" if which == "envelopes" else "jobs-view"
-        if which == "envelopes":
+        self.envelopes_shown = which == "envelopes"
+        switcher.current = "envelopes-view" if self.envelopes_shown else "jobs-view"
+        key = "key.envelope_rollback" if self.envelopes_shown else "key.rollback"
+        self._describe_key("rollback", t(key, self.lang))
+        if self.envelopes_shown:
             tree = self.query_one(EnvelopeTree)
+            # Shown at once from the UI thread; the poll worker keeps it current from then on.
             tree.reload()
+            if tree.cursor_node is None:
+                tree.cursor_line = 0  # `b` and `n` have an envelope to act on straight away
+            self.tree_envelope_id = tree.selected_envelope_id()
+            self._tree_force = True
             tree.focus()
+            self.wake()
         else:
             self.table.focus()
+        self.refresh_bindings()
+
+    def _describe_key(self, binding_id: str, description: str) -> None:
+        """Say in the footer what a key does here and now, in the operator's language.
+
+        BINDINGS are per class, but each screen keeps its own map of them: replacing the binding there
+        (same id and key, so a remapped key keeps working) changes only this screen's footer.
+        """
+        keys = self._bindings.key_to_bindings
+        for key, bindings in keys.items():
+            keys[key] = [replace(b, description=description) if b.id == binding_id else b for b in bindings]
 
     def action_filter(self) -> None:
         box = self.query_one("#filter-input", Input)
@@ -672,7 +874,11 @@ class MonitorScreen(Screen[None]):
     def action_help(self) -> None:
         from jobtui.screens.dialogs import HelpScreen
 
-        rows = [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding)]
+        rows = [
+            (b.key, t(HELP_TEXTS[b.id], self.lang) if b.id in HELP_TEXTS else b.description)
+            for b in self.BINDINGS
+            if isinstance(b, Binding)
+        ]
         self.app.push_screen(HelpScreen(rows, lang=self.lang))
 
 

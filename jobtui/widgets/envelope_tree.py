@@ -1,120 +1,320 @@
-"""The envelopes view: envelope → its jobs → per-job statistics, with the envelope's derived status."""
+"""The envelopes view: envelope → its jobs in chain order → per-job statistics, with the envelope's
+derived status.
+
+`load_tree` only reads the database, so the monitor's poll worker runs it off the UI thread; `show` then
+updates the nodes in place, so the cursor and whatever the operator expanded stay put while the engine
+moves jobs underneath.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from sqlalchemy import func, select
+from textual.binding import Binding, BindingType
 from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
-from jobtui.engine.envelopes import LABELS, derive_status
+from jobtui.engine.envelopes import LABELS, EnvelopeStatus, derive_status
 from jobtui.engine.models import ENVELOPES, JOBS, OP_RUNS, TASKS
 from jobtui.engine.store import Store
-from jobtui.i18n import t
+from jobtui.i18n import envelope_status_text, t
 from jobtui.widgets.status_style import status_text
 
+ENVELOPES_SHOWN = 200
 JOBS_PER_GROUP = 200
 
+# The component class (styled in monitor.tcss) that colours each derived status.
+STATUS_CLASSES: dict[EnvelopeStatus, str] = {
+    EnvelopeStatus.SUCCESS: "envelope-tree--success",
+    EnvelopeStatus.SUCCESS_ACTIVE: "envelope-tree--success-active",
+    EnvelopeStatus.ERRORS: "envelope-tree--errors",
+    EnvelopeStatus.ERRORS_ACTIVE: "envelope-tree--errors-active",
+    EnvelopeStatus.CORRUPT: "envelope-tree--corrupt",
+    EnvelopeStatus.CANCELLED: "envelope-tree--cancelled",
+    EnvelopeStatus.ROLLEDBACK: "envelope-tree--rolledback",
+}
 
-class EnvelopeTree(Tree[dict[str, Any]]):
+NodeData = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobLine:
+    id: int
+    name: str
+    status: str
+    progress: int
+
+
+@dataclass(frozen=True)
+class JobStats:
+    tasks: int = 0
+    ops: int = 0
+    done: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
+class EnvelopeLine:
+    id: int
+    name: str
+    project: str
+    status: EnvelopeStatus
+    reason: str | None
+    jobs: tuple[JobLine, ...]  # chain order, the rollback job last
+
+
+@dataclass(frozen=True)
+class TreeData:
+    """Everything the tree shows, read in one go."""
+
+    envelopes: tuple[EnvelopeLine, ...]  # newest first
+    loose: tuple[JobLine, ...]  # jobs in no envelope, newest first
+    stats: dict[int, JobStats] = field(default_factory=dict)
+
+
+def load_tree(store: Store) -> TreeData:
+    """Read the tree's data; touches no widget, so any thread may call it."""
+    with store.engine.connect() as conn:
+        envelopes = conn.execute(
+            select(ENVELOPES).order_by(ENVELOPES.c.id.desc()).limit(ENVELOPES_SHOWN)
+        ).all()
+        chains: dict[int, list[JobLine]] = defaultdict(list)
+        if envelopes:
+            # Same order as the engine's chain: position, the positionless rollback job last, then id.
+            rows = conn.execute(
+                select(JOBS.c.id, JOBS.c.name, JOBS.c.status, JOBS.c.progress, JOBS.c.envelope_id)
+                .where(JOBS.c.envelope_id.in_([e.id for e in envelopes]))
+                .order_by(
+                    JOBS.c.envelope_id,
+                    JOBS.c.envelope_position.is_(None),
+                    JOBS.c.envelope_position,
+                    JOBS.c.id,
+                )
+            )
+            for row in rows:
+                chains[row.envelope_id].append(JobLine(row.id, row.name, row.status, row.progress))
+        loose = [
+            JobLine(row.id, row.name, row.status, row.progress)
+            for row in conn.execute(
+                select(JOBS.c.id, JOBS.c.name, JOBS.c.status, JOBS.c.progress)
+                .where(JOBS.c.envelope_id.is_(None), JOBS.c.system.is_(False))
+                .order_by(JOBS.c.id.desc())
+                .limit(JOBS_PER_GROUP)
+            )
+        ]
+        lines = tuple(
+            EnvelopeLine(
+                id=e.id,
+                name=e.name,
+                project=e.project,
+                status=derive_status(e.status, [job.status for job in chains[e.id]]),
+                reason=e.reason,
+                jobs=tuple(chains[e.id]),
+            )
+            for e in envelopes
+        )
+        job_ids = [job.id for chain in chains.values() for job in chain] + [job.id for job in loose]
+        return TreeData(lines, tuple(loose), _stats(conn, job_ids))
+
+
+def _stats(conn: Any, job_ids: list[int]) -> dict[int, JobStats]:
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    if not job_ids:
+        return {}
+    for job_id, count in conn.execute(
+        select(TASKS.c.job_id, func.count()).where(TASKS.c.job_id.in_(job_ids)).group_by(TASKS.c.job_id)
+    ):
+        counts[job_id]["tasks"] = count
+    for job_id, status, count in conn.execute(
+        select(OP_RUNS.c.job_id, OP_RUNS.c.status, func.count())
+        .where(OP_RUNS.c.job_id.in_(job_ids))
+        .group_by(OP_RUNS.c.job_id, OP_RUNS.c.status)
+    ):
+        counts[job_id]["ops"] = counts[job_id].get("ops", 0) + count
+        if status in ("done", "failed"):
+            counts[job_id][status] = count
+    return {job_id: JobStats(**values) for job_id, values in counts.items()}
+
+
+@dataclass
+class _Spec:
+    """One wanted node: `children` None makes a leaf."""
+
+    key: str
+    label: Text
+    data: NodeData
+    children: list[_Spec] | None = None
+
+
+def _key(node: TreeNode[NodeData]) -> str:
+    return str(node.data["key"]) if node.data else ""
+
+
+class EnvelopeTree(Tree[NodeData]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Plain arrows fold like a file manager's tree; the tree rarely needs sideways scrolling.
+        Binding("left", "collapse_or_parent", "Collapse", show=False),
+        Binding("right", "expand_or_child", "Expand", show=False),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "envelope-tree--name",
+        "envelope-tree--reason",
+        *STATUS_CLASSES.values(),
+    }
+
     def __init__(self, store: Store, lang: str = "en", **kwargs: Any) -> None:
         super().__init__(t("tree.envelopes", lang), **kwargs)
         self.store = store
         self.lang = lang
         self.show_root = False
 
-    def reload(self) -> None:
-        expanded = {
-            node.data.get("key") for node in self._all_nodes() if node.is_expanded and node.data is not None
-        }
-        self.clear()
-        with self.store.engine.connect() as conn:
-            envelopes = conn.execute(select(ENVELOPES).order_by(ENVELOPES.c.id.desc()).limit(200)).all()
-            groups: dict[int | None, list[Any]] = defaultdict(list)
-            for envelope in envelopes:
-                groups[envelope.id] = list(
-                    conn.execute(
-                        select(JOBS.c.id, JOBS.c.name, JOBS.c.status, JOBS.c.progress, JOBS.c.project)
-                        .where(JOBS.c.envelope_id == envelope.id)
-                        .order_by(JOBS.c.id)
-                    )
-                )
-            groups[None] = list(
-                conn.execute(
-                    select(JOBS.c.id, JOBS.c.name, JOBS.c.status, JOBS.c.progress, JOBS.c.project)
-                    .where(JOBS.c.envelope_id.is_(None), JOBS.c.system.is_(False))
-                    .order_by(JOBS.c.id.desc())
-                    .limit(JOBS_PER_GROUP)
-                )
-            )
-            job_ids = [job.id for jobs in groups.values() for job in jobs]
-            stats = self._stats(conn, job_ids)
-        for envelope in envelopes:
-            jobs = groups[envelope.id]
-            status = derive_status(envelope.status, [j.status for j in jobs])
-            icon, label = LABELS[status]
-            title = Text(f"{icon} {envelope.name}  ", style="bold")
-            title.append(f"{label} · {envelope.project} · {len(jobs)} {t('tree.jobs', self.lang)}")
-            self._add_group(title, f"env-{envelope.id}", jobs, stats, expanded)
-        title = Text(t("tree.no_envelope", self.lang), style="bold")
-        title.append(f"  {len(groups[None])} {t('tree.jobs', self.lang)}")
-        self._add_group(title, "env-none", groups[None], stats, expanded)
+    # -- filling --------------------------------------------------------------------------------------
 
-    def _add_group(
-        self, title: Text, key: str, jobs: list[Any], stats: dict[int, dict[str, int]], expanded: set[Any]
-    ) -> None:
-        node = self.root.add(title, data={"key": key}, expand=key in expanded)
-        for job in jobs:
-            label = Text(f"#{job.id} {job.name}  ")
-            label.append_text(status_text(job.status, self.lang))
-            label.append(f"  {job.progress}%")
-            job_key = f"job-{job.id}"
-            child = node.add(label, data={"key": job_key, "job_id": job.id}, expand=job_key in expanded)
-            counts = stats.get(job.id, {})
-            child.add_leaf(
-                t(
-                    "tree.job_stats",
-                    self.lang,
-                    tasks=counts.get("tasks", 0),
-                    done=counts.get("done", 0),
-                    failed=counts.get("failed", 0),
-                    ops=counts.get("ops", 0),
-                ),
-                data={"key": f"stats-{job.id}"},
-            )
+    def reload(self) -> None:
+        """Read and show at once (on the UI thread): for the moment the view opens."""
+        self.show(load_tree(self.store))
+
+    def show(self, data: TreeData) -> None:
+        path = self._key_path(self.cursor_node)
+        wanted = [self._envelope_spec(envelope, data.stats) for envelope in data.envelopes]
+        title = Text(t("tree.no_envelope", self.lang), style=self._style("envelope-tree--name"))
+        title.append(f"  {len(data.loose)} {t('tree.jobs', self.lang)}")
+        loose = [self._job_spec(job, None, data.stats) for job in data.loose]
+        wanted.append(_Spec("env-none", title, {"key": "env-none"}, loose))
+        self._sync(self.root, wanted)
+        self._keep_cursor(path)
+
+    def _style(self, component: str) -> Style:
+        return self.get_component_rich_style(component, partial=True)
+
+    def _envelope_spec(self, envelope: EnvelopeLine, stats: dict[int, JobStats]) -> _Spec:
+        icon, _label = LABELS[envelope.status]
+        status_style = self._style(STATUS_CLASSES[envelope.status])
+        title = Text()
+        title.append(f"{icon} ", style=status_style)
+        title.append(f"#{envelope.id} {envelope.name}", style=self._style("envelope-tree--name"))
+        title.append("  ")
+        title.append(envelope_status_text(envelope.status, self.lang), style=status_style)
+        title.append(f" · {envelope.project} · {len(envelope.jobs)} {t('tree.jobs', self.lang)}")
+        if envelope.status == EnvelopeStatus.CORRUPT and envelope.reason:
+            # A tree line is one line: a multi-line reason would be cut at its first line break.
+            reason = " ".join(envelope.reason.split())
+            title.append(f" · {reason}", style=self._style("envelope-tree--reason"))
+        key = f"env-{envelope.id}"
+        jobs = [self._job_spec(job, envelope.id, stats) for job in envelope.jobs]
+        return _Spec(key, title, {"key": key, "envelope_id": envelope.id}, jobs)
+
+    def _job_spec(self, job: JobLine, envelope_id: int | None, stats: dict[int, JobStats]) -> _Spec:
+        label = Text(f"#{job.id} {job.name}  ")
+        label.append_text(status_text(job.status, self.lang))
+        label.append(f"  {job.progress}%")
+        counts = stats.get(job.id, JobStats())
+        summary = t(
+            "tree.job_stats",
+            self.lang,
+            tasks=counts.tasks,
+            done=counts.done,
+            failed=counts.failed,
+            ops=counts.ops,
+        )
+        ids = {"envelope_id": envelope_id, "job_id": job.id}
+        leaf = _Spec(f"stats-{job.id}", Text(summary), {"key": f"stats-{job.id}", **ids})
+        return _Spec(f"job-{job.id}", label, {"key": f"job-{job.id}", **ids}, [leaf])
+
+    def _sync(self, parent: TreeNode[NodeData], wanted: list[_Spec]) -> None:
+        """Make `parent`'s children match `wanted` in place: nodes that stay keep their expansion."""
+        keys = {spec.key for spec in wanted}
+        by_key: dict[str, TreeNode[NodeData]] = {}
+        for child in list(parent.children):
+            if _key(child) in keys:
+                by_key[_key(child)] = child
+            else:
+                child.remove()
+        for index, spec in enumerate(wanted):
+            children = parent.children
+            node = children[index] if index < len(children) else None
+            if node is None or _key(node) != spec.key:
+                stale = by_key.get(spec.key)
+                if stale is not None:
+                    # Out of order (ids only grow, so hardly ever): add it again where it belongs.
+                    stale.remove()
+                node = parent.add(spec.label, spec.data, before=index, allow_expand=spec.children is not None)
+            else:
+                if node.label != spec.label:
+                    node.set_label(spec.label)
+                node.data = spec.data
+            if spec.children is not None:
+                self._sync(node, spec.children)
 
     @staticmethod
-    def _stats(conn: Any, job_ids: list[int]) -> dict[int, dict[str, int]]:
-        stats: dict[int, dict[str, int]] = defaultdict(dict)
-        if not job_ids:
-            return stats
-        for job_id, count in conn.execute(
-            select(TASKS.c.job_id, func.count()).where(TASKS.c.job_id.in_(job_ids)).group_by(TASKS.c.job_id)
-        ):
-            stats[job_id]["tasks"] = count
-        for job_id, status, count in conn.execute(
-            select(OP_RUNS.c.job_id, OP_RUNS.c.status, func.count())
-            .where(OP_RUNS.c.job_id.in_(job_ids))
-            .group_by(OP_RUNS.c.job_id, OP_RUNS.c.status)
-        ):
-            stats[job_id]["ops"] = stats[job_id].get("ops", 0) + count
-            if status in ("done", "failed"):
-                stats[job_id][status] = count
-        return stats
+    def _key_path(node: TreeNode[NodeData] | None) -> list[str]:
+        path: list[str] = []
+        while node is not None and node.data is not None:
+            path.append(_key(node))
+            node = node.parent
+        return path[::-1]
 
-    def _all_nodes(self) -> list[Any]:
-        found: list[Any] = []
-        stack = list(self.root.children)
-        while stack:
-            node = stack.pop()
-            found.append(node)
-            stack.extend(node.children)
-        return found
+    def _attached(self, node: TreeNode[NodeData]) -> bool:
+        while node.parent is not None:
+            if not any(child is node for child in node.parent.children):
+                return False
+            node = node.parent
+        return node is self.root
+
+    def _keep_cursor(self, path: list[str]) -> None:
+        """The cursor stays on its node; when that node is gone, on the nearest ancestor that is not."""
+        node = self.cursor_node
+        if node is None or self._attached(node):
+            return
+        found: TreeNode[NodeData] | None = None
+        children = self.root.children
+        for key in path:
+            found_child = next((child for child in children if _key(child) == key), None)
+            if found_child is None:
+                break
+            found = found_child
+            children = found_child.children
+        self._move_to(found if found is not None else self.get_node_at_line(0))
+
+    def _move_to(self, node: TreeNode[NodeData] | None) -> None:
+        _ = self.last_line  # lay the lines out first: a node's line number is only current after that
+        self.move_cursor(node)
+
+    # -- keys -----------------------------------------------------------------------------------------
+
+    def action_collapse_or_parent(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and node.is_expanded:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self._move_to(node.parent)
+
+    def action_expand_or_child(self) -> None:
+        node = self.cursor_node
+        if node is None or not node.allow_expand:
+            return
+        if node.is_collapsed:
+            node.expand()
+        elif node.children:
+            self._move_to(node.children[0])
+
+    # -- what the cursor is on ------------------------------------------------------------------------
+
+    def _cursor_data(self, name: str) -> int | None:
+        data = self.cursor_node.data if self.cursor_node is not None else None
+        value = data.get(name) if data else None
+        return None if value is None else int(value)
 
     def selected_job_id(self) -> int | None:
-        node = self.cursor_node
-        while node is not None and (node.data is None or "job_id" not in node.data):
-            node = node.parent
-        return None if node is None or node.data is None else int(node.data["job_id"])
+        return self._cursor_data("job_id")
+
+    def selected_envelope_id(self) -> int | None:
+        """The envelope of the node under the cursor: the envelope itself, one of its jobs or their stats."""
+        return self._cursor_data("envelope_id")

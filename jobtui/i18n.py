@@ -101,6 +101,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Filter: name, project, owner, target or #id — Enter to keep, Esc to clear"
         ),
         "monitor.db_error": "Database error",
+        "monitor.db_back": "Database reachable again",
+        "bar.db_unreachable": "database unreachable",
         "monitor.no_job_selected": "No job selected",
         "monitor.status_filter": "Status filter: {status}",
         "monitor.all": "all",
@@ -312,6 +314,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Filtro: nombre, proyecto, propietario, destino o #id — Intro fija, Esc borra"
         ),
         "monitor.db_error": "Error de base de datos",
+        "monitor.db_back": "Base de datos accesible de nuevo",
+        "bar.db_unreachable": "base de datos inaccesible",
         "monitor.no_job_selected": "Ningún pase seleccionado",
         "monitor.status_filter": "Filtro de estado: {status}",
         "monitor.all": "todos",

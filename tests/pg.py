@@ -66,10 +66,20 @@ class PgCluster:
         subprocess.run(command, check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
+        initdb = _find_bin("initdb")
+        assert initdb
+        self._run(initdb, "-D", str(self.dir / "data"), "-A", "trust", "-U", self.user, "--no-sync")
+        self.start_server()
+
+    def stop_server(self) -> None:
+        pg_ctl = _find_bin("pg_ctl")
+        assert pg_ctl
+        self._run(pg_ctl, "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+
+    def start_server(self) -> None:
         data = self.dir / "data"
-        initdb, pg_ctl = _find_bin("initdb"), _find_bin("pg_ctl")
-        assert initdb and pg_ctl
-        self._run(initdb, "-D", str(data), "-A", "trust", "-U", self.user, "--no-sync")
+        pg_ctl = _find_bin("pg_ctl")
+        assert pg_ctl
         options = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"

@@ -691,3 +691,17 @@ async def test_the_footer_and_help_say_what_b_and_n_do_in_each_view(
         rows = dict(help_screen.bindings)
         assert rows["b"] == t("help.key.rollback", lang)
         assert rows["n"] == t("help.key.notifications", lang)
+
+
+async def test_system_jobs_are_hidden_until_S_shows_them(store: Store, submit: Submit) -> None:
+    visible = submit(simple("visible"))
+    hidden = submit(simple("cert-refresh", "system = true"))
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        await until(pilot, lambda: table.total == 1, "one row")
+        assert table.selected_job_id() == visible
+        await pilot.press("S")
+        await until(pilot, lambda: table.total == 2, "the system job too")
+        assert table.selected_job_id() in (visible, hidden)
+        await pilot.press("S")
+        await until(pilot, lambda: table.total == 1, "the system job hidden again")

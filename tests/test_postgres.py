@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -165,3 +165,37 @@ def test_a_terminated_database_connection_does_not_lose_the_job(
     assert killed is not None and killed[0] >= 1
     gate.touch()
     wait_for(lambda: status(store, job_id) == "FINISHED", timeout=60, what="the job to finish")
+
+
+async def test_the_dashboard_says_database_unreachable_and_recovers(tmp_path: Path) -> None:
+    from jobtui.app import JobtuiApp
+    from jobtui.widgets.job_table import JobTable
+    from jobtui.widgets.statusbar import StatusBar
+
+    # A cluster of its own: this test stops the server under the dashboard.
+    cluster = PgCluster()
+    cluster.start()
+    try:
+        url = cluster.new_database()
+        store = Store(url, log_dir=tmp_path / "logs")
+        Actions(store, Actor("tester")).submit(definition('name = "j"\n[[run]]\nrun = "true"\n'))
+        app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = pilot.app.screen_stack[1]
+            bar = screen.query_one(StatusBar)
+
+            async def until(predicate: Callable[[], bool], what: str) -> None:
+                for _ in range(300):
+                    if predicate():
+                        return
+                    await pilot.pause(0.05)
+                raise AssertionError(f"timed out waiting for {what}")
+
+            await until(lambda: screen.query_one(JobTable).total == 1, "the job")
+            cluster.stop_server()
+            await until(lambda: bar.unreachable, "the unreachable banner")
+            assert "database unreachable" in str(bar.render())
+            cluster.start_server()
+            await until(lambda: not bar.unreachable, "the banner to go")
+    finally:
+        cluster.stop()

@@ -59,6 +59,8 @@ QUEUE_KEYS = ("queue_toggle", "queue_clear")
 KEY_TEXTS = {"rollback": "key.rollback", "notifications": "key.notifications"}
 HELP_TEXTS = {"rollback": "help.key.rollback", "notifications": "help.key.notifications"}
 POLL_SECONDS = 0.25
+# While the database is unreachable, try again less often: each attempt waits for a connect timeout.
+UNREACHABLE_POLL_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ class MonitorScreen(Screen[None]):
         self.allowed: dict[str, str | None] = {}
         self.detail_job_id: int | None = None
         self._wake = threading.Event()
+        self._unreachable = False
         self._force = True
         self._want_window: tuple[int, int] | None = None
         self._seen_seq = -1
@@ -203,6 +206,8 @@ class MonitorScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(JobTable).focus()
         self._wake.set()  # the first fetch goes at once, not after a poll interval
+        # On PostgreSQL, changes made from other hosts wake the poller at once (LISTEN/NOTIFY).
+        self._listener = self.store.listen(self._wake.set)
         self._poll()
         self.set_interval(1.0, self._tick_clock)
 
@@ -220,7 +225,7 @@ class MonitorScreen(Screen[None]):
     def _poll(self) -> None:
         worker = get_current_worker()
         while not worker.is_cancelled:
-            self._wake.wait(POLL_SECONDS)
+            self._wake.wait(UNREACHABLE_POLL_SECONDS if self._unreachable else POLL_SECONDS)
             self._wake.clear()
             if worker.is_cancelled:
                 return
@@ -235,14 +240,32 @@ class MonitorScreen(Screen[None]):
                 fetched = self._fetch(view.visible, view.top, view.cursor)
                 tree = self._fetch_tree(view.envelope_id) if view.envelopes else None
             except DBAPIError as exc:  # a locked or unreachable database must not kill the screen
-                self.app.call_from_thread(self._db_error, exc)
+                if not self._unreachable:
+                    self._unreachable = True
+                    self.app.call_from_thread(self._db_lost, exc)
                 continue
+            if self._unreachable:
+                self._unreachable = False
+                self.app.call_from_thread(self._db_back)
             if isinstance(fetched, LogChunk):
                 self.app.call_from_thread(self.query_one(DetailPane).append_log, fetched.text)
             elif fetched is not None:
                 self.app.call_from_thread(self._install, fetched)
             if tree is not None:
                 self.app.call_from_thread(self._install_tree, tree)
+
+    def _db_lost(self, exc: DBAPIError) -> None:
+        self.query_one(StatusBar).mark_unreachable(True)
+        self._db_error(exc)
+
+    def _db_back(self) -> None:
+        self.query_one(StatusBar).mark_unreachable(False)
+        self.notify(t("monitor.db_back", self.lang))
+
+    def on_unmount(self) -> None:
+        listener = getattr(self, "_listener", None)
+        if listener is not None:
+            listener.stop()
 
     def _db_error(self, exc: DBAPIError) -> None:
         self.notify(f"{t('monitor.db_error', self.lang)}: {exc.orig}", severity="error")

@@ -29,12 +29,25 @@ class StatusBar(Static):
     def __init__(self, lang: str = "en", **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self.lang = lang
+        self.unreachable = False
+        self._state: BarState | None = None
+
+    def mark_unreachable(self, unreachable: bool) -> None:
+        """Say, until it is back, that the database cannot be reached (the numbers shown are stale)."""
+        self.unreachable = unreachable
+        self.set_class(unreachable, "db-unreachable")
+        if self._state is not None:
+            self.show(self._state)
 
     def show(self, state: BarState) -> None:
+        self._state = state
         lang = self.lang
         self.set_class(state.queue_paused, "queue-paused")
         self.set_class(state.frozen, "frozen")
         text = Text()
+        if self.unreachable:
+            text.append(f" ⚠ {t('bar.db_unreachable', lang)} ", style="bold reverse")
+            text.append(" ")
         if state.queue_paused:
             text.append(f" ⏸ {t('bar.queue_paused', lang)} ", style="bold reverse")
             if state.queue_reason:

@@ -378,6 +378,8 @@ class _Checker:
 
     def error(self, line: int | None, message: str) -> None:
         where = f"{self.source}:{line}" if line is not None else self.source
+        # One problem, one line: echoed user text may hold line breaks.
+        message = message.replace("\r", "\\r").replace("\n", "\\n")
         self.errors.append((line or 0, f"{where}: {message}"))
 
     def field_error(self, section: _Section, label: str, key: str, message: str) -> None:
@@ -774,7 +776,7 @@ def load_definition(path: str | os.PathLike[str]) -> Definition:
             text = handle.read()
     except UnicodeDecodeError as exc:
         raise DefinitionError([f"{source}: cannot read file: not UTF-8 text ({exc.reason})"]) from exc
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL byte
+        reason = getattr(exc, "strerror", None) or str(exc)
         raise DefinitionError([f"{source}: cannot read file: {reason}"]) from exc
     return parse_definition(text, source)

@@ -58,7 +58,7 @@ def is_envelope_file(path: str | Path) -> bool:
     """Whether `path` is meant as an envelope (an `envelope = ...` line), even when it is broken."""
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    except (OSError, ValueError):  # unreadable, not UTF-8, a NUL in the path
         return False
     return _ENVELOPE_LINE.search(text) is not None
 
@@ -75,7 +75,7 @@ def load_envelope(path: str | Path) -> EnvelopeSpec:
     fallback = Path(source).stem
     try:
         text = Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, a NUL in the path
         raise EnvelopeCorrupt(fallback, "default", source, f"{source}: cannot read file: {exc}") from exc
     named = _ENVELOPE_LINE.search(text)
     name = named.group(1) if named and named.group(1).strip() else fallback

@@ -238,7 +238,9 @@ class Engine:
         self._escalate_kills(now)
         claimed = 0 if self.draining else self._claim(now)
         for held in list(self._held.values()):
-            if held.handle is None and held.job_id in self._held:
+            if held.ready_outcome is not None and held.job_id in self._held:
+                self._complete(held, held.ready_outcome)  # an outcome a failed write could not record
+            elif held.handle is None and held.job_id in self._held:
                 self._advance(held)
         return claimed > 0
 
@@ -802,6 +804,7 @@ class Engine:
     def _complete(self, held: Held, outcome: OpOutcome) -> None:
         """Record how an op ended and decide the job's next move (trap, failure, rollback, next op)."""
         handle, held.handle = held.handle, None
+        held.ready_outcome = None
         spec: LaunchSpec | None = None
         try:
             with self.store.write() as s:
@@ -838,6 +841,12 @@ class Engine:
         except LeaseLost:
             self._held.pop(held.job_id, None)
             return
+        except Exception:
+            # Nothing was recorded: keep the outcome, or the next pass would find no pending op and walk
+            # on as if the op had succeeded. It is recorded on the next pass once the database answers.
+            held.handle = handle
+            held.ready_outcome = outcome
+            raise
         finally:
             del handle
         if spec is not None:

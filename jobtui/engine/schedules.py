@@ -12,7 +12,13 @@ from typing import Any
 import pendulum
 
 from jobtui.engine.definitions import DEFAULT_EXPIRES, Definition
-from jobtui.engine.timeparse import format_duration, local_zone_name, parse_max_start, parse_when
+from jobtui.engine.timeparse import (
+    TimeParseError,
+    format_duration,
+    local_zone_name,
+    parse_max_start,
+    parse_when,
+)
 from jobtui.engine.windows import WEEKDAYS, DailyWindow, ScheduleWindow, parse_clock, parse_days
 
 # A job with no `expires` still needs a horizon for "when does the window open next".
@@ -184,7 +190,10 @@ def _expiry(
     when = parse_when(text, now, zone)
     if _is_bare_date(text):
         local = when.in_tz(zone)
-        return pendulum.datetime(local.year, local.month, local.day, tz=zone).add(days=1).in_tz("UTC")
+        try:
+            return pendulum.datetime(local.year, local.month, local.day, tz=zone).add(days=1).in_tz("UTC")
+        except OverflowError:
+            raise TimeParseError(f'"{text}" is outside the calendar jobtui can schedule on') from None
     return when
 
 

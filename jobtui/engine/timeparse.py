@@ -128,13 +128,23 @@ def parse_duration(text: str | int | float) -> float:
     if isinstance(text, int | float):
         if not math.isfinite(text) or text < 0:
             raise _duration_error(text)
-        return float(text)
+        return _bounded(text, float(text))
     if not isinstance(text, str):
         raise _duration_error(str(text))
 
     seconds = _seconds_from_text(text)
     if seconds is None:
         raise _duration_error(text)
+    return _bounded(text, seconds)
+
+
+# Longer spans are typos, and added to a date they run off the calendar.
+MAX_DURATION_S = 3650 * 86400.0
+
+
+def _bounded(text: str | int | float, seconds: float) -> float:
+    if seconds > MAX_DURATION_S:
+        raise TimeParseError(f'"{text}" is longer than the longest duration allowed, 3650d')
     return seconds
 
 
@@ -163,7 +173,7 @@ def _zone(tz: str | None) -> pendulum.Timezone | pendulum.FixedTimezone:
         return get_local_timezone()
     try:
         return pendulum.Timezone(tz)
-    except (InvalidTimezone, ValueError) as exc:
+    except (InvalidTimezone, ValueError, OSError) as exc:  # "Europe" is a tzdata directory: OSError
         raise TimeParseError(f'"{tz}" is not a known time zone (try "Europe/Zurich" or "UTC")') from exc
 
 
@@ -195,6 +205,13 @@ def parse_when(text: str, now: pendulum.DateTime, tz: str | None = None) -> pend
 
     Text without an explicit offset is wall-clock time in `tz` (default: this host's zone).
     """
+    try:
+        return _parse_when(text, now, tz)
+    except OverflowError:
+        raise TimeParseError(f'"{text}" is outside the calendar jobtui can schedule on') from None
+
+
+def _parse_when(text: str, now: pendulum.DateTime, tz: str | None) -> pendulum.DateTime:
     if not isinstance(text, str):
         raise _date_error(str(text))
     cleaned = " ".join(text.split()).lower()

@@ -328,7 +328,7 @@ class Actions:
                 self._audit(
                     s, job, "reject", Status.REJECTED, comment, step=Step.END.value, ended_at=now, due_at=None
                 )
-                _settle_tasks(s, job, TaskStatus.CANCELLED)
+                pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
 
     # -- cancel and delete ----------------------------------------------------------------------------
 
@@ -351,7 +351,7 @@ class Actions:
             op_run.error = f"canceled by {self.actor.user}"
             s.add(op_run)
         pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value, ROLLBACK_STEP), now)
-        _settle_tasks(s, job, TaskStatus.CANCELLED)
+        pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
         self._audit(
             s,
             job,
@@ -417,7 +417,7 @@ class Actions:
                 fields.update(_moved_schedule(job, now))
             note = f"from {from_step.value}" + (" (run now)" if run_now else "")
             self._audit(s, job, action, Status.READY, f"{note}; {comment}" if comment else note, **fields)
-            _settle_tasks(s, job, TaskStatus.SCHEDULED, force=True)
+            pipeline.settle_tasks(s, job, TaskStatus.SCHEDULED, force=True)
             pipeline.create_plan(s, job, from_step)
 
     def retry(self, job_id: int) -> None:
@@ -547,7 +547,7 @@ class Actions:
             now = self.store.now()
             for job in jobs:
                 pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value), now)
-                _settle_tasks(s, job, TaskStatus.CANCELLED)
+                pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
                 self.store.change_job(
                     s,
                     job,
@@ -640,16 +640,6 @@ def _moved_schedule(job: Job, new: pendulum.DateTime) -> dict[str, Any]:
         moved = schedule.moved(new - pendulum.instance(job.scheduled_at))
         fields.update(schedule=moved.to_json(), expires_at=moved.expires)
     return fields
-
-
-def _settle_tasks(s: Session, job: Job, status: TaskStatus, force: bool = False) -> None:
-    stmt = update(TASKS).where(TASKS.c.job_id == job.id)
-    if not force:
-        stmt = stmt.where(TASKS.c.status.not_in([TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value]))
-    values: dict[str, object] = {"status": status.value, "current_step": None}
-    if force:
-        values.update(progress=0, attempts=0, next_attempt_at=None)
-    s.execute(stmt.values(**values))
 
 
 def terminate_local(op_run: OpRun) -> None:

@@ -7,12 +7,11 @@ chain follows whoever moved the job: the engine, an operator, the expiry sweep.
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from jobtui.engine.envelopes import ACTIVE_JOB, EnvelopeStatus, derive_status
-from jobtui.engine.models import TASKS, Envelope, Job, Notification
-from jobtui.engine.pipeline import skip_pending
+from jobtui.engine.models import Envelope, Job, Notification
+from jobtui.engine.pipeline import settle_tasks, skip_pending
 from jobtui.engine.states import FINAL_STATUSES, Status, Step, TaskStatus
 from jobtui.engine.store import Store
 
@@ -102,9 +101,7 @@ def _follow_chain(store: Store, s: Session, envelope: Envelope, job: Job, dst: S
         why = f"envelope {envelope.name}: job {job.id} ({job.name}) ended {dst.value}"
         for other in later:
             skip_pending(s, other, (Step.PRE.value, Step.RUN.value, Step.POST.value), store.now())
-            s.execute(
-                update(TASKS).where(TASKS.c.job_id == other.id).values(status=TaskStatus.CANCELLED.value)
-            )
+            settle_tasks(s, other, TaskStatus.CANCELLED)
             store.change_job(
                 s, other, who, "chain cancel", Status.CANCELED, comment=why, reason=why, ended_at=store.now()
             )

@@ -137,7 +137,7 @@ def waiting_tasks(s: Session, job: Job) -> list[pendulum.DateTime]:
 
 def wait_for_retry(store: Store, s: Session, job: Job, ref: JobRef, when: pendulum.DateTime) -> None:
     """Nothing to run until a rescheduled task's next attempt: hand the job back, due then."""
-    _no_task_running(s, job)
+    pipeline.park_running_tasks(s, job)
     store.change_job(
         s,
         job,
@@ -152,15 +152,6 @@ def wait_for_retry(store: Store, s: Session, job: Job, ref: JobRef, when: pendul
     )
 
 
-def _no_task_running(s: Session, job: Job) -> None:
-    """A job handed back between ops has no task running: they wait, like the job."""
-    s.execute(
-        update(TASKS)
-        .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RUNNING.value)
-        .values(status=TaskStatus.SCHEDULED.value, current_step=None)
-    )
-
-
 def window_gate(store: Store, s: Session, job: Job, ref: JobRef, now: pendulum.DateTime) -> bool:
     """Before a PRE/RUN op: True when the job may go on now. A closed window parks it until it
     reopens (PAUSED once it has started); past the schedule's end, its unfinished work expires."""
@@ -172,7 +163,7 @@ def window_gate(store: Store, s: Session, job: Job, ref: JobRef, now: pendulum.D
         expire_unfinished(store, s, job, ref, now)
         return False
     parked = Status.PAUSED if job.started_at is not None else Status.READY
-    _no_task_running(s, job)
+    pipeline.park_running_tasks(s, job)
     store.change_job(
         s,
         job,
@@ -195,11 +186,7 @@ def expire_unfinished(store: Store, s: Session, job: Job, ref: JobRef, now: pend
     when = _fmt(schedule.expires, schedule) if schedule and schedule.expires else now.isoformat()
     if job.run_started_at is None:
         # Ops stay pending: a reschedule brings the job back where it stood.
-        s.execute(
-            update(TASKS)
-            .where(TASKS.c.job_id == job.id, TASKS.c.status.in_(UNFINISHED_TASK))
-            .values(status=TaskStatus.CANCELLED.value, current_step=None, next_attempt_at=None)
-        )
+        pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
         store.change_job(
             s,
             job,
@@ -283,11 +270,7 @@ def mark_replaced(store: Store, s: Session, old: Job, new_id: int, who: str) -> 
     """An earlier submission that had not started RUN gives way to a new one of the same definition."""
     now = store.now()
     pipeline.skip_pending(s, old, (Step.PRE.value, Step.RUN.value, Step.POST.value), now)
-    s.execute(
-        update(TASKS)
-        .where(TASKS.c.job_id == old.id, TASKS.c.status.in_(UNFINISHED_TASK))
-        .values(status=TaskStatus.CANCELLED.value, current_step=None, next_attempt_at=None)
-    )
+    pipeline.settle_tasks(s, old, TaskStatus.CANCELLED)
     store.change_job(
         s,
         old,

@@ -136,6 +136,26 @@ def refresh_progress(
         store.change_job(session, job, ref.who, "progress", held=ref.lease, progress=progress)
 
 
+def settle_tasks(session: Session, job: Job, status: TaskStatus, force: bool = False) -> None:
+    """Every task not already SUCCEEDED or FAILED (every task, with `force`) takes `status`."""
+    stmt = update(TASKS).where(TASKS.c.job_id == job.id)
+    if not force:
+        stmt = stmt.where(TASKS.c.status.not_in([TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value]))
+    values: dict[str, object] = {"status": status.value, "current_step": None, "next_attempt_at": None}
+    if force:
+        values.update(progress=0, attempts=0)
+    session.execute(stmt.values(**values))
+
+
+def park_running_tasks(session: Session, job: Job) -> None:
+    """A job handed back between ops has no task running: they wait, like the job."""
+    session.execute(
+        update(TASKS)
+        .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RUNNING.value)
+        .values(status=TaskStatus.SCHEDULED.value, current_step=None)
+    )
+
+
 def mark_op_started(store: Store, session: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
     now = store.now()
     op_run.status = OpStatus.RUNNING.value

@@ -270,11 +270,7 @@ class Engine:
                 if job is None or job.status not in (Status.READY, Status.APPROVAL) or job.run_started_at:
                     continue
                 when = pendulum.instance(job.max_start_at).isoformat() if job.max_start_at else "?"
-                s.execute(
-                    update(TASKS)
-                    .where(TASKS.c.job_id == job.id, TASKS.c.status.in_(lifecycle.UNFINISHED_TASK))
-                    .values(status=TaskStatus.CANCELLED.value, current_step=None, next_attempt_at=None)
-                )
+                pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
                 self.store.change_job(
                     s,
                     job,
@@ -669,12 +665,7 @@ class Engine:
             or (job.max_start_at is not None and now > job.max_start_at)
             or (job.scheduled_at is not None and job.scheduled_at > now)
         ):
-            # Parked: no task is running while the job waits.
-            s.execute(
-                update(TASKS)
-                .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RUNNING.value)
-                .values(status=TaskStatus.SCHEDULED.value, current_step=None)
-            )
+            pipeline.park_running_tasks(s, job)
         if pipeline.definition_of(job).approval and not job.approved:
             self.store.change_job(
                 s,

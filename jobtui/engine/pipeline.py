@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 
 import pendulum
-from sqlalchemy import case, func, insert, or_, update
+from sqlalchemy import bindparam, case, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from jobtui.engine.definitions import Definition
@@ -42,10 +42,40 @@ def _parse_stored_definition(text: str) -> Definition:
     return Definition.from_dict(json.loads(text))
 
 
-def tasks_of(session: Session, job_id: int) -> list[Task]:
+# Built once: the engine runs these at every op, and building a statement costs more than running it.
+_TASKS_OF = (
+    select(Task)
+    .where(Task.job_id == bindparam("job_id"))
+    .order_by(col(Task.position))
     # Task rows are also changed with Core UPDATEs in the same transaction: never trust loaded copies.
-    query = select(Task).where(Task.job_id == job_id).order_by(col(Task.position))
-    return list(session.exec(query.execution_options(populate_existing=True)))
+    .execution_options(populate_existing=True)
+)
+_WAITING_TASKS = select(Task.id).where(
+    Task.job_id == bindparam("job_id"), Task.status == TaskStatus.RESCHEDULED.value
+)
+_NEXT_PENDING = (
+    select(OpRun)
+    .where(
+        OpRun.job_id == bindparam("job_id"),
+        OpRun.exec == bindparam("exec"),
+        OpRun.step == bindparam("step"),
+        OpRun.status == OpStatus.PENDING.value,
+        or_(col(OpRun.per_target).is_(False), col(OpRun.task_id).not_in(_WAITING_TASKS)),
+    )
+    .order_by(col(OpRun.position))
+    .limit(1)
+)
+_PROGRESS_COUNTS = (
+    select(OpRun.task_id, OpRun.status, func.count())
+    .where(
+        OpRun.job_id == bindparam("job_id"), OpRun.exec == bindparam("exec"), OpRun.step != ROLLBACK_STEP
+    )
+    .group_by(col(OpRun.task_id), col(OpRun.status))
+)
+
+
+def tasks_of(session: Session, job_id: int) -> list[Task]:
+    return list(session.exec(_TASKS_OF, params={"job_id": job_id}))
 
 
 def op_runs_of(session: Session, job: Job, exec_: int | None = None) -> list[OpRun]:
@@ -92,19 +122,10 @@ def create_plan(session: Session, job: Job, from_step: Step) -> None:
 
 def next_pending(session: Session, job: Job, step: str) -> OpRun | None:
     """The next op to run in `step`; per-target ops of a task waiting for its next attempt wait too."""
-    waiting = select(Task.id).where(Task.job_id == job.id, Task.status == TaskStatus.RESCHEDULED.value)
-    return session.exec(
-        select(OpRun)
-        .where(
-            OpRun.job_id == job.id,
-            OpRun.exec == job.exec,
-            OpRun.step == step,
-            OpRun.status == OpStatus.PENDING.value,
-            or_(col(OpRun.per_target).is_(False), col(OpRun.task_id).not_in(waiting)),
-        )
-        .order_by(col(OpRun.position))
-        .limit(1)
-    ).first()
+    if step != ROLLBACK_STEP and not definition_of(job).ops(step):
+        return None  # plans hold only the definition's ops: nothing to look up
+    params = {"job_id": job.id, "exec": job.exec, "step": step}
+    return session.exec(_NEXT_PENDING, params=params).first()
 
 
 def refresh_progress(
@@ -114,11 +135,7 @@ def refresh_progress(
 
     Only `task_id`'s progress is recomputed (the task whose op just finished), or every task's when None.
     """
-    rows = session.exec(
-        select(OpRun.task_id, OpRun.status, func.count())
-        .where(OpRun.job_id == job.id, OpRun.exec == job.exec, OpRun.step != ROLLBACK_STEP)
-        .group_by(col(OpRun.task_id), col(OpRun.status))
-    ).all()
+    rows = session.exec(_PROGRESS_COUNTS, params={"job_id": job.id, "exec": job.exec}).all()
     total = sum(n for _, _, n in rows)
     done = sum(n for _, status, n in rows if status in FINISHED_OP)
     progress = 100 if total == 0 and job.step == Step.END else (100 * done // total if total else 0)
@@ -289,13 +306,13 @@ def begin_rollback(
     store.change_job(session, job, ref.who, action, Status.ROLLBACK, comment=comment, held=ref.lease)
 
 
-def end_status_from_tasks(session: Session, job: Job) -> Status:
+def end_status_from_tasks(session: Session, job: Job, tasks: list[Task] | None = None) -> Status:
     if job.outcome:
         return Status(job.outcome)
     if job.failed:
         return Status.ERROR
     assert job.id is not None
-    tasks = tasks_of(session, job.id)
+    tasks = tasks_of(session, job.id) if tasks is None else tasks
     # Tasks still SCHEDULED/RUNNING here walked all their ops; cancelled ones count as not succeeded.
     not_succeeded = (TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.RESCHEDULED)
     succeeded = [t for t in tasks if t.status not in not_succeeded]
@@ -305,12 +322,19 @@ def end_status_from_tasks(session: Session, job: Job) -> Status:
 
 
 def finish_job(
-    store: Store, session: Session, job: Job, ref: JobRef, end: Status, comment: str | None = None
+    store: Store,
+    session: Session,
+    job: Job,
+    ref: JobRef,
+    end: Status,
+    comment: str | None = None,
+    tasks: list[Task] | None = None,
 ) -> None:
-    """Reach END: settle every task, stamp the end date, let go of the job."""
+    """Reach END: settle every task (`tasks`, when the caller just loaded them), stamp the end date,
+    let go of the job."""
     assert job.id is not None
     now = store.now()
-    for task in tasks_of(session, job.id):
+    for task in tasks_of(session, job.id) if tasks is None else tasks:
         if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
             continue
         if end in (Status.CANCELED, Status.REJECTED, Status.EXPIRED):

@@ -652,7 +652,9 @@ class Engine:
             if op_run is not None:
                 return op_run
             if step == Step.POST:
-                pipeline.finish_job(self.store, s, job, ref, pipeline.end_status_from_tasks(s, job))
+                tasks = pipeline.tasks_of(s, job.id or 0)
+                end = pipeline.end_status_from_tasks(s, job, tasks)
+                pipeline.finish_job(self.store, s, job, ref, end, tasks=tasks)
                 return None
             following = Step.POST if step == Step.RUN or job.failed else Step.RUN
             self.store.change_job(s, job, self.who, "step", held=ref.lease, step=following.value)

@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,7 @@ class Store:
             session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
             try:
                 yield session
+                self.flush_job_writes(session)
                 session.flush()
                 conn.commit()
             except BaseException:
@@ -228,8 +230,8 @@ class Store:
         return seq
 
     def _new_change(self, session: Session, job_id: int | None, kind: str) -> int:
-        stmt = insert(CHANGES).values(job_id=job_id, kind=kind, at=self.now()).returning(CHANGES.c.seq)
-        seq = int(session.execute(stmt).scalar_one())
+        row = {"job_id": job_id, "kind": kind, "at": self.now()}
+        seq = int(session.execute(_NEW_CHANGE, row).scalar_one())
         if not self.is_sqlite and not session.info.get("jobtui_notified"):
             # Delivered at commit, once per transaction, to every listening viewer and daemon.
             session.execute(text(f"NOTIFY {wakeups.CHANNEL}"))
@@ -284,7 +286,8 @@ class Store:
         assert job.id is not None
         src = Status(job.status)
         values = dict(fields)
-        if to_status is not None and to_status != src:
+        moves = to_status is not None and to_status != src
+        if to_status is not None and moves:
             if not is_allowed_transition(src, to_status):
                 raise TransitionError(f"{action}: {src.value} → {to_status.value} is not in the table")
             values["status"] = to_status.value
@@ -293,24 +296,46 @@ class Store:
         if job.id not in touched:
             touched[job.id] = self._new_change(session, job.id, "job")
             values["seq"] = touched[job.id]
-        if values or held is not None:
-            stmt = update(JOBS).where(JOBS.c.id == job.id)
-            if held is not None:
-                stmt = stmt.where(JOBS.c.lease == held)
-            # With nothing to change, re-setting the id still proves the lease is held.
-            result = session.execute(stmt.values(**(values or {"id": job.id})))
-            if result.rowcount == 0:  # type: ignore[attr-defined]
-                raise LeaseLost(f"job {job.id} is no longer held by this worker")
-            for key, value in values.items():
-                # The row is already written: keep the instance in step without making it dirty,
-                # or autoflush would write the same change again.
-                set_committed_value(job, key, value)
-        if (to_status is not None and to_status != src) or action not in ENGINE_QUIET_ACTIONS:
+        pending: dict[int, _JobWrite] = session.info.setdefault("jobtui_job_writes", {})
+        write = pending.get(job.id)
+        if write is not None and held is not None and write.held not in (None, held):
+            self._write_job(session, job.id, pending.pop(job.id))
+            write = None
+        if write is None:
+            write = pending[job.id] = _JobWrite(held)
+        write.values.update(values)
+        write.held = write.held or held
+        for key, value in values.items():
+            # Keep the instance in step without making it dirty, or autoflush would write it again.
+            set_committed_value(job, key, value)
+        if moves or action not in ENGINE_QUIET_ACTIONS:
+            # Bookkeeping (step, progress) waits to ride along with the next write of the row; a status
+            # change is written now, so triggers and queries later in the transaction see it.
+            self._write_job(session, job.id, pending.pop(job.id))
             self.audit(session, job, who, action, src.value, Status(job.status).value, comment)
         if job.envelope_id is not None and to_status is not None and to_status != src:
             from jobtui.engine import chain  # it builds on this module
 
             chain.job_status_changed(self, session, job, src, to_status, who)
+
+    def flush_job_writes(self, session: Session) -> None:
+        """Write the bookkeeping `change_job` held back; LeaseLost if a lease it relied on is gone."""
+        pending: dict[int, _JobWrite] = session.info.get("jobtui_job_writes", {})
+        while pending:
+            job_id, write = pending.popitem()
+            self._write_job(session, job_id, write)
+
+    @staticmethod
+    def _write_job(session: Session, job_id: int, write: _JobWrite) -> None:
+        if not write.values and write.held is None:
+            return
+        stmt = update(JOBS).where(JOBS.c.id == job_id)
+        if write.held is not None:
+            stmt = stmt.where(JOBS.c.lease == write.held)
+        # With nothing to change, re-setting the id still proves the lease is held.
+        result = session.execute(stmt.values(**(write.values or {"id": job_id})))
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise LeaseLost(f"job {job_id} is no longer held by this worker")
 
     # -- settings -----------------------------------------------------------------------------------
 
@@ -334,6 +359,17 @@ class Store:
 
     def load_job(self, session: Session, job_id: int) -> Job | None:
         return session.exec(select(Job).where(Job.id == job_id)).first()
+
+
+_NEW_CHANGE = insert(CHANGES).returning(CHANGES.c.seq)
+
+
+@dataclass
+class _JobWrite:
+    """Changes to one job row not yet written in this transaction, and the lease they rely on."""
+
+    held: str | None
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 # Engine bookkeeping that moves no status (progress, step pointers) goes to the feed but not the audit.

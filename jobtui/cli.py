@@ -255,20 +255,25 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
         raise UsageError("daemon: --workers must be at least 1")
     if not 0 < args.heartbeat < args.lease:
         raise UsageError("daemon: need 0 < --heartbeat < --lease")
-    store = _store(args)
-    engine = Engine(store, workers=args.workers, heartbeat_s=args.heartbeat, lease_s=args.lease)
     stop, drain = threading.Event(), threading.Event()
+    engines: list[Engine] = []
 
     def on_signal(signum: int, _frame: object) -> None:
         # First signal: finish the ops in flight and hand jobs back. Second: stop now; live ops are
         # re-adopted by the next engine.
-        if drain.is_set():
+        if drain.is_set() or not engines:
             stop.set()
         drain.set()
-        engine.wake()
+        for engine in engines:
+            engine.wake()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    store = _store_when_reachable(args, stop)
+    if store is None:
+        return EXIT_OK
+    engine = Engine(store, workers=args.workers, heartbeat_s=args.heartbeat, lease_s=args.lease)
+    engines.append(engine)
     print(
         f"jobtui engine {engine.worker_id[:8]} on {store.url} with {engine.slots} worker(s)",
         file=sys.stderr,
@@ -277,6 +282,21 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
     engine.run(stop, drain)
     print("jobtui engine stopped", file=sys.stderr, flush=True)
     return EXIT_OK
+
+
+def _store_when_reachable(args: argparse.Namespace, stop: threading.Event) -> Any:
+    """A daemon started before its database server (at boot, say) waits for it; None if stopped first."""
+    from jobtui.engine.store import StoreUnreachable
+
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return _store(args)
+        except StoreUnreachable as exc:
+            print(f"database unreachable ({exc}); retrying in {delay:.1f}s", file=sys.stderr, flush=True)
+            stop.wait(delay)
+            delay = min(delay * 2, 15.0)
+    return None
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:

@@ -49,8 +49,12 @@ def pg_cluster() -> Iterator[PgCluster]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Modules that set BACKENDS = ("sqlite", "postgresql") run their tests on each backend."""
+    """Modules that set BACKENDS = ("sqlite", "postgresql") run their tests on each backend; a test marked
+    `backends("sqlite")` runs on those only."""
     backends = getattr(metafunc.module, "BACKENDS", None)
+    only = metafunc.definition.get_closest_marker("backends")
+    if only is not None:
+        backends = only.args
     if backends and "db_url" in metafunc.fixturenames:
         metafunc.parametrize("db_url", backends, indirect=True)
 

@@ -167,35 +167,64 @@ def test_a_terminated_database_connection_does_not_lose_the_job(
     wait_for(lambda: status(store, job_id) == "FINISHED", timeout=60, what="the job to finish")
 
 
-async def test_the_dashboard_says_database_unreachable_and_recovers(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[PgCluster]:
+    """A cluster of these tests' own: they stop its server under the dashboard and the daemon."""
+    cluster = PgCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def test_a_daemon_started_before_its_database_waits_for_it(own_cluster: PgCluster, tmp_path: Path) -> None:
+    url = own_cluster.new_database()
+    store = Store(url, log_dir=tmp_path / "logs")
+    job_id = Actions(store, Actor("tester")).submit(definition('name = "j"\n[[run]]\nrun = "true"\n'))
+    store.engine.dispose()
+    own_cluster.stop_server()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JOBTUI_LOG_DIR=str(tmp_path / "logs"))
+    stderr = tmp_path / "daemon.err"
+    with open(stderr, "wb") as err:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "jobtui.cli", "daemon", "--db", url], env=env, stderr=err
+        )
+    try:
+        wait_for(lambda: b"database unreachable" in stderr.read_bytes(), timeout=60, what="the warning")
+        assert daemon.poll() is None, "the daemon waits instead of exiting"
+        own_cluster.start_server()
+        wait_for(lambda: status(store, job_id) == "FINISHED", timeout=60, what="the job to run")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+    assert b"Traceback" not in stderr.read_bytes()
+
+
+async def test_the_dashboard_says_database_unreachable_and_recovers(
+    own_cluster: PgCluster, tmp_path: Path
+) -> None:
     from jobtui.app import JobtuiApp
     from jobtui.widgets.job_table import JobTable
     from jobtui.widgets.statusbar import StatusBar
 
-    # A cluster of its own: this test stops the server under the dashboard.
-    cluster = PgCluster()
-    cluster.start()
-    try:
-        url = cluster.new_database()
-        store = Store(url, log_dir=tmp_path / "logs")
-        Actions(store, Actor("tester")).submit(definition('name = "j"\n[[run]]\nrun = "true"\n'))
-        app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
-        async with app.run_test(size=(160, 48)) as pilot:
-            screen = pilot.app.screen_stack[1]
-            bar = screen.query_one(StatusBar)
+    cluster = own_cluster
+    url = cluster.new_database()
+    store = Store(url, log_dir=tmp_path / "logs")
+    Actions(store, Actor("tester")).submit(definition('name = "j"\n[[run]]\nrun = "true"\n'))
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = pilot.app.screen_stack[1]
+        bar = screen.query_one(StatusBar)
 
-            async def until(predicate: Callable[[], bool], what: str) -> None:
-                for _ in range(300):
-                    if predicate():
-                        return
-                    await pilot.pause(0.05)
-                raise AssertionError(f"timed out waiting for {what}")
+        async def until(predicate: Callable[[], bool], what: str) -> None:
+            for _ in range(300):
+                if predicate():
+                    return
+                await pilot.pause(0.05)
+            raise AssertionError(f"timed out waiting for {what}")
 
-            await until(lambda: screen.query_one(JobTable).total == 1, "the job")
-            cluster.stop_server()
-            await until(lambda: bar.unreachable, "the unreachable banner")
-            assert "database unreachable" in str(bar.render())
-            cluster.start_server()
-            await until(lambda: not bar.unreachable, "the banner to go")
-    finally:
-        cluster.stop()
+        await until(lambda: screen.query_one(JobTable).total == 1, "the job")
+        cluster.stop_server()
+        await until(lambda: bar.unreachable, "the unreachable banner")
+        assert "database unreachable" in str(bar.render())
+        cluster.start_server()
+        await until(lambda: not bar.unreachable, "the banner to go")

@@ -15,6 +15,8 @@ from jobtui.engine.scheduler import Engine
 from jobtui.engine.store import SCHEMA_HEAD, Store, StoreError
 from tests.conftest import run_until_status, status_of
 
+BACKENDS = ("sqlite", "postgresql")
+
 Submit = Callable[..., int]
 
 

@@ -22,6 +22,8 @@ from jobtui.engine.scheduler import Engine
 from jobtui.engine.store import Store
 from tests.conftest import ROOT, definition, job_of, live_pids_of_group, run_until_status, wait_for
 
+BACKENDS = ("sqlite", "postgresql")
+
 Submit = Callable[..., int]
 
 
@@ -133,11 +135,11 @@ def test_an_op_ignoring_sigterm_is_killed_after_the_grace_period(
 
 
 @pytest.fixture
-def daemon_env(tmp_path: Path) -> dict[str, str]:
+def daemon_env(db_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("JOBTUI_POLICY", None)
-    env["JOBTUI_DB"] = f"sqlite:///{tmp_path / 'jobs.db'}"
+    env["JOBTUI_DB"] = db_url
     return env
 
 
@@ -236,6 +238,7 @@ def test_a_clean_daemon_stop_finishes_ops_in_flight(
         engine.shutdown()
 
 
+@pytest.mark.backends("sqlite")  # PostgreSQL: four daemons drain in test_postgres.py
 def test_two_engine_processes_drain_a_queue_running_each_op_once(
     tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
 ) -> None:

@@ -67,9 +67,7 @@ _NEXT_PENDING = (
 )
 _PROGRESS_COUNTS = (
     select(OpRun.task_id, OpRun.status, func.count())
-    .where(
-        OpRun.job_id == bindparam("job_id"), OpRun.exec == bindparam("exec"), OpRun.step != ROLLBACK_STEP
-    )
+    .where(OpRun.job_id == bindparam("job_id"), OpRun.exec == bindparam("exec"), OpRun.step != ROLLBACK_STEP)
     .group_by(col(OpRun.task_id), col(OpRun.status))
 )
 

@@ -135,8 +135,10 @@ class Engine:
         self._wake.set()
 
     def run(self, stop: threading.Event, drain: threading.Event | None = None) -> None:
-        """Loop until `stop`; when `drain` is set first, finish the ops in flight and hand jobs back."""
-        self.register()
+        """Loop until `stop`; when `drain` is set first, finish the ops in flight and hand jobs back.
+
+        The worker row is registered by the first pass that reaches the database, so a daemon started
+        while the database is down waits for it like one that lost it later."""
         # Jobs submitted or released on other hosts wake an idle engine at once (PostgreSQL).
         listener = self.store.listen(self.wake)
         try:

@@ -40,6 +40,10 @@ class StoreError(RuntimeError):
     """A database problem an operator must act on (wrong schema version, unwritable file, …)."""
 
 
+class StoreUnreachable(StoreError):
+    """The database server did not answer; it may come back (a daemon waits for it)."""
+
+
 class TransitionError(RuntimeError):
     """A status change the transition table does not allow; a bug, never an operator refusal."""
 
@@ -100,6 +104,11 @@ class Store:
         self.log_dir = Path(log_dir or os.environ.get("JOBTUI_LOG_DIR") or default_logs)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._ensure_schema()
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages and logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
 
     # -- transactions -------------------------------------------------------------------------------
 
@@ -192,7 +201,8 @@ class Store:
             with self.engine.connect() as conn:
                 current = _current_revision(conn)
         except DBAPIError as exc:
-            raise StoreError(f"cannot open database {self.url}: {exc.orig}") from exc
+            problem = StoreUnreachable if not self.is_sqlite else StoreError
+            raise problem(f"cannot open database {self.safe_url}: {exc.orig}") from exc
         if current != SCHEMA_HEAD:
             from jobtui.engine import migrate  # alembic is slow to import; only load it when needed
 

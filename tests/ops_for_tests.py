@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 from jobtui.engine.runner import OpContext
 
@@ -26,9 +27,18 @@ def boom(context: OpContext) -> None:
     raise RuntimeError("boom from a call op")
 
 
+_ledgers = threading.local()
+
+
 def record_once_pg(context: OpContext) -> None:
-    """record_once in a PostgreSQL table of the ops' own (OPS_LEDGER_DSN, created by the test)."""
+    """record_once in a PostgreSQL table of the ops' own (OPS_LEDGER_DSN, created by the test).
+
+    Each engine worker thread keeps its connection: a new PostgreSQL backend per op would cost more
+    than the engine's own work for the op.
+    """
     import psycopg
 
-    with psycopg.connect(context.env["OPS_LEDGER_DSN"], autocommit=True) as conn:
-        conn.execute("INSERT INTO ledger VALUES (%s, %s, %s)", (context.job_id, context.exec, context.step))
+    conn = getattr(_ledgers, "conn", None)
+    if conn is None or conn.closed:
+        conn = _ledgers.conn = psycopg.connect(context.env["OPS_LEDGER_DSN"], autocommit=True)
+    conn.execute("INSERT INTO ledger VALUES (%s, %s, %s)", (context.job_id, context.exec, context.step))

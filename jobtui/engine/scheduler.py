@@ -140,7 +140,7 @@ class Engine:
         The worker row is registered by the first pass that reaches the database, so a daemon started
         while the database is down waits for it like one that lost it later."""
         # Jobs submitted or released on other hosts wake an idle engine at once (PostgreSQL).
-        listener = self.store.listen(self.wake)
+        listener = self.store.listen(self.wake, work_only=True)
         try:
             self._loop(stop, drain)
         finally:
@@ -249,7 +249,7 @@ class Engine:
     def _heartbeat(self, now: pendulum.DateTime) -> None:
         if self._last_heartbeat and (now - self._last_heartbeat).total_seconds() < self.heartbeat_s:
             return
-        with self.store.write() as s:
+        with self.store.write(walking=True) as s:
             s.execute(
                 _timed(text("UPDATE workers SET heartbeat_at = :now WHERE id = :id"), "now"),
                 {"now": now, "id": self.worker_id},
@@ -458,11 +458,13 @@ class Engine:
         if free <= 0:
             return 0
         with self.store.read() as s:
-            # Look before taking the write lock: an idle engine must not queue behind busy ones.
-            if pipeline.queue_paused(self.store, s) or not self._anything_due(s, now):
+            # Look before taking the write lock: an idle engine must not queue behind busy ones. One
+            # statement, as every daemon looks whenever any transaction on the queue commits.
+            paused, due = s.execute(_LOOK, {"now": now}).one()
+            if (paused is not None and json.loads(paused)) or not due:
                 return 0
         lease = self._new_lease()
-        with self.store.write() as s:
+        with self.store.write(walking=True) as s:
             if pipeline.queue_paused(self.store, s):
                 return 0
             claimed = self._claim_rows(s, now, free, lease)
@@ -484,24 +486,6 @@ class Engine:
         for job_id in ids:
             self._held[job_id] = Held(job_id, lease)
         return len(ids)
-
-    @staticmethod
-    def _anything_due(s: Session, now: pendulum.DateTime) -> bool:
-        ready = s.exec(
-            select(Job.id)
-            .where(col(Job.status).in_([Status.READY.value, Status.PAUSED.value]), col(Job.due_at) <= now)
-            .limit(1)
-        ).first()
-        if ready is not None:
-            return True
-        return (
-            s.exec(
-                select(Job.id)
-                .where(Job.status == Status.ROLLBACK.value, col(Job.worker_id).is_(None))
-                .limit(1)
-            ).first()
-            is not None
-        )
 
     _DUE = "(status IN ('READY', 'PAUSED') AND due_at <= :now) OR (status = 'ROLLBACK' AND worker_id IS NULL)"
 
@@ -563,7 +547,7 @@ class Engine:
         """Move a held job on until it starts an op, waits, or ends."""
         while held.job_id in self._held and held.handle is None and not self.draining:
             try:
-                with self.store.write() as s:
+                with self.store.write(walking=True) as s:
                     job = s.get(Job, held.job_id)
                     if job is None or job.lease != held.lease:
                         self._held.pop(held.job_id, None)
@@ -775,7 +759,7 @@ class Engine:
             return
         held.handle = handle
         try:
-            with self.store.write() as s:
+            with self.store.write(walking=True) as s:
                 s.execute(
                     _timed(
                         text(
@@ -802,7 +786,7 @@ class Engine:
         held.ready_outcome = None
         spec: LaunchSpec | None = None
         try:
-            with self.store.write() as s:
+            with self.store.write(walking=True) as s:
                 job = s.get(Job, held.job_id)
                 op_run = s.get(OpRun, held.op_run_id) if held.op_run_id else None
                 if job is None or job.lease != held.lease or op_run is None:
@@ -955,6 +939,17 @@ class Engine:
 def _timed(statement: TextClause, *names: str) -> TextClause:
     """Bind times in raw SQL exactly as the UTCDateTime columns store them (SQLite compares text)."""
     return statement.bindparams(*(bindparam(name, type_=UTCDateTime()) for name in names))
+
+
+# Whether the queue is paused, and whether anything is there to claim.
+_LOOK = _timed(
+    text(
+        "SELECT (SELECT value FROM settings WHERE key = 'queue_paused'), "
+        "EXISTS (SELECT 1 FROM jobs WHERE status IN ('READY', 'PAUSED') AND due_at <= :now) "
+        "OR EXISTS (SELECT 1 FROM jobs WHERE status = 'ROLLBACK' AND worker_id IS NULL)"
+    ),
+    "now",
+)
 
 
 def _fmt_seconds(seconds: float) -> str:

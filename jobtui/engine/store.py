@@ -21,7 +21,7 @@ import pendulum
 import platformdirs
 from sqlalchemy import event, insert, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, create_engine, select
 
@@ -97,7 +97,15 @@ class Store:
         else:
             self.db_path = None
             default_logs = Path(platformdirs.user_data_dir("jobtui")) / "logs"
-            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=8, max_overflow=16)
+            self.engine = create_engine(
+                self.url,
+                pool_size=8,
+                max_overflow=16,
+                # Operators see who holds a connection in pg_stat_activity.
+                connect_args={"application_name": f"jobtui pid {os.getpid()}"},
+            )
+            event.listen(self.engine, "checkin", _note_checkin)
+            event.listen(self.engine, "checkout", _ping_if_idle)
             if clock is None:
                 # Deadlines and heartbeats compare times written by several hosts: use one clock.
                 self.clock = DatabaseClock(self._server_time)
@@ -113,16 +121,23 @@ class Store:
     # -- transactions -------------------------------------------------------------------------------
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """One write transaction; commits on success, rolls back everything on any exception."""
+    def write(self, walking: bool = False) -> Iterator[Session]:
+        """One write transaction; commits on success, rolls back everything on any exception.
+
+        `walking`: an engine moving the jobs it holds. Such a transaction makes work for other engines
+        only when it leaves a job claimable; any other write (an operator's) may make work.
+        """
         lock_fd = self.take_writer_lock()
         try:
             conn = self._connect_for_write()
             session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
+            session.info["jobtui_work"] = not walking
             try:
                 yield session
                 self.flush_job_writes(session)
                 session.flush()
+                if not self.is_sqlite and session.info["jobtui_work"] and "jobtui_touched" in session.info:
+                    session.execute(text(f"NOTIFY {wakeups.WORK_CHANNEL}"))
                 conn.commit()
             except BaseException:
                 conn.rollback()
@@ -248,12 +263,16 @@ class Store:
             session.info["jobtui_notified"] = True
         return seq
 
-    def listen(self, callback: Callable[[], None]) -> wakeups.Listener:
-        """Call `callback` when another transaction commits a change (PostgreSQL); a no-op on SQLite."""
+    def listen(self, callback: Callable[[], None], work_only: bool = False) -> wakeups.Listener:
+        """Call `callback` when another transaction commits a change (PostgreSQL); a no-op on SQLite.
+
+        With `work_only`, only for changes that may leave a job to claim: a daemon need not wake for
+        every op another daemon finishes."""
         dsn = None
         if not self.is_sqlite:
             dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-        return wakeups.Listener(dsn, callback).start()
+        channel = wakeups.WORK_CHANNEL if work_only else wakeups.CHANNEL
+        return wakeups.Listener(dsn, callback, channel).start()
 
     def audit(
         self,
@@ -318,6 +337,8 @@ class Store:
         for key, value in values.items():
             # Keep the instance in step without making it dirty, or autoflush would write it again.
             set_committed_value(job, key, value)
+        if Status(job.status) in CLAIMABLE and (moves or "worker_id" in values or "due_at" in values):
+            session.info["jobtui_work"] = True
         if moves or action not in ENGINE_QUIET_ACTIONS:
             # Bookkeeping (step, progress) waits to ride along with the next write of the row; a status
             # change is written now, so triggers and queries later in the transaction see it.
@@ -382,6 +403,9 @@ class _JobWrite:
     values: dict[str, Any] = field(default_factory=dict)
 
 
+# Statuses an engine claims a job in (when due, and not held).
+CLAIMABLE = frozenset({Status.READY, Status.PAUSED, Status.ROLLBACK})
+
 # Engine bookkeeping that moves no status (progress, step pointers) goes to the feed but not the audit.
 ENGINE_QUIET_ACTIONS = frozenset({"progress", "step", "natures", "heartbeat"})
 
@@ -398,6 +422,28 @@ def _current_revision(conn: Connection) -> str | None:
         return None
     row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
     return None if row is None else str(row[0])
+
+
+IDLE_PING_S = 1.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["jobtui_idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Ping a pooled connection that sat idle (the server may have restarted meanwhile); one in steady
+    use is not pinged, which would cost a round trip per transaction. A failed ping makes the pool
+    discard the connection and open another."""
+    since = record.info.get("jobtui_idle_since")
+    if since is None or time.monotonic() - since < IDLE_PING_S:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+    except Exception as exc:
+        raise DisconnectionError(str(exc)) from exc
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -11,14 +11,17 @@ import threading
 from collections.abc import Callable
 
 CHANNEL = "jobtui_changes"
+# Also sent by transactions that may leave a job to claim: what idle daemons wait for.
+WORK_CHANNEL = "jobtui_work"
 log = logging.getLogger("jobtui.wakeups")
 
 
 class Listener:
     """Calls `callback` (from its own thread) whenever another transaction committed a change."""
 
-    def __init__(self, dsn: str | None, callback: Callable[[], None]) -> None:
+    def __init__(self, dsn: str | None, callback: Callable[[], None], channel: str = CHANNEL) -> None:
         self.dsn = dsn
+        self.channel = channel
         self.callback = callback
         self.connected = threading.Event()
         self._stop = threading.Event()
@@ -43,7 +46,7 @@ class Listener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.dsn or "", autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {self.channel}")
                     self.connected.set()
                     backoff = 0.5
                     # A notification may have been missed while (re)connecting: look once.

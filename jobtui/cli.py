@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
+LOG_PIECE_BYTES = 1 << 20
 
 
 class UsageError(Exception):
@@ -162,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from sqlalchemy.exc import DBAPIError
+
     from jobtui.engine.actions import Refused, UnknownJob
     from jobtui.engine.definitions import DefinitionError
     from jobtui.engine.permissions import PermissionRefused, PolicyError
@@ -172,13 +175,66 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Refused, PermissionRefused) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_REFUSED
-    except (UnknownJob, DefinitionError, PolicyError, StoreError, UsageError, ValueError) as exc:
+    except StoreError as exc:
+        print(f"{exc}{_storage_hint(args)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (UnknownJob, DefinitionError, PolicyError, UsageError, ValueError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except DBAPIError as exc:
+        # A database that cannot take the write (full or read-only disk, I/O error): say so in one line,
+        # not a traceback. The transaction was rolled back whole: nothing of the command was written.
+        reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        print(
+            f"{args.command or 'jobtui'}: database {_db_label(args)}: {reason}{_storage_hint(args)}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(
+            f"{args.command or 'jobtui'}: {exc.strerror or exc}{where}{_storage_hint(args)}", file=sys.stderr
+        )
+        return EXIT_BAD_INPUT
+
+
+def _db_label(args: argparse.Namespace) -> str:
+    from jobtui.engine.store import default_db_url
+
+    return str(getattr(args, "db", None) or default_db_url())
+
+
+def _storage_hint(args: argparse.Namespace) -> str:
+    """What is wrong with the file system under a SQLite database, if that explains an error: read-only,
+    full, or not writable by this user. Empty when nothing is visibly wrong (or not SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    from jobtui.engine.store import normalise_url
+
+    try:
+        url = make_url(normalise_url(_db_label(args)))
+    except Exception:
+        return ""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return ""
+    path = Path(url.database).expanduser()
+    folder = path.parent
+    try:
+        fs = os.statvfs(folder)
+    except OSError:
+        return ""
+    if fs.f_flag & os.ST_RDONLY:
+        return f" (the file system holding {folder} is read-only)"
+    if fs.f_bavail * fs.f_frsize < 1 << 20:
+        return f" (the file system holding {folder} is full)"
+    for item in (path, folder):
+        if item.exists() and not os.access(item, os.W_OK):
+            return f" ({item} is read-only for this user)"
+    return ""
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -476,22 +532,25 @@ def _cmd_log(args: argparse.Namespace) -> int:
     path = Path(job.log_path)
     offset = 0
     while True:
+        # In pieces, as bytes: a log of any size passes through in constant memory, byte for byte.
+        grew = False
         try:
             with path.open("rb") as fh:
                 fh.seek(offset)
-                chunk = fh.read()
+                while piece := fh.read(LOG_PIECE_BYTES):
+                    grew = True
+                    offset += len(piece)
+                    sys.stdout.buffer.write(piece)
         except FileNotFoundError:
-            chunk = b""
-        if chunk:
-            offset += len(chunk)
-            sys.stdout.buffer.write(chunk)
+            pass
+        if grew:
             sys.stdout.flush()
         if not args.follow:
             return EXIT_OK
         with store.read() as session:
             current = session.get(Job, args.id)
             if current is None or Status(current.status) in FINAL_STATUSES:
-                if not chunk:
+                if not grew:
                     return EXIT_OK
                 continue
         time.sleep(0.25)

@@ -87,6 +87,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "help.empty": "No keys.",
         "help.hint": "Esc / ? / q = close",
         "text.empty": "(empty)",
+        "log.left_out": "[… the first {size} are not shown; `jobtui log {id}` prints all of it …]",
         "text.hint": "Esc = close · arrows / PgUp / PgDn scroll",
         # relative_time.
         "time.now": "now",
@@ -301,6 +302,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "help.empty": "Sin teclas.",
         "help.hint": "Esc / ? / q = cerrar",
         "text.empty": "(vacío)",
+        "log.left_out": "[… los primeros {size} no se muestran; `jobtui log {id}` lo imprime todo …]",
         "text.hint": "Esc = cerrar · flechas / RePág / AvPág para desplazar",
         "time.now": "ahora",
         "time.future": "dentro de {span}",

@@ -141,6 +141,11 @@ class ProcessHandle:
         elif self.pid is not None and is_same_process(self.pid, self.create_time or 0.0):
             return None
         code = read_status_file(self.status_file)
+        returncode = self._popen.returncode if self._popen is not None else None
+        if code is None and returncode is not None and returncode >= 0:
+            # The wrapper exited by itself with the op's status but could not write the file (a full or
+            # read-only disk): its exit code says how the op ended. Killed by a signal, it says nothing.
+            code = returncode
         if code is None:
             return OpOutcome(None, f"op process {self.pid} vanished without an exit status", vanished=True)
         return OpOutcome(code, _describe_exit(code))

@@ -33,7 +33,7 @@ from jobtui.engine.states import Status
 from jobtui.engine.views import audit_json, job_detail_json
 from jobtui.i18n import t
 from jobtui.snapshot import JobSnapshot
-from jobtui.widgets.detail import DetailPane, JobDetail, LogTail
+from jobtui.widgets.detail import DetailPane, JobDetail, LogTail, bytes_text, read_log_end
 from jobtui.widgets.envelope_tree import EnvelopeTree, TreeData, load_tree
 from jobtui.widgets.job_table import COLUMNS, JobTable
 from jobtui.widgets.statusbar import BarState, StatusBar
@@ -762,9 +762,12 @@ class MonitorScreen(Screen[None]):
         if path is None or snap is None:
             return
         try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-20000:]
+            # The end of the log, cleaned for the terminal: a log of any size opens at once.
+            lines, left_out = read_log_end(path)
         except OSError:
-            lines = []
+            lines, left_out = [], 0
+        if left_out:
+            lines.insert(0, t("log.left_out", self.lang, size=bytes_text(left_out), id=snap.id))
         self.app.push_screen(
             TextScreen(f"{t('detail.log', self.lang)} #{snap.id} {snap.name}", lines, lang=self.lang)
         )

@@ -3,6 +3,8 @@ task's steps, a log tail that follows new output until the operator scrolls up, 
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,19 @@ from jobtui.i18n import t
 from jobtui.widgets.status_style import progress_text, status_text
 
 LOG_TAIL_BYTES = 64 * 1024
+# Further behind than this, the tail jumps to the newest output instead of replaying it: an op can write
+# far faster than a screen can show, and the operator wants to see what it does now.
+LOG_CATCH_UP_BYTES = 1024 * 1024
+# Longer lines are cut for display (the file keeps them whole; `jobtui log` prints them).
+LOG_LINE_CHARS = 4000
+LINE_CUT = " [\u2026]"
+# The full log view (`l`) shows the end of the log, at most this much of it.
+FULL_LOG_BYTES = 8 * 1024 * 1024
+FULL_LOG_LINES = 20000
+# Terminal escape sequences (colours, cursor moves, titles) are dropped; other control characters would
+# reach the terminal raw, so they show as U+FFFD. Tabs and line ends stay.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 Cell = str | Text
 COLUMN_KEYS: dict[str, tuple[str, ...]] = {
     # Attempts and next attempt sit by the status: they are what an operator reads a RESCHEDULED task for.
@@ -52,31 +67,107 @@ class JobDetail:
     allowed: dict[str, str | None] = field(default_factory=dict)
 
 
+class LogText:
+    """Bytes of one log, piece by piece, as text a terminal can show: UTF-8 with U+FFFD for what is not
+    (a character split between two pieces is kept whole), no control sequences, long lines cut."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.line_chars = 0  # characters of the current (unfinished) line shown so far; past the limit: cut
+
+    def feed(self, data: bytes) -> str:
+        text = self._decoder.decode(data)
+        text = _ESCAPES.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+        text = _CONTROLS.sub("\ufffd", text)
+        parts = []
+        for n, piece in enumerate(text.split("\n")):
+            if n:
+                parts.append("\n")
+                self.line_chars = 0
+            room = LOG_LINE_CHARS - self.line_chars
+            if room < 0:  # this line was cut already
+                continue
+            if len(piece) > room:
+                piece = piece[:room] + LINE_CUT
+                self.line_chars = LOG_LINE_CHARS + 1
+            else:
+                self.line_chars += len(piece)
+            parts.append(piece)
+        return "".join(parts)
+
+
+def bytes_text(size: int) -> str:
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
+
+
+def _from_line_start(data: bytes) -> bytes:
+    """Data read from the middle of a log, from its first whole line on (unless that is far away)."""
+    newline = data.find(b"\n", 0, 4 * LOG_LINE_CHARS)
+    return data[newline + 1 :] if newline >= 0 else data
+
+
 class LogTail:
-    """Reads a job's log incrementally: the last 64 KiB first, then only what was appended."""
+    """Reads a job's log incrementally: the last 64 KiB first, then only what was appended, jumping to
+    the newest output when it falls far behind."""
 
     def __init__(self) -> None:
         self.job_id: int | None = None
         self.offset = 0
+        self._text = LogText()
 
     def read(self, job_id: int, path: str) -> tuple[str, bool]:
         reset = job_id != self.job_id
         if reset:
             self.job_id = job_id
             self.offset = 0
+        skipped = 0
         try:
             with open(path, "rb") as fh:
                 size = fh.seek(0, 2)
                 if size < self.offset:  # the log was truncated (rerun, delete): start again
                     self.offset, reset = 0, True
-                if reset and size > LOG_TAIL_BYTES:
+                if (reset and size > LOG_TAIL_BYTES) or size - self.offset > LOG_CATCH_UP_BYTES:
+                    skipped = size - LOG_TAIL_BYTES - self.offset
                     self.offset = size - LOG_TAIL_BYTES
                 fh.seek(self.offset)
-                data = fh.read(4 * 1024 * 1024)
+                data = fh.read(LOG_CATCH_UP_BYTES)
         except OSError:
             return "", reset
         self.offset += len(data)
-        return data.decode("utf-8", errors="replace"), reset
+        if not skipped:
+            if reset:
+                self._text = LogText()
+            return self._text.feed(data), reset
+        # The note goes on a line of its own, also when the last read stopped mid-line.
+        note = f"[\u2026 {bytes_text(skipped)} \u2026]\n"
+        if self._text.line_chars and not reset:
+            note = "\n" + note
+        self._text = LogText()
+        return note + self._text.feed(_from_line_start(data)), reset
+
+
+def read_log_end(path: Path) -> tuple[list[str], int]:
+    """The end of a log as lines to show, at most FULL_LOG_BYTES and FULL_LOG_LINES of it, and how many
+    bytes before them are left out."""
+    with path.open("rb") as fh:
+        size = fh.seek(0, 2)
+        start = max(0, size - FULL_LOG_BYTES)
+        fh.seek(start)
+        data = fh.read(FULL_LOG_BYTES)
+    if start:
+        whole = _from_line_start(data)
+        start, data = start + len(data) - len(whole), whole
+    cut = len(data)
+    for _ in range(FULL_LOG_LINES + 1):
+        cut = data.rfind(b"\n", 0, cut)
+        if cut < 0:
+            break
+    if cut >= 0:
+        start, data = start + cut + 1, data[cut + 1 :]
+    return LogText().feed(data).splitlines()[-FULL_LOG_LINES:], start
 
 
 def when_text(value: str | None, now: pendulum.DateTime, tz: str) -> str:

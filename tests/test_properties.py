@@ -939,11 +939,11 @@ def test_fixed_a_database_error_while_recording_a_failed_op_does_not_finish_the_
     outage = {"writes_to_fail": 1}
 
     @contextlib.contextmanager
-    def write_during_outage() -> Iterator[Any]:
+    def write_during_outage(walking: bool = False) -> Iterator[Any]:
         if outage["writes_to_fail"]:
             outage["writes_to_fail"] -= 1
             raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
-        with real_write() as session:
+        with real_write(walking) as session:
             yield session
 
     # The engine's next write after the op's launch is the one that records how the op ended.

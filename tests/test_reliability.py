@@ -608,11 +608,6 @@ def test_ops_that_end_while_the_log_disk_is_full_keep_their_exit_status(
     assert_no_crash(daemon)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scheduler.Engine forgets a held job when the transaction that ends it fails to commit "
-    "(_walk/_abend pop it from _held before the commit): the job stays RUNNING for good",
-)
 def test_a_database_disk_that_fills_while_ops_run_delays_the_daemon_and_loses_nothing(
     tmp_path: Path, small_fs: Path, daemons: Daemons, gates: Callable[[str], Gate]
 ) -> None:
@@ -810,11 +805,6 @@ def test_the_log_tail_keeps_a_character_written_in_two_pieces_whole(tmp_path: Pa
     assert reset and first + second == "déjà vu ✓\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scheduler.Engine._collect_natures reads the whole natures file and stores every distinct line "
-    "as a nature, inside the write transaction",
-)
 def test_garbage_written_to_the_natures_file_does_not_flood_the_job(
     store: Store, submit: Callable[..., int], engine: Engine
 ) -> None:

@@ -9,6 +9,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -43,6 +44,11 @@ from jobtui.engine.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStat
 from jobtui.engine.store import LeaseLost, Store
 
 log = logging.getLogger("jobtui.engine")
+
+# What a PRE op may add through $JOBTUI_NATURES_FILE: names, one per line.
+NATURE_NAME = re.compile(r"[\w.+#/ -]{1,64}")
+MAX_NATURES = 64
+NATURES_READ_BYTES = 64 * 1024
 
 
 @dataclass
@@ -163,7 +169,8 @@ class Engine:
             except DBAPIError as exc:  # unreachable or restarting database: back off, keep the ops going
                 failures += 1
                 delay = min(0.5 * 2 ** (failures - 1), 15.0)
-                log.warning("database unreachable (%s); retrying in %.1fs", exc.orig, delay)
+                what = "database error" if self.store.is_sqlite else "database unreachable"
+                log.warning("%s (%s); retrying in %.1fs", what, exc.orig, delay)
                 self._wake.wait(delay)
                 continue
             except Exception:  # the daemon must outlive one bad pass (a lost file, a bug in one job)
@@ -565,7 +572,7 @@ class Engine:
         ref = JobRef(self.who, held.lease)
         op_run = self._next_op(s, job, ref)
         if op_run is None:
-            self._held.pop(held.job_id, None)
+            self._let_go_at_commit(s, held.job_id)
             return None
         pipeline.mark_op_started(self.store, s, job, op_run, ref)
         return self._launch_spec(s, job, op_run)
@@ -813,7 +820,7 @@ class Engine:
                     self.store, s, job, ref if still_held else JobRef(self.who), task_id=op_run.task_id
                 )
                 if not still_held:
-                    self._held.pop(held.job_id, None)
+                    self._let_go_at_commit(s, held.job_id)
                 elif not self.draining:
                     # Start the next op in the same transaction: one commit per op, not two.
                     spec = self._walk(s, job, held)
@@ -874,11 +881,17 @@ class Engine:
     def _collect_natures(self, s: Session, job: Job, ref: JobRef) -> None:
         path = self.store.log_dir / f"job-{job.id}.natures"
         try:
-            lines = [ln.strip() for ln in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+            # A nature is a short name; whatever else an op sent there by mistake is left out, and
+            # never read whole inside the write transaction.
+            with path.open("rb") as fh:
+                head = fh.read(NATURES_READ_BYTES)
         except OSError:
             return
+        lines = (ln.strip() for ln in head.decode("utf-8", errors="replace").splitlines())
         natures = list(json.loads(job.natures))
-        added = [ln for ln in dict.fromkeys(lines) if ln and ln not in natures]
+        room = max(0, MAX_NATURES - len(natures))
+        named = (ln for ln in dict.fromkeys(lines) if NATURE_NAME.fullmatch(ln) and ln not in natures)
+        added = list(itertools.islice(named, room))
         if added:
             self.store.change_job(
                 s, job, self.who, "natures", held=ref.lease, natures=json.dumps(natures + added)
@@ -921,7 +934,12 @@ class Engine:
         )
         pipeline.refresh_progress(self.store, s, job, JobRef(self.who))
         pipeline.pause_queue_if_configured(self.store, s, job)
-        self._held.pop(job.id or 0, None)
+        self._let_go_at_commit(s, job.id or 0)
+
+    def _let_go_at_commit(self, s: Session, job_id: int) -> None:
+        """Stop holding a job once the transaction that hands it on commits: if the commit fails,
+        nothing was recorded and the engine must still hold the job, to record it again."""
+        self.store.after_commit(s, lambda: self._held.pop(job_id, None))
 
     # -- logs -----------------------------------------------------------------------------------------
 

@@ -139,6 +139,8 @@ class Store:
                 if not self.is_sqlite and session.info["jobtui_work"] and "jobtui_touched" in session.info:
                     session.execute(text(f"NOTIFY {wakeups.WORK_CHANNEL}"))
                 conn.commit()
+                for callback in session.info.get("jobtui_after_commit", ()):
+                    callback()
             except BaseException:
                 conn.rollback()
                 raise
@@ -148,6 +150,11 @@ class Store:
         finally:
             if lock_fd is not None:
                 os.close(lock_fd)  # closing the descriptor releases the flock
+
+    @staticmethod
+    def after_commit(session: Session, callback: Callable[[], object]) -> None:
+        """Run `callback` once `session`'s write transaction has committed (never if it fails)."""
+        session.info.setdefault("jobtui_after_commit", []).append(callback)
 
     def _server_time(self) -> pendulum.DateTime:
         with self.engine.connect() as conn:

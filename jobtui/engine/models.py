@@ -48,6 +48,7 @@ class Job(SQLModel, table=True):
     __table_args__ = (
         Index("ix_jobs_status_due", "status", "due_at"),
         Index("ix_jobs_project_started", "project", "started_at"),
+        # and the partial indexes of migration 0005 that claims and sweeps walk.
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -8,13 +8,13 @@ import threading
 from collections.abc import Iterable
 from typing import ClassVar
 
-from sqlmodel import col, select
+from sqlalchemy import select
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from jobtui.engine.actions import Actions
-from jobtui.engine.models import Worker
+from jobtui.engine.models import WORKERS
 from jobtui.engine.permissions import Actor
 from jobtui.engine.scheduler import Engine
 from jobtui.engine.store import Store
@@ -23,18 +23,23 @@ from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
 
 DAEMON_FRESH_SECONDS = 30.0
+# The embedded engine starts once the monitor's first rows are on screen, or after this long anyway.
+ENGINE_START_LATEST_S = 1.0
 
 
 def live_daemon_host(store: Store) -> str | None:
-    """The host of a daemon serving this database (a fresh heartbeat, not stopped), if any."""
+    """The host of a daemon serving this database (a fresh heartbeat, not stopped), if any. Core, not
+    the ORM: this runs before the first paint, and the ORM's first query sets up every mapper."""
     fresh = store.now().subtract(seconds=DAEMON_FRESH_SECONDS)
-    with store.read() as s:
-        worker = s.exec(
-            select(Worker)
-            .where(col(Worker.stopped_at).is_(None), col(Worker.heartbeat_at) >= fresh)
-            .order_by(col(Worker.heartbeat_at).desc())
-        ).first()
-        return worker.host if worker else None
+    stmt = (
+        select(WORKERS.c.host)
+        .where(WORKERS.c.stopped_at.is_(None), WORKERS.c.heartbeat_at >= fresh)
+        .order_by(WORKERS.c.heartbeat_at.desc())
+        .limit(1)
+    )
+    with store.engine.connect() as conn:
+        host = conn.execute(stmt).scalar()
+    return None if host is None else str(host)
 
 
 class JobtuiApp(App[int]):
@@ -70,10 +75,9 @@ class JobtuiApp(App[int]):
         daemon = None if self._embedded_choice else live_daemon_host(self.store)
         if daemon is None and self._embedded_choice is not False:
             self.engine = Engine(self.store)
-            self._engine_thread = threading.Thread(
-                target=self.engine.run, args=(self._engine_stop,), name="jobtui-engine", daemon=True
-            )
-            self._engine_thread.start()
+            # Its start-up work (recovery, sweeps) would compete with the first paint for the one
+            # interpreter lock: it waits for the first rows.
+            self.set_timer(ENGINE_START_LATEST_S, self._start_engine)
             label = t("app.engine_embedded", self.lang)
         else:
             label = t("app.engine_daemon", self.lang, host=daemon or "?")
@@ -82,6 +86,17 @@ class JobtuiApp(App[int]):
         )
         self.push_screen(monitor)
         self._apply_keymap(monitor)
+
+    def on_monitor_screen_first_paint(self) -> None:
+        self._start_engine()
+
+    def _start_engine(self) -> None:
+        if self.engine is None or self._engine_thread is not None or self._engine_stop.is_set():
+            return
+        self._engine_thread = threading.Thread(
+            target=self.engine.run, args=(self._engine_stop,), name="jobtui-engine", daemon=True
+        )
+        self._engine_thread.start()
 
     def _apply_keymap(self, screen: Screen[None]) -> None:
         ids = {b.id for b in [*self.BINDINGS, *screen.BINDINGS] if isinstance(b, Binding) and b.id}

@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import pendulum
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, String, Table, and_, exists, func, or_, select, type_coerce
 
-from jobtui.engine.models import CHANGES, JOBS, TASKS, UTCDateTime
+from jobtui.engine.models import CHANGES, JOBS, TASKS, Setting
 from jobtui.engine.store import Store
+
+SETTINGS = cast(Table, Setting.__table__)  # type: ignore[attr-defined]
 
 # Column key → jobs column it sorts by. Ties always break on id, so the order is total and stable.
 SORTABLE: dict[str, str] = {
@@ -32,8 +34,6 @@ SORTABLE: dict[str, str] = {
     "owner": "owner",
     "envelope": "envelope_id",
 }
-
-_TIME = UTCDateTime()
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,20 @@ _ROW_COLUMNS = (
 _TIME_COLUMNS = {"scheduled_at", "max_start_at", "started_at", "ended_at", "status_since"}
 
 
-def _row(values: Sequence[Any], dialect: Any) -> JobRow:
+def _utc(value: str | datetime | None) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime. The table shows a few hundred of them per window: the
+    standard library parses SQLite's text at a fraction of the cost of a pendulum instance."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _row(values: Sequence[Any]) -> JobRow:
     data = dict(zip(_ROW_COLUMNS, values, strict=True))
     for key in _TIME_COLUMNS:
-        data[key] = _TIME.process_result_value(data[key], dialect)
+        data[key] = _utc(data[key])
     data["natures"] = tuple(json.loads(data["natures"] or "[]"))
     return JobRow(**data)
 
@@ -104,7 +114,11 @@ def _row(values: Sequence[Any], dialect: Any) -> JobRow:
 class JobListing:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._cols = [JOBS.c[name] for name in _ROW_COLUMNS]
+        # Timestamps come raw (text on SQLite) and are parsed by _utc, not by the column type.
+        self._cols = [
+            type_coerce(JOBS.c[name], String()).label(name) if name in _TIME_COLUMNS else JOBS.c[name]
+            for name in _ROW_COLUMNS
+        ]
 
     def _where(self, flt: JobFilter) -> ColumnElement[bool]:
         clauses: list[ColumnElement[bool]] = []
@@ -151,7 +165,7 @@ class JobListing:
         keys = (key, tie)
         stmt = select(*self._cols).where(self._where(flt)).order_by(*keys).offset(offset).limit(limit)
         with self.store.engine.connect() as conn:
-            return [_row(r, conn.dialect) for r in conn.execute(stmt)]
+            return [_row(r) for r in conn.execute(stmt)]
 
     def position_of(self, flt: JobFilter, order: JobSort, job_id: int) -> int | None:
         """Where a job stands in the filtered, sorted list (None when the filter hides it)."""
@@ -178,6 +192,19 @@ class JobListing:
         with self.store.engine.connect() as conn:
             return {str(status): int(n) for status, n in conn.execute(stmt)}
 
+    def queue_flags(self) -> tuple[bool, str | None]:
+        """Whether the queue is paused and why, as `Actions.queue_state` says, in one Core read (the
+        status bar needs no ORM session)."""
+        keys = ("queue_paused", "queue_paused_reason")
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(SETTINGS.c.key, SETTINGS.c.value).where(SETTINGS.c.key.in_(keys))
+            ).all()
+        values = {str(key): json.loads(value) for key, value in rows}
+        paused = bool(values.get("queue_paused"))
+        reason = values.get("queue_paused_reason") if paused else None
+        return paused, None if reason is None else str(reason)
+
     def last_seq(self) -> int:
         with self.store.engine.connect() as conn:
             return int(conn.execute(select(func.max(CHANGES.c.seq))).scalar() or 0)
@@ -196,9 +223,7 @@ class JobListing:
         with self.store.engine.connect() as conn:
             return {
                 row.id: row
-                for row in (
-                    _row(r, conn.dialect) for r in conn.execute(select(*self._cols).where(JOBS.c.id.in_(ids)))
-                )
+                for row in (_row(r) for r in conn.execute(select(*self._cols).where(JOBS.c.id.in_(ids))))
             }
 
 

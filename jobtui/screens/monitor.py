@@ -7,8 +7,10 @@ when the key was pressed. In the envelopes view, `b` and `n` act on the envelope
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,8 +20,9 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Input, Tree
+from textual.widgets import ContentSwitcher, Input, Tree
 from textual.worker import get_current_worker
 
 from jobtui.engine.actions import Actions, Refused, UnknownJob
@@ -36,6 +39,7 @@ from jobtui.snapshot import JobSnapshot
 from jobtui.widgets.detail import DetailPane, JobDetail, LogTail, bytes_text, read_log_end
 from jobtui.widgets.envelope_tree import EnvelopeTree, TreeData, load_tree
 from jobtui.widgets.job_table import COLUMNS, JobTable
+from jobtui.widgets.keybar import KeyBar
 from jobtui.widgets.statusbar import BarState, StatusBar
 
 if TYPE_CHECKING:
@@ -70,6 +74,8 @@ class ViewState:
     visible: int
     top: int
     cursor: int
+    selected: int | None  # the job the cursor was last moved onto (None: a row not fetched yet)
+    moves: int  # how many times the operator has moved the cursor so far
     envelopes: bool  # the envelopes view is shown
     envelope_id: int | None  # the envelope under the tree's cursor
 
@@ -86,17 +92,19 @@ class TreeFetched:
 
 @dataclass(frozen=True)
 class Fetched:
-    """One refresh's worth of data, installed on the UI thread in one go."""
+    """One refresh's rows and counts, installed on the UI thread in one go. The detail pane's job is read
+    after they are on screen (`detail_id`, when `detail_needed`): rows never wait for a job's detail."""
 
     total: int
     start: int
     rows: list[JobRow]
     cursor_index: int | None
     bar: BarState | None
-    detail: JobDetail | None
-    detail_cleared: bool
+    detail_id: int | None  # the job the pane should show (None: clear it)
+    detail_needed: bool  # its detail must be (re)read
     seq: int
     log_chunk: str = ""  # new output of the job already shown, when its detail did not change
+    moves: int = 0  # ViewState.moves when the fetch began
 
 
 @dataclass(frozen=True)
@@ -108,6 +116,10 @@ class LogChunk:
 
 class MonitorScreen(Screen[None]):
     CSS_PATH = "../styles/monitor.tcss"
+
+    class FirstPaint(Message):
+        """The first rows are on screen: work kept out of their way (the embedded engine) may start."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "approve", "Approve", id="approve"),
         Binding("x", "reject", "Reject", id="reject"),
@@ -163,7 +175,13 @@ class MonitorScreen(Screen[None]):
         self.frozen = False
         self.allowed: dict[str, str | None] = {}
         self.detail_job_id: int | None = None
+        # Cursor moves so far (UI thread). A fetch that began before the latest move must not pull the
+        # cursor back to the job it was positioned on: a held key would keep losing ground.
+        self._moves = 0
         self._wake = threading.Event()
+        self._rest_lock = asyncio.Lock()
+        self._rest_built = False
+        self._rows_drawn = threading.Event()  # set once the frame with the last installed rows is out
         self._unreachable = False
         self._force = True
         self._want_window: tuple[int, int] | None = None
@@ -172,6 +190,7 @@ class MonitorScreen(Screen[None]):
         # Worker-thread state: which job (and feed seq) the detail pane was last filled from, and its log.
         self._shown: tuple[int | None, int | None] = (None, None)
         self._shown_log: tuple[int, str] | None = None
+        self._row_seq: int | None = None
         self._status_cycle = [None, *[s.value for s in Status]]
         self._status_index = 0
         # When the first data reached the screen (perf_counter): what the paint benchmark measures.
@@ -187,21 +206,39 @@ class MonitorScreen(Screen[None]):
         self._checked_envelope: int | None = None
         for binding_id, key in KEY_TEXTS.items():
             self._describe_key(binding_id, t(key, lang))
+        # The first window needs no widget, only the terminal's height: it is read while the screen is
+        # being built, and the poll worker installs it first.
+        first_view = ViewState(max(1, self.app.size.height - 2), 0, 0, None, 0, False, None)
+        self._first: Future[Fetched | LogChunk | None] | None = Future()
+        threading.Thread(
+            target=self._prefetch, args=(first_view,), name="jobtui-first-fetch", daemon=True
+        ).start()
 
     # -- layout -------------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # Little more than what the first rows need: the filter box and the detail pane's widgets come in
+        # `_build_rest`, once the rows are on screen.
         yield StatusBar(lang=self.lang, id="status-bar")
-        yield Input(
-            placeholder=t("monitor.filter_placeholder", self.lang), id="filter-input", classes="hidden"
-        )
         with ContentSwitcher(initial="jobs-view", id="views"):
             with Vertical(id="jobs-view"):
                 labels = {c.key: t(f"col.{c.key}", self.lang) for c in COLUMNS}
                 yield JobTable(labels, lang=self.lang, tz=self.tz, id="job-table")
                 yield DetailPane(lang=self.lang, tz=self.tz, id="detail")
             yield EnvelopeTree(self.store, lang=self.lang, id="envelopes-view")
-        yield Footer()
+        yield KeyBar()
+
+    async def _build_rest(self) -> None:
+        """Mount the widgets the first paint went without (at once when a key needs one of them)."""
+        async with self._rest_lock:
+            if self._rest_built:
+                return
+            self.query_one(DetailPane).build()
+            box = Input(
+                placeholder=t("monitor.filter_placeholder", self.lang), id="filter-input", classes="hidden"
+            )
+            await self.mount(box, before="#views")
+            self._rest_built = True
 
     def on_mount(self) -> None:
         self.query_one(JobTable).focus()
@@ -221,6 +258,13 @@ class MonitorScreen(Screen[None]):
         self._force = self._force or force
         self._wake.set()
 
+    def _prefetch(self, view: ViewState) -> None:
+        assert self._first is not None
+        try:
+            self._first.set_result(self._fetch(view))
+        except BaseException as exc:
+            self._first.set_exception(exc)
+
     @work(thread=True, exclusive=True, group="poll")
     def _poll(self) -> None:
         worker = get_current_worker()
@@ -229,16 +273,21 @@ class MonitorScreen(Screen[None]):
             self._wake.clear()
             if worker.is_cancelled:
                 return
-            if self.frozen or self.app.screen is not self:
+            first, self._first = self._first, None
+            if first is None and (self.frozen or self.app.screen is not self):
                 continue  # frozen by the operator, or a dialog is open: nothing moves under it
             try:
                 # Widget state is read on the UI thread; the worker only ever touches the database.
-                view = self.app.call_from_thread(self._view_state)
+                view = None if first is not None else self.app.call_from_thread(self._view_state)
             except Exception:  # the app is closing
                 return
             try:
-                fetched = self._fetch(view.visible, view.top, view.cursor)
-                tree = self._fetch_tree(view.envelope_id) if view.envelopes else None
+                if first is not None:
+                    fetched, tree = first.result(), None
+                else:
+                    assert view is not None
+                    fetched = self._fetch(view)
+                    tree = self._fetch_tree(view.envelope_id) if view.envelopes else None
             except DBAPIError as exc:  # a locked or unreachable database must not kill the screen
                 if not self._unreachable:
                     self._unreachable = True
@@ -250,7 +299,14 @@ class MonitorScreen(Screen[None]):
             if isinstance(fetched, LogChunk):
                 self.app.call_from_thread(self.query_one(DetailPane).append_log, fetched.text)
             elif fetched is not None:
+                self._rows_drawn.clear()
                 self.app.call_from_thread(self._install, fetched)
+                if fetched.detail_needed and fetched.detail_id is not None:
+                    # Let the rows reach the screen first: reading a detail is mostly Python, and while
+                    # this thread holds the interpreter lock the UI thread gets it back only at switch
+                    # intervals, which would hold the rows' frame back until the detail is read.
+                    self._rows_drawn.wait(0.25)
+                    self._detail_step(fetched)
             if tree is not None:
                 self.app.call_from_thread(self._install_tree, tree)
 
@@ -273,10 +329,17 @@ class MonitorScreen(Screen[None]):
     def _view_state(self) -> ViewState:
         table = self.table
         return ViewState(
-            table.rows_visible, int(table.scroll_y), table.cursor, self.envelopes_shown, self.tree_envelope_id
+            table.rows_visible,
+            int(table.scroll_y),
+            table.cursor,
+            self.detail_job_id,
+            self._moves,
+            self.envelopes_shown,
+            self.tree_envelope_id,
         )
 
-    def _fetch(self, visible: int, top: int, cursor: int) -> Fetched | LogChunk | None:
+    def _fetch(self, view: ViewState) -> Fetched | LogChunk | None:
+        visible, top, cursor = view.visible, view.top, view.cursor
         seq = self.listing.last_seq()
         want = self._want_window
         force = self._force
@@ -285,7 +348,7 @@ class MonitorScreen(Screen[None]):
             return LogChunk(chunk) if chunk else None
         self._force = False
         self._want_window = None
-        selected = self.detail_job_id
+        selected = view.selected
         total = self.listing.count(self.filter)
         position = (
             self.listing.position_of(self.filter, self.order, selected) if selected is not None else None
@@ -298,10 +361,10 @@ class MonitorScreen(Screen[None]):
         rows = self.listing.window(self.filter, self.order, start, visible * 3)
         bar = None
         if seq != self._seen_seq or force:
-            state = self.actions.queue_state()
+            paused, reason = self.listing.queue_flags()
             bar = BarState(
-                queue_paused=state.paused,
-                queue_reason=state.reason,
+                queue_paused=paused,
+                queue_reason=reason,
                 counts=self.listing.status_counts(self.filter.show_system),
                 user=self.actions.actor.user,
                 database=self.db_label,
@@ -317,21 +380,27 @@ class MonitorScreen(Screen[None]):
             row = rows[index - start] if 0 <= index - start < len(rows) else None
             detail_id = row.id if row else None
         row_seq = next((row.seq for row in rows if row.id == detail_id), None)
-        detail, log_chunk = None, ""
-        if (
-            detail_id is not None
-            and not force
-            and row_seq is not None
-            and (detail_id, row_seq) == self._shown
-        ):
+        log_chunk = ""
+        needed = detail_id is not None and (force or row_seq is None or (detail_id, row_seq) != self._shown)
+        if detail_id is not None and not needed:
             # The shown job did not change: its detail, audit and allowed actions stand; only its log
             # may have grown. (The refresh is a hot path: other jobs' changes must not re-read this one.)
             log_chunk = self._read_shown_log()
-        elif detail_id is not None:
-            detail = self._fetch_detail(detail_id)
-            self._shown = (detail_id, row_seq) if detail is not None else (None, None)
         self._seen_seq = seq
-        return Fetched(total, start, rows, position, bar, detail, detail_id is None, seq, log_chunk)
+        self._row_seq = row_seq
+        return Fetched(total, start, rows, position, bar, detail_id, needed, seq, log_chunk, view.moves)
+
+    def _detail_step(self, fetched: Fetched) -> None:
+        """Read and install the detail `fetched` asked for, unless the cursor moved on meanwhile (the fetch
+        those moves asked for will read the right job)."""
+        if fetched.moves != self._moves:
+            self._shown = (None, None)
+            return
+        assert fetched.detail_id is not None
+        detail = self._fetch_detail(fetched.detail_id)
+        self._shown = (fetched.detail_id, self._row_seq) if detail is not None else (None, None)
+        if detail is not None:
+            self.app.call_from_thread(self._install_detail, detail, fetched.moves)
 
     def _fetch_tree(self, envelope_id: int | None) -> TreeFetched | None:
         """Re-read the tree when the feed moved, and whether the envelope under the cursor may be rolled
@@ -391,25 +460,33 @@ class MonitorScreen(Screen[None]):
         return JobDetail(data, audit_json(self.store, job_id), now, chunk, reset, allowed)
 
     def _install(self, fetched: Fetched) -> None:
-        if self.first_paint_at is None:
-            self.first_paint_at = time.perf_counter()
         table = self.table
-        if fetched.cursor_index is not None:
+        # The operator moved the cursor after this fetch began: the cursor stays where the keys put it,
+        # and the detail (of a job the cursor already left) waits for the fetch those moves asked for.
+        stale = fetched.moves != self._moves
+        cursor_index = None if stale else fetched.cursor_index
+        if cursor_index is not None:
             top = int(table.scroll_y)
-            if not top <= fetched.cursor_index < top + table.rows_visible:
+            if not top <= cursor_index < top + table.rows_visible:
                 table.scroll_to(
-                    y=max(0, fetched.cursor_index - table.rows_visible // 2), animate=False, immediate=True
+                    y=max(0, cursor_index - table.rows_visible // 2),
+                    animate=False,
+                    immediate=True,
+                    force=True,
                 )
-        table.set_data(fetched.total, fetched.start, fetched.rows, fetched.cursor_index)
+        table.set_data(fetched.total, fetched.start, fetched.rows, cursor_index)
         if fetched.bar is not None:
             self.query_one(StatusBar).show(replace(fetched.bar, frozen=self.frozen))
+        if self.first_paint_at is None:
+            # Counted once the frame with these rows has been written out, not when they arrive.
+            self.call_after_refresh(self._first_painted)
+        self.call_after_refresh(self._rows_drawn.set)
         pane = self.query_one(DetailPane)
         allowed_before = self.allowed
-        if fetched.detail is not None:
-            self.detail_job_id = fetched.detail.job["id"]
-            self.allowed = fetched.detail.allowed
-            pane.show(fetched.detail)
-        elif fetched.detail_cleared:
+        if stale:
+            # The worker waits for this call: resetting its record of what the pane shows is safe here.
+            self._forget_shown()
+        elif fetched.detail_id is None:
             self.detail_job_id = None
             self.allowed = {}
             self._shown, self._shown_log = (None, None), None
@@ -418,6 +495,31 @@ class MonitorScreen(Screen[None]):
             pane.append_log(fetched.log_chunk)
         if self._enabled_keys(allowed_before) != self._enabled_keys(self.allowed):
             self.refresh_bindings()
+
+    def _forget_shown(self) -> None:
+        """The pane keeps an older job than the worker read: make the worker read the detail again."""
+        self._shown, self._shown_log = (None, None), None
+        self._log_tail = LogTail()
+        self._force = True
+
+    def _install_detail(self, detail: JobDetail, moves: int) -> None:
+        if moves != self._moves:
+            self._forget_shown()
+            return
+        allowed_before = self.allowed
+        self.detail_job_id = detail.job["id"]
+        self.allowed = detail.allowed
+        self.query_one(DetailPane).show(detail)
+        if self._enabled_keys(allowed_before) != self._enabled_keys(self.allowed):
+            self.refresh_bindings()
+
+    def _first_painted(self) -> None:
+        if self.first_paint_at is not None:
+            return
+        self.first_paint_at = time.perf_counter()
+        # What is not needed for the first rows is built now, behind them.
+        self.call_later(self._build_rest)
+        self.post_message(self.FirstPaint())
 
     def _tick_clock(self) -> None:
         self.query_one(DetailPane).refresh_info(self.store.now())
@@ -429,6 +531,7 @@ class MonitorScreen(Screen[None]):
         # Keys keep acting on the job the detail pane shows until the new one arrives (tens of ms);
         # repainting the footer on every key repeat would make a held key queue behind rendering.
         self.detail_job_id = event.job_id
+        self._moves += 1
         self.wake(force=True)
 
     @on(JobTable.WindowNeeded)
@@ -790,7 +893,8 @@ class MonitorScreen(Screen[None]):
 
     # -- views, filters, sorting, freeze ------------------------------------------------------------
 
-    def action_view(self, which: str) -> None:
+    async def action_view(self, which: str) -> None:
+        await self._build_rest()
         switcher = self.query_one(ContentSwitcher)
         self.envelopes_shown = which == "envelopes"
         switcher.current = "envelopes-view" if self.envelopes_shown else "jobs-view"
@@ -820,7 +924,8 @@ class MonitorScreen(Screen[None]):
         for key, bindings in keys.items():
             keys[key] = [replace(b, description=description) if b.id == binding_id else b for b in bindings]
 
-    def action_filter(self) -> None:
+    async def action_filter(self) -> None:
+        await self._build_rest()
         box = self.query_one("#filter-input", Input)
         box.remove_class("hidden")
         box.focus()
@@ -835,6 +940,8 @@ class MonitorScreen(Screen[None]):
         self.table.focus()
 
     def action_clear_filter(self) -> None:
+        if not self._rest_built:
+            return  # no filter box yet: nothing typed to clear
         box = self.query_one("#filter-input", Input)
         if box.has_focus or self.filter.text:
             box.value = ""

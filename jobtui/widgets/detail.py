@@ -244,14 +244,37 @@ def schedule_text(schedule: dict[str, Any] | None, now: pendulum.DateTime, tz: s
 
 
 class DetailPane(Vertical):
+    """Starts as an empty box: its twenty-odd widgets are built by `build`, once the job table is on
+    screen. Until then what it is asked to show waits (`detail` is what the operator sees: None)."""
+
     def __init__(self, lang: str = "en", tz: str = "UTC", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lang = lang
         self.tz = tz
         self.detail: JobDetail | None = None
         self._task_index = 0
+        self._built = False  # asked to build: compose() yields the widgets
+        self._ready = False  # they are mounted
+        self._pending: JobDetail | None = None
+        self._last_info: tuple[str, tuple[Any, ...]] | None = None
+
+    def build(self) -> None:
+        if not self._built:
+            self._built = True
+            self.call_later(self._build)
+
+    async def _build(self) -> None:
+        await self.recompose()
+        self._ready = True
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self.show(pending)
+        else:
+            self.show_empty()
 
     def compose(self) -> ComposeResult:
+        if not self._built:
+            return
         with Horizontal(id="detail-top"):
             # Scrolls: a windowed job with a trap and a reason has more lines than the pane is tall.
             with VerticalScroll(id="detail-info-scroll"):
@@ -266,9 +289,6 @@ class DetailPane(Vertical):
                     yield Log(id="log-tail", max_lines=5000, auto_scroll=True)
                 with TabPane(t("detail.audit", self.lang), id="tab-audit"):
                     yield DataTable(id="audit-table", cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        self.show_empty()
 
     def _reset(self, table_id: str, rows: Sequence[Sequence[Cell]] = ()) -> DataTable[Any]:
         """Refill a table, columns included: widths then fit only the job shown, not the jobs shown before.
@@ -289,12 +309,23 @@ class DetailPane(Vertical):
 
     def show_empty(self) -> None:
         self.detail = None
+        self._pending = None
+        if not self.is_built:
+            return
+        self._last_info = None
         self.query_one("#detail-info", Static).update(t("monitor.no_job_selected", self.lang))
         for table_id in COLUMN_KEYS:
             self._reset(table_id)
         self.query_one("#log-tail", Log).clear()
 
+    @property
+    def is_built(self) -> bool:
+        return self._ready
+
     def show(self, detail: JobDetail) -> None:
+        if not self.is_built:
+            self._pending = detail
+            return
         previous = self.detail
         same_job = previous is not None and previous.job["id"] == detail.job["id"]
         if not same_job:
@@ -310,6 +341,10 @@ class DetailPane(Vertical):
 
     def append_log(self, chunk: str, follow: bool = False) -> None:
         if not chunk:
+            return
+        if not self.is_built:
+            if self._pending is not None:
+                self._pending.log_chunk += chunk
             return
         log = self.query_one("#log-tail", Log)
         # Follow new output only while the operator is at the bottom; scrolling up stops following.
@@ -374,7 +409,17 @@ class DetailPane(Vertical):
             text.append(f"{schedule}\n")
         envelope = job["envelope"] or "-"
         text.append(f"{t('detail.owner', lang)}: {job['owner']}   {t('detail.envelope', lang)}: {envelope}")
-        self.query_one("#detail-info", Static).update(text)
+        # Called every second: a finished job's block rarely changes, and a layout pass costs more than
+        # comparing the text. Same number of lines: the block keeps its size, no layout needed.
+        # Same line lengths: the block wraps the same way and keeps its size, so no layout is needed.
+        drawn = (text.plain, tuple(text.spans))
+        last = self._last_info
+        if last == drawn:
+            return
+        shape = [len(line) for line in text.plain.split("\n")]
+        same_shape = last is not None and [len(line) for line in last[0].split("\n")] == shape
+        self._last_info = drawn
+        self.query_one("#detail-info", Static).update(text, layout=not same_shape)
 
     def _fill_tasks(self, detail: JobDetail) -> None:
         now = detail.fetched_at

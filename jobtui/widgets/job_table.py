@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
+from functools import lru_cache
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 import pendulum
 from rich.segment import Segment
@@ -18,7 +20,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -28,10 +30,21 @@ from jobtui.engine.timeparse import local_zone_name
 from jobtui.widgets.status_style import progress_text, status_text
 
 
+@lru_cache(maxsize=8)
+def _zone(tz: str) -> tzinfo | None:
+    try:
+        return ZoneInfo(tz)
+    except (ValueError, KeyError):  # not an IANA name (a fixed offset from the host)
+        return None
+
+
 def _date(when: datetime | None, tz: str) -> str:
     if when is None:
         return "-"
-    return pendulum.instance(when).in_timezone(tz).format("MM-DD HH:mm")
+    zone = _zone(tz)
+    if zone is None:
+        return pendulum.instance(when).in_timezone(tz).format("MM-DD HH:mm")
+    return when.astimezone(zone).strftime("%m-%d %H:%M")
 
 
 @dataclass(frozen=True)
@@ -132,13 +145,16 @@ class JobTable(ScrollView, can_focus=True):
         if resized:
             self._line_cache.clear()
             self.refresh()
-            return
-        top = int(self.scroll_y)
-        for index in range(top, top + self.rows_visible):
-            before, after = old.get(index), self._rows.get(index)
-            if before is None or after is None or before.id != after.id or before.seq != after.seq:
-                self.refresh_line(index - top + 1)
-        self.refresh_line(0)
+        else:
+            top = int(self.scroll_y)
+            for index in range(top, top + self.rows_visible):
+                before, after = old.get(index), self._rows.get(index)
+                if before is None or after is None or before.id != after.id or before.seq != after.seq:
+                    self._refresh_screen_line(index - top + 1)
+            self._refresh_screen_line(0)
+        # The window was fetched for where the table stood when its fetch began; the cursor may have
+        # moved on past it since.
+        self._ask_for_missing_rows()
 
     def selected_job_id(self) -> int | None:
         row = self._rows.get(self.cursor)
@@ -171,10 +187,12 @@ class JobTable(ScrollView, can_focus=True):
         previous = self.cursor
         self.cursor = index
         top = int(self.scroll_y)
+        # force: right after new data the scrollbars are not laid out yet and Textual would refuse to scroll,
+        # leaving the cursor below the screen.
         if index < top:
-            self.scroll_to(y=index, animate=False, immediate=True)
+            self.scroll_to(y=index, animate=False, immediate=True, force=True)
         elif index >= top + self.rows_visible:
-            self.scroll_to(y=index - self.rows_visible + 1, animate=False, immediate=True)
+            self.scroll_to(y=index - self.rows_visible + 1, animate=False, immediate=True, force=True)
         self._refresh_row(previous)
         self._refresh_row(index)
         self._ask_for_missing_rows()
@@ -184,7 +202,12 @@ class JobTable(ScrollView, can_focus=True):
     def _refresh_row(self, index: int) -> None:
         line = index - int(self.scroll_y) + 1
         if 1 <= line <= self.rows_visible:
-            self.refresh_line(line)
+            self._refresh_screen_line(line)
+
+    def _refresh_screen_line(self, line: int) -> None:
+        """Repaint one line of the widget as it is on screen (0 is the header). ScrollView.refresh_line
+        takes virtual lines; this table draws only what is on screen, so its lines are screen lines."""
+        self.refresh(Region(0, line, max(self.virtual_size.width, self.size.width), 1))
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)

@@ -1,0 +1,99 @@
+"""The key bar at the bottom: Textual's Footer drawn as one line of text.
+
+Textual's Footer is a container of one widget per key, rebuilt (every key restyled) each time the screen's
+bindings change: about 30 widgets at start-up, and again whenever the selected job allows other keys.
+This bar draws the same keys, in the same colours and places, as a single widget that only repaints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.widget import Widget
+
+
+@dataclass(frozen=True)
+class _Spot:
+    start: int
+    end: int
+    key: str
+    enabled: bool
+
+
+class KeyBar(Widget, can_focus=False):
+    """Keys of the screen's active bindings (those with `show`), and the command palette's on the right."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "keybar--item",
+        "keybar--key",
+        "keybar--description",
+        "keybar--palette-edge",
+    }
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._spots: list[_Spot] = []
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+
+    def on_unmount(self) -> None:
+        self.screen.bindings_updated_signal.unsubscribe(self)
+
+    def _bindings_changed(self, _screen: object) -> None:
+        self.refresh()
+
+    def render(self) -> Text:
+        width = self.size.width
+        # As a FooterKey draws itself: its part styles over the key's own background.
+        background = self.styles.background + self.get_component_styles("keybar--item").background
+        item = self.rich_style + Style(bgcolor=background.rich_color)
+        key_style = item + self.get_component_rich_style("keybar--key")
+        description_style = item + self.get_component_rich_style("keybar--description")
+        dim = Style(dim=True)
+        active = self.screen.active_bindings
+        seen: set[str] = set()
+        keys = Text(no_wrap=True, overflow="crop")
+        spots: list[_Spot] = []
+        for _node, binding, enabled, _tooltip in active.values():
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            start = keys.cell_len
+            extra = Style() if enabled else dim
+            keys.append(f" {self.app.get_key_display(binding)} ", key_style + extra)
+            if binding.description:
+                keys.append(f"{binding.description} ", description_style + extra)
+            spots.append(_Spot(start, keys.cell_len, binding.key, enabled))
+        palette = Text(no_wrap=True, overflow="crop")
+        palette_binding = (
+            active.get(self.app.COMMAND_PALETTE_BINDING) if self.app.ENABLE_COMMAND_PALETTE else None
+        )
+        if palette_binding is not None:
+            _node, binding, enabled, _tooltip = palette_binding
+            extra = Style() if enabled else dim
+            edge = background + self.get_component_styles("keybar--palette-edge").color
+            palette.append("▏", item + Style(color=edge.rich_color))
+            palette.append(self.app.get_key_display(binding), key_style + extra)
+            palette.append(f" {binding.description}", description_style + extra)
+            palette.append(" ", item)
+        room = max(0, width - palette.cell_len)
+        keys.truncate(room, pad=True)
+        self._spots = [spot for spot in spots if spot.start < room]
+        if palette_binding is not None:
+            self._spots.append(_Spot(room, width, palette_binding.binding.key, palette_binding.enabled))
+        keys.append_text(palette)
+        return keys
+
+    def on_click(self, event: events.Click) -> None:
+        for spot in self._spots:
+            if spot.start <= event.x < spot.end:
+                if spot.enabled:
+                    self.app.simulate_key(spot.key)
+                else:
+                    self.app.bell()
+                return

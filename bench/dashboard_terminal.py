@@ -110,24 +110,29 @@ class Child:
             view = view[written:]
         return began
 
-    def report(self, timeout: float = 120.0) -> dict[str, Any]:
-        """The child's next report line (a JSON object)."""
+    def poll(self, timeout: float) -> dict[str, Any] | None:
+        """The child's next report line (a JSON object), or None if none came within `timeout`."""
         deadline = time.monotonic() + timeout
         while b"\n" not in self._pending:
             ready, _, _ = select.select([self._report], [], [], max(0.0, deadline - time.monotonic()))
             data = os.read(self._report, 65536) if ready else b""
             if not data:
-                break
+                return None
             self._pending += data
-        line, found, self._pending = self._pending.partition(b"\n")
-        if not found:
+        line, _, self._pending = self._pending.partition(b"\n")
+        data: dict[str, Any] = json.loads(line)
+        return data
+
+    def report(self, timeout: float = 120.0) -> dict[str, Any]:
+        """The child's next report line; the child is killed if none comes within `timeout`."""
+        found = self.poll(timeout)
+        if found is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
             self._drainer.join(timeout=2)
             shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", self.tail.decode(errors="replace"))[-3000:]
             raise RuntimeError(f"the dashboard process did not report; its terminal ended with:\n{shown}")
-        data: dict[str, Any] = json.loads(line)
-        return data
+        return found
 
     def wait(self, timeout: float = 30.0) -> int:
         try:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import pendulum
-from sqlalchemy import ColumnElement, String, Table, and_, exists, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, String, Table, and_, exists, false, func, or_, select, type_coerce
 
 from jobtui.engine.models import CHANGES, JOBS, TASKS, Setting
 from jobtui.engine.store import Store
@@ -123,7 +123,9 @@ class JobListing:
     def _where(self, flt: JobFilter) -> ColumnElement[bool]:
         clauses: list[ColumnElement[bool]] = []
         if not flt.show_system:
-            clauses.append(JOBS.c.system.is_(False))
+            # Literally `system = 0` (`= false` on PostgreSQL): the partial index ix_jobs_listed serves only
+            # queries that carry its own condition.
+            clauses.append(JOBS.c.system == false())
         if flt.statuses:
             clauses.append(JOBS.c.status.in_(sorted(flt.statuses)))
         text = flt.text.strip()
@@ -230,6 +232,8 @@ class JobListing:
 def _ahead_of(column: Any, value: Any, job_id: int, descending: bool) -> ColumnElement[bool]:
     """Rows that sort before (value, job_id), NULL being the smallest value and id the tie-break."""
     same_earlier = JOBS.c.id > job_id if descending else JOBS.c.id < job_id
+    if column is JOBS.c.id:
+        return same_earlier  # one range: counted from the index, not by testing every row
     if value is None:
         tie = and_(column.is_(None), same_earlier)
         return or_(column.is_not(None), tie) if descending else tie

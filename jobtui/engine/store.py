@@ -30,7 +30,7 @@ from jobtui.engine.clock import Clock, DatabaseClock, SystemClock
 from jobtui.engine.models import CHANGES, JOBS, AuditEvent, Job, Setting
 from jobtui.engine.states import Status, is_allowed_transition
 
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRY_SECONDS = 120.0

@@ -258,6 +258,23 @@ class MonitorScreen(Screen[None]):
         self._force = self._force or force
         self._wake.set()
 
+    def _nothing_new(self) -> bool:
+        """The idle path, four times a second: nothing changed in the database and nothing was asked
+        for, so the UI thread is not even asked where the widgets stand; only the shown log may grow."""
+        if self._force or self._want_window is not None or self._unreachable:
+            return False
+        seq = self.listing.last_seq()
+        if seq != self._seen_seq:
+            return False
+        if self.envelopes_shown and (
+            self._tree_force or seq != self._tree_seq or self.tree_envelope_id != self._checked_envelope
+        ):
+            return False
+        chunk = self._read_shown_log()
+        if chunk:
+            self.app.call_from_thread(self.query_one(DetailPane).append_log, chunk)
+        return True
+
     def _prefetch(self, view: ViewState) -> None:
         assert self._first is not None
         try:
@@ -276,6 +293,14 @@ class MonitorScreen(Screen[None]):
             first, self._first = self._first, None
             if first is None and (self.frozen or self.app.screen is not self):
                 continue  # frozen by the operator, or a dialog is open: nothing moves under it
+            try:
+                if first is None and self._nothing_new():
+                    continue
+            except DBAPIError as exc:
+                if not self._unreachable:
+                    self._unreachable = True
+                    self.app.call_from_thread(self._db_lost, exc)
+                continue
             try:
                 # Widget state is read on the UI thread; the worker only ever touches the database.
                 view = None if first is not None else self.app.call_from_thread(self._view_state)

@@ -257,6 +257,8 @@ class DetailPane(Vertical):
         self._ready = False  # they are mounted
         self._pending: JobDetail | None = None
         self._last_info: tuple[str, tuple[Any, ...]] | None = None
+        self._table_content: dict[str, tuple[tuple[Any, ...], ...]] = {}  # what each table shows
+        self._steps_title = ""
 
     def build(self) -> None:
         if not self._built:
@@ -298,6 +300,12 @@ class DetailPane(Vertical):
         change of the table.
         """
         table: DataTable[Any] = self.query_one(table_id, DataTable)
+        # The shown job is read again whenever it changes (its progress, many times a minute): a table
+        # whose rows did not change is left alone, as clearing one costs a layout and a repaint.
+        content = tuple(tuple(_cell_key(cell) for cell in row) for row in rows)
+        if self._table_content.get(table_id) == content:
+            return table
+        self._table_content[table_id] = content
         table.clear(columns=True)
         for index, key in enumerate(COLUMN_KEYS[table_id]):
             label = t(f"col.{key}", self.lang)
@@ -462,7 +470,10 @@ class DetailPane(Vertical):
         if tasks:
             task = tasks[min(self._task_index, len(tasks) - 1)]
             steps = steps + task["steps"]
-            self.query_one("#steps-title", Label).update(f"{t('detail.steps', self.lang)} — {task['target']}")
+            title = f"{t('detail.steps', self.lang)} — {task['target']}"
+            if title != self._steps_title:  # an update lays the pane out again
+                self._steps_title = title
+                self.query_one("#steps-title", Label).update(title)
         order = {"PRE": 0, "RUN": 1, "POST": 2, "ROLLBACK": 3}
         steps.sort(key=lambda s: order.get(s["step"], 9))
         tz = self.tz
@@ -491,6 +502,10 @@ class DetailPane(Vertical):
         if self.detail is None:
             return None
         return Path(self.detail.job["log_path"])
+
+
+def _cell_key(cell: Cell) -> Any:
+    return (cell.plain, tuple(cell.spans), str(cell.style)) if isinstance(cell, Text) else cell
 
 
 def _cell_width(cell: Cell) -> int:

@@ -4,6 +4,7 @@ and whether the screen is live or frozen."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
@@ -31,6 +32,7 @@ class StatusBar(Static):
         self.lang = lang
         self.unreachable = False
         self._state: BarState | None = None
+        self._drawn: tuple[str, tuple[Any, ...]] | None = None
 
     def mark_unreachable(self, unreachable: bool) -> None:
         """Say, until it is back, that the database cannot be reached (the numbers shown are stale)."""
@@ -67,4 +69,9 @@ class StatusBar(Static):
             f" {t('bar.frozen', lang)} " if state.frozen else f" {t('bar.live', lang)} ",
             style="bold reverse" if state.frozen else "bold",
         )
-        self.update(text)
+        # Rebuilt at every change in the database: repaint only when it reads differently, and never
+        # lay the screen out again for it (the bar is one line, whatever it says).
+        drawn = (text.plain, tuple(text.spans))
+        if drawn != self._drawn:
+            self._drawn = drawn
+            self.update(text, layout=False)

@@ -297,9 +297,7 @@ class MonitorScreen(Screen[None]):
                 if first is None and self._nothing_new():
                     continue
             except DBAPIError as exc:
-                if not self._unreachable:
-                    self._unreachable = True
-                    self.app.call_from_thread(self._db_lost, exc)
+                self._lost(exc)
                 continue
             try:
                 # Widget state is read on the UI thread; the worker only ever touches the database.
@@ -314,9 +312,7 @@ class MonitorScreen(Screen[None]):
                     fetched = self._fetch(view)
                     tree = self._fetch_tree(view.envelope_id) if view.envelopes else None
             except DBAPIError as exc:  # a locked or unreachable database must not kill the screen
-                if not self._unreachable:
-                    self._unreachable = True
-                    self.app.call_from_thread(self._db_lost, exc)
+                self._lost(exc)
                 continue
             if self._unreachable:
                 self._unreachable = False
@@ -331,9 +327,20 @@ class MonitorScreen(Screen[None]):
                     # this thread holds the interpreter lock the UI thread gets it back only at switch
                     # intervals, which would hold the rows' frame back until the detail is read.
                     self._rows_drawn.wait(0.25)
-                    self._detail_step(fetched)
+                    try:
+                        self._detail_step(fetched)
+                    except DBAPIError as exc:
+                        self._force = True  # read it again once the database answers
+                        self._lost(exc)
+                        continue
             if tree is not None:
                 self.app.call_from_thread(self._install_tree, tree)
+
+    def _lost(self, exc: DBAPIError) -> None:
+        """Worker thread: the database did not answer; say so once, until it is back."""
+        if not self._unreachable:
+            self._unreachable = True
+            self.app.call_from_thread(self._db_lost, exc)
 
     def _db_lost(self, exc: DBAPIError) -> None:
         self.query_one(StatusBar).mark_unreachable(True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import select
 from textual.app import App, SystemCommand
@@ -16,11 +16,13 @@ from textual.screen import Screen
 from jobtui.engine.actions import Actions
 from jobtui.engine.models import WORKERS
 from jobtui.engine.permissions import Actor
-from jobtui.engine.scheduler import Engine
 from jobtui.engine.store import Store
 from jobtui.i18n import t
 from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
+
+if TYPE_CHECKING:
+    from jobtui.engine.scheduler import Engine
 
 DAEMON_FRESH_SECONDS = 30.0
 # The embedded engine starts once the monitor's first rows are on screen, or after this long anyway.
@@ -70,11 +72,12 @@ class JobtuiApp(App[int]):
         self.engine: Engine | None = None
         self._engine_stop = threading.Event()
         self._engine_thread: threading.Thread | None = None
+        self._embed = False  # no daemon serves the database: an engine runs in this process
 
     def on_mount(self) -> None:
         daemon = None if self._embedded_choice else live_daemon_host(self.store)
         if daemon is None and self._embedded_choice is not False:
-            self.engine = Engine(self.store)
+            self._embed = True
             # Its start-up work (recovery, sweeps) would compete with the first paint for the one
             # interpreter lock: it waits for the first rows.
             self.set_timer(ENGINE_START_LATEST_S, self._start_engine)
@@ -91,8 +94,11 @@ class JobtuiApp(App[int]):
         self._start_engine()
 
     def _start_engine(self) -> None:
-        if self.engine is None or self._engine_thread is not None or self._engine_stop.is_set():
+        if not self._embed or self._engine_thread is not None or self._engine_stop.is_set():
             return
+        from jobtui.engine.scheduler import Engine
+
+        self.engine = Engine(self.store)
         self._engine_thread = threading.Thread(
             target=self.engine.run, args=(self._engine_stop,), name="jobtui-engine", daemon=True
         )

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from dashboard_terminal import KEYS, Child, child_env, report_to_parent, warm_bytecode  # noqa: E402
 
 SIZE = (160, 48)
+MEMORY = ("VmRSS", "VmHWM")
 
 
 def run_child(presses: int, pages: int, engine: bool) -> None:
@@ -153,15 +154,14 @@ def run_child(presses: int, pages: int, engine: bool) -> None:
                     self.call_after_refresh(self._finish)
 
         def _finish(self) -> None:
-            import resource
-
-            import psutil
-
+            # Resident memory now and its high-water mark over the whole run, as the kernel counts them.
+            with open("/proc/self/status") as fh:
+                kib = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in fh) if k in MEMORY}
             report_to_parent(
                 event="end",
                 at=time.perf_counter(),
-                rss_mb=psutil.Process().memory_info().rss / 1e6,
-                rss_peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6,
+                rss_mb=kib["VmRSS"] * 1024 / 1e6,
+                rss_peak_mb=kib["VmHWM"] * 1024 / 1e6,
             )
             self.exit(0)
 

@@ -705,3 +705,26 @@ async def test_system_jobs_are_hidden_until_S_shows_them(store: Store, submit: S
         assert table.selected_job_id() in (visible, hidden)
         await pilot.press("S")
         await until(pilot, lambda: table.total == 1, "the system job hidden again")
+
+
+async def test_a_held_down_key_carries_the_cursor_past_the_fetched_rows(store: Store) -> None:
+    """Keys arrive faster than windows are read: the table scrolls with the cursor, a read begun before
+    the latest keys never pulls the cursor back, and the rows and the detail catch up."""
+    from jobtui.bulk import bulk_load
+
+    bulk_load(store, 400, seed=3)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+        await until(pilot, lambda: screen.first_paint_at is not None and table.total > 0, "the first rows")
+        target = 250  # past the first window (three screens of rows)
+        for n in range(target):
+            pilot.app.simulate_key("down")  # as a terminal repeats a held key: no waiting for the screen
+            if n % 25 == 0:
+                await pilot.pause(0.02)  # reads finish in between, some begun before the latest keys
+        await until(pilot, lambda: table.cursor == target and table.row_at(target) is not None, "the row")
+        assert table.scroll_y <= target < table.scroll_y + table.rows_visible
+        row = table.row_at(target)
+        assert row is not None
+        await until(pilot, lambda: shown_job(pilot) == row.id, "the detail of the row under the cursor")
+        assert table.cursor == target

@@ -12,6 +12,7 @@ the end of --seconds. Ends with `idle_cpu_pct=<float>` (percent of one core).
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import shutil
 import subprocess
@@ -86,6 +87,7 @@ def main() -> int:
     import psutil
 
     work = Path(tempfile.mkdtemp(prefix="jobtui-bench-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     url = f"sqlite:///{work / 'idle.db'}"
     make_database(url, args.jobs)
     warm_bytecode()

@@ -19,9 +19,11 @@ import time
 SPAWNED = time.perf_counter()
 
 import argparse  # noqa: E402
+import atexit  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
+import shutil  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -171,7 +173,9 @@ def main() -> int:
     from jobtui.bulk import bulk_load
     from jobtui.engine.store import Store
 
-    url = f"sqlite:///{tempfile.mkdtemp(prefix='jobtui-bench-')}/lag.db"
+    work = tempfile.mkdtemp(prefix="jobtui-bench-")
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
+    url = f"sqlite:///{work}/lag.db"
     bulk_load(Store(url), args.jobs)
     warm_bytecode()
     child = Child([sys.executable, __file__, "--child"], SIZE, child_env({"JOBTUI_BENCH_DB": url}))

@@ -42,6 +42,8 @@ from bench.engine_common import (
     backend_of,
     daemon_errors,
     database,
+    exit_on_sigterm,
+    explained,
     figure,
     params_of,
     pg_cluster,
@@ -115,7 +117,7 @@ def kill_part(url: str, scratch: Path, repeat: int) -> list[float]:
                 time_to_abend(store, job_id, lambda: os.kill(op[0], signal.SIGKILL), 60, "vanished")  # noqa: B023
             )
     except SystemExit as exc:
-        raise SystemExit(f"{exc}\n{daemon_errors(logs)}") from None
+        raise explained(exc, daemon_errors(logs)) from None
     finally:
         stop_daemons(daemons)
         store.engine.dispose()
@@ -149,12 +151,12 @@ def stop_part(url: str, scratch: Path, repeat: int, heartbeat: float, lease: flo
                     )
                 )
             except SystemExit as exc:
-                raise SystemExit(f"{exc}; {sweep_lock_note(store)}") from None
+                raise explained(exc, sweep_lock_note(store)) from None
             holder.send_signal(signal.SIGCONT)
             if round_ < repeat - 1:
                 time.sleep(heartbeat * 2)  # back in business before the next round: a fresh heartbeat
     except SystemExit as exc:
-        raise SystemExit(f"{exc}\n{daemon_errors(logs)}") from None
+        raise explained(exc, daemon_errors(logs)) from None
     finally:
         stop_daemons(daemons, now=True)
         store.engine.dispose()
@@ -195,6 +197,7 @@ def main() -> int:
     parser.add_argument("--lease", type=float, default=3.0, help="stop part: daemon --lease (3)")
     parser.add_argument("--quick", action="store_true", help="CI size: --repeat 2")
     args = parser.parse_args()
+    exit_on_sigterm()
     if args.quick:
         args.repeat = 2
 

@@ -103,6 +103,11 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C: daemons are stopped, the scratch directory and cluster removed."""
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
 def daemon_env(log_dir: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -124,6 +129,11 @@ def start_daemon(url: str, log_dir: Path, *extra: str) -> subprocess.Popen[bytes
         )
     os.replace(err.name, log_dir / f"daemon-{proc.pid}.err")
     return proc
+
+
+def explained(exc: SystemExit, more: str) -> SystemExit:
+    """A failure (a message) with more said about it; an exit code (SIGTERM) as it is."""
+    return SystemExit(f"{exc.code}\n{more}") if isinstance(exc.code, str) else exc
 
 
 def daemon_errors(log_dir: Path, lines: int = 20) -> str:

@@ -36,6 +36,7 @@ from bench.engine_common import (
     backend_of,
     daemon_errors,
     database,
+    exit_on_sigterm,
     figure,
     params_of,
     start_daemon,
@@ -99,6 +100,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--quick", action="store_true", help=f"CI size: --jobs {QUICK_JOBS}")
     args = parser.parse_args()
+    exit_on_sigterm()
     if args.quick:
         args.jobs = QUICK_JOBS
 

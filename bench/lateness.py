@@ -37,6 +37,8 @@ from bench.engine_common import (
     backend_of,
     daemon_errors,
     database,
+    exit_on_sigterm,
+    explained,
     figure,
     params_of,
     percentile,
@@ -76,6 +78,7 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--quick", action="store_true", help=f"CI size: --jobs {QUICK_JOBS}")
     args = parser.parse_args()
+    exit_on_sigterm()
     if args.quick:
         args.jobs = QUICK_JOBS
     if args.lead is None:
@@ -138,7 +141,7 @@ def measure(args: argparse.Namespace, url: str, scratch: Path) -> int:
             poll_s=0.25,  # the delays come from the ops' own records: look rarely, leave the engine the CPU
         )
     except SystemExit as exc:
-        raise SystemExit(f"{exc}\n{daemon_errors(logs)}" if daemons else exc.code) from None
+        raise (explained(exc, daemon_errors(logs)) if daemons else exc) from None
     finally:
         stop.set()
         if engine is not None:

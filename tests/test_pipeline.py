@@ -99,6 +99,24 @@ def test_run_waits_for_its_scheduled_date_after_pre(
     assert job.run_started_at is not None
 
 
+def test_an_idle_engine_sleeps_only_until_the_next_job_falls_due(
+    store: Store, submit: Submit, clock: FakeClock
+) -> None:
+    engine = Engine(store, workers=1, idle_poll_s=60.0, heartbeat_s=30.0)
+    try:
+        engine.tick()
+        assert engine._idle_wait() == 30.0, "with nothing queued: until the next heartbeat"
+        job_id = submit('name = "soon"\n[[run]]\nrun = "true"\n', at="+7s")
+        while engine.tick():  # PRE at once; the job then waits for its date, unclaimed
+            pass
+        assert status_of(store, job_id) == "READY"
+        assert engine._idle_wait() == 7.0, "not a poll interval late"
+        clock.advance(7)
+        run_until_status(engine, job_id, "FINISHED")
+    finally:
+        engine.shutdown()
+
+
 def test_progress_counts_finished_ops_and_tasks_partial(engine: Engine, store: Store, submit: Submit) -> None:
     job_id = submit(
         """

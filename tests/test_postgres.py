@@ -167,6 +167,26 @@ def test_a_terminated_database_connection_does_not_lose_the_job(
     wait_for(lambda: status(store, job_id) == "FINISHED", timeout=60, what="the job to finish")
 
 
+def test_a_daemon_frozen_while_sweeping_does_not_stop_the_others_sweeping(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The sweep (which declares lost workers) is one daemon's turn at a time; a daemon frozen in its
+    turn (SIGSTOP, a hung host) loses it once its idle transaction times out on the server."""
+    frozen = Store(pg_url, log_dir=tmp_path / "logs")
+    frozen.sweep_lock_timeout_s = 0.5
+    other = Store(pg_url, log_dir=tmp_path / "logs")
+
+    def others_turn() -> bool:
+        with other.sweeping() as mine:
+            return mine
+
+    with frozen.sweeping() as mine:
+        assert mine
+        assert not others_turn(), "one sweeper at a time"
+        wait_for(others_turn, timeout=20, what="the frozen daemon's turn to end")
+    assert others_turn()
+
+
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[PgCluster]:
     """A cluster of these tests' own: they stop its server under the dashboard and the daemon."""

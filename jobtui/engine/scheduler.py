@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pendulum
 import psutil
-from sqlalchemy import TextClause, bindparam, text, update
+from sqlalchemy import Boolean, Text, TextClause, bindparam, column, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
@@ -114,6 +114,7 @@ class Engine:
         self._last_sweep: pendulum.DateTime | None = None
         self.sweep_s = 1.0
         self._claims = itertools.count(1)
+        self._next_due: datetime | None = None
         self._registered = False
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -176,7 +177,15 @@ class Engine:
             except Exception:  # the daemon must outlive one bad pass (a lost file, a bug in one job)
                 log.exception("engine pass failed; retrying")
             if not busy:
-                self._wake.wait(self.idle_poll_s)
+                self._wake.wait(self._idle_wait())
+
+    def _idle_wait(self) -> float:
+        """How long an idle pass may sleep: until the next poll, the next heartbeat, or the next job
+        falling due, whichever is first (a scheduled job starts on time, not up to a poll late)."""
+        wait = min(self.idle_poll_s, self.heartbeat_s)
+        if self._next_due is not None:
+            wait = min(wait, (self._next_due - self.store.now()).total_seconds())
+        return max(wait, 0.0)
 
     def run_until(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
         """Drive the engine until `predicate` holds, waking on op exits (for tests and the demo)."""
@@ -461,14 +470,18 @@ class Engine:
             self._complete(held, outcome)
 
     def _claim(self, now: pendulum.DateTime) -> int:
+        self._next_due = None  # nothing to wake for while every slot is busy or the queue is paused
         free = self.slots - len(self._held)
         if free <= 0:
             return 0
         with self.store.read() as s:
             # Look before taking the write lock: an idle engine must not queue behind busy ones. One
             # statement, as every daemon looks whenever any transaction on the queue commits.
-            paused, due, rollbacks = s.execute(_LOOK, {"now": now}).one()
-            if (paused is not None and json.loads(paused)) or not (due or rollbacks):
+            paused, next_due, rollbacks = s.execute(_LOOK).one()
+            if paused is not None and json.loads(paused):
+                return 0
+            self._next_due = _as_utc(next_due)
+            if not (rollbacks or (self._next_due is not None and self._next_due <= now)):
                 return 0
         lease = self._new_lease()
         with self.store.write(walking=True) as s:
@@ -983,15 +996,16 @@ UNSTARTED = "jobs.status IN ('READY', 'APPROVAL')"
 _DUE_TO_RUN = "status IN ('READY', 'PAUSED') AND due_at <= :now"
 _ORPHAN_ROLLBACK = "status = 'ROLLBACK' AND worker_id IS NULL"
 
-# Whether the queue is paused, whether a job is due, whether a rollback waits for an engine.
-_LOOK = _timed(
-    text(
-        "SELECT (SELECT value FROM settings WHERE key = 'queue_paused'), "
-        f"EXISTS (SELECT 1 FROM jobs WHERE {_DUE_TO_RUN}), "
-        f"EXISTS (SELECT 1 FROM jobs WHERE {_ORPHAN_ROLLBACK})"
-    ),
-    "now",
-)
+# Whether the queue is paused, when the next job falls due, whether a rollback waits for an engine.
+_LOOK = text(
+    "SELECT (SELECT value FROM settings WHERE key = 'queue_paused'), "
+    "(SELECT min(due_at) FROM jobs WHERE status IN ('READY', 'PAUSED')), "
+    f"EXISTS (SELECT 1 FROM jobs WHERE {_ORPHAN_ROLLBACK})"
+).columns(column("paused", Text()), column("next_due", UTCDateTime()), column("rollbacks", Boolean()))
+
+
+def _as_utc(value: datetime | None) -> pendulum.DateTime | None:
+    return None if value is None else pendulum.instance(value).in_timezone("UTC")
 
 
 def _fmt_seconds(seconds: float) -> str:

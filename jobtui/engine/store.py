@@ -6,6 +6,7 @@ lock upgrade; readers never block writers (WAL).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -34,6 +35,8 @@ SCHEMA_HEAD = "0006"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
 LOCK_RETRY_SECONDS = 120.0
+# A sweep takes well under a second; a daemon frozen for longer than this while sweeping loses the turn.
+SWEEP_LOCK_TIMEOUT_S = 15.0
 
 
 class StoreError(RuntimeError):
@@ -109,6 +112,7 @@ class Store:
             if clock is None:
                 # Deadlines and heartbeats compare times written by several hosts: use one clock.
                 self.clock = DatabaseClock(self._server_time)
+        self.sweep_lock_timeout_s = SWEEP_LOCK_TIMEOUT_S
         self.log_dir = Path(log_dir or os.environ.get("JOBTUI_LOG_DIR") or default_logs)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._ensure_schema()
@@ -172,14 +176,17 @@ class Store:
             yield True
             return
         with self.engine.connect() as conn:
-            mine = bool(conn.execute(text("SELECT pg_try_advisory_lock(740252)")).scalar())
-            conn.commit()
+            # The lock lives in a transaction the server ends by itself if it sits idle too long: a
+            # daemon stopped (SIGSTOP, a hung host) while sweeping must not stop every other from sweeping,
+            # or the jobs of the lost daemon would never be declared lost.
+            timeout_ms = int(self.sweep_lock_timeout_s * 1000)
+            conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}"))
+            mine = bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(740252)")).scalar())
             try:
                 yield mine
             finally:
-                if mine:
-                    conn.execute(text("SELECT pg_advisory_unlock(740252)"))
-                    conn.commit()
+                with contextlib.suppress(DBAPIError):
+                    conn.rollback()
 
     def take_writer_lock(self) -> int | None:
         """Queue SQLite writers in the kernel: a waiter wakes the moment the lock is free, where

@@ -24,9 +24,7 @@ INDEXES = (
 
 def upgrade() -> None:
     for name, columns, where in INDEXES:
-        op.create_index(
-            name, "jobs", columns, postgresql_where=sa.text(where), sqlite_where=sa.text(where)
-        )
+        op.create_index(name, "jobs", columns, postgresql_where=sa.text(where), sqlite_where=sa.text(where))
 
 
 def downgrade() -> None:

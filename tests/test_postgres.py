@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import psycopg
 import pytest
 from sqlmodel import col, select
 
-from jobtui.engine.actions import Actions
+from jobtui.engine.actions import Actions, Refused
 from jobtui.engine.models import AuditEvent, Job, OpRun
 from jobtui.engine.permissions import Actor
 from jobtui.engine.store import Store
@@ -165,6 +166,43 @@ def test_a_terminated_database_connection_does_not_lose_the_job(
     assert killed is not None and killed[0] >= 1
     gate.touch()
     wait_for(lambda: status(store, job_id) == "FINISHED", timeout=60, what="the job to finish")
+
+
+def test_an_operator_action_waits_for_a_concurrent_change_and_decides_on_it(
+    store: Store, pg_url: str
+) -> None:
+    """On PostgreSQL another transaction can change a job between an action's read and its write; the
+    action locks the row first, so it decides on the status the job really ends up in."""
+    actions = Actions(store, Actor("tester"))
+    job_id = actions.submit(definition('name = "j"\n[[run]]\nrun = "true"\n'))
+    outcome: list[object] = []
+
+    def cancel() -> None:
+        try:
+            actions.cancel(job_id)
+            outcome.append("cancelled")
+        except Refused as refusal:
+            outcome.append(refusal)
+
+    dbname = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(libpq(pg_url)) as other, psycopg.connect(libpq(pg_url), autocommit=True) as watch:
+        # An engine finishing the job, not committed yet.
+        other.execute("UPDATE jobs SET status = 'FINISHED', step = 'END' WHERE id = %s", (job_id,))
+        canceller = threading.Thread(target=cancel)
+        canceller.start()
+
+        def cancel_waits_for_the_row() -> bool:
+            row = watch.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                (dbname,),
+            ).fetchone()
+            return row is not None and row[0] > 0
+
+        wait_for(cancel_waits_for_the_row, what="the cancel to wait for the row")
+        other.commit()
+    canceller.join(timeout=30)
+    assert len(outcome) == 1 and isinstance(outcome[0], Refused), outcome
+    assert status(store, job_id) == "FINISHED"
 
 
 def test_a_daemon_frozen_while_sweeping_does_not_stop_the_others_sweeping(

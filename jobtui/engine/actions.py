@@ -71,7 +71,7 @@ class Actions:
     @contextmanager
     def _acting(self, action: str, job_id: int) -> Iterator[tuple[Session, Job]]:
         with self.store.write() as s:
-            job = s.get(Job, job_id)
+            job = self.store.lock_job(s, job_id)
             if job is None:
                 raise UnknownJob(f"{display_action(action)}: no job {job_id}")
             reason = self.refusal(s, action, job)

@@ -260,7 +260,7 @@ def sweep_expired_schedules(store: Store, who: str, now: pendulum.DateTime) -> N
         ).all()
     for job_id in ids:
         with store.write() as s:
-            job = s.get(Job, job_id)
+            job = store.lock_job(s, job_id)
             if job is None or job.worker_id is not None or job.status not in (Status.READY, Status.PAUSED):
                 continue
             if job.step not in RETRIED_STEPS:

@@ -284,7 +284,7 @@ class Engine:
             ).all()
         for job_id in ids:
             with self.store.write() as s:
-                job = s.get(Job, job_id)
+                job = self.store.lock_job(s, job_id)
                 if job is None or job.status not in (Status.READY, Status.APPROVAL) or job.run_started_at:
                     continue
                 when = pendulum.instance(job.max_start_at).isoformat() if job.max_start_at else "?"
@@ -313,7 +313,7 @@ class Engine:
             ).all()
         for job_id in ids:
             with self.store.write() as s:
-                job = s.get(Job, job_id)
+                job = self.store.lock_job(s, job_id)
                 if job is None or job.status != Status.TRAPPED or job.trap_deadline_at is None:
                     continue
                 what = pipeline.definition_of(job).trap_timeout_action
@@ -373,7 +373,7 @@ class Engine:
     def _take_over(self, job_id: int, worker_id: str, reason: str, may_readopt: bool = True) -> None:
         lease = self._new_lease()
         with self.store.write() as s:
-            job = s.get(Job, job_id)
+            job = self.store.lock_job(s, job_id)
             if job is None or job.worker_id != worker_id:
                 return
             self.store.change_job(

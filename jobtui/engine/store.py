@@ -402,6 +402,18 @@ class Store:
             value = session.execute(text("SELECT max(seq) FROM changes")).scalar()
             return int(value or 0)
 
+    @staticmethod
+    def lock_job(session: Session, job_id: int | None) -> Job | None:
+        """Load a job to decide on it in a write transaction, its row locked until commit.
+
+        On PostgreSQL another transaction may change the job between the read and the write; the lock
+        makes it wait for (and then read) that change, so a decision is never taken on a stale status.
+        SQLite's writers are serialised anyway (no FOR UPDATE there).
+        """
+        if job_id is None:
+            return None
+        return session.get(Job, job_id, with_for_update=True, populate_existing=True)
+
     def load_job(self, session: Session, job_id: int) -> Job | None:
         return session.exec(select(Job).where(Job.id == job_id)).first()
 

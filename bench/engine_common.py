@@ -11,10 +11,12 @@ import argparse
 import contextlib
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from jobtui.engine.runner import OpContext
+    from jobtui.engine.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -77,6 +80,46 @@ def database(db: str | None, backend: str, scratch: Path) -> Iterator[str]:
         return
     with pg_cluster() as new_database:
         yield new_database()
+
+
+@contextlib.contextmanager
+def scratch_database(db: str | None, backend: str) -> Iterator[tuple[str, Path]]:
+    """(URL, scratch directory) for one run: `database` in a temporary directory removed afterwards."""
+    scratch = Path(tempfile.mkdtemp(prefix="jobtui-bench-"))
+    try:
+        with database(db, backend, scratch) as url:
+            yield url, scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_engines(
+    store: Store, url: str, logs: Path, workers: int, engines: int
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The engines under test: one in this process (engines == 1), else `engines` daemon processes
+    (yielded, so a run can watch them); all stopped on exit."""
+    from jobtui.engine.scheduler import Engine
+
+    stop = threading.Event()
+    engine: Engine | None = None
+    thread: threading.Thread | None = None
+    daemons: list[subprocess.Popen[bytes]] = []
+    if engines == 1:
+        engine = Engine(store, workers=workers)
+        thread = threading.Thread(target=engine.run, args=(stop,), daemon=True)
+        thread.start()
+    else:
+        daemons = [start_daemon(url, logs, "--workers", str(workers)) for _ in range(engines)]
+    try:
+        yield daemons
+    finally:
+        stop.set()
+        if engine is not None:
+            engine.wake()  # out of its idle wait at once
+        stop_daemons(daemons)
+        if thread is not None:
+            thread.join(timeout=30)
 
 
 @contextlib.contextmanager

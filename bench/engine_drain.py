@@ -19,11 +19,7 @@ seeing every job FINISHED.
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -35,18 +31,16 @@ from bench.engine_common import (
     add_db_arguments,
     backend_of,
     daemon_errors,
-    database,
     exit_on_sigterm,
     figure,
     params_of,
-    start_daemon,
-    stop_daemons,
+    running_engines,
+    scratch_database,
 )
 from jobtui.engine.actions import Actions
 from jobtui.engine.definitions import parse_definition
 from jobtui.engine.models import AUDIT, JOBS, OP_RUNS
 from jobtui.engine.permissions import Actor
-from jobtui.engine.scheduler import Engine
 from jobtui.engine.store import Store
 
 OPS = {"noop": 'call = "jobtui.engine.runner:noop"', "true": 'argv = ["/bin/true"]'}
@@ -104,12 +98,8 @@ def main() -> int:
     if args.quick:
         args.jobs = QUICK_JOBS
 
-    scratch = Path(tempfile.mkdtemp(prefix="jobtui-bench-"))
-    try:
-        with database(args.db, args.backend, scratch) as url:
-            return drain(args, url, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_database(args.db, args.backend) as (url, scratch):
+        return drain(args, url, scratch)
 
 
 def drain(args: argparse.Namespace, url: str, scratch: Path) -> int:
@@ -123,18 +113,8 @@ def drain(args: argparse.Namespace, url: str, scratch: Path) -> int:
     ids = id_range(Actions(store, Actor("bench")).submit_many(definition, args.jobs))
     figure("submit_jobs_per_s", args.jobs / (time.perf_counter() - started), "jobs/s", params, 1)
 
-    daemons: list[subprocess.Popen[bytes]] = []
-    stop = threading.Event()
-    thread: threading.Thread | None = None
-    engine: Engine | None = None
     started = time.perf_counter()
-    if args.engines == 1:
-        engine = Engine(store, workers=args.workers)
-        thread = threading.Thread(target=engine.run, args=(stop,), daemon=True)
-        thread.start()
-    else:
-        daemons = [start_daemon(url, logs, "--workers", str(args.workers)) for _ in range(args.engines)]
-    try:
+    with running_engines(store, url, logs, args.workers, args.engines) as daemons:
         deadline = started + args.timeout
         while finished(store, ids) < args.jobs:
             if time.perf_counter() > deadline:
@@ -147,13 +127,6 @@ def drain(args: argparse.Namespace, url: str, scratch: Path) -> int:
             # often at first, then about 50 times over the run.
             time.sleep(min(0.5, max(0.02, (time.perf_counter() - started) / 50)))
         wall = time.perf_counter() - started
-    finally:
-        stop.set()
-        if engine is not None:
-            engine.wake()  # out of its idle wait at once
-        stop_daemons(daemons)
-        if thread is not None:
-            thread.join(timeout=30)
     busy, ops = busy_interval_s(store, ids)
     store.engine.dispose()
     figure("wall_s", wall, "s", params, 2)

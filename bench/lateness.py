@@ -18,11 +18,8 @@ The database is a throwaway one unless --db gives a URL (see engine_drain.py).
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -36,22 +33,20 @@ from bench.engine_common import (
     add_db_arguments,
     backend_of,
     daemon_errors,
-    database,
     exit_on_sigterm,
     explained,
     figure,
     params_of,
     percentile,
     read_starts,
-    start_daemon,
-    stop_daemons,
+    running_engines,
+    scratch_database,
     wait_until,
 )
 from jobtui.engine.actions import Actions
 from jobtui.engine.definitions import parse_definition
 from jobtui.engine.models import JOBS
 from jobtui.engine.permissions import Actor
-from jobtui.engine.scheduler import Engine
 from jobtui.engine.store import Store
 
 QUICK_JOBS = 100
@@ -84,12 +79,8 @@ def main() -> int:
     if args.lead is None:
         args.lead = 4 + args.jobs / 40
 
-    scratch = Path(tempfile.mkdtemp(prefix="jobtui-bench-"))
-    try:
-        with database(args.db, args.backend, scratch) as url:
-            return measure(args, url, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_database(args.db, args.backend) as (url, scratch):
+        return measure(args, url, scratch)
 
 
 def measure(args: argparse.Namespace, url: str, scratch: Path) -> int:
@@ -103,52 +94,39 @@ def measure(args: argparse.Namespace, url: str, scratch: Path) -> int:
     )
     params = params_of(jobs=args.jobs, workers=args.workers, engines=args.engines, db=backend_of(url))
 
-    stop = threading.Event()
-    thread: threading.Thread | None = None
-    engine: Engine | None = None
     daemons: list[subprocess.Popen[bytes]] = []
-    if args.engines == 1:
-        engine = Engine(store, workers=args.workers)
-        thread = threading.Thread(target=engine.run, args=(stop,), daemon=True)
-        thread.start()
-    else:
-        daemons = [start_daemon(url, logs, "--workers", str(args.workers)) for _ in range(args.engines)]
     try:
-        instant = pendulum.now("UTC").add(seconds=args.lead)
-        submitted = time.time()
-        ids = Actions(store, Actor("bench")).submit_many(definition, args.jobs, at=instant.isoformat())
-        mine = JOBS.c.id.between(min(ids), max(ids))  # one INSERT: consecutive ids
-        parked_at = wait_until(
-            lambda: (
-                count(store, mine, JOBS.c.status == "READY", JOBS.c.due_at == JOBS.c.scheduled_at)
-                == args.jobs
-            ),
-            args.lead + 60,
-            "the jobs to be parked at their RUN gate",
-            poll_s=0.05,
-        )
-        parked_wall = time.time() - (time.perf_counter() - parked_at)
-        figure("park_s", parked_wall - submitted, "s", params, 2)
-        if parked_wall >= instant.timestamp():
-            raise SystemExit(
-                f"the jobs were parked {parked_wall - instant.timestamp():.1f}s after their scheduled "
-                f"instant: raise --lead above {args.lead:g}s"
+        with running_engines(store, url, logs, args.workers, args.engines) as started_daemons:
+            daemons = started_daemons
+            instant = pendulum.now("UTC").add(seconds=args.lead)
+            submitted = time.time()
+            ids = Actions(store, Actor("bench")).submit_many(definition, args.jobs, at=instant.isoformat())
+            mine = JOBS.c.id.between(min(ids), max(ids))  # one INSERT: consecutive ids
+            parked_at = wait_until(
+                lambda: (
+                    count(store, mine, JOBS.c.status == "READY", JOBS.c.due_at == JOBS.c.scheduled_at)
+                    == args.jobs
+                ),
+                args.lead + 60,
+                "the jobs to be parked at their RUN gate",
+                poll_s=0.05,
             )
-        wait_until(
-            lambda: count(store, mine, JOBS.c.status == "FINISHED") == args.jobs,
-            args.lead + args.timeout,
-            "the jobs to finish",
-            poll_s=0.25,  # the delays come from the ops' own records: look rarely, leave the engine the CPU
-        )
+            parked_wall = time.time() - (time.perf_counter() - parked_at)
+            figure("park_s", parked_wall - submitted, "s", params, 2)
+            if parked_wall >= instant.timestamp():
+                raise SystemExit(
+                    f"the jobs were parked {parked_wall - instant.timestamp():.1f}s after their scheduled "
+                    f"instant: raise --lead above {args.lead:g}s"
+                )
+            wait_until(
+                lambda: count(store, mine, JOBS.c.status == "FINISHED") == args.jobs,
+                args.lead + args.timeout,
+                "the jobs to finish",
+                # The delays come from the ops' own records: look rarely, leave the engine the CPU.
+                poll_s=0.25,
+            )
     except SystemExit as exc:
         raise (explained(exc, daemon_errors(logs)) if daemons else exc) from None
-    finally:
-        stop.set()
-        if engine is not None:
-            engine.wake()  # out of its idle wait at once
-        stop_daemons(daemons)
-        if thread is not None:
-            thread.join(timeout=30)
 
     with store.engine.connect() as conn:
         due = dict(conn.execute(select(JOBS.c.id, JOBS.c.scheduled_at).where(JOBS.c.id.in_(ids))).all())

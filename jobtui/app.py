@@ -8,40 +8,32 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import select
+import pendulum
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
 
-from jobtui.engine.actions import Actions
-from jobtui.engine.models import WORKERS
+from jobtui.backend import Backend
+from jobtui.engine.listing import JobListing
 from jobtui.engine.permissions import Actor
-from jobtui.engine.store import Store
 from jobtui.i18n import t
 from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
 
+# SQLAlchemy and the engine load after the first paint (backend.py); named here for type checking only.
 if TYPE_CHECKING:
     from jobtui.engine.scheduler import Engine
+    from jobtui.engine.store import Store
 
 DAEMON_FRESH_SECONDS = 30.0
 # The embedded engine starts once the monitor's first rows are on screen, or after this long anyway.
 ENGINE_START_LATEST_S = 1.0
 
 
-def live_daemon_host(store: Store) -> str | None:
-    """The host of a daemon serving this database (a fresh heartbeat, not stopped), if any. Core, not
-    the ORM: this runs before the first paint, and the ORM's first query sets up every mapper."""
-    fresh = store.now().subtract(seconds=DAEMON_FRESH_SECONDS)
-    stmt = (
-        select(WORKERS.c.host)
-        .where(WORKERS.c.stopped_at.is_(None), WORKERS.c.heartbeat_at >= fresh)
-        .order_by(WORKERS.c.heartbeat_at.desc())
-        .limit(1)
-    )
-    with store.engine.connect() as conn:
-        host = conn.execute(stmt).scalar()
-    return None if host is None else str(host)
+def live_daemon_host(listing: JobListing, now: pendulum.DateTime) -> str | None:
+    """The host of a daemon serving this database (a fresh heartbeat, not stopped), if any."""
+    return listing.daemon_host(now.subtract(seconds=DAEMON_FRESH_SECONDS))
 
 
 class JobtuiApp(App[int]):
@@ -51,9 +43,16 @@ class JobtuiApp(App[int]):
         Binding("q", "request_quit", "Quit", id="quit"),
     ]
 
+    class StoreOpened(Message):
+        """The Store is open (error None), or opening it failed."""
+
+        def __init__(self, error: BaseException | None) -> None:
+            super().__init__()
+            self.error = error
+
     def __init__(
         self,
-        store: Store,
+        store: Store | Backend,
         actor: Actor,
         readonly: bool = False,
         lang: str = "en",
@@ -61,36 +60,57 @@ class JobtuiApp(App[int]):
         tz: str | None = None,
         db_label: str | None = None,
     ) -> None:
+        """`store`: an open Store, or a Backend that opens one after the first paint (run_app's)."""
         super().__init__()
-        self.store = store
-        self.actions = Actions(store, actor)
+        self.backend = store if isinstance(store, Backend) else Backend.of_store(store, actor)
         self.readonly = readonly
         self.lang = lang
         self.tz = tz
         self._embedded_choice = embedded
-        self.db_label = db_label or store.url.replace(os.path.expanduser("~"), "~")
+        self.db_label = db_label or self.backend.url.replace(os.path.expanduser("~"), "~")
+        self.failed: BaseException | None = None  # opening the Store failed: run_app says why
         self.engine: Engine | None = None
         self._engine_stop = threading.Event()
         self._engine_thread: threading.Thread | None = None
         self._embed = False  # no daemon serves the database: an engine runs in this process
 
+    @property
+    def store(self) -> Store:
+        """The open Store (waits for it to open)."""
+        return self.backend.store
+
     def on_mount(self) -> None:
-        daemon = None if self._embedded_choice else live_daemon_host(self.store)
+        daemon = None
+        if not self._embedded_choice:
+            daemon = live_daemon_host(self.backend.listing, self.backend.now())
         if daemon is None and self._embedded_choice is not False:
             self._embed = True
-            # Its start-up work (recovery, sweeps) would compete with the first paint for the one
-            # interpreter lock: it waits for the first rows.
-            self.set_timer(ENGINE_START_LATEST_S, self._start_engine)
             label = t("app.engine_embedded", self.lang)
         else:
             label = t("app.engine_daemon", self.lang, host=daemon or "?")
+        # Opening the Store (and then the embedded engine's start-up: recovery, sweeps) would compete with
+        # the first paint for the one interpreter lock: it waits for the first rows.
+        self.set_timer(ENGINE_START_LATEST_S, self._open_store)
         monitor = MonitorScreen(
-            self.actions, label, readonly=self.readonly, lang=self.lang, tz=self.tz, db_label=self.db_label
+            self.backend, label, readonly=self.readonly, lang=self.lang, tz=self.tz, db_label=self.db_label
         )
         self.push_screen(monitor)
         self._apply_keymap(monitor)
 
     def on_monitor_screen_first_paint(self) -> None:
+        self._open_store()
+
+    def _open_store(self) -> None:
+        self.backend.open(lambda error: self.post_message(self.StoreOpened(error)))
+
+    def on_jobtui_app_store_opened(self, message: StoreOpened) -> None:
+        if message.error is not None:
+            self.failed = message.error
+            self.exit(2, return_code=2)
+            return
+        for screen in self.screen_stack:
+            if isinstance(screen, MonitorScreen):
+                screen.store_opened()
         self._start_engine()
 
     def _start_engine(self) -> None:
@@ -155,7 +175,8 @@ class JobtuiApp(App[int]):
             self._engine_thread.join(timeout=5)
 
 
-def run_app(store: Store, readonly: bool = False, lang: str | None = None, actor: Actor | None = None) -> int:
+def run_app(url: str, readonly: bool = False, lang: str | None = None, actor: Actor | None = None) -> int:
+    """The monitor on the database at `url`: its rows are read at once, the Store opens behind them."""
     import locale
 
     from jobtui.engine.permissions import load_policy
@@ -165,8 +186,11 @@ def run_app(store: Store, readonly: bool = False, lang: str | None = None, actor
         lang = "es" if current.startswith("es") else "en"
     if actor is None:
         actor = Actor.resolve(load_policy(os.environ.get("JOBTUI_POLICY")))
-    app = JobtuiApp(store, actor, readonly=readonly, lang=lang)
-    return app.run() or 0
+    app = JobtuiApp(Backend.for_url(url, actor), actor, readonly=readonly, lang=lang)
+    code = app.run() or 0
+    if app.failed is not None:
+        raise app.failed  # the CLI turns it into its one-line message and exit code
+    return code
 
 
 __all__ = ["JobtuiApp", "live_daemon_host", "run_app"]

@@ -163,29 +163,40 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        code = _failed(exc, args)
+        if code is None:
+            raise
+        return code
+
+
+def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
+    """Say in one line what went wrong and return the exit code (None: a bug, let it show). The error
+    types are imported only now: the dashboard paints before SQLAlchemy and the engine are loaded."""
     from sqlalchemy.exc import DBAPIError
 
     from jobtui.engine.actions import Refused, UnknownJob
     from jobtui.engine.definitions import DefinitionError
     from jobtui.engine.permissions import PermissionRefused, PolicyError
+    from jobtui.engine.reader import ReadFailed
     from jobtui.engine.store import StoreError
 
-    try:
-        return _dispatch(args)
-    except (Refused, PermissionRefused) as exc:
+    if isinstance(exc, Refused | PermissionRefused):
         print(str(exc), file=sys.stderr)
         return EXIT_REFUSED
-    except StoreError as exc:
+    if isinstance(exc, StoreError):
         print(f"{exc}{_storage_hint(args)}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (UnknownJob, DefinitionError, PolicyError, UsageError, ValueError) as exc:
+    if isinstance(exc, UnknownJob | DefinitionError | PolicyError | UsageError | ValueError):
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
-    except DBAPIError as exc:
+    if isinstance(exc, DBAPIError | ReadFailed):
         # A database that cannot take the write (full or read-only disk, I/O error): say so in one line,
         # not a traceback. The transaction was rolled back whole: nothing of the command was written.
         reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
@@ -194,16 +205,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    except OSError as exc:
+    if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         print(
             f"{args.command or 'jobtui'}: {exc.strerror or exc}{where}{_storage_hint(args)}", file=sys.stderr
         )
         return EXIT_BAD_INPUT
+    return None
 
 
 def _db_label(args: argparse.Namespace) -> str:
-    from jobtui.engine.store import default_db_url
+    from jobtui.engine.reader import default_db_url
 
     return str(getattr(args, "db", None) or default_db_url())
 
@@ -213,7 +225,7 @@ def _storage_hint(args: argparse.Namespace) -> str:
     full, or not writable by this user. Empty when nothing is visibly wrong (or not SQLite)."""
     from sqlalchemy.engine import make_url
 
-    from jobtui.engine.store import normalise_url
+    from jobtui.engine.reader import normalise_url
 
     try:
         url = make_url(normalise_url(_db_label(args)))
@@ -249,7 +261,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from jobtui.engine.store import Store, default_db_url
+    from jobtui.engine.reader import default_db_url
+    from jobtui.engine.store import Store
 
     return Store(getattr(args, "db", None) or default_db_url())
 
@@ -691,9 +704,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _open_app(args: argparse.Namespace) -> int:
     from jobtui.app import run_app
+    from jobtui.engine.reader import default_db_url
 
-    store = _store(args)
-    return run_app(store, readonly=getattr(args, "readonly", False), lang=getattr(args, "lang", None))
+    url = getattr(args, "db", None) or default_db_url()
+    return run_app(url, readonly=getattr(args, "readonly", False), lang=getattr(args, "lang", None))
 
 
 if __name__ == "__main__":

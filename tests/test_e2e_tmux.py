@@ -55,8 +55,10 @@ def setup(tmp_path: Path) -> Iterator[tuple[Store, Terminal]]:
         [sys.executable, "-m", "jobtui.cli", "daemon", "--db", db], env=env, stderr=subprocess.DEVNULL
     )
     from jobtui.app import live_daemon_host
+    from jobtui.engine.listing import JobListing
 
-    wait_for(lambda: live_daemon_host(store) is not None, what="the daemon to register")
+    listing = JobListing(store.reader)
+    wait_for(lambda: live_daemon_host(listing, store.now()) is not None, what="the daemon to register")
     socket = str(tmp_path / "tmux.sock")
     term = Terminal("jobtui", socket)
     command = f"{sys.executable} -m jobtui.cli --db {db}"

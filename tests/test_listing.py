@@ -36,7 +36,7 @@ def listing(store: Store, actions: Actions) -> JobListing:
                     progress=(n * 37) % 101,
                 )
             )
-    return JobListing(store)
+    return JobListing(store.reader)
 
 
 @pytest.mark.parametrize("column", sorted(SORTABLE))
@@ -99,5 +99,5 @@ def test_counts_follow_every_write_and_heal_after_a_broken_bulk_load(
         conn.exec_driver_sql("DROP TRIGGER jobs_count_update")
         conn.exec_driver_sql("UPDATE jobs SET status = 'FINISHED' WHERE status = 'READY'")
     assert listing.status_counts() != truth()
-    healed = JobListing(Store(store.url))
+    healed = JobListing(Store(store.url).reader)
     assert healed.status_counts() == truth()

@@ -32,8 +32,9 @@ import psutil
 import pytest
 from textual.pilot import Pilot
 
+from jobtui.engine.reader import BUSY_TIMEOUT_MS
 from jobtui.engine.scheduler import Engine
-from jobtui.engine.store import BUSY_TIMEOUT_MS, Store
+from jobtui.engine.store import Store
 from tests.conftest import ROOT, status_of, wait_for
 
 _SCRIPT = Path(sys.executable).with_name("jobtui")
@@ -656,10 +657,12 @@ def test_a_database_disk_that_fills_while_ops_run_delays_the_daemon_and_loses_no
 MB = 1_000_000
 # 100 MB in one op: random bytes (invalid UTF-8, control characters, terminal escapes), ordinary lines,
 # and one 20 MB line; then a last line to look for.
-FLOOD = (
-    f"head -c {60 * MB} /dev/urandom; yes 'an ordinary line of output' | head -c {20 * MB}; "
+FLOOD_RANDOM = f"head -c {60 * MB} /dev/urandom"
+FLOOD_REST = (
+    f"yes 'an ordinary line of output' | head -c {20 * MB}; "
     f"head -c {20 * MB} /dev/zero | tr '\\\\0' x; printf '\\\\nend-of-flood\\\\n'"
 )
+FLOOD = f"{FLOOD_RANDOM}; {FLOOD_REST}"
 # The peak resident memory of this process image (getrusage would count the parent's, from before exec).
 PEAK_RSS = """
 import re, sys
@@ -755,8 +758,9 @@ async def test_the_dashboard_keeps_up_with_an_op_writing_100_mb(
     from jobtui.screens.monitor import MonitorScreen
     from jobtui.widgets.detail import DetailPane
 
-    start_gate, end_gate = gates("start"), gates("end")
-    job_id = submit(f'name = "flood"\n[[run]]\nrun = "{start_gate.wait}; {FLOOD}; {end_gate.wait}"\n')
+    start_gate, middle_gate, end_gate = gates("start"), gates("middle"), gates("end")
+    run = f"{start_gate.wait}; {FLOOD_RANDOM}; {middle_gate.wait}; {FLOOD_REST}; {end_gate.wait}"
+    job_id = submit(f'name = "flood"\n[[run]]\nrun = "{run}"\n')
     engine.run_until(lambda: bool(sql(Path(store.db_path or ""), "SELECT pid FROM op_runs WHERE pid > 0")))
     log_path = log_of(store, job_id)
     app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
@@ -770,13 +774,16 @@ async def test_the_dashboard_keeps_up_with_an_op_writing_100_mb(
             pilot, lambda: any("run-1 [flood]: started" in ln for ln in tail.lines), 10, "the op start"
         )
         start_gate.open()
-        # The op writes; nothing in the database moves.
-        await until(pilot, lambda: ends_with(log_path, b"end-of-flood\n"), 60, "the op to write 100 MB")
-        # Replaying 100 MB at the tail's pace would take far longer than this deadline.
+        # The op writes 60 MB of random bytes; nothing in the database moves. The tail jumps to their end
+        # (replaying them at its pace would take far longer than the deadline), saying so, and shows the
+        # bytes that are not UTF-8 as U+FFFD.
+        await until(pilot, lambda: log_path.stat().st_size >= 60 * MB, 60, "the op to write 60 MB")
+        await until(pilot, lambda: any("\ufffd" in ln for ln in tail.lines), 10, "the random bytes")
+        assert any(re.fullmatch(r"\[… [\d.]+ MB …\]", ln) for ln in tail.lines), "it says it skipped output"
+        middle_gate.open()
+        await until(pilot, lambda: ends_with(log_path, b"end-of-flood\n"), 60, "the op to write 40 MB more")
         await until(pilot, lambda: "end-of-flood" in tail.lines, 10, "the end of the flood")
         lines = list(tail.lines)
-        assert any(re.fullmatch(r"\[… [\d.]+ MB …\]", ln) for ln in lines), "it says it skipped output"
-        assert any("\ufffd" in ln for ln in lines), "bytes that are not UTF-8 show as U+FFFD"
         assert not any(re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", ln) for ln in lines)
         assert max(len(ln) for ln in lines) <= 10_000, "a 20 MB line is cut for display"
 

@@ -11,8 +11,9 @@ import pytest
 from jobtui.engine.actions import Actions
 from jobtui.engine.clock import FakeClock
 from jobtui.engine.permissions import Actor, parse_policy
+from jobtui.engine.reader import SCHEMA_HEAD
 from jobtui.engine.scheduler import Engine
-from jobtui.engine.store import SCHEMA_HEAD, Store, StoreError
+from jobtui.engine.store import Store, StoreError
 from tests.conftest import run_until_status, status_of
 
 BACKENDS = ("sqlite", "postgresql")

@@ -477,7 +477,7 @@ class Actions:
             if self.store.is_sqlite:
                 from jobtui.engine.listing import JobListing  # kept by triggers: no scan of the jobs
 
-                counts = JobListing(self.store).status_counts(show_system=True)
+                counts = JobListing(self.store.reader).status_counts(show_system=True)
                 queued = counts.get(Status.READY.value, 0)
                 running = sum(counts.get(status.value, 0) for status in LIVE_STATUSES)
             else:

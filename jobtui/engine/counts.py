@@ -3,7 +3,10 @@ the same with a million jobs as with ten. SQLite only for now; other backends co
 
 from __future__ import annotations
 
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the monitor reads TRIGGER_NAMES before SQLAlchemy is imported
+    from sqlalchemy.engine import Connection
 
 TRIGGER_NAMES = ("jobs_count_insert", "jobs_count_delete", "jobs_count_update")
 

@@ -1,5 +1,6 @@
 """The monitor's reads: a filtered, sorted window of jobs, a job's position in that order, status counts
-and what changed since a feed sequence. Plain Core SQL, so a window costs the same with a million jobs."""
+and what changed since a feed sequence. Plain SQL on the driver (engine/reader.py), served by indexes, so a
+window costs the same with a million jobs, and none of it waits for SQLAlchemy to import."""
 
 from __future__ import annotations
 
@@ -7,15 +8,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import pendulum
-from sqlalchemy import ColumnElement, String, Table, and_, exists, false, func, or_, select, type_coerce
 
-from jobtui.engine.models import CHANGES, JOBS, TASKS, Setting
-from jobtui.engine.store import Store
-
-SETTINGS = cast(Table, Setting.__table__)  # type: ignore[attr-defined]
+from jobtui.engine import counts
+from jobtui.engine.reader import SCHEMA_HEAD, Reader
 
 # Column key → jobs column it sorts by. Ties always break on id, so the order is total and stable.
 SORTABLE: dict[str, str] = {
@@ -111,110 +109,134 @@ def _row(values: Sequence[Any]) -> JobRow:
     return JobRow(**data)
 
 
-class JobListing:
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        # Timestamps come raw (text on SQLite) and are parsed by _utc, not by the column type.
-        self._cols = [
-            type_coerce(JOBS.c[name], String()).label(name) if name in _TIME_COLUMNS else JOBS.c[name]
-            for name in _ROW_COLUMNS
-        ]
+_SELECT_ROWS = "SELECT " + ", ".join(f"jobs.{name}" for name in _ROW_COLUMNS) + " FROM jobs"
 
-    def _where(self, flt: JobFilter) -> ColumnElement[bool]:
-        clauses: list[ColumnElement[bool]] = []
+
+@dataclass(frozen=True)
+class _Where:
+    """A WHERE condition ("" for none) and its parameters."""
+
+    sql: str
+    params: dict[str, Any]
+
+    def and_(self, sql: str, params: dict[str, Any] | None = None) -> _Where:
+        return _Where(f"{self.sql} AND {sql}" if self.sql else sql, {**self.params, **(params or {})})
+
+    @property
+    def clause(self) -> str:
+        return f" WHERE {self.sql}" if self.sql else ""
+
+
+class JobListing:
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.reader.is_sqlite
+
+    def ready(self) -> bool:
+        """Whether this database can be listed as it is: at the schema this code knows and, on SQLite,
+        with the count triggers in place. If not, the Store must open it first (it migrates and heals)."""
+        if self.reader.schema_revision() != SCHEMA_HEAD:
+            return False
+        if not self.is_sqlite:
+            return True
+        names = {f"trigger_{n}": name for n, name in enumerate(counts.TRIGGER_NAMES)}
+        found = self.reader.value(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ("
+            + ", ".join(f":{key}" for key in names)
+            + ")",
+            names,
+        )
+        return found == len(names)
+
+    def _where(self, flt: JobFilter) -> _Where:
+        where = _Where("", {})
         if not flt.show_system:
             # Literally `system = 0` (`= false` on PostgreSQL): the partial index ix_jobs_listed serves only
             # queries that carry its own condition.
-            clauses.append(JOBS.c.system == false())
+            where = where.and_("jobs.system = 0" if self.is_sqlite else "jobs.system = false")
         if flt.statuses:
-            clauses.append(JOBS.c.status.in_(sorted(flt.statuses)))
+            names = sorted(flt.statuses)
+            marks = ", ".join(f":status_{n}" for n in range(len(names)))
+            where = where.and_(f"jobs.status IN ({marks})", {f"status_{n}": s for n, s in enumerate(names)})
         text = flt.text.strip()
         if text:
-            like = f"%{text}%"
-            matches: list[ColumnElement[bool]] = [
-                JOBS.c.name.ilike(like),
-                JOBS.c.project.ilike(like),
-                JOBS.c.owner.ilike(like),
-                exists().where(TASKS.c.job_id == JOBS.c.id, TASKS.c.target.ilike(like)),
+            like = self._ilike
+            matches = [
+                like("jobs.name"),
+                like("jobs.project"),
+                like("jobs.owner"),
+                f"EXISTS (SELECT 1 FROM tasks WHERE tasks.job_id = jobs.id AND {like('tasks.target')})",
             ]
+            params: dict[str, Any] = {"like": f"%{text}%"}
             if text.lstrip("#").isdigit():
-                matches.append(JOBS.c.id == int(text.lstrip("#")))
-            clauses.append(or_(*matches))
-        return and_(True, *clauses)
+                matches.append("jobs.id = :text_id")
+                params["text_id"] = int(text.lstrip("#"))
+            where = where.and_("(" + " OR ".join(matches) + ")", params)
+        return where
+
+    def _ilike(self, column: str) -> str:
+        # Case-insensitive as SQLAlchemy's ilike: SQLite has no ILIKE.
+        return f"lower({column}) LIKE lower(:like)" if self.is_sqlite else f"{column} ILIKE :like"
 
     def count(self, flt: JobFilter) -> int:
-        if not flt.text.strip() and self.store.is_sqlite:
-            counts = self.status_counts(flt.show_system)
-            wanted = flt.statuses or set(counts)
-            return sum(n for status, n in counts.items() if status in wanted)
-        with self.store.engine.connect() as conn:
-            return int(
-                conn.execute(select(func.count()).select_from(JOBS).where(self._where(flt))).scalar_one()
-            )
+        if not flt.text.strip() and self.is_sqlite:
+            counts_now = self.status_counts(flt.show_system)
+            wanted = flt.statuses or set(counts_now)
+            return sum(n for status, n in counts_now.items() if status in wanted)
+        where = self._where(flt)
+        return int(self.reader.value("SELECT count(*) FROM jobs" + where.clause, where.params))
 
     def window(self, flt: JobFilter, order: JobSort, offset: int, limit: int) -> list[JobRow]:
-        column = JOBS.c[SORTABLE[order.column]]
+        column = f"jobs.{SORTABLE[order.column]}"
         # NULL counts as the smallest value: SQLite's own order, so its indexes serve the sort (an explicit
         # NULLS clause there forces a full sort). PostgreSQL's default is the opposite, so say it there.
         if order.descending:
-            key, tie = column.desc(), JOBS.c.id.desc()
-            if not self.store.is_sqlite:
-                key = key.nulls_last()
+            keys = f"{column} DESC{'' if self.is_sqlite else ' NULLS LAST'}, jobs.id DESC"
         else:
-            key, tie = column.asc(), JOBS.c.id.asc()
-            if not self.store.is_sqlite:
-                key = key.nulls_first()
-        keys = (key, tie)
-        stmt = select(*self._cols).where(self._where(flt)).order_by(*keys).offset(offset).limit(limit)
-        with self.store.engine.connect() as conn:
-            return [_row(r) for r in conn.execute(stmt)]
+            keys = f"{column} ASC{'' if self.is_sqlite else ' NULLS FIRST'}, jobs.id ASC"
+        where = self._where(flt)
+        sql = f"{_SELECT_ROWS}{where.clause} ORDER BY {keys} LIMIT :limit OFFSET :offset"
+        return [_row(r) for r in self.reader.rows(sql, {**where.params, "limit": limit, "offset": offset})]
 
     def position_of(self, flt: JobFilter, order: JobSort, job_id: int) -> int | None:
         """Where a job stands in the filtered, sorted list (None when the filter hides it)."""
-        column = JOBS.c[SORTABLE[order.column]]
-        with self.store.engine.connect() as conn:
-            found = conn.execute(select(column).where(JOBS.c.id == job_id, self._where(flt))).first()
-            if found is None:
-                return None
-            value = found[0]
-            ahead = _ahead_of(column, value, job_id, order.descending)
-            stmt = select(func.count()).select_from(JOBS).where(self._where(flt), ahead)
-            return int(conn.execute(stmt).scalar_one())
+        column = f"jobs.{SORTABLE[order.column]}"
+        where = self._where(flt)
+        shown = where.and_("jobs.id = :job_id", {"job_id": job_id})
+        found = self.reader.rows(f"SELECT {column} FROM jobs{shown.clause}", shown.params)
+        if not found:
+            return None
+        ahead = where.and_(*_ahead_of(column, found[0][0], job_id, order.descending))
+        return int(self.reader.value("SELECT count(*) FROM jobs" + ahead.clause, ahead.params))
 
     def status_counts(self, show_system: bool = False) -> dict[str, int]:
-        if self.store.is_sqlite:
+        if self.is_sqlite:
             # Kept by triggers (engine/counts.py): the header costs nothing however many jobs there are.
             query = "SELECT status, sum(n) FROM job_counts" + ("" if show_system else " WHERE NOT system")
-            with self.store.engine.connect() as conn:
-                rows = conn.exec_driver_sql(query + " GROUP BY status").all()
+            rows = self.reader.rows(query + " GROUP BY status")
             return {str(status): int(n) for status, n in rows if n}
-        stmt = select(JOBS.c.status, func.count()).group_by(JOBS.c.status)
-        if not show_system:
-            stmt = stmt.where(JOBS.c.system.is_(False))
-        with self.store.engine.connect() as conn:
-            return {str(status): int(n) for status, n in conn.execute(stmt)}
+        query = "SELECT status, count(*) FROM jobs" + ("" if show_system else " WHERE system = false")
+        return {str(status): int(n) for status, n in self.reader.rows(query + " GROUP BY status")}
 
     def queue_flags(self) -> tuple[bool, str | None]:
-        """Whether the queue is paused and why, as `Actions.queue_state` says, in one Core read (the
-        status bar needs no ORM session)."""
-        keys = ("queue_paused", "queue_paused_reason")
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                select(SETTINGS.c.key, SETTINGS.c.value).where(SETTINGS.c.key.in_(keys))
-            ).all()
+        """Whether the queue is paused and why, as `Actions.queue_state` says, in one read."""
+        rows = self.reader.rows(
+            "SELECT key, value FROM settings WHERE key IN ('queue_paused', 'queue_paused_reason')"
+        )
         values = {str(key): json.loads(value) for key, value in rows}
         paused = bool(values.get("queue_paused"))
         reason = values.get("queue_paused_reason") if paused else None
         return paused, None if reason is None else str(reason)
 
     def last_seq(self) -> int:
-        with self.store.engine.connect() as conn:
-            return int(conn.execute(select(func.max(CHANGES.c.seq))).scalar() or 0)
+        return int(self.reader.value("SELECT max(seq) FROM changes") or 0)
 
     def changed_since(self, seq: int) -> tuple[int, set[int | None]]:
         """The newest seq and which jobs (None: something global, like the queue) changed after `seq`."""
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(select(CHANGES.c.seq, CHANGES.c.job_id).where(CHANGES.c.seq > seq)).all()
+        rows = self.reader.rows("SELECT seq, job_id FROM changes WHERE seq > :seq", {"seq": seq})
         if not rows:
             return seq, set()
         return max(r[0] for r in rows), {r[1] for r in rows}
@@ -222,25 +244,36 @@ class JobListing:
     def rows_by_id(self, ids: Sequence[int]) -> dict[int, JobRow]:
         if not ids:
             return {}
-        with self.store.engine.connect() as conn:
-            return {
-                row.id: row
-                for row in (_row(r) for r in conn.execute(select(*self._cols).where(JOBS.c.id.in_(ids))))
-            }
+        marks = ", ".join(f":id_{n}" for n in range(len(ids)))
+        rows = self.reader.rows(
+            f"{_SELECT_ROWS} WHERE jobs.id IN ({marks})", {f"id_{n}": job_id for n, job_id in enumerate(ids)}
+        )
+        return {row.id: row for row in map(_row, rows)}
+
+    def daemon_host(self, fresh_since: datetime) -> str | None:
+        """The host of the daemon with the newest heartbeat since `fresh_since` that has not stopped."""
+        host = self.reader.value(
+            "SELECT host FROM workers WHERE stopped_at IS NULL AND heartbeat_at >= :fresh "
+            "ORDER BY heartbeat_at DESC LIMIT 1",
+            {"fresh": self.reader.stored_time(fresh_since)},
+        )
+        return None if host is None else str(host)
 
 
-def _ahead_of(column: Any, value: Any, job_id: int, descending: bool) -> ColumnElement[bool]:
+def _ahead_of(column: str, value: Any, job_id: int, descending: bool) -> tuple[str, dict[str, Any]]:
     """Rows that sort before (value, job_id), NULL being the smallest value and id the tie-break."""
-    same_earlier = JOBS.c.id > job_id if descending else JOBS.c.id < job_id
-    if column is JOBS.c.id:
-        return same_earlier  # one range: counted from the index, not by testing every row
+    same_earlier = f"jobs.id {'>' if descending else '<'} :ahead_id"
+    params: dict[str, Any] = {"ahead_id": job_id}
+    if column == "jobs.id":
+        return same_earlier, params  # one range: counted from the index, not by testing every row
     if value is None:
-        tie = and_(column.is_(None), same_earlier)
-        return or_(column.is_not(None), tie) if descending else tie
-    tie = and_(column == value, same_earlier)
+        tie = f"{column} IS NULL AND {same_earlier}"
+        return (f"({column} IS NOT NULL OR ({tie}))" if descending else f"({tie})"), params
+    params["ahead_value"] = value
+    tie = f"{column} = :ahead_value AND {same_earlier}"
     if descending:
-        return or_(column > value, tie)
-    return or_(column.is_(None), column < value, tie)
+        return f"({column} > :ahead_value OR ({tie}))", params
+    return f"({column} IS NULL OR {column} < :ahead_value OR ({tie}))", params
 
 
 def relative(when: datetime | None, now: pendulum.DateTime) -> str:

@@ -29,11 +29,10 @@ from sqlmodel import Session, create_engine, select
 from jobtui.engine import wakeups
 from jobtui.engine.clock import Clock, DatabaseClock, SystemClock
 from jobtui.engine.models import CHANGES, JOBS, AuditEvent, Job, Setting
+from jobtui.engine.reader import BUSY_TIMEOUT_MS, SCHEMA_HEAD, Reader, normalise_url
 from jobtui.engine.states import Status, is_allowed_transition
 
-SCHEMA_HEAD = "0006"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-BUSY_TIMEOUT_MS = 5000
 LOCK_RETRY_SECONDS = 120.0
 # A sweep takes well under a second; a daemon frozen for longer than this while sweeping loses the turn.
 SWEEP_LOCK_TIMEOUT_S = 15.0
@@ -53,25 +52,6 @@ class TransitionError(RuntimeError):
 
 class LeaseLost(RuntimeError):
     """The engine's claim on a job is gone (cancelled, taken over): it must stop touching the job."""
-
-
-def default_db_url() -> str:
-    env = os.environ.get("JOBTUI_DB")
-    if env:
-        return env
-    data = Path(platformdirs.user_data_dir("jobtui"))
-    return f"sqlite:///{data / 'jobtui.db'}"
-
-
-def normalise_url(url: str) -> str:
-    """Accept a bare file path where a URL is expected (people type paths), and postgresql:// URLs
-    without a driver (psycopg 3 is the one jobtui ships with)."""
-    if "://" not in url:
-        return f"sqlite:///{Path(url).expanduser().resolve()}"
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
 
 
 class Store:
@@ -115,7 +95,15 @@ class Store:
         self.sweep_lock_timeout_s = SWEEP_LOCK_TIMEOUT_S
         self.log_dir = Path(log_dir or os.environ.get("JOBTUI_LOG_DIR") or default_logs)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._reader: Reader | None = None
         self._ensure_schema()
+
+    @property
+    def reader(self) -> Reader:
+        """Plain driver reads on this database (the monitor's job table), opened on first use."""
+        if self._reader is None:
+            self._reader = Reader(self.url)
+        return self._reader
 
     @property
     def safe_url(self) -> str:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pendulum
-from sqlalchemy.exc import DBAPIError
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -25,25 +24,26 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Input, Tree
 from textual.worker import get_current_worker
 
-from jobtui.engine.actions import Actions, Refused, UnknownJob
-from jobtui.engine.chain import chain_of
-from jobtui.engine.envelope_actions import EnvelopeActions
 from jobtui.engine.envelopes import derive_status
-from jobtui.engine.listing import SORTABLE, JobFilter, JobListing, JobRow, JobSort
-from jobtui.engine.models import Envelope, Job
-from jobtui.engine.permissions import PermissionRefused
+from jobtui.engine.listing import SORTABLE, JobFilter, JobRow, JobSort
+from jobtui.engine.reader import ReadFailed
 from jobtui.engine.states import Status
-from jobtui.engine.views import audit_json, job_detail_json
 from jobtui.i18n import t
-from jobtui.snapshot import JobSnapshot
 from jobtui.widgets.detail import DetailPane, JobDetail, LogTail, bytes_text, read_log_end
 from jobtui.widgets.envelope_tree import EnvelopeTree, TreeData, load_tree
 from jobtui.widgets.job_table import COLUMNS, JobTable
 from jobtui.widgets.keybar import KeyBar
 from jobtui.widgets.statusbar import BarState, StatusBar
 
+# SQLAlchemy, the models and the engine's actions are imported when the Store opens (after the first
+# paint, see backend.py); this module only names them for type checking.
 if TYPE_CHECKING:
+    from jobtui.backend import Backend
+    from jobtui.engine.actions import Actions
+    from jobtui.engine.envelope_actions import EnvelopeActions
+    from jobtui.engine.store import Store
     from jobtui.screens.dialogs import EnvelopeFacts
+    from jobtui.snapshot import JobSnapshot
 
 # Keys that act on the selected job → the engine actions that decide whether they are enabled.
 JOB_KEYS: dict[str, tuple[str, ...]] = {
@@ -151,7 +151,7 @@ class MonitorScreen(Screen[None]):
 
     def __init__(
         self,
-        actions: Actions,
+        backend: Backend,
         engine_label: str,
         readonly: bool = False,
         lang: str = "en",
@@ -159,12 +159,11 @@ class MonitorScreen(Screen[None]):
         db_label: str | None = None,
     ) -> None:
         super().__init__()
-        self.actions = actions
-        self.envelopes = EnvelopeActions(actions)
-        self.store = actions.store
-        self.listing = JobListing(self.store)
+        self.backend = backend
+        self.listing = backend.listing
+        self._envelopes: EnvelopeActions | None = None
         self.engine_label = engine_label
-        self.db_label = db_label or actions.store.url
+        self.db_label = db_label or backend.url
         self.readonly = readonly
         self.lang = lang
         from jobtui.engine.timeparse import local_zone_name
@@ -175,8 +174,9 @@ class MonitorScreen(Screen[None]):
         self.frozen = False
         self.allowed: dict[str, str | None] = {}
         self.detail_job_id: int | None = None
-        # Cursor moves so far (UI thread). A fetch that began before the latest move must not pull the
-        # cursor back to the job it was positioned on: a held key would keep losing ground.
+        # Cursor moves whose CursorMoved this screen has handled (UI thread); the table counts them as
+        # the keys arrive (`JobTable.moves`), ahead of this when messages queue. A fetch that began before
+        # the latest move must not pull the cursor back: a held key would keep losing ground.
         self._moves = 0
         self._wake = threading.Event()
         self._rest_lock = asyncio.Lock()
@@ -223,9 +223,10 @@ class MonitorScreen(Screen[None]):
         with ContentSwitcher(initial="jobs-view", id="views"):
             with Vertical(id="jobs-view"):
                 labels = {c.key: t(f"col.{c.key}", self.lang) for c in COLUMNS}
-                yield JobTable(labels, lang=self.lang, tz=self.tz, id="job-table")
+                self._job_table = JobTable(labels, lang=self.lang, tz=self.tz, id="job-table")
+                yield self._job_table
                 yield DetailPane(lang=self.lang, tz=self.tz, id="detail")
-            yield EnvelopeTree(self.store, lang=self.lang, id="envelopes-view")
+            yield EnvelopeTree(self._load_tree, lang=self.lang, id="envelopes-view")
         yield KeyBar()
 
     async def _build_rest(self) -> None:
@@ -243,14 +244,41 @@ class MonitorScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one(JobTable).focus()
         self._wake.set()  # the first fetch goes at once, not after a poll interval
-        # On PostgreSQL, changes made from other hosts wake the poller at once (LISTEN/NOTIFY).
-        self._listener = self.store.listen(self._wake.set)
         self._poll()
         self.set_interval(1.0, self._tick_clock)
 
     @property
     def table(self) -> JobTable:
         return self.query_one(JobTable)
+
+    # -- the engine side, once the Store is open (the properties wait for it) -----------------------
+
+    @property
+    def actions(self) -> Actions:
+        return self.backend.actions
+
+    @property
+    def store(self) -> Store:
+        return self.backend.store
+
+    @property
+    def envelopes(self) -> EnvelopeActions:
+        if self._envelopes is None:
+            from jobtui.engine.envelope_actions import EnvelopeActions
+
+            self._envelopes = EnvelopeActions(self.actions)
+        return self._envelopes
+
+    def store_opened(self) -> None:
+        """The app opened the Store: on PostgreSQL, changes made from other hosts now wake the poller at
+        once (LISTEN/NOTIFY)."""
+        if self.is_attached and getattr(self, "_listener", None) is None:
+            self._listener = self.store.listen(self._wake.set)
+        self.wake(force=True)  # the detail pane waited for it
+
+    def _load_tree(self) -> TreeData:
+        with self.backend.reading():
+            return load_tree(self.store)
 
     # -- the refresh loop (worker thread) -----------------------------------------------------------
 
@@ -296,7 +324,7 @@ class MonitorScreen(Screen[None]):
             try:
                 if first is None and self._nothing_new():
                     continue
-            except DBAPIError as exc:
+            except ReadFailed as exc:
                 self._lost(exc)
                 continue
             try:
@@ -311,7 +339,7 @@ class MonitorScreen(Screen[None]):
                     assert view is not None
                     fetched = self._fetch(view)
                     tree = self._fetch_tree(view.envelope_id) if view.envelopes else None
-            except DBAPIError as exc:  # a locked or unreachable database must not kill the screen
+            except ReadFailed as exc:  # a locked or unreachable database must not kill the screen
                 self._lost(exc)
                 continue
             if self._unreachable:
@@ -329,20 +357,20 @@ class MonitorScreen(Screen[None]):
                     self._rows_drawn.wait(0.25)
                     try:
                         self._detail_step(fetched)
-                    except DBAPIError as exc:
+                    except ReadFailed as exc:
                         self._force = True  # read it again once the database answers
                         self._lost(exc)
                         continue
             if tree is not None:
                 self.app.call_from_thread(self._install_tree, tree)
 
-    def _lost(self, exc: DBAPIError) -> None:
+    def _lost(self, exc: ReadFailed) -> None:
         """Worker thread: the database did not answer; say so once, until it is back."""
         if not self._unreachable:
             self._unreachable = True
             self.app.call_from_thread(self._db_lost, exc)
 
-    def _db_lost(self, exc: DBAPIError) -> None:
+    def _db_lost(self, exc: ReadFailed) -> None:
         self.query_one(StatusBar).mark_unreachable(True)
         self._db_error(exc)
 
@@ -355,17 +383,19 @@ class MonitorScreen(Screen[None]):
         if listener is not None:
             listener.stop()
 
-    def _db_error(self, exc: DBAPIError) -> None:
+    def _db_error(self, exc: ReadFailed) -> None:
         self.notify(f"{t('monitor.db_error', self.lang)}: {exc.orig}", severity="error")
 
     def _view_state(self) -> ViewState:
         table = self.table
+        # Until the screen has caught up with the table's moves, the job under the cursor is the table's.
+        selected = self.detail_job_id if table.moves == self._moves else table.selected_job_id()
         return ViewState(
             table.rows_visible,
             int(table.scroll_y),
             table.cursor,
-            self.detail_job_id,
-            self._moves,
+            selected,
+            table.moves,
             self.envelopes_shown,
             self.tree_envelope_id,
         )
@@ -398,7 +428,7 @@ class MonitorScreen(Screen[None]):
                 queue_paused=paused,
                 queue_reason=reason,
                 counts=self.listing.status_counts(self.filter.show_system),
-                user=self.actions.actor.user,
+                user=self.backend.actor.user,
                 database=self.db_label,
                 engine=self.engine_label,
                 frozen=self.frozen,
@@ -425,11 +455,17 @@ class MonitorScreen(Screen[None]):
     def _detail_step(self, fetched: Fetched) -> None:
         """Read and install the detail `fetched` asked for, unless the cursor moved on meanwhile (the fetch
         those moves asked for will read the right job)."""
-        if fetched.moves != self._moves:
+        if fetched.moves != self._job_table.moves:
             self._shown = (None, None)
             return
         assert fetched.detail_id is not None
-        detail = self._fetch_detail(fetched.detail_id)
+        if not self.backend.is_open:
+            # Rows keep coming meanwhile (a held key must not wait for SQLAlchemy to import); the detail
+            # is read once the Store is open (`store_opened` asks for it).
+            self._shown = (None, None)
+            return
+        with self.backend.reading():
+            detail = self._fetch_detail(fetched.detail_id)
         self._shown = (fetched.detail_id, self._row_seq) if detail is not None else (None, None)
         if detail is not None:
             self.app.call_from_thread(self._install_detail, detail, fetched.moves)
@@ -444,14 +480,17 @@ class MonitorScreen(Screen[None]):
         self._tree_force = False
         self._tree_seq = seq
         self._checked_envelope = envelope_id
-        data = load_tree(self.store) if reload else None
+        data = self._load_tree() if reload else None
         refusal = None
         if envelope_id is not None and not self.readonly:
-            refusal = self._envelope_state(envelope_id)[1]
+            with self.backend.reading():
+                refusal = self._envelope_state(envelope_id)[1]
         return TreeFetched(data, envelope_id, refusal)
 
     def _envelope_state(self, envelope_id: int) -> tuple[EnvelopeFacts | None, str | None]:
         """The envelope as a dialog shows it, and why `b` would be refused now (None: it would not)."""
+        from jobtui.engine.chain import chain_of
+        from jobtui.engine.models import Envelope
         from jobtui.screens.dialogs import EnvelopeFacts
 
         with self.store.read() as session:
@@ -480,6 +519,9 @@ class MonitorScreen(Screen[None]):
         return chunk
 
     def _fetch_detail(self, job_id: int) -> JobDetail | None:
+        from jobtui.engine.models import Job
+        from jobtui.engine.views import audit_json, job_detail_json
+
         now = self.store.now()
         with self.store.read() as session:
             job = session.get(Job, job_id)
@@ -495,7 +537,7 @@ class MonitorScreen(Screen[None]):
         table = self.table
         # The operator moved the cursor after this fetch began: the cursor stays where the keys put it,
         # and the detail (of a job the cursor already left) waits for the fetch those moves asked for.
-        stale = fetched.moves != self._moves
+        stale = fetched.moves != self._job_table.moves
         cursor_index = None if stale else fetched.cursor_index
         if cursor_index is not None:
             top = int(table.scroll_y)
@@ -535,7 +577,7 @@ class MonitorScreen(Screen[None]):
         self._force = True
 
     def _install_detail(self, detail: JobDetail, moves: int) -> None:
-        if moves != self._moves:
+        if moves != self._job_table.moves:
             self._forget_shown()
             return
         allowed_before = self.allowed
@@ -554,7 +596,7 @@ class MonitorScreen(Screen[None]):
         self.post_message(self.FirstPaint())
 
     def _tick_clock(self) -> None:
-        self.query_one(DetailPane).refresh_info(self.store.now())
+        self.query_one(DetailPane).refresh_info(self.backend.now())
 
     # -- table events -------------------------------------------------------------------------------
 
@@ -628,6 +670,8 @@ class MonitorScreen(Screen[None]):
     # -- snapshots and running actions --------------------------------------------------------------
 
     def snapshot(self) -> JobSnapshot | None:
+        from jobtui.snapshot import JobSnapshot
+
         pane = self.query_one(DetailPane)
         if pane.detail is None:
             return None
@@ -649,6 +693,9 @@ class MonitorScreen(Screen[None]):
     @work(thread=True, group="actions")
     def perform(self, label: str, call: Any, *args: Any) -> None:
         """Run an engine action off the UI thread; a refusal becomes a notification with its reason."""
+        from jobtui.engine.actions import Refused, UnknownJob
+        from jobtui.engine.permissions import PermissionRefused
+
         try:
             call(*args)
         except (Refused, PermissionRefused, UnknownJob, ValueError) as exc:
@@ -727,7 +774,7 @@ class MonitorScreen(Screen[None]):
                         when,
                     )
 
-            self.app.push_screen(RescheduleDialog(snap, self.store.now, tz=self.tz, lang=self.lang), done)
+            self.app.push_screen(RescheduleDialog(snap, self.backend.now, tz=self.tz, lang=self.lang), done)
 
     def action_trap(self) -> None:
         from jobtui.screens.dialogs import TrapDialog
@@ -745,7 +792,7 @@ class MonitorScreen(Screen[None]):
                         comment or None,
                     )
 
-            self.app.push_screen(TrapDialog(snap, self.store.now, lang=self.lang), done)
+            self.app.push_screen(TrapDialog(snap, self.backend.now, lang=self.lang), done)
 
     def action_trap_pause(self) -> None:
         if snap := self._job_action("trap_pause"):
@@ -789,8 +836,9 @@ class MonitorScreen(Screen[None]):
             return
         # Read now, not from the footer's state: a refusal known before asking saves typing a reason.
         try:
-            facts, refused = self._envelope_state(envelope_id)
-        except DBAPIError as exc:
+            with self.backend.reading():
+                facts, refused = self._envelope_state(envelope_id)
+        except ReadFailed as exc:
             self._db_error(exc)
             return
         if refused is not None or facts is None:
@@ -838,12 +886,15 @@ class MonitorScreen(Screen[None]):
                 message = t("monitor.not_in_envelope", self.lang, id=job_id)
             self.notify(message, severity="warning")
             return
+        from jobtui.engine.actions import UnknownJob
+
         try:
-            envelope = self.envelopes.detail(envelope_id)
+            with self.backend.reading():
+                envelope = self.envelopes.detail(envelope_id)
         except UnknownJob:
             self.notify(t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
             return
-        except DBAPIError as exc:
+        except ReadFailed as exc:
             self._db_error(exc)
             return
         title = t("notes.title", self.lang, id=envelope_id, name=envelope["name"])
@@ -1009,13 +1060,13 @@ class MonitorScreen(Screen[None]):
             self._show_frozen_banner()
 
     def _show_frozen_banner(self) -> None:
-        state = self.actions.queue_state()
+        paused, reason = self.listing.queue_flags()
         self.query_one(StatusBar).show(
             BarState(
-                state.paused,
-                state.reason,
+                paused,
+                reason,
                 self.listing.status_counts(self.filter.show_system),
-                self.actions.actor.user,
+                self.backend.actor.user,
                 self.db_label,
                 self.engine_label,
                 True,

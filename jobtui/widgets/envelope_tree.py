@@ -9,21 +9,22 @@ moves jobs underneath.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
-from sqlalchemy import func, select
 from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from jobtui.engine.envelopes import LABELS, EnvelopeStatus, derive_status
-from jobtui.engine.models import ENVELOPES, JOBS, OP_RUNS, TASKS
-from jobtui.engine.store import Store
 from jobtui.i18n import envelope_status_text, t
 from jobtui.widgets.status_style import status_text
+
+if TYPE_CHECKING:
+    from jobtui.engine.store import Store
 
 ENVELOPES_SHOWN = 200
 JOBS_PER_GROUP = 200
@@ -79,6 +80,11 @@ class TreeData:
 
 def load_tree(store: Store) -> TreeData:
     """Read the tree's data; touches no widget, so any thread may call it."""
+    # Imported here: the monitor paints its first rows before SQLAlchemy is loaded.
+    from sqlalchemy import select
+
+    from jobtui.engine.models import ENVELOPES, JOBS
+
     with store.engine.connect() as conn:
         envelopes = conn.execute(
             select(ENVELOPES).order_by(ENVELOPES.c.id.desc()).limit(ENVELOPES_SHOWN)
@@ -123,6 +129,10 @@ def load_tree(store: Store) -> TreeData:
 
 
 def _stats(conn: Any, job_ids: list[int]) -> dict[int, JobStats]:
+    from sqlalchemy import func, select
+
+    from jobtui.engine.models import OP_RUNS, TASKS
+
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     if not job_ids:
         return {}
@@ -167,9 +177,10 @@ class EnvelopeTree(Tree[NodeData]):
         *STATUS_CLASSES.values(),
     }
 
-    def __init__(self, store: Store, lang: str = "en", **kwargs: Any) -> None:
+    def __init__(self, load: Callable[[], TreeData], lang: str = "en", **kwargs: Any) -> None:
+        """`load` reads the tree's data (`load_tree` on the monitor's Store)."""
         super().__init__(t("tree.envelopes", lang), **kwargs)
-        self.store = store
+        self._load = load
         self.lang = lang
         self.show_root = False
 
@@ -177,7 +188,7 @@ class EnvelopeTree(Tree[NodeData]):
 
     def reload(self) -> None:
         """Read and show at once (on the UI thread): for the moment the view opens."""
-        self.show(load_tree(self.store))
+        self.show(self._load())
 
     def show(self, data: TreeData) -> None:
         path = self._key_path(self.cursor_node)

@@ -114,6 +114,9 @@ class JobTable(ScrollView, can_focus=True):
         self.tz = tz or local_zone_name()
         self.total = 0
         self.cursor = 0
+        # Moves by the operator so far, counted as the keys are handled (CursorMoved messages reach the
+        # screen later): a read begun before the latest move must not put the cursor back.
+        self.moves = 0
         self.order = JobSort()
         self._rows: dict[int, JobRow] = {}
         self._requested: tuple[int, int] | None = None
@@ -197,6 +200,7 @@ class JobTable(ScrollView, can_focus=True):
         self._refresh_row(index)
         self._ask_for_missing_rows()
         if announce and previous != index:
+            self.moves += 1
             self.post_message(self.CursorMoved(self.selected_job_id(), index))
 
     def _refresh_row(self, index: int) -> None:

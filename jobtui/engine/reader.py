@@ -1,0 +1,167 @@
+"""Plain DBAPI reads (sqlite3, psycopg), without SQLAlchemy: the monitor's job table reads through this, so
+its first rows reach the terminal before SQLAlchemy, the ORM models and the engine have even been
+imported (they take longer to import than the table takes to paint).
+
+SQL is written once with `:name` parameters; on PostgreSQL they become psycopg's `%(name)s`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+# The schema version this code reads and writes (the newest migration); Store migrates older databases.
+SCHEMA_HEAD = "0006"
+BUSY_TIMEOUT_MS = 5000
+# Idle connections a reader keeps for the next read (the monitor reads from two threads at most).
+IDLE_CONNECTIONS = 2
+
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+
+
+class ReadFailed(RuntimeError):
+    """The database did not answer a read (locked past the busy timeout, unreachable, I/O error); `orig`
+    is the driver's own error."""
+
+    def __init__(self, orig: BaseException) -> None:
+        super().__init__(str(orig).strip() or type(orig).__name__)
+        self.orig = orig
+
+
+def default_db_url() -> str:
+    env = os.environ.get("JOBTUI_DB")
+    if env:
+        return env
+    data = Path(platformdirs.user_data_dir("jobtui"))
+    return f"sqlite:///{data / 'jobtui.db'}"
+
+
+def normalise_url(url: str) -> str:
+    """Accept a bare file path where a URL is expected (people type paths), and postgresql:// URLs
+    without a driver (psycopg 3 is the one jobtui ships with)."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a `sqlite:///path` URL (SQLAlchemy's form: three slashes and a relative path, four and
+    an absolute one; options after `?` concern SQLAlchemy's connection, not the file); None for any
+    other URL."""
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix):
+            path = url[len(prefix) :].split("?", 1)[0]
+            return Path(path).expanduser() if path and path != ":memory:" else None
+    return None
+
+
+def postgres_dsn(url: str) -> str | None:
+    """A libpq URI for a `postgresql+psycopg://` URL (None for any other)."""
+    prefix = "postgresql+psycopg://"
+    return "postgresql://" + url[len(prefix) :] if url.startswith(prefix) else None
+
+
+class Reader:
+    """Read-only queries on a database URL, each in its own autocommit transaction, from any thread."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self._path = sqlite_path(self.url)
+        self._dsn = postgres_dsn(self.url)
+        if self._path is None and self._dsn is None:
+            raise ValueError(f"the monitor cannot read {self.url}: use sqlite:///FILE or postgresql://")
+        self.is_sqlite = self._path is not None
+        self._idle: list[Any] = []
+        self._lock = threading.Lock()
+
+    def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self._connection() as conn:
+            return list(conn.execute(sql if self.is_sqlite else _PARAM.sub(r"%(\1)s", sql), params or {}))
+
+    def value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The first column of the first row (None when there is no row)."""
+        found = self.rows(sql, params)
+        return found[0][0] if found else None
+
+    def stored_time(self, value: datetime) -> Any:
+        """A time as a parameter to compare with stored ones: SQLite holds naive UTC text (in SQLAlchemy's
+        format, so text order is time order), PostgreSQL an aware timestamp."""
+        utc = value.astimezone(UTC)
+        return utc.strftime("%Y-%m-%d %H:%M:%S.%f") if self.is_sqlite else utc
+
+    def schema_revision(self) -> str | None:
+        """The database's migration version (None: no jobtui schema yet)."""
+        table = (
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            if self.is_sqlite
+            else "SELECT 1 FROM information_schema.tables WHERE table_name = 'alembic_version'"
+        )
+        if not self.rows(table):
+            return None
+        found = self.value("SELECT version_num FROM alembic_version")
+        return None if found is None else str(found)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        errors = self._driver_errors()
+        try:
+            if conn is None:
+                conn = self._connect()
+            yield conn
+        except errors as exc:
+            if conn is not None:  # a broken connection is not kept: the next read connects again
+                _close_quietly(conn)
+            raise ReadFailed(exc) from exc
+        except BaseException:
+            if conn is not None:
+                _close_quietly(conn)
+            raise
+        with self._lock:
+            if len(self._idle) < IDLE_CONNECTIONS:
+                self._idle.append(conn)
+                return
+        _close_quietly(conn)
+
+    def _driver_errors(self) -> type[Exception]:
+        if self.is_sqlite:
+            import sqlite3
+
+            return sqlite3.Error
+        import psycopg
+
+        return psycopg.Error
+
+    def _connect(self) -> Any:
+        if self._path is not None:
+            import sqlite3
+
+            if not self._path.exists():
+                # sqlite3 would create an empty file; the Store creates databases, with their schema.
+                raise sqlite3.OperationalError(f"no database at {self._path}")
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            return conn
+        import psycopg
+
+        assert self._dsn is not None
+        # Operators see who holds a connection in pg_stat_activity.
+        return psycopg.connect(self._dsn, autocommit=True, application_name=f"jobtui pid {os.getpid()}")
+
+
+def _close_quietly(conn: Any) -> None:
+    with contextlib.suppress(Exception):  # closing a connection the server already dropped
+        conn.close()

@@ -20,7 +20,7 @@ from typing import Any
 import platformdirs
 
 # The schema version this code reads and writes (the newest migration); Store migrates older databases.
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 BUSY_TIMEOUT_MS = 5000
 # Idle connections a reader keeps for the next read (the monitor reads from two threads at most).
 IDLE_CONNECTIONS = 2

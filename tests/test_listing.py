@@ -116,3 +116,23 @@ def test_counts_follow_every_write_and_heal_after_a_broken_bulk_load(
     assert listing.status_counts() != truth()
     healed = JobListing(Store(store.url).reader)
     assert healed.status_counts() == truth()
+
+
+@pytest.mark.backends("postgresql")
+def test_a_connection_the_server_dropped_is_replaced_not_reported(listing: JobListing, store: Store) -> None:
+    """After a server restart (here: its backends terminated) the next read reconnects at once; the
+    monitor does not flash "database unreachable" for a connection that sat idle in the pool."""
+    import psycopg
+
+    from jobtui.engine.reader import postgres_dsn
+
+    seq = listing.last_seq()
+    dsn = postgres_dsn(store.url)
+    assert dsn is not None
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert ended is not None and ended[0] >= 1
+    assert listing.last_seq() == seq

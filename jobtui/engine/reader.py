@@ -11,8 +11,7 @@ import contextlib
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import platformdirs
 # The schema version this code reads and writes (the newest migration); Store migrates older databases.
 SCHEMA_HEAD = "0007"
 BUSY_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_S = 10
 # Idle connections a reader keeps for the next read (the monitor reads from two threads at most).
 IDLE_CONNECTIONS = 2
 
@@ -87,8 +87,22 @@ class Reader:
         self._lock = threading.Lock()
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        with self._connection() as conn:
-            return list(conn.execute(sql if self.is_sqlite else _PARAM.sub(r"%(\1)s", sql), params or {}))
+        query = sql if self.is_sqlite else _PARAM.sub(r"%(\1)s", sql)
+        errors = self._driver_errors()
+        while True:
+            conn, pooled = self._take()
+            try:
+                found = list(conn.execute(query, params or {}))
+            except errors as exc:
+                _close_quietly(conn)  # a broken connection is not kept: the next read connects again
+                if pooled and self._dropped(exc):
+                    continue  # the server dropped an idle connection (restart, timeout): on a new one
+                raise ReadFailed(exc) from exc
+            except BaseException:
+                _close_quietly(conn)
+                raise
+            self._give_back(conn)
+            return found
 
     def value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         """The first column of the first row (None when there is no row)."""
@@ -113,23 +127,17 @@ class Reader:
         found = self.value("SELECT version_num FROM alembic_version")
         return None if found is None else str(found)
 
-    @contextmanager
-    def _connection(self) -> Iterator[Any]:
+    def _take(self) -> tuple[Any, bool]:
+        """An idle connection (True) or a new one (False)."""
         with self._lock:
-            conn = self._idle.pop() if self._idle else None
-        errors = self._driver_errors()
+            if self._idle:
+                return self._idle.pop(), True
         try:
-            if conn is None:
-                conn = self._connect()
-            yield conn
-        except errors as exc:
-            if conn is not None:  # a broken connection is not kept: the next read connects again
-                _close_quietly(conn)
+            return self._connect(), False
+        except self._driver_errors() as exc:
             raise ReadFailed(exc) from exc
-        except BaseException:
-            if conn is not None:
-                _close_quietly(conn)
-            raise
+
+    def _give_back(self, conn: Any) -> None:
         with self._lock:
             if len(self._idle) < IDLE_CONNECTIONS:
                 self._idle.append(conn)
@@ -145,6 +153,14 @@ class Reader:
 
         return psycopg.Error
 
+    def _dropped(self, exc: Exception) -> bool:
+        """Whether a read failed for the connection's sake (PostgreSQL closed it), not the query's."""
+        if self.is_sqlite:
+            return False
+        import psycopg
+
+        return isinstance(exc, psycopg.OperationalError)
+
     def _connect(self) -> Any:
         if self._path is not None:
             import sqlite3
@@ -159,7 +175,12 @@ class Reader:
 
         assert self._dsn is not None
         # Operators see who holds a connection in pg_stat_activity.
-        return psycopg.connect(self._dsn, autocommit=True, application_name=f"jobtui pid {os.getpid()}")
+        return psycopg.connect(
+            self._dsn,
+            autocommit=True,
+            application_name=f"jobtui pid {os.getpid()}",
+            connect_timeout=CONNECT_TIMEOUT_S,  # an unreachable host must not hang a read for minutes
+        )
 
 
 def _close_quietly(conn: Any) -> None:

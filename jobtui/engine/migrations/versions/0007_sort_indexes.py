@@ -16,10 +16,14 @@ depends_on = None
 
 # The job table sorts by any column with id breaking ties (engine/listing.py), system jobs apart. Without
 # an index, every refresh sorted the million rows: 0.5-1.9 s for the first screen at a million jobs. Partial
-# like ix_jobs_listed (`system` never changes once a job exists). On SQLite an index entry ends with the
-# rowid, which is id, so (column) is already (column, id). PostgreSQL needs id spelled out, and NULLs first
-# so that one index serves both directions of the monitor's order: ascending NULLS FIRST, and read
-# backwards, descending NULLS LAST.
+# like ix_jobs_listed (`system` never changes once a job exists). An index entry ends with the rowid, which
+# is id, so (column) is already (column, id).
+#
+# SQLite only. SQLite's UPDATE touches only the indexes of the columns it changes, so these cost the engine
+# nothing measurable (10,000 noop jobs drained as fast). PostgreSQL writes a new entry into every index of
+# the table on each update that is not HOT, and the engine's updates (status, step, progress, seq) never
+# are: with these thirteen indexes four daemons drained 16% slower (66 against 79 jobs/s). There the
+# monitor's sort stays a top-N sort of the table (parallel scan), and the queue keeps its throughput.
 SORTED_COLUMNS = (
     "name",
     "type",
@@ -38,20 +42,14 @@ SORTED_COLUMNS = (
 
 
 def upgrade() -> None:
-    sqlite = op.get_bind().dialect.name == "sqlite"
+    if op.get_bind().dialect.name != "sqlite":
+        return
     for column in SORTED_COLUMNS:
-        name = f"ix_jobs_sort_{column}"
-        if sqlite:
-            op.create_index(name, "jobs", [column], sqlite_where=sa.text("system = 0"))
-        else:
-            op.create_index(
-                name,
-                "jobs",
-                [sa.text(f"{column} NULLS FIRST"), "id"],
-                postgresql_where=sa.text("system = false"),
-            )
+        op.create_index(f"ix_jobs_sort_{column}", "jobs", [column], sqlite_where=sa.text("system = 0"))
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
     for column in SORTED_COLUMNS:
         op.drop_index(f"ix_jobs_sort_{column}", table_name="jobs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from sqlmodel import select
 from textual.geometry import Region
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Log, Static
 
 from jobtui.app import JobtuiApp
 from jobtui.engine.actions import Actions
@@ -329,6 +330,27 @@ async def test_the_log_tail_follows_output_written_between_database_changes(
         await until(pilot, lambda: "first-line" in "\n".join(log.lines), "the first output")  # type: ignore[attr-defined]
         gate.touch()
         await until(pilot, lambda: "second-line" in "\n".join(log.lines), "output without a DB change")  # type: ignore[attr-defined]
+
+
+async def test_output_read_twice_before_the_pane_is_built_is_all_shown(store: Store, submit: Submit) -> None:
+    """Details read before the pane's widgets exist wait for them; a later read of the same job carries
+    only newer output, so it must not replace the earlier read's lines."""
+    from dataclasses import replace as but
+
+    job_id = submit(simple("chatty"))
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        await until(pilot, lambda: shown_job(pilot) == job_id, "the job's detail")
+        read = await asyncio.to_thread(screen._fetch_detail, job_id)
+        assert read is not None
+        pane = DetailPane(lang="en", tz="UTC", id="late-pane")
+        await screen.mount(pane)
+        pane.show(but(read, log_chunk="first-read\n", log_reset=True))
+        pane.show(but(read, log_chunk="second-read\n", log_reset=False))
+        pane.build()
+        await until(pilot, lambda: pane.is_built, "the pane's widgets")
+        lines = list(pane.query_one("#log-tail", Log).lines)
+        assert "first-read" in lines and "second-read" in lines, lines
 
 
 # -- seed 003 schedules in the detail pane -------------------------------------------------------------

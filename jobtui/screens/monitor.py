@@ -182,6 +182,7 @@ class MonitorScreen(Screen[None]):
         self._rest_lock = asyncio.Lock()
         self._rest_built = False
         self._rows_drawn = threading.Event()  # set once the frame with the last installed rows is out
+        self._detail_waits = False  # worker thread: a detail was left unread until the Store opens
         self._unreachable = False
         self._force = True
         self._want_window: tuple[int, int] | None = None
@@ -274,7 +275,9 @@ class MonitorScreen(Screen[None]):
         once (LISTEN/NOTIFY)."""
         if self.is_attached and getattr(self, "_listener", None) is None:
             self._listener = self.store.listen(self._wake.set)
-        self.wake(force=True)  # the detail pane waited for it
+        if self._detail_waits:
+            self._detail_waits = False
+            self.wake(force=True)
 
     def _load_tree(self) -> TreeData:
         with self.backend.reading():
@@ -459,11 +462,14 @@ class MonitorScreen(Screen[None]):
             self._shown = (None, None)
             return
         assert fetched.detail_id is not None
+        # Rows keep coming meanwhile (a held key must not wait for SQLAlchemy to import); the detail is
+        # read once the Store is open (`store_opened` asks for it). Flagged first, so that a Store opening
+        # in between still finds the flag.
+        self._detail_waits = True
         if not self.backend.is_open:
-            # Rows keep coming meanwhile (a held key must not wait for SQLAlchemy to import); the detail
-            # is read once the Store is open (`store_opened` asks for it).
             self._shown = (None, None)
             return
+        self._detail_waits = False
         with self.backend.reading():
             detail = self._fetch_detail(fetched.detail_id)
         self._shown = (fetched.detail_id, self._row_seq) if detail is not None else (None, None)

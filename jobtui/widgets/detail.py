@@ -6,7 +6,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -332,6 +332,12 @@ class DetailPane(Vertical):
 
     def show(self, detail: JobDetail) -> None:
         if not self.is_built:
+            pending = self._pending
+            if pending is not None and pending.job["id"] == detail.job["id"] and not detail.log_reset:
+                # A newer read of the same job carries only the output since the last: keep the earlier.
+                detail = replace(
+                    detail, log_chunk=pending.log_chunk + detail.log_chunk, log_reset=pending.log_reset
+                )
             self._pending = detail
             return
         previous = self.detail

@@ -19,14 +19,11 @@ import time
 SPAWNED = time.perf_counter()
 
 import argparse  # noqa: E402
-import atexit  # noqa: E402
 import multiprocessing  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
-import shutil  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -170,13 +167,9 @@ def main() -> int:
         run_child()
         return 0
 
-    from jobtui.bulk import bulk_load
-    from jobtui.engine.store import Store
+    from engine_common import loaded_sqlite  # not in the child: its imports are timed
 
-    work = tempfile.mkdtemp(prefix="jobtui-bench-")
-    atexit.register(shutil.rmtree, work, ignore_errors=True)
-    url = f"sqlite:///{work}/lag.db"
-    bulk_load(Store(url), args.jobs)
+    url = loaded_sqlite(args.jobs, "lag")
     warm_bytecode()
     child = Child([sys.executable, __file__, "--child"], SIZE, child_env({"JOBTUI_BENCH_DB": url}))
     while (report := child.report())["event"] != "ready":

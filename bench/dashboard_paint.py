@@ -26,12 +26,9 @@ import time
 SPAWNED = time.perf_counter()  # the child's own start, for the breakdown (before any import)
 
 import argparse  # noqa: E402
-import atexit  # noqa: E402
 import os  # noqa: E402
-import shutil  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -297,15 +294,9 @@ def main() -> int:
 
     db = args.db
     if db is None:
-        from jobtui.bulk import bulk_load
-        from jobtui.engine.store import Store
+        from engine_common import loaded_sqlite  # not in the child: its imports are timed
 
-        work = tempfile.mkdtemp(prefix="jobtui-bench-")
-        atexit.register(shutil.rmtree, work, ignore_errors=True)  # a million jobs is 2.4 GB
-        db = f"sqlite:///{work}/paint.db"
-        began = time.perf_counter()
-        bulk_load(Store(db), args.jobs)
-        print(f"bulk_load_s {time.perf_counter() - began:.2f} s jobs={args.jobs}")
+        db = loaded_sqlite(args.jobs, "paint")
     warm_bytecode()
     floors = [measure_floor() for _ in range(args.runs)]
     runs = [measure(db, args.presses, args.pages, args.engine) for _ in range(args.runs)]

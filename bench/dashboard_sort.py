@@ -13,10 +13,7 @@ the best of --runs; the last line is `worst_sort_s=<float> worst_filter_s=<float
 from __future__ import annotations
 
 import argparse
-import atexit
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from jobtui.engine.listing import SORTABLE, JobFilter, JobListing, JobSort  # noqa: E402
 from jobtui.engine.reader import Reader  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+from engine_common import loaded_sqlite  # noqa: E402
 
 WINDOW = 144
 
@@ -63,15 +63,7 @@ def main() -> int:
     args = parser.parse_args()
     db = args.db
     if db is None:
-        from jobtui.bulk import bulk_load
-        from jobtui.engine.store import Store
-
-        work = tempfile.mkdtemp(prefix="jobtui-bench-")
-        atexit.register(shutil.rmtree, work, ignore_errors=True)
-        db = f"sqlite:///{work}/sort.db"
-        began = time.perf_counter()
-        bulk_load(Store(db), args.jobs)
-        print(f"bulk_load_s {time.perf_counter() - began:.2f} s jobs={args.jobs}")
+        db = loaded_sqlite(args.jobs, "sort")
     else:
         from jobtui.engine.store import Store
 

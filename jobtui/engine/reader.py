@@ -84,6 +84,7 @@ class Reader:
             raise ValueError(f"the monitor cannot read {self.url}: use sqlite:///FILE or postgresql://")
         self.is_sqlite = self._path is not None
         self._idle: list[Any] = []
+        self._errors: type[Exception] | None = None
         self._lock = threading.Lock()
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
@@ -145,13 +146,17 @@ class Reader:
         _close_quietly(conn)
 
     def _driver_errors(self) -> type[Exception]:
-        if self.is_sqlite:
-            import sqlite3
+        """The driver's base error (the driver is imported on the first read, not before)."""
+        if self._errors is None:
+            if self.is_sqlite:
+                import sqlite3
 
-            return sqlite3.Error
-        import psycopg
+                self._errors = sqlite3.Error
+            else:
+                import psycopg
 
-        return psycopg.Error
+                self._errors = psycopg.Error
+        return self._errors
 
     def _dropped(self, exc: Exception) -> bool:
         """Whether a read failed for the connection's sake (PostgreSQL closed it), not the query's."""

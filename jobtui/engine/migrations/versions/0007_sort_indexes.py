@@ -24,6 +24,7 @@ depends_on = None
 # the table on each update that is not HOT, and the engine's updates (status, step, progress, seq) never
 # are: with these thirteen indexes four daemons drained 16% slower (66 against 79 jobs/s). There the
 # monitor's sort stays a top-N sort of the table (parallel scan), and the queue keeps its throughput.
+# The columns behind engine/listing.SORTABLE but id, spelled out: a migration must not change when that does.
 SORTED_COLUMNS = (
     "name",
     "type",

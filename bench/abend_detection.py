@@ -51,10 +51,11 @@ from bench.engine_common import (
     stop_daemons,
     wait_until,
 )
-from jobtui.engine.actions import Actions
-from jobtui.engine.definitions import Definition, parse_definition
-from jobtui.engine.permissions import Actor
-from jobtui.engine.store import Store
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.definitions import Definition
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.formats.definition_file import parse_definition
+from jobtui.engine.service.actions import Actions
 
 POLL_S = 0.005
 

@@ -50,12 +50,12 @@ def thread_seconds(pid: int) -> dict[int, float]:
 
 
 def make_database(url: str, jobs: int) -> None:
-    from jobtui.engine.actions import Actions
-    from jobtui.engine.definitions import parse_definition
-    from jobtui.engine.models import Job
-    from jobtui.engine.permissions import Actor
-    from jobtui.engine.scheduler import Engine
-    from jobtui.engine.store import Store
+    from jobtui.engine.db.models import Job
+    from jobtui.engine.db.store import Store
+    from jobtui.engine.domain.permissions import Actor
+    from jobtui.engine.formats.definition_file import parse_definition
+    from jobtui.engine.service.actions import Actions
+    from jobtui.engine.worker.loop import Engine
 
     store = Store(url)
     actions = Actions(store, Actor("bench"))

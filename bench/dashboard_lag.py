@@ -51,8 +51,8 @@ def writer(
     the marker job changes it MARKS_PER_SECOND times a second and says when each value was committed."""
     from sqlalchemy import insert, update
 
-    from jobtui.engine.models import CHANGES, JOBS
-    from jobtui.engine.store import Store
+    from jobtui.engine.db.models import CHANGES, JOBS
+    from jobtui.engine.db.store import Store
 
     store = Store(url)
     rng = random.Random(os.getpid())

@@ -52,7 +52,7 @@ def run_child(presses: int, pages: int, engine: bool) -> None:
 
         profiler = cProfile.Profile()
     import jobtui.app
-    from jobtui.engine.reader import Reader
+    from jobtui.engine.db.driver import Reader
 
     connect = Reader._connect
 

@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from jobtui.engine.listing import SORTABLE, JobFilter, JobListing, JobSort  # noqa: E402
-from jobtui.engine.reader import Reader  # noqa: E402
+from jobtui.engine.db.driver import Reader  # noqa: E402
+from jobtui.engine.read.listing import SORTABLE, JobFilter, JobListing, JobSort  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from engine_common import loaded_sqlite  # noqa: E402
@@ -65,7 +65,7 @@ def main() -> int:
     if db is None:
         db = loaded_sqlite(args.jobs, "sort")
     else:
-        from jobtui.engine.store import Store
+        from jobtui.engine.db.store import Store
 
         Store(db)  # migrated to this code's schema, as the app would
     listing = JobListing(Reader(db))

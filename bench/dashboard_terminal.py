@@ -50,7 +50,7 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def warm_bytecode() -> None:
     """Compile what the dashboard imports once, as `pip install` would have."""
     subprocess.run(
-        [sys.executable, "-c", "import jobtui.cli, jobtui.app, jobtui.engine.scheduler, psutil"],
+        [sys.executable, "-c", "import jobtui.cli, jobtui.app, jobtui.engine.worker.loop, psutil"],
         env=child_env(),
         check=True,
     )

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from jobtui.engine.runner import OpContext
-    from jobtui.engine.store import Store
+    from jobtui.engine.db.store import Store
+    from jobtui.engine.worker.runner import OpContext
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -86,8 +86,8 @@ def database(db: str | None, backend: str, scratch: Path) -> Iterator[str]:
 def loaded_sqlite(jobs: int, name: str) -> str:
     """The URL of a throwaway SQLite database of `jobs` bulk-loaded historical jobs (every status, tasks,
     envelopes), removed at exit: a million jobs is 2.4 GB. Prints how long the load took."""
-    from jobtui.bulk import bulk_load
-    from jobtui.engine.store import Store
+    from jobtui.demo.bulk import bulk_load
+    from jobtui.engine.db.store import Store
 
     work = tempfile.mkdtemp(prefix="jobtui-bench-")
     atexit.register(shutil.rmtree, work, ignore_errors=True)
@@ -115,7 +115,7 @@ def running_engines(
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """The engines under test: one in this process (engines == 1), else `engines` daemon processes
     (yielded, so a run can watch them); all stopped on exit."""
-    from jobtui.engine.scheduler import Engine
+    from jobtui.engine.worker.loop import Engine
 
     stop = threading.Event()
     engine: Engine | None = None
@@ -142,7 +142,7 @@ def running_engines(
 def pg_cluster() -> Iterator[Callable[[], str]]:
     """A throwaway PostgreSQL cluster (tests/pg.py's, loopback only, fsync off); yields a function that
     creates a fresh database in it and returns its URL. The cluster is stopped and removed on exit."""
-    from tests.pg import PgCluster, missing_reason
+    from tests.support.pg import PgCluster, missing_reason
 
     reason = missing_reason()
     if reason is not None:

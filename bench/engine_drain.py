@@ -37,13 +37,13 @@ from bench.engine_common import (
     running_engines,
     scratch_database,
 )
-from jobtui.engine.actions import Actions
-from jobtui.engine.definitions import parse_definition
-from jobtui.engine.models import AUDIT, JOBS, OP_RUNS
-from jobtui.engine.permissions import Actor
-from jobtui.engine.store import Store
+from jobtui.engine.db.models import AUDIT, JOBS, OP_RUNS
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.formats.definition_file import parse_definition
+from jobtui.engine.service.actions import Actions
 
-OPS = {"noop": 'call = "jobtui.engine.runner:noop"', "true": 'argv = ["/bin/true"]'}
+OPS = {"noop": 'call = "jobtui.engine.worker.runner:noop"', "true": 'argv = ["/bin/true"]'}
 QUICK_JOBS = 100
 
 

@@ -43,11 +43,11 @@ from bench.engine_common import (
     scratch_database,
     wait_until,
 )
-from jobtui.engine.actions import Actions
-from jobtui.engine.definitions import parse_definition
-from jobtui.engine.models import JOBS
-from jobtui.engine.permissions import Actor
-from jobtui.engine.store import Store
+from jobtui.engine.db.models import JOBS
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.formats.definition_file import parse_definition
+from jobtui.engine.service.actions import Actions
 
 QUICK_JOBS = 100
 

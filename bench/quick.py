@@ -74,7 +74,7 @@ def postgresql(needed: bool) -> Iterator[Callable[[], str] | str]:
         yield "not needed"
         return
     from bench.engine_common import pg_cluster
-    from tests.pg import missing_reason
+    from tests.support.pg import missing_reason
 
     reason = missing_reason()
     if reason is not None:

@@ -14,17 +14,17 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 
-from jobtui.backend import Backend
-from jobtui.engine.listing import JobListing
-from jobtui.engine.permissions import Actor
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.read.listing import JobListing
+from jobtui.engine.service.backend import Backend
 from jobtui.i18n import t
 from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
 
 # SQLAlchemy and the engine load after the first paint (backend.py); named here for type checking only.
 if TYPE_CHECKING:
-    from jobtui.engine.scheduler import Engine
-    from jobtui.engine.store import Store
+    from jobtui.engine.db.store import Store
+    from jobtui.engine.worker.loop import Engine
 
 DAEMON_FRESH_SECONDS = 30.0
 # The embedded engine starts once the monitor's first rows are on screen, or after this long anyway.
@@ -116,7 +116,7 @@ class JobtuiApp(App[int]):
     def _start_engine(self) -> None:
         if not self._embed or self._engine_thread is not None or self._engine_stop.is_set():
             return
-        from jobtui.engine.scheduler import Engine
+        from jobtui.engine.worker.loop import Engine
 
         self.engine = Engine(self.store)
         self._engine_thread = threading.Thread(
@@ -179,7 +179,7 @@ def run_app(url: str, readonly: bool = False, lang: str | None = None, actor: Ac
     """The monitor on the database at `url`: its rows are read at once, the Store opens behind them."""
     import locale
 
-    from jobtui.engine.permissions import load_policy
+    from jobtui.engine.formats.policy_file import load_policy
 
     if lang is None:
         current = os.environ.get("LC_ALL") or os.environ.get("LANG") or (locale.getlocale()[0] or "")

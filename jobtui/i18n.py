@@ -8,7 +8,7 @@ KeyError so a typo fails the tests instead of showing a blank.
 
 from __future__ import annotations
 
-from jobtui.engine.states import status_label
+from jobtui.engine.domain.states import status_label
 
 __all__ = ["DEFAULT_LANG", "MESSAGES", "envelope_status_text", "relative_time", "status_text", "t"]
 

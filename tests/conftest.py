@@ -5,26 +5,33 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import textwrap
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pendulum
-import psutil
 import pytest
 
-from jobtui.engine.actions import Actions
-from jobtui.engine.clock import FakeClock
-from jobtui.engine.definitions import Definition, parse_definition
-from jobtui.engine.models import Job
-from jobtui.engine.permissions import Actor
-from jobtui.engine.scheduler import Engine
-from jobtui.engine.store import Store
-from tests import pg
-from tests.pg import PgCluster
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.service.actions import Actions
+from jobtui.engine.worker.loop import Engine
+from tests.support import pg
+from tests.support.helpers import (  # noqa: F401
+    ROOT,
+    START,
+    definition,
+    job_of,
+    live_pids_of_group,
+    run_until_status,
+    status_of,
+    wait_for,
+)
+from tests.support.pg import PgCluster
 
-START = pendulum.datetime(2026, 11, 23, 10, 0, tz="UTC")
-ROOT = Path(__file__).resolve().parent.parent
+# jobtui's default data folder (logs of databases that name no log folder) belongs to this test process
+# alone: never the user's, and never shared between parallel test workers.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="jobtui-test-data-")
 
 
 @pytest.fixture
@@ -90,7 +97,7 @@ def _kill_op_processes(store: Store) -> None:
     """Never leave a test's op processes behind, whatever the test did."""
     from sqlmodel import col, select
 
-    from jobtui.engine.models import OpRun
+    from jobtui.engine.db.models import OpRun
 
     with store.read() as s:
         pids = s.exec(select(OpRun.pid).where(col(OpRun.pid).is_not(None))).all()
@@ -99,8 +106,6 @@ def _kill_op_processes(store: Store) -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
-def definition(text: str, source: str = "test.toml") -> Definition:
-    return parse_definition(textwrap.dedent(text), source)
 
 
 @pytest.fixture
@@ -112,43 +117,11 @@ def submit(actions: Actions) -> Callable[..., int]:
     return _submit
 
 
-def job_of(store: Store, job_id: int) -> Job:
-    with store.read() as s:
-        job = s.get(Job, job_id)
-        assert job is not None, f"job {job_id} is gone"
-        return job
 
 
-def status_of(store: Store, job_id: int) -> str:
-    return job_of(store, job_id).status
 
 
-def run_until_status(engine: Engine, job_id: int, *statuses: str, timeout: float = 20.0) -> Job:
-    """Drive the engine (waking on op exits) until the job reaches one of `statuses`."""
-    engine.run_until(lambda: status_of(engine.store, job_id) in statuses, timeout=timeout)
-    return job_of(engine.store, job_id)
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
-    """Wait for something another process does (a daemon's progress, a process's death).
-
-    Polls at a short interval on the database or process table; used only where no engine in this
-    process can be driven.
-    """
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
-def live_pids_of_group(pgid: int) -> list[int]:
-    found = []
-    for proc in psutil.process_iter(["pid"]):
-        # A process may exit between the listing and the look-up.
-        with contextlib.suppress(psutil.Error, OSError):
-            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc.pid)
-    return found

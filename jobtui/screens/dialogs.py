@@ -24,10 +24,10 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Button, Checkbox, Input, Label, Log, RadioButton, RadioSet, Static
 
-from jobtui.engine.clock import SystemClock
-from jobtui.engine.timeparse import TimeParseError, format_duration, parse_when
+from jobtui.engine.domain.clock import SystemClock
+from jobtui.engine.domain.timeparse import TimeParseError, format_duration, parse_when
+from jobtui.engine.service.snapshot import JobSnapshot
 from jobtui.i18n import envelope_status_text, relative_time, status_text, t
-from jobtui.snapshot import JobSnapshot
 
 __all__ = [
     "RERUN_STEPS",

@@ -24,10 +24,10 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Input, Tree
 from textual.worker import get_current_worker
 
-from jobtui.engine.envelopes import derive_status
-from jobtui.engine.listing import SORTABLE, JobFilter, JobRow, JobSort
-from jobtui.engine.reader import ReadFailed
-from jobtui.engine.states import Status
+from jobtui.engine.db.driver import ReadFailed
+from jobtui.engine.domain.envelopes import derive_status
+from jobtui.engine.domain.states import Status
+from jobtui.engine.read.listing import SORTABLE, JobFilter, JobRow, JobSort
 from jobtui.i18n import t
 from jobtui.widgets.detail import DetailPane, JobDetail, LogTail, bytes_text, read_log_end
 from jobtui.widgets.envelope_tree import EnvelopeTree, TreeData, load_tree
@@ -38,12 +38,12 @@ from jobtui.widgets.statusbar import BarState, StatusBar
 # SQLAlchemy, the models and the engine's actions are imported when the Store opens (after the first
 # paint, see backend.py); this module only names them for type checking.
 if TYPE_CHECKING:
-    from jobtui.backend import Backend
-    from jobtui.engine.actions import Actions
-    from jobtui.engine.envelope_actions import EnvelopeActions
-    from jobtui.engine.store import Store
+    from jobtui.engine.db.store import Store
+    from jobtui.engine.service.actions import Actions
+    from jobtui.engine.service.backend import Backend
+    from jobtui.engine.service.envelope_actions import EnvelopeActions
+    from jobtui.engine.service.snapshot import JobSnapshot
     from jobtui.screens.dialogs import EnvelopeFacts
-    from jobtui.snapshot import JobSnapshot
 
 # Keys that act on the selected job → the engine actions that decide whether they are enabled.
 JOB_KEYS: dict[str, tuple[str, ...]] = {
@@ -166,7 +166,7 @@ class MonitorScreen(Screen[None]):
         self.db_label = db_label or backend.url
         self.readonly = readonly
         self.lang = lang
-        from jobtui.engine.timeparse import local_zone_name
+        from jobtui.engine.domain.timeparse import local_zone_name
 
         self.tz = tz or local_zone_name()
         self.filter = JobFilter()
@@ -265,7 +265,7 @@ class MonitorScreen(Screen[None]):
     @property
     def envelopes(self) -> EnvelopeActions:
         if self._envelopes is None:
-            from jobtui.engine.envelope_actions import EnvelopeActions
+            from jobtui.engine.service.envelope_actions import EnvelopeActions
 
             self._envelopes = EnvelopeActions(self.actions)
         return self._envelopes
@@ -495,8 +495,8 @@ class MonitorScreen(Screen[None]):
 
     def _envelope_state(self, envelope_id: int) -> tuple[EnvelopeFacts | None, str | None]:
         """The envelope as a dialog shows it, and why `b` would be refused now (None: it would not)."""
-        from jobtui.engine.chain import chain_of
-        from jobtui.engine.models import Envelope
+        from jobtui.engine.db.models import Envelope
+        from jobtui.engine.worker.chain import chain_of
         from jobtui.screens.dialogs import EnvelopeFacts
 
         with self.store.read() as session:
@@ -525,8 +525,8 @@ class MonitorScreen(Screen[None]):
         return chunk
 
     def _fetch_detail(self, job_id: int) -> JobDetail | None:
-        from jobtui.engine.models import Job
-        from jobtui.engine.views import audit_json, job_detail_json
+        from jobtui.engine.db.models import Job
+        from jobtui.engine.service.views import audit_json, job_detail_json
 
         now = self.store.now()
         with self.store.read() as session:
@@ -676,7 +676,7 @@ class MonitorScreen(Screen[None]):
     # -- snapshots and running actions --------------------------------------------------------------
 
     def snapshot(self) -> JobSnapshot | None:
-        from jobtui.snapshot import JobSnapshot
+        from jobtui.engine.service.snapshot import JobSnapshot
 
         pane = self.query_one(DetailPane)
         if pane.detail is None:
@@ -699,8 +699,8 @@ class MonitorScreen(Screen[None]):
     @work(thread=True, group="actions")
     def perform(self, label: str, call: Any, *args: Any) -> None:
         """Run an engine action off the UI thread; a refusal becomes a notification with its reason."""
-        from jobtui.engine.actions import Refused, UnknownJob
-        from jobtui.engine.permissions import PermissionRefused
+        from jobtui.engine.domain.permissions import PermissionRefused
+        from jobtui.engine.service.actions import Refused, UnknownJob
 
         try:
             call(*args)
@@ -892,7 +892,7 @@ class MonitorScreen(Screen[None]):
                 message = t("monitor.not_in_envelope", self.lang, id=job_id)
             self.notify(message, severity="warning")
             return
-        from jobtui.engine.actions import UnknownJob
+        from jobtui.engine.service.actions import UnknownJob
 
         try:
             with self.backend.reading():

@@ -17,10 +17,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Log, Static, TabbedContent, TabPane
 
-from jobtui.engine.listing import relative
-from jobtui.engine.states import TaskStatus
-from jobtui.engine.timeparse import format_duration
-from jobtui.engine.windows import WEEKDAYS, parse_days
+from jobtui.engine.domain.states import TaskStatus
+from jobtui.engine.domain.timeparse import format_duration
+from jobtui.engine.domain.windows import WEEKDAYS, parse_days
+from jobtui.engine.read.listing import relative
 from jobtui.i18n import t
 from jobtui.widgets.status_style import progress_text, status_text
 

@@ -19,12 +19,12 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from jobtui.engine.envelopes import LABELS, EnvelopeStatus, derive_status
+from jobtui.engine.domain.envelopes import LABELS, EnvelopeStatus, derive_status
 from jobtui.i18n import envelope_status_text, t
 from jobtui.widgets.status_style import status_text
 
 if TYPE_CHECKING:
-    from jobtui.engine.store import Store
+    from jobtui.engine.db.store import Store
 
 ENVELOPES_SHOWN = 200
 JOBS_PER_GROUP = 200
@@ -83,7 +83,7 @@ def load_tree(store: Store) -> TreeData:
     # Imported here: the monitor paints its first rows before SQLAlchemy is loaded.
     from sqlalchemy import select
 
-    from jobtui.engine.models import ENVELOPES, JOBS
+    from jobtui.engine.db.models import ENVELOPES, JOBS
 
     with store.engine.connect() as conn:
         envelopes = conn.execute(
@@ -131,7 +131,7 @@ def load_tree(store: Store) -> TreeData:
 def _stats(conn: Any, job_ids: list[int]) -> dict[int, JobStats]:
     from sqlalchemy import func, select
 
-    from jobtui.engine.models import OP_RUNS, TASKS
+    from jobtui.engine.db.models import OP_RUNS, TASKS
 
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     if not job_ids:

@@ -25,8 +25,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from jobtui.engine.listing import JobRow, JobSort
-from jobtui.engine.timeparse import local_zone_name
+from jobtui.engine.domain.timeparse import local_zone_name
+from jobtui.engine.read.listing import JobRow, JobSort
 from jobtui.widgets.status_style import progress_text, status_text
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
-from jobtui.engine.states import Status, status_label
+from jobtui.engine.domain.states import Status, status_label
 
 SYMBOLS: dict[str, str] = {
     Status.READY: "○",

@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from jobtui.engine.states import Status
+from jobtui.engine.domain.states import Status
 from jobtui.i18n import t
 from jobtui.widgets.status_style import STYLES, SYMBOLS
 

@@ -1,0 +1,713 @@
+"""`jobtui` on the command line: every monitor action as a command, with --json for scripts.
+
+Exit codes (a contract): 0 done; 1 refused (not allowed now, or not permitted), reason on stderr;
+2 bad input (usage, invalid file, unknown job id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
+LOG_PIECE_BYTES = 1 << 20
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        help="database URL (default $JOBTUI_DB or a SQLite file in the user data directory)",
+    )
+    common.add_argument(
+        "--policy",
+        default=argparse.SUPPRESS,
+        help="permissions policy TOML (default $JOBTUI_POLICY; none = single-user mode)",
+    )
+    common.add_argument(
+        "--as",
+        dest="as_user",
+        default=argparse.SUPPRESS,
+        metavar="USER",
+        help="act as USER (needs action.admin.impersonate)",
+    )
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="print JSON")
+
+    parser = _Parser(
+        prog="jobtui",
+        parents=[common],
+        description="Job scheduler engine and terminal dashboard. Without a command, opens the dashboard.",
+    )
+    parser.add_argument("--readonly", action="store_true", help="dashboard: hide every action")
+    parser.add_argument("--lang", choices=["en", "es"], default=None, help="dashboard language")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    def add(name: str, help_: str, *, with_json: bool = True) -> argparse.ArgumentParser:
+        parents = [common, json_flag] if with_json else [common]
+        parser: argparse.ArgumentParser = sub.add_parser(
+            name,
+            help=help_,
+            parents=parents,  # type: ignore[arg-type]
+            description=help_,
+        )
+        return parser
+
+    p = add("daemon", "run the engine headless until SIGTERM/SIGINT", with_json=False)
+    p.add_argument("--workers", type=int, default=2, help="concurrent jobs (default 2)")
+    p.add_argument("--heartbeat", type=float, default=5.0, metavar="S", help="seconds between heartbeats (5)")
+    p.add_argument(
+        "--lease",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="a worker silent this long loses its jobs: they ABEND (30)",
+    )
+    p = add("submit", "submit a job definition file")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--at", help='when RUN may start (ISO 8601, "now", "+2h", "tomorrow 02:00")')
+    p.add_argument("--max-start", dest="max_start", help="Max Start Date (absolute, or relative to --at)")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep earlier submissions of this definition for the same targets (default: they are REPLACED)",
+    )
+    p.add_argument("--envelope", metavar="NAME", help="chain the files, in order, into one envelope")
+    add("envelopes", "list envelopes")
+    p = add("envelope", "one envelope with its jobs and notifications")
+    p.add_argument("id", type=int)
+    p = add("envelope-rollback", "roll back an envelope (the most recent of its project first)")
+    p.add_argument("id", type=int)
+    p.add_argument("--reason", required=True)
+    p = add("envelope-cancel", "cancel every job of an envelope that has not ended")
+    p.add_argument("id", type=int)
+    p.add_argument("--comment")
+    p = add("jobs", "list jobs")
+    p.add_argument("--status", action="append", default=[], metavar="CODE")
+    p.add_argument("--project")
+    p.add_argument("--all", action="store_true", help="include system jobs")
+    p.add_argument("--limit", type=int, default=0, help="at most this many (newest first)")
+    p = add("show", "one job with its tasks and steps")
+    p.add_argument("id", type=int)
+    p = add("log", "print a job's log", with_json=False)
+    p.add_argument("id", type=int)
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
+    for name, help_ in (("approve", "approve a job waiting for approval"), ("reject", "reject it")):
+        p = add(name, help_)
+        p.add_argument("id", type=int)
+        p.add_argument("--comment")
+    p = add("cancel", "cancel a job (terminates its running op)")
+    p.add_argument("id", type=int)
+    p.add_argument("--comment")
+    p = add("delete", "delete a job with its tasks, steps and log")
+    p.add_argument("id", type=int)
+    p = add("retry", "rerun a failed job from its failed step")
+    p.add_argument("id", type=int)
+    p = add("rerun", "rerun a job from a step")
+    p.add_argument("id", type=int)
+    p.add_argument("--step", required=True, type=str.upper, choices=["PRE", "RUN", "POST"])
+    p.add_argument("--now", action="store_true", help="RUN: ignore the scheduled date")
+    p = add("reschedule", "set a new RUN date")
+    p.add_argument("id", type=int)
+    p.add_argument("when")
+    p = add("trap", "resolve a trapped job")
+    p.add_argument("id", type=int)
+    p.add_argument("what", choices=["retry", "skip", "abort", "pause", "resume"])
+    p.add_argument("--comment")
+    p = add("rollback", "roll back a job's completed ops")
+    p.add_argument("id", type=int)
+    p.add_argument("--reason")
+    p = add("queue", "show or change the queue")
+    p.add_argument("what", nargs="?", default="status", choices=["status", "pause", "resume", "clear"])
+    p.add_argument("--reason")
+    p = add("settings", "show or change engine settings (pause_queue_on_failure)")
+    p.add_argument("key", nargs="?")
+    p.add_argument("value", nargs="?", help="true/false for switches")
+    p = add("audit", "a job's audit trail")
+    p.add_argument("id", type=int)
+    p = add("demo", "fill a database with demo jobs and open the dashboard", with_json=False)
+    p.add_argument(
+        "--no-open",
+        action="store_true",
+        help="only fill the database (with --jobs: only the historical jobs, for load tests)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first bulk-load N historical jobs in every final and waiting status",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        code = _failed(exc, args)
+        if code is None:
+            raise
+        return code
+
+
+def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
+    """Say in one line what went wrong and return the exit code (None: a bug, let it show). The error
+    types are imported only now: the dashboard paints before SQLAlchemy and the engine are loaded."""
+    from sqlalchemy.exc import DBAPIError
+
+    from jobtui.engine.db.driver import ReadFailed
+    from jobtui.engine.db.store import StoreError
+    from jobtui.engine.domain.definitions import DefinitionError
+    from jobtui.engine.domain.permissions import PermissionRefused
+    from jobtui.engine.formats.policy_file import PolicyError
+    from jobtui.engine.service.actions import Refused, UnknownJob
+
+    if isinstance(exc, Refused | PermissionRefused):
+        print(str(exc), file=sys.stderr)
+        return EXIT_REFUSED
+    if isinstance(exc, StoreError):
+        print(f"{exc}{_storage_hint(args)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if isinstance(exc, UnknownJob | DefinitionError | PolicyError | UsageError | ValueError):
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if isinstance(exc, DBAPIError | ReadFailed):
+        # A database that cannot take the write (full or read-only disk, I/O error): say so in one line,
+        # not a traceback. The transaction was rolled back whole: nothing of the command was written.
+        reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+        print(
+            f"{args.command or 'jobtui'}: database {_db_label(args)}: {reason}{_storage_hint(args)}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        print(
+            f"{args.command or 'jobtui'}: {exc.strerror or exc}{where}{_storage_hint(args)}", file=sys.stderr
+        )
+        return EXIT_BAD_INPUT
+    return None
+
+
+def _db_label(args: argparse.Namespace) -> str:
+    from jobtui.engine.db.driver import default_db_url
+
+    return str(getattr(args, "db", None) or default_db_url())
+
+
+def _storage_hint(args: argparse.Namespace) -> str:
+    """What is wrong with the file system under a SQLite database, if that explains an error: read-only,
+    full, or not writable by this user. Empty when nothing is visibly wrong (or not SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    from jobtui.engine.db.driver import normalise_url
+
+    try:
+        url = make_url(normalise_url(_db_label(args)))
+    except Exception:
+        return ""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return ""
+    path = Path(url.database).expanduser()
+    folder = path.parent
+    try:
+        fs = os.statvfs(folder)
+    except OSError:
+        return ""
+    if fs.f_flag & os.ST_RDONLY:
+        return f" (the file system holding {folder} is read-only)"
+    if fs.f_bavail * fs.f_frsize < 1 << 20:
+        return f" (the file system holding {folder} is full)"
+    for item in (path, folder):
+        if item.exists() and not os.access(item, os.W_OK):
+            return f" ({item} is read-only for this user)"
+    return ""
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command is None:
+        return _open_app(args)
+    handler: Callable[[argparse.Namespace], int] = globals()[f"_cmd_{command.replace('-', '_')}"]
+    return handler(args)
+
+
+# -- set-up shared by commands ---------------------------------------------------------------------------
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from jobtui.engine.db.driver import default_db_url
+    from jobtui.engine.db.store import Store
+
+    return Store(getattr(args, "db", None) or default_db_url())
+
+
+def _actions(args: argparse.Namespace, store: Any = None) -> Any:
+    from jobtui.engine.domain.permissions import Actor
+    from jobtui.engine.formats.policy_file import load_policy
+    from jobtui.engine.service.actions import Actions
+
+    policy = load_policy(getattr(args, "policy", None) or os.environ.get("JOBTUI_POLICY"))
+    actor = Actor.resolve(policy, getattr(args, "as_user", None))
+    return Actions(store or _store(args), actor)
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=None if isinstance(data, dict) and len(data) < 4 else 2))
+    else:
+        print(text)
+
+
+def _job_or_fail(store: Any, job_id: int) -> Any:
+    from jobtui.engine.db.models import Job
+    from jobtui.engine.service.actions import UnknownJob
+
+    with store.read() as session:
+        job = session.get(Job, job_id)
+        if job is None:
+            raise UnknownJob(f"no job {job_id}")
+        return job
+
+
+def _after_action(args: argparse.Namespace, actions: Any, job_id: int, verb: str) -> int:
+    from jobtui.engine.service.views import job_json
+
+    with actions.store.read() as session:
+        from jobtui.engine.db.models import Job
+
+        job = session.get(Job, job_id)
+        data = (
+            job_json(job, session, actions.store.now())
+            if job is not None
+            else {"id": job_id, "status": None, "deleted": True}
+        )
+    label = data.get("status_label") or "deleted"
+    _emit(args, data, f"job {job_id}: {verb} ({label})")
+    return EXIT_OK
+
+
+# -- commands -------------------------------------------------------------------------------------------
+
+
+def _cmd_daemon(args: argparse.Namespace) -> int:
+    import logging
+
+    from jobtui.engine.worker.loop import Engine
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.workers < 1:
+        raise UsageError("daemon: --workers must be at least 1")
+    if not 0 < args.heartbeat < args.lease:
+        raise UsageError("daemon: need 0 < --heartbeat < --lease")
+    stop, drain = threading.Event(), threading.Event()
+    engines: list[Engine] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        # First signal: finish the ops in flight and hand jobs back. Second: stop now; live ops are
+        # re-adopted by the next engine.
+        if drain.is_set() or not engines:
+            stop.set()
+        drain.set()
+        for engine in engines:
+            engine.wake()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    store = _store_when_reachable(args, stop)
+    if store is None:
+        return EXIT_OK
+    engine = Engine(store, workers=args.workers, heartbeat_s=args.heartbeat, lease_s=args.lease)
+    engines.append(engine)
+    print(
+        f"jobtui engine {engine.worker_id[:8]} on {store.url} with {engine.slots} worker(s)",
+        file=sys.stderr,
+        flush=True,
+    )
+    engine.run(stop, drain)
+    print("jobtui engine stopped", file=sys.stderr, flush=True)
+    return EXIT_OK
+
+
+def _store_when_reachable(args: argparse.Namespace, stop: threading.Event) -> Any:
+    """A daemon started before its database server (at boot, say) waits for it; None if stopped first."""
+    from jobtui.engine.db.store import StoreUnreachable
+
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return _store(args)
+        except StoreUnreachable as exc:
+            print(f"database unreachable ({exc}); retrying in {delay:.1f}s", file=sys.stderr, flush=True)
+            stop.wait(delay)
+            delay = min(delay * 2, 15.0)
+    return None
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    from jobtui.engine.formats.definition_file import load_definition
+    from jobtui.engine.formats.envelope_file import is_envelope_file
+
+    if args.envelope or len(args.files) > 1 or is_envelope_file(args.files[0]):
+        return _submit_envelope(args)
+    definition = load_definition(args.files[0])
+    actions = _actions(args)
+    job_id = actions.submit(definition, at=args.at, max_start=args.max_start, keep=args.keep)
+    replaced = actions.replaced_by(job_id)
+    text = f"submitted job {job_id} ({definition.name})"
+    if replaced:
+        text += "; replaced job " + ", ".join(str(i) for i in replaced)
+    _emit(args, {"id": job_id, "replaced": replaced}, text)
+    return EXIT_OK
+
+
+def _submit_envelope(args: argparse.Namespace) -> int:
+    from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, envelope_of_files, load_envelope
+    from jobtui.engine.service.envelope_actions import EnvelopeActions
+
+    if len(args.files) > 1 and not args.envelope:
+        raise UsageError("submit: several files make an envelope; name it with --envelope NAME")
+    if args.at or args.max_start:
+        raise UsageError("submit: --at/--max-start apply to one job; in an envelope file use at/max_start")
+    envelopes = EnvelopeActions(_actions(args))
+    try:
+        spec = envelope_of_files(args.files, args.envelope) if args.envelope else load_envelope(args.files[0])
+    except EnvelopeCorrupt as problem:
+        envelope_id = envelopes.record_corrupt(problem)
+        print(
+            f"{problem.reason}\n(recorded as corrupt envelope {envelope_id}; none of its jobs run)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    envelope_id, ids = envelopes.submit(spec)
+    text = f"submitted envelope {envelope_id} ({spec.name}): jobs " + " → ".join(str(i) for i in ids)
+    _emit(args, {"envelope": envelope_id, "ids": ids}, text)
+    return EXIT_OK
+
+
+def _cmd_envelopes(args: argparse.Namespace) -> int:
+    from jobtui.engine.service.envelope_actions import EnvelopeActions
+
+    envelopes = EnvelopeActions(_actions(args)).all_envelopes()
+    lines = [
+        f"{e['id']:>5}  {e['status']:<15} {e['project']:<12} {e['name']}  ({len(e['jobs'])} jobs)"
+        for e in envelopes
+    ]
+    _emit(args, envelopes, "\n".join(lines) or "no envelopes")
+    return EXIT_OK
+
+
+def _cmd_envelope(args: argparse.Namespace) -> int:
+    from jobtui.engine.service.envelope_actions import EnvelopeActions
+
+    data = EnvelopeActions(_actions(args)).detail(args.id)
+    lines = [f"envelope {data['id']} {data['name']} [{data['project']}] {data['status']}"]
+    if data["reason"]:
+        lines.append(f"  reason: {data['reason']}")
+    lines += [f"  job {j['id']:>5}  {j['status']:<12} {j['name']}" for j in data["jobs"]]
+    lines += [f"  {n['at']} {n['level']:<7} {n['text']}" for n in data["notifications"]]
+    _emit(args, data, "\n".join(lines))
+    return EXIT_OK
+
+
+def _cmd_envelope_rollback(args: argparse.Namespace) -> int:
+    from jobtui.engine.service.envelope_actions import EnvelopeActions
+
+    job_id = EnvelopeActions(_actions(args)).rollback(args.id, args.reason)
+    _emit(
+        args,
+        {"envelope": args.id, "rollback_job": job_id},
+        f"envelope {args.id}: rollback queued as job {job_id}",
+    )
+    return EXIT_OK
+
+
+def _cmd_envelope_cancel(args: argparse.Namespace) -> int:
+    from jobtui.engine.service.envelope_actions import EnvelopeActions
+
+    ids = EnvelopeActions(_actions(args)).cancel(args.id, args.comment)
+    _emit(args, {"envelope": args.id, "canceled": ids}, f"envelope {args.id}: canceled jobs {ids or 'none'}")
+    return EXIT_OK
+
+
+def _cmd_jobs(args: argparse.Namespace) -> int:
+    from sqlmodel import col, select
+
+    from jobtui.engine.db.models import Job
+    from jobtui.engine.domain.permissions import Perm
+    from jobtui.engine.domain.states import Status
+    from jobtui.engine.service.views import job_json
+
+    for code in args.status:
+        if code.upper() not in Status.__members__:
+            raise UsageError(f'jobs: unknown status "{code}" (one of {", ".join(Status.__members__)})')
+    actions = _actions(args)
+    store = actions.store
+    with store.read() as session:
+        query = select(Job).order_by(col(Job.id).desc())
+        if args.status:
+            query = query.where(col(Job.status).in_([c.upper() for c in args.status]))
+        if args.project:
+            query = query.where(Job.project == args.project)
+        if not args.all:
+            query = query.where(col(Job.system).is_(False))
+        if args.limit:
+            query = query.limit(args.limit)
+        now = store.now()
+        jobs = [
+            job_json(job, session, now)
+            for job in session.exec(query)
+            if actions.actor.may(Perm.VIEW, job.project)
+        ]
+    if args.json:
+        print(json.dumps(jobs, indent=2))
+        return EXIT_OK
+    print(f"{'ID':>6}  {'JOB':<24} {'PROJECT':<12} {'STATUS':<20} {'STEP':<5} {'PROG':>4}  SCHEDULED")
+    for job in jobs:
+        print(
+            f"{job['id']:>6}  {job['name'][:24]:<24} {job['project'][:12]:<12} "
+            f"{job['status_label'][:20]:<20} {job['step']:<5} {job['progress']:>3}%  {job['scheduled_at']}"
+        )
+    return EXIT_OK
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from jobtui.engine.db.models import Job
+    from jobtui.engine.domain.permissions import Perm
+    from jobtui.engine.service.views import job_detail_json
+
+    actions = _actions(args)
+    store = actions.store
+    with store.read() as session:
+        job = session.get(Job, args.id)
+        if job is None:
+            from jobtui.engine.service.actions import UnknownJob
+
+            raise UnknownJob(f"show: no job {args.id}")
+        actions.actor.require("show", Perm.VIEW, job.project)
+        data = job_detail_json(job, session, store.now())
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    print(f"job {data['id']}  {data['name']}  [{data['type']}]  project {data['project']}")
+    print(
+        f"  status  {data['status_label']} ({data['status']})  step {data['step']}  "
+        f"progress {data['progress']}%  exec {data['exec']}"
+    )
+    if data["reason"]:
+        print(f"  reason  {data['reason']}")
+    for key in ("scheduled_at", "max_start_at", "started_at", "ended_at"):
+        print(f"  {key:<13} {data[key] or '-'}")
+    if data["trap"]:
+        print(
+            f"  trap    op {data['trap']['op']}  left {data['trap']['timeout_left_s']}s  "
+            f"paused {data['trap']['paused']}"
+        )
+    for task in data["tasks"]:
+        print(f"  task {task['target']}: {task['status']} {task['progress']}%")
+        for step in task["steps"]:
+            print(f"    {step['step']:<8} {step['name']:<24} {step['status']:<8} exit {step['exit_code']}")
+    for step in data["steps"]:
+        print(f"    {step['step']:<8} {step['name']:<24} {step['status']:<8} exit {step['exit_code']}")
+    return EXIT_OK
+
+
+def _cmd_log(args: argparse.Namespace) -> int:
+    from jobtui.engine.db.models import Job
+    from jobtui.engine.domain.states import FINAL_STATUSES, Status
+
+    store = _store(args)
+    job = _job_or_fail(store, args.id)
+    path = Path(job.log_path)
+    offset = 0
+    while True:
+        # In pieces, as bytes: a log of any size passes through in constant memory, byte for byte.
+        grew = False
+        try:
+            with path.open("rb") as fh:
+                fh.seek(offset)
+                while piece := fh.read(LOG_PIECE_BYTES):
+                    grew = True
+                    offset += len(piece)
+                    sys.stdout.buffer.write(piece)
+        except FileNotFoundError:
+            pass
+        if grew:
+            sys.stdout.flush()
+        if not args.follow:
+            return EXIT_OK
+        with store.read() as session:
+            current = session.get(Job, args.id)
+            if current is None or Status(current.status) in FINAL_STATUSES:
+                if not grew:
+                    return EXIT_OK
+                continue
+        time.sleep(0.25)
+
+
+def _simple_action(verb: str, method: str, *arg_names: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        actions = _actions(args)
+        getattr(actions, method)(args.id, *(getattr(args, name) for name in arg_names))
+        return _after_action(args, actions, args.id, verb)
+
+    return run
+
+
+_cmd_approve = _simple_action("approved", "approve", "comment")
+_cmd_reject = _simple_action("rejected", "reject", "comment")
+_cmd_cancel = _simple_action("canceled", "cancel", "comment")
+_cmd_delete = _simple_action("deleted", "delete")
+_cmd_retry = _simple_action("retried", "retry")
+_cmd_reschedule = _simple_action("rescheduled", "reschedule", "when")
+_cmd_rollback = _simple_action("rollback requested", "rollback", "reason")
+
+
+def _cmd_rerun(args: argparse.Namespace) -> int:
+    actions = _actions(args)
+    actions.rerun(args.id, args.step, run_now=args.now)
+    return _after_action(args, actions, args.id, f"rerun from {args.step}")
+
+
+def _cmd_trap(args: argparse.Namespace) -> int:
+    actions = _actions(args)
+    actions.trap(args.id, args.what, args.comment)
+    return _after_action(args, actions, args.id, f"trap {args.what}")
+
+
+def _cmd_queue(args: argparse.Namespace) -> int:
+    actions = _actions(args)
+    cleared: list[int] | None = None
+    if args.what == "pause":
+        actions.queue_pause(args.reason)
+    elif args.what == "resume":
+        actions.queue_resume()
+    elif args.what == "clear":
+        cleared = actions.queue_clear()
+    state = actions.queue_state()
+    data: dict[str, Any] = {
+        "paused": state.paused,
+        "queued": state.queued,
+        "running": state.running,
+        "workers": state.workers,
+    }
+    if state.reason:
+        data["reason"] = state.reason
+    if cleared is not None:
+        data["canceled"] = cleared
+    text = (
+        f"queue {'PAUSED' if state.paused else 'RUNNING'}"
+        + (f" ({state.reason})" if state.paused and state.reason else "")
+        + f": {state.queued} queued, {state.running} running, {state.workers} worker(s)"
+        + (f"; canceled {len(cleared)} job(s)" if cleared is not None else "")
+    )
+    _emit(args, data, text)
+    return EXIT_OK
+
+
+def _cmd_settings(args: argparse.Namespace) -> int:
+    from jobtui.engine.service.actions import SETTINGS
+
+    actions = _actions(args)
+    if args.key is not None and args.key not in SETTINGS:
+        raise UsageError(f'settings: unknown setting "{args.key}" (known: {", ".join(SETTINGS)})')
+    if args.key is not None and args.value is not None:
+        lowered = args.value.lower()
+        if lowered not in ("true", "false", "on", "off", "1", "0", "yes", "no"):
+            raise UsageError(f'settings: {args.key} takes true or false, not "{args.value}"')
+        actions.set_setting(args.key, lowered in ("true", "on", "1", "yes"))
+    values = actions.settings()
+    if args.key is not None:
+        values = {args.key: values[args.key]}
+    _emit(args, values, "\n".join(f"{key} = {json.dumps(value)}" for key, value in values.items()))
+    return EXIT_OK
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from jobtui.engine.service.views import audit_json
+
+    store = _store(args)
+    rows = audit_json(store, args.id)
+    if not rows:
+        from jobtui.engine.service.actions import UnknownJob
+
+        raise UnknownJob(f"audit: no job {args.id}")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    for row in rows:
+        move = f"{row['from'] or '-'} → {row['to'] or '-'}"
+        print(f"{row['at']}  {row['who']:<20} {row['action']:<18} {move:<26} {row['comment'] or ''}")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from jobtui.demo.seed import DemoStream, seed_demo
+
+    if args.jobs < 0:
+        raise UsageError("demo: --jobs must not be negative")
+    store = _store(args)
+    if args.jobs:
+        from jobtui.demo.bulk import bulk_load
+
+        def report(done: int) -> None:
+            print(f"\rdemo: {done:,}/{args.jobs:,} historical jobs", end="", file=sys.stderr, flush=True)
+
+        started = time.perf_counter()
+        bulk_load(store, args.jobs, progress=report if sys.stderr.isatty() else None)
+        elapsed = time.perf_counter() - started
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        print(
+            f"demo: loaded {args.jobs:,} historical jobs into {store.url} in {elapsed:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        if args.no_open:
+            return EXIT_OK
+    ids = seed_demo(store)
+    print(f"demo: submitted {len(ids)} jobs to {store.url}", file=sys.stderr)
+    if args.no_open:
+        return EXIT_OK
+    # The app's embedded engine runs the jobs; the stream keeps submitting and acting like an operator.
+    stream = DemoStream(store)
+    stream.start()
+    try:
+        return _open_app(args)
+    finally:
+        stream.stop()
+
+
+def _open_app(args: argparse.Namespace) -> int:
+    from jobtui.app import run_app
+    from jobtui.engine.db.driver import default_db_url
+
+    url = getattr(args, "db", None) or default_db_url()
+    return run_app(url, readonly=getattr(args, "readonly", False), lang=getattr(args, "lang", None))
+

@@ -1,0 +1,467 @@
+"""Database access: connections, transactions, schema version, the change feed and audited status writes.
+
+Writers take the SQLite write lock up front (BEGIN IMMEDIATE) so a transaction never fails half-way on
+lock upgrade; readers never block writers (WAL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import platformdirs
+from sqlalchemy import event, insert, text, update
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, create_engine, select
+
+from jobtui.engine.db import wakeups
+from jobtui.engine.db.driver import BUSY_TIMEOUT_MS, SCHEMA_HEAD, Reader, normalise_url
+from jobtui.engine.db.models import CHANGES, JOBS, AuditEvent, Job, Setting
+from jobtui.engine.db.revision import current_revision
+from jobtui.engine.domain.clock import Clock, DatabaseClock, SystemClock
+from jobtui.engine.domain.states import Status, is_allowed_transition
+from jobtui.engine.errors import StoreError, StoreUnreachable
+
+LOCK_RETRY_SECONDS = 120.0
+# A sweep takes well under a second; a daemon frozen for longer than this while sweeping loses the turn.
+SWEEP_LOCK_TIMEOUT_S = 15.0
+
+
+class TransitionError(RuntimeError):
+    """A status change the transition table does not allow; a bug, never an operator refusal."""
+
+
+class LeaseLost(RuntimeError):
+    """The engine's claim on a job is gone (cancelled, taken over): it must stop touching the job."""
+
+
+StatusHook = Callable[["Store", Session, Job, Status, Status, str], None]
+_STATUS_HOOKS: list[StatusHook] = []
+
+
+def on_status_change(hook: StatusHook) -> None:
+    """Call `hook(store, session, job, from, to, who)` inside the transaction of every status change.
+
+    Layers above the store (the envelope chain) register here, so the store never imports them.
+    """
+    if hook not in _STATUS_HOOKS:
+        _STATUS_HOOKS.append(hook)
+
+
+class Store:
+    def __init__(self, url: str, clock: Clock | None = None, log_dir: str | Path | None = None) -> None:
+        self.url = normalise_url(url)
+        self.clock: Clock = clock or SystemClock()
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            db_path = parsed.database or ""
+            if not db_path or db_path == ":memory:":
+                raise StoreError("an in-memory SQLite database cannot be shared by engine and viewers")
+            path = Path(db_path).expanduser()
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database directory {path.parent}: {exc}") from exc
+            self.db_path: Path | None = path
+            self._lock_path = str(path) + ".writelock"
+            default_logs = path.with_name(path.stem + "-logs")
+            # A pool keeps connections open: closing the last one makes SQLite checkpoint and delete the
+            # WAL, an fsync on every transaction. Op processes never inherit them (close_fds).
+            self.engine: Engine = create_engine(self.url, pool_size=8, max_overflow=8)
+            event.listen(self.engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine, "begin", _sqlite_on_begin)
+        else:
+            self.db_path = None
+            default_logs = Path(platformdirs.user_data_dir("jobtui")) / "logs"
+            self.engine = create_engine(
+                self.url,
+                pool_size=8,
+                max_overflow=16,
+                # Operators see who holds a connection in pg_stat_activity.
+                connect_args={"application_name": f"jobtui pid {os.getpid()}"},
+            )
+            event.listen(self.engine, "checkin", _note_checkin)
+            event.listen(self.engine, "checkout", _ping_if_idle)
+            if clock is None:
+                # Deadlines and heartbeats compare times written by several hosts: use one clock.
+                self.clock = DatabaseClock(self._server_time)
+        self.sweep_lock_timeout_s = SWEEP_LOCK_TIMEOUT_S
+        self.log_dir = Path(log_dir or os.environ.get("JOBTUI_LOG_DIR") or default_logs)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._reader: Reader | None = None
+        self._ensure_schema()
+
+    @property
+    def reader(self) -> Reader:
+        """Plain driver reads on this database (the monitor's job table), opened on first use."""
+        if self._reader is None:
+            self._reader = Reader(self.url)
+        return self._reader
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for messages and logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    # -- transactions -------------------------------------------------------------------------------
+
+    @contextmanager
+    def write(self, walking: bool = False) -> Iterator[Session]:
+        """One write transaction; commits on success, rolls back everything on any exception.
+
+        `walking`: an engine moving the jobs it holds. Such a transaction makes work for other engines
+        only when it leaves a job claimable; any other write (an operator's) may make work.
+        """
+        lock_fd = self.take_writer_lock()
+        try:
+            conn = self._connect_for_write()
+            session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
+            session.info["jobtui_work"] = not walking
+            try:
+                yield session
+                self.flush_job_writes(session)
+                session.flush()
+                if not self.is_sqlite and session.info["jobtui_work"] and "jobtui_touched" in session.info:
+                    session.execute(text(f"NOTIFY {wakeups.WORK_CHANNEL}"))
+                conn.commit()
+                for callback in session.info.get("jobtui_after_commit", ()):
+                    callback()
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                session.close()
+                conn.close()
+        finally:
+            if lock_fd is not None:
+                os.close(lock_fd)  # closing the descriptor releases the flock
+
+    @staticmethod
+    def after_commit(session: Session, callback: Callable[[], object]) -> None:
+        """Run `callback` once `session`'s write transaction has committed (never if it fails)."""
+        session.info.setdefault("jobtui_after_commit", []).append(callback)
+
+    def _server_time(self) -> pendulum.DateTime:
+        with self.engine.connect() as conn:
+            value = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+        return pendulum.instance(value).in_timezone("UTC")
+
+    @contextmanager
+    def sweeping(self) -> Iterator[bool]:
+        """Whether this process is the one that sweeps now (expiry, trap timeouts, lost workers).
+
+        Several daemons on PostgreSQL take turns through an advisory lock; SQLite's writers are serialised
+        anyway, so there every engine sweeps.
+        """
+        if self.is_sqlite:
+            yield True
+            return
+        with self.engine.connect() as conn:
+            # The lock lives in a transaction the server ends by itself if it sits idle too long: a
+            # daemon stopped (SIGSTOP, a hung host) while sweeping must not stop every other from sweeping,
+            # or the jobs of the lost daemon would never be declared lost.
+            timeout_ms = int(self.sweep_lock_timeout_s * 1000)
+            conn.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}"))
+            mine = bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(740252)")).scalar())
+            try:
+                yield mine
+            finally:
+                with contextlib.suppress(DBAPIError):
+                    conn.rollback()
+
+    def take_writer_lock(self) -> int | None:
+        """Queue SQLite writers in the kernel: a waiter wakes the moment the lock is free, where
+        SQLite's own busy handler polls with growing sleeps and starves under steady contention."""
+        if self.db_path is None:
+            return None
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def _connect_for_write(self) -> Connection:
+        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+        delay = 0.01
+        while True:
+            conn = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+            try:
+                conn.begin()
+                return conn
+            except OperationalError as exc:
+                conn.close()
+                # Another process kept the write lock past busy_timeout: wait and try again rather than
+                # lose the state change.
+                if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+
+    # -- schema -------------------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                current = current_revision(conn)
+        except DBAPIError as exc:
+            problem = StoreUnreachable if not self.is_sqlite else StoreError
+            raise problem(f"cannot open database {self.safe_url}: {exc.orig}") from exc
+        if current != SCHEMA_HEAD:
+            from jobtui.engine.db import migrate  # alembic is slow to import; only load it when needed
+
+            migrate.upgrade(self.engine, self.url, current)
+        if self.is_sqlite:
+            self._heal_counts()
+
+    def _heal_counts(self) -> None:
+        """A bulk load drops the count triggers while it runs; if it died, put them back and recount."""
+        from jobtui.engine.db import counts
+
+        with self.engine.connect() as conn:
+            if counts.healthy(conn):
+                return
+        with self.write() as session:
+            counts.install(session.connection())
+
+    # -- the change feed and audited writes ----------------------------------------------------------
+
+    def now(self) -> pendulum.DateTime:
+        return self.clock.now()
+
+    def touch(self, session: Session, job_id: int | None, kind: str = "job") -> int:
+        """Record that a job (or, with job_id None, something global) changed; returns its seq.
+
+        One feed row per job per transaction is enough: viewers only see the transaction at commit.
+        """
+        touched: dict[int | None, int] = session.info.setdefault("jobtui_touched", {})
+        if job_id is not None and job_id in touched:
+            return touched[job_id]
+        seq = self._new_change(session, job_id, kind)
+        if job_id is not None:
+            touched[job_id] = seq
+            session.execute(update(JOBS).where(JOBS.c.id == job_id).values(seq=seq))
+        return seq
+
+    def _new_change(self, session: Session, job_id: int | None, kind: str) -> int:
+        row = {"job_id": job_id, "kind": kind, "at": self.now()}
+        seq = int(session.execute(_NEW_CHANGE, row).scalar_one())
+        if not self.is_sqlite and not session.info.get("jobtui_notified"):
+            # Delivered at commit, once per transaction, to every listening viewer and daemon.
+            session.execute(text(f"NOTIFY {wakeups.CHANNEL}"))
+            session.info["jobtui_notified"] = True
+        return seq
+
+    def listen(self, callback: Callable[[], None], work_only: bool = False) -> wakeups.Listener:
+        """Call `callback` when another transaction commits a change (PostgreSQL); a no-op on SQLite.
+
+        With `work_only`, only for changes that may leave a job to claim: a daemon need not wake for
+        every op another daemon finishes."""
+        dsn = None
+        if not self.is_sqlite:
+            dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        channel = wakeups.WORK_CHANNEL if work_only else wakeups.CHANNEL
+        return wakeups.Listener(dsn, callback, channel).start()
+
+    def audit(
+        self,
+        session: Session,
+        job: Job,
+        who: str,
+        action: str,
+        from_status: str | None,
+        to_status: str | None,
+        comment: str | None = None,
+    ) -> None:
+        session.add(
+            AuditEvent(
+                job_id=job.id or 0,
+                job_name=job.name,
+                at=self.now(),
+                who=who,
+                action=action,
+                from_status=from_status,
+                to_status=to_status,
+                comment=comment,
+            )
+        )
+
+    def change_job(
+        self,
+        session: Session,
+        job: Job,
+        who: str,
+        action: str,
+        to_status: Status | None = None,
+        comment: str | None = None,
+        held: str | None = None,
+        **fields: Any,
+    ) -> None:
+        """The one way a job row changes: table-checked, audited when the status moves, in the feed.
+
+        With `held`, the write only happens if the job still carries that lease; otherwise LeaseLost.
+        """
+        assert job.id is not None
+        src = Status(job.status)
+        values = dict(fields)
+        moves = to_status is not None and to_status != src
+        if to_status is not None and moves:
+            if not is_allowed_transition(src, to_status):
+                raise TransitionError(f"{action}: {src.value} → {to_status.value} is not in the table")
+            values["status"] = to_status.value
+            values["status_since"] = self.now()
+        touched: dict[int | None, int] = session.info.setdefault("jobtui_touched", {})
+        if job.id not in touched:
+            touched[job.id] = self._new_change(session, job.id, "job")
+            values["seq"] = touched[job.id]
+        pending: dict[int, _JobWrite] = session.info.setdefault("jobtui_job_writes", {})
+        write = pending.get(job.id)
+        if write is not None and held is not None and write.held not in (None, held):
+            self._write_job(session, job.id, pending.pop(job.id))
+            write = None
+        if write is None:
+            write = pending[job.id] = _JobWrite(held)
+        write.values.update(values)
+        write.held = write.held or held
+        for key, value in values.items():
+            # Keep the instance in step without making it dirty, or autoflush would write it again.
+            set_committed_value(job, key, value)
+        if Status(job.status) in CLAIMABLE and (moves or "worker_id" in values or "due_at" in values):
+            session.info["jobtui_work"] = True
+        if moves or action not in ENGINE_QUIET_ACTIONS:
+            # Bookkeeping (step, progress) waits to ride along with the next write of the row; a status
+            # change is written now, so triggers and queries later in the transaction see it.
+            self._write_job(session, job.id, pending.pop(job.id))
+            self.audit(session, job, who, action, src.value, Status(job.status).value, comment)
+        if to_status is not None and to_status != src:
+            for hook in _STATUS_HOOKS:
+                hook(self, session, job, src, to_status, who)
+
+    def flush_job_writes(self, session: Session) -> None:
+        """Write the bookkeeping `change_job` held back; LeaseLost if a lease it relied on is gone."""
+        pending: dict[int, _JobWrite] = session.info.get("jobtui_job_writes", {})
+        while pending:
+            job_id, write = pending.popitem()
+            self._write_job(session, job_id, write)
+
+    @staticmethod
+    def _write_job(session: Session, job_id: int, write: _JobWrite) -> None:
+        if not write.values and write.held is None:
+            return
+        stmt = update(JOBS).where(JOBS.c.id == job_id)
+        if write.held is not None:
+            stmt = stmt.where(JOBS.c.lease == write.held)
+        # With nothing to change, re-setting the id still proves the lease is held.
+        result = session.execute(stmt.values(**(write.values or {"id": job_id})))
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise LeaseLost(f"job {job_id} is no longer held by this worker")
+
+    # -- settings -----------------------------------------------------------------------------------
+
+    def get_setting(self, session: Session, key: str, default: Any = None) -> Any:
+        row = session.get(Setting, key)
+        return default if row is None else json.loads(row.value)
+
+    def set_setting(self, session: Session, key: str, value: Any) -> None:
+        row = session.get(Setting, key)
+        if row is None:
+            session.add(Setting(key=key, value=json.dumps(value)))
+        else:
+            row.value = json.dumps(value)
+            session.add(row)
+        session.flush()
+
+    def last_seq(self) -> int:
+        with self.read() as session:
+            value = session.execute(text("SELECT max(seq) FROM changes")).scalar()
+            return int(value or 0)
+
+    @staticmethod
+    def lock_job(session: Session, job_id: int | None) -> Job | None:
+        """Load a job to decide on it in a write transaction, its row locked until commit.
+
+        On PostgreSQL another transaction may change the job between the read and the write; the lock
+        makes it wait for (and then read) that change, so a decision is never taken on a stale status.
+        SQLite's writers are serialised anyway (no FOR UPDATE there).
+        """
+        if job_id is None:
+            return None
+        return session.get(Job, job_id, with_for_update=True, populate_existing=True)
+
+    def load_job(self, session: Session, job_id: int) -> Job | None:
+        return session.exec(select(Job).where(Job.id == job_id)).first()
+
+
+_NEW_CHANGE = insert(CHANGES).returning(CHANGES.c.seq)
+
+
+@dataclass
+class _JobWrite:
+    """Changes to one job row not yet written in this transaction, and the lease they rely on."""
+
+    held: str | None
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+# Statuses an engine claims a job in (when due, and not held).
+CLAIMABLE = frozenset({Status.READY, Status.PAUSED, Status.ROLLBACK})
+
+# Engine bookkeeping that moves no status (progress, step pointers) goes to the feed but not the audit.
+ENGINE_QUIET_ACTIONS = frozenset({"progress", "step", "natures", "heartbeat"})
+
+
+IDLE_PING_S = 1.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["jobtui_idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Ping a pooled connection that sat idle (the server may have restarted meanwhile); one in steady
+    use is not pinged, which would cost a round trip per transaction. A failed ping makes the pool
+    discard the connection and open another."""
+    since = record.info.get("jobtui_idle_since")
+    if since is None or time.monotonic() - since < IDLE_PING_S:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SELECT 1")
+        cursor.close()
+    except Exception as exc:
+        raise DisconnectionError(str(exc)) from exc
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's begin hook (below) issue BEGIN itself, so writers can ask for IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,54 @@
+"""Envelope status is derived from its jobs, never edited by hand (DESIGN.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from jobtui.engine.domain.states import Status
+
+
+class EnvelopeStatus(StrEnum):
+    SUCCESS = "SUCCESS"
+    SUCCESS_ACTIVE = "SUCCESS_ACTIVE"
+    ERRORS = "ERRORS"
+    ERRORS_ACTIVE = "ERRORS_ACTIVE"
+    CORRUPT = "CORRUPT"
+    CANCELLED = "CANCELLED"
+    ROLLEDBACK = "ROLLEDBACK"
+
+
+STICKY = frozenset({EnvelopeStatus.CORRUPT, EnvelopeStatus.CANCELLED, EnvelopeStatus.ROLLEDBACK})
+ACTIVE_JOB = frozenset(
+    {
+        Status.READY,
+        Status.RUNNING,
+        Status.ROLLBACK,
+        Status.APPROVAL,
+        Status.TRAPPED,
+        Status.TRAP_PAUSED,
+        Status.PAUSED,
+    }
+)
+FAILED_JOB = frozenset({Status.ERROR, Status.ABEND, Status.EXPIRED, Status.REJECTED, Status.CANCELED})
+
+LABELS = {
+    EnvelopeStatus.SUCCESS: ("✔", "Success"),
+    EnvelopeStatus.SUCCESS_ACTIVE: ("▶", "Success, active"),
+    EnvelopeStatus.ERRORS: ("✘", "Errors"),
+    EnvelopeStatus.ERRORS_ACTIVE: ("⚠", "Errors, active"),
+    EnvelopeStatus.CORRUPT: ("☒", "Corrupt"),
+    EnvelopeStatus.CANCELLED: ("■", "Cancelled"),
+    EnvelopeStatus.ROLLEDBACK: ("↶", "Rolled back"),
+}
+
+
+def derive_status(stored: str | None, job_statuses: Iterable[str]) -> EnvelopeStatus:
+    if stored is not None and EnvelopeStatus(stored) in STICKY:
+        return EnvelopeStatus(stored)
+    statuses = [Status(s) for s in job_statuses]
+    active = any(s in ACTIVE_JOB for s in statuses)
+    failed = any(s in FAILED_JOB for s in statuses)
+    if active:
+        return EnvelopeStatus.ERRORS_ACTIVE if failed else EnvelopeStatus.SUCCESS_ACTIVE
+    return EnvelopeStatus.ERRORS if failed else EnvelopeStatus.SUCCESS

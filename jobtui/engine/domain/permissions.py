@@ -1,0 +1,91 @@
+"""Who may do what: a policy maps OS users to roles, roles to actions per project.
+
+No policy file means single-user mode: the local user may do everything. With a policy, deny by default.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from jobtui.engine.domain.states import Perm
+from jobtui.engine.errors import Refusal
+
+KNOWN_PERMISSIONS = frozenset(p.value for p in Perm)
+
+
+class PermissionRefused(Refusal, PermissionError):
+    """The actor lacks a permission; str() is the reason shown to the operator."""
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    actions: frozenset[str]
+    projects: frozenset[str]
+
+    def grants(self, action: str, project: str) -> bool:
+        return action in self.actions and ("*" in self.projects or project in self.projects)
+
+
+@dataclass(frozen=True)
+class Policy:
+    source: str
+    roles: dict[str, Role] = field(default_factory=dict)
+    users: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def roles_of(self, user: str) -> tuple[str, ...]:
+        return self.users.get(user, ())
+
+    def allows(self, user: str, action: str, project: str) -> bool:
+        return any(
+            self.roles[name].grants(action, project) for name in self.roles_of(user) if name in self.roles
+        )
+
+
+def login_name() -> str:
+    return getpass.getuser()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The user an action is done as, and the policy that judges them."""
+
+    user: str
+    policy: Policy | None = None
+
+    @classmethod
+    def resolve(cls, policy: Policy | None, as_user: str | None = None) -> Actor:
+        """The OS login; `--as USER` only for holders of action.admin.impersonate."""
+        real = cls(login_name(), policy)
+        if as_user is None or as_user == real.user:
+            return real
+        if not real.may(Perm.IMPERSONATE, "*"):
+            raise PermissionRefused(f"--as {as_user}: {real.user} lacks {Perm.IMPERSONATE.value}")
+        return cls(as_user, policy)
+
+    @property
+    def single_user(self) -> bool:
+        return self.policy is None
+
+    def may(self, permission: Perm | str, project: str) -> bool:
+        if self.policy is None:
+            return True
+        return self.policy.allows(self.user, str(permission), project)
+
+    def may_approve(self, project: str, approvers: Iterable[str]) -> bool:
+        if self.may(Perm.APPROVE_ALL, project):
+            return True
+        if self.policy is None:
+            return True
+        listed = set(approvers)
+        if self.user in listed:
+            return True
+        return any(f"role:{role}" in listed for role in self.policy.roles_of(self.user))
+
+    def require(self, action: str, permission: Perm | str, project: str) -> None:
+        if not self.may(permission, project):
+            raise PermissionRefused(
+                f"{action}: {self.user} lacks {Perm(permission).value} on project {project}"
+            )

@@ -1,0 +1,27 @@
+"""The one exception base of jobtui, and its two kinds a user sees: a refusal and bad input.
+
+Front ends map the kinds to exit codes (refusal 1, bad input 2) and to notifications; anything else
+that derives from JobtuiError is a failure of the surroundings (database, disk) with a one-line message.
+"""
+
+from __future__ import annotations
+
+
+class JobtuiError(Exception):
+    """Something jobtui can explain in one line; str() is that line."""
+
+
+class Refusal(JobtuiError):
+    """An action was not allowed: its status, the queue or a permission forbids it."""
+
+
+class BadInput(JobtuiError):
+    """A file, argument or answer that cannot be used; the message names where and what."""
+
+
+class StoreError(JobtuiError):
+    """A database problem an operator must act on (wrong schema version, unwritable file, …)."""
+
+
+class StoreUnreachable(StoreError):
+    """The database server did not answer; it may come back (a daemon waits for it)."""

@@ -1,0 +1,155 @@
+"""Envelope files (seed 004): a named chain of definition files. The file format is a public contract.
+
+```toml
+envelope = "release-42"
+project = "payments"
+[[jobs]]
+file = "build.toml"              # relative to this file
+at = "+10m"                      # optional overrides: at, max_start
+```
+A file that cannot be read, names a missing or invalid definition, or mixes projects is a corrupt
+envelope: `EnvelopeCorrupt` says why, and the caller records it so that operators see it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from jobtui.engine.domain.definitions import Definition, DefinitionError
+from jobtui.engine.formats.definition_file import load_definition
+
+_TOP_KEYS = ("envelope", "project", "jobs")
+_JOB_KEYS = ("file", "at", "max_start")
+_ENVELOPE_LINE = re.compile(r"""^\s*envelope\s*=\s*["']([^"']*)["']""", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class EnvelopeEntry:
+    definition: Definition
+    at: str | None = None
+    max_start: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvelopeSpec:
+    name: str
+    project: str
+    source: str
+    entries: tuple[EnvelopeEntry, ...]
+
+
+class EnvelopeCorrupt(ValueError):
+    """The envelope cannot run; `reason` says why (file, line and field where known)."""
+
+    def __init__(self, name: str, project: str, source: str, reason: str) -> None:
+        super().__init__(reason)
+        self.name = name
+        self.project = project
+        self.source = source
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+def is_envelope_file(path: str | Path) -> bool:
+    """Whether `path` is meant as an envelope (an `envelope = ...` line), even when it is broken."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, ValueError):  # unreadable, not UTF-8, a NUL in the path
+        return False
+    return _ENVELOPE_LINE.search(text) is not None
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line:
+            return number
+    return None
+
+
+def load_envelope(path: str | Path) -> EnvelopeSpec:
+    source = str(path)
+    fallback = Path(source).stem
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, a NUL in the path
+        raise EnvelopeCorrupt(fallback, "default", source, f"{source}: cannot read file: {exc}") from exc
+    named = _ENVELOPE_LINE.search(text)
+    name = named.group(1) if named and named.group(1).strip() else fallback
+
+    def corrupt(message: str, needle: str | None = None, project: str = "default") -> EnvelopeCorrupt:
+        line = _line_of(text, needle) if needle else None
+        where = f"{source}:{line}" if line else source
+        return EnvelopeCorrupt(name, project, source, f"{where}: {message}")
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise corrupt(f"invalid TOML: {exc}") from exc
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise corrupt(f'unknown key "{key}" (expected {", ".join(_TOP_KEYS)})', key)
+    if not isinstance(data.get("envelope"), str) or not data["envelope"].strip():
+        raise corrupt('"envelope": expected the envelope name as a non-empty string', "envelope")
+    project = data.get("project")
+    if project is not None and (not isinstance(project, str) or not project.strip()):
+        raise corrupt('"project": expected a non-empty string', "project")
+    jobs = data.get("jobs")
+    if not isinstance(jobs, list) or not jobs:
+        raise corrupt(
+            '"jobs": expected at least one [[jobs]] table with a "file"', "jobs", project or "default"
+        )
+    base = Path(source).parent
+    entries: list[EnvelopeEntry] = []
+    for number, job in enumerate(jobs, start=1):
+        label = f"[[jobs]] #{number}"
+        if not isinstance(job, dict):
+            raise corrupt(f"{label}: expected a table", "[[jobs]]", project or "default")
+        for key in job:
+            if key not in _JOB_KEYS:
+                raise corrupt(f'{label}: unknown key "{key}" (expected {", ".join(_JOB_KEYS)})', key)
+        file = job.get("file")
+        if not isinstance(file, str) or not file.strip():
+            raise corrupt(f'{label} "file": expected a definition file path', "file", project or "default")
+        for key in ("at", "max_start"):
+            if key in job and not isinstance(job[key], str):
+                raise corrupt(f'{label} "{key}": expected a date as a string', key, project or "default")
+        try:
+            definition = load_definition(base / file)
+        except DefinitionError as exc:
+            first = str(exc).splitlines()[0]
+            raise corrupt(f'{label} "file" {file}: {first}', file, project or "default") from exc
+        entries.append(EnvelopeEntry(definition, job.get("at"), job.get("max_start")))
+    return _checked(name, project, source, entries)
+
+
+def envelope_of_files(paths: list[str], name: str) -> EnvelopeSpec:
+    """`jobtui submit a.toml b.toml --envelope NAME`: the files in the order given."""
+    source = ", ".join(paths)
+    entries: list[EnvelopeEntry] = []
+    for path in paths:
+        try:
+            entries.append(EnvelopeEntry(load_definition(path)))
+        except DefinitionError as exc:
+            project = entries[0].definition.project if entries else "default"
+            problem = str(exc).splitlines()[0]
+            raise EnvelopeCorrupt(name, project, source, f"envelope {name}: {problem}") from exc
+    return _checked(name, None, source, entries)
+
+
+def _checked(name: str, project: str | None, source: str, entries: list[EnvelopeEntry]) -> EnvelopeSpec:
+    project = project or entries[0].definition.project
+    for entry in entries:
+        if entry.definition.project != project:
+            raise EnvelopeCorrupt(
+                name,
+                project,
+                source,
+                f"{source}: envelope {name} is for project {project} but {entry.definition.source} is "
+                f"for project {entry.definition.project}; an envelope's jobs share one project",
+            )
+    return EnvelopeSpec(name, project, source, tuple(entries))

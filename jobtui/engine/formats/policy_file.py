@@ -1,0 +1,75 @@
+"""Policy files: the TOML that maps OS users to roles and roles to actions per project."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from jobtui.engine.domain.permissions import KNOWN_PERMISSIONS, Policy, Role
+from jobtui.engine.errors import BadInput
+
+
+class PolicyError(BadInput, ValueError):
+    """A policy file that cannot be used; the message names the file and the field."""
+
+
+def parse_policy(text: str, source: str) -> Policy:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: invalid TOML: {exc}") from exc
+    errors: list[str] = []
+    unknown = set(data) - {"roles", "users"}
+    errors += [
+        f'{source}: unknown key "{key}" (expected [roles.NAME] and [users])' for key in sorted(unknown)
+    ]
+    roles: dict[str, Role] = {}
+    for name, body in _table(data, "roles", source, errors).items():
+        where = f"{source}: [roles.{name}]"
+        if not isinstance(body, dict):
+            errors.append(f"{where}: expected a table")
+            continue
+        for key in sorted(set(body) - {"actions", "projects"}):
+            errors.append(f'{where}: unknown key "{key}" (expected "actions", "projects")')
+        actions = _strings(body.get("actions", []), f'{where} "actions"', errors)
+        for action in actions:
+            if action not in KNOWN_PERMISSIONS:
+                errors.append(f'{where} "actions": unknown action "{action}"')
+        projects = _strings(body.get("projects", ["*"]), f'{where} "projects"', errors)
+        roles[name] = Role(name, frozenset(actions), frozenset(projects))
+    users: dict[str, tuple[str, ...]] = {}
+    for user, role_names in _table(data, "users", source, errors).items():
+        names = _strings(role_names, f'{source}: [users] "{user}"', errors)
+        for role in names:
+            if role not in roles:
+                errors.append(f'{source}: [users] "{user}": unknown role "{role}"')
+        users[user] = tuple(names)
+    if errors:
+        raise PolicyError("\n".join(errors))
+    return Policy(source, roles, users)
+
+
+def load_policy(path: str | os.PathLike[str] | None) -> Policy | None:
+    if path is None or str(path) == "":
+        return None
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror}") from exc
+    return parse_policy(text, str(path))
+
+
+def _table(data: dict[str, object], key: str, source: str, errors: list[str]) -> dict[str, object]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        errors.append(f'{source}: "{key}" must be a table')
+        return {}
+    return value
+
+
+def _strings(value: object, where: str, errors: list[str]) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        errors.append(f"{where}: expected a list of strings")
+        return []
+    return list(value)

@@ -1,0 +1,304 @@
+"""The monitor's reads: a filtered, sorted window of jobs, a job's position in that order, status counts
+and what changed since a feed sequence. Plain SQL on the driver (engine/reader.py), served by indexes, so a
+window costs the same with a million jobs, and none of it waits for SQLAlchemy to import."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pendulum
+
+from jobtui.engine.db import counts
+from jobtui.engine.db.driver import SCHEMA_HEAD, Reader
+
+# Column key → jobs column it sorts by. Ties always break on id, so the order is total and stable.
+SORTABLE: dict[str, str] = {
+    "id": "id",
+    "name": "name",
+    "type": "type",
+    "project": "project",
+    "status": "status",
+    "step": "step",
+    "progress": "progress",
+    "natures": "natures",
+    "scheduled": "scheduled_at",
+    "max_start": "max_start_at",
+    "start": "started_at",
+    "end": "ended_at",
+    "owner": "owner",
+    "envelope": "envelope_id",
+}
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    text: str = ""
+    statuses: frozenset[str] = frozenset()
+    show_system: bool = False
+
+
+@dataclass(frozen=True)
+class JobSort:
+    column: str = "id"
+    descending: bool = True
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One row of the job table: light, immutable, no ORM session attached."""
+
+    id: int
+    name: str
+    type: str
+    project: str
+    status: str
+    step: str
+    progress: int
+    natures: tuple[str, ...]
+    scheduled_at: datetime | None
+    max_start_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    owner: str
+    envelope_id: int | None
+    seq: int
+    status_since: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+_ROW_COLUMNS = (
+    "id",
+    "name",
+    "type",
+    "project",
+    "status",
+    "step",
+    "progress",
+    "natures",
+    "scheduled_at",
+    "max_start_at",
+    "started_at",
+    "ended_at",
+    "owner",
+    "envelope_id",
+    "seq",
+    "status_since",
+)
+_TIME_COLUMNS = {"scheduled_at", "max_start_at", "started_at", "ended_at", "status_since"}
+
+
+def _utc(value: str | datetime | None) -> datetime | None:
+    """A stored timestamp as an aware UTC datetime. The table shows a few hundred of them per window: the
+    standard library parses SQLite's text at a fraction of the cost of a pendulum instance."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _row(values: Sequence[Any]) -> JobRow:
+    data = dict(zip(_ROW_COLUMNS, values, strict=True))
+    for key in _TIME_COLUMNS:
+        data[key] = _utc(data[key])
+    data["natures"] = tuple(json.loads(data["natures"] or "[]"))
+    return JobRow(**data)
+
+
+_SELECT_ROWS = "SELECT " + ", ".join(f"jobs.{name}" for name in _ROW_COLUMNS) + " FROM jobs"
+
+
+@dataclass(frozen=True)
+class _Where:
+    """A WHERE condition ("" for none) and its parameters."""
+
+    sql: str
+    params: dict[str, Any]
+
+    def and_(self, sql: str, params: dict[str, Any] | None = None) -> _Where:
+        return _Where(f"{self.sql} AND {sql}" if self.sql else sql, {**self.params, **(params or {})})
+
+    @property
+    def clause(self) -> str:
+        return f" WHERE {self.sql}" if self.sql else ""
+
+
+class JobListing:
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.reader.is_sqlite
+
+    def ready(self) -> bool:
+        """Whether this database can be listed as it is: at the schema this code knows and, on SQLite,
+        with the count triggers in place. If not, the Store must open it first (it migrates and heals)."""
+        if self.reader.schema_revision() != SCHEMA_HEAD:
+            return False
+        if not self.is_sqlite:
+            return True
+        names = {f"trigger_{n}": name for n, name in enumerate(counts.TRIGGER_NAMES)}
+        found = self.reader.value(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ("
+            + ", ".join(f":{key}" for key in names)
+            + ")",
+            names,
+        )
+        return found == len(names)
+
+    def _where(self, flt: JobFilter) -> _Where:
+        where = _Where("", {})
+        if not flt.show_system:
+            # Literally `system = 0` (`= false` on PostgreSQL): the partial index ix_jobs_listed serves only
+            # queries that carry its own condition.
+            where = where.and_("jobs.system = 0" if self.is_sqlite else "jobs.system = false")
+        if flt.statuses:
+            names = sorted(flt.statuses)
+            marks = ", ".join(f":status_{n}" for n in range(len(names)))
+            where = where.and_(f"jobs.status IN ({marks})", {f"status_{n}": s for n, s in enumerate(names)})
+        text = flt.text.strip()
+        if text:
+            like = self._ilike
+            # The jobs with a matching target are found once, not looked up for every job tested.
+            matches = [
+                like("jobs.name"),
+                like("jobs.project"),
+                like("jobs.owner"),
+                f"jobs.id IN (SELECT tasks.job_id FROM tasks WHERE {like('tasks.target')})",
+            ]
+            params: dict[str, Any] = {"like": f"%{text}%"}
+            if text.lstrip("#").isdigit():
+                matches.append("jobs.id = :text_id")
+                params["text_id"] = int(text.lstrip("#"))
+            where = where.and_("(" + " OR ".join(matches) + ")", params)
+        return where
+
+    def _ilike(self, column: str) -> str:
+        # SQLite's LIKE ignores case already (ASCII letters, as its lower() does): lower() on both sides
+        # would only cost a third more per row scanned.
+        return f"{column} LIKE :like" if self.is_sqlite else f"{column} ILIKE :like"
+
+    def count(self, flt: JobFilter) -> int:
+        if not flt.text.strip() and self.is_sqlite:
+            counts_now = self.status_counts(flt.show_system)
+            wanted = flt.statuses or set(counts_now)
+            return sum(n for status, n in counts_now.items() if status in wanted)
+        where = self._where(flt)
+        return int(self.reader.value("SELECT count(*) FROM jobs" + where.clause, where.params))
+
+    def window(self, flt: JobFilter, order: JobSort, offset: int, limit: int) -> list[JobRow]:
+        sql, params = self.window_query(flt, order)
+        return [_row(r) for r in self.reader.rows(sql, {**params, "limit": limit, "offset": offset})]
+
+    def window_query(self, flt: JobFilter, order: JobSort) -> tuple[str, dict[str, Any]]:
+        """The SQL of `window` (with :limit and :offset to bind) and its other parameters."""
+        column = f"jobs.{SORTABLE[order.column]}"
+        # NULL counts as the smallest value: SQLite's own order, so its indexes serve the sort (an explicit
+        # NULLS clause there forces a full sort). PostgreSQL's default is the opposite, so say it there.
+        if order.descending:
+            keys = f"{column} DESC{'' if self.is_sqlite else ' NULLS LAST'}, jobs.id DESC"
+        else:
+            keys = f"{column} ASC{'' if self.is_sqlite else ' NULLS FIRST'}, jobs.id ASC"
+        where = self._where(flt)
+        return f"{_SELECT_ROWS}{where.clause} ORDER BY {keys} LIMIT :limit OFFSET :offset", where.params
+
+    def position_of(self, flt: JobFilter, order: JobSort, job_id: int) -> int | None:
+        """Where a job stands in the filtered, sorted list (None when the filter hides it)."""
+        column = f"jobs.{SORTABLE[order.column]}"
+        where = self._where(flt)
+        shown = where.and_("jobs.id = :job_id", {"job_id": job_id})
+        found = self.reader.rows(f"SELECT {column} FROM jobs{shown.clause}", shown.params)
+        if not found:
+            return None
+        ranges, params = _ahead_of(column, found[0][0], job_id, order.descending)
+        counts_ahead = [where.and_(sql, params) for sql in ranges]
+        query = " + ".join(f"(SELECT count(*) FROM jobs{ahead.clause})" for ahead in counts_ahead)
+        return int(self.reader.value(f"SELECT {query}", counts_ahead[0].params))
+
+    def status_counts(self, show_system: bool = False) -> dict[str, int]:
+        if self.is_sqlite:
+            # Kept by triggers (engine/counts.py): the header costs nothing however many jobs there are.
+            query = "SELECT status, sum(n) FROM job_counts" + ("" if show_system else " WHERE NOT system")
+            rows = self.reader.rows(query + " GROUP BY status")
+            return {str(status): int(n) for status, n in rows if n}
+        query = "SELECT status, count(*) FROM jobs" + ("" if show_system else " WHERE system = false")
+        return {str(status): int(n) for status, n in self.reader.rows(query + " GROUP BY status")}
+
+    def queue_flags(self) -> tuple[bool, str | None]:
+        """Whether the queue is paused and why, as `Actions.queue_state` says, in one read."""
+        rows = self.reader.rows(
+            "SELECT key, value FROM settings WHERE key IN ('queue_paused', 'queue_paused_reason')"
+        )
+        values = {str(key): json.loads(value) for key, value in rows}
+        paused = bool(values.get("queue_paused"))
+        reason = values.get("queue_paused_reason") if paused else None
+        return paused, None if reason is None else str(reason)
+
+    def last_seq(self) -> int:
+        return int(self.reader.value("SELECT max(seq) FROM changes") or 0)
+
+    def changed_since(self, seq: int) -> tuple[int, set[int | None]]:
+        """The newest seq and which jobs (None: something global, like the queue) changed after `seq`."""
+        rows = self.reader.rows("SELECT seq, job_id FROM changes WHERE seq > :seq", {"seq": seq})
+        if not rows:
+            return seq, set()
+        return max(r[0] for r in rows), {r[1] for r in rows}
+
+    def rows_by_id(self, ids: Sequence[int]) -> dict[int, JobRow]:
+        if not ids:
+            return {}
+        marks = ", ".join(f":id_{n}" for n in range(len(ids)))
+        rows = self.reader.rows(
+            f"{_SELECT_ROWS} WHERE jobs.id IN ({marks})", {f"id_{n}": job_id for n, job_id in enumerate(ids)}
+        )
+        return {row.id: row for row in map(_row, rows)}
+
+    def daemon_host(self, fresh_since: datetime) -> str | None:
+        """The host of the daemon with the newest heartbeat since `fresh_since` that has not stopped."""
+        host = self.reader.value(
+            "SELECT host FROM workers WHERE stopped_at IS NULL AND heartbeat_at >= :fresh "
+            "ORDER BY heartbeat_at DESC LIMIT 1",
+            {"fresh": self.reader.stored_time(fresh_since)},
+        )
+        return None if host is None else str(host)
+
+
+def _ahead_of(column: str, value: Any, job_id: int, descending: bool) -> tuple[list[str], dict[str, Any]]:
+    """The rows that sort before (value, job_id), NULL being the smallest value and id the tie-break, as
+    disjoint ranges: each one an index range of the sort index, where one condition with OR would make the
+    database test every row."""
+    same_earlier = f"jobs.id {'>' if descending else '<'} :ahead_id"
+    params: dict[str, Any] = {"ahead_id": job_id}
+    if column == "jobs.id":
+        return [same_earlier], params
+    if value is None:
+        tie = f"{column} IS NULL AND {same_earlier}"
+        return ([f"{column} IS NOT NULL", tie] if descending else [tie]), params
+    params["ahead_value"] = value
+    tie = f"{column} = :ahead_value AND {same_earlier}"
+    if descending:
+        return [f"{column} > :ahead_value", tie], params
+    return [f"{column} IS NULL", f"{column} < :ahead_value", tie], params
+
+
+def relative(when: datetime | None, now: pendulum.DateTime) -> str:
+    """ "in 12 min", "3 h ago": how people read a date next to its absolute form."""
+    if when is None:
+        return ""
+    seconds = (pendulum.instance(when) - now).total_seconds()
+    future = seconds > 0
+    span = abs(seconds)
+    if span < 60:
+        text = f"{int(span)} s"
+    elif span < 3600:
+        text = f"{int(span // 60)} min"
+    elif span < 86400 * 2:
+        text = f"{int(span // 3600)} h"
+    else:
+        text = f"{int(span // 86400)} d"
+    return f"in {text}" if future else f"{text} ago"

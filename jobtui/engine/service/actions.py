@@ -1,0 +1,622 @@
+"""Operator commands. Each one: load the job, ask the transition table and the policy, change the job,
+audit it, all in one transaction — a refused or failed action leaves the database exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from sqlalchemy import bindparam, delete, func, insert, update
+from sqlmodel import Session, col, select
+
+from jobtui.engine.db.models import AUDIT, JOBS, OP_RUNS, TASKS, WORKERS, AuditEvent, Job, OpRun, Task
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain import schedules
+from jobtui.engine.domain.definitions import Definition
+from jobtui.engine.domain.permissions import Actor, PermissionRefused
+from jobtui.engine.domain.states import (
+    ACTIONS,
+    LIVE_STATUSES,
+    ROLLBACK_STEP,
+    OpStatus,
+    Perm,
+    Status,
+    Step,
+    TaskStatus,
+    display_action,
+    refusal_for_status,
+)
+from jobtui.engine.domain.timeparse import TimeParseError, parse_when
+from jobtui.engine.worker import lifecycle, pipeline
+from jobtui.engine.worker.pipeline import JobRef
+from jobtui.engine.worker.runner import is_same_process
+from jobtui.engine.worker.traps import resolve_trap
+
+TRAP_ACTIONS = ("retry", "skip", "abort", "pause", "resume")
+# Operator-editable settings and their defaults.
+SETTINGS: dict[str, object] = {"pause_queue_on_failure": False}
+
+
+class Refused(Exception):
+    """Not allowed now, or not permitted. str() is the reason (CLI exit 1, a notification in the app)."""
+
+
+class UnknownJob(LookupError):
+    """No such job (CLI exit 2)."""
+
+
+@dataclass(frozen=True)
+class QueueState:
+    paused: bool
+    reason: str | None
+    queued: int
+    running: int
+    workers: int
+
+
+class Actions:
+    def __init__(self, store: Store, actor: Actor) -> None:
+        self.store = store
+        self.actor = actor
+
+    # -- shared prelude -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _acting(self, action: str, job_id: int) -> Iterator[tuple[Session, Job]]:
+        with self.store.write() as s:
+            job = self.store.lock_job(s, job_id)
+            if job is None:
+                raise UnknownJob(f"{display_action(action)}: no job {job_id}")
+            reason = self.refusal(s, action, job)
+            if reason:
+                raise Refused(reason)
+            yield s, job
+
+    def refusal(self, s: Session, action: str, job: Job) -> str | None:
+        """Why `actor` may not do `action` to `job` now, or None. The UI enables keys from this."""
+        rule = ACTIONS[action]
+        name = display_action(action)
+        if action in ("approve", "reject"):
+            approvers = pipeline.definition_of(job).approvers
+            if not self.actor.may_approve(job.project, approvers):
+                return (
+                    f"{name}: {self.actor.user} lacks {Perm.APPROVE_ALL.value} on project {job.project} "
+                    "and is not a listed approver"
+                )
+        elif not self.actor.may(rule.permission, job.project):
+            return f"{name}: {self.actor.user} lacks {rule.permission.value} on project {job.project}"
+        assert job.id is not None
+        by_status = refusal_for_status(action, job.id, Status(job.status))
+        if by_status:
+            return by_status
+        return self._extra_refusal(s, action, job)
+
+    def _extra_refusal(self, s: Session, action: str, job: Job) -> str | None:
+        name = display_action(action)
+        if action == "rollback" and not pipeline.has_rollback_work(s, job):
+            return f"{name}: job {job.id} has no completed ops with a rollback command"
+        if action == "reschedule" and job.run_started_at is not None:
+            return f"{name}: job {job.id} has already started its RUN step"
+        if action == "retry":
+            later = self._later_job_of_project(s, job)
+            if later is not None:
+                return (
+                    f"{name}: job {later.id} ({later.name}) of project {job.project} has run since "
+                    f"job {job.id} failed; rerun it instead"
+                )
+        return None
+
+    def allowed(self, job_id: int) -> dict[str, str | None]:
+        """Every action with None when allowed, else its refusal: what the dashboard enables."""
+        with self.store.read() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                return {}
+            return {action: self.refusal(s, action, job) for action in ACTIONS}
+
+    def _audit(
+        self,
+        s: Session,
+        job: Job,
+        action: str,
+        to: Status | None = None,
+        comment: str | None = None,
+        **fields: Any,
+    ) -> None:
+        self.store.change_job(s, job, self.actor.user, action, to, comment=comment, **fields)
+
+    # -- submission -----------------------------------------------------------------------------------
+
+    def submit(
+        self, definition: Definition, at: str | None = None, max_start: str | None = None, keep: bool = False
+    ) -> int:
+        """Submit one job. Unless `keep`, earlier submissions of the same definition for the same targets
+        that have not started RUN are REPLACED by it (seed 003)."""
+        return self.submit_many(definition, 1, at=at, max_start=max_start, keep=keep)[0]
+
+    def submit_many(
+        self,
+        definition: Definition,
+        count: int,
+        at: str | None = None,
+        max_start: str | None = None,
+        keep: bool = True,
+    ) -> list[int]:
+        """Create `count` jobs of one definition in one transaction (set-based: bulk loads and tests)."""
+        if not self.actor.may(Perm.CREATE, definition.project):
+            raise Refused(
+                f"submit: {self.actor.user} lacks {Perm.CREATE.value} on project {definition.project}"
+            )
+        resolved = self._resolve(definition, at, max_start)
+        with self.store.write() as s:
+            ids = self._create_jobs(s, definition, count, resolved)
+            if not keep:
+                targets = list(definition.targets or (definition.name,))
+                for old in self._replaceable(s, definition, targets, ids):
+                    lifecycle.mark_replaced(self.store, s, old, ids[-1], self.actor.user)
+            return ids
+
+    def _resolve(
+        self, definition: Definition, at: str | None, max_start: str | None
+    ) -> schedules.ResolvedSchedule:
+        try:
+            return schedules.resolve(definition, self.store.now(), at=at, max_start=max_start)
+        except TimeParseError as exc:
+            raise ValueError(f"{definition.source}: {exc}") from exc
+
+    def _create_jobs(
+        self,
+        s: Session,
+        definition: Definition,
+        count: int,
+        resolved: schedules.ResolvedSchedule,
+        envelope_id: int | None = None,
+        position: int | None = None,
+        wait_for: str | None = None,
+    ) -> list[int]:
+        """Insert the jobs with their tasks, planned ops and audit rows; `wait_for` parks them (due never)
+        until the envelope chain releases them."""
+        now = self.store.now()
+        scheduled, max_start_at = resolved.scheduled_at, resolved.max_start_at
+        job_row = dict(
+            name=definition.name,
+            type=definition.type,
+            project=definition.project,
+            status=Status.READY.value,
+            step=Step.INIT.value,
+            progress=0,
+            natures=json.dumps(list(definition.natures)),
+            owner=self.actor.user,
+            system=definition.system,
+            envelope_id=envelope_id,
+            envelope_position=position,
+            exec=1,
+            created_at=now,
+            scheduled_at=scheduled,
+            max_start_at=max_start_at,
+            status_since=now,
+            due_at=None if wait_for else resolved.due_at,
+            reason=wait_for,
+            schedule=resolved.schedule.to_json(),
+            expires_at=resolved.schedule.expires,
+            approved=False,
+            failed=False,
+            definition=json.dumps(definition.to_dict()),
+            source=definition.source,
+            log_path="",
+            seq=0,
+        )
+        targets = list(definition.targets or (definition.name,))
+        inserted = s.execute(
+            insert(JOBS).returning(JOBS.c.id, sort_by_parameter_order=True), [job_row] * count
+        )
+        ids = [int(row[0]) for row in inserted]
+        s.execute(
+            update(JOBS).where(JOBS.c.id == bindparam("job_id")).values(log_path=bindparam("path")),
+            [{"job_id": i, "path": str(self.store.log_dir / f"job-{i}.log")} for i in ids],
+        )
+        task_rows = [
+            {
+                "job_id": i,
+                "target": t,
+                "position": n,
+                "status": TaskStatus.SCHEDULED.value,
+                "progress": 0,
+                "attempts": 0,
+            }
+            for i in ids
+            for n, t in enumerate(targets)
+        ]
+        task_ids = [
+            int(row[0])
+            for row in s.execute(insert(TASKS).returning(TASKS.c.id, sort_by_parameter_order=True), task_rows)
+        ]
+        per_job = len(targets)
+        op_rows = [
+            row
+            for n, job_id in enumerate(ids)
+            for row in pipeline.plan_rows(
+                definition, job_id, 1, task_ids[n * per_job : (n + 1) * per_job], Step.PRE
+            )
+        ]
+        if op_rows:
+            s.execute(insert(OP_RUNS), op_rows)
+        s.execute(
+            insert(AUDIT),
+            [
+                {
+                    "job_id": i,
+                    "job_name": definition.name,
+                    "at": now,
+                    "who": self.actor.user,
+                    "action": "submit",
+                    "from_status": None,
+                    "to_status": Status.READY.value,
+                    "comment": f"from {definition.source}",
+                }
+                for i in ids
+            ],
+        )
+        for job_id in ids:
+            self.store.touch(s, job_id)
+        return ids
+
+    def replaced_by(self, job_id: int) -> list[int]:
+        """Ids of the jobs `job_id` replaced when it was submitted."""
+        with self.store.read() as s:
+            ids = s.exec(select(Job.id).where(Job.replaced_by == job_id).order_by(col(Job.id))).all()
+            return [int(i) for i in ids if i is not None]
+
+    @staticmethod
+    def _replaceable(s: Session, definition: Definition, targets: list[str], new_ids: list[int]) -> list[Job]:
+        """Earlier jobs of this definition (name, project, type), same targets, RUN not started."""
+        candidates = s.exec(
+            select(Job).where(
+                Job.name == definition.name,
+                Job.project == definition.project,
+                Job.type == definition.type,
+                col(Job.status).in_([Status.READY.value, Status.APPROVAL.value, Status.PAUSED.value]),
+                col(Job.run_started_at).is_(None),
+                col(Job.worker_id).is_(None),
+                col(Job.envelope_id).is_(None),  # a chain's jobs belong to their envelope
+                col(Job.id).not_in(new_ids),
+            )
+        ).all()
+        wanted = sorted(targets)
+        return [
+            job for job in candidates if sorted(t.target for t in pipeline.tasks_of(s, job.id or 0)) == wanted
+        ]
+
+    # -- approval -------------------------------------------------------------------------------------
+
+    def approve(self, job_id: int, comment: str | None = None) -> None:
+        with self._acting("approve", job_id) as (s, job):
+            self._audit(
+                s,
+                job,
+                "approve",
+                Status.READY,
+                comment,
+                approved=True,
+                due_at=job.scheduled_at or self.store.now(),
+            )
+
+    def reject(self, job_id: int, comment: str | None = None) -> None:
+        with self._acting("reject", job_id) as (s, job):
+            now = self.store.now()
+            pipeline.skip_pending(s, job, (Step.RUN.value,), now)
+            if pipeline.next_pending(s, job, Step.POST.value) is not None:
+                # POST still runs its notifications, then the job stands still as REJECTED.
+                self._audit(
+                    s,
+                    job,
+                    "reject",
+                    Status.READY,
+                    comment,
+                    step=Step.POST.value,
+                    outcome=Status.REJECTED.value,
+                    due_at=now,
+                )
+            else:
+                self._audit(
+                    s, job, "reject", Status.REJECTED, comment, step=Step.END.value, ended_at=now, due_at=None
+                )
+                pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
+
+    # -- cancel and delete ----------------------------------------------------------------------------
+
+    def cancel(self, job_id: int, comment: str | None = None) -> None:
+        with self._acting("cancel", job_id) as (s, job):
+            running = self.cancel_in(s, job, comment)
+        # The owning engine kills the whole tree too (it sees its lease gone); signalling here as well
+        # stops the op at once and also when no engine is alive on this host.
+        for op_run in running:
+            terminate_local(op_run)
+
+    def cancel_in(self, s: Session, job: Job, comment: str | None) -> list[OpRun]:
+        """Cancel inside the caller's transaction (permission and table already checked); returns the ops
+        that were running, for the caller to signal once the transaction is committed."""
+        now = self.store.now()
+        running = self._running_ops(s, job)
+        for op_run in running:
+            op_run.status = OpStatus.FAILED.value
+            op_run.completed_at = now
+            op_run.error = f"canceled by {self.actor.user}"
+            s.add(op_run)
+        pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value, ROLLBACK_STEP), now)
+        pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
+        self._audit(
+            s,
+            job,
+            "cancel",
+            Status.CANCELED,
+            comment,
+            ended_at=now,
+            due_at=None,
+            worker_id=None,
+            lease=None,
+            trap_deadline_at=None,
+            reason=f"canceled by {self.actor.user}",
+        )
+        pipeline.refresh_progress(self.store, s, job, JobRef(self.actor.user))
+        return running
+
+    def delete(self, job_id: int) -> None:
+        with self._acting("delete", job_id) as (s, job):
+            self.store.audit(s, job, self.actor.user, "delete", job.status, None, "job deleted")
+            log_path = job.log_path
+            s.execute(delete(OpRun).where(col(OpRun.job_id) == job_id))
+            s.execute(delete(Task).where(col(Task.job_id) == job_id))
+            s.execute(delete(Job).where(col(Job.id) == job_id))
+            self.store.touch(s, job_id)
+        for path in [Path(log_path), *self.store.log_dir.glob(f"job-{job_id}.*")]:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    # -- rerun, reschedule, retry ---------------------------------------------------------------------
+
+    def rerun(
+        self, job_id: int, step: str, run_now: bool = False, action: str = "rerun", comment: str | None = None
+    ) -> None:
+        try:
+            from_step = Step(step.upper())
+        except ValueError:
+            raise ValueError(f'{action}: step must be PRE, RUN or POST, not "{step}"') from None
+        if from_step not in (Step.PRE, Step.RUN, Step.POST):
+            raise ValueError(f'{action}: step must be PRE, RUN or POST, not "{step}"')
+        with self._acting(action, job_id) as (s, job):
+            now = self.store.now()
+            fields: dict[str, Any] = dict(
+                exec=job.exec + 1,
+                step=from_step.value,
+                progress=0,
+                failed=False,
+                failed_step=None,
+                outcome=None,
+                reason=None,
+                ended_at=None,
+                trap_op_run_id=None,
+                trap_deadline_at=None,
+                trap_left_s=None,
+                worker_id=None,
+                lease=None,
+                due_at=now,
+            )
+            if from_step in (Step.PRE, Step.RUN):
+                fields["run_started_at"] = None
+            if from_step == Step.PRE:
+                fields["started_at"] = None
+            if from_step == Step.RUN and run_now:
+                fields.update(_moved_schedule(job, now))
+            note = f"from {from_step.value}" + (" (run now)" if run_now else "")
+            self._audit(s, job, action, Status.READY, f"{note}; {comment}" if comment else note, **fields)
+            pipeline.settle_tasks(s, job, TaskStatus.SCHEDULED, force=True)
+            pipeline.create_plan(s, job, from_step)
+
+    def retry(self, job_id: int) -> None:
+        with self.store.read() as s:
+            job = s.get(Job, job_id)
+            step = (job.failed_step or job.step) if job else "RUN"
+        if step not in (Step.PRE, Step.RUN, Step.POST):
+            step = Step.PRE.value
+        self.rerun(job_id, step, run_now=True, action="retry", comment="retry after failure")
+
+    def reschedule(self, job_id: int, when: str | pendulum.DateTime) -> None:
+        with self._acting("reschedule", job_id) as (s, job):
+            now = self.store.now()
+            new = parse_when(when, now) if isinstance(when, str) else when.in_timezone("UTC")
+            fields = _moved_schedule(job, new)
+            to: Status | None = None
+            if job.status == Status.EXPIRED:
+                to = Status.READY
+                fields.update(reason=None, ended_at=None)
+                s.execute(
+                    update(TASKS)
+                    .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.CANCELLED.value)
+                    .values(status=TaskStatus.SCHEDULED.value)
+                )
+            if to == Status.READY or job.status == Status.READY:
+                fields["due_at"] = new if job.step == Step.RUN else now
+            self._audit(s, job, "reschedule", to, f"RUN at {new.isoformat()}", **fields)
+
+    # -- traps ----------------------------------------------------------------------------------------
+
+    def trap(self, job_id: int, what: str, comment: str | None = None) -> None:
+        if what not in TRAP_ACTIONS:
+            raise ValueError(f'trap: expected one of {", ".join(TRAP_ACTIONS)}, not "{what}"')
+        with self._acting(f"trap_{what}", job_id) as (s, job):
+            resolve_trap(self.store, s, job, what, self.actor.user, comment)
+
+    # -- rollback -------------------------------------------------------------------------------------
+
+    def rollback(self, job_id: int, reason: str | None = None) -> None:
+        with self._acting("rollback", job_id) as (s, job):
+            self.store.change_job(
+                s, job, self.actor.user, "step", step=Step.END.value, outcome=None, due_at=None
+            )
+            pipeline.begin_rollback(self.store, s, job, JobRef(self.actor.user), comment=reason or "manual")
+
+    # -- the queue ------------------------------------------------------------------------------------
+
+    def queue_state(self) -> QueueState:
+        with self.store.read() as s:
+            paused = pipeline.queue_paused(self.store, s)
+            reason = self.store.get_setting(s, "queue_paused_reason") if paused else None
+            stale = self.store.now().subtract(minutes=1)
+
+            def count(*where: Any) -> int:
+                return int(s.execute(select(func.count()).select_from(JOBS).where(*where)).scalar_one())
+
+            if self.store.is_sqlite:
+                from jobtui.engine.read.listing import JobListing  # kept by triggers: no scan of the jobs
+
+                counts = JobListing(self.store.reader).status_counts(show_system=True)
+                queued = counts.get(Status.READY.value, 0)
+                running = sum(counts.get(status.value, 0) for status in LIVE_STATUSES)
+            else:
+                queued = count(JOBS.c.status == Status.READY.value)
+                running = count(JOBS.c.status.in_([status.value for status in LIVE_STATUSES]))
+            workers = int(
+                s.execute(
+                    select(func.count())
+                    .select_from(WORKERS)
+                    .where(WORKERS.c.stopped_at.is_(None), WORKERS.c.heartbeat_at >= stale)
+                ).scalar_one()
+            )
+        return QueueState(paused, reason, queued, running, workers)
+
+    def queue_pause(self, reason: str | None = None) -> None:
+        self._queue_change("queue pause", True, reason or f"paused by {self.actor.user}")
+
+    def queue_resume(self) -> None:
+        self._queue_change("queue resume", False, None)
+
+    def _queue_change(self, action: str, paused: bool, reason: str | None) -> None:
+        self.actor.require(action, Perm.QUEUE_ADMIN, "*")
+        with self.store.write() as s:
+            self.store.set_setting(s, "queue_paused", paused)
+            self.store.set_setting(s, "queue_paused_reason", reason)
+            self.store.set_setting(s, "queue_paused_by", self.actor.user)
+            s.add(
+                AuditEvent(
+                    job_id=0,
+                    job_name="(queue)",
+                    at=self.store.now(),
+                    who=self.actor.user,
+                    action=action,
+                    comment=reason,
+                )
+            )
+            self.store.touch(s, None, kind="queue")
+
+    def settings(self) -> dict[str, object]:
+        with self.store.read() as s:
+            return {key: self.store.get_setting(s, key, default) for key, default in SETTINGS.items()}
+
+    def set_setting(self, key: str, value: object) -> None:
+        if key not in SETTINGS:
+            raise ValueError(f'settings: unknown setting "{key}"')
+        self.actor.require(f"settings {key}", Perm.QUEUE_ADMIN, "*")
+        with self.store.write() as s:
+            old = self.store.get_setting(s, key, SETTINGS[key])
+            self.store.set_setting(s, key, value)
+            s.add(
+                AuditEvent(
+                    job_id=0,
+                    job_name="(settings)",
+                    at=self.store.now(),
+                    who=self.actor.user,
+                    action="setting",
+                    comment=f"{key}: {json.dumps(old)} → {json.dumps(value)}",
+                )
+            )
+            self.store.touch(s, None, kind="settings")
+
+    def queue_clear(self) -> list[int]:
+        """Cancel every queued (READY) job; running jobs go on. Returns the cancelled ids."""
+        self.actor.require("queue clear", Perm.QUEUE_ADMIN, "*")
+        with self.store.write() as s:
+            jobs = list(s.exec(select(Job).where(Job.status == Status.READY.value).order_by(col(Job.id))))
+            now = self.store.now()
+            for job in jobs:
+                pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value), now)
+                pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
+                self.store.change_job(
+                    s,
+                    job,
+                    self.actor.user,
+                    "queue clear",
+                    Status.CANCELED,
+                    comment="queue cleared",
+                    ended_at=now,
+                    due_at=None,
+                    reason=f"queue cleared by {self.actor.user}",
+                )
+            s.add(
+                AuditEvent(
+                    job_id=0,
+                    job_name="(queue)",
+                    at=now,
+                    who=self.actor.user,
+                    action="queue clear",
+                    comment=f"{len(jobs)} job(s) canceled",
+                )
+            )
+            self.store.touch(s, None, kind="queue")
+            return [j.id for j in jobs if j.id is not None]
+
+    # -- helpers --------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _running_ops(s: Session, job: Job) -> list[OpRun]:
+        return list(
+            s.exec(select(OpRun).where(OpRun.job_id == job.id, OpRun.status == OpStatus.RUNNING.value))
+        )
+
+    @staticmethod
+    def _later_job_of_project(s: Session, job: Job) -> Job | None:
+        since = job.ended_at or job.status_since
+        if since is None:
+            return None
+        return s.exec(
+            select(Job)
+            .where(Job.project == job.project, Job.id != job.id, col(Job.started_at) > since)
+            .order_by(col(Job.started_at))
+            .limit(1)
+        ).first()
+
+
+def _moved_schedule(job: Job, new: pendulum.DateTime) -> dict[str, Any]:
+    """A new RUN date; Max Start Date and the schedule's start and expiry keep their distance from it."""
+    fields: dict[str, Any] = {"scheduled_at": new}
+    if job.scheduled_at is not None and job.max_start_at is not None:
+        fields["max_start_at"] = new + (job.max_start_at - job.scheduled_at)
+    schedule = lifecycle.schedule_of(job)
+    if schedule is not None and job.scheduled_at is not None:
+        moved = schedule.moved(new - pendulum.instance(job.scheduled_at))
+        fields.update(schedule=moved.to_json(), expires_at=moved.expires)
+    return fields
+
+
+def terminate_local(op_run: OpRun) -> None:
+    import socket
+
+    if (
+        op_run.pid
+        and op_run.host == socket.gethostname()
+        and is_same_process(op_run.pid, op_run.pid_create_time or 0)
+    ):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(op_run.pid, signal.SIGTERM)
+
+
+__all__ = ["Actions", "PermissionRefused", "QueueState", "Refused", "UnknownJob"]

@@ -1,0 +1,103 @@
+"""What the monitor works through: the job listing from the first moment (plain driver reads), and the
+Store with the engine's actions once they are imported and open, which a thread does after the first
+paint. Importing SQLAlchemy, the ORM models and the engine takes longer than painting the first rows."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import pendulum
+
+from jobtui.engine.db.driver import Reader, ReadFailed, normalise_url
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.read.listing import JobListing
+
+if TYPE_CHECKING:
+    from jobtui.engine.db.store import Store
+    from jobtui.engine.service.actions import Actions
+
+
+class Backend:
+    def __init__(self, listing: JobListing, actor: Actor, store: Store | None = None) -> None:
+        self.listing = listing
+        self.actor = actor
+        self.url = listing.reader.url
+        self._opened: Future[Actions] = Future()
+        self._opening = threading.Lock()
+        self._started = False
+        if store is not None:
+            from jobtui.engine.service.actions import Actions
+
+            self._started = True
+            self._opened.set_result(Actions(store, actor))
+
+    @classmethod
+    def of_store(cls, store: Store, actor: Actor) -> Backend:
+        """For an open Store: everything is there at once."""
+        return cls(JobListing(store.reader), actor, store)
+
+    @classmethod
+    def for_url(cls, url: str, actor: Actor) -> Backend:
+        """List at once when the database can be listed as it is; otherwise (no file yet, an older schema,
+        count triggers to heal, options the plain reader does not apply) open the Store first, which
+        creates, migrates or heals it, or raises StoreError saying what is wrong."""
+        url = normalise_url(url)
+        try:
+            listing = JobListing(Reader(url))
+            if listing.ready():
+                return cls(listing, actor)
+        except (ReadFailed, ValueError):
+            pass
+        from jobtui.engine.db.store import Store
+
+        return cls.of_store(Store(url), actor)
+
+    def open(self, then: Callable[[BaseException | None], object]) -> None:
+        """Open the Store in a thread (once); `then(error)` runs when it is open (error None) or failed,
+        from that thread, or at once from this one if it already is."""
+        with self._opening:
+            start, self._started = not self._started, True
+        if start:
+            threading.Thread(target=self._open, name="jobtui-open-store", daemon=True).start()
+        self._opened.add_done_callback(lambda done: then(done.exception()))
+
+    def _open(self) -> None:
+        try:
+            from jobtui.engine.db.store import Store
+            from jobtui.engine.service.actions import Actions
+
+            self._opened.set_result(Actions(Store(self.url), self.actor))
+        except BaseException as exc:
+            self._opened.set_exception(exc)
+
+    @property
+    def is_open(self) -> bool:
+        return self._opened.done() and self._opened.exception() is None
+
+    @property
+    def actions(self) -> Actions:
+        """The engine's actions (waits for the Store to open; raises what opening it raised)."""
+        return self._opened.result()
+
+    @property
+    def store(self) -> Store:
+        return self.actions.store
+
+    def now(self) -> pendulum.DateTime:
+        """The Store's clock once open (tests freeze it), the system clock until then."""
+        return self.store.now() if self.is_open else pendulum.now("UTC")
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Reads through the Store fail as the listing's do (ReadFailed), so the monitor has one error to
+        catch whichever path read."""
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            yield
+        except DBAPIError as exc:
+            raise ReadFailed(exc.orig or exc) from exc

@@ -1,0 +1,289 @@
+"""Operator commands on envelopes (seed 004): submit a chain, record a corrupt one, cancel, roll back.
+
+Like `actions`, each command checks the policy and the rules, changes the jobs, the envelope, the audit
+trail and the notifications in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from jobtui.engine.db.models import AUDIT, OP_RUNS, Envelope, Job, Notification, OpRun, Task
+from jobtui.engine.domain.envelopes import ACTIVE_JOB, EnvelopeStatus, derive_status
+from jobtui.engine.domain.states import ACTIONS, ROLLBACK_STEP, OpStatus, Perm, Status, Step, TaskStatus
+from jobtui.engine.formats.definition_file import parse_definition
+from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, EnvelopeSpec
+from jobtui.engine.service.actions import Actions, Refused, UnknownJob, terminate_local
+from jobtui.engine.service.views import iso, job_json
+from jobtui.engine.worker import chain
+
+
+class EnvelopeActions:
+    def __init__(self, actions: Actions) -> None:
+        self.actions = actions
+        self.store = actions.store
+        self.actor = actions.actor
+
+    # -- submission -----------------------------------------------------------------------------------
+
+    def submit(self, spec: EnvelopeSpec) -> tuple[int, list[int]]:
+        """One envelope, its jobs in chain order: only the first is due; the chain releases the rest."""
+        self.actor.require("submit", Perm.CREATE, spec.project)
+        resolved = [self.actions._resolve(e.definition, e.at, e.max_start) for e in spec.entries]
+        with self.store.write() as s:
+            envelope = self._new_envelope(s, spec.name, spec.project, spec.source)
+            assert envelope.id is not None
+            ids: list[int] = []
+            for position, (entry, when) in enumerate(zip(spec.entries, resolved, strict=True)):
+                wait_for = f"waits for job {ids[-1]} of envelope {spec.name}" if ids else None
+                ids += self.actions._create_jobs(
+                    s,
+                    entry.definition,
+                    1,
+                    when,
+                    envelope_id=envelope.id,
+                    position=position,
+                    wait_for=wait_for,
+                )
+            chain.notify(
+                self.store, s, envelope.id, "info", f"envelope {spec.name} submitted by {self.actor.user}"
+            )
+            self.store.touch(s, None, kind="envelope")
+            return envelope.id, ids
+
+    def record_corrupt(self, problem: EnvelopeCorrupt) -> int:
+        """Keep a corrupt envelope visible (status CORRUPT with the reason); none of its jobs exist."""
+        self.actor.require("submit", Perm.CREATE, problem.project)
+        with self.store.write() as s:
+            envelope = self._new_envelope(s, problem.name, problem.project, problem.source)
+            assert envelope.id is not None
+            envelope.status = EnvelopeStatus.CORRUPT.value
+            envelope.reason = problem.reason
+            s.add(envelope)
+            chain.notify(
+                self.store, s, envelope.id, "error", f"envelope {problem.name} is corrupt: {problem.reason}"
+            )
+            self.store.touch(s, None, kind="envelope")
+            return envelope.id
+
+    def _new_envelope(self, s: Session, name: str, project: str, source: str) -> Envelope:
+        envelope = Envelope(
+            name=name, project=project, created_at=self.store.now(), source=source, owner=self.actor.user
+        )
+        s.add(envelope)
+        s.flush()
+        return envelope
+
+    # -- cancel and rollback ----------------------------------------------------------------------------
+
+    def cancel(self, envelope_id: int, comment: str | None = None) -> list[int]:
+        """Cancel every job of the envelope that has not ended; the envelope is CANCELLED for good."""
+        running: list[OpRun] = []
+        with self.store.write() as s:
+            envelope = self._envelope(s, envelope_id)
+            self.actor.require("envelope-cancel", Perm.CANCEL, envelope.project)
+            if envelope.status in (
+                EnvelopeStatus.CORRUPT,
+                EnvelopeStatus.CANCELLED,
+                EnvelopeStatus.ROLLEDBACK,
+            ):
+                raise Refused(f"envelope-cancel: envelope {envelope_id} is {envelope.status}")
+            cancelable = ACTIONS["cancel"].allowed_from
+            jobs = chain.chain_of(s, envelope_id)
+            open_ids = [job.id or 0 for job in jobs if Status(job.status) in cancelable]
+            why = comment or f"envelope {envelope.name} cancelled"
+            for job in jobs:
+                # Cancelling one job may already have cancelled the rest of its chain.
+                if Status(job.status) in cancelable:
+                    running += self.actions.cancel_in(s, job, why)
+            envelope.status = EnvelopeStatus.CANCELLED.value
+            envelope.reason = f"cancelled by {self.actor.user}" + (f": {comment}" if comment else "")
+            s.add(envelope)
+            chain.notify(self.store, s, envelope_id, "warning", f"envelope {envelope.name} {envelope.reason}")
+            self.store.touch(s, None, kind="envelope")
+        for op_run in running:
+            terminate_local(op_run)
+        return open_ids
+
+    def refusal(self, s: Session, envelope: Envelope) -> str | None:
+        """Why the envelope may not be rolled back now, or None (the dashboard enables `b` from this)."""
+        name = f"envelope-rollback: envelope {envelope.id} ({envelope.name})"
+        if not self.actor.may(Perm.ROLLBACK, envelope.project):
+            who = self.actor.user
+            return f"envelope-rollback: {who} lacks {Perm.ROLLBACK.value} on project {envelope.project}"
+        if envelope.status in (EnvelopeStatus.CORRUPT, EnvelopeStatus.CANCELLED, EnvelopeStatus.ROLLEDBACK):
+            return f"{name} is {envelope.status}"
+        jobs = chain.chain_of(s, envelope.id or 0)
+        if any(Status(job.status) in ACTIVE_JOB for job in jobs):
+            return f"{name} still has jobs queued or running; wait for them or cancel the envelope"
+        newer = s.exec(
+            select(Envelope)
+            .where(
+                Envelope.project == envelope.project,
+                col(Envelope.id) > (envelope.id or 0),
+                col(Envelope.status).not_in([EnvelopeStatus.ROLLEDBACK.value, EnvelopeStatus.CORRUPT.value]),
+            )
+            .order_by(col(Envelope.id).desc())
+            .limit(1)
+        ).first()
+        if newer is not None:
+            return (
+                f"{name}: envelope {newer.id} ({newer.name}) of project {envelope.project} is newer and not "
+                f"rolled back; roll it back first"
+            )
+        if not self._rollback_ops(s, jobs):
+            return f"{name} has no completed ops with a rollback command"
+        return None
+
+    def rollback(self, envelope_id: int, reason: str) -> int:
+        """Queue a job that runs the rollback commands of every completed op of the envelope's jobs,
+        newest first; the envelope is ROLLEDBACK when it ends. Returns the rollback job's id."""
+        if not reason or not reason.strip():
+            raise ValueError("envelope-rollback: a reason is required (--reason TEXT)")
+        with self.store.write() as s:
+            envelope = self._envelope(s, envelope_id)
+            refused = self.refusal(s, envelope)
+            if refused:
+                raise Refused(refused)
+            ops = self._rollback_ops(s, chain.chain_of(s, envelope_id))
+            job_id = self._rollback_job(s, envelope, ops, reason)
+            envelope.rollback_job_id = job_id
+            s.add(envelope)
+            chain.notify(
+                self.store, s, envelope_id, "info", f"rollback started by {self.actor.user}: {reason}", job_id
+            )
+            self.store.touch(s, job_id)
+            return job_id
+
+    @staticmethod
+    def _rollback_ops(s: Session, jobs: list[Job]) -> list[OpRun]:
+        ids = [job.id for job in jobs if job.type != chain.ROLLBACK_JOB_TYPE]
+        return list(
+            s.exec(
+                select(OpRun)
+                .where(
+                    col(OpRun.job_id).in_(ids),
+                    OpRun.status == OpStatus.DONE.value,
+                    col(OpRun.rollback).is_not(None),
+                    col(OpRun.rolled_back).is_(False),
+                    OpRun.step != ROLLBACK_STEP,
+                )
+                .order_by(col(OpRun.completed_at).desc(), col(OpRun.id).desc())
+            )
+        )
+
+    def _rollback_job(self, s: Session, envelope: Envelope, ops: list[OpRun], reason: str) -> int:
+        now = self.store.now()
+        name = f"rollback {envelope.name}"
+        definition = parse_definition(
+            f"name = {json.dumps(name)}\nproject = {json.dumps(envelope.project)}\n", name
+        )
+        job = Job(
+            name=name,
+            type=chain.ROLLBACK_JOB_TYPE,
+            project=envelope.project,
+            status=Status.ROLLBACK.value,
+            step=Step.END.value,
+            owner=self.actor.user,
+            envelope_id=envelope.id,
+            created_at=now,
+            scheduled_at=now,
+            max_start_at=now,
+            started_at=now,
+            status_since=now,
+            reason=reason,
+            definition=json.dumps(definition.to_dict()),
+            source=envelope.source,
+        )
+        s.add(job)
+        s.flush()
+        assert job.id is not None
+        job.log_path = str(self.store.log_dir / f"job-{job.id}.log")
+        s.add(job)
+        s.add(Task(job_id=job.id, target=envelope.name, status=TaskStatus.SCHEDULED.value))
+        targets = {
+            t.id: t.target for t in s.exec(select(Task).where(col(Task.id).in_([o.task_id for o in ops])))
+        }
+        rows: list[dict[str, Any]] = []
+        for offset, done in enumerate(ops):
+            target = targets.get(done.task_id) if done.task_id is not None else None
+            # The command ran for a target: it runs again knowing which one.
+            prefix = f"JOBTUI_TARGET={shlex.quote(target)}; export JOBTUI_TARGET; " if target else ""
+            rows.append(
+                {
+                    "job_id": job.id,
+                    "task_id": None,
+                    "exec": 1,
+                    "step": ROLLBACK_STEP,
+                    "op_index": done.op_index,
+                    "position": offset,
+                    "name": f"rollback job {done.job_id} {done.name}" + (f" [{target}]" if target else ""),
+                    "per_target": False,
+                    "status": OpStatus.PENDING.value,
+                    "rollback": prefix + (done.rollback or "true"),
+                    "rolled_back": False,
+                    "rollback_of": done.id,
+                }
+            )
+        s.execute(insert(OP_RUNS), rows)
+        s.execute(
+            insert(AUDIT),
+            [
+                {
+                    "job_id": job.id,
+                    "job_name": name,
+                    "at": now,
+                    "who": self.actor.user,
+                    "action": "envelope rollback",
+                    "from_status": None,
+                    "to_status": Status.ROLLBACK.value,
+                    "comment": reason,
+                }
+            ],
+        )
+        return job.id
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    def _envelope(self, s: Session, envelope_id: int) -> Envelope:
+        envelope = s.get(Envelope, envelope_id)
+        if envelope is None:
+            raise UnknownJob(f"no envelope {envelope_id}")
+        return envelope
+
+    def all_envelopes(self) -> list[dict[str, Any]]:
+        with self.store.read() as s:
+            envelopes = s.exec(select(Envelope).order_by(col(Envelope.id))).all()
+            return [self._json(s, envelope) for envelope in envelopes]
+
+    def detail(self, envelope_id: int) -> dict[str, Any]:
+        with self.store.read() as s:
+            return self._json(s, self._envelope(s, envelope_id))
+
+    def _json(self, s: Session, envelope: Envelope) -> dict[str, Any]:
+        jobs = chain.chain_of(s, envelope.id or 0)
+        now = self.store.now()
+        data: dict[str, Any] = {
+            "id": envelope.id,
+            "name": envelope.name,
+            "project": envelope.project,
+            "status": derive_status(envelope.status, [job.status for job in jobs]).value,
+            "created_at": iso(envelope.created_at),
+            "reason": envelope.reason,
+            "owner": envelope.owner,
+            "source": envelope.source,
+            "rollback_job": envelope.rollback_job_id,
+            "jobs": [job_json(job, s, now) for job in jobs],
+        }
+        notes = s.exec(
+            select(Notification).where(Notification.envelope_id == envelope.id).order_by(col(Notification.id))
+        )
+        data["notifications"] = [
+            {"at": iso(n.at), "level": n.level, "text": n.text, "job": n.job_id} for n in notes
+        ]
+        return data

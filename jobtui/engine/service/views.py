@@ -1,0 +1,132 @@
+"""Jobs as plain data: the JSON contract of the CLI, and what the dashboard reads."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import pendulum
+from sqlmodel import Session, col, select
+
+from jobtui.engine.db.models import AuditEvent, Job, OpRun, Task
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.schedules import JobSchedule
+from jobtui.engine.domain.states import ROLLBACK_STEP, Status, status_label
+
+
+def iso(when: datetime | None) -> str | None:
+    return None if when is None else pendulum.instance(when).in_timezone("UTC").isoformat()
+
+
+def trap_view(job: Job, session: Session, now: pendulum.DateTime) -> dict[str, Any] | None:
+    if job.status not in (Status.TRAPPED, Status.TRAP_PAUSED):
+        return None
+    op = session.get(OpRun, job.trap_op_run_id) if job.trap_op_run_id else None
+    paused = job.status == Status.TRAP_PAUSED
+    if paused:
+        left = job.trap_left_s
+    elif job.trap_deadline_at is None:
+        left = None  # waits forever
+    else:
+        left = max(0.0, (job.trap_deadline_at - now).total_seconds())
+    return {"op": op.name if op else None, "timeout_left_s": left, "paused": paused}
+
+
+def job_json(job: Job, session: Session, now: pendulum.DateTime, lang: str = "en") -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "name": job.name,
+        "type": job.type,
+        "project": job.project,
+        "status": job.status,
+        "status_label": status_label(job.status, lang),
+        "step": job.step,
+        "progress": job.progress,
+        "natures": json.loads(job.natures),
+        "owner": job.owner,
+        "envelope": job.envelope_id,
+        "exec": job.exec,
+        "created_at": iso(job.created_at),
+        "scheduled_at": iso(job.scheduled_at),
+        "max_start_at": iso(job.max_start_at),
+        "started_at": iso(job.started_at),
+        "ended_at": iso(job.ended_at),
+        "trap": trap_view(job, session, now),
+        "system": job.system,
+        "status_since": iso(job.status_since),
+        "reason": job.reason,
+        "expires_at": iso(job.expires_at),
+        "next_run_at": iso(next_run_at(job)),
+        "replaced_by": job.replaced_by,
+    }
+
+
+def next_run_at(job: Job) -> pendulum.DateTime | None:
+    """When the engine will next pick the job up (a window opening, a retry, the RUN date)."""
+    if job.status not in (Status.READY, Status.PAUSED) or job.due_at is None:
+        return None
+    due = pendulum.instance(job.due_at)
+    if job.run_started_at is None and job.scheduled_at is not None:
+        return max(due, pendulum.instance(job.scheduled_at))
+    return due
+
+
+def step_json(op: OpRun) -> dict[str, Any]:
+    return {
+        "name": op.name,
+        "step": op.step,
+        "status": op.status,
+        "started_at": iso(op.started_at),
+        "skipped_at": iso(op.skipped_at),
+        "completed_at": iso(op.completed_at),
+        "exit_code": op.exit_code,
+        "error": op.error,
+    }
+
+
+def job_detail_json(job: Job, session: Session, now: pendulum.DateTime, lang: str = "en") -> dict[str, Any]:
+    data = job_json(job, session, now, lang)
+    tasks = list(session.exec(select(Task).where(Task.job_id == job.id).order_by(col(Task.position))))
+    ops = list(
+        session.exec(
+            select(OpRun).where(OpRun.job_id == job.id, OpRun.exec == job.exec).order_by(col(OpRun.position))
+        )
+    )
+    data["tasks"] = [
+        {
+            "target": task.target,
+            "status": task.status,
+            "last_triggered_at": iso(task.last_triggered_at),
+            "current_step": task.current_step,
+            "progress": task.progress,
+            "attempts": task.attempts,
+            "next_attempt_at": iso(task.next_attempt_at),
+            "steps": [step_json(op) for op in ops if op.task_id == task.id],
+        }
+        for task in tasks
+    ]
+    # Ops that belong to no single task (job-wide ops of a job with several targets) and rollbacks.
+    data["steps"] = [step_json(op) for op in ops if op.task_id is None or op.step == ROLLBACK_STEP]
+    data["log_path"] = job.log_path
+    schedule = JobSchedule.from_json(job.schedule)
+    data["schedule"] = schedule.view(next_run_at(job)) if schedule is not None else None
+    return data
+
+
+def audit_json(store: Store, job_id: int) -> list[dict[str, Any]]:
+    with store.read() as session:
+        rows = session.exec(
+            select(AuditEvent).where(AuditEvent.job_id == job_id).order_by(col(AuditEvent.id))
+        )
+        return [
+            {
+                "at": iso(row.at),
+                "who": row.who,
+                "action": row.action,
+                "from": row.from_status,
+                "to": row.to_status,
+                "comment": row.comment,
+            }
+            for row in rows
+        ]

@@ -1,0 +1,393 @@
+"""The job pipeline as database state: plans, op results, failures, rollback and the end status.
+
+Both the engine (as ops finish) and operator actions (trap abort, rerun, rollback) change a job's
+pipeline; they share these functions so the rules live in one place. Nothing here runs a process.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+
+import pendulum
+from sqlalchemy import bindparam, case, func, insert, or_, update
+from sqlmodel import Session, col, select
+
+from jobtui.engine.db.models import OP_RUNS, TASKS, Job, OpRun, Setting, Task
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.definitions import Definition
+from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
+
+STEP_ORDER = {Step.INIT: 0, Step.PRE: 1, Step.RUN: 2, Step.POST: 3, Step.END: 4}
+FINISHED_OP = (OpStatus.DONE, OpStatus.SKIPPED, OpStatus.FAILED)
+SETTLED_TASK = (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value)
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """Who is changing the job and under which lease (None for operators, who go by status)."""
+
+    who: str
+    lease: str | None = None
+
+
+def definition_of(job: Job) -> Definition:
+    return _parse_stored_definition(job.definition)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_stored_definition(text: str) -> Definition:
+    # Jobs of one definition share its text; the engine asks for it at every op.
+    return Definition.from_dict(json.loads(text))
+
+
+# Built once: the engine runs these at every op, and building a statement costs more than running it.
+_TASKS_OF = (
+    select(Task)
+    .where(Task.job_id == bindparam("job_id"))
+    .order_by(col(Task.position))
+    # Task rows are also changed with Core UPDATEs in the same transaction: never trust loaded copies.
+    .execution_options(populate_existing=True)
+)
+_WAITING_TASKS = select(Task.id).where(
+    Task.job_id == bindparam("job_id"), Task.status == TaskStatus.RESCHEDULED.value
+)
+_NEXT_PENDING = (
+    select(OpRun)
+    .where(
+        OpRun.job_id == bindparam("job_id"),
+        OpRun.exec == bindparam("exec"),
+        OpRun.step == bindparam("step"),
+        OpRun.status == OpStatus.PENDING.value,
+        or_(col(OpRun.per_target).is_(False), col(OpRun.task_id).not_in(_WAITING_TASKS)),
+    )
+    .order_by(col(OpRun.position))
+    .limit(1)
+)
+_PROGRESS_COUNTS = (
+    select(OpRun.task_id, OpRun.status, func.count())
+    .where(OpRun.job_id == bindparam("job_id"), OpRun.exec == bindparam("exec"), OpRun.step != ROLLBACK_STEP)
+    .group_by(col(OpRun.task_id), col(OpRun.status))
+)
+
+
+def tasks_of(session: Session, job_id: int) -> list[Task]:
+    return list(session.exec(_TASKS_OF, params={"job_id": job_id}))
+
+
+def op_runs_of(session: Session, job: Job, exec_: int | None = None) -> list[OpRun]:
+    query = select(OpRun).where(OpRun.job_id == job.id, OpRun.exec == (exec_ or job.exec))
+    return list(session.exec(query.order_by(col(OpRun.position))))
+
+
+def plan_rows(
+    definition: Definition, job_id: int, exec_: int, task_ids: list[int], from_step: Step
+) -> list[dict[str, object]]:
+    """The op runs of one execution: each op once, or once per task when per_target, in order."""
+    single_task = task_ids[0] if len(task_ids) == 1 else None
+    rows: list[dict[str, object]] = []
+    for step in (Step.PRE, Step.RUN, Step.POST):
+        if STEP_ORDER[step] < STEP_ORDER[from_step]:
+            continue
+        for op in definition.ops(step.value):
+            for task_id in task_ids if op.per_target else [single_task]:
+                rows.append(
+                    {
+                        "job_id": job_id,
+                        "task_id": task_id,
+                        "exec": exec_,
+                        "step": step.value,
+                        "op_index": op.index,
+                        "position": len(rows),
+                        "name": op.name,
+                        "per_target": op.per_target,
+                        "status": OpStatus.PENDING.value,
+                        "rollback": op.rollback,
+                        "rolled_back": False,
+                    }
+                )
+    return rows
+
+
+def create_plan(session: Session, job: Job, from_step: Step) -> None:
+    assert job.id is not None
+    task_ids = [t.id for t in tasks_of(session, job.id) if t.id is not None]
+    rows = plan_rows(definition_of(job), job.id, job.exec, task_ids, from_step)
+    if rows:
+        session.execute(insert(OP_RUNS), rows)
+
+
+def next_pending(session: Session, job: Job, step: str) -> OpRun | None:
+    """The next op to run in `step`; per-target ops of a task waiting for its next attempt wait too."""
+    if step != ROLLBACK_STEP and not definition_of(job).ops(step):
+        return None  # plans hold only the definition's ops: nothing to look up
+    params = {"job_id": job.id, "exec": job.exec, "step": step}
+    return session.exec(_NEXT_PENDING, params=params).first()
+
+
+def refresh_progress(
+    store: Store, session: Session, job: Job, ref: JobRef, task_id: int | None = None
+) -> None:
+    """Job progress = finished ops / ops of this execution; a task's likewise over its own ops.
+
+    Only `task_id`'s progress is recomputed (the task whose op just finished), or every task's when None.
+    """
+    rows = session.exec(_PROGRESS_COUNTS, params={"job_id": job.id, "exec": job.exec}).all()
+    total = sum(n for _, _, n in rows)
+    done = sum(n for _, status, n in rows if status in FINISHED_OP)
+    progress = 100 if total == 0 and job.step == Step.END else (100 * done // total if total else 0)
+    per_task: dict[int, tuple[int, int]] = {}
+    for owner, status, n in rows:
+        if owner is None or (task_id is not None and owner != task_id):
+            continue
+        finished, all_ = per_task.get(owner, (0, 0))
+        per_task[owner] = (finished + (n if status in FINISHED_OP else 0), all_ + n)
+    for owner, (finished, all_) in per_task.items():
+        session.execute(
+            update(TASKS).where(TASKS.c.id == owner).values(progress=100 * finished // all_ if all_ else 0)
+        )
+    if progress != job.progress:
+        store.change_job(session, job, ref.who, "progress", held=ref.lease, progress=progress)
+
+
+def settle_tasks(session: Session, job: Job, status: TaskStatus, force: bool = False) -> None:
+    """Every task not already SUCCEEDED or FAILED (every task, with `force`) takes `status`."""
+    stmt = update(TASKS).where(TASKS.c.job_id == job.id)
+    if not force:
+        stmt = stmt.where(TASKS.c.status.not_in([TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value]))
+    values: dict[str, object] = {"status": status.value, "current_step": None, "next_attempt_at": None}
+    if force:
+        values.update(progress=0, attempts=0)
+    session.execute(stmt.values(**values))
+
+
+def park_running_tasks(session: Session, job: Job) -> None:
+    """A job handed back between ops has no task running: they wait, like the job."""
+    session.execute(
+        update(TASKS)
+        .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RUNNING.value)
+        .values(status=TaskStatus.SCHEDULED.value, current_step=None)
+    )
+
+
+def mark_op_started(store: Store, session: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
+    now = store.now()
+    op_run.status = OpStatus.RUNNING.value
+    op_run.started_at = now
+    op_run.exit_code = None
+    op_run.error = None
+    op_run.completed_at = None
+    op_run.skipped_at = None
+    session.add(op_run)
+    if op_run.task_id is not None:
+        session.execute(
+            update(TASKS)
+            .where(TASKS.c.id == op_run.task_id)
+            .values(
+                # A task that already failed for good stays failed while POST runs its notifications.
+                status=case(
+                    (TASKS.c.status.in_(SETTLED_TASK), TASKS.c.status), else_=TaskStatus.RUNNING.value
+                ),
+                last_triggered_at=now,
+                current_step=op_run.name,
+                # The first op of a task is its first attempt; later attempts count up on retry.
+                attempts=case((TASKS.c.attempts < 1, 1), else_=TASKS.c.attempts),
+            )
+        )
+    store.change_job(session, job, ref.who, "step", held=ref.lease)
+
+
+def skip_pending(
+    session: Session, job: Job, steps: tuple[str, ...], now: pendulum.DateTime, task_id: int | None = None
+) -> None:
+    stmt = update(OP_RUNS).where(
+        OP_RUNS.c.job_id == job.id,
+        OP_RUNS.c.exec == job.exec,
+        OP_RUNS.c.step.in_(steps),
+        OP_RUNS.c.status == OpStatus.PENDING.value,
+    )
+    if task_id is not None:
+        stmt = stmt.where(OP_RUNS.c.task_id == task_id, OP_RUNS.c.per_target.is_(True))
+    session.execute(stmt.values(status=OpStatus.SKIPPED.value, skipped_at=now))
+
+
+def apply_op_failure(store: Store, session: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
+    """An op failed for good (on_error = fail, or a trap aborted): decide what the job does next.
+
+    A per-target op fails only its task; any other op fails the job: the rest of PRE/RUN is skipped and
+    POST runs. A RUN failure with rollback_on_error first rolls back. A failed rollback op ends the
+    rollback with "rollback failed".
+    """
+    now = store.now()
+    if op_run.step == ROLLBACK_STEP:
+        skip_pending(session, job, (ROLLBACK_STEP,), now)
+        store.change_job(
+            session,
+            job,
+            ref.who,
+            "step",
+            held=ref.lease,
+            outcome=Status.ERROR.value,
+            reason="rollback failed",
+        )
+        return
+    if op_run.per_target and op_run.task_id is not None:
+        session.execute(
+            update(TASKS).where(TASKS.c.id == op_run.task_id).values(status=TaskStatus.FAILED.value)
+        )
+        skip_pending(session, job, (Step.PRE.value, Step.RUN.value), now, task_id=op_run.task_id)
+        return
+    skip_pending(
+        session,
+        job,
+        (Step.PRE.value, Step.RUN.value, Step.POST.value)
+        if op_run.step == Step.POST
+        else (Step.PRE.value, Step.RUN.value),
+        now,
+    )
+    store.change_job(
+        session,
+        job,
+        ref.who,
+        "step",
+        held=ref.lease,
+        failed=True,
+        failed_step=op_run.step,
+        reason=f'{op_run.step} op "{op_run.name}" failed',
+    )
+    if op_run.step == Step.RUN and definition_of(job).rollback_on_error and has_rollback_work(session, job):
+        begin_rollback(store, session, job, ref, comment=f'automatic: RUN op "{op_run.name}" failed')
+
+
+def has_rollback_work(session: Session, job: Job) -> bool:
+    return bool(_rollback_candidates(session, job))
+
+
+def _rollback_candidates(session: Session, job: Job) -> list[OpRun]:
+    return list(
+        session.exec(
+            select(OpRun)
+            .where(
+                OpRun.job_id == job.id,
+                OpRun.status == OpStatus.DONE.value,
+                col(OpRun.rollback).is_not(None),
+                col(OpRun.rolled_back).is_(False),
+                OpRun.step != ROLLBACK_STEP,
+            )
+            .order_by(col(OpRun.completed_at).desc(), col(OpRun.id).desc())
+        )
+    )
+
+
+def begin_rollback(
+    store: Store, session: Session, job: Job, ref: JobRef, comment: str, action: str = "rollback"
+) -> None:
+    """Queue the rollback commands of the completed ops, newest first, and move the job to ROLLBACK."""
+    base = 1_000_000
+    for offset, done in enumerate(_rollback_candidates(session, job)):
+        session.add(
+            OpRun(
+                job_id=job.id or 0,
+                task_id=done.task_id,
+                exec=job.exec,
+                step=ROLLBACK_STEP,
+                op_index=done.op_index,
+                position=base + offset,
+                name=f"rollback {done.name}",
+                per_target=done.per_target,
+                rollback_of=done.id,
+                rollback=done.rollback,
+            )
+        )
+    session.flush()
+    store.change_job(session, job, ref.who, action, Status.ROLLBACK, comment=comment, held=ref.lease)
+
+
+def end_status_from_tasks(session: Session, job: Job, tasks: list[Task] | None = None) -> Status:
+    if job.outcome:
+        return Status(job.outcome)
+    if job.failed:
+        return Status.ERROR
+    assert job.id is not None
+    tasks = tasks_of(session, job.id) if tasks is None else tasks
+    # Tasks still SCHEDULED/RUNNING here walked all their ops; cancelled ones count as not succeeded.
+    not_succeeded = (TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.RESCHEDULED)
+    succeeded = [t for t in tasks if t.status not in not_succeeded]
+    if len(succeeded) == len(tasks):
+        return Status.FINISHED
+    return Status.PARTIAL if succeeded else Status.ERROR
+
+
+def finish_job(
+    store: Store,
+    session: Session,
+    job: Job,
+    ref: JobRef,
+    end: Status,
+    comment: str | None = None,
+    tasks: list[Task] | None = None,
+) -> None:
+    """Reach END: settle every task (`tasks`, when the caller just loaded them), stamp the end date,
+    let go of the job."""
+    assert job.id is not None
+    now = store.now()
+    for task in tasks_of(session, job.id) if tasks is None else tasks:
+        if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            continue
+        if end in (Status.CANCELED, Status.REJECTED, Status.EXPIRED):
+            task.status = TaskStatus.CANCELLED.value
+        elif end == Status.FINISHED or (end == Status.PARTIAL):
+            task.status = TaskStatus.SUCCEEDED.value
+        else:
+            task.status = TaskStatus.FAILED.value
+        task.current_step = None
+        session.add(task)
+    store.change_job(
+        session,
+        job,
+        ref.who,
+        "finish",
+        end,
+        comment=comment or job.reason,
+        held=ref.lease,
+        step=Step.END.value,
+        ended_at=now,
+        due_at=None,
+        worker_id=None,
+        lease=None,
+    )
+    if job.progress != 100 and not _has_unfinished_ops(session, job):
+        store.change_job(session, job, ref.who, "progress", progress=100)
+    if end in (Status.ERROR, Status.ABEND):
+        pause_queue_if_configured(store, session, job)
+
+
+def _has_unfinished_ops(session: Session, job: Job) -> bool:
+    return (
+        session.exec(
+            select(OpRun.id)
+            .where(
+                OpRun.job_id == job.id,
+                OpRun.exec == job.exec,
+                col(OpRun.status).in_([OpStatus.PENDING.value, OpStatus.RUNNING.value]),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def pause_queue_if_configured(store: Store, session: Session, job: Job) -> None:
+    if store.get_setting(session, "pause_queue_on_failure", False) and not store.get_setting(
+        session, "queue_paused", False
+    ):
+        store.set_setting(session, "queue_paused", True)
+        store.set_setting(session, "queue_paused_reason", f"job {job.id} ({job.name}) ended {job.status}")
+        store.set_setting(session, "queue_paused_by", "engine")
+        store.touch(session, None, kind="queue")
+
+
+def queue_paused(store: Store, session: Session) -> bool:
+    row = session.get(Setting, "queue_paused")
+    return bool(row is not None and json.loads(row.value))

@@ -1,0 +1,53 @@
+"""Resolving a trapped job: retry, skip or abort its failed op, or pause and resume its countdown.
+
+Operators (service.actions) and the engine's trap timeout (worker.loop) both resolve traps here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from jobtui.engine.db.models import Job, OpRun
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.states import OpStatus, Status
+from jobtui.engine.worker import pipeline
+from jobtui.engine.worker.pipeline import JobRef
+
+
+def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, comment: str | None) -> None:
+    """Retry, skip, abort, pause or resume a trap; shared by operators and the trap timeout."""
+    now = store.now()
+    action = f"trap {what}"
+    if what == "pause":
+        left = (
+            None if job.trap_deadline_at is None else max(0.0, (job.trap_deadline_at - now).total_seconds())
+        )
+        store.change_job(
+            s, job, who, action, Status.TRAP_PAUSED, comment=comment, trap_left_s=left, trap_deadline_at=None
+        )
+        return
+    if what == "resume":
+        deadline = None if job.trap_left_s is None else now.add(seconds=job.trap_left_s)
+        store.change_job(
+            s, job, who, action, Status.TRAPPED, comment=comment, trap_deadline_at=deadline, trap_left_s=None
+        )
+        return
+    op_run = s.get(OpRun, job.trap_op_run_id) if job.trap_op_run_id else None
+    clear: dict[str, Any] = dict(trap_op_run_id=None, trap_deadline_at=None, trap_left_s=None, due_at=now)
+    if op_run is not None:
+        if what == "retry":
+            op_run.status = OpStatus.PENDING.value
+            op_run.completed_at = None
+            op_run.exit_code = None
+        elif what == "skip":
+            op_run.status = OpStatus.SKIPPED.value
+            op_run.skipped_at = now
+        else:
+            op_run.error = f"{op_run.error or 'failed'}; aborted by {who}"
+        s.add(op_run)
+    store.change_job(s, job, who, action, Status.READY, comment=comment, **clear)
+    if what == "abort" and op_run is not None:
+        pipeline.apply_op_failure(store, s, job, op_run, JobRef(who))
+    pipeline.refresh_progress(store, s, job, JobRef(who))

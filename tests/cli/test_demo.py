@@ -1,0 +1,292 @@
+"""The demo: its live workload reaches every status under a real engine, and the bulk history load writes
+jobs an engine and the viewers can use like any other."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pendulum
+import pytest
+from sqlmodel import col, func, select
+
+from jobtui.demo.bulk import BULK_STATUSES, PROJECTS, bulk_load
+from jobtui.demo.seed import (
+    DEMO_DEFINITIONS,
+    DEMO_OUTCOMES,
+    SPEED_ENV,
+    STREAM_ROTATION,
+    DemoStream,
+    demo_definition,
+    demo_speed,
+    seed_demo,
+)
+from jobtui.engine.db.models import AuditEvent, Envelope, Job, OpRun, Task
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.states import Status
+from jobtui.engine.service.actions import Actions
+from jobtui.engine.service.views import job_detail_json
+from jobtui.engine.worker.loop import Engine
+from tests.support.helpers import ROOT, job_of, run_until_status, status_of
+
+# Sleeps at a fiftieth: "sleep 3" becomes "sleep 0.06".
+FAST = 0.02
+# What `jobtui demo` promises to show within two minutes.
+SHOWN = {
+    Status.RUNNING,
+    Status.APPROVAL,
+    Status.TRAPPED,
+    Status.EXPIRED,
+    Status.FINISHED,
+    Status.ERROR,
+    Status.ROLLEDBACK,
+    Status.CANCELED,
+    Status.PARTIAL,
+    Status.ABEND,
+    Status.REPLACED,
+}
+
+_SCRIPT = Path(sys.executable).with_name("jobtui")
+JOBTUI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "jobtui.cli"]
+
+
+# -- the live demo -----------------------------------------------------------------------------------------
+
+
+def test_every_demo_definition_parses_and_its_sleeps_scale() -> None:
+    assert set(DEMO_OUTCOMES) == set(DEMO_DEFINITIONS)
+    assert set(STREAM_ROTATION) <= set(DEMO_DEFINITIONS)
+    for key in DEMO_DEFINITIONS:
+        assert demo_definition(key, 1.0).source == f"demo/{key}.toml"
+        demo_definition(key, FAST)
+    assert demo_definition("fails", 1.0).run[0].run == "echo querying; sleep 3; echo 'disk full' >&2; exit 2"
+    assert (
+        demo_definition("fails", FAST).run[0].run == "echo querying; sleep 0.06; echo 'disk full' >&2; exit 2"
+    )
+
+
+def test_the_demo_speed_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(SPEED_ENV, raising=False)
+    assert demo_speed() == 1.0
+    monkeypatch.setenv(SPEED_ENV, "0.5")
+    assert demo_speed() == 0.5
+    assert demo_speed(0.1) == 0.1
+    monkeypatch.setenv(SPEED_ENV, "fast")
+    with pytest.raises(ValueError, match=SPEED_ENV):
+        demo_speed()
+    with pytest.raises(ValueError, match="positive"):
+        demo_speed(0)
+
+
+def _statuses_seen(store: Store) -> set[str]:
+    with store.read() as s:
+        moved = set(s.exec(select(AuditEvent.to_status).distinct()).all())
+        now = set(s.exec(select(Job.status).distinct()).all())
+    return {status for status in moved | now if status}
+
+
+def test_the_seeded_demo_and_the_streams_cancel_reach_every_status(
+    store: Store, clock: FakeClock, engine: Engine
+) -> None:
+    ids = dict(zip(DEMO_DEFINITIONS, seed_demo(store, speed=FAST), strict=True))
+    stream = DemoStream(store, speed=FAST, cancel_after_s=5)
+    target = ids["canceled"]
+
+    def running_for_a_while() -> bool:
+        job = job_of(store, target)
+        return job.status == Status.RUNNING and job.run_started_at is not None
+
+    engine.run_until(running_for_a_while)
+    assert stream.cancel_due() == []  # its RUN has not run for 5 s yet
+    clock.advance(5)
+    assert stream.cancel_due() == [target]
+    clock.advance(30)  # past the expiring job's Max Start Date (+25 s)
+    engine.run_until(lambda: all(status_of(store, ids[k]) == v for k, v in DEMO_OUTCOMES.items()))
+
+    assert _statuses_seen(store) >= SHOWN
+    canceled = job_of(store, target)
+    assert canceled.reason == f"canceled by {stream.actions.actor.user}"
+    abend = job_of(store, ids["abend"])
+    assert abend.reason and "vanished without an exit status" in abend.reason  # killed its own wrapper
+    with store.read() as s:
+        post = s.exec(select(OpRun).where(OpRun.job_id == ids["fails"], OpRun.step == "POST")).one()
+        cancel = s.exec(
+            select(AuditEvent).where(AuditEvent.job_id == target, AuditEvent.action == "cancel")
+        ).one()
+    assert post.status == "done"  # POST runs after a RUN failure
+    assert cancel.comment == "demo"
+    with store.read() as s:
+        retried = {t.target: t for t in s.exec(select(Task).where(Task.job_id == ids["retrying"]))}
+    assert (retried["dev-1"].status, retried["dev-1"].attempts) == ("SUCCEEDED", 1)
+    # The test's clock jumps from 5 s to 35 s, past the 30 s expiry, so the 20 s retry never came.
+    assert (retried["dev-2"].status, retried["dev-2"].attempts) == ("FAILED", 1)
+    assert job_of(store, ids["later"]).replaced_by == ids["replaces-later"]
+
+
+def test_the_stream_submits_on_the_store_clock_and_stops_at_once(store: Store, clock: FakeClock) -> None:
+    stream = DemoStream(store, every_s=(10, 20), speed=FAST, poll_s=60, seed=3)
+    assert stream.tick() == []
+    clock.advance(20)
+    [first] = stream.tick()
+    assert job_of(store, first).name == demo_definition(STREAM_ROTATION[0]).name
+    assert stream.tick() == []  # the next one waits another 10-20 s
+    clock.advance(20)
+    [second] = stream.tick()
+    assert job_of(store, second).name == demo_definition(STREAM_ROTATION[1]).name
+
+    stream.start()
+    assert stream.running
+    began = time.monotonic()
+    stream.stop()  # the thread is waiting out a 60 s poll; stop must not
+    assert not stream.running
+    assert time.monotonic() - began < 2
+
+
+# -- the bulk history --------------------------------------------------------------------------------------
+
+
+def test_a_bulk_load_writes_whole_jobs_in_every_status(
+    store: Store, engine: Engine, actions: Actions
+) -> None:
+    seen: list[int] = []
+    assert bulk_load(store, 3000, seed=1, progress=seen.append) == 3000
+    assert seen[-1] == 3000
+
+    with store.read() as s:
+        by_status = dict(s.exec(select(Job.status, func.count()).group_by(col(Job.status))).all())
+        projects = set(s.exec(select(Job.project).distinct()).all())
+        envelopes = s.exec(select(Envelope)).all()
+        in_envelopes = s.exec(select(func.count()).where(col(Job.envelope_id).is_not(None))).one()
+        lonely = s.exec(
+            select(func.count()).where(~select(Task.id).where(Task.job_id == Job.id).exists())
+        ).one()
+        no_ops = s.exec(
+            select(func.count()).where(~select(OpRun.id).where(OpRun.job_id == Job.id).exists())
+        ).one()
+        submits = s.exec(select(func.count()).where(AuditEvent.action == "submit")).one()
+        seqs = set(s.exec(select(Job.seq).distinct()).all())
+    assert sum(by_status.values()) == 3000
+    assert set(by_status) == set(BULK_STATUSES)
+    assert projects == set(PROJECTS)
+    assert len(envelopes) >= 3 and in_envelopes >= 3 * 4
+    assert {e.status for e in envelopes} <= {"SUCCESS", "SUCCESS_ACTIVE", "ERRORS", "ERRORS_ACTIVE"}
+    assert lonely == 0 and no_ops == 0 and submits == 3000
+    assert len(seqs) == 1 and store.last_seq() == seqs.pop()  # viewers see the load in the feed
+
+    # Read back through the ORM and the JSON views like any job.
+    now = store.now()
+    with store.read() as s:
+        for status in BULK_STATUSES:
+            job = s.exec(select(Job).where(Job.status == status.value).limit(1)).one()
+            assert job.created_at is not None and job.created_at.tzinfo is not None
+            detail = job_detail_json(job, s, now)
+            assert detail["status"] == status.value
+            assert detail["tasks"] and all(task["steps"] for task in detail["tasks"])
+            assert pendulum.parse(detail["created_at"]) == job.created_at
+            if status in (Status.READY, Status.APPROVAL):
+                assert job.scheduled_at is not None and job.scheduled_at > now
+            elif status not in (Status.REPLACED, Status.EXPIRED):
+                assert job.started_at is not None and job.started_at < now
+            if status in (Status.TRAPPED, Status.TRAP_PAUSED):
+                assert detail["trap"]["op"] == "apply"
+
+    # An engine starting on the history leaves it alone: nothing is due, expired or orphaned.
+    for _ in range(3):
+        engine.tick()
+    with store.read() as s:
+        after = dict(s.exec(select(Job.status, func.count()).group_by(col(Job.status))).all())
+    assert after == by_status
+
+    # And operator actions work on a loaded job: rerun one to the end.
+    with store.read() as s:
+        job_id = s.exec(select(Job.id).where(Job.status == "ERROR", Job.name == "release-db").limit(1)).one()
+    assert job_id is not None
+    actions.rerun(job_id, "RUN", run_now=True)
+    job = run_until_status(engine, job_id, "FINISHED", "ERROR", timeout=20)
+    assert job.status == "FINISHED" and job.exec == 2
+
+
+def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    with sqlite3.connect(path) as conn:
+        return {
+            table: conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            for table in ("jobs", "tasks", "op_runs", "audit", "envelopes", "changes")
+        }
+
+
+def test_the_fast_sqlite_path_writes_what_the_orm_would(tmp_path: Path) -> None:
+    """The SQL expansion formats timestamps itself; the Core path binds through UTCDateTime. Equal rows
+    mean the text matches what the ORM stores, to the character."""
+    now = pendulum.datetime(2026, 11, 23, 10, 0, 0, 250_000, tz="UTC")
+    paths = []
+    for fast in (True, False):
+        path = tmp_path / f"{fast}.db"
+        store = Store(f"sqlite:///{path}", clock=FakeClock(now), log_dir=tmp_path / "logs")
+        bulk_load(store, 400, seed=5, fast=fast)
+        store.engine.dispose()
+        paths.append(path)
+    fast_rows, core_rows = (_rows(p) for p in paths)
+    for table, rows in fast_rows.items():
+        assert rows == core_rows[table], table
+    created = fast_rows["jobs"][0][12]
+    assert isinstance(created, str) and len(created) == len("2026-11-23 10:00:00.000000")
+
+
+def test_a_bulk_load_of_nothing_writes_nothing(store: Store) -> None:
+    assert bulk_load(store, 0) == 0
+    assert store.last_seq() == 0
+    with pytest.raises(ValueError):
+        bulk_load(store, -1)
+
+
+# -- the command -------------------------------------------------------------------------------------------
+
+
+def _cli(db: Path, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("JOBTUI_POLICY", "JOBTUI_DB")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return subprocess.Popen(
+        [*JOBTUI, *args, "--db", f"sqlite:///{db}"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=90)
+    return proc.returncode, out, err
+
+
+def test_the_demo_command_loads_history_or_seeds_and_exits(tmp_path: Path) -> None:
+    # Independent commands run side by side: each CLI start costs about a second of imports.
+    bulk = _cli(tmp_path / "bulk.db", "demo", "--jobs", "2000", "--no-open")
+    seed = _cli(tmp_path / "seed.db", "demo", "--no-open")
+    bad = _cli(tmp_path / "bad.db", "demo", "--jobs", "-5", "--no-open")
+    code, _, err = _finish(bulk)
+    assert code == 0, err
+    assert "loaded 2,000 historical jobs" in err
+    code, _, err = _finish(seed)
+    assert code == 0, err
+    code, _, err = _finish(bad)
+    assert code == 2 and "--jobs" in err
+
+    with sqlite3.connect(tmp_path / "bulk.db") as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (2000,)
+        assert conn.execute("SELECT count(*) FROM jobs WHERE source LIKE 'demo/history/%'").fetchone() == (
+            2000,
+        )
+    with sqlite3.connect(tmp_path / "seed.db") as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (len(DEMO_DEFINITIONS),)
+
+    code, out, err = _finish(_cli(tmp_path / "bulk.db", "show", "1234", "--json"))
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["id"] == 1234 and shown["tasks"] and shown["created_at"].endswith("+00:00")

@@ -1,0 +1,279 @@
+"""Envelopes (seed 004) on the real engine: chain order, stop on failure, derived status, corrupt files,
+the rollback stack, notifications, retry and pause-on-failure."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from jobtui.engine.db.models import AuditEvent, Envelope, Job, OpRun
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.states import Status
+from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, envelope_of_files, load_envelope
+from jobtui.engine.service.actions import Actions, Refused
+from jobtui.engine.service.envelope_actions import EnvelopeActions
+from jobtui.engine.worker.loop import Engine
+from tests.support.helpers import job_of, status_of
+
+# The engine behaves the same on both backends (several hosts share PostgreSQL).
+BACKENDS = ("sqlite", "postgresql")
+
+FINAL = ("FINISHED", "ERROR", "CANCELED", "PARTIAL", "ABEND", "ROLLEDBACK", "EXPIRED", "REJECTED")
+
+
+@pytest.fixture
+def envelopes(actions: Actions) -> EnvelopeActions:
+    return EnvelopeActions(actions)
+
+
+def write(directory: Path, name: str, text: str) -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def step_def(
+    directory: Path, name: str, run: str = "true", project: str = "payments", rollback: str = ""
+) -> Path:
+    ledger = directory / "ledger"
+    undo = f"\nrollback = 'echo undo {name} >> {ledger}'" if rollback else ""
+    return write(
+        directory,
+        f"{name}.toml",
+        f"""
+        name = "{name}"
+        project = "{project}"
+        [[run]]
+        name = "{name}-op"
+        run = 'echo {name} >> {ledger}; {run}'{undo}
+        """,
+    )
+
+
+def ledger(directory: Path) -> list[str]:
+    path = directory / "ledger"
+    return path.read_text().split("\n")[:-1] if path.exists() else []
+
+
+def envelope_file(directory: Path, name: str, files: list[str], project: str = "payments") -> Path:
+    jobs = "".join(f'[[jobs]]\nfile = "{f}"\n' for f in files)
+    return write(directory, f"{name}.envelope.toml", f'envelope = "{name}"\nproject = "{project}"\n{jobs}')
+
+
+def run_chain(engine: Engine, ids: list[int]) -> list[str]:
+    engine.run_until(lambda: all(status_of(engine.store, i) in FINAL for i in ids))
+    return [status_of(engine.store, i) for i in ids]
+
+
+def notes(envelopes: EnvelopeActions, envelope_id: int) -> list[tuple[str, str]]:
+    return [(n["level"], n["text"]) for n in envelopes.detail(envelope_id)["notifications"]]
+
+
+def test_jobs_run_in_chain_order_each_after_the_previous_finished(
+    envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    for name in ("build", "migrate", "deploy"):
+        step_def(tmp_path, name)
+    spec = load_envelope(envelope_file(tmp_path, "release-42", ["build.toml", "migrate.toml", "deploy.toml"]))
+    envelope_id, ids = envelopes.submit(spec)
+    # Only the first is due; the others wait for the chain.
+    assert [job_of(store, i).due_at is None for i in ids] == [False, True, True]
+    assert job_of(store, ids[1]).reason == f"waits for job {ids[0]} of envelope release-42"
+    assert envelopes.detail(envelope_id)["status"] == "SUCCESS_ACTIVE"
+    assert run_chain(engine, ids) == ["FINISHED"] * 3
+    assert ledger(tmp_path) == ["build", "migrate", "deploy"]
+    starts = [job_of(store, i).started_at for i in ids]
+    ends = [job_of(store, i).ended_at for i in ids]
+    assert all(end is not None and start is not None for start, end in zip(starts, ends, strict=True))
+    assert starts[1] >= ends[0] and starts[2] >= ends[1]  # type: ignore[operator]
+    data = envelopes.detail(envelope_id)
+    assert (data["status"], [j["id"] for j in data["jobs"]]) == ("SUCCESS", ids)
+    assert all(j["envelope"] == envelope_id for j in data["jobs"])
+    assert ("info", "envelope release-42 finished: SUCCESS") in notes(envelopes, envelope_id)
+
+
+def test_a_failure_stops_the_chain_and_the_rest_end_canceled_with_a_reason(
+    envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    step_def(tmp_path, "build")
+    step_def(tmp_path, "migrate", run="echo boom >&2; exit 3")
+    step_def(tmp_path, "deploy")
+    spec = envelope_of_files([str(tmp_path / f"{n}.toml") for n in ("build", "migrate", "deploy")], "rel")
+    envelope_id, ids = envelopes.submit(spec)
+    assert run_chain(engine, ids) == ["FINISHED", "ERROR", "CANCELED"]
+    assert ledger(tmp_path) == ["build", "migrate"], "deploy never started"
+    assert job_of(store, ids[2]).reason == f"envelope rel: job {ids[1]} (migrate) ended ERROR"
+    data = envelopes.detail(envelope_id)
+    assert data["status"] == "ERRORS"
+    levels = notes(envelopes, envelope_id)
+    assert any(level == "error" and f"job {ids[1]} (migrate) ended ERROR" in text for level, text in levels)
+    assert ("error", "envelope rel finished: ERRORS") in levels
+
+
+def test_derived_status_errors_active_while_a_failed_envelope_is_retried(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    step_def(tmp_path, "a", run="exit 1")
+    step_def(tmp_path, "b")
+    envelope_id, ids = envelopes.submit(
+        envelope_of_files([str(tmp_path / "a.toml"), str(tmp_path / "b.toml")], "e")
+    )
+    run_chain(engine, ids)
+    actions.retry(ids[0])  # the retry rule allows it: nothing of the project ran since
+    assert envelopes.detail(envelope_id)["status"] == "ERRORS_ACTIVE"
+
+
+def test_cancel_makes_the_envelope_cancelled_for_good(
+    envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    step_def(tmp_path, "a", run="sleep 30")
+    step_def(tmp_path, "b")
+    envelope_id, ids = envelopes.submit(
+        envelope_of_files([str(tmp_path / "a.toml"), str(tmp_path / "b.toml")], "e")
+    )
+    engine.run_until(lambda: status_of(store, ids[0]) == "RUNNING")
+    assert envelopes.cancel(envelope_id) == ids
+    assert [status_of(store, i) for i in ids] == ["CANCELED", "CANCELED"]
+    assert envelopes.detail(envelope_id)["status"] == "CANCELLED"
+    with pytest.raises(Refused, match="is CANCELLED"):
+        envelopes.cancel(envelope_id)
+
+
+# -- corrupt envelopes ----------------------------------------------------------------------------------
+
+
+def corrupt_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    step_def(tmp_path, "good")
+    step_def(tmp_path, "other", project="analytics")
+    write(tmp_path, "broken.toml", 'name = "broken"\n[[run]]\nrun = "true"\ntimeout = "soon"\n')
+    unreadable = write(tmp_path, "locked.envelope.toml", 'envelope = "locked"\n')
+    unreadable.write_bytes(b'envelope = "locked"\n\xff\xfe not text')
+    return {
+        "unreadable": (unreadable, "cannot read file"),
+        "invalid TOML": (write(tmp_path, "bad.envelope.toml", 'envelope = "bad"\n[[jobs]\n'), "invalid TOML"),
+        "missing definition": (envelope_file(tmp_path, "m", ["good.toml", "nope.toml"]), "nope.toml"),
+        "invalid definition": (envelope_file(tmp_path, "i", ["good.toml", "broken.toml"]), '"soon"'),
+        "mixed projects": (envelope_file(tmp_path, "x", ["good.toml", "other.toml"]), "share one project"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["unreadable", "invalid TOML", "missing definition", "invalid definition", "mixed projects"]
+)
+def test_a_corrupt_envelope_is_stored_with_its_reason_and_runs_nothing(
+    case: str, envelopes: EnvelopeActions, tmp_path: Path, store: Store
+) -> None:
+    path, needle = corrupt_cases(tmp_path)[case]
+    with pytest.raises(EnvelopeCorrupt) as info:
+        load_envelope(path)
+    assert needle in info.value.reason and str(path) in info.value.reason
+    envelope_id = envelopes.record_corrupt(info.value)
+    data = envelopes.detail(envelope_id)
+    assert (data["status"], data["jobs"]) == ("CORRUPT", [])
+    assert needle in data["reason"]
+    assert notes(envelopes, envelope_id)[0][0] == "error"
+    with store.read() as s:
+        assert s.exec(select(Job)).all() == []
+    with pytest.raises(Refused, match="is CORRUPT"):
+        envelopes.rollback(envelope_id, "why not")
+
+
+# -- rollback -----------------------------------------------------------------------------------------
+
+
+def test_rollback_is_a_stack_per_project_and_runs_undo_commands_newest_first(
+    envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    for name in ("a1", "a2", "b1"):
+        step_def(tmp_path, name, rollback="yes")
+    first, first_jobs = envelopes.submit(
+        envelope_of_files([str(tmp_path / f) for f in ("a1.toml", "a2.toml")], "r1")
+    )
+    run_chain(engine, first_jobs)
+    second, second_jobs = envelopes.submit(envelope_of_files([str(tmp_path / "b1.toml")], "r2"))
+    run_chain(engine, second_jobs)
+
+    with pytest.raises(Refused) as refused:
+        envelopes.rollback(first, "bad release")
+    assert (
+        f"envelope {second} (r2) of project payments is newer and not rolled back; roll it back first"
+        in str(refused.value)
+    )
+    with pytest.raises(ValueError, match="a reason is required"):
+        envelopes.rollback(second, " ")
+
+    job_id = envelopes.rollback(second, "bad release")
+    assert run_chain(engine, [job_id]) == ["ROLLEDBACK"]
+    assert envelopes.detail(second)["status"] == "ROLLEDBACK"
+    job_id = envelopes.rollback(first, "also bad")
+    assert run_chain(engine, [job_id]) == ["ROLLEDBACK"]
+    assert ledger(tmp_path)[-3:] == ["undo b1", "undo a2", "undo a1"]
+    with store.read() as s:
+        assert all(op.rolled_back for op in s.exec(select(OpRun).where(col(OpRun.job_id).in_(first_jobs))))
+        audit = s.exec(
+            select(AuditEvent).where(AuditEvent.job_id == job_id).order_by(col(AuditEvent.id))
+        ).first()
+        envelope = s.get(Envelope, first)
+    assert audit is not None and (audit.action, audit.comment, audit.to_status) == (
+        "envelope rollback",
+        "also bad",
+        "ROLLBACK",
+    )
+    assert envelope is not None and envelope.rollback_job_id == job_id
+    texts = [text for _, text in notes(envelopes, first)]
+    assert "rollback started by tester: also bad" in texts and "rollback of envelope r1 ended" in texts
+    with pytest.raises(Refused, match="is ROLLEDBACK"):
+        envelopes.rollback(first, "again")
+
+
+def test_rollback_waits_for_an_envelope_that_is_still_running(
+    envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    step_def(tmp_path, "slow", run="sleep 30", rollback="yes")
+    envelope_id, ids = envelopes.submit(envelope_of_files([str(tmp_path / "slow.toml")], "e"))
+    engine.run_until(lambda: status_of(store, ids[0]) == "RUNNING")
+    with pytest.raises(Refused, match="still has jobs queued or running"):
+        envelopes.rollback(envelope_id, "stop")
+
+
+# -- notifications, retry, queue ----------------------------------------------------------------------
+
+
+def test_a_trapped_job_notifies_its_envelope(
+    envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    write(
+        tmp_path, "t.toml", 'name = "t"\nproject = "payments"\n[[run]]\nrun = "exit 1"\non_error = "trap"\n'
+    )
+    envelope_id, ids = envelopes.submit(envelope_of_files([str(tmp_path / "t.toml")], "e"))
+    engine.run_until(lambda: status_of(store, ids[0]) == "TRAPPED")
+    assert notes(envelopes, envelope_id)[-1][0] == "warning"
+    assert f"job {ids[0]} (t) trapped" in notes(envelopes, envelope_id)[-1][1]
+
+
+def test_retry_is_refused_once_another_job_of_the_project_ran(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    step_def(tmp_path, "fails", run="exit 1")
+    step_def(tmp_path, "later")
+    _, (failed,) = envelopes.submit(envelope_of_files([str(tmp_path / "fails.toml")], "e1"))
+    run_chain(engine, [failed])
+    engine.store.clock.advance(1)  # type: ignore[attr-defined]
+    _, (later,) = envelopes.submit(envelope_of_files([str(tmp_path / "later.toml")], "e2"))
+    run_chain(engine, [later])
+    with pytest.raises(Refused, match=f"job {later} \\(later\\) of project payments has run since"):
+        actions.retry(failed)
+
+
+def test_a_failing_envelope_job_pauses_the_queue_when_configured(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    actions.set_setting("pause_queue_on_failure", True)
+    step_def(tmp_path, "fails", run="exit 1")
+    _, ids = envelopes.submit(envelope_of_files([str(tmp_path / "fails.toml")], "e"))
+    assert run_chain(engine, ids) == [Status.ERROR.value]
+    state = actions.queue_state()
+    assert state.paused and state.reason == f"job {ids[0]} (fails) ended ERROR"

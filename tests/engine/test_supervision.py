@@ -1,0 +1,269 @@
+"""Real processes under supervision: abend, cancel of a whole tree, engine restart, two engines."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from sqlmodel import select
+
+from jobtui.engine.db.models import AuditEvent, Job, OpRun
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.service.actions import Actions
+from jobtui.engine.worker.loop import Engine
+from tests.support.helpers import ROOT, definition, job_of, live_pids_of_group, run_until_status, wait_for
+from tests.support.ops_running import running_op, wait_op_started
+
+BACKENDS = ("sqlite", "postgresql")
+
+Submit = Callable[..., int]
+
+
+
+
+
+
+def test_kill_9_of_an_op_makes_the_job_abend(engine: Engine, store: Store, submit: Submit) -> None:
+    job_id = submit('name = "victim"\n[[run]]\nrun = "sleep 60"\n[[post]]\nrun = "true"\n')
+    op = wait_op_started(engine, store, job_id)
+    assert op.pid is not None
+    os.kill(op.pid, signal.SIGKILL)
+    job = run_until_status(engine, job_id, "ABEND")
+    assert job.reason and "vanished without an exit status" in job.reason
+    assert job.ended_at is not None and job.worker_id is None
+    from jobtui.engine.service.views import audit_json
+
+    abends = [r for r in audit_json(store, job_id) if r["to"] == "ABEND"]
+    assert len(abends) == 1 and abends[0]["who"] == engine.who
+    for _ in range(3):
+        engine.tick()
+    assert job_of(store, job_id).status == "ABEND"
+
+
+def test_an_abend_leaves_nothing_running_and_nothing_pending(
+    engine: Engine, store: Store, submit: Submit, tmp_path: Path
+) -> None:
+    started = tmp_path / "started"
+    job_id = submit(
+        f'name = "suicide"\ntargets = ["a"]\n[[run]]\nrun = "touch {started}; kill -9 $PPID; sleep 60"\n'
+        '[[post]]\nrun = "true"\n'
+    )
+    op = wait_op_started(engine, store, job_id)
+    job = run_until_status(engine, job_id, "ABEND")
+    engine.run_until(lambda: not live_pids_of_group(op.pid or 0))  # the orphaned sleep is killed too
+    from jobtui.engine.service.views import job_detail_json
+
+    with store.read() as s:
+        found = s.get(Job, job_id)
+        assert found is not None
+        data = job_detail_json(found, s, store.now())
+    assert data["tasks"][0]["status"] == "FAILED" and data["tasks"][0]["current_step"] is None
+    assert [st["status"] for st in data["tasks"][0]["steps"]] == ["failed", "skipped"]
+    assert job.progress == 100
+
+
+def test_an_op_killed_alone_is_a_failure_not_an_abend(engine: Engine, store: Store, submit: Submit) -> None:
+    job_id = submit('name = "child"\n[[run]]\nrun = "sleep 60; true"\n')
+    op = wait_op_started(engine, store, job_id)
+    assert op.pid is not None
+    wrapper = psutil.Process(op.pid)
+
+    def sleepers() -> list[psutil.Process]:
+        return [p for p in wrapper.children(recursive=True) if p.name() == "sleep"]
+
+    engine.run_until(lambda: bool(sleepers()))  # the shell may not have forked it yet
+    sleepers()[0].kill()
+    job = run_until_status(engine, job_id, "ERROR", "ABEND", "FINISHED")
+    assert job.status == "FINISHED"  # `; true` ran after the killed sleep: the op itself exited 0
+
+
+def test_cancel_terminates_the_whole_process_tree(
+    engine: Engine, store: Store, submit: Submit, actions: Actions
+) -> None:
+    job_id = submit(
+        'name = "tree"\n[[run]]\nrun = "sleep 60 & sleep 60 & (sleep 60 & wait) & wait"\n'
+        '[[post]]\nrun = "true"\n'
+    )
+    op = wait_op_started(engine, store, job_id)
+    assert op.pid is not None
+    engine.run_until(lambda: len(live_pids_of_group(op.pid or 0)) >= 5)
+    actions.cancel(job_id, comment="wrong release")
+    engine.run_until(lambda: not live_pids_of_group(op.pid or 0))
+    job = job_of(store, job_id)
+    assert job.status == "CANCELED"
+    with store.read() as s:
+        ops = {o.name: o for o in s.exec(select(OpRun).where(OpRun.job_id == job_id))}
+    assert ops["run-1"].status == "failed" and "canceled by tester" in (ops["run-1"].error or "")
+    assert ops["post-1"].status == "skipped"
+
+
+def test_an_op_ignoring_sigterm_is_killed_after_the_grace_period(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path
+) -> None:
+    ready = tmp_path / "trap-set"
+    job_id = submit(
+        f'name = "stubborn"\n[[run]]\n'
+        f"""run = "trap '' TERM; touch {ready}; while true; do sleep 0.05; done"\n"""
+    )
+    op = wait_op_started(engine, store, job_id)
+    engine.run_until(ready.exists)
+    actions.cancel(job_id)
+    for _ in range(5):
+        engine.tick()
+    assert live_pids_of_group(op.pid or 0), "an op that ignores SIGTERM survives until the grace period"
+    clock.advance(engine.kill_grace_s + 1)
+    engine.run_until(lambda: not live_pids_of_group(op.pid or 0))
+    assert job_of(store, job_id).status == "CANCELED"
+
+
+@pytest.fixture
+def daemon_env(db_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("JOBTUI_POLICY", None)
+    env["JOBTUI_DB"] = db_url
+    return env
+
+
+def start_daemon(env: dict[str, str], workers: int = 2) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobtui.cli", "daemon", "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def test_restarted_engine_readopts_a_live_op_and_marks_only_dead_ones_abend(
+    tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
+) -> None:
+    store = Store(daemon_env["JOBTUI_DB"])
+    actions = Actions(store, Actor("tester"))
+    gate, ledger = tmp_path / "go", tmp_path / "ledger"
+    live = actions.submit(
+        definition(
+            f'name = "live"\n[[run]]\nrun = "echo start >> {ledger}; '
+            f"while [ ! -f {gate} ]; do sleep 0.02; done; "
+            f'echo end >> {ledger}"\n[[post]]\nrun = "echo post >> {ledger}"\n'
+        )
+    )
+    doomed = actions.submit(definition('name = "doomed"\n[[run]]\nrun = "sleep 60"\n'))
+    daemon = start_daemon(daemon_env)
+    daemons.append(daemon)
+    wait_for(
+        lambda: running_op(store, live) is not None and running_op(store, doomed) is not None,
+        what="both ops to start",
+    )
+    live_op, doomed_op = running_op(store, live), running_op(store, doomed)
+    assert live_op and doomed_op and live_op.pid and doomed_op.pid
+    daemon.kill()  # kill -9 of the engine: its ops live on, orphaned
+    daemon.wait()
+    os.killpg(doomed_op.pid, signal.SIGKILL)  # this op dies while no engine watches
+    assert psutil.pid_exists(live_op.pid)
+
+    engine = Engine(store, workers=2)
+    try:
+        engine.run_until(lambda: job_of(store, doomed).status == "ABEND")
+        assert job_of(store, live).status == "RUNNING"
+        assert job_of(store, live).worker_id == engine.worker_id
+        gate.touch()
+        run_until_status(engine, live, "FINISHED")
+    finally:
+        engine.shutdown()
+    assert ledger.read_text().split() == ["start", "end", "post"]  # the op ran exactly once
+    from jobtui.engine.service.views import audit_json
+
+    assert [r["to"] for r in audit_json(store, doomed)].count("ABEND") == 1
+    assert any(r["action"] == "take over" for r in audit_json(store, live))
+
+
+def test_a_clean_daemon_stop_finishes_ops_in_flight(
+    tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
+) -> None:
+    store = Store(daemon_env["JOBTUI_DB"])
+    actions = Actions(store, Actor("tester"))
+    gate = tmp_path / "go"
+    job_id = actions.submit(
+        definition(
+            f'name = "j"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
+            '[[post]]\nrun = "true"\n'
+        )
+    )
+    daemon = start_daemon(daemon_env)
+    daemons.append(daemon)
+    wait_for(lambda: running_op(store, job_id) is not None, what="op start")
+    daemon.send_signal(signal.SIGTERM)
+    gate.touch()
+    assert daemon.wait(timeout=20) == 0
+    job = job_of(store, job_id)
+    # The op in flight finished; the rest of the job waits, handed back, for the next engine.
+    assert job.status == "READY" and job.worker_id is None
+    with store.read() as s:
+        states = [
+            o.status for o in s.exec(select(OpRun).where(OpRun.job_id == job_id).order_by(OpRun.position))
+        ]
+    assert states == ["done", "pending"]
+    engine = Engine(store)
+    try:
+        run_until_status(engine, job_id, "FINISHED")
+    finally:
+        engine.shutdown()
+
+
+@pytest.mark.backends("sqlite")  # PostgreSQL: four daemons drain in test_postgres.py
+def test_two_engine_processes_drain_a_queue_running_each_op_once(
+    tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
+) -> None:
+    store = Store(daemon_env["JOBTUI_DB"])
+    actions = Actions(store, Actor("tester"))
+    ledger = tmp_path / "ledger.db"
+    text = (
+        'name = "drain"\n[[pre]]\ncall = "tests.support.ops:record_once"\n'
+        f'env = {{ OPS_LEDGER = "{ledger}" }}\n'
+        '[[run]]\ncall = "tests.support.ops:record_once"\n'
+        f'env = {{ OPS_LEDGER = "{ledger}" }}\n'
+    )
+    spec = definition(text)
+    # Thousands in the reliability run (JOBTUI_DRAIN_JOBS); enough here to make the engines contend.
+    total = int(os.environ.get("JOBTUI_DRAIN_JOBS", "500"))
+    ids = actions.submit_many(spec, total)
+    daemons += [start_daemon(daemon_env, workers=2), start_daemon(daemon_env, workers=2)]
+
+    def finished() -> int:
+        with store.read() as s:
+            return len(s.exec(select(Job.id).where(Job.status == "FINISHED")).all())
+
+    wait_for(lambda: finished() == total, timeout=240, what="all jobs to finish")
+    with sqlite3.connect(ledger) as conn:
+        rows = conn.execute("SELECT job_id, step FROM ledger").fetchall()
+    assert len(rows) == 2 * total
+    assert {job_id for job_id, _ in rows} == set(ids)
+    with store.read() as s:
+        claimed_by = s.exec(
+            select(AuditEvent.who, AuditEvent.comment).where(AuditEvent.action == "claim")
+        ).all()
+    assert len(claimed_by) == total  # each job claimed once, by one of the two engines
+    assert len({comment for _, comment in claimed_by}) == 2  # both engines did work
+    for proc in daemons:
+        proc.send_signal(signal.SIGTERM)
+    for proc in daemons:
+        assert proc.wait(timeout=30) == 0

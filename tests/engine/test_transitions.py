@@ -1,0 +1,713 @@
+"""The transition table as an operator meets it: every action from every status, and what each one does.
+
+Jobs are put into a status by driving the real engine wherever the engine can get there. A direct update
+forces the status only where nothing else about the job matters: the refusal matrix, PAUSED, REPLACED and
+ROLLBACK, and delete/rerun (which have no condition beyond "no live process").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pendulum
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from jobtui.engine.db.models import Job, Task
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.states import (
+    ACTIONS,
+    LIVE_STATUSES,
+    OpStatus,
+    Status,
+    Step,
+    TaskStatus,
+    display_action,
+)
+from jobtui.engine.service.actions import Actions, Refused, UnknownJob
+from jobtui.engine.worker.loop import Engine
+from tests.support.helpers import job_of, live_pids_of_group, run_until_status, status_of
+from tests.support.transitions import (
+    Jobs,
+    approval_def,
+    assert_audit_within_table,
+    audit_rows,
+    failing_def,
+    force_status,
+    op_runs,
+    perform,
+    plain_def,
+    query,
+    snapshot,
+)
+
+# The engine behaves the same on both backends (several hosts share PostgreSQL).
+BACKENDS = ("sqlite", "postgresql")
+
+# -- what DESIGN.md's transition table says, written out independently of states.py ---------------------
+
+NOT_LIVE = "READY, APPROVAL, REJECTED, EXPIRED, ABEND, ROLLEDBACK, FINISHED, PARTIAL, ERROR, CANCELED, " + (
+    "TRAPPED, TRAP_PAUSED, PAUSED, REPLACED"
+)
+DESIGN_ALLOWED_FROM: dict[str, str] = {
+    "approve": "APPROVAL",
+    "reject": "APPROVAL",
+    "cancel": "READY, APPROVAL, REJECTED, EXPIRED, TRAPPED, TRAP_PAUSED, PAUSED, RUNNING",
+    "delete": NOT_LIVE,
+    "rerun": NOT_LIVE,
+    "reschedule": "READY, APPROVAL, EXPIRED",
+    "trap_retry": "TRAPPED, TRAP_PAUSED",
+    "trap_skip": "TRAPPED, TRAP_PAUSED",
+    "trap_abort": "TRAPPED, TRAP_PAUSED",
+    "trap_pause": "TRAPPED",
+    "trap_resume": "TRAP_PAUSED",
+    "rollback": "FINISHED, ERROR, PARTIAL, ABEND",
+    "retry": "ERROR, ABEND",
+}
+
+
+def design_allowed(action: str) -> set[Status]:
+    return {Status(code) for code in DESIGN_ALLOWED_FROM[action].split(", ")}
+
+
+def allowed_list(action: str) -> str:
+    """The "allowed from" part of a refusal: the statuses in their declared order."""
+    return ", ".join(s.value for s in Status if s in design_allowed(action))
+
+
+# delete and rerun, allowed from any status without a live process, are covered by a loop of their own.
+ALLOWED_PAIRS = [
+    (action, status)
+    for action in ACTIONS
+    if action not in ("delete", "rerun")
+    for status in Status
+    if status in design_allowed(action)
+]
+
+# -- definitions -------------------------------------------------------------------------------------------
+
+
+def full_def(project: str = "default", name: str = "full") -> str:
+    """PRE, RUN and POST ops; PRE and RUN declare rollback commands."""
+    return (
+        f'name = "{name}"\nproject = "{project}"\n'
+        '[[pre]]\nname = "prepare"\nrun = "true"\nrollback = "true"\n'
+        '[[run]]\nname = "deploy"\nrun = "true"\nrollback = "true"\n'
+        '[[post]]\nname = "notify"\nrun = "true"\n'
+    )
+
+
+# -- database helpers --------------------------------------------------------------------------------------
+
+
+def last_audit_id(store: Store) -> int:
+    return int(query(store, "SELECT coalesce(max(id), 0) FROM audit")[0][0])
+
+
+def last_seq(store: Store) -> int:
+    return int(query(store, "SELECT coalesce(max(seq), 0) FROM changes")[0][0])
+
+
+@pytest.fixture(autouse=True)
+def audit_stays_within_table(store: Store) -> Iterator[None]:
+    yield
+    assert_audit_within_table(store)
+
+
+def tasks(store: Store, job_id: int) -> list[Task]:
+    with store.read() as s:
+        return list(s.exec(select(Task).where(Task.job_id == job_id).order_by(col(Task.position))))
+
+
+# -- putting jobs into a status ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def jobs(store: Store, engine: Engine, clock: FakeClock, actions: Actions, tmp_path: Path) -> Jobs:
+    return Jobs(store, engine, clock, actions, tmp_path)
+
+
+# -- the table ---------------------------------------------------------------------------------------------
+
+
+def test_the_table_is_the_one_in_the_design() -> None:
+    assert set(ACTIONS) == set(DESIGN_ALLOWED_FROM)
+    for action, rule in ACTIONS.items():
+        assert set(rule.allowed_from) == design_allowed(action), action
+    assert set(LIVE_STATUSES) == {Status.RUNNING, Status.ROLLBACK}
+
+
+@pytest.mark.parametrize("action", list(ACTIONS))
+def test_refused_from_every_status_the_table_does_not_list(
+    action: str, jobs: Jobs, actions: Actions, store: Store
+) -> None:
+    # A job that has really run: tasks, op runs, a log file and audit rows that must all survive.
+    job_id = jobs.in_status(Status.FINISHED)
+    assert Path(job_of(store, job_id).log_path).exists()
+    wrong: list[str] = []
+    for status in Status:
+        if status in design_allowed(action):
+            continue
+        force_status(store, job_id, status)
+        expected = (
+            f"{display_action(action)}: job {job_id} is {status.value}; allowed from {allowed_list(action)}"
+        )
+        before = snapshot(store)
+        assert actions.allowed(job_id)[action] == expected
+        with pytest.raises(Refused) as refused:
+            perform(actions, action, job_id, comment="should not happen")
+        if str(refused.value) != expected:
+            wrong.append(f"{status.value}: {refused.value!s}")
+        after = snapshot(store)
+        for table in before:
+            assert after[table] == before[table], f"{action} from {status.value} changed {table}"
+    assert wrong == []
+
+
+def test_an_unknown_job_is_reported_and_changes_nothing(
+    actions: Actions, store: Store, submit: Callable[..., int]
+) -> None:
+    submit(plain_def())
+    before = snapshot(store)
+    for action in ACTIONS:
+        with pytest.raises(UnknownJob, match=f"^{display_action(action)}: no job 999$"):
+            perform(actions, action, 999)
+    assert actions.allowed(999) == {}
+    assert snapshot(store) == before
+
+
+def test_bad_input_to_an_action_changes_nothing(jobs: Jobs, actions: Actions, store: Store) -> None:
+    job_id = jobs.in_status(Status.FINISHED)
+    waiting = jobs.in_status(Status.READY)
+    before = snapshot(store)
+
+    with pytest.raises(ValueError) as bad_step:
+        actions.rerun(job_id, "END")
+    assert str(bad_step.value) == 'rerun: step must be PRE, RUN or POST, not "END"'
+    with pytest.raises(ValueError, match="is not a date"):
+        actions.reschedule(waiting, "next blursday")
+    with pytest.raises(ValueError) as bad_trap:
+        actions.trap(job_id, "undo")
+    assert str(bad_trap.value) == 'trap: expected one of retry, skip, abort, pause, resume, not "undo"'
+
+    assert snapshot(store) == before
+
+
+def expected_comment(action: str, comment: str) -> Callable[[str | None], bool]:
+    if action == "delete":
+        return lambda got: got == "job deleted"
+    if action == "rerun":
+        return lambda got: got == f"from PRE; {comment}"
+    if action == "reschedule":
+        return lambda got: got is not None and got.startswith("RUN at ")
+    if action == "retry":
+        return lambda got: got is not None and got.endswith("retry after failure")
+    return lambda got: got == comment
+
+
+def act_and_check_allowed(actions: Actions, store: Store, action: str, job_id: int, status: Status) -> None:
+    """Do an allowed action; it must land in one of the table's results, audited and in the change feed."""
+    assert status_of(store, job_id) == status
+    assert actions.allowed(job_id)[action] is None, f"{action} from {status.value}"
+    audit_before, seq_before = last_audit_id(store), last_seq(store)
+    comment = f"operator says {action}"
+
+    perform(actions, action, job_id, comment)
+
+    rows = [row for row in audit_rows(store, job_id, audit_before) if row[2] == display_action(action)]
+    assert len(rows) == 1, audit_rows(store, job_id, audit_before)
+    _, who, _, from_status, to_status, got_comment = rows[0]
+    assert who == "tester"
+    assert from_status == status.value
+    assert expected_comment(action, comment)(got_comment), got_comment
+    if action == "delete":
+        assert to_status is None
+        assert query(store, "SELECT id FROM jobs WHERE id = ?", job_id) == []
+    else:
+        assert Status(to_status) in ACTIONS[action].results, f"{action} from {status.value} -> {to_status}"
+        assert status_of(store, job_id) == to_status
+    changes = query(store, "SELECT seq FROM changes WHERE seq > ? AND job_id = ?", seq_before, job_id)
+    assert changes, "no change-feed row for the job: viewers would never repaint it"
+
+
+@pytest.mark.parametrize(
+    ("action", "status"), ALLOWED_PAIRS, ids=[f"{a}-{s.value}" for a, s in ALLOWED_PAIRS]
+)
+def test_allowed_from_each_status_the_table_lists(
+    action: str, status: Status, jobs: Jobs, actions: Actions, store: Store
+) -> None:
+    act_and_check_allowed(actions, store, action, jobs.in_status(status), status)
+
+
+@pytest.mark.parametrize("action", ["delete", "rerun"])
+def test_allowed_from_every_status_without_a_live_process(
+    action: str, jobs: Jobs, actions: Actions, store: Store
+) -> None:
+    # No condition beyond the status: a submitted job put in each status is enough.
+    for status in Status:
+        if status in LIVE_STATUSES:
+            continue
+        job_id = jobs.submit(plain_def(name=f"from-{status.value.lower()}"))
+        force_status(store, job_id, status)
+        act_and_check_allowed(actions, store, action, job_id, status)
+
+
+# -- approve and reject ------------------------------------------------------------------------------------
+
+
+def test_approve_readies_run_and_the_job_runs_to_finished(jobs: Jobs, actions: Actions, store: Store) -> None:
+    job_id = jobs.run(approval_def(pre=True, post=True), Status.APPROVAL)
+    parked = job_of(store, job_id)
+    assert parked.step == Step.RUN
+    assert [(op.step, op.status) for op in op_runs(store, job_id)] == [
+        ("PRE", "done"),
+        ("RUN", "pending"),
+        ("POST", "pending"),
+    ]
+
+    actions.approve(job_id, "looks good")
+
+    job = job_of(store, job_id)
+    assert (job.status, job.step, job.approved) == (Status.READY, Step.RUN, True)
+    job = run_until_status(jobs.engine, job_id, Status.FINISHED)
+    assert job.progress == 100
+    assert [(op.step, op.status) for op in op_runs(store, job_id)] == [
+        ("PRE", "done"),
+        ("RUN", "done"),
+        ("POST", "done"),
+    ]
+
+
+def test_reject_without_post_ends_rejected_and_nothing_runs(
+    jobs: Jobs, actions: Actions, store: Store
+) -> None:
+    job_id = jobs.run(approval_def(pre=True), Status.APPROVAL)
+
+    actions.reject(job_id, "not today")
+
+    job = job_of(store, job_id)
+    assert (job.status, job.step) == (Status.REJECTED, Step.END)
+    assert job.ended_at == jobs.clock.now()
+    assert [t.status for t in tasks(store, job_id)] == [TaskStatus.CANCELLED]
+    for _ in range(3):
+        jobs.engine.tick()
+    assert status_of(store, job_id) == Status.REJECTED
+    assert [(op.step, op.status) for op in op_runs(store, job_id)] == [("PRE", "done"), ("RUN", "skipped")]
+
+
+def test_reject_runs_post_first_and_the_job_still_ends_rejected(
+    jobs: Jobs, actions: Actions, store: Store
+) -> None:
+    job_id = jobs.run(approval_def(pre=True, post=True), Status.APPROVAL)
+
+    actions.reject(job_id, "not today")
+
+    job = job_of(store, job_id)
+    assert (job.status, job.step) == (Status.READY, Step.POST)
+    job = run_until_status(jobs.engine, job_id, Status.REJECTED, Status.FINISHED, Status.ERROR)
+    assert job.status == Status.REJECTED
+    assert [(op.step, op.status) for op in op_runs(store, job_id)] == [
+        ("PRE", "done"),
+        ("RUN", "skipped"),
+        ("POST", "done"),
+    ]
+    assert [t.status for t in tasks(store, job_id)] == [TaskStatus.CANCELLED]
+
+
+# -- cancel and delete -------------------------------------------------------------------------------------
+
+
+def test_cancel_of_a_ready_job_cancels_its_tasks_and_nothing_runs(
+    jobs: Jobs, actions: Actions, store: Store
+) -> None:
+    body = 'name = "two"\ntargets = ["a", "b"]\n[[run]]\nper_target = true\nrun = "true"\n'
+    job_id = jobs.submit(body)
+
+    actions.cancel(job_id, "wrong day")
+
+    job = job_of(store, job_id)
+    assert job.status == Status.CANCELED
+    assert job.ended_at == jobs.clock.now()
+    assert [t.status for t in tasks(store, job_id)] == [TaskStatus.CANCELLED, TaskStatus.CANCELLED]
+    for _ in range(3):
+        jobs.engine.tick()
+    assert status_of(store, job_id) == Status.CANCELED
+    assert {op.status for op in op_runs(store, job_id)} == {OpStatus.SKIPPED}
+    assert all(op.started_at is None for op in op_runs(store, job_id))
+
+
+def test_cancel_of_a_running_job_kills_its_op_and_ends_canceled(
+    jobs: Jobs, actions: Actions, store: Store
+) -> None:
+    job_id, pgid = jobs.running()
+    assert live_pids_of_group(pgid)
+
+    actions.cancel(job_id)
+
+    assert status_of(store, job_id) == Status.CANCELED
+    jobs.engine.run_until(lambda: not live_pids_of_group(pgid), timeout=10)
+    for _ in range(3):
+        jobs.engine.tick()
+    job = job_of(store, job_id)
+    assert job.status == Status.CANCELED, "a cancelled running job must not end ABEND"
+    wait = next(op for op in op_runs(store, job_id) if op.name == "wait")
+    assert wait.status == OpStatus.FAILED
+    assert wait.error == "canceled by tester"
+
+
+def test_delete_removes_job_tasks_steps_and_log_but_keeps_a_tombstone(
+    jobs: Jobs, actions: Actions, store: Store
+) -> None:
+    job_id = jobs.in_status(Status.FINISHED)
+    other = jobs.in_status(Status.FINISHED)
+    log_path = Path(job_of(store, job_id).log_path)
+    assert log_path.exists()
+    trail_before = audit_rows(store, job_id)
+
+    actions.delete(job_id)
+
+    assert query(store, "SELECT id FROM jobs WHERE id = ?", job_id) == []
+    assert query(store, "SELECT id FROM tasks WHERE job_id = ?", job_id) == []
+    assert query(store, "SELECT id FROM op_runs WHERE job_id = ?", job_id) == []
+    assert not log_path.exists()
+    assert list(store.log_dir.glob(f"job-{job_id}.*")) == []
+    trail = audit_rows(store, job_id)
+    assert trail[: len(trail_before)] == trail_before
+    tombstone = trail[-1]
+    assert tombstone[1:5] == ("tester", "delete", "FINISHED", None)
+    # The other job is untouched.
+    assert status_of(store, other) == Status.FINISHED
+    assert Path(job_of(store, other).log_path).exists()
+    with pytest.raises(UnknownJob):
+        actions.rerun(job_id, "PRE")
+
+
+# -- rerun -------------------------------------------------------------------------------------------------
+
+
+def test_rerun_pre_keeps_a_future_run_date(
+    jobs: Jobs, actions: Actions, store: Store, clock: FakeClock
+) -> None:
+    job_id = jobs.run(full_def(), Status.FINISHED)
+    later = clock.now().add(hours=3)
+    with store.write() as s:  # setup: the job's RUN date lies in the future
+        s.execute(
+            update(Job)
+            .where(col(Job.id) == job_id)
+            .values(scheduled_at=later, max_start_at=later.add(days=1))
+        )
+    assert job_of(store, job_id).scheduled_at == later
+
+    actions.rerun(job_id, "PRE")
+
+    jobs.engine.run_until(
+        lambda: any(op.step == "PRE" and op.status == OpStatus.DONE for op in op_runs(store, job_id, 2))
+    )
+    for _ in range(3):
+        jobs.engine.tick()
+    job = job_of(store, job_id)
+    assert (job.status, job.step, job.scheduled_at) == (Status.READY, Step.RUN, later)
+    assert [(op.step, op.status) for op in op_runs(store, job_id, 2)] == [
+        ("PRE", "done"),
+        ("RUN", "pending"),
+        ("POST", "pending"),
+    ]
+
+    clock.set(later.add(seconds=1))
+    job = run_until_status(jobs.engine, job_id, Status.FINISHED)
+    run_op = next(op for op in op_runs(store, job_id, 2) if op.step == "RUN")
+    assert run_op.started_at is not None and run_op.started_at >= later
+    assert job.run_started_at is not None and job.run_started_at >= later
+
+
+def test_rerun_run_now_overrides_a_future_date_and_moves_max_start_by_the_same_span(
+    jobs: Jobs, actions: Actions, store: Store, clock: FakeClock
+) -> None:
+    job_id = jobs.submit(full_def(), at="+2h", max_start="+30m")
+    job = job_of(store, job_id)
+    assert job.scheduled_at is not None and job.max_start_at is not None
+    assert job.max_start_at - job.scheduled_at == pendulum.duration(minutes=30)
+    # PRE runs now; RUN waits for its date.
+    jobs.engine.run_until(
+        lambda: job_of(store, job_id).step == Step.RUN and job_of(store, job_id).lease is None
+    )
+    assert status_of(store, job_id) == Status.READY
+    clock.advance(60)
+
+    actions.rerun(job_id, "RUN", run_now=True)
+
+    job = job_of(store, job_id)
+    assert job.scheduled_at == clock.now()
+    assert job.max_start_at == clock.now().add(minutes=30)
+    job = run_until_status(jobs.engine, job_id, Status.FINISHED)
+    assert job.run_started_at == clock.now()
+
+
+def test_rerun_resets_progress_and_counts_the_execution(jobs: Jobs, actions: Actions, store: Store) -> None:
+    job_id = jobs.run(full_def(), Status.FINISHED)
+    job = job_of(store, job_id)
+    assert (job.progress, job.exec) == (100, 1)
+
+    actions.rerun(job_id, "PRE")
+
+    job = job_of(store, job_id)
+    assert (job.status, job.progress, job.exec, job.step) == (Status.READY, 0, 2, Step.PRE)
+    assert [t.status for t in tasks(store, job_id)] == [TaskStatus.SCHEDULED]
+    job = run_until_status(jobs.engine, job_id, Status.FINISHED)
+    assert (job.progress, job.exec) == (100, 2)
+    assert [op.status for op in op_runs(store, job_id, 2)] == ["done", "done", "done"]
+
+
+# -- reschedule and expiry ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [Status.READY, Status.APPROVAL, Status.EXPIRED])
+def test_reschedule_moves_run_date_and_max_start_by_the_same_span(
+    status: Status, jobs: Jobs, actions: Actions, store: Store, clock: FakeClock
+) -> None:
+    job_id = jobs.in_status(status)
+    before = job_of(store, job_id)
+    assert before.scheduled_at is not None and before.max_start_at is not None
+    span = before.max_start_at - before.scheduled_at
+    new = clock.now().add(hours=5)
+
+    actions.reschedule(job_id, new)
+
+    job = job_of(store, job_id)
+    assert job.scheduled_at == new
+    assert job.max_start_at == new + span
+    expected = Status.APPROVAL if status == Status.APPROVAL else Status.READY
+    assert job.status == expected
+    if status == Status.APPROVAL:
+        actions.approve(job_id)
+    # Nothing of RUN happens before the new date, and the job does not expire again.
+    for _ in range(3):
+        jobs.engine.tick()
+        clock.advance(60)
+    assert job_of(store, job_id).run_started_at is None
+    assert status_of(store, job_id) == Status.READY
+    clock.set(new.add(seconds=1))
+    job = run_until_status(jobs.engine, job_id, Status.FINISHED, Status.EXPIRED, Status.ERROR)
+    assert job.status == Status.FINISHED
+    assert job.run_started_at is not None and job.run_started_at >= new
+
+
+def test_reschedule_accepts_the_operators_words(jobs: Jobs, actions: Actions, store: Store) -> None:
+    job_id = jobs.in_status(Status.READY)
+    actions.reschedule(job_id, "+3h")
+    assert job_of(store, job_id).scheduled_at == jobs.clock.now().add(hours=3)
+
+
+def test_reschedule_is_refused_once_run_has_started(jobs: Jobs, actions: Actions, store: Store) -> None:
+    job_id = jobs.in_status(Status.FINISHED)
+    actions.rerun(job_id, "POST")  # READY again, but its RUN step already ran
+    assert status_of(store, job_id) == Status.READY
+    before = snapshot(store)
+
+    with pytest.raises(Refused) as refused:
+        actions.reschedule(job_id, "+1h")
+
+    assert str(refused.value) == f"reschedule: job {job_id} has already started its RUN step"
+    assert actions.allowed(job_id)["reschedule"] == str(refused.value)
+    assert snapshot(store) == before
+
+
+def test_a_job_past_its_max_start_expires_on_the_next_tick(jobs: Jobs, store: Store) -> None:
+    an_hour_ago = jobs.clock.now().subtract(hours=1).isoformat()
+    job_id = jobs.submit(full_def(), at=an_hour_ago, max_start="+10m")
+    assert status_of(store, job_id) == Status.READY
+
+    jobs.engine.tick()
+
+    job = job_of(store, job_id)
+    assert job.status == Status.EXPIRED
+    assert job.reason == "passed Max Start Date"
+    assert all(op.started_at is None for op in op_runs(store, job_id))
+
+
+def test_a_job_waiting_for_run_expires_when_the_clock_passes_max_start(
+    jobs: Jobs, actions: Actions, store: Store, clock: FakeClock
+) -> None:
+    job_id = jobs.submit(full_def(), at="+1h", max_start="+10m")
+    jobs.engine.run_until(
+        lambda: job_of(store, job_id).step == Step.RUN and job_of(store, job_id).lease is None
+    )
+    assert status_of(store, job_id) == Status.READY
+
+    clock.advance(70 * 60 + 1)
+    jobs.engine.tick()
+
+    assert status_of(store, job_id) == Status.EXPIRED
+    assert [(op.step, op.status) for op in op_runs(store, job_id)][1] == ("RUN", "pending")
+
+    # Rescheduled, it waits for its new date and then runs RUN (PRE already ran).
+    actions.reschedule(job_id, "+1h")
+    assert status_of(store, job_id) == Status.READY
+    for _ in range(3):
+        jobs.engine.tick()
+    assert job_of(store, job_id).run_started_at is None
+    clock.advance(3601)
+    assert run_until_status(jobs.engine, job_id, Status.FINISHED, Status.EXPIRED).status == Status.FINISHED
+    assert [op.status for op in op_runs(store, job_id)] == ["done", "done", "done"]
+
+
+def test_a_job_waiting_for_approval_expires_when_the_clock_passes_max_start(
+    jobs: Jobs, store: Store, clock: FakeClock
+) -> None:
+    job_id = jobs.in_status(Status.APPROVAL)
+    max_start = job_of(store, job_id).max_start_at
+    assert max_start is not None
+
+    clock.set(max_start.add(seconds=1))
+    jobs.engine.tick()
+
+    job = job_of(store, job_id)
+    assert (job.status, job.reason) == (Status.EXPIRED, "passed Max Start Date")
+
+
+@pytest.mark.parametrize("how", ["rerun RUN now", "reschedule"])
+def test_rerun_or_reschedule_brings_an_expired_job_back(
+    how: str, jobs: Jobs, actions: Actions, store: Store, clock: FakeClock
+) -> None:
+    job_id = jobs.in_status(Status.EXPIRED)
+
+    if how == "reschedule":
+        actions.reschedule(job_id, "+1m")
+        clock.advance(61)
+    else:
+        actions.rerun(job_id, "RUN", run_now=True)
+    assert status_of(store, job_id) == Status.READY
+
+    job = run_until_status(jobs.engine, job_id, Status.FINISHED, Status.EXPIRED, Status.ERROR)
+    assert job.status == Status.FINISHED
+
+
+# -- retry -------------------------------------------------------------------------------------------------
+
+
+def flaky_def(mark: Path, project: str = "default", name: str = "flaky") -> str:
+    """RUN fails the first time and succeeds once the mark file exists."""
+    return (
+        f'name = "{name}"\nproject = "{project}"\n'
+        '[[pre]]\nname = "prepare"\nrun = "true"\n'
+        f'[[run]]\nname = "deploy"\nrun = \'test -f "$MARK" || {{ touch "$MARK"; exit 1; }}\'\n'
+        f'env = {{ MARK = "{mark}" }}\n'
+        '[[post]]\nname = "notify"\nrun = "true"\n'
+    )
+
+
+def test_retry_runs_an_error_job_again_from_its_failed_step(
+    jobs: Jobs, actions: Actions, store: Store, tmp_path: Path
+) -> None:
+    job_id = jobs.run(flaky_def(tmp_path / "mark"), Status.ERROR)
+    assert job_of(store, job_id).failed_step == Step.RUN
+
+    actions.retry(job_id)
+
+    job = job_of(store, job_id)
+    assert (job.status, job.step, job.exec) == (Status.READY, Step.RUN, 2)
+    job = run_until_status(jobs.engine, job_id, Status.FINISHED, Status.ERROR)
+    assert job.status == Status.FINISHED
+    # PRE is not run again: the second execution starts at RUN.
+    assert [(op.step, op.status) for op in op_runs(store, job_id, 2)] == [("RUN", "done"), ("POST", "done")]
+    assert audit_rows(store, job_id)[-1][1:5] == (
+        "engine@" + jobs.engine.host,
+        "finish",
+        "RUNNING",
+        "FINISHED",
+    )
+    retry_rows = [row for row in audit_rows(store, job_id) if row[2] == "retry"]
+    assert [row[1:5] for row in retry_rows] == [("tester", "retry", "ERROR", "READY")]
+
+
+def test_retry_is_refused_naming_a_later_job_of_the_same_project(
+    jobs: Jobs, actions: Actions, store: Store, clock: FakeClock
+) -> None:
+    failed = jobs.run(failing_def("payments"), Status.ERROR)
+    clock.advance(60)
+    jobs.run(plain_def("web", "elsewhere"), Status.FINISHED)  # another project does not count
+    assert actions.allowed(failed)["retry"] is None
+    clock.advance(60)
+    later = jobs.run(plain_def("payments", "nightly"), Status.FINISHED)
+    before = snapshot(store)
+
+    with pytest.raises(Refused) as refused:
+        actions.retry(failed)
+
+    assert str(refused.value) == (
+        f"retry: job {later} (nightly) of project payments has run since job {failed} failed; "
+        "rerun it instead"
+    )
+    assert actions.allowed(failed)["retry"] == str(refused.value)
+    assert snapshot(store) == before
+    actions.rerun(failed, "RUN")  # what the message suggests is allowed
+    assert status_of(store, failed) == Status.READY
+
+
+def test_rollback_is_refused_without_completed_ops_that_declare_one(
+    jobs: Jobs, actions: Actions, store: Store
+) -> None:
+    job_id = jobs.run(plain_def(), Status.FINISHED)
+    before = snapshot(store)
+
+    with pytest.raises(Refused) as refused:
+        actions.rollback(job_id)
+
+    assert str(refused.value) == f"rollback: job {job_id} has no completed ops with a rollback command"
+    assert snapshot(store) == before
+
+
+# -- the queue ---------------------------------------------------------------------------------------------
+
+
+def test_queue_pause_stops_claims_and_resume_starts_them_again(
+    jobs: Jobs, actions: Actions, store: Store, clock: FakeClock
+) -> None:
+    seq_before = last_seq(store)
+    actions.queue_pause("maintenance")
+    assert actions.queue_state().paused
+    job_id = jobs.submit(full_def())
+
+    for _ in range(5):
+        jobs.engine.tick()
+        clock.advance(30)
+    job = job_of(store, job_id)
+    assert (job.status, job.step, job.started_at) == (Status.READY, Step.INIT, None)
+
+    actions.queue_resume()
+    assert not actions.queue_state().paused
+    run_until_status(jobs.engine, job_id, Status.FINISHED)
+
+    queue_audit = query(store, "SELECT who, action, comment FROM audit WHERE job_id = 0 ORDER BY id")
+    assert queue_audit == [("tester", "queue pause", "maintenance"), ("tester", "queue resume", None)]
+    kinds = query(store, "SELECT kind FROM changes WHERE seq > ? AND job_id IS NULL", seq_before)
+    assert kinds == [("queue",), ("queue",)]
+
+
+def test_queue_clear_cancels_queued_jobs_and_leaves_running_ones_running(
+    jobs: Jobs, actions: Actions, store: Store
+) -> None:
+    running, pgid = jobs.running()
+    actions.queue_pause()
+    queued = [jobs.submit(plain_def(name=f"q{n}")) for n in range(2)]
+
+    cleared = actions.queue_clear()
+
+    assert cleared == queued
+    for job_id in queued:
+        assert status_of(store, job_id) == Status.CANCELED
+        assert [t.status for t in tasks(store, job_id)] == [TaskStatus.CANCELLED]
+    assert status_of(store, running) == Status.RUNNING
+    assert live_pids_of_group(pgid)
+    # Running jobs finish while the queue stays paused; cleared jobs never start.
+    jobs.go.touch()
+    assert run_until_status(jobs.engine, running, Status.FINISHED, Status.ERROR).status == Status.FINISHED
+    assert actions.queue_state().paused
+    actions.queue_resume()
+    for _ in range(3):
+        jobs.engine.tick()
+    assert [status_of(store, job_id) for job_id in queued] == [Status.CANCELED, Status.CANCELED]
+    assert all(op.started_at is None for job_id in queued for op in op_runs(store, job_id))

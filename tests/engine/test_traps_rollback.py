@@ -1,0 +1,246 @@
+"""Traps (retry, skip, abort, timeout with its action, pause keeping the time left) and rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.service.actions import Actions, Refused
+from jobtui.engine.service.views import job_detail_json
+from jobtui.engine.worker.loop import Engine
+from tests.support.helpers import job_of, run_until_status
+
+# The engine behaves the same on both backends (several hosts share PostgreSQL).
+BACKENDS = ("sqlite", "postgresql")
+
+Submit = Callable[..., int]
+
+
+def trap_view(store: Store, job_id: int) -> dict | None:
+    from jobtui.engine.db.models import Job
+
+    with store.read() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        return job_detail_json(job, s, store.now())["trap"]
+
+
+def steps(store: Store, job_id: int) -> dict[str, str]:
+    from jobtui.engine.db.models import Job
+
+    with store.read() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        data = job_detail_json(job, s, store.now())
+    return {st["name"]: st["status"] for t in data["tasks"] for st in t["steps"]}
+
+
+def flaky(tmp_path: Path, extra: str = "") -> str:
+    """A job whose RUN op fails until a file exists, trapped on error."""
+    flag = tmp_path / "fixed"
+    return f"""
+        name = "flaky"
+        trap_timeout = "30m"
+        {extra}
+        [[run]]
+        name = "migrate"
+        run = "test -f {flag}"
+        on_error = "trap"
+        [[run]]
+        name = "after"
+        run = "true"
+        [[post]]
+        name = "notify"
+        run = "true"
+        """
+
+
+def test_trapped_op_waits_then_retry_reruns_it(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    job_id = submit(flaky(tmp_path))
+    job = run_until_status(engine, job_id, "TRAPPED")
+    assert job.worker_id is None  # a trapped job holds no worker slot
+    assert trap_view(store, job_id) == {"op": "migrate", "timeout_left_s": 1800.0, "paused": False}
+    (tmp_path / "fixed").touch()
+    actions.trap(job_id, "retry", comment="fixed the schema")
+    job = run_until_status(engine, job_id, "FINISHED")
+    assert steps(store, job_id) == {"migrate": "done", "after": "done", "notify": "done"}
+
+
+def test_skip_marks_the_op_skipped_and_goes_on(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    job_id = submit(flaky(tmp_path))
+    run_until_status(engine, job_id, "TRAPPED")
+    actions.trap(job_id, "skip")
+    run_until_status(engine, job_id, "FINISHED")
+    assert steps(store, job_id) == {"migrate": "skipped", "after": "done", "notify": "done"}
+
+
+def test_abort_fails_the_op_then_post_runs(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    job_id = submit(flaky(tmp_path))
+    run_until_status(engine, job_id, "TRAPPED")
+    actions.trap(job_id, "abort", comment="giving up")
+    job = run_until_status(engine, job_id, "ERROR")
+    assert steps(store, job_id) == {"migrate": "failed", "after": "skipped", "notify": "done"}
+    assert job.failed_step == "RUN"
+
+
+@pytest.mark.parametrize(
+    ("action", "end", "migrate"),
+    [("abort", "ERROR", "failed"), ("skip", "FINISHED", "skipped"), ("retry", "FINISHED", "done")],
+)
+def test_trap_timeout_applies_its_action(
+    engine: Engine,
+    store: Store,
+    submit: Submit,
+    clock: FakeClock,
+    tmp_path: Path,
+    action: str,
+    end: str,
+    migrate: str,
+) -> None:
+    job_id = submit(flaky(tmp_path, f'trap_timeout_action = "{action}"'))
+    run_until_status(engine, job_id, "TRAPPED")
+    clock.advance(29 * 60)
+    engine.tick()
+    assert job_of(store, job_id).status == "TRAPPED"
+    if action == "retry":
+        (tmp_path / "fixed").touch()
+    clock.advance(61)
+    run_until_status(engine, job_id, end)
+    assert steps(store, job_id)["migrate"] == migrate
+    from jobtui.engine.service.views import audit_json
+
+    timeout_row = next(r for r in audit_json(store, job_id) if r["action"] == f"trap {action}")
+    assert timeout_row["who"] == engine.who and timeout_row["comment"] == "trap timeout ran out"
+
+
+def test_trap_pause_freezes_the_countdown_and_resume_keeps_what_was_left(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path
+) -> None:
+    job_id = submit(flaky(tmp_path))
+    run_until_status(engine, job_id, "TRAPPED")
+    clock.advance(10 * 60)
+    actions.trap(job_id, "pause", comment="needs a DBA")
+    assert trap_view(store, job_id) == {"op": "migrate", "timeout_left_s": 1200.0, "paused": True}
+    clock.advance(5 * 3600)  # far past the original deadline
+    engine.tick()
+    assert job_of(store, job_id).status == "TRAP_PAUSED"
+    with pytest.raises(Refused, match=r"trap pause: job \d+ is TRAP_PAUSED; allowed from TRAPPED"):
+        actions.trap(job_id, "pause")
+    actions.trap(job_id, "resume")
+    assert trap_view(store, job_id) == {"op": "migrate", "timeout_left_s": 1200.0, "paused": False}
+    clock.advance(1199)
+    engine.tick()
+    assert job_of(store, job_id).status == "TRAPPED"
+    clock.advance(2)
+    run_until_status(engine, job_id, "ERROR")  # default action: abort
+
+
+def test_trap_timeout_zero_waits_forever(
+    engine: Engine, store: Store, submit: Submit, clock: FakeClock, tmp_path: Path
+) -> None:
+    job_id = submit(flaky(tmp_path).replace('"30m"', '"0"'))
+    run_until_status(engine, job_id, "TRAPPED")
+    assert trap_view(store, job_id) == {"op": "migrate", "timeout_left_s": None, "paused": False}
+    clock.advance(30 * 86400)
+    engine.tick()
+    assert job_of(store, job_id).status == "TRAPPED"
+
+
+def rollback_job(tmp_path: Path, auto: bool, fail_run: bool = True, undo_fails: bool = False) -> str:
+    ledger = tmp_path / "ledger"
+    return f"""
+        name = "release"
+        rollback_on_error = {str(auto).lower()}
+        [[pre]]
+        name = "build"
+        run = "echo build >> {ledger}"
+        rollback = "echo undo-build >> {ledger}"
+        [[run]]
+        name = "schema"
+        run = "echo schema >> {ledger}"
+        rollback = "echo undo-schema >> {ledger}{"; exit 1" if undo_fails else ""}"
+        [[run]]
+        name = "code"
+        run = "echo code >> {ledger}"
+        rollback = "echo undo-code >> {ledger}"
+        [[run]]
+        name = "smoke"
+        run = "{"false" if fail_run else "true"}"
+        [[post]]
+        name = "notify"
+        run = "echo notify >> {ledger}"
+        """
+
+
+def test_run_failure_with_rollback_on_error_undoes_newest_first_then_post(
+    engine: Engine, store: Store, submit: Submit, tmp_path: Path
+) -> None:
+    job_id = submit(rollback_job(tmp_path, auto=True))
+    job = run_until_status(engine, job_id, "ROLLEDBACK", "ERROR", "FINISHED")
+    assert job.status == "ROLLEDBACK"
+    assert (tmp_path / "ledger").read_text().split() == [
+        "build",
+        "schema",
+        "code",
+        "undo-code",
+        "undo-schema",
+        "undo-build",
+        "notify",
+    ]
+    from jobtui.engine.service.views import audit_json
+
+    moves = [(r["from"], r["to"]) for r in audit_json(store, job_id) if r["from"] != r["to"]]
+    assert ("RUNNING", "ROLLBACK") in moves and ("ROLLBACK", "RUNNING") in moves
+
+
+def test_run_failure_without_rollback_on_error_ends_error(
+    engine: Engine, store: Store, submit: Submit, tmp_path: Path
+) -> None:
+    job_id = submit(rollback_job(tmp_path, auto=False))
+    assert run_until_status(engine, job_id, "ERROR", "ROLLEDBACK").status == "ERROR"
+    assert "undo" not in (tmp_path / "ledger").read_text()
+
+
+def test_manual_rollback_of_a_finished_job(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    job_id = submit(rollback_job(tmp_path, auto=False, fail_run=False))
+    run_until_status(engine, job_id, "FINISHED")
+    actions.rollback(job_id, reason="bad release")
+    assert job_of(store, job_id).status == "ROLLBACK"
+    job = run_until_status(engine, job_id, "ROLLEDBACK", "ERROR")
+    assert job.status == "ROLLEDBACK"
+    assert (tmp_path / "ledger").read_text().split()[-3:] == ["undo-code", "undo-schema", "undo-build"]
+    with pytest.raises(Refused, match=r"rollback: job \d+ is ROLLEDBACK"):
+        actions.rollback(job_id)
+
+
+def test_failed_rollback_ends_error_with_reason(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    job_id = submit(rollback_job(tmp_path, auto=False, fail_run=False, undo_fails=True))
+    run_until_status(engine, job_id, "FINISHED")
+    actions.rollback(job_id, reason="bad release")
+    job = run_until_status(engine, job_id, "ERROR", "ROLLEDBACK")
+    assert job.status == "ERROR" and job.reason == "rollback failed"
+    ledger = (tmp_path / "ledger").read_text().split()
+    assert ledger[-2:] == ["undo-code", "undo-schema"]  # undo-build never ran
+
+
+def test_rollback_refused_without_rollback_commands(
+    engine: Engine, store: Store, submit: Submit, actions: Actions
+) -> None:
+    job_id = submit('name = "plain"\n[[run]]\nrun = "true"\n')
+    run_until_status(engine, job_id, "FINISHED")
+    with pytest.raises(Refused, match="has no completed ops with a rollback command"):
+        actions.rollback(job_id)

@@ -1,0 +1,23 @@
+"""Waiting for an op to be running under the engine."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from jobtui.engine.db.models import OpRun
+from jobtui.engine.db.store import Store
+from jobtui.engine.worker.loop import Engine
+
+
+def running_op(store: Store, job_id: int) -> OpRun | None:
+    with store.read() as s:
+        return s.exec(
+            select(OpRun).where(OpRun.job_id == job_id, OpRun.status == "running", OpRun.pid != None)  # noqa: E711
+        ).first()
+
+
+def wait_op_started(engine: Engine, store: Store, job_id: int) -> OpRun:
+    engine.run_until(lambda: running_op(store, job_id) is not None)
+    op = running_op(store, job_id)
+    assert op is not None and op.pid is not None
+    return op

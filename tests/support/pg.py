@@ -1,0 +1,122 @@
+"""A throwaway PostgreSQL cluster for the test session: initdb + pg_ctl from the installed server binaries,
+in a temp dir, loopback only, on a free port. initdb refuses root, so as root it runs as `postgres`."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+TEMPLATE = "jobtui_template"
+
+
+def _find_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for candidate in sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True):
+        return str(candidate)
+    return None
+
+
+def missing_reason() -> str | None:
+    """Why a cluster cannot be started here, or None."""
+    for name in ("initdb", "pg_ctl"):
+        if _find_bin(name) is None:
+            return f"PostgreSQL server binary {name} not found (install PostgreSQL 15 to run these tests)"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "psycopg is not installed"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no postgres user for initdb to run as"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PgCluster:
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="jobtui-pg-"))
+        self.port = _free_port()
+        self.user = "postgres"
+        self._template_ready = False
+        self._as_other = os.geteuid() == 0
+        if self._as_other:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.dir, owner.pw_uid, owner.pw_gid)
+
+    def _run(self, *argv: str) -> None:
+        command = list(argv)
+        if self._as_other:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        initdb = _find_bin("initdb")
+        assert initdb
+        self._run(initdb, "-D", str(self.dir / "data"), "-A", "trust", "-U", self.user, "--no-sync")
+        self.start_server()
+
+    def stop_server(self) -> None:
+        pg_ctl = _find_bin("pg_ctl")
+        assert pg_ctl
+        self._run(pg_ctl, "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+
+    def start_server(self) -> None:
+        data = self.dir / "data"
+        pg_ctl = _find_bin("pg_ctl")
+        assert pg_ctl
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        self._run(pg_ctl, "-D", str(data), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
+
+    def stop(self) -> None:
+        pg_ctl = _find_bin("pg_ctl")
+        with contextlib.suppress(Exception):
+            assert pg_ctl
+            self._run(pg_ctl, "-D", str(self.dir / "data"), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def server_url(self) -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}"
+
+    def url_of(self, name: str) -> str:
+        return f"postgresql+psycopg://{self.user}@127.0.0.1:{self.port}/{name}"
+
+    def _create(self, name: str, template: str | None = None) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{self.server_url}/postgres", autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""))
+
+    def new_database(self) -> str:
+        """A fresh database with the schema at head; returns its SQLAlchemy URL.
+
+        Copying a migrated template is much faster than running the migrations for every test.
+        """
+        if not self._template_ready:
+            from jobtui.engine.db.store import Store
+
+            self._create(TEMPLATE)
+            Store(self.url_of(TEMPLATE), log_dir=self.dir / "template-logs").engine.dispose()
+            self._template_ready = True
+        name = "t_" + uuid.uuid4().hex[:16]
+        self._create(name, TEMPLATE)
+        return self.url_of(name)

@@ -1,0 +1,123 @@
+"""End to end: the real `jobtui` in a real terminal (tmux) against a real daemon process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.service.actions import Actions
+from tests.support.helpers import ROOT, definition, status_of, wait_for
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+class Terminal:
+    def __init__(self, name: str, socket: str) -> None:
+        self.name = name
+        self.socket = socket
+
+    def tmux(self, *args: str) -> str:
+        done = subprocess.run(["tmux", "-S", self.socket, *args], capture_output=True, text=True, check=True)
+        return done.stdout
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", self.name, *keys)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", self.name, "-l", text)
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.name)
+
+    def wait_for_text(self, text: str, timeout: float = 20.0) -> None:
+        try:
+            wait_for(lambda: text in self.screen(), timeout=timeout, what=f"{text!r} on screen")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the screen shows:\n{self.screen()}") from None
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[Store, Terminal]]:
+    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBTUI_")}
+    env.update(PYTHONPATH=str(ROOT), TERM="xterm-256color", JOBTUI_KEYS=str(tmp_path / "no-keys.toml"))
+    store = Store(db)
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "jobtui.cli", "daemon", "--db", db], env=env, stderr=subprocess.DEVNULL
+    )
+    from jobtui.app import live_daemon_host
+    from jobtui.engine.read.listing import JobListing
+
+    listing = JobListing(store.reader)
+    wait_for(lambda: live_daemon_host(listing, store.now()) is not None, what="the daemon to register")
+    socket = str(tmp_path / "tmux.sock")
+    term = Terminal("jobtui", socket)
+    command = f"{sys.executable} -m jobtui.cli --db {db}"
+    subprocess.run(
+        ["tmux", "-S", socket, "new-session", "-d", "-s", term.name, "-x", "170", "-y", "45", command],
+        env=env,
+        check=True,
+    )
+    try:
+        yield store, term
+    finally:
+        subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True)
+        daemon.send_signal(signal.SIGINT)
+        daemon.send_signal(signal.SIGINT)
+        try:
+            daemon.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+
+
+def test_approve_a_waiting_job_and_skip_a_trap_from_the_keyboard(setup: tuple[Store, Terminal]) -> None:
+    store, term = setup
+    actions = Actions(store, Actor("e2e"))
+    waiting = actions.submit(
+        definition(
+            'name = "release-db"\napproval = true\n[[pre]]\nrun = "true"\n[[run]]\nrun = "echo migrated"\n'
+        )
+    )
+    trapped = actions.submit(
+        definition('name = "patch-rt"\n[[run]]\nrun = "exit 3"\non_error = "trap"\n[[run]]\nrun = "true"\n')
+    )
+    wait_for(
+        lambda: status_of(store, waiting) == "APPROVAL" and status_of(store, trapped) == "TRAPPED",
+        what="the daemon to park both jobs",
+    )
+
+    term.wait_for_text("engine: daemon on")
+    term.wait_for_text("Waiting for Approval")
+    term.keys("/")
+    term.wait_for_text("Filter: name")
+    term.type("release-db")
+    term.keys("Enter")
+    term.wait_for_text(f"#{waiting} release-db")
+    term.keys("a")
+    wait_for(lambda: status_of(store, waiting) == "FINISHED", what="the approved job to finish")
+    term.wait_for_text("✔ Finished")
+
+    term.keys("Escape")  # clears the filter: every job is listed again
+    term.wait_for_text("⚠ Trapped")
+    term.keys("/")
+    term.wait_for_text("Filter: name")
+    term.type("patch-rt")
+    term.keys("Enter")
+    term.wait_for_text(f"#{trapped} patch-rt")
+    term.keys("t")
+    term.wait_for_text(f"Trapped job #{trapped}")
+    term.keys("s")
+    try:
+        wait_for(lambda: status_of(store, trapped) == "FINISHED", what="the skipped trap to finish")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the screen shows:\n{term.screen()}") from None
+    term.wait_for_text("✔ Finished")

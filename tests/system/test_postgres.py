@@ -1,0 +1,288 @@
+"""Several daemons on one PostgreSQL database (as on several hosts): each op runs exactly once, a paused
+daemon loses its jobs and writes nothing when it comes back, a cut connection does not lose a job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlmodel import col, select
+
+from jobtui.engine.db.models import AuditEvent, Job, OpRun
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.service.actions import Actions, Refused
+from tests.support.helpers import ROOT, definition, live_pids_of_group, wait_for
+from tests.support.pg import PgCluster
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> str:
+    return pg_cluster.new_database()
+
+
+@pytest.fixture
+def store(pg_url: str, tmp_path: Path) -> Store:
+    # The database's own clock, as in production: daemons and the test agree on every deadline.
+    return Store(pg_url, log_dir=tmp_path / "logs")
+
+
+@pytest.fixture
+def daemons(pg_url: str, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.kill()
+        proc.wait()
+
+
+def start_daemon(url: str, log_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["JOBTUI_LOG_DIR"] = str(log_dir)
+    env.pop("JOBTUI_POLICY", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobtui.cli", "daemon", "--db", url, *extra],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def status(store: Store, job_id: int) -> str:
+    with store.read() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        return job.status
+
+
+def test_four_daemons_drain_the_queue_running_each_op_exactly_once(
+    store: Store, pg_url: str, daemons: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    dsn = libpq(pg_url)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE ledger (job_id INTEGER, exec INTEGER, step TEXT, UNIQUE (job_id, exec, step))"
+        )
+    ops = f'call = "tests.support.ops:record_once_pg"\nenv = {{ OPS_LEDGER_DSN = "{dsn}" }}\n'
+    spec = definition(f'name = "drain"\n[[pre]]\n{ops}[[run]]\n{ops}')
+    # 5,000 in CI's full-size run (JOBTUI_PG_DRAIN_JOBS=5000, about two and a half minutes on two
+    # cores); fewer in the everyday suite, which must stay well under ten minutes.
+    total = int(os.environ.get("JOBTUI_PG_DRAIN_JOBS", "400"))
+    ids = Actions(store, Actor("tester")).submit_many(spec, total)
+    daemons += [start_daemon(pg_url, tmp_path / "logs", "--workers", "4") for _ in range(4)]
+
+    def finished() -> int:
+        with store.read() as s:
+            return len(s.exec(select(Job.id).where(Job.status == "FINISHED")).all())
+
+    wait_for(lambda: finished() == total, timeout=600, what="all jobs to finish")
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT job_id, step FROM ledger").fetchall()
+    assert len(rows) == 2 * total
+    assert {job_id for job_id, _ in rows} == set(ids)
+    with store.read() as s:
+        claims = s.exec(select(AuditEvent.comment).where(AuditEvent.action == "claim")).all()
+    assert len(claims) == total, "each job claimed once"
+    assert len(set(claims)) == 4, "every daemon took its share"
+    for proc in daemons:
+        proc.send_signal(signal.SIGTERM)
+    for proc in daemons:
+        assert proc.wait(timeout=60) == 0
+
+
+def test_a_paused_daemon_loses_its_job_once_and_writes_nothing_after_it_resumes(
+    store: Store, pg_url: str, daemons: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    gate = tmp_path / "go"
+    job_id = Actions(store, Actor("tester")).submit(
+        definition(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.05; done"\n')
+    )
+    first = start_daemon(pg_url, tmp_path / "logs", "--heartbeat", "0.5", "--lease", "3")
+    daemons.append(first)
+
+    def running_op() -> OpRun | None:
+        with store.read() as s:
+            return s.exec(select(OpRun).where(OpRun.job_id == job_id, col(OpRun.pid).is_not(None))).first()
+
+    wait_for(lambda: running_op() is not None, what="the op to start")
+    op = running_op()
+    assert op is not None and op.pid is not None
+    first.send_signal(signal.SIGSTOP)
+    daemons.append(start_daemon(pg_url, tmp_path / "logs", "--heartbeat", "0.5", "--lease", "3"))
+    wait_for(lambda: status(store, job_id) == "ABEND", timeout=60, what="the job to ABEND")
+    with store.read() as s:
+        job = s.get(Job, job_id)
+        assert job is not None and job.reason is not None and "lost" in job.reason
+    # The op of the lost worker is killed: it must not go on unsupervised.
+    wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the lost worker's op to be killed")
+
+    with store.read() as s:
+        before = s.exec(select(AuditEvent.id).where(AuditEvent.job_id == job_id)).all()
+    first.send_signal(signal.SIGCONT)
+    time.sleep(2)  # a real daemon resuming on its own; nothing to drive here but wall time
+    with store.read() as s:
+        after = s.exec(select(AuditEvent.id).where(AuditEvent.job_id == job_id)).all()
+        abends = s.exec(
+            select(AuditEvent).where(AuditEvent.job_id == job_id, AuditEvent.to_status == "ABEND")
+        ).all()
+    assert after == before, "the resumed daemon wrote nothing about the job it lost"
+    assert len(abends) == 1 and status(store, job_id) == "ABEND"
+
+
+def test_a_terminated_database_connection_does_not_lose_the_job(
+    store: Store, pg_url: str, daemons: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    gate = tmp_path / "go"
+    job_id = Actions(store, Actor("tester")).submit(
+        definition(
+            f'name = "cut"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.05; done"\n'
+            '[[post]]\nrun = "true"\n'
+        )
+    )
+    daemons.append(start_daemon(pg_url, tmp_path / "logs"))
+    wait_for(lambda: status(store, job_id) == "RUNNING", what="the job to run")
+    dbname = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(libpq(pg_url), autocommit=True) as conn:
+        killed = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid() AND application_name <> %s",
+            (dbname, f"jobtui pid {os.getpid()}"),  # the daemon's connections, not this test's
+        ).fetchone()
+    assert killed is not None and killed[0] >= 1
+    gate.touch()
+    wait_for(lambda: status(store, job_id) == "FINISHED", timeout=60, what="the job to finish")
+
+
+def test_an_operator_action_waits_for_a_concurrent_change_and_decides_on_it(
+    store: Store, pg_url: str
+) -> None:
+    """On PostgreSQL another transaction can change a job between an action's read and its write; the
+    action locks the row first, so it decides on the status the job really ends up in."""
+    actions = Actions(store, Actor("tester"))
+    job_id = actions.submit(definition('name = "j"\n[[run]]\nrun = "true"\n'))
+    outcome: list[object] = []
+
+    def cancel() -> None:
+        try:
+            actions.cancel(job_id)
+            outcome.append("cancelled")
+        except Refused as refusal:
+            outcome.append(refusal)
+
+    dbname = pg_url.rsplit("/", 1)[1]
+    with psycopg.connect(libpq(pg_url)) as other, psycopg.connect(libpq(pg_url), autocommit=True) as watch:
+        # An engine finishing the job, not committed yet.
+        other.execute("UPDATE jobs SET status = 'FINISHED', step = 'END' WHERE id = %s", (job_id,))
+        canceller = threading.Thread(target=cancel)
+        canceller.start()
+
+        def cancel_waits_for_the_row() -> bool:
+            row = watch.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                (dbname,),
+            ).fetchone()
+            return row is not None and row[0] > 0
+
+        wait_for(cancel_waits_for_the_row, what="the cancel to wait for the row")
+        other.commit()
+    canceller.join(timeout=30)
+    assert len(outcome) == 1 and isinstance(outcome[0], Refused), outcome
+    assert status(store, job_id) == "FINISHED"
+
+
+def test_a_daemon_frozen_while_sweeping_does_not_stop_the_others_sweeping(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """The sweep (which declares lost workers) is one daemon's turn at a time; a daemon frozen in its
+    turn (SIGSTOP, a hung host) loses it once its idle transaction times out on the server."""
+    frozen = Store(pg_url, log_dir=tmp_path / "logs")
+    frozen.sweep_lock_timeout_s = 0.5
+    other = Store(pg_url, log_dir=tmp_path / "logs")
+
+    def others_turn() -> bool:
+        with other.sweeping() as mine:
+            return mine
+
+    with frozen.sweeping() as mine:
+        assert mine
+        assert not others_turn(), "one sweeper at a time"
+        wait_for(others_turn, timeout=20, what="the frozen daemon's turn to end")
+    assert others_turn()
+
+
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[PgCluster]:
+    """A cluster of these tests' own: they stop its server under the dashboard and the daemon."""
+    cluster = PgCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+def test_a_daemon_started_before_its_database_waits_for_it(own_cluster: PgCluster, tmp_path: Path) -> None:
+    url = own_cluster.new_database()
+    store = Store(url, log_dir=tmp_path / "logs")
+    job_id = Actions(store, Actor("tester")).submit(definition('name = "j"\n[[run]]\nrun = "true"\n'))
+    store.engine.dispose()
+    own_cluster.stop_server()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JOBTUI_LOG_DIR=str(tmp_path / "logs"))
+    stderr = tmp_path / "daemon.err"
+    with open(stderr, "wb") as err:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "jobtui.cli", "daemon", "--db", url], env=env, stderr=err
+        )
+    try:
+        wait_for(lambda: b"database unreachable" in stderr.read_bytes(), timeout=60, what="the warning")
+        assert daemon.poll() is None, "the daemon waits instead of exiting"
+        own_cluster.start_server()
+        wait_for(lambda: status(store, job_id) == "FINISHED", timeout=60, what="the job to run")
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+    assert b"Traceback" not in stderr.read_bytes()
+
+
+async def test_the_dashboard_says_database_unreachable_and_recovers(
+    own_cluster: PgCluster, tmp_path: Path
+) -> None:
+    from jobtui.app import JobtuiApp
+    from jobtui.widgets.job_table import JobTable
+    from jobtui.widgets.statusbar import StatusBar
+
+    cluster = own_cluster
+    url = cluster.new_database()
+    store = Store(url, log_dir=tmp_path / "logs")
+    Actions(store, Actor("tester")).submit(definition('name = "j"\n[[run]]\nrun = "true"\n'))
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = pilot.app.screen_stack[1]
+        bar = screen.query_one(StatusBar)
+
+        async def until(predicate: Callable[[], bool], what: str) -> None:
+            for _ in range(300):
+                if predicate():
+                    return
+                await pilot.pause(0.05)
+            raise AssertionError(f"timed out waiting for {what}")
+
+        await until(lambda: screen.query_one(JobTable).total == 1, "the job")
+        cluster.stop_server()
+        await until(lambda: bar.unreachable, "the unreachable banner")
+        assert "database unreachable" in str(bar.render())
+        cluster.start_server()
+        await until(lambda: not bar.unreachable, "the banner to go")

@@ -1,0 +1,97 @@
+"""The app shell: remapped keys, help, and quitting while the embedded engine holds jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from jobtui.app import JobtuiApp
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.worker.loop import Engine
+from jobtui.screens.dialogs import ConfirmDialog, HelpScreen
+from tests.support.helpers import run_until_status, status_of
+from tests.support.pilot import SIZE, monitor, select_job, until
+
+Submit = Callable[..., int]
+
+
+async def test_keys_are_remapped_by_binding_id(
+    store: Store, submit: Submit, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\napprove = "A"\n')
+    monkeypatch.setenv("JOBTUI_KEYS", str(keys))
+    job_id = submit('name = "j"\napproval = true\n[[pre]]\nrun = "true"\n[[run]]\nrun = "true"\n')
+    run_until_status(engine, job_id, "APPROVAL")
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await until(pilot, lambda: monitor(pilot).check_action("approve", ()) is True)
+        await pilot.press("a")
+        await pilot.pause(0.3)
+        assert status_of(store, job_id) == "APPROVAL"  # "a" no longer approves
+        await pilot.press("A")
+        await until(pilot, lambda: status_of(store, job_id) == "READY", "approval on the new key")
+
+
+async def test_a_bad_key_map_is_reported_and_the_defaults_stay(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\napprov = "A"\n')
+    monkeypatch.setenv("JOBTUI_KEYS", str(keys))
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        messages = [n.message for n in app._notifications]
+        assert any('unknown binding "approv"' in m and str(keys) in m for m in messages)
+
+
+async def test_help_lists_the_keys(store: Store) -> None:
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is monitor(pilot), "the monitor again")
+
+
+async def test_quitting_asks_while_the_embedded_engine_holds_jobs(store: Store, submit: Submit) -> None:
+    submit('name = "long"\n[[run]]\nrun = "sleep 30"\n')
+    app = JobtuiApp(store, Actor("tester"), embedded=True, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(
+            pilot, lambda: app.engine is not None and app.engine.busy > 0, "the engine to take the job"
+        )
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the quit question")
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        assert app.is_running and app.screen is monitor(pilot)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the quit question")
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running, "the app to exit")
+    import os
+    import signal
+
+    from sqlmodel import select
+
+    from jobtui.engine.db.models import OpRun
+
+    with store.read() as s:
+        for pid in s.exec(select(OpRun.pid)).all():
+            if pid:
+                os.killpg(pid, signal.SIGKILL)
+
+
+async def test_quitting_with_nothing_running_does_not_ask(store: Store) -> None:
+    app = JobtuiApp(store, Actor("tester"), embedded=True, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("q")
+        await until(pilot, lambda: not app.is_running, "the app to exit")

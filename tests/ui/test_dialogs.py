@@ -1,0 +1,790 @@
+"""The monitor's dialogs, driven with the keys an operator presses, plus how they look (SVG snapshots)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pendulum
+import pytest
+from textual.app import App, ComposeResult
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Input, Log, Static
+from textual.widgets._toggle_button import ToggleButton
+
+from jobtui import i18n
+from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.envelopes import LABELS, EnvelopeStatus
+from jobtui.engine.service.snapshot import JobSnapshot
+from jobtui.i18n import relative_time, status_text, t
+from jobtui.screens.dialogs import (
+    ConfirmDialog,
+    EnvelopeFacts,
+    HelpScreen,
+    NotificationsScreen,
+    ReasonDialog,
+    RerunDialog,
+    RescheduleDialog,
+    TextScreen,
+    TrapDialog,
+)
+
+START = pendulum.datetime(2026, 11, 23, 10, 0, tz="UTC")
+TZ = "Europe/Zurich"  # CET in November: UTC+1, so a wrong zone shows up as a one-hour shift
+SIZE = (100, 30)
+
+JOB = JobSnapshot(
+    id=42,
+    name="deploy-web",
+    project="payments",
+    status="READY",
+    status_label="Ready",
+    step="RUN",
+    scheduled_at=START.add(hours=1),
+    max_start_at=START.add(hours=25),
+)
+TRAPPED = dataclasses.replace(
+    JOB, status="TRAPPED", status_label="Trapped", trap_op="migrate-db", trap_left_s=1800.0
+)
+
+
+def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async pilot test without an async pytest plugin (the project does not depend on one)."""
+
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+class HostApp(App[None]):
+    """Stands in for the monitor: opens one dialog and records what it answered."""
+
+    def __init__(self, dialog: Screen[Any]) -> None:
+        super().__init__()
+        self.dialog = dialog
+        self.results: list[Any] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("jobtui monitor")
+
+    def on_mount(self) -> None:
+        self.push_screen(self.dialog, self.results.append)
+
+
+def shown(screen: Screen[Any]) -> str:
+    """The text an operator can read on the screen: static texts, button and toggle labels."""
+    parts = [str(widget.content) for widget in screen.query(Static) if widget.display]
+    parts += [str(button.label) for button in screen.query(Button)]
+    parts += [str(toggle.label) for toggle in screen.query(ToggleButton)]
+    return "\n".join(parts)
+
+
+async def type_text(pilot: Pilot[Any], text: str) -> None:
+    await pilot.press(*text)
+
+
+async def steady(pilot: Pilot[Any]) -> None:
+    """Snapshots must not depend on where the cursor blink was when the screenshot was taken."""
+    await pilot.pause()
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False
+    await pilot.pause()
+
+
+# -- ConfirmDialog ----------------------------------------------------------------------------------------
+
+
+def confirm(lang: str = "en") -> ConfirmDialog:
+    return ConfirmDialog(t("confirm.cancel", lang), JOB, t("confirm.cancel_msg", lang), lang=lang)
+
+
+@sync
+async def test_confirm_focuses_no_so_a_stray_enter_does_nothing_harmful() -> None:
+    app = HostApp(confirm())
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "no"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == [False]
+        assert app.screen is not app.dialog
+
+
+@pytest.mark.parametrize(("key", "answer"), [("y", True), ("n", False), ("escape", False)])
+@sync
+async def test_confirm_keys(key: str, answer: bool) -> None:
+    app = HostApp(confirm())
+    async with app.run_test() as pilot:
+        await pilot.press(key)
+        await pilot.pause()
+        assert app.results == [answer]
+
+
+@sync
+async def test_confirm_enter_activates_the_focused_button() -> None:
+    app = HostApp(confirm())
+    async with app.run_test() as pilot:
+        await pilot.press("shift+tab")  # from No back to Yes
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == [True]
+
+
+@sync
+async def test_confirm_names_the_job_it_acts_on() -> None:
+    app = HostApp(confirm())
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        text = shown(app.screen)
+        assert "Cancel this job?" in text
+        assert "Job #42 · deploy-web" in text
+        assert "Status Ready" in text
+        assert "Yes" in text and "No" in text
+
+
+@sync
+async def test_confirm_without_a_job_shows_no_job_line() -> None:
+    app = HostApp(ConfirmDialog(t("confirm.queue_clear"), None, t("confirm.queue_clear_msg")))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        text = shown(app.screen)
+        assert "Clear the queue?" in text
+        assert "Job #" not in text
+
+
+# -- ReasonDialog -----------------------------------------------------------------------------------------
+
+
+def reason_dialog(required: bool = True) -> ReasonDialog:
+    return ReasonDialog(t("confirm.rollback"), JOB, required=required, placeholder=t("rollback.placeholder"))
+
+
+@sync
+async def test_reason_required_blocks_an_empty_answer_until_one_is_typed() -> None:
+    app = HostApp(reason_dialog())
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert isinstance(app.focused, Input)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is app.dialog and app.results == []
+        assert "A reason is required." in shown(app.screen)
+
+        await pilot.click("#confirm")
+        await pilot.pause()
+        assert app.results == []
+
+        await type_text(pilot, "bad migration")
+        assert "A reason is required." not in shown(app.screen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == ["bad migration"]
+
+
+@sync
+async def test_reason_blank_of_spaces_is_still_empty() -> None:
+    app = HostApp(reason_dialog())
+    async with app.run_test() as pilot:
+        await type_text(pilot, "   ")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == []
+
+
+@sync
+async def test_reason_optional_accepts_empty() -> None:
+    app = HostApp(reason_dialog(required=False))
+    async with app.run_test() as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == [""]
+
+
+@sync
+async def test_reason_escape_gives_no_answer() -> None:
+    app = HostApp(reason_dialog())
+    async with app.run_test() as pilot:
+        await type_text(pilot, "half typed")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.results == [None]
+
+
+ENVELOPE = EnvelopeFacts(id=7, name="release-42", project="payments", status="SUCCESS", jobs=3)
+
+
+def envelope_reason(lang: str = "en") -> ReasonDialog:
+    return ReasonDialog(
+        t("confirm.envelope_rollback", lang),
+        ENVELOPE,
+        lang=lang,
+        placeholder=t("envelope_rollback.placeholder", lang),
+    )
+
+
+@sync
+async def test_reason_for_an_envelope_names_the_envelope_and_still_requires_a_reason() -> None:
+    app = HostApp(envelope_reason())
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        text = shown(app.screen)
+        assert "Roll back this envelope?" in text
+        assert "Envelope #7 · release-42" in text
+        assert "Project payments · Status Success · 3 job(s)" in text
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == [] and "A reason is required." in shown(app.screen)
+        await type_text(pilot, "bad release")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == ["bad release"]
+
+
+# -- RerunDialog ------------------------------------------------------------------------------------------
+
+
+@sync
+async def test_rerun_defaults_to_run_for_a_job_past_pre_and_run_now_overrides_the_date() -> None:
+    app = HostApp(RerunDialog(JOB))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        run_now = app.screen.query_one("#run-now", Checkbox)
+        assert not run_now.disabled
+        assert "RUN waits for its scheduled date" in shown(app.screen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert run_now.value
+        assert "overriding the scheduled date" in shown(app.screen)
+        await pilot.click("#confirm")
+        await pilot.pause()
+        assert app.results == [("RUN", True)]
+
+
+@sync
+async def test_rerun_defaults_to_pre_for_a_job_still_in_pre_where_run_now_is_off() -> None:
+    app = HostApp(RerunDialog(dataclasses.replace(JOB, step="PRE", status="ERROR", status_label="Error")))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.screen.query_one("#run-now", Checkbox).disabled
+        await pilot.press("n")
+        text = shown(app.screen)
+        assert "Later steps rerun too." in text
+        assert "A PRE rerun keeps the RUN date" in text
+        await pilot.click("#confirm")
+        await pilot.pause()
+        assert app.results == [("PRE", False)]
+
+
+@sync
+async def test_rerun_leaving_run_clears_run_now() -> None:
+    app = HostApp(RerunDialog(JOB))
+    async with app.run_test() as pilot:
+        await pilot.press("n", "1")
+        await pilot.pause()
+        run_now = app.screen.query_one("#run-now", Checkbox)
+        assert run_now.disabled and not run_now.value
+        await pilot.press("2")  # back to RUN: the tick does not come back by itself
+        await pilot.pause()
+        assert not run_now.disabled and not run_now.value
+        await pilot.click("#confirm")
+        await pilot.pause()
+        assert app.results == [("RUN", False)]
+
+
+@sync
+async def test_rerun_enter_confirms_the_default_step_at_once() -> None:
+    app = HostApp(RerunDialog(JOB))
+    async with app.run_test() as pilot:
+        await pilot.press("enter")  # Confirm has the focus: keys 1/2/3 and n already choose
+        await pilot.pause()
+        assert app.results == [("RUN", False)]
+
+
+@sync
+async def test_rerun_step_chosen_with_arrows_and_enter() -> None:
+    app = HostApp(RerunDialog(JOB))
+    async with app.run_test() as pilot:
+        await pilot.press("shift+tab", "shift+tab")  # back to the step list (past the Run now box)
+        await pilot.press("down", "enter")  # RUN is highlighted first; down moves to POST
+        await pilot.pause()
+        assert "Only POST reruns" in shown(app.screen)
+        await pilot.click("#confirm")
+        await pilot.pause()
+        assert app.results == [("POST", False)]
+
+
+@sync
+async def test_rerun_escape_gives_no_answer() -> None:
+    app = HostApp(RerunDialog(JOB))
+    async with app.run_test() as pilot:
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.results == [None]
+
+
+@sync
+async def test_rerun_in_spanish() -> None:
+    app = HostApp(RerunDialog(JOB, lang="es"))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        text = shown(app.screen)
+        assert "Reiniciar el pase #42" in text
+        assert "Ejecutar ahora" in text
+        assert "Estado Listo" in text
+        assert "Confirmar" in text and "Cancelar" in text
+
+
+# -- RescheduleDialog -------------------------------------------------------------------------------------
+
+
+def reschedule(clock: FakeClock, lang: str = "en") -> RescheduleDialog:
+    return RescheduleDialog(JOB, now=clock.now, tz=TZ, lang=lang)
+
+
+@sync
+async def test_reschedule_shows_the_parsed_date_while_typing_and_returns_it_in_utc() -> None:
+    clock = FakeClock(START)
+    app = HostApp(reschedule(clock))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        text = shown(app.screen)
+        assert "Scheduled: 2026-11-23 12:00 CET (in 1 h)" in text
+        assert "Max Start Date: 2026-11-24 12:00 CET (in 1 d 1 h)" in text
+
+        await type_text(pilot, "+2h")
+        text = shown(app.screen)
+        assert "New date: 2026-11-23 13:00 CET (in 2 h)" in text
+        assert "Max Start Date moves by the same span: 2026-11-24 13:00 CET" in text
+
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == [START.add(hours=2)]
+        assert app.results[0].timezone_name == "UTC"
+
+
+@sync
+async def test_reschedule_relative_input_counts_from_the_moment_of_confirming() -> None:
+    clock = FakeClock(START)
+    app = HostApp(reschedule(clock))
+    async with app.run_test() as pilot:
+        await type_text(pilot, "+2h")
+        clock.advance(90)
+        await pilot.click("#confirm")
+        await pilot.pause()
+        assert app.results == [START.add(hours=2, seconds=90)]
+
+
+@sync
+async def test_reschedule_bad_input_shows_the_reason_and_enter_stays() -> None:
+    clock = FakeClock(START)
+    app = HostApp(reschedule(clock))
+    async with app.run_test() as pilot:
+        await type_text(pilot, "soon")
+        assert '"soon" is not a date' in shown(app.screen)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is app.dialog and app.results == []
+
+        await pilot.press(*["backspace"] * 4)
+        await type_text(pilot, "tomorrow 02:00")
+        assert '"soon"' not in shown(app.screen)
+        await pilot.press("enter")
+        await pilot.pause()
+        # 02:00 wall-clock time in Zurich is 01:00 UTC.
+        assert app.results == [pendulum.datetime(2026, 11, 24, 1, 0, tz="UTC")]
+
+
+@sync
+async def test_reschedule_warns_about_a_date_in_the_past() -> None:
+    clock = FakeClock(START)
+    app = HostApp(reschedule(clock))
+    async with app.run_test() as pilot:
+        await type_text(pilot, "2026-11-23T09:00")
+        text = shown(app.screen)
+        assert "New date: 2026-11-23 09:00 CET (2 h ago)" in text
+        assert "in the past" in text
+
+
+@sync
+async def test_reschedule_escape_gives_no_answer() -> None:
+    clock = FakeClock(START)
+    app = HostApp(reschedule(clock))
+    async with app.run_test() as pilot:
+        await type_text(pilot, "+1h")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.results == [None]
+
+
+@sync
+async def test_reschedule_in_spanish() -> None:
+    clock = FakeClock(START)
+    app = HostApp(reschedule(clock, lang="es"))
+    async with app.run_test() as pilot:
+        await type_text(pilot, "+2h")
+        text = shown(app.screen)
+        assert "Replanificar el pase #42" in text
+        assert "Nueva fecha: 2026-11-23 13:00 CET (dentro de 2 h)" in text
+        assert "Max fecha de inicio" in text
+
+
+# -- TrapDialog -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "action"), [("r", "retry"), ("s", "skip"), ("a", "abort")])
+@sync
+async def test_trap_keys_choose_the_action(key: str, action: str) -> None:
+    app = HostApp(TrapDialog(TRAPPED, now=FakeClock(START).now))
+    async with app.run_test() as pilot:
+        await pilot.press(key)
+        await pilot.pause()
+        assert app.results == [(action, "")]
+
+
+@sync
+async def test_trap_typing_a_comment_does_not_trigger_the_action_keys() -> None:
+    app = HostApp(TrapDialog(TRAPPED, now=FakeClock(START).now))
+    async with app.run_test() as pilot:
+        await pilot.click("#comment")
+        await type_text(pilot, "restarted db; retry")
+        await pilot.pause()
+        assert app.screen is app.dialog and app.results == []
+        assert app.screen.query_one("#comment", Input).value == "restarted db; retry"
+        await pilot.press("enter")  # leaves the comment without choosing
+        await pilot.pause()
+        assert app.results == []
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.results == [("retry", "restarted db; retry")]
+
+
+@sync
+async def test_trap_buttons_choose_too() -> None:
+    app = HostApp(TrapDialog(TRAPPED, now=FakeClock(START).now))
+    async with app.run_test() as pilot:
+        await pilot.click("#abort")
+        await pilot.pause()
+        assert app.results == [("abort", "")]
+
+
+@sync
+async def test_trap_escape_gives_no_answer() -> None:
+    app = HostApp(TrapDialog(TRAPPED, now=FakeClock(START).now))
+    async with app.run_test() as pilot:
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.results == [None]
+
+
+@sync
+async def test_trap_countdown_follows_the_clock() -> None:
+    clock = FakeClock(START)
+    dialog = TrapDialog(TRAPPED, now=clock.now)
+    app = HostApp(dialog)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        text = shown(app.screen)
+        assert "Trapped op: migrate-db" in text
+        assert "Time left: 30m" in text
+
+        clock.advance(65)
+        dialog.refresh_countdown()
+        assert "Time left: 28m55s" in shown(app.screen)
+
+        clock.advance(1800)
+        dialog.refresh_countdown()
+        assert "Time left: timed out" in shown(app.screen)
+
+
+@sync
+async def test_trap_countdown_ticks_by_itself() -> None:
+    clock = FakeClock(START)
+    app = HostApp(TrapDialog(TRAPPED, now=clock.now))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        clock.advance(60)
+        await pilot.pause(1.2)
+        assert "Time left: 29m" in shown(app.screen)
+
+
+@sync
+async def test_trap_paused_countdown_stands_still() -> None:
+    clock = FakeClock(START)
+    job = dataclasses.replace(TRAPPED, status="TRAP_PAUSED", trap_left_s=600.0, trap_paused=True)
+    dialog = TrapDialog(job, now=clock.now)
+    app = HostApp(dialog)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        clock.advance(120)
+        dialog.refresh_countdown()
+        assert "Time left: 10m (paused)" in shown(app.screen)
+
+
+@sync
+async def test_trap_without_timeout_waits_forever() -> None:
+    app = HostApp(TrapDialog(dataclasses.replace(TRAPPED, trap_left_s=None), now=FakeClock(START).now))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert "Time left: waits forever" in shown(app.screen)
+
+
+@sync
+async def test_trap_in_spanish() -> None:
+    app = HostApp(TrapDialog(TRAPPED, now=FakeClock(START).now, lang="es"))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        text = shown(app.screen)
+        assert "Pase #42 capturado" in text
+        assert "Estado Capturado" in text
+        assert "Tiempo restante: 30m" in text
+        for label in ("Reintentar", "Saltar", "Abortar"):
+            assert label in text
+
+
+# -- HelpScreen and TextScreen ----------------------------------------------------------------------------
+
+KEYS = [("c", "Cancel job"), ("R", "Rerun from a step"), ("t", "Resolve trap"), ("?", "This help")]
+
+
+@pytest.mark.parametrize("key", ["escape", "question_mark", "q"])
+@sync
+async def test_help_closes_with(key: str) -> None:
+    app = HostApp(HelpScreen(KEYS))
+    async with app.run_test() as pilot:
+        await pilot.press(key)
+        await pilot.pause()
+        assert app.results == [None]
+        assert app.screen is not app.dialog
+
+
+@sync
+async def test_text_screen_shows_every_line_and_escape_closes() -> None:
+    lines = [f"line {n}" for n in range(200)]
+    app = HostApp(TextScreen("Log #42 deploy-web", lines))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.screen.query_one(Log).lines == lines
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.results == [None]
+
+
+@sync
+async def test_text_screen_says_when_there_is_nothing() -> None:
+    app = HostApp(TextScreen("Audit #42", [], lang="es"))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert app.screen.query_one(Log).lines == ["(vacío)"]
+
+
+# -- NotificationsScreen ----------------------------------------------------------------------------------
+
+NOTES: list[dict[str, Any]] = [
+    {
+        "at": "2026-11-23T10:00:00+00:00",
+        "level": "info",
+        "text": "envelope release-42 submitted by alice",
+        "job": None,
+    },
+    {
+        "at": "2026-11-23T10:01:30+00:00",
+        "level": "warning",
+        "text": "job 8 (migrate) trapped: exit 1",
+        "job": 8,
+    },
+    {
+        "at": "2026-11-23T10:05:00+00:00",
+        "level": "error",
+        "text": "job 8 (migrate) ended ERROR: exit 1",
+        "job": 8,
+    },
+    {
+        "at": "2026-11-23T10:05:00+00:00",
+        "level": "error",
+        "text": "envelope release-42 finished: ERRORS",
+        "job": 8,
+    },
+]
+
+
+def notifications(lang: str = "en", notes: list[dict[str, Any]] | None = None) -> NotificationsScreen:
+    title = t("notes.title", lang, id=7, name="release-42")
+    return NotificationsScreen(title, NOTES if notes is None else notes, tz=TZ, lang=lang)
+
+
+def note_rows(screen: Screen[Any]) -> list[tuple[str, str, str, set[str]]]:
+    rows = []
+    for row in screen.query(".note").results():
+        at, level, text = row.query(Static).results()
+        rows.append((str(at.content), str(level.content), str(text.content), set(level.classes)))
+    return rows
+
+
+@sync
+async def test_notifications_show_local_time_level_and_text_oldest_first() -> None:
+    app = HostApp(notifications())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        rows = note_rows(app.screen)
+        # Zurich is UTC+1 in November.
+        assert [row[:3] for row in rows] == [
+            ("2026-11-23 11:00:00", "info", "envelope release-42 submitted by alice"),
+            ("2026-11-23 11:01:30", "warning", "job 8 (migrate) trapped: exit 1"),
+            ("2026-11-23 11:05:00", "error", "job 8 (migrate) ended ERROR: exit 1"),
+            ("2026-11-23 11:05:00", "error", "envelope release-42 finished: ERRORS"),
+        ]
+        # The colour comes from the level's class in dialogs.tcss.
+        assert [sorted(row[3]) for row in rows][:3] == [
+            ["level-info", "note-level"],
+            ["level-warning", "note-level"],
+            ["level-error", "note-level"],
+        ]
+        assert "Notifications · envelope #7 release-42" in shown(app.screen)
+
+
+@sync
+async def test_notifications_in_spanish_and_an_unknown_level_shown_as_is() -> None:
+    notes = [{"at": "2026-11-23T10:00:00+00:00", "level": "debug", "text": "[b]raw[/b]", "job": None}]
+    app = HostApp(notifications("es", [*NOTES[1:2], *notes]))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        rows = note_rows(app.screen)
+        assert rows[0][1] == "aviso"
+        assert rows[1][1:] == ("debug", "[b]raw[/b]", {"note-level"})
+
+
+@sync
+async def test_no_notifications_says_so() -> None:
+    app = HostApp(notifications(notes=[]))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "No notifications." in shown(app.screen)
+
+
+@pytest.mark.parametrize("key", ["escape", "n", "q"])
+@sync
+async def test_notifications_close_with(key: str) -> None:
+    app = HostApp(notifications())
+    async with app.run_test() as pilot:
+        await pilot.press(key)
+        await pilot.pause()
+        assert app.results == [None]
+
+
+# -- i18n -------------------------------------------------------------------------------------------------
+
+
+def test_envelope_status_texts_match_the_engine_labels_and_exist_in_spanish() -> None:
+    from jobtui.i18n import envelope_status_text
+
+    for status in EnvelopeStatus:
+        assert envelope_status_text(status) == LABELS[status][1]
+        assert "envelope.status." + status.value in i18n.MESSAGES["es"]
+    assert envelope_status_text("SUCCESS_ACTIVE", "es") == "Correcto, activo"
+
+
+def test_unknown_key_fails_loudly() -> None:
+    with pytest.raises(KeyError):
+        t("rerun.titel")
+
+
+def test_missing_spanish_falls_back_to_english(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(i18n.MESSAGES["en"], "test.only_english", "Only {what}")
+    assert t("test.only_english", "es", what="English") == "Only English"
+    assert t("rerun.run_now", "fr") == "Run now"
+
+
+def test_spanish_uses_the_seed_vocabulary() -> None:
+    assert t("rerun.run_now", "es") == "Ejecutar ahora"
+    assert t("reschedule.title", "es", id=7) == "Replanificar el pase #7"
+    assert status_text("TRAPPED", "es") == "Capturado"
+    assert status_text("TRAPPED") == "Trapped"
+
+
+def test_every_spanish_text_matches_an_english_one_with_the_same_placeholders() -> None:
+    import string
+
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+    english, spanish = i18n.MESSAGES["en"], i18n.MESSAGES["es"]
+    assert set(spanish) <= set(english)
+    for key, text in spanish.items():
+        assert fields(text) == fields(english[key]), key
+
+
+@pytest.mark.parametrize(
+    ("seconds", "lang", "text"),
+    [
+        (7200, "en", "in 2 h"),
+        (-180, "en", "3 min ago"),
+        (0.2, "en", "now"),
+        (90061, "en", "in 1 d 1 h"),
+        (3605, "en", "in 1 h"),
+        (45, "en", "in 45 s"),
+        (7200, "es", "dentro de 2 h"),
+        (-180, "es", "hace 3 min"),
+    ],
+)
+def test_relative_time(seconds: float, lang: str, text: str) -> None:
+    assert relative_time(seconds, lang) == text
+
+
+# -- Snapshots --------------------------------------------------------------------------------------------
+
+
+def test_snapshot_confirm(snap_compare: Any) -> None:
+    assert snap_compare(HostApp(confirm()), terminal_size=SIZE, run_before=steady)
+
+
+def test_snapshot_reason_required(snap_compare: Any) -> None:
+    app = HostApp(reason_dialog())
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady, press=["enter"])
+
+
+def test_snapshot_rerun(snap_compare: Any) -> None:
+    assert snap_compare(HostApp(RerunDialog(JOB)), terminal_size=SIZE, run_before=steady, press=["n"])
+
+
+def test_snapshot_reschedule(snap_compare: Any) -> None:
+    app = HostApp(reschedule(FakeClock(START)))
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady, press=["+", "2", "h"])
+
+
+def test_snapshot_reschedule_error(snap_compare: Any) -> None:
+    app = HostApp(reschedule(FakeClock(START)))
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady, press=[*"2 hours"])
+
+
+def test_snapshot_trap(snap_compare: Any) -> None:
+    app = HostApp(TrapDialog(TRAPPED, now=FakeClock(START).now))
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady)
+
+
+def test_snapshot_trap_spanish(snap_compare: Any) -> None:
+    app = HostApp(TrapDialog(TRAPPED, now=FakeClock(START).now, lang="es"))
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady)
+
+
+def test_snapshot_help(snap_compare: Any) -> None:
+    assert snap_compare(HostApp(HelpScreen(KEYS)), terminal_size=SIZE, run_before=steady)
+
+
+def test_snapshot_envelope_reason(snap_compare: Any) -> None:
+    assert snap_compare(HostApp(envelope_reason()), terminal_size=SIZE, run_before=steady)
+
+
+def test_snapshot_notifications(snap_compare: Any) -> None:
+    assert snap_compare(HostApp(notifications()), terminal_size=SIZE, run_before=steady)
+
+
+def test_snapshot_text(snap_compare: Any) -> None:
+    lines = [f"2026-11-23 10:00:{n:02d} op build: step {n}" for n in range(40)]
+    app = HostApp(TextScreen("Log #42 deploy-web", lines))
+    assert snap_compare(app, terminal_size=SIZE, run_before=steady)

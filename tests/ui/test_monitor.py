@@ -1,0 +1,722 @@
+"""The dashboard, driven through its keys with Textual's pilot against a real database and engine."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pendulum
+import pytest
+from sqlmodel import select
+from textual.geometry import Region
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Log, Static
+
+from jobtui.engine.db.models import Job, Task
+from jobtui.engine.db.store import Store
+from jobtui.engine.formats.envelope_file import envelope_of_files
+from jobtui.engine.service.actions import Actions
+from jobtui.engine.service.envelope_actions import EnvelopeActions
+from jobtui.engine.worker.loop import Engine
+from jobtui.i18n import t
+from jobtui.screens.dialogs import HelpScreen, NotificationsScreen, ReasonDialog
+from jobtui.widgets.detail import DetailPane, days_text, schedule_text
+from jobtui.widgets.envelope_tree import EnvelopeTree
+from jobtui.widgets.job_table import JobTable
+from jobtui.widgets.statusbar import StatusBar
+from tests.support.helpers import run_until_status, status_of
+from tests.support.pilot import SIZE, app_for, monitor, select_job, shown_job, simple, until
+
+Submit = Callable[..., int]
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+async def test_table_lists_jobs_newest_first_and_the_detail_follows_the_cursor(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    first = submit(simple("alpha", 'project = "payments"'))
+    second = submit(simple("beta"))
+    run_until_status(engine, first, "FINISHED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        await until(pilot, lambda: table.total == 2 and shown_job(pilot) == second)
+        await pilot.press("down")
+        await until(pilot, lambda: shown_job(pilot) == first)
+        detail = monitor(pilot).query_one(DetailPane).detail
+        assert detail is not None and detail.job["status"] == "FINISHED"
+        assert "hello from alpha" in detail.log_chunk
+
+
+async def test_cursor_stays_on_its_job_while_rows_move(store: Store, submit: Submit) -> None:
+    ids = [submit(simple(f"job-{n}")) for n in range(5)]
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, ids[2])
+        for n in range(3):
+            submit(simple(f"newer-{n}"))  # newer jobs appear above it
+        table = monitor(pilot).query_one(JobTable)
+        await until(pilot, lambda: table.total == 8)
+        await pilot.pause(0.3)
+        assert table.selected_job_id() == ids[2]
+        assert table.cursor == 5
+        assert shown_job(pilot) == ids[2]
+
+
+async def test_approve_key_approves_the_job_in_the_detail_pane(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit(simple("needs-ok", "approval = true"))
+    run_until_status(engine, job_id, "APPROVAL")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await until(pilot, lambda: monitor(pilot).check_action("approve", ()) is True, "approve enabled")
+        await pilot.press("a")
+        await until(pilot, lambda: status_of(store, job_id) == "READY", "approval")
+    run_until_status(engine, job_id, "FINISHED")
+
+
+async def test_a_key_not_allowed_is_disabled_and_refused_with_the_reason(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit(simple())
+    run_until_status(engine, job_id, "FINISHED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        screen = monitor(pilot)
+        await until(pilot, lambda: bool(screen.allowed), "allowed actions")
+        assert screen.check_action("approve", ()) is None  # shown, but disabled
+        assert screen.check_action("rerun", ()) is True
+        await pilot.press("a")
+        await pilot.pause(0.1)
+        messages = [n.message for n in pilot.app._notifications]
+        assert any(f"approve: job {job_id} is FINISHED; allowed from APPROVAL" in m for m in messages)
+        assert status_of(store, job_id) == "FINISHED"
+
+
+async def test_cancel_asks_first_and_no_leaves_the_job_alone(store: Store, submit: Submit) -> None:
+    job_id = submit(simple(), at="+1h")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await until(pilot, lambda: monitor(pilot).check_action("cancel", ()) is True)
+        await pilot.press("c")
+        await until(pilot, lambda: pilot.app.screen is not monitor(pilot), "the confirmation")
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        assert status_of(store, job_id) == "READY"
+        await pilot.press("c")
+        await until(pilot, lambda: pilot.app.screen is not monitor(pilot), "the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: status_of(store, job_id) == "CANCELED", "the cancel")
+
+
+async def test_delete_through_its_confirmation(store: Store, submit: Submit, engine: Engine) -> None:
+    job_id = submit(simple())
+    run_until_status(engine, job_id, "FINISHED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await until(pilot, lambda: monitor(pilot).check_action("delete", ()) is True)
+        await pilot.press("d")
+        await until(pilot, lambda: pilot.app.screen is not monitor(pilot))
+        await pilot.press("y")
+        table = monitor(pilot).query_one(JobTable)
+        await until(pilot, lambda: table.total == 0, "the row to vanish")
+        assert shown_job(pilot) is None
+
+
+async def test_rerun_dialog_reruns_from_the_chosen_step(store: Store, submit: Submit, engine: Engine) -> None:
+    job_id = submit(simple())
+    run_until_status(engine, job_id, "FINISHED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await until(pilot, lambda: monitor(pilot).check_action("rerun", ()) is True)
+        await pilot.press("r")
+        await until(pilot, lambda: pilot.app.screen is not monitor(pilot))
+        await pilot.press("enter")
+        await until(pilot, lambda: status_of(store, job_id) == "READY", "the rerun")
+    from tests.support.helpers import job_of
+
+    assert job_of(store, job_id).exec == 2
+
+
+async def test_reschedule_dialog_parses_relative_dates(store: Store, submit: Submit) -> None:
+    job_id = submit(simple(), at="+1h")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await until(pilot, lambda: monitor(pilot).check_action("reschedule", ()) is True)
+        await pilot.press("s")
+        await until(pilot, lambda: pilot.app.screen is not monitor(pilot))
+        await pilot.press(*"+3h", "enter")
+        from tests.support.helpers import job_of
+
+        await until(
+            pilot,
+            lambda: job_of(store, job_id).scheduled_at == store.now().add(hours=3),
+            "the new date",
+        )
+
+
+async def test_trap_dialog_skip_and_trap_pause_key(
+    store: Store, submit: Submit, engine: Engine, tmp_path: Path
+) -> None:
+    trapped = submit('name = "t"\n[[run]]\nrun = "false"\non_error = "trap"\n[[run]]\nrun = "true"\n')
+    paused = submit('name = "p"\n[[run]]\nrun = "false"\non_error = "trap"\n')
+    run_until_status(engine, trapped, "TRAPPED")
+    run_until_status(engine, paused, "TRAPPED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, paused)
+        await until(pilot, lambda: monitor(pilot).check_action("trap_pause", ()) is True)
+        await pilot.press("p")
+        await until(pilot, lambda: status_of(store, paused) == "TRAP_PAUSED", "trap pause")
+        await select_job(pilot, trapped)
+        await until(pilot, lambda: monitor(pilot).check_action("trap", ()) is True)
+        await pilot.press("t")
+        await until(pilot, lambda: pilot.app.screen is not monitor(pilot))
+        await pilot.press("s")
+        await until(pilot, lambda: status_of(store, trapped) == "READY", "trap skip")
+    run_until_status(engine, trapped, "FINISHED")
+
+
+async def test_rollback_asks_for_a_reason(store: Store, submit: Submit, engine: Engine) -> None:
+    job_id = submit('name = "r"\n[[run]]\nrun = "true"\nrollback = "true"\n')
+    run_until_status(engine, job_id, "FINISHED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await until(pilot, lambda: monitor(pilot).check_action("rollback", ()) is True)
+        await pilot.press("b")
+        await until(pilot, lambda: pilot.app.screen is not monitor(pilot))
+        await pilot.press(*"bad release", "enter")
+        await until(pilot, lambda: status_of(store, job_id) == "ROLLBACK", "the rollback")
+        steps = monitor(pilot).query_one("#steps-table", DataTable)
+        await until(pilot, lambda: steps.row_count > 1, "the rollback op in the steps table")
+        await pilot.pause(0.2)
+        # The rollback of the task's op is listed once, not again as a job-wide op.
+        assert [steps.get_row_at(i)[:2] for i in range(steps.row_count)] == [
+            ["run-1", "RUN"],
+            ["rollback run-1", "ROLLBACK"],
+        ]
+    from jobtui.engine.service.views import audit_json
+
+    assert any(r["action"] == "rollback" and r["comment"] == "bad release" for r in audit_json(store, job_id))
+
+
+async def test_queue_pause_and_clear_from_the_keyboard(
+    store: Store, submit: Submit, actions: Actions
+) -> None:
+    job_id = submit(simple(), at="+1h")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        bar = monitor(pilot).query_one(StatusBar)
+        await until(
+            pilot,
+            lambda: "QUEUE RUNNING" in str(bar.render()).upper() or bar.has_class("queue-paused") is False,
+        )
+        await pilot.press("P")
+        await until(pilot, lambda: pilot.app.screen is not monitor(pilot))
+        await pilot.press("y")
+        await until(pilot, lambda: actions.queue_state().paused, "the pause")
+        await until(pilot, lambda: bar.has_class("queue-paused"), "the paused banner")
+        await pilot.press("C")
+        await until(pilot, lambda: pilot.app.screen is not monitor(pilot))
+        await pilot.press("y")
+        await until(pilot, lambda: status_of(store, job_id) == "CANCELED", "the clear")
+
+
+async def test_filter_as_you_type_and_escape_clears_it(store: Store, submit: Submit) -> None:
+    submit(simple("alpha", 'project = "payments"'))
+    submit(simple("beta", 'project = "web"'))
+    submit(simple("gamma", 'targets = ["pay-host"]'))
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        await until(pilot, lambda: table.total == 3)
+        await pilot.press("slash", *"pay")
+        await until(pilot, lambda: table.total == 2, "the filtered rows")  # project, and a task target
+        await pilot.press("escape")
+        await until(pilot, lambda: table.total == 3, "all rows again")
+
+
+async def test_freeze_stops_updates_until_resumed(store: Store, submit: Submit) -> None:
+    submit(simple("first"))
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        bar = monitor(pilot).query_one(StatusBar)
+        await until(pilot, lambda: table.total == 1)
+        await pilot.press("z")
+        await until(pilot, lambda: bar.has_class("frozen"), "the frozen banner")
+        submit(simple("second"))
+        await pilot.pause(0.6)
+        assert table.total == 1
+        await pilot.press("z")
+        await until(pilot, lambda: table.total == 2, "updates to resume")
+        assert not bar.has_class("frozen")
+
+
+async def test_readonly_hides_every_action(store: Store, submit: Submit) -> None:
+    job_id = submit(simple(), at="+1h")
+    async with app_for(store, readonly=True).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        screen = monitor(pilot)
+        for key in ("approve", "cancel", "delete", "rerun", "queue_toggle", "queue_clear"):
+            assert screen.check_action(key, ()) is False
+        await pilot.press("c")
+        await pilot.pause(0.2)
+        assert pilot.app.screen is screen
+        assert status_of(store, job_id) == "READY"
+
+
+async def test_spanish_labels(store: Store, submit: Submit, engine: Engine) -> None:
+    job_id = submit(simple(), at="+1h")
+    async with app_for(store, lang="es").run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        table = monitor(pilot).query_one(JobTable)
+        line = "".join(seg.text for seg in table.render_line(1))
+        assert "Listo" in line
+
+
+async def test_the_log_tail_follows_output_written_between_database_changes(
+    store: Store, submit: Submit, engine: Engine, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    job_id = submit(
+        f'name = "chatty"\n[[run]]\nrun = "echo first-line; while [ ! -f {gate} ]; do sleep 0.02; done; '
+        f'echo second-line; sleep 30"\n'
+    )
+    from tests.support.ops_running import wait_op_started
+
+    wait_op_started(engine, store, job_id)  # no engine runs after this: the database stands still
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        log = monitor(pilot).query_one(DetailPane).query_one("#log-tail")
+        await until(pilot, lambda: "first-line" in "\n".join(log.lines), "the first output")  # type: ignore[attr-defined]
+        gate.touch()
+        await until(pilot, lambda: "second-line" in "\n".join(log.lines), "output without a DB change")  # type: ignore[attr-defined]
+
+
+async def test_output_read_twice_before_the_pane_is_built_is_all_shown(store: Store, submit: Submit) -> None:
+    """Details read before the pane's widgets exist wait for them; a later read of the same job carries
+    only newer output, so it must not replace the earlier read's lines."""
+    from dataclasses import replace as but
+
+    job_id = submit(simple("chatty"))
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        await until(pilot, lambda: shown_job(pilot) == job_id, "the job's detail")
+        read = await asyncio.to_thread(screen._fetch_detail, job_id)
+        assert read is not None
+        pane = DetailPane(lang="en", tz="UTC", id="late-pane")
+        await screen.mount(pane)
+        pane.show(but(read, log_chunk="first-read\n", log_reset=True))
+        pane.show(but(read, log_chunk="second-read\n", log_reset=False))
+        pane.build()
+        await until(pilot, lambda: pane.is_built, "the pane's widgets")
+        lines = list(pane.query_one("#log-tail", Log).lines)
+        assert "first-read" in lines and "second-read" in lines, lines
+
+
+# -- seed 003 schedules in the detail pane -------------------------------------------------------------
+
+
+def info_text(pilot: Pilot[int]) -> str:
+    """The info block as drawn, wrapping undone and runs of blanks squeezed, scrolled-out lines included."""
+    info = monitor(pilot).query_one("#detail-info", Static)
+    strips = info.render_lines(Region(0, 0, *info.outer_size))
+    return re.sub(r"\s+", " ", " ".join(strip.text for strip in strips))
+
+
+async def settled_info(pilot: Pilot[int]) -> str:
+    """The info block once laid out: the pane fills it before the screen sizes it to the new lines."""
+    await until(pilot, lambda: "Owner:" in info_text(pilot), "the info block to be laid out")
+    return info_text(pilot)
+
+
+def task_lines(pilot: Pilot[int]) -> list[str]:
+    """The tasks table as drawn, header first, runs of blanks squeezed."""
+    table = monitor(pilot).query_one("#tasks-table", DataTable)
+    lines = ("".join(seg.text for seg in table.render_line(y)) for y in range(table.row_count + 1))
+    return [re.sub(r"\s+", " ", line).strip() for line in lines]
+
+
+WINDOWED = """
+name = "nightly-sync"
+[schedule]
+mode = "window"
+timezone = "Europe/Zurich"
+window = { from = "22:00", to = "04:00" }
+days = ["mon", "tue", "wed", "thu", "fri"]
+[[run]]
+run = "true"
+"""
+
+
+async def test_the_detail_of_a_windowed_job_shows_its_window_days_zone_and_next_run(
+    store: Store, submit: Submit
+) -> None:
+    job_id = submit(WINDOWED)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        text = await settled_info(pilot)
+        # Monday 10:00 UTC: the window opens tonight at 22:00 in Zurich, 21:00 UTC (the pane's zone).
+        assert "Next run 2026-11-23 21:00:00 (in 11 h)" in text
+        assert "Expires 2026-11-30 10:00:00 (in 7 d)" in text
+        assert (
+            "Window 22:00–04:00 mon–fri (Europe/Zurich) · retry every 5m · expires 2026-11-30 10:00 (in 7 d)"
+        ) in text
+        assert "Replaced by" not in text
+
+
+async def test_a_fire_and_forget_job_shows_rescheduled_tasks_with_attempts_and_next_attempt(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit(
+        'name = "push-config"\ntargets = ["a", "b"]\n[schedule]\nmode = "now"\nretry_every = "5m"\n'
+        '[[run]]\nrun = "exit 1"\nper_target = true\n'
+    )
+
+    def both_rescheduled() -> bool:
+        with store.read() as s:
+            tasks = s.exec(select(Task).where(Task.job_id == job_id)).all()
+        return len(tasks) == 2 and all(task.status == "RESCHEDULED" for task in tasks)
+
+    engine.run_until(lambda: both_rescheduled() and not engine.busy)
+    # Wide enough that the tasks table shows the columns up to "Last triggered" without scrolling.
+    async with app_for(store).run_test(size=(240, 48)) as pilot:
+        await select_job(pilot, job_id)
+        # Read at once: cells wider than their header must not be cut while the table settles.
+        header, *rows = task_lines(pilot)
+        assert header.startswith("Target Status Attempts Next attempt Last triggered")
+        assert [row[: row.index(" ago")] for row in rows] == [
+            "a RESCHEDULED 1 11-23 10:05:00 (in 5 min) 0 s",
+            "b RESCHEDULED 1 11-23 10:05:00 (in 5 min) 0 s",
+        ]
+        text = await settled_info(pilot)
+        assert "Next run 2026-11-23 10:05:00 (in 5 min)" in text
+        assert "Fire-and-forget · retry every 5m until 2026-11-23 10:30 (in 30 min)" in text
+
+
+async def test_a_replaced_job_names_the_job_that_replaced_it(store: Store, submit: Submit) -> None:
+    text = 'name = "sync"\n[schedule]\nat = "+1h"\n[[run]]\nrun = "true"\n'
+    old = submit(text)
+    new = submit(text, keep=False)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, old)
+        text = await settled_info(pilot)
+        assert f"Replaced by job {new}" in text
+        # A classic job's schedule is one short line, not a block of dashes.
+        assert "Schedule: now · no retries" in text
+
+
+@pytest.mark.parametrize(
+    ("days", "text"),
+    [
+        (["mon", "tue", "wed", "thu", "fri"], "mon–fri"),
+        (["mon", "wed", "fri"], "mon, wed, fri"),
+        (["sat", "sun"], "sat, sun"),
+        (["fri", "sat", "sun", "mon"], "fri–mon"),
+        (["Monday", "tue", "wed", "sat"], "mon–wed, sat"),
+        (["mon", "tue", "wed", "thu", "fri", "sat", "sun"], ""),
+    ],
+)
+def test_weekdays_collapse_to_ranges(days: list[str], text: str) -> None:
+    assert days_text(days) == text
+
+
+def test_schedule_lines_for_each_kind_of_job() -> None:
+    now = pendulum.datetime(2026, 11, 23, 10, 0, tz="UTC")
+    base = {"timezone": "UTC", "window": None, "days": [], "start": now.isoformat(), "next_run_at": None}
+    expires = now.add(minutes=30).isoformat()
+    assert schedule_text(None, now, "UTC", "en") is None
+    classic = {**base, "mode": "now", "expires": None, "retry_every": "0s"}
+    assert schedule_text(classic, now, "UTC", "en") == "Schedule: now · no retries"
+    no_retry = {**base, "mode": "now", "expires": expires, "retry_every": "0s"}
+    assert schedule_text(no_retry, now, "UTC", "en") == (
+        "Fire-and-forget · no retries · expires 2026-11-23 10:30 (in 30 min)"
+    )
+    all_day = {**base, "mode": "window", "days": ["sat", "sun"], "expires": expires, "retry_every": "0s"}
+    assert schedule_text(all_day, now, "UTC", "en") == (
+        "Window all day sat, sun (UTC) · expires 2026-11-23 10:30 (in 30 min)"
+    )
+    assert schedule_text(all_day, now, "UTC", "es") == (
+        "Ventana todo el día sat, sun (UTC) · expira 2026-11-23 10:30 (in 30 min)"
+    )
+
+
+# -- seed 004 envelopes: the tree, rolling an envelope back, its notifications ------------------------
+
+
+def submit_envelope(
+    actions: Actions, directory: Path, name: str, jobs: dict[str, str], project: str = "payments"
+) -> tuple[int, list[int]]:
+    """An envelope of one definition file per job (name → its run command), each op with a rollback."""
+    directory.mkdir(exist_ok=True)
+    paths = []
+    for job, run in jobs.items():
+        path = directory / f"{job}.toml"
+        path.write_text(f'name = "{job}"\nproject = "{project}"\n[[run]]\nrun = "{run}"\nrollback = "true"\n')
+        paths.append(str(path))
+    return EnvelopeActions(actions).submit(envelope_of_files(paths, name))
+
+
+def run_until_ended(engine: Engine, *job_ids: int) -> None:
+    ended = ("FINISHED", "ERROR", "CANCELED", "ROLLEDBACK")
+    engine.run_until(lambda: all(status_of(engine.store, i) in ended for i in job_ids))
+
+
+def tree_of(pilot: Pilot[int]) -> EnvelopeTree:
+    return monitor(pilot).query_one(EnvelopeTree)
+
+
+def messages(pilot: Pilot[int]) -> list[str]:
+    return [n.message for n in pilot.app._notifications]
+
+
+async def open_envelopes(pilot: Pilot[int]) -> EnvelopeTree:
+    tree = tree_of(pilot)
+    await pilot.press("2")
+    await until(pilot, lambda: tree.has_focus and tree.cursor_node is not None, "the envelope tree")
+    return tree
+
+
+def label_of(node: object) -> str:
+    return str(node.label)  # type: ignore[attr-defined]
+
+
+async def test_the_tree_lists_each_envelope_s_jobs_in_chain_order_and_folds_from_the_keyboard(
+    store: Store, submit: Submit, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    envelope_id, ids = submit_envelope(
+        actions, tmp_path / "r42", "release-42", {"build": "true", "migrate": "true", "deploy": "true"}
+    )
+    loose = submit(simple("loose"))
+    run_until_ended(engine, *ids, loose)
+    # Chain order is the envelope position, not the id: make the newest job the first link.
+    with store.write() as s:
+        for job_id, position in zip(ids, (2, 1, 0), strict=True):
+            job = s.get(Job, job_id)
+            assert job is not None
+            job.envelope_position = position
+            s.add(job)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        tree = await open_envelopes(pilot)
+        envelope, no_envelope = tree.root.children
+        assert label_of(envelope) == f"✔ #{envelope_id} release-42  Success · payments · 3 jobs"
+        assert [label_of(job).split("  ")[0] for job in envelope.children] == [
+            f"#{ids[2]} deploy",
+            f"#{ids[1]} migrate",
+            f"#{ids[0]} build",
+        ]
+        assert [child.data["job_id"] for child in no_envelope.children if child.data] == [loose]
+        # The cursor starts on the newest envelope, folded.
+        assert tree.cursor_node is envelope and not envelope.is_expanded
+        await pilot.press("space")
+        assert envelope.is_expanded
+        await pilot.press("right")  # onto the first job of the chain
+        assert tree.cursor_node is envelope.children[0]
+        await pilot.press("right")  # unfolds the job: its statistics
+        assert envelope.children[0].is_expanded
+        assert label_of(envelope.children[0].children[0]) == "1 task(s) · 1 op(s): 1 done, 0 failed"
+        await pilot.press("left")  # folds the job
+        assert not envelope.children[0].is_expanded and tree.cursor_node is envelope.children[0]
+        await pilot.press("left")  # back to the envelope
+        assert tree.cursor_node is envelope
+        await pilot.press("left")  # folds it
+        assert not envelope.is_expanded
+        await pilot.press("enter")
+        assert envelope.is_expanded
+        assert monitor(pilot).tree_envelope_id == envelope_id
+
+
+async def test_the_tree_follows_the_engine_without_a_restart(
+    store: Store, actions: Actions, tmp_path: Path
+) -> None:
+    envelope_id, _jobs = submit_envelope(actions, tmp_path / "r1", "r1", {"a": "true", "b": "true"})
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        tree = await open_envelopes(pilot)
+        envelope = tree.root.children[0]
+        assert label_of(envelope).startswith(f"▶ #{envelope_id} r1  Success, active")
+        await pilot.press("space", "right")
+        cursor = tree.cursor_node
+        EnvelopeActions(actions).cancel(envelope_id, "not today")
+        await until(
+            pilot, lambda: "Cancelled · payments · 2 jobs" in label_of(envelope), "the cancelled envelope"
+        )
+        assert "Canceled" in label_of(envelope.children[0])
+        # Updated in place: the cursor and what was unfolded stay where they were.
+        assert tree.cursor_node is cursor and envelope.is_expanded
+        other_id, _ = submit_envelope(actions, tmp_path / "r2", "r2", {"c": "true"})
+        await until(pilot, lambda: len(tree.root.children) == 3, "the new envelope")
+        assert label_of(tree.root.children[0]).startswith(f"▶ #{other_id} r2")
+        assert tree.cursor_node is cursor
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(pilot.app.screen, NotificationsScreen), "the notifications")
+        assert any("cancelled by tester: not today" in line for line in note_lines(pilot))
+
+
+def note_lines(pilot: Pilot[int]) -> list[str]:
+    """The popup's rows as read: time, level, text."""
+    screen = pilot.app.screen
+    return [
+        "  ".join(str(cell.content) for cell in row.query(Static)) for row in screen.query(".note").results()
+    ]
+
+
+async def test_b_on_an_envelope_asks_for_a_reason_and_refuses_an_older_one_naming_the_newer(
+    store: Store, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    envelopes = EnvelopeActions(actions)
+    older, older_jobs = submit_envelope(actions, tmp_path / "r1", "r1", {"one": "true"})
+    newer, newer_jobs = submit_envelope(actions, tmp_path / "r2", "r2", {"two": "true", "three": "true"})
+    run_until_ended(engine, *older_jobs, *newer_jobs)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        tree = await open_envelopes(pilot)
+        screen = monitor(pilot)
+        await until(pilot, lambda: screen.check_action("rollback", ()) is True, "b enabled on r2")
+        await pilot.press("down")  # r2 is folded: the next line is r1
+        await until(pilot, lambda: screen.tree_envelope_id == older, "the cursor on r1")
+        await until(pilot, lambda: screen.check_action("rollback", ()) is None, "b dimmed on r1")
+        await pilot.press("b")
+        await until(pilot, lambda: any("is newer" in m for m in messages(pilot)), "the refusal")
+        assert any(
+            f"envelope {newer} (r2) of project payments is newer and not rolled back; roll it back first" in m
+            for m in messages(pilot)
+        )
+        assert pilot.app.screen is screen  # no dialog: nothing to confirm
+        assert envelopes.detail(older)["rollback_job"] is None
+        # On a job of r2, `b` rolls back its envelope.
+        await pilot.press("up", "space", "down")
+        assert tree.cursor_node is not None and tree.cursor_node.data is not None
+        assert tree.cursor_node.data["job_id"] == newer_jobs[0]
+        await until(pilot, lambda: screen.check_action("rollback", ()) is True, "b enabled on r2's job")
+        await pilot.press("b")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ReasonDialog), "the reason dialog")
+        dialog = pilot.app.screen
+        assert f"Envelope #{newer} · r2" in "\n".join(str(w.content) for w in dialog.query(Static))
+        await pilot.press("enter")  # a blank reason is refused in the dialog
+        await pilot.pause(0.1)
+        assert pilot.app.screen is dialog and envelopes.detail(newer)["rollback_job"] is None
+        await pilot.press(*"bad release", "enter")
+        await until(pilot, lambda: envelopes.detail(newer)["rollback_job"] is not None, "the rollback job")
+        texts = [n["text"] for n in envelopes.detail(newer)["notifications"]]
+        assert "rollback started by tester: bad release" in texts
+        await until(pilot, lambda: any(f"envelope #{newer} queued" in m for m in messages(pilot)))
+        # The rollback job shows up last in r2's chain.
+        r2 = tree.root.children[0]
+        await until(pilot, lambda: len(r2.children) == 3, "the rollback job in the tree")
+        assert label_of(r2.children[-1]).startswith("#") and "rollback r2" in label_of(r2.children[-1])
+    rollback_job = envelopes.detail(newer)["rollback_job"]
+    run_until_status(engine, rollback_job, "ROLLEDBACK")
+    assert envelopes.detail(newer)["status"] == "ROLLEDBACK"
+    assert envelopes.detail(older)["rollback_job"] is None
+
+
+async def test_n_shows_the_notifications_of_the_envelope(
+    store: Store, submit: Submit, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    envelope_id, ids = submit_envelope(
+        actions, tmp_path / "r9", "r9", {"build": "true", "deploy": "false", "smoke": "true"}
+    )
+    loose = submit(simple("loose"))
+    run_until_ended(engine, *ids, loose)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        # The jobs view: the selected job's envelope (loose is the newest job, on top).
+        await select_job(pilot, loose)
+        await pilot.press("n")
+        await until(pilot, lambda: f"job {loose} is not in an envelope" in messages(pilot))
+        assert pilot.app.screen is monitor(pilot)
+        await select_job(pilot, ids[1])
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(pilot.app.screen, NotificationsScreen), "the notifications")
+        lines = note_lines(pilot)
+        assert lines[0] == "2026-11-23 10:00:00  info  envelope r9 submitted by tester"
+        failed = f"2026-11-23 10:00:00  error  job {ids[1]} (deploy) ended ERROR"
+        assert any(line.startswith(failed) for line in lines)
+        assert lines[-1].endswith("envelope r9 finished: ERRORS")
+        error = pilot.app.screen.query(".note-level.level-error").first(Static)
+        assert str(error.content) == "error"
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen is monitor(pilot), "the monitor again")
+        # The envelopes view: the envelope under the cursor.
+        await open_envelopes(pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(pilot.app.screen, NotificationsScreen), "the notifications")
+        assert note_lines(pilot) == lines
+        assert f"envelope #{envelope_id} r9" in str(
+            pilot.app.screen.query_one(".dialog-title", Static).content
+        )
+
+
+@pytest.mark.parametrize(
+    ("lang", "jobs_b", "envelopes_b", "n"),
+    [
+        ("en", "Rollback", "Roll back envelope", "Notifications"),
+        ("es", "Rollback", "Rollback del sobre", "Notificaciones"),
+    ],
+)
+async def test_the_footer_and_help_say_what_b_and_n_do_in_each_view(
+    store: Store, lang: str, jobs_b: str, envelopes_b: str, n: str
+) -> None:
+    async with app_for(store, lang=lang).run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        await pilot.pause(0.1)
+
+        def footer() -> dict[str, str]:
+            return {key: screen.active_bindings[key].binding.description for key in ("b", "n")}
+
+        assert footer() == {"b": jobs_b, "n": n}
+        await open_envelopes(pilot)
+        assert footer() == {"b": envelopes_b, "n": n}
+        await pilot.press("1")
+        assert footer() == {"b": jobs_b, "n": n}
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen")
+        help_screen = pilot.app.screen
+        assert isinstance(help_screen, HelpScreen)
+        rows = dict(help_screen.bindings)
+        assert rows["b"] == t("help.key.rollback", lang)
+        assert rows["n"] == t("help.key.notifications", lang)
+
+
+async def test_system_jobs_are_hidden_until_S_shows_them(store: Store, submit: Submit) -> None:
+    visible = submit(simple("visible"))
+    hidden = submit(simple("cert-refresh", "system = true"))
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        await until(pilot, lambda: table.total == 1, "one row")
+        assert table.selected_job_id() == visible
+        await pilot.press("S")
+        await until(pilot, lambda: table.total == 2, "the system job too")
+        assert table.selected_job_id() in (visible, hidden)
+        await pilot.press("S")
+        await until(pilot, lambda: table.total == 1, "the system job hidden again")
+
+
+async def test_a_held_down_key_carries_the_cursor_past_the_fetched_rows(store: Store) -> None:
+    """Keys arrive faster than windows are read: the table scrolls with the cursor, a read begun before
+    the latest keys never pulls the cursor back, and the rows and the detail catch up."""
+    from jobtui.demo.bulk import bulk_load
+
+    bulk_load(store, 400, seed=3)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+        await until(pilot, lambda: screen.first_paint_at is not None and table.total > 0, "the first rows")
+        target = 250  # past the first window (three screens of rows)
+        for n in range(target):
+            pilot.app.simulate_key("down")  # as a terminal repeats a held key: no waiting for the screen
+            if n % 25 == 0:
+                await pilot.pause(0.02)  # reads finish in between, some begun before the latest keys
+        await until(pilot, lambda: table.cursor == target and table.row_at(target) is not None, "the row")
+        assert table.scroll_y <= target < table.scroll_y + table.rows_visible
+        row = table.row_at(target)
+        assert row is not None
+        await until(pilot, lambda: shown_job(pilot) == row.id, "the detail of the row under the cursor")
+        assert table.cursor == target

@@ -1,0 +1,142 @@
+"""Snapshots of the monitor: fixed data, a frozen clock, no engine of its own — the same picture every run."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from jobtui.app import JobtuiApp
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, envelope_of_files
+from jobtui.engine.service.actions import Actions
+from jobtui.engine.service.envelope_actions import EnvelopeActions
+from jobtui.engine.worker.loop import Engine
+from jobtui.screens.monitor import MonitorScreen
+from jobtui.widgets.detail import DetailPane
+from jobtui.widgets.job_table import JobTable
+from tests.support.helpers import definition, run_until_status, status_of
+
+SIZE = (150, 44)
+
+
+@pytest.fixture
+def scene(store: Store, actions: Actions, engine: Engine) -> Store:
+    """One job in each of several statuses, run by a real engine on the frozen clock."""
+    done = actions.submit(
+        definition(
+            'name = "deploy-web"\ntype = "deploy"\nproject = "payments"\nnatures = ["java"]\n'
+            'targets = ["web-01", "web-02"]\n[[pre]]\nname = "build"\nrun = "echo building"\n'
+            '[[run]]\nname = "deploy"\nper_target = true\nrun = "echo deploy $JOBTUI_TARGET"\n'
+        )
+    )
+    failed = actions.submit(
+        definition('name = "nightly-report"\nproject = "analytics"\n[[run]]\nrun = "exit 2"\n')
+    )
+    trapped = actions.submit(
+        definition(
+            'name = "patch-routers"\nproject = "network"\n[[run]]\nrun = "exit 1"\non_error = "trap"\n'
+        )
+    )
+    waiting = actions.submit(
+        definition('name = "release-db"\napproval = true\n[[pre]]\nrun = "true"\n[[run]]\nrun = "true"\n')
+    )
+    actions.submit(definition('name = "weekend-maintenance"\nproject = "ops"\n'), at="+2h")
+    run_until_status(engine, done, "FINISHED")
+    run_until_status(engine, failed, "ERROR")
+    run_until_status(engine, trapped, "TRAPPED")
+    run_until_status(engine, waiting, "APPROVAL")
+    return store
+
+
+def settled(total: int, job_id: int | None = None) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    async def wait(pilot: Pilot[Any]) -> None:
+        screen = pilot.app.screen_stack[1]
+        assert isinstance(screen, MonitorScreen)
+        table = screen.query_one(JobTable)
+        pane = screen.query_one(DetailPane)
+        for _ in range(200):
+            if table.total == total and pane.detail is not None:
+                break
+            await pilot.pause(0.05)
+        if job_id is not None:
+            for _ in range(table.total):
+                if table.selected_job_id() == job_id:
+                    break
+                await pilot.press("down")
+            for _ in range(200):
+                if pane.detail is not None and pane.detail.job["id"] == job_id:
+                    break
+                await pilot.pause(0.05)
+        # Let tables finish sizing their columns and the tab underline finish sliding.
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause(0.3)
+        await pilot.wait_for_scheduled_animations()
+
+    return wait
+
+
+def app(store: Store, lang: str = "en") -> JobtuiApp:
+    return JobtuiApp(
+        store, Actor("operator"), embedded=False, lang=lang, tz="Europe/Zurich", db_label="jobs.db"
+    )
+
+
+def test_monitor_with_jobs_and_the_detail_of_a_finished_job(scene: Store, snap_compare: Any) -> None:
+    assert snap_compare(app(scene), terminal_size=SIZE, run_before=settled(5, job_id=1))
+
+
+def test_detail_of_a_trapped_job_with_its_countdown(scene: Store, snap_compare: Any) -> None:
+    assert snap_compare(app(scene), terminal_size=SIZE, run_before=settled(5, job_id=3))
+
+
+def test_envelope_tree(scene: Store, snap_compare: Any) -> None:
+    async def open_tree(pilot: Pilot[Any]) -> None:
+        await settled(5)(pilot)
+        await pilot.press("2", "down", "space")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app(scene), terminal_size=SIZE, run_before=open_tree)
+
+
+@pytest.fixture
+def envelope_scene(scene: Store, actions: Actions, engine: Engine, tmp_path: Path) -> Store:
+    """The scene plus a corrupt envelope and a finished chain of three jobs (the newest envelope)."""
+    envelopes = EnvelopeActions(actions)
+    envelopes.record_corrupt(
+        EnvelopeCorrupt(
+            "hotfix-7", "payments", "hotfix.envelope.toml", 'hotfix.envelope.toml:4: unknown key "fiel"'
+        )
+    )
+    paths = []
+    for name in ("build", "migrate", "deploy"):
+        path = tmp_path / f"{name}.toml"
+        path.write_text(f'name = "{name}"\nproject = "payments"\n[[run]]\nrun = "true"\nrollback = "true"\n')
+        paths.append(str(path))
+    _envelope_id, ids = envelopes.submit(envelope_of_files(paths, "release-42"))
+    engine.run_until(lambda: all(status_of(scene, job_id) == "FINISHED" for job_id in ids))
+    return scene
+
+
+def test_envelope_tree_with_envelopes(envelope_scene: Store, snap_compare: Any) -> None:
+    async def open_tree(pilot: Pilot[Any]) -> None:
+        await settled(8)(pilot)
+        # The cursor starts on the newest envelope: unfold it, then its first job's statistics.
+        await pilot.press("2", "space", "right", "right")
+        screen = pilot.app.screen_stack[1]
+        assert isinstance(screen, MonitorScreen)
+        for _ in range(200):  # the footer shows `b` enabled once the engine's answer is in
+            if screen.check_action("rollback", ()) is True:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app(envelope_scene), terminal_size=SIZE, run_before=open_tree)
+
+
+def test_monitor_in_spanish(scene: Store, snap_compare: Any) -> None:
+    assert snap_compare(app(scene, lang="es"), terminal_size=SIZE, run_before=settled(5, job_id=1))

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import platformdirs
 
+from jobtui.engine.errors import BadInput
 
-class KeymapError(ValueError):
+
+class KeymapError(BadInput, ValueError):
     pass
 
 

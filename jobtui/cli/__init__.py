@@ -17,11 +17,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from jobtui.engine.errors import BadInput
+
 EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
 LOG_PIECE_BYTES = 1 << 20
 
 
-class UsageError(Exception):
+class UsageError(BadInput):
     pass
 
 

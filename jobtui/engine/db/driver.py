@@ -18,6 +18,8 @@ from typing import Any
 
 import platformdirs
 
+from jobtui.engine.errors import JobtuiError
+
 # The schema version this code reads and writes (the newest migration); Store migrates older databases.
 SCHEMA_HEAD = "0007"
 BUSY_TIMEOUT_MS = 5000
@@ -28,7 +30,7 @@ IDLE_CONNECTIONS = 2
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
-class ReadFailed(RuntimeError):
+class ReadFailed(JobtuiError, RuntimeError):
     """The database did not answer a read (locked past the busy timeout, unreachable, I/O error); `orig`
     is the driver's own error."""
 

@@ -15,6 +15,8 @@ import pendulum
 from pendulum.tz.exceptions import InvalidTimezone
 from pendulum.tz.local_timezone import get_local_timezone
 
+from jobtui.engine.errors import BadInput
+
 __all__ = [
     "TimeParseError",
     "check_zone",
@@ -49,7 +51,7 @@ _DATE_HINT = 'try ISO 8601 like 2026-11-23T02:00, "now", "+2h" or "tomorrow 02:0
 _DAY_WORD = re.compile(r"^(today|tomorrow)(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
 
 
-class TimeParseError(ValueError):
+class TimeParseError(BadInput, ValueError):
     """A time expression the user wrote could not be understood; str() is shown as-is."""
 
     def __init__(self, message: str) -> None:

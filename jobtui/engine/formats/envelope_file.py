@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobtui.engine.domain.definitions import Definition, DefinitionError
+from jobtui.engine.errors import BadInput
 from jobtui.engine.formats.definition_file import load_definition
 
 _TOP_KEYS = ("envelope", "project", "jobs")
@@ -41,7 +42,7 @@ class EnvelopeSpec:
     entries: tuple[EnvelopeEntry, ...]
 
 
-class EnvelopeCorrupt(ValueError):
+class EnvelopeCorrupt(BadInput, ValueError):
     """The envelope cannot run; `reason` says why (file, line and field where known)."""
 
     def __init__(self, name: str, project: str, source: str, reason: str) -> None:

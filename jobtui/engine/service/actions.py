@@ -36,6 +36,7 @@ from jobtui.engine.domain.states import (
     refusal_for_status,
 )
 from jobtui.engine.domain.timeparse import TimeParseError, parse_when
+from jobtui.engine.errors import BadInput, Refusal
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import is_same_process
@@ -46,11 +47,11 @@ TRAP_ACTIONS = ("retry", "skip", "abort", "pause", "resume")
 SETTINGS: dict[str, object] = {"pause_queue_on_failure": False}
 
 
-class Refused(Exception):
+class Refused(Refusal):
     """Not allowed now, or not permitted. str() is the reason (CLI exit 1, a notification in the app)."""
 
 
-class UnknownJob(LookupError):
+class UnknownJob(BadInput, LookupError):
     """No such job (CLI exit 2)."""
 
 

@@ -8,7 +8,7 @@ E hosts would share one queue), K slots each; with E = 1 (the default) the engin
 
 The database is a throwaway one unless --db gives a URL: a SQLite file by default, or with
 `--backend postgresql` (or `--db postgresql`) a database in a PostgreSQL cluster started for this run
-and removed after it (tests/pg.py: initdb + pg_ctl, loopback only, fsync off).
+and removed after it (tests/support/pg.py: initdb + pg_ctl, loopback only, fsync off).
 
 Prints one line per figure (name, value, unit, parameters), ops/s among them, and ends with the line
 `jobs_per_s=<float>`. The rates count from the first claim to the last job's end as the

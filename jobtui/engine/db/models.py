@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
 import pendulum
-from sqlalchemy import Column, DateTime, Index, Table, Text, UniqueConstraint
+from sqlalchemy import Column, DateTime, Index, Table, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -43,12 +44,58 @@ def _when(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
 
+def _waiting_index(name: str, *columns: str, statuses: str) -> Index:
+    """A partial index of the jobs waiting in `statuses` (migration 0005): what claims and sweeps walk."""
+    where = text(f"status IN ({statuses})")
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
+# Only the jobs the monitor lists by default (system jobs apart); `system` never changes once a job exists.
+_LISTED_SQLITE = text("system = 0")
+_LISTED_POSTGRESQL = text("system = false")
+
+# The columns the monitor sorts by (all of engine/listing.SORTABLE but id), as migration 0007 spells them.
+SORT_INDEX_COLUMNS = (
+    "name",
+    "type",
+    "project",
+    "status",
+    "step",
+    "progress",
+    "natures",
+    "scheduled_at",
+    "max_start_at",
+    "started_at",
+    "ended_at",
+    "owner",
+    "envelope_id",
+)
+
+# Index.info key naming the only dialect an index exists on (Alembic's autogenerate ignores ddl_if).
+ONLY_ON_DIALECT = "jobtui_only_on_dialect"
+
+
+def _sort_index(column: str) -> Index:
+    """Migration 0007's sort index: SQLite only, as on PostgreSQL every index slows the engine's updates."""
+    index = Index(
+        f"ix_jobs_sort_{column}", column, sqlite_where=_LISTED_SQLITE, info={ONLY_ON_DIALECT: "sqlite"}
+    )
+    return index.ddl_if(dialect="sqlite")
+
+
 class Job(SQLModel, table=True):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_status_due", "status", "due_at"),
         Index("ix_jobs_project_started", "project", "started_at"),
-        # and the partial indexes of migration 0005 that claims and sweeps walk.
+        # Migration 0005: the partial indexes that claims and sweeps walk.
+        _waiting_index("ix_jobs_due_to_run", "due_at", "id", statuses="'READY', 'PAUSED'"),
+        _waiting_index("ix_jobs_unstarted_max_start", "max_start_at", statuses="'READY', 'APPROVAL'"),
+        _waiting_index("ix_jobs_waiting_expires", "expires_at", statuses="'READY', 'PAUSED'"),
+        # Migration 0006: the monitor's default order (newest first, system jobs apart).
+        Index("ix_jobs_listed", "id", sqlite_where=_LISTED_SQLITE, postgresql_where=_LISTED_POSTGRESQL),
+        # Migration 0007: the monitor's sort by any column, on SQLite only.
+        *(_sort_index(column) for column in SORT_INDEX_COLUMNS),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -143,6 +190,9 @@ class OpRun(SQLModel, table=True):
     rollback_of: int | None = None
 
 
+_EMPTY_TEXT = text("''")
+
+
 class Envelope(SQLModel, table=True):
     __tablename__ = "envelopes"
 
@@ -152,8 +202,10 @@ class Envelope(SQLModel, table=True):
     status: str = "SUCCESS_ACTIVE"
     reason: str | None = None
     created_at: datetime | None = _when(nullable=False)
-    source: str = ""
-    owner: str = ""
+    # Added by migration 0004 with the server default '' (so envelopes created before it read as ""). Spelled
+    # as SQL: the same DDL as server_default="", which Alembic's SQLite comparison misreads as differing.
+    source: str = Field(default="", sa_column_kwargs={"server_default": _EMPTY_TEXT})
+    owner: str = Field(default="", sa_column_kwargs={"server_default": _EMPTY_TEXT})
     # The queued job running this envelope's rollback, while or after it runs.
     rollback_job_id: int | None = None
 
@@ -232,3 +284,26 @@ AUDIT = _table(AuditEvent)
 ENVELOPES = _table(Envelope)
 NOTIFICATIONS = _table(Notification)
 WORKERS = _table(Worker)
+
+
+# Tables the migrations create that the metadata does not declare, on purpose:
+# - alembic_version: Alembic's own record of the schema revision.
+# - job_counts: per-status job counts kept by triggers (migration 0002, db/counts.py), SQLite only. Raw DDL
+#   creates it with its triggers, which autogenerate cannot see; declared here, create_all would build the
+#   table without the triggers that keep it true.
+UNDECLARED_TABLES = frozenset({"alembic_version", "job_counts"})
+
+
+def autogenerate_filter(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's include_object for comparing a `dialect` database with the metadata: leaves out the
+    undeclared tables, and the indexes declared for another dialect only (migration 0007's sort indexes)."""
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "table" and reflected and compare_to is None and name in UNDECLARED_TABLES:
+            return False
+        if type_ == "index" and not reflected:
+            only_on = obj.info.get(ONLY_ON_DIALECT)
+            return only_on is None or only_on == dialect
+        return True
+
+    return include

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import jobtui.engine.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+# Importing models registers the tables on SQLModel.metadata.
+from jobtui.engine.db.models import autogenerate_filter
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -14,6 +15,10 @@ context.configure(
     connection=connection,
     target_metadata=SQLModel.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
+    # Autogenerate (alembic check, new revisions) must neither drop job_counts nor add SQLite-only indexes
+    # on other backends.
+    include_object=autogenerate_filter(connection.dialect.name),
+    compare_server_default=True,
 )
 with context.begin_transaction():
     context.run_migrations()

@@ -3,12 +3,17 @@ database, and asks before quitting while the embedded engine has jobs in hand.""
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import threading
+import traceback
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pendulum
+import platformdirs
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -26,9 +31,13 @@ if TYPE_CHECKING:
     from jobtui.engine.db.store import Store
     from jobtui.engine.worker.loop import Engine
 
+log = logging.getLogger("jobtui.app")
+
 DAEMON_FRESH_SECONDS = 30.0
 # The embedded engine starts once the monitor's first rows are on screen, or after this long anyway.
 ENGINE_START_LATEST_S = 1.0
+# How long leaving the app waits for the embedded engine to hand its jobs back.
+ENGINE_STOP_WAIT_S = 5.0
 
 
 def live_daemon_host(listing: JobListing, now: pendulum.DateTime) -> str | None:
@@ -73,6 +82,8 @@ class JobtuiApp(App[int]):
         self._engine_stop = threading.Event()
         self._engine_thread: threading.Thread | None = None
         self._embed = False  # no daemon serves the database: an engine runs in this process
+        self.crash: BaseException | None = None  # the first unhandled error: run_app logs it
+        self._asking_quit = False
 
     @property
     def store(self) -> Store:
@@ -83,7 +94,9 @@ class JobtuiApp(App[int]):
         daemon = None
         if not self._embedded_choice:
             daemon = live_daemon_host(self.backend.listing, self.backend.now())
-        if daemon is None and self._embedded_choice is not False:
+        if daemon is None and self.readonly:
+            label = t("app.engine_none", self.lang)  # read-only never runs jobs, so never an engine
+        elif daemon is None and self._embedded_choice is not False:
             self._embed = True
             label = t("app.engine_embedded", self.lang)
         else:
@@ -114,7 +127,7 @@ class JobtuiApp(App[int]):
         self._start_engine()
 
     def _start_engine(self) -> None:
-        if not self._embed or self._engine_thread is not None or self._engine_stop.is_set():
+        if not self._embed or self.readonly or self._engine_thread is not None or self._engine_stop.is_set():
             return
         from jobtui.engine.worker.loop import Engine
 
@@ -134,17 +147,26 @@ class JobtuiApp(App[int]):
         if keymap:
             self.set_keymap(keymap)
 
+    async def action_quit(self) -> None:
+        """ctrl+q and the palette's Quit ask like `q` while the embedded engine holds jobs."""
+        self.action_request_quit()
+
     def action_request_quit(self) -> None:
         from jobtui.screens.dialogs import ConfirmDialog
 
+        if self._asking_quit:
+            return
         busy = self.engine.busy if self.engine is not None else 0
         if not busy:
             self.exit(0)
             return
 
         def done(ok: bool | None) -> None:
+            self._asking_quit = False
             if ok:
                 self.exit(0)
+
+        self._asking_quit = True
 
         self.push_screen(
             ConfirmDialog(
@@ -170,9 +192,33 @@ class JobtuiApp(App[int]):
                     )
 
     def on_unmount(self) -> None:
+        self.stop_engine()
+
+    def stop_engine(self) -> None:
+        """Stop the embedded engine (it hands back the jobs held between ops) and mark its worker row
+        stopped, ops in flight or not: this process is leaving, so a dashboard opened next must not take
+        it for a live daemon, and the next engine re-adopts its ops. Safe to call more than once."""
         self._engine_stop.set()
-        if self._engine_thread is not None:
-            self._engine_thread.join(timeout=5)
+        thread, self._engine_thread = self._engine_thread, None
+        if thread is not None:
+            thread.join(timeout=ENGINE_STOP_WAIT_S)
+        if self.engine is not None:
+            try:
+                self.engine.mark_stopped()
+            except Exception:  # the database is gone: its heartbeat goes stale instead
+                log.warning("could not mark the embedded engine's worker stopped", exc_info=True)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An unhandled error ends the app with return code 1; run_app logs the traceback to a file
+        rather than printing it on the terminal."""
+        if self.crash is None:
+            self.crash = error
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        if self.crash is not None:
+            self._exit_renderables.clear()  # no traceback on the terminal: run_app says it in one line
+        super()._print_error_renderables()
 
 
 def run_app(url: str, readonly: bool = False, lang: str | None = None, actor: Actor | None = None) -> int:
@@ -187,10 +233,51 @@ def run_app(url: str, readonly: bool = False, lang: str | None = None, actor: Ac
     if actor is None:
         actor = Actor.resolve(load_policy(os.environ.get("JOBTUI_POLICY")))
     app = JobtuiApp(Backend.for_url(url, actor), actor, readonly=readonly, lang=lang)
-    code = app.run() or 0
+    return run_dashboard(app)
+
+
+def run_dashboard(app: JobtuiApp, **run_options: Any) -> int:
+    """Run `app` (`run_options` go to App.run) and return its exit code: 0 after a quit, 1 after an
+    unhandled error, which is logged to a file and told in one line on stderr. The embedded engine stops
+    with the app on any exit."""
+    try:
+        app.run(**run_options)
+    except Exception as exc:  # the app did not even start or stop cleanly
+        if app.crash is None:
+            app.crash = exc
+    finally:
+        app.stop_engine()
+    if app.crash is not None:
+        path = write_crash_log(app.crash)
+        where = str(path) if path is not None else "-"
+        print(t("app.crashed", app.lang, error=_one_line(app.crash), path=where), file=sys.stderr)
+        return 1
     if app.failed is not None:
         raise app.failed  # the CLI turns it into its one-line message and exit code
-    return code
+    return app.return_code or 0
 
 
-__all__ = ["JobtuiApp", "live_daemon_host", "run_app"]
+def crash_log_dir() -> Path:
+    return Path(platformdirs.user_log_dir("jobtui"))
+
+
+def write_crash_log(error: BaseException) -> Path | None:
+    """Write `error`'s traceback to a new file in crash_log_dir(); its path, or None if it cannot."""
+    now = pendulum.now("UTC")
+    text = "".join(traceback.format_exception(error))
+    try:
+        folder = crash_log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"crash-{now.format('YYYYMMDD-HHmmss')}-{os.getpid()}.log"
+        path.write_text(f"jobtui crashed at {now.to_iso8601_string()}\n\n{text}", encoding="utf-8")
+    except OSError:
+        return None
+    return path
+
+
+def _one_line(error: BaseException) -> str:
+    message = " ".join(str(error).split())
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+__all__ = ["JobtuiApp", "crash_log_dir", "live_daemon_host", "run_app", "run_dashboard", "write_crash_log"]

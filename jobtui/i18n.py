@@ -233,6 +233,9 @@ MESSAGES: dict[str, dict[str, str]] = {
             "The embedded engine holds {n} job(s). Their ops keep running and the next engine re-adopts them."
         ),
         "app.palette_help": "Monitor action",
+        "app.engine_none": "engine: none (read-only)",
+        "app.crashed": "jobtui stopped on an unexpected error ({error}); details in {path}",
+        "monitor.audit": "Audit",
     },
     "es": {
         "common.yes": "Sí",
@@ -449,6 +452,9 @@ MESSAGES: dict[str, dict[str, str]] = {
             "y el siguiente motor las retoma."
         ),
         "app.palette_help": "Acción del monitor",
+        "app.engine_none": "motor: ninguno (solo lectura)",
+        "app.crashed": "jobtui se detuvo por un error inesperado ({error}); detalles en {path}",
+        "monitor.audit": "Auditoría",
     },
 }
 

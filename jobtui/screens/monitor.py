@@ -977,7 +977,7 @@ class MonitorScreen(Screen[None]):
             for row in pane.detail.audit
         ]
         self.app.push_screen(
-            TextScreen(f"{t('audit', self.lang)} #{job['id']} {job['name']}", lines, lang=self.lang)
+            TextScreen(f"{t('monitor.audit', self.lang)} #{job['id']} {job['name']}", lines, lang=self.lang)
         )
 
     # -- views, filters, sorting, freeze ------------------------------------------------------------

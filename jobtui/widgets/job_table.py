@@ -257,13 +257,21 @@ class JobTable(ScrollView, can_focus=True):
         return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
 
     def _header(self) -> Strip:
-        text = Text(style=Style(bold=True, underline=True))
+        labels: list[str] = []
         for column in COLUMNS:
             label = self.labels.get(column.key, column.key)
             if column.key == self.order.column:
                 label += " ▼" if self.order.descending else " ▲"
-            text.append(label[: column.width].ljust(column.width + GAP))
-        return Strip(text.render(self.app.console), TOTAL_WIDTH)
+            labels.append(label[: column.width].ljust(column.width + GAP))
+        # Plain, as the header has always looked; never style None (see _strip).
+        return Strip([Segment("".join(labels), Style.null())], TOTAL_WIDTH)
+
+    def _strip(self, text: Text) -> Strip:
+        """`text` as a line; Rich leaves unstyled runs with style None, which Textual's line filters
+        (NO_COLOR's monochrome) cannot take, so every segment gets a style."""
+        null = Style.null()
+        segments = [Segment(s.text, s.style or null, s.control) for s in text.render(self.app.console)]
+        return Strip(segments, TOTAL_WIDTH)
 
     def _row_strip(self, index: int) -> Strip:
         row = self._rows.get(index)
@@ -284,7 +292,7 @@ class JobTable(ScrollView, can_focus=True):
             text.append_text(cell_text)
         if selected:
             text.stylize(Style(reverse=True, bold=True))
-        strip = Strip(text.render(self.app.console), TOTAL_WIDTH)
+        strip = self._strip(text)
         if len(self._line_cache) > 4000:
             self._line_cache.clear()
         self._line_cache[key] = strip

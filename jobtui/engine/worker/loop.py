@@ -231,6 +231,18 @@ class Engine:
                     s.add(worker)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def mark_stopped(self) -> None:
+        """Mark this engine's worker row stopped even with ops in flight: its process is leaving (a
+        dashboard closing), so nobody may take it for a live daemon, and the next engine re-adopts its
+        ops instead of waiting for its heartbeat to go stale."""
+        if not self._registered:
+            return
+        with self.store.write() as s:
+            worker = s.get(Worker, self.worker_id)
+            if worker is not None and worker.stopped_at is None:
+                worker.stopped_at = self.store.now()
+                s.add(worker)
+
     @property
     def busy(self) -> int:
         return len(self._held)

@@ -1,0 +1,69 @@
+"""Every text the code asks for exists in English and in Spanish: an unknown key raises KeyError at the
+moment a user presses the key that shows it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import jobtui
+from jobtui.i18n import MESSAGES
+
+PACKAGE = Path(jobtui.__file__).parent
+LANGS = ("en", "es")
+
+
+def _t_calls() -> list[tuple[str, int, ast.expr]]:
+    """(file, line, first argument) of every call to t(...) in jobtui/."""
+    calls: list[tuple[str, int, ast.expr]] = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "t"
+                and node.args
+            ):
+                calls.append((str(path.relative_to(PACKAGE.parent)), node.lineno, node.args[0]))
+    return calls
+
+
+def test_the_scan_finds_the_calls() -> None:
+    literal = [arg for _, _, arg in _t_calls() if isinstance(arg, ast.Constant)]
+    assert len(literal) > 50
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_literal_key_exists(lang: str) -> None:
+    missing = [
+        f"{where}:{line}: {arg.value!r}"
+        for where, line, arg in _t_calls()
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value not in MESSAGES[lang]
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_formatted_key_prefix_has_keys(lang: str) -> None:
+    """t(f"col.{key}"): at least one key starts with the literal prefix."""
+    missing = []
+    for where, line, arg in _t_calls():
+        if isinstance(arg, ast.JoinedStr) and arg.values and isinstance(arg.values[0], ast.Constant):
+            prefix = str(arg.values[0].value)
+            if not any(key.startswith(prefix) for key in MESSAGES[lang]):
+                missing.append(f"{where}:{line}: {prefix!r}…")
+    assert missing == []
+
+
+def test_both_languages_have_the_same_keys() -> None:
+    assert set(MESSAGES["en"]) ^ set(MESSAGES["es"]) == set()
+
+
+def test_the_audit_title_exists() -> None:
+    from jobtui.i18n import t
+
+    assert t("monitor.audit", "en") == "Audit"
+    assert t("monitor.audit", "es") != ""

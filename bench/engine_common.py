@@ -140,8 +140,8 @@ def running_engines(
 
 @contextlib.contextmanager
 def pg_cluster() -> Iterator[Callable[[], str]]:
-    """A throwaway PostgreSQL cluster (tests/support/pg.py's, loopback only, fsync off); yields a function that
-    creates a fresh database in it and returns its URL. The cluster is stopped and removed on exit."""
+    """A throwaway PostgreSQL cluster (tests/support/pg.py's, loopback only, fsync off); yields a function
+    that creates a fresh database in it and returns its URL. The cluster is stopped and removed on exit."""
     from tests.support.pg import PgCluster, missing_reason
 
     reason = missing_reason()

@@ -33,6 +33,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
 
 
+class _Version(argparse.Action):
+    """`--version`: the installed distribution's version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kwargs: object) -> NoReturn:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("jobtui")
+        except PackageNotFoundError:
+            number = "unknown"
+        print(f"jobtui {number}")
+        parser.exit(EXIT_OK)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -60,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         description="Job scheduler engine and terminal dashboard. Without a command, opens the dashboard.",
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     parser.add_argument("--readonly", action="store_true", help="dashboard: hide every action")
     parser.add_argument("--lang", choices=["en", "es"], default=None, help="dashboard language")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -270,13 +288,20 @@ def _store(args: argparse.Namespace) -> Any:
     return Store(getattr(args, "db", None) or default_db_url())
 
 
-def _actions(args: argparse.Namespace, store: Any = None) -> Any:
+def _actor(args: argparse.Namespace) -> Any:
+    """Who the command acts as: --policy (default $JOBTUI_POLICY) and --as, for commands and dashboard
+    alike. --as without action.admin.impersonate raises PermissionRefused (exit 1)."""
     from jobtui.engine.domain.permissions import Actor
     from jobtui.engine.formats.policy_file import load_policy
-    from jobtui.engine.service.actions import Actions
 
     policy = load_policy(getattr(args, "policy", None) or os.environ.get("JOBTUI_POLICY"))
-    actor = Actor.resolve(policy, getattr(args, "as_user", None))
+    return Actor.resolve(policy, getattr(args, "as_user", None))
+
+
+def _actions(args: argparse.Namespace, store: Any = None) -> Any:
+    from jobtui.engine.service.actions import Actions
+
+    actor = _actor(args)
     return Actions(store or _store(args), actor)
 
 
@@ -428,7 +453,7 @@ def _cmd_envelopes(args: argparse.Namespace) -> int:
 def _cmd_envelope(args: argparse.Namespace) -> int:
     from jobtui.engine.service.envelope_actions import EnvelopeActions
 
-    data = EnvelopeActions(_actions(args)).detail(args.id)
+    data = EnvelopeActions(_actions(args)).detail(args.id, "envelope")
     lines = [f"envelope {data['id']} {data['name']} [{data['project']}] {data['status']}"]
     if data["reason"]:
         lines.append(f"  reason: {data['reason']}")
@@ -462,8 +487,8 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     from sqlmodel import col, select
 
     from jobtui.engine.db.models import Job
-    from jobtui.engine.domain.permissions import Perm
     from jobtui.engine.domain.states import Status
+    from jobtui.engine.read.listing import ALL_PROJECTS, scope_of
     from jobtui.engine.service.views import job_json
 
     for code in args.status:
@@ -473,6 +498,10 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     store = actions.store
     with store.read() as session:
         query = select(Job).order_by(col(Job.id).desc())
+        scope = scope_of(actions.actor)
+        if scope != ALL_PROJECTS:
+            # Only jobs of projects the actor may view, before --limit counts them (as the dashboard does).
+            query = query.where(col(Job.project).in_(sorted(scope)))
         if args.status:
             query = query.where(col(Job.status).in_([c.upper() for c in args.status]))
         if args.project:
@@ -482,11 +511,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
         if args.limit:
             query = query.limit(args.limit)
         now = store.now()
-        jobs = [
-            job_json(job, session, now)
-            for job in session.exec(query)
-            if actions.actor.may(Perm.VIEW, job.project)
-        ]
+        jobs = [job_json(job, session, now) for job in session.exec(query)]
     if args.json:
         print(json.dumps(jobs, indent=2))
         return EXIT_OK
@@ -542,10 +567,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 def _cmd_log(args: argparse.Namespace) -> int:
     from jobtui.engine.db.models import Job
+    from jobtui.engine.domain.permissions import Perm
     from jobtui.engine.domain.states import FINAL_STATUSES, Status
 
-    store = _store(args)
+    actions = _actions(args)
+    store = actions.store
     job = _job_or_fail(store, args.id)
+    actions.actor.require("log", Perm.VIEW, job.project)
     path = Path(job.log_path)
     offset = 0
     while True:
@@ -652,14 +680,22 @@ def _cmd_settings(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
+    from jobtui.engine.db.models import Job
+    from jobtui.engine.domain.permissions import Perm
     from jobtui.engine.service.views import audit_json
 
-    store = _store(args)
+    actions = _actions(args)
+    store = actions.store
     rows = audit_json(store, args.id)
     if not rows:
         from jobtui.engine.service.actions import UnknownJob
 
         raise UnknownJob(f"audit: no job {args.id}")
+    with store.read() as session:
+        job = session.get(Job, args.id)
+        # A deleted job's trail names no project: only those who may view every project read it.
+        project = job.project if job is not None else "*"
+    actions.actor.require("audit", Perm.VIEW, project)
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
@@ -710,6 +746,8 @@ def _open_app(args: argparse.Namespace) -> int:
     from jobtui.app import run_app
     from jobtui.engine.db.driver import default_db_url
 
+    actor = _actor(args)  # resolved (and --as refused) before the dashboard opens
     url = getattr(args, "db", None) or default_db_url()
-    return run_app(url, readonly=getattr(args, "readonly", False), lang=getattr(args, "lang", None))
-
+    return run_app(
+        url, readonly=getattr(args, "readonly", False), lang=getattr(args, "lang", None), actor=actor
+    )

@@ -8,12 +8,33 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final, Literal
 
 import pendulum
 
 from jobtui.engine.db import counts
 from jobtui.engine.db.driver import SCHEMA_HEAD, Reader
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.domain.states import Perm
+
+# Which projects' jobs a listing shows: every project, or only those named (none at all when empty).
+ALL_PROJECTS: Final = "all"
+Scope = frozenset[str] | Literal["all"]
+
+
+def scope_of(actor: Actor) -> Scope:
+    """The projects whose jobs `actor` may see (action.job.view_monitor): all of them in single-user mode
+    or for a role granting it on '*', else the projects the actor's roles name with it."""
+    policy = actor.policy
+    if policy is None or actor.may(Perm.VIEW, "*"):
+        return ALL_PROJECTS
+    projects: set[str] = set()
+    for name in policy.roles_of(actor.user):
+        role = policy.roles.get(name)
+        if role is not None and Perm.VIEW.value in role.actions:
+            projects |= role.projects
+    return frozenset(projects)
+
 
 # Column key → jobs column it sorts by. Ties always break on id, so the order is total and stable.
 SORTABLE: dict[str, str] = {
@@ -128,8 +149,23 @@ class _Where:
 
 
 class JobListing:
-    def __init__(self, reader: Reader) -> None:
+    def __init__(self, reader: Reader, scope: Scope = ALL_PROJECTS) -> None:
+        """`scope`: the projects whose jobs the rows, positions and counts include (`scope_of(actor)`)."""
         self.reader = reader
+        self.scope = scope
+
+    @property
+    def scoped(self) -> bool:
+        return self.scope != ALL_PROJECTS
+
+    def _in_scope(self, where: _Where) -> _Where:
+        if self.scope == ALL_PROJECTS:
+            return where
+        if not self.scope:
+            return where.and_("1 = 0")
+        names = sorted(self.scope)
+        marks = ", ".join(f":scope_{n}" for n in range(len(names)))
+        return where.and_(f"jobs.project IN ({marks})", {f"scope_{n}": p for n, p in enumerate(names)})
 
     @property
     def is_sqlite(self) -> bool:
@@ -152,7 +188,7 @@ class JobListing:
         return found == len(names)
 
     def _where(self, flt: JobFilter) -> _Where:
-        where = _Where("", {})
+        where = self._in_scope(_Where("", {}))
         if not flt.show_system:
             # Literally `system = 0` (`= false` on PostgreSQL): the partial index ix_jobs_listed serves only
             # queries that carry its own condition.
@@ -184,7 +220,7 @@ class JobListing:
         return f"{column} LIKE :like" if self.is_sqlite else f"{column} ILIKE :like"
 
     def count(self, flt: JobFilter) -> int:
-        if not flt.text.strip() and self.is_sqlite:
+        if not flt.text.strip() and self.is_sqlite and not self.scoped:
             counts_now = self.status_counts(flt.show_system)
             wanted = flt.statuses or set(counts_now)
             return sum(n for status, n in counts_now.items() if status in wanted)
@@ -221,6 +257,14 @@ class JobListing:
         return int(self.reader.value(f"SELECT {query}", counts_ahead[0].params))
 
     def status_counts(self, show_system: bool = False) -> dict[str, int]:
+        """Jobs per status in scope. Unscoped on SQLite: the trigger-kept totals; otherwise a GROUP BY over
+        the visible projects' jobs."""
+        if self.scoped:
+            where = self._where(JobFilter(show_system=show_system))
+            rows = self.reader.rows(
+                f"SELECT status, count(*) FROM jobs{where.clause} GROUP BY status", where.params
+            )
+            return {str(status): int(n) for status, n in rows if n}
         if self.is_sqlite:
             # Kept by triggers (engine/counts.py): the header costs nothing however many jobs there are.
             query = "SELECT status, sum(n) FROM job_counts" + ("" if show_system else " WHERE NOT system")
@@ -253,9 +297,8 @@ class JobListing:
         if not ids:
             return {}
         marks = ", ".join(f":id_{n}" for n in range(len(ids)))
-        rows = self.reader.rows(
-            f"{_SELECT_ROWS} WHERE jobs.id IN ({marks})", {f"id_{n}": job_id for n, job_id in enumerate(ids)}
-        )
+        where = self._in_scope(_Where(f"jobs.id IN ({marks})", {f"id_{n}": i for n, i in enumerate(ids)}))
+        rows = self.reader.rows(f"{_SELECT_ROWS}{where.clause}", where.params)
         return {row.id: row for row in map(_row, rows)}
 
     def daemon_host(self, fresh_since: datetime) -> str | None:

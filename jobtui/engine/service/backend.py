@@ -14,7 +14,7 @@ import pendulum
 
 from jobtui.engine.db.driver import Reader, ReadFailed, normalise_url
 from jobtui.engine.domain.permissions import Actor
-from jobtui.engine.read.listing import JobListing
+from jobtui.engine.read.listing import JobListing, scope_of
 
 if TYPE_CHECKING:
     from jobtui.engine.db.store import Store
@@ -37,8 +37,9 @@ class Backend:
 
     @classmethod
     def of_store(cls, store: Store, actor: Actor) -> Backend:
-        """For an open Store: everything is there at once."""
-        return cls(JobListing(store.reader), actor, store)
+        """For an open Store: everything is there at once. The listing shows only the projects the actor
+        may view (action.job.view_monitor)."""
+        return cls(JobListing(store.reader, scope_of(actor)), actor, store)
 
     @classmethod
     def for_url(cls, url: str, actor: Actor) -> Backend:
@@ -47,7 +48,7 @@ class Backend:
         creates, migrates or heals it, or raises StoreError saying what is wrong."""
         url = normalise_url(url)
         try:
-            listing = JobListing(Reader(url))
+            listing = JobListing(Reader(url), scope_of(actor))
             if listing.ready():
                 return cls(listing, actor)
         except (ReadFailed, ValueError):

@@ -256,14 +256,30 @@ class EnvelopeActions:
             raise UnknownJob(f"no envelope {envelope_id}")
         return envelope
 
+    def _projects(self, s: Session, envelope: Envelope) -> list[str]:
+        """The envelope's project and its jobs' projects: who may not view one of them does not see it."""
+        jobs = chain.chain_of(s, envelope.id or 0)
+        return sorted({envelope.project, *(job.project for job in jobs)})
+
     def all_envelopes(self) -> list[dict[str, Any]]:
+        """The envelopes the actor may view (action.job.view_monitor on every project they touch)."""
         with self.store.read() as s:
             envelopes = s.exec(select(Envelope).order_by(col(Envelope.id))).all()
-            return [self._json(s, envelope) for envelope in envelopes]
+            return [
+                self._json(s, envelope)
+                for envelope in envelopes
+                if all(self.actor.may(Perm.VIEW, p) for p in self._projects(s, envelope))
+            ]
 
-    def detail(self, envelope_id: int) -> dict[str, Any]:
+    def detail(self, envelope_id: int, verb: str | None = None) -> dict[str, Any]:
+        """One envelope. With `verb` (the command asking, as `envelope`): PermissionRefused, naming the verb,
+        unless the actor may view every project it touches."""
         with self.store.read() as s:
-            return self._json(s, self._envelope(s, envelope_id))
+            envelope = self._envelope(s, envelope_id)
+            if verb is not None:
+                for project in self._projects(s, envelope):
+                    self.actor.require(verb, Perm.VIEW, project)
+            return self._json(s, envelope)
 
     def _json(self, s: Session, envelope: Envelope) -> dict[str, Any]:
         jobs = chain.chain_of(s, envelope.id or 0)

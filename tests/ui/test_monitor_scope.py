@@ -1,0 +1,48 @@
+"""With a policy, the dashboard shows the actor only the jobs of projects they may view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from jobtui.app import JobtuiApp
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.domain.states import Status
+from jobtui.engine.formats.policy_file import parse_policy
+from jobtui.widgets.job_table import JobTable
+from jobtui.widgets.status_style import SYMBOLS
+from jobtui.widgets.statusbar import StatusBar
+from tests.support.pilot import SIZE, monitor, simple, until
+
+Submit = Callable[..., int]
+
+POLICY = """\
+[roles.web_viewer]
+actions = ["action.job.view_monitor"]
+projects = ["web"]
+
+[users]
+alice = ["web_viewer"]
+"""
+
+
+async def test_alice_sees_only_web_jobs_and_the_header_counts_only_them(store: Store, submit: Submit) -> None:
+    web = [submit(simple(f"web-{n}", 'project = "web"')) for n in range(2)]
+    for n in range(3):
+        submit(simple(f"ops-{n}", 'project = "ops"'))
+    alice = Actor("alice", parse_policy(POLICY, "policy.toml"))
+    app = JobtuiApp(store, alice, embedded=False, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+        bar = screen.query_one(StatusBar)
+        await until(pilot, lambda: table.total > 0 and "alice" in str(bar.render()), "rows and the header")
+        await pilot.pause(0.2)
+        assert table.total == 2
+        shown = [table.row_at(index) for index in range(table.total)]
+        assert sorted(row.id for row in shown if row is not None) == sorted(web)
+        assert {row.project for row in shown if row is not None} == {"web"}
+        # The header's counts: only web's two READY jobs, not all five (and no other status).
+        counts = str(bar.render()).split("alice")[0]
+        assert f"{SYMBOLS[Status.READY]}2 " in counts, counts
+        assert f"{SYMBOLS[Status.READY]}5" not in counts, counts

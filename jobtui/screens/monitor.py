@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pendulum
 from textual import events, on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     from jobtui.engine.service.backend import Backend
     from jobtui.engine.service.envelope_actions import EnvelopeActions
     from jobtui.engine.service.snapshot import JobSnapshot
-    from jobtui.screens.dialogs import EnvelopeFacts
+    from jobtui.screens.dialogs import DialogScreen, EnvelopeFacts
 
 # Keys that act on the selected job → the engine actions that decide whether they are enabled.
 JOB_KEYS: dict[str, tuple[str, ...]] = {
@@ -59,6 +61,11 @@ JOB_KEYS: dict[str, tuple[str, ...]] = {
     "retry": ("retry",),
 }
 QUEUE_KEYS = ("queue_toggle", "queue_clear")
+# Keys that open an input (the filter box, or a dialog with one). Their bindings are priority bindings: the
+# app runs them as the key arrives, before it hands the next key to anyone, and they return once the input
+# has the focus, so keys typed right after them (a paste, a burst over SSH) go into it, never to the job
+# table's keys. While an input has the focus they step aside (SkipAction) and the key is typed.
+INPUT_KEYS = ("filter", "reschedule", "trap", "rollback")
 # Keys whose footer and help texts come from i18n (binding id → text key); `b` changes with the view.
 KEY_TEXTS = {"rollback": "key.rollback", "notifications": "key.notifications"}
 HELP_TEXTS = {"rollback": "help.key.rollback", "notifications": "help.key.notifications"}
@@ -126,10 +133,10 @@ class MonitorScreen(Screen[None]):
         Binding("c", "cancel", "Cancel", id="cancel"),
         Binding("d", "delete", "Delete", id="delete"),
         Binding("r", "rerun", "Rerun", id="rerun"),
-        Binding("s", "reschedule", "Reschedule", id="reschedule"),
-        Binding("t", "trap", "Trap", id="trap"),
+        Binding("s", "reschedule", "Reschedule", id="reschedule", priority=True),
+        Binding("t", "trap", "Trap", id="trap", priority=True),
         Binding("p", "trap_pause", "Trap pause", id="trap_pause"),
-        Binding("b", "rollback", "Rollback", id="rollback"),
+        Binding("b", "rollback", "Rollback", id="rollback", priority=True),
         Binding("y", "retry", "Retry", id="retry"),
         Binding("P", "queue_toggle", "Pause queue", id="queue_toggle"),
         Binding("C", "queue_clear", "Clear queue", id="queue_clear"),
@@ -138,7 +145,7 @@ class MonitorScreen(Screen[None]):
         Binding("n", "notifications", "Notifications", id="notifications"),
         Binding("1", "view('jobs')", "Jobs", id="view_jobs"),
         Binding("2", "view('envelopes')", "Envelopes", id="view_envelopes"),
-        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("slash", "filter", "Filter", id="filter", priority=True),
         Binding("f", "status_filter", "Status filter", id="status_filter"),
         Binding("S", "toggle_system", "System jobs", id="toggle_system"),
         Binding("z", "freeze", "Freeze", id="freeze"),
@@ -656,7 +663,7 @@ class MonitorScreen(Screen[None]):
             return not self.readonly
         return True
 
-    def on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         """A disabled key still answers: the operator learns why the engine would refuse it."""
         active = self.active_bindings.get(event.key)
         if active is None or active.enabled or active.binding.action not in JOB_KEYS:
@@ -664,7 +671,7 @@ class MonitorScreen(Screen[None]):
         event.stop()
         if active.binding.action == "rollback" and self.envelopes_shown:
             # The dimmed state may be a poll old: ask the engine now, and open the dialog if it allows.
-            self._rollback_envelope()
+            await self._rollback_envelope()
             return
         self.notify(self.refusal(active.binding.action), severity="warning", timeout=6)
 
@@ -709,6 +716,17 @@ class MonitorScreen(Screen[None]):
         else:
             self.app.call_from_thread(self.notify, label, timeout=3)
         self.wake(force=True)
+
+    def _skip_while_typing(self) -> None:
+        """A key of INPUT_KEYS pressed while an input has the focus is text for that input."""
+        if isinstance(self.focused, Input):
+            raise SkipAction()
+
+    async def _open(self, dialog: DialogScreen[Any], done: Callable[[Any], None]) -> None:
+        """Open a dialog and return once its input has the focus (see INPUT_KEYS): the keys typed after the
+        one that opened it are handed to the focused widget only after this returns."""
+        await self.app.push_screen(dialog, done)
+        dialog.take_focus()
 
     def _job_action(self, key: str) -> JobSnapshot | None:
         snap = self.snapshot()
@@ -766,9 +784,10 @@ class MonitorScreen(Screen[None]):
 
             self.app.push_screen(RerunDialog(snap, lang=self.lang), done)
 
-    def action_reschedule(self) -> None:
+    async def action_reschedule(self) -> None:
         from jobtui.screens.dialogs import RescheduleDialog
 
+        self._skip_while_typing()
         if snap := self._job_action("reschedule"):
 
             def done(when: pendulum.DateTime | None) -> None:
@@ -780,11 +799,12 @@ class MonitorScreen(Screen[None]):
                         when,
                     )
 
-            self.app.push_screen(RescheduleDialog(snap, self.backend.now, tz=self.tz, lang=self.lang), done)
+            await self._open(RescheduleDialog(snap, self.backend.now, tz=self.tz, lang=self.lang), done)
 
-    def action_trap(self) -> None:
+    async def action_trap(self) -> None:
         from jobtui.screens.dialogs import TrapDialog
 
+        self._skip_while_typing()
         if snap := self._job_action("trap"):
 
             def done(result: tuple[str, str] | None) -> None:
@@ -798,7 +818,7 @@ class MonitorScreen(Screen[None]):
                         comment or None,
                     )
 
-            self.app.push_screen(TrapDialog(snap, self.backend.now, lang=self.lang), done)
+            await self._open(TrapDialog(snap, self.backend.now, lang=self.lang), done)
 
     def action_trap_pause(self) -> None:
         if snap := self._job_action("trap_pause"):
@@ -811,11 +831,12 @@ class MonitorScreen(Screen[None]):
                 None,
             )
 
-    def action_rollback(self) -> None:
+    async def action_rollback(self) -> None:
         from jobtui.screens.dialogs import ReasonDialog
 
+        self._skip_while_typing()
         if self.envelopes_shown:
-            self._rollback_envelope()
+            await self._rollback_envelope()
             return
         if snap := self._job_action("rollback"):
 
@@ -828,9 +849,9 @@ class MonitorScreen(Screen[None]):
                         reason,
                     )
 
-            self.app.push_screen(ReasonDialog(t("confirm.rollback", self.lang), snap, lang=self.lang), done)
+            await self._open(ReasonDialog(t("confirm.rollback", self.lang), snap, lang=self.lang), done)
 
-    def _rollback_envelope(self) -> None:
+    async def _rollback_envelope(self) -> None:
         """`b` in the envelopes view: roll back the envelope under the cursor (or of the job under it)."""
         from jobtui.screens.dialogs import ReasonDialog
 
@@ -860,7 +881,7 @@ class MonitorScreen(Screen[None]):
                     reason,
                 )
 
-        self.app.push_screen(
+        await self._open(
             ReasonDialog(
                 t("confirm.envelope_rollback", self.lang),
                 facts,
@@ -1014,10 +1035,13 @@ class MonitorScreen(Screen[None]):
             keys[key] = [replace(b, description=description) if b.id == binding_id else b for b in bindings]
 
     async def action_filter(self) -> None:
+        self._skip_while_typing()
         await self._build_rest()
         box = self.query_one("#filter-input", Input)
         box.remove_class("hidden")
-        box.focus()
+        # Focused now, not at the next turn of the loop (`focus()`): the keys typed right after `/` are
+        # handed to whatever has the focus as soon as this returns (see INPUT_KEYS).
+        self.set_focus(box)
 
     @on(Input.Changed, "#filter-input")
     def _filter_changed(self, event: Input.Changed) -> None:

@@ -1,0 +1,99 @@
+"""Keys typed in one burst (a paste, SSH batching, a busy machine): the keys after one that opens an input go
+into that input, never to the job table's keys, however fast they arrive."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual import events
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from jobtui.engine.db.store import Store
+from jobtui.engine.worker.loop import Engine
+from jobtui.screens.dialogs import ReasonDialog, RescheduleDialog
+from jobtui.widgets.job_table import JobTable
+from tests.support.helpers import job_of, run_until_status, status_of
+from tests.support.pilot import SIZE, app_for, monitor, select_job, simple, until
+
+Submit = Callable[..., int]
+
+KEY_NAMES = {"/": "slash", "+": "plus", "-": "minus", " ": "space"}
+
+
+def burst(pilot: Pilot[int], text: str) -> None:
+    """Every key of `text` handed to the app at once, the way the terminal driver hands over one read of
+    stdin: none waits for the app to handle the one before (Pilot's `press` does)."""
+    for char in text:
+        pilot.app.post_message(events.Key(KEY_NAMES.get(char, char), char))
+
+
+def filter_box(pilot: Pilot[int]) -> Input:
+    return monitor(pilot).query_one("#filter-input", Input)
+
+
+async def test_a_burst_after_slash_goes_into_the_filter_and_never_approves(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit(simple("apache", "approval = true"))
+    run_until_status(engine, job_id, "APPROVAL")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        screen = monitor(pilot)
+        await until(pilot, lambda: screen.check_action("approve", ()) is True, "approve enabled")
+        assert screen.check_action("trap_pause", ()) is None
+        burst(pilot, "/apache")
+        await until(pilot, lambda: screen._rest_built and filter_box(pilot).value == "apache", "the filter")
+        table = screen.query_one(JobTable)
+        await until(pilot, lambda: table.total == 1, "the filtered rows")
+        await pilot.pause(0.2)
+        assert filter_box(pilot).value == "apache"
+        assert filter_box(pilot).has_focus
+        assert status_of(store, job_id) == "APPROVAL"
+
+
+async def test_keys_that_open_an_input_are_text_while_the_filter_has_the_focus(
+    store: Store, submit: Submit
+) -> None:
+    job_id = submit(simple("best"), at="+1h")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        screen = monitor(pilot)
+        await until(pilot, lambda: screen.check_action("reschedule", ()) is True, "reschedule enabled")
+        burst(pilot, "/bst/s")
+        await until(pilot, lambda: screen._rest_built and filter_box(pilot).value == "bst/s", "the filter")
+        await pilot.pause(0.2)
+        assert pilot.app.screen is screen  # no dialog opened
+        assert filter_box(pilot).value == "bst/s"
+
+
+async def test_s_then_a_relative_date_typed_at_once_reschedules(store: Store, submit: Submit) -> None:
+    job_id = submit(simple(), at="+1h")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await until(pilot, lambda: monitor(pilot).check_action("reschedule", ()) is True)
+        burst(pilot, "s+2h")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RescheduleDialog), "the dialog")
+        dialog = pilot.app.screen
+        await until(pilot, lambda: dialog.query_one("#when", Input).value == "+2h", "+2h in the dialog")
+        await pilot.press("enter")
+        await until(
+            pilot, lambda: job_of(store, job_id).scheduled_at == store.now().add(hours=2), "the new date"
+        )
+
+
+async def test_b_then_a_reason_typed_at_once_fills_the_reason(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit('name = "r"\n[[run]]\nrun = "true"\nrollback = "true"\n')
+    run_until_status(engine, job_id, "FINISHED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await until(pilot, lambda: monitor(pilot).check_action("rollback", ()) is True)
+        burst(pilot, "bad release")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ReasonDialog), "the dialog")
+        dialog = pilot.app.screen
+        await until(pilot, lambda: dialog.query_one("#reason", Input).value == "ad release", "the reason")
+        await pilot.pause(0.1)
+        assert dialog.query_one("#reason", Input).value == "ad release"
+        assert status_of(store, job_id) == "FINISHED"

@@ -85,6 +85,7 @@ class ViewState:
     moves: int  # how many times the operator has moved the cursor so far
     envelopes: bool  # the envelopes view is shown
     envelope_id: int | None  # the envelope under the tree's cursor
+    tree_job: int | None = None  # the job under the tree's cursor: the pane's job in the envelopes view
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,7 @@ class MonitorScreen(Screen[None]):
         # the worker's last answer to "may `b` roll it back" as (envelope id, refusal or None).
         self.envelopes_shown = False
         self.tree_envelope_id: int | None = None
+        self.tree_job_id: int | None = None
         self._envelope_check: tuple[int | None, str | None] | None = None
         # Worker thread: the feed seq the tree was read at, and which envelope's refusal it last checked.
         self._tree_seq = -1
@@ -408,6 +410,7 @@ class MonitorScreen(Screen[None]):
             table.moves,
             self.envelopes_shown,
             self.tree_envelope_id,
+            self.tree_job_id,
         )
 
     def _fetch(self, view: ViewState) -> Fetched | LogChunk | None:
@@ -451,6 +454,9 @@ class MonitorScreen(Screen[None]):
             index = min(cursor, total - 1) if total else 0
             row = rows[index - start] if 0 <= index - start < len(rows) else None
             detail_id = row.id if row else None
+        if view.envelopes:
+            # The job keys act on the job under the tree's cursor: the pane shows it (none on an envelope).
+            detail_id = view.tree_job
         row_seq = next((row.seq for row in rows if row.id == detail_id), None)
         log_chunk = ""
         needed = detail_id is not None and (force or row_seq is None or (detail_id, row_seq) != self._shown)
@@ -574,7 +580,8 @@ class MonitorScreen(Screen[None]):
             # The worker waits for this call: resetting its record of what the pane shows is safe here.
             self._forget_shown()
         elif fetched.detail_id is None:
-            self.detail_job_id = None
+            if not self.envelopes_shown:
+                self.detail_job_id = None
             self.allowed = {}
             self._shown, self._shown_log = (None, None), None
             pane.show_empty()
@@ -593,8 +600,12 @@ class MonitorScreen(Screen[None]):
         if moves != self._job_table.moves:
             self._forget_shown()
             return
+        self._show_detail(detail)
+
+    def _show_detail(self, detail: JobDetail) -> None:
         allowed_before = self.allowed
-        self.detail_job_id = detail.job["id"]
+        if not self.envelopes_shown:
+            self.detail_job_id = detail.job["id"]  # the table's job (the tree's is `tree_job_id`)
         self.allowed = detail.allowed
         self.query_one(DetailPane).show(detail)
         if self._enabled_keys(allowed_before) != self._enabled_keys(self.allowed):
@@ -628,7 +639,12 @@ class MonitorScreen(Screen[None]):
 
     @on(Tree.NodeHighlighted, "#envelopes-view")
     def _envelope_highlighted(self) -> None:
-        envelope_id = self.query_one(EnvelopeTree).selected_envelope_id()
+        tree = self.query_one(EnvelopeTree)
+        job_id = tree.selected_job_id()
+        if job_id != self.tree_job_id:
+            self.tree_job_id = job_id  # the pane (and the job keys) follow the tree's cursor
+            self.wake(force=True)
+        envelope_id = tree.selected_envelope_id()
         if envelope_id != self.tree_envelope_id:
             # `b` stays dimmed until the worker says whether this envelope may be rolled back.
             self.tree_envelope_id = envelope_id
@@ -669,6 +685,12 @@ class MonitorScreen(Screen[None]):
         if active is None or active.enabled or active.binding.action not in JOB_KEYS:
             return
         event.stop()
+        if self._pane_behind_tree():
+            # Dimmed for the job the pane still shows: ask about the job under the tree's cursor.
+            self._catch_up_with_tree()
+            if self.check_action(active.binding.action, ()) is True:
+                await self.run_action(active.binding.action)
+                return
         if active.binding.action == "rollback" and self.envelopes_shown:
             # The dimmed state may be a poll old: ask the engine now, and open the dialog if it allows.
             await self._rollback_envelope()
@@ -728,7 +750,39 @@ class MonitorScreen(Screen[None]):
         await self.app.push_screen(dialog, done)
         dialog.take_focus()
 
+    def _pane_behind_tree(self) -> bool:
+        """The envelopes view's cursor is on another job than the pane shows (it follows tens of ms later)."""
+        if not self.envelopes_shown:
+            return False
+        detail = self.query_one(DetailPane).detail
+        return (detail.job["id"] if detail is not None else None) != self.tree_job_id
+
+    def _catch_up_with_tree(self) -> None:
+        """Before a job key acts in the envelopes view: the pane, its snapshot and its allowed actions are
+        of the job under the tree's cursor, read now if the poller has not shown it yet."""
+        if not self._pane_behind_tree():
+            return
+        pane = self.query_one(DetailPane)
+        job_id = self.tree_job_id
+        detail = None
+        if job_id is not None:
+            try:
+                with self.backend.reading():
+                    detail = self._fetch_detail(job_id)
+            except ReadFailed as exc:
+                self._db_error(exc)
+        # The worker's record of what the pane shows is stale now: it reads the detail again.
+        self._forget_shown()
+        if detail is None:
+            self.allowed = {}
+            pane.show_empty()
+            self.refresh_bindings()
+        else:
+            self._show_detail(detail)
+        self.wake()
+
     def _job_action(self, key: str) -> JobSnapshot | None:
+        self._catch_up_with_tree()
         snap = self.snapshot()
         if snap is None or self.check_action(key, ()) is not True:
             self.notify(self.refusal(key), severity="warning")
@@ -970,6 +1024,7 @@ class MonitorScreen(Screen[None]):
     def action_full_log(self) -> None:
         from jobtui.screens.dialogs import TextScreen
 
+        self._catch_up_with_tree()
         path = self.query_one(DetailPane).current_log_path()
         snap = self.snapshot()
         if path is None or snap is None:
@@ -988,6 +1043,7 @@ class MonitorScreen(Screen[None]):
     def action_audit(self) -> None:
         from jobtui.screens.dialogs import TextScreen
 
+        self._catch_up_with_tree()
         pane = self.query_one(DetailPane)
         if pane.detail is None:
             return
@@ -1017,11 +1073,12 @@ class MonitorScreen(Screen[None]):
             if tree.cursor_node is None:
                 tree.cursor_line = 0  # `b` and `n` have an envelope to act on straight away
             self.tree_envelope_id = tree.selected_envelope_id()
+            self.tree_job_id = tree.selected_job_id()
             self._tree_force = True
             tree.focus()
-            self.wake()
         else:
             self.table.focus()
+        self.wake(force=True)  # the pane shows the job under this view's cursor
         self.refresh_bindings()
 
     def _describe_key(self, binding_id: str, description: str) -> None:

@@ -4,17 +4,20 @@ into that input, never to the job table's keys, however fast they arrive."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
-from jobtui.screens.dialogs import ReasonDialog, RescheduleDialog
+from jobtui.screens.dialogs import ConfirmDialog, ReasonDialog, RerunDialog, RescheduleDialog
 from jobtui.widgets.job_table import JobTable
 from tests.support.helpers import job_of, run_until_status, status_of
-from tests.support.pilot import SIZE, app_for, monitor, select_job, simple, until
+from tests.support.pilot import SIZE, app_for, monitor, select_job, shown_job, simple, until
+from tests.ui.test_monitor import open_envelopes, run_until_ended, submit_envelope
 
 Submit = Callable[..., int]
 
@@ -97,3 +100,46 @@ async def test_b_then_a_reason_typed_at_once_fills_the_reason(
         await pilot.pause(0.1)
         assert dialog.query_one("#reason", Input).value == "ad release"
         assert status_of(store, job_id) == "FINISHED"
+
+
+# -- the envelopes view: the job keys act on the job under the tree's cursor ---------------------------
+
+
+async def test_job_keys_in_the_envelopes_view_act_on_the_job_under_the_tree_cursor(
+    store: Store, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    envelope_id, ids = submit_envelope(
+        actions, tmp_path / "r7", "release-7", {"build": "true", "migrate": "true", "deploy": "true"}
+    )
+    run_until_ended(engine, *ids)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        await until(pilot, lambda: shown_job(pilot) == ids[2], "the newest job in the pane")
+        tree = await open_envelopes(pilot)
+        envelope = tree.root.children[0]
+        await pilot.press("space", "right")  # unfold the envelope, onto its first job
+        assert tree.cursor_node is envelope.children[0]
+        assert tree.selected_job_id() == ids[0]
+        await pilot.press("d")  # at once: the pane may not have caught up yet
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the confirmation")
+        dialog = pilot.app.screen
+        assert isinstance(dialog, ConfirmDialog) and dialog.job is not None
+        assert dialog.job.id == ids[0]
+        await pilot.press("n")
+        await until(pilot, lambda: pilot.app.screen is screen, "the dialog to close")
+        assert shown_job(pilot) == ids[0]  # the pane follows the tree's cursor
+        await pilot.press("down")  # the second job of the chain
+        await until(pilot, lambda: shown_job(pilot) == ids[1], "the pane on the second job")
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RerunDialog), "the rerun dialog")
+        rerun = pilot.app.screen
+        assert isinstance(rerun, RerunDialog) and rerun.job.id == ids[1]
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen is screen, "the dialog to close")
+        await pilot.press("up", "left")  # onto the envelope: no job to act on
+        await pilot.press("d")
+        await pilot.pause(0.1)
+        assert pilot.app.screen is screen
+        assert status_of(store, ids[2]) == "FINISHED" and envelope_id
+        await pilot.press("1")  # back to the jobs view: the pane shows the table's job again
+        await until(pilot, lambda: shown_job(pilot) == ids[2], "the table's job in the pane")

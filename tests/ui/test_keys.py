@@ -143,3 +143,17 @@ async def test_job_keys_in_the_envelopes_view_act_on_the_job_under_the_tree_curs
         assert status_of(store, ids[2]) == "FINISHED" and envelope_id
         await pilot.press("1")  # back to the jobs view: the pane shows the table's job again
         await until(pilot, lambda: shown_job(pilot) == ids[2], "the table's job in the pane")
+
+
+async def test_t_then_its_choice_typed_at_once_resolves_the_trap(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    trapped = submit('name = "t"\n[[run]]\nrun = "false"\non_error = "trap"\n[[run]]\nrun = "true"\n')
+    run_until_status(engine, trapped, "TRAPPED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, trapped)
+        await until(pilot, lambda: monitor(pilot).check_action("trap", ()) is True)
+        burst(pilot, "ts")  # `s` is the dialog's skip, never the table's reschedule
+        await until(pilot, lambda: status_of(store, trapped) == "READY", "trap skip")
+        assert pilot.app.screen is monitor(pilot)
+    run_until_status(engine, trapped, "FINISHED")

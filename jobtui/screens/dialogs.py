@@ -133,6 +133,16 @@ class DialogScreen(ModalScreen[ResultT]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def take_focus(self) -> None:
+        """Focus what AUTO_FOCUS names at once, once mounted: the keys the operator typed right after the
+        one that opened the dialog are already on their way, and must reach that widget."""
+        if not self.AUTO_FOCUS or self.focused is not None:
+            return
+        for widget in self.query(self.AUTO_FOCUS):
+            if widget.focusable:
+                self.set_focus(widget)
+                return
+
     def _title(self, text: str) -> Static:
         return Static(text, classes="dialog-title", markup=False)
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pendulum
 from textual import events, on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     from jobtui.engine.service.backend import Backend
     from jobtui.engine.service.envelope_actions import EnvelopeActions
     from jobtui.engine.service.snapshot import JobSnapshot
-    from jobtui.screens.dialogs import EnvelopeFacts
+    from jobtui.screens.dialogs import DialogScreen, EnvelopeFacts
 
 # Keys that act on the selected job → the engine actions that decide whether they are enabled.
 JOB_KEYS: dict[str, tuple[str, ...]] = {
@@ -59,6 +61,11 @@ JOB_KEYS: dict[str, tuple[str, ...]] = {
     "retry": ("retry",),
 }
 QUEUE_KEYS = ("queue_toggle", "queue_clear")
+# Keys that open an input (the filter box, or a dialog with one). Their bindings are priority bindings: the
+# app runs them as the key arrives, before it hands the next key to anyone, and they return once the input
+# has the focus, so keys typed right after them (a paste, a burst over SSH) go into it, never to the job
+# table's keys. While an input has the focus they step aside (SkipAction) and the key is typed.
+INPUT_KEYS = ("filter", "reschedule", "trap", "rollback")
 # Keys whose footer and help texts come from i18n (binding id → text key); `b` changes with the view.
 KEY_TEXTS = {"rollback": "key.rollback", "notifications": "key.notifications"}
 HELP_TEXTS = {"rollback": "help.key.rollback", "notifications": "help.key.notifications"}
@@ -78,6 +85,7 @@ class ViewState:
     moves: int  # how many times the operator has moved the cursor so far
     envelopes: bool  # the envelopes view is shown
     envelope_id: int | None  # the envelope under the tree's cursor
+    tree_job: int | None = None  # the job under the tree's cursor: the pane's job in the envelopes view
 
 
 @dataclass(frozen=True)
@@ -126,10 +134,10 @@ class MonitorScreen(Screen[None]):
         Binding("c", "cancel", "Cancel", id="cancel"),
         Binding("d", "delete", "Delete", id="delete"),
         Binding("r", "rerun", "Rerun", id="rerun"),
-        Binding("s", "reschedule", "Reschedule", id="reschedule"),
-        Binding("t", "trap", "Trap", id="trap"),
+        Binding("s", "reschedule", "Reschedule", id="reschedule", priority=True),
+        Binding("t", "trap", "Trap", id="trap", priority=True),
         Binding("p", "trap_pause", "Trap pause", id="trap_pause"),
-        Binding("b", "rollback", "Rollback", id="rollback"),
+        Binding("b", "rollback", "Rollback", id="rollback", priority=True),
         Binding("y", "retry", "Retry", id="retry"),
         Binding("P", "queue_toggle", "Pause queue", id="queue_toggle"),
         Binding("C", "queue_clear", "Clear queue", id="queue_clear"),
@@ -138,7 +146,7 @@ class MonitorScreen(Screen[None]):
         Binding("n", "notifications", "Notifications", id="notifications"),
         Binding("1", "view('jobs')", "Jobs", id="view_jobs"),
         Binding("2", "view('envelopes')", "Envelopes", id="view_envelopes"),
-        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("slash", "filter", "Filter", id="filter", priority=True),
         Binding("f", "status_filter", "Status filter", id="status_filter"),
         Binding("S", "toggle_system", "System jobs", id="toggle_system"),
         Binding("z", "freeze", "Freeze", id="freeze"),
@@ -200,6 +208,7 @@ class MonitorScreen(Screen[None]):
         # the worker's last answer to "may `b` roll it back" as (envelope id, refusal or None).
         self.envelopes_shown = False
         self.tree_envelope_id: int | None = None
+        self.tree_job_id: int | None = None
         self._envelope_check: tuple[int | None, str | None] | None = None
         # Worker thread: the feed seq the tree was read at, and which envelope's refusal it last checked.
         self._tree_seq = -1
@@ -401,6 +410,7 @@ class MonitorScreen(Screen[None]):
             table.moves,
             self.envelopes_shown,
             self.tree_envelope_id,
+            self.tree_job_id,
         )
 
     def _fetch(self, view: ViewState) -> Fetched | LogChunk | None:
@@ -444,6 +454,9 @@ class MonitorScreen(Screen[None]):
             index = min(cursor, total - 1) if total else 0
             row = rows[index - start] if 0 <= index - start < len(rows) else None
             detail_id = row.id if row else None
+        if view.envelopes:
+            # The job keys act on the job under the tree's cursor: the pane shows it (none on an envelope).
+            detail_id = view.tree_job
         row_seq = next((row.seq for row in rows if row.id == detail_id), None)
         log_chunk = ""
         needed = detail_id is not None and (force or row_seq is None or (detail_id, row_seq) != self._shown)
@@ -567,7 +580,8 @@ class MonitorScreen(Screen[None]):
             # The worker waits for this call: resetting its record of what the pane shows is safe here.
             self._forget_shown()
         elif fetched.detail_id is None:
-            self.detail_job_id = None
+            if not self.envelopes_shown:
+                self.detail_job_id = None
             self.allowed = {}
             self._shown, self._shown_log = (None, None), None
             pane.show_empty()
@@ -586,8 +600,12 @@ class MonitorScreen(Screen[None]):
         if moves != self._job_table.moves:
             self._forget_shown()
             return
+        self._show_detail(detail)
+
+    def _show_detail(self, detail: JobDetail) -> None:
         allowed_before = self.allowed
-        self.detail_job_id = detail.job["id"]
+        if not self.envelopes_shown:
+            self.detail_job_id = detail.job["id"]  # the table's job (the tree's is `tree_job_id`)
         self.allowed = detail.allowed
         self.query_one(DetailPane).show(detail)
         if self._enabled_keys(allowed_before) != self._enabled_keys(self.allowed):
@@ -621,7 +639,12 @@ class MonitorScreen(Screen[None]):
 
     @on(Tree.NodeHighlighted, "#envelopes-view")
     def _envelope_highlighted(self) -> None:
-        envelope_id = self.query_one(EnvelopeTree).selected_envelope_id()
+        tree = self.query_one(EnvelopeTree)
+        job_id = tree.selected_job_id()
+        if job_id != self.tree_job_id:
+            self.tree_job_id = job_id  # the pane (and the job keys) follow the tree's cursor
+            self.wake(force=True)
+        envelope_id = tree.selected_envelope_id()
         if envelope_id != self.tree_envelope_id:
             # `b` stays dimmed until the worker says whether this envelope may be rolled back.
             self.tree_envelope_id = envelope_id
@@ -656,15 +679,21 @@ class MonitorScreen(Screen[None]):
             return not self.readonly
         return True
 
-    def on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         """A disabled key still answers: the operator learns why the engine would refuse it."""
         active = self.active_bindings.get(event.key)
         if active is None or active.enabled or active.binding.action not in JOB_KEYS:
             return
         event.stop()
+        if self._pane_behind_tree():
+            # Dimmed for the job the pane still shows: ask about the job under the tree's cursor.
+            self._catch_up_with_tree()
+            if self.check_action(active.binding.action, ()) is True:
+                await self.run_action(active.binding.action)
+                return
         if active.binding.action == "rollback" and self.envelopes_shown:
             # The dimmed state may be a poll old: ask the engine now, and open the dialog if it allows.
-            self._rollback_envelope()
+            await self._rollback_envelope()
             return
         self.notify(self.refusal(active.binding.action), severity="warning", timeout=6)
 
@@ -710,7 +739,50 @@ class MonitorScreen(Screen[None]):
             self.app.call_from_thread(self.notify, label, timeout=3)
         self.wake(force=True)
 
+    def _skip_while_typing(self) -> None:
+        """A key of INPUT_KEYS pressed while an input has the focus is text for that input."""
+        if isinstance(self.focused, Input):
+            raise SkipAction()
+
+    async def _open(self, dialog: DialogScreen[Any], done: Callable[[Any], None]) -> None:
+        """Open a dialog and return once its input has the focus (see INPUT_KEYS): the keys typed after the
+        one that opened it are handed to the focused widget only after this returns."""
+        await self.app.push_screen(dialog, done)
+        dialog.take_focus()
+
+    def _pane_behind_tree(self) -> bool:
+        """The envelopes view's cursor is on another job than the pane shows (it follows tens of ms later)."""
+        if not self.envelopes_shown:
+            return False
+        detail = self.query_one(DetailPane).detail
+        return (detail.job["id"] if detail is not None else None) != self.tree_job_id
+
+    def _catch_up_with_tree(self) -> None:
+        """Before a job key acts in the envelopes view: the pane, its snapshot and its allowed actions are
+        of the job under the tree's cursor, read now if the poller has not shown it yet."""
+        if not self._pane_behind_tree():
+            return
+        pane = self.query_one(DetailPane)
+        job_id = self.tree_job_id
+        detail = None
+        if job_id is not None:
+            try:
+                with self.backend.reading():
+                    detail = self._fetch_detail(job_id)
+            except ReadFailed as exc:
+                self._db_error(exc)
+        # The worker's record of what the pane shows is stale now: it reads the detail again.
+        self._forget_shown()
+        if detail is None:
+            self.allowed = {}
+            pane.show_empty()
+            self.refresh_bindings()
+        else:
+            self._show_detail(detail)
+        self.wake()
+
     def _job_action(self, key: str) -> JobSnapshot | None:
+        self._catch_up_with_tree()
         snap = self.snapshot()
         if snap is None or self.check_action(key, ()) is not True:
             self.notify(self.refusal(key), severity="warning")
@@ -766,9 +838,10 @@ class MonitorScreen(Screen[None]):
 
             self.app.push_screen(RerunDialog(snap, lang=self.lang), done)
 
-    def action_reschedule(self) -> None:
+    async def action_reschedule(self) -> None:
         from jobtui.screens.dialogs import RescheduleDialog
 
+        self._skip_while_typing()
         if snap := self._job_action("reschedule"):
 
             def done(when: pendulum.DateTime | None) -> None:
@@ -780,11 +853,12 @@ class MonitorScreen(Screen[None]):
                         when,
                     )
 
-            self.app.push_screen(RescheduleDialog(snap, self.backend.now, tz=self.tz, lang=self.lang), done)
+            await self._open(RescheduleDialog(snap, self.backend.now, tz=self.tz, lang=self.lang), done)
 
-    def action_trap(self) -> None:
+    async def action_trap(self) -> None:
         from jobtui.screens.dialogs import TrapDialog
 
+        self._skip_while_typing()
         if snap := self._job_action("trap"):
 
             def done(result: tuple[str, str] | None) -> None:
@@ -798,7 +872,7 @@ class MonitorScreen(Screen[None]):
                         comment or None,
                     )
 
-            self.app.push_screen(TrapDialog(snap, self.backend.now, lang=self.lang), done)
+            await self._open(TrapDialog(snap, self.backend.now, lang=self.lang), done)
 
     def action_trap_pause(self) -> None:
         if snap := self._job_action("trap_pause"):
@@ -811,11 +885,12 @@ class MonitorScreen(Screen[None]):
                 None,
             )
 
-    def action_rollback(self) -> None:
+    async def action_rollback(self) -> None:
         from jobtui.screens.dialogs import ReasonDialog
 
+        self._skip_while_typing()
         if self.envelopes_shown:
-            self._rollback_envelope()
+            await self._rollback_envelope()
             return
         if snap := self._job_action("rollback"):
 
@@ -828,9 +903,9 @@ class MonitorScreen(Screen[None]):
                         reason,
                     )
 
-            self.app.push_screen(ReasonDialog(t("confirm.rollback", self.lang), snap, lang=self.lang), done)
+            await self._open(ReasonDialog(t("confirm.rollback", self.lang), snap, lang=self.lang), done)
 
-    def _rollback_envelope(self) -> None:
+    async def _rollback_envelope(self) -> None:
         """`b` in the envelopes view: roll back the envelope under the cursor (or of the job under it)."""
         from jobtui.screens.dialogs import ReasonDialog
 
@@ -860,7 +935,7 @@ class MonitorScreen(Screen[None]):
                     reason,
                 )
 
-        self.app.push_screen(
+        await self._open(
             ReasonDialog(
                 t("confirm.envelope_rollback", self.lang),
                 facts,
@@ -949,6 +1024,7 @@ class MonitorScreen(Screen[None]):
     def action_full_log(self) -> None:
         from jobtui.screens.dialogs import TextScreen
 
+        self._catch_up_with_tree()
         path = self.query_one(DetailPane).current_log_path()
         snap = self.snapshot()
         if path is None or snap is None:
@@ -967,6 +1043,7 @@ class MonitorScreen(Screen[None]):
     def action_audit(self) -> None:
         from jobtui.screens.dialogs import TextScreen
 
+        self._catch_up_with_tree()
         pane = self.query_one(DetailPane)
         if pane.detail is None:
             return
@@ -996,11 +1073,12 @@ class MonitorScreen(Screen[None]):
             if tree.cursor_node is None:
                 tree.cursor_line = 0  # `b` and `n` have an envelope to act on straight away
             self.tree_envelope_id = tree.selected_envelope_id()
+            self.tree_job_id = tree.selected_job_id()
             self._tree_force = True
             tree.focus()
-            self.wake()
         else:
             self.table.focus()
+        self.wake(force=True)  # the pane shows the job under this view's cursor
         self.refresh_bindings()
 
     def _describe_key(self, binding_id: str, description: str) -> None:
@@ -1014,10 +1092,13 @@ class MonitorScreen(Screen[None]):
             keys[key] = [replace(b, description=description) if b.id == binding_id else b for b in bindings]
 
     async def action_filter(self) -> None:
+        self._skip_while_typing()
         await self._build_rest()
         box = self.query_one("#filter-input", Input)
         box.remove_class("hidden")
-        box.focus()
+        # Focused now, not at the next turn of the loop (`focus()`): the keys typed right after `/` are
+        # handed to whatever has the focus as soon as this returns (see INPUT_KEYS).
+        self.set_focus(box)
 
     @on(Input.Changed, "#filter-input")
     def _filter_changed(self, event: Input.Changed) -> None:

@@ -261,7 +261,9 @@ class JobTable(ScrollView, can_focus=True):
         for column in COLUMNS:
             label = self.labels.get(column.key, column.key)
             if column.key == self.order.column:
-                label += " ▼" if self.order.descending else " ▲"
+                # The label gives way to the arrow on a narrow column: which column sorts must always show.
+                arrow = " ▼" if self.order.descending else " ▲"
+                label = label[: max(0, column.width - len(arrow))] + arrow
             labels.append(label[: column.width].ljust(column.width + GAP))
         # Plain, as the header has always looked; never style None (see _strip).
         return Strip([Segment("".join(labels), Style.null())], TOTAL_WIDTH)

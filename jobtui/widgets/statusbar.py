@@ -41,37 +41,81 @@ class StatusBar(Static):
         if self._state is not None:
             self.show(self._state)
 
+    def on_resize(self) -> None:
+        if self._state is not None:
+            self.show(self._state)
+
     def show(self, state: BarState) -> None:
         self._state = state
         lang = self.lang
         self.set_class(state.queue_paused, "queue-paused")
         self.set_class(state.frozen, "frozen")
-        text = Text()
+        # The bar's parts, each with how long it holds on when the line is too short for all of them:
+        # the queue state, the engine and LIVE/FROZEN never give way; the database gives way first.
+        parts: list[tuple[Text, int]] = []
         if self.unreachable:
-            text.append(f" ⚠ {t('bar.db_unreachable', lang)} ", style="bold reverse")
-            text.append(" ")
+            parts.append((Text(f" ⚠ {t('bar.db_unreachable', lang)}  ", style="bold reverse"), KEEP))
         if state.queue_paused:
-            text.append(f" ⏸ {t('bar.queue_paused', lang)} ", style="bold reverse")
+            parts.append((Text(f" ⏸ {t('bar.queue_paused', lang)} ", style="bold reverse"), KEEP))
             if state.queue_reason:
-                text.append(f" {state.queue_reason} ", style="bold")
+                parts.append((Text(f" {state.queue_reason} ", style="bold"), 3))
         else:
-            text.append(f" ▶ {t('bar.queue_running', lang)} ", style="bold")
-        text.append("  ")
+            parts.append((Text(f" ▶ {t('bar.queue_running', lang)} ", style="bold"), KEEP))
+        counts = Text("  ")
         for status in Status:
             count = state.counts.get(status.value, 0)
             if count:
-                text.append(f"{SYMBOLS[status]}{count} ", style=STYLES[status])
-        text.append(f"  {state.user} · {state.database} · {state.engine}")
+                counts.append(f"{SYMBOLS[status]}{count} ", style=STYLES[status])
+        parts.append((counts, 4))
+        parts.append((Text(f"  {state.user}"), 2))
+        parts.append((Text(f" · {state.database}"), 1))
+        parts.append((Text(f" · {state.engine}"), KEEP))
         if state.readonly:
-            text.append(f" · {t('bar.readonly', lang)}", style="bold")
-        text.append("  ")
-        text.append(
-            f" {t('bar.frozen', lang)} " if state.frozen else f" {t('bar.live', lang)} ",
-            style="bold reverse" if state.frozen else "bold",
+            parts.append((Text(f" · {t('bar.readonly', lang)}", style="bold"), KEEP))
+        parts.append((Text("  "), 0))
+        parts.append(
+            (
+                Text(
+                    f" {t('bar.frozen', lang)} " if state.frozen else f" {t('bar.live', lang)} ",
+                    style="bold reverse" if state.frozen else "bold",
+                ),
+                KEEP,
+            )
         )
+        width = self.size.width or self.app.size.width
+        text = Text().join(_fit(parts, width))
         # Rebuilt at every change in the database: repaint only when it reads differently, and never
         # lay the screen out again for it (the bar is one line, whatever it says).
         drawn = (text.plain, tuple(text.spans))
         if drawn != self._drawn:
             self._drawn = drawn
             self.update(text, layout=False)
+
+
+KEEP = 9  # a part that never gives way
+
+
+def _fit(parts: list[tuple[Text, int]], width: int) -> list[Text]:
+    """Shorten the parts that give way first (lowest rank first; the database keeps its end, the others
+    their start) until the line fits in `width` cells; a part with no room left goes."""
+    over = sum(part.cell_len for part, _ in parts) - width
+    texts = [part for part, _ in parts]
+    for rank in sorted({rank for _, rank in parts if rank < KEEP}):
+        for index, (part, part_rank) in enumerate(parts):
+            if over <= 0:
+                return texts
+            if part_rank != rank:
+                continue
+            room = part.cell_len - over
+            if room < 4:  # too short to read: leave it out
+                over -= part.cell_len
+                texts[index] = Text()
+            elif rank == 1:
+                over -= part.cell_len - room
+                texts[index] = Text(" · …" + part.plain[len(part.plain) - room + 4 :], style=part.style)
+            else:
+                over -= part.cell_len - room
+                shortened = part.copy()
+                shortened.truncate(room, overflow="ellipsis")
+                texts[index] = shortened
+    return texts

@@ -121,3 +121,36 @@ def test_approve_a_waiting_job_and_skip_a_trap_from_the_keyboard(setup: tuple[St
     except AssertionError as exc:
         raise AssertionError(f"{exc}; the screen shows:\n{term.screen()}") from None
     term.wait_for_text("✔ Finished")
+
+
+def test_a_filter_typed_in_one_burst_after_slash_never_acts_on_the_job(setup: tuple[Store, Terminal]) -> None:
+    """`/` and the filter text arrive in one read of the terminal (a paste, SSH batching) on a job waiting for
+    approval: every key after `/` goes into the filter box, none to the job keys (`a` approves, `p`
+    trap-pauses, `c` cancels)."""
+    store, term = setup
+    actions = Actions(store, Actor("e2e"))
+    other = actions.submit(definition('name = "other"\n[[run]]\nrun = "true"\n'))
+    waiting = actions.submit(definition('name = "apache-cap"\napproval = true\n[[run]]\nrun = "true"\n'))
+    wait_for(
+        lambda: status_of(store, waiting) == "APPROVAL" and status_of(store, other) == "FINISHED",
+        what="the daemon to park the job",
+    )
+    term.wait_for_text("engine: daemon on")
+    term.wait_for_text(f"#{waiting} apache-cap  [job]")  # the newest job: the one under the cursor
+    term.wait_for_text("Waiting for Approval")
+    term.type("/apache-cap")
+
+    def filtered() -> bool:
+        lines = term.screen().splitlines()
+        # The box's line, between its borders: the whole text, nothing lost to a job key.
+        boxed = [line.strip("▊▎ ") for line in lines if line.startswith("▊")]
+        return "apache-cap" in boxed and not any(line.split()[:2] == [str(other), "other"] for line in lines)
+
+    try:
+        wait_for(filtered, what="the whole text in the filter box, and the filtered table")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the screen shows:\n{term.screen()}") from None
+    assert status_of(store, waiting) == "APPROVAL", term.screen()
+    term.keys("Enter")
+    term.wait_for_text(f"#{waiting} apache-cap")
+    assert status_of(store, waiting) == "APPROVAL", term.screen()

@@ -1,0 +1,54 @@
+"""The header at the smallest supported terminal (80x24) and the sort arrow on narrow columns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from jobtui.engine.db.store import Store
+from jobtui.engine.read.listing import SORTABLE, JobSort
+from jobtui.widgets.job_table import COLUMNS, GAP, JobTable
+from jobtui.widgets.statusbar import StatusBar
+from tests.support.pilot import app_for, monitor, until
+
+Submit = Callable[..., int]
+
+
+def bar_text(bar: StatusBar) -> str:
+    return str(bar.render())
+
+
+async def test_the_header_keeps_the_queue_the_engine_and_frozen_in_80_columns(
+    store: Store, submit: Submit
+) -> None:
+    submit('name = "j"\n[[run]]\nrun = "true"\n')
+    async with app_for(store).run_test(size=(80, 24)) as pilot:
+        bar = monitor(pilot).query_one(StatusBar)
+        await until(pilot, lambda: "engine:" in bar_text(bar), "the header")
+        await pilot.pause(0.1)
+        text = bar_text(bar)
+        assert len(text) <= 80, text
+        assert "QUEUE RUNNING" in text and "engine:" in text and "live" in text, text
+        assert monitor(pilot).engine_label in text, text  # the engine is named whole
+        await pilot.press("z")
+        await until(pilot, lambda: "FROZEN" in bar_text(bar), "the frozen banner")
+        text = bar_text(bar)
+        assert len(text) <= 80 and "QUEUE RUNNING" in text and "engine:" in text, text
+        await pilot.press("z")
+        await pilot.press("P", "y")
+        await until(pilot, lambda: "QUEUE PAUSED" in bar_text(bar), "the paused queue")
+        text = bar_text(bar)
+        assert len(text) <= 80 and "engine:" in text and "live" in text, text
+
+
+async def test_the_sort_arrow_shows_on_every_column_however_narrow(store: Store) -> None:
+    async with app_for(store).run_test(size=(160, 48)) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        for descending, arrow in ((False, "▲"), (True, "▼")):
+            edge = 0
+            for column in COLUMNS:
+                if column.key in SORTABLE:
+                    table.set_order(JobSort(column.key, descending))
+                    header = table._header().text
+                    cell = header[edge : edge + column.width]
+                    assert cell.rstrip().endswith(arrow), (column.key, cell)
+                edge += column.width + GAP

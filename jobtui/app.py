@@ -22,6 +22,7 @@ from textual.screen import Screen
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.read.listing import JobListing
 from jobtui.engine.service.backend import Backend
+from jobtui.engine.service.commands import COMMANDS
 from jobtui.i18n import t
 from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
@@ -178,16 +179,14 @@ class JobtuiApp(App[int]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if isinstance(screen, MonitorScreen):
-            for binding in screen.BINDINGS:
-                if (
-                    isinstance(binding, Binding)
-                    and binding.description
-                    and screen.check_action(binding.action.split("(")[0], ())
-                ):
-                    action = binding.action
+            in_force = screen.keys_in_force()
+            envelopes = screen.envelopes_shown
+            for command in COMMANDS:
+                action = command.action_name
+                if command.id in in_force and screen.check_action(action.split("(")[0], ()):
                     yield SystemCommand(
-                        f"{binding.description} ({binding.key})",
-                        t("app.palette_help", self.lang),
+                        f"{command.label_in(self.lang, envelopes)} ({in_force[command.id]})",
+                        command.description_in(self.lang, envelopes),
                         lambda action=action: self.run_action(action, screen),  # type: ignore[misc]
                     )
 

@@ -85,6 +85,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         # HelpScreen and TextScreen.
         "help.title": "Keys",
         "help.empty": "No keys.",
+        "help.legend": "Status symbols",
         "help.hint": "Esc / ? / q = close",
         "text.empty": "(empty)",
         "log.left_out": "[… the first {size} are not shown; `jobtui log {id}` prints all of it …]",
@@ -120,7 +121,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "monitor.done.trap": "Job #{id}: trap {what}",
         "monitor.done.queue_pause": "Queue paused",
         "monitor.done.queue_resume": "Queue resumed",
-        "monitor.done.queue_clear": "Queue cleared",
+        "monitor.done.queue_clear": "Queue cleared: {n} job(s) canceled",
+        "monitor.not_allowed": "Not allowed: {what}",
         "detail.tasks": "Tasks",
         "detail.steps": "Steps",
         "detail.log": "Log",
@@ -210,17 +212,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notes.level.info": "info",
         "notes.level.warning": "warning",
         "notes.level.error": "error",
-        "key.rollback": "Rollback",
-        "key.envelope_rollback": "Roll back envelope",
-        "key.notifications": "Notifications",
-        "help.key.rollback": (
-            "Rollback, with a reason: the selected job (jobs view) or the envelope under the cursor "
-            "(envelopes view)"
-        ),
-        "help.key.notifications": (
-            "Notifications of the envelope under the cursor (envelopes view) or of the selected job's "
-            "envelope (jobs view)"
-        ),
         "monitor.done.envelope_rollback": "Rollback of envelope #{id} queued",
         "monitor.no_envelope_selected": "No envelope selected",
         "monitor.not_in_envelope": "job {id} is not in an envelope",
@@ -232,7 +223,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "app.quit.message": (
             "The embedded engine holds {n} job(s). Their ops keep running and the next engine re-adopts them."
         ),
-        "app.palette_help": "Monitor action",
         "app.engine_none": "engine: none (read-only)",
         "app.crashed": "jobtui stopped on an unexpected error ({error}); details in {path}",
         "monitor.audit": "Audit",
@@ -303,6 +293,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "trap.hint": "r / s / a eligen (fuera del comentario) · Esc = cancelar",
         "help.title": "Teclas",
         "help.empty": "Sin teclas.",
+        "help.legend": "Símbolos de estado",
         "help.hint": "Esc / ? / q = cerrar",
         "text.empty": "(vacío)",
         "log.left_out": "[… los primeros {size} no se muestran; `jobtui log {id}` lo imprime todo …]",
@@ -337,7 +328,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "monitor.done.trap": "Pase #{id}: captura {what}",
         "monitor.done.queue_pause": "Cola pausada",
         "monitor.done.queue_resume": "Cola reanudada",
-        "monitor.done.queue_clear": "Cola vaciada",
+        "monitor.done.queue_clear": "Cola vaciada: {n} pase(s) cancelado(s)",
+        "monitor.not_allowed": "No permitido: {what}",
         "detail.tasks": "Tareas",
         "detail.steps": "Pasos",
         "detail.log": "Log",
@@ -428,17 +420,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notes.level.info": "info",
         "notes.level.warning": "aviso",
         "notes.level.error": "error",
-        "key.rollback": "Rollback",
-        "key.envelope_rollback": "Rollback del sobre",
-        "key.notifications": "Notificaciones",
-        "help.key.rollback": (
-            "Rollback, con motivo: el pase seleccionado (vista de pases) o el sobre bajo el cursor "
-            "(vista de sobres)"
-        ),
-        "help.key.notifications": (
-            "Notificaciones del sobre bajo el cursor (vista de sobres) o del sobre del pase "
-            "seleccionado (vista de pases)"
-        ),
         "monitor.done.envelope_rollback": "Rollback del sobre #{id} en cola",
         "monitor.no_envelope_selected": "Ningún sobre seleccionado",
         "monitor.not_in_envelope": "el pase {id} no está en un sobre",
@@ -451,7 +432,6 @@ MESSAGES: dict[str, dict[str, str]] = {
             "El motor integrado tiene {n} pase(s). Sus operaciones siguen ejecutándose "
             "y el siguiente motor las retoma."
         ),
-        "app.palette_help": "Acción del monitor",
         "app.engine_none": "motor: ninguno (solo lectura)",
         "app.crashed": "jobtui se detuvo por un error inesperado ({error}); detalles en {path}",
         "monitor.audit": "Auditoría",

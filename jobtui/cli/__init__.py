@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from jobtui.engine.errors import BadInput
+from jobtui.engine.service.commands import CliArg, cli_commands
 
 EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
 LOG_PIECE_BYTES = 1 << 20
@@ -131,31 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("log", "print a job's log", with_json=False)
     p.add_argument("id", type=int)
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
-    for name, help_ in (("approve", "approve a job waiting for approval"), ("reject", "reject it")):
-        p = add(name, help_)
+    for command in cli_commands():
+        verb = command.cli
+        assert verb is not None
+        p = add(verb.verb, verb.help)
         p.add_argument("id", type=int)
-        p.add_argument("--comment")
-    p = add("cancel", "cancel a job (terminates its running op)")
-    p.add_argument("id", type=int)
-    p.add_argument("--comment")
-    p = add("delete", "delete a job with its tasks, steps and log")
-    p.add_argument("id", type=int)
-    p = add("retry", "rerun a failed job from its failed step")
-    p.add_argument("id", type=int)
-    p = add("rerun", "rerun a job from a step")
-    p.add_argument("id", type=int)
-    p.add_argument("--step", required=True, type=str.upper, choices=["PRE", "RUN", "POST"])
-    p.add_argument("--now", action="store_true", help="RUN: ignore the scheduled date")
-    p = add("reschedule", "set a new RUN date")
-    p.add_argument("id", type=int)
-    p.add_argument("when")
-    p = add("trap", "resolve a trapped job")
-    p.add_argument("id", type=int)
-    p.add_argument("what", choices=["retry", "skip", "abort", "pause", "resume"])
-    p.add_argument("--comment")
-    p = add("rollback", "roll back a job's completed ops")
-    p.add_argument("id", type=int)
-    p.add_argument("--reason")
+        for arg in verb.args:
+            _add_cli_arg(p, arg)
     p = add("queue", "show or change the queue")
     p.add_argument("what", nargs="?", default="status", choices=["status", "pause", "resume", "clear"])
     p.add_argument("--reason")
@@ -274,7 +257,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if command is None:
         return _open_app(args)
-    handler: Callable[[argparse.Namespace], int] = globals()[f"_cmd_{command.replace('-', '_')}"]
+    handler: Callable[[argparse.Namespace], int] = globals().get(
+        f"_cmd_{command.replace('-', '_')}", _job_command
+    )
     return handler(args)
 
 
@@ -601,22 +586,35 @@ def _cmd_log(args: argparse.Namespace) -> int:
         time.sleep(0.25)
 
 
-def _simple_action(verb: str, method: str, *arg_names: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        actions = _actions(args)
-        getattr(actions, method)(args.id, *(getattr(args, name) for name in arg_names))
-        return _after_action(args, actions, args.id, verb)
+def _job_command(args: argparse.Namespace) -> int:
+    """A job command of the registry: the service method named like its verb, given the job id and the
+    verb's arguments in order."""
+    command = next(c for c in cli_commands() if c.cli is not None and c.cli.verb == args.command)
+    assert command.cli is not None
+    actions = _actions(args)
+    values = (getattr(args, _dest(arg)) for arg in command.cli.args)
+    getattr(actions, command.cli.verb)(args.id, *values)
+    return _after_action(args, actions, args.id, command.cli.done)
 
-    return run
+
+def _dest(arg: CliArg) -> str:
+    return arg.name.lstrip("-").replace("-", "_")
 
 
-_cmd_approve = _simple_action("approved", "approve", "comment")
-_cmd_reject = _simple_action("rejected", "reject", "comment")
-_cmd_cancel = _simple_action("canceled", "cancel", "comment")
-_cmd_delete = _simple_action("deleted", "delete")
-_cmd_retry = _simple_action("retried", "retry")
-_cmd_reschedule = _simple_action("rescheduled", "reschedule", "when")
-_cmd_rollback = _simple_action("rollback requested", "rollback", "reason")
+def _add_cli_arg(parser: argparse.ArgumentParser, arg: CliArg) -> None:
+    options: dict[str, Any] = {"help": arg.help or None}
+    if arg.flag:
+        options["action"] = "store_true"
+    else:
+        if arg.choices:
+            options["choices"] = list(arg.choices)
+        if arg.upper:
+            options["type"] = str.upper
+        if arg.name.startswith("-"):
+            options["required"] = arg.required
+    if arg.name.startswith("-"):
+        options["dest"] = _dest(arg)
+    parser.add_argument(arg.name, **options)
 
 
 def _cmd_rerun(args: argparse.Namespace) -> int:

@@ -515,9 +515,16 @@ class HelpScreen(DialogScreen[None]):
         Binding("q", "cancel", show=False),
     ]
 
-    def __init__(self, bindings: list[tuple[str, str]], lang: str = "en") -> None:
+    def __init__(
+        self,
+        bindings: list[tuple[str, str]],
+        lang: str = "en",
+        legend: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """`bindings`: (keys as typed, what they do); `legend`: (status symbol, status name)."""
         super().__init__(lang)
         self.bindings = bindings
+        self.legend = legend or []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog large"):
@@ -532,6 +539,16 @@ class HelpScreen(DialogScreen[None]):
                     yield Static(grid)
                 else:
                     yield Static(t("help.empty", self.lang), markup=False)
+                if self.legend:
+                    yield Static(t("help.legend", self.lang), classes="help-section", markup=False)
+                    symbols = Table.grid(padding=(0, 1))
+                    for _ in range(3):
+                        symbols.add_column(no_wrap=True)
+                        symbols.add_column(no_wrap=True)
+                    cells = [Text(part) for symbol, name in self.legend for part in (symbol, name)]
+                    for start in range(0, len(cells), 6):
+                        symbols.add_row(*cells[start : start + 6])
+                    yield Static(symbols)
             yield self._hint(t("help.hint", self.lang))
 
 

@@ -19,7 +19,7 @@ import pendulum
 from textual import events, on, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import Screen
@@ -28,9 +28,21 @@ from textual.worker import get_current_worker
 
 from jobtui.engine.db.driver import ReadFailed
 from jobtui.engine.domain.envelopes import derive_status
-from jobtui.engine.domain.states import Status
+from jobtui.engine.domain.states import Status, status_label
 from jobtui.engine.read.listing import SORTABLE, JobFilter, JobRow, JobSort
+from jobtui.engine.service.commands import (
+    BY_ID,
+    COMMANDS,
+    FIXED_KEYS,
+    Acts,
+    Command,
+    enabled_for,
+    job_commands,
+    refusal_by_permission,
+    refusal_for,
+)
 from jobtui.i18n import t
+from jobtui.screens.bindings import command_bindings, footer_order
 from jobtui.widgets.detail import DetailPane, JobDetail, LogTail, bytes_text, read_log_end
 from jobtui.widgets.envelope_tree import EnvelopeTree, TreeData, load_tree
 from jobtui.widgets.job_table import COLUMNS, JobTable
@@ -47,28 +59,11 @@ if TYPE_CHECKING:
     from jobtui.engine.service.snapshot import JobSnapshot
     from jobtui.screens.dialogs import DialogScreen, EnvelopeFacts
 
-# Keys that act on the selected job → the engine actions that decide whether they are enabled.
-JOB_KEYS: dict[str, tuple[str, ...]] = {
-    "approve": ("approve",),
-    "reject": ("reject",),
-    "cancel": ("cancel",),
-    "delete": ("delete",),
-    "rerun": ("rerun",),
-    "reschedule": ("reschedule",),
-    "trap": ("trap_retry", "trap_skip", "trap_abort"),
-    "trap_pause": ("trap_pause", "trap_resume"),
-    "rollback": ("rollback",),
-    "retry": ("retry",),
-}
-QUEUE_KEYS = ("queue_toggle", "queue_clear")
 # Keys that open an input (the filter box, or a dialog with one). Their bindings are priority bindings: the
 # app runs them as the key arrives, before it hands the next key to anyone, and they return once the input
 # has the focus, so keys typed right after them (a paste, a burst over SSH) go into it, never to the job
 # table's keys. While an input has the focus they step aside (SkipAction) and the key is typed.
-INPUT_KEYS = ("filter", "reschedule", "trap", "rollback")
-# Keys whose footer and help texts come from i18n (binding id → text key); `b` changes with the view.
-KEY_TEXTS = {"rollback": "key.rollback", "notifications": "key.notifications"}
-HELP_TEXTS = {"rollback": "help.key.rollback", "notifications": "help.key.notifications"}
+INPUT_KEYS = tuple(command.id for command in COMMANDS if command.opens_input)
 POLL_SECONDS = 0.25
 # While the database is unreachable, try again less often: each attempt waits for a connect timeout.
 UNREACHABLE_POLL_SECONDS = 2.0
@@ -128,34 +123,7 @@ class MonitorScreen(Screen[None]):
     class FirstPaint(Message):
         """The first rows are on screen: work kept out of their way (the embedded engine) may start."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "approve", "Approve", id="approve"),
-        Binding("x", "reject", "Reject", id="reject"),
-        Binding("c", "cancel", "Cancel", id="cancel"),
-        Binding("d", "delete", "Delete", id="delete"),
-        Binding("r", "rerun", "Rerun", id="rerun"),
-        Binding("s", "reschedule", "Reschedule", id="reschedule", priority=True),
-        Binding("t", "trap", "Trap", id="trap", priority=True),
-        Binding("p", "trap_pause", "Trap pause", id="trap_pause"),
-        Binding("b", "rollback", "Rollback", id="rollback", priority=True),
-        Binding("y", "retry", "Retry", id="retry"),
-        Binding("P", "queue_toggle", "Pause queue", id="queue_toggle"),
-        Binding("C", "queue_clear", "Clear queue", id="queue_clear"),
-        Binding("l", "full_log", "Log", id="full_log"),
-        Binding("u", "audit", "Audit", id="audit"),
-        Binding("n", "notifications", "Notifications", id="notifications"),
-        Binding("1", "view('jobs')", "Jobs", id="view_jobs"),
-        Binding("2", "view('envelopes')", "Envelopes", id="view_envelopes"),
-        Binding("slash", "filter", "Filter", id="filter", priority=True),
-        Binding("f", "status_filter", "Status filter", id="status_filter"),
-        Binding("S", "toggle_system", "System jobs", id="toggle_system"),
-        Binding("z", "freeze", "Freeze", id="freeze"),
-        Binding("greater_than_sign", "sort(1)", "Sort →", id="sort_next", show=False),
-        Binding("less_than_sign", "sort(-1)", "Sort ←", id="sort_prev", show=False),
-        Binding("O", "reverse_sort", "Reverse sort", id="reverse_sort", show=False),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = command_bindings()
 
     def __init__(
         self,
@@ -214,8 +182,8 @@ class MonitorScreen(Screen[None]):
         self._tree_seq = -1
         self._tree_force = True
         self._checked_envelope: int | None = None
-        for binding_id, key in KEY_TEXTS.items():
-            self._describe_key(binding_id, t(key, lang))
+        for command in COMMANDS:
+            self._describe_key(command.id, command.label_in(lang))
         # The first window needs no widget, only the terminal's height: it is read while the screen is
         # being built, and the poll worker installs it first.
         first_view = ViewState(max(1, self.app.size.height - 2), 0, 0, None, 0, False, None)
@@ -237,7 +205,7 @@ class MonitorScreen(Screen[None]):
                 yield self._job_table
                 yield DetailPane(lang=self.lang, tz=self.tz, id="detail")
             yield EnvelopeTree(self._load_tree, lang=self.lang, id="envelopes-view")
-        yield KeyBar()
+        yield KeyBar(order=footer_order())
 
     async def _build_rest(self) -> None:
         """Mount the widgets the first paint went without (at once when a key needs one of them)."""
@@ -660,9 +628,15 @@ class MonitorScreen(Screen[None]):
 
     @staticmethod
     def _enabled_keys(allowed: dict[str, str | None]) -> frozenset[str]:
-        return frozenset(
-            key for key, engine in JOB_KEYS.items() if any(allowed.get(a, "") is None for a in engine)
-        )
+        return frozenset(command.id for command in job_commands() if enabled_for(command, allowed))
+
+    @staticmethod
+    def _refusable(action: str) -> Command | None:
+        """The command behind an action that the service may refuse (a job's or the queue's)."""
+        command = BY_ID.get(action)
+        if command is None or not (command.rules or command.acts is Acts.QUEUE):
+            return None
+        return command
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "rollback" and self.envelopes_shown:
@@ -670,19 +644,20 @@ class MonitorScreen(Screen[None]):
                 return False
             envelope_id = self.tree_envelope_id
             return True if envelope_id is not None and self._envelope_check == (envelope_id, None) else None
-        if action in JOB_KEYS:
-            if self.readonly:
-                return False
-            engine_actions = JOB_KEYS[action]
-            return True if any(self.allowed.get(a, "") is None for a in engine_actions) else None
-        if action in QUEUE_KEYS:
-            return not self.readonly
-        return True
+        command = self._refusable(action)
+        if command is None:
+            return True
+        if self.readonly:
+            return False
+        if command.rules:
+            return True if enabled_for(command, self.allowed) else None
+        # The queue's keys: dimmed (and refused with the reason) without the permission.
+        return None if refusal_by_permission(command, self.backend.actor) else True
 
     async def on_key(self, event: events.Key) -> None:
         """A disabled key still answers: the operator learns why the engine would refuse it."""
         active = self.active_bindings.get(event.key)
-        if active is None or active.enabled or active.binding.action not in JOB_KEYS:
+        if active is None or active.enabled or self._refusable(active.binding.action) is None:
             return
         event.stop()
         if self._pane_behind_tree():
@@ -695,12 +670,14 @@ class MonitorScreen(Screen[None]):
             # The dimmed state may be a poll old: ask the engine now, and open the dialog if it allows.
             await self._rollback_envelope()
             return
-        self.notify(self.refusal(active.binding.action), severity="warning", timeout=6)
+        action = active.binding.action
+        self.notify(self.refusal(action), title=self._refused_title(action), severity="warning", timeout=6)
 
     def refusal(self, key: str) -> str:
-        reasons = [self.allowed.get(a) for a in JOB_KEYS[key]]
-        found = next((r for r in reasons if r), None)
-        return found or t("monitor.no_job_selected", self.lang)
+        command = BY_ID[key]
+        if command.acts is Acts.QUEUE:
+            return refusal_by_permission(command, self.backend.actor) or ""
+        return refusal_for(command, self.allowed) or t("monitor.no_job_selected", self.lang)
 
     # -- snapshots and running actions --------------------------------------------------------------
 
@@ -726,18 +703,25 @@ class MonitorScreen(Screen[None]):
         )
 
     @work(thread=True, group="actions")
-    def perform(self, label: str, call: Any, *args: Any) -> None:
-        """Run an engine action off the UI thread; a refusal becomes a notification with its reason."""
-        from jobtui.engine.domain.permissions import PermissionRefused
-        from jobtui.engine.service.actions import Refused, UnknownJob
+    def perform(self, done: str | Callable[[Any], str], call: Any, *args: Any, command: str) -> None:
+        """Run an engine action off the UI thread. Done: a notification saying so (`done`, or `done` of
+        what the action returned). Refused: a notification titled as a refusal, with the reason."""
+        from jobtui.engine.errors import JobtuiError
 
         try:
-            call(*args)
-        except (Refused, PermissionRefused, UnknownJob, ValueError) as exc:
-            self.app.call_from_thread(self.notify, str(exc), title=label, severity="error", timeout=8)
+            result = call(*args)
+        except (JobtuiError, ValueError) as exc:
+            self.app.call_from_thread(
+                self.notify, str(exc), title=self._refused_title(command), severity="error", timeout=8
+            )
         else:
+            label = done(result) if callable(done) else done
             self.app.call_from_thread(self.notify, label, timeout=3)
         self.wake(force=True)
+
+    def _refused_title(self, command_id: str) -> str:
+        command = BY_ID[command_id]
+        return t("monitor.not_allowed", self.lang, what=command.label_in(self.lang, self.envelopes_shown))
 
     def _skip_while_typing(self) -> None:
         """A key of INPUT_KEYS pressed while an input has the focus is text for that input."""
@@ -785,17 +769,27 @@ class MonitorScreen(Screen[None]):
         self._catch_up_with_tree()
         snap = self.snapshot()
         if snap is None or self.check_action(key, ()) is not True:
-            self.notify(self.refusal(key), severity="warning")
+            self.notify(self.refusal(key), title=self._refused_title(key), severity="warning")
             return None
         return snap
 
     def action_approve(self) -> None:
         if snap := self._job_action("approve"):
-            self.perform(t("monitor.done.approve", self.lang, id=snap.id), self.actions.approve, snap.id)
+            self.perform(
+                t("monitor.done.approve", self.lang, id=snap.id),
+                self.actions.approve,
+                snap.id,
+                command="approve",
+            )
 
     def action_reject(self) -> None:
         if snap := self._job_action("reject"):
-            self.perform(t("monitor.done.reject", self.lang, id=snap.id), self.actions.reject, snap.id)
+            self.perform(
+                t("monitor.done.reject", self.lang, id=snap.id),
+                self.actions.reject,
+                snap.id,
+                command="reject",
+            )
 
     def _confirm_then(self, key: str, call: Any) -> None:
         from jobtui.screens.dialogs import ConfirmDialog
@@ -804,7 +798,7 @@ class MonitorScreen(Screen[None]):
 
             def done(ok: bool | None) -> None:
                 if ok:
-                    self.perform(t(f"monitor.done.{key}", self.lang, id=snap.id), call, snap.id)
+                    self.perform(t(f"monitor.done.{key}", self.lang, id=snap.id), call, snap.id, command=key)
 
             title = t(f"confirm.{key}", self.lang)
             message = t(f"confirm.{key}_msg", self.lang)
@@ -818,7 +812,9 @@ class MonitorScreen(Screen[None]):
 
     def action_retry(self) -> None:
         if snap := self._job_action("retry"):
-            self.perform(t("monitor.done.retry", self.lang, id=snap.id), self.actions.retry, snap.id)
+            self.perform(
+                t("monitor.done.retry", self.lang, id=snap.id), self.actions.retry, snap.id, command="retry"
+            )
 
     def action_rerun(self) -> None:
         from jobtui.screens.dialogs import RerunDialog
@@ -834,6 +830,7 @@ class MonitorScreen(Screen[None]):
                         snap.id,
                         step,
                         run_now,
+                        command="rerun",
                     )
 
             self.app.push_screen(RerunDialog(snap, lang=self.lang), done)
@@ -851,6 +848,7 @@ class MonitorScreen(Screen[None]):
                         self.actions.reschedule,
                         snap.id,
                         when,
+                        command="reschedule",
                     )
 
             await self._open(RescheduleDialog(snap, self.backend.now, tz=self.tz, lang=self.lang), done)
@@ -870,6 +868,7 @@ class MonitorScreen(Screen[None]):
                         snap.id,
                         what,
                         comment or None,
+                        command="trap",
                     )
 
             await self._open(TrapDialog(snap, self.backend.now, lang=self.lang), done)
@@ -883,6 +882,7 @@ class MonitorScreen(Screen[None]):
                 snap.id,
                 what,
                 None,
+                command="trap_pause",
             )
 
     async def action_rollback(self) -> None:
@@ -901,6 +901,7 @@ class MonitorScreen(Screen[None]):
                         self.actions.rollback,
                         snap.id,
                         reason,
+                        command="rollback",
                     )
 
             await self._open(ReasonDialog(t("confirm.rollback", self.lang), snap, lang=self.lang), done)
@@ -933,6 +934,7 @@ class MonitorScreen(Screen[None]):
                     self.envelopes.rollback,
                     envelope_id,
                     reason,
+                    command="rollback",
                 )
 
         await self._open(
@@ -995,7 +997,7 @@ class MonitorScreen(Screen[None]):
         def done(ok: bool | None) -> None:
             if ok:
                 call = self.actions.queue_resume if paused else self.actions.queue_pause
-                self.perform(t(f"monitor.done.{key}", self.lang), call)
+                self.perform(t(f"monitor.done.{key}", self.lang), call, command="queue_toggle")
 
         self.app.push_screen(
             ConfirmDialog(title, None, t("confirm.queue_msg", self.lang), lang=self.lang), done
@@ -1009,7 +1011,11 @@ class MonitorScreen(Screen[None]):
 
         def done(ok: bool | None) -> None:
             if ok:
-                self.perform(t("confirm.queue_clear", self.lang), self.actions.queue_clear)
+                self.perform(
+                    lambda canceled: t("monitor.done.queue_clear", self.lang, n=len(canceled)),
+                    self.actions.queue_clear,
+                    command="queue_clear",
+                )
 
         self.app.push_screen(
             ConfirmDialog(
@@ -1064,8 +1070,9 @@ class MonitorScreen(Screen[None]):
         switcher = self.query_one(ContentSwitcher)
         self.envelopes_shown = which == "envelopes"
         switcher.current = "envelopes-view" if self.envelopes_shown else "jobs-view"
-        key = "key.envelope_rollback" if self.envelopes_shown else "key.rollback"
-        self._describe_key("rollback", t(key, self.lang))
+        for command in COMMANDS:
+            if command.envelope_label:
+                self._describe_key(command.id, command.label_in(self.lang, self.envelopes_shown))
         if self.envelopes_shown:
             tree = self.query_one(EnvelopeTree)
             # Shown at once from the UI thread; the poll worker keeps it current from then on.
@@ -1176,13 +1183,29 @@ class MonitorScreen(Screen[None]):
 
     def action_help(self) -> None:
         from jobtui.screens.dialogs import HelpScreen
+        from jobtui.widgets.status_style import SYMBOLS
 
+        in_force = self.keys_in_force()
         rows = [
-            (b.key, t(HELP_TEXTS[b.id], self.lang) if b.id in HELP_TEXTS else b.description)
-            for b in self.BINDINGS
-            if isinstance(b, Binding)
+            (in_force[command.id], command.description_in(self.lang, self.envelopes_shown))
+            for command in COMMANDS
+            if command.id in in_force
         ]
-        self.app.push_screen(HelpScreen(rows, lang=self.lang))
+        rows += [
+            (fixed.keys, fixed.description.get(self.lang) or fixed.description["en"]) for fixed in FIXED_KEYS
+        ]
+        legend = [(SYMBOLS[status], status_label(status, self.lang)) for status in Status]
+        self.app.push_screen(HelpScreen(rows, lang=self.lang, legend=legend))
+
+    def keys_in_force(self) -> dict[str, str]:
+        """Command id → the keys that run it now, as typed ("?", "A"): after keys.toml, and without the
+        commands this dashboard hides (read-only)."""
+        keys: dict[str, list[str]] = {}
+        for active in self.active_bindings.values():
+            binding = active.binding
+            if binding.id in BY_ID:
+                keys.setdefault(binding.id, []).append(self.app.get_key_display(binding))
+        return {command_id: " ".join(shown) for command_id, shown in keys.items()}
 
 
 def _parse(value: str | None) -> pendulum.DateTime | None:

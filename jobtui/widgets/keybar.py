@@ -34,9 +34,12 @@ class KeyBar(Widget, can_focus=False):
         "keybar--palette-edge",
     }
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, order: list[str] | None = None, **kwargs: object) -> None:
+        """`order`: binding ids in the order the bar shows them (others follow, as Textual lists them):
+        a key remapped in keys.toml keeps its place instead of moving to the end, off the bar."""
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._spots: list[_Spot] = []
+        self._rank = {binding_id: index for index, binding_id in enumerate(order or [])}
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -59,7 +62,10 @@ class KeyBar(Widget, can_focus=False):
         seen: set[str] = set()
         keys = Text(no_wrap=True, overflow="crop")
         spots: list[_Spot] = []
-        for _node, binding, enabled, _tooltip in active.values():
+        shown = sorted(
+            active.values(), key=lambda item: self._rank.get(item.binding.id or "", len(self._rank))
+        )
+        for _node, binding, enabled, _tooltip in shown:
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)

@@ -723,14 +723,17 @@ def test_daemon_runs_a_job_to_finished_and_log_prints_its_output(daemon: Daemon)
         assert conn.execute("SELECT job_id, exec, step FROM ledger").fetchall() == [(job_id, 1, "RUN")]
 
 
-def test_log_follow_streams_until_the_job_ends(daemon: Daemon) -> None:
+def test_log_follow_streams_until_the_job_ends(daemon: Daemon, tmp_path: Path) -> None:
+    # The op waits for the test, not for a clock: on a loaded machine a fixed sleep may pass before the
+    # follower has printed the first line.
+    go = tmp_path / "go"
     path = daemon.cli.write(
         "follow.toml",
-        """\
+        f"""\
         name = "follow"
 
         [[run]]
-        run = "echo first-line; sleep 2; echo second-line"
+        run = "echo first-line; while [ ! -e {go} ]; do sleep 0.05; done; echo second-line"
 
         [[post]]
         run = "echo post-line"
@@ -752,6 +755,7 @@ def test_log_follow_streams_until_the_job_ends(daemon: Daemon) -> None:
         wait_for(lambda: any("first-line" in line for line in lines), timeout=20, what="streamed output")
         assert follower.poll() is None, "log --follow must keep going while the job runs"
         assert not any("second-line" in line for line in lines)
+        go.touch()
         assert follower.wait(timeout=20) == 0, follower.stderr.read()  # type: ignore[union-attr]
     finally:
         if follower.poll() is None:

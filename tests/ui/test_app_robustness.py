@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import select
-from textual.command import CommandPalette
 from textual.pilot import Pilot
 
 from jobtui import app as app_module
@@ -22,7 +21,7 @@ from jobtui.engine.domain.permissions import Actor
 from jobtui.screens.dialogs import ConfirmDialog, TextScreen
 from jobtui.widgets.job_table import JobTable
 from tests.support.helpers import status_of
-from tests.support.pilot import SIZE, app_for, monitor, select_job, until
+from tests.support.pilot import SIZE, app_for, monitor, run_palette_command, select_job, until
 
 Submit = Callable[..., int]
 
@@ -59,27 +58,9 @@ async def test_the_palette_audit_command_shows_the_audit_trail(store: Store, sub
     app = app_for(store)
     async with app.run_test(size=SIZE) as pilot:
         await select_job(pilot, job_id)
-        await _run_palette_command(pilot, "Audit (u)")
+        await run_palette_command(pilot, "Audit (u)")
         await until(pilot, lambda: isinstance(app.screen, TextScreen), "the audit trail")
         assert app.is_running
-
-
-async def _run_palette_command(pilot: Pilot[int], prompt: str) -> None:
-    await pilot.press("ctrl+p")
-    await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), "the command palette")
-    await pilot.press(*prompt)
-    palette = pilot.app.screen
-    assert isinstance(palette, CommandPalette)
-
-    def highlighted() -> bool:
-        from textual.command import CommandList
-
-        options = palette.query_one(CommandList)
-        index = options.highlighted
-        return index is not None and prompt in str(options.get_option_at_index(index).prompt)
-
-    await until(pilot, highlighted, f"{prompt!r} in the palette")
-    await pilot.press("enter")
 
 
 # -- 2. exit codes, crash log, the embedded engine's worker row ------------------------------------------
@@ -251,7 +232,7 @@ async def test_the_palette_quit_asks_while_the_embedded_engine_holds_jobs(
     store: Store, submit: Submit
 ) -> None:
     async def palette_quit(pilot: Pilot[int]) -> None:
-        await _run_palette_command(pilot, "Quit")
+        await run_palette_command(pilot, "Quit")
 
     await _asks_before_quitting(store, submit, palette_quit)
 

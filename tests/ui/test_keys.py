@@ -16,8 +16,18 @@ from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import ConfirmDialog, ReasonDialog, RerunDialog, RescheduleDialog
 from jobtui.widgets.job_table import JobTable
 from tests.support.helpers import job_of, run_until_status, status_of
-from tests.support.pilot import SIZE, app_for, monitor, select_job, shown_job, simple, until
-from tests.ui.test_monitor import open_envelopes, run_until_ended, submit_envelope
+from tests.support.pilot import (
+    SIZE,
+    app_for,
+    monitor,
+    open_envelopes,
+    run_until_ended,
+    select_job,
+    shown_job,
+    simple,
+    submit_envelope,
+    until,
+)
 
 Submit = Callable[..., int]
 

@@ -16,32 +16,29 @@ from textual.widgets import DataTable, Log, Static
 
 from jobtui.engine.db.models import Job, Task
 from jobtui.engine.db.store import Store
-from jobtui.engine.formats.envelope_file import envelope_of_files
 from jobtui.engine.service.actions import Actions
+from jobtui.engine.service.commands import BY_ID
 from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.worker.loop import Engine
-from jobtui.i18n import t
 from jobtui.screens.dialogs import HelpScreen, NotificationsScreen, ReasonDialog
 from jobtui.widgets.detail import DetailPane, days_text, schedule_text
-from jobtui.widgets.envelope_tree import EnvelopeTree
 from jobtui.widgets.job_table import JobTable
 from jobtui.widgets.statusbar import StatusBar
 from tests.support.helpers import run_until_status, status_of
-from tests.support.pilot import SIZE, app_for, monitor, select_job, shown_job, simple, until
+from tests.support.pilot import (
+    SIZE,
+    app_for,
+    monitor,
+    open_envelopes,
+    run_until_ended,
+    select_job,
+    shown_job,
+    simple,
+    submit_envelope,
+    until,
+)
 
 Submit = Callable[..., int]
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 async def test_table_lists_jobs_newest_first_and_the_detail_follows_the_cursor(
@@ -453,37 +450,8 @@ def test_schedule_lines_for_each_kind_of_job() -> None:
 # -- seed 004 envelopes: the tree, rolling an envelope back, its notifications ------------------------
 
 
-def submit_envelope(
-    actions: Actions, directory: Path, name: str, jobs: dict[str, str], project: str = "payments"
-) -> tuple[int, list[int]]:
-    """An envelope of one definition file per job (name → its run command), each op with a rollback."""
-    directory.mkdir(exist_ok=True)
-    paths = []
-    for job, run in jobs.items():
-        path = directory / f"{job}.toml"
-        path.write_text(f'name = "{job}"\nproject = "{project}"\n[[run]]\nrun = "{run}"\nrollback = "true"\n')
-        paths.append(str(path))
-    return EnvelopeActions(actions).submit(envelope_of_files(paths, name))
-
-
-def run_until_ended(engine: Engine, *job_ids: int) -> None:
-    ended = ("FINISHED", "ERROR", "CANCELED", "ROLLEDBACK")
-    engine.run_until(lambda: all(status_of(engine.store, i) in ended for i in job_ids))
-
-
-def tree_of(pilot: Pilot[int]) -> EnvelopeTree:
-    return monitor(pilot).query_one(EnvelopeTree)
-
-
 def messages(pilot: Pilot[int]) -> list[str]:
     return [n.message for n in pilot.app._notifications]
-
-
-async def open_envelopes(pilot: Pilot[int]) -> EnvelopeTree:
-    tree = tree_of(pilot)
-    await pilot.press("2")
-    await until(pilot, lambda: tree.has_focus and tree.cursor_node is not None, "the envelope tree")
-    return tree
 
 
 def label_of(node: object) -> str:
@@ -681,8 +649,8 @@ async def test_the_footer_and_help_say_what_b_and_n_do_in_each_view(
         help_screen = pilot.app.screen
         assert isinstance(help_screen, HelpScreen)
         rows = dict(help_screen.bindings)
-        assert rows["b"] == t("help.key.rollback", lang)
-        assert rows["n"] == t("help.key.notifications", lang)
+        assert rows["b"] == BY_ID["rollback"].description_in(lang)
+        assert rows["n"] == BY_ID["notifications"].description_in(lang)
 
 
 async def test_system_jobs_are_hidden_until_S_shows_them(store: Store, submit: Submit) -> None:

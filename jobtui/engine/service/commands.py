@@ -1,0 +1,470 @@
+"""The one registry of operator commands: each key of the dashboard and its CLI verb, declared once.
+
+The dashboard's bindings, footer, help, palette and dimmed keys, and the CLI's job subcommands, are built
+from `COMMANDS`. Whether a job command is allowed comes from the transition table (`ACTIONS`): an entry
+names the table's rows it runs, never its own list of statuses. Adding a command is one entry here plus
+its handler (`action_<id>` on the monitor, `_cmd_<verb>` in the CLI when its arguments are special).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.domain.states import ACTIONS, Perm, Status
+
+
+class Asks(StrEnum):
+    """What the dashboard asks before it runs a command."""
+
+    NOTHING = "nothing"
+    CONFIRM = "confirm"
+    COMMENT = "comment"  # a choice (retry/skip/abort) and an optional comment
+    REASON = "reason"
+    DATE = "date"
+    STEP = "step"
+
+
+class Acts(StrEnum):
+    """What a command acts on: the selected job, the queue, or the dashboard itself."""
+
+    JOB = "job"
+    QUEUE = "queue"
+    VIEW = "view"
+
+
+@dataclass(frozen=True)
+class CliArg:
+    """One argument of a generated CLI subcommand (after the job id)."""
+
+    name: str  # "--comment" for an option, "when" for a positional
+    help: str = ""
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    flag: bool = False  # an option without a value (store_true)
+    upper: bool = False  # the value is upper-cased before it is checked (--step run)
+
+
+@dataclass(frozen=True)
+class CliVerb:
+    """The CLI subcommand a command owns: `jobtui <verb> ID [args]`."""
+
+    verb: str
+    help: str
+    args: tuple[CliArg, ...] = ()
+    done: str = ""  # the past tense the CLI prints: "job 3: approved (Ready)"
+
+
+Texts = Mapping[str, str]  # language → text
+
+
+@dataclass(frozen=True)
+class Command:
+    id: str  # the binding id (keys.toml remaps by it) and the monitor's action name
+    key: str  # the default key, as Textual names it
+    label: Texts  # the footer's word
+    description: Texts  # help and palette: what it does
+    acts: Acts = Acts.VIEW
+    rules: tuple[str, ...] = ()  # rows of the transition table it runs; allowed when any row is
+    permission: Perm | None = None  # for commands outside the table (queue)
+    asks: Asks = Asks.NOTHING
+    cli: CliVerb | None = None  # the subcommand it owns
+    cli_usage: str = ""  # how to do the same from the CLI when it shares another's verb
+    footer: bool = True
+    opens_input: bool = False  # its binding is a priority binding: typed-ahead keys reach the input
+    action: str = ""  # the Textual action string, when it takes arguments ("view('jobs')")
+    # In the envelopes view a few keys act on the envelope under the cursor: their words change there.
+    envelope_label: Texts = field(default_factory=dict)
+    envelope_description: Texts = field(default_factory=dict)
+
+    @property
+    def needs_job(self) -> bool:
+        return self.acts is Acts.JOB
+
+    @property
+    def action_name(self) -> str:
+        return self.action or self.id
+
+    @property
+    def allowed_from(self) -> frozenset[Status]:
+        """The statuses the transition table allows it from (empty: not a job command)."""
+        statuses: frozenset[Status] = frozenset()
+        for rule in self.rules:
+            statuses |= ACTIONS[rule].allowed_from
+        return statuses
+
+    @property
+    def permissions(self) -> frozenset[Perm]:
+        found = {ACTIONS[rule].permission for rule in self.rules}
+        if self.permission is not None:
+            found.add(self.permission)
+        return frozenset(found)
+
+    def label_in(self, lang: str, envelopes: bool = False) -> str:
+        texts = self.envelope_label if envelopes and self.envelope_label else self.label
+        return texts.get(lang) or texts["en"]
+
+    def description_in(self, lang: str, envelopes: bool = False) -> str:
+        texts = self.envelope_description if envelopes and self.envelope_description else self.description
+        return texts.get(lang) or texts["en"]
+
+
+_COMMENT = CliArg("--comment", "why (kept in the audit trail)")
+_ID_ONLY: tuple[CliArg, ...] = ()
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "approve",
+        "a",
+        {"en": "Approve", "es": "Aprobar"},
+        {
+            "en": "Approve the job waiting for approval: it goes on to RUN at its date",
+            "es": "Aprobar el pase que espera aprobación: sigue a RUN en su fecha",
+        },
+        Acts.JOB,
+        ("approve",),
+        cli=CliVerb("approve", "approve a job waiting for approval", (_COMMENT,), "approved"),
+    ),
+    Command(
+        "reject",
+        "x",
+        {"en": "Reject", "es": "Rechazar"},
+        {
+            "en": "Reject the job waiting for approval: it ends Rejected (after its POST step)",
+            "es": "Rechazar el pase que espera aprobación: termina Rechazado (tras su paso POST)",
+        },
+        Acts.JOB,
+        ("reject",),
+        cli=CliVerb("reject", "reject it", (_COMMENT,), "rejected"),
+    ),
+    Command(
+        "cancel",
+        "c",
+        {"en": "Cancel", "es": "Cancelar"},
+        {
+            "en": "Cancel the job; a running op is terminated (asks first)",
+            "es": "Cancelar el pase; la operación en curso se termina (pregunta antes)",
+        },
+        Acts.JOB,
+        ("cancel",),
+        asks=Asks.CONFIRM,
+        cli=CliVerb("cancel", "cancel a job (terminates its running op)", (_COMMENT,), "canceled"),
+    ),
+    Command(
+        "delete",
+        "d",
+        {"en": "Delete", "es": "Borrar"},
+        {
+            "en": "Delete the ended job with its tasks, steps and log (asks first)",
+            "es": "Borrar el pase terminado con sus tareas, pasos y log (pregunta antes)",
+        },
+        Acts.JOB,
+        ("delete",),
+        asks=Asks.CONFIRM,
+        cli=CliVerb("delete", "delete a job with its tasks, steps and log", _ID_ONLY, "deleted"),
+    ),
+    Command(
+        "rerun",
+        "r",
+        {"en": "Rerun", "es": "Relanzar"},
+        {
+            "en": "Run the ended job again from a step you choose (PRE, RUN or POST)",
+            "es": "Volver a ejecutar el pase terminado desde el paso que elija (PRE, RUN o POST)",
+        },
+        Acts.JOB,
+        ("rerun",),
+        asks=Asks.STEP,
+        cli=CliVerb(
+            "rerun",
+            "rerun a job from a step",
+            (
+                CliArg(
+                    "--step",
+                    "the step to run from",
+                    required=True,
+                    choices=("PRE", "RUN", "POST"),
+                    upper=True,
+                ),
+                CliArg("--now", "RUN: ignore the scheduled date", flag=True),
+            ),
+        ),
+    ),
+    Command(
+        "reschedule",
+        "s",
+        {"en": "Reschedule", "es": "Replanificar"},
+        {
+            "en": "Set a new date for the job's RUN step (and its Max Start Date)",
+            "es": "Fijar una nueva fecha para el paso RUN del pase (y su fecha máxima de inicio)",
+        },
+        Acts.JOB,
+        ("reschedule",),
+        asks=Asks.DATE,
+        cli=CliVerb(
+            "reschedule",
+            "set a new RUN date",
+            (CliArg("when", 'ISO 8601, "now", "+2h", "tomorrow 02:00"'),),
+            "rescheduled",
+        ),
+        opens_input=True,
+    ),
+    Command(
+        "trap",
+        "t",
+        {"en": "Trap", "es": "Captura"},
+        {
+            "en": "Resolve the trapped job: retry, skip or abort the op that failed",
+            "es": "Resolver el pase capturado: reintentar, saltar o abortar la operación fallida",
+        },
+        Acts.JOB,
+        ("trap_retry", "trap_skip", "trap_abort"),
+        asks=Asks.COMMENT,
+        cli=CliVerb(
+            "trap",
+            "resolve a trapped job",
+            (CliArg("what", "", choices=("retry", "skip", "abort", "pause", "resume")), _COMMENT),
+        ),
+        opens_input=True,
+    ),
+    Command(
+        "trap_pause",
+        "p",
+        {"en": "Trap pause", "es": "Pausar captura"},
+        {
+            "en": "Stop (or restart) the trapped job's timeout countdown",
+            "es": "Detener (o reanudar) la cuenta atrás del pase capturado",
+        },
+        Acts.JOB,
+        ("trap_pause", "trap_resume"),
+        cli_usage="jobtui trap ID pause|resume",
+    ),
+    Command(
+        "rollback",
+        "b",
+        {"en": "Rollback", "es": "Rollback"},
+        {
+            "en": "Roll back the job's completed ops, newest first (asks for a reason)",
+            "es": "Deshacer las operaciones completadas del pase, de la última a la primera (pide un motivo)",
+        },
+        Acts.JOB,
+        ("rollback",),
+        asks=Asks.REASON,
+        cli=CliVerb(
+            "rollback", "roll back a job's completed ops", (CliArg("--reason", "why"),), "rollback requested"
+        ),
+        opens_input=True,
+        envelope_label={"en": "Roll back envelope", "es": "Rollback del sobre"},
+        envelope_description={
+            "en": "Roll back the envelope under the cursor (the most recent of its project first)",
+            "es": "Hacer rollback del sobre bajo el cursor (primero el más reciente de su proyecto)",
+        },
+    ),
+    Command(
+        "retry",
+        "y",
+        {"en": "Retry", "es": "Reintentar"},
+        {
+            "en": "Run the failed job again from the step that failed",
+            "es": "Volver a ejecutar el pase fallido desde el paso que falló",
+        },
+        Acts.JOB,
+        ("retry",),
+        cli=CliVerb("retry", "rerun a failed job from its failed step", _ID_ONLY, "retried"),
+    ),
+    Command(
+        "queue_toggle",
+        "P",
+        {"en": "Pause queue", "es": "Pausar cola"},
+        {
+            "en": "Pause the queue (no queued job starts) or resume it (asks first)",
+            "es": "Pausar la cola (ningún pase en cola empieza) o reanudarla (pregunta antes)",
+        },
+        Acts.QUEUE,
+        permission=Perm.QUEUE_ADMIN,
+        asks=Asks.CONFIRM,
+        cli_usage="jobtui queue pause|resume",
+    ),
+    Command(
+        "queue_clear",
+        "C",
+        {"en": "Clear queue", "es": "Vaciar cola"},
+        {
+            "en": "Cancel every queued job; running jobs finish (asks first)",
+            "es": "Cancelar todos los pases en cola; los que corren terminan (pregunta antes)",
+        },
+        Acts.QUEUE,
+        permission=Perm.QUEUE_ADMIN,
+        asks=Asks.CONFIRM,
+        cli_usage="jobtui queue clear",
+    ),
+    Command(
+        "full_log",
+        "l",
+        {"en": "Log", "es": "Log"},
+        {"en": "The job's whole log, scrollable", "es": "El log completo del pase, con desplazamiento"},
+        Acts.JOB,
+        cli_usage="jobtui log ID",
+    ),
+    Command(
+        "audit",
+        "u",
+        {"en": "Audit", "es": "Auditoría"},
+        {
+            "en": "The job's audit trail: who changed what, when and why",
+            "es": "La auditoría del pase: quién cambió qué, cuándo y por qué",
+        },
+        Acts.JOB,
+        cli_usage="jobtui audit ID",
+    ),
+    Command(
+        "notifications",
+        "n",
+        {"en": "Notifications", "es": "Notificaciones"},
+        {
+            "en": "The notifications of the selected job's envelope",
+            "es": "Las notificaciones del sobre del pase seleccionado",
+        },
+        cli_usage="jobtui envelope ID",
+        envelope_description={
+            "en": "The notifications of the envelope under the cursor",
+            "es": "Las notificaciones del sobre bajo el cursor",
+        },
+    ),
+    Command(
+        "view_jobs",
+        "1",
+        {"en": "Jobs", "es": "Pases"},
+        {"en": "Show the job table", "es": "Mostrar la tabla de pases"},
+        action="view('jobs')",
+    ),
+    Command(
+        "view_envelopes",
+        "2",
+        {"en": "Envelopes", "es": "Sobres"},
+        {"en": "Show the envelope tree", "es": "Mostrar el árbol de sobres"},
+        action="view('envelopes')",
+    ),
+    Command(
+        "filter",
+        "slash",
+        {"en": "Filter", "es": "Filtrar"},
+        {
+            "en": "Filter jobs by name, project, owner or target (Esc clears)",
+            "es": "Filtrar pases por nombre, proyecto, dueño o destino (Esc lo borra)",
+        },
+        opens_input=True,
+    ),
+    Command(
+        "status_filter",
+        "f",
+        {"en": "Status filter", "es": "Filtro de estado"},
+        {"en": "Show only jobs of the next status", "es": "Mostrar solo los pases del siguiente estado"},
+    ),
+    Command(
+        "toggle_system",
+        "S",
+        {"en": "System jobs", "es": "Pases de sistema"},
+        {"en": "Show or hide system jobs", "es": "Mostrar u ocultar los pases de sistema"},
+    ),
+    Command(
+        "freeze",
+        "z",
+        {"en": "Freeze", "es": "Congelar"},
+        {
+            "en": "Freeze the screen (nothing moves) or thaw it",
+            "es": "Congelar la pantalla (nada se mueve) o descongelarla",
+        },
+    ),
+    Command(
+        "sort_next",
+        "greater_than_sign",
+        {"en": "Sort →", "es": "Ordenar →"},
+        {"en": "Sort by the next column", "es": "Ordenar por la columna siguiente"},
+        footer=False,
+        action="sort(1)",
+    ),
+    Command(
+        "sort_prev",
+        "less_than_sign",
+        {"en": "Sort ←", "es": "Ordenar ←"},
+        {"en": "Sort by the previous column", "es": "Ordenar por la columna anterior"},
+        footer=False,
+        action="sort(-1)",
+    ),
+    Command(
+        "reverse_sort",
+        "O",
+        {"en": "Reverse sort", "es": "Invertir orden"},
+        {"en": "Reverse the sort order", "es": "Invertir el orden"},
+        footer=False,
+    ),
+    Command(
+        "help",
+        "question_mark",
+        {"en": "Help", "es": "Ayuda"},
+        {"en": "This list of keys", "es": "Esta lista de teclas"},
+    ),
+)
+
+BY_ID: dict[str, Command] = {command.id: command for command in COMMANDS}
+
+
+@dataclass(frozen=True)
+class FixedKey:
+    """A key help lists that is not a command of the registry: moving around, quitting."""
+
+    keys: str
+    description: Texts
+
+
+# Keys Textual or the app handle themselves; help lists them so that every key on screen is explained.
+FIXED_KEYS: tuple[FixedKey, ...] = (
+    FixedKey("↑ ↓  k j", {"en": "Move the cursor one job", "es": "Mover el cursor un pase"}),
+    FixedKey("← →", {"en": "Envelope tree: collapse or expand", "es": "Árbol de sobres: plegar o desplegar"}),
+    FixedKey("PgUp PgDn", {"en": "Move a page", "es": "Mover una página"}),
+    FixedKey("Home End  g G", {"en": "First or last job", "es": "Primer o último pase"}),
+    FixedKey(
+        "Tab  Shift+Tab",
+        {"en": "Move the focus to the next part", "es": "Pasar el foco a la parte siguiente"},
+    ),
+    FixedKey("Esc", {"en": "Clear the filter; close a dialog", "es": "Borrar el filtro; cerrar un diálogo"}),
+    FixedKey(
+        "Ctrl+P", {"en": "Command palette: every command by name", "es": "Paleta: cada comando por su nombre"}
+    ),
+    FixedKey(
+        "q  Ctrl+Q",
+        {
+            "en": "Quit (asks while the embedded engine holds jobs)",
+            "es": "Salir (pregunta si el motor integrado tiene pases)",
+        },
+    ),
+)
+
+
+def job_commands() -> tuple[Command, ...]:
+    return tuple(command for command in COMMANDS if command.acts is Acts.JOB and command.rules)
+
+
+def cli_commands() -> tuple[Command, ...]:
+    return tuple(command for command in COMMANDS if command.cli is not None)
+
+
+def enabled_for(command: Command, allowed: Mapping[str, str | None]) -> bool:
+    """Whether a job command may run now: `allowed` maps each row of the table to None (allowed) or its
+    refusal, as the service's `Actions.allowed` answers for one job and one actor."""
+    return any(allowed.get(rule, "") is None for rule in command.rules)
+
+
+def refusal_for(command: Command, allowed: Mapping[str, str | None]) -> str | None:
+    """The reason the service gave for refusing `command` (None: no job, or no reason known)."""
+    return next((reason for rule in command.rules if (reason := allowed.get(rule))), None)
+
+
+def refusal_by_permission(command: Command, actor: Actor) -> str | None:
+    """Why `actor` may not run a command that is not about one job (the queue's), or None. The service
+    refuses the same way when it is run (`Actor.require`)."""
+    if command.permission is None or actor.may(command.permission, "*"):
+        return None
+    return f"{command.label['en'].lower()}: {actor.user} lacks {command.permission.value} on project *"

@@ -1,0 +1,169 @@
+"""The keys, footer, help and palette come from one registry: what they show follows remapping, the
+language, the job's status and the actor's rights, and refusals are titled as refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.command import CommandList, CommandPalette
+from textual.pilot import Pilot
+
+from jobtui.app import JobtuiApp
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.domain.states import Status, status_label
+from jobtui.engine.formats.policy_file import parse_policy
+from jobtui.engine.service.commands import BY_ID, COMMANDS
+from jobtui.engine.worker.loop import Engine
+from jobtui.screens.dialogs import ConfirmDialog, HelpScreen
+from jobtui.widgets.keybar import KeyBar
+from jobtui.widgets.status_style import SYMBOLS
+from tests.support.helpers import run_until_status, status_of
+from tests.support.pilot import SIZE, app_for, monitor, select_job, simple, until
+
+Submit = Callable[..., int]
+
+VIEWER_POLICY = """\
+[roles.operator]
+actions = ["action.job.view_monitor", "action.job.cancel"]
+projects = ["*"]
+
+[users]
+olga = ["operator"]
+"""
+
+
+def _remap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text(text)
+    monkeypatch.setenv("JOBTUI_KEYS", str(keys))
+
+
+async def _open_help(pilot: Pilot[int]) -> HelpScreen:
+    await pilot.press("question_mark")
+    await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen")
+    screen = pilot.app.screen
+    assert isinstance(screen, HelpScreen)
+    return screen
+
+
+async def _palette_entries(pilot: Pilot[int], query: str) -> dict[str, str]:
+    """Prompt → help text of the palette's matches for `query`."""
+    await pilot.press("ctrl+p")
+    await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), "the command palette")
+    await pilot.press(*query)
+    palette = pilot.app.screen
+    options = palette.query_one(CommandList)
+    await until(pilot, lambda: options.option_count > 0, f"palette matches for {query!r}")
+    await pilot.pause(0.2)
+    entries = {}
+    for index in range(options.option_count):
+        prompt = options.get_option_at_index(index).prompt
+        lines = str(getattr(prompt, "plain", prompt)).splitlines()
+        entries[lines[0]] = " ".join(lines[1:])
+    return entries
+
+
+async def test_a_remapped_key_is_shown_by_help_palette_and_footer_in_its_place(
+    store: Store, submit: Submit, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _remap(tmp_path, monkeypatch, '[keys]\napprove = "A"\n')
+    job_id = submit('name = "j"\napproval = true\n[[pre]]\nrun = "true"\n[[run]]\nrun = "true"\n')
+    run_until_status(engine, job_id, "APPROVAL")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        screen = monitor(pilot)
+        await until(pilot, lambda: screen.check_action("approve", ()) is True, "approve enabled")
+        await pilot.pause(0.1)
+        bar = screen.query_one(KeyBar)
+        bar.render()
+        # Still the first key of the footer, not moved to its end (and off a narrow terminal).
+        assert bar._spots[0].key == "A"
+        help_screen = await _open_help(pilot)
+        rows = dict(help_screen.bindings)
+        assert rows["A"] == BY_ID["approve"].description["en"]
+        assert "a" not in rows
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen is screen, "the monitor")
+        entries = await _palette_entries(pilot, "Approve")
+        assert "Approve (A)" in entries
+        assert entries["Approve (A)"] == BY_ID["approve"].description["en"]
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+async def test_help_names_every_key_readably_and_explains_the_status_symbols(store: Store, lang: str) -> None:
+    async with app_for(store, lang=lang).run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        help_screen = await _open_help(pilot)
+        rows = dict(help_screen.bindings)
+        keys = " ".join(rows)
+        for readable in ("/", "?", ">", "<", "P", "C", "q", "Ctrl+P", "Tab", "PgUp", "Esc"):
+            assert readable in keys, f"{readable!r} not in help: {keys}"
+        for textual_name in ("slash", "question_mark", "greater_than_sign", "less_than_sign"):
+            assert textual_name not in keys
+        assert rows["/"] == BY_ID["filter"].description[lang]
+        legend = dict(help_screen.legend)
+        assert len(legend) == len(Status) == 16
+        for status in Status:
+            assert legend[SYMBOLS[status]] == status_label(status, lang)
+
+
+async def test_the_palette_describes_each_command(store: Store, submit: Submit) -> None:
+    job_id = submit(simple("described"))
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        entries = await _palette_entries(pilot, "Audit")
+        assert entries["Audit (u)"] == BY_ID["audit"].description["en"]
+        assert all(help_text != "Monitor action" for help_text in entries.values())
+
+
+async def test_the_queue_keys_are_dimmed_and_refused_without_the_queue_admin_right(store: Store) -> None:
+    olga = Actor("olga", parse_policy(VIEWER_POLICY, "policy.toml"))
+    app = JobtuiApp(store, olga, embedded=False, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        await pilot.pause(0.2)
+        for key in ("P", "C"):
+            assert screen.active_bindings[key].enabled is False, f"{key} must be dimmed"
+        await pilot.press("P")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, ConfirmDialog)  # refused at once, nothing asked
+        await until(pilot, lambda: len(app._notifications) > 0, "the refusal")
+        refusal = list(app._notifications)[-1]
+        assert refusal.title == "Not allowed: Pause queue"
+        assert "olga lacks action.queue.admin" in refusal.message
+
+
+async def test_a_refused_job_key_is_titled_as_a_refusal(store: Store, submit: Submit, engine: Engine) -> None:
+    job_id = submit(simple("done"))
+    run_until_status(engine, job_id, "FINISHED")
+    async with app_for(store, lang="es").run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await pilot.press("a")
+        await until(pilot, lambda: len(pilot.app._notifications) > 0, "the refusal")
+        refusal = list(pilot.app._notifications)[-1]
+        assert refusal.title == f"No permitido: {BY_ID['approve'].label['es']}"
+        assert "FINISHED" in refusal.message and status_of(store, job_id) == "FINISHED"
+
+
+async def test_clearing_the_queue_says_how_many_jobs_it_canceled(store: Store, submit: Submit) -> None:
+    ids = [submit(simple(f"queued-{n}")) for n in range(3)]
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the question")
+        await pilot.press("y")
+        await until(pilot, lambda: all(status_of(store, i) == "CANCELED" for i in ids), "the jobs canceled")
+        await until(
+            pilot,
+            lambda: any(n.message == "Queue cleared: 3 job(s) canceled" for n in pilot.app._notifications),
+            "the toast with the count",
+        )
+
+
+def test_every_footer_command_has_a_place_in_the_footer_order() -> None:
+    from jobtui.screens.bindings import footer_order
+
+    assert footer_order() == [command.id for command in COMMANDS]

@@ -1,0 +1,95 @@
+"""The registry of operator commands is complete and agrees with the transition table, the monitor and
+the CLI: a command declared once works everywhere it is generated."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from jobtui.cli import build_parser
+from jobtui.engine.domain.states import ACTIONS, Status
+from jobtui.engine.service.actions import Actions
+from jobtui.engine.service.commands import BY_ID, COMMANDS, Acts, cli_commands, enabled_for, refusal_for
+from jobtui.screens.bindings import command_bindings
+from jobtui.screens.monitor import MonitorScreen
+
+
+def test_every_command_has_a_unique_id_and_key() -> None:
+    ids = [command.id for command in COMMANDS]
+    keys = [command.key for command in COMMANDS]
+    assert len(set(ids)) == len(ids)
+    assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.id)
+def test_every_command_speaks_english_and_spanish(command: object) -> None:
+    from jobtui.engine.service.commands import Command
+
+    assert isinstance(command, Command)
+    for lang in ("en", "es"):
+        assert command.label.get(lang), f"{command.id}: no {lang} label"
+        assert command.description.get(lang), f"{command.id}: no {lang} description"
+    assert command.label["es"] != command.description["es"]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.id)
+def test_every_command_has_its_handler_on_the_monitor(command: object) -> None:
+    from jobtui.engine.service.commands import Command
+
+    assert isinstance(command, Command)
+    action = command.action_name.split("(")[0]
+    assert callable(getattr(MonitorScreen, f"action_{action}", None)), f"no action_{action}"
+
+
+def test_a_job_command_is_allowed_exactly_from_the_statuses_of_its_table_rows() -> None:
+    assert BY_ID["approve"].allowed_from == {Status.APPROVAL}
+    assert BY_ID["trap"].allowed_from == {Status.TRAPPED, Status.TRAP_PAUSED}
+    assert BY_ID["trap_pause"].allowed_from == ACTIONS["trap_pause"].allowed_from | {Status.TRAP_PAUSED}
+    for command in COMMANDS:
+        for rule in command.rules:
+            assert rule in ACTIONS, f"{command.id}: {rule} is not a row of the transition table"
+
+
+def test_enabled_and_refusal_read_the_services_answer_for_any_of_the_rows() -> None:
+    trap = BY_ID["trap"]
+    refused = {"trap_retry": "trap retry: job 3 is FINISHED", "trap_skip": "no", "trap_abort": "no"}
+    assert not enabled_for(trap, refused)
+    assert refusal_for(trap, refused) == "trap retry: job 3 is FINISHED"
+    assert enabled_for(trap, {**refused, "trap_skip": None})
+    assert not enabled_for(trap, {})  # no job: nothing allowed
+
+
+def test_bindings_are_generated_with_the_command_ids_and_keys() -> None:
+    bindings = {b.id: b for b in command_bindings() if getattr(b, "id", None)}
+    for command in COMMANDS:
+        binding = bindings[command.id]
+        assert binding.key == command.key  # type: ignore[union-attr]
+        assert binding.priority == command.opens_input  # type: ignore[union-attr]
+
+
+def _subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+@pytest.mark.parametrize("command", cli_commands(), ids=lambda c: c.id)
+def test_every_cli_verb_of_the_registry_is_a_subcommand_run_by_the_service(command: object) -> None:
+    from jobtui.engine.service.commands import Command
+
+    assert isinstance(command, Command) and command.cli is not None
+    sub = _subcommands()[command.cli.verb]
+    options = {option for action in sub._actions for option in action.option_strings}
+    positionals = {action.dest for action in sub._actions if not action.option_strings}
+    assert "id" in positionals
+    for arg in command.cli.args:
+        assert arg.name in options or arg.name in positionals, f"{command.cli.verb}: {arg.name} missing"
+    assert callable(getattr(Actions, command.cli.verb, None))
+
+
+def test_the_queue_commands_need_the_queue_admin_right() -> None:
+    for command_id in ("queue_toggle", "queue_clear"):
+        command = BY_ID[command_id]
+        assert command.acts is Acts.QUEUE
+        assert command.permission is not None and command.permission.value == "action.queue.admin"

@@ -279,6 +279,16 @@ class MonitorScreen(Screen[None]):
             self._envelopes = EnvelopeActions(self.actions)
         return self._envelopes
 
+    def set_engine_label(self, label: str) -> None:
+        """The engine serving the database changed (a daemon went stale, the embedded engine started):
+        the bar says so now, even while frozen or under a dialog, when the poller installs nothing."""
+        if label == self.engine_label:
+            return
+        self.engine_label = label
+        if self.is_mounted:
+            self.query_one(StatusBar).show_engine(label)
+        self.wake(force=True)
+
     def store_opened(self) -> None:
         """The app opened the Store: on PostgreSQL, changes made from other hosts now wake the poller at
         once (LISTEN/NOTIFY)."""

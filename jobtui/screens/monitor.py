@@ -285,7 +285,7 @@ class MonitorScreen(Screen[None]):
         if label == self.engine_label:
             return
         self.engine_label = label
-        if self.is_mounted:
+        if self.is_mounted and not self._leaving:
             self.query_one(StatusBar).show_engine(label)
         self.wake(force=True)
 

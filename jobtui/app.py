@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import pendulum
 import platformdirs
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
+from jobtui.engine.db.driver import ReadFailed
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.read.listing import JobListing
 from jobtui.engine.service.backend import Backend
@@ -39,11 +42,15 @@ DAEMON_FRESH_SECONDS = 30.0
 ENGINE_START_LATEST_S = 1.0
 # How long leaving the app waits for the embedded engine to hand its jobs back.
 ENGINE_STOP_WAIT_S = 5.0
+# How often the dashboard looks again for a daemon: one stopped or killed while the dashboard is open must
+# not leave jobs READY for long, and the read is one small query.
+ENGINE_WATCH_S = 3.0
 
 
-def live_daemon_host(listing: JobListing, now: pendulum.DateTime) -> str | None:
-    """The host of a daemon serving this database (a fresh heartbeat, not stopped), if any."""
-    return listing.daemon_host(now.subtract(seconds=DAEMON_FRESH_SECONDS))
+def live_daemon_host(listing: JobListing, now: pendulum.DateTime, exclude: str | None = None) -> str | None:
+    """The host of a daemon serving this database (a fresh heartbeat, not stopped, not a dead process on
+    this host), if any; `exclude` is this dashboard's own embedded engine."""
+    return listing.daemon_host(now.subtract(seconds=DAEMON_FRESH_SECONDS), exclude)
 
 
 class JobtuiApp(App[int]):
@@ -83,6 +90,10 @@ class JobtuiApp(App[int]):
         self._engine_stop = threading.Event()
         self._engine_thread: threading.Thread | None = None
         self._embed = False  # no daemon serves the database: an engine runs in this process
+        self._store_ready = False
+        self._daemon: str | None = None  # the host of the live daemon last seen
+        self._stale: str | None = None  # the host of a daemon seen earlier whose heartbeat stopped
+        self._watch_stop = threading.Event()
         self.crash: BaseException | None = None  # the first unhandled error: run_app logs it
         self._asking_quit = False
 
@@ -92,16 +103,10 @@ class JobtuiApp(App[int]):
         return self.backend.store
 
     def on_mount(self) -> None:
-        daemon = None
-        if not self._embedded_choice:
-            daemon = live_daemon_host(self.backend.listing, self.backend.now())
-        if daemon is None and self.readonly:
-            label = t("app.engine_none", self.lang)  # read-only never runs jobs, so never an engine
-        elif daemon is None and self._embedded_choice is not False:
+        self._daemon = live_daemon_host(self.backend.listing, self.backend.now())
+        if self._embedded_choice or (self._daemon is None and self._may_embed):
             self._embed = True
-            label = t("app.engine_embedded", self.lang)
-        else:
-            label = t("app.engine_daemon", self.lang, host=daemon or "?")
+        label = self.engine_label()
         # Opening the Store (and then the embedded engine's start-up: recovery, sweeps) would compete with
         # the first paint for the one interpreter lock: it waits for the first rows.
         self.set_timer(ENGINE_START_LATEST_S, self._open_store)
@@ -110,6 +115,62 @@ class JobtuiApp(App[int]):
         )
         self.push_screen(monitor)
         self._apply_keymap(monitor)
+        self._watch_engine()
+
+    @property
+    def _may_embed(self) -> bool:
+        # Read-only never runs jobs; `embedded=False` is the user saying a daemon (or nothing) runs them.
+        return not self.readonly and self._embedded_choice is not False
+
+    def engine_label(self) -> str:
+        """The header's words for what runs this database's jobs."""
+        lang, daemon, stale = self.lang, self._daemon, self._stale
+        if self._embed:
+            if daemon is not None:
+                return t("app.engine_embedded_and_daemon", lang, host=daemon)
+            if stale is not None:
+                return t("app.engine_embedded_stale", lang, host=stale)
+            return t("app.engine_embedded", lang)
+        if daemon is not None:
+            return t("app.engine_daemon", lang, host=daemon)
+        if stale is not None:
+            return t("app.engine_none_stale", lang, host=stale)
+        if self.readonly:
+            return t("app.engine_none", lang)
+        return t("app.engine_no_daemon", lang)
+
+    @work(thread=True, exclusive=True, group="engine-watch")
+    def _watch_engine(self) -> None:
+        """Look for a live daemon every ENGINE_WATCH_S, off the UI thread: one that crashed, was killed or
+        was stopped while the dashboard is open is replaced by the embedded engine."""
+        worker = get_current_worker()
+        while not self._watch_stop.wait(ENGINE_WATCH_S) and not worker.is_cancelled:
+            engine = self.engine
+            try:
+                daemon = live_daemon_host(
+                    self.backend.listing, self.backend.now(), engine.worker_id if engine is not None else None
+                )
+            except ReadFailed:
+                continue  # the monitor says the database is unreachable; look again next time
+            try:
+                self.call_from_thread(self._daemon_seen, daemon)
+            except RuntimeError:  # the app is closing
+                return
+
+    def _daemon_seen(self, daemon: str | None) -> None:
+        if daemon is None and self._daemon is not None:
+            self._stale = self._daemon
+        elif daemon is not None:
+            self._stale = None
+        self._daemon = daemon
+        if daemon is None and not self._embed and self._may_embed:
+            self._embed = True
+            if self._store_ready:
+                self._start_engine()
+        label = self.engine_label()
+        for screen in self.screen_stack:
+            if isinstance(screen, MonitorScreen):
+                screen.set_engine_label(label)
 
     def on_monitor_screen_first_paint(self) -> None:
         self._open_store()
@@ -125,6 +186,7 @@ class JobtuiApp(App[int]):
         for screen in self.screen_stack:
             if isinstance(screen, MonitorScreen):
                 screen.store_opened()
+        self._store_ready = True
         self._start_engine()
 
     def _start_engine(self) -> None:
@@ -197,6 +259,7 @@ class JobtuiApp(App[int]):
         """Stop the embedded engine (it hands back the jobs held between ops) and mark its worker row
         stopped, ops in flight or not: this process is leaving, so a dashboard opened next must not take
         it for a live daemon, and the next engine re-adopts its ops. Safe to call more than once."""
+        self._watch_stop.set()
         self._engine_stop.set()
         thread, self._engine_thread = self._engine_thread, None
         if thread is not None:

@@ -224,6 +224,10 @@ MESSAGES: dict[str, dict[str, str]] = {
             "The embedded engine holds {n} job(s). Their ops keep running and the next engine re-adopts them."
         ),
         "app.engine_none": "engine: none (read-only)",
+        "app.engine_embedded_and_daemon": "engine: embedded + daemon on {host}",
+        "app.engine_embedded_stale": "engine: embedded (daemon on {host} stale)",
+        "app.engine_none_stale": "engine: none (daemon on {host} stale)",
+        "app.engine_no_daemon": "engine: none (no daemon)",
         "app.crashed": "jobtui stopped on an unexpected error ({error}); details in {path}",
         "monitor.audit": "Audit",
     },
@@ -433,6 +437,10 @@ MESSAGES: dict[str, dict[str, str]] = {
             "y el siguiente motor las retoma."
         ),
         "app.engine_none": "motor: ninguno (solo lectura)",
+        "app.engine_embedded_and_daemon": "motor: integrado + demonio en {host}",
+        "app.engine_embedded_stale": "motor: integrado (demonio en {host} sin latido)",
+        "app.engine_none_stale": "motor: ninguno (demonio en {host} sin latido)",
+        "app.engine_no_daemon": "motor: ninguno (sin demonio)",
         "app.crashed": "jobtui se detuvo por un error inesperado ({error}); detalles en {path}",
         "monitor.audit": "Auditoría",
     },

@@ -247,6 +247,16 @@ class MonitorScreen(Screen[None]):
             self._envelopes = EnvelopeActions(self.actions)
         return self._envelopes
 
+    def set_engine_label(self, label: str) -> None:
+        """The engine serving the database changed (a daemon went stale, the embedded engine started):
+        the bar says so now, even while frozen or under a dialog, when the poller installs nothing."""
+        if label == self.engine_label:
+            return
+        self.engine_label = label
+        if self.is_mounted and not self._leaving:
+            self.query_one(StatusBar).show_engine(label)
+        self.wake(force=True)
+
     def store_opened(self) -> None:
         """The app opened the Store: on PostgreSQL, changes made from other hosts now wake the poller at
         once (LISTEN/NOTIFY)."""
@@ -490,6 +500,8 @@ class MonitorScreen(Screen[None]):
             return facts, self.envelopes.refusal(session, envelope)
 
     def _install_tree(self, fetched: TreeFetched) -> None:
+        if self._leaving:
+            return
         tree = self.query_one(EnvelopeTree)
         if fetched.data is not None:
             tree.show(fetched.data)
@@ -520,7 +532,15 @@ class MonitorScreen(Screen[None]):
         allowed = {} if self.readonly else self.actions.allowed(job_id)
         return JobDetail(data, audit_json(self.store, job_id), now, chunk, reset, allowed)
 
+    @property
+    def _leaving(self) -> bool:
+        """The screen is being removed (the app is closing): the poller's last fetch may arrive after some
+        of the widgets it fills are gone."""
+        return self._pruning or self._closing
+
     def _install(self, fetched: Fetched) -> None:
+        if self._leaving:
+            return
         table = self.table
         # The operator moved the cursor after this fetch began: the cursor stays where the keys put it,
         # and the detail (of a job the cursor already left) waits for the fetch those moves asked for.
@@ -565,6 +585,8 @@ class MonitorScreen(Screen[None]):
         self._force = True
 
     def _install_detail(self, detail: JobDetail, moves: int) -> None:
+        if self._leaving:
+            return
         if moves != self._job_table.moves:
             self._forget_shown()
             return

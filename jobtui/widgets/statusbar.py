@@ -3,7 +3,7 @@ and whether the screen is live or frozen."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rich.text import Text
@@ -40,6 +40,11 @@ class StatusBar(Static):
         self.set_class(unreachable, "db-unreachable")
         if self._state is not None:
             self.show(self._state)
+
+    def show_engine(self, engine: str) -> None:
+        """Name another engine at once, without waiting for the next read of the counts."""
+        if self._state is not None and self._state.engine != engine:
+            self.show(replace(self._state, engine=engine))
 
     def on_resize(self) -> None:
         if self._state is not None:

@@ -40,13 +40,13 @@ from jobtui.engine.domain import schedules
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.definitions import Definition, DefinitionError
 from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.states import ACTIONS, Status, is_allowed_transition
 from jobtui.engine.domain.timeparse import TimeParseError
 from jobtui.engine.formats.definition_file import load_definition, parse_definition
 from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, load_envelope
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.worker.loop import Engine
-from jobtui.engine.worker.runner import is_same_process
 from tests.support.helpers import START, status_of
 from tests.unit.test_definitions import FULL
 

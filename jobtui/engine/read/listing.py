@@ -5,7 +5,8 @@ window costs the same with a million jobs, and none of it waits for SQLAlchemy t
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -15,6 +16,7 @@ import pendulum
 from jobtui.engine.db import counts
 from jobtui.engine.db.driver import SCHEMA_HEAD, Reader
 from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.states import Perm
 
 # Which projects' jobs a listing shows: every project, or only those named (none at all when empty).
@@ -301,14 +303,58 @@ class JobListing:
         rows = self.reader.rows(f"{_SELECT_ROWS}{where.clause}", where.params)
         return {row.id: row for row in map(_row, rows)}
 
-    def daemon_host(self, fresh_since: datetime) -> str | None:
-        """The host of the daemon with the newest heartbeat since `fresh_since` that has not stopped."""
-        host = self.reader.value(
-            "SELECT host FROM workers WHERE stopped_at IS NULL AND heartbeat_at >= :fresh "
-            "ORDER BY heartbeat_at DESC LIMIT 1",
+    def fresh_workers(self, fresh_since: datetime) -> list[WorkerBeat]:
+        """The workers not stopped with a heartbeat since `fresh_since`, newest heartbeat first: the
+        candidates for a live daemon (live_daemon decides)."""
+        rows = self.reader.rows(
+            "SELECT id, host, pid, pid_create_time, heartbeat_at FROM workers "
+            "WHERE stopped_at IS NULL AND heartbeat_at >= :fresh ORDER BY heartbeat_at DESC",
             {"fresh": self.reader.stored_time(fresh_since)},
         )
-        return None if host is None else str(host)
+        return [
+            WorkerBeat(str(id_), str(host), int(pid or 0), float(created or 0.0), _utc(beat))
+            for id_, host, pid, created, beat in rows
+        ]
+
+    def daemon_host(
+        self, fresh_since: datetime, exclude: str | None = None, this_host: str | None = None
+    ) -> str | None:
+        """The host of the live daemon with the newest heartbeat since `fresh_since` (see live_daemon);
+        `this_host` defaults to the name engines here register under."""
+        host = this_host or socket.gethostname()
+        found = live_daemon(self.fresh_workers(fresh_since), host, is_same_process, exclude)
+        return None if found is None else found.host
+
+
+@dataclass(frozen=True)
+class WorkerBeat:
+    """A worker row as far as telling a live daemon goes."""
+
+    id: str
+    host: str
+    pid: int
+    pid_create_time: float
+    heartbeat_at: datetime | None
+
+
+def live_daemon(
+    candidates: Sequence[WorkerBeat],
+    this_host: str,
+    alive: Callable[[int, float], bool],
+    exclude: str | None = None,
+) -> WorkerBeat | None:
+    """The first of `candidates` (fresh, not stopped, newest first) that serves the database. A crashed
+    or killed process never marked its row stopped and its heartbeat stays fresh for a while: on this
+    host the process itself is asked (`alive(pid, create time)`, the create time telling a reused pid
+    apart). Rows of other hosts can only be judged by their heartbeat. `exclude` is the asker's own
+    engine, which is no daemon."""
+    for beat in candidates:
+        if beat.id == exclude:
+            continue
+        if beat.host == this_host and not alive(beat.pid, beat.pid_create_time):
+            continue
+        return beat
+    return None
 
 
 def _ahead_of(column: str, value: Any, job_id: int, descending: bool) -> tuple[list[str], dict[str, Any]]:

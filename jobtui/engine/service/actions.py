@@ -23,6 +23,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain import schedules
 from jobtui.engine.domain.definitions import Definition
 from jobtui.engine.domain.permissions import Actor, PermissionRefused
+from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.states import (
     ACTIONS,
     LIVE_STATUSES,
@@ -39,7 +40,6 @@ from jobtui.engine.domain.timeparse import TimeParseError, parse_when
 from jobtui.engine.errors import BadInput, Refusal
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.pipeline import JobRef
-from jobtui.engine.worker.runner import is_same_process
 from jobtui.engine.worker.traps import resolve_trap
 
 TRAP_ACTIONS = ("retry", "skip", "abort", "pause", "resume")

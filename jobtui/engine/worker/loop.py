@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 from jobtui.engine.db.models import TASKS, AuditEvent, Job, OpRun, Task, UTCDateTime, Worker
 from jobtui.engine.db.store import LeaseLost, Store
 from jobtui.engine.domain.definitions import OpDef
+from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.pipeline import JobRef
@@ -39,7 +40,6 @@ from jobtui.engine.worker.runner import (
     OpOutcome,
     ProcessHandle,
     group_alive,
-    is_same_process,
     read_status_file,
 )
 from jobtui.engine.worker.traps import resolve_trap

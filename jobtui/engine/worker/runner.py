@@ -23,6 +23,8 @@ from typing import Any, Protocol
 
 import psutil
 
+from jobtui.engine.domain.processes import is_same_process
+
 WRAPPER = 'st="$1"; shift; "$@"; rc=$?; echo "$rc" > "$st.tmp" && mv "$st.tmp" "$st"; exit "$rc"'
 
 
@@ -179,16 +181,6 @@ def _wait_then(wait: Callable[[], object], on_exit: Callable[[], None]) -> None:
     with contextlib.suppress(Exception):
         wait()
     on_exit()
-
-
-def is_same_process(pid: int, create_time: float) -> bool:
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return abs(proc.create_time() - create_time) < 0.05
-    except psutil.Error:
-        return False
 
 
 def group_alive(pgid: int) -> bool:

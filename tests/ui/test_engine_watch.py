@@ -1,0 +1,171 @@
+"""The dashboard's engine choice is live: a crashed engine's fresh heartbeat is no daemon, and a daemon
+that stops or goes stale while the dashboard is open is replaced by the embedded engine, the header
+saying so."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+
+import pendulum
+import psutil
+import pytest
+from sqlmodel import select
+from textual.pilot import Pilot
+
+from jobtui import app as app_module
+from jobtui.app import DAEMON_FRESH_SECONDS, JobtuiApp
+from jobtui.engine.db.models import OpRun, Worker
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.read.listing import JobListing
+from jobtui.i18n import t
+from jobtui.widgets.statusbar import StatusBar
+from tests.support.helpers import status_of
+from tests.support.pilot import SIZE, app_for, monitor, until
+
+Submit = Callable[..., int]
+HOST = socket.gethostname()
+JOB = 'name = "due"\n[[run]]\nrun = "true"\n'
+RUN_BY_EMBEDDED = "the embedded engine to run the job"
+
+
+@pytest.fixture
+def watch_rounds(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """A quick watch (the real interval would make each test wait seconds), and what each round saw."""
+    monkeypatch.setattr(app_module, "ENGINE_WATCH_S", 0.1)
+    seen: list[str | None] = []
+    real = app_module.live_daemon_host
+
+    def counted(listing: JobListing, now: pendulum.DateTime, exclude: str | None = None) -> str | None:
+        host = real(listing, now, exclude)
+        seen.append(host)
+        return host
+
+    monkeypatch.setattr(app_module, "live_daemon_host", counted)
+    return seen
+
+
+@pytest.fixture
+def kill_ops(store: Store) -> Iterator[None]:
+    yield
+    with store.read() as s:
+        for pid in s.exec(select(OpRun.pid)).all():
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+def _add_worker(store: Store, pid: int, created: float, host: str = HOST) -> str:
+    worker_id = uuid.uuid4().hex
+    now = store.now()
+    with store.write() as s:
+        s.add(
+            Worker(
+                id=worker_id,
+                host=host,
+                pid=pid,
+                pid_create_time=created,
+                started_at=now,
+                heartbeat_at=now,
+            )
+        )
+    return worker_id
+
+
+def _dead_process() -> tuple[int, float]:
+    """The pid and create time of a process that has exited and been reaped."""
+    proc = subprocess.Popen(["sleep", "0"])
+    created = psutil.Process(proc.pid).create_time()  # readable while unreaped, even as a zombie
+    proc.wait()
+    return proc.pid, created
+
+
+def _label(pilot: Pilot[int]) -> str:
+    return str(monitor(pilot).query_one(StatusBar).render())
+
+
+async def _rounds_pass(pilot: Pilot[int], seen: list[str | None], n: int) -> None:
+    target = len(seen) + n
+    await until(pilot, lambda: len(seen) >= target, f"{n} more watch rounds")
+
+
+async def test_a_crashed_engine_on_this_host_is_no_daemon(
+    store: Store, submit: Submit, watch_rounds: list[str | None], kill_ops: None
+) -> None:
+    pid, created = _dead_process()
+    _add_worker(store, pid, created)  # a heartbeat as fresh as it gets, from a process that is gone
+    job_id = submit(JOB)
+    app = JobtuiApp(store, Actor("tester"), tz="UTC")
+    embedded = t("app.engine_embedded", "en")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: status_of(store, job_id) == "FINISHED", RUN_BY_EMBEDDED)
+        assert app.engine is not None
+        await until(pilot, lambda: embedded in _label(pilot), "the header to say embedded")
+        # Its own engine's row is fresh and its process alive, yet it is not taken for a daemon.
+        await _rounds_pass(pilot, watch_rounds, 2)
+        assert monitor(pilot).engine_label == embedded
+
+
+async def test_a_reused_pid_of_a_crashed_engine_is_no_daemon(
+    store: Store, submit: Submit, watch_rounds: list[str | None], kill_ops: None
+) -> None:
+    # This very process, but the row's create time is another process's: the pid was reused.
+    _add_worker(store, os.getpid(), psutil.Process().create_time() - 100.0)
+    job_id = submit(JOB)
+    app = JobtuiApp(store, Actor("tester"), tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: status_of(store, job_id) == "FINISHED", RUN_BY_EMBEDDED)
+        assert monitor(pilot).engine_label == t("app.engine_embedded", "en")
+
+
+@pytest.mark.parametrize("how", ["stale", "stopped"])
+async def test_a_daemon_gone_while_open_is_replaced_by_the_embedded_engine(
+    store: Store, clock: FakeClock, submit: Submit, watch_rounds: list[str | None], kill_ops: None, how: str
+) -> None:
+    daemon = _add_worker(store, os.getpid(), psutil.Process().create_time(), host="daemon-host")
+    job_id = submit(JOB)
+    app = JobtuiApp(store, Actor("tester"), tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: t("app.engine_daemon", "en", host="daemon-host") in _label(pilot))
+        await _rounds_pass(pilot, watch_rounds, 2)
+        assert app.engine is None and status_of(store, job_id) == "READY"  # the daemon's job to run it
+        if how == "stale":
+            clock.advance(DAEMON_FRESH_SECONDS + 1)
+        else:
+            with store.write() as s:
+                worker = s.get(Worker, daemon)
+                assert worker is not None
+                worker.stopped_at = store.now()
+        await until(pilot, lambda: status_of(store, job_id) == "FINISHED", RUN_BY_EMBEDDED)
+        stale = t("app.engine_embedded_stale", "en", host="daemon-host")
+        await until(pilot, lambda: stale in _label(pilot), "the header to say the daemon went stale")
+        await _rounds_pass(pilot, watch_rounds, 2)
+        assert monitor(pilot).engine_label == stale  # its own engine is not taken for the daemon back
+
+        # A daemon that comes back is named too; the embedded engine keeps running beside it.
+        _add_worker(store, os.getpid(), psutil.Process().create_time(), host="daemon-host")
+        both = t("app.engine_embedded_and_daemon", "en", host="daemon-host")
+        await until(pilot, lambda: both in _label(pilot), "the header to name the daemon back")
+        assert app.engine is not None
+
+
+async def test_without_embedding_a_stale_daemon_is_said_and_no_engine_starts(
+    store: Store, clock: FakeClock, submit: Submit, watch_rounds: list[str | None]
+) -> None:
+    _add_worker(store, os.getpid(), psutil.Process().create_time(), host="daemon-host")
+    job_id = submit(JOB)
+    app = app_for(store, lang="es")  # embedded=False: the user said no engine runs here
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: t("app.engine_daemon", "es", host="daemon-host") in _label(pilot))
+        clock.advance(DAEMON_FRESH_SECONDS + 1)
+        stale = t("app.engine_none_stale", "es", host="daemon-host")
+        await until(pilot, lambda: stale in _label(pilot), "the header to say the daemon went stale")
+        await _rounds_pass(pilot, watch_rounds, 2)
+        assert app.engine is None and status_of(store, job_id) == "READY"

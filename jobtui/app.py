@@ -21,8 +21,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from jobtui.engine.db.driver import ReadFailed
 from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.listing import JobListing
 from jobtui.engine.service.backend import Backend
 from jobtui.engine.service.commands import COMMANDS

@@ -184,10 +184,10 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
     types are imported only now: the dashboard paints before SQLAlchemy and the engine are loaded."""
     from sqlalchemy.exc import DBAPIError
 
-    from jobtui.engine.db.driver import ReadFailed
     from jobtui.engine.db.store import StoreError
     from jobtui.engine.domain.definitions import DefinitionError
     from jobtui.engine.domain.permissions import PermissionRefused
+    from jobtui.engine.errors import ReadFailed
     from jobtui.engine.formats.policy_file import PolicyError
     from jobtui.engine.service.actions import Refused, UnknownJob
 
@@ -290,22 +290,18 @@ def _actions(args: argparse.Namespace, store: Any = None) -> Any:
     return Actions(store or _store(args), actor)
 
 
+def _reads(args: argparse.Namespace) -> Any:
+    """The scoped read path (jobtui.engine.service.reads) as the command's actor."""
+    from jobtui.engine.service.reads import Reads
+
+    return Reads(_store(args), _actor(args))
+
+
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
     if getattr(args, "json", False):
         print(json.dumps(data, indent=None if isinstance(data, dict) and len(data) < 4 else 2))
     else:
         print(text)
-
-
-def _job_or_fail(store: Any, job_id: int) -> Any:
-    from jobtui.engine.db.models import Job
-    from jobtui.engine.service.actions import UnknownJob
-
-    with store.read() as session:
-        job = session.get(Job, job_id)
-        if job is None:
-            raise UnknownJob(f"no job {job_id}")
-        return job
 
 
 def _after_action(args: argparse.Namespace, actions: Any, job_id: int, verb: str) -> int:
@@ -469,34 +465,12 @@ def _cmd_envelope_cancel(args: argparse.Namespace) -> int:
 
 
 def _cmd_jobs(args: argparse.Namespace) -> int:
-    from sqlmodel import col, select
-
-    from jobtui.engine.db.models import Job
     from jobtui.engine.domain.states import Status
-    from jobtui.engine.read.listing import ALL_PROJECTS, scope_of
-    from jobtui.engine.service.views import job_json
 
     for code in args.status:
         if code.upper() not in Status.__members__:
             raise UsageError(f'jobs: unknown status "{code}" (one of {", ".join(Status.__members__)})')
-    actions = _actions(args)
-    store = actions.store
-    with store.read() as session:
-        query = select(Job).order_by(col(Job.id).desc())
-        scope = scope_of(actions.actor)
-        if scope != ALL_PROJECTS:
-            # Only jobs of projects the actor may view, before --limit counts them (as the dashboard does).
-            query = query.where(col(Job.project).in_(sorted(scope)))
-        if args.status:
-            query = query.where(col(Job.status).in_([c.upper() for c in args.status]))
-        if args.project:
-            query = query.where(Job.project == args.project)
-        if not args.all:
-            query = query.where(col(Job.system).is_(False))
-        if args.limit:
-            query = query.limit(args.limit)
-        now = store.now()
-        jobs = [job_json(job, session, now) for job in session.exec(query)]
+    jobs = _reads(args).jobs([c.upper() for c in args.status], args.project, args.all, args.limit)
     if args.json:
         print(json.dumps(jobs, indent=2))
         return EXIT_OK
@@ -510,20 +484,7 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from jobtui.engine.db.models import Job
-    from jobtui.engine.domain.permissions import Perm
-    from jobtui.engine.service.views import job_detail_json
-
-    actions = _actions(args)
-    store = actions.store
-    with store.read() as session:
-        job = session.get(Job, args.id)
-        if job is None:
-            from jobtui.engine.service.actions import UnknownJob
-
-            raise UnknownJob(f"show: no job {args.id}")
-        actions.actor.require("show", Perm.VIEW, job.project)
-        data = job_detail_json(job, session, store.now())
+    data = _reads(args).detail(args.id, "show")
     if args.json:
         print(json.dumps(data, indent=2))
         return EXIT_OK
@@ -551,15 +512,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_log(args: argparse.Namespace) -> int:
-    from jobtui.engine.db.models import Job
-    from jobtui.engine.domain.permissions import Perm
-    from jobtui.engine.domain.states import FINAL_STATUSES, Status
-
-    actions = _actions(args)
-    store = actions.store
-    job = _job_or_fail(store, args.id)
-    actions.actor.require("log", Perm.VIEW, job.project)
-    path = Path(job.log_path)
+    reads = _reads(args)
+    path = reads.log_path(args.id, "log")
     offset = 0
     while True:
         # In pieces, as bytes: a log of any size passes through in constant memory, byte for byte.
@@ -577,12 +531,10 @@ def _cmd_log(args: argparse.Namespace) -> int:
             sys.stdout.flush()
         if not args.follow:
             return EXIT_OK
-        with store.read() as session:
-            current = session.get(Job, args.id)
-            if current is None or Status(current.status) in FINAL_STATUSES:
-                if not grew:
-                    return EXIT_OK
-                continue
+        if reads.has_ended(args.id):
+            if not grew:
+                return EXIT_OK
+            continue
         time.sleep(0.25)
 
 
@@ -678,22 +630,7 @@ def _cmd_settings(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from jobtui.engine.db.models import Job
-    from jobtui.engine.domain.permissions import Perm
-    from jobtui.engine.service.views import audit_json
-
-    actions = _actions(args)
-    store = actions.store
-    rows = audit_json(store, args.id)
-    if not rows:
-        from jobtui.engine.service.actions import UnknownJob
-
-        raise UnknownJob(f"audit: no job {args.id}")
-    with store.read() as session:
-        job = session.get(Job, args.id)
-        # A deleted job's trail names no project: only those who may view every project read it.
-        project = job.project if job is not None else "*"
-    actions.actor.require("audit", Perm.VIEW, project)
+    rows = _reads(args).audit(args.id, "audit")
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK

@@ -25,3 +25,13 @@ class StoreError(JobtuiError):
 
 class StoreUnreachable(StoreError):
     """The database server did not answer; it may come back (a daemon waits for it)."""
+
+
+class ReadFailed(JobtuiError, RuntimeError):
+    """The database did not answer a read (locked past the busy timeout, unreachable, I/O error); `orig`
+    is the driver's own error. Here, not in the driver: the dashboard catches it without importing the
+    persistence layer."""
+
+    def __init__(self, orig: BaseException) -> None:
+        super().__init__(str(orig).strip() or type(orig).__name__)
+        self.orig = orig

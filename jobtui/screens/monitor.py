@@ -26,9 +26,8 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Input, Tree
 from textual.worker import get_current_worker
 
-from jobtui.engine.db.driver import ReadFailed
-from jobtui.engine.domain.envelopes import derive_status
 from jobtui.engine.domain.states import Status, status_label
+from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.listing import SORTABLE, JobFilter, JobRow, JobSort
 from jobtui.engine.service.commands import (
     BY_ID,
@@ -41,10 +40,11 @@ from jobtui.engine.service.commands import (
     refusal_by_permission,
     refusal_for,
 )
+from jobtui.engine.service.envelope_tree import TreeData
 from jobtui.i18n import t
 from jobtui.screens.bindings import command_bindings, footer_order
 from jobtui.widgets.detail import DetailPane, JobDetail, LogTail, bytes_text, read_log_end
-from jobtui.widgets.envelope_tree import EnvelopeTree, TreeData, load_tree
+from jobtui.widgets.envelope_tree import EnvelopeTree
 from jobtui.widgets.job_table import COLUMNS, JobTable
 from jobtui.widgets.keybar import KeyBar
 from jobtui.widgets.statusbar import BarState, StatusBar
@@ -52,7 +52,6 @@ from jobtui.widgets.statusbar import BarState, StatusBar
 # SQLAlchemy, the models and the engine's actions are imported when the Store opens (after the first
 # paint, see backend.py); this module only names them for type checking.
 if TYPE_CHECKING:
-    from jobtui.engine.db.store import Store
     from jobtui.engine.service.actions import Actions
     from jobtui.engine.service.backend import Backend
     from jobtui.engine.service.envelope_actions import EnvelopeActions
@@ -137,7 +136,6 @@ class MonitorScreen(Screen[None]):
         super().__init__()
         self.backend = backend
         self.listing = backend.listing
-        self._envelopes: EnvelopeActions | None = None
         self.engine_label = engine_label
         self.db_label = db_label or backend.url
         self.readonly = readonly
@@ -236,16 +234,8 @@ class MonitorScreen(Screen[None]):
         return self.backend.actions
 
     @property
-    def store(self) -> Store:
-        return self.backend.store
-
-    @property
     def envelopes(self) -> EnvelopeActions:
-        if self._envelopes is None:
-            from jobtui.engine.service.envelope_actions import EnvelopeActions
-
-            self._envelopes = EnvelopeActions(self.actions)
-        return self._envelopes
+        return self.backend.envelopes
 
     def set_engine_label(self, label: str) -> None:
         """The engine serving the database changed (a daemon went stale, the embedded engine started):
@@ -261,14 +251,14 @@ class MonitorScreen(Screen[None]):
         """The app opened the Store: on PostgreSQL, changes made from other hosts now wake the poller at
         once (LISTEN/NOTIFY)."""
         if self.is_attached and getattr(self, "_listener", None) is None:
-            self._listener = self.store.listen(self._wake.set)
+            self._listener = self.backend.listen(self._wake.set)
         if self._detail_waits:
             self._detail_waits = False
             self.wake(force=True)
 
     def _load_tree(self) -> TreeData:
         with self.backend.reading():
-            return load_tree(self.store)
+            return self.backend.reads.envelope_tree()
 
     # -- the refresh loop (worker thread) -----------------------------------------------------------
 
@@ -486,18 +476,13 @@ class MonitorScreen(Screen[None]):
 
     def _envelope_state(self, envelope_id: int) -> tuple[EnvelopeFacts | None, str | None]:
         """The envelope as a dialog shows it, and why `b` would be refused now (None: it would not)."""
-        from jobtui.engine.db.models import Envelope
-        from jobtui.engine.worker.chain import chain_of
         from jobtui.screens.dialogs import EnvelopeFacts
 
-        with self.store.read() as session:
-            envelope = session.get(Envelope, envelope_id)
-            if envelope is None:
-                return None, t("monitor.envelope_gone", self.lang, id=envelope_id)
-            jobs = chain_of(session, envelope_id)
-            status = derive_status(envelope.status, [job.status for job in jobs])
-            facts = EnvelopeFacts(envelope_id, envelope.name, envelope.project, status.value, len(jobs))
-            return facts, self.envelopes.refusal(session, envelope)
+        summary, refusal = self.backend.reads.envelope_rollback_state(envelope_id, self.envelopes)
+        if summary is None:
+            return None, t("monitor.envelope_gone", self.lang, id=envelope_id)
+        facts = EnvelopeFacts(summary.id, summary.name, summary.project, summary.status, summary.jobs)
+        return facts, refusal
 
     def _install_tree(self, fetched: TreeFetched) -> None:
         if self._leaving:
@@ -518,19 +503,13 @@ class MonitorScreen(Screen[None]):
         return chunk
 
     def _fetch_detail(self, job_id: int) -> JobDetail | None:
-        from jobtui.engine.db.models import Job
-        from jobtui.engine.service.views import audit_json, job_detail_json
-
-        now = self.store.now()
-        with self.store.read() as session:
-            job = session.get(Job, job_id)
-            if job is None:
-                return None
-            data = job_detail_json(job, session, now, self.lang)
-        self._shown_log = (job_id, data["log_path"])
-        chunk, reset = self._log_tail.read(job_id, data["log_path"])
+        pane = self.backend.reads.pane(job_id, self.lang)
+        if pane is None:
+            return None
+        self._shown_log = (job_id, pane.job["log_path"])
+        chunk, reset = self._log_tail.read(job_id, pane.job["log_path"])
         allowed = {} if self.readonly else self.actions.allowed(job_id)
-        return JobDetail(data, audit_json(self.store, job_id), now, chunk, reset, allowed)
+        return JobDetail(pane.job, pane.audit, pane.now, chunk, reset, allowed)
 
     @property
     def _leaving(self) -> bool:

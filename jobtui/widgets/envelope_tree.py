@@ -8,10 +8,9 @@ moves jobs underneath.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -19,15 +18,10 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from jobtui.engine.domain.envelopes import LABELS, EnvelopeStatus, derive_status
+from jobtui.engine.domain.envelopes import LABELS, EnvelopeStatus
+from jobtui.engine.service.envelope_tree import EnvelopeLine, JobLine, JobStats, TreeData
 from jobtui.i18n import envelope_status_text, t
 from jobtui.widgets.status_style import status_text
-
-if TYPE_CHECKING:
-    from jobtui.engine.db.store import Store
-
-ENVELOPES_SHOWN = 200
-JOBS_PER_GROUP = 200
 
 # The component class (styled in monitor.tcss) that colours each derived status.
 STATUS_CLASSES: dict[EnvelopeStatus, str] = {
@@ -41,114 +35,6 @@ STATUS_CLASSES: dict[EnvelopeStatus, str] = {
 }
 
 NodeData = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class JobLine:
-    id: int
-    name: str
-    status: str
-    progress: int
-
-
-@dataclass(frozen=True)
-class JobStats:
-    tasks: int = 0
-    ops: int = 0
-    done: int = 0
-    failed: int = 0
-
-
-@dataclass(frozen=True)
-class EnvelopeLine:
-    id: int
-    name: str
-    project: str
-    status: EnvelopeStatus
-    reason: str | None
-    jobs: tuple[JobLine, ...]  # chain order, the rollback job last
-
-
-@dataclass(frozen=True)
-class TreeData:
-    """Everything the tree shows, read in one go."""
-
-    envelopes: tuple[EnvelopeLine, ...]  # newest first
-    loose: tuple[JobLine, ...]  # jobs in no envelope, newest first
-    stats: dict[int, JobStats] = field(default_factory=dict)
-
-
-def load_tree(store: Store) -> TreeData:
-    """Read the tree's data; touches no widget, so any thread may call it."""
-    # Imported here: the monitor paints its first rows before SQLAlchemy is loaded.
-    from sqlalchemy import select
-
-    from jobtui.engine.db.models import ENVELOPES, JOBS
-
-    with store.engine.connect() as conn:
-        envelopes = conn.execute(
-            select(ENVELOPES).order_by(ENVELOPES.c.id.desc()).limit(ENVELOPES_SHOWN)
-        ).all()
-        chains: dict[int, list[JobLine]] = defaultdict(list)
-        if envelopes:
-            # Same order as the engine's chain: position, the positionless rollback job last, then id.
-            rows = conn.execute(
-                select(JOBS.c.id, JOBS.c.name, JOBS.c.status, JOBS.c.progress, JOBS.c.envelope_id)
-                .where(JOBS.c.envelope_id.in_([e.id for e in envelopes]))
-                .order_by(
-                    JOBS.c.envelope_id,
-                    JOBS.c.envelope_position.is_(None),
-                    JOBS.c.envelope_position,
-                    JOBS.c.id,
-                )
-            )
-            for row in rows:
-                chains[row.envelope_id].append(JobLine(row.id, row.name, row.status, row.progress))
-        loose = [
-            JobLine(row.id, row.name, row.status, row.progress)
-            for row in conn.execute(
-                select(JOBS.c.id, JOBS.c.name, JOBS.c.status, JOBS.c.progress)
-                .where(JOBS.c.envelope_id.is_(None), JOBS.c.system.is_(False))
-                .order_by(JOBS.c.id.desc())
-                .limit(JOBS_PER_GROUP)
-            )
-        ]
-        lines = tuple(
-            EnvelopeLine(
-                id=e.id,
-                name=e.name,
-                project=e.project,
-                status=derive_status(e.status, [job.status for job in chains[e.id]]),
-                reason=e.reason,
-                jobs=tuple(chains[e.id]),
-            )
-            for e in envelopes
-        )
-        job_ids = [job.id for chain in chains.values() for job in chain] + [job.id for job in loose]
-        return TreeData(lines, tuple(loose), _stats(conn, job_ids))
-
-
-def _stats(conn: Any, job_ids: list[int]) -> dict[int, JobStats]:
-    from sqlalchemy import func, select
-
-    from jobtui.engine.db.models import OP_RUNS, TASKS
-
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
-    if not job_ids:
-        return {}
-    for job_id, count in conn.execute(
-        select(TASKS.c.job_id, func.count()).where(TASKS.c.job_id.in_(job_ids)).group_by(TASKS.c.job_id)
-    ):
-        counts[job_id]["tasks"] = count
-    for job_id, status, count in conn.execute(
-        select(OP_RUNS.c.job_id, OP_RUNS.c.status, func.count())
-        .where(OP_RUNS.c.job_id.in_(job_ids))
-        .group_by(OP_RUNS.c.job_id, OP_RUNS.c.status)
-    ):
-        counts[job_id]["ops"] = counts[job_id].get("ops", 0) + count
-        if status in ("done", "failed"):
-            counts[job_id][status] = count
-    return {job_id: JobStats(**values) for job_id, values in counts.items()}
 
 
 @dataclass

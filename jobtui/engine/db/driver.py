@@ -18,7 +18,7 @@ from typing import Any
 
 import platformdirs
 
-from jobtui.engine.errors import JobtuiError
+from jobtui.engine.errors import ReadFailed
 
 # The schema version this code reads and writes (the newest migration); Store migrates older databases.
 SCHEMA_HEAD = "0007"
@@ -28,15 +28,6 @@ CONNECT_TIMEOUT_S = 10
 IDLE_CONNECTIONS = 2
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
-
-
-class ReadFailed(JobtuiError, RuntimeError):
-    """The database did not answer a read (locked past the busy timeout, unreachable, I/O error); `orig`
-    is the driver's own error."""
-
-    def __init__(self, orig: BaseException) -> None:
-        super().__init__(str(orig).strip() or type(orig).__name__)
-        self.orig = orig
 
 
 def default_db_url() -> str:

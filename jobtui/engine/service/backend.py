@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 
@@ -19,6 +19,8 @@ from jobtui.engine.read.listing import JobListing, scope_of
 if TYPE_CHECKING:
     from jobtui.engine.db.store import Store
     from jobtui.engine.service.actions import Actions
+    from jobtui.engine.service.envelope_actions import EnvelopeActions
+    from jobtui.engine.service.reads import Reads
 
 
 class Backend:
@@ -29,6 +31,8 @@ class Backend:
         self._opened: Future[Actions] = Future()
         self._opening = threading.Lock()
         self._started = False
+        self._reads: Reads | None = None
+        self._envelopes: EnvelopeActions | None = None
         if store is not None:
             from jobtui.engine.service.actions import Actions
 
@@ -87,6 +91,28 @@ class Backend:
     @property
     def store(self) -> Store:
         return self.actions.store
+
+    @property
+    def reads(self) -> Reads:
+        """Every read about one job or the envelopes, scoped by the actor (waits for the Store)."""
+        from jobtui.engine.service.reads import Reads
+
+        if self._reads is None:
+            self._reads = Reads(self.store, self.actor)
+        return self._reads
+
+    @property
+    def envelopes(self) -> EnvelopeActions:
+        from jobtui.engine.service.envelope_actions import EnvelopeActions
+
+        if self._envelopes is None:
+            self._envelopes = EnvelopeActions(self.actions)
+        return self._envelopes
+
+    def listen(self, wake: Callable[[], None]) -> Any:
+        """Changes from other hosts wake `wake` at once (PostgreSQL LISTEN/NOTIFY); the listener's stop()
+        ends it."""
+        return self.store.listen(wake)
 
     def now(self) -> pendulum.DateTime:
         """The Store's clock once open (tests freeze it), the system clock until then."""

@@ -1,0 +1,163 @@
+"""The one read path about jobs and envelopes, scoped by the actor.
+
+Every question the CLI and the dashboard ask about one job (its detail, log, audit trail) or about the
+envelopes goes through `Reads`: a job of a project the actor may not view (action.job.view_monitor) is
+refused the same way everywhere, naming the verb that asked; lists leave such jobs out. The job table and
+its counts are the fast driver-level half of this path (`jobtui.engine.read.listing`, scoped by the same
+`scope_of`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from sqlmodel import Session, col, select
+
+from jobtui.engine.db.models import Envelope, Job
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.envelopes import derive_status
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.domain.states import FINAL_STATUSES, Perm, Status
+from jobtui.engine.read.listing import ALL_PROJECTS, scope_of
+from jobtui.engine.service.actions import UnknownJob
+from jobtui.engine.service.envelope_actions import EnvelopeActions
+from jobtui.engine.service.envelope_tree import TreeData, load_tree
+from jobtui.engine.service.views import audit_json, job_detail_json, job_json
+from jobtui.engine.worker.chain import chain_of
+
+
+@dataclass(frozen=True)
+class JobPane:
+    """What the dashboard's detail pane shows of one job, read in one go."""
+
+    job: dict[str, Any]  # the `show` JSON, with log_path
+    audit: list[dict[str, Any]]
+    now: pendulum.DateTime
+
+
+@dataclass(frozen=True)
+class EnvelopeSummary:
+    id: int
+    name: str
+    project: str
+    status: str  # the derived status's code
+    jobs: int
+
+
+class Reads:
+    def __init__(self, store: Store, actor: Actor) -> None:
+        self.store = store
+        self.actor = actor
+
+    # -- one job ----------------------------------------------------------------------------------------
+
+    def _job(self, s: Session, job_id: int, verb: str) -> Job:
+        job = s.get(Job, job_id)
+        if job is None:
+            raise UnknownJob(f"{verb}: no job {job_id}")
+        self.actor.require(verb, Perm.VIEW, job.project)
+        return job
+
+    def may_view(self, project: str) -> bool:
+        return self.actor.may(Perm.VIEW, project)
+
+    def detail(self, job_id: int, verb: str = "show", lang: str = "en") -> dict[str, Any]:
+        """The `show` JSON of a job (tasks, steps, trap, schedule)."""
+        with self.store.read() as s:
+            return job_detail_json(self._job(s, job_id, verb), s, self.store.now(), lang)
+
+    def job(self, job_id: int, verb: str) -> dict[str, Any] | None:
+        """The job's summary JSON, or None when it is gone (deleted); refused when not viewable."""
+        with self.store.read() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                return None
+            self.actor.require(verb, Perm.VIEW, job.project)
+            return job_json(job, s, self.store.now())
+
+    def audit(self, job_id: int, verb: str = "audit") -> list[dict[str, Any]]:
+        """The audit trail, also of a deleted job (its tombstone names no project: only who may view every
+        project reads it)."""
+        rows = audit_json(self.store, job_id)
+        if not rows:
+            raise UnknownJob(f"{verb}: no job {job_id}")
+        with self.store.read() as s:
+            job = s.get(Job, job_id)
+            project = job.project if job is not None else "*"
+        self.actor.require(verb, Perm.VIEW, project)
+        return rows
+
+    def log_path(self, job_id: int, verb: str = "log") -> Path:
+        with self.store.read() as s:
+            return Path(self._job(s, job_id, verb).log_path)
+
+    def has_ended(self, job_id: int) -> bool:
+        """Whether the job is in a final status or gone: a followed log has nothing more to wait for."""
+        with self.store.read() as s:
+            job = s.get(Job, job_id)
+            return job is None or Status(job.status) in FINAL_STATUSES
+
+    def pane(self, job_id: int, lang: str = "en") -> JobPane | None:
+        """The detail pane's job, or None when it is gone or the actor may not view it (the pane stays
+        empty rather than showing a job the table would not list)."""
+        now = self.store.now()
+        with self.store.read() as s:
+            job = s.get(Job, job_id)
+            if job is None or not self.may_view(job.project):
+                return None
+            data = job_detail_json(job, s, now, lang)
+        return JobPane(data, audit_json(self.store, job_id), now)
+
+    # -- lists ------------------------------------------------------------------------------------------
+
+    def jobs(
+        self, statuses: list[str], project: str | None, include_system: bool, limit: int
+    ) -> list[dict[str, Any]]:
+        """Newest first, only of projects the actor may view (before `limit` counts them)."""
+        with self.store.read() as s:
+            query = select(Job).order_by(col(Job.id).desc())
+            scope = scope_of(self.actor)
+            if scope != ALL_PROJECTS:
+                query = query.where(col(Job.project).in_(sorted(scope)))
+            if statuses:
+                query = query.where(col(Job.status).in_(statuses))
+            if project:
+                query = query.where(Job.project == project)
+            if not include_system:
+                query = query.where(col(Job.system).is_(False))
+            if limit:
+                query = query.limit(limit)
+            now = self.store.now()
+            return [job_json(job, s, now) for job in s.exec(query)]
+
+    def envelope_tree(self) -> TreeData:
+        """The envelopes view: envelopes whose every project the actor may view, and loose jobs of them."""
+        return load_tree(self.store, scope_of(self.actor))
+
+    def envelope_summary(self, s: Session, envelope_id: int) -> tuple[Envelope, EnvelopeSummary] | None:
+        """The envelope with its derived status, or None when it is gone or not viewable."""
+        envelope = s.get(Envelope, envelope_id)
+        if envelope is None:
+            return None
+        jobs = chain_of(s, envelope_id)
+        if not all(self.may_view(project) for project in {envelope.project, *(job.project for job in jobs)}):
+            return None
+        status = derive_status(envelope.status, [job.status for job in jobs])
+        return envelope, EnvelopeSummary(
+            envelope_id, envelope.name, envelope.project, status.value, len(jobs)
+        )
+
+    def envelope_rollback_state(
+        self, envelope_id: int, envelopes: EnvelopeActions
+    ) -> tuple[EnvelopeSummary | None, str | None]:
+        """The envelope as the rollback dialog shows it (None: gone or not viewable) and why it may not be
+        rolled back now (None: it may), read in one transaction."""
+        with self.store.read() as s:
+            found = self.envelope_summary(s, envelope_id)
+            if found is None:
+                return None, None
+            envelope, summary = found
+            return summary, envelopes.refusal(s, envelope)

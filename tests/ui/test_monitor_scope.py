@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from jobtui.app import JobtuiApp
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import Status
 from jobtui.engine.formats.policy_file import parse_policy
+from jobtui.engine.service.actions import Actions
 from jobtui.widgets.job_table import JobTable
 from jobtui.widgets.status_style import SYMBOLS
 from jobtui.widgets.statusbar import StatusBar
-from tests.support.pilot import SIZE, monitor, simple, until
+from tests.support.pilot import SIZE, monitor, open_envelopes, simple, submit_envelope, until
 
 Submit = Callable[..., int]
 
@@ -46,3 +48,19 @@ async def test_alice_sees_only_web_jobs_and_the_header_counts_only_them(store: S
         counts = str(bar.render()).split("alice")[0]
         assert f"{SYMBOLS[Status.READY]}2 " in counts, counts
         assert f"{SYMBOLS[Status.READY]}5" not in counts, counts
+
+
+async def test_the_envelopes_view_shows_alice_only_the_envelopes_she_may_view(
+    store: Store, actions: Actions, tmp_path: Path
+) -> None:
+    submit_envelope(actions, tmp_path / "w", "web-release", {"a": "true"}, project="web")
+    submit_envelope(actions, tmp_path / "o", "ops-release", {"b": "true"}, project="ops")
+    alice = Actor("alice", parse_policy(POLICY, "policy.toml"))
+    app = JobtuiApp(store, alice, embedded=False, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await open_envelopes(pilot)
+        await until(pilot, lambda: len(tree.root.children) > 0, "the tree")
+        await pilot.pause(0.3)
+        shown = [str(node.label) for node in tree.root.children]
+        assert any("web-release" in label for label in shown), shown
+        assert not any("ops-release" in label for label in shown), shown

@@ -7,13 +7,10 @@ import logging
 import os
 import sys
 import threading
-import traceback
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pendulum
-import platformdirs
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -21,6 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from jobtui.crash import one_line, write_crash_log
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.listing import JobListing
@@ -312,34 +310,12 @@ def run_dashboard(app: JobtuiApp, **run_options: Any) -> int:
     if app.crash is not None:
         path = write_crash_log(app.crash)
         where = str(path) if path is not None else "-"
-        print(t("app.crashed", app.lang, error=_one_line(app.crash), path=where), file=sys.stderr)
+        print(t("app.crashed", app.lang, error=one_line(app.crash), path=where), file=sys.stderr)
         return 1
     if app.failed is not None:
         raise app.failed  # the CLI turns it into its one-line message and exit code
     return app.return_code or 0
 
 
-def crash_log_dir() -> Path:
-    return Path(platformdirs.user_log_dir("jobtui"))
 
-
-def write_crash_log(error: BaseException) -> Path | None:
-    """Write `error`'s traceback to a new file in crash_log_dir(); its path, or None if it cannot."""
-    now = pendulum.now("UTC")
-    text = "".join(traceback.format_exception(error))
-    try:
-        folder = crash_log_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"crash-{now.format('YYYYMMDD-HHmmss')}-{os.getpid()}.log"
-        path.write_text(f"jobtui crashed at {now.to_iso8601_string()}\n\n{text}", encoding="utf-8")
-    except OSError:
-        return None
-    return path
-
-
-def _one_line(error: BaseException) -> str:
-    message = " ".join(str(error).split())
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
-
-
-__all__ = ["JobtuiApp", "crash_log_dir", "live_daemon_host", "run_app", "run_dashboard", "write_crash_log"]
+__all__ = ["JobtuiApp", "live_daemon_host", "run_app", "run_dashboard"]

@@ -1,7 +1,8 @@
 """`jobtui` on the command line: every monitor action as a command, with --json for scripts.
 
 Exit codes (a contract): 0 done; 1 refused (not allowed now, or not permitted), reason on stderr;
-2 bad input (usage, invalid file, unknown job id).
+2 bad input (usage, invalid file, unknown job id); 3 an internal error (a bug: the traceback is in a
+crash log in the user's log folder, never on the terminal).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, NoReturn
 from jobtui.engine.errors import BadInput
 from jobtui.engine.service.commands import CliArg, cli_commands
 
-EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_CRASHED = 0, 1, 2, 3
 LOG_PIECE_BYTES = 1 << 20
 
 
@@ -174,9 +175,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:
         code = _failed(exc, args)
-        if code is None:
-            raise
-        return code
+        return _crashed(exc, args) if code is None else code
+
+
+def _crashed(exc: Exception, args: argparse.Namespace) -> int:
+    """A bug: the traceback goes to a crash log, the user reads one line and the exit code says so."""
+    from jobtui.crash import one_line, write_crash_log
+
+    path = write_crash_log(exc)
+    print(
+        f"{args.command or 'jobtui'}: internal error ({one_line(exc)}); details in {path or '-'}",
+        file=sys.stderr,
+    )
+    return EXIT_CRASHED
 
 
 def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
@@ -184,21 +195,14 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
     types are imported only now: the dashboard paints before SQLAlchemy and the engine are loaded."""
     from sqlalchemy.exc import DBAPIError
 
-    from jobtui.engine.db.store import StoreError
-    from jobtui.engine.domain.definitions import DefinitionError
-    from jobtui.engine.domain.permissions import PermissionRefused
-    from jobtui.engine.errors import ReadFailed
-    from jobtui.engine.formats.policy_file import PolicyError
-    from jobtui.engine.service.actions import Refused, UnknownJob
+    from jobtui.engine.errors import JobtuiError, ReadFailed, Refusal, StoreError
 
-    if isinstance(exc, Refused | PermissionRefused):
+    # By kind, not by class: a new refusal or bad-input error gets its exit code without a change here.
+    if isinstance(exc, Refusal):
         print(str(exc), file=sys.stderr)
         return EXIT_REFUSED
     if isinstance(exc, StoreError):
         print(f"{exc}{_storage_hint(args)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if isinstance(exc, UnknownJob | DefinitionError | PolicyError | UsageError | ValueError):
-        print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     if isinstance(exc, DBAPIError | ReadFailed):
         # A database that cannot take the write (full or read-only disk, I/O error): say so in one line,
@@ -208,6 +212,9 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
             f"{args.command or 'jobtui'}: database {_db_label(args)}: {reason}{_storage_hint(args)}",
             file=sys.stderr,
         )
+        return EXIT_BAD_INPUT
+    if isinstance(exc, JobtuiError | ValueError):
+        print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""

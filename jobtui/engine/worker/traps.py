@@ -1,6 +1,6 @@
 """Resolving a trapped job: retry, skip or abort its failed op, or pause and resume its countdown.
 
-Operators (service.actions) and the engine's trap timeout (worker.loop) both resolve traps here.
+Operators (service.actions) and the engine's trap timeout (worker.sweeps) both resolve traps here.
 """
 
 from __future__ import annotations

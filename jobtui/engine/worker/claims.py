@@ -1,0 +1,175 @@
+"""Claiming due jobs (and rollbacks left without an engine) for free slots, and handing held jobs
+back when the engine stops."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import datetime
+
+import pendulum
+from sqlalchemy import Boolean, Text, bindparam, column, text
+from sqlmodel import Session
+
+from jobtui.engine.db.models import AuditEvent, Job, UTCDateTime
+from jobtui.engine.db.store import LeaseLost
+from jobtui.engine.domain.states import Status
+from jobtui.engine.worker import pipeline
+from jobtui.engine.worker.state import EngineState, Held, timed
+
+# What an engine claims. The status lists are literals, matching the partial indexes (migration 0005)
+# that keep a claim's cost independent of how long the queue is.
+_DUE_TO_RUN = "status IN ('READY', 'PAUSED') AND due_at <= :now"
+_ORPHAN_ROLLBACK = "status = 'ROLLBACK' AND worker_id IS NULL"
+
+# Whether the queue is paused, when the next job falls due, whether a rollback waits for an engine.
+_LOOK = text(
+    "SELECT (SELECT value FROM settings WHERE key = 'queue_paused'), "
+    "(SELECT min(due_at) FROM jobs WHERE status IN ('READY', 'PAUSED')), "
+    f"EXISTS (SELECT 1 FROM jobs WHERE {_ORPHAN_ROLLBACK})"
+).columns(column("paused", Text()), column("next_due", UTCDateTime()), column("rollbacks", Boolean()))
+
+
+class Claimer:
+    """Claims jobs for an engine's free slots, and remembers when the next job falls due."""
+
+    def __init__(self, state: EngineState) -> None:
+        self.state = state
+        # When the next job falls due, as of the last look; None when there was nothing to wake for.
+        self.next_due: datetime | None = None
+
+    def claim(self, now: pendulum.DateTime) -> int:
+        """Claim jobs for the free slots; how many."""
+        state = self.state
+        self.next_due = None  # nothing to wake for while every slot is busy or the queue is paused
+        free = state.slots - len(state.held)
+        if free <= 0:
+            return 0
+        with state.store.read() as s:
+            # Look before taking the write lock: an idle engine must not queue behind busy ones. One
+            # statement, as every daemon looks whenever any transaction on the queue commits.
+            paused, next_due, rollbacks = s.execute(_LOOK).one()
+            if paused is not None and json.loads(paused):
+                return 0
+            self.next_due = _as_utc(next_due)
+            if not (rollbacks or (self.next_due is not None and self.next_due <= now)):
+                return 0
+        lease = state.new_lease()
+        with state.store.write(walking=True) as s:
+            if pipeline.queue_paused(state.store, s):
+                return 0
+            claimed = _claim_rows(state, s, now, free, lease, bool(rollbacks))
+            for job_id, name, src, status in claimed:
+                s.add(
+                    AuditEvent(
+                        job_id=job_id,
+                        job_name=name,
+                        at=now,
+                        who=state.who,
+                        action="claim",
+                        from_status=src,
+                        to_status=status,
+                        comment=f"worker {state.worker_id[:8]}",
+                    )
+                )
+                state.store.touch(s, job_id)
+        ids = [job_id for job_id, _, _, _ in claimed]
+        for job_id in ids:
+            state.held[job_id] = Held(job_id, lease)
+        return len(ids)
+
+
+def _claim_rows(
+    state: EngineState, s: Session, now: pendulum.DateTime, limit: int, lease: str, rollbacks: bool
+) -> list[tuple[int, str, str, str]]:
+    """(id, name, status before, status after) of the jobs claimed; no job is ever claimed twice.
+
+    Rollbacks left without an engine first, then due jobs in due order: each its own statement, so
+    each walks its own index instead of sorting the whole queue at every claim.
+    """
+    claimed: list[tuple[int, str, str, str]] = []
+    for where, order in ((_ORPHAN_ROLLBACK, "id"), (_DUE_TO_RUN, "due_at, id")):
+        if where is _ORPHAN_ROLLBACK and not rollbacks:
+            continue
+        want = limit - len(claimed)
+        if want <= 0:
+            break
+        claimed += _claim_where(state, s, where, order, now, want, lease)
+    return claimed
+
+
+def _claim_where(
+    state: EngineState, s: Session, where: str, order: str, now: pendulum.DateTime, limit: int, lease: str
+) -> list[tuple[int, str, str, str]]:
+    params = {"now": now, "w": state.worker_id, "lease": lease, "n": limit}
+    take = (
+        "UPDATE jobs SET status = CASE WHEN {was} = 'ROLLBACK' THEN {was} ELSE 'RUNNING' END, "
+        "worker_id = :w, lease = :lease, due_at = NULL, status_since = :now "
+    )
+    if not state.store.is_sqlite:
+        # One statement: the rows are locked as they are picked, and engines on other hosts skip them.
+        rows = s.execute(
+            timed(
+                text(
+                    f"WITH due AS (SELECT id, status FROM jobs WHERE {where} ORDER BY {order} "
+                    "LIMIT :n FOR UPDATE SKIP LOCKED) "
+                    + take.format(was="due.status")
+                    + "FROM due WHERE jobs.id = due.id "
+                    "RETURNING jobs.id, jobs.name, due.status, jobs.status"
+                ),
+                "now",
+            ),
+            params,
+        ).all()
+        return sorted((int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows)
+    # SQLite cannot return the FROM table's columns; this transaction holds the only write lock, so
+    # looking first and updating after is just as safe.
+    due = s.execute(
+        timed(
+            text(f"SELECT id, name, status FROM jobs WHERE {where} ORDER BY {order} LIMIT :n"),
+            *(["now"] if ":now" in where else []),
+        ),
+        params,
+    ).all()
+    if not due:
+        return []
+    s.execute(
+        timed(
+            text(take.format(was="status") + "WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)),
+            "now",
+        ),
+        {**params, "ids": [int(r[0]) for r in due]},
+    )
+    claimed = []
+    for job_id, name, was in sorted(due):
+        after = was if was == Status.ROLLBACK.value else Status.RUNNING.value
+        claimed.append((int(job_id), str(name), str(was), after))
+    return claimed
+
+
+def hand_back(state: EngineState) -> None:
+    """Hand back the jobs held between ops; ops still running keep running for a later engine."""
+    for held in list(state.held.values()):
+        if held.handle is not None:
+            continue
+        with contextlib.suppress(LeaseLost), state.store.write() as s:
+            job = s.get(Job, held.job_id)
+            if job is not None and job.lease == held.lease:
+                to = Status.READY if job.status == Status.RUNNING else Status(job.status)
+                state.store.change_job(
+                    s,
+                    job,
+                    state.who,
+                    "release",
+                    to,
+                    comment="engine stopped",
+                    held=held.lease,
+                    worker_id=None,
+                    lease=None,
+                    due_at=state.store.now(),
+                )
+        state.held.pop(held.job_id, None)
+
+
+def _as_utc(value: datetime | None) -> pendulum.DateTime | None:
+    return None if value is None else pendulum.instance(value).in_timezone("UTC")

@@ -1,0 +1,188 @@
+"""How an op ended and what that makes of its job: done, failed (ignored, trapped, rescheduled,
+rolled back), abended; then the walk goes on in the same transaction."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from jobtui.engine.db.models import TASKS, Job, OpRun
+from jobtui.engine.db.store import LeaseLost
+from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
+from jobtui.engine.worker import launcher, lifecycle, pipeline, walker
+from jobtui.engine.worker.pipeline import JobRef
+from jobtui.engine.worker.runner import OpOutcome, ProcessHandle
+from jobtui.engine.worker.state import EngineState, Held, LaunchSpec
+from jobtui.engine.worker.supervision import Supervisor
+
+# What a PRE op may add through $JOBTUI_NATURES_FILE: names, one per line.
+NATURE_NAME = re.compile(r"[\w.+#/ -]{1,64}")
+MAX_NATURES = 64
+NATURES_READ_BYTES = 64 * 1024
+
+
+class Outcomes:
+    def __init__(self, state: EngineState, supervisor: Supervisor, pool: ThreadPoolExecutor) -> None:
+        self.state = state
+        self.supervisor = supervisor
+        self.pool = pool
+
+    def launch(self, held: Held, spec: LaunchSpec) -> None:
+        failed = launcher.start(self.state, self.pool, held, spec)
+        if failed is not None:
+            self.complete(held, failed)
+
+    def complete(self, held: Held, outcome: OpOutcome) -> None:
+        """Record how an op ended and decide the job's next move (trap, failure, rollback, next op)."""
+        state = self.state
+        handle, held.handle = held.handle, None
+        held.ready_outcome = None
+        spec: LaunchSpec | None = None
+        try:
+            with state.store.write(walking=True) as s:
+                job = s.get(Job, held.job_id)
+                op_run = s.get(OpRun, held.op_run_id) if held.op_run_id else None
+                if job is None or job.lease != held.lease or op_run is None:
+                    state.held.pop(held.job_id, None)
+                    return
+                ref = JobRef(state.who, held.lease)
+                title = held.title or f"{op_run.step} {op_run.name}"
+                state.append_log(job.log_path, f"{title}: {outcome.error or 'done'}")
+                if outcome.vanished:
+                    self.abend(s, job, op_run, ref, outcome.error or "op vanished")
+                    return
+                now = state.store.now()
+                op_run.exit_code = outcome.exit_code
+                op_run.completed_at = now
+                op_run.error = outcome.error
+                op_run.status = OpStatus.DONE.value if outcome.ok else OpStatus.FAILED.value
+                s.add(op_run)
+                if outcome.ok:
+                    self._after_success(s, job, op_run, ref)
+                else:
+                    self._after_failure(s, job, op_run, ref)
+                still_held = job.lease == held.lease  # not when trapped: handed back to an operator
+                pipeline.refresh_progress(
+                    state.store, s, job, ref if still_held else JobRef(state.who), task_id=op_run.task_id
+                )
+                if not still_held:
+                    state.let_go_at_commit(s, held.job_id)
+                elif not state.draining:
+                    # Start the next op in the same transaction: one commit per op, not two.
+                    spec = walker.walk(state, s, job, held)
+        except LeaseLost:
+            state.held.pop(held.job_id, None)
+            return
+        except Exception:
+            # Nothing was recorded: keep the outcome, or the next pass would find no pending op and walk
+            # on as if the op had succeeded. It is recorded on the next pass once the database answers.
+            held.handle = handle
+            held.ready_outcome = outcome
+            raise
+        finally:
+            del handle
+        if spec is not None:
+            self.launch(held, spec)
+
+    def _after_success(self, s: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
+        if op_run.step == ROLLBACK_STEP and op_run.rollback_of:
+            original = s.get(OpRun, op_run.rollback_of)
+            if original is not None:
+                original.rolled_back = True
+                s.add(original)
+        if op_run.step == Step.PRE:
+            self._collect_natures(s, job, ref)
+
+    def _after_failure(self, s: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
+        store = self.state.store
+        op = launcher.op_def(job, op_run)
+        on_error = op.on_error if op is not None else "fail"
+        if on_error == "ignore":
+            return
+        if on_error == "trap":
+            definition = pipeline.definition_of(job)
+            deadline = (
+                store.now().add(seconds=definition.trap_timeout_s) if definition.trap_timeout_s > 0 else None
+            )
+            store.change_job(
+                s,
+                job,
+                self.state.who,
+                "trap",
+                Status.TRAPPED,
+                comment=f'{op_run.step} op "{op_run.name}" failed: {op_run.error}',
+                held=ref.lease,
+                trap_op_run_id=op_run.id,
+                trap_deadline_at=deadline,
+                trap_left_s=None,
+                worker_id=None,
+                lease=None,
+            )
+            return
+        if lifecycle.reschedule_failed(store, s, job, op_run, ref):
+            return
+        pipeline.apply_op_failure(store, s, job, op_run, ref)
+
+    def _collect_natures(self, s: Session, job: Job, ref: JobRef) -> None:
+        path = self.state.store.log_dir / f"job-{job.id}.natures"
+        try:
+            # A nature is a short name; whatever else an op sent there by mistake is left out, and
+            # never read whole inside the write transaction.
+            with path.open("rb") as fh:
+                head = fh.read(NATURES_READ_BYTES)
+        except OSError:
+            return
+        lines = (ln.strip() for ln in head.decode("utf-8", errors="replace").splitlines())
+        natures = list(json.loads(job.natures))
+        room = max(0, MAX_NATURES - len(natures))
+        named = (ln for ln in dict.fromkeys(lines) if NATURE_NAME.fullmatch(ln) and ln not in natures)
+        added = list(itertools.islice(named, room))
+        if added:
+            self.state.store.change_job(
+                s, job, self.state.who, "natures", held=ref.lease, natures=json.dumps(natures + added)
+            )
+
+    def abend(self, s: Session, job: Job, op_run: OpRun, ref: JobRef, reason: str) -> None:
+        state = self.state
+        now = state.store.now()
+        op_run.status = OpStatus.FAILED.value
+        op_run.completed_at = now
+        op_run.error = reason
+        s.add(op_run)
+        # What the vanished wrapper left behind (its children, in its process group) must not run on
+        # unsupervised; nothing else of the job runs after an abend.
+        if op_run.pid and op_run.host == state.host:
+            orphan = ProcessHandle(op_run.pid, op_run.pid_create_time or 0.0, op_run.status_file or "", None)
+            self.supervisor.terminate_tree(orphan)
+        pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value, ROLLBACK_STEP), now)
+        s.execute(
+            update(TASKS)
+            .where(
+                TASKS.c.job_id == job.id,
+                TASKS.c.status.not_in([TaskStatus.SUCCEEDED.value, TaskStatus.FAILED.value]),
+            )
+            .values(status=TaskStatus.FAILED.value, current_step=None)
+        )
+        state.store.change_job(
+            s,
+            job,
+            state.who,
+            "abend",
+            Status.ABEND,
+            comment=reason,
+            held=ref.lease,
+            reason=reason,
+            ended_at=now,
+            worker_id=None,
+            lease=None,
+            due_at=None,
+            failed_step=op_run.step if op_run.step != ROLLBACK_STEP else job.step,
+        )
+        pipeline.refresh_progress(state.store, s, job, JobRef(state.who))
+        pipeline.pause_queue_if_configured(state.store, s, job)
+        state.let_go_at_commit(s, job.id or 0)

@@ -1,0 +1,93 @@
+"""What the engine's parts share: who the engine is, the jobs it holds, and how it wakes."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pendulum
+from sqlalchemy import TextClause, bindparam
+from sqlmodel import Session
+
+from jobtui.engine.db.models import Job, UTCDateTime
+from jobtui.engine.db.store import Store
+from jobtui.engine.worker.runner import OpContext, OpHandle, OpOutcome
+
+
+@dataclass
+class Held:
+    """A job this engine has claimed, and the op it is running for it, if any."""
+
+    job_id: int
+    lease: str
+    handle: OpHandle | None = None
+    op_run_id: int | None = None
+    deadline: datetime | None = None
+    timeout_s: float | None = None
+    timed_out: bool = False
+    ready_outcome: OpOutcome | None = None
+    title: str = ""
+
+
+@dataclass
+class Dying:
+    handle: OpHandle
+    since: pendulum.DateTime
+    killed: bool = False
+
+
+@dataclass
+class LaunchSpec:
+    op_run_id: int
+    argv: list[str] | None
+    call: str | None
+    env: dict[str, str]
+    context: OpContext
+    status_file: str
+    timeout_s: float | None
+    title: str = field(default="")
+
+
+class EngineState:
+    """One engine's identity and holdings, shared by the loop, claims, sweeps, the walker and
+    supervision."""
+
+    def __init__(self, store: Store, slots: int, host: str, worker_id: str) -> None:
+        self.store = store
+        self.slots = slots
+        self.host = host
+        self.worker_id = worker_id
+        self.who = f"engine@{host}"
+        self.draining = False
+        self.held: dict[int, Held] = {}
+        self.wake_event = threading.Event()
+        self._claims = itertools.count(1)
+
+    def wake(self) -> None:
+        self.wake_event.set()
+
+    def new_lease(self) -> str:
+        return f"{self.worker_id}:{next(self._claims)}"
+
+    def let_go_at_commit(self, s: Session, job_id: int) -> None:
+        """Stop holding a job once the transaction that hands it on commits: if the commit fails,
+        nothing was recorded and the engine must still hold the job, to record it again."""
+        self.store.after_commit(s, lambda: self.held.pop(job_id, None))
+
+    def log(self, job: Job, line: str) -> None:
+        self.append_log(job.log_path, line)
+
+    def append_log(self, path: str, line: str) -> None:
+        if not path:
+            return
+        stamp = self.store.now().format("YYYY-MM-DD HH:mm:ss")
+        with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"[jobtui {stamp}] {line}\n")
+
+
+def timed(statement: TextClause, *names: str) -> TextClause:
+    """Bind times in raw SQL exactly as the UTCDateTime columns store them (SQLite compares text)."""
+    return statement.bindparams(*(bindparam(name, type_=UTCDateTime()) for name in names))

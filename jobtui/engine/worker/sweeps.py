@@ -1,0 +1,185 @@
+"""Periodic sweeps over the whole queue: jobs past their Max Start Date, schedules past their end, trap
+timeouts, and the jobs of lost workers (ABEND, or their ops re-adopted after a crash)."""
+
+from __future__ import annotations
+
+import pendulum
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from jobtui.engine.db.models import Job, OpRun, Worker
+from jobtui.engine.domain.processes import is_same_process
+from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
+from jobtui.engine.worker import lifecycle, pipeline
+from jobtui.engine.worker.outcomes import Outcomes
+from jobtui.engine.worker.pipeline import JobRef
+from jobtui.engine.worker.runner import OpOutcome, ProcessHandle, read_status_file
+from jobtui.engine.worker.state import EngineState, Held
+from jobtui.engine.worker.traps import resolve_trap
+
+UNSTARTED = "jobs.status IN ('READY', 'APPROVAL')"
+
+
+class Sweeps:
+    def __init__(self, state: EngineState, outcomes: Outcomes) -> None:
+        self.state = state
+        self.outcomes = outcomes
+
+    def run(self, now: pendulum.DateTime, lease_s: float) -> None:
+        """Every sweep, once; a worker silent for more than `lease_s` has lost its jobs."""
+        self.sweep_expired(now)
+        lifecycle.sweep_expired_schedules(self.state.store, self.state.who, now)
+        self.sweep_trap_timeouts(now)
+        self.sweep_lost_workers(now, lease_s)
+
+    def sweep_expired(self, now: pendulum.DateTime) -> None:
+        store = self.state.store
+        with store.read() as s:
+            ids = s.exec(
+                select(Job.id).where(
+                    text(UNSTARTED),  # a literal, as the partial index it walks (migration 0005)
+                    col(Job.step).in_([Step.INIT.value, Step.PRE.value, Step.RUN.value]),
+                    col(Job.run_started_at).is_(None),
+                    col(Job.max_start_at) < now,
+                )
+            ).all()
+        for job_id in ids:
+            with store.write() as s:
+                job = store.lock_job(s, job_id)
+                if job is None or job.status not in (Status.READY, Status.APPROVAL) or job.run_started_at:
+                    continue
+                when = pendulum.instance(job.max_start_at).isoformat() if job.max_start_at else "?"
+                pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
+                store.change_job(
+                    s,
+                    job,
+                    self.state.who,
+                    "expire",
+                    Status.EXPIRED,
+                    comment=f"RUN had not started by Max Start Date {when}",
+                    due_at=None,
+                    reason="passed Max Start Date",
+                )
+
+    def sweep_trap_timeouts(self, now: pendulum.DateTime) -> None:
+        store = self.state.store
+        with store.read() as s:
+            ids = s.exec(
+                select(Job.id).where(
+                    Job.status == Status.TRAPPED.value,
+                    col(Job.trap_deadline_at).is_not(None),
+                    col(Job.trap_deadline_at) <= now,
+                )
+            ).all()
+        for job_id in ids:
+            with store.write() as s:
+                job = store.lock_job(s, job_id)
+                if job is None or job.status != Status.TRAPPED or job.trap_deadline_at is None:
+                    continue
+                what = pipeline.definition_of(job).trap_timeout_action
+                resolve_trap(store, s, job, what, self.state.who, "trap timeout ran out")
+
+    def sweep_lost_workers(self, now: pendulum.DateTime, lease_s: float) -> None:
+        with self.state.store.read() as s:
+            rows = s.exec(
+                select(Job.worker_id)
+                .where(
+                    col(Job.status).in_([Status.RUNNING.value, Status.ROLLBACK.value]),
+                    col(Job.worker_id).is_not(None),
+                    Job.worker_id != self.state.worker_id,
+                )
+                .distinct()
+            ).all()
+            if not rows:
+                return
+            workers = {w.id: w for w in s.exec(select(Worker).where(col(Worker.id).in_(rows)))}
+        for worker_id in rows:
+            assert worker_id is not None
+            worker = workers.get(worker_id)
+            lost = worker_lost(self.state.host, worker, now, lease_s)
+            if lost:
+                reason, may_readopt = lost
+                self.take_over_jobs_of(worker_id, reason, may_readopt)
+
+    def take_over_jobs_of(self, worker_id: str, reason: str, may_readopt: bool = True) -> None:
+        with self.state.store.read() as s:
+            job_ids = s.exec(
+                select(Job.id).where(
+                    Job.worker_id == worker_id,
+                    col(Job.status).in_([Status.RUNNING.value, Status.ROLLBACK.value]),
+                )
+            ).all()
+        for job_id in job_ids:
+            assert job_id is not None
+            self.take_over(job_id, worker_id, reason, may_readopt)
+
+    def take_over(self, job_id: int, worker_id: str, reason: str, may_readopt: bool = True) -> None:
+        state = self.state
+        lease = state.new_lease()
+        with state.store.write() as s:
+            job = state.store.lock_job(s, job_id)
+            if job is None or job.worker_id != worker_id:
+                return
+            state.store.change_job(
+                s,
+                job,
+                state.who,
+                "take over",
+                comment=reason,
+                held=job.lease,
+                worker_id=state.worker_id,
+                lease=lease,
+            )
+            running = s.exec(
+                select(OpRun).where(OpRun.job_id == job_id, OpRun.status == OpStatus.RUNNING.value)
+            ).first()
+            held = Held(job_id, lease)
+            ref = JobRef(state.who, lease)
+            if running is not None and not may_readopt:
+                state.held[job_id] = held  # abend lets go of it again
+                self.outcomes.abend(s, job, running, ref, reason)
+                return
+            if running is not None and not self._readopt(s, job, running, held, ref, reason):
+                return
+            state.held[job_id] = held
+        if held.ready_outcome is not None:
+            self.outcomes.complete(held, held.ready_outcome)
+
+    def _readopt(self, s: Session, job: Job, running: OpRun, held: Held, ref: JobRef, reason: str) -> bool:
+        """Take the running op of a lost worker on: its process, if it still runs here, or the exit code
+        it left. False when it vanished with its worker (the job abended)."""
+        state = self.state
+        handle = None
+        if running.pid and running.host == state.host:
+            handle = ProcessHandle.adopt(
+                running.pid, running.pid_create_time or 0.0, running.status_file or "", state.wake
+            )
+        if handle is not None:
+            held.handle, held.op_run_id = handle, running.id
+            held.deadline = running.deadline_at
+            state.log(job, f"re-adopted op {running.name} (pid {running.pid}) after {reason}")
+            return True
+        code = read_status_file(running.status_file) if running.host == state.host else None
+        if code is None:
+            self.outcomes.abend(s, job, running, ref, f"{reason}; op {running.name} vanished with it")
+            return False
+        held.op_run_id = running.id
+        held.ready_outcome = OpOutcome(code, None if code == 0 else f"exit {code}")
+        return True
+
+
+def worker_lost(
+    host: str, worker: Worker | None, now: pendulum.DateTime, lease_s: float
+) -> tuple[str, bool] | None:
+    """Why the worker no longer owns its jobs, and whether its ops may be re-adopted: only when the
+    worker process is known to be gone. A worker that merely stopped heartbeating (paused, cut off)
+    may come back, so its jobs ABEND and it finds its lease gone."""
+    if worker is None:
+        return "worker unknown", True
+    if worker.stopped_at is not None:
+        return f"worker {worker.host} stopped", True
+    if worker.host == host and not is_same_process(worker.pid, worker.pid_create_time):
+        return f"worker {worker.host} (pid {worker.pid}) is gone", True
+    if worker.heartbeat_at and (now - pendulum.instance(worker.heartbeat_at)).total_seconds() > lease_s:
+        return f"worker {worker.host} lost", False
+    return None

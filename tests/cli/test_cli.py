@@ -9,7 +9,7 @@ read-only checks share one database.
 from __future__ import annotations
 
 import contextlib
-import getpass
+import pwd
 import json
 import os
 import re
@@ -35,7 +35,7 @@ from tests.support.helpers import ROOT, live_pids_of_group, wait_for
 
 _SCRIPT = Path(sys.executable).with_name("jobtui")
 JOBTUI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "jobtui.cli"]
-USER = getpass.getuser()
+USER = pwd.getpwuid(os.getuid()).pw_name
 
 JOB_KEYS = {
     "id",

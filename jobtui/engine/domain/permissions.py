@@ -5,7 +5,8 @@ No policy file means single-user mode: the local user may do everything. With a 
 
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -45,7 +46,13 @@ class Policy:
 
 
 def login_name() -> str:
-    return getpass.getuser()
+    """The account name of the process's real uid. Never LOGNAME/USER: anyone can set those, and the
+    audit trail and every permission check hang on this name."""
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no passwd entry (containers): its number is still unforgeable
+        return str(uid)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from jobtui.engine.domain.timeparse import (
     parse_max_start,
     parse_when,
 )
+from jobtui.engine.formats import toml_text
 
 _TOP_KEYS = (
     "name",
@@ -268,9 +269,12 @@ class _Checker:
 
     def check(self, text: str) -> Definition | None:
         try:
-            data = tomllib.loads(text)
+            data = toml_text.loads(text, self.source)
         except tomllib.TOMLDecodeError as exc:
             self.error(None, f"invalid TOML: {exc}")
+            return None
+        except toml_text.TomlFileError:
+            self.error(None, "invalid TOML: values nested too deeply")
             return None
 
         self.unknown_keys(data, None, "at top level", _TOP_KEYS)
@@ -566,11 +570,7 @@ def parse_definition(text: str, source: str) -> Definition:
 def load_definition(path: str | os.PathLike[str]) -> Definition:
     source = os.fspath(path)
     try:
-        with open(source, encoding="utf-8") as handle:
-            text = handle.read()
-    except UnicodeDecodeError as exc:
-        raise DefinitionError([f"{source}: cannot read file: not UTF-8 text ({exc.reason})"]) from exc
-    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL byte
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise DefinitionError([f"{source}: cannot read file: {reason}"]) from exc
+        text = toml_text.read_text(source)
+    except toml_text.TomlFileError as exc:
+        raise DefinitionError([str(exc)]) from exc
     return parse_definition(text, source)

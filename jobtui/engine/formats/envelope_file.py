@@ -20,6 +20,7 @@ from pathlib import Path
 
 from jobtui.engine.domain.definitions import Definition, DefinitionError
 from jobtui.engine.errors import BadInput
+from jobtui.engine.formats import toml_text
 from jobtui.engine.formats.definition_file import load_definition
 
 _TOP_KEYS = ("envelope", "project", "jobs")
@@ -59,8 +60,8 @@ class EnvelopeCorrupt(BadInput, ValueError):
 def is_envelope_file(path: str | Path) -> bool:
     """Whether `path` is meant as an envelope (an `envelope = ...` line), even when it is broken."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, ValueError):  # unreadable, not UTF-8, a NUL in the path
+        text = toml_text.read_text(path)
+    except toml_text.TomlFileError:
         return False
     return _ENVELOPE_LINE.search(text) is not None
 
@@ -76,9 +77,9 @@ def load_envelope(path: str | Path) -> EnvelopeSpec:
     source = str(path)
     fallback = Path(source).stem
     try:
-        text = Path(source).read_text(encoding="utf-8")
-    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, a NUL in the path
-        raise EnvelopeCorrupt(fallback, "default", source, f"{source}: cannot read file: {exc}") from exc
+        text = toml_text.read_text(source)
+    except toml_text.TomlFileError as exc:
+        raise EnvelopeCorrupt(fallback, "default", source, str(exc)) from exc
     named = _ENVELOPE_LINE.search(text)
     name = named.group(1) if named and named.group(1).strip() else fallback
 
@@ -88,9 +89,11 @@ def load_envelope(path: str | Path) -> EnvelopeSpec:
         return EnvelopeCorrupt(name, project, source, f"{where}: {message}")
 
     try:
-        data = tomllib.loads(text)
+        data = toml_text.loads(text, source)
     except tomllib.TOMLDecodeError as exc:
         raise corrupt(f"invalid TOML: {exc}") from exc
+    except toml_text.TomlFileError as exc:
+        raise corrupt("invalid TOML: values nested too deeply") from exc
     for key in data:
         if key not in _TOP_KEYS:
             raise corrupt(f'unknown key "{key}" (expected {", ".join(_TOP_KEYS)})', key)

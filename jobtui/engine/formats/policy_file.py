@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import tomllib
-from pathlib import Path
 
 from jobtui.engine.domain.permissions import KNOWN_PERMISSIONS, Policy, Role
 from jobtui.engine.errors import BadInput
+from jobtui.engine.formats import toml_text
 
 
 class PolicyError(BadInput, ValueError):
@@ -16,9 +16,11 @@ class PolicyError(BadInput, ValueError):
 
 def parse_policy(text: str, source: str) -> Policy:
     try:
-        data = tomllib.loads(text)
+        data = toml_text.loads(text, source)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: invalid TOML: {exc}") from exc
+    except toml_text.TomlFileError as exc:
+        raise PolicyError(str(exc)) from exc
     errors: list[str] = []
     unknown = set(data) - {"roles", "users"}
     errors += [
@@ -54,9 +56,9 @@ def load_policy(path: str | os.PathLike[str] | None) -> Policy | None:
     if path is None or str(path) == "":
         return None
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror}") from exc
+        text = toml_text.read_text(path)
+    except toml_text.TomlFileError as exc:
+        raise PolicyError(str(exc)) from exc
     return parse_policy(text, str(path))
 
 

@@ -1,0 +1,46 @@
+"""Reading the TOML files users write, safely: a size cap, regular files only, UTF-8, and nesting that
+cannot exhaust the parser's recursion. Each failure is one line naming the file; callers wrap it in their
+own error type."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from typing import Any
+
+# Definitions, envelopes and policies are hand-written text: a few KiB. Far above any real one, far below
+# what would hurt to read (`submit /dev/zero` must not eat the memory).
+MAX_FILE_BYTES = 4 << 20
+
+
+class TomlFileError(Exception):
+    """Why a TOML file cannot be used; str() is one line starting with the file's name."""
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise TomlFileError(f"{source}: not a regular file")
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise TomlFileError(f"{source}: cannot read file: {reason}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise TomlFileError(f"{source}: larger than {MAX_FILE_BYTES >> 20} MiB; not a jobtui file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TomlFileError(f"{source}: cannot read file: not UTF-8 text ({exc.reason})") from exc
+
+
+def loads(text: str, source: str) -> dict[str, Any]:
+    """Parse; `tomllib.TOMLDecodeError` passes through (callers point at its line), deep nesting does not
+    crash."""
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise TomlFileError(f"{source}: values nested too deeply") from None
+

@@ -32,6 +32,7 @@ from sqlalchemy import Table, func, insert, select, text
 from jobtui.engine.db import counts
 from jobtui.engine.db.models import AUDIT, CHANGES, JOBS, OP_RUNS, TASKS, Envelope
 from jobtui.engine.db.store import Store
+from jobtui.engine.domain.envelopes import derive_status
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 from jobtui.engine.formats.definition_file import parse_definition
 
@@ -68,8 +69,6 @@ STATUS_WEIGHTS: dict[Status, int] = {
 }
 BULK_STATUSES: tuple[Status, ...] = tuple(STATUS_WEIGHTS)
 _FUTURE = frozenset({Status.READY, Status.APPROVAL})
-_ACTIVE = frozenset({Status.READY, Status.RUNNING, Status.ROLLBACK})
-_FAILED = frozenset({Status.ERROR, Status.ABEND, Status.EXPIRED, Status.REJECTED, Status.CANCELED})
 
 
 @dataclass(frozen=True)
@@ -419,9 +418,8 @@ class _EnvelopePlan:
 
     @property
     def status(self) -> str:
-        active = bool(self.statuses & _ACTIVE)
-        failed = bool(self.statuses & _FAILED)
-        return ("ERRORS" if failed else "SUCCESS") + ("_ACTIVE" if active else "")
+        # The engine's rule, from its jobs alone: a new envelope has no stored (sticky) status to keep.
+        return derive_status(None, self.statuses).value
 
 
 class _Planner:

@@ -29,6 +29,7 @@ from jobtui.demo.seed import (
 from jobtui.engine.db.models import AuditEvent, Envelope, Job, OpRun, Task
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.envelopes import derive_status
 from jobtui.engine.domain.states import Status
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.views import job_detail_json
@@ -210,6 +211,25 @@ def test_a_bulk_load_writes_whole_jobs_in_every_status(
     actions.rerun(job_id, "RUN", run_now=True)
     job = run_until_status(engine, job_id, "FINISHED", "ERROR", timeout=20)
     assert job.status == "FINISHED" and job.exec == 2
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["sqlite", "core"])
+def test_a_bulk_load_stores_the_envelope_status_the_engine_derives(store: Store, fast: bool) -> None:
+    """One rule for an envelope's status: the engine's. Jobs waiting on an operator or a window
+    (APPROVAL, TRAPPED, TRAP_PAUSED, PAUSED) keep their envelope active."""
+    bulk_load(store, 1000, seed=2, fast=fast)
+    with store.read() as s:
+        envelopes = s.exec(select(Envelope)).all()
+        jobs = {e.id: s.exec(select(Job.status).where(Job.envelope_id == e.id)).all() for e in envelopes}
+    assert len(envelopes) >= 3
+    for e in envelopes:
+        assert e.status == derive_status(None, jobs[e.id]).value, (e.name, sorted(jobs[e.id]))
+    # The load has envelopes only those waiting jobs keep active: the case a second rule got wrong.
+    waiting = {Status.APPROVAL, Status.TRAPPED, Status.TRAP_PAUSED, Status.PAUSED}
+    assert any(
+        waiting & set(map(Status, statuses)) and not {Status.READY} & set(map(Status, statuses))
+        for statuses in jobs.values()
+    )
 
 
 def _rows(path: Path) -> dict[str, list[tuple[object, ...]]]:

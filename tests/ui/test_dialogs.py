@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import functools
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -16,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Input, Log, Static
 from textual.widgets._toggle_button import ToggleButton
 
+import jobtui
 from jobtui import i18n
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.envelopes import LABELS, EnvelopeStatus
@@ -23,6 +25,7 @@ from jobtui.engine.service.snapshot import JobSnapshot
 from jobtui.i18n import relative_time, status_text, t
 from jobtui.screens.dialogs import (
     ConfirmDialog,
+    DialogScreen,
     EnvelopeFacts,
     HelpScreen,
     NotificationsScreen,
@@ -102,6 +105,19 @@ async def steady(pilot: Pilot[Any]) -> None:
 
 def confirm(lang: str = "en") -> ConfirmDialog:
     return ConfirmDialog(t("confirm.cancel", lang), JOB, t("confirm.cancel_msg", lang), lang=lang)
+
+
+def test_every_dialog_finds_the_stylesheet_wherever_its_class_is_defined() -> None:
+    """Textual resolves a relative CSS_PATH against the file of the screen's own class; DialogScreen anchors
+    it, so a dialog defined in another folder (here: tests/ui) is styled like those in screens/dialogs/."""
+
+    class Elsewhere(DialogScreen[None]):
+        pass
+
+    stylesheet = Path(jobtui.__file__).parent / "styles" / "dialogs.tcss"
+    assert stylesheet.is_file()
+    for screen in (Elsewhere(), ConfirmDialog("title", None, "message"), TextScreen("title", [])):
+        assert [path.resolve() for path in screen.css_path] == [stylesheet.resolve()]
 
 
 @sync

@@ -1,0 +1,44 @@
+"""DialogScreen, the frame every dialog shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, TypeVar
+
+from textual.binding import Binding, BindingType
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+ResultT = TypeVar("ResultT")
+
+
+class DialogScreen(ModalScreen[ResultT]):
+    """Shared frame: styles, the language, and Escape to leave without an answer."""
+
+    # Textual resolves a relative CSS_PATH against the file of the screen's own class (the subclass), not
+    # of the class that sets it: anchored here, it holds for a dialog defined in any module.
+    CSS_PATH = str(Path(__file__).resolve().parents[2] / "styles" / "dialogs.tcss")
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", show=False)]
+
+    def __init__(self, lang: str = "en") -> None:
+        super().__init__()
+        self.lang = lang
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def take_focus(self) -> None:
+        """Focus what AUTO_FOCUS names at once, once mounted: the keys the operator typed right after the
+        one that opened the dialog are already on their way, and must reach that widget."""
+        if not self.AUTO_FOCUS or self.focused is not None:
+            return
+        for widget in self.query(self.AUTO_FOCUS):
+            if widget.focusable:
+                self.set_focus(widget)
+                return
+
+    def _title(self, text: str) -> Static:
+        return Static(text, classes="dialog-title", markup=False)
+
+    def _hint(self, text: str) -> Static:
+        return Static(text, classes="hint", markup=False)

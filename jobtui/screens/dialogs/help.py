@@ -1,0 +1,60 @@
+"""HelpScreen: the keys in force, and the status symbols."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Static
+
+from jobtui.i18n import t
+from jobtui.screens.dialogs.base import DialogScreen
+
+
+class HelpScreen(DialogScreen[None]):
+    """The key map of the screen that opened it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "cancel", show=False),
+        Binding("q", "cancel", show=False),
+    ]
+
+    def __init__(
+        self,
+        bindings: list[tuple[str, str]],
+        lang: str = "en",
+        legend: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """`bindings`: (keys as typed, what they do); `legend`: (status symbol, status name)."""
+        super().__init__(lang)
+        self.bindings = bindings
+        self.legend = legend or []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog large"):
+            yield self._title(t("help.title", self.lang))
+            with VerticalScroll(id="keys"):
+                if self.bindings:
+                    grid = Table.grid(padding=(0, 3))
+                    grid.add_column(style="bold", no_wrap=True)
+                    grid.add_column()
+                    for key, description in self.bindings:
+                        grid.add_row(Text(key), Text(description))
+                    yield Static(grid)
+                else:
+                    yield Static(t("help.empty", self.lang), markup=False)
+                if self.legend:
+                    yield Static(t("help.legend", self.lang), classes="help-section", markup=False)
+                    symbols = Table.grid(padding=(0, 1))
+                    for _ in range(3):
+                        symbols.add_column(no_wrap=True)
+                        symbols.add_column(no_wrap=True)
+                    cells = [Text(part) for symbol, name in self.legend for part in (symbol, name)]
+                    for start in range(0, len(cells), 6):
+                        symbols.add_row(*cells[start : start + 6])
+                    yield Static(symbols)
+            yield self._hint(t("help.hint", self.lang))

@@ -1,0 +1,97 @@
+"""RerunDialog: the step to rerun from, and whether RUN starts now."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Checkbox, Label, RadioButton, RadioSet, Static
+
+from jobtui.engine.service.snapshot import JobSnapshot
+from jobtui.i18n import t
+from jobtui.screens.dialogs.base import DialogScreen
+from jobtui.screens.dialogs.subject import _job_lines
+
+RERUN_STEPS = ("PRE", "RUN", "POST")
+
+
+class RerunDialog(DialogScreen[tuple[str, bool] | None]):
+    """Pick the step to rerun from; Run now only makes sense for RUN, the one step that waits for a date."""
+
+    AUTO_FOCUS = "#step"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "step('PRE')", show=False),
+        Binding("2", "step('RUN')", show=False),
+        Binding("3", "step('POST')", show=False),
+        Binding("n", "toggle_run_now", show=False),
+    ]
+
+    def __init__(self, job: JobSnapshot, lang: str = "en") -> None:
+        super().__init__(lang)
+        self.job = job
+        # A job that never got past PRE has nothing to repeat later than PRE.
+        self.default_step = "PRE" if job.step in ("INIT", "PRE") else "RUN"
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield self._title(t("rerun.title", self.lang, id=self.job.id))
+            yield from _job_lines(self.job, self.lang)
+            yield Label(t("rerun.step", self.lang), classes="field-label")
+            with RadioSet(id="step"):
+                for step in RERUN_STEPS:
+                    yield RadioButton(step, id=f"step-{step}")
+            yield Checkbox(t("rerun.run_now", self.lang), id="run-now", disabled=self.default_step != "RUN")
+            yield Static(t("rerun.later_steps", self.lang), classes="explain", markup=False)
+            yield Static("", id="explain", classes="explain", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button(t("common.confirm", self.lang), id="confirm", variant="primary")
+                yield Button(t("common.cancel", self.lang), id="cancel")
+            yield self._hint(t("rerun.hint", self.lang))
+
+    def on_mount(self) -> None:
+        # Pressing the default after mount (rather than value=True in compose) also moves the RadioSet's
+        # keyboard highlight onto it, so the arrows start from the step that is chosen.
+        self.action_step(self.default_step)
+        self._sync()
+        # Keyboard first: 1/2/3 and n choose, so Enter can confirm straight away.
+        self.query_one("#confirm", Button).focus()
+
+    @property
+    def step(self) -> str:
+        pressed = self.query_one("#step", RadioSet).pressed_button
+        return pressed.id.removeprefix("step-") if pressed is not None and pressed.id else self.default_step
+
+    @property
+    def run_now(self) -> bool:
+        return self.step == "RUN" and self.query_one("#run-now", Checkbox).value
+
+    @on(RadioSet.Changed)
+    @on(Checkbox.Changed)
+    def _sync(self) -> None:
+        run_now = self.query_one("#run-now", Checkbox)
+        run_now.disabled = self.step != "RUN"
+        if run_now.disabled and run_now.value:
+            # A hidden tick would come back if the operator returned to RUN; clear it so what is shown
+            # is what will be sent.
+            run_now.value = False
+        key = "RUN_NOW" if self.run_now else self.step
+        self.query_one("#explain", Static).update(t(f"rerun.explain.{key}", self.lang))
+
+    def action_step(self, step: str) -> None:
+        self.query_one(f"#step-{step}", RadioButton).value = True
+
+    def action_toggle_run_now(self) -> None:
+        run_now = self.query_one("#run-now", Checkbox)
+        if not run_now.disabled:
+            run_now.toggle()
+
+    @on(Button.Pressed, "#confirm")
+    def _confirm(self) -> None:
+        self.dismiss((self.step, self.run_now))
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel_pressed(self) -> None:
+        self.dismiss(None)

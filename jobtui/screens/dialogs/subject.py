@@ -1,0 +1,64 @@
+"""What a dialog is about: the job (a JobSnapshot) or the envelope (EnvelopeFacts) it shows on top."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.widgets import Static
+
+from jobtui.engine.service.snapshot import JobSnapshot
+from jobtui.i18n import envelope_status_text, status_text, t
+
+
+@dataclass(frozen=True)
+class EnvelopeFacts:
+    """What an envelope dialog shows, read when the key was pressed (like a JobSnapshot for a job)."""
+
+    id: int
+    name: str
+    project: str
+    status: str  # the derived EnvelopeStatus value
+    jobs: int
+
+
+def _status(job: JobSnapshot, lang: str) -> str:
+    try:
+        return status_text(job.status, lang)
+    except ValueError:
+        # A code this version does not know (a newer daemon wrote it): show what the snapshot said.
+        return job.status_label
+
+
+def _job_lines(job: JobSnapshot, lang: str) -> list[Static]:
+    # markup=False everywhere job data is shown: names come from definition files and may contain "[".
+    return [
+        Static(t("common.job", lang, id=job.id, name=job.name), classes="job-line", markup=False),
+        Static(
+            t("common.job_facts", lang, project=job.project, status=_status(job, lang), step=job.step),
+            classes="job-facts",
+            markup=False,
+        ),
+    ]
+
+
+def _envelope_lines(envelope: EnvelopeFacts, lang: str) -> list[Static]:
+    try:
+        status = envelope_status_text(envelope.status, lang)
+    except KeyError:
+        status = envelope.status  # a status this version does not know: show the code
+    return [
+        Static(
+            t("common.envelope", lang, id=envelope.id, name=envelope.name), classes="job-line", markup=False
+        ),
+        Static(
+            t("common.envelope_facts", lang, project=envelope.project, status=status, jobs=envelope.jobs),
+            classes="job-facts",
+            markup=False,
+        ),
+    ]
+
+
+def _subject_lines(subject: JobSnapshot | EnvelopeFacts, lang: str) -> list[Static]:
+    if isinstance(subject, EnvelopeFacts):
+        return _envelope_lines(subject, lang)
+    return _job_lines(subject, lang)

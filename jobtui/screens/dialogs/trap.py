@@ -1,0 +1,103 @@
+"""TrapDialog: retry, skip or abort a trapped op."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+import pendulum
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import Button, Input, Label, Static
+
+from jobtui.engine.domain.clock import SystemClock
+from jobtui.engine.domain.timeparse import format_duration
+from jobtui.engine.service.snapshot import JobSnapshot
+from jobtui.i18n import t
+from jobtui.screens.dialogs.base import DialogScreen
+from jobtui.screens.dialogs.subject import _job_lines
+
+TRAP_ACTIONS = ("retry", "skip", "abort")
+
+
+class TrapDialog(DialogScreen[tuple[str, str] | None]):
+    """Resolve a trapped op. The countdown is the snapshot's time left minus the time the dialog is open,
+    so the operator sees the timeout action coming without the dialog re-reading the job."""
+
+    AUTO_FOCUS = "#retry"
+    # Plain keys are safe: while the comment Input has the focus it consumes printable keys first.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "choose('retry')", show=False),
+        Binding("s", "choose('skip')", show=False),
+        Binding("a", "choose('abort')", show=False),
+    ]
+
+    def __init__(
+        self, job: JobSnapshot, now: Callable[[], pendulum.DateTime] | None = None, lang: str = "en"
+    ) -> None:
+        super().__init__(lang)
+        self.job = job
+        self.now = now or SystemClock().now
+        self.opened_at = self.now()
+        self._ticker: Timer | None = None
+
+    @property
+    def counting(self) -> bool:
+        return self.job.trap_left_s is not None and not self.job.trap_paused
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield self._title(t("trap.title", self.lang, id=self.job.id))
+            yield from _job_lines(self.job, self.lang)
+            op = self.job.trap_op or t("trap.op_unknown", self.lang)
+            yield Static(t("trap.op", self.lang, op=op), id="op", markup=False)
+            yield Static("", id="left", markup=False)
+            yield Static(t("trap.explain", self.lang), classes="explain", markup=False)
+            yield Label(t("trap.comment", self.lang), classes="field-label")
+            yield Input(id="comment")
+            with Horizontal(classes="buttons"):
+                yield Button(t("trap.retry", self.lang), id="retry", variant="primary")
+                yield Button(t("trap.skip", self.lang), id="skip", variant="warning")
+                yield Button(t("trap.abort", self.lang), id="abort", variant="error")
+            yield self._hint(t("trap.hint", self.lang))
+
+    def on_mount(self) -> None:
+        self.refresh_countdown()
+        if self.counting:
+            self._ticker = self.set_interval(1.0, self.refresh_countdown)
+
+    def time_left(self) -> float | None:
+        """Seconds before the trap timeout action fires; None when it waits forever."""
+        left = self.job.trap_left_s
+        if left is None or self.job.trap_paused:
+            return left
+        elapsed = (self.now() - self.opened_at).total_seconds()
+        return max(0.0, left - elapsed)
+
+    def refresh_countdown(self) -> None:
+        left = self.time_left()
+        if left is None:
+            shown = t("trap.forever", self.lang)
+        elif left <= 0:
+            shown = t("trap.timed_out", self.lang)
+        else:
+            shown = format_duration(left)
+        key = "trap.left_paused" if self.job.trap_paused else "trap.left"
+        self.query_one("#left", Static).update(t(key, self.lang, left=shown))
+        self.query_one("#left", Static).set_class(left is not None and left <= 0, "error")
+
+    def action_choose(self, action: str) -> None:
+        self.dismiss((action, self.query_one("#comment", Input).value.strip()))
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id in TRAP_ACTIONS:
+            self.action_choose(event.button.id)
+
+    @on(Input.Submitted, "#comment")
+    def _comment_done(self) -> None:
+        # Enter ends the comment rather than picking an action: the operator still has to say which.
+        self.query_one("#retry", Button).focus()

@@ -9,9 +9,9 @@ read-only checks share one database.
 from __future__ import annotations
 
 import contextlib
-import pwd
 import json
 import os
+import pwd
 import re
 import signal
 import sqlite3

@@ -29,6 +29,21 @@ class UsageError(BadInput):
     pass
 
 
+# Ids are 64-bit signed integers in both databases; a larger number is a typo, not a job.
+MAX_ID = (1 << 63) - 1
+
+
+def _job_id(text: str) -> int:
+    """An id argument: an integer that fits the database's id column (0 is the queue's audit trail)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid id: {text!r} (a job number like 42)") from None
+    if not 0 <= value <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"invalid id: {text} (from 0 to {MAX_ID})")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -116,12 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--envelope", metavar="NAME", help="chain the files, in order, into one envelope")
     add("envelopes", "list envelopes")
     p = add("envelope", "one envelope with its jobs and notifications")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_job_id)
     p = add("envelope-rollback", "roll back an envelope (the most recent of its project first)")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_job_id)
     p.add_argument("--reason", required=True)
     p = add("envelope-cancel", "cancel every job of an envelope that has not ended")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_job_id)
     p.add_argument("--comment")
     p = add("jobs", "list jobs")
     p.add_argument("--status", action="append", default=[], metavar="CODE")
@@ -129,15 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="include system jobs")
     p.add_argument("--limit", type=int, default=0, help="at most this many (newest first)")
     p = add("show", "one job with its tasks and steps")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_job_id)
     p = add("log", "print a job's log", with_json=False)
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_job_id)
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
     for command in cli_commands():
         verb = command.cli
         assert verb is not None
         p = add(verb.verb, verb.help)
-        p.add_argument("id", type=int)
+        p.add_argument("id", type=_job_id)
         for arg in verb.args:
             _add_cli_arg(p, arg)
     p = add("queue", "show or change the queue")
@@ -147,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key", nargs="?")
     p.add_argument("value", nargs="?", help="true/false for switches")
     p = add("audit", "a job's audit trail")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_job_id)
     p = add("demo", "fill a database with demo jobs and open the dashboard", with_json=False)
     p.add_argument(
         "--no-open",
@@ -273,11 +288,20 @@ def _dispatch(args: argparse.Namespace) -> int:
 # -- set-up shared by commands ---------------------------------------------------------------------------
 
 
+# Commands that only read: on a SQLite file that does not exist they would create an empty database and
+# report nothing, hiding a mistyped --db.
+READ_ONLY_COMMANDS = frozenset({"jobs", "show", "log", "audit", "envelopes", "envelope"})
+
+
 def _store(args: argparse.Namespace) -> Any:
-    from jobtui.engine.db.driver import default_db_url
+    from jobtui.engine.db.driver import default_db_url, normalise_url, sqlite_path
     from jobtui.engine.db.store import Store
 
-    return Store(getattr(args, "db", None) or default_db_url())
+    url = getattr(args, "db", None) or default_db_url()
+    path = sqlite_path(normalise_url(url))
+    if args.command in READ_ONLY_COMMANDS and path is not None and not path.exists():
+        raise UsageError(f"{args.command}: no database at {path} (check --db or $JOBTUI_DB)")
+    return Store(url)
 
 
 def _actor(args: argparse.Namespace) -> Any:

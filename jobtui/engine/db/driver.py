@@ -18,7 +18,7 @@ from typing import Any
 
 import platformdirs
 
-from jobtui.engine.errors import ReadFailed
+from jobtui.engine.errors import BadInput, ReadFailed
 
 # The schema version this code reads and writes (the newest migration); Store migrates older databases.
 SCHEMA_HEAD = "0007"
@@ -30,19 +30,38 @@ IDLE_CONNECTIONS = 2
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
+def default_data_dir() -> Path:
+    """Where the default database lives (created on first use, unlike a directory the user named)."""
+    return Path(platformdirs.user_data_dir("jobtui"))
+
+
 def default_db_url() -> str:
     env = os.environ.get("JOBTUI_DB")
     if env:
         return env
-    data = Path(platformdirs.user_data_dir("jobtui"))
-    return f"sqlite:///{data / 'jobtui.db'}"
+    return f"sqlite:///{default_data_dir() / 'jobtui.db'}"
+
+
+class DatabaseUrlError(BadInput, ValueError):
+    """A --db / $JOBTUI_DB that names no database jobtui can use."""
+
+
+SUPPORTED_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 
 def normalise_url(url: str) -> str:
     """Accept a bare file path where a URL is expected (people type paths), and postgresql:// URLs
-    without a driver (psycopg 3 is the one jobtui ships with)."""
+    without a driver (psycopg 3 is the one jobtui ships with). Any other kind of database is refused
+    here, before a driver jobtui does not ship is looked for."""
     if "://" not in url:
         return f"sqlite:///{Path(url).expanduser().resolve()}"
+    scheme = url.split("://", 1)[0]
+    if scheme.lower() not in SUPPORTED_SCHEMES:
+        # Only the scheme is repeated: the rest of a URL may hold a password.
+        raise DatabaseUrlError(
+            f'database URL "{scheme}://…": jobtui works on SQLite (sqlite:///PATH, or a file path) '
+            "and PostgreSQL (postgresql://USER@HOST/DB)"
+        )
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]

@@ -27,7 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, create_engine, select
 
 from jobtui.engine.db import wakeups
-from jobtui.engine.db.driver import BUSY_TIMEOUT_MS, SCHEMA_HEAD, Reader, normalise_url
+from jobtui.engine.db.driver import BUSY_TIMEOUT_MS, SCHEMA_HEAD, Reader, default_data_dir, normalise_url
 from jobtui.engine.db.models import CHANGES, JOBS, AuditEvent, Job, Setting
 from jobtui.engine.db.revision import current_revision
 from jobtui.engine.domain.clock import Clock, DatabaseClock, SystemClock
@@ -71,10 +71,14 @@ class Store:
             if not db_path or db_path == ":memory:":
                 raise StoreError("an in-memory SQLite database cannot be shared by engine and viewers")
             path = Path(db_path).expanduser()
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the database directory {path.parent}: {exc}") from exc
+            if not path.parent.is_dir():
+                if path.parent != default_data_dir():
+                    # A mistyped path must not leave new folders and an empty database behind.
+                    raise StoreError(f"database {path}: the directory {path.parent} does not exist")
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the database directory {path.parent}: {exc}") from exc
             self.db_path: Path | None = path
             self._lock_path = str(path) + ".writelock"
             default_logs = path.with_name(path.stem + "-logs")

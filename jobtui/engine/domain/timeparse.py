@@ -185,6 +185,12 @@ def check_zone(tz: str) -> str:
     return tz
 
 
+# The dates jobtui schedules on: nothing runs before the epoch, and the far end leaves room for any delay,
+# window or expiry that is added to a date.
+EARLIEST = pendulum.datetime(1970, 1, 1, tz="UTC")
+LATEST = pendulum.datetime(9000, 1, 1, tz="UTC")
+
+
 def _date_error(text: str) -> TimeParseError:
     return TimeParseError(f'"{text}" is not a date ({_DATE_HINT})')
 
@@ -208,9 +214,16 @@ def parse_when(text: str, now: pendulum.DateTime, tz: str | None = None) -> pend
     Text without an explicit offset is wall-clock time in `tz` (default: this host's zone).
     """
     try:
-        return _parse_when(text, now, tz)
+        when = _parse_when(text, now, tz)
     except OverflowError:
-        raise TimeParseError(f'"{text}" is outside the calendar jobtui can schedule on') from None
+        when = None
+    if when is None or not EARLIEST <= when < LATEST:
+        # Dates near the ends of the calendar overflow later, when a window or a delay is added to them.
+        raise TimeParseError(
+            f'"{text}" is outside the calendar jobtui can schedule on '
+            f"({EARLIEST.year} to {LATEST.year - 1})"
+        ) from None
+    return when
 
 
 def _parse_when(text: str, now: pendulum.DateTime, tz: str | None) -> pendulum.DateTime:

@@ -1,0 +1,130 @@
+"""Bad input gets one line naming what was wrong and exit 2, and creates nothing (issue 14, item 11)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import jobtui.cli as cli
+
+JOB = 'name = "j"\n[[run]]\nrun = "true"\n'
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:  # argparse's usage errors
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, err
+
+
+@pytest.fixture
+def db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    definition = tmp_path / "job.toml"
+    definition.write_text(JOB)
+    assert _run(capsys, "submit", str(definition), "--db", url)[0] == 0
+    return url
+
+
+@pytest.mark.parametrize("verb", ["show", "log", "audit", "cancel", "envelope", "trap"])
+@pytest.mark.parametrize("job_id", ["9223372036854775808", "99999999999999999999999", "-1"])
+def test_an_id_beyond_the_databases_range_is_a_usage_error(
+    db: str, capsys: pytest.CaptureFixture[str], verb: str, job_id: str
+) -> None:
+    extra = ["retry"] if verb == "trap" else []
+    code, err = _run(capsys, verb, job_id, *extra, "--db", db)
+    assert code == 2
+    assert f"invalid id: {job_id}" in err
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:00:00", "0001-01-01T00:00:00", "1969-12-31T23:59:59+00:00"])
+def test_a_date_outside_the_calendar_is_refused_and_the_job_keeps_its_date(
+    db: str, capsys: pytest.CaptureFixture[str], when: str
+) -> None:
+    before = _run(capsys, "show", "1", "--db", db, "--json")
+    code, err = _run(capsys, "reschedule", "1", when, "--db", db)
+    assert code == 2
+    assert err.strip() == f'"{when}" is outside the calendar jobtui can schedule on (1970 to 8999)'
+    assert _run(capsys, "show", "1", "--db", db, "--json") == before
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("definition.toml", "a = " + "[" * 3000 + "]" * 3000 + "\n"),
+        ("envelope.toml", 'envelope = "e"\nx = ' + "[" * 3000 + "]" * 3000 + "\n"),
+    ],
+)
+def test_deeply_nested_toml_is_refused_in_one_line(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    code, err = _run(capsys, "submit", str(path), "--db", db)
+    assert code == 2
+    assert f"{path}: invalid TOML: values nested too deeply" in err
+
+
+def test_a_deeply_nested_policy_is_refused_in_one_line(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[roles.r]\nactions = " + "[" * 3000 + "]" * 3000 + "\n")
+    code, err = _run(capsys, "jobs", "--db", db, "--policy", str(policy))
+    assert (code, err.strip()) == (2, f"{policy}: values nested too deeply")
+
+
+def test_submitting_dev_zero_is_refused_without_reading_it(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = _run(capsys, "submit", "/dev/zero", "--db", db)
+    assert (code, err.strip()) == (2, "/dev/zero: not a regular file")
+
+
+def test_a_definition_file_over_the_size_cap_is_refused(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    huge = tmp_path / "huge.toml"
+    huge.write_text(JOB + "# " + "x" * (5 << 20) + "\n")
+    code, err = _run(capsys, "submit", str(huge), "--db", db)
+    assert (code, err.strip()) == (2, f"{huge}: larger than 4 MiB; not a jobtui file")
+
+
+@pytest.mark.parametrize("url", ["mysql://user:secret@host/db", "bogus://x", "oracle://h/x"])
+def test_an_unknown_database_scheme_is_refused_without_repeating_the_password(
+    capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    code, err = _run(capsys, "jobs", "--db", url)
+    scheme = url.split("://")[0]
+    assert code == 2
+    assert f'database URL "{scheme}://…"' in err
+    assert "secret" not in err
+
+
+def test_a_database_in_a_missing_directory_is_refused_and_nothing_is_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no" / "such" / "dir"
+    definition = tmp_path / "job.toml"
+    definition.write_text(JOB)
+    url = f"sqlite:///{missing / 'x.db'}"
+    for argv in (["jobs", "--db", url], ["submit", str(definition), "--db", url]):
+        code, err = _run(capsys, *argv)
+        assert code == 2, err
+        assert str(missing) in err
+    assert not (tmp_path / "no").exists()
+
+
+def test_reading_a_database_that_does_not_exist_creates_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for verb in (["jobs"], ["show", "1"], ["envelopes"]):
+        code, err = _run(capsys, *verb, "--db", "bogus")
+        assert code == 2
+        assert f"no database at {tmp_path / 'bogus'}" in err
+    assert list(tmp_path.iterdir()) == []

@@ -14,6 +14,7 @@ import pendulum
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.message import Message
 from textual.screen import Screen
 from textual.worker import get_current_worker
@@ -24,7 +25,7 @@ from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.listing import JobListing
 from jobtui.engine.service.backend import Backend
 from jobtui.engine.service.commands import COMMANDS
-from jobtui.i18n import t
+from jobtui.i18n import DEFAULT_LANG, t
 from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
 
@@ -49,6 +50,14 @@ def live_daemon_host(listing: JobListing, now: pendulum.DateTime, exclude: str |
     """The host of a daemon serving this database (a fresh heartbeat, not stopped, not a dead process on
     this host), if any; `exclude` is this dashboard's own embedded engine."""
     return listing.daemon_host(now.subtract(seconds=DAEMON_FRESH_SECONDS), exclude)
+
+
+# Textual's system commands shown in another language than English: title → text key (`<key>_help` too).
+TRANSLATED_SYSTEM_COMMANDS = {
+    "Quit": "palette.quit",
+    "Maximize": "palette.maximize",
+    "Minimize": "palette.minimize",
+}
 
 
 class JobtuiApp(App[int]):
@@ -236,8 +245,23 @@ class JobtuiApp(App[int]):
             done,
         )
 
+    def action_command_palette(self) -> None:
+        if self.lang == DEFAULT_LANG:
+            super().action_command_palette()
+        elif self.use_command_palette and not CommandPalette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(
+                CommandPalette(placeholder=t("palette.placeholder", self.lang), id="--command-palette")
+            )
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        for system in super().get_system_commands(screen):
+            if self.lang == DEFAULT_LANG:
+                yield system
+            elif system.title in TRANSLATED_SYSTEM_COMMANDS:
+                # Textual's own commands in the operator's language; those that open English screens or
+                # toasts of Textual's (Theme, Keys, Screenshot) are left out.
+                key = TRANSLATED_SYSTEM_COMMANDS[system.title]
+                yield system._replace(title=t(key, self.lang), help=t(f"{key}_help", self.lang))
         if isinstance(screen, MonitorScreen):
             in_force = screen.keys_in_force()
             envelopes = screen.envelopes_shown

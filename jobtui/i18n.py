@@ -10,7 +10,20 @@ from __future__ import annotations
 
 from jobtui.engine.domain.states import status_label
 
-__all__ = ["DEFAULT_LANG", "MESSAGES", "envelope_status_text", "relative_time", "status_text", "t"]
+__all__ = [
+    "DEFAULT_LANG",
+    "MESSAGES",
+    "audit_action_text",
+    "audit_status_text",
+    "envelope_status_text",
+    "op_status_text",
+    "relative_short",
+    "relative_time",
+    "status_text",
+    "t",
+    "task_status_text",
+    "type_text",
+]
 
 DEFAULT_LANG = "en"
 
@@ -131,6 +144,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.for": "for",
         "detail.step": "step",
         "detail.reason": "Reason",
+        "detail.exec": "exec",
         "detail.trap": "Trap",
         "detail.trap_forever": "waits forever",
         "detail.paused": "paused",
@@ -230,6 +244,41 @@ MESSAGES: dict[str, dict[str, str]] = {
         "app.engine_no_daemon": "engine: none (no daemon)",
         "app.crashed": "jobtui stopped on an unexpected error ({error}); details in {path}",
         "monitor.audit": "Audit",
+        # Task and op (step) statuses: English shows the codes, as before; Spanish translates them.
+        "task.status.SCHEDULED": "SCHEDULED",
+        "task.status.RUNNING": "RUNNING",
+        "task.status.RESCHEDULED": "RESCHEDULED",
+        "task.status.SUCCEEDED": "SUCCEEDED",
+        "task.status.FAILED": "FAILED",
+        "task.status.CANCELLED": "CANCELLED",
+        "op.status.pending": "pending",
+        "op.status.running": "running",
+        "op.status.done": "done",
+        "op.status.skipped": "skipped",
+        "op.status.failed": "failed",
+        # Audit actions: English shows the codes; Spanish translates the common ones (others as written).
+        "audit.action.submit": "submit",
+        "audit.action.claim": "claim",
+        "audit.action.finish": "finish",
+        "audit.action.approve": "approve",
+        "audit.action.reject": "reject",
+        "audit.action.cancel": "cancel",
+        "audit.action.delete": "delete",
+        "audit.action.rerun": "rerun",
+        "audit.action.reschedule": "reschedule",
+        "audit.action.retry": "retry",
+        "audit.action.rollback": "rollback",
+        # The default job type (a definition may name its own, shown as written).
+        "type.job": "job",
+        # Textual's parts: the key bar's palette key, the palette's prompt and the system commands kept.
+        "keybar.palette": "palette",
+        "palette.placeholder": "Search for commands…",
+        "palette.quit": "Quit",
+        "palette.quit_help": "Quit the application as soon as possible",
+        "palette.maximize": "Maximize",
+        "palette.maximize_help": "Maximize the focused widget",
+        "palette.minimize": "Minimize",
+        "palette.minimize_help": "Minimize the widget and restore to normal size",
     },
     "es": {
         "common.yes": "Sí",
@@ -342,6 +391,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.for": "desde hace",
         "detail.step": "paso",
         "detail.reason": "Motivo",
+        "detail.exec": "ejec.",
         "detail.trap": "Captura",
         "detail.trap_forever": "espera indefinidamente",
         "detail.paused": "en pausa",
@@ -443,6 +493,37 @@ MESSAGES: dict[str, dict[str, str]] = {
         "app.engine_no_daemon": "motor: ninguno (sin demonio)",
         "app.crashed": "jobtui se detuvo por un error inesperado ({error}); detalles en {path}",
         "monitor.audit": "Auditoría",
+        "task.status.SCHEDULED": "Planificada",
+        "task.status.RUNNING": "Ejecutando",
+        "task.status.RESCHEDULED": "Replanificada",
+        "task.status.SUCCEEDED": "Correcta",
+        "task.status.FAILED": "Fallida",
+        "task.status.CANCELLED": "Cancelada",
+        "op.status.pending": "pendiente",
+        "op.status.running": "ejecutando",
+        "op.status.done": "hecha",
+        "op.status.skipped": "saltada",
+        "op.status.failed": "fallida",
+        "type.job": "pase",
+        "audit.action.submit": "alta",
+        "audit.action.claim": "toma",
+        "audit.action.finish": "fin",
+        "audit.action.approve": "aprobación",
+        "audit.action.reject": "rechazo",
+        "audit.action.cancel": "cancelación",
+        "audit.action.delete": "borrado",
+        "audit.action.rerun": "reinicio",
+        "audit.action.reschedule": "replanificación",
+        "audit.action.retry": "reintento",
+        "audit.action.rollback": "rollback",
+        "keybar.palette": "paleta",
+        "palette.placeholder": "Buscar órdenes…",
+        "palette.quit": "Salir",
+        "palette.quit_help": "Salir de la aplicación en cuanto sea posible",
+        "palette.maximize": "Maximizar",
+        "palette.maximize_help": "Maximizar el elemento seleccionado",
+        "palette.minimize": "Restaurar",
+        "palette.minimize_help": "Devolver el elemento a su tamaño normal",
     },
 }
 
@@ -466,6 +547,59 @@ def status_text(code: str, lang: str = DEFAULT_LANG) -> str:
 def envelope_status_text(code: str, lang: str = DEFAULT_LANG) -> str:
     """An envelope's derived status as operators read it (SUCCESS_ACTIVE → "Success, active")."""
     return t(f"envelope.status.{code}", lang)
+
+
+def task_status_text(code: str, lang: str = DEFAULT_LANG) -> str:
+    """A task's status (SUCCEEDED → "Correcta" in Spanish); a code without a text is shown as it is."""
+    return _code_text("task.status", code, lang)
+
+
+def op_status_text(code: str, lang: str = DEFAULT_LANG) -> str:
+    """An op's (a step's) status (done → "hecha" in Spanish); a code without a text is shown as it is."""
+    return _code_text("op.status", code, lang)
+
+
+def type_text(code: str, lang: str = DEFAULT_LANG) -> str:
+    """A job's type: the default one in the operator's language, one a definition names as written."""
+    return _code_text("type", code, lang)
+
+
+def audit_action_text(code: str, lang: str = DEFAULT_LANG) -> str:
+    """An audit row's action (claim → "toma" in Spanish); English and unknown codes as written."""
+    return _code_text("audit.action", code, lang)
+
+
+def audit_status_text(code: str | None, lang: str = DEFAULT_LANG) -> str:
+    """A status in an audit row's transition: the code in English (as stored), the label otherwise."""
+    if not code:
+        return "-"
+    if lang == DEFAULT_LANG:
+        return code
+    try:
+        return status_label(code, lang)
+    except ValueError:  # a status from a newer engine
+        return code
+
+
+def _code_text(area: str, code: str, lang: str) -> str:
+    key = f"{area}.{code}"
+    return t(key, lang) if key in MESSAGES[DEFAULT_LANG] else code
+
+
+def relative_short(seconds: float, lang: str = DEFAULT_LANG) -> str:
+    """ "in 12 min", "3 h ago": one unit, how the detail pane reads a date next to its absolute form
+    (the same wording as `jobtui.engine.read.listing.relative`, in `lang`)."""
+    future = seconds > 0
+    span = abs(seconds)
+    if span < 60:
+        text = t("time.unit.s", lang, n=int(span))
+    elif span < 3600:
+        text = t("time.unit.min", lang, n=int(span // 60))
+    elif span < 86400 * 2:
+        text = t("time.unit.h", lang, n=int(span // 3600))
+    else:
+        text = t("time.unit.d", lang, n=int(span // 86400))
+    return t("time.future" if future else "time.past", lang, span=text)
 
 
 _SPAN_UNITS: tuple[tuple[str, int], ...] = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))

@@ -41,7 +41,7 @@ from jobtui.engine.service.commands import (
     refusal_for,
 )
 from jobtui.engine.service.envelope_tree import TreeData
-from jobtui.i18n import t
+from jobtui.i18n import audit_action_text, audit_status_text, t
 from jobtui.screens.bindings import command_bindings, footer_order
 from jobtui.widgets.detail import DetailPane, JobDetail, LogTail, bytes_text, read_log_end
 from jobtui.widgets.envelope_tree import EnvelopeTree
@@ -1055,8 +1055,10 @@ class MonitorScreen(Screen[None]):
         if pane.detail is None:
             return
         job = pane.detail.job
+        lang = self.lang
         lines = [
-            f"{row['at']}  {row['who']:<18} {row['action']:<16} {row['from'] or '-'} → {row['to'] or '-'}  "
+            f"{row['at']}  {row['who']:<18} {audit_action_text(row['action'], lang):<16} "
+            f"{audit_status_text(row['from'], lang)} → {audit_status_text(row['to'], lang)}  "
             f"{row['comment'] or ''}"
             for row in pane.detail.audit
         ]

@@ -20,8 +20,15 @@ from textual.widgets import DataTable, Label, Log, Static, TabbedContent, TabPan
 from jobtui.engine.domain.states import TaskStatus
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.domain.windows import WEEKDAYS, parse_days
-from jobtui.engine.read.listing import relative
-from jobtui.i18n import t
+from jobtui.i18n import (
+    audit_action_text,
+    audit_status_text,
+    op_status_text,
+    relative_short,
+    t,
+    task_status_text,
+    type_text,
+)
 from jobtui.widgets.status_style import progress_text, status_text
 
 LOG_TAIL_BYTES = 64 * 1024
@@ -170,12 +177,17 @@ def read_log_end(path: Path) -> tuple[list[str], int]:
     return LogText().feed(data).splitlines()[-FULL_LOG_LINES:], start
 
 
-def when_text(value: str | None, now: pendulum.DateTime, tz: str) -> str:
+def relative(when: pendulum.DateTime | None, now: pendulum.DateTime, lang: str) -> str:
+    """ "in 12 min", "3 h ago" (in `lang`); empty without a date."""
+    return "" if when is None else relative_short((when - now).total_seconds(), lang)
+
+
+def when_text(value: str | None, now: pendulum.DateTime, tz: str, lang: str = "en") -> str:
     if not value:
         return "-"
     when = pendulum.parse(value)
     assert isinstance(when, pendulum.DateTime)
-    return f"{when.in_timezone(tz).format('YYYY-MM-DD HH:mm:ss')} ({relative(when, now)})"
+    return f"{when.in_timezone(tz).format('YYYY-MM-DD HH:mm:ss')} ({relative(when, now, lang)})"
 
 
 def days_text(days: Sequence[str]) -> str:
@@ -206,12 +218,12 @@ def days_text(days: Sequence[str]) -> str:
     return ", ".join(parts)
 
 
-def _short_when(value: str, now: pendulum.DateTime, tz: str) -> str:
+def _short_when(value: str, now: pendulum.DateTime, tz: str, lang: str) -> str:
     # Minutes are enough inside a sentence; the dates block above has the seconds.
     when = _parse(value)
     if when is None:
         return value
-    return f"{when.in_timezone(tz).format('YYYY-MM-DD HH:mm')} ({relative(when, now)})"
+    return f"{when.in_timezone(tz).format('YYYY-MM-DD HH:mm')} ({relative(when, now, lang)})"
 
 
 def schedule_text(schedule: dict[str, Any] | None, now: pendulum.DateTime, tz: str, lang: str) -> str | None:
@@ -219,7 +231,7 @@ def schedule_text(schedule: dict[str, Any] | None, now: pendulum.DateTime, tz: s
     if schedule is None:
         return None
     expires = schedule["expires"]
-    until = _short_when(expires, now, tz) if expires else ""
+    until = _short_when(expires, now, tz, lang) if expires else ""
     every = schedule["retry_every"]
     # Mirrors JobSchedule.retries: a retry period without an expiry never retries.
     retries = every != "0s" and expires is not None
@@ -375,7 +387,7 @@ class DetailPane(Vertical):
         lang, tz = self.lang, self.tz
         text = Text()
         text.append(f"#{job['id']} {job['name']}", style="bold")
-        text.append(f"  [{job['type']}]  {t('detail.project', lang)} {job['project']}\n")
+        text.append(f"  [{type_text(job['type'], lang)}]  {t('detail.project', lang)} {job['project']}\n")
         text.append_text(status_text(job["status"], lang))
         if job.get("status_since"):
             since = pendulum.parse(job["status_since"])
@@ -383,7 +395,7 @@ class DetailPane(Vertical):
             text.append(
                 f"  {t('detail.for', lang)} {format_duration(max(0.0, (now - since).total_seconds()))}"
             )
-        text.append(f"   {t('detail.step', lang)} {job['step']}   exec {job['exec']}\n")
+        text.append(f"   {t('detail.step', lang)} {job['step']}   {t('detail.exec', lang)} {job['exec']}\n")
         text.append_text(progress_text(job["progress"], width=20))
         text.append("\n")
         if job.get("replaced_by") is not None:
@@ -417,7 +429,7 @@ class DetailPane(Vertical):
             if key == "expires_at" and not job.get(key):
                 continue  # only seed-003 jobs expire; a dash on every classic job would be noise
             text.append(f"{t(f'detail.{key}', lang):<14}", style="dim")
-            text.append(f"{when_text(job.get(key), now, tz)}\n")
+            text.append(f"{when_text(job.get(key), now, tz, lang)}\n")
         schedule = schedule_text(job.get("schedule"), now, tz, lang)
         if schedule:
             text.append(f"{schedule}\n")
@@ -440,10 +452,10 @@ class DetailPane(Vertical):
         rows = [
             (
                 task["target"],
-                task["status"],
+                task_status_text(task["status"], self.lang),
                 str(task["attempts"]),
                 self._next_attempt(task, now),
-                relative(_parse(task["last_triggered_at"]), now) or "-",
+                relative(_parse(task["last_triggered_at"]), now, self.lang) or "-",
                 task["current_step"] or "-",
                 progress_text(task["progress"]),
             )
@@ -458,7 +470,7 @@ class DetailPane(Vertical):
         when = _parse(task["next_attempt_at"]) if task["status"] == TaskStatus.RESCHEDULED else None
         if when is None:
             return ""
-        return f"{_clock(task['next_attempt_at'], self.tz)} ({relative(when, now)})"
+        return f"{_clock(task['next_attempt_at'], self.tz)} ({relative(when, now, self.lang)})"
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "tasks-table" and event.cursor_row != self._task_index:
@@ -487,7 +499,7 @@ class DetailPane(Vertical):
             (
                 step["name"],
                 step["step"],
-                step["status"],
+                op_status_text(step["status"], self.lang),
                 _clock(step["started_at"], tz),
                 _clock(step["skipped_at"], tz),
                 _clock(step["completed_at"], tz),
@@ -500,8 +512,14 @@ class DetailPane(Vertical):
     def _fill_audit(self, detail: JobDetail) -> None:
         rows = []
         for row in reversed(detail.audit):
-            move = f"{row['from'] or '-'} → {row['to'] or '-'}" if row["from"] != row["to"] else ""
-            rows.append((_clock(row["at"], self.tz), row["who"], row["action"], move, row["comment"] or ""))
+            lang = self.lang
+            move = (
+                f"{audit_status_text(row['from'], lang)} → {audit_status_text(row['to'], lang)}"
+                if row["from"] != row["to"]
+                else ""
+            )
+            action = audit_action_text(row["action"], lang)
+            rows.append((_clock(row["at"], self.tz), row["who"], action, move, row["comment"] or ""))
         self._reset("#audit-table", rows)
 
     def current_log_path(self) -> Path | None:

@@ -27,6 +27,7 @@ from textual.strip import Strip
 
 from jobtui.engine.domain.timeparse import local_zone_name
 from jobtui.engine.read.listing import JobRow, JobSort
+from jobtui.i18n import type_text
 from jobtui.widgets.status_style import progress_text, status_text
 
 
@@ -57,7 +58,7 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("id", 7, lambda r, _l, _t: str(r.id)),
     Column("name", 24, lambda r, _l, _t: r.name),
-    Column("type", 9, lambda r, _l, _t: r.type),
+    Column("type", 9, lambda r, lang, _t: type_text(r.type, lang)),
     Column("project", 11, lambda r, _l, _t: r.project),
     Column("status", 24, lambda r, lang, _t: status_text(r.status, lang)),
     Column("step", 5, lambda r, _l, _t: r.step),

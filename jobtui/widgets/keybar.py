@@ -15,6 +15,8 @@ from rich.text import Text
 from textual import events
 from textual.widget import Widget
 
+from jobtui.i18n import DEFAULT_LANG, t
+
 
 @dataclass(frozen=True)
 class _Spot:
@@ -85,7 +87,7 @@ class KeyBar(Widget, can_focus=False):
             edge = background + self.get_component_styles("keybar--palette-edge").color
             palette.append("▏", item + Style(color=edge.rich_color))
             palette.append(self.app.get_key_display(binding), key_style + extra)
-            palette.append(f" {binding.description}", description_style + extra)
+            palette.append(f" {t('keybar.palette', self.app_lang)}", description_style + extra)
             palette.append(" ", item)
         room = max(0, width - palette.cell_len)
         keys.truncate(room, pad=True)
@@ -94,6 +96,10 @@ class KeyBar(Widget, can_focus=False):
             self._spots.append(_Spot(room, width, palette_binding.binding.key, palette_binding.enabled))
         keys.append_text(palette)
         return keys
+
+    @property
+    def app_lang(self) -> str:
+        return str(getattr(self.app, "lang", DEFAULT_LANG))
 
     def on_click(self, event: events.Click) -> None:
         for spot in self._spots:

@@ -443,7 +443,7 @@ def test_schedule_lines_for_each_kind_of_job() -> None:
         "Window all day sat, sun (UTC) · expires 2026-11-23 10:30 (in 30 min)"
     )
     assert schedule_text(all_day, now, "UTC", "es") == (
-        "Ventana todo el día sat, sun (UTC) · expira 2026-11-23 10:30 (in 30 min)"
+        "Ventana todo el día sat, sun (UTC) · expira 2026-11-23 10:30 (dentro de 30 min)"
     )
 
 

@@ -340,7 +340,9 @@ class DetailPane(Vertical):
 
     @property
     def is_built(self) -> bool:
-        return self._ready
+        """The pane's widgets are there to fill: mounted, and not being removed with a closing app (the
+        poller's last results may arrive while they go)."""
+        return self._ready and self.is_attached and not (self._pruning or self._closing)
 
     def show(self, detail: JobDetail) -> None:
         if not self.is_built:

@@ -58,7 +58,7 @@ def load_policy(path: str | os.PathLike[str] | None) -> Policy | None:
     try:
         text = toml_text.read_text(path)
     except toml_text.TomlFileError as exc:
-        raise PolicyError(str(exc)) from exc
+        raise PolicyError(str(exc).replace(": cannot read file: ", ": cannot read policy file: ", 1)) from exc
     return parse_policy(text, str(path))
 
 

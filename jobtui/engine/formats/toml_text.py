@@ -9,12 +9,14 @@ import stat
 import tomllib
 from typing import Any
 
+from jobtui.engine.errors import BadInput
+
 # Definitions, envelopes and policies are hand-written text: a few KiB. Far above any real one, far below
 # what would hurt to read (`submit /dev/zero` must not eat the memory).
 MAX_FILE_BYTES = 4 << 20
 
 
-class TomlFileError(Exception):
+class TomlFileError(BadInput, ValueError):
     """Why a TOML file cannot be used; str() is one line starting with the file's name."""
 
 
@@ -43,4 +45,3 @@ def loads(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except RecursionError:
         raise TomlFileError(f"{source}: values nested too deeply") from None
-

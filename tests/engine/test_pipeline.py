@@ -9,23 +9,13 @@ from pathlib import Path
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.service.actions import Actions
-from jobtui.engine.service.views import job_detail_json
 from jobtui.engine.worker.loop import Engine
-from tests.support.helpers import job_of, run_until_status, status_of
+from tests.support.helpers import detail, job_of, run_until_status, status_of
 
 # The engine behaves the same on both backends (several hosts share PostgreSQL).
 BACKENDS = ("sqlite", "postgresql")
 
 Submit = Callable[..., int]
-
-
-def detail(store: Store, job_id: int) -> dict:
-    from jobtui.engine.db.models import Job
-
-    with store.read() as s:
-        job = s.get(Job, job_id)
-        assert job is not None
-        return job_detail_json(job, s, store.now())
 
 
 def test_job_walks_every_step_and_ops_see_their_environment(

@@ -7,6 +7,7 @@ import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pendulum
 import psutil
@@ -67,3 +68,13 @@ def live_pids_of_group(pgid: int) -> list[int]:
             if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
                 found.append(proc.pid)
     return found
+
+
+def detail(store: Store, job_id: int) -> dict[str, Any]:
+    """The `show` JSON of a job: its tasks, steps and their errors."""
+    from jobtui.engine.service.views import job_detail_json
+
+    with store.read() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        return job_detail_json(job, s, store.now())

@@ -165,6 +165,25 @@ def _did_you_mean(key: str, known: tuple[str, ...]) -> str:
     return f' (did you mean "{close[0]}"?)' if close else ""
 
 
+_NUL_ESCAPE = re.compile(r"\\u0000|\\U00000000")
+
+
+def _nul_fields(value: Any, path: str) -> list[str]:
+    """The fields (`run[2].argv[1]`) whose string holds a NUL, in document order."""
+    if isinstance(value, str):
+        return [path or "value"] if "\x00" in value else []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _nul_fields(item, f"{path}.{key}" if path else str(key))
+            if "\x00" in str(key):
+                found.append(f"{path}.{key!r}" if path else repr(key))
+    elif isinstance(value, list):
+        for number, item in enumerate(value, 1):
+            found += _nul_fields(item, f"{path}[{number}]")
+    return found
+
+
 class _Checker:
     def __init__(self, text: str, source: str) -> None:
         self.source = source
@@ -189,6 +208,16 @@ class _Checker:
                     self.locator.key(section, key),
                     f'unknown key "{key}" {where}{_did_you_mean(key, known)}',
                 )
+
+    def refuse_nul(self, text: str, data: dict[str, Any]) -> None:
+        """A NUL character (TOML's \\u0000) cannot be passed to a process in a command, an argument or
+        an environment value, and would cut names short: no string of a definition may hold one."""
+        lines = [number for number, line in enumerate(text.splitlines(), 1) if _NUL_ESCAPE.search(line)]
+        for index, field in enumerate(_nul_fields(data, "")):
+            line = lines[index] if index < len(lines) else None
+            self.error(
+                line, f"{field}: contains a NUL character (\\u0000), which no command, name or value may hold"
+            )
 
     # Typed getters: each reports its own error and returns a default so that checking goes on
     # and every problem in the file is reported at once.
@@ -276,6 +305,7 @@ class _Checker:
         except toml_text.TomlFileError:
             self.error(None, "invalid TOML: values nested too deeply")
             return None
+        self.refuse_nul(text, data)
 
         self.unknown_keys(data, None, "at top level", _TOP_KEYS)
 

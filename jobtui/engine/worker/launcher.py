@@ -81,7 +81,7 @@ def start(state: EngineState, pool: ThreadPoolExecutor, held: Held, spec: Launch
         handle = ProcessHandle.start(
             spec.argv, spec.env, spec.context.log_path, spec.status_file, None, state.wake
         )
-    except OSError as exc:
+    except Exception as exc:  # any launch failure (a bad path, Popen's ValueError) fails the op, not the job
         return OpOutcome(127, f"cannot start op: {exc}")
     held.handle = handle
     try:

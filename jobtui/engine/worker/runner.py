@@ -202,6 +202,7 @@ class CallHandle:
     def __init__(self, future: Future[Any], log_path: str) -> None:
         self._future = future
         self._log_path = log_path
+        self._outcome: OpOutcome | None = None
 
     @classmethod
     def start(
@@ -212,22 +213,59 @@ class CallHandle:
         return cls(future, context.log_path)
 
     def poll(self) -> OpOutcome | None:
-        if not self._future.done():
-            return None
+        """The op's outcome once it returned; never raises, whatever the function did or returned (the
+        engine polls every op of every job in one loop), and works it out once."""
+        if self._outcome is None and self._future.done():
+            self._outcome = self._conclude()
+        return self._outcome
+
+    def _conclude(self) -> OpOutcome:
+        if self._future.cancelled():
+            return OpOutcome(1, "canceled")
         exc = self._future.exception()
         if exc is not None:
-            with open(self._log_path, "a", encoding="utf-8") as log:
-                log.write("".join(traceback.format_exception(exc)))
-            return OpOutcome(1, f"{type(exc).__name__}: {exc}")
+            # The traceback once, in the job's log; frames only, never their locals (the op's context
+            # holds its environment, secrets included).
+            self._log("".join(traceback.format_exception(exc)))
+            return OpOutcome(1, _one_line(f"{type(exc).__name__}: {exc}"))
         result = self._future.result()
-        code = 0 if result is None or result is True else (1 if result is False else int(result))
+        code = _exit_code_of(result)
+        if code is None:
+            # Not the value itself: it may be any size and hold anything (a repr of the environment).
+            kind = type(result).__name__
+            reason = f"call returned a {kind}, not an exit code (None, True, False or an int)"
+            self._log(reason + "\n")
+            return OpOutcome(1, reason)
         return OpOutcome(code, _describe_exit(code))
+
+    def _log(self, text: str) -> None:
+        try:
+            with open(self._log_path, "a", encoding="utf-8") as log:
+                log.write(text)
+        except OSError:
+            pass  # the outcome is recorded in the database either way
 
     def terminate(self) -> None:
         self._future.cancel()
 
     def kill(self) -> None:
         self._future.cancel()
+
+
+def _exit_code_of(result: object) -> int | None:
+    """None and True succeed, False fails, an int is the exit code; anything else is not an answer."""
+    if result is None or result is True:
+        return 0
+    if result is False:
+        return 1
+    if isinstance(result, int):
+        return max(-255, min(255, result))
+    return None
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _run_call(target: str, context: OpContext) -> Any:

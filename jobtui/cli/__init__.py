@@ -667,7 +667,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         return EXIT_OK
     for row in rows:
         move = f"{row['from'] or '-'} → {row['to'] or '-'}"
-        print(f"{row['at']}  {row['who']:<20} {row['action']:<18} {move:<26} {row['comment'] or ''}")
+        who = row["who"] + (f" (by {row['by']})" if row["by"] else "")
+        action = row["action"] + (" REFUSED" if row["refused"] else "")
+        print(f"{row['at']}  {who:<20} {action:<18} {move:<26} {row['comment'] or ''}")
     return EXIT_OK
 
 

@@ -461,9 +461,14 @@ def test_refused_action_exits_1_with_the_reason(shared: Shared) -> None:
     assert approve.stdout == ""
     refused(trap, f"trap skip: job {job} is READY")
     refused(rollback, f"rollback: job {job} is READY")
-    # A refusal changes nothing: the job is as submitted and only the submit is audited.
+    # A refusal changes nothing: the job is as submitted, and each refusal is on its trail with its reason.
     audit = shared.cli.json("audit", job)
-    assert [row["action"] for row in audit] == ["submit"]
+    assert [row["action"] for row in audit if not row["refused"]] == ["submit"]
+    refusals = sorted((row["action"], row["to"], row["who"]) for row in audit if row["refused"])
+    assert refusals == [("approve", None, USER), ("rollback", None, USER), ("trap skip", None, USER)]
+    assert all(
+        row["comment"].endswith("is READY") or "READY" in row["comment"] for row in audit if row["refused"]
+    )
 
 
 def test_bad_arguments_exit_2(shared: Shared) -> None:

@@ -308,8 +308,9 @@ def test_the_queue_needs_queue_admin(what: str, store: Store, submit: Callable[.
     assert holder.queue_state().paused == (what == "queue_pause")
     if what == "queue_clear":
         assert status_of(store, queued) == Status.CANCELED
-    assert query(store, "SELECT who, action FROM audit WHERE job_id = 0") == [
-        ("holder", display_action(what))
+    assert query(store, "SELECT who, action, refused FROM audit WHERE job_id = 0 ORDER BY id") == [
+        ("other", display_action(what), True),
+        ("holder", display_action(what), False),
     ]
 
 
@@ -556,3 +557,66 @@ def test_allowed_gives_none_or_the_reason_for_every_action(jobs: Jobs, store: St
     alice.reschedule(job_id, "+1h")
     alice.rerun(job_id, "PRE")
     assert job_of(store, job_id).exec == 2
+
+
+# -- refusals and impersonation in the audit trail (issue 14, item 3) --------------------------------------
+
+
+def _audit_json(store: Store, job_id: int) -> list[dict[str, object]]:
+    from jobtui.engine.service.views import audit_json
+
+    return audit_json(store, job_id)
+
+
+def test_a_refused_action_is_audited_and_leaves_the_job_as_it_was(jobs: Jobs, store: Store) -> None:
+    job_id = jobs.in_status(Status.FINISHED, project="payments")
+    before = len(_audit_json(store, job_id))
+    policy = make_policy({"ops": ([Perm.CANCEL.value], ["*"])}, {"carol": ["ops"]})
+
+    with pytest.raises(Refused) as refused:
+        Actions(store, Actor("carol", policy)).cancel(job_id, "stop it")
+
+    rows = _audit_json(store, job_id)
+    assert len(rows) == before + 1
+    row = rows[-1]
+    assert row["refused"] is True
+    assert (row["who"], row["action"], row["from"], row["to"]) == ("carol", "cancel", "FINISHED", None)
+    assert row["comment"] == str(refused.value)
+    assert row["by"] is None
+    assert status_of(store, job_id) == "FINISHED"
+
+
+def test_a_permission_refusal_of_the_queue_is_audited_on_the_queues_trail(store: Store) -> None:
+    policy = make_policy({"viewer": ([Perm.VIEW.value], ["*"])}, {"dave": ["viewer"]})
+    with pytest.raises(PermissionRefused):
+        Actions(store, Actor("dave", policy)).queue_pause("lunch")
+    row = _audit_json(store, 0)[-1]
+    assert (row["who"], row["action"], row["refused"]) == ("dave", "queue pause", True)
+    assert "dave lacks action.queue.admin" in str(row["comment"])
+
+
+def test_a_refused_view_is_audited(jobs: Jobs, store: Store) -> None:
+    from jobtui.engine.service.reads import Reads
+
+    job_id = jobs.in_status(Status.FINISHED, project="payments")
+    policy = make_policy({"web": ([Perm.VIEW.value], ["web"])}, {"erin": ["web"]})
+    with pytest.raises(PermissionRefused):
+        Reads(store, Actor("erin", policy)).detail(job_id, "show")
+    row = _audit_json(store, job_id)[-1]
+    assert (row["who"], row["action"], row["refused"]) == ("erin", "show", True)
+
+
+def test_an_impersonated_action_records_the_real_user_as_by(jobs: Jobs, store: Store) -> None:
+    me = permissions.login_name()
+    policy = make_policy(
+        {"admin": ([Perm.IMPERSONATE.value], ["*"]), "ops": ([Perm.CANCEL.value], ["*"])},
+        {me: ["admin", "ops"], "bob": ["ops"]},
+    )
+    job_id = jobs.in_status(Status.READY, project="payments")
+    Actions(store, Actor.resolve(policy, "bob")).cancel(job_id, "on behalf of bob")
+    row = _audit_json(store, job_id)[-1]
+    assert (row["who"], row["by"], row["action"], row["refused"]) == ("bob", me, "cancel", False)
+    # Acting as oneself is no impersonation.
+    other = jobs.in_status(Status.READY, project="payments")
+    Actions(store, Actor.resolve(policy)).cancel(other)
+    assert _audit_json(store, other)[-1]["by"] is None

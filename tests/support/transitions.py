@@ -42,14 +42,18 @@ def approval_def(project: str = "default", approvers: str = "", pre: bool = Fals
 
 
 def snapshot(store: Store) -> dict[str, Any]:
-    """Every row of every table, plus the log directory's files: what 'unchanged' means."""
+    """Every row of every table, plus the log directory's files: what 'unchanged' means. The audit rows
+    of refusals are left out: a refused action changes nothing but leaves that record (tests of the
+    refusal records check them)."""
     rows: dict[str, Any] = {}
     with store.engine.connect() as conn:
         inspector = sa_inspect(conn)
         for table in sorted(inspector.get_table_names()):
             keys = inspector.get_pk_constraint(table)["constrained_columns"] or ["1"]
             order = ", ".join(f'"{k}"' if k != "1" else k for k in keys)
-            rows[table] = [tuple(r) for r in conn.execute(text(f'SELECT * FROM "{table}" ORDER BY {order}'))]
+            where = " WHERE NOT refused" if table == "audit" else ""
+            sql = f'SELECT * FROM "{table}"{where} ORDER BY {order}'
+            rows[table] = [tuple(r) for r in conn.execute(text(sql))]
     rows["log files"] = {p.name: p.read_bytes() for p in sorted(store.log_dir.iterdir())}
     return rows
 
@@ -66,11 +70,12 @@ def query(store: Store, sql: str, *params: object) -> list[tuple[Any, ...]]:
 
 
 def audit_rows(store: Store, job_id: int, after: int = 0) -> list[tuple[Any, ...]]:
-    """(id, who, action, from_status, to_status, comment) of a job's audit rows after row `after`."""
+    """(id, who, action, from_status, to_status, comment) of a job's audit rows after row `after`: what
+    was done to it (refusals, which change nothing, are left out)."""
     return query(
         store,
-        "SELECT id, who, action, from_status, to_status, comment FROM audit WHERE job_id = ? AND id > ? "
-        "ORDER BY id",
+        "SELECT id, who, action, from_status, to_status, comment FROM audit "
+        "WHERE job_id = ? AND id > ? AND NOT refused ORDER BY id",
         job_id,
         after,
     )

@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pendulum
 from sqlalchemy import Column, DateTime, Index, Table, Text, UniqueConstraint, text
+from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -258,6 +259,10 @@ class AuditEvent(SQLModel, table=True):
     from_status: str | None = None
     to_status: str | None = None
     comment: str | None = None
+    # A refused action: the job did not change; `comment` holds the reason.
+    refused: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    # The real user behind an action done with --as (`who` is the user acted as); None otherwise.
+    by_user: str | None = None
 
 
 class Change(SQLModel, table=True):

@@ -60,6 +60,17 @@ def on_status_change(hook: StatusHook) -> None:
         _STATUS_HOOKS.append(hook)
 
 
+def act_for(session: Session, real_user: str | None) -> None:
+    """Mark a transaction's audit rows as done by `real_user` on behalf of the user they name (--as)."""
+    session.info["jobtui_by"] = real_user
+
+
+def acting_for(session: Session) -> str | None:
+    """The real user behind the transaction's actions, when one acts as another (see act_for)."""
+    by = session.info.get("jobtui_by")
+    return str(by) if by else None
+
+
 class Store:
     def __init__(self, url: str, clock: Clock | None = None, log_dir: str | Path | None = None) -> None:
         self.url = normalise_url(url)
@@ -295,6 +306,7 @@ class Store:
         from_status: str | None,
         to_status: str | None,
         comment: str | None = None,
+        refused: bool = False,
     ) -> None:
         session.add(
             AuditEvent(
@@ -306,6 +318,8 @@ class Store:
                 from_status=from_status,
                 to_status=to_status,
                 comment=comment,
+                refused=refused,
+                by_user=acting_for(session),
             )
         )
 

@@ -61,6 +61,8 @@ class Actor:
 
     user: str
     policy: Policy | None = None
+    # Who really acts when `user` is impersonated (--as): the audit trail records both.
+    real: str | None = field(default=None, compare=False)
 
     @classmethod
     def resolve(cls, policy: Policy | None, as_user: str | None = None) -> Actor:
@@ -70,7 +72,7 @@ class Actor:
             return real
         if not real.may(Perm.IMPERSONATE, "*"):
             raise PermissionRefused(f"--as {as_user}: {real.user} lacks {Perm.IMPERSONATE.value}")
-        return cls(as_user, policy)
+        return cls(as_user, policy, real=real.user)
 
     @property
     def single_user(self) -> bool:

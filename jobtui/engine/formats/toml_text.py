@@ -24,12 +24,13 @@ def read_text(path: str | os.PathLike[str]) -> str:
     source = os.fspath(path)
     try:
         with open(source, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise TomlFileError(f"{source}: not a regular file")
-            data = handle.read(MAX_FILE_BYTES + 1)
+            regular = stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
+            data = handle.read(MAX_FILE_BYTES + 1) if regular else b""
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = getattr(exc, "strerror", None) or str(exc)
         raise TomlFileError(f"{source}: cannot read file: {reason}") from exc
+    if not regular:
+        raise TomlFileError(f"{source}: not a regular file")
     if len(data) > MAX_FILE_BYTES:
         raise TomlFileError(f"{source}: larger than {MAX_FILE_BYTES >> 20} MiB; not a jobtui file")
     try:

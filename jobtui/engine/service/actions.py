@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from sqlalchemy import bindparam, delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import AUDIT, JOBS, OP_RUNS, TASKS, WORKERS, AuditEvent, Job, OpRun, Task
-from jobtui.engine.db.store import Store
+from jobtui.engine.db.store import Store, act_for
 from jobtui.engine.domain import schedules
 from jobtui.engine.domain.definitions import Definition
 from jobtui.engine.domain.permissions import Actor, PermissionRefused
@@ -42,6 +43,8 @@ from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.traps import resolve_trap
 
+log = logging.getLogger(__name__)
+
 TRAP_ACTIONS = ("retry", "skip", "abort", "pause", "resume")
 # Operator-editable settings and their defaults.
 SETTINGS: dict[str, object] = {"pause_queue_on_failure": False}
@@ -53,6 +56,18 @@ class Refused(Refusal):
 
 class UnknownJob(BadInput, LookupError):
     """No such job (CLI exit 2)."""
+
+
+@dataclass(frozen=True)
+class RefusedOn:
+    """What a refused action was about, for its audit row (job 0: the queue, settings, a submission)."""
+
+    job_id: int
+    job_name: str
+    status: str | None
+
+
+QUEUE = RefusedOn(0, "(queue)", None)
 
 
 @dataclass(frozen=True)
@@ -72,15 +87,56 @@ class Actions:
     # -- shared prelude -------------------------------------------------------------------------------
 
     @contextmanager
-    def _acting(self, action: str, job_id: int) -> Iterator[tuple[Session, Job]]:
+    def transaction(self) -> Iterator[Session]:
+        """A write transaction whose audit rows name the real user too, when this actor is impersonated."""
         with self.store.write() as s:
+            act_for(s, self.actor.real)
+            yield s
+
+    @contextmanager
+    def _acting(self, action: str, job_id: int) -> Iterator[tuple[Session, Job]]:
+        with self.transaction() as s:
             job = self.store.lock_job(s, job_id)
             if job is None:
                 raise UnknownJob(f"{display_action(action)}: no job {job_id}")
             reason = self.refusal(s, action, job)
-            if reason:
-                raise Refused(reason)
-            yield s, job
+            if not reason:
+                yield s, job
+                return
+            refused = RefusedOn(job_id, job.name, job.status)
+        # Recorded after the action's transaction ended: it changed nothing, and the record must stay.
+        self.record_refusal(display_action(action), reason, refused)
+        raise Refused(reason)
+
+    def record_refusal(self, action: str, reason: str, on: RefusedOn | None = None) -> None:
+        """Audit a refused action (who, what, which job, why) without touching the job. A database that
+        cannot take the row does not hide the refusal: the caller still raises it."""
+        try:
+            with self.transaction() as s:
+                s.add(
+                    AuditEvent(
+                        job_id=on.job_id if on else 0,
+                        job_name=on.job_name if on else "",
+                        at=self.store.now(),
+                        who=self.actor.user,
+                        by_user=self.actor.real,
+                        action=action,
+                        from_status=on.status if on else None,
+                        to_status=None,
+                        comment=reason,
+                        refused=True,
+                    )
+                )
+        except Exception:  # a full disk or a lost database: the refusal itself still reaches the user
+            log.warning("could not audit the refusal of %s by %s: %s", action, self.actor.user, reason)
+
+    def require(self, action: str, permission: Perm, project: str, on: RefusedOn | None = None) -> None:
+        """`Actor.require`, with the refusal audited."""
+        try:
+            self.actor.require(action, permission, project)
+        except PermissionRefused as exc:
+            self.record_refusal(action, str(exc), on)
+            raise
 
     def refusal(self, s: Session, action: str, job: Job) -> str | None:
         """Why `actor` may not do `action` to `job` now, or None. The UI enables keys from this."""
@@ -154,11 +210,11 @@ class Actions:
     ) -> list[int]:
         """Create `count` jobs of one definition in one transaction (set-based: bulk loads and tests)."""
         if not self.actor.may(Perm.CREATE, definition.project):
-            raise Refused(
-                f"submit: {self.actor.user} lacks {Perm.CREATE.value} on project {definition.project}"
-            )
+            reason = f"submit: {self.actor.user} lacks {Perm.CREATE.value} on project {definition.project}"
+            self.record_refusal("submit", reason, RefusedOn(0, definition.name, None))
+            raise Refused(reason)
         resolved = self._resolve(definition, at, max_start)
-        with self.store.write() as s:
+        with self.transaction() as s:
             ids = self._create_jobs(s, definition, count, resolved)
             if not keep:
                 targets = list(definition.targets or (definition.name,))
@@ -259,6 +315,7 @@ class Actions:
                     "job_name": definition.name,
                     "at": now,
                     "who": self.actor.user,
+                    "by_user": self.actor.real,
                     "action": "submit",
                     "from_status": None,
                     "to_status": Status.READY.value,
@@ -502,8 +559,8 @@ class Actions:
         self._queue_change("queue resume", False, None)
 
     def _queue_change(self, action: str, paused: bool, reason: str | None) -> None:
-        self.actor.require(action, Perm.QUEUE_ADMIN, "*")
-        with self.store.write() as s:
+        self.require(action, Perm.QUEUE_ADMIN, "*", QUEUE)
+        with self.transaction() as s:
             self.store.set_setting(s, "queue_paused", paused)
             self.store.set_setting(s, "queue_paused_reason", reason)
             self.store.set_setting(s, "queue_paused_by", self.actor.user)
@@ -513,6 +570,7 @@ class Actions:
                     job_name="(queue)",
                     at=self.store.now(),
                     who=self.actor.user,
+                    by_user=self.actor.real,
                     action=action,
                     comment=reason,
                 )
@@ -526,8 +584,8 @@ class Actions:
     def set_setting(self, key: str, value: object) -> None:
         if key not in SETTINGS:
             raise ValueError(f'settings: unknown setting "{key}"')
-        self.actor.require(f"settings {key}", Perm.QUEUE_ADMIN, "*")
-        with self.store.write() as s:
+        self.require(f"settings {key}", Perm.QUEUE_ADMIN, "*", RefusedOn(0, "(settings)", None))
+        with self.transaction() as s:
             old = self.store.get_setting(s, key, SETTINGS[key])
             self.store.set_setting(s, key, value)
             s.add(
@@ -536,6 +594,7 @@ class Actions:
                     job_name="(settings)",
                     at=self.store.now(),
                     who=self.actor.user,
+                    by_user=self.actor.real,
                     action="setting",
                     comment=f"{key}: {json.dumps(old)} → {json.dumps(value)}",
                 )
@@ -544,8 +603,8 @@ class Actions:
 
     def queue_clear(self) -> list[int]:
         """Cancel every queued (READY) job; running jobs go on. Returns the cancelled ids."""
-        self.actor.require("queue clear", Perm.QUEUE_ADMIN, "*")
-        with self.store.write() as s:
+        self.require("queue clear", Perm.QUEUE_ADMIN, "*", QUEUE)
+        with self.transaction() as s:
             jobs = list(s.exec(select(Job).where(Job.status == Status.READY.value).order_by(col(Job.id))))
             now = self.store.now()
             for job in jobs:
@@ -568,6 +627,7 @@ class Actions:
                     job_name="(queue)",
                     at=now,
                     who=self.actor.user,
+                    by_user=self.actor.real,
                     action="queue clear",
                     comment=f"{len(jobs)} job(s) canceled",
                 )

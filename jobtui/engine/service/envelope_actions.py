@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import insert
@@ -16,9 +18,10 @@ from sqlmodel import Session, col, select
 from jobtui.engine.db.models import AUDIT, OP_RUNS, Envelope, Job, Notification, OpRun, Task
 from jobtui.engine.domain.envelopes import ACTIVE_JOB, EnvelopeStatus, derive_status
 from jobtui.engine.domain.states import ACTIONS, ROLLBACK_STEP, OpStatus, Perm, Status, Step, TaskStatus
+from jobtui.engine.errors import Refusal
 from jobtui.engine.formats.definition_file import parse_definition
 from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, EnvelopeSpec
-from jobtui.engine.service.actions import Actions, Refused, UnknownJob, terminate_local
+from jobtui.engine.service.actions import Actions, Refused, RefusedOn, UnknownJob, terminate_local
 from jobtui.engine.service.views import iso, job_json
 from jobtui.engine.worker import chain
 
@@ -33,9 +36,11 @@ class EnvelopeActions:
 
     def submit(self, spec: EnvelopeSpec) -> tuple[int, list[int]]:
         """One envelope, its jobs in chain order: only the first is due; the chain releases the rest."""
-        self.actor.require("submit", Perm.CREATE, spec.project)
+        self.actions.require(
+            "submit", Perm.CREATE, spec.project, RefusedOn(0, f"(envelope {spec.name})", None)
+        )
         resolved = [self.actions._resolve(e.definition, e.at, e.max_start) for e in spec.entries]
-        with self.store.write() as s:
+        with self.actions.transaction() as s:
             envelope = self._new_envelope(s, spec.name, spec.project, spec.source)
             assert envelope.id is not None
             ids: list[int] = []
@@ -58,8 +63,10 @@ class EnvelopeActions:
 
     def record_corrupt(self, problem: EnvelopeCorrupt) -> int:
         """Keep a corrupt envelope visible (status CORRUPT with the reason); none of its jobs exist."""
-        self.actor.require("submit", Perm.CREATE, problem.project)
-        with self.store.write() as s:
+        self.actions.require(
+            "submit", Perm.CREATE, problem.project, RefusedOn(0, f"(envelope {problem.name})", None)
+        )
+        with self.actions.transaction() as s:
             envelope = self._new_envelope(s, problem.name, problem.project, problem.source)
             assert envelope.id is not None
             envelope.status = EnvelopeStatus.CORRUPT.value
@@ -83,8 +90,21 @@ class EnvelopeActions:
 
     def cancel(self, envelope_id: int, comment: str | None = None) -> list[int]:
         """Cancel every job of the envelope that has not ended; the envelope is CANCELLED for good."""
+        with self._audited_refusal("envelope-cancel", envelope_id):
+            return self._cancel(envelope_id, comment)
+
+    @contextmanager
+    def _audited_refusal(self, action: str, envelope_id: int) -> Iterator[None]:
+        """A refusal raised inside leaves an audit row (after its transaction rolled back)."""
+        try:
+            yield
+        except Refusal as exc:
+            self.actions.record_refusal(action, str(exc), RefusedOn(0, f"(envelope {envelope_id})", None))
+            raise
+
+    def _cancel(self, envelope_id: int, comment: str | None) -> list[int]:
         running: list[OpRun] = []
-        with self.store.write() as s:
+        with self.actions.transaction() as s:
             envelope = self._envelope(s, envelope_id)
             self.actor.require("envelope-cancel", Perm.CANCEL, envelope.project)
             if envelope.status in (
@@ -145,7 +165,11 @@ class EnvelopeActions:
         newest first; the envelope is ROLLEDBACK when it ends. Returns the rollback job's id."""
         if not reason or not reason.strip():
             raise ValueError("envelope-rollback: a reason is required (--reason TEXT)")
-        with self.store.write() as s:
+        with self._audited_refusal("envelope-rollback", envelope_id):
+            return self._rollback(envelope_id, reason)
+
+    def _rollback(self, envelope_id: int, reason: str) -> int:
+        with self.actions.transaction() as s:
             envelope = self._envelope(s, envelope_id)
             refused = self.refusal(s, envelope)
             if refused:
@@ -239,6 +263,7 @@ class EnvelopeActions:
                     "job_name": name,
                     "at": now,
                     "who": self.actor.user,
+                    "by_user": self.actor.real,
                     "action": "envelope rollback",
                     "from_status": None,
                     "to_status": Status.ROLLBACK.value,
@@ -278,7 +303,9 @@ class EnvelopeActions:
             envelope = self._envelope(s, envelope_id)
             if verb is not None:
                 for project in self._projects(s, envelope):
-                    self.actor.require(verb, Perm.VIEW, project)
+                    self.actions.require(
+                        verb, Perm.VIEW, project, RefusedOn(0, f"(envelope {envelope_id})", None)
+                    )
             return self._json(s, envelope)
 
     def _json(self, s: Session, envelope: Envelope) -> dict[str, Any]:

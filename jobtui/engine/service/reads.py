@@ -22,7 +22,7 @@ from jobtui.engine.domain.envelopes import derive_status
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import FINAL_STATUSES, Perm, Status
 from jobtui.engine.read.listing import ALL_PROJECTS, scope_of
-from jobtui.engine.service.actions import UnknownJob
+from jobtui.engine.service.actions import Actions, RefusedOn, UnknownJob
 from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.service.envelope_tree import TreeData, load_tree
 from jobtui.engine.service.views import audit_json, job_detail_json, job_json
@@ -58,8 +58,13 @@ class Reads:
         job = s.get(Job, job_id)
         if job is None:
             raise UnknownJob(f"{verb}: no job {job_id}")
-        self.actor.require(verb, Perm.VIEW, job.project)
+        self._require_view(verb, job.project, RefusedOn(job_id, job.name, job.status))
         return job
+
+    def _require_view(self, verb: str, project: str, on: RefusedOn) -> None:
+        """Refuse (and audit the refusal) unless the actor may view `project`."""
+        if not self.may_view(project):
+            Actions(self.store, self.actor).require(verb, Perm.VIEW, project, on)
 
     def may_view(self, project: str) -> bool:
         return self.actor.may(Perm.VIEW, project)
@@ -75,7 +80,7 @@ class Reads:
             job = s.get(Job, job_id)
             if job is None:
                 return None
-            self.actor.require(verb, Perm.VIEW, job.project)
+            self._require_view(verb, job.project, RefusedOn(job_id, job.name, job.status))
             return job_json(job, s, self.store.now())
 
     def audit(self, job_id: int, verb: str = "audit") -> list[dict[str, Any]]:
@@ -87,7 +92,10 @@ class Reads:
         with self.store.read() as s:
             job = s.get(Job, job_id)
             project = job.project if job is not None else "*"
-        self.actor.require(verb, Perm.VIEW, project)
+            on = RefusedOn(
+                job_id, job.name if job else rows[0].get("job_name", ""), job.status if job else None
+            )
+        self._require_view(verb, project, on)
         return rows
 
     def log_path(self, job_id: int, verb: str = "log") -> Path:

@@ -127,6 +127,8 @@ def audit_json(store: Store, job_id: int) -> list[dict[str, Any]]:
                 "from": row.from_status,
                 "to": row.to_status,
                 "comment": row.comment,
+                "refused": bool(row.refused),
+                "by": row.by_user,
             }
             for row in rows
         ]

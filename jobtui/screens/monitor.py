@@ -1,16 +1,14 @@
 """The monitor: the live job table, the detail pane, the envelope tree, and every action on a key.
 
-Reads happen on a worker thread that wakes on the change feed; the UI thread only installs results.
-The operator's actions are `MonitorActions` (monitor_actions.py).
+Reads happen on a worker thread that wakes on the change feed (`Poller`, in monitor_poller.py); the UI
+thread only installs results, here. The operator's actions are `MonitorActions` (monitor_actions.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on, work
@@ -19,11 +17,10 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Input, Tree
-from textual.worker import get_current_worker
 
 from jobtui.engine.domain.states import Status, status_label
 from jobtui.engine.errors import ReadFailed
-from jobtui.engine.read.listing import SORTABLE, JobFilter, JobRow, JobSort
+from jobtui.engine.read.listing import SORTABLE, JobFilter, JobSort
 from jobtui.engine.service.commands import (
     BY_ID,
     COMMANDS,
@@ -35,18 +32,18 @@ from jobtui.engine.service.commands import (
     refusal_by_permission,
     refusal_for,
 )
-from jobtui.engine.service.envelope_tree import TreeData
 from jobtui.i18n import t
 from jobtui.screens.bindings import command_bindings, footer_order
 from jobtui.screens.monitor_actions import MonitorActions
-from jobtui.widgets.detail import DetailPane, JobDetail, LogTail
+from jobtui.screens.monitor_poller import Fetched, Poller, Query, TreeFetched, ViewState
+from jobtui.widgets.detail import DetailPane, JobDetail
 from jobtui.widgets.envelope_tree import EnvelopeTree
 from jobtui.widgets.job_table import COLUMNS, JobTable
 from jobtui.widgets.keybar import KeyBar
 from jobtui.widgets.statusbar import BarState, StatusBar
 
-# SQLAlchemy, the models and the engine's actions are imported when the Store opens (after the first
-# paint, see backend.py); this module only names them for type checking.
+# SQLAlchemy and the models are imported when the Store opens (after the first paint, see backend.py);
+# this module only names them for type checking.
 if TYPE_CHECKING:
     from jobtui.engine.service.backend import Backend
     from jobtui.screens.dialogs import EnvelopeFacts
@@ -56,57 +53,6 @@ if TYPE_CHECKING:
 # has the focus, so keys typed right after them (a paste, a burst over SSH) go into it, never to the job
 # table's keys. While an input has the focus they step aside (SkipAction) and the key is typed.
 INPUT_KEYS = tuple(command.id for command in COMMANDS if command.opens_input)
-POLL_SECONDS = 0.25
-# While the database is unreachable, try again less often: each attempt waits for a connect timeout.
-UNREACHABLE_POLL_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class ViewState:
-    """What the worker needs to know about the widgets, read on the UI thread."""
-
-    visible: int
-    top: int
-    cursor: int
-    selected: int | None  # the job the cursor was last moved onto (None: a row not fetched yet)
-    moves: int  # how many times the operator has moved the cursor so far
-    envelopes: bool  # the envelopes view is shown
-    envelope_id: int | None  # the envelope under the tree's cursor
-    tree_job: int | None = None  # the job under the tree's cursor: the pane's job in the envelopes view
-
-
-@dataclass(frozen=True)
-class TreeFetched:
-    """The envelope tree's data (None: unchanged) and whether `b` may roll back the envelope under the
-    cursor (`refusal` None) or why not."""
-
-    data: TreeData | None
-    envelope_id: int | None
-    refusal: str | None
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """One refresh's rows and counts, installed on the UI thread in one go. The detail pane's job is read
-    after they are on screen (`detail_id`, when `detail_needed`): rows never wait for a job's detail."""
-
-    total: int
-    start: int
-    rows: list[JobRow]
-    cursor_index: int | None
-    bar: BarState | None
-    detail_id: int | None  # the job the pane should show (None: clear it)
-    detail_needed: bool  # its detail must be (re)read
-    seq: int
-    log_chunk: str = ""  # new output of the job already shown, when its detail did not change
-    moves: int = 0  # ViewState.moves when the fetch began
-
-
-@dataclass(frozen=True)
-class LogChunk:
-    """Only the shown job's log moved: ops write output without touching the database."""
-
-    text: str
 
 
 class MonitorScreen(MonitorActions):
@@ -145,20 +91,12 @@ class MonitorScreen(MonitorActions):
         # the keys arrive (`JobTable.moves`), ahead of this when messages queue. A fetch that began before
         # the latest move must not pull the cursor back: a held key would keep losing ground.
         self._moves = 0
-        self._wake = threading.Event()
         self._rest_lock = asyncio.Lock()
         self._rest_built = False
-        self._rows_drawn = threading.Event()  # set once the frame with the last installed rows is out
-        self._detail_waits = False  # worker thread: a detail was left unread until the Store opens
-        self._unreachable = False
-        self._force = True
-        self._want_window: tuple[int, int] | None = None
-        self._seen_seq = -1
-        self._log_tail = LogTail()
-        # Worker-thread state: which job (and feed seq) the detail pane was last filled from, and its log.
-        self._shown: tuple[int | None, int | None] = (None, None)
-        self._shown_log: tuple[int, str] | None = None
-        self._row_seq: int | None = None
+        # The refresh loop and all the state it keeps: see Poller for which thread owns what.
+        self._poller = Poller(
+            backend, self, self.app.call_from_thread, readonly=readonly, lang=lang, db_label=self.db_label
+        )
         self._status_cycle = [None, *[s.value for s in Status]]
         self._status_index = 0
         # When the first data reached the screen (perf_counter): what the paint benchmark measures.
@@ -169,19 +107,12 @@ class MonitorScreen(MonitorActions):
         self.tree_envelope_id: int | None = None
         self.tree_job_id: int | None = None
         self._envelope_check: tuple[int | None, str | None] | None = None
-        # Worker thread: the feed seq the tree was read at, and which envelope's refusal it last checked.
-        self._tree_seq = -1
-        self._tree_force = True
-        self._checked_envelope: int | None = None
         for command in COMMANDS:
             self._describe_key(command.id, command.label_in(lang))
         # The first window needs no widget, only the terminal's height: it is read while the screen is
         # being built, and the poll worker installs it first.
         first_view = ViewState(max(1, self.app.size.height - 2), 0, 0, None, 0, False, None)
-        self._first: Future[Fetched | LogChunk | None] | None = Future()
-        threading.Thread(
-            target=self._prefetch, args=(first_view,), name="jobtui-first-fetch", daemon=True
-        ).start()
+        self._poller.start_first(first_view)
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -195,7 +126,7 @@ class MonitorScreen(MonitorActions):
                 self._job_table = JobTable(labels, lang=self.lang, tz=self.tz, id="job-table")
                 yield self._job_table
                 yield DetailPane(lang=self.lang, tz=self.tz, id="detail")
-            yield EnvelopeTree(self._load_tree, lang=self.lang, id="envelopes-view")
+            yield EnvelopeTree(self._poller.load_tree, lang=self.lang, id="envelopes-view")
         yield KeyBar(order=footer_order())
 
     async def _build_rest(self) -> None:
@@ -212,7 +143,7 @@ class MonitorScreen(MonitorActions):
 
     def on_mount(self) -> None:
         self.query_one(JobTable).focus()
-        self._wake.set()  # the first fetch goes at once, not after a poll interval
+        self._poller.poke()  # the first fetch goes at once, not after a poll interval
         self._poll()
         self.set_interval(1.0, self._tick_clock)
 
@@ -234,110 +165,45 @@ class MonitorScreen(MonitorActions):
         """The app opened the Store: on PostgreSQL, changes made from other hosts now wake the poller at
         once (LISTEN/NOTIFY)."""
         if self.is_attached and getattr(self, "_listener", None) is None:
-            self._listener = self.backend.listen(self._wake.set)
-        if self._detail_waits:
-            self._detail_waits = False
-            self.wake(force=True)
+            self._listener = self.backend.listen(self._poller.poke)
+        self._poller.store_opened()
 
-    def _load_tree(self) -> TreeData:
-        with self.backend.reading():
-            return self.backend.reads.envelope_tree()
-
-    # -- the refresh loop (worker thread) -----------------------------------------------------------
+    # -- the refresh loop: the Poller on a worker thread, its results installed here ------------------
 
     def wake(self, force: bool = False) -> None:
-        self._force = self._force or force
-        self._wake.set()
-
-    def _nothing_new(self) -> bool:
-        """The idle path, four times a second: nothing changed in the database and nothing was asked
-        for, so the UI thread is not even asked where the widgets stand; only the shown log may grow."""
-        if self._force or self._want_window is not None or self._unreachable:
-            return False
-        seq = self.listing.last_seq()
-        if seq != self._seen_seq:
-            return False
-        if self.envelopes_shown and (
-            self._tree_force or seq != self._tree_seq or self.tree_envelope_id != self._checked_envelope
-        ):
-            return False
-        chunk = self._read_shown_log()
-        if chunk:
-            self.app.call_from_thread(self.query_one(DetailPane).append_log, chunk)
-        return True
-
-    def _prefetch(self, view: ViewState) -> None:
-        assert self._first is not None
-        try:
-            self._first.set_result(self._fetch(view))
-        except BaseException as exc:
-            self._first.set_exception(exc)
+        self._poller.wake(force)
 
     @work(thread=True, exclusive=True, group="poll")
     def _poll(self) -> None:
-        worker = get_current_worker()
-        while not worker.is_cancelled:
-            self._wake.wait(UNREACHABLE_POLL_SECONDS if self._unreachable else POLL_SECONDS)
-            self._wake.clear()
-            if worker.is_cancelled:
-                return
-            first, self._first = self._first, None
-            if first is None and (self.frozen or self.app.screen is not self):
-                continue  # frozen by the operator, or a dialog is open: nothing moves under it
-            try:
-                if first is None and self._nothing_new():
-                    continue
-            except ReadFailed as exc:
-                self._lost(exc)
-                continue
-            try:
-                # Widget state is read on the UI thread; the worker only ever touches the database.
-                view = None if first is not None else self.app.call_from_thread(self._view_state)
-            except Exception:  # the app is closing
-                return
-            try:
-                if first is not None:
-                    fetched, tree = first.result(), None
-                else:
-                    assert view is not None
-                    fetched = self._fetch(view)
-                    tree = self._fetch_tree(view.envelope_id) if view.envelopes else None
-            except ReadFailed as exc:  # a locked or unreachable database must not kill the screen
-                self._lost(exc)
-                continue
-            if self._unreachable:
-                self._unreachable = False
-                self.app.call_from_thread(self._db_back)
-            if isinstance(fetched, LogChunk):
-                self.app.call_from_thread(self.query_one(DetailPane).append_log, fetched.text)
-            elif fetched is not None:
-                self._rows_drawn.clear()
-                self.app.call_from_thread(self._install, fetched)
-                if fetched.detail_needed and fetched.detail_id is not None:
-                    # Let the rows reach the screen first: reading a detail is mostly Python, and while
-                    # this thread holds the interpreter lock the UI thread gets it back only at switch
-                    # intervals, which would hold the rows' frame back until the detail is read.
-                    self._rows_drawn.wait(0.25)
-                    try:
-                        self._detail_step(fetched)
-                    except ReadFailed as exc:
-                        self._force = True  # read it again once the database answers
-                        self._lost(exc)
-                        continue
-            if tree is not None:
-                self.app.call_from_thread(self._install_tree, tree)
+        self._poller.run()
 
-    def _lost(self, exc: ReadFailed) -> None:
-        """Worker thread: the database did not answer; say so once, until it is back."""
-        if not self._unreachable:
-            self._unreachable = True
-            self.app.call_from_thread(self._db_lost, exc)
+    # What the poller asks on the worker thread (see PollerHost): values the UI thread replaces whole.
 
-    def _db_lost(self, exc: ReadFailed) -> None:
+    def job_query(self) -> Query:
+        return Query(self.filter, self.order, self.frozen, self.engine_label)
+
+    def holds_still(self) -> bool:
+        return self.frozen or self.app.screen is not self
+
+    def watched_envelope(self) -> tuple[bool, int | None]:
+        return self.envelopes_shown, self.tree_envelope_id
+
+    def table_moves(self) -> int:
+        return self._job_table.moves
+
+    def envelope_refusal(self, envelope_id: int) -> str | None:
+        return self._envelope_state(envelope_id)[1]
+
+    # What the poller hands back, on the UI thread (see PollerHost).
+
+    def append_log(self, chunk: str) -> None:
+        self.query_one(DetailPane).append_log(chunk)
+
+    def db_lost(self, exc: ReadFailed) -> None:
         self.query_one(StatusBar).mark_unreachable(True)
         self._db_error(exc)
 
-    def _db_back(self) -> None:
+    def db_back(self) -> None:
         self.query_one(StatusBar).mark_unreachable(False)
         self.notify(t("monitor.db_back", self.lang))
 
@@ -349,7 +215,7 @@ class MonitorScreen(MonitorActions):
     def _db_error(self, exc: ReadFailed) -> None:
         self.notify(f"{t('monitor.db_error', self.lang)}: {exc.orig}", severity="error")
 
-    def _view_state(self) -> ViewState:
+    def view_state(self) -> ViewState:
         table = self.table
         # Until the screen has caught up with the table's moves, the job under the cursor is the table's.
         selected = self.detail_job_id if table.moves == self._moves else table.selected_job_id()
@@ -364,99 +230,6 @@ class MonitorScreen(MonitorActions):
             self.tree_job_id,
         )
 
-    def _fetch(self, view: ViewState) -> Fetched | LogChunk | None:
-        visible, top, cursor = view.visible, view.top, view.cursor
-        seq = self.listing.last_seq()
-        want = self._want_window
-        force = self._force
-        if seq == self._seen_seq and want is None and not force:
-            chunk = self._read_shown_log()
-            return LogChunk(chunk) if chunk else None
-        self._force = False
-        self._want_window = None
-        selected = view.selected
-        total = self.listing.count(self.filter)
-        position = (
-            self.listing.position_of(self.filter, self.order, selected) if selected is not None else None
-        )
-        if position is not None and not top <= position < top + visible:
-            top = max(0, position - visible // 2)
-        start = max(0, top - visible)
-        if want is not None and position is None:
-            start = want[0]
-        rows = self.listing.window(self.filter, self.order, start, visible * 3)
-        bar = None
-        if seq != self._seen_seq or force:
-            paused, reason = self.listing.queue_flags()
-            bar = BarState(
-                queue_paused=paused,
-                queue_reason=reason,
-                counts=self.listing.status_counts(self.filter.show_system),
-                user=self.backend.actor.user,
-                database=self.db_label,
-                engine=self.engine_label,
-                frozen=self.frozen,
-                readonly=self.readonly,
-            )
-        detail_id = selected if position is not None else None
-        if detail_id is None and rows:
-            # The selected job is filtered out or gone (or none was chosen yet): the pane follows the row
-            # now under the cursor, never an invisible job.
-            index = min(cursor, total - 1) if total else 0
-            row = rows[index - start] if 0 <= index - start < len(rows) else None
-            detail_id = row.id if row else None
-        if view.envelopes:
-            # The job keys act on the job under the tree's cursor: the pane shows it (none on an envelope).
-            detail_id = view.tree_job
-        row_seq = next((row.seq for row in rows if row.id == detail_id), None)
-        log_chunk = ""
-        needed = detail_id is not None and (force or row_seq is None or (detail_id, row_seq) != self._shown)
-        if detail_id is not None and not needed:
-            # The shown job did not change: its detail, audit and allowed actions stand; only its log
-            # may have grown. (The refresh is a hot path: other jobs' changes must not re-read this one.)
-            log_chunk = self._read_shown_log()
-        self._seen_seq = seq
-        self._row_seq = row_seq
-        return Fetched(total, start, rows, position, bar, detail_id, needed, seq, log_chunk, view.moves)
-
-    def _detail_step(self, fetched: Fetched) -> None:
-        """Read and install the detail `fetched` asked for, unless the cursor moved on meanwhile (the fetch
-        those moves asked for will read the right job)."""
-        if fetched.moves != self._job_table.moves:
-            self._shown = (None, None)
-            return
-        assert fetched.detail_id is not None
-        # Rows keep coming meanwhile (a held key must not wait for SQLAlchemy to import); the detail is
-        # read once the Store is open (`store_opened` asks for it). Flagged first, so that a Store opening
-        # in between still finds the flag.
-        self._detail_waits = True
-        if not self.backend.is_open:
-            self._shown = (None, None)
-            return
-        self._detail_waits = False
-        with self.backend.reading():
-            detail = self._fetch_detail(fetched.detail_id)
-        self._shown = (fetched.detail_id, self._row_seq) if detail is not None else (None, None)
-        if detail is not None:
-            self.app.call_from_thread(self._install_detail, detail, fetched.moves)
-
-    def _fetch_tree(self, envelope_id: int | None) -> TreeFetched | None:
-        """Re-read the tree when the feed moved, and whether the envelope under the cursor may be rolled
-        back when either the feed or that envelope changed; None when neither did."""
-        seq = self.listing.last_seq()
-        reload = self._tree_force or seq != self._tree_seq
-        if not reload and envelope_id == self._checked_envelope:
-            return None
-        self._tree_force = False
-        self._tree_seq = seq
-        self._checked_envelope = envelope_id
-        data = self._load_tree() if reload else None
-        refusal = None
-        if envelope_id is not None and not self.readonly:
-            with self.backend.reading():
-                refusal = self._envelope_state(envelope_id)[1]
-        return TreeFetched(data, envelope_id, refusal)
-
     def _envelope_state(self, envelope_id: int) -> tuple[EnvelopeFacts | None, str | None]:
         """The envelope as a dialog shows it, and why `b` would be refused now (None: it would not)."""
         from jobtui.screens.dialogs import EnvelopeFacts
@@ -467,7 +240,7 @@ class MonitorScreen(MonitorActions):
         facts = EnvelopeFacts(summary.id, summary.name, summary.project, summary.status, summary.jobs)
         return facts, refusal
 
-    def _install_tree(self, fetched: TreeFetched) -> None:
+    def install_tree(self, fetched: TreeFetched) -> None:
         if self._leaving:
             return
         tree = self.query_one(EnvelopeTree)
@@ -478,21 +251,8 @@ class MonitorScreen(MonitorActions):
         if self.check_action("rollback", ()) != enabled_before:
             self.refresh_bindings()
 
-    def _read_shown_log(self) -> str:
-        if self._shown_log is None:
-            return ""
-        job_id, path = self._shown_log
-        chunk, _reset = self._log_tail.read(job_id, path)
-        return chunk
-
     def _fetch_detail(self, job_id: int) -> JobDetail | None:
-        pane = self.backend.reads.pane(job_id, self.lang)
-        if pane is None:
-            return None
-        self._shown_log = (job_id, pane.job["log_path"])
-        chunk, reset = self._log_tail.read(job_id, pane.job["log_path"])
-        allowed = {} if self.readonly else self.actions.allowed(job_id)
-        return JobDetail(pane.job, pane.audit, pane.now, chunk, reset, allowed)
+        return self._poller.fetch_detail(job_id)
 
     @property
     def _leaving(self) -> bool:
@@ -500,7 +260,7 @@ class MonitorScreen(MonitorActions):
         of the widgets it fills are gone."""
         return self._pruning or self._closing
 
-    def _install(self, fetched: Fetched) -> None:
+    def install(self, fetched: Fetched) -> None:
         if self._leaving:
             return
         table = self.table
@@ -523,34 +283,28 @@ class MonitorScreen(MonitorActions):
         if self.first_paint_at is None:
             # Counted once the frame with these rows has been written out, not when they arrive.
             self.call_after_refresh(self._first_painted)
-        self.call_after_refresh(self._rows_drawn.set)
+        self.call_after_refresh(self._poller.rows_drawn.set)
         pane = self.query_one(DetailPane)
         allowed_before = self.allowed
         if stale:
             # The worker waits for this call: resetting its record of what the pane shows is safe here.
-            self._forget_shown()
+            self._poller.forget_shown()
         elif fetched.detail_id is None:
             if not self.envelopes_shown:
                 self.detail_job_id = None
             self.allowed = {}
-            self._shown, self._shown_log = (None, None), None
+            self._poller.pane_cleared()
             pane.show_empty()
         elif fetched.log_chunk:
             pane.append_log(fetched.log_chunk)
         if self._enabled_keys(allowed_before) != self._enabled_keys(self.allowed):
             self.refresh_bindings()
 
-    def _forget_shown(self) -> None:
-        """The pane keeps an older job than the worker read: make the worker read the detail again."""
-        self._shown, self._shown_log = (None, None), None
-        self._log_tail = LogTail()
-        self._force = True
-
-    def _install_detail(self, detail: JobDetail, moves: int) -> None:
+    def install_detail(self, detail: JobDetail, moves: int) -> None:
         if self._leaving:
             return
         if moves != self._job_table.moves:
-            self._forget_shown()
+            self._poller.forget_shown()
             return
         self._show_detail(detail)
 
@@ -586,8 +340,7 @@ class MonitorScreen(MonitorActions):
 
     @on(JobTable.WindowNeeded)
     def _window_needed(self, event: JobTable.WindowNeeded) -> None:
-        self._want_window = (event.start, event.size)
-        self.wake()
+        self._poller.want_window(event.start, event.size)
 
     @on(Tree.NodeHighlighted, "#envelopes-view")
     def _envelope_highlighted(self) -> None:
@@ -685,7 +438,7 @@ class MonitorScreen(MonitorActions):
             except ReadFailed as exc:
                 self._db_error(exc)
         # The worker's record of what the pane shows is stale now: it reads the detail again.
-        self._forget_shown()
+        self._poller.forget_shown()
         if detail is None:
             self.allowed = {}
             pane.show_empty()
@@ -712,7 +465,7 @@ class MonitorScreen(MonitorActions):
                 tree.cursor_line = 0  # `b` and `n` have an envelope to act on straight away
             self.tree_envelope_id = tree.selected_envelope_id()
             self.tree_job_id = tree.selected_job_id()
-            self._tree_force = True
+            self._poller.reload_tree()
             tree.focus()
         else:
             self.table.focus()

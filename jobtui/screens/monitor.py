@@ -1,34 +1,26 @@
 """The monitor: the live job table, the detail pane, the envelope tree, and every action on a key.
 
-Reads happen on a worker thread that wakes on the change feed; the UI thread only installs results.
-Job actions always go to the job id shown in the detail pane, through engine actions, on a snapshot taken
-when the key was pressed. In the envelopes view, `b` and `n` act on the envelope under the tree's cursor.
+Reads happen on a worker thread that wakes on the change feed (`Poller`, in monitor_poller.py); the UI
+thread only installs results, here. The operator's actions are `MonitorActions` (monitor_actions.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, ClassVar
 
-import pendulum
 from textual import events, on, work
-from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Input, Tree
-from textual.worker import get_current_worker
 
 from jobtui.engine.domain.states import Status, status_label
 from jobtui.engine.errors import ReadFailed
-from jobtui.engine.read.listing import SORTABLE, JobFilter, JobRow, JobSort
+from jobtui.engine.read.listing import SORTABLE, JobFilter, JobSort
 from jobtui.engine.service.commands import (
     BY_ID,
     COMMANDS,
@@ -40,83 +32,30 @@ from jobtui.engine.service.commands import (
     refusal_by_permission,
     refusal_for,
 )
-from jobtui.engine.service.envelope_tree import TreeData
-from jobtui.i18n import audit_action_text, audit_status_text, t
+from jobtui.i18n import t
 from jobtui.screens.bindings import command_bindings, footer_order
-from jobtui.widgets.detail import DetailPane, JobDetail, LogTail, bytes_text, read_log_end
+from jobtui.screens.monitor_actions import MonitorActions
+from jobtui.screens.monitor_poller import Fetched, Poller, Query, TreeFetched, ViewState
+from jobtui.widgets.detail import DetailPane, JobDetail
 from jobtui.widgets.envelope_tree import EnvelopeTree
 from jobtui.widgets.job_table import COLUMNS, JobTable
 from jobtui.widgets.keybar import KeyBar
 from jobtui.widgets.statusbar import BarState, StatusBar
 
-# SQLAlchemy, the models and the engine's actions are imported when the Store opens (after the first
-# paint, see backend.py); this module only names them for type checking.
+# SQLAlchemy and the models are imported when the Store opens (after the first paint, see backend.py);
+# this module only names them for type checking.
 if TYPE_CHECKING:
-    from jobtui.engine.service.actions import Actions
     from jobtui.engine.service.backend import Backend
-    from jobtui.engine.service.envelope_actions import EnvelopeActions
-    from jobtui.engine.service.snapshot import JobSnapshot
-    from jobtui.screens.dialogs import DialogScreen, EnvelopeFacts
+    from jobtui.screens.dialogs import EnvelopeFacts
 
 # Keys that open an input (the filter box, or a dialog with one). Their bindings are priority bindings: the
 # app runs them as the key arrives, before it hands the next key to anyone, and they return once the input
 # has the focus, so keys typed right after them (a paste, a burst over SSH) go into it, never to the job
 # table's keys. While an input has the focus they step aside (SkipAction) and the key is typed.
 INPUT_KEYS = tuple(command.id for command in COMMANDS if command.opens_input)
-POLL_SECONDS = 0.25
-# While the database is unreachable, try again less often: each attempt waits for a connect timeout.
-UNREACHABLE_POLL_SECONDS = 2.0
 
 
-@dataclass(frozen=True)
-class ViewState:
-    """What the worker needs to know about the widgets, read on the UI thread."""
-
-    visible: int
-    top: int
-    cursor: int
-    selected: int | None  # the job the cursor was last moved onto (None: a row not fetched yet)
-    moves: int  # how many times the operator has moved the cursor so far
-    envelopes: bool  # the envelopes view is shown
-    envelope_id: int | None  # the envelope under the tree's cursor
-    tree_job: int | None = None  # the job under the tree's cursor: the pane's job in the envelopes view
-
-
-@dataclass(frozen=True)
-class TreeFetched:
-    """The envelope tree's data (None: unchanged) and whether `b` may roll back the envelope under the
-    cursor (`refusal` None) or why not."""
-
-    data: TreeData | None
-    envelope_id: int | None
-    refusal: str | None
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """One refresh's rows and counts, installed on the UI thread in one go. The detail pane's job is read
-    after they are on screen (`detail_id`, when `detail_needed`): rows never wait for a job's detail."""
-
-    total: int
-    start: int
-    rows: list[JobRow]
-    cursor_index: int | None
-    bar: BarState | None
-    detail_id: int | None  # the job the pane should show (None: clear it)
-    detail_needed: bool  # its detail must be (re)read
-    seq: int
-    log_chunk: str = ""  # new output of the job already shown, when its detail did not change
-    moves: int = 0  # ViewState.moves when the fetch began
-
-
-@dataclass(frozen=True)
-class LogChunk:
-    """Only the shown job's log moved: ops write output without touching the database."""
-
-    text: str
-
-
-class MonitorScreen(Screen[None]):
+class MonitorScreen(MonitorActions):
     CSS_PATH = "../styles/monitor.tcss"
 
     class FirstPaint(Message):
@@ -152,20 +91,12 @@ class MonitorScreen(Screen[None]):
         # the keys arrive (`JobTable.moves`), ahead of this when messages queue. A fetch that began before
         # the latest move must not pull the cursor back: a held key would keep losing ground.
         self._moves = 0
-        self._wake = threading.Event()
         self._rest_lock = asyncio.Lock()
         self._rest_built = False
-        self._rows_drawn = threading.Event()  # set once the frame with the last installed rows is out
-        self._detail_waits = False  # worker thread: a detail was left unread until the Store opens
-        self._unreachable = False
-        self._force = True
-        self._want_window: tuple[int, int] | None = None
-        self._seen_seq = -1
-        self._log_tail = LogTail()
-        # Worker-thread state: which job (and feed seq) the detail pane was last filled from, and its log.
-        self._shown: tuple[int | None, int | None] = (None, None)
-        self._shown_log: tuple[int, str] | None = None
-        self._row_seq: int | None = None
+        # The refresh loop and all the state it keeps: see Poller for which thread owns what.
+        self._poller = Poller(
+            backend, self, self.app.call_from_thread, readonly=readonly, lang=lang, db_label=self.db_label
+        )
         self._status_cycle = [None, *[s.value for s in Status]]
         self._status_index = 0
         # When the first data reached the screen (perf_counter): what the paint benchmark measures.
@@ -176,19 +107,12 @@ class MonitorScreen(Screen[None]):
         self.tree_envelope_id: int | None = None
         self.tree_job_id: int | None = None
         self._envelope_check: tuple[int | None, str | None] | None = None
-        # Worker thread: the feed seq the tree was read at, and which envelope's refusal it last checked.
-        self._tree_seq = -1
-        self._tree_force = True
-        self._checked_envelope: int | None = None
         for command in COMMANDS:
             self._describe_key(command.id, command.label_in(lang))
         # The first window needs no widget, only the terminal's height: it is read while the screen is
         # being built, and the poll worker installs it first.
         first_view = ViewState(max(1, self.app.size.height - 2), 0, 0, None, 0, False, None)
-        self._first: Future[Fetched | LogChunk | None] | None = Future()
-        threading.Thread(
-            target=self._prefetch, args=(first_view,), name="jobtui-first-fetch", daemon=True
-        ).start()
+        self._poller.start_first(first_view)
 
     # -- layout -------------------------------------------------------------------------------------
 
@@ -202,7 +126,7 @@ class MonitorScreen(Screen[None]):
                 self._job_table = JobTable(labels, lang=self.lang, tz=self.tz, id="job-table")
                 yield self._job_table
                 yield DetailPane(lang=self.lang, tz=self.tz, id="detail")
-            yield EnvelopeTree(self._load_tree, lang=self.lang, id="envelopes-view")
+            yield EnvelopeTree(self._poller.load_tree, lang=self.lang, id="envelopes-view")
         yield KeyBar(order=footer_order())
 
     async def _build_rest(self) -> None:
@@ -219,23 +143,13 @@ class MonitorScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(JobTable).focus()
-        self._wake.set()  # the first fetch goes at once, not after a poll interval
+        self._poller.poke()  # the first fetch goes at once, not after a poll interval
         self._poll()
         self.set_interval(1.0, self._tick_clock)
 
     @property
     def table(self) -> JobTable:
         return self.query_one(JobTable)
-
-    # -- the engine side, once the Store is open (the properties wait for it) -----------------------
-
-    @property
-    def actions(self) -> Actions:
-        return self.backend.actions
-
-    @property
-    def envelopes(self) -> EnvelopeActions:
-        return self.backend.envelopes
 
     def set_engine_label(self, label: str) -> None:
         """The engine serving the database changed (a daemon went stale, the embedded engine started):
@@ -251,110 +165,45 @@ class MonitorScreen(Screen[None]):
         """The app opened the Store: on PostgreSQL, changes made from other hosts now wake the poller at
         once (LISTEN/NOTIFY)."""
         if self.is_attached and getattr(self, "_listener", None) is None:
-            self._listener = self.backend.listen(self._wake.set)
-        if self._detail_waits:
-            self._detail_waits = False
-            self.wake(force=True)
+            self._listener = self.backend.listen(self._poller.poke)
+        self._poller.store_opened()
 
-    def _load_tree(self) -> TreeData:
-        with self.backend.reading():
-            return self.backend.reads.envelope_tree()
-
-    # -- the refresh loop (worker thread) -----------------------------------------------------------
+    # -- the refresh loop: the Poller on a worker thread, its results installed here ------------------
 
     def wake(self, force: bool = False) -> None:
-        self._force = self._force or force
-        self._wake.set()
-
-    def _nothing_new(self) -> bool:
-        """The idle path, four times a second: nothing changed in the database and nothing was asked
-        for, so the UI thread is not even asked where the widgets stand; only the shown log may grow."""
-        if self._force or self._want_window is not None or self._unreachable:
-            return False
-        seq = self.listing.last_seq()
-        if seq != self._seen_seq:
-            return False
-        if self.envelopes_shown and (
-            self._tree_force or seq != self._tree_seq or self.tree_envelope_id != self._checked_envelope
-        ):
-            return False
-        chunk = self._read_shown_log()
-        if chunk:
-            self.app.call_from_thread(self.query_one(DetailPane).append_log, chunk)
-        return True
-
-    def _prefetch(self, view: ViewState) -> None:
-        assert self._first is not None
-        try:
-            self._first.set_result(self._fetch(view))
-        except BaseException as exc:
-            self._first.set_exception(exc)
+        self._poller.wake(force)
 
     @work(thread=True, exclusive=True, group="poll")
     def _poll(self) -> None:
-        worker = get_current_worker()
-        while not worker.is_cancelled:
-            self._wake.wait(UNREACHABLE_POLL_SECONDS if self._unreachable else POLL_SECONDS)
-            self._wake.clear()
-            if worker.is_cancelled:
-                return
-            first, self._first = self._first, None
-            if first is None and (self.frozen or self.app.screen is not self):
-                continue  # frozen by the operator, or a dialog is open: nothing moves under it
-            try:
-                if first is None and self._nothing_new():
-                    continue
-            except ReadFailed as exc:
-                self._lost(exc)
-                continue
-            try:
-                # Widget state is read on the UI thread; the worker only ever touches the database.
-                view = None if first is not None else self.app.call_from_thread(self._view_state)
-            except Exception:  # the app is closing
-                return
-            try:
-                if first is not None:
-                    fetched, tree = first.result(), None
-                else:
-                    assert view is not None
-                    fetched = self._fetch(view)
-                    tree = self._fetch_tree(view.envelope_id) if view.envelopes else None
-            except ReadFailed as exc:  # a locked or unreachable database must not kill the screen
-                self._lost(exc)
-                continue
-            if self._unreachable:
-                self._unreachable = False
-                self.app.call_from_thread(self._db_back)
-            if isinstance(fetched, LogChunk):
-                self.app.call_from_thread(self.query_one(DetailPane).append_log, fetched.text)
-            elif fetched is not None:
-                self._rows_drawn.clear()
-                self.app.call_from_thread(self._install, fetched)
-                if fetched.detail_needed and fetched.detail_id is not None:
-                    # Let the rows reach the screen first: reading a detail is mostly Python, and while
-                    # this thread holds the interpreter lock the UI thread gets it back only at switch
-                    # intervals, which would hold the rows' frame back until the detail is read.
-                    self._rows_drawn.wait(0.25)
-                    try:
-                        self._detail_step(fetched)
-                    except ReadFailed as exc:
-                        self._force = True  # read it again once the database answers
-                        self._lost(exc)
-                        continue
-            if tree is not None:
-                self.app.call_from_thread(self._install_tree, tree)
+        self._poller.run()
 
-    def _lost(self, exc: ReadFailed) -> None:
-        """Worker thread: the database did not answer; say so once, until it is back."""
-        if not self._unreachable:
-            self._unreachable = True
-            self.app.call_from_thread(self._db_lost, exc)
+    # What the poller asks on the worker thread (see PollerHost): values the UI thread replaces whole.
 
-    def _db_lost(self, exc: ReadFailed) -> None:
+    def job_query(self) -> Query:
+        return Query(self.filter, self.order, self.frozen, self.engine_label)
+
+    def holds_still(self) -> bool:
+        return self.frozen or self.app.screen is not self
+
+    def watched_envelope(self) -> tuple[bool, int | None]:
+        return self.envelopes_shown, self.tree_envelope_id
+
+    def table_moves(self) -> int:
+        return self._job_table.moves
+
+    def envelope_refusal(self, envelope_id: int) -> str | None:
+        return self._envelope_state(envelope_id)[1]
+
+    # What the poller hands back, on the UI thread (see PollerHost).
+
+    def append_log(self, chunk: str) -> None:
+        self.query_one(DetailPane).append_log(chunk)
+
+    def db_lost(self, exc: ReadFailed) -> None:
         self.query_one(StatusBar).mark_unreachable(True)
         self._db_error(exc)
 
-    def _db_back(self) -> None:
+    def db_back(self) -> None:
         self.query_one(StatusBar).mark_unreachable(False)
         self.notify(t("monitor.db_back", self.lang))
 
@@ -366,7 +215,7 @@ class MonitorScreen(Screen[None]):
     def _db_error(self, exc: ReadFailed) -> None:
         self.notify(f"{t('monitor.db_error', self.lang)}: {exc.orig}", severity="error")
 
-    def _view_state(self) -> ViewState:
+    def view_state(self) -> ViewState:
         table = self.table
         # Until the screen has caught up with the table's moves, the job under the cursor is the table's.
         selected = self.detail_job_id if table.moves == self._moves else table.selected_job_id()
@@ -381,99 +230,6 @@ class MonitorScreen(Screen[None]):
             self.tree_job_id,
         )
 
-    def _fetch(self, view: ViewState) -> Fetched | LogChunk | None:
-        visible, top, cursor = view.visible, view.top, view.cursor
-        seq = self.listing.last_seq()
-        want = self._want_window
-        force = self._force
-        if seq == self._seen_seq and want is None and not force:
-            chunk = self._read_shown_log()
-            return LogChunk(chunk) if chunk else None
-        self._force = False
-        self._want_window = None
-        selected = view.selected
-        total = self.listing.count(self.filter)
-        position = (
-            self.listing.position_of(self.filter, self.order, selected) if selected is not None else None
-        )
-        if position is not None and not top <= position < top + visible:
-            top = max(0, position - visible // 2)
-        start = max(0, top - visible)
-        if want is not None and position is None:
-            start = want[0]
-        rows = self.listing.window(self.filter, self.order, start, visible * 3)
-        bar = None
-        if seq != self._seen_seq or force:
-            paused, reason = self.listing.queue_flags()
-            bar = BarState(
-                queue_paused=paused,
-                queue_reason=reason,
-                counts=self.listing.status_counts(self.filter.show_system),
-                user=self.backend.actor.user,
-                database=self.db_label,
-                engine=self.engine_label,
-                frozen=self.frozen,
-                readonly=self.readonly,
-            )
-        detail_id = selected if position is not None else None
-        if detail_id is None and rows:
-            # The selected job is filtered out or gone (or none was chosen yet): the pane follows the row
-            # now under the cursor, never an invisible job.
-            index = min(cursor, total - 1) if total else 0
-            row = rows[index - start] if 0 <= index - start < len(rows) else None
-            detail_id = row.id if row else None
-        if view.envelopes:
-            # The job keys act on the job under the tree's cursor: the pane shows it (none on an envelope).
-            detail_id = view.tree_job
-        row_seq = next((row.seq for row in rows if row.id == detail_id), None)
-        log_chunk = ""
-        needed = detail_id is not None and (force or row_seq is None or (detail_id, row_seq) != self._shown)
-        if detail_id is not None and not needed:
-            # The shown job did not change: its detail, audit and allowed actions stand; only its log
-            # may have grown. (The refresh is a hot path: other jobs' changes must not re-read this one.)
-            log_chunk = self._read_shown_log()
-        self._seen_seq = seq
-        self._row_seq = row_seq
-        return Fetched(total, start, rows, position, bar, detail_id, needed, seq, log_chunk, view.moves)
-
-    def _detail_step(self, fetched: Fetched) -> None:
-        """Read and install the detail `fetched` asked for, unless the cursor moved on meanwhile (the fetch
-        those moves asked for will read the right job)."""
-        if fetched.moves != self._job_table.moves:
-            self._shown = (None, None)
-            return
-        assert fetched.detail_id is not None
-        # Rows keep coming meanwhile (a held key must not wait for SQLAlchemy to import); the detail is
-        # read once the Store is open (`store_opened` asks for it). Flagged first, so that a Store opening
-        # in between still finds the flag.
-        self._detail_waits = True
-        if not self.backend.is_open:
-            self._shown = (None, None)
-            return
-        self._detail_waits = False
-        with self.backend.reading():
-            detail = self._fetch_detail(fetched.detail_id)
-        self._shown = (fetched.detail_id, self._row_seq) if detail is not None else (None, None)
-        if detail is not None:
-            self.app.call_from_thread(self._install_detail, detail, fetched.moves)
-
-    def _fetch_tree(self, envelope_id: int | None) -> TreeFetched | None:
-        """Re-read the tree when the feed moved, and whether the envelope under the cursor may be rolled
-        back when either the feed or that envelope changed; None when neither did."""
-        seq = self.listing.last_seq()
-        reload = self._tree_force or seq != self._tree_seq
-        if not reload and envelope_id == self._checked_envelope:
-            return None
-        self._tree_force = False
-        self._tree_seq = seq
-        self._checked_envelope = envelope_id
-        data = self._load_tree() if reload else None
-        refusal = None
-        if envelope_id is not None and not self.readonly:
-            with self.backend.reading():
-                refusal = self._envelope_state(envelope_id)[1]
-        return TreeFetched(data, envelope_id, refusal)
-
     def _envelope_state(self, envelope_id: int) -> tuple[EnvelopeFacts | None, str | None]:
         """The envelope as a dialog shows it, and why `b` would be refused now (None: it would not)."""
         from jobtui.screens.dialogs import EnvelopeFacts
@@ -484,7 +240,7 @@ class MonitorScreen(Screen[None]):
         facts = EnvelopeFacts(summary.id, summary.name, summary.project, summary.status, summary.jobs)
         return facts, refusal
 
-    def _install_tree(self, fetched: TreeFetched) -> None:
+    def install_tree(self, fetched: TreeFetched) -> None:
         if self._leaving:
             return
         tree = self.query_one(EnvelopeTree)
@@ -495,21 +251,8 @@ class MonitorScreen(Screen[None]):
         if self.check_action("rollback", ()) != enabled_before:
             self.refresh_bindings()
 
-    def _read_shown_log(self) -> str:
-        if self._shown_log is None:
-            return ""
-        job_id, path = self._shown_log
-        chunk, _reset = self._log_tail.read(job_id, path)
-        return chunk
-
     def _fetch_detail(self, job_id: int) -> JobDetail | None:
-        pane = self.backend.reads.pane(job_id, self.lang)
-        if pane is None:
-            return None
-        self._shown_log = (job_id, pane.job["log_path"])
-        chunk, reset = self._log_tail.read(job_id, pane.job["log_path"])
-        allowed = {} if self.readonly else self.actions.allowed(job_id)
-        return JobDetail(pane.job, pane.audit, pane.now, chunk, reset, allowed)
+        return self._poller.fetch_detail(job_id)
 
     @property
     def _leaving(self) -> bool:
@@ -517,7 +260,7 @@ class MonitorScreen(Screen[None]):
         of the widgets it fills are gone."""
         return self._pruning or self._closing
 
-    def _install(self, fetched: Fetched) -> None:
+    def install(self, fetched: Fetched) -> None:
         if self._leaving:
             return
         table = self.table
@@ -540,34 +283,28 @@ class MonitorScreen(Screen[None]):
         if self.first_paint_at is None:
             # Counted once the frame with these rows has been written out, not when they arrive.
             self.call_after_refresh(self._first_painted)
-        self.call_after_refresh(self._rows_drawn.set)
+        self.call_after_refresh(self._poller.rows_drawn.set)
         pane = self.query_one(DetailPane)
         allowed_before = self.allowed
         if stale:
             # The worker waits for this call: resetting its record of what the pane shows is safe here.
-            self._forget_shown()
+            self._poller.forget_shown()
         elif fetched.detail_id is None:
             if not self.envelopes_shown:
                 self.detail_job_id = None
             self.allowed = {}
-            self._shown, self._shown_log = (None, None), None
+            self._poller.pane_cleared()
             pane.show_empty()
         elif fetched.log_chunk:
             pane.append_log(fetched.log_chunk)
         if self._enabled_keys(allowed_before) != self._enabled_keys(self.allowed):
             self.refresh_bindings()
 
-    def _forget_shown(self) -> None:
-        """The pane keeps an older job than the worker read: make the worker read the detail again."""
-        self._shown, self._shown_log = (None, None), None
-        self._log_tail = LogTail()
-        self._force = True
-
-    def _install_detail(self, detail: JobDetail, moves: int) -> None:
+    def install_detail(self, detail: JobDetail, moves: int) -> None:
         if self._leaving:
             return
         if moves != self._job_table.moves:
-            self._forget_shown()
+            self._poller.forget_shown()
             return
         self._show_detail(detail)
 
@@ -603,8 +340,7 @@ class MonitorScreen(Screen[None]):
 
     @on(JobTable.WindowNeeded)
     def _window_needed(self, event: JobTable.WindowNeeded) -> None:
-        self._want_window = (event.start, event.size)
-        self.wake()
+        self._poller.want_window(event.start, event.size)
 
     @on(Tree.NodeHighlighted, "#envelopes-view")
     def _envelope_highlighted(self) -> None:
@@ -680,61 +416,6 @@ class MonitorScreen(Screen[None]):
             return refusal_by_permission(command, self.backend.actor) or ""
         return refusal_for(command, self.allowed) or t("monitor.no_job_selected", self.lang)
 
-    # -- snapshots and running actions --------------------------------------------------------------
-
-    def snapshot(self) -> JobSnapshot | None:
-        from jobtui.engine.service.snapshot import JobSnapshot
-
-        pane = self.query_one(DetailPane)
-        if pane.detail is None:
-            return None
-        job = pane.detail.job
-        return JobSnapshot(
-            id=job["id"],
-            name=job["name"],
-            project=job["project"],
-            status=job["status"],
-            status_label=job["status_label"],
-            step=job["step"],
-            scheduled_at=_parse(job["scheduled_at"]),
-            max_start_at=_parse(job["max_start_at"]),
-            trap_op=job["trap"]["op"] if job["trap"] else None,
-            trap_left_s=job["trap"]["timeout_left_s"] if job["trap"] else None,
-            trap_paused=bool(job["trap"] and job["trap"]["paused"]),
-        )
-
-    @work(thread=True, group="actions")
-    def perform(self, done: str | Callable[[Any], str], call: Any, *args: Any, command: str) -> None:
-        """Run an engine action off the UI thread. Done: a notification saying so (`done`, or `done` of
-        what the action returned). Refused: a notification titled as a refusal, with the reason."""
-        from jobtui.engine.errors import JobtuiError
-
-        try:
-            result = call(*args)
-        except (JobtuiError, ValueError) as exc:
-            self.app.call_from_thread(
-                self.notify, str(exc), title=self._refused_title(command), severity="error", timeout=8
-            )
-        else:
-            label = done(result) if callable(done) else done
-            self.app.call_from_thread(self.notify, label, timeout=3)
-        self.wake(force=True)
-
-    def _refused_title(self, command_id: str) -> str:
-        command = BY_ID[command_id]
-        return t("monitor.not_allowed", self.lang, what=command.label_in(self.lang, self.envelopes_shown))
-
-    def _skip_while_typing(self) -> None:
-        """A key of INPUT_KEYS pressed while an input has the focus is text for that input."""
-        if isinstance(self.focused, Input):
-            raise SkipAction()
-
-    async def _open(self, dialog: DialogScreen[Any], done: Callable[[Any], None]) -> None:
-        """Open a dialog and return once its input has the focus (see INPUT_KEYS): the keys typed after the
-        one that opened it are handed to the focused widget only after this returns."""
-        await self.app.push_screen(dialog, done)
-        dialog.take_focus()
-
     def _pane_behind_tree(self) -> bool:
         """The envelopes view's cursor is on another job than the pane shows (it follows tens of ms later)."""
         if not self.envelopes_shown:
@@ -757,7 +438,7 @@ class MonitorScreen(Screen[None]):
             except ReadFailed as exc:
                 self._db_error(exc)
         # The worker's record of what the pane shows is stale now: it reads the detail again.
-        self._forget_shown()
+        self._poller.forget_shown()
         if detail is None:
             self.allowed = {}
             pane.show_empty()
@@ -765,306 +446,6 @@ class MonitorScreen(Screen[None]):
         else:
             self._show_detail(detail)
         self.wake()
-
-    def _job_action(self, key: str) -> JobSnapshot | None:
-        self._catch_up_with_tree()
-        snap = self.snapshot()
-        if snap is None or self.check_action(key, ()) is not True:
-            self.notify(self.refusal(key), title=self._refused_title(key), severity="warning")
-            return None
-        return snap
-
-    def action_approve(self) -> None:
-        if snap := self._job_action("approve"):
-            self.perform(
-                t("monitor.done.approve", self.lang, id=snap.id),
-                self.actions.approve,
-                snap.id,
-                command="approve",
-            )
-
-    def action_reject(self) -> None:
-        if snap := self._job_action("reject"):
-            self.perform(
-                t("monitor.done.reject", self.lang, id=snap.id),
-                self.actions.reject,
-                snap.id,
-                command="reject",
-            )
-
-    def _confirm_then(self, key: str, call: Any) -> None:
-        from jobtui.screens.dialogs import ConfirmDialog
-
-        if snap := self._job_action(key):
-
-            def done(ok: bool | None) -> None:
-                if ok:
-                    self.perform(t(f"monitor.done.{key}", self.lang, id=snap.id), call, snap.id, command=key)
-
-            title = t(f"confirm.{key}", self.lang)
-            message = t(f"confirm.{key}_msg", self.lang)
-            self.app.push_screen(ConfirmDialog(title, snap, message, lang=self.lang), done)
-
-    def action_cancel(self) -> None:
-        self._confirm_then("cancel", self.actions.cancel)
-
-    def action_delete(self) -> None:
-        self._confirm_then("delete", self.actions.delete)
-
-    def action_retry(self) -> None:
-        if snap := self._job_action("retry"):
-            self.perform(
-                t("monitor.done.retry", self.lang, id=snap.id), self.actions.retry, snap.id, command="retry"
-            )
-
-    def action_rerun(self) -> None:
-        from jobtui.screens.dialogs import RerunDialog
-
-        if snap := self._job_action("rerun"):
-
-            def done(result: tuple[str, bool] | None) -> None:
-                if result:
-                    step, run_now = result
-                    self.perform(
-                        t("monitor.done.rerun", self.lang, id=snap.id),
-                        self.actions.rerun,
-                        snap.id,
-                        step,
-                        run_now,
-                        command="rerun",
-                    )
-
-            self.app.push_screen(RerunDialog(snap, lang=self.lang), done)
-
-    async def action_reschedule(self) -> None:
-        from jobtui.screens.dialogs import RescheduleDialog
-
-        self._skip_while_typing()
-        if snap := self._job_action("reschedule"):
-
-            def done(when: pendulum.DateTime | None) -> None:
-                if when is not None:
-                    self.perform(
-                        t("monitor.done.reschedule", self.lang, id=snap.id),
-                        self.actions.reschedule,
-                        snap.id,
-                        when,
-                        command="reschedule",
-                    )
-
-            await self._open(RescheduleDialog(snap, self.backend.now, tz=self.tz, lang=self.lang), done)
-
-    async def action_trap(self) -> None:
-        from jobtui.screens.dialogs import TrapDialog
-
-        self._skip_while_typing()
-        if snap := self._job_action("trap"):
-
-            def done(result: tuple[str, str] | None) -> None:
-                if result:
-                    what, comment = result
-                    self.perform(
-                        t("monitor.done.trap", self.lang, id=snap.id, what=what),
-                        self.actions.trap,
-                        snap.id,
-                        what,
-                        comment or None,
-                        command="trap",
-                    )
-
-            await self._open(TrapDialog(snap, self.backend.now, lang=self.lang), done)
-
-    def action_trap_pause(self) -> None:
-        if snap := self._job_action("trap_pause"):
-            what = "resume" if snap.status == Status.TRAP_PAUSED else "pause"
-            self.perform(
-                t("monitor.done.trap", self.lang, id=snap.id, what=what),
-                self.actions.trap,
-                snap.id,
-                what,
-                None,
-                command="trap_pause",
-            )
-
-    async def action_rollback(self) -> None:
-        from jobtui.screens.dialogs import ReasonDialog
-
-        self._skip_while_typing()
-        if self.envelopes_shown:
-            await self._rollback_envelope()
-            return
-        if snap := self._job_action("rollback"):
-
-            def done(reason: str | None) -> None:
-                if reason:
-                    self.perform(
-                        t("monitor.done.rollback", self.lang, id=snap.id),
-                        self.actions.rollback,
-                        snap.id,
-                        reason,
-                        command="rollback",
-                    )
-
-            await self._open(ReasonDialog(t("confirm.rollback", self.lang), snap, lang=self.lang), done)
-
-    async def _rollback_envelope(self) -> None:
-        """`b` in the envelopes view: roll back the envelope under the cursor (or of the job under it)."""
-        from jobtui.screens.dialogs import ReasonDialog
-
-        if self.readonly:
-            return
-        envelope_id = self.query_one(EnvelopeTree).selected_envelope_id()
-        if envelope_id is None:
-            self.notify(t("monitor.no_envelope_selected", self.lang), severity="warning")
-            return
-        # Read now, not from the footer's state: a refusal known before asking saves typing a reason.
-        try:
-            with self.backend.reading():
-                facts, refused = self._envelope_state(envelope_id)
-        except ReadFailed as exc:
-            self._db_error(exc)
-            return
-        if refused is not None or facts is None:
-            self.notify(refused or t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
-            return
-
-        def done(reason: str | None) -> None:
-            if reason:
-                self.perform(
-                    t("monitor.done.envelope_rollback", self.lang, id=envelope_id),
-                    self.envelopes.rollback,
-                    envelope_id,
-                    reason,
-                    command="rollback",
-                )
-
-        await self._open(
-            ReasonDialog(
-                t("confirm.envelope_rollback", self.lang),
-                facts,
-                lang=self.lang,
-                placeholder=t("envelope_rollback.placeholder", self.lang),
-            ),
-            done,
-        )
-
-    def action_notifications(self) -> None:
-        """`n`: the notifications of the envelope under the tree's cursor, or of the selected job's."""
-        from jobtui.screens.dialogs import NotificationsScreen
-
-        if self.envelopes_shown:
-            tree = self.query_one(EnvelopeTree)
-            envelope_id = tree.selected_envelope_id()
-            job_id = tree.selected_job_id()
-        else:
-            detail = self.query_one(DetailPane).detail
-            envelope_id = detail.job["envelope"] if detail is not None else None
-            job_id = detail.job["id"] if detail is not None else None
-        if envelope_id is None:
-            if job_id is None:
-                message = t(
-                    "monitor.no_envelope_selected" if self.envelopes_shown else "monitor.no_job_selected",
-                    self.lang,
-                )
-            else:
-                message = t("monitor.not_in_envelope", self.lang, id=job_id)
-            self.notify(message, severity="warning")
-            return
-        from jobtui.engine.service.actions import UnknownJob
-
-        try:
-            with self.backend.reading():
-                envelope = self.envelopes.detail(envelope_id)
-        except UnknownJob:
-            self.notify(t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
-            return
-        except ReadFailed as exc:
-            self._db_error(exc)
-            return
-        title = t("notes.title", self.lang, id=envelope_id, name=envelope["name"])
-        self.app.push_screen(
-            NotificationsScreen(title, envelope["notifications"], tz=self.tz, lang=self.lang)
-        )
-
-    def action_queue_toggle(self) -> None:
-        from jobtui.screens.dialogs import ConfirmDialog
-
-        if self.readonly:
-            return
-        paused = self.actions.queue_state().paused
-        key = "queue_resume" if paused else "queue_pause"
-        title = t(f"confirm.{key}", self.lang)
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                call = self.actions.queue_resume if paused else self.actions.queue_pause
-                self.perform(t(f"monitor.done.{key}", self.lang), call, command="queue_toggle")
-
-        self.app.push_screen(
-            ConfirmDialog(title, None, t("confirm.queue_msg", self.lang), lang=self.lang), done
-        )
-
-    def action_queue_clear(self) -> None:
-        from jobtui.screens.dialogs import ConfirmDialog
-
-        if self.readonly:
-            return
-
-        def done(ok: bool | None) -> None:
-            if ok:
-                self.perform(
-                    lambda canceled: t("monitor.done.queue_clear", self.lang, n=len(canceled)),
-                    self.actions.queue_clear,
-                    command="queue_clear",
-                )
-
-        self.app.push_screen(
-            ConfirmDialog(
-                t("confirm.queue_clear", self.lang),
-                None,
-                t("confirm.queue_clear_msg", self.lang),
-                lang=self.lang,
-            ),
-            done,
-        )
-
-    def action_full_log(self) -> None:
-        from jobtui.screens.dialogs import TextScreen
-
-        self._catch_up_with_tree()
-        path = self.query_one(DetailPane).current_log_path()
-        snap = self.snapshot()
-        if path is None or snap is None:
-            return
-        try:
-            # The end of the log, cleaned for the terminal: a log of any size opens at once.
-            lines, left_out = read_log_end(path)
-        except OSError:
-            lines, left_out = [], 0
-        if left_out:
-            lines.insert(0, t("log.left_out", self.lang, size=bytes_text(left_out), id=snap.id))
-        self.app.push_screen(
-            TextScreen(f"{t('detail.log', self.lang)} #{snap.id} {snap.name}", lines, lang=self.lang)
-        )
-
-    def action_audit(self) -> None:
-        from jobtui.screens.dialogs import TextScreen
-
-        self._catch_up_with_tree()
-        pane = self.query_one(DetailPane)
-        if pane.detail is None:
-            return
-        job = pane.detail.job
-        lang = self.lang
-        lines = [
-            f"{row['at']}  {row['who']:<18} {audit_action_text(row['action'], lang):<16} "
-            f"{audit_status_text(row['from'], lang)} → {audit_status_text(row['to'], lang)}  "
-            f"{row['comment'] or ''}"
-            for row in pane.detail.audit
-        ]
-        self.app.push_screen(
-            TextScreen(f"{t('monitor.audit', self.lang)} #{job['id']} {job['name']}", lines, lang=self.lang)
-        )
 
     # -- views, filters, sorting, freeze ------------------------------------------------------------
 
@@ -1084,7 +465,7 @@ class MonitorScreen(Screen[None]):
                 tree.cursor_line = 0  # `b` and `n` have an envelope to act on straight away
             self.tree_envelope_id = tree.selected_envelope_id()
             self.tree_job_id = tree.selected_job_id()
-            self._tree_force = True
+            self._poller.reload_tree()
             tree.focus()
         else:
             self.table.focus()
@@ -1209,13 +590,6 @@ class MonitorScreen(Screen[None]):
             if binding.id in BY_ID:
                 keys.setdefault(binding.id, []).append(self.app.get_key_display(binding))
         return {command_id: " ".join(shown) for command_id, shown in keys.items()}
-
-
-def _parse(value: str | None) -> pendulum.DateTime | None:
-    if not value:
-        return None
-    parsed = pendulum.parse(value)
-    return parsed if isinstance(parsed, pendulum.DateTime) else None
 
 
 __all__ = ["MonitorScreen"]

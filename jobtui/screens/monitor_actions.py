@@ -1,0 +1,431 @@
+"""The monitor's operator actions: every key that acts on a job, an envelope or the queue.
+
+Job actions always go to the job id shown in the detail pane, through engine actions, on a snapshot taken
+when the key was pressed. In the envelopes view, `b` and `n` act on the envelope under the tree's cursor.
+The screen (`MonitorScreen`) inherits them; what they need of it is declared below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pendulum
+from textual import work
+from textual.actions import SkipAction
+from textual.screen import Screen
+from textual.widgets import Input
+
+from jobtui.engine.domain.states import Status
+from jobtui.engine.errors import ReadFailed
+from jobtui.engine.service.commands import BY_ID
+from jobtui.i18n import audit_action_text, audit_status_text, t
+from jobtui.widgets.detail import DetailPane, bytes_text, read_log_end
+from jobtui.widgets.envelope_tree import EnvelopeTree
+
+# SQLAlchemy, the models and the engine's actions are imported when the Store opens (after the first
+# paint, see backend.py); this module only names them for type checking.
+if TYPE_CHECKING:
+    from jobtui.engine.service.actions import Actions
+    from jobtui.engine.service.backend import Backend
+    from jobtui.engine.service.envelope_actions import EnvelopeActions
+    from jobtui.engine.service.snapshot import JobSnapshot
+    from jobtui.screens.dialogs import DialogScreen, EnvelopeFacts
+
+
+class MonitorActions(Screen[None]):
+    """The actions of `MonitorScreen`, on the UI thread (`perform` runs the engine's call on a worker)."""
+
+    # What the screen provides (see MonitorScreen).
+    backend: Backend
+    lang: str
+    tz: str
+    readonly: bool
+    envelopes_shown: bool
+
+    if TYPE_CHECKING:
+
+        def wake(self, force: bool = False) -> None: ...
+
+        def refusal(self, key: str) -> str: ...
+
+        def _db_error(self, exc: ReadFailed) -> None: ...
+
+        def _catch_up_with_tree(self) -> None: ...
+
+        def _envelope_state(self, envelope_id: int) -> tuple[EnvelopeFacts | None, str | None]: ...
+
+    # -- the engine side, once the Store is open (the properties wait for it) -----------------------
+
+    @property
+    def actions(self) -> Actions:
+        return self.backend.actions
+
+    @property
+    def envelopes(self) -> EnvelopeActions:
+        return self.backend.envelopes
+
+    # -- snapshots and running actions --------------------------------------------------------------
+
+    def snapshot(self) -> JobSnapshot | None:
+        from jobtui.engine.service.snapshot import JobSnapshot
+
+        pane = self.query_one(DetailPane)
+        if pane.detail is None:
+            return None
+        job = pane.detail.job
+        return JobSnapshot(
+            id=job["id"],
+            name=job["name"],
+            project=job["project"],
+            status=job["status"],
+            status_label=job["status_label"],
+            step=job["step"],
+            scheduled_at=_parse(job["scheduled_at"]),
+            max_start_at=_parse(job["max_start_at"]),
+            trap_op=job["trap"]["op"] if job["trap"] else None,
+            trap_left_s=job["trap"]["timeout_left_s"] if job["trap"] else None,
+            trap_paused=bool(job["trap"] and job["trap"]["paused"]),
+        )
+
+    @work(thread=True, group="actions")
+    def perform(self, done: str | Callable[[Any], str], call: Any, *args: Any, command: str) -> None:
+        """Run an engine action off the UI thread. Done: a notification saying so (`done`, or `done` of
+        what the action returned). Refused: a notification titled as a refusal, with the reason."""
+        from jobtui.engine.errors import JobtuiError
+
+        try:
+            result = call(*args)
+        except (JobtuiError, ValueError) as exc:
+            self.app.call_from_thread(
+                self.notify, str(exc), title=self._refused_title(command), severity="error", timeout=8
+            )
+        else:
+            label = done(result) if callable(done) else done
+            self.app.call_from_thread(self.notify, label, timeout=3)
+        self.wake(force=True)
+
+    def _refused_title(self, command_id: str) -> str:
+        command = BY_ID[command_id]
+        return t("monitor.not_allowed", self.lang, what=command.label_in(self.lang, self.envelopes_shown))
+
+    def _skip_while_typing(self) -> None:
+        """A key of INPUT_KEYS pressed while an input has the focus is text for that input."""
+        if isinstance(self.focused, Input):
+            raise SkipAction()
+
+    async def _open(self, dialog: DialogScreen[Any], done: Callable[[Any], None]) -> None:
+        """Open a dialog and return once its input has the focus (see the monitor's INPUT_KEYS): the keys
+        typed after the one that opened it are handed to the focused widget only after this returns."""
+        await self.app.push_screen(dialog, done)
+        dialog.take_focus()
+
+    def _job_action(self, key: str) -> JobSnapshot | None:
+        self._catch_up_with_tree()
+        snap = self.snapshot()
+        if snap is None or self.check_action(key, ()) is not True:
+            self.notify(self.refusal(key), title=self._refused_title(key), severity="warning")
+            return None
+        return snap
+
+    def action_approve(self) -> None:
+        if snap := self._job_action("approve"):
+            self.perform(
+                t("monitor.done.approve", self.lang, id=snap.id),
+                self.actions.approve,
+                snap.id,
+                command="approve",
+            )
+
+    def action_reject(self) -> None:
+        if snap := self._job_action("reject"):
+            self.perform(
+                t("monitor.done.reject", self.lang, id=snap.id),
+                self.actions.reject,
+                snap.id,
+                command="reject",
+            )
+
+    def _confirm_then(self, key: str, call: Any) -> None:
+        from jobtui.screens.dialogs import ConfirmDialog
+
+        if snap := self._job_action(key):
+
+            def done(ok: bool | None) -> None:
+                if ok:
+                    self.perform(t(f"monitor.done.{key}", self.lang, id=snap.id), call, snap.id, command=key)
+
+            title = t(f"confirm.{key}", self.lang)
+            message = t(f"confirm.{key}_msg", self.lang)
+            self.app.push_screen(ConfirmDialog(title, snap, message, lang=self.lang), done)
+
+    def action_cancel(self) -> None:
+        self._confirm_then("cancel", self.actions.cancel)
+
+    def action_delete(self) -> None:
+        self._confirm_then("delete", self.actions.delete)
+
+    def action_retry(self) -> None:
+        if snap := self._job_action("retry"):
+            self.perform(
+                t("monitor.done.retry", self.lang, id=snap.id), self.actions.retry, snap.id, command="retry"
+            )
+
+    def action_rerun(self) -> None:
+        from jobtui.screens.dialogs import RerunDialog
+
+        if snap := self._job_action("rerun"):
+
+            def done(result: tuple[str, bool] | None) -> None:
+                if result:
+                    step, run_now = result
+                    self.perform(
+                        t("monitor.done.rerun", self.lang, id=snap.id),
+                        self.actions.rerun,
+                        snap.id,
+                        step,
+                        run_now,
+                        command="rerun",
+                    )
+
+            self.app.push_screen(RerunDialog(snap, lang=self.lang), done)
+
+    async def action_reschedule(self) -> None:
+        from jobtui.screens.dialogs import RescheduleDialog
+
+        self._skip_while_typing()
+        if snap := self._job_action("reschedule"):
+
+            def done(when: pendulum.DateTime | None) -> None:
+                if when is not None:
+                    self.perform(
+                        t("monitor.done.reschedule", self.lang, id=snap.id),
+                        self.actions.reschedule,
+                        snap.id,
+                        when,
+                        command="reschedule",
+                    )
+
+            await self._open(RescheduleDialog(snap, self.backend.now, tz=self.tz, lang=self.lang), done)
+
+    async def action_trap(self) -> None:
+        from jobtui.screens.dialogs import TrapDialog
+
+        self._skip_while_typing()
+        if snap := self._job_action("trap"):
+
+            def done(result: tuple[str, str] | None) -> None:
+                if result:
+                    what, comment = result
+                    self.perform(
+                        t("monitor.done.trap", self.lang, id=snap.id, what=what),
+                        self.actions.trap,
+                        snap.id,
+                        what,
+                        comment or None,
+                        command="trap",
+                    )
+
+            await self._open(TrapDialog(snap, self.backend.now, lang=self.lang), done)
+
+    def action_trap_pause(self) -> None:
+        if snap := self._job_action("trap_pause"):
+            what = "resume" if snap.status == Status.TRAP_PAUSED else "pause"
+            self.perform(
+                t("monitor.done.trap", self.lang, id=snap.id, what=what),
+                self.actions.trap,
+                snap.id,
+                what,
+                None,
+                command="trap_pause",
+            )
+
+    async def action_rollback(self) -> None:
+        from jobtui.screens.dialogs import ReasonDialog
+
+        self._skip_while_typing()
+        if self.envelopes_shown:
+            await self._rollback_envelope()
+            return
+        if snap := self._job_action("rollback"):
+
+            def done(reason: str | None) -> None:
+                if reason:
+                    self.perform(
+                        t("monitor.done.rollback", self.lang, id=snap.id),
+                        self.actions.rollback,
+                        snap.id,
+                        reason,
+                        command="rollback",
+                    )
+
+            await self._open(ReasonDialog(t("confirm.rollback", self.lang), snap, lang=self.lang), done)
+
+    async def _rollback_envelope(self) -> None:
+        """`b` in the envelopes view: roll back the envelope under the cursor (or of the job under it)."""
+        from jobtui.screens.dialogs import ReasonDialog
+
+        if self.readonly:
+            return
+        envelope_id = self.query_one(EnvelopeTree).selected_envelope_id()
+        if envelope_id is None:
+            self.notify(t("monitor.no_envelope_selected", self.lang), severity="warning")
+            return
+        # Read now, not from the footer's state: a refusal known before asking saves typing a reason.
+        try:
+            with self.backend.reading():
+                facts, refused = self._envelope_state(envelope_id)
+        except ReadFailed as exc:
+            self._db_error(exc)
+            return
+        if refused is not None or facts is None:
+            self.notify(refused or t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
+            return
+
+        def done(reason: str | None) -> None:
+            if reason:
+                self.perform(
+                    t("monitor.done.envelope_rollback", self.lang, id=envelope_id),
+                    self.envelopes.rollback,
+                    envelope_id,
+                    reason,
+                    command="rollback",
+                )
+
+        await self._open(
+            ReasonDialog(
+                t("confirm.envelope_rollback", self.lang),
+                facts,
+                lang=self.lang,
+                placeholder=t("envelope_rollback.placeholder", self.lang),
+            ),
+            done,
+        )
+
+    def action_notifications(self) -> None:
+        """`n`: the notifications of the envelope under the tree's cursor, or of the selected job's."""
+        from jobtui.screens.dialogs import NotificationsScreen
+
+        if self.envelopes_shown:
+            tree = self.query_one(EnvelopeTree)
+            envelope_id = tree.selected_envelope_id()
+            job_id = tree.selected_job_id()
+        else:
+            detail = self.query_one(DetailPane).detail
+            envelope_id = detail.job["envelope"] if detail is not None else None
+            job_id = detail.job["id"] if detail is not None else None
+        if envelope_id is None:
+            if job_id is None:
+                message = t(
+                    "monitor.no_envelope_selected" if self.envelopes_shown else "monitor.no_job_selected",
+                    self.lang,
+                )
+            else:
+                message = t("monitor.not_in_envelope", self.lang, id=job_id)
+            self.notify(message, severity="warning")
+            return
+        from jobtui.engine.service.actions import UnknownJob
+
+        try:
+            with self.backend.reading():
+                envelope = self.envelopes.detail(envelope_id)
+        except UnknownJob:
+            self.notify(t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
+            return
+        except ReadFailed as exc:
+            self._db_error(exc)
+            return
+        title = t("notes.title", self.lang, id=envelope_id, name=envelope["name"])
+        self.app.push_screen(
+            NotificationsScreen(title, envelope["notifications"], tz=self.tz, lang=self.lang)
+        )
+
+    def action_queue_toggle(self) -> None:
+        from jobtui.screens.dialogs import ConfirmDialog
+
+        if self.readonly:
+            return
+        paused = self.actions.queue_state().paused
+        key = "queue_resume" if paused else "queue_pause"
+        title = t(f"confirm.{key}", self.lang)
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                call = self.actions.queue_resume if paused else self.actions.queue_pause
+                self.perform(t(f"monitor.done.{key}", self.lang), call, command="queue_toggle")
+
+        self.app.push_screen(
+            ConfirmDialog(title, None, t("confirm.queue_msg", self.lang), lang=self.lang), done
+        )
+
+    def action_queue_clear(self) -> None:
+        from jobtui.screens.dialogs import ConfirmDialog
+
+        if self.readonly:
+            return
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.perform(
+                    lambda canceled: t("monitor.done.queue_clear", self.lang, n=len(canceled)),
+                    self.actions.queue_clear,
+                    command="queue_clear",
+                )
+
+        self.app.push_screen(
+            ConfirmDialog(
+                t("confirm.queue_clear", self.lang),
+                None,
+                t("confirm.queue_clear_msg", self.lang),
+                lang=self.lang,
+            ),
+            done,
+        )
+
+    def action_full_log(self) -> None:
+        from jobtui.screens.dialogs import TextScreen
+
+        self._catch_up_with_tree()
+        path = self.query_one(DetailPane).current_log_path()
+        snap = self.snapshot()
+        if path is None or snap is None:
+            return
+        try:
+            # The end of the log, cleaned for the terminal: a log of any size opens at once.
+            lines, left_out = read_log_end(path)
+        except OSError:
+            lines, left_out = [], 0
+        if left_out:
+            lines.insert(0, t("log.left_out", self.lang, size=bytes_text(left_out), id=snap.id))
+        self.app.push_screen(
+            TextScreen(f"{t('detail.log', self.lang)} #{snap.id} {snap.name}", lines, lang=self.lang)
+        )
+
+    def action_audit(self) -> None:
+        from jobtui.screens.dialogs import TextScreen
+
+        self._catch_up_with_tree()
+        pane = self.query_one(DetailPane)
+        if pane.detail is None:
+            return
+        job = pane.detail.job
+        lang = self.lang
+        lines = [
+            f"{row['at']}  {row['who']:<18} {audit_action_text(row['action'], lang):<16} "
+            f"{audit_status_text(row['from'], lang)} → {audit_status_text(row['to'], lang)}  "
+            f"{row['comment'] or ''}"
+            for row in pane.detail.audit
+        ]
+        self.app.push_screen(
+            TextScreen(f"{t('monitor.audit', self.lang)} #{job['id']} {job['name']}", lines, lang=self.lang)
+        )
+
+
+def _parse(value: str | None) -> pendulum.DateTime | None:
+    if not value:
+        return None
+    parsed = pendulum.parse(value)
+    return parsed if isinstance(parsed, pendulum.DateTime) else None
+
+
+__all__ = ["MonitorActions"]

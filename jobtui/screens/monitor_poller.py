@@ -1,0 +1,421 @@
+"""The monitor's refresh loop: what runs on the poll worker thread, and every piece of state it keeps.
+
+Reads happen on a worker thread that wakes on the change feed; the UI thread only installs results.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from textual.worker import get_current_worker
+
+from jobtui.engine.errors import ReadFailed
+from jobtui.engine.read.listing import JobFilter, JobRow, JobSort
+from jobtui.engine.service.envelope_tree import TreeData
+from jobtui.widgets.detail import JobDetail, LogTail
+from jobtui.widgets.statusbar import BarState
+
+if TYPE_CHECKING:
+    from jobtui.engine.service.backend import Backend
+
+POLL_SECONDS = 0.25
+# While the database is unreachable, try again less often: each attempt waits for a connect timeout.
+UNREACHABLE_POLL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """What the worker needs to know about the widgets, read on the UI thread."""
+
+    visible: int
+    top: int
+    cursor: int
+    selected: int | None  # the job the cursor was last moved onto (None: a row not fetched yet)
+    moves: int  # how many times the operator has moved the cursor so far
+    envelopes: bool  # the envelopes view is shown
+    envelope_id: int | None  # the envelope under the tree's cursor
+    tree_job: int | None = None  # the job under the tree's cursor: the pane's job in the envelopes view
+
+
+@dataclass(frozen=True)
+class Query:
+    """What the operator chose to see, as the screen holds it when a fetch reads it (worker thread)."""
+
+    filter: JobFilter
+    order: JobSort
+    frozen: bool
+    engine_label: str
+
+
+@dataclass(frozen=True)
+class TreeFetched:
+    """The envelope tree's data (None: unchanged) and whether `b` may roll back the envelope under the
+    cursor (`refusal` None) or why not."""
+
+    data: TreeData | None
+    envelope_id: int | None
+    refusal: str | None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One refresh's rows and counts, installed on the UI thread in one go. The detail pane's job is read
+    after they are on screen (`detail_id`, when `detail_needed`): rows never wait for a job's detail."""
+
+    total: int
+    start: int
+    rows: list[JobRow]
+    cursor_index: int | None
+    bar: BarState | None
+    detail_id: int | None  # the job the pane should show (None: clear it)
+    detail_needed: bool  # its detail must be (re)read
+    seq: int
+    log_chunk: str = ""  # new output of the job already shown, when its detail did not change
+    moves: int = 0  # ViewState.moves when the fetch began
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """Only the shown job's log moved: ops write output without touching the database."""
+
+    text: str
+
+
+class PollerHost(Protocol):
+    """What the poller asks of the screen, and the only way its results get back.
+
+    Called on the worker thread (cheap reads of values the UI thread replaces whole): `job_query`,
+    `holds_still`, `watched_envelope`, `table_moves`, `envelope_refusal` (inside `backend.reading()`).
+    Called on the UI thread, through `app.call_from_thread`: `view_state`, `install`, `install_detail`,
+    `install_tree`, `append_log`, `db_lost`, `db_back`.
+    """
+
+    def job_query(self) -> Query: ...
+
+    def holds_still(self) -> bool:
+        """Frozen by the operator, or a dialog is open: nothing moves under it."""
+        ...
+
+    def watched_envelope(self) -> tuple[bool, int | None]:
+        """Whether the envelopes view is shown, and the envelope under the tree's cursor."""
+        ...
+
+    def table_moves(self) -> int:
+        """How many cursor moves the job table has counted (`JobTable.moves`)."""
+        ...
+
+    def envelope_refusal(self, envelope_id: int) -> str | None: ...
+
+    def view_state(self) -> ViewState: ...
+
+    def install(self, fetched: Fetched) -> None: ...
+
+    def install_detail(self, detail: JobDetail, moves: int) -> None: ...
+
+    def install_tree(self, fetched: TreeFetched) -> None: ...
+
+    def append_log(self, chunk: str) -> None: ...
+
+    def db_lost(self, exc: ReadFailed) -> None: ...
+
+    def db_back(self) -> None: ...
+
+
+class Poller:
+    """The refresh loop of the monitor, and all the state it keeps between two refreshes.
+
+    It reads the database through `backend` (and its `listing`) only; what it needs of the widgets comes
+    as a `ViewState` taken on the UI thread, and what it read goes back through `PollerHost`.
+
+    Worker thread only (the poll worker, and the first fetch's thread before it): `_seen_seq`, `_row_seq`,
+    `_tree_seq`, `_checked_envelope`, `_unreachable`, `_first`.
+    Shared, assigned whole by either thread: `_force` and `_want_window` (the UI thread asks, through
+    `wake` and `want_window`; a fetch takes them), `_tree_force` (`reload_tree` on the UI thread),
+    `_detail_waits` (set by the worker, taken by `store_opened` on the UI thread), the events `_wake` and
+    `rows_drawn` (set on the UI thread, waited on by the worker).
+    Worker thread, reset by the UI thread only while the worker waits for its call (`forget_shown`,
+    `pane_cleared`) or when it reads a detail itself (`fetch_detail`): `_shown`, `_shown_log`, `_log_tail`.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        host: PollerHost,
+        call_from_thread: Callable[..., Any],
+        *,
+        readonly: bool,
+        lang: str,
+        db_label: str,
+    ) -> None:
+        self._backend = backend
+        self._listing = backend.listing
+        self._host = host
+        self._ui = call_from_thread
+        self._readonly = readonly
+        self._lang = lang
+        self._db_label = db_label
+        self._wake = threading.Event()
+        self.rows_drawn = threading.Event()  # set once the frame with the last installed rows is out
+        self._detail_waits = False  # worker thread: a detail was left unread until the Store opens
+        self._unreachable = False
+        self._force = True
+        self._want_window: tuple[int, int] | None = None
+        self._seen_seq = -1
+        self._log_tail = LogTail()
+        # Worker-thread state: which job (and feed seq) the detail pane was last filled from, and its log.
+        self._shown: tuple[int | None, int | None] = (None, None)
+        self._shown_log: tuple[int, str] | None = None
+        self._row_seq: int | None = None
+        # Worker thread: the feed seq the tree was read at, and which envelope's refusal it last checked.
+        self._tree_seq = -1
+        self._tree_force = True
+        self._checked_envelope: int | None = None
+        self._first: Future[Fetched | LogChunk | None] | None = None
+
+    # -- asked for on the UI thread ---------------------------------------------------------------------
+
+    def start_first(self, view: ViewState) -> None:
+        """Fetch the first window at once, on its own thread: the poll worker installs it first."""
+        self._first = Future()
+        threading.Thread(target=self._prefetch, args=(view,), name="jobtui-first-fetch", daemon=True).start()
+
+    def wake(self, force: bool = False) -> None:
+        self._force = self._force or force
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Refresh now rather than at the next interval (any thread: the change feed's listener too)."""
+        self._wake.set()
+
+    def want_window(self, start: int, size: int) -> None:
+        self._want_window = (start, size)
+        self.wake()
+
+    def reload_tree(self) -> None:
+        """Read the envelope tree again at the next refresh, changed or not."""
+        self._tree_force = True
+
+    def store_opened(self) -> None:
+        if self._detail_waits:
+            self._detail_waits = False
+            self.wake(force=True)
+
+    def forget_shown(self) -> None:
+        """The pane keeps an older job than the worker read: make the worker read the detail again."""
+        self._shown, self._shown_log = (None, None), None
+        self._log_tail = LogTail()
+        self._force = True
+
+    def pane_cleared(self) -> None:
+        """The pane shows no job: no detail nor log is shown any more."""
+        self._shown, self._shown_log = (None, None), None
+
+    def load_tree(self) -> TreeData:
+        with self._backend.reading():
+            return self._backend.reads.envelope_tree()
+
+    # -- the refresh loop (worker thread) -----------------------------------------------------------
+
+    def _nothing_new(self) -> bool:
+        """The idle path, four times a second: nothing changed in the database and nothing was asked
+        for, so the UI thread is not even asked where the widgets stand; only the shown log may grow."""
+        if self._force or self._want_window is not None or self._unreachable:
+            return False
+        seq = self._listing.last_seq()
+        if seq != self._seen_seq:
+            return False
+        envelopes_shown, envelope_id = self._host.watched_envelope()
+        if envelopes_shown and (
+            self._tree_force or seq != self._tree_seq or envelope_id != self._checked_envelope
+        ):
+            return False
+        chunk = self._read_shown_log()
+        if chunk:
+            self._ui(self._host.append_log, chunk)
+        return True
+
+    def _prefetch(self, view: ViewState) -> None:
+        assert self._first is not None
+        try:
+            self._first.set_result(self._fetch(view))
+        except BaseException as exc:
+            self._first.set_exception(exc)
+
+    def run(self) -> None:
+        """The poll worker's body (a thread worker of the screen's): refresh until it is cancelled."""
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            self._wake.wait(UNREACHABLE_POLL_SECONDS if self._unreachable else POLL_SECONDS)
+            self._wake.clear()
+            if worker.is_cancelled:
+                return
+            first, self._first = self._first, None
+            if first is None and self._host.holds_still():
+                continue  # frozen by the operator, or a dialog is open: nothing moves under it
+            try:
+                if first is None and self._nothing_new():
+                    continue
+            except ReadFailed as exc:
+                self._lost(exc)
+                continue
+            try:
+                # Widget state is read on the UI thread; the worker only ever touches the database.
+                view = None if first is not None else self._ui(self._host.view_state)
+            except Exception:  # the app is closing
+                return
+            try:
+                if first is not None:
+                    fetched, tree = first.result(), None
+                else:
+                    assert view is not None
+                    fetched = self._fetch(view)
+                    tree = self._fetch_tree(view.envelope_id) if view.envelopes else None
+            except ReadFailed as exc:  # a locked or unreachable database must not kill the screen
+                self._lost(exc)
+                continue
+            if self._unreachable:
+                self._unreachable = False
+                self._ui(self._host.db_back)
+            if isinstance(fetched, LogChunk):
+                self._ui(self._host.append_log, fetched.text)
+            elif fetched is not None:
+                self.rows_drawn.clear()
+                self._ui(self._host.install, fetched)
+                if fetched.detail_needed and fetched.detail_id is not None:
+                    # Let the rows reach the screen first: reading a detail is mostly Python, and while
+                    # this thread holds the interpreter lock the UI thread gets it back only at switch
+                    # intervals, which would hold the rows' frame back until the detail is read.
+                    self.rows_drawn.wait(0.25)
+                    try:
+                        self._detail_step(fetched)
+                    except ReadFailed as exc:
+                        self._force = True  # read it again once the database answers
+                        self._lost(exc)
+                        continue
+            if tree is not None:
+                self._ui(self._host.install_tree, tree)
+
+    def _lost(self, exc: ReadFailed) -> None:
+        """Worker thread: the database did not answer; say so once, until it is back."""
+        if not self._unreachable:
+            self._unreachable = True
+            self._ui(self._host.db_lost, exc)
+
+    def _fetch(self, view: ViewState) -> Fetched | LogChunk | None:
+        visible, top, cursor = view.visible, view.top, view.cursor
+        listing = self._listing
+        seq = listing.last_seq()
+        want = self._want_window
+        force = self._force
+        if seq == self._seen_seq and want is None and not force:
+            chunk = self._read_shown_log()
+            return LogChunk(chunk) if chunk else None
+        self._force = False
+        self._want_window = None
+        # Read after the flags are taken: a filter changed from here on asks for the next fetch.
+        query = self._host.job_query()
+        selected = view.selected
+        total = listing.count(query.filter)
+        position = listing.position_of(query.filter, query.order, selected) if selected is not None else None
+        if position is not None and not top <= position < top + visible:
+            top = max(0, position - visible // 2)
+        start = max(0, top - visible)
+        if want is not None and position is None:
+            start = want[0]
+        rows = listing.window(query.filter, query.order, start, visible * 3)
+        bar = None
+        if seq != self._seen_seq or force:
+            paused, reason = listing.queue_flags()
+            bar = BarState(
+                queue_paused=paused,
+                queue_reason=reason,
+                counts=listing.status_counts(query.filter.show_system),
+                user=self._backend.actor.user,
+                database=self._db_label,
+                engine=query.engine_label,
+                frozen=query.frozen,
+                readonly=self._readonly,
+            )
+        detail_id = selected if position is not None else None
+        if detail_id is None and rows:
+            # The selected job is filtered out or gone (or none was chosen yet): the pane follows the row
+            # now under the cursor, never an invisible job.
+            index = min(cursor, total - 1) if total else 0
+            row = rows[index - start] if 0 <= index - start < len(rows) else None
+            detail_id = row.id if row else None
+        if view.envelopes:
+            # The job keys act on the job under the tree's cursor: the pane shows it (none on an envelope).
+            detail_id = view.tree_job
+        row_seq = next((row.seq for row in rows if row.id == detail_id), None)
+        log_chunk = ""
+        needed = detail_id is not None and (force or row_seq is None or (detail_id, row_seq) != self._shown)
+        if detail_id is not None and not needed:
+            # The shown job did not change: its detail, audit and allowed actions stand; only its log
+            # may have grown. (The refresh is a hot path: other jobs' changes must not re-read this one.)
+            log_chunk = self._read_shown_log()
+        self._seen_seq = seq
+        self._row_seq = row_seq
+        return Fetched(total, start, rows, position, bar, detail_id, needed, seq, log_chunk, view.moves)
+
+    def _detail_step(self, fetched: Fetched) -> None:
+        """Read and install the detail `fetched` asked for, unless the cursor moved on meanwhile (the fetch
+        those moves asked for will read the right job)."""
+        if fetched.moves != self._host.table_moves():
+            self._shown = (None, None)
+            return
+        assert fetched.detail_id is not None
+        # Rows keep coming meanwhile (a held key must not wait for SQLAlchemy to import); the detail is
+        # read once the Store is open (`store_opened` asks for it). Flagged first, so that a Store opening
+        # in between still finds the flag.
+        self._detail_waits = True
+        if not self._backend.is_open:
+            self._shown = (None, None)
+            return
+        self._detail_waits = False
+        with self._backend.reading():
+            detail = self.fetch_detail(fetched.detail_id)
+        self._shown = (fetched.detail_id, self._row_seq) if detail is not None else (None, None)
+        if detail is not None:
+            self._ui(self._host.install_detail, detail, fetched.moves)
+
+    def _fetch_tree(self, envelope_id: int | None) -> TreeFetched | None:
+        """Re-read the tree when the feed moved, and whether the envelope under the cursor may be rolled
+        back when either the feed or that envelope changed; None when neither did."""
+        seq = self._listing.last_seq()
+        reload = self._tree_force or seq != self._tree_seq
+        if not reload and envelope_id == self._checked_envelope:
+            return None
+        self._tree_force = False
+        self._tree_seq = seq
+        self._checked_envelope = envelope_id
+        data = self.load_tree() if reload else None
+        refusal = None
+        if envelope_id is not None and not self._readonly:
+            with self._backend.reading():
+                refusal = self._host.envelope_refusal(envelope_id)
+        return TreeFetched(data, envelope_id, refusal)
+
+    def _read_shown_log(self) -> str:
+        if self._shown_log is None:
+            return ""
+        job_id, path = self._shown_log
+        chunk, _reset = self._log_tail.read(job_id, path)
+        return chunk
+
+    def fetch_detail(self, job_id: int) -> JobDetail | None:
+        """The pane's detail of a job, and its log from where the pane's log stands (inside
+        `backend.reading()`; the UI thread calls it too, and then `forget_shown`)."""
+        pane = self._backend.reads.pane(job_id, self._lang)
+        if pane is None:
+            return None
+        self._shown_log = (job_id, pane.job["log_path"])
+        chunk, reset = self._log_tail.read(job_id, pane.job["log_path"])
+        allowed = {} if self._readonly else self._backend.actions.allowed(job_id)
+        return JobDetail(pane.job, pane.audit, pane.now, chunk, reset, allowed)
+
+
+__all__ = ["Fetched", "LogChunk", "Poller", "PollerHost", "Query", "TreeFetched", "ViewState"]

@@ -324,13 +324,19 @@ class MonitorActions(Screen[None]):
                 message = t("monitor.not_in_envelope", self.lang, id=job_id)
             self.notify(message, severity="warning")
             return
+        from jobtui.engine.domain.permissions import PermissionRefused
         from jobtui.engine.service.actions import UnknownJob
 
         try:
             with self.backend.reading():
-                envelope = self.envelopes.detail(envelope_id)
+                # Scoped like `jobtui envelope`: an envelope touching a project the user may not view is
+                # refused (and the refusal audited), even when reached through a job they may view.
+                envelope = self.envelopes.detail(envelope_id, "notifications")
         except UnknownJob:
             self.notify(t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
+            return
+        except PermissionRefused as exc:
+            self.notify(str(exc), title=self._refused_title("notifications"), severity="warning")
             return
         except ReadFailed as exc:
             self._db_error(exc)

@@ -10,7 +10,6 @@ import pytest
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor, PermissionRefused, Policy, Role
 from jobtui.engine.service.actions import Actions, UnknownJob
-from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.service.reads import Reads
 from tests.support.helpers import definition
 from tests.support.pilot import submit_envelope
@@ -88,19 +87,11 @@ def test_the_envelope_tree_shows_only_envelopes_and_loose_jobs_the_actor_may_vie
         actions, tmp_path / "w", "web-release", {"a": "true"}, project="web"
     )
     ops_envelope, _ = submit_envelope(actions, tmp_path / "o", "ops-release", {"b": "true"}, project="ops")
-    # An envelope of project web with a job of project ops: showing it would show that job.
-    mixed_dir = tmp_path / "m"
-    mixed_dir.mkdir()
-    (mixed_dir / "c.toml").write_text('name = "c"\nproject = "ops"\n[[run]]\nrun = "true"\n')
-    from jobtui.engine.formats.envelope_file import envelope_of_files
-
-    mixed = envelope_of_files([str(mixed_dir / "c.toml")], "mixed")
-    mixed_envelope, _ = EnvelopeActions(actions).submit(mixed)
     loose_web = _job(actions, "loose-web", "web")
     _job(actions, "loose-ops", "ops")
 
     everyone = Reads(store, Actor("tester")).envelope_tree()
-    assert {e.id for e in everyone.envelopes} == {web_envelope, ops_envelope, mixed_envelope}
+    assert {e.id for e in everyone.envelopes} == {web_envelope, ops_envelope}
     tree = Reads(store, alice).envelope_tree()
     assert [e.id for e in tree.envelopes] == [web_envelope]
     assert [job.id for job in tree.envelopes[0].jobs] == web_jobs

@@ -389,9 +389,31 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    lost = _watch_database_file(store, stop, engine)
     engine.run(stop, drain)
     print("jobtui engine stopped", file=sys.stderr, flush=True)
-    return EXIT_OK
+    return EXIT_BAD_INPUT if lost else EXIT_OK
+
+
+def _watch_database_file(store: Any, stop: threading.Event, engine: Any) -> list[str]:
+    """On SQLite, stop the daemon when its database file is deleted or replaced: it would go on working on
+    a file nobody else sees. Returns the list the reason is put in (empty while all is well)."""
+    reasons: list[str] = []
+    if store.db_path is None:
+        return reasons
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            why = store.file_problem()
+            if why is not None:
+                reasons.append(why)
+                print(f"jobtui engine stopping: {why}", file=sys.stderr, flush=True)
+                stop.set()
+                engine.wake()
+                return
+
+    threading.Thread(target=watch, name="jobtui-database-file", daemon=True).start()
+    return reasons
 
 
 def _store_when_reachable(args: argparse.Namespace, stop: threading.Event) -> Any:

@@ -11,7 +11,9 @@ import fcntl
 import json
 import os
 import random
+import re
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -114,10 +116,15 @@ class Store:
                 # Deadlines and heartbeats compare times written by several hosts: use one clock.
                 self.clock = DatabaseClock(self._server_time)
         self.sweep_lock_timeout_s = SWEEP_LOCK_TIMEOUT_S
-        self.log_dir = Path(log_dir or os.environ.get("JOBTUI_LOG_DIR") or default_logs)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
         self._reader: Reader | None = None
         self._ensure_schema()
+        self.database_id = self._database_id()
+        self._file_identity = self._current_file_identity()
+        explicit = log_dir or os.environ.get("JOBTUI_LOG_DIR")
+        # The default folder is the database's own: two databases (prod and staging on one PostgreSQL
+        # server, or a SQLite file deleted and created again) never share, mix or delete each other's logs.
+        self.log_dir = Path(explicit) if explicit else default_logs / self._log_folder_name()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
 
     @property
     def reader(self) -> Reader:
@@ -247,6 +254,54 @@ class Store:
             migrate.upgrade(self.engine, self.url, current)
         if self.is_sqlite:
             self._heal_counts()
+
+    def _database_id(self) -> str:
+        """This database's identity, created once with it: it names the folder of its logs."""
+        with self.engine.connect() as conn:
+            found = conn.execute(text("SELECT value FROM settings WHERE key = 'database_id'")).scalar()
+        if found is None:
+            with self.write() as session:
+                session.execute(
+                    text(
+                        "INSERT INTO settings (key, value) VALUES ('database_id', :value) "
+                        "ON CONFLICT (key) DO NOTHING"
+                    ),
+                    {"value": json.dumps(uuid.uuid4().hex[:16])},
+                )
+                found = session.execute(text("SELECT value FROM settings WHERE key = 'database_id'")).scalar()
+        if found is None:
+            raise StoreError(f"database {self.safe_url}: cannot record its identity")
+        return str(json.loads(found))
+
+    def _log_folder_name(self) -> str:
+        """The identity, and on PostgreSQL the database's name too: a database created from another as
+        its template carries the same identity row."""
+        if self.is_sqlite:
+            return self.database_id
+        with self.engine.connect() as conn:
+            name = str(conn.execute(text("SELECT current_database()")).scalar())
+        return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{self.database_id}"
+
+    def _current_file_identity(self) -> tuple[int, int] | None:
+        if self.db_path is None:
+            return None
+        try:
+            stat = os.stat(self.db_path)
+        except OSError:
+            return None
+        return stat.st_dev, stat.st_ino
+
+    def file_problem(self) -> str | None:
+        """Why this SQLite database is no longer the file it opened (deleted, or replaced by another file
+        at its path), or None. A process that kept working on a deleted file would lose everything."""
+        if self.db_path is None or self._file_identity is None:
+            return None
+        now = self._current_file_identity()
+        if now is None:
+            return f"database {self.db_path} was deleted"
+        if now != self._file_identity:
+            return f"database {self.db_path} was replaced by another file"
+        return None
 
     def _heal_counts(self) -> None:
         """A bulk load drops the count triggers while it runs; if it died, put them back and recount."""

@@ -16,11 +16,13 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from jobtui.crash import one_line, write_crash_log
 from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.listing import JobListing
 from jobtui.engine.service.backend import Backend
@@ -207,6 +209,27 @@ class JobtuiApp(App[int]):
         )
         self._engine_thread.start()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast is plain text: what it says quotes data (refusals name jobs, engine errors quote
+        names and targets), which must neither parse as markup (a "[/]" would crash the toast, a
+        "[link=…]" make a hyperlink) nor reach the terminal as an escape sequence. `markup` is ignored:
+        screens call `notify` with Textual's default (markup on), and no message of jobtui is markup."""
+        super().notify(
+            visible(str(message), keep="\n"),
+            title=visible(str(title)),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
     def _apply_keymap(self, screen: Screen[None]) -> None:
         ids = {b.id for b in [*self.BINDINGS, *screen.BINDINGS] if isinstance(b, Binding) and b.id}
         try:
@@ -339,7 +362,6 @@ def run_dashboard(app: JobtuiApp, **run_options: Any) -> int:
     if app.failed is not None:
         raise app.failed  # the CLI turns it into its one-line message and exit code
     return app.return_code or 0
-
 
 
 __all__ = ["JobtuiApp", "live_daemon_host", "run_app", "run_dashboard"]

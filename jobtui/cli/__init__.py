@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import BadInput
 from jobtui.engine.service.commands import CliArg, cli_commands
 
@@ -27,6 +28,14 @@ LOG_PIECE_BYTES = 1 << 20
 
 class UsageError(BadInput):
     pass
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """Print human output: whatever data it holds (names, targets, comments, reasons, engine messages
+    quoting them) reaches the terminal without a control character, so no escape sequence. Fields are
+    made visible one by one where they are put in (a line break in a name shows as ^J there); this is
+    the net under them. `--json` output does not go through here: it keeps the exact data."""
+    print(visible(text, keep="\n"), file=sys.stderr if err else sys.stdout)
 
 
 # Ids are 64-bit signed integers in both databases; a larger number is a typo, not a job.
@@ -148,6 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("log", "print a job's log", with_json=False)
     p.add_argument("id", type=_job_id)
     p.add_argument("--follow", "-f", action="store_true", help="keep printing until the job ends")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="the exact bytes also to a terminal (to a pipe or file they always are; to a terminal, "
+        "control characters show as ^[ and the like unless --raw)",
+    )
     for command in cli_commands():
         verb = command.cli
         assert verb is not None
@@ -198,10 +213,7 @@ def _crashed(exc: Exception, args: argparse.Namespace) -> int:
     from jobtui.crash import one_line, write_crash_log
 
     path = write_crash_log(exc)
-    print(
-        f"{args.command or 'jobtui'}: internal error ({one_line(exc)}); details in {path or '-'}",
-        file=sys.stderr,
-    )
+    _say(f"{args.command or 'jobtui'}: internal error ({one_line(exc)}); details in {path or '-'}", err=True)
     return EXIT_CRASHED
 
 
@@ -214,28 +226,25 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
 
     # By kind, not by class: a new refusal or bad-input error gets its exit code without a change here.
     if isinstance(exc, Refusal):
-        print(str(exc), file=sys.stderr)
+        _say(str(exc), err=True)
         return EXIT_REFUSED
     if isinstance(exc, StoreError):
-        print(f"{exc}{_storage_hint(args)}", file=sys.stderr)
+        _say(f"{exc}{_storage_hint(args)}", err=True)
         return EXIT_BAD_INPUT
     if isinstance(exc, DBAPIError | ReadFailed):
         # A database that cannot take the write (full or read-only disk, I/O error): say so in one line,
         # not a traceback. The transaction was rolled back whole: nothing of the command was written.
         reason = (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
-        print(
-            f"{args.command or 'jobtui'}: database {_db_label(args)}: {reason}{_storage_hint(args)}",
-            file=sys.stderr,
+        _say(
+            f"{args.command or 'jobtui'}: database {_db_label(args)}: {reason}{_storage_hint(args)}", err=True
         )
         return EXIT_BAD_INPUT
     if isinstance(exc, JobtuiError | ValueError):
-        print(str(exc), file=sys.stderr)
+        _say(str(exc), err=True)
         return EXIT_BAD_INPUT
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
-        print(
-            f"{args.command or 'jobtui'}: {exc.strerror or exc}{where}{_storage_hint(args)}", file=sys.stderr
-        )
+        _say(f"{args.command or 'jobtui'}: {exc.strerror or exc}{where}{_storage_hint(args)}", err=True)
         return EXIT_BAD_INPUT
     return None
 
@@ -332,7 +341,7 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
     if getattr(args, "json", False):
         print(json.dumps(data, indent=None if isinstance(data, dict) and len(data) < 4 else 2))
     else:
-        print(text)
+        _say(text)
 
 
 def _after_action(args: argparse.Namespace, actions: Any, job_id: int, verb: str) -> int:
@@ -441,7 +450,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     actions = _actions(args)
     job_id = actions.submit(definition, at=args.at, max_start=args.max_start, keep=args.keep)
     replaced = actions.replaced_by(job_id)
-    text = f"submitted job {job_id} ({definition.name})"
+    text = f"submitted job {job_id} ({visible(definition.name)})"
     if replaced:
         text += "; replaced job " + ", ".join(str(i) for i in replaced)
     _emit(args, {"id": job_id, "replaced": replaced}, text)
@@ -461,13 +470,12 @@ def _submit_envelope(args: argparse.Namespace) -> int:
         spec = envelope_of_files(args.files, args.envelope) if args.envelope else load_envelope(args.files[0])
     except EnvelopeCorrupt as problem:
         envelope_id = envelopes.record_corrupt(problem)
-        print(
-            f"{problem.reason}\n(recorded as corrupt envelope {envelope_id}; none of its jobs run)",
-            file=sys.stderr,
+        _say(
+            f"{problem.reason}\n(recorded as corrupt envelope {envelope_id}; none of its jobs run)", err=True
         )
         return EXIT_BAD_INPUT
     envelope_id, ids = envelopes.submit(spec)
-    text = f"submitted envelope {envelope_id} ({spec.name}): jobs " + " → ".join(str(i) for i in ids)
+    text = f"submitted envelope {envelope_id} ({visible(spec.name)}): jobs " + " → ".join(str(i) for i in ids)
     _emit(args, {"envelope": envelope_id, "ids": ids}, text)
     return EXIT_OK
 
@@ -476,8 +484,9 @@ def _cmd_envelopes(args: argparse.Namespace) -> int:
     from jobtui.engine.service.envelope_actions import EnvelopeActions
 
     envelopes = EnvelopeActions(_actions(args)).all_envelopes()
+    v = visible
     lines = [
-        f"{e['id']:>5}  {e['status']:<15} {e['project']:<12} {e['name']}  ({len(e['jobs'])} jobs)"
+        f"{e['id']:>5}  {e['status']:<15} {v(e['project']):<12} {v(e['name'])}  ({len(e['jobs'])} jobs)"
         for e in envelopes
     ]
     _emit(args, envelopes, "\n".join(lines) or "no envelopes")
@@ -488,11 +497,12 @@ def _cmd_envelope(args: argparse.Namespace) -> int:
     from jobtui.engine.service.envelope_actions import EnvelopeActions
 
     data = EnvelopeActions(_actions(args)).detail(args.id, "envelope")
-    lines = [f"envelope {data['id']} {data['name']} [{data['project']}] {data['status']}"]
+    v = visible
+    lines = [f"envelope {data['id']} {v(data['name'])} [{v(data['project'])}] {data['status']}"]
     if data["reason"]:
-        lines.append(f"  reason: {data['reason']}")
-    lines += [f"  job {j['id']:>5}  {j['status']:<12} {j['name']}" for j in data["jobs"]]
-    lines += [f"  {n['at']} {n['level']:<7} {n['text']}" for n in data["notifications"]]
+        lines.append(f"  reason: {v(data['reason'])}")
+    lines += [f"  job {j['id']:>5}  {j['status']:<12} {v(j['name'])}" for j in data["jobs"]]
+    lines += [f"  {n['at']} {n['level']:<7} {v(n['text'])}" for n in data["notifications"]]
     _emit(args, data, "\n".join(lines))
     return EXIT_OK
 
@@ -527,10 +537,11 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(jobs, indent=2))
         return EXIT_OK
-    print(f"{'ID':>6}  {'JOB':<24} {'PROJECT':<12} {'STATUS':<20} {'STEP':<5} {'PROG':>4}  SCHEDULED")
+    v = visible
+    _say(f"{'ID':>6}  {'JOB':<24} {'PROJECT':<12} {'STATUS':<20} {'STEP':<5} {'PROG':>4}  SCHEDULED")
     for job in jobs:
-        print(
-            f"{job['id']:>6}  {job['name'][:24]:<24} {job['project'][:12]:<12} "
+        _say(
+            f"{job['id']:>6}  {v(job['name'])[:24]:<24} {v(job['project'])[:12]:<12} "
             f"{job['status_label'][:20]:<20} {job['step']:<5} {job['progress']:>3}%  {job['scheduled_at']}"
         )
     return EXIT_OK
@@ -541,32 +552,60 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
         return EXIT_OK
-    print(f"job {data['id']}  {data['name']}  [{data['type']}]  project {data['project']}")
-    print(
+    v = visible
+    _say(f"job {data['id']}  {v(data['name'])}  [{v(data['type'])}]  project {v(data['project'])}")
+    _say(
         f"  status  {data['status_label']} ({data['status']})  step {data['step']}  "
         f"progress {data['progress']}%  exec {data['exec']}"
     )
     if data["reason"]:
-        print(f"  reason  {data['reason']}")
+        _say(f"  reason  {v(data['reason'])}")
     for key in ("scheduled_at", "max_start_at", "started_at", "ended_at"):
-        print(f"  {key:<13} {data[key] or '-'}")
+        _say(f"  {key:<13} {data[key] or '-'}")
     if data["trap"]:
-        print(
-            f"  trap    op {data['trap']['op']}  left {data['trap']['timeout_left_s']}s  "
+        _say(
+            f"  trap    op {v(data['trap']['op'])}  left {data['trap']['timeout_left_s']}s  "
             f"paused {data['trap']['paused']}"
         )
     for task in data["tasks"]:
-        print(f"  task {task['target']}: {task['status']} {task['progress']}%")
+        _say(f"  task {v(task['target'])}: {task['status']} {task['progress']}%")
         for step in task["steps"]:
-            print(f"    {step['step']:<8} {step['name']:<24} {step['status']:<8} exit {step['exit_code']}")
+            _say(f"    {step['step']:<8} {v(step['name']):<24} {step['status']:<8} exit {step['exit_code']}")
     for step in data["steps"]:
-        print(f"    {step['step']:<8} {step['name']:<24} {step['status']:<8} exit {step['exit_code']}")
+        _say(f"    {step['step']:<8} {v(step['name']):<24} {step['status']:<8} exit {step['exit_code']}")
     return EXIT_OK
+
+
+class VisibleLog:
+    """Log bytes, piece by piece, as text a terminal shows without obeying it: UTF-8 (a character split
+    between two pieces kept whole, a byte that is not UTF-8 shown as \\xNN) with every control
+    character but line feed and tab shown visibly (`visible`): colours read ^[[31m, a carriage return ^M."""
+
+    def __init__(self) -> None:
+        import codecs
+
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="backslashreplace")
+
+    def feed(self, data: bytes, final: bool = False) -> bytes:
+        return visible(self._decoder.decode(data, final), keep="\n\t").encode("utf-8")
+
+
+def log_output_is_raw(args: argparse.Namespace, stdout: Any = None) -> bool:
+    """`jobtui log` passes the log's exact bytes to a pipe or a file (scripts rely on it) or with --raw;
+    to a terminal it shows control characters visibly, so no escape sequence written by an op reaches it."""
+    stream = sys.stdout if stdout is None else stdout
+    if getattr(args, "raw", False):
+        return True
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):
+        return True
 
 
 def _cmd_log(args: argparse.Namespace) -> int:
     reads = _reads(args)
     path = reads.log_path(args.id, "log")
+    shown = None if log_output_is_raw(args) else VisibleLog()
     offset = 0
     while True:
         # In pieces, as bytes: a log of any size passes through in constant memory, byte for byte.
@@ -577,16 +616,18 @@ def _cmd_log(args: argparse.Namespace) -> int:
                 while piece := fh.read(LOG_PIECE_BYTES):
                     grew = True
                     offset += len(piece)
-                    sys.stdout.buffer.write(piece)
+                    sys.stdout.buffer.write(piece if shown is None else shown.feed(piece))
         except FileNotFoundError:
             pass
         if grew:
             sys.stdout.flush()
-        if not args.follow:
+        ended = not args.follow or reads.has_ended(args.id)
+        if ended and (not grew or not args.follow):
+            if shown is not None:
+                sys.stdout.buffer.write(shown.feed(b"", final=True))  # an unfinished character at the end
+                sys.stdout.flush()
             return EXIT_OK
-        if reads.has_ended(args.id):
-            if not grew:
-                return EXIT_OK
+        if ended:
             continue
         time.sleep(0.25)
 
@@ -656,7 +697,7 @@ def _cmd_queue(args: argparse.Namespace) -> int:
         data["canceled"] = cleared
     text = (
         f"queue {'PAUSED' if state.paused else 'RUNNING'}"
-        + (f" ({state.reason})" if state.paused and state.reason else "")
+        + (f" ({visible(state.reason)})" if state.paused and state.reason else "")
         + f": {state.queued} queued, {state.running} running, {state.workers} worker(s)"
         + (f"; canceled {len(cleared)} job(s)" if cleared is not None else "")
     )
@@ -689,9 +730,10 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         return EXIT_OK
     for row in rows:
         move = f"{row['from'] or '-'} → {row['to'] or '-'}"
-        who = row["who"] + (f" (by {row['by']})" if row["by"] else "")
+        who = visible(row["who"]) + (f" (by {visible(row['by'])})" if row["by"] else "")
         action = row["action"] + (" REFUSED" if row["refused"] else "")
-        print(f"{row['at']}  {who:<20} {action:<18} {move:<26} {row['comment'] or ''}")
+        comment = visible(row["comment"] or "")
+        _say(f"{row['at']}  {who:<20} {action:<18} {move:<26} {comment}")
     return EXIT_OK
 
 

@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Log, Static, TabbedContent, TabPane
 
 from jobtui.engine.domain.states import TaskStatus
+from jobtui.engine.domain.text import visible
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.domain.windows import WEEKDAYS, parse_days
 from jobtui.i18n import (
@@ -324,7 +325,9 @@ class DetailPane(Vertical):
             width = max([cell_len(label), *(_cell_width(row[index]) for row in rows)])
             table.add_column(label, key=key, width=width)
         for row in rows:
-            table.add_row(*row)
+            # A string in a DataTable cell is read as markup: data (targets, op names, comments) goes in
+            # as Text, control characters shown.
+            table.add_row(*(_plain(cell) for cell in row))
         return table
 
     def show_empty(self) -> None:
@@ -388,8 +391,11 @@ class DetailPane(Vertical):
         elapsed = (now - self.detail.fetched_at).total_seconds()
         lang, tz = self.lang, self.tz
         text = Text()
-        text.append(f"#{job['id']} {job['name']}", style="bold")
-        text.append(f"  [{type_text(job['type'], lang)}]  {t('detail.project', lang)} {job['project']}\n")
+        v = visible
+        text.append(f"#{job['id']} {v(job['name'])}", style="bold")
+        text.append(
+            f"  [{v(type_text(job['type'], lang))}]  {t('detail.project', lang)} {v(job['project'])}\n"
+        )
         text.append_text(status_text(job["status"], lang))
         if job.get("status_since"):
             since = pendulum.parse(job["status_since"])
@@ -397,13 +403,15 @@ class DetailPane(Vertical):
             text.append(
                 f"  {t('detail.for', lang)} {format_duration(max(0.0, (now - since).total_seconds()))}"
             )
-        text.append(f"   {t('detail.step', lang)} {job['step']}   {t('detail.exec', lang)} {job['exec']}\n")
+        text.append(
+            f"   {t('detail.step', lang)} {v(job['step'])}   {t('detail.exec', lang)} {job['exec']}\n"
+        )
         text.append_text(progress_text(job["progress"], width=20))
         text.append("\n")
         if job.get("replaced_by") is not None:
             text.append(f"{t('detail.replaced_by', lang, job=job['replaced_by'])}\n", style="bold")
         if job.get("reason"):
-            text.append(f"{t('detail.reason', lang)}: {job['reason']}\n", style="italic")
+            text.append(f"{t('detail.reason', lang)}: {v(job['reason'], keep=chr(10))}\n", style="italic")
         trap = job.get("trap")
         if trap:
             left = trap["timeout_left_s"]
@@ -414,10 +422,10 @@ class DetailPane(Vertical):
             else:
                 countdown = format_duration(max(0.0, left - elapsed))
             text.append(
-                f"{t('detail.trap', lang)}: {trap['op']} — {t('detail.time_left', lang)} {countdown}\n",
+                f"{t('detail.trap', lang)}: {v(trap['op'])} — {t('detail.time_left', lang)} {countdown}\n",
                 style="bold yellow",
             )
-        natures = ", ".join(job["natures"]) or "-"
+        natures = v(", ".join(job["natures"])) or "-"
         text.append(f"{t('detail.natures', lang)}: {natures}\n")
         for key in (
             "scheduled_at",
@@ -434,9 +442,11 @@ class DetailPane(Vertical):
             text.append(f"{when_text(job.get(key), now, tz, lang)}\n")
         schedule = schedule_text(job.get("schedule"), now, tz, lang)
         if schedule:
-            text.append(f"{schedule}\n")
+            text.append(f"{v(schedule)}\n")
         envelope = job["envelope"] or "-"
-        text.append(f"{t('detail.owner', lang)}: {job['owner']}   {t('detail.envelope', lang)}: {envelope}")
+        text.append(
+            f"{t('detail.owner', lang)}: {v(job['owner'])}   {t('detail.envelope', lang)}: {envelope}"
+        )
         # Called every second: a finished job's block rarely changes, and a layout pass costs more than
         # comparing the text. Same number of lines: the block keeps its size, no layout needed.
         # Same line lengths: the block wraps the same way and keeps its size, so no layout is needed.
@@ -490,10 +500,10 @@ class DetailPane(Vertical):
         if tasks:
             task = tasks[min(self._task_index, len(tasks) - 1)]
             steps = steps + task["steps"]
-            title = f"{t('detail.steps', self.lang)} — {task['target']}"
+            title = f"{t('detail.steps', self.lang)} — {visible(task['target'])}"
             if title != self._steps_title:  # an update lays the pane out again
                 self._steps_title = title
-                self.query_one("#steps-title", Label).update(title)
+                self.query_one("#steps-title", Label).update(Text(title))  # a target is no markup
         order = {"PRE": 0, "RUN": 1, "POST": 2, "ROLLBACK": 3}
         steps.sort(key=lambda s: order.get(s["step"], 9))
         tz = self.tz
@@ -530,12 +540,16 @@ class DetailPane(Vertical):
         return Path(self.detail.job["log_path"])
 
 
+def _plain(cell: Cell) -> Text:
+    return cell if isinstance(cell, Text) else Text(visible(cell), no_wrap=True, end="")
+
+
 def _cell_key(cell: Cell) -> Any:
     return (cell.plain, tuple(cell.spans), str(cell.style)) if isinstance(cell, Text) else cell
 
 
 def _cell_width(cell: Cell) -> int:
-    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)
+    return cell.cell_len if isinstance(cell, Text) else cell_len(visible(cell))
 
 
 def _parse(value: str | None) -> pendulum.DateTime | None:

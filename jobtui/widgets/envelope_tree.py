@@ -19,6 +19,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from jobtui.engine.domain.envelopes import LABELS, EnvelopeStatus
+from jobtui.engine.domain.text import visible
 from jobtui.engine.service.envelope_tree import EnvelopeLine, JobLine, JobStats, TreeData
 from jobtui.i18n import envelope_status_text, t
 from jobtui.widgets.status_style import status_text
@@ -94,20 +95,21 @@ class EnvelopeTree(Tree[NodeData]):
         status_style = self._style(STATUS_CLASSES[envelope.status])
         title = Text()
         title.append(f"{icon} ", style=status_style)
-        title.append(f"#{envelope.id} {envelope.name}", style=self._style("envelope-tree--name"))
+        # Labels are Text, never markup; names, projects and reasons come from files: controls shown.
+        title.append(f"#{envelope.id} {visible(envelope.name)}", style=self._style("envelope-tree--name"))
         title.append("  ")
         title.append(envelope_status_text(envelope.status, self.lang), style=status_style)
-        title.append(f" · {envelope.project} · {len(envelope.jobs)} {t('tree.jobs', self.lang)}")
+        title.append(f" · {visible(envelope.project)} · {len(envelope.jobs)} {t('tree.jobs', self.lang)}")
         if envelope.status == EnvelopeStatus.CORRUPT and envelope.reason:
             # A tree line is one line: a multi-line reason would be cut at its first line break.
-            reason = " ".join(envelope.reason.split())
+            reason = visible(" ".join(envelope.reason.split()))
             title.append(f" · {reason}", style=self._style("envelope-tree--reason"))
         key = f"env-{envelope.id}"
         jobs = [self._job_spec(job, envelope.id, stats) for job in envelope.jobs]
         return _Spec(key, title, {"key": key, "envelope_id": envelope.id}, jobs)
 
     def _job_spec(self, job: JobLine, envelope_id: int | None, stats: dict[int, JobStats]) -> _Spec:
-        label = Text(f"#{job.id} {job.name}  ")
+        label = Text(f"#{job.id} {visible(job.name)}  ")
         label.append_text(status_text(job.status, self.lang))
         label.append(f"  {job.progress}%")
         counts = stats.get(job.id, JobStats())

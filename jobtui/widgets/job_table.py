@@ -25,6 +25,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from jobtui.engine.domain.text import visible
 from jobtui.engine.domain.timeparse import local_zone_name
 from jobtui.engine.read.listing import JobRow, JobSort
 from jobtui.i18n import type_text
@@ -289,7 +290,8 @@ class JobTable(ScrollView, can_focus=True):
         text = Text()
         for column in COLUMNS:
             cell = column.cell(row, self.lang, self.tz)
-            cell_text = cell if isinstance(cell, Text) else Text(cell)
+            # Names, projects, owners come from definitions: plain text, control characters shown.
+            cell_text = cell if isinstance(cell, Text) else Text(visible(cell))
             cell_text.truncate(column.width, overflow="ellipsis")
             cell_text.pad_right(column.width - cell_text.cell_len + GAP)
             text.append_text(cell_text)

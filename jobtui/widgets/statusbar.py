@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from jobtui.engine.domain.states import Status
+from jobtui.engine.domain.text import visible
 from jobtui.i18n import t
 from jobtui.widgets.status_style import STYLES, SYMBOLS
 
@@ -63,7 +64,7 @@ class StatusBar(Static):
         if state.queue_paused:
             parts.append((Text(f" ⏸ {t('bar.queue_paused', lang)} ", style="bold reverse"), KEEP))
             if state.queue_reason:
-                parts.append((Text(f" {state.queue_reason} ", style="bold"), 3))
+                parts.append((Text(f" {visible(state.queue_reason)} ", style="bold"), 3))
         else:
             parts.append((Text(f" ▶ {t('bar.queue_running', lang)} ", style="bold"), KEEP))
         counts = Text("  ")
@@ -72,9 +73,9 @@ class StatusBar(Static):
             if count:
                 counts.append(f"{SYMBOLS[status]}{count} ", style=STYLES[status])
         parts.append((counts, 4))
-        parts.append((Text(f"  {state.user}"), 2))
-        parts.append((Text(f" · {state.database}"), 1))
-        parts.append((Text(f" · {state.engine}"), KEEP))
+        parts.append((Text(f"  {visible(state.user)}"), 2))
+        parts.append((Text(f" · {visible(state.database)}"), 1))
+        parts.append((Text(f" · {visible(state.engine)}"), KEEP))
         if state.readonly:
             parts.append((Text(f" · {t('bar.readonly', lang)}", style="bold"), KEEP))
         parts.append((Text("  "), 0))

@@ -9,6 +9,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from jobtui.engine.domain.text import visible
+
 ResultT = TypeVar("ResultT")
 
 
@@ -38,7 +40,8 @@ class DialogScreen(ModalScreen[ResultT]):
                 return
 
     def _title(self, text: str) -> Static:
-        return Static(text, classes="dialog-title", markup=False)
+        # Titles name jobs and envelopes: plain text (markup=False), control characters shown.
+        return Static(visible(text), classes="dialog-title", markup=False)
 
     def _hint(self, text: str) -> Static:
         return Static(text, classes="hint", markup=False)

@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
+from jobtui.engine.domain.text import visible
 from jobtui.engine.service.snapshot import JobSnapshot
 from jobtui.i18n import t
 from jobtui.screens.dialogs.base import DialogScreen
@@ -36,7 +37,7 @@ class ConfirmDialog(DialogScreen[bool]):
             yield self._title(self.title_text)
             if self.job is not None:
                 yield from _job_lines(self.job, self.lang)
-            yield Static(self.message, classes="message", markup=False)
+            yield Static(visible(self.message, keep="\n"), classes="message", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button(t("common.yes", self.lang), id="yes", variant="error")
                 yield Button(t("common.no", self.lang), id="no", variant="primary")

@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
+from jobtui.engine.domain.text import visible
 from jobtui.i18n import t
 from jobtui.screens.dialogs.base import DialogScreen
 from jobtui.screens.dialogs.times import _utc, _zone
@@ -46,11 +47,12 @@ class NotificationsScreen(DialogScreen[None]):
                     with Horizontal(classes="note"):
                         yield Static(self._when(note.get("at")), classes="note-at", markup=False)
                         yield Static(
-                            t(f"notes.level.{level}", self.lang) if known else level,
+                            t(f"notes.level.{level}", self.lang) if known else visible(level),
                             classes=f"note-level level-{level}" if known else "note-level",
                             markup=False,
                         )
-                        yield Static(str(note.get("text") or ""), classes="note-text", markup=False)
+                        text = visible(str(note.get("text") or ""), keep="\n")
+                        yield Static(text, classes="note-text", markup=False)
             yield self._hint(t("notes.hint", self.lang))
 
     def _when(self, at: object) -> str:

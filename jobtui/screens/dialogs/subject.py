@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.widgets import Static
 
+from jobtui.engine.domain.text import visible
 from jobtui.engine.service.snapshot import JobSnapshot
 from jobtui.i18n import envelope_status_text, status_text, t
 
@@ -30,11 +31,14 @@ def _status(job: JobSnapshot, lang: str) -> str:
 
 
 def _job_lines(job: JobSnapshot, lang: str) -> list[Static]:
-    # markup=False everywhere job data is shown: names come from definition files and may contain "[".
+    # markup=False everywhere job data is shown: names come from definition files and may contain "[";
+    # and their control characters are shown (visible), never sent to the terminal.
     return [
-        Static(t("common.job", lang, id=job.id, name=job.name), classes="job-line", markup=False),
+        Static(t("common.job", lang, id=job.id, name=visible(job.name)), classes="job-line", markup=False),
         Static(
-            t("common.job_facts", lang, project=job.project, status=_status(job, lang), step=job.step),
+            visible(
+                t("common.job_facts", lang, project=job.project, status=_status(job, lang), step=job.step)
+            ),
             classes="job-facts",
             markup=False,
         ),
@@ -48,10 +52,14 @@ def _envelope_lines(envelope: EnvelopeFacts, lang: str) -> list[Static]:
         status = envelope.status  # a status this version does not know: show the code
     return [
         Static(
-            t("common.envelope", lang, id=envelope.id, name=envelope.name), classes="job-line", markup=False
+            t("common.envelope", lang, id=envelope.id, name=visible(envelope.name)),
+            classes="job-line",
+            markup=False,
         ),
         Static(
-            t("common.envelope_facts", lang, project=envelope.project, status=status, jobs=envelope.jobs),
+            visible(
+                t("common.envelope_facts", lang, project=envelope.project, status=status, jobs=envelope.jobs)
+            ),
             classes="job-facts",
             markup=False,
         ),

@@ -14,6 +14,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, Label, Static
 
 from jobtui.engine.domain.clock import SystemClock
+from jobtui.engine.domain.text import visible
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.service.snapshot import JobSnapshot
 from jobtui.i18n import t
@@ -53,7 +54,7 @@ class TrapDialog(DialogScreen[tuple[str, str] | None]):
             yield self._title(t("trap.title", self.lang, id=self.job.id))
             yield from _job_lines(self.job, self.lang)
             op = self.job.trap_op or t("trap.op_unknown", self.lang)
-            yield Static(t("trap.op", self.lang, op=op), id="op", markup=False)
+            yield Static(t("trap.op", self.lang, op=visible(op)), id="op", markup=False)
             yield Static("", id="left", markup=False)
             yield Static(t("trap.explain", self.lang), classes="explain", markup=False)
             yield Label(t("trap.comment", self.lang), classes="field-label")

@@ -1,0 +1,39 @@
+"""Text from data (definitions, comments, reasons, targets, op output) made safe to show on a terminal.
+
+Such text may hold escape sequences that would set the window title (OSC 0), write the clipboard
+(OSC 52) or clear the screen (CSI 2J). `visible` replaces every control character with a visible form,
+so what reaches the terminal is printable text and the sequence reads as what it is: ESC shows as
+``^[`` (so CSI 2J reads ``^[[2J``), the other C0 controls as ``^@``…``^_``, DEL as ``^?`` and the C1
+controls (U+0080–U+009F) as ``\\x80``…``\\x9f``. The result holds no control character but those kept,
+and `visible` of it changes nothing more.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["is_visible", "visible"]
+
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return "^" + chr(code + 0x40)
+    if code == 0x7F:
+        return "^?"
+    return f"\\x{code:02x}"
+
+
+def visible(text: str, keep: str = "") -> str:
+    """`text` with every C0/C1 control character and DEL shown visibly, except the characters of `keep`
+    (say "\\n" for text of several lines, "\\n\\t" for a log)."""
+    if keep:
+        return _CONTROLS.sub(lambda match: match.group() if match.group() in keep else _shown(match), text)
+    return _CONTROLS.sub(_shown, text)
+
+
+def is_visible(text: str, keep: str = "") -> bool:
+    """Whether `text` holds no control character but those of `keep`."""
+    return all(char in keep for char in _CONTROLS.findall(text))

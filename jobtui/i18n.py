@@ -99,6 +99,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "help.title": "Keys",
         "help.empty": "No keys.",
         "help.legend": "Status symbols",
+        "audit.by": "(by {user})",
+        "audit.refused": "REFUSED",
         "help.hint": "Esc / ? / q = close",
         "text.empty": "(empty)",
         "log.left_out": "[… the first {size} are not shown; `jobtui log {id}` prints all of it …]",
@@ -347,6 +349,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "help.title": "Teclas",
         "help.empty": "Sin teclas.",
         "help.legend": "Símbolos de estado",
+        "audit.by": "(por {user})",
+        "audit.refused": "RECHAZADA",
         "help.hint": "Esc / ? / q = cerrar",
         "text.empty": "(vacío)",
         "log.left_out": "[… los primeros {size} no se muestran; `jobtui log {id}` lo imprime todo …]",
@@ -567,6 +571,18 @@ def type_text(code: str, lang: str = DEFAULT_LANG) -> str:
 def audit_action_text(code: str, lang: str = DEFAULT_LANG) -> str:
     """An audit row's action (claim → "toma" in Spanish); English and unknown codes as written."""
     return _code_text("audit.action", code, lang)
+
+
+def audit_who_text(row: dict[str, object], lang: str = DEFAULT_LANG) -> str:
+    """Who an audit row names, and the real user behind them when they were acted as (--as)."""
+    by = row.get("by")
+    return f"{row['who']} {t('audit.by', lang, user=by)}" if by else str(row["who"])
+
+
+def audit_row_action_text(row: dict[str, object], lang: str = DEFAULT_LANG) -> str:
+    """An audit row's action, marked when it was refused (the job did not change)."""
+    action = audit_action_text(str(row["action"]), lang)
+    return f"{action} {t('audit.refused', lang)}" if row.get("refused") else action
 
 
 def audit_status_text(code: str | None, lang: str = DEFAULT_LANG) -> str:

@@ -19,7 +19,7 @@ from textual.widgets import Input
 from jobtui.engine.domain.states import Status
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.service.commands import BY_ID
-from jobtui.i18n import audit_action_text, audit_status_text, t
+from jobtui.i18n import audit_row_action_text, audit_status_text, audit_who_text, t
 from jobtui.widgets.detail import DetailPane, bytes_text, read_log_end
 from jobtui.widgets.envelope_tree import EnvelopeTree
 
@@ -417,7 +417,7 @@ class MonitorActions(Screen[None]):
         job = pane.detail.job
         lang = self.lang
         lines = [
-            f"{row['at']}  {row['who']:<18} {audit_action_text(row['action'], lang):<16} "
+            f"{row['at']}  {audit_who_text(row, lang):<18} {audit_row_action_text(row, lang):<16} "
             f"{audit_status_text(row['from'], lang)} → {audit_status_text(row['to'], lang)}  "
             f"{row['comment'] or ''}"
             for row in pane.detail.audit

@@ -22,8 +22,9 @@ from jobtui.engine.domain.text import visible
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.domain.windows import WEEKDAYS, parse_days
 from jobtui.i18n import (
-    audit_action_text,
+    audit_row_action_text,
     audit_status_text,
+    audit_who_text,
     op_status_text,
     relative_short,
     t,
@@ -527,11 +528,13 @@ class DetailPane(Vertical):
             lang = self.lang
             move = (
                 f"{audit_status_text(row['from'], lang)} → {audit_status_text(row['to'], lang)}"
-                if row["from"] != row["to"]
+                if row["from"] != row["to"] and not row.get("refused")
                 else ""
             )
-            action = audit_action_text(row["action"], lang)
-            rows.append((_clock(row["at"], self.tz), row["who"], action, move, row["comment"] or ""))
+            action = audit_row_action_text(row, lang)
+            rows.append(
+                (_clock(row["at"], self.tz), audit_who_text(row, lang), action, move, row["comment"] or "")
+            )
         self._reset("#audit-table", rows)
 
     def current_log_path(self) -> Path | None:

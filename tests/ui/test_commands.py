@@ -167,3 +167,25 @@ def test_every_footer_command_has_a_place_in_the_footer_order() -> None:
     from jobtui.screens.bindings import footer_order
 
     assert footer_order() == [command.id for command in COMMANDS]
+
+
+async def test_a_refused_key_leaves_a_refused_row_in_the_audit_tab(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    from textual.widgets import DataTable
+
+    job_id = submit(simple("done"))
+    run_until_status(engine, job_id, "FINISHED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        screen = monitor(pilot)
+        # The footer dims `a`, but the engine is the judge: the refusal is audited where the action runs.
+        screen.perform("approved", screen.actions.approve, job_id, command="approve")
+        table = screen.query_one("#audit-table", DataTable)
+
+        def refused_row() -> bool:
+            cells = [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+            return any(row[2] == "approve REFUSED" and "FINISHED" in row[4] for row in cells)
+
+        await until(pilot, refused_row, "the refused approve in the audit tab")
+        assert status_of(store, job_id) == "FINISHED"

@@ -38,6 +38,9 @@ def _say(text: str, *, err: bool = False) -> None:
     print(visible(text, keep="\n"), file=sys.stderr if err else sys.stdout)
 
 
+# How long a command waits for a database write lock held by another process (SQLite).
+DEFAULT_LOCK_WAIT_S = 30.0
+
 # Ids are 64-bit signed integers in both databases; a larger number is a typo, not a job.
 MAX_ID = (1 << 63) - 1
 
@@ -310,7 +313,22 @@ def _store(args: argparse.Namespace) -> Any:
     path = sqlite_path(normalise_url(url))
     if args.command in READ_ONLY_COMMANDS and path is not None and not path.exists():
         raise UsageError(f"{args.command}: no database at {path} (check --db or $JOBTUI_DB)")
-    return Store(url)
+    store = Store(url)
+    if args.command != "daemon":
+        # An operator's command gives up on a write lock held too long, saying by whom; engines wait.
+        store.lock_wait_s = _lock_wait_s()
+    return store
+
+
+def _lock_wait_s() -> float:
+    text = os.environ.get("JOBTUI_LOCK_WAIT_S", str(DEFAULT_LOCK_WAIT_S))
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise UsageError(f'$JOBTUI_LOCK_WAIT_S: "{text}" is not a number of seconds') from None
+    if not 0 < seconds < 86400:
+        raise UsageError(f"$JOBTUI_LOCK_WAIT_S: {text} is not between 0 and 86400 seconds")
+    return seconds
 
 
 def _actor(args: argparse.Namespace) -> Any:

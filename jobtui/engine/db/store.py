@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -34,7 +35,7 @@ from jobtui.engine.db.models import CHANGES, JOBS, AuditEvent, Job, Setting
 from jobtui.engine.db.revision import current_revision
 from jobtui.engine.domain.clock import Clock, DatabaseClock, SystemClock
 from jobtui.engine.domain.states import Status, is_allowed_transition
-from jobtui.engine.errors import StoreError, StoreUnreachable
+from jobtui.engine.errors import Refusal, StoreError, StoreUnreachable
 
 LOCK_RETRY_SECONDS = 120.0
 # A sweep takes well under a second; a daemon frozen for longer than this while sweeping loses the turn.
@@ -71,6 +72,66 @@ def acting_for(session: Session) -> str | None:
     """The real user behind the transaction's actions, when one acts as another (see act_for)."""
     by = session.info.get("jobtui_by")
     return str(by) if by else None
+
+
+class DatabaseBusy(Refusal):
+    """A write could not start in time: another process holds the database's write lock."""
+
+
+def _flock_within(fd: int, timeout_s: float) -> bool:
+    """Wait for an exclusive flock on `fd` at most `timeout_s`. flock cannot time out, so a thread
+    waits in the kernel's queue (keeping its fairness); when we give up it keeps `fd` and closes it (which
+    releases the lock) the moment it is granted."""
+    granted = threading.Event()
+    gave_up = threading.Event()
+    guard = threading.Lock()
+
+    def wait() -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            return
+        with guard:
+            if gave_up.is_set():
+                os.close(fd)
+            else:
+                granted.set()
+
+    threading.Thread(target=wait, name="jobtui-writer-lock", daemon=True).start()
+    if granted.wait(timeout_s):
+        return True
+    with guard:
+        if granted.is_set():
+            return True
+        gave_up.set()
+    return False
+
+
+def _note_holder(fd: int) -> None:
+    """Write this process's pid into the lock file: a writer that waits too long can name the holder."""
+    with contextlib.suppress(OSError):
+        os.pwrite(fd, f"{os.getpid():<10}".encode(), 0)
+
+
+def _lock_holder(lock_path: str) -> str | None:
+    """'process 1234 (jobtui daemon, stopped)' for the pid in the lock file, when it is alive."""
+    try:
+        with open(lock_path, encoding="ascii", errors="replace") as handle:
+            pid = int(handle.read(10).strip() or 0)
+    except (OSError, ValueError):
+        return None
+    if pid <= 0:
+        return None
+    try:
+        import psutil
+
+        process = psutil.Process(pid)
+        # One line, however the holder was started (a command line may hold newlines and escapes).
+        command = " ".join(" ".join(process.cmdline()[1:4]).split())[:60] or process.name()
+        command = "".join(ch if ch.isprintable() else "?" for ch in command)
+        return f"process {pid} ({command}, {process.status()})"
+    except Exception:
+        return f"process {pid}"
 
 
 class Store:
@@ -116,6 +177,8 @@ class Store:
                 # Deadlines and heartbeats compare times written by several hosts: use one clock.
                 self.clock = DatabaseClock(self._server_time)
         self.sweep_lock_timeout_s = SWEEP_LOCK_TIMEOUT_S
+        # How long a write waits for another process's write lock; None: as long as it takes (engines).
+        self.lock_wait_s: float | None = None
         self._reader: Reader | None = None
         self._ensure_schema()
         self.database_id = self._database_id()
@@ -206,16 +269,36 @@ class Store:
 
     def take_writer_lock(self) -> int | None:
         """Queue SQLite writers in the kernel: a waiter wakes the moment the lock is free, where
-        SQLite's own busy handler polls with growing sleeps and starves under steady contention."""
+        SQLite's own busy handler polls with growing sleeps and starves under steady contention.
+
+        With `lock_wait_s` set (commands an operator waits for), a writer that does not get the lock in
+        time gives up with DatabaseBusy naming the holder, instead of hanging behind a stopped process."""
         if self.db_path is None:
             return None
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o660)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if self.lock_wait_s is None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                elif not _flock_within(fd, self.lock_wait_s):
+                    fd = -1  # handed to the waiting thread, which closes it if it ever gets the lock
+                    raise DatabaseBusy(self._busy_message()) from None
+            _note_holder(fd)
         except BaseException:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
             raise
         return fd
+
+    def _busy_message(self) -> str:
+        holder = _lock_holder(self._lock_path)
+        who = f" by {holder}" if holder else ""
+        return (
+            f"database {self.db_path} is locked{who} for more than {self.lock_wait_s:g} s; nothing was "
+            "changed (a stopped or hung process holds the write lock: resume or end it)"
+        )
 
     @contextmanager
     def read(self) -> Iterator[Session]:

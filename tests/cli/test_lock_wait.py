@@ -1,0 +1,63 @@
+"""A command that cannot get the SQLite write lock in time says who holds it and exits 1, changing
+nothing (issue 14, item 10: a SIGSTOPped daemon used to block every write forever)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.service.actions import Actions
+from tests.support.helpers import definition, wait_for
+
+HOLDER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.pwrite(fd, f"{os.getpid():<10}".encode(), 0)
+print("held", flush=True)
+os.kill(os.getpid(), 19)  # SIGSTOP: a daemon paused while it holds the lock
+"""
+
+
+def test_a_write_behind_a_stopped_lock_holder_gives_up_naming_it(tmp_path: Path) -> None:
+    db = tmp_path / "jobs.db"
+    url = f"sqlite:///{db}"
+    store = Store(url)
+    job_id = Actions(store, Actor("tester")).submit(definition('name = "j"\n[[run]]\nrun = "true"\n'))
+    store.engine.dispose()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, f"{db}.writelock"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        wait_for(lambda: _state(holder.pid) == "T", timeout=10, what="the holder to stop")
+        env = {**os.environ, "JOBTUI_LOCK_WAIT_S": "1"}
+        env.pop("JOBTUI_DB", None)
+        started = time.monotonic()
+        cancel = subprocess.run(
+            [sys.executable, "-m", "jobtui.cli", "cancel", str(job_id), "--db", url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        waited = time.monotonic() - started
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert cancel.returncode == 1, cancel.stderr
+    assert f"database {db} is locked by process {holder.pid}" in cancel.stderr
+    assert "stopped" in cancel.stderr
+    assert len(cancel.stderr.strip().splitlines()) == 1
+    assert waited < 30
+    assert Store(url).reader.value("SELECT status FROM jobs WHERE id = :id", {"id": job_id}) == "READY"
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]

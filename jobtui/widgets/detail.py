@@ -296,7 +296,7 @@ class DetailPane(Vertical):
             with VerticalScroll(id="detail-info-scroll"):
                 yield Static(id="detail-info")
             with Vertical(id="detail-tasks"):
-                yield Label(t("detail.tasks", self.lang), classes="pane-title")
+                yield Label(t("detail.tasks", self.lang), classes="pane-title", id="tasks-title")
                 yield DataTable(id="tasks-table", cursor_type="row", zebra_stripes=True)
                 yield Label(t("detail.steps", self.lang), classes="pane-title", id="steps-title")
                 yield DataTable(id="steps-table", cursor_type="row", zebra_stripes=True)
@@ -475,6 +475,13 @@ class DetailPane(Vertical):
             for task in detail.job["tasks"]
         ]
         table = self._reset("#tasks-table", rows)
+        shown, total = len(rows), detail.job.get("tasks_total", len(rows))
+        title = (
+            t("detail.tasks", self.lang)
+            if total <= shown
+            else t("detail.tasks_some", self.lang, shown=shown, total=total, id=detail.job["id"])
+        )
+        self.query_one("#tasks-title", Label).update(title)
         if detail.job["tasks"]:
             table.move_cursor(row=min(self._task_index, len(detail.job["tasks"]) - 1))
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
 import pendulum
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Task
@@ -85,14 +87,28 @@ def step_json(op: OpRun) -> dict[str, Any]:
     }
 
 
-def job_detail_json(job: Job, session: Session, now: pendulum.DateTime, lang: str = "en") -> dict[str, Any]:
+def job_detail_json(
+    job: Job, session: Session, now: pendulum.DateTime, lang: str = "en", max_tasks: int | None = None
+) -> dict[str, Any]:
+    """The `show` JSON. `max_tasks`: only the first tasks (the dashboard's pane of a job with thousands of
+    targets); `tasks_total` always counts them all."""
     data = job_json(job, session, now, lang)
-    tasks = list(session.exec(select(Task).where(Task.job_id == job.id).order_by(col(Task.position))))
-    ops = list(
-        session.exec(
-            select(OpRun).where(OpRun.job_id == job.id, OpRun.exec == job.exec).order_by(col(OpRun.position))
-        )
-    )
+    task_query = select(Task).where(Task.job_id == job.id).order_by(col(Task.position))
+    if max_tasks is not None:
+        task_query = task_query.limit(max_tasks)
+    tasks = list(session.exec(task_query))
+    total = len(tasks)
+    if max_tasks is not None and total == max_tasks:
+        total = int(session.exec(select(func.count()).select_from(Task).where(Task.job_id == job.id)).one())
+    op_query = select(OpRun).where(OpRun.job_id == job.id, OpRun.exec == job.exec)
+    if total > len(tasks):
+        shown_ids = [task.id for task in tasks]
+        op_query = op_query.where(or_(col(OpRun.task_id).in_(shown_ids), col(OpRun.task_id).is_(None)))
+    ops = list(session.exec(op_query.order_by(col(OpRun.position))))
+    # Grouped once: matching every op against every task is quadratic (20,000 targets took minutes).
+    by_task: dict[int | None, list[OpRun]] = defaultdict(list)
+    for op in ops:
+        by_task[op.task_id].append(op)
     data["tasks"] = [
         {
             "target": task.target,
@@ -102,10 +118,11 @@ def job_detail_json(job: Job, session: Session, now: pendulum.DateTime, lang: st
             "progress": task.progress,
             "attempts": task.attempts,
             "next_attempt_at": iso(task.next_attempt_at),
-            "steps": [step_json(op) for op in ops if op.task_id == task.id],
+            "steps": [step_json(op) for op in by_task.get(task.id, ())],
         }
         for task in tasks
     ]
+    data["tasks_total"] = total
     # Ops that belong to no single task (job-wide ops of a job with several targets) and rollbacks.
     data["steps"] = [step_json(op) for op in ops if op.task_id is None or op.step == ROLLBACK_STEP]
     data["log_path"] = job.log_path

@@ -22,10 +22,10 @@ Submit = Callable[..., int]
 @pytest.mark.parametrize(
     ("body", "field", "line"),
     [
-        ('[[run]]\nrun = "echo DEPLOYING; exit 1\\u0000"\n', "run[1].run", 3),
-        ('[[run]]\nargv = ["echo", "a\\u0000b"]\n', "run[1].argv[2]", 3),
-        ('[[run]]\nrun = "true"\nenv = { X = "y\\U00000000" }\n', "run[1].env.X", 4),
-        ('targets = ["web-1", "db\\u0000"]\n[[run]]\nrun = "true"\n', "targets[2]", 2),
+        ('[[run]]\nrun = "echo DEPLOYING; exit 1\\u0000"\n', '[[run]] #1 "run"', 3),
+        ('[[run]]\nargv = ["echo", "a\\u0000b"]\n', '[[run]] #1 "argv" (item 2)', 3),
+        ('[[run]]\nrun = "true"\nenv = { X = "y\\U00000000" }\n', '[[run]] #1 "env" (key X)', 4),
+        ('targets = ["web-1", "db\\u0000"]\n[[run]]\nrun = "true"\n', '"targets" (item 2)', 2),
     ],
 )
 def test_a_nul_in_any_string_of_a_definition_is_refused_with_file_line_and_field(

@@ -465,6 +465,15 @@ TRICKY_STRINGS = st.one_of(
             "Europe/",
             "../etc/passwd",
             "a\x00b",
+            "\x00",
+            "\x1b]0;owned\x07",
+            "\x1b]52;c;cHduZWQ=\x07",
+            "\x1b[2J\x1b[H",
+            "\x9b31m",
+            "[/]",
+            "[link=http://example.com]click[/link]",
+            "[bold red]x",
+            "line\r\nbreak",
             "module:function",
             "jobtui.demo.seed.checks:smoke_test",
             "not a call",
@@ -655,6 +664,8 @@ DEFINITION_TEXTS = st.one_of(
     st.sampled_from(SEEDS).flatmap(lambda seed: mutated_doc(seed, KEY_NAMES)).flatmap(line_mutated),
     st.sampled_from(SEEDS).flatmap(line_mutated),
     st.text(max_size=60),
+    # Nesting deep enough to exhaust a recursive parser.
+    st.builds(lambda n: "targets = " + "[" * n + "]" * n + "\n", st.integers(50, 3000)),
 )
 
 

@@ -168,19 +168,34 @@ def _did_you_mean(key: str, known: tuple[str, ...]) -> str:
 _NUL_ESCAPE = re.compile(r"\\u0000|\\U00000000")
 
 
-def _nul_fields(value: Any, path: str) -> list[str]:
-    """The fields (`run[2].argv[1]`) whose string holds a NUL, in document order."""
+def _nul_fields(data: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(section label, field, where inside it) of each string holding a NUL, in document order: e.g.
+    ("[[run]] #2 ", "argv", "item 2") or ("", "targets", "item 3")."""
+    found: list[tuple[str, str, str]] = []
+    for key, value in data.items():
+        if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            for number, table in enumerate(value, 1):
+                for field, inner in table.items():
+                    found += [(f"[[{key}]] #{number} ", str(field), where) for where in _nul_paths(inner, "")]
+        elif isinstance(value, dict):
+            for field, inner in value.items():
+                found += [(f"[{key}] ", str(field), where) for where in _nul_paths(inner, "")]
+        else:
+            found += [("", str(key), where) for where in _nul_paths(value, "")]
+    return found
+
+
+def _nul_paths(value: Any, path: str) -> list[str]:
+    """Where inside a field's value its NULs are ("" for the value itself, "item 2", "key X")."""
     if isinstance(value, str):
-        return [path or "value"] if "\x00" in value else []
+        return [path] if "\x00" in value else []
     found: list[str] = []
     if isinstance(value, dict):
         for key, item in value.items():
-            found += _nul_fields(item, f"{path}.{key}" if path else str(key))
-            if "\x00" in str(key):
-                found.append(f"{path}.{key!r}" if path else repr(key))
+            found += _nul_paths(item, f"{path}, key {key}" if path else f"key {key}")
     elif isinstance(value, list):
         for number, item in enumerate(value, 1):
-            found += _nul_fields(item, f"{path}[{number}]")
+            found += _nul_paths(item, f"{path}, item {number}" if path else f"item {number}")
     return found
 
 
@@ -213,10 +228,13 @@ class _Checker:
         """A NUL character (TOML's \\u0000) cannot be passed to a process in a command, an argument or
         an environment value, and would cut names short: no string of a definition may hold one."""
         lines = [number for number, line in enumerate(text.splitlines(), 1) if _NUL_ESCAPE.search(line)]
-        for index, field in enumerate(_nul_fields(data, "")):
+        for index, (label, key, where) in enumerate(_nul_fields(data)):
             line = lines[index] if index < len(lines) else None
+            inside = f" ({where})" if where else ""
             self.error(
-                line, f"{field}: contains a NUL character (\\u0000), which no command, name or value may hold"
+                line,
+                f'{label}"{key}"{inside}: contains a NUL character (\\u0000), which no command, name or '
+                "value may hold",
             )
 
     # Typed getters: each reports its own error and returns a default so that checking goes on

@@ -190,7 +190,8 @@ def snapshot(store: Store) -> dict[str, Any]:
     """Every row of every table and the bytes of every log: what "a refused action changed nothing" means.
 
     Op exit-status files (*.rc) are left out: the op's wrapper writes them whenever the process ends,
-    which is not a change made by the action.
+    which is not a change made by the action. So are the audit rows of refusals: the record a refused
+    action leaves is its only trace (the refusal is checked to leave one).
     """
     rows: dict[str, Any] = {}
     with store.engine.connect() as conn:
@@ -198,7 +199,10 @@ def snapshot(store: Store) -> dict[str, Any]:
         for table in sorted(inspector.get_table_names()):
             keys = inspector.get_pk_constraint(table)["constrained_columns"] or ["1"]
             order = ", ".join(f'"{k}"' if k != "1" else k for k in keys)
-            rows[table] = [tuple(r) for r in conn.execute(text(f'SELECT * FROM "{table}" ORDER BY {order}'))]
+            where = " WHERE NOT refused" if table == "audit" else ""
+            rows[table] = [
+                tuple(r) for r in conn.execute(text(f'SELECT * FROM "{table}"{where} ORDER BY {order}'))
+            ]
     rows["log files"] = {
         p.name: p.read_bytes()
         for p in sorted(store.log_dir.iterdir())
@@ -271,6 +275,14 @@ class World:
             note(f"  {label} on job {job_id} ({status}): refused: {exc}")
             event(f"refused: {label}")
             assert snapshot(self.store) == before, f"refused {label} changed the database"
+            with self.store.engine.connect() as conn:
+                recorded = conn.execute(
+                    text(
+                        "SELECT comment FROM audit WHERE job_id = :job AND refused ORDER BY id DESC LIMIT 1"
+                    ),
+                    {"job": job_id},
+                ).scalar()
+            assert recorded == str(exc), f"refused {label} left no audit row with its reason"
             if action is not None:
                 assert allowed[action] == str(exc), f"allowed() did not predict the refusal of {label}"
             return
@@ -684,7 +696,7 @@ def assert_names_file_and_field(exc: DefinitionError, text_: str | None, source:
     assert str(exc) == "\n".join(exc.errors)
     keys = set(FIELD_NAMES)
     if text_ is not None:
-        with contextlib.suppress(tomllib.TOMLDecodeError):
+        with contextlib.suppress(tomllib.TOMLDecodeError, RecursionError):
             keys |= _keys_of(tomllib.loads(text_))
     prefix = re.compile(rf"{re.escape(source)}(:\d+)?: ")
     for error in exc.errors:

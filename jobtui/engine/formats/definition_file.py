@@ -136,8 +136,9 @@ class _Locator:
 # Validation
 
 
-def _show(value: Any) -> str:
-    """Render a value the way it would be written in TOML, for "got ..." messages."""
+def _show(value: Any, depth: int = 0) -> str:
+    """Render a value the way it would be written in TOML, for "got ..." messages (nested lists only a
+    few levels deep: a file may nest them thousands deep)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -149,7 +150,9 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         if len(value) > 5:
             return "a list of " + str(len(value)) + " items"
-        return "[" + ", ".join(_show(item) for item in value) + "]"
+        if depth >= 3:
+            return "a nested list"
+        return "[" + ", ".join(_show(item, depth + 1) for item in value) + "]"
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     return repr(value)

@@ -310,12 +310,14 @@ def run_app(url: str, readonly: bool = False, lang: str | None = None, actor: Ac
     import locale
 
     from jobtui.engine.formats.policy_file import load_policy
+    from jobtui.engine.service.policy import actor_for_url
 
     if lang is None:
         current = os.environ.get("LC_ALL") or os.environ.get("LANG") or (locale.getlocale()[0] or "")
         lang = "es" if current.startswith("es") else "en"
     if actor is None:
-        actor = Actor.resolve(load_policy(os.environ.get("JOBTUI_POLICY")))
+        # The database's stored policy binds when it has one; $JOBTUI_POLICY only when it has none.
+        actor = actor_for_url(url, lambda: load_policy(os.environ.get("JOBTUI_POLICY")))
     app = JobtuiApp(Backend.for_url(url, actor), actor, readonly=readonly, lang=lang)
     return run_dashboard(app)
 
@@ -339,7 +341,6 @@ def run_dashboard(app: JobtuiApp, **run_options: Any) -> int:
     if app.failed is not None:
         raise app.failed  # the CLI turns it into its one-line message and exit code
     return app.return_code or 0
-
 
 
 __all__ = ["JobtuiApp", "live_daemon_host", "run_app", "run_dashboard"]

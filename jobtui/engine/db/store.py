@@ -202,7 +202,8 @@ class Store:
         SQLite's own busy handler polls with growing sleeps and starves under steady contention."""
         if self.db_path is None:
             return None
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        # Group-writable (as the umask allows): every user of a shared database queues on this lock.
+        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o660)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:

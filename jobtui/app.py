@@ -3,6 +3,7 @@ database, and asks before quitting while the embedded engine has jobs in hand.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -25,6 +26,7 @@ from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.listing import JobListing
 from jobtui.engine.service.backend import Backend
 from jobtui.engine.service.commands import COMMANDS
+from jobtui.engine.service.policy import PolicyChanged, policy_change
 from jobtui.i18n import DEFAULT_LANG, t
 from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
@@ -163,6 +165,20 @@ class JobtuiApp(App[int]):
                 self.call_from_thread(self._daemon_seen, daemon)
             except RuntimeError:  # the app is closing
                 return
+            try:
+                changed = policy_change(self.backend.listing.reader, self.backend.actor)
+            except (ReadFailed, ValueError):
+                continue  # unreadable now: asked again next time
+            if changed is not None:
+                with contextlib.suppress(RuntimeError):  # the app is closing anyway
+                    self.call_from_thread(self._policy_changed, changed)
+                return
+
+    def _policy_changed(self, reason: str) -> None:
+        """The database's stored policy changed under this dashboard: it closes rather than go on acting
+        under the rules it opened with (run_app says why; the CLI exits 1)."""
+        self.failed = PolicyChanged(f"jobtui: {reason}; open the dashboard again to work under it")
+        self.exit(1, return_code=1)
 
     def _daemon_seen(self, daemon: str | None) -> None:
         if daemon is None and self._daemon is not None:

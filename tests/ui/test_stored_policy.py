@@ -74,3 +74,32 @@ async def test_the_dashboard_shows_only_what_the_stored_policy_lets_it(
         assert table.total == 1
         row = table.row_at(0)
         assert row is not None and row.id == web and row.project == "web"
+
+
+async def test_a_dashboard_open_when_the_policy_changes_closes_saying_so(
+    store: Store, submit: Submit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobtui.app, "ENGINE_WATCH_S", 0.1)
+    submit(simple("web-1", 'project = "web"'))
+    actor = actor_for_url(store.url, lambda: None)
+    assert actor.policy is None, "single-user: nothing stored yet"
+    app = JobtuiApp(store, actor, embedded=False, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        await until(pilot, lambda: table.total > 0, "rows")
+        await pilot.pause(0.3)
+        assert app.failed is None, "an unchanged policy keeps the dashboard open"
+        PolicyAdmin(store, Actor(ME)).install(WEB_ONLY, "web.toml")
+        await until(pilot, lambda: app.failed is not None, "the dashboard to notice the new policy")
+    assert app.return_code == 1
+    assert f"the database's policy was installed by {ME}" in str(app.failed)
+
+    # Opened under the stored policy: replacing it closes the dashboard as well.
+    actor = actor_for_url(store.url, lambda: None)
+    app = JobtuiApp(store, actor, embedded=False, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        assert app.failed is None
+        PolicyAdmin(store, Actor("alice", actor.policy)).remove()
+        await until(pilot, lambda: app.failed is not None, "the dashboard to notice the removal")
+    assert "the database's policy was removed" in str(app.failed)

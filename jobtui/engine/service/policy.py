@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, NoReturn
 from jobtui.engine.db.driver import Reader
 from jobtui.engine.domain.permissions import Actor, PermissionRefused, Policy, login_name
 from jobtui.engine.domain.states import Perm
-from jobtui.engine.errors import ReadFailed
+from jobtui.engine.errors import ReadFailed, Refusal
 from jobtui.engine.formats.policy_file import (
     POLICY_SETTING,
+    STORED_SOURCE,
     PolicyError,
     StoredPolicy,
     parse_policy,
@@ -93,6 +94,31 @@ def actor_for_url(url: str, requested: Requested, as_user: str | None = None) ->
             raise
         stored = _stored_through_store(url)
     return Actor.resolve(binding_policy(stored, requested), as_user)
+
+
+class PolicyChanged(Refusal):
+    """The database's stored policy changed while a dashboard was open under the one before."""
+
+
+def policy_change(reader: Reader, actor: Actor) -> str | None:
+    """What happened to the database's stored policy since `actor` was resolved on it (installed,
+    replaced or removed), or None when the policy that binds `actor` still is the one stored. Through the
+    plain driver: the dashboard asks every few seconds."""
+    stored = stored_policy(reader)
+    policy = actor.policy
+    opened = policy if policy is not None and policy.source.startswith(STORED_SOURCE) else None
+    if stored is None:
+        return None if opened is None else "the database's policy was removed"
+    try:
+        current: Policy | None = stored.policy()
+    except PolicyError:
+        current = None
+    if current is not None and current == opened:
+        return None
+    return (
+        f"the database's policy was {'replaced' if opened is not None else 'installed'} by "
+        f"{stored.installed_by} at {stored.installed_at}"
+    )
 
 
 def _stored_through_store(url: str) -> StoredPolicy | None:

@@ -167,7 +167,7 @@ class JobtuiApp(App[int]):
                 return
             try:
                 changed = policy_change(self.backend.listing.reader, self.backend.actor)
-            except (ReadFailed, ValueError):
+            except ReadFailed:
                 continue  # unreadable now: asked again next time
             if changed is not None:
                 with contextlib.suppress(RuntimeError):  # the app is closing anyway

@@ -728,7 +728,7 @@ def _cmd_policy(args: argparse.Namespace) -> int:
             print(json.dumps({"installed": shown is not None, **(shown.to_json() if shown else empty)}))
         elif shown is None:
             print(
-                "no policy is shown in this database: single-user mode (--policy / $JOBTUI_POLICY apply)",
+                "no policy is stored in this database: single-user mode (--policy / $JOBTUI_POLICY apply)",
                 file=sys.stderr,
             )
         else:

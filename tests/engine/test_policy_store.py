@@ -212,3 +212,23 @@ def test_the_owner_of_a_sqlite_file_is_its_uid(tmp_path: Path) -> None:
     assert owner
     assert who == f"{pwd.getpwuid(os.getuid()).pw_name} owns {store.db_path}"
     assert me == login_name()
+
+
+def test_a_damaged_stored_policy_fails_closed_and_only_the_owner_repairs_it(
+    store: Store, stranger: Callable[[], Store]
+) -> None:
+    with store.write() as s:
+        store.set_setting(s, "policy", "not a policy")
+    with pytest.raises(PolicyError, match="damaged"):
+        resolve_actor(store, lambda: None)
+    with pytest.raises(PolicyError, match="damaged"):
+        actor_for_url(store.url, lambda: None)
+    repairing = resolve_actor(store, lambda: None, repairing=True)
+    assert repairing == Actor(ME, None)
+    PolicyAdmin(store, repairing).install(ADMIN_VIEWER, "admin.toml")
+    assert stored_policy_in(store).text == ADMIN_VIEWER  # type: ignore[union-attr]
+    with store.write() as s:
+        store.set_setting(s, "policy", "not a policy")
+    other = stranger()
+    with pytest.raises(PermissionRefused, match="cannot be read"):
+        PolicyAdmin(other, Actor(ME)).remove()

@@ -93,10 +93,15 @@ class StoredPolicy:
         }
 
     @classmethod
-    def from_setting(cls, value: object) -> StoredPolicy | None:
-        """From the settings row's value (JSON text, or already decoded); None for no policy. A row that
-        is not a stored policy raises PolicyError: a damaged policy must not read as no policy."""
-        data = json.loads(value) if isinstance(value, str | bytes) else value
+    def from_setting(cls, value: str | None) -> StoredPolicy | None:
+        """From the settings row's value (its JSON text; None: no row); None for no policy. A row that is
+        not a stored policy raises PolicyError: a damaged policy must not read as no policy."""
+        if value is None:
+            return None
+        try:
+            data = json.loads(value)
+        except ValueError:
+            data = False  # not JSON: damaged
         if data is None:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):

@@ -11,4 +11,4 @@ def stored_policy(reader: Reader) -> StoredPolicy | None:
     """The database's stored policy, or None when it has none (single-user mode, or a --policy file).
     Raises ReadFailed when the settings table cannot be read (no database or schema yet)."""
     value = reader.value("SELECT value FROM settings WHERE key = :key", {"key": POLICY_SETTING})
-    return None if value is None else StoredPolicy.from_setting(value)
+    return StoredPolicy.from_setting(None if value is None else str(value))

@@ -48,7 +48,14 @@ _DAMAGED = StoredPolicy(text="", installed_by="?", installed_at="")
 def stored_policy_in(store: Store) -> StoredPolicy | None:
     """The policy stored in the database, or None (PolicyError when its row is damaged)."""
     with store.read() as s:
-        return StoredPolicy.from_setting(store.get_setting(s, POLICY_SETTING))
+        return _stored_in(s)
+
+
+def _stored_in(s: Session) -> StoredPolicy | None:
+    from jobtui.engine.db.models import Setting
+
+    row = s.get(Setting, POLICY_SETTING)
+    return StoredPolicy.from_setting(None if row is None else row.value)
 
 
 def binding_policy(stored: StoredPolicy | None, requested: Requested) -> Policy | None:
@@ -71,7 +78,12 @@ def resolve_actor(
     """The actor of a command on `store`: the OS login (or --as) judged by the binding policy. With
     `repairing` (the policy commands), a stored policy that cannot be read gives the plain OS login:
     PolicyAdmin then lets only the database's owner replace or remove it."""
-    stored = stored_policy_in(store)
+    try:
+        stored = stored_policy_in(store)
+    except PolicyError:
+        if not repairing:
+            raise
+        return Actor(login_name(), None)
     try:
         policy = binding_policy(stored, requested)
     except PolicyError:
@@ -104,7 +116,10 @@ def policy_change(reader: Reader, actor: Actor) -> str | None:
     """What happened to the database's stored policy since `actor` was resolved on it (installed,
     replaced or removed), or None when the policy that binds `actor` still is the one stored. Through the
     plain driver: the dashboard asks every few seconds."""
-    stored = stored_policy(reader)
+    try:
+        stored = stored_policy(reader)
+    except PolicyError:
+        return "the database's stored policy is damaged"
     policy = actor.policy
     opened = policy if policy is not None and policy.source.startswith(STORED_SOURCE) else None
     if stored is None:
@@ -221,7 +236,7 @@ class PolicyAdmin:
     def _current(self, s: Session) -> StoredPolicy | None:
         """The stored policy in this transaction (_DAMAGED for a row that is not one)."""
         try:
-            return StoredPolicy.from_setting(self.store.get_setting(s, POLICY_SETTING))
+            return _stored_in(s)
         except PolicyError:
             return _DAMAGED
 

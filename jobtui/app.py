@@ -3,6 +3,7 @@ database, and asks before quitting while the embedded engine has jobs in hand.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -27,6 +28,7 @@ from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.listing import JobListing
 from jobtui.engine.service.backend import Backend
 from jobtui.engine.service.commands import COMMANDS
+from jobtui.engine.service.policy import PolicyChanged, policy_change
 from jobtui.i18n import DEFAULT_LANG, t
 from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
@@ -165,6 +167,20 @@ class JobtuiApp(App[int]):
                 self.call_from_thread(self._daemon_seen, daemon)
             except RuntimeError:  # the app is closing
                 return
+            try:
+                changed = policy_change(self.backend.listing.reader, self.backend.actor)
+            except ReadFailed:
+                continue  # unreadable now: asked again next time
+            if changed is not None:
+                with contextlib.suppress(RuntimeError):  # the app is closing anyway
+                    self.call_from_thread(self._policy_changed, changed)
+                return
+
+    def _policy_changed(self, reason: str) -> None:
+        """The database's stored policy changed under this dashboard: it closes rather than go on acting
+        under the rules it opened with (run_app says why; the CLI exits 1)."""
+        self.failed = PolicyChanged(f"jobtui: {reason}; open the dashboard again to work under it")
+        self.exit(1, return_code=1)
 
     def _daemon_seen(self, daemon: str | None) -> None:
         if daemon is None and self._daemon is not None:
@@ -333,12 +349,14 @@ def run_app(url: str, readonly: bool = False, lang: str | None = None, actor: Ac
     import locale
 
     from jobtui.engine.formats.policy_file import load_policy
+    from jobtui.engine.service.policy import actor_for_url
 
     if lang is None:
         current = os.environ.get("LC_ALL") or os.environ.get("LANG") or (locale.getlocale()[0] or "")
         lang = "es" if current.startswith("es") else "en"
     if actor is None:
-        actor = Actor.resolve(load_policy(os.environ.get("JOBTUI_POLICY")))
+        # The database's stored policy binds when it has one; $JOBTUI_POLICY only when it has none.
+        actor = actor_for_url(url, lambda: load_policy(os.environ.get("JOBTUI_POLICY")))
     app = JobtuiApp(Backend.for_url(url, actor), actor, readonly=readonly, lang=lang)
     return run_dashboard(app)
 

@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--policy",
         default=argparse.SUPPRESS,
-        help="permissions policy TOML (default $JOBTUI_POLICY; none = single-user mode)",
+        help="permissions policy TOML (default $JOBTUI_POLICY; none = single-user mode); a database "
+        "that stores a policy (jobtui policy install) ignores it",
     )
     common.add_argument(
         "--as",
@@ -182,6 +183,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("settings", "show or change engine settings (pause_queue_on_failure)")
     p.add_argument("key", nargs="?")
     p.add_argument("value", nargs="?", help="true/false for switches")
+    p = add("policy", "install, show or remove the permissions policy stored in the database")
+    what = p.add_subparsers(dest="what", metavar="{install,show,remove}", required=True, parser_class=_Parser)
+    for name, help_ in (
+        ("install", "store FILE's policy in the database (it then binds every command and dashboard)"),
+        ("show", "print the stored policy exactly as installed"),
+        ("remove", "remove the stored policy (single-user mode again)"),
+    ):
+        action: argparse.ArgumentParser = what.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            parents=[common, json_flag],  # type: ignore[list-item]
+        )
+        if name == "install":
+            action.add_argument("file", metavar="FILE", help="the policy TOML")
     p = add("audit", "a job's audit trail")
     p.add_argument("id", type=_job_id)
     p = add("demo", "fill a database with demo jobs and open the dashboard", with_json=False)
@@ -314,7 +330,8 @@ def _store(args: argparse.Namespace) -> Any:
 
     url = getattr(args, "db", None) or default_db_url()
     path = sqlite_path(normalise_url(url))
-    if args.command in READ_ONLY_COMMANDS and path is not None and not path.exists():
+    reading = args.command in READ_ONLY_COMMANDS or (args.command == "policy" and args.what == "show")
+    if reading and path is not None and not path.exists():
         raise UsageError(f"{args.command}: no database at {path} (check --db or $JOBTUI_DB)")
     store = Store(url)
     if args.command != "daemon":
@@ -334,28 +351,39 @@ def _lock_wait_s() -> float:
     return seconds
 
 
-def _actor(args: argparse.Namespace) -> Any:
-    """Who the command acts as: --policy (default $JOBTUI_POLICY) and --as, for commands and dashboard
-    alike. --as without action.admin.impersonate raises PermissionRefused (exit 1)."""
-    from jobtui.engine.domain.permissions import Actor
+def _requested_policy(args: argparse.Namespace) -> Callable[[], Any]:
+    """The policy the caller asks for: --policy, default $JOBTUI_POLICY. It binds only a database that
+    stores no policy of its own (single-user mode); loaded only then."""
     from jobtui.engine.formats.policy_file import load_policy
 
-    policy = load_policy(getattr(args, "policy", None) or os.environ.get("JOBTUI_POLICY"))
-    return Actor.resolve(policy, getattr(args, "as_user", None))
+    def requested() -> Any:
+        return load_policy(getattr(args, "policy", None) or os.environ.get("JOBTUI_POLICY"))
+
+    return requested
+
+
+def _actor(args: argparse.Namespace, store: Any, repairing: bool = False) -> Any:
+    """Who the command acts as on `store`: the OS login (or --as) judged by the database's stored
+    policy, or by --policy / $JOBTUI_POLICY when it stores none. --as without action.admin.impersonate
+    raises PermissionRefused (exit 1)."""
+    from jobtui.engine.service.policy import resolve_actor
+
+    return resolve_actor(store, _requested_policy(args), getattr(args, "as_user", None), repairing)
 
 
 def _actions(args: argparse.Namespace, store: Any = None) -> Any:
     from jobtui.engine.service.actions import Actions
 
-    actor = _actor(args)
-    return Actions(store or _store(args), actor)
+    store = store or _store(args)
+    return Actions(store, _actor(args, store))
 
 
 def _reads(args: argparse.Namespace) -> Any:
     """The scoped read path (jobtui.engine.service.reads) as the command's actor."""
     from jobtui.engine.service.reads import Reads
 
-    return Reads(_store(args), _actor(args))
+    store = _store(args)
+    return Reads(store, _actor(args, store))
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
@@ -746,6 +774,60 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_policy(args: argparse.Namespace) -> int:
+    """`policy install FILE` (the database's owner for the first policy, then action.admin.policy),
+    `policy show`, `policy remove` (action.admin.policy)."""
+    from jobtui.engine.formats import toml_text
+    from jobtui.engine.formats.policy_file import PolicyError
+    from jobtui.engine.service.policy import PolicyAdmin
+
+    text = None
+    if args.what == "install":
+        try:
+            text = toml_text.read_text(args.file)
+        except toml_text.TomlFileError as exc:
+            raise PolicyError(
+                str(exc).replace(": cannot read file: ", ": cannot read policy file: ", 1)
+            ) from exc
+    store = _store(args)
+    admin = PolicyAdmin(store, _actor(args, store, repairing=True))
+    if args.what == "install":
+        assert text is not None
+        stored = admin.install(text, str(args.file))
+        _emit(
+            args,
+            {"installed": True, **stored.to_json()},
+            f"policy installed from {args.file}: it binds every command and dashboard on this database",
+        )
+    elif args.what == "remove":
+        stored = admin.remove()
+        _emit(
+            args,
+            {"installed": False, "removed": stored.to_json()},
+            f"policy removed (installed by {stored.installed_by} at {stored.installed_at}): "
+            "the database is in single-user mode (--policy / $JOBTUI_POLICY apply again)",
+        )
+    else:
+        shown = admin.show()
+        if args.json:
+            empty = {"text": None, "installed_by": None, "installed_at": None, "by": None, "source": None}
+            print(json.dumps({"installed": shown is not None, **(shown.to_json() if shown else empty)}))
+        elif shown is None:
+            print(
+                "no policy is stored in this database: single-user mode (--policy / $JOBTUI_POLICY apply)",
+                file=sys.stderr,
+            )
+        else:
+            who = shown.installed_by + (f" (by {shown.by_user})" if shown.by_user else "")
+            # The text alone on stdout, exactly as installed (edit it and install it again).
+            print(
+                f"policy installed by {who} at {shown.installed_at} from {shown.source or '-'}:",
+                file=sys.stderr,
+            )
+            sys.stdout.write(shown.text if shown.text.endswith("\n") else shown.text + "\n")
+    return EXIT_OK
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     rows = _reads(args).audit(args.id, "audit")
     if args.json:
@@ -768,6 +850,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     store = _store(args)
     if args.jobs:
         from jobtui.demo.bulk import bulk_load
+        from jobtui.engine.domain.permissions import PermissionRefused
+        from jobtui.engine.service.policy import stored_policy_in
+
+        if stored_policy_in(store) is not None:
+            # The bulk load writes rows directly, past every permission check.
+            raise PermissionRefused(
+                f"demo --jobs: {store.safe_url} stores a policy; load a database of its own"
+            )
 
         def report(done: int) -> None:
             print(f"\rdemo: {done:,}/{args.jobs:,} historical jobs", end="", file=sys.stderr, flush=True)
@@ -800,9 +890,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _open_app(args: argparse.Namespace) -> int:
     from jobtui.app import run_app
     from jobtui.engine.db.driver import default_db_url
+    from jobtui.engine.service.policy import actor_for_url
 
-    actor = _actor(args)  # resolved (and --as refused) before the dashboard opens
     url = getattr(args, "db", None) or default_db_url()
+    # Resolved (and --as refused) before the dashboard opens, under the database's stored policy if any.
+    actor = actor_for_url(url, _requested_policy(args), getattr(args, "as_user", None))
     return run_app(
         url, readonly=getattr(args, "readonly", False), lang=getattr(args, "lang", None), actor=actor
     )

@@ -21,7 +21,7 @@ from sqlmodel import col, select
 from jobtui.engine.db.models import Job
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.definitions import Definition
-from jobtui.engine.domain.permissions import Actor, login_name
+from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import Status
 from jobtui.engine.formats.definition_file import parse_definition
 from jobtui.engine.service.actions import Actions, Refused, UnknownJob
@@ -247,14 +247,17 @@ def demo_definition(key: str, speed: float | None = None) -> Definition:
     return parse_definition(text, f"demo/{key}.toml")
 
 
-def _demo_actor() -> Actor:
-    # The demo fills a database of its own in single-user mode, like `jobtui` without a policy.
-    return Actor(login_name())
+def _demo_actor(store: Store) -> Actor:
+    # The demo fills a database of its own in single-user mode, like `jobtui` without a policy; on a
+    # database that stores a policy, that policy judges it like any other command.
+    from jobtui.engine.service.policy import resolve_actor
+
+    return resolve_actor(store, lambda: None)
 
 
 def seed_demo(store: Store, speed: float | None = None) -> list[int]:
     """Submit one job of every demo definition, in the order above; returns their ids."""
-    actions = Actions(store, _demo_actor())
+    actions = Actions(store, _demo_actor(store))
     factor = demo_speed(speed)
     return [actions.submit(demo_definition(key, factor)) for key in DEMO_DEFINITIONS]
 
@@ -281,7 +284,7 @@ class DemoStream:
         if not 0 < low <= high:
             raise ValueError(f"demo stream: every_s must be 0 < low <= high, not {every_s}")
         self.store = store
-        self.actions = Actions(store, _demo_actor())
+        self.actions = Actions(store, _demo_actor(store))
         self.every_s = (low, high)
         self.cancel_after_s = cancel_after_s
         self.speed = demo_speed(speed)

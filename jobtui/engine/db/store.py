@@ -275,6 +275,7 @@ class Store:
         time gives up with DatabaseBusy naming the holder, instead of hanging behind a stopped process."""
         if self.db_path is None:
             return None
+        # Group-writable (as the umask allows): every user of a shared database queues on this lock.
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o660)
         try:
             try:

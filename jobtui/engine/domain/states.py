@@ -133,6 +133,8 @@ class Perm(StrEnum):
     ROLLBACK = "action.job.rollback"
     QUEUE_ADMIN = "action.queue.admin"
     IMPERSONATE = "action.admin.impersonate"
+    # Install, replace or remove the policy stored in the database (jobtui policy install/remove).
+    ADMIN_POLICY = "action.admin.policy"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+from dataclasses import dataclass
 
 from jobtui.engine.domain.permissions import KNOWN_PERMISSIONS, Policy, Role
 from jobtui.engine.errors import BadInput
@@ -60,6 +62,59 @@ def load_policy(path: str | os.PathLike[str] | None) -> Policy | None:
     except toml_text.TomlFileError as exc:
         raise PolicyError(str(exc).replace(": cannot read file: ", ": cannot read policy file: ", 1)) from exc
     return parse_policy(text, str(path))
+
+
+# The settings row that holds the policy installed in a database (`jobtui policy install`).
+POLICY_SETTING = "policy"
+STORED_SOURCE = "the database's policy"
+
+
+@dataclass(frozen=True)
+class StoredPolicy:
+    """A policy as stored in its database: the TOML exactly as installed, who installed it and when."""
+
+    text: str
+    installed_by: str
+    installed_at: str  # ISO 8601
+    by_user: str | None = None  # the real user, when installed with --as
+    source: str = ""  # the file it was installed from
+
+    def policy(self) -> Policy:
+        """The parsed policy; PolicyError (naming the database's policy) when it cannot be used."""
+        return parse_policy(self.text, f"{STORED_SOURCE} (installed by {self.installed_by})")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "installed_by": self.installed_by,
+            "installed_at": self.installed_at,
+            "by": self.by_user,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_setting(cls, value: str | None) -> StoredPolicy | None:
+        """From the settings row's value (its JSON text; None: no row); None for no policy. A row that is
+        not a stored policy raises PolicyError: a damaged policy must not read as no policy."""
+        if value is None:
+            return None
+        try:
+            data = json.loads(value)
+        except ValueError:
+            data = False  # not JSON: damaged
+        if data is None:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("text"), str):
+            raise PolicyError(
+                f"{STORED_SOURCE}: the stored row is damaged (reinstall it: jobtui policy install)"
+            )
+        return cls(
+            text=data["text"],
+            installed_by=str(data.get("installed_by") or "?"),
+            installed_at=str(data.get("installed_at") or ""),
+            by_user=str(data["by"]) if data.get("by") else None,
+            source=str(data.get("source") or ""),
+        )
 
 
 def _table(data: dict[str, object], key: str, source: str, errors: list[str]) -> dict[str, object]:

@@ -185,6 +185,8 @@ class OpRun(SQLModel, table=True):
     pid_create_time: float | None = None
     host: str | None = None
     status_file: str | None = None
+    # The op's identity, recorded before it starts: $JOBTUI_OP_TOKEN in its environment (migration 0009).
+    token: str | None = None
     deadline_at: datetime | None = _when()
     rollback: str | None = None
     rolled_back: bool = False

@@ -1,9 +1,16 @@
-"""Starting an op: what to run and with which environment, then the process or call itself."""
+"""Starting an op: what to run and with which environment, then the process or call itself.
+
+An op's identity (its status file and the token in its environment) is recorded with its start, in the
+transaction that marks it running, before its process exists: an engine killed between the spawn and the
+pid's commit leaves an op the next engine finds by its token (sweeps), so it never runs twice.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import text
@@ -13,10 +20,14 @@ from jobtui.engine.db.models import Job, OpRun, Task
 from jobtui.engine.domain.definitions import OpDef
 from jobtui.engine.domain.states import ROLLBACK_STEP
 from jobtui.engine.worker import pipeline
-from jobtui.engine.worker.runner import CallHandle, OpContext, OpOutcome, ProcessHandle
+from jobtui.engine.worker.runner import TOKEN_VAR, CallHandle, OpContext, OpOutcome, ProcessHandle
 from jobtui.engine.worker.state import EngineState, Held, LaunchSpec, timed
 
 log = logging.getLogger("jobtui.engine")
+
+# A test-only fault injection hook, never passed on to ops: "kill-after-spawn" makes the engine SIGKILL
+# itself right after starting an op's process, before recording its pid.
+FAULT_VAR = "JOBTUI_FAULT"
 
 
 def launch_spec(state: EngineState, s: Session, job: Job, op_run: OpRun) -> LaunchSpec:
@@ -27,6 +38,7 @@ def launch_spec(state: EngineState, s: Session, job: Job, op_run: OpRun) -> Laun
         target = task.target if task else ""
     natures_file = str(state.store.log_dir / f"job-{job.id}.natures")
     env = dict(os.environ)
+    env.pop(FAULT_VAR, None)
     env.update(
         JOBTUI_JOB_ID=str(job.id),
         JOBTUI_JOB_NAME=job.name,
@@ -51,10 +63,16 @@ def launch_spec(state: EngineState, s: Session, job: Job, op_run: OpRun) -> Laun
             argv = list(op.argv)
         else:
             argv = ["/bin/sh", "-c", op.run or "true"]
+    token = uuid.uuid4().hex
+    env[TOKEN_VAR] = token  # after the op's own env: the engine's, whatever the definition says
     context = OpContext(job.id, job.name, op_run.step, target, job.exec, natures_file, env, job.log_path)
     title = f"{op_run.step} {op_run.name}" + (f" [{target}]" if target else "")
     status_file = str(state.store.log_dir / f"job-{job.id}.op-{op_run.id}.rc")
-    return LaunchSpec(op_run.id, argv, call, env, context, status_file, timeout_s, title)
+    # Recorded in the caller's transaction, the one marking the op running, committed before the start.
+    op_run.token, op_run.host, op_run.status_file = token, state.host, status_file
+    op_run.pid = op_run.pid_create_time = None
+    s.add(op_run)
+    return LaunchSpec(op_run.id, argv, call, env, context, status_file, timeout_s, title, token)
 
 
 def op_def(job: Job, op_run: OpRun) -> OpDef | None:
@@ -79,10 +97,14 @@ def start(state: EngineState, pool: ThreadPoolExecutor, held: Held, spec: Launch
             return None
         assert spec.argv is not None
         handle = ProcessHandle.start(
-            spec.argv, spec.env, spec.context.log_path, spec.status_file, None, state.wake
+            spec.argv, spec.env, spec.context.log_path, spec.status_file, None, state.wake, spec.token
         )
     except Exception as exc:  # any launch failure (a bad path, Popen's ValueError) fails the op, not the job
         return OpOutcome(127, f"cannot start op: {exc}")
+    if os.environ.get(FAULT_VAR) == "kill-after-spawn":
+        # Test hook (tests/engine/test_spawn_window.py): die as `kill -9` would, between the spawn and
+        # the pid's commit. It changes nothing else and nothing of the op.
+        os.kill(os.getpid(), signal.SIGKILL)
     held.handle = handle
     try:
         with state.store.write(walking=True) as s:

@@ -156,9 +156,16 @@ class Outcomes:
         s.add(op_run)
         # What the vanished wrapper left behind (its children, in its process group) must not run on
         # unsupervised; nothing else of the job runs after an abend.
-        if op_run.pid and op_run.host == state.host:
-            orphan = ProcessHandle(op_run.pid, op_run.pid_create_time or 0.0, op_run.status_file or "", None)
-            self.supervisor.terminate_tree(orphan)
+        if (op_run.pid or op_run.token) and op_run.host == state.host:
+            orphan = ProcessHandle(
+                op_run.pid,
+                op_run.pid_create_time or 0.0,
+                op_run.status_file or "",
+                None,
+                op_run.token,
+                job.log_path,
+            )
+            self.supervisor.terminate_tree(orphan, "abend")
         pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value, ROLLBACK_STEP), now)
         s.execute(
             update(TASKS)

@@ -4,6 +4,11 @@ Every process op runs inside a tiny /bin/sh wrapper, in its own process group, w
 appended to the job's log through file descriptors. The wrapper writes the op's exit status to a file
 (renamed into place), so an engine that restarts can collect the status of an op that ended while it
 was away, and tell an op that exited from one that vanished (killed with its wrapper: ABEND).
+
+Each op also carries a random token in its environment ($JOBTUI_OP_TOKEN), recorded on its op run before
+it starts: an engine that never saw the op's pid (its starter died between the spawn and the pid's
+commit) finds the op by it, and cancel finds by it what the op started outside its process group
+(`setsid`, double forks).
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ import psutil
 
 from jobtui.engine.domain.processes import is_same_process
 
+TOKEN_VAR = "JOBTUI_OP_TOKEN"
+# $0 of every wrapper: with the token, what tells the wrapper from the processes it started.
+WRAPPER_NAME = "jobtui-op"
 WRAPPER = 'st="$1"; shift; "$@"; rc=$?; echo "$rc" > "$st.tmp" && mv "$st.tmp" "$st"; exit "$rc"'
 
 
@@ -58,17 +66,59 @@ class OpHandle(Protocol):
     create_time: float | None
 
     def poll(self) -> OpOutcome | None: ...
-    def terminate(self) -> None: ...
-    def kill(self) -> None: ...
+    def terminate(self) -> list[str]: ...
+    def kill(self) -> list[str]: ...
 
 
-def read_status_file(path: str | None) -> int | None:
+def read_status_file(path: str | None, since: float | None = None) -> int | None:
+    """The exit status an op's wrapper left; with `since` (a timestamp), only a file written since."""
     if not path:
         return None
     try:
+        if since is not None and os.stat(path).st_mtime < since - 1.0:
+            return None
         return int(Path(path).read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def processes_with_token(token: str | None) -> list[psutil.Process]:
+    """The live processes of this user whose environment carries the op token `token`: the op's
+    wrapper and everything it started that kept its environment, in its process group or not."""
+    return live_tokens().get(token, []) if token else []
+
+
+def live_tokens() -> dict[str, list[psutil.Process]]:
+    """Every op token carried by a live process of this user, with its processes: one pass over the
+    process table, however many ops are asked about."""
+    me, uid = os.getpid(), os.getuid()
+    found: dict[str, list[psutil.Process]] = {}
+    for proc in psutil.process_iter(["uids"]):
+        # A process may exit between the listing and the look-up; another user's is none of ours.
+        with contextlib.suppress(psutil.Error, OSError):
+            uids = proc.info["uids"]
+            if proc.pid == me or uids is None or uids.real != uid:
+                continue
+            token = proc.environ().get(TOKEN_VAR)
+            if token and proc.status() != psutil.STATUS_ZOMBIE:
+                found.setdefault(token, []).append(proc)
+    return found
+
+
+def find_wrapper(token: str | None) -> tuple[int, float] | None:
+    """The (pid, create time) of the live wrapper of the op carrying `token`, if it still runs here."""
+    for proc in processes_with_token(token):
+        with contextlib.suppress(psutil.Error, OSError):
+            argv = proc.cmdline()
+            if len(argv) > 3 and argv[3] == WRAPPER_NAME and os.getpgid(proc.pid) == proc.pid:
+                return proc.pid, proc.create_time()
+    return None
+
+
+def describe(proc: psutil.Process) -> str:
+    with contextlib.suppress(psutil.Error, OSError):
+        return f"{proc.pid} ({_one_line(' '.join(proc.cmdline()) or proc.name(), 160)})"
+    return str(proc.pid)
 
 
 def _describe_exit(code: int) -> str | None:
@@ -83,10 +133,20 @@ def _describe_exit(code: int) -> str | None:
 class ProcessHandle:
     """A wrapper process this engine started or adopted."""
 
-    def __init__(self, pid: int, create_time: float, status_file: str, popen: subprocess.Popen[bytes] | None):
+    def __init__(
+        self,
+        pid: int | None,
+        create_time: float,
+        status_file: str,
+        popen: subprocess.Popen[bytes] | None,
+        token: str | None = None,
+        log_path: str = "",
+    ):
         self.pid: int | None = pid
         self.create_time: float | None = create_time
         self.status_file = status_file
+        self.token = token
+        self.log_path = log_path
         self._popen = popen
         self._descendants: list[psutil.Process] = []
 
@@ -99,12 +159,13 @@ class ProcessHandle:
         status_file: str,
         cwd: str | None,
         on_exit: Callable[[], None],
+        token: str | None = None,
     ) -> ProcessHandle:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(status_file)
         with open(log_path, "ab") as log:
             popen = subprocess.Popen(
-                ["/bin/sh", "-c", WRAPPER, "jobtui-op", status_file, *argv],
+                ["/bin/sh", "-c", WRAPPER, WRAPPER_NAME, status_file, *argv],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -117,18 +178,24 @@ class ProcessHandle:
             create_time = psutil.Process(popen.pid).create_time()
         except psutil.Error:
             create_time = 0.0
-        handle = cls(popen.pid, create_time, status_file, popen)
+        handle = cls(popen.pid, create_time, status_file, popen, token, log_path)
         threading.Thread(target=_wait_then, args=(popen.wait, on_exit), daemon=True).start()
         return handle
 
     @classmethod
     def adopt(
-        cls, pid: int, create_time: float, status_file: str, on_exit: Callable[[], None]
+        cls,
+        pid: int,
+        create_time: float,
+        status_file: str,
+        on_exit: Callable[[], None],
+        token: str | None = None,
+        log_path: str = "",
     ) -> ProcessHandle | None:
         """Take over a live op of a dead engine; None when that process is gone (or the pid was reused)."""
         if not is_same_process(pid, create_time):
             return None
-        handle = cls(pid, create_time, status_file, None)
+        handle = cls(pid, create_time, status_file, None, token, log_path)
         threading.Thread(target=_wait_then, args=(handle._wait_adopted, on_exit), daemon=True).start()
         return handle
 
@@ -152,29 +219,65 @@ class ProcessHandle:
             return OpOutcome(None, f"op process {self.pid} vanished without an exit status", vanished=True)
         return OpOutcome(code, _describe_exit(code))
 
-    def terminate(self) -> None:
-        self._signal(signal.SIGTERM)
+    def terminate(self) -> list[str]:
+        return self._signal(signal.SIGTERM)
 
-    def kill(self) -> None:
-        self._signal(signal.SIGKILL)
+    def kill(self) -> list[str]:
+        return self._signal(signal.SIGKILL)
 
-    def _signal(self, sig: signal.Signals) -> None:
-        if self.pid is None:
-            return
-        # Remember the tree on the first signal: children that left the group (setsid) still die.
-        try:
-            if is_same_process(self.pid, self.create_time or 0.0):
-                known = {p.pid for p in self._descendants}
-                self._descendants += [
-                    p for p in psutil.Process(self.pid).children(recursive=True) if p.pid not in known
-                ]
-        except psutil.Error:
-            pass
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)
+    def escaped(self) -> list[psutil.Process]:
+        """The live processes of the op outside its process group (`setsid`, double forks), by token."""
+        pgid = self.pid
+        out = []
+        for proc in processes_with_token(self.token):
+            with contextlib.suppress(psutil.Error, OSError):
+                if pgid is None or os.getpgid(proc.pid) != pgid:
+                    out.append(proc)
+        return out
+
+    def tree_alive(self, tokens: Mapping[str, object] | None = None) -> bool:
+        """Whether anything of the op still runs: its wrapper, its group, or what escaped the group
+        (`tokens`: the tokens of live processes, when the caller already looked them up)."""
+        if self.poll() is None or (self.pid is not None and group_alive(self.pid)):
+            return True
+        if not self.token:
+            return False
+        return self.token in (tokens if tokens is not None else live_tokens())
+
+    def _signal(self, sig: signal.Signals) -> list[str]:
+        """Signal the op's group, its remembered descendants and every process carrying its token; the
+        processes signalled outside the group, described for the job's log."""
+        if self.pid is not None:
+            # Remember the tree on the first signal: children that left the group (setsid) still die.
+            try:
+                if is_same_process(self.pid, self.create_time or 0.0):
+                    known = {p.pid for p in self._descendants}
+                    self._descendants += [
+                        p for p in psutil.Process(self.pid).children(recursive=True) if p.pid not in known
+                    ]
+            except psutil.Error:
+                pass
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, sig)
+        outside: dict[int, psutil.Process] = {}
         for proc in self._descendants:
+            with contextlib.suppress(psutil.Error, OSError):
+                if proc.is_running() and (self.pid is None or os.getpgid(proc.pid) != self.pid):
+                    outside[proc.pid] = proc
+        for proc in self.escaped():
+            outside.setdefault(proc.pid, proc)
+        signalled = []
+        for proc in outside.values():
             with contextlib.suppress(psutil.Error):
+                what = describe(proc)
                 proc.send_signal(sig)
+                signalled.append(what)
+        # Descendants already gone still get their (harmless, pid-checked) signal through psutil.
+        for proc in self._descendants:
+            if proc.pid not in outside:
+                with contextlib.suppress(psutil.Error):
+                    proc.send_signal(sig)
+        return signalled
 
 
 def _wait_then(wait: Callable[[], object], on_exit: Callable[[], None]) -> None:
@@ -245,11 +348,13 @@ class CallHandle:
         except OSError:
             pass  # the outcome is recorded in the database either way
 
-    def terminate(self) -> None:
+    def terminate(self) -> list[str]:
         self._future.cancel()
+        return []
 
-    def kill(self) -> None:
+    def kill(self) -> list[str]:
         self._future.cancel()
+        return []
 
 
 def _exit_code_of(result: object) -> int | None:

@@ -49,6 +49,7 @@ class LaunchSpec:
     status_file: str
     timeout_s: float | None
     title: str = field(default="")
+    token: str | None = None
 
 
 class EngineState:

@@ -4,16 +4,29 @@ was lost, and killing what ignores SIGTERM."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 import pendulum
+import psutil
 from sqlmodel import col, select
 
 from jobtui.engine.db.models import Job
-from jobtui.engine.worker.runner import OpHandle, OpOutcome, group_alive
+from jobtui.engine.worker.runner import (
+    OpHandle,
+    OpOutcome,
+    ProcessHandle,
+    describe,
+    group_alive,
+    live_tokens,
+    processes_with_token,
+)
 from jobtui.engine.worker.state import Dying, EngineState, Held
 
 log = logging.getLogger("jobtui.engine")
+
+# Why a job's lease went, as its log says when its op is terminated for it.
+_ENDED_BY_HAND = ("CANCELED", "ABEND", "PAUSED", "REPLACED")
 
 
 class Supervisor:
@@ -30,7 +43,7 @@ class Supervisor:
             if outcome is None:
                 if held.deadline is not None and now >= held.deadline and not held.timed_out:
                     held.timed_out = True
-                    self.terminate_tree(held.handle)
+                    self.terminate_tree(held.handle, "timed out")
                 continue
             if held.timed_out:
                 limit = held.timeout_s or 0
@@ -45,36 +58,78 @@ class Supervisor:
         if not held_jobs:
             return
         with self.state.store.read() as s:
-            rows = s.exec(select(Job.id, Job.lease).where(col(Job.id).in_(list(held_jobs)))).all()
-        current = dict(rows)
+            rows = s.exec(select(Job.id, Job.lease, Job.status).where(col(Job.id).in_(list(held_jobs)))).all()
+        current = {job_id: (lease, status) for job_id, lease, status in rows}
         for job_id, held in list(held_jobs.items()):
-            if current.get(job_id) != held.lease:
-                self.drop(held, "lease lost")
+            lease, status = current.get(job_id, (None, None))
+            if lease != held.lease:
+                self.drop(held, f"job {status}" if status in _ENDED_BY_HAND else "lease lost")
 
     def drop(self, held: Held, why: str) -> None:
         """Stop touching a job we no longer own (cancelled, deleted, taken over); kill its op."""
         self.state.held.pop(held.job_id, None)
         if held.handle is not None:
             log.info("job %s: %s; terminating its op", held.job_id, why)
-            self.terminate_tree(held.handle)
+            self.terminate_tree(held.handle, why)
 
-    def terminate_tree(self, handle: OpHandle) -> None:
-        """SIGTERM to the op's group now, SIGKILL after the grace period to whatever ignored it."""
-        if handle.poll() is None or (handle.pid is not None and group_alive(handle.pid)):
-            handle.terminate()
-            self.dying.append(Dying(handle, self.state.store.now()))
+    def terminate_tree(self, handle: OpHandle, why: str = "terminated") -> None:
+        """SIGTERM to the op's group now, SIGKILL after the grace period to whatever ignored it; what the
+        op started outside its group (found by its token) gets the same signals, named in the job's log."""
+        if not _tree_alive(handle):
+            return
+        escaped = handle.terminate()
+        if isinstance(handle, ProcessHandle):
+            what = [f"process group {handle.pid}"] if handle.pid is not None else []
+            if escaped:
+                what.append(f"{len(escaped)} process(es) it started outside its group: {', '.join(escaped)}")
+            if what:
+                self._log(handle, f"op terminated ({why}): SIGTERM to {' and '.join(what)}")
+        self.dying.append(Dying(handle, self.state.store.now()))
 
     def escalate_kills(self, now: pendulum.DateTime, grace_s: float) -> None:
+        if not self.dying:
+            return
+        tokens = live_tokens()  # once a pass, for every op still dying
         for dying in list(self.dying):
             if (now - dying.since).total_seconds() >= grace_s:
+                if isinstance(dying.handle, ProcessHandle):
+                    left = _still_running(dying.handle)
+                    if left:
+                        self._log(dying.handle, f"SIGKILL after the grace period to: {', '.join(left)}")
                 dying.handle.kill()
                 self.dying.remove(dying)
-            elif (
-                dying.handle.poll() is not None
-                and dying.handle.pid is not None
-                and not group_alive(dying.handle.pid)
-            ):
+            elif not _tree_alive(dying.handle, tokens):
                 self.dying.remove(dying)
+
+    def _log(self, handle: OpHandle, line: str) -> None:
+        log.info("%s", line)
+        if isinstance(handle, ProcessHandle) and handle.log_path:
+            self.state.append_log(handle.log_path, line)
+
+
+def _tree_alive(handle: OpHandle, tokens: dict[str, list[psutil.Process]] | None = None) -> bool:
+    if isinstance(handle, ProcessHandle):
+        return handle.tree_alive(tokens)
+    return handle.poll() is None or (handle.pid is not None and group_alive(handle.pid))
+
+
+def _still_running(handle: ProcessHandle) -> list[str]:
+    """The op's processes still alive: its group's and those found by its token."""
+    seen: dict[int, str] = {}
+    for proc in processes_with_token(handle.token):
+        seen[proc.pid] = describe(proc)
+    if handle.pid is not None:
+        for proc in psutil.process_iter(["pid"]):
+            try:
+                if (
+                    proc.pid not in seen
+                    and os.getpgid(proc.pid) == handle.pid
+                    and proc.status() != psutil.STATUS_ZOMBIE
+                ):
+                    seen[proc.pid] = describe(proc)
+            except (psutil.Error, OSError):
+                continue
+    return list(seen.values())
 
 
 def _fmt_seconds(seconds: float) -> str:

@@ -13,7 +13,7 @@ from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.outcomes import Outcomes
 from jobtui.engine.worker.pipeline import JobRef
-from jobtui.engine.worker.runner import OpOutcome, ProcessHandle, read_status_file
+from jobtui.engine.worker.runner import OpOutcome, ProcessHandle, find_wrapper, read_status_file
 from jobtui.engine.worker.state import EngineState, Held
 from jobtui.engine.worker.traps import resolve_trap
 
@@ -136,9 +136,15 @@ class Sweeps:
             held = Held(job_id, lease)
             ref = JobRef(state.who, lease)
             if running is not None and not may_readopt:
-                state.held[job_id] = held  # abend lets go of it again
-                self.outcomes.abend(s, job, running, ref, reason)
-                return
+                code = self._status_left(running)
+                if code is None:
+                    state.held[job_id] = held  # abend lets go of it again
+                    self.outcomes.abend(s, job, running, ref, reason)
+                    return
+                # The op ended and said how: that is recorded, never an ABEND.
+                held.op_run_id = running.id
+                held.ready_outcome = OpOutcome(code, None if code == 0 else f"exit {code}")
+                running = None
             if running is not None and not self._readopt(s, job, running, held, ref, reason):
                 return
             state.held[job_id] = held
@@ -146,26 +152,51 @@ class Sweeps:
             self.outcomes.complete(held, held.ready_outcome)
 
     def _readopt(self, s: Session, job: Job, running: OpRun, held: Held, ref: JobRef, reason: str) -> bool:
-        """Take the running op of a lost worker on: its process, if it still runs here, or the exit code
-        it left. False when it vanished with its worker (the job abended)."""
+        """Take the running op of a lost worker on: its process, if it still runs here (by its recorded pid,
+        or by the token in its environment when its engine died before recording the pid), or the exit
+        code it left. False when it is provably gone: neither a process nor an exit status (abended)."""
         state = self.state
         handle = None
-        if running.pid and running.host == state.host:
-            handle = ProcessHandle.adopt(
-                running.pid, running.pid_create_time or 0.0, running.status_file or "", state.wake
-            )
+        if running.host == state.host:
+            if running.pid:
+                handle = ProcessHandle.adopt(
+                    running.pid,
+                    running.pid_create_time or 0.0,
+                    running.status_file or "",
+                    state.wake,
+                    running.token,
+                    job.log_path,
+                )
+            # Its engine died before recording the pid: look for the op by the token it was started with.
+            found = find_wrapper(running.token) if not running.pid else None
+            if found is not None:
+                pid, create_time = found
+                handle = ProcessHandle.adopt(
+                    pid, create_time, running.status_file or "", state.wake, running.token, job.log_path
+                )
+                if handle is not None:
+                    running.pid, running.pid_create_time = pid, create_time
+                    s.add(running)
         if handle is not None:
             held.handle, held.op_run_id = handle, running.id
             held.deadline = running.deadline_at
             state.log(job, f"re-adopted op {running.name} (pid {running.pid}) after {reason}")
             return True
-        code = read_status_file(running.status_file) if running.host == state.host else None
+        code = self._status_left(running)
         if code is None:
             self.outcomes.abend(s, job, running, ref, f"{reason}; op {running.name} vanished with it")
             return False
         held.op_run_id = running.id
         held.ready_outcome = OpOutcome(code, None if code == 0 else f"exit {code}")
         return True
+
+    def _status_left(self, running: OpRun) -> int | None:
+        """The exit status the op's wrapper left, if it ended. Another host's status file is read too
+        (a shared log directory), only when written since the op started (not a stale one of this host)."""
+        if running.host == self.state.host:
+            return read_status_file(running.status_file)
+        since = pendulum.instance(running.started_at).timestamp() if running.started_at else None
+        return read_status_file(running.status_file, since=since) if since is not None else None
 
 
 def worker_lost(

@@ -1,0 +1,157 @@
+"""An op's identity is recorded before it starts: a daemon killed between the spawn and the pid's commit
+leaves an op the next one finds by its token (never a second run), and cancel kills by the same token
+what an op started outside its process group."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from sqlmodel import select
+
+from jobtui.engine.db.models import Job, OpRun
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.service.actions import Actions
+from jobtui.engine.worker.loop import Engine
+from jobtui.engine.worker.runner import processes_with_token
+from tests.support.helpers import ROOT, definition, job_of, run_until_status, wait_for
+from tests.support.ops_running import wait_op_started
+
+BACKENDS = ("sqlite", "postgresql")
+
+Submit = Callable[..., int]
+
+
+@pytest.fixture
+def daemon_env(db_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("JOBTUI_POLICY", None)
+    env.pop("JOBTUI_FAULT", None)
+    env["JOBTUI_DB"] = db_url
+    return env
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def start_daemon(env: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobtui.cli", "daemon", "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.backends("sqlite")  # a daemon's start per kill: the engine's part is the same on both
+def test_a_daemon_killed_between_spawn_and_pid_commit_never_runs_an_op_twice(
+    tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
+) -> None:
+    # 50 in CI's extra step (.ci/run); fewer in the everyday suite, each kill costing a daemon's start.
+    kills = int(os.environ.get("JOBTUI_SPAWN_KILLS", "10"))
+    store = Store(daemon_env["JOBTUI_DB"])
+    actions = Actions(store, Actor("tester"))
+    ledger = tmp_path / "ledger"
+    # Short ops end while no engine runs (the next one reads their status file); long ones outlive the
+    # next daemon's start, which finds them by their token alone: it never saw their pid.
+    short = definition(f'name = "short"\n[[run]]\nrun = "echo $JOBTUI_JOB_ID >> {ledger}; sleep 0.1"\n')
+    long = definition(f'name = "long"\n[[run]]\nrun = "echo $JOBTUI_JOB_ID >> {ledger}; sleep 2"\n')
+    ids = [actions.submit(long if n % 2 else short, keep=True) for n in range(kills + 2)]
+    faulty = dict(daemon_env, JOBTUI_FAULT="kill-after-spawn")  # SIGKILL right after the spawn
+    for _ in range(kills):
+        daemon = start_daemon(faulty, workers=3)
+        daemons.append(daemon)
+        assert daemon.wait(timeout=60) == -signal.SIGKILL
+    daemons.append(start_daemon(daemon_env, workers=3))
+
+    def ended() -> bool:
+        with store.read() as s:
+            return all(status not in ("READY", "RUNNING") for status in s.exec(select(Job.status)).all())
+
+    wait_for(ended, timeout=60, what="every job to end")
+    runs = collections.Counter(ledger.read_text().split())
+    assert {job_id: runs[str(job_id)] for job_id in ids} == {job_id: 1 for job_id in ids}  # 0 double runs
+    assert [job_of(store, job_id).status for job_id in ids] == ["FINISHED"] * len(ids)
+    logs = [Path(job_of(store, job_id).log_path).read_text() for job_id in ids]
+    readopted = sum("re-adopted op" in text for text in logs)
+    assert readopted >= 1, "no daemon found a live op it never saw a pid for"
+    with store.read() as s:
+        assert all(o.token for o in s.exec(select(OpRun)).all())
+
+
+DOUBLE_FORK = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(600)
+    os._exit(0)
+os.wait()
+"""
+
+
+def test_cancel_kills_what_the_op_started_outside_its_group(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    double_fork = tmp_path / "double_fork.py"
+    double_fork.write_text(DOUBLE_FORK)
+    script = tmp_path / "escape.sh"
+    script.write_text(f"setsid -f sleep 600; (sleep 600 &); {sys.executable} {double_fork}; sleep 600\n")
+    job_id = submit(f'name = "escapes"\n[[run]]\nrun = "sh {script}"\n')
+    op = wait_op_started(engine, store, job_id)
+    assert op.token and op.pid
+
+    def escaped() -> list[psutil.Process]:
+        return [p for p in processes_with_token(op.token) if os.getpgid(p.pid) != op.pid]
+
+    # The setsid'd sleep and the double fork's grandchild left the group; the (sleep &) stayed in it.
+    engine.run_until(lambda: len(escaped()) >= 2 and len(processes_with_token(op.token)) >= 6)
+    actions.cancel(job_id, comment="escapes")
+    # The clock stands still: no SIGKILL escalation, so SIGTERM alone, within the grace period, did it.
+    engine.run_until(lambda: not processes_with_token(op.token), timeout=10)
+    assert job_of(store, job_id).status == "CANCELED"
+    log = Path(job_of(store, job_id).log_path).read_text()
+    killed = [line for line in log.splitlines() if "outside its group" in line]
+    assert killed and "job CANCELED" in killed[0], log
+    assert "sleep 600" in killed[0] and "double_fork.py" in killed[0], log
+
+
+def test_an_op_of_a_lost_host_that_left_its_exit_status_is_recorded_not_abended(
+    store: Store, submit: Submit, clock: FakeClock, tmp_path: Path
+) -> None:
+    gate = tmp_path / "go"
+    job_id = submit(
+        f'name = "elsewhere"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done; exit 3"\n'
+        '[[post]]\nrun = "true"\n'
+    )
+    first, second = Engine(store, host="host-a"), Engine(store, host="host-b")
+    try:
+        op = wait_op_started(first, store, job_id)
+        gate.touch()  # the op ends while its engine, on another host, no longer heartbeats
+        wait_for(lambda: Path(op.status_file or "").exists(), what="the op's exit status")
+        clock.advance(first.lease_s + 1)
+        job = run_until_status(second, job_id, "FINISHED", "ERROR", "ABEND")
+        assert job.status == "ERROR", "the op ended (exit 3): a failure, not an ABEND"
+        with store.read() as s:
+            run = s.get(OpRun, op.id)
+            assert run is not None and run.exit_code == 3 and run.status == "failed"
+    finally:
+        first.shutdown()
+        second.shutdown()

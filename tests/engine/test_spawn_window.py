@@ -146,6 +146,7 @@ def test_an_op_of_a_lost_host_that_left_its_exit_status_is_recorded_not_abended(
         op = wait_op_started(first, store, job_id)
         gate.touch()  # the op ends while its engine, on another host, no longer heartbeats
         wait_for(lambda: Path(op.status_file or "").exists(), what="the op's exit status")
+        second.tick()  # host B watches host A's heartbeat from before it stops moving
         clock.advance(first.lease_s + 1)
         job = run_until_status(second, job_id, "FINISHED", "ERROR", "ABEND")
         assert job.status == "ERROR", "the op ended (exit 3): a failure, not an ABEND"

@@ -13,10 +13,18 @@ import pendulum
 class Clock(Protocol):
     def now(self) -> pendulum.DateTime: ...
 
+    def elapsed(self) -> float:
+        """Seconds on a clock that only moves forward at the pace of time (monotonic): what intervals
+        (heartbeats, leases) are measured with, so that a step of the wall clock moves none of them."""
+        ...
+
 
 class SystemClock:
     def now(self) -> pendulum.DateTime:
         return pendulum.now("UTC")
+
+    def elapsed(self) -> float:
+        return time.monotonic()
 
 
 class FakeClock:
@@ -24,18 +32,26 @@ class FakeClock:
 
     def __init__(self, start: pendulum.DateTime | None = None) -> None:
         self._now = (start or pendulum.datetime(2026, 11, 23, 10, 0, tz="UTC")).in_timezone("UTC")
+        self._elapsed = 0.0
         self._lock = threading.Lock()
 
     def now(self) -> pendulum.DateTime:
         with self._lock:
             return self._now
 
+    def elapsed(self) -> float:
+        with self._lock:
+            return self._elapsed
+
     def advance(self, seconds: float) -> pendulum.DateTime:
+        """Time passes: the wall clock and the monotonic one move together."""
         with self._lock:
             self._now = self._now.add(microseconds=int(seconds * 1_000_000))
+            self._elapsed += seconds
             return self._now
 
     def set(self, when: pendulum.DateTime) -> None:
+        """The wall clock is set (a step, as NTP or an operator does): no time passes."""
         with self._lock:
             self._now = when.in_timezone("UTC")
 
@@ -68,3 +84,6 @@ class DatabaseClock:
                     if self._offset is None:
                         return local
             return local + self._offset
+
+    def elapsed(self) -> float:
+        return time.monotonic()

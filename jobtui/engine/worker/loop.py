@@ -63,7 +63,10 @@ class Engine:
         self._outcomes = Outcomes(self._state, self._supervisor, self._pool)
         self._claimer = Claimer(self._state)
         self._sweeps = Sweeps(self._state, self._outcomes)
-        self._last_heartbeat: pendulum.DateTime | None = None
+        # When the last heartbeat was written, on the monotonic clock: a step of the wall clock back
+        # must not silence the heartbeat (others would declare this engine lost), nor a step forward
+        # make it look due.
+        self._last_heartbeat: float | None = None
         self._last_sweep: pendulum.DateTime | None = None
         self.sweep_s = 1.0
         self._registered = False
@@ -86,7 +89,8 @@ class Engine:
     def register(self) -> None:
         if self._registered:
             return
-        self._last_heartbeat = registration.register(self._state)
+        registration.register(self._state)
+        self._last_heartbeat = self.store.clock.elapsed()
         self._registered = True
 
     def wake(self) -> None:
@@ -198,10 +202,11 @@ class Engine:
         return claimed > 0
 
     def _heartbeat(self, now: pendulum.DateTime) -> None:
-        if self._last_heartbeat and (now - self._last_heartbeat).total_seconds() < self.heartbeat_s:
+        elapsed = self.store.clock.elapsed()
+        if self._last_heartbeat is not None and elapsed - self._last_heartbeat < self.heartbeat_s:
             return
         registration.heartbeat(self._state, now)
-        self._last_heartbeat = now
+        self._last_heartbeat = elapsed
 
 
 def log_path_for(store: Store, job_id: int) -> Path:

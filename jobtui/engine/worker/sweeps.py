@@ -24,6 +24,17 @@ class Sweeps:
     def __init__(self, state: EngineState, outcomes: Outcomes) -> None:
         self.state = state
         self.outcomes = outcomes
+        # Each other worker's last heartbeat as this engine saw it, and when (monotonic) it last changed.
+        self._heartbeats: dict[str, tuple[object, float]] = {}
+
+    def _silent_for(self, worker: Worker) -> float:
+        """How long (monotonic seconds, on this engine's clock) the worker's heartbeat has not moved."""
+        elapsed = self.state.store.clock.elapsed()
+        seen = self._heartbeats.get(worker.id)
+        if seen is None or seen[0] != worker.heartbeat_at:
+            self._heartbeats[worker.id] = (worker.heartbeat_at, elapsed)
+            return 0.0
+        return elapsed - seen[1]
 
     def run(self, now: pendulum.DateTime, lease_s: float) -> None:
         """Every sweep, once; a worker silent for more than `lease_s` has lost its jobs."""
@@ -96,7 +107,8 @@ class Sweeps:
         for worker_id in rows:
             assert worker_id is not None
             worker = workers.get(worker_id)
-            lost = worker_lost(self.state.host, worker, now, lease_s)
+            silent_s = self._silent_for(worker) if worker is not None else 0.0
+            lost = worker_lost(self.state.host, worker, now, lease_s, silent_s)
             if lost:
                 reason, may_readopt = lost
                 self.take_over_jobs_of(worker_id, reason, may_readopt)
@@ -200,17 +212,22 @@ class Sweeps:
 
 
 def worker_lost(
-    host: str, worker: Worker | None, now: pendulum.DateTime, lease_s: float
+    host: str, worker: Worker | None, now: pendulum.DateTime, lease_s: float, silent_s: float
 ) -> tuple[str, bool] | None:
     """Why the worker no longer owns its jobs, and whether its ops may be re-adopted: only when the
     worker process is known to be gone. A worker that merely stopped heartbeating (paused, cut off)
-    may come back, so its jobs ABEND and it finds its lease gone."""
+    may come back, so its jobs ABEND and it finds its lease gone.
+
+    Silence is judged twice: its last heartbeat is older than the lease on the (database's) wall clock,
+    and the observer has watched it not move for as long (`silent_s`, monotonic). A step of the wall
+    clock alone (NTP, an operator) makes no healthy worker lost."""
     if worker is None:
         return "worker unknown", True
     if worker.stopped_at is not None:
         return f"worker {worker.host} stopped", True
     if worker.host == host and not is_same_process(worker.pid, worker.pid_create_time):
         return f"worker {worker.host} (pid {worker.pid}) is gone", True
-    if worker.heartbeat_at and (now - pendulum.instance(worker.heartbeat_at)).total_seconds() > lease_s:
+    stale = worker.heartbeat_at and (now - pendulum.instance(worker.heartbeat_at)).total_seconds() > lease_s
+    if stale and silent_s > lease_s:
         return f"worker {worker.host} lost", False
     return None

@@ -156,3 +156,19 @@ def test_an_op_of_a_lost_host_that_left_its_exit_status_is_recorded_not_abended(
     finally:
         first.shutdown()
         second.shutdown()
+
+
+def test_cancel_with_no_engine_holding_the_job_still_kills_what_the_op_started(
+    store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    script = tmp_path / "escape.sh"
+    script.write_text("setsid -f sleep 600; sleep 600\n")
+    job_id = submit(f'name = "orphan"\n[[run]]\nrun = "sh {script}"\n')
+    engine = Engine(store, workers=1)
+    op = wait_op_started(engine, store, job_id)
+    engine.run_until(lambda: len(processes_with_token(op.token)) >= 3)
+    engine.shutdown()  # the engine leaves; its op runs on, waiting for the next engine to re-adopt it
+    assert processes_with_token(op.token), "the op must outlive its engine for this test"
+    actions.cancel(job_id, comment="nobody holds it")
+    wait_for(lambda: not processes_with_token(op.token), timeout=10, what="every process of the op to end")
+    assert job_of(store, job_id).status == "CANCELED"

@@ -41,6 +41,7 @@ from jobtui.engine.domain.timeparse import TimeParseError, parse_when
 from jobtui.engine.errors import BadInput, Refusal
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.pipeline import JobRef
+from jobtui.engine.worker.runner import processes_with_token
 from jobtui.engine.worker.traps import resolve_trap
 
 log = logging.getLogger(__name__)
@@ -669,15 +670,20 @@ def _moved_schedule(job: Job, new: pendulum.DateTime) -> dict[str, Any]:
 
 
 def terminate_local(op_run: OpRun) -> None:
+    """SIGTERM to a canceled op running on this host: its process group, and what it started outside the
+    group (found by its token), even when no engine holds the job any more."""
     import socket
 
-    if (
-        op_run.pid
-        and op_run.host == socket.gethostname()
-        and is_same_process(op_run.pid, op_run.pid_create_time or 0)
-    ):
+    import psutil
+
+    if op_run.host != socket.gethostname():
+        return
+    if op_run.pid and is_same_process(op_run.pid, op_run.pid_create_time or 0):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(op_run.pid, signal.SIGTERM)
+    for process in processes_with_token(op_run.token):
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
 
 
 __all__ = ["Actions", "PermissionRefused", "QueueState", "Refused", "UnknownJob"]

@@ -180,9 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("queue", "show or change the queue")
     p.add_argument("what", nargs="?", default="status", choices=["status", "pause", "resume", "clear"])
     p.add_argument("--reason")
-    p = add("settings", "show or change engine settings (pause_queue_on_failure)")
+    p = add("settings", "show or change engine settings (pause_queue_on_failure, op_log_cap_mib)")
     p.add_argument("key", nargs="?")
-    p.add_argument("value", nargs="?", help="true/false for switches")
+    p.add_argument("value", nargs="?", help="true/false for switches, a number for op_log_cap_mib")
     p = add("policy", "install, show or remove the permissions policy stored in the database")
     what = p.add_subparsers(dest="what", metavar="{install,show,remove}", required=True, parser_class=_Parser)
     for name, help_ in (
@@ -763,15 +763,24 @@ def _cmd_settings(args: argparse.Namespace) -> int:
     if args.key is not None and args.key not in SETTINGS:
         raise UsageError(f'settings: unknown setting "{args.key}" (known: {", ".join(SETTINGS)})')
     if args.key is not None and args.value is not None:
-        lowered = args.value.lower()
-        if lowered not in ("true", "false", "on", "off", "1", "0", "yes", "no"):
-            raise UsageError(f'settings: {args.key} takes true or false, not "{args.value}"')
-        actions.set_setting(args.key, lowered in ("true", "on", "1", "yes"))
+        actions.set_setting(args.key, _setting_value(args.key, args.value, SETTINGS[args.key]))
     values = actions.settings()
     if args.key is not None:
         values = {args.key: values[args.key]}
     _emit(args, values, "\n".join(f"{key} = {json.dumps(value)}" for key, value in values.items()))
     return EXIT_OK
+
+
+def _setting_value(key: str, text: str, default: object) -> object:
+    """A setting's new value, of the kind its default is: a switch, or a positive whole number."""
+    lowered = text.lower()
+    if isinstance(default, bool):
+        if lowered not in ("true", "false", "on", "off", "1", "0", "yes", "no"):
+            raise UsageError(f'settings: {key} takes true or false, not "{text}"')
+        return lowered in ("true", "on", "1", "yes")
+    if not text.isdigit() or not 1 <= int(text) <= 1 << 20:
+        raise UsageError(f'settings: {key} takes a whole number from 1 to {1 << 20}, not "{text}"')
+    return int(text)
 
 
 def _cmd_policy(args: argparse.Namespace) -> int:

@@ -675,6 +675,14 @@ raise SystemExit(code)
 """
 
 
+def raise_log_cap(store: Store) -> None:
+    """These floods are about throughput and display, not the cap (64 MiB per op): keep all of them."""
+    from jobtui.engine.domain.permissions import Actor
+    from jobtui.engine.service.actions import Actions
+
+    Actions(store, Actor("tester")).set_setting("op_log_cap_mib", 256)
+
+
 def log_of(store: Store, job_id: int) -> Path:
     from tests.support.helpers import job_of
 
@@ -700,6 +708,7 @@ def test_an_op_writing_100_mb_stalls_neither_the_engine_nor_jobtui_log(
     """While one op floods its log with 100 MB, the engine keeps running other jobs to the end; the log
     keeps every byte plus the engine's own lines after them; `jobtui log` prints it byte for byte, in
     well under the log's size of memory."""
+    raise_log_cap(store)
     gate = gates("flood")
     flood = submit(f'name = "flood"\n[[run]]\nrun = "{FLOOD}; {gate.wait}"\n')
     others = [submit(f'name = "small-{n}"\n[[run]]\nrun = "echo small {n}"\n') for n in range(6)]
@@ -758,6 +767,7 @@ async def test_the_dashboard_keeps_up_with_an_op_writing_100_mb(
     from jobtui.screens.monitor import MonitorScreen
     from jobtui.widgets.detail import DetailPane
 
+    raise_log_cap(store)
     start_gate, middle_gate, end_gate = gates("start"), gates("middle"), gates("end")
     run = f"{start_gate.wait}; {FLOOD_RANDOM}; {middle_gate.wait}; {FLOOD_REST}; {end_gate.wait}"
     job_id = submit(f'name = "flood"\n[[run]]\nrun = "{run}"\n')

@@ -40,6 +40,7 @@ from jobtui.engine.domain.states import (
 from jobtui.engine.domain.timeparse import TimeParseError, parse_when
 from jobtui.engine.errors import BadInput, Refusal
 from jobtui.engine.worker import lifecycle, pipeline
+from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import processes_with_token
 from jobtui.engine.worker.traps import resolve_trap
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 
 TRAP_ACTIONS = ("retry", "skip", "abort", "pause", "resume")
 # Operator-editable settings and their defaults.
-SETTINGS: dict[str, object] = {"pause_queue_on_failure": False}
+SETTINGS: dict[str, object] = {"pause_queue_on_failure": False, "op_log_cap_mib": DEFAULT_CAP_MIB}
 
 
 class Refused(Refusal):

@@ -20,6 +20,7 @@ from jobtui.engine.db.models import Job, OpRun, Task
 from jobtui.engine.domain.definitions import OpDef
 from jobtui.engine.domain.states import ROLLBACK_STEP
 from jobtui.engine.worker import pipeline
+from jobtui.engine.worker.logcap import LogCap
 from jobtui.engine.worker.runner import TOKEN_VAR, CallHandle, OpContext, OpOutcome, ProcessHandle
 from jobtui.engine.worker.state import EngineState, Held, LaunchSpec, timed
 
@@ -96,6 +97,8 @@ def start(state: EngineState, pool: ThreadPoolExecutor, held: Held, spec: Launch
             held.handle = CallHandle.start(pool, spec.call, spec.context, state.wake)
             return None
         assert spec.argv is not None
+        # Measured before the op can write: everything after this size is the op's.
+        cap = LogCap.for_op(spec.context.log_path, state.log_cap_bytes())
         handle = ProcessHandle.start(
             spec.argv, spec.env, spec.context.log_path, spec.status_file, None, state.wake, spec.token
         )
@@ -106,6 +109,7 @@ def start(state: EngineState, pool: ThreadPoolExecutor, held: Held, spec: Launch
         # the pid's commit. It changes nothing else and nothing of the op.
         os.kill(os.getpid(), signal.SIGKILL)
     held.handle = handle
+    held.log_cap = cap
     try:
         with state.store.write(walking=True) as s:
             s.execute(

@@ -14,8 +14,10 @@ from sqlmodel import Session
 
 from jobtui.engine.db.models import Job, UTCDateTime
 from jobtui.engine.db.store import Store
+from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB, LogCap
 from jobtui.engine.worker.runner import OpContext, OpHandle, OpOutcome
 
+LOG_CAP_REFRESH_S = 30.0
 
 @dataclass
 class Held:
@@ -30,6 +32,7 @@ class Held:
     timed_out: bool = False
     ready_outcome: OpOutcome | None = None
     title: str = ""
+    log_cap: LogCap | None = None  # the op's share of the job's log (process ops)
 
 
 @dataclass
@@ -66,6 +69,7 @@ class EngineState:
         self.held: dict[int, Held] = {}
         self.wake_event = threading.Event()
         self._claims = itertools.count(1)
+        self._log_cap: tuple[int, float] | None = None  # (bytes, when read on the monotonic clock)
 
     def wake(self) -> None:
         self.wake_event.set()
@@ -77,6 +81,19 @@ class EngineState:
         """Stop holding a job once the transaction that hands it on commits: if the commit fails,
         nothing was recorded and the engine must still hold the job, to record it again."""
         self.store.after_commit(s, lambda: self.held.pop(job_id, None))
+
+    def log_cap_bytes(self) -> int:
+        """The setting op_log_cap_mib in bytes, read at most every LOG_CAP_REFRESH_S (not per op)."""
+        now = self.store.clock.elapsed()
+        if self._log_cap is None or now - self._log_cap[1] > LOG_CAP_REFRESH_S:
+            with self.store.read() as s:
+                mib = self.store.get_setting(s, "op_log_cap_mib", DEFAULT_CAP_MIB)
+            try:
+                size = max(1, int(float(mib) * (1 << 20)))
+            except (TypeError, ValueError):
+                size = DEFAULT_CAP_MIB << 20
+            self._log_cap = (size, now)
+        return self._log_cap[0]
 
     def log(self, job: Job, line: str) -> None:
         self.append_log(job.log_path, line)

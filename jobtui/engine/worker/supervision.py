@@ -40,6 +40,8 @@ class Supervisor:
             if held.handle is None:
                 continue
             outcome = held.handle.poll()
+            if held.log_cap is not None:
+                held.log_cap.enforce()
             if outcome is None:
                 if held.deadline is not None and now >= held.deadline and not held.timed_out:
                     held.timed_out = True
@@ -51,6 +53,9 @@ class Supervisor:
                     outcome.exit_code if outcome.exit_code is not None else 124,
                     f"timed out after {_fmt_seconds(limit)}",
                 )
+            cap, held.log_cap = held.log_cap, None
+            if cap is not None and (marker := cap.marker()):
+                self.state.append_log(cap.path, marker)
             complete(held, outcome)
 
     def check_leases(self) -> None:

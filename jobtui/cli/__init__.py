@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -414,11 +415,12 @@ def _after_action(args: argparse.Namespace, actions: Any, job_id: int, verb: str
 
 
 def _cmd_daemon(args: argparse.Namespace) -> int:
-    import logging
 
     from jobtui.engine.worker.loop import Engine
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_VisibleFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     if args.workers < 1:
         raise UsageError("daemon: --workers must be at least 1")
     if not 0 < args.heartbeat < args.lease:
@@ -472,6 +474,14 @@ def _watch_database_file(store: Any, stop: threading.Event, engine: Any) -> list
 
     threading.Thread(target=watch, name="jobtui-database-file", daemon=True).start()
     return reasons
+
+
+class _VisibleFormatter(logging.Formatter):
+    """The daemon's log lines quote job names, targets and op errors: their control characters are shown
+    (tracebacks keep their line breaks), never sent to the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record), keep="\n")
 
 
 def _store_when_reachable(args: argparse.Namespace, stop: threading.Event) -> Any:

@@ -184,3 +184,15 @@ def test_log_on_a_real_terminal_shows_no_escape_sequence(hostile_log: int, db_ur
     assert process.returncode == 0, err
     assert controls_in(received, tab=True) == [], received
     assert b"out^[]0;pwned^G" in received
+
+
+def test_the_daemons_log_lines_show_control_characters_visibly() -> None:
+    import logging
+
+    from jobtui.cli import _VisibleFormatter
+
+    record = logging.LogRecord(
+        "jobtui.engine", logging.INFO, __file__, 1, "job %s: %s", ("\x1b]0;owned\x07", "done"), None
+    )
+    line = _VisibleFormatter("%(message)s").format(record)
+    assert line == "job ^[]0;owned^G: done"

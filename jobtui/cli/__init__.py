@@ -415,7 +415,6 @@ def _after_action(args: argparse.Namespace, actions: Any, job_id: int, verb: str
 
 
 def _cmd_daemon(args: argparse.Namespace) -> int:
-
     from jobtui.engine.worker.loop import Engine
 
     handler = logging.StreamHandler()

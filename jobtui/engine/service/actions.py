@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
+import psutil
 from sqlalchemy import bindparam, delete, func, insert, update
 from sqlmodel import Session, col, select
 
@@ -42,7 +43,7 @@ from jobtui.engine.errors import BadInput, Refusal
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
 from jobtui.engine.worker.pipeline import JobRef
-from jobtui.engine.worker.runner import processes_with_token
+from jobtui.engine.worker.runner import describe, processes_with_token
 from jobtui.engine.worker.traps import resolve_trap
 
 log = logging.getLogger(__name__)
@@ -399,8 +400,20 @@ class Actions:
             running = self.cancel_in(s, job, comment)
         # The owning engine kills the whole tree too (it sees its lease gone); signalling here as well
         # stops the op at once and also when no engine is alive on this host.
+        self.terminate_and_log(running, "job CANCELED")
+
+    def terminate_and_log(self, running: list[OpRun], why: str) -> None:
+        """Signal the ops that were running (see terminate_local) and say in each job's log what was."""
         for op_run in running:
-            terminate_local(op_run)
+            what = terminate_local(op_run)
+            if what is None:
+                continue
+            with self.store.read() as s:
+                job = s.get(Job, op_run.job_id)
+                path = job.log_path if job is not None else ""
+            stamp = self.store.now().format("YYYY-MM-DD HH:mm:ss")
+            with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as log:
+                log.write(f"[jobtui {stamp}] op terminated ({why}): SIGTERM to {what}\n")
 
     def cancel_in(self, s: Session, job: Job, comment: str | None) -> list[OpRun]:
         """Cancel inside the caller's transaction (permission and table already checked); returns the ops
@@ -670,21 +683,35 @@ def _moved_schedule(job: Job, new: pendulum.DateTime) -> dict[str, Any]:
     return fields
 
 
-def terminate_local(op_run: OpRun) -> None:
+def terminate_local(op_run: OpRun) -> str | None:
     """SIGTERM to a canceled op running on this host: its process group, and what it started outside the
-    group (found by its token), even when no engine holds the job any more."""
+    group (found by its token), even when no engine holds the job any more. Returns what it signalled,
+    as the job's log says it (None: nothing of the op runs here)."""
     import socket
 
-    import psutil
-
     if op_run.host != socket.gethostname():
-        return
-    if op_run.pid and is_same_process(op_run.pid, op_run.pid_create_time or 0):
+        return None
+    signalled: list[str] = []
+    group = op_run.pid if op_run.pid and is_same_process(op_run.pid, op_run.pid_create_time or 0) else None
+    escaped = [p for p in processes_with_token(op_run.token) if group is None or _group_of(p) != group]
+    names = [describe(process) for process in escaped]
+    if group is not None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(op_run.pid, signal.SIGTERM)
-    for process in processes_with_token(op_run.token):
+            os.killpg(group, signal.SIGTERM)
+            signalled.append(f"process group {group}")
+    for process in escaped:
         with contextlib.suppress(psutil.Error):
             process.terminate()
+    if names:
+        signalled.append(f"{len(names)} process(es) it started outside its group: {', '.join(names)}")
+    return " and ".join(signalled) or None
+
+
+def _group_of(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except OSError:
+        return None
 
 
 __all__ = ["Actions", "PermissionRefused", "QueueState", "Refused", "UnknownJob"]

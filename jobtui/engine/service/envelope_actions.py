@@ -21,7 +21,7 @@ from jobtui.engine.domain.states import ACTIONS, ROLLBACK_STEP, OpStatus, Perm, 
 from jobtui.engine.errors import Refusal
 from jobtui.engine.formats.definition_file import parse_definition
 from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, EnvelopeSpec
-from jobtui.engine.service.actions import Actions, Refused, RefusedOn, UnknownJob, terminate_local
+from jobtui.engine.service.actions import Actions, Refused, RefusedOn, UnknownJob
 from jobtui.engine.service.views import iso, job_json
 from jobtui.engine.worker import chain
 
@@ -126,8 +126,7 @@ class EnvelopeActions:
             s.add(envelope)
             chain.notify(self.store, s, envelope_id, "warning", f"envelope {envelope.name} {envelope.reason}")
             self.store.touch(s, None, kind="envelope")
-        for op_run in running:
-            terminate_local(op_run)
+        self.actions.terminate_and_log(running, "envelope CANCELLED")
         return open_ids
 
     def refusal(self, s: Session, envelope: Envelope) -> str | None:

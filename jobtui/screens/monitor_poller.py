@@ -276,6 +276,7 @@ class Poller:
                 # Asked for by the operator's own scrolling: read also while the screen holds still.
                 self._tasks_step()
             except ReadFailed as exc:
+                self._force = True  # the detail, read again once the database answers, brings the window
                 self._lost(exc)
                 continue
             if first is None and self._host.holds_still():

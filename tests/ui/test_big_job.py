@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Label
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.formats.policy_file import parse_policy
+from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.reads import PANE_TASKS, Reads
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.task_table import TaskTable
@@ -32,7 +33,7 @@ def target_at(table: TaskTable, index: int) -> str | None:
 
 
 async def test_the_tasks_table_of_a_big_job_counts_every_task_and_fetches_them_as_the_cursor_moves(
-    store: Store, submit: Submit
+    store: Store, submit: Submit, actions: Actions
 ) -> None:
     assert TOTAL > 2 * PANE_TASKS
     job_id = big_job(submit)
@@ -63,6 +64,15 @@ async def test_the_tasks_table_of_a_big_job_counts_every_task_and_fetches_them_a
         assert table.selected_task()["target"] == "host-1199"  # type: ignore[index]
         assert any("host-1199" in strip.text for strip in (table.render_line(y) for y in range(1, 40)))
 
+        # The job changes: the pane reads it again with the tasks where its table stands, not the first.
+        pane = screen.query_one(DetailPane)
+        before = pane.detail
+        actions.reschedule(job_id, "+2h")
+        await until(pilot, lambda: pane.detail is not before, "the job read again")
+        assert pane.detail is not None and pane.detail.job["tasks_start"] > PANE_TASKS
+        assert table.cursor == TOTAL - 1 and target_at(table, TOTAL - 1) == "host-1199"
+        assert "host-1199" in str(steps_title.render())
+
         await pilot.press("up", "up")
         await until(pilot, lambda: "host-1197" in str(steps_title.render()), "the steps to follow")
         await pilot.press("pageup", "pageup", "pageup")
@@ -74,7 +84,6 @@ async def test_the_tasks_table_of_a_big_job_counts_every_task_and_fetches_them_a
         await pilot.press("home")
         await until(pilot, lambda: target_at(table, 0) == "host-0", "the first tasks again")
         await until(pilot, lambda: str(steps_title.render()).endswith("host-0"), "the first task's steps")
-        assert screen.query_one(DetailPane).detail is not None
 
 
 POLICY = """\

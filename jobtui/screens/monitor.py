@@ -41,11 +41,13 @@ from jobtui.widgets.envelope_tree import EnvelopeTree
 from jobtui.widgets.job_table import COLUMNS, JobTable
 from jobtui.widgets.keybar import KeyBar
 from jobtui.widgets.statusbar import BarState, StatusBar
+from jobtui.widgets.task_table import TaskTable
 
 # SQLAlchemy and the models are imported when the Store opens (after the first paint, see backend.py);
 # this module only names them for type checking.
 if TYPE_CHECKING:
     from jobtui.engine.service.backend import Backend
+    from jobtui.engine.service.reads import TaskWindow
     from jobtui.screens.dialogs import EnvelopeFacts
 
 # Keys that open an input (the filter box, or a dialog with one). Their bindings are priority bindings: the
@@ -313,7 +315,11 @@ class MonitorScreen(MonitorActions):
         if not self.envelopes_shown:
             self.detail_job_id = detail.job["id"]  # the table's job (the tree's is `tree_job_id`)
         self.allowed = detail.allowed
-        self.query_one(DetailPane).show(detail)
+        pane = self.query_one(DetailPane)
+        pane.show(detail)
+        if pane.is_built:
+            tasks = pane.query_one(TaskTable)
+            self._poller.tasks_at(tasks.job_id, tasks.wanted_window()[0])
         if self._enabled_keys(allowed_before) != self._enabled_keys(self.allowed):
             self.refresh_bindings()
 
@@ -341,6 +347,15 @@ class MonitorScreen(MonitorActions):
     @on(JobTable.WindowNeeded)
     def _window_needed(self, event: JobTable.WindowNeeded) -> None:
         self._poller.want_window(event.start, event.size)
+
+    @on(TaskTable.WindowNeeded)
+    def _tasks_needed(self, event: TaskTable.WindowNeeded) -> None:
+        self._poller.want_tasks(event.job_id, event.start, event.size)
+
+    def install_tasks(self, window: TaskWindow) -> None:
+        if self._leaving:
+            return
+        self.query_one(DetailPane).show_tasks(window)
 
     @on(Tree.NodeHighlighted, "#envelopes-view")
     def _envelope_highlighted(self) -> None:

@@ -21,6 +21,7 @@ from jobtui.widgets.statusbar import BarState
 
 if TYPE_CHECKING:
     from jobtui.engine.service.backend import Backend
+    from jobtui.engine.service.reads import TaskWindow
 
 POLL_SECONDS = 0.25
 # While the database is unreachable, try again less often: each attempt waits for a connect timeout.
@@ -91,7 +92,7 @@ class PollerHost(Protocol):
     Called on the worker thread (cheap reads of values the UI thread replaces whole): `job_query`,
     `holds_still`, `watched_envelope`, `table_moves`, `envelope_refusal` (inside `backend.reading()`).
     Called on the UI thread, through `app.call_from_thread`: `view_state`, `install`, `install_detail`,
-    `install_tree`, `append_log`, `db_lost`, `db_back`.
+    `install_tasks`, `install_tree`, `append_log`, `db_lost`, `db_back`.
     """
 
     def job_query(self) -> Query: ...
@@ -116,6 +117,10 @@ class PollerHost(Protocol):
 
     def install_detail(self, detail: JobDetail, moves: int) -> None: ...
 
+    def install_tasks(self, window: TaskWindow) -> None:
+        """A window of the shown job's tasks, as its tasks table asked (`Poller.want_tasks`)."""
+        ...
+
     def install_tree(self, fetched: TreeFetched) -> None: ...
 
     def append_log(self, chunk: str) -> None: ...
@@ -133,10 +138,11 @@ class Poller:
 
     Worker thread only (the poll worker, and the first fetch's thread before it): `_seen_seq`, `_row_seq`,
     `_tree_seq`, `_checked_envelope`, `_unreachable`, `_first`.
-    Shared, assigned whole by either thread: `_force` and `_want_window` (the UI thread asks, through
-    `wake` and `want_window`; a fetch takes them), `_tree_force` (`reload_tree` on the UI thread),
-    `_detail_waits` (set by the worker, taken by `store_opened` on the UI thread), the events `_wake` and
-    `rows_drawn` (set on the UI thread, waited on by the worker).
+    Shared, assigned whole by either thread: `_force`, `_want_window` and `_want_tasks` (the UI thread
+    asks, through `wake`, `want_window` and `want_tasks`; a fetch takes them), `_tasks_at` (where the
+    pane's tasks table stands, set by `want_tasks` and `tasks_at`, read by `fetch_detail`), `_tree_force`
+    (`reload_tree` on the UI thread), `_detail_waits` (set by the worker, taken by `store_opened` on the
+    UI thread), the events `_wake` and `rows_drawn` (set on the UI thread, waited on by the worker).
     Worker thread, reset by the UI thread only while the worker waits for its call (`forget_shown`,
     `pane_cleared`) or when it reads a detail itself (`fetch_detail`): `_shown`, `_shown_log`, `_log_tail`.
     """
@@ -164,6 +170,8 @@ class Poller:
         self._unreachable = False
         self._force = True
         self._want_window: tuple[int, int] | None = None
+        self._want_tasks: tuple[int, int, int] | None = None  # job id, first task, how many
+        self._tasks_at: tuple[int | None, int] = (None, 0)  # the pane's job, and its table's first task
         self._seen_seq = -1
         self._log_tail = LogTail()
         # Worker-thread state: which job (and feed seq) the detail pane was last filled from, and its log.
@@ -195,6 +203,16 @@ class Poller:
         self._want_window = (start, size)
         self.wake()
 
+    def want_tasks(self, job_id: int, start: int, size: int) -> None:
+        """Read a window of the pane's job's tasks (the tasks table scrolled to rows it does not hold)."""
+        self._tasks_at = (job_id, start)
+        self._want_tasks = (job_id, start, size)
+        self._wake.set()
+
+    def tasks_at(self, job_id: int | None, start: int) -> None:
+        """Where the pane's tasks table stands: a detail read again for that job reads its tasks there."""
+        self._tasks_at = (job_id, start)
+
     def reload_tree(self) -> None:
         """Read the envelope tree again at the next refresh, changed or not."""
         self._tree_force = True
@@ -223,7 +241,7 @@ class Poller:
     def _nothing_new(self) -> bool:
         """The idle path, four times a second: nothing changed in the database and nothing was asked
         for, so the UI thread is not even asked where the widgets stand; only the shown log may grow."""
-        if self._force or self._want_window is not None or self._unreachable:
+        if self._force or self._want_window is not None or self._want_tasks is not None or self._unreachable:
             return False
         seq = self._listing.last_seq()
         if seq != self._seen_seq:
@@ -254,6 +272,13 @@ class Poller:
             if worker.is_cancelled:
                 return
             first, self._first = self._first, None
+            try:
+                # Asked for by the operator's own scrolling: read also while the screen holds still.
+                self._tasks_step()
+            except ReadFailed as exc:
+                self._force = True  # the detail, read again once the database answers, brings the window
+                self._lost(exc)
+                continue
             if first is None and self._host.holds_still():
                 continue  # frozen by the operator, or a dialog is open: nothing moves under it
             try:
@@ -382,6 +407,17 @@ class Poller:
         if detail is not None:
             self._ui(self._host.install_detail, detail, fetched.moves)
 
+    def _tasks_step(self) -> None:
+        """Read and install the window of tasks the pane's tasks table asked for, if any."""
+        want, self._want_tasks = self._want_tasks, None
+        if want is None or not self._backend.is_open:
+            return  # (the pane shows no tasks before the Store is open)
+        job_id, start, size = want
+        with self._backend.reading():
+            window = self._backend.reads.task_window(job_id, start, size, self._lang)
+        if window is not None:
+            self._ui(self._host.install_tasks, window)
+
     def _fetch_tree(self, envelope_id: int | None) -> TreeFetched | None:
         """Re-read the tree when the feed moved, and whether the envelope under the cursor may be rolled
         back when either the feed or that envelope changed; None when neither did."""
@@ -409,7 +445,8 @@ class Poller:
     def fetch_detail(self, job_id: int) -> JobDetail | None:
         """The pane's detail of a job, and its log from where the pane's log stands (inside
         `backend.reading()`; the UI thread calls it too, and then `forget_shown`)."""
-        pane = self._backend.reads.pane(job_id, self._lang)
+        shown_job, first_task = self._tasks_at
+        pane = self._backend.reads.pane(job_id, self._lang, first_task if shown_job == job_id else 0)
         if pane is None:
             return None
         self._shown_log = (job_id, pane.job["log_path"])

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from rich.cells import cell_len
@@ -32,6 +32,10 @@ from jobtui.i18n import (
     type_text,
 )
 from jobtui.widgets.status_style import progress_text, status_text
+from jobtui.widgets.task_table import TaskTable
+
+if TYPE_CHECKING:
+    from jobtui.engine.service.reads import TaskWindow
 
 LOG_TAIL_BYTES = 64 * 1024
 # Further behind than this, the tail jumps to the newest output instead of replaying it: an op can write
@@ -48,17 +52,9 @@ FULL_LOG_LINES = 20000
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 Cell = str | Text
+# Attempts and next attempt sit by the status: they are what an operator reads a RESCHEDULED task for.
+TASK_COLUMNS = ("target", "status", "attempts", "next_attempt", "last_triggered", "current_step", "progress")
 COLUMN_KEYS: dict[str, tuple[str, ...]] = {
-    # Attempts and next attempt sit by the status: they are what an operator reads a RESCHEDULED task for.
-    "#tasks-table": (
-        "target",
-        "status",
-        "attempts",
-        "next_attempt",
-        "last_triggered",
-        "current_step",
-        "progress",
-    ),
     "#steps-table": ("step_name", "pipeline_step", "status", "started", "skipped", "completed", "exit"),
     "#audit-table": ("at", "who", "action", "transition", "comment"),
 }
@@ -266,13 +262,14 @@ class DetailPane(Vertical):
         self.lang = lang
         self.tz = tz
         self.detail: JobDetail | None = None
-        self._task_index = 0
+        self._job_steps: list[dict[str, Any]] = []  # the shown job's steps that belong to no one task
         self._built = False  # asked to build: compose() yields the widgets
         self._ready = False  # they are mounted
         self._pending: JobDetail | None = None
         self._last_info: tuple[str, tuple[Any, ...]] | None = None
         self._table_content: dict[str, tuple[tuple[Any, ...], ...]] = {}  # what each table shows
-        self._steps_title = ""
+        self._steps_title = t("detail.steps", lang)
+        self._tasks_title = t("detail.tasks", lang)
 
     def build(self) -> None:
         if not self._built:
@@ -297,7 +294,7 @@ class DetailPane(Vertical):
                 yield Static(id="detail-info")
             with Vertical(id="detail-tasks"):
                 yield Label(t("detail.tasks", self.lang), classes="pane-title", id="tasks-title")
-                yield DataTable(id="tasks-table", cursor_type="row", zebra_stripes=True)
+                yield TaskTable(id="tasks-table")
                 yield Label(t("detail.steps", self.lang), classes="pane-title", id="steps-title")
                 yield DataTable(id="steps-table", cursor_type="row", zebra_stripes=True)
             with TabbedContent(id="detail-tabs"):
@@ -338,8 +335,11 @@ class DetailPane(Vertical):
             return
         self._last_info = None
         self.query_one("#detail-info", Static).update(t("monitor.no_job_selected", self.lang))
+        self._job_steps = []
         for table_id in COLUMN_KEYS:
             self._reset(table_id)
+        self.query_one(TaskTable).clear(self._task_labels())
+        self._set_tasks_title(t("detail.tasks", self.lang))
         self.query_one("#log-tail", Log).clear()
 
     @property
@@ -360,9 +360,10 @@ class DetailPane(Vertical):
             return
         previous = self.detail
         same_job = previous is not None and previous.job["id"] == detail.job["id"]
-        if not same_job:
-            self._task_index = 0
         self.detail = detail
+        # The job's list repeats the rollbacks of task ops; keep only the ops no task lists.
+        of_tasks = {_step_key(step) for task in detail.job["tasks"] for step in task["steps"]}
+        self._job_steps = [step for step in detail.job.get("steps", []) if _step_key(step) not in of_tasks]
         self.refresh_info()
         self._fill_tasks(detail)
         self._fill_steps()
@@ -460,30 +461,51 @@ class DetailPane(Vertical):
         self._last_info = drawn
         self.query_one("#detail-info", Static).update(text, layout=not same_shape)
 
-    def _fill_tasks(self, detail: JobDetail) -> None:
-        now = detail.fetched_at
-        rows = [
-            (
-                task["target"],
-                task_status_text(task["status"], self.lang),
-                str(task["attempts"]),
-                self._next_attempt(task, now),
-                relative(_parse(task["last_triggered_at"]), now, self.lang) or "-",
-                task["current_step"] or "-",
-                progress_text(task["progress"]),
-            )
-            for task in detail.job["tasks"]
+    def _task_labels(self) -> list[str]:
+        return [t(f"col.{key}", self.lang) for key in TASK_COLUMNS]
+
+    def _task_cells(self, task: dict[str, Any], now: pendulum.DateTime) -> list[Text]:
+        cells: list[Cell] = [
+            task["target"],
+            task_status_text(task["status"], self.lang),
+            str(task["attempts"]),
+            self._next_attempt(task, now),
+            relative(_parse(task["last_triggered_at"]), now, self.lang) or "-",
+            task["current_step"] or "-",
+            progress_text(task["progress"]),
         ]
-        table = self._reset("#tasks-table", rows)
-        shown, total = len(rows), detail.job.get("tasks_total", len(rows))
-        title = (
-            t("detail.tasks", self.lang)
-            if total <= shown
-            else t("detail.tasks_some", self.lang, shown=shown, total=total, id=detail.job["id"])
-        )
-        self.query_one("#tasks-title", Label).update(title)
-        if detail.job["tasks"]:
-            table.move_cursor(row=min(self._task_index, len(detail.job["tasks"]) - 1))
+        # Targets and op names are data: Text, control characters shown.
+        return [_plain(cell) for cell in cells]
+
+    def _fill_tasks(self, detail: JobDetail) -> None:
+        job = detail.job
+        tasks = job["tasks"]
+        total = job.get("tasks_total", len(tasks))
+        self._install_tasks(job["id"], total, job.get("tasks_start", 0), tasks, detail.fetched_at)
+        title = t("detail.tasks_count", self.lang, total=_number(total, self.lang))
+        self._set_tasks_title(title if total else t("detail.tasks", self.lang))
+
+    def show_tasks(self, window: TaskWindow) -> None:
+        """Install a window of the shown job's tasks that its tasks table asked for."""
+        if not self.is_built or self.detail is None or self.detail.job["id"] != window.job_id:
+            return
+        if self._install_tasks(window.job_id, window.total, window.start, window.tasks, window.now):
+            self._fill_steps()
+
+    def _install_tasks(
+        self, job_id: int, total: int, start: int, tasks: list[dict[str, Any]], now: pendulum.DateTime
+    ) -> bool:
+        """Whether the task under the cursor changed (its steps are to be shown again)."""
+        table = self.query_one(TaskTable)
+        before = table.selected_task() if table.job_id == job_id else None
+        cells = [self._task_cells(task, now) for task in tasks]
+        table.show_window(job_id, self._task_labels(), total, start, tasks, cells)
+        return table.selected_task() != before
+
+    def _set_tasks_title(self, title: str) -> None:
+        if title != self._tasks_title:  # an update lays the pane out again
+            self._tasks_title = title
+            self.query_one("#tasks-title", Label).update(title)
 
     def _next_attempt(self, task: dict[str, Any], now: pendulum.DateTime) -> str:
         # A stale time on a task that already ran again would read as a retry still to come.
@@ -492,26 +514,24 @@ class DetailPane(Vertical):
             return ""
         return f"{_clock(task['next_attempt_at'], self.tz)} ({relative(when, now, self.lang)})"
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.data_table.id == "tasks-table" and event.cursor_row != self._task_index:
-            self._task_index = event.cursor_row
-            self._fill_steps()
+    def on_task_table_task_highlighted(self, event: TaskTable.TaskHighlighted) -> None:
+        event.stop()
+        self._fill_steps()
 
     def _fill_steps(self) -> None:
         if self.detail is None:
             self._reset("#steps-table")
             return
-        tasks = self.detail.job["tasks"]
-        # The job's list repeats the rollbacks of task ops; keep only the ops no task lists.
-        of_tasks = [step for task in tasks for step in task["steps"]]
-        steps = [step for step in self.detail.job.get("steps", []) if step not in of_tasks]
-        if tasks:
-            task = tasks[min(self._task_index, len(tasks) - 1)]
-            steps = steps + task["steps"]
-            title = f"{t('detail.steps', self.lang)} — {visible(task['target'])}"
-            if title != self._steps_title:  # an update lays the pane out again
-                self._steps_title = title
-                self.query_one("#steps-title", Label).update(Text(title))  # a target is no markup
+        steps = list(self._job_steps)
+        # The task under the tasks table's cursor; none while its row is being fetched.
+        task = self.query_one(TaskTable).selected_task()
+        title = t("detail.steps", self.lang)
+        if task is not None:
+            steps += task["steps"]
+            title = f"{title} — {visible(task['target'])}"
+        if title != self._steps_title:  # an update lays the pane out again
+            self._steps_title = title
+            self.query_one("#steps-title", Label).update(Text(title))  # a target is no markup
         order = {"PRE": 0, "RUN": 1, "POST": 2, "ROLLBACK": 3}
         steps.sort(key=lambda s: order.get(s["step"], 9))
         tz = self.tz
@@ -552,6 +572,16 @@ class DetailPane(Vertical):
 
 def _plain(cell: Cell) -> Text:
     return cell if isinstance(cell, Text) else Text(visible(cell), no_wrap=True, end="")
+
+
+def _step_key(step: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted(step.items()))
+
+
+def _number(value: int, lang: str) -> str:
+    """20,000 in English, 20.000 in Spanish."""
+    text = f"{value:,}"
+    return text.replace(",", ".") if lang == "es" else text
 
 
 def _cell_key(cell: Cell) -> Any:

@@ -26,6 +26,7 @@ from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import ConfirmDialog
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.job_table import JobTable
+from jobtui.widgets.task_table import TaskTable
 from tests.support.helpers import run_until_status
 from tests.support.hostile import (
     HOSTILE_OUTPUT_RUN,
@@ -58,7 +59,7 @@ def assert_plain(screen: Screen[Any], *expected: str) -> str:
     return text
 
 
-def cells(table: DataTable[Any]) -> list[Any]:
+def cells(table: DataTable[Any] | TaskTable) -> list[Any]:
     return [cell for row in range(table.row_count) for cell in table.get_row_at(row)]
 
 
@@ -90,7 +91,7 @@ async def test_job_data_is_painted_as_plain_visible_text(
         assert screen.query_one(JobTable).size.width > 0
         # Every cell holding data is Text, never a string DataTable would read as markup.
         for table_id, data in (("#tasks-table", "h"), ("#steps-table", "o"), ("#audit-table", "c")):
-            table = pane.query_one(table_id, DataTable)
+            table = pane.query_one(table_id, TaskTable if table_id == "#tasks-table" else DataTable)
             plain = [cell.plain for cell in cells(table) if isinstance(cell, Text)]
             assert shown(data + payload) in plain, table_id
             assert all(isinstance(cell, Text) for cell in cells(table)), table_id

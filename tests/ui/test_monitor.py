@@ -24,6 +24,7 @@ from jobtui.screens.dialogs import HelpScreen, NotificationsScreen, ReasonDialog
 from jobtui.widgets.detail import DetailPane, days_text, schedule_text
 from jobtui.widgets.job_table import JobTable
 from jobtui.widgets.statusbar import StatusBar
+from jobtui.widgets.task_table import TaskTable
 from tests.support.helpers import run_until_status, status_of
 from tests.support.pilot import (
     SIZE,
@@ -339,7 +340,7 @@ async def settled_info(pilot: Pilot[int]) -> str:
 
 def task_lines(pilot: Pilot[int]) -> list[str]:
     """The tasks table as drawn, header first, runs of blanks squeezed."""
-    table = monitor(pilot).query_one("#tasks-table", DataTable)
+    table = monitor(pilot).query_one("#tasks-table", TaskTable)
     lines = ("".join(seg.text for seg in table.render_line(y)) for y in range(table.row_count + 1))
     return [re.sub(r"\s+", " ", line).strip() for line in lines]
 

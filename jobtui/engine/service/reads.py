@@ -25,11 +25,11 @@ from jobtui.engine.read.listing import ALL_PROJECTS, scope_of
 from jobtui.engine.service.actions import Actions, RefusedOn, UnknownJob
 from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.service.envelope_tree import TreeData, load_tree
-from jobtui.engine.service.views import audit_json, job_detail_json, job_json
+from jobtui.engine.service.views import audit_json, job_detail_json, job_json, task_window
 from jobtui.engine.worker.chain import chain_of
 
-# The detail pane shows a job's first tasks: a job with 20,000 targets fills it in well under a second,
-# and `jobtui show ID` lists them all.
+# The detail pane reads a window of a job's tasks, never all of them: a job with 20,000 targets fills it in
+# well under a second, and its tasks table fetches other windows as the operator scrolls.
 PANE_TASKS = 500
 
 
@@ -39,6 +39,17 @@ class JobPane:
 
     job: dict[str, Any]  # the `show` JSON, with log_path
     audit: list[dict[str, Any]]
+    now: pendulum.DateTime
+
+
+@dataclass(frozen=True)
+class TaskWindow:
+    """Some of a job's tasks, by position from `start`, each with its steps (as in the `show` JSON)."""
+
+    job_id: int
+    start: int
+    total: int  # the job's tasks in all
+    tasks: list[dict[str, Any]]
     now: pendulum.DateTime
 
 
@@ -112,16 +123,30 @@ class Reads:
             job = s.get(Job, job_id)
             return job is None or Status(job.status) in FINAL_STATUSES
 
-    def pane(self, job_id: int, lang: str = "en") -> JobPane | None:
-        """The detail pane's job, or None when it is gone or the actor may not view it (the pane stays
-        empty rather than showing a job the table would not list)."""
+    def pane(self, job_id: int, lang: str = "en", first_task: int = 0) -> JobPane | None:
+        """The detail pane's job, with PANE_TASKS of its tasks from position `first_task` on (where its
+        tasks table stands), or None when it is gone or the actor may not view it (the pane stays empty
+        rather than showing a job the table would not list)."""
         now = self.store.now()
         with self.store.read() as s:
             job = s.get(Job, job_id)
             if job is None or not self.may_view(job.project):
                 return None
-            data = job_detail_json(job, s, now, lang, max_tasks=PANE_TASKS)
+            data = job_detail_json(job, s, now, lang, max_tasks=PANE_TASKS, first_task=max(0, first_task))
         return JobPane(data, audit_json(self.store, job_id), now)
+
+    def task_window(self, job_id: int, start: int, count: int, lang: str = "en") -> TaskWindow | None:
+        """`count` of the job's tasks (at most PANE_TASKS) from position `start` on, each with its steps of
+        the job's current exec, for the pane's tasks table; None when the job is gone or the actor may not
+        view it (as `pane`). `lang` is the pane's: the tasks carry codes, translated where drawn."""
+        del lang
+        now = self.store.now()
+        with self.store.read() as s:
+            job = s.get(Job, job_id)
+            if job is None or not self.may_view(job.project):
+                return None
+            tasks, total, _ops = task_window(job, s, max(0, start), max(1, min(count, PANE_TASKS)))
+        return TaskWindow(job_id, max(0, start), total, tasks, now)
 
     # -- lists ------------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -87,18 +88,33 @@ def step_json(op: OpRun) -> dict[str, Any]:
     }
 
 
-def job_detail_json(
-    job: Job, session: Session, now: pendulum.DateTime, lang: str = "en", max_tasks: int | None = None
-) -> dict[str, Any]:
-    """The `show` JSON. `max_tasks`: only the first tasks (the dashboard's pane of a job with thousands of
-    targets); `tasks_total` always counts them all."""
-    data = job_json(job, session, now, lang)
+def task_json(task: Task, ops: Sequence[OpRun]) -> dict[str, Any]:
+    return {
+        "target": task.target,
+        "status": task.status,
+        "last_triggered_at": iso(task.last_triggered_at),
+        "current_step": task.current_step,
+        "progress": task.progress,
+        "attempts": task.attempts,
+        "next_attempt_at": iso(task.next_attempt_at),
+        "steps": [step_json(op) for op in ops],
+    }
+
+
+def task_window(
+    job: Job, session: Session, start: int = 0, count: int | None = None
+) -> tuple[list[dict[str, Any]], int, list[OpRun]]:
+    """The job's tasks by position from `start` (at most `count` of them; all: None), each with its
+    steps of the job's exec; how many tasks the job has in all; and the ops read: those of these tasks
+    and those of no task."""
     task_query = select(Task).where(Task.job_id == job.id).order_by(col(Task.position))
-    if max_tasks is not None:
-        task_query = task_query.limit(max_tasks)
+    if start:
+        task_query = task_query.offset(start)
+    if count is not None:
+        task_query = task_query.limit(count)
     tasks = list(session.exec(task_query))
     total = len(tasks)
-    if max_tasks is not None and total == max_tasks:
+    if start or (count is not None and total == count):
         total = int(session.exec(select(func.count()).select_from(Task).where(Task.job_id == job.id)).one())
     op_query = select(OpRun).where(OpRun.job_id == job.id, OpRun.exec == job.exec)
     if total > len(tasks):
@@ -109,19 +125,25 @@ def job_detail_json(
     by_task: dict[int | None, list[OpRun]] = defaultdict(list)
     for op in ops:
         by_task[op.task_id].append(op)
-    data["tasks"] = [
-        {
-            "target": task.target,
-            "status": task.status,
-            "last_triggered_at": iso(task.last_triggered_at),
-            "current_step": task.current_step,
-            "progress": task.progress,
-            "attempts": task.attempts,
-            "next_attempt_at": iso(task.next_attempt_at),
-            "steps": [step_json(op) for op in by_task.get(task.id, ())],
-        }
-        for task in tasks
-    ]
+    return [task_json(task, by_task.get(task.id, ())) for task in tasks], total, ops
+
+
+def job_detail_json(
+    job: Job,
+    session: Session,
+    now: pendulum.DateTime,
+    lang: str = "en",
+    max_tasks: int | None = None,
+    first_task: int = 0,
+) -> dict[str, Any]:
+    """The `show` JSON. `max_tasks`: only that many tasks from position `first_task` on (the dashboard's
+    pane of a job with thousands of targets: `tasks_start` says where they begin); `tasks_total` always
+    counts them all."""
+    data = job_json(job, session, now, lang)
+    tasks, total, ops = task_window(job, session, first_task, max_tasks)
+    data["tasks"] = tasks
+    if max_tasks is not None:
+        data["tasks_start"] = first_task
     data["tasks_total"] = total
     # Ops that belong to no single task (job-wide ops of a job with several targets) and rollbacks.
     data["steps"] = [step_json(op) for op in ops if op.task_id is None or op.step == ROLLBACK_STEP]

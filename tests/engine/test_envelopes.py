@@ -358,6 +358,8 @@ def test_retrying_the_job_that_stopped_the_chain_resumes_it(
     assert envelopes.detail(envelope_id)["status"] == "SUCCESS"
     assert ("info", "envelope rel finished: SUCCESS") in notes(envelopes, envelope_id)
     assert_audit_within_table(store)
+    actions.rerun(ids[2], "PRE")  # nothing failed since: running again is not "errors"
+    assert envelopes.detail(envelope_id)["status"] == "SUCCESS_ACTIVE"
 
 
 def test_a_resumed_chain_that_fails_again_stops_again(

@@ -121,6 +121,10 @@ def _follow_chain(store: Store, s: Session, envelope: Envelope, job: Job, dst: S
     statuses = [other.status for other in chain_of(s, envelope.id or 0)]
     if not any(Status(status) in ACTIVE_JOB for status in statuses):
         derived = derive_status(envelope.status, statuses)
+        if envelope.status == EnvelopeStatus.ERRORS_ACTIVE:
+            # A resumed chain ended: the jobs alone decide again (a later rerun is not "errors").
+            envelope.status = EnvelopeStatus.SUCCESS_ACTIVE.value
+            s.add(envelope)
         level = "info" if derived == EnvelopeStatus.SUCCESS else "error"
         notify(
             store, s, envelope.id or 0, level, f"envelope {envelope.name} finished: {derived.value}", job.id

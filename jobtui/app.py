@@ -21,6 +21,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from jobtui.config import DEFAULT_VIEW, VIEWS, ConfigError, load_config
 from jobtui.crash import one_line, write_crash_log
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.text import visible
@@ -87,9 +88,14 @@ class JobtuiApp(App[int]):
         embedded: bool | None = None,
         tz: str | None = None,
         db_label: str | None = None,
+        view: str | None = None,
     ) -> None:
-        """`store`: an open Store, or a Backend that opens one after the first paint (run_app's)."""
+        """`store`: an open Store, or a Backend that opens one after the first paint (run_app's). `view`:
+        the view it opens on, "jobs" or "envelopes"; None reads it from the config file."""
         super().__init__()
+        if view is not None and view not in VIEWS:
+            raise ValueError(f'view must be "jobs" or "envelopes", not {view!r}')
+        self.view = view
         self.backend = store if isinstance(store, Backend) else Backend.of_store(store, actor)
         self.readonly = readonly
         self.lang = lang
@@ -126,6 +132,8 @@ class JobtuiApp(App[int]):
         )
         self.push_screen(monitor)
         self._apply_keymap(monitor)
+        if self._first_view() == "envelopes":
+            monitor.call_after_refresh(monitor.action_view, "envelopes")
         self._watch_engine()
 
     @property
@@ -246,6 +254,15 @@ class JobtuiApp(App[int]):
             markup=False,
         )
 
+    def _first_view(self) -> str:
+        if self.view is not None:
+            return self.view
+        try:
+            return load_config().view or DEFAULT_VIEW
+        except ConfigError as exc:
+            self.notify(str(exc), title=t("app.config_error", self.lang), severity="error", timeout=15)
+            return DEFAULT_VIEW
+
     def _apply_keymap(self, screen: Screen[None]) -> None:
         ids = {b.id for b in [*self.BINDINGS, *screen.BINDINGS] if isinstance(b, Binding) and b.id}
         try:
@@ -344,8 +361,15 @@ class JobtuiApp(App[int]):
         super()._print_error_renderables()
 
 
-def run_app(url: str, readonly: bool = False, lang: str | None = None, actor: Actor | None = None) -> int:
-    """The monitor on the database at `url`: its rows are read at once, the Store opens behind them."""
+def run_app(
+    url: str,
+    readonly: bool = False,
+    lang: str | None = None,
+    actor: Actor | None = None,
+    view: str | None = None,
+) -> int:
+    """The monitor on the database at `url`: its rows are read at once, the Store opens behind them.
+    `view`: the view it opens on (None: the config file's, else jobs)."""
     import locale
 
     from jobtui.engine.formats.policy_file import load_policy
@@ -357,7 +381,7 @@ def run_app(url: str, readonly: bool = False, lang: str | None = None, actor: Ac
     if actor is None:
         # The database's stored policy binds when it has one; $JOBTUI_POLICY only when it has none.
         actor = actor_for_url(url, lambda: load_policy(os.environ.get("JOBTUI_POLICY")))
-    app = JobtuiApp(Backend.for_url(url, actor), actor, readonly=readonly, lang=lang)
+    app = JobtuiApp(Backend.for_url(url, actor), actor, readonly=readonly, lang=lang, view=view)
     return run_dashboard(app)
 
 

@@ -236,6 +236,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "app.engine_embedded": "engine: embedded",
         "app.engine_daemon": "engine: daemon on {host}",
         "app.keymap_error": "Key map not applied",
+        "app.config_error": "Config file not applied",
         "app.quit.title": "Quit jobtui?",
         "app.quit.message": (
             "The embedded engine holds {n} job(s). Their ops keep running and the next engine re-adopts them."
@@ -487,6 +488,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "app.engine_embedded": "motor: integrado",
         "app.engine_daemon": "motor: demonio en {host}",
         "app.keymap_error": "Mapa de teclas no aplicado",
+        "app.config_error": "Archivo de configuración no aplicado",
         "app.quit.title": "¿Salir de jobtui?",
         "app.quit.message": (
             "El motor integrado tiene {n} pase(s). Sus operaciones siguen ejecutándose "

@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, help="print the version and exit")
     parser.add_argument("--readonly", action="store_true", help="dashboard: hide every action")
     parser.add_argument("--lang", choices=["en", "es"], default=None, help="dashboard language")
+    parser.add_argument(
+        "--view",
+        choices=["jobs", "envelopes"],
+        default=None,
+        help='the view the dashboard opens on (default: "view" in the config file, else jobs)',
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     def add(name: str, help_: str, *, with_json: bool = True) -> argparse.ArgumentParser:
@@ -907,12 +913,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _open_app(args: argparse.Namespace) -> int:
     from jobtui.app import run_app
+    from jobtui.config import DEFAULT_VIEW, load_config
     from jobtui.engine.db.driver import default_db_url
     from jobtui.engine.service.policy import actor_for_url
 
     url = getattr(args, "db", None) or default_db_url()
+    # A bad config file stops here with one line (exit 2), before the dashboard takes the terminal.
+    view = getattr(args, "view", None) or load_config().view or DEFAULT_VIEW
     # Resolved (and --as refused) before the dashboard opens, under the database's stored policy if any.
     actor = actor_for_url(url, _requested_policy(args), getattr(args, "as_user", None))
     return run_app(
-        url, readonly=getattr(args, "readonly", False), lang=getattr(args, "lang", None), actor=actor
+        url,
+        readonly=getattr(args, "readonly", False),
+        lang=getattr(args, "lang", None),
+        actor=actor,
+        view=view,
     )

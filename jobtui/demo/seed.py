@@ -1,5 +1,6 @@
-"""`jobtui demo`: definitions of small shell ops that sleep and print, submitted so that within two minutes
-the dashboard shows every status, and a stream that keeps it alive afterwards.
+"""`jobtui demo`: definitions of small shell ops that sleep and print, submitted so that within a minute
+the dashboard shows every status, and a stream that keeps it alive afterwards (and plays the operator:
+it cancels, rejects an approval and pauses a trap's countdown, audited under the demo's own user).
 
 The sleeps scale with a speed factor (the `speed` arguments, else $JOBTUI_DEMO_SPEED, else 1), so tests can
 run the same definitions in a fraction of the time.
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import random
 import re
 import textwrap
 import threading
+from collections.abc import Callable
 
 import pendulum
 from sqlmodel import col, select
@@ -40,6 +43,22 @@ DEMO_DEFINITIONS: dict[str, str] = {
         [[run]]
         name = "copy"
         run = "for i in $(seq 1 60); do echo chunk $i of 60; sleep 1; done"
+    """,
+    # Its schedule window opens just before the demo starts and closes two seconds (at speed 1) after:
+    # the window closes while "extract" runs, so the job is PAUSED before "load" (see demo_definition).
+    "pauses": """
+        name = "night-batch"
+        project = "ops"
+        [schedule]
+        mode = "window"
+        timezone = "UTC"
+        window = { from = "{opens}", to = "{closes}" }
+        [[pre]]
+        name = "extract"
+        run = "echo extracting; sleep 4"
+        [[run]]
+        name = "load"
+        run = "echo loading"
     """,
     "later": """
         name = "weekend-maintenance"
@@ -78,6 +97,16 @@ DEMO_DEFINITIONS: dict[str, str] = {
         [[post]]
         run = "echo mail the on-call"
     """,
+    # The stream rejects it once it waits for approval (see DemoStream).
+    "rejected": """
+        name = "drop-legacy-tables"
+        project = "payments"
+        approval = true
+        [[pre]]
+        run = "echo plan; sleep 1"
+        [[run]]
+        run = "echo drop tables"
+    """,
     # The engine runs an op as `sh -c WRAPPER jobtui-op STATUSFILE sh -c RUN`: the op's parent is the
     # wrapper, and a wrapper that dies never writes the exit status, which is what an ABEND is.
     "abend": """
@@ -97,6 +126,16 @@ DEMO_DEFINITIONS: dict[str, str] = {
         name = "patch"
         per_target = true
         run = "echo patching $JOBTUI_TARGET; sleep 2; test $JOBTUI_TARGET != rt-2"
+        on_error = "trap"
+    """,
+    # The stream pauses its trap's countdown once it traps (see DemoStream).
+    "trap-paused": """
+        name = "patch-switches"
+        project = "network"
+        trap_timeout = "30m"
+        [[run]]
+        name = "patch"
+        run = "echo patching sw-1; sleep 1; echo 'sw-1 refused the image' >&2; exit 1"
         on_error = "trap"
     """,
     "partial": """
@@ -188,6 +227,9 @@ DEMO_DEFINITIONS: dict[str, str] = {
 # Where each seeded job comes to rest (with the stream's cancel, and once the clock passes the expiry).
 DEMO_OUTCOMES: dict[str, Status] = {
     "long": Status.FINISHED,
+    "pauses": Status.PAUSED,
+    "rejected": Status.REJECTED,
+    "trap-paused": Status.TRAP_PAUSED,
     "expires": Status.EXPIRED,
     "needs-approval": Status.APPROVAL,
     "fails": Status.ERROR,
@@ -205,6 +247,9 @@ DEMO_OUTCOMES: dict[str, Status] = {
 
 # The definitions whose running jobs the stream cancels, as an operator would.
 CANCEL_NAMES = frozenset({"reindex-search"})
+# The definitions whose approvals the stream rejects, and whose traps' countdowns it pauses.
+REJECT_NAMES = frozenset({"drop-legacy-tables"})
+TRAP_PAUSE_NAMES = frozenset({"patch-switches"})
 # What the stream submits, in turn. Not "later": a pile of far-future jobs shows nothing new.
 STREAM_ROTATION: tuple[str, ...] = (
     "build-and-deploy",
@@ -216,8 +261,14 @@ STREAM_ROTATION: tuple[str, ...] = (
     "abend",
     "needs-approval",
     "expires",
+    "rejected",
+    "trap-paused",
+    "pauses",
     "long",
 )
+# The window of "pauses": open this long before the demo starts, closing this long (times the speed) after.
+WINDOW_OPENED_S = 1.0
+WINDOW_LEFT_S = 2.0
 
 _SLEEP = re.compile(r"\bsleep (\d+(?:\.\d+)?)")
 
@@ -241,9 +292,17 @@ def _scaled(text: str, speed: float) -> str:
     return _SLEEP.sub(lambda m: f"sleep {float(m.group(1)) * speed:.3f}".rstrip("0").rstrip("."), text)
 
 
-def demo_definition(key: str, speed: float | None = None) -> Definition:
-    """A parsed demo definition, its sleeps scaled by the demo speed."""
-    text = _scaled(textwrap.dedent(DEMO_DEFINITIONS[key]), demo_speed(speed))
+def demo_definition(key: str, speed: float | None = None, now: pendulum.DateTime | None = None) -> Definition:
+    """A parsed demo definition, its sleeps scaled by the demo speed; the window of "pauses" is placed
+    around `now` (else the wall clock)."""
+    factor = demo_speed(speed)
+    text = _scaled(textwrap.dedent(DEMO_DEFINITIONS[key]), factor)
+    if "{opens}" in text:
+        at = now or pendulum.now("UTC")
+        opens = at.subtract(seconds=WINDOW_OPENED_S)
+        closes = at.add(seconds=max(1, math.ceil(WINDOW_LEFT_S * factor)))
+        text = text.replace("{opens}", f"{opens.in_timezone('UTC'):%H:%M:%S}")
+        text = text.replace("{closes}", f"{closes.in_timezone('UTC'):%H:%M:%S}")
     return parse_definition(text, f"demo/{key}.toml")
 
 
@@ -259,13 +318,14 @@ def seed_demo(store: Store, speed: float | None = None) -> list[int]:
     """Submit one job of every demo definition, in the order above; returns their ids."""
     actions = Actions(store, _demo_actor(store))
     factor = demo_speed(speed)
-    return [actions.submit(demo_definition(key, factor)) for key in DEMO_DEFINITIONS]
+    return [actions.submit(demo_definition(key, factor, store.now())) for key in DEMO_DEFINITIONS]
 
 
 class DemoStream:
     """The live part of the demo: every `every_s` (a random span between the two bounds, in the store's
-    clock) it submits the next definition of STREAM_ROTATION, and it cancels running jobs of
-    CANCEL_NAMES once their RUN has gone on for `cancel_after_s`.
+    clock) it submits the next definition of STREAM_ROTATION; it cancels running jobs of CANCEL_NAMES
+    once their RUN has gone on for `cancel_after_s`, rejects the approvals of REJECT_NAMES and pauses the
+    trap countdowns of TRAP_PAUSE_NAMES, as an operator would (under the demo's own user).
 
     `start()` runs it on a daemon thread until `stop()`; `tick()` is one pass, for tests and for hosts
     that schedule it themselves.
@@ -327,7 +387,7 @@ class DemoStream:
 
     def tick(self) -> list[int]:
         """Do whatever is due now; returns the ids of the jobs it submitted or canceled."""
-        touched = self.cancel_due()
+        touched = self.cancel_due() + self.reject_due() + self.pause_traps_due()
         now = self.store.now()
         if now >= self._next_submit and not self._stop.is_set():
             touched.append(self.submit_next())
@@ -337,7 +397,7 @@ class DemoStream:
     def submit_next(self) -> int:
         key = STREAM_ROTATION[self._turn % len(STREAM_ROTATION)]
         self._turn += 1
-        return self.actions.submit(demo_definition(key, self.speed))
+        return self.actions.submit(demo_definition(key, self.speed, self.store.now()))
 
     def cancel_due(self) -> list[int]:
         """Cancel the running jobs of CANCEL_NAMES whose RUN started `cancel_after_s` ago or more."""
@@ -359,6 +419,32 @@ class DemoStream:
                 self.actions.cancel(job_id, comment="demo")
                 canceled.append(job_id)
         return canceled
+
+    def reject_due(self) -> list[int]:
+        """Reject the approvals of REJECT_NAMES that are waiting."""
+        return self._operate(
+            Status.APPROVAL, REJECT_NAMES, lambda job_id: self.actions.reject(job_id, "demo")
+        )
+
+    def pause_traps_due(self) -> list[int]:
+        """Pause the countdown of the trapped jobs of TRAP_PAUSE_NAMES."""
+        return self._operate(
+            Status.TRAPPED, TRAP_PAUSE_NAMES, lambda job_id: self.actions.trap(job_id, "pause", "demo")
+        )
+
+    def _operate(self, status: Status, names: frozenset[str], act: Callable[[int], None]) -> list[int]:
+        with self.store.read() as s:
+            ids = s.exec(
+                select(Job.id).where(Job.status == status.value, col(Job.name).in_(sorted(names)))
+            ).all()
+        done = []
+        for job_id in ids:
+            assert job_id is not None
+            # The job may have moved between the look and the action; the table then refuses it.
+            with contextlib.suppress(Refused, UnknownJob):
+                act(job_id)
+                done.append(job_id)
+        return done
 
     def _after_pause(self, now: pendulum.DateTime) -> pendulum.DateTime:
         low, high = self.every_s

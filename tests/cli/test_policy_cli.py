@@ -167,7 +167,9 @@ def test_the_dashboard_opens_under_the_stored_policy(cli: Cli, monkeypatch: pyte
     db = cli.env["JOBTUI_DB"]
     opened: list[Any] = []
 
-    def fake_run_app(url: str, readonly: bool = False, lang: str | None = None, actor: Any = None) -> int:
+    def fake_run_app(
+        url: str, readonly: bool = False, lang: str | None = None, actor: Any = None, view: Any = None
+    ) -> int:
         opened.append(actor)
         return 0
 

@@ -77,7 +77,7 @@ def test_a_failed_transaction_leaves_nothing_behind(store: Store, submit: Submit
 def test_pause_queue_on_failure_pauses_and_says_why(
     engine: Engine, store: Store, submit: Submit, actions: Actions
 ) -> None:
-    assert actions.settings() == {"pause_queue_on_failure": False}
+    assert actions.settings() == {"pause_queue_on_failure": False, "op_log_cap_mib": 64}
     actions.set_setting("pause_queue_on_failure", True)
     failing = submit('name = "db-load"\n[[run]]\nrun = "exit 1"\n')
     run_until_status(engine, failing, "ERROR")
@@ -97,7 +97,10 @@ def test_settings_need_queue_admin(store: Store) -> None:
     )
     with pytest.raises(PermissionError, match=r"bob lacks action\.queue\.admin"):
         Actions(store, Actor("bob", policy)).set_setting("pause_queue_on_failure", True)
-    assert Actions(store, Actor("bob", policy)).settings() == {"pause_queue_on_failure": False}
+    assert Actions(store, Actor("bob", policy)).settings() == {
+        "pause_queue_on_failure": False,
+        "op_log_cap_mib": 64,
+    }
 
 
 def test_every_job_write_moves_the_change_feed(

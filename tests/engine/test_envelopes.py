@@ -11,12 +11,14 @@ from sqlmodel import col, select
 
 from jobtui.engine.db.models import AuditEvent, Envelope, Job, OpRun
 from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.states import Status
 from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, envelope_of_files, load_envelope
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.worker.loop import Engine
 from tests.support.helpers import job_of, status_of
+from tests.support.transitions import Jobs, assert_audit_within_table
 
 # The engine behaves the same on both backends (several hosts share PostgreSQL).
 BACKENDS = ("sqlite", "postgresql")
@@ -277,3 +279,125 @@ def test_a_failing_envelope_job_pauses_the_queue_when_configured(
     assert run_chain(engine, ids) == [Status.ERROR.value]
     state = actions.queue_state()
     assert state.paused and state.reason == f"job {ids[0]} (fails) ended ERROR"
+
+
+@pytest.mark.parametrize("status", ["ERROR", "ABEND", "PARTIAL", "EXPIRED"])
+def test_every_end_that_is_not_a_success_pauses_the_queue_when_configured(
+    status: str, actions: Actions, engine: Engine, store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    actions.set_setting("pause_queue_on_failure", True)
+    job_id = Jobs(store, engine, clock, actions, tmp_path).in_status(Status(status))
+    state = actions.queue_state()
+    name = job_of(store, job_id).name
+    assert state.paused and state.reason == f"job {job_id} ({name}) ended {status}"
+
+
+def test_a_success_or_a_cancel_does_not_pause_the_queue(
+    actions: Actions, engine: Engine, store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    actions.set_setting("pause_queue_on_failure", True)
+    jobs = Jobs(store, engine, clock, actions, tmp_path)
+    for status in (Status.FINISHED, Status.CANCELED, Status.REJECTED):
+        jobs.in_status(status)
+    assert not actions.queue_state().paused
+
+
+# -- resuming a stopped chain (seed 004: fix the issue, retry the job, resume processing) --------------
+
+
+def three_step_chain(envelopes: EnvelopeActions, tmp_path: Path) -> tuple[int, list[int]]:
+    """build, migrate, deploy: migrate fails until the file `fixed` exists."""
+    step_def(tmp_path, "build")
+    step_def(tmp_path, "migrate", run=f"test -e {tmp_path / 'fixed'}")
+    step_def(tmp_path, "deploy")
+    files = [str(tmp_path / f"{n}.toml") for n in ("build", "migrate", "deploy")]
+    return envelopes.submit(envelope_of_files(files, "rel"))
+
+
+@pytest.mark.parametrize("how", ["retry", "rerun"])
+def test_retrying_the_job_that_stopped_the_chain_resumes_it(
+    how: str, envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    actions.set_setting("pause_queue_on_failure", True)
+    envelope_id, ids = three_step_chain(envelopes, tmp_path)
+    assert run_chain(engine, ids) == ["FINISHED", "ERROR", "CANCELED"]
+    assert actions.queue_state().paused
+    assert envelopes.detail(envelope_id)["status"] == "ERRORS"
+
+    (tmp_path / "fixed").touch()
+    if how == "retry":
+        actions.retry(ids[1])
+    else:
+        actions.rerun(ids[1], "PRE")
+    third = job_of(store, ids[2])
+    assert (third.status, third.due_at, third.reason) == (
+        "READY",
+        None,
+        f"waits for job {ids[1]} of envelope rel",
+    )
+    assert envelopes.detail(envelope_id)["status"] == "ERRORS_ACTIVE"
+    with store.read() as s:
+        last = s.exec(
+            select(AuditEvent).where(AuditEvent.job_id == ids[2]).order_by(col(AuditEvent.id).desc())
+        ).first()
+    assert last is not None
+    assert (last.action, last.from_status, last.to_status, last.comment) == (
+        "chain resume",
+        "CANCELED",
+        "READY",
+        f"resumed after job {ids[1]} was retried",
+    )
+    assert any(
+        level == "info" and "envelope rel resumed" in text and f"job {ids[1]} (migrate) was retried" in text
+        for level, text in notes(envelopes, envelope_id)
+    )
+
+    actions.queue_resume()
+    assert run_chain(engine, ids) == ["FINISHED"] * 3
+    assert ledger(tmp_path) == ["build", "migrate", "migrate", "deploy"]
+    assert envelopes.detail(envelope_id)["status"] == "SUCCESS"
+    assert ("info", "envelope rel finished: SUCCESS") in notes(envelopes, envelope_id)
+    assert_audit_within_table(store)
+    actions.rerun(ids[2], "PRE")  # nothing failed since: running again is not "errors"
+    assert envelopes.detail(envelope_id)["status"] == "SUCCESS_ACTIVE"
+
+
+def test_a_resumed_chain_that_fails_again_stops_again(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    envelope_id, ids = three_step_chain(envelopes, tmp_path)
+    run_chain(engine, ids)
+    actions.retry(ids[1])
+    assert run_chain(engine, ids) == ["FINISHED", "ERROR", "CANCELED"]
+    assert envelopes.detail(envelope_id)["status"] == "ERRORS"
+
+
+def test_an_envelope_cancelled_by_an_operator_stays_cancelled_after_a_rerun(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    step_def(tmp_path, "a")
+    step_def(tmp_path, "b", run="sleep 30")
+    step_def(tmp_path, "c")
+    files = [str(tmp_path / f"{n}.toml") for n in ("a", "b", "c")]
+    envelope_id, ids = envelopes.submit(envelope_of_files(files, "e"))
+    engine.run_until(lambda: status_of(store, ids[1]) == "RUNNING")
+    envelopes.cancel(envelope_id)
+    actions.rerun(ids[1], "PRE")
+    assert status_of(store, ids[2]) == "CANCELED"
+    assert envelopes.detail(envelope_id)["status"] == "CANCELLED"
+
+
+def test_a_rolled_back_envelope_is_not_resumed(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    step_def(tmp_path, "a", rollback="yes")
+    step_def(tmp_path, "b", run="exit 1")
+    step_def(tmp_path, "c")
+    files = [str(tmp_path / f"{n}.toml") for n in ("a", "b", "c")]
+    envelope_id, ids = envelopes.submit(envelope_of_files(files, "e"))
+    assert run_chain(engine, ids) == ["FINISHED", "ERROR", "CANCELED"]
+    rollback = envelopes.rollback(envelope_id, "bad release")
+    assert run_chain(engine, [rollback]) == ["ROLLEDBACK"]
+    actions.rerun(ids[1], "PRE")
+    assert status_of(store, ids[2]) == "CANCELED"
+    assert envelopes.detail(envelope_id)["status"] == "ROLLEDBACK"

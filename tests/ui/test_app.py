@@ -95,3 +95,37 @@ async def test_quitting_with_nothing_running_does_not_ask(store: Store) -> None:
         await pilot.pause(0.2)
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, "the app to exit")
+
+
+# -- the view it opens on ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("view", "envelopes"), [("envelopes", True), ("jobs", False)])
+async def test_the_dashboard_opens_on_the_view_it_is_given(
+    view: str, envelopes: bool, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('view = "jobs"\n' if envelopes else 'view = "envelopes"\n')  # the argument wins
+    monkeypatch.setenv("JOBTUI_CONFIG", str(config))
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC", view=view)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        await until(pilot, lambda: monitor(pilot).envelopes_shown is envelopes, f"the {view} view")
+
+
+async def test_the_config_file_chooses_the_view_and_a_bad_one_is_reported(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config.toml"
+    monkeypatch.setenv("JOBTUI_CONFIG", str(config))
+    config.write_text('view = "envelopes"\n')
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: monitor(pilot).envelopes_shown, "the envelopes view")
+    config.write_text('view = "tree"\n')
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.3)
+        assert not monitor(pilot).envelopes_shown
+        messages = [n.message for n in app._notifications]
+        assert any(str(config) in m and "view must be" in m for m in messages), messages

@@ -234,6 +234,8 @@ ENGINE_TRANSITIONS: frozenset[tuple[Status, Status]] = frozenset(
         (Status.ROLLBACK, Status.ERROR),
         (Status.ROLLBACK, Status.ABEND),
         (Status.ROLLBACK, Status.TRAPPED),
+        # An envelope chain resumes: the jobs a failure cancelled come back once that job is retried/rerun.
+        (Status.CANCELED, Status.READY),
     }
 )
 

@@ -1,5 +1,7 @@
 """Envelope chains (seed 004): a job starts only after the one before it FINISHED; when one ends any other
-way the rest are cancelled. Notifications record what happened to the envelope.
+way the rest are cancelled. When the job that stopped the chain is retried (or rerun), the jobs the stop
+cancelled come back, waiting in order again ("fix the issue, retry the job, resume processing"), unless
+an operator cancelled the envelope or it was rolled back. Notifications record what happened to the envelope.
 
 `Store.change_job` calls `job_status_changed` for every status change of a job in an envelope, so the
 chain follows whoever moved the job: the engine, an operator, the expiry sweep.
@@ -11,9 +13,9 @@ from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import Envelope, Job, Notification
 from jobtui.engine.db.store import Store, on_status_change
-from jobtui.engine.domain.envelopes import ACTIVE_JOB, EnvelopeStatus, derive_status
+from jobtui.engine.domain.envelopes import ACTIVE_JOB, STICKY, EnvelopeStatus, derive_status
 from jobtui.engine.domain.states import FINAL_STATUSES, Status, Step, TaskStatus
-from jobtui.engine.worker.pipeline import settle_tasks, skip_pending
+from jobtui.engine.worker.pipeline import create_plan, settle_tasks, skip_pending
 
 ROLLBACK_JOB_TYPE = "envelope-rollback"
 # Cancelling the rest of a chain changes jobs of the same envelope: don't follow the chain again for those.
@@ -74,7 +76,16 @@ def job_status_changed(store: Store, s: Session, job: Job, src: Status, dst: Sta
         )
     elif dst == Status.EXPIRED:
         notify(store, s, envelope.id or 0, "warning", f"{label} expired", job.id)
-    if dst not in FINAL_STATUSES or s.info.get(_BUSY):
+    if s.info.get(_BUSY):
+        return
+    if src in FINAL_STATUSES and dst == Status.READY:
+        s.info[_BUSY] = True
+        try:
+            _resume_chain(store, s, envelope, job, who)
+        finally:
+            s.info.pop(_BUSY, None)
+        return
+    if dst not in FINAL_STATUSES:
         return
     s.info[_BUSY] = True
     try:
@@ -100,7 +111,7 @@ def _follow_chain(store: Store, s: Session, envelope: Envelope, job: Job, dst: S
             s, nxt, who, "chain", comment=f"job {job.id} finished", due_at=store.now(), reason=None
         )
     elif later:
-        why = f"envelope {envelope.name}: job {job.id} ({job.name}) ended {dst.value}"
+        why = f"{_stopped_by(envelope, job)} ended {dst.value}"
         for other in later:
             skip_pending(s, other, (Step.PRE.value, Step.RUN.value, Step.POST.value), store.now())
             settle_tasks(s, other, TaskStatus.CANCELLED)
@@ -110,10 +121,81 @@ def _follow_chain(store: Store, s: Session, envelope: Envelope, job: Job, dst: S
     statuses = [other.status for other in chain_of(s, envelope.id or 0)]
     if not any(Status(status) in ACTIVE_JOB for status in statuses):
         derived = derive_status(envelope.status, statuses)
+        if envelope.status == EnvelopeStatus.ERRORS_ACTIVE:
+            # A resumed chain ended: the jobs alone decide again (a later rerun is not "errors").
+            envelope.status = EnvelopeStatus.SUCCESS_ACTIVE.value
+            s.add(envelope)
         level = "info" if derived == EnvelopeStatus.SUCCESS else "error"
         notify(
             store, s, envelope.id or 0, level, f"envelope {envelope.name} finished: {derived.value}", job.id
         )
+
+
+def _stopped_by(envelope: Envelope, job: Job) -> str:
+    """How the reason of a job cancelled by a chain stop begins (the resume finds them by it)."""
+    return f"envelope {envelope.name}: job {job.id} ({job.name})"
+
+
+def _resume_chain(store: Store, s: Session, envelope: Envelope, job: Job, who: str) -> None:
+    """`job` left its end for READY (retry, rerun): the jobs its stop cancelled wait in order again."""
+    if envelope.rollback_job_id is not None or EnvelopeStatus(envelope.status) in STICKY:
+        return  # an operator cancelled the envelope, or it was (or is being) rolled back
+    if job.envelope_position is None:
+        return
+    stopped = _stopped_by(envelope, job) + " ended "
+    resumed = [
+        other
+        for other in chain_of(s, envelope.id or 0)
+        if other.envelope_position is not None
+        and other.envelope_position > job.envelope_position
+        and other.status == Status.CANCELED
+        and (other.reason or "").startswith(stopped)
+    ]
+    if not resumed:
+        return
+    previous = job
+    for other in resumed:
+        store.change_job(
+            s,
+            other,
+            who,
+            "chain resume",
+            Status.READY,
+            comment=f"resumed after job {job.id} was retried",
+            exec=other.exec + 1,
+            step=Step.INIT.value,
+            progress=0,
+            failed=False,
+            failed_step=None,
+            outcome=None,
+            reason=f"waits for job {previous.id} of envelope {envelope.name}",
+            started_at=None,
+            run_started_at=None,
+            ended_at=None,
+            trap_op_run_id=None,
+            trap_deadline_at=None,
+            trap_left_s=None,
+            worker_id=None,
+            lease=None,
+            due_at=None,
+        )
+        settle_tasks(s, other, TaskStatus.SCHEDULED, force=True)
+        create_plan(s, other, Step.PRE)
+        previous = other
+    # It had errors: ERRORS_ACTIVE while the chain runs again, SUCCESS if it all ends FINISHED.
+    envelope.status = EnvelopeStatus.ERRORS_ACTIVE.value
+    s.add(envelope)
+    ids = ", ".join(str(other.id) for other in resumed)
+    notify(
+        store,
+        s,
+        envelope.id or 0,
+        "info",
+        f"envelope {envelope.name} resumed: job {job.id} ({job.name}) was retried; "
+        f"job(s) {ids} wait in order",
+        job.id,
+    )
+    store.touch(s, None, kind="envelope")
 
 
 on_status_change(job_status_changed)

@@ -191,5 +191,4 @@ class Outcomes:
             failed_step=op_run.step if op_run.step != ROLLBACK_STEP else job.step,
         )
         pipeline.refresh_progress(state.store, s, job, JobRef(state.who))
-        pipeline.pause_queue_if_configured(state.store, s, job)
         state.let_go_at_commit(s, job.id or 0)

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, case, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import OP_RUNS, TASKS, Job, OpRun, Setting, Task
-from jobtui.engine.db.store import Store
+from jobtui.engine.db.store import Store, on_status_change
 from jobtui.engine.domain.definitions import Definition
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 
@@ -359,8 +359,6 @@ def finish_job(
     )
     if job.progress != 100 and not _has_unfinished_ops(session, job):
         store.change_job(session, job, ref.who, "progress", progress=100)
-    if end in (Status.ERROR, Status.ABEND):
-        pause_queue_if_configured(store, session, job)
 
 
 def _has_unfinished_ops(session: Session, job: Job) -> bool:
@@ -376,6 +374,19 @@ def _has_unfinished_ops(session: Session, job: Job) -> bool:
         ).first()
         is not None
     )
+
+
+# The ends that are not a success: with pause_queue_on_failure on, any of them pauses the queue.
+PAUSING_ENDS = frozenset({Status.ERROR, Status.ABEND, Status.PARTIAL, Status.EXPIRED})
+
+
+def _pause_on_failure(store: Store, session: Session, job: Job, src: Status, dst: Status, who: str) -> None:
+    """Whoever ended the job (the engine, the expiry sweep), a failed end pauses the queue when configured."""
+    if dst in PAUSING_ENDS:
+        pause_queue_if_configured(store, session, job)
+
+
+on_status_change(_pause_on_failure)
 
 
 def pause_queue_if_configured(store: Store, session: Session, job: Job) -> None:

@@ -1,0 +1,62 @@
+"""`--view jobs|envelopes` and the config file's `view` choose the view the dashboard opens on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    import jobtui.app
+
+    views: list[str | None] = []
+
+    def fake_run_app(
+        url: str, readonly: bool = False, lang: str | None = None, actor: Any = None, view: Any = None
+    ) -> int:
+        views.append(view)
+        return 0
+
+    monkeypatch.setattr(jobtui.app, "run_app", fake_run_app)
+    monkeypatch.delenv("JOBTUI_POLICY", raising=False)
+    return views
+
+
+def test_view_comes_from_the_flag_else_the_config_file_else_jobs(
+    opened: list[str | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobtui.cli import main
+
+    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    config = tmp_path / "config.toml"
+    monkeypatch.setenv("JOBTUI_CONFIG", str(config))
+    assert main(["--db", db]) == 0
+    assert main(["--db", db, "--view", "envelopes"]) == 0
+    config.write_text('view = "envelopes"\n')
+    assert main(["--db", db]) == 0
+    assert main(["--db", db, "--view", "jobs"]) == 0
+    assert opened == ["jobs", "envelopes", "envelopes", "jobs"]
+
+
+def test_a_bad_view_is_one_line_and_exit_2(
+    opened: list[str | None],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from jobtui.cli import main
+
+    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    config = tmp_path / "config.toml"
+    config.write_text('view = "tree"\n')
+    monkeypatch.setenv("JOBTUI_CONFIG", str(config))
+    assert main(["--db", db]) == 2
+    assert capsys.readouterr().err == f'{config}: view must be "jobs" or "envelopes", not \'tree\'\n'
+    with pytest.raises(SystemExit) as exited:
+        main(["--db", db, "--view", "tree"])
+    assert exited.value.code == 2
+    assert "--view: invalid choice: 'tree'" in capsys.readouterr().err
+    assert opened == []

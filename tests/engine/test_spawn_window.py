@@ -65,7 +65,7 @@ def test_a_daemon_killed_between_spawn_and_pid_commit_never_runs_an_op_twice(
     tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
 ) -> None:
     # 50 in CI's extra step (.ci/run); fewer in the everyday suite, each kill costing a daemon's start.
-    kills = int(os.environ.get("JOBTUI_SPAWN_KILLS", "10"))
+    kills = int(os.environ.get("JOBTUI_SPAWN_KILLS", "5"))
     store = Store(daemon_env["JOBTUI_DB"])
     actions = Actions(store, Actor("tester"))
     ledger = tmp_path / "ledger"

@@ -244,7 +244,7 @@ def test_two_engine_processes_drain_a_queue_running_each_op_once(
     )
     spec = definition(text)
     # Thousands in the reliability run (JOBTUI_DRAIN_JOBS); enough here to make the engines contend.
-    total = int(os.environ.get("JOBTUI_DRAIN_JOBS", "500"))
+    total = int(os.environ.get("JOBTUI_DRAIN_JOBS", "300"))
     ids = actions.submit_many(spec, total)
     daemons += [start_daemon(daemon_env, workers=2), start_daemon(daemon_env, workers=2)]
 

@@ -61,3 +61,27 @@ def test_a_write_behind_a_stopped_lock_holder_gives_up_naming_it(tmp_path: Path)
 
 def _state(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+
+
+def test_a_dashboard_action_gives_up_behind_the_lock_while_the_store_itself_waits(tmp_path: Path) -> None:
+    """The dashboard's actions carry their own wait (its embedded engine shares the Store and waits)."""
+    import pytest
+
+    from jobtui.engine.db.store import DatabaseBusy
+
+    db = tmp_path / "jobs.db"
+    store = Store(f"sqlite:///{db}")
+    job_id = Actions(store, Actor("tester")).submit(definition('name = "j"\n[[run]]\nrun = "true"\n'))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, f"{db}.writelock"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        wait_for(lambda: _state(holder.pid) == "T", timeout=10, what="the holder to stop")
+        assert store.lock_wait_s is None  # engines on this Store wait as long as it takes
+        with pytest.raises(DatabaseBusy, match=f"locked by process {holder.pid}"):
+            Actions(store, Actor("tester"), lock_wait_s=0.5).cancel(job_id)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert store.reader.value("SELECT status FROM jobs WHERE id = :id", {"id": job_id}) == "READY"

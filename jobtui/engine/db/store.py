@@ -204,13 +204,15 @@ class Store:
     # -- transactions -------------------------------------------------------------------------------
 
     @contextmanager
-    def write(self, walking: bool = False) -> Iterator[Session]:
+    def write(self, walking: bool = False, lock_wait_s: float | None = None) -> Iterator[Session]:
         """One write transaction; commits on success, rolls back everything on any exception.
 
         `walking`: an engine moving the jobs it holds. Such a transaction makes work for other engines
         only when it leaves a job claimable; any other write (an operator's) may make work.
+        `lock_wait_s`: this write gives up after so long behind another process's lock (else the Store's
+        `lock_wait_s`): a dashboard's action must not hang while its embedded engine waits on.
         """
-        lock_fd = self.take_writer_lock()
+        lock_fd = self.take_writer_lock(lock_wait_s)
         try:
             conn = self._connect_for_write()
             session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
@@ -267,7 +269,7 @@ class Store:
                 with contextlib.suppress(DBAPIError):
                     conn.rollback()
 
-    def take_writer_lock(self) -> int | None:
+    def take_writer_lock(self, lock_wait_s: float | None = None) -> int | None:
         """Queue SQLite writers in the kernel: a waiter wakes the moment the lock is free, where
         SQLite's own busy handler polls with growing sleeps and starves under steady contention.
 
@@ -275,17 +277,18 @@ class Store:
         time gives up with DatabaseBusy naming the holder, instead of hanging behind a stopped process."""
         if self.db_path is None:
             return None
+        wait = lock_wait_s if lock_wait_s is not None else self.lock_wait_s
         # Group-writable (as the umask allows): every user of a shared database queues on this lock.
         fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o660)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                if self.lock_wait_s is None:
+                if wait is None:
                     fcntl.flock(fd, fcntl.LOCK_EX)
-                elif not _flock_within(fd, self.lock_wait_s):
+                elif not _flock_within(fd, wait):
                     fd = -1  # handed to the waiting thread, which closes it if it ever gets the lock
-                    raise DatabaseBusy(self._busy_message()) from None
+                    raise DatabaseBusy(self._busy_message(wait)) from None
             _note_holder(fd)
         except BaseException:
             if fd >= 0:
@@ -293,11 +296,11 @@ class Store:
             raise
         return fd
 
-    def _busy_message(self) -> str:
+    def _busy_message(self, wait: float) -> str:
         holder = _lock_holder(self._lock_path)
         who = f" by {holder}" if holder else ""
         return (
-            f"database {self.db_path} is locked{who} for more than {self.lock_wait_s:g} s; nothing was "
+            f"database {self.db_path} is locked{who} for more than {wait:g} s; nothing was "
             "changed (a stopped or hung process holds the write lock: resume or end it)"
         )
 

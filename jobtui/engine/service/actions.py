@@ -83,16 +83,19 @@ class QueueState:
 
 
 class Actions:
-    def __init__(self, store: Store, actor: Actor) -> None:
+    def __init__(self, store: Store, actor: Actor, lock_wait_s: float | None = None) -> None:
+        """`lock_wait_s`: how long an action waits behind another process's write lock (None: the
+        Store's setting) before it is refused, naming the holder."""
         self.store = store
         self.actor = actor
+        self.lock_wait_s = lock_wait_s
 
     # -- shared prelude -------------------------------------------------------------------------------
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write transaction whose audit rows name the real user too, when this actor is impersonated."""
-        with self.store.write() as s:
+        with self.store.write(lock_wait_s=self.lock_wait_s) as s:
             act_for(s, self.actor.real)
             yield s
 

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from jobtui.engine.service.reads import Reads
 
 
+# A dashboard action waits this long behind another process's write lock (a stopped daemon), then says
+# who holds it; the embedded engine on the same Store waits as long as it takes.
+ACTION_LOCK_WAIT_S = 30.0
+
+
 class Backend:
     def __init__(self, listing: JobListing, actor: Actor, store: Store | None = None) -> None:
         self.listing = listing
@@ -37,7 +42,7 @@ class Backend:
             from jobtui.engine.service.actions import Actions
 
             self._started = True
-            self._opened.set_result(Actions(store, actor))
+            self._opened.set_result(Actions(store, actor, ACTION_LOCK_WAIT_S))
 
     @classmethod
     def of_store(cls, store: Store, actor: Actor) -> Backend:
@@ -75,7 +80,7 @@ class Backend:
             from jobtui.engine.db.store import Store
             from jobtui.engine.service.actions import Actions
 
-            self._opened.set_result(Actions(Store(self.url), self.actor))
+            self._opened.set_result(Actions(Store(self.url), self.actor, ACTION_LOCK_WAIT_S))
         except BaseException as exc:
             self._opened.set_exception(exc)
 

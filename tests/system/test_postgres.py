@@ -81,8 +81,8 @@ def test_four_daemons_drain_the_queue_running_each_op_exactly_once(
     ops = f'call = "tests.support.ops:record_once_pg"\nenv = {{ OPS_LEDGER_DSN = "{dsn}" }}\n'
     spec = definition(f'name = "drain"\n[[pre]]\n{ops}[[run]]\n{ops}')
     # 5,000 in CI's full-size run (JOBTUI_PG_DRAIN_JOBS=5000, about two and a half minutes on two
-    # cores); fewer in the everyday suite, which must stay well under ten minutes.
-    total = int(os.environ.get("JOBTUI_PG_DRAIN_JOBS", "400"))
+    # cores); fewer in the everyday suite, which must stay under five minutes in all.
+    total = int(os.environ.get("JOBTUI_PG_DRAIN_JOBS", "200"))
     ids = Actions(store, Actor("tester")).submit_many(spec, total)
     daemons += [start_daemon(pg_url, tmp_path / "logs", "--workers", "4") for _ in range(4)]
 

@@ -22,7 +22,7 @@ from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
-from jobtui.engine.worker.runner import processes_with_token
+from jobtui.engine.worker.runner import processes_with_token, read_status_file
 from tests.support.helpers import ROOT, definition, job_of, run_until_status, wait_for
 from tests.support.ops_running import wait_op_started
 
@@ -145,7 +145,7 @@ def test_an_op_of_a_lost_host_that_left_its_exit_status_is_recorded_not_abended(
     try:
         op = wait_op_started(first, store, job_id)
         gate.touch()  # the op ends while its engine, on another host, no longer heartbeats
-        wait_for(lambda: Path(op.status_file or "").exists(), what="the op's exit status")
+        wait_for(lambda: read_status_file(op.status_file) is not None, what="the op's exit status")
         second.tick()  # host B watches host A's heartbeat from before it stops moving
         clock.advance(first.lease_s + 1)
         job = run_until_status(second, job_id, "FINISHED", "ERROR", "ABEND")
@@ -172,3 +172,28 @@ def test_cancel_with_no_engine_holding_the_job_still_kills_what_the_op_started(
     actions.cancel(job_id, comment="nobody holds it")
     wait_for(lambda: not processes_with_token(op.token), timeout=10, what="every process of the op to end")
     assert job_of(store, job_id).status == "CANCELED"
+
+
+def test_an_op_its_engine_died_before_spawning_runs_once_on_the_next_engine(
+    tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
+) -> None:
+    """Recorded as running, never spawned: no process, no trace of the wrapper. The next engine starts it
+    (it is not ABEND "vanished"), and it runs exactly once."""
+    store = Store(daemon_env["JOBTUI_DB"])
+    ledger = tmp_path / "ledger"
+    job_id = Actions(store, Actor("tester")).submit(
+        definition(f'name = "late"\n[[run]]\nrun = "echo $JOBTUI_JOB_ID >> {ledger}"\n'), keep=True
+    )
+    first = start_daemon(dict(daemon_env, JOBTUI_FAULT="kill-before-spawn"), workers=1)
+    daemons.append(first)
+    assert first.wait(timeout=60) == -signal.SIGKILL
+    with store.read() as s:
+        op = s.exec(select(OpRun).where(OpRun.job_id == job_id, OpRun.status == "running")).one()
+        assert op.pid is None and op.token
+    daemons.append(start_daemon(daemon_env, workers=1))
+    wait_for(
+        lambda: job_of(store, job_id).status not in ("READY", "RUNNING"), timeout=60, what="the job to end"
+    )
+    assert job_of(store, job_id).status == "FINISHED"
+    assert ledger.read_text().split() == [str(job_id)]
+    assert "never started before" in Path(job_of(store, job_id).log_path).read_text()

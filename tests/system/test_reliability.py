@@ -35,6 +35,7 @@ from textual.pilot import Pilot
 from jobtui.engine.db.driver import BUSY_TIMEOUT_MS
 from jobtui.engine.db.store import Store
 from jobtui.engine.worker.loop import Engine
+from jobtui.engine.worker.runner import read_status_file
 from tests.support.helpers import ROOT, status_of, wait_for
 
 _SCRIPT = Path(sys.executable).with_name("jobtui")
@@ -299,10 +300,12 @@ def test_kill_9_of_the_daemon_with_200_running_jobs_loses_nothing(
         else:
             os.kill(pid, signal.SIGKILL)  # only its wrapper: its children live on, unsupervised
     away_gate.open()
+    # The wrapper writes "started" into its status file first and the exit status over it at the end.
     wait_for(
-        lambda: all(Path(ops[j][1]).exists() for j in away), what="the ops that end while no engine runs"
+        lambda: all(read_status_file(ops[j][1]) is not None for j in away),
+        what="the ops that end while no engine runs",
     )
-    assert all(Path(ops[j][1]).read_text().strip() == "0" for j in away)
+    assert all(read_status_file(ops[j][1]) == 0 for j in away)
     assert set(statuses(db, running).values()) == {"RUNNING"}
 
     second = daemons.start(db, workers=200)
@@ -404,7 +407,9 @@ def test_a_write_lock_held_past_busy_timeout_delays_the_engine_without_losing_a_
         assert {j["status"] for j in json.loads(reads.stdout)} == {"RUNNING"}
 
         gate.open()  # the ops end now; the engine cannot record it until the lock is released
-        wait_for(lambda: all(f.exists() for f in status_files), what="the ops to end")
+        wait_for(
+            lambda: all(read_status_file(str(f)) is not None for f in status_files), what="the ops to end"
+        )
 
         def still_waiting() -> None:
             assert_no_crash(daemon)

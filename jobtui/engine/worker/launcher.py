@@ -27,7 +27,8 @@ from jobtui.engine.worker.state import EngineState, Held, LaunchSpec, timed
 log = logging.getLogger("jobtui.engine")
 
 # A test-only fault injection hook, never passed on to ops: "kill-after-spawn" makes the engine SIGKILL
-# itself right after starting an op's process, before recording its pid.
+# itself right after starting an op's process, before recording its pid; "kill-before-spawn" just before
+# starting it, after the op was recorded as running.
 FAULT_VAR = "JOBTUI_FAULT"
 
 
@@ -97,6 +98,8 @@ def start(state: EngineState, pool: ThreadPoolExecutor, held: Held, spec: Launch
             held.handle = CallHandle.start(pool, spec.call, spec.context, state.wake)
             return None
         assert spec.argv is not None
+        if os.environ.get(FAULT_VAR) == "kill-before-spawn":
+            os.kill(os.getpid(), signal.SIGKILL)  # test hook: see FAULT_VAR
         # Measured before the op can write: everything after this size is the op's.
         cap = LogCap.for_op(spec.context.log_path, state.log_cap_bytes())
         handle = ProcessHandle.start(

@@ -33,10 +33,13 @@ from jobtui.engine.domain.processes import is_same_process
 TOKEN_VAR = "JOBTUI_OP_TOKEN"
 # $0 of every wrapper: with the token, what tells the wrapper from the processes it started.
 WRAPPER_NAME = "jobtui-op"
-# The exit status goes straight into the status file with the shell's own `echo` (no `mv`: a fork and
-# exec per op, a third of the launch cost). The few bytes are one write() before the wrapper exits, and a
-# reader only trusts the file once the wrapper is gone: an empty or cut file reads as no status.
-WRAPPER = 'st="$1"; shift; "$@"; rc=$?; echo "$rc" > "$st"; exit "$rc"'
+# The wrapper writes "started" into the status file before it runs the op, and the exit status over it
+# after, both with the shell's own `echo` (no `mv`: a fork and exec per op, a third of the launch cost).
+# A reader only trusts the status once the wrapper is gone: an empty, cut or "started" file is no status.
+# No file at all, and no process carrying the op's token: the op never started (its engine died between
+# recording the op and spawning it), so it may be started now without running twice.
+STARTED = "started"
+WRAPPER = f'st="$1"; shift; echo {STARTED} > "$st"; "$@"; rc=$?; echo "$rc" > "$st"; exit "$rc"'
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,11 @@ def read_status_file(path: str | None, since: float | None = None) -> int | None
         return int(Path(path).read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def never_started(path: str | None) -> bool:
+    """No trace of the op's wrapper: its status file does not exist (see WRAPPER)."""
+    return bool(path) and not os.path.exists(path or "")
 
 
 def processes_with_token(token: str | None) -> list[psutil.Process]:

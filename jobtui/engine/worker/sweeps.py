@@ -13,7 +13,13 @@ from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.outcomes import Outcomes
 from jobtui.engine.worker.pipeline import JobRef
-from jobtui.engine.worker.runner import OpOutcome, ProcessHandle, find_wrapper, read_status_file
+from jobtui.engine.worker.runner import (
+    OpOutcome,
+    ProcessHandle,
+    find_wrapper,
+    never_started,
+    read_status_file,
+)
 from jobtui.engine.worker.state import EngineState, Held
 from jobtui.engine.worker.traps import resolve_trap
 
@@ -195,6 +201,19 @@ class Sweeps:
             state.log(job, f"re-adopted op {running.name} (pid {running.pid}) after {reason}")
             return True
         code = self._status_left(running)
+        if (
+            code is None
+            and running.host == state.host
+            and not running.pid
+            and never_started(running.status_file)
+        ):
+            # Recorded as running, but its engine died before spawning it: no process, no wrapper's trace.
+            # Started now, it runs exactly once.
+            running.status = OpStatus.PENDING.value
+            running.started_at = None
+            s.add(running)
+            state.log(job, f"op {running.name} never started before {reason}; starting it now")
+            return True
         if code is None:
             self.outcomes.abend(s, job, running, ref, f"{reason}; op {running.name} vanished with it")
             return False

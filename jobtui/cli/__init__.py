@@ -486,7 +486,7 @@ class _VisibleFormatter(logging.Formatter):
     (tracebacks keep their line breaks), never sent to the terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return visible(super().format(record), keep="\n")
+        return visible(super().format(record), keep="\n\t")
 
 
 def _store_when_reachable(args: argparse.Namespace, stop: threading.Event) -> Any:

@@ -93,6 +93,8 @@ def start(state: EngineState, pool: ThreadPoolExecutor, held: Held, spec: Launch
     held.timeout_s = spec.timeout_s
     held.deadline = now.add(seconds=spec.timeout_s) if spec.timeout_s else None
     held.timed_out = False
+    # Read before the launch: only a failure to start the op itself may fail it (never the database's).
+    cap_bytes = state.log_cap_bytes()
     try:
         if spec.call is not None:
             held.handle = CallHandle.start(pool, spec.call, spec.context, state.wake)
@@ -101,7 +103,7 @@ def start(state: EngineState, pool: ThreadPoolExecutor, held: Held, spec: Launch
         if os.environ.get(FAULT_VAR) == "kill-before-spawn":
             os.kill(os.getpid(), signal.SIGKILL)  # test hook: see FAULT_VAR
         # Measured before the op can write: everything after this size is the op's.
-        cap = LogCap.for_op(spec.context.log_path, state.log_cap_bytes())
+        cap = LogCap.for_op(spec.context.log_path, cap_bytes)
         handle = ProcessHandle.start(
             spec.argv, spec.env, spec.context.log_path, spec.status_file, None, state.wake, spec.token
         )

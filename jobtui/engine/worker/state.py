@@ -86,12 +86,14 @@ class EngineState:
         """The setting op_log_cap_mib in bytes, read at most every LOG_CAP_REFRESH_S (not per op)."""
         now = self.store.clock.elapsed()
         if self._log_cap is None or now - self._log_cap[1] > LOG_CAP_REFRESH_S:
-            with self.store.read() as s:
-                mib = self.store.get_setting(s, "op_log_cap_mib", DEFAULT_CAP_MIB)
             try:
+                with self.store.read() as s:
+                    mib = self.store.get_setting(s, "op_log_cap_mib", DEFAULT_CAP_MIB)
                 size = max(1, int(float(mib) * (1 << 20)))
-            except (TypeError, ValueError):
-                size = DEFAULT_CAP_MIB << 20
+            except Exception:
+                # Called as an op starts: a database that just dropped its connection (or an odd value)
+                # must not fail the op. The last value read, or the default, until the next read.
+                size = self._log_cap[0] if self._log_cap is not None else DEFAULT_CAP_MIB << 20
             self._log_cap = (size, now)
         return self._log_cap[0]
 

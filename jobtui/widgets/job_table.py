@@ -20,9 +20,8 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from jobtui.engine.domain.text import visible
@@ -30,6 +29,7 @@ from jobtui.engine.domain.timeparse import local_zone_name
 from jobtui.engine.read.listing import JobRow, JobSort
 from jobtui.i18n import type_text
 from jobtui.widgets.status_style import progress_text, status_text
+from jobtui.widgets.virtual_rows import VirtualRows
 
 
 @lru_cache(maxsize=8)
@@ -76,7 +76,7 @@ GAP = 1
 TOTAL_WIDTH = sum(c.width + GAP for c in COLUMNS)
 
 
-class JobTable(ScrollView, can_focus=True):
+class JobTable(VirtualRows, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", "Up", show=False),
         Binding("down,j", "cursor(1)", "Down", show=False),
@@ -126,15 +126,6 @@ class JobTable(ScrollView, can_focus=True):
 
     # -- data in ------------------------------------------------------------------------------------
 
-    @property
-    def rows_visible(self) -> int:
-        return max(1, self.size.height - 1)  # the first line is the header
-
-    def wanted_window(self) -> tuple[int, int]:
-        """The window worth fetching: the screen plus a page above and below."""
-        top = max(0, int(self.scroll_y) - self.rows_visible)
-        return top, self.rows_visible * 3
-
     def set_data(self, total: int, start: int, rows: Sequence[JobRow], cursor_index: int | None) -> None:
         """Install a fetched window. Only lines whose job changed (by feed seq) are repainted."""
         old = self._rows
@@ -175,52 +166,14 @@ class JobTable(ScrollView, can_focus=True):
 
     # -- cursor -------------------------------------------------------------------------------------
 
-    def action_cursor(self, delta: int) -> None:
-        self._move_cursor_to(self.cursor + delta, announce=True)
-
-    def action_page(self, direction: int) -> None:
-        self._move_cursor_to(self.cursor + direction * self.rows_visible, announce=True)
-
-    def action_jump(self, where: int) -> None:
-        self._move_cursor_to(0 if where == 0 else self.total - 1, announce=True)
-
     def _move_cursor_to(self, index: int, announce: bool) -> None:
-        if self.total == 0:
-            self.cursor = 0
-            return
-        index = max(0, min(self.total - 1, index))
-        previous = self.cursor
-        self.cursor = index
-        top = int(self.scroll_y)
-        # force: right after new data the scrollbars are not laid out yet and Textual would refuse to scroll,
-        # leaving the cursor below the screen.
-        if index < top:
-            self.scroll_to(y=index, animate=False, immediate=True, force=True)
-        elif index >= top + self.rows_visible:
-            self.scroll_to(y=index - self.rows_visible + 1, animate=False, immediate=True, force=True)
-        self._refresh_row(previous)
-        self._refresh_row(index)
-        self._ask_for_missing_rows()
-        if announce and previous != index:
-            self.moves += 1
-            self.post_message(self.CursorMoved(self.selected_job_id(), index))
+        previous = self._place_cursor(index)
+        if announce and previous is not None and previous != index:
+            self._cursor_moved(self.cursor)
 
-    def _refresh_row(self, index: int) -> None:
-        line = index - int(self.scroll_y) + 1
-        if 1 <= line <= self.rows_visible:
-            self._refresh_screen_line(line)
-
-    def _refresh_screen_line(self, line: int) -> None:
-        """Repaint one line of the widget as it is on screen (0 is the header). ScrollView.refresh_line
-        takes virtual lines; this table draws only what is on screen, so its lines are screen lines."""
-        self.refresh(Region(0, line, max(self.virtual_size.width, self.size.width), 1))
-
-    def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)
-        self._ask_for_missing_rows()
-
-    def on_resize(self, _event: events.Resize) -> None:
-        self._ask_for_missing_rows()
+    def _cursor_moved(self, index: int) -> None:
+        self.moves += 1
+        self.post_message(self.CursorMoved(self.selected_job_id(), index))
 
     def _ask_for_missing_rows(self) -> None:
         top = int(self.scroll_y)

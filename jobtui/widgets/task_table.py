@@ -17,16 +17,17 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Region, Size
+from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from jobtui.widgets.virtual_rows import VirtualRows
 
 PADDING = 1  # blank columns on each side of a cell, as a DataTable draws them
 PLACEHOLDER = "…"
 
 
-class TaskTable(ScrollView, can_focus=True):
+class TaskTable(VirtualRows, can_focus=True):
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "task-table--header",
         "task-table--cursor",
@@ -75,15 +76,6 @@ class TaskTable(ScrollView, can_focus=True):
     @property
     def row_count(self) -> int:
         return self.total
-
-    @property
-    def rows_visible(self) -> int:
-        return max(1, self.size.height - 1)  # the first line is the header
-
-    def wanted_window(self) -> tuple[int, int]:
-        """The window worth fetching: the screen plus a page above and below."""
-        top = max(0, int(self.scroll_y) - self.rows_visible)
-        return top, self.rows_visible * 3
 
     def clear(self, labels: Sequence[str]) -> None:
         """No tasks: the header alone, the cursor back on top."""
@@ -143,45 +135,11 @@ class TaskTable(ScrollView, can_focus=True):
 
     # -- cursor -------------------------------------------------------------------------------------
 
-    def action_cursor(self, delta: int) -> None:
-        self.move_cursor(self.cursor + delta)
-
-    def action_page(self, direction: int) -> None:
-        self.move_cursor(self.cursor + direction * self.rows_visible)
-
-    def action_jump(self, where: int) -> None:
-        self.move_cursor(0 if where == 0 else self.total - 1)
-
     def move_cursor(self, index: int) -> None:
-        if self.total == 0:
-            return
-        index = max(0, min(self.total - 1, index))
-        previous = self.cursor
-        self.cursor = index
-        top = int(self.scroll_y)
-        # force: right after new data the scrollbars are not laid out yet and Textual would refuse to scroll.
-        if index < top:
-            self.scroll_to(y=index, animate=False, immediate=True, force=True)
-        elif index >= top + self.rows_visible:
-            self.scroll_to(y=index - self.rows_visible + 1, animate=False, immediate=True, force=True)
-        self._refresh_row(previous)
-        self._refresh_row(index)
-        self._ask_for_missing_rows()
-        if previous != index:
-            self.post_message(self.TaskHighlighted(index, self.selected_task()))
+        self._cursor_to(index)
 
-    def _refresh_row(self, index: int) -> None:
-        line = index - int(self.scroll_y) + 1
-        if 1 <= line <= self.rows_visible:
-            # Screen lines: this table draws only what is on screen (see JobTable._refresh_screen_line).
-            self.refresh(Region(0, line, max(self.virtual_size.width, self.size.width), 1))
-
-    def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)
-        self._ask_for_missing_rows()
-
-    def on_resize(self, _event: events.Resize) -> None:
-        self._ask_for_missing_rows()
+    def _cursor_moved(self, index: int) -> None:
+        self.post_message(self.TaskHighlighted(index, self.selected_task()))
 
     def _ask_for_missing_rows(self) -> None:
         if self.job_id is None or self.total == 0:

@@ -57,9 +57,12 @@ def test_an_abend_leaves_nothing_running_and_nothing_pending(
         f'name = "suicide"\ntargets = ["a"]\n[[run]]\nrun = "touch {started}; kill -9 $PPID; sleep 60"\n'
         '[[post]]\nrun = "true"\n'
     )
-    op = wait_op_started(engine, store, job_id)
     job = run_until_status(engine, job_id, "ABEND")
-    engine.run_until(lambda: not live_pids_of_group(op.pid or 0))  # the orphaned sleep is killed too
+    # The op may die before any pass commits it as running: its pid is recorded with the abend then.
+    with store.read() as s:
+        pid = s.exec(select(OpRun.pid).where(OpRun.job_id == job_id, OpRun.step == "RUN")).one()
+    assert started.exists() and pid is not None
+    engine.run_until(lambda: not live_pids_of_group(pid))  # the orphaned sleep is killed too
     from jobtui.engine.service.views import job_detail_json
 
     with store.read() as s:

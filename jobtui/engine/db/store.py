@@ -236,6 +236,41 @@ class Store:
             if lock_fd is not None:
                 os.close(lock_fd)  # closing the descriptor releases the flock
 
+    @contextmanager
+    def savepoint(self, session: Session) -> Iterator[None]:
+        """One job's share of a batch transaction: on any exception its writes, feed rows, held-back
+        bookkeeping and after-commit callbacks are undone, and the rest of the batch stands.
+
+        Its bookkeeping is written at the end (a lost lease raises LeaseLost here, not at the batch's
+        commit, where it would undo every job)."""
+        info = session.info
+        kept = {
+            "jobtui_touched": dict(info.get("jobtui_touched", {})),
+            "jobtui_job_writes": {
+                job_id: _JobWrite(w.held, dict(w.values))
+                for job_id, w in info.get("jobtui_job_writes", {}).items()
+            },
+            "jobtui_after_commit": list(info.get("jobtui_after_commit", [])),
+        }
+        flags = {key: info.get(key) for key in ("jobtui_work", "jobtui_notified")}
+        nested = session.begin_nested()
+        try:
+            yield
+            self.flush_job_writes(session)
+            nested.commit()
+        except BaseException:
+            if nested.is_active:
+                nested.rollback()
+            info.update(kept)
+            for key, value in flags.items():
+                if value is None:
+                    info.pop(key, None)
+                else:
+                    info[key] = value
+            # Loaded rows may carry values written (set_committed_value) inside the undone savepoint.
+            session.expire_all()
+            raise
+
     @staticmethod
     def after_commit(session: Session, callback: Callable[[], object]) -> None:
         """Run `callback` once `session`'s write transaction has committed (never if it fails)."""
@@ -418,6 +453,23 @@ class Store:
             touched[job_id] = seq
             session.execute(update(JOBS).where(JOBS.c.id == job_id).values(seq=seq))
         return seq
+
+    def touch_many(self, session: Session, job_ids: list[int]) -> dict[int, int]:
+        """`touch` for many jobs: the feed rows of those not yet in it this transaction in one statement,
+        and each job's seq (the caller writes it with the job's row)."""
+        touched: dict[int | None, int] = session.info.setdefault("jobtui_touched", {})
+        new = [job_id for job_id in job_ids if job_id not in touched]
+        if new:
+            now = self.now()
+            seqs = session.execute(
+                insert(CHANGES).returning(CHANGES.c.seq, sort_by_parameter_order=True),
+                [{"job_id": job_id, "kind": "job", "at": now} for job_id in new],
+            ).scalars()
+            touched.update(zip(new, (int(seq) for seq in seqs), strict=True))
+            if not self.is_sqlite and not session.info.get("jobtui_notified"):
+                session.execute(text(f"NOTIFY {wakeups.CHANNEL}"))
+                session.info["jobtui_notified"] = True
+        return {job_id: touched[job_id] for job_id in job_ids}
 
     def _new_change(self, session: Session, job_id: int | None, kind: str) -> int:
         row = {"job_id": job_id, "kind": kind, "at": self.now()}

@@ -8,10 +8,10 @@ import json
 from datetime import datetime
 
 import pendulum
-from sqlalchemy import Boolean, Text, bindparam, column, text
+from sqlalchemy import Boolean, Text, bindparam, column, insert, text
 from sqlmodel import Session
 
-from jobtui.engine.db.models import AuditEvent, Job, UTCDateTime
+from jobtui.engine.db.models import AUDIT, Job, UTCDateTime
 from jobtui.engine.db.store import LeaseLost
 from jobtui.engine.domain.states import Status
 from jobtui.engine.worker import pipeline
@@ -30,6 +30,9 @@ _LOOK = text(
 ).columns(column("paused", Text()), column("next_due", UTCDateTime()), column("rollbacks", Boolean()))
 
 
+_SET_SEQ = text("UPDATE jobs SET seq = :seq WHERE id = :id")
+
+
 class Claimer:
     """Claims jobs for an engine's free slots, and remembers when the next job falls due."""
 
@@ -37,46 +40,58 @@ class Claimer:
         self.state = state
         # When the next job falls due, as of the last look; None when there was nothing to wake for.
         self.next_due: datetime | None = None
+        self._rollbacks = False  # the last look saw a rollback waiting for an engine
 
-    def claim(self, now: pendulum.DateTime) -> int:
-        """Claim jobs for the free slots; how many."""
-        state = self.state
+    def look(self, now: pendulum.DateTime, free: int) -> bool:
+        """Whether a claim may find a job for `free` slots: the queue runs and a job is due (or a
+        rollback waits for an engine). A look, not a lock: an idle engine must not queue behind busy
+        ones. One statement, as every daemon looks whenever any transaction on the queue commits."""
         self.next_due = None  # nothing to wake for while every slot is busy or the queue is paused
-        free = state.slots - len(state.held)
+        self._rollbacks = False
         if free <= 0:
-            return 0
-        with state.store.read() as s:
-            # Look before taking the write lock: an idle engine must not queue behind busy ones. One
-            # statement, as every daemon looks whenever any transaction on the queue commits.
+            return False
+        with self.state.store.read() as s:
             paused, next_due, rollbacks = s.execute(_LOOK).one()
-            if paused is not None and json.loads(paused):
-                return 0
-            self.next_due = _as_utc(next_due)
-            if not (rollbacks or (self.next_due is not None and self.next_due <= now)):
-                return 0
+        if paused is not None and json.loads(paused):
+            return False
+        self.next_due = _as_utc(next_due)
+        self._rollbacks = bool(rollbacks)
+        return bool(rollbacks) or (self.next_due is not None and self.next_due <= now)
+
+    def claim_in(self, s: Session, now: pendulum.DateTime, free: int) -> list[Held]:
+        """Inside the pass's write transaction: claim up to `free` jobs; the engine holds them from now
+        (the caller forgets them if the transaction fails)."""
+        state = self.state
+        if pipeline.queue_paused(state.store, s):
+            return []
         lease = state.new_lease()
-        with state.store.write(walking=True) as s:
-            if pipeline.queue_paused(state.store, s):
-                return 0
-            claimed = _claim_rows(state, s, now, free, lease, bool(rollbacks))
-            for job_id, name, src, status in claimed:
-                s.add(
-                    AuditEvent(
-                        job_id=job_id,
-                        job_name=name,
-                        at=now,
-                        who=state.who,
-                        action="claim",
-                        from_status=src,
-                        to_status=status,
-                        comment=f"worker {state.worker_id[:8]}",
-                    )
-                )
-                state.store.touch(s, job_id)
-        ids = [job_id for job_id, _, _, _ in claimed]
-        for job_id in ids:
-            state.held[job_id] = Held(job_id, lease)
-        return len(ids)
+        claimed = _claim_rows(state, s, now, free, lease, self._rollbacks)
+        if claimed:
+            s.execute(
+                insert(AUDIT),
+                [
+                    {
+                        "job_id": job_id,
+                        "job_name": name,
+                        "at": now,
+                        "who": state.who,
+                        "action": "claim",
+                        "from_status": src,
+                        "to_status": status,
+                        "comment": f"worker {state.worker_id[:8]}",
+                        "refused": False,
+                        "by_user": None,
+                    }
+                    for job_id, name, src, status in claimed
+                ],
+            )
+        if claimed:
+            seqs = state.store.touch_many(s, [job_id for job_id, _, _, _ in claimed])
+            s.execute(_SET_SEQ, [{"seq": seq, "id": job_id} for job_id, seq in seqs.items()])
+        held = [Held(job_id, lease) for job_id, _, _, _ in claimed]
+        for one in held:
+            state.held[one.job_id] = one
+        return held
 
 
 def _claim_rows(

@@ -12,6 +12,7 @@ import os
 import signal
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlmodel import Session
@@ -22,7 +23,7 @@ from jobtui.engine.domain.states import ROLLBACK_STEP
 from jobtui.engine.worker import pipeline
 from jobtui.engine.worker.logcap import LogCap
 from jobtui.engine.worker.runner import TOKEN_VAR, CallHandle, OpContext, OpOutcome, ProcessHandle
-from jobtui.engine.worker.state import EngineState, Held, LaunchSpec, timed
+from jobtui.engine.worker.state import EngineState, Held, LaunchSpec, StartedPid, timed
 
 log = logging.getLogger("jobtui.engine")
 
@@ -38,23 +39,64 @@ def launch_spec(state: EngineState, s: Session, job: Job, op_run: OpRun) -> Laun
     if op_run.task_id is not None:
         task = s.get(Task, op_run.task_id)
         target = task.target if task else ""
-    natures_file = str(state.store.log_dir / f"job-{job.id}.natures")
+    spec = build_spec(
+        state,
+        OpToStart(
+            job.id,
+            job.name,
+            job.exec,
+            job.log_path,
+            op_run.id,
+            op_run.step,
+            op_run.name,
+            op_run.rollback,
+            target,
+            op_def(job, op_run),
+        ),
+    )
+    # Recorded in the caller's transaction, the one marking the op running, committed before the start.
+    op_run.token, op_run.host, op_run.status_file = spec.token, state.host, spec.status_file
+    op_run.pid = op_run.pid_create_time = None
+    s.add(op_run)
+    return spec
+
+
+@dataclass(frozen=True)
+class OpToStart:
+    """The facts an op's launch needs, from the database rows or an engine's plan of the job."""
+
+    job_id: int
+    job_name: str
+    exec: int
+    log_path: str
+    op_run_id: int
+    step: str
+    name: str
+    rollback: str | None
+    target: str
+    op: OpDef | None  # None for a rollback command
+
+
+def build_spec(state: EngineState, start: OpToStart) -> LaunchSpec:
+    """What to run, with which environment, token and status file (the caller records the last two
+    with the op's start)."""
+    natures_file = str(state.store.log_dir / f"job-{start.job_id}.natures")
     env = dict(os.environ)
     env.pop(FAULT_VAR, None)
     env.update(
-        JOBTUI_JOB_ID=str(job.id),
-        JOBTUI_JOB_NAME=job.name,
-        JOBTUI_STEP=op_run.step,
-        JOBTUI_TARGET=target,
-        JOBTUI_EXEC=str(job.exec),
+        JOBTUI_JOB_ID=str(start.job_id),
+        JOBTUI_JOB_NAME=start.job_name,
+        JOBTUI_STEP=start.step,
+        JOBTUI_TARGET=start.target,
+        JOBTUI_EXEC=str(start.exec),
         JOBTUI_NATURES_FILE=natures_file,
     )
-    op = op_def(job, op_run)
+    op = start.op
     argv: list[str] | None = None
     call: str | None = None
     timeout_s: float | None = None
-    if op_run.step == ROLLBACK_STEP:
-        argv = ["/bin/sh", "-c", op_run.rollback or "true"]
+    if start.step == ROLLBACK_STEP:
+        argv = ["/bin/sh", "-c", start.rollback or "true"]
     else:
         assert op is not None
         env.update(dict(op.env))
@@ -67,14 +109,12 @@ def launch_spec(state: EngineState, s: Session, job: Job, op_run: OpRun) -> Laun
             argv = ["/bin/sh", "-c", op.run or "true"]
     token = uuid.uuid4().hex
     env[TOKEN_VAR] = token  # after the op's own env: the engine's, whatever the definition says
-    context = OpContext(job.id, job.name, op_run.step, target, job.exec, natures_file, env, job.log_path)
-    title = f"{op_run.step} {op_run.name}" + (f" [{target}]" if target else "")
-    status_file = str(state.store.log_dir / f"job-{job.id}.op-{op_run.id}.rc")
-    # Recorded in the caller's transaction, the one marking the op running, committed before the start.
-    op_run.token, op_run.host, op_run.status_file = token, state.host, status_file
-    op_run.pid = op_run.pid_create_time = None
-    s.add(op_run)
-    return LaunchSpec(op_run.id, argv, call, env, context, status_file, timeout_s, title, token)
+    context = OpContext(
+        start.job_id, start.job_name, start.step, start.target, start.exec, natures_file, env, start.log_path
+    )
+    title = f"{start.step} {start.name}" + (f" [{start.target}]" if start.target else "")
+    status_file = str(state.store.log_dir / f"job-{start.job_id}.op-{start.op_run_id}.rc")
+    return LaunchSpec(start.op_run_id, argv, call, env, context, status_file, timeout_s, title, token)
 
 
 def op_def(job: Job, op_run: OpRun) -> OpDef | None:
@@ -115,25 +155,25 @@ def start(state: EngineState, pool: ThreadPoolExecutor, held: Held, spec: Launch
         os.kill(os.getpid(), signal.SIGKILL)
     held.handle = handle
     held.log_cap = cap
-    try:
-        with state.store.write(walking=True) as s:
-            s.execute(
-                timed(
-                    text(
-                        "UPDATE op_runs SET pid = :pid, pid_create_time = :ct, host = :host, "
-                        "status_file = :sf, deadline_at = :dl WHERE id = :id"
-                    ),
-                    "dl",
-                ),
-                {
-                    "pid": handle.pid,
-                    "ct": handle.create_time,
-                    "host": state.host,
-                    "sf": spec.status_file,
-                    "dl": held.deadline,
-                    "id": spec.op_run_id,
-                },
-            )
-    except Exception:
-        log.exception("could not record pid of op run %s", spec.op_run_id)
+    # Recorded by the next pass's batch (woken at once), with every other op started meanwhile: an
+    # engine dying before that leaves an op the take-over finds by its token, as between spawn and commit.
+    state.started_pids.append(StartedPid(spec.op_run_id, handle.pid, handle.create_time, held.deadline))
+    state.wake()
     return None
+
+
+def record_started_pids(state: EngineState, s: Session, started: list[StartedPid]) -> None:
+    """Write the pids of the ops started since the last pass, in one statement."""
+    s.execute(
+        timed(
+            text(
+                "UPDATE op_runs SET pid = :pid, pid_create_time = :ct, host = :host, deadline_at = :dl "
+                "WHERE id = :id"
+            ),
+            "dl",
+        ),
+        [
+            {"pid": p.pid, "ct": p.create_time, "host": state.host, "dl": p.deadline, "id": p.op_run_id}
+            for p in started
+        ],
+    )

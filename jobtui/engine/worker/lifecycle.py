@@ -27,11 +27,11 @@ UNFINISHED_TASK = (TaskStatus.SCHEDULED.value, TaskStatus.RUNNING.value, TaskSta
 
 
 def schedule_of(job: Job) -> JobSchedule | None:
-    return _parse_schedule(job.schedule)
+    return schedule_from_text(job.schedule)
 
 
 @functools.lru_cache(maxsize=1024)
-def _parse_schedule(text: str | None) -> JobSchedule | None:
+def schedule_from_text(text: str | None) -> JobSchedule | None:
     return JobSchedule.from_json(text)
 
 

@@ -23,7 +23,8 @@ import pendulum
 from sqlalchemy.exc import DBAPIError
 
 from jobtui.engine.db.store import Store
-from jobtui.engine.worker import claims, registration, walker
+from jobtui.engine.worker import claims, registration
+from jobtui.engine.worker.batch import Batch
 from jobtui.engine.worker.claims import Claimer
 from jobtui.engine.worker.outcomes import Outcomes
 from jobtui.engine.worker.state import Dying, EngineState, Held, LaunchSpec
@@ -45,7 +46,10 @@ class Engine:
         lease_s: float = 30.0,
         kill_grace_s: float = 5.0,
         idle_poll_s: float = 1.0,
+        fast_lane: bool = True,
     ) -> None:
+        """`fast_lane=False` walks every job through the rule-rich path (`walker`, `outcomes`): both write
+        the same rows, and the tests compare them."""
         self.store = store
         self.slots = max(1, workers)
         self.host = host or socket.gethostname()
@@ -62,6 +66,7 @@ class Engine:
         self._supervisor = Supervisor(self._state)
         self._outcomes = Outcomes(self._state, self._supervisor, self._pool)
         self._claimer = Claimer(self._state)
+        self._batch = Batch(self._state, self._outcomes, self._claimer, fast_lane)
         self._sweeps = Sweeps(self._state, self._outcomes)
         # When the last heartbeat was written, on the monotonic clock: a step of the wall clock back
         # must not silence the heartbeat (others would declare this engine lost), nor a step forward
@@ -189,17 +194,9 @@ class Engine:
                 if mine:
                     self._sweeps.run(now, self.lease_s)
         self._supervisor.check_leases()
-        self._supervisor.collect(now, self._outcomes.complete)
+        ended = self._supervisor.collect(now)
         self._supervisor.escalate_kills(now, self.kill_grace_s)
-        claimed = 0 if self.draining else self._claimer.claim(now)
-        for held in list(self._held.values()):
-            if held.ready_outcome is not None and held.job_id in self._held:
-                self._outcomes.complete(
-                    held, held.ready_outcome
-                )  # an outcome a failed write could not record
-            elif held.handle is None and held.job_id in self._held:
-                walker.advance(self._state, held, self._outcomes.launch)
-        return claimed > 0
+        return self._batch.run(now, ended)
 
     def _heartbeat(self, now: pendulum.DateTime) -> None:
         elapsed = self.store.clock.elapsed()

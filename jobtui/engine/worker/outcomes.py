@@ -35,48 +35,21 @@ class Outcomes:
     def launch(self, held: Held, spec: LaunchSpec) -> None:
         failed = launcher.start(self.state, self.pool, held, spec)
         if failed is not None:
-            self.complete(held, failed)
+            # Recorded by the next pass, woken at once.
+            held.ready_outcome = failed
+            self.state.wake()
 
     def complete(self, held: Held, outcome: OpOutcome) -> None:
-        """Record how an op ended and decide the job's next move (trap, failure, rollback, next op)."""
-        state = self.state
+        """Record how an op ended in a transaction of its own, then start the job's next op (the
+        take-over sweep's path; the engine's pass records outcomes in its batch: `record`)."""
         handle, held.handle = held.handle, None
         held.ready_outcome = None
         spec: LaunchSpec | None = None
         try:
-            with state.store.write(walking=True) as s:
-                job = s.get(Job, held.job_id)
-                op_run = s.get(OpRun, held.op_run_id) if held.op_run_id else None
-                if job is None or job.lease != held.lease or op_run is None:
-                    state.held.pop(held.job_id, None)
-                    return
-                ref = JobRef(state.who, held.lease)
-                title = held.title or f"{op_run.step} {op_run.name}"
-                state.append_log(job.log_path, f"{title}: {outcome.error or 'done'}")
-                if outcome.vanished:
-                    self.abend(s, job, op_run, ref, outcome.error or "op vanished")
-                    return
-                now = state.store.now()
-                op_run.exit_code = outcome.exit_code
-                op_run.completed_at = now
-                op_run.error = outcome.error
-                op_run.status = OpStatus.DONE.value if outcome.ok else OpStatus.FAILED.value
-                s.add(op_run)
-                if outcome.ok:
-                    self._after_success(s, job, op_run, ref)
-                else:
-                    self._after_failure(s, job, op_run, ref)
-                still_held = job.lease == held.lease  # not when trapped: handed back to an operator
-                pipeline.refresh_progress(
-                    state.store, s, job, ref if still_held else JobRef(state.who), task_id=op_run.task_id
-                )
-                if not still_held:
-                    state.let_go_at_commit(s, held.job_id)
-                elif not state.draining:
-                    # Start the next op in the same transaction: one commit per op, not two.
-                    spec = walker.walk(state, s, job, held)
+            with self.state.store.write(walking=True) as s:
+                spec = self.record(s, held, outcome)
         except LeaseLost:
-            state.held.pop(held.job_id, None)
+            self.state.held.pop(held.job_id, None)
             return
         except Exception:
             # Nothing was recorded: keep the outcome, or the next pass would find no pending op and walk
@@ -88,6 +61,43 @@ class Outcomes:
             del handle
         if spec is not None:
             self.launch(held, spec)
+
+    def record(self, s: Session, held: Held, outcome: OpOutcome) -> LaunchSpec | None:
+        """Inside a write transaction: record how the op ended, decide the job's next move (trap,
+        failure, rollback, next op) and mark its next op started; how to launch it, if any."""
+        state = self.state
+        job = s.get(Job, held.job_id)
+        op_run = s.get(OpRun, held.op_run_id) if held.op_run_id else None
+        if job is None or job.lease != held.lease or op_run is None:
+            state.held.pop(held.job_id, None)
+            return None
+        ref = JobRef(state.who, held.lease)
+        title = held.title or f"{op_run.step} {op_run.name}"
+        state.append_log(job.log_path, f"{title}: {outcome.error or 'done'}")
+        if outcome.vanished:
+            self.abend(s, job, op_run, ref, outcome.error or "op vanished")
+            return None
+        now = state.store.now()
+        op_run.exit_code = outcome.exit_code
+        op_run.completed_at = now
+        op_run.error = outcome.error
+        op_run.status = OpStatus.DONE.value if outcome.ok else OpStatus.FAILED.value
+        s.add(op_run)
+        if outcome.ok:
+            self._after_success(s, job, op_run, ref)
+        else:
+            self._after_failure(s, job, op_run, ref)
+        still_held = job.lease == held.lease  # not when trapped: handed back to an operator
+        pipeline.refresh_progress(
+            state.store, s, job, ref if still_held else JobRef(state.who), task_id=op_run.task_id
+        )
+        if not still_held:
+            state.let_go_at_commit(s, held.job_id)
+            return None
+        if state.draining:
+            return None
+        # Start the next op in the same transaction: one commit per op, not two.
+        return walker.walk(state, s, job, held)
 
     def _after_success(self, s: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
         if op_run.step == ROLLBACK_STEP and op_run.rollback_of:

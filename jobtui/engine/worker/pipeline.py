@@ -33,11 +33,11 @@ class JobRef:
 
 
 def definition_of(job: Job) -> Definition:
-    return _parse_stored_definition(job.definition)
+    return definition_from_text(job.definition)
 
 
 @functools.lru_cache(maxsize=512)
-def _parse_stored_definition(text: str) -> Definition:
+def definition_from_text(text: str) -> Definition:
     # Jobs of one definition share its text; the engine asks for it at every op.
     return Definition.from_dict(json.loads(text))
 

@@ -7,6 +7,7 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pendulum
 from sqlalchemy import TextClause, bindparam
@@ -17,7 +18,11 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB, LogCap
 from jobtui.engine.worker.runner import OpContext, OpHandle, OpOutcome
 
+if TYPE_CHECKING:
+    from jobtui.engine.worker.plan import Plan
+
 LOG_CAP_REFRESH_S = 30.0
+
 
 @dataclass
 class Held:
@@ -33,6 +38,17 @@ class Held:
     ready_outcome: OpOutcome | None = None
     title: str = ""
     log_cap: LogCap | None = None  # the op's share of the job's log (process ops)
+    plan: Plan | None = None  # the job's plan while the fast lane walks it
+
+
+@dataclass(frozen=True)
+class StartedPid:
+    """An op's process, started after its transaction committed: its pid goes to the next batch."""
+
+    op_run_id: int
+    pid: int | None
+    create_time: float | None
+    deadline: datetime | None
 
 
 @dataclass
@@ -67,6 +83,7 @@ class EngineState:
         self.who = f"engine@{host}"
         self.draining = False
         self.held: dict[int, Held] = {}
+        self.started_pids: list[StartedPid] = []
         self.wake_event = threading.Event()
         self._claims = itertools.count(1)
         self._log_cap: tuple[int, float] | None = None  # (bytes, when read on the monotonic clock)

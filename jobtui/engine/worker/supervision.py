@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 
 import pendulum
 import psutil
-from sqlmodel import col, select
+from sqlalchemy import bindparam, text
 
-from jobtui.engine.db.models import Job
 from jobtui.engine.worker.runner import (
     OpHandle,
     OpOutcome,
@@ -29,13 +27,19 @@ log = logging.getLogger("jobtui.engine")
 _ENDED_BY_HAND = ("CANCELED", "ABEND", "PAUSED", "REPLACED")
 
 
+_LEASES = text("SELECT id, lease, status FROM jobs WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+
+
 class Supervisor:
     def __init__(self, state: EngineState) -> None:
         self.state = state
         self.dying: list[Dying] = []
 
-    def collect(self, now: pendulum.DateTime, complete: Callable[[Held, OpOutcome], None]) -> None:
-        """Hand each op that ended to `complete`; terminate those past their timeout."""
+    def collect(self, now: pendulum.DateTime) -> list[tuple[Held, OpOutcome]]:
+        """The ops that ended, with how; terminate those past their timeout."""
+        ended: list[tuple[Held, OpOutcome]] = []
         for held in list(self.state.held.values()):
             if held.handle is None:
                 continue
@@ -56,14 +60,15 @@ class Supervisor:
             cap, held.log_cap = held.log_cap, None
             if cap is not None and (marker := cap.marker()):
                 self.state.append_log(cap.path, marker)
-            complete(held, outcome)
+            ended.append((held, outcome))
+        return ended
 
     def check_leases(self) -> None:
         held_jobs = self.state.held
         if not held_jobs:
             return
         with self.state.store.read() as s:
-            rows = s.exec(select(Job.id, Job.lease, Job.status).where(col(Job.id).in_(list(held_jobs)))).all()
+            rows = s.execute(_LEASES, {"ids": list(held_jobs)}).all()
         current = {job_id: (lease, status) for job_id, lease, status in rows}
         for job_id, held in list(held_jobs.items()):
             lease, status = current.get(job_id, (None, None))

@@ -3,14 +3,12 @@ and says which op to start next, or parks, hands back or ends the job when none 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final
 
 import pendulum
 from sqlmodel import Session
 
 from jobtui.engine.db.models import Job, OpRun
-from jobtui.engine.db.store import LeaseLost
 from jobtui.engine.domain.schedules import JobSchedule
 from jobtui.engine.domain.states import ROLLBACK_STEP, Status, Step
 from jobtui.engine.worker import launcher, lifecycle, pipeline
@@ -26,24 +24,6 @@ AGAIN: Final = _Again()
 
 # What one look at a job finds: an op to start, None once the job was released or ended, or AGAIN.
 Found = OpRun | None | _Again
-
-
-def advance(state: EngineState, held: Held, launch: Callable[[Held, LaunchSpec], None]) -> None:
-    """Move a held job on until it starts an op, waits, or ends."""
-    while held.job_id in state.held and held.handle is None and not state.draining:
-        try:
-            with state.store.write(walking=True) as s:
-                job = s.get(Job, held.job_id)
-                if job is None or job.lease != held.lease:
-                    state.held.pop(held.job_id, None)
-                    return
-                spec = walk(state, s, job, held)
-        except LeaseLost:
-            state.held.pop(held.job_id, None)
-            return
-        if spec is None:
-            return
-        launch(held, spec)
 
 
 def walk(state: EngineState, s: Session, job: Job, held: Held) -> LaunchSpec | None:

@@ -1,0 +1,184 @@
+"""One engine pass's writes in one transaction: every op that finished since the last pass is recorded
+and its job walked on to its next op, the pids of the ops started since are written, and free slots are
+claimed and their jobs walked to their first op, all behind one commit (one fsync).
+
+Ops that end while a commit is in flight wait for the next pass, which takes them all together: the
+batch grows with the load. Each job has a savepoint of its own: a job whose walk fails (a bug, a row
+the database refuses) is undone alone and tried again next pass, and the rest of the batch stands. Only
+a failure of the database itself (unreachable, the commit refused) undoes the whole pass; the engine
+then keeps every outcome and claim it meant to record, and records them once the database answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import pendulum
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlmodel import Session
+
+from jobtui.engine.db.models import Job
+from jobtui.engine.db.store import LeaseLost
+from jobtui.engine.worker import launcher, walker
+from jobtui.engine.worker.claims import Claimer
+from jobtui.engine.worker.fastlane import FastLane, Writes
+from jobtui.engine.worker.outcomes import Outcomes
+from jobtui.engine.worker.runner import OpHandle, OpOutcome
+from jobtui.engine.worker.state import EngineState, Held, LaunchSpec, StartedPid
+
+log = logging.getLogger("jobtui.engine")
+
+# Errors of the connection or the database as a whole: retrying one job alone would fail the same way.
+_WHOLE_BATCH = (OperationalError, InterfaceError, DisconnectionError)
+
+
+@dataclass
+class _Finished:
+    held: Held
+    outcome: OpOutcome
+    handle: OpHandle | None
+
+
+@dataclass
+class _Pass:
+    """What one pass did, to launch after its commit or to put back if the commit fails."""
+
+    finished: list[_Finished] = field(default_factory=list)
+    claimed: list[Held] = field(default_factory=list)
+    pids: list[StartedPid] = field(default_factory=list)
+    launches: list[tuple[Held, LaunchSpec]] = field(default_factory=list)
+    busy: int = 0  # slots taken once this pass commits
+
+
+class Batch:
+    def __init__(
+        self, state: EngineState, outcomes: Outcomes, claimer: Claimer, fast_lane: bool = True
+    ) -> None:
+        self.state = state
+        self.lane = FastLane(state, fast_lane)
+        self.outcomes = outcomes
+        self.claimer = claimer
+
+    def run(self, now: pendulum.DateTime, ended: list[tuple[Held, OpOutcome]]) -> bool:
+        """Record `ended` (and outcomes an earlier pass could not record), walk idle held jobs, claim
+        for the free slots; True when it claimed, so the loop comes straight back for more."""
+        state = self.state
+        done = _Pass()
+        ended_ids = {held.job_id for held, _ in ended}
+        retried = [
+            (h, h.ready_outcome)
+            for h in state.held.values()
+            if h.ready_outcome is not None and h.job_id not in ended_ids
+        ]
+        for held, outcome in [*ended, *retried]:
+            assert outcome is not None
+            done.finished.append(_Finished(held, outcome, held.handle))
+        idle = [
+            h
+            for h in state.held.values()
+            if h.handle is None and h.ready_outcome is None and h.job_id not in ended_ids
+        ]
+        running = sum(
+            1
+            for h in state.held.values()
+            if h.handle is not None and h.ready_outcome is None and h.job_id not in ended_ids
+        )
+        claim = not state.draining and self.claimer.look(now, state.slots - running)
+        if not (done.finished or state.started_pids or claim or (idle and not state.draining)):
+            return False
+        done.busy = running
+        done.pids, state.started_pids = state.started_pids, []
+        try:
+            with state.store.write(walking=True) as s:
+                self._write(s, now, done, idle, claim)
+        except BaseException:
+            self._put_back(done)
+            raise
+        for held, spec in done.launches:
+            if held.job_id in state.held:
+                self.outcomes.launch(held, spec)
+        return bool(done.claimed)
+
+    def _write(self, s: Session, now: pendulum.DateTime, done: _Pass, idle: list[Held], claim: bool) -> None:
+        state, lane = self.state, self.lane
+        writes = Writes()
+        if done.pids:
+            launcher.record_started_pids(state, s, done.pids)
+        in_lane: list[_Finished] = []
+        for finished in done.finished:
+            held = finished.held
+            held.handle, held.ready_outcome = None, None
+            if lane.takes(held, finished.outcome, now):
+                in_lane.append(finished)
+            else:
+                self._job(s, done, held, finished.outcome)
+        standing = {h.job_id for h in lane.check_leases(s, [f.held for f in in_lane])}
+        for finished in in_lane:
+            if finished.held.job_id in standing:
+                spec = lane.record(writes, finished.held, finished.outcome, now)
+                self._walked_in_lane(s, done, finished.held, spec)
+        if not state.draining:
+            for held in idle:
+                self._job(s, done, held, None)
+            free = state.slots - done.busy
+            if claim and free > 0:
+                done.claimed = self.claimer.claim_in(s, now, free)
+                lane.load_plans(s, done.claimed, now)
+                for held in done.claimed:
+                    if lane.takes(held, None, now):
+                        self._walked_in_lane(s, done, held, lane.walk(writes, held, now))
+                    else:
+                        self._job(s, done, held, None)
+        lane.write(s, writes)
+
+    def _walked_in_lane(self, s: Session, done: _Pass, held: Held, spec: LaunchSpec | None) -> None:
+        if spec is not None:
+            done.launches.append((held, spec))
+            done.busy += 1
+        else:  # the job ended
+            held.plan = None
+            self.state.let_go_at_commit(s, held.job_id)
+
+    def _job(self, s: Session, done: _Pass, held: Held, outcome: OpOutcome | None) -> None:
+        """Record `outcome` (or, without one, walk the held job on) in a savepoint of its own."""
+        state = self.state
+        spec: LaunchSpec | None = None
+        try:
+            with state.store.savepoint(s):
+                if outcome is not None:
+                    spec = self.outcomes.record(s, held, outcome)
+                else:
+                    job = s.get(Job, held.job_id)
+                    if job is None or job.lease != held.lease:
+                        state.held.pop(held.job_id, None)
+                        return
+                    spec = walker.walk(state, s, job, held)
+        except LeaseLost:
+            state.held.pop(held.job_id, None)
+            return
+        except _WHOLE_BATCH:
+            raise
+        except Exception:
+            # A poison job: undone alone, its outcome kept for the next pass; the rest of the batch goes on.
+            log.exception("job %s: could not record its progress; trying again next pass", held.job_id)
+            held.ready_outcome = outcome
+            done.busy += 1
+            return
+        if spec is not None:
+            done.launches.append((held, spec))
+            done.busy += 1
+
+    def _put_back(self, done: _Pass) -> None:
+        """The pass's transaction failed: nothing it wrote counts. Keep every outcome to record it again,
+        forget the claims (the database still has those jobs unclaimed), re-queue the pids."""
+        state = self.state
+        for finished in done.finished:
+            # Its plan moved on in memory with what was not written: the walker takes the job from the rows.
+            finished.held.plan = None
+            if finished.held.job_id in state.held:
+                finished.held.handle = finished.handle
+                finished.held.ready_outcome = finished.outcome
+        for held in done.claimed:
+            state.held.pop(held.job_id, None)
+        state.started_pids[:0] = done.pids

@@ -1,0 +1,358 @@
+"""The engine's fast lane: a fresh job made only of plain ops (no approval gate, no schedule window or
+retries, no envelope) is walked from its claim to its end with its plan in memory, and the rows it
+changes are written set-based: one statement per table per pass, however many jobs moved.
+
+The lane only ever takes the success path. An op that failed, vanished or timed out, a finished PRE op
+(its natures are read by the rule-rich path), a RUN gate that would not open, a drain: the job goes to
+the walker and `Outcomes` (and stays there), which read the rows this lane wrote. Both write exactly the
+same rows, audit trail and change feed (tests/engine/test_fastlane.py compares them), so a job may
+change lanes at any pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pendulum
+from sqlalchemy import bindparam, insert, text, update
+from sqlalchemy.engine import Row
+from sqlmodel import Session
+
+from jobtui.engine.db.models import AUDIT, JOBS, UTCDateTime
+from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
+from jobtui.engine.worker import lifecycle, pipeline
+from jobtui.engine.worker.launcher import OpToStart, build_spec
+from jobtui.engine.worker.plan import Plan, PlanOp, PlanTask
+from jobtui.engine.worker.runner import OpOutcome
+from jobtui.engine.worker.state import EngineState, Held, LaunchSpec, timed
+
+_FINISHED_OP = frozenset(s.value for s in pipeline.FINISHED_OP)
+
+
+@dataclass
+class Writes:
+    """The rows one pass's lane changes, written together at its end."""
+
+    ops_started: list[dict[str, Any]] = field(default_factory=list)
+    ops_done: list[dict[str, Any]] = field(default_factory=list)
+    tasks_started: list[dict[str, Any]] = field(default_factory=list)
+    task_progress: list[dict[str, Any]] = field(default_factory=list)
+    tasks_done: list[dict[str, Any]] = field(default_factory=list)
+    jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    leases: dict[int, str] = field(default_factory=dict)
+    audits: list[dict[str, Any]] = field(default_factory=list)
+
+    def job(self, plan: Plan, **values: Any) -> None:
+        self.leases[plan.job_id] = plan.lease
+        self.jobs.setdefault(plan.job_id, {}).update(values)
+
+
+_PLAN_JOBS = (
+    text(
+        "SELECT id, name, exec, log_path, definition, schedule, status, step, progress, started_at, "
+        "run_started_at, max_start_at, scheduled_at, approved, outcome, failed, envelope_id "
+        "FROM jobs WHERE id IN :ids"
+    )
+    .bindparams(bindparam("ids", expanding=True))
+    .columns(
+        started_at=UTCDateTime(),
+        run_started_at=UTCDateTime(),
+        max_start_at=UTCDateTime(),
+        scheduled_at=UTCDateTime(),
+    )
+)
+_PLAN_TASKS = text(
+    "SELECT id, job_id, target, status, attempts FROM tasks WHERE job_id IN :ids ORDER BY job_id, position"
+).bindparams(bindparam("ids", expanding=True))
+_PLAN_OPS = text(
+    "SELECT o.id, o.job_id, o.task_id, o.step, o.op_index, o.name, o.status FROM op_runs o "
+    "JOIN jobs j ON j.id = o.job_id AND j.exec = o.exec "
+    "WHERE o.job_id IN :ids AND o.step <> 'ROLLBACK' ORDER BY o.job_id, o.position"
+).bindparams(bindparam("ids", expanding=True))
+_LEASES = text("SELECT id, lease FROM jobs WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+_LOCKED_LEASES = text("SELECT id, lease FROM jobs WHERE id IN :ids FOR UPDATE").bindparams(
+    bindparam("ids", expanding=True)
+)
+
+_OP_STARTED = timed(
+    text(
+        "UPDATE op_runs SET status = 'running', started_at = :now, exit_code = NULL, error = NULL, "
+        "completed_at = NULL, skipped_at = NULL, token = :token, host = :host, status_file = :sf, "
+        "pid = NULL, pid_create_time = NULL WHERE id = :id"
+    ),
+    "now",
+)
+_OP_DONE = timed(
+    text(
+        "UPDATE op_runs SET status = :status, exit_code = :code, completed_at = :now, error = :error "
+        "WHERE id = :id"
+    ),
+    "now",
+)
+_TASK_STARTED = timed(
+    text(
+        "UPDATE tasks SET status = 'RUNNING', last_triggered_at = :now, current_step = :step, "
+        "attempts = :attempts WHERE id = :id"
+    ),
+    "now",
+)
+_TASK_PROGRESS = text("UPDATE tasks SET progress = :progress WHERE id = :id")
+_TASK_DONE = text("UPDATE tasks SET status = :status, current_step = NULL WHERE id = :id")
+
+
+class FastLane:
+    def __init__(self, state: EngineState, enabled: bool = True) -> None:
+        self.state = state
+        self.enabled = enabled
+
+    # -- plans --------------------------------------------------------------------------------------
+
+    def load_plans(self, s: Session, held: list[Held], now: pendulum.DateTime) -> None:
+        """Give each just-claimed job a plan when the lane may walk it (three statements for all)."""
+        if not held:
+            return
+        by_id = {h.job_id: h for h in held}
+        ids = list(by_id)
+        tasks: dict[int, dict[int, PlanTask]] = {}
+        walked: set[int] = set()  # a task already moved: not a fresh job
+        for row in s.execute(_PLAN_TASKS, {"ids": ids}):
+            if row.status != TaskStatus.SCHEDULED.value:
+                walked.add(row.job_id)
+            tasks.setdefault(row.job_id, {})[row.id] = PlanTask(row.id, row.target, row.attempts)
+        ops: dict[int, list[PlanOp]] = {}
+        for row in s.execute(_PLAN_OPS, {"ids": ids}):
+            op = PlanOp(row.id, row.task_id, row.step, row.op_index, row.name, row.status)
+            ops.setdefault(row.job_id, []).append(op)
+        for row in s.execute(_PLAN_JOBS, {"ids": ids}):
+            one = by_id[row.id]
+            job_tasks = tasks.get(row.id, {})
+            job_ops = ops.get(row.id, [])
+            if not self.enabled or row.id in walked or not _fresh(row, job_ops):
+                continue
+            try:
+                definition = pipeline.definition_from_text(row.definition)
+            except Exception:
+                continue  # the walker meets it in a savepoint of its own, and the batch goes on
+            one.plan = Plan(
+                job_id=row.id,
+                lease=one.lease,
+                name=row.name,
+                exec=row.exec,
+                log_path=row.log_path,
+                definition=definition,
+                step=row.step,
+                progress=row.progress,
+                run_started=False,
+                max_start_at=_utc(row.max_start_at),
+                scheduled_at=_utc(row.scheduled_at),
+                tasks=job_tasks,
+                ops=job_ops,
+            )
+            if one.plan.definition.approval and not row.approved:
+                one.plan = None
+
+    def takes(self, held: Held, outcome: OpOutcome | None, now: pendulum.DateTime) -> bool:
+        """Whether the lane records `outcome` (or walks the job on) this pass; when not, the job leaves
+        the lane for good, before the lane wrote anything for it this pass."""
+        plan = held.plan
+        if plan is None:
+            return False
+        ok = outcome is None or (outcome.ok and plan.current is not None and plan.current.step != Step.PRE)
+        if ok and not self.state.draining and plan.gate_opens(now):
+            return True
+        held.plan = None
+        return False
+
+    def check_leases(self, s: Session, held: list[Held]) -> list[Held]:
+        """The held jobs whose lease still stands, their rows locked until commit (PostgreSQL; SQLite's
+        writer holds the database); the others are let go, as the walker would."""
+        if not held:
+            return []
+        query = _LEASES if self.state.store.is_sqlite else _LOCKED_LEASES
+        leases = {row.id: row.lease for row in s.execute(query, {"ids": [h.job_id for h in held]})}
+        kept = []
+        for one in held:
+            if leases.get(one.job_id) == one.lease:
+                kept.append(one)
+            else:
+                self.state.held.pop(one.job_id, None)
+        return kept
+
+    # -- walking ------------------------------------------------------------------------------------
+
+    def record(
+        self, writes: Writes, held: Held, outcome: OpOutcome, now: pendulum.DateTime
+    ) -> LaunchSpec | None:
+        """The plan's op succeeded: record it, walk on; the next op to launch, None once the job ended."""
+        plan = held.plan
+        assert plan is not None and plan.current is not None
+        op, plan.current = plan.current, None
+        title = held.title or f"{op.step} {op.name}"
+        self.state.append_log(plan.log_path, f"{title}: {outcome.error or 'done'}")
+        op.status = OpStatus.DONE.value
+        writes.ops_done.append(
+            {"id": op.id, "status": op.status, "code": outcome.exit_code, "now": now, "error": outcome.error}
+        )
+        self._progress(writes, plan, op.task_id)
+        return self.walk(writes, held, now)
+
+    def walk(self, writes: Writes, held: Held, now: pendulum.DateTime) -> LaunchSpec | None:
+        """Walk the plan to its next op (marked started) or to its end (walker.next_op, for fresh jobs)."""
+        plan = held.plan
+        assert plan is not None
+        while True:
+            if plan.step == Step.INIT:
+                plan.step = Step.PRE.value
+                writes.job(plan, step=plan.step, started_at=now)
+            if plan.step == Step.RUN and not plan.run_started:
+                plan.run_started = True
+                writes.job(plan, run_started_at=now)
+            op = next((o for o in plan.ops if o.step == plan.step and o.status == OpStatus.PENDING), None)
+            if op is not None:
+                return self._start(writes, held, plan, op, now)
+            if plan.step == Step.POST:
+                self._finish(writes, plan, now)
+                return None
+            plan.step = Step.POST.value if plan.step == Step.RUN else Step.RUN.value
+            writes.job(plan, step=plan.step)
+
+    def _start(
+        self, writes: Writes, held: Held, plan: Plan, op: PlanOp, now: pendulum.DateTime
+    ) -> LaunchSpec:
+        """pipeline.mark_op_started and launcher.launch_spec."""
+        state = self.state
+        op.status = OpStatus.RUNNING.value
+        plan.current = op
+        task = plan.tasks.get(op.task_id) if op.task_id is not None else None
+        ops = plan.definition.ops(op.step)
+        spec = build_spec(
+            state,
+            OpToStart(
+                plan.job_id,
+                plan.name,
+                plan.exec,
+                plan.log_path,
+                op.id,
+                op.step,
+                op.name,
+                None,
+                task.target if task is not None else "",
+                ops[op.op_index] if op.op_index < len(ops) else None,
+            ),
+        )
+        writes.ops_started.append(
+            {"id": op.id, "now": now, "token": spec.token, "host": state.host, "sf": spec.status_file}
+        )
+        if task is not None:
+            task.attempts = max(task.attempts, 1)
+            writes.tasks_started.append(
+                {"id": task.id, "now": now, "step": op.name, "attempts": task.attempts}
+            )
+        writes.job(plan)  # the lease is still checked, and the job is in the feed
+        return spec
+
+    def _progress(self, writes: Writes, plan: Plan, task_id: int | None) -> None:
+        """pipeline.refresh_progress, from the plan's op statuses."""
+        total = len(plan.ops)
+        done = sum(1 for o in plan.ops if o.status in _FINISHED_OP)
+        progress = 100 * done // total if total else 0
+        owners = {o.task_id for o in plan.ops if o.task_id is not None}
+        for owner in sorted(owners) if task_id is None else [task_id]:
+            mine = [o for o in plan.ops if o.task_id == owner]
+            finished = sum(1 for o in mine if o.status in _FINISHED_OP)
+            writes.task_progress.append({"id": owner, "progress": 100 * finished // len(mine) if mine else 0})
+        if progress != plan.progress:
+            plan.progress = progress
+            writes.job(plan, progress=progress)
+
+    def _finish(self, writes: Writes, plan: Plan, now: pendulum.DateTime) -> None:
+        """pipeline.finish_job with every task succeeded: FINISHED, audited, let go at commit."""
+        for task in plan.tasks.values():
+            writes.tasks_done.append({"id": task.id, "status": TaskStatus.SUCCEEDED.value})
+        writes.job(
+            plan,
+            status=Status.FINISHED.value,
+            status_since=now,
+            step=Step.END.value,
+            ended_at=now,
+            due_at=None,
+            worker_id=None,
+            lease=None,
+        )
+        plan.step = Step.END.value
+        writes.audits.append(
+            {
+                "job_id": plan.job_id,
+                "job_name": plan.name,
+                "at": now,
+                "who": self.state.who,
+                "action": "finish",
+                "from_status": Status.RUNNING.value,
+                "to_status": Status.FINISHED.value,
+                "comment": None,
+                "refused": False,
+                "by_user": None,
+            }
+        )
+        if plan.progress != 100 and not any(o.status in ("pending", "running") for o in plan.ops):
+            plan.progress = 100
+            writes.jobs[plan.job_id]["progress"] = 100
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def write(self, s: Session, writes: Writes) -> None:
+        """Everything the lane changed this pass: one statement per table (per shape of job update)."""
+        store = self.state.store
+        if not writes.jobs:
+            return
+        seqs = store.touch_many(s, list(writes.jobs))
+        for job_id, seq in seqs.items():
+            writes.jobs[job_id]["seq"] = seq
+        for statement, rows in (
+            (_OP_DONE, writes.ops_done),
+            (_OP_STARTED, writes.ops_started),
+            (_TASK_STARTED, writes.tasks_started),
+            (_TASK_PROGRESS, writes.task_progress),
+            (_TASK_DONE, writes.tasks_done),
+        ):
+            if rows:
+                s.execute(statement, rows)
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for job_id, values in writes.jobs.items():
+            row = {f"v_{k}": v for k, v in values.items()}
+            row.update(j_id=job_id, j_lease=writes.leases[job_id])
+            shapes.setdefault(tuple(sorted(values)), []).append(row)
+        for keys, rows in shapes.items():
+            job_update = (
+                update(JOBS)
+                .where(JOBS.c.id == bindparam("j_id"), JOBS.c.lease == bindparam("j_lease"))
+                .values({key: bindparam(f"v_{key}") for key in keys} or {"id": bindparam("j_id")})
+            )
+            s.execute(job_update, rows)
+        if writes.audits:
+            s.execute(insert(AUDIT), writes.audits)
+
+
+def _fresh(row: Row[Any], ops: list[PlanOp]) -> bool:
+    """A job the lane may walk: claimed to RUNNING before it ever started, nothing decided yet, and no
+    rule beyond plain ops to apply."""
+    if (
+        row.status != Status.RUNNING.value
+        or row.step != Step.INIT.value
+        or row.started_at is not None
+        or row.run_started_at is not None
+        or row.failed
+        or row.outcome is not None
+        or row.envelope_id is not None
+    ):
+        return False
+    schedule = lifecycle.schedule_from_text(row.schedule)
+    if schedule is not None and (schedule.windowed or schedule.retries):
+        return False
+    return all(op.status == OpStatus.PENDING.value for op in ops)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else pendulum.instance(value).in_timezone("UTC")

@@ -23,7 +23,7 @@ import pendulum
 from sqlalchemy.exc import DBAPIError
 
 from jobtui.engine.db.store import Store
-from jobtui.engine.worker import claims, registration, walker
+from jobtui.engine.worker import claims, logship, registration, walker
 from jobtui.engine.worker.claims import Claimer
 from jobtui.engine.worker.outcomes import Outcomes
 from jobtui.engine.worker.state import Dying, EngineState, Held, LaunchSpec
@@ -199,6 +199,10 @@ class Engine:
                 )  # an outcome a failed write could not record
             elif held.handle is None and held.job_id in self._held:
                 walker.advance(self._state, held, self._outcomes.launch)
+        # LOGSHIP HOOK: what the held jobs' logs gained goes to the database, in one short transaction
+        # opened only when a file grew; a backlog left over brings the next pass at once.
+        if logship.ship_pass(self.store, self._state.shipper, self._held.values()):
+            self._wake.set()
         return claimed > 0
 
     def _heartbeat(self, now: pendulum.DateTime) -> None:

@@ -670,31 +670,27 @@ def log_output_is_raw(args: argparse.Namespace, stdout: Any = None) -> bool:
 
 def _cmd_log(args: argparse.Namespace) -> int:
     reads = _reads(args)
-    path = reads.log_path(args.id, "log")
+    reads.log_path(args.id, "log")  # an unknown job, or one the actor may not view, is refused here
     shown = None if log_output_is_raw(args) else VisibleLog()
-    offset = 0
+    cursor = None
     while True:
-        # In pieces, as bytes: a log of any size passes through in constant memory, byte for byte.
-        grew = False
-        try:
-            with path.open("rb") as fh:
-                fh.seek(offset)
-                while piece := fh.read(LOG_PIECE_BYTES):
-                    grew = True
-                    offset += len(piece)
-                    sys.stdout.buffer.write(piece if shown is None else shown.feed(piece))
-        except FileNotFoundError:
-            pass
-        if grew:
-            sys.stdout.flush()
+        # Asked before reading: the engine ships a job's last line in the transaction that ends it, so
+        # a read after seeing the end holds everything.
         ended = not args.follow or reads.has_ended(args.id)
-        if ended and (not grew or not args.follow):
+        # In pieces, as bytes: a log of any size passes through in constant memory, byte for byte. The
+        # log is read from the database, where the engine that runs the job ships it, on any host.
+        while True:
+            piece = reads.log_read(args.id, cursor, LOG_PIECE_BYTES)
+            cursor = piece.cursor
+            if not piece.data:
+                break
+            sys.stdout.buffer.write(piece.data if shown is None else shown.feed(piece.data))
+            sys.stdout.flush()
+        if ended:
             if shown is not None:
                 sys.stdout.buffer.write(shown.feed(b"", final=True))  # an unfinished character at the end
                 sys.stdout.flush()
             return EXIT_OK
-        if ended:
-            continue
         time.sleep(0.25)
 
 

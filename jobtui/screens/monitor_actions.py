@@ -17,10 +17,10 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from jobtui.engine.domain.states import Status
-from jobtui.engine.errors import ReadFailed
+from jobtui.engine.errors import ReadFailed, Refusal
 from jobtui.engine.service.commands import BY_ID
 from jobtui.i18n import audit_row_action_text, audit_status_text, audit_who_text, t
-from jobtui.widgets.detail import DetailPane, bytes_text, read_log_end
+from jobtui.widgets.detail import FULL_LOG_BYTES, DetailPane, bytes_text, log_end_lines
 from jobtui.widgets.envelope_tree import EnvelopeTree
 
 # SQLAlchemy, the models and the engine's actions are imported when the Store opens (after the first
@@ -392,15 +392,22 @@ class MonitorActions(Screen[None]):
         from jobtui.screens.dialogs import TextScreen
 
         self._catch_up_with_tree()
-        path = self.query_one(DetailPane).current_log_path()
+        job_id = self.query_one(DetailPane).current_job_id()
         snap = self.snapshot()
-        if path is None or snap is None:
+        if job_id is None or snap is None:
             return
         try:
-            # The end of the log, cleaned for the terminal: a log of any size opens at once.
-            lines, left_out = read_log_end(path)
-        except OSError:
-            lines, left_out = [], 0
+            # The end of the log, cleaned for the terminal: a log of any size opens at once. It is read
+            # from the database, where the engine running the job ships it, whichever host that is.
+            with self.backend.reading():
+                end = self.backend.reads.log_end(job_id, FULL_LOG_BYTES)
+        except ReadFailed as exc:
+            self._db_error(exc)
+            return
+        except Refusal as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        lines, left_out = log_end_lines(end)
         if left_out:
             lines.insert(0, t("log.left_out", self.lang, size=bytes_text(left_out), id=snap.id))
         self.app.push_screen(

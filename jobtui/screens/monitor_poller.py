@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.worker import get_current_worker
 
-from jobtui.engine.errors import ReadFailed
+from jobtui.engine.errors import ReadFailed, Refusal
 from jobtui.engine.read.listing import JobFilter, JobRow, JobSort
 from jobtui.engine.service.envelope_tree import TreeData
 from jobtui.widgets.detail import JobDetail, LogTail
@@ -176,7 +176,7 @@ class Poller:
         self._log_tail = LogTail()
         # Worker-thread state: which job (and feed seq) the detail pane was last filled from, and its log.
         self._shown: tuple[int | None, int | None] = (None, None)
-        self._shown_log: tuple[int, str] | None = None
+        self._shown_log: int | None = None  # the job whose log the pane shows
         self._row_seq: int | None = None
         # Worker thread: the feed seq the tree was read at, and which envelope's refusal it last checked.
         self._tree_seq = -1
@@ -438,8 +438,12 @@ class Poller:
     def _read_shown_log(self) -> str:
         if self._shown_log is None:
             return ""
-        job_id, path = self._shown_log
-        chunk, _reset = self._log_tail.read(job_id, path)
+        # From the database (any host's engine ships there), on this worker thread: the widget gets text.
+        try:
+            with self._backend.reading():
+                chunk, _reset = self._log_tail.read(self._shown_log, self._backend.reads)
+        except Refusal:  # no longer viewable (the policy changed): the next detail read empties the pane
+            return ""
         return chunk
 
     def fetch_detail(self, job_id: int) -> JobDetail | None:
@@ -449,8 +453,8 @@ class Poller:
         pane = self._backend.reads.pane(job_id, self._lang, first_task if shown_job == job_id else 0)
         if pane is None:
             return None
-        self._shown_log = (job_id, pane.job["log_path"])
-        chunk, reset = self._log_tail.read(job_id, pane.job["log_path"])
+        self._shown_log = job_id
+        chunk, reset = self._log_tail.read(job_id, self._backend.reads)
         allowed = {} if self._readonly else self._backend.actions.allowed(job_id)
         return JobDetail(pane.job, pane.audit, pane.now, chunk, reset, allowed)
 

@@ -7,8 +7,7 @@ import codecs
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pendulum
 from rich.cells import cell_len
@@ -17,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Log, Static, TabbedContent, TabPane
 
+from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 from jobtui.engine.domain.states import TaskStatus
 from jobtui.engine.domain.text import visible
 from jobtui.engine.domain.timeparse import format_duration
@@ -114,34 +114,51 @@ def _from_line_start(data: bytes) -> bytes:
     return data[newline + 1 :] if newline >= 0 else data
 
 
+class LogSource(Protocol):
+    """Where a log is read from (service.reads.Reads: the database the engines ship logs to)."""
+
+    def log_read(
+        self, job_id: int, cursor: LogCursor | None, max_bytes: int, verb: str = "log"
+    ) -> LogPiece: ...
+
+    def log_end(self, job_id: int, max_bytes: int, verb: str = "log") -> LogEnd: ...
+
+
 class LogTail:
     """Reads a job's log incrementally: the last 64 KiB first, then only what was appended, jumping to
     the newest output when it falls far behind."""
 
     def __init__(self) -> None:
         self.job_id: int | None = None
-        self.offset = 0
+        self.cursor: LogCursor | None = None
+        self.seen = 0  # bytes of the log up to the cursor (read or skipped)
         self._text = LogText()
 
-    def read(self, job_id: int, path: str) -> tuple[str, bool]:
+    def read(self, job_id: int, source: LogSource) -> tuple[str, bool]:
         reset = job_id != self.job_id
         if reset:
-            self.job_id = job_id
-            self.offset = 0
+            self.job_id, self.cursor = job_id, None
         skipped = 0
-        try:
-            with open(path, "rb") as fh:
-                size = fh.seek(0, 2)
-                if size < self.offset:  # the log was truncated (rerun, delete): start again
-                    self.offset, reset = 0, True
-                if (reset and size > LOG_TAIL_BYTES) or size - self.offset > LOG_CATCH_UP_BYTES:
-                    skipped = size - LOG_TAIL_BYTES - self.offset
-                    self.offset = size - LOG_TAIL_BYTES
-                fh.seek(self.offset)
-                data = fh.read(LOG_CATCH_UP_BYTES)
-        except OSError:
-            return "", reset
-        self.offset += len(data)
+        data = b""
+        if self.cursor is not None:
+            piece = source.log_read(job_id, self.cursor, LOG_CATCH_UP_BYTES)
+            if piece.reset:  # the log was cut: start again
+                self.cursor, reset = None, True
+            elif piece.more:  # far behind: jump to the newest output
+                end = source.log_end(job_id, LOG_TAIL_BYTES)
+                skipped = max(0, end.before - self.seen)
+                data, self.cursor, self.seen = end.data, end.cursor, end.before + len(end.data)
+            else:
+                data, self.cursor = piece.data, piece.cursor
+                self.seen += len(data)
+        if self.cursor is None:
+            end = source.log_end(job_id, LOG_TAIL_BYTES)
+            data, skipped, self.cursor, self.seen = (
+                end.data,
+                end.before,
+                end.cursor,
+                end.before + len(end.data),
+            )
         if not skipped:
             if reset:
                 self._text = LogText()
@@ -154,14 +171,10 @@ class LogTail:
         return note + self._text.feed(_from_line_start(data)), reset
 
 
-def read_log_end(path: Path) -> tuple[list[str], int]:
-    """The end of a log as lines to show, at most FULL_LOG_BYTES and FULL_LOG_LINES of it, and how many
-    bytes before them are left out."""
-    with path.open("rb") as fh:
-        size = fh.seek(0, 2)
-        start = max(0, size - FULL_LOG_BYTES)
-        fh.seek(start)
-        data = fh.read(FULL_LOG_BYTES)
+def log_end_lines(end: LogEnd) -> tuple[list[str], int]:
+    """The end of a log (`Reads.log_end` of FULL_LOG_BYTES) as lines to show, at most FULL_LOG_LINES of
+    them, and how many bytes before them are left out."""
+    start, data = end.before, end.data
     if start:
         whole = _from_line_start(data)
         start, data = start + len(data) - len(whole), whole
@@ -564,10 +577,11 @@ class DetailPane(Vertical):
             )
         self._reset("#audit-table", rows)
 
-    def current_log_path(self) -> Path | None:
+    def current_job_id(self) -> int | None:
+        """The job whose log the pane shows (the full log view `l` reads it)."""
         if self.detail is None:
             return None
-        return Path(self.detail.job["log_path"])
+        return int(self.detail.job["id"])
 
 
 def _plain(cell: Cell) -> Text:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from jobtui.engine.db.driver import SCHEMA_HEAD
 from jobtui.engine.db.store import Store, StoreError
@@ -29,6 +30,16 @@ def test_a_fresh_database_is_created_at_the_current_schema_in_wal_mode(tmp_path:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"jobs", "tasks", "op_runs", "envelopes", "settings", "workers", "audit", "changes"} <= tables
+
+
+def test_a_commit_is_durable_before_the_engine_goes_on(store: Store) -> None:
+    """A claim is on disk before its op starts: SQLite syncs its WAL at every commit (FULL; NORMAL may lose
+    the last commits to a power cut), PostgreSQL waits for its WAL flush (synchronous_commit on)."""
+    with store.write() as s:
+        if store.is_sqlite:
+            assert s.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+        else:
+            assert s.execute(text("SHOW synchronous_commit")).scalar() == "on"
 
 
 def test_a_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:

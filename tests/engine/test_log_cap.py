@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from jobtui.engine.db.store import Store
 from jobtui.engine.service.actions import Actions
+from jobtui.engine.worker.logcap import RUNNING_SLACK
 from jobtui.engine.worker.loop import Engine
-from tests.support.helpers import run_until_status
+from tests.support.helpers import job_of, run_until_status
 
 Submit = Callable[..., int]
 
@@ -36,3 +38,27 @@ def test_an_op_writing_past_the_cap_is_cut_with_a_marker_and_the_next_op_logs_in
 
 def test_the_cap_is_a_setting_with_a_default(actions: Actions) -> None:
     assert actions.settings()["op_log_cap_mib"] == 64
+
+
+def test_a_runaway_op_is_cut_while_it_runs_and_the_marker_says_at_least(
+    store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    actions.set_setting("op_log_cap_mib", 1)
+    flooded, gate = tmp_path / "flooded", tmp_path / "gate"
+    flood = (1 << 20) + RUNNING_SLACK + (4 << 20)
+    job_id = submit(
+        f'name = "runaway"\n[[run]]\nrun = "yes | head -c {flood}; touch {flooded}; '
+        f'while [ ! -e {gate} ]; do sleep 0.05; done"\n'
+    )
+    engine = Engine(store, workers=1)
+    try:
+        log = Path(job_of(store, job_id).log_path)
+        # The op still runs, its output far past the cap: the file is cut back without waiting for its end.
+        engine.run_until(lambda: flooded.exists() and log.stat().st_size < (2 << 20))
+        gate.touch()
+        job = run_until_status(engine, job_id, "FINISHED")
+    finally:
+        engine.shutdown()
+    text = Path(job.log_path).read_bytes().decode()
+    assert log.read_bytes().count(b"y\n") == (1 << 20) // 2
+    assert re.search(r"… at least [\d,]+ bytes of this op's output skipped", text)

@@ -225,6 +225,76 @@ def test_a_daemon_frozen_while_sweeping_does_not_stop_the_others_sweeping(
     assert others_turn()
 
 
+def jobtui_cli(url: str, log_dir: Path, *args: str) -> subprocess.Popen[bytes]:
+    """A `jobtui` command as another host runs it: its own (empty) log folder."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["JOBTUI_LOG_DIR"] = str(log_dir)
+    env.pop("JOBTUI_POLICY", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "jobtui.cli", *args, "--db", url],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_jobtui_log_on_another_host_prints_the_ops_output(
+    store: Store, pg_url: str, daemons: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    job_id = Actions(store, Actor("tester")).submit(
+        definition('name = "far"\n[[run]]\nrun = "echo printed on host A"\n')
+    )
+    daemons.append(start_daemon(pg_url, tmp_path / "logs"))
+    wait_for(lambda: status(store, job_id) == "FINISHED", timeout=60, what="the job to finish")
+    host_b = tmp_path / "host-b"
+    host_b.mkdir()
+    reader = jobtui_cli(pg_url, host_b, "log", str(job_id))
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    assert b"printed on host A\n" in out
+    assert out == (tmp_path / "logs" / f"job-{job_id}.log").read_bytes(), "the exact bytes, to a pipe"
+    assert not any(host_b.iterdir()), "host B has no file of the job"
+
+
+def test_jobtui_log_follow_on_another_host_shows_a_running_ops_line(
+    store: Store, pg_url: str, daemons: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    job_id = Actions(store, Actor("tester")).submit(
+        definition(
+            'name = "slow"\n[[run]]\n'
+            f'run = "echo still going; while [ ! -e {release} ]; do sleep 0.05; done; echo released"\n'
+        )
+    )
+    daemons.append(start_daemon(pg_url, tmp_path / "logs"))
+    host_b = tmp_path / "host-b"
+    host_b.mkdir()
+    reader = jobtui_cli(pg_url, host_b, "log", str(job_id), "--follow")
+    out = bytearray()
+
+    def pump() -> None:  # reads what the reader prints as it comes, so the test never blocks on it
+        assert reader.stdout is not None
+        while piece := reader.stdout.read1(4096):
+            out.extend(piece)
+
+    pumping = threading.Thread(target=pump, daemon=True)
+    pumping.start()
+    try:
+        wait_for(lambda: b"still going\n" in out, timeout=60, what="the running op's line on host B")
+        assert status(store, job_id) == "RUNNING", "seen while the op runs"
+        release.touch()
+        assert reader.wait(timeout=60) == 0, "--follow ends when the job does"
+        pumping.join(timeout=10)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
+    rest = bytes(out)
+    assert b"released\n" in rest, "the op's last line, written just before the job ended"
+    assert status(store, job_id) == "FINISHED"
+
+
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[PgCluster]:
     """A cluster of these tests' own: they stop its server under the dashboard and the daemon."""

@@ -20,6 +20,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -764,13 +765,8 @@ async def test_the_dashboard_keeps_up_with_an_op_writing_100_mb(
     """With the job shown, its op writes 100 MB of mixed garbage. The log tail jumps to the newest output
     instead of replaying the lot, shows bytes that are not UTF-8 as U+FFFD, no terminal control
     characters, and cuts very long lines; the full log (`l`) opens at once on the end of the log."""
-    from textual.widgets import Log
-
     from jobtui.app import JobtuiApp
     from jobtui.engine.domain.permissions import Actor
-    from jobtui.screens.dialogs import TextScreen
-    from jobtui.screens.monitor import MonitorScreen
-    from jobtui.widgets.detail import DetailPane
 
     raise_log_cap(store)
     start_gate, middle_gate, end_gate = gates("start"), gates("middle"), gates("end")
@@ -778,7 +774,29 @@ async def test_the_dashboard_keeps_up_with_an_op_writing_100_mb(
     job_id = submit(f'name = "flood"\n[[run]]\nrun = "{run}"\n')
     engine.run_until(lambda: bool(sql(Path(store.db_path or ""), "SELECT pid FROM op_runs WHERE pid > 0")))
     log_path = log_of(store, job_id)
+    # The engine ships the log to the database as the op writes it; the dashboard reads it there.
+    stop = threading.Event()
+    shipping = threading.Thread(target=engine.run, args=(stop,), daemon=True)
+    shipping.start()
     app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+    try:
+        await _follow_the_flood(app, job_id, log_path, start_gate, middle_gate)
+    finally:
+        stop.set()
+        shipping.join(timeout=60)
+    end_gate.open()
+    log_path.unlink()
+
+
+async def _follow_the_flood(
+    app: Any, job_id: int, log_path: Path, start_gate: Gate, middle_gate: Gate
+) -> None:
+    from textual.widgets import Log
+
+    from jobtui.screens.dialogs import TextScreen
+    from jobtui.screens.monitor import MonitorScreen
+    from jobtui.widgets.detail import DetailPane
+
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen_stack[1]
         assert isinstance(screen, MonitorScreen)
@@ -789,7 +807,7 @@ async def test_the_dashboard_keeps_up_with_an_op_writing_100_mb(
             pilot, lambda: any("run-1 [flood]: started" in ln for ln in tail.lines), 10, "the op start"
         )
         start_gate.open()
-        # The op writes 60 MB of random bytes; nothing in the database moves. While they are the newest
+        # The op writes 60 MB of random bytes; no job changes, only its log grows. While they are the newest
         # output, the tail shows those that are not UTF-8 as U+FFFD.
         await until(pilot, lambda: log_path.stat().st_size >= 60 * MB, 60, "the op to write 60 MB")
         await until(pilot, lambda: any("\ufffd" in ln for ln in tail.lines), 10, "the random bytes")
@@ -811,21 +829,25 @@ async def test_the_dashboard_keeps_up_with_an_op_writing_100_mb(
         assert max(len(ln) for ln in body.lines) <= 10_000
         assert not any(re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", ln) for ln in body.lines)
         await pilot.press("escape")
-    end_gate.open()
-    log_path.unlink()
 
 
-def test_the_log_tail_keeps_a_character_written_in_two_pieces_whole(tmp_path: Path) -> None:
+def test_the_log_tail_keeps_a_character_written_in_two_pieces_whole(
+    store: Store, submit: Callable[..., int]
+) -> None:
+    from jobtui.engine.domain.permissions import Actor
+    from jobtui.engine.service.reads import Reads
     from jobtui.widgets.detail import LogTail
 
-    log = tmp_path / "job.log"
+    job_id = submit('name = "t"\n[[run]]\nrun = "true"\n')
+    log = log_of(store, job_id)  # no chunk in the database: the tail reads the local file
+    reads = Reads(store, Actor("tester"))
     tail = LogTail()
     text = "déjà vu ✓\n".encode()
     log.write_bytes(text[:2])  # ends inside the two bytes of "é"
-    first, reset = tail.read(1, str(log))
+    first, reset = tail.read(job_id, reads)
     with log.open("ab") as fh:
         fh.write(text[2:])
-    second, _ = tail.read(1, str(log))
+    second, _ = tail.read(job_id, reads)
     assert reset and first + second == "déjà vu ✓\n"
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import pendulum
-from sqlalchemy import Column, DateTime, Index, Table, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Table, Text, UniqueConstraint, text
 from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -278,6 +278,23 @@ class Change(SQLModel, table=True):
     at: datetime | None = _when(nullable=False)
 
 
+class LogChunk(SQLModel, table=True):
+    """Bytes a job's log file gained on one host, shipped by the engine holding the job (migration 0010):
+    every host reads a job's log from here, in id order."""
+
+    __tablename__ = "log_chunks"
+    # Readers ask for one job's chunks after the last one they read.
+    __table_args__ = (Index("ix_log_chunks_job_id_id", "job_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int
+    host: str
+    # Where in that host's file the chunk began: an engine re-adopting a job resumes after what it shipped.
+    file_offset: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    data: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
+    at: datetime | None = _when(nullable=False)
+
+
 def _table(model: type[SQLModel]) -> Table:
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
@@ -291,6 +308,7 @@ AUDIT = _table(AuditEvent)
 ENVELOPES = _table(Envelope)
 NOTIFICATIONS = _table(Notification)
 WORKERS = _table(Worker)
+LOG_CHUNKS = _table(LogChunk)
 
 
 # Tables the migrations create that the metadata does not declare, on purpose:

@@ -171,6 +171,7 @@ class Store:
                 # Operators see who holds a connection in pg_stat_activity.
                 connect_args={"application_name": f"jobtui pid {os.getpid()}"},
             )
+            event.listen(self.engine, "connect", _pg_on_connect)
             event.listen(self.engine, "checkin", _note_checkin)
             event.listen(self.engine, "checkout", _ping_if_idle)
             if clock is None:
@@ -244,15 +245,9 @@ class Store:
         Its bookkeeping is written at the end (a lost lease raises LeaseLost here, not at the batch's
         commit, where it would undo every job)."""
         info = session.info
-        kept = {
-            "jobtui_touched": dict(info.get("jobtui_touched", {})),
-            "jobtui_job_writes": {
-                job_id: _JobWrite(w.held, dict(w.values))
-                for job_id, w in info.get("jobtui_job_writes", {}).items()
-            },
-            "jobtui_after_commit": list(info.get("jobtui_after_commit", [])),
-        }
-        flags = {key: info.get(key) for key in ("jobtui_work", "jobtui_notified")}
+        # Everything a transaction keeps aside (feed rows, held-back job writes, after-commit callbacks,
+        # how far logs were shipped) as it stood before the job.
+        kept = {key: _copy_aside(value) for key, value in info.items() if key.startswith("jobtui_")}
         nested = session.begin_nested()
         try:
             yield
@@ -261,12 +256,9 @@ class Store:
         except BaseException:
             if nested.is_active:
                 nested.rollback()
+            for key in [key for key in info if key.startswith("jobtui_")]:
+                del info[key]
             info.update(kept)
-            for key, value in flags.items():
-                if value is None:
-                    info.pop(key, None)
-                else:
-                    info[key] = value
             # Loaded rows may carry values written (set_committed_value) inside the undone savepoint.
             session.expire_all()
             raise
@@ -626,6 +618,17 @@ class Store:
 _NEW_CHANGE = insert(CHANGES).returning(CHANGES.c.seq)
 
 
+def _copy_aside(value: Any) -> Any:
+    """A copy of a transaction's aside that the job's own writes cannot change."""
+    if isinstance(value, dict):
+        return {
+            k: _JobWrite(v.held, dict(v.values)) if isinstance(v, _JobWrite) else v for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return list(value)
+    return value
+
+
 @dataclass
 class _JobWrite:
     """Changes to one job row not yet written in this transaction, and the lease they rely on."""
@@ -663,13 +666,22 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         raise DisconnectionError(str(exc)) from exc
 
 
+def _pg_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # A commit returns once its WAL is flushed, whatever the server's default: a claim is durable before
+    # its op starts. (A cluster run with fsync off, as the test suite's, is still not durable.)
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO on")
+    dbapi_connection.commit()
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's begin hook (below) issue BEGIN itself, so writers can ask for IMMEDIATE.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA synchronous = NORMAL")
+    # FULL: every commit (one per engine pass) is on disk before the engine acts on it (starts an op).
+    cursor.execute("PRAGMA synchronous = FULL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
 

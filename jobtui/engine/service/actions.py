@@ -20,7 +20,18 @@ import psutil
 from sqlalchemy import bindparam, delete, func, insert, update
 from sqlmodel import Session, col, select
 
-from jobtui.engine.db.models import AUDIT, JOBS, OP_RUNS, TASKS, WORKERS, AuditEvent, Job, OpRun, Task
+from jobtui.engine.db.models import (
+    AUDIT,
+    JOBS,
+    LOG_CHUNKS,
+    OP_RUNS,
+    TASKS,
+    WORKERS,
+    AuditEvent,
+    Job,
+    OpRun,
+    Task,
+)
 from jobtui.engine.db.store import Store, act_for
 from jobtui.engine.domain import schedules
 from jobtui.engine.domain.definitions import Definition
@@ -452,6 +463,7 @@ class Actions:
             log_path = job.log_path
             s.execute(delete(OpRun).where(col(OpRun.job_id) == job_id))
             s.execute(delete(Task).where(col(Task.job_id) == job_id))
+            s.execute(delete(LOG_CHUNKS).where(LOG_CHUNKS.c.job_id == job_id))
             s.execute(delete(Job).where(col(Job.id) == job_id))
             self.store.touch(s, job_id)
         for path in [Path(log_path), *self.store.log_dir.glob(f"job-{job_id}.*")]:

@@ -12,6 +12,7 @@ then keeps every outcome and claim it meant to record, and records them once the
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pendulum
@@ -20,7 +21,7 @@ from sqlmodel import Session
 
 from jobtui.engine.db.models import Job
 from jobtui.engine.db.store import LeaseLost
-from jobtui.engine.worker import launcher, walker
+from jobtui.engine.worker import launcher, logship, walker
 from jobtui.engine.worker.claims import Claimer
 from jobtui.engine.worker.fastlane import FastLane, Writes
 from jobtui.engine.worker.outcomes import Outcomes
@@ -49,6 +50,8 @@ class _Pass:
     pids: list[StartedPid] = field(default_factory=list)
     launches: list[tuple[Held, LaunchSpec]] = field(default_factory=list)
     busy: int = 0  # slots taken once this pass commits
+    logs: list[logship.Source] = field(default_factory=list)  # the held jobs' log files
+    more_logs: bool = False  # some log is left to ship
 
 
 class Batch:
@@ -85,7 +88,10 @@ class Batch:
             if h.handle is not None and h.ready_outcome is None and h.job_id not in ended_ids
         )
         claim = not state.draining and self.claimer.look(now, state.slots - running)
-        if not (done.finished or state.started_pids or claim or (idle and not state.draining)):
+        # What the held jobs' logs gained goes to the database with the pass (a stat per job to know).
+        done.logs = log_sources(state.held.values())
+        ship = state.shipper.pending(done.logs)
+        if not (done.finished or state.started_pids or claim or ship or (idle and not state.draining)):
             return False
         done.busy = running
         done.pids, state.started_pids = state.started_pids, []
@@ -98,6 +104,8 @@ class Batch:
         for held, spec in done.launches:
             if held.job_id in state.held:
                 self.outcomes.launch(held, spec)
+        if done.more_logs:
+            state.wake()  # a log backlog: the next pass comes at once for the rest
         return bool(done.claimed)
 
     def _write(self, s: Session, now: pendulum.DateTime, done: _Pass, idle: list[Held], claim: bool) -> None:
@@ -131,6 +139,10 @@ class Batch:
                     else:
                         self._job(s, done, held, None)
         lane.write(s, writes)
+        # The lane's ended ops: their logs up to their last line, with their end (the walker's ship
+        # theirs as they record them).
+        state.shipper.ship_all(s, [src for src in done.logs if src.job_id in writes.ended_ops])
+        done.more_logs = state.shipper.ship(s, done.logs)
 
     def _walked_in_lane(self, s: Session, done: _Pass, held: Held, spec: LaunchSpec | None) -> None:
         if spec is not None:
@@ -182,3 +194,12 @@ class Batch:
         for held in done.claimed:
             state.held.pop(held.job_id, None)
         state.started_pids[:0] = done.pids
+
+
+def log_sources(helds: Iterable[Held]) -> list[logship.Source]:
+    """The logs of the jobs held: the path the op was launched with (a re-adopted op's, from its handle)."""
+    found = []
+    for held in helds:
+        path = held.log_path or getattr(held.handle, "log_path", "") or ""
+        found.append(logship.Source(held.job_id, path, held.log_cap))
+    return found

@@ -43,6 +43,7 @@ class Writes:
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     leases: dict[int, str] = field(default_factory=dict)
     audits: list[dict[str, Any]] = field(default_factory=list)
+    ended_ops: set[int] = field(default_factory=set)  # jobs whose op's end the lane recorded
 
     def job(self, plan: Plan, **values: Any) -> None:
         self.leases[plan.job_id] = plan.lease
@@ -189,6 +190,7 @@ class FastLane:
         plan = held.plan
         assert plan is not None and plan.current is not None
         op, plan.current = plan.current, None
+        writes.ended_ops.add(plan.job_id)
         title = held.title or f"{op.step} {op.name}"
         self.state.append_log(plan.log_path, f"{title}: {outcome.error or 'done'}")
         op.status = OpStatus.DONE.value

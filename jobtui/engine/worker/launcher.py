@@ -130,6 +130,7 @@ def start(state: EngineState, pool: ThreadPoolExecutor, held: Held, spec: Launch
     state.append_log(spec.context.log_path, f"{spec.title}: started")
     held.op_run_id = spec.op_run_id
     held.title = spec.title
+    held.log_path = spec.context.log_path  # the file the shipper reads
     held.timeout_s = spec.timeout_s
     held.deadline = now.add(seconds=spec.timeout_s) if spec.timeout_s else None
     held.timed_out = False

@@ -1,8 +1,8 @@
 """The cap on how much of one op's output a job's log keeps (setting `op_log_cap_mib`, 64 MiB by default).
 
 The op writes straight into the job's log (append mode), so the engine trims the file back to the cap
-each pass while the op runs, counting what it cut, and ends the op's part with a visible marker: a
-runaway op cannot fill the disk, and the log says what is missing.
+(while the op runs, once it is far past it; exactly when it ended), counting what it cut, and ends the
+op's part with a visible marker: a runaway op cannot fill the disk, and the log says what is missing.
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_CAP_MIB = 64
+# How far past its cap an op's log may grow while the op runs before it is cut: the disk stays bounded,
+# and an op that writes a little past its cap is cut once, when it ended, with an exact count.
+RUNNING_SLACK = 16 << 20
 
 
 @dataclass
@@ -20,6 +23,7 @@ class LogCap:
     start: int  # the log's size when the op started
     limit: int  # how many bytes the op may add
     skipped: int = 0
+    exact: bool = True  # no cut while the op was writing (see enforce)
 
     @classmethod
     def for_op(cls, path: str, limit: int) -> LogCap:
@@ -29,22 +33,26 @@ class LogCap:
             start = 0
         return cls(path, start, limit)
 
-    def enforce(self) -> None:
-        """Cut what the op wrote past the cap (appends go on at the new end)."""
+    def enforce(self, final: bool = False) -> None:
+        """Cut what the op wrote past the cap (appends go on at the new end). While the op runs, only once
+        it is RUNNING_SLACK past it: bytes the op appends between the size check and the cut are lost
+        uncounted, so cuts while it writes are kept rare and the marker then says "at least"."""
         end = self.start + self.limit
         with contextlib.suppress(OSError):
             size = os.stat(self.path).st_size
-            if size > end:
+            if size > end and (final or size > end + RUNNING_SLACK):
                 os.truncate(self.path, end)
                 self.skipped += size - end
+                self.exact = self.exact and final
 
     def marker(self) -> str | None:
         """The line that says what was cut, once the op ended; None when nothing was."""
-        self.enforce()
+        self.enforce(final=True)
         if not self.skipped:
             return None
+        count = f"{self.skipped:,}" if self.exact else f"at least {self.skipped:,}"
         return (
-            f"… {self.skipped:,} bytes of this op's output skipped: over the {_mib(self.limit)} MiB a job's "
+            f"… {count} bytes of this op's output skipped: over the {_mib(self.limit)} MiB a job's "
             "log keeps per op (setting op_log_cap_mib) …"
         )
 

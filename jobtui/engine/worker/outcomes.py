@@ -74,6 +74,8 @@ class Outcomes:
         ref = JobRef(state.who, held.lease)
         title = held.title or f"{op_run.step} {op_run.name}"
         state.append_log(job.log_path, f"{title}: {outcome.error or 'done'}")
+        # The log up to this line reaches the database with the op's end.
+        state.shipper.ship_job(s, held.job_id, job.log_path)
         if outcome.vanished:
             self.abend(s, job, op_run, ref, outcome.error or "op vanished")
             return None
@@ -176,6 +178,8 @@ class Outcomes:
                 job.log_path,
             )
             self.supervisor.terminate_tree(orphan, "abend")
+        # the log up to the abend reaches the database with it.
+        state.shipper.ship_job(s, job.id or 0, job.log_path)
         pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value, ROLLBACK_STEP), now)
         s.execute(
             update(TASKS)

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from jobtui.engine.db.models import Job, UTCDateTime
 from jobtui.engine.db.store import Store
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB, LogCap
+from jobtui.engine.worker.logship import LogShipper
 from jobtui.engine.worker.runner import OpContext, OpHandle, OpOutcome
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class Held:
     title: str = ""
     log_cap: LogCap | None = None  # the op's share of the job's log (process ops)
     plan: Plan | None = None  # the job's plan while the fast lane walks it
+    log_path: str = ""  # the file the op was launched with, shipped to the database
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class EngineState:
         self.wake_event = threading.Event()
         self._claims = itertools.count(1)
         self._log_cap: tuple[int, float] | None = None  # (bytes, when read on the monotonic clock)
+        self.shipper = LogShipper(store, host)  # the held jobs' logs into the database
 
     def wake(self) -> None:
         self.wake_event.set()
@@ -97,7 +100,11 @@ class EngineState:
     def let_go_at_commit(self, s: Session, job_id: int) -> None:
         """Stop holding a job once the transaction that hands it on commits: if the commit fails,
         nothing was recorded and the engine must still hold the job, to record it again."""
-        self.store.after_commit(s, lambda: self.held.pop(job_id, None))
+        self.store.after_commit(s, lambda: self.let_go(job_id))
+
+    def let_go(self, job_id: int) -> None:
+        self.held.pop(job_id, None)
+        self.shipper.forget(job_id)  # another engine may ship this job's file next
 
     def log_cap_bytes(self) -> int:
         """The setting op_log_cap_mib in bytes, read at most every LOG_CAP_REFRESH_S (not per op)."""

@@ -77,10 +77,24 @@ class Supervisor:
 
     def drop(self, held: Held, why: str) -> None:
         """Stop touching a job we no longer own (cancelled, deleted, taken over); kill its op."""
-        self.state.held.pop(held.job_id, None)
+        self.state.let_go(held.job_id)  # forgets its shipping state too
         if held.handle is not None:
             log.info("job %s: %s; terminating its op", held.job_id, why)
             self.terminate_tree(held.handle, why)
+            self._ship_last(held)
+
+    def _ship_last(self, held: Held) -> None:
+        """The op's output so far and the line saying it was terminated reach the database
+        (what it writes after SIGTERM does not: the job is no longer this engine's)."""
+        path = held.log_path or getattr(held.handle, "log_path", "")
+        if not path:
+            return
+        try:
+            with self.state.store.write(walking=True) as s:
+                self.state.shipper.ship_job(s, held.job_id, path, held.log_cap)
+        except Exception as exc:  # the job is let go either way; only the log's last lines stay behind
+            log.warning("job %s: could not ship the end of its log: %s", held.job_id, exc)
+        self.state.shipper.forget(held.job_id)
 
     def terminate_tree(self, handle: OpHandle, why: str = "terminated") -> None:
         """SIGTERM to the op's group now, SIGKILL after the grace period to whatever ignored it; what the

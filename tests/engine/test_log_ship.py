@@ -1,0 +1,155 @@
+"""The engine ships each held job's log file into the database, and readers read it there, so a job's
+log reads the same from any host (issue 15)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select
+
+from jobtui.engine.db.models import LOG_CHUNKS
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.service.actions import Actions
+from jobtui.engine.service.reads import Reads
+from jobtui.engine.worker.logship import LogShipper, Source
+from jobtui.engine.worker.loop import Engine
+from tests.support.helpers import job_of, run_until_status
+
+BACKENDS = ("sqlite", "postgresql")
+
+Submit = Callable[..., int]
+
+
+def _chunks(store: Store, job_id: int) -> list[tuple[str, int, bytes]]:
+    with store.read() as s:
+        rows = s.execute(
+            select(LOG_CHUNKS.c.host, LOG_CHUNKS.c.file_offset, LOG_CHUNKS.c.data)
+            .where(LOG_CHUNKS.c.job_id == job_id)
+            .order_by(LOG_CHUNKS.c.id)
+        ).all()
+    return [(host, offset, bytes(data)) for host, offset, data in rows]
+
+
+def _shipped(store: Store, job_id: int) -> bytes:
+    return b"".join(data for _host, _offset, data in _chunks(store, job_id))
+
+
+def _read_all(reads: Reads, job_id: int) -> bytes:
+    cursor, out = None, b""
+    while True:
+        piece = reads.log_read(job_id, cursor, 1 << 20)
+        cursor = piece.cursor
+        if not piece.data:
+            return out
+        out += piece.data
+
+
+def test_an_ops_output_and_the_engines_lines_reach_the_database(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit('name = "talk"\n[[run]]\nrun = "printf \'hello from the op\\\\n\\\\033[31m\\\\377\'"\n')
+    job = run_until_status(engine, job_id, "FINISHED")
+    on_file = Path(job.log_path).read_bytes()
+    assert b"hello from the op\n\x1b[31m\xff" in on_file
+    assert b"RUN " in on_file and b": started" in on_file and b": done" in on_file
+    assert _shipped(store, job_id) == on_file, "the database holds the file's exact bytes, once"
+    chunks = _chunks(store, job_id)
+    assert {host for host, _o, _d in chunks} == {engine.host}
+    offsets = [offset for _h, offset, _d in chunks]
+    assert offsets == sorted(offsets) and offsets[0] == 0
+    assert _read_all(Reads(store, Actor("tester")), job_id) == on_file
+
+
+def test_a_silent_op_ships_only_the_engines_lines(store: Store, submit: Submit, engine: Engine) -> None:
+    job_id = submit('name = "quiet"\n[[run]]\nrun = "true"\n')
+    job = run_until_status(engine, job_id, "FINISHED")
+    shipped = _shipped(store, job_id)
+    assert shipped == Path(job.log_path).read_bytes()
+    lines = shipped.splitlines()
+    assert lines and all(line.startswith(b"[jobtui ") for line in lines)
+
+
+def test_a_capped_op_ships_at_most_the_cap_and_the_marker(
+    store: Store, submit: Submit, actions: Actions, engine: Engine
+) -> None:
+    actions.set_setting("op_log_cap_mib", 1)
+    job_id = submit('name = "loud"\n[[run]]\nrun = "yes | head -c 3145728"\n[[post]]\nrun = "echo after"\n')
+    job = run_until_status(engine, job_id, "FINISHED")
+    shipped = _shipped(store, job_id)
+    assert shipped == Path(job.log_path).read_bytes()
+    assert shipped.count(b"y\n") == (1 << 20) // 2
+    assert len(shipped) < (1 << 20) + 4096
+    assert b"2,097,152 bytes of this op's output skipped" in shipped
+    assert b"after\n" in shipped
+
+
+def test_another_host_reads_the_log_from_the_database(
+    db_url: str, clock: FakeClock, store: Store, submit: Submit, engine: Engine, tmp_path: Path
+) -> None:
+    job_id = submit('name = "far"\n[[run]]\nrun = "echo output seen elsewhere"\n')
+    job = run_until_status(engine, job_id, "FINISHED")
+    on_file = Path(job.log_path).read_bytes()
+    # Another host: its own log folder, and the engine's file is not there.
+    Path(job.log_path).rename(tmp_path / "moved.log")
+    elsewhere = Store(db_url, clock=clock, log_dir=tmp_path / "other-host")
+    try:
+        reads = Reads(elsewhere, Actor("tester"))
+        assert _read_all(reads, job_id) == on_file
+        end = reads.log_end(job_id, 10)
+        assert end.data == on_file[-10:] and end.before == len(on_file) - 10
+        piece = reads.log_read(job_id, end.cursor, 1 << 20)
+        assert piece.data == b"" and piece.cursor == end.cursor
+    finally:
+        elsewhere.engine.dispose()
+
+
+def test_a_job_without_chunks_reads_its_local_file(store: Store, submit: Submit) -> None:
+    """Jobs logged before the database held logs (or bulk-loaded by the demo) have only their file."""
+    job_id = submit('name = "old"\n[[run]]\nrun = "true"\n')
+    path = Path(job_of(store, job_id).log_path)
+    path.write_bytes(b"an old log\n")
+    reads = Reads(store, Actor("tester"))
+    assert _read_all(reads, job_id) == b"an old log\n"
+    end = reads.log_end(job_id, 4)
+    assert end.data == b"log\n" and end.before == 7
+
+
+def test_an_engine_resumes_after_what_its_host_shipped(store: Store, submit: Submit, engine: Engine) -> None:
+    """A re-adopting engine (a fresh shipper) ships neither twice nor leaves a gap."""
+    job_id = submit('name = "again"\n[[run]]\nrun = "echo first"\n')
+    job = run_until_status(engine, job_id, "FINISHED")
+    before = _chunks(store, job_id)
+    shipper = LogShipper(store, engine.host)
+    source = Source(job_id, job.log_path)
+    assert shipper.pending([source]), "it asks the database where its host stopped"
+    with store.write() as s:
+        assert not shipper.ship(s, [source])
+    assert _chunks(store, job_id) == before
+    assert not shipper.pending([source]), "known now: a stat, nothing to ship"
+    size = Path(job.log_path).stat().st_size
+    with open(job.log_path, "ab") as fh:
+        fh.write(b"more\n")
+    with store.write() as s:
+        shipper.ship(s, [source])
+    assert _chunks(store, job_id)[len(before) :] == [(engine.host, size, b"more\n")]
+
+
+def test_delete_removes_the_chunks(store: Store, submit: Submit, actions: Actions, engine: Engine) -> None:
+    job_id = submit('name = "gone"\n[[run]]\nrun = "echo bye"\n')
+    run_until_status(engine, job_id, "FINISHED")
+    assert _chunks(store, job_id)
+    actions.delete(job_id)
+    assert _chunks(store, job_id) == []
+
+
+def test_a_canceled_ops_output_and_its_termination_reach_the_database(
+    store: Store, submit: Submit, actions: Actions, engine: Engine
+) -> None:
+    job_id = submit('name = "stopped"\n[[run]]\nrun = "echo before the cancel; sleep 30"\n')
+    engine.run_until(lambda: b"before the cancel" in _shipped(store, job_id))
+    actions.cancel(job_id)
+    engine.run_until(lambda: b"op terminated (job CANCELED)" in _shipped(store, job_id))
+    assert _shipped(store, job_id).count(b"before the cancel") == 1

@@ -4,7 +4,8 @@ from the README's table (so a regression shows without flaky timing thresholds).
     python bench/quick.py
 
 Prints the figures of every benchmark it runs, then one verdict line per figure; exits 1 if any figure
-is more than TOLERANCE (3) times worse than the reference below (the README's measurements on the 2-core machine).
+is more than TOLERANCE (3) times worse than the reference below (the README's measurements on the 2-core
+machine).
 Figures on PostgreSQL share one throwaway cluster started here (each run gets a fresh database in it); they
 are skipped, as the PostgreSQL tests are, when no PostgreSQL server binaries are installed.
 """

@@ -52,6 +52,7 @@ class _Pass:
     busy: int = 0  # slots taken once this pass commits
     logs: list[logship.Source] = field(default_factory=list)  # the held jobs' log files
     more_logs: bool = False  # some log is left to ship
+    look_in_pass: bool = False  # look for due jobs inside the pass's transaction
 
 
 class Batch:
@@ -87,12 +88,16 @@ class Batch:
             for h in state.held.values()
             if h.handle is not None and h.ready_outcome is None and h.job_id not in ended_ids
         )
-        claim = not state.draining and self.claimer.look(now, state.slots - running)
         # What the held jobs' logs gained goes to the database with the pass (a stat per job to know).
         done.logs = log_sources(state.held.values())
         ship = state.shipper.pending(done.logs)
-        if not (done.finished or state.started_pids or claim or ship or (idle and not state.draining)):
+        writes = bool(done.finished or state.started_pids or ship or (idle and not state.draining))
+        # With other writes to make, the pass looks for due jobs inside its transaction; else it looks
+        # first, so an idle engine takes no write lock.
+        claim = not state.draining and (writes or self.claimer.look(now, state.slots - running))
+        if not (writes or claim):
             return False
+        done.look_in_pass = writes
         done.busy = running
         done.pids, state.started_pids = state.started_pids, []
         try:
@@ -130,6 +135,8 @@ class Batch:
             for held in idle:
                 self._job(s, done, held, None)
             free = state.slots - done.busy
+            if claim and done.look_in_pass:
+                claim = self.claimer.look(now, free, s)
             if claim and free > 0:
                 done.claimed = self.claimer.claim_in(s, now, free)
                 lane.load_plans(s, done.claimed, now)

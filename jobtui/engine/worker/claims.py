@@ -41,17 +41,24 @@ class Claimer:
         # When the next job falls due, as of the last look; None when there was nothing to wake for.
         self.next_due: datetime | None = None
         self._rollbacks = False  # the last look saw a rollback waiting for an engine
+        self._looked_in: Session | None = None  # the write transaction the last look was in, if any
 
-    def look(self, now: pendulum.DateTime, free: int) -> bool:
+    def look(self, now: pendulum.DateTime, free: int, s: Session | None = None) -> bool:
         """Whether a claim may find a job for `free` slots: the queue runs and a job is due (or a
-        rollback waits for an engine). A look, not a lock: an idle engine must not queue behind busy
-        ones. One statement, as every daemon looks whenever any transaction on the queue commits."""
+        rollback waits for an engine). Without `s`, a look, not a lock: an idle engine must not queue
+        behind busy ones. One statement, as every daemon looks whenever any transaction on the queue
+        commits. With `s`, inside a pass's write transaction already open for other work: the claim
+        that follows needs no second look at the pause flag."""
         self.next_due = None  # nothing to wake for while every slot is busy or the queue is paused
         self._rollbacks = False
+        self._looked_in = s
         if free <= 0:
             return False
-        with self.state.store.read() as s:
+        if s is not None:
             paused, next_due, rollbacks = s.execute(_LOOK).one()
+        else:
+            with self.state.store.read() as read:
+                paused, next_due, rollbacks = read.execute(_LOOK).one()
         if paused is not None and json.loads(paused):
             return False
         self.next_due = _as_utc(next_due)
@@ -62,7 +69,7 @@ class Claimer:
         """Inside the pass's write transaction: claim up to `free` jobs; the engine holds them from now
         (the caller forgets them if the transaction fails)."""
         state = self.state
-        if pipeline.queue_paused(state.store, s):
+        if self._looked_in is not s and pipeline.queue_paused(state.store, s):
             return []
         lease = state.new_lease()
         claimed = _claim_rows(state, s, now, free, lease, self._rollbacks)

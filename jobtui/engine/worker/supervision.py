@@ -64,13 +64,16 @@ class Supervisor:
         return ended
 
     def check_leases(self) -> None:
-        held_jobs = self.state.held
-        if not held_jobs:
+        """Drop the jobs that are no longer ours (canceled, taken over) and terminate what runs of their
+        ops, before their outcomes are collected: a cancel's SIGTERM may have ended an op's wrapper while
+        the op's own processes ignore it and run on."""
+        watched = dict(self.state.held)
+        if not watched:
             return
         with self.state.store.read() as s:
-            rows = s.execute(_LEASES, {"ids": list(held_jobs)}).all()
+            rows = s.execute(_LEASES, {"ids": list(watched)}).all()
         current = {job_id: (lease, status) for job_id, lease, status in rows}
-        for job_id, held in list(held_jobs.items()):
+        for job_id, held in watched.items():
             lease, status = current.get(job_id, (None, None))
             if lease != held.lease:
                 self.drop(held, f"job {status}" if status in _ENDED_BY_HAND else "lease lost")

@@ -139,15 +139,16 @@ def running_engines(
 
 
 @contextlib.contextmanager
-def pg_cluster() -> Iterator[Callable[[], str]]:
-    """A throwaway PostgreSQL cluster (tests/support/pg.py's, loopback only, fsync off); yields a function
-    that creates a fresh database in it and returns its URL. The cluster is stopped and removed on exit."""
+def pg_cluster(durable: bool = False) -> Iterator[Callable[[], str]]:
+    """A throwaway PostgreSQL cluster (tests/support/pg.py's, loopback only; fsync off unless `durable`);
+    yields a function that creates a fresh database in it and returns its URL. The cluster is stopped and
+    removed on exit."""
     from tests.support.pg import PgCluster, missing_reason
 
     reason = missing_reason()
     if reason is not None:
         raise SystemExit(f"cannot start a throwaway PostgreSQL cluster: {reason}")
-    cluster = PgCluster()
+    cluster = PgCluster(durable=durable)
     # Stop the cluster on SIGTERM too (quick.py's timeout, a CI cancel): the server outlives us otherwise.
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:

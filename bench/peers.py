@@ -1,7 +1,7 @@
 """jobtui's drain beside its peers, in the same run: SqliteHuey and a bare spawn loop (and procrastinate on
 PostgreSQL when a database URL is given), same number of jobs and workers.
 
-    python bench/peers.py [--jobs N] [--workers K] [--op noop|true] [--pg-db URL]
+    python bench/peers.py [--jobs N] [--workers K] [--op noop|true] [--pg | --pg-db URL]
 
 The peers come with the `bench` extra (`pip install -e '.[bench]'`); a peer that is not installed is
 skipped with a line saying so. This machine is shared and noisy: only the ratios of figures measured side by
@@ -12,9 +12,10 @@ side mean anything, so each figure is printed with its ratio to jobtui's.
   stored (huey deletes each task as it runs it: it keeps no history).
 - spawn loop (`--op true` only): K threads each running `subprocess.run(["/bin/true"])`, the ceiling
   any supervisor of real processes works under.
-- procrastinate (`--pg-db URL`): N jobs deferred, then a worker with concurrency K until the queue is empty;
-  beside it jobtui on PostgreSQL (`jobtui_pg`, engine_drain's throwaway cluster). The issue's figures want
-  durable clusters (fsync on) for both: pass a database of one.
+- procrastinate (`--pg`, or `--pg-db URL`): N jobs deferred, then a worker with concurrency K until the queue
+  is empty; beside it jobtui on PostgreSQL (`jobtui_pg`). `--pg` starts a durable throwaway cluster (fsync,
+  full page writes and synchronous commit on, as a production server) for both; with `--pg-db URL`
+  procrastinate uses that database and jobtui engine_drain's fsync-off cluster.
 
 Ends with `jobtui_jobs_per_s=… huey_jobs_per_s=… [spawn_jobs_per_s=…] [procrastinate_jobs_per_s=…]`.
 """
@@ -35,9 +36,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def jobtui_rate(jobs: int, workers: int, op: str, backend: str = "sqlite") -> float:
+def jobtui_rate(jobs: int, workers: int, op: str, backend: str = "sqlite", db: str | None = None) -> float:
     command = [sys.executable, str(HERE / "engine_drain.py"), "--jobs", str(jobs), "--workers", str(workers)]
-    command += ["--op", op, "--backend", backend]
+    command += ["--op", op, "--backend", backend] + (["--db", db] if db else [])
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     found = re.search(r"^jobs_per_s=([\d.]+)$", out, re.M)
     if found is None:
@@ -135,18 +136,36 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--op", choices=["noop", "true"], default="noop")
     parser.add_argument("--pg-db", metavar="URL", help="a fresh PostgreSQL database for procrastinate")
+    parser.add_argument(
+        "--pg",
+        action="store_true",
+        help="start a durable throwaway PostgreSQL cluster (fsync on) and run procrastinate and jobtui on "
+        "a fresh database each in it",
+    )
     args = parser.parse_args()
+    if args.pg:
+        sys.path.insert(0, str(HERE.parent))
+        from bench.engine_common import pg_cluster
+
+        with pg_cluster(durable=True) as new_database:
+            compare(args, new_database(), new_database())
+        return
+    compare(args, args.pg_db, None)
+
+
+def compare(args: argparse.Namespace, procrastinate_db: str | None, jobtui_pg_db: str | None) -> None:
     rates: dict[str, float] = {"jobtui": jobtui_rate(args.jobs, args.workers, args.op)}
     huey = huey_rate(args.jobs, args.workers, args.op)
     if huey is not None:
         rates["huey"] = huey
     if args.op == "true":
         rates["spawn"] = spawn_rate(args.jobs, args.workers)
-    if args.pg_db:
-        rate = procrastinate_rate(args.jobs, args.workers, args.op, args.pg_db)
+    if procrastinate_db:
+        rate = procrastinate_rate(args.jobs, args.workers, args.op, procrastinate_db)
         if rate is not None:
-            # Beside it, jobtui on PostgreSQL too (engine_drain's own throwaway cluster).
-            rates["jobtui_pg"] = jobtui_rate(args.jobs, args.workers, args.op, "postgresql")
+            # Beside it, jobtui on PostgreSQL too: in the same durable cluster with --pg, else in
+            # engine_drain's own throwaway one (fsync off).
+            rates["jobtui_pg"] = jobtui_rate(args.jobs, args.workers, args.op, "postgresql", jobtui_pg_db)
             rates["procrastinate"] = rate
     base = rates["jobtui"]
     for name, rate in rates.items():

@@ -1,6 +1,6 @@
 """The engine's fast lane (plans in memory, set-based writes) and its rule-rich path write the same rows:
 the same job, task and op states, the same audit trail, the same number of change-feed rows. Jobs leave
-the lane at any point (a failed op, a PRE op's natures, a gate) and the walker goes on from its rows.
+the lane at any point (a failed or ignored op, a gate) and the walker goes on from its rows.
 
 And one pass is one transaction: a job the engine cannot advance (a poison job) is undone alone, the
 rest of the batch stands, and the job moves on once it can.
@@ -30,7 +30,8 @@ DEFINITIONS = (
     '[[post]]\ncall = "jobtui.engine.worker.runner:noop"\n',
     'name = "fails"\n[[run]]\nrun = "exit 3"\n[[post]]\nrun = "true"\n',
     'name = "ignored"\n[[run]]\nrun = "exit 3"\non_error = "ignore"\n[[run]]\nrun = "true"\n',
-    'name = "pre"\n[[pre]]\nrun = "true"\n[[run]]\nrun = "true"\n',
+    'name = "pre"\n[[pre]]\nrun = "echo db >> $JOBTUI_NATURES_FILE; echo web >> $JOBTUI_NATURES_FILE"\n'
+    '[[pre]]\nrun = "true"\n[[run]]\nrun = "true"\n',
     'name = "host-fails"\ntargets = ["p", "q"]\n[[run]]\nrun = \'test "$JOBTUI_TARGET" = p\'\n'
     "per_target = true\n",
 )
@@ -94,6 +95,7 @@ def test_the_fast_lane_writes_what_the_walker_writes(store: Store, submit: Calla
     laned = [_rows(store, i) for i in _run_all(store, submit, fast_lane=True)]
     for definition, slow, fast in zip(DEFINITIONS, walked, laned, strict=True):
         assert fast == slow, definition.splitlines()[0]
+    assert laned[5]["job"]["natures"] == '["db", "web"]'
     ends = [one["job"]["status"] for one in laned]
     assert ends == ["FINISHED", "FINISHED", "FINISHED", "ERROR", "FINISHED", "FINISHED", "PARTIAL"]
 

@@ -49,7 +49,10 @@ def _free_port() -> int:
 
 
 class PgCluster:
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """`durable`: fsync and full page writes on, as a production server (benchmarks against peers);
+        the test suite's cluster turns them off for speed."""
+        self.durable = durable
         self.dir = Path(tempfile.mkdtemp(prefix="jobtui-pg-"))
         self.port = _free_port()
         self.user = "postgres"
@@ -80,10 +83,9 @@ class PgCluster:
         data = self.dir / "data"
         pg_ctl = _find_bin("pg_ctl")
         assert pg_ctl
-        options = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        )
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=300"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(pg_ctl, "-D", str(data), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
 
     def stop(self) -> None:

@@ -2,15 +2,15 @@
 retries, no envelope) is walked from its claim to its end with its plan in memory, and the rows it
 changes are written set-based: one statement per table per pass, however many jobs moved.
 
-The lane only ever takes the success path. An op that failed, vanished or timed out, a finished PRE op
-(its natures are read by the rule-rich path), a RUN gate that would not open, a drain: the job goes to
-the walker and `Outcomes` (and stays there), which read the rows this lane wrote. Both write exactly the
-same rows, audit trail and change feed (tests/engine/test_fastlane.py compares them), so a job may
-change lanes at any pass.
+The lane only ever takes the success path. An op that failed, vanished or timed out, a RUN gate that
+would not open, a drain: the job goes to the walker and `Outcomes` (and stays there), which read the rows
+this lane wrote. Both write exactly the same rows, audit trail and change feed
+(tests/engine/test_fastlane.py compares them), so a job may change lanes at any pass.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ from jobtui.engine.db.models import AUDIT, JOBS, UTCDateTime
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.launcher import OpToStart, build_spec
+from jobtui.engine.worker.outcomes import natures_added
 from jobtui.engine.worker.plan import Plan, PlanOp, PlanTask
 from jobtui.engine.worker.runner import OpOutcome
 from jobtui.engine.worker.state import EngineState, Held, LaunchSpec, timed
@@ -52,7 +53,7 @@ class Writes:
 
 _PLAN_JOBS = (
     text(
-        "SELECT id, name, exec, log_path, definition, schedule, status, step, progress, started_at, "
+        "SELECT id, name, exec, log_path, definition, schedule, status, step, progress, natures, started_at, "
         "run_started_at, max_start_at, scheduled_at, approved, outcome, failed, envelope_id "
         "FROM jobs WHERE id IN :ids"
     )
@@ -145,6 +146,7 @@ class FastLane:
                 definition=definition,
                 step=row.step,
                 progress=row.progress,
+                natures=list(json.loads(row.natures)),
                 run_started=False,
                 max_start_at=_utc(row.max_start_at),
                 scheduled_at=_utc(row.scheduled_at),
@@ -160,7 +162,7 @@ class FastLane:
         plan = held.plan
         if plan is None:
             return False
-        ok = outcome is None or (outcome.ok and plan.current is not None and plan.current.step != Step.PRE)
+        ok = outcome is None or (outcome.ok and plan.current is not None)
         if ok and not self.state.draining and plan.gate_opens(now):
             return True
         held.plan = None
@@ -197,6 +199,11 @@ class FastLane:
         writes.ops_done.append(
             {"id": op.id, "status": op.status, "code": outcome.exit_code, "now": now, "error": outcome.error}
         )
+        if op.step == Step.PRE:
+            added = natures_added(self.state.store.log_dir / f"job-{plan.job_id}.natures", plan.natures)
+            if added:
+                plan.natures = plan.natures + added
+                writes.job(plan, natures=json.dumps(plan.natures))
         self._progress(writes, plan, op.task_id)
         return self.walk(writes, held, now)
 

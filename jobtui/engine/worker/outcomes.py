@@ -7,6 +7,7 @@ import itertools
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from sqlalchemy import update
 from sqlmodel import Session
@@ -141,23 +142,10 @@ class Outcomes:
         pipeline.apply_op_failure(store, s, job, op_run, ref)
 
     def _collect_natures(self, s: Session, job: Job, ref: JobRef) -> None:
-        path = self.state.store.log_dir / f"job-{job.id}.natures"
-        try:
-            # A nature is a short name; whatever else an op sent there by mistake is left out, and
-            # never read whole inside the write transaction.
-            with path.open("rb") as fh:
-                head = fh.read(NATURES_READ_BYTES)
-        except OSError:
-            return
-        lines = (ln.strip() for ln in head.decode("utf-8", errors="replace").splitlines())
-        natures = list(json.loads(job.natures))
-        room = max(0, MAX_NATURES - len(natures))
-        named = (ln for ln in dict.fromkeys(lines) if NATURE_NAME.fullmatch(ln) and ln not in natures)
-        added = list(itertools.islice(named, room))
+        added = natures_added(self.state.store.log_dir / f"job-{job.id}.natures", json.loads(job.natures))
         if added:
-            self.state.store.change_job(
-                s, job, self.state.who, "natures", held=ref.lease, natures=json.dumps(natures + added)
-            )
+            natures = json.dumps(json.loads(job.natures) + added)
+            self.state.store.change_job(s, job, self.state.who, "natures", held=ref.lease, natures=natures)
 
     def abend(self, s: Session, job: Job, op_run: OpRun, ref: JobRef, reason: str) -> None:
         state = self.state
@@ -206,3 +194,18 @@ class Outcomes:
         )
         pipeline.refresh_progress(state.store, s, job, JobRef(state.who))
         state.let_go_at_commit(s, job.id or 0)
+
+
+def natures_added(path: Path, natures: list[str]) -> list[str]:
+    """The natures a PRE op named in its natures file ($JOBTUI_NATURES_FILE) beyond `natures`."""
+    try:
+        # A nature is a short name; whatever else an op sent there by mistake is left out, and never
+        # read whole inside the write transaction.
+        with path.open("rb") as fh:
+            head = fh.read(NATURES_READ_BYTES)
+    except OSError:
+        return []
+    lines = (ln.strip() for ln in head.decode("utf-8", errors="replace").splitlines())
+    room = max(0, MAX_NATURES - len(natures))
+    named = (ln for ln in dict.fromkeys(lines) if NATURE_NAME.fullmatch(ln) and ln not in natures)
+    return list(itertools.islice(named, room))

@@ -39,6 +39,7 @@ class Plan:
     definition: Definition
     step: str
     progress: int
+    natures: list[str]
     run_started: bool
     max_start_at: datetime | None
     scheduled_at: datetime | None

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.states import FINAL_STATUSES, Status
 from jobtui.engine.worker.loop import Engine
 from tests.support.helpers import status_of
@@ -36,9 +38,11 @@ DEFINITIONS = (
     "per_target = true\n",
 )
 
-# What differs between two runs of the same job whatever the lane: identities and where files are.
+# What differs between two runs of the same job whatever the lane: identities, where files are, and
+# the schedule resolved at submission (absolute times).
 _VOLATILE = {
     "id",
+    "schedule",
     "job_id",
     "task_id",
     "seq",
@@ -51,19 +55,63 @@ _VOLATILE = {
 }
 
 
-def _run_all(store: Store, submit: Callable[..., int], fast_lane: bool) -> list[int]:
-    ids = [submit(one) for one in DEFINITIONS]
+def _run_all(
+    store: Store, submit: Callable[..., int], fast_lane: bool, clock: FakeClock | None = None
+) -> list[int]:
+    """Run every definition to its end; with `clock`, each is scheduled a minute ahead: the engine parks
+    it at its RUN gate first, then claims it again once the minute passed."""
+    at = {"at": store.now().add(minutes=1).isoformat()} if clock is not None else {}
+    ids = [submit(one, **at) for one in DEFINITIONS]
     engine = Engine(store, workers=2, fast_lane=fast_lane)
+    before = 0
     try:
+        if clock is not None:
+            engine.run_until(lambda: all(status_of(store, i) == "READY" and _parked(store, i) for i in ids))
+            before = engine.fast_lane_jobs
+            clock.advance(61)
         engine.run_until(lambda: all(Status(status_of(store, i)) in FINAL_STATUSES for i in ids))
+        # With the lane on, every job enters it (at its claim, or its second claim when parked first): the
+        # comparison is between the two lanes, not the walker with itself.
+        taken = engine.fast_lane_jobs - before
+        assert taken == (len(ids) if fast_lane else 0)
     finally:
         engine.shutdown()
     return ids
 
 
+def _parked(store: Store, job_id: int) -> bool:
+    with store.engine.connect() as conn:
+        step = conn.execute(text("SELECT step FROM jobs WHERE id = :id"), {"id": job_id}).scalar_one()
+    return bool(step == "RUN")
+
+
+_STAMP = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?")
+
+
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, str) and _STAMP.fullmatch(value):
+        return datetime.fromisoformat(value)
+    return None
+
+
 def _rows(store: Store, job_id: int) -> dict[str, Any]:
+    """The job's rows without identities; times as offsets from its creation (runs start at other times)."""
+    with store.engine.connect() as conn:
+        created = conn.execute(
+            text("SELECT created_at FROM jobs WHERE id = :id"), {"id": job_id}
+        ).scalar_one()
+    base = _when(created)
+    assert base is not None
+
     def plain(row: Any) -> dict[str, Any]:
-        return {k: v for k, v in row._mapping.items() if k not in _VOLATILE}
+        found = {k: v for k, v in row._mapping.items() if k not in _VOLATILE}
+        for key, value in found.items():
+            when = _when(value)
+            if when is not None:
+                found[key] = (when - base).total_seconds()
+        return found
 
     with store.engine.connect() as conn:
         job = conn.execute(text("SELECT * FROM jobs WHERE id = :id"), {"id": job_id}).one()
@@ -98,6 +146,16 @@ def test_the_fast_lane_writes_what_the_walker_writes(store: Store, submit: Calla
     assert laned[5]["job"]["natures"] == '["db", "web"]'
     ends = [one["job"]["status"] for one in laned]
     assert ends == ["FINISHED", "FINISHED", "FINISHED", "ERROR", "FINISHED", "FINISHED", "PARTIAL"]
+
+
+def test_jobs_parked_at_their_run_gate_are_walked_alike(
+    store: Store, submit: Callable[..., int], clock: FakeClock
+) -> None:
+    walked = [_rows(store, i) for i in _run_all(store, submit, False, clock)]
+    laned = [_rows(store, i) for i in _run_all(store, submit, True, clock)]
+    for definition, slow, fast in zip(DEFINITIONS, walked, laned, strict=True):
+        assert fast == slow, definition.splitlines()[0]
+    assert [one["job"]["status"] for one in laned][:3] == ["FINISHED"] * 3
 
 
 def test_a_poison_job_is_undone_alone_and_moves_on_once_it_can(

@@ -1,6 +1,7 @@
-"""The engine's fast lane: a fresh job made only of plain ops (no approval gate, no schedule window or
-retries, no envelope) is walked from its claim to its end with its plan in memory, and the rows it
-changes are written set-based: one statement per table per pass, however many jobs moved.
+"""The engine's fast lane: a job made only of plain ops (no approval gate, no schedule window or retries,
+no envelope), claimed before it ever started or parked at its RUN gate until its scheduled date, is
+walked from its claim to its end with its plan in memory, and the rows it changes are written set-based:
+one statement per table per pass, however many jobs moved.
 
 The lane only ever takes the success path. An op that failed, vanished or timed out, a RUN gate that
 would not open, a drain: the job goes to the walker and `Outcomes` (and stays there), which read the rows
@@ -108,6 +109,7 @@ class FastLane:
     def __init__(self, state: EngineState, enabled: bool = True) -> None:
         self.state = state
         self.enabled = enabled
+        self.jobs_taken = 0  # jobs given a plan since the engine started (benchmarks, tests)
 
     # -- plans --------------------------------------------------------------------------------------
 
@@ -155,6 +157,8 @@ class FastLane:
             )
             if one.plan.definition.approval and not row.approved:
                 one.plan = None
+            else:
+                self.jobs_taken += 1
 
     def takes(self, held: Held, outcome: OpOutcome | None, now: pendulum.DateTime) -> bool:
         """Whether the lane records `outcome` (or walks the job on) this pass; when not, the job leaves
@@ -345,22 +349,25 @@ class FastLane:
 
 
 def _fresh(row: Row[Any], ops: list[PlanOp]) -> bool:
-    """A job the lane may walk: claimed to RUNNING before it ever started, nothing decided yet, and no
-    rule beyond plain ops to apply."""
+    """A job the lane may walk: claimed to RUNNING before RUN started (never started, or parked at its
+    RUN gate until its scheduled date), nothing failed or decided yet, and no rule beyond plain ops."""
     if (
         row.status != Status.RUNNING.value
-        or row.step != Step.INIT.value
-        or row.started_at is not None
         or row.run_started_at is not None
         or row.failed
         or row.outcome is not None
         or row.envelope_id is not None
     ):
         return False
+    if not (row.step == Step.RUN.value or (row.step == Step.INIT.value and row.started_at is None)):
+        return False
     schedule = lifecycle.schedule_from_text(row.schedule)
     if schedule is not None and (schedule.windowed or schedule.retries):
         return False
-    return all(op.status == OpStatus.PENDING.value for op in ops)
+    settled = {OpStatus.PENDING.value}
+    if row.step == Step.RUN.value:
+        settled.add(OpStatus.DONE.value)  # its PRE ops
+    return all(op.status in settled for op in ops)
 
 
 def _utc(value: datetime | None) -> datetime | None:

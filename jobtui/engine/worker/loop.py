@@ -176,6 +176,11 @@ class Engine:
         registration.mark_stopped(self._state)
 
     @property
+    def fast_lane_jobs(self) -> int:
+        """How many jobs the fast lane took on since the engine started."""
+        return self._batch.lane.jobs_taken
+
+    @property
     def busy(self) -> int:
         return len(self._held)
 

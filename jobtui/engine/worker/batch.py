@@ -149,7 +149,8 @@ class Batch:
         # The lane's ended ops: their logs up to their last line, with their end (the walker's ship
         # theirs as they record them).
         state.shipper.ship_all(s, [src for src in done.logs if src.job_id in writes.ended_ops])
-        done.more_logs = state.shipper.ship(s, done.logs)
+        # The jobs held now (claims included: their files are not there yet, but they are not forgotten).
+        done.more_logs = state.shipper.ship(s, log_sources(state.held.values()))
 
     def _walked_in_lane(self, s: Session, done: _Pass, held: Held, spec: LaunchSpec | None) -> None:
         if spec is not None:

@@ -159,6 +159,8 @@ class FastLane:
                 one.plan = None
             else:
                 self.jobs_taken += 1
+                if row.exec == 1 and row.step == Step.INIT.value:
+                    self.state.shipper.starts_empty(row.id)
 
     def takes(self, held: Held, outcome: OpOutcome | None, now: pendulum.DateTime) -> bool:
         """Whether the lane records `outcome` (or walks the job on) this pass; when not, the job leaves

@@ -52,6 +52,11 @@ class LogShipper:
         # How far each job's file was shipped (committed); a job missing here is asked of the database.
         self._shipped: dict[int, int] = {}
 
+    def starts_empty(self, job_id: int) -> None:
+        """Nothing of the job's log was shipped yet, anywhere (a job never claimed before): its first
+        ship needs no look at the database."""
+        self._shipped[job_id] = 0
+
     def forget(self, job_id: int) -> None:
         self._shipped.pop(job_id, None)
 

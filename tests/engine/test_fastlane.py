@@ -18,6 +18,7 @@ from sqlalchemy import text
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.states import FINAL_STATUSES, Status
+from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from tests.support.helpers import status_of
 
@@ -156,6 +157,28 @@ def test_jobs_parked_at_their_run_gate_are_walked_alike(
     for definition, slow, fast in zip(DEFINITIONS, walked, laned, strict=True):
         assert fast == slow, definition.splitlines()[0]
     assert [one["job"]["status"] for one in laned][:3] == ["FINISHED"] * 3
+
+
+def test_jobs_rerun_from_run_are_walked_alike(
+    store: Store, submit: Callable[..., int], actions: Actions
+) -> None:
+    def rerun_all(fast_lane: bool) -> list[int]:
+        ids = _run_all(store, submit, fast_lane)
+        for job_id in ids:
+            actions.rerun(job_id, "RUN")
+        engine = Engine(store, workers=2, fast_lane=fast_lane)
+        try:
+            engine.run_until(lambda: all(Status(status_of(store, i)) in FINAL_STATUSES for i in ids))
+            assert engine.fast_lane_jobs == (len(ids) if fast_lane else 0)
+        finally:
+            engine.shutdown()
+        return ids
+
+    walked = [_rows(store, i) for i in rerun_all(False)]
+    laned = [_rows(store, i) for i in rerun_all(True)]
+    for definition, slow, fast in zip(DEFINITIONS, walked, laned, strict=True):
+        assert fast == slow, definition.splitlines()[0]
+    assert all(one["job"]["exec"] == 2 for one in laned)
 
 
 def test_a_poison_job_is_undone_alone_and_moves_on_once_it_can(

@@ -30,6 +30,11 @@ IDLE_CONNECTIONS = 2
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
+def to_psycopg(sql: str) -> str:
+    """SQL written with `:name` parameters, in psycopg's `%(name)s` style."""
+    return _PARAM.sub(r"%(\1)s", sql)
+
+
 def default_data_dir() -> Path:
     """Where the default database lives (created on first use, unlike a directory the user named)."""
     return Path(platformdirs.user_data_dir("jobtui"))
@@ -100,7 +105,7 @@ class Reader:
         self._lock = threading.Lock()
 
     def rows(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        query = sql if self.is_sqlite else _PARAM.sub(r"%(\1)s", sql)
+        query = sql if self.is_sqlite else to_psycopg(sql)
         errors = self._driver_errors()
         while True:
             conn, pooled = self._take()

@@ -8,10 +8,11 @@ import json
 from datetime import datetime
 
 import pendulum
-from sqlalchemy import Boolean, Text, bindparam, column, insert, text
+from sqlalchemy import Boolean, Text, bindparam, column, text
 from sqlmodel import Session
 
-from jobtui.engine.db.models import AUDIT, Job, UTCDateTime
+from jobtui.engine.db.models import Job, UTCDateTime
+from jobtui.engine.db.rawwrite import AUDIT_ROWS, execute_many
 from jobtui.engine.db.store import LeaseLost
 from jobtui.engine.domain.states import Status
 from jobtui.engine.worker import pipeline
@@ -30,7 +31,7 @@ _LOOK = text(
 ).columns(column("paused", Text()), column("next_due", UTCDateTime()), column("rollbacks", Boolean()))
 
 
-_SET_SEQ = text("UPDATE jobs SET seq = :seq WHERE id = :id")
+_SET_SEQ = "UPDATE jobs SET seq = :seq WHERE id = :id"
 
 
 class Claimer:
@@ -74,8 +75,9 @@ class Claimer:
         lease = state.new_lease()
         claimed = _claim_rows(state, s, now, free, lease, self._rollbacks)
         if claimed:
-            s.execute(
-                insert(AUDIT),
+            execute_many(
+                s,
+                AUDIT_ROWS,
                 [
                     {
                         "job_id": job_id,
@@ -94,7 +96,7 @@ class Claimer:
             )
         if claimed:
             seqs = state.store.touch_many(s, [job_id for job_id, _, _, _ in claimed])
-            s.execute(_SET_SEQ, [{"seq": seq, "id": job_id} for job_id, seq in seqs.items()])
+            execute_many(s, _SET_SEQ, [{"seq": seq, "id": job_id} for job_id, seq in seqs.items()])
         held = [Held(job_id, lease) for job_id, _, _, _ in claimed]
         for one in held:
             state.held[one.job_id] = one

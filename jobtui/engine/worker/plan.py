@@ -40,6 +40,7 @@ class Plan:
     step: str
     progress: int
     natures: list[str]
+    reason: str | None
     run_started: bool
     max_start_at: datetime | None
     scheduled_at: datetime | None

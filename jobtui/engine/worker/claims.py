@@ -12,7 +12,7 @@ from sqlalchemy import Boolean, Text, bindparam, column, text
 from sqlmodel import Session
 
 from jobtui.engine.db.models import Job, UTCDateTime
-from jobtui.engine.db.rawwrite import AUDIT_ROWS, execute_many
+from jobtui.engine.db.raw import AUDIT_ROWS, execute_many
 from jobtui.engine.db.store import LeaseLost
 from jobtui.engine.domain.states import Status
 from jobtui.engine.worker import pipeline

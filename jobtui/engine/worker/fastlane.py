@@ -17,12 +17,9 @@ from datetime import datetime
 from typing import Any
 
 import pendulum
-from sqlalchemy import bindparam, text
-from sqlalchemy.engine import Row
 from sqlmodel import Session
 
-from jobtui.engine.db.models import UTCDateTime
-from jobtui.engine.db.rawwrite import AUDIT_ROWS, execute_many
+from jobtui.engine.db.raw import AUDIT_ROWS, execute_many, select_rows
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.launcher import OpToStart, build_spec
@@ -53,34 +50,25 @@ class Writes:
         self.jobs.setdefault(plan.job_id, {}).update(values)
 
 
+# Read straight through the driver (db/raw.py), for every job claimed in a pass at once.
 _PLAN_JOBS = (
-    text(
-        "SELECT id, name, exec, log_path, definition, schedule, status, step, progress, natures, reason, "
-        "started_at, run_started_at, max_start_at, scheduled_at, approved, outcome, failed, envelope_id "
-        "FROM jobs WHERE id IN :ids"
-    )
-    .bindparams(bindparam("ids", expanding=True))
-    .columns(
-        started_at=UTCDateTime(),
-        run_started_at=UTCDateTime(),
-        max_start_at=UTCDateTime(),
-        scheduled_at=UTCDateTime(),
-    )
+    "SELECT id, name, exec, log_path, definition, schedule, status, step, progress, natures, reason, "
+    "started_at, run_started_at, max_start_at, scheduled_at, approved, outcome, failed, envelope_id "
+    "FROM jobs WHERE id IN :ids"
 )
-_PLAN_TASKS = text(
+_PLAN_TIMES = ("max_start_at", "scheduled_at")
+_PLAN_TASKS = (
     "SELECT id, job_id, target, status, attempts FROM tasks WHERE job_id IN :ids ORDER BY job_id, position"
-).bindparams(bindparam("ids", expanding=True))
-_PLAN_OPS = text(
+)
+_PLAN_OPS = (
     "SELECT o.id, o.job_id, o.task_id, o.step, o.op_index, o.name, o.status FROM op_runs o "
     "JOIN jobs j ON j.id = o.job_id AND j.exec = o.exec "
     "WHERE o.job_id IN :ids AND o.step <> 'ROLLBACK' ORDER BY o.job_id, o.position"
-).bindparams(bindparam("ids", expanding=True))
-_LEASES = text("SELECT id, lease FROM jobs WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
-_LOCKED_LEASES = text("SELECT id, lease FROM jobs WHERE id IN :ids FOR UPDATE").bindparams(
-    bindparam("ids", expanding=True)
 )
+_LEASES = "SELECT id, lease FROM jobs WHERE id IN :ids"
 
-# Written straight through the driver (rawwrite): one executemany per statement per pass.
+
+# Written straight through the driver (db/raw.py): one executemany per statement per pass.
 _OP_STARTED = (
     "UPDATE op_runs SET status = 'running', started_at = :now, exit_code = NULL, error = NULL, "
     "completed_at = NULL, skipped_at = NULL, token = :token, host = :host, status_file = :sf, "
@@ -114,47 +102,48 @@ class FastLane:
         ids = list(by_id)
         tasks: dict[int, dict[int, PlanTask]] = {}
         walked: set[int] = set()  # a task already moved: not a fresh job
-        for row in s.execute(_PLAN_TASKS, {"ids": ids}):
-            if row.status != TaskStatus.SCHEDULED.value:
-                walked.add(row.job_id)
-            tasks.setdefault(row.job_id, {})[row.id] = PlanTask(row.id, row.target, row.attempts)
+        for row in select_rows(s, _PLAN_TASKS, ids):
+            if row["status"] != TaskStatus.SCHEDULED.value:
+                walked.add(row["job_id"])
+            tasks.setdefault(row["job_id"], {})[row["id"]] = PlanTask(
+                row["id"], row["target"], row["attempts"]
+            )
         ops: dict[int, list[PlanOp]] = {}
-        for row in s.execute(_PLAN_OPS, {"ids": ids}):
-            op = PlanOp(row.id, row.task_id, row.step, row.op_index, row.name, row.status)
-            ops.setdefault(row.job_id, []).append(op)
-        for row in s.execute(_PLAN_JOBS, {"ids": ids}):
-            one = by_id[row.id]
-            job_tasks = tasks.get(row.id, {})
-            job_ops = ops.get(row.id, [])
-            if not self.enabled or row.id in walked or not _fresh(row, job_ops):
+        for row in select_rows(s, _PLAN_OPS, ids):
+            op = PlanOp(row["id"], row["task_id"], row["step"], row["op_index"], row["name"], row["status"])
+            ops.setdefault(row["job_id"], []).append(op)
+        for row in select_rows(s, _PLAN_JOBS, ids, _PLAN_TIMES):
+            job_id = row["id"]
+            one = by_id[job_id]
+            job_ops = ops.get(job_id, [])
+            if not self.enabled or job_id in walked or not _fresh(row, job_ops):
                 continue
             try:
-                definition = pipeline.definition_from_text(row.definition)
+                definition = pipeline.definition_from_text(row["definition"])
             except Exception:
                 continue  # the walker meets it in a savepoint of its own, and the batch goes on
+            if definition.approval and not row["approved"]:
+                continue
             one.plan = Plan(
-                job_id=row.id,
+                job_id=job_id,
                 lease=one.lease,
-                name=row.name,
-                exec=row.exec,
-                log_path=row.log_path,
+                name=row["name"],
+                exec=row["exec"],
+                log_path=row["log_path"],
                 definition=definition,
-                step=row.step,
-                progress=row.progress,
-                natures=list(json.loads(row.natures)),
-                reason=row.reason,
+                step=row["step"],
+                progress=row["progress"],
+                natures=list(json.loads(row["natures"])),
+                reason=row["reason"],
                 run_started=False,
-                max_start_at=_utc(row.max_start_at),
-                scheduled_at=_utc(row.scheduled_at),
-                tasks=job_tasks,
+                max_start_at=_utc(row["max_start_at"]),
+                scheduled_at=_utc(row["scheduled_at"]),
+                tasks=tasks.get(job_id, {}),
                 ops=job_ops,
             )
-            if one.plan.definition.approval and not row.approved:
-                one.plan = None
-            else:
-                self.jobs_taken += 1
-                if row.exec == 1 and row.step == Step.INIT.value:
-                    self.state.shipper.starts_empty(row.id)
+            self.jobs_taken += 1
+            if row["exec"] == 1 and row["step"] == Step.INIT.value:
+                self.state.shipper.starts_empty(job_id)
 
     def takes(self, held: Held, outcome: OpOutcome | None, now: pendulum.DateTime) -> bool:
         """Whether the lane records `outcome` (or walks the job on) this pass; when not, the job leaves
@@ -173,8 +162,8 @@ class FastLane:
         writer holds the database); the others are let go, as the walker would."""
         if not held:
             return []
-        query = _LEASES if self.state.store.is_sqlite else _LOCKED_LEASES
-        leases = {row.id: row.lease for row in s.execute(query, {"ids": [h.job_id for h in held]})}
+        query = _LEASES if self.state.store.is_sqlite else _LEASES + " FOR UPDATE"
+        leases = {row["id"]: row["lease"] for row in select_rows(s, query, [h.job_id for h in held])}
         kept = []
         for one in held:
             if leases.get(one.job_id) == one.lease:
@@ -343,24 +332,24 @@ class FastLane:
                 raise RuntimeError(f"fast lane: {len(rows) - changed} job(s) lost their lease mid-pass")
 
 
-def _fresh(row: Row[Any], ops: list[PlanOp]) -> bool:
+def _fresh(row: dict[str, Any], ops: list[PlanOp]) -> bool:
     """A job the lane may walk: claimed to RUNNING before RUN started (never started, or parked at its
     RUN gate until its scheduled date), nothing failed or decided yet, and no rule beyond plain ops."""
     if (
-        row.status != Status.RUNNING.value
-        or row.run_started_at is not None
-        or row.failed
-        or row.outcome is not None
-        or row.envelope_id is not None
+        row["status"] != Status.RUNNING.value
+        or row["run_started_at"] is not None
+        or row["failed"]
+        or row["outcome"] is not None
+        or row["envelope_id"] is not None
     ):
         return False
-    if not (row.step == Step.RUN.value or (row.step == Step.INIT.value and row.started_at is None)):
+    if not (row["step"] == Step.RUN.value or (row["step"] == Step.INIT.value and row["started_at"] is None)):
         return False
-    schedule = lifecycle.schedule_from_text(row.schedule)
+    schedule = lifecycle.schedule_from_text(row["schedule"])
     if schedule is not None and (schedule.windowed or schedule.retries):
         return False
     settled = {OpStatus.PENDING.value}
-    if row.step == Step.RUN.value:
+    if row["step"] == Step.RUN.value:
         settled.add(OpStatus.DONE.value)  # its PRE ops
     return all(op.status in settled for op in ops)
 

@@ -19,10 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pendulum
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
-from jobtui.engine.db.models import JOBS, LOG_CHUNKS
+from jobtui.engine.db.models import LOG_CHUNKS
+from jobtui.engine.db.raw import execute_many, select_rows
 from jobtui.engine.db.store import Store
 from jobtui.engine.worker.logcap import LogCap
 
@@ -34,6 +35,12 @@ CHUNK_BYTES = 64 * 1024
 # What ship_job reads at once when it ships everything left (an op's share is capped, not memory).
 READ_BYTES = 4 * 1024 * 1024
 _SESSION_KEY = "jobtui_logship"
+# Straight through the driver (db/raw.py): every pass runs them.
+_ALIVE = "SELECT id FROM jobs WHERE id IN :ids"
+_CHUNK = (
+    "INSERT INTO log_chunks (job_id, host, file_offset, data, at) "
+    "VALUES (:job_id, :host, :file_offset, :data, :at)"
+)
 
 
 @dataclass(frozen=True)
@@ -106,15 +113,14 @@ class LogShipper:
         if not wanted:
             return False
         # A deleted job's chunks must not come back after its delete: ship only for jobs still there.
-        alive = set(s.execute(select(JOBS.c.id).where(JOBS.c.id.in_(wanted))).scalars())
+        alive = {row["id"] for row in select_rows(s, _ALIVE, wanted)}
         rows: list[dict[str, object]] = []
         left = False
         now = self.store.now()
         for job_id in wanted:
             if job_id in alive:
                 left |= self._read(s, given[job_id], ends[job_id], limit, rows, now)
-        if rows:
-            s.execute(insert(LOG_CHUNKS), rows)
+        execute_many(s, _CHUNK, rows)
         return left
 
     def _resume(self, s: Session, job_ids: list[int]) -> None:

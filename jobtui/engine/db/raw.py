@@ -1,9 +1,10 @@
-"""Many rows of one shape written straight through the driver, in a session's transaction.
+"""Statements straight through the driver, in a session's transaction: many rows of one shape written
+with one executemany, and rows read for a list of ids.
 
-The engine's fast lane writes a few statements per pass, each for many rows; SQLAlchemy's work per
+The engine's fast lane runs a few statements per pass, each for many rows; SQLAlchemy's work per
 statement (compiling, caching, result set-up) costs several times what SQLite spends running it. The SQL
-is written once with `:name` parameters (psycopg's `%(name)s` on PostgreSQL), and times are stored
-exactly as the UTCDateTime columns store them.
+is written once with `:name` parameters (psycopg's `%(name)s` on PostgreSQL) and `IN :ids` for a list;
+times are stored exactly as the UTCDateTime columns store them, and read back as aware UTC datetimes.
 """
 
 from __future__ import annotations
@@ -45,6 +46,40 @@ def execute_many(session: Session, sql: str, rows: Sequence[Mapping[str, Any]]) 
     with driver.cursor() as cursor:
         cursor.executemany(to_psycopg(sql), [_aware(row) for row in rows])
     return None
+
+
+def select_rows(
+    session: Session, sql: str, ids: Sequence[int], times: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The rows `sql` selects for `ids` (its `IN :ids`), as dicts; the columns named in `times` as aware
+    UTC datetimes (SQLite hands back text)."""
+    if not ids:
+        return []
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    names = [f"ids_{n}" for n in range(len(ids))]
+    query = sql.replace("IN :ids", "IN (" + ", ".join(f":{name}" for name in names) + ")")
+    params = dict(zip(names, ids, strict=True))
+    sqlite = connection.dialect.name == "sqlite"
+    cursor = driver.cursor()
+    try:
+        cursor.execute(query if sqlite else to_psycopg(query), params)
+        columns = [d[0] for d in cursor.description]
+        found = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+    for row in found:
+        for name in times:
+            row[name] = _stored_time(row[name])
+    return found
+
+
+def _stored_time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _sqlite(value: Any) -> Any:

@@ -55,16 +55,35 @@ def select_rows(
     UTC datetimes (SQLite hands back text)."""
     if not ids:
         return []
+    return rows(session, sql, {"ids": list(ids)}, times)
+
+
+def rows(
+    session: Session, sql: str, params: Mapping[str, Any], times: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """Run `sql` once in `session`'s transaction and return its rows as dicts (none for a statement that
+    returns nothing). A list parameter is spread over its `IN :name`; the columns named in `times` come back
+    as aware UTC datetimes."""
     connection = session.connection()
     driver = connection.connection.driver_connection
     assert driver is not None
-    names = [f"ids_{n}" for n in range(len(ids))]
-    query = sql.replace("IN :ids", "IN (" + ", ".join(f":{name}" for name in names) + ")")
-    params = dict(zip(names, ids, strict=True))
     sqlite = connection.dialect.name == "sqlite"
+    query, flat = sql, dict[str, Any]()
+    for key, value in params.items():
+        if isinstance(value, list):
+            names = [f"{key}_{n}" for n in range(len(value))]
+            query = query.replace(f"IN :{key}", "IN (" + ", ".join(f":{name}" for name in names) + ")")
+            flat.update(zip(names, value, strict=True))
+        else:
+            flat[key] = value
     cursor = driver.cursor()
     try:
-        cursor.execute(query if sqlite else to_psycopg(query), params)
+        if sqlite:
+            cursor.execute(query, {key: _sqlite(value) for key, value in flat.items()})
+        else:
+            cursor.execute(to_psycopg(query), _aware(flat))
+        if cursor.description is None:
+            return []
         columns = [d[0] for d in cursor.description]
         found = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     finally:

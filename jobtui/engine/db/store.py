@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, create_engine, select
 
-from jobtui.engine.db import wakeups
+from jobtui.engine.db import raw, wakeups
 from jobtui.engine.db.driver import BUSY_TIMEOUT_MS, SCHEMA_HEAD, Reader, default_data_dir, normalise_url
 from jobtui.engine.db.models import CHANGES, JOBS, AuditEvent, Job, Setting
 from jobtui.engine.db.revision import current_revision
@@ -452,12 +452,11 @@ class Store:
         touched: dict[int | None, int] = session.info.setdefault("jobtui_touched", {})
         new = [job_id for job_id in job_ids if job_id not in touched]
         if new:
-            now = self.now()
-            seqs = session.execute(
-                insert(CHANGES).returning(CHANGES.c.seq, sort_by_parameter_order=True),
-                [{"job_id": job_id, "kind": "job", "at": now} for job_id in new],
-            ).scalars()
-            touched.update(zip(new, (int(seq) for seq in seqs), strict=True))
+            values = ", ".join(f"(:j{n}, 'job', :at)" for n in range(len(new)))
+            params: dict[str, Any] = {f"j{n}": job_id for n, job_id in enumerate(new)}
+            params["at"] = self.now()
+            sql = f"INSERT INTO changes (job_id, kind, at) VALUES {values} RETURNING seq, job_id"
+            touched.update({row["job_id"]: int(row["seq"]) for row in raw.rows(session, sql, params)})
             if not self.is_sqlite and not session.info.get("jobtui_notified"):
                 session.execute(text(f"NOTIFY {wakeups.CHANNEL}"))
                 session.info["jobtui_notified"] = True

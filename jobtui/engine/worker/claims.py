@@ -8,15 +8,14 @@ import json
 from datetime import datetime
 
 import pendulum
-from sqlalchemy import Boolean, Text, bindparam, column, text
 from sqlmodel import Session
 
-from jobtui.engine.db.models import Job, UTCDateTime
-from jobtui.engine.db.raw import AUDIT_ROWS, execute_many
+from jobtui.engine.db.models import Job
+from jobtui.engine.db.raw import AUDIT_ROWS, execute_many, rows
 from jobtui.engine.db.store import LeaseLost
 from jobtui.engine.domain.states import Status
 from jobtui.engine.worker import pipeline
-from jobtui.engine.worker.state import EngineState, Held, timed
+from jobtui.engine.worker.state import EngineState, Held
 
 # What an engine claims. The status lists are literals, matching the partial indexes (migration 0005)
 # that keep a claim's cost independent of how long the queue is.
@@ -24,11 +23,11 @@ _DUE_TO_RUN = "status IN ('READY', 'PAUSED') AND due_at <= :now"
 _ORPHAN_ROLLBACK = "status = 'ROLLBACK' AND worker_id IS NULL"
 
 # Whether the queue is paused, when the next job falls due, whether a rollback waits for an engine.
-_LOOK = text(
-    "SELECT (SELECT value FROM settings WHERE key = 'queue_paused'), "
-    "(SELECT min(due_at) FROM jobs WHERE status IN ('READY', 'PAUSED')), "
-    f"EXISTS (SELECT 1 FROM jobs WHERE {_ORPHAN_ROLLBACK})"
-).columns(column("paused", Text()), column("next_due", UTCDateTime()), column("rollbacks", Boolean()))
+_LOOK = (
+    "SELECT (SELECT value FROM settings WHERE key = 'queue_paused') AS paused, "
+    "(SELECT min(due_at) FROM jobs WHERE status IN ('READY', 'PAUSED')) AS next_due, "
+    f"EXISTS (SELECT 1 FROM jobs WHERE {_ORPHAN_ROLLBACK}) AS rollbacks"
+)
 
 
 _SET_SEQ = "UPDATE jobs SET seq = :seq WHERE id = :id"
@@ -56,10 +55,11 @@ class Claimer:
         if free <= 0:
             return False
         if s is not None:
-            paused, next_due, rollbacks = s.execute(_LOOK).one()
+            (found,) = rows(s, _LOOK, {}, ("next_due",))
         else:
             with self.state.store.read() as read:
-                paused, next_due, rollbacks = read.execute(_LOOK).one()
+                (found,) = rows(read, _LOOK, {}, ("next_due",))
+        paused, next_due, rollbacks = found["paused"], found["next_due"], found["rollbacks"]
         if paused is not None and json.loads(paused):
             return False
         self.next_due = _as_utc(next_due)
@@ -132,38 +132,25 @@ def _claim_where(
     )
     if not state.store.is_sqlite:
         # One statement: the rows are locked as they are picked, and engines on other hosts skip them.
-        rows = s.execute(
-            timed(
-                text(
-                    f"WITH due AS (SELECT id, status FROM jobs WHERE {where} ORDER BY {order} "
-                    "LIMIT :n FOR UPDATE SKIP LOCKED) "
-                    + take.format(was="due.status")
-                    + "FROM due WHERE jobs.id = due.id "
-                    "RETURNING jobs.id, jobs.name, due.status, jobs.status"
-                ),
-                "now",
-            ),
+        taken = rows(
+            s,
+            f"WITH due AS (SELECT id, status FROM jobs WHERE {where} ORDER BY {order} "
+            "LIMIT :n FOR UPDATE SKIP LOCKED) "
+            + take.format(was="due.status")
+            + "FROM due WHERE jobs.id = due.id "
+            "RETURNING jobs.id, jobs.name, due.status AS was, jobs.status",
             params,
-        ).all()
-        return sorted((int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows)
+        )
+        return sorted((int(r["id"]), str(r["name"]), str(r["was"]), str(r["status"])) for r in taken)
     # SQLite cannot return the FROM table's columns; this transaction holds the only write lock, so
     # looking first and updating after is just as safe.
-    due = s.execute(
-        timed(
-            text(f"SELECT id, name, status FROM jobs WHERE {where} ORDER BY {order} LIMIT :n"),
-            *(["now"] if ":now" in where else []),
-        ),
-        params,
-    ).all()
+    due = [
+        (int(r["id"]), str(r["name"]), str(r["status"]))
+        for r in rows(s, f"SELECT id, name, status FROM jobs WHERE {where} ORDER BY {order} LIMIT :n", params)
+    ]
     if not due:
         return []
-    s.execute(
-        timed(
-            text(take.format(was="status") + "WHERE id IN :ids").bindparams(bindparam("ids", expanding=True)),
-            "now",
-        ),
-        {**params, "ids": [int(r[0]) for r in due]},
-    )
+    rows(s, take.format(was="status") + "WHERE id IN :ids", {**params, "ids": [r[0] for r in due]})
     claimed = []
     for job_id, name, was in sorted(due):
         after = was if was == Status.ROLLBACK.value else Status.RUNNING.value

@@ -8,8 +8,8 @@ import os
 
 import pendulum
 import psutil
-from sqlalchemy import bindparam, text
 
+from jobtui.engine.db.raw import select_rows
 from jobtui.engine.worker.runner import (
     OpHandle,
     OpOutcome,
@@ -27,9 +27,7 @@ log = logging.getLogger("jobtui.engine")
 _ENDED_BY_HAND = ("CANCELED", "ABEND", "PAUSED", "REPLACED")
 
 
-_LEASES = text("SELECT id, lease, status FROM jobs WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True)
-)
+_LEASES = "SELECT id, lease, status FROM jobs WHERE id IN :ids"
 
 
 class Supervisor:
@@ -71,8 +69,8 @@ class Supervisor:
         if not watched:
             return
         with self.state.store.read() as s:
-            rows = s.execute(_LEASES, {"ids": list(watched)}).all()
-        current = {job_id: (lease, status) for job_id, lease, status in rows}
+            found = select_rows(s, _LEASES, list(watched))
+        current = {row["id"]: (row["lease"], row["status"]) for row in found}
         for job_id, held in watched.items():
             lease, status = current.get(job_id, (None, None))
             if lease != held.lease:

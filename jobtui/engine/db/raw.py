@@ -62,8 +62,8 @@ def rows(
     session: Session, sql: str, params: Mapping[str, Any], times: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     """Run `sql` once in `session`'s transaction and return its rows as dicts (none for a statement that
-    returns nothing). A list parameter is spread over its `IN :name`; the columns named in `times` come back
-    as aware UTC datetimes."""
+    returns nothing). A list parameter (never empty) is spread over its `IN :name`; the columns named in
+    `times` come back as aware UTC datetimes."""
     connection = session.connection()
     driver = connection.connection.driver_connection
     assert driver is not None

@@ -46,14 +46,19 @@ def daemons(pg_url: str, tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes
         proc.wait()
 
 
-def start_daemon(url: str, log_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
+def host_env(log_dir: Path) -> dict[str, str]:
+    """The environment of a jobtui process on its own host: its own log folder, no policy file."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["JOBTUI_LOG_DIR"] = str(log_dir)
     env.pop("JOBTUI_POLICY", None)
+    return env
+
+
+def start_daemon(url: str, log_dir: Path, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "jobtui.cli", "daemon", "--db", url, *extra],
-        env=env,
+        env=host_env(log_dir),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -227,13 +232,9 @@ def test_a_daemon_frozen_while_sweeping_does_not_stop_the_others_sweeping(
 
 def jobtui_cli(url: str, log_dir: Path, *args: str) -> subprocess.Popen[bytes]:
     """A `jobtui` command as another host runs it: its own (empty) log folder."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["JOBTUI_LOG_DIR"] = str(log_dir)
-    env.pop("JOBTUI_POLICY", None)
     return subprocess.Popen(
         [sys.executable, "-m", "jobtui.cli", *args, "--db", url],
-        env=env,
+        env=host_env(log_dir),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -1,10 +1,11 @@
 """The engine: claims due jobs for its worker slots, walks their pipelines, supervises their ops, and
 sweeps for expiry, trap timeouts and lost workers. One `tick` is one pass; the daemon loops over it.
 
-`Engine` only coordinates; each part lives in its own module: `claims` (claiming and handing back
-jobs), `sweeps` (periodic sweeps, lost workers), `walker` (the next op of a job), `launcher` (starting
-an op), `outcomes` (recording how an op ended), `supervision` (ops in flight), `registration` (the
-worker row) and `state` (what they share).
+`Engine` only coordinates; each part lives in its own module: `batch` (one pass's writes in one
+transaction), `fastlane` (plain jobs walked with their plan in memory), `claims` (claiming and handing
+back jobs), `sweeps` (periodic sweeps, lost workers), `walker` (the next op of a job, by the rules),
+`launcher` (starting an op), `outcomes` (recording how an op ended), `supervision` (ops in flight),
+`logship` (logs into the database), `registration` (the worker row) and `state` (what they share).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from sqlmodel import col, select
 
-from jobtui.engine.db.models import AuditEvent, Job, OpRun
+from jobtui.engine.db.models import AuditEvent, Job, OpRun, Worker
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions, Refused
@@ -88,8 +88,15 @@ def test_four_daemons_drain_the_queue_running_each_op_exactly_once(
     # 5,000 in CI's full-size run (JOBTUI_PG_DRAIN_JOBS=5000, about two and a half minutes on two
     # cores); fewer in the everyday suite, which must stay under five minutes in all.
     total = int(os.environ.get("JOBTUI_PG_DRAIN_JOBS", "200"))
-    ids = Actions(store, Actor("tester")).submit_many(spec, total)
     daemons += [start_daemon(pg_url, tmp_path / "logs", "--workers", "4") for _ in range(4)]
+
+    def registered() -> int:
+        with store.read() as s:
+            return len(s.exec(select(Worker.id).where(col(Worker.stopped_at).is_(None))).all())
+
+    # All four compete from the first job: a daemon still starting when a short queue empties has no share.
+    wait_for(lambda: registered() == 4, timeout=60, what="the four daemons to start")
+    ids = Actions(store, Actor("tester")).submit_many(spec, total)
 
     def finished() -> int:
         with store.read() as s:

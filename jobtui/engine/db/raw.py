@@ -39,7 +39,8 @@ def execute_many(session: Session, sql: str, rows: Sequence[Mapping[str, Any]]) 
     if connection.dialect.name == "sqlite":
         cursor = driver.cursor()
         try:
-            cursor.executemany(sql, [{key: _sqlite(value) for key, value in row.items()} for row in rows])
+            times: dict[int, str] = {}  # a pass writes the same few times in many rows: each converted once
+            cursor.executemany(sql, [_sqlite_row(row, times) for row in rows])
             return int(cursor.rowcount)
         finally:
             cursor.close()
@@ -99,6 +100,17 @@ def _stored_time(value: Any) -> datetime | None:
         return None
     when = datetime.fromisoformat(value) if isinstance(value, str) else value
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _sqlite_row(row: Mapping[str, Any], times: dict[int, str]) -> dict[str, Any]:
+    out = dict(row)
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            key_of = id(value)
+            if key_of not in times:
+                times[key_of] = _sqlite(value)
+            out[key] = times[key_of]
+    return out
 
 
 def _sqlite(value: Any) -> Any:

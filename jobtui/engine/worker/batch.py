@@ -12,6 +12,7 @@ then keeps every outcome and claim it meant to record, and records them once the
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -26,9 +27,16 @@ from jobtui.engine.worker.claims import Claimer
 from jobtui.engine.worker.fastlane import FastLane, Writes
 from jobtui.engine.worker.outcomes import Outcomes
 from jobtui.engine.worker.runner import OpHandle, OpOutcome
+from jobtui.engine.worker.slots import SlotHandle
 from jobtui.engine.worker.state import EngineState, Held, LaunchSpec, StartedPid
 
 log = logging.getLogger("jobtui.engine")
+
+# Jobs claimed beyond the free slots, while ops end faster than passes come: they wait in the slots' queue,
+# and a slot that frees starts the next at once instead of a pass later. Just enough to keep each slot busy
+# for one pass (at most PREFETCH_PER_SLOT a slot): ops that outlast a pass claim only for the free slots and
+# leave the rest of the queue to the other engines.
+PREFETCH_PER_SLOT = 16
 
 # Errors of the connection or the database as a whole: retrying one job alone would fail the same way.
 _WHOLE_BATCH = (OperationalError, InterfaceError, DisconnectionError)
@@ -63,11 +71,13 @@ class Batch:
         self.lane = FastLane(state, fast_lane)
         self.outcomes = outcomes
         self.claimer = claimer
+        self.prefetch = 0  # jobs claimed beyond the free slots (PREFETCH_PER_SLOT)
 
     def run(self, now: pendulum.DateTime, ended: list[tuple[Held, OpOutcome]]) -> bool:
         """Record `ended` (and outcomes an earlier pass could not record), walk idle held jobs, claim
         for the free slots; True when it claimed, so the loop comes straight back for more."""
         state = self.state
+        began = time.monotonic()
         done = _Pass()
         ended_ids = {held.job_id for held, _ in ended}
         retried = [
@@ -91,15 +101,15 @@ class Batch:
         # What the held jobs' logs gained goes to the database with the pass (a stat per job to know).
         done.logs = log_sources(state.held.values())
         ship = state.shipper.pending(done.logs)
-        writes = bool(done.finished or state.started_pids or ship or (idle and not state.draining))
+        writes = bool(done.finished or state.has_started_pids or ship or (idle and not state.draining))
         # With other writes to make, the pass looks for due jobs inside its transaction; else it looks
         # first, so an idle engine takes no write lock.
-        claim = not state.draining and (writes or self.claimer.look(now, state.slots - running))
+        claim = not state.draining and (writes or self.claimer.look(now, self._room(running)))
         if not (writes or claim):
             return False
         done.look_in_pass = writes
         done.busy = running
-        done.pids, state.started_pids = state.started_pids, []
+        done.pids = state.take_started_pids()
         try:
             with state.store.write(walking=True) as s:
                 self._write(s, now, done, idle, claim)
@@ -109,9 +119,25 @@ class Batch:
         for held, spec in done.launches:
             if held.job_id in state.held:
                 self.outcomes.launch(held, spec)
+        self._learn_prefetch(done.finished, time.monotonic() - began)
         if done.more_logs:
             state.wake()  # a log backlog: the next pass comes at once for the rest
         return bool(done.claimed)
+
+    def _learn_prefetch(self, finished: list[_Finished], pass_s: float) -> None:
+        ran = [
+            f.handle.ran_s
+            for f in finished
+            if isinstance(f.handle, SlotHandle) and f.handle.ran_s is not None
+        ]
+        if ran:
+            # Ops a slot runs in two passes: one to record the last ones, one for the commit to come back.
+            per_slot = 2 * pass_s / max(sum(ran) / len(ran), 1e-6)
+            self.prefetch = min(PREFETCH_PER_SLOT, int(per_slot)) * self.state.slots
+
+    def _room(self, busy: int) -> int:
+        """How many jobs to claim with `busy` ops running or queued."""
+        return self.state.slots + self.prefetch - busy
 
     def _write(self, s: Session, now: pendulum.DateTime, done: _Pass, idle: list[Held], claim: bool) -> None:
         state, lane = self.state, self.lane
@@ -134,7 +160,7 @@ class Batch:
         if not state.draining:
             for held in idle:
                 self._job(s, done, held, None)
-            free = state.slots - done.busy
+            free = self._room(done.busy)
             if claim and done.look_in_pass:
                 claim = self.claimer.look(now, free, s)
             if claim and free > 0:
@@ -201,7 +227,7 @@ class Batch:
                 finished.held.ready_outcome = finished.outcome
         for held in done.claimed:
             state.held.pop(held.job_id, None)
-        state.started_pids[:0] = done.pids
+        state.put_back_started_pids(done.pids)
 
 
 def log_sources(helds: Iterable[Held]) -> list[logship.Source]:

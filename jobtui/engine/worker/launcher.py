@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import uuid
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -22,15 +22,18 @@ from jobtui.engine.domain.definitions import OpDef
 from jobtui.engine.domain.states import ROLLBACK_STEP
 from jobtui.engine.worker import pipeline
 from jobtui.engine.worker.logcap import LogCap
-from jobtui.engine.worker.runner import TOKEN_VAR, CallHandle, OpContext, OpOutcome, ProcessHandle
-from jobtui.engine.worker.state import EngineState, Held, LaunchSpec, StartedPid, timed
+from jobtui.engine.worker.runner import TOKEN_VAR, CallHandle, OpContext, ProcessHandle
+from jobtui.engine.worker.slots import SlotHandle, Slots
+from jobtui.engine.worker.state import FAULT_VAR, EngineState, Held, LaunchSpec, StartedPid, timed
 
 log = logging.getLogger("jobtui.engine")
 
-# A test-only fault injection hook, never passed on to ops: "kill-after-spawn" makes the engine SIGKILL
-# itself right after starting an op's process, before recording its pid; "kill-before-spawn" just before
-# starting it, after the op was recorded as running.
-FAULT_VAR = "JOBTUI_FAULT"
+# FAULT_VAR, the test-only fault injection hook: "kill-after-spawn" makes the engine SIGKILL itself right
+# after starting an op's process, before recording its pid; "kill-before-spawn" just before starting it,
+# after the op was recorded as running.
+# Taken by the slot that dies for the hook and never released: the other slots stop before spawning, so
+# the engine dies after exactly one spawn, whatever the number of slots.
+_FAULT_LOCK = threading.Lock()
 
 
 def launch_spec(state: EngineState, s: Session, job: Job, op_run: OpRun) -> LaunchSpec:
@@ -80,9 +83,8 @@ class OpToStart:
 def build_spec(state: EngineState, start: OpToStart) -> LaunchSpec:
     """What to run, with which environment, token and status file (the caller records the last two
     with the op's start)."""
-    natures_file = str(state.store.log_dir / f"job-{start.job_id}.natures")
-    env = dict(os.environ)
-    env.pop(FAULT_VAR, None)
+    natures_file = f"{state.log_dir}/job-{start.job_id}.natures"
+    env = state.op_environment()
     env.update(
         JOBTUI_JOB_ID=str(start.job_id),
         JOBTUI_JOB_NAME=start.job_name,
@@ -107,13 +109,13 @@ def build_spec(state: EngineState, start: OpToStart) -> LaunchSpec:
             argv = list(op.argv)
         else:
             argv = ["/bin/sh", "-c", op.run or "true"]
-    token = uuid.uuid4().hex
+    token = state.new_token()
     env[TOKEN_VAR] = token  # after the op's own env: the engine's, whatever the definition says
     context = OpContext(
         start.job_id, start.job_name, start.step, start.target, start.exec, natures_file, env, start.log_path
     )
     title = f"{start.step} {start.name}" + (f" [{start.target}]" if start.target else "")
-    status_file = str(state.store.log_dir / f"job-{start.job_id}.op-{start.op_run_id}.rc")
+    status_file = f"{state.log_dir}/job-{start.job_id}.op-{start.op_run_id}.rc"
     return LaunchSpec(start.op_run_id, argv, call, env, context, status_file, timeout_s, title, token)
 
 
@@ -124,43 +126,63 @@ def op_def(job: Job, op_run: OpRun) -> OpDef | None:
     return ops[op_run.op_index] if op_run.op_index < len(ops) else None
 
 
-def start(state: EngineState, pool: ThreadPoolExecutor, held: Held, spec: LaunchSpec) -> OpOutcome | None:
-    """Start the op for `held`; the outcome to record when it could not even start."""
+def start(state: EngineState, slots: Slots, held: Held, spec: LaunchSpec) -> None:
+    """Queue the op for `held` to the worker slots: the next free slot starts it (`_begin`)."""
     now = state.store.now()
-    state.append_log(spec.context.log_path, f"{spec.title}: started")
     held.op_run_id = spec.op_run_id
     held.title = spec.title
     held.log_path = spec.context.log_path  # the file the shipper reads
     held.timeout_s = spec.timeout_s
     held.deadline = now.add(seconds=spec.timeout_s) if spec.timeout_s else None
     held.timed_out = False
-    # Read before the launch: only a failure to start the op itself may fail it (never the database's).
+    held.log_cap = None
+    # Read here, not on the slot: only a failure to start the op itself may fail it (never the database's).
     cap_bytes = state.log_cap_bytes()
-    try:
-        if spec.call is not None:
-            held.handle = CallHandle.start(pool, spec.call, spec.context, state.wake)
-            return None
-        assert spec.argv is not None
-        if os.environ.get(FAULT_VAR) == "kill-before-spawn":
-            os.kill(os.getpid(), signal.SIGKILL)  # test hook: see FAULT_VAR
-        # Measured before the op can write: everything after this size is the op's.
-        cap = LogCap.for_op(spec.context.log_path, cap_bytes)
-        handle = ProcessHandle.start(
-            spec.argv, spec.env, spec.context.log_path, spec.status_file, None, state.wake, spec.token
-        )
-    except Exception as exc:  # any launch failure (a bad path, Popen's ValueError) fails the op, not the job
-        return OpOutcome(127, f"cannot start op: {exc}")
-    if os.environ.get(FAULT_VAR) == "kill-after-spawn":
+    handle = SlotHandle(spec.context.log_path, spec.token)
+    held.handle = slots.submit(handle, lambda handle: _begin(state, held, spec, cap_bytes, handle))
+
+
+def _begin(
+    state: EngineState, held: Held, spec: LaunchSpec, cap_bytes: int, handle: SlotHandle
+) -> Callable[[], None]:
+    """On a slot's thread: the op's first line in its log, then the op (see `Starter`)."""
+    started = f"{spec.title}: started"
+    if spec.call is not None:
+        state.append_log(spec.context.log_path, started)
+        call = CallHandle.running(spec.context.log_path)
+        handle.inner = call
+        target, context = spec.call, spec.context
+        return lambda: call.run(target, context)
+    assert spec.argv is not None
+    fault = os.environ.get(FAULT_VAR)
+    if fault in ("kill-before-spawn", "kill-after-spawn"):
+        _FAULT_LOCK.acquire()
+    if fault == "kill-before-spawn":
+        state.append_log(spec.context.log_path, started)
+        os.kill(os.getpid(), signal.SIGKILL)  # test hook: see FAULT_VAR
+    process = ProcessHandle.start(
+        spec.argv,
+        spec.env,
+        spec.context.log_path,
+        spec.status_file,
+        None,
+        None,
+        spec.token,
+        first_line=state.log_line(started),
+    )
+    if fault == "kill-after-spawn":
         # Test hook (tests/engine/test_spawn_window.py): die as `kill -9` would, between the spawn and
         # the pid's commit. It changes nothing else and nothing of the op.
         os.kill(os.getpid(), signal.SIGKILL)
-    held.handle = handle
+    # Everything after the log's size at the spawn is the op's.
+    cap = LogCap(spec.context.log_path, process.log_start, cap_bytes)
     held.log_cap = cap
+    handle.inner = process
     # Recorded by the next pass's batch (woken at once), with every other op started meanwhile: an
     # engine dying before that leaves an op the take-over finds by its token, as between spawn and commit.
-    state.started_pids.append(StartedPid(spec.op_run_id, handle.pid, handle.create_time, held.deadline))
+    state.add_started_pid(StartedPid(spec.op_run_id, process.pid, process.create_time, held.deadline))
     state.wake()
-    return None
+    return process.wait
 
 
 def record_started_pids(state: EngineState, s: Session, started: list[StartedPid]) -> None:

@@ -4,8 +4,9 @@ sweeps for expiry, trap timeouts and lost workers. One `tick` is one pass; the d
 `Engine` only coordinates; each part lives in its own module: `batch` (one pass's writes in one
 transaction), `fastlane` (plain jobs walked with their plan in memory), `claims` (claiming and handing
 back jobs), `sweeps` (periodic sweeps, lost workers), `walker` (the next op of a job, by the rules),
-`launcher` (starting an op), `outcomes` (recording how an op ended), `supervision` (ops in flight),
-`logship` (logs into the database), `registration` (the worker row) and `state` (what they share).
+`launcher` (what an op runs with), `slots` (the threads that start queued ops and wait for them),
+`outcomes` (recording how an op ended), `supervision` (ops in flight), `logship` (logs into the
+database), `registration` (the worker row) and `state` (what they share).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from jobtui.engine.worker import claims, registration
 from jobtui.engine.worker.batch import Batch
 from jobtui.engine.worker.claims import Claimer
 from jobtui.engine.worker.outcomes import Outcomes
+from jobtui.engine.worker.slots import Slots
 from jobtui.engine.worker.state import Dying, EngineState, Held, LaunchSpec
 from jobtui.engine.worker.supervision import Supervisor
 from jobtui.engine.worker.sweeps import Sweeps
@@ -63,9 +64,9 @@ class Engine:
         self.idle_poll_s = idle_poll_s
         self._held = self._state.held
         self._wake = self._state.wake_event
-        self._pool = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="jobtui-call")
+        self._slots = Slots(self.slots, self._state.wake)
         self._supervisor = Supervisor(self._state)
-        self._outcomes = Outcomes(self._state, self._supervisor, self._pool)
+        self._outcomes = Outcomes(self._state, self._supervisor, self._slots)
         self._claimer = Claimer(self._state)
         self._batch = Batch(self._state, self._outcomes, self._claimer, fast_lane)
         self._sweeps = Sweeps(self._state, self._outcomes)
@@ -166,7 +167,7 @@ class Engine:
         claims.hand_back(self._state)
         if self._registered:
             registration.mark_stopped_unless_running(self._state)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._slots.close()
 
     def mark_stopped(self) -> None:
         """Mark this engine's worker row stopped even with ops in flight: its process is leaving (a
@@ -190,6 +191,7 @@ class Engine:
     def tick(self) -> bool:
         """One pass; True when it claimed a job, so the loop should come straight back for more."""
         self.register()
+        self._state.forget_environment()
         now = self.store.now()
         self._heartbeat(now)
         if self._last_sweep is None or (now - self._last_sweep).total_seconds() >= self.sweep_s:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import update
@@ -18,6 +17,7 @@ from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, T
 from jobtui.engine.worker import launcher, lifecycle, pipeline, walker
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import OpOutcome, ProcessHandle
+from jobtui.engine.worker.slots import Slots
 from jobtui.engine.worker.state import EngineState, Held, LaunchSpec
 from jobtui.engine.worker.supervision import Supervisor
 
@@ -28,17 +28,13 @@ NATURES_READ_BYTES = 64 * 1024
 
 
 class Outcomes:
-    def __init__(self, state: EngineState, supervisor: Supervisor, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, state: EngineState, supervisor: Supervisor, slots: Slots) -> None:
         self.state = state
         self.supervisor = supervisor
-        self.pool = pool
+        self.slots = slots
 
     def launch(self, held: Held, spec: LaunchSpec) -> None:
-        failed = launcher.start(self.state, self.pool, held, spec)
-        if failed is not None:
-            # Recorded by the next pass, woken at once.
-            held.ready_outcome = failed
-            self.state.wake()
+        launcher.start(self.state, self.slots, held, spec)
 
     def complete(self, held: Held, outcome: OpOutcome) -> None:
         """Record how an op ended in a transaction of its own, then start the job's next op (the

@@ -21,14 +21,14 @@ import subprocess
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import psutil
 
-from jobtui.engine.domain.processes import is_same_process
+from jobtui.engine.domain.processes import create_time_of, is_same_process
 
 TOKEN_VAR = "JOBTUI_OP_TOKEN"
 # $0 of every wrapper: with the token, what tells the wrapper from the processes it started.
@@ -68,8 +68,10 @@ class OpContext:
 
 
 class OpHandle(Protocol):
-    pid: int | None
-    create_time: float | None
+    @property
+    def pid(self) -> int | None: ...
+    @property
+    def create_time(self) -> float | None: ...
 
     def poll(self) -> OpOutcome | None: ...
     def terminate(self) -> list[str]: ...
@@ -160,6 +162,7 @@ class ProcessHandle:
         self.log_path = log_path
         self._popen = popen
         self._descendants: list[psutil.Process] = []
+        self.log_start = 0
 
     @classmethod
     def start(
@@ -169,12 +172,20 @@ class ProcessHandle:
         log_path: str,
         status_file: str,
         cwd: str | None,
-        on_exit: Callable[[], None],
+        on_exit: Callable[[], None] | None,
         token: str | None = None,
+        first_line: str = "",
     ) -> ProcessHandle:
+        """Spawn the op's wrapper, `first_line` written to the log just before; with `on_exit`, a thread
+        waits for it and calls it (else the caller waits: `wait`). `log_start` is the log's size before
+        the op could write to it."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(status_file)
         with open(log_path, "ab") as log:
+            if first_line:
+                log.write(first_line.encode())
+                log.flush()  # before the op's first byte
+            log_start = log.tell()
             popen = subprocess.Popen(
                 ["/bin/sh", "-c", WRAPPER, WRAPPER_NAME, status_file, *argv],
                 stdin=subprocess.DEVNULL,
@@ -185,13 +196,17 @@ class ProcessHandle:
                 start_new_session=True,  # own process group: cancel reaches the whole tree
                 close_fds=True,
             )
-        try:
-            create_time = psutil.Process(popen.pid).create_time()
-        except psutil.Error:
-            create_time = 0.0
-        handle = cls(popen.pid, create_time, status_file, popen, token, log_path)
-        threading.Thread(target=_wait_then, args=(popen.wait, on_exit), daemon=True).start()
+        # Not reaped before `wait`: the pid is still this process, whenever it is asked.
+        handle = cls(popen.pid, create_time_of(popen.pid), status_file, popen, token, log_path)
+        handle.log_start = log_start
+        if on_exit is not None:
+            threading.Thread(target=_wait_then, args=(popen.wait, on_exit), daemon=True).start()
         return handle
+
+    def wait(self) -> None:
+        """Until the wrapper this engine started exits."""
+        if self._popen is not None:
+            self._popen.wait()
 
     @classmethod
     def adopt(
@@ -319,12 +334,20 @@ class CallHandle:
         self._outcome: OpOutcome | None = None
 
     @classmethod
-    def start(
-        cls, pool: ThreadPoolExecutor, target: str, context: OpContext, on_exit: Callable[[], None]
-    ) -> CallHandle:
-        future = pool.submit(_run_call, target, context)
-        future.add_done_callback(lambda _f: on_exit())
-        return cls(future, context.log_path)
+    def running(cls, log_path: str) -> CallHandle:
+        """A call about to run on the caller's thread (`run`)."""
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()
+        return cls(future, log_path)
+
+    def run(self, target: str, context: OpContext) -> None:
+        """Run the call here; its result or exception is its outcome."""
+        try:
+            result = _run_call(target, context)
+        except BaseException as exc:  # whatever the function raised is the op's failure, never the engine's
+            self._future.set_exception(exc)
+        else:
+            self._future.set_result(result)
 
     def poll(self) -> OpOutcome | None:
         """The op's outcome once it returned; never raises, whatever the function did or returned (the

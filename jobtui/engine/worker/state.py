@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from jobtui.engine.worker.plan import Plan
 
 LOG_CAP_REFRESH_S = 30.0
+# A test-only fault injection hook (launcher), never passed on to ops.
+FAULT_VAR = "JOBTUI_FAULT"
 
 
 @dataclass
@@ -85,17 +88,55 @@ class EngineState:
         self.who = f"engine@{host}"
         self.draining = False
         self.held: dict[int, Held] = {}
-        self.started_pids: list[StartedPid] = []
+        self._started_pids: list[StartedPid] = []  # appended by the slots' threads
+        self._pids_lock = threading.Lock()
         self.wake_event = threading.Event()
         self._claims = itertools.count(1)
+        self._tokens = itertools.count(1)
+        self.log_dir = str(store.log_dir)
+        self._environment: dict[str, str] | None = None
         self._log_cap: tuple[int, float] | None = None  # (bytes, when read on the monotonic clock)
         self.shipper = LogShipper(store, host)  # the held jobs' logs into the database
 
     def wake(self) -> None:
         self.wake_event.set()
 
+    def add_started_pid(self, started: StartedPid) -> None:
+        with self._pids_lock:
+            self._started_pids.append(started)
+
+    def take_started_pids(self) -> list[StartedPid]:
+        """The pids started since the last take, for a pass to record."""
+        with self._pids_lock:
+            taken, self._started_pids = self._started_pids, []
+        return taken
+
+    def put_back_started_pids(self, pids: list[StartedPid]) -> None:
+        """A pass that took `pids` could not commit: the next one records them."""
+        with self._pids_lock:
+            self._started_pids[:0] = pids
+
+    @property
+    def has_started_pids(self) -> bool:
+        return bool(self._started_pids)
+
     def new_lease(self) -> str:
         return f"{self.worker_id}:{next(self._claims)}"
+
+    def new_token(self) -> str:
+        """An op token no other op of any engine carries (the worker id is random)."""
+        return f"{self.worker_id}{next(self._tokens):08x}"
+
+    def op_environment(self) -> dict[str, str]:
+        """A copy of the engine's environment for an op, without the test-only fault hook: taken once a
+        pass (`forget_environment`), not once an op."""
+        if self._environment is None:
+            self._environment = dict(os.environ)
+            self._environment.pop(FAULT_VAR, None)
+        return dict(self._environment)
+
+    def forget_environment(self) -> None:
+        self._environment = None
 
     def let_go_at_commit(self, s: Session, job_id: int) -> None:
         """Stop holding a job once the transaction that hands it on commits: if the commit fails,
@@ -127,9 +168,12 @@ class EngineState:
     def append_log(self, path: str, line: str) -> None:
         if not path:
             return
-        stamp = self.store.now().format("YYYY-MM-DD HH:mm:ss")
         with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"[jobtui {stamp}] {line}\n")
+            fh.write(self.log_line(line))
+
+    def log_line(self, line: str) -> str:
+        """`line` as the engine writes it to a job's log, stamped."""
+        return f"[jobtui {self.store.now().strftime('%Y-%m-%d %H:%M:%S')}] {line}\n"
 
 
 def timed(statement: TextClause, *names: str) -> TextClause:

@@ -19,6 +19,7 @@ from jobtui.engine.worker.runner import (
     live_tokens,
     processes_with_token,
 )
+from jobtui.engine.worker.slots import process_of
 from jobtui.engine.worker.state import Dying, EngineState, Held
 
 log = logging.getLogger("jobtui.engine")
@@ -103,12 +104,12 @@ class Supervisor:
         if not _tree_alive(handle):
             return
         escaped = handle.terminate()
-        if isinstance(handle, ProcessHandle):
-            what = [f"process group {handle.pid}"] if handle.pid is not None else []
+        if (process := process_of(handle)) is not None:
+            what = [f"process group {process.pid}"] if process.pid is not None else []
             if escaped:
                 what.append(f"{len(escaped)} process(es) it started outside its group: {', '.join(escaped)}")
             if what:
-                self._log(handle, f"op terminated ({why}): SIGTERM to {' and '.join(what)}")
+                self._log(process, f"op terminated ({why}): SIGTERM to {' and '.join(what)}")
         self.dying.append(Dying(handle, self.state.store.now()))
 
     def escalate_kills(self, now: pendulum.DateTime, grace_s: float) -> None:
@@ -117,24 +118,24 @@ class Supervisor:
         tokens = live_tokens()  # once a pass, for every op still dying
         for dying in list(self.dying):
             if (now - dying.since).total_seconds() >= grace_s:
-                if isinstance(dying.handle, ProcessHandle):
-                    left = _still_running(dying.handle)
+                if (process := process_of(dying.handle)) is not None:
+                    left = _still_running(process)
                     if left:
-                        self._log(dying.handle, f"SIGKILL after the grace period to: {', '.join(left)}")
+                        self._log(process, f"SIGKILL after the grace period to: {', '.join(left)}")
                 dying.handle.kill()
                 self.dying.remove(dying)
             elif not _tree_alive(dying.handle, tokens):
                 self.dying.remove(dying)
 
-    def _log(self, handle: OpHandle, line: str) -> None:
+    def _log(self, process: ProcessHandle, line: str) -> None:
         log.info("%s", line)
-        if isinstance(handle, ProcessHandle) and handle.log_path:
-            self.state.append_log(handle.log_path, line)
+        if process.log_path:
+            self.state.append_log(process.log_path, line)
 
 
 def _tree_alive(handle: OpHandle, tokens: dict[str, list[psutil.Process]] | None = None) -> bool:
-    if isinstance(handle, ProcessHandle):
-        return handle.tree_alive(tokens)
+    if (process := process_of(handle)) is not None:
+        return process.tree_alive(tokens)
     return handle.poll() is None or (handle.pid is not None and group_alive(handle.pid))
 
 

@@ -1,0 +1,131 @@
+"""The engine's worker slots: one thread per slot takes the next op from a queue, starts it (a process, or
+a call on that thread) and waits for its end, then takes the next one at once.
+
+The engine's own thread only queues ops (after the transaction recording their start committed) and
+records how they ended; it never creates a log file or forks. A slot that frees starts the next queued op
+without waiting for the engine's next pass, so a burst of short ops keeps every slot busy while the engine
+records them in batches. An op still queued has nothing to signal: terminating it means it never starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from jobtui.engine.worker.runner import OpHandle, OpOutcome, ProcessHandle
+
+NEVER_STARTED = OpOutcome(143, "terminated before it started")
+
+
+class SlotHandle:
+    """The engine's handle on an op it queued: the op's own handle once a slot started it."""
+
+    def __init__(self, log_path: str, token: str | None) -> None:
+        self.log_path = log_path
+        self.token = token
+        self.inner: OpHandle | None = None
+        # How the op ended without running (terminated while queued, or it could not start).
+        self.ended_early: OpOutcome | None = None
+        # Held by the slot while it starts the op, so a terminate waits for the process to signal it.
+        self.lock = threading.Lock()
+        self.ran_s: float | None = None  # how long the op took on its slot, once it ended there
+
+    @property
+    def pid(self) -> int | None:
+        inner = self.inner
+        return inner.pid if inner is not None else None
+
+    @property
+    def create_time(self) -> float | None:
+        inner = self.inner
+        return inner.create_time if inner is not None else None
+
+    @property
+    def process(self) -> ProcessHandle | None:
+        inner = self.inner
+        return inner if isinstance(inner, ProcessHandle) else None
+
+    @property
+    def queued(self) -> bool:
+        return self.inner is None and self.ended_early is None
+
+    def poll(self) -> OpOutcome | None:
+        if self.ended_early is not None:
+            return self.ended_early
+        inner = self.inner
+        return inner.poll() if inner is not None else None
+
+    def terminate(self) -> list[str]:
+        return self._signal(lambda inner: inner.terminate())
+
+    def kill(self) -> list[str]:
+        return self._signal(lambda inner: inner.kill())
+
+    def _signal(self, send: Callable[[OpHandle], list[str]]) -> list[str]:
+        with self.lock:
+            inner = self.inner
+            if inner is None:
+                if self.ended_early is None:
+                    self.ended_early = NEVER_STARTED
+                return []
+        return send(inner)
+
+
+# Run on a slot's thread with the handle's lock held: starts the op and sets `handle.inner` (raising when
+# it cannot start); returns what the slot runs once the lock is released (a call's function, a process's
+# wait).
+Starter = Callable[[SlotHandle], Callable[[], None]]
+
+
+class Slots:
+    def __init__(self, count: int, on_end: Callable[[], None], name: str = "jobtui-slot") -> None:
+        self._queue: queue.SimpleQueue[tuple[SlotHandle, Starter] | None] = queue.SimpleQueue()
+        self._on_end = on_end
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"{name}-{n}", daemon=True)
+            for n in range(max(1, count))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, handle: SlotHandle, start: Starter) -> SlotHandle:
+        self._queue.put((handle, start))
+        return handle
+
+    def close(self) -> None:
+        """No queued op starts from now on (its rows say it never did: a later engine starts it); the ops
+        running keep running."""
+        self._closed = True
+        for _ in self._threads:
+            self._queue.put(None)
+
+    def _serve(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None or self._closed:
+                return
+            handle, start = item
+            began = time.monotonic()
+            then: Callable[[], None] | None = None
+            with handle.lock:
+                if handle.ended_early is None:
+                    try:
+                        then = start(handle)
+                    except Exception as exc:  # a bad path, Popen's ValueError: the op fails, not the job
+                        handle.ended_early = OpOutcome(127, f"cannot start op: {exc}")
+            if then is not None:
+                with contextlib.suppress(Exception):
+                    then()
+            handle.ran_s = time.monotonic() - began
+            self._on_end()
+
+
+def process_of(handle: OpHandle) -> ProcessHandle | None:
+    """The process behind `handle`, if it is (or started) one."""
+    if isinstance(handle, ProcessHandle):
+        return handle
+    return handle.process if isinstance(handle, SlotHandle) else None

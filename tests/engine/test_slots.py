@@ -1,0 +1,127 @@
+"""Worker slots: one thread a slot starts queued ops as slots free, never more at once than the engine has
+slots; short ops are claimed ahead of the free slots, long ones are not; an op terminated while it waits
+in the queue never starts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlmodel import col, select
+
+from jobtui.engine.db.models import Job
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.service.actions import Actions
+from jobtui.engine.worker.loop import Engine
+from jobtui.engine.worker.slots import NEVER_STARTED, SlotHandle, Slots
+from tests.support.helpers import definition, wait_for
+
+NOOP = 'call = "jobtui.engine.worker.runner:noop"'
+
+
+def statuses(store: Store, ids: list[int]) -> list[str]:
+    with store.read() as s:
+        return list(s.exec(select(Job.status).where(col(Job.id).in_(ids)).order_by(col(Job.id))).all())
+
+
+def finished(store: Store, ids: list[int]) -> Callable[[], bool]:
+    return lambda: statuses(store, ids) == ["FINISHED"] * len(ids)
+
+
+def test_a_burst_of_short_jobs_is_claimed_ahead_of_the_free_slots(store: Store) -> None:
+    engine = Engine(store, workers=2)
+    try:
+        ids = Actions(store, Actor("tester")).submit_many(
+            definition(f'name = "burst"\n[[run]]\n{NOOP}\n'), 200
+        )
+        passes = 0
+
+        def done() -> bool:
+            nonlocal passes
+            passes += 1
+            return finished(store, ids)()
+
+        engine.run_until(done, timeout=60)
+    finally:
+        engine.shutdown()
+    # Claiming for the free slots alone takes one pass per two jobs: 100 passes.
+    assert passes < 60, f"{passes} passes for 200 jobs on 2 slots"
+
+
+def test_never_more_ops_run_at_once_than_the_engine_has_slots(store: Store, tmp_path: Path) -> None:
+    running, ledger = tmp_path / "running", tmp_path / "ledger"
+    running.mkdir()
+    # Each op counts the ops running beside it (itself included) while it runs.
+    op = (
+        f"touch {running}/$JOBTUI_JOB_ID; ls {running} | wc -l >> {ledger}; sleep 0.02; "
+        f"rm {running}/$JOBTUI_JOB_ID"
+    )
+    engine = Engine(store, workers=2)
+    try:
+        ids = Actions(store, Actor("tester")).submit_many(
+            definition(f'name = "short"\n[[run]]\nrun = "{op}"\n'), 60
+        )
+        engine.run_until(finished(store, ids), timeout=60)
+    finally:
+        engine.shutdown()
+    counts = [int(n) for n in ledger.read_text().split()]
+    assert len(counts) == 60
+    assert max(counts) <= 2, counts
+
+
+def test_an_engine_whose_ops_run_long_claims_only_for_its_free_slots(store: Store, tmp_path: Path) -> None:
+    actions = Actions(store, Actor("tester"))
+    gate = tmp_path / "go"
+    # Ops that run until the test lets them go: longer than any pass.
+    spec = definition(f'name = "long"\n[[run]]\nrun = "while [ ! -e {gate} ]; do sleep 0.05; done"\n')
+    engine = Engine(store, workers=2)
+    try:
+        first = actions.submit_many(spec, 2)
+        engine.run_until(lambda: statuses(store, first) == ["RUNNING"] * 2)
+        gate.touch()
+        engine.run_until(finished(store, first))
+        gate.unlink()
+        later = actions.submit_many(spec, 6)
+        engine.run_until(lambda: statuses(store, later).count("RUNNING") == 2)
+        for _ in range(5):
+            engine.tick()
+        # The four the engine has no slot for stay in the queue, for any other engine to take.
+        assert sorted(statuses(store, later)) == ["READY"] * 4 + ["RUNNING"] * 2
+        gate.touch()
+        engine.run_until(finished(store, later))
+    finally:
+        gate.touch()
+        engine.shutdown()
+
+
+def test_an_op_terminated_while_it_waits_for_a_slot_never_starts() -> None:
+    release = threading.Event()
+    started: list[str] = []
+    ended = threading.Event()
+    slots = Slots(1, on_end=ended.set)
+
+    def blocking(handle: SlotHandle) -> Callable[[], None]:
+        started.append("first")
+        return lambda: release.wait(10) and None
+
+    def second(handle: SlotHandle) -> Callable[[], None]:
+        started.append("second")
+        return lambda: None
+
+    try:
+        first_handle = slots.submit(SlotHandle("", None), blocking)
+        queued = slots.submit(SlotHandle("", None), second)
+        wait_for(lambda: started == ["first"], what="the first op to take the only slot")
+        assert queued.queued and queued.poll() is None
+        assert queued.terminate() == []
+        assert queued.poll() == NEVER_STARTED
+        release.set()
+        wait_for(lambda: first_handle.ran_s is not None, what="the first op to end")
+        third = slots.submit(SlotHandle("", None), second)
+        wait_for(lambda: third.ran_s is not None, what="the slot to take the next op")
+    finally:
+        release.set()
+        slots.close()
+    assert started == ["first", "second"]  # the terminated one never ran; the next one did

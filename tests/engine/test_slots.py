@@ -74,15 +74,12 @@ def test_never_more_ops_run_at_once_than_the_engine_has_slots(store: Store, tmp_
 def test_an_engine_whose_ops_run_long_claims_only_for_its_free_slots(store: Store, tmp_path: Path) -> None:
     actions = Actions(store, Actor("tester"))
     gate = tmp_path / "go"
-    # Ops that run until the test lets them go: longer than any pass.
+    # Ops that run until the test lets them go, after ops that ran a second: longer than any pass.
     spec = definition(f'name = "long"\n[[run]]\nrun = "while [ ! -e {gate} ]; do sleep 0.05; done"\n')
     engine = Engine(store, workers=2)
     try:
-        first = actions.submit_many(spec, 2)
-        engine.run_until(lambda: statuses(store, first) == ["RUNNING"] * 2)
-        gate.touch()
+        first = actions.submit_many(definition('name = "second"\n[[run]]\nrun = "sleep 1"\n'), 2)
         engine.run_until(finished(store, first))
-        gate.unlink()
         later = actions.submit_many(spec, 6)
         engine.run_until(lambda: statuses(store, later).count("RUNNING") == 2)
         for _ in range(5):

@@ -36,7 +36,7 @@ log = logging.getLogger("jobtui.engine")
 # and a slot that frees starts the next at once instead of a pass later. Just enough to keep each slot busy
 # for one pass (at most PREFETCH_PER_SLOT a slot): ops that outlast a pass claim only for the free slots and
 # leave the rest of the queue to the other engines.
-PREFETCH_PER_SLOT = 16
+PREFETCH_PER_SLOT = 64
 
 # Errors of the connection or the database as a whole: retrying one job alone would fail the same way.
 _WHOLE_BATCH = (OperationalError, InterfaceError, DisconnectionError)
@@ -231,9 +231,14 @@ class Batch:
 
 
 def log_sources(helds: Iterable[Held]) -> list[logship.Source]:
-    """The logs of the jobs held: the path the op was launched with (a re-adopted op's, from its handle)."""
+    """The logs of the jobs held: the path the op was launched with (a re-adopted op's, from its handle).
+    A job whose op waits for a slot has written nothing since its last op's end was shipped: no path, so
+    no stat (the job is still given: the shipper keeps how far it went)."""
     found = []
     for held in helds:
+        if isinstance(held.handle, SlotHandle) and held.handle.queued:
+            found.append(logship.Source(held.job_id, "", None))
+            continue
         path = held.log_path or getattr(held.handle, "log_path", "") or ""
         found.append(logship.Source(held.job_id, path, held.log_cap))
     return found

@@ -102,6 +102,10 @@ class Batch:
         done.logs = log_sources(state.held.values())
         ship = state.shipper.pending(done.logs)
         writes = bool(done.finished or state.has_started_pids or ship or (idle and not state.draining))
+        if not writes:
+            # Nothing to write: the leases are read on their own (a cancel must reach a running op).
+            self.outcomes.supervisor.check_leases()
+            running = sum(1 for h in state.held.values() if h.handle is not None and h.ready_outcome is None)
         # With other writes to make, the pass looks for due jobs inside its transaction; else it looks
         # first, so an idle engine takes no write lock.
         claim = not state.draining and (writes or self.claimer.look(now, self._room(running)))
@@ -142,6 +146,16 @@ class Batch:
     def _write(self, s: Session, now: pendulum.DateTime, done: _Pass, idle: list[Held], claim: bool) -> None:
         state, lane = self.state, self.lane
         writes = Writes()
+        lost = self.outcomes.supervisor.check_leases(s)
+        if lost:  # dropped, their ops terminated: nothing of theirs is recorded
+            done.finished = [f for f in done.finished if f.held.job_id not in lost]
+            idle = [h for h in idle if h.job_id not in lost]
+            ended = {f.held.job_id for f in done.finished}
+            done.busy = sum(
+                1
+                for h in state.held.values()
+                if h.handle is not None and h.ready_outcome is None and h.job_id not in ended
+            )
         if done.pids:
             launcher.record_started_pids(state, s, done.pids)
         in_lane: list[_Finished] = []

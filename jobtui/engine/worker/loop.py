@@ -201,7 +201,8 @@ class Engine:
             with self.store.sweeping() as mine:
                 if mine:
                     self._sweeps.run(now, self.lease_s)
-        self._supervisor.check_leases()
+        # The leases are read by the pass (batch), after the collect: a job whose lease went is dropped
+        # and its op terminated there, before anything of it is recorded.
         ended = self._supervisor.collect(now)
         self._supervisor.escalate_kills(now, self.kill_grace_s)
         return self._batch.run(now, ended)

@@ -8,6 +8,8 @@ import os
 
 import pendulum
 import psutil
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlmodel import Session
 
 from jobtui.engine.db.raw import select_rows
 from jobtui.engine.worker.runner import (
@@ -29,6 +31,8 @@ _ENDED_BY_HAND = ("CANCELED", "ABEND", "PAUSED", "REPLACED")
 
 
 _LEASES = "SELECT id, lease, status FROM jobs WHERE id IN :ids"
+# Errors of the connection or the database as a whole: the pass they happen in fails with them.
+_WHOLE_PASS = (OperationalError, InterfaceError, DisconnectionError)
 
 
 class Supervisor:
@@ -62,39 +66,52 @@ class Supervisor:
             ended.append((held, outcome))
         return ended
 
-    def check_leases(self) -> None:
+    def check_leases(self, s: Session | None = None) -> set[int]:
         """Drop the jobs that are no longer ours (canceled, taken over) and terminate what runs of their
-        ops, before their outcomes are collected: a cancel's SIGTERM may have ended an op's wrapper while
-        the op's own processes ignore it and run on."""
+        ops, before their outcomes are recorded: a cancel's SIGTERM may have ended an op's wrapper while
+        the op's own processes ignore it and run on. With `s`, in the pass's write transaction (one read
+        less a pass); the ids dropped."""
         watched = dict(self.state.held)
         if not watched:
-            return
-        with self.state.store.read() as s:
+            return set()
+        if s is None:
+            with self.state.store.read() as read:
+                found = select_rows(read, _LEASES, list(watched))
+        else:
             found = select_rows(s, _LEASES, list(watched))
         current = {row["id"]: (row["lease"], row["status"]) for row in found}
+        lost = set()
         for job_id, held in watched.items():
             lease, status = current.get(job_id, (None, None))
             if lease != held.lease:
-                self.drop(held, f"job {status}" if status in _ENDED_BY_HAND else "lease lost")
+                self.drop(held, f"job {status}" if status in _ENDED_BY_HAND else "lease lost", s)
+                lost.add(job_id)
+        return lost
 
-    def drop(self, held: Held, why: str) -> None:
+    def drop(self, held: Held, why: str, s: Session | None = None) -> None:
         """Stop touching a job we no longer own (cancelled, deleted, taken over); kill its op."""
         self.state.let_go(held.job_id)  # forgets its shipping state too
         if held.handle is not None:
             log.info("job %s: %s; terminating its op", held.job_id, why)
             self.terminate_tree(held.handle, why)
-            self._ship_last(held)
+            self._ship_last(held, s)
 
-    def _ship_last(self, held: Held) -> None:
+    def _ship_last(self, held: Held, s: Session | None) -> None:
         """The op's output so far and the line saying it was terminated reach the database
         (what it writes after SIGTERM does not: the job is no longer this engine's)."""
         path = held.log_path or getattr(held.handle, "log_path", "")
         if not path:
             return
         try:
-            with self.state.store.write(walking=True) as s:
-                self.state.shipper.ship_job(s, held.job_id, path, held.log_cap)
+            if s is None:
+                with self.state.store.write(walking=True) as own:
+                    self.state.shipper.ship_job(own, held.job_id, path, held.log_cap)
+            else:
+                with self.state.store.savepoint(s):
+                    self.state.shipper.ship_job(s, held.job_id, path, held.log_cap)
         except Exception as exc:  # the job is let go either way; only the log's last lines stay behind
+            if s is not None and isinstance(exc, _WHOLE_PASS):
+                raise
             log.warning("job %s: could not ship the end of its log: %s", held.job_id, exc)
         self.state.shipper.forget(held.job_id)
 

@@ -122,3 +122,35 @@ def test_an_op_terminated_while_it_waits_for_a_slot_never_starts() -> None:
         release.set()
         slots.close()
     assert started == ["first", "second"]  # the terminated one never ran; the next one did
+
+
+def test_each_op_ends_its_part_of_the_log_with_one_line_after_its_output(store: Store) -> None:
+    spec = definition(
+        'name = "lines"\n[[pre]]\nname = "build"\nrun = "echo building"\n'
+        f'[[run]]\nname = "call"\n{NOOP}\n'
+        '[[run]]\nname = "deploy"\nrun = "echo deploying"\n'
+        '[[post]]\nname = "fail"\nrun = "echo failing; exit 3"\non_error = "ignore"\n'
+    )
+    engine = Engine(store, workers=2)
+    try:
+        ids = Actions(store, Actor("tester")).submit_many(spec, 20)
+        engine.run_until(finished(store, ids), timeout=60)
+        with store.read() as s:
+            paths = s.exec(select(Job.log_path).where(col(Job.id).in_(ids))).all()
+    finally:
+        engine.shutdown()
+    for path in paths:  # the target of a job without targets is its name
+        lines = [line.split("] ", 1)[-1] for line in Path(path).read_text().splitlines()]
+        assert lines == [
+            "PRE build [lines]: started",
+            "building",
+            "PRE build [lines]: done",
+            "RUN call [lines]: started",
+            "RUN call [lines]: done",
+            "RUN deploy [lines]: started",
+            "deploying",
+            "RUN deploy [lines]: done",
+            "POST fail [lines]: started",
+            "failing",
+            "POST fail [lines]: exit 3",
+        ], path

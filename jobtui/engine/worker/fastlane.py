@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import pendulum
@@ -136,8 +135,8 @@ class FastLane:
                 natures=list(json.loads(row["natures"])),
                 reason=row["reason"],
                 run_started=False,
-                max_start_at=_utc(row["max_start_at"]),
-                scheduled_at=_utc(row["scheduled_at"]),
+                max_start_at=row["max_start_at"],  # aware UTC (_PLAN_TIMES): compared with now only
+                scheduled_at=row["scheduled_at"],
                 tasks=tasks.get(job_id, {}),
                 ops=job_ops,
             )
@@ -352,7 +351,3 @@ def _fresh(row: dict[str, Any], ops: list[PlanOp]) -> bool:
     if row["step"] == Step.RUN.value:
         settled.add(OpStatus.DONE.value)  # its PRE ops
     return all(op.status in settled for op in ops)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else pendulum.instance(value).in_timezone("UTC")

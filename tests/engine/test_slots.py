@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from jobtui.engine.db.models import Job
 from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
@@ -88,6 +89,29 @@ def test_an_engine_whose_ops_run_long_claims_only_for_its_free_slots(store: Stor
         assert sorted(statuses(store, later)) == ["READY"] * 4 + ["RUNNING"] * 2
         gate.touch()
         engine.run_until(finished(store, later))
+    finally:
+        gate.touch()
+        engine.shutdown()
+
+
+def test_an_ops_timeout_counts_from_its_start_not_from_its_wait_for_a_slot(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    actions = Actions(store, Actor("tester"))
+    gate = tmp_path / "go"
+    first = actions.submit(
+        definition(f'name = "first"\n[[run]]\nrun = "while [ ! -e {gate} ]; do sleep 0.05; done"\n')
+    )
+    second = actions.submit(definition('name = "second"\n[[run]]\nrun = "true"\ntimeout = "10s"\n'))
+    engine = Engine(store, workers=1)
+    try:
+        engine._batch.prefetch = 1  # as after a burst of short ops: one job claimed ahead
+        engine.run_until(lambda: statuses(store, [first, second]) == ["RUNNING", "RUNNING"])
+        clock.advance(60)  # the second waited for the only slot six times its timeout
+        for _ in range(3):
+            engine.tick()
+        gate.touch()
+        engine.run_until(finished(store, [first, second]))
     finally:
         gate.touch()
         engine.shutdown()

@@ -34,7 +34,7 @@ log = logging.getLogger("jobtui.engine")
 
 # Jobs claimed beyond the free slots, while ops end faster than passes come: they wait in the slots' queue,
 # and a slot that frees starts the next at once instead of a pass later. Just enough to keep each slot busy
-# for one pass (at most PREFETCH_PER_SLOT a slot): ops that outlast a pass claim only for the free slots and
+# for two passes (at most PREFETCH_PER_SLOT a slot): ops that outlast them claim only for the free slots and
 # leave the rest of the queue to the other engines.
 PREFETCH_PER_SLOT = 64
 

@@ -128,12 +128,11 @@ def op_def(job: Job, op_run: OpRun) -> OpDef | None:
 
 def start(state: EngineState, slots: Slots, held: Held, spec: LaunchSpec) -> None:
     """Queue the op for `held` to the worker slots: the next free slot starts it (`_begin`)."""
-    now = state.store.now()
     held.op_run_id = spec.op_run_id
     held.title = spec.title
     held.log_path = spec.context.log_path  # the file the shipper reads
     held.timeout_s = spec.timeout_s
-    held.deadline = now.add(seconds=spec.timeout_s) if spec.timeout_s else None
+    held.deadline = None  # its timeout counts from its start, not from its wait for a slot
     held.timed_out = False
     held.log_cap = None
     # Read here, not on the slot: only a failure to start the op itself may fail it (never the database's).
@@ -147,6 +146,8 @@ def _begin(
 ) -> Callable[[], None]:
     """On a slot's thread: the op's first line in its log, then the op (see `Starter`)."""
     started = f"{spec.title}: started"
+    if spec.timeout_s:
+        held.deadline = state.store.now().add(seconds=spec.timeout_s)
     if spec.call is not None:
         state.append_log(spec.context.log_path, started)
         call = CallHandle.running(spec.context.log_path)

@@ -25,14 +25,6 @@ class LogCap:
     skipped: int = 0
     exact: bool = True  # no cut while the op was writing (see enforce)
 
-    @classmethod
-    def for_op(cls, path: str, limit: int) -> LogCap:
-        try:
-            start = os.stat(path).st_size
-        except OSError:
-            start = 0
-        return cls(path, start, limit)
-
     def enforce(self, final: bool = False) -> None:
         """Cut what the op wrote past the cap (appends go on at the new end). While the op runs, only once
         it is RUNNING_SLACK past it: bytes the op appends between the size check and the cut are lost

@@ -186,9 +186,11 @@ class Batch:
                     else:
                         self._job(s, done, held, None)
         lane.write(s, writes)
-        # The lane's ended ops: their logs up to their last line, with their end (the walker's ship
-        # theirs as they record them).
-        state.shipper.ship_all(s, [src for src in done.logs if src.job_id in writes.ended_ops])
+        # The lane's ended ops: their closing lines, and their logs up to them, with their end (the
+        # walker's ship theirs as they record them).
+        state.shipper.ship_ended(
+            s, [(src, writes.ended_ops[src.job_id]) for src in done.logs if src.job_id in writes.ended_ops]
+        )
         # The jobs held now (claims included: their files are not there yet, but they are not forgotten).
         done.more_logs = state.shipper.ship(s, log_sources(state.held.values()))
 

@@ -42,7 +42,9 @@ class Writes:
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     leases: dict[int, str] = field(default_factory=dict)
     audits: list[dict[str, Any]] = field(default_factory=list)
-    ended_ops: set[int] = field(default_factory=set)  # jobs whose op's end the lane recorded
+    # Jobs whose op's end the lane recorded, with the line closing the op's part of the log (appended as
+    # the log is shipped: one open of the file for both).
+    ended_ops: dict[int, str] = field(default_factory=dict)
 
     def job(self, plan: Plan, **values: Any) -> None:
         self.leases[plan.job_id] = plan.lease
@@ -180,9 +182,8 @@ class FastLane:
         plan = held.plan
         assert plan is not None and plan.current is not None
         op, plan.current = plan.current, None
-        writes.ended_ops.add(plan.job_id)
         title = held.title or f"{op.step} {op.name}"
-        self.state.append_log(plan.log_path, f"{title}: {outcome.error or 'done'}")
+        writes.ended_ops[plan.job_id] = self.state.log_line(f"{title}: {outcome.error or 'done'}")
         op.status = OpStatus.DONE.value
         writes.ops_done.append(
             {"id": op.id, "status": op.status, "code": outcome.exit_code, "now": now, "error": outcome.error}

@@ -93,6 +93,43 @@ class LogShipper:
         while given and self._ship(s, given, READ_BYTES):
             pass
 
+    def ship_ended(self, s: Session, ended: list[tuple[Source, str]]) -> None:
+        """The ops of these jobs ended: append each one's closing line (`text`) to its file and ship the
+        file to its end, one open of the file for both; `ship_all` for what one read leaves."""
+        if not ended:
+            return
+        given = {source.job_id: source for source, _ in ended}
+        tentative = _tentative(s)
+        self._resume(s, [j for j in given if j not in self._shipped and j not in tentative])
+        alive = {row["id"] for row in select_rows(s, _ALIVE, list(given))}
+        rows: list[dict[str, object]] = []
+        left = []
+        now = self.store.now()
+        for source, text in ended:
+            if not source.path:
+                continue
+            start = _offset(s, self._shipped, source.job_id)
+            try:
+                with open(source.path, "a+b") as fh:
+                    fh.write(text.encode())
+                    fh.flush()
+                    end = fh.tell()
+                    if source.job_id not in alive or end <= start:
+                        # Deleted meanwhile; or cut by hand below what went: on from its new end.
+                        tentative[source.job_id] = min(start, end)
+                        continue
+                    fh.seek(start)
+                    data = fh.read(min(end - start, READ_BYTES))
+            except OSError:
+                continue
+            self._rows(source.job_id, start, data, now, rows)
+            tentative[source.job_id] = start + len(data)
+            if start + len(data) < end:
+                left.append(source)
+        self._commit_later(s)
+        execute_many(s, _CHUNK, rows)
+        self.ship_all(s, left)
+
     def ship_job(self, s: Session, job_id: int, path: str, cap: LogCap | None = None) -> None:
         """Ship everything `path` holds beyond what went already (up to `cap`, an op's cap while it runs),
         in `s`: how an op ended is recorded in the same transaction, so whoever sees the job's end sees
@@ -165,20 +202,25 @@ class LogShipper:
             return False
         if not data:  # shrank between the stat and the read: the next call sees its new size
             return False
-        for at in range(0, len(data), CHUNK_BYTES):
-            piece = data[at : at + CHUNK_BYTES]
-            rows.append(
-                {
-                    "job_id": source.job_id,
-                    "host": self.host,
-                    "file_offset": start + at,
-                    "data": piece,
-                    "at": now,
-                }
-            )
+        self._rows(source.job_id, start, data, now, rows)
         tentative[source.job_id] = start + len(data)
         self._commit_later(s)
         return start + len(data) < end
+
+    def _rows(
+        self, job_id: int, start: int, data: bytes, now: pendulum.DateTime, rows: list[dict[str, object]]
+    ) -> None:
+        """`data`, read at `start` of the job's file, as chunk rows."""
+        for at in range(0, len(data), CHUNK_BYTES):
+            rows.append(
+                {
+                    "job_id": job_id,
+                    "host": self.host,
+                    "file_offset": start + at,
+                    "data": data[at : at + CHUNK_BYTES],
+                    "at": now,
+                }
+            )
 
     def _commit_later(self, s: Session) -> None:
         """What was shipped counts once the transaction commits (never when it fails: shipped again)."""

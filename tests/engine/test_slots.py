@@ -17,7 +17,7 @@ from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.slots import NEVER_STARTED, SlotHandle, Slots
-from tests.support.helpers import definition, wait_for
+from tests.support.helpers import definition, job_of, wait_for
 
 NOOP = 'call = "jobtui.engine.worker.runner:noop"'
 
@@ -115,6 +115,34 @@ def test_an_ops_timeout_counts_from_its_start_not_from_its_wait_for_a_slot(
     finally:
         gate.touch()
         engine.shutdown()
+
+
+def test_an_engine_stopping_hands_back_the_jobs_whose_op_waits_for_a_slot(
+    store: Store, tmp_path: Path
+) -> None:
+    actions = Actions(store, Actor("tester"))
+    gate, ledger = tmp_path / "go", tmp_path / "ledger"
+    first = actions.submit(
+        definition(f'name = "first"\n[[run]]\nrun = "while [ ! -e {gate} ]; do sleep 0.05; done"\n')
+    )
+    second = actions.submit(definition(f'name = "second"\n[[run]]\nrun = "echo ran >> {ledger}"\n'))
+    engine = Engine(store, workers=1, host="host-a")
+    engine._batch.prefetch = 1  # as after a burst of short ops: one job claimed ahead
+    engine.run_until(lambda: statuses(store, [first, second]) == ["RUNNING", "RUNNING"])
+    engine.shutdown()
+    # The second never started: back in the queue for any engine, on any host, not left RUNNING without
+    # an engine (another host's engine could not tell it never started, and would abend it).
+    assert statuses(store, [first, second]) == ["RUNNING", "READY"]
+    assert not ledger.exists()
+    other = Engine(store, workers=1, host="host-b")
+    try:
+        other.run_until(lambda: statuses(store, [second]) == ["FINISHED"])
+    finally:
+        gate.touch()
+        other.shutdown()
+    assert ledger.read_text() == "ran\n"
+    log = Path(job_of(store, second).log_path).read_text()
+    assert "never started before the engine stopped; handed back" in log
 
 
 def test_an_op_terminated_while_it_waits_for_a_slot_never_starts() -> None:

@@ -10,11 +10,12 @@ from datetime import datetime
 import pendulum
 from sqlmodel import Session
 
-from jobtui.engine.db.models import Job
+from jobtui.engine.db.models import Job, OpRun
 from jobtui.engine.db.raw import AUDIT_ROWS, execute_many, rows
 from jobtui.engine.db.store import LeaseLost
-from jobtui.engine.domain.states import Status
+from jobtui.engine.domain.states import OpStatus, Status
 from jobtui.engine.worker import pipeline
+from jobtui.engine.worker.slots import SlotHandle
 from jobtui.engine.worker.state import EngineState, Held
 
 # What an engine claims. The status lists are literals, matching the partial indexes (migration 0005)
@@ -159,13 +160,18 @@ def _claim_where(
 
 
 def hand_back(state: EngineState) -> None:
-    """Hand back the jobs held between ops; ops still running keep running for a later engine."""
+    """Hand back the jobs held between ops, and those whose op still waits for a slot (taken back from the
+    queue: it never starts, and goes back to pending for the next engine to start); ops running keep
+    running for a later engine."""
     for held in list(state.held.values()):
-        if held.handle is not None:
+        withdrawn = isinstance(held.handle, SlotHandle) and held.handle.withdraw()
+        if held.handle is not None and not withdrawn:
             continue
         with contextlib.suppress(LeaseLost), state.store.write() as s:
             job = s.get(Job, held.job_id)
             if job is not None and job.lease == held.lease:
+                if withdrawn:
+                    _unstart(state, s, job, held)
                 to = Status.READY if job.status == Status.RUNNING else Status(job.status)
                 state.store.change_job(
                     s,
@@ -180,6 +186,18 @@ def hand_back(state: EngineState) -> None:
                     due_at=state.store.now(),
                 )
         state.held.pop(held.job_id, None)
+
+
+def _unstart(state: EngineState, s: Session, job: Job, held: Held) -> None:
+    """The op recorded as started never was (it waited for a slot): pending again, as a take-over makes an
+    op its engine died before spawning (sweeps)."""
+    op_run = s.get(OpRun, held.op_run_id) if held.op_run_id else None
+    if op_run is None or op_run.status != OpStatus.RUNNING.value:
+        return
+    op_run.status = OpStatus.PENDING.value
+    op_run.started_at = None
+    s.add(op_run)
+    state.log(job, f"op {op_run.name} never started before the engine stopped; handed back")
 
 
 def _as_utc(value: datetime | None) -> pendulum.DateTime | None:

@@ -163,11 +163,12 @@ class Engine:
             self._wake.wait(0.05)
 
     def shutdown(self) -> None:
-        """Hand back the jobs held between ops; ops still running keep running for a later engine."""
+        """Hand back the jobs held between ops or waiting for a slot; ops still running keep running for a
+        later engine."""
+        self._slots.close()  # first: no queued op starts while it is handed back
         claims.hand_back(self._state)
         if self._registered:
             registration.mark_stopped_unless_running(self._state)
-        self._slots.close()
 
     def mark_stopped(self) -> None:
         """Mark this engine's worker row stopped even with ops in flight: its process is leaving (a

@@ -58,6 +58,15 @@ class SlotHandle:
         inner = self.inner
         return inner.poll() if inner is not None else None
 
+    def withdraw(self) -> bool:
+        """Take the op back from the queue unless a slot started it already; whether it was taken back
+        (it never starts)."""
+        with self.lock:
+            if self.inner is not None or self.ended_early is not None:
+                return False
+            self.ended_early = NEVER_STARTED
+            return True
+
     def terminate(self) -> list[str]:
         return self._signal(lambda inner: inner.terminate())
 

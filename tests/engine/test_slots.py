@@ -18,6 +18,7 @@ from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.slots import NEVER_STARTED, SlotHandle, Slots
 from tests.support.helpers import definition, job_of, wait_for
+from tests.support.ops_running import wait_op_started
 
 NOOP = 'call = "jobtui.engine.worker.runner:noop"'
 
@@ -129,6 +130,7 @@ def test_an_engine_stopping_hands_back_the_jobs_whose_op_waits_for_a_slot(
     engine = Engine(store, workers=1, host="host-a")
     engine._batch.prefetch = 1  # as after a burst of short ops: one job claimed ahead
     engine.run_until(lambda: statuses(store, [first, second]) == ["RUNNING", "RUNNING"])
+    wait_op_started(engine, store, first)  # its pid recorded: the only slot runs it
     engine.shutdown()
     # The second never started: back in the queue for any engine, on any host, not left RUNNING without
     # an engine (another host's engine could not tell it never started, and would abend it).

@@ -52,6 +52,30 @@ def test_a_burst_of_short_jobs_is_claimed_ahead_of_the_free_slots(store: Store) 
     assert passes < 60, f"{passes} passes for 200 jobs on 2 slots"
 
 
+def test_no_job_is_claimed_ahead_while_an_engine_of_another_host_shares_the_queue(store: Store) -> None:
+    elsewhere = Engine(store, workers=1, host="host-b")
+    elsewhere.register()
+    engine = Engine(store, workers=2, host="host-a")
+    try:
+        ids = Actions(store, Actor("tester")).submit_many(
+            definition(f'name = "burst"\n[[run]]\n{NOOP}\n'), 60
+        )
+        passes = 0
+
+        def done() -> bool:
+            nonlocal passes
+            passes += 1
+            return finished(store, ids)()
+
+        engine.run_until(done, timeout=60)
+    finally:
+        engine.shutdown()
+        elsewhere.shutdown()
+    # Two slots, never more claimed: one pass per two jobs at least. Were this engine to die, the other
+    # host could not tell a job waiting for a slot from one whose op ran.
+    assert passes >= 30, f"{passes} passes for 60 jobs on 2 slots"
+
+
 def test_never_more_ops_run_at_once_than_the_engine_has_slots(store: Store, tmp_path: Path) -> None:
     running, ledger = tmp_path / "running", tmp_path / "ledger"
     running.mkdir()

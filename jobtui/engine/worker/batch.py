@@ -140,8 +140,11 @@ class Batch:
             self.prefetch = min(PREFETCH_PER_SLOT, int(per_slot)) * self.state.slots
 
     def _room(self, busy: int) -> int:
-        """How many jobs to claim with `busy` ops running or queued."""
-        return self.state.slots + self.prefetch - busy
+        """How many jobs to claim with `busy` ops running or queued. None ahead while an engine of another
+        host shares the queue: were this engine to die, that engine could not tell an op that waited for a
+        slot from one that ran (its status file is on this host), and would abend it."""
+        ahead = 0 if self.state.other_hosts else self.prefetch
+        return self.state.slots + ahead - busy
 
     def _write(self, s: Session, now: pendulum.DateTime, done: _Pass, idle: list[Held], claim: bool) -> None:
         state, lane = self.state, self.lane

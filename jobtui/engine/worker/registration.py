@@ -7,9 +7,14 @@ import os
 import pendulum
 import psutil
 from sqlalchemy import text
+from sqlmodel import Session
 
 from jobtui.engine.db.models import Worker
 from jobtui.engine.worker.state import EngineState, timed
+
+# An engine of another host silent this long no longer counts as sharing the queue (it crashed, and was or
+# will be taken over).
+OTHER_HOSTS_SILENT_S = 120.0
 
 
 def register(state: EngineState) -> pendulum.DateTime:
@@ -27,6 +32,7 @@ def register(state: EngineState) -> pendulum.DateTime:
                 heartbeat_at=now,
             )
         )
+        state.other_hosts = _other_hosts(state, s)
     return now
 
 
@@ -36,6 +42,23 @@ def heartbeat(state: EngineState, now: pendulum.DateTime) -> None:
             timed(text("UPDATE workers SET heartbeat_at = :now WHERE id = :id"), "now"),
             {"now": now, "id": state.worker_id},
         )
+        state.other_hosts = _other_hosts(state, s)
+
+
+def _other_hosts(state: EngineState, s: Session) -> bool:
+    """Whether an engine of another host shares the queue: registered, not stopped, heard of lately."""
+    since = state.store.now().subtract(seconds=OTHER_HOSTS_SILENT_S)
+    found = s.execute(
+        timed(
+            text(
+                "SELECT 1 FROM workers WHERE host <> :host AND stopped_at IS NULL AND heartbeat_at >= :since "
+                "LIMIT 1"
+            ),
+            "since",
+        ),
+        {"host": state.host, "since": since},
+    ).first()
+    return found is not None
 
 
 def mark_stopped(state: EngineState) -> None:

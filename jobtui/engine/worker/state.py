@@ -87,6 +87,9 @@ class EngineState:
         self.worker_id = worker_id
         self.who = f"engine@{host}"
         self.draining = False
+        # An engine of another host shares the queue (registration, at each heartbeat): it could not tell an
+        # op of this engine that never started from one that ran, were this engine to die.
+        self.other_hosts = False
         self.held: dict[int, Held] = {}
         self._started_pids: list[StartedPid] = []  # appended by the slots' threads
         self._pids_lock = threading.Lock()

@@ -25,7 +25,7 @@ import pendulum
 import platformdirs
 from sqlalchemy import event, insert, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, create_engine, select
 
@@ -48,6 +48,11 @@ class TransitionError(RuntimeError):
 
 class LeaseLost(RuntimeError):
     """The engine's claim on a job is gone (cancelled, taken over): it must stop touching the job."""
+
+
+# Errors of the connection or the database as a whole: whatever one job's share of a transaction does,
+# retrying it alone would fail the same way.
+DATABASE_ERRORS = (OperationalError, InterfaceError, DisconnectionError)
 
 
 StatusHook = Callable[["Store", Session, Job, Status, Status, str], None]

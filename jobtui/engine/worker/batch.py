@@ -17,11 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pendulum
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlmodel import Session
 
 from jobtui.engine.db.models import Job
-from jobtui.engine.db.store import LeaseLost
+from jobtui.engine.db.store import DATABASE_ERRORS, LeaseLost
 from jobtui.engine.worker import launcher, logship, walker
 from jobtui.engine.worker.claims import Claimer
 from jobtui.engine.worker.fastlane import FastLane, Writes
@@ -38,8 +37,6 @@ log = logging.getLogger("jobtui.engine")
 # leave the rest of the queue to the other engines.
 PREFETCH_PER_SLOT = 64
 
-# Errors of the connection or the database as a whole: retrying one job alone would fail the same way.
-_WHOLE_BATCH = (OperationalError, InterfaceError, DisconnectionError)
 
 
 @dataclass
@@ -222,7 +219,7 @@ class Batch:
         except LeaseLost:
             state.held.pop(held.job_id, None)
             return
-        except _WHOLE_BATCH:
+        except DATABASE_ERRORS:
             raise
         except Exception:
             # A poison job: undone alone, its outcome kept for the next pass; the rest of the batch goes on.

@@ -167,7 +167,6 @@ def _begin(
         spec.context.log_path,
         spec.status_file,
         None,
-        None,
         spec.token,
         first_line=state.log_line(started),
     )

@@ -172,13 +172,11 @@ class ProcessHandle:
         log_path: str,
         status_file: str,
         cwd: str | None,
-        on_exit: Callable[[], None] | None,
         token: str | None = None,
         first_line: str = "",
     ) -> ProcessHandle:
-        """Spawn the op's wrapper, `first_line` written to the log just before; with `on_exit`, a thread
-        waits for it and calls it (else the caller waits: `wait`). `log_start` is the log's size before
-        the op could write to it."""
+        """Spawn the op's wrapper, `first_line` written to the log just before; the caller waits for it
+        (`wait`: a slot's thread). `log_start` is the log's size before the op could write to it."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(status_file)
         with open(log_path, "ab") as log:
@@ -199,8 +197,6 @@ class ProcessHandle:
         # Not reaped before `wait`: the pid is still this process, whenever it is asked.
         handle = cls(popen.pid, create_time_of(popen.pid), status_file, popen, token, log_path)
         handle.log_start = log_start
-        if on_exit is not None:
-            threading.Thread(target=_wait_then, args=(popen.wait, on_exit), daemon=True).start()
         return handle
 
     def wait(self) -> None:

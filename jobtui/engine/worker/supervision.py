@@ -8,10 +8,10 @@ import os
 
 import pendulum
 import psutil
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlmodel import Session
 
 from jobtui.engine.db.raw import select_rows
+from jobtui.engine.db.store import DATABASE_ERRORS
 from jobtui.engine.worker.runner import (
     OpHandle,
     OpOutcome,
@@ -31,8 +31,6 @@ _ENDED_BY_HAND = ("CANCELED", "ABEND", "PAUSED", "REPLACED")
 
 
 _LEASES = "SELECT id, lease, status FROM jobs WHERE id IN :ids"
-# Errors of the connection or the database as a whole: the pass they happen in fails with them.
-_WHOLE_PASS = (OperationalError, InterfaceError, DisconnectionError)
 
 
 class Supervisor:
@@ -110,7 +108,7 @@ class Supervisor:
                 with self.state.store.savepoint(s):
                     self.state.shipper.ship_job(s, held.job_id, path, held.log_cap)
         except Exception as exc:  # the job is let go either way; only the log's last lines stay behind
-            if s is not None and isinstance(exc, _WHOLE_PASS):
+            if s is not None and isinstance(exc, DATABASE_ERRORS):
                 raise
             log.warning("job %s: could not ship the end of its log: %s", held.job_id, exc)
         self.state.shipper.forget(held.job_id)

@@ -110,16 +110,17 @@ class LogShipper:
                 continue
             start = _offset(s, self._shipped, source.job_id)
             try:
-                with open(source.path, "a+b") as fh:
-                    fh.write(text.encode())
-                    fh.flush()
-                    end = fh.tell()
+                fd = os.open(source.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                try:
+                    os.write(fd, text.encode())
+                    end = os.lseek(fd, 0, os.SEEK_END)
                     if source.job_id not in alive or end <= start:
                         # Deleted meanwhile; or cut by hand below what went: on from its new end.
                         tentative[source.job_id] = min(start, end)
                         continue
-                    fh.seek(start)
-                    data = fh.read(min(end - start, READ_BYTES))
+                    data = os.pread(fd, min(end - start, READ_BYTES), start)
+                finally:
+                    os.close(fd)
             except OSError:
                 continue
             self._rows(source.job_id, start, data, now, rows)
@@ -195,9 +196,11 @@ class LogShipper:
             return False
         want = end - start if limit is None else min(end - start, limit)
         try:
-            with open(source.path, "rb") as fh:
-                fh.seek(start)
-                data = fh.read(want)
+            fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                data = os.pread(fd, want, start)
+            finally:
+                os.close(fd)
         except OSError:
             return False
         if not data:  # shrank between the stat and the read: the next call sees its new size

@@ -179,11 +179,13 @@ class ProcessHandle:
         (`wait`: a slot's thread). `log_start` is the log's size before the op could write to it."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(status_file)
-        with open(log_path, "ab") as log:
+        # System calls, not a file object: fewer of them (each lets another thread take the interpreter
+        # lock), and the first line is written before the op's first byte.
+        log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
             if first_line:
-                log.write(first_line.encode())
-                log.flush()  # before the op's first byte
-            log_start = log.tell()
+                os.write(log, first_line.encode())
+            log_start = os.lseek(log, 0, os.SEEK_END)
             popen = subprocess.Popen(
                 ["/bin/sh", "-c", WRAPPER, WRAPPER_NAME, status_file, *argv],
                 stdin=subprocess.DEVNULL,
@@ -194,6 +196,8 @@ class ProcessHandle:
                 start_new_session=True,  # own process group: cancel reaches the whole tree
                 close_fds=True,
             )
+        finally:
+            os.close(log)
         # Not reaped before `wait`: the pid is still this process, whenever it is asked.
         handle = cls(popen.pid, create_time_of(popen.pid), status_file, popen, token, log_path)
         handle.log_start = log_start

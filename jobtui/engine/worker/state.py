@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from jobtui.engine.worker.plan import Plan
 
 LOG_CAP_REFRESH_S = 30.0
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 # A test-only fault injection hook (launcher), never passed on to ops.
 FAULT_VAR = "JOBTUI_FAULT"
 
@@ -171,8 +172,14 @@ class EngineState:
     def append_log(self, path: str, line: str) -> None:
         if not path:
             return
-        with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as fh:
-            fh.write(self.log_line(line))
+        # Three system calls, where open() makes six: each lets another thread take the interpreter lock,
+        # and the engine's thread and its slots all append lines.
+        with contextlib.suppress(OSError):
+            fd = os.open(path, _APPEND, 0o644)
+            try:
+                os.write(fd, self.log_line(line).encode())
+            finally:
+                os.close(fd)
 
     def log_line(self, line: str) -> str:
         """`line` as the engine writes it to a job's log, stamped."""

@@ -150,7 +150,7 @@ def _begin(
         held.deadline = state.store.now().add(seconds=spec.timeout_s)
     if spec.call is not None:
         state.append_log(spec.context.log_path, started)
-        call = CallHandle.running(spec.context.log_path)
+        call = CallHandle(spec.context.log_path)
         handle.inner = call
         target, context = spec.call, spec.context
         return lambda: call.run(target, context)

@@ -21,9 +21,7 @@ import subprocess
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import psutil
@@ -85,7 +83,11 @@ def read_status_file(path: str | None, since: float | None = None) -> int | None
     try:
         if since is not None and os.stat(path).st_mtime < since - 1.0:
             return None
-        return int(Path(path).read_text().strip())
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            return int(os.read(fd, 64).strip())
+        finally:
+            os.close(fd)
     except (OSError, ValueError):
         return None
 
@@ -323,49 +325,43 @@ def group_alive(pgid: int) -> bool:
 
 
 class CallHandle:
-    """A `module:function` op run on a thread. It cannot be killed; cancel abandons its result."""
+    """A `module:function` op run on a slot's thread (`run`). It cannot be killed: a terminate leaves it
+    running, and the job it ran for is let go or times out without it."""
 
     pid: int | None = None
     create_time: float | None = None
 
-    def __init__(self, future: Future[Any], log_path: str) -> None:
-        self._future = future
+    def __init__(self, log_path: str) -> None:
         self._log_path = log_path
+        # Set by `run` on the slot's thread, `_returned` last: once it is set, the other two are final.
+        self._result: Any = None
+        self._raised: BaseException | None = None
+        self._returned = False
         self._outcome: OpOutcome | None = None
-
-    @classmethod
-    def running(cls, log_path: str) -> CallHandle:
-        """A call about to run on the caller's thread (`run`)."""
-        future: Future[Any] = Future()
-        future.set_running_or_notify_cancel()
-        return cls(future, log_path)
 
     def run(self, target: str, context: OpContext) -> None:
         """Run the call here; its result or exception is its outcome."""
         try:
-            result = _run_call(target, context)
+            self._result = _run_call(target, context)
         except BaseException as exc:  # whatever the function raised is the op's failure, never the engine's
-            self._future.set_exception(exc)
-        else:
-            self._future.set_result(result)
+            self._raised = exc
+        self._returned = True
 
     def poll(self) -> OpOutcome | None:
         """The op's outcome once it returned; never raises, whatever the function did or returned (the
         engine polls every op of every job in one loop), and works it out once."""
-        if self._outcome is None and self._future.done():
+        if self._outcome is None and self._returned:
             self._outcome = self._conclude()
         return self._outcome
 
     def _conclude(self) -> OpOutcome:
-        if self._future.cancelled():
-            return OpOutcome(1, "canceled")
-        exc = self._future.exception()
+        exc = self._raised
         if exc is not None:
             # The traceback once, in the job's log; frames only, never their locals (the op's context
             # holds its environment, secrets included).
             self._log("".join(traceback.format_exception(exc)))
             return OpOutcome(1, _one_line(f"{type(exc).__name__}: {exc}"))
-        result = self._future.result()
+        result = self._result
         code = _exit_code_of(result)
         if code is None:
             # Not the value itself: it may be any size and hold anything (a repr of the environment).
@@ -383,11 +379,9 @@ class CallHandle:
             pass  # the outcome is recorded in the database either way
 
     def terminate(self) -> list[str]:
-        self._future.cancel()
         return []
 
     def kill(self) -> list[str]:
-        self._future.cancel()
         return []
 
 

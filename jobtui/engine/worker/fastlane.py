@@ -159,11 +159,12 @@ class FastLane:
         return False
 
     def check_leases(self, s: Session, held: list[Held]) -> list[Held]:
-        """The held jobs whose lease still stands, their rows locked until commit (PostgreSQL; SQLite's
-        writer holds the database); the others are let go, as the walker would."""
-        if not held:
-            return []
-        query = _LEASES if self.state.store.is_sqlite else _LEASES + " FOR UPDATE"
+        """The held jobs whose lease still stands, their rows locked until commit (PostgreSQL); the others
+        are let go, as the walker would. On SQLite the pass read every held job's lease already, in this
+        transaction, whose writer holds the database: all of them stand."""
+        if not held or self.state.store.is_sqlite:
+            return held
+        query = _LEASES + " FOR UPDATE"
         leases = {row["id"]: row["lease"] for row in select_rows(s, query, [h.job_id for h in held])}
         kept = []
         for one in held:

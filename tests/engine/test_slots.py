@@ -1,6 +1,7 @@
 """Worker slots: one thread a slot starts queued ops as slots free, never more at once than the engine has
-slots; short ops are claimed ahead of the free slots, long ones are not; an op terminated while it waits
-in the queue never starts."""
+slots; short ops are claimed ahead of the free slots, long ones are not, nor any while an engine of another
+host shares the queue; a timeout counts from the op's start; a stopping engine hands back what waits for a
+slot; an op terminated while it waits never starts; each op's part of the log ends with one line."""
 
 from __future__ import annotations
 

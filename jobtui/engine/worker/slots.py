@@ -98,10 +98,13 @@ class Slots:
             threading.Thread(target=self._serve, name=f"{name}-{n}", daemon=True)
             for n in range(max(1, count))
         ]
-        for thread in self._threads:
-            thread.start()
+        self._started = False  # the threads start with the first op: an engine that runs none has none
 
     def submit(self, handle: SlotHandle, start: Starter) -> SlotHandle:
+        if not self._started:
+            self._started = True
+            for thread in self._threads:
+                thread.start()
         self._queue.put((handle, start))
         return handle
 
@@ -109,8 +112,9 @@ class Slots:
         """No queued op starts from now on (its rows say it never did: a later engine starts it); the ops
         running keep running."""
         self._closed = True
-        for _ in self._threads:
-            self._queue.put(None)
+        if self._started:
+            for _ in self._threads:
+                self._queue.put(None)
 
     def _serve(self) -> None:
         while True:

@@ -33,11 +33,11 @@ def finished(store: Store, ids: list[int]) -> Callable[[], bool]:
     return lambda: statuses(store, ids) == ["FINISHED"] * len(ids)
 
 
-def test_a_burst_of_short_jobs_is_claimed_ahead_of_the_free_slots(store: Store) -> None:
-    engine = Engine(store, workers=2)
+def passes_to_drain(store: Store, engine: Engine, jobs: int) -> int:
+    """How many engine passes `jobs` no-op jobs take, submitted at once, to finish."""
     try:
         ids = Actions(store, Actor("tester")).submit_many(
-            definition(f'name = "burst"\n[[run]]\n{NOOP}\n'), 200
+            definition(f'name = "burst"\n[[run]]\n{NOOP}\n'), jobs
         )
         passes = 0
 
@@ -49,6 +49,11 @@ def test_a_burst_of_short_jobs_is_claimed_ahead_of_the_free_slots(store: Store) 
         engine.run_until(done, timeout=60)
     finally:
         engine.shutdown()
+    return passes
+
+
+def test_a_burst_of_short_jobs_is_claimed_ahead_of_the_free_slots(store: Store) -> None:
+    passes = passes_to_drain(store, Engine(store, workers=2), 200)
     # Claiming for the free slots alone takes one pass per two jobs: 100 passes.
     assert passes < 60, f"{passes} passes for 200 jobs on 2 slots"
 
@@ -56,21 +61,9 @@ def test_a_burst_of_short_jobs_is_claimed_ahead_of_the_free_slots(store: Store) 
 def test_no_job_is_claimed_ahead_while_an_engine_of_another_host_shares_the_queue(store: Store) -> None:
     elsewhere = Engine(store, workers=1, host="host-b")
     elsewhere.register()
-    engine = Engine(store, workers=2, host="host-a")
     try:
-        ids = Actions(store, Actor("tester")).submit_many(
-            definition(f'name = "burst"\n[[run]]\n{NOOP}\n'), 60
-        )
-        passes = 0
-
-        def done() -> bool:
-            nonlocal passes
-            passes += 1
-            return finished(store, ids)()
-
-        engine.run_until(done, timeout=60)
+        passes = passes_to_drain(store, Engine(store, workers=2, host="host-a"), 60)
     finally:
-        engine.shutdown()
         elsewhere.shutdown()
     # Two slots, never more claimed: one pass per two jobs at least. Were this engine to die, the other
     # host could not tell a job waiting for a slot from one whose op ran.

@@ -38,7 +38,6 @@ log = logging.getLogger("jobtui.engine")
 PREFETCH_PER_SLOT = 64
 
 
-
 @dataclass
 class _Finished:
     held: Held
@@ -90,11 +89,7 @@ class Batch:
             for h in state.held.values()
             if h.handle is None and h.ready_outcome is None and h.job_id not in ended_ids
         ]
-        running = sum(
-            1
-            for h in state.held.values()
-            if h.handle is not None and h.ready_outcome is None and h.job_id not in ended_ids
-        )
+        running = _busy(state, ended_ids)
         # What the held jobs' logs gained goes to the database with the pass (a stat per job to know).
         done.logs = log_sources(state.held.values())
         ship = state.shipper.pending(done.logs)
@@ -102,7 +97,7 @@ class Batch:
         if not writes:
             # Nothing to write: the leases are read on their own (a cancel must reach a running op).
             self.outcomes.supervisor.check_leases()
-            running = sum(1 for h in state.held.values() if h.handle is not None and h.ready_outcome is None)
+            running = _busy(state, set())
         # With other writes to make, the pass looks for due jobs inside its transaction; else it looks
         # first, so an idle engine takes no write lock.
         claim = not state.draining and (writes or self.claimer.look(now, self._room(running)))
@@ -150,12 +145,7 @@ class Batch:
         if lost:  # dropped, their ops terminated: nothing of theirs is recorded
             done.finished = [f for f in done.finished if f.held.job_id not in lost]
             idle = [h for h in idle if h.job_id not in lost]
-            ended = {f.held.job_id for f in done.finished}
-            done.busy = sum(
-                1
-                for h in state.held.values()
-                if h.handle is not None and h.ready_outcome is None and h.job_id not in ended
-            )
+            done.busy = _busy(state, {f.held.job_id for f in done.finished})
         if done.pids:
             launcher.record_started_pids(state, s, done.pids)
         in_lane: list[_Finished] = []
@@ -244,6 +234,15 @@ class Batch:
         for held in done.claimed:
             state.held.pop(held.job_id, None)
         state.put_back_started_pids(done.pids)
+
+
+def _busy(state: EngineState, ended: set[int]) -> int:
+    """The held jobs with an op running or waiting for a slot, those in `ended` aside."""
+    return sum(
+        1
+        for h in state.held.values()
+        if h.handle is not None and h.ready_outcome is None and h.job_id not in ended
+    )
 
 
 def log_sources(helds: Iterable[Held]) -> list[logship.Source]:

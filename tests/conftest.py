@@ -89,8 +89,8 @@ def actions(store: Store) -> Actions:
 def engine(store: Store) -> Iterator[Engine]:
     eng = Engine(store, workers=2, kill_grace_s=5.0)
     yield eng
+    eng.shutdown()  # first: its slots start nothing after it
     _kill_op_processes(store)
-    eng.shutdown()
 
 
 def _kill_op_processes(store: Store) -> None:

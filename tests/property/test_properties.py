@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
@@ -47,6 +48,7 @@ from jobtui.engine.formats.definition_file import load_definition, parse_definit
 from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, load_envelope
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.worker.loop import Engine
+from jobtui.engine.worker.runner import live_tokens
 from tests.support.helpers import START, status_of
 from tests.unit.test_definitions import FULL
 
@@ -221,19 +223,29 @@ class World:
         self.engine = Engine(self.store, workers=2, kill_grace_s=5.0)
 
     def close(self) -> None:
-        self.kill_live_ops()
+        # The engine first: its slots start nothing after it (what waited for a slot is handed back), so
+        # every op left is one that runs, found below by pid or, before its pid was recorded, by token.
         self.engine.shutdown()
+        self.kill_live_ops()
         self.store.engine.dispose()
 
     def kill_live_ops(self) -> None:
         """Leave no op behind. Unlike conftest's _kill_op_processes, only a group whose leader is still
-        the op started here: pids wrap (pid_max may be 32768) and other test runs share the machine."""
+        the op started here, or a process carrying one of this world's op tokens: pids wrap (pid_max may
+        be 32768) and other test runs share the machine."""
         with self.store.engine.connect() as conn:
             rows = conn.execute(text("SELECT pid, pid_create_time FROM op_runs WHERE pid IS NOT NULL")).all()
+            tokens = {r[0] for r in conn.execute(text("SELECT token FROM op_runs WHERE token IS NOT NULL"))}
         for pid, created in rows:
             if is_same_process(int(pid), float(created or 0.0)):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(int(pid), signal.SIGKILL)
+        for token, processes in live_tokens().items():
+            if token in tokens:
+                for process in processes:
+                    with contextlib.suppress(psutil.Error):
+                        process.kill()
+                        process.wait(5)
 
     def job_ids(self) -> list[int]:
         with self.store.engine.connect() as conn:

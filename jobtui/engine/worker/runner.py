@@ -29,6 +29,8 @@ import psutil
 from jobtui.engine.domain.processes import create_time_of, is_same_process
 
 TOKEN_VAR = "JOBTUI_OP_TOKEN"
+# How the engine opens a job's log to append to it (its lines, an op's output), with bare system calls.
+LOG_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 # $0 of every wrapper: with the token, what tells the wrapper from the processes it started.
 WRAPPER_NAME = "jobtui-op"
 # The wrapper writes "started" into the status file before it runs the op, and the exit status over it
@@ -183,7 +185,7 @@ class ProcessHandle:
             os.unlink(status_file)
         # System calls, not a file object: fewer of them (each lets another thread take the interpreter
         # lock), and the first line is written before the op's first byte.
-        log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        log = os.open(log_path, LOG_APPEND, 0o644)
         try:
             if first_line:
                 os.write(log, first_line.encode())

@@ -18,13 +18,12 @@ from jobtui.engine.db.models import Job, UTCDateTime
 from jobtui.engine.db.store import Store
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB, LogCap
 from jobtui.engine.worker.logship import LogShipper
-from jobtui.engine.worker.runner import OpContext, OpHandle, OpOutcome
+from jobtui.engine.worker.runner import LOG_APPEND, OpContext, OpHandle, OpOutcome
 
 if TYPE_CHECKING:
     from jobtui.engine.worker.plan import Plan
 
 LOG_CAP_REFRESH_S = 30.0
-_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 # A test-only fault injection hook (launcher), never passed on to ops.
 FAULT_VAR = "JOBTUI_FAULT"
 
@@ -175,7 +174,7 @@ class EngineState:
         # Three system calls, where open() makes six: each lets another thread take the interpreter lock,
         # and the engine's thread and its slots all append lines.
         with contextlib.suppress(OSError):
-            fd = os.open(path, _APPEND, 0o644)
+            fd = os.open(path, LOG_APPEND, 0o644)
             try:
                 os.write(fd, self.log_line(line).encode())
             finally:

@@ -4,7 +4,7 @@
                                     [--pg-db URL] [--heartbeat S] [--lease S]
 
 kill  A `jobtui daemon` runs a job whose op is `sleep 600`; the op's process (the pid in op_runs: the
-      wrapper shell the engine supervises, as tests/engine/test_supervision.py does) gets SIGKILL.
+      process its slot's starter spawned, as tests/engine/test_supervision.py does) gets SIGKILL.
       Measured: from the kill to the job's status ABEND, polled every 5 ms on a separate connection. On
       the throwaway database of --backend (SQLite by default), or --db.
 stop  PostgreSQL: two daemons with `--heartbeat S --lease S`; the one running the job gets SIGSTOP (a

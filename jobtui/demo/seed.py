@@ -107,8 +107,8 @@ DEMO_DEFINITIONS: dict[str, str] = {
         [[run]]
         run = "echo drop tables"
     """,
-    # The engine runs an op as `sh -c WRAPPER jobtui-op STATUSFILE sh -c RUN`: the op's parent is the
-    # wrapper, and a wrapper that dies never writes the exit status, which is what an ABEND is.
+    # The op's parent is its slot's op starter (worker/opstarter.py), and a starter that dies never writes
+    # the op's exit status, which is what an ABEND is.
     "abend": """
         name = "flaky-agent"
         project = "ops"

@@ -128,7 +128,7 @@ def test_the_seeded_demo_and_the_streams_cancel_reach_every_status(
     canceled = job_of(store, target)
     assert canceled.reason == f"canceled by {stream.actions.actor.user}"
     abend = job_of(store, ids["abend"])
-    assert abend.reason and "vanished without an exit status" in abend.reason  # killed its own wrapper
+    assert abend.reason and "vanished without an exit status" in abend.reason  # killed its own starter
     with store.read() as s:
         post = s.exec(select(OpRun).where(OpRun.job_id == ids["fails"], OpRun.step == "POST")).one()
         cancel = s.exec(

@@ -177,7 +177,7 @@ def test_cancel_with_no_engine_holding_the_job_still_kills_what_the_op_started(
 def test_an_op_its_engine_died_before_spawning_runs_once_on_the_next_engine(
     tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
 ) -> None:
-    """Recorded as running, never spawned: no process, no trace of the wrapper. The next engine starts it
+    """Recorded as running, never spawned: no process, no trace of its start. The next engine starts it
     (it is not ABEND "vanished"), and it runs exactly once."""
     store = Store(daemon_env["JOBTUI_DB"])
     ledger = tmp_path / "ledger"

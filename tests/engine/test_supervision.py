@@ -20,7 +20,15 @@ from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
-from tests.support.helpers import ROOT, definition, job_of, live_pids_of_group, run_until_status, wait_for
+from tests.support.helpers import (
+    ROOT,
+    definition,
+    detail,
+    job_of,
+    live_pids_of_group,
+    run_until_status,
+    wait_for,
+)
 from tests.support.ops_running import running_op, wait_op_started
 
 BACKENDS = ("sqlite", "postgresql")
@@ -78,15 +86,53 @@ def test_an_op_killed_alone_is_a_failure_not_an_abend(engine: Engine, store: Sto
     job_id = submit('name = "child"\n[[run]]\nrun = "sleep 60; true"\n')
     op = wait_op_started(engine, store, job_id)
     assert op.pid is not None
-    wrapper = psutil.Process(op.pid)
+    shell = psutil.Process(op.pid)
 
     def sleepers() -> list[psutil.Process]:
-        return [p for p in wrapper.children(recursive=True) if p.name() == "sleep"]
+        return [p for p in shell.children(recursive=True) if p.name() == "sleep"]
 
     engine.run_until(lambda: bool(sleepers()))  # the shell may not have forked it yet
     sleepers()[0].kill()
     job = run_until_status(engine, job_id, "ERROR", "ABEND", "FINISHED")
     assert job.status == "FINISHED"  # `; true` ran after the killed sleep: the op itself exited 0
+
+
+def test_an_op_ended_by_a_signal_other_than_sigkill_fails_with_that_status(
+    engine: Engine, store: Store, submit: Submit
+) -> None:
+    """SIGKILL ends an op abnormally (ABEND); any other signal is how the op ended, as a shell says it."""
+    job_id = submit('name = "termed"\n[[run]]\nrun = "sleep 60"\n')
+    op = wait_op_started(engine, store, job_id)
+    assert op.pid is not None
+    os.kill(op.pid, signal.SIGTERM)
+    job = run_until_status(engine, job_id, "ERROR", "ABEND")
+    assert job.status == "ERROR"
+    step = detail(store, job_id)["tasks"][0]["steps"][0]
+    assert step["exit_code"] == 143 and step["error"] == "exit 143 (killed by SIGTERM)"
+
+
+def test_an_op_killing_its_parent_abends_alone_and_the_op_beside_it_finishes(
+    engine: Engine, store: Store, submit: Submit, tmp_path: Path
+) -> None:
+    """Each worker slot starts its ops through a starter of its own: an op that kills its parent loses its
+    own exit status (ABEND), never that of the op running on the other slot."""
+    gate = tmp_path / "go"
+    beside = submit(f'name = "beside"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    wait_op_started(engine, store, beside)
+    killer = submit('name = "killer"\n[[run]]\nrun = "kill -9 $PPID; sleep 60"\n')
+    run_until_status(engine, killer, "ABEND")
+    assert job_of(store, beside).status == "RUNNING"
+    gate.touch()
+    assert run_until_status(engine, beside, "FINISHED", "ERROR", "ABEND").status == "FINISHED"
+
+
+def test_an_op_whose_program_does_not_exist_fails_with_127_and_says_so_in_its_log(
+    engine: Engine, store: Store, submit: Submit
+) -> None:
+    job_id = submit('name = "typo"\n[[run]]\nargv = ["no-such-program-jobtui", "x"]\n')
+    job = run_until_status(engine, job_id, "ERROR")
+    assert detail(store, job_id)["tasks"][0]["steps"][0]["exit_code"] == 127
+    assert "no-such-program-jobtui: not found" in Path(job.log_path).read_text()
 
 
 def test_cancel_terminates_the_whole_process_tree(

@@ -49,7 +49,7 @@ from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, load_envelope
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.runner import live_tokens
-from tests.support.helpers import START, status_of
+from tests.support.helpers import START, status_of, wait_for
 from tests.unit.test_definitions import FULL
 
 # Real processes and a fresh SQLite file per example are slow and their timing varies: no deadline.
@@ -191,7 +191,7 @@ MOVES = st.sampled_from([kind for kind, (weight, _) in MOVE_WEIGHTS.items() for 
 def snapshot(store: Store) -> dict[str, Any]:
     """Every row of every table and the bytes of every log: what "a refused action changed nothing" means.
 
-    Op exit-status files (*.rc) are left out: the op's wrapper writes them whenever the process ends,
+    Op exit-status files (*.rc) are left out: the op's starter writes them whenever the process ends,
     which is not a change made by the action. So are the audit rows of refusals: the record a refused
     action leaves is its only trace (the refusal is checked to leave one).
     """
@@ -280,6 +280,9 @@ class World:
             spellings = [name for name, (action, _) in JOB_ACTIONS.items() if action == chosen]
             label = spellings[move.pick % len(spellings)]
         action, call = JOB_ACTIONS[label]
+        # Ops a tick queued start on the engine's slots meanwhile, each writing its first line: not a change
+        # the action makes.
+        wait_for(lambda: self.engine.ops_waiting == 0, what="the queued ops to start")
         before = snapshot(self.store)
         try:
             call(self.actions, job_id)

@@ -164,7 +164,7 @@ class Jobs:
             run_until_status(self.engine, job_id, Status.ROLLEDBACK)
             return job_id
         if status == Status.ABEND:
-            # The op is killed together with its wrapper: the engine finds it gone without an exit status.
+            # The op's whole group is killed by SIGKILL: the engine finds it gone without an exit status.
             job_id, pgid = self.running(project)
             os.killpg(pgid, signal.SIGKILL)
             run_until_status(self.engine, job_id, Status.ABEND)

@@ -251,7 +251,7 @@ def test_kill_9_of_the_daemon_with_200_running_jobs_loses_nothing(
     tmp_path: Path, daemons: Daemons, gates: Callable[[str], Gate]
 ) -> None:
     """200 jobs run at once; the daemon is killed -9. While no engine runs, 60 ops are killed (half of
-    them only their wrapper, orphaning its children) and 40 end by themselves. The restarted daemon
+    them only their own process, orphaning its children) and 40 end by themselves. The restarted daemon
     re-adopts the 100 still running, collects the 40 exit statuses, marks the 60 ABEND once each, kills
     the orphans, and runs the 20 jobs that were still queued: every job is accounted for, every op ran
     exactly once, no op process is left behind."""
@@ -299,9 +299,9 @@ def test_kill_9_of_the_daemon_with_200_running_jobs_loses_nothing(
         if n % 2:
             os.killpg(pid, signal.SIGKILL)  # the whole op is gone
         else:
-            os.kill(pid, signal.SIGKILL)  # only its wrapper: its children live on, unsupervised
+            os.kill(pid, signal.SIGKILL)  # only the op's shell: its children live on, unsupervised
     away_gate.open()
-    # The wrapper writes "started" into its status file first and the exit status over it at the end.
+    # The starter writes "started" into its status file first and the exit status over it at the end.
     wait_for(
         lambda: all(read_status_file(ops[j][1]) is not None for j in away),
         what="the ops that end while no engine runs",

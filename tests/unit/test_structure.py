@@ -12,7 +12,7 @@ import jobtui
 from jobtui.engine.errors import BadInput, JobtuiError, Refusal
 
 # Raised and caught inside the engine only: a bug (TransitionError) or a lease taken over (LeaseLost).
-INTERNAL_ERRORS = {"TransitionError", "LeaseLost"}
+INTERNAL_ERRORS = {"TransitionError", "LeaseLost", "StarterLost"}
 
 
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:

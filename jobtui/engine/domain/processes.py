@@ -22,6 +22,15 @@ def is_same_process(pid: int, create_time: float) -> bool:
         return False
 
 
+def is_unreaped_process(pid: int, create_time: float) -> bool:
+    """Whether the process is still there, running or a zombie its parent has not reaped yet (an op's starter
+    writes its status before reaping it)."""
+    try:
+        return abs(psutil.Process(pid).create_time() - create_time) < CREATE_TIME_TOLERANCE_S
+    except psutil.Error:
+        return False
+
+
 def create_time_of(pid: int) -> float:
     """When process `pid` started, as psutil's `create_time` says it (0.0 when it is gone). On Linux one
     read of /proc/<pid>/stat: the engine asks it of every op it spawns."""

@@ -162,11 +162,11 @@ def _begin(
         state.append_log(spec.context.log_path, started)
         os.kill(os.getpid(), signal.SIGKILL)  # test hook: see FAULT_VAR
     process = ProcessHandle.start(
+        state.spawner,
         spec.argv,
         spec.env,
         spec.context.log_path,
         spec.status_file,
-        None,
         spec.token,
         first_line=state.log_line(started),
     )

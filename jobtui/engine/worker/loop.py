@@ -28,7 +28,7 @@ from jobtui.engine.worker import claims, registration
 from jobtui.engine.worker.batch import Batch
 from jobtui.engine.worker.claims import Claimer
 from jobtui.engine.worker.outcomes import Outcomes
-from jobtui.engine.worker.slots import Slots
+from jobtui.engine.worker.slots import SlotHandle, Slots
 from jobtui.engine.worker.state import Dying, EngineState, Held, LaunchSpec
 from jobtui.engine.worker.supervision import Supervisor
 from jobtui.engine.worker.sweeps import Sweeps
@@ -167,6 +167,7 @@ class Engine:
         later engine."""
         self._slots.close()  # first: no queued op starts while it is handed back
         claims.hand_back(self._state)
+        self._state.spawner.close()  # the ops they started keep running, each starter until its op ends
         if self._registered:
             registration.mark_stopped_unless_running(self._state)
 
@@ -186,6 +187,11 @@ class Engine:
     @property
     def busy(self) -> int:
         return len(self._held)
+
+    @property
+    def ops_waiting(self) -> int:
+        """Ops queued for a slot or being started: each still writes its first line to its job's log."""
+        return sum(1 for h in self._held.values() if isinstance(h.handle, SlotHandle) and h.handle.queued)
 
     # -- one pass -----------------------------------------------------------------------------------
 

@@ -150,7 +150,7 @@ class Outcomes:
         op_run.completed_at = now
         op_run.error = reason
         s.add(op_run)
-        # What the vanished wrapper left behind (its children, in its process group) must not run on
+        # What the vanished op left behind (its children, in its process group) must not run on
         # unsupervised; nothing else of the job runs after an abend.
         if (op_run.pid or op_run.token) and op_run.host == state.host:
             orphan = ProcessHandle(

@@ -1,9 +1,10 @@
 """Ops as real subprocesses under supervision, or Python callables for tests and benchmarks.
 
-Every process op runs inside a tiny /bin/sh wrapper, in its own process group, with stdout and stderr
-appended to the job's log through file descriptors. The wrapper writes the op's exit status to a file
-(renamed into place), so an engine that restarts can collect the status of an op that ended while it
-was away, and tell an op that exited from one that vanished (killed with its wrapper: ABEND).
+Every process op is spawned by its slot's op starter (`opstarter`, a small process of the engine's) and
+leads its own process group, with stdout and stderr appended to the job's log through file descriptors. The
+starter writes the op's exit status to a file, so an engine that restarts can collect the status of an op
+that ended while it was away, and tell an op that exited from one that vanished (killed by SIGKILL, or with
+its starter: ABEND).
 
 Each op also carries a random token in its environment ($JOBTUI_OP_TOKEN), recorded on its op run before
 it starts: an engine that never saw the op's pid (its starter died between the spawn and the pid's
@@ -17,7 +18,6 @@ import contextlib
 import importlib
 import os
 import signal
-import subprocess
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -26,20 +26,19 @@ from typing import Any, Protocol
 
 import psutil
 
-from jobtui.engine.domain.processes import create_time_of, is_same_process
+from jobtui.engine.domain.processes import is_same_process, is_unreaped_process
+from jobtui.engine.worker import opstarter
+from jobtui.engine.worker.opstarter import STARTER_NAME
+from jobtui.engine.worker.spawner import Spawned, Spawner, StarterLost
 
 TOKEN_VAR = "JOBTUI_OP_TOKEN"
 # How the engine opens a job's log to append to it (its lines, an op's output), with bare system calls.
-LOG_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-# $0 of every wrapper: with the token, what tells the wrapper from the processes it started.
-WRAPPER_NAME = "jobtui-op"
-# The wrapper writes "started" into the status file before it runs the op, and the exit status over it
-# after, both with the shell's own `echo` (no `mv`: a fork and exec per op, a third of the launch cost).
-# A reader only trusts the status once the wrapper is gone: an empty, cut or "started" file is no status.
-# No file at all, and no process carrying the op's token: the op never started (its engine died between
-# recording the op and spawning it), so it may be started now without running twice.
-STARTED = "started"
-WRAPPER = f'st="$1"; shift; echo {STARTED} > "$st"; "$@"; rc=$?; echo "$rc" > "$st"; exit "$rc"'
+LOG_APPEND = opstarter.APPEND
+# The starter writes "started" into the status file before it spawns the op, and the exit status over it
+# before reaping it. A reader only trusts the status once the op is gone: an empty, cut or "started" file is
+# no status. No file at all, and no process carrying the op's token: the op never started (its engine died
+# between recording the op and asking for it), so it may be started now without running twice.
+STARTED = opstarter.STARTED.decode().strip()
 
 
 @dataclass(frozen=True)
@@ -79,7 +78,7 @@ class OpHandle(Protocol):
 
 
 def read_status_file(path: str | None, since: float | None = None) -> int | None:
-    """The exit status an op's wrapper left; with `since` (a timestamp), only a file written since."""
+    """The exit status an op's starter left; with `since` (a timestamp), only a file written since."""
     if not path:
         return None
     try:
@@ -95,13 +94,13 @@ def read_status_file(path: str | None, since: float | None = None) -> int | None
 
 
 def never_started(path: str | None) -> bool:
-    """No trace of the op's wrapper: its status file does not exist (see WRAPPER)."""
+    """No trace of the op's start: its status file does not exist (see STARTED)."""
     return bool(path) and not os.path.exists(path or "")
 
 
 def processes_with_token(token: str | None) -> list[psutil.Process]:
-    """The live processes of this user whose environment carries the op token `token`: the op's
-    wrapper and everything it started that kept its environment, in its process group or not."""
+    """The live processes of this user whose environment carries the op token `token`: the op and
+    everything it started that kept its environment, in its process group or not."""
     return live_tokens().get(token, []) if token else []
 
 
@@ -122,14 +121,36 @@ def live_tokens() -> dict[str, list[psutil.Process]]:
     return found
 
 
-def find_wrapper(token: str | None) -> tuple[int, float] | None:
-    """The (pid, create time) of the live wrapper of the op carrying `token`, if it still runs here."""
+def find_op(token: str | None) -> tuple[int, float] | None:
+    """The (pid, create time) of the live op carrying `token`, if it still runs here: the process of its
+    group's leader, whose parent is an op starter (what it started carries the token too)."""
     for proc in processes_with_token(token):
         with contextlib.suppress(psutil.Error, OSError):
-            argv = proc.cmdline()
-            if len(argv) > 3 and argv[3] == WRAPPER_NAME and os.getpgid(proc.pid) == proc.pid:
+            parent = proc.parent()
+            if os.getpgid(proc.pid) == proc.pid and parent and parent.cmdline()[-1:] == [STARTER_NAME]:
                 return proc.pid, proc.create_time()
     return None
+
+
+def _leader_with_token(token: str | None) -> tuple[int, float] | None:
+    """The (pid, create time) of the op carrying `token`: the oldest of its processes leading a session
+    (what it started may lead one too, never before it)."""
+    leaders = []
+    for proc in processes_with_token(token):
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getsid(proc.pid) == proc.pid:
+                leaders.append((proc.create_time(), proc.pid))
+    if not leaders:
+        return None
+    create_time, pid = min(leaders)
+    return pid, create_time
+
+
+def _size_of(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def describe(proc: psutil.Process) -> str:
@@ -148,14 +169,14 @@ def _describe_exit(code: int) -> str | None:
 
 
 class ProcessHandle:
-    """A wrapper process this engine started or adopted."""
+    """An op process this engine started or adopted."""
 
     def __init__(
         self,
         pid: int | None,
         create_time: float,
         status_file: str,
-        popen: subprocess.Popen[bytes] | None,
+        spawned: Spawned | None,
         token: str | None = None,
         log_path: str = "",
     ):
@@ -164,53 +185,41 @@ class ProcessHandle:
         self.status_file = status_file
         self.token = token
         self.log_path = log_path
-        self._popen = popen
+        self._spawned = spawned
         self._descendants: list[psutil.Process] = []
         self.log_start = 0
 
     @classmethod
     def start(
         cls,
+        spawner: Spawner,
         argv: Sequence[str],
         env: Mapping[str, str],
         log_path: str,
         status_file: str,
-        cwd: str | None,
         token: str | None = None,
         first_line: str = "",
     ) -> ProcessHandle:
-        """Spawn the op's wrapper, `first_line` written to the log just before; the caller waits for it
-        (`wait`: a slot's thread). `log_start` is the log's size before the op could write to it."""
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(status_file)
-        # System calls, not a file object: fewer of them (each lets another thread take the interpreter
-        # lock), and the first line is written before the op's first byte.
-        log = os.open(log_path, LOG_APPEND, 0o644)
+        """Have the op started by this slot's starter, `first_line` written to the log just before; the
+        caller waits for it (`wait`: a slot's thread). `log_start` is the log's size before the op could
+        write to it."""
         try:
-            if first_line:
-                os.write(log, first_line.encode())
-            log_start = os.lseek(log, 0, os.SEEK_END)
-            popen = subprocess.Popen(
-                ["/bin/sh", "-c", WRAPPER, WRAPPER_NAME, status_file, *argv],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=dict(env),
-                cwd=cwd,
-                start_new_session=True,  # own process group: cancel reaches the whole tree
-                close_fds=True,
-            )
-        finally:
-            os.close(log)
-        # Not reaped before `wait`: the pid is still this process, whenever it is asked.
-        handle = cls(popen.pid, create_time_of(popen.pid), status_file, popen, token, log_path)
-        handle.log_start = log_start
+            spawned = spawner.spawn(argv, env, log_path, status_file, first_line.encode())
+        except StarterLost:
+            # Killed by its op (`kill -9 $PPID`) before it answered: the op runs, orphaned. Known by its
+            # token, it vanished now (what is left of it is killed with the ABEND).
+            found = _leader_with_token(token)
+            if found is None:
+                raise
+            spawned = Spawned.orphan(*found, log_start=_size_of(log_path))
+        handle = cls(spawned.pid, spawned.create_time, status_file, spawned, token, log_path)
+        handle.log_start = spawned.log_start
         return handle
 
     def wait(self) -> None:
-        """Until the wrapper this engine started exits."""
-        if self._popen is not None:
-            self._popen.wait()
+        """Until the op this engine started exits."""
+        if self._spawned is not None:
+            self._spawned.wait()
 
     @classmethod
     def adopt(
@@ -223,7 +232,7 @@ class ProcessHandle:
         log_path: str = "",
     ) -> ProcessHandle | None:
         """Take over a live op of a dead engine; None when that process is gone (or the pid was reused)."""
-        if not is_same_process(pid, create_time):
+        if not is_unreaped_process(pid, create_time):
             return None
         handle = cls(pid, create_time, status_file, None, token, log_path)
         threading.Thread(target=_wait_then, args=(handle._wait_adopted, on_exit), daemon=True).start()
@@ -234,17 +243,17 @@ class ProcessHandle:
             psutil.Process(self.pid).wait()
 
     def poll(self) -> OpOutcome | None:
-        if self._popen is not None:
-            if self._popen.poll() is None:
+        if self._spawned is not None:
+            if self._spawned.running():
                 return None
-        elif self.pid is not None and is_same_process(self.pid, self.create_time or 0.0):
-            return None
+        elif self.pid is not None and is_unreaped_process(self.pid, self.create_time or 0.0):
+            return None  # its starter writes the status before reaping it
         code = read_status_file(self.status_file)
-        returncode = self._popen.returncode if self._popen is not None else None
-        if code is None and returncode is not None and returncode >= 0:
-            # The wrapper exited by itself with the op's status but could not write the file (a full or
-            # read-only disk): its exit code says how the op ended. Killed by a signal, it says nothing.
-            code = returncode
+        returncode = self._spawned.returncode if self._spawned is not None else None
+        if code is None and returncode is not None and returncode != -signal.SIGKILL:
+            # The starter could not write the status file (a full or read-only disk): the exit code it
+            # reported says how the op ended. Killed by SIGKILL, the op vanished (see opstarter.wait).
+            code = returncode if returncode >= 0 else 128 - returncode
         if code is None:
             return OpOutcome(None, f"op process {self.pid} vanished without an exit status", vanished=True)
         return OpOutcome(code, _describe_exit(code))
@@ -266,7 +275,7 @@ class ProcessHandle:
         return out
 
     def tree_alive(self, tokens: Mapping[str, object] | None = None) -> bool:
-        """Whether anything of the op still runs: its wrapper, its group, or what escaped the group
+        """Whether anything of the op still runs: its process, its group, or what escaped the group
         (`tokens`: the tokens of live processes, when the caller already looked them up)."""
         if self.poll() is None or (self.pid is not None and group_alive(self.pid)):
             return True

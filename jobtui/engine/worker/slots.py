@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from jobtui.engine.worker.runner import OpHandle, OpOutcome, ProcessHandle
+from jobtui.engine.worker.spawner import StarterLost
 
 NEVER_STARTED = OpOutcome(143, "terminated before it started")
 
@@ -128,7 +129,9 @@ class Slots:
                 if handle.ended_early is None:
                     try:
                         then = start(handle)
-                    except Exception as exc:  # a bad path, Popen's ValueError: the op fails, not the job
+                    except StarterLost as exc:  # it may have started: taken for vanished, never run twice
+                        handle.ended_early = OpOutcome(None, f"op may have started: {exc}", vanished=True)
+                    except Exception as exc:  # a bad log path, a full process table: the op fails
                         handle.ended_early = OpOutcome(127, f"cannot start op: {exc}")
             if then is not None:
                 with contextlib.suppress(Exception):

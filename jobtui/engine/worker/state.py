@@ -19,6 +19,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB, LogCap
 from jobtui.engine.worker.logship import LogShipper
 from jobtui.engine.worker.runner import LOG_APPEND, OpContext, OpHandle, OpOutcome
+from jobtui.engine.worker.spawner import Spawner
 
 if TYPE_CHECKING:
     from jobtui.engine.worker.plan import Plan
@@ -100,6 +101,7 @@ class EngineState:
         self._environment: dict[str, str] | None = None
         self._log_cap: tuple[int, float] | None = None  # (bytes, when read on the monotonic clock)
         self.shipper = LogShipper(store, host)  # the held jobs' logs into the database
+        self.spawner = Spawner()  # starts the process ops, with the first one
 
     def wake(self) -> None:
         self.wake_event.set()

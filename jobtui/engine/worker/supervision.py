@@ -66,8 +66,8 @@ class Supervisor:
 
     def check_leases(self, s: Session | None = None) -> set[int]:
         """Drop the jobs that are no longer ours (canceled, taken over) and terminate what runs of their
-        ops, before their outcomes are recorded: a cancel's SIGTERM may have ended an op's wrapper while
-        the op's own processes ignore it and run on. With `s`, in the pass's write transaction (one read
+        ops, before their outcomes are recorded: a cancel's SIGTERM may have ended an op's shell
+        while what it started ignores it and runs on. With `s`, in the pass's write transaction (one read
         less a pass); the ids dropped."""
         watched = dict(self.state.held)
         if not watched:

@@ -16,7 +16,7 @@ from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import (
     OpOutcome,
     ProcessHandle,
-    find_wrapper,
+    find_op,
     never_started,
     read_status_file,
 )
@@ -186,7 +186,7 @@ class Sweeps:
                     job.log_path,
                 )
             # Its engine died before recording the pid: look for the op by the token it was started with.
-            found = find_wrapper(running.token) if not running.pid else None
+            found = find_op(running.token) if not running.pid else None
             if found is not None:
                 pid, create_time = found
                 handle = ProcessHandle.adopt(
@@ -207,7 +207,7 @@ class Sweeps:
             and not running.pid
             and never_started(running.status_file)
         ):
-            # Recorded as running, but its engine died before spawning it: no process, no wrapper's trace.
+            # Recorded as running, but its engine died before spawning it: no process, no starter's trace.
             # Started now, it runs exactly once.
             running.status = OpStatus.PENDING.value
             running.started_at = None
@@ -222,7 +222,7 @@ class Sweeps:
         return True
 
     def _status_left(self, running: OpRun) -> int | None:
-        """The exit status the op's wrapper left, if it ended. Another host's status file is read too
+        """The exit status the op's starter left, if it ended. Another host's status file is read too
         (a shared log directory), only when written since the op started (not a stale one of this host)."""
         if running.host == self.state.host:
             return read_status_file(running.status_file)

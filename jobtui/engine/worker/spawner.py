@@ -1,0 +1,164 @@
+"""The engine's side of its op starters (`opstarter`): one per worker slot's thread, started with that
+slot's first process op, asked to start each of its ops and told when each ends.
+
+The slot's thread asks and reads the answers itself (`Spawner.spawn`, then `Spawned.wait`): no thread in
+between. A starter that dies (killed from outside, `kill -9 $PPID` from its op) leaves its op without
+anyone to write its status: the op vanished (ABEND), and the slot's next op starts a new starter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from jobtui.engine.worker import opstarter
+
+_STARTER = str(Path(opstarter.__file__).resolve())
+# Never in a starter's own environment: a starter carrying an op token (the engine's own, when the engine
+# runs as an op) would be taken for that op.
+_NOT_INHERITED = ("JOBTUI_OP_TOKEN", "JOBTUI_FAULT")
+
+
+class StarterLost(OSError):
+    """The starter died before saying whether it started the op."""
+
+
+class _Starter:
+    """One starter process, used by one slot's thread only."""
+
+    def __init__(self) -> None:
+        env = {name: value for name, value in os.environ.items() if name not in _NOT_INHERITED}
+        self.process = subprocess.Popen(
+            [sys.executable, "-S", "-E", _STARTER, opstarter.STARTER_NAME],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # a signal to the engine's group (Ctrl-C, kill) leaves it and its op
+            close_fds=True,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.requests = self.process.stdin.fileno()
+        self.replies = self.process.stdout.fileno()
+        self.gone = False
+        self.sent_base: dict[str, str] | None = None  # the environment the starter builds each op's on
+
+    def ask(self, message: tuple[object, ...]) -> None:
+        try:
+            opstarter.write_message(self.requests, message)
+        except OSError as exc:
+            self.lose()
+            raise StarterLost(f"the op starter exited: {exc}") from exc
+
+    def answer(self) -> tuple[object, ...] | None:
+        try:
+            found = opstarter.read_message(self.replies)
+        except (OSError, EOFError, ValueError):
+            found = None
+        if found is None:
+            self.lose()
+        return found
+
+    def lose(self) -> None:
+        self.gone = True
+        self.close()
+        with contextlib.suppress(OSError):
+            self.process.stdout.close()  # type: ignore[union-attr]
+        # Reaped by a thread of its own: a starter outlives its pipes while its op runs.
+        threading.Thread(target=self.process.wait, daemon=True).start()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()  # type: ignore[union-attr]
+
+
+class Spawned:
+    """An op a starter started."""
+
+    def __init__(
+        self, starter: _Starter | None, request_id: int, pid: int, create_time: float, log_start: int
+    ) -> None:
+        self.pid, self.create_time, self.log_start = pid, create_time, log_start
+        self.returncode: int | None = None  # as subprocess gives it (negative: a signal)
+        self._starter, self._request_id = starter, request_id
+        self._ended = False
+
+    @classmethod
+    def orphan(cls, pid: int, create_time: float, log_start: int) -> Spawned:
+        """An op whose starter died before saying it started it (found by its token): it vanished."""
+        spawned = cls(None, 0, pid, create_time, log_start)
+        spawned._ended = True
+        return spawned
+
+    def wait(self) -> None:
+        """Until the op ends (on the thread that started it)."""
+        if self._ended or self._starter is None:
+            return
+        reply = self._starter.answer()
+        # No answer: its starter died, and nobody can tell how the op ends any more. It vanished now, as
+        # with its wrapper killed (no status, no return code; what is left of it is killed with the ABEND).
+        if reply is not None and reply[0] == self._request_id and reply[1] == "exit":
+            code = reply[2]
+            self.returncode = code if isinstance(code, int) else None
+        self._ended = True
+
+    def running(self) -> bool:
+        return not self._ended
+
+
+class Spawner:
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._starters: list[_Starter] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._closed = False
+
+    def spawn(
+        self, argv: Sequence[str], env: Mapping[str, str], log_path: str, status_file: str, first_line: bytes
+    ) -> Spawned:
+        """Have the op started by this thread's starter; its pid once it is. Raises OSError when it could
+        not start, and StarterLost when the starter died before saying."""
+        starter = self._starter()
+        request_id = next(self._ids)
+        base = starter.sent_base
+        changes = {name: value for name, value in env.items() if base is None or base.get(name) != value}
+        new_base = None
+        if base is None or any(name not in env for name in base):
+            new_base, changes = dict(env), {}
+            starter.sent_base = new_base
+        starter.ask((request_id, list(argv), new_base, changes, log_path, first_line, status_file))
+        reply = starter.answer()
+        if reply is None or reply[0] != request_id:
+            raise StarterLost("the op starter exited before saying whether it started the op")
+        if reply[1] == "error":
+            raise OSError(str(reply[2]))
+        pid, create_time, log_start = reply[2:5]
+        assert isinstance(pid, int) and isinstance(create_time, float) and isinstance(log_start, int)
+        return Spawned(starter, request_id, pid, create_time, log_start)
+
+    def _starter(self) -> _Starter:
+        starter: _Starter | None = getattr(self._local, "starter", None)
+        if starter is not None and not starter.gone:
+            return starter
+        with self._lock:
+            if self._closed:
+                raise OSError("the engine is stopping")
+            starter = _Starter()
+            self._starters.append(starter)
+        self._local.starter = starter
+        return starter
+
+    def close(self) -> None:
+        """Each starter exits once its op, if one runs, has ended; the ops keep running until then."""
+        with self._lock:
+            self._closed = True
+            starters, self._starters = self._starters, []
+        for starter in starters:
+            starter.close()

@@ -18,7 +18,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Input, Tree
 
-from jobtui.engine.domain.states import Status, status_label
+from jobtui.engine.domain.states import NEEDS_ATTENTION, Status, status_label
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.listing import SORTABLE, JobFilter, JobSort
 from jobtui.engine.service.commands import (
@@ -101,6 +101,8 @@ class MonitorScreen(MonitorActions):
         )
         self._status_cycle = [None, *[s.value for s in Status]]
         self._status_index = 0
+        # The status filter and order the needs-attention view (`!`) replaced, given back when it closes.
+        self._before_attention: tuple[frozenset[str], JobSort] | None = None
         # When the first data reached the screen (perf_counter): what the paint benchmark measures.
         self.first_paint_at: float | None = None
         # The envelopes view. UI thread: which view is shown, the envelope under the tree's cursor, and
@@ -526,7 +528,32 @@ class MonitorScreen(MonitorActions):
             self.table.focus()
             self.wake(force=True)
 
+    def action_attention(self) -> None:
+        if self._leave_attention():
+            self.notify(t("monitor.attention_off", self.lang), timeout=2)
+            self.wake(force=True)
+            return
+        self._before_attention = (self.filter.statuses, self.order)
+        self.filter = replace(self.filter, statuses=frozenset(status.value for status in NEEDS_ATTENTION))
+        self._set_order(JobSort("waiting", descending=False))
+        self.notify(t("monitor.attention_on", self.lang), timeout=2)
+
+    def _leave_attention(self) -> bool:
+        """Give back the status filter and order the needs-attention view replaced; whether it was open."""
+        if self._before_attention is None:
+            return False
+        statuses, order = self._before_attention
+        self._before_attention = None
+        self.filter = replace(self.filter, statuses=statuses)
+        self._set_order(order)
+        return True
+
+    @property
+    def attention_shown(self) -> bool:
+        return self._before_attention is not None
+
     def action_status_filter(self) -> None:
+        self._leave_attention()
         self._status_index = (self._status_index + 1) % len(self._status_cycle)
         status = self._status_cycle[self._status_index]
         self.filter = replace(self.filter, statuses=frozenset({status}) if status else frozenset())
@@ -569,7 +596,9 @@ class MonitorScreen(MonitorActions):
 
     def action_sort(self, step: int) -> None:
         keys = [c.key for c in COLUMNS if c.key in SORTABLE]
-        index = (keys.index(self.order.column) + step) % len(keys)
+        # From the first column when the order is none of them (the needs-attention view's "waiting").
+        at = keys.index(self.order.column) if self.order.column in keys else -step if step > 0 else 0
+        index = (at + step) % len(keys)
         self._set_order(JobSort(keys[index], self.order.descending))
 
     def action_reverse_sort(self) -> None:

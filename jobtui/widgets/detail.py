@@ -436,8 +436,9 @@ class DetailPane(Vertical):
                 countdown = f"{format_duration(left)} ({t('detail.paused', lang)})"
             else:
                 countdown = format_duration(max(0.0, left - elapsed))
+            op_name = v(trap["op"] or "-")  # a trapped job whose op row is gone (deleted by hand) still shows
             text.append(
-                f"{t('detail.trap', lang)}: {v(trap['op'])} — {t('detail.time_left', lang)} {countdown}\n",
+                f"{t('detail.trap', lang)}: {op_name} — {t('detail.time_left', lang)} {countdown}\n",
                 style="bold yellow",
             )
         natures = v(", ".join(job["natures"])) or "-"

@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
-from jobtui.engine.domain.states import Status
+from jobtui.engine.domain.states import NEEDS_ATTENTION, Status
 from jobtui.engine.domain.text import visible
 from jobtui.i18n import t
 from jobtui.widgets.status_style import STYLES, SYMBOLS
@@ -67,6 +67,10 @@ class StatusBar(Static):
                 parts.append((Text(f" {visible(state.queue_reason)} ", style="bold"), 3))
         else:
             parts.append((Text(f" ▶ {t('bar.queue_running', lang)} ", style="bold"), KEEP))
+        waiting = sum(state.counts.get(status.value, 0) for status in NEEDS_ATTENTION)
+        attention = t("bar.attention", lang, count=waiting)
+        # Always there, so its absence never reads as "nothing to do": loud when a job waits for a person.
+        parts.append((Text(f" ! {attention} ", style="bold reverse" if waiting else "dim"), 5))
         counts = Text("  ")
         for status in Status:
             count = state.counts.get(status.value, 0)

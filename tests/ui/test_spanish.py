@@ -65,6 +65,7 @@ DATA = re.compile(
     "|".join(
         (
             r"\S+://\S+",  # the database URL in the header
+            r"…\S+",  # the same, shortened from its start where the header is short of room
             r"\S+@\S+",  # an actor: engine@host
             r"\b(PRE|RUN|POST|ROLLBACK) \S+ \[[^\]]*\]: [^█▊▌▎▉\n]*",  # the engine's lines in a job's log
             r"\bfrom \S+\.toml",  # audit comments the service writes: submitted from a file,

@@ -28,6 +28,22 @@ class Status(StrEnum):
     REPLACED = "REPLACED"
 
 
+# The statuses in which a job waits for a person: an operator's answer (a trap, an approval, a paused
+# trap or window) or a look at what went wrong (an abend, an error, an expiry). The needs-attention view
+# and the header's count show them.
+NEEDS_ATTENTION: frozenset[Status] = frozenset(
+    {
+        Status.TRAPPED,
+        Status.TRAP_PAUSED,
+        Status.APPROVAL,
+        Status.ABEND,
+        Status.ERROR,
+        Status.EXPIRED,
+        Status.PAUSED,
+    }
+)
+
+
 class Step(StrEnum):
     INIT = "INIT"
     PRE = "PRE"

@@ -55,6 +55,10 @@ SORTABLE: dict[str, str] = {
     "owner": "owner",
     "envelope": "envelope_id",
 }
+# Orders a view asks for that no column of the table offers: "waiting" is how long a job has been in its
+# status (the needs-attention view, oldest first). The set it sorts is small (jobs waiting for a person):
+# no sort index of its own, which every status change of the engine would have to keep.
+ORDERS: dict[str, str] = {**SORTABLE, "waiting": "status_since"}
 
 
 @dataclass(frozen=True)
@@ -235,7 +239,7 @@ class JobListing:
 
     def window_query(self, flt: JobFilter, order: JobSort) -> tuple[str, dict[str, Any]]:
         """The SQL of `window` (with :limit and :offset to bind) and its other parameters."""
-        column = f"jobs.{SORTABLE[order.column]}"
+        column = f"jobs.{ORDERS[order.column]}"
         # NULL counts as the smallest value: SQLite's own order, so its indexes serve the sort (an explicit
         # NULLS clause there forces a full sort). PostgreSQL's default is the opposite, so say it there.
         if order.descending:
@@ -247,7 +251,7 @@ class JobListing:
 
     def position_of(self, flt: JobFilter, order: JobSort, job_id: int) -> int | None:
         """Where a job stands in the filtered, sorted list (None when the filter hides it)."""
-        column = f"jobs.{SORTABLE[order.column]}"
+        column = f"jobs.{ORDERS[order.column]}"
         where = self._where(flt)
         shown = where.and_("jobs.id = :job_id", {"job_id": job_id})
         found = self.reader.rows(f"SELECT {column} FROM jobs{shown.clause}", shown.params)

@@ -363,6 +363,17 @@ COMMANDS: tuple[Command, ...] = (
         {"en": "Show only jobs of the next status", "es": "Mostrar solo los pases del siguiente estado"},
     ),
     Command(
+        "attention",
+        "exclamation_mark",
+        {"en": "Attention", "es": "Atención"},
+        {
+            "en": "Show only the jobs waiting for a person (trapped, approval, failed...), oldest first; "
+            "again for every job",
+            "es": "Mostrar solo los pases que esperan a una persona (atrapados, aprobación, fallidos...), "
+            "los más antiguos primero; otra vez para todos",
+        },
+    ),
+    Command(
         "toggle_system",
         "S",
         {"en": "System jobs", "es": "Pases de sistema"},

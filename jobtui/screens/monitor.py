@@ -38,6 +38,7 @@ from jobtui.screens.monitor_actions import MonitorActions
 from jobtui.screens.monitor_poller import Fetched, Poller, Query, TreeFetched, ViewState
 from jobtui.widgets.detail import DetailPane, JobDetail
 from jobtui.widgets.envelope_tree import EnvelopeTree
+from jobtui.widgets.filterline import FilterLine, Shown
 from jobtui.widgets.job_table import COLUMNS, JobTable
 from jobtui.widgets.keybar import KeyBar
 from jobtui.widgets.statusbar import BarState, StatusBar
@@ -101,6 +102,8 @@ class MonitorScreen(MonitorActions):
         )
         self._status_cycle = [None, *[s.value for s in Status]]
         self._status_index = 0
+        # How many jobs there are in all (the last counts the header showed): the filter line's "of M".
+        self._every_job: int | None = None
         # The status filter and order the needs-attention view (`!`) replaced, given back when it closes.
         self._before_attention: tuple[frozenset[str], JobSort] | None = None
         # When the first data reached the screen (perf_counter): what the paint benchmark measures.
@@ -126,6 +129,7 @@ class MonitorScreen(MonitorActions):
         yield StatusBar(lang=self.lang, id="status-bar")
         with ContentSwitcher(initial="jobs-view", id="views"):
             with Vertical(id="jobs-view"):
+                yield FilterLine(lang=self.lang, id="filter-line", classes="hidden")
                 labels = {c.key: t(f"col.{c.key}", self.lang) for c in COLUMNS}
                 self._job_table = JobTable(labels, lang=self.lang, tz=self.tz, id="job-table")
                 yield self._job_table
@@ -284,6 +288,8 @@ class MonitorScreen(MonitorActions):
         table.set_data(fetched.total, fetched.start, fetched.rows, cursor_index)
         if fetched.bar is not None:
             self.query_one(StatusBar).show(replace(fetched.bar, frozen=self.frozen))
+            self._every_job = sum(fetched.bar.counts.values())
+        self._say_what_is_shown(fetched.total)
         if self.first_paint_at is None:
             # Counted once the frame with these rows has been written out, not when they arrive.
             self.call_after_refresh(self._first_painted)
@@ -311,6 +317,13 @@ class MonitorScreen(MonitorActions):
             self._poller.forget_shown()
             return
         self._show_detail(detail)
+
+    def _say_what_is_shown(self, matching: int) -> None:
+        """The filter line: the filter in force with "N of M jobs", or why the table is empty."""
+        if self._every_job is None:
+            return  # no counts read yet: a fresh table is not an empty database
+        shown = Shown(self.filter, self.attention_shown, matching, self._every_job)
+        self.query_one(FilterLine).show(shown)
 
     def _show_detail(self, detail: JobDetail) -> None:
         allowed_before = self.allowed

@@ -94,6 +94,24 @@ def test_detail_of_a_trapped_job_with_its_countdown(scene: Store, snap_compare: 
     assert snap_compare(app(scene), terminal_size=SIZE, run_before=settled(5, job_id=3))
 
 
+def test_the_needs_attention_view_with_its_filter_line(scene: Store, snap_compare: Any) -> None:
+    """`!`: the failed, trapped and waiting jobs only, the longest waiting first, and the line saying so."""
+
+    async def needs_attention(pilot: Pilot[Any]) -> None:
+        await settled(5)(pilot)
+        await pilot.press("exclamation_mark")
+        screen = pilot.app.screen_stack[1]
+        assert isinstance(screen, MonitorScreen)
+        table = screen.query_one(JobTable)
+        for _ in range(200):
+            if table.total == 3 and table.selected_job_id() is not None:
+                break
+            await pilot.pause(0.05)
+        await settled(3)(pilot)
+
+    assert snap_compare(app(scene), terminal_size=SIZE, run_before=needs_attention)
+
+
 def test_envelope_tree(scene: Store, snap_compare: Any) -> None:
     async def open_tree(pilot: Pilot[Any]) -> None:
         await settled(5)(pilot)

@@ -1,0 +1,43 @@
+"""The line above the job table: the filter in force with "N of M jobs", an empty result, a fresh database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from jobtui.engine.db.store import Store
+from jobtui.widgets.filterline import FilterLine
+from jobtui.widgets.job_table import JobTable
+from tests.support.pilot import app_for, monitor, simple, until
+
+Submit = Callable[..., int]
+
+
+async def test_a_fresh_database_says_how_to_submit_a_job_or_start_the_demo(store: Store) -> None:
+    async with app_for(store).run_test(size=(160, 40)) as pilot:
+        line = monitor(pilot).query_one(FilterLine)
+        await until(pilot, lambda: "No jobs yet" in line.said, "the empty-state hint")
+        assert "jobtui submit FILE.toml" in line.said and "jobtui demo" in line.said
+        assert line.display and not line.has_class("hidden")
+
+
+async def test_the_filter_in_force_shows_with_how_many_jobs_match_and_says_when_none_do(
+    store: Store, submit: Submit
+) -> None:
+    for name in ("pay-1", "pay-2", "web-1", "web-2", "ops-1"):
+        submit(simple(name))
+    async with app_for(store).run_test(size=(160, 40)) as pilot:
+        screen = monitor(pilot)
+        line, table = screen.query_one(FilterLine), screen.query_one(JobTable)
+        await until(pilot, lambda: table.total == 5, "every job")
+        assert line.has_class("hidden") and line.said == ""  # no filter: nothing to say
+        await pilot.press("slash", *"pay")
+        await until(pilot, lambda: line.said.startswith("2 of 5 jobs"), "2 of 5")
+        assert "text: pay (Esc clears)" in line.said and not line.has_class("hidden")
+        await pilot.press(*"-9")
+        await until(pilot, lambda: line.said.startswith("0 of 5 jobs"), "0 of 5")
+        assert "Nothing matches" in line.said and line.has_class("nothing-shown")
+        await pilot.press("escape")
+        await until(pilot, lambda: table.total == 5 and line.has_class("hidden"), "the filter cleared")
+        await pilot.press("f")
+        await until(pilot, lambda: "status: Ready" in line.said, "the status filter")
+        assert line.said.startswith("5 of 5 jobs"), line.said

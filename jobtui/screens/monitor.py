@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, Input, Tree
 
 from jobtui.engine.domain.states import NEEDS_ATTENTION, Status, status_label
+from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.listing import SORTABLE, JobFilter, JobSort
 from jobtui.engine.service.commands import (
@@ -147,6 +148,10 @@ class MonitorScreen(MonitorActions):
                 placeholder=t("monitor.filter_placeholder", self.lang), id="filter-input", classes="hidden"
             )
             await self.mount(box, before="#views")
+            line = Input(
+                placeholder=t("monitor.command_placeholder", self.lang), id="command-input", classes="hidden"
+            )
+            await self.mount(line, before="#views")
             self._rest_built = True
 
     def on_mount(self) -> None:
@@ -530,9 +535,67 @@ class MonitorScreen(MonitorActions):
     def _filter_submitted(self) -> None:
         self.table.focus()
 
+    async def action_command_line(self) -> None:
+        self._skip_while_typing()
+        await self._build_rest()
+        line = self.query_one("#command-input", Input)
+        line.value = ""
+        line.remove_class("hidden")
+        self.set_focus(line)  # now: the keys typed right after `:` are the command's (see INPUT_KEYS)
+
+    def _close_command_line(self) -> None:
+        line = self.query_one("#command-input", Input)
+        line.value = ""
+        line.add_class("hidden")
+        self.table.focus()
+
+    @on(Input.Submitted, "#command-input")
+    def _command_submitted(self, event: Input.Submitted) -> None:
+        command = event.value.strip()
+        self._close_command_line()
+        if command in ("q", "quit"):
+            self.app.action_request_quit()  # type: ignore[attr-defined]
+        elif command.lstrip("#").isdigit():
+            self._jump_to(int(command.lstrip("#")))
+        elif command:
+            self.notify(t("monitor.unknown_command", self.lang, command=visible(command)), severity="warning")
+
+    @work(thread=True, group="jump")
+    def _jump_to(self, job_id: int) -> None:
+        """Move the cursor to the job, clearing the filter if it hides the job; say so if there is none
+        (or the actor may not see it)."""
+        listing, order = self.listing, self.order
+        wanted: JobFilter | None = None
+        for candidate in (self.filter, JobFilter(), JobFilter(show_system=True)):
+            if listing.position_of(candidate, order, job_id) is not None:
+                wanted = candidate
+                break
+        if wanted is None:
+            self.app.call_from_thread(
+                self.notify, t("monitor.no_such_job", self.lang, id=job_id), severity="warning"
+            )
+            return
+        self.app.call_from_thread(self._jumped, job_id, wanted)
+
+    def _jumped(self, job_id: int, wanted: JobFilter) -> None:
+        if wanted != self.filter:
+            self._leave_attention()
+            self.filter = wanted
+            box = self.query_one("#filter-input", Input)
+            box.value = ""
+            box.add_class("hidden")
+            self.notify(t("monitor.jump_cleared_filter", self.lang, id=job_id), timeout=3)
+        # The fetch places the cursor on the job the screen last selected, wherever it stands in the list.
+        self.detail_job_id = job_id
+        self._moves = self._job_table.moves
+        self.wake(force=True)
+
     def action_clear_filter(self) -> None:
         if not self._rest_built:
             return  # no filter box yet: nothing typed to clear
+        if self.query_one("#command-input", Input).has_focus:
+            self._close_command_line()
+            return
         box = self.query_one("#filter-input", Input)
         if box.has_focus or self.filter.text:
             box.value = ""

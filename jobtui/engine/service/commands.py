@@ -357,6 +357,16 @@ COMMANDS: tuple[Command, ...] = (
         opens_input=True,
     ),
     Command(
+        "command_line",
+        "colon",
+        {"en": "Command", "es": "Orden"},
+        {
+            "en": "Command line: :42 moves the cursor to job 42, :q quits",
+            "es": "Línea de órdenes: :42 lleva el cursor al pase 42, :q sale",
+        },
+        opens_input=True,
+    ),
+    Command(
         "status_filter",
         "f",
         {"en": "Status filter", "es": "Filtro de estado"},

@@ -1,0 +1,57 @@
+"""`:` — the command line: `:42` moves the cursor to job 42 (clearing a filter that hides it), `:q` quits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from jobtui.engine.db.store import Store
+from jobtui.widgets.job_table import JobTable
+from tests.support.pilot import app_for, monitor, shown_job, simple, until
+
+Submit = Callable[..., int]
+
+
+async def test_colon_and_a_job_id_moves_the_cursor_to_that_job_without_filtering_the_others(
+    store: Store, submit: Submit
+) -> None:
+    ids = [submit(simple(f"job-{n}")) for n in range(60)]
+    async with app_for(store).run_test(size=(120, 30)) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        await until(pilot, lambda: table.total == 60, "every job")
+        target = ids[7]  # far below the first screen (newest first)
+        await pilot.press("colon", *str(target), "enter")
+        await until(pilot, lambda: table.selected_job_id() == target, f"the cursor on job {target}")
+        await until(pilot, lambda: shown_job(pilot) == target, f"job {target} in the detail pane")
+        assert table.total == 60  # nothing filtered away
+        top = int(table.scroll_y)
+        assert top <= table.cursor < top + table.rows_visible  # and it is on screen
+
+
+async def test_a_job_hidden_by_the_filter_clears_it_and_an_unknown_job_says_so(
+    store: Store, submit: Submit
+) -> None:
+    pay = submit(simple("pay-1"))
+    submit(simple("web-1"))
+    async with app_for(store).run_test(size=(120, 30)) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+        await until(pilot, lambda: table.total == 2, "both jobs")
+        await pilot.press("slash", *"web", "enter")
+        await until(pilot, lambda: table.total == 1, "the filter")
+        await pilot.press("colon", *str(pay), "enter")
+        await until(pilot, lambda: table.total == 2 and table.selected_job_id() == pay, "job pay-1 again")
+        assert screen.filter.text == ""
+        await pilot.press("colon", *"999", "enter")
+        await until(
+            pilot,
+            lambda: any("No job 999" in str(n.message) for n in pilot.app._notifications),
+            "the notice that there is no job 999",
+        )
+        assert table.selected_job_id() == pay
+
+
+async def test_colon_q_quits(store: Store) -> None:
+    async with app_for(store).run_test(size=(120, 30)) as pilot:
+        await pilot.press("colon", "q", "enter")
+        await until(pilot, lambda: not pilot.app.is_running, "the app to exit")
+    assert pilot.app.return_code == 0

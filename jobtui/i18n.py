@@ -125,6 +125,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "monitor.attention_on": "Needs attention: the jobs waiting for a person, oldest first "
         "(! again for all)",
         "monitor.attention_off": "All jobs",
+        "monitor.copied_id": "Copied: {id}",
         "monitor.command_placeholder": ":42 goes to job 42 · :q quits · Esc closes",
         "monitor.unknown_command": "Unknown command: {command} (:42 goes to job 42, :q quits)",
         "monitor.no_such_job": "No job {id} (or not one you may see)",
@@ -392,6 +393,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "monitor.attention_on": "Requieren atención: los pases que esperan a una persona, los más antiguos "
         "primero (! otra vez para todos)",
         "monitor.attention_off": "Todos los pases",
+        "monitor.copied_id": "Copiado: {id}",
         "monitor.command_placeholder": ":42 va al pase 42 · :q sale · Esc cierra",
         "monitor.unknown_command": "Orden desconocida: {command} (:42 va al pase 42, :q sale)",
         "monitor.no_such_job": "No hay pase {id} (o no puede verlo)",

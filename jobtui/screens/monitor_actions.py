@@ -388,6 +388,14 @@ class MonitorActions(Screen[None]):
             done,
         )
 
+    def action_copy_id(self) -> None:
+        self._catch_up_with_tree()
+        job_id = self.query_one(DetailPane).current_job_id()
+        if job_id is None:
+            return
+        self.app.copy_to_clipboard(str(job_id))
+        self.notify(t("monitor.copied_id", self.lang, id=job_id), timeout=2)
+
     def action_full_log(self) -> None:
         from jobtui.screens.dialogs import TextScreen
 

@@ -308,6 +308,17 @@ COMMANDS: tuple[Command, ...] = (
         cli_usage="jobtui log ID",
     ),
     Command(
+        "copy_id",
+        "Y",
+        {"en": "Copy id", "es": "Copiar id"},
+        {
+            "en": "Copy the job's id to the clipboard (through the terminal: OSC 52, over SSH and tmux too)",
+            "es": "Copiar el id del pase al portapapeles (por el terminal: OSC 52, también por SSH y tmux)",
+        },
+        Acts.JOB,
+        footer=False,
+    ),
+    Command(
         "audit",
         "u",
         {"en": "Audit", "es": "Auditoría"},

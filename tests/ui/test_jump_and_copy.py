@@ -1,4 +1,4 @@
-"""`:` — the command line: `:42` moves the cursor to job 42 (clearing a filter that hides it), `:q` quits."""
+"""Jump and copy: `:42` moves the cursor to job 42 (clearing a filter that hides it), `:q` quits, `Y` copies."""
 
 from __future__ import annotations
 
@@ -55,3 +55,19 @@ async def test_colon_q_quits(store: Store) -> None:
         await pilot.press("colon", "q", "enter")
         await until(pilot, lambda: not pilot.app.is_running, "the app to exit")
     assert pilot.app.return_code == 0
+
+
+async def test_shift_y_copies_the_selected_job_id_through_the_terminal_clipboard(
+    store: Store, submit: Submit
+) -> None:
+    first = submit(simple("one"))
+    second = submit(simple("two"))
+    async with app_for(store).run_test(size=(120, 30)) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        await until(pilot, lambda: shown_job(pilot) == second, "the newest job selected")
+        await pilot.press("Y")
+        assert pilot.app.clipboard == str(second)
+        await pilot.press("down")
+        await until(pilot, lambda: shown_job(pilot) == first, "the other job")
+        await pilot.press("Y")
+        assert pilot.app.clipboard == str(first) and table.selected_job_id() == first

@@ -1,4 +1,4 @@
-"""Jump and copy: `:42` moves the cursor to job 42 (clearing a filter that hides it), `:q` quits, `Y` copies."""
+"""Jump and copy: `:42` moves the cursor to job 42 (clearing a filter hiding it), `:q` quits, `Y` copies."""
 
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from textual.worker import get_current_worker
 
 from jobtui.config import DEFAULT_VIEW, VIEWS, ConfigError, load_config
 from jobtui.crash import one_line, write_crash_log
+from jobtui.engine.domain.alerting import AlertSettings
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import ReadFailed
@@ -89,6 +90,7 @@ class JobtuiApp(App[int]):
         tz: str | None = None,
         db_label: str | None = None,
         view: str | None = None,
+        alerts: AlertSettings | None = None,
     ) -> None:
         """`store`: an open Store, or a Backend that opens one after the first paint (run_app's). `view`:
         the view it opens on, "jobs" or "envelopes"; None reads it from the config file."""
@@ -96,6 +98,7 @@ class JobtuiApp(App[int]):
         if view is not None and view not in VIEWS:
             raise ValueError(f'view must be "jobs" or "envelopes", not {view!r}')
         self.view = view
+        self.alerts = alerts  # None: the config file's [alerts], else on for the default statuses
         self.backend = store if isinstance(store, Backend) else Backend.of_store(store, actor)
         self.readonly = readonly
         self.lang = lang
@@ -128,7 +131,13 @@ class JobtuiApp(App[int]):
         # the first paint for the one interpreter lock: it waits for the first rows.
         self.set_timer(ENGINE_START_LATEST_S, self._open_store)
         monitor = MonitorScreen(
-            self.backend, label, readonly=self.readonly, lang=self.lang, tz=self.tz, db_label=self.db_label
+            self.backend,
+            label,
+            readonly=self.readonly,
+            lang=self.lang,
+            tz=self.tz,
+            db_label=self.db_label,
+            alerts=self._alert_settings(),
         )
         self.push_screen(monitor)
         self._apply_keymap(monitor)
@@ -254,6 +263,14 @@ class JobtuiApp(App[int]):
             markup=False,
         )
 
+    def _alert_settings(self) -> AlertSettings:
+        if self.alerts is not None:
+            return self.alerts
+        try:
+            return load_config().alerts
+        except ConfigError:
+            return AlertSettings()  # the config's error is told once, with the view's (_first_view)
+
     def _first_view(self) -> str:
         if self.view is not None:
             return self.view
@@ -367,6 +384,7 @@ def run_app(
     lang: str | None = None,
     actor: Actor | None = None,
     view: str | None = None,
+    alerts: AlertSettings | None = None,
 ) -> int:
     """The monitor on the database at `url`: its rows are read at once, the Store opens behind them.
     `view`: the view it opens on (None: the config file's, else jobs)."""
@@ -381,7 +399,8 @@ def run_app(
     if actor is None:
         # The database's stored policy binds when it has one; $JOBTUI_POLICY only when it has none.
         actor = actor_for_url(url, lambda: load_policy(os.environ.get("JOBTUI_POLICY")))
-    app = JobtuiApp(Backend.for_url(url, actor), actor, readonly=readonly, lang=lang, view=view)
+    backend = Backend.for_url(url, actor)
+    app = JobtuiApp(backend, actor, readonly=readonly, lang=lang, view=view, alerts=alerts)
     return run_dashboard(app)
 
 

@@ -1,23 +1,31 @@
 """The dashboard's config file: `config.toml` in the user's config directory ($JOBTUI_CONFIG elsewhere).
 
-Today it holds one setting, the view the dashboard opens on: `view = "envelopes"` (or "jobs", the default).
-`--view` on the command line wins over it.
+It holds the view the dashboard opens on: `view = "envelopes"` (or "jobs", the default); `--view` on the
+command line wins over it. And the alerts (bell, desktop notification, toast) when a job enters a status
+that needs a person while the dashboard is open; `--no-alerts` turns them off whatever the file says:
+
+    [alerts]
+    enabled = true                                      # the default
+    statuses = ["TRAPPED", "ABEND", "ERROR", "APPROVAL"]  # the default
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import platformdirs
 
+from jobtui.engine.domain.alerting import DEFAULT_ALERT_STATUSES, AlertSettings
+from jobtui.engine.domain.states import Status
 from jobtui.engine.errors import BadInput
 
 VIEWS = ("jobs", "envelopes")
 DEFAULT_VIEW = "jobs"
-KNOWN_KEYS = ("view",)
+KNOWN_KEYS = ("view", "alerts")
+ALERT_KEYS = ("enabled", "statuses")
 
 
 class ConfigError(BadInput, ValueError):
@@ -27,6 +35,7 @@ class ConfigError(BadInput, ValueError):
 @dataclass(frozen=True)
 class DashboardConfig:
     view: str | None = None  # None: not set in the file
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
 
 def config_path() -> Path:
@@ -52,6 +61,32 @@ def load_config(path: Path | None = None) -> DashboardConfig:
     view = data.get("view")
     if view is not None and view not in VIEWS:
         errors.append(f'{path}: view must be "jobs" or "envelopes", not {view!r}')
+    alerts, alert_errors = _alerts(path, data.get("alerts", {}))
+    errors += alert_errors
     if errors:
         raise ConfigError("\n".join(errors))
-    return DashboardConfig(view=view)
+    return DashboardConfig(view=view, alerts=alerts)
+
+
+def _alerts(path: Path, table: object) -> tuple[AlertSettings, list[str]]:
+    if not isinstance(table, dict):
+        return AlertSettings(), [f"{path}: alerts must be a table ([alerts]), not {table!r}"]
+    errors = [
+        f'{path}: [alerts]: unknown setting "{key}" (known: {", ".join(ALERT_KEYS)})'
+        for key in table
+        if key not in ALERT_KEYS
+    ]
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        errors.append(f"{path}: [alerts] enabled must be true or false, not {enabled!r}")
+        enabled = True
+    statuses = table.get("statuses", sorted(DEFAULT_ALERT_STATUSES))
+    known = {status.value for status in Status}
+    if not isinstance(statuses, list) or not all(isinstance(item, str) for item in statuses):
+        errors.append(f"{path}: [alerts] statuses must be a list of statuses, not {statuses!r}")
+        statuses = sorted(DEFAULT_ALERT_STATUSES)
+    chosen = {item.upper() for item in statuses}
+    names = ", ".join(sorted(known))
+    for item in sorted(chosen - known):
+        errors.append(f'{path}: [alerts] statuses: unknown status "{item}" (known: {names})')
+    return AlertSettings(enabled=enabled, statuses=frozenset(chosen & known)), errors

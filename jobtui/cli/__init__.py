@@ -8,6 +8,7 @@ crash log in the user's log folder, never on the terminal).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -119,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["jobs", "envelopes"],
         default=None,
         help='the view the dashboard opens on (default: "view" in the config file, else jobs)',
+    )
+    parser.add_argument(
+        "--no-alerts",
+        action="store_true",
+        help="dashboard: no bell, desktop notification or toast when a job needs attention "
+        "(default: [alerts] in the config file, else on)",
     )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -915,7 +922,11 @@ def _open_app(args: argparse.Namespace) -> int:
 
     url = getattr(args, "db", None) or default_db_url()
     # A bad config file stops here with one line (exit 2), before the dashboard takes the terminal.
-    view = getattr(args, "view", None) or load_config().view or DEFAULT_VIEW
+    config = load_config()
+    view = getattr(args, "view", None) or config.view or DEFAULT_VIEW
+    alerts = config.alerts
+    if getattr(args, "no_alerts", False):
+        alerts = dataclasses.replace(alerts, enabled=False)
     # Resolved (and --as refused) before the dashboard opens, under the database's stored policy if any.
     actor = actor_for_url(url, _requested_policy(args), getattr(args, "as_user", None))
     return run_app(
@@ -924,4 +935,5 @@ def _open_app(args: argparse.Namespace) -> int:
         lang=getattr(args, "lang", None),
         actor=actor,
         view=view,
+        alerts=alerts,
     )

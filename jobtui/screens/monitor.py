@@ -18,6 +18,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Input, Tree
 
+from jobtui.engine.domain.alerting import AlertSettings, Entered
 from jobtui.engine.domain.states import NEEDS_ATTENTION, Status, status_label
 from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import ReadFailed
@@ -34,6 +35,7 @@ from jobtui.engine.service.commands import (
     refusal_for,
 )
 from jobtui.i18n import t
+from jobtui.screens.alerts import Alerter
 from jobtui.screens.bindings import command_bindings, footer_order
 from jobtui.screens.monitor_actions import MonitorActions
 from jobtui.screens.monitor_poller import Fetched, Poller, Query, TreeFetched, ViewState
@@ -75,9 +77,11 @@ class MonitorScreen(MonitorActions):
         lang: str = "en",
         tz: str | None = None,
         db_label: str | None = None,
+        alerts: AlertSettings | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
+        self.alerter = Alerter(alerts or AlertSettings(), lang)
         self.listing = backend.listing
         self.engine_label = engine_label
         self.db_label = db_label or backend.url
@@ -353,6 +357,27 @@ class MonitorScreen(MonitorActions):
 
     def _tick_clock(self) -> None:
         self.query_one(DetailPane).refresh_info(self.backend.now())
+        self._flush_alerts()  # what a burst left waiting goes out a second later
+
+    # -- alerts (see screens/alerts.py) ------------------------------------------------------------------
+
+    def alert_statuses(self) -> frozenset[str]:
+        return self.alerter.statuses
+
+    def alert(self, entered: list[Entered]) -> None:
+        self.alerter.offer(entered)
+        self._flush_alerts()
+
+    def _flush_alerts(self) -> None:
+        self.alerter.due(time.monotonic(), self._write_to_terminal, self._alert_toast)
+
+    def _write_to_terminal(self, sequence: str) -> None:
+        driver = self.app._driver
+        if driver is not None:
+            driver.write(sequence)
+
+    def _alert_toast(self, title: str, body: str) -> None:
+        self.notify(body, title=title, severity="warning", timeout=8)
 
     # -- table events -------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.worker import get_current_worker
 
+from jobtui.engine.domain.alerting import Entered
 from jobtui.engine.errors import ReadFailed, Refusal
 from jobtui.engine.read.listing import JobFilter, JobRow, JobSort
 from jobtui.engine.service.envelope_tree import TreeData
@@ -127,6 +128,12 @@ class PollerHost(Protocol):
 
     def db_lost(self, exc: ReadFailed) -> None: ...
 
+    def alert_statuses(self) -> frozenset[str]:
+        """The statuses that alert (empty: alerts are off)."""
+        ...
+
+    def alert(self, entered: list[Entered]) -> None: ...
+
     def db_back(self) -> None: ...
 
 
@@ -183,6 +190,10 @@ class Poller:
         self._tree_force = True
         self._checked_envelope: int | None = None
         self._first: Future[Fetched | LogChunk | None] | None = None
+        # Worker thread: the feed seq alerts were last looked for at (None: not yet, the first look only
+        # takes the seq), and when the dashboard opened: what entered a status before that is no news.
+        self._alert_seq: int | None = None
+        self._opened_at = backend.now()
 
     # -- asked for on the UI thread ---------------------------------------------------------------------
 
@@ -279,6 +290,12 @@ class Poller:
                 self._force = True  # the detail, read again once the database answers, brings the window
                 self._lost(exc)
                 continue
+            try:
+                # Before the hold: a frozen screen or an open dialog still alerts.
+                self._alert_step()
+            except ReadFailed as exc:
+                self._lost(exc)
+                continue
             if first is None and self._host.holds_still():
                 continue  # frozen by the operator, or a dialog is open: nothing moves under it
             try:
@@ -323,6 +340,19 @@ class Poller:
                         continue
             if tree is not None:
                 self._ui(self._host.install_tree, tree)
+
+    def _alert_step(self) -> None:
+        """Hand the screen the jobs that entered an alerting status since the last look."""
+        statuses = self._host.alert_statuses()
+        if not statuses:
+            return
+        seq = self._listing.last_seq()
+        after, self._alert_seq = self._alert_seq, seq
+        if after is None or seq == after:
+            return
+        entered = self._listing.entered(statuses, after, self._opened_at)
+        if entered:
+            self._ui(self._host.alert, entered)
 
     def _lost(self, exc: ReadFailed) -> None:
         """Worker thread: the database did not answer; say so once, until it is back."""

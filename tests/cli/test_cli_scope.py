@@ -168,7 +168,12 @@ def test_dashboard_opens_as_the_actor_the_policy_and_as_resolve(
     opened: list[Any] = []
 
     def fake_run_app(
-        url: str, readonly: bool = False, lang: str | None = None, actor: Any = None, view: Any = None
+        url: str,
+        readonly: bool = False,
+        lang: str | None = None,
+        actor: Any = None,
+        view: Any = None,
+        alerts: Any = None,
     ) -> int:
         opened.append((url, readonly, actor))
         return 0

@@ -168,7 +168,12 @@ def test_the_dashboard_opens_under_the_stored_policy(cli: Cli, monkeypatch: pyte
     opened: list[Any] = []
 
     def fake_run_app(
-        url: str, readonly: bool = False, lang: str | None = None, actor: Any = None, view: Any = None
+        url: str,
+        readonly: bool = False,
+        lang: str | None = None,
+        actor: Any = None,
+        view: Any = None,
+        alerts: Any = None,
     ) -> int:
         opened.append(actor)
         return 0

@@ -7,17 +7,26 @@ from typing import Any
 
 import pytest
 
+ALERTS: list[Any] = []  # the alert settings each fake opening of the dashboard was given
+
 
 @pytest.fixture
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     import jobtui.app
 
     views: list[str | None] = []
+    ALERTS.clear()
 
     def fake_run_app(
-        url: str, readonly: bool = False, lang: str | None = None, actor: Any = None, view: Any = None
+        url: str,
+        readonly: bool = False,
+        lang: str | None = None,
+        actor: Any = None,
+        view: Any = None,
+        alerts: Any = None,
     ) -> int:
         views.append(view)
+        ALERTS.append(alerts)
         return 0
 
     monkeypatch.setattr(jobtui.app, "run_app", fake_run_app)
@@ -60,3 +69,25 @@ def test_a_bad_view_is_one_line_and_exit_2(
     assert exited.value.code == 2
     assert "--view: invalid choice: 'tree'" in capsys.readouterr().err
     assert opened == []
+
+
+def test_alerts_come_from_no_alerts_else_the_config_file_else_on(
+    opened: list[str | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jobtui.cli import main
+
+    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    config = tmp_path / "config.toml"
+    monkeypatch.setenv("JOBTUI_CONFIG", str(config))
+    assert main(["--db", db]) == 0
+    assert main(["--db", db, "--no-alerts"]) == 0
+    config.write_text('[alerts]\nstatuses = ["TRAPPED"]\n')
+    assert main(["--db", db]) == 0
+    config.write_text("[alerts]\nenabled = false\n")
+    assert main(["--db", db]) == 0
+    assert [(a.enabled, sorted(a.statuses)) for a in ALERTS] == [
+        (True, ["ABEND", "APPROVAL", "ERROR", "TRAPPED"]),
+        (False, ["ABEND", "APPROVAL", "ERROR", "TRAPPED"]),
+        (True, ["TRAPPED"]),
+        (False, ["ABEND", "APPROVAL", "ERROR", "TRAPPED"]),
+    ]

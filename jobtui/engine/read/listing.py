@@ -15,6 +15,7 @@ import pendulum
 
 from jobtui.engine.db import counts
 from jobtui.engine.db.driver import SCHEMA_HEAD, Reader
+from jobtui.engine.domain.alerting import Entered
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.states import Perm
@@ -291,6 +292,21 @@ class JobListing:
 
     def last_seq(self) -> int:
         return int(self.reader.value("SELECT max(seq) FROM changes") or 0)
+
+    def entered(self, statuses: frozenset[str], after_seq: int, since: datetime) -> list[Entered]:
+        """The jobs in scope (system jobs apart) that changed after `after_seq` and are in one of `statuses`,
+        entered at `since` or later: what the dashboard alerts about."""
+        if not statuses:
+            return []
+        where = self._where(JobFilter(statuses=statuses)).and_(
+            "jobs.seq > :after_seq AND jobs.status_since >= :entered_since",
+            {"after_seq": after_seq, "entered_since": self.reader.stored_time(since)},
+        )
+        rows = self.reader.rows(
+            f"SELECT id, name, status, status_since FROM jobs{where.clause} ORDER BY jobs.seq LIMIT 200",
+            where.params,
+        )
+        return [Entered(int(r[0]), str(r[1]), str(r[2]), _utc(r[3])) for r in rows]
 
     def changed_since(self, seq: int) -> tuple[int, set[int | None]]:
         """The newest seq and which jobs (None: something global, like the queue) changed after `seq`."""

@@ -105,8 +105,6 @@ class MonitorScreen(MonitorActions):
         self._poller = Poller(
             backend, self, self.app.call_from_thread, readonly=readonly, lang=lang, db_label=self.db_label
         )
-        self._status_cycle = [None, *[s.value for s in Status]]
-        self._status_index = 0
         # How many jobs there are in all (the last counts the header showed): the filter line's "of M".
         self._every_job: int | None = None
         # The status filter and order the needs-attention view (`!`) replaced, given back when it closes.
@@ -653,15 +651,23 @@ class MonitorScreen(MonitorActions):
     def attention_shown(self) -> bool:
         return self._before_attention is not None
 
-    def action_status_filter(self) -> None:
-        self._leave_attention()
-        self._status_index = (self._status_index + 1) % len(self._status_cycle)
-        status = self._status_cycle[self._status_index]
-        self.filter = replace(self.filter, statuses=frozenset({status}) if status else frozenset())
-        self.notify(
-            t("monitor.status_filter", self.lang, status=status or t("monitor.all", self.lang)), timeout=2
-        )
-        self.wake(force=True)
+    async def action_status_filter(self) -> None:
+        from jobtui.screens.dialogs import StatusPicker
+
+        self._skip_while_typing()
+        chosen = self.filter.statuses
+
+        def done(statuses: frozenset[str] | None) -> None:
+            if statuses is None:
+                return
+            self._leave_attention()
+            self.filter = replace(self.filter, statuses=statuses)
+            names = ", ".join(status_label(status, self.lang) for status in sorted(statuses))
+            shown = names or t("monitor.all", self.lang)
+            self.notify(t("monitor.status_filter", self.lang, status=shown), timeout=2)
+            self.wake(force=True)
+
+        await self._open(StatusPicker(chosen, lang=self.lang), done)
 
     def action_toggle_system(self) -> None:
         self.filter = replace(self.filter, show_system=not self.filter.show_system)

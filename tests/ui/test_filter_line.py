@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jobtui.engine.db.store import Store
+from jobtui.screens.dialogs import StatusPicker
 from jobtui.widgets.filterline import FilterLine
 from jobtui.widgets.job_table import JobTable
 from tests.support.pilot import app_for, monitor, simple, until
@@ -39,5 +40,7 @@ async def test_the_filter_in_force_shows_with_how_many_jobs_match_and_says_when_
         await pilot.press("escape")
         await until(pilot, lambda: table.total == 5 and line.has_class("hidden"), "the filter cleared")
         await pilot.press("f")
+        await until(pilot, lambda: isinstance(pilot.app.screen, StatusPicker), "the status picker")
+        await pilot.press("space", "enter")  # Ready, the first status
         await until(pilot, lambda: "status: Ready" in line.said, "the status filter")
         assert line.said.startswith("5 of 5 jobs"), line.said

@@ -16,6 +16,7 @@ from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, envelope_of_fil
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.worker.loop import Engine
+from jobtui.screens.dialogs import StatusPicker
 from jobtui.screens.monitor import MonitorScreen
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.job_table import JobTable
@@ -110,6 +111,23 @@ def test_the_needs_attention_view_with_its_filter_line(scene: Store, snap_compar
         await settled(3)(pilot)
 
     assert snap_compare(app(scene), terminal_size=SIZE, run_before=needs_attention)
+
+
+def test_the_status_picker(scene: Store, snap_compare: Any) -> None:
+    """`f`: every status with its symbol, the ones in force ticked, the presets under them."""
+
+    async def picker(pilot: Pilot[Any]) -> None:
+        await settled(5)(pilot)
+        await pilot.press("f")
+        for _ in range(100):
+            if isinstance(pilot.app.screen, StatusPicker):
+                break
+            await pilot.pause(0.05)
+        await pilot.press("x")  # the failed preset ticked, not applied
+        await pilot.pause(0.2)
+        await pilot.wait_for_scheduled_animations()
+
+    assert snap_compare(app(scene), terminal_size=SIZE, run_before=picker)
 
 
 def test_envelope_tree(scene: Store, snap_compare: Any) -> None:

@@ -381,7 +381,13 @@ COMMANDS: tuple[Command, ...] = (
         "status_filter",
         "f",
         {"en": "Status filter", "es": "Filtro de estado"},
-        {"en": "Show only jobs of the next status", "es": "Mostrar solo los pases del siguiente estado"},
+        {
+            "en": "Choose the statuses to show: space ticks, enter applies; presets a attention, r running, "
+            "x failed, 0 all",
+            "es": "Elegir los estados que se muestran: espacio marca, intro aplica; atajos a atención, "
+            "r en curso, x fallidos, 0 todos",
+        },
+        opens_input=True,
     ),
     Command(
         "attention",

@@ -14,6 +14,7 @@ from jobtui.screens.dialogs.notifications import NotificationsScreen
 from jobtui.screens.dialogs.reason import ReasonDialog
 from jobtui.screens.dialogs.rerun import RERUN_STEPS, RerunDialog
 from jobtui.screens.dialogs.reschedule import RescheduleDialog
+from jobtui.screens.dialogs.status_picker import StatusPicker
 from jobtui.screens.dialogs.subject import EnvelopeFacts
 from jobtui.screens.dialogs.text import TextScreen
 from jobtui.screens.dialogs.trap import TRAP_ACTIONS, TrapDialog
@@ -29,6 +30,7 @@ __all__ = [
     "ReasonDialog",
     "RerunDialog",
     "RescheduleDialog",
+    "StatusPicker",
     "TextScreen",
     "TrapDialog",
 ]

@@ -227,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="first bulk-load N historical jobs in every final and waiting status",
     )
+    p = add("serve", "serve the dashboard to a browser (textual-serve)", with_json=False)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    p.add_argument(
+        "--public",
+        action="store_true",
+        help="allow an address other than loopback: whoever reaches the port acts as you",
+    )
     return parser
 
 
@@ -866,6 +874,41 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         action = row["action"] + (" REFUSED" if row["refused"] else "")
         comment = visible(row["comment"] or "")
         _say(f"{row['at']}  {who:<20} {action:<18} {move:<26} {comment}")
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from jobtui.engine.db.driver import default_db_url
+    from jobtui.engine.domain.permissions import login_name
+    from jobtui.serve import is_loopback, serve
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"serve: --port must be between 1 and 65535, not {args.port}")
+    user = login_name()
+    if not is_loopback(args.host):
+        if not args.public:
+            raise UsageError(
+                f"serve: {args.host} is not a loopback address: whoever reaches it would act as {user}; "
+                "give --public to serve it anyway"
+            )
+        _say(
+            f"serve: WARNING: listening on {args.host}:{args.port}; anyone who reaches this port uses the "
+            f"dashboard as {user}, with every right {user} has",
+            err=True,
+        )
+    # Each browser session runs `jobtui` with the database and identity options this one was given.
+    dashboard = ["--db", getattr(args, "db", None) or default_db_url()]
+    for option in ("policy", "as_user"):
+        value = getattr(args, option, None)
+        if value:
+            dashboard += [f"--{option.replace('_user', '')}", value]
+    for flag in ("readonly", "no_alerts"):
+        if getattr(args, flag, False):
+            dashboard.append(f"--{flag.replace('_', '-')}")
+    if getattr(args, "lang", None):
+        dashboard += ["--lang", args.lang]
+    _say(f"serve: the dashboard on http://{args.host}:{args.port} (Ctrl+C stops)", err=True)
+    serve(args.host, args.port, dashboard)
     return EXIT_OK
 
 

@@ -27,6 +27,7 @@ from jobtui.engine.domain.alerting import AlertSettings
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import ReadFailed
+from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
 from jobtui.engine.read.listing import JobListing
 from jobtui.engine.service.backend import Backend
 from jobtui.engine.service.commands import COMMANDS
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("jobtui.app")
 
-DAEMON_FRESH_SECONDS = 30.0
+DAEMON_FRESH_SECONDS = FRESH_HEARTBEAT_S
 # The embedded engine starts once the monitor's first rows are on screen, or after this long anyway.
 ENGINE_START_LATEST_S = 1.0
 # How long leaving the app waits for the embedded engine to hand its jobs back.

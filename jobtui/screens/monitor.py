@@ -22,6 +22,7 @@ from jobtui.engine.domain.alerting import AlertSettings, Entered
 from jobtui.engine.domain.states import NEEDS_ATTENTION, Status, status_label
 from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import ReadFailed
+from jobtui.engine.read.engines import engines, throughput, waiting
 from jobtui.engine.read.listing import SORTABLE, JobFilter, JobSort
 from jobtui.engine.service.commands import (
     BY_ID,
@@ -46,6 +47,7 @@ from jobtui.widgets.job_table import COLUMNS, JobTable
 from jobtui.widgets.keybar import KeyBar
 from jobtui.widgets.statusbar import BarState, StatusBar
 from jobtui.widgets.task_table import TaskTable
+from jobtui.widgets.workers_view import WorkersData, WorkersView
 
 # SQLAlchemy and the models are imported when the Store opens (after the first paint, see backend.py);
 # this module only names them for type checking.
@@ -114,6 +116,7 @@ class MonitorScreen(MonitorActions):
         # The envelopes view. UI thread: which view is shown, the envelope under the tree's cursor, and
         # the worker's last answer to "may `b` roll it back" as (envelope id, refusal or None).
         self.envelopes_shown = False
+        self.workers_shown = False
         self.tree_envelope_id: int | None = None
         self.tree_job_id: int | None = None
         self._envelope_check: tuple[int | None, str | None] | None = None
@@ -138,6 +141,7 @@ class MonitorScreen(MonitorActions):
                 yield self._job_table
                 yield DetailPane(lang=self.lang, tz=self.tz, id="detail")
             yield EnvelopeTree(self._poller.load_tree, lang=self.lang, id="envelopes-view")
+            yield WorkersView(lang=self.lang, id="workers-view")
         yield KeyBar(order=footer_order())
 
     async def _build_rest(self) -> None:
@@ -355,7 +359,26 @@ class MonitorScreen(MonitorActions):
 
     def _tick_clock(self) -> None:
         self.query_one(DetailPane).refresh_info(self.backend.now())
+        if self.workers_shown:
+            self._read_workers()
         self._flush_alerts()  # what a burst left waiting goes out a second later
+
+    @work(thread=True, exclusive=True, group="workers")
+    def _read_workers(self) -> None:
+        """The workers view's numbers, read off the UI thread (once a second while it is shown)."""
+        now = self.backend.now()
+        try:
+            with self.backend.reading():
+                data = WorkersData(
+                    engines(self.listing),
+                    throughput(self.listing, now),
+                    waiting(self.listing, now),
+                    now,
+                )
+        except ReadFailed as exc:
+            self.app.call_from_thread(self._db_error, exc)
+            return
+        self.app.call_from_thread(self.query_one(WorkersView).show, data)
 
     # -- alerts (see screens/alerts.py) ------------------------------------------------------------------
 
@@ -442,8 +465,8 @@ class MonitorScreen(MonitorActions):
         command = self._refusable(action)
         if command is None:
             return True
-        if self.readonly:
-            return False
+        if self.readonly or (self.workers_shown and command.needs_job):
+            return False  # the workers view shows no job to act on
         if command.rules:
             return True if enabled_for(command, self.allowed) else None
         # The queue's keys: dimmed (and refused with the reason) without the permission.
@@ -454,6 +477,8 @@ class MonitorScreen(MonitorActions):
         active = self.active_bindings.get(event.key)
         if active is None or active.enabled or self._refusable(active.binding.action) is None:
             return
+        if self.workers_shown:
+            return  # no job here: the key does nothing, it is not refused
         event.stop()
         if self._pane_behind_tree():
             # Dimmed for the job the pane still shows: ask about the job under the tree's cursor.
@@ -511,7 +536,13 @@ class MonitorScreen(MonitorActions):
         await self._build_rest()
         switcher = self.query_one(ContentSwitcher)
         self.envelopes_shown = which == "envelopes"
-        switcher.current = "envelopes-view" if self.envelopes_shown else "jobs-view"
+        self.workers_shown = which == "workers"
+        switcher.current = f"{which}-view"
+        if self.workers_shown:
+            self.query_one(WorkersView).focus()
+            self._read_workers()
+            self.refresh_bindings()
+            return
         for command in COMMANDS:
             if command.envelope_label:
                 self._describe_key(command.id, command.label_in(self.lang, self.envelopes_shown))

@@ -119,7 +119,7 @@ _ROW_COLUMNS = (
 _TIME_COLUMNS = {"scheduled_at", "max_start_at", "started_at", "ended_at", "status_since"}
 
 
-def _utc(value: str | datetime | None) -> datetime | None:
+def utc_of(value: str | datetime | None) -> datetime | None:
     """A stored timestamp as an aware UTC datetime. The table shows a few hundred of them per window: the
     standard library parses SQLite's text at a fraction of the cost of a pendulum instance."""
     if value is None:
@@ -132,7 +132,7 @@ def _utc(value: str | datetime | None) -> datetime | None:
 def _row(values: Sequence[Any]) -> JobRow:
     data = dict(zip(_ROW_COLUMNS, values, strict=True))
     for key in _TIME_COLUMNS:
-        data[key] = _utc(data[key])
+        data[key] = utc_of(data[key])
     data["natures"] = tuple(json.loads(data["natures"] or "[]"))
     return JobRow(**data)
 
@@ -193,6 +193,16 @@ class JobListing:
             names,
         )
         return found == len(names)
+
+    def in_scope(self, clause: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """`clause` (a condition on jobs) limited to the jobs the reader may see: (" WHERE …", params)."""
+        where = self._in_scope(_Where("", {}).and_(clause, params))
+        return where.clause, where.params
+
+    def listed(self, clause: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The same, system jobs apart (the jobs the table lists by default)."""
+        where = self._where(JobFilter()).and_(clause, params)
+        return where.clause, where.params
 
     def _where(self, flt: JobFilter) -> _Where:
         where = self._in_scope(_Where("", {}))
@@ -306,7 +316,7 @@ class JobListing:
             f"SELECT id, name, status, status_since FROM jobs{where.clause} ORDER BY jobs.seq LIMIT 200",
             where.params,
         )
-        return [Entered(int(r[0]), str(r[1]), str(r[2]), _utc(r[3])) for r in rows]
+        return [Entered(int(r[0]), str(r[1]), str(r[2]), utc_of(r[3])) for r in rows]
 
     def changed_since(self, seq: int) -> tuple[int, set[int | None]]:
         """The newest seq and which jobs (None: something global, like the queue) changed after `seq`."""
@@ -332,7 +342,7 @@ class JobListing:
             {"fresh": self.reader.stored_time(fresh_since)},
         )
         return [
-            WorkerBeat(str(id_), str(host), int(pid or 0), float(created or 0.0), _utc(beat))
+            WorkerBeat(str(id_), str(host), int(pid or 0), float(created or 0.0), utc_of(beat))
             for id_, host, pid, created, beat in rows
         ]
 

@@ -358,6 +358,17 @@ COMMANDS: tuple[Command, ...] = (
         action="view('envelopes')",
     ),
     Command(
+        "view_workers",
+        "3",
+        {"en": "Workers", "es": "Motores"},
+        {
+            "en": "Show the engines: host, slots busy, jobs held, heartbeat; and the last hour's throughput",
+            "es": "Mostrar los motores: host, ranuras ocupadas, pases, latido; y el rendimiento de la "
+            "última hora",
+        },
+        action="view('workers')",
+    ),
+    Command(
         "filter",
         "slash",
         {"en": "Filter", "es": "Filtrar"},

@@ -1,0 +1,120 @@
+"""The workers view's reads: the engines serving the queue (daemons and dashboards' embedded engines), what
+each one holds, and how many jobs the queue finished and failed a minute over the last hour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from jobtui.engine.read.listing import JobListing, utc_of
+
+# A worker whose heartbeat is older than this is not counted on (as the dashboard judges a daemon).
+FRESH_HEARTBEAT_S = 30.0
+THROUGHPUT_MINUTES = 60
+LIVE_STATUSES = ("RUNNING", "ROLLBACK")  # a job in one of these has an op running (or about to)
+FAILED_STATUSES = ("ERROR", "ABEND", "PARTIAL", "EXPIRED")
+
+
+@dataclass(frozen=True)
+class EngineRow:
+    id: str
+    host: str
+    pid: int
+    slots: int
+    busy: int  # held jobs with an op running
+    jobs: tuple[int, ...]  # the jobs it holds that the reader may see
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    stopped_at: datetime | None
+
+    def heartbeat_age_s(self, now: datetime) -> float | None:
+        return None if self.heartbeat_at is None else max(0.0, (now - self.heartbeat_at).total_seconds())
+
+    def state(self, now: datetime) -> str:
+        """live, stale (no heartbeat for FRESH_HEARTBEAT_S) or stopped."""
+        if self.stopped_at is not None:
+            return "stopped"
+        age = self.heartbeat_age_s(now)
+        return "live" if age is not None and age <= FRESH_HEARTBEAT_S else "stale"
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Jobs that ended a minute, oldest minute first, the current minute last."""
+
+    finished: tuple[int, ...]
+    failed: tuple[int, ...]
+
+
+def engines(listing: JobListing, limit: int = 50) -> list[EngineRow]:
+    """The engines registered, the running and most recently heard first."""
+    rows = listing.reader.rows(
+        "SELECT id, host, pid, slots, started_at, heartbeat_at, stopped_at FROM workers "
+        "ORDER BY CASE WHEN stopped_at IS NULL THEN 0 ELSE 1 END, heartbeat_at DESC LIMIT :n",
+        {"n": limit},
+    )
+    if not rows:
+        return []
+    ids = [str(row[0]) for row in rows]
+    marks = ", ".join(f":worker_{n}" for n in range(len(ids)))
+    clause, params = listing.in_scope(
+        f"jobs.worker_id IN ({marks})", {f"worker_{n}": worker for n, worker in enumerate(ids)}
+    )
+    jobs: dict[str, list[tuple[int, str]]] = {}
+    for worker, job_id, status in listing.reader.rows(
+        f"SELECT jobs.worker_id, jobs.id, jobs.status FROM jobs{clause} ORDER BY jobs.id", params
+    ):
+        jobs.setdefault(str(worker), []).append((int(job_id), str(status)))
+    found = []
+    for worker, host, pid, slots, started, beat, stopped in rows:
+        mine = jobs.get(str(worker), [])
+        found.append(
+            EngineRow(
+                str(worker),
+                str(host),
+                int(pid or 0),
+                int(slots or 0),
+                sum(1 for _, status in mine if status in LIVE_STATUSES),
+                tuple(job_id for job_id, _ in mine),
+                utc_of(started),
+                utc_of(beat),
+                utc_of(stopped),
+            )
+        )
+    return found
+
+
+def throughput(listing: JobListing, now: datetime) -> Throughput:
+    """Jobs in scope (system jobs apart) that ended in each of the last THROUGHPUT_MINUTES minutes,
+    counted by the database a minute and a status (a busy hour ends hundreds of thousands of jobs)."""
+    start = (now - timedelta(minutes=THROUGHPUT_MINUTES - 1)).replace(second=0, microsecond=0)
+    minute = (
+        "substr(jobs.ended_at, 1, 16)"
+        if listing.is_sqlite
+        else "to_char(jobs.ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')"
+    )
+    clause, params = listing.listed("jobs.ended_at >= :start", {"start": listing.reader.stored_time(start)})
+    finished = [0] * THROUGHPUT_MINUTES
+    failed = [0] * THROUGHPUT_MINUTES
+    rows = listing.reader.rows(
+        f"SELECT {minute} AS minute, jobs.status, count(*) FROM jobs{clause} GROUP BY minute, jobs.status",
+        params,
+    )
+    for when, status, count in rows:
+        at = datetime.fromisoformat(f"{when}:00+00:00")
+        index = int((at - start).total_seconds() // 60)
+        if not 0 <= index < THROUGHPUT_MINUTES:
+            continue
+        if status == "FINISHED":
+            finished[index] += int(count)
+        elif status in FAILED_STATUSES:
+            failed[index] += int(count)
+    return Throughput(tuple(finished), tuple(failed))
+
+
+def waiting(listing: JobListing, now: datetime) -> int:
+    """Jobs in scope due to run now and waiting for an engine (READY, their date passed)."""
+    clause, params = listing.listed(
+        "jobs.status = 'READY' AND jobs.due_at <= :now", {"now": listing.reader.stored_time(now)}
+    )
+    return int(listing.reader.value(f"SELECT count(*) FROM jobs{clause}", params) or 0)

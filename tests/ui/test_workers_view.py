@@ -1,0 +1,80 @@
+"""`3`: the workers view — each engine's host, slots busy, jobs held, heartbeat and state; the last hour's
+throughput; and a warning when jobs are due and no engine is live."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.screen import Screen
+
+from jobtui.engine.db.store import Store
+from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
+from jobtui.engine.worker.loop import Engine
+from jobtui.screens.dialogs import ConfirmDialog
+from jobtui.widgets.job_table import JobTable
+from jobtui.widgets.workers_view import WorkersView, sparkline
+from tests.support.helpers import run_until_status
+from tests.support.ops_running import wait_op_started
+from tests.support.pilot import app_for, monitor, simple, until
+
+Submit = Callable[..., int]
+
+
+def screen_text(screen: Screen[object]) -> str:
+    strips = screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+async def test_three_shows_each_engine_with_its_busy_slots_jobs_heartbeat_and_the_throughput(
+    store: Store, submit: Submit, engine: Engine, tmp_path: Path
+) -> None:
+    done = submit(simple("quick"))
+    run_until_status(engine, done, "FINISHED")
+    gate = tmp_path / "go"
+    held = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    wait_op_started(engine, store, held)
+    try:
+        async with app_for(store).run_test(size=(140, 40)) as pilot:
+            screen = monitor(pilot)
+            await until(pilot, lambda: screen.query_one(JobTable).total == 2, "the jobs")
+            await pilot.press("3")
+            view = screen.query_one(WorkersView)
+            await until(pilot, lambda: view.data is not None, "the workers view")
+            data = view.data
+            assert data is not None
+            (row,) = [e for e in data.engines if e.id == engine.worker_id]
+            assert row.state(data.now) == "live" and row.busy == 1 and row.slots == 2
+            assert row.jobs == (held,)
+            assert sum(data.throughput.finished) == 1 and sum(data.throughput.failed) == 0
+            text = screen_text(screen)
+            assert "1/2" in text and "live" in text and str(held) in text
+            assert "1 · max 1/min" in text  # the finished job, in this minute's bar
+            assert view.has_focus
+            # A job key does nothing here: no job is shown to act on.
+            await pilot.press("c")
+            await pilot.pause(0.2)
+            assert not isinstance(pilot.app.screen, ConfirmDialog)
+    finally:
+        gate.touch()
+        run_until_status(engine, held, "FINISHED")
+
+
+async def test_jobs_due_with_no_live_engine_are_said_to_wait_for_one(store: Store, submit: Submit) -> None:
+    submit(simple("due-now"))
+    async with app_for(store).run_test(size=(140, 40)) as pilot:
+        screen = monitor(pilot)
+        await until(pilot, lambda: screen.query_one(JobTable).total == 1, "the job")
+        await pilot.press("3")
+        view = screen.query_one(WorkersView)
+        await until(pilot, lambda: view.data is not None, "the workers view")
+        assert view.data is not None and view.data.waiting == 1 and view.data.engines == []
+        lines = screen_text(screen)
+        assert "1 jobs are due and no engine is live" in lines
+        assert "No engine has ever served this database" in lines
+
+
+def test_the_sparkline_scales_to_the_busiest_minute() -> None:
+    assert sparkline((0, 1, 2, 4)) == " ▂▄█"
+    assert sparkline((0, 0)) == "  "
+    assert FRESH_HEARTBEAT_S > 0

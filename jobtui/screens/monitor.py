@@ -571,6 +571,17 @@ class MonitorScreen(MonitorActions):
         for key, bindings in keys.items():
             keys[key] = [replace(b, description=description) if b.id == binding_id else b for b in bindings]
 
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+            return
+        focused = self.focused
+        if focused is None:
+            return
+        # A part of the detail pane (its tasks, its log) zooms the whole pane: the job is read together.
+        pane = next((node for node in focused.ancestors_with_self if isinstance(node, DetailPane)), focused)
+        self.maximize(pane, container=False)
+
     async def action_filter(self) -> None:
         self._skip_while_typing()
         await self._build_rest()

@@ -270,6 +270,8 @@ class DetailPane(Vertical):
     """Starts as an empty box: its twenty-odd widgets are built by `build`, once the job table is on
     screen. Until then what it is asked to show waits (`detail` is what the operator sees: None)."""
 
+    ALLOW_MAXIMIZE = True  # `Z` fills the screen with it, from any of its parts
+
     def __init__(self, lang: str = "en", tz: str = "UTC", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lang = lang

@@ -67,7 +67,7 @@ def render(data: WorkersData, lang: str) -> Group:
         table.add_row(
             Text(visible(engine.host)),
             str(engine.pid),
-            f"{engine.busy}/{engine.slots}" if state != "stopped" else f"-/{engine.slots}",
+            _slots_text(engine, state),
             held or "-",
             beat,
             Text(t(f"workers.state.{state}", lang), style=STATE_STYLES[state]),
@@ -94,3 +94,12 @@ def render(data: WorkersData, lang: str) -> Group:
         )
     )
     return Group(*parts)
+
+
+def _slots_text(engine: EngineRow, state: str) -> str:
+    """Busy slots of all: jobs an engine claimed ahead wait for a slot (they count as running)."""
+    if state == "stopped":
+        return f"-/{engine.slots}"
+    if engine.busy > engine.slots:
+        return f"{engine.slots}/{engine.slots} +{engine.busy - engine.slots} queued"
+    return f"{engine.busy}/{engine.slots}"

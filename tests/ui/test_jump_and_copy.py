@@ -71,3 +71,25 @@ async def test_shift_y_copies_the_selected_job_id_through_the_terminal_clipboard
         await until(pilot, lambda: shown_job(pilot) == first, "the other job")
         await pilot.press("Y")
         assert pilot.app.clipboard == str(first) and table.selected_job_id() == first
+
+
+async def test_shift_z_fills_the_screen_with_the_focused_part_and_again_restores_it(
+    store: Store, submit: Submit
+) -> None:
+    from jobtui.widgets.detail import DetailPane
+
+    submit(simple("one"))
+    async with app_for(store).run_test(size=(100, 30)) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+        await until(pilot, lambda: table.total == 1 and shown_job(pilot) is not None, "the job")
+        await pilot.press("Z")
+        assert screen.maximized is table
+        await pilot.press("Z")
+        assert screen.maximized is None
+        await pilot.press("tab")  # the detail pane's first part
+        await until(pilot, lambda: screen.focused is not table, "the focus in the detail pane")
+        await pilot.press("Z")
+        assert isinstance(screen.maximized, DetailPane)
+        await pilot.press("Z")
+        assert screen.maximized is None

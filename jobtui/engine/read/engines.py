@@ -21,7 +21,7 @@ class EngineRow:
     host: str
     pid: int
     slots: int
-    busy: int  # held jobs with an op running
+    busy: int  # held jobs with an op running or claimed ahead, waiting for a slot
     jobs: tuple[int, ...]  # the jobs it holds that the reader may see
     started_at: datetime | None
     heartbeat_at: datetime | None

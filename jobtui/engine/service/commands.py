@@ -369,6 +369,18 @@ COMMANDS: tuple[Command, ...] = (
         action="view('workers')",
     ),
     Command(
+        "zoom",
+        "Z",
+        {"en": "Zoom", "es": "Ampliar"},
+        {
+            "en": "Fill the screen with the focused part (the table, the detail pane, the tree), "
+            "or restore it",
+            "es": "Llenar la pantalla con la parte que tiene el foco (la tabla, el detalle, el árbol) o "
+            "devolverla",
+        },
+        footer=False,
+    ),
+    Command(
         "filter",
         "slash",
         {"en": "Filter", "es": "Filtrar"},

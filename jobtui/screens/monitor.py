@@ -754,8 +754,11 @@ class MonitorScreen(MonitorActions):
         self._set_order(JobSort(self.order.column, not self.order.descending))
 
     def _set_order(self, order: JobSort) -> None:
+        """A new order shows the top of the list (the first job selected), not the old cursor's job."""
         self.order = order
-        self.table.set_order(order)
+        self.table.set_order(order, to_top=True)
+        self.detail_job_id = None  # the fetch selects what is now first
+        self._moves = self._job_table.moves
         self.wake(force=True)
 
     def action_help(self) -> None:

@@ -159,8 +159,12 @@ class JobTable(VirtualRows, can_focus=True):
     def row_at(self, index: int) -> JobRow | None:
         return self._rows.get(index)
 
-    def set_order(self, order: JobSort) -> None:
+    def set_order(self, order: JobSort, to_top: bool = False) -> None:
+        """Sort by `order`; with `to_top`, the cursor goes to the first row (the new order's rows follow)."""
         self.order = order
+        if to_top:
+            self._place_cursor(0)
+            self.scroll_to(y=0, animate=False, immediate=True, force=True)
         self._line_cache.clear()
         self.refresh()
 

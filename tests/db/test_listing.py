@@ -136,3 +136,26 @@ def test_a_connection_the_server_dropped_is_replaced_not_reported(listing: JobLi
         ).fetchone()
     assert ended is not None and ended[0] >= 1
     assert listing.last_seq() == seq
+
+
+def test_status_sorts_by_severity_and_step_in_pipeline_order(store: Store, actions: Actions) -> None:
+    """Needs attention first (trapped, abend, error…), a success last; steps as the pipeline walks them."""
+    made = {
+        "FINISHED": "END",
+        "TRAPPED": "RUN",
+        "READY": "INIT",
+        "ERROR": "POST",
+        "RUNNING": "PRE",
+        "APPROVAL": "RUN",
+    }
+    for status, step in made.items():
+        (job_id,) = actions.submit_many(definition(f'name = "{status.lower()}"\n'), 1)
+        with store.write() as s:
+            s.execute(update(JOBS).where(JOBS.c.id == job_id).values(status=status, step=step))
+    listing = JobListing(store.reader)
+    by_status = [r.status for r in listing.window(JobFilter(), JobSort("status", False), 0, 10)]
+    assert by_status == ["TRAPPED", "ERROR", "APPROVAL", "RUNNING", "READY", "FINISHED"]
+    by_step = [r.step for r in listing.window(JobFilter(), JobSort("step", False), 0, 10)]
+    assert by_step == ["INIT", "PRE", "RUN", "RUN", "POST", "END"]
+    reversed_order = listing.window(JobFilter(), JobSort("status", True), 0, 10)
+    assert reversed_order[0].status == "FINISHED"  # reversed: a success first

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.read.listing import JobSort
 from jobtui.widgets.job_table import JobTable
 from tests.support.pilot import app_for, monitor, shown_job, simple, until
 
@@ -93,3 +94,26 @@ async def test_shift_z_fills_the_screen_with_the_focused_part_and_again_restores
         assert isinstance(screen.maximized, DetailPane)
         await pilot.press("Z")
         assert screen.maximized is None
+
+
+async def test_a_new_sort_shows_the_top_of_the_list(store: Store, submit: Submit) -> None:
+    for n in range(50):
+        submit(simple(f"job-{n:02}"))
+    async with app_for(store).run_test(size=(120, 30)) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+        await until(pilot, lambda: table.total == 50, "every job")
+        for _ in range(30):
+            await pilot.press("down")
+        await until(pilot, lambda: table.cursor == 30 and int(table.scroll_y) > 0, "the cursor far down")
+        screen._set_order(JobSort("name", False))
+        first = None
+
+        def at_top() -> bool:
+            nonlocal first
+            row = table.row_at(0)
+            first = row.id if row is not None and row.name == "job-00" else None
+            return first is not None and table.cursor == 0 and int(table.scroll_y) == 0
+
+        await until(pilot, at_top, "the top of the new order")
+        await until(pilot, lambda: shown_job(pilot) == first, "its first job in the detail pane")

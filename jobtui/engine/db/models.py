@@ -317,6 +317,9 @@ LOG_CHUNKS = _table(LogChunk)
 #   creates it with its triggers, which autogenerate cannot see; declared here, create_all would build the
 #   table without the triggers that keep it true.
 UNDECLARED_TABLES = frozenset({"alembic_version", "job_counts"})
+# - migration 0011's sort-by-meaning indexes: on expressions (a status's severity, a step's rank), which
+#   autogenerate can neither reflect nor compare; created by raw DDL on SQLite only.
+UNDECLARED_INDEXES = frozenset({"ix_jobs_sort_status_rank", "ix_jobs_sort_step_rank"})
 
 
 def autogenerate_filter(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
@@ -325,6 +328,8 @@ def autogenerate_filter(dialect: str) -> Callable[[Any, str | None, str, bool, A
 
     def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ == "table" and reflected and compare_to is None and name in UNDECLARED_TABLES:
+            return False
+        if type_ == "index" and name in UNDECLARED_INDEXES:
             return False
         if type_ == "index" and not reflected:
             only_on = obj.info.get(ONLY_ON_DIALECT)

@@ -44,6 +44,29 @@ NEEDS_ATTENTION: frozenset[Status] = frozenset(
 )
 
 
+# How the job table sorts by status: by what it asks of a person, the most urgent first (needs attention,
+# then what still runs or waits, then what ended, a success last).
+SEVERITY: tuple[Status, ...] = (
+    Status.TRAPPED,
+    Status.ABEND,
+    Status.ERROR,
+    Status.TRAP_PAUSED,
+    Status.APPROVAL,
+    Status.EXPIRED,
+    Status.PAUSED,
+    Status.PARTIAL,
+    Status.ROLLBACK,
+    Status.RUNNING,
+    Status.READY,
+    Status.REJECTED,
+    Status.CANCELED,
+    Status.ROLLEDBACK,
+    Status.REPLACED,
+    Status.FINISHED,
+)
+assert set(SEVERITY) == set(Status), "every status has its rank"
+
+
 class Step(StrEnum):
     INIT = "INIT"
     PRE = "PRE"

@@ -18,7 +18,7 @@ from jobtui.engine.db.driver import SCHEMA_HEAD, Reader
 from jobtui.engine.domain.alerting import Entered
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.processes import is_same_process
-from jobtui.engine.domain.states import Perm
+from jobtui.engine.domain.states import SEVERITY, Perm, Step
 
 # Which projects' jobs a listing shows: every project, or only those named (none at all when empty).
 ALL_PROJECTS: Final = "all"
@@ -60,6 +60,24 @@ SORTABLE: dict[str, str] = {
 # status (the needs-attention view, oldest first). The set it sorts is small (jobs waiting for a person):
 # no sort index of its own, which every status change of the engine would have to keep.
 ORDERS: dict[str, str] = {**SORTABLE, "waiting": "status_since"}
+
+
+def _ranked(column: str, order: Sequence[str]) -> str:
+    cases = " ".join(f"WHEN '{value}' THEN {rank}" for rank, value in enumerate(order))
+    return f"(CASE {column} {cases} ELSE {len(order)} END)"
+
+
+# Columns that sort by meaning, not by their text: a status by its severity (needs attention first), a step
+# in pipeline order. Migration 0011 indexes these very expressions (SQLite), so they sort by index.
+RANKED: dict[str, str] = {
+    "status": _ranked("jobs.status", SEVERITY),
+    "step": _ranked("jobs.step", tuple(Step)),
+}
+
+
+def sort_expression(column: str) -> str:
+    """What the table sorts by for `column` (a key of ORDERS)."""
+    return RANKED.get(column) or f"jobs.{ORDERS[column]}"
 
 
 @dataclass(frozen=True)
@@ -250,7 +268,7 @@ class JobListing:
 
     def window_query(self, flt: JobFilter, order: JobSort) -> tuple[str, dict[str, Any]]:
         """The SQL of `window` (with :limit and :offset to bind) and its other parameters."""
-        column = f"jobs.{ORDERS[order.column]}"
+        column = sort_expression(order.column)
         # NULL counts as the smallest value: SQLite's own order, so its indexes serve the sort (an explicit
         # NULLS clause there forces a full sort). PostgreSQL's default is the opposite, so say it there.
         if order.descending:
@@ -262,7 +280,7 @@ class JobListing:
 
     def position_of(self, flt: JobFilter, order: JobSort, job_id: int) -> int | None:
         """Where a job stands in the filtered, sorted list (None when the filter hides it)."""
-        column = f"jobs.{ORDERS[order.column]}"
+        column = sort_expression(order.column)
         where = self._where(flt)
         shown = where.and_("jobs.id = :job_id", {"job_id": job_id})
         found = self.reader.rows(f"SELECT {column} FROM jobs{shown.clause}", shown.params)

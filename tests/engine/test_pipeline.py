@@ -242,3 +242,23 @@ def _op_pid(store: Store, job_id: int) -> int | None:
 
     with store.read() as s:
         return s.exec(select(OpRun.pid).where(OpRun.job_id == job_id, OpRun.status == "running")).first()
+
+
+def test_a_failed_or_cancelled_job_shows_the_progress_where_it_stopped(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    """Not 100 % for a job that did not succeed: the share of its ops that were done."""
+    failed = submit(
+        'name = "half"\n[[pre]]\nrun = "true"\n[[run]]\nrun = "exit 3"\n[[post]]\nrun = "true"\n'
+    )
+    # PRE and POST done (POST runs after a failure too), RUN failed: two ops of three.
+    assert run_until_status(engine, failed, "ERROR").progress == 66
+    gate = tmp_path / "never"
+    waiting = submit(
+        'name = "stopped"\n[[pre]]\nrun = "true"\n[[pre]]\nrun = "true"\n'
+        f'[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n[[post]]\nrun = "true"\n'
+    )
+    engine.run_until(lambda: job_of(store, waiting).progress == 50)  # two of four ops done
+    actions.cancel(waiting)
+    job = run_until_status(engine, waiting, "CANCELED")
+    assert job.progress == 50

@@ -79,7 +79,7 @@ def test_an_abend_leaves_nothing_running_and_nothing_pending(
         data = job_detail_json(found, s, store.now())
     assert data["tasks"][0]["status"] == "FAILED" and data["tasks"][0]["current_step"] is None
     assert [st["status"] for st in data["tasks"][0]["steps"]] == ["failed", "skipped"]
-    assert job.progress == 100
+    assert job.progress == 0  # where it stopped: no op done (the RUN op abended, POST never ran)
 
 
 def test_an_op_killed_alone_is_a_failure_not_an_abend(engine: Engine, store: Store, submit: Submit) -> None:

@@ -129,13 +129,15 @@ def next_pending(session: Session, job: Job, step: str) -> OpRun | None:
 def refresh_progress(
     store: Store, session: Session, job: Job, ref: JobRef, task_id: int | None = None
 ) -> None:
-    """Job progress = finished ops / ops of this execution; a task's likewise over its own ops.
+    """Job progress = ops done / ops of this execution: a job that failed or was cancelled shows where it
+    stopped (only a success reaches 100, at its end: `finish`). A task's progress = its finished ops (done,
+    failed or skipped) / its ops.
 
     Only `task_id`'s progress is recomputed (the task whose op just finished), or every task's when None.
     """
     rows = session.exec(_PROGRESS_COUNTS, params={"job_id": job.id, "exec": job.exec}).all()
     total = sum(n for _, _, n in rows)
-    done = sum(n for _, status, n in rows if status in FINISHED_OP)
+    done = sum(n for _, status, n in rows if status == OpStatus.DONE)
     progress = 100 if total == 0 and job.step == Step.END else (100 * done // total if total else 0)
     per_task: dict[int, tuple[int, int]] = {}
     for owner, status, n in rows:
@@ -357,8 +359,12 @@ def finish_job(
         worker_id=None,
         lease=None,
     )
-    if job.progress != 100 and not _has_unfinished_ops(session, job):
+    if end in SUCCESSES and job.progress != 100 and not _has_unfinished_ops(session, job):
         store.change_job(session, job, ref.who, "progress", progress=100)
+
+
+# The ends whose progress is complete: every op ran (or was skipped by a rule, not by a failure).
+SUCCESSES = (Status.FINISHED, Status.PARTIAL)
 
 
 def _has_unfinished_ops(session: Session, job: Job) -> bool:

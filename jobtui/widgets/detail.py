@@ -55,7 +55,16 @@ Cell = str | Text
 # Attempts and next attempt sit by the status: they are what an operator reads a RESCHEDULED task for.
 TASK_COLUMNS = ("target", "status", "attempts", "next_attempt", "last_triggered", "current_step", "progress")
 COLUMN_KEYS: dict[str, tuple[str, ...]] = {
-    "#steps-table": ("step_name", "pipeline_step", "status", "started", "skipped", "completed", "exit"),
+    "#steps-table": (
+        "step_name",
+        "pipeline_step",
+        "status",
+        "started",
+        "skipped",
+        "completed",
+        "duration",
+        "exit",
+    ),
     "#audit-table": ("at", "who", "action", "transition", "comment"),
 }
 
@@ -551,6 +560,7 @@ class DetailPane(Vertical):
         order = {"PRE": 0, "RUN": 1, "POST": 2, "ROLLBACK": 3}
         steps.sort(key=lambda s: order.get(s["step"], 9))
         tz = self.tz
+        now = self.detail.fetched_at
         rows = [
             (
                 step["name"],
@@ -559,6 +569,7 @@ class DetailPane(Vertical):
                 _clock(step["started_at"], tz),
                 _clock(step["skipped_at"], tz),
                 _clock(step["completed_at"], tz),
+                _took(step, now),
                 "" if step["exit_code"] is None else str(step["exit_code"]),
             )
             for step in steps
@@ -614,6 +625,17 @@ def _parse(value: str | None) -> pendulum.DateTime | None:
         return None
     parsed = pendulum.parse(value)
     return parsed if isinstance(parsed, pendulum.DateTime) else None
+
+
+def _took(step: dict[str, Any], now: pendulum.DateTime) -> str:
+    """How long an op ran, or has been running ("12s…"), from its start."""
+    started = _parse(step["started_at"])
+    if started is None:
+        return ""
+    ended = _parse(step["completed_at"])
+    if ended is None:
+        return f"{format_duration((now - started).total_seconds())}…" if step["status"] == "running" else ""
+    return format_duration((ended - started).total_seconds())
 
 
 def _clock(value: str | None, tz: str) -> str:

@@ -21,7 +21,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from jobtui.config import DEFAULT_VIEW, VIEWS, ConfigError, load_config
+from jobtui.config import DEFAULT_VIEW, VIEWS, ConfigError, load_config, save_theme
 from jobtui.crash import one_line, write_crash_log
 from jobtui.engine.domain.alerting import AlertSettings
 from jobtui.engine.domain.permissions import Actor
@@ -124,6 +124,7 @@ class JobtuiApp(App[int]):
         return self.backend.store
 
     def on_mount(self) -> None:
+        self._apply_saved_theme()
         self._daemon = live_daemon_host(self.backend.listing, self.backend.now())
         if self._embedded_choice or (self._daemon is None and self._may_embed):
             self._embed = True
@@ -263,6 +264,23 @@ class JobtuiApp(App[int]):
             timeout=timeout,
             markup=False,
         )
+
+    def _apply_saved_theme(self) -> None:
+        """The theme the user last picked (the config file's `theme`); from then on each pick is kept."""
+        try:
+            saved = load_config().theme
+        except ConfigError:
+            saved = None  # told once, with the view's (_first_view)
+        if saved is not None and saved in self.available_themes:
+            self.theme = saved
+        self.watch(self, "theme", self._keep_theme, init=False)
+
+    def _keep_theme(self, theme: str) -> None:
+        try:
+            save_theme(theme)
+        except OSError as exc:
+            problem = f"{exc.strerror or exc}: {exc.filename or ''}"
+            self.notify(problem, title=t("app.config_error", self.lang), severity="warning")
 
     def _alert_settings(self) -> AlertSettings:
         if self.alerts is not None:

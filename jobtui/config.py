@@ -11,6 +11,7 @@ that needs a person while the dashboard is open; `--no-alerts` turns them off wh
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from jobtui.engine.errors import BadInput
 
 VIEWS = ("jobs", "envelopes")
 DEFAULT_VIEW = "jobs"
-KNOWN_KEYS = ("view", "alerts")
+KNOWN_KEYS = ("view", "alerts", "theme")
 ALERT_KEYS = ("enabled", "statuses")
 
 
@@ -35,6 +36,7 @@ class ConfigError(BadInput, ValueError):
 @dataclass(frozen=True)
 class DashboardConfig:
     view: str | None = None  # None: not set in the file
+    theme: str | None = None  # the dashboard's theme, kept when the user picks one (the palette's "Theme")
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
 
@@ -63,9 +65,34 @@ def load_config(path: Path | None = None) -> DashboardConfig:
         errors.append(f'{path}: view must be "jobs" or "envelopes", not {view!r}')
     alerts, alert_errors = _alerts(path, data.get("alerts", {}))
     errors += alert_errors
+    theme = data.get("theme")
+    if theme is not None and not isinstance(theme, str):
+        errors.append(f"{path}: theme must be a theme's name, not {theme!r}")
     if errors:
         raise ConfigError("\n".join(errors))
-    return DashboardConfig(view=view, alerts=alerts)
+    return DashboardConfig(view=view, alerts=alerts, theme=theme)
+
+
+def save_theme(theme: str, path: Path | None = None) -> None:
+    """Keep `theme` in the config file: its top-level `theme = …` line replaced (or one added first), every
+    other line as it was; written whole to a new file, then renamed over the old one."""
+    path = config_path() if path is None else path
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    setting = f"theme = {json.dumps(theme)}"  # a TOML basic string is a JSON string
+    replaced = False
+    for index, line in enumerate(lines):
+        if line.lstrip().startswith("["):
+            break  # past the top-level keys (a table follows): the theme goes first
+        if line.split("=", 1)[0].strip() == "theme":
+            lines[index] = setting
+            replaced = True
+            break
+    if not replaced:
+        lines.insert(0, setting)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.with_name(path.name + ".new")
+    fresh.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(fresh, path)
 
 
 def _alerts(path: Path, table: object) -> tuple[AlertSettings, list[str]]:

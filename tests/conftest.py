@@ -32,6 +32,9 @@ from tests.support.pg import PgCluster
 # jobtui's default data folder (logs of databases that name no log folder) belongs to this test process
 # alone: never the user's, and never shared between parallel test workers.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="jobtui-test-data-")
+# Nor the user's dashboard config (a theme picked in a test is kept in it): one empty folder of this
+# process's; a test that needs a config file points JOBTUI_CONFIG at its own.
+os.environ["JOBTUI_CONFIG"] = str(Path(tempfile.mkdtemp(prefix="jobtui-test-config-")) / "config.toml")
 
 
 @pytest.fixture

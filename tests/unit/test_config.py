@@ -35,7 +35,7 @@ def test_view_chooses_the_first_view(view: str, tmp_path: Path) -> None:
     [
         ('view = "tree"\n', 'view must be "jobs" or "envelopes", not \'tree\''),
         ("view = 2\n", 'view must be "jobs" or "envelopes", not 2'),
-        ('veiw = "jobs"\n', 'unknown setting "veiw" (known: view, alerts)'),
+        ('veiw = "jobs"\n', 'unknown setting "veiw" (known: view, alerts, theme)'),
         ("view = \n", "Invalid value"),
     ],
 )

@@ -139,9 +139,10 @@ class MonitorScreen(MonitorActions):
                 labels = {c.key: t(f"col.{c.key}", self.lang) for c in COLUMNS}
                 self._job_table = JobTable(labels, lang=self.lang, tz=self.tz, id="job-table")
                 yield self._job_table
-                yield DetailPane(lang=self.lang, tz=self.tz, id="detail")
             yield EnvelopeTree(self._poller.load_tree, lang=self.lang, id="envelopes-view")
             yield WorkersView(lang=self.lang, id="workers-view")
+        # Under the job table and under the envelope tree alike: the job under either cursor.
+        yield DetailPane(lang=self.lang, tz=self.tz, id="detail")
         yield KeyBar(order=footer_order())
 
     async def _build_rest(self) -> None:
@@ -538,6 +539,7 @@ class MonitorScreen(MonitorActions):
         self.envelopes_shown = which == "envelopes"
         self.workers_shown = which == "workers"
         switcher.current = f"{which}-view"
+        self.query_one(DetailPane).display = not self.workers_shown
         if self.workers_shown:
             self.query_one(WorkersView).focus()
             self._read_workers()

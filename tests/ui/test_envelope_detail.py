@@ -1,0 +1,28 @@
+"""The envelopes view has the detail pane too: the job under the tree's cursor, with its tasks and log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobtui.engine.db.store import Store
+from jobtui.engine.service.actions import Actions
+from jobtui.widgets.detail import DetailPane
+from tests.support.pilot import app_for, monitor, open_envelopes, shown_job, submit_envelope, until
+
+
+async def test_the_job_under_the_tree_cursor_shows_in_the_detail_pane(
+    store: Store, actions: Actions, tmp_path: Path
+) -> None:
+    jobs = {"build": "true", "ship": "true"}
+    _envelope, (first, _second) = submit_envelope(actions, tmp_path, "release-7", jobs)
+    async with app_for(store).run_test(size=(140, 44)) as pilot:
+        tree = await open_envelopes(pilot)
+        pane = monitor(pilot).query_one(DetailPane)
+        await pilot.press("space")  # open the envelope
+        for _ in range(6):
+            if tree.selected_job_id() == first:
+                break
+            await pilot.press("down")
+        assert tree.selected_job_id() == first
+        await until(pilot, lambda: shown_job(pilot) == first, "the job in the pane")
+        assert pane.display and pane.region.height > 10  # on screen under the tree, not hidden with the table

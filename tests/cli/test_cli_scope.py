@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.cli.test_cli import JOBTUI, USER, Cli, describe, make_cli, refused, submitted_id
+from tests.support.dashboard import record_openings
 
 WEB = """\
     name = "{name}"
@@ -150,7 +151,6 @@ def test_dashboard_opens_as_the_actor_the_policy_and_as_resolve(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The Actor the CLI resolves from --policy/--as is the one run_app gets (the monitor's scope)."""
-    import jobtui.app
     from jobtui.cli import main
 
     monkeypatch.delenv("JOBTUI_POLICY", raising=False)
@@ -165,24 +165,12 @@ def test_dashboard_opens_as_the_actor_the_policy_and_as_resolve(
         "{USER}" = ["admin"]
         """,
     )
-    opened: list[Any] = []
-
-    def fake_run_app(
-        url: str,
-        readonly: bool = False,
-        lang: str | None = None,
-        actor: Any = None,
-        view: Any = None,
-        alerts: Any = None,
-    ) -> int:
-        opened.append((url, readonly, actor))
-        return 0
-
-    monkeypatch.setattr(jobtui.app, "run_app", fake_run_app)
+    opened = record_openings(monkeypatch)
     db = f"sqlite:///{tmp_path / 'jobs.db'}"
     assert main(["--db", db, "--policy", str(admin), "--readonly"]) == 0
     assert main(["--db", db, "--policy", str(admin), "--as", "alice"]) == 0
-    (url, readonly, mine), (_, _, alice) = opened
+    first, second = opened
+    url, readonly, mine, alice = first.url, first.readonly, first.actor, second.actor
     assert url == db and readonly
     assert mine is not None and mine.user == USER and mine.policy.source == str(admin)
     assert alice is not None and alice.user == "alice" and alice.policy.source == str(admin)

@@ -13,6 +13,7 @@ import pytest
 
 from jobtui.engine.db.store import Store
 from tests.cli.test_cli import USER, Cli, assert_iso, bad_input, make_cli, refused
+from tests.support.dashboard import record_openings
 
 # USER may administer the policy and view every project, nothing else.
 ADMIN_VIEWER = f"""\
@@ -159,30 +160,16 @@ def test_bad_input_exits_2(cli: Cli) -> None:
 def test_the_dashboard_opens_under_the_stored_policy(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """The actor the CLI hands the dashboard (and run_app's own) is judged by the stored policy, not by
     --policy or $JOBTUI_POLICY."""
-    import jobtui.app
     from jobtui.cli import main
 
     cli("policy", "install", "web.toml")
     everything = str(cli.workdir / "everything.toml")
     db = cli.env["JOBTUI_DB"]
-    opened: list[Any] = []
-
-    def fake_run_app(
-        url: str,
-        readonly: bool = False,
-        lang: str | None = None,
-        actor: Any = None,
-        view: Any = None,
-        alerts: Any = None,
-    ) -> int:
-        opened.append(actor)
-        return 0
-
-    monkeypatch.setattr(jobtui.app, "run_app", fake_run_app)
+    opened = record_openings(monkeypatch)
     monkeypatch.setenv("JOBTUI_POLICY", everything)
     assert main(["--db", db, "--policy", everything]) == 0
     assert main(["--db", db]) == 0
-    for actor in opened:
+    for actor in (one.actor for one in opened):
         assert actor.user == USER
         assert actor.policy.source.startswith("the database's policy")
         assert not actor.may("action.job.view_monitor", "ops")

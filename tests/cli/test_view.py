@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-ALERTS: list[Any] = []  # the alert settings each fake opening of the dashboard was given
+from tests.support.dashboard import Opened, record_openings
 
 
 @pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
-    import jobtui.app
-
-    views: list[str | None] = []
-    ALERTS.clear()
-
-    def fake_run_app(
-        url: str,
-        readonly: bool = False,
-        lang: str | None = None,
-        actor: Any = None,
-        view: Any = None,
-        alerts: Any = None,
-    ) -> int:
-        views.append(view)
-        ALERTS.append(alerts)
-        return 0
-
-    monkeypatch.setattr(jobtui.app, "run_app", fake_run_app)
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[Opened]:
     monkeypatch.delenv("JOBTUI_POLICY", raising=False)
-    return views
+    return record_openings(monkeypatch)
 
 
 def test_view_comes_from_the_flag_else_the_config_file_else_jobs(
-    opened: list[str | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    opened: list[Opened], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from jobtui.cli import main
 
@@ -47,11 +28,11 @@ def test_view_comes_from_the_flag_else_the_config_file_else_jobs(
     config.write_text('view = "envelopes"\n')
     assert main(["--db", db]) == 0
     assert main(["--db", db, "--view", "jobs"]) == 0
-    assert opened == ["jobs", "envelopes", "envelopes", "jobs"]
+    assert [one.view for one in opened] == ["jobs", "envelopes", "envelopes", "jobs"]
 
 
 def test_a_bad_view_is_one_line_and_exit_2(
-    opened: list[str | None],
+    opened: list[Opened],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -72,7 +53,7 @@ def test_a_bad_view_is_one_line_and_exit_2(
 
 
 def test_alerts_come_from_no_alerts_else_the_config_file_else_on(
-    opened: list[str | None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    opened: list[Opened], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from jobtui.cli import main
 
@@ -85,7 +66,7 @@ def test_alerts_come_from_no_alerts_else_the_config_file_else_on(
     assert main(["--db", db]) == 0
     config.write_text("[alerts]\nenabled = false\n")
     assert main(["--db", db]) == 0
-    assert [(a.enabled, sorted(a.statuses)) for a in ALERTS] == [
+    assert [(one.alerts.enabled, sorted(one.alerts.statuses)) for one in opened] == [
         (True, ["ABEND", "APPROVAL", "ERROR", "TRAPPED"]),
         (False, ["ABEND", "APPROVAL", "ERROR", "TRAPPED"]),
         (True, ["TRAPPED"]),

@@ -121,29 +121,23 @@ def live_tokens() -> dict[str, list[psutil.Process]]:
     return found
 
 
-def find_op(token: str | None) -> tuple[int, float] | None:
-    """The (pid, create time) of the live op carrying `token`, if it still runs here: the process of its
-    group's leader, whose parent is an op starter (what it started carries the token too)."""
-    for proc in processes_with_token(token):
-        with contextlib.suppress(psutil.Error, OSError):
-            parent = proc.parent()
-            if os.getpgid(proc.pid) == proc.pid and parent and parent.cmdline()[-1:] == [STARTER_NAME]:
-                return proc.pid, proc.create_time()
-    return None
-
-
-def _leader_with_token(token: str | None) -> tuple[int, float] | None:
-    """The (pid, create time) of the op carrying `token`: the oldest of its processes leading a session
-    (what it started may lead one too, never before it)."""
+def find_op(token: str | None, under_starter: bool = True) -> tuple[int, float] | None:
+    """The (pid, create time) of the live op carrying `token`, if it runs here: the oldest of its processes
+    that leads a session (what it started may lead one too, never before it). With `under_starter`, only
+    while its parent is an op starter, which will write its exit status."""
     leaders = []
     for proc in processes_with_token(token):
         with contextlib.suppress(psutil.Error, OSError):
-            if os.getsid(proc.pid) == proc.pid:
+            if os.getsid(proc.pid) == proc.pid and (not under_starter or _is_starter(proc.parent())):
                 leaders.append((proc.create_time(), proc.pid))
     if not leaders:
         return None
     create_time, pid = min(leaders)
     return pid, create_time
+
+
+def _is_starter(proc: psutil.Process | None) -> bool:
+    return proc is not None and proc.cmdline()[-1:] == [STARTER_NAME]
 
 
 def _size_of(path: str) -> int:
@@ -208,7 +202,7 @@ class ProcessHandle:
         except StarterLost:
             # Killed by its op (`kill -9 $PPID`) before it answered: the op runs, orphaned. Known by its
             # token, it vanished now (what is left of it is killed with the ABEND).
-            found = _leader_with_token(token)
+            found = find_op(token, under_starter=False)
             if found is None:
                 raise
             spawned = Spawned.orphan(*found, log_start=_size_of(log_path))

@@ -70,6 +70,9 @@ class MonitorScreen(MonitorActions):
         """The first rows are on screen: work kept out of their way (the embedded engine) may start."""
 
     BINDINGS: ClassVar[list[BindingType]] = command_bindings()
+    # Below 120 columns the detail pane drops its log column (`l` opens the log, `Z` zooms the pane): its
+    # info and tasks stay wide enough to read at 80 columns.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012 (Textual types it so)
 
     def __init__(
         self,

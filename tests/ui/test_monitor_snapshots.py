@@ -91,6 +91,11 @@ def test_monitor_with_jobs_and_the_detail_of_a_finished_job(scene: Store, snap_c
     assert snap_compare(app(scene), terminal_size=SIZE, run_before=settled(5, job_id=1))
 
 
+def test_the_monitor_at_80x24(scene: Store, snap_compare: Any) -> None:
+    """The smallest supported terminal: the header's essentials, the table, the pane's info and tasks."""
+    assert snap_compare(app(scene), terminal_size=(80, 24), run_before=settled(5, job_id=3))
+
+
 def test_detail_of_a_trapped_job_with_its_countdown(scene: Store, snap_compare: Any) -> None:
     assert snap_compare(app(scene), terminal_size=SIZE, run_before=settled(5, job_id=3))
 

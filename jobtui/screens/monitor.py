@@ -157,11 +157,14 @@ class MonitorScreen(MonitorActions):
             box = Input(
                 placeholder=t("monitor.filter_placeholder", self.lang), id="filter-input", classes="hidden"
             )
-            await self.mount(box, before="#views")
             line = Input(
                 placeholder=t("monitor.command_placeholder", self.lang), id="command-input", classes="hidden"
             )
-            await self.mount(line, before="#views")
+            # A screen being closed (a quit right after the first paint) takes no more widgets; checked with
+            # no wait before the one mount, so it cannot close in between.
+            if not self.is_mounted or self._leaving:
+                return
+            await self.mount(box, line, before="#views")
             self._rest_built = True
 
     def on_mount(self) -> None:

@@ -249,12 +249,14 @@ class Poller:
 
     # -- the refresh loop (worker thread) -----------------------------------------------------------
 
-    def _nothing_new(self) -> bool:
+    def _nothing_new(self, seq: int | None = None) -> bool:
         """The idle path, four times a second: nothing changed in the database and nothing was asked
-        for, so the UI thread is not even asked where the widgets stand; only the shown log may grow."""
+        for, so the UI thread is not even asked where the widgets stand; only the shown log may grow.
+        `seq`: the feed's last seq when this loop already read it (the alert step)."""
         if self._force or self._want_window is not None or self._want_tasks is not None or self._unreachable:
             return False
-        seq = self._listing.last_seq()
+        if seq is None:
+            seq = self._listing.last_seq()
         if seq != self._seen_seq:
             return False
         envelopes_shown, envelope_id = self._host.watched_envelope()
@@ -292,14 +294,14 @@ class Poller:
                 continue
             try:
                 # Before the hold: a frozen screen or an open dialog still alerts.
-                self._alert_step()
+                seq = self._alert_step()
             except ReadFailed as exc:
                 self._lost(exc)
                 continue
             if first is None and self._host.holds_still():
                 continue  # frozen by the operator, or a dialog is open: nothing moves under it
             try:
-                if first is None and self._nothing_new():
+                if first is None and self._nothing_new(seq):
                     continue
             except ReadFailed as exc:
                 self._lost(exc)
@@ -341,18 +343,19 @@ class Poller:
             if tree is not None:
                 self._ui(self._host.install_tree, tree)
 
-    def _alert_step(self) -> None:
-        """Hand the screen the jobs that entered an alerting status since the last look."""
+    def _alert_step(self) -> int | None:
+        """Hand the screen the jobs that entered an alerting status since the last look; the feed's last
+        seq it read (None with alerts off), for the idle check to use rather than read it again."""
         statuses = self._host.alert_statuses()
         if not statuses:
-            return
+            return None
         seq = self._listing.last_seq()
         after, self._alert_seq = self._alert_seq, seq
-        if after is None or seq == after:
-            return
-        entered = self._listing.entered(statuses, after, self._opened_at)
-        if entered:
-            self._ui(self._host.alert, entered)
+        if after is not None and seq != after:
+            entered = self._listing.entered(statuses, after, self._opened_at)
+            if entered:
+                self._ui(self._host.alert, entered)
+        return seq
 
     def _lost(self, exc: ReadFailed) -> None:
         """Worker thread: the database did not answer; say so once, until it is back."""

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from jobtui.engine.domain.logread import StreamSplit
 from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import BadInput
 from jobtui.engine.service.commands import CliArg, cli_commands
@@ -687,6 +688,7 @@ def _cmd_log(args: argparse.Namespace) -> int:
     reads = _reads(args)
     reads.log_path(args.id, "log")  # an unknown job, or one the actor may not view, is refused here
     shown = None if log_output_is_raw(args) else VisibleLog()
+    split = StreamSplit()  # the op's bytes: the marks before its stderr lines are the log's, not its
     cursor = None
     while True:
         # Asked before reading: the engine ships a job's last line in the transaction that ends it, so
@@ -699,12 +701,13 @@ def _cmd_log(args: argparse.Namespace) -> int:
             cursor = piece.cursor
             if not piece.data:
                 break
-            sys.stdout.buffer.write(piece.data if shown is None else shown.feed(piece.data))
+            data = split.text(piece.data)
+            sys.stdout.buffer.write(data if shown is None else shown.feed(data))
             sys.stdout.flush()
         if ended:
-            if shown is not None:
-                sys.stdout.buffer.write(shown.feed(b"", final=True))  # an unfinished character at the end
-                sys.stdout.flush()
+            rest = split.text(b"", final=True)  # bytes held back in case they began a mark
+            sys.stdout.buffer.write(rest if shown is None else shown.feed(rest, final=True))
+            sys.stdout.flush()
             return EXIT_OK
         time.sleep(0.25)
 

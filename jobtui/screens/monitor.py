@@ -303,6 +303,7 @@ class MonitorScreen(MonitorActions):
                     immediate=True,
                     force=True,
                 )
+        table.now = self.backend.now()
         table.set_data(fetched.total, fetched.start, fetched.rows, cursor_index)
         if fetched.bar is not None:
             self.query_one(StatusBar).show(replace(fetched.bar, frozen=self.frozen))
@@ -365,7 +366,9 @@ class MonitorScreen(MonitorActions):
         self.post_message(self.FirstPaint())
 
     def _tick_clock(self) -> None:
-        self.query_one(DetailPane).refresh_info(self.backend.now())
+        now = self.backend.now()
+        self.query_one(DetailPane).tick(now)
+        self._job_table.tick(now)
         if self.workers_shown:
             self._read_workers()
         self._flush_alerts()  # what a burst left waiting goes out a second later

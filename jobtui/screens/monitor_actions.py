@@ -16,11 +16,12 @@ from textual.actions import SkipAction
 from textual.screen import Screen
 from textual.widgets import Input
 
+from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 from jobtui.engine.domain.states import Status
-from jobtui.engine.errors import ReadFailed, Refusal
+from jobtui.engine.errors import ReadFailed
 from jobtui.engine.service.commands import BY_ID
 from jobtui.i18n import audit_row_action_text, audit_status_text, audit_who_text, t
-from jobtui.widgets.detail import FULL_LOG_BYTES, DetailPane, bytes_text, log_end_lines
+from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.envelope_tree import EnvelopeTree
 
 # SQLAlchemy, the models and the engine's actions are imported when the Store opens (after the first
@@ -397,30 +398,16 @@ class MonitorActions(Screen[None]):
         self.notify(t("monitor.copied_id", self.lang, id=job_id), timeout=2)
 
     def action_full_log(self) -> None:
-        from jobtui.screens.dialogs import TextScreen
+        from jobtui.screens.log_viewer import LogViewer
 
         self._catch_up_with_tree()
         job_id = self.query_one(DetailPane).current_job_id()
         snap = self.snapshot()
         if job_id is None or snap is None:
             return
-        try:
-            # The end of the log, cleaned for the terminal: a log of any size opens at once. It is read
-            # from the database, where the engine running the job ships it, whichever host that is.
-            with self.backend.reading():
-                end = self.backend.reads.log_end(job_id, FULL_LOG_BYTES)
-        except ReadFailed as exc:
-            self._db_error(exc)
-            return
-        except Refusal as exc:
-            self.notify(str(exc), severity="warning")
-            return
-        lines, left_out = log_end_lines(end)
-        if left_out:
-            lines.insert(0, t("log.left_out", self.lang, size=bytes_text(left_out), id=snap.id))
-        self.app.push_screen(
-            TextScreen(f"{t('detail.log', self.lang)} #{snap.id} {snap.name}", lines, lang=self.lang)
-        )
+        title = f"{t('detail.log', self.lang)} #{snap.id} {snap.name}"
+        running = snap.status == Status.RUNNING
+        self.app.push_screen(LogViewer(title, job_id, _Logs(self.backend), running, lang=self.lang))
 
     def action_audit(self) -> None:
         from jobtui.screens.dialogs import TextScreen
@@ -440,6 +427,25 @@ class MonitorActions(Screen[None]):
         self.app.push_screen(
             TextScreen(f"{t('monitor.audit', self.lang)} #{job['id']} {job['name']}", lines, lang=self.lang)
         )
+
+
+class _Logs:
+    """The log viewer's reads: the service's, failing as the monitor's reads do (ReadFailed)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def log_read(self, job_id: int, cursor: LogCursor | None, max_bytes: int, verb: str = "log") -> LogPiece:
+        with self.backend.reading():
+            return self.backend.reads.log_read(job_id, cursor, max_bytes, verb)
+
+    def log_end(self, job_id: int, max_bytes: int, verb: str = "log") -> LogEnd:
+        with self.backend.reading():
+            return self.backend.reads.log_end(job_id, max_bytes, verb)
+
+    def has_ended(self, job_id: int) -> bool:
+        with self.backend.reading():
+            return self.backend.reads.has_ended(job_id)
 
 
 def _parse(value: str | None) -> pendulum.DateTime | None:

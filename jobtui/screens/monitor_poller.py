@@ -17,7 +17,8 @@ from jobtui.engine.domain.alerting import Entered
 from jobtui.engine.errors import ReadFailed, Refusal
 from jobtui.engine.read.listing import JobFilter, JobRow, JobSort
 from jobtui.engine.service.envelope_tree import TreeData
-from jobtui.widgets.detail import JobDetail, LogTail
+from jobtui.widgets.detail import JobDetail
+from jobtui.widgets.log_reading import LogTail
 from jobtui.widgets.statusbar import BarState
 
 if TYPE_CHECKING:

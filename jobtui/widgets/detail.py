@@ -3,11 +3,9 @@ task's steps, a log tail that follows new output until the operator scrolls up, 
 
 from __future__ import annotations
 
-import codecs
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from rich.cells import cell_len
@@ -16,7 +14,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Log, Static, TabbedContent, TabPane
 
-from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 from jobtui.engine.domain.states import TaskStatus
 from jobtui.engine.domain.text import visible
 from jobtui.engine.domain.timeparse import format_duration
@@ -37,20 +34,6 @@ from jobtui.widgets.task_table import TaskTable
 if TYPE_CHECKING:
     from jobtui.engine.service.reads import TaskWindow
 
-LOG_TAIL_BYTES = 64 * 1024
-# Further behind than this, the tail jumps to the newest output instead of replaying it: an op can write
-# far faster than a screen can show, and the operator wants to see what it does now.
-LOG_CATCH_UP_BYTES = 1024 * 1024
-# Longer lines are cut for display (the file keeps them whole; `jobtui log` prints them).
-LOG_LINE_CHARS = 4000
-LINE_CUT = " [\u2026]"
-# The full log view (`l`) shows the end of the log, at most this much of it.
-FULL_LOG_BYTES = 8 * 1024 * 1024
-FULL_LOG_LINES = 20000
-# Terminal escape sequences (colours, cursor moves, titles) are dropped; other control characters would
-# reach the terminal raw, so they show as U+FFFD. Tabs and line ends stay.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 Cell = str | Text
 # Attempts and next attempt sit by the status: they are what an operator reads a RESCHEDULED task for.
 TASK_COLUMNS = ("target", "status", "attempts", "next_attempt", "last_triggered", "current_step", "progress")
@@ -79,122 +62,6 @@ class JobDetail:
     log_chunk: str = ""
     log_reset: bool = False
     allowed: dict[str, str | None] = field(default_factory=dict)
-
-
-class LogText:
-    """Bytes of one log, piece by piece, as text a terminal can show: UTF-8 with U+FFFD for what is not
-    (a character split between two pieces is kept whole), no control sequences, long lines cut."""
-
-    def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.line_chars = 0  # characters of the current (unfinished) line shown so far; past the limit: cut
-
-    def feed(self, data: bytes) -> str:
-        text = self._decoder.decode(data)
-        text = _ESCAPES.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
-        text = _CONTROLS.sub("\ufffd", text)
-        parts = []
-        for n, piece in enumerate(text.split("\n")):
-            if n:
-                parts.append("\n")
-                self.line_chars = 0
-            room = LOG_LINE_CHARS - self.line_chars
-            if room < 0:  # this line was cut already
-                continue
-            if len(piece) > room:
-                piece = piece[:room] + LINE_CUT
-                self.line_chars = LOG_LINE_CHARS + 1
-            else:
-                self.line_chars += len(piece)
-            parts.append(piece)
-        return "".join(parts)
-
-
-def bytes_text(size: int) -> str:
-    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} B"
-
-
-def _from_line_start(data: bytes) -> bytes:
-    """Data read from the middle of a log, from its first whole line on (unless that is far away)."""
-    newline = data.find(b"\n", 0, 4 * LOG_LINE_CHARS)
-    return data[newline + 1 :] if newline >= 0 else data
-
-
-class LogSource(Protocol):
-    """Where a log is read from (service.reads.Reads: the database the engines ship logs to)."""
-
-    def log_read(
-        self, job_id: int, cursor: LogCursor | None, max_bytes: int, verb: str = "log"
-    ) -> LogPiece: ...
-
-    def log_end(self, job_id: int, max_bytes: int, verb: str = "log") -> LogEnd: ...
-
-
-class LogTail:
-    """Reads a job's log incrementally: the last 64 KiB first, then only what was appended, jumping to
-    the newest output when it falls far behind."""
-
-    def __init__(self) -> None:
-        self.job_id: int | None = None
-        self.cursor: LogCursor | None = None
-        self.seen = 0  # bytes of the log up to the cursor (read or skipped)
-        self._text = LogText()
-
-    def read(self, job_id: int, source: LogSource) -> tuple[str, bool]:
-        reset = job_id != self.job_id
-        if reset:
-            self.job_id, self.cursor = job_id, None
-        skipped = 0
-        data = b""
-        if self.cursor is not None:
-            piece = source.log_read(job_id, self.cursor, LOG_CATCH_UP_BYTES)
-            if piece.reset:  # the log was cut: start again
-                self.cursor, reset = None, True
-            elif piece.more:  # far behind: jump to the newest output
-                end = source.log_end(job_id, LOG_TAIL_BYTES)
-                skipped = max(0, end.before - self.seen)
-                data, self.cursor, self.seen = end.data, end.cursor, end.before + len(end.data)
-            else:
-                data, self.cursor = piece.data, piece.cursor
-                self.seen += len(data)
-        if self.cursor is None:
-            end = source.log_end(job_id, LOG_TAIL_BYTES)
-            data, skipped, self.cursor, self.seen = (
-                end.data,
-                end.before,
-                end.cursor,
-                end.before + len(end.data),
-            )
-        if not skipped:
-            if reset:
-                self._text = LogText()
-            return self._text.feed(data), reset
-        # The note goes on a line of its own, also when the last read stopped mid-line.
-        note = f"[\u2026 {bytes_text(skipped)} \u2026]\n"
-        if self._text.line_chars and not reset:
-            note = "\n" + note
-        self._text = LogText()
-        return note + self._text.feed(_from_line_start(data)), reset
-
-
-def log_end_lines(end: LogEnd) -> tuple[list[str], int]:
-    """The end of a log (`Reads.log_end` of FULL_LOG_BYTES) as lines to show, at most FULL_LOG_LINES of
-    them, and how many bytes before them are left out."""
-    start, data = end.before, end.data
-    if start:
-        whole = _from_line_start(data)
-        start, data = start + len(data) - len(whole), whole
-    cut = len(data)
-    for _ in range(FULL_LOG_LINES + 1):
-        cut = data.rfind(b"\n", 0, cut)
-        if cut < 0:
-            break
-    if cut >= 0:
-        start, data = start + cut + 1, data[cut + 1 :]
-    return LogText().feed(data).splitlines()[-FULL_LOG_LINES:], start
 
 
 def relative(when: pendulum.DateTime | None, now: pendulum.DateTime, lang: str) -> str:
@@ -293,6 +160,7 @@ class DetailPane(Vertical):
         self._last_info: tuple[str, tuple[Any, ...]] | None = None
         self._table_content: dict[str, tuple[tuple[Any, ...], ...]] = {}  # what each table shows
         self._steps_title = t("detail.steps", lang)
+        self._steps_running = False  # the steps table shows a running op: its time moves every second
         self._tasks_title = t("detail.tasks", lang)
 
     def build(self) -> None:
@@ -543,7 +411,14 @@ class DetailPane(Vertical):
         event.stop()
         self._fill_steps()
 
-    def _fill_steps(self) -> None:
+    def tick(self, now: pendulum.DateTime) -> None:
+        """Every second: durations and countdowns move, and a running op's time in the steps table."""
+        self.refresh_info(now)
+        if self.is_built and self._steps_running:
+            self._fill_steps(now)
+
+    def _fill_steps(self, now: pendulum.DateTime | None = None) -> None:
+        self._steps_running = False
         if self.detail is None:
             self._reset("#steps-table")
             return
@@ -560,7 +435,8 @@ class DetailPane(Vertical):
         order = {"PRE": 0, "RUN": 1, "POST": 2, "ROLLBACK": 3}
         steps.sort(key=lambda s: order.get(s["step"], 9))
         tz = self.tz
-        now = self.detail.fetched_at
+        now = now or self.detail.fetched_at
+        self._steps_running = any(step["status"] == "running" for step in steps)
         rows = [
             (
                 step["name"],
@@ -628,14 +504,24 @@ def _parse(value: str | None) -> pendulum.DateTime | None:
 
 
 def _took(step: dict[str, Any], now: pendulum.DateTime) -> str:
-    """How long an op ran, or has been running ("12s…"), from its start."""
+    """How long an op ran; or has been running, against how long its last run took ("12s… of ~40s") or
+    else its timeout ("12s… of 5m max")."""
     started = _parse(step["started_at"])
     if started is None:
         return ""
     ended = _parse(step["completed_at"])
-    if ended is None:
-        return f"{format_duration((now - started).total_seconds())}…" if step["status"] == "running" else ""
-    return format_duration((ended - started).total_seconds())
+    if ended is not None:
+        return format_duration((ended - started).total_seconds())
+    if step["status"] != "running":
+        return ""
+    so_far = f"{format_duration(max(0.0, (now - started).total_seconds()))}\u2026"
+    previous = step.get("previous_took_s")
+    if previous is not None:
+        return f"{so_far} of ~{format_duration(previous)}"
+    deadline = _parse(step.get("deadline_at"))
+    if deadline is not None:
+        return f"{so_far} of {format_duration((deadline - started).total_seconds())} max"
+    return so_far
 
 
 def _clock(value: str | None, tz: str) -> str:

@@ -24,8 +24,9 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.strip import Strip
 
+from jobtui.engine.domain.states import Status
 from jobtui.engine.domain.text import visible
-from jobtui.engine.domain.timeparse import local_zone_name
+from jobtui.engine.domain.timeparse import format_duration, local_zone_name
 from jobtui.engine.read.listing import JobRow, JobSort
 from jobtui.i18n import type_text
 from jobtui.widgets.status_style import progress_text, status_text
@@ -49,28 +50,67 @@ def _date(when: datetime | None, tz: str) -> str:
     return when.astimezone(zone).strftime("%m-%d %H:%M")
 
 
+def _seconds(since: datetime | None, until: datetime) -> float | None:
+    return None if since is None else max(0.0, (until - since).total_seconds())
+
+
+def elapsed_text(row: JobRow, now: datetime) -> str:
+    """How long the job ran ("4m12s"), or has been running so far ("12s…"); empty if it never started or
+    is queued (READY: its INIT may have run, but it waits for its RUN date or a retry: Waiting says so)."""
+    if row.status == Status.READY:
+        return ""
+    if row.ended_at is not None:
+        took = _seconds(row.started_at, row.ended_at)
+        return "" if took is None else format_duration(took)
+    going = _seconds(row.started_at, now)
+    return "" if going is None else f"{format_duration(going)}\u2026"
+
+
+def ready_since(row: JobRow) -> datetime | None:
+    """When a queued job became ready to run: it entered READY, or its RUN date came, the later."""
+    if row.status != Status.READY:
+        return None
+    dates = [when for when in (row.scheduled_at, row.status_since) if when is not None]
+    return max(dates) if dates else None
+
+
+def wait_text(row: JobRow, now: datetime) -> str:
+    """How long a queued job has been ready and not started; empty when it is not (yet) ready."""
+    since = ready_since(row)
+    if since is None or since > now:
+        return ""
+    return format_duration(_seconds(since, now) or 0.0)
+
+
+def is_ticking(row: JobRow) -> bool:
+    """Whether the row's time columns move with the clock."""
+    return row.ended_at is None and (row.started_at is not None or row.status == Status.READY)
+
+
 @dataclass(frozen=True)
 class Column:
     key: str  # also the sort key (listing.SORTABLE)
     width: int
-    cell: Callable[[JobRow, str, str], Text | str]  # (row, lang, tz) → cell
+    cell: Callable[[JobRow, str, str, datetime], Text | str]  # (row, lang, tz, now) → cell
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("id", 7, lambda r, _l, _t: str(r.id)),
-    Column("name", 24, lambda r, _l, _t: r.name),
-    Column("type", 9, lambda r, lang, _t: type_text(r.type, lang)),
-    Column("project", 11, lambda r, _l, _t: r.project),
-    Column("status", 24, lambda r, lang, _t: status_text(r.status, lang)),
-    Column("step", 5, lambda r, _l, _t: r.step),
-    Column("progress", 15, lambda r, _l, _t: progress_text(r.progress)),
-    Column("natures", 12, lambda r, _l, _t: ",".join(r.natures)),
-    Column("scheduled", 12, lambda r, _l, tz: _date(r.scheduled_at, tz)),
-    Column("max_start", 12, lambda r, _l, tz: _date(r.max_start_at, tz)),
-    Column("start", 12, lambda r, _l, tz: _date(r.started_at, tz)),
-    Column("end", 12, lambda r, _l, tz: _date(r.ended_at, tz)),
-    Column("owner", 10, lambda r, _l, _t: r.owner),
-    Column("envelope", 9, lambda r, _l, _t: "" if r.envelope_id is None else str(r.envelope_id)),
+    Column("id", 7, lambda r, _l, _t, _n: str(r.id)),
+    Column("name", 24, lambda r, _l, _t, _n: r.name),
+    Column("type", 9, lambda r, lang, _t, _n: type_text(r.type, lang)),
+    Column("project", 11, lambda r, _l, _t, _n: r.project),
+    Column("status", 24, lambda r, lang, _t, _n: status_text(r.status, lang)),
+    Column("step", 5, lambda r, _l, _t, _n: r.step),
+    Column("progress", 15, lambda r, _l, _t, _n: progress_text(r.progress)),
+    Column("elapsed", 10, lambda r, _l, _t, now: elapsed_text(r, now)),
+    Column("wait", 9, lambda r, _l, _t, now: wait_text(r, now)),
+    Column("natures", 12, lambda r, _l, _t, _n: ",".join(r.natures)),
+    Column("scheduled", 12, lambda r, _l, tz, _n: _date(r.scheduled_at, tz)),
+    Column("max_start", 12, lambda r, _l, tz, _n: _date(r.max_start_at, tz)),
+    Column("start", 12, lambda r, _l, tz, _n: _date(r.started_at, tz)),
+    Column("end", 12, lambda r, _l, tz, _n: _date(r.ended_at, tz)),
+    Column("owner", 10, lambda r, _l, _t, _n: r.owner),
+    Column("envelope", 9, lambda r, _l, _t, _n: "" if r.envelope_id is None else str(r.envelope_id)),
 )
 GAP = 1
 TOTAL_WIDTH = sum(c.width + GAP for c in COLUMNS)
@@ -123,6 +163,7 @@ class JobTable(VirtualRows, can_focus=True):
         self._rows: dict[int, JobRow] = {}
         self._requested: tuple[int, int] | None = None
         self._line_cache: dict[tuple[int, int], Strip] = {}
+        self.now: datetime = pendulum.now("UTC")  # what Elapsed and Waiting count to (`tick`)
 
     # -- data in ------------------------------------------------------------------------------------
 
@@ -151,6 +192,17 @@ class JobTable(VirtualRows, can_focus=True):
         # The window was fetched for where the table stood when its fetch began; the cursor may have
         # moved on past it since.
         self._ask_for_missing_rows()
+
+    def tick(self, now: datetime) -> None:
+        """Move the time columns on to `now`: only the rows on screen whose times run are drawn again."""
+        self.now = now
+        top = int(self.scroll_y)
+        for index in range(top, min(self.total, top + self.rows_visible)):
+            row = self._rows.get(index)
+            if row is not None and is_ticking(row):
+                for selected in (0, 1):
+                    self._line_cache.pop((row.id, row.seq * 2 + selected), None)
+                self._refresh_screen_line(index - top + 1)
 
     def selected_job_id(self) -> int | None:
         row = self._rows.get(self.cursor)
@@ -246,7 +298,7 @@ class JobTable(VirtualRows, can_focus=True):
             return cached
         text = Text()
         for column in COLUMNS:
-            cell = column.cell(row, self.lang, self.tz)
+            cell = column.cell(row, self.lang, self.tz, self.now)
             # Names, projects, owners come from definitions: plain text, control characters shown.
             cell_text = cell if isinstance(cell, Text) else Text(visible(cell))
             cell_text.truncate(column.width, overflow="ellipsis")

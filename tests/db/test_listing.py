@@ -159,3 +159,60 @@ def test_status_sorts_by_severity_and_step_in_pipeline_order(store: Store, actio
     assert by_step == ["INIT", "PRE", "RUN", "RUN", "POST", "END"]
     reversed_order = listing.window(JobFilter(), JobSort("status", True), 0, 10)
     assert reversed_order[0].status == "FINISHED"  # reversed: a success first
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_elapsed_and_waiting_sort_by_how_long_not_by_a_date(
+    store: Store, actions: Actions, descending: bool
+) -> None:
+    """Elapsed: jobs still going count longer than any ended one (the earliest start longest), ended ones
+    by how long they took, queued and never-started jobs last. Waiting: queued jobs by how long they have
+    been ready (entered READY or reached their RUN date, the later), others last."""
+    shapes = {
+        # name: (status, started, ended, scheduled, status_since), minutes from START
+        "ran-5m": ("FINISHED", 0, 5, 0, 5),
+        "ran-50m": ("ERROR", 10, 60, 10, 60),
+        "running-since-30": ("RUNNING", 30, None, 30, 30),
+        "trapped-since-20": ("TRAPPED", 20, None, 20, 40),
+        "ready-since-40": ("READY", 1, None, 0, 40),  # INIT ran at 1: still not "elapsed"
+        "ready-at-70": ("READY", None, None, 70, 10),  # RUN date later than its READY
+        "never": ("CANCELED", None, None, 0, 3),
+    }
+    ids = {}
+    for name, (status, started, ended, scheduled, since) in shapes.items():
+        ids[name] = actions.submit(definition(f'name = "{name}"\n'))
+
+        def at(minutes: int | None) -> object:
+            return None if minutes is None else START.add(minutes=minutes)
+
+        with store.write() as s:
+            s.execute(
+                update(JOBS)
+                .where(JOBS.c.id == ids[name])
+                .values(
+                    status=status,
+                    started_at=at(started),
+                    ended_at=at(ended),
+                    scheduled_at=at(scheduled),
+                    status_since=at(since),
+                )
+            )
+    listing = JobListing(store.reader)
+    longest_first = ["trapped-since-20", "running-since-30", "ran-50m", "ran-5m"]
+    not_timed = {"ready-since-40", "ready-at-70", "never"}
+    names = {v: k for k, v in ids.items()}
+
+    def order(column: str) -> list[str]:
+        rows = listing.window(JobFilter(), JobSort(column, descending), 0, 100)
+        return [names[row.id] for row in rows if row.id in names]
+
+    elapsed = order("elapsed")
+    timed = [name for name in elapsed if name not in not_timed]
+    assert timed == (longest_first if descending else longest_first[::-1])
+    # NULL is the smallest value: untimed jobs come last going down, first going up.
+    assert set(elapsed[4:] if descending else elapsed[:3]) == not_timed
+    waiting = order("wait")
+    ready = [name for name in waiting if name.startswith("ready")]
+    assert ready == (["ready-since-40", "ready-at-70"] if descending else ["ready-at-70", "ready-since-40"])
+    others = set(shapes) - {"ready-since-40", "ready-at-70"}
+    assert set(waiting[2:] if descending else waiting[:-2]) == others

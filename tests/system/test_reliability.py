@@ -764,7 +764,7 @@ async def test_the_dashboard_keeps_up_with_an_op_writing_100_mb(
 ) -> None:
     """With the job shown, its op writes 100 MB of mixed garbage. The log tail jumps to the newest output
     instead of replaying the lot, shows bytes that are not UTF-8 as U+FFFD, no terminal control
-    characters, and cuts very long lines; the full log (`l`) opens at once on the end of the log."""
+    characters, and cuts very long lines; the log viewer (`l`) opens at once on the end of the log."""
     from jobtui.app import JobtuiApp
     from jobtui.engine.domain.permissions import Actor
 
@@ -793,9 +793,10 @@ async def _follow_the_flood(
 ) -> None:
     from textual.widgets import Log
 
-    from jobtui.screens.dialogs import TextScreen
+    from jobtui.screens.log_viewer import LogViewer
     from jobtui.screens.monitor import MonitorScreen
     from jobtui.widgets.detail import DetailPane
+    from jobtui.widgets.log_view import LogView
 
     async with app.run_test(size=(160, 48)) as pilot:
         screen = app.screen_stack[1]
@@ -822,12 +823,12 @@ async def _follow_the_flood(
         assert max(len(ln) for ln in lines) <= 10_000, "a 20 MB line is cut for display"
 
         await pilot.press("l")
-        await until(pilot, lambda: isinstance(app.screen, TextScreen), 5, "the full log")
-        body = app.screen.query_one("#body", Log)
-        await until(pilot, lambda: "end-of-flood" in body.lines, 5, "the end of the full log")
-        assert f"`jobtui log {job_id}` prints all of it" in body.lines[0], body.lines[0]
-        assert max(len(ln) for ln in body.lines) <= 10_000
-        assert not any(re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", ln) for ln in body.lines)
+        await until(pilot, lambda: isinstance(app.screen, LogViewer), 5, "the log viewer")
+        view = app.screen.query_one(LogView)
+        await until(pilot, lambda: "end-of-flood" in view.model.lines, 5, "the end of the log in the viewer")
+        assert f"`jobtui log {job_id}` prints it" in view.model.lines[0], view.model.lines[0]
+        assert max(len(ln) for ln in view.model.lines) <= 10_000
+        assert not any(re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", ln) for ln in view.model.lines)
         await pilot.press("escape")
 
 
@@ -836,7 +837,7 @@ def test_the_log_tail_keeps_a_character_written_in_two_pieces_whole(
 ) -> None:
     from jobtui.engine.domain.permissions import Actor
     from jobtui.engine.service.reads import Reads
-    from jobtui.widgets.detail import LogTail
+    from jobtui.widgets.log_reading import LogTail
 
     job_id = submit('name = "t"\n[[run]]\nrun = "true"\n')
     log = log_of(store, job_id)  # no chunk in the database: the tail reads the local file

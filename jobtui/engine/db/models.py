@@ -318,8 +318,11 @@ LOG_CHUNKS = _table(LogChunk)
 #   table without the triggers that keep it true.
 UNDECLARED_TABLES = frozenset({"alembic_version", "job_counts"})
 # - migration 0011's sort-by-meaning indexes: on expressions (a status's severity, a step's rank), which
-#   autogenerate can neither reflect nor compare; created by raw DDL on SQLite only.
-UNDECLARED_INDEXES = frozenset({"ix_jobs_sort_status_rank", "ix_jobs_sort_step_rank"})
+#   autogenerate can neither reflect nor compare; created by raw DDL on SQLite only. Migration 0012's
+#   sort-by-time indexes likewise.
+UNDECLARED_INDEXES = frozenset(
+    {"ix_jobs_sort_status_rank", "ix_jobs_sort_step_rank", "ix_jobs_sort_elapsed", "ix_jobs_sort_wait"}
+)
 
 
 def autogenerate_filter(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:

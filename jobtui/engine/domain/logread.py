@@ -34,4 +34,80 @@ class LogEnd:
     cursor: LogCursor
 
 
-__all__ = ["LogCursor", "LogEnd", "LogPiece"]
+# Before each line an op wrote to its stderr, in its log (the op starter writes it: see
+# engine.worker.opstarter.STDERR_MARK). An APC string, which a terminal shown the raw log ignores.
+STDERR_MARK = b"\x1b_stderr\x1b\\"
+
+
+class StreamSplit:
+    """A log's bytes, piece by piece, as runs of (bytes, from stderr) with the stderr marks taken out: what
+    the op wrote, byte for byte, and which stream each line came from. A mark split between two pieces is
+    held back until the next piece tells (`final`: no next piece, hold nothing)."""
+
+    def __init__(self) -> None:
+        self._held = b""
+        self._line_start = True
+        self._stderr = False  # the line being read came from stderr
+
+    def feed(self, data: bytes, final: bool = False) -> list[tuple[bytes, bool]]:
+        data, self._held = self._held + data, b""
+        runs = _Runs()
+        at = 0
+        while at < len(data):
+            if self._line_start:
+                rest = data[at : at + len(STDERR_MARK)]
+                if rest == STDERR_MARK:
+                    at += len(STDERR_MARK)
+                    self._stderr = True
+                elif STDERR_MARK.startswith(rest) and not final:
+                    # The mark, or stdout bytes that start like it: the next piece says.
+                    self._held = data[at:]
+                    break
+                else:
+                    self._stderr = False
+                self._line_start = False
+            if not self._stderr and STDERR_MARK[:2] not in data[at:]:
+                # No mark in what is left: stdout to its end (most logs, most of the time), but for a
+                # last line that may be the start of a mark.
+                last = data.rfind(b"\n", at) + 1
+                if last and last < len(data) and not final and STDERR_MARK.startswith(data[last:]):
+                    runs.add(data[at:last], False)
+                    self._held, self._line_start = data[last:], True
+                    break
+                runs.add(data[at:], False)
+                self._line_start = data.endswith(b"\n")
+                break
+            newline = data.find(b"\n", at)
+            end = len(data) if newline < 0 else newline + 1
+            runs.add(data[at:end], self._stderr)
+            self._line_start = newline >= 0
+            at = end
+        if final and self._held:
+            runs.add(self._held, False)
+            self._held = b""
+        return runs.done()
+
+    def text(self, data: bytes, final: bool = False) -> bytes:
+        """What the op wrote, marks taken out."""
+        return b"".join(run for run, _ in self.feed(data, final))
+
+
+class _Runs:
+    """Runs of bytes of one stream each, joined once."""
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[list[bytes], bool]] = []
+
+    def add(self, data: bytes, stderr: bool) -> None:
+        if not data:
+            return
+        if self._runs and self._runs[-1][1] == stderr:
+            self._runs[-1][0].append(data)
+        else:
+            self._runs.append(([data], stderr))
+
+    def done(self) -> list[tuple[bytes, bool]]:
+        return [(b"".join(parts), stderr) for parts, stderr in self._runs]
+
+
+__all__ = ["STDERR_MARK", "LogCursor", "LogEnd", "LogPiece", "StreamSplit"]

@@ -55,6 +55,8 @@ SORTABLE: dict[str, str] = {
     "end": "ended_at",
     "owner": "owner",
     "envelope": "envelope_id",
+    "elapsed": "started_at",  # sorted by TIMED below
+    "wait": "status_since",  # sorted by TIMED below
 }
 # Orders a view asks for that no column of the table offers: "waiting" is how long a job has been in its
 # status (the needs-attention view, oldest first). The set it sorts is small (jobs waiting for a person):
@@ -75,9 +77,37 @@ RANKED: dict[str, str] = {
 }
 
 
-def sort_expression(column: str) -> str:
-    """What the table sorts by for `column` (a key of ORDERS)."""
-    return RANKED.get(column) or f"jobs.{ORDERS[column]}"
+# Columns that sort by a length of time, bigger meaning longer, with no clock in them (so an index can hold
+# them: migration 0012 indexes the SQLite ones). "elapsed": a job still going (started, not ended) counts as
+# longer than any that ended, the earliest start longest; an ended job by how long it took; a job never
+# started, or queued again (READY: waiting for its RUN date or a retry, not running), is NULL.
+# "wait": a queued (READY) job by how long it has been ready (since it entered READY or its RUN date, the
+# later), the earliest longest; any other job is NULL.
+TIMED: dict[tuple[str, bool], str] = {
+    ("elapsed", True): (
+        "(CASE WHEN jobs.started_at IS NULL OR jobs.status = 'READY' THEN NULL "
+        "WHEN jobs.ended_at IS NULL THEN 1e9 - julianday(jobs.started_at) "
+        "ELSE julianday(jobs.ended_at) - julianday(jobs.started_at) END)"
+    ),
+    ("wait", True): (
+        "(CASE WHEN jobs.status = 'READY' THEN "
+        "-julianday(max(coalesce(jobs.scheduled_at, ''), coalesce(jobs.status_since, ''))) END)"
+    ),
+    ("elapsed", False): (
+        "(CASE WHEN jobs.started_at IS NULL OR jobs.status = 'READY' THEN NULL "
+        "WHEN jobs.ended_at IS NULL THEN 1e9 - extract(epoch FROM jobs.started_at) / 86400.0 "
+        "ELSE extract(epoch FROM jobs.ended_at - jobs.started_at) / 86400.0 END)"
+    ),
+    ("wait", False): (
+        "(CASE WHEN jobs.status = 'READY' THEN "
+        "-extract(epoch FROM greatest(jobs.scheduled_at, jobs.status_since)) / 86400.0 END)"
+    ),
+}
+
+
+def sort_expression(column: str, sqlite: bool = True) -> str:
+    """What the table sorts by for `column` (a key of ORDERS), in SQLite's SQL or PostgreSQL's."""
+    return RANKED.get(column) or TIMED.get((column, sqlite)) or f"jobs.{ORDERS[column]}"
 
 
 @dataclass(frozen=True)
@@ -268,7 +298,7 @@ class JobListing:
 
     def window_query(self, flt: JobFilter, order: JobSort) -> tuple[str, dict[str, Any]]:
         """The SQL of `window` (with :limit and :offset to bind) and its other parameters."""
-        column = sort_expression(order.column)
+        column = sort_expression(order.column, self.is_sqlite)
         # NULL counts as the smallest value: SQLite's own order, so its indexes serve the sort (an explicit
         # NULLS clause there forces a full sort). PostgreSQL's default is the opposite, so say it there.
         if order.descending:
@@ -280,7 +310,7 @@ class JobListing:
 
     def position_of(self, flt: JobFilter, order: JobSort, job_id: int) -> int | None:
         """Where a job stands in the filtered, sorted list (None when the filter hides it)."""
-        column = sort_expression(order.column)
+        column = sort_expression(order.column, self.is_sqlite)
         where = self._where(flt)
         shown = where.and_("jobs.id = :job_id", {"job_id": job_id})
         found = self.reader.rows(f"SELECT {column} FROM jobs{shown.clause}", shown.params)

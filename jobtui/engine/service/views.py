@@ -9,13 +9,13 @@ from datetime import datetime
 from typing import Any
 
 import pendulum
-from sqlalchemy import func, or_
+from sqlalchemy import String, bindparam, func, or_, text
 from sqlmodel import Session, col, select
 
-from jobtui.engine.db.models import AuditEvent, Job, OpRun, Task
+from jobtui.engine.db.models import AuditEvent, Job, OpRun, Task, UTCDateTime
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.schedules import JobSchedule
-from jobtui.engine.domain.states import ROLLBACK_STEP, Status, status_label
+from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, status_label
 
 
 def iso(when: datetime | None) -> str | None:
@@ -85,6 +85,7 @@ def step_json(op: OpRun) -> dict[str, Any]:
         "completed_at": iso(op.completed_at),
         "exit_code": op.exit_code,
         "error": op.error,
+        "deadline_at": iso(op.deadline_at),
     }
 
 
@@ -147,10 +148,42 @@ def job_detail_json(
     data["tasks_total"] = total
     # Ops that belong to no single task (job-wide ops of a job with several targets) and rollbacks.
     data["steps"] = [step_json(op) for op in ops if op.task_id is None or op.step == ROLLBACK_STEP]
+    _add_previous_runs(job, session, [*data["steps"], *(step for task in tasks for step in task["steps"])])
     data["log_path"] = job.log_path
     schedule = JobSchedule.from_json(job.schedule)
     data["schedule"] = schedule.view(next_run_at(job)) if schedule is not None else None
     return data
+
+
+# How many of the latest jobs of the same name a running op's previous run is looked for in.
+PREVIOUS_JOBS = 20
+
+
+def _add_previous_runs(job: Job, session: Session, steps: list[dict[str, Any]]) -> None:
+    """Give each running op how long its last successful run took ("previous_took_s"): the same op of a
+    recent job of the same name (this job's other targets and earlier runs included), an ETA to set its
+    elapsed time against."""
+    running = [step for step in steps if step["status"] == OpStatus.RUNNING]
+    if not running:
+        return
+    # The job's own kind only: the sort index on name covers listed (non-system) jobs.
+    system = ("1" if job.system else "0") if session.get_bind().dialect.name == "sqlite" else str(job.system)
+    rows = session.execute(
+        text(
+            "SELECT name, step, started_at, completed_at FROM op_runs WHERE job_id IN "
+            f"(SELECT id FROM jobs WHERE name = :name AND system = {system} ORDER BY id DESC LIMIT :jobs) "
+            "AND status = 'done' AND name IN :ops AND started_at IS NOT NULL AND completed_at IS NOT NULL "
+            "ORDER BY completed_at DESC"
+        )
+        .bindparams(bindparam("ops", expanding=True))
+        .columns(name=String(), step=String(), started_at=UTCDateTime(), completed_at=UTCDateTime()),
+        {"name": job.name, "jobs": PREVIOUS_JOBS, "ops": sorted({step["name"] for step in running})},
+    ).all()
+    took: dict[tuple[str, str], float] = {}
+    for name, step, started, completed in rows:
+        took.setdefault((name, step), (completed - started).total_seconds())
+    for step in running:
+        step["previous_took_s"] = took.get((step["name"], step["step"]))
 
 
 def audit_json(store: Store, job_id: int) -> list[dict[str, Any]]:

@@ -3,9 +3,11 @@ time and waits for each; run as `python -S -E opstarter.py jobtui-op` (the stand
 
 For each op it is asked to start (a length-prefixed pickle on its stdin) it writes "started" into the op's
 status file, opens the job's log and writes the op's first line, then spawns the op (`posix_spawn`: no fork of
-a large process, no shell) in a session of its own, its stdout and stderr appended to the log, and answers
-with the op's pid (on its stdout). When the op exits the starter writes its exit status over "started"
-*before* reaping it, so whoever sees the op gone finds its status, then answers with the exit code.
+a large process, no shell) in a session of its own, and answers with the op's pid (on its stdout). The op's
+stdout and stderr are two pipes the starter appends to the log as they come, each stderr line after a mark,
+so readers can tell them apart. When the op exits the starter appends what its pipes still hold, writes its
+exit status over "started" *before* reaping it, so whoever sees the op gone finds its output and status,
+then answers with the exit code.
 
 Why a process of its own: the status of an op that ends while its engine is away (killed, restarting) is
 still written, by a parent that runs no code but this; and the spawn costs the engine's interpreter nothing.
@@ -21,6 +23,7 @@ import contextlib
 import errno
 import os
 import pickle
+import select
 import signal
 import struct
 import sys
@@ -35,13 +38,35 @@ REQUESTS, REPLIES = 0, 1
 # Python ignores these; an op gets them back at their defaults, as subprocess's restore_signals does.
 RESTORED_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 NOT_FOUND, NOT_EXECUTABLE = 127, 126
+# Before each line an op writes to its stderr, in its log (domain.logread.STDERR_MARK, which readers take
+# out: kept equal by a test, as this file imports nothing of jobtui). An APC string: a terminal shown the
+# raw log ignores it.
+STDERR_MARK = b"\x1b_stderr\x1b\\"
+READ_BYTES = 64 * 1024
+# Pipes of ended ops still held by what they left running; past this many the oldest is closed.
+LINGERING = 64
+
+
+def _can_capture() -> bool:
+    """Whether the op's output can go through the starter: it needs a pidfd to see the op end while its
+    pipes stay open (Linux 5.3); without one the op writes straight to its log, unmarked."""
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+        return True
+    except (AttributeError, OSError):
+        return False
+
+
+CAPTURE = _can_capture()
 
 
 def serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     engine = True  # gone once a reply cannot be written: the op's status is still
     base: dict[str, str] = {}
+    pumps = Pumps()
     while True:
+        pumps.until_readable(REQUESTS)
         request = read_message(REQUESTS)
         if request is None:
             return
@@ -51,14 +76,99 @@ def serve() -> None:
         if isinstance(env_base, dict):
             base = env_base
         env = {**base, **env_changes}
-        started = start(argv, env, log, first_line, status)
+        started = start(argv, env, log, first_line, status, pumps)
         if isinstance(started, str):
             engine = engine and reply(request_id, "error", started)
             continue
         pid, log_start = started
         engine = engine and reply(request_id, "pid", pid, create_time(pid), log_start)
-        code = wait(pid, status)
+        code = wait(pid, status, pumps)
         engine = engine and reply(request_id, "exit", code)
+
+
+class Pump:
+    """One op's stdout or stderr: a pipe whose bytes the starter appends to the op's log, each stderr line
+    after STDERR_MARK. Both go through the starter, so the log keeps them in the order the starter reads
+    them (an op writing both at once may see two writes swap; a terminal would keep them)."""
+
+    __slots__ = ("fd", "line_start", "log", "marked")
+
+    def __init__(self, fd: int, log: int, marked: bool) -> None:
+        self.fd, self.log, self.marked, self.line_start = fd, log, marked, True
+
+    def pump(self) -> bool:
+        """Append what the pipe holds now to the log; False at its end (closed then)."""
+        try:
+            data = os.read(self.fd, READ_BYTES)
+        except BlockingIOError:
+            return True
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+            return False
+        if self.marked:
+            data, self.line_start = mark_lines(data, self.line_start)
+        with contextlib.suppress(OSError):  # a full disk loses output, never the op's status
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.log, view) :]
+        return True
+
+    def close(self) -> None:
+        for fd in (self.fd, self.log):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class Pumps:
+    """Every pipe the starter pumps: the running op's, and those of ops that ended while something they
+    started (in the background) still holds them: that keeps writing to its job's log, never to a closed
+    pipe (SIGPIPE), for as long as the starter runs, up to LINGERING pipes."""
+
+    def __init__(self) -> None:
+        self.open: dict[int, Pump] = {}
+        self.running: list[int] = []  # the running op's pipes
+
+
+    def add(self, pump: Pump) -> None:
+        self.open[pump.fd] = pump
+        while len(self.open) > LINGERING + 2:
+            self.open.pop(next(iter(self.open))).close()
+
+    def until_readable(self, fd: int) -> None:
+        """Pump the pipes until `fd` is readable."""
+        while True:
+            ready = select.select([fd, *self.open], [], [])[0]
+            for ready_fd in ready:
+                if ready_fd != fd:
+                    self.pump(ready_fd)
+            if fd in ready:
+                return
+
+    def pump(self, fd: int) -> None:
+        if not self.open[fd].pump():
+            del self.open[fd]
+
+    def drain(self, fds: Sequence[int]) -> None:
+        """What these pipes hold now (their op ended): to the log before its status is written."""
+        for fd in fds:
+            pump = self.open.get(fd)
+            while pump is not None and fd in self.open and select.select([fd], [], [], 0)[0]:
+                self.pump(fd)
+
+
+def mark_lines(data: bytes, line_start: bool) -> tuple[bytes, bool]:
+    """`data` with STDERR_MARK before each line that starts in it; whether a line starts after it."""
+    lines = data.split(b"\n")
+    last = lines.pop()
+    body = b"\n".join(STDERR_MARK + line for line in lines)
+    if lines:
+        body = (body if line_start else body[len(STDERR_MARK) :]) + b"\n"
+        if last:
+            body += STDERR_MARK + last
+        return body, not last
+    return (STDERR_MARK + last if line_start else last), False
 
 
 def read_message(fd: int) -> tuple[object, ...] | None:
@@ -98,7 +208,7 @@ def reply(*message: object) -> bool:
 
 
 def start(
-    argv: list[str], env: dict[str, str], log: str, first_line: bytes, status: str
+    argv: list[str], env: dict[str, str], log: str, first_line: bytes, status: str, pumps: Pumps
 ) -> tuple[int, int] | str:
     """(the op's pid, the log's size before the op could write to it), or why it could not start."""
     write_status(status, STARTED)  # before the spawn: a trace the op may have run, whatever follows
@@ -106,24 +216,44 @@ def start(
         fd = os.open(log, APPEND, 0o644)
     except OSError as exc:
         return f"{exc.strerror or exc}: {log}"
+    outputs: list[tuple[int, int]] = []  # (read end, write end) of the op's stdout and stderr pipes
     try:
         if first_line:
             os.write(fd, first_line)
         log_start = os.lseek(fd, 0, os.SEEK_END)
-        pid = spawn(argv, env, fd)
+        if CAPTURE:
+            outputs = [os.pipe2(os.O_CLOEXEC) for _ in range(2)]
+        pid = spawn(argv, env, fd, [write for _, write in outputs] or [fd, fd])
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the command or its environment
-        return str(exc)
-    finally:
+        for pipe in outputs:
+            for end in pipe:
+                os.close(end)
         os.close(fd)
+        return str(exc)
+    for n, (read, write) in enumerate(outputs):
+        os.close(write)
+        os.set_blocking(read, False)
+        pumps.add(Pump(read, os.dup(fd), marked=n == 1))
+    os.close(fd)
     if pid is None:  # no such program: the op fails as under a shell (exit 127, said in its log)
+        pumps.drain([read for read, _ in outputs])
         write_status(status, f"{NOT_FOUND}\n".encode())
         return f"{argv[0]}: not found"
+    pumps.running = [read for read, _ in outputs]
     return pid, log_start
 
 
-def wait(pid: int, status: str) -> int:
-    """The op's exit code, as subprocess gives it (negative: the signal that killed it), once its status
-    (as a shell gives it: 128 + the signal) is on disk."""
+def wait(pid: int, status: str, pumps: Pumps) -> int:
+    """The op's exit code, as subprocess gives it (negative: the signal that killed it), once its output
+    and its status (as a shell gives it: 128 + the signal) are in their files."""
+    if pumps.running:
+        pidfd = os.pidfd_open(pid)  # a zombie's too: the op is reaped below, not before
+        try:
+            pumps.until_readable(pidfd)
+        finally:
+            os.close(pidfd)
+        pumps.drain(pumps.running)
+        pumps.running = []
     # Seen, not reaped: the op stays a zombie (its pid taken) until its status is written.
     info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
     assert info is not None
@@ -140,15 +270,16 @@ def wait(pid: int, status: str) -> int:
     return code
 
 
-def spawn(argv: Sequence[str], env: Mapping[str, str], log: int) -> int | None:
-    """The op's pid, leading a session of its own; None when its program cannot be run (said in its log)."""
+def spawn(argv: Sequence[str], env: Mapping[str, str], log: int, outputs: Sequence[int]) -> int | None:
+    """The op's pid, leading a session of its own, its stdout and stderr on `outputs`; None when its
+    program cannot be run (said in its log)."""
     path = resolve(argv[0], env)
     failure = None
     if path is not None:
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, log, 1),
-            (os.POSIX_SPAWN_DUP2, log, 2),
+            (os.POSIX_SPAWN_DUP2, outputs[0], 1),
+            (os.POSIX_SPAWN_DUP2, outputs[1], 2),
         ]
         try:
             return os.posix_spawn(

@@ -751,6 +751,7 @@ class MonitorScreen(MonitorActions):
                 self.engine_label,
                 True,
                 self.readonly,
+                self.listing.shown_counts(self.filter),
             )
         )
 

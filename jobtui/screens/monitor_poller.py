@@ -393,6 +393,7 @@ class Poller:
                 queue_paused=paused,
                 queue_reason=reason,
                 counts=listing.status_counts(query.filter.show_system),
+                shown=listing.shown_counts(query.filter),
                 user=self._backend.actor.user,
                 database=self._db_label,
                 engine=query.engine_label,

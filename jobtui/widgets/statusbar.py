@@ -25,6 +25,8 @@ class BarState:
     engine: str
     frozen: bool
     readonly: bool = False
+    # Jobs per status among those the filter shows; None when no filter narrows them (`counts` then).
+    shown: dict[str, int] | None = None
 
 
 class StatusBar(Static):
@@ -72,8 +74,11 @@ class StatusBar(Static):
         # Always there, so its absence never reads as "nothing to do": loud when a job waits for a person.
         parts.append((Text(f" ! {attention} ", style="bold reverse" if waiting else "dim"), 5))
         counts = Text("  ")
+        per_status = state.counts if state.shown is None else state.shown
+        if state.shown is not None:  # the counts follow the filter: say so, so none is read as the total
+            counts.append(f"{t('bar.shown', lang)} ", style="italic")
         for status in Status:
-            count = state.counts.get(status.value, 0)
+            count = per_status.get(status.value, 0)
             if count:
                 counts.append(f"{SYMBOLS[status]}{count} ", style=STYLES[status])
         parts.append((counts, 4))

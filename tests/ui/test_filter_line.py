@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.service.actions import Actions
 from jobtui.screens.dialogs import StatusPicker
 from jobtui.widgets.filterline import FilterLine
 from jobtui.widgets.job_table import JobTable
+from jobtui.widgets.statusbar import StatusBar
 from tests.support.pilot import app_for, monitor, simple, until
 
 Submit = Callable[..., int]
@@ -44,3 +46,25 @@ async def test_the_filter_in_force_shows_with_how_many_jobs_match_and_says_when_
         await pilot.press("space", "enter")  # Ready, the first status
         await until(pilot, lambda: "status: Ready" in line.said, "the status filter")
         assert line.said.startswith("5 of 5 jobs"), line.said
+
+
+async def test_the_header_counts_follow_the_filter_and_say_so(
+    store: Store, submit: Submit, actions: Actions
+) -> None:
+    for name in ("pay-1", "pay-2", "web-1", "web-2"):
+        submit(simple(name))
+    actions.cancel(submit(simple("pay-old")))
+    async with app_for(store).run_test(size=(200, 40)) as pilot:
+        screen = monitor(pilot)
+        bar, table = screen.query_one(StatusBar), screen.query_one(JobTable)
+        await until(pilot, lambda: table.total == 5, "every job")
+        assert "\u25cb4 " in bar_text(bar) and "\u25a01 " in bar_text(bar)  # 4 ready, 1 canceled: all of them
+        assert "shown:" not in bar_text(bar)
+        await pilot.press("slash", *"pay")
+        await until(pilot, lambda: "shown: \u25cb2 \u25a01 " in bar_text(bar), "the counts of the pay jobs")
+        await pilot.press("escape")
+        await until(pilot, lambda: "shown:" not in bar_text(bar) and "\u25cb4 " in bar_text(bar), "all again")
+
+
+def bar_text(bar: StatusBar) -> str:
+    return str(bar.render())

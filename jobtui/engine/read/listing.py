@@ -325,11 +325,7 @@ class JobListing:
         """Jobs per status in scope. Unscoped on SQLite: the trigger-kept totals; otherwise a GROUP BY over
         the visible projects' jobs."""
         if self.scoped:
-            where = self._where(JobFilter(show_system=show_system))
-            rows = self.reader.rows(
-                f"SELECT status, count(*) FROM jobs{where.clause} GROUP BY status", where.params
-            )
-            return {str(status): int(n) for status, n in rows if n}
+            return self._counts_where(self._where(JobFilter(show_system=show_system)))
         if self.is_sqlite:
             # Kept by triggers (engine/counts.py): the header costs nothing however many jobs there are.
             query = "SELECT status, sum(n) FROM job_counts" + ("" if show_system else " WHERE NOT system")
@@ -337,6 +333,18 @@ class JobListing:
             return {str(status): int(n) for status, n in rows if n}
         query = "SELECT status, count(*) FROM jobs" + ("" if show_system else " WHERE system = false")
         return {str(status): int(n) for status, n in self.reader.rows(query + " GROUP BY status")}
+
+    def shown_counts(self, flt: JobFilter) -> dict[str, int] | None:
+        """Jobs per status among those `flt` shows (text, statuses, system jobs); None when it narrows
+        nothing but system jobs (then `status_counts` says it, for free on SQLite)."""
+        if not flt.text.strip() and not flt.statuses:
+            return None
+        return self._counts_where(self._where(flt))
+
+    def _counts_where(self, where: _Where) -> dict[str, int]:
+        query = f"SELECT status, count(*) FROM jobs{where.clause} GROUP BY status"
+        rows = self.reader.rows(query, where.params)
+        return {str(status): int(n) for status, n in rows if n}
 
     def queue_flags(self) -> tuple[bool, str | None]:
         """Whether the queue is paused and why, as `Actions.queue_state` says, in one read."""

@@ -35,6 +35,8 @@ from jobtui.engine.service.policy import PolicyChanged, policy_change
 from jobtui.i18n import DEFAULT_LANG, t
 from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
+from jobtui.widgets.status_style import use_palette
+from jobtui.widgets.statusbar import StatusBar
 
 # SQLAlchemy and the engine load after the first paint (backend.py); named here for type checking only.
 if TYPE_CHECKING:
@@ -274,6 +276,15 @@ class JobtuiApp(App[int]):
         if saved is not None and saved in self.available_themes:
             self.theme = saved
         self.watch(self, "theme", self._keep_theme, init=False)
+        self.watch(self, "theme", self._status_palette, init=True)
+
+    def _status_palette(self, theme: str) -> None:
+        """Status colours made for the theme's kind (dark or light): each keeps its contrast there."""
+        del theme
+        use_palette(self.current_theme.dark)
+        for screen in self.screen_stack:
+            for bar in screen.query(StatusBar):
+                bar.redraw()
 
     def _keep_theme(self, theme: str) -> None:
         try:

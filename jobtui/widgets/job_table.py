@@ -29,7 +29,7 @@ from jobtui.engine.domain.text import visible
 from jobtui.engine.domain.timeparse import format_duration, local_zone_name
 from jobtui.engine.read.listing import JobRow, JobSort
 from jobtui.i18n import type_text
-from jobtui.widgets.status_style import progress_text, status_text
+from jobtui.widgets.status_style import generation, progress_text, status_text
 from jobtui.widgets.virtual_rows import VirtualRows
 
 
@@ -164,6 +164,7 @@ class JobTable(VirtualRows, can_focus=True):
         self._requested: tuple[int, int] | None = None
         self._line_cache: dict[tuple[int, int], Strip] = {}
         self.now: datetime = pendulum.now("UTC")  # what Elapsed and Waiting count to (`tick`)
+        self._palette_generation = generation()
 
     # -- data in ------------------------------------------------------------------------------------
 
@@ -292,6 +293,9 @@ class JobTable(VirtualRows, can_focus=True):
         if row is None:
             style = Style(dim=True, reverse=selected)
             return Strip([Segment("…".ljust(TOTAL_WIDTH), style)], TOTAL_WIDTH)
+        if self._palette_generation != generation():  # the theme switched palettes
+            self._palette_generation = generation()
+            self._line_cache.clear()
         key = (row.id, row.seq * 2 + int(selected))
         cached = self._line_cache.get(key)
         if cached is not None:

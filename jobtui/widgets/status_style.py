@@ -1,7 +1,11 @@
-"""How a status looks: a symbol that reads without colour (NO_COLOR, light or dark terminals) and a
-colour from the terminal's own 16-colour palette, which every theme keeps legible."""
+"""How a status looks: a symbol that reads without colour (NO_COLOR), and a colour of the palette that suits
+the theme (dark or light), each reaching 4.5:1 contrast on the theme's backgrounds (tests/ui/test_contrast.py
+computes it). The statuses that wait for a person are filled chips; the others, final ones included, are
+coloured text."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from rich.style import Style
 from rich.text import Text
@@ -26,25 +30,107 @@ SYMBOLS: dict[str, str] = {
     Status.PAUSED: "∥",
     Status.REPLACED: "⇄",
 }
+# Text that moves (a job at work) or went wrong reads bold.
+BOLD = frozenset({Status.RUNNING, Status.ROLLBACK})
 
-STYLES: dict[str, Style] = {
-    Status.READY: Style(),
-    Status.RUNNING: Style(color="blue", bold=True),
-    Status.APPROVAL: Style(color="cyan", bold=True),
-    Status.REJECTED: Style(color="magenta"),
-    Status.EXPIRED: Style(dim=True),
-    Status.ABEND: Style(color="red", bold=True, reverse=True),
-    Status.ROLLBACK: Style(color="magenta", bold=True),
-    Status.ROLLEDBACK: Style(color="magenta"),
-    Status.FINISHED: Style(color="green"),
-    Status.PARTIAL: Style(color="yellow"),
-    Status.ERROR: Style(color="red", bold=True),
-    Status.CANCELED: Style(dim=True),
-    Status.TRAPPED: Style(color="yellow", bold=True, reverse=True),
-    Status.TRAP_PAUSED: Style(color="yellow", bold=True),
-    Status.PAUSED: Style(color="cyan"),
-    Status.REPLACED: Style(dim=True),
-}
+
+@dataclass(frozen=True)
+class Palette:
+    """Colours for one kind of theme: `text` for statuses drawn as coloured text, `chips` (text, fill) for
+    those that wait for a person; `tray`, the ground the header's counts sit on."""
+
+    dark: bool
+    tray: str
+    text: dict[Status, str]
+    chips: dict[Status, tuple[str, str]]
+
+    def style(self, status: Status) -> Style:
+        if status in self.chips:
+            color, fill = self.chips[status]
+            return Style(color=color, bgcolor=fill, bold=True)
+        return Style(color=self.text.get(status), bold=status in BOLD)
+
+
+DARK = Palette(
+    dark=True,
+    tray="#121212",
+    text={
+        Status.READY: "#E0E0E0",
+        Status.RUNNING: "#6CB6FF",
+        Status.REJECTED: "#D7A0FF",
+        Status.ROLLBACK: "#FF8FE0",
+        Status.ROLLEDBACK: "#C0A0FF",
+        Status.FINISHED: "#6BD66B",
+        Status.PARTIAL: "#E0D060",
+        Status.CANCELED: "#A8A8A8",
+        Status.REPLACED: "#A8A8A8",
+    },
+    chips={
+        Status.TRAPPED: ("#000000", "#FFAF00"),
+        Status.TRAP_PAUSED: ("#000000", "#D7B46A"),
+        Status.APPROVAL: ("#000000", "#3FC5E8"),
+        Status.ABEND: ("#000000", "#FF7AC8"),
+        Status.ERROR: ("#000000", "#FF6B6B"),
+        Status.EXPIRED: ("#000000", "#BDBDBD"),
+        Status.PAUSED: ("#000000", "#9FD8FF"),
+    },
+)
+LIGHT = Palette(
+    dark=False,
+    tray="#E0E0E0",
+    text={
+        Status.READY: "#1A1A1A",
+        Status.RUNNING: "#0A4FA8",
+        Status.REJECTED: "#6A1B9A",
+        Status.ROLLBACK: "#8E0A6E",
+        Status.ROLLEDBACK: "#4B2C9E",
+        Status.FINISHED: "#145F14",
+        Status.PARTIAL: "#5C4D00",
+        Status.CANCELED: "#4A4A4A",
+        Status.REPLACED: "#4A4A4A",
+    },
+    chips={
+        Status.TRAPPED: ("#000000", "#F5A300"),
+        Status.TRAP_PAUSED: ("#000000", "#D9B86C"),
+        Status.APPROVAL: ("#FFFFFF", "#006A85"),
+        Status.ABEND: ("#FFFFFF", "#A0005E"),
+        Status.ERROR: ("#FFFFFF", "#B71C1C"),
+        Status.EXPIRED: ("#FFFFFF", "#555555"),
+        Status.PAUSED: ("#FFFFFF", "#00577A"),
+    },
+)
+
+class _Current:
+    """The palette in use (the app switches it with its theme); `generation` counts the switches, so a
+    drawing cached with an older palette is known stale."""
+
+    palette: Palette = DARK
+    generation = 0
+
+
+# The styles of the palette in use, by status code.
+STYLES: dict[str, Style] = {}
+
+
+def use_palette(dark: bool) -> None:
+    chosen = DARK if dark else LIGHT
+    if STYLES and _Current.palette is chosen:
+        return
+    _Current.palette = chosen
+    _Current.generation += 1
+    STYLES.clear()
+    STYLES.update({status.value: chosen.style(status) for status in Status})
+
+
+def palette() -> Palette:
+    return _Current.palette
+
+
+def generation() -> int:
+    return _Current.generation
+
+
+use_palette(dark=True)
 
 
 def status_text(status: str, lang: str = "en") -> Text:

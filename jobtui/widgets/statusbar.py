@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
 from jobtui.engine.domain.states import NEEDS_ATTENTION, Status
 from jobtui.engine.domain.text import visible
 from jobtui.i18n import t
-from jobtui.widgets.status_style import STYLES, SYMBOLS
+from jobtui.widgets.status_style import STYLES, SYMBOLS, palette
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,10 @@ class StatusBar(Static):
             self.show(replace(self._state, engine=engine))
 
     def on_resize(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw what it shows again (in another palette: the theme changed)."""
         if self._state is not None:
             self.show(self._state)
 
@@ -73,16 +78,20 @@ class StatusBar(Static):
         attention = t("bar.attention", lang, count=waiting)
         # Always there, so its absence never reads as "nothing to do": loud when a job waits for a person.
         parts.append((Text(f" ! {attention} ", style="bold reverse" if waiting else "dim"), 5))
-        counts = Text("  ")
+        # On a tray of their own: the bar's colour changes with the queue's state, the counts keep their
+        # contrast whatever it is.
+        tray = Style(color=STYLES[Status.READY].color, bgcolor=palette().tray)
+        counts = Text(" ", style=tray)
         per_status = state.counts if state.shown is None else state.shown
         if state.shown is not None:  # the counts follow the filter: say so, so none is read as the total
-            counts.append(f"{t('bar.shown', lang)} ", style="italic")
+            counts.append(f"{t('bar.shown', lang)} ", style=tray + Style(italic=True))
         for status in Status:
             count = per_status.get(status.value, 0)
             if count:
-                counts.append(f"{SYMBOLS[status]}{count} ", style=STYLES[status])
+                counts.append(f"{SYMBOLS[status]}{count}", style=tray + STYLES[status])
+                counts.append(" ", style=tray)
         parts.append((counts, 4))
-        parts.append((Text(f"  {visible(state.user)}"), 2))
+        parts.append((Text(f" {visible(state.user)}"), 2))
         parts.append((Text(f" · {visible(state.database)}"), 1))
         parts.append((Text(f" · {visible(state.engine)}"), KEEP))
         if state.readonly:

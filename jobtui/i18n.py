@@ -203,6 +203,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.natures": "Natures",
         "detail.owner": "Owner",
         "detail.envelope": "Envelope",
+        "detail.envelope_jobs": "{count} job(s), in chain order:",
+        "detail.envelope_hint": "Down onto a job for its tasks, steps and log · b rolls the envelope back · "
+        "n its notifications",
         "detail.scheduled_at": "Scheduled",
         "detail.max_start_at": "Max Start",
         "detail.started_at": "Start",
@@ -515,6 +518,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.natures": "Naturalezas",
         "detail.owner": "Propietario",
         "detail.envelope": "Sobre",
+        "detail.envelope_jobs": "{count} pase(s), en el orden de la cadena:",
+        "detail.envelope_hint": "Baje a un pase para ver sus tareas, pasos y log · b deshace el sobre · "
+        "n sus notificaciones",
         "detail.scheduled_at": "Planificada",
         "detail.max_start_at": "Max fecha inicio",
         "detail.started_at": "Inicio",

@@ -323,7 +323,7 @@ class MonitorScreen(MonitorActions):
                 self.detail_job_id = None
             self.allowed = {}
             self._poller.pane_cleared()
-            pane.show_empty()
+            self._show_no_job(pane)
         elif fetched.log_chunk:
             pane.append_log(fetched.log_chunk)
         if self._enabled_keys(allowed_before) != self._enabled_keys(self.allowed):
@@ -516,6 +516,14 @@ class MonitorScreen(MonitorActions):
         detail = self.query_one(DetailPane).detail
         return (detail.job["id"] if detail is not None else None) != self.tree_job_id
 
+    def _show_no_job(self, pane: DetailPane) -> None:
+        """No job to show: the envelope under the tree's cursor, if its line is, else nothing."""
+        envelope = self.query_one(EnvelopeTree).selected_envelope() if self.envelopes_shown else None
+        if envelope is None:
+            pane.show_empty()
+        else:
+            pane.show_envelope(*envelope)
+
     def _catch_up_with_tree(self) -> None:
         """Before a job key acts in the envelopes view: the pane, its snapshot and its allowed actions are
         of the job under the tree's cursor, read now if the poller has not shown it yet."""
@@ -534,7 +542,7 @@ class MonitorScreen(MonitorActions):
         self._poller.forget_shown()
         if detail is None:
             self.allowed = {}
-            pane.show_empty()
+            self._show_no_job(pane)
             self.refresh_bindings()
         else:
             self._show_detail(detail)

@@ -18,10 +18,12 @@ from jobtui.engine.domain.states import TaskStatus
 from jobtui.engine.domain.text import visible
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.domain.windows import WEEKDAYS, parse_days
+from jobtui.engine.service.envelope_tree import EnvelopeLine, JobStats
 from jobtui.i18n import (
     audit_row_action_text,
     audit_status_text,
     audit_who_text,
+    envelope_status_text,
     op_status_text,
     relative_short,
     t,
@@ -233,6 +235,33 @@ class DetailPane(Vertical):
         self.query_one(TaskTable).clear(self._task_labels())
         self._set_tasks_title(t("detail.tasks", self.lang))
         self.query_one("#log-tail", Log).clear()
+
+    def show_envelope(self, envelope: EnvelopeLine, stats: dict[int, JobStats]) -> None:
+        """An envelope (its line under the envelope tree's cursor): its status, and its jobs in chain order
+        with their statuses, progress and ops; the tables and the log are a job's, so they stay empty."""
+        self.show_empty()
+        if not self.is_built:
+            return
+        lang = self.lang
+        text = Text()
+        text.append(f"{t('detail.envelope', lang)} #{envelope.id} {visible(envelope.name)}", style="bold")
+        text.append(f"  {t('detail.project', lang)} {visible(envelope.project)}\n")
+        text.append(envelope_status_text(envelope.status, lang), style="bold")
+        text.append(f" · {t('detail.envelope_jobs', lang, count=len(envelope.jobs))}\n")
+        if envelope.reason:
+            reason = visible(envelope.reason, keep=chr(10))
+            text.append(f"{t('detail.reason', lang)}: {reason}\n", style="italic")
+        for number, job in enumerate(envelope.jobs, 1):
+            counts = stats.get(job.id, JobStats())
+            text.append(f"{number:>2}. #{job.id} {visible(job.name)}  ")
+            text.append_text(status_text(job.status, lang))
+            text.append(f"  {job.progress}%  ")
+            facts = {"tasks": counts.tasks, "ops": counts.ops, "done": counts.done, "failed": counts.failed}
+            text.append(t("tree.job_stats", lang, **facts), style="dim")
+            text.append("\n")
+        text.append(t("detail.envelope_hint", lang), style="dim")
+        self._last_info = None
+        self.query_one("#detail-info", Static).update(text)
 
     @property
     def is_built(self) -> bool:

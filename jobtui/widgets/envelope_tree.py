@@ -70,6 +70,7 @@ class EnvelopeTree(Tree[NodeData]):
         self._load = load
         self.lang = lang
         self.show_root = False
+        self.data: TreeData | None = None  # what it shows
 
     # -- filling --------------------------------------------------------------------------------------
 
@@ -78,6 +79,7 @@ class EnvelopeTree(Tree[NodeData]):
         self.show(self._load())
 
     def show(self, data: TreeData) -> None:
+        self.data = data
         path = self._key_path(self.cursor_node)
         wanted = [self._envelope_spec(envelope, data.stats) for envelope in data.envelopes]
         title = Text(t("tree.no_envelope", self.lang), style=self._style("envelope-tree--name"))
@@ -213,6 +215,14 @@ class EnvelopeTree(Tree[NodeData]):
 
     def selected_job_id(self) -> int | None:
         return self._cursor_data("job_id")
+
+    def selected_envelope(self) -> tuple[EnvelopeLine, dict[int, JobStats]] | None:
+        """The envelope whose own line is under the cursor (not one of its jobs), with its jobs' stats."""
+        envelope_id = self.selected_envelope_id()
+        if envelope_id is None or self.selected_job_id() is not None or self.data is None:
+            return None
+        line = next((e for e in self.data.envelopes if e.id == envelope_id), None)
+        return None if line is None else (line, self.data.stats)
 
     def selected_envelope_id(self) -> int | None:
         """The envelope of the node under the cursor: the envelope itself, one of its jobs or their stats."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.widgets import Static
+
 from jobtui.engine.db.store import Store
 from jobtui.engine.service.actions import Actions
 from jobtui.widgets.detail import DetailPane
@@ -26,3 +28,32 @@ async def test_the_job_under_the_tree_cursor_shows_in_the_detail_pane(
         assert tree.selected_job_id() == first
         await until(pilot, lambda: shown_job(pilot) == first, "the job in the pane")
         assert pane.display and pane.region.height > 10  # on screen under the tree, not hidden with the table
+
+
+async def test_the_envelope_under_the_tree_cursor_shows_its_status_and_chain(
+    store: Store, actions: Actions, tmp_path: Path
+) -> None:
+    jobs = {"build": "true", "ship": "true"}
+    envelope, (first, second) = submit_envelope(actions, tmp_path, "release-8", jobs)
+    async with app_for(store).run_test(size=(140, 44)) as pilot:
+        tree = await open_envelopes(pilot)
+        pane = monitor(pilot).query_one(DetailPane)
+        for _ in range(6):
+            if tree.selected_envelope_id() == envelope and tree.selected_job_id() is None:
+                break
+            await pilot.press("down")
+        info = pane.query_one("#detail-info", Static)
+
+        def said() -> str:
+            return str(info.render())
+
+        await until(pilot, lambda: f"Envelope #{envelope} release-8" in said(), "the envelope in the pane")
+        assert "2 job(s), in chain order" in said()
+        lines = said().splitlines()
+        at_build = next(n for n, line in enumerate(lines) if f"#{first} build" in line)
+        at_ship = next(n for n, line in enumerate(lines) if f"#{second} ship" in line)
+        assert at_build < at_ship and "Ready" in lines[at_build]
+        assert shown_job(pilot) is None  # no job: the job keys have nothing to act on
+        await pilot.press("space", "down")  # open it, onto its first job
+        await until(pilot, lambda: shown_job(pilot) == first, "the first job in the pane")
+        assert "Envelope #" not in said()

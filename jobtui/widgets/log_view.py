@@ -235,7 +235,7 @@ class LogView(ScrollView, can_focus=True):
                 return Strip.blank(width, base)
             index, start, end, first_row = row, 0, len(lines[row]), True
         line = lines[index]
-        text = Text(line[start:end], style=base, no_wrap=True, end="")
+        text = Text(line[start:end], no_wrap=True, end="")
         from_stderr = self.model.stderr[index]
         if from_stderr:
             text.stylize(self.get_component_rich_style("log-view--stderr", partial=True))
@@ -248,7 +248,8 @@ class LogView(ScrollView, can_focus=True):
         mark = STDERR_GUTTER if from_stderr and first_row else " " * GUTTER
         mark_style = base + self.get_component_rich_style("log-view--stderr-mark", partial=True)
         gutter = Segment(mark, mark_style if from_stderr else base)
-        body = Strip(text.render(self.app.console), text.cell_len)
+        # The widget's own colours under every span's (a bare Text renders unstyled runs with no style).
+        body = Strip(text.render(self.app.console), text.cell_len).apply_style(base)
         if not self.wrap:
             body = body.crop_extend(scroll_x, scroll_x + width - GUTTER, base)
         else:

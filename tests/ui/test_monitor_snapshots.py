@@ -17,9 +17,12 @@ from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import StatusPicker
+from jobtui.screens.log_viewer import LogViewer
 from jobtui.screens.monitor import MonitorScreen
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.job_table import JobTable
+from jobtui.widgets.log_view import LogView
+from jobtui.widgets.workers_view import WorkersView
 from tests.support.helpers import definition, run_until_status, status_of
 
 SIZE = (150, 44)
@@ -181,3 +184,59 @@ def test_envelope_tree_with_envelopes(envelope_scene: Store, snap_compare: Any) 
 
 def test_monitor_in_spanish(scene: Store, snap_compare: Any) -> None:
     assert snap_compare(app(scene, lang="es"), terminal_size=SIZE, run_before=settled(5, job_id=1))
+
+
+def test_the_workers_view(scene: Store, snap_compare: Any) -> None:
+    """`3`: the engine with its slots, jobs held and heartbeat, and the last hour's throughput. Its host
+    and pid are the machine's: set to fixed ones, so the picture is the same on every machine."""
+    with scene.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE workers SET host = 'vm-01', pid = 4242")
+
+    async def workers(pilot: Pilot[Any]) -> None:
+        await settled(5)(pilot)
+        await pilot.press("3")
+        screen = pilot.app.screen_stack[1]
+        assert isinstance(screen, MonitorScreen)
+        view = screen.query_one(WorkersView)
+        for _ in range(200):
+            if view.data is not None:
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
+
+    assert snap_compare(app(scene), terminal_size=SIZE, run_before=workers)
+
+
+@pytest.fixture
+def log_scene(store: Store, actions: Actions, engine: Engine) -> Store:
+    """A finished job whose op wrote to stdout and stderr (apart in time: two pipes keep no order between
+    writes a few microseconds apart)."""
+    job_id = actions.submit(
+        definition(
+            'name = "build-api"\nproject = "payments"\n[[run]]\nname = "compile"\n'
+            'run = "echo compiling 42 modules; sleep 0.2; echo warning: flag -O1 is deprecated >&2; '
+            'sleep 0.2; echo linking api; sleep 0.2; echo error: retrying the upload once >&2; '
+            'sleep 0.2; echo uploaded api.tar"\n'
+        )
+    )
+    run_until_status(engine, job_id, "FINISHED")
+    return store
+
+
+def test_the_log_viewer(log_scene: Store, snap_compare: Any) -> None:
+    """`l`: the job's log, stderr lines marked in the gutter, the engine's own lines dimmed, a search's
+    matches highlighted with the cursor on the first, and the state line."""
+
+    async def log_viewer(pilot: Pilot[Any]) -> None:
+        await settled(1, job_id=1)(pilot)
+        await pilot.press("l")
+        for _ in range(200):
+            if isinstance(pilot.app.screen, LogViewer) and "uploaded api.tar" in pilot.app.screen.query_one(
+                LogView
+            ).model.lines:
+                break
+            await pilot.pause(0.05)
+        await pilot.press("slash", *"api", "enter")
+        await pilot.pause(0.2)
+
+    assert snap_compare(app(log_scene), terminal_size=(120, 30), run_before=log_viewer)

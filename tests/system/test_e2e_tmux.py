@@ -50,6 +50,12 @@ def setup(tmp_path: Path) -> Iterator[tuple[Store, Terminal]]:
     db = f"sqlite:///{tmp_path / 'jobs.db'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBTUI_")}
     env.update(PYTHONPATH=str(ROOT), TERM="xterm-256color", JOBTUI_KEYS=str(tmp_path / "no-keys.toml"))
+    # A pager that keeps what it was given (test_o_opens_the_whole_log_in_the_pager).
+    pager = tmp_path / "pager.sh"
+    kept = tmp_path / "paged"
+    pager.write_text(f'#!/bin/sh\ncp "$1" {kept}.tmp && mv {kept}.tmp {kept}.log\n')
+    pager.chmod(0o755)
+    env["PAGER"] = str(pager)
     store = Store(db)
     daemon = subprocess.Popen(
         [sys.executable, "-m", "jobtui.cli", "daemon", "--db", db], env=env, stderr=subprocess.DEVNULL
@@ -154,3 +160,25 @@ def test_a_filter_typed_in_one_burst_after_slash_never_acts_on_the_job(setup: tu
     term.keys("Enter")
     term.wait_for_text(f"#{waiting} apache-cap")
     assert status_of(store, waiting) == "APPROVAL", term.screen()
+
+
+def test_o_opens_the_whole_log_in_the_pager_and_the_viewer_comes_back(
+    setup: tuple[Store, Terminal], tmp_path: Path
+) -> None:
+    store, term = setup
+    actions = Actions(store, Actor("e2e"))
+    op = "seq 1 3000; printf '\\\\033[31mred\\\\n'; echo oops >&2"
+    job_id = actions.submit(definition(f'name = "chatty"\n[[run]]\nrun = "{op}"\n'))
+    wait_for(lambda: status_of(store, job_id) == "FINISHED", what="the job to finish")
+    term.wait_for_text("chatty")
+    term.keys("l")
+    term.wait_for_text(f"Log #{job_id} chatty")
+    term.wait_for_text("the job ended")
+    term.keys("o")
+    paged = tmp_path / "paged.log"
+    wait_for(paged.exists, what="the pager to be given the log")
+    text = paged.read_text()
+    # The whole log, not the viewer's window of it; cleaned for a terminal; the stderr mark taken out.
+    assert "\n1\n2\n3\n" in text and "\n3000\nred\noops\n" in text
+    assert "\x1b" not in text
+    term.wait_for_text(f"Log #{job_id} chatty")  # the dashboard is back, on the viewer

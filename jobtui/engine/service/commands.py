@@ -303,7 +303,10 @@ COMMANDS: tuple[Command, ...] = (
         "full_log",
         "l",
         {"en": "Log", "es": "Log"},
-        {"en": "The job's whole log, scrollable", "es": "El log completo del pase, con desplazamiento"},
+        {
+            "en": "The job's log: follows new output, / search, w wrap, Y copy a line, o in $PAGER",
+            "es": "El log del pase: sigue lo nuevo, / buscar, w ajustar, Y copiar una línea, o en $PAGER",
+        },
         Acts.JOB,
         cli_usage="jobtui log ID",
     ),

@@ -135,6 +135,23 @@ def test_an_op_whose_program_does_not_exist_fails_with_127_and_says_so_in_its_lo
     assert "no-such-program-jobtui: not found" in Path(job.log_path).read_text()
 
 
+def test_an_op_leaving_a_process_that_holds_its_output_ends_when_it_exits(
+    engine: Engine, store: Store, submit: Submit, tmp_path: Path
+) -> None:
+    """The starter reads an op's output from pipes; it sees the op end by its pidfd, not by the pipes
+    closing, which what the op left in the background holds (the job does not wait 30 s for it). What is
+    left may still write (its pipe stays read: no SIGPIPE), into the job's log file."""
+    late = tmp_path / "late"
+    job_id = submit(
+        'name = "leaves-one"\n[[run]]\n'
+        f'run = "sleep 30 & (sleep 0.5; echo late-output; touch {late}) & echo op-done"\n'
+    )
+    job = run_until_status(engine, job_id, "FINISHED", timeout=10)
+    wait_for(late.exists, what="the process left behind to write after the op ended")
+    wait_for(lambda: "late-output" in Path(job.log_path).read_text(), what="its output in the log")
+    assert "op-done" in Path(job.log_path).read_text()
+
+
 def test_cancel_terminates_the_whole_process_tree(
     engine: Engine, store: Store, submit: Submit, actions: Actions
 ) -> None:

@@ -43,6 +43,7 @@ NOT_FOUND, NOT_EXECUTABLE = 127, 126
 # raw log ignores it.
 STDERR_MARK = b"\x1b_stderr\x1b\\"
 READ_BYTES = 64 * 1024
+DRAIN_READS = 256  # 16 MB: more than a pipe holds, bounded when something left behind keeps writing
 # Pipes of ended ops still held by what they left running; past this many the oldest is closed.
 LINGERING = 64
 
@@ -130,7 +131,6 @@ class Pumps:
         self.open: dict[int, Pump] = {}
         self.running: list[int] = []  # the running op's pipes
 
-
     def add(self, pump: Pump) -> None:
         self.open[pump.fd] = pump
         while len(self.open) > LINGERING + 2:
@@ -151,10 +151,12 @@ class Pumps:
             del self.open[fd]
 
     def drain(self, fds: Sequence[int]) -> None:
-        """What these pipes hold now (their op ended): to the log before its status is written."""
+        """What these pipes hold now (their op ended): to the log before its status is written. At most
+        DRAIN_READS reads a pipe: what the op left running may write on; that is pumped later."""
         for fd in fds:
-            pump = self.open.get(fd)
-            while pump is not None and fd in self.open and select.select([fd], [], [], 0)[0]:
+            for _ in range(DRAIN_READS):
+                if fd not in self.open or not select.select([fd], [], [], 0)[0]:
+                    break
                 self.pump(fd)
 
 

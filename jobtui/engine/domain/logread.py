@@ -66,9 +66,15 @@ class StreamSplit:
                 else:
                     self._stderr = False
                 self._line_start = False
-            if not self._stderr and STDERR_MARK[:2] not in data[at:]:
-                # No mark in what is left: stdout to its end (most logs, most of the time), but for a
-                # last line that may be the start of a mark.
+            if not self._stderr:
+                # Stdout up to the next line that may start with a mark (finding, not slicing: a log of
+                # random bytes has a line start with an escape every few kilobytes).
+                next_start = data.find(b"\n" + STDERR_MARK[:1], at)
+                if next_start >= 0:
+                    runs.add(data[at : next_start + 1], False)
+                    self._line_start, at = True, next_start + 1
+                    continue
+                # None in what is left: stdout to its end, but for a last line that may begin a mark.
                 last = data.rfind(b"\n", at) + 1
                 if last and last < len(data) and not final and STDERR_MARK.startswith(data[last:]):
                     runs.add(data[at:last], False)

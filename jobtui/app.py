@@ -143,6 +143,7 @@ class JobtuiApp(App[int]):
             db_label=self.db_label,
             alerts=self._alert_settings(),
         )
+        monitor.engine_serving = self.engine_serving()
         self.push_screen(monitor)
         self._apply_keymap(monitor)
         if self._first_view() == "envelopes":
@@ -153,6 +154,10 @@ class JobtuiApp(App[int]):
     def _may_embed(self) -> bool:
         # Read-only never runs jobs; `embedded=False` is the user saying a daemon (or nothing) runs them.
         return not self.readonly and self._embedded_choice is not False
+
+    def engine_serving(self) -> bool:
+        """Whether an engine runs this database's jobs: this app's, or a live daemon."""
+        return self._embed or self._daemon is not None
 
     def engine_label(self) -> str:
         """The header's words for what runs this database's jobs."""
@@ -216,7 +221,7 @@ class JobtuiApp(App[int]):
         label = self.engine_label()
         for screen in self.screen_stack:
             if isinstance(screen, MonitorScreen):
-                screen.set_engine_label(label)
+                screen.set_engine_label(label, self.engine_serving())
 
     def on_monitor_screen_first_paint(self) -> None:
         self._open_store()

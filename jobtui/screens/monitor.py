@@ -89,6 +89,7 @@ class MonitorScreen(MonitorActions):
         self.alerter = Alerter(alerts or AlertSettings(), lang)
         self.listing = backend.listing
         self.engine_label = engine_label
+        self.engine_serving = True  # the app says otherwise (set_engine_label) once it has looked
         self.db_label = db_label or backend.url
         self.readonly = readonly
         self.lang = lang
@@ -177,12 +178,14 @@ class MonitorScreen(MonitorActions):
     def table(self) -> JobTable:
         return self.query_one(JobTable)
 
-    def set_engine_label(self, label: str) -> None:
+    def set_engine_label(self, label: str, serving: bool = True) -> None:
         """The engine serving the database changed (a daemon went stale, the embedded engine started):
-        the bar says so now, even while frozen or under a dialog, when the poller installs nothing."""
-        if label == self.engine_label:
+        the bar says so now, even while frozen or under a dialog, when the poller installs nothing.
+        `serving`: whether any engine runs the jobs (none: the header counts the jobs left waiting)."""
+        if label == self.engine_label and serving == self.engine_serving:
             return
         self.engine_label = label
+        self.engine_serving = serving
         if self.is_mounted and not self._leaving:
             self.query_one(StatusBar).show_engine(label)
         self.wake(force=True)
@@ -206,7 +209,7 @@ class MonitorScreen(MonitorActions):
     # What the poller asks on the worker thread (see PollerHost): values the UI thread replaces whole.
 
     def job_query(self) -> Query:
-        return Query(self.filter, self.order, self.frozen, self.engine_label)
+        return Query(self.filter, self.order, self.frozen, self.engine_label, self.engine_serving)
 
     def holds_still(self) -> bool:
         return self.frozen or self.app.screen is not self

@@ -15,6 +15,7 @@ from textual.worker import get_current_worker
 
 from jobtui.engine.domain.alerting import Entered
 from jobtui.engine.errors import ReadFailed, Refusal
+from jobtui.engine.read.engines import waiting
 from jobtui.engine.read.listing import JobFilter, JobRow, JobSort
 from jobtui.engine.service.envelope_tree import TreeData
 from jobtui.widgets.detail import JobDetail
@@ -52,6 +53,7 @@ class Query:
     order: JobSort
     frozen: bool
     engine_label: str
+    engine_serving: bool = True  # an engine runs the jobs (embedded, or a live daemon)
 
 
 @dataclass(frozen=True)
@@ -394,6 +396,7 @@ class Poller:
                 queue_reason=reason,
                 counts=listing.status_counts(query.filter.show_system),
                 shown=listing.shown_counts(query.filter),
+                unserved=0 if query.engine_serving else waiting(listing, self._backend.now()),
                 user=self._backend.actor.user,
                 database=self._db_label,
                 engine=query.engine_label,

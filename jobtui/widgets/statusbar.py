@@ -28,6 +28,8 @@ class BarState:
     readonly: bool = False
     # Jobs per status among those the filter shows; None when no filter narrows them (`counts` then).
     shown: dict[str, int] | None = None
+    # Jobs due and waiting while no engine runs them (no daemon, none embedded): 0 when one does.
+    unserved: int = 0
 
 
 class StatusBar(Static):
@@ -94,6 +96,9 @@ class StatusBar(Static):
         parts.append((Text(f" {visible(state.user)}"), 2))
         parts.append((Text(f" · {visible(state.database)}"), 1))
         parts.append((Text(f" · {visible(state.engine)}"), KEEP))
+        if state.unserved:
+            unserved = t("bar.unserved", lang, count=state.unserved)
+            parts.append((Text(f" ⚠ {unserved} ", style="bold reverse"), KEEP))
         if state.readonly:
             parts.append((Text(f" · {t('bar.readonly', lang)}", style="bold"), KEEP))
         parts.append((Text("  "), 0))

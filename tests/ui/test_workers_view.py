@@ -13,6 +13,7 @@ from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import ConfirmDialog
 from jobtui.widgets.job_table import JobTable
+from jobtui.widgets.statusbar import StatusBar
 from jobtui.widgets.workers_view import WorkersView, sparkline
 from tests.support.helpers import run_until_status
 from tests.support.ops_running import wait_op_started
@@ -49,6 +50,7 @@ async def test_three_shows_each_engine_with_its_busy_slots_jobs_heartbeat_and_th
             assert sum(data.throughput.finished) == 1 and sum(data.throughput.failed) == 0
             text = screen_text(screen)
             assert "1/2" in text and "live" in text and str(held) in text
+            assert "no engine" not in str(screen.query_one(StatusBar).render())  # this engine serves
             assert "1 · max 1/min" in text  # the finished job, in this minute's bar
             assert view.has_focus
             # A job key does nothing here: no job is shown to act on.
@@ -65,6 +67,9 @@ async def test_jobs_due_with_no_live_engine_are_said_to_wait_for_one(store: Stor
     async with app_for(store).run_test(size=(140, 40)) as pilot:
         screen = monitor(pilot)
         await until(pilot, lambda: screen.query_one(JobTable).total == 1, "the job")
+        # The header says so in every view: no daemon, and this dashboard runs no engine (embedded=False).
+        bar = screen.query_one(StatusBar)
+        await until(pilot, lambda: "1 due, no engine" in str(bar.render()), "the header's warning")
         await pilot.press("3")
         view = screen.query_one(WorkersView)
         await until(pilot, lambda: view.data is not None, "the workers view")

@@ -39,6 +39,7 @@ async def test_the_filter_in_force_shows_with_how_many_jobs_match_and_says_when_
         await pilot.press(*"-9")
         await until(pilot, lambda: line.said.startswith("0 of 5 jobs"), "0 of 5")
         assert "Nothing matches" in line.said and line.has_class("nothing-shown")
+        assert "Esc clears the text" in line.said  # and how to get jobs back
         await pilot.press("escape")
         await until(pilot, lambda: table.total == 5 and line.has_class("hidden"), "the filter cleared")
         await pilot.press("f")

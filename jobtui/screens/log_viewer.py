@@ -8,7 +8,6 @@ import os
 import shlex
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from typing import ClassVar, Protocol
 
 from textual import work
@@ -69,6 +68,7 @@ class LogViewer(DialogScreen[None]):
         self._follower = LogFollower(FULL_LOG_BYTES)  # read by the reading worker only
         self._done = False  # the job ended and its last output was read
         self._reading = False
+        self._said_failure = False  # the last read failed and the operator was told
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog large"):
@@ -99,13 +99,17 @@ class LogViewer(DialogScreen[None]):
         try:
             ended = self.logs.has_ended(self.job_id)
             data, skipped, reset = self._follower.read(self.job_id, self.logs)
-        except (ReadFailed, Refusal) as exc:
-            self.app.call_from_thread(self._failed, str(exc))
+        except ReadFailed as exc:  # the database busy or away for now: the next look may find it
+            self.app.call_from_thread(self._failed, str(exc), False)
+            return
+        except Refusal as exc:
+            self.app.call_from_thread(self._failed, str(exc), True)
             return
         self.app.call_from_thread(self._append, data, skipped, reset, ended)
 
     def _append(self, data: bytes, skipped: int, reset: bool, ended: bool) -> None:
         self._reading = False
+        self._said_failure = False
         self._done = ended
         view = self.query_one(LogView)
         first = not view.model.lines
@@ -119,10 +123,13 @@ class LogViewer(DialogScreen[None]):
             view.feed(data, follow=self.following or first)
         self._show_state()
 
-    def _failed(self, why: str) -> None:
+    def _failed(self, why: str, final: bool) -> None:
+        """A read failed: said once (not every half second); a refusal ends the reading for good."""
         self._reading = False
-        self._done = True
-        self.notify(why, severity="error", markup=False)
+        self._done = final
+        if final or not self._said_failure:
+            self.notify(why, severity="error", markup=False)
+        self._said_failure = True
 
     # -- keys --------------------------------------------------------------------------------------------
 
@@ -173,18 +180,34 @@ class LogViewer(DialogScreen[None]):
         self.notify(t("logview.copied", self.lang, chars=len(line)), timeout=2)
 
     def action_pager(self) -> None:
-        """The whole log, cleaned for the terminal, in $PAGER (less when unset), the dashboard suspended."""
+        """The whole log, cleaned for the terminal, in $PAGER (less when unset), the dashboard suspended.
+        The log is read into a file off the UI thread first (it may be large)."""
+        self._write_whole_log()
+
+    @work(thread=True, exclusive=True, group="log-pager")
+    def _write_whole_log(self) -> None:
+        try:
+            path = self._whole_log()
+        except (ReadFailed, Refusal, OSError) as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        self.app.call_from_thread(self._page, path)
+
+    def _page(self, path: str) -> None:
         pager = shlex.split(os.environ.get("PAGER") or "less")
         try:
-            with self._whole_log() as path, self.app.suspend():
+            with self.app.suspend():
                 subprocess.run([*pager, path], check=False)
         except SuspendNotSupported:
             self.notify(t("logview.no_pager", self.lang, id=self.job_id), severity="warning")
-        except (ReadFailed, Refusal, OSError) as exc:
+        except OSError as exc:  # no such pager
             self.notify(str(exc), severity="error", markup=False)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
-    @contextlib.contextmanager
-    def _whole_log(self) -> Iterator[str]:
+    def _whole_log(self) -> str:
+        """The whole log in a temporary file of the user's (0600), stream marks out, escapes cleaned."""
         split, text = StreamSplit(), LogText()
         fd, path = tempfile.mkstemp(prefix=f"jobtui-job-{self.job_id}-", suffix=".log")
         try:
@@ -197,10 +220,11 @@ class LogViewer(DialogScreen[None]):
                         break
                     out.write(text.feed(split.text(piece.data)))
                 out.write(text.feed(split.text(b"", final=True)))
-            yield path
-        finally:
+        except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(path)
+            raise
+        return path
 
     def _show_state(self) -> None:
         view = self.query_one(LogView)

@@ -54,15 +54,18 @@ class LogLines:
         self._split, self._text, self._open = StreamSplit(), LogText(), False
 
     def _add(self, text: str, from_stderr: bool) -> None:
+        """Tabs become spaces (a terminal would move to its own tab stop, off the drawn line); a line with
+        any stderr in it counts as stderr's."""
         if not text:
             return
         pieces = text.split("\n")
         for n, piece in enumerate(pieces):
             last = n == len(pieces) - 1
             if n == 0 and self._open:
-                self.lines[-1] += piece
+                self.lines[-1] = (self.lines[-1] + piece).expandtabs()
+                self.stderr[-1] = self.stderr[-1] or from_stderr
             elif not (last and not piece):
-                self.lines.append(piece)
+                self.lines.append(piece.expandtabs())
                 self.stderr.append(from_stderr)
         self._open = bool(pieces[-1])
 

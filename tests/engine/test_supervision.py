@@ -152,6 +152,22 @@ def test_an_op_leaving_a_process_that_holds_its_output_ends_when_it_exits(
     assert "op-done" in Path(job.log_path).read_text()
 
 
+def test_what_an_op_left_running_can_still_write_after_the_engine_stops(
+    engine: Engine, store: Store, submit: Submit, tmp_path: Path
+) -> None:
+    """The starter leaves with its engine; a child of its own goes on reading the pipes that what an op
+    left in the background still holds, so that process never writes to a closed pipe (SIGPIPE)."""
+    late, gate = tmp_path / "late", tmp_path / "gate"
+    wait = f"while [ ! -f {gate} ]; do sleep 0.02; done"
+    left = f"({wait}; echo late-output; echo late-err >&2; touch {late}) &"
+    job_id = submit(f'name = "leaves-one"\n[[run]]\nrun = "{left}"\n')
+    job = run_until_status(engine, job_id, "FINISHED", timeout=10)
+    engine.shutdown()  # its starters leave
+    gate.touch()
+    wait_for(late.exists, what="the process left behind to write after its engine stopped")
+    wait_for(lambda: "late-err" in Path(job.log_path).read_text(), what="its output in the log")
+
+
 def test_cancel_terminates_the_whole_process_tree(
     engine: Engine, store: Store, submit: Submit, actions: Actions
 ) -> None:

@@ -11,7 +11,6 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.logread import STDERR_MARK
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.reads import Reads
-from jobtui.engine.worker import opstarter
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.log_viewer import LogViewer
 from jobtui.widgets.log_view import LogView
@@ -36,10 +35,6 @@ def op_lines(view: LogView) -> list[tuple[str, bool]]:
     """The op's own lines (not the engine's "[jobtui …]" ones), each with whether it came from stderr."""
     pairs = zip(view.model.lines, view.model.stderr, strict=True)
     return [(ln, err) for ln, err in pairs if not ln.startswith("[jobtui")]
-
-
-def test_the_op_starter_and_the_readers_agree_on_the_stderr_mark() -> None:
-    assert opstarter.STDERR_MARK == STDERR_MARK  # opstarter imports nothing of jobtui: kept equal here
 
 
 async def test_stderr_lines_are_marked_and_stdout_lines_are_not(
@@ -74,6 +69,43 @@ async def test_stderr_lines_are_marked_and_stdout_lines_are_not(
     raw = Reads(store, Actor("tester")).log_end(job_id, 1 << 20).data
     assert STDERR_MARK in raw
     assert b"out-1\nerr-1\nerr-2\nerr-3out-2\n" in StreamSplit().text(raw, final=True)
+
+
+def test_each_byte_keeps_its_stream_when_both_write_on_one_line(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    pause = "sleep 0.1"
+    job_id = submit(
+        'name = "mixed-lines"\n[[run]]\n'
+        f'run = "printf abc; {pause}; echo err >&2; {pause}; printf more >&2; {pause}; echo out; {pause}; '
+        f'echo end >&2"\n'
+    )
+    run_until_ended(engine, job_id)
+    from jobtui.engine.domain.logread import StreamSplit
+
+    raw = Reads(store, Actor("tester")).log_end(job_id, 1 << 20).data
+    flags = [(byte, err) for data, err in StreamSplit().feed(raw, final=True) for byte in data]
+    text = bytes(byte for byte, _ in flags)
+    # The op's part: after the engine's "started" line, before its "done" line.
+    op = flags[text.index(b"\n") + 1 : text.rindex(b"[jobtui")]
+    runs: list[tuple[bytes, bool]] = []
+    for byte, err in op:
+        if runs and runs[-1][1] == err:
+            runs[-1] = (runs[-1][0] + bytes([byte]), err)
+        else:
+            runs.append((bytes([byte]), err))
+    assert runs == [(b"abc", False), (b"err\nmore", True), (b"out\n", False), (b"end\n", True)]
+
+
+def test_tabs_become_spaces_and_a_line_with_stderr_in_it_is_stderr_s() -> None:
+    from jobtui.engine.domain.logread import STDERR_MARK, STDOUT_MARK
+    from jobtui.widgets.log_view import LogLines
+
+    lines = LogLines()
+    lines.feed(b"name\tvalue\nhalf ")
+    lines.feed(STDERR_MARK + b"warn" + STDOUT_MARK + b"\n")
+    assert lines.lines == ["name    value", "half warn"]  # a tab moves to the next column of 8
+    assert lines.stderr == [False, True]
 
 
 async def test_the_viewer_follows_a_running_job_until_moved_up_and_f_follows_again(

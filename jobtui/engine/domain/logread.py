@@ -34,63 +34,46 @@ class LogEnd:
     cursor: LogCursor
 
 
-# Before each line an op wrote to its stderr, in its log (the op starter writes it: see
-# engine.worker.opstarter.STDERR_MARK). An APC string, which a terminal shown the raw log ignores.
+# Around what an op wrote to its stderr, in its log (the op starter writes them: see
+# engine.worker.opstarter): APC strings, which a terminal shown the raw log ignores.
 STDERR_MARK = b"\x1b_stderr\x1b\\"
+STDOUT_MARK = b"\x1b_stdout\x1b\\"
+_MARKS = {STDERR_MARK: True, STDOUT_MARK: False}
+_MARK_START = STDERR_MARK[:2]
 
 
 class StreamSplit:
-    """A log's bytes, piece by piece, as runs of (bytes, from stderr) with the stderr marks taken out: what
-    the op wrote, byte for byte, and which stream each line came from. A mark split between two pieces is
+    """A log's bytes, piece by piece, as runs of (bytes, from stderr) with the stream marks taken out: what
+    the op wrote, byte for byte, and which stream each byte came from. A mark split between two pieces is
     held back until the next piece tells (`final`: no next piece, hold nothing)."""
 
     def __init__(self) -> None:
         self._held = b""
-        self._line_start = True
-        self._stderr = False  # the line being read came from stderr
+        self._stderr = False  # the bytes being read came from stderr
 
     def feed(self, data: bytes, final: bool = False) -> list[tuple[bytes, bool]]:
         data, self._held = self._held + data, b""
         runs = _Runs()
         at = 0
         while at < len(data):
-            if self._line_start:
-                rest = data[at : at + len(STDERR_MARK)]
-                if rest == STDERR_MARK:
-                    at += len(STDERR_MARK)
-                    self._stderr = True
-                elif STDERR_MARK.startswith(rest) and not final:
-                    # The mark, or stdout bytes that start like it: the next piece says.
-                    self._held = data[at:]
-                    break
-                else:
-                    self._stderr = False
-                self._line_start = False
-            if not self._stderr:
-                # Stdout up to the next line that may start with a mark (finding, not slicing: a log of
-                # random bytes has a line start with an escape every few kilobytes).
-                next_start = data.find(b"\n" + STDERR_MARK[:1], at)
-                if next_start >= 0:
-                    runs.add(data[at : next_start + 1], False)
-                    self._line_start, at = True, next_start + 1
-                    continue
-                # None in what is left: stdout to its end, but for a last line that may begin a mark.
-                last = data.rfind(b"\n", at) + 1
-                if last and last < len(data) and not final and STDERR_MARK.startswith(data[last:]):
-                    runs.add(data[at:last], False)
-                    self._held, self._line_start = data[last:], True
-                    break
-                runs.add(data[at:], False)
-                self._line_start = data.endswith(b"\n")
+            found = data.find(_MARK_START, at)  # found, not sliced: binary output has one every few KB
+            if found < 0:
+                # An escape at the very end may begin a mark: the next piece says.
+                end = len(data) - 1 if data.endswith(b"\x1b") and not final else len(data)
+                runs.add(data[at:end], self._stderr)
+                self._held = data[end:]
                 break
-            newline = data.find(b"\n", at)
-            end = len(data) if newline < 0 else newline + 1
-            runs.add(data[at:end], self._stderr)
-            self._line_start = newline >= 0
-            at = end
-        if final and self._held:
-            runs.add(self._held, False)
-            self._held = b""
+            runs.add(data[at:found], self._stderr)
+            rest = data[found : found + len(STDERR_MARK)]
+            if rest in _MARKS:
+                self._stderr = _MARKS[rest]
+                at = found + len(rest)
+            elif not final and len(rest) < len(STDERR_MARK) and any(m.startswith(rest) for m in _MARKS):
+                self._held = data[found:]
+                break
+            else:  # the op's own escape sequence
+                runs.add(data[found : found + 2], self._stderr)
+                at = found + 2
         return runs.done()
 
     def text(self, data: bytes, final: bool = False) -> bytes:
@@ -116,4 +99,4 @@ class _Runs:
         return [(b"".join(parts), stderr) for parts, stderr in self._runs]
 
 
-__all__ = ["STDERR_MARK", "LogCursor", "LogEnd", "LogPiece", "StreamSplit"]
+__all__ = ["STDERR_MARK", "STDOUT_MARK", "LogCursor", "LogEnd", "LogPiece", "StreamSplit"]

@@ -23,6 +23,7 @@ import contextlib
 import errno
 import os
 import pickle
+import resource
 import select
 import signal
 import struct
@@ -38,14 +39,24 @@ REQUESTS, REPLIES = 0, 1
 # Python ignores these; an op gets them back at their defaults, as subprocess's restore_signals does.
 RESTORED_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 NOT_FOUND, NOT_EXECUTABLE = 127, 126
-# Before each line an op writes to its stderr, in its log (domain.logread.STDERR_MARK, which readers take
-# out: kept equal by a test, as this file imports nothing of jobtui). An APC string: a terminal shown the
-# raw log ignores it.
+# Around what an op writes to its stderr, in its log (domain.logread's marks, which readers take out:
+# kept equal by a test, as this file imports nothing of jobtui). APC strings: a terminal shown the raw log
+# ignores them.
 STDERR_MARK = b"\x1b_stderr\x1b\\"
+STDOUT_MARK = b"\x1b_stdout\x1b\\"
 READ_BYTES = 64 * 1024
 DRAIN_READS = 256  # 16 MB: more than a pipe holds, bounded when something left behind keeps writing
-# Pipes of ended ops still held by what they left running; past this many the oldest is closed.
-LINGERING = 64
+# Pipes (the running op's two among them) the starter pumps at most: those of ended ops are still held by
+# what they left running; past this many the oldest is closed. Each costs two descriptors (pipe, log).
+def _pipes_at_most() -> int:
+    """LINGERING: within the descriptors the starter may open (ops inherit its limit, left as it is)."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return 1024
+    return max(8, min(1024, (soft - 64) // 2))
+
+
+LINGERING = _pipes_at_most()
 
 
 def _can_capture() -> bool:
@@ -70,6 +81,7 @@ def serve() -> None:
         pumps.until_readable(REQUESTS)
         request = read_message(REQUESTS)
         if request is None:
+            pumps.linger()
             return
         request_id, argv, env_base, env_changes, log, first_line, status = request
         assert isinstance(argv, list) and isinstance(env_changes, dict) and isinstance(first_line, bytes)
@@ -88,14 +100,16 @@ def serve() -> None:
 
 
 class Pump:
-    """One op's stdout or stderr: a pipe whose bytes the starter appends to the op's log, each stderr line
-    after STDERR_MARK. Both go through the starter, so the log keeps them in the order the starter reads
-    them (an op writing both at once may see two writes swap; a terminal would keep them)."""
+    """One op's stdout or stderr: a pipe whose bytes the starter appends to the op's log, what came from
+    stderr between STDERR_MARK and STDOUT_MARK, in one write (so it is whole whatever else writes to the
+    log: the engine's lines, what another op left running). Both go through the starter, so the log keeps
+    them in the order the starter reads them (two writes to the two streams microseconds apart may swap;
+    a terminal would keep them)."""
 
-    __slots__ = ("fd", "line_start", "log", "marked")
+    __slots__ = ("fd", "log", "marked")
 
     def __init__(self, fd: int, log: int, marked: bool) -> None:
-        self.fd, self.log, self.marked, self.line_start = fd, log, marked, True
+        self.fd, self.log, self.marked = fd, log, marked
 
     def pump(self) -> bool:
         """Append what the pipe holds now to the log; False at its end (closed then)."""
@@ -109,7 +123,7 @@ class Pump:
             self.close()
             return False
         if self.marked:
-            data, self.line_start = mark_lines(data, self.line_start)
+            data = STDERR_MARK + data + STDOUT_MARK
         with contextlib.suppress(OSError):  # a full disk loses output, never the op's status
             view = memoryview(data)
             while view:
@@ -124,31 +138,45 @@ class Pump:
 
 class Pumps:
     """Every pipe the starter pumps: the running op's, and those of ops that ended while something they
-    started (in the background) still holds them: that keeps writing to its job's log, never to a closed
-    pipe (SIGPIPE), for as long as the starter runs, up to LINGERING pipes."""
+    started (in the background) still holds them: that keeps writing to its job's log file, never to a
+    closed pipe (SIGPIPE), for as long as it holds them (`linger` when the starter leaves), up to
+    LINGERING pipes (past them the oldest is closed)."""
 
     def __init__(self) -> None:
         self.open: dict[int, Pump] = {}
         self.running: list[int] = []  # the running op's pipes
+        self._poll = select.poll()
 
     def add(self, pump: Pump) -> None:
         self.open[pump.fd] = pump
-        while len(self.open) > LINGERING + 2:
-            self.open.pop(next(iter(self.open))).close()
+        self._poll.register(pump.fd, select.POLLIN)
+        while len(self.open) > LINGERING:
+            self._close(next(iter(self.open)))
 
     def until_readable(self, fd: int) -> None:
-        """Pump the pipes until `fd` is readable."""
-        while True:
-            ready = select.select([fd, *self.open], [], [])[0]
-            for ready_fd in ready:
-                if ready_fd != fd:
+        """Pump the pipes until `fd` is readable (a negative `fd`: until every pipe is closed)."""
+        if fd >= 0:
+            self._poll.register(fd, select.POLLIN)
+        try:
+            while fd >= 0 or self.open:
+                ready = {ready_fd for ready_fd, _ in self._poll.poll()}
+                for ready_fd in ready - {fd}:
                     self.pump(ready_fd)
-            if fd in ready:
-                return
+                if fd in ready:
+                    return
+        finally:
+            if fd >= 0:
+                self._poll.unregister(fd)
 
     def pump(self, fd: int) -> None:
-        if not self.open[fd].pump():
+        pump = self.open.get(fd)
+        if pump is not None and not pump.pump():
             del self.open[fd]
+            self._poll.unregister(fd)
+
+    def _close(self, fd: int) -> None:
+        self.open.pop(fd).close()
+        self._poll.unregister(fd)
 
     def drain(self, fds: Sequence[int]) -> None:
         """What these pipes hold now (their op ended): to the log before its status is written. At most
@@ -159,18 +187,19 @@ class Pumps:
                     break
                 self.pump(fd)
 
-
-def mark_lines(data: bytes, line_start: bool) -> tuple[bytes, bool]:
-    """`data` with STDERR_MARK before each line that starts in it; whether a line starts after it."""
-    lines = data.split(b"\n")
-    last = lines.pop()
-    body = b"\n".join(STDERR_MARK + line for line in lines)
-    if lines:
-        body = (body if line_start else body[len(STDERR_MARK) :]) + b"\n"
-        if last:
-            body += STDERR_MARK + last
-        return body, not last
-    return (STDERR_MARK + last if line_start else last), False
+    def linger(self) -> None:
+        """The starter is leaving (its engine stopped): a child of its own pumps what ops left running
+        still hold, until they let go, so they never write to a closed pipe."""
+        if not self.open:
+            return
+        with contextlib.suppress(OSError):
+            if os.fork() == 0:
+                for fd in (REQUESTS, REPLIES):  # the engine sees the starter leave, not this child
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                with contextlib.suppress(BaseException):
+                    self.until_readable(-1)
+                os._exit(0)
 
 
 def read_message(fd: int) -> tuple[object, ...] | None:
@@ -218,30 +247,40 @@ def start(
         fd = os.open(log, APPEND, 0o644)
     except OSError as exc:
         return f"{exc.strerror or exc}: {log}"
-    outputs: list[tuple[int, int]] = []  # (read end, write end) of the op's stdout and stderr pipes
+    # The op's stdout and stderr: (read end, write end, the log for what is read), all made before the
+    # spawn, so no descriptor running short after it can cost the op its status.
+    outputs: list[tuple[int, int, int]] = []
     try:
         if first_line:
             os.write(fd, first_line)
         log_start = os.lseek(fd, 0, os.SEEK_END)
         if CAPTURE:
-            outputs = [os.pipe2(os.O_CLOEXEC) for _ in range(2)]
-        pid = spawn(argv, env, fd, [write for _, write in outputs] or [fd, fd])
+            for _ in range(2):
+                read, write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+                os.set_blocking(write, True)  # the op writes as to a file; the starter never waits on a read
+                outputs.append((read, write, -1))
+                outputs[-1] = (read, write, os.dup(fd))
+        pid = spawn(argv, env, [write for _, write, _ in outputs] or [fd, fd])
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the command or its environment
-        for pipe in outputs:
-            for end in pipe:
-                os.close(end)
+        for ends in outputs:
+            for end in ends:
+                if end >= 0:
+                    os.close(end)
         os.close(fd)
         return str(exc)
-    for n, (read, write) in enumerate(outputs):
+    for n, (read, write, read_log) in enumerate(outputs):
         os.close(write)
-        os.set_blocking(read, False)
-        pumps.add(Pump(read, os.dup(fd), marked=n == 1))
+        pumps.add(Pump(read, read_log, marked=n == 1))
+    if isinstance(pid, NotRunnable):
+        # As under a shell: exit 127 for no such program, 126 for one that cannot be run; said in its log.
+        with contextlib.suppress(OSError):
+            os.write(fd, f"{STARTER_NAME}: {argv[0]}: {pid.why}\n".encode())
+        os.close(fd)
+        pumps.drain([read for read, _, _ in outputs])
+        write_status(status, f"{pid.code}\n".encode())
+        return f"{argv[0]}: {pid.why}"
     os.close(fd)
-    if pid is None:  # no such program: the op fails as under a shell (exit 127, said in its log)
-        pumps.drain([read for read, _ in outputs])
-        write_status(status, f"{NOT_FOUND}\n".encode())
-        return f"{argv[0]}: not found"
-    pumps.running = [read for read, _ in outputs]
+    pumps.running = [read for read, _, _ in outputs]
     return pid, log_start
 
 
@@ -272,31 +311,32 @@ def wait(pid: int, status: str, pumps: Pumps) -> int:
     return code
 
 
-def spawn(argv: Sequence[str], env: Mapping[str, str], log: int, outputs: Sequence[int]) -> int | None:
-    """The op's pid, leading a session of its own, its stdout and stderr on `outputs`; None when its
-    program cannot be run (said in its log)."""
+class NotRunnable:
+    """Why an op's program could not be run, and the exit code a shell gives for it."""
+
+    def __init__(self, code: int, why: str) -> None:
+        self.code, self.why = code, why
+
+
+def spawn(argv: Sequence[str], env: Mapping[str, str], outputs: Sequence[int]) -> int | NotRunnable:
+    """The op's pid, leading a session of its own, its stdout and stderr on `outputs`; or why its
+    program cannot be run."""
     path = resolve(argv[0], env)
-    failure = None
-    if path is not None:
-        actions = [
-            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, outputs[0], 1),
-            (os.POSIX_SPAWN_DUP2, outputs[1], 2),
-        ]
-        try:
-            return os.posix_spawn(
-                path, list(argv), env, file_actions=actions, setsid=True, setsigdef=RESTORED_SIGNALS
-            )
-        except OSError as exc:
-            if exc.errno != errno.ENOEXEC:
-                failure = exc.strerror
-            else:  # a script without a `#!` line runs under sh, as a shell runs it
-                shell = ["/bin/sh", path, *argv[1:]]
-                return os.posix_spawn(
-                    shell[0], shell, env, file_actions=actions, setsid=True, setsigdef=RESTORED_SIGNALS
-                )
-    os.write(log, f"{STARTER_NAME}: {argv[0]}: {failure or 'not found'}\n".encode())
-    return None
+    if path is None:
+        return NotRunnable(NOT_FOUND, "not found")
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_DUP2, outputs[0], 1),
+        (os.POSIX_SPAWN_DUP2, outputs[1], 2),
+    ]
+    options: dict[str, object] = {"file_actions": actions, "setsid": True, "setsigdef": RESTORED_SIGNALS}
+    try:
+        return os.posix_spawn(path, list(argv), env, **options)  # type: ignore[arg-type]
+    except OSError as exc:
+        if exc.errno == errno.ENOEXEC:  # a script without a `#!` line runs under sh, as a shell runs it
+            return os.posix_spawn("/bin/sh", ["/bin/sh", path, *argv[1:]], env, **options)  # type: ignore[arg-type]
+        code = NOT_FOUND if exc.errno in (errno.ENOENT, errno.ENOTDIR) else NOT_EXECUTABLE
+        return NotRunnable(code, exc.strerror or str(exc))
 
 
 def resolve(command: str, env: Mapping[str, str]) -> str | None:

@@ -135,6 +135,18 @@ def test_an_op_whose_program_does_not_exist_fails_with_127_and_says_so_in_its_lo
     assert "no-such-program-jobtui: not found" in Path(job.log_path).read_text()
 
 
+def test_an_op_whose_program_cannot_be_run_fails_with_126_and_says_why(
+    engine: Engine, store: Store, submit: Submit, tmp_path: Path
+) -> None:
+    script = tmp_path / "not-executable.sh"
+    script.write_text("#!/bin/sh\necho never\n")
+    script.chmod(0o644)
+    job_id = submit(f'name = "no-x"\n[[run]]\nargv = ["{script}"]\n')
+    job = run_until_status(engine, job_id, "ERROR")
+    assert detail(store, job_id)["tasks"][0]["steps"][0]["exit_code"] == 126  # as a shell says it
+    assert f"{script}: Permission denied" in Path(job.log_path).read_text()
+
+
 def test_an_op_leaving_a_process_that_holds_its_output_ends_when_it_exits(
     engine: Engine, store: Store, submit: Submit, tmp_path: Path
 ) -> None:

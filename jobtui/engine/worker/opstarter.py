@@ -90,8 +90,8 @@ def serve() -> None:
             base = env_base
         env = {**base, **env_changes}
         started = start(argv, env, log, first_line, status, pumps)
-        if isinstance(started, str):
-            engine = engine and reply(request_id, "error", started)
+        if isinstance(started, NotRunnable):
+            engine = engine and reply(request_id, "error", started.why, started.code)
             continue
         pid, log_start = started
         engine = engine and reply(request_id, "pid", pid, create_time(pid), log_start)
@@ -240,13 +240,13 @@ def reply(*message: object) -> bool:
 
 def start(
     argv: list[str], env: dict[str, str], log: str, first_line: bytes, status: str, pumps: Pumps
-) -> tuple[int, int] | str:
+) -> tuple[int, int] | NotRunnable:
     """(the op's pid, the log's size before the op could write to it), or why it could not start."""
     write_status(status, STARTED)  # before the spawn: a trace the op may have run, whatever follows
     try:
         fd = os.open(log, APPEND, 0o644)
     except OSError as exc:
-        return f"{exc.strerror or exc}: {log}"
+        return NotRunnable(NOT_FOUND, f"{exc.strerror or exc}: {log}")
     # The op's stdout and stderr: (read end, write end, the log for what is read), all made before the
     # spawn, so no descriptor running short after it can cost the op its status.
     outputs: list[tuple[int, int, int]] = []
@@ -267,7 +267,7 @@ def start(
                 if end >= 0:
                     os.close(end)
         os.close(fd)
-        return str(exc)
+        return NotRunnable(NOT_FOUND, str(exc))
     for n, (read, write, read_log) in enumerate(outputs):
         os.close(write)
         pumps.add(Pump(read, read_log, marked=n == 1))
@@ -278,7 +278,7 @@ def start(
         os.close(fd)
         pumps.drain([read for read, _, _ in outputs])
         write_status(status, f"{pid.code}\n".encode())
-        return f"{argv[0]}: {pid.why}"
+        return NotRunnable(pid.code, f"{argv[0]}: {pid.why}")
     os.close(fd)
     pumps.running = [read for read, _, _ in outputs]
     return pid, log_start
@@ -312,7 +312,9 @@ def wait(pid: int, status: str, pumps: Pumps) -> int:
 
 
 class NotRunnable:
-    """Why an op's program could not be run, and the exit code a shell gives for it."""
+    """Why an op could not be started, and the exit code a shell gives for it (127: no such program,
+    126: one that cannot be run; 127 too for what a shell would not get as far as: a log that cannot be
+    opened)."""
 
     def __init__(self, code: int, why: str) -> None:
         self.code, self.why = code, why

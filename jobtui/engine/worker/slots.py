@@ -132,7 +132,8 @@ class Slots:
                     except StarterLost as exc:  # it may have started: taken for vanished, never run twice
                         handle.ended_early = OpOutcome(None, f"op may have started: {exc}", vanished=True)
                     except Exception as exc:  # a bad log path, a full process table: the op fails
-                        handle.ended_early = OpOutcome(127, f"cannot start op: {exc}")
+                        code = getattr(exc, "exit_code", 127)  # the starter's, as a shell gives it
+                        handle.ended_early = OpOutcome(code, f"cannot start op: {exc}")
             if then is not None:
                 with contextlib.suppress(Exception):
                     then()

@@ -29,6 +29,14 @@ class StarterLost(OSError):
     """The starter died before saying whether it started the op."""
 
 
+class NotStarted(OSError):
+    """The starter could not start the op; `exit_code` is the op's, as a shell gives it."""
+
+    def __init__(self, why: str, exit_code: int) -> None:
+        super().__init__(why)
+        self.exit_code = exit_code
+
+
 class _Starter:
     """One starter process, used by one slot's thread only."""
 
@@ -138,7 +146,8 @@ class Spawner:
         if reply is None or reply[0] != request_id:
             raise StarterLost("the op starter exited before saying whether it started the op")
         if reply[1] == "error":
-            raise OSError(str(reply[2]))
+            code = reply[3] if len(reply) > 3 else opstarter.NOT_FOUND
+            raise NotStarted(str(reply[2]), code if isinstance(code, int) else opstarter.NOT_FOUND)
         pid, create_time, log_start = reply[2:5]
         assert isinstance(pid, int) and isinstance(create_time, float) and isinstance(log_start, int)
         return Spawned(starter, request_id, pid, create_time, log_start)

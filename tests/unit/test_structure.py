@@ -11,8 +11,9 @@ import grimp
 import jobtui
 from jobtui.engine.errors import BadInput, JobtuiError, Refusal
 
-# Raised and caught inside the engine only: a bug (TransitionError) or a lease taken over (LeaseLost).
-INTERNAL_ERRORS = {"TransitionError", "LeaseLost", "StarterLost"}
+# Raised and caught inside the engine only: a bug (TransitionError), a lease taken over (LeaseLost), an op
+# whose starter died or could not start it (StarterLost, NotStarted: they become the op's outcome).
+INTERNAL_ERRORS = {"TransitionError", "LeaseLost", "StarterLost", "NotStarted"}
 
 
 def _cycles(graph: grimp.ImportGraph) -> list[list[str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlmodel import select
 
 from jobtui.engine.db.models import OpRun
@@ -21,3 +23,12 @@ def wait_op_started(engine: Engine, store: Store, job_id: int) -> OpRun:
     op = running_op(store, job_id)
     assert op is not None and op.pid is not None
     return op
+
+
+def log_holds(store: Store, job_id: int, text: bytes) -> Callable[[], bool]:
+    """Whether the job's log, as readers get it from the database, holds `text` yet (for `run_until`)."""
+    from jobtui.engine.domain.permissions import Actor
+    from jobtui.engine.service.reads import Reads
+
+    reads = Reads(store, Actor("tester"))
+    return lambda: text in reads.log_end(job_id, 1 << 20).data

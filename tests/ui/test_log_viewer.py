@@ -14,7 +14,7 @@ from jobtui.engine.service.reads import Reads
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.log_viewer import LogViewer
 from jobtui.widgets.log_view import LogView
-from tests.support.ops_running import wait_op_started
+from tests.support.ops_running import log_holds, wait_op_started
 from tests.support.pilot import app_for, run_until_ended, select_job, until
 
 Submit = Callable[..., int]
@@ -115,13 +115,9 @@ async def test_the_viewer_follows_a_running_job_until_moved_up_and_f_follows_aga
     waits = [f"while [ ! -f {gate} ]; do sleep 0.02; done" for gate in gates]
     lines = "; ".join(f"{wait}; seq {n * 100 + 1} {n * 100 + 100}" for n, wait in enumerate(waits))
     job_id = submit(f'name = "chatty"\n[[run]]\nrun = "echo first; {lines}; sleep 30"\n')
-    reads = Reads(store, Actor("tester"))
-
-    def shipped(text: bytes) -> Callable[[], bool]:
-        return lambda: text in reads.log_end(job_id, 1 << 20).data
 
     wait_op_started(engine, store, job_id)
-    engine.run_until(shipped(b"first"))
+    engine.run_until(log_holds(store, job_id, b"first"))
     async with app_for(store).run_test(size=SIZE) as pilot:
         await select_job(pilot, job_id)
         await pilot.press("l")
@@ -131,21 +127,21 @@ async def test_the_viewer_follows_a_running_job_until_moved_up_and_f_follows_aga
         await until(pilot, lambda: ("first", False) in op_lines(view), "the first line")
 
         gates[0].touch()
-        await asyncio.to_thread(engine.run_until, shipped(b"\n100\n"))
+        await asyncio.to_thread(engine.run_until, log_holds(store, job_id, b"\n100\n"))
         await until(pilot, lambda: view.current_line() == "100", "the cursor following to line 100")
         assert view.scroll_y == view.max_scroll_y  # and the screen shows the end
 
         await pilot.press("up")  # moving up stops following
         assert not viewer_of(pilot).following and view.current_line() == "99"
         gates[1].touch()
-        await asyncio.to_thread(engine.run_until, shipped(b"\n200\n"))
+        await asyncio.to_thread(engine.run_until, log_holds(store, job_id, b"\n200\n"))
         await until(pilot, lambda: "200" in view.model.lines, "lines 101-200")
         assert view.current_line() == "99"  # new output arrived; the cursor stayed where it was put
 
         await pilot.press("F")  # following again: to the end at once, and with what comes
         assert viewer_of(pilot).following and view.current_line() == "200"
         gates[2].touch()
-        await asyncio.to_thread(engine.run_until, shipped(b"\n300\n"))
+        await asyncio.to_thread(engine.run_until, log_holds(store, job_id, b"\n300\n"))
         await until(pilot, lambda: view.current_line() == "300", "the cursor following to line 300")
         state = str(viewer_of(pilot).query_one("#log-state").render())
         assert "following" in state and "not following" not in state

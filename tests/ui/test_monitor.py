@@ -16,11 +16,9 @@ from textual.widgets import DataTable, Log, Static
 
 from jobtui.engine.db.models import Job, Task
 from jobtui.engine.db.store import Store
-from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.commands import BY_ID
 from jobtui.engine.service.envelope_actions import EnvelopeActions
-from jobtui.engine.service.reads import Reads
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import HelpScreen, NotificationsScreen, ReasonDialog
 from jobtui.widgets.detail import DetailPane, days_text, schedule_text
@@ -292,22 +290,17 @@ async def test_the_log_tail_follows_output_written_between_database_changes(
         f'name = "chatty"\n[[run]]\nrun = "echo first-line; while [ ! -f {gate} ]; do sleep 0.02; done; '
         f'echo second-line; sleep 30"\n'
     )
-    from tests.support.ops_running import wait_op_started
-
-    reads = Reads(store, Actor("tester"))
-
-    def shipped(text: bytes) -> Callable[[], bool]:
-        return lambda: text in reads.log_end(job_id, 1 << 20).data
+    from tests.support.ops_running import log_holds, wait_op_started
 
     wait_op_started(engine, store, job_id)
     # From here on the engine only ships the log (no job changes): the job's rows stand still.
-    engine.run_until(shipped(b"first-line"))
+    engine.run_until(log_holds(store, job_id, b"first-line"))
     async with app_for(store).run_test(size=SIZE) as pilot:
         await select_job(pilot, job_id)
         log = monitor(pilot).query_one(DetailPane).query_one("#log-tail")
         await until(pilot, lambda: "first-line" in "\n".join(log.lines), "the first output")  # type: ignore[attr-defined]
         gate.touch()
-        await asyncio.to_thread(engine.run_until, shipped(b"second-line"))
+        await asyncio.to_thread(engine.run_until, log_holds(store, job_id, b"second-line"))
         await until(pilot, lambda: "second-line" in "\n".join(log.lines), "output without a DB change")  # type: ignore[attr-defined]
 
 

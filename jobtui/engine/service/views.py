@@ -161,8 +161,9 @@ PREVIOUS_JOBS = 20
 
 def _add_previous_runs(job: Job, session: Session, steps: list[dict[str, Any]]) -> None:
     """Give each running op how long its last successful run took ("previous_took_s"): the same op of a
-    recent job of the same name (this job's other targets and earlier runs included), an ETA to set its
-    elapsed time against."""
+    recent job of the same name and project (this job's other targets and earlier runs included), an ETA
+    to set its elapsed time against. Of the job's own project only: whoever may see this job may see
+    those."""
     running = [step for step in steps if step["status"] == OpStatus.RUNNING]
     if not running:
         return
@@ -171,13 +172,19 @@ def _add_previous_runs(job: Job, session: Session, steps: list[dict[str, Any]]) 
     rows = session.execute(
         text(
             "SELECT name, step, started_at, completed_at FROM op_runs WHERE job_id IN "
-            f"(SELECT id FROM jobs WHERE name = :name AND system = {system} ORDER BY id DESC LIMIT :jobs) "
+            "(SELECT id FROM jobs WHERE name = :name AND project = :project "
+            f"AND system = {system} ORDER BY id DESC LIMIT :jobs) "
             "AND status = 'done' AND name IN :ops AND started_at IS NOT NULL AND completed_at IS NOT NULL "
             "ORDER BY completed_at DESC"
         )
         .bindparams(bindparam("ops", expanding=True))
         .columns(name=String(), step=String(), started_at=UTCDateTime(), completed_at=UTCDateTime()),
-        {"name": job.name, "jobs": PREVIOUS_JOBS, "ops": sorted({step["name"] for step in running})},
+        {
+            "name": job.name,
+            "project": job.project,
+            "jobs": PREVIOUS_JOBS,
+            "ops": sorted({step["name"] for step in running}),
+        },
     ).all()
     took: dict[tuple[str, str], float] = {}
     for name, step, started, completed in rows:

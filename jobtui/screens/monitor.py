@@ -275,6 +275,7 @@ class MonitorScreen(MonitorActions):
         tree = self.query_one(EnvelopeTree)
         if fetched.data is not None:
             tree.show(fetched.data)
+            self._show_envelope_if_on_one()  # its status, its jobs' may have changed
         enabled_before = self.check_action("rollback", ())
         self._envelope_check = (fetched.envelope_id, fetched.refusal)
         if self.check_action("rollback", ()) != enabled_before:
@@ -443,6 +444,7 @@ class MonitorScreen(MonitorActions):
         if job_id != self.tree_job_id:
             self.tree_job_id = job_id  # the pane (and the job keys) follow the tree's cursor
             self.wake(force=True)
+        self._show_envelope_if_on_one()  # at once: the tree's data has it, no read to wait for
         envelope_id = tree.selected_envelope_id()
         if envelope_id != self.tree_envelope_id:
             # `b` stays dimmed until the worker says whether this envelope may be rolled back.
@@ -518,6 +520,11 @@ class MonitorScreen(MonitorActions):
             return False
         detail = self.query_one(DetailPane).detail
         return (detail.job["id"] if detail is not None else None) != self.tree_job_id
+
+    def _show_envelope_if_on_one(self) -> None:
+        envelope = self.query_one(EnvelopeTree).selected_envelope() if self.envelopes_shown else None
+        if envelope is not None:
+            self.query_one(DetailPane).show_envelope(*envelope)
 
     def _show_no_job(self, pane: DetailPane) -> None:
         """No job to show: the envelope under the tree's cursor, if its line is, else nothing."""

@@ -135,6 +135,7 @@ def test_an_op_whose_program_does_not_exist_fails_with_127_and_says_so_in_its_lo
     assert "no-such-program-jobtui: not found" in Path(job.log_path).read_text()
 
 
+@pytest.mark.backends("sqlite")  # the op starter's, whatever the database
 def test_an_op_whose_program_cannot_be_run_fails_with_126_and_says_why(
     engine: Engine, store: Store, submit: Submit, tmp_path: Path
 ) -> None:
@@ -147,6 +148,7 @@ def test_an_op_whose_program_cannot_be_run_fails_with_126_and_says_why(
     assert f"{script}: Permission denied" in Path(job.log_path).read_text()
 
 
+@pytest.mark.backends("sqlite")  # the op starter's, whatever the database
 def test_an_op_leaving_a_process_that_holds_its_output_ends_when_it_exits(
     engine: Engine, store: Store, submit: Submit, tmp_path: Path
 ) -> None:
@@ -164,6 +166,7 @@ def test_an_op_leaving_a_process_that_holds_its_output_ends_when_it_exits(
     assert "op-done" in Path(job.log_path).read_text()
 
 
+@pytest.mark.backends("sqlite")  # the op starter's, whatever the database
 def test_what_an_op_left_running_can_still_write_after_the_engine_stops(
     engine: Engine, store: Store, submit: Submit, tmp_path: Path
 ) -> None:

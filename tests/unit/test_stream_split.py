@@ -49,7 +49,7 @@ def test_the_op_starter_and_the_readers_agree_on_the_marks() -> None:
     assert (opstarter.STDERR_MARK, opstarter.STDOUT_MARK) == (STDERR_MARK, STDOUT_MARK)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(writes=WRITES, cuts=st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=40))
 def test_marks_come_out_and_every_byte_keeps_its_stream_however_the_log_is_cut(
     writes: list[tuple[bool, bytes]], cuts: list[int]

@@ -159,6 +159,7 @@ class DetailPane(Vertical):
         self._built = False  # asked to build: compose() yields the widgets
         self._ready = False  # they are mounted
         self._pending: JobDetail | None = None
+        self._pending_envelope: tuple[EnvelopeLine, dict[int, JobStats]] | None = None
         self._last_info: tuple[str, tuple[Any, ...]] | None = None
         self._table_content: dict[str, tuple[tuple[Any, ...], ...]] = {}  # what each table shows
         self._steps_title = t("detail.steps", lang)
@@ -174,8 +175,11 @@ class DetailPane(Vertical):
         await self.recompose()
         self._ready = True
         pending, self._pending = self._pending, None
+        envelope, self._pending_envelope = self._pending_envelope, None
         if pending is not None:
             self.show(pending)
+        elif envelope is not None:
+            self.show_envelope(*envelope)
         else:
             self.show_empty()
 
@@ -225,6 +229,7 @@ class DetailPane(Vertical):
     def show_empty(self) -> None:
         self.detail = None
         self._pending = None
+        self._pending_envelope = None
         if not self.is_built:
             return
         self._last_info = None
@@ -241,6 +246,7 @@ class DetailPane(Vertical):
         with their statuses, progress and ops; the tables and the log are a job's, so they stay empty."""
         self.show_empty()
         if not self.is_built:
+            self._pending_envelope = (envelope, stats)  # shown once the pane's widgets are there
             return
         lang = self.lang
         text = Text()
@@ -270,6 +276,7 @@ class DetailPane(Vertical):
         return self._ready and self.is_attached and not (self._pruning or self._closing)
 
     def show(self, detail: JobDetail) -> None:
+        self._pending_envelope = None
         if not self.is_built:
             pending = self._pending
             if pending is not None and pending.job["id"] == detail.job["id"] and not detail.log_reset:

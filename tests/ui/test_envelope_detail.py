@@ -42,6 +42,8 @@ async def test_the_envelope_under_the_tree_cursor_shows_its_status_and_chain(
             if tree.selected_envelope_id() == envelope and tree.selected_job_id() is None:
                 break
             await pilot.press("down")
+        assert tree.selected_envelope_id() == envelope and tree.selected_job_id() is None
+        await until(pilot, lambda: pane.is_built, "the pane's widgets")
         info = pane.query_one("#detail-info", Static)
 
         def said() -> str:

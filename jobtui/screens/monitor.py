@@ -521,18 +521,17 @@ class MonitorScreen(MonitorActions):
         detail = self.query_one(DetailPane).detail
         return (detail.job["id"] if detail is not None else None) != self.tree_job_id
 
-    def _show_envelope_if_on_one(self) -> None:
+    def _show_envelope_if_on_one(self) -> bool:
+        """Show the envelope whose line is under the tree's cursor in the pane, if one is."""
         envelope = self.query_one(EnvelopeTree).selected_envelope() if self.envelopes_shown else None
         if envelope is not None:
             self.query_one(DetailPane).show_envelope(*envelope)
+        return envelope is not None
 
     def _show_no_job(self, pane: DetailPane) -> None:
         """No job to show: the envelope under the tree's cursor, if its line is, else nothing."""
-        envelope = self.query_one(EnvelopeTree).selected_envelope() if self.envelopes_shown else None
-        if envelope is None:
+        if not self._show_envelope_if_on_one():
             pane.show_empty()
-        else:
-            pane.show_envelope(*envelope)
 
     def _catch_up_with_tree(self) -> None:
         """Before a job key acts in the envelopes view: the pane, its snapshot and its allowed actions are

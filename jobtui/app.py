@@ -35,6 +35,7 @@ from jobtui.engine.service.policy import PolicyChanged, policy_change
 from jobtui.i18n import DEFAULT_LANG, t
 from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
+from jobtui.widgets.envelope_tree import EnvelopeTree
 from jobtui.widgets.status_style import use_palette
 from jobtui.widgets.statusbar import StatusBar
 
@@ -290,6 +291,8 @@ class JobtuiApp(App[int]):
         for screen in self.screen_stack:
             for bar in screen.query(StatusBar):
                 bar.redraw()
+            for tree in screen.query(EnvelopeTree):
+                tree.redraw()
 
     def _keep_theme(self, theme: str) -> None:
         try:

@@ -78,6 +78,11 @@ class EnvelopeTree(Tree[NodeData]):
         """Read and show at once (on the UI thread): for the moment the view opens."""
         self.show(self._load())
 
+    def redraw(self) -> None:
+        """Build the labels again from the data shown (in another palette: the theme changed)."""
+        if self.data is not None:
+            self.show(self.data)
+
     def show(self, data: TreeData) -> None:
         self.data = data
         path = self._key_path(self.cursor_node)

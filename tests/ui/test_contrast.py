@@ -12,10 +12,11 @@ from rich.color import Color
 
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.states import FINAL_STATUSES, NEEDS_ATTENTION, Status
+from jobtui.engine.service.actions import Actions
 from jobtui.widgets.job_table import JobTable
 from jobtui.widgets.status_style import STYLES, palette
 from jobtui.widgets.statusbar import StatusBar
-from tests.support.pilot import app_for, monitor, simple, until
+from tests.support.pilot import app_for, monitor, open_envelopes, simple, submit_envelope, until
 
 AA = 4.5
 
@@ -104,3 +105,27 @@ async def test_a_theme_picked_live_repaints_the_table_and_header_in_its_palette(
             return {span.style.background.rgb for span in spans if getattr(span.style, "background", None)}
 
         await until(pilot, lambda: (224, 224, 224) in grounds_drawn(), "the counts on the light tray")
+
+
+async def test_the_envelope_tree_takes_the_new_palette_at_once(
+    store: Store, actions: Actions, tmp_path: Path
+) -> None:
+    submit_envelope(actions, tmp_path, "release-9", {"build": "true"})
+    async with app_for(store).run_test(size=(140, 30)) as pilot:
+        tree = await open_envelopes(pilot)
+        await pilot.press("space")  # its job's line, with the job's status
+
+        def ready_colours() -> set[str]:
+            colours = set()
+            for line in range(tree.last_line + 1):
+                node = tree.get_node_at_line(line)
+                label = node.label if node is not None else None
+                for span in getattr(label, "spans", []):
+                    style = span.style
+                    if not isinstance(style, str) and style.color is not None:
+                        colours.add(style.color.get_truecolor().hex.upper())
+            return colours
+
+        await until(pilot, lambda: "#E0E0E0" in ready_colours(), "the dark palette's Ready in the tree")
+        pilot.app.theme = "textual-light"
+        await until(pilot, lambda: "#1A1A1A" in ready_colours(), "the light palette's Ready in the tree")

@@ -143,8 +143,8 @@ class JobtuiApp(App[int]):
             tz=self.tz,
             db_label=self.db_label,
             alerts=self._alert_settings(),
+            engine_serving=self.engine_serving(),
         )
-        monitor.engine_serving = self.engine_serving()
         self.push_screen(monitor)
         self._apply_keymap(monitor)
         if self._first_view() == "envelopes":

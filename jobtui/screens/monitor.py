@@ -83,13 +83,16 @@ class MonitorScreen(MonitorActions):
         tz: str | None = None,
         db_label: str | None = None,
         alerts: AlertSettings | None = None,
+        engine_serving: bool = True,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.alerter = Alerter(alerts or AlertSettings(), lang)
         self.listing = backend.listing
         self.engine_label = engine_label
-        self.engine_serving = True  # the app says otherwise (set_engine_label) once it has looked
+        # Whether an engine runs the jobs (none: the header counts those left waiting); known before the
+        # first fetch, which may start before the screen is mounted.
+        self.engine_serving = engine_serving
         self.db_label = db_label or backend.url
         self.readonly = readonly
         self.lang = lang

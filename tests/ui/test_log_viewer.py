@@ -129,10 +129,11 @@ async def test_the_viewer_follows_a_running_job_until_moved_up_and_f_follows_aga
         gates[0].touch()
         await asyncio.to_thread(engine.run_until, log_holds(store, job_id, b"\n100\n"))
         await until(pilot, lambda: view.current_line() == "100", "the cursor following to line 100")
-        assert view.scroll_y == view.max_scroll_y  # and the screen shows the end
+        await until(pilot, lambda: view.scroll_y == view.max_scroll_y, "the screen to show the end")
 
         await pilot.press("up")  # moving up stops following
-        assert not viewer_of(pilot).following and view.current_line() == "99"
+        await until(pilot, lambda: not viewer_of(pilot).following, "following to stop")
+        assert view.current_line() == "99"
         gates[1].touch()
         await asyncio.to_thread(engine.run_until, log_holds(store, job_id, b"\n200\n"))
         await until(pilot, lambda: "200" in view.model.lines, "lines 101-200")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -41,6 +42,11 @@ def toasts(pilot: Pilot[int]) -> list[str]:
     return [str(n.message) for n in pilot.app._notifications]
 
 
+def poller_looked(pilot: Any) -> Callable[[], bool]:
+    """Whether the poller took the feed's seq: what enters an alerting status from now on is news."""
+    return lambda: monitor(pilot)._poller._alert_seq is not None
+
+
 async def test_a_job_that_traps_rings_the_bell_notifies_the_desktop_and_toasts_naming_it(
     store: Store, submit: Submit, engine: Engine
 ) -> None:
@@ -48,7 +54,7 @@ async def test_a_job_that_traps_rings_the_bell_notifies_the_desktop_and_toasts_n
         written = terminal_output(pilot)
         table = monitor(pilot).query_one(JobTable)
         await until(pilot, lambda: table.total == 0 and monitor(pilot).alert_statuses() != frozenset())
-        await pilot.pause(0.3)  # the poller has taken the feed's seq: what comes now is news
+        await until(pilot, poller_looked(pilot), "the poller's first look at the feed")  # what comes is news
         job = submit('name = "patch-routers"\n[[run]]\nrun = "exit 1"\non_error = "trap"\n')
         run_until_status(engine, job, "TRAPPED")
         await until(pilot, lambda: any("\x1b]9;" in chunk for chunk in written), "the desktop notification")
@@ -65,7 +71,7 @@ async def test_a_burst_is_one_alert_that_counts_the_jobs(store: Store, submit: S
         written = terminal_output(pilot)
         table = monitor(pilot).query_one(JobTable)
         await until(pilot, lambda: table.total == 3, "the jobs")
-        await pilot.pause(0.3)
+        await until(pilot, poller_looked(pilot), "the poller's first look at the feed")
         with store.write() as s:  # all three fail in one transaction, as one engine pass would record them
             seqs = store.touch_many(s, ids)
             for job_id in ids:
@@ -106,7 +112,7 @@ async def test_a_job_that_needed_attention_before_the_dashboard_opened_is_no_new
     store.clock.advance(60)  # type: ignore[attr-defined]
     async with app_for(store).run_test(size=(120, 30)) as pilot:
         written = terminal_output(pilot)
-        await pilot.pause(0.3)
+        await until(pilot, poller_looked(pilot), "the poller's first look at the feed")
         with store.write() as s:
             store.touch(s, job)  # it changes again (a comment, a countdown) without entering ERROR anew
         await until(pilot, lambda: monitor(pilot).query_one(JobTable).total == 1, "the job")

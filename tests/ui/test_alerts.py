@@ -62,7 +62,8 @@ async def test_a_job_that_traps_rings_the_bell_notifies_the_desktop_and_toasts_n
         said = f"Job {job} patch-routers: Trapped"
         assert "\a" in out and f"\x1b]9;jobtui: needs attention: {said}\x07" in out
         assert f"\x1b]777;notify;jobtui: needs attention;{said}\x07" in out
-        assert any(said in toast for toast in toasts(pilot))
+        # The toast is a message the app handles after the write: waited for, not assumed.
+        await until(pilot, lambda: any(said in toast for toast in toasts(pilot)), "the toast")
 
 
 async def test_a_burst_is_one_alert_that_counts_the_jobs(store: Store, submit: Submit) -> None:

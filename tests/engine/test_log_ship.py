@@ -16,6 +16,7 @@ from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.reads import Reads
 from jobtui.engine.worker.logship import LogShipper, Source
 from jobtui.engine.worker.loop import Engine
+from jobtui.engine.worker.runner import OpContext
 from tests.support.helpers import job_of, run_until_status
 
 BACKENDS = ("sqlite", "postgresql")
@@ -153,3 +154,67 @@ def test_a_canceled_ops_output_and_its_termination_reach_the_database(
     actions.cancel(job_id)
     engine.run_until(lambda: b"op terminated (job CANCELED)" in _shipped(store, job_id))
     assert _shipped(store, job_id).count(b"before the cancel") == 1
+
+
+NOOP = "jobtui.engine.worker.runner:noop"
+
+
+def writes_to_its_log(context: OpContext) -> None:
+    """A call op that writes to its job's log (by the path its context gives)."""
+    with open(context.log_path, "a") as log:
+        log.write("written by the call\n")
+
+
+def _said(data: bytes) -> list[str]:
+    """Each line of a log, the engine's stamp taken off."""
+    return [
+        line.split("] ", 1)[1] if line.startswith("[jobtui ") else line for line in data.decode().splitlines()
+    ]
+
+
+def test_a_job_of_silent_call_ops_gets_no_file_and_its_lines_reach_the_database(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit(f'name = "silent"\n[[pre]]\ncall = "{NOOP}"\n[[run]]\ncall = "{NOOP}"\n')
+    job = run_until_status(engine, job_id, "FINISHED")
+    assert not Path(job.log_path).exists(), "creating a file would cost more than the rest of the op"
+    said = _said(_read_all(Reads(store, Actor("tester")), job_id))
+    assert [line.rsplit(": ", 1)[1] for line in said] == ["started", "done", "started", "done"]
+    assert said[0].startswith("PRE ") and said[2].startswith("RUN ")
+
+
+def test_a_call_op_writing_to_its_log_finds_its_started_line_first(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit(f'name = "writer"\n[[run]]\ncall = "{__name__}:writes_to_its_log"\n')
+    job = run_until_status(engine, job_id, "FINISHED")
+    on_file = Path(job.log_path).read_bytes()
+    said = _said(on_file)
+    assert said[1] == "written by the call" and said[0].endswith(": started") and said[2].endswith(": done")
+    assert len(said) == 3
+    assert _read_all(Reads(store, Actor("tester")), job_id) == on_file
+
+
+def test_a_process_op_after_a_silent_call_op_ships_its_file_from_the_start(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    """The silent op's lines went to the database alone: the file (the process op's) ships from byte 0,
+    and a re-adopting engine resumes after what the file shipped, not after those lines."""
+    job_id = submit(f'name = "mixed"\n[[pre]]\ncall = "{NOOP}"\n[[run]]\nrun = "echo from the process"\n')
+    job = run_until_status(engine, job_id, "FINISHED")
+    on_file = Path(job.log_path).read_bytes()
+    whole = _read_all(Reads(store, Actor("tester")), job_id)
+    said = _said(whole)
+    assert [line.rsplit(": ", 1)[-1] for line in said] == [
+        "started",
+        "done",
+        "started",
+        "from the process",
+        "done",
+    ]
+    assert whole.endswith(on_file) and _said(on_file)[0].startswith("RUN ")
+    shipper = LogShipper(store, engine.host)
+    source = Source(job_id, job.log_path)
+    with store.write() as s:
+        assert not shipper.ship(s, [source]), "nothing of the file is left to ship"
+    assert _read_all(Reads(store, Actor("tester")), job_id) == whole

@@ -11,6 +11,7 @@ then keeps every outcome and claim it meant to record, and records them once the
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterable
@@ -179,9 +180,13 @@ class Batch:
         lane.write(s, writes)
         # The lane's ended ops: their closing lines, and their logs up to them, with their end (the
         # walker's ship theirs as they record them).
+        ended = [src for src in done.logs if src.job_id in writes.ended_ops]
         state.shipper.ship_ended(
-            s, [(src, writes.ended_ops[src.job_id]) for src in done.logs if src.job_id in writes.ended_ops]
+            s, [(src, state.held_back(src.path) + writes.ended_ops[src.job_id]) for src in ended]
         )
+        held_back = [src.path for src in ended if state.held_back(src.path)]
+        if held_back:
+            state.store.after_commit(s, functools.partial(_drop_held_back, state, held_back))
         # The jobs held now (claims included: their files are not there yet, but they are not forgotten).
         done.more_logs = state.shipper.ship(s, log_sources(state.held.values()))
 
@@ -235,6 +240,11 @@ class Batch:
         for held in done.claimed:
             state.held.pop(held.job_id, None)
         state.put_back_started_pids(done.pids)
+
+
+def _drop_held_back(state: EngineState, paths: list[str]) -> None:
+    for path in paths:
+        state.drop_held_back(path)
 
 
 def _busy(state: EngineState, ended: set[int]) -> int:

@@ -7,6 +7,7 @@ pid's commit leaves an op the next engine finds by its token (sweeps), so it nev
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -112,7 +113,15 @@ def build_spec(state: EngineState, start: OpToStart) -> LaunchSpec:
     token = state.new_token()
     env[TOKEN_VAR] = token  # after the op's own env: the engine's, whatever the definition says
     context = OpContext(
-        start.job_id, start.job_name, start.step, start.target, start.exec, natures_file, env, start.log_path
+        start.job_id,
+        start.job_name,
+        start.step,
+        start.target,
+        start.exec,
+        natures_file,
+        env,
+        start.log_path,
+        functools.partial(state.write_held_back, start.log_path),
     )
     title = f"{start.step} {start.name}" + (f" [{start.target}]" if start.target else "")
     status_file = f"{state.log_dir}/job-{start.job_id}.op-{start.op_run_id}.rc"
@@ -130,14 +139,14 @@ def start(state: EngineState, slots: Slots, held: Held, spec: LaunchSpec) -> Non
     """Queue the op for `held` to the worker slots: the next free slot starts it (`_begin`)."""
     held.op_run_id = spec.op_run_id
     held.title = spec.title
-    held.log_path = spec.context.log_path  # the file the shipper reads
+    held.log_path = spec.context.log_file  # the file the shipper reads
     held.timeout_s = spec.timeout_s
     held.deadline = None  # its timeout counts from its start, not from its wait for a slot
     held.timed_out = False
     held.log_cap = None
     # Read here, not on the slot: only a failure to start the op itself may fail it (never the database's).
     cap_bytes = state.log_cap_bytes()
-    handle = SlotHandle(spec.context.log_path, spec.token)
+    handle = SlotHandle(spec.context.log_file, spec.token)
     held.handle = slots.submit(handle, lambda handle: _begin(state, held, spec, cap_bytes, handle))
 
 
@@ -149,8 +158,8 @@ def _begin(
     if spec.timeout_s:
         held.deadline = state.store.now().add(seconds=spec.timeout_s)
     if spec.call is not None:
-        state.append_log(spec.context.log_path, started)
-        call = CallHandle(spec.context.log_path)
+        state.hold_back(spec.context.log_file, started)
+        call = CallHandle(spec.context.log_file, spec.context.before_log)
         handle.inner = call
         target, context = spec.call, spec.context
         return lambda: call.run(target, context)
@@ -159,13 +168,13 @@ def _begin(
     if fault in ("kill-before-spawn", "kill-after-spawn"):
         _FAULT_LOCK.acquire()
     if fault == "kill-before-spawn":
-        state.append_log(spec.context.log_path, started)
+        state.append_log(spec.context.log_file, started)
         os.kill(os.getpid(), signal.SIGKILL)  # test hook: see FAULT_VAR
     process = ProcessHandle.start(
         state.spawner,
         spec.argv,
         spec.env,
-        spec.context.log_path,
+        spec.context.log_file,
         spec.status_file,
         spec.token,
         first_line=state.log_line(started),
@@ -175,7 +184,7 @@ def _begin(
         # the pid's commit. It changes nothing else and nothing of the op.
         os.kill(os.getpid(), signal.SIGKILL)
     # Everything after the log's size at the spawn is the op's.
-    cap = LogCap(spec.context.log_path, process.log_start, cap_bytes)
+    cap = LogCap(spec.context.log_file, process.log_start, cap_bytes)
     held.log_cap = cap
     handle.inner = process
     # Recorded by the next pass's batch (woken at once), with every other op started meanwhile: an

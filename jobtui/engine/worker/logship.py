@@ -35,6 +35,8 @@ CHUNK_BYTES = 64 * 1024
 # What ship_job reads at once when it ships everything left (an op's share is capped, not memory).
 READ_BYTES = 4 * 1024 * 1024
 _SESSION_KEY = "jobtui_logship"
+# The host of a chunk that was never in a file: the engine's lines for an op that wrote nothing (ship_ended).
+FILELESS = ""
 # Straight through the driver (db/raw.py): every pass runs them.
 _ALIVE = "SELECT id FROM jobs WHERE id IN :ids"
 _CHUNK = (
@@ -94,8 +96,9 @@ class LogShipper:
             pass
 
     def ship_ended(self, s: Session, ended: list[tuple[Source, str]]) -> None:
-        """The ops of these jobs ended: append each one's closing line (`text`) to its file and ship the
-        file to its end, one open of the file for both; `ship_all` for what one read leaves."""
+        """The ops of these jobs ended: append each one's closing lines (`text`) to its file and ship the
+        file to its end, one open of the file for both; `ship_all` for what one read leaves. A job without
+        a file (its ops wrote nothing) gets none: `text` goes to the database alone (FILELESS)."""
         if not ended:
             return
         given = {source.job_id: source for source, _ in ended}
@@ -110,19 +113,25 @@ class LogShipper:
                 continue
             start = _offset(s, self._shipped, source.job_id)
             try:
-                fd = os.open(source.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-                try:
-                    os.write(fd, text.encode())
-                    end = os.lseek(fd, 0, os.SEEK_END)
-                    if source.job_id not in alive or end <= start:
-                        # Deleted meanwhile; or cut by hand below what went: on from its new end.
-                        tentative[source.job_id] = min(start, end)
-                        continue
-                    data = os.pread(fd, min(end - start, READ_BYTES), start)
-                finally:
-                    os.close(fd)
+                fd = os.open(source.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+            except FileNotFoundError:
+                if source.job_id in alive:
+                    rows.append(self._fileless(source.job_id, text, now))
+                continue
             except OSError:
                 continue
+            try:
+                os.write(fd, text.encode())
+                end = os.lseek(fd, 0, os.SEEK_END)
+                if source.job_id not in alive or end <= start:
+                    # Deleted meanwhile; or cut by hand below what went: on from its new end.
+                    tentative[source.job_id] = min(start, end)
+                    continue
+                data = os.pread(fd, min(end - start, READ_BYTES), start)
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
             self._rows(source.job_id, start, data, now, rows)
             tentative[source.job_id] = start + len(data)
             if start + len(data) < end:
@@ -224,6 +233,10 @@ class LogShipper:
                     "at": now,
                 }
             )
+
+    def _fileless(self, job_id: int, text: str, now: pendulum.DateTime) -> dict[str, object]:
+        """The chunk of engine lines that never went to a file: from no host's file (`_resume` skips it)."""
+        return {"job_id": job_id, "host": FILELESS, "file_offset": 0, "data": text.encode(), "at": now}
 
     def _commit_later(self, s: Session) -> None:
         """What was shipped counts once the transaction commits (never when it fails: shipped again)."""

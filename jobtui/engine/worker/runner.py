@@ -21,7 +21,7 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import psutil
@@ -63,7 +63,16 @@ class OpContext:
     exec: int
     natures_file: str
     env: Mapping[str, str]
-    log_path: str
+    log_file: str  # the engine's name for it: reading it writes nothing (see log_path)
+    # Writes the engine's lines it held back (the op's "started") to the file: a silent call creates none.
+    before_log: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def log_path(self) -> str:
+        """The job's log file, for a call that writes to it: the engine's lines before the op's own."""
+        if self.before_log is not None:
+            self.before_log()
+        return self.log_file
 
 
 class OpHandle(Protocol):
@@ -336,8 +345,9 @@ class CallHandle:
     pid: int | None = None
     create_time: float | None = None
 
-    def __init__(self, log_path: str) -> None:
+    def __init__(self, log_path: str, before_log: Callable[[], None] | None = None) -> None:
         self._log_path = log_path
+        self._before_log = before_log
         # Set by `run` on the slot's thread, `_returned` last: once it is set, the other two are final.
         self._result: Any = None
         self._raised: BaseException | None = None
@@ -377,6 +387,8 @@ class CallHandle:
         return OpOutcome(code, _describe_exit(code))
 
     def _log(self, text: str) -> None:
+        if self._before_log is not None:
+            self._before_log()
         try:
             with open(self._log_path, "a", encoding="utf-8") as log:
                 log.write(text)

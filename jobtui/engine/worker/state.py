@@ -101,6 +101,9 @@ class EngineState:
         self._environment: dict[str, str] | None = None
         self._log_cap: tuple[int, float] | None = None  # (bytes, when read on the monotonic clock)
         self.shipper = LogShipper(store, host)  # the held jobs' logs into the database
+        # Engine lines not yet in their log file (a call op's "started", until the call writes to the log
+        # or ends): a silent call op's job gets no file; its lines reach the database alone (Batch).
+        self._held_back: dict[str, str] = {}
         self.spawner = Spawner()  # starts the process ops, with the first one
 
     def wake(self) -> None:
@@ -149,7 +152,9 @@ class EngineState:
         self.store.after_commit(s, lambda: self.let_go(job_id))
 
     def let_go(self, job_id: int) -> None:
-        self.held.pop(job_id, None)
+        held = self.held.pop(job_id, None)
+        if held is not None:
+            self._held_back.pop(held.log_path, None)
         self.shipper.forget(job_id)  # another engine may ship this job's file next
 
     def log_cap_bytes(self) -> int:
@@ -171,14 +176,37 @@ class EngineState:
         self.append_log(job.log_path, line)
 
     def append_log(self, path: str, line: str) -> None:
-        if not path:
-            return
+        """Append `line`, stamped, after the lines held back for `path`."""
+        if path:
+            self._write_log(path, self._held_back.pop(path, "") + self.log_line(line))
+
+    def hold_back(self, path: str, line: str) -> None:
+        """`line`, stamped, is the log's next line once something else is written to it (`append_log`,
+        `write_held_back`); unless nothing is, and the pass ships it with the op's end (`held_back`).
+        Creating a file costs more than everything else the engine does for a silent op."""
+        if path:
+            self._held_back[path] = self._held_back.get(path, "") + self.log_line(line)
+
+    def held_back(self, path: str) -> str:
+        """The lines held back for `path` (kept until `drop_held_back`: the pass may fail)."""
+        return self._held_back.get(path, "")
+
+    def drop_held_back(self, path: str) -> None:
+        self._held_back.pop(path, None)
+
+    def write_held_back(self, path: str) -> None:
+        """The lines held back for `path` into its file: something is about to write to it."""
+        text = self._held_back.pop(path, "")
+        if text:
+            self._write_log(path, text)
+
+    def _write_log(self, path: str, text: str) -> None:
         # Three system calls, where open() makes six: each lets another thread take the interpreter lock,
         # and the engine's thread and its slots all append lines.
         with contextlib.suppress(OSError):
             fd = os.open(path, LOG_APPEND, 0o644)
             try:
-                os.write(fd, self.log_line(line).encode())
+                os.write(fd, text.encode())
             finally:
                 os.close(fd)
 

@@ -9,7 +9,10 @@ times are stored exactly as the UTCDateTime columns store them, and read back as
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,9 +31,9 @@ AUDIT_ROWS = (
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
 
-def execute_many(session: Session, sql: str, rows: Sequence[Mapping[str, Any]]) -> int | None:
-    """Run `sql` once per row in `session`'s transaction; how many rows it changed (None where the driver
-    does not say: psycopg's executemany)."""
+def execute_many(session: Session, sql: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Run `sql` once per row in `session`'s transaction (SQLite: executemany; PostgreSQL: one
+    statement over arrays, `_set_based`); how many rows it changed."""
     if not rows:
         return 0
     connection = session.connection()
@@ -44,9 +47,96 @@ def execute_many(session: Session, sql: str, rows: Sequence[Mapping[str, Any]]) 
             return int(cursor.rowcount)
         finally:
             cursor.close()
+    statement = _set_based(sql)
+    converted: dict[int, datetime] = {}
+    if statement.keys:
+        # One UPDATE joins each target row once: the last row given for a key wins, as one at a time.
+        rows = list({tuple(row[key] for key in statement.keys): row for row in rows}.values())
+    columns = {name: [_plain(row[name], converted) for row in rows] for name in statement.params}
     with driver.cursor() as cursor:
-        cursor.executemany(to_psycopg(sql), [_aware(row) for row in rows])
-    return None
+        cursor.execute(statement.sql, columns)
+        return int(cursor.rowcount)
+
+
+@dataclass(frozen=True)
+class _SetBased:
+    """A one-row statement run for many rows at once on PostgreSQL: its parameters become arrays that
+    `unnest` turns back into rows, so the server plans and runs one statement, not one per row."""
+
+    sql: str
+    params: tuple[str, ...]  # in the order of the arrays
+    keys: tuple[str, ...]  # an UPDATE's WHERE parameters: what names its target row
+
+
+_UPDATE = re.compile(r"UPDATE (\w+) SET (.+) WHERE (.+)", re.DOTALL)
+_INSERT = re.compile(r"INSERT INTO (\w+) \(([^)]*)\) VALUES \(([^)]*)\)", re.DOTALL)
+_ASSIGN = re.compile(r"(\w+) = (.+)")
+
+
+@functools.lru_cache(maxsize=64)
+def _set_based(sql: str) -> _SetBased:
+    """`sql` (`UPDATE t SET col = expr, ... WHERE col = :p AND ...` or `INSERT INTO t (cols) VALUES
+    (exprs)`, each expr a `:name`, a literal or NULL) as one statement over arrays of its parameters,
+    each cast to the type of the column it is assigned to or compared with."""
+    types: dict[str, str] = {}
+
+    def bind(table: str, column: str, expr: str) -> str:
+        for name in _PARAMS.findall(expr):
+            types.setdefault(name, _pg_type(table, column))
+        return _PARAMS.sub(r"v_.\1", expr)
+
+    if (update := _UPDATE.fullmatch(sql.strip())) is not None:
+        table, assignments, where = update.groups()
+        sets = []
+        for assignment in assignments.split(", "):
+            column, expr = _ASSIGN.fullmatch(assignment.strip()).groups()  # type: ignore[union-attr]
+            sets.append(f"{column} = {bind(table, column, expr)}")
+        conditions, keys = [], []
+        for condition in where.split(" AND "):
+            column, expr = _ASSIGN.fullmatch(condition.strip()).groups()  # type: ignore[union-attr]
+            keys += _PARAMS.findall(expr)
+            conditions.append(f"t_.{column} = {bind(table, column, expr)}")
+        head = f"UPDATE {table} AS t_ SET {', '.join(sets)}"
+        tail = " WHERE " + " AND ".join(conditions)
+    elif (insert := _INSERT.fullmatch(sql.strip())) is not None:
+        table, column_list, value_list = insert.groups()
+        columns = [c.strip() for c in column_list.split(",")]
+        values = [bind(table, c, v.strip()) for c, v in zip(columns, value_list.split(","), strict=True)]
+        head = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)}"
+        # Ids in the rows' order: readers read a job's log chunks in id order.
+        tail, keys = " ORDER BY ord_", []
+    else:
+        raise ValueError(f"not a one-row UPDATE or INSERT: {sql}")
+    params = tuple(types)
+    arrays = ", ".join(f"%({name})s::{types[name]}[]" for name in params)
+    source = f" FROM unnest({arrays}) WITH ORDINALITY AS v_({', '.join(params)}, ord_)"
+    return _SetBased(head + source + tail, params, tuple(keys))
+
+
+_PARAMS = re.compile(r"(?<![:\w]):(\w+)")
+
+
+def _pg_type(table: str, column: str) -> str:
+    from sqlalchemy.dialects import postgresql
+    from sqlmodel import SQLModel
+
+    import jobtui.engine.db.models  # noqa: F401  (the tables' metadata)
+
+    return str(SQLModel.metadata.tables[table].c[column].type.compile(dialect=postgresql.dialect()))
+
+
+def _plain(value: Any, times: dict[int, datetime]) -> Any:
+    """`value` as psycopg dumps fastest: a time as a standard library datetime in UTC (psycopg dumps a
+    pendulum one through pendulum's own, slow, arithmetic); each time object converted once."""
+    if not isinstance(value, datetime):
+        return value
+    key = id(value)
+    if key not in times:
+        utc = _utc(value)
+        times[key] = datetime(
+            utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=UTC
+        )
+    return times[key]
 
 
 def select_rows(
@@ -63,15 +153,19 @@ def rows(
     session: Session, sql: str, params: Mapping[str, Any], times: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     """Run `sql` once in `session`'s transaction and return its rows as dicts (none for a statement that
-    returns nothing). A list parameter (never empty) is spread over its `IN :name`; the columns named in
-    `times` come back as aware UTC datetimes."""
+    returns nothing). A list parameter (never empty) is spread over its `IN :name` (on PostgreSQL, one
+    array: `= ANY(...)`, one statement text whatever its length); the columns named in `times` come back
+    as aware UTC datetimes."""
     connection = session.connection()
     driver = connection.connection.driver_connection
     assert driver is not None
     sqlite = connection.dialect.name == "sqlite"
     query, flat = sql, dict[str, Any]()
     for key, value in params.items():
-        if isinstance(value, list):
+        if isinstance(value, list) and not sqlite:
+            query = query.replace(f"IN :{key}", f"= ANY(:{key})")
+            flat[key] = value
+        elif isinstance(value, list):
             names = [f"{key}_{n}" for n in range(len(value))]
             query = query.replace(f"IN :{key}", "IN (" + ", ".join(f":{name}" for name in names) + ")")
             flat.update(zip(names, value, strict=True))
@@ -120,7 +214,8 @@ def _sqlite(value: Any) -> Any:
 
 
 def _aware(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _utc(value) if isinstance(value, datetime) else value for key, value in row.items()}
+    converted: dict[int, datetime] = {}
+    return {key: _plain(value, converted) for key, value in row.items()}
 
 
 def _utc(value: datetime) -> datetime:

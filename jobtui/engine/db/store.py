@@ -457,10 +457,18 @@ class Store:
         touched: dict[int | None, int] = session.info.setdefault("jobtui_touched", {})
         new = [job_id for job_id in job_ids if job_id not in touched]
         if new:
-            values = ", ".join(f"(:j{n}, 'job', :at)" for n in range(len(new)))
-            params: dict[str, Any] = {f"j{n}": job_id for n, job_id in enumerate(new)}
-            params["at"] = self.now()
-            sql = f"INSERT INTO changes (job_id, kind, at) VALUES {values} RETURNING seq, job_id"
+            params: dict[str, Any] = {"at": self.now()}
+            if self.is_sqlite:
+                values = ", ".join(f"(:j{n}, 'job', :at)" for n in range(len(new)))
+                params.update({f"j{n}": job_id for n, job_id in enumerate(new)})
+                sql = f"INSERT INTO changes (job_id, kind, at) VALUES {values} RETURNING seq, job_id"
+            else:  # one statement text, whatever the count (prepared once), seqs in the order given
+                params["ids"] = new
+                sql = (
+                    "INSERT INTO changes (job_id, kind, at) SELECT j, 'job', :at "
+                    "FROM unnest(CAST(:ids AS integer[])) WITH ORDINALITY AS v(j, o) ORDER BY o "
+                    "RETURNING seq, job_id"
+                )
             touched.update({row["job_id"]: int(row["seq"]) for row in raw.rows(session, sql, params)})
             if not self.is_sqlite and not session.info.get("jobtui_notified"):
                 session.execute(text(f"NOTIFY {wakeups.CHANNEL}"))

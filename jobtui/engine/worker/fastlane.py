@@ -328,7 +328,7 @@ class FastLane:
             assignments = ", ".join(f"{key} = :v_{key}" for key in keys) or "id = :j_id"
             sql = f"UPDATE jobs SET {assignments} WHERE id = :j_id AND lease = :j_lease"
             changed = execute_many(s, sql, rows)
-            if changed is not None and changed != len(rows):
+            if changed != len(rows):
                 # The leases were checked (and their rows locked) at the start of the pass: a bug.
                 raise RuntimeError(f"fast lane: {len(rows) - changed} job(s) lost their lease mid-pass")
 

@@ -1,0 +1,98 @@
+"""The engine's set-based writes (db/raw.py): many rows in one executemany (SQLite) or one statement over
+arrays (PostgreSQL) store exactly what one statement per row would."""
+
+from __future__ import annotations
+
+import pendulum
+from sqlalchemy import select
+
+from jobtui.engine.db.models import AUDIT, LOG_CHUNKS, TASKS
+from jobtui.engine.db.raw import AUDIT_ROWS, execute_many, rows
+from jobtui.engine.db.store import Store
+from jobtui.engine.service.actions import Actions
+from jobtui.engine.worker.logship import _CHUNK
+from tests.support.helpers import definition
+
+BACKENDS = ("sqlite", "postgresql")
+
+_TASK_SEEN = "UPDATE tasks SET status = :status, last_triggered_at = :now, current_step = NULL WHERE id = :id"
+
+
+def test_rows_are_inserted_in_the_order_given_nulls_and_times_included(
+    store: Store, actions: Actions
+) -> None:
+    (job_id,) = actions.submit_many(definition('name = "x"\n'), 1)
+    at = pendulum.datetime(2026, 12, 5, 7, 30, 0, 123456, tz="Europe/Madrid")
+    audit = [
+        {
+            "job_id": job_id,
+            "job_name": "x",
+            "at": at,
+            "who": "engine@here",
+            "action": f"step-{n}",
+            "from_status": None,
+            "to_status": "RUNNING" if n % 2 else None,
+            "comment": None,
+            "refused": n == 3,
+            "by_user": None,
+        }
+        for n in range(50)
+    ]
+    chunks = [
+        {"job_id": job_id, "host": "h", "file_offset": n, "data": bytes([n]) * 3, "at": at} for n in range(50)
+    ]
+    with store.write() as s:
+        assert execute_many(s, AUDIT_ROWS, audit) == 50
+        execute_many(s, _CHUNK, chunks)
+    with store.read() as s:
+        stored = s.execute(
+            select(AUDIT.c.action, AUDIT.c.at, AUDIT.c.to_status, AUDIT.c.refused)
+            .where(AUDIT.c.job_id == job_id, AUDIT.c.action.like("step-%"))
+            .order_by(AUDIT.c.id)
+        ).all()
+        data = s.execute(
+            select(LOG_CHUNKS.c.data).where(LOG_CHUNKS.c.job_id == job_id).order_by(LOG_CHUNKS.c.id)
+        )
+        assert [bytes(d) for (d,) in data] == [bytes([n]) * 3 for n in range(50)], "chunks read back in order"
+    assert [a for a, *_ in stored] == [f"step-{n}" for n in range(50)]
+    assert {when for _, when, *_ in stored} == {at.in_timezone("UTC")}
+    assert [(to, refused) for _, _, to, refused in stored][:4] == [
+        (None, False),
+        ("RUNNING", False),
+        (None, False),
+        ("RUNNING", True),
+    ]
+
+
+def test_an_update_counts_the_rows_it_changed_and_the_last_row_for_a_key_wins(
+    store: Store, actions: Actions
+) -> None:
+    (job_id,) = actions.submit_many(definition('name = "x"\ntargets = ["a", "b", "c"]\n'), 1)
+    with store.read() as s:
+        ids = [
+            i for (i,) in s.execute(select(TASKS.c.id).where(TASKS.c.job_id == job_id).order_by(TASKS.c.id))
+        ]
+    now = pendulum.datetime(2026, 12, 5, tz="UTC")
+    updates = [
+        {"id": ids[0], "status": "RUNNING", "now": now},
+        {"id": ids[1], "status": "RUNNING", "now": now},
+        {"id": 10**6, "status": "RUNNING", "now": now},  # no such task
+    ]
+    again = [
+        {"id": ids[0], "status": "FAILED", "now": now},
+        {"id": ids[0], "status": "SUCCEEDED", "now": now.add(seconds=1)},  # the same task again: it wins
+    ]
+    with store.write() as s:
+        changed = execute_many(s, _TASK_SEEN, updates)
+        execute_many(s, _TASK_SEEN, again)
+        found = rows(
+            s,
+            "SELECT id, status, last_triggered_at FROM tasks WHERE id IN :ids",
+            {"ids": ids},
+            ("last_triggered_at",),
+        )
+    assert changed == 2
+    by_id = {row["id"]: (row["status"], row["last_triggered_at"]) for row in found}
+    assert by_id[ids[0]] == ("SUCCEEDED", now.add(seconds=1))
+    assert by_id[ids[1]] == ("RUNNING", now)
+    assert by_id[ids[2]] == ("SCHEDULED", None)

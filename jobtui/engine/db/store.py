@@ -15,7 +15,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -469,11 +469,19 @@ class Store:
                     "FROM unnest(CAST(:ids AS integer[])) WITH ORDINALITY AS v(j, o) ORDER BY o "
                     "RETURNING seq, job_id"
                 )
-            touched.update({row["job_id"]: int(row["seq"]) for row in raw.rows(session, sql, params)})
-            if not self.is_sqlite and not session.info.get("jobtui_notified"):
-                session.execute(text(f"NOTIFY {wakeups.CHANNEL}"))
-                session.info["jobtui_notified"] = True
+            self.note_touched(
+                session, {row["job_id"]: int(row["seq"]) for row in raw.rows(session, sql, params)}
+            )
         return {job_id: touched[job_id] for job_id in job_ids}
+
+    def note_touched(self, session: Session, seqs: Mapping[int, int]) -> None:
+        """Feed rows a statement of the caller's inserted (job → seq): `touch` returns them for the rest of
+        the transaction, and viewers are told at commit."""
+        touched: dict[int | None, int] = session.info.setdefault("jobtui_touched", {})
+        touched.update(seqs.items())
+        if seqs and not self.is_sqlite and not session.info.get("jobtui_notified"):
+            session.execute(text(f"NOTIFY {wakeups.CHANNEL}"))
+            session.info["jobtui_notified"] = True
 
     def _new_change(self, session: Session, job_id: int | None, kind: str) -> int:
         row = {"job_id": job_id, "kind": kind, "at": self.now()}

@@ -31,9 +31,6 @@ _LOOK = (
 )
 
 
-_SET_SEQ = "UPDATE jobs SET seq = :seq WHERE id = :id"
-
-
 class Claimer:
     """Claims jobs for an engine's free slots, and remembers when the next job falls due."""
 
@@ -95,9 +92,6 @@ class Claimer:
                     for job_id, name, src, status in claimed
                 ],
             )
-        if claimed:
-            seqs = state.store.touch_many(s, [job_id for job_id, _, _, _ in claimed])
-            execute_many(s, _SET_SEQ, [{"seq": seq, "id": job_id} for job_id, seq in seqs.items()])
         held = [Held(job_id, lease) for job_id, _, _, _ in claimed]
         for one in held:
             state.held[one.job_id] = one
@@ -127,21 +121,25 @@ def _claim_where(
     state: EngineState, s: Session, where: str, order: str, now: pendulum.DateTime, limit: int, lease: str
 ) -> list[tuple[int, str, str, str]]:
     params = {"now": now, "w": state.worker_id, "lease": lease, "n": limit}
+    # Each claimed job's change-feed row and its seq are written with the claim (Store.touch).
     take = (
         "UPDATE jobs SET status = CASE WHEN {was} = 'ROLLBACK' THEN {was} ELSE 'RUNNING' END, "
-        "worker_id = :w, lease = :lease, due_at = NULL, status_since = :now "
+        "worker_id = :w, lease = :lease, due_at = NULL, status_since = :now, seq = {seq} "
     )
     if not state.store.is_sqlite:
         # One statement: the rows are locked as they are picked, and engines on other hosts skip them.
         taken = rows(
             s,
             f"WITH due AS (SELECT id, status FROM jobs WHERE {where} ORDER BY {order} "
-            "LIMIT :n FOR UPDATE SKIP LOCKED) "
-            + take.format(was="due.status")
-            + "FROM due WHERE jobs.id = due.id "
-            "RETURNING jobs.id, jobs.name, due.status AS was, jobs.status",
+            "LIMIT :n FOR UPDATE SKIP LOCKED), "
+            "feed AS (INSERT INTO changes (job_id, kind, at) SELECT id, 'job', :now FROM due ORDER BY id "
+            "RETURNING seq, job_id) "
+            + take.format(was="due.status", seq="feed.seq")
+            + "FROM due JOIN feed ON feed.job_id = due.id WHERE jobs.id = due.id "
+            "RETURNING jobs.id, jobs.name, due.status AS was, jobs.status, feed.seq",
             params,
         )
+        state.store.note_touched(s, {int(r["id"]): int(r["seq"]) for r in taken})
         return sorted((int(r["id"]), str(r["name"]), str(r["was"]), str(r["status"])) for r in taken)
     # SQLite cannot return the FROM table's columns; this transaction holds the only write lock, so
     # looking first and updating after is just as safe.
@@ -151,7 +149,12 @@ def _claim_where(
     ]
     if not due:
         return []
-    rows(s, take.format(was="status") + "WHERE id IN :ids", {**params, "ids": [r[0] for r in due]})
+    seqs = state.store.touch_many(s, [job_id for job_id, _, _ in due])
+    execute_many(
+        s,
+        take.format(was="status", seq=":seq") + "WHERE id = :id",
+        [{**params, "id": job_id, "seq": seqs[job_id]} for job_id, _, _ in due],
+    )
     claimed = []
     for job_id, name, was in sorted(due):
         after = was if was == Status.ROLLBACK.value else Status.RUNNING.value

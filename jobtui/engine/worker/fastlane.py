@@ -61,10 +61,11 @@ _PLAN_TIMES = ("max_start_at", "scheduled_at")
 _PLAN_TASKS = (
     "SELECT id, job_id, target, status, attempts FROM tasks WHERE job_id IN :ids ORDER BY job_id, position"
 )
+# Every execution's ops (kept to the job's current one below): no join with jobs, which PostgreSQL's
+# generic plan for a prepared statement made a scan of the whole jobs table.
 _PLAN_OPS = (
-    "SELECT o.id, o.job_id, o.task_id, o.step, o.op_index, o.name, o.status FROM op_runs o "
-    "JOIN jobs j ON j.id = o.job_id AND j.exec = o.exec "
-    "WHERE o.job_id IN :ids AND o.step <> 'ROLLBACK' ORDER BY o.job_id, o.position"
+    "SELECT id, job_id, exec, task_id, step, op_index, name, status FROM op_runs "
+    "WHERE job_id IN :ids AND step <> 'ROLLBACK' ORDER BY job_id, exec, position"
 )
 _LEASES = "SELECT id, lease FROM jobs WHERE id IN :ids"
 
@@ -109,14 +110,14 @@ class FastLane:
             tasks.setdefault(row["job_id"], {})[row["id"]] = PlanTask(
                 row["id"], row["target"], row["attempts"]
             )
-        ops: dict[int, list[PlanOp]] = {}
+        ops: dict[tuple[int, int], list[PlanOp]] = {}
         for row in select_rows(s, _PLAN_OPS, ids):
             op = PlanOp(row["id"], row["task_id"], row["step"], row["op_index"], row["name"], row["status"])
-            ops.setdefault(row["job_id"], []).append(op)
+            ops.setdefault((row["job_id"], row["exec"]), []).append(op)
         for row in select_rows(s, _PLAN_JOBS, ids, _PLAN_TIMES):
             job_id = row["id"]
             one = by_id[job_id]
-            job_ops = ops.get(job_id, [])
+            job_ops = ops.get((job_id, row["exec"]), [])
             if not self.enabled or job_id in walked or not _fresh(row, job_ops):
                 continue
             try:

@@ -27,12 +27,12 @@ CONNECT_TIMEOUT_S = 10
 # Idle connections a reader keeps for the next read (the monitor reads from two threads at most).
 IDLE_CONNECTIONS = 2
 
-_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+PARAM = re.compile(r"(?<![:\w]):(\w+)")  # a `:name` parameter (not a `::type` cast)
 
 
 def to_psycopg(sql: str) -> str:
     """SQL written with `:name` parameters, in psycopg's `%(name)s` style."""
-    return _PARAM.sub(r"%(\1)s", sql)
+    return PARAM.sub(r"%(\1)s", sql)
 
 
 def default_data_dir() -> Path:

@@ -16,9 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
-from jobtui.engine.db.driver import to_psycopg
+from jobtui.engine.db.driver import PARAM, to_psycopg
+from jobtui.engine.db.models import JOBS
+
+TABLES = JOBS.metadata.tables  # every table of the models, by name
 
 # Audit rows as the engine writes them (every column of the audit table but its id).
 AUDIT_ROWS = (
@@ -81,9 +85,9 @@ def _set_based(sql: str) -> _SetBased:
     types: dict[str, str] = {}
 
     def bind(table: str, column: str, expr: str) -> str:
-        for name in _PARAMS.findall(expr):
+        for name in PARAM.findall(expr):
             types.setdefault(name, _pg_type(table, column))
-        return _PARAMS.sub(r"v_.\1", expr)
+        return PARAM.sub(r"v_.\1", expr)
 
     if (update := _UPDATE.fullmatch(sql.strip())) is not None:
         table, assignments, where = update.groups()
@@ -94,7 +98,7 @@ def _set_based(sql: str) -> _SetBased:
         conditions, keys = [], []
         for condition in where.split(" AND "):
             column, expr = _ASSIGN.fullmatch(condition.strip()).groups()  # type: ignore[union-attr]
-            keys += _PARAMS.findall(expr)
+            keys += PARAM.findall(expr)
             conditions.append(f"t_.{column} = {bind(table, column, expr)}")
         head = f"UPDATE {table} AS t_ SET {', '.join(sets)}"
         tail = " WHERE " + " AND ".join(conditions)
@@ -113,16 +117,8 @@ def _set_based(sql: str) -> _SetBased:
     return _SetBased(head + source + tail, params, tuple(keys))
 
 
-_PARAMS = re.compile(r"(?<![:\w]):(\w+)")
-
-
 def _pg_type(table: str, column: str) -> str:
-    from sqlalchemy.dialects import postgresql
-    from sqlmodel import SQLModel
-
-    import jobtui.engine.db.models  # noqa: F401  (the tables' metadata)
-
-    return str(SQLModel.metadata.tables[table].c[column].type.compile(dialect=postgresql.dialect()))
+    return str(TABLES[table].c[column].type.compile(dialect=postgresql.dialect()))
 
 
 def _plain(value: Any, times: dict[int, datetime]) -> Any:

@@ -15,17 +15,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlmodel import Session
 
 from jobtui.engine.db.models import Job, OpRun, Task
+from jobtui.engine.db.raw import execute_many
 from jobtui.engine.domain.definitions import OpDef
 from jobtui.engine.domain.states import ROLLBACK_STEP
 from jobtui.engine.worker import pipeline
 from jobtui.engine.worker.logcap import LogCap
 from jobtui.engine.worker.runner import TOKEN_VAR, CallHandle, OpContext, ProcessHandle
 from jobtui.engine.worker.slots import SlotHandle, Slots
-from jobtui.engine.worker.state import FAULT_VAR, EngineState, Held, LaunchSpec, StartedPid, timed
+from jobtui.engine.worker.state import FAULT_VAR, EngineState, Held, LaunchSpec, StartedPid
 
 log = logging.getLogger("jobtui.engine")
 
@@ -194,16 +194,16 @@ def _begin(
     return process.wait
 
 
+_STARTED_PID = (
+    "UPDATE op_runs SET pid = :pid, pid_create_time = :ct, host = :host, deadline_at = :dl WHERE id = :id"
+)
+
+
 def record_started_pids(state: EngineState, s: Session, started: list[StartedPid]) -> None:
     """Write the pids of the ops started since the last pass, in one statement."""
-    s.execute(
-        timed(
-            text(
-                "UPDATE op_runs SET pid = :pid, pid_create_time = :ct, host = :host, deadline_at = :dl "
-                "WHERE id = :id"
-            ),
-            "dl",
-        ),
+    execute_many(
+        s,
+        _STARTED_PID,
         [
             {"pid": p.pid, "ct": p.create_time, "host": state.host, "dl": p.deadline, "id": p.op_run_id}
             for p in started

@@ -4,8 +4,10 @@ arrays (PostgreSQL) store exactly what one statement per row would."""
 from __future__ import annotations
 
 import pendulum
+import pytest
 from sqlalchemy import select
 
+from jobtui.engine.db import raw
 from jobtui.engine.db.models import AUDIT, LOG_CHUNKS, TASKS
 from jobtui.engine.db.raw import AUDIT_ROWS, execute_many, rows
 from jobtui.engine.db.store import Store
@@ -96,3 +98,23 @@ def test_an_update_counts_the_rows_it_changed_and_the_last_row_for_a_key_wins(
     assert by_id[ids[0]] == ("SUCCEEDED", now.add(seconds=1))
     assert by_id[ids[1]] == ("RUNNING", now)
     assert by_id[ids[2]] == ("SCHEDULED", None)
+
+
+def test_many_rows_go_in_bounded_statements_in_order(
+    store: Store, actions: Actions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(raw, "SET_ROWS", 7)  # PostgreSQL: 20 rows in three statements
+    (job_id,) = actions.submit_many(definition('name = "x"\n'), 1)
+    at = pendulum.datetime(2026, 12, 5, tz="UTC")
+    chunks = [
+        {"job_id": job_id, "host": "h", "file_offset": n, "data": b"%d," % n, "at": at} for n in range(20)
+    ]
+    with store.write() as s:
+        assert execute_many(s, _CHUNK, chunks) == 20
+        others = rows(s, "SELECT id FROM jobs WHERE id NOT IN :ids", {"ids": [job_id]})
+    assert others == []
+    with store.read() as s:
+        data = s.execute(
+            select(LOG_CHUNKS.c.data).where(LOG_CHUNKS.c.job_id == job_id).order_by(LOG_CHUNKS.c.id)
+        )
+        assert b"".join(bytes(d) for (d,) in data) == b"".join(b"%d," % n for n in range(20))

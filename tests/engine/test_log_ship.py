@@ -3,9 +3,12 @@ log reads the same from any host (issue 15)."""
 
 from __future__ import annotations
 
+import pickle
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from jobtui.engine.db.models import LOG_CHUNKS
@@ -165,6 +168,16 @@ def writes_to_its_log(context: OpContext) -> None:
         log.write("written by the call\n")
 
 
+RELEASE, CALLED = threading.Event(), threading.Event()
+
+
+def waits_for_the_test(context: OpContext) -> None:
+    """A call op that runs until the test lets it end (and hands its context on, as to another process)."""
+    pickle.dumps(context)
+    CALLED.set()
+    RELEASE.wait(30)
+
+
 def _said(data: bytes) -> list[str]:
     """Each line of a log, the engine's stamp taken off."""
     return [
@@ -218,3 +231,47 @@ def test_a_process_op_after_a_silent_call_op_ships_its_file_from_the_start(
     with store.write() as s:
         assert not shipper.ship(s, [source]), "nothing of the file is left to ship"
     assert _read_all(Reads(store, Actor("tester")), job_id) == whole
+
+
+@pytest.mark.parametrize("fast_lane", [True, False])
+def test_a_silent_call_op_logs_the_same_on_either_path(store: Store, submit: Submit, fast_lane: bool) -> None:
+    job_id = submit(f'name = "either"\n[[run]]\ncall = "{NOOP}"\n')
+    engine = Engine(store, workers=1, fast_lane=fast_lane)
+    try:
+        run_until_status(engine, job_id, "FINISHED")
+    finally:
+        engine.shutdown()
+    said = _said(_read_all(Reads(store, Actor("tester")), job_id))
+    assert [line.rsplit(": ", 1)[1] for line in said] == ["started", "done"]
+
+
+def test_a_call_op_that_runs_on_shows_its_started_line_and_keeps_it_when_canceled(
+    store: Store, submit: Submit, actions: Actions, engine: Engine
+) -> None:
+    RELEASE.clear()
+    job_id = submit(f'name = "long"\n[[run]]\ncall = "{__name__}:waits_for_the_test"\n')
+    try:
+        # Held back at first (the call may end at once), shipped once the call outlives HELD_BACK_S.
+        engine.run_until(lambda: b": started" in _shipped(store, job_id))
+        actions.cancel(job_id)
+        engine.run_until(lambda: job_of(store, job_id).status == "CANCELED")
+    finally:
+        RELEASE.set()
+    said = _said(_read_all(Reads(store, Actor("tester")), job_id))
+    assert sum(line.endswith(": started") for line in said) == 1
+
+
+def test_a_call_ops_started_line_is_not_lost_when_its_job_is_canceled_at_once(
+    store: Store, submit: Submit, actions: Actions, engine: Engine
+) -> None:
+    RELEASE.clear()
+    CALLED.clear()
+    job_id = submit(f'name = "short"\n[[run]]\ncall = "{__name__}:waits_for_the_test"\n')
+    try:
+        engine.run_until(CALLED.is_set)
+        actions.cancel(job_id)  # before the held-back line would ship on its own
+        engine.run_until(lambda: b": started" in _shipped(store, job_id))
+    finally:
+        RELEASE.set()
+    said = _said(_read_all(Reads(store, Actor("tester")), job_id))
+    assert [line for line in said if line.endswith(": started")], said

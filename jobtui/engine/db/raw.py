@@ -56,10 +56,16 @@ def execute_many(session: Session, sql: str, rows: Sequence[Mapping[str, Any]]) 
     if statement.keys:
         # One UPDATE joins each target row once: the last row given for a key wins, as one at a time.
         rows = list({tuple(row[key] for key in statement.keys): row for row in rows}.values())
-    columns = {name: [_plain(row[name], converted) for row in rows] for name in statement.params}
+    changed = 0
     with driver.cursor() as cursor:
-        cursor.execute(statement.sql, columns)
-        return int(cursor.rowcount)
+        for at in range(0, len(rows), SET_ROWS):
+            part = rows[at : at + SET_ROWS]
+            cursor.execute(
+                statement.sql,
+                {name: [_plain(row[name], converted) for row in part] for name in statement.params},
+            )
+            changed += int(cursor.rowcount)
+    return changed
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,10 @@ class _SetBased:
 _UPDATE = re.compile(r"UPDATE (\w+) SET (.+) WHERE (.+)", re.DOTALL)
 _INSERT = re.compile(r"INSERT INTO (\w+) \(([^)]*)\) VALUES \(([^)]*)\)", re.DOTALL)
 _ASSIGN = re.compile(r"(\w+) = (.+)")
+# What a set-based statement's values may be: a parameter, NULL, a quoted string, a number, a boolean.
+_VALUE = re.compile(r":\w+|NULL|'[^']*'|-?\d+(\.\d+)?|TRUE|FALSE", re.IGNORECASE)
+# Rows a set-based statement takes at most (log chunks are up to 64 KiB each: 64 MiB a statement).
+SET_ROWS = 1024
 
 
 @functools.lru_cache(maxsize=64)
@@ -85,6 +95,8 @@ def _set_based(sql: str) -> _SetBased:
     types: dict[str, str] = {}
 
     def bind(table: str, column: str, expr: str) -> str:
+        if not _VALUE.fullmatch(expr):  # a column in it would be ambiguous beside the arrays' columns
+            raise ValueError(f"not a parameter or a literal: {expr!r} in {sql}")
         for name in PARAM.findall(expr):
             types.setdefault(name, _pg_type(table, column))
         return PARAM.sub(r"v_.\1", expr)
@@ -159,7 +171,7 @@ def rows(
     query, flat = sql, dict[str, Any]()
     for key, value in params.items():
         if isinstance(value, list) and not sqlite:
-            query = query.replace(f"IN :{key}", f"= ANY(:{key})")
+            query = query.replace(f"NOT IN :{key}", f"<> ALL(:{key})").replace(f"IN :{key}", f"= ANY(:{key})")
             flat[key] = value
         elif isinstance(value, list):
             names = [f"{key}_{n}" for n in range(len(value))]

@@ -94,7 +94,10 @@ class Batch:
         # What the held jobs' logs gained goes to the database with the pass (a stat per job to know).
         done.logs = log_sources(state.held.values())
         ship = state.shipper.pending(done.logs)
-        writes = bool(done.finished or state.has_started_pids or ship or (idle and not state.draining))
+        lasting = state.held_back_since(time.monotonic() - HELD_BACK_S)
+        writes = bool(
+            done.finished or state.has_started_pids or ship or lasting or (idle and not state.draining)
+        )
         if not writes:
             # Nothing to write: the leases are read on their own (a cancel must reach a running op).
             self.outcomes.supervisor.check_leases()
@@ -181,12 +184,21 @@ class Batch:
         # The lane's ended ops: their closing lines, and their logs up to them, with their end (the
         # walker's ship theirs as they record them).
         ended = [src for src in done.logs if src.job_id in writes.ended_ops]
-        state.shipper.ship_ended(
+        in_files = state.shipper.ship_ended(
             s, [(src, state.held_back(src.path) + writes.ended_ops[src.job_id]) for src in ended]
         )
-        held_back = [src.path for src in ended if state.held_back(src.path)]
-        if held_back:
-            state.store.after_commit(s, functools.partial(_drop_held_back, state, held_back))
+        # Lines written to a file go now (a failed pass must not write them twice); those shipped alone,
+        # once the pass commits (a failed pass ships them again).
+        fileless = [src.path for src in ended if src.job_id not in in_files and state.held_back(src.path)]
+        for src in ended:
+            if src.job_id in in_files:
+                state.drop_held_back(src.path)
+        if fileless:
+            state.store.after_commit(s, functools.partial(_drop_held_back, state, fileless))
+        # An op that runs on (a call that takes its time): its "started" line is not kept from readers.
+        paths = {held.log_path: held.job_id for held in state.held.values()}
+        lasting = state.take_held_back_since(time.monotonic() - HELD_BACK_S)
+        state.shipper.ship_lines(s, {paths[path]: text for path, text in lasting.items() if path in paths})
         # The jobs held now (claims included: their files are not there yet, but they are not forgotten).
         done.more_logs = state.shipper.ship(s, log_sources(state.held.values()))
 
@@ -209,11 +221,11 @@ class Batch:
                 else:
                     job = s.get(Job, held.job_id)
                     if job is None or job.lease != held.lease:
-                        state.held.pop(held.job_id, None)
+                        state.forget_held(held.job_id)
                         return
                     spec = walker.walk(state, s, job, held)
         except LeaseLost:
-            state.held.pop(held.job_id, None)
+            state.forget_held(held.job_id)
             return
         except DATABASE_ERRORS:
             raise
@@ -238,8 +250,12 @@ class Batch:
                 finished.held.handle = finished.handle
                 finished.held.ready_outcome = finished.outcome
         for held in done.claimed:
-            state.held.pop(held.job_id, None)
+            state.forget_held(held.job_id)
         state.put_back_started_pids(done.pids)
+
+
+# How long a running op's held-back lines (a call op's "started") wait for its end before they are shipped.
+HELD_BACK_S = 1.0
 
 
 def _drop_held_back(state: EngineState, paths: list[str]) -> None:

@@ -188,7 +188,7 @@ def hand_back(state: EngineState) -> None:
                     lease=None,
                     due_at=state.store.now(),
                 )
-        state.held.pop(held.job_id, None)
+        state.forget_held(held.job_id)
 
 
 def _unstart(state: EngineState, s: Session, job: Job, held: Held) -> None:

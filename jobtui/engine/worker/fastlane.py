@@ -172,7 +172,7 @@ class FastLane:
             if leases.get(one.job_id) == one.lease:
                 kept.append(one)
             else:
-                self.state.held.pop(one.job_id, None)
+                self.state.forget_held(one.job_id)
         return kept
 
     # -- walking ------------------------------------------------------------------------------------

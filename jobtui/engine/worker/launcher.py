@@ -121,8 +121,7 @@ def build_spec(state: EngineState, start: OpToStart) -> LaunchSpec:
         natures_file,
         env,
         start.log_path,
-        functools.partial(state.write_held_back, start.log_path),
-    )
+    ).before_log(functools.partial(state.write_held_back, start.log_path))
     title = f"{start.step} {start.name}" + (f" [{start.target}]" if start.target else "")
     status_file = f"{state.log_dir}/job-{start.job_id}.op-{start.op_run_id}.rc"
     return LaunchSpec(start.op_run_id, argv, call, env, context, status_file, timeout_s, title, token)
@@ -159,7 +158,9 @@ def _begin(
         held.deadline = state.store.now().add(seconds=spec.timeout_s)
     if spec.call is not None:
         state.hold_back(spec.context.log_file, started)
-        call = CallHandle(spec.context.log_file, spec.context.before_log)
+        call = CallHandle(
+            spec.context.log_file, functools.partial(state.write_held_back, spec.context.log_file)
+        )
         handle.inner = call
         target, context = spec.call, spec.context
         return lambda: call.run(target, context)

@@ -95,12 +95,14 @@ class LogShipper:
         while given and self._ship(s, given, READ_BYTES):
             pass
 
-    def ship_ended(self, s: Session, ended: list[tuple[Source, str]]) -> None:
+    def ship_ended(self, s: Session, ended: list[tuple[Source, str]]) -> set[int]:
         """The ops of these jobs ended: append each one's closing lines (`text`) to its file and ship the
         file to its end, one open of the file for both; `ship_all` for what one read leaves. A job without
-        a file (its ops wrote nothing) gets none: `text` goes to the database alone (FILELESS)."""
+        a file (its ops wrote nothing) gets none: `text` goes to the database alone (FILELESS). The jobs
+        whose `text` went into their file (a file is no transaction: written, whatever the commit does)."""
+        written: set[int] = set()
         if not ended:
-            return
+            return written
         given = {source.job_id: source for source, _ in ended}
         tentative = _tentative(s)
         self._resume(s, [j for j in given if j not in self._shipped and j not in tentative])
@@ -122,6 +124,7 @@ class LogShipper:
                 continue
             try:
                 os.write(fd, text.encode())
+                written.add(source.job_id)
                 end = os.lseek(fd, 0, os.SEEK_END)
                 if source.job_id not in alive or end <= start:
                     # Deleted meanwhile; or cut by hand below what went: on from its new end.
@@ -139,6 +142,19 @@ class LogShipper:
         self._commit_later(s)
         execute_many(s, _CHUNK, rows)
         self.ship_all(s, left)
+        return written
+
+    def ship_lines(self, s: Session, lines: dict[int, str]) -> None:
+        """Engine lines that never went to a file, each job's as one chunk (FILELESS)."""
+        if not lines:
+            return
+        alive = {row["id"] for row in select_rows(s, _ALIVE, list(lines))}
+        now = self.store.now()
+        execute_many(
+            s,
+            _CHUNK,
+            [self._fileless(job_id, text, now) for job_id, text in lines.items() if job_id in alive],
+        )
 
     def ship_job(self, s: Session, job_id: int, path: str, cap: LogCap | None = None) -> None:
         """Ship everything `path` holds beyond what went already (up to `cap`, an op's cap while it runs),

@@ -167,6 +167,7 @@ class Engine:
         later engine."""
         self._slots.close()  # first: no queued op starts while it is handed back
         claims.hand_back(self._state)
+        self._state.write_all_held_back()
         self._state.spawner.close()  # the ops they started keep running, each starter until its op ends
         if self._registered:
             registration.mark_stopped_unless_running(self._state)

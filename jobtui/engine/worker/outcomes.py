@@ -46,7 +46,7 @@ class Outcomes:
             with self.state.store.write(walking=True) as s:
                 spec = self.record(s, held, outcome)
         except LeaseLost:
-            self.state.held.pop(held.job_id, None)
+            self.state.forget_held(held.job_id)
             return
         except Exception:
             # Nothing was recorded: keep the outcome, or the next pass would find no pending op and walk
@@ -66,7 +66,7 @@ class Outcomes:
         job = s.get(Job, held.job_id)
         op_run = s.get(OpRun, held.op_run_id) if held.op_run_id else None
         if job is None or job.lease != held.lease or op_run is None:
-            state.held.pop(held.job_id, None)
+            state.forget_held(held.job_id)
             return None
         ref = JobRef(state.who, held.lease)
         title = held.title or f"{op_run.step} {op_run.name}"

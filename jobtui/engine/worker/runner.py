@@ -21,7 +21,7 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psutil
@@ -63,16 +63,35 @@ class OpContext:
     exec: int
     natures_file: str
     env: Mapping[str, str]
-    log_file: str  # the engine's name for it: reading it writes nothing (see log_path)
-    # Writes the engine's lines it held back (the op's "started") to the file: a silent call creates none.
-    before_log: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    log_path: str  # reading it first writes the engine's lines held back for it (see `before_log`)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "log_path":
+            hook = object.__getattribute__(self, "__dict__").pop(_BEFORE_LOG, None)
+            if hook is not None:
+                hook()
+        return object.__getattribute__(self, name)
+
+    def before_log(self, hook: Callable[[], None]) -> OpContext:
+        """Call `hook` once, when something reads `log_path`: the engine writes the lines it held back
+        (the op's "started") to the file then, so a call that writes nothing gets no file at all."""
+        object.__setattr__(self, _BEFORE_LOG, hook)
+        return self
 
     @property
-    def log_path(self) -> str:
-        """The job's log file, for a call that writes to it: the engine's lines before the op's own."""
-        if self.before_log is not None:
-            self.before_log()
-        return self.log_file
+    def log_file(self) -> str:
+        """`log_path`, for the engine: reading it writes nothing."""
+        path: str = object.__getattribute__(self, "__dict__")["log_path"]
+        return path
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Without the hook (the engine's, not the op's): a call may hand its context to another process."""
+        state = dict(object.__getattribute__(self, "__dict__"))
+        state.pop(_BEFORE_LOG, None)
+        return state
+
+
+_BEFORE_LOG = "_before_log"
 
 
 class OpHandle(Protocol):

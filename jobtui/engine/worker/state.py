@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -102,8 +103,9 @@ class EngineState:
         self._log_cap: tuple[int, float] | None = None  # (bytes, when read on the monotonic clock)
         self.shipper = LogShipper(store, host)  # the held jobs' logs into the database
         # Engine lines not yet in their log file (a call op's "started", until the call writes to the log
-        # or ends): a silent call op's job gets no file; its lines reach the database alone (Batch).
-        self._held_back: dict[str, str] = {}
+        # or ends), with when they were first held back (monotonic): a silent call op's job gets no file;
+        # its lines reach the database alone (Batch).
+        self._held_back: dict[str, tuple[str, float]] = {}
         self.spawner = Spawner()  # starts the process ops, with the first one
 
     def wake(self) -> None:
@@ -152,10 +154,15 @@ class EngineState:
         self.store.after_commit(s, lambda: self.let_go(job_id))
 
     def let_go(self, job_id: int) -> None:
+        self.forget_held(job_id)
+        self.shipper.forget(job_id)  # another engine may ship this job's file next
+
+    def forget_held(self, job_id: int) -> None:
+        """The engine holds the job no longer (let go, or found no longer its own): nor its held-back
+        lines, which a later run of the job on this engine would otherwise find."""
         held = self.held.pop(job_id, None)
         if held is not None:
             self._held_back.pop(held.log_path, None)
-        self.shipper.forget(job_id)  # another engine may ship this job's file next
 
     def log_cap_bytes(self) -> int:
         """The setting op_log_cap_mib in bytes, read at most every LOG_CAP_REFRESH_S (not per op)."""
@@ -178,25 +185,43 @@ class EngineState:
     def append_log(self, path: str, line: str) -> None:
         """Append `line`, stamped, after the lines held back for `path`."""
         if path:
-            self._write_log(path, self._held_back.pop(path, "") + self.log_line(line))
+            self._write_log(path, self.take_held_back(path) + self.log_line(line))
 
     def hold_back(self, path: str, line: str) -> None:
         """`line`, stamped, is the log's next line once something else is written to it (`append_log`,
-        `write_held_back`); unless nothing is, and the pass ships it with the op's end (`held_back`).
+        `write_held_back`); unless nothing is, and a pass ships it (`held_back`, `take_held_back_since`).
         Creating a file costs more than everything else the engine does for a silent op."""
         if path:
-            self._held_back[path] = self._held_back.get(path, "") + self.log_line(line)
+            text, since = self._held_back.get(path, ("", time.monotonic()))
+            self._held_back[path] = (text + self.log_line(line), since)
 
     def held_back(self, path: str) -> str:
         """The lines held back for `path` (kept until `drop_held_back`: the pass may fail)."""
-        return self._held_back.get(path, "")
+        return self._held_back.get(path, ("", 0.0))[0]
+
+    def take_held_back(self, path: str) -> str:
+        return self._held_back.pop(path, ("", 0.0))[0]
+
+    def held_back_since(self, before: float) -> bool:
+        """Whether lines were held back since before `before` (monotonic)."""
+        return any(since < before for _text, since in list(self._held_back.values()))
+
+    def take_held_back_since(self, before: float) -> dict[str, str]:
+        """The lines held back since before `before` (monotonic), taken: an op that runs on."""
+        old = [path for path, (_text, since) in list(self._held_back.items()) if since < before]
+        return {path: text for path in old if (text := self.take_held_back(path))}
+
+    def write_all_held_back(self) -> None:
+        """Every line held back into its file: the engine stops, its memory with it."""
+        for path in list(self._held_back):
+            self.write_held_back(path)
 
     def drop_held_back(self, path: str) -> None:
         self._held_back.pop(path, None)
 
     def write_held_back(self, path: str) -> None:
         """The lines held back for `path` into its file: something is about to write to it."""
-        text = self._held_back.pop(path, "")
+        text = self.take_held_back(path)
         if text:
             self._write_log(path, text)
 

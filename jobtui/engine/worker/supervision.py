@@ -88,6 +88,8 @@ class Supervisor:
 
     def drop(self, held: Held, why: str, s: Session | None = None) -> None:
         """Stop touching a job we no longer own (cancelled, deleted, taken over); kill its op."""
+        if held.handle is not None:  # its op's "started" line, held back, ships with what it wrote
+            self.state.write_held_back(held.log_path)
         self.state.let_go(held.job_id)  # forgets its shipping state too
         if held.handle is not None:
             log.info("job %s: %s; terminating its op", held.job_id, why)

@@ -121,7 +121,7 @@ def _rows(store: Store, job_id: int) -> dict[str, Any]:
         ).all()
         position = {t.id: t.position for t in tasks}
         ops = conn.execute(
-            text("SELECT * FROM op_runs WHERE job_id = :id ORDER BY position"), {"id": job_id}
+            text("SELECT * FROM op_runs WHERE job_id = :id ORDER BY exec, position"), {"id": job_id}
         ).all()
         audit = conn.execute(text("SELECT * FROM audit WHERE job_id = :id ORDER BY id"), {"id": job_id}).all()
         changes = conn.execute(text("SELECT seq FROM changes WHERE job_id = :id"), {"id": job_id}).all()

@@ -17,6 +17,7 @@ from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.reads import Reads
+from jobtui.engine.worker.batch import HELD_BACK_S
 from jobtui.engine.worker.logship import LogShipper, Source
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.runner import OpContext
@@ -246,12 +247,17 @@ def test_a_silent_call_op_logs_the_same_on_either_path(store: Store, submit: Sub
 
 
 def test_a_call_op_that_runs_on_shows_its_started_line_and_keeps_it_when_canceled(
-    store: Store, submit: Submit, actions: Actions, engine: Engine
+    store: Store, submit: Submit, actions: Actions, clock: FakeClock, engine: Engine
 ) -> None:
     RELEASE.clear()
+    CALLED.clear()
     job_id = submit(f'name = "long"\n[[run]]\ncall = "{__name__}:waits_for_the_test"\n')
     try:
         # Held back at first (the call may end at once), shipped once the call outlives HELD_BACK_S.
+        engine.run_until(CALLED.is_set)
+        engine.tick()
+        assert b": started" not in _shipped(store, job_id)
+        clock.advance(HELD_BACK_S + 1)
         engine.run_until(lambda: b": started" in _shipped(store, job_id))
         actions.cancel(job_id)
         engine.run_until(lambda: job_of(store, job_id).status == "CANCELED")
@@ -275,3 +281,19 @@ def test_a_call_ops_started_line_is_not_lost_when_its_job_is_canceled_at_once(
         RELEASE.set()
     said = _said(_read_all(Reads(store, Actor("tester")), job_id))
     assert [line for line in said if line.endswith(": started")], said
+
+
+def test_a_call_op_ending_as_its_started_line_falls_due_logs_it_once(
+    store: Store, submit: Submit, clock: FakeClock, engine: Engine
+) -> None:
+    RELEASE.clear()
+    CALLED.clear()
+    job_id = submit(f'name = "a-second"\n[[run]]\ncall = "{__name__}:waits_for_the_test"\n')
+    try:
+        engine.run_until(CALLED.is_set)
+        clock.advance(HELD_BACK_S + 1)  # its line falls due ...
+    finally:
+        RELEASE.set()  # ... as the op ends: one pass records both
+    run_until_status(engine, job_id, "FINISHED")
+    said = _said(_read_all(Reads(store, Actor("tester")), job_id))
+    assert [line.rsplit(": ", 1)[1] for line in said] == ["started", "done"]

@@ -94,7 +94,7 @@ class Batch:
         # What the held jobs' logs gained goes to the database with the pass (a stat per job to know).
         done.logs = log_sources(state.held.values())
         ship = state.shipper.pending(done.logs)
-        lasting = state.held_back_since(time.monotonic() - HELD_BACK_S)
+        lasting = state.held_back_since(state.store.clock.elapsed() - HELD_BACK_S)
         writes = bool(
             done.finished or state.has_started_pids or ship or lasting or (idle and not state.draining)
         )
@@ -183,6 +183,11 @@ class Batch:
         lane.write(s, writes)
         # The lane's ended ops: their closing lines, and their logs up to them, with their end (the
         # walker's ship theirs as they record them).
+        # An op that runs on (a call that takes its time): its "started" line is not kept from readers
+        # (before the ended ops' lines: an op may end in the pass its line became due).
+        paths = {held.log_path: held.job_id for held in state.held.values()}
+        lasting = state.take_held_back_since(state.store.clock.elapsed() - HELD_BACK_S)
+        state.shipper.ship_lines(s, {paths[path]: text for path, text in lasting.items() if path in paths})
         ended = [src for src in done.logs if src.job_id in writes.ended_ops]
         in_files = state.shipper.ship_ended(
             s, [(src, state.held_back(src.path) + writes.ended_ops[src.job_id]) for src in ended]
@@ -195,10 +200,6 @@ class Batch:
                 state.drop_held_back(src.path)
         if fileless:
             state.store.after_commit(s, functools.partial(_drop_held_back, state, fileless))
-        # An op that runs on (a call that takes its time): its "started" line is not kept from readers.
-        paths = {held.log_path: held.job_id for held in state.held.values()}
-        lasting = state.take_held_back_since(time.monotonic() - HELD_BACK_S)
-        state.shipper.ship_lines(s, {paths[path]: text for path, text in lasting.items() if path in paths})
         # The jobs held now (claims included: their files are not there yet, but they are not forgotten).
         done.more_logs = state.shipper.ship(s, log_sources(state.held.values()))
 

@@ -6,7 +6,6 @@ import contextlib
 import itertools
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -103,7 +102,7 @@ class EngineState:
         self._log_cap: tuple[int, float] | None = None  # (bytes, when read on the monotonic clock)
         self.shipper = LogShipper(store, host)  # the held jobs' logs into the database
         # Engine lines not yet in their log file (a call op's "started", until the call writes to the log
-        # or ends), with when they were first held back (monotonic): a silent call op's job gets no file;
+        # or ends), with when they were first held back (clock.elapsed): a silent call op's job gets no file;
         # its lines reach the database alone (Batch).
         self._held_back: dict[str, tuple[str, float]] = {}
         self.spawner = Spawner()  # starts the process ops, with the first one
@@ -192,7 +191,7 @@ class EngineState:
         `write_held_back`); unless nothing is, and a pass ships it (`held_back`, `take_held_back_since`).
         Creating a file costs more than everything else the engine does for a silent op."""
         if path:
-            text, since = self._held_back.get(path, ("", time.monotonic()))
+            text, since = self._held_back.get(path, ("", self.store.clock.elapsed()))
             self._held_back[path] = (text + self.log_line(line), since)
 
     def held_back(self, path: str) -> str:
@@ -203,11 +202,11 @@ class EngineState:
         return self._held_back.pop(path, ("", 0.0))[0]
 
     def held_back_since(self, before: float) -> bool:
-        """Whether lines were held back since before `before` (monotonic)."""
+        """Whether lines were held back since before `before` (on clock.elapsed)."""
         return any(since < before for _text, since in list(self._held_back.values()))
 
     def take_held_back_since(self, before: float) -> dict[str, str]:
-        """The lines held back since before `before` (monotonic), taken: an op that runs on."""
+        """The lines held back since before `before` (on clock.elapsed), taken: an op that runs on."""
         old = [path for path, (_text, since) in list(self._held_back.items()) if since < before]
         return {path: text for path in old if (text := self.take_held_back(path))}
 

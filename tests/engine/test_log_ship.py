@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pickle
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -246,54 +246,48 @@ def test_a_silent_call_op_logs_the_same_on_either_path(store: Store, submit: Sub
     assert [line.rsplit(": ", 1)[1] for line in said] == ["started", "done"]
 
 
-def test_a_call_op_that_runs_on_shows_its_started_line_and_keeps_it_when_canceled(
-    store: Store, submit: Submit, actions: Actions, clock: FakeClock, engine: Engine
-) -> None:
+@pytest.fixture
+def running_call(submit: Submit, engine: Engine) -> Iterator[int]:
+    """A job whose call op has started and runs until the test sets RELEASE (or the test ends)."""
     RELEASE.clear()
     CALLED.clear()
-    job_id = submit(f'name = "long"\n[[run]]\ncall = "{__name__}:waits_for_the_test"\n')
+    job_id = submit(f'name = "running"\n[[run]]\ncall = "{__name__}:waits_for_the_test"\n')
     try:
-        # Held back at first (the call may end at once), shipped once the call outlives HELD_BACK_S.
         engine.run_until(CALLED.is_set)
-        engine.tick()
-        assert b": started" not in _shipped(store, job_id)
-        clock.advance(HELD_BACK_S + 1)
-        engine.run_until(lambda: b": started" in _shipped(store, job_id))
-        actions.cancel(job_id)
-        engine.run_until(lambda: job_of(store, job_id).status == "CANCELED")
+        yield job_id
     finally:
         RELEASE.set()
-    said = _said(_read_all(Reads(store, Actor("tester")), job_id))
-    assert sum(line.endswith(": started") for line in said) == 1
+
+
+def _logged(store: Store, job_id: int) -> list[str]:
+    return _said(_read_all(Reads(store, Actor("tester")), job_id))
+
+
+def test_a_call_op_that_runs_on_shows_its_started_line_and_keeps_it_when_canceled(
+    store: Store, actions: Actions, clock: FakeClock, engine: Engine, running_call: int
+) -> None:
+    # Held back at first (the call may end at once), shipped once the call outlives HELD_BACK_S.
+    engine.tick()
+    assert b": started" not in _shipped(store, running_call)
+    clock.advance(HELD_BACK_S + 1)
+    engine.run_until(lambda: b": started" in _shipped(store, running_call))
+    actions.cancel(running_call)
+    engine.run_until(lambda: job_of(store, running_call).status == "CANCELED")
+    assert sum(line.endswith(": started") for line in _logged(store, running_call)) == 1
 
 
 def test_a_call_ops_started_line_is_not_lost_when_its_job_is_canceled_at_once(
-    store: Store, submit: Submit, actions: Actions, engine: Engine
+    store: Store, actions: Actions, engine: Engine, running_call: int
 ) -> None:
-    RELEASE.clear()
-    CALLED.clear()
-    job_id = submit(f'name = "short"\n[[run]]\ncall = "{__name__}:waits_for_the_test"\n')
-    try:
-        engine.run_until(CALLED.is_set)
-        actions.cancel(job_id)  # before the held-back line would ship on its own
-        engine.run_until(lambda: b": started" in _shipped(store, job_id))
-    finally:
-        RELEASE.set()
-    said = _said(_read_all(Reads(store, Actor("tester")), job_id))
-    assert [line for line in said if line.endswith(": started")], said
+    actions.cancel(running_call)  # before the held-back line would ship on its own
+    engine.run_until(lambda: b": started" in _shipped(store, running_call))
+    assert [line for line in _logged(store, running_call) if line.endswith(": started")]
 
 
 def test_a_call_op_ending_as_its_started_line_falls_due_logs_it_once(
-    store: Store, submit: Submit, clock: FakeClock, engine: Engine
+    store: Store, clock: FakeClock, engine: Engine, running_call: int
 ) -> None:
-    RELEASE.clear()
-    CALLED.clear()
-    job_id = submit(f'name = "a-second"\n[[run]]\ncall = "{__name__}:waits_for_the_test"\n')
-    try:
-        engine.run_until(CALLED.is_set)
-        clock.advance(HELD_BACK_S + 1)  # its line falls due ...
-    finally:
-        RELEASE.set()  # ... as the op ends: one pass records both
-    run_until_status(engine, job_id, "FINISHED")
-    said = _said(_read_all(Reads(store, Actor("tester")), job_id))
-    assert [line.rsplit(": ", 1)[1] for line in said] == ["started", "done"]
+    clock.advance(HELD_BACK_S + 1)  # its line falls due ...
+    RELEASE.set()  # ... as the op ends: one pass records both
+    run_until_status(engine, running_call, "FINISHED")
+    assert [line.rsplit(": ", 1)[1] for line in _logged(store, running_call)] == ["started", "done"]

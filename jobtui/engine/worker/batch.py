@@ -185,9 +185,10 @@ class Batch:
         # walker's ship theirs as they record them).
         # An op that runs on (a call that takes its time): its "started" line is not kept from readers
         # (before the ended ops' lines: an op may end in the pass its line became due).
-        paths = {held.log_path: held.job_id for held in state.held.values()}
         lasting = state.take_held_back_since(state.store.clock.elapsed() - HELD_BACK_S)
-        state.shipper.ship_lines(s, {paths[path]: text for path, text in lasting.items() if path in paths})
+        if lasting:
+            paths = {held.log_path: held.job_id for held in state.held.values()}
+            state.shipper.ship_lines(s, {paths[p]: text for p, text in lasting.items() if p in paths})
         ended = [src for src in done.logs if src.job_id in writes.ended_ops]
         in_files = state.shipper.ship_ended(
             s, [(src, state.held_back(src.path) + writes.ended_ops[src.job_id]) for src in ended]

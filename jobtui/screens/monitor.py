@@ -498,9 +498,9 @@ class MonitorScreen(MonitorActions):
         if self.workers_shown:
             return  # no job here: the key does nothing, it is not refused
         event.stop()
-        if self._pane_behind_tree():
-            # Dimmed for the job the pane still shows: ask about the job under the tree's cursor.
-            self._catch_up_with_tree()
+        if self._pane_behind_cursor():
+            # Dimmed for the job the pane still shows: ask about the job under the cursor.
+            self._catch_up_with_cursor()
             if self.check_action(active.binding.action, ()) is True:
                 await self.run_action(active.binding.action)
                 return
@@ -517,12 +517,17 @@ class MonitorScreen(MonitorActions):
             return refusal_by_permission(command, self.backend.actor) or ""
         return refusal_for(command, self.allowed) or t("monitor.no_job_selected", self.lang)
 
-    def _pane_behind_tree(self) -> bool:
-        """The envelopes view's cursor is on another job than the pane shows (it follows tens of ms later)."""
-        if not self.envelopes_shown:
+    def _cursor_job_id(self) -> int | None:
+        """The job under the shown view's cursor: the one the job keys act on."""
+        return self.tree_job_id if self.envelopes_shown else self.table.selected_job_id()
+
+    def _pane_behind_cursor(self) -> bool:
+        """The view's cursor is on another job than the pane shows (the pane follows tens of ms later, or
+        later still while the app starts)."""
+        if self.workers_shown:
             return False
         detail = self.query_one(DetailPane).detail
-        return (detail.job["id"] if detail is not None else None) != self.tree_job_id
+        return (detail.job["id"] if detail is not None else None) != self._cursor_job_id()
 
     def _show_envelope_if_on_one(self) -> bool:
         """Show the envelope whose line is under the tree's cursor in the pane, if one is."""
@@ -536,13 +541,13 @@ class MonitorScreen(MonitorActions):
         if not self._show_envelope_if_on_one():
             pane.show_empty()
 
-    def _catch_up_with_tree(self) -> None:
-        """Before a job key acts in the envelopes view: the pane, its snapshot and its allowed actions are
-        of the job under the tree's cursor, read now if the poller has not shown it yet."""
-        if not self._pane_behind_tree():
+    def _catch_up_with_cursor(self) -> None:
+        """Before a job key acts: the pane, its snapshot and its allowed actions are of the job under the
+        view's cursor (the table's or the tree's), read now if the poller has not shown it yet."""
+        if not self._pane_behind_cursor():
             return
         pane = self.query_one(DetailPane)
-        job_id = self.tree_job_id
+        job_id = self._cursor_job_id()
         detail = None
         if job_id is not None:
             try:

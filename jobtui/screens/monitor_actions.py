@@ -52,7 +52,7 @@ class MonitorActions(Screen[None]):
 
         def _db_error(self, exc: ReadFailed) -> None: ...
 
-        def _catch_up_with_tree(self) -> None: ...
+        def _catch_up_with_cursor(self) -> None: ...
 
         def _envelope_state(self, envelope_id: int) -> tuple[EnvelopeFacts | None, str | None]: ...
 
@@ -122,7 +122,7 @@ class MonitorActions(Screen[None]):
         dialog.take_focus()
 
     def _job_action(self, key: str) -> JobSnapshot | None:
-        self._catch_up_with_tree()
+        self._catch_up_with_cursor()
         snap = self.snapshot()
         if snap is None or self.check_action(key, ()) is not True:
             self.notify(self.refusal(key), title=self._refused_title(key), severity="warning")
@@ -390,7 +390,7 @@ class MonitorActions(Screen[None]):
         )
 
     def action_copy_id(self) -> None:
-        self._catch_up_with_tree()
+        self._catch_up_with_cursor()
         job_id = self.query_one(DetailPane).current_job_id()
         if job_id is None:
             return
@@ -400,7 +400,7 @@ class MonitorActions(Screen[None]):
     def action_full_log(self) -> None:
         from jobtui.screens.log_viewer import LogViewer
 
-        self._catch_up_with_tree()
+        self._catch_up_with_cursor()
         job_id = self.query_one(DetailPane).current_job_id()
         snap = self.snapshot()
         if job_id is None or snap is None:
@@ -412,7 +412,7 @@ class MonitorActions(Screen[None]):
     def action_audit(self) -> None:
         from jobtui.screens.dialogs import TextScreen
 
-        self._catch_up_with_tree()
+        self._catch_up_with_cursor()
         pane = self.query_one(DetailPane)
         if pane.detail is None:
             return

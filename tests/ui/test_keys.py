@@ -14,6 +14,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import ConfirmDialog, ReasonDialog, RerunDialog, RescheduleDialog
+from jobtui.screens.log_viewer import LogViewer
 from jobtui.widgets.job_table import JobTable
 from tests.support.helpers import job_of, run_until_status, status_of
 from tests.support.pilot import (
@@ -110,6 +111,40 @@ async def test_b_then_a_reason_typed_at_once_fills_the_reason(
         await pilot.pause(0.1)
         assert dialog.query_one("#reason", Input).value == "ad release"
         assert status_of(store, job_id) == "FINISHED"
+
+
+# -- the job keys act on the job under the cursor, even before the pane has caught up with it ------------
+
+
+async def test_job_keys_typed_with_a_cursor_move_act_on_the_job_under_the_table_cursor(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    older = submit(simple("older"))
+    newer = submit(simple("newer"))
+    run_until_ended(engine, older, newer)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        await until(pilot, lambda: shown_job(pilot) == newer, "the newest job in the pane")
+        table = screen.query_one(JobTable)
+        assert table.selected_job_id() == newer
+        # One read of stdin: the pane follows the cursor only after a read of the database.
+        pilot.app.post_message(events.Key("down", None))
+        pilot.app.post_message(events.Key("l", "l"))
+        await until(pilot, lambda: isinstance(pilot.app.screen, LogViewer), "the log viewer")
+        viewer = pilot.app.screen
+        assert isinstance(viewer, LogViewer) and viewer.job_id == older
+        assert f"#{older} older" in viewer.title_text
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen is screen, "the viewer to close")
+        assert shown_job(pilot) == older
+        pilot.app.post_message(events.Key("up", None))
+        pilot.app.post_message(events.Key("d", "d"))
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the confirmation")
+        dialog = pilot.app.screen
+        assert isinstance(dialog, ConfirmDialog) and dialog.job is not None and dialog.job.id == newer
+        await pilot.press("n")
+        await until(pilot, lambda: pilot.app.screen is screen, "the dialog to close")
+        assert status_of(store, newer) == "FINISHED" and status_of(store, older) == "FINISHED"
 
 
 # -- the envelopes view: the job keys act on the job under the tree's cursor ---------------------------

@@ -1,11 +1,13 @@
 """Worker slots: one thread a slot starts queued ops as slots free, never more at once than the engine has
 slots; short ops are claimed ahead of the free slots, long ones are not, nor any while an engine of another
 host shares the queue; a timeout counts from the op's start; a stopping engine hands back what waits for a
-slot; an op terminated while it waits never starts; each op's part of the log ends with one line."""
+slot; an op terminated while it waits never starts; a pass waits to gather ends only while every slot has
+its next op queued; each op's part of the log ends with one line."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -194,6 +196,43 @@ def test_an_op_terminated_while_it_waits_for_a_slot_never_starts() -> None:
         release.set()
         slots.close()
     assert started == ["first", "second"]  # the terminated one never ran; the next one did
+
+
+def test_a_pass_waits_to_gather_ends_only_while_every_slot_has_its_next_op_queued() -> None:
+    """Group commit must never idle a slot: the engine's pass waits (Slots.wait_while_well_fed) only while
+    each slot has an op queued behind its running one, and comes as soon as one has not."""
+    release = threading.Event()
+    started: list[str] = []
+    slots = Slots(1, on_end=lambda: None)
+
+    def blocking(handle: SlotHandle) -> Callable[[], None]:
+        started.append("first")
+        return lambda: release.wait(30) and None
+
+    def quick(handle: SlotHandle) -> Callable[[], None]:
+        started.append("next")
+        return lambda: None
+
+    try:
+        slots.submit(SlotHandle("", None), blocking)
+        wait_for(lambda: started == ["first"], what="the first op to take the only slot")
+        assert not slots.well_fed()
+        began = time.monotonic()
+        slots.wait_while_well_fed(30)  # nothing queued: the next pass comes at once
+        assert time.monotonic() - began < 10
+        slots.submit(SlotHandle("", None), quick)
+        assert slots.well_fed()
+        returned = threading.Event()
+        waiter = threading.Thread(target=lambda: (slots.wait_while_well_fed(30), returned.set()))
+        began = time.monotonic()
+        waiter.start()
+        release.set()  # the slot takes the queued op: the queue is short now, the pass comes
+        waiter.join(20)
+        assert returned.is_set() and time.monotonic() - began < 20
+        assert not slots.well_fed()
+    finally:
+        release.set()
+        slots.close()
 
 
 def test_each_op_ends_its_part_of_the_log_with_one_line_after_its_output(store: Store) -> None:

@@ -95,9 +95,10 @@ class Slots:
         self._queue: queue.SimpleQueue[tuple[SlotHandle, Starter] | None] = queue.SimpleQueue()
         self._on_end = on_end
         self._closed = False
+        self._count = max(1, count)
+        self._short = threading.Event()  # set when the queue falls below one op a slot
         self._threads = [
-            threading.Thread(target=self._serve, name=f"{name}-{n}", daemon=True)
-            for n in range(max(1, count))
+            threading.Thread(target=self._serve, name=f"{name}-{n}", daemon=True) for n in range(self._count)
         ]
         self._started = False  # the threads start with the first op: an engine that runs none has none
 
@@ -109,10 +110,22 @@ class Slots:
         self._queue.put((handle, start))
         return handle
 
+    def well_fed(self) -> bool:
+        """Every slot has an op queued behind the one it runs: none would idle before the engine's next
+        pass, however late that comes."""
+        return self._queue.qsize() >= self._count
+
+    def wait_while_well_fed(self, timeout: float) -> None:
+        """Up to `timeout`, returning as soon as the queue falls below one op a slot."""
+        self._short.clear()
+        if self.well_fed():
+            self._short.wait(timeout)
+
     def close(self) -> None:
         """No queued op starts from now on (its rows say it never did: a later engine starts it); the ops
         running keep running."""
         self._closed = True
+        self._short.set()
         if self._started:
             for _ in self._threads:
                 self._queue.put(None)
@@ -120,6 +133,8 @@ class Slots:
     def _serve(self) -> None:
         while True:
             item = self._queue.get()
+            if self._queue.qsize() < self._count:
+                self._short.set()
             if item is None or self._closed:
                 return
             handle, start = item

@@ -270,11 +270,14 @@ class ProcessHandle:
                 return None
         elif self.pid is not None and is_unreaped_process(self.pid, self.create_time or 0.0):
             return None  # its starter writes the status before reaping it
-        code = read_status_file(self.status_file)
         returncode = self._spawned.returncode if self._spawned is not None else None
-        if code is None and returncode is not None and returncode != -signal.SIGKILL:
-            # The starter could not write the status file (a full or read-only disk): the exit code it
-            # reported says how the op ended. Killed by SIGKILL, the op vanished (see opstarter.wait).
+        if returncode is None:
+            code = read_status_file(self.status_file)  # no word from its starter: what it left on disk
+        elif returncode == -signal.SIGKILL:
+            code = None  # killed by SIGKILL, the op vanished (see opstarter.wait)
+        else:
+            # As the starter wrote it to the status file (a full or read-only disk may have kept it from
+            # it), without reading that back: a file read less an op on the engine's thread.
             code = returncode if returncode >= 0 else 128 - returncode
         if code is None:
             return OpOutcome(None, f"op process {self.pid} vanished without an exit status", vanished=True)

@@ -22,6 +22,7 @@ from jobtui.engine.worker.logship import LogShipper, Source
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.runner import OpContext
 from tests.support.helpers import job_of, run_until_status
+from tests.support.ops_running import wait_op_started
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -68,13 +69,85 @@ def test_an_ops_output_and_the_engines_lines_reach_the_database(
     assert _read_all(Reads(store, Actor("tester")), job_id) == on_file
 
 
-def test_a_silent_op_ships_only_the_engines_lines(store: Store, submit: Submit, engine: Engine) -> None:
-    job_id = submit('name = "quiet"\n[[run]]\nrun = "true"\n')
+def test_a_silent_process_op_gets_no_file_and_its_lines_reach_the_database(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit('name = "quiet"\n[[pre]]\nrun = "true"\n[[run]]\nargv = ["true"]\n')
     job = run_until_status(engine, job_id, "FINISHED")
+    assert not Path(job.log_path).exists(), "creating a file would cost more than the rest of the op"
     shipped = _shipped(store, job_id)
-    assert shipped == Path(job.log_path).read_bytes()
-    lines = shipped.splitlines()
-    assert lines and all(line.startswith(b"[jobtui ") for line in lines)
+    assert all(line.startswith(b"[jobtui ") for line in shipped.splitlines())
+    said = _said(_read_all(Reads(store, Actor("tester")), job_id))
+    assert [line.rsplit(": ", 1)[1] for line in said] == ["started", "done", "started", "done"]
+    assert said[0].startswith("PRE ") and said[2].startswith("RUN ")
+
+
+def test_silent_process_ops_create_no_file_but_their_engines_status_journal(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    ids = [submit(f'name = "quiet-{n}"\n[[run]]\nargv = ["true"]\n') for n in range(3)]
+    for job_id in ids:
+        run_until_status(engine, job_id, "FINISHED")
+    files = sorted(path.name for path in store.log_dir.iterdir())
+    assert len(files) == 1 and files[0].startswith("ops-") and files[0].endswith(".status"), files
+    by_token: dict[str, list[str]] = {}
+    for line in (store.log_dir / files[0]).read_text().splitlines():
+        token, status = line.split(" ")
+        by_token.setdefault(token, []).append(status)
+    assert list(by_token.values()) == [["started", "0"]] * 3  # the slots' starters write side by side
+
+
+def test_a_silent_process_op_timed_out_at_once_logs_started_then_its_termination(
+    store: Store, submit: Submit, clock: FakeClock, engine: Engine
+) -> None:
+    op = "trap 'echo bye' TERM; sleep 30 & wait"
+    job_id = submit(f'name = "stuck"\n[[run]]\nrun = "{op}"\ntimeout = "5s"\n')
+    wait_op_started(engine, store, job_id)
+    clock.advance(6)  # the engine terminates it before its starter would write the line (SILENT_S)
+    # It fails though its shell exits 0 once its trap ran: it did not finish in its time.
+    assert run_until_status(engine, job_id, "ERROR", "FINISHED").status == "ERROR"
+    logged = _logged(store, job_id)
+    assert logged[0] == "RUN run-1 [stuck]: started", logged
+    assert logged.count("RUN run-1 [stuck]: started") == 1, logged
+    assert "bye" in logged and any(line.startswith("op terminated (timed out)") for line in logged), logged
+
+
+def test_a_process_op_writes_its_started_line_before_its_first_byte_after_a_silent_one(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit('name = "late"\n[[pre]]\nrun = "true"\n[[run]]\nrun = "echo spoke"\n')
+    job = run_until_status(engine, job_id, "FINISHED")
+    on_file = _said(Path(job.log_path).read_bytes())
+    assert on_file[0].startswith("RUN ") and on_file[0].endswith(": started") and on_file[1] == "spoke"
+    logged = _logged(store, job_id)
+    assert [line.rsplit(": ", 1)[-1] for line in logged] == ["started", "done", "started", "spoke", "done"]
+
+
+def test_a_silent_process_op_that_runs_on_shows_its_started_line(
+    store: Store, submit: Submit, engine: Engine, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -e {gate} ]; do sleep 0.05; done"\n')
+    try:
+        # Its starter writes the line once the op has run SILENT_S without a word; the engine ships it.
+        engine.run_until(lambda: b": started" in _shipped(store, job_id))
+    finally:
+        gate.touch()
+    run_until_status(engine, job_id, "FINISHED")
+    assert [line.rsplit(": ", 1)[-1] for line in _logged(store, job_id)] == ["started", "done"]
+
+
+def test_a_silent_process_ops_started_line_is_kept_when_its_job_is_canceled(
+    store: Store, submit: Submit, actions: Actions, engine: Engine
+) -> None:
+    job_id = submit('name = "hushed"\n[[run]]\nrun = "exec sleep 30"\n')
+    wait_op_started(engine, store, job_id)
+    actions.cancel(job_id)  # at once: before the op has run a second
+    engine.run_until(lambda: b"op terminated (job CANCELED)" in _shipped(store, job_id))
+    logged = _logged(store, job_id)
+    assert sum(line.endswith(": started") for line in logged) == 1, logged
+    assert logged[0] == "RUN run-1 [hushed]: started", "never after the line saying it was terminated"
+    assert logged[1].startswith("op terminated (job CANCELED)"), logged
 
 
 def test_a_capped_op_ships_at_most_the_cap_and_the_marker(

@@ -10,7 +10,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
-from tests.support.helpers import detail, job_of, run_until_status, status_of
+from tests.support.helpers import detail, job_log, job_of, run_until_status, status_of
 
 # The engine behaves the same on both backends (several hosts share PostgreSQL).
 BACKENDS = ("sqlite", "postgresql")
@@ -58,7 +58,7 @@ def test_job_walks_every_step_and_ops_see_their_environment(
     assert [s["name"] for s in data["tasks"][0]["steps"]] == ["deploy"]
     assert data["tasks"][0]["steps"][0]["exit_code"] == 0
     assert [s["name"] for s in data["steps"]] == ["build", "notify"]
-    log = Path(job.log_path).read_text()
+    log = job_log(store, job_id)
     assert "RUN deploy [web-01]: started" in log and "RUN deploy [web-02]: done" in log
 
 

@@ -23,7 +23,7 @@ from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.runner import processes_with_token, read_status_file
-from tests.support.helpers import ROOT, definition, job_of, run_until_status, wait_for
+from tests.support.helpers import ROOT, definition, job_log, job_of, run_until_status, wait_for
 from tests.support.ops_running import wait_op_started
 
 BACKENDS = ("sqlite", "postgresql")
@@ -89,7 +89,7 @@ def test_a_daemon_killed_between_spawn_and_pid_commit_never_runs_an_op_twice(
     runs = collections.Counter(ledger.read_text().split())
     assert {job_id: runs[str(job_id)] for job_id in ids} == {job_id: 1 for job_id in ids}  # 0 double runs
     assert [job_of(store, job_id).status for job_id in ids] == ["FINISHED"] * len(ids)
-    logs = [Path(job_of(store, job_id).log_path).read_text() for job_id in ids]
+    logs = [job_log(store, job_id) for job_id in ids]
     readopted = sum("re-adopted op" in text for text in logs)
     assert readopted >= 1, "no daemon found a live op it never saw a pid for"
     with store.read() as s:

@@ -191,9 +191,9 @@ MOVES = st.sampled_from([kind for kind, (weight, _) in MOVE_WEIGHTS.items() for 
 def snapshot(store: Store) -> dict[str, Any]:
     """Every row of every table and the bytes of every log: what "a refused action changed nothing" means.
 
-    Op exit-status files (*.rc) are left out: the op's starter writes them whenever the process ends,
-    which is not a change made by the action. So are the audit rows of refusals: the record a refused
-    action leaves is its only trace (the refusal is checked to leave one).
+    Op status journals (*.status; *.rc files before them) are left out: the op's starter writes them
+    whenever the process ends, which is not a change made by the action. So are the audit rows of
+    refusals: the record a refused action leaves is its only trace (the refusal is checked to leave one).
     """
     rows: dict[str, Any] = {}
     with store.engine.connect() as conn:
@@ -208,7 +208,7 @@ def snapshot(store: Store) -> dict[str, Any]:
     rows["log files"] = {
         p.name: p.read_bytes()
         for p in sorted(store.log_dir.iterdir())
-        if p.is_file() and ".rc" not in p.suffixes
+        if p.is_file() and not {".rc", ".status"} & set(p.suffixes)
     }
     return rows
 

@@ -78,3 +78,17 @@ def detail(store: Store, job_id: int) -> dict[str, Any]:
         job = s.get(Job, job_id)
         assert job is not None
         return job_detail_json(job, s, store.now())
+
+
+def job_log(store: Store, job_id: int) -> str:
+    """A job's whole log as readers get it (`jobtui log`): from the database, wherever the op ran. A silent
+    op's job has no log file; its log holds the engine's lines all the same."""
+    from jobtui.engine.domain.permissions import Actor
+    from jobtui.engine.service.reads import Reads
+
+    reads, cursor, out = Reads(store, Actor("tester")), None, b""
+    while True:
+        piece = reads.log_read(job_id, cursor, 1 << 20)
+        if not piece.data:
+            return out.decode(errors="replace")
+        cursor, out = piece.cursor, out + piece.data

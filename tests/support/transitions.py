@@ -209,9 +209,10 @@ def failing_def(project: str = "default", name: str = "failing") -> str:
 
 
 def small_def(project: str = "default", name: str = "small") -> str:
-    """One RUN op that declares a rollback command."""
+    """One RUN op that writes to its log (so the job has a log file) and declares a rollback command."""
     return (
-        f'name = "{name}"\nproject = "{project}"\n[[run]]\nname = "deploy"\nrun = "true"\nrollback = "true"\n'
+        f'name = "{name}"\nproject = "{project}"\n[[run]]\nname = "deploy"\nrun = "echo deployed"\n'
+        'rollback = "true"\n'
     )
 
 

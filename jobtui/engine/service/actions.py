@@ -51,10 +51,10 @@ from jobtui.engine.domain.states import (
 )
 from jobtui.engine.domain.timeparse import TimeParseError, parse_when
 from jobtui.engine.errors import BadInput, Refusal
-from jobtui.engine.worker import lifecycle, pipeline
+from jobtui.engine.worker import lifecycle, opstarter, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
 from jobtui.engine.worker.pipeline import JobRef
-from jobtui.engine.worker.runner import describe, processes_with_token
+from jobtui.engine.worker.runner import describe, op_title, processes_with_token
 from jobtui.engine.worker.traps import resolve_trap
 
 log = logging.getLogger(__name__)
@@ -425,9 +425,13 @@ class Actions:
             with self.store.read() as s:
                 job = s.get(Job, op_run.job_id)
                 path = job.log_path if job is not None else ""
-            stamp = self.store.now().format("YYYY-MM-DD HH:mm:ss")
+                task = s.get(Task, op_run.task_id) if op_run.task_id is not None else None
+                target = task.target if task is not None else ""
+            now = self.store.now()
+            line = f"[jobtui {now.format('YYYY-MM-DD HH:mm:ss')}] op terminated ({why}): SIGTERM to {what}\n"
+            first = _first_line_unless_logged(path, op_run, target, now)
             with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as log:
-                log.write(f"[jobtui {stamp}] op terminated ({why}): SIGTERM to {what}\n")
+                log.write(first + line)
 
     def cancel_in(self, s: Session, job: Job, comment: str | None) -> list[OpRun]:
         """Cancel inside the caller's transaction (permission and table already checked); returns the ops
@@ -696,6 +700,31 @@ def _moved_schedule(job: Job, new: pendulum.DateTime) -> dict[str, Any]:
         moved = schedule.moved(new - pendulum.instance(job.scheduled_at))
         fields.update(schedule=moved.to_json(), expires_at=moved.expires)
     return fields
+
+
+def _first_line_unless_logged(path: str, op_run: OpRun, target: str, now: pendulum.DateTime) -> str:
+    """The op's "started" line, when its log may not have it yet: a silent op's starter writes it only
+    once the op writes or has run SILENT_S (its engine ships it with the op's end), and the termination
+    line must not come first. Looked for in the log's tail; a cancel of an op that wrote more than that
+    before being canceled within SILENT_S could write it twice."""
+    if op_run.started_at is None:
+        return ""
+    started = pendulum.instance(op_run.started_at)
+    if (now - started).total_seconds() > opstarter.SILENT_S + 1:
+        return ""  # its starter wrote it by now
+    title = op_title(op_run.step, op_run.name, target)
+    first = f"[jobtui {started.format('YYYY-MM-DD HH:mm:ss')}] {title}: started\n"
+    try:
+        with open(path, "rb") as log:
+            log.seek(max(0, os.fstat(log.fileno()).st_size - _TAIL_BYTES))
+            tail = log.read()
+    except OSError:
+        return first
+    unstamped = first.encode().partition(b"] ")[2]
+    return "" if b"] " + unstamped in tail else first
+
+
+_TAIL_BYTES = 1 << 20
 
 
 def terminate_local(op_run: OpRun) -> str | None:

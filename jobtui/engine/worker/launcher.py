@@ -23,7 +23,7 @@ from jobtui.engine.domain.definitions import OpDef
 from jobtui.engine.domain.states import ROLLBACK_STEP
 from jobtui.engine.worker import pipeline
 from jobtui.engine.worker.logcap import LogCap
-from jobtui.engine.worker.runner import TOKEN_VAR, CallHandle, OpContext, ProcessHandle
+from jobtui.engine.worker.runner import TOKEN_VAR, CallHandle, OpContext, ProcessHandle, op_title
 from jobtui.engine.worker.slots import SlotHandle, Slots
 from jobtui.engine.worker.state import FAULT_VAR, EngineState, Held, LaunchSpec, StartedPid
 
@@ -122,8 +122,8 @@ def build_spec(state: EngineState, start: OpToStart) -> LaunchSpec:
         env,
         start.log_path,
     ).before_log(functools.partial(state.write_held_back, start.log_path))
-    title = f"{start.step} {start.name}" + (f" [{start.target}]" if start.target else "")
-    status_file = f"{state.log_dir}/job-{start.job_id}.op-{start.op_run_id}.rc"
+    title = op_title(start.step, start.name, start.target)
+    status_file = state.status_ref(token)
     return LaunchSpec(start.op_run_id, argv, call, env, context, status_file, timeout_s, title, token)
 
 

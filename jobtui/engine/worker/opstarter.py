@@ -1,13 +1,17 @@
 """An op starter: a small process of the engine's, one per worker slot, that starts that slot's ops one at a
 time and waits for each; run as `python -S -E opstarter.py jobtui-op` (the standard library only).
 
-For each op it is asked to start (a length-prefixed pickle on its stdin) it writes "started" into the op's
-status file, opens the job's log and writes the op's first line, then spawns the op (`posix_spawn`: no fork of
-a large process, no shell) in a session of its own, and answers with the op's pid (on its stdout). The op's
-stdout and stderr are two pipes the starter appends to the log as they come, each stderr line after a mark,
-so readers can tell them apart. When the op exits the starter appends what its pipes still hold, writes its
-exit status over "started" *before* reaping it, so whoever sees the op gone finds its output and status,
-then answers with the exit code.
+For each op it is asked to start (a length-prefixed pickle on its stdin) it records the op as "started" in
+its engine's status journal, then spawns the op (`posix_spawn`: no fork of a large process, no shell) in a
+session of its own, and answers with the op's pid (on its stdout). The op's stdout and stderr are two pipes
+the starter appends to the job's log as they come, each stderr line after a mark, so readers can tell them
+apart. The op's first line (the engine's "started") goes to the log just before the op's first byte, or
+once the op has run SILENT_S without a word, or once the engine is gone: an op that exits silently leaves
+the log untouched, and the engine ships its line with the op's end. When the op exits the starter appends
+what its pipes still hold, records its exit status in the journal *before* reaping it, so whoever sees the
+op gone finds its output and status, then answers with the exit code and whether it wrote the first line.
+A short silent op thus creates no file: creating one (the log, a status file) cost as much as the rest of
+its start, and more in the kernel's journal.
 
 Why a process of its own: the status of an op that ends while its engine is away (killed, restarting) is
 still written, by a parent that runs no code but this; and the spawn costs the engine's interpreter nothing.
@@ -28,6 +32,7 @@ import select
 import signal
 import struct
 import sys
+import time
 from collections.abc import Mapping, Sequence
 
 # The last word of a starter's command line: what tells a starter (an op's parent) from other processes.
@@ -35,17 +40,27 @@ STARTER_NAME = "jobtui-op"
 STARTED = b"started\n"
 HEADER = struct.Struct("!I")
 APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+APPEND_READABLE = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC  # see OpLog._there
 REQUESTS, REPLIES = 0, 1
 # Python ignores these; an op gets them back at their defaults, as subprocess's restore_signals does.
 RESTORED_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 NOT_FOUND, NOT_EXECUTABLE = 127, 126
+# In an op's status reference, between its engine's status journal and the op's token: each op's status is
+# a line of that journal, "<token> started" then "<token> <exit status>" (a file per op cost a file
+# creation an op, as much as the rest of a short op's start). A reference without it is a file of its own
+# (ops started before the journals).
+STATUS_MARK = "#op="
 # Around what an op writes to its stderr, in its log (domain.logread's marks, which readers take out:
 # kept equal by a test, as this file imports nothing of jobtui). APC strings: a terminal shown the raw log
 # ignores them.
 STDERR_MARK = b"\x1b_stderr\x1b\\"
 STDOUT_MARK = b"\x1b_stdout\x1b\\"
 READ_BYTES = 64 * 1024
+# An op silent this long has its first line written (the engine holds a silent call op's as long).
+SILENT_S = 1.0
 DRAIN_READS = 256  # 16 MB: more than a pipe holds, bounded when something left behind keeps writing
+
+
 # Pipes (the running op's two among them) the starter pumps at most: those of ended ops are still held by
 # what they left running; past this many the oldest is closed. Each costs two descriptors (pipe, log).
 def _pipes_at_most() -> int:
@@ -93,10 +108,63 @@ def serve() -> None:
         if isinstance(started, NotRunnable):
             engine = engine and reply(request_id, "error", started.why, started.code)
             continue
-        pid, log_start = started
+        pid, log_start, op_log = started
         engine = engine and reply(request_id, "pid", pid, create_time(pid), log_start)
-        code = wait(pid, status, pumps)
-        engine = engine and reply(request_id, "exit", code)
+        code = wait(pid, status, pumps, op_log)
+        engine = engine and reply(request_id, "exit", code, op_log.written)
+        if not engine:
+            op_log.write_first_line()  # nobody left to ship it
+        # Else its engine ships it with the op's end: what the op left running writes after it alone.
+        op_log.written = True
+
+
+def same_line(line: bytes, other: bytes) -> bool:
+    """The same engine line, whatever its stamp ("[jobtui <time>] "): an op's first line is written by
+    its starter, its engine or a cancel, each with its own clock."""
+    return line.partition(b"] ")[2] == other.partition(b"] ")[2] and line.startswith(b"[jobtui ")
+
+
+def first_line_at(fd: int, start: int, first_line: bytes) -> bool:
+    """Whether the log open on `fd` holds the op's first line where the op's part of it starts."""
+    found = os.pread(fd, len(first_line) + 8, start)  # a stamp of another clock may be a little longer
+    return same_line(found.partition(b"\n")[0] + b"\n", first_line)
+
+
+class OpLog:
+    """The job's log as one op writes to it: opened (created if need be) when something is first written,
+    the op's first line before anything else, unless the engine wrote it there first (it does before a
+    line of its own about the op: its termination)."""
+
+    __slots__ = ("first_line", "path", "start", "written")
+
+    def __init__(self, path: str, first_line: bytes, start: int) -> None:
+        self.path, self.first_line = path, first_line
+        self.start = start  # the log's size when the op started
+        self.written = not first_line
+
+    def open(self) -> int:
+        """A descriptor appending to the log, the op's first line written to it first if it is not yet."""
+        fd = os.open(self.path, APPEND_READABLE, 0o644)
+        if not self.written:
+            self.written = True
+            try:
+                if not self._there(fd):
+                    os.write(fd, self.first_line)
+            except OSError:
+                os.close(fd)
+                raise
+        return fd
+
+    def _there(self, fd: int) -> bool:
+        """Whether someone wrote the first line already (the engine or a cancel, before their own line)."""
+        return first_line_at(fd, self.start, self.first_line)
+
+    def write_first_line(self) -> None:
+        """Now, even with nothing else to write (given up on a disk that refuses it: it is not retried)."""
+        if not self.written:
+            with contextlib.suppress(OSError):
+                os.close(self.open())
+            self.written = True
 
 
 class Pump:
@@ -106,10 +174,11 @@ class Pump:
     them in the order the starter reads them (two writes to the two streams microseconds apart may swap;
     a terminal would keep them)."""
 
-    __slots__ = ("fd", "log", "marked")
+    __slots__ = ("fd", "log", "marked", "op_log")
 
-    def __init__(self, fd: int, log: int, marked: bool) -> None:
-        self.fd, self.log, self.marked = fd, log, marked
+    def __init__(self, fd: int, op_log: OpLog, marked: bool) -> None:
+        self.fd, self.op_log, self.marked = fd, op_log, marked
+        self.log = -1  # opened with the pipe's first bytes
 
     def pump(self) -> bool:
         """Append what the pipe holds now to the log; False at its end (closed then)."""
@@ -125,6 +194,8 @@ class Pump:
         if self.marked:
             data = STDERR_MARK + data + STDOUT_MARK
         with contextlib.suppress(OSError):  # a full disk loses output, never the op's status
+            if self.log < 0:
+                self.log = self.op_log.open()
             view = memoryview(data)
             while view:
                 view = view[os.write(self.log, view) :]
@@ -132,8 +203,9 @@ class Pump:
 
     def close(self) -> None:
         for fd in (self.fd, self.log):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
 
 class Pumps:
@@ -155,17 +227,27 @@ class Pumps:
 
     def until_readable(self, fd: int) -> None:
         """Pump the pipes until `fd` is readable (a negative `fd`: until every pipe is closed)."""
-        if fd >= 0:
+        self.until_ready([fd] if fd >= 0 else [], None)
+
+    def until_ready(self, fds: Sequence[int], timeout: float | None) -> set[int]:
+        """Pump the pipes until one of `fds` is readable (none given: until every pipe is closed); which
+        are, or none once `timeout` (seconds) passed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for fd in fds:
             self._poll.register(fd, select.POLLIN)
         try:
-            while fd >= 0 or self.open:
-                ready = {ready_fd for ready_fd, _ in self._poll.poll()}
-                for ready_fd in ready - {fd}:
+            while fds or self.open:
+                wait_ms = None if deadline is None else max(0, int((deadline - time.monotonic()) * 1000) + 1)
+                ready = {ready_fd for ready_fd, _ in self._poll.poll(wait_ms)}
+                for ready_fd in ready.difference(fds):
                     self.pump(ready_fd)
-                if fd in ready:
-                    return
+                if found := ready.intersection(fds):
+                    return found
+                if deadline is not None and time.monotonic() >= deadline:
+                    return set()
+            return set()
         finally:
-            if fd >= 0:
+            for fd in fds:
                 self._poll.unregister(fd)
 
     def pump(self, fd: int) -> None:
@@ -240,57 +322,87 @@ def reply(*message: object) -> bool:
 
 def start(
     argv: list[str], env: dict[str, str], log: str, first_line: bytes, status: str, pumps: Pumps
-) -> tuple[int, int] | NotRunnable:
-    """(the op's pid, the log's size before the op could write to it), or why it could not start."""
+) -> tuple[int, int, OpLog] | NotRunnable:
+    """(the op's pid, the log's size before the op could write to it, the log as the op writes to it), or
+    why it could not start."""
     write_status(status, STARTED)  # before the spawn: a trace the op may have run, whatever follows
+    fd = -1  # the log itself, for an op writing straight to it (no pidfd to capture with)
     try:
-        fd = os.open(log, APPEND, 0o644)
+        size = _writable_size(log)
+        op_log = OpLog(log, first_line, size)
+        if CAPTURE:
+            log_start = size + len(first_line)
+        else:
+            fd = op_log.open()
+            log_start = os.lseek(fd, 0, os.SEEK_END)
     except OSError as exc:
         return NotRunnable(NOT_FOUND, f"{exc.strerror or exc}: {log}")
-    # The op's stdout and stderr: (read end, write end, the log for what is read), all made before the
-    # spawn, so no descriptor running short after it can cost the op its status.
-    outputs: list[tuple[int, int, int]] = []
+    # The op's stdout and stderr: (read end, write end), made before the spawn, so no descriptor running
+    # short after it can cost the op its status.
+    outputs: list[tuple[int, int]] = []
     try:
-        if first_line:
-            os.write(fd, first_line)
-        log_start = os.lseek(fd, 0, os.SEEK_END)
         if CAPTURE:
             for _ in range(2):
                 read, write = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+                outputs.append((read, write))
                 os.set_blocking(write, True)  # the op writes as to a file; the starter never waits on a read
-                outputs.append((read, write, -1))
-                outputs[-1] = (read, write, os.dup(fd))
-        pid = spawn(argv, env, [write for _, write, _ in outputs] or [fd, fd])
+        pid = spawn(argv, env, [write for _, write in outputs] or [fd, fd])
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the command or its environment
         for ends in outputs:
             for end in ends:
-                if end >= 0:
-                    os.close(end)
-        os.close(fd)
+                os.close(end)
+        if fd >= 0:
+            os.close(fd)
         return NotRunnable(NOT_FOUND, str(exc))
-    for n, (read, write, read_log) in enumerate(outputs):
+    for n, (read, write) in enumerate(outputs):
         os.close(write)
-        pumps.add(Pump(read, read_log, marked=n == 1))
+        pumps.add(Pump(read, op_log, marked=n == 1))
+    if fd >= 0:
+        os.close(fd)
     if isinstance(pid, NotRunnable):
         # As under a shell: exit 127 for no such program, 126 for one that cannot be run; said in its log.
         with contextlib.suppress(OSError):
-            os.write(fd, f"{STARTER_NAME}: {argv[0]}: {pid.why}\n".encode())
-        os.close(fd)
-        pumps.drain([read for read, _, _ in outputs])
+            fd = op_log.open()
+            try:
+                os.write(fd, f"{STARTER_NAME}: {argv[0]}: {pid.why}\n".encode())
+            finally:
+                os.close(fd)
+        pumps.drain([read for read, _ in outputs])
         write_status(status, f"{pid.code}\n".encode())
         return NotRunnable(pid.code, f"{argv[0]}: {pid.why}")
-    os.close(fd)
-    pumps.running = [read for read, _, _ in outputs]
-    return pid, log_start
+    pumps.running = [read for read, _ in outputs]
+    return pid, log_start, op_log
 
 
-def wait(pid: int, status: str, pumps: Pumps) -> int:
+def _writable_size(path: str) -> int:
+    """The log's size (0 while it does not exist); OSError when it could not be written: an op whose
+    output would be lost is not started."""
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        folder = os.path.dirname(path) or "."
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES)) from None
+        return 0
+    if not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    return size
+
+
+def wait(pid: int, status: str, pumps: Pumps, op_log: OpLog) -> int:
     """The op's exit code, as subprocess gives it (negative: the signal that killed it), once its output
     and its status (as a shell gives it: 128 + the signal) are in their files."""
     if pumps.running:
         pidfd = os.pidfd_open(pid)  # a zombie's too: the op is reaped below, not before
         try:
-            pumps.until_readable(pidfd)
+            while op_log.written is False:
+                # Readable requests while an op runs: the engine closed them (stopped or died).
+                if pidfd in pumps.until_ready([pidfd, REQUESTS], SILENT_S):
+                    break
+                # A silent op that runs on, or nobody left to ship its line: it goes to the log now.
+                op_log.write_first_line()
+            else:
+                pumps.until_readable(pidfd)
         finally:
             os.close(pidfd)
         pumps.drain(pumps.running)
@@ -352,7 +464,37 @@ def resolve(command: str, env: Mapping[str, str]) -> str | None:
     return None
 
 
-def write_status(path: str, content: bytes) -> None:
+def write_status(ref: str, content: bytes) -> None:
+    """The op's status (STARTED, then its exit status): a line appended to its engine's journal when `ref`
+    names one ("<journal>#op=<token>", see STATUS_MARK), else the content of a file of its own."""
+    journal, mark, token = ref.rpartition(STATUS_MARK)
+    if not mark:
+        _write_status_file(ref, content)
+        return
+    fd = _journal(journal)
+    if fd is not None:
+        with contextlib.suppress(OSError):  # a full disk: the exit code the starter reports says it
+            os.write(fd, token.encode() + b" " + content)  # one write: whole beside the other starters'
+
+
+_JOURNALS: dict[str, int] = {}  # the journals this starter appends to, kept open (the newest two)
+
+
+def _journal(path: str) -> int | None:
+    fd = _JOURNALS.get(path)
+    if fd is None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError:
+            return None
+        while len(_JOURNALS) >= 2:
+            with contextlib.suppress(OSError):
+                os.close(_JOURNALS.pop(next(iter(_JOURNALS))))
+        _JOURNALS[path] = fd
+    return fd
+
+
+def _write_status_file(path: str, content: bytes) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     except OSError:

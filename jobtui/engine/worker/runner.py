@@ -28,6 +28,7 @@ import psutil
 
 from jobtui.engine.domain.processes import is_same_process, is_unreaped_process
 from jobtui.engine.worker import opstarter
+from jobtui.engine.worker.opjournal import is_journal_ref, status_in_journal
 from jobtui.engine.worker.opstarter import STARTER_NAME
 from jobtui.engine.worker.spawner import Spawned, Spawner, StarterLost
 
@@ -106,9 +107,13 @@ class OpHandle(Protocol):
 
 
 def read_status_file(path: str | None, since: float | None = None) -> int | None:
-    """The exit status an op's starter left; with `since` (a timestamp), only a file written since."""
+    """The exit status an op's starter left (in its engine's journal, or a file of its own); with `since`
+    (a timestamp), only a file written since (a journal's line is the op's own: its token is unique)."""
     if not path:
         return None
+    if is_journal_ref(path):
+        status = status_in_journal(path)
+        return int(status) if status is not None and status.isdigit() else None
     try:
         if since is not None and os.stat(path).st_mtime < since - 1.0:
             return None
@@ -121,9 +126,19 @@ def read_status_file(path: str | None, since: float | None = None) -> int | None
         return None
 
 
+def op_title(step: str, name: str, target: str) -> str:
+    """How the job's log names an op: its step, its name, its target."""
+    return f"{step} {name}" + (f" [{target}]" if target else "")
+
+
 def never_started(path: str | None) -> bool:
-    """No trace of the op's start: its status file does not exist (see STARTED)."""
-    return bool(path) and not os.path.exists(path or "")
+    """No trace of the op's start: nothing of it in its engine's journal, or no status file of its own
+    (see STARTED)."""
+    if not path:
+        return False
+    if is_journal_ref(path):
+        return status_in_journal(path) is None
+    return not os.path.exists(path)
 
 
 def processes_with_token(token: str | None) -> list[psutil.Process]:
@@ -210,6 +225,7 @@ class ProcessHandle:
         self._spawned = spawned
         self._descendants: list[psutil.Process] = []
         self.log_start = 0
+        self._first_line = ""  # the op's first log line, its starter writing it once the op writes
 
     @classmethod
     def start(
@@ -222,9 +238,9 @@ class ProcessHandle:
         token: str | None = None,
         first_line: str = "",
     ) -> ProcessHandle:
-        """Have the op started by this slot's starter, `first_line` written to the log just before; the
-        caller waits for it (`wait`: a slot's thread). `log_start` is the log's size before the op could
-        write to it."""
+        """Have the op started by this slot's starter, `first_line` written to the log before the op's
+        output (see `unwritten_first_line`); the caller waits for it (`wait`: a slot's thread).
+        `log_start` is where the op's output starts in the log."""
         try:
             spawned = spawner.spawn(argv, env, log_path, status_file, first_line.encode())
         except StarterLost:
@@ -236,7 +252,39 @@ class ProcessHandle:
             spawned = Spawned.orphan(*found, log_start=_size_of(log_path))
         handle = cls(spawned.pid, spawned.create_time, status_file, spawned, token, log_path)
         handle.log_start = spawned.log_start
+        handle._first_line = first_line
         return handle
+
+    def unwritten_first_line(self) -> str:
+        """Once the op ended without writing a byte: the first line its starter left unwritten (no log
+        file was created for it), for the engine to ship with the op's end; given once."""
+        spawned = self._spawned
+        if spawned is None or spawned.running() or spawned.first_line_written:
+            return ""
+        line, self._first_line = self._first_line, ""
+        return "" if self._first_line_in_log(line) else line  # a cancel's, before its own line
+
+    def _first_line_in_log(self, line: str) -> bool:
+        try:
+            fd = os.open(self.log_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            return opstarter.first_line_at(fd, self.log_start - len(line.encode()), line.encode())
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+
+    def first_line_before_the_engines(self) -> str:
+        """Before the engine writes a line of its own about the running op (its termination): the op's
+        first line when nothing of the op is in the log yet, taken (its starter finds it there, and the
+        op's end ships nothing more); else nothing."""
+        line = self._first_line
+        if not line or self._spawned is None or self._first_line_in_log(line):
+            return ""
+        self._first_line = ""
+        return line
 
     def wait(self) -> None:
         """Until the op this engine started exits."""

@@ -94,6 +94,8 @@ class Spawned:
     ) -> None:
         self.pid, self.create_time, self.log_start = pid, create_time, log_start
         self.returncode: int | None = None  # as subprocess gives it (negative: a signal)
+        # False once the op exited without a byte: its first line was never written (the engine ships it).
+        self.first_line_written = True
         self._starter, self._request_id = starter, request_id
         self._ended = False
 
@@ -114,6 +116,7 @@ class Spawned:
         if reply is not None and reply[0] == self._request_id and reply[1] == "exit":
             code = reply[2]
             self.returncode = code if isinstance(code, int) else None
+            self.first_line_written = len(reply) < 4 or reply[3] is not False
         self._ended = True
 
     def running(self) -> bool:

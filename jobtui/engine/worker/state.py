@@ -18,6 +18,7 @@ from jobtui.engine.db.models import Job, UTCDateTime
 from jobtui.engine.db.store import Store
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB, LogCap
 from jobtui.engine.worker.logship import LogShipper
+from jobtui.engine.worker.opjournal import journal_ref
 from jobtui.engine.worker.runner import LOG_APPEND, OpContext, OpHandle, OpOutcome
 from jobtui.engine.worker.spawner import Spawner
 
@@ -136,6 +137,10 @@ class EngineState:
         """An op token no other op of any engine carries (the worker id is random)."""
         return f"{self.worker_id}{next(self._tokens):08x}"
 
+    def status_ref(self, token: str) -> str:
+        """Where the starter records the status of the op of `token` (one of this engine's tokens)."""
+        return journal_ref(self.log_dir, self.worker_id, int(token[len(self.worker_id) :], 16), token)
+
     def op_environment(self) -> dict[str, str]:
         """A copy of the engine's environment for an op, without the test-only fault hook: taken once a
         pass (`forget_environment`), not once an op."""
@@ -190,9 +195,13 @@ class EngineState:
         """`line`, stamped, is the log's next line once something else is written to it (`append_log`,
         `write_held_back`); unless nothing is, and a pass ships it (`held_back`, `take_held_back_since`).
         Creating a file costs more than everything else the engine does for a silent op."""
+        self.hold_back_stamped(path, self.log_line(line))
+
+    def hold_back_stamped(self, path: str, stamped: str) -> None:
+        """`hold_back` for a line stamped already (when the op started, not when it ended)."""
         if path:
             text, since = self._held_back.get(path, ("", self.store.clock.elapsed()))
-            self._held_back[path] = (text + self.log_line(line), since)
+            self._held_back[path] = (text + stamped, since)
 
     def held_back(self, path: str) -> str:
         """The lines held back for `path` (kept until `drop_held_back`: the pass may fail)."""

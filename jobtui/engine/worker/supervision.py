@@ -52,10 +52,16 @@ class Supervisor:
                     held.timed_out = True
                     self.terminate_tree(held.handle, "timed out")
                 continue
+            process = process_of(held.handle)
+            if process is not None and (first_line := process.unwritten_first_line()):
+                # A silent op: its "started" line goes with its end, without a file (see opstarter).
+                self.state.hold_back_stamped(held.log_path, first_line)
             if held.timed_out:
                 limit = held.timeout_s or 0
+                # 124 (as timeout(1) says it) unless it failed of its own: an op that cleans up on SIGTERM
+                # and exits 0 did not finish its work in its time.
                 outcome = OpOutcome(
-                    outcome.exit_code if outcome.exit_code is not None else 124,
+                    outcome.exit_code if outcome.exit_code not in (None, 0) else 124,
                     f"timed out after {_fmt_seconds(limit)}",
                 )
             cap, held.log_cap = held.log_cap, None
@@ -147,6 +153,8 @@ class Supervisor:
     def _log(self, process: ProcessHandle, line: str) -> None:
         log.info("%s", line)
         if process.log_path:
+            if first_line := process.first_line_before_the_engines():
+                self.state.hold_back_stamped(process.log_path, first_line)  # written first, with `line`
             self.state.append_log(process.log_path, line)
 
 

@@ -1,0 +1,38 @@
+"""An op's status in its engine's journal, as a take-over reads it: the last line of its token, read again
+as the journal grows, an unfinished line not taken for a status, nothing at all for an op never started."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobtui.engine.worker.opjournal import journal_ref
+from jobtui.engine.worker.opstarter import write_status
+from jobtui.engine.worker.runner import never_started, read_status_file
+
+
+def test_a_take_over_reads_each_ops_status_from_the_journal_as_it_grows(tmp_path: Path) -> None:
+    first = journal_ref(str(tmp_path), "w1", 1, "w1-00000001")
+    second = journal_ref(str(tmp_path), "w1", 2, "w1-00000002")
+    assert never_started(first) and read_status_file(first) is None  # no journal yet
+    write_status(first, b"started\n")
+    assert not never_started(first) and read_status_file(first) is None  # running: no exit status
+    assert never_started(second)
+    write_status(second, b"started\n")
+    write_status(first, b"3\n")
+    assert read_status_file(first) == 3 and read_status_file(second) is None
+    journal = Path(first.rpartition("#")[0])
+    with journal.open("ab") as out:
+        out.write(b"w1-00000002 13")  # its starter is still writing the line
+    assert read_status_file(second) is None
+    with journal.open("ab") as out:
+        out.write(b"7\n")
+    assert read_status_file(second) == 137 and read_status_file(first) == 3
+
+
+def test_an_engines_ops_share_a_journal_until_it_holds_its_share(tmp_path: Path) -> None:
+    from jobtui.engine.worker.opjournal import JOURNAL_OPS
+
+    refs = [journal_ref(str(tmp_path), "w1", n, f"w1-{n:08x}") for n in (1, JOURNAL_OPS - 1, JOURNAL_OPS)]
+    journals = [ref.rpartition("#")[0] for ref in refs]
+    assert journals[0] == journals[1] != journals[2]
+    assert all(Path(journal).parent == tmp_path for journal in journals)

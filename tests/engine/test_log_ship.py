@@ -21,8 +21,8 @@ from jobtui.engine.worker.batch import HELD_BACK_S
 from jobtui.engine.worker.logship import LogShipper, Source
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.runner import OpContext
-from tests.support.helpers import job_of, run_until_status
-from tests.support.ops_running import wait_op_started
+from tests.support.helpers import job_of, run_until_status, wait_for
+from tests.support.ops_running import running_op, wait_op_started
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -91,7 +91,7 @@ def test_silent_process_ops_create_no_file_but_their_engines_status_journal(
     files = sorted(path.name for path in store.log_dir.iterdir())
     assert len(files) == 1 and files[0].startswith("ops-") and files[0].endswith(".status"), files
     by_token: dict[str, list[str]] = {}
-    for line in (store.log_dir / files[0]).read_text().splitlines():
+    for line in filter(None, (store.log_dir / files[0]).read_text().splitlines()):
         token, status = line.split(" ")
         by_token.setdefault(token, []).append(status)
     assert list(by_token.values()) == [["started", "0"]] * 3  # the slots' starters write side by side
@@ -110,6 +110,45 @@ def test_a_silent_process_op_timed_out_at_once_logs_started_then_its_termination
     assert logged[0] == "RUN run-1 [stuck]: started", logged
     assert logged.count("RUN run-1 [stuck]: started") == 1, logged
     assert "bye" in logged and any(line.startswith("op terminated (timed out)") for line in logged), logged
+
+
+def test_what_a_silent_op_leaves_running_writes_after_its_started_line(
+    store: Store, submit: Submit, engine: Engine, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    op = f"(while [ ! -e {gate} ]; do sleep 0.02; done; echo from the background) &"
+    job_id = submit(f'name = "leaver"\n[[run]]\nrun = "{op}"\n')
+    job = run_until_status(engine, job_id, "FINISHED")
+    gate.touch()
+    log = Path(job.log_path)
+    wait_for(lambda: log.exists() and b"from the background" in log.read_bytes(), what="the background line")
+    said = _said(log.read_bytes())
+    assert said[0] == "RUN run-1 [leaver]: started" and said.count(said[0]) == 1, said
+    assert said.index("from the background") > 0
+    assert [line.rsplit(": ", 1)[-1] for line in _logged(store, job_id)] == ["started", "done"]
+
+
+def test_a_silent_op_after_what_an_earlier_op_left_running_logs_its_started_line_once(
+    store: Store, submit: Submit, clock: FakeClock, engine: Engine, tmp_path: Path
+) -> None:
+    """Bytes of the PRE op's leftover land where the RUN op's part of the log starts: the RUN op's line is
+    still found there (by its starter, its engine, a cancel) and written once."""
+    gate = tmp_path / "gate"
+    leftover = f"(while [ ! -e {gate} ]; do sleep 0.02; done; echo leftover) &"
+    job_id = submit(
+        f'name = "busy"\n[[pre]]\nrun = "echo pre; {leftover}"\n'
+        '[[run]]\nrun = "trap \'echo bye\' TERM; sleep 30 & wait"\ntimeout = "5s"\n'
+    )
+    engine.run_until(lambda: b"RUN run-1" in _shipped(store, job_id) or running_op(store, job_id) is not None)
+    wait_op_started(engine, store, job_id)
+    gate.touch()
+    log = Path(job_of(store, job_id).log_path)
+    wait_for(lambda: b"leftover" in log.read_bytes(), what="the leftover's line")
+    clock.advance(6)  # the engine times the silent RUN op out, within its first second
+    run_until_status(engine, job_id, "ERROR")
+    said = _said(log.read_bytes())
+    assert said.count("RUN run-1 [busy]: started") == 1, said
+    assert said.index("RUN run-1 [busy]: started") < said.index("bye"), said
 
 
 def test_a_process_op_writes_its_started_line_before_its_first_byte_after_a_silent_one(

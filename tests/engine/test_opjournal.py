@@ -22,11 +22,15 @@ def test_a_take_over_reads_each_ops_status_from_the_journal_as_it_grows(tmp_path
     assert read_status_file(first) == 3 and read_status_file(second) is None
     journal = Path(first.rpartition("#")[0])
     with journal.open("ab") as out:
-        out.write(b"w1-00000002 13")  # its starter is still writing the line
+        out.write(b"\nw1-00000002 13")  # its starter is still writing the line
     assert read_status_file(second) is None
     with journal.open("ab") as out:
         out.write(b"7\n")
     assert read_status_file(second) == 137 and read_status_file(first) == 3
+    with journal.open("ab") as out:
+        out.write(b"\nw1-000")  # a line a full disk cut short ...
+    write_status(first, b"0\n")  # ... leaves the next one whole
+    assert read_status_file(first) == 0 and read_status_file(second) == 137
 
 
 def test_an_engines_ops_share_a_journal_until_it_holds_its_share(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from tests.support.helpers import (
     ROOT,
     definition,
     detail,
+    job_log,
     job_of,
     live_pids_of_group,
     run_until_status,
@@ -122,6 +123,8 @@ def test_an_op_killing_its_parent_abends_alone_and_the_op_beside_it_finishes(
     killer = submit('name = "killer"\n[[run]]\nrun = "kill -9 $PPID; sleep 60"\n')
     run_until_status(engine, killer, "ABEND")
     assert job_of(store, beside).status == "RUNNING"
+    # Silent, it had no log yet: its "started" line is not lost with its starter.
+    assert job_log(store, killer).splitlines()[0].endswith("] RUN run-1 [killer]: started")
     gate.touch()
     assert run_until_status(engine, beside, "FINISHED", "ERROR", "ABEND").status == "FINISHED"
 

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -703,25 +704,30 @@ def _moved_schedule(job: Job, new: pendulum.DateTime) -> dict[str, Any]:
 
 
 def _first_line_unless_logged(path: str, op_run: OpRun, target: str, now: pendulum.DateTime) -> str:
-    """The op's "started" line, when its log may not have it yet: a silent op's starter writes it only
+    """The op's "started" line, when its log does not have it yet: a silent op's starter writes it only
     once the op writes or has run SILENT_S (its engine ships it with the op's end), and the termination
-    line must not come first. Looked for in the log's tail; a cancel of an op that wrote more than that
-    before being canceled within SILENT_S could write it twice."""
+    line must not come first. Looked for in the log's tail, stamped no earlier than the op's start (an
+    earlier run of the same op has the same words); an op whose line is further back than the tail has
+    written more than that since, so its starter wrote it, unless it started within SILENT_S."""
     if op_run.started_at is None:
         return ""
     started = pendulum.instance(op_run.started_at)
-    if (now - started).total_seconds() > opstarter.SILENT_S + 1:
-        return ""  # its starter wrote it by now
-    title = op_title(op_run.step, op_run.name, target)
-    first = f"[jobtui {started.format('YYYY-MM-DD HH:mm:ss')}] {title}: started\n"
+    stamp = started.format("YYYY-MM-DD HH:mm:ss")
+    unstamped = f"{op_title(op_run.step, op_run.name, target)}: started\n"
+    first = f"[jobtui {stamp}] {unstamped}"
     try:
         with open(path, "rb") as log:
-            log.seek(max(0, os.fstat(log.fileno()).st_size - _TAIL_BYTES))
+            size = os.fstat(log.fileno()).st_size
+            log.seek(max(0, size - _TAIL_BYTES))
             tail = log.read()
     except OSError:
         return first
-    unstamped = first.encode().partition(b"] ")[2]
-    return "" if b"] " + unstamped in tail else first
+    line = re.compile(rb"\[jobtui ([0-9 :-]{19})\] " + re.escape(unstamped.encode()))
+    if any(found.group(1).decode() >= stamp for found in line.finditer(tail)):
+        return ""
+    if size > _TAIL_BYTES and (now - started).total_seconds() > opstarter.SILENT_S + 1:
+        return ""
+    return first
 
 
 _TAIL_BYTES = 1 << 20

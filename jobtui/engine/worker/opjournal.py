@@ -1,5 +1,6 @@
 """Reading an op's status from its engine's status journal (written by the op starters, see
-`opstarter.write_status`): the last line of the op's token, "started" or its exit status.
+`opstarter.write_status`): the last line of the op's token, "started" or its exit status (each line
+after a newline of its own, so a line a full disk cut short stands alone).
 
 Read by whoever needs an op's status without its starter's answer: a take-over after its engine died, an
 engine re-adopting its own op. A journal holds JOURNAL_OPS ops at most; each is read once, then only what
@@ -73,8 +74,9 @@ def _read(journal: str) -> _Parsed | None:
             parsed.size += len(data)
             *lines, parsed.tail = (parsed.tail + data).split(b"\n")
             for line in lines:
-                token, _space, status = line.decode(errors="replace").partition(" ")
-                parsed.statuses[token] = status
+                token, space, status = line.decode(errors="replace").partition(" ")
+                if space:  # not a blank line (each starts with one), nor a piece a full disk cut short
+                    parsed.statuses[token] = status
         return parsed
     except OSError:
         return None

@@ -58,6 +58,7 @@ STDOUT_MARK = b"\x1b_stdout\x1b\\"
 READ_BYTES = 64 * 1024
 # An op silent this long has its first line written (the engine holds a silent call op's as long).
 SILENT_S = 1.0
+FIRST_LINE_SEARCH = 64 * 1024  # how far into the op's part of the log its first line is looked for
 DRAIN_READS = 256  # 16 MB: more than a pipe holds, bounded when something left behind keeps writing
 
 
@@ -125,9 +126,9 @@ def same_line(line: bytes, other: bytes) -> bool:
 
 
 def first_line_at(fd: int, start: int, first_line: bytes) -> bool:
-    """Whether the log open on `fd` holds the op's first line where the op's part of it starts."""
-    found = os.pread(fd, len(first_line) + 8, start)  # a stamp of another clock may be a little longer
-    return same_line(found.partition(b"\n")[0] + b"\n", first_line)
+    """Whether the log open on `fd` holds the op's first line in the op's part of it (from `start`, its
+    size when the op started: what an earlier op left running may have written there first)."""
+    return b"] " + first_line.partition(b"] ")[2] in os.pread(fd, FIRST_LINE_SEARCH, start)
 
 
 class OpLog:
@@ -406,6 +407,8 @@ def wait(pid: int, status: str, pumps: Pumps, op_log: OpLog) -> int:
         finally:
             os.close(pidfd)
         pumps.drain(pumps.running)
+        if any(fd in pumps.open for fd in pumps.running):
+            op_log.write_first_line()  # what it left running writes on: its line comes first
         pumps.running = []
     # Seen, not reaped: the op stays a zombie (its pid taken) until its status is written.
     info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
@@ -471,27 +474,14 @@ def write_status(ref: str, content: bytes) -> None:
     if not mark:
         _write_status_file(ref, content)
         return
-    fd = _journal(journal)
-    if fd is not None:
-        with contextlib.suppress(OSError):  # a full disk: the exit code the starter reports says it
-            os.write(fd, token.encode() + b" " + content)  # one write: whole beside the other starters'
-
-
-_JOURNALS: dict[str, int] = {}  # the journals this starter appends to, kept open (the newest two)
-
-
-def _journal(path: str) -> int | None:
-    fd = _JOURNALS.get(path)
-    if fd is None:
+    # One write, whole beside the other starters' (O_APPEND); a line of its own even after a write a full
+    # disk cut short. Closed at once: a journal in a folder other hosts share (NFS) shows them the line.
+    with contextlib.suppress(OSError):  # a full disk: the exit code the starter reports says how it ended
+        fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError:
-            return None
-        while len(_JOURNALS) >= 2:
-            with contextlib.suppress(OSError):
-                os.close(_JOURNALS.pop(next(iter(_JOURNALS))))
-        _JOURNALS[path] = fd
-    return fd
+            os.write(fd, b"\n" + token.encode() + b" " + content)
+        finally:
+            os.close(fd)
 
 
 def _write_status_file(path: str, content: bytes) -> None:

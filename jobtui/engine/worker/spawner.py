@@ -94,8 +94,9 @@ class Spawned:
     ) -> None:
         self.pid, self.create_time, self.log_start = pid, create_time, log_start
         self.returncode: int | None = None  # as subprocess gives it (negative: a signal)
-        # False once the op exited without a byte: its first line was never written (the engine ships it).
-        self.first_line_written = True
+        # False once the op exited without a byte (its first line was never written: the engine ships it),
+        # or its starter died without saying (the engine looks for it in the log).
+        self.first_line_written = False
         self._starter, self._request_id = starter, request_id
         self._ended = False
 

@@ -49,8 +49,8 @@ class Supervisor:
                 held.log_cap.enforce()
             if outcome is None:
                 if held.deadline is not None and now >= held.deadline and not held.timed_out:
-                    held.timed_out = True
-                    self.terminate_tree(held.handle, "timed out")
+                    # Not when it ended of itself meanwhile: it finished in its time.
+                    held.timed_out = self.terminate_tree(held.handle, "timed out")
                 continue
             process = process_of(held.handle)
             if process is not None and (first_line := process.unwritten_first_line()):
@@ -121,11 +121,12 @@ class Supervisor:
             log.warning("job %s: could not ship the end of its log: %s", held.job_id, exc)
         self.state.shipper.forget(held.job_id)
 
-    def terminate_tree(self, handle: OpHandle, why: str = "terminated") -> None:
+    def terminate_tree(self, handle: OpHandle, why: str = "terminated") -> bool:
         """SIGTERM to the op's group now, SIGKILL after the grace period to whatever ignored it; what the
-        op started outside its group (found by its token) gets the same signals, named in the job's log."""
+        op started outside its group (found by its token) gets the same signals, named in the job's log.
+        False when nothing of it was left to signal."""
         if not _tree_alive(handle):
-            return
+            return False
         escaped = handle.terminate()
         if (process := process_of(handle)) is not None:
             what = [f"process group {process.pid}"] if process.pid is not None else []
@@ -134,6 +135,7 @@ class Supervisor:
             if what:
                 self._log(process, f"op terminated ({why}): SIGTERM to {' and '.join(what)}")
         self.dying.append(Dying(handle, self.state.store.now()))
+        return True
 
     def escalate_kills(self, now: pendulum.DateTime, grace_s: float) -> None:
         if not self.dying:

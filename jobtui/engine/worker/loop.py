@@ -102,6 +102,10 @@ class Engine:
         registration.register(self._state)
         self._last_heartbeat = self.store.clock.elapsed()
         self._registered = True
+        try:
+            registration.prune_journals(self._state)
+        except Exception as exc:  # kept for the next start: they are only disk
+            log.warning("could not prune the status journals: %s", exc)
 
     def wake(self) -> None:
         self._wake.set()

@@ -26,6 +26,13 @@ def journal_ref(log_dir: str, worker_id: str, op_number: int, token: str) -> str
     return f"{journal}{STATUS_MARK}{token}"
 
 
+def journal_worker(name: str) -> str:
+    """The worker id in a journal's file name ("" for another file)."""
+    if not (name.startswith("ops-") and name.endswith(".status")):
+        return ""
+    return name[len("ops-") : -len(".status")].rpartition("-")[0]
+
+
 def is_journal_ref(ref: str) -> bool:
     return STATUS_MARK in ref
 

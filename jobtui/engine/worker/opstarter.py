@@ -119,22 +119,17 @@ def serve() -> None:
         op_log.written = True
 
 
-def same_line(line: bytes, other: bytes) -> bool:
-    """The same engine line, whatever its stamp ("[jobtui <time>] "): an op's first line is written by
-    its starter, its engine or a cancel, each with its own clock."""
-    return line.partition(b"] ")[2] == other.partition(b"] ")[2] and line.startswith(b"[jobtui ")
-
-
 def first_line_at(fd: int, start: int, first_line: bytes) -> bool:
     """Whether the log open on `fd` holds the op's first line in the op's part of it (from `start`, its
-    size when the op started: what an earlier op left running may have written there first)."""
+    size when the op started: what an earlier op left running may have written there first), whatever
+    its stamp: the starter, the engine and a cancel each stamp it with their own clock."""
     return b"] " + first_line.partition(b"] ")[2] in os.pread(fd, FIRST_LINE_SEARCH, start)
 
 
 class OpLog:
     """The job's log as one op writes to it: opened (created if need be) when something is first written,
-    the op's first line before anything else, unless the engine wrote it there first (it does before a
-    line of its own about the op: its termination)."""
+    the op's first line before anything else, unless the engine or a cancel wrote it there first (each
+    does before its own line about the op: its termination)."""
 
     __slots__ = ("first_line", "path", "start", "written")
 
@@ -382,6 +377,8 @@ def _writable_size(path: str) -> int:
         size = os.stat(path).st_size
     except FileNotFoundError:
         folder = os.path.dirname(path) or "."
+        if not os.path.isdir(folder):
+            raise  # as opening it would say: no such folder
         if not os.access(folder, os.W_OK | os.X_OK):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES)) from None
         return 0

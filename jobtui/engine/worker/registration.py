@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from pathlib import Path
 
 import pendulum
 import psutil
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from jobtui.engine.db.models import Worker
+from jobtui.engine.db.models import OpRun, Worker
+from jobtui.engine.domain.states import OpStatus
+from jobtui.engine.worker.opjournal import journal_worker
+from jobtui.engine.worker.opstarter import STATUS_MARK
 from jobtui.engine.worker.state import EngineState, timed
 
 # An engine of another host silent this long no longer counts as sharing the queue (it crashed, and was or
 # will be taken over).
 OTHER_HOSTS_SILENT_S = 120.0
+# An engine silent this long keeps its status journals no longer (unless a running op still names them).
+JOURNAL_KEPT_SILENT_S = 86_400.0
 
 
 def register(state: EngineState) -> pendulum.DateTime:
@@ -34,6 +41,40 @@ def register(state: EngineState) -> pendulum.DateTime:
         )
         state.other_hosts = _other_hosts(state, s)
     return now
+
+
+def prune_journals(state: EngineState) -> list[Path]:
+    """Delete the status journals nobody will read again: of an engine that stopped (or fell silent a day
+    ago), named by no op still running (a take-over reads an op's status only while it is recorded as
+    running). Their lines are of ops whose end is recorded; the journals removed."""
+    journals = [path for path in Path(state.log_dir).glob("ops-*.status") if journal_worker(path.name)]
+    if not journals:
+        return []
+    now = state.store.now()
+    with state.store.read() as s:
+        workers = {worker.id: worker for worker in s.exec(select(Worker)).all()}
+        running = s.exec(
+            select(OpRun.status_file).where(
+                OpRun.status == OpStatus.RUNNING.value, col(OpRun.status_file).contains(STATUS_MARK)
+            )
+        ).all()
+    named = {ref.rpartition(STATUS_MARK)[0] for ref in running if ref}
+    removed = []
+    for journal in journals:
+        worker = workers.get(journal_worker(journal.name))
+        live = (
+            worker is not None
+            and worker.stopped_at is None
+            and (
+                (now - pendulum.instance(worker.heartbeat_at or now)).total_seconds() < JOURNAL_KEPT_SILENT_S
+            )
+        )
+        if live or str(journal) in named:
+            continue
+        with contextlib.suppress(OSError):
+            journal.unlink()
+            removed.append(journal)
+    return removed
 
 
 def heartbeat(state: EngineState, now: pendulum.DateTime) -> None:

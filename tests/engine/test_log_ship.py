@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from jobtui.engine.db.models import LOG_CHUNKS
 from jobtui.engine.db.store import Store
@@ -401,5 +402,24 @@ def test_a_call_op_ending_as_its_started_line_falls_due_logs_it_once(
 ) -> None:
     clock.advance(HELD_BACK_S + 1)  # its line falls due ...
     RELEASE.set()  # ... as the op ends: one pass records both
+    run_until_status(engine, running_call, "FINISHED")
+    assert [line.rsplit(": ", 1)[1] for line in _logged(store, running_call)] == ["started", "done"]
+
+
+def test_a_started_line_shipped_alone_is_not_lost_when_its_pass_fails(
+    store: Store, clock: FakeClock, engine: Engine, running_call: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock.advance(HELD_BACK_S + 1)  # the running call's line is due to ship alone ...
+    shipper = engine._state.shipper
+
+    def unreachable(*_args: object) -> None:
+        raise OperationalError("INSERT INTO log_chunks", {}, Exception("the database went away"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(shipper, "ship_lines", unreachable)
+        with pytest.raises(OperationalError):
+            engine.tick()  # ... and its pass fails
+    engine.run_until(lambda: b": started" in _shipped(store, running_call))
+    RELEASE.set()
     run_until_status(engine, running_call, "FINISHED")
     assert [line.rsplit(": ", 1)[1] for line in _logged(store, running_call)] == ["started", "done"]

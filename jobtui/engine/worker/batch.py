@@ -58,6 +58,7 @@ class _Pass:
     logs: list[logship.Source] = field(default_factory=list)  # the held jobs' log files
     more_logs: bool = False  # some log is left to ship
     look_in_pass: bool = False  # look for due jobs inside the pass's transaction
+    lasting: dict[str, str] = field(default_factory=dict)  # held-back lines it ships alone, by log path
 
 
 class Batch:
@@ -185,7 +186,7 @@ class Batch:
         # walker's ship theirs as they record them).
         # An op that runs on (a call that takes its time): its "started" line is not kept from readers
         # (before the ended ops' lines: an op may end in the pass its line became due).
-        lasting = state.take_held_back_since(state.store.clock.elapsed() - HELD_BACK_S)
+        lasting = done.lasting = state.take_held_back_since(state.store.clock.elapsed() - HELD_BACK_S)
         if lasting:
             paths = {held.log_path: held.job_id for held in state.held.values()}
             state.shipper.ship_lines(s, {paths[p]: text for p, text in lasting.items() if p in paths})
@@ -254,6 +255,8 @@ class Batch:
         for held in done.claimed:
             state.forget_held(held.job_id)
         state.put_back_started_pids(done.pids)
+        for path, text in done.lasting.items():
+            state.put_back_held(path, text)
 
 
 # How long a running op's held-back lines (a call op's "started") wait for its end before they are shipped.

@@ -203,6 +203,11 @@ class EngineState:
             text, since = self._held_back.get(path, ("", self.store.clock.elapsed()))
             self._held_back[path] = (text + stamped, since)
 
+    def put_back_held(self, path: str, text: str) -> None:
+        """Lines a failed pass took to ship: held back again, before any held since, and due at once."""
+        newer, _since = self._held_back.get(path, ("", 0.0))
+        self._held_back[path] = (text + newer, 0.0)
+
     def held_back(self, path: str) -> str:
         """The lines held back for `path` (kept until `drop_held_back`: the pass may fail)."""
         return self._held_back.get(path, ("", 0.0))[0]

@@ -140,8 +140,8 @@ def test_a_silent_op_after_what_an_earlier_op_left_running_logs_its_started_line
         f'name = "busy"\n[[pre]]\nrun = "echo pre; {leftover}"\n'
         '[[run]]\nrun = "trap \'echo bye\' TERM; sleep 30 & wait"\ntimeout = "5s"\n'
     )
-    engine.run_until(lambda: b"RUN run-1" in _shipped(store, job_id) or running_op(store, job_id) is not None)
-    wait_op_started(engine, store, job_id)
+    # The RUN op started (not the PRE op, which may still show as running): its deadline counts from now.
+    engine.run_until(lambda: getattr(running_op(store, job_id), "step", None) == "RUN")
     gate.touch()
     log = Path(job_of(store, job_id).log_path)
     wait_for(lambda: b"leftover" in log.read_bytes(), what="the leftover's line")

@@ -28,6 +28,7 @@ from tests.support.ops_running import running_op, wait_op_started
 BACKENDS = ("sqlite", "postgresql")
 
 Submit = Callable[..., int]
+NOOP = "jobtui.engine.worker.runner:noop"
 
 
 def _chunks(store: Store, job_id: int) -> list[tuple[str, int, bytes]]:
@@ -70,15 +71,22 @@ def test_an_ops_output_and_the_engines_lines_reach_the_database(
     assert _read_all(Reads(store, Actor("tester")), job_id) == on_file
 
 
-def test_a_silent_process_op_gets_no_file_and_its_lines_reach_the_database(
-    store: Store, submit: Submit, engine: Engine
+@pytest.mark.parametrize(
+    "ops",
+    [
+        '[[pre]]\nrun = "true"\n[[run]]\nargv = ["true"]\n',
+        f'[[pre]]\ncall = "{NOOP}"\n[[run]]\ncall = "{NOOP}"\n',
+    ],
+    ids=["process", "call"],
+)
+def test_a_job_of_silent_ops_gets_no_file_and_its_lines_reach_the_database(
+    store: Store, submit: Submit, engine: Engine, ops: str
 ) -> None:
-    job_id = submit('name = "quiet"\n[[pre]]\nrun = "true"\n[[run]]\nargv = ["true"]\n')
-    job = run_until_status(engine, job_id, "FINISHED")
+    job = run_until_status(engine, submit(f'name = "quiet"\n{ops}'), "FINISHED")
+    assert job.id is not None
     assert not Path(job.log_path).exists(), "creating a file would cost more than the rest of the op"
-    shipped = _shipped(store, job_id)
-    assert all(line.startswith(b"[jobtui ") for line in shipped.splitlines())
-    said = _said(_read_all(Reads(store, Actor("tester")), job_id))
+    assert all(line.startswith(b"[jobtui ") for line in _shipped(store, job.id).splitlines())
+    said = _said(_read_all(Reads(store, Actor("tester")), job.id))
     assert [line.rsplit(": ", 1)[1] for line in said] == ["started", "done", "started", "done"]
     assert said[0].startswith("PRE ") and said[2].startswith("RUN ")
 
@@ -273,9 +281,6 @@ def test_a_canceled_ops_output_and_its_termination_reach_the_database(
     assert _shipped(store, job_id).count(b"before the cancel") == 1
 
 
-NOOP = "jobtui.engine.worker.runner:noop"
-
-
 def writes_to_its_log(context: OpContext) -> None:
     """A call op that writes to its job's log (by the path its context gives)."""
     with open(context.log_path, "a") as log:
@@ -297,17 +302,6 @@ def _said(data: bytes) -> list[str]:
     return [
         line.split("] ", 1)[1] if line.startswith("[jobtui ") else line for line in data.decode().splitlines()
     ]
-
-
-def test_a_job_of_silent_call_ops_gets_no_file_and_its_lines_reach_the_database(
-    store: Store, submit: Submit, engine: Engine
-) -> None:
-    job_id = submit(f'name = "silent"\n[[pre]]\ncall = "{NOOP}"\n[[run]]\ncall = "{NOOP}"\n')
-    job = run_until_status(engine, job_id, "FINISHED")
-    assert not Path(job.log_path).exists(), "creating a file would cost more than the rest of the op"
-    said = _said(_read_all(Reads(store, Actor("tester")), job_id))
-    assert [line.rsplit(": ", 1)[1] for line in said] == ["started", "done", "started", "done"]
-    assert said[0].startswith("PRE ") and said[2].startswith("RUN ")
 
 
 def test_a_call_op_writing_to_its_log_finds_its_started_line_first(

@@ -55,7 +55,7 @@ from jobtui.engine.errors import BadInput, Refusal
 from jobtui.engine.worker import lifecycle, opstarter, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
 from jobtui.engine.worker.pipeline import JobRef
-from jobtui.engine.worker.runner import describe, op_title, processes_with_token
+from jobtui.engine.worker.runner import describe, op_title, processes_with_token, stamped
 from jobtui.engine.worker.traps import resolve_trap
 
 log = logging.getLogger(__name__)
@@ -429,7 +429,7 @@ class Actions:
                 task = s.get(Task, op_run.task_id) if op_run.task_id is not None else None
                 target = task.target if task is not None else ""
             now = self.store.now()
-            line = f"[jobtui {now.format('YYYY-MM-DD HH:mm:ss')}] op terminated ({why}): SIGTERM to {what}\n"
+            line = stamped(now, f"op terminated ({why}): SIGTERM to {what}")
             first = _first_line_unless_logged(path, op_run, target, now)
             with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as log:
                 log.write(first + line)
@@ -712,9 +712,8 @@ def _first_line_unless_logged(path: str, op_run: OpRun, target: str, now: pendul
     if op_run.started_at is None:
         return ""
     started = pendulum.instance(op_run.started_at)
-    stamp = started.format("YYYY-MM-DD HH:mm:ss")
-    unstamped = f"{op_title(op_run.step, op_run.name, target)}: started\n"
-    first = f"[jobtui {stamp}] {unstamped}"
+    first = stamped(started, f"{op_title(op_run.step, op_run.name, target)}: started")
+    stamp, unstamped = first[len("[jobtui ") : first.index("] ")], first.partition("] ")[2]
     try:
         with open(path, "rb") as log:
             size = os.fstat(log.fileno()).st_size

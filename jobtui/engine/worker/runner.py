@@ -22,6 +22,7 @@ import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import psutil
@@ -124,6 +125,11 @@ def read_status_file(path: str | None, since: float | None = None) -> int | None
             os.close(fd)
     except (OSError, ValueError):
         return None
+
+
+def stamped(at: datetime, line: str) -> str:
+    """An engine line of a job's log, as the engine, a starter and a cancel write it (the stamp in UTC)."""
+    return f"[jobtui {at.strftime('%Y-%m-%d %H:%M:%S')}] {line}\n"
 
 
 def op_title(step: str, name: str, target: str) -> str:

@@ -19,7 +19,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB, LogCap
 from jobtui.engine.worker.logship import LogShipper
 from jobtui.engine.worker.opjournal import journal_ref
-from jobtui.engine.worker.runner import LOG_APPEND, OpContext, OpHandle, OpOutcome
+from jobtui.engine.worker.runner import LOG_APPEND, OpContext, OpHandle, OpOutcome, stamped
 from jobtui.engine.worker.spawner import Spawner
 
 if TYPE_CHECKING:
@@ -250,7 +250,7 @@ class EngineState:
 
     def log_line(self, line: str) -> str:
         """`line` as the engine writes it to a job's log, stamped."""
-        return f"[jobtui {self.store.now().strftime('%Y-%m-%d %H:%M:%S')}] {line}\n"
+        return stamped(self.store.now(), line)
 
 
 def timed(statement: TextClause, *names: str) -> TextClause:

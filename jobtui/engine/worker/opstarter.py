@@ -58,6 +58,11 @@ STDOUT_MARK = b"\x1b_stdout\x1b\\"
 READ_BYTES = 64 * 1024
 # An op silent this long has its first line written (the engine holds a silent call op's as long).
 SILENT_S = 1.0
+# An op that ends this soon after its spawn is told in one answer, its pid with its end: half the round
+# trips of a short op (`true`), and no read of its start time; a longer one's pid is told this much later
+# (a terminate waits for it: the slot holds the op's handle until it knows the pid).
+QUICK_S = 0.005
+QUICK_S_FLAG = "--quick-s="  # the starter's argument that sets it (before its last word, STARTER_NAME)
 FIRST_LINE_SEARCH = 64 * 1024  # how far into the op's part of the log its first line is looked for
 DRAIN_READS = 256  # 16 MB: more than a pipe holds, bounded when something left behind keeps writing
 
@@ -88,7 +93,7 @@ def _can_capture() -> bool:
 CAPTURE = _can_capture()
 
 
-def serve() -> None:
+def serve(quick_s: float = QUICK_S) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     engine = True  # gone once a reply cannot be written: the op's status is still
     base: dict[str, str] = {}
@@ -110,9 +115,15 @@ def serve() -> None:
             engine = engine and reply(request_id, "error", started.why, started.code)
             continue
         pid, log_start, op_log = started
-        engine = engine and reply(request_id, "pid", pid, create_time(pid), log_start)
-        code = wait(pid, status, pumps, op_log)
-        engine = engine and reply(request_id, "exit", code, op_log.written)
+        pidfd = os.pidfd_open(pid) if pumps.running else -1  # a zombie's too: reaped by `wait`, not before
+        quick = pidfd >= 0 and pidfd in pumps.until_ready([pidfd, REQUESTS], quick_s)
+        if not quick:
+            engine = engine and reply(request_id, "pid", pid, create_time(pid), log_start)
+        code = wait(pid, pidfd, status, pumps, op_log)
+        if quick:  # one answer says it all, its pid with its end: half the round trips of a short op
+            engine = engine and reply(request_id, "ended", pid, log_start, code, op_log.written)
+        else:
+            engine = engine and reply(request_id, "exit", code, op_log.written)
         if not engine:
             op_log.write_first_line()  # nobody left to ship it
         # Else its engine ships it with the op's end: what the op left running writes after it alone.
@@ -387,11 +398,11 @@ def _writable_size(path: str) -> int:
     return size
 
 
-def wait(pid: int, status: str, pumps: Pumps, op_log: OpLog) -> int:
+def wait(pid: int, pidfd: int, status: str, pumps: Pumps, op_log: OpLog) -> int:
     """The op's exit code, as subprocess gives it (negative: the signal that killed it), once its output
-    and its status (as a shell gives it: 128 + the signal) are in their files."""
+    and its status (as a shell gives it: 128 + the signal) are in their files. `pidfd` is the op's
+    (closed here), -1 when its output is not captured."""
     if pumps.running:
-        pidfd = os.pidfd_open(pid)  # a zombie's too: the op is reaped below, not before
         try:
             while op_log.written is False:
                 # Readable requests while an op runs: the engine closed them (stopped or died).
@@ -519,6 +530,7 @@ def boot_time() -> float:
 
 
 if __name__ == "__main__":
+    given = [arg.removeprefix(QUICK_S_FLAG) for arg in sys.argv[1:] if arg.startswith(QUICK_S_FLAG)]
     with contextlib.suppress(KeyboardInterrupt):
-        serve()
+        serve(float(given[-1]) if given else QUICK_S)
     sys.exit(0)

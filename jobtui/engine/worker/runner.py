@@ -292,6 +292,11 @@ class ProcessHandle:
         self._first_line = ""
         return line
 
+    @property
+    def ended_at_start(self) -> bool:
+        """Whether its starter told the op's end with its pid (opstarter.QUICK_S): no pid to record."""
+        return self._spawned is not None and self._spawned.quick
+
     def wait(self) -> None:
         """Until the op this engine started exits."""
         if self._spawned is not None:

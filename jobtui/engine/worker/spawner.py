@@ -40,10 +40,17 @@ class NotStarted(OSError):
 class _Starter:
     """One starter process, used by one slot's thread only."""
 
-    def __init__(self) -> None:
+    def __init__(self, quick_s: float) -> None:
         env = {name: value for name, value in os.environ.items() if name not in _NOT_INHERITED}
         self.process = subprocess.Popen(
-            [sys.executable, "-S", "-E", _STARTER, opstarter.STARTER_NAME],
+            [
+                sys.executable,
+                "-S",
+                "-E",
+                _STARTER,
+                f"{opstarter.QUICK_S_FLAG}{quick_s}",
+                opstarter.STARTER_NAME,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -99,6 +106,8 @@ class Spawned:
         self.first_line_written = False
         self._starter, self._request_id = starter, request_id
         self._ended = False
+        # It ended within its starter's QUICK_S, told in one answer with its pid: nothing of it to signal.
+        self.quick = False
 
     @classmethod
     def orphan(cls, pid: int, create_time: float, log_start: int) -> Spawned:
@@ -115,9 +124,13 @@ class Spawned:
         # No answer: its starter died, and nobody can tell how the op ends any more. It vanished now, as
         # with its wrapper killed (no status, no return code; what is left of it is killed with the ABEND).
         if reply is not None and reply[0] == self._request_id and reply[1] == "exit":
-            code = reply[2]
-            self.returncode = code if isinstance(code, int) else None
-            self.first_line_written = len(reply) < 4 or reply[3] is not False
+            self.ended(reply[2], len(reply) < 4 or reply[3])
+        self._ended = True
+
+    def ended(self, code: object, first_line_written: object) -> None:
+        """As its starter said it ended: its exit code, and whether it wrote the op's first line."""
+        self.returncode = code if isinstance(code, int) else None
+        self.first_line_written = first_line_written is not False
         self._ended = True
 
     def running(self) -> bool:
@@ -125,7 +138,9 @@ class Spawned:
 
 
 class Spawner:
-    def __init__(self) -> None:
+    def __init__(self, quick_s: float = opstarter.QUICK_S) -> None:
+        """`quick_s`: an op that ends this soon after its spawn is told in one answer (opstarter.QUICK_S)."""
+        self._quick_s = quick_s
         self._local = threading.local()
         self._starters: list[_Starter] = []
         self._lock = threading.Lock()
@@ -152,6 +167,13 @@ class Spawner:
         if reply[1] == "error":
             code = reply[3] if len(reply) > 3 else opstarter.NOT_FOUND
             raise NotStarted(str(reply[2]), code if isinstance(code, int) else opstarter.NOT_FOUND)
+        if reply[1] == "ended":  # it ended at once (opstarter.QUICK_S): its end came with its pid
+            pid, log_start, code, written = reply[2:6]
+            assert isinstance(pid, int) and isinstance(log_start, int)
+            spawned = Spawned(None, request_id, pid, 0.0, log_start)
+            spawned.ended(code, written)
+            spawned.quick = True
+            return spawned
         pid, create_time, log_start = reply[2:5]
         assert isinstance(pid, int) and isinstance(create_time, float) and isinstance(log_start, int)
         return Spawned(starter, request_id, pid, create_time, log_start)
@@ -163,7 +185,7 @@ class Spawner:
         with self._lock:
             if self._closed:
                 raise OSError("the engine is stopping")
-            starter = _Starter()
+            starter = _Starter(self._quick_s)
             self._starters.append(starter)
         self._local.starter = starter
         return starter

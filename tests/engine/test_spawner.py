@@ -1,0 +1,54 @@
+"""What a slot's op starter tells the engine: an op that ends as it starts, in one answer (its end with its
+pid, nothing left to signal); an op that runs on, by its live pid at once, then by its end."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import psutil
+
+from jobtui.engine.worker.opjournal import journal_ref
+from jobtui.engine.worker.runner import read_status_file
+from jobtui.engine.worker.spawner import Spawner
+
+FIRST_LINE = b"[2026-12-05 12:00:00] run: started\n"
+
+
+def test_an_op_that_ends_as_it_starts_is_told_with_its_end(tmp_path: Path) -> None:
+    # A window no op start on a loaded machine outlasts: `exit 3` ends within it.
+    spawner = Spawner(quick_s=30.0)
+    status = journal_ref(str(tmp_path), "w1", 1, "w1-00000001")
+    try:
+        spawned = spawner.spawn(
+            ["/bin/sh", "-c", "exit 3"], dict(os.environ), str(tmp_path / "job.log"), status, FIRST_LINE
+        )
+    finally:
+        spawner.close()
+    assert spawned.quick and not spawned.running() and spawned.returncode == 3
+    assert not spawned.first_line_written and not (tmp_path / "job.log").exists()  # the engine ships it
+    assert read_status_file(status) == 3
+
+
+def test_an_op_that_runs_on_is_told_by_its_live_pid_then_by_its_end(tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    spawner = Spawner()
+    status = journal_ref(str(tmp_path), "w1", 1, "w1-00000001")
+    try:
+        spawned = spawner.spawn(
+            ["/bin/sh", "-c", f"while [ ! -e {gate} ]; do sleep 0.01; done; echo out; exit 4"],
+            dict(os.environ),
+            str(tmp_path / "job.log"),
+            status,
+            FIRST_LINE,
+        )
+        assert spawned.running() and not spawned.quick
+        op = psutil.Process(spawned.pid)
+        assert op.cmdline()[:2] == ["/bin/sh", "-c"] and abs(op.create_time() - spawned.create_time) < 0.05
+        gate.touch()
+        spawned.wait()
+    finally:
+        spawner.close()
+    assert not spawned.running() and spawned.returncode == 4 and spawned.first_line_written
+    assert (tmp_path / "job.log").read_bytes() == FIRST_LINE + b"out\n"
+    assert read_status_file(status) == 4

@@ -9,6 +9,7 @@ from pathlib import Path
 import psutil
 
 from jobtui.engine.worker.opjournal import journal_ref
+from jobtui.engine.worker.opstarter import HEADER, MessageReader, write_message
 from jobtui.engine.worker.runner import read_status_file
 from jobtui.engine.worker.spawner import Spawner
 
@@ -52,3 +53,19 @@ def test_an_op_that_runs_on_is_told_by_its_live_pid_then_by_its_end(tmp_path: Pa
     assert not spawned.running() and spawned.returncode == 4 and spawned.first_line_written
     assert (tmp_path / "job.log").read_bytes() == FIRST_LINE + b"out\n"
     assert read_status_file(status) == 4
+
+
+def test_answers_read_together_are_each_told_and_one_cut_short_is_none() -> None:
+    """The pid and the end of an op that ended meanwhile reach the slot in one read: both are told."""
+    read_end, write_end = os.pipe()
+    try:
+        answers = MessageReader(read_end)
+        write_message(write_end, (7, "pid", 123, 1.5, 0))
+        write_message(write_end, (7, "exit", 0, True))
+        os.write(write_end, HEADER.pack(10) + b"cut")  # the starter died writing it
+        os.close(write_end)
+        assert answers.next() == (7, "pid", 123, 1.5, 0)
+        assert answers.next() == (7, "exit", 0, True)
+        assert answers.next() is None
+    finally:
+        os.close(read_end)

@@ -98,9 +98,11 @@ def serve(quick_s: float = QUICK_S) -> None:
     engine = True  # gone once a reply cannot be written: the op's status is still
     base: dict[str, str] = {}
     pumps = Pumps()
+    requests = MessageReader(REQUESTS)
     while True:
-        pumps.until_readable(REQUESTS)
-        request = read_message(REQUESTS)
+        if not requests.holds_one():
+            pumps.until_readable(REQUESTS)
+        request = requests.next()
         if request is None:
             pumps.linger()
             return
@@ -291,24 +293,32 @@ class Pumps:
                 os._exit(0)
 
 
-def read_message(fd: int) -> tuple[object, ...] | None:
-    """The next length-prefixed pickle from `fd`; None at its end."""
-    head = read_exactly(fd, HEADER.size)
-    if head is None:
-        return None
-    (size,) = HEADER.unpack(head)
-    body = read_exactly(fd, size)
-    return None if body is None else pickle.loads(body)
+class MessageReader:
+    """The length-prefixed pickles coming on `fd`, read as many bytes at a time as are there: one read a
+    message (a second read for its body cost a system call, and the engine's slot its interpreter lock)."""
 
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = b""
 
-def read_exactly(fd: int, size: int) -> bytes | None:
-    data = b""
-    while len(data) < size:
-        chunk = os.read(fd, size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
+    def holds_one(self) -> bool:
+        """Whether a whole message was read already."""
+        if len(self._buffer) < HEADER.size:
+            return False
+        return len(self._buffer) >= HEADER.size + HEADER.unpack_from(self._buffer)[0]
+
+    def next(self) -> tuple[object, ...] | None:
+        """The next message; None at the end of `fd` (a message cut short by it is none)."""
+        while not self.holds_one():
+            chunk = os.read(self.fd, READ_BYTES)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        end = HEADER.size + HEADER.unpack_from(self._buffer)[0]
+        body, self._buffer = self._buffer[HEADER.size : end], self._buffer[end:]
+        message = pickle.loads(body)
+        assert isinstance(message, tuple)
+        return message
 
 
 def write_message(fd: int, message: tuple[object, ...]) -> None:

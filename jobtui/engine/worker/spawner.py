@@ -60,7 +60,7 @@ class _Starter:
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.requests = self.process.stdin.fileno()
-        self.replies = self.process.stdout.fileno()
+        self.replies = opstarter.MessageReader(self.process.stdout.fileno())
         self.gone = False
         self.sent_base: dict[str, str] | None = None  # the environment the starter builds each op's on
 
@@ -73,7 +73,7 @@ class _Starter:
 
     def answer(self) -> tuple[object, ...] | None:
         try:
-            found = opstarter.read_message(self.replies)
+            found = self.replies.next()
         except (OSError, EOFError, ValueError):
             found = None
         if found is None:

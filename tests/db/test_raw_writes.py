@@ -118,3 +118,46 @@ def test_many_rows_go_in_bounded_statements_in_order(
             select(LOG_CHUNKS.c.data).where(LOG_CHUNKS.c.job_id == job_id).order_by(LOG_CHUNKS.c.id)
         )
         assert b"".join(bytes(d) for (d,) in data) == b"".join(b"%d," % n for n in range(20))
+
+
+def test_text_is_stored_exactly_whatever_characters_it_holds(store: Store, actions: Actions) -> None:
+    """On PostgreSQL the rows go as the text of arrays: quotes, backslashes, braces, commas, blanks, the
+    word NULL and the empty string in it are values like any other (a comment is an operator's text)."""
+    (job_id,) = actions.submit_many(definition('name = "x"\n'), 1)
+    at = pendulum.datetime(2026, 12, 5, 7, 30, tz="UTC")
+    comments = [
+        'say "hi"',
+        "back\\slash\\",
+        "{braces}, commas",
+        "  blanks\tand\nlines  ",
+        "NULL",
+        "null",
+        "",
+        None,
+        "ünïcode ✓ \u3000",
+        '\\"{,}"\\',
+    ]
+    audit = [
+        {
+            "job_id": job_id,
+            "job_name": "x",
+            "at": at,
+            "who": "op",
+            "action": f"say-{n}",
+            "from_status": None,
+            "to_status": None,
+            "comment": comment,
+            "refused": False,
+            "by_user": None,
+        }
+        for n, comment in enumerate(comments)
+    ]
+    with store.write() as s:
+        assert execute_many(s, AUDIT_ROWS, audit) == len(comments)
+    with store.read() as s:
+        stored = s.execute(
+            select(AUDIT.c.comment)
+            .where(AUDIT.c.job_id == job_id, AUDIT.c.action.like("say-%"))
+            .order_by(AUDIT.c.id)
+        ).all()
+    assert [comment for (comment,) in stored] == comments

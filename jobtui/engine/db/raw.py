@@ -9,9 +9,10 @@ times are stored exactly as the UTCDateTime columns store them, and read back as
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,8 +39,13 @@ _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 def execute_many(session: Session, sql: str, rows: Sequence[Mapping[str, Any]]) -> int:
     """Run `sql` once per row in `session`'s transaction (SQLite: executemany; PostgreSQL: one
     statement over arrays, `_set_based`); how many rows it changed."""
+    return send_many(session, sql, rows)()
+
+
+def send_many(session: Session, sql: str, rows: Sequence[Mapping[str, Any]]) -> Callable[[], int]:
+    """As `execute_many`; how many rows it changed is told once asked (in a `pipelined` block: after it)."""
     if not rows:
-        return 0
+        return lambda: 0
     connection = session.connection()
     driver = connection.connection.driver_connection
     assert driver is not None
@@ -48,27 +54,50 @@ def execute_many(session: Session, sql: str, rows: Sequence[Mapping[str, Any]]) 
         try:
             times: dict[int, str] = {}  # a pass writes the same few times in many rows: each converted once
             cursor.executemany(sql, [_sqlite_row(row, times) for row in rows])
-            return int(cursor.rowcount)
+            changed = int(cursor.rowcount)
         finally:
             cursor.close()
+        return lambda: changed
     statement = _set_based(sql)
     converted: dict[int, datetime] = {}
     if statement.keys:
         # One UPDATE joins each target row once: the last row given for a key wins, as one at a time.
         rows = list({tuple(row[key] for key in statement.keys): row for row in rows}.values())
-    changed = 0
-    with driver.cursor() as cursor:
-        for at in range(0, len(rows), SET_ROWS):
-            part = rows[at : at + SET_ROWS]
-            cursor.execute(
-                statement.sql,
-                {
-                    name: _array_literal([_plain(row[name], converted) for row in part])
-                    for name in statement.params
-                },
-            )
-            changed += int(cursor.rowcount)
-    return changed
+    cursors = []
+    for at in range(0, len(rows), SET_ROWS):
+        part = rows[at : at + SET_ROWS]
+        cursor = driver.cursor()
+        cursors.append(cursor)
+        cursor.execute(
+            statement.sql,
+            {
+                name: _array_literal([_plain(row[name], converted) for row in part])
+                for name in statement.params
+            },
+        )
+
+    def counted() -> int:
+        try:
+            return sum(int(cursor.rowcount) for cursor in cursors)
+        finally:
+            for cursor in cursors:
+                cursor.close()
+
+    return counted
+
+
+@contextlib.contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """On PostgreSQL, the statements run in the block (`send_many`) go without waiting for each one's
+    result (psycopg's pipeline mode): the server runs one while the engine makes the next. An error of
+    any of them is raised at the block's end, and how many rows each changed is known only then."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite" or driver is None:
+        yield
+        return
+    with driver.pipeline():
+        yield
 
 
 @dataclass(frozen=True)

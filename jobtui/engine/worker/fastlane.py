@@ -12,13 +12,14 @@ this lane wrote. Both write exactly the same rows, audit trail and change feed
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pendulum
 from sqlmodel import Session
 
-from jobtui.engine.db.raw import AUDIT_ROWS, execute_many, select_rows
+from jobtui.engine.db.raw import AUDIT_ROWS, pipelined, select_rows, send_many
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.launcher import OpToStart, build_spec
@@ -311,27 +312,30 @@ class FastLane:
         seqs = store.touch_many(s, list(writes.jobs))
         for job_id, seq in seqs.items():
             writes.jobs[job_id]["seq"] = seq
-        for statement, rows in (
-            (_OP_DONE, writes.ops_done),
-            (_OP_STARTED, writes.ops_started),
-            (_TASK_STARTED, writes.tasks_started),
-            (_TASK_PROGRESS, writes.task_progress),
-            (_TASK_DONE, writes.tasks_done),
-            (AUDIT_ROWS, writes.audits),
-        ):
-            execute_many(s, statement, rows)
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for job_id, values in writes.jobs.items():
             row = {f"v_{k}": v for k, v in values.items()}
             row.update(j_id=job_id, j_lease=writes.leases[job_id])
             shapes.setdefault(tuple(sorted(values)), []).append(row)
-        for keys, rows in shapes.items():
-            assignments = ", ".join(f"{key} = :v_{key}" for key in keys) or "id = :j_id"
-            sql = f"UPDATE jobs SET {assignments} WHERE id = :j_id AND lease = :j_lease"
-            changed = execute_many(s, sql, rows)
-            if changed != len(rows):
+        job_updates: list[tuple[int, Callable[[], int]]] = []
+        with pipelined(s):  # none of these waits for another's result
+            for statement, rows in (
+                (_OP_DONE, writes.ops_done),
+                (_OP_STARTED, writes.ops_started),
+                (_TASK_STARTED, writes.tasks_started),
+                (_TASK_PROGRESS, writes.task_progress),
+                (_TASK_DONE, writes.tasks_done),
+                (AUDIT_ROWS, writes.audits),
+            ):
+                send_many(s, statement, rows)
+            for keys, rows in shapes.items():
+                assignments = ", ".join(f"{key} = :v_{key}" for key in keys) or "id = :j_id"
+                sql = f"UPDATE jobs SET {assignments} WHERE id = :j_id AND lease = :j_lease"
+                job_updates.append((len(rows), send_many(s, sql, rows)))
+        for expected, counted in job_updates:
+            if (changed := counted()) != expected:
                 # The leases were checked (and their rows locked) at the start of the pass: a bug.
-                raise RuntimeError(f"fast lane: {len(rows) - changed} job(s) lost their lease mid-pass")
+                raise RuntimeError(f"fast lane: {expected - changed} job(s) lost their lease mid-pass")
 
 
 def _fresh(row: dict[str, Any], ops: list[PlanOp]) -> bool:

@@ -35,8 +35,11 @@ log = logging.getLogger("jobtui.engine")
 # Jobs claimed beyond the free slots, while ops end faster than passes come: they wait in the slots' queue,
 # and a slot that frees starts the next at once instead of a pass later. Just enough to keep each slot busy
 # for four passes (at most PREFETCH_PER_SLOT a slot): ops that outlast them claim only for the free slots and
-# leave the rest of the queue to the other engines.
-PREFETCH_PER_SLOT = 64
+# leave the rest of the queue to the other engines. The cap binds only ops far shorter than a pass (a no-op
+# call): there a pass's round trips and commit are shared by as many jobs as it claims (PostgreSQL, one
+# engine, 10,000 no-op jobs: 2,860 jobs/s with 128, 3,330 with 256, 3,220 with 512; lateness of 1,000 jobs
+# due at once, p99: 0.39 → 0.32 s; SQLite unchanged).
+PREFETCH_PER_SLOT = 256
 
 
 @dataclass

@@ -20,6 +20,7 @@ from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
+from jobtui.engine.worker.spawner import Spawner
 from tests.support.helpers import (
     ROOT,
     definition,
@@ -35,10 +36,6 @@ from tests.support.ops_running import running_op, wait_op_started
 BACKENDS = ("sqlite", "postgresql")
 
 Submit = Callable[..., int]
-
-
-
-
 
 
 def test_kill_9_of_an_op_makes_the_job_abend(engine: Engine, store: Store, submit: Submit) -> None:
@@ -127,6 +124,39 @@ def test_an_op_killing_its_parent_abends_alone_and_the_op_beside_it_finishes(
     assert job_log(store, killer).splitlines()[0].endswith("] RUN run-1 [killer]: started")
     gate.touch()
     assert run_until_status(engine, beside, "FINISHED", "ERROR", "ABEND").status == "FINISHED"
+
+
+def test_an_op_that_talks_then_kills_its_starter_at_once_has_its_started_line_once(
+    engine: Engine, store: Store, submit: Submit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its starter wrote the op's first line and what the op said, then died before answering (here: a
+    window no op outlasts, so it never answers); the engine, finding the op by its token, does not take
+    the op's words for the log's part before the op, nor write the line again."""
+    monkeypatch.setattr(engine._state, "spawner", Spawner(quick_s=30.0))
+    log_file = f"{store.log_dir}/job-$JOBTUI_JOB_ID.log"
+    said = "0" * 100
+    job_id = submit(
+        f'name = "talker"\n[[run]]\nrun = "echo {said}; until grep -q {said} {log_file}; '
+        'do sleep 0.01; done; kill -9 $PPID; sleep 60"\n'
+    )
+    run_until_status(engine, job_id, "ABEND")
+    log = job_log(store, job_id)
+    assert log.count("RUN run-1 [talker]: started") == 1
+    assert log.index("RUN run-1 [talker]: started") < log.index(said)
+
+
+def test_an_op_killed_by_sigkill_as_it_starts_takes_its_process_group_with_its_abend(
+    engine: Engine, store: Store, submit: Submit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Told in one answer with its end (it ended inside its starter's window), its pid is still recorded:
+    the abend kills what it left in its group, even what carries no trace of the op in its environment."""
+    monkeypatch.setattr(engine._state, "spawner", Spawner(quick_s=30.0))
+    job_id = submit('name = "sudden"\n[[run]]\nrun = "env -i sleep 60 & kill -9 $$"\n')
+    run_until_status(engine, job_id, "ABEND")
+    with store.read() as s:
+        pid = s.exec(select(OpRun.pid).where(OpRun.job_id == job_id, OpRun.step == "RUN")).one()
+    assert pid is not None
+    engine.run_until(lambda: not live_pids_of_group(pid))  # the sleep it left is killed too
 
 
 def test_an_op_whose_program_does_not_exist_fails_with_127_and_says_so_in_its_log(

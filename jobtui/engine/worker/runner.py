@@ -189,11 +189,25 @@ def _is_starter(proc: psutil.Process | None) -> bool:
     return proc is not None and proc.cmdline()[-1:] == [STARTER_NAME]
 
 
-def _size_of(path: str) -> int:
+def _after_first_line(path: str, first_line: bytes) -> int:
+    """Where an orphaned op's output starts in its log (its starter died before saying): just past the
+    op's first line when its starter wrote it (the last one in the log's tail, whatever its stamp), else
+    the log's end. The op may have written after it already."""
     try:
-        return os.stat(path).st_size
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return 0
+    try:
+        size = os.fstat(fd).st_size
+        start = max(0, size - opstarter.FIRST_LINE_SEARCH)
+        tail = os.pread(fd, size - start, start)
+    except OSError:
+        return 0
+    finally:
+        os.close(fd)
+    key = b"] " + first_line.partition(b"] ")[2]
+    found = tail.rfind(key) if first_line else -1
+    return size if found < 0 else start + found + len(key)
 
 
 def describe(proc: psutil.Process) -> str:
@@ -255,7 +269,7 @@ class ProcessHandle:
             found = find_op(token, under_starter=False)
             if found is None:
                 raise
-            spawned = Spawned.orphan(*found, log_start=_size_of(log_path))
+            spawned = Spawned.orphan(*found, log_start=_after_first_line(log_path, first_line.encode()))
         handle = cls(spawned.pid, spawned.create_time, status_file, spawned, token, log_path)
         handle.log_start = spawned.log_start
         handle._first_line = first_line
@@ -294,8 +308,10 @@ class ProcessHandle:
 
     @property
     def ended_at_start(self) -> bool:
-        """Whether its starter told the op's end with its pid (opstarter.QUICK_S): no pid to record."""
-        return self._spawned is not None and self._spawned.quick
+        """Whether its starter told the op's end with its pid (opstarter.QUICK_S), so its pid needs no
+        row: unless SIGKILL ended it (an abend kills what is left of its process group by that pid)."""
+        spawned = self._spawned
+        return spawned is not None and spawned.quick and spawned.returncode != -signal.SIGKILL
 
     def wait(self) -> None:
         """Until the op this engine started exits."""

@@ -138,9 +138,9 @@ class Spawned:
 
 
 class Spawner:
-    def __init__(self, quick_s: float = opstarter.QUICK_S) -> None:
+    def __init__(self, quick_s: float | None = None) -> None:
         """`quick_s`: an op that ends this soon after its spawn is told in one answer (opstarter.QUICK_S)."""
-        self._quick_s = quick_s
+        self._quick_s = opstarter.QUICK_S if quick_s is None else quick_s
         self._local = threading.local()
         self._starters: list[_Starter] = []
         self._lock = threading.Lock()

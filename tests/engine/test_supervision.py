@@ -157,6 +157,7 @@ def test_an_op_killed_by_sigkill_as_it_starts_takes_its_process_group_with_its_a
         pid = s.exec(select(OpRun.pid).where(OpRun.job_id == job_id, OpRun.step == "RUN")).one()
     assert pid is not None
     engine.run_until(lambda: not live_pids_of_group(pid))  # the sleep it left is killed too
+    assert f"op terminated (abend): SIGTERM to process group {pid}" in job_log(store, job_id)
 
 
 def test_an_op_whose_program_does_not_exist_fails_with_127_and_says_so_in_its_log(

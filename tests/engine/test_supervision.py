@@ -145,6 +145,19 @@ def test_an_op_that_talks_then_kills_its_starter_at_once_has_its_started_line_on
     assert log.index("RUN run-1 [talker]: started") < log.index(said)
 
 
+def test_an_op_that_kills_its_starter_and_ends_at_once_abends_with_its_started_line(
+    engine: Engine, store: Store, submit: Submit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gone before the engine could look for it by its token (most often): its pid and status were lost
+    with its starter, but its engine's journal says it ran; it vanished, and its log says it started."""
+    monkeypatch.setattr(engine._state, "spawner", Spawner(quick_s=30.0))
+    job_id = submit('name = "gone"\n[[run]]\nrun = "kill -9 $PPID"\n')
+    run_until_status(engine, job_id, "ABEND")
+    lines = job_log(store, job_id).splitlines()
+    assert lines[0].endswith("] RUN run-1 [gone]: started")
+    assert "vanished without an exit status" in lines[1]
+
+
 def test_an_op_killed_by_sigkill_as_it_starts_takes_its_process_group_with_its_abend(
     engine: Engine, store: Store, submit: Submit, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -190,8 +190,9 @@ def _begin(
     handle.inner = process
     # Recorded by the next pass's batch (woken at once), with every other op started meanwhile: an
     # engine dying before that leaves an op the take-over finds by its token, as between spawn and commit.
-    # An op that ended as it started has no pid to record: its end is (the slot wakes the engine for it).
-    if not process.ended_at_start:
+    # An op that ended as it started has no pid to record: its end is (the slot wakes the engine for it);
+    # nor has one that vanished before anyone saw its pid.
+    if process.pid is not None and not process.ended_at_start:
         state.add_started_pid(StartedPid(spec.op_run_id, process.pid, process.create_time, held.deadline))
         state.wake()
     return process.wait

@@ -265,11 +265,14 @@ class ProcessHandle:
             spawned = spawner.spawn(argv, env, log_path, status_file, first_line.encode())
         except StarterLost:
             # Killed by its op (`kill -9 $PPID`) before it answered: the op runs, orphaned. Known by its
-            # token, it vanished now (what is left of it is killed with the ABEND).
+            # token, it vanished now (what is left of it is killed with the ABEND). Not found but in its
+            # engine's journal as started: it ran and ended already, its pid and status lost with its
+            # starter; it vanished all the same, and its first line is not lost with them.
             found = find_op(token, under_starter=False)
-            if found is None:
+            if found is None and never_started(status_file):
                 raise
-            spawned = Spawned.orphan(*found, log_start=_after_first_line(log_path, first_line.encode()))
+            pid, create_time = found if found is not None else (None, 0.0)
+            spawned = Spawned.orphan(pid, create_time, _after_first_line(log_path, first_line.encode()))
         handle = cls(spawned.pid, spawned.create_time, status_file, spawned, token, log_path)
         handle.log_start = spawned.log_start
         handle._first_line = first_line
@@ -355,7 +358,8 @@ class ProcessHandle:
             # it), without reading that back: a file read less an op on the engine's thread.
             code = returncode if returncode >= 0 else 128 - returncode
         if code is None:
-            return OpOutcome(None, f"op process {self.pid} vanished without an exit status", vanished=True)
+            process = "op" if self.pid is None else f"op process {self.pid}"
+            return OpOutcome(None, f"{process} vanished without an exit status", vanished=True)
         return OpOutcome(code, _describe_exit(code))
 
     def terminate(self) -> list[str]:

@@ -97,9 +97,9 @@ class Spawned:
     """An op a starter started."""
 
     def __init__(
-        self, starter: _Starter | None, request_id: int, pid: int, create_time: float, log_start: int
+        self, starter: _Starter | None, request_id: int, pid: int | None, create_time: float, log_start: int
     ) -> None:
-        self.pid, self.create_time, self.log_start = pid, create_time, log_start
+        self.pid, self.create_time, self.log_start = pid, create_time, log_start  # pid: None once unknowable
         self.returncode: int | None = None  # as subprocess gives it (negative: a signal)
         # False once the op exited without a byte (its first line was never written: the engine ships it),
         # or its starter died without saying (the engine looks for it in the log).
@@ -110,8 +110,9 @@ class Spawned:
         self.quick = False
 
     @classmethod
-    def orphan(cls, pid: int, create_time: float, log_start: int) -> Spawned:
-        """An op whose starter died before saying it started it (found by its token): it vanished."""
+    def orphan(cls, pid: int | None, create_time: float, log_start: int) -> Spawned:
+        """An op whose starter died before saying it started it: it vanished. Its pid when it was found
+        by its token, None when it had ended already (nobody can tell it any more)."""
         spawned = cls(None, 0, pid, create_time, log_start)
         spawned._ended = True
         return spawned

@@ -146,7 +146,12 @@ def test_an_op_that_talks_then_kills_its_starter_at_once_has_its_started_line_on
 
 
 def test_an_op_that_kills_its_starter_and_ends_at_once_abends_with_its_started_line(
-    engine: Engine, store: Store, submit: Submit, monkeypatch: pytest.MonkeyPatch
+    engine: Engine,
+    store: Store,
+    submit: Submit,
+    actions: Actions,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Gone before the engine could look for it by its token (most often): its pid and status were lost
     with its starter, but its engine's journal says it ran; it vanished, and its log says it started."""
@@ -156,6 +161,11 @@ def test_an_op_that_kills_its_starter_and_ends_at_once_abends_with_its_started_l
     lines = job_log(store, job_id).splitlines()
     assert lines[0].endswith("] RUN run-1 [gone]: started")
     assert "vanished without an exit status" in lines[1]
+    # Run again, a second later: the first run's line in the log is not taken for this run's.
+    clock.advance(1)
+    actions.rerun(job_id, "RUN")
+    engine.run_until(lambda: job_log(store, job_id).count("vanished without an exit status") == 2)
+    assert job_log(store, job_id).count("] RUN run-1 [gone]: started") == 2
 
 
 def test_an_op_killed_by_sigkill_as_it_starts_takes_its_process_group_with_its_abend(

@@ -187,14 +187,15 @@ def _begin(
     # Everything after the log's size at the spawn is the op's.
     cap = LogCap(spec.context.log_file, process.log_start, cap_bytes)
     held.log_cap = cap
-    handle.inner = process
     # Recorded by the next pass's batch (woken at once), with every other op started meanwhile: an
     # engine dying before that leaves an op the take-over finds by its token, as between spawn and commit.
-    # An op that ended as it started has no pid to record: its end is (the slot wakes the engine for it);
-    # nor has one that vanished before anyone saw its pid.
+    # Before the op's handle is seen: a pass that records its end (an abend) has its pid too. An op that
+    # ended as it started has no pid to record: its end is (the slot wakes the engine for it); nor has one
+    # that vanished before anyone saw its pid.
     if process.pid is not None and not process.ended_at_start:
         state.add_started_pid(StartedPid(spec.op_run_id, process.pid, process.create_time, held.deadline))
         state.wake()
+    handle.inner = process
     return process.wait
 
 

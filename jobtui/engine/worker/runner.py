@@ -191,23 +191,31 @@ def _is_starter(proc: psutil.Process | None) -> bool:
 
 def _after_first_line(path: str, first_line: bytes) -> int:
     """Where an orphaned op's output starts in its log (its starter died before saying): just past the
-    op's first line when its starter wrote it (the last one in the log's tail, whatever its stamp), else
-    the log's end. The op may have written after it already."""
+    op's first line when its starter wrote it (verbatim, stamp included: an earlier run's line has the same
+    words), else the log's end. The op may have written after it already."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
+    except FileNotFoundError:
         return 0
+    except OSError:
+        return _size_of(path)
     try:
         size = os.fstat(fd).st_size
         start = max(0, size - opstarter.FIRST_LINE_SEARCH)
         tail = os.pread(fd, size - start, start)
     except OSError:
-        return 0
+        return _size_of(path)
     finally:
         os.close(fd)
-    key = b"] " + first_line.partition(b"] ")[2]
-    found = tail.rfind(key) if first_line else -1
-    return size if found < 0 else start + found + len(key)
+    found = tail.rfind(first_line) if first_line else -1
+    return size if found < 0 else start + found + len(first_line)
+
+
+def _size_of(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def describe(proc: psutil.Process) -> str:

@@ -274,8 +274,8 @@ class ProcessHandle:
         except StarterLost:
             # Killed by its op (`kill -9 $PPID`) before it answered: the op runs, orphaned. Known by its
             # token, it vanished now (what is left of it is killed with the ABEND). Not found but in its
-            # engine's journal as started: it ran and ended already, its pid and status lost with its
-            # starter; it vanished all the same, and its first line is not lost with them.
+            # engine's journal as started: it ran (and most likely ended), its pid and status lost with
+            # its starter; it vanished all the same, and its first line is not lost with them.
             found = find_op(token, under_starter=False)
             if found is None and never_started(status_file):
                 raise

@@ -34,7 +34,9 @@ from jobtui.engine.worker.supervision import Supervisor
 from jobtui.engine.worker.sweeps import Sweeps
 
 # How long a pass may wait for more ops to end while every slot has its next op queued (Slots.well_fed).
-GATHER_S = 0.01
+# Alternated (2026-12-05 13:02), 10 → 30 ms: `true` engine thread 0.33 → 0.28–0.29 ms a job, 1,141–1,157 →
+# 1,195–1,199 jobs/s; no-op drains the same or better; lateness of 1,000 jobs p99 0.24–0.30 → 0.20 s.
+GATHER_S = 0.03
 
 __all__ = ["Dying", "Engine", "Held", "LaunchSpec", "log_path_for"]
 

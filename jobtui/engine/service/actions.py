@@ -55,7 +55,7 @@ from jobtui.engine.errors import BadInput, Refusal
 from jobtui.engine.worker import lifecycle, opstarter, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
 from jobtui.engine.worker.pipeline import JobRef
-from jobtui.engine.worker.runner import describe, op_title, processes_with_token, stamped
+from jobtui.engine.worker.runner import describe, log_tail, op_title, processes_with_token, stamped
 from jobtui.engine.worker.traps import resolve_trap
 
 log = logging.getLogger(__name__)
@@ -715,10 +715,7 @@ def _first_line_unless_logged(path: str, op_run: OpRun, target: str, now: pendul
     first = stamped(started, f"{op_title(op_run.step, op_run.name, target)}: started")
     stamp, unstamped = first[len("[jobtui ") : first.index("] ")], first.partition("] ")[2]
     try:
-        with open(path, "rb") as log:
-            size = os.fstat(log.fileno()).st_size
-            log.seek(max(0, size - _TAIL_BYTES))
-            tail = log.read()
+        size, tail = log_tail(path, _TAIL_BYTES)
     except OSError:
         return first
     line = re.compile(rb"\[jobtui ([0-9 :-]{19})\] " + re.escape(unstamped.encode()))

@@ -189,26 +189,29 @@ def _is_starter(proc: psutil.Process | None) -> bool:
     return proc is not None and proc.cmdline()[-1:] == [STARTER_NAME]
 
 
+def log_tail(path: str, limit: int) -> tuple[int, bytes]:
+    """(the log's size, its last `limit` bytes at most); OSError when it cannot be read."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        start = max(0, size - limit)
+        return size, os.pread(fd, size - start, start)
+    finally:
+        os.close(fd)
+
+
 def _after_first_line(path: str, first_line: bytes) -> int:
     """Where an orphaned op's output starts in its log (its starter died before saying): just past the
     op's first line when its starter wrote it (verbatim, stamp included: an earlier run's line has the same
     words), else the log's end. The op may have written after it already."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        size, tail = log_tail(path, opstarter.FIRST_LINE_SEARCH)
     except FileNotFoundError:
         return 0
     except OSError:
         return _size_of(path)
-    try:
-        size = os.fstat(fd).st_size
-        start = max(0, size - opstarter.FIRST_LINE_SEARCH)
-        tail = os.pread(fd, size - start, start)
-    except OSError:
-        return _size_of(path)
-    finally:
-        os.close(fd)
     found = tail.rfind(first_line) if first_line else -1
-    return size if found < 0 else start + found + len(first_line)
+    return size if found < 0 else size - len(tail) + found + len(first_line)
 
 
 def _size_of(path: str) -> int:

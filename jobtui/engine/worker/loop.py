@@ -24,7 +24,7 @@ import pendulum
 from sqlalchemy.exc import DBAPIError
 
 from jobtui.engine.db.store import Store
-from jobtui.engine.worker import claims, registration
+from jobtui.engine.worker import claims, interpreter, registration
 from jobtui.engine.worker.batch import Batch
 from jobtui.engine.worker.claims import Claimer
 from jobtui.engine.worker.outcomes import Outcomes
@@ -117,6 +117,7 @@ class Engine:
 
         The worker row is registered by the first pass that reaches the database, so a daemon started
         while the database is down waits for it like one that lost it later."""
+        interpreter.tune()
         # Jobs submitted or released on other hosts wake an idle engine at once (PostgreSQL).
         listener = self.store.listen(self.wake, work_only=True)
         try:

@@ -1,4 +1,4 @@
-"""The engine's set-based writes (db/raw.py): many rows in one executemany (SQLite) or one statement over
+"""The engine's set-based writes (db/raw.py): many rows in one statement over a VALUES list (SQLite) or over
 arrays (PostgreSQL) store exactly what one statement per row would."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_an_update_counts_the_rows_it_changed_and_the_last_row_for_a_key_wins(
     ]
     with store.write() as s:
         changed = execute_many(s, _TASK_SEEN, updates)
-        execute_many(s, _TASK_SEEN, again)
+        assert execute_many(s, _TASK_SEEN, again) == 1, "one task changed (the last of its rows wins)"
         found = rows(
             s,
             "SELECT id, status, last_triggered_at FROM tasks WHERE id IN :ids",
@@ -104,6 +104,7 @@ def test_many_rows_go_in_bounded_statements_in_order(
     store: Store, actions: Actions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(raw, "SET_ROWS", 7)  # PostgreSQL: 20 rows in three statements
+    monkeypatch.setattr(raw, "SQLITE_ROWS", 7)  # SQLite likewise
     (job_id,) = actions.submit_many(definition('name = "x"\n'), 1)
     at = pendulum.datetime(2026, 12, 5, tz="UTC")
     chunks = [
@@ -161,3 +162,56 @@ def test_text_is_stored_exactly_whatever_characters_it_holds(store: Store, actio
             .order_by(AUDIT.c.id)
         ).all()
     assert [comment for (comment,) in stored] == comments
+
+
+_CLAIM_LIKE = (
+    "UPDATE tasks SET status = CASE WHEN status = 'SCHEDULED' THEN :status ELSE status END, "
+    "current_step = :step WHERE id = :id AND status <> :status"
+)
+
+
+@pytest.mark.backends("sqlite")
+def test_an_update_may_read_the_row_it_changes_and_use_a_parameter_twice(
+    store: Store, actions: Actions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As SQLite's claim does (a status kept when it is ROLLBACK): each row's expressions read that row's
+    own columns, and a parameter named twice has one value a row. (PostgreSQL's statements over arrays
+    take parameters and literals only: its claim is a statement of its own.)"""
+    monkeypatch.setattr(raw, "SQLITE_VARIABLES", 7)  # SQLite: two rows (three parameters each) a statement
+    (job_id,) = actions.submit_many(definition('name = "x"\ntargets = ["a", "b", "c", "d", "e"]\n'), 1)
+    with store.read() as s:
+        ids = [
+            i for (i,) in s.execute(select(TASKS.c.id).where(TASKS.c.job_id == job_id).order_by(TASKS.c.id))
+        ]
+    with store.write() as s:
+        execute_many(s, _TASK_SEEN, [{"id": ids[0], "status": "FAILED", "now": pendulum.now("UTC")}])
+        changed = execute_many(s, _CLAIM_LIKE, [{"id": i, "status": "RUNNING", "step": "RUN"} for i in ids])
+        again = execute_many(s, _CLAIM_LIKE, [{"id": i, "status": "RUNNING", "step": "POST"} for i in ids])
+        found = rows(s, "SELECT id, status, current_step FROM tasks WHERE id IN :ids", {"ids": ids})
+    assert changed == 5
+    assert again == 1, "only the FAILED task is not RUNNING yet"
+    by_id = {row["id"]: (row["status"], row["current_step"]) for row in found}
+    assert by_id[ids[0]] == ("FAILED", "POST")
+    assert [by_id[i] for i in ids[1:]] == [("RUNNING", "RUN")] * 4
+
+
+@pytest.mark.backends("sqlite")
+def test_sqlite_writes_many_rows_in_one_statement(store: Store, actions: Actions) -> None:
+    """One statement, one step of SQLite's, for all the rows: executemany binds and steps once a row,
+    giving the interpreter lock away at each (no-op drains: 2,900-3,300 → 4,100-4,500 jobs/s)."""
+    (job_id,) = actions.submit_many(definition('name = "x"\ntargets = ["a", "b", "c"]\n'), 1)
+    with store.read() as s:
+        ids = [i for (i,) in s.execute(select(TASKS.c.id).where(TASKS.c.job_id == job_id))]
+    at = pendulum.datetime(2026, 12, 5, tz="UTC")
+    chunks = [{"job_id": job_id, "host": "h", "file_offset": n, "data": b"x", "at": at} for n in range(100)]
+    statements: list[str] = []
+    with store.write() as s:
+        driver = s.connection().connection.driver_connection
+        assert driver is not None
+        driver.set_trace_callback(statements.append)
+        try:
+            execute_many(s, _CHUNK, chunks)
+            execute_many(s, _TASK_SEEN, [{"id": i, "status": "RUNNING", "now": at} for i in ids])
+        finally:
+            driver.set_trace_callback(None)
+    assert [statement.split()[0] for statement in statements] == ["INSERT", "UPDATE"]

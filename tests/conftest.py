@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
+from jobtui.engine.db import migrate
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
@@ -77,8 +80,27 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'jobs.db'}"
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated to the schema's head, without an identity yet (each copy gets one of its
+    own when a Store opens it: it names the copy's log folder). Copying it costs a test a few
+    milliseconds; running the migrations, about a tenth of a second (a fifth of the suite's set-ups)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "jobs.db"
+    url = f"sqlite:///{path}"
+    engine = create_engine(url)
+    try:
+        migrate.upgrade(engine, url, None)
+    finally:
+        engine.dispose()
+    return path
+
+
 @pytest.fixture
-def store(db_url: str, clock: FakeClock) -> Store:
+def store(request: pytest.FixtureRequest, db_url: str, clock: FakeClock) -> Store:
+    if db_url.startswith("sqlite:///"):
+        path = Path(db_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
     return Store(db_url, clock=clock)
 
 

@@ -55,9 +55,7 @@ def send_many(session: Session, sql: str, rows: Sequence[Mapping[str, Any]]) -> 
         return lambda: changed
     statement = _set_based(sql)
     converted: dict[int, datetime] = {}
-    if statement.keys:
-        # One UPDATE joins each target row once: the last row given for a key wins, as one at a time.
-        rows = list({tuple(row[key] for key in statement.keys): row for row in rows}.values())
+    rows = _last_per_key(rows, statement.keys)
     cursors = []
     for at in range(0, len(rows), SET_ROWS):
         part = rows[at : at + SET_ROWS]
@@ -81,6 +79,14 @@ def send_many(session: Session, sql: str, rows: Sequence[Mapping[str, Any]]) -> 
     return counted
 
 
+def _last_per_key(rows: Sequence[Mapping[str, Any]], keys: tuple[str, ...]) -> Sequence[Mapping[str, Any]]:
+    """An UPDATE over many rows at once joins each target row once: the last row given for a key (its WHERE
+    parameters) wins, as it would one row at a time. Rows as they are for a statement without keys."""
+    if not keys:
+        return rows
+    return list({tuple(row[key] for key in keys): row for row in rows}.values())
+
+
 # Off: every statement one row at a time (executemany), as before the set-based statements (for A/B runs).
 SQLITE_SET_BASED = True
 
@@ -95,9 +101,7 @@ def _sqlite_many(driver: Any, sql: str, rows: Sequence[Mapping[str, Any]]) -> in
         if statement is None:
             cursor.executemany(sql, [_sqlite_row(row, times) for row in rows])
             return int(cursor.rowcount)
-        if statement.keys:
-            # One UPDATE joins each target row once: the last row given for a key wins, as one at a time.
-            rows = list({tuple(row[key] for key in statement.keys): row for row in rows}.values())
+        rows = _last_per_key(rows, statement.keys)
         changed = 0
         per = max(1, min(SQLITE_ROWS, SQLITE_VARIABLES // max(1, len(statement.params))))
         for at in range(0, len(rows), per):

@@ -11,7 +11,7 @@ import pendulum
 from sqlmodel import Session
 
 from jobtui.engine.db.models import Job, OpRun
-from jobtui.engine.db.raw import AUDIT_ROWS, execute_many, rows
+from jobtui.engine.db.raw import AUDIT_ROWS, execute_many, index_hint, rows
 from jobtui.engine.db.store import LeaseLost
 from jobtui.engine.domain.states import OpStatus, Status
 from jobtui.engine.worker import pipeline
@@ -107,7 +107,7 @@ def _claim_rows(
     each walks its own index instead of sorting the whole queue at every claim.
     """
     claimed: list[tuple[int, str, str, str]] = []
-    for where, order in ((_ORPHAN_ROLLBACK, "id"), (_DUE_TO_RUN, "due_at, id")):
+    for where, order in _PICKS:
         if where is _ORPHAN_ROLLBACK and not rollbacks:
             continue
         want = limit - len(claimed)
@@ -115,6 +115,12 @@ def _claim_rows(
             break
         claimed += _claim_where(state, s, where, order, now, want, lease)
     return claimed
+
+
+# What a claim takes, in this order, and how it orders each; on SQLite, the index each walks: the
+# rollbacks among the ROLLBACK jobs (not every ended job by `worker_id IS NULL`: raw.index_hint).
+_PICKS = ((_ORPHAN_ROLLBACK, "id"), (_DUE_TO_RUN, "due_at, id"))
+_SQLITE_INDEX = {_ORPHAN_ROLLBACK: "ix_jobs_status_due"}
 
 
 def _claim_where(
@@ -143,9 +149,12 @@ def _claim_where(
         return sorted((int(r["id"]), str(r["name"]), str(r["was"]), str(r["status"])) for r in taken)
     # SQLite cannot return the FROM table's columns; this transaction holds the only write lock, so
     # looking first and updating after is just as safe.
+    hint = index_hint(s, _SQLITE_INDEX[where]) if where in _SQLITE_INDEX else ""
     due = [
         (int(r["id"]), str(r["name"]), str(r["status"]))
-        for r in rows(s, f"SELECT id, name, status FROM jobs WHERE {where} ORDER BY {order} LIMIT :n", params)
+        for r in rows(
+            s, f"SELECT id, name, status FROM jobs{hint} WHERE {where} ORDER BY {order} LIMIT :n", params
+        )
     ]
     if not due:
         return []

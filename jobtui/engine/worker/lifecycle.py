@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 
 import pendulum
-from sqlalchemy import text, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from jobtui.engine.db import raw
 from jobtui.engine.db.models import TASKS, Job, OpRun, Task
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.schedules import JobSchedule
@@ -250,15 +251,14 @@ def _tasks_with_work_left(s: Session, job: Job) -> list[int]:
 def sweep_expired_schedules(store: Store, who: str, now: pendulum.DateTime) -> None:
     """Jobs nobody holds (waiting for a retry or a window) whose schedule ran out."""
     with store.read() as s:
-        ids = s.exec(
-            select(Job.id).where(
-                text(WAITING),  # a literal, as the partial index it walks (migration 0005)
-                col(Job.step).in_(RETRIED_STEPS),
-                col(Job.expires_at) <= now,
-                col(Job.worker_id).is_(None),
-            )
-        ).all()
-    for job_id in ids:
+        # WAITING as a literal: the partial index walked holds those jobs only (migration 0005).
+        found = raw.rows(
+            s,
+            f"SELECT id FROM jobs{raw.index_hint(s, 'ix_jobs_waiting_expires')} WHERE {WAITING} "
+            "AND step IN :steps AND expires_at <= :now AND worker_id IS NULL",
+            {"steps": list(RETRIED_STEPS), "now": now},
+        )
+    for job_id in (int(row["id"]) for row in found):
         with store.write() as s:
             job = store.lock_job(s, job_id)
             if job is None or job.worker_id is not None or job.status not in (Status.READY, Status.PAUSED):

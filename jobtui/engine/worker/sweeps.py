@@ -4,9 +4,9 @@ timeouts, and the jobs of lost workers (ABEND, or their ops re-adopted after a c
 from __future__ import annotations
 
 import pendulum
-from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from jobtui.engine.db import raw
 from jobtui.engine.db.models import Job, OpRun, Worker
 from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
@@ -52,15 +52,14 @@ class Sweeps:
     def sweep_expired(self, now: pendulum.DateTime) -> None:
         store = self.state.store
         with store.read() as s:
-            ids = s.exec(
-                select(Job.id).where(
-                    text(UNSTARTED),  # a literal, as the partial index it walks (migration 0005)
-                    col(Job.step).in_([Step.INIT.value, Step.PRE.value, Step.RUN.value]),
-                    col(Job.run_started_at).is_(None),
-                    col(Job.max_start_at) < now,
-                )
-            ).all()
-        for job_id in ids:
+            # UNSTARTED as a literal: the partial index walked holds those jobs only (migration 0005).
+            found = raw.rows(
+                s,
+                f"SELECT id FROM jobs{raw.index_hint(s, 'ix_jobs_unstarted_max_start')} WHERE {UNSTARTED} "
+                "AND step IN :steps AND run_started_at IS NULL AND max_start_at < :now",
+                {"steps": [Step.INIT.value, Step.PRE.value, Step.RUN.value], "now": now},
+            )
+        for job_id in (int(row["id"]) for row in found):
             with store.write() as s:
                 job = store.lock_job(s, job_id)
                 if job is None or job.status not in (Status.READY, Status.APPROVAL) or job.run_started_at:

@@ -94,7 +94,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "trap.comment": "Comment (optional)",
         "trap.explain": "Retry: run the op again\nSkip: mark it skipped and go on\n"
         "Abort: fail the op (rollback, then POST)",
-        "trap.hint": "r / s / a choose (outside the comment) · Esc = cancel",
+        "trap.hint": "Enter ends the comment, then r / s / a · Esc = cancel",
         # HelpScreen and TextScreen.
         "help.title": "Keys",
         "help.empty": "No keys.",
@@ -412,7 +412,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "trap.comment": "Comentario (opcional)",
         "trap.explain": "Reintentar: volver a ejecutar la operación\nSaltar: marcarla como saltada y seguir\n"
         "Abortar: hacer fallar la operación (rollback y después POST)",
-        "trap.hint": "r / s / a eligen (fuera del comentario) · Esc = cancelar",
+        "trap.hint": "Intro cierra el comentario, luego r / s / a · Esc = cancelar",
         "help.title": "Teclas",
         "help.empty": "Sin teclas.",
         "help.legend": "Símbolos de estado",

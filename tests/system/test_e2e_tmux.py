@@ -121,6 +121,7 @@ def test_approve_a_waiting_job_and_skip_a_trap_from_the_keyboard(setup: tuple[St
     term.wait_for_text(f"#{trapped} patch-rt")
     term.keys("t")
     term.wait_for_text(f"Trapped job #{trapped}")
+    term.keys("Enter")  # no comment
     term.keys("s")
     try:
         wait_for(lambda: status_of(store, trapped) == "FINISHED", what="the skipped trap to finish")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pendulum
 import pytest
+from textual import events
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -455,10 +456,10 @@ async def test_reschedule_in_spanish() -> None:
 
 @pytest.mark.parametrize(("key", "action"), [("r", "retry"), ("s", "skip"), ("a", "abort")])
 @sync
-async def test_trap_keys_choose_the_action(key: str, action: str) -> None:
+async def test_trap_keys_choose_the_action_once_the_comment_is_done(key: str, action: str) -> None:
     app = HostApp(TrapDialog(TRAPPED, now=FakeClock(START).now))
     async with app.run_test() as pilot:
-        await pilot.press(key)
+        await pilot.press("enter", key)
         await pilot.pause()
         assert app.results == [(action, "")]
 
@@ -467,7 +468,7 @@ async def test_trap_keys_choose_the_action(key: str, action: str) -> None:
 async def test_trap_typing_a_comment_does_not_trigger_the_action_keys() -> None:
     app = HostApp(TrapDialog(TRAPPED, now=FakeClock(START).now))
     async with app.run_test() as pilot:
-        await pilot.click("#comment")
+        # Typed at once, as the dialog opens: "r", "s" and "a" in it are the comment's.
         await type_text(pilot, "restarted db; retry")
         await pilot.pause()
         assert app.screen is app.dialog and app.results == []
@@ -478,6 +479,18 @@ async def test_trap_typing_a_comment_does_not_trigger_the_action_keys() -> None:
         await pilot.press("r")
         await pilot.pause()
         assert app.results == [("retry", "restarted db; retry")]
+
+
+@sync
+async def test_trap_a_key_typed_right_behind_enter_chooses() -> None:
+    """As over SSH, where keys come in one read: both reach the app before it handles the first."""
+    app = HostApp(TrapDialog(TRAPPED, now=FakeClock(START).now))
+    async with app.run_test() as pilot:
+        await type_text(pilot, "db back")
+        app.post_message(events.Key("enter", "\r"))
+        app.post_message(events.Key("s", "s"))
+        await pilot.pause()
+        assert app.results == [("skip", "db back")]
 
 
 @sync

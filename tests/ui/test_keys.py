@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from sqlmodel import select
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from jobtui.engine.db.models import AuditEvent
 from jobtui.engine.db.store import Store
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
@@ -32,7 +35,7 @@ from tests.support.pilot import (
 
 Submit = Callable[..., int]
 
-KEY_NAMES = {"/": "slash", "+": "plus", "-": "minus", " ": "space"}
+KEY_NAMES = {"/": "slash", "+": "plus", "-": "minus", " ": "space", "\r": "enter", ";": "semicolon"}
 
 
 def burst(pilot: Pilot[int], text: str) -> None:
@@ -190,15 +193,23 @@ async def test_job_keys_in_the_envelopes_view_act_on_the_job_under_the_tree_curs
         await until(pilot, lambda: shown_job(pilot) == ids[2], "the table's job in the pane")
 
 
-async def test_t_then_its_choice_typed_at_once_resolves_the_trap(
-    store: Store, submit: Submit, engine: Engine
+@pytest.mark.parametrize("comment", ["", "restarted the db; skip"])
+async def test_t_a_comment_enter_and_a_choice_typed_at_once_resolve_the_trap(
+    store: Store, submit: Submit, engine: Engine, comment: str
 ) -> None:
     trapped = submit('name = "t"\n[[run]]\nrun = "false"\non_error = "trap"\n[[run]]\nrun = "true"\n')
     run_until_status(engine, trapped, "TRAPPED")
     async with app_for(store).run_test(size=SIZE) as pilot:
         await select_job(pilot, trapped)
         await until(pilot, lambda: monitor(pilot).check_action("trap", ()) is True)
-        burst(pilot, "ts")  # `s` is the dialog's skip, never the table's reschedule
+        # The comment's `s`, `r` and `a` are text; the `s` behind Enter is the dialog's skip, never the
+        # table's reschedule.
+        burst(pilot, f"t{comment}\rs")
         await until(pilot, lambda: status_of(store, trapped) == "READY", "trap skip")
         assert pilot.app.screen is monitor(pilot)
+        with store.read() as s:
+            skips = s.exec(
+                select(AuditEvent).where(AuditEvent.job_id == trapped, AuditEvent.action == "trap skip")
+            ).all()
+        assert [skip.comment or "" for skip in skips] == [comment]
     run_until_status(engine, trapped, "FINISHED")

@@ -181,7 +181,7 @@ async def test_trap_dialog_skip_and_trap_pause_key(
         await until(pilot, lambda: monitor(pilot).check_action("trap", ()) is True)
         await pilot.press("t")
         await until(pilot, lambda: pilot.app.screen is not monitor(pilot))
-        await pilot.press("s")
+        await pilot.press("enter", "s")  # no comment, then skip
         await until(pilot, lambda: status_of(store, trapped) == "READY", "trap skip")
     run_until_status(engine, trapped, "FINISHED")
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import pendulum
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -22,18 +22,45 @@ from jobtui.screens.dialogs.base import DialogScreen
 from jobtui.screens.dialogs.subject import _job_lines
 
 TRAP_ACTIONS = ("retry", "skip", "abort")
+CHOICE_KEYS = {action[0]: action for action in TRAP_ACTIONS}  # r, s, a
+
+
+class CommentInput(Input):
+    """The trap's comment. Enter ends it and moves the focus to the first action. Keys typed right behind
+    Enter reach this input all the same (Textual hands each key to the widget focused as it arrives, and
+    runs bindings once the key has gone through it), so they are taken here: past Enter, a choice key
+    chooses instead of going into the comment."""
+
+    ended = False  # Enter was pressed in it, and it has not had the focus back since
+
+    async def _on_key(self, event: events.Key) -> None:
+        dialog = self.screen
+        if event.key == "enter" or (self.ended and event.key in CHOICE_KEYS):
+            event.stop()
+            event.prevent_default()
+            if event.key == "enter":
+                self.ended = True
+                dialog.set_focus(dialog.query_one("#retry", Button))
+            elif isinstance(dialog, TrapDialog):
+                dialog.action_choose(CHOICE_KEYS[event.key])
+            return
+        await super()._on_key(event)
+
+    def on_focus(self) -> None:
+        self.ended = False
 
 
 class TrapDialog(DialogScreen[tuple[str, str] | None]):
     """Resolve a trapped op. The countdown is the snapshot's time left minus the time the dialog is open,
     so the operator sees the timeout action coming without the dialog re-reading the job."""
 
-    AUTO_FOCUS = "#retry"
-    # Plain keys are safe: while the comment Input has the focus it consumes printable keys first.
+    # The comment first: an operator who starts typing ("retry after the fix") must not retry, skip or
+    # abort on the first letter. Enter ends the comment; the plain keys choose outside it.
+    AUTO_FOCUS = "#comment"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "choose('retry')", show=False),
-        Binding("s", "choose('skip')", show=False),
-        Binding("a", "choose('abort')", show=False),
+        *(Binding(key, f"choose('{action}')", show=False) for key, action in CHOICE_KEYS.items()),
+        # Typed ahead, before the comment took the focus: ends it all the same.
+        Binding("enter", "comment_done", show=False),
     ]
 
     def __init__(
@@ -58,7 +85,7 @@ class TrapDialog(DialogScreen[tuple[str, str] | None]):
             yield Static("", id="left", markup=False)
             yield Static(t("trap.explain", self.lang), classes="explain", markup=False)
             yield Label(t("trap.comment", self.lang), classes="field-label")
-            yield Input(id="comment")
+            yield CommentInput(id="comment")
             with Horizontal(classes="buttons"):
                 yield Button(t("trap.retry", self.lang), id="retry", variant="primary")
                 yield Button(t("trap.skip", self.lang), id="skip", variant="warning")
@@ -90,6 +117,9 @@ class TrapDialog(DialogScreen[tuple[str, str] | None]):
         self.query_one("#left", Static).update(t(key, self.lang, left=shown))
         self.query_one("#left", Static).set_class(left is not None and left <= 0, "error")
 
+    def action_comment_done(self) -> None:
+        self.set_focus(self.query_one("#retry", Button))
+
     def action_choose(self, action: str) -> None:
         self.dismiss((action, self.query_one("#comment", Input).value.strip()))
 
@@ -97,8 +127,3 @@ class TrapDialog(DialogScreen[tuple[str, str] | None]):
     def _pressed(self, event: Button.Pressed) -> None:
         if event.button.id in TRAP_ACTIONS:
             self.action_choose(event.button.id)
-
-    @on(Input.Submitted, "#comment")
-    def _comment_done(self) -> None:
-        # Enter ends the comment rather than picking an action: the operator still has to say which.
-        self.query_one("#retry", Button).focus()

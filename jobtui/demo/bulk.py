@@ -31,7 +31,7 @@ from sqlalchemy import Table, func, insert, select, text
 
 from jobtui.engine.db import counts
 from jobtui.engine.db.models import AUDIT, CHANGES, JOBS, OP_RUNS, TASKS, Envelope
-from jobtui.engine.db.store import Store
+from jobtui.engine.db.store import NEVER_REUSED, Store
 from jobtui.engine.domain.envelopes import derive_status
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 from jobtui.engine.formats.definition_file import parse_definition
@@ -709,8 +709,9 @@ def _fill_sqlite(
 ) -> None:
     first = [
         int(conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM main.{table}").fetchone()[0])
-        for table in ("jobs", "tasks", "op_runs", "envelopes")
+        for table in ("tasks", "op_runs", "envelopes")
     ]
+    first.insert(0, int(conn.execute(NEVER_REUSED).fetchone()[0]))  # no deleted job's id
     planner = _Planner(shapes, count, seed, int(now.timestamp()), first)
     conn.executemany(
         "INSERT INTO main.envelopes (id, name, project, status, reason, created_at) "
@@ -763,9 +764,10 @@ def _load_core(
             # The load hands out ids itself, so nobody may take one from the sequences meanwhile.
             s.execute(text("LOCK TABLE jobs, tasks, op_runs, envelopes IN EXCLUSIVE MODE"))
         first = [
-            int(s.execute(select(func.coalesce(func.max(table.c.id), 0) + 1)).scalar_one())
-            for table in (JOBS, TASKS, OP_RUNS, ENVELOPES)
+            int(s.execute(select(func.coalesce(func.max(column), 0) + 1)).scalar_one())
+            for column in (JOBS.c.id, TASKS.c.id, OP_RUNS.c.id, ENVELOPES.c.id, AUDIT.c.job_id)
         ]
+        first[0] = max(first[0], first.pop())  # no deleted job's id (store.NEVER_REUSED)
         planner = _Planner(shapes, count, seed, int(now.timestamp()), first)
         if planner.envelopes:
             s.execute(

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from jobtui.demo.bulk import bulk_load
 from jobtui.engine.db.models import Job, Task
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
@@ -29,7 +30,7 @@ from jobtui.engine.domain.states import (
 )
 from jobtui.engine.service.actions import Actions, Refused, UnknownJob
 from jobtui.engine.worker.loop import Engine
-from tests.support.helpers import job_of, live_pids_of_group, run_until_status, status_of
+from tests.support.helpers import definition, job_of, live_pids_of_group, run_until_status, status_of
 from tests.support.transitions import (
     Jobs,
     approval_def,
@@ -383,6 +384,27 @@ def test_delete_removes_job_tasks_steps_and_log_but_keeps_a_tombstone(
     assert Path(job_of(store, other).log_path).exists()
     with pytest.raises(UnknownJob):
         actions.rerun(job_id, "PRE")
+
+
+def test_a_deleted_jobs_id_never_comes_back_with_its_trail(
+    jobs: Jobs, actions: Actions, store: Store
+) -> None:
+    """SQLite gives a new row the highest id plus one: deleting the newest job must not hand its id, and
+    the audit trail it leaves behind, to the next job submitted (nor to the jobs of one submission)."""
+    newest = jobs.in_status(Status.FINISHED)
+    actions.delete(newest)
+
+    resubmitted = actions.submit_many(definition('name = "after"\n[[run]]\nrun = "true"\n'), 2)
+
+    assert newest not in resubmitted
+    assert min(resubmitted) > newest
+    for job_id in resubmitted:
+        assert [row[2] for row in audit_rows(store, job_id)] == ["submit"]
+    assert [row[2] for row in audit_rows(store, newest)][-1] == "delete"
+    actions.delete(max(resubmitted))
+    bulk_load(store, 3)  # the demo's history, loaded after
+    loaded = [row[0] for row in query(store, "SELECT id FROM jobs WHERE id > ?", min(resubmitted))]
+    assert len(loaded) == 3 and min(loaded) > max(resubmitted)
 
 
 # -- rerun -------------------------------------------------------------------------------------------------

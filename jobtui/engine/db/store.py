@@ -139,6 +139,12 @@ def _lock_holder(lock_path: str) -> str | None:
         return f"process {pid}"
 
 
+# The first job id no job ever had: past every job's, and every deleted job's (its audit trail stays).
+NEVER_REUSED = (
+    "SELECT max(coalesce((SELECT max(id) FROM jobs), 0), coalesce((SELECT max(job_id) FROM audit), 0)) + 1"
+)
+
+
 class Store:
     def __init__(self, url: str, clock: Clock | None = None, log_dir: str | Path | None = None) -> None:
         self.url = normalise_url(url)
@@ -450,6 +456,15 @@ class Store:
             touched[job_id] = seq
             session.execute(update(JOBS).where(JOBS.c.id == job_id).values(seq=seq))
         return seq
+
+    def first_new_job_id(self, session: Session) -> int | None:
+        """The id a new job must take on SQLite (None elsewhere: PostgreSQL's sequence never gives one
+        back). SQLite gives a new row the highest id in the table plus one: a deleted newest job's id
+        would come back, and with it the deleted job's audit trail, which outlives the job
+        (`NEVER_REUSED`). In the caller's write transaction, which holds the database's write lock."""
+        if not self.is_sqlite:
+            return None
+        return int(session.execute(text(NEVER_REUSED)).scalar_one())
 
     def touch_many(self, session: Session, job_ids: list[int]) -> dict[int, int]:
         """`touch` for many jobs: the feed rows of those not yet in it this transaction in one statement,

@@ -291,9 +291,11 @@ class Actions:
             seq=0,
         )
         targets = list(definition.targets or (definition.name,))
-        inserted = s.execute(
-            insert(JOBS).returning(JOBS.c.id, sort_by_parameter_order=True), [job_row] * count
+        first = self.store.first_new_job_id(s)
+        job_rows = (
+            [job_row] * count if first is None else [{**job_row, "id": first + n} for n in range(count)]
         )
+        inserted = s.execute(insert(JOBS).returning(JOBS.c.id, sort_by_parameter_order=True), job_rows)
         ids = [int(row[0]) for row in inserted]
         s.execute(
             update(JOBS).where(JOBS.c.id == bindparam("job_id")).values(log_path=bindparam("path")),

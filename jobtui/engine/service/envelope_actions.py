@@ -207,6 +207,7 @@ class EnvelopeActions:
             f"name = {json.dumps(name)}\nproject = {json.dumps(envelope.project)}\n", name
         )
         job = Job(
+            id=self.store.first_new_job_id(s),
             name=name,
             type=chain.ROLLBACK_JOB_TYPE,
             project=envelope.project,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import update
 
@@ -74,6 +76,25 @@ def test_filters_by_text_status_system_and_target(listing: JobListing) -> None:
     assert [r.id for r in one] == [5]
     hidden = listing.window(JobFilter(show_system=True, text="host-7"), JobSort(), 0, 10)[0].id
     assert listing.position_of(JobFilter(), JobSort(), hidden) is None
+
+
+def test_a_percent_sign_or_an_underscore_typed_in_the_filter_is_searched_for(
+    store: Store, actions: Actions
+) -> None:
+    for name in ("sync-devices", "sync_devices", "disk 100%", "back\\slash", "backXslash"):
+        actions.submit(definition(f"name = {json.dumps(name)}\n"), keep=True)
+    listing = JobListing(store.reader)
+
+    def names(text: str) -> list[str]:
+        return sorted(row.name for row in listing.window(JobFilter(text=text), JobSort(), 0, 10))
+
+    assert names("sync_devices") == ["sync_devices"]
+    assert names("_") == ["sync_devices"]
+    assert names("%") == ["disk 100%"]
+    assert names("0%") == ["disk 100%"]
+    assert names("back\\") == ["back\\slash"]
+    assert names("sync") == ["sync-devices", "sync_devices"]
+    assert listing.count(JobFilter(text="_")) == 1
 
 
 def test_status_counts_and_change_feed(listing: JobListing, actions: Actions) -> None:

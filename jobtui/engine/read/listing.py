@@ -272,7 +272,7 @@ class JobListing:
                 like("jobs.owner"),
                 f"jobs.id IN (SELECT tasks.job_id FROM tasks WHERE {like('tasks.target')})",
             ]
-            params: dict[str, Any] = {"like": f"%{text}%"}
+            params: dict[str, Any] = {"like": f"%{_like_literal(text)}%"}
             if text.lstrip("#").isdigit():
                 matches.append("jobs.id = :text_id")
                 params["text_id"] = int(text.lstrip("#"))
@@ -282,7 +282,8 @@ class JobListing:
     def _ilike(self, column: str) -> str:
         # SQLite's LIKE ignores case already (ASCII letters, as its lower() does): lower() on both sides
         # would only cost a third more per row scanned.
-        return f"{column} LIKE :like" if self.is_sqlite else f"{column} ILIKE :like"
+        like = "LIKE" if self.is_sqlite else "ILIKE"
+        return f"{column} {like} :like ESCAPE '\\'"
 
     def count(self, flt: JobFilter) -> int:
         if not flt.text.strip() and self.is_sqlite and not self.scoped:
@@ -477,3 +478,9 @@ def relative(when: datetime | None, now: pendulum.DateTime) -> str:
     else:
         text = f"{int(span // 86400)} d"
     return f"in {text}" if future else f"{text} ago"
+
+
+def _like_literal(text: str) -> str:
+    """`text` matched as it is by LIKE (with ESCAPE '\\'): a `%` or `_` the operator types is searched
+    for, not a wildcard."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

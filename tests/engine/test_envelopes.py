@@ -163,6 +163,25 @@ def corrupt_cases(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 
 
 @pytest.mark.parametrize(
+    ("spelled", "name"),
+    [
+        ('"Bob\'s release \\"v2\\""', 'Bob\'s release "v2"'),
+        ("'rel 42'", "rel 42"),
+        ('"rel-\\u001b[31m"', "rel-\x1b[31m"),
+        ('"""multi"""', "multi"),
+    ],
+)
+def test_an_envelope_is_named_as_toml_reads_its_name(tmp_path: Path, spelled: str, name: str) -> None:
+    step_def(tmp_path, "build")
+    path = write(
+        tmp_path,
+        "e.envelope.toml",
+        f'envelope = {spelled}\nproject = "payments"\n[[jobs]]\nfile = "build.toml"\n',
+    )
+    assert load_envelope(path).name == name
+
+
+@pytest.mark.parametrize(
     "case", ["unreadable", "invalid TOML", "missing definition", "invalid definition", "mixed projects"]
 )
 def test_a_corrupt_envelope_is_stored_with_its_reason_and_runs_nothing(

@@ -80,6 +80,7 @@ def load_envelope(path: str | Path) -> EnvelopeSpec:
         text = toml_text.read_text(source)
     except toml_text.TomlFileError as exc:
         raise EnvelopeCorrupt(fallback, "default", source, str(exc)) from exc
+    # Until the file is read as TOML (an error of its own names the envelope): as its line spells it.
     named = _ENVELOPE_LINE.search(text)
     name = named.group(1) if named and named.group(1).strip() else fallback
 
@@ -99,6 +100,8 @@ def load_envelope(path: str | Path) -> EnvelopeSpec:
             raise corrupt(f'unknown key "{key}" (expected {", ".join(_TOP_KEYS)})', key)
     if not isinstance(data.get("envelope"), str) or not data["envelope"].strip():
         raise corrupt('"envelope": expected the envelope name as a non-empty string', "envelope")
+    # The name as TOML reads it (escapes, quotes in it); the line's text only named it until then.
+    name = data["envelope"]
     project = data.get("project")
     if project is not None and (not isinstance(project, str) or not project.strip()):
         raise corrupt('"project": expected a non-empty string', "project")

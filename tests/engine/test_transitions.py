@@ -547,6 +547,7 @@ def test_a_job_past_its_max_start_expires_on_the_next_tick(jobs: Jobs, store: St
     job = job_of(store, job_id)
     assert job.status == Status.EXPIRED
     assert job.reason == "passed Max Start Date"
+    assert job.ended_at == jobs.clock.now()  # it ended: its elapsed time stops
     assert all(op.started_at is None for op in op_runs(store, job_id))
 
 
@@ -563,11 +564,12 @@ def test_a_job_waiting_for_run_expires_when_the_clock_passes_max_start(
     jobs.engine.tick()
 
     assert status_of(store, job_id) == Status.EXPIRED
+    assert job_of(store, job_id).ended_at == clock.now()
     assert [(op.step, op.status) for op in op_runs(store, job_id)][1] == ("RUN", "pending")
 
     # Rescheduled, it waits for its new date and then runs RUN (PRE already ran).
     actions.reschedule(job_id, "+1h")
-    assert status_of(store, job_id) == Status.READY
+    assert (status_of(store, job_id), job_of(store, job_id).ended_at) == (Status.READY, None)
     for _ in range(3):
         jobs.engine.tick()
     assert job_of(store, job_id).run_started_at is None
@@ -587,7 +589,7 @@ def test_a_job_waiting_for_approval_expires_when_the_clock_passes_max_start(
     jobs.engine.tick()
 
     job = job_of(store, job_id)
-    assert (job.status, job.reason) == (Status.EXPIRED, "passed Max Start Date")
+    assert (job.status, job.reason, job.ended_at) == (Status.EXPIRED, "passed Max Start Date", clock.now())
 
 
 @pytest.mark.parametrize("how", ["rerun RUN now", "reschedule"])

@@ -75,6 +75,7 @@ class Sweeps:
                     comment=f"RUN had not started by Max Start Date {when}",
                     due_at=None,
                     reason="passed Max Start Date",
+                    ended_at=now,
                 )
 
     def sweep_trap_timeouts(self, now: pendulum.DateTime) -> None:

@@ -185,6 +185,7 @@ def run_gate(state: EngineState, s: Session, job: Job, ref: JobRef, now: pendulu
             comment="RUN had not started by Max Start Date",
             due_at=None,
             reason="passed Max Start Date",
+            ended_at=now,
             **release,
         )
         return Status.EXPIRED

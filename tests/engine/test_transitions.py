@@ -340,6 +340,20 @@ def test_cancel_of_a_ready_job_cancels_its_tasks_and_nothing_runs(
     assert all(op.started_at is None for op in op_runs(store, job_id))
 
 
+@pytest.mark.parametrize("status", [Status.REJECTED, Status.EXPIRED])
+def test_cancel_of_a_job_that_had_ended_keeps_when_it_ended(
+    status: Status, jobs: Jobs, actions: Actions, store: Store, clock: FakeClock
+) -> None:
+    job_id = jobs.in_status(status)
+    ended = job_of(store, job_id).ended_at
+    assert ended is not None
+    clock.advance(600)
+
+    actions.cancel(job_id, "tidy up")
+
+    assert (status_of(store, job_id), job_of(store, job_id).ended_at) == (Status.CANCELED, ended)
+
+
 def test_cancel_of_a_running_job_kills_its_op_and_ends_canceled(
     jobs: Jobs, actions: Actions, store: Store
 ) -> None:

@@ -454,7 +454,8 @@ class Actions:
             "cancel",
             Status.CANCELED,
             comment,
-            ended_at=now,
+            # A job that had ended (rejected, expired) keeps when it did: its elapsed time stays what ran.
+            ended_at=job.ended_at or now,
             due_at=None,
             worker_id=None,
             lease=None,

@@ -531,6 +531,23 @@ def test_reschedule_moves_run_date_and_max_start_by_the_same_span(
     assert job.run_started_at is not None and job.run_started_at >= new
 
 
+@pytest.mark.parametrize("status", [Status.READY, Status.EXPIRED])
+def test_reschedule_to_a_past_date_runs_as_soon_as_it_can_and_does_not_expire(
+    status: Status, jobs: Jobs, actions: Actions, store: Store, clock: FakeClock
+) -> None:
+    job_id = jobs.in_status(status)
+    before = job_of(store, job_id)
+    assert before.scheduled_at is not None and before.max_start_at is not None
+    span = before.max_start_at - before.scheduled_at
+
+    actions.reschedule(job_id, "2020-01-01T00:00")
+
+    job = job_of(store, job_id)
+    assert (job.scheduled_at, job.max_start_at) == (clock.now(), clock.now() + span)
+    job = run_until_status(jobs.engine, job_id, Status.FINISHED, Status.EXPIRED, Status.ERROR)
+    assert job.status == Status.FINISHED
+
+
 def test_reschedule_accepts_the_operators_words(jobs: Jobs, actions: Actions, store: Store) -> None:
     job_id = jobs.in_status(Status.READY)
     actions.reschedule(job_id, "+3h")

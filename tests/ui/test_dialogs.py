@@ -386,6 +386,18 @@ async def test_reschedule_shows_the_parsed_date_while_typing_and_returns_it_in_u
 
 
 @sync
+async def test_reschedule_to_a_past_date_says_max_start_counts_from_now() -> None:
+    clock = FakeClock(START)
+    app = HostApp(reschedule(clock))
+    async with app.run_test() as pilot:
+        await type_text(pilot, "2020-01-01 00:00")
+        text = shown(app.screen)
+        assert "This date is in the past: RUN starts as soon as it can." in text
+        # Its span (a day) from now, not from 2020: the job would expire at once.
+        assert "Max Start Date moves by the same span: 2026-11-24 11:00 CET" in text
+
+
+@sync
 async def test_reschedule_relative_input_counts_from_the_moment_of_confirming() -> None:
     clock = FakeClock(START)
     app = HostApp(reschedule(clock))

@@ -530,6 +530,9 @@ class Actions:
         with self._acting("reschedule", job_id) as (s, job):
             now = self.store.now()
             new = parse_when(when, now) if isinstance(when, str) else when.in_timezone("UTC")
+            # A date in the past: RUN as soon as it can, its Max Start Date and schedule counted from now
+            # (moved by the same span from the past date, they would have expired it at once).
+            new = max(new, now)
             fields = _moved_schedule(job, new)
             to: Status | None = None
             if job.status == Status.EXPIRED:

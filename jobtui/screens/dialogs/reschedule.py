@@ -98,7 +98,7 @@ class RescheduleDialog(DialogScreen[pendulum.DateTime | None]):
         if when < now:
             lines.append(t("reschedule.past", self.lang))
         preview.update("\n".join(lines))
-        new_max = self._moved_max_start(when)
+        new_max = self._moved_max_start(max(when, now))  # as the reschedule counts a past date: from now
         max_preview.update(
             t("reschedule.max_moves", self.lang, when=_absolute(new_max, self.zone)) if new_max else ""
         )

@@ -205,6 +205,30 @@ def test_a_corrupt_envelope_is_stored_with_its_reason_and_runs_nothing(
 # -- rollback -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("newer", ["nothing to roll back", "cancelled"])
+def test_a_newer_envelope_that_can_never_be_rolled_back_does_not_block_an_older_one(
+    newer: str, envelopes: EnvelopeActions, engine: Engine, tmp_path: Path
+) -> None:
+    step_def(tmp_path, "a1", rollback="yes")
+    step_def(tmp_path, "plain")
+    step_def(tmp_path, "later", rollback="yes")
+    first, first_jobs = envelopes.submit(envelope_of_files([str(tmp_path / "a1.toml")], "r1"))
+    run_chain(engine, first_jobs)
+    if newer == "cancelled":
+        second, _ = envelopes.submit(envelope_of_files([str(tmp_path / "later.toml")], "r2"))
+        envelopes.cancel(second)
+    else:
+        second, second_jobs = envelopes.submit(envelope_of_files([str(tmp_path / "plain.toml")], "r2"))
+        run_chain(engine, second_jobs)
+    with pytest.raises(Refused):
+        envelopes.rollback(second, "nothing to undo")
+
+    job_id = envelopes.rollback(first, "bad release")
+
+    assert run_chain(engine, [job_id]) == ["ROLLEDBACK"]
+    assert ledger(tmp_path)[-1:] == ["undo a1"]
+
+
 def test_rollback_is_a_stack_per_project_and_runs_undo_commands_newest_first(
     envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store
 ) -> None:

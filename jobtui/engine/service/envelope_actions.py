@@ -140,16 +140,7 @@ class EnvelopeActions:
         jobs = chain.chain_of(s, envelope.id or 0)
         if any(Status(job.status) in ACTIVE_JOB for job in jobs):
             return f"{name} still has jobs queued or running; wait for them or cancel the envelope"
-        newer = s.exec(
-            select(Envelope)
-            .where(
-                Envelope.project == envelope.project,
-                col(Envelope.id) > (envelope.id or 0),
-                col(Envelope.status).not_in([EnvelopeStatus.ROLLEDBACK.value, EnvelopeStatus.CORRUPT.value]),
-            )
-            .order_by(col(Envelope.id).desc())
-            .limit(1)
-        ).first()
+        newer = self._newer_to_roll_back_first(s, envelope)
         if newer is not None:
             return (
                 f"{name}: envelope {newer.id} ({newer.name}) of project {envelope.project} is newer and not "
@@ -157,6 +148,31 @@ class EnvelopeActions:
             )
         if not self._rollback_ops(s, jobs):
             return f"{name} has no completed ops with a rollback command"
+        return None
+
+    def _newer_to_roll_back_first(self, s: Session, envelope: Envelope) -> Envelope | None:
+        """The newest envelope of the project, newer than `envelope`, whose changes must come off first:
+        one still running, or with completed ops to roll back. One that can never be rolled back (corrupt,
+        cancelled, rolled back already, or with nothing to roll back) must not stand in the way forever."""
+        newer = s.exec(
+            select(Envelope)
+            .where(
+                Envelope.project == envelope.project,
+                col(Envelope.id) > (envelope.id or 0),
+                col(Envelope.status).not_in(
+                    [
+                        EnvelopeStatus.ROLLEDBACK.value,
+                        EnvelopeStatus.CORRUPT.value,
+                        EnvelopeStatus.CANCELLED.value,
+                    ]
+                ),
+            )
+            .order_by(col(Envelope.id).desc())
+        ).all()
+        for candidate in newer:
+            jobs = chain.chain_of(s, candidate.id or 0)
+            if any(Status(job.status) in ACTIVE_JOB for job in jobs) or self._rollback_ops(s, jobs):
+                return candidate
         return None
 
     def rollback(self, envelope_id: int, reason: str) -> int:

@@ -218,8 +218,27 @@ class JobTable(VirtualRows, can_focus=True):
         if to_top:
             self._place_cursor(0)
             self.scroll_to(y=0, animate=False, immediate=True, force=True)
+        self._show_column(order.column)
         self._line_cache.clear()
         self.refresh()
+
+    def _show_column(self, key: str) -> None:
+        """Scroll sideways, if need be, until the column `key` (and its sort arrow) is on screen: a sort by
+        a column off to the side would reorder the rows with no visible sign of why."""
+        left = 0
+        for column in COLUMNS:
+            if column.key == key:
+                break
+            left += column.width + GAP
+        else:
+            return
+        right = left + column.width
+        shown = int(self.scroll_x)
+        width = self.scrollable_content_region.width or self.size.width
+        if left < shown:
+            self.scroll_to(x=left, animate=False, immediate=True, force=True)
+        elif width and right > shown + width:
+            self.scroll_to(x=right - width, animate=False, immediate=True, force=True)
 
     # -- cursor -------------------------------------------------------------------------------------
 

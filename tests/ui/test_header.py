@@ -52,3 +52,17 @@ async def test_the_sort_arrow_shows_on_every_column_however_narrow(store: Store)
                     cell = header[edge : edge + column.width]
                     assert cell.rstrip().endswith(arrow), (column.key, cell)
                 edge += column.width + GAP
+
+
+async def test_a_sort_by_a_column_off_to_the_side_scrolls_its_arrow_into_view(store: Store) -> None:
+    """At 80 columns most of the table is off to the right: `>` and `<` through every sortable column,
+    the one that sorts is always on screen with its arrow."""
+    async with app_for(store).run_test(size=(80, 24)) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        sortable = [column for column in COLUMNS if column.key in SORTABLE]
+        for key in [">"] * len(sortable) + ["<"] * len(sortable):
+            await pilot.press(key)
+            await pilot.pause()
+            shown = int(table.scroll_x)
+            visible = table._header().text[shown : shown + table.scrollable_content_region.width]
+            assert "▲" in visible or "▼" in visible, (table.order.column, shown, visible)

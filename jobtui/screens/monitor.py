@@ -373,6 +373,8 @@ class MonitorScreen(MonitorActions):
         self.post_message(self.FirstPaint())
 
     def _tick_clock(self) -> None:
+        if self.frozen:  # nothing moves: the times shown stay those of the moment it froze
+            return
         now = self.backend.now()
         self.query_one(DetailPane).tick(now)
         self._job_table.tick(now)

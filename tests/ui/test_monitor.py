@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Log, Static
 
 from jobtui.engine.db.models import Job, Task
 from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.commands import BY_ID
 from jobtui.engine.service.envelope_actions import EnvelopeActions
@@ -258,6 +259,24 @@ async def test_freeze_stops_updates_until_resumed(store: Store, submit: Submit) 
         await pilot.press("z")
         await until(pilot, lambda: table.total == 2, "updates to resume")
         assert not bar.has_class("frozen")
+
+
+async def test_freeze_stops_the_clock_too(store: Store, submit: Submit, clock: FakeClock) -> None:
+    """`z`: nothing moves, Elapsed and Waiting neither (they count to the time the screen froze)."""
+    submit(simple("first"))
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+        await until(pilot, lambda: table.total == 1)
+        await pilot.press("z")
+        await until(pilot, lambda: screen.query_one(StatusBar).has_class("frozen"), "the frozen banner")
+        frozen_at = table.now
+        clock.advance(90)
+        screen._tick_clock()  # the second's tick
+        assert table.now == frozen_at
+        await pilot.press("z")
+        screen._tick_clock()
+        assert table.now == clock.now()
 
 
 async def test_readonly_hides_every_action(store: Store, submit: Submit) -> None:

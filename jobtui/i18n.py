@@ -40,6 +40,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "common.job_facts": "Project {project} · Status {status} · Step {step}",
         # ConfirmDialog, plus ready-made titles/messages for the actions that use it.
         "confirm.hint": "y = yes · n / Esc = no · Enter = focused button",
+        "confirm.reject": "Reject this job?",
+        "confirm.reject_msg": "The job does not run its RUN step: it ends Rejected once its POST step ran.",
         "confirm.cancel": "Cancel this job?",
         "confirm.cancel_msg": "The job ends Canceled; a running op is terminated.",
         "confirm.delete": "Delete this job?",
@@ -359,6 +361,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "common.job": "Pase #{id} · {name}",
         "common.job_facts": "Proyecto {project} · Estado {status} · Paso {step}",
         "confirm.hint": "y = sí · n / Esc = no · Intro = botón seleccionado",
+        "confirm.reject": "¿Rechazar este pase?",
+        "confirm.reject_msg": "El pase no ejecuta su paso RUN: termina Rechazado tras su paso POST.",
         "confirm.cancel": "¿Cancelar este pase?",
         "confirm.cancel_msg": "El pase termina Cancelado; la operación en ejecución se termina.",
         "confirm.delete": "¿Borrar este pase?",

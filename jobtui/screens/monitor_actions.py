@@ -139,13 +139,7 @@ class MonitorActions(Screen[None]):
             )
 
     def action_reject(self) -> None:
-        if snap := self._job_action("reject"):
-            self.perform(
-                t("monitor.done.reject", self.lang, id=snap.id),
-                self.actions.reject,
-                snap.id,
-                command="reject",
-            )
+        self._confirm_then("reject", self.actions.reject)
 
     def _confirm_then(self, key: str, call: Any) -> None:
         from jobtui.screens.dialogs import ConfirmDialog

@@ -86,6 +86,26 @@ async def test_approve_key_approves_the_job_in_the_detail_pane(
     run_until_status(engine, job_id, "FINISHED")
 
 
+async def test_reject_asks_first_and_no_leaves_the_job_waiting(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit(simple("needs-ok", "approval = true"))
+    run_until_status(engine, job_id, "APPROVAL")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await until(pilot, lambda: monitor(pilot).check_action("reject", ()) is True, "reject enabled")
+        await pilot.press("x")
+        await until(pilot, lambda: pilot.app.screen is not monitor(pilot), "the question")
+        await pilot.press("n")
+        await until(pilot, lambda: pilot.app.screen is monitor(pilot), "the question gone")
+        assert status_of(store, job_id) == "APPROVAL"
+        await pilot.press("x")
+        await until(pilot, lambda: pilot.app.screen is not monitor(pilot), "the question")
+        await pilot.press("y")
+        await until(pilot, lambda: status_of(store, job_id) in ("REJECTED", "RUNNING", "READY"), "the reject")
+    assert run_until_status(engine, job_id, "REJECTED").status == "REJECTED"
+
+
 async def test_a_key_not_allowed_is_disabled_and_refused_with_the_reason(
     store: Store, submit: Submit, engine: Engine
 ) -> None:

@@ -132,11 +132,12 @@ COMMANDS: tuple[Command, ...] = (
         "x",
         {"en": "Reject", "es": "Rechazar"},
         {
-            "en": "Reject the job waiting for approval: it ends Rejected (after its POST step)",
-            "es": "Rechazar el pase que espera aprobación: termina Rechazado (tras su paso POST)",
+            "en": "Reject the job waiting for approval: it ends Rejected (after its POST step; asks first)",
+            "es": "Rechazar el pase que espera aprobación: termina Rechazado (tras su POST; pregunta antes)",
         },
         Acts.JOB,
         ("reject",),
+        asks=Asks.CONFIRM,
         cli=CliVerb("reject", "reject it", (_COMMENT,), "rejected"),
     ),
     Command(

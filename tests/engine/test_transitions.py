@@ -282,6 +282,27 @@ def test_approve_readies_run_and_the_job_runs_to_finished(jobs: Jobs, actions: A
     ]
 
 
+@pytest.mark.parametrize("status", [Status.APPROVAL, Status.REJECTED])
+def test_a_rerun_from_post_never_skips_the_approval_of_run(
+    status: Status, jobs: Jobs, actions: Actions, store: Store
+) -> None:
+    job_id = jobs.run(approval_def(pre=True, post=True), Status.APPROVAL)
+    if status == Status.REJECTED:
+        actions.reject(job_id, "not today")
+        run_until_status(jobs.engine, job_id, Status.REJECTED)
+    before = snapshot(store)
+
+    with pytest.raises(Refused, match=f"job {job_id} was never approved; from POST it would skip RUN"):
+        actions.rerun(job_id, "POST")
+
+    assert snapshot(store) == before
+    refused = query(store, "SELECT action, comment FROM audit WHERE job_id = ? AND refused", job_id)
+    assert [action for action, _ in refused] == ["rerun"]
+    # From RUN, the gate stands: the job waits for its approval again.
+    actions.rerun(job_id, "RUN")
+    assert run_until_status(jobs.engine, job_id, Status.APPROVAL).status == Status.APPROVAL
+
+
 def test_reject_without_post_ends_rejected_and_nothing_runs(
     jobs: Jobs, actions: Actions, store: Store
 ) -> None:

@@ -298,7 +298,10 @@ class World:
                     {"job": job_id},
                 ).scalar()
             assert recorded == str(exc), f"refused {label} left no audit row with its reason"
-            if action is not None:
+            # allowed() is by action; a refusal of the action's arguments (the step of a rerun) it cannot
+            # predict: a rerun from POST of a job never approved, which would skip RUN's approval.
+            by_argument = label == "rerun POST" and "from POST it would skip RUN" in str(exc)
+            if action is not None and not (by_argument and allowed[action] is None):
                 assert allowed[action] == str(exc), f"allowed() did not predict the refusal of {label}"
             return
         except ValueError as exc:

@@ -10,7 +10,7 @@ import logging
 import os
 import re
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,12 +112,16 @@ class Actions:
             yield s
 
     @contextmanager
-    def _acting(self, action: str, job_id: int) -> Iterator[tuple[Session, Job]]:
+    def _acting(
+        self, action: str, job_id: int, also: Callable[[Job], str | None] | None = None
+    ) -> Iterator[tuple[Session, Job]]:
+        """The job, locked in a transaction, unless `action` (or `also`, a refusal of the action's own
+        arguments) is refused: then the refusal is audited and raised."""
         with self.transaction() as s:
             job = self.store.lock_job(s, job_id)
             if job is None:
                 raise UnknownJob(f"{display_action(action)}: no job {job_id}")
-            reason = self.refusal(s, action, job)
+            reason = self.refusal(s, action, job) or (also(job) if also is not None else None)
             if not reason:
                 yield s, job
                 return
@@ -489,7 +493,17 @@ class Actions:
             raise ValueError(f'{action}: step must be PRE, RUN or POST, not "{step}"') from None
         if from_step not in (Step.PRE, Step.RUN, Step.POST):
             raise ValueError(f'{action}: step must be PRE, RUN or POST, not "{step}"')
-        with self._acting(action, job_id) as (s, job):
+
+        def skips_approval(job: Job) -> str | None:
+            # Approval gates RUN: from POST, a job nobody approved would end FINISHED without its RUN.
+            if from_step == Step.POST and pipeline.definition_of(job).approval and not job.approved:
+                return (
+                    f"{display_action(action)}: job {job.id} was never approved; from POST it would skip "
+                    "RUN and its approval (rerun from PRE or RUN)"
+                )
+            return None
+
+        with self._acting(action, job_id, also=skips_approval) as (s, job):
             now = self.store.now()
             fields: dict[str, Any] = dict(
                 exec=job.exec + 1,

@@ -62,6 +62,27 @@ def _job_id(text: str) -> int:
     return value
 
 
+def _count(low: int, high: int, what: str) -> Callable[[str], int]:
+    """An argument counting something, from `low` to `high`: a count past any sane one (a typo, a script
+    gone wrong) is bad input, never a machine's memory filled with threads or a disk with jobs."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what}: {text!r} (a whole number)") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"invalid {what}: {text} (from {low:,} to {high:,})")
+        return value
+
+    return parse
+
+
+MAX_WORKERS = 1024  # a thread and an op starter each
+MAX_LISTED = 10_000_000
+MAX_DEMO_JOBS = 10_000_000  # about 28 GB of SQLite
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -141,7 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
         return parser
 
     p = add("daemon", "run the engine headless until SIGTERM/SIGINT", with_json=False)
-    p.add_argument("--workers", type=int, default=2, help="concurrent jobs (default 2)")
+    p.add_argument(
+        "--workers",
+        type=_count(1, MAX_WORKERS, "worker count"),
+        default=2,
+        help="concurrent jobs (default 2)",
+    )
     p.add_argument("--heartbeat", type=float, default=5.0, metavar="S", help="seconds between heartbeats (5)")
     p.add_argument(
         "--lease",
@@ -173,7 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", action="append", default=[], metavar="CODE")
     p.add_argument("--project")
     p.add_argument("--all", action="store_true", help="include system jobs")
-    p.add_argument("--limit", type=int, default=0, help="at most this many (newest first)")
+    p.add_argument(
+        "--limit",
+        type=_count(0, MAX_LISTED, "limit"),
+        default=0,
+        help="at most this many (newest first; 0: all)",
+    )
     p = add("show", "one job with its tasks and steps")
     p.add_argument("id", type=_job_id)
     p = add("log", "print a job's log", with_json=False)
@@ -223,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--jobs",
-        type=int,
+        type=_count(0, MAX_DEMO_JOBS, "job count"),
         default=0,
         metavar="N",
         help="first bulk-load N historical jobs in every final and waiting status",
@@ -442,8 +473,6 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
     handler = logging.StreamHandler()
     handler.setFormatter(_VisibleFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    if args.workers < 1:
-        raise UsageError("daemon: --workers must be at least 1")
     if not 0 < args.heartbeat < args.lease:
         raise UsageError("daemon: need 0 < --heartbeat < --lease")
     stop, drain = threading.Event(), threading.Event()
@@ -918,8 +947,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from jobtui.demo.seed import DemoStream, seed_demo
 
-    if args.jobs < 0:
-        raise UsageError("demo: --jobs must not be negative")
     store = _store(args)
     if args.jobs:
         from jobtui.demo.bulk import bulk_load

@@ -472,14 +472,21 @@ def test_refused_action_exits_1_with_the_reason(shared: Shared) -> None:
 def test_bad_arguments_exit_2(shared: Shared) -> None:
     job = shared.later
     later_file = shared.cli.files["later.toml"]
-    bad_step, bad_when, bad_at, max_before_at, not_an_id, no_workers = shared.cli.many(
+    bad_step, bad_when, bad_at, max_before_at, not_an_id, no_workers, *past_sane = shared.cli.many(
         ("rerun", job, "--step", "BOGUS"),
         ("reschedule", job, "someday"),
         ("submit", later_file, "--at", "someday", "--json"),
         ("submit", later_file, "--at", "+2h", "--max-start", "2020-01-01T00:00:00+00:00", "--json"),
         ("show", "abc"),
         ("daemon", "--workers", "0"),
+        # Counts past any sane one: refused before a thread or a job is made (no memory or disk filled).
+        ("daemon", "--workers", "99999999999"),
+        ("jobs", "--limit", "-1"),
+        ("jobs", "--limit", "99999999999999999999999"),
+        ("demo", "--jobs", "99999999999999999999", "--no-open"),
     )
+    for result, flag in zip(past_sane, ("--workers", "--limit", "--limit", "--jobs"), strict=True):
+        bad_input(result, flag, "from ")
     bad_input(bad_step, "--step")
     bad_input(bad_when, '"someday" is not a date')
     bad_input(bad_at, str(later_file), '"someday" is not a date')

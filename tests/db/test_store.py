@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from jobtui.engine.db import store as store_module
 from jobtui.engine.db.driver import SCHEMA_HEAD
 from jobtui.engine.db.store import Store, StoreError
 from jobtui.engine.domain.clock import FakeClock
@@ -67,6 +69,20 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open database"):
         Store(f"sqlite:///{path}")
+
+
+def test_a_server_that_takes_the_connection_and_never_answers_is_given_up_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A port where something listens but no PostgreSQL answers (a stuck server, another program): the
+    store says it cannot open the database once CONNECT_TIMEOUT_S passed, instead of waiting forever."""
+    monkeypatch.setattr(store_module, "CONNECT_TIMEOUT_S", 1)
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(4)
+        port = mute.getsockname()[1]
+        with pytest.raises(StoreError, match=r"cannot open database .*timeout"):
+            Store(f"postgresql://nobody@127.0.0.1:{port}/jobs")
 
 
 def test_a_failed_transaction_leaves_nothing_behind(store: Store, submit: Submit) -> None:

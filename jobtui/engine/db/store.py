@@ -30,7 +30,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, create_engine, select
 
 from jobtui.engine.db import raw, wakeups
-from jobtui.engine.db.driver import BUSY_TIMEOUT_MS, SCHEMA_HEAD, Reader, default_data_dir, normalise_url
+from jobtui.engine.db.driver import (
+    BUSY_TIMEOUT_MS,
+    CONNECT_TIMEOUT_S,
+    SCHEMA_HEAD,
+    Reader,
+    default_data_dir,
+    normalise_url,
+)
 from jobtui.engine.db.models import CHANGES, JOBS, AuditEvent, Job, Setting
 from jobtui.engine.db.revision import current_revision
 from jobtui.engine.domain.clock import Clock, DatabaseClock, SystemClock
@@ -180,7 +187,11 @@ class Store:
                 pool_size=8,
                 max_overflow=16,
                 # Operators see who holds a connection in pg_stat_activity.
-                connect_args={"application_name": f"jobtui pid {os.getpid()}"},
+                connect_args={
+                    "application_name": f"jobtui pid {os.getpid()}",
+                    # A server that takes the connection and never answers must not hang a command.
+                    "connect_timeout": CONNECT_TIMEOUT_S,
+                },
             )
             event.listen(self.engine, "connect", _pg_on_connect)
             event.listen(self.engine, "checkin", _note_checkin)

@@ -871,7 +871,7 @@ def _cmd_policy(args: argparse.Namespace) -> int:
         _emit(
             args,
             {"installed": False, "removed": stored.to_json()},
-            f"policy removed (installed by {stored.installed_by} at {stored.installed_at}): "
+            f"policy removed (installed by {visible(stored.installed_by)} at {stored.installed_at}): "
             "the database is in single-user mode (--policy / $JOBTUI_POLICY apply again)",
         )
     else:
@@ -885,13 +885,15 @@ def _cmd_policy(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         else:
-            who = shown.installed_by + (f" (by {shown.by_user})" if shown.by_user else "")
-            # The text alone on stdout, exactly as installed (edit it and install it again).
+            who = visible(shown.installed_by) + (f" (by {visible(shown.by_user)})" if shown.by_user else "")
             print(
-                f"policy installed by {who} at {shown.installed_at} from {shown.source or '-'}:",
+                f"policy installed by {who} at {shown.installed_at} from {visible(shown.source or '-')}:",
                 file=sys.stderr,
             )
-            sys.stdout.write(shown.text if shown.text.endswith("\n") else shown.text + "\n")
+            # The text alone on stdout, exactly as installed (edit it and install it again); to a terminal
+            # its control characters show, as `jobtui log` shows a log's.
+            text = shown.text if shown.text.endswith("\n") else shown.text + "\n"
+            sys.stdout.write(visible(text, keep="\n\t") if sys.stdout.isatty() else text)
     return EXIT_OK
 
 

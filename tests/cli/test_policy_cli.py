@@ -93,6 +93,16 @@ def test_the_owner_installs_on_a_fresh_database_and_show_prints_it(cli: Cli) -> 
     assert (row["who"], row["action"], row["refused"]) == (USER, "policy install", False)
 
 
+def test_show_never_hands_the_terminal_an_escape_sequence_from_the_file_name(cli: Cli) -> None:
+    hostile = "ev\x1b]0;PWN\x07.toml"
+    (cli.workdir / hostile).write_text(ADMIN_VIEWER)
+    cli("policy", "install", hostile)
+    shown = cli("policy", "show")
+    assert "\x1b" not in shown.stderr and "\x07" not in shown.stderr, shown.stderr
+    assert "from ev^[]0;PWN^G.toml:" in shown.stderr
+    assert shown.stdout == ADMIN_VIEWER  # to a pipe: the text exactly as installed
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="handing the database file to another uid needs root")
 def test_someone_who_does_not_own_the_file_cannot_install_the_first_policy(cli: Cli) -> None:
     cli("submit", "job.toml")  # creates the database

@@ -85,6 +85,20 @@ def test_a_server_that_takes_the_connection_and_never_answers_is_given_up_on(
             Store(f"postgresql://nobody@127.0.0.1:{port}/jobs")
 
 
+def test_another_programs_sqlite_file_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "crm.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE customers (name TEXT)")
+        conn.execute("INSERT INTO customers VALUES ('ada')")
+    before = path.read_bytes()
+
+    with pytest.raises(StoreError, match=r"not a jobtui database: it holds tables of its own \(customers\)"):
+        Store(f"sqlite:///{path}")
+
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crm.db"]  # no log folder, no lock file
+
+
 def test_a_failed_transaction_leaves_nothing_behind(store: Store, submit: Submit) -> None:
     job_id = submit('name = "j"\n[[run]]\nrun = "true"\n')
     seq = store.last_seq()

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import sqlite3
 import threading
 import time
 import uuid
@@ -152,6 +153,30 @@ NEVER_REUSED = (
 )
 
 
+def _refuse_another_programs_file(path: Path) -> None:
+    """A SQLite file of another program's (a typo in --db) is refused before anything opens it the way
+    jobtui does (WAL mode, its tables): whatever the command, it is left as it was. A file holding a
+    jobtui table is jobtui's (one whose creation was cut short is healed); one that is no database at all
+    is refused by the open that follows."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)) as conn:
+            query = (
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' ORDER BY 1"
+            )
+            names = [str(row[0]) for row in conn.execute(query)]
+    except sqlite3.Error:
+        return
+    if not names or {"jobs", "alembic_version"} & set(names):
+        return
+    shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+    raise StoreError(
+        f"database {path}: not a jobtui database: it holds tables of its own ({shown}) and no jobtui schema; "
+        "give jobtui a database of its own"
+    )
+
+
 class Store:
     def __init__(self, url: str, clock: Clock | None = None, log_dir: str | Path | None = None) -> None:
         self.url = normalise_url(url)
@@ -171,6 +196,7 @@ class Store:
                     path.parent.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
                     raise StoreError(f"cannot create the database directory {path.parent}: {exc}") from exc
+            _refuse_another_programs_file(path)
             self.db_path: Path | None = path
             self._lock_path = str(path) + ".writelock"
             default_logs = path.with_name(path.stem + "-logs")

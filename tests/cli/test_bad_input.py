@@ -105,6 +105,22 @@ def test_an_unknown_database_scheme_is_refused_without_repeating_the_password(
     assert "secret" not in err
 
 
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("postgresql://u:secret@host:notaport/db", "its port must be a number from 1 to 65535"),
+        ("postgresql://u:secret@host:99999/db", "its port must be a number from 1 to 65535"),
+        ("postgres://u:secret@[::1:1/db", "its host: Invalid IPv6 URL"),
+    ],
+)
+def test_a_postgresql_url_that_cannot_be_read_says_what_is_wrong_without_the_password(
+    capsys: pytest.CaptureFixture[str], url: str, problem: str
+) -> None:
+    code, err = _run(capsys, "jobs", "--db", url)
+    scheme = url.split("://")[0]
+    assert (code, err.strip()) == (2, f'database URL "{scheme}://…": {problem}')
+
+
 def test_a_database_in_a_missing_directory_is_refused_and_nothing_is_created(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

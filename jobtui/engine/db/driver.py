@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import threading
+import urllib.parse
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,7 +70,15 @@ def normalise_url(url: str) -> str:
         )
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
+            url = "postgresql+psycopg://" + url[len(prefix) :]
+    try:
+        port = urllib.parse.urlsplit(url).port
+    except ValueError as exc:  # a port that is no number, a host in brackets left open
+        # Only the scheme is repeated (the rest may hold a password), with what is wrong in it.
+        problem = "its port must be a number from 1 to 65535" if "Port" in str(exc) else f"its host: {exc}"
+        raise DatabaseUrlError(f'database URL "{scheme}://…": {problem}') from None
+    if port == 0:
+        raise DatabaseUrlError(f'database URL "{scheme}://…": its port must be a number from 1 to 65535')
     return url
 
 

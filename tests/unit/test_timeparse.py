@@ -203,6 +203,13 @@ def test_parse_when_relative_with_words_suggests_relative_spelling() -> None:
     assert str(info.value) == '"+2 hours" is not a date (try "+2h")'
 
 
+@pytest.mark.parametrize("text", ["+3651d", "+99999d", "+99999999999999999999999h"])
+def test_parse_when_too_far_ahead_names_the_limit_not_a_hint_that_repeats_it(text: str) -> None:
+    with pytest.raises(TimeParseError) as info:
+        parse_when(text, NOW, ZURICH)
+    assert str(info.value) == f'"{text}" is further ahead than jobtui schedules, +3650d'
+
+
 def test_parse_when_unknown_zone() -> None:
     with pytest.raises(TimeParseError) as info:
         parse_when("tomorrow", NOW, "Mars/Olympus")

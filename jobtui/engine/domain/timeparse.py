@@ -144,10 +144,17 @@ def parse_duration(text: str | int | float) -> float:
 MAX_DURATION_S = 3650 * 86400.0
 
 
+class DurationTooLong(TimeParseError):
+    """A duration past MAX_DURATION_S."""
+
+
 def _bounded(text: str | int | float, seconds: float) -> float:
     if seconds > MAX_DURATION_S:
-        raise TimeParseError(f'"{text}" is longer than the longest duration allowed, 3650d')
+        raise DurationTooLong(f'"{text}" is longer than the longest duration allowed, {_LONGEST}')
     return seconds
+
+
+_LONGEST = f"{int(MAX_DURATION_S // 86400)}d"
 
 
 def format_duration(seconds: float) -> str:
@@ -236,10 +243,12 @@ def _parse_when(text: str, now: pendulum.DateTime, tz: str | None) -> pendulum.D
     if cleaned.startswith("+"):
         try:
             seconds = parse_duration(cleaned[1:])
+        except DurationTooLong:  # a duration, only too long: the limit, as for a duration
+            raise TimeParseError(f'"{text}" is further ahead than jobtui schedules, +{_LONGEST}') from None
         except TimeParseError:
             # "+1 day" is clearly meant as relative; point at the relative spelling we accept.
             hint = _suggest_duration(cleaned[1:])
-            if hint is not None:
+            if hint is not None and hint != cleaned[1:]:
                 raise TimeParseError(f'"{text}" is not a date (try "+{hint}")') from None
             raise _date_error(text) from None
         return now.in_tz("UTC").add(seconds=seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,16 @@ def db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     definition.write_text(JOB)
     assert _run(capsys, "submit", str(definition), "--db", url)[0] == 0
     return url
+
+
+def test_audit_0_before_anyone_touched_the_queue_is_an_empty_trail(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0 is the queue's and the policy's trail (README): empty, not an unknown job, until one acts."""
+    code = cli.main(["audit", "0", "--json", "--db", db])
+    out = capsys.readouterr().out
+    assert (code, json.loads(out)) == (0, [])
+    assert _run(capsys, "audit", "4242", "--db", db)[0] == 2  # an unknown job still is
 
 
 @pytest.mark.parametrize("verb", ["show", "log", "audit", "cancel", "envelope", "trap"])

@@ -106,13 +106,15 @@ class Reads:
         """The audit trail, also of a deleted job (its tombstone names no project: only who may view every
         project reads it)."""
         rows = audit_json(self.store, job_id)
-        if not rows:
+        if not rows and job_id != 0:  # 0: the queue's and the policy's trail, empty until one acts
             raise UnknownJob(f"{verb}: no job {job_id}")
         with self.store.read() as s:
             job = s.get(Job, job_id)
             project = job.project if job is not None else "*"
             on = RefusedOn(
-                job_id, job.name if job else rows[0].get("job_name", ""), job.status if job else None
+                job_id,
+                job.name if job else (rows[0].get("job_name", "") if rows else ""),
+                job.status if job else None,
             )
         self._require_view(verb, project, on)
         return rows

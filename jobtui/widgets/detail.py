@@ -239,6 +239,7 @@ class DetailPane(Vertical):
             self._reset(table_id)
         self.query_one(TaskTable).clear(self._task_labels())
         self._set_tasks_title(t("detail.tasks", self.lang))
+        self._set_steps_title(t("detail.steps", self.lang))  # no task's target left from the last job
         self.query_one("#log-tail", Log).clear()
 
     def show_envelope(self, envelope: EnvelopeLine, stats: dict[int, JobStats]) -> None:
@@ -453,6 +454,11 @@ class DetailPane(Vertical):
         if self.is_built and self._steps_running:
             self._fill_steps(now)
 
+    def _set_steps_title(self, title: str) -> None:
+        if title != self._steps_title:  # an update lays the pane out again
+            self._steps_title = title
+            self.query_one("#steps-title", Label).update(Text(title))  # a target is no markup
+
     def _fill_steps(self, now: pendulum.DateTime | None = None) -> None:
         self._steps_running = False
         if self.detail is None:
@@ -465,9 +471,7 @@ class DetailPane(Vertical):
         if task is not None:
             steps += task["steps"]
             title = f"{title} — {visible(task['target'])}"
-        if title != self._steps_title:  # an update lays the pane out again
-            self._steps_title = title
-            self.query_one("#steps-title", Label).update(Text(title))  # a target is no markup
+        self._set_steps_title(title)
         order = {"PRE": 0, "RUN": 1, "POST": 2, "ROLLBACK": 3}
         steps.sort(key=lambda s: order.get(s["step"], 9))
         tz = self.tz

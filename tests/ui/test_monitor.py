@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 from textual.geometry import Region
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Log, Static
+from textual.widgets import DataTable, Label, Log, Static
 
 from jobtui.engine.db.models import Job, Task
 from jobtui.engine.db.store import Store
@@ -297,6 +297,17 @@ async def test_freeze_stops_the_clock_too(store: Store, submit: Submit, clock: F
         await pilot.press("z")
         screen._tick_clock()
         assert table.now == clock.now()
+
+
+async def test_the_envelopes_view_leaves_no_steps_title_of_the_last_job(store: Store, submit: Submit) -> None:
+    job_id = submit(simple("nightly-report", 'targets = ["host-a"]'))
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        title = monitor(pilot).query_one("#steps-title", Label)
+        await until(pilot, lambda: "host-a" in str(title.render()), "the task's steps title")
+        await pilot.press("2")  # the envelopes view: no envelope, no job selected
+        await until(pilot, lambda: "host-a" not in str(title.render()), "a steps title of no task")
+        assert str(title.render()) == "Steps"
 
 
 async def test_readonly_hides_every_action(store: Store, submit: Submit) -> None:

@@ -140,14 +140,15 @@ class EnvelopeActions:
         jobs = chain.chain_of(s, envelope.id or 0)
         if any(Status(job.status) in ACTIVE_JOB for job in jobs):
             return f"{name} still has jobs queued or running; wait for them or cancel the envelope"
+        if not self._rollback_ops(s, jobs):
+            return f"{name} has no completed ops with a rollback command"
+        # Last: it reads the newer envelopes one by one (the dashboard asks at each envelope it shows).
         newer = self._newer_to_roll_back_first(s, envelope)
         if newer is not None:
             return (
                 f"{name}: envelope {newer.id} ({newer.name}) of project {envelope.project} is newer and not "
                 f"rolled back; roll it back first"
             )
-        if not self._rollback_ops(s, jobs):
-            return f"{name} has no completed ops with a rollback command"
         return None
 
     def _newer_to_roll_back_first(self, s: Session, envelope: Envelope) -> Envelope | None:

@@ -510,6 +510,7 @@ def test_reschedule_moves_scheduled_at_and_max_start_keeps_its_distance(shared: 
 # -- queue ---------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_queue_pause_status_resume_clear_then_rerun_and_delete(cli: Cli) -> None:
     job = submitted_id(cli("submit", cli.write("later.toml", LATER), "--json"))
 
@@ -920,6 +921,7 @@ WINDOWED = """\
 """
 
 
+@pytest.mark.slow
 def test_submit_replaces_an_unstarted_job_unless_keep_and_show_has_the_schedule(cli: Cli) -> None:
     path = cli.write("firmware.toml", WINDOWED)
     first = submitted_id(cli("submit", path, "--json"))
@@ -957,6 +959,7 @@ def test_a_schedule_mistake_exits_2_naming_file_line_and_field(cli: Cli) -> None
 # -- envelopes -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_envelope_commands_submit_show_cancel_and_refuse_rollback_out_of_order(cli: Cli) -> None:
     cli.write(
         "build.toml", 'name = "build"\nproject = "payments"\n[[run]]\nrun = "true"\nrollback = "true"\n'

@@ -113,6 +113,7 @@ def test_someone_who_does_not_own_the_file_cannot_install_the_first_policy(cli: 
     assert (row["who"], row["action"], row["refused"]) == (USER, "policy install", True)
 
 
+@pytest.mark.slow
 def test_once_installed_neither_the_environment_nor_policy_widens_rights(cli: Cli) -> None:
     job_id = json.loads(cli("submit", "job.toml", "--json").stdout)["id"]
     cli("policy", "install", "web.toml")

@@ -60,6 +60,7 @@ def start_daemon(env: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.backends("sqlite")  # a daemon's start per kill: the engine's part is the same on both
 def test_a_daemon_killed_between_spawn_and_pid_commit_never_runs_an_op_twice(
     tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]

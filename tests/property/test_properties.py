@@ -351,6 +351,7 @@ def world() -> Iterator[World]:
             w.close()
 
 
+@pytest.mark.slow
 @ENGINE_SETTINGS
 @given(first=st.lists(SUBMITS, min_size=1, max_size=3), then=st.lists(MOVES, min_size=4, max_size=9))
 def test_no_action_sequence_leaves_the_transition_table(first: list[Move], then: list[Move]) -> None:

@@ -117,6 +117,7 @@ def test_four_daemons_drain_the_queue_running_each_op_exactly_once(
         assert proc.wait(timeout=60) == 0
 
 
+@pytest.mark.slow
 def test_a_paused_daemon_loses_its_job_once_and_writes_nothing_after_it_resumes(
     store: Store, pg_url: str, daemons: list[subprocess.Popen[bytes]], tmp_path: Path
 ) -> None:

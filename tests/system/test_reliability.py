@@ -247,6 +247,7 @@ def assert_no_crash(daemon: Daemon) -> None:
 # -- kill -9 of the daemon under load -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_kill_9_of_the_daemon_with_200_running_jobs_loses_nothing(
     tmp_path: Path, daemons: Daemons, gates: Callable[[str], Gate]
 ) -> None:
@@ -364,6 +365,7 @@ print("released", flush=True)
 """
 
 
+@pytest.mark.slow
 def test_a_write_lock_held_past_busy_timeout_delays_the_engine_without_losing_a_change(
     tmp_path: Path, daemons: Daemons, gates: Callable[[str], Gate]
 ) -> None:

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -133,6 +134,7 @@ class Walk:
         await until(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), f"{where} to close")
 
 
+@pytest.mark.slow
 async def test_every_screen_in_spanish_is_spanish(
     store: Store, submit: Submit, engine: Engine, actions: Actions, tmp_path: Path
 ) -> None:

@@ -2,6 +2,6 @@
 
 import sys
 
-from jobtui.cli import main
+from jobtui.entry import main
 
 sys.exit(main())

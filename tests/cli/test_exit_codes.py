@@ -3,6 +3,9 @@ its one-line message and no traceback."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +63,27 @@ def test_a_bug_exits_3_with_one_line_and_its_traceback_in_a_crash_log(
     assert "Traceback" not in err and len(err.splitlines()) == 1
     log = Path(err.rsplit("details in ", 1)[1].strip())
     assert "Traceback" in log.read_text() and "a bug" in log.read_text()
+
+
+# A module the CLI imports while it loads, shadowed by one that is "interrupted": Ctrl-C lands while the
+# command is still importing, the moment a user is most likely to give up on a typo.
+_CTRL_C_ON_IMPORT = "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n"
+
+
+@pytest.mark.parametrize("shadowed", ["argparse", "sqlalchemy"])
+@pytest.mark.parametrize("how", ["console script", "python -m jobtui"])
+def test_ctrl_c_while_the_command_loads_exits_130_without_a_traceback(
+    shadowed: str, how: str, tmp_path: Path
+) -> None:
+    (tmp_path / f"{shadowed}.py").write_text(_CTRL_C_ON_IMPORT)
+    script = Path(sys.executable).with_name("jobtui")
+    command = [str(script)] if how == "console script" else [sys.executable, "-m", "jobtui"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    done = subprocess.run(
+        [*command, "jobs", "--db", f"sqlite:///{tmp_path / 'jobs.db'}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "")

@@ -272,6 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if sys.stderr is None:
+        # Started with stderr closed (`2>&-`): print(file=None) would put error messages on stdout, which
+        # scripts parse. They are dropped instead, and the exit code still tells.
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
     try:
         args = build_parser().parse_args(argv)
     except KeyboardInterrupt:

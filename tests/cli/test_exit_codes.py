@@ -87,3 +87,27 @@ def test_ctrl_c_while_the_command_loads_exits_130_without_a_traceback(
         timeout=60,
     )
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "")
+
+
+def test_with_stderr_closed_an_error_is_not_written_to_stdout(tmp_path: Path) -> None:
+    # `2>&-`: scripts that read --json from stdout must never get an error message there instead.
+    done = subprocess.run(
+        [
+            "sh",
+            "-c",
+            '"$@" 2>&-',
+            "sh",
+            sys.executable,
+            "-m",
+            "jobtui",
+            "show",
+            "999",
+            "--json",
+            "--db",
+            f"sqlite:///{tmp_path / 'none.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (2, "")

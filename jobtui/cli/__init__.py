@@ -280,15 +280,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    stdout = sys.stdout
+    if args.command not in SCREEN_COMMANDS:
+        sys.stdout = _StdoutTellingItsFailures(stdout)  # type: ignore[assignment]
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # a full disk under `> file` is noticed here, not in the interpreter's exit
+        return code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OutputLost as exc:
+        _say(
+            f"{args.command or 'jobtui'}: its output could not be written ({exc.strerror}); "
+            "the command itself was carried out",
+            err=True,
+        )
+        return EXIT_BAD_INPUT
     except Exception as exc:
-        code = _failed(exc, args)
-        return _crashed(exc, args) if code is None else code
+        explained = _failed(exc, args)
+        return _crashed(exc, args) if explained is None else explained
+    finally:
+        sys.stdout = stdout
+
+
+# Commands that hand the terminal to Textual, which writes to stdout as it sees fit.
+SCREEN_COMMANDS = frozenset({None, "serve"})
+
+
+class OutputLost(OSError):
+    """stdout refused what a command printed (a full disk under `> file`, an I/O error): told apart from
+    the command's own file errors, because by then the command has been carried out and committed."""
+
+
+class _StdoutTellingItsFailures:
+    """sys.stdout while a command runs: a failed write or flush raises OutputLost. A reader that went
+    away (`| head`) stays a BrokenPipeError: the output was not wanted, nothing failed."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputLost(exc.errno, exc.strerror) from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputLost(exc.errno, exc.strerror) from exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _crashed(exc: Exception, args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ its one-line message and no traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -111,3 +112,31 @@ def test_with_stderr_closed_an_error_is_not_written_to_stdout(tmp_path: Path) ->
         timeout=60,
     )
     assert (done.returncode, done.stdout) == (2, "")
+
+
+def test_a_command_whose_output_cannot_be_written_says_it_was_carried_out(tmp_path: Path) -> None:
+    # `jobtui submit ... > file` on a full disk: the job is in, only its id was lost. Saying "No space left"
+    # alone reads as a failed submission, and a script would submit it again.
+    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    spec = tmp_path / "j.toml"
+    spec.write_text('name = "j"\n[[run]]\nrun = "true"\n')
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "jobtui", "submit", str(spec), "--json", "--db", db],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert done.stderr == (
+        "submit: its output could not be written (No space left on device);"
+        " the command itself was carried out\n"
+    )
+    listed = subprocess.run(
+        [sys.executable, "-m", "jobtui", "jobs", "--json", "--db", db],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert [job["name"] for job in json.loads(listed.stdout)] == ["j"]

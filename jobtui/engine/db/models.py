@@ -93,6 +93,13 @@ class Job(SQLModel, table=True):
         _waiting_index("ix_jobs_due_to_run", "due_at", "id", statuses="'READY', 'PAUSED'"),
         _waiting_index("ix_jobs_unstarted_max_start", "max_start_at", statuses="'READY', 'APPROVAL'"),
         _waiting_index("ix_jobs_waiting_expires", "expires_at", statuses="'READY', 'PAUSED'"),
+        # Migration 0013: the trap-timeout sweep's.
+        Index(
+            "ix_jobs_trap_deadline",
+            "trap_deadline_at",
+            sqlite_where=text("status = 'TRAPPED'"),
+            postgresql_where=text("status = 'TRAPPED'"),
+        ),
         # Migration 0006: the monitor's default order (newest first, system jobs apart).
         Index("ix_jobs_listed", "id", sqlite_where=_LISTED_SQLITE, postgresql_where=_LISTED_POSTGRESQL),
         # Migration 0007: the monitor's sort by any column, on SQLite only.

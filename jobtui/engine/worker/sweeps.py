@@ -24,6 +24,7 @@ from jobtui.engine.worker.state import EngineState, Held
 from jobtui.engine.worker.traps import resolve_trap
 
 UNSTARTED = "jobs.status IN ('READY', 'APPROVAL')"
+TRAPPED = "jobs.status = 'TRAPPED'"
 
 
 class Sweeps:
@@ -81,14 +82,14 @@ class Sweeps:
     def sweep_trap_timeouts(self, now: pendulum.DateTime) -> None:
         store = self.state.store
         with store.read() as s:
-            ids = s.exec(
-                select(Job.id).where(
-                    Job.status == Status.TRAPPED.value,
-                    col(Job.trap_deadline_at).is_not(None),
-                    col(Job.trap_deadline_at) <= now,
-                )
-            ).all()
-        for job_id in ids:
+            # TRAPPED as a literal: the partial index walked holds those jobs only (migration 0013).
+            found = raw.rows(
+                s,
+                f"SELECT id FROM jobs{raw.index_hint(s, 'ix_jobs_trap_deadline')} WHERE {TRAPPED} "
+                "AND trap_deadline_at <= :now",
+                {"now": now},
+            )
+        for job_id in (int(row["id"]) for row in found):
             with store.write() as s:
                 job = store.lock_job(s, job_id)
                 if job is None or job.status != Status.TRAPPED or job.trap_deadline_at is None:

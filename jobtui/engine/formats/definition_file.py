@@ -41,6 +41,7 @@ from jobtui.engine.domain.timeparse import (
     parse_when,
 )
 from jobtui.engine.formats import toml_text
+from jobtui.engine.formats.toml_lines import Locator, Section, located
 
 _TOP_KEYS = (
     "name",
@@ -67,69 +68,6 @@ _ACTION_KEYS = ("run", "argv", "call")
 
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _CALL = re.compile(rf"{_IDENT}(?:\.{_IDENT})*:{_IDENT}(?:\.{_IDENT})*")
-
-
-# ---------------------------------------------------------------------------------------------
-# Line location. tomllib does not report where a value came from, so errors are pinned to a
-# line by scanning the raw text. It is best effort: when unsure the line number is left out
-# rather than pointing at the wrong place.
-
-_ARRAY_HEADER = re.compile(r"^\s*\[\[\s*([A-Za-z0-9_\-]+(?:\s*\.\s*[A-Za-z0-9_\-]+)*)\s*\]\]\s*(?:#.*)?$")
-_TABLE_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_\-]+(?:\s*\.\s*[A-Za-z0-9_\-]+)*)\s*\]\s*(?:#.*)?$")
-_ASSIGNMENT = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_\-]+)\s*[=.]""")
-
-# A section is None for the top level, ("schedule", 0) for [schedule], ("run", n) for the
-# n-th [[run]] (1-based).
-_Section = tuple[str, int] | None
-
-
-class _Locator:
-    def __init__(self, text: str) -> None:
-        self._keys: dict[_Section, dict[str, int]] = {None: {}}
-        self._headers: dict[_Section, int] = {}
-        self._scan(text)
-
-    def _scan(self, text: str) -> None:
-        counts: dict[str, int] = {}
-        current: _Section = None
-        in_multiline: str | None = None
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if in_multiline is not None:
-                if line.count(in_multiline) % 2 == 1:
-                    in_multiline = None
-                continue
-            header = _ARRAY_HEADER.match(line) or _TABLE_HEADER.match(line)
-            if header is not None:
-                path = [part.strip() for part in header.group(1).split(".")]
-                self._keys[None].setdefault(path[0], lineno)
-                if len(path) == 1:
-                    if header.re is _ARRAY_HEADER:
-                        counts[path[0]] = counts.get(path[0], 0) + 1
-                    current = (path[0], counts.get(path[0], 0))
-                    self._headers.setdefault(current, lineno)
-                else:
-                    # [run.env] under the latest [[run]] is that op's "env" key; the lines below
-                    # it are the sub-table's own keys, which no error ever needs to point at.
-                    owner = (path[0], counts.get(path[0], 0))
-                    self._keys.setdefault(owner, {}).setdefault(path[1], lineno)
-                    current = ("", -1)
-                continue
-            assignment = _ASSIGNMENT.match(line)
-            if assignment is not None:
-                key = assignment.group(1)
-                if key[:1] in "\"'":
-                    key = key[1:-1]
-                self._keys.setdefault(current, {}).setdefault(key, lineno)
-            for quote in ('"""', "'''"):
-                if line.count(quote) % 2 == 1:
-                    in_multiline = quote
-                    break
-
-    def key(self, section: _Section, key: str) -> int | None:
-        return self._keys.get(section, {}).get(key)
-
-    def header(self, section: _Section) -> int | None:
-        return self._headers.get(section)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,20 +143,17 @@ def _nul_paths(value: Any, path: str) -> list[str]:
 class _Checker:
     def __init__(self, text: str, source: str) -> None:
         self.source = source
-        self.locator = _Locator(text)
+        self.locator = Locator(text)
         self.errors: list[tuple[int, str]] = []
 
     def error(self, line: int | None, message: str) -> None:
-        where = f"{self.source}:{line}" if line is not None else self.source
-        # One problem, one line: echoed user text may hold line breaks.
-        message = message.replace("\r", "\\r").replace("\n", "\\n")
-        self.errors.append((line or 0, f"{where}: {message}"))
+        self.errors.append((line or 0, located(self.source, line, message)))
 
-    def field_error(self, section: _Section, label: str, key: str, message: str) -> None:
+    def field_error(self, section: Section, label: str, key: str, message: str) -> None:
         self.error(self.locator.key(section, key), f'{label}"{key}": {message}')
 
     def unknown_keys(
-        self, table: dict[str, Any], section: _Section, where: str, known: tuple[str, ...]
+        self, table: dict[str, Any], section: Section, where: str, known: tuple[str, ...]
     ) -> None:
         for key in table:
             if key not in known:
@@ -244,7 +179,7 @@ class _Checker:
     # and every problem in the file is reported at once.
 
     def string(
-        self, table: dict[str, Any], section: _Section, label: str, key: str, default: str | None
+        self, table: dict[str, Any], section: Section, label: str, key: str, default: str | None
     ) -> str | None:
         if key not in table:
             return default
@@ -257,7 +192,7 @@ class _Checker:
             return default
         return value
 
-    def boolean(self, table: dict[str, Any], section: _Section, label: str, key: str) -> bool:
+    def boolean(self, table: dict[str, Any], section: Section, label: str, key: str) -> bool:
         value = table.get(key, False)
         if not isinstance(value, bool):
             self.field_error(section, label, key, f"expected true or false, got {_show(value)}")
@@ -265,7 +200,7 @@ class _Checker:
         return value
 
     def strings(
-        self, table: dict[str, Any], section: _Section, label: str, key: str, unique: bool = False
+        self, table: dict[str, Any], section: Section, label: str, key: str, unique: bool = False
     ) -> tuple[str, ...]:
         value = table.get(key, [])
         if not isinstance(value, list):
@@ -286,7 +221,7 @@ class _Checker:
         return tuple(items)
 
     def choice(
-        self, table: dict[str, Any], section: _Section, label: str, key: str, allowed: tuple[str, ...]
+        self, table: dict[str, Any], section: Section, label: str, key: str, allowed: tuple[str, ...]
     ) -> str:
         value = table.get(key, allowed[0])
         if value not in allowed:
@@ -294,7 +229,7 @@ class _Checker:
             return allowed[0]
         return str(value)
 
-    def duration(self, table: dict[str, Any], section: _Section, label: str, key: str, default: Any) -> float:
+    def duration(self, table: dict[str, Any], section: Section, label: str, key: str, default: Any) -> float:
         value = table.get(key, default)
         if value is None:
             return 0.0
@@ -372,7 +307,7 @@ class _Checker:
         if not isinstance(table, dict):
             self.field_error(None, "", "schedule", f"expected a table ([schedule]), got {_show(table)}")
             return ScheduleDef(at=DEFAULT_AT, max_start=DEFAULT_MAX_START)
-        section: _Section = ("schedule", 0)
+        section: Section = ("schedule", 0)
         label = "[schedule] "
         self.unknown_keys(table, section, "in [schedule]", _SCHEDULE_KEYS)
         mode = self.choice(table, section, label, "mode", SCHEDULE_MODES)
@@ -435,7 +370,7 @@ class _Checker:
             retrying=any(key in table for key in _SEED_003_KEYS),
         )
 
-    def window(self, table: dict[str, Any], section: _Section, label: str) -> tuple[str, str] | None:
+    def window(self, table: dict[str, Any], section: Section, label: str) -> tuple[str, str] | None:
         from jobtui.engine.domain.windows import parse_clock
 
         if "window" not in table:
@@ -480,7 +415,7 @@ class _Checker:
             return None
         return ends[0], ends[1]
 
-    def days(self, table: dict[str, Any], section: _Section, label: str) -> tuple[str, ...]:
+    def days(self, table: dict[str, Any], section: Section, label: str) -> tuple[str, ...]:
         from jobtui.engine.domain.windows import WEEKDAYS, parse_days
 
         if "days" not in table:
@@ -530,7 +465,7 @@ class _Checker:
     def op(self, entry: dict[str, Any], step: str, number: int) -> tuple[str, OpDef | None]:
         """The op's name (checked for duplicates even when the op is broken) and the op if valid."""
         key = step.lower()
-        section: _Section = (key, number)
+        section: Section = (key, number)
         title = f"[[{key}]] #{number}"
         label = title + " "
         errors_before = len(self.errors)
@@ -586,7 +521,7 @@ class _Checker:
             env=env,
         )
 
-    def env(self, entry: dict[str, Any], section: _Section, label: str) -> tuple[tuple[str, str], ...]:
+    def env(self, entry: dict[str, Any], section: Section, label: str) -> tuple[tuple[str, str], ...]:
         table = entry.get("env", {})
         if not isinstance(table, dict):
             self.field_error(section, label, "env", f"expected a table of strings, got {_show(table)}")

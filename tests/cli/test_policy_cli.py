@@ -168,6 +168,63 @@ def test_bad_input_exits_2(cli: Cli) -> None:
     assert json.loads(cli("policy", "show", "--json").stdout)["installed"] is False
 
 
+# One problem of each kind, on lines 2, 4, 5, 7, 9 and 10.
+BAD_POLICY = """\
+[roles]
+broken = "admin"
+[roles.ops]
+actions = ["action.job.cancel", "action.job.explode"]
+colour = "red"
+[roles."web team"]
+projects = "web"
+[users]
+alice = ["ghost"]
+[groups]
+"""
+
+
+def bad_policy_lines(source: str) -> list[str]:
+    return [
+        f"{source}:2: [roles.broken]: expected a table",
+        f'{source}:4: [roles.ops] "actions": unknown action "action.job.explode"',
+        f'{source}:5: [roles.ops]: unknown key "colour" (expected "actions", "projects")',
+        f'{source}:7: [roles.web team] "projects": expected a list of strings',
+        f'{source}:9: [users] "alice": unknown role "ghost"',
+        f'{source}:10: unknown key "groups" (expected [roles.NAME] and [users])',
+    ]
+
+
+def test_a_bad_policy_file_names_the_file_the_line_and_the_field_of_every_problem(cli: Cli) -> None:
+    """As definition files do: FILE:LINE: where the offending key is (a role that is not a table: its
+    own line), every problem at once in file order; exit 2, and nothing is installed."""
+    (cli.workdir / "bad.toml").write_text(BAD_POLICY)
+    install, jobs = cli.many(("policy", "install", "bad.toml"), ("jobs", "--policy", "bad.toml"))
+    for proc in (install, jobs):
+        bad_input(proc)
+        assert proc.stderr.splitlines() == bad_policy_lines("bad.toml"), proc.stderr
+    assert json.loads(cli("policy", "show", "--json").stdout)["installed"] is False
+
+
+def test_a_stored_policy_that_no_longer_checks_names_the_line_of_its_text(cli: Cli) -> None:
+    """The database's policy has no file: its errors name the line of its text as `policy show` prints
+    it (a stored policy can stop checking when an action it names is no longer known)."""
+    cli("policy", "install", "admin.toml")
+    store = Store(cli.env["JOBTUI_DB"])
+    try:
+        with store.write() as s:
+            stored = store.get_setting(s, "policy")
+            stored["text"] = stored["text"].replace("action.job.view_monitor", "action.job.gone")
+            store.set_setting(s, "policy", stored)
+    finally:
+        store.engine.dispose()
+    proc = cli("jobs", expect=None)
+    bad_input(proc)
+    assert proc.stderr.strip() == (
+        f"the database's policy (installed by {USER}):2: "
+        '[roles.admin] "actions": unknown action "action.job.gone"'
+    )
+
+
 def test_the_dashboard_opens_under_the_stored_policy(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """The actor the CLI hands the dashboard (and run_app's own) is judged by the stored policy, not by
     --policy or $JOBTUI_POLICY."""

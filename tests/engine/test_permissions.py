@@ -128,43 +128,43 @@ def test_a_policy_file_is_loaded_and_no_file_means_no_policy(tmp_path: Path) -> 
     [
         pytest.param(
             "[groups.ops]\nactions = []\n",
-            'policy.toml: unknown key "groups" (expected [roles.NAME] and [users])',
+            'policy.toml:1: unknown key "groups" (expected [roles.NAME] and [users])',
             id="unknown top-level key",
         ),
         pytest.param(
             '[roles.ops]\nactions = []\ncolour = "red"\n',
-            'policy.toml: [roles.ops]: unknown key "colour" (expected "actions", "projects")',
+            'policy.toml:3: [roles.ops]: unknown key "colour" (expected "actions", "projects")',
             id="unknown role key",
         ),
         pytest.param(
             '[roles.ops]\nactions = ["action.job.cancel", "action.job.explode"]\n',
-            'policy.toml: [roles.ops] "actions": unknown action "action.job.explode"',
+            'policy.toml:2: [roles.ops] "actions": unknown action "action.job.explode"',
             id="unknown action",
         ),
         pytest.param(
             '[roles.ops]\nactions = ["action.job.cancel"]\n[users]\nalice = ["ops", "ghost"]\n',
-            'policy.toml: [users] "alice": unknown role "ghost"',
+            'policy.toml:4: [users] "alice": unknown role "ghost"',
             id="unknown role of a user",
         ),
         pytest.param(
             '[roles.ops]\nactions = "action.job.cancel"\n',
-            'policy.toml: [roles.ops] "actions": expected a list of strings',
+            'policy.toml:2: [roles.ops] "actions": expected a list of strings',
             id="actions not a list",
         ),
         pytest.param(
             '[roles.ops]\nactions = ["action.job.cancel"]\nprojects = "payments"\n',
-            'policy.toml: [roles.ops] "projects": expected a list of strings',
+            'policy.toml:3: [roles.ops] "projects": expected a list of strings',
             id="projects not a list",
         ),
         pytest.param(
             '[roles.ops]\nactions = []\n[users]\nalice = "ops"\n',
-            'policy.toml: [users] "alice": expected a list of strings',
+            'policy.toml:4: [users] "alice": expected a list of strings',
             id="user roles not a list",
         ),
-        pytest.param("roles = 3\n", 'policy.toml: "roles" must be a table', id="roles not a table"),
+        pytest.param("roles = 3\n", 'policy.toml:1: "roles" must be a table', id="roles not a table"),
     ],
 )
-def test_policy_errors_name_the_file_and_the_field(text: str, expected: str) -> None:
+def test_policy_errors_name_the_file_the_line_and_the_field(text: str, expected: str) -> None:
     with pytest.raises(PolicyError) as error:
         parse_policy(text, "policy.toml")
     assert str(error.value) == expected
@@ -175,8 +175,8 @@ def test_every_policy_error_is_reported_at_once() -> None:
     with pytest.raises(PolicyError) as error:
         parse_policy(text, "policy.toml")
     assert str(error.value).splitlines() == [
-        'policy.toml: [roles.ops] "actions": unknown action "action.job.explode"',
-        'policy.toml: [users] "alice": unknown role "ghost"',
+        'policy.toml:2: [roles.ops] "actions": unknown action "action.job.explode"',
+        'policy.toml:4: [users] "alice": unknown role "ghost"',
     ]
 
 
@@ -201,7 +201,7 @@ def test_the_cli_refuses_a_bad_policy_as_bad_input(
     assert cli.main(["jobs", "--db", db_url, "--policy", str(path)]) == cli.EXIT_BAD_INPUT
     assert (
         capsys.readouterr().err.strip()
-        == f'{path}: [roles.ops] "actions": unknown action "action.job.explode"'
+        == f'{path}:2: [roles.ops] "actions": unknown action "action.job.explode"'
     )
 
 

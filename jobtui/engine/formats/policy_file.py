@@ -6,52 +6,103 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass
+from typing import Any
 
 from jobtui.engine.domain.permissions import KNOWN_PERMISSIONS, Policy, Role
 from jobtui.engine.errors import BadInput
 from jobtui.engine.formats import toml_text
+from jobtui.engine.formats.toml_lines import Locator, Section, located
 
 
 class PolicyError(BadInput, ValueError):
-    """A policy file that cannot be used; the message names the file and the field."""
+    """A policy file that cannot be used; each line of the message names the file, the line and the
+    field (`FILE:LINE: [roles.ops] "actions": ...`)."""
+
+
+_TOP_KEYS = {"roles", "users"}
+_ROLE_KEYS = {"actions", "projects"}
 
 
 def parse_policy(text: str, source: str) -> Policy:
+    """Parse and check a policy; PolicyError lists every problem found, in file order."""
     try:
         data = toml_text.loads(text, source)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: invalid TOML: {exc}") from exc
     except toml_text.TomlFileError as exc:
         raise PolicyError(str(exc)) from exc
-    errors: list[str] = []
-    unknown = set(data) - {"roles", "users"}
-    errors += [
-        f'{source}: unknown key "{key}" (expected [roles.NAME] and [users])' for key in sorted(unknown)
-    ]
-    roles: dict[str, Role] = {}
-    for name, body in _table(data, "roles", source, errors).items():
-        where = f"{source}: [roles.{name}]"
+    checker = _PolicyChecker(text, source)
+    policy = checker.check(data)
+    if checker.errors:
+        # Stable sort: problems without a line first, then in file order (as for definitions).
+        raise PolicyError("\n".join(message for _, message in sorted(checker.errors, key=lambda e: e[0])))
+    return policy
+
+
+class _PolicyChecker:
+    """Collects every problem of a policy with its line, so that all are reported at once."""
+
+    def __init__(self, text: str, source: str) -> None:
+        self.source = source
+        self.lines = Locator(text)
+        self.errors: list[tuple[int, str]] = []
+
+    def error(self, line: int | None, message: str) -> None:
+        self.errors.append((line or 0, located(self.source, line, message)))
+
+    def check(self, data: dict[str, Any]) -> Policy:
+        for key in sorted(set(data) - _TOP_KEYS):
+            self.error(self.lines.key(None, key), f'unknown key "{key}" (expected [roles.NAME] and [users])')
+        roles: dict[str, Role] = {}
+        for name, body in self.table(data, "roles").items():
+            role = self.role(name, body)
+            if role is not None:
+                roles[name] = role
+        users: dict[str, tuple[str, ...]] = {}
+        for user, role_names in self.table(data, "users").items():
+            line = self.lines.key(("users", 0), user)
+            names = self.strings(role_names, line, f'[users] "{user}"')
+            for role_name in names:
+                if role_name not in roles:
+                    self.error(line, f'[users] "{user}": unknown role "{role_name}"')
+            users[user] = tuple(names)
+        return Policy(self.source, roles, users)
+
+    def role(self, name: str, body: object) -> Role | None:
+        label = f"[roles.{name}]"
+        # The header [roles.NAME], or the line NAME = { ... } under [roles]: an inline table is one line,
+        # so a field that has no line of its own is on it.
+        role_line = self.lines.key(("roles", 0), name)
         if not isinstance(body, dict):
-            errors.append(f"{where}: expected a table")
-            continue
-        for key in sorted(set(body) - {"actions", "projects"}):
-            errors.append(f'{where}: unknown key "{key}" (expected "actions", "projects")')
-        actions = _strings(body.get("actions", []), f'{where} "actions"', errors)
+            self.error(role_line, f"{label}: expected a table")
+            return None
+        section: Section = ("roles", 0, name)
+        for key in sorted(set(body) - _ROLE_KEYS):
+            self.error(
+                self.lines.key(section, key) or role_line,
+                f'{label}: unknown key "{key}" (expected "actions", "projects")',
+            )
+        actions_line = self.lines.key(section, "actions") or role_line
+        actions = self.strings(body.get("actions", []), actions_line, f'{label} "actions"')
         for action in actions:
             if action not in KNOWN_PERMISSIONS:
-                errors.append(f'{where} "actions": unknown action "{action}"')
-        projects = _strings(body.get("projects", ["*"]), f'{where} "projects"', errors)
-        roles[name] = Role(name, frozenset(actions), frozenset(projects))
-    users: dict[str, tuple[str, ...]] = {}
-    for user, role_names in _table(data, "users", source, errors).items():
-        names = _strings(role_names, f'{source}: [users] "{user}"', errors)
-        for role in names:
-            if role not in roles:
-                errors.append(f'{source}: [users] "{user}": unknown role "{role}"')
-        users[user] = tuple(names)
-    if errors:
-        raise PolicyError("\n".join(errors))
-    return Policy(source, roles, users)
+                self.error(actions_line, f'{label} "actions": unknown action "{action}"')
+        projects_line = self.lines.key(section, "projects") or role_line
+        projects = self.strings(body.get("projects", ["*"]), projects_line, f'{label} "projects"')
+        return Role(name, frozenset(actions), frozenset(projects))
+
+    def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            self.error(self.lines.key(None, key), f'"{key}" must be a table')
+            return {}
+        return value
+
+    def strings(self, value: object, line: int | None, where: str) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            self.error(line, f"{where}: expected a list of strings")
+            return []
+        return list(value)
 
 
 def load_policy(path: str | os.PathLike[str] | None) -> Policy | None:
@@ -80,7 +131,8 @@ class StoredPolicy:
     source: str = ""  # the file it was installed from
 
     def policy(self) -> Policy:
-        """The parsed policy; PolicyError (naming the database's policy) when it cannot be used."""
+        """The parsed policy; PolicyError when it cannot be used, naming the database's policy and the
+        line of its text (as `jobtui policy show` prints it) as a file's errors name the file's line."""
         return parse_policy(self.text, f"{STORED_SOURCE} (installed by {self.installed_by})")
 
     def to_json(self) -> dict[str, object]:
@@ -115,18 +167,3 @@ class StoredPolicy:
             by_user=str(data["by"]) if data.get("by") else None,
             source=str(data.get("source") or ""),
         )
-
-
-def _table(data: dict[str, object], key: str, source: str, errors: list[str]) -> dict[str, object]:
-    value = data.get(key, {})
-    if not isinstance(value, dict):
-        errors.append(f'{source}: "{key}" must be a table')
-        return {}
-    return value
-
-
-def _strings(value: object, where: str, errors: list[str]) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        errors.append(f"{where}: expected a list of strings")
-        return []
-    return list(value)

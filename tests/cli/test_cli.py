@@ -1010,3 +1010,30 @@ def test_a_corrupt_envelope_exits_2_and_is_listed_as_corrupt(cli: Cli) -> None:
     assert (envelope["name"], envelope["status"], envelope["jobs"]) == ("rel", "CORRUPT", [])
     assert "gone.toml" in envelope["reason"]
     assert cli.json("jobs") == []
+
+
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        ('at = "tomorrowish"', '"at": "tomorrowish" is not a date (try ISO 8601'),
+        ('max_start = "+zz"', '"max_start": "+zz" is not a date (try ISO 8601'),
+        ('at = "+2h"\nmax_start = "2020-01-01T00:00"', '"max_start": 2020-01-01T00:00:00+00:00 is before'),
+    ],
+)
+def test_an_envelope_jobs_bad_date_names_the_envelopes_line_and_is_recorded_as_corrupt(
+    cli: Cli, override: str, problem: str
+) -> None:
+    """The date is the envelope's (not the job file's): its error names the envelope's file and line, as
+    the envelope's other errors do, and the envelope is recorded as corrupt with nothing of it created."""
+    cli.write("a.toml", 'name = "a"\nproject = "payments"\n[[run]]\nrun = "true"\n')
+    text = f'envelope = "rel"\n[[jobs]]\nfile = "a.toml"\n[[jobs]]\nfile = "a.toml"\n{override}\n'
+    path = cli.write("rel.toml", text)
+    line = text.splitlines().index(override.splitlines()[-1]) + 1
+    proc = cli("submit", path, expect=None)
+    bad_input(proc)
+    reason, *rest = proc.stderr.splitlines()
+    assert reason.startswith(f"{path}:{line}: [[jobs]] #2 {problem}"), describe(proc)
+    assert rest == ["(recorded as corrupt envelope 1; none of its jobs run)"], describe(proc)
+    (envelope,) = cli.json("envelopes")
+    assert (envelope["status"], envelope["reason"], envelope["jobs"]) == ("CORRUPT", reason, [])
+    assert cli.json("jobs") == []

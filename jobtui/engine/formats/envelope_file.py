@@ -18,10 +18,14 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import pendulum
+
+from jobtui.engine.domain import schedules
 from jobtui.engine.domain.definitions import Definition, DefinitionError
 from jobtui.engine.errors import BadInput
 from jobtui.engine.formats import toml_text
 from jobtui.engine.formats.definition_file import load_definition
+from jobtui.engine.formats.toml_lines import Locator, located
 
 _TOP_KEYS = ("envelope", "project", "jobs")
 _JOB_KEYS = ("file", "at", "max_start")
@@ -66,13 +70,6 @@ def is_envelope_file(path: str | Path) -> bool:
     return _ENVELOPE_LINE.search(text) is not None
 
 
-def _line_of(text: str, needle: str) -> int | None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if needle in line:
-            return number
-    return None
-
-
 def load_envelope(path: str | Path) -> EnvelopeSpec:
     source = str(path)
     fallback = Path(source).stem
@@ -83,11 +80,10 @@ def load_envelope(path: str | Path) -> EnvelopeSpec:
     # Until the file is read as TOML (an error of its own names the envelope): as its line spells it.
     named = _ENVELOPE_LINE.search(text)
     name = named.group(1) if named and named.group(1).strip() else fallback
+    lines = Locator(text)
 
-    def corrupt(message: str, needle: str | None = None, project: str = "default") -> EnvelopeCorrupt:
-        line = _line_of(text, needle) if needle else None
-        where = f"{source}:{line}" if line else source
-        return EnvelopeCorrupt(name, project, source, f"{where}: {message}")
+    def corrupt(message: str, line: int | None = None, project: str = "default") -> EnvelopeCorrupt:
+        return EnvelopeCorrupt(name, project, source, located(source, line, message))
 
     try:
         data = toml_text.loads(text, source)
@@ -97,41 +93,97 @@ def load_envelope(path: str | Path) -> EnvelopeSpec:
         raise corrupt("invalid TOML: values nested too deeply") from exc
     for key in data:
         if key not in _TOP_KEYS:
-            raise corrupt(f'unknown key "{key}" (expected {", ".join(_TOP_KEYS)})', key)
+            raise corrupt(f'unknown key "{key}" (expected {", ".join(_TOP_KEYS)})', lines.key(None, key))
     if not isinstance(data.get("envelope"), str) or not data["envelope"].strip():
-        raise corrupt('"envelope": expected the envelope name as a non-empty string', "envelope")
+        raise corrupt(
+            '"envelope": expected the envelope name as a non-empty string', lines.key(None, "envelope")
+        )
     # The name as TOML reads it (escapes, quotes in it); the line's text only named it until then.
     name = data["envelope"]
     project = data.get("project")
     if project is not None and (not isinstance(project, str) or not project.strip()):
-        raise corrupt('"project": expected a non-empty string', "project")
+        raise corrupt('"project": expected a non-empty string', lines.key(None, "project"))
     jobs = data.get("jobs")
     if not isinstance(jobs, list) or not jobs:
         raise corrupt(
-            '"jobs": expected at least one [[jobs]] table with a "file"', "jobs", project or "default"
+            '"jobs": expected at least one [[jobs]] table with a "file"',
+            lines.key(None, "jobs"),
+            project or "default",
         )
     base = Path(source).parent
+
+    def job_line(number: int) -> int | None:
+        # A job written as [[jobs]] has its own header; one in an inline array (jobs = [{...}]) is on
+        # the array's lines, which start at the "jobs" key.
+        return lines.header(("jobs", number)) or lines.key(None, "jobs")
+
+    def key_line(number: int, key: str) -> int | None:
+        return lines.key(("jobs", number), key) or job_line(number)
+
     entries: list[EnvelopeEntry] = []
     for number, job in enumerate(jobs, start=1):
         label = f"[[jobs]] #{number}"
         if not isinstance(job, dict):
-            raise corrupt(f"{label}: expected a table", "[[jobs]]", project or "default")
+            raise corrupt(f"{label}: expected a table", job_line(number), project or "default")
         for key in job:
             if key not in _JOB_KEYS:
-                raise corrupt(f'{label}: unknown key "{key}" (expected {", ".join(_JOB_KEYS)})', key)
+                raise corrupt(
+                    f'{label}: unknown key "{key}" (expected {", ".join(_JOB_KEYS)})', key_line(number, key)
+                )
         file = job.get("file")
         if not isinstance(file, str) or not file.strip():
-            raise corrupt(f'{label} "file": expected a definition file path', "file", project or "default")
+            raise corrupt(
+                f'{label} "file": expected a definition file path',
+                key_line(number, "file"),
+                project or "default",
+            )
         for key in ("at", "max_start"):
             if key in job and not isinstance(job[key], str):
-                raise corrupt(f'{label} "{key}": expected a date as a string', key, project or "default")
+                raise corrupt(
+                    f'{label} "{key}": expected a date as a string',
+                    key_line(number, key),
+                    project or "default",
+                )
         try:
             definition = load_definition(base / file)
         except DefinitionError as exc:
             first = str(exc).splitlines()[0]
-            raise corrupt(f'{label} "file" {file}: {first}', file, project or "default") from exc
-        entries.append(EnvelopeEntry(definition, job.get("at"), job.get("max_start")))
+            raise corrupt(
+                f'{label} "file" {file}: {first}', key_line(number, "file"), project or "default"
+            ) from exc
+        entry = EnvelopeEntry(definition, job.get("at"), job.get("max_start"))
+        refused = _schedule_refusal(entry)
+        if refused is not None:
+            key, why = refused
+            # A definition whose own dates cannot be scheduled reads as an invalid definition does.
+            message = f'{label} "file" {file}: {why}' if key == "file" else f'{label} "{key}": {why}'
+            known_project = project or (entries[0] if entries else entry).definition.project
+            raise corrupt(message, key_line(number, key), known_project)
+        entries.append(entry)
     return _checked(name, project, source, entries)
+
+
+def _schedule_refusal(entry: EnvelopeEntry) -> tuple[str, str] | None:
+    """The key ("file", "at" or "max_start") whose dates submission would refuse for this job, and why.
+
+    Submission resolves the dates again (relative ones count from then); checking here, the same way,
+    lets a bad override be reported as this envelope's error, with its line, and recorded as a corrupt
+    envelope, instead of failing at submission naming only the job's file."""
+    now = pendulum.now("UTC")
+    attempts: list[tuple[str, str | None, str | None]] = [("file", None, None)]
+    if entry.at is not None:
+        attempts.append(("at", entry.at, None))
+    if entry.max_start is not None:
+        attempts.append(("max_start", entry.at, entry.max_start))
+    for key, at, max_start in attempts:
+        try:
+            schedules.resolve(entry.definition, now, at=at, max_start=max_start)
+        except ValueError as exc:  # TimeParseError included
+            # A conflict is worded as the definition's ('build.toml: [schedule] "max_start" ... is before
+            # the scheduled date ...'); when the date it names is this envelope's override, the job's
+            # file does not hold it: drop that location, the envelope's line says where it is.
+            return key, str(exc).removeprefix(f'{entry.definition.source}: [schedule] "{key}" ')
+    return None
 
 
 def envelope_of_files(paths: list[str], name: str) -> EnvelopeSpec:

@@ -1037,3 +1037,59 @@ def test_an_envelope_jobs_bad_date_names_the_envelopes_line_and_is_recorded_as_c
     (envelope,) = cli.json("envelopes")
     assert (envelope["status"], envelope["reason"], envelope["jobs"]) == ("CORRUPT", reason, [])
     assert cli.json("jobs") == []
+
+
+NESTED = "is an envelope, and envelopes cannot be nested (list its jobs' files instead)"
+INNER_ENVELOPE = 'envelope = "inner"\n[[jobs]]\nfile = "a.toml"\n'
+INNER_TABLE = '# written as a table\n[envelope]\nname = "inner"\n[[jobs]]\nfile = "a.toml"\n'
+
+
+@pytest.mark.parametrize(
+    ("inner", "argv", "name", "expected"),
+    [
+        pytest.param(
+            INNER_ENVELOPE,
+            ["outer.toml"],
+            "outer",
+            f'outer.toml:5: [[jobs]] #2 "file" inner.toml: inner.toml:1: {NESTED}',
+            id="an envelope listed as a job",
+        ),
+        pytest.param(
+            INNER_TABLE,
+            ["outer.toml"],
+            "outer",
+            f'outer.toml:5: [[jobs]] #2 "file" inner.toml: inner.toml:2: {NESTED}',
+            id="an [envelope] table listed as a job",
+        ),
+        pytest.param(
+            INNER_TABLE,
+            ["inner.toml"],
+            "inner",
+            'inner.toml:2: "envelope": a table, but envelopes cannot be nested: envelope = "NAME" names this '
+            "envelope and its [[jobs]] list definition files",
+            id="an [envelope] table submitted",
+        ),
+        pytest.param(
+            INNER_ENVELOPE,
+            ["a.toml", "inner.toml", "--envelope", "rel"],
+            "rel",
+            f"envelope rel: inner.toml:1: {NESTED}",
+            id="an envelope among --envelope files",
+        ),
+    ],
+)
+def test_a_nested_envelope_says_so_with_file_and_line_and_is_recorded_as_corrupt(
+    cli: Cli, inner: str, argv: list[str], name: str, expected: str
+) -> None:
+    """Not the definition's '"name" is required' a nested envelope used to get: what is wrong and where,
+    recorded as a corrupt envelope like its other errors."""
+    cli.write("a.toml", 'name = "a"\nproject = "payments"\n[[run]]\nrun = "true"\n')
+    cli.write("outer.toml", 'envelope = "outer"\n[[jobs]]\nfile = "a.toml"\n[[jobs]]\nfile = "inner.toml"\n')
+    cli.write("inner.toml", inner)
+    proc = cli("submit", *argv, expect=None)
+    bad_input(proc)
+    expected_stderr = [expected, "(recorded as corrupt envelope 1; none of its jobs run)"]
+    assert proc.stderr.splitlines() == expected_stderr, describe(proc)
+    (envelope,) = cli.json("envelopes")
+    assert (envelope["name"], envelope["status"], envelope["reason"]) == (name, "CORRUPT", expected)
+    assert envelope["jobs"] == [] and cli.json("jobs") == []

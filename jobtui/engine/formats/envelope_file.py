@@ -7,8 +7,9 @@ project = "payments"
 file = "build.toml"              # relative to this file
 at = "+10m"                      # optional overrides: at, max_start
 ```
-A file that cannot be read, names a missing or invalid definition, or mixes projects is a corrupt
-envelope: `EnvelopeCorrupt` says why, and the caller records it so that operators see it.
+A file that cannot be read, names a missing or invalid definition or another envelope (envelopes are not
+nested), gives a job dates it cannot be scheduled with, or mixes projects is a corrupt envelope:
+`EnvelopeCorrupt` says why (`FILE:LINE: ...`), and the caller records it so that operators see it.
 """
 
 from __future__ import annotations
@@ -62,12 +63,30 @@ class EnvelopeCorrupt(BadInput, ValueError):
 
 
 def is_envelope_file(path: str | Path) -> bool:
-    """Whether `path` is meant as an envelope (an `envelope = ...` line), even when it is broken."""
+    """Whether `path` is meant as an envelope (an `envelope = ...` line, or any top-level "envelope" key
+    such as an [envelope] table), even when it is broken."""
     try:
         text = toml_text.read_text(path)
     except toml_text.TomlFileError:
         return False
-    return _ENVELOPE_LINE.search(text) is not None
+    return _ENVELOPE_LINE.search(text) is not None or Locator(text).key(None, "envelope") is not None
+
+
+def _envelope_key_line(path: str | Path) -> int | None:
+    """The line of the top-level "envelope" key that makes `path` an envelope, or None (also when it
+    cannot be read: loading it as a definition then says why)."""
+    try:
+        text = toml_text.read_text(path)
+    except toml_text.TomlFileError:
+        return None
+    return Locator(text).key(None, "envelope")
+
+
+def _nested_envelope_problem(path: str | Path, line: int) -> str:
+    """Why a job file that is itself an envelope cannot be one of an envelope's jobs."""
+    return located(
+        str(path), line, "is an envelope, and envelopes cannot be nested (list its jobs' files instead)"
+    )
 
 
 def load_envelope(path: str | Path) -> EnvelopeSpec:
@@ -94,7 +113,18 @@ def load_envelope(path: str | Path) -> EnvelopeSpec:
     for key in data:
         if key not in _TOP_KEYS:
             raise corrupt(f'unknown key "{key}" (expected {", ".join(_TOP_KEYS)})', lines.key(None, key))
-    if not isinstance(data.get("envelope"), str) or not data["envelope"].strip():
+    envelope = data.get("envelope")
+    tables = (
+        isinstance(envelope, list) and bool(envelope) and all(isinstance(item, dict) for item in envelope)
+    )
+    if isinstance(envelope, dict) or tables:
+        # [envelope] or [[envelope]]: an envelope written inside this one.
+        raise corrupt(
+            '"envelope": a table, but envelopes cannot be nested: envelope = "NAME" names this envelope and '
+            "its [[jobs]] list definition files",
+            lines.key(None, "envelope"),
+        )
+    if not isinstance(envelope, str) or not envelope.strip():
         raise corrupt(
             '"envelope": expected the envelope name as a non-empty string', lines.key(None, "envelope")
         )
@@ -144,6 +174,13 @@ def load_envelope(path: str | Path) -> EnvelopeSpec:
                     key_line(number, key),
                     project or "default",
                 )
+        nested_line = _envelope_key_line(base / file)
+        if nested_line is not None:
+            raise corrupt(
+                f'{label} "file" {file}: {_nested_envelope_problem(base / file, nested_line)}',
+                key_line(number, "file"),
+                project or "default",
+            )
         try:
             definition = load_definition(base / file)
         except DefinitionError as exc:
@@ -191,10 +228,15 @@ def envelope_of_files(paths: list[str], name: str) -> EnvelopeSpec:
     source = ", ".join(paths)
     entries: list[EnvelopeEntry] = []
     for path in paths:
+        project = entries[0].definition.project if entries else "default"
+        nested_line = _envelope_key_line(path)
+        if nested_line is not None:
+            raise EnvelopeCorrupt(
+                name, project, source, f"envelope {name}: {_nested_envelope_problem(path, nested_line)}"
+            )
         try:
             entries.append(EnvelopeEntry(load_definition(path)))
         except DefinitionError as exc:
-            project = entries[0].definition.project if entries else "default"
             problem = str(exc).splitlines()[0]
             raise EnvelopeCorrupt(name, project, source, f"envelope {name}: {problem}") from exc
     return _checked(name, None, source, entries)

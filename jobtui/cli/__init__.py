@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 from jobtui.engine.domain.logread import StreamSplit
 from jobtui.engine.domain.text import visible
-from jobtui.engine.errors import BadInput
+from jobtui.engine.errors import BadInput, JobtuiError
 from jobtui.engine.service.commands import CliArg, cli_commands
 
 EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_CRASHED = 0, 1, 2, 3
@@ -309,9 +309,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 SCREEN_COMMANDS = frozenset({None, "serve"})
 
 
-class OutputLost(OSError):
+class OutputLost(JobtuiError):
     """stdout refused what a command printed (a full disk under `> file`, an I/O error): told apart from
     the command's own file errors, because by then the command has been carried out and committed."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.strerror = error.strerror or str(error)
 
 
 class _StdoutTellingItsFailures:
@@ -327,7 +331,7 @@ class _StdoutTellingItsFailures:
         except BrokenPipeError:
             raise
         except OSError as exc:
-            raise OutputLost(exc.errno, exc.strerror) from exc
+            raise OutputLost(exc) from exc
 
     def flush(self) -> None:
         try:
@@ -335,7 +339,7 @@ class _StdoutTellingItsFailures:
         except BrokenPipeError:
             raise
         except OSError as exc:
-            raise OutputLost(exc.errno, exc.strerror) from exc
+            raise OutputLost(exc) from exc
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

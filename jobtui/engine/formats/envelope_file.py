@@ -89,7 +89,9 @@ def _nested_envelope_problem(path: str | Path, line: int) -> str:
     )
 
 
-def load_envelope(path: str | Path) -> EnvelopeSpec:
+def load_envelope(path: str | Path, now: pendulum.DateTime | None = None) -> EnvelopeSpec:
+    """The envelope in `path`; its jobs' dates are checked as submission at `now` (the wall clock by
+    default) would resolve them."""
     source = str(path)
     fallback = Path(source).stem
     try:
@@ -189,7 +191,7 @@ def load_envelope(path: str | Path) -> EnvelopeSpec:
                 f'{label} "file" {file}: {first}', key_line(number, "file"), project or "default"
             ) from exc
         entry = EnvelopeEntry(definition, job.get("at"), job.get("max_start"))
-        refused = _schedule_refusal(entry)
+        refused = _schedule_refusal(entry, now or pendulum.now("UTC"))
         if refused is not None:
             key, why = refused
             # A definition whose own dates cannot be scheduled reads as an invalid definition does.
@@ -200,13 +202,12 @@ def load_envelope(path: str | Path) -> EnvelopeSpec:
     return _checked(name, project, source, entries)
 
 
-def _schedule_refusal(entry: EnvelopeEntry) -> tuple[str, str] | None:
+def _schedule_refusal(entry: EnvelopeEntry, now: pendulum.DateTime) -> tuple[str, str] | None:
     """The key ("file", "at" or "max_start") whose dates submission would refuse for this job, and why.
 
     Submission resolves the dates again (relative ones count from then); checking here, the same way,
     lets a bad override be reported as this envelope's error, with its line, and recorded as a corrupt
     envelope, instead of failing at submission naming only the job's file."""
-    now = pendulum.now("UTC")
     attempts: list[tuple[str, str | None, str | None]] = [("file", None, None)]
     if entry.at is not None:
         attempts.append(("at", entry.at, None))

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 from jobtui.engine.domain.logread import StreamSplit
 from jobtui.engine.domain.text import visible
-from jobtui.engine.errors import BadInput, JobtuiError
+from jobtui.engine.errors import BadInput, JobtuiError, Refusal
 from jobtui.engine.service.commands import CliArg, cli_commands
 
 EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_CRASHED = 0, 1, 2, 3
@@ -639,7 +639,13 @@ def _submit_envelope(args: argparse.Namespace) -> int:
     try:
         spec = envelope_of_files(args.files, args.envelope) if args.envelope else load_envelope(args.files[0])
     except EnvelopeCorrupt as problem:
-        envelope_id = envelopes.record_corrupt(problem)
+        try:
+            envelope_id = envelopes.record_corrupt(problem)
+        except Refusal as refused:
+            # Recorded under a project the user may not create in (a file without `project =` is
+            # "default"'s): the problem is still what the user needs to read, the refusal second.
+            _say(f"{problem.reason}\n(not recorded as a corrupt envelope: {refused})", err=True)
+            return EXIT_BAD_INPUT
         _say(
             f"{problem.reason}\n(recorded as corrupt envelope {envelope_id}; none of its jobs run)", err=True
         )

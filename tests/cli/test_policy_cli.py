@@ -242,3 +242,25 @@ def test_the_dashboard_opens_under_the_stored_policy(cli: Cli, monkeypatch: pyte
         assert actor.policy.source.startswith("the database's policy")
         assert not actor.may("action.job.view_monitor", "ops")
         assert actor.may("action.job.view_monitor", "web")
+
+
+def test_a_corrupt_envelope_the_user_may_not_record_still_says_what_is_wrong(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # USER creates jobs in "ops" only; an envelope without `project =` would be recorded in "default".
+    (tmp_path / "ops.toml").write_text(
+        f'[roles.ops]\nactions = ["action.job.create", "action.job.view_monitor"]\nprojects = ["ops"]\n\n'
+        f'[roles.admin]\nactions = ["action.admin.policy"]\n\n[users]\n"{USER}" = ["ops", "admin"]\n'
+    )
+    cli("policy", "install", tmp_path / "ops.toml")
+    envelope = tmp_path / "rel.toml"
+    envelope.write_text('envelope = "rel"\n\n[[jobs]]\nfile = "missing.toml"\n')
+    proc = cli("submit", envelope, expect=None)
+    bad_input(
+        proc,
+        f"{envelope}:4:",
+        "missing.toml",
+        "not recorded as a corrupt envelope",
+        "lacks action.job.create",
+    )
+    assert cli.json("envelopes", "--json") == []

@@ -17,7 +17,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
 from jobtui.engine.domain.logread import StreamSplit
@@ -395,17 +394,14 @@ def _db_label(args: argparse.Namespace) -> str:
 def _storage_hint(args: argparse.Namespace) -> str:
     """What is wrong with the file system under a SQLite database, if that explains an error: read-only,
     full, or not writable by this user. Empty when nothing is visibly wrong (or not SQLite)."""
-    from sqlalchemy.engine import make_url
-
-    from jobtui.engine.db.driver import normalise_url
+    from jobtui.engine.db.driver import normalise_url, sqlite_path
 
     try:
-        url = make_url(normalise_url(_db_label(args)))
+        path = sqlite_path(normalise_url(_db_label(args)))
     except Exception:
         return ""
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    if path is None:
         return ""
-    path = Path(url.database).expanduser()
     folder = path.parent
     try:
         fs = os.statvfs(folder)

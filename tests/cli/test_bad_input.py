@@ -155,3 +155,76 @@ def test_reading_a_database_that_does_not_exist_creates_none(
         assert code == 2
         assert f"no database at {tmp_path / 'bogus'}" in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ("mode=ro", "mode"),
+        ("uri=true", "uri"),
+        ("foo=bar", "foo"),
+        ("mode=ro&uri=true", "mode, uri"),
+        ("", 'an empty "?"'),
+    ],
+)
+def test_a_sqlite_url_with_options_is_refused_and_nothing_is_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: str, named: str
+) -> None:
+    """SQLAlchemy ignores most options and, with uri=true, makes SQLite create a file named "u.db?…",
+    while the logs and the monitor's reads go to u.db: jobtui takes none (the user hears which)."""
+    folder = tmp_path / "dbs"
+    folder.mkdir()
+    definition = tmp_path / "job.toml"
+    definition.write_text(JOB)
+    url = f"sqlite:///{folder / 'u.db'}?{options}"
+    for argv in (["submit", str(definition)], ["jobs"], ["settings"]):
+        code, err = _run(capsys, *argv, "--db", url)
+        assert code == 2, err
+        assert err.startswith(f'database URL "sqlite:///{folder / "u.db"}?…": ')
+        assert f'jobtui takes no options after "?" in a SQLite URL (this one has {named})' in err
+        # Read-only was meant: jobtui's way to look without acting is named.
+        assert ("--readonly" in err) == ("mode=ro" in options)
+    assert list(folder.iterdir()) == []
+
+
+def test_a_sqlite_url_naming_a_host_is_bad_input_without_repeating_the_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for url in ("sqlite://host/x.db", "sqlite://u:secret@host/x.db"):
+        code, err = _run(capsys, "jobs", "--db", url)
+        assert (code, err.strip()) == (
+            2,
+            'database URL "sqlite://…": a SQLite URL names a file, not a host: '
+            "sqlite:///relative/path or sqlite:////absolute/path",
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("given", "file"),
+    [
+        ("sqlite:///{dir}/a%20b.db", "a b.db"),  # escaped in a URL: the file SQLAlchemy opens
+        ("SQLITE:///{dir}/upper.db", "upper.db"),  # a scheme is case-insensitive
+        ("{dir}/what?.db", "what?.db"),  # a file path is the file, whatever it holds
+        ("{dir}/100%41.db", "100%41.db"),  # not an escape either
+    ],
+)
+def test_every_command_finds_the_database_file_the_url_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str, file: str
+) -> None:
+    """The file, its write lock and its logs are where the URL says, and the reading commands (which go
+    through the plain driver, not SQLAlchemy) find the job another command submitted."""
+    folder = tmp_path / "dbs"
+    folder.mkdir()
+    definition = tmp_path / "job.toml"
+    definition.write_text(JOB)
+    url = given.format(dir=folder)
+    assert _run(capsys, "submit", str(definition), "--db", url) == (0, "")
+    code = cli.main(["jobs", "--json", "--db", url])
+    listed = json.loads(capsys.readouterr().out)
+    assert (code, [job["id"] for job in listed]) == (0, [1])
+    stem = file.removesuffix(".db")
+    # SQLite's own -wal and -shm files stay while this process keeps a connection open.
+    made = {path.name for path in folder.iterdir()} - {f"{file}-wal", f"{file}-shm"}
+    assert made == {file, f"{file}.writelock", f"{stem}-logs"}

@@ -45,14 +45,23 @@ def default_db_url() -> str:
     env = os.environ.get("JOBTUI_DB")
     if env:
         return env
-    return f"sqlite:///{default_data_dir() / 'jobtui.db'}"
+    return sqlite_url(default_data_dir() / "jobtui.db")
+
+
+def sqlite_url(path: Path) -> str:
+    """The `sqlite:///` URL of a file, whatever its name: in a URL a `?` would start options and a `%`
+    an escape, so both are escaped (SQLAlchemy and `sqlite_path` unescape them)."""
+    return "sqlite:///" + str(path).replace("%", "%25").replace("?", "%3F")
 
 
 class DatabaseUrlError(BadInput, ValueError):
     """A --db / $JOBTUI_DB that names no database jobtui can use."""
 
 
-SUPPORTED_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
+SUPPORTED_SCHEMES = (*SQLITE_SCHEMES, "postgresql", "postgres", "postgresql+psycopg")
+# SQLite URI options that ask for a file opened read-only.
+_READ_ONLY_OPTIONS = {("mode", "ro"), ("immutable", "1"), ("immutable", "true")}
 
 
 def normalise_url(url: str) -> str:
@@ -60,14 +69,20 @@ def normalise_url(url: str) -> str:
     without a driver (psycopg 3 is the one jobtui ships with). Any other kind of database is refused
     here, before a driver jobtui does not ship is looked for."""
     if "://" not in url:
-        return f"sqlite:///{Path(url).expanduser().resolve()}"
-    scheme = url.split("://", 1)[0]
+        return sqlite_url(Path(url).expanduser().resolve())
+    scheme, rest = url.split("://", 1)
     if scheme.lower() not in SUPPORTED_SCHEMES:
         # Only the scheme is repeated: the rest of a URL may hold a password.
         raise DatabaseUrlError(
             f'database URL "{scheme}://…": jobtui works on SQLite (sqlite:///PATH, or a file path) '
             "and PostgreSQL (postgresql://USER@HOST/DB)"
         )
+    # A scheme is case-insensitive (RFC 3986); SQLAlchemy looks its dialect up by the exact name.
+    scheme = scheme.lower()
+    url = f"{scheme}://{rest}"
+    if scheme in SQLITE_SCHEMES:
+        _check_sqlite_url(scheme, rest)
+        return url
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url[len(prefix) :]
@@ -82,13 +97,44 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _check_sqlite_url(scheme: str, rest: str) -> None:
+    """Refuse what jobtui cannot honour in a SQLite URL (the part after `scheme://`), before anything is
+    created on disk. Options after `?` are refused, not passed on: SQLAlchemy ignores most of them, and
+    with `uri=true` makes SQLite create a file named after the whole `path?options` text, while the log
+    folder, the write lock and the monitor's reads use the path without them. Read-only is no URL option
+    in jobtui: the reading commands and the dashboard's --readonly act on no job."""
+    path, has_options, query = rest.partition("?")
+    if path and not path.startswith("/"):
+        # Only the scheme is repeated: a user and password may come before the host.
+        raise DatabaseUrlError(
+            f'database URL "{scheme}://…": a SQLite URL names a file, not a host: '
+            "sqlite:///relative/path or sqlite:////absolute/path"
+        )
+    if not has_options:
+        return
+    options = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    # The options' names, not their values: a value may be a key or a password.
+    named = ", ".join(dict.fromkeys(name for name, _ in options))
+    found = f"this one has {named}" if named else 'this one has an empty "?"'
+    message = (
+        f'database URL "{scheme}://{path}?…": jobtui takes no options after "?" in a SQLite URL '
+        f"({found}): give the file alone, sqlite:///PATH"
+    )
+    if any((name.lower(), value.lower()) in _READ_ONLY_OPTIONS for name, value in options):
+        message += (
+            "; to look without acting on any job, use the commands that only read (jobs, show, log, "
+            "audit) or open the dashboard with --readonly"
+        )
+    raise DatabaseUrlError(message)
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of a `sqlite:///path` URL (SQLAlchemy's form: three slashes and a relative path, four and
-    an absolute one; options after `?` concern SQLAlchemy's connection, not the file); None for any
-    other URL."""
+    an absolute one; escapes such as %20 undone, as SQLAlchemy does); None for any other URL. A URL from
+    `normalise_url` has no options after `?`."""
     for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
         if url.startswith(prefix):
-            path = url[len(prefix) :].split("?", 1)[0]
+            path = urllib.parse.unquote(url[len(prefix) :].split("?", 1)[0])
             return Path(path).expanduser() if path and path != ":memory:" else None
     return None
 

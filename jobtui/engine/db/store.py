@@ -38,6 +38,7 @@ from jobtui.engine.db.driver import (
     Reader,
     default_data_dir,
     normalise_url,
+    sqlite_path,
 )
 from jobtui.engine.db.models import CHANGES, JOBS, AuditEvent, Job, Setting
 from jobtui.engine.db.revision import current_revision
@@ -184,10 +185,10 @@ class Store:
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
-            db_path = parsed.database or ""
-            if not db_path or db_path == ":memory:":
+            # The file as the monitor's reader finds it (sqlite_path), so both always open the same one.
+            path = sqlite_path(self.url)
+            if path is None:
                 raise StoreError("an in-memory SQLite database cannot be shared by engine and viewers")
-            path = Path(db_path).expanduser()
             if not path.parent.is_dir():
                 if path.parent != default_data_dir():
                     # A mistyped path must not leave new folders and an empty database behind.

@@ -614,7 +614,13 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         return _submit_envelope(args)
     definition = load_definition(args.files[0])
     actions = _actions(args)
-    job_id = actions.submit(definition, at=args.at, max_start=args.max_start, keep=args.keep)
+    job_id = actions.submit(
+        definition,
+        at=args.at,
+        max_start=args.max_start,
+        keep=args.keep,
+        given_as={"at": "submit --at", "max_start": "submit --max-start"},
+    )
     replaced = actions.replaced_by(job_id)
     text = f"submitted job {job_id} ({visible(definition.name)})"
     if replaced:

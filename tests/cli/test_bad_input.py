@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pendulum
 import pytest
 
 import jobtui.cli as cli
@@ -228,3 +230,157 @@ def test_every_command_finds_the_database_file_the_url_names(
     # SQLite's own -wal and -shm files stay while this process keeps a connection open.
     made = {path.name for path in folder.iterdir()} - {f"{file}-wal", f"{file}-shm"}
     assert made == {file, f"{file}.writelock", f"{stem}-logs"}
+
+
+def _listing(capsys: pytest.CaptureFixture[str], db: str, verb: str = "jobs") -> Any:
+    code = cli.main([verb, "--json", "--db", db])
+    assert code == 0
+    return json.loads(capsys.readouterr().out)
+
+
+PAST = "2020-01-01T00:00:00+00:00"
+ALREADY_PAST = "is already past (now "
+WOULD_EXPIRE = "): the job would expire before it could start"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "flags", "expected"),
+    [
+        # The default Max Start Date is the RUN date + 1d: the RUN date is what is too old.
+        (
+            "",
+            ["--at", PAST],
+            f'submit --at: "{PAST}": the Max Start Date 2020-01-02T00:00:00+00:00 (+1d after this RUN date) ',
+        ),
+        (
+            "",
+            ["--at", PAST, "--max-start", "+2h"],
+            f'submit --at: "{PAST}": the Max Start Date 2020-01-01T02:00:00+00:00 (+2h after this RUN date) ',
+        ),
+        (
+            "",
+            ["--at", PAST, "--max-start", "2020-01-03T00:00:00Z"],
+            'submit --max-start: "2020-01-03T00:00:00Z": the Max Start Date 2020-01-03T00:00:00+00:00 ',
+        ),
+        # The same dates carried by the definition file name its fields.
+        (
+            f'[schedule]\nat = "{PAST}"\n',
+            [],
+            '{file}: [schedule] "at": "' + PAST + '": the Max Start Date 2020-01-02T00:00:00+00:00 ',
+        ),
+        (
+            f'[schedule]\nat = "{PAST}"\nmax_start = "2020-01-03T00:00:00+00:00"\n',
+            [],
+            '{file}: [schedule] "max_start": "2020-01-03T00:00:00+00:00": the Max Start Date ',
+        ),
+        # A window's expiry is its Max Start Date (by default a week after its start).
+        (
+            '[schedule]\nmode = "window"\nstart = "2020-01-01T00:00:00+00:00"\n',
+            [],
+            '{file}: [schedule] "start": "2020-01-01T00:00:00+00:00": the schedule\'s expiry '
+            "2020-01-08T00:00:00+00:00 (+7d after this start, the default) ",
+        ),
+        (
+            '[schedule]\nmode = "window"\nstart = "2019-12-01"\nexpires = "2020-01-05T00:00:00+00:00"\n',
+            [],
+            '{file}: [schedule] "expires": "2020-01-05T00:00:00+00:00": the schedule\'s expiry ',
+        ),
+    ],
+)
+def test_a_submission_whose_max_start_date_is_already_past_is_refused_and_creates_no_job(
+    db: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    schedule: str,
+    flags: list[str],
+    expected: str,
+) -> None:
+    """It used to be accepted and expire on the engine's next pass, without ever running."""
+    definition = tmp_path / "past.toml"
+    definition.write_text(JOB.replace("[[run]]", schedule + "[[run]]", 1))
+    before = _listing(capsys, db)
+    code, err = _run(capsys, "submit", str(definition), *flags, "--db", db)
+    assert code == 2, err
+    assert err.startswith(expected.format(file=definition)), err
+    assert ALREADY_PAST in err and err.rstrip().endswith(WOULD_EXPIRE)
+    assert err.count("\n") == 1
+    assert _listing(capsys, db) == before
+
+
+@pytest.mark.parametrize(
+    ("job_file", "second_job", "expected"),
+    [
+        # The envelope's own date: its line.
+        (
+            JOB,
+            f'at = "{PAST}"\n',
+            '{envelope}:6: [[jobs]] #2 "at": "' + PAST + '": the Max Start Date 2020-01-02T00:00:00+00:00 '
+            "(+1d after this RUN date) ",
+        ),
+        (
+            JOB,
+            f'at = "{PAST}"\nmax_start = "+2h"\n',
+            '{envelope}:6: [[jobs]] #2 "at": "' + PAST + '": the Max Start Date 2020-01-01T02:00:00+00:00 '
+            "(+2h after this RUN date) ",
+        ),
+        (
+            JOB,
+            f'at = "{PAST}"\nmax_start = "2020-01-03T00:00:00Z"\n',
+            '{envelope}:7: [[jobs]] #2 "max_start": "2020-01-03T00:00:00Z": the Max Start Date ',
+        ),
+        # The job file's date, which the envelope does not override: the job's "file" line, then the file.
+        (
+            JOB.replace("[[run]]", f'[schedule]\nat = "{PAST}"\n[[run]]'),
+            "",
+            '{envelope}:5: [[jobs]] #2 "file" a.toml: {job}: [schedule] "at": "' + PAST + '": the Max Start ',
+        ),
+    ],
+)
+def test_an_envelope_whose_job_has_a_past_max_start_date_is_corrupt_naming_the_date_and_its_line(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], job_file: str, second_job: str, expected: str
+) -> None:
+    job = tmp_path / "a.toml"
+    job.write_text(job_file)
+    envelope = tmp_path / "release.toml"
+    entries = f'[[jobs]]\nfile = "b.toml"\n[[jobs]]\nfile = "a.toml"\n{second_job}'
+    (tmp_path / "b.toml").write_text(JOB)
+    envelope.write_text(f'envelope = "release"\n{entries}')
+    before = _listing(capsys, db)
+    code, err = _run(capsys, "submit", str(envelope), "--db", db)
+    assert code == 2, err
+    reason, recorded = err.splitlines()
+    assert reason.startswith(expected.format(envelope=envelope, job=job)), reason
+    assert ALREADY_PAST in reason and reason.endswith(WOULD_EXPIRE)
+    assert recorded == "(recorded as corrupt envelope 1; none of its jobs run)"
+    # The envelope is kept as corrupt, with the reason; none of its jobs exist, not even the first.
+    (corrupt,) = _listing(capsys, db, "envelopes")
+    assert (corrupt["status"], corrupt["reason"], corrupt["jobs"]) == ("CORRUPT", reason, [])
+    assert _listing(capsys, db) == before
+
+
+def test_an_envelope_date_replacing_a_past_one_of_its_job_file_is_accepted(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The job file's own date is already past, but the envelope gives the job another: that one counts."""
+    (tmp_path / "a.toml").write_text(JOB.replace("[[run]]", f'[schedule]\nat = "{PAST}"\n[[run]]'))
+    envelope = tmp_path / "release.toml"
+    envelope.write_text('envelope = "release"\n[[jobs]]\nfile = "a.toml"\nat = "+1h"\n')
+    code, err = _run(capsys, "submit", str(envelope), "--db", db)
+    assert (code, err) == (0, "")
+    (submitted,) = _listing(capsys, db, "envelopes")
+    assert submitted["status"] != "CORRUPT"
+
+
+def test_a_past_run_date_whose_max_start_date_is_still_ahead_runs_now(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    definition = tmp_path / "late.toml"
+    definition.write_text(JOB)
+    two_hours_ago = pendulum.now("UTC").subtract(hours=2).replace(microsecond=0)
+    code = cli.main(["submit", str(definition), "--at", two_hours_ago.isoformat(), "--json", "--db", db])
+    job_id = json.loads(capsys.readouterr().out)["id"]
+    assert code == 0
+    code = cli.main(["show", str(job_id), "--json", "--db", db])
+    job = json.loads(capsys.readouterr().out)
+    assert (code, job["status"]) == (0, "READY")
+    assert pendulum.parse(job["max_start_at"]) == two_hours_ago.add(days=1)

@@ -138,9 +138,12 @@ class Jobs:
             self.actions.trap(job_id, "pause")
             return job_id
         if status == Status.EXPIRED:
-            # Scheduled an hour ago with one minute to start: expires on the engine's next pass.
-            an_hour_ago = self.clock.now().subtract(hours=1).isoformat()
-            job_id = self.submit(plain_def(project), at=an_hour_ago, max_start="+1m")
+            # Submitted an hour ago with one minute to start (a Max Start Date already past is refused at
+            # submission): expires on the engine's next pass.
+            now = self.clock.now()
+            self.clock.set(now.subtract(hours=1))
+            job_id = self.submit(plain_def(project), max_start="+1m")
+            self.clock.set(now)
             self.engine.tick()
             assert status_of(self.store, job_id) == Status.EXPIRED
             return job_id

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NoReturn
 
 import pendulum
 
@@ -20,6 +21,7 @@ from jobtui.engine.domain.timeparse import (
     parse_when,
 )
 from jobtui.engine.domain.windows import WEEKDAYS, DailyWindow, ScheduleWindow, parse_clock, parse_days
+from jobtui.engine.errors import BadInput
 
 # A job with no `expires` still needs a horizon for "when does the window open next".
 _FAR = dt.timedelta(days=3650)
@@ -136,21 +138,50 @@ class ResolvedSchedule:
 
 
 def resolve(
-    definition: Definition, now: pendulum.DateTime, at: str | None = None, max_start: str | None = None
+    definition: Definition,
+    now: pendulum.DateTime,
+    at: str | None = None,
+    max_start: str | None = None,
+    given_as: Mapping[str, str] | None = None,
 ) -> ResolvedSchedule:
     """Turn the definition's schedule text into instants, counting relative forms from `now`.
 
-    Raises ValueError naming the definition file and the field when the dates contradict each other.
+    `at` and `max_start` override the definition's; `given_as` names where they were given ("--at", an
+    envelope's `[[jobs]] #2 "at"`), for messages. Raises ValueError naming the field when the dates
+    contradict each other, or when the job could never start: its Max Start Date (a window's expiry)
+    is already past at submission, so it would expire at once.
     """
     spec = definition.schedule
     zone = spec.timezone or local_zone_name()
     where = f"{definition.source}: [schedule]"
+
+    def field(key: str, override: str | None) -> _Given:
+        """Where the value of `key` came from: the override's place, else the definition's field."""
+        if override is not None:
+            label = (given_as or {}).get(key, f"{definition.source}: {key} given at submission")
+            return _Given(key, label, overridden=True)
+        return _Given(key, f'{where} "{key}"', overridden=False)
+
     if spec.mode == "window":
-        start = parse_when(at or spec.start or "now", now, zone)
+        start_text = at or spec.start or "now"
+        start = parse_when(start_text, now, zone)
         until = _expiry(spec.expires, DEFAULT_EXPIRES["window"], start, now, zone)
         if until <= start:
             raise ValueError(
                 f'{where} "expires" {until.isoformat()} is not after "start" {start.isoformat()}'
+            )
+        # A window's expiry is its Max Start Date: one already past would never open.
+        if until <= now:
+            if spec.expires is not None:
+                _refuse_past("the schedule's expiry", until, now, field("expires", None), spec.expires)
+            default = DEFAULT_EXPIRES["window"]
+            _refuse_past(
+                "the schedule's expiry",
+                until,
+                now,
+                field("at" if at else "start", at),
+                start_text,
+                f"{default} after this start, the default",
             )
         schedule = JobSchedule("window", zone, start, until, spec.window, spec.days, spec.retry_every_s)
         first = schedule.next_open(max(start, now))
@@ -160,13 +191,29 @@ def resolve(
             )
         return ResolvedSchedule(first, until, first, schedule)
 
-    scheduled = parse_when(at or spec.at, now, zone)
-    max_start_at = parse_max_start(max_start or spec.max_start, scheduled, now, zone)
+    at_text = at or spec.at
+    scheduled = parse_when(at_text, now, zone)
+    max_start_text = max_start or spec.max_start
+    max_start_at = parse_max_start(max_start_text, scheduled, now, zone)
     if max_start_at < scheduled:
         raise ValueError(
             f'{where} "max_start" {max_start_at.isoformat()} is before '
             f"the scheduled date {scheduled.isoformat()}"
         )
+    # The engine expires a job not started by its Max Start Date: one already past would never run. A RUN
+    # date in the past with a Max Start Date still ahead is fine: the job runs now. (A past `expires` is
+    # not checked here: a fire-and-forget job still runs once then, it only gets no retries.)
+    if max_start_at < now:
+        if _is_relative(max_start_text):  # counted from the RUN date: that date is what is too old
+            _refuse_past(
+                "the Max Start Date",
+                max_start_at,
+                now,
+                field("at", at),
+                at_text,
+                f"{max_start_text.strip()} after this RUN date",
+            )
+        _refuse_past("the Max Start Date", max_start_at, now, field("max_start", max_start), max_start_text)
     expires: pendulum.DateTime | None = None
     retry_every_s = 0.0
     if spec.retrying:
@@ -179,6 +226,53 @@ def resolve(
         retry_every_s = spec.retry_every_s
     schedule = JobSchedule("now", zone, scheduled, expires, None, (), retry_every_s)
     return ResolvedSchedule(scheduled, max_start_at, now, schedule)
+
+
+class PastMaxStart(BadInput, ValueError):
+    """A submission whose Max Start Date (a window's expiry) is already past: the job could only expire.
+
+    `key` is the schedule field that put it there ("at", "max_start", "start", "expires"), `overridden`
+    whether the submission gave that value (--at, an envelope's at) rather than the definition, and
+    `detail` the message after the field's name (an envelope file puts it at the override's line)."""
+
+    def __init__(self, given: _Given, detail: str) -> None:
+        super().__init__(f"{given.label}: {detail}")
+        self.key = given.key
+        self.overridden = given.overridden
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class _Given:
+    """A schedule field's value as given: its key, where it was given (for messages), and whether the
+    submission overrode the definition's."""
+
+    key: str
+    label: str
+    overridden: bool
+
+
+def _refuse_past(
+    deadline_name: str,
+    deadline: pendulum.DateTime,
+    now: pendulum.DateTime,
+    given: _Given,
+    text: str,
+    counted_as: str | None = None,
+) -> NoReturn:
+    """Refuse a submission whose deadline to start RUN is already past, naming the field to change (the
+    deadline's own, or the date it counts from) with its text, the deadline and now."""
+    how = f" ({counted_as})" if counted_as else ""
+    raise PastMaxStart(
+        given,
+        f'"{text.strip()}": {deadline_name} {deadline.isoformat()}{how} is already past '
+        f"(now {now.replace(microsecond=0).isoformat()}): the job would expire before it could start",
+    )
+
+
+def _is_relative(text: str) -> bool:
+    """Whether a max_start counts from the RUN date ("+6h"), as parse_max_start reads it."""
+    return text.strip().startswith("+")
 
 
 def _expiry(

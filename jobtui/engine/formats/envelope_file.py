@@ -216,6 +216,11 @@ def _schedule_refusal(entry: EnvelopeEntry, now: pendulum.DateTime) -> tuple[str
     for key, at, max_start in attempts:
         try:
             schedules.resolve(entry.definition, now, at=at, max_start=max_start)
+        except schedules.PastMaxStart as exc:
+            if (key, at, max_start) != attempts[-1]:
+                continue  # a date already past may be one this envelope's later override replaces
+            # The date to change is this envelope's own at/max_start (at its line), or the job file's.
+            return (exc.key, exc.detail) if exc.overridden else ("file", str(exc))
         except ValueError as exc:  # TimeParseError included
             # A conflict is worded as the definition's ('build.toml: [schedule] "max_start" ... is before
             # the scheduled date ...'); when the date it names is this envelope's override, the job's

@@ -10,7 +10,7 @@ import logging
 import os
 import re
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,11 +216,17 @@ class Actions:
     # -- submission -----------------------------------------------------------------------------------
 
     def submit(
-        self, definition: Definition, at: str | None = None, max_start: str | None = None, keep: bool = False
+        self,
+        definition: Definition,
+        at: str | None = None,
+        max_start: str | None = None,
+        keep: bool = False,
+        given_as: Mapping[str, str] | None = None,
     ) -> int:
         """Submit one job. Unless `keep`, earlier submissions of the same definition for the same targets
-        that have not started RUN are REPLACED by it (seed 003)."""
-        return self.submit_many(definition, 1, at=at, max_start=max_start, keep=keep)[0]
+        that have not started RUN are REPLACED by it (seed 003). `given_as` names where `at` and
+        `max_start` were given (the CLI's flags), for messages."""
+        return self.submit_many(definition, 1, at=at, max_start=max_start, keep=keep, given_as=given_as)[0]
 
     def submit_many(
         self,
@@ -229,13 +235,14 @@ class Actions:
         at: str | None = None,
         max_start: str | None = None,
         keep: bool = True,
+        given_as: Mapping[str, str] | None = None,
     ) -> list[int]:
         """Create `count` jobs of one definition in one transaction (set-based: bulk loads and tests)."""
         if not self.actor.may(Perm.CREATE, definition.project):
             reason = f"submit: {self.actor.user} lacks {Perm.CREATE.value} on project {definition.project}"
             self.record_refusal("submit", reason, RefusedOn(0, definition.name, None))
             raise Refused(reason)
-        resolved = self._resolve(definition, at, max_start)
+        resolved = self._resolve(definition, at, max_start, given_as)
         with self.transaction() as s:
             ids = self._create_jobs(s, definition, count, resolved)
             if not keep:
@@ -245,10 +252,16 @@ class Actions:
             return ids
 
     def _resolve(
-        self, definition: Definition, at: str | None, max_start: str | None
+        self,
+        definition: Definition,
+        at: str | None,
+        max_start: str | None,
+        given_as: Mapping[str, str] | None = None,
     ) -> schedules.ResolvedSchedule:
         try:
-            return schedules.resolve(definition, self.store.now(), at=at, max_start=max_start)
+            return schedules.resolve(
+                definition, self.store.now(), at=at, max_start=max_start, given_as=given_as
+            )
         except TimeParseError as exc:
             raise ValueError(f"{definition.source}: {exc}") from exc
 

@@ -39,7 +39,16 @@ class EnvelopeActions:
         self.actions.require(
             "submit", Perm.CREATE, spec.project, RefusedOn(0, f"(envelope {spec.name})", None)
         )
-        resolved = [self.actions._resolve(e.definition, e.at, e.max_start) for e in spec.entries]
+        resolved = [
+            self.actions._resolve(
+                entry.definition,
+                entry.at,
+                entry.max_start,
+                # The entries are the file's [[jobs]] tables, in order: a message names the one to fix.
+                {key: f'{spec.source}: [[jobs]] #{number} "{key}"' for key in ("at", "max_start")},
+            )
+            for number, entry in enumerate(spec.entries, start=1)
+        ]
         with self.actions.transaction() as s:
             envelope = self._new_envelope(s, spec.name, spec.project, spec.source)
             assert envelope.id is not None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from textual.command import CommandPalette
 from textual.pilot import Pilot
+from textual.screen import Screen
 
 from jobtui.app import JobtuiApp
 from jobtui.engine.db.store import Store
@@ -42,6 +44,16 @@ async def until(pilot: Pilot[int], predicate: Callable[[], bool], what: str = "t
             return
         await pilot.pause(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def painted(screen: Screen[Any]) -> tuple[str, list[str]]:
+    """The text `screen` paints (one line per row) and the links of its segments: what reaches the
+    terminal, so a line cut off by a border or off the screen is not in it."""
+    strips = screen._compositor.render_strips()
+    segments = [segment for strip in strips for segment in strip if not segment.control]
+    links = [segment.style.link for segment in segments if segment.style and segment.style.link]
+    text = "\n".join("".join(segment.text for segment in strip if not segment.control) for strip in strips)
+    return text, links
 
 
 def shown_job(pilot: Pilot[int]) -> int | None:

@@ -808,6 +808,12 @@ def test_snapshot_trap(snap_compare: Any) -> None:
     assert snap_compare(app, terminal_size=SIZE, run_before=steady)
 
 
+def test_snapshot_trap_at_80x24(snap_compare: Any) -> None:
+    """Below 30 rows the dialog drops its blank lines above the comment and the hint, so it fits whole."""
+    app = HostApp(TrapDialog(TRAPPED, now=FakeClock(START).now))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steady)
+
+
 def test_snapshot_trap_spanish(snap_compare: Any) -> None:
     app = HostApp(TrapDialog(TRAPPED, now=FakeClock(START).now, lang="es"))
     assert snap_compare(app, terminal_size=SIZE, run_before=steady)

@@ -36,18 +36,9 @@ from tests.support.hostile import (
     hostile_definition,
     shown,
 )
-from tests.support.pilot import SIZE, app_for, monitor, open_envelopes, select_job, until
+from tests.support.pilot import SIZE, app_for, monitor, open_envelopes, painted, select_job, until
 
 WIDE = (SIZE[0] + 120, SIZE[1])  # long names fit on the screen whole
-
-
-def painted(screen: Screen[Any]) -> tuple[str, list[str]]:
-    """The text `screen` paints (one line per row) and the links of its segments."""
-    strips = screen._compositor.render_strips()
-    segments = [segment for strip in strips for segment in strip if not segment.control]
-    links = [segment.style.link for segment in segments if segment.style and segment.style.link]
-    text = "\n".join("".join(segment.text for segment in strip if not segment.control) for strip in strips)
-    return text, links
 
 
 def assert_plain(screen: Screen[Any], *expected: str) -> str:

@@ -1,13 +1,18 @@
-"""Below 120 columns the detail pane keeps its info and tasks readable and leaves the log to `l` and `Z`."""
+"""Below 120 columns the detail pane keeps its info and tasks readable and leaves the log to `l` and `Z`;
+at 80x24 a dialog shows every line it has."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.worker.loop import Engine
+from jobtui.i18n import t
+from jobtui.screens.dialogs import TrapDialog
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.job_table import JobTable
-from tests.support.pilot import app_for, monitor, shown_job, simple, until
+from tests.support.helpers import run_until_status
+from tests.support.pilot import app_for, monitor, painted, select_job, shown_job, simple, until
 
 Submit = Callable[..., int]
 
@@ -38,3 +43,24 @@ async def test_at_160_columns_the_log_stays_beside_the_tasks(store: Store, submi
         await until(pilot, lambda: shown_job(pilot) == job, "the job's detail")
         await pilot.pause(0.1)
         assert screen.query_one("#detail-tabs").region.width > 30
+
+
+async def test_at_80x24_the_trap_dialog_shows_its_hint_inside_its_border(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    """The hint naming the keys that retry, skip and abort is the dialog's last line: at 24 rows it fell on
+    the bottom border and was not painted at all."""
+    job = submit('name = "t"\n[[run]]\nrun = "false"\non_error = "trap"\n')
+    run_until_status(engine, job, "TRAPPED")
+    async with app_for(store).run_test(size=(80, 24)) as pilot:
+        await select_job(pilot, job)
+        await until(pilot, lambda: monitor(pilot).check_action("trap", ()) is True, "the trap key")
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TrapDialog), "the trap dialog")
+        await pilot.pause(0.1)
+        dialog = pilot.app.screen.query_one(".dialog")
+        for part in dialog.children:
+            assert dialog.content_region.contains_region(part.region), part
+        text, _ = painted(pilot.app.screen)
+        for line in (t("trap.hint"), t("trap.retry"), t("trap.comment"), "Trapped op: "):
+            assert line in text, line

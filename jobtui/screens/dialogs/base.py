@@ -21,6 +21,10 @@ class DialogScreen(ModalScreen[ResultT]):
     # of the class that sets it: anchored here, it holds for a dialog defined in any module.
     CSS_PATH = str(Path(__file__).resolve().parents[2] / "styles" / "dialogs.tcss")
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", show=False)]
+    # Below 30 rows (80x24 over SSH, a split tmux pane) the screen has the class `-short`, and dialogs.tcss
+    # drops the blank lines between a dialog's parts: with them the trap dialog, the tallest, needs 25 rows
+    # and its last line fell under the bottom border at 24.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012 (Textual types it so)
 
     def __init__(self, lang: str = "en") -> None:
         super().__init__()

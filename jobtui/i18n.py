@@ -17,7 +17,6 @@ __all__ = [
     "audit_status_text",
     "envelope_status_text",
     "op_status_text",
-    "relative_short",
     "relative_time",
     "status_text",
     "t",
@@ -123,7 +122,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "logview.copied": "Copied the line ({chars} characters)",
         "logview.no_pager": "No pager here (a browser has no terminal to lend): "
         "`jobtui log {id}` prints the log",
-        # relative_time.
+        # relative_time: "in 2 h 59 min", "3 d 4 h ago".
         "time.now": "now",
         "time.future": "in {span}",
         "time.past": "{span} ago",
@@ -740,30 +739,18 @@ def _code_text(area: str, code: str, lang: str) -> str:
     return t(key, lang) if key in MESSAGES[DEFAULT_LANG] else code
 
 
-def relative_short(seconds: float, lang: str = DEFAULT_LANG) -> str:
-    """ "in 12 min", "3 h ago": one unit, how the detail pane reads a date next to its absolute form
-    (the same wording as `jobtui.engine.read.listing.relative`, in `lang`)."""
-    future = seconds > 0
-    span = abs(seconds)
-    if span < 60:
-        text = t("time.unit.s", lang, n=int(span))
-    elif span < 3600:
-        text = t("time.unit.min", lang, n=int(span // 60))
-    elif span < 86400 * 2:
-        text = t("time.unit.h", lang, n=int(span // 3600))
-    else:
-        text = t("time.unit.d", lang, n=int(span // 86400))
-    return t("time.future" if future else "time.past", lang, span=text)
-
-
 _SPAN_UNITS: tuple[tuple[str, int], ...] = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
 
 def relative_time(seconds: float, lang: str = DEFAULT_LANG) -> str:
-    """How far `seconds` from now is ("in 2 h", "3 min ago", "now"); positive is the future.
+    """How far a date `seconds` from now is, positive in the future: "in 2 h 59 min", "3 d 4 h ago",
+    "in 45 s", "now". The one wording of relative dates on screen (detail pane, tasks, dialogs, workers).
 
-    At most two adjacent units ("1 d 4 h", never "1 d 5 s"): the absolute date is shown next to it, so
-    this only has to tell roughly how far away it is.
+    Two adjacent units, the second left out when it is zero ("in 3 h", never "1 d 5 s"): one unit alone
+    misled ("in 2 h" for a job due in 2 h 59 min), and a third would not fit the table columns showing it.
+    The span is rounded to the second, then the smaller unit is cut, not rounded, as k9s cuts its ages:
+    to the second, what is shown has passed (or is still to come) for sure, and a countdown never reads
+    more than is left.
     """
     whole = round(seconds)
     if whole == 0:

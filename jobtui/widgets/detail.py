@@ -25,7 +25,7 @@ from jobtui.i18n import (
     audit_who_text,
     envelope_status_text,
     op_status_text,
-    relative_short,
+    relative_time,
     t,
     task_status_text,
     type_text,
@@ -67,8 +67,8 @@ class JobDetail:
 
 
 def relative(when: pendulum.DateTime | None, now: pendulum.DateTime, lang: str) -> str:
-    """ "in 12 min", "3 h ago" (in `lang`); empty without a date."""
-    return "" if when is None else relative_short((when - now).total_seconds(), lang)
+    """ "in 2 h 59 min", "3 d 4 h ago" (in `lang`); empty without a date."""
+    return "" if when is None else relative_time((when - now).total_seconds(), lang)
 
 
 def when_text(value: str | None, now: pendulum.DateTime, tz: str, lang: str = "en") -> str:

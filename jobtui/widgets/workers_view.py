@@ -15,8 +15,7 @@ from textual.widgets import Static
 
 from jobtui.engine.domain.text import visible
 from jobtui.engine.read.engines import EngineRow, Throughput
-from jobtui.engine.read.listing import relative
-from jobtui.i18n import t
+from jobtui.i18n import relative_time, t
 
 SPARKS = " ▁▂▃▄▅▆▇█"
 STATE_STYLES = {"live": "bold green", "stale": "bold yellow reverse", "stopped": "dim"}
@@ -63,7 +62,8 @@ def render(data: WorkersData, lang: str) -> Group:
         held = ", ".join(str(job) for job in engine.jobs[:SHOWN_JOBS])
         if len(engine.jobs) > SHOWN_JOBS:
             held += f" … (+{len(engine.jobs) - SHOWN_JOBS})"
-        beat = relative(engine.heartbeat_at, now) if engine.heartbeat_at else "-"
+        age = engine.heartbeat_age_s(now)
+        beat = "-" if age is None else relative_time(-age, lang)
         table.add_row(
             Text(visible(engine.host)),
             str(engine.pid),

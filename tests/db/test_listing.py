@@ -9,8 +9,7 @@ from sqlalchemy import update
 
 from jobtui.engine.db.models import JOBS
 from jobtui.engine.db.store import Store
-from jobtui.engine.domain.clock import FakeClock
-from jobtui.engine.read.listing import SORTABLE, JobFilter, JobListing, JobSort, relative
+from jobtui.engine.read.listing import SORTABLE, JobFilter, JobListing, JobSort
 from jobtui.engine.service.actions import Actions
 from tests.support.helpers import START, definition
 
@@ -105,14 +104,6 @@ def test_status_counts_and_change_feed(listing: JobListing, actions: Actions) ->
     new_seq, changed = listing.changed_since(seq)
     assert new_seq > seq and changed == {job_id}
     assert listing.rows_by_id([job_id])[job_id].name == "new"
-
-
-def test_relative_dates_read_naturally(clock: FakeClock) -> None:
-    now = clock.now()
-    assert relative(now.add(minutes=12), now) == "in 12 min"
-    assert relative(now.subtract(hours=3), now) == "3 h ago"
-    assert relative(now.subtract(days=3), now) == "3 d ago"
-    assert relative(None, now) == ""
 
 
 @pytest.mark.backends("sqlite")  # the count triggers are SQLite's; PostgreSQL counts as it reads

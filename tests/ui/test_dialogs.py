@@ -23,7 +23,7 @@ from jobtui import i18n
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.envelopes import LABELS, EnvelopeStatus
 from jobtui.engine.service.snapshot import JobSnapshot
-from jobtui.i18n import relative_time, status_text, t
+from jobtui.i18n import status_text, t
 from jobtui.screens.dialogs import (
     ConfirmDialog,
     DialogScreen,
@@ -758,23 +758,6 @@ def test_every_spanish_text_matches_an_english_one_with_the_same_placeholders() 
     assert set(spanish) <= set(english)
     for key, text in spanish.items():
         assert fields(text) == fields(english[key]), key
-
-
-@pytest.mark.parametrize(
-    ("seconds", "lang", "text"),
-    [
-        (7200, "en", "in 2 h"),
-        (-180, "en", "3 min ago"),
-        (0.2, "en", "now"),
-        (90061, "en", "in 1 d 1 h"),
-        (3605, "en", "in 1 h"),
-        (45, "en", "in 45 s"),
-        (7200, "es", "dentro de 2 h"),
-        (-180, "es", "hace 3 min"),
-    ],
-)
-def test_relative_time(seconds: float, lang: str, text: str) -> None:
-    assert relative_time(seconds, lang) == text
 
 
 # -- Snapshots --------------------------------------------------------------------------------------------

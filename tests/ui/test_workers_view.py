@@ -3,12 +3,15 @@ throughput; and a warning when jobs are due and no engine is live."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.screen import Screen
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import ConfirmDialog
@@ -83,3 +86,20 @@ def test_the_sparkline_scales_to_the_busiest_minute() -> None:
     assert sparkline((0, 1, 2, 4)) == " ▂▄█"
     assert sparkline((0, 0)) == "  "
     assert FRESH_HEARTBEAT_S > 0
+
+
+@pytest.mark.parametrize(("lang", "age"), [("en", "2 h 59 min ago"), ("es", "hace 2 h 59 min")])
+async def test_a_stale_heartbeat_reads_its_age_in_two_units_in_the_dashboards_language(
+    store: Store, engine: Engine, clock: FakeClock, lang: str, age: str
+) -> None:
+    """Cut to one unit, a heartbeat 2 h 59 min old read "2 h ago"; and it was English in Spanish."""
+    engine.register()
+    clock.advance(2 * 3600 + 59 * 60)
+    async with app_for(store, lang=lang).run_test(size=(140, 40)) as pilot:
+        screen = monitor(pilot)
+        await pilot.press("3")
+        view = screen.query_one(WorkersView)
+        await until(pilot, lambda: view.data is not None, "the workers view")
+        await pilot.pause(0.1)
+        (row,) = [line for line in screen_text(screen).splitlines() if f" {os.getpid()} " in line]
+        assert age in row

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-import pendulum
-
 from jobtui.engine.db import counts
 from jobtui.engine.db.driver import SCHEMA_HEAD, Reader
 from jobtui.engine.domain.alerting import Entered
@@ -460,24 +458,6 @@ def _ahead_of(column: str, value: Any, job_id: int, descending: bool) -> tuple[l
     if descending:
         return [f"{column} > :ahead_value", tie], params
     return [f"{column} IS NULL", f"{column} < :ahead_value", tie], params
-
-
-def relative(when: datetime | None, now: pendulum.DateTime) -> str:
-    """ "in 12 min", "3 h ago": how people read a date next to its absolute form."""
-    if when is None:
-        return ""
-    seconds = (pendulum.instance(when) - now).total_seconds()
-    future = seconds > 0
-    span = abs(seconds)
-    if span < 60:
-        text = f"{int(span)} s"
-    elif span < 3600:
-        text = f"{int(span // 60)} min"
-    elif span < 86400 * 2:
-        text = f"{int(span // 3600)} h"
-    else:
-        text = f"{int(span // 86400)} d"
-    return f"in {text}" if future else f"{text} ago"
 
 
 def _like_literal(text: str) -> str:

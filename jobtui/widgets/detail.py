@@ -71,12 +71,25 @@ def relative(when: pendulum.DateTime | None, now: pendulum.DateTime, lang: str) 
     return "" if when is None else relative_time((when - now).total_seconds(), lang)
 
 
-def when_text(value: str | None, now: pendulum.DateTime, tz: str, lang: str = "en") -> str:
+DATE_LABEL_WIDTH = 14  # the info block's dates line up after their labels
+INFO_WIDTH = 44  # the info block's lines: #detail-info-scroll's width in monitor.tcss less its padding
+
+
+def when_text(value: str | None, now: pendulum.DateTime, tz: str, lang: str = "en", room: int = 0) -> str:
+    """A date of the info block and how far it is: "2026-11-23 12:59:00 (in 2 h 59 min)", or "-".
+
+    With `room` (the cells left on its line), how far it is goes on a line of its own, under the date, when
+    it does not fit: the block is narrow, and wrapped by the terminal it broke mid-phrase ("(in 2 h 59" at
+    the end of a line, "min)" at the start of the next, where a label belongs).
+    """
     if not value:
         return "-"
     when = pendulum.parse(value)
     assert isinstance(when, pendulum.DateTime)
-    return f"{when.in_timezone(tz).format('YYYY-MM-DD HH:mm:ss')} ({relative(when, now, lang)})"
+    date, how_far = when.in_timezone(tz).format("YYYY-MM-DD HH:mm:ss"), f"({relative(when, now, lang)})"
+    if room and cell_len(date) + 1 + cell_len(how_far) > room:
+        return f"{date}\n{' ' * DATE_LABEL_WIDTH}{how_far}"
+    return f"{date} {how_far}"
 
 
 def days_text(days: Sequence[str]) -> str:
@@ -321,6 +334,8 @@ class DetailPane(Vertical):
             now = self.detail.fetched_at
         elapsed = (now - self.detail.fetched_at).total_seconds()
         lang, tz = self.lang, self.tz
+        # The cells a line of the block holds; before its first layout, what monitor.tcss gives it.
+        width = self.query_one("#detail-info", Static).size.width or INFO_WIDTH
         text = Text()
         v = visible
         text.append(f"#{job['id']} {v(job['name'])}", style="bold")
@@ -370,8 +385,10 @@ class DetailPane(Vertical):
         ):
             if key == "expires_at" and not job.get(key):
                 continue  # only seed-003 jobs expire; a dash on every classic job would be noise
-            text.append(f"{t(f'detail.{key}', lang):<14}", style="dim")
-            text.append(f"{when_text(job.get(key), now, tz, lang)}\n")
+            label = f"{t(f'detail.{key}', lang):<{DATE_LABEL_WIDTH}}"
+            text.append(label, style="dim")
+            room = max(0, width - cell_len(label))
+            text.append(f"{when_text(job.get(key), now, tz, lang, room)}\n")
         schedule = schedule_text(job.get("schedule"), now, tz, lang)
         if schedule:
             text.append(f"{v(schedule)}\n")

@@ -434,6 +434,10 @@ async def test_a_job_due_in_2_h_59_min_reads_so_not_in_2_h(store: Store, submit:
         text = await settled_info(pilot)
         assert "Next run 2026-11-23 12:59:00 (in 2 h 59 min)" in text
         assert "Max Start 2026-11-26 13:59:00 (in 3 d 3 h)" in text  # Max Start counts from the RUN date
+        # Too long for the narrow block beside the date, how far it is gets a line of its own, whole.
+        info = monitor(pilot).query_one("#detail-info", Static)
+        lines = [strip.text.strip() for strip in info.render_lines(Region(0, 0, *info.outer_size))]
+        assert lines.count("(in 2 h 59 min)") == 2  # Scheduled and Next run
 
 
 async def test_a_fire_and_forget_job_shows_rescheduled_tasks_with_attempts_and_next_attempt(

@@ -500,17 +500,21 @@ class MonitorScreen(MonitorActions):
         if self.workers_shown:
             return  # no job here: the key does nothing, it is not refused
         event.stop()
+        await self.answer_refused(active.binding.action)
+
+    async def answer_refused(self, action: str) -> None:
+        """A dimmed command was asked for, by its key or from the palette: say why it is refused, and run
+        nothing (unless the job under the cursor, which the pane had not caught up with, allows it)."""
         if self._pane_behind_cursor():
             # Dimmed for the job the pane still shows: ask about the job under the cursor.
             self._catch_up_with_cursor()
-            if self.check_action(active.binding.action, ()) is True:
-                await self.run_action(active.binding.action)
+            if self.check_action(action, ()) is True:
+                await self.run_action(action)
                 return
-        if active.binding.action == "rollback" and self.envelopes_shown:
+        if action == "rollback" and self.envelopes_shown:
             # The dimmed state may be a poll old: ask the engine now, and open the dialog if it allows.
             await self._rollback_envelope()
             return
-        action = active.binding.action
         self.notify(self.refusal(action), title=self._refused_title(action), severity="warning", timeout=6)
 
     def refusal(self, key: str) -> str:

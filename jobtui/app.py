@@ -30,11 +30,11 @@ from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
 from jobtui.engine.read.listing import JobListing
 from jobtui.engine.service.backend import Backend
-from jobtui.engine.service.commands import COMMANDS
 from jobtui.engine.service.policy import PolicyChanged, policy_change
 from jobtui.i18n import DEFAULT_LANG, t
 from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
+from jobtui.screens.palette import PaletteCommands
 from jobtui.widgets.envelope_tree import EnvelopeTree
 from jobtui.widgets.status_style import use_palette
 from jobtui.widgets.statusbar import StatusBar
@@ -76,6 +76,8 @@ class JobtuiApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "request_quit", "Quit", id="quit"),
     ]
+    # In place of Textual's provider of system commands: the same, and the monitor's refused commands.
+    COMMANDS = {PaletteCommands}  # noqa: RUF012 (Textual types it so)
 
     class StoreOpened(Message):
         """The Store is open (error None), or opening it failed."""
@@ -374,16 +376,10 @@ class JobtuiApp(App[int]):
                 key = TRANSLATED_SYSTEM_COMMANDS[system.title]
                 yield system._replace(title=t(key, self.lang), help=t(f"{key}_help", self.lang))
         if isinstance(screen, MonitorScreen):
-            in_force = screen.keys_in_force()
-            envelopes = screen.envelopes_shown
-            for command in COMMANDS:
-                action = command.action_name
-                if command.id in in_force and screen.check_action(action.split("(")[0], ()):
-                    yield SystemCommand(
-                        f"{command.label_in(self.lang, envelopes)} ({in_force[command.id]})",
-                        command.description_in(self.lang, envelopes),
-                        lambda action=action: self.run_action(action, screen),  # type: ignore[misc]
-                    )
+            # Those that may run now; PaletteCommands lists the refused ones after them.
+            for command in screen.palette_commands():
+                if command.refusal is None:
+                    yield SystemCommand(command.title, command.help, command.run)
 
     def on_unmount(self) -> None:
         self.stop_engine()

@@ -349,6 +349,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "palette.maximize_help": "Maximize the focused widget",
         "palette.minimize": "Minimize",
         "palette.minimize_help": "Minimize the widget and restore to normal size",
+        "palette.not_available": "not available",
     },
     "es": {
         "common.yes": "Sí",
@@ -665,6 +666,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "palette.maximize_help": "Maximizar el elemento seleccionado",
         "palette.minimize": "Restaurar",
         "palette.minimize_help": "Devolver el elemento a su tamaño normal",
+        "palette.not_available": "no disponible",
     },
 }
 

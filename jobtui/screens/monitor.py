@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, on, work
@@ -40,6 +41,7 @@ from jobtui.screens.alerts import Alerter
 from jobtui.screens.bindings import command_bindings, footer_order
 from jobtui.screens.monitor_actions import MonitorActions
 from jobtui.screens.monitor_poller import Fetched, Poller, Query, TreeFetched, ViewState
+from jobtui.screens.palette import PaletteCommand
 from jobtui.widgets.detail import DetailPane, JobDetail
 from jobtui.widgets.envelope_tree import EnvelopeTree
 from jobtui.widgets.filterline import FilterLine, Shown
@@ -522,6 +524,48 @@ class MonitorScreen(MonitorActions):
         if command.acts is Acts.QUEUE:
             return refusal_by_permission(command, self.backend.actor) or ""
         return refusal_for(command, self.allowed) or t("monitor.no_job_selected", self.lang)
+
+    def _envelope_rollback_refusal(self) -> str | None:
+        """Why `b` in the envelopes view would be refused now (None: it would not): the poller's answer for
+        the envelope under the cursor, or one read now if it has not answered for that envelope yet."""
+        envelope_id = self.tree_envelope_id
+        if envelope_id is None:
+            return t("monitor.no_envelope_selected", self.lang)
+        if self._envelope_check is not None and self._envelope_check[0] == envelope_id:
+            return self._envelope_check[1]
+        try:
+            with self.backend.reading():
+                return self.envelope_refusal(envelope_id)
+        except ReadFailed as exc:
+            return f"{t('monitor.db_error', self.lang)}: {exc.orig}"
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        """The registry's commands as the palette lists them, titled with the keys that run them now. Those
+        the footer dims come with why they are refused (what their key says when pressed); those it hides
+        (read-only, a job's command in the workers view) are left out."""
+        in_force = self.keys_in_force()
+        commands: list[PaletteCommand] = []
+        for command in COMMANDS:
+            if command.id not in in_force:
+                continue
+            action = command.action_name
+            enabled = self.check_action(action.split("(")[0], ())
+            if enabled is False:
+                continue
+            title = f"{command.label_in(self.lang, self.envelopes_shown)} ({in_force[command.id]})"
+            description = command.description_in(self.lang, self.envelopes_shown)
+            if enabled:
+                run = partial(self.app.run_action, action, self)
+                commands.append(PaletteCommand(title, description, run))
+                continue
+            if action == "rollback" and self.envelopes_shown:
+                # Dimmed until the poller has asked about this envelope: read now, it may well be allowed
+                # (answer_refused asks again and opens the dialog then).
+                refusal = self._envelope_rollback_refusal()
+            else:
+                refusal = self.refusal(action)
+            commands.append(PaletteCommand(title, description, partial(self.answer_refused, action), refusal))
+        return commands
 
     def _cursor_job_id(self) -> int | None:
         """The job under the shown view's cursor: the one the job keys act on."""

@@ -15,13 +15,25 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import Status, status_label
 from jobtui.engine.formats.policy_file import parse_policy
+from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.commands import BY_ID, COMMANDS
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import ConfirmDialog, HelpScreen
 from jobtui.widgets.keybar import KeyBar
 from jobtui.widgets.status_style import SYMBOLS
 from tests.support.helpers import run_until_status, status_of
-from tests.support.pilot import SIZE, app_for, monitor, select_job, simple, until
+from tests.support.pilot import (
+    SIZE,
+    app_for,
+    monitor,
+    open_envelopes,
+    run_palette_command,
+    run_until_ended,
+    select_job,
+    simple,
+    submit_envelope,
+    until,
+)
 
 Submit = Callable[..., int]
 
@@ -117,6 +129,74 @@ async def test_the_palette_describes_each_command(store: Store, submit: Submit) 
         entries = await _palette_entries(pilot, "Audit")
         assert entries["Audit (u)"] == BY_ID["audit"].description["en"]
         assert all(help_text != "Monitor action" for help_text in entries.values())
+
+
+async def test_the_palette_lists_the_commands_the_job_refuses_after_the_others_with_why(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    """A finished job cannot be approved: Approve is in the palette all the same, marked, with the
+    engine's reason, after every command that may run (it was left out, and the operator left guessing)."""
+    job_id = submit(simple("done"))
+    run_until_status(engine, job_id, "FINISHED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        screen = monitor(pilot)
+        await until(pilot, lambda: screen.check_action("approve", ()) is None, "approve dimmed")
+        entries = await _palette_entries(pilot, "")
+        refused = [title for title in entries if title.endswith("· not available")]
+        assert "Approve (a)  · not available" in refused
+        assert (
+            entries["Approve (a)  · not available"]
+            == f"approve: job {job_id} is FINISHED; allowed from APPROVAL"
+        )
+        assert entries["Delete (d)"] == BY_ID["delete"].description["en"]  # one it allows, as before
+        titles = list(entries)
+        assert titles[-len(refused) :] == refused  # every command that may run comes first
+        # Searched for, it is found too, after every match that may run (Rerun and Reverse sort match "re").
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen is screen, "the monitor")
+        searched = list(await _palette_entries(pilot, "re"))
+        marked = [title.endswith("· not available") for title in searched]
+        assert "Approve (a)  · not available" in searched and "Rerun (r)" in searched
+        assert marked == sorted(marked)  # False (may run) before True (refused)
+
+
+async def test_choosing_a_refused_command_in_the_palette_says_why_and_does_nothing(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    job_id = submit(simple("done"))
+    run_until_status(engine, job_id, "FINISHED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        screen = monitor(pilot)
+        await until(pilot, lambda: screen.check_action("cancel", ()) is None, "cancel dimmed")
+        await run_palette_command(pilot, "Cancel (c)")
+        await until(pilot, lambda: len(pilot.app._notifications) > 0, "the refusal")
+        refusal = list(pilot.app._notifications)[-1]
+        assert refusal.title == "Not allowed: Cancel"
+        assert refusal.message.startswith(f"cancel: job {job_id} is FINISHED; allowed from ")
+        await pilot.pause(0.2)
+        assert pilot.app.screen is screen  # no question asked: nothing to confirm
+        assert status_of(store, job_id) == "FINISHED"
+
+
+async def test_in_the_envelopes_view_the_palette_says_why_an_envelope_may_not_be_rolled_back(
+    store: Store, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    older, older_jobs = submit_envelope(actions, tmp_path / "r1", "r1", {"one": "true"})
+    newer, newer_jobs = submit_envelope(actions, tmp_path / "r2", "r2", {"two": "true"})
+    run_until_ended(engine, *older_jobs, *newer_jobs)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await open_envelopes(pilot)
+        screen = monitor(pilot)
+        await until(pilot, lambda: screen.check_action("rollback", ()) is True, "b enabled on r2")
+        await pilot.press("down")  # r2 is folded: the next line is r1
+        await until(pilot, lambda: screen.check_action("rollback", ()) is None, "b dimmed on r1")
+        entries = await _palette_entries(pilot, "Roll back")
+        assert entries["Roll back envelope (b)  · not available"] == (
+            f"envelope-rollback: envelope {older} (r1): envelope {newer} (r2) of project payments is newer "
+            "and not rolled back; roll it back first"
+        )
 
 
 async def test_the_queue_keys_are_dimmed_and_refused_without_the_queue_admin_right(store: Store) -> None:

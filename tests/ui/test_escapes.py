@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 from rich.text import Text
+from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.widgets import DataTable, TabbedContent
 from textual.widgets._toast import Toast
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.formats.envelope_file import envelope_of_files
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.envelope_actions import EnvelopeActions
@@ -126,3 +128,25 @@ async def test_a_dialog_about_a_job_paints_its_name_as_plain_visible_text(store:
         await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the question")
         await pilot.pause(0.2)
         assert_plain(pilot.app.screen, shown("n" + payload)[:40])
+
+
+async def test_a_refusal_in_the_palette_paints_the_job_it_names_as_plain_visible_text(
+    store: Store, engine: Engine, clock: FakeClock, submit: Any
+) -> None:
+    """The palette shows why a command is refused in the engine's words, which quote data: here the name
+    of the job that ran since, which makes Retry a refusal."""
+    payload = PAYLOADS["all"]
+    failed = int(submit('name = "failed"\n[[run]]\nrun = "false"\n'))
+    run_until_status(engine, failed, "ERROR")
+    clock.advance(5)
+    later = int(submit(hostile_definition(payload)))
+    run_until_status(engine, later, "FINISHED")
+    async with app_for(store).run_test(size=WIDE) as pilot:
+        await select_job(pilot, failed)
+        await until(pilot, lambda: monitor(pilot).check_action("retry", ()) is None, "retry dimmed")
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), "the command palette")
+        await pilot.press(*"Retry")
+        reason = f"retry: job {later} ({shown('n' + payload)}) of project default has run since"
+        await until(pilot, lambda: reason in painted(pilot.app.screen)[0], "the refusal in the palette")
+        assert_plain(pilot.app.screen, reason, MARKUP)

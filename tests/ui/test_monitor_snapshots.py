@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from jobtui.app import JobtuiApp
 from jobtui.engine.db.store import Store
@@ -147,6 +149,33 @@ def test_envelope_tree(scene: Store, snap_compare: Any) -> None:
     assert snap_compare(app(scene), terminal_size=SIZE, run_before=open_tree)
 
 
+def test_the_palette_with_the_commands_the_job_refuses(scene: Store, snap_compare: Any) -> None:
+    """ctrl+p, "re", on the finished job: the commands that may run first, then those the job refuses,
+    dimmed, marked, with the engine's reason under each."""
+
+    async def palette(pilot: Pilot[Any]) -> None:
+        await settled(5, job_id=1)(pilot)
+        await pilot.press("ctrl+p")
+        for _ in range(100):
+            if isinstance(pilot.app.screen, CommandPalette):
+                break
+            await pilot.pause(0.05)
+        await pilot.press("r", "e")
+        options = pilot.app.screen.query_one(CommandList)
+        for _ in range(100):
+            if any(
+                "not available" in str(options.get_option_at_index(i).prompt)
+                for i in range(options.option_count)
+            ):
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.4)  # past the palette's last batch of results
+        pilot.app.screen.query_one(Input).cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(app(scene), terminal_size=SIZE, run_before=palette)
+
+
 @pytest.fixture
 def envelope_scene(scene: Store, actions: Actions, engine: Engine, tmp_path: Path) -> Store:
     """The scene plus a corrupt envelope and a finished chain of three jobs (the newest envelope)."""
@@ -215,7 +244,7 @@ def log_scene(store: Store, actions: Actions, engine: Engine) -> Store:
         definition(
             'name = "build-api"\nproject = "payments"\n[[run]]\nname = "compile"\n'
             'run = "echo compiling 42 modules; sleep 0.2; echo warning: flag -O1 is deprecated >&2; '
-            'sleep 0.2; echo linking api; sleep 0.2; echo error: retrying the upload once >&2; '
+            "sleep 0.2; echo linking api; sleep 0.2; echo error: retrying the upload once >&2; "
             'sleep 0.2; echo uploaded api.tar"\n'
         )
     )
@@ -231,9 +260,10 @@ def test_the_log_viewer(log_scene: Store, snap_compare: Any) -> None:
         await settled(1, job_id=1)(pilot)
         await pilot.press("l")
         for _ in range(200):
-            if isinstance(pilot.app.screen, LogViewer) and "uploaded api.tar" in pilot.app.screen.query_one(
-                LogView
-            ).model.lines:
+            if (
+                isinstance(pilot.app.screen, LogViewer)
+                and "uploaded api.tar" in pilot.app.screen.query_one(LogView).model.lines
+            ):
                 break
             await pilot.pause(0.05)
         await pilot.press("slash", *"api", "enter")

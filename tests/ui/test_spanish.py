@@ -73,6 +73,7 @@ DATA = re.compile(
             r"\bworker [0-9a-f]{8}",  # claimed by a worker
             r"\benvelope \S+ [a-z][^█▊▌▎▉\n]*",  # an envelope's notifications
             r"tomorrow \d\d:\d\d(, | o )now",  # the date syntax the reschedule dialog accepts
+            r"\b[a-z][a-z ]*: job \d+ [^\n]*",  # a refusal in the engine's words (palette, toasts, CLI)
         )
     )
 )
@@ -121,6 +122,8 @@ class Walk:
         words = english_in(prompts)
         if words:
             self.found["command palette, all commands"] = words
+        # The finished job's refused commands are listed too, marked in Spanish (the reason is data).
+        assert "Aprobar (a)  · no disponible\napprove: job " in prompts
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), "the palette to close")
 

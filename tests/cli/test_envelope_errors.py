@@ -1,0 +1,131 @@
+"""A broken envelope file says what is wrong and where (FILE:LINE, the field), exits 2, and is recorded as
+a corrupt envelope with none of its jobs created. The commands run in this process (`jobtui.cli.main`),
+on a real database, for speed: tests/cli/test_cli.py runs the console script."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import jobtui.cli as cli
+
+JOB_A = 'name = "a"\nproject = "payments"\n[[run]]\nrun = "true"\n'
+RECORDED = "(recorded as corrupt envelope 1; none of its jobs run)"
+
+
+class Jobtui:
+    """`jobtui ARGS... --db URL` in this process, from the folder the files are written to."""
+
+    def __init__(self, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        self.folder = folder
+        self.capsys = capsys
+        self.url = f"sqlite:///{folder / 'jobs.db'}"
+
+    def write(self, name: str, text: str) -> str:
+        (self.folder / name).write_text(text)
+        return name
+
+    def __call__(self, *argv: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        code = cli.main([*argv, "--db", self.url])
+        out, err = self.capsys.readouterr()
+        assert "Traceback" not in err
+        return code, out, err
+
+    def json(self, *argv: str) -> Any:
+        code, out, err = self(*argv, "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+
+@pytest.fixture
+def jobtui(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Jobtui:
+    monkeypatch.chdir(tmp_path)  # the files are named as a user in that folder names them
+    return Jobtui(tmp_path, capsys)
+
+
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        ('at = "tomorrowish"', '"at": "tomorrowish" is not a date (try ISO 8601'),
+        ('max_start = "+zz"', '"max_start": "+zz" is not a date (try ISO 8601'),
+        ('at = "+2h"\nmax_start = "2020-01-01T00:00"', '"max_start": 2020-01-01T00:00:00+00:00 is before'),
+    ],
+)
+def test_an_envelope_jobs_bad_date_names_the_envelopes_line_and_is_recorded_as_corrupt(
+    jobtui: Jobtui, override: str, problem: str
+) -> None:
+    """The date is the envelope's (not the job file's): its error names the envelope's file and line, as
+    the envelope's other errors do, and the envelope is recorded as corrupt with nothing of it created."""
+    jobtui.write("a.toml", JOB_A)
+    text = f'envelope = "rel"\n[[jobs]]\nfile = "a.toml"\n[[jobs]]\nfile = "a.toml"\n{override}\n'
+    path = jobtui.write("rel.toml", text)
+    line = text.splitlines().index(override.splitlines()[-1]) + 1
+    code, _, err = jobtui("submit", path)
+    assert code == 2
+    reason, *rest = err.splitlines()
+    assert reason.startswith(f"{path}:{line}: [[jobs]] #2 {problem}"), err
+    assert rest == [RECORDED], err
+    (envelope,) = jobtui.json("envelopes")
+    assert (envelope["status"], envelope["reason"], envelope["jobs"]) == ("CORRUPT", reason, [])
+    assert jobtui.json("jobs") == []
+
+
+NESTED = "is an envelope, and envelopes cannot be nested (list its jobs' files instead)"
+INNER_ENVELOPE = 'envelope = "inner"\n[[jobs]]\nfile = "a.toml"\n'
+INNER_TABLE = '# written as a table\n[envelope]\nname = "inner"\n[[jobs]]\nfile = "a.toml"\n'
+
+
+@pytest.mark.parametrize(
+    ("inner", "argv", "name", "expected"),
+    [
+        pytest.param(
+            INNER_ENVELOPE,
+            ["outer.toml"],
+            "outer",
+            f'outer.toml:5: [[jobs]] #2 "file" inner.toml: inner.toml:1: {NESTED}',
+            id="an envelope listed as a job",
+        ),
+        pytest.param(
+            INNER_TABLE,
+            ["outer.toml"],
+            "outer",
+            f'outer.toml:5: [[jobs]] #2 "file" inner.toml: inner.toml:2: {NESTED}',
+            id="an [envelope] table listed as a job",
+        ),
+        pytest.param(
+            INNER_TABLE,
+            ["inner.toml"],
+            "inner",
+            'inner.toml:2: "envelope": a table, but envelopes cannot be nested: envelope = "NAME" names this '
+            "envelope and its [[jobs]] list definition files",
+            id="an [envelope] table submitted",
+        ),
+        pytest.param(
+            INNER_ENVELOPE,
+            ["a.toml", "inner.toml", "--envelope", "rel"],
+            "rel",
+            f"envelope rel: inner.toml:1: {NESTED}",
+            id="an envelope among --envelope files",
+        ),
+    ],
+)
+def test_a_nested_envelope_says_so_with_file_and_line_and_is_recorded_as_corrupt(
+    jobtui: Jobtui, inner: str, argv: list[str], name: str, expected: str
+) -> None:
+    """Not the definition's '"name" is required' a nested envelope used to get: what is wrong and where,
+    recorded as a corrupt envelope like its other errors."""
+    jobtui.write("a.toml", JOB_A)
+    jobtui.write(
+        "outer.toml", 'envelope = "outer"\n[[jobs]]\nfile = "a.toml"\n[[jobs]]\nfile = "inner.toml"\n'
+    )
+    jobtui.write("inner.toml", inner)
+    code, _, err = jobtui("submit", *argv)
+    assert code == 2
+    assert err.splitlines() == [expected, RECORDED], err
+    (envelope,) = jobtui.json("envelopes")
+    assert (envelope["name"], envelope["status"], envelope["reason"]) == (name, "CORRUPT", expected)
+    assert envelope["jobs"] == [] and jobtui.json("jobs") == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import os
 import shutil
@@ -70,6 +71,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         backends = only.args
     if backends and "db_url" in metafunc.fixturenames:
         metafunc.parametrize("db_url", backends, indirect=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests start the `jobtui` command, daemons and op starters hundreds of times, each a new Python.
+    Where PYTHONDONTWRITEBYTECODE is set (CI's machines set it) none of them keeps what it compiled, and
+    each compiled jobtui's sources again (60 ms a command here): compiled once, by the controller, before
+    the workers start."""
+    if not hasattr(config, "workerinput"):
+        compileall.compile_dir(ROOT / "jobtui", quiet=1)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -275,12 +275,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Started with stderr closed (`2>&-`): print(file=None) would put error messages on stdout, which
         # scripts parse. They are dropped instead, and the exit code still tells.
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
+    if sys.stdout is None:
+        # Started with stdout closed (`>&-`): the output is not wanted, which is no failure.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the rest of the process
     try:
         args = build_parser().parse_args(argv)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     stdout = sys.stdout
-    if args.command not in SCREEN_COMMANDS:
+    if args.command not in STDOUT_AS_IS:
         sys.stdout = _StdoutTellingItsFailures(stdout)  # type: ignore[assignment]
     try:
         code = _dispatch(args)
@@ -291,11 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except OutputLost as exc:
-        _say(
-            f"{args.command or 'jobtui'}: its output could not be written ({exc.strerror}); "
-            "the command itself was carried out",
-            err=True,
-        )
+        done = "" if args.command in READ_ONLY_COMMANDS else "; the command itself was carried out"
+        _say(f"{args.command or 'jobtui'}: its output could not be written ({exc.strerror}){done}", err=True)
         return EXIT_BAD_INPUT
     except Exception as exc:
         explained = _failed(exc, args)
@@ -304,8 +304,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = stdout
 
 
-# Commands that hand the terminal to Textual, which writes to stdout as it sees fit.
-SCREEN_COMMANDS = frozenset({None, "serve"})
+# Commands that hand the terminal to Textual, which writes to stdout as it sees fit, and the daemon, which
+# writes nothing there.
+STDOUT_AS_IS = frozenset({None, "serve", "daemon"})
 
 
 class OutputLost(JobtuiError):

@@ -129,3 +129,40 @@ def test_a_nested_envelope_says_so_with_file_and_line_and_is_recorded_as_corrupt
     (envelope,) = jobtui.json("envelopes")
     assert (envelope["name"], envelope["status"], envelope["reason"]) == (name, "CORRUPT", expected)
     assert envelope["jobs"] == [] and jobtui.json("jobs") == []
+
+
+def test_an_envelope_whose_dates_replace_unusable_ones_of_its_job_file_is_submitted(jobtui: Jobtui) -> None:
+    """Dates are resolved as submission resolves them, the envelope's overrides in place: the job file's
+    own dates (long past, here) never count once the envelope gives both."""
+    jobtui.write(
+        "old.toml",
+        'name = "old"\nproject = "payments"\n[schedule]\nat = "2020-01-01T02:00:00+00:00"\n'
+        'max_start = "2020-01-01T06:00:00+00:00"\n[[run]]\nrun = "true"\n',
+    )
+    path = jobtui.write(
+        "rel.toml", 'envelope = "rel"\n[[jobs]]\nfile = "old.toml"\nat = "+10m"\nmax_start = "+1h"\n'
+    )
+    code, _, err = jobtui("submit", path)
+    assert (code, err) == (0, "")
+    (envelope,) = jobtui.json("envelopes")
+    assert envelope["status"] != "CORRUPT" and len(envelope["jobs"]) == 1
+
+
+def test_files_made_an_envelope_on_the_command_line_with_a_past_date_are_recorded_as_corrupt(
+    jobtui: Jobtui,
+) -> None:
+    """`submit a.toml b.toml --envelope NAME` checks the dates as an envelope file's are checked."""
+    jobtui.write("a.toml", JOB_A)
+    jobtui.write(
+        "past.toml",
+        'name = "past"\nproject = "payments"\n[schedule]\nat = "2020-01-01T02:00:00+00:00"\n'
+        '[[run]]\nrun = "true"\n',
+    )
+    code, _, err = jobtui("submit", "a.toml", "past.toml", "--envelope", "rel")
+    assert code == 2
+    reason, recorded = err.splitlines()
+    assert reason.startswith("envelope rel: past.toml: [schedule]") and "is already past" in reason, err
+    assert recorded == RECORDED
+    (envelope,) = jobtui.json("envelopes")
+    assert (envelope["status"], envelope["reason"], envelope["jobs"]) == ("CORRUPT", reason, [])
+    assert jobtui.json("jobs") == []

@@ -140,3 +140,33 @@ def test_a_command_whose_output_cannot_be_written_says_it_was_carried_out(tmp_pa
         timeout=60,
     )
     assert [job["name"] for job in json.loads(listed.stdout)] == ["j"]
+    with open("/dev/full", "w") as full:
+        read = subprocess.run(
+            [sys.executable, "-m", "jobtui", "jobs", "--json", "--db", db],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    # A command that only reads carried nothing out.
+    assert (read.returncode, read.stderr) == (
+        2,
+        "jobs: its output could not be written (No space left on device)\n",
+    )
+
+
+@pytest.mark.parametrize("command", [["jobs", "--json"], ["submit", "j.toml"]])
+def test_with_stdout_closed_a_command_succeeds(tmp_path: Path, command: list[str]) -> None:
+    # `>&-`: the output is not wanted; the command is carried out and says so by its exit code alone.
+    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    (tmp_path / "j.toml").write_text('name = "j"\n[[run]]\nrun = "true"\n')
+    jobtui = [sys.executable, "-m", "jobtui"]
+    subprocess.run([*jobtui, "submit", "j.toml", "--db", db], cwd=tmp_path, check=True, capture_output=True)
+    done = subprocess.run(
+        ["sh", "-c", '"$@" >&-', "sh", *jobtui, *command, "--db", db],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (0, "")

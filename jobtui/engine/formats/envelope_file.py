@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pendulum
 
-from jobtui.engine.domain import schedules
+from jobtui.engine.domain import schedules, timeparse
 from jobtui.engine.domain.definitions import Definition, DefinitionError
 from jobtui.engine.errors import BadInput
 from jobtui.engine.formats import toml_text
@@ -207,30 +208,52 @@ def _schedule_refusal(entry: EnvelopeEntry, now: pendulum.DateTime) -> tuple[str
 
     Submission resolves the dates again (relative ones count from then); checking here, the same way,
     lets a bad override be reported as this envelope's error, with its line, and recorded as a corrupt
-    envelope, instead of failing at submission naming only the job's file."""
-    attempts: list[tuple[str, str | None, str | None]] = [("file", None, None)]
-    if entry.at is not None:
-        attempts.append(("at", entry.at, None))
-    if entry.max_start is not None:
-        attempts.append(("max_start", entry.at, entry.max_start))
-    for key, at, max_start in attempts:
-        try:
-            schedules.resolve(entry.definition, now, at=at, max_start=max_start)
-        except schedules.PastMaxStart as exc:
-            if (key, at, max_start) != attempts[-1]:
-                continue  # a date already past may be one this envelope's later override replaces
-            # The date to change is this envelope's own at/max_start (at its line), or the job file's.
-            return (exc.key, exc.detail) if exc.overridden else ("file", str(exc))
-        except ValueError as exc:  # TimeParseError included
-            # A conflict is worded as the definition's ('build.toml: [schedule] "max_start" ... is before
-            # the scheduled date ...'); when the date it names is this envelope's override, the job's
-            # file does not hold it: drop that location, the envelope's line says where it is.
-            return key, str(exc).removeprefix(f'{entry.definition.source}: [schedule] "{key}" ')
+    envelope, instead of failing at submission naming only the job's file. The dates are resolved as
+    submission resolves them, every override at once: an envelope may well replace dates of the job's
+    file that could not be used on their own (past ones, or ones that contradict each other)."""
+    try:
+        schedules.resolve(entry.definition, now, at=entry.at, max_start=entry.max_start)
+    except schedules.PastMaxStart as exc:
+        # The date to change is this envelope's own at/max_start (at its line), or the job file's.
+        return (exc.key, exc.detail) if exc.overridden else ("file", str(exc))
+    except ValueError as exc:  # TimeParseError included
+        key = _blamed_override(entry, now)
+        # A conflict is worded as the definition's ('build.toml: [schedule] "max_start" ... is before
+        # the scheduled date ...'); when the date it names is this envelope's override, the job's
+        # file does not hold it: drop that location, the envelope's line says where it is.
+        message = str(exc)
+        if key != "file":
+            message = message.removeprefix(f'{entry.definition.source}: [schedule] "{key}" ')
+        return key, message
     return None
 
 
-def envelope_of_files(paths: list[str], name: str) -> EnvelopeSpec:
-    """`jobtui submit a.toml b.toml --envelope NAME`: the files in the order given."""
+def _blamed_override(entry: EnvelopeEntry, now: pendulum.DateTime) -> str:
+    """Which of the job's dates is wrong, its dates being unusable: an override that cannot be read at all,
+    else the last override given (dates that contradict each other are the envelope's doing when it gave
+    one), else the job's file."""
+    if entry.at is not None and not _readable(lambda: timeparse.parse_when(entry.at or "", now, "UTC")):
+        return "at"
+    if entry.max_start is not None and not _readable(
+        lambda: timeparse.parse_max_start(entry.max_start or "", now, now, "UTC")
+    ):
+        return "max_start"
+    if entry.max_start is not None:
+        return "max_start"
+    return "at" if entry.at is not None else "file"
+
+
+def _readable(parse: Callable[[], object]) -> bool:
+    try:
+        parse()
+    except ValueError:
+        return False
+    return True
+
+
+def envelope_of_files(paths: list[str], name: str, now: pendulum.DateTime | None = None) -> EnvelopeSpec:
+    """`jobtui submit a.toml b.toml --envelope NAME`: the files in the order given, their dates checked as
+    submission at `now` (the wall clock by default) would resolve them."""
     source = ", ".join(paths)
     entries: list[EnvelopeEntry] = []
     for path in paths:
@@ -241,10 +264,15 @@ def envelope_of_files(paths: list[str], name: str) -> EnvelopeSpec:
                 name, project, source, f"envelope {name}: {_nested_envelope_problem(path, nested_line)}"
             )
         try:
-            entries.append(EnvelopeEntry(load_definition(path)))
+            entry = EnvelopeEntry(load_definition(path))
         except DefinitionError as exc:
             problem = str(exc).splitlines()[0]
             raise EnvelopeCorrupt(name, project, source, f"envelope {name}: {problem}") from exc
+        refused = _schedule_refusal(entry, now or pendulum.now("UTC"))
+        if refused is not None:
+            # No override here: the dates are the file's, and its message names it.
+            raise EnvelopeCorrupt(name, entry.definition.project, source, f"envelope {name}: {refused[1]}")
+        entries.append(entry)
     return _checked(name, None, source, entries)
 
 

@@ -223,7 +223,9 @@ def _schedule_refusal(entry: EnvelopeEntry, now: pendulum.DateTime) -> tuple[str
         # file does not hold it: drop that location, the envelope's line says where it is.
         message = str(exc)
         if key != "file":
-            message = message.removeprefix(f'{entry.definition.source}: [schedule] "{key}" ')
+            source = entry.definition.source
+            for prefix in (f'{source}: [schedule] "{key}" ', f"{source}: {key} given at submission: "):
+                message = message.removeprefix(prefix)
         return key, message
     return None
 

@@ -232,6 +232,24 @@ def test_every_command_finds_the_database_file_the_url_names(
     assert made == {file, f"{file}.writelock", f"{stem}-logs"}
 
 
+def test_a_sqlite_url_in_the_home_folder_is_one_file_for_every_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sqlite:///~/x.db`: the database, its write lock and its logs all in the home folder (the database
+    itself was opened as `./~/x.db`, relative to the current folder, and the reads found none)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "~").mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    definition = tmp_path / "job.toml"
+    definition.write_text(JOB)
+    assert _run(capsys, "submit", str(definition), "--db", "sqlite:///~/x.db") == (0, "")
+    assert [job["id"] for job in _listing(capsys, "sqlite:///~/x.db")] == [1]
+    assert {path.name for path in home.iterdir()} >= {"x.db", "x.db.writelock", "x-logs"}
+    assert list((tmp_path / "~").iterdir()) == []
+
+
 def _listing(capsys: pytest.CaptureFixture[str], db: str, verb: str = "jobs") -> Any:
     code = cli.main([verb, "--json", "--db", db])
     assert code == 0

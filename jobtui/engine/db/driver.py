@@ -82,7 +82,10 @@ def normalise_url(url: str) -> str:
     url = f"{scheme}://{rest}"
     if scheme in SQLITE_SCHEMES:
         _check_sqlite_url(scheme, rest)
-        return url
+        # Spelled again from the file it names (`~` expanded): SQLAlchemy would open `./~/x.db` while the
+        # log folder, the write lock and the monitor's reads used the home folder's.
+        path = sqlite_path(url)
+        return url if path is None else sqlite_url(path)
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url[len(prefix) :]

@@ -31,7 +31,10 @@ async def test_at_80_columns_the_pane_shows_info_and_tasks_and_zoom_brings_the_l
         await pilot.press("Z")
         assert isinstance(screen.maximized, DetailPane)
         await pilot.pause(0.1)
-        assert tabs.region.width > 0  # zoomed, the pane has its log again
+        # Zoomed, the pane fills the screen and has its log again, under the info and tasks, the whole
+        # width of the screen (beside them it had 17 columns and ran into the tasks' text).
+        assert screen.query_one(DetailPane).region.height >= 22
+        assert tabs.region.width == 80 and tabs.region.y > tasks.region.y and tasks.region.width >= 30
         await pilot.press("Z")
         screen.query_one(JobTable).focus()
 
@@ -43,6 +46,10 @@ async def test_at_160_columns_the_log_stays_beside_the_tasks(store: Store, submi
         await until(pilot, lambda: shown_job(pilot) == job, "the job's detail")
         await pilot.pause(0.1)
         assert screen.query_one("#detail-tabs").region.width > 30
+        screen.query_one("#tasks-table").focus()
+        await pilot.press("Z")
+        await pilot.pause(0.1)
+        assert screen.query_one(DetailPane).region.height >= 38, "zoomed, the pane fills the screen"
 
 
 async def test_at_80x24_the_trap_dialog_shows_its_hint_inside_its_border(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from jobtui.engine.db.store import Store
 from jobtui.engine.worker.loop import Engine
 from jobtui.i18n import t
@@ -52,12 +54,13 @@ async def test_at_160_columns_the_log_stays_beside_the_tasks(store: Store, submi
         assert screen.query_one(DetailPane).region.height >= 38, "zoomed, the pane fills the screen"
 
 
+@pytest.mark.parametrize("name", ["t", "nightly-rollout-of-the-payments-gateway-" + "x" * 60])
 async def test_at_80x24_the_trap_dialog_shows_its_hint_inside_its_border(
-    store: Store, submit: Submit, engine: Engine
+    store: Store, submit: Submit, engine: Engine, name: str
 ) -> None:
     """The hint naming the keys that retry, skip and abort is the dialog's last line: at 24 rows it fell on
-    the bottom border and was not painted at all."""
-    job = submit('name = "t"\n[[run]]\nrun = "false"\non_error = "trap"\n')
+    the bottom border and was not painted at all (and again with a job name long enough to wrap)."""
+    job = submit(f'name = "{name}"\n[[run]]\nrun = "false"\non_error = "trap"\n')
     run_until_status(engine, job, "TRAPPED")
     async with app_for(store).run_test(size=(80, 24)) as pilot:
         await select_job(pilot, job)

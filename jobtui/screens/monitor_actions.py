@@ -43,6 +43,7 @@ class MonitorActions(Screen[None]):
     tz: str
     readonly: bool
     envelopes_shown: bool
+    workers_shown: bool
 
     if TYPE_CHECKING:
 
@@ -297,10 +298,17 @@ class MonitorActions(Screen[None]):
             done,
         )
 
+    def _nothing_selected(self) -> None:
+        """A key that reads the selected job (or envelope) was pressed with none selected: say so."""
+        key = "monitor.no_envelope_selected" if self.envelopes_shown else "monitor.no_job_selected"
+        self.notify(t(key, self.lang), severity="warning")
+
     def action_notifications(self) -> None:
         """`n`: the notifications of the envelope under the tree's cursor, or of the selected job's."""
         from jobtui.screens.dialogs import NotificationsScreen
 
+        if self.workers_shown:
+            return  # no job here (the jobs of the views behind it are not the cursor's)
         if self.envelopes_shown:
             tree = self.query_one(EnvelopeTree)
             envelope_id = tree.selected_envelope_id()
@@ -311,13 +319,9 @@ class MonitorActions(Screen[None]):
             job_id = detail.job["id"] if detail is not None else None
         if envelope_id is None:
             if job_id is None:
-                message = t(
-                    "monitor.no_envelope_selected" if self.envelopes_shown else "monitor.no_job_selected",
-                    self.lang,
-                )
+                self._nothing_selected()
             else:
-                message = t("monitor.not_in_envelope", self.lang, id=job_id)
-            self.notify(message, severity="warning")
+                self.notify(t("monitor.not_in_envelope", self.lang, id=job_id), severity="warning")
             return
         from jobtui.engine.domain.permissions import PermissionRefused
         from jobtui.engine.service.actions import UnknownJob
@@ -384,9 +388,12 @@ class MonitorActions(Screen[None]):
         )
 
     def action_copy_id(self) -> None:
+        if self.workers_shown:
+            return  # no job here
         self._catch_up_with_cursor()
         job_id = self.query_one(DetailPane).current_job_id()
         if job_id is None:
+            self._nothing_selected()
             return
         self.app.copy_to_clipboard(str(job_id))
         self.notify(t("monitor.copied_id", self.lang, id=job_id), timeout=2)
@@ -394,10 +401,13 @@ class MonitorActions(Screen[None]):
     def action_full_log(self) -> None:
         from jobtui.screens.log_viewer import LogViewer
 
+        if self.workers_shown:
+            return  # no job here
         self._catch_up_with_cursor()
         job_id = self.query_one(DetailPane).current_job_id()
         snap = self.snapshot()
         if job_id is None or snap is None:
+            self._nothing_selected()
             return
         title = f"{t('detail.log', self.lang)} #{snap.id} {snap.name}"
         running = snap.status == Status.RUNNING
@@ -406,9 +416,12 @@ class MonitorActions(Screen[None]):
     def action_audit(self) -> None:
         from jobtui.screens.dialogs import TextScreen
 
+        if self.workers_shown:
+            return  # no job here
         self._catch_up_with_cursor()
         pane = self.query_one(DetailPane)
         if pane.detail is None:
+            self._nothing_selected()
             return
         job = pane.detail.job
         lang = self.lang

@@ -51,6 +51,27 @@ async def test_a_job_hidden_by_the_filter_clears_it_and_an_unknown_job_says_so(
         assert table.selected_job_id() == pay
 
 
+async def test_with_no_job_selected_the_keys_that_read_one_say_so(store: Store, submit: Submit) -> None:
+    """l, u, Y with a filter that matches nothing: "No job selected", as n and the action keys say, not
+    nothing at all."""
+    submit(simple("web-1"))
+    async with app_for(store).run_test(size=(120, 30)) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+        await until(pilot, lambda: table.total == 1, "the job")
+        await pilot.press("slash", *"nomatch", "enter")
+        await until(pilot, lambda: table.total == 0 and shown_job(pilot) is None, "an empty list")
+        for key in ("l", "u", "Y"):
+            pilot.app.clear_notifications()
+            await pilot.press(key)
+            await until(
+                pilot,
+                lambda: [str(n.message) for n in pilot.app._notifications] == ["No job selected"],
+                f"{key} to say no job is selected",
+            )
+            assert pilot.app.screen is screen
+
+
 async def test_colon_q_quits(store: Store) -> None:
     async with app_for(store).run_test(size=(120, 30)) as pilot:
         await pilot.press("colon", "q", "enter")

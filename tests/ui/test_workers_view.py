@@ -80,6 +80,12 @@ async def test_jobs_due_with_no_live_engine_are_said_to_wait_for_one(store: Stor
         lines = screen_text(screen)
         assert "1 jobs are due and no engine is live" in lines
         assert "No engine has ever served this database" in lines
+        # No job here: the keys that read one act on none (the jobs view's selection is not this view's).
+        for key in ("l", "u", "n", "Y"):
+            await pilot.press(key)
+            await pilot.pause(0.05)
+            assert pilot.app.screen is screen, key
+        assert [note.message for note in pilot.app._notifications] == []
 
 
 def test_the_sparkline_scales_to_the_busiest_minute() -> None:

@@ -158,8 +158,8 @@ COMMANDS: tuple[Command, ...] = (
         "d",
         {"en": "Delete", "es": "Borrar"},
         {
-            "en": "Delete the ended job with its tasks, steps and log (asks first)",
-            "es": "Borrar el pase terminado con sus tareas, pasos y log (pregunta antes)",
+            "en": "Delete the job with its tasks, steps and log, unless it is running (asks first)",
+            "es": "Borrar el pase con sus tareas, pasos y log, salvo en ejecución (pregunta antes)",
         },
         Acts.JOB,
         ("delete",),
@@ -171,8 +171,8 @@ COMMANDS: tuple[Command, ...] = (
         "r",
         {"en": "Rerun", "es": "Relanzar"},
         {
-            "en": "Run the ended job again from a step you choose (PRE, RUN or POST)",
-            "es": "Volver a ejecutar el pase terminado desde el paso que elija (PRE, RUN o POST)",
+            "en": "Run the job again from a step you choose (PRE, RUN or POST), unless it is running",
+            "es": "Volver a ejecutar el pase desde el paso que elija (PRE, RUN o POST), salvo en ejecución",
         },
         Acts.JOB,
         ("rerun",),

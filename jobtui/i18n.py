@@ -527,7 +527,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.envelope_hint": "Baje a un pase para ver sus tareas, pasos y log · b deshace el sobre · "
         "n sus notificaciones",
         "detail.scheduled_at": "Planificada",
-        "detail.max_start_at": "Max fecha inicio",
+        "detail.max_start_at": "Inicio máx.",
         "detail.started_at": "Inicio",
         "detail.ended_at": "Fin",
         "detail.created_at": "Creado",

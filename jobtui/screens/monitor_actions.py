@@ -274,8 +274,11 @@ class MonitorActions(Screen[None]):
         except ReadFailed as exc:
             self._db_error(exc)
             return
-        if refused is not None or facts is None:
-            self.notify(refused or t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
+        if refused is not None:
+            self.notify(refused, title=self._refused_title("rollback"), severity="warning")
+            return
+        if facts is None:
+            self.notify(t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
             return
 
         def done(reason: str | None) -> None:

@@ -628,6 +628,10 @@ async def test_b_on_an_envelope_asks_for_a_reason_and_refuses_an_older_one_namin
             for m in messages(pilot)
         )
         assert pilot.app.screen is screen  # no dialog: nothing to confirm
+        # Titled as every other refusal is.
+        assert [n.title for n in pilot.app._notifications if "is newer" in n.message] == [
+            "Not allowed: Roll back envelope"
+        ]
         assert envelopes.detail(older)["rollback_job"] is None
         # On a job of r2, `b` rolls back its envelope.
         await pilot.press("up", "space", "down")

@@ -402,12 +402,3 @@ def test_a_past_run_date_whose_max_start_date_is_still_ahead_runs_now(
     job = json.loads(capsys.readouterr().out)
     assert (code, job["status"]) == (0, "READY")
     assert pendulum.parse(job["max_start_at"]) == two_hours_ago.add(days=1)
-
-
-def test_a_max_start_option_before_the_run_date_is_named_as_the_option(
-    db: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    """The date came from --max-start, not from the file: the message says so."""
-    code, err = _run(capsys, "submit", str(tmp_path / "job.toml"), "--max-start", "2020-01-01", "--db", db)
-    assert code == 2
-    assert err.startswith("submit --max-start: 2020-01-01T00:00:00+00:00 is before the scheduled date "), err

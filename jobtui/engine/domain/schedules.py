@@ -196,10 +196,8 @@ def resolve(
     max_start_text = max_start or spec.max_start
     max_start_at = parse_max_start(max_start_text, scheduled, now, zone)
     if max_start_at < scheduled:
-        # Named where it was given: `--max-start` is not in the definition's file.
-        given = field("max_start", max_start)
         raise ValueError(
-            f"{given.label}{':' if given.overridden else ''} {max_start_at.isoformat()} is before "
+            f'{where} "max_start" {max_start_at.isoformat()} is before '
             f"the scheduled date {scheduled.isoformat()}"
         )
     # The engine expires a job not started by its Max Start Date: one already past would never run. A RUN

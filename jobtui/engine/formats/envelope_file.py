@@ -223,9 +223,7 @@ def _schedule_refusal(entry: EnvelopeEntry, now: pendulum.DateTime) -> tuple[str
         # file does not hold it: drop that location, the envelope's line says where it is.
         message = str(exc)
         if key != "file":
-            source = entry.definition.source
-            for prefix in (f'{source}: [schedule] "{key}" ', f"{source}: {key} given at submission: "):
-                message = message.removeprefix(prefix)
+            message = message.removeprefix(f'{entry.definition.source}: [schedule] "{key}" ')
         return key, message
     return None
 

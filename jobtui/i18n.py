@@ -261,6 +261,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.queue_running": "QUEUE RUNNING",
         "bar.attention": "{count} need attention",
         "bar.shown": "shown:",
+        "bar.none_shown": "none",
         "bar.unserved": "{count} due, no engine",
         "filter.no_jobs_yet": "No jobs yet. Submit a definition: jobtui submit FILE.toml  ·  "
         "or try the demo: jobtui demo",
@@ -580,6 +581,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.queue_running": "COLA EN MARCHA",
         "bar.attention": "{count} requieren atención",
         "bar.shown": "mostrados:",
+        "bar.none_shown": "ninguno",
         "bar.unserved": "{count} por empezar, sin motor",
         "filter.no_jobs_yet": "Aún no hay pases. Envíe una definición: jobtui submit FICHERO.toml  ·  "
         "o pruebe la demo: jobtui demo",

@@ -92,6 +92,8 @@ class StatusBar(Static):
             if count:
                 counts.append(f"{SYMBOLS[status]}{count}", style=tray + STYLES[status])
                 counts.append(" ", style=tray)
+        if state.shown is not None and not any(state.shown.values()):
+            counts.append(f"{t('bar.none_shown', lang)} ", style=tray + Style(italic=True))
         parts.append((counts, 4))
         parts.append((Text(f" {visible(state.user)}"), 2))
         parts.append((Text(f" · {visible(state.database)}"), 1))

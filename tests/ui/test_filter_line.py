@@ -63,6 +63,8 @@ async def test_the_header_counts_follow_the_filter_and_say_so(
         assert "shown:" not in bar_text(bar)
         await pilot.press("slash", *"pay")
         await until(pilot, lambda: "shown: \u25cb2 \u25a01 " in bar_text(bar), "the counts of the pay jobs")
+        await pilot.press(*"xyz")  # matches no job: says so, not "shown:" with nothing after it
+        await until(pilot, lambda: table.total == 0 and "shown: none " in bar_text(bar), "no job shown")
         await pilot.press("escape")
         await until(pilot, lambda: "shown:" not in bar_text(bar) and "\u25cb4 " in bar_text(bar), "all again")
 

@@ -523,7 +523,9 @@ class MonitorScreen(MonitorActions):
         command = BY_ID[key]
         if command.acts is Acts.QUEUE:
             return refusal_by_permission(command, self.backend.actor) or ""
-        return refusal_for(command, self.allowed) or t("monitor.no_job_selected", self.lang)
+        detail = self.query_one(DetailPane).detail
+        job_id, status = (detail.job["id"], detail.job["status"]) if detail is not None else (None, None)
+        return refusal_for(command, self.allowed, job_id, status) or t("monitor.no_job_selected", self.lang)
 
     def _envelope_rollback_refusal(self) -> str | None:
         """Why `b` in the envelopes view would be refused now (None: it would not): the poller's answer for

@@ -93,3 +93,31 @@ def test_the_queue_commands_need_the_queue_admin_right() -> None:
         command = BY_ID[command_id]
         assert command.acts is Acts.QUEUE
         assert command.permission is not None and command.permission.value == "action.queue.admin"
+
+
+def _table_refusals(command_id: str, job_id: int, status: Status) -> dict[str, str | None]:
+    """What the service says of each action of a command for a job in `status` (the table's refusals)."""
+    from jobtui.engine.domain.states import refusal_for_status
+
+    return {rule: refusal_for_status(rule, job_id, status) for rule in BY_ID[command_id].rules}
+
+
+@pytest.mark.parametrize(
+    ("command_id", "allowed_from"),
+    [("trap_pause", "TRAPPED, TRAP_PAUSED"), ("trap", "TRAPPED, TRAP_PAUSED")],
+)
+def test_a_key_of_several_actions_refused_by_status_names_every_status_it_works_from(
+    command_id: str, allowed_from: str
+) -> None:
+    """`p` pauses a trapped job's countdown and resumes a paused one: refused on a running job, its reason
+    names both statuses (it said "allowed from TRAPPED", and a Trap Paused job seemed out of reach)."""
+    command = BY_ID[command_id]
+    reasons = _table_refusals(command_id, 5, Status.RUNNING)
+    said = refusal_for(command, reasons, 5, "RUNNING")
+    assert said == f"{command_id.replace('_', ' ')}: job 5 is RUNNING; allowed from {allowed_from}"
+
+
+def test_a_key_of_several_actions_refused_for_another_reason_keeps_the_services_reason() -> None:
+    """On a Trap Paused job `p` resumes: a refusal then is not the table's (a permission, say): as given."""
+    reasons = {"trap_pause": "trap pause: job 5 is TRAP_PAUSED; allowed from TRAPPED", "trap_resume": "no"}
+    assert refusal_for(BY_ID["trap_pause"], reasons, 5, "TRAP_PAUSED") == reasons["trap_pause"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from jobtui.engine.domain.permissions import Actor
-from jobtui.engine.domain.states import ACTIONS, Perm, Status
+from jobtui.engine.domain.states import ACTIONS, Perm, Status, display_action
 
 
 class Asks(StrEnum):
@@ -522,9 +522,39 @@ def enabled_for(command: Command, allowed: Mapping[str, str | None]) -> bool:
     return any(allowed.get(rule, "") is None for rule in command.rules)
 
 
-def refusal_for(command: Command, allowed: Mapping[str, str | None]) -> str | None:
-    """The reason the service gave for refusing `command` (None: no job, or no reason known)."""
-    return next((reason for rule in command.rules if (reason := allowed.get(rule))), None)
+def refusal_for(
+    command: Command,
+    allowed: Mapping[str, str | None],
+    job_id: int | None = None,
+    status: str | None = None,
+) -> str | None:
+    """The reason the service gave for refusing `command` (None: no job, or no reason known).
+
+    A key that runs one of several actions (`p` pauses or resumes a trap's countdown, `t` retries, skips
+    or aborts) is refused for the job's status only when each of them is: the reason then names every
+    status the key works from, not those of its first action alone ("allowed from TRAPPED" for `p`,
+    which also resumes a TRAP_PAUSED job). `job_id` and `status` are the job's, to say so."""
+    reasons = [allowed.get(rule) for rule in command.rules]
+    if len(reasons) > 1 and all(reasons) and job_id is not None and status is not None:
+        merged = _status_refusal_of_all(command, job_id, status)
+        if merged is not None:
+            return merged
+    return next((reason for reason in reasons if reason), None)
+
+
+def _status_refusal_of_all(command: Command, job_id: int, status: str) -> str | None:
+    """Every action of `command` refused from `status` by the transition table, as one reason (None when
+    one of them allows it: it was refused for something else, whose reason the service gave)."""
+    try:
+        current = Status(status)
+    except ValueError:
+        return None  # a status this version does not know (a newer daemon wrote it)
+    rules = [ACTIONS[rule] for rule in command.rules if rule in ACTIONS]
+    if len(rules) != len(command.rules) or any(current in rule.allowed_from for rule in rules):
+        return None
+    allowed_from = {state for rule in rules for state in rule.allowed_from}
+    listed = ", ".join(state.value for state in Status if state in allowed_from)
+    return f"{display_action(command.id)}: job {job_id} is {status}; allowed from {listed}"
 
 
 def refusal_by_permission(command: Command, actor: Actor) -> str | None:

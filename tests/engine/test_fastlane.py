@@ -51,6 +51,7 @@ _VOLATILE = {
     "token",
     "pid",
     "pid_create_time",
+    "pid_start",
     "status_file",
     "host",
 }

@@ -14,7 +14,7 @@ def _beat(id_: str, host: str = HERE, pid: int = 100, created: float = 1.0) -> W
     return WorkerBeat(id_, host, pid, created, BEAT)
 
 
-def _alive(pid: int, created: float) -> bool:
+def _alive(pid: int, created: float, started: str | None) -> bool:
     return (pid, created) == (100, 1.0)
 
 

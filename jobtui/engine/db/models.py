@@ -190,6 +190,7 @@ class OpRun(SQLModel, table=True):
     error: str | None = None
     pid: int | None = None
     pid_create_time: float | None = None
+    pid_start: str | None = None  # domain.processes.start_of (migration 0014)
     host: str | None = None
     status_file: str | None = None
     # The op's identity, recorded before it starts: $JOBTUI_OP_TOKEN in its environment (migration 0009).
@@ -248,6 +249,7 @@ class Worker(SQLModel, table=True):
     host: str
     pid: int
     pid_create_time: float = 0.0
+    pid_start: str | None = None  # domain.processes.start_of (migration 0014)
     slots: int = 2
     started_at: datetime | None = _when(nullable=False)
     heartbeat_at: datetime | None = _when(nullable=False)

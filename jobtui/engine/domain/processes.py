@@ -1,5 +1,12 @@
-"""Whether a recorded (pid, create time) is still the process it names. Kept free of SQLAlchemy so the
-monitor's fast read path can ask it before the engine is imported."""
+"""Whether a recorded process is still the process it names. Kept free of SQLAlchemy so the monitor's fast
+read path can ask it before the engine is imported.
+
+A pid is reused once its process is gone: what it started tells the same process from a new one. Its
+*start* ("<boot id>:<clock ticks since boot>", both read from /proc) says so exactly and for good. Its
+create time (wall-clock seconds, psutil's) is kept for rows recorded before starts were: it is the boot's
+wall-clock time plus the ticks, and that boot time moves when the wall clock is stepped (NTP, a resumed
+virtual machine), so two processes that read it either side of a step disagree about every process's create
+time by whole seconds, and a live engine would read as gone."""
 
 from __future__ import annotations
 
@@ -8,11 +15,15 @@ import os
 
 import psutil
 
-# A pid is reused once its process is gone: only the create time tells the same process from a new one.
 CREATE_TIME_TOLERANCE_S = 0.05
 
 
-def is_same_process(pid: int, create_time: float) -> bool:
+def is_same_process(pid: int, create_time: float, start: str | None = None) -> bool:
+    """Whether `pid` is still the live process (not a zombie) that started at `start` (else: was created
+    at `create_time`)."""
+    if start and boot_id():
+        stat = _stat_fields(pid)
+        return stat is not None and stat[0] != b"Z" and _start_in(stat) == start
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
@@ -22,9 +33,12 @@ def is_same_process(pid: int, create_time: float) -> bool:
         return False
 
 
-def is_unreaped_process(pid: int, create_time: float) -> bool:
+def is_unreaped_process(pid: int, create_time: float, start: str | None = None) -> bool:
     """Whether the process is still there, running or a zombie its parent has not reaped yet (an op's starter
     writes its status before reaping it)."""
+    if start and boot_id():
+        stat = _stat_fields(pid)
+        return stat is not None and _start_in(stat) == start
     try:
         return abs(psutil.Process(pid).create_time() - create_time) < CREATE_TIME_TOLERANCE_S
     except psutil.Error:
@@ -34,15 +48,53 @@ def is_unreaped_process(pid: int, create_time: float) -> bool:
 def create_time_of(pid: int) -> float:
     """When process `pid` started, as psutil's `create_time` says it (0.0 when it is gone). On Linux one
     read of /proc/<pid>/stat: the engine asks it of every op it spawns."""
+    stat = _stat_fields(pid)
+    if stat is not None:
+        with_ticks = _ticks_in(stat)
+        if with_ticks is not None:
+            return with_ticks / _clock_ticks() + _boot_time()
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return 0.0
+
+
+def start_of(pid: int) -> str | None:
+    """Process `pid`'s start, "<boot id>:<clock ticks since boot>" (None when it is gone or /proc cannot
+    say): the same in every process that asks, whatever the wall clock did."""
+    stat = _stat_fields(pid)
+    return None if stat is None or not boot_id() else _start_in(stat)
+
+
+@functools.cache
+def boot_id() -> str:
+    """This boot's id, "" where the system does not say it (then only create times are compared)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def _stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of /proc/<pid>/stat after the command's name (state first), None when it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rpartition(b")")[2].split()
-        return int(fields[19]) / _clock_ticks() + _boot_time()
-    except (OSError, IndexError, ValueError):
-        try:
-            return psutil.Process(pid).create_time()
-        except psutil.Error:
-            return 0.0
+            return fh.read().rpartition(b")")[2].split()
+    except OSError:
+        return None
+
+
+def _ticks_in(stat: list[bytes]) -> int | None:
+    try:
+        return int(stat[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _start_in(stat: list[bytes]) -> str | None:
+    ticks = _ticks_in(stat)
+    return None if ticks is None else f"{boot_id()}:{ticks}"
 
 
 @functools.cache

@@ -392,13 +392,13 @@ class JobListing:
         """The workers not stopped with a heartbeat since `fresh_since`, newest heartbeat first: the
         candidates for a live daemon (live_daemon decides)."""
         rows = self.reader.rows(
-            "SELECT id, host, pid, pid_create_time, heartbeat_at FROM workers "
+            "SELECT id, host, pid, pid_create_time, pid_start, heartbeat_at FROM workers "
             "WHERE stopped_at IS NULL AND heartbeat_at >= :fresh ORDER BY heartbeat_at DESC",
             {"fresh": self.reader.stored_time(fresh_since)},
         )
         return [
-            WorkerBeat(str(id_), str(host), int(pid or 0), float(created or 0.0), utc_of(beat))
-            for id_, host, pid, created, beat in rows
+            WorkerBeat(str(id_), str(host), int(pid or 0), float(created or 0.0), utc_of(beat), started)
+            for id_, host, pid, created, started, beat in rows
         ]
 
     def daemon_host(
@@ -420,23 +420,24 @@ class WorkerBeat:
     pid: int
     pid_create_time: float
     heartbeat_at: datetime | None
+    pid_start: str | None = None
 
 
 def live_daemon(
     candidates: Sequence[WorkerBeat],
     this_host: str,
-    alive: Callable[[int, float], bool],
+    alive: Callable[[int, float, str | None], bool],
     exclude: str | None = None,
 ) -> WorkerBeat | None:
     """The first of `candidates` (fresh, not stopped, newest first) that serves the database. A crashed
     or killed process never marked its row stopped and its heartbeat stays fresh for a while: on this
-    host the process itself is asked (`alive(pid, create time)`, the create time telling a reused pid
-    apart). Rows of other hosts can only be judged by their heartbeat. `exclude` is the asker's own
+    host the process itself is asked (`alive(pid, create time, start)`, which tells a reused pid apart).
+    Rows of other hosts can only be judged by their heartbeat. `exclude` is the asker's own
     engine, which is no daemon."""
     for beat in candidates:
         if beat.id == exclude:
             continue
-        if beat.host == this_host and not alive(beat.pid, beat.pid_create_time):
+        if beat.host == this_host and not alive(beat.pid, beat.pid_create_time, beat.pid_start):
             continue
         return beat
     return None

@@ -771,7 +771,8 @@ def terminate_local(op_run: OpRun) -> str | None:
     if op_run.host != socket.gethostname():
         return None
     signalled: list[str] = []
-    group = op_run.pid if op_run.pid and is_same_process(op_run.pid, op_run.pid_create_time or 0) else None
+    alive = op_run.pid and is_same_process(op_run.pid, op_run.pid_create_time or 0, op_run.pid_start)
+    group = op_run.pid if alive else None
     escaped = [p for p in processes_with_token(op_run.token) if group is None or _group_of(p) != group]
     names = [describe(process) for process in escaped]
     if group is not None:

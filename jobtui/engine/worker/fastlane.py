@@ -75,7 +75,7 @@ _LEASES = "SELECT id, lease FROM jobs WHERE id IN :ids"
 _OP_STARTED = (
     "UPDATE op_runs SET status = 'running', started_at = :now, exit_code = NULL, error = NULL, "
     "completed_at = NULL, skipped_at = NULL, token = :token, host = :host, status_file = :sf, "
-    "pid = NULL, pid_create_time = NULL WHERE id = :id"
+    "pid = NULL, pid_create_time = NULL, pid_start = NULL WHERE id = :id"
 )
 _OP_DONE = (
     "UPDATE op_runs SET status = :status, exit_code = :code, completed_at = :now, error = :error "

@@ -60,7 +60,7 @@ def launch_spec(state: EngineState, s: Session, job: Job, op_run: OpRun) -> Laun
     )
     # Recorded in the caller's transaction, the one marking the op running, committed before the start.
     op_run.token, op_run.host, op_run.status_file = spec.token, state.host, spec.status_file
-    op_run.pid = op_run.pid_create_time = None
+    op_run.pid = op_run.pid_create_time = op_run.pid_start = None
     s.add(op_run)
     return spec
 
@@ -193,14 +193,17 @@ def _begin(
     # ended as it started has no pid to record: its end is (the slot wakes the engine for it); nor has one
     # that vanished before anyone saw its pid.
     if process.pid is not None and not process.ended_at_start:
-        state.add_started_pid(StartedPid(spec.op_run_id, process.pid, process.create_time, held.deadline))
+        state.add_started_pid(
+            StartedPid(spec.op_run_id, process.pid, process.create_time, held.deadline, process.process_start)
+        )
         state.wake()
     handle.inner = process
     return process.wait
 
 
 _STARTED_PID = (
-    "UPDATE op_runs SET pid = :pid, pid_create_time = :ct, host = :host, deadline_at = :dl WHERE id = :id"
+    "UPDATE op_runs SET pid = :pid, pid_create_time = :ct, pid_start = :start, host = :host, "
+    "deadline_at = :dl WHERE id = :id"
 )
 
 
@@ -210,7 +213,14 @@ def record_started_pids(state: EngineState, s: Session, started: list[StartedPid
         s,
         _STARTED_PID,
         [
-            {"pid": p.pid, "ct": p.create_time, "host": state.host, "dl": p.deadline, "id": p.op_run_id}
+            {
+                "pid": p.pid,
+                "ct": p.create_time,
+                "start": p.process_start,
+                "host": state.host,
+                "dl": p.deadline,
+                "id": p.op_run_id,
+            }
             for p in started
         ],
     )

@@ -120,7 +120,7 @@ def serve(quick_s: float = QUICK_S) -> None:
         pidfd = os.pidfd_open(pid) if pumps.running else -1  # a zombie's too: reaped by `wait`, not before
         quick = pidfd >= 0 and pidfd in pumps.until_ready([pidfd, REQUESTS], quick_s)
         if not quick:
-            engine = engine and reply(request_id, "pid", pid, create_time(pid), log_start)
+            engine = engine and reply(request_id, "pid", pid, *identity_of(pid), log_start)
         code = wait(pid, pidfd, status, pumps, op_log)
         if quick:  # one answer says it all, its pid with its end: half the round trips of a short op
             engine = engine and reply(request_id, "ended", pid, log_start, code, op_log.written)
@@ -519,14 +519,29 @@ def _write_status_file(path: str, content: bytes) -> None:
         os.close(fd)
 
 
-def create_time(pid: int) -> float:
-    """As psutil's `Process.create_time` gives it (and `domain.processes.create_time_of`)."""
+def identity_of(pid: int) -> tuple[float, str]:
+    """Its create time as psutil's `Process.create_time` gives it, and its start, as
+    `domain.processes.start_of` does ((0.0, "") when it is gone)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             fields = fh.read().rpartition(b")")[2].split()
-        return int(fields[19]) / os.sysconf("SC_CLK_TCK") + boot_time()
+        ticks = int(fields[19])
     except (OSError, IndexError, ValueError):
-        return 0.0
+        return 0.0, ""
+    return ticks / os.sysconf("SC_CLK_TCK") + boot_time(), f"{boot_id()}:{ticks}" if boot_id() else ""
+
+
+_BOOT_ID: list[str] = []
+
+
+def boot_id() -> str:
+    if not _BOOT_ID:
+        try:
+            with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+                _BOOT_ID.append(fh.read().strip())
+        except OSError:
+            _BOOT_ID.append("")
+    return _BOOT_ID[0]
 
 
 _BOOT_TIME: list[float] = []

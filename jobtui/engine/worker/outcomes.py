@@ -160,6 +160,7 @@ class Outcomes:
                 None,
                 op_run.token,
                 job.log_path,
+                op_run.pid_start,
             )
             self.supervisor.terminate_tree(orphan, "abend")
         # the log up to the abend reaches the database with it.

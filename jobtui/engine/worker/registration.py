@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import OpRun, Worker
+from jobtui.engine.domain.processes import start_of
 from jobtui.engine.domain.states import OpStatus
 from jobtui.engine.worker.opjournal import journal_worker
 from jobtui.engine.worker.opstarter import STATUS_MARK
@@ -35,6 +36,7 @@ def register(state: EngineState) -> pendulum.DateTime:
                 pid=os.getpid(),
                 slots=state.slots,
                 pid_create_time=psutil.Process().create_time(),
+                pid_start=start_of(os.getpid()),
                 started_at=now,
                 heartbeat_at=now,
             )

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import psutil
 
-from jobtui.engine.domain.processes import is_same_process, is_unreaped_process
+from jobtui.engine.domain.processes import is_same_process, is_unreaped_process, start_of
 from jobtui.engine.worker import opstarter
 from jobtui.engine.worker.opjournal import is_journal_ref, status_in_journal
 from jobtui.engine.worker.opstarter import STARTER_NAME
@@ -170,10 +170,10 @@ def live_tokens() -> dict[str, list[psutil.Process]]:
     return found
 
 
-def find_op(token: str | None, under_starter: bool = True) -> tuple[int, float] | None:
-    """The (pid, create time) of the live op carrying `token`, if it runs here: the oldest of its processes
-    that leads a session (what it started may lead one too, never before it). With `under_starter`, only
-    while its parent is an op starter, which will write its exit status."""
+def find_op(token: str | None, under_starter: bool = True) -> tuple[int, float, str | None] | None:
+    """The (pid, create time, start) of the live op carrying `token`, if it runs here: the oldest of its
+    processes that leads a session (what it started may lead one too, never before it). With
+    `under_starter`, only while its parent is an op starter, which will write its exit status."""
     leaders = []
     for proc in processes_with_token(token):
         with contextlib.suppress(psutil.Error, OSError):
@@ -182,7 +182,7 @@ def find_op(token: str | None, under_starter: bool = True) -> tuple[int, float] 
     if not leaders:
         return None
     create_time, pid = min(leaders)
-    return pid, create_time
+    return pid, create_time, start_of(pid)
 
 
 def _is_starter(proc: psutil.Process | None) -> bool:
@@ -247,9 +247,12 @@ class ProcessHandle:
         spawned: Spawned | None,
         token: str | None = None,
         log_path: str = "",
+        start: str | None = None,
     ):
         self.pid: int | None = pid
         self.create_time: float | None = create_time
+        # domain.processes.start_of: what tells the op from a process that reuses its pid.
+        self.process_start = start
         self.status_file = status_file
         self.token = token
         self.log_path = log_path
@@ -282,9 +285,13 @@ class ProcessHandle:
             found = find_op(token, under_starter=False)
             if found is None and never_started(status_file):
                 raise
-            pid, create_time = found if found is not None else (None, 0.0)
-            spawned = Spawned.orphan(pid, create_time, _after_first_line(log_path, first_line.encode()))
-        handle = cls(spawned.pid, spawned.create_time, status_file, spawned, token, log_path)
+            pid, create_time, started = found if found is not None else (None, 0.0, None)
+            spawned = Spawned.orphan(
+                pid, create_time, started, _after_first_line(log_path, first_line.encode())
+            )
+        handle = cls(
+            spawned.pid, spawned.create_time, status_file, spawned, token, log_path, spawned.process_start
+        )
         handle.log_start = spawned.log_start
         handle._first_line = first_line
         return handle
@@ -341,11 +348,12 @@ class ProcessHandle:
         on_exit: Callable[[], None],
         token: str | None = None,
         log_path: str = "",
+        start: str | None = None,
     ) -> ProcessHandle | None:
         """Take over a live op of a dead engine; None when that process is gone (or the pid was reused)."""
-        if not is_unreaped_process(pid, create_time):
+        if not is_unreaped_process(pid, create_time, start):
             return None
-        handle = cls(pid, create_time, status_file, None, token, log_path)
+        handle = cls(pid, create_time, status_file, None, token, log_path, start)
         threading.Thread(target=_wait_then, args=(handle._wait_adopted, on_exit), daemon=True).start()
         return handle
 
@@ -357,7 +365,9 @@ class ProcessHandle:
         if self._spawned is not None:
             if self._spawned.running():
                 return None
-        elif self.pid is not None and is_unreaped_process(self.pid, self.create_time or 0.0):
+        elif self.pid is not None and is_unreaped_process(
+            self.pid, self.create_time or 0.0, self.process_start
+        ):
             return None  # its starter writes the status before reaping it
         returncode = self._spawned.returncode if self._spawned is not None else None
         if returncode is None:
@@ -404,7 +414,7 @@ class ProcessHandle:
         if self.pid is not None:
             # Remember the tree on the first signal: children that left the group (setsid) still die.
             try:
-                if is_same_process(self.pid, self.create_time or 0.0):
+                if is_same_process(self.pid, self.create_time or 0.0, self.process_start):
                     known = {p.pid for p in self._descendants}
                     self._descendants += [
                         p for p in psutil.Process(self.pid).children(recursive=True) if p.pid not in known

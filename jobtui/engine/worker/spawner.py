@@ -97,9 +97,16 @@ class Spawned:
     """An op a starter started."""
 
     def __init__(
-        self, starter: _Starter | None, request_id: int, pid: int | None, create_time: float, log_start: int
+        self,
+        starter: _Starter | None,
+        request_id: int,
+        pid: int | None,
+        create_time: float,
+        log_start: int,
+        start: str | None = None,
     ) -> None:
         self.pid, self.create_time, self.log_start = pid, create_time, log_start  # pid: None once unknowable
+        self.process_start = start  # domain.processes.start_of
         self.returncode: int | None = None  # as subprocess gives it (negative: a signal)
         # False once the op exited without a byte (its first line was never written: the engine ships it),
         # or its starter died without saying (the engine looks for it in the log).
@@ -110,10 +117,10 @@ class Spawned:
         self.quick = False
 
     @classmethod
-    def orphan(cls, pid: int | None, create_time: float, log_start: int) -> Spawned:
+    def orphan(cls, pid: int | None, create_time: float, start: str | None, log_start: int) -> Spawned:
         """An op whose starter died before saying it started it: it vanished. Its pid when it was found
         by its token, None when it had ended already (nobody can tell it any more)."""
-        spawned = cls(None, 0, pid, create_time, log_start)
+        spawned = cls(None, 0, pid, create_time, log_start, start)
         spawned._ended = True
         return spawned
 
@@ -175,9 +182,9 @@ class Spawner:
             spawned.ended(code, written)
             spawned.quick = True
             return spawned
-        pid, create_time, log_start = reply[2:5]
+        pid, create_time, start, log_start = reply[2:6]
         assert isinstance(pid, int) and isinstance(create_time, float) and isinstance(log_start, int)
-        return Spawned(starter, request_id, pid, create_time, log_start)
+        return Spawned(starter, request_id, pid, create_time, log_start, str(start) or None)
 
     def _starter(self) -> _Starter:
         starter: _Starter | None = getattr(self._local, "starter", None)

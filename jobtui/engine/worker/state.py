@@ -56,6 +56,7 @@ class StartedPid:
     pid: int | None
     create_time: float | None
     deadline: datetime | None
+    process_start: str | None = None  # domain.processes.start_of
 
 
 @dataclass

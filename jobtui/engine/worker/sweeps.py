@@ -185,16 +185,23 @@ class Sweeps:
                     state.wake,
                     running.token,
                     job.log_path,
+                    running.pid_start,
                 )
             # Its engine died before recording the pid: look for the op by the token it was started with.
             found = find_op(running.token) if not running.pid else None
             if found is not None:
-                pid, create_time = found
+                pid, create_time, started = found
                 handle = ProcessHandle.adopt(
-                    pid, create_time, running.status_file or "", state.wake, running.token, job.log_path
+                    pid,
+                    create_time,
+                    running.status_file or "",
+                    state.wake,
+                    running.token,
+                    job.log_path,
+                    started,
                 )
                 if handle is not None:
-                    running.pid, running.pid_create_time = pid, create_time
+                    running.pid, running.pid_create_time, running.pid_start = pid, create_time, started
                     s.add(running)
         if handle is not None:
             held.handle, held.op_run_id = handle, running.id
@@ -245,7 +252,7 @@ def worker_lost(
         return "worker unknown", True
     if worker.stopped_at is not None:
         return f"worker {worker.host} stopped", True
-    if worker.host == host and not is_same_process(worker.pid, worker.pid_create_time):
+    if worker.host == host and not is_same_process(worker.pid, worker.pid_create_time, worker.pid_start):
         return f"worker {worker.host} (pid {worker.pid}) is gone", True
     stale = worker.heartbeat_at and (now - pendulum.instance(worker.heartbeat_at)).total_seconds() > lease_s
     if stale and silent_s > lease_s:

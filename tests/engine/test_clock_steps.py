@@ -80,7 +80,12 @@ LONG = 'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; don
 
 @pytest.mark.parametrize("step_s", [1.0, -1.0])
 def test_a_step_that_moves_the_boot_time_leaves_an_engine_of_this_host_live(
-    store: Store, submit: Submit, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step_s: float
+    store: Store,
+    submit: Submit,
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    step_s: float,
 ) -> None:
     gate = tmp_path / "go"
     job_id = submit(LONG.format(gate=gate))
@@ -96,7 +101,8 @@ def test_a_step_that_moves_the_boot_time_leaves_an_engine_of_this_host_live(
         assert status_of(store, job_id) == "RUNNING"
         assert not log_holds(store, job_id, b"is gone")()
         # A dashboard of this host still sees a live engine to talk to.
-        assert JobListing(store.reader).daemon_host(clock.now().subtract(minutes=1), this_host="host-a") == "host-a"
+        listing = JobListing(store.reader)
+        assert listing.daemon_host(clock.now().subtract(minutes=1), this_host="host-a") == "host-a"
         gate.touch()
         assert run_until_status(first, job_id, "FINISHED", "ABEND").status == "FINISHED"
     finally:

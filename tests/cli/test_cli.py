@@ -145,9 +145,57 @@ class Cli:
         return path
 
 
-def make_cli(directory: Path) -> Cli:
+class InProcessCli(Cli):
+    """The same commands run by `jobtui.cli.main` in this process, with the command's environment and
+    folder, one at a time: no interpreter's start a command (half a second of imports each). For the
+    tests of what the commands do; the console script itself is run by the tests above."""
+
+    def __call__(self, *args: object, expect: int | None = 0) -> subprocess.CompletedProcess[str]:
+        import io
+
+        import jobtui.cli
+
+        argv = [str(arg) for arg in args]
+        out, err = io.BytesIO(), io.BytesIO()
+        saved_env, saved_cwd, saved_streams = dict(os.environ), os.getcwd(), (sys.stdout, sys.stderr)
+        os.environ.clear()
+        os.environ.update(self.env)
+        os.chdir(self.workdir)
+        streams = [io.TextIOWrapper(buffer, encoding="utf-8", write_through=True) for buffer in (out, err)]
+        sys.stdout, sys.stderr = streams
+        try:
+            code = jobtui.cli.main(argv)
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+        finally:
+            sys.stdout, sys.stderr = saved_streams
+            for stream in streams:
+                stream.detach()  # the bytes stay readable
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+        proc = subprocess.CompletedProcess(
+            ["jobtui", *argv], code, out.getvalue().decode("utf-8"), err.getvalue().decode("utf-8")
+        )
+        assert "Traceback" not in proc.stderr, describe(proc)
+        if expect is not None:
+            assert proc.returncode == expect, describe(proc)
+        return proc
+
+    def many(self, *calls: Sequence[object]) -> list[subprocess.CompletedProcess[str]]:
+        results = []
+        for args in calls:
+            if args and isinstance(args[0], dict):
+                results.append(InProcessCli({**self.env, **args[0]}, self.workdir)(*args[1:], expect=None))
+            else:
+                results.append(self(*args, expect=None))
+        return results
+
+
+def make_cli(directory: Path, in_process: bool = False) -> Cli:
     directory.mkdir(parents=True, exist_ok=True)
-    return Cli(cli_env(f"sqlite:///{directory / 'jobs.db'}"), directory)
+    env = cli_env(f"sqlite:///{directory / 'jobs.db'}")
+    return InProcessCli(env, directory) if in_process else Cli(env, directory)
 
 
 def assert_iso(value: object, *, nullable: bool = False) -> datetime | None:

@@ -1,6 +1,7 @@
 """Viewing needs action.job.view_monitor on the job's project in every command that shows a job: `log`,
 `audit`, `envelope` refuse (exit 1), `envelopes` and `jobs` list only what the actor may view; the
-dashboard resolves --policy and --as like every command; `--version`."""
+dashboard resolves --policy and --as like every command; `--version`. The scoped commands run in this
+process (`jobtui.cli.main`) on a real database, for speed: tests/cli/test_cli.py runs the console script."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def envelope_id(proc: subprocess.CompletedProcess[str]) -> int:
 @pytest.fixture(scope="module")
 def scoped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cli, dict[str, Any]]:
     """Web's jobs and envelope first, then ops's: the newest job is one that the web viewer may not see."""
-    cli = make_cli(tmp_path_factory.mktemp("scope"))
+    cli = make_cli(tmp_path_factory.mktemp("scope"), in_process=True)
     for name, text in (
         ("web.toml", WEB.format(name="web-one")),
         ("web-a.toml", WEB.format(name="web-a")),

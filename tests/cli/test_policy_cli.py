@@ -1,6 +1,7 @@
 """`jobtui policy install FILE | show [--json] | remove`: the policy stored in the database binds every
 command and the dashboard; --policy and $JOBTUI_POLICY cannot widen it. Exit codes: 0 done, 1 refused,
-2 bad input."""
+2 bad input. The commands run in this process (`jobtui.cli.main`) on a real database, for speed:
+tests/cli/test_cli.py runs the console script."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ JOB = 'name = "j"\nproject = "ops"\n[[run]]\nrun = "true"\n'
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
-    cli = make_cli(tmp_path)
+    cli = make_cli(tmp_path, in_process=True)
     for name, text in (
         ("admin.toml", ADMIN_VIEWER),
         ("web.toml", WEB_VIEWER),

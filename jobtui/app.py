@@ -24,11 +24,12 @@ from textual.worker import get_current_worker
 from jobtui.config import DEFAULT_VIEW, VIEWS, ConfigError, load_config, save_theme
 from jobtui.crash import one_line, write_crash_log
 from jobtui.engine.domain.alerting import AlertSettings
+from jobtui.engine.domain.engine_kinds import DASHBOARD_ENGINE
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
-from jobtui.engine.read.listing import JobListing
+from jobtui.engine.read.listing import JobListing, WorkerBeat
 from jobtui.engine.service.backend import Backend
 from jobtui.engine.service.policy import PolicyChanged, policy_change
 from jobtui.i18n import DEFAULT_LANG, t
@@ -56,10 +57,31 @@ ENGINE_STOP_WAIT_S = 5.0
 ENGINE_WATCH_S = 3.0
 
 
+def live_daemon(listing: JobListing, now: pendulum.DateTime, exclude: str | None = None) -> WorkerBeat | None:
+    """The worker row of a daemon serving this database (a fresh heartbeat, not stopped, not a dead process
+    on this host), if any; `exclude` is this dashboard's own embedded engine. Another dashboard's engine
+    serves it too, while that dashboard is open: its kind says so."""
+    return listing.live_engine(now.subtract(seconds=DAEMON_FRESH_SECONDS), exclude)
+
+
 def live_daemon_host(listing: JobListing, now: pendulum.DateTime, exclude: str | None = None) -> str | None:
-    """The host of a daemon serving this database (a fresh heartbeat, not stopped, not a dead process on
-    this host), if any; `exclude` is this dashboard's own embedded engine."""
-    return listing.daemon_host(now.subtract(seconds=DAEMON_FRESH_SECONDS), exclude)
+    """The host of that daemon."""
+    found = live_daemon(listing, now, exclude)
+    return None if found is None else found.host
+
+
+# The header's words for another dashboard's engine, in place of a daemon's: it stops when that dashboard
+# closes, and no operator should take it for a daemon.
+_OTHER_DASHBOARDS = {
+    "app.engine_daemon": "app.engine_dashboard",
+    "app.engine_embedded_and_daemon": "app.engine_embedded_and_dashboard",
+}
+
+
+def serving_engine_label(key: str, lang: str, daemon: WorkerBeat) -> str:
+    if daemon.kind == DASHBOARD_ENGINE:
+        key = _OTHER_DASHBOARDS[key]
+    return t(key, lang, host=daemon.host)
 
 
 # Textual's system commands shown in another language than English: title → text key (`<key>_help` too).
@@ -117,8 +139,8 @@ class JobtuiApp(App[int]):
         self._engine_thread: threading.Thread | None = None
         self._embed = False  # no daemon serves the database: an engine runs in this process
         self._store_ready = False
-        self._daemon: str | None = None  # the host of the live daemon last seen
-        self._stale: str | None = None  # the host of a daemon seen earlier whose heartbeat stopped
+        self._daemon: WorkerBeat | None = None  # the live daemon last seen
+        self._stale: WorkerBeat | None = None  # a daemon seen earlier whose heartbeat stopped
         self._watch_stop = threading.Event()
         self.crash: BaseException | None = None  # the first unhandled error: run_app logs it
         self._asking_quit = False
@@ -130,7 +152,7 @@ class JobtuiApp(App[int]):
 
     def on_mount(self) -> None:
         self._apply_saved_theme()
-        self._daemon = live_daemon_host(self.backend.listing, self.backend.now())
+        self._daemon = live_daemon(self.backend.listing, self.backend.now())
         if self._embedded_choice or (self._daemon is None and self._may_embed):
             self._embed = True
         label = self.engine_label()
@@ -167,14 +189,14 @@ class JobtuiApp(App[int]):
         lang, daemon, stale = self.lang, self._daemon, self._stale
         if self._embed:
             if daemon is not None:
-                return t("app.engine_embedded_and_daemon", lang, host=daemon)
+                return serving_engine_label("app.engine_embedded_and_daemon", lang, daemon)
             if stale is not None:
-                return t("app.engine_embedded_stale", lang, host=stale)
+                return t("app.engine_embedded_stale", lang, host=stale.host)
             return t("app.engine_embedded", lang)
         if daemon is not None:
-            return t("app.engine_daemon", lang, host=daemon)
+            return serving_engine_label("app.engine_daemon", lang, daemon)
         if stale is not None:
-            return t("app.engine_none_stale", lang, host=stale)
+            return t("app.engine_none_stale", lang, host=stale.host)
         if self.readonly:
             return t("app.engine_none", lang)
         return t("app.engine_no_daemon", lang)
@@ -187,7 +209,7 @@ class JobtuiApp(App[int]):
         while not self._watch_stop.wait(ENGINE_WATCH_S) and not worker.is_cancelled:
             engine = self.engine
             try:
-                daemon = live_daemon_host(
+                daemon = live_daemon(
                     self.backend.listing, self.backend.now(), engine.worker_id if engine is not None else None
                 )
             except ReadFailed:
@@ -211,9 +233,10 @@ class JobtuiApp(App[int]):
         self.failed = PolicyChanged(f"jobtui: {reason}; open the dashboard again to work under it")
         self.exit(1, return_code=1)
 
-    def _daemon_seen(self, daemon: str | None) -> None:
+    def _daemon_seen(self, daemon: WorkerBeat | None) -> None:
         if daemon is None and self._daemon is not None:
-            self._stale = self._daemon
+            # A dashboard that closed took its engine with it: nothing stale to tell.
+            self._stale = self._daemon if self._daemon.kind != DASHBOARD_ENGINE else None
         elif daemon is not None:
             self._stale = None
         self._daemon = daemon
@@ -248,7 +271,7 @@ class JobtuiApp(App[int]):
             return
         from jobtui.engine.worker.loop import Engine
 
-        self.engine = Engine(self.store)
+        self.engine = Engine(self.store, kind=DASHBOARD_ENGINE)
         self._engine_thread = threading.Thread(
             target=self.engine.run, args=(self._engine_stop,), name="jobtui-engine", daemon=True
         )

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from jobtui.engine.domain.engine_kinds import DAEMON_ENGINE
 from jobtui.engine.domain.logread import StreamSplit
 from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import BadInput, JobtuiError, Refusal
@@ -550,7 +551,9 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
     store = _store_when_reachable(args, stop)
     if store is None:
         return EXIT_OK
-    engine = Engine(store, workers=args.workers, heartbeat_s=args.heartbeat, lease_s=args.lease)
+    engine = Engine(
+        store, workers=args.workers, heartbeat_s=args.heartbeat, lease_s=args.lease, kind=DAEMON_ENGINE
+    )
     engines.append(engine)
     print(
         f"jobtui engine {engine.worker_id[:8]} on {store.url} with {engine.slots} worker(s)",

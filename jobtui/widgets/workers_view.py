@@ -1,7 +1,7 @@
-"""The workers view (`3`): one row per engine — daemon or a dashboard's embedded engine — with its host,
-pid, slots busy and total, the jobs it holds, its heartbeat's age and state; and the queue's throughput
-over the last hour. It says so when jobs wait and no engine is live: the queue is not stuck, it is
-unserved."""
+"""The workers view (`3`): one row per engine — daemon or a dashboard's embedded engine, which it says —
+with its host, pid, slots busy and total, the jobs it holds, its heartbeat's age and state; and the
+queue's throughput over the last hour. It says so when jobs wait and no engine is live: the queue is not
+stuck, it is unserved."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from jobtui.engine.domain.engine_kinds import DAEMON_ENGINE, DASHBOARD_ENGINE
 from jobtui.engine.domain.text import visible
 from jobtui.engine.read.engines import EngineRow, Throughput
 from jobtui.i18n import relative_time, t
@@ -20,6 +21,7 @@ from jobtui.i18n import relative_time, t
 SPARKS = " ▁▂▃▄▅▆▇█"
 STATE_STYLES = {"live": "bold green", "stale": "bold yellow reverse", "stopped": "dim"}
 SHOWN_JOBS = 6
+ENGINE_KINDS = (DAEMON_ENGINE, DASHBOARD_ENGINE)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def render(data: WorkersData, lang: str) -> Group:
     if data.waiting and not live:
         parts.append(Text(f" ⚠ {t('workers.unserved', lang, count=data.waiting)} ", style="bold reverse"))
     table = Table(box=None, expand=True, header_style="bold", pad_edge=False)
-    for key in ("host", "pid", "slots", "jobs", "heartbeat", "state"):
+    for key in ("host", "kind", "pid", "slots", "jobs", "heartbeat", "state"):
         table.add_column(t(f"workers.col.{key}", lang), no_wrap=True, overflow="ellipsis")
     for engine in data.engines:
         state = engine.state(now)
@@ -66,6 +68,7 @@ def render(data: WorkersData, lang: str) -> Group:
         beat = "-" if age is None else relative_time(-age, lang)
         table.add_row(
             Text(visible(engine.host)),
+            t(f"workers.kind.{engine.kind}", lang) if engine.kind in ENGINE_KINDS else "-",
             str(engine.pid),
             _slots_text(engine, state),
             held or "-",

@@ -23,8 +23,10 @@ from jobtui.app import DAEMON_FRESH_SECONDS, JobtuiApp
 from jobtui.engine.db.models import OpRun, Worker
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.engine_kinds import DASHBOARD_ENGINE
 from jobtui.engine.domain.permissions import Actor
-from jobtui.engine.read.listing import JobListing
+from jobtui.engine.read.listing import JobListing, WorkerBeat
+from jobtui.engine.worker.loop import Engine
 from jobtui.i18n import t
 from jobtui.widgets.statusbar import StatusBar
 from tests.support.helpers import status_of
@@ -41,14 +43,14 @@ def watch_rounds(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     """A quick watch (the real interval would make each test wait seconds), and what each round saw."""
     monkeypatch.setattr(app_module, "ENGINE_WATCH_S", 0.1)
     seen: list[str | None] = []
-    real = app_module.live_daemon_host
+    real = app_module.live_daemon
 
-    def counted(listing: JobListing, now: pendulum.DateTime, exclude: str | None = None) -> str | None:
-        host = real(listing, now, exclude)
-        seen.append(host)
-        return host
+    def counted(listing: JobListing, now: pendulum.DateTime, exclude: str | None = None) -> WorkerBeat | None:
+        found = real(listing, now, exclude)
+        seen.append(None if found is None else found.host)
+        return found
 
-    monkeypatch.setattr(app_module, "live_daemon_host", counted)
+    monkeypatch.setattr(app_module, "live_daemon", counted)
     return seen
 
 
@@ -169,3 +171,22 @@ async def test_without_embedding_a_stale_daemon_is_said_and_no_engine_starts(
         await until(pilot, lambda: stale in _label(pilot), "the header to say the daemon went stale")
         await _rounds_pass(pilot, watch_rounds, 2)
         assert app.engine is None and status_of(store, job_id) == "READY"
+
+
+async def test_another_dashboards_engine_is_named_as_such_and_leaves_nothing_stale(
+    store: Store, submit: Submit, watch_rounds: list[str | None], kill_ops: None
+) -> None:
+    """A dashboard open on a database whose jobs another dashboard's engine runs says so (that engine stops
+    when its dashboard closes: it is no daemon); once it closed, this one runs the jobs, nothing stale."""
+    other = Engine(store, kind=DASHBOARD_ENGINE)
+    other.register()
+    job_id = submit(JOB)
+    app = JobtuiApp(store, Actor("tester"), tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        named = t("app.engine_dashboard", "en", host=HOST)
+        await until(pilot, lambda: named in _label(pilot), "the header to name the other dashboard's engine")
+        assert app.engine is None
+        other.mark_stopped()  # its dashboard closes
+        await until(pilot, lambda: status_of(store, job_id) == "FINISHED", RUN_BY_EMBEDDED)
+        await _rounds_pass(pilot, watch_rounds, 2)
+        assert monitor(pilot).engine_label == t("app.engine_embedded", "en")

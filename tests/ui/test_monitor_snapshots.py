@@ -219,7 +219,7 @@ def test_the_workers_view(scene: Store, snap_compare: Any) -> None:
     """`3`: the engine with its slots, jobs held and heartbeat, and the last hour's throughput. Its host
     and pid are the machine's: set to fixed ones, so the picture is the same on every machine."""
     with scene.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE workers SET host = 'vm-01', pid = 4242")
+        conn.exec_driver_sql("UPDATE workers SET host = 'vm-01', pid = 4242, kind = 'daemon'")
 
     async def workers(pilot: Pilot[Any]) -> None:
         await settled(5)(pilot)

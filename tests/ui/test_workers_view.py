@@ -109,3 +109,19 @@ async def test_a_stale_heartbeat_reads_its_age_in_two_units_in_the_dashboards_la
         await pilot.pause(0.1)
         (row,) = [line for line in screen_text(screen).splitlines() if f" {os.getpid()} " in line]
         assert age in row
+
+
+async def test_each_engine_says_whether_it_is_a_daemon_or_a_dashboards(store: Store) -> None:
+    """A dashboard's engine stops when its dashboard closes: the view tells it from a daemon."""
+    engines = {kind: Engine(store, host=f"{kind}-host", kind=kind) for kind in ("daemon", "dashboard")}
+    for engine in engines.values():
+        engine.register()
+    async with app_for(store).run_test(size=(140, 40)) as pilot:
+        screen = monitor(pilot)
+        await pilot.press("3")
+        view = screen.query_one(WorkersView)
+        await until(pilot, lambda: view.data is not None and len(view.data.engines) == 2, "the workers view")
+        await pilot.pause()
+        words = [line.split() for line in screen_text(screen).splitlines()]
+        rows = {first[0]: first[1] for first in words if first and first[0].endswith("-host")}
+        assert rows == {"daemon-host": "daemon", "dashboard-host": "dashboard"}

@@ -250,6 +250,8 @@ class Worker(SQLModel, table=True):
     pid: int
     pid_create_time: float = 0.0
     pid_start: str | None = None  # domain.processes.start_of (migration 0014)
+    # "daemon", "dashboard" (a dashboard's own engine, gone when it closes), None: another (migration 0014).
+    kind: str | None = None
     slots: int = 2
     started_at: datetime | None = _when(nullable=False)
     heartbeat_at: datetime | None = _when(nullable=False)

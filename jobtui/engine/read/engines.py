@@ -26,6 +26,7 @@ class EngineRow:
     started_at: datetime | None
     heartbeat_at: datetime | None
     stopped_at: datetime | None
+    kind: str | None = None  # domain.engine_kinds: a daemon, or a dashboard's (gone when it closes)
 
     def heartbeat_age_s(self, now: datetime) -> float | None:
         return None if self.heartbeat_at is None else max(0.0, (now - self.heartbeat_at).total_seconds())
@@ -49,7 +50,7 @@ class Throughput:
 def engines(listing: JobListing, limit: int = 50) -> list[EngineRow]:
     """The engines registered, the running and most recently heard first."""
     rows = listing.reader.rows(
-        "SELECT id, host, pid, slots, started_at, heartbeat_at, stopped_at FROM workers "
+        "SELECT id, host, pid, slots, started_at, heartbeat_at, stopped_at, kind FROM workers "
         "ORDER BY CASE WHEN stopped_at IS NULL THEN 0 ELSE 1 END, heartbeat_at DESC LIMIT :n",
         {"n": limit},
     )
@@ -66,7 +67,7 @@ def engines(listing: JobListing, limit: int = 50) -> list[EngineRow]:
     ):
         jobs.setdefault(str(worker), []).append((int(job_id), str(status)))
     found = []
-    for worker, host, pid, slots, started, beat, stopped in rows:
+    for worker, host, pid, slots, started, beat, stopped, kind in rows:
         mine = jobs.get(str(worker), [])
         found.append(
             EngineRow(
@@ -79,6 +80,7 @@ def engines(listing: JobListing, limit: int = 50) -> list[EngineRow]:
                 utc_of(started),
                 utc_of(beat),
                 utc_of(stopped),
+                None if kind is None else str(kind),
             )
         )
     return found

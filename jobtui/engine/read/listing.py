@@ -392,13 +392,13 @@ class JobListing:
         """The workers not stopped with a heartbeat since `fresh_since`, newest heartbeat first: the
         candidates for a live daemon (live_daemon decides)."""
         rows = self.reader.rows(
-            "SELECT id, host, pid, pid_create_time, pid_start, heartbeat_at FROM workers "
+            "SELECT id, host, pid, pid_create_time, pid_start, heartbeat_at, kind FROM workers "
             "WHERE stopped_at IS NULL AND heartbeat_at >= :fresh ORDER BY heartbeat_at DESC",
             {"fresh": self.reader.stored_time(fresh_since)},
         )
         return [
-            WorkerBeat(str(id_), str(host), int(pid or 0), float(created or 0.0), utc_of(beat), started)
-            for id_, host, pid, created, started, beat in rows
+            WorkerBeat(str(id_), str(host), int(pid or 0), float(created or 0.0), utc_of(beat), started, kind)
+            for id_, host, pid, created, started, beat, kind in rows
         ]
 
     def daemon_host(
@@ -406,9 +406,15 @@ class JobListing:
     ) -> str | None:
         """The host of the live daemon with the newest heartbeat since `fresh_since` (see live_daemon);
         `this_host` defaults to the name engines here register under."""
-        host = this_host or socket.gethostname()
-        found = live_daemon(self.fresh_workers(fresh_since), host, is_same_process, exclude)
+        found = self.live_engine(fresh_since, exclude, this_host)
         return None if found is None else found.host
+
+    def live_engine(
+        self, fresh_since: datetime, exclude: str | None = None, this_host: str | None = None
+    ) -> WorkerBeat | None:
+        """The worker row of that daemon (its host, and its kind: a dashboard's engine is one too)."""
+        host = this_host or socket.gethostname()
+        return live_daemon(self.fresh_workers(fresh_since), host, is_same_process, exclude)
 
 
 @dataclass(frozen=True)
@@ -421,6 +427,7 @@ class WorkerBeat:
     pid_create_time: float
     heartbeat_at: datetime | None
     pid_start: str | None = None
+    kind: str | None = None  # domain.engine_kinds; None: another (a script's, an older jobtui's)
 
 
 def live_daemon(

@@ -54,14 +54,16 @@ class Engine:
         kill_grace_s: float = 5.0,
         idle_poll_s: float = 1.0,
         fast_lane: bool = True,
+        kind: str | None = None,
     ) -> None:
         """`fast_lane=False` walks every job through the rule-rich path (`walker`, `outcomes`): both write
-        the same rows, and the tests compare them."""
+        the same rows, and the tests compare them. `kind`: what its worker row tells other dashboards it
+        is ("daemon", or "dashboard": the engine of a dashboard, which stops when the dashboard closes)."""
         self.store = store
         self.slots = max(1, workers)
         self.host = host or socket.gethostname()
         self.worker_id = uuid.uuid4().hex
-        self._state = EngineState(store, self.slots, self.host, self.worker_id)
+        self._state = EngineState(store, self.slots, self.host, self.worker_id, kind)
         self.who = self._state.who
         self.heartbeat_s = heartbeat_s
         self.lease_s = lease_s

@@ -37,6 +37,7 @@ def register(state: EngineState) -> pendulum.DateTime:
                 slots=state.slots,
                 pid_create_time=psutil.Process().create_time(),
                 pid_start=start_of(os.getpid()),
+                kind=state.kind,
                 started_at=now,
                 heartbeat_at=now,
             )

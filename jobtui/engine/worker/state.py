@@ -83,10 +83,11 @@ class EngineState:
     """One engine's identity and holdings, shared by the loop, claims, sweeps, the walker and
     supervision."""
 
-    def __init__(self, store: Store, slots: int, host: str, worker_id: str) -> None:
+    def __init__(self, store: Store, slots: int, host: str, worker_id: str, kind: str | None = None) -> None:
         self.store = store
         self.slots = slots
         self.host = host
+        self.kind = kind
         self.worker_id = worker_id
         self.who = f"engine@{host}"
         self.draining = False

@@ -537,8 +537,14 @@ def test_bad_arguments_exit_2(shared: Shared) -> None:
         bad_input(result, flag, "from ")
     bad_input(bad_step, "--step")
     bad_input(bad_when, '"someday" is not a date')
-    bad_input(bad_at, str(later_file), '"someday" is not a date')
-    bad_input(max_before_at, str(later_file))
+    # The file submitted, and the option that gave the wrong date (not the file's field, which it replaced).
+    bad_input(bad_at, str(later_file), 'submit --at "someday" is not a date')
+    bad_input(
+        max_before_at,
+        str(later_file),
+        "submit --max-start 2020-01-01T00:00:00+00:00 is before",
+        "(submit --at +2h)",
+    )
     bad_input(not_an_id)
     bad_input(no_workers, "--workers")
 

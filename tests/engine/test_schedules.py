@@ -373,6 +373,26 @@ def test_a_window_that_never_opened_before_expiry_is_expired(
     assert all(t.status == TaskStatus.CANCELLED for t in tasks_of(store, job_id).values())
 
 
+def test_a_max_start_given_at_submission_is_a_window_jobs_expiry(
+    actions: Actions, engine: Engine, clock: FakeClock, store: Store
+) -> None:
+    """A window job's Max Start Date is its expiry: `--max-start` (an envelope's max_start) replaces the
+    schedule's, counted from the window's start, and is refused when it is not after that start."""
+    nightly = definition(window_def('{ from = "22:00", to = "23:00" }', extra='expires = "+1d"'))
+    job_id = actions.submit(nightly, max_start="+3d")
+    assert job_of(store, job_id).max_start_at == clock.now().add(days=3)
+    clock.set(clock.now().add(days=2, hours=6))  # the schedule's own expiry is past, not the one given
+    engine.tick()
+    assert job_of(store, job_id).status != Status.EXPIRED  # waiting for its window to open
+    clock.set(clock.now().add(days=1))
+    engine.tick()
+    assert job_of(store, job_id).status == Status.EXPIRED
+    with pytest.raises(ValueError, match=r"submit --max-start \S+ is not after the window's start"):
+        actions.submit(
+            nightly, at="+1d", max_start="2026-11-24T00:00", given_as={"max_start": "submit --max-start"}
+        )
+
+
 def test_a_window_that_never_opens_is_refused_at_submission(actions: Actions) -> None:
     with pytest.raises(ValueError, match='"window": never open between'):
         actions.submit(

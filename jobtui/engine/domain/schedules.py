@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
@@ -146,7 +146,8 @@ def resolve(
 ) -> ResolvedSchedule:
     """Turn the definition's schedule text into instants, counting relative forms from `now`.
 
-    `at` and `max_start` override the definition's; `given_as` names where they were given ("--at", an
+    `at` and `max_start` override the definition's (a window's Max Start Date is its expiry: `max_start`
+    replaces that); `given_as` names where they were given ("--at", an
     envelope's `[[jobs]] #2 "at"`), for messages. Raises ValueError naming the field when the dates
     contradict each other, or when the job could never start: its Max Start Date (a window's expiry)
     is already past at submission, so it would expire at once.
@@ -162,10 +163,39 @@ def resolve(
             return _Given(key, label, overridden=True)
         return _Given(key, f'{where} "{key}"', overridden=False)
 
+    def option(key: str, override: str | None) -> str | None:
+        """The option the submission gave `key`'s value with ("submit --at"), when it gave one."""
+        return (given_as or {}).get(key) if override is not None else None
+
+    def parsed(key: str, override: str | None, parse: Callable[[], pendulum.DateTime]) -> pendulum.DateTime:
+        try:
+            return parse()
+        except TimeParseError as exc:
+            named = option(key, override)
+            if named is None:
+                raise
+            raise TimeParseError(f"{named} {exc}") from None
+
+    def named(key: str, override: str | None) -> str:
+        """The date's name in a conflict: the option that gave it, else the definition's field."""
+        given = option(key, override)
+        return f"{definition.source}: {given}" if given else f'{where} "{key}"'
+
     if spec.mode == "window":
         start_text = at or spec.start or "now"
-        start = parse_when(start_text, now, zone)
-        until = _expiry(spec.expires, DEFAULT_EXPIRES["window"], start, now, zone)
+        start = parsed("at", at, lambda: parse_when(start_text, now, zone))
+        if max_start is not None:
+            # A window's Max Start Date is its expiry: given at submission, it replaces the schedule's.
+            until = parsed("max_start", max_start, lambda: parse_max_start(max_start, start, now, zone))
+            if until <= start:
+                raise ValueError(
+                    f"{named('max_start', max_start)} {until.isoformat()} is not after the window's start "
+                    f"{start.isoformat()}"
+                )
+            if until <= now:
+                _refuse_past("the Max Start Date", until, now, field("max_start", max_start), max_start)
+        else:
+            until = _expiry(spec.expires, DEFAULT_EXPIRES["window"], start, now, zone)
         if until <= start:
             raise ValueError(
                 f'{where} "expires" {until.isoformat()} is not after "start" {start.isoformat()}'
@@ -192,14 +222,17 @@ def resolve(
         return ResolvedSchedule(first, until, first, schedule)
 
     at_text = at or spec.at
-    scheduled = parse_when(at_text, now, zone)
+    scheduled = parsed("at", at, lambda: parse_when(at_text, now, zone))
     max_start_text = max_start or spec.max_start
-    max_start_at = parse_max_start(max_start_text, scheduled, now, zone)
+    max_start_at = parsed(
+        "max_start", max_start, lambda: parse_max_start(max_start_text, scheduled, now, zone)
+    )
     if max_start_at < scheduled:
-        raise ValueError(
-            f'{where} "max_start" {max_start_at.isoformat()} is before '
-            f"the scheduled date {scheduled.isoformat()}"
-        )
+        # Each date named where it was given: the file's field, or the option that replaced it.
+        named_at = option("at", at)
+        run_date = f" ({named_at} {at_text.strip()})" if named_at else ""
+        before = f"is before the scheduled date {scheduled.isoformat()}{run_date}"
+        raise ValueError(f"{named('max_start', max_start)} {max_start_at.isoformat()} {before}")
     # The engine expires a job not started by its Max Start Date: one already past would never run. A RUN
     # date in the past with a Max Start Date still ahead is fine: the job runs now. (A past `expires` is
     # not checked here: a fire-and-forget job still runs once then, it only gets no retries.)

@@ -169,7 +169,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "rerun",
         "r",
-        {"en": "Rerun", "es": "Relanzar"},
+        {"en": "Rerun", "es": "Reiniciar"},
         {
             "en": "Run the job again from a step you choose (PRE, RUN or POST), unless it is running",
             "es": "Volver a ejecutar el pase desde el paso que elija (PRE, RUN o POST), salvo en ejecución",

@@ -35,7 +35,7 @@ from jobtui.engine.service.policy import PolicyChanged, policy_change
 from jobtui.i18n import DEFAULT_LANG, t
 from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
-from jobtui.screens.palette import PaletteCommands
+from jobtui.screens.palette import PaletteCommands, listed_commands
 from jobtui.widgets.envelope_tree import EnvelopeTree
 from jobtui.widgets.status_style import use_palette
 from jobtui.widgets.statusbar import StatusBar
@@ -400,7 +400,7 @@ class JobtuiApp(App[int]):
                 yield system._replace(title=t(key, self.lang), help=t(f"{key}_help", self.lang))
         if isinstance(screen, MonitorScreen):
             # Those that may run now; PaletteCommands lists the refused ones after them.
-            for command in screen.palette_commands():
+            for command in listed_commands(screen):
                 if command.refusal is None:
                     yield SystemCommand(command.title, command.help, command.run)
 

@@ -129,6 +129,7 @@ class MonitorScreen(MonitorActions):
         self.tree_envelope_id: int | None = None
         self.tree_job_id: int | None = None
         self._envelope_check: tuple[int | None, str | None] | None = None
+        self.palette_listing: list[PaletteCommand] | None = None  # what the open palette lists
         for command in COMMANDS:
             self._describe_key(command.id, command.label_in(lang))
         # The first window needs no widget, only the terminal's height: it is read while the screen is

@@ -32,11 +32,18 @@ class PaletteCommand:
 
 @runtime_checkable
 class PaletteHost(Protocol):
-    """A screen whose commands the palette lists (the monitor)."""
+    """A screen whose commands the palette lists (the monitor). `palette_listing` is what the open palette
+    lists: read once as it opens (a refusal may take a database read), not again at each key typed."""
 
     lang: str
+    palette_listing: list[PaletteCommand] | None
 
     def palette_commands(self) -> list[PaletteCommand]: ...
+
+
+def listed_commands(host: PaletteHost) -> list[PaletteCommand]:
+    """The host's commands as the open palette lists them (read now when no palette opened yet)."""
+    return host.palette_listing if host.palette_listing is not None else host.palette_commands()
 
 
 class PaletteCommands(SystemCommandsProvider):
@@ -48,11 +55,20 @@ class PaletteCommands(SystemCommandsProvider):
     run comes first whatever was typed.
     """
 
+    async def startup(self) -> None:
+        # The table holds still while the palette is open: what its commands are now, they stay.
+        if isinstance(self.screen, PaletteHost):
+            self.screen.palette_listing = self.screen.palette_commands()
+
+    async def shutdown(self) -> None:
+        if isinstance(self.screen, PaletteHost):
+            self.screen.palette_listing = None
+
     def _refused(self) -> list[PaletteCommand]:
         screen = self.screen
         if not isinstance(screen, PaletteHost):
             return []
-        refused = [command for command in screen.palette_commands() if command.refusal is not None]
+        refused = [command for command in listed_commands(screen) if command.refusal is not None]
         return sorted(refused, key=lambda command: command.title)
 
     def _refused_prompt(self, command: PaletteCommand, title: Content) -> Content:

@@ -19,6 +19,7 @@ from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.commands import BY_ID, COMMANDS
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import ConfirmDialog, HelpScreen
+from jobtui.screens.palette import PaletteCommand
 from jobtui.widgets.keybar import KeyBar
 from jobtui.widgets.status_style import SYMBOLS
 from tests.support.helpers import run_until_status, status_of
@@ -159,6 +160,32 @@ async def test_the_palette_lists_the_commands_the_job_refuses_after_the_others_w
         marked = [title.endswith("· not available") for title in searched]
         assert "Approve (a)  · not available" in searched and "Rerun (r)" in searched
         assert marked == sorted(marked)  # False (may run) before True (refused)
+
+
+async def test_typing_in_the_palette_reads_the_commands_once_as_it_opens(
+    store: Store, submit: Submit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused command's reason may take a database read (an envelope's rollback): over a slow link,
+    each key typed in the palette read them again on the UI thread (twice: the allowed, then the refused)."""
+    job_id = submit(simple("typed"))
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        screen = monitor(pilot)
+        reads: list[int] = []
+        real = screen.palette_commands
+
+        def counted() -> list[PaletteCommand]:
+            reads.append(1)
+            return real()
+
+        monkeypatch.setattr(screen, "palette_commands", counted)
+        entries = await _palette_entries(pilot, "audit")
+        assert "Audit (u)" in entries
+        assert len(reads) == 1
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen is screen, "the monitor")
+        await _palette_entries(pilot, "rerun")  # opened again: read again, once
+        assert len(reads) == 2
 
 
 async def test_choosing_a_refused_command_in_the_palette_says_why_and_does_nothing(

@@ -138,6 +138,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "monitor.db_back": "Database reachable again",
         "bar.db_unreachable": "database unreachable",
         "monitor.no_job_selected": "No job selected",
+        # Only the Spanish is used: English says the engine's own words (the CLI's).
+        "monitor.refused_status": "{action}: job {id} is {status}; allowed from {allowed}",
         "monitor.status_filter": "Status filter: {status}",
         "monitor.attention_on": "Needs attention: the jobs waiting for a person, oldest first "
         "(! again for all)",
@@ -463,6 +465,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "monitor.db_back": "Base de datos accesible de nuevo",
         "bar.db_unreachable": "base de datos inaccesible",
         "monitor.no_job_selected": "Ningún pase seleccionado",
+        "monitor.refused_status": "{action}: el pase {id} está {status}; se permite desde {allowed}",
         "monitor.status_filter": "Filtro de estado: {status}",
         "monitor.attention_on": "Requieren atención: los pases que esperan a una persona, los más antiguos "
         "primero (! otra vez para todos)",

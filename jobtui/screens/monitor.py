@@ -35,8 +35,10 @@ from jobtui.engine.service.commands import (
     job_commands,
     refusal_by_permission,
     refusal_for,
+    status_refusal,
+    statuses_allowing,
 )
-from jobtui.i18n import t
+from jobtui.i18n import DEFAULT_LANG, t
 from jobtui.screens.alerts import Alerter
 from jobtui.screens.bindings import command_bindings, footer_order
 from jobtui.screens.monitor_actions import MonitorActions
@@ -526,7 +528,22 @@ class MonitorScreen(MonitorActions):
             return refusal_by_permission(command, self.backend.actor) or ""
         detail = self.query_one(DetailPane).detail
         job_id, status = (detail.job["id"], detail.job["status"]) if detail is not None else (None, None)
-        return refusal_for(command, self.allowed, job_id, status) or t("monitor.no_job_selected", self.lang)
+        reason = refusal_for(command, self.allowed, job_id, status)
+        if reason is None:
+            return t("monitor.no_job_selected", self.lang)
+        if self.lang == DEFAULT_LANG or job_id is None or status is None:
+            return reason  # the engine's words, as the CLI prints them
+        allowed_from = statuses_allowing(command, status)
+        if allowed_from is None or reason != status_refusal(command, job_id, status):
+            return reason  # refused for something else than its status: the engine's words
+        return t(
+            "monitor.refused_status",
+            self.lang,
+            action=command.label_in(self.lang, self.envelopes_shown),
+            id=job_id,
+            status=status_label(status, self.lang),
+            allowed=", ".join(status_label(state, self.lang) for state in allowed_from),
+        )
 
     def _envelope_rollback_refusal(self) -> str | None:
         """Why `b` in the envelopes view would be refused now (None: it would not): the poller's answer for

@@ -122,8 +122,8 @@ class Walk:
         words = english_in(prompts)
         if words:
             self.found["command palette, all commands"] = words
-        # The finished job's refused commands are listed too, marked in Spanish (the reason is data).
-        assert "Aprobar (a)  · no disponible\napprove: job " in prompts
+        # The finished job's refused commands are listed too, marked in Spanish, and why in Spanish.
+        assert "Aprobar (a)  · no disponible\nAprobar: el pase " in prompts
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(pilot.app.screen, MonitorScreen), "the palette to close")
 

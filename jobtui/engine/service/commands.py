@@ -536,25 +536,36 @@ def refusal_for(
     which also resumes a TRAP_PAUSED job). `job_id` and `status` are the job's, to say so."""
     reasons = [allowed.get(rule) for rule in command.rules]
     if len(reasons) > 1 and all(reasons) and job_id is not None and status is not None:
-        merged = _status_refusal_of_all(command, job_id, status)
+        merged = status_refusal(command, job_id, status)
         if merged is not None:
             return merged
     return next((reason for reason in reasons if reason), None)
 
 
-def _status_refusal_of_all(command: Command, job_id: int, status: str) -> str | None:
+def status_refusal(command: Command, job_id: int, status: str) -> str | None:
     """Every action of `command` refused from `status` by the transition table, as one reason (None when
-    one of them allows it: it was refused for something else, whose reason the service gave)."""
+    one of them allows it: it was refused for something else, whose reason the service gave). For one
+    action, the service's own words (`states.refusal_for_status`)."""
+    allowed_from = statuses_allowing(command, status)
+    if allowed_from is None:
+        return None
+    listed = ", ".join(state.value for state in allowed_from)
+    return f"{display_action(command.id)}: job {job_id} is {status}; allowed from {listed}"
+
+
+def statuses_allowing(command: Command, status: str) -> list[Status] | None:
+    """The statuses `command` works from, in the table's order, when the transition table refuses every
+    action of it from `status` (None when one of them allows it, or `status` is unknown to this version:
+    a newer daemon wrote it). A dashboard says the refusal in its own language from these."""
     try:
         current = Status(status)
     except ValueError:
-        return None  # a status this version does not know (a newer daemon wrote it)
+        return None
     rules = [ACTIONS[rule] for rule in command.rules if rule in ACTIONS]
-    if len(rules) != len(command.rules) or any(current in rule.allowed_from for rule in rules):
+    if not rules or len(rules) != len(command.rules) or any(current in rule.allowed_from for rule in rules):
         return None
     allowed_from = {state for rule in rules for state in rule.allowed_from}
-    listed = ", ".join(state.value for state in Status if state in allowed_from)
-    return f"{display_action(command.id)}: job {job_id} is {status}; allowed from {listed}"
+    return [state for state in Status if state in allowed_from]
 
 
 def refusal_by_permission(command: Command, actor: Actor) -> str | None:

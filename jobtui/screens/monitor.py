@@ -225,6 +225,18 @@ class MonitorScreen(MonitorActions):
     def watched_envelope(self) -> tuple[bool, int | None]:
         return self.envelopes_shown, self.tree_envelope_id
 
+    # The dialogs are not imported before the first paint (they import the engine's models): a dialog is
+    # known by what it has, `subject_job_id` and `subject_now` (DialogScreen).
+
+    def dialog_job(self) -> int | None:
+        subject_job_id = getattr(self.app.screen, "subject_job_id", None)
+        return subject_job_id() if subject_job_id is not None else None
+
+    def dialog_subject_now(self, job_id: int, status: str | None, step: str | None) -> None:
+        subject_now = getattr(self.app.screen, "subject_now", None)
+        if subject_now is not None:
+            subject_now(job_id, status, step)
+
     def table_moves(self) -> int:
         return self._job_table.moves
 

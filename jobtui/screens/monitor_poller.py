@@ -94,9 +94,10 @@ class PollerHost(Protocol):
     """What the poller asks of the screen, and the only way its results get back.
 
     Called on the worker thread (cheap reads of values the UI thread replaces whole): `job_query`,
-    `holds_still`, `watched_envelope`, `table_moves`, `envelope_refusal` (inside `backend.reading()`).
-    Called on the UI thread, through `app.call_from_thread`: `view_state`, `install`, `install_detail`,
-    `install_tasks`, `install_tree`, `append_log`, `db_lost`, `db_back`.
+    `holds_still`, `watched_envelope`, `table_moves`, `envelope_refusal` (inside `backend.reading()`),
+    `dialog_job`. Called on the UI thread, through `app.call_from_thread`: `view_state`, `install`,
+    `install_detail`, `install_tasks`, `install_tree`, `append_log`, `db_lost`, `db_back`,
+    `dialog_subject_now`.
     """
 
     def job_query(self) -> Query: ...
@@ -107,6 +108,14 @@ class PollerHost(Protocol):
 
     def watched_envelope(self) -> tuple[bool, int | None]:
         """Whether the envelopes view is shown, and the envelope under the tree's cursor."""
+        ...
+
+    def dialog_job(self) -> int | None:
+        """The job the open dialog is about, if one is open over the screen."""
+        ...
+
+    def dialog_subject_now(self, job_id: int, status: str | None, step: str | None) -> None:
+        """That job's status and step now (None: gone), for the dialog to show while it is open."""
         ...
 
     def table_moves(self) -> int:
@@ -196,6 +205,7 @@ class Poller:
         # Worker thread: the feed seq alerts were last looked for at (None: not yet, the first look only
         # takes the seq), and when the dashboard opened: what entered a status before that is no news.
         self._alert_seq: int | None = None
+        self._dialog_seen: tuple[int, str | None, str | None] | None = None  # the open dialog's job, as told
         self._opened_at = backend.now()
 
     # -- asked for on the UI thread ---------------------------------------------------------------------
@@ -302,7 +312,13 @@ class Poller:
                 self._lost(exc)
                 continue
             if first is None and self._host.holds_still():
-                continue  # frozen by the operator, or a dialog is open: nothing moves under it
+                # Frozen by the operator, or a dialog is open: nothing moves under it. The dialog's own
+                # job is watched: it may end, or be deleted, while the operator reads the question.
+                try:
+                    self._dialog_step()
+                except ReadFailed as exc:
+                    self._lost(exc)
+                continue
             try:
                 if first is None and self._nothing_new(seq):
                     continue
@@ -359,6 +375,18 @@ class Poller:
             if entered:
                 self._ui(self._host.alert, entered)
         return seq
+
+    def _dialog_step(self) -> None:
+        """Tell the open dialog how its job stands now, when that changed since the last look."""
+        job_id = self._host.dialog_job()
+        if job_id is None:
+            self._dialog_seen = None
+            return
+        row = self._listing.rows_by_id([job_id]).get(job_id)
+        now = (job_id, row.status if row else None, row.step if row else None)
+        if now != self._dialog_seen:
+            self._dialog_seen = now
+            self._ui(self._host.dialog_subject_now, *now)
 
     def _lost(self, exc: ReadFailed) -> None:
         """Worker thread: the database did not answer; say so once, until it is back."""

@@ -21,7 +21,7 @@ from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.commands import BY_ID
 from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.worker.loop import Engine
-from jobtui.screens.dialogs import HelpScreen, NotificationsScreen, ReasonDialog
+from jobtui.screens.dialogs import ConfirmDialog, HelpScreen, NotificationsScreen, ReasonDialog
 from jobtui.widgets.detail import DetailPane, days_text, schedule_text
 from jobtui.widgets.job_table import JobTable
 from jobtui.widgets.statusbar import StatusBar
@@ -138,6 +138,29 @@ async def test_cancel_asks_first_and_no_leaves_the_job_alone(store: Store, submi
         await until(pilot, lambda: pilot.app.screen is not monitor(pilot), "the confirmation")
         await pilot.press("y")
         await until(pilot, lambda: status_of(store, job_id) == "CANCELED", "the cancel")
+
+
+async def test_an_open_dialog_says_when_its_job_changed_or_was_deleted_meanwhile(
+    store: Store, submit: Submit, actions: Actions
+) -> None:
+    """The table holds still under a dialog; the dialog's own job does not: it may be canceled or deleted
+    by someone else while the operator reads the question, and the dialog says so before they answer."""
+    job_id = submit(simple(), at="+1h")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await until(pilot, lambda: monitor(pilot).check_action("cancel", ()) is True)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the confirmation")
+        dialog = pilot.app.screen
+        facts = dialog.query_one(".job-facts", Static)
+        assert "Status Ready" in str(facts.render()) and not facts.has_class("-changed")
+        actions.cancel(job_id)  # another operator, meanwhile
+        await until(pilot, lambda: "Status Canceled" in str(facts.render()), "the dialog to see it")
+        assert "changed while this dialog was open" in str(facts.render()) and facts.has_class("-changed")
+        actions.delete(job_id)
+        await until(pilot, lambda: "no longer exists" in str(facts.render()), "the dialog to see it gone")
+        await pilot.press("y")  # answered anyway: refused, and the dialog closes
+        await until(pilot, lambda: pilot.app.screen is monitor(pilot), "the monitor")
 
 
 async def test_delete_through_its_confirmation(store: Store, submit: Submit, engine: Engine) -> None:

@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from jobtui.engine.domain.text import visible
+from jobtui.engine.service.snapshot import JobSnapshot
 
 ResultT = TypeVar("ResultT")
 
@@ -42,6 +43,27 @@ class DialogScreen(ModalScreen[ResultT]):
             if widget.focusable:
                 self.set_focus(widget)
                 return
+
+    def subject_job(self) -> JobSnapshot | None:
+        """The job this dialog is about (None: an envelope, the queue, nothing)."""
+        job = getattr(self, "job", None)
+        return job if isinstance(job, JobSnapshot) else None
+
+    def subject_job_id(self) -> int | None:
+        job = self.subject_job()
+        return None if job is None else job.id
+
+    def subject_now(self, job_id: int, status: str | None, step: str | None) -> None:
+        """The job this dialog is about changed while it was open (status None: it is gone): its facts
+        line says how it is now, marked. Nothing for a dialog about no job or another one."""
+        from jobtui.screens.dialogs.subject import job_facts_now
+
+        job = self.subject_job()
+        if job is None or job.id != job_id or (status, step) == (job.status, job.step):
+            return
+        for facts in self.query(".job-facts").results(Static):
+            facts.update(job_facts_now(job, status, step, self.lang))
+            facts.add_class("-changed")
 
     def _title(self, text: str) -> Static:
         # Titles name jobs and envelopes: plain text (markup=False), control characters shown.

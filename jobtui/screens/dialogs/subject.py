@@ -30,6 +30,19 @@ def _status(job: JobSnapshot, lang: str) -> str:
         return job.status_label
 
 
+def job_facts_now(job: JobSnapshot, status: str | None, step: str | None, lang: str) -> str:
+    """The facts line of a dialog's job once the job changed while the dialog was open (its status, its
+    step; None: it is gone), saying so: the operator answers about the job as it is now."""
+    if status is None:
+        return t("dialog.subject_gone", lang)
+    try:
+        shown = status_text(status, lang)
+    except ValueError:
+        shown = status
+    facts = t("common.job_facts", lang, project=job.project, status=shown, step=step or job.step)
+    return visible(f"{facts} · {t('dialog.subject_changed', lang)}")
+
+
 def _job_lines(job: JobSnapshot, lang: str) -> list[Static]:
     # markup=False everywhere job data is shown: names come from definition files and may contain "[";
     # and their control characters are shown (visible), never sent to the terminal.

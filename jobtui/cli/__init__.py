@@ -634,7 +634,7 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _submit_envelope(args: argparse.Namespace) -> int:
-    from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, envelope_of_files, load_envelope
+    from jobtui.engine.formats.envelope_file import EnvelopeCorrupt
     from jobtui.engine.service.envelope_actions import EnvelopeActions
 
     if len(args.files) > 1 and not args.envelope:
@@ -643,7 +643,11 @@ def _submit_envelope(args: argparse.Namespace) -> int:
         raise UsageError("submit: --at/--max-start apply to one job; in an envelope file use at/max_start")
     envelopes = EnvelopeActions(_actions(args))
     try:
-        spec = envelope_of_files(args.files, args.envelope) if args.envelope else load_envelope(args.files[0])
+        spec = (
+            envelopes.of_files(args.files, args.envelope)
+            if args.envelope
+            else envelopes.read_file(args.files[0])
+        )
     except EnvelopeCorrupt as problem:
         try:
             envelope_id = envelopes.record_corrupt(problem)

@@ -202,6 +202,30 @@ def test_a_corrupt_envelope_is_stored_with_its_reason_and_runs_nothing(
         envelopes.rollback(envelope_id, "why not")
 
 
+def test_an_envelopes_dates_are_checked_on_the_databases_clock(
+    envelopes: EnvelopeActions, tmp_path: Path, clock: FakeClock
+) -> None:
+    """Submission resolves dates on the database's clock (a shared server's): the file is checked on the
+    same one, so a date past there is this envelope's error at its line, recorded as corrupt, whatever
+    this host's own clock says (the check used it, and submission then refused the job bare)."""
+    clock.set(clock.now().add(years=5))  # the database's clock; this host's is years behind it
+    yesterday = clock.now().subtract(days=1).to_iso8601_string()  # past there, years ahead here
+    (tmp_path / "a.toml").write_text('name = "a"\n[[run]]\nrun = "true"\n')
+    path = tmp_path / "rel.toml"
+    path.write_text(f'envelope = "rel"\n[[jobs]]\nfile = "a.toml"\nat = "{yesterday}"\nmax_start = "+1h"\n')
+    with pytest.raises(EnvelopeCorrupt) as info:
+        envelopes.read_file(str(path))
+    # The RUN date it counts from is what is too old, at its line.
+    assert info.value.reason.startswith(f'{path}:4: [[jobs]] #1 "at": "{yesterday}": the Max Start Date ')
+    assert "(+1h after this RUN date) is already past" in info.value.reason
+    job = tmp_path / "late.toml"
+    job.write_text(
+        f'name = "late"\n[schedule]\nat = "{yesterday}"\nmax_start = "+1h"\n[[run]]\nrun = "true"\n'
+    )
+    with pytest.raises(EnvelopeCorrupt, match="is already past"):
+        envelopes.of_files([str(tmp_path / "a.toml"), str(job)], "adhoc")
+
+
 # -- rollback -----------------------------------------------------------------------------------------
 
 

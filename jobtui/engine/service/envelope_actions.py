@@ -20,7 +20,12 @@ from jobtui.engine.domain.envelopes import ACTIVE_JOB, EnvelopeStatus, derive_st
 from jobtui.engine.domain.states import ACTIONS, ROLLBACK_STEP, OpStatus, Perm, Status, Step, TaskStatus
 from jobtui.engine.errors import Refusal
 from jobtui.engine.formats.definition_file import parse_definition
-from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, EnvelopeSpec
+from jobtui.engine.formats.envelope_file import (
+    EnvelopeCorrupt,
+    EnvelopeSpec,
+    envelope_of_files,
+    load_envelope,
+)
 from jobtui.engine.service.actions import Actions, Refused, RefusedOn, UnknownJob
 from jobtui.engine.service.views import iso, job_json
 from jobtui.engine.worker import chain
@@ -33,6 +38,16 @@ class EnvelopeActions:
         self.actor = actions.actor
 
     # -- submission -----------------------------------------------------------------------------------
+
+    def read_file(self, path: str) -> EnvelopeSpec:
+        """The envelope in `path`, its jobs' dates checked on the database's clock, the one submission
+        resolves them on (a host's own clock may be off the shared server's: a date one of them calls
+        past would be refused at submission, not reported as this file's, at its line)."""
+        return load_envelope(path, self.store.now())
+
+    def of_files(self, paths: list[str], name: str) -> EnvelopeSpec:
+        """`submit a.toml b.toml --envelope NAME`: those files as one envelope, checked as `read_file`."""
+        return envelope_of_files(paths, name, self.store.now())
 
     def submit(self, spec: EnvelopeSpec) -> tuple[int, list[int]]:
         """One envelope, its jobs in chain order: only the first is due; the chain releases the rest."""

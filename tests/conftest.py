@@ -147,8 +147,6 @@ def _kill_op_processes(store: Store) -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
-
-
 @pytest.fixture
 def submit(actions: Actions) -> Callable[..., int]:
     def _submit(text: str, keep: bool = True, **kwargs: str) -> int:
@@ -156,13 +154,3 @@ def submit(actions: Actions) -> Callable[..., int]:
         return actions.submit(definition(text), keep=keep, **kwargs)
 
     return _submit
-
-
-
-
-
-
-
-
-
-

@@ -62,5 +62,3 @@ def describe(shown: Shown, lang: str) -> Text:
     if shown.matching == 0:
         line.append("  " + t("filter.nothing_matches", lang), style="bold reverse")
     return line
-
-

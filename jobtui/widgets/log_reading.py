@@ -22,6 +22,7 @@ FULL_LOG_LINES = 20000
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
+
 class LogText:
     """Bytes of one log, piece by piece, as text a terminal can show: UTF-8 with U+FFFD for what is not
     (a character split between two pieces is kept whole), no control sequences, long lines cut."""

@@ -100,6 +100,7 @@ LIGHT = Palette(
     },
 )
 
+
 class _Current:
     """The palette in use (the app switches it with its theme); `generation` counts the switches, so a
     drawing cached with an older palette is known stale."""

@@ -248,9 +248,7 @@ def test_a_failed_or_cancelled_job_shows_the_progress_where_it_stopped(
     engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
 ) -> None:
     """Not 100 % for a job that did not succeed: the share of its ops that were done."""
-    failed = submit(
-        'name = "half"\n[[pre]]\nrun = "true"\n[[run]]\nrun = "exit 3"\n[[post]]\nrun = "true"\n'
-    )
+    failed = submit('name = "half"\n[[pre]]\nrun = "true"\n[[run]]\nrun = "exit 3"\n[[post]]\nrun = "true"\n')
     # PRE and POST done (POST runs after a failure too), RUN failed: two ops of three.
     assert run_until_status(engine, failed, "ERROR").progress == 66
     gate = tmp_path / "never"

@@ -42,7 +42,7 @@ async def test_stderr_lines_are_marked_and_stdout_lines_are_not(
 ) -> None:
     job_id = submit(
         'name = "mixed"\n[[run]]\n'
-        'run = "echo out-1; sleep 0.1; echo err-1 >&2; printf \'err-2\\\\nerr-3\' >&2; sleep 0.1; '
+        "run = \"echo out-1; sleep 0.1; echo err-1 >&2; printf 'err-2\\\\nerr-3' >&2; sleep 0.1; "
         'echo out-2"\n'
     )
     run_until_ended(engine, job_id)

@@ -64,4 +64,3 @@ async def test_the_envelopes_view_shows_alice_only_the_envelopes_she_may_view(
         shown = [str(node.label) for node in tree.root.children]
         assert any("web-release" in label for label in shown), shown
         assert not any("ops-release" in label for label in shown), shown
-

@@ -25,6 +25,7 @@ async def test_the_steps_table_shows_each_ops_duration(
         f'name = "timed"\n[[pre]]\nname = "quick"\nrun = "true"\n'
         f'[[run]]\nname = "slow"\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
     )
+
     def slow_running() -> bool:
         op = running_op(store, job)
         return op is not None and op.name == "slow" and op.pid is not None

@@ -224,4 +224,3 @@ class DefinitionError(BadInput, ValueError):
     def __reduce__(self) -> tuple[Any, ...]:
         # Keep .errors intact when the error crosses a process boundary.
         return (type(self), (self.errors,))
-

@@ -227,8 +227,7 @@ def parse_when(text: str, now: pendulum.DateTime, tz: str | None = None) -> pend
     if when is None or not EARLIEST <= when < LATEST:
         # Dates near the ends of the calendar overflow later, when a window or a delay is added to them.
         raise TimeParseError(
-            f'"{text}" is outside the calendar jobtui can schedule on '
-            f"({EARLIEST.year} to {LATEST.year - 1})"
+            f'"{text}" is outside the calendar jobtui can schedule on ({EARLIEST.year} to {LATEST.year - 1})'
         ) from None
     return when
 

@@ -1,9 +1,10 @@
 """The `jobtui` command line as a contract: the real console script, run as a subprocess.
 
 Users' scripts depend on the commands, the JSON shapes and the exit codes (0 done, 1 refused with the
-reason on stderr, 2 bad input), so every check here goes through a fresh process, exactly as a script
-would. Each CLI start costs about a second (imports), so independent commands run concurrently and
-read-only checks share one database.
+reason on stderr, 2 bad input), so the contract checks go through a fresh process, exactly as a script
+would. Each CLI start costs about half a second (imports), so independent commands run concurrently and
+read-only checks share one database. Longer sequences of commands (the `cli` fixture) run in this process
+(`InProcessCli`, the same `jobtui.cli.main`): what they check is what the commands do to the jobs.
 """
 
 from __future__ import annotations
@@ -370,7 +371,9 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Shared:
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
-    return make_cli(tmp_path / "cli")
+    """Sequences of commands on a database of their own, in this process (`InProcessCli`): what they do to
+    the jobs. The contract checks above (`shared`) and the daemon's below run the console script."""
+    return make_cli(tmp_path / "cli", in_process=True)
 
 
 # -- submission and listing ----------------------------------------------------------------------------------

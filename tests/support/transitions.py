@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
 from jobtui.engine.db.models import OpRun
@@ -47,15 +48,30 @@ def snapshot(store: Store) -> dict[str, Any]:
     refusal records check them)."""
     rows: dict[str, Any] = {}
     with store.engine.connect() as conn:
+        for table, sql in _table_reads(conn).items():
+            rows[table] = [tuple(r) for r in conn.execute(text(sql))]
+    rows["log files"] = {p.name: p.read_bytes() for p in sorted(store.log_dir.iterdir())}
+    return rows
+
+
+# Every test database is at the schema's head: the tables and their keys are looked up once a backend
+# (reflection costs PostgreSQL tens of catalog queries, and a test takes dozens of snapshots).
+_TABLE_READS: dict[str, dict[str, str]] = {}
+
+
+def _table_reads(conn: Connection) -> dict[str, str]:
+    """Table → the SELECT that reads all its rows in a stable order."""
+    backend = conn.dialect.name
+    if backend not in _TABLE_READS:
         inspector = sa_inspect(conn)
+        reads = {}
         for table in sorted(inspector.get_table_names()):
             keys = inspector.get_pk_constraint(table)["constrained_columns"] or ["1"]
             order = ", ".join(f'"{k}"' if k != "1" else k for k in keys)
             where = " WHERE NOT refused" if table == "audit" else ""
-            sql = f'SELECT * FROM "{table}"{where} ORDER BY {order}'
-            rows[table] = [tuple(r) for r in conn.execute(text(sql))]
-    rows["log files"] = {p.name: p.read_bytes() for p in sorted(store.log_dir.iterdir())}
-    return rows
+            reads[table] = f'SELECT * FROM "{table}"{where} ORDER BY {order}'
+        _TABLE_READS[backend] = reads
+    return _TABLE_READS[backend]
 
 
 def query(store: Store, sql: str, *params: object) -> list[tuple[Any, ...]]:

@@ -207,30 +207,6 @@ async def test_choosing_a_refused_command_in_the_palette_says_why_and_does_nothi
         assert status_of(store, job_id) == "FINISHED"
 
 
-async def test_a_key_refused_for_the_jobs_status_says_why_in_the_dashboards_language(
-    store: Store, submit: Submit, engine: Engine
-) -> None:
-    """The Spanish dashboard said why in English, with status codes ("approve: job 1 is FINISHED; allowed
-    from APPROVAL"), the CLI's words; it says it in Spanish, the statuses as its table shows them."""
-    job_id = submit(simple("done"))
-    run_until_status(engine, job_id, "FINISHED")
-    async with app_for(store, lang="es").run_test(size=SIZE) as pilot:
-        await select_job(pilot, job_id)
-        screen = monitor(pilot)
-        await until(pilot, lambda: screen.check_action("approve", ()) is None, "approve dimmed")
-        await pilot.press("a")
-        await until(pilot, lambda: len(pilot.app._notifications) > 0, "the refusal")
-        refusal = list(pilot.app._notifications)[-1]
-        assert (
-            refusal.message
-            == f"Aprobar: el pase {job_id} está Finalizado; se permite desde Pendiente de aprobación"
-        )
-        # `t` is three actions (retry, skip, abort): every status they work from, once each.
-        assert screen.refusal("trap") == (
-            f"Captura: el pase {job_id} está Finalizado; se permite desde Capturado, Capturado en pausa"
-        )
-
-
 async def test_in_the_envelopes_view_the_palette_says_why_an_envelope_may_not_be_rolled_back(
     store: Store, actions: Actions, engine: Engine, tmp_path: Path
 ) -> None:
@@ -268,6 +244,8 @@ async def test_the_queue_keys_are_dimmed_and_refused_without_the_queue_admin_rig
 
 
 async def test_a_refused_job_key_is_titled_as_a_refusal(store: Store, submit: Submit, engine: Engine) -> None:
+    """And says why in the dashboard's language: the Spanish one said it in English, with status codes
+    ("approve: job 1 is FINISHED; allowed from APPROVAL", the CLI's words)."""
     job_id = submit(simple("done"))
     run_until_status(engine, job_id, "FINISHED")
     async with app_for(store, lang="es").run_test(size=SIZE) as pilot:
@@ -276,7 +254,14 @@ async def test_a_refused_job_key_is_titled_as_a_refusal(store: Store, submit: Su
         await until(pilot, lambda: len(pilot.app._notifications) > 0, "the refusal")
         refusal = list(pilot.app._notifications)[-1]
         assert refusal.title == f"No permitido: {BY_ID['approve'].label['es']}"
-        assert "Finalizado" in refusal.message and status_of(store, job_id) == "FINISHED"
+        assert refusal.message == (
+            f"Aprobar: el pase {job_id} está Finalizado; se permite desde Pendiente de aprobación"
+        )
+        assert status_of(store, job_id) == "FINISHED"
+        # `t` is three actions (retry, skip, abort): every status they work from, once each.
+        assert monitor(pilot).refusal("trap") == (
+            f"Captura: el pase {job_id} está Finalizado; se permite desde Capturado, Capturado en pausa"
+        )
 
 
 async def test_clearing_the_queue_says_how_many_jobs_it_canceled(store: Store, submit: Submit) -> None:

@@ -37,7 +37,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "common.error": "Error: {message}",
         "common.job": "Job #{id} · {name}",
         "common.job_facts": "Project {project} · Status {status} · Step {step}",
-        "dialog.subject_changed": "changed while this dialog was open",
+        "dialog.subject_changed": "changed meanwhile",
         "dialog.subject_gone": "This job no longer exists (deleted while this dialog was open)",
         # ConfirmDialog, plus ready-made titles/messages for the actions that use it.
         "confirm.hint": "y = yes · n / Esc = no · Enter = focused button",
@@ -370,7 +370,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "common.error": "Error: {message}",
         "common.job": "Pase #{id} · {name}",
         "common.job_facts": "Proyecto {project} · Estado {status} · Paso {step}",
-        "dialog.subject_changed": "cambió con este diálogo abierto",
+        "dialog.subject_changed": "cambió mientras tanto",
         "dialog.subject_gone": "Este pase ya no existe (se borró con este diálogo abierto)",
         "confirm.hint": "y = sí · n / Esc = no · Intro = botón seleccionado",
         "confirm.reject": "¿Rechazar este pase?",

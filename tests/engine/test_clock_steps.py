@@ -13,7 +13,6 @@ import psutil._pslinux
 import pytest
 
 from jobtui.engine.db.store import Store
-from jobtui.engine.domain import processes
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.read.listing import JobListing
 from jobtui.engine.worker.loop import Engine
@@ -70,8 +69,6 @@ def _step_the_boot_time(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None
     before = psutil.Process().create_time()
     stepped = psutil.boot_time() + seconds
     monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: stepped)
-    processes._boot_time.cache_clear()
-    monkeypatch.setattr(processes, "_boot_time", lambda: stepped)
     assert abs(psutil.Process().create_time() - before - seconds) < 0.01  # as psutil sees every process now
 
 

@@ -11,7 +11,6 @@ time by whole seconds, and a live engine would read as gone."""
 from __future__ import annotations
 
 import functools
-import os
 
 import psutil
 
@@ -43,20 +42,6 @@ def is_unreaped_process(pid: int, create_time: float, start: str | None = None) 
         return abs(psutil.Process(pid).create_time() - create_time) < CREATE_TIME_TOLERANCE_S
     except psutil.Error:
         return False
-
-
-def create_time_of(pid: int) -> float:
-    """When process `pid` started, as psutil's `create_time` says it (0.0 when it is gone). On Linux one
-    read of /proc/<pid>/stat: the engine asks it of every op it spawns."""
-    stat = _stat_fields(pid)
-    if stat is not None:
-        with_ticks = _ticks_in(stat)
-        if with_ticks is not None:
-            return with_ticks / _clock_ticks() + _boot_time()
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return 0.0
 
 
 def start_of(pid: int) -> str | None:
@@ -95,13 +80,3 @@ def _ticks_in(stat: list[bytes]) -> int | None:
 def _start_in(stat: list[bytes]) -> str | None:
     ticks = _ticks_in(stat)
     return None if ticks is None else f"{boot_id()}:{ticks}"
-
-
-@functools.cache
-def _clock_ticks() -> int:
-    return os.sysconf("SC_CLK_TCK")
-
-
-@functools.cache
-def _boot_time() -> float:
-    return psutil.boot_time()

@@ -21,6 +21,8 @@ from tests.support.ops_running import log_holds, wait_op_started
 
 BACKENDS = ("sqlite", "postgresql")
 Submit = Callable[..., int]
+# An op that runs until the test creates the file {gate}.
+LONG = 'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
 
 
 @pytest.mark.parametrize("step_hours", [1, -1])
@@ -28,7 +30,7 @@ def test_a_wall_clock_step_does_not_make_a_healthy_engine_lost(
     store: Store, submit: Submit, clock: FakeClock, tmp_path: Path, step_hours: int
 ) -> None:
     gate = tmp_path / "go"
-    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    job_id = submit(LONG.format(gate=gate))
     first, second = Engine(store, host="host-a"), Engine(store, host="host-b")
     try:
         wait_op_started(first, store, job_id)
@@ -49,7 +51,7 @@ def test_an_engine_silent_for_longer_than_its_lease_is_still_lost(
     store: Store, submit: Submit, clock: FakeClock, tmp_path: Path
 ) -> None:
     gate = tmp_path / "go"
-    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    job_id = submit(LONG.format(gate=gate))
     first, second = Engine(store, host="host-a"), Engine(store, host="host-b")
     try:
         wait_op_started(first, store, job_id)
@@ -70,9 +72,6 @@ def _step_the_boot_time(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None
     stepped = psutil.boot_time() + seconds
     monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: stepped)
     assert abs(psutil.Process().create_time() - before - seconds) < 0.01  # as psutil sees every process now
-
-
-LONG = 'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
 
 
 @pytest.mark.parametrize("step_s", [1.0, -1.0])

@@ -8,6 +8,8 @@ KeyError so a typo fails the tests instead of showing a blank.
 
 from __future__ import annotations
 
+from jobtui.engine.domain import reasons
+from jobtui.engine.domain.reasons import Reason
 from jobtui.engine.domain.states import status_label
 
 __all__ = [
@@ -141,7 +143,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.db_unreachable": "database unreachable",
         "monitor.no_job_selected": "No job selected",
         # Only the Spanish is used: English says the engine's own words (the CLI's).
-        "monitor.refused_status": "{action}: job {id} is {status}; allowed from {allowed}",
         "monitor.status_filter": "Status filter: {status}",
         "monitor.attention_on": "Needs attention: the jobs waiting for a person, oldest first "
         "(! again for all)",
@@ -469,7 +470,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "monitor.db_back": "Base de datos accesible de nuevo",
         "bar.db_unreachable": "base de datos inaccesible",
         "monitor.no_job_selected": "Ningún pase seleccionado",
-        "monitor.refused_status": "{action}: el pase {id} está {status}; se permite desde {allowed}",
         "monitor.status_filter": "Filtro de estado: {status}",
         "monitor.attention_on": "Requieren atención: los pases que esperan a una persona, los más antiguos "
         "primero (! otra vez para todos)",
@@ -690,6 +690,29 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+# A refusal in another language than English, by its kind (domain/reasons.py). English needs none: it
+# says the engine's own words, as the CLI prints them.
+REFUSALS: dict[str, dict[str, str]] = {
+    "es": {
+        "status": "{action}: el pase {job} está {status}; se permite desde {allowed}",
+        "permission": "{action}: {user} no tiene el permiso {permission} en el proyecto {project}",
+        "not_approver": "{action}: {user} no tiene el permiso {permission} en el proyecto {project} "
+        "ni está entre los aprobadores del pase",
+        "no_rollback_work": "{action}: el pase {job} no tiene operaciones terminadas con orden de rollback",
+        "run_started": "{action}: el pase {job} ya empezó su paso RUN",
+        "later_job_ran": "{action}: el pase {later} ({later_name}) del proyecto {project} se ha "
+        "ejecutado después del fallo del pase {job}; reinicie ese en su lugar",
+        "envelope_status": "{action}: el sobre {envelope} ({name}) está {status}",
+        "envelope_busy": "{action}: el sobre {envelope} ({name}) aún tiene pases en cola o en curso; "
+        "espere a que terminen o cancele el sobre",
+        "envelope_no_rollback_work": "{action}: el sobre {envelope} ({name}) no tiene operaciones "
+        "terminadas con orden de rollback",
+        "envelope_newer": "{action}: el sobre {newer} ({newer_name}) del proyecto {project} es más "
+        "reciente y no se ha deshecho; haga primero su rollback",
+    },
+}
+
+
 def t(key: str, lang: str = DEFAULT_LANG, **fmt: object) -> str:
     """The text for `key` in `lang`, formatted with `fmt`; English when `lang` lacks it."""
     english = MESSAGES[DEFAULT_LANG]
@@ -699,6 +722,24 @@ def t(key: str, lang: str = DEFAULT_LANG, **fmt: object) -> str:
             raise KeyError(f"unknown text key {key!r}")
         text = english[key]
     return text.format(**fmt)
+
+
+def refusal_text(reason: str, lang: str, action: str) -> str:
+    """A refusal as `lang` says it. English: the engine's own words, as the CLI prints them. Another
+    language: its sentence for the reason's kind, with `action` (the refused command's title in `lang`)
+    and the statuses by their labels; a reason without a kind it knows keeps the engine's words."""
+    if lang == DEFAULT_LANG or not isinstance(reason, Reason):
+        return reason
+    sentence = REFUSALS.get(lang, {}).get(reason.kind)
+    if sentence is None:
+        return reason
+    facts = {**reason.facts, "action": action}
+    if reason.kind == reasons.STATUS:
+        facts["status"] = status_label(facts["status"], lang)
+        facts["allowed"] = ", ".join(status_label(status, lang) for status in facts["allowed"])
+    elif reason.kind == reasons.ENVELOPE_STATUS:
+        facts["status"] = envelope_status_text(facts["status"], lang)
+    return sentence.format(**facts)
 
 
 def status_text(code: str, lang: str = DEFAULT_LANG) -> str:

@@ -35,10 +35,8 @@ from jobtui.engine.service.commands import (
     job_commands,
     refusal_by_permission,
     refusal_for,
-    status_refusal,
-    statuses_allowing,
 )
-from jobtui.i18n import DEFAULT_LANG, t
+from jobtui.i18n import refusal_text, t
 from jobtui.screens.alerts import Alerter
 from jobtui.screens.bindings import command_bindings, footer_order
 from jobtui.screens.monitor_actions import MonitorActions
@@ -537,25 +535,17 @@ class MonitorScreen(MonitorActions):
     def refusal(self, key: str) -> str:
         command = BY_ID[key]
         if command.acts is Acts.QUEUE:
-            return refusal_by_permission(command, self.backend.actor) or ""
+            return self.say_refusal(refusal_by_permission(command, self.backend.actor) or "", key)
         detail = self.query_one(DetailPane).detail
         job_id, status = (detail.job["id"], detail.job["status"]) if detail is not None else (None, None)
         reason = refusal_for(command, self.allowed, job_id, status)
         if reason is None:
             return t("monitor.no_job_selected", self.lang)
-        if self.lang == DEFAULT_LANG or job_id is None or status is None:
-            return reason  # the engine's words, as the CLI prints them
-        allowed_from = statuses_allowing(command, status)
-        if allowed_from is None or reason != status_refusal(command, job_id, status):
-            return reason  # refused for something else than its status: the engine's words
-        return t(
-            "monitor.refused_status",
-            self.lang,
-            action=command.label_in(self.lang, self.envelopes_shown),
-            id=job_id,
-            status=status_label(status, self.lang),
-            allowed=", ".join(status_label(state, self.lang) for state in allowed_from),
-        )
+        return self.say_refusal(reason, key)
+
+    def say_refusal(self, reason: str, command_id: str) -> str:
+        """The engine's reason for refusing a command, in this dashboard's language."""
+        return refusal_text(reason, self.lang, BY_ID[command_id].label_in(self.lang, self.envelopes_shown))
 
     def _envelope_rollback_refusal(self) -> str | None:
         """Why `b` in the envelopes view would be refused now (None: it would not): the poller's answer for
@@ -564,12 +554,14 @@ class MonitorScreen(MonitorActions):
         if envelope_id is None:
             return t("monitor.no_envelope_selected", self.lang)
         if self._envelope_check is not None and self._envelope_check[0] == envelope_id:
-            return self._envelope_check[1]
-        try:
-            with self.backend.reading():
-                return self.envelope_refusal(envelope_id)
-        except ReadFailed as exc:
-            return f"{t('monitor.db_error', self.lang)}: {exc.orig}"
+            refused = self._envelope_check[1]
+        else:
+            try:
+                with self.backend.reading():
+                    refused = self.envelope_refusal(envelope_id)
+            except ReadFailed as exc:
+                return f"{t('monitor.db_error', self.lang)}: {exc.orig}"
+        return None if refused is None else self.say_refusal(refused, "rollback")
 
     def palette_commands(self) -> list[PaletteCommand]:
         """The registry's commands as the palette lists them, titled with the keys that run them now. Those

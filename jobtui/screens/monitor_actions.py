@@ -51,6 +51,8 @@ class MonitorActions(Screen[None]):
 
         def refusal(self, key: str) -> str: ...
 
+        def say_refusal(self, reason: str, command_id: str) -> str: ...
+
         def _db_error(self, exc: ReadFailed) -> None: ...
 
         def _catch_up_with_cursor(self) -> None: ...
@@ -94,13 +96,15 @@ class MonitorActions(Screen[None]):
     def perform(self, done: str | Callable[[Any], str], call: Any, *args: Any, command: str) -> None:
         """Run an engine action off the UI thread. Done: a notification saying so (`done`, or `done` of
         what the action returned). Refused: a notification titled as a refusal, with the reason."""
+        from jobtui.engine.domain.reasons import reason_of
         from jobtui.engine.errors import JobtuiError
 
         try:
             result = call(*args)
         except (JobtuiError, ValueError) as exc:
+            said = self.say_refusal(reason_of(exc), command)
             self.app.call_from_thread(
-                self.notify, str(exc), title=self._refused_title(command), severity="error", timeout=8
+                self.notify, said, title=self._refused_title(command), severity="error", timeout=8
             )
         else:
             label = done(result) if callable(done) else done
@@ -275,7 +279,11 @@ class MonitorActions(Screen[None]):
             self._db_error(exc)
             return
         if refused is not None:
-            self.notify(refused, title=self._refused_title("rollback"), severity="warning")
+            self.notify(
+                self.say_refusal(refused, "rollback"),
+                title=self._refused_title("rollback"),
+                severity="warning",
+            )
             return
         if facts is None:
             self.notify(t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
@@ -327,6 +335,7 @@ class MonitorActions(Screen[None]):
                 self.notify(t("monitor.not_in_envelope", self.lang, id=job_id), severity="warning")
             return
         from jobtui.engine.domain.permissions import PermissionRefused
+        from jobtui.engine.domain.reasons import reason_of
         from jobtui.engine.service.actions import UnknownJob
 
         try:
@@ -338,7 +347,8 @@ class MonitorActions(Screen[None]):
             self.notify(t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
             return
         except PermissionRefused as exc:
-            self.notify(str(exc), title=self._refused_title("notifications"), severity="warning")
+            said = self.say_refusal(reason_of(exc), "notifications")
+            self.notify(said, title=self._refused_title("notifications"), severity="warning")
             return
         except ReadFailed as exc:
             self._db_error(exc)

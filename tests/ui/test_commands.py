@@ -243,6 +243,28 @@ async def test_the_queue_keys_are_dimmed_and_refused_without_the_queue_admin_rig
         assert "olga lacks action.queue.admin" in refusal.message
 
 
+async def test_the_spanish_dashboard_says_a_missing_right_in_spanish(store: Store, submit: Submit) -> None:
+    """It said the engine's English ("delete: olga lacks action.job.delete on project default")."""
+    job_id = submit(simple("queued"))
+    olga = Actor("olga", parse_policy(VIEWER_POLICY, "policy.toml"))
+    app = JobtuiApp(store, olga, embedded=False, tz="UTC", lang="es")
+    async with app.run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await pilot.press("P")
+        await until(pilot, lambda: len(app._notifications) > 0, "the refusal")
+        assert list(app._notifications)[-1].message == (
+            "Pausar cola: olga no tiene el permiso action.queue.admin en el proyecto *"
+        )
+        screen = monitor(pilot)
+        assert screen.refusal("delete") == (
+            "Borrar: olga no tiene el permiso action.job.delete en el proyecto default"
+        )
+        assert screen.refusal("approve") == (
+            "Aprobar: olga no tiene el permiso action.job.approve_all en el proyecto default "
+            "ni está entre los aprobadores del pase"
+        )
+
+
 async def test_a_refused_job_key_is_titled_as_a_refusal(store: Store, submit: Submit, engine: Engine) -> None:
     """And says why in the dashboard's language: the Spanish one said it in English, with status codes
     ("approve: job 1 is FINISHED; allowed from APPROVAL", the CLI's words)."""
@@ -261,6 +283,13 @@ async def test_a_refused_job_key_is_titled_as_a_refusal(store: Store, submit: Su
         # `t` is three actions (retry, skip, abort): every status they work from, once each.
         assert monitor(pilot).refusal("trap") == (
             f"Captura: el pase {job_id} está Finalizado; se permite desde Capturado, Capturado en pausa"
+        )
+        # Refused by the engine when the action runs (the footer's state was older): said the same way.
+        monitor(pilot).perform("-", monitor(pilot).actions.reschedule, job_id, "+1h", command="reschedule")
+        await until(pilot, lambda: len(pilot.app._notifications) > 1, "the engine's refusal")
+        assert list(pilot.app._notifications)[-1].message == (
+            f"Replanificar: el pase {job_id} está Finalizado; "
+            "se permite desde Listo, Pendiente de aprobación, Expirado"
         )
 
 

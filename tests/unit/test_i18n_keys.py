@@ -4,12 +4,14 @@ moment a user presses the key that shows it."""
 from __future__ import annotations
 
 import ast
+import string
 from pathlib import Path
 
 import pytest
 
 import jobtui
-from jobtui.i18n import MESSAGES
+from jobtui.engine.domain import reasons
+from jobtui.i18n import MESSAGES, REFUSALS
 
 PACKAGE = Path(jobtui.__file__).parent
 LANGS = ("en", "es")
@@ -60,6 +62,16 @@ def test_every_formatted_key_prefix_has_keys(lang: str) -> None:
 
 def test_both_languages_have_the_same_keys() -> None:
     assert set(MESSAGES["en"]) ^ set(MESSAGES["es"]) == set()
+
+
+@pytest.mark.parametrize("kind", sorted(reasons.FACTS))
+def test_spanish_says_every_kind_of_refusal_from_its_facts(kind: str) -> None:
+    """A refusal the engine gives in a kind Spanish has no sentence for reaches a Spanish operator in English;
+    a sentence naming a fact its kind does not carry raises KeyError when the key is pressed."""
+    sentence = REFUSALS["es"][kind]
+    named = {field for _, field, _, _ in string.Formatter().parse(sentence) if field}
+    assert named <= reasons.FACTS[kind]
+    assert {"action"} < named
 
 
 def test_the_audit_title_exists() -> None:

@@ -10,6 +10,8 @@ import pwd
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from jobtui.engine.domain import reasons
+from jobtui.engine.domain.reasons import Reason
 from jobtui.engine.domain.states import Perm
 from jobtui.engine.errors import Refusal
 
@@ -95,6 +97,14 @@ class Actor:
 
     def require(self, action: str, permission: Perm | str, project: str) -> None:
         if not self.may(permission, project):
+            value = Perm(permission).value
             raise PermissionRefused(
-                f"{action}: {self.user} lacks {Perm(permission).value} on project {project}"
+                Reason(
+                    f"{action}: {self.user} lacks {value} on project {project}",
+                    reasons.PERMISSION,
+                    action=action,
+                    user=self.user,
+                    permission=value,
+                    project=project,
+                )
             )

@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from jobtui.engine.domain import reasons
+from jobtui.engine.domain.reasons import Reason
+
 
 class Status(StrEnum):
     READY = "READY"
@@ -293,8 +296,16 @@ def refusal_for_status(action: str, job_id: int, status: Status) -> str | None:
     rule = ACTIONS[action]
     if status in rule.allowed_from:
         return None
-    allowed = ", ".join(s.value for s in Status if s in rule.allowed_from)
-    return f"{display_action(action)}: job {job_id} is {status.value}; allowed from {allowed}"
+    allowed = tuple(s.value for s in Status if s in rule.allowed_from)
+    name = display_action(action)
+    return Reason(
+        f"{name}: job {job_id} is {status.value}; allowed from {', '.join(allowed)}",
+        reasons.STATUS,
+        action=name,
+        job=job_id,
+        status=status.value,
+        allowed=allowed,
+    )
 
 
 def display_action(action: str) -> str:

@@ -34,10 +34,11 @@ from jobtui.engine.db.models import (
     Task,
 )
 from jobtui.engine.db.store import Store, act_for
-from jobtui.engine.domain import schedules
+from jobtui.engine.domain import reasons, schedules
 from jobtui.engine.domain.definitions import Definition
 from jobtui.engine.domain.permissions import Actor, PermissionRefused
 from jobtui.engine.domain.processes import is_same_process
+from jobtui.engine.domain.reasons import Reason
 from jobtui.engine.domain.states import (
     ACTIONS,
     LIVE_STATUSES,
@@ -167,12 +168,24 @@ class Actions:
         if action in ("approve", "reject"):
             approvers = pipeline.definition_of(job).approvers
             if not self.actor.may_approve(job.project, approvers):
-                return (
+                return Reason(
                     f"{name}: {self.actor.user} lacks {Perm.APPROVE_ALL.value} on project {job.project} "
-                    "and is not a listed approver"
+                    "and is not a listed approver",
+                    reasons.NOT_APPROVER,
+                    action=name,
+                    user=self.actor.user,
+                    permission=Perm.APPROVE_ALL.value,
+                    project=job.project,
                 )
         elif not self.actor.may(rule.permission, job.project):
-            return f"{name}: {self.actor.user} lacks {rule.permission.value} on project {job.project}"
+            return Reason(
+                f"{name}: {self.actor.user} lacks {rule.permission.value} on project {job.project}",
+                reasons.PERMISSION,
+                action=name,
+                user=self.actor.user,
+                permission=rule.permission.value,
+                project=job.project,
+            )
         assert job.id is not None
         by_status = refusal_for_status(action, job.id, Status(job.status))
         if by_status:
@@ -182,15 +195,31 @@ class Actions:
     def _extra_refusal(self, s: Session, action: str, job: Job) -> str | None:
         name = display_action(action)
         if action == "rollback" and not pipeline.has_rollback_work(s, job):
-            return f"{name}: job {job.id} has no completed ops with a rollback command"
+            return Reason(
+                f"{name}: job {job.id} has no completed ops with a rollback command",
+                reasons.NO_ROLLBACK_WORK,
+                action=name,
+                job=job.id,
+            )
         if action == "reschedule" and job.run_started_at is not None:
-            return f"{name}: job {job.id} has already started its RUN step"
+            return Reason(
+                f"{name}: job {job.id} has already started its RUN step",
+                reasons.RUN_STARTED,
+                action=name,
+                job=job.id,
+            )
         if action == "retry":
             later = self._later_job_of_project(s, job)
             if later is not None:
-                return (
+                return Reason(
                     f"{name}: job {later.id} ({later.name}) of project {job.project} has run since "
-                    f"job {job.id} failed; rerun it instead"
+                    f"job {job.id} failed; rerun it instead",
+                    reasons.LATER_JOB_RAN,
+                    action=name,
+                    job=job.id,
+                    later=later.id,
+                    later_name=later.name,
+                    project=job.project,
                 )
         return None
 

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from jobtui.engine.domain import reasons
 from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.domain.reasons import Reason
 from jobtui.engine.domain.states import ACTIONS, Perm, Status, display_action
 
 
@@ -549,8 +551,16 @@ def status_refusal(command: Command, job_id: int, status: str) -> str | None:
     allowed_from = statuses_allowing(command, status)
     if allowed_from is None:
         return None
-    listed = ", ".join(state.value for state in allowed_from)
-    return f"{display_action(command.id)}: job {job_id} is {status}; allowed from {listed}"
+    listed = tuple(state.value for state in allowed_from)
+    name = display_action(command.id)
+    return Reason(
+        f"{name}: job {job_id} is {status}; allowed from {', '.join(listed)}",
+        reasons.STATUS,
+        action=name,
+        job=job_id,
+        status=status,
+        allowed=listed,
+    )
 
 
 def statuses_allowing(command: Command, status: str) -> list[Status] | None:
@@ -573,4 +583,12 @@ def refusal_by_permission(command: Command, actor: Actor) -> str | None:
     refuses the same way when it is run (`Actor.require`)."""
     if command.permission is None or actor.may(command.permission, "*"):
         return None
-    return f"{command.label['en'].lower()}: {actor.user} lacks {command.permission.value} on project *"
+    name = command.label["en"].lower()
+    return Reason(
+        f"{name}: {actor.user} lacks {command.permission.value} on project *",
+        reasons.PERMISSION,
+        action=name,
+        user=actor.user,
+        permission=command.permission.value,
+        project="*",
+    )

@@ -16,7 +16,9 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import AUDIT, OP_RUNS, Envelope, Job, Notification, OpRun, Task
+from jobtui.engine.domain import reasons
 from jobtui.engine.domain.envelopes import ACTIVE_JOB, EnvelopeStatus, derive_status
+from jobtui.engine.domain.reasons import Reason
 from jobtui.engine.domain.states import ACTIONS, ROLLBACK_STEP, OpStatus, Perm, Status, Step, TaskStatus
 from jobtui.engine.errors import Refusal
 from jobtui.engine.formats.definition_file import parse_definition
@@ -136,7 +138,16 @@ class EnvelopeActions:
                 EnvelopeStatus.CANCELLED,
                 EnvelopeStatus.ROLLEDBACK,
             ):
-                raise Refused(f"envelope-cancel: envelope {envelope_id} is {envelope.status}")
+                raise Refused(
+                    Reason(
+                        f"envelope-cancel: envelope {envelope_id} is {envelope.status}",
+                        reasons.ENVELOPE_STATUS,
+                        action="envelope-cancel",
+                        envelope=envelope_id,
+                        name=envelope.name,
+                        status=envelope.status,
+                    )
+                )
             cancelable = ACTIONS["cancel"].allowed_from
             jobs = chain.chain_of(s, envelope_id)
             open_ids = [job.id or 0 for job in jobs if Status(job.status) in cancelable]
@@ -155,23 +166,47 @@ class EnvelopeActions:
 
     def refusal(self, s: Session, envelope: Envelope) -> str | None:
         """Why the envelope may not be rolled back now, or None (the dashboard enables `b` from this)."""
-        name = f"envelope-rollback: envelope {envelope.id} ({envelope.name})"
+        action = "envelope-rollback"
+        name = f"{action}: envelope {envelope.id} ({envelope.name})"
+        facts = {"action": action, "envelope": envelope.id, "name": envelope.name}
         if not self.actor.may(Perm.ROLLBACK, envelope.project):
             who = self.actor.user
-            return f"envelope-rollback: {who} lacks {Perm.ROLLBACK.value} on project {envelope.project}"
+            return Reason(
+                f"{action}: {who} lacks {Perm.ROLLBACK.value} on project {envelope.project}",
+                reasons.PERMISSION,
+                action=action,
+                user=who,
+                permission=Perm.ROLLBACK.value,
+                project=envelope.project,
+            )
         if envelope.status in (EnvelopeStatus.CORRUPT, EnvelopeStatus.CANCELLED, EnvelopeStatus.ROLLEDBACK):
-            return f"{name} is {envelope.status}"
+            return Reason(
+                f"{name} is {envelope.status}", reasons.ENVELOPE_STATUS, status=envelope.status, **facts
+            )
         jobs = chain.chain_of(s, envelope.id or 0)
         if any(Status(job.status) in ACTIVE_JOB for job in jobs):
-            return f"{name} still has jobs queued or running; wait for them or cancel the envelope"
+            return Reason(
+                f"{name} still has jobs queued or running; wait for them or cancel the envelope",
+                reasons.ENVELOPE_BUSY,
+                **facts,
+            )
         if not self._rollback_ops(s, jobs):
-            return f"{name} has no completed ops with a rollback command"
+            return Reason(
+                f"{name} has no completed ops with a rollback command",
+                reasons.ENVELOPE_NO_ROLLBACK_WORK,
+                **facts,
+            )
         # Last: it reads the newer envelopes one by one (the dashboard asks at each envelope it shows).
         newer = self._newer_to_roll_back_first(s, envelope)
         if newer is not None:
-            return (
+            return Reason(
                 f"{name}: envelope {newer.id} ({newer.name}) of project {envelope.project} is newer and not "
-                f"rolled back; roll it back first"
+                f"rolled back; roll it back first",
+                reasons.ENVELOPE_NEWER,
+                newer=newer.id,
+                newer_name=newer.name,
+                project=envelope.project,
+                **facts,
             )
         return None
 

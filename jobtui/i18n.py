@@ -702,6 +702,10 @@ REFUSALS: dict[str, dict[str, str]] = {
         "run_started": "{action}: el pase {job} ya empezó su paso RUN",
         "later_job_ran": "{action}: el pase {later} ({later_name}) del proyecto {project} se ha "
         "ejecutado después del fallo del pase {job}; reinicie ese en su lugar",
+        "skips_approval": "{action}: el pase {job} nunca se aprobó; desde POST se saltaría RUN y su "
+        "aprobación (reinicie desde PRE o RUN)",
+        "skips_run": "{action}: el RUN del pase {job} no terminó bien; desde POST el pase acabaría sin "
+        "un RUN correcto (reinicie desde PRE o RUN)",
         "envelope_status": "{action}: el sobre {envelope} ({name}) está {status}",
         "envelope_busy": "{action}: el sobre {envelope} ({name}) aún tiene pases en cola o en curso; "
         "espere a que terminen o cancele el sobre",

@@ -303,6 +303,26 @@ def test_a_rerun_from_post_never_skips_the_approval_of_run(
     assert run_until_status(jobs.engine, job_id, Status.APPROVAL).status == Status.APPROVAL
 
 
+def test_a_rerun_from_post_never_passes_a_run_that_failed(jobs: Jobs, actions: Actions, store: Store) -> None:
+    """It did: POST ran alone and the job ended FINISHED, its failed RUN gone from view, and an envelope
+    waiting on it went on with the next job."""
+    with_post = '\n[[post]]\nname = "notify"\nrun = "true"\n'
+    failed = jobs.run(failing_def() + with_post, Status.ERROR)
+    before = snapshot(store)
+
+    with pytest.raises(Refused, match=f"job {failed} failed in RUN; from POST it would end without a RUN"):
+        actions.rerun(failed, "POST")
+    assert snapshot(store) == before
+    refused = query(store, "SELECT action FROM audit WHERE job_id = ? AND refused", failed)
+    assert [action for (action,) in refused] == ["rerun"]
+    # Whose POST failed after a RUN that succeeded: POST again is what an operator wants.
+    post_failed = jobs.run(
+        plain_def(name="post-fails") + '[[post]]\nname = "notify"\nrun = "false"\n', Status.ERROR
+    )
+    actions.rerun(post_failed, "POST")
+    assert status_of(store, post_failed) == Status.READY
+
+
 def test_reject_without_post_ends_rejected_and_nothing_runs(
     jobs: Jobs, actions: Actions, store: Store
 ) -> None:

@@ -37,7 +37,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from jobtui.engine.db.store import Store
-from jobtui.engine.domain import schedules
+from jobtui.engine.domain import reasons, schedules
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.definitions import Definition, DefinitionError
 from jobtui.engine.domain.permissions import Actor
@@ -299,8 +299,11 @@ class World:
                 ).scalar()
             assert recorded == str(exc), f"refused {label} left no audit row with its reason"
             # allowed() is by action; a refusal of the action's arguments (the step of a rerun) it cannot
-            # predict: a rerun from POST of a job never approved, which would skip RUN's approval.
-            by_argument = label == "rerun POST" and "from POST it would skip RUN" in str(exc)
+            # predict: a rerun from POST that would skip RUN (never approved, or RUN did not succeed).
+            by_argument = label == "rerun POST" and getattr(exc.args[0], "kind", None) in (
+                reasons.SKIPS_APPROVAL,
+                reasons.SKIPS_RUN,
+            )
             if action is not None and not (by_argument and allowed[action] is None):
                 assert allowed[action] == str(exc), f"allowed() did not predict the refusal of {label}"
             return

@@ -18,6 +18,8 @@ NOT_APPROVER = "not_approver"
 NO_ROLLBACK_WORK = "no_rollback_work"
 RUN_STARTED = "run_started"
 LATER_JOB_RAN = "later_job_ran"
+SKIPS_APPROVAL = "skips_approval"
+SKIPS_RUN = "skips_run"
 ENVELOPE_STATUS = "envelope_status"
 ENVELOPE_BUSY = "envelope_busy"
 ENVELOPE_NO_ROLLBACK_WORK = "envelope_no_rollback_work"
@@ -33,6 +35,9 @@ FACTS: dict[str, frozenset[str]] = {
     NO_ROLLBACK_WORK: frozenset({"action", "job"}),
     RUN_STARTED: frozenset({"action", "job"}),
     LATER_JOB_RAN: frozenset({"action", "job", "later", "later_name", "project"}),
+    SKIPS_APPROVAL: frozenset({"action", "job"}),
+    # `cause`: the engine's English words for why RUN did not succeed (a translation names no cause).
+    SKIPS_RUN: frozenset({"action", "job", "cause"}),
     ENVELOPE_STATUS: _ENVELOPE | {"status"},
     ENVELOPE_BUSY: _ENVELOPE,
     ENVELOPE_NO_ROLLBACK_WORK: _ENVELOPE,

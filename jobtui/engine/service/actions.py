@@ -536,16 +536,10 @@ class Actions:
         if from_step not in (Step.PRE, Step.RUN, Step.POST):
             raise ValueError(f'{action}: step must be PRE, RUN or POST, not "{step}"')
 
-        def skips_approval(job: Job) -> str | None:
-            # Approval gates RUN: from POST, a job nobody approved would end FINISHED without its RUN.
-            if from_step == Step.POST and pipeline.definition_of(job).approval and not job.approved:
-                return (
-                    f"{display_action(action)}: job {job.id} was never approved; from POST it would skip "
-                    "RUN and its approval (rerun from PRE or RUN)"
-                )
-            return None
+        def skips_run(job: Job) -> str | None:
+            return _skipped_run(display_action(action), job) if from_step == Step.POST else None
 
-        with self._acting(action, job_id, also=skips_approval) as (s, job):
+        with self._acting(action, job_id, also=skips_run) as (s, job):
             now = self.store.now()
             fields: dict[str, Any] = dict(
                 exec=job.exec + 1,
@@ -751,6 +745,36 @@ class Actions:
             .order_by(col(Job.started_at))
             .limit(1)
         ).first()
+
+
+def _skipped_run(action: str, job: Job) -> str | None:
+    """Why a rerun from POST may not skip RUN: it ends the job FINISHED (and lets its envelope go on) as if
+    RUN had succeeded, so RUN must have, in the job's last run, and its changes must still stand."""
+    if pipeline.definition_of(job).approval and not job.approved:
+        # Approval gates RUN: a job nobody approved would end FINISHED without its RUN.
+        return Reason(
+            f"{action}: job {job.id} was never approved; from POST it would skip RUN and its approval "
+            "(rerun from PRE or RUN)",
+            reasons.SKIPS_APPROVAL,
+            action=action,
+            job=job.id,
+        )
+    if job.status == Status.ROLLEDBACK:
+        cause = "was rolled back"
+    elif job.failed_step in (Step.PRE, Step.RUN):
+        cause = f"failed in {job.failed_step}"
+    elif job.run_started_at is None or job.step in (Step.INIT, Step.PRE, Step.RUN):
+        cause = "did not get through RUN"
+    else:
+        return None
+    return Reason(
+        f"{action}: job {job.id} {cause}; from POST it would end without a RUN that succeeded "
+        "(rerun from PRE or RUN)",
+        reasons.SKIPS_RUN,
+        action=action,
+        job=job.id,
+        cause=cause,
+    )
 
 
 def _moved_schedule(job: Job, new: pendulum.DateTime) -> dict[str, Any]:

@@ -568,6 +568,29 @@ async def test_trap_paused_countdown_stands_still() -> None:
 
 
 @sync
+async def test_a_trap_paused_and_resumed_elsewhere_stops_and_restarts_the_countdown() -> None:
+    """The countdown kept falling after `jobtui trap ID pause` from another shell, while the facts line
+    above it said the job was paused; once the trap is resolved there is no timeout left to count."""
+    clock = FakeClock(START)
+    dialog = TrapDialog(TRAPPED, now=clock.now)
+    app = HostApp(dialog)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        clock.advance(60)
+        dialog.subject_now(TRAPPED.id, "TRAP_PAUSED", TRAPPED.step)  # as the poller tells it
+        clock.advance(300)
+        dialog.refresh_countdown()
+        assert "Time left: 29m (paused)" in shown(app.screen)
+        dialog.subject_now(TRAPPED.id, "TRAPPED", TRAPPED.step)
+        clock.advance(60)
+        dialog.refresh_countdown()
+        assert "Time left: 28m" in shown(app.screen)
+        dialog.subject_now(TRAPPED.id, "RUNNING", TRAPPED.step)  # retried from elsewhere
+        await pilot.pause()
+        assert "Time left" not in shown(app.screen)
+
+
+@sync
 async def test_trap_without_timeout_waits_forever() -> None:
     app = HostApp(TrapDialog(dataclasses.replace(TRAPPED, trap_left_s=None), now=FakeClock(START).now))
     async with app.run_test() as pilot:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import ClassVar
 
 import pendulum
@@ -14,6 +15,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, Label, Static
 
 from jobtui.engine.domain.clock import SystemClock
+from jobtui.engine.domain.states import Status
 from jobtui.engine.domain.text import visible
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.service.snapshot import JobSnapshot
@@ -93,9 +95,34 @@ class TrapDialog(DialogScreen[tuple[str, str] | None]):
             yield self._hint(t("trap.hint", self.lang))
 
     def on_mount(self) -> None:
+        self._count()
+
+    def _count(self) -> None:
         self.refresh_countdown()
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
         if self.counting:
             self._ticker = self.set_interval(1.0, self.refresh_countdown)
+
+    def subject_now(self, job_id: int, status: str | None, step: str | None) -> None:
+        """A trap paused or resumed from elsewhere (another dashboard, the CLI) stops or restarts the
+        countdown from what it showed; one resolved, or a job gone, has no timeout left to count."""
+        super().subject_now(job_id, status, step)
+        if job_id != self.job.id:
+            return
+        if status not in (Status.TRAPPED, Status.TRAP_PAUSED):
+            self.job = replace(self.job, trap_left_s=None, trap_paused=False)
+            if self._ticker is not None:
+                self._ticker.stop()
+                self._ticker = None
+            self.query_one("#left", Static).display = False
+            return
+        paused = status == Status.TRAP_PAUSED
+        if paused != self.job.trap_paused:
+            self.job = replace(self.job, trap_left_s=self.time_left(), trap_paused=paused)
+            self.opened_at = self.now()
+            self._count()
 
     def time_left(self) -> float | None:
         """Seconds before the trap timeout action fires; None when it waits forever."""

@@ -24,7 +24,7 @@ from jobtui.engine.domain.states import NEEDS_ATTENTION, Status, status_label
 from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.engines import engines, throughput, waiting
-from jobtui.engine.read.listing import SORTABLE, JobFilter, JobSort
+from jobtui.engine.read.listing import SORTABLE, JobFilter, JobSort, first_order
 from jobtui.engine.service.commands import (
     BY_ID,
     COMMANDS,
@@ -474,8 +474,10 @@ class MonitorScreen(MonitorActions):
 
     @on(JobTable.HeaderClicked)
     def _header_clicked(self, event: JobTable.HeaderClicked) -> None:
-        descending = not self.order.descending if self.order.column == event.column else False
-        self._set_order(JobSort(event.column, descending))
+        if self.order.column == event.column:
+            self._set_order(JobSort(event.column, not self.order.descending))
+        else:
+            self._set_order(first_order(event.column))
 
     # -- which keys are enabled ---------------------------------------------------------------------
 
@@ -859,7 +861,7 @@ class MonitorScreen(MonitorActions):
         # From the first column when the order is none of them (the needs-attention view's "waiting").
         at = keys.index(self.order.column) if self.order.column in keys else -step if step > 0 else 0
         index = (at + step) % len(keys)
-        self._set_order(JobSort(keys[index], self.order.descending))
+        self._set_order(first_order(keys[index]))
 
     def action_reverse_sort(self) -> None:
         self._set_order(JobSort(self.order.column, not self.order.descending))

@@ -121,6 +121,17 @@ class JobSort:
     descending: bool = True
 
 
+# Columns that sort A to Z (or in their meaning's order) when chosen: names, statuses (what needs a person
+# first), steps (pipeline order). The others (ids, dates, times, progress) sort the newest, the latest or the
+# longest first, as the table opens by id.
+ASCENDING_FIRST = frozenset({"name", "type", "project", "status", "step", "natures", "owner"})
+
+
+def first_order(column: str) -> JobSort:
+    """How `column` sorts when an operator picks it (a sort key, a header click): what they look for first."""
+    return JobSort(column, descending=column not in ASCENDING_FIRST)
+
+
 @dataclass(frozen=True)
 class JobRow:
     """One row of the job table: light, immutable, no ORM session attached."""

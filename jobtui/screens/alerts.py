@@ -24,8 +24,8 @@ class Alerter:
     def statuses(self) -> frozenset[str]:
         return self.settings.statuses if self.settings.enabled else frozenset()
 
-    def offer(self, entered: list[Entered]) -> None:
-        self.gate.offer(entered)
+    def offer(self, entered: list[Entered], now: float) -> None:
+        self.gate.offer(entered, now)
 
     def due(self, now: float, write: Callable[[str], None], toast: Callable[[str, str], None]) -> None:
         """Alert about what waited, if an alert may go now: one bell, one notification, one toast."""

@@ -420,7 +420,7 @@ class MonitorScreen(MonitorActions):
         return self.alerter.statuses
 
     def alert(self, entered: list[Entered]) -> None:
-        self.alerter.offer(entered)
+        self.alerter.offer(entered, time.monotonic())
         self._flush_alerts()
 
     def _flush_alerts(self) -> None:

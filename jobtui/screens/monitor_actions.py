@@ -7,6 +7,7 @@ The screen (`MonitorScreen`) inherits them; what they need of it is declared bel
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from jobtui.engine.domain.states import Status
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.service.commands import BY_ID
 from jobtui.i18n import audit_row_action_text, audit_status_text, audit_who_text, t
+from jobtui.screens.alerts import Alerter
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.envelope_tree import EnvelopeTree
 
@@ -44,6 +46,7 @@ class MonitorActions(Screen[None]):
     readonly: bool
     envelopes_shown: bool
     workers_shown: bool
+    alerter: Alerter
 
     if TYPE_CHECKING:
 
@@ -231,6 +234,9 @@ class MonitorActions(Screen[None]):
     def action_trap_pause(self) -> None:
         if snap := self._job_action("trap_pause"):
             what = "resume" if snap.status == Status.TRAP_PAUSED else "pause"
+            if what == "resume":
+                # Back to TRAPPED by this operator's own hand: no alert telling them it needs them.
+                self.alerter.gate.expect(snap.id, Status.TRAPPED, time.monotonic())
             self.perform(
                 t("monitor.done.trap", self.lang, id=snap.id, what=what),
                 self.actions.trap,

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pendulum
 import pytest
 from sqlalchemy import update
 from textual.pilot import Pilot
 
 from jobtui.engine.db.models import JOBS
 from jobtui.engine.db.store import Store
-from jobtui.engine.domain.alerting import AlertGate, AlertSettings, Entered
+from jobtui.engine.domain.alerting import EXPECTED_FOR_S, AlertGate, AlertSettings, Entered
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.alerts import desktop_notification
 from jobtui.widgets.job_table import JobTable
@@ -132,6 +133,28 @@ def test_the_gate_lets_one_alert_a_second_and_tells_each_entry_once() -> None:
     assert [e.job_id for e in gate.due(11.0)] == [2, 3]  # then go as one
     gate.offer([Entered(1, "a", "APPROVAL", None)])  # the same job entering another status is news
     assert [e.job_id for e in gate.due(12.0)] == [1]
+
+
+def test_an_entry_the_operator_caused_is_no_news_to_them() -> None:
+    """Resuming a paused trap from the dashboard put it back in TRAPPED, and the dashboard alerted its own
+    operator that the job needed them."""
+    gate = AlertGate(interval_s=1.0)
+    gate.expect(7, "TRAPPED", now=100.0)
+    gate.offer([Entered(7, "patch", "TRAPPED", None)], now=101.0)
+    assert gate.due(101.0) == []
+    # Once: the next time it traps (after a retry) is news again, as is another job.
+    gate.offer(
+        [
+            Entered(7, "patch", "TRAPPED", pendulum.datetime(2026, 12, 6, 9)),
+            Entered(8, "other", "TRAPPED", None),
+        ],
+        now=102.0,
+    )
+    assert [e.job_id for e in gate.due(102.0)] == [7, 8]
+    # An expectation left over (the resume was refused) lapses.
+    gate.expect(9, "TRAPPED", now=200.0)
+    gate.offer([Entered(9, "late", "TRAPPED", None)], now=200.0 + EXPECTED_FOR_S + 1)
+    assert [e.job_id for e in gate.due(300.0)] == [9]
 
 
 def test_a_desktop_notification_carries_no_control_character_of_a_job_name() -> None:

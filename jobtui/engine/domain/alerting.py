@@ -13,6 +13,9 @@ DEFAULT_ALERT_STATUSES: frozenset[str] = frozenset(
     status.value for status in (Status.TRAPPED, Status.ABEND, Status.ERROR, Status.APPROVAL)
 )
 MIN_INTERVAL_S = 1.0
+# How long an entry the operator's own action leads to is expected (the poller sees it within a second or
+# two; a busy database may take longer).
+EXPECTED_FOR_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -39,14 +42,28 @@ class AlertGate:
         self._pending: list[Entered] = []
         self._told: set[tuple[int, str, datetime | None]] = set()
         self._last: float | None = None
+        self._expected: dict[int, tuple[str, float]] = {}
 
-    def offer(self, entered: Iterable[Entered]) -> None:
+    def expect(self, job_id: int, status: str, now: float) -> None:
+        """This dashboard's operator just did what puts the job in `status` (resuming a paused trap puts it
+        back in TRAPPED): that entry is theirs, no news to alert them about."""
+        self._expected[job_id] = (status, now + EXPECTED_FOR_S)
+
+    def offer(self, entered: Iterable[Entered], now: float | None = None) -> None:
         """Jobs seen in an alerting status; each entry into a status is told once, however often seen."""
         for one in entered:
             key = (one.job_id, one.status, one.since)
             if key not in self._told:
                 self._told.add(key)
-                self._pending.append(one)
+                if not self._was_expected(one, now):
+                    self._pending.append(one)
+
+    def _was_expected(self, one: Entered, now: float | None) -> bool:
+        status, until = self._expected.get(one.job_id, ("", 0.0))
+        if now is None or now > until or one.status != status:
+            return False
+        del self._expected[one.job_id]
+        return True
 
     def due(self, now: float) -> list[Entered]:
         """What to alert about now: everything waiting, in one alert, once a second at most."""

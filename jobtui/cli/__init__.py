@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 from jobtui.engine.domain.engine_kinds import DAEMON_ENGINE
 from jobtui.engine.domain.logread import StreamSplit
 from jobtui.engine.domain.text import visible
+from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.errors import BadInput, JobtuiError, Refusal
 from jobtui.engine.service.commands import CliArg, cli_commands
 
@@ -518,8 +519,8 @@ def _after_action(args: argparse.Namespace, actions: Any, job_id: int, verb: str
             if job is not None
             else {"id": job_id, "status": None, "deleted": True}
         )
-    label = data.get("status_label") or "deleted"
-    _emit(args, data, f"job {job_id}: {verb} ({label})")
+    label = data.get("status_label")
+    _emit(args, data, f"job {job_id}: {verb} ({label})" if label else f"job {job_id}: {verb}")
     return EXIT_OK
 
 
@@ -751,17 +752,28 @@ def _cmd_show(args: argparse.Namespace) -> int:
     for key in ("scheduled_at", "max_start_at", "started_at", "ended_at"):
         _say(f"  {key:<13} {data[key] or '-'}")
     if data["trap"]:
-        _say(
-            f"  trap    op {v(data['trap']['op'])}  left {data['trap']['timeout_left_s']}s  "
-            f"paused {data['trap']['paused']}"
-        )
+        left = data["trap"]["timeout_left_s"]
+        left_text = "forever" if left is None else format_duration(left)
+        paused = "yes" if data["trap"]["paused"] else "no"
+        _say(f"  trap    op {v(data['trap']['op'])}  left {left_text}  paused {paused}")
     for task in data["tasks"]:
         _say(f"  task {v(task['target'])}: {task['status']} {task['progress']}%")
         for step in task["steps"]:
-            _say(f"    {step['step']:<8} {v(step['name']):<24} {step['status']:<8} exit {step['exit_code']}")
-    for step in data["steps"]:
-        _say(f"    {step['step']:<8} {v(step['name']):<24} {step['status']:<8} exit {step['exit_code']}")
+            _say_step(step)
+    # The job's own ops (job-wide ones of a job of several targets); a task's rollbacks, which the JSON
+    # also lists here, were shown under their task.
+    listed = {step["id"] for task in data["tasks"] for step in task["steps"]}
+    job_wide = [step for step in data["steps"] if step["id"] not in listed]
+    if job_wide and data["tasks"]:
+        _say("  job-wide")
+    for step in job_wide:
+        _say_step(step)
     return EXIT_OK
+
+
+def _say_step(step: dict[str, Any]) -> None:
+    code = "-" if step["exit_code"] is None else step["exit_code"]
+    _say(f"    {step['step']:<8} {visible(step['name']):<24} {step['status']:<8} exit {code}")
 
 
 class VisibleLog:

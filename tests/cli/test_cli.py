@@ -59,7 +59,7 @@ JOB_KEYS = {
     "trap",
 }
 TASK_KEYS = {"target", "status", "last_triggered_at", "current_step", "progress", "steps"}
-STEP_KEYS = {"name", "step", "status", "started_at", "skipped_at", "completed_at", "exit_code"}
+STEP_KEYS = {"id", "name", "step", "status", "started_at", "skipped_at", "completed_at", "exit_code"}
 QUEUE_KEYS = {"paused", "queued", "running", "workers"}
 STATUS_CODES = {
     "READY",
@@ -414,13 +414,24 @@ def test_submit_prints_id_and_jobs_json_has_the_contract(shared: Shared) -> None
 
 
 def test_show_json_has_tasks_with_steps_and_audit_lists_the_submit(shared: Shared) -> None:
-    show_multi, show_single, audit = shared.cli.many(
+    show_multi, show_single, audit, readable = shared.cli.many(
         ("show", shared.multi, "--json"),
         ("show", shared.single, "--json"),
         ("audit", shared.multi, "--json"),
+        ("show", shared.multi),
     )
-    for proc in (show_multi, show_single, audit):
+    for proc in (show_multi, show_single, audit, readable):
         assert proc.returncode == 0, describe(proc)
+    # The job-wide op under its own heading (it read as the last task's), an exit not known yet as "-".
+    assert readable.stdout.splitlines()[-7:] == [
+        "  task web-01: SCHEDULED 0%",
+        "    RUN      deploy                   pending  exit -",
+        "  task web-02: SCHEDULED 0%",
+        "    RUN      deploy                   pending  exit -",
+        "  job-wide",
+        "    PRE      build                    pending  exit -",
+        "    POST     notify                   pending  exit -",
+    ]
 
     multi = json.loads(show_multi.stdout)
     assert_detail_shape(multi)

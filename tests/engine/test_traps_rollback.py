@@ -39,6 +39,15 @@ def steps(store: Store, job_id: int) -> dict[str, str]:
     return {st["name"]: st["status"] for t in data["tasks"] for st in t["steps"]}
 
 
+def task_statuses(store: Store, job_id: int) -> list[str]:
+    from jobtui.engine.db.models import Job
+
+    with store.read() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        return [task["status"] for task in job_detail_json(job, s, store.now())["tasks"]]
+
+
 def flaky(tmp_path: Path, extra: str = "") -> str:
     """A job whose RUN op fails until a file exists, trapped on error."""
     flag = tmp_path / "fixed"
@@ -214,13 +223,19 @@ def test_run_failure_without_rollback_on_error_ends_error(
 def test_manual_rollback_of_a_finished_job(
     engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
 ) -> None:
-    job_id = submit(rollback_job(tmp_path, auto=False, fail_run=False))
+    job_id = submit(
+        rollback_job(tmp_path, auto=False, fail_run=False).replace(
+            '"release"', '"release"\ntargets = ["web-01", "web-02"]'
+        )
+    )
     run_until_status(engine, job_id, "FINISHED")
     actions.rollback(job_id, reason="bad release")
     assert job_of(store, job_id).status == "ROLLBACK"
     job = run_until_status(engine, job_id, "ROLLEDBACK", "ERROR")
     assert job.status == "ROLLEDBACK"
     assert (tmp_path / "ledger").read_text().split()[-3:] == ["undo-code", "undo-schema", "undo-build"]
+    # Its tasks did what they were asked: undone is not failed (they read FAILED).
+    assert task_statuses(store, job_id) == ["SUCCEEDED", "SUCCEEDED"]
     with pytest.raises(Refused, match=r"rollback: job \d+ is ROLLEDBACK"):
         actions.rollback(job_id)
 

@@ -77,6 +77,7 @@ def next_run_at(job: Job) -> pendulum.DateTime | None:
 
 def step_json(op: OpRun) -> dict[str, Any]:
     return {
+        "id": op.id,
         "name": op.name,
         "step": op.step,
         "status": op.status,

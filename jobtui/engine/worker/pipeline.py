@@ -329,15 +329,18 @@ def finish_job(
     end: Status,
     comment: str | None = None,
     tasks: list[Task] | None = None,
+    settle_as: TaskStatus | None = None,
 ) -> None:
-    """Reach END: settle every task (`tasks`, when the caller just loaded them), stamp the end date,
-    let go of the job."""
+    """Reach END: settle every task (`tasks`, when the caller just loaded them; as `settle_as` when given,
+    else as `end` says), stamp the end date, let go of the job."""
     assert job.id is not None
     now = store.now()
     for task in tasks_of(session, job.id) if tasks is None else tasks:
         if task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
             continue
-        if end in (Status.CANCELED, Status.REJECTED, Status.EXPIRED):
+        if settle_as is not None:
+            task.status = settle_as.value
+        elif end in (Status.CANCELED, Status.REJECTED, Status.EXPIRED):
             task.status = TaskStatus.CANCELLED.value
         elif end == Status.FINISHED or (end == Status.PARTIAL):
             task.status = TaskStatus.SUCCEEDED.value

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from jobtui.engine.db.models import Job, OpRun
 from jobtui.engine.domain.schedules import JobSchedule
-from jobtui.engine.domain.states import ROLLBACK_STEP, Status, Step
+from jobtui.engine.domain.states import ROLLBACK_STEP, Status, Step, TaskStatus
 from jobtui.engine.worker import launcher, lifecycle, pipeline
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.state import EngineState, Held, LaunchSpec
@@ -62,6 +62,9 @@ def _next_in_rollback(state: EngineState, s: Session, job: Job, ref: JobRef) -> 
             ref,
             Status.ERROR if failed else Status.ROLLEDBACK,
             comment="rollback failed" if failed else "rollback completed",
+            # Its tasks had done what they were asked before anyone rolled the job back: undone is not
+            # failed (the job's status says it was rolled back).
+            settle_as=None if failed else TaskStatus.SUCCEEDED,
         )
         return None
     state.store.change_job(

@@ -1,13 +1,16 @@
 """Below 120 columns the detail pane keeps its info and tasks readable and leaves the log to `l` and `Z`;
-at 80x24 a dialog shows every line it has and the job table's cursor row stays above its scrollbar."""
+at 80x24 a dialog shows every line it has and the job table's cursor row stays above its scrollbar; the info
+block, which scrolls at that height, shows each newly selected job from its top."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import pytest
+from textual.containers import VerticalScroll
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from jobtui.i18n import t
 from jobtui.screens.dialogs import TrapDialog
@@ -97,3 +100,32 @@ async def test_the_last_job_s_row_shows_above_the_table_s_horizontal_scrollbar(
             assert table.content_region.y < line < bar.y, (line, bar)
             text, _ = painted(screen)
             assert text.splitlines()[line].lstrip("▌").startswith(f"{jobs[0]} "), text.splitlines()[line]
+
+
+async def test_the_info_block_shows_another_job_from_its_top_and_the_same_job_where_it_was(
+    store: Store, submit: Submit, actions: Actions
+) -> None:
+    """At 24 rows the info block scrolls; scrolled down, it stayed scrolled for every job the cursor went
+    to, the job's name and status out of sight. A new read of the same job must not lose the place."""
+    first, second = submit(simple("first")), submit(simple("second"))
+    async with app_for(store).run_test(size=(80, 24)) as pilot:
+        screen = monitor(pilot)
+        pane = screen.query_one(DetailPane)
+        await until(pilot, lambda: shown_job(pilot) == second, "the newest job's detail")
+        info = screen.query_one("#detail-info-scroll", VerticalScroll)
+        await until(pilot, lambda: info.max_scroll_y > 0, "an info block taller than the pane")
+        info.focus()
+        await pilot.press("pagedown")
+        await until(pilot, lambda: info.scroll_y > 0, "the info block scrolled")
+        shown = pane.detail
+        actions.reschedule(second, "+2h")  # the job changes: the pane reads it again
+        await until(pilot, lambda: pane.detail is not shown, "the job read again")
+        await pilot.pause()
+        assert shown_job(pilot) == second and info.scroll_y > 0
+        screen.query_one(JobTable).focus()
+        await pilot.press("down")
+        await until(pilot, lambda: shown_job(pilot) == first, "the other job in the detail pane")
+        await pilot.pause()
+        assert info.scroll_y == 0
+        text, _ = painted(screen)
+        assert f"#{first} first" in text

@@ -303,6 +303,10 @@ class DetailPane(Vertical):
         previous = self.detail
         same_job = previous is not None and previous.job["id"] == detail.job["id"]
         self.detail = detail
+        if not same_job:
+            # Where the info block was scrolled to was in the last job's lines: another job's starts at its
+            # top, where its name and status say which job an action would apply to.
+            self.query_one("#detail-info-scroll", VerticalScroll).scroll_home(animate=False, immediate=True)
         # The job's list repeats the rollbacks of task ops; keep only the ops no task lists.
         of_tasks = {_step_key(step) for task in detail.job["tasks"] for step in task["steps"]}
         self._job_steps = [step for step in detail.job.get("steps", []) if _step_key(step) not in of_tasks]

@@ -18,7 +18,9 @@ class VirtualRows(ScrollView):
 
     @property
     def rows_visible(self) -> int:
-        return max(1, self.size.height - 1)  # the first line is the header
+        # Not `size`: it includes the horizontal scrollbar's line (the tables are wider than most terminals),
+        # and a cursor scrolled onto that line is under the bar, out of sight.
+        return max(1, self.scrollable_content_region.height - 1)  # the first line is the header
 
     def wanted_window(self) -> tuple[int, int]:
         """The window worth fetching: the screen plus a page above and below."""

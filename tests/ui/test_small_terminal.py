@@ -1,13 +1,16 @@
 """Below 120 columns the detail pane keeps its info and tasks readable and leaves the log to `l` and `Z`;
-at 80x24 a dialog shows every line it has."""
+at 80x24 a dialog shows every line it has and the job table's cursor row stays above its scrollbar; the info
+block, which scrolls at that height, shows each newly selected job from its top."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import pytest
+from textual.containers import VerticalScroll
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from jobtui.i18n import t
 from jobtui.screens.dialogs import TrapDialog
@@ -74,3 +77,55 @@ async def test_at_80x24_the_trap_dialog_shows_its_hint_inside_its_border(
         text, _ = painted(pilot.app.screen)
         for line in (t("trap.hint"), t("trap.retry"), t("trap.comment"), "Trapped op: "):
             assert line in text, line
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 30)])
+async def test_the_last_job_s_row_shows_above_the_table_s_horizontal_scrollbar(
+    store: Store, submit: Submit, size: tuple[int, int]
+) -> None:
+    """The table is wider than the terminal, so its last line is a scrollbar: `G` (or `j` down to the end)
+    scrolled the last job's row under it, the detail pane showing a job no visible row was highlighted for."""
+    jobs = [submit(simple(f"job-{n}")) for n in range(20)]  # more rows than the table has lines
+    async with app_for(store).run_test(size=size) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+        await until(pilot, lambda: shown_job(pilot) == jobs[-1], "the newest job selected")
+        for keys in (["G"], ["k", "j"]):  # a jump to the end, and a step down onto the last row
+            await pilot.press(*keys)
+            await until(pilot, lambda: shown_job(pilot) == jobs[0], "the last job in the detail pane")
+            await pilot.pause()
+            bar = table.horizontal_scrollbar.region
+            assert table.show_horizontal_scrollbar and bar.height == 1
+            line = table.content_region.y + table.cursor - int(table.scroll_y) + 1  # under the header
+            assert table.content_region.y < line < bar.y, (line, bar)
+            text, _ = painted(screen)
+            assert text.splitlines()[line].lstrip("▌").startswith(f"{jobs[0]} "), text.splitlines()[line]
+
+
+async def test_the_info_block_shows_another_job_from_its_top_and_the_same_job_where_it_was(
+    store: Store, submit: Submit, actions: Actions
+) -> None:
+    """At 24 rows the info block scrolls; scrolled down, it stayed scrolled for every job the cursor went
+    to, the job's name and status out of sight. A new read of the same job must not lose the place."""
+    first, second = submit(simple("first")), submit(simple("second"))
+    async with app_for(store).run_test(size=(80, 24)) as pilot:
+        screen = monitor(pilot)
+        pane = screen.query_one(DetailPane)
+        await until(pilot, lambda: shown_job(pilot) == second, "the newest job's detail")
+        info = screen.query_one("#detail-info-scroll", VerticalScroll)
+        await until(pilot, lambda: info.max_scroll_y > 0, "an info block taller than the pane")
+        info.focus()
+        await pilot.press("pagedown")
+        await until(pilot, lambda: info.scroll_y > 0, "the info block scrolled")
+        shown = pane.detail
+        actions.reschedule(second, "+2h")  # the job changes: the pane reads it again
+        await until(pilot, lambda: pane.detail is not shown, "the job read again")
+        await pilot.pause()
+        assert shown_job(pilot) == second and info.scroll_y > 0
+        screen.query_one(JobTable).focus()
+        await pilot.press("down")
+        await until(pilot, lambda: shown_job(pilot) == first, "the other job in the detail pane")
+        await pilot.pause()
+        assert info.scroll_y == 0
+        text, _ = painted(screen)
+        assert f"#{first} first" in text

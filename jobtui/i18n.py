@@ -78,12 +78,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "reschedule.max_start": "Max Start Date: {when}",
         "reschedule.unset": "not set",
         "reschedule.label": "New date for RUN",
-        "reschedule.placeholder": "2026-11-23T02:00, +2h, tomorrow 02:00, now",
+        "reschedule.placeholder": "{example}, +2h, tomorrow 02:00, now",
         "reschedule.empty": "Type a date: ISO 8601, +2h, tomorrow 02:00 or now.",
+        # English shows the parser's own message, which says more; this is for a language without one.
+        "reschedule.unreadable": '"{text}" is not a date jobtui reads: type ISO 8601 ({example}), +2h, '
+        "tomorrow 02:00 or now",
         "reschedule.new": "New date: {when}",
         "reschedule.past": "This date is in the past: RUN starts as soon as it can.",
         "reschedule.max_moves": "Max Start Date moves by the same span: {when}",
         "reschedule.max_moves_plain": "Max Start Date moves by the same span.",
+        "reschedule.max_from_now": "Max Start Date, the same span from now: {when}",
         "reschedule.hint": "Enter = confirm · Esc = cancel · times in {zone}",
         # TrapDialog.
         "trap.title": "Trapped job #{id}",
@@ -409,12 +413,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "reschedule.max_start": "Max fecha de inicio: {when}",
         "reschedule.unset": "sin fecha",
         "reschedule.label": "Nueva fecha para RUN",
-        "reschedule.placeholder": "2026-11-23T02:00, +2h, tomorrow 02:00, now",
+        "reschedule.placeholder": "{example}, +2h, tomorrow 02:00, now",
         "reschedule.empty": "Escriba una fecha: ISO 8601, +2h, tomorrow 02:00 o now.",
+        # The parser's own message is English: a Spanish operator reads what to type instead.
+        "reschedule.unreadable": "«{text}» no es una fecha que se entienda: escriba ISO 8601 ({example}), "
+        "+2h, tomorrow 02:00 o now",
         "reschedule.new": "Nueva fecha: {when}",
         "reschedule.past": "Esta fecha ya ha pasado: RUN arrancará en cuanto pueda.",
         "reschedule.max_moves": "La Max fecha de inicio se mueve lo mismo: {when}",
         "reschedule.max_moves_plain": "La Max fecha de inicio se mueve lo mismo.",
+        "reschedule.max_from_now": "Max fecha de inicio, el mismo plazo desde ahora: {when}",
         "reschedule.hint": "Intro = confirmar · Esc = cancelar · horas en {zone}",
         "trap.title": "Pase #{id} capturado",
         "trap.op": "Operación capturada: {op}",

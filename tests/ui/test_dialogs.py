@@ -393,8 +393,9 @@ async def test_reschedule_to_a_past_date_says_max_start_counts_from_now() -> Non
         await type_text(pilot, "2020-01-01 00:00")
         text = shown(app.screen)
         assert "This date is in the past: RUN starts as soon as it can." in text
-        # Its span (a day) from now, not from 2020: the job would expire at once.
-        assert "Max Start Date moves by the same span: 2026-11-24 11:00 CET" in text
+        # Its span (a day) from now, not from 2020: the job would expire at once. Said so: "moves by the
+        # same span" read as a day after 2020.
+        assert "Max Start Date, the same span from now: 2026-11-24 11:00 CET" in text
 
 
 @sync
@@ -461,6 +462,14 @@ async def test_reschedule_in_spanish() -> None:
         assert "Replanificar el pase #42" in text
         assert "Nueva fecha: 2026-11-23 13:00 CET (dentro de 2 h)" in text
         assert "Max fecha de inicio" in text
+        # What to type, in Spanish (the parser's reason was English), and an example that is not past.
+        await pilot.press(*["backspace"] * 3)
+        await type_text(pilot, "mañana 02:00")
+        assert (
+            "«mañana 02:00» no es una fecha que se entienda: escriba ISO 8601 (2026-11-24T02:00), "
+            "+2h, tomorrow 02:00 o now"
+        ) in shown(app.screen)
+        assert app.screen.query_one("#when", Input).placeholder.startswith("2026-11-24T02:00, +2h")
 
 
 # -- TrapDialog -------------------------------------------------------------------------------------------

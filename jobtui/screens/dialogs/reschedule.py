@@ -13,7 +13,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from jobtui.engine.domain.timeparse import TimeParseError, parse_when
 from jobtui.engine.service.snapshot import JobSnapshot
-from jobtui.i18n import relative_time, t
+from jobtui.i18n import DEFAULT_LANG, relative_time, t
 from jobtui.screens.dialogs.base import DialogScreen
 from jobtui.screens.dialogs.subject import _job_lines
 from jobtui.screens.dialogs.times import _absolute, _utc, _zone
@@ -44,7 +44,9 @@ class RescheduleDialog(DialogScreen[pendulum.DateTime | None]):
             yield Static("", id="current", markup=False)
             yield Static("", id="max-start", markup=False)
             yield Label(t("reschedule.label", self.lang), classes="field-label")
-            yield Input(placeholder=t("reschedule.placeholder", self.lang), id="when")
+            yield Input(
+                placeholder=t("reschedule.placeholder", self.lang, example=self._example()), id="when"
+            )
             yield Static("", id="preview", markup=False)
             yield Static("", id="max-preview", markup=False)
             with Horizontal(classes="buttons"):
@@ -56,6 +58,11 @@ class RescheduleDialog(DialogScreen[pendulum.DateTime | None]):
         self.refresh_times()
         # Relative times ("in 2 h") drift while the dialog is open; keep them honest.
         self.set_interval(1.0, self.refresh_times)
+
+    def _example(self) -> str:
+        """An ISO date to show how one is typed: tomorrow at 02:00 here (a fixed one would be past)."""
+        tomorrow = self.now().in_timezone(self.zone).add(days=1)
+        return f"{tomorrow.format('YYYY-MM-DD')}T02:00"
 
     def _describe(self, when: datetime | None, now: pendulum.DateTime) -> str:
         if when is None:
@@ -89,8 +96,11 @@ class RescheduleDialog(DialogScreen[pendulum.DateTime | None]):
         try:
             when = parse_when(text, now, self.tz)
         except TimeParseError as exc:
+            message = str(exc)
+            if self.lang != DEFAULT_LANG:
+                message = t("reschedule.unreadable", self.lang, text=text.strip(), example=self._example())
             preview.add_class("error")
-            preview.update(t("common.error", self.lang, message=str(exc)))
+            preview.update(t("common.error", self.lang, message=message))
             max_preview.update("")
             return
         preview.remove_class("error")
@@ -99,9 +109,8 @@ class RescheduleDialog(DialogScreen[pendulum.DateTime | None]):
             lines.append(t("reschedule.past", self.lang))
         preview.update("\n".join(lines))
         new_max = self._moved_max_start(max(when, now))  # as the reschedule counts a past date: from now
-        max_preview.update(
-            t("reschedule.max_moves", self.lang, when=_absolute(new_max, self.zone)) if new_max else ""
-        )
+        key = "reschedule.max_from_now" if when < now else "reschedule.max_moves"
+        max_preview.update(t(key, self.lang, when=_absolute(new_max, self.zone)) if new_max else "")
 
     @on(Input.Changed, "#when")
     def _typed(self) -> None:

@@ -65,6 +65,24 @@ if TYPE_CHECKING:
 INPUT_KEYS = tuple(command.id for command in COMMANDS if command.opens_input)
 
 
+# Keys about the jobs (reading one, filtering or sorting the list) that mean nothing in the workers view:
+# the footer advertised them there, and they did nothing or opened the job filter over the engines.
+JOBS_ONLY_ACTIONS = frozenset(
+    {
+        "full_log",
+        "audit",
+        "notifications",
+        "copy_id",
+        "filter",
+        "attention",
+        "status_filter",
+        "toggle_system",
+        "sort",
+        "reverse_sort",
+    }
+)
+
+
 class MonitorScreen(MonitorActions):
     CSS_PATH = "../styles/monitor.tcss"
 
@@ -494,6 +512,8 @@ class MonitorScreen(MonitorActions):
         return command
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.workers_shown and action in JOBS_ONLY_ACTIONS:
+            return False  # hidden: the workers view has no job to read, filter or sort
         if action == "rollback" and self.envelopes_shown:
             if self.readonly:
                 return False

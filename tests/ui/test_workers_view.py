@@ -125,3 +125,10 @@ async def test_each_engine_says_whether_it_is_a_daemon_or_a_dashboards(store: St
         words = [line.split() for line in screen_text(screen).splitlines()]
         rows = {first[0]: first[1] for first in words if first and first[0].endswith("-host")}
         assert rows == {"daemon-host": "daemon", "dashboard-host": "dashboard"}
+        # No job here: the footer offers no job's log, audit or notifications (they did nothing), and
+        # `/` does not open the job filter over the engines.
+        footer = screen_text(screen).splitlines()[-1]
+        assert "Log" not in footer and "Audit" not in footer and "Notifications" not in footer, footer
+        await pilot.press("slash")
+        await pilot.pause()
+        assert not any(box.has_focus for box in screen.query("#filter-input"))

@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from textual.containers import VerticalScroll
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.domain.states import Status, status_label
 from jobtui.engine.worker.loop import Engine
 from jobtui.i18n import t
-from jobtui.screens.dialogs import TrapDialog
+from jobtui.screens.dialogs import HelpScreen, TrapDialog
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.job_table import JobTable
+from jobtui.widgets.status_style import SYMBOLS
 from tests.support.helpers import run_until_status
 from tests.support.pilot import app_for, monitor, painted, select_job, shown_job, simple, until
 
@@ -74,3 +77,21 @@ async def test_at_80x24_the_trap_dialog_shows_its_hint_inside_its_border(
         text, _ = painted(pilot.app.screen)
         for line in (t("trap.hint"), t("trap.retry"), t("trap.comment"), "Trapped op: "):
             assert line in text, line
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+async def test_at_80x24_the_help_shows_every_status_symbol_with_its_whole_name(
+    store: Store, lang: str
+) -> None:
+    """Three fixed pairs of columns did not fit 80 columns: Rich squeezed them, the symbols went first and
+    the longer Spanish names were cut ("Pendiente de aprobaci…")."""
+    async with app_for(store, lang=lang).run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help")
+        keys = pilot.app.screen.query_one("#keys", VerticalScroll)
+        await pilot.press("end")
+        await until(pilot, lambda: keys.max_scroll_y > 0 and keys.scroll_y == keys.max_scroll_y, "its end")
+        text, _ = painted(pilot.app.screen)
+        assert t("help.legend", lang) in text
+        for status in Status:
+            assert f"{SYMBOLS[status]} {status_label(status, lang)}" in text, status

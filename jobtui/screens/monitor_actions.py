@@ -21,7 +21,7 @@ from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 from jobtui.engine.domain.states import Status
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.service.commands import BY_ID
-from jobtui.i18n import audit_row_action_text, audit_status_text, audit_who_text, t
+from jobtui.i18n import t
 from jobtui.screens.alerts import Alerter
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.envelope_tree import EnvelopeTree
@@ -433,7 +433,7 @@ class MonitorActions(Screen[None]):
         self.app.push_screen(LogViewer(title, job_id, _Logs(self.backend), running, lang=self.lang))
 
     def action_audit(self) -> None:
-        from jobtui.screens.dialogs import TextScreen
+        from jobtui.screens.dialogs import AuditScreen
 
         if self.workers_shown:
             return  # no job here
@@ -443,16 +443,8 @@ class MonitorActions(Screen[None]):
             self._nothing_selected()
             return
         job = pane.detail.job
-        lang = self.lang
-        lines = [
-            f"{row['at']}  {audit_who_text(row, lang):<18} {audit_row_action_text(row, lang):<16} "
-            f"{audit_status_text(row['from'], lang)} → {audit_status_text(row['to'], lang)}  "
-            f"{row['comment'] or ''}"
-            for row in pane.detail.audit
-        ]
-        self.app.push_screen(
-            TextScreen(f"{t('monitor.audit', self.lang)} #{job['id']} {job['name']}", lines, lang=self.lang)
-        )
+        title = f"{t('monitor.audit', self.lang)} #{job['id']} {job['name']}"
+        self.app.push_screen(AuditScreen(title, pane.detail.audit, tz=self.tz, lang=self.lang))
 
 
 class _Logs:

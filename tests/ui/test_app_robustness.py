@@ -18,7 +18,7 @@ from jobtui.app import JobtuiApp, live_daemon_host
 from jobtui.engine.db.models import OpRun, Worker
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor
-from jobtui.screens.dialogs import ConfirmDialog, TextScreen
+from jobtui.screens.dialogs import AuditScreen, ConfirmDialog
 from jobtui.widgets.job_table import JobTable
 from tests.support.helpers import status_of
 from tests.support.pilot import SIZE, app_for, monitor, run_palette_command, select_job, until
@@ -49,7 +49,7 @@ async def test_u_shows_the_audit_trail(store: Store, submit: Submit, lang: str) 
     async with app.run_test(size=SIZE) as pilot:
         await select_job(pilot, job_id)
         await pilot.press("u")
-        await until(pilot, lambda: isinstance(app.screen, TextScreen), "the audit trail")
+        await until(pilot, lambda: isinstance(app.screen, AuditScreen), "the audit trail")
         assert app.is_running
 
 
@@ -59,7 +59,7 @@ async def test_the_palette_audit_command_shows_the_audit_trail(store: Store, sub
     async with app.run_test(size=SIZE) as pilot:
         await select_job(pilot, job_id)
         await run_palette_command(pilot, "Audit (u)")
-        await until(pilot, lambda: isinstance(app.screen, TextScreen), "the audit trail")
+        await until(pilot, lambda: isinstance(app.screen, AuditScreen), "the audit trail")
         assert app.is_running
 
 

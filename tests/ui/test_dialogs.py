@@ -33,9 +33,11 @@ from jobtui.screens.dialogs import (
     ReasonDialog,
     RerunDialog,
     RescheduleDialog,
+    StatusPicker,
     TextScreen,
     TrapDialog,
 )
+from tests.support.pilot import painted
 
 START = pendulum.datetime(2026, 11, 23, 10, 0, tz="UTC")
 TZ = "Europe/Zurich"  # CET in November: UTC+1, so a wrong zone shows up as a one-hour shift
@@ -281,6 +283,27 @@ async def test_rerun_defaults_to_run_for_a_job_past_pre_and_run_now_overrides_th
         await pilot.click("#confirm")
         await pilot.pause()
         assert app.results == [("RUN", True)]
+
+
+@sync
+async def test_a_ticked_box_and_a_chosen_step_read_apart_from_the_others_without_colour() -> None:
+    """Textual marks every box `▐X▌` and every radio button `▐●▌`, on or off, and tells them apart by colour
+    alone: under NO_COLOR every status in the picker and every step looked chosen."""
+    app = HostApp(RerunDialog(JOB))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text, _ = painted(app.screen)
+        assert "▐●▌ RUN" in text and "▐ ▌ PRE" in text and "▐ ▌ POST" in text
+        assert "▐ ▌ Run now" in text
+        await pilot.press("n", "1")
+        await pilot.pause()
+        text, _ = painted(app.screen)
+        assert "▐●▌ PRE" in text and "▐ ▌ RUN" in text
+    app = HostApp(StatusPicker(frozenset({"ERROR"})))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        text, _ = painted(app.screen)
+        assert "▐X▌ ✘ Error" in text and "▐ ▌ ○ Ready" in text
 
 
 @sync

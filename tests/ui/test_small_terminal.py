@@ -9,13 +9,17 @@ from collections.abc import Callable
 import pytest
 from textual.containers import VerticalScroll
 
+from jobtui.app import JobtuiApp
 from jobtui.engine.db.store import Store
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.domain.states import Status, status_label
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
-from jobtui.i18n import t
-from jobtui.screens.dialogs import TrapDialog
+from jobtui.i18n import audit_status_text, t
+from jobtui.screens.dialogs import AuditScreen, HelpScreen, TrapDialog
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.job_table import JobTable
+from jobtui.widgets.status_style import SYMBOLS
 from tests.support.helpers import run_until_status
 from tests.support.pilot import app_for, monitor, painted, select_job, shown_job, simple, until
 
@@ -129,3 +133,51 @@ async def test_the_info_block_shows_another_job_from_its_top_and_the_same_job_wh
         assert info.scroll_y == 0
         text, _ = painted(screen)
         assert f"#{first} first" in text
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+async def test_at_80x24_the_help_shows_every_status_symbol_with_its_whole_name(
+    store: Store, lang: str
+) -> None:
+    """Three fixed pairs of columns did not fit 80 columns: Rich squeezed them, the symbols went first and
+    the longer Spanish names were cut ("Pendiente de aprobaci…")."""
+    async with app_for(store, lang=lang).run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help")
+        keys = pilot.app.screen.query_one("#keys", VerticalScroll)
+        await pilot.press("end")
+        await until(pilot, lambda: keys.max_scroll_y > 0 and keys.scroll_y == keys.max_scroll_y, "its end")
+        text, _ = painted(pilot.app.screen)
+        assert t("help.legend", lang) in text
+        for status in Status:
+            assert f"{SYMBOLS[status]} {status_label(status, lang)}" in text, status
+
+
+WHY = (
+    "the change board moved the network maintenance window; rerun it once the core switches are patched "
+    "(ticket OPS-4711 has the approvals)"
+)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+async def test_at_80x24_the_audit_trail_shows_local_times_and_the_whole_comment(
+    store: Store, submit: Submit, actions: Actions, lang: str
+) -> None:
+    """Each row was one line of fixed columns with a raw ISO time ("2026-11-23T10:00:00+00:00"): at 80
+    columns the transition and the comment, the why, were past the right edge."""
+    job = submit(simple("patch-switches"))
+    actions.cancel(job, WHY)
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="Europe/Zurich", lang=lang)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await select_job(pilot, job)
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, AuditScreen), "the audit trail")
+        await pilot.pause(0.1)
+        text, _ = painted(app.screen)
+        assert "2026-11-23 11:00:00" in text and "T10:00" not in text  # Zurich is UTC+1 in November
+        canceled = f"{audit_status_text('READY', lang)} → {audit_status_text('CANCELED', lang)}"
+        assert canceled in text
+        # The comment wraps over the lines under its row, inside the dialog.
+        inside = app.screen.query_one(".dialog").content_region
+        lines = [line[inside.x : inside.right] for line in text.splitlines()[inside.y : inside.bottom]]
+        assert WHY in " ".join(" ".join(lines).split())

@@ -7,6 +7,7 @@ The dialogs only collect an answer; the caller passes it to `engine.actions`.
 
 from __future__ import annotations
 
+from jobtui.screens.dialogs.audit import AuditScreen
 from jobtui.screens.dialogs.base import DialogScreen
 from jobtui.screens.dialogs.confirm import ConfirmDialog
 from jobtui.screens.dialogs.help import HelpScreen
@@ -22,6 +23,7 @@ from jobtui.screens.dialogs.trap import TRAP_ACTIONS, TrapDialog
 __all__ = [
     "RERUN_STEPS",
     "TRAP_ACTIONS",
+    "AuditScreen",
     "ConfirmDialog",
     "DialogScreen",
     "EnvelopeFacts",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.columns import Columns
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -49,12 +50,9 @@ class HelpScreen(DialogScreen[None]):
                     yield Static(t("help.empty", self.lang), markup=False)
                 if self.legend:
                     yield Static(t("help.legend", self.lang), classes="help-section", markup=False)
-                    symbols = Table.grid(padding=(0, 1))
-                    for _ in range(3):
-                        symbols.add_column(no_wrap=True)
-                        symbols.add_column(no_wrap=True)
-                    cells = [Text(part) for symbol, name in self.legend for part in (symbol, name)]
-                    for start in range(0, len(cells), 6):
-                        symbols.add_row(*cells[start : start + 6])
-                    yield Static(symbols)
+                    # Each symbol and its name are one cell, in as many columns as the width takes: in a
+                    # grid of three fixed pairs, Rich squeezed the pairs at 80 columns, and the symbols'
+                    # columns went first (the longer Spanish names, cut with an ellipsis, next).
+                    entries = [Text(f"{symbol} {name}", no_wrap=True) for symbol, name in self.legend]
+                    yield Static(Columns(entries, padding=(0, 3), equal=True))
             yield self._hint(t("help.hint", self.lang))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import pendulum
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -13,7 +12,7 @@ from textual.widgets import Static
 from jobtui.engine.domain.text import visible
 from jobtui.i18n import t
 from jobtui.screens.dialogs.base import DialogScreen
-from jobtui.screens.dialogs.times import _utc, _zone
+from jobtui.screens.dialogs.times import _stamp, _zone
 
 NOTE_LEVELS = ("info", "warning", "error")
 
@@ -45,7 +44,7 @@ class NotificationsScreen(DialogScreen[None]):
                     known = level in NOTE_LEVELS
                     # The level's colour comes from dialogs.tcss; the word itself reads without colour.
                     with Horizontal(classes="note"):
-                        yield Static(self._when(note.get("at")), classes="note-at", markup=False)
+                        yield Static(_stamp(note.get("at"), self.zone), classes="note-at", markup=False)
                         yield Static(
                             t(f"notes.level.{level}", self.lang) if known else visible(level),
                             classes=f"note-level level-{level}" if known else "note-level",
@@ -54,11 +53,3 @@ class NotificationsScreen(DialogScreen[None]):
                         text = visible(str(note.get("text") or ""), keep="\n")
                         yield Static(text, classes="note-text", markup=False)
             yield self._hint(t("notes.hint", self.lang))
-
-    def _when(self, at: object) -> str:
-        if not isinstance(at, str) or not at:
-            return "-"
-        parsed = pendulum.parse(at)
-        if not isinstance(parsed, pendulum.DateTime):
-            return at
-        return _utc(parsed).in_tz(self.zone).format("YYYY-MM-DD HH:mm:ss")

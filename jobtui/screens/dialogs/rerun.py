@@ -14,6 +14,7 @@ from jobtui.engine.service.snapshot import JobSnapshot
 from jobtui.i18n import t
 from jobtui.screens.dialogs.base import DialogScreen
 from jobtui.screens.dialogs.subject import _job_lines
+from jobtui.widgets.ticks import Choice, Tick
 
 RERUN_STEPS = ("PRE", "RUN", "POST")
 
@@ -42,8 +43,8 @@ class RerunDialog(DialogScreen[tuple[str, bool] | None]):
             yield Label(t("rerun.step", self.lang), classes="field-label")
             with RadioSet(id="step"):
                 for step in RERUN_STEPS:
-                    yield RadioButton(step, id=f"step-{step}")
-            yield Checkbox(t("rerun.run_now", self.lang), id="run-now", disabled=self.default_step != "RUN")
+                    yield Choice(step, id=f"step-{step}")
+            yield Tick(t("rerun.run_now", self.lang), id="run-now", disabled=self.default_step != "RUN")
             yield Static(t("rerun.later_steps", self.lang), classes="explain", markup=False)
             yield Static("", id="explain", classes="explain", markup=False)
             with Horizontal(classes="buttons"):

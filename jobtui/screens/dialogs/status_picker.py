@@ -1,4 +1,8 @@
-"""StatusPicker: which statuses the job table shows. Space ticks a status, Enter applies; presets: one key."""
+"""StatusPicker: which statuses the job table shows. Space ticks a status, Enter applies; presets: one key.
+
+The statuses stand in two columns of check boxes, so the picker, its presets and its hint fit whole at
+80x24: in one list the 16 statuses took every row the dialog had, and the presets fell under its border.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,20 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, SelectionList
-from textual.widgets.selection_list import Selection
+from textual.containers import Grid, Horizontal, Vertical
+from textual.widgets import Button
 
 from jobtui.engine.domain.states import NEEDS_ATTENTION, Status, status_label
 from jobtui.i18n import t
 from jobtui.screens.dialogs.base import DialogScreen
 from jobtui.widgets.status_style import STYLES, SYMBOLS
+from jobtui.widgets.ticks import Tick
+
+# dialogs.tcss lays the check boxes out in this many columns; the arrows move through them as drawn.
+COLUMNS = 2
 
 # The presets: key → (its name's text key, the statuses it ticks). "all" ticks none: no status filter.
 PRESETS: dict[str, tuple[str, frozenset[str]]] = {
@@ -32,11 +40,15 @@ PRESETS: dict[str, tuple[str, frozenset[str]]] = {
 class StatusPicker(DialogScreen[frozenset[str] | None]):
     """Answers the statuses ticked (none: every status), or None when left with Escape."""
 
-    AUTO_FOCUS = "#statuses"
+    AUTO_FOCUS = "#statuses Tick"
     BINDINGS: ClassVar[list[BindingType]] = [
-        # A priority binding: the list's own Enter would tick the highlighted status instead.
+        # A priority binding: the focused check box's own Enter would tick it instead.
         Binding("enter", "apply", show=False, priority=True),
         *(Binding(key, f"preset('{key}')", show=False) for key in PRESETS),
+        Binding("up", f"move({-COLUMNS})", show=False),
+        Binding("down", f"move({COLUMNS})", show=False),
+        Binding("left", "move(-1)", show=False),
+        Binding("right", "move(1)", show=False),
     ]
 
     def __init__(self, chosen: frozenset[str], lang: str = "en") -> None:
@@ -47,32 +59,41 @@ class StatusPicker(DialogScreen[frozenset[str] | None]):
         lang = self.lang
         with Vertical(classes="dialog"):
             yield self._title(t("picker.title", lang))
-            yield SelectionList[str](
-                *(
-                    Selection(
+            with Grid(id="statuses"):
+                for status in Status:
+                    yield Tick(
                         Text.assemble((f"{SYMBOLS[status]} ", STYLES[status]), status_label(status, lang)),
-                        status.value,
                         status.value in self.chosen,
+                        name=status.value,
                     )
-                    for status in Status
-                ),
-                id="statuses",
-            )
             with Horizontal(classes="buttons"):
                 for key, (name, _statuses) in PRESETS.items():
                     yield Button(f"{key} {t(name, self.lang)}", id=f"preset-{key}")
             yield self._hint(t("picker.hint", self.lang))
 
     @property
+    def boxes(self) -> list[Tick]:
+        return list(self.query_one("#statuses", Grid).query_children(Tick))
+
+    @property
     def ticked(self) -> frozenset[str]:
-        return frozenset(self.query_one("#statuses", SelectionList).selected)
+        return frozenset(box.name for box in self.boxes if box.value and box.name)
 
     def action_preset(self, key: str) -> None:
         statuses = PRESETS[key][1]
-        picker: SelectionList[str] = self.query_one("#statuses", SelectionList)
-        picker.deselect_all()
-        for status in statuses:
-            picker.select(status)
+        for box in self.boxes:
+            box.value = box.name in statuses
+
+    def action_move(self, step: int) -> None:
+        boxes, focused = self.boxes, self.focused
+        if not isinstance(focused, Tick) or focused not in boxes:
+            raise SkipAction  # on a preset button the arrows are not the boxes'
+        here = boxes.index(focused)
+        index = here + step
+        if abs(step) < COLUMNS and index // COLUMNS != here // COLUMNS:
+            return  # left and right stay on their row
+        if 0 <= index < len(boxes):
+            boxes[index].focus()
 
     @on(Button.Pressed)
     def _preset_pressed(self, event: Button.Pressed) -> None:

@@ -1,4 +1,4 @@
-"""TextScreen: read-only text, such as a job's log or audit trail."""
+"""TextScreen: read-only text of many lines, scrollable both ways."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from jobtui.screens.dialogs.base import DialogScreen
 
 
 class TextScreen(DialogScreen[None]):
-    """Read-only text (a job's full log, its audit trail), scrollable both ways."""
+    """Read-only text, scrollable both ways; Log draws only the lines on screen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "cancel", show=False)]
 

@@ -22,3 +22,13 @@ def _utc(when: datetime) -> pendulum.DateTime:
 def _absolute(when: datetime, zone: Zone) -> str:
     local = _utc(when).in_tz(zone)
     return local.format("YYYY-MM-DD HH:mm:ss zz" if local.second else "YYYY-MM-DD HH:mm zz")
+
+
+def _stamp(at: object, zone: Zone) -> str:
+    """A stored time (ISO text, as the service's JSON has it) as the rest of the dashboard shows one."""
+    if not isinstance(at, str) or not at:
+        return "-"
+    parsed = pendulum.parse(at)
+    if not isinstance(parsed, pendulum.DateTime):
+        return at
+    return _utc(parsed).in_tz(zone).format("YYYY-MM-DD HH:mm:ss")

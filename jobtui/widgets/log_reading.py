@@ -8,6 +8,7 @@ import re
 from typing import Protocol
 
 from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece, StreamSplit
+from jobtui.engine.domain.text import visible
 
 LOG_TAIL_BYTES = 64 * 1024
 # Further behind than this, the tail jumps to the newest output instead of replaying it: an op can write
@@ -34,7 +35,9 @@ class LogText:
     def feed(self, data: bytes) -> str:
         text = self._decoder.decode(data)
         text = _ESCAPES.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
-        text = _CONTROLS.sub("\ufffd", text)
+        # What is left that a terminal would not show as it is (bidi overrides, zero-width spaces) reads
+        # as its code, as everywhere else on screen.
+        text = visible(_CONTROLS.sub("\ufffd", text), keep="\n\t")
         parts = []
         for n, piece in enumerate(text.split("\n")):
             if n:

@@ -14,6 +14,7 @@ CSI_CLEAR = "\x1b[2J"  # clears the screen
 C1 = "\x9b31m\x9d0;t\x9c"  # 8-bit CSI, OSC and ST
 CONTROLS = "\x07\x08\x0b\x0c\x0e\x7f\r"  # bell, backspace, VT, FF, SO, DEL, carriage return (no NUL)
 MARKUP = "[/][link=http://x]y[/link][bold]x"
+BIDI = "\u202eorp-yolped\u202c\u2066x\u2069\u200b\ufeff"  # reversed text, isolates, invisible ones
 
 PAYLOADS = {
     "osc-title": OSC_TITLE,
@@ -22,11 +23,14 @@ PAYLOADS = {
     "c1": C1,
     "controls": CONTROLS,
     "markup": MARKUP,
-    "all": OSC_TITLE + OSC_CLIPBOARD + CSI_CLEAR + C1 + CONTROLS + MARKUP,
+    "all": OSC_TITLE + OSC_CLIPBOARD + CSI_CLEAR + C1 + CONTROLS + MARKUP + BIDI,
 }
 
-# Every C0 control but line feed, DEL, and the C1 controls.
-CONTROL_CHARS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+# Every C0 control but line feed, DEL, the C1 controls, and the invisible characters that change how a
+# line reads (bidi overrides and isolates, zero-width spaces: see jobtui/engine/domain/text.py).
+CONTROL_CHARS = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]"
+)
 
 
 def controls_in(output: bytes | str, tab: bool = False) -> list[str]:

@@ -10,12 +10,12 @@ from hypothesis import strategies as st
 
 from jobtui.engine.domain.text import is_visible, visible
 
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]")
 # Text rich in what matters: control characters, ESC sequences, markup brackets, and anything else.
 texts = st.text(
     st.one_of(
         st.characters(min_codepoint=0, max_codepoint=0x9F),
-        st.sampled_from(["\x1b", "[", "]", "/", "\n", "\t"]),
+        st.sampled_from(["\x1b", "[", "]", "/", "\n", "\t", "\u202e", "\u2066", "\u200b", "\u200d"]),
         st.characters(),
     )
 )
@@ -50,6 +50,11 @@ def test_visible_keeps_the_characters_asked_for(text: str) -> None:
         ("tab\tline\n", "tab^Iline^J"),
         ("[/][link=http://x]y[/link]", "[/][link=http://x]y[/link]"),
         ("ñandú → 日本", "ñandú → 日本"),
+        # Read on a bidi terminal as "deploy-prod", and two names alike but for an invisible space.
+        ("\u202edorp-yolped\u202c", "\\u202edorp-yolped\\u202c"),
+        ("web\u200b-01\ufeff", "web\\u200b-01\\ufeff"),
+        ("a\u2066b\u2069\u2028", "a\\u2066b\\u2069\\u2028"),
+        ("👩\u200d💻 كتاب", "👩\u200d💻 كتاب"),  # a joiner of an emoji and right-to-left text stay
     ],
 )
 def test_visible_forms(text: str, shown: str) -> None:

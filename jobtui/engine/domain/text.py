@@ -6,6 +6,12 @@ so what reaches the terminal is printable text and the sequence reads as what it
 ``^[`` (so CSI 2J reads ``^[[2J``), the other C0 controls as ``^@``…``^_``, DEL as ``^?`` and the C1
 controls (U+0080–U+009F) as ``\\x80``…``\\x9f``. The result holds no control character but those kept,
 and `visible` of it changes nothing more.
+
+Invisible characters that change how a line reads are shown too, as ``\\u202e``: the bidirectional
+overrides, embeddings, isolates and marks (a name with U+202E reverses the rest of its line on a terminal
+that does bidi, so "deploy-prod" can read as another name), zero-width spaces and word joiners and the
+byte-order mark (two names that look alike), and the line and paragraph separators (which some
+programs take for line breaks). The zero-width joiners stay: emoji and several scripts need them.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import re
 
 __all__ = ["is_visible", "visible"]
 
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 def _shown(match: re.Match[str]) -> str:
@@ -23,12 +29,15 @@ def _shown(match: re.Match[str]) -> str:
         return "^" + chr(code + 0x40)
     if code == 0x7F:
         return "^?"
-    return f"\\x{code:02x}"
+    if code <= 0x9F:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}"
 
 
 def visible(text: str, keep: str = "") -> str:
-    """`text` with every C0/C1 control character and DEL shown visibly, except the characters of `keep`
-    (say "\\n" for text of several lines, "\\n\\t" for a log)."""
+    """`text` with every C0/C1 control character, DEL and invisible character that changes how a line
+    reads shown visibly, except the characters of `keep` (say "\\n" for text of several lines, "\\n\\t"
+    for a log)."""
     if keep:
         return _CONTROLS.sub(lambda match: match.group() if match.group() in keep else _shown(match), text)
     return _CONTROLS.sub(_shown, text)

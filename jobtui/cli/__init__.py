@@ -557,7 +557,7 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
     )
     engines.append(engine)
     print(
-        f"jobtui engine {engine.worker_id[:8]} on {store.url} with {engine.slots} worker(s)",
+        f"jobtui engine {engine.worker_id[:8]} on {store.safe_url} with {engine.slots} worker(s)",
         file=sys.stderr,
         flush=True,
     )
@@ -1059,14 +1059,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(file=sys.stderr)
         print(
-            f"demo: loaded {args.jobs:,} historical jobs into {store.url} in {elapsed:.1f} s",
+            f"demo: loaded {args.jobs:,} historical jobs into {store.safe_url} in {elapsed:.1f} s",
             file=sys.stderr,
             flush=True,
         )
         if args.no_open:
             return EXIT_OK
     ids = seed_demo(store)
-    print(f"demo: submitted {len(ids)} jobs to {store.url}", file=sys.stderr)
+    print(f"demo: submitted {len(ids)} jobs to {store.safe_url}", file=sys.stderr)
     if args.no_open:
         return EXIT_OK
     # The app's embedded engine runs the jobs; the stream keeps submitting and acting like an operator.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,26 @@ def test_a_postgresql_url_that_cannot_be_read_says_what_is_wrong_without_the_pas
     code, err = _run(capsys, "jobs", "--db", url)
     scheme = url.split("://")[0]
     assert (code, err.strip()) == (2, f'database URL "{scheme}://…": {problem}')
+
+
+def test_a_server_that_cannot_be_reached_is_named_without_any_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """libpq takes a password in the URL's options too: that one was printed (and the message took two
+    lines, the second tab-indented, `^I` on screen)."""
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    code, err = _run(
+        capsys, "jobs", "--db", f"postgresql://ops:s3cret@127.0.0.1:{port}/x?password=zzz&sslmode=disable"
+    )
+    assert code == 2
+    assert (
+        f"cannot open database postgresql+psycopg://ops:***@127.0.0.1:{port}/x?password=***&sslmode=disable"
+        in err
+    )
+    assert "s3cret" not in err and "zzz" not in err and "^I" not in err
+    assert len(err.strip().splitlines()) == 1, err
 
 
 def test_a_database_in_a_missing_directory_is_refused_and_nothing_is_created(

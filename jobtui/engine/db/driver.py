@@ -64,6 +64,32 @@ SUPPORTED_SCHEMES = (*SQLITE_SCHEMES, "postgresql", "postgres", "postgresql+psyc
 _READ_ONLY_OPTIONS = {("mode", "ro"), ("immutable", "1"), ("immutable", "true")}
 
 
+# Query options of a PostgreSQL URL that libpq reads as secrets (`?password=` works as well as `user:pw@`).
+_SECRET_OPTIONS = frozenset({"password", "sslpassword"})
+
+
+def printable_url(url: str) -> str:
+    """`url` without its secrets, for messages and logs: the password of its user part and of its
+    options. A URL without any is returned as it is."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    location, slash, tail = rest.partition("/")
+    if "@" in location:
+        user, _, host = location.rpartition("@")
+        if ":" in user:
+            location = f"{user.split(':', 1)[0]}:***@{host}"
+    path, question, query = tail.partition("?")
+    if question:
+        options = []
+        for option in query.split("&"):
+            name, equals, _ = option.partition("=")
+            secret = equals and urllib.parse.unquote_plus(name).lower() in _SECRET_OPTIONS
+            options.append(f"{name}=***" if secret else option)
+        query = "&".join(options)
+    return f"{scheme}://{location}{slash}{path}{question}{query}"
+
+
 def normalise_url(url: str) -> str:
     """Accept a bare file path where a URL is expected (people type paths), and postgresql:// URLs
     without a driver (psycopg 3 is the one jobtui ships with). Any other kind of database is refused

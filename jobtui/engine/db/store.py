@@ -38,6 +38,7 @@ from jobtui.engine.db.driver import (
     Reader,
     default_data_dir,
     normalise_url,
+    printable_url,
     sqlite_path,
 )
 from jobtui.engine.db.models import CHANGES, JOBS, AuditEvent, Job, Setting
@@ -249,7 +250,7 @@ class Store:
     @property
     def safe_url(self) -> str:
         """The URL without its password, for messages and logs."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return printable_url(self.url)
 
     # -- transactions -------------------------------------------------------------------------------
 
@@ -410,11 +411,12 @@ class Store:
                 current = current_revision(conn)
         except DBAPIError as exc:
             problem = StoreUnreachable if not self.is_sqlite else StoreError
-            raise problem(f"cannot open database {self.safe_url}: {exc.orig}") from exc
+            # One line: libpq's messages span several, tab-indented ("\n\tIs the server running…").
+            raise problem(f"cannot open database {self.safe_url}: {' '.join(str(exc.orig).split())}") from exc
         if current != SCHEMA_HEAD:
             from jobtui.engine.db import migrate  # alembic is slow to import; only load it when needed
 
-            migrate.upgrade(self.engine, self.url, current)
+            migrate.upgrade(self.engine, self.safe_url, current)
         if self.is_sqlite:
             self._heal_counts()
 

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
@@ -84,4 +86,29 @@ def test_a_dashboard_action_gives_up_behind_the_lock_while_the_store_itself_wait
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
+    assert store.reader.value("SELECT status FROM jobs WHERE id = :id", {"id": job_id}) == "READY"
+
+
+def test_a_write_behind_another_programs_sqlite_lock_gives_up_in_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A program that is not jobtui (sqlite3 in a shell) holds SQLite's own lock, not jobtui's: the
+    command waited two minutes, whatever JOBTUI_LOCK_WAIT_S said, then exited 2 "database is locked"."""
+    import sqlite3
+
+    from jobtui.engine.db import store as store_module
+    from jobtui.engine.db.store import DatabaseBusy
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 100)  # SQLite's own wait, a try at a time
+    db = tmp_path / "jobs.db"
+    store = Store(f"sqlite:///{db}")
+    job_id = Actions(store, Actor("tester")).submit(definition('name = "j"\n[[run]]\nrun = "true"\n'))
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(DatabaseBusy, match=r"locked by a program other than jobtui for more than 0\.5 s"):
+            Actions(store, Actor("tester"), lock_wait_s=0.5).cancel(job_id)
+    finally:
+        other.rollback()
+        other.close()
     assert store.reader.value("SELECT status FROM jobs WHERE id = :id", {"id": job_id}) == "READY"

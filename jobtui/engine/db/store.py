@@ -265,7 +265,7 @@ class Store:
         """
         lock_fd = self.take_writer_lock(lock_wait_s)
         try:
-            conn = self._connect_for_write()
+            conn = self._connect_for_write(lock_wait_s if lock_wait_s is not None else self.lock_wait_s)
             session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
             session.info["jobtui_work"] = not walking
             try:
@@ -386,8 +386,11 @@ class Store:
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
 
-    def _connect_for_write(self) -> Connection:
-        deadline = time.monotonic() + LOCK_RETRY_SECONDS
+    def _connect_for_write(self, wait: float | None = None) -> Connection:
+        """A connection in a write transaction. `wait`: how long an operator's command waits behind a
+        process that holds SQLite's own lock without jobtui's (another program, sqlite3 in a shell),
+        then gives up with DatabaseBusy (to within SQLite's busy timeout); engines wait longer."""
+        deadline = time.monotonic() + (LOCK_RETRY_SECONDS if wait is None else wait)
         delay = 0.01
         while True:
             conn = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
@@ -398,8 +401,15 @@ class Store:
                 conn.close()
                 # Another process kept the write lock past busy_timeout: wait and try again rather than
                 # lose the state change.
-                if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                if "locked" not in str(exc).lower():
                     raise
+                if time.monotonic() > deadline:
+                    if wait is None:
+                        raise
+                    raise DatabaseBusy(
+                        f"database {self.db_path} is locked by a program other than jobtui for more than "
+                        f"{wait:g} s; nothing was changed (end the program, or the transaction it left open)"
+                    ) from None
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
 

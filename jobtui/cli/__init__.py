@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from jobtui.engine.domain.engine_kinds import DAEMON_ENGINE
@@ -389,35 +390,60 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
 
 
 def _db_label(args: argparse.Namespace) -> str:
-    from jobtui.engine.db.driver import default_db_url
+    from jobtui.engine.db.driver import default_db_url, printable_url
 
-    return str(getattr(args, "db", None) or default_db_url())
+    return printable_url(str(getattr(args, "db", None) or default_db_url()))
 
 
 def _storage_hint(args: argparse.Namespace) -> str:
     """What is wrong with the file system under a SQLite database, if that explains an error: read-only,
     full, or not writable by this user. Empty when nothing is visibly wrong (or not SQLite)."""
-    from jobtui.engine.db.driver import normalise_url, sqlite_path
-
+    folder = _sqlite_folder(args)
+    if folder is None:
+        return ""
+    read_only = _read_only_reason(args)
+    if read_only:
+        return f" ({read_only})"
     try:
-        path = sqlite_path(normalise_url(_db_label(args)))
-    except Exception:
+        fs = os.statvfs(folder)
+    except OSError:
         return ""
-    if path is None:
+    if fs.f_bavail * fs.f_frsize < 1 << 20:
+        return f" (the file system holding {folder} is full)"
+    return ""
+
+
+def _read_only_reason(args: argparse.Namespace) -> str:
+    """Why this process can never write the SQLite database (a read-only file system, a file or folder
+    this user may not write), or "": a full disk may be freed, this will not."""
+    folder = _sqlite_folder(args)
+    if folder is None:
         return ""
-    folder = path.parent
     try:
         fs = os.statvfs(folder)
     except OSError:
         return ""
     if fs.f_flag & os.ST_RDONLY:
-        return f" (the file system holding {folder} is read-only)"
-    if fs.f_bavail * fs.f_frsize < 1 << 20:
-        return f" (the file system holding {folder} is full)"
+        return f"the file system holding {folder} is read-only"
+    path = _sqlite_file(args)
     for item in (path, folder):
-        if item.exists() and not os.access(item, os.W_OK):
-            return f" ({item} is read-only for this user)"
+        if item is not None and item.exists() and not os.access(item, os.W_OK):
+            return f"{item} is read-only for this user"
     return ""
+
+
+def _sqlite_file(args: argparse.Namespace) -> Path | None:
+    from jobtui.engine.db.driver import default_db_url, normalise_url, sqlite_path
+
+    try:
+        return sqlite_path(normalise_url(str(getattr(args, "db", None) or default_db_url())))
+    except Exception:
+        return None
+
+
+def _sqlite_folder(args: argparse.Namespace) -> Path | None:
+    path = _sqlite_file(args)
+    return None if path is None else path.parent
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -552,6 +578,11 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
     store = _store_when_reachable(args, stop)
     if store is None:
         return EXIT_OK
+    read_only = _read_only_reason(args)
+    if read_only:
+        # It would start, then retry its first write forever.
+        _say(f"daemon: database {_db_label(args)} cannot be written: {read_only}", err=True)
+        return EXIT_BAD_INPUT
     engine = Engine(
         store, workers=args.workers, heartbeat_s=args.heartbeat, lease_s=args.lease, kind=DAEMON_ENGINE
     )

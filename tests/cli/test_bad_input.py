@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +16,10 @@ import pendulum
 import pytest
 
 import jobtui.cli as cli
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.service.actions import Actions
+from tests.support.helpers import definition
 
 JOB = 'name = "j"\n[[run]]\nrun = "true"\n'
 
@@ -423,3 +432,35 @@ def test_a_past_run_date_whose_max_start_date_is_still_ahead_runs_now(
     job = json.loads(capsys.readouterr().out)
     assert (code, job["status"]) == (0, "READY")
     assert pendulum.parse(job["max_start_at"]) == two_hours_ago.add(days=1)
+
+
+def test_a_daemon_on_a_database_it_may_not_write_says_so_and_exits() -> None:
+    """It started, then retried its first write forever, a warning every 15 s."""
+    folder = Path(tempfile.mkdtemp(prefix="jobtui-read-only-"))  # outside pytest's folders, which are 0700
+    try:
+        db = folder / "jobs.db"
+        store = Store(f"sqlite:///{db}")
+        Actions(store, Actor("tester")).submit(definition('name = "j"\n[[run]]\nrun = "true"\n'))
+        store.engine.dispose()
+        as_another_user: list[str] = []
+        if os.geteuid() == 0:  # root writes any file: the daemon runs as nobody, who may only read it
+            if shutil.which("setpriv") is None:
+                pytest.skip("running as root without setpriv")
+            # The folder theirs to write (SQLite's -wal and -shm files), not the database's file.
+            folder.chmod(0o777)
+            as_another_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        db.chmod(0o444)
+        env = {key: value for key, value in os.environ.items() if key != "JOBTUI_DB"}
+        daemon = subprocess.run(
+            [*as_another_user, sys.executable, "-m", "jobtui.cli", "daemon", "--db", f"sqlite:///{db}"],
+            env={**env, "HOME": str(folder)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+    assert daemon.returncode == 2, daemon.stderr
+    assert "cannot be written" in daemon.stderr and "read-only for this user" in daemon.stderr
+    assert "Traceback" not in daemon.stderr

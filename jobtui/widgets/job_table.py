@@ -24,7 +24,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.strip import Strip
 
-from jobtui.engine.domain.states import Status
+from jobtui.engine.domain.states import LABELS, Status
 from jobtui.engine.domain.text import visible
 from jobtui.engine.domain.timeparse import format_duration, local_zone_name
 from jobtui.engine.read.listing import JobRow, JobSort
@@ -94,12 +94,15 @@ class Column:
     cell: Callable[[JobRow, str, str, datetime], Text | str]  # (row, lang, tz, now) → cell
 
 
+# Every status whole, in every language, behind its symbol ("◆ Pendiente de aprobación" was cut).
+STATUS_WIDTH = 2 + max(len(label) for labels in LABELS.values() for label in labels.values())
+
 COLUMNS: tuple[Column, ...] = (
     Column("id", 7, lambda r, _l, _t, _n: str(r.id)),
     Column("name", 24, lambda r, _l, _t, _n: r.name),
     Column("type", 9, lambda r, lang, _t, _n: type_text(r.type, lang)),
     Column("project", 11, lambda r, _l, _t, _n: r.project),
-    Column("status", 24, lambda r, lang, _t, _n: status_text(r.status, lang)),
+    Column("status", STATUS_WIDTH, lambda r, lang, _t, _n: status_text(r.status, lang)),
     Column("step", 5, lambda r, _l, _t, _n: r.step),
     Column("progress", 15, lambda r, _l, _t, _n: progress_text(r.progress)),
     Column("elapsed", 10, lambda r, _l, _t, now: elapsed_text(r, now)),
@@ -109,7 +112,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("max_start", 12, lambda r, _l, tz, _n: _date(r.max_start_at, tz)),
     Column("start", 12, lambda r, _l, tz, _n: _date(r.started_at, tz)),
     Column("end", 12, lambda r, _l, tz, _n: _date(r.ended_at, tz)),
-    Column("owner", 10, lambda r, _l, _t, _n: r.owner),
+    Column("owner", 12, lambda r, _l, _t, _n: r.owner),  # "Propietario" whole
     Column("envelope", 9, lambda r, _l, _t, _n: "" if r.envelope_id is None else str(r.envelope_id)),
 )
 GAP = 1

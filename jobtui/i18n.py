@@ -721,6 +721,8 @@ REFUSALS: dict[str, dict[str, str]] = {
         "terminadas con orden de rollback",
         "envelope_newer": "{action}: el sobre {newer} ({newer_name}) del proyecto {project} es más "
         "reciente y no se ha deshecho; haga primero su rollback",
+        "chain_waits": "{action}: el pase {waiting} ({waiting_name}) del sobre {envelope} ({name}) espera "
+        "al pase {job}; cancele antes el pase {job} (la cadena cancela los que lo siguen) o el sobre",
     },
 }
 

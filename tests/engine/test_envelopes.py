@@ -144,6 +144,31 @@ def test_cancel_makes_the_envelope_cancelled_for_good(
         envelopes.cancel(envelope_id)
 
 
+def test_deleting_a_job_the_chain_waits_on_is_refused_and_audited(
+    envelopes: EnvelopeActions, actions: Actions, tmp_path: Path, store: Store
+) -> None:
+    """Deleted, the job would never end, so the chain would neither release nor cancel the next job: it
+    stayed READY forever, the envelope SUCCESS_ACTIVE, and nothing said why."""
+    step_def(tmp_path, "a")
+    step_def(tmp_path, "b")
+    envelope_id, ids = envelopes.submit(
+        envelope_of_files([str(tmp_path / "a.toml"), str(tmp_path / "b.toml")], "dup")
+    )
+    with pytest.raises(Refused) as refused:
+        actions.delete(ids[0])
+    said = f"delete: job {ids[1]} (b) of envelope {envelope_id} (dup) waits for job {ids[0]}; cancel job"
+    assert str(refused.value).startswith(said)
+    assert [status_of(store, i) for i in ids] == ["READY", "READY"]
+    with store.read() as s:
+        audit = s.exec(select(AuditEvent).where(AuditEvent.job_id == ids[0], col(AuditEvent.refused))).all()
+    assert [(row.action, row.comment) for row in audit] == [("delete", str(refused.value))]
+    # As the refusal says: cancelled, the job ends the chain (the rest are cancelled), then it can go.
+    actions.cancel(ids[0])
+    actions.delete(ids[0])
+    assert status_of(store, ids[1]) == "CANCELED"
+    assert envelopes.detail(envelope_id)["status"] == "ERRORS"
+
+
 # -- corrupt envelopes ----------------------------------------------------------------------------------
 
 

@@ -260,3 +260,33 @@ def test_a_failed_or_cancelled_job_shows_the_progress_where_it_stopped(
     actions.cancel(waiting)
     job = run_until_status(engine, waiting, "CANCELED")
     assert job.progress == 50
+
+
+def test_a_task_keeps_where_it_stopped_as_its_job_does(
+    engine: Engine, store: Store, submit: Submit, actions: Actions
+) -> None:
+    """A task's progress counts its ops done, as its job's does (a job without targets has one task owning
+    every op: the two read the same); failed, skipped or trapped ops made a task read 100 %."""
+
+    def progress(job_id: int) -> tuple[int, list[tuple[str, int]]]:
+        shown = detail(store, job_id)
+        return shown["progress"], [(t["status"], t["progress"]) for t in shown["tasks"]]
+
+    later = submit('name = "later"\n[schedule]\nat = "+1h"\n[[run]]\nrun = "true"\n')
+    actions.cancel(later)
+    assert progress(later) == (0, [("CANCELLED", 0)])
+    trapped = submit(
+        'name = "t"\n[[pre]]\nrun = "true"\n'
+        '[[run]]\nrun = "false"\non_error = "trap"\n'
+        '[[post]]\nrun = "true"\n'
+    )
+    run_until_status(engine, trapped, "TRAPPED")
+    assert progress(trapped) == (33, [("RUNNING", 33)])
+    # Skipped by an operator, the op is not done, yet the job and its task go on and succeed: 100.
+    actions.trap(trapped, "skip")
+    run_until_status(engine, trapped, "FINISHED")
+    assert progress(trapped) == (100, [("SUCCEEDED", 100)])
+    # Job-wide ops only: the tasks own none, and read as their job (they read 0 beside its 100).
+    wide = submit('name = "w"\ntargets = ["a", "b"]\n[[run]]\ncall = "jobtui.engine.worker.runner:noop"\n')
+    run_until_status(engine, wide, "FINISHED")
+    assert progress(wide) == (100, [("SUCCEEDED", 100), ("SUCCEEDED", 100)])

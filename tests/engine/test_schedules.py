@@ -210,9 +210,10 @@ def test_one_rescheduled_task_waits_while_the_others_go_on_then_partial_at_expir
     job = wait_released(engine, job_id)
     tasks = tasks_of(store, job_id)
     assert job.status == Status.READY
-    # a walked all its ops and waits with the job; b waits for its next attempt.
+    # a walked all its ops and waits with the job; b waits for its next attempt, none of its ops done yet
+    # (its failed attempt is not progress).
     assert (tasks["a"].status, tasks["a"].progress) == (TaskStatus.SCHEDULED, 100)
-    assert (tasks["b"].status, tasks["b"].progress) == (TaskStatus.RESCHEDULED, 50)
+    assert (tasks["b"].status, tasks["b"].progress) == (TaskStatus.RESCHEDULED, 0)
     shown = detail(store, job_id)
     steps = {s["name"]: s["status"] for s in shown["tasks"][1]["steps"]}  # type: ignore[index]
     assert steps == {"deploy": "failed", "verify": "pending"}, "b's verify waits for b's deploy"

@@ -24,6 +24,7 @@ ENVELOPE_STATUS = "envelope_status"
 ENVELOPE_BUSY = "envelope_busy"
 ENVELOPE_NO_ROLLBACK_WORK = "envelope_no_rollback_work"
 ENVELOPE_NEWER = "envelope_newer"
+CHAIN_WAITS = "chain_waits"
 
 # The facts each kind carries: what a translation of it may say. `action` is the engine's name of what
 # was refused (a dashboard says its own title of the command instead).
@@ -42,6 +43,8 @@ FACTS: dict[str, frozenset[str]] = {
     ENVELOPE_BUSY: _ENVELOPE,
     ENVELOPE_NO_ROLLBACK_WORK: _ENVELOPE,
     ENVELOPE_NEWER: _ENVELOPE | {"newer", "newer_name", "project"},
+    # `waiting`: the next job of the envelope's chain, which only `job`'s end would release or cancel.
+    CHAIN_WAITS: _ENVELOPE | {"job", "waiting", "waiting_name"},
 }
 
 

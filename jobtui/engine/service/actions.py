@@ -29,6 +29,7 @@ from jobtui.engine.db.models import (
     TASKS,
     WORKERS,
     AuditEvent,
+    Envelope,
     Job,
     OpRun,
     Task,
@@ -53,7 +54,7 @@ from jobtui.engine.domain.states import (
 )
 from jobtui.engine.domain.timeparse import TimeParseError, parse_when
 from jobtui.engine.errors import BadInput, Refusal
-from jobtui.engine.worker import lifecycle, opstarter, pipeline
+from jobtui.engine.worker import chain, lifecycle, opstarter, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import describe, log_tail, op_title, processes_with_token, stamped
@@ -207,6 +208,23 @@ class Actions:
                 reasons.RUN_STARTED,
                 action=name,
                 job=job.id,
+            )
+        if action == "delete" and (waiting := chain.waiting_on(s, job)):
+            # Deleted, it would never end: the chain would neither release nor cancel the jobs after it.
+            envelope = s.get(Envelope, job.envelope_id)
+            envelope_name = envelope.name if envelope is not None else ""
+            nxt = waiting[0]
+            return Reason(
+                f"{name}: job {nxt.id} ({nxt.name}) of envelope {job.envelope_id} ({envelope_name}) waits "
+                f"for job {job.id}; cancel job {job.id} first (the chain cancels the jobs after it) or "
+                f"cancel the envelope",
+                reasons.CHAIN_WAITS,
+                action=name,
+                job=job.id,
+                waiting=nxt.id,
+                waiting_name=nxt.name,
+                envelope=job.envelope_id,
+                name=envelope_name,
             )
         if action == "retry":
             later = self._later_job_of_project(s, job)

@@ -94,17 +94,24 @@ def job_status_changed(store: Store, s: Session, job: Job, src: Status, dst: Sta
         s.info.pop(_BUSY, None)
 
 
-def _follow_chain(store: Store, s: Session, envelope: Envelope, job: Job, dst: Status, who: str) -> None:
-    later = [
+def waiting_on(s: Session, job: Job) -> list[Job]:
+    """The later jobs of `job`'s envelope the chain has not released yet, in chain order: only `job`'s end
+    (or an earlier job's) moves them, released or cancelled."""
+    if job.envelope_id is None or job.envelope_position is None:
+        return []
+    return [
         other
-        for other in chain_of(s, envelope.id or 0)
+        for other in chain_of(s, job.envelope_id)
         if other.envelope_position is not None
-        and job.envelope_position is not None
         and other.envelope_position > job.envelope_position
         and other.status == Status.READY
         and other.started_at is None
         and other.due_at is None
     ]
+
+
+def _follow_chain(store: Store, s: Session, envelope: Envelope, job: Job, dst: Status, who: str) -> None:
+    later = waiting_on(s, job)
     if later and dst == Status.FINISHED:
         nxt = later[0]
         store.change_job(

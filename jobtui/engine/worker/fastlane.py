@@ -28,8 +28,6 @@ from jobtui.engine.worker.plan import Plan, PlanOp, PlanTask
 from jobtui.engine.worker.runner import OpOutcome
 from jobtui.engine.worker.state import EngineState, Held, LaunchSpec
 
-_FINISHED_OP = frozenset(s.value for s in pipeline.FINISHED_OP)
-
 
 @dataclass
 class Writes:
@@ -86,7 +84,8 @@ _TASK_STARTED = (
     "attempts = :attempts WHERE id = :id"
 )
 _TASK_PROGRESS = "UPDATE tasks SET progress = :progress WHERE id = :id"
-_TASK_DONE = "UPDATE tasks SET status = :status, current_step = NULL WHERE id = :id"
+# Every op done: 100, a task owning none too (under job-wide ops), as `pipeline.finish_job` writes it.
+_TASK_DONE = "UPDATE tasks SET status = :status, current_step = NULL, progress = 100 WHERE id = :id"
 
 
 class FastLane:
@@ -257,12 +256,12 @@ class FastLane:
     def _progress(self, writes: Writes, plan: Plan, task_id: int | None) -> None:
         """pipeline.refresh_progress, from the plan's op statuses."""
         total = len(plan.ops)
-        done = sum(1 for o in plan.ops if o.status in _FINISHED_OP)
+        done = sum(1 for o in plan.ops if o.status == OpStatus.DONE)
         progress = 100 * done // total if total else 0
         owners = {o.task_id for o in plan.ops if o.task_id is not None}
         for owner in sorted(owners) if task_id is None else [task_id]:
             mine = [o for o in plan.ops if o.task_id == owner]
-            finished = sum(1 for o in mine if o.status in _FINISHED_OP)
+            finished = sum(1 for o in mine if o.status == OpStatus.DONE)
             writes.task_progress.append({"id": owner, "progress": 100 * finished // len(mine) if mine else 0})
         if progress != plan.progress:
             plan.progress = progress

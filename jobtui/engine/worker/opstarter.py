@@ -381,7 +381,7 @@ def start(
         with contextlib.suppress(OSError):
             fd = op_log.open()
             try:
-                os.write(fd, f"{STARTER_NAME}: {argv[0]}: {pid.why}\n".encode())
+                os.write(fd, f"{STARTER_NAME}: {shown(argv[0])}: {shown(pid.why)}\n".encode())
             finally:
                 os.close(fd)
         pumps.drain([read for read, _ in outputs])
@@ -442,6 +442,20 @@ def wait(pid: int, pidfd: int, status: str, pumps: Pumps, op_log: OpLog) -> int:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
     return code
+
+
+def shown(text: str) -> str:
+    """`text` with its control characters shown as `jobtui.engine.domain.text.visible` shows them (the
+    starter imports the standard library only): the program named by a definition must not start a
+    forged line in the job's log, nor drive a terminal reading it."""
+    return "".join(_SHOWN.get(char, char) for char in text)
+
+
+_SHOWN = {
+    **{chr(code): "^" + chr(code + 0x40) for code in range(0x20)},
+    "\x7f": "^?",
+    **{chr(code): f"\\x{code:02x}" for code in range(0x80, 0xA0)},
+}
 
 
 class NotRunnable:

@@ -20,7 +20,6 @@ from jobtui.engine.domain.definitions import Definition
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 
 STEP_ORDER = {Step.INIT: 0, Step.PRE: 1, Step.RUN: 2, Step.POST: 3, Step.END: 4}
-FINISHED_OP = (OpStatus.DONE, OpStatus.SKIPPED, OpStatus.FAILED)
 SETTLED_TASK = (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value)
 
 
@@ -130,8 +129,9 @@ def refresh_progress(
     store: Store, session: Session, job: Job, ref: JobRef, task_id: int | None = None
 ) -> None:
     """Job progress = ops done / ops of this execution: a job that failed or was cancelled shows where it
-    stopped (only a success reaches 100, at its end: `finish`). A task's progress = its finished ops (done,
-    failed or skipped) / its ops.
+    stopped (only a success reaches 100, at its end: `finish_job`). A task's progress is the same share of
+    its own ops: a failed, skipped or trapped op is not progress (counted, a cancelled task read 100 % beside
+    its job's 0 %), so only a task that succeeds reaches 100.
 
     Only `task_id`'s progress is recomputed (the task whose op just finished), or every task's when None.
     """
@@ -144,7 +144,7 @@ def refresh_progress(
         if owner is None or (task_id is not None and owner != task_id):
             continue
         finished, all_ = per_task.get(owner, (0, 0))
-        per_task[owner] = (finished + (n if status in FINISHED_OP else 0), all_ + n)
+        per_task[owner] = (finished + (n if status == OpStatus.DONE else 0), all_ + n)
     for owner, (finished, all_) in per_task.items():
         session.execute(
             update(TASKS).where(TASKS.c.id == owner).values(progress=100 * finished // all_ if all_ else 0)
@@ -364,10 +364,31 @@ def finish_job(
     )
     if end in SUCCESSES and job.progress != 100 and not _has_unfinished_ops(session, job):
         store.change_job(session, job, ref.who, "progress", progress=100)
+    if end in SUCCESSES:
+        _complete_succeeded_tasks(session, job)
 
 
 # The ends whose progress is complete: every op ran (or was skipped by a rule, not by a failure).
 SUCCESSES = (Status.FINISHED, Status.PARTIAL)
+
+
+def _complete_succeeded_tasks(session: Session, job: Job) -> None:
+    """A task that succeeded reads 100, as its job does: an op of it skipped by an operator (trap skip)
+    or failed with `on_error = "ignore"` is not done, yet the task went on past it; a task that owns no op
+    (a job of several targets with job-wide ops only) has no share of its own to count."""
+    session.flush()  # the statuses just settled, before the statement that reads them
+    mine = (OP_RUNS.c.task_id == TASKS.c.id, OP_RUNS.c.exec == job.exec, OP_RUNS.c.step != ROLLBACK_STEP)
+    unfinished = OP_RUNS.c.status.in_([OpStatus.PENDING.value, OpStatus.RUNNING.value])
+    session.execute(
+        update(TASKS)
+        .where(
+            TASKS.c.job_id == job.id,
+            TASKS.c.status == TaskStatus.SUCCEEDED.value,
+            TASKS.c.progress != 100,
+            ~select(OP_RUNS.c.id).where(*mine, unfinished).exists(),
+        )
+        .values(progress=100)
+    )
 
 
 def _has_unfinished_ops(session: Session, job: Job) -> bool:

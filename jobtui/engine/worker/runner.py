@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import psutil
 
 from jobtui.engine.domain.processes import is_same_process, is_unreaped_process, start_of
+from jobtui.engine.domain.text import visible
 from jobtui.engine.worker import opstarter
 from jobtui.engine.worker.opjournal import is_journal_ref, status_in_journal
 from jobtui.engine.worker.opstarter import STARTER_NAME
@@ -128,13 +129,18 @@ def read_status_file(path: str | None, since: float | None = None) -> int | None
 
 
 def stamped(at: datetime, line: str) -> str:
-    """An engine line of a job's log, as the engine, a starter and a cancel write it (the stamp in UTC)."""
-    return f"[jobtui {at.strftime('%Y-%m-%d %H:%M:%S')}] {line}\n"
+    """An engine line of a job's log, as the engine, a starter and a cancel write it (the stamp in UTC).
+
+    `line` quotes data (op names, targets, reasons, process command lines): shown visibly here, so a
+    newline in a definition cannot start a forged `[jobtui …]` line and an escape sequence in one never
+    reaches a terminal through `jobtui log` to a pipe. Only the engine's lines: the op's output stays
+    exact."""
+    return f"[jobtui {at.strftime('%Y-%m-%d %H:%M:%S')}] {visible(line)}\n"
 
 
 def op_title(step: str, name: str, target: str) -> str:
-    """How the job's log names an op: its step, its name, its target."""
-    return f"{step} {name}" + (f" [{target}]" if target else "")
+    """How the job's log names an op: its step, its name, its target (shown visibly: see `stamped`)."""
+    return visible(f"{step} {name}" + (f" [{target}]" if target else ""))
 
 
 def never_started(path: str | None) -> bool:

@@ -210,8 +210,11 @@ class _Shape:
 
     @property
     def progress(self) -> int:
+        """As the engine counts it (pipeline.refresh_progress, finish_job): ops done, 100 at a success."""
+        if self.status in (Status.FINISHED, Status.PARTIAL):
+            return 100
         plan = [op for op in self.ops if op.step != ROLLBACK_STEP]
-        done = sum(op.status != OpStatus.PENDING.value for op in plan)
+        done = sum(op.status == OpStatus.DONE.value for op in plan)
         return 100 * done // len(plan) if plan else 100
 
 
@@ -377,15 +380,18 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
     if rollbacks:
         shape.ops = [replace(op, rolled_back=op.step == Step.RUN.value) for op in shape.ops] + rollbacks
     shape.tasks = [
-        _TaskShape(target, tasks[k], triggered[k], current[k], _task_progress(shape.ops, k, single))
+        _TaskShape(target, tasks[k], triggered[k], current[k], _task_progress(shape, tasks[k], k, single))
         for k, target in enumerate(hist.targets)
     ]
     return shape
 
 
-def _task_progress(ops: Sequence[_OpShape], k: int, single: int | None) -> int:
-    mine = [op for op in ops if op.step != ROLLBACK_STEP and (op.task == k or single is not None)]
-    done = sum(op.status != OpStatus.PENDING.value for op in mine)
+def _task_progress(shape: _Shape, status: str, k: int, single: int | None) -> int:
+    """As the engine counts it: the task's ops done, 100 for a task that succeeded in a job that did."""
+    if status == TaskStatus.SUCCEEDED and shape.status in (Status.FINISHED, Status.PARTIAL):
+        return 100
+    mine = [op for op in shape.ops if op.step != ROLLBACK_STEP and (op.task == k or single is not None)]
+    done = sum(op.status == OpStatus.DONE.value for op in mine)
     return 100 * done // len(mine) if mine else 0
 
 

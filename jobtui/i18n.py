@@ -275,8 +275,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.shown": "shown:",
         "bar.none_shown": "none",
         "bar.unserved": "{count} due, no engine",
-        "filter.no_jobs_yet": "No jobs yet. Submit a definition: jobtui submit FILE.toml  ·  "
-        "or try the demo: jobtui demo",
+        # Whole at 80 columns: the commands are what the line is for.
+        "filter.no_jobs_yet": "No jobs yet: jobtui submit FILE.toml, or try jobtui demo",
         "filter.count": "{shown} of {every} jobs",
         "filter.attention": "needs attention (! for all)",
         "filter.statuses": "status: {statuses} (f changes it)",
@@ -606,8 +606,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.shown": "mostrados:",
         "bar.none_shown": "ninguno",
         "bar.unserved": "{count} por empezar, sin motor",
-        "filter.no_jobs_yet": "Aún no hay pases. Envíe una definición: jobtui submit FICHERO.toml  ·  "
-        "o pruebe la demo: jobtui demo",
+        "filter.no_jobs_yet": "Aún no hay pases: jobtui submit FICHERO.toml, o pruebe jobtui demo",
         "filter.count": "{shown} de {every} pases",
         "filter.attention": "requieren atención (! para todos)",
         "filter.statuses": "estado: {statuses} (f lo cambia)",

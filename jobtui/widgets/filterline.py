@@ -43,7 +43,7 @@ class FilterLine(Static):
 
 def describe(shown: Shown, lang: str) -> Text:
     flt = shown.filter
-    if shown.every == 0 and not flt.text.strip():
+    if shown.every == 0 and not flt.text.strip() and not flt.statuses and not shown.attention:
         return Text(t("filter.no_jobs_yet", lang), style="bold")
     parts: list[str] = []
     if shown.attention:

@@ -10,17 +10,21 @@ from jobtui.screens.dialogs import StatusPicker
 from jobtui.widgets.filterline import FilterLine
 from jobtui.widgets.job_table import JobTable
 from jobtui.widgets.statusbar import StatusBar
-from tests.support.pilot import app_for, monitor, simple, until
+from tests.support.pilot import app_for, monitor, painted, simple, until
 
 Submit = Callable[..., int]
 
 
 async def test_a_fresh_database_says_how_to_submit_a_job_or_start_the_demo(store: Store) -> None:
-    async with app_for(store).run_test(size=(160, 40)) as pilot:
+    """Whole at 80 columns (`jobtui demo` was cut off), and a filter turned on says it is on."""
+    async with app_for(store).run_test(size=(80, 24)) as pilot:
         line = monitor(pilot).query_one(FilterLine)
         await until(pilot, lambda: "No jobs yet" in line.said, "the empty-state hint")
         assert "jobtui submit FILE.toml" in line.said and "jobtui demo" in line.said
         assert line.display and not line.has_class("hidden")
+        assert line.said in painted(monitor(pilot))[0]
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: "needs attention" in line.said, "the attention view said")
 
 
 async def test_the_filter_in_force_shows_with_how_many_jobs_match_and_says_when_none_do(

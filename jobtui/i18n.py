@@ -146,6 +146,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "monitor.db_back": "Database reachable again",
         "bar.db_unreachable": "database unreachable",
         "monitor.no_job_selected": "No job selected",
+        "monitor.readonly_key": "Read-only: this dashboard takes no action (it was opened with --readonly)",
         # Only the Spanish is used: English says the engine's own words (the CLI's).
         "monitor.status_filter": "Status filter: {status}",
         "monitor.attention_on": "Needs attention: the jobs waiting for a person, oldest first "
@@ -478,6 +479,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "monitor.db_back": "Base de datos accesible de nuevo",
         "bar.db_unreachable": "base de datos inaccesible",
         "monitor.no_job_selected": "Ningún pase seleccionado",
+        "monitor.readonly_key": "Solo lectura: este panel no ejecuta acciones (se abrió con --readonly)",
         "monitor.status_filter": "Filtro de estado: {status}",
         "monitor.attention_on": "Requieren atención: los pases que esperan a una persona, los más antiguos "
         "primero (! otra vez para todos)",

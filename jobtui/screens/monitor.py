@@ -531,6 +531,13 @@ class MonitorScreen(MonitorActions):
 
     async def on_key(self, event: events.Key) -> None:
         """A disabled key still answers: the operator learns why the engine would refuse it."""
+        if self.readonly and not isinstance(self.focused, Input):
+            # The actions' keys are hidden, not gone from the operator's fingers: say why nothing happens.
+            bound = self._bindings.key_to_bindings.get(event.key, [])
+            if any(self._refusable(binding.action) for binding in bound):
+                event.stop()
+                self.notify(t("monitor.readonly_key", self.lang), severity="warning", timeout=4)
+                return
         active = self.active_bindings.get(event.key)
         if active is None or active.enabled or self._refusable(active.binding.action) is None:
             return

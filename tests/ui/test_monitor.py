@@ -344,6 +344,10 @@ async def test_readonly_hides_every_action(store: Store, submit: Submit) -> None
         await pilot.pause(0.2)
         assert pilot.app.screen is screen
         assert status_of(store, job_id) == "READY"
+        # Not silently: an operator pressing an action's key learns why nothing happens.
+        assert [str(n.message) for n in pilot.app._notifications] == [
+            "Read-only: this dashboard takes no action (it was opened with --readonly)"
+        ]
 
 
 async def test_spanish_labels(store: Store, submit: Submit, engine: Engine) -> None:

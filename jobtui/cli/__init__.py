@@ -85,10 +85,23 @@ MAX_LISTED = 10_000_000
 MAX_DEMO_JOBS = 10_000_000  # about 28 GB of SQLite
 
 
+def _printable(text: str) -> str:
+    """Text typed on the command line, as it may be shown: control characters visible (`visible`), and
+    the bytes of an argument that is not UTF-8 (Python keeps them as lone surrogates, which no terminal
+    encoding takes) as \\xNN."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte of argv makes (main() called with such a string)
+        raw = text.encode("utf-8", "backslashreplace")
+    return visible(raw.decode("utf-8", "backslashreplace"))
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+        # argparse quotes what was typed (`unrecognized arguments: …`, an invalid choice): an escape
+        # sequence in it would drive the terminal.
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {_printable(message)}\n")
 
 
 class _Version(argparse.Action):

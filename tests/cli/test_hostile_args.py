@@ -83,3 +83,22 @@ def test_a_dashboard_refused_its_as_leaves_the_refusal_in_job_0s_trail(cli: Cli)
         actor_for_url(cli.env["JOBTUI_DB"], lambda: policy, "alice")
     [row] = cli.json("audit", "0")
     assert (row["who"], row["action"], row["refused"]) == (USER, "dashboard", True)
+
+
+# -- usage errors ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        (["jobs", "\x1b]0;PWNED\x07"], "unrecognized arguments: ^[]0;PWNED^G"),
+        (["show", "1", "\x9b2J"], "unrecognized arguments: \\x9b2J"),
+        (["jobs", "a\udcffb"], "unrecognized arguments: a\\xffb"),
+    ],
+)
+def test_a_usage_error_shows_what_was_typed_without_driving_the_terminal(
+    cli: Cli, argv: list[str], shown: str
+) -> None:
+    proc = cli(*argv, expect=None)
+    bad_input(proc, shown)
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr and "\x9b" not in proc.stderr

@@ -97,6 +97,18 @@ def _printable(text: str) -> str:
 
 
 class _Parser(argparse.ArgumentParser):
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        # Bytes of argv that are not UTF-8 arrive as lone surrogates, which neither the database nor a
+        # terminal takes: refused here, naming the argument, before a command carries any of them. (A
+        # subcommand's arguments pass here on their way to its parser, which names them.) `error` shows
+        # the bytes as \xNN.
+        if action.nargs != argparse.PARSER:
+            try:
+                arg_string.encode("utf-8")
+            except UnicodeEncodeError:
+                raise argparse.ArgumentError(action, f'not valid UTF-8 text ("{arg_string}")') from None
+        return super()._get_value(action, arg_string)  # type: ignore[misc]
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         # argparse quotes what was typed (`unrecognized arguments: …`, an invalid choice): an escape
@@ -391,7 +403,9 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
             f"{args.command or 'jobtui'}: database {_db_label(args)}: {reason}{_storage_hint(args)}", err=True
         )
         return EXIT_BAD_INPUT
-    if isinstance(exc, JobtuiError | ValueError):
+    # A plain ValueError is a bug (exit 3, crash log), unless it only wraps bad input to say where it
+    # was (the service's submit says which file a date that does not parse came from).
+    if isinstance(exc, JobtuiError) or (isinstance(exc, ValueError) and isinstance(exc.__cause__, BadInput)):
         _say(str(exc), err=True)
         return EXIT_BAD_INPUT
     if isinstance(exc, OSError):

@@ -102,3 +102,55 @@ def test_a_usage_error_shows_what_was_typed_without_driving_the_terminal(
     proc = cli(*argv, expect=None)
     bad_input(proc, shown)
     assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr and "\x9b" not in proc.stderr
+
+
+# -- arguments that are not text, and ValueErrors ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "argument"),
+    [
+        (["cancel", "{job}", "--comment", "a\udcffb"], "--comment"),
+        (["approve", "{job}", "--comment", "a\udcffb"], "--comment"),
+        (["--as", "a\udcffb", "cancel", "{job}"], "--as"),
+        (["jobs", "--project", "a\udcffb"], "--project"),
+        (["submit", "a\udcffb"], "FILE"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_bad_input_naming_it(
+    cli: Cli, argv: list[str], argument: str
+) -> None:
+    job_id = submit(cli)
+    proc = cli(*(arg.format(job=job_id) for arg in argv), expect=None)
+    bad_input(proc, f'argument {argument}: not valid UTF-8 text ("a\\xffb")')
+    assert "surrogates" not in proc.stderr
+    assert [job["id"] for job in cli.json("jobs")] == [job_id]
+    assert cli.json("show", job_id)["status"] == "READY"
+
+
+def test_a_plain_value_error_is_a_bug_not_bad_input(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import jobtui.cli
+
+    def fails(_args: object) -> int:
+        raise ValueError("'BOGUS' is not a valid Status")
+
+    monkeypatch.setattr(jobtui.cli, "_cmd_jobs", fails)
+    proc = cli("jobs", expect=3)
+    assert proc.stderr.startswith(
+        "jobs: internal error (ValueError: 'BOGUS' is not a valid Status); details in"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["submit", "job.toml", "--at", "whenever"], 'job.toml: submit --at "whenever" is not a date'),
+        (
+            ["submit", "job.toml", "--at", "2099-01-02T00:00:00", "--max-start", "2099-01-01T00:00:00"],
+            "is before the scheduled date",
+        ),
+        (["envelope-rollback", "1", "--reason", " "], "envelope-rollback: a reason is required"),
+    ],
+)
+def test_the_value_errors_raised_for_bad_input_stay_bad_input(cli: Cli, argv: list[str], said: str) -> None:
+    bad_input(cli(*argv, expect=None), said)

@@ -53,15 +53,35 @@ DEFAULT_LOCK_WAIT_S = 30.0
 MAX_ID = (1 << 63) - 1
 
 
-def _job_id(text: str) -> int:
-    """An id argument: an integer that fits the database's id column (0 is the queue's audit trail)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid id: {text!r} (a job number like 42)") from None
-    if not 0 <= value <= MAX_ID:
-        raise argparse.ArgumentTypeError(f"invalid id: {text} (from 0 to {MAX_ID})")
-    return value
+def _ascii_int(text: str) -> int | None:
+    """`text` as a whole number written in ASCII digits (with a leading minus), else None. int() alone
+    takes `1_0` (10), `  9  `, and digits of any script (Arabic-Indic ٩, full-width ９): an id typed or
+    pasted like that is a mistake to name, never a job to act on."""
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    if len(digits) > 30:  # far past any id, and before int() refuses more than 4300 digits
+        return -1 if text.startswith("-") else MAX_ID + 1
+    return int(text)
+
+
+def _id_of(what: str) -> Callable[[str], int]:
+    """An id argument of `what` (a job, an envelope): a number that fits the database's id column (a job
+    id may be 0: the queue's audit trail)."""
+
+    def parse(text: str) -> int:
+        value = _ascii_int(text)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"invalid id: {text!r} ({what} number like 42, in digits 0-9)")
+        if not 0 <= value <= MAX_ID:
+            raise argparse.ArgumentTypeError(f"invalid id: {text} (from 0 to {MAX_ID})")
+        return value
+
+    return parse
+
+
+_job_id = _id_of("a job")
+_envelope_id = _id_of("an envelope")
 
 
 def _count(low: int, high: int, what: str) -> Callable[[str], int]:
@@ -69,10 +89,9 @@ def _count(low: int, high: int, what: str) -> Callable[[str], int]:
     gone wrong) is bad input, never a machine's memory filled with threads or a disk with jobs."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid {what}: {text!r} (a whole number)") from None
+        value = _ascii_int(text)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"invalid {what}: {text!r} (a whole number, in digits 0-9)")
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"invalid {what}: {text} (from {low:,} to {high:,})")
         return value
@@ -215,12 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--envelope", metavar="NAME", help="chain the files, in order, into one envelope")
     add("envelopes", "list envelopes")
     p = add("envelope", "one envelope with its jobs and notifications")
-    p.add_argument("id", type=_job_id)
+    p.add_argument("id", type=_envelope_id)
     p = add("envelope-rollback", "roll back an envelope (the most recent of its project first)")
-    p.add_argument("id", type=_job_id)
+    p.add_argument("id", type=_envelope_id)
     p.add_argument("--reason", required=True)
     p = add("envelope-cancel", "cancel every job of an envelope that has not ended")
-    p.add_argument("id", type=_job_id)
+    p.add_argument("id", type=_envelope_id)
     p.add_argument("--comment")
     p = add("jobs", "list jobs")
     p.add_argument("--status", action="append", default=[], metavar="CODE")

@@ -85,7 +85,7 @@ def test_a_dashboard_refused_its_as_leaves_the_refusal_in_job_0s_trail(cli: Cli)
     assert (row["who"], row["action"], row["refused"]) == (USER, "dashboard", True)
 
 
-# -- usage errors ------------------------------------------------------------------------------------------
+# -- usage errors --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -154,3 +154,27 @@ def test_a_plain_value_error_is_a_bug_not_bad_input(cli: Cli, monkeypatch: pytes
 )
 def test_the_value_errors_raised_for_bad_input_stay_bad_input(cli: Cli, argv: list[str], said: str) -> None:
     bad_input(cli(*argv, expect=None), said)
+
+
+# -- ids -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("verb", ["show", "cancel"])
+@pytest.mark.parametrize("typed", ["0_1", "\u0661", "  1  ", "\uff11", "+1", "1.0"])
+def test_an_id_is_ascii_digits_only(cli: Cli, verb: str, typed: str) -> None:
+    """int() reads all of these as 1: a job must never be acted on from what only looks like its id."""
+    job_id = submit(cli)
+    assert job_id == 1
+    bad_input(cli(verb, typed, expect=None), "invalid id:", "a job number like 42")
+    assert cli.json("show", job_id)["status"] == "READY"
+
+
+def test_an_envelope_id_is_an_envelope_number(cli: Cli) -> None:
+    for verb in (["envelope"], ["envelope-cancel"], ["envelope-rollback", "--reason", "r"]):
+        bad_input(
+            cli(verb[0], "abc", *verb[1:], expect=None), "invalid id: 'abc' (an envelope number like 42"
+        )
+
+
+def test_a_count_is_ascii_digits_only(cli: Cli) -> None:
+    bad_input(cli("jobs", "--limit", "\u0661", expect=None), "invalid limit")

@@ -178,3 +178,26 @@ def test_an_envelope_id_is_an_envelope_number(cli: Cli) -> None:
 
 def test_a_count_is_ascii_digits_only(cli: Cli) -> None:
     bad_input(cli("jobs", "--limit", "\u0661", expect=None), "invalid limit")
+
+
+# -- FIFOs ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(10)  # without the fix each of these waited forever for a writer
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["submit", "fifo.toml"], "fifo.toml: not a regular file"),
+        (["--policy", "fifo.toml", "jobs"], "fifo.toml: not a regular file"),
+        (["policy", "install", "fifo.toml"], "fifo.toml: not a regular file"),
+        (["submit", "envelope.toml"], '"file" fifo.toml: fifo.toml: not a regular file'),
+        (["submit", "job.toml", "fifo.toml", "--envelope", "e"], "fifo.toml: not a regular file"),
+    ],
+)
+def test_a_fifo_given_as_a_file_is_refused_at_once(cli: Cli, argv: list[str], said: str) -> None:
+    import os
+
+    submit(cli)  # the database exists: the reading commands look at it
+    os.mkfifo(cli.workdir / "fifo.toml")
+    (cli.workdir / "envelope.toml").write_text('envelope = "e"\n[[jobs]]\nfile = "fifo.toml"\n')
+    bad_input(cli(*argv, expect=None), said)

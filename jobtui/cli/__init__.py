@@ -8,6 +8,7 @@ crash log in the user's log folder, never on the terminal).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -40,7 +41,32 @@ def _say(text: str, *, err: bool = False) -> None:
     quoting them) reaches the terminal without a control character, so no escape sequence. Fields are
     made visible one by one where they are put in (a line break in a name shows as ^J there); this is
     the net under them. `--json` output does not go through here: it keeps the exact data."""
-    print(visible(text, keep="\n"), file=sys.stderr if err else sys.stdout)
+    shown = visible(text, keep="\n")
+    if err:
+        _tell(shown)
+    else:
+        print(shown)
+
+
+def _tell(message: str) -> None:
+    """A message on stderr. A stderr that cannot be written (`2>/dev/full`, a closed pipe) drops it, as a
+    closed one does: the exit code still tells, and must stay the error's own (an exception raised here
+    would escape main and exit 1)."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except OSError:
+        _drop_stderr()
+
+
+def _drop_stderr() -> None:
+    """Send the rest of the process's stderr to /dev/null: the failed line is still in the stream's buffer,
+    and the interpreter's last flush would fail on it again (and change the exit code)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+        os.close(devnull)
+        return
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - a stream with no file descriptor of its own
 
 
 # `show --json` of a job with more tasks than this prints compact JSON.
@@ -1027,16 +1053,10 @@ def _cmd_policy(args: argparse.Namespace) -> int:
             empty = {"text": None, "installed_by": None, "installed_at": None, "by": None, "source": None}
             print(json.dumps({"installed": shown is not None, **(shown.to_json() if shown else empty)}))
         elif shown is None:
-            print(
-                "no policy is stored in this database: single-user mode (--policy / $JOBTUI_POLICY apply)",
-                file=sys.stderr,
-            )
+            _tell("no policy is stored in this database: single-user mode (--policy / $JOBTUI_POLICY apply)")
         else:
             who = visible(shown.installed_by) + (f" (by {visible(shown.by_user)})" if shown.by_user else "")
-            print(
-                f"policy installed by {who} at {shown.installed_at} from {visible(shown.source or '-')}:",
-                file=sys.stderr,
-            )
+            _tell(f"policy installed by {who} at {shown.installed_at} from {visible(shown.source or '-')}:")
             # The text alone on stdout, exactly as installed (edit it and install it again); to a terminal
             # its control characters show, as `jobtui log` shows a log's.
             text = shown.text if shown.text.endswith("\n") else shown.text + "\n"

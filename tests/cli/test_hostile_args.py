@@ -201,3 +201,50 @@ def test_a_fifo_given_as_a_file_is_refused_at_once(cli: Cli, argv: list[str], sa
     os.mkfifo(cli.workdir / "fifo.toml")
     (cli.workdir / "envelope.toml").write_text('envelope = "e"\n[[jobs]]\nfile = "fifo.toml"\n')
     bad_input(cli(*argv, expect=None), said)
+
+
+# -- an unwritable stderr ------------------------------------------------------------------------------------
+
+
+class _FullStream:
+    """A stderr on a full disk: every write fails."""
+
+    def write(self, _text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+    def flush(self) -> None:
+        raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"), [(["show", "4242"], 2), (["--policy", "policy.toml", "--as", "x", "jobs"], 1)]
+)
+def test_an_unwritable_stderr_keeps_the_errors_exit_code(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, argv: list[str], code: int
+) -> None:
+    import jobtui.cli
+
+    submit(cli)
+    monkeypatch.chdir(cli.workdir)
+    monkeypatch.setattr("sys.stderr", _FullStream())
+    assert jobtui.cli.main([*argv, "--db", cli.env["JOBTUI_DB"]]) == code
+
+
+def test_with_stderr_on_a_full_disk_the_process_exits_with_the_errors_code(cli: Cli) -> None:
+    """The real process: the interpreter's last flush of stderr must not change the code either."""
+    import subprocess
+    import sys
+
+    submit(cli)
+    with open("/dev/full", "w") as full:
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "jobtui", *argv],
+                env=cli.env,
+                cwd=cli.workdir,
+                stdout=stdout if stdout is not None else full,
+                stderr=full,
+            )
+            for argv, stdout in ((["show", "4242"], subprocess.DEVNULL), (["jobs"], None))
+        ]
+        assert [run.wait(timeout=60) for run in runs] == [2, 2]

@@ -699,7 +699,10 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     from jobtui.engine.formats.definition_file import load_definition
     from jobtui.engine.formats.envelope_file import is_envelope_file
 
-    if args.envelope or len(args.files) > 1 or is_envelope_file(args.files[0]):
+    if args.envelope is not None and not args.envelope.strip():
+        # Bad input, as `envelope = ""` in a file is: not a reason to submit the files as plain jobs.
+        raise UsageError("submit --envelope: expected the envelope's name, not an empty string")
+    if args.envelope is not None or len(args.files) > 1 or is_envelope_file(args.files[0]):
         return _submit_envelope(args)
     definition = load_definition(args.files[0])
     actions = _actions(args)
@@ -722,7 +725,7 @@ def _submit_envelope(args: argparse.Namespace) -> int:
     from jobtui.engine.formats.envelope_file import EnvelopeCorrupt
     from jobtui.engine.service.envelope_actions import EnvelopeActions
 
-    if len(args.files) > 1 and not args.envelope:
+    if len(args.files) > 1 and args.envelope is None:
         raise UsageError("submit: several files make an envelope; name it with --envelope NAME")
     if args.at or args.max_start:
         raise UsageError("submit: --at/--max-start apply to one job; in an envelope file use at/max_start")
@@ -730,7 +733,7 @@ def _submit_envelope(args: argparse.Namespace) -> int:
     try:
         spec = (
             envelopes.of_files(args.files, args.envelope)
-            if args.envelope
+            if args.envelope is not None
             else envelopes.read_file(args.files[0])
         )
     except EnvelopeCorrupt as problem:

@@ -248,3 +248,20 @@ def test_with_stderr_on_a_full_disk_the_process_exits_with_the_errors_code(cli: 
             for argv, stdout in ((["show", "4242"], subprocess.DEVNULL), (["jobs"], None))
         ]
         assert [run.wait(timeout=60) for run in runs] == [2, 2]
+
+
+# -- submit --envelope "" ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("files", [["job.toml"], ["job.toml", "job.toml"]])
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_envelope_name_is_bad_input_and_submits_nothing(
+    cli: Cli, files: list[str], name: str
+) -> None:
+    cli("queue")  # creates the database
+    bad_input(
+        cli("submit", *files, "--envelope", name, expect=None),
+        "submit --envelope: expected the envelope's name",
+    )
+    assert cli.json("jobs") == []
+    assert cli.json("envelopes") == []

@@ -913,6 +913,11 @@ def _cmd_log(args: argparse.Namespace) -> int:
             rest = split.text(b"", final=True)  # bytes held back in case they began a mark
             sys.stdout.buffer.write(rest if shown is None else shown.feed(rest, final=True))
             sys.stdout.flush()
+            if reads.job(args.id, "log") is None:
+                # Deleted while it was read (or followed): its log ends here, not where the job ended. A
+                # job that no longer exists is what exit 2 says ("no such job"), as for `log` of one.
+                _say(f"log: job {args.id} was deleted; its log ends here", err=True)
+                return EXIT_BAD_INPUT
             return EXIT_OK
         time.sleep(0.25)
 

@@ -265,3 +265,25 @@ def test_an_empty_envelope_name_is_bad_input_and_submits_nothing(
     )
     assert cli.json("jobs") == []
     assert cli.json("envelopes") == []
+
+
+# -- log --follow of a job deleted meanwhile -----------------------------------------------------------------
+
+
+def test_log_follow_of_a_job_deleted_meanwhile_says_so_and_exits_2(cli: Cli) -> None:
+    import threading
+
+    from jobtui.engine.db.store import Store
+    from jobtui.engine.domain.permissions import Actor
+    from jobtui.engine.service.actions import Actions
+
+    job_id = submit(cli)  # READY: no engine runs it, so --follow waits for it
+    store = Store(cli.env["JOBTUI_DB"])
+    deleter = threading.Timer(0.4, lambda: Actions(store, Actor(USER)).delete(job_id))
+    deleter.start()
+    try:
+        proc = cli("log", job_id, "--follow", expect=None)
+    finally:
+        deleter.join()
+        store.engine.dispose()
+    bad_input(proc, f"log: job {job_id} was deleted; its log ends here")

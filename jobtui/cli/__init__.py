@@ -533,7 +533,10 @@ def _lock_wait_s() -> float:
     except ValueError:
         raise UsageError(f'$JOBTUI_LOCK_WAIT_S: "{text}" is not a number of seconds') from None
     if not 0 < seconds < 86400:
-        raise UsageError(f"$JOBTUI_LOCK_WAIT_S: {text} is not between 0 and 86400 seconds")
+        # 0 is out too: a command that never waits gives up on every lock an engine's pass holds.
+        raise UsageError(
+            f"$JOBTUI_LOCK_WAIT_S: {text} is out of range (more than 0 and less than 86400 seconds)"
+        )
     return seconds
 
 

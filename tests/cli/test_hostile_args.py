@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_cli import USER, Cli, bad_input, make_cli, refused
+from tests.cli.test_cli import USER, Cli, InProcessCli, bad_input, make_cli, refused
 
 JOB = 'name = "j"\nproject = "ops"\n[[run]]\nrun = "true"\n'
 
@@ -287,3 +287,13 @@ def test_log_follow_of_a_job_deleted_meanwhile_says_so_and_exits_2(cli: Cli) -> 
         deleter.join()
         store.engine.dispose()
     bad_input(proc, f"log: job {job_id} was deleted; its log ends here")
+
+
+# -- minor ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("wait", ["0", "-1", "86400"])
+def test_a_lock_wait_out_of_range_says_what_range(cli: Cli, wait: str) -> None:
+    submit(cli)
+    proc = InProcessCli({**cli.env, "JOBTUI_LOCK_WAIT_S": wait}, cli.workdir)("cancel", "1", expect=None)
+    bad_input(proc, f"$JOBTUI_LOCK_WAIT_S: {wait} is out of range (more than 0 and less than 86400 seconds)")

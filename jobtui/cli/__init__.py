@@ -154,6 +154,14 @@ class _Parser(argparse.ArgumentParser):
                 raise argparse.ArgumentError(action, f'not valid UTF-8 text ("{arg_string}")') from None
         return super()._get_value(action, arg_string)  # type: ignore[misc]
 
+    def _parse_optional(self, arg_string: str) -> Any:
+        # `reschedule 8 -2h`: argparse takes only a plain negative number (-2) for an argument, and read
+        # -2h as an unknown option ("the following arguments are required: when"). No jobtui option starts
+        # with a digit: such a word is an argument, and the date parser says what it makes of it.
+        if arg_string[:1] == "-" and arg_string[1:2].isdigit():
+            return None
+        return super()._parse_optional(arg_string)  # type: ignore[misc]
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         # argparse quotes what was typed (`unrecognized arguments: …`, an invalid choice): an escape

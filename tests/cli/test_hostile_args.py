@@ -297,3 +297,12 @@ def test_a_lock_wait_out_of_range_says_what_range(cli: Cli, wait: str) -> None:
     submit(cli)
     proc = InProcessCli({**cli.env, "JOBTUI_LOCK_WAIT_S": wait}, cli.workdir)("cancel", "1", expect=None)
     bad_input(proc, f"$JOBTUI_LOCK_WAIT_S: {wait} is out of range (more than 0 and less than 86400 seconds)")
+
+
+def test_a_date_before_now_like_minus_2h_is_read_as_the_date_it_is(cli: Cli) -> None:
+    job_id = submit(cli)
+    bad_input(
+        cli("reschedule", job_id, "-2h", expect=None),
+        '"-2h" is not a date (try ISO 8601',
+        '"+2h"',
+    )

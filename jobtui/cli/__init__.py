@@ -815,6 +815,10 @@ def _cmd_envelope_cancel(args: argparse.Namespace) -> int:
 def _cmd_jobs(args: argparse.Namespace) -> int:
     from jobtui.engine.domain.states import Status
 
+    if args.project is not None and not args.project.strip():
+        # An empty name read as no --project and listed every project: a script passing an unset
+        # variable would act on all of them.
+        raise UsageError("jobs --project: expected a project's name, not an empty string")
     for code in args.status:
         if code.upper() not in Status.__members__:
             raise UsageError(f'jobs: unknown status "{code}" (one of {", ".join(Status.__members__)})')

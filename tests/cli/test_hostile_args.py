@@ -306,3 +306,11 @@ def test_a_date_before_now_like_minus_2h_is_read_as_the_date_it_is(cli: Cli) -> 
         '"-2h" is not a date (try ISO 8601',
         '"+2h"',
     )
+
+
+@pytest.mark.parametrize("project", ["", " "])
+def test_jobs_of_an_empty_project_name_is_bad_input(cli: Cli, project: str) -> None:
+    submit(cli)
+    proc = cli("jobs", "--project", project, expect=None)
+    bad_input(proc, "jobs --project: expected a project's name, not an empty string")
+    assert proc.stdout == ""

@@ -8,6 +8,7 @@ crash log in the user's log folder, never on the terminal).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -41,7 +42,32 @@ def _say(text: str, *, err: bool = False) -> None:
     quoting them) reaches the terminal without a control character, so no escape sequence. Fields are
     made visible one by one where they are put in (a line break in a name shows as ^J there); this is
     the net under them. `--json` output does not go through here: it keeps the exact data."""
-    print(visible(text, keep="\n"), file=sys.stderr if err else sys.stdout)
+    shown = visible(text, keep="\n")
+    if err:
+        _tell(shown)
+    else:
+        print(shown)
+
+
+def _tell(message: str) -> None:
+    """A message on stderr. A stderr that cannot be written (`2>/dev/full`, a closed pipe) drops it, as a
+    closed one does: the exit code still tells, and must stay the error's own (an exception raised here
+    would escape main and exit 1)."""
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except OSError:
+        _drop_stderr()
+
+
+def _drop_stderr() -> None:
+    """Send the rest of the process's stderr to /dev/null: the failed line is still in the stream's buffer,
+    and the interpreter's last flush would fail on it again (and change the exit code)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stderr.fileno())
+        os.close(devnull)
+        return
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - a stream with no file descriptor of its own
 
 
 # `show --json` of a job with more tasks than this prints compact JSON.
@@ -54,15 +80,35 @@ DEFAULT_LOCK_WAIT_S = 30.0
 MAX_ID = (1 << 63) - 1
 
 
-def _job_id(text: str) -> int:
-    """An id argument: an integer that fits the database's id column (0 is the queue's audit trail)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid id: {text!r} (a job number like 42)") from None
-    if not 0 <= value <= MAX_ID:
-        raise argparse.ArgumentTypeError(f"invalid id: {text} (from 0 to {MAX_ID})")
-    return value
+def _ascii_int(text: str) -> int | None:
+    """`text` as a whole number written in ASCII digits (with a leading minus), else None. int() alone
+    takes `1_0` (10), `  9  `, and digits of any script (Arabic-Indic ٩, full-width ９): an id typed or
+    pasted like that is a mistake to name, never a job to act on."""
+    digits = text.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    if len(digits) > 30:  # far past any id, and before int() refuses more than 4300 digits
+        return -1 if text.startswith("-") else MAX_ID + 1
+    return int(text)
+
+
+def _id_of(what: str) -> Callable[[str], int]:
+    """An id argument of `what` (a job, an envelope): a number that fits the database's id column (a job
+    id may be 0: the queue's audit trail)."""
+
+    def parse(text: str) -> int:
+        value = _ascii_int(text)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"invalid id: {text!r} ({what} number like 42, in digits 0-9)")
+        if not 0 <= value <= MAX_ID:
+            raise argparse.ArgumentTypeError(f"invalid id: {text} (from 0 to {MAX_ID})")
+        return value
+
+    return parse
+
+
+_job_id = _id_of("a job")
+_envelope_id = _id_of("an envelope")
 
 
 def _count(low: int, high: int, what: str) -> Callable[[str], int]:
@@ -70,10 +116,9 @@ def _count(low: int, high: int, what: str) -> Callable[[str], int]:
     gone wrong) is bad input, never a machine's memory filled with threads or a disk with jobs."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid {what}: {text!r} (a whole number)") from None
+        value = _ascii_int(text)
+        if value is None:
+            raise argparse.ArgumentTypeError(f"invalid {what}: {text!r} (a whole number, in digits 0-9)")
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"invalid {what}: {text} (from {low:,} to {high:,})")
         return value
@@ -86,10 +131,43 @@ MAX_LISTED = 10_000_000
 MAX_DEMO_JOBS = 10_000_000  # about 28 GB of SQLite
 
 
+def _printable(text: str) -> str:
+    """Text typed on the command line, as it may be shown: control characters visible (`visible`), and
+    the bytes of an argument that is not UTF-8 (Python keeps them as lone surrogates, which no terminal
+    encoding takes) as \\xNN."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte of argv makes (main() called with such a string)
+        raw = text.encode("utf-8", "backslashreplace")
+    return visible(raw.decode("utf-8", "backslashreplace"))
+
+
 class _Parser(argparse.ArgumentParser):
+    def _get_value(self, action: argparse.Action, arg_string: str) -> Any:
+        # Bytes of argv that are not UTF-8 arrive as lone surrogates, which neither the database nor a
+        # terminal takes: refused here, naming the argument, before a command carries any of them. (A
+        # subcommand's arguments pass here on their way to its parser, which names them.) `error` shows
+        # the bytes as \xNN.
+        if action.nargs != argparse.PARSER:
+            try:
+                arg_string.encode("utf-8")
+            except UnicodeEncodeError:
+                raise argparse.ArgumentError(action, f'not valid UTF-8 text ("{arg_string}")') from None
+        return super()._get_value(action, arg_string)  # type: ignore[misc]
+
+    def _parse_optional(self, arg_string: str) -> Any:
+        # `reschedule 8 -2h`: argparse takes only a plain negative number (-2) for an argument, and read
+        # -2h as an unknown option ("the following arguments are required: when"). No jobtui option starts
+        # with a digit: such a word is an argument, and the date parser says what it makes of it.
+        if arg_string[:1] == "-" and arg_string[1:2].isdigit():
+            return None
+        return super()._parse_optional(arg_string)  # type: ignore[misc]
+
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+        # argparse quotes what was typed (`unrecognized arguments: …`, an invalid choice): an escape
+        # sequence in it would drive the terminal.
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {_printable(message)}\n")
 
 
 class _Version(argparse.Action):
@@ -191,12 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--envelope", metavar="NAME", help="chain the files, in order, into one envelope")
     add("envelopes", "list envelopes")
     p = add("envelope", "one envelope with its jobs and notifications")
-    p.add_argument("id", type=_job_id)
+    p.add_argument("id", type=_envelope_id)
     p = add("envelope-rollback", "roll back an envelope (the most recent of its project first)")
-    p.add_argument("id", type=_job_id)
+    p.add_argument("id", type=_envelope_id)
     p.add_argument("--reason", required=True)
     p = add("envelope-cancel", "cancel every job of an envelope that has not ended")
-    p.add_argument("id", type=_job_id)
+    p.add_argument("id", type=_envelope_id)
     p.add_argument("--comment")
     p = add("jobs", "list jobs")
     p.add_argument("--status", action="append", default=[], metavar="CODE")
@@ -379,7 +457,9 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
             f"{args.command or 'jobtui'}: database {_db_label(args)}: {reason}{_storage_hint(args)}", err=True
         )
         return EXIT_BAD_INPUT
-    if isinstance(exc, JobtuiError | ValueError):
+    # A plain ValueError is a bug (exit 3, crash log), unless it only wraps bad input to say where it
+    # was (the service's submit says which file a date that does not parse came from).
+    if isinstance(exc, JobtuiError) or (isinstance(exc, ValueError) and isinstance(exc.__cause__, BadInput)):
         _say(str(exc), err=True)
         return EXIT_BAD_INPUT
     if isinstance(exc, OSError):
@@ -487,7 +567,10 @@ def _lock_wait_s() -> float:
     except ValueError:
         raise UsageError(f'$JOBTUI_LOCK_WAIT_S: "{text}" is not a number of seconds') from None
     if not 0 < seconds < 86400:
-        raise UsageError(f"$JOBTUI_LOCK_WAIT_S: {text} is not between 0 and 86400 seconds")
+        # 0 is out too: a command that never waits gives up on every lock an engine's pass holds.
+        raise UsageError(
+            f"$JOBTUI_LOCK_WAIT_S: {text} is out of range (more than 0 and less than 86400 seconds)"
+        )
     return seconds
 
 
@@ -505,10 +588,22 @@ def _requested_policy(args: argparse.Namespace) -> Callable[[], Any]:
 def _actor(args: argparse.Namespace, store: Any, repairing: bool = False) -> Any:
     """Who the command acts as on `store`: the OS login (or --as) judged by the database's stored
     policy, or by --policy / $JOBTUI_POLICY when it stores none. --as without action.admin.impersonate
-    raises PermissionRefused (exit 1)."""
+    raises PermissionRefused (exit 1), audited."""
     from jobtui.engine.service.policy import resolve_actor
 
-    return resolve_actor(store, _requested_policy(args), getattr(args, "as_user", None), repairing)
+    command = args.command or "jobtui"
+    # A refused --as is audited on what the command names: its job, its envelope, or nothing (job 0).
+    about: int | str | None = getattr(args, "id", None)
+    if about is not None and command.startswith("envelope"):
+        about = f"(envelope {about})"
+    return resolve_actor(
+        store,
+        _requested_policy(args),
+        getattr(args, "as_user", None),
+        repairing,
+        action=command if command != "policy" else f"policy {args.what}",
+        about=about,
+    )
 
 
 def _actions(args: argparse.Namespace, store: Any = None) -> Any:
@@ -646,7 +741,10 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     from jobtui.engine.formats.definition_file import load_definition
     from jobtui.engine.formats.envelope_file import is_envelope_file
 
-    if args.envelope or len(args.files) > 1 or is_envelope_file(args.files[0]):
+    if args.envelope is not None and not args.envelope.strip():
+        # Bad input, as `envelope = ""` in a file is: not a reason to submit the files as plain jobs.
+        raise UsageError("submit --envelope: expected the envelope's name, not an empty string")
+    if args.envelope is not None or len(args.files) > 1 or is_envelope_file(args.files[0]):
         return _submit_envelope(args)
     definition = load_definition(args.files[0])
     actions = _actions(args)
@@ -669,7 +767,7 @@ def _submit_envelope(args: argparse.Namespace) -> int:
     from jobtui.engine.formats.envelope_file import EnvelopeCorrupt
     from jobtui.engine.service.envelope_actions import EnvelopeActions
 
-    if len(args.files) > 1 and not args.envelope:
+    if len(args.files) > 1 and args.envelope is None:
         raise UsageError("submit: several files make an envelope; name it with --envelope NAME")
     if args.at or args.max_start:
         raise UsageError("submit: --at/--max-start apply to one job; in an envelope file use at/max_start")
@@ -677,7 +775,7 @@ def _submit_envelope(args: argparse.Namespace) -> int:
     try:
         spec = (
             envelopes.of_files(args.files, args.envelope)
-            if args.envelope
+            if args.envelope is not None
             else envelopes.read_file(args.files[0])
         )
     except EnvelopeCorrupt as problem:
@@ -748,6 +846,10 @@ def _cmd_envelope_cancel(args: argparse.Namespace) -> int:
 def _cmd_jobs(args: argparse.Namespace) -> int:
     from jobtui.engine.domain.states import Status
 
+    if args.project is not None and not args.project.strip():
+        # An empty name read as no --project and listed every project: a script passing an unset
+        # variable would act on all of them.
+        raise UsageError("jobs --project: expected a project's name, not an empty string")
     for code in args.status:
         if code.upper() not in Status.__members__:
             raise UsageError(f'jobs: unknown status "{code}" (one of {", ".join(Status.__members__)})')
@@ -857,6 +959,11 @@ def _cmd_log(args: argparse.Namespace) -> int:
             rest = split.text(b"", final=True)  # bytes held back in case they began a mark
             sys.stdout.buffer.write(rest if shown is None else shown.feed(rest, final=True))
             sys.stdout.flush()
+            if reads.job(args.id, "log") is None:
+                # Deleted while it was read (or followed): its log ends here, not where the job ended. A
+                # job that no longer exists is what exit 2 says ("no such job"), as for `log` of one.
+                _say(f"log: job {args.id} was deleted; its log ends here", err=True)
+                return EXIT_BAD_INPUT
             return EXIT_OK
         time.sleep(0.25)
 
@@ -1000,16 +1107,10 @@ def _cmd_policy(args: argparse.Namespace) -> int:
             empty = {"text": None, "installed_by": None, "installed_at": None, "by": None, "source": None}
             print(json.dumps({"installed": shown is not None, **(shown.to_json() if shown else empty)}))
         elif shown is None:
-            print(
-                "no policy is stored in this database: single-user mode (--policy / $JOBTUI_POLICY apply)",
-                file=sys.stderr,
-            )
+            _tell("no policy is stored in this database: single-user mode (--policy / $JOBTUI_POLICY apply)")
         else:
             who = visible(shown.installed_by) + (f" (by {visible(shown.by_user)})" if shown.by_user else "")
-            print(
-                f"policy installed by {who} at {shown.installed_at} from {visible(shown.source or '-')}:",
-                file=sys.stderr,
-            )
+            _tell(f"policy installed by {who} at {shown.installed_at} from {visible(shown.source or '-')}:")
             # The text alone on stdout, exactly as installed (edit it and install it again); to a terminal
             # its control characters show, as `jobtui log` shows a log's.
             text = shown.text if shown.text.endswith("\n") else shown.text + "\n"

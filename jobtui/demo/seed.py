@@ -26,6 +26,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.definitions import Definition
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import Status
+from jobtui.engine.errors import BadValue
 from jobtui.engine.formats.definition_file import parse_definition
 from jobtui.engine.service.actions import Actions, Refused, UnknownJob
 
@@ -280,9 +281,9 @@ def demo_speed(speed: float | None = None) -> float:
         try:
             speed = float(raw) if raw else 1.0
         except ValueError:
-            raise ValueError(f"{SPEED_ENV} must be a number, not {raw!r}") from None
+            raise BadValue(f"{SPEED_ENV} must be a number, not {raw!r}") from None
     if not speed > 0:
-        raise ValueError(f"demo speed must be positive, not {speed}")
+        raise BadValue(f"demo speed must be positive, not {speed}")
     return speed
 
 

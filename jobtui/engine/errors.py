@@ -19,6 +19,11 @@ class BadInput(JobtuiError):
     """A file, argument or answer that cannot be used; the message names where and what."""
 
 
+class BadValue(BadInput, ValueError):
+    """Bad input raised where a ValueError was raised before (callers may still catch it as one). A
+    plain ValueError is a bug, never bad input: front ends report it as an internal error."""
+
+
 class StoreError(JobtuiError):
     """A database problem an operator must act on (wrong schema version, unwritable file, …)."""
 

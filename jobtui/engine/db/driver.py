@@ -182,7 +182,7 @@ class Reader:
         self._path = sqlite_path(self.url)
         self._dsn = postgres_dsn(self.url)
         if self._path is None and self._dsn is None:
-            raise ValueError(f"the monitor cannot read {self.url}: use sqlite:///FILE or postgresql://")
+            raise DatabaseUrlError(f"the monitor cannot read {self.url}: use sqlite:///FILE or postgresql://")
         self.is_sqlite = self._path is not None
         self._idle: list[Any] = []
         self._errors: type[Exception] | None = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from jobtui.engine.domain import reasons
 from jobtui.engine.domain.reasons import Reason
 from jobtui.engine.domain.states import Perm
-from jobtui.engine.errors import Refusal
+from jobtui.engine.errors import BadInput, Refusal
 
 KNOWN_PERMISSIONS = frozenset(p.value for p in Perm)
 
@@ -68,7 +68,10 @@ class Actor:
 
     @classmethod
     def resolve(cls, policy: Policy | None, as_user: str | None = None) -> Actor:
-        """The OS login; `--as USER` only for holders of action.admin.impersonate."""
+        """The OS login; `--as USER` only for holders of action.admin.impersonate. An empty --as is bad
+        input: it named nobody, and an audit row whose `who` is empty tells nobody who acted."""
+        if as_user is not None and not as_user.strip():
+            raise BadInput("--as: an empty user name (give the login name to act as)")
         real = cls(login_name(), policy)
         if as_user is None or as_user == real.user:
             return real

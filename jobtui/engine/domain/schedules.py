@@ -21,7 +21,7 @@ from jobtui.engine.domain.timeparse import (
     parse_when,
 )
 from jobtui.engine.domain.windows import WEEKDAYS, DailyWindow, ScheduleWindow, parse_clock, parse_days
-from jobtui.engine.errors import BadInput
+from jobtui.engine.errors import BadInput, BadValue
 
 # A job with no `expires` still needs a horizon for "when does the window open next".
 _FAR = dt.timedelta(days=3650)
@@ -188,7 +188,7 @@ def resolve(
             # A window's Max Start Date is its expiry: given at submission, it replaces the schedule's.
             until = parsed("max_start", max_start, lambda: parse_max_start(max_start, start, now, zone))
             if until <= start:
-                raise ValueError(
+                raise BadValue(
                     f"{named('max_start', max_start)} {until.isoformat()} is not after the window's start "
                     f"{start.isoformat()}"
                 )
@@ -197,9 +197,7 @@ def resolve(
         else:
             until = _expiry(spec.expires, DEFAULT_EXPIRES["window"], start, now, zone)
         if until <= start:
-            raise ValueError(
-                f'{where} "expires" {until.isoformat()} is not after "start" {start.isoformat()}'
-            )
+            raise BadValue(f'{where} "expires" {until.isoformat()} is not after "start" {start.isoformat()}')
         # A window's expiry is its Max Start Date: one already past would never open.
         if until <= now:
             if spec.expires is not None:
@@ -216,7 +214,7 @@ def resolve(
         schedule = JobSchedule("window", zone, start, until, spec.window, spec.days, spec.retry_every_s)
         first = schedule.next_open(max(start, now))
         if first is None:
-            raise ValueError(
+            raise BadValue(
                 f'{where} "window": never open between {start.isoformat()} and {until.isoformat()}'
             )
         return ResolvedSchedule(first, until, first, schedule)
@@ -232,7 +230,7 @@ def resolve(
         named_at = option("at", at)
         run_date = f" ({named_at} {at_text.strip()})" if named_at else ""
         before = f"is before the scheduled date {scheduled.isoformat()}{run_date}"
-        raise ValueError(f"{named('max_start', max_start)} {max_start_at.isoformat()} {before}")
+        raise BadValue(f"{named('max_start', max_start)} {max_start_at.isoformat()} {before}")
     # The engine expires a job not started by its Max Start Date: one already past would never run. A RUN
     # date in the past with a Max Start Date still ahead is fine: the job runs now. (A past `expires` is
     # not checked here: a fire-and-forget job still runs once then, it only gets no retries.)
@@ -252,7 +250,7 @@ def resolve(
     if spec.retrying:
         expires = _expiry(spec.expires, DEFAULT_EXPIRES["now"], scheduled, now, zone)
         if expires < scheduled:
-            raise ValueError(
+            raise BadValue(
                 f'{where} "expires" {expires.isoformat()} is before '
                 f"the scheduled date {scheduled.isoformat()}"
             )

@@ -23,7 +23,10 @@ class TomlFileError(BadInput, ValueError):
 def read_text(path: str | os.PathLike[str]) -> str:
     source = os.fspath(path)
     try:
-        with open(source, "rb") as handle:
+        # O_NONBLOCK: opening a FIFO waits for a writer, forever if none comes; so opened, it does not
+        # wait, and is refused below like any file that is not regular. (No effect on a regular file.)
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        with open(fd, "rb") as handle:
             regular = stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
             data = handle.read(MAX_FILE_BYTES + 1) if regular else b""
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path

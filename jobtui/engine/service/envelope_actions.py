@@ -20,7 +20,7 @@ from jobtui.engine.domain import reasons
 from jobtui.engine.domain.envelopes import ACTIVE_JOB, EnvelopeStatus, derive_status
 from jobtui.engine.domain.reasons import Reason
 from jobtui.engine.domain.states import ACTIONS, ROLLBACK_STEP, OpStatus, Perm, Status, Step, TaskStatus
-from jobtui.engine.errors import Refusal
+from jobtui.engine.errors import BadValue, Refusal
 from jobtui.engine.formats.definition_file import parse_definition
 from jobtui.engine.formats.envelope_file import (
     EnvelopeCorrupt,
@@ -239,7 +239,7 @@ class EnvelopeActions:
         """Queue a job that runs the rollback commands of every completed op of the envelope's jobs,
         newest first; the envelope is ROLLEDBACK when it ends. Returns the rollback job's id."""
         if not reason or not reason.strip():
-            raise ValueError("envelope-rollback: a reason is required (--reason TEXT)")
+            raise BadValue("envelope-rollback: a reason is required (--reason TEXT)")
         with self._audited_refusal("envelope-rollback", envelope_id):
             return self._rollback(envelope_id, reason)
 

@@ -73,11 +73,19 @@ def effective_policy(store: Store, requested: Policy | None) -> Policy | None:
 
 
 def resolve_actor(
-    store: Store, requested: Requested, as_user: str | None = None, repairing: bool = False
+    store: Store,
+    requested: Requested,
+    as_user: str | None = None,
+    repairing: bool = False,
+    *,
+    action: str = "--as",
+    about: int | str | None = None,
 ) -> Actor:
     """The actor of a command on `store`: the OS login (or --as) judged by the binding policy. With
     `repairing` (the policy commands), a stored policy that cannot be read gives the plain OS login:
-    PolicyAdmin then lets only the database's owner replace or remove it."""
+    PolicyAdmin then lets only the database's owner replace or remove it. A refused --as is audited as
+    `action` (the command) on `about`: the id of the job the command names, or the name of the job-0 row
+    for what it concerns (say "(envelope 3)")."""
     try:
         stored = stored_policy_in(store)
     except PolicyError:
@@ -90,7 +98,34 @@ def resolve_actor(
         if not repairing or stored is None:
             raise
         return Actor(login_name(), None)
-    return Actor.resolve(policy, as_user)
+    try:
+        return Actor.resolve(policy, as_user)
+    except PermissionRefused as refused:
+        # In the audit trail like every other refusal: who really asked (the OS login, not the name
+        # they asked for), when, and why.
+        record_refused_impersonation(store, policy, action, str(refused), about)
+        raise
+
+
+# What a refused --as is recorded on when the command names no job (or one that does not exist).
+IMPERSONATION_JOB_NAME = "(impersonation)"
+
+
+def record_refused_impersonation(
+    store: Store, policy: Policy | None, action: str, reason: str, about: int | str | None
+) -> None:
+    """Audit a refused --as: on the job `about` names when it exists, else on job 0."""
+    from jobtui.engine.db.models import Job
+    from jobtui.engine.service.actions import Actions, RefusedOn
+
+    on = RefusedOn(0, about if isinstance(about, str) else IMPERSONATION_JOB_NAME, None)
+    if isinstance(about, int) and about != 0:
+        # An unreadable job still leaves the refusal, on job 0.
+        with contextlib.suppress(Exception), store.read() as s:
+            job = s.get(Job, about)
+            if job is not None:
+                on = RefusedOn(about, job.name, job.status)
+    Actions(store, Actor(login_name(), policy)).record_refusal(action, reason, on)
 
 
 def actor_for_url(url: str, requested: Requested, as_user: str | None = None) -> Actor:
@@ -105,7 +140,13 @@ def actor_for_url(url: str, requested: Requested, as_user: str | None = None) ->
         if isinstance(exc, PolicyError):
             raise
         stored = _stored_through_store(url)
-    return Actor.resolve(binding_policy(stored, requested), as_user)
+    policy = binding_policy(stored, requested)
+    try:
+        return Actor.resolve(policy, as_user)
+    except PermissionRefused as refused:
+        # Rare (a refused --as): the Store, and SQLAlchemy with it, is loaded only to audit it.
+        _record_through_store(url, policy, "dashboard", str(refused))
+        raise
 
 
 class PolicyChanged(Refusal):
@@ -134,6 +175,19 @@ def policy_change(reader: Reader, actor: Actor) -> str | None:
         f"the database's policy was {'replaced' if opened is not None else 'installed'} by "
         f"{stored.installed_by} at {stored.installed_at}"
     )
+
+
+def _record_through_store(url: str, policy: Policy | None, action: str, reason: str) -> None:
+    from jobtui.engine.db.store import Store
+
+    try:
+        store = Store(url)
+    except Exception:  # the refusal itself still reaches the user, unaudited
+        return
+    try:
+        record_refused_impersonation(store, policy, action, reason, None)
+    finally:
+        store.engine.dispose()
 
 
 def _stored_through_store(url: str) -> StoredPolicy | None:

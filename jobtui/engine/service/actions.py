@@ -53,7 +53,7 @@ from jobtui.engine.domain.states import (
     refusal_for_status,
 )
 from jobtui.engine.domain.timeparse import TimeParseError, parse_when
-from jobtui.engine.errors import BadInput, Refusal
+from jobtui.engine.errors import BadInput, BadValue, Refusal
 from jobtui.engine.worker import chain, lifecycle, opstarter, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
 from jobtui.engine.worker.pipeline import JobRef
@@ -310,7 +310,7 @@ class Actions:
                 definition, self.store.now(), at=at, max_start=max_start, given_as=given_as
             )
         except TimeParseError as exc:
-            raise ValueError(f"{definition.source}: {exc}") from exc
+            raise BadValue(f"{definition.source}: {exc}") from exc
 
     def _create_jobs(
         self,
@@ -550,9 +550,9 @@ class Actions:
         try:
             from_step = Step(step.upper())
         except ValueError:
-            raise ValueError(f'{action}: step must be PRE, RUN or POST, not "{step}"') from None
+            raise BadValue(f'{action}: step must be PRE, RUN or POST, not "{step}"') from None
         if from_step not in (Step.PRE, Step.RUN, Step.POST):
-            raise ValueError(f'{action}: step must be PRE, RUN or POST, not "{step}"')
+            raise BadValue(f'{action}: step must be PRE, RUN or POST, not "{step}"')
 
         def skips_run(job: Job) -> str | None:
             return _skipped_run(display_action(action), job) if from_step == Step.POST else None
@@ -619,7 +619,7 @@ class Actions:
 
     def trap(self, job_id: int, what: str, comment: str | None = None) -> None:
         if what not in TRAP_ACTIONS:
-            raise ValueError(f'trap: expected one of {", ".join(TRAP_ACTIONS)}, not "{what}"')
+            raise BadValue(f'trap: expected one of {", ".join(TRAP_ACTIONS)}, not "{what}"')
         with self._acting(f"trap_{what}", job_id) as (s, job):
             resolve_trap(self.store, s, job, what, self.actor.user, comment)
 
@@ -692,7 +692,7 @@ class Actions:
 
     def set_setting(self, key: str, value: object) -> None:
         if key not in SETTINGS:
-            raise ValueError(f'settings: unknown setting "{key}"')
+            raise BadValue(f'settings: unknown setting "{key}"')
         self.require(f"settings {key}", Perm.QUEUE_ADMIN, "*", RefusedOn(0, "(settings)", None))
         with self.transaction() as s:
             old = self.store.get_setting(s, key, SETTINGS[key])

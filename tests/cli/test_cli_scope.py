@@ -99,14 +99,18 @@ def test_envelopes_and_jobs_list_only_projects_the_user_may_view(scoped: tuple[C
 
     cli, ids = scoped
     policy = cli.files["web-viewer.toml"]
-    envelopes, jobs, newest, everything = cli.many(
+    envelopes, jobs, newest, everything, queue, whole_queue = cli.many(
         ("envelopes", "--policy", policy, "--json"),
         ("jobs", "--policy", policy, "--json"),
         ("jobs", "--policy", policy, "--limit", "1", "--json"),
         ("envelopes", "--json"),  # single-user mode sees them all
+        ("queue", "status", "--policy", policy, "--json"),
+        ("queue", "status", "--json"),
     )
-    for proc in (envelopes, jobs, newest, everything):
+    for proc in (envelopes, jobs, newest, everything, queue, whole_queue):
         assert proc.returncode == 0, describe(proc)
+    # The queue's counts are of the jobs the user may view (they counted ops's too).
+    assert (json.loads(queue.stdout)["queued"], json.loads(whole_queue.stdout)["queued"]) == (3, 5)
     assert [e["id"] for e in json.loads(envelopes.stdout)] == [ids["web_env"]]
     assert [e["id"] for e in json.loads(everything.stdout)] == [ids["web_env"], ids["ops_env"]]
     listed = json.loads(jobs.stdout)

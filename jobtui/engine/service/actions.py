@@ -640,13 +640,19 @@ class Actions:
             reason = self.store.get_setting(s, "queue_paused_reason") if paused else None
             stale = self.store.now().subtract(minutes=1)
 
+            from jobtui.engine.read.listing import ALL_PROJECTS, JobListing, scope_of
+
+            # The jobs this actor may view: counts are what a read reveals (another project's busy night).
+            scope = scope_of(self.actor)
+
             def count(*where: Any) -> int:
+                if scope != ALL_PROJECTS:
+                    where = (*where, JOBS.c.project.in_(sorted(scope)))
                 return int(s.execute(select(func.count()).select_from(JOBS).where(*where)).scalar_one())
 
             if self.store.is_sqlite:
-                from jobtui.engine.read.listing import JobListing  # kept by triggers: no scan of the jobs
-
-                counts = JobListing(self.store.reader).status_counts(show_system=True)
+                # Kept by triggers (no scan of the jobs) when every project is in scope.
+                counts = JobListing(self.store.reader, scope).status_counts(show_system=True)
                 queued = counts.get(Status.READY.value, 0)
                 running = sum(counts.get(status.value, 0) for status in LIVE_STATUSES)
             else:

@@ -17,7 +17,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.message import Message
-from textual.notifications import SeverityLevel
+from textual.notifications import Notify, SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
@@ -90,6 +90,12 @@ TRANSLATED_SYSTEM_COMMANDS = {
     "Maximize": "palette.maximize",
     "Minimize": "palette.minimize",
 }
+
+
+# Toasts shown at once, the newest (older ones go early): fewer below SMALL_SCREEN_ROWS rows.
+TOASTS_AT_MOST = 4
+TOASTS_ON_A_SMALL_SCREEN = 2
+SMALL_SCREEN_ROWS = 30
 
 
 class JobtuiApp(App[int]):
@@ -297,6 +303,17 @@ class JobtuiApp(App[int]):
             timeout=timeout,
             markup=False,
         )
+
+    def _on_notify(self, event: Notify) -> None:
+        """The newest toasts only, as many as the screen has room for beside what they cover: at 80x24 four
+        stacked toasts hid half the job table, or a dialog's keys."""
+        event.prevent_default()  # App's own handler would add it a second time
+        self._notifications.add(event.notification)
+        toasts = list(self._notifications)
+        room = TOASTS_ON_A_SMALL_SCREEN if self.size.height < SMALL_SCREEN_ROWS else TOASTS_AT_MOST
+        for old in toasts[: max(0, len(toasts) - room)]:
+            del self._notifications[old]
+        self._refresh_notifications()
 
     def _apply_saved_theme(self) -> None:
         """The theme the user last picked (the config file's `theme`); from then on each pick is kept."""

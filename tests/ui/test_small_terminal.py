@@ -181,3 +181,15 @@ async def test_at_80x24_the_audit_trail_shows_local_times_and_the_whole_comment(
         inside = app.screen.query_one(".dialog").content_region
         lines = [line[inside.x : inside.right] for line in text.splitlines()[inside.y : inside.bottom]]
         assert WHY in " ".join(" ".join(lines).split())
+
+
+@pytest.mark.parametrize(("size", "shown"), [((80, 24), 2), ((160, 48), 4)])
+async def test_only_the_newest_toasts_show_as_many_as_the_screen_has_room_for(
+    store: Store, size: tuple[int, int], shown: int
+) -> None:
+    """At 80x24 four stacked toasts hid half the job table, or a dialog's keys."""
+    async with app_for(store).run_test(size=size) as pilot:
+        for n in range(6):
+            pilot.app.notify(f"toast {n}")
+        await until(pilot, lambda: "toast 5" in [n.message for n in pilot.app._notifications], "the last")
+        assert [n.message for n in pilot.app._notifications] == [f"toast {n}" for n in range(6 - shown, 6)]

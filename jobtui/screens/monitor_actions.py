@@ -265,7 +265,13 @@ class MonitorActions(Screen[None]):
                         command="rollback",
                     )
 
-            await self._open(ReasonDialog(t("confirm.rollback", self.lang), snap, lang=self.lang), done)
+            dialog = ReasonDialog(
+                t("confirm.rollback", self.lang),
+                snap,
+                lang=self.lang,
+                placeholder=t("rollback.placeholder", self.lang),
+            )
+            await self._open(dialog, done)
 
     async def _rollback_envelope(self) -> None:
         """`b` in the envelopes view: roll back the envelope under the cursor (or of the job under it)."""

@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 from textual.geometry import Region
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Label, Log, Static
+from textual.widgets import DataTable, Input, Label, Log, Static
 
 from jobtui.engine.db.models import Job, Task
 from jobtui.engine.db.store import Store
@@ -238,6 +238,8 @@ async def test_rollback_asks_for_a_reason(store: Store, submit: Submit, engine: 
         await until(pilot, lambda: monitor(pilot).check_action("rollback", ()) is True)
         await pilot.press("b")
         await until(pilot, lambda: pilot.app.screen is not monitor(pilot))
+        # It says what the reason is for, as the envelope's does (its field was blank).
+        assert pilot.app.screen.query_one(Input).placeholder == "Why roll back? (kept in the audit trail)"
         await pilot.press(*"bad release", "enter")
         await until(pilot, lambda: status_of(store, job_id) == "ROLLBACK", "the rollback")
         steps = monitor(pilot).query_one("#steps-table", DataTable)

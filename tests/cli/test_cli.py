@@ -591,6 +591,13 @@ def test_queue_pause_status_resume_clear_then_rerun_and_delete(cli: Cli) -> None
 
     status = cli.json("queue")  # status is the default
     assert (status["paused"], status["queued"]) == (True, 1)
+    # Paused again: nothing changes, nothing more in the queue's trail (a script's second pause was a
+    # second pause there); a new reason is kept, and recorded.
+    again = cli.json("queue", "pause")
+    assert (again["paused"], again["reason"]) == (True, "maintenance")
+    assert [row["action"] for row in cli.json("audit", 0)] == ["queue pause"]
+    assert cli.json("queue", "pause", "--reason", "disk full")["reason"] == "disk full"
+    assert [row["comment"] for row in cli.json("audit", 0)] == ["maintenance", "disk full"]
 
     resumed = cli.json("queue", "resume")
     assert (resumed["paused"], resumed["queued"]) == (False, 1)

@@ -668,14 +668,23 @@ class Actions:
         return QueueState(paused, reason, queued, running, workers)
 
     def queue_pause(self, reason: str | None = None) -> None:
-        self._queue_change("queue pause", True, reason or f"paused by {self.actor.user}")
+        self._queue_change("queue pause", True, reason)
 
     def queue_resume(self) -> None:
         self._queue_change("queue resume", False, None)
 
     def _queue_change(self, action: str, paused: bool, reason: str | None) -> None:
+        """Pause (with `reason`, else who paused it) or resume the queue. Asking for the state it is in
+        changes nothing and records nothing (a script pausing twice left two pauses in the trail), but a
+        pause given a new reason keeps that reason."""
         self.require(action, Perm.QUEUE_ADMIN, "*", QUEUE)
         with self.transaction() as s:
+            if pipeline.queue_paused(self.store, s) == paused and (
+                not paused or reason is None or reason == self.store.get_setting(s, "queue_paused_reason")
+            ):
+                return
+            if paused and reason is None:
+                reason = f"paused by {self.actor.user}"
             self.store.set_setting(s, "queue_paused", paused)
             self.store.set_setting(s, "queue_paused_reason", reason)
             self.store.set_setting(s, "queue_paused_by", self.actor.user)

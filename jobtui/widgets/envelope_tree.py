@@ -53,6 +53,9 @@ def _key(node: TreeNode[NodeData]) -> str:
 
 
 class EnvelopeTree(Tree[NodeData]):
+    # Textual's fold arrows (▶ ▼) are the Running symbol, beside running jobs: small triangles read apart.
+    ICON_NODE = "▸ "
+    ICON_NODE_EXPANDED = "▾ "
     BINDINGS: ClassVar[list[BindingType]] = [
         # Plain arrows fold like a file manager's tree; the tree rarely needs sideways scrolling.
         Binding("left", "collapse_or_parent", "Collapse", show=False),

@@ -311,6 +311,20 @@ def test_schedule_errors(lines: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("window", "line"),
+    [
+        ('window = { from = "22:00", to = "04:00", extra = 1 }\n', 5),
+        ('[schedule.window]\nfrom = "22:00"\nto = "04:00"\n\nextra = 1\n', 9),
+        ('window.from = "22:00"\nwindow.to = "04:00"\nwindow.extra = 1\n', 7),
+    ],
+)
+def test_an_unknown_key_in_the_window_has_its_line(window: str, line: int) -> None:
+    """An inline table's keys are on its line; it was reported with no line at all."""
+    text = f'name = "x"\n\n[schedule]\nmode = "window"\n{window}'
+    assert refused_one(text) == f'deploy.toml:{line}: unknown key "extra" in [schedule] "window"'
+
+
+@pytest.mark.parametrize(
     ("lines", "message"),
     [
         ('timeout = "10 minutes"', '[[run]] #2 "timeout": "10 minutes" is not a duration (try "10m")'),

@@ -52,7 +52,12 @@ def jobtui(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pyte
     [
         ('at = "tomorrowish"', '"at": "tomorrowish" is not a date (try ISO 8601'),
         ('max_start = "+zz"', '"max_start": "+zz" is not a date (try ISO 8601'),
-        ('at = "+2h"\nmax_start = "2020-01-01T00:00"', '"max_start": 2020-01-01T00:00:00+00:00 is before'),
+        (
+            'at = "2099-01-02T00:00"\nmax_start = "2099-01-01T00:00"',
+            '"max_start": 2099-01-01T00:00:00+00:00 is before',
+        ),
+        # Before the RUN date and already past: that is what it is (it was said as a conflict with now).
+        ('at = "+2h"\nmax_start = "2020-01-01T00:00"', '"max_start": "2020-01-01T00:00": the Max Start Date'),
     ],
 )
 def test_an_envelope_jobs_bad_date_names_the_envelopes_line_and_is_recorded_as_corrupt(
@@ -161,7 +166,8 @@ def test_files_made_an_envelope_on_the_command_line_with_a_past_date_are_recorde
     code, _, err = jobtui("submit", "a.toml", "past.toml", "--envelope", "rel")
     assert code == 2
     reason, recorded = err.splitlines()
-    assert reason.startswith("envelope rel: past.toml: [schedule]") and "is already past" in reason, err
+    assert reason.startswith('envelope rel: past.toml:4: [schedule] "at"'), err
+    assert "is already past" in reason, err
     assert recorded == RECORDED
     (envelope,) = jobtui.json("envelopes")
     assert (envelope["status"], envelope["reason"], envelope["jobs"]) == ("CORRUPT", reason, [])

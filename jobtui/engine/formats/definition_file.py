@@ -375,6 +375,9 @@ class _Checker:
             days=days,
             retry_every_s=retry_every_s,
             retrying=any(key in table for key in _SEED_003_KEYS),
+            lines=tuple(
+                (key, line) for key in _SCHEDULE_KEYS if (line := self.locator.key(section, key)) is not None
+            ),
         )
 
     def window(self, table: dict[str, Any], section: Section, label: str) -> tuple[str, str] | None:

@@ -172,3 +172,28 @@ def test_files_made_an_envelope_on_the_command_line_with_a_past_date_are_recorde
     (envelope,) = jobtui.json("envelopes")
     assert (envelope["status"], envelope["reason"], envelope["jobs"]) == ("CORRUPT", reason, [])
     assert jobtui.json("jobs") == []
+
+
+@pytest.mark.parametrize(
+    ("head", "line", "project"),
+    [("", 5, "payments"), ('project = "payments"\n', 6, "payments"), ('project = "ops"\n', 4, "ops")],
+)
+def test_an_envelope_mixing_projects_names_the_line_of_the_job_that_differs(
+    jobtui: Jobtui, head: str, line: int, project: str
+) -> None:
+    """It named the envelope's file only: the job to move is at that "file" line."""
+    jobtui.write("a.toml", JOB_A)
+    jobtui.write("b.toml", JOB_A.replace('"payments"', '"other"').replace('"a"', '"b"'))
+    other = "a.toml" if project == "ops" else "b.toml"
+    path = jobtui.write(
+        "mix.toml", f'envelope = "mix"\n{head}[[jobs]]\nfile = "a.toml"\n[[jobs]]\nfile = "b.toml"\n'
+    )
+    code, _, err = jobtui("submit", path)
+    assert code == 2
+    assert err.splitlines() == [
+        f"mix.toml:{line}: envelope mix is for project {project} but {other} is for project "
+        f"{'payments' if project == 'ops' else 'other'}; an envelope's jobs share one project",
+        RECORDED,
+    ]
+    (envelope,) = jobtui.json("envelopes")
+    assert (envelope["status"], envelope["jobs"]) == ("CORRUPT", [])

@@ -191,6 +191,11 @@ def load_envelope(path: str | Path, now: pendulum.DateTime | None = None) -> Env
             raise corrupt(
                 f'{label} "file" {file}: {first}', key_line(number, "file"), project or "default"
             ) from exc
+        # The envelope's project (its own, else its first job's) is checked at each job's "file" line:
+        # at the end, for the whole file, the message had no line to point at.
+        shared = project or (entries[0].definition.project if entries else definition.project)
+        if definition.project != shared:
+            raise corrupt(_mixed_projects(name, shared, definition), key_line(number, "file"), shared)
         entry = EnvelopeEntry(definition, job.get("at"), job.get("max_start"))
         refused = _schedule_refusal(entry, now or pendulum.now("UTC"))
         if refused is not None:
@@ -281,10 +286,13 @@ def _checked(name: str, project: str | None, source: str, entries: list[Envelope
     for entry in entries:
         if entry.definition.project != project:
             raise EnvelopeCorrupt(
-                name,
-                project,
-                source,
-                f"{source}: envelope {name} is for project {project} but {entry.definition.source} is "
-                f"for project {entry.definition.project}; an envelope's jobs share one project",
+                name, project, source, f"{source}: {_mixed_projects(name, project, entry.definition)}"
             )
     return EnvelopeSpec(name, project, source, tuple(entries))
+
+
+def _mixed_projects(name: str, project: str, definition: Definition) -> str:
+    return (
+        f"envelope {name} is for project {project} but {definition.source} is for project "
+        f"{definition.project}; an envelope's jobs share one project"
+    )

@@ -342,6 +342,8 @@ class JobtuiApp(App[int]):
         except OSError as exc:
             problem = f"{exc.strerror or exc}: {exc.filename or ''}"
             self.notify(problem, title=t("app.config_error", self.lang), severity="warning")
+        except ConfigError as exc:  # the file cannot be read back (not a regular file, not UTF-8)
+            self.notify(str(exc), title=t("app.config_error", self.lang), severity="warning")
 
     def _alert_settings(self) -> AlertSettings:
         if self.alerts is not None:

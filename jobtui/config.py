@@ -22,6 +22,7 @@ import platformdirs
 from jobtui.engine.domain.alerting import DEFAULT_ALERT_STATUSES, AlertSettings
 from jobtui.engine.domain.states import Status
 from jobtui.engine.errors import BadInput
+from jobtui.engine.formats import toml_text
 
 VIEWS = ("jobs", "envelopes")
 DEFAULT_VIEW = "jobs"
@@ -51,10 +52,13 @@ def load_config(path: Path | None = None) -> DashboardConfig:
     path = config_path() if path is None else path
     if not path.exists():
         return DashboardConfig()
+    text = _read(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = toml_text.loads(text, str(path))
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
+    except toml_text.TomlFileError as exc:
+        raise ConfigError(str(exc)) from exc
     errors = [
         f'{path}: unknown setting "{key}" (known: {", ".join(KNOWN_KEYS)})'
         for key in data
@@ -77,7 +81,7 @@ def save_theme(theme: str, path: Path | None = None) -> None:
     """Keep `theme` in the config file: its top-level `theme = …` line replaced (or one added first), every
     other line as it was; written whole to a new file, then renamed over the old one."""
     path = config_path() if path is None else path
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    lines = _read(path).splitlines() if path.exists() else []
     setting = f"theme = {json.dumps(theme)}"  # a TOML basic string is a JSON string
     replaced = False
     for index, line in enumerate(lines):
@@ -93,6 +97,15 @@ def save_theme(theme: str, path: Path | None = None) -> None:
     fresh = path.with_name(path.name + ".new")
     fresh.write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.replace(fresh, path)
+
+
+def _read(path: Path) -> str:
+    """The file's text, by the reader of the engine's files: `$JOBTUI_CONFIG` naming a FIFO (or a device)
+    is refused at once instead of waiting for a writer, which hung the dashboard before it drew."""
+    try:
+        return toml_text.read_text(path)
+    except toml_text.TomlFileError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _alerts(path: Path, table: object) -> tuple[AlertSettings, list[str]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import platformdirs
 
 from jobtui.engine.errors import BadInput
+from jobtui.engine.formats import toml_text
 
 
 class KeymapError(BadInput, ValueError):
@@ -25,9 +26,13 @@ def load_keymap(path: Path, known_ids: set[str]) -> dict[str, str]:
     if not path.exists():
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        # The engine files' reader: `$JOBTUI_KEYS` naming a FIFO is refused at once (it waited for a
+        # writer, hanging the dashboard), as are a file that is not UTF-8 and one nested too deeply.
+        data = toml_text.loads(toml_text.read_text(path), str(path))
+    except tomllib.TOMLDecodeError as exc:
         raise KeymapError(f"{path}: {exc}") from exc
+    except toml_text.TomlFileError as exc:
+        raise KeymapError(str(exc)) from exc
     table = data.get("keys", {})
     if not isinstance(table, dict):
         raise KeymapError(f'{path}: "keys" must be a table of binding id = "key"')

@@ -314,24 +314,24 @@ WOULD_EXPIRE = "): the job would expire before it could start"
         (
             f'[schedule]\nat = "{PAST}"\n',
             [],
-            '{file}: [schedule] "at": "' + PAST + '": the Max Start Date 2020-01-02T00:00:00+00:00 ',
+            '{file}:3: [schedule] "at": "' + PAST + '": the Max Start Date 2020-01-02T00:00:00+00:00 ',
         ),
         (
             f'[schedule]\nat = "{PAST}"\nmax_start = "2020-01-03T00:00:00+00:00"\n',
             [],
-            '{file}: [schedule] "max_start": "2020-01-03T00:00:00+00:00": the Max Start Date ',
+            '{file}:4: [schedule] "max_start": "2020-01-03T00:00:00+00:00": the Max Start Date ',
         ),
         # A window's expiry is its Max Start Date (by default a week after its start).
         (
             '[schedule]\nmode = "window"\nstart = "2020-01-01T00:00:00+00:00"\n',
             [],
-            '{file}: [schedule] "start": "2020-01-01T00:00:00+00:00": the schedule\'s expiry '
+            '{file}:4: [schedule] "start": "2020-01-01T00:00:00+00:00": the schedule\'s expiry '
             "2020-01-08T00:00:00+00:00 (+7d after this start, the default) ",
         ),
         (
             '[schedule]\nmode = "window"\nstart = "2019-12-01"\nexpires = "2020-01-05T00:00:00+00:00"\n',
             [],
-            '{file}: [schedule] "expires": "2020-01-05T00:00:00+00:00": the schedule\'s expiry ',
+            '{file}:5: [schedule] "expires": "2020-01-05T00:00:00+00:00": the schedule\'s expiry ',
         ),
     ],
 )
@@ -380,7 +380,7 @@ def test_a_submission_whose_max_start_date_is_already_past_is_refused_and_create
         (
             JOB.replace("[[run]]", f'[schedule]\nat = "{PAST}"\n[[run]]'),
             "",
-            '{envelope}:5: [[jobs]] #2 "file" a.toml: {job}: [schedule] "at": "' + PAST + '": the Max Start ',
+            '{envelope}:5: [[jobs]] #2 "file" a.toml: {job}:3: [schedule] "at": "' + PAST + '": the Max ',
         ),
     ],
 )

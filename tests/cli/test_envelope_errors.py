@@ -52,7 +52,12 @@ def jobtui(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pyte
     [
         ('at = "tomorrowish"', '"at": "tomorrowish" is not a date (try ISO 8601'),
         ('max_start = "+zz"', '"max_start": "+zz" is not a date (try ISO 8601'),
-        ('at = "+2h"\nmax_start = "2020-01-01T00:00"', '"max_start": 2020-01-01T00:00:00+00:00 is before'),
+        (
+            'at = "2099-01-02T00:00"\nmax_start = "2099-01-01T00:00"',
+            '"max_start": 2099-01-01T00:00:00+00:00 is before',
+        ),
+        # Before the RUN date and already past: that is what it is (it was said as a conflict with now).
+        ('at = "+2h"\nmax_start = "2020-01-01T00:00"', '"max_start": "2020-01-01T00:00": the Max Start Date'),
     ],
 )
 def test_an_envelope_jobs_bad_date_names_the_envelopes_line_and_is_recorded_as_corrupt(
@@ -161,8 +166,90 @@ def test_files_made_an_envelope_on_the_command_line_with_a_past_date_are_recorde
     code, _, err = jobtui("submit", "a.toml", "past.toml", "--envelope", "rel")
     assert code == 2
     reason, recorded = err.splitlines()
-    assert reason.startswith("envelope rel: past.toml: [schedule]") and "is already past" in reason, err
+    assert reason.startswith('envelope rel: past.toml:4: [schedule] "at"'), err
+    assert "is already past" in reason, err
     assert recorded == RECORDED
     (envelope,) = jobtui.json("envelopes")
     assert (envelope["status"], envelope["reason"], envelope["jobs"]) == ("CORRUPT", reason, [])
     assert jobtui.json("jobs") == []
+
+
+@pytest.mark.parametrize(
+    ("head", "project", "differ"),
+    [
+        ("", "payments", [(5, "b.toml", "other")]),
+        ('project = "payments"\n', "payments", [(6, "b.toml", "other")]),
+        ('project = "ops"\n', "ops", [(4, "a.toml", "payments"), (6, "b.toml", "other")]),
+    ],
+)
+def test_an_envelope_mixing_projects_names_the_line_of_each_job_that_differs(
+    jobtui: Jobtui, head: str, project: str, differ: list[tuple[int, str, str]]
+) -> None:
+    """It named the envelope's file only: the job to move is at its "file" line."""
+    jobtui.write("a.toml", JOB_A)
+    jobtui.write("b.toml", JOB_A.replace('"payments"', '"other"').replace('"a"', '"b"'))
+    path = jobtui.write(
+        "mix.toml", f'envelope = "mix"\n{head}[[jobs]]\nfile = "a.toml"\n[[jobs]]\nfile = "b.toml"\n'
+    )
+    code, _, err = jobtui("submit", path)
+    assert code == 2
+    assert err.splitlines() == [
+        *(
+            f"mix.toml:{line}: envelope mix is for project {project} but {file} is for project {theirs}; "
+            "an envelope's jobs share one project"
+            for line, file, theirs in differ
+        ),
+        RECORDED,
+    ]
+    (envelope,) = jobtui.json("envelopes")
+    assert (envelope["status"], envelope["jobs"]) == ("CORRUPT", [])
+
+
+def test_an_envelope_names_every_problem_of_its_jobs_as_a_definition_file_does(jobtui: Jobtui) -> None:
+    """It stopped at the first bad [[jobs]] entry: one submission per problem to find them all."""
+    jobtui.write("a.toml", JOB_A)
+    jobtui.write("bad.toml", 'name = "bad"\nproject = "payments"\ntimeot = "1m"\n[[run]]\nrun = 5\n')
+    text = (
+        'envelope = "rel"\ncolour = "red"\n'  # 2
+        '[[jobs]]\nfile = "a.toml"\nat = "tomorrowish"\n'  # 5
+        '[[jobs]]\nfile = "missing.toml"\n'  # 7
+        '[[jobs]]\nfile = "a.toml"\nwhen = "+1h"\n'  # 10
+        '[[jobs]]\nfile = "bad.toml"\n'  # 12
+        '[[jobs]]\nfile = "a.toml"\n'  # fine
+    )
+    path = jobtui.write("rel.toml", text)
+    code, _, err = jobtui("submit", path)
+    assert code == 2
+    *reasons, recorded = err.splitlines()
+    assert [reason.split(": ", 1)[0] for reason in reasons] == [
+        f"{path}:{line}" for line in (2, 5, 7, 10, 12, 12)
+    ], err
+    assert 'unknown key "colour"' in reasons[0]
+    assert reasons[1].startswith(f'{path}:5: [[jobs]] #1 "at": "tomorrowish" is not a date')
+    assert reasons[2] == f'{path}:7: [[jobs]] #2 "file" missing.toml: missing.toml: cannot read file: ' + (
+        "No such file or directory"
+    )
+    assert reasons[3].startswith(f'{path}:10: [[jobs]] #3: unknown key "when"')
+    # Every problem of the job's file, as submitting that file alone names them.
+    assert reasons[4:] == [
+        f'{path}:12: [[jobs]] #4 "file" bad.toml: bad.toml:3: unknown key "timeot" at top level '
+        '(did you mean "trap_timeout"?)',
+        f'{path}:12: [[jobs]] #4 "file" bad.toml: bad.toml:5: [[run]] #1 "run": expected a string, got 5',
+    ]
+    assert recorded == RECORDED
+    (envelope,) = jobtui.json("envelopes")
+    assert (envelope["status"], envelope["reason"], envelope["jobs"]) == ("CORRUPT", "\n".join(reasons), [])
+    assert jobtui.json("jobs") == []
+
+
+def test_files_made_an_envelope_on_the_command_line_name_every_problem(jobtui: Jobtui) -> None:
+    jobtui.write("a.toml", JOB_A)
+    jobtui.write("bad.toml", 'name = "bad"\nproject = "payments"\ntimeot = "1m"\n[[run]]\nrun = 5\n')
+    code, _, err = jobtui("submit", "missing.toml", "a.toml", "bad.toml", "--envelope", "rel")
+    assert code == 2
+    assert err.splitlines() == [
+        "envelope rel: missing.toml: cannot read file: No such file or directory",
+        'envelope rel: bad.toml:3: unknown key "timeot" at top level (did you mean "trap_timeout"?)',
+        'envelope rel: bad.toml:5: [[run]] #1 "run": expected a string, got 5',
+        RECORDED,
+    ]

@@ -203,6 +203,29 @@ def test_a_fifo_given_as_a_file_is_refused_at_once(cli: Cli, argv: list[str], sa
     bad_input(cli(*argv, expect=None), said)
 
 
+# -- files as Windows editors save them -------------------------------------------------------------------
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_files_starting_with_a_utf8_byte_order_mark_are_read(cli: Cli) -> None:
+    """Notepad starts a UTF-8 file with a BOM; each was refused as `invalid TOML: Invalid statement (at line
+    1, column 1)`. A definition, an envelope (and its jobs' files) and a policy are read as without one,
+    and a problem in such a file is still on its own line."""
+    for name, text in {
+        "bom-job.toml": JOB,
+        "bom-envelope.toml": 'envelope = "e"\n[[jobs]]\nfile = "bom-job.toml"\n',
+        "bom-policy.toml": NO_IMPERSONATION,
+        "bom-bad.toml": 'name = "j"\ntimeot = "5m"\n',
+    }.items():
+        (cli.workdir / name).write_bytes(BOM + text.encode())
+    assert submit(cli) == 1  # the database exists: --policy applies to it
+    assert json.loads(cli("submit", "bom-job.toml", "--json").stdout)["id"] == 2
+    assert json.loads(cli("submit", "bom-envelope.toml", "--json").stdout)["ids"] == [3]
+    assert [job["id"] for job in cli.json("jobs", "--policy", "bom-policy.toml")] == [3, 2, 1]
+    bad_input(cli("submit", "bom-bad.toml", expect=None), 'bom-bad.toml:2: unknown key "timeot" at top level')
+
+
 # -- an unwritable stderr ------------------------------------------------------------------------------------
 
 

@@ -743,8 +743,13 @@ def assert_resolves_or_names_field(definition: Definition) -> None:
     except TimeParseError:
         return  # Actions.submit prefixes these with the file name; the text names the value
     except ValueError as exc:
-        assert str(exc).startswith(f"{definition.source}: [schedule] "), str(exc)
-        assert re.search(r'"(at|max_start|start|expires|window)"', str(exc)), str(exc)
+        # The field, at its line when the file writes it (a default's has none), as a parse error is.
+        named = re.match(rf'{re.escape(definition.source)}(?::(\d+))?: \[schedule\] "(\w+)"', str(exc))
+        assert named is not None, str(exc)
+        line, key = named.groups()
+        assert key in ("at", "max_start", "start", "expires", "window"), str(exc)
+        written = definition.schedule.line(key)
+        assert line == (str(written) if written is not None else None), str(exc)
 
 
 @FILE_SETTINGS

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from jobtui.config import ConfigError, config_path, load_config
+from jobtui.config import ConfigError, config_path, load_config, save_theme
+from jobtui.keymap import KeymapError, load_keymap
 
 
 def test_the_config_file_lives_in_the_config_dir_unless_jobtui_config_says(
@@ -48,3 +50,43 @@ def test_a_bad_file_is_one_line_naming_the_file_and_the_field(
         load_config(path)
     said: Any = str(info.value)
     assert said.startswith(f"{path}: ") and message in said and "\n" not in said
+
+
+# A FIFO opened for reading waits for a writer, forever if none comes: each of these hung without the fix.
+
+
+@pytest.mark.timeout(10)
+def test_a_config_file_that_is_a_fifo_is_refused_at_once_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import jobtui.cli
+
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError) as info:
+        load_config(fifo)
+    assert str(info.value) == f"{fifo}: not a regular file"
+    with pytest.raises(ConfigError, match="not a regular file"):
+        save_theme("nord", fifo)  # picking a theme reads the file back first
+    # The dashboard stops before it takes the terminal: one line, exit 2.
+    monkeypatch.setenv("JOBTUI_CONFIG", str(fifo))
+    assert jobtui.cli.main(["--db", f"sqlite:///{tmp_path / 'jobs.db'}"]) == 2
+    assert capsys.readouterr().err == f"{fifo}: not a regular file\n"
+
+
+@pytest.mark.timeout(10)
+def test_a_keys_file_that_is_a_fifo_is_refused_at_once_in_one_line(tmp_path: Path) -> None:
+    fifo = tmp_path / "keys.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(KeymapError) as info:  # the dashboard shows it as a notification
+        load_keymap(fifo, {"approve"})
+    assert str(info.value) == f"{fifo}: not a regular file"
+
+
+def test_a_keys_file_that_is_not_utf8_is_one_line_naming_it(tmp_path: Path) -> None:
+    """It escaped as a UnicodeDecodeError (a crash of the dashboard), not a KeymapError."""
+    path = tmp_path / "keys.toml"
+    path.write_bytes(b'[keys]\napprove = "\xff"\n')
+    with pytest.raises(KeymapError) as info:
+        load_keymap(path, {"approve"})
+    assert str(info.value) == f"{path}: cannot read file: not UTF-8 text (invalid start byte)"

@@ -311,6 +311,20 @@ def test_schedule_errors(lines: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("window", "line"),
+    [
+        ('window = { from = "22:00", to = "04:00", extra = 1 }\n', 5),
+        ('[schedule.window]\nfrom = "22:00"\nto = "04:00"\n\nextra = 1\n', 9),
+        ('window.from = "22:00"\nwindow.to = "04:00"\nwindow.extra = 1\n', 7),
+    ],
+)
+def test_an_unknown_key_in_the_window_has_its_line(window: str, line: int) -> None:
+    """An inline table's keys are on its line; it was reported with no line at all."""
+    text = f'name = "x"\n\n[schedule]\nmode = "window"\n{window}'
+    assert refused_one(text) == f'deploy.toml:{line}: unknown key "extra" in [schedule] "window"'
+
+
+@pytest.mark.parametrize(
     ("lines", "message"),
     [
         ('timeout = "10 minutes"', '[[run]] #2 "timeout": "10 minutes" is not a duration (try "10m")'),
@@ -464,3 +478,68 @@ def test_load_binary_file(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError) as info:
         load_definition(path)
     assert str(info.value) == f"{path}: cannot read file: not UTF-8 text (invalid start byte)"
+
+
+# --- dates refused at submission ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        (
+            'at = "2099-01-02T00:00:00Z"\nexpires = "2099-01-01T00:00:00Z"',
+            '5: [schedule] "expires" "2099-01-01T00:00:00Z" is before the scheduled date, '
+            '"at" "2099-01-02T00:00:00Z"',
+        ),
+        # As written, not as the instants they stand for (the end of 2026-12-31 read as 2027-01-01).
+        (
+            'mode = "window"\nstart = "2027-01-01"\nexpires = "2026-12-31"',
+            '6: [schedule] "expires" "2026-12-31" is not after "start" "2027-01-01"',
+        ),
+        (
+            'expires = "2098-12-31"\nat = "2099-01-01T12:00:00Z"',
+            '4: [schedule] "expires" "2098-12-31" is before the scheduled date, "at" "2099-01-01T12:00:00Z"',
+        ),
+        (
+            'mode = "window"\nstart = "+2d"\nexpires = "+1d"',
+            '6: [schedule] "expires" "+1d" (2026-06-02T00:00:00+00:00) is not after "start" "+2d" '
+            "(2026-06-03T00:00:00+00:00)",
+        ),
+        # A Max Start Date already past is that, not a conflict with a RUN date of "now".
+        (
+            'max_start = "2020-01-01T00:00:00Z"',
+            '4: [schedule] "max_start": "2020-01-01T00:00:00Z": the Max Start Date 2020-01-01T00:00:00+00:00 '
+            "is already past (now 2026-06-01T00:00:00+00:00): the job would expire before it could start",
+        ),
+        (
+            'at = "2020-01-01T00:00:00Z"',
+            '4: [schedule] "at": "2020-01-01T00:00:00Z": the Max Start Date 2020-01-02T00:00:00+00:00 '
+            "(+1d after this RUN date) is already past",
+        ),
+        (
+            'mode = "window"\nwindow = { from = "22:00", to = "23:00" }\ndays = ["mon"]\n'
+            'start = "2026-06-02"\nexpires = "2026-06-05"',
+            '5: [schedule] "window": never open between',
+        ),
+    ],
+)
+def test_a_date_refused_at_submission_names_the_file_and_the_line_of_its_key(
+    schedule: str, message: str
+) -> None:
+    """They read `d.toml: [schedule] "expires" ...`, when every other problem of a definition has its line."""
+    import pendulum
+
+    from jobtui.engine.domain.schedules import resolve
+
+    text = f'name = "x"\n[schedule]\ntimezone = "UTC"\n{schedule}\n[[run]]\nrun = "a"\n'
+    with pytest.raises(ValueError) as info:
+        resolve(parse_definition(text, "d.toml"), pendulum.datetime(2026, 6, 1, tz="UTC"))
+    assert str(info.value).startswith(f"d.toml:{message}"), str(info.value)
+
+
+def test_where_keys_are_written_is_no_part_of_the_definitions_value() -> None:
+    moved = parse_definition('name = "x"\n\n[schedule]\n\nat = "+1h"\n[[run]]\nrun = "a"\n', "d.toml")
+    plain = parse_definition('name = "x"\n[schedule]\nat = "+1h"\n[[run]]\nrun = "a"\n', "d.toml")
+    assert moved.schedule.line("at") == 5 and plain.schedule.line("at") == 3
+    assert moved == plain and hash(moved) == hash(plain)
+    assert Definition.from_dict(moved.to_dict()) == moved

@@ -5,7 +5,7 @@ The file format that produces them lives in jobtui.engine.formats.definition_fil
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jobtui.engine.errors import BadInput
@@ -95,6 +95,14 @@ class ScheduleDef:
     # Seed 003 lifecycles (retries until expiry) apply once any of their keys is written; a file with
     # only `at`/`max_start`, or none, keeps Clarive's behaviour: a failure ends the job at once.
     retrying: bool = False
+    # Where each key is written in the definition's file ((key, line), ...), so that a date refused at
+    # submission (domain/schedules.py resolves them against the clock) is named at its line as a
+    # parse error is. Not part of the value: no equality, hash or stored form (a stored one has none).
+    lines: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+
+    def line(self, key: str) -> int | None:
+        """The line of `key` in the definition's file, when known."""
+        return dict(self.lines).get(key)
 
     def to_dict(self) -> dict[str, Any]:
         return {

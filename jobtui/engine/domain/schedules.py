@@ -154,14 +154,19 @@ def resolve(
     """
     spec = definition.schedule
     zone = spec.timezone or local_zone_name()
-    where = f"{definition.source}: [schedule]"
+
+    def in_file(key: str, at_line: bool = True) -> str:
+        """The definition's field, at its line (`deploy.toml:4: [schedule] "at"`) as the file format's
+        own errors are, unless the value is not the file's (replaced at submission)."""
+        line = spec.line(key) if at_line else None
+        return f'{definition.source}{f":{line}" if line else ""}: [schedule] "{key}"'
 
     def field(key: str, override: str | None) -> _Given:
         """Where the value of `key` came from: the override's place, else the definition's field."""
         if override is not None:
             label = (given_as or {}).get(key, f"{definition.source}: {key} given at submission")
             return _Given(key, label, overridden=True)
-        return _Given(key, f'{where} "{key}"', overridden=False)
+        return _Given(key, in_file(key), overridden=False)
 
     def option(key: str, override: str | None) -> str | None:
         """The option the submission gave `key`'s value with ("submit --at"), when it gave one."""
@@ -179,7 +184,12 @@ def resolve(
     def named(key: str, override: str | None) -> str:
         """The date's name in a conflict: the option that gave it, else the definition's field."""
         given = option(key, override)
-        return f"{definition.source}: {given}" if given else f'{where} "{key}"'
+        return f"{definition.source}: {given}" if given else in_file(key, at_line=override is None)
+
+    def written_start(key: str, override: str | None, text: str, instant: pendulum.DateTime) -> str:
+        """The date a conflict is with, named and as written: `"start" "2027-01-01"`."""
+        named_as = option(key, override) or (f'"{key}"' if override is None else f"{key} given at submission")
+        return f"{named_as} {_as_written(text, instant)}"
 
     if spec.mode == "window":
         start_text = at or spec.start or "now"
@@ -197,7 +207,11 @@ def resolve(
         else:
             until = _expiry(spec.expires, DEFAULT_EXPIRES["window"], start, now, zone)
         if until <= start:
-            raise BadValue(f'{where} "expires" {until.isoformat()} is not after "start" {start.isoformat()}')
+            # As written: converted, a date alone ("2026-12-31": the end of that day) read as another date.
+            raise BadValue(
+                f"{in_file('expires')} {_as_written(spec.expires or '', until)} is not after "
+                f"{written_start('at' if at else 'start', at, start_text, start)}"
+            )
         # A window's expiry is its Max Start Date: one already past would never open.
         if until <= now:
             if spec.expires is not None:
@@ -215,7 +229,7 @@ def resolve(
         first = schedule.next_open(max(start, now))
         if first is None:
             raise BadValue(
-                f'{where} "window": never open between {start.isoformat()} and {until.isoformat()}'
+                f"{in_file('window')}: never open between {start.isoformat()} and {until.isoformat()}"
             )
         return ResolvedSchedule(first, until, first, schedule)
 
@@ -225,12 +239,6 @@ def resolve(
     max_start_at = parsed(
         "max_start", max_start, lambda: parse_max_start(max_start_text, scheduled, now, zone)
     )
-    if max_start_at < scheduled:
-        # Each date named where it was given: the file's field, or the option that replaced it.
-        named_at = option("at", at)
-        run_date = f" ({named_at} {at_text.strip()})" if named_at else ""
-        before = f"is before the scheduled date {scheduled.isoformat()}{run_date}"
-        raise BadValue(f"{named('max_start', max_start)} {max_start_at.isoformat()} {before}")
     # The engine expires a job not started by its Max Start Date: one already past would never run. A RUN
     # date in the past with a Max Start Date still ahead is fine: the job runs now. (A past `expires` is
     # not checked here: a fire-and-forget job still runs once then, it only gets no retries.)
@@ -245,14 +253,22 @@ def resolve(
                 f"{max_start_text.strip()} after this RUN date",
             )
         _refuse_past("the Max Start Date", max_start_at, now, field("max_start", max_start), max_start_text)
+    # After the past check: a Max Start Date already past is that (a RUN date of "now" is always after
+    # it), said as the README says, not as a conflict with this instant.
+    if max_start_at < scheduled:
+        # Each date named where it was given: the file's field, or the option that replaced it.
+        named_at = option("at", at)
+        run_date = f" ({named_at} {at_text.strip()})" if named_at else ""
+        before = f"is before the scheduled date {scheduled.isoformat()}{run_date}"
+        raise BadValue(f"{named('max_start', max_start)} {max_start_at.isoformat()} {before}")
     expires: pendulum.DateTime | None = None
     retry_every_s = 0.0
     if spec.retrying:
         expires = _expiry(spec.expires, DEFAULT_EXPIRES["now"], scheduled, now, zone)
         if expires < scheduled:
             raise BadValue(
-                f'{where} "expires" {expires.isoformat()} is before '
-                f"the scheduled date {scheduled.isoformat()}"
+                f"{in_file('expires')} {_as_written(spec.expires or '', expires)} is before the scheduled "
+                f"date, {written_start('at', at, at_text, scheduled)}"
             )
         retry_every_s = spec.retry_every_s
     schedule = JobSchedule("now", zone, scheduled, expires, None, (), retry_every_s)
@@ -320,6 +336,17 @@ def _expiry(
         except OverflowError:
             raise TimeParseError(f'"{text}" is outside the calendar jobtui can schedule on') from None
     return when
+
+
+def _as_written(text: str, instant: pendulum.DateTime) -> str:
+    """A date as the user wrote it; a relative one ("+2h", "now", "tomorrow 02:00") with the instant it
+    stands for, which its text does not say."""
+    written = f'"{text.strip()}"'
+    try:
+        dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return f"{written} ({instant.isoformat()})"
+    return written
 
 
 def _is_bare_date(text: str) -> bool:

@@ -153,12 +153,19 @@ class _Checker:
         self.error(self.locator.key(section, key), f'{label}"{key}": {message}')
 
     def unknown_keys(
-        self, table: dict[str, Any], section: Section, where: str, known: tuple[str, ...]
+        self,
+        table: dict[str, Any],
+        section: Section,
+        where: str,
+        known: tuple[str, ...],
+        written_at: int | None = None,
     ) -> None:
+        """`written_at`: the line of a table written inline (`window = { ... }`), whose keys the locator
+        does not track one by one: its key's line is where they are."""
         for key in table:
             if key not in known:
                 self.error(
-                    self.locator.key(section, key),
+                    self.locator.key(section, key) or written_at,
                     f'unknown key "{key}" {where}{_did_you_mean(key, known)}',
                 )
 
@@ -368,6 +375,9 @@ class _Checker:
             days=days,
             retry_every_s=retry_every_s,
             retrying=any(key in table for key in _SEED_003_KEYS),
+            lines=tuple(
+                (key, line) for key in _SCHEDULE_KEYS if (line := self.locator.key(section, key)) is not None
+            ),
         )
 
     def window(self, table: dict[str, Any], section: Section, label: str) -> tuple[str, str] | None:
@@ -384,7 +394,15 @@ class _Checker:
                 f'expected a table like {{ from = "22:00", to = "04:00" }}, got {_show(value)}',
             )
             return None
-        self.unknown_keys(value, section, 'in [schedule] "window"', _WINDOW_KEYS)
+        # Written [schedule.window] (or window.from = ...), its keys have lines of their own; inline,
+        # the "window" line holds them.
+        self.unknown_keys(
+            value,
+            ("schedule", 0, "window"),
+            'in [schedule] "window"',
+            _WINDOW_KEYS,
+            written_at=self.locator.key(section, "window"),
+        )
         ends: list[str] = []
         for key in _WINDOW_KEYS:
             text = value.get(key)

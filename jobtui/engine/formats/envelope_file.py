@@ -92,7 +92,8 @@ def _nested_envelope_problem(path: str | Path, line: int) -> str:
 
 def load_envelope(path: str | Path, now: pendulum.DateTime | None = None) -> EnvelopeSpec:
     """The envelope in `path`; its jobs' dates are checked as submission at `now` (the wall clock by
-    default) would resolve them."""
+    default) would resolve them. A corrupt one names every problem found, one a line, in file order, as a
+    definition file's errors do: fixing them one submission at a time was a round trip per [[jobs]] entry."""
     source = str(path)
     fallback = Path(source).stem
     try:
@@ -103,46 +104,49 @@ def load_envelope(path: str | Path, now: pendulum.DateTime | None = None) -> Env
     named = _ENVELOPE_LINE.search(text)
     name = named.group(1) if named and named.group(1).strip() else fallback
     lines = Locator(text)
+    problems: list[str] = []
 
-    def corrupt(message: str, line: int | None = None, project: str = "default") -> EnvelopeCorrupt:
-        return EnvelopeCorrupt(name, project, source, located(source, line, message))
+    def problem(message: str, line: int | None = None) -> None:
+        problems.append(located(source, line, message))
+
+    def corrupt(project: str) -> EnvelopeCorrupt:
+        return EnvelopeCorrupt(name, project, source, "\n".join(problems))
 
     try:
         data = toml_text.loads(text, source)
     except tomllib.TOMLDecodeError as exc:
-        raise corrupt(f"invalid TOML: {exc}") from exc
+        problem(f"invalid TOML: {exc}")
+        raise corrupt("default") from exc
     except toml_text.TomlFileError as exc:
-        raise corrupt("invalid TOML: values nested too deeply") from exc
+        problem("invalid TOML: values nested too deeply")
+        raise corrupt("default") from exc
     for key in data:
         if key not in _TOP_KEYS:
-            raise corrupt(f'unknown key "{key}" (expected {", ".join(_TOP_KEYS)})', lines.key(None, key))
+            problem(f'unknown key "{key}" (expected {", ".join(_TOP_KEYS)})', lines.key(None, key))
     envelope = data.get("envelope")
     tables = (
         isinstance(envelope, list) and bool(envelope) and all(isinstance(item, dict) for item in envelope)
     )
     if isinstance(envelope, dict) or tables:
         # [envelope] or [[envelope]]: an envelope written inside this one.
-        raise corrupt(
+        problem(
             '"envelope": a table, but envelopes cannot be nested: envelope = "NAME" names this envelope and '
             "its [[jobs]] list definition files",
             lines.key(None, "envelope"),
         )
-    if not isinstance(envelope, str) or not envelope.strip():
-        raise corrupt(
-            '"envelope": expected the envelope name as a non-empty string', lines.key(None, "envelope")
-        )
-    # The name as TOML reads it (escapes, quotes in it); the line's text only named it until then.
-    name = data["envelope"]
+    elif not isinstance(envelope, str) or not envelope.strip():
+        problem('"envelope": expected the envelope name as a non-empty string', lines.key(None, "envelope"))
+    else:
+        # The name as TOML reads it (escapes, quotes in it); the line's text only named it until then.
+        name = envelope
     project = data.get("project")
     if project is not None and (not isinstance(project, str) or not project.strip()):
-        raise corrupt('"project": expected a non-empty string', lines.key(None, "project"))
+        problem('"project": expected a non-empty string', lines.key(None, "project"))
+        project = None
     jobs = data.get("jobs")
     if not isinstance(jobs, list) or not jobs:
-        raise corrupt(
-            '"jobs": expected at least one [[jobs]] table with a "file"',
-            lines.key(None, "jobs"),
-            project or "default",
-        )
+        problem('"jobs": expected at least one [[jobs]] table with a "file"', lines.key(None, "jobs"))
+        raise corrupt(project or "default")
     base = Path(source).parent
 
     def job_line(number: int) -> int | None:
@@ -157,49 +161,53 @@ def load_envelope(path: str | Path, now: pendulum.DateTime | None = None) -> Env
     for number, job in enumerate(jobs, start=1):
         label = f"[[jobs]] #{number}"
         if not isinstance(job, dict):
-            raise corrupt(f"{label}: expected a table", job_line(number), project or "default")
+            problem(f"{label}: expected a table", job_line(number))
+            continue
+        checked = len(problems)
         for key in job:
             if key not in _JOB_KEYS:
-                raise corrupt(
+                problem(
                     f'{label}: unknown key "{key}" (expected {", ".join(_JOB_KEYS)})', key_line(number, key)
                 )
         file = job.get("file")
         if not isinstance(file, str) or not file.strip():
-            raise corrupt(
-                f'{label} "file": expected a definition file path',
-                key_line(number, "file"),
-                project or "default",
-            )
+            problem(f'{label} "file": expected a definition file path', key_line(number, "file"))
         for key in ("at", "max_start"):
             if key in job and not isinstance(job[key], str):
-                raise corrupt(
-                    f'{label} "{key}": expected a date as a string',
-                    key_line(number, key),
-                    project or "default",
-                )
+                problem(f'{label} "{key}": expected a date as a string', key_line(number, key))
+        if len(problems) > checked or not isinstance(file, str):
+            continue  # the entry itself is wrong: its file and dates are not looked at until it is fixed
         nested_line = _envelope_key_line(base / file)
         if nested_line is not None:
-            raise corrupt(
+            problem(
                 f'{label} "file" {file}: {_nested_envelope_problem(base / file, nested_line)}',
                 key_line(number, "file"),
-                project or "default",
             )
+            continue
         try:
             definition = load_definition(base / file)
         except DefinitionError as exc:
-            first = str(exc).splitlines()[0]
-            raise corrupt(
-                f'{label} "file" {file}: {first}', key_line(number, "file"), project or "default"
-            ) from exc
+            # Every problem of the job's file, each at this entry's "file" line, then the file's own.
+            for error in exc.errors:
+                problem(f'{label} "file" {file}: {error}', key_line(number, "file"))
+            continue
+        # The envelope's project (its own, else its first job's) is checked at each job's "file" line:
+        # at the end, for the whole file, the message had no line to point at.
+        shared = project or (entries[0].definition.project if entries else definition.project)
+        if definition.project != shared:
+            problem(_mixed_projects(name, shared, definition), key_line(number, "file"))
+            continue
         entry = EnvelopeEntry(definition, job.get("at"), job.get("max_start"))
         refused = _schedule_refusal(entry, now or pendulum.now("UTC"))
         if refused is not None:
             key, why = refused
             # A definition whose own dates cannot be scheduled reads as an invalid definition does.
             message = f'{label} "file" {file}: {why}' if key == "file" else f'{label} "{key}": {why}'
-            known_project = project or (entries[0] if entries else entry).definition.project
-            raise corrupt(message, key_line(number, key), known_project)
+            problem(message, key_line(number, key))
         entries.append(entry)
+    known_project = project or (entries[0].definition.project if entries else "default")
+    if problems:
+        raise corrupt(known_project)
     return _checked(name, project, source, entries)
 
 
@@ -253,26 +261,29 @@ def _readable(parse: Callable[[], object]) -> bool:
 
 def envelope_of_files(paths: list[str], name: str, now: pendulum.DateTime | None = None) -> EnvelopeSpec:
     """`jobtui submit a.toml b.toml --envelope NAME`: the files in the order given, their dates checked as
-    submission at `now` (the wall clock by default) would resolve them."""
+    submission at `now` (the wall clock by default) would resolve them; every problem named, as for an
+    envelope file."""
     source = ", ".join(paths)
     entries: list[EnvelopeEntry] = []
+    problems: list[str] = []
     for path in paths:
-        project = entries[0].definition.project if entries else "default"
         nested_line = _envelope_key_line(path)
         if nested_line is not None:
-            raise EnvelopeCorrupt(
-                name, project, source, f"envelope {name}: {_nested_envelope_problem(path, nested_line)}"
-            )
+            problems.append(f"envelope {name}: {_nested_envelope_problem(path, nested_line)}")
+            continue
         try:
             entry = EnvelopeEntry(load_definition(path))
         except DefinitionError as exc:
-            problem = str(exc).splitlines()[0]
-            raise EnvelopeCorrupt(name, project, source, f"envelope {name}: {problem}") from exc
+            problems += [f"envelope {name}: {error}" for error in exc.errors]
+            continue
         refused = _schedule_refusal(entry, now or pendulum.now("UTC"))
         if refused is not None:
             # No override here: the dates are the file's, and its message names it.
-            raise EnvelopeCorrupt(name, entry.definition.project, source, f"envelope {name}: {refused[1]}")
+            problems.append(f"envelope {name}: {refused[1]}")
         entries.append(entry)
+    if problems:
+        project = entries[0].definition.project if entries else "default"
+        raise EnvelopeCorrupt(name, project, source, "\n".join(problems))
     return _checked(name, None, source, entries)
 
 
@@ -281,10 +292,13 @@ def _checked(name: str, project: str | None, source: str, entries: list[Envelope
     for entry in entries:
         if entry.definition.project != project:
             raise EnvelopeCorrupt(
-                name,
-                project,
-                source,
-                f"{source}: envelope {name} is for project {project} but {entry.definition.source} is "
-                f"for project {entry.definition.project}; an envelope's jobs share one project",
+                name, project, source, f"{source}: {_mixed_projects(name, project, entry.definition)}"
             )
     return EnvelopeSpec(name, project, source, tuple(entries))
+
+
+def _mixed_projects(name: str, project: str, definition: Definition) -> str:
+    return (
+        f"envelope {name} is for project {project} but {definition.source} is for project "
+        f"{definition.project}; an envelope's jobs share one project"
+    )

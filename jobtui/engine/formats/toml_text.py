@@ -1,6 +1,6 @@
-"""Reading the TOML files users write, safely: a size cap, regular files only, UTF-8, and nesting that
-cannot exhaust the parser's recursion. Each failure is one line naming the file; callers wrap it in their
-own error type."""
+"""Reading the TOML files users write, safely: a size cap, regular files only, UTF-8 (a leading byte-order
+mark allowed), and nesting that cannot exhaust the parser's recursion. Each failure is one line naming the
+file; callers wrap it in their own error type."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from jobtui.engine.errors import BadInput
 # Definitions, envelopes and policies are hand-written text: a few KiB. Far above any real one, far below
 # what would hurt to read (`submit /dev/zero` must not eat the memory).
 MAX_FILE_BYTES = 4 << 20
+BYTE_ORDER_MARK = "\ufeff"
 
 
 class TomlFileError(BadInput, ValueError):
@@ -37,9 +38,13 @@ def read_text(path: str | os.PathLike[str]) -> str:
     if len(data) > MAX_FILE_BYTES:
         raise TomlFileError(f"{source}: larger than {MAX_FILE_BYTES >> 20} MiB; not a jobtui file")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise TomlFileError(f"{source}: cannot read file: not UTF-8 text ({exc.reason})") from exc
+    # Windows editors (Notepad, PowerShell's UTF8 encoding) start a UTF-8 file with a byte-order mark;
+    # TOML does not allow one, so tomllib refuses line 1 of a file that is otherwise fine. One is the
+    # encoding's signature, not content: drop it. (A second would be content, and stays an error.)
+    return text.removeprefix(BYTE_ORDER_MARK)
 
 
 def loads(text: str, source: str) -> dict[str, Any]:

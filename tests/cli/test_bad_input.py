@@ -294,21 +294,25 @@ WOULD_EXPIRE = "): the job would expire before it could start"
 @pytest.mark.parametrize(
     ("schedule", "flags", "expected"),
     [
-        # The default Max Start Date is the RUN date + 1d: the RUN date is what is too old.
+        # The default Max Start Date is the RUN date + 1d: the RUN date is what is too old. The file
+        # submitted, and the option that gave the date.
         (
             "",
             ["--at", PAST],
-            f'submit --at: "{PAST}": the Max Start Date 2020-01-02T00:00:00+00:00 (+1d after this RUN date) ',
+            f'{{file}}: submit --at: "{PAST}": the Max Start Date 2020-01-02T00:00:00+00:00 (+1d after '
+            "this RUN date) ",
         ),
         (
             "",
             ["--at", PAST, "--max-start", "+2h"],
-            f'submit --at: "{PAST}": the Max Start Date 2020-01-01T02:00:00+00:00 (+2h after this RUN date) ',
+            f'{{file}}: submit --at: "{PAST}": the Max Start Date 2020-01-01T02:00:00+00:00 (+2h after '
+            "this RUN date) ",
         ),
         (
             "",
             ["--at", PAST, "--max-start", "2020-01-03T00:00:00Z"],
-            'submit --max-start: "2020-01-03T00:00:00Z": the Max Start Date 2020-01-03T00:00:00+00:00 ',
+            '{file}: submit --max-start: "2020-01-03T00:00:00Z": the Max Start Date '
+            "2020-01-03T00:00:00+00:00 ",
         ),
         # The same dates carried by the definition file name its fields.
         (

@@ -531,13 +531,17 @@ def test_refused_action_exits_1_with_the_reason(shared: Shared) -> None:
     assert all(f"job {job} is READY" in row["comment"] for row in audit if row["refused"])
 
 
+TOMORROW = (now_utc() + timedelta(days=1)).replace(microsecond=0).isoformat()
+
+
 def test_bad_arguments_exit_2(shared: Shared) -> None:
     job = shared.later
     later_file = shared.cli.files["later.toml"]
-    bad_step, bad_when, bad_at, max_before_at, not_an_id, no_workers, *past_sane = shared.cli.many(
+    bad_step, bad_when, bad_at, max_before_at, max_past, not_an_id, no_workers, *past_sane = shared.cli.many(
         ("rerun", job, "--step", "BOGUS"),
         ("reschedule", job, "someday"),
         ("submit", later_file, "--at", "someday", "--json"),
+        ("submit", later_file, "--at", "+3d", "--max-start", TOMORROW, "--json"),
         ("submit", later_file, "--at", "+2h", "--max-start", "2020-01-01T00:00:00+00:00", "--json"),
         ("show", "abc"),
         ("daemon", "--workers", "0"),
@@ -553,12 +557,8 @@ def test_bad_arguments_exit_2(shared: Shared) -> None:
     bad_input(bad_when, '"someday" is not a date')
     # The file submitted, and the option that gave the wrong date (not the file's field, which it replaced).
     bad_input(bad_at, str(later_file), 'submit --at "someday" is not a date')
-    bad_input(
-        max_before_at,
-        str(later_file),
-        "submit --max-start 2020-01-01T00:00:00+00:00 is before",
-        "(submit --at +2h)",
-    )
+    bad_input(max_before_at, str(later_file), f"submit --max-start {TOMORROW} is before", "(submit --at +3d)")
+    bad_input(max_past, f'{later_file}: submit --max-start: "2020-01-01T00:00:00+00:00"', "is already past")
     bad_input(not_an_id)
     bad_input(no_workers, "--workers")
 

@@ -164,7 +164,9 @@ def resolve(
     def field(key: str, override: str | None) -> _Given:
         """Where the value of `key` came from: the override's place, else the definition's field."""
         if override is not None:
-            label = (given_as or {}).get(key, f"{definition.source}: {key} given at submission")
+            given = (given_as or {}).get(key)
+            # The file submitted too: the option's date is wrong for this definition (its RUN date).
+            label = f"{definition.source}: {given or f'{key} given at submission'}"
             return _Given(key, label, overridden=True)
         return _Given(key, in_file(key), overridden=False)
 

@@ -32,7 +32,7 @@ from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
 from jobtui.engine.read.listing import JobListing, WorkerBeat
 from jobtui.engine.service.backend import Backend
 from jobtui.engine.service.policy import PolicyChanged, policy_change
-from jobtui.i18n import DEFAULT_LANG, t
+from jobtui.i18n import DEFAULT_LANG, count_text, t
 from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
 from jobtui.screens.palette import PaletteCommands, listed_commands
@@ -393,12 +393,8 @@ class JobtuiApp(App[int]):
 
         self._asking_quit = True
 
-        self.push_screen(
-            ConfirmDialog(
-                t("app.quit.title", self.lang), None, t("app.quit.message", self.lang, n=busy), lang=self.lang
-            ),
-            done,
-        )
+        message = t("app.quit.message", self.lang, jobs=count_text(busy, "job", self.lang))
+        self.push_screen(ConfirmDialog(t("app.quit.title", self.lang), None, message, lang=self.lang), done)
 
     def action_command_palette(self) -> None:
         if self.lang == DEFAULT_LANG:

@@ -17,6 +17,7 @@ __all__ = [
     "MESSAGES",
     "audit_action_text",
     "audit_status_text",
+    "count_text",
     "envelope_status_text",
     "op_status_text",
     "relative_time",
@@ -198,7 +199,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "monitor.done.trap": "Job #{id}: trap {what}",
         "monitor.done.queue_pause": "Queue paused",
         "monitor.done.queue_resume": "Queue resumed",
-        "monitor.done.queue_clear": "Queue cleared: {n} job(s) canceled",
+        "monitor.done.queue_clear": "Queue cleared: {jobs}",
+        # A count and its noun (`count_text`): "1 job", "3 jobs".
+        "count.job.one": "1 job",
+        "count.job.many": "{n} jobs",
+        "count.job_canceled.one": "1 job canceled",
+        "count.job_canceled.many": "{n} jobs canceled",
+        "count.task.one": "1 task",
+        "count.task.many": "{n} tasks",
+        "count.op.one": "1 op",
+        "count.op.many": "{n} ops",
         "monitor.not_allowed": "Not allowed: {what}",
         "detail.tasks": "Tasks",
         "detail.tasks_count": "Tasks ({total})",
@@ -217,7 +227,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.natures": "Natures",
         "detail.owner": "Owner",
         "detail.envelope": "Envelope",
-        "detail.envelope_jobs": "{count} job(s), in chain order:",
+        "detail.envelope_jobs": "{jobs}, in chain order:",
         "detail.envelope_hint": "Down onto a job for its tasks, steps and log · b rolls the envelope back · "
         "n its notifications",
         "detail.scheduled_at": "Scheduled",
@@ -290,7 +300,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "tree.envelopes": "Envelopes",
         "tree.jobs": "jobs",
         "tree.no_envelope": "(no envelope)",
-        "tree.job_stats": "{tasks} task(s) · {ops} op(s): {done} done, {failed} failed",
+        "tree.job_stats": "{tasks} · {ops}: {done} done, {failed} failed",
         # Envelopes: derived statuses, rolling one back, its notifications, the keys that act on them.
         "envelope.status.SUCCESS": "Success",
         "envelope.status.SUCCESS_ACTIVE": "Success, active",
@@ -300,7 +310,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "envelope.status.CANCELLED": "Cancelled",
         "envelope.status.ROLLEDBACK": "Rolled back",
         "common.envelope": "Envelope #{id} · {name}",
-        "common.envelope_facts": "Project {project} · Status {status} · {jobs} job(s)",
+        "common.envelope_facts": "Project {project} · Status {status} · {jobs}",
         "confirm.envelope_rollback": "Roll back this envelope?",
         "envelope_rollback.placeholder": "Why roll back? (kept in the audit trail and the notifications)",
         "notes.title": "Notifications · envelope #{id} {name}",
@@ -321,7 +331,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "app.config_error": "Config file not applied",
         "app.quit.title": "Quit jobtui?",
         "app.quit.message": (
-            "The embedded engine holds {n} job(s). Their ops keep running and the next engine re-adopts them."
+            "The embedded engine holds {jobs}. Their ops keep running and the next engine re-adopts them."
         ),
         "app.engine_none": "engine: none (read-only)",
         "app.engine_embedded_and_daemon": "engine: embedded + daemon on {host}",
@@ -530,7 +540,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "monitor.done.trap": "Pase #{id}: captura {what}",
         "monitor.done.queue_pause": "Cola pausada",
         "monitor.done.queue_resume": "Cola reanudada",
-        "monitor.done.queue_clear": "Cola vaciada: {n} pase(s) cancelado(s)",
+        "monitor.done.queue_clear": "Cola vaciada: {jobs}",
+        "count.job.one": "1 pase",
+        "count.job.many": "{n} pases",
+        "count.job_canceled.one": "1 pase cancelado",
+        "count.job_canceled.many": "{n} pases cancelados",
+        "count.task.one": "1 tarea",
+        "count.task.many": "{n} tareas",
+        "count.op.one": "1 operación",
+        "count.op.many": "{n} operaciones",
         "monitor.not_allowed": "No permitido: {what}",
         "detail.tasks": "Tareas",
         "detail.tasks_count": "Tareas ({total})",
@@ -549,7 +567,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.natures": "Naturalezas",
         "detail.owner": "Propietario",
         "detail.envelope": "Sobre",
-        "detail.envelope_jobs": "{count} pase(s), en el orden de la cadena:",
+        "detail.envelope_jobs": "{jobs}, en el orden de la cadena:",
         "detail.envelope_hint": "Baje a un pase para ver sus tareas, pasos y log · b deshace el sobre · "
         "n sus notificaciones",
         "detail.scheduled_at": "Planificada",
@@ -621,7 +639,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "tree.envelopes": "Sobres",
         "tree.jobs": "pases",
         "tree.no_envelope": "(sin sobre)",
-        "tree.job_stats": "{tasks} tarea(s) · {ops} operación(es): {done} hechas, {failed} fallidas",
+        "tree.job_stats": "{tasks} · {ops}: {done} hechas, {failed} fallidas",
         "envelope.status.SUCCESS": "Correcto",
         "envelope.status.SUCCESS_ACTIVE": "Correcto, activo",
         "envelope.status.ERRORS": "Con errores",
@@ -630,7 +648,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "envelope.status.CANCELLED": "Cancelado",
         "envelope.status.ROLLEDBACK": "Deshecho",
         "common.envelope": "Sobre #{id} · {name}",
-        "common.envelope_facts": "Proyecto {project} · Estado {status} · {jobs} pase(s)",
+        "common.envelope_facts": "Proyecto {project} · Estado {status} · {jobs}",
         "confirm.envelope_rollback": "¿Hacer rollback de este sobre?",
         "envelope_rollback.placeholder": (
             "¿Por qué hacer rollback? (queda en la auditoría y en las notificaciones)"
@@ -653,7 +671,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "app.config_error": "Archivo de configuración no aplicado",
         "app.quit.title": "¿Salir de jobtui?",
         "app.quit.message": (
-            "El motor integrado tiene {n} pase(s). Sus operaciones siguen ejecutándose "
+            "El motor integrado tiene {jobs}. Sus operaciones siguen ejecutándose "
             "y el siguiente motor las retoma."
         ),
         "app.engine_none": "motor: ninguno (solo lectura)",
@@ -755,6 +773,12 @@ def refusal_text(reason: str, lang: str, action: str) -> str:
     elif reason.kind == reasons.ENVELOPE_STATUS:
         facts["status"] = envelope_status_text(facts["status"], lang)
     return sentence.format(**facts)
+
+
+def count_text(n: int, noun: str, lang: str = DEFAULT_LANG) -> str:
+    """`n` things of `noun` ("job", "task", "op", "job_canceled") as `lang` says it: "1 job", "3 jobs"
+    ("3 job(s)" read as lazy beside everything else the dashboard spells out)."""
+    return t(f"count.{noun}.{'one' if n == 1 else 'many'}", lang, n=n)
 
 
 def status_text(code: str, lang: str = DEFAULT_LANG) -> str:

@@ -21,7 +21,7 @@ from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 from jobtui.engine.domain.states import Status
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.service.commands import BY_ID
-from jobtui.i18n import t
+from jobtui.i18n import count_text, t
 from jobtui.screens.alerts import Alerter
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.envelope_tree import EnvelopeTree
@@ -397,7 +397,11 @@ class MonitorActions(Screen[None]):
         def done(ok: bool | None) -> None:
             if ok:
                 self.perform(
-                    lambda canceled: t("monitor.done.queue_clear", self.lang, n=len(canceled)),
+                    lambda canceled: t(
+                        "monitor.done.queue_clear",
+                        self.lang,
+                        jobs=count_text(len(canceled), "job_canceled", self.lang),
+                    ),
                     self.actions.queue_clear,
                     command="queue_clear",
                 )

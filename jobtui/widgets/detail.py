@@ -23,6 +23,7 @@ from jobtui.i18n import (
     audit_row_action_text,
     audit_status_text,
     audit_who_text,
+    count_text,
     envelope_status_text,
     op_status_text,
     relative_time,
@@ -267,7 +268,8 @@ class DetailPane(Vertical):
         text.append(f"{t('detail.envelope', lang)} #{envelope.id} {visible(envelope.name)}", style="bold")
         text.append(f"  {t('detail.project', lang)} {visible(envelope.project)}\n")
         text.append(envelope_status_text(envelope.status, lang), style="bold")
-        text.append(f" · {t('detail.envelope_jobs', lang, count=len(envelope.jobs))}\n")
+        jobs = count_text(len(envelope.jobs), "job", lang)
+        text.append(f" · {t('detail.envelope_jobs', lang, jobs=jobs)}\n")
         if envelope.reason:
             reason = visible(envelope.reason, keep=chr(10))
             text.append(f"{t('detail.reason', lang)}: {reason}\n", style="italic")
@@ -276,7 +278,12 @@ class DetailPane(Vertical):
             text.append(f"{number:>2}. #{job.id} {visible(job.name)}  ")
             text.append_text(status_text(job.status, lang))
             text.append(f"  {job.progress}%  ")
-            facts = {"tasks": counts.tasks, "ops": counts.ops, "done": counts.done, "failed": counts.failed}
+            facts = {
+                "tasks": count_text(counts.tasks, "task", lang),
+                "ops": count_text(counts.ops, "op", lang),
+                "done": counts.done,
+                "failed": counts.failed,
+            }
             text.append(t("tree.job_stats", lang, **facts), style="dim")
             text.append("\n")
         text.append(t("detail.envelope_hint", lang), style="dim")

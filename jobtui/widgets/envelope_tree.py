@@ -21,7 +21,7 @@ from textual.widgets.tree import TreeNode
 from jobtui.engine.domain.envelopes import LABELS, EnvelopeStatus
 from jobtui.engine.domain.text import visible
 from jobtui.engine.service.envelope_tree import EnvelopeLine, JobLine, JobStats, TreeData
-from jobtui.i18n import envelope_status_text, t
+from jobtui.i18n import count_text, envelope_status_text, t
 from jobtui.widgets.status_style import status_text
 
 # The component class (styled in monitor.tcss) that colours each derived status.
@@ -126,10 +126,10 @@ class EnvelopeTree(Tree[NodeData]):
         summary = t(
             "tree.job_stats",
             self.lang,
-            tasks=counts.tasks,
+            tasks=count_text(counts.tasks, "task", self.lang),
             done=counts.done,
             failed=counts.failed,
-            ops=counts.ops,
+            ops=count_text(counts.ops, "op", self.lang),
         )
         ids = {"envelope_id": envelope_id, "job_id": job.id}
         leaf = _Spec(f"stats-{job.id}", Text(summary), {"key": f"stats-{job.id}", **ids})

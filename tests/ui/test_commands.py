@@ -303,7 +303,7 @@ async def test_clearing_the_queue_says_how_many_jobs_it_canceled(store: Store, s
         await until(pilot, lambda: all(status_of(store, i) == "CANCELED" for i in ids), "the jobs canceled")
         await until(
             pilot,
-            lambda: any(n.message == "Queue cleared: 3 job(s) canceled" for n in pilot.app._notifications),
+            lambda: any(n.message == "Queue cleared: 3 jobs canceled" for n in pilot.app._notifications),
             "the toast with the count",
         )
 

@@ -255,7 +255,7 @@ async def test_reason_for_an_envelope_names_the_envelope_and_still_requires_a_re
         text = shown(app.screen)
         assert "Roll back this envelope?" in text
         assert "Envelope #7 · release-42" in text
-        assert "Project payments · Status Success · 3 job(s)" in text
+        assert "Project payments · Status Success · 3 jobs" in text
         await pilot.press("enter")
         await pilot.pause()
         assert app.results == [] and "A reason is required." in shown(app.screen)

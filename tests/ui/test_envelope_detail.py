@@ -50,7 +50,7 @@ async def test_the_envelope_under_the_tree_cursor_shows_its_status_and_chain(
             return str(info.render())
 
         await until(pilot, lambda: f"Envelope #{envelope} release-8" in said(), "the envelope in the pane")
-        assert "2 job(s), in chain order" in said()
+        assert "2 jobs, in chain order" in said()
         lines = said().splitlines()
         at_build = next(n for n, line in enumerate(lines) if f"#{first} build" in line)
         at_ship = next(n for n, line in enumerate(lines) if f"#{second} ship" in line)

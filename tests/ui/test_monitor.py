@@ -590,7 +590,7 @@ async def test_the_tree_lists_each_envelope_s_jobs_in_chain_order_and_folds_from
         assert tree.cursor_node is envelope.children[0]
         await pilot.press("right")  # unfolds the job: its statistics
         assert envelope.children[0].is_expanded
-        assert label_of(envelope.children[0].children[0]) == "1 task(s) · 1 op(s): 1 done, 0 failed"
+        assert label_of(envelope.children[0].children[0]) == "1 task · 1 op: 1 done, 0 failed"
         await pilot.press("left")  # folds the job
         assert not envelope.children[0].is_expanded and tree.cursor_node is envelope.children[0]
         await pilot.press("left")  # back to the envelope

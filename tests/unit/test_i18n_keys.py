@@ -79,3 +79,15 @@ def test_the_audit_title_exists() -> None:
 
     assert t("monitor.audit", "en") == "Audit"
     assert t("monitor.audit", "es") != ""
+
+
+@pytest.mark.parametrize(
+    ("lang", "one", "three"),
+    [("en", "1 job", "3 jobs"), ("es", "1 pase", "3 pases")],
+)
+def test_a_count_says_its_noun_in_the_singular_or_the_plural(lang: str, one: str, three: str) -> None:
+    """ "3 job(s)" read as lazy beside everything else the dashboard spells out."""
+    from jobtui.i18n import count_text
+
+    assert (count_text(1, "job", lang), count_text(3, "job", lang)) == (one, three)
+    assert count_text(0, "op", lang).startswith("0 ") and "(" not in count_text(2, "task", lang)

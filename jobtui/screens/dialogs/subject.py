@@ -8,7 +8,7 @@ from textual.widgets import Static
 
 from jobtui.engine.domain.text import visible
 from jobtui.engine.service.snapshot import JobSnapshot
-from jobtui.i18n import envelope_status_text, status_text, t
+from jobtui.i18n import count_text, envelope_status_text, status_text, t
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,13 @@ def _envelope_lines(envelope: EnvelopeFacts, lang: str) -> list[Static]:
         ),
         Static(
             visible(
-                t("common.envelope_facts", lang, project=envelope.project, status=status, jobs=envelope.jobs)
+                t(
+                    "common.envelope_facts",
+                    lang,
+                    project=envelope.project,
+                    status=status,
+                    jobs=count_text(envelope.jobs, "job", lang),
+                )
             ),
             classes="job-facts",
             markup=False,

@@ -352,6 +352,9 @@ class DemoStream:
         self.poll_s = poll_s
         self._rng = random.Random(seed)
         self._turn = 0
+        # The (action, job) pairs the stream played once: an operator who undoes one (resumes the paused
+        # trap, reruns the rejected job) must not see the demo do it again behind their back.
+        self._played: set[tuple[str, int]] = set()
         self._next_submit = self._after_pause(store.now())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -424,16 +427,22 @@ class DemoStream:
     def reject_due(self) -> list[int]:
         """Reject the approvals of REJECT_NAMES that are waiting."""
         return self._operate(
-            Status.APPROVAL, REJECT_NAMES, lambda job_id: self.actions.reject(job_id, "demo")
+            "reject", Status.APPROVAL, REJECT_NAMES, lambda job_id: self.actions.reject(job_id, "demo")
         )
 
     def pause_traps_due(self) -> list[int]:
         """Pause the countdown of the trapped jobs of TRAP_PAUSE_NAMES."""
         return self._operate(
-            Status.TRAPPED, TRAP_PAUSE_NAMES, lambda job_id: self.actions.trap(job_id, "pause", "demo")
+            "trap pause",
+            Status.TRAPPED,
+            TRAP_PAUSE_NAMES,
+            lambda job_id: self.actions.trap(job_id, "pause", "demo"),
         )
 
-    def _operate(self, status: Status, names: frozenset[str], act: Callable[[int], None]) -> list[int]:
+    def _operate(
+        self, action: str, status: Status, names: frozenset[str], act: Callable[[int], None]
+    ) -> list[int]:
+        """`act` on the jobs of `names` in `status`, each once."""
         with self.store.read() as s:
             ids = s.exec(
                 select(Job.id).where(Job.status == status.value, col(Job.name).in_(sorted(names)))
@@ -441,10 +450,13 @@ class DemoStream:
         done = []
         for job_id in ids:
             assert job_id is not None
+            if (action, job_id) in self._played:
+                continue
             # The job may have moved between the look and the action; the table then refuses it.
             with contextlib.suppress(Refused, UnknownJob):
                 act(job_id)
                 done.append(job_id)
+                self._played.add((action, job_id))
         return done
 
     def _after_pause(self, now: pendulum.DateTime) -> pendulum.DateTime:

@@ -30,6 +30,7 @@ from jobtui.engine.db.models import AuditEvent, Envelope, Job, OpRun, Task
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.envelopes import derive_status
+from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import Status
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.views import job_detail_json
@@ -103,6 +104,10 @@ def test_the_seeded_demo_and_the_streams_cancel_reach_every_status(
     engine.run_until(lambda: running_for_a_while() and waiting_for_the_operator())
     assert stream.reject_due() == [ids["rejected"]]
     assert stream.pause_traps_due() == [ids["trap-paused"]]
+    # An operator resumes the paused trap: the demo leaves it so (it paused it again at its next turn).
+    Actions(store, Actor("operator")).trap(ids["trap-paused"], "resume")
+    assert (stream.pause_traps_due(), status_of(store, ids["trap-paused"])) == ([], Status.TRAPPED)
+    Actions(store, Actor("operator")).trap(ids["trap-paused"], "pause")  # as the demo goes on from here
     assert stream.cancel_due() == []  # its RUN has not run for 5 s yet
     clock.advance(5)
     assert stream.cancel_due() == [target]
@@ -116,6 +121,7 @@ def test_the_seeded_demo_and_the_streams_cancel_reach_every_status(
             select(AuditEvent.job_id, AuditEvent.action, AuditEvent.who, AuditEvent.comment).where(
                 col(AuditEvent.job_id).in_([ids["rejected"], ids["trap-paused"]]),
                 col(AuditEvent.action).in_(["reject", "trap pause"]),
+                AuditEvent.who != "operator",  # the test's own resume and pause, above
             )
         ).all()
         paused = s.exec(

@@ -469,10 +469,17 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
     return None
 
 
-def _db_label(args: argparse.Namespace) -> str:
-    from jobtui.engine.db.driver import default_db_url, printable_url
+def _db_url(args: argparse.Namespace) -> str:
+    from jobtui.engine.db.driver import default_db_url
 
-    return printable_url(str(getattr(args, "db", None) or default_db_url()))
+    return str(getattr(args, "db", None) or default_db_url())
+
+
+def _db_label(args: argparse.Namespace) -> str:
+    """The database's URL as messages may show it: without its password."""
+    from jobtui.engine.db.driver import printable_url
+
+    return printable_url(_db_url(args))
 
 
 def _storage_hint(args: argparse.Namespace) -> str:
@@ -513,10 +520,10 @@ def _read_only_reason(args: argparse.Namespace) -> str:
 
 
 def _sqlite_file(args: argparse.Namespace) -> Path | None:
-    from jobtui.engine.db.driver import default_db_url, normalise_url, sqlite_path
+    from jobtui.engine.db.driver import normalise_url, sqlite_path
 
     try:
-        return sqlite_path(normalise_url(str(getattr(args, "db", None) or default_db_url())))
+        return sqlite_path(normalise_url(_db_url(args)))
     except Exception:
         return None
 

@@ -26,6 +26,7 @@ from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.engines import engines, throughput, waiting
 from jobtui.engine.read.listing import SORTABLE, JobFilter, JobSort, first_order
 from jobtui.engine.service.commands import (
+    BY_ACTION,
     BY_ID,
     COMMANDS,
     FIXED_KEYS,
@@ -63,24 +64,6 @@ if TYPE_CHECKING:
 # has the focus, so keys typed right after them (a paste, a burst over SSH) go into it, never to the job
 # table's keys. While an input has the focus they step aside (SkipAction) and the key is typed.
 INPUT_KEYS = tuple(command.id for command in COMMANDS if command.opens_input)
-
-
-# Keys about the jobs (reading one, filtering or sorting the list) that mean nothing in the workers view:
-# the footer advertised them there, and they did nothing or opened the job filter over the engines.
-JOBS_ONLY_ACTIONS = frozenset(
-    {
-        "full_log",
-        "audit",
-        "notifications",
-        "copy_id",
-        "filter",
-        "attention",
-        "status_filter",
-        "toggle_system",
-        "sort",
-        "reverse_sort",
-    }
-)
 
 
 class MonitorScreen(MonitorActions):
@@ -512,8 +495,9 @@ class MonitorScreen(MonitorActions):
         return command
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.workers_shown and action in JOBS_ONLY_ACTIONS:
-            return False  # hidden: the workers view has no job to read, filter or sort
+        shown_command = BY_ACTION.get(action)
+        if self.workers_shown and shown_command is not None and shown_command.shows_no_engines:
+            return False  # hidden: the workers view has no job to act on, read, filter or sort
         if action == "rollback" and self.envelopes_shown:
             if self.readonly:
                 return False
@@ -522,8 +506,8 @@ class MonitorScreen(MonitorActions):
         command = self._refusable(action)
         if command is None:
             return True
-        if self.readonly or (self.workers_shown and command.needs_job):
-            return False  # the workers view shows no job to act on
+        if self.readonly:
+            return False
         if command.rules:
             return True if enabled_for(command, self.allowed) else None
         # The queue's keys: dimmed (and refused with the reason) without the permission.

@@ -75,6 +75,9 @@ class Command:
     cli: CliVerb | None = None  # the subcommand it owns
     cli_usage: str = ""  # how to do the same from the CLI when it shares another's verb
     footer: bool = True
+    # It reads the jobs or arranges their list (filter, sort, a job's envelope's notifications) without
+    # acting on one: meaningless in the workers view, which shows engines, where it is hidden.
+    about_jobs: bool = False
     opens_input: bool = False  # its binding is a priority binding: typed-ahead keys reach the input
     action: str = ""  # the Textual action string, when it takes arguments ("view('jobs')")
     # In the envelopes view a few keys act on the envelope under the cursor: their words change there.
@@ -88,6 +91,11 @@ class Command:
     @property
     def action_name(self) -> str:
         return self.action or self.id
+
+    @property
+    def shows_no_engines(self) -> bool:
+        """Hidden in the workers view: it acts on a job, reads one, or arranges the job list."""
+        return self.needs_job or self.about_jobs
 
     @property
     def allowed_from(self) -> frozenset[Status]:
@@ -348,6 +356,7 @@ COMMANDS: tuple[Command, ...] = (
             "en": "The notifications of the envelope under the cursor",
             "es": "Las notificaciones del sobre bajo el cursor",
         },
+        about_jobs=True,
     ),
     Command(
         "view_jobs",
@@ -395,6 +404,7 @@ COMMANDS: tuple[Command, ...] = (
             "es": "Filtrar pases por nombre, proyecto, dueño o destino (Esc lo borra)",
         },
         opens_input=True,
+        about_jobs=True,
     ),
     Command(
         "command_line",
@@ -417,6 +427,7 @@ COMMANDS: tuple[Command, ...] = (
             "r en curso, x fallidos, 0 todos",
         },
         opens_input=True,
+        about_jobs=True,
     ),
     Command(
         "attention",
@@ -428,12 +439,14 @@ COMMANDS: tuple[Command, ...] = (
             "es": "Mostrar solo los pases que esperan a una persona (atrapados, aprobación, fallidos...), "
             "los más antiguos primero; otra vez para todos",
         },
+        about_jobs=True,
     ),
     Command(
         "toggle_system",
         "S",
         {"en": "System jobs", "es": "Pases de sistema"},
         {"en": "Show or hide system jobs", "es": "Mostrar u ocultar los pases de sistema"},
+        about_jobs=True,
     ),
     Command(
         "freeze",
@@ -451,6 +464,7 @@ COMMANDS: tuple[Command, ...] = (
         {"en": "Sort by the next column", "es": "Ordenar por la columna siguiente"},
         footer=False,
         action="sort(1)",
+        about_jobs=True,
     ),
     Command(
         "sort_prev",
@@ -459,6 +473,7 @@ COMMANDS: tuple[Command, ...] = (
         {"en": "Sort by the previous column", "es": "Ordenar por la columna anterior"},
         footer=False,
         action="sort(-1)",
+        about_jobs=True,
     ),
     Command(
         "reverse_sort",
@@ -466,6 +481,7 @@ COMMANDS: tuple[Command, ...] = (
         {"en": "Reverse sort", "es": "Invertir orden"},
         {"en": "Reverse the sort order", "es": "Invertir el orden"},
         footer=False,
+        about_jobs=True,
     ),
     Command(
         "help",
@@ -476,6 +492,9 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 BY_ID: dict[str, Command] = {command.id: command for command in COMMANDS}
+# By the action its binding runs, without arguments ("sort" for sort(1) and sort(-1)): what a screen's
+# check_action is asked about.
+BY_ACTION: dict[str, Command] = {command.action_name.split("(")[0]: command for command in COMMANDS}
 
 
 @dataclass(frozen=True)

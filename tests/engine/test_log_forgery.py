@@ -11,6 +11,7 @@ from jobtui.engine.domain.text import visible
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.opstarter import shown
 from tests.support.helpers import job_log, run_until_status
+from tests.support.hostile import PAYLOADS
 
 Submit = Callable[..., int]
 
@@ -52,7 +53,10 @@ def test_a_program_name_cannot_forge_a_line_when_it_cannot_start(
     assert f"jobtui-op: no-such-program^J{FORGED}: not found\n" in text
 
 
-def test_the_starter_shows_control_characters_as_the_engine_does() -> None:
-    # The starter imports the standard library only, so it has its own copy of `visible`.
-    every = "".join(chr(code) for code in range(0x200))
+def test_the_starter_shows_control_and_invisible_characters_as_the_engine_does() -> None:
+    # The starter imports the standard library only, so it has its own copy of `visible`: a program named
+    # with a bidi override or a zero-width space reads in the log as the engine's lines show it.
+    every = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
     assert shown(every) == visible(every)
+    for payload in PAYLOADS.values():
+        assert shown(payload) == visible(payload)

@@ -445,9 +445,10 @@ def wait(pid: int, pidfd: int, status: str, pumps: Pumps, op_log: OpLog) -> int:
 
 
 def shown(text: str) -> str:
-    """`text` with its control characters shown as `jobtui.engine.domain.text.visible` shows them (the
-    starter imports the standard library only): the program named by a definition must not start a
-    forged line in the job's log, nor drive a terminal reading it."""
+    """`text` with its control characters and the invisible characters that change how a line reads shown
+    as `jobtui.engine.domain.text.visible` shows them (the starter imports the standard library only): the
+    program named by a definition must not start a forged line in the job's log, drive a terminal reading
+    it, nor read as another program's name."""
     return "".join(_SHOWN.get(char, char) for char in text)
 
 
@@ -455,6 +456,21 @@ _SHOWN = {
     **{chr(code): "^" + chr(code + 0x40) for code in range(0x20)},
     "\x7f": "^?",
     **{chr(code): f"\\x{code:02x}" for code in range(0x80, 0xA0)},
+    # Invisible characters that change how a line reads: bidi marks, overrides and isolates, zero-width
+    # spaces, word joiner, byte-order mark, line and paragraph separators (not the zero-width joiners).
+    **{
+        chr(code): f"\\u{code:04x}"
+        for code in (
+            0x061C,
+            0x200B,
+            0x200E,
+            0x200F,
+            *range(0x2028, 0x202F),
+            0x2060,
+            *range(0x2066, 0x206A),
+            0xFEFF,
+        )
+    },
 }
 
 

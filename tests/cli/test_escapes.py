@@ -196,3 +196,49 @@ def test_the_daemons_log_lines_show_control_characters_visibly() -> None:
     )
     line = _VisibleFormatter("%(message)s").format(record)
     assert line == "job ^[]0;owned^G: done"
+
+
+# An op writing the very bytes of the log's stream marks, and of the starter's escape of an ESC: on stdout
+# (one mark cut between two writes), then on stderr.
+MARKS_ON_STDOUT = b"a\x1b_stderr\x1b\\b\nf\x1b" + b"_stdout\x1b\\g\n"
+MARKS_ON_STDERR = b"c\x1b_stdout\x1b\\d\x1b_\x1b\\e\x1b_stderr\x1b\\\x1b\n"
+
+
+def test_an_ops_own_stream_marks_come_out_of_log_byte_for_byte_each_on_its_stream(
+    store: Store,
+    engine: Engine,
+    submit: Any,
+    db_url: str,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jobtui.engine.domain.logread import StreamSplit
+    from jobtui.engine.domain.permissions import Actor
+    from jobtui.engine.service.reads import Reads
+
+    def printf(data: bytes) -> str:
+        return "printf '" + "".join(f"\\{byte:03o}" for byte in data) + "'"
+
+    stdout_first, stdout_rest = MARKS_ON_STDOUT.split(b"_stdout", 1)
+    script = tmp_path / "marks.sh"
+    stderr = f"{printf(MARKS_ON_STDERR)} >&2"
+    script.write_text(f"{printf(stdout_first)}\n{printf(b'_stdout' + stdout_rest)}\nsleep 0.1\n{stderr}\n")
+    job_id = int(submit(f'name = "marks"\n[[run]]\nrun = "sh {script}"\n'))
+    run_until_status(engine, job_id, "FINISHED")
+    argv = ["log", str(job_id), "--db", db_url]
+
+    out, _ = run(capsysbinary, *argv)
+    assert MARKS_ON_STDOUT + MARKS_ON_STDERR in out
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(argv) == 0
+    assert (
+        b"a^[_stderr^[\\b\nf^[_stdout^[\\g\nc^[_stdout^[\\d^[_^[\\e^[_stderr^[\\^[\n"
+        in terminal.buffer.getvalue()
+    )
+    # The database's copy, as the dashboard's log pane reads it: each byte on the stream the op wrote it to.
+    logged = Reads(store, Actor("tester")).log_read(job_id, None, 1 << 20).data
+    runs = StreamSplit().feed(logged, final=True)
+    assert b"".join(data for data, stderr in runs if stderr) == MARKS_ON_STDERR
+    assert MARKS_ON_STDOUT in b"".join(data for data, stderr in runs if not stderr)

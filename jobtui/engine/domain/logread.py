@@ -38,14 +38,19 @@ class LogEnd:
 # engine.worker.opstarter): APC strings, which a terminal shown the raw log ignores.
 STDERR_MARK = b"\x1b_stderr\x1b\\"
 STDOUT_MARK = b"\x1b_stdout\x1b\\"
+# An ESC the op wrote where it could read as a mark's start (before "_", at the end of a read): the
+# starter writes it so (an empty APC string). Logs written before it was escaped hold none.
+ESCAPED_ESC = b"\x1b_\x1b\\"
 _MARKS = {STDERR_MARK: True, STDOUT_MARK: False}
 _MARK_START = STDERR_MARK[:2]
+_LONGEST = max(len(STDERR_MARK), len(STDOUT_MARK), len(ESCAPED_ESC))
 
 
 class StreamSplit:
-    """A log's bytes, piece by piece, as runs of (bytes, from stderr) with the stream marks taken out: what
-    the op wrote, byte for byte, and which stream each byte came from. A mark split between two pieces is
-    held back until the next piece tells (`final`: no next piece, hold nothing)."""
+    """A log's bytes, piece by piece, as runs of (bytes, from stderr) with the stream marks taken out and
+    the escaped ESCs given back: what the op wrote, byte for byte, and which stream each byte came from. A
+    mark split between two pieces is held back until the next piece tells (`final`: no next piece, hold
+    nothing)."""
 
     def __init__(self) -> None:
         self._held = b""
@@ -64,14 +69,21 @@ class StreamSplit:
                 self._held = data[end:]
                 break
             runs.add(data[at:found], self._stderr)
-            rest = data[found : found + len(STDERR_MARK)]
-            if rest in _MARKS:
+            rest = data[found : found + _LONGEST]
+            if rest.startswith(ESCAPED_ESC):
+                runs.add(b"\x1b", self._stderr)
+                at = found + len(ESCAPED_ESC)
+            elif rest in _MARKS:
                 self._stderr = _MARKS[rest]
                 at = found + len(rest)
-            elif not final and len(rest) < len(STDERR_MARK) and any(m.startswith(rest) for m in _MARKS):
+            elif (
+                not final and len(rest) < _LONGEST and any(m.startswith(rest) for m in (*_MARKS, ESCAPED_ESC))
+            ):
                 self._held = data[found:]
                 break
-            else:  # the op's own escape sequence
+            # The op's own, unescaped: a log from before the starter escaped them, or one an op wrote to
+            # straight (a kernel without pidfds).
+            else:
                 runs.add(data[found : found + 2], self._stderr)
                 at = found + 2
         return runs.done()
@@ -99,4 +111,4 @@ class _Runs:
         return [(b"".join(parts), stderr) for parts, stderr in self._runs]
 
 
-__all__ = ["STDERR_MARK", "STDOUT_MARK", "LogCursor", "LogEnd", "LogPiece", "StreamSplit"]
+__all__ = ["ESCAPED_ESC", "STDERR_MARK", "STDOUT_MARK", "LogCursor", "LogEnd", "LogPiece", "StreamSplit"]

@@ -240,6 +240,13 @@ class Store:
         self.log_dir = Path(explicit) if explicit else default_logs / self._log_folder_name()
         self.log_dir.mkdir(parents=True, exist_ok=True)
 
+    def log_file(self, job_id: int) -> str:
+        """Job `job_id`'s log file on this host: in this store's log folder, whatever folder its row
+        (jobs.log_path) names. That one was the submitter's: a database moved or restored elsewhere with
+        its folder finds its logs (and never writes to, or deletes, the original's), and on PostgreSQL
+        each engine writes its ops' output on its own host (readers read the database's copy)."""
+        return f"{self.log_dir}/job-{job_id}.log"
+
     @property
     def reader(self) -> Reader:
         """Plain driver reads on this database (the monitor's job table), opened on first use."""

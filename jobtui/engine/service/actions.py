@@ -13,7 +13,6 @@ import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -363,7 +362,7 @@ class Actions:
         ids = [int(row[0]) for row in inserted]
         s.execute(
             update(JOBS).where(JOBS.c.id == bindparam("job_id")).values(log_path=bindparam("path")),
-            [{"job_id": i, "path": str(self.store.log_dir / f"job-{i}.log")} for i in ids],
+            [{"job_id": i, "path": self.store.log_file(i)} for i in ids],
         )
         task_rows = [
             {
@@ -491,7 +490,7 @@ class Actions:
                 continue
             with self.store.read() as s:
                 job = s.get(Job, op_run.job_id)
-                path = job.log_path if job is not None else ""
+                path = self.store.log_file(op_run.job_id) if job is not None else ""
                 task = s.get(Task, op_run.task_id) if op_run.task_id is not None else None
                 target = task.target if task is not None else ""
             now = self.store.now()
@@ -532,13 +531,14 @@ class Actions:
     def delete(self, job_id: int) -> None:
         with self._acting("delete", job_id) as (s, job):
             self.store.audit(s, job, self.actor.user, "delete", job.status, None, "job deleted")
-            log_path = job.log_path
             s.execute(delete(OpRun).where(col(OpRun.job_id) == job_id))
             s.execute(delete(Task).where(col(Task.job_id) == job_id))
             s.execute(delete(LOG_CHUNKS).where(LOG_CHUNKS.c.job_id == job_id))
             s.execute(delete(Job).where(col(Job.id) == job_id))
             self.store.touch(s, job_id)
-        for path in [Path(log_path), *self.store.log_dir.glob(f"job-{job_id}.*")]:
+        # Its files in this store's folder only: the folder its row names may be another database's (this
+        # one restored from a copy of it).
+        for path in self.store.log_dir.glob(f"job-{job_id}.*"):
             with contextlib.suppress(OSError):
                 path.unlink()
 

@@ -303,7 +303,7 @@ class EnvelopeActions:
         s.add(job)
         s.flush()
         assert job.id is not None
-        job.log_path = str(self.store.log_dir / f"job-{job.id}.log")
+        job.log_path = self.store.log_file(job.id)
         s.add(job)
         s.add(Task(job_id=job.id, target=envelope.name, status=TaskStatus.SCHEDULED.value))
         targets = {

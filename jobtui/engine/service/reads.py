@@ -91,7 +91,8 @@ class Reads:
     def detail(self, job_id: int, verb: str = "show", lang: str = "en") -> dict[str, Any]:
         """The `show` JSON of a job (tasks, steps, trap, schedule)."""
         with self.store.read() as s:
-            return job_detail_json(self._job(s, job_id, verb), s, self.store.now(), lang)
+            job = self._job(s, job_id, verb)
+            return job_detail_json(job, s, self.store.now(), lang, log_file=self.store.log_file(job_id))
 
     def job(self, job_id: int, verb: str) -> dict[str, Any] | None:
         """The job's summary JSON, or None when it is gone (deleted); refused when not viewable."""
@@ -121,7 +122,8 @@ class Reads:
 
     def log_path(self, job_id: int, verb: str = "log") -> Path:
         with self.store.read() as s:
-            return Path(self._job(s, job_id, verb).log_path)
+            self._job(s, job_id, verb)  # an unknown job, or one the actor may not view, is refused
+        return Path(self.store.log_file(job_id))
 
     # -- a job's log: the chunks the engines shipped, or the local file for a job with none ---------------
 
@@ -138,7 +140,7 @@ class Reads:
             if cursor is None or (cursor.in_file and cursor.at == 0):
                 cursor = LogCursor(not self._has_chunks(s, job_id), 0)
             if cursor.in_file:
-                return _file_read(job.log_path, cursor.at, max_bytes)
+                return _file_read(self.store.log_file(job_id), cursor.at, max_bytes)
             data, last_id, more = self.log_chunks(s, job_id, cursor.at, max_bytes)
             return LogPiece(data, LogCursor(False, last_id), more)
 
@@ -150,7 +152,7 @@ class Reads:
             if job is None:
                 return LogEnd(b"", 0, LogCursor(False, 0))
             if not self._has_chunks(s, job_id):
-                return _file_end(job.log_path, max_bytes)
+                return _file_end(self.store.log_file(job_id), max_bytes)
             sizes = s.execute(
                 select(LOG_CHUNKS.c.id, func.length(LOG_CHUNKS.c.data))
                 .where(LOG_CHUNKS.c.job_id == job_id)
@@ -225,7 +227,15 @@ class Reads:
             job = s.get(Job, job_id)
             if job is None or not self.may_view(job.project):
                 return None
-            data = job_detail_json(job, s, now, lang, max_tasks=PANE_TASKS, first_task=max(0, first_task))
+            data = job_detail_json(
+                job,
+                s,
+                now,
+                lang,
+                max_tasks=PANE_TASKS,
+                first_task=max(0, first_task),
+                log_file=self.store.log_file(job_id),
+            )
         return JobPane(data, audit_json(self.store, job_id), now)
 
     def task_window(self, job_id: int, start: int, count: int, lang: str = "en") -> TaskWindow | None:

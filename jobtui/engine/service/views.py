@@ -137,10 +137,12 @@ def job_detail_json(
     lang: str = "en",
     max_tasks: int | None = None,
     first_task: int = 0,
+    log_file: str | None = None,
 ) -> dict[str, Any]:
     """The `show` JSON. `max_tasks`: only that many tasks from position `first_task` on (the dashboard's
     pane of a job with thousands of targets: `tasks_start` says where they begin); `tasks_total` always
-    counts them all."""
+    counts them all. `log_file`: where the job's log is on this host (Store.log_file), else the one its
+    row names."""
     data = job_json(job, session, now, lang)
     tasks, total, ops = task_window(job, session, first_task, max_tasks)
     data["tasks"] = tasks
@@ -150,7 +152,7 @@ def job_detail_json(
     # Ops that belong to no single task (job-wide ops of a job with several targets) and rollbacks.
     data["steps"] = [step_json(op) for op in ops if op.task_id is None or op.step == ROLLBACK_STEP]
     _add_previous_runs(job, session, [*data["steps"], *(step for task in tasks for step in task["steps"])])
-    data["log_path"] = job.log_path
+    data["log_path"] = job.log_path if log_file is None else log_file
     schedule = JobSchedule.from_json(job.schedule)
     data["schedule"] = schedule.view(next_run_at(job)) if schedule is not None else None
     return data

@@ -52,7 +52,7 @@ class Writes:
 
 # Read straight through the driver (db/raw.py), for every job claimed in a pass at once.
 _PLAN_JOBS = (
-    "SELECT id, name, exec, log_path, definition, schedule, status, step, progress, natures, reason, "
+    "SELECT id, name, exec, definition, schedule, status, step, progress, natures, reason, "
     "started_at, run_started_at, max_start_at, scheduled_at, approved, outcome, failed, envelope_id "
     "FROM jobs WHERE id IN :ids"
 )
@@ -131,7 +131,7 @@ class FastLane:
                 lease=one.lease,
                 name=row["name"],
                 exec=row["exec"],
-                log_path=row["log_path"],
+                log_path=self.state.store.log_file(job_id),
                 definition=definition,
                 step=row["step"],
                 progress=row["progress"],

@@ -49,7 +49,7 @@ def launch_spec(state: EngineState, s: Session, job: Job, op_run: OpRun) -> Laun
             job.id,
             job.name,
             job.exec,
-            job.log_path,
+            state.store.log_file(job.id),
             op_run.id,
             op_run.step,
             op_run.name,

@@ -241,4 +241,4 @@ class Engine:
 
 
 def log_path_for(store: Store, job_id: int) -> Path:
-    return store.log_dir / f"job-{job_id}.log"
+    return Path(store.log_file(job_id))

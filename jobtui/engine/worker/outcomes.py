@@ -70,9 +70,10 @@ class Outcomes:
             return None
         ref = JobRef(state.who, held.lease)
         title = held.title or f"{op_run.step} {op_run.name}"
-        state.append_log(job.log_path, f"{title}: {outcome.error or 'done'}")
+        log_file = state.store.log_file(held.job_id)
+        state.append_log(log_file, f"{title}: {outcome.error or 'done'}")
         # The log up to this line reaches the database with the op's end.
-        state.shipper.ship_job(s, held.job_id, job.log_path)
+        state.shipper.ship_job(s, held.job_id, log_file)
         if outcome.vanished:
             self.abend(s, job, op_run, ref, outcome.error or "op vanished")
             return None
@@ -150,6 +151,7 @@ class Outcomes:
         op_run.completed_at = now
         op_run.error = reason
         s.add(op_run)
+        log_file = state.store.log_file(job.id or 0)
         # What the vanished op left behind (its children, in its process group) must not run on
         # unsupervised; nothing else of the job runs after an abend.
         if (op_run.pid or op_run.token) and op_run.host == state.host:
@@ -159,12 +161,12 @@ class Outcomes:
                 op_run.status_file or "",
                 None,
                 op_run.token,
-                job.log_path,
+                log_file,
                 op_run.pid_start,
             )
             self.supervisor.terminate_tree(orphan, "abend")
         # the log up to the abend reaches the database with it.
-        state.shipper.ship_job(s, job.id or 0, job.log_path)
+        state.shipper.ship_job(s, job.id or 0, log_file)
         pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value, ROLLBACK_STEP), now)
         s.execute(
             update(TASKS)

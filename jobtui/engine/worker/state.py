@@ -186,7 +186,7 @@ class EngineState:
         return self._log_cap[0]
 
     def log(self, job: Job, line: str) -> None:
-        self.append_log(job.log_path, line)
+        self.append_log(self.store.log_file(job.id or 0), line)
 
     def append_log(self, path: str, line: str) -> None:
         """Append `line`, stamped, after the lines held back for `path`."""

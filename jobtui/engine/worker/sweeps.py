@@ -184,7 +184,7 @@ class Sweeps:
                     running.status_file or "",
                     state.wake,
                     running.token,
-                    job.log_path,
+                    state.store.log_file(held.job_id),
                     running.pid_start,
                 )
             # Its engine died before recording the pid: look for the op by the token it was started with.
@@ -197,7 +197,7 @@ class Sweeps:
                     running.status_file or "",
                     state.wake,
                     running.token,
-                    job.log_path,
+                    state.store.log_file(held.job_id),
                     started,
                 )
                 if handle is not None:

@@ -126,9 +126,38 @@ def _count(low: int, high: int, what: str) -> Callable[[str], int]:
     return parse
 
 
+def _seconds(low: float, high: float, what: str) -> Callable[[str], float]:
+    """An argument of seconds, from `low` to `high`: a plain decimal number. float() alone takes "inf",
+    "nan", "1e999" and digits of any script; a daemon given `--lease inf` would never take a silent
+    worker's jobs back, one given `--heartbeat nan` would write its heartbeat without pause."""
+
+    def parse(text: str) -> float:
+        plain = text.removeprefix("-")
+        if not (plain.isascii() and plain.replace(".", "", 1).isdigit()):
+            raise argparse.ArgumentTypeError(f"invalid {what}: {text!r} (a number of seconds, like 5 or 0.5)")
+        value = float(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"invalid {what}: {text} (from {low:g} to {high:g} seconds)")
+        return value
+
+    return parse
+
+
 MAX_WORKERS = 1024  # a thread and an op starter each
 MAX_LISTED = 10_000_000
 MAX_DEMO_JOBS = 10_000_000  # about 28 GB of SQLite
+# A daemon's heartbeat: more often than this is a write storm; less often than hourly, never noticed.
+MIN_HEARTBEAT_S, MAX_HEARTBEAT_S = 0.1, 3600.0
+MAX_LEASE_S = 86400.0  # a day: a worker silent longer has lost its jobs by any measure
+
+
+def _port(text: str) -> int:
+    value = _ascii_int(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"invalid port: {text!r} (a whole number, in digits 0-9)")
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"invalid port: {text} (from 1 to 65535)")
+    return value
 
 
 def _printable(text: str) -> str:
@@ -249,10 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=2,
         help="concurrent jobs (default 2)",
     )
-    p.add_argument("--heartbeat", type=float, default=5.0, metavar="S", help="seconds between heartbeats (5)")
+    p.add_argument(
+        "--heartbeat",
+        type=_seconds(MIN_HEARTBEAT_S, MAX_HEARTBEAT_S, "heartbeat"),
+        default=5.0,
+        metavar="S",
+        help="seconds between heartbeats (5)",
+    )
     p.add_argument(
         "--lease",
-        type=float,
+        type=_seconds(MIN_HEARTBEAT_S, MAX_LEASE_S, "lease"),
         default=30.0,
         metavar="S",
         help="a worker silent this long loses its jobs: they ABEND (30)",
@@ -342,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = add("serve", "serve the dashboard to a browser (textual-serve)", with_json=False)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    p.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
     p.add_argument(
         "--public",
         action="store_true",
@@ -533,7 +568,33 @@ def _sqlite_folder(args: argparse.Namespace) -> Path | None:
     return None if path is None else path.parent
 
 
+# The environment variables jobtui reads (the engine's own, such as $JOBTUI_OP_TOKEN, are set by it).
+ENVIRONMENT = (
+    "JOBTUI_DB",
+    "JOBTUI_POLICY",
+    "JOBTUI_CONFIG",
+    "JOBTUI_KEYS",
+    "JOBTUI_LOCK_WAIT_S",
+    "JOBTUI_LOG_DIR",
+    "JOBTUI_DEMO_SPEED",
+)
+
+
+def _check_environment() -> None:
+    """Bytes of a variable that are not UTF-8 arrive as lone surrogates, as argv's do: a database path or
+    a file name made of them would be used, shown or stored as something else. Refused, naming it."""
+    for name in ENVIRONMENT:
+        value = os.environ.get(name)
+        if value is None:
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f'${name}: not valid UTF-8 text ("{_printable(value)}")') from None
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    _check_environment()
     command = args.command
     if command is None:
         return _open_app(args)
@@ -657,12 +718,15 @@ def _after_action(args: argparse.Namespace, actions: Any, job_id: int, verb: str
 
 def _cmd_daemon(args: argparse.Namespace) -> int:
     from jobtui.engine.worker.loop import Engine
+    from jobtui.i18n import count_text
 
+    if not 0 < args.heartbeat < args.lease:
+        raise UsageError(
+            f"daemon: --heartbeat {args.heartbeat:g} must be shorter than --lease {args.lease:g}"
+        )
     handler = logging.StreamHandler()
     handler.setFormatter(_VisibleFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    if not 0 < args.heartbeat < args.lease:
-        raise UsageError("daemon: need 0 < --heartbeat < --lease")
     stop, drain = threading.Event(), threading.Event()
     engines: list[Engine] = []
 
@@ -690,7 +754,7 @@ def _cmd_daemon(args: argparse.Namespace) -> int:
     )
     engines.append(engine)
     print(
-        f"jobtui engine {engine.worker_id[:8]} on {store.safe_url} with {engine.slots} worker(s)",
+        f"jobtui engine {engine.worker_id[:8]} on {store.safe_url} with {count_text(engine.slots, 'worker')}",
         file=sys.stderr,
         flush=True,
     )
@@ -860,10 +924,24 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     for code in args.status:
         if code.upper() not in Status.__members__:
             raise UsageError(f'jobs: unknown status "{code}" (one of {", ".join(Status.__members__)})')
-    jobs = _reads(args).jobs([c.upper() for c in args.status], args.project, args.all, args.limit)
+    # A row changed by hand (a status jobtui does not know) is named on stderr and left out, and the exit
+    # code says the list is not whole: the other jobs still list, so the operator can act on them.
+    jobs, unreadable = _reads(args).jobs_readable(
+        [c.upper() for c in args.status], args.project, args.all, args.limit
+    )
+    done = EXIT_BAD_INPUT if unreadable else EXIT_OK
+    try:
+        _print_jobs(args, jobs)
+    finally:
+        for problem in unreadable:
+            _say(f"jobs: {problem} (not listed)", err=True)
+    return done
+
+
+def _print_jobs(args: argparse.Namespace, jobs: list[dict[str, Any]]) -> None:
     if args.json:
         print(json.dumps(jobs, indent=2))
-        return EXIT_OK
+        return
     v = visible
     _say(f"{'ID':>6}  {'JOB':<24} {'PROJECT':<12} {'STATUS':<20} {'STEP':<5} {'PROG':>4}  SCHEDULED")
     for job in jobs:
@@ -871,7 +949,6 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
             f"{job['id']:>6}  {v(job['name'])[:24]:<24} {v(job['project'])[:12]:<12} "
             f"{job['status_label'][:20]:<20} {job['step']:<5} {job['progress']:>3}%  {job['scheduled_at']}"
         )
-    return EXIT_OK
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
@@ -1019,6 +1096,8 @@ def _cmd_trap(args: argparse.Namespace) -> int:
 
 
 def _cmd_queue(args: argparse.Namespace) -> int:
+    from jobtui.i18n import count_text
+
     actions = _actions(args)
     cleared: list[int] | None = None
     if args.what == "pause":
@@ -1041,8 +1120,8 @@ def _cmd_queue(args: argparse.Namespace) -> int:
     text = (
         f"queue {'PAUSED' if state.paused else 'RUNNING'}"
         + (f" ({visible(state.reason)})" if state.paused and state.reason else "")
-        + f": {state.queued} queued, {state.running} running, {state.workers} worker(s)"
-        + (f"; canceled {len(cleared)} job(s)" if cleared is not None else "")
+        + f": {state.queued} queued, {state.running} running, {count_text(state.workers, 'worker')}"
+        + (f"; {count_text(len(cleared), 'job_canceled')}" if cleared is not None else "")
     )
     _emit(args, data, text)
     return EXIT_OK
@@ -1144,8 +1223,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from jobtui.engine.domain.permissions import login_name
     from jobtui.serve import is_loopback, serve
 
-    if not 0 < args.port < 65536:
-        raise UsageError(f"serve: --port must be between 1 and 65535, not {args.port}")
     user = login_name()
     if not is_loopback(args.host):
         if not args.public:

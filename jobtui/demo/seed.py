@@ -282,8 +282,8 @@ def demo_speed(speed: float | None = None) -> float:
             speed = float(raw) if raw else 1.0
         except ValueError:
             raise BadValue(f"{SPEED_ENV} must be a number, not {raw!r}") from None
-    if not speed > 0:
-        raise BadValue(f"demo speed must be positive, not {speed}")
+    if not 0 < speed < math.inf:
+        raise BadValue(f"demo speed must be a positive number, not {speed}")
     return speed
 
 

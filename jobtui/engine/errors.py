@@ -40,3 +40,29 @@ class ReadFailed(JobtuiError, RuntimeError):
     def __init__(self, orig: BaseException) -> None:
         super().__init__(str(orig).strip() or type(orig).__name__)
         self.orig = orig
+
+
+class CorruptValue(StoreError):
+    """A stored value that is not of its column's kind (a date column holding "garbage"): the database
+    was changed outside jobtui. Raised where the row is not known; the read path names it (CorruptRow)."""
+
+    def __init__(self, value: object, expected: str) -> None:
+        super().__init__(f"database: {quoted_value(value)} is not {expected}")
+        self.value = value
+        self.expected = expected
+
+
+class CorruptRow(StoreError):
+    """A row holding a value jobtui does not know, named with its field: `database: job 1: status
+    "BOGUS" is not a job status`. An operator repairs it (or deletes the row); jobtui does not guess."""
+
+    def __init__(self, row: str, field: str, value: object, expected: str) -> None:
+        super().__init__(f"database: {row}: {field} {quoted_value(value)} is not {expected}")
+        self.row = row
+        self.field = field
+
+
+def quoted_value(value: object, limit: int = 60) -> str:
+    """A stored value as a message quotes it: in double quotes, cut short past `limit` characters."""
+    text = value if isinstance(value, str) else repr(value)
+    return f'"{text[:limit]}…"' if len(text) > limit else f'"{text}"'

@@ -22,7 +22,7 @@ from textual.widgets import ContentSwitcher, Input, Tree
 from jobtui.engine.domain.alerting import AlertSettings, Entered
 from jobtui.engine.domain.states import NEEDS_ATTENTION, Status, status_label
 from jobtui.engine.domain.text import visible
-from jobtui.engine.errors import ReadFailed
+from jobtui.engine.errors import CorruptRow, ReadFailed
 from jobtui.engine.read.engines import engines, throughput, waiting
 from jobtui.engine.read.listing import SORTABLE, JobFilter, JobSort, first_order
 from jobtui.engine.service.commands import (
@@ -250,6 +250,14 @@ class MonitorScreen(MonitorActions):
     def db_lost(self, exc: ReadFailed) -> None:
         self.query_one(StatusBar).mark_unreachable(True)
         self._db_error(exc)
+
+    def row_unreadable(self, problem: CorruptRow) -> None:
+        """The job under the cursor holds a value jobtui does not know (its row was changed by hand): the
+        pane stays empty, so no action is offered on it, and the notice names the row and the field."""
+        self.allowed = {}
+        self._show_no_job(self.query_one(DetailPane))
+        self.refresh_bindings()
+        self.notify(f"{t('monitor.db_error', self.lang)}: {problem}", severity="error")
 
     def db_back(self) -> None:
         self.query_one(StatusBar).mark_unreachable(False)
@@ -642,6 +650,8 @@ class MonitorScreen(MonitorActions):
                     detail = self._fetch_detail(job_id)
             except ReadFailed as exc:
                 self._db_error(exc)
+            except CorruptRow as problem:
+                self.row_unreadable(problem)
         # The worker's record of what the pane shows is stale now: it reads the detail again.
         self._poller.forget_shown()
         if detail is None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from textual.worker import get_current_worker
 
 from jobtui.engine.domain.alerting import Entered
-from jobtui.engine.errors import ReadFailed, Refusal
+from jobtui.engine.errors import CorruptRow, ReadFailed, Refusal
 from jobtui.engine.read.engines import waiting
 from jobtui.engine.read.listing import JobFilter, JobRow, JobSort
 from jobtui.engine.service.envelope_tree import TreeData
@@ -139,6 +139,8 @@ class PollerHost(Protocol):
     def append_log(self, chunk: str) -> None: ...
 
     def db_lost(self, exc: ReadFailed) -> None: ...
+
+    def row_unreadable(self, problem: CorruptRow) -> None: ...
 
     def alert_statuses(self) -> frozenset[str]:
         """The statuses that alert (empty: alerts are off)."""
@@ -467,8 +469,14 @@ class Poller:
             self._shown = (None, None)
             return
         self._detail_waits = False
-        with self._backend.reading():
-            detail = self.fetch_detail(fetched.detail_id)
+        try:
+            with self._backend.reading():
+                detail = self.fetch_detail(fetched.detail_id)
+        except CorruptRow as problem:
+            # A row changed outside jobtui: said once (until it or the cursor changes), not every poll.
+            self._shown = (fetched.detail_id, self._row_seq)
+            self._ui(self._host.row_unreadable, problem)
+            return
         self._shown = (fetched.detail_id, self._row_seq) if detail is not None else (None, None)
         if detail is not None:
             self._ui(self._host.install_detail, detail, fetched.moves)

@@ -557,7 +557,11 @@ def test_bad_arguments_exit_2(shared: Shared) -> None:
     bad_input(bad_when, '"someday" is not a date')
     # The file submitted, and the option that gave the wrong date (not the file's field, which it replaced).
     bad_input(bad_at, str(later_file), 'submit --at "someday" is not a date')
-    bad_input(max_before_at, str(later_file), f"submit --max-start {TOMORROW} is before", "(submit --at +3d)")
+    bad_input(
+        max_before_at,
+        str(later_file),
+        f'submit --max-start "{TOMORROW}" is before the scheduled date, submit --at "+3d" (',
+    )
     bad_input(max_past, f'{later_file}: submit --max-start: "2020-01-01T00:00:00+00:00"', "is already past")
     bad_input(not_an_id)
     bad_input(no_workers, "--workers")

@@ -54,7 +54,8 @@ def jobtui(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pyte
         ('max_start = "+zz"', '"max_start": "+zz" is not a date (try ISO 8601'),
         (
             'at = "2099-01-02T00:00"\nmax_start = "2099-01-01T00:00"',
-            '"max_start": 2099-01-01T00:00:00+00:00 is before',
+            '"max_start": "2099-01-01T00:00" is before the scheduled date, at given at submission '
+            '"2099-01-02T00:00"',
         ),
         # Before the RUN date and already past: that is what it is (it was said as a conflict with now).
         ('at = "+2h"\nmax_start = "2020-01-01T00:00"', '"max_start": "2020-01-01T00:00": the Max Start Date'),

@@ -337,3 +337,94 @@ def test_jobs_of_an_empty_project_name_is_bad_input(cli: Cli, project: str) -> N
     proc = cli("jobs", "--project", project, expect=None)
     bad_input(proc, "jobs --project: expected a project's name, not an empty string")
     assert proc.stdout == ""
+
+
+# -- numbers of seconds and ports ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["daemon", "--lease", "inf"], "argument --lease: invalid lease: 'inf' (a number of seconds"),
+        (["daemon", "--lease", "nan"], "argument --lease: invalid lease: 'nan'"),
+        (["daemon", "--lease", "1e999"], "argument --lease: invalid lease: '1e999'"),
+        (["daemon", "--lease", "-5"], "argument --lease: invalid lease: -5 (from 0.1 to 86400 seconds)"),
+        (["daemon", "--lease", "0"], "argument --lease: invalid lease: 0 (from 0.1 to 86400 seconds)"),
+        (["daemon", "--lease", "999999999"], "argument --lease: invalid lease: 999999999 (from 0.1"),
+        (["daemon", "--heartbeat", "nan"], "argument --heartbeat: invalid heartbeat: 'nan'"),
+        (["daemon", "--heartbeat", "\u0665"], "argument --heartbeat: invalid heartbeat: '\u0665'"),
+        (["daemon", "--heartbeat", "0"], "argument --heartbeat: invalid heartbeat: 0 (from 0.1 to 3600"),
+        (
+            ["daemon", "--heartbeat", "10", "--lease", "5"],
+            "daemon: --heartbeat 10 must be shorter than --lease 5",
+        ),
+        (["serve", "--port", "0"], "argument --port: invalid port: 0 (from 1 to 65535)"),
+        (["serve", "--port", "99999"], "argument --port: invalid port: 99999 (from 1 to 65535)"),
+        (["serve", "--port", "1_0"], "argument --port: invalid port: '1_0' (a whole number"),
+        (["serve", "--port", "\uff18\uff10"], "argument --port: invalid port:"),
+    ],
+)
+def test_a_number_option_out_of_range_or_not_a_number_is_bad_input(
+    cli: Cli, argv: list[str], said: str
+) -> None:
+    """float() takes "inf" and "nan": a daemon with `--lease inf` never took a silent worker's jobs back."""
+    bad_input(cli(*argv, expect=None), said)
+
+
+# -- environment variables that are not text -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["JOBTUI_DB", "JOBTUI_POLICY", "JOBTUI_CONFIG", "JOBTUI_KEYS", "JOBTUI_LOCK_WAIT_S", "JOBTUI_LOG_DIR"],
+)
+def test_an_environment_variable_that_is_not_utf8_is_bad_input_naming_it(cli: Cli, name: str) -> None:
+    submit(cli)
+    env = {**cli.env, name: "a\udcffb"}
+    for argv in (["jobs"], ["cancel", "1"]):
+        proc = InProcessCli(env, cli.workdir)(*argv, expect=None)
+        bad_input(proc, f'${name}: not valid UTF-8 text ("a\\xffb")')
+        assert "internal error" not in proc.stderr and "\udcff" not in proc.stderr
+    assert cli.json("show", 1)["status"] == "READY"
+
+
+# -- counts in words ---------------------------------------------------------------------------------------
+
+
+def test_the_queue_says_its_counts_in_the_singular_or_the_plural(cli: Cli) -> None:
+    submit(cli)
+    assert cli("queue", "status").stdout.strip() == "queue RUNNING: 1 queued, 0 running, 0 workers"
+    assert cli("queue", "clear").stdout.strip().endswith("0 workers; 1 job canceled")
+    assert cli.json("queue", "status") == {"paused": False, "queued": 0, "running": 0, "workers": 0}
+
+
+# -- dates quoted as written -------------------------------------------------------------------------------
+
+
+WINDOW_JOB = (
+    'name = "w"\n[schedule]\nmode = "window"\nwindow = { from = "01:00", to = "02:00" }\n'
+    '[[run]]\nrun = "true"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("file", "said"),
+    [
+        (
+            "job.toml",
+            'job.toml: submit --max-start "2099-01-01T00:00:00+05:00" is before the scheduled date, '
+            'submit --at "2099-01-02T00:00:00+02:00"',
+        ),
+        (
+            "window.toml",
+            'window.toml: submit --max-start "2099-01-01T00:00:00+05:00" is not after the window\'s start, '
+            'submit --at "2099-01-02T00:00:00+02:00"',
+        ),
+    ],
+)
+def test_dates_in_conflict_are_quoted_as_the_user_wrote_them(cli: Cli, file: str, said: str) -> None:
+    """Converted to UTC, "+05:00" midnight read as 19:00 the day before: a date the user never typed."""
+    (cli.workdir / "window.toml").write_text(WINDOW_JOB)
+    argv = ["--at", "2099-01-02T00:00:00+02:00", "--max-start", "2099-01-01T00:00:00+05:00"]
+    bad_input(cli("submit", file, *argv, expect=None), said)
+    assert "+00:00" not in cli("submit", file, *argv, expect=None).stderr

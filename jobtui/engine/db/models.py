@@ -13,6 +13,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from jobtui.engine.errors import CorruptValue
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC pendulum datetimes out, whatever the backend stores."""
@@ -31,11 +33,27 @@ class UTCDateTime(TypeDecorator[datetime]):
             return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond)
         return utc
 
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], pendulum.DateTime | None]:
+        # The stored value as the driver gives it, parsed here alone: SQLite's own DateTime parser would
+        # fail first on a value written outside jobtui, with an error naming neither row nor column.
+        def process(value: Any) -> pendulum.DateTime | None:
+            return self.process_result_value(value, dialect)
+
+        return process
+
     def process_result_value(self, value: Any, dialect: Dialect) -> pendulum.DateTime | None:
         if value is None:
             return None
         if isinstance(value, str):
-            value = datetime.fromisoformat(value)
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                # Written outside jobtui (SQLite keeps any text in any column): the read path names the row.
+                raise CorruptValue(value, "a date") from None
+        if not isinstance(value, datetime):
+            raise CorruptValue(value, "a date")
         if value.tzinfo is None:
             return pendulum.instance(value, tz="UTC")
         return pendulum.instance(value).in_timezone("UTC")

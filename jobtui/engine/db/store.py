@@ -43,6 +43,7 @@ from jobtui.engine.db.driver import (
 )
 from jobtui.engine.db.models import CHANGES, JOBS, AuditEvent, Job, Setting
 from jobtui.engine.db.revision import current_revision
+from jobtui.engine.db.rows import job_status
 from jobtui.engine.domain.clock import Clock, DatabaseClock, SystemClock
 from jobtui.engine.domain.states import Status, is_allowed_transition
 from jobtui.engine.errors import Refusal, StoreError, StoreUnreachable
@@ -617,7 +618,7 @@ class Store:
         With `held`, the write only happens if the job still carries that lease; otherwise LeaseLost.
         """
         assert job.id is not None
-        src = Status(job.status)
+        src = job_status(job)
         values = dict(fields)
         moves = to_status is not None and to_status != src
         if to_status is not None and moves:

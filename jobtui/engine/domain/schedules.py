@@ -200,9 +200,10 @@ def resolve(
             # A window's Max Start Date is its expiry: given at submission, it replaces the schedule's.
             until = parsed("max_start", max_start, lambda: parse_max_start(max_start, start, now, zone))
             if until <= start:
+                # Both dates as written (converted, "+02:00" read as another date than the user's).
                 raise BadValue(
-                    f"{named('max_start', max_start)} {until.isoformat()} is not after the window's start "
-                    f"{start.isoformat()}"
+                    f"{named('max_start', max_start)} {_as_written(max_start, until)} is not after the "
+                    f"window's start, {written_start('at' if at else 'start', at, start_text, start)}"
                 )
             if until <= now:
                 _refuse_past("the Max Start Date", until, now, field("max_start", max_start), max_start)
@@ -258,11 +259,12 @@ def resolve(
     # After the past check: a Max Start Date already past is that (a RUN date of "now" is always after
     # it), said as the README says, not as a conflict with this instant.
     if max_start_at < scheduled:
-        # Each date named where it was given: the file's field, or the option that replaced it.
-        named_at = option("at", at)
-        run_date = f" ({named_at} {at_text.strip()})" if named_at else ""
-        before = f"is before the scheduled date {scheduled.isoformat()}{run_date}"
-        raise BadValue(f"{named('max_start', max_start)} {max_start_at.isoformat()} {before}")
+        # Each date named where it was given (the file's field, or the option that replaced it) and as
+        # written: converted to UTC, "2099-01-01T00:00:00+05:00" would read as a date the user never gave.
+        raise BadValue(
+            f"{named('max_start', max_start)} {_as_written(max_start_text, max_start_at)} is before the "
+            f"scheduled date, {written_start('at', at, at_text, scheduled)}"
+        )
     expires: pendulum.DateTime | None = None
     retry_every_s = 0.0
     if spec.retrying:

@@ -142,7 +142,10 @@ LABELS: dict[str, dict[Status, str]] = {
 
 
 def status_label(status: str, lang: str = "en") -> str:
-    return LABELS.get(lang, LABELS["en"])[Status(status)]
+    """The status's word in `lang`; a code jobtui does not know (a row changed by hand) as itself, marked
+    unknown with a "?", so the dashboard still lists the row."""
+    labels = LABELS.get(lang, LABELS["en"])
+    return labels[Status(status)] if status in labels else f"{status}?"
 
 
 # Statuses in which an op process may be alive: the engine owns the job and nobody may delete or rerun it.

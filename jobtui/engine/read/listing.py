@@ -189,9 +189,23 @@ def utc_of(value: str | datetime | None) -> datetime | None:
 def _row(values: Sequence[Any]) -> JobRow:
     data = dict(zip(_ROW_COLUMNS, values, strict=True))
     for key in _TIME_COLUMNS:
-        data[key] = utc_of(data[key])
-    data["natures"] = tuple(json.loads(data["natures"] or "[]"))
+        data[key] = _readable_time(data[key])
+    try:
+        natures = json.loads(data["natures"] or "[]")
+    except (ValueError, TypeError):
+        natures = None
+    # A value written outside jobtui (SQLite keeps any text in any column) shows blank, as does a status
+    # jobtui does not know (its code with a "?"): one such row must not empty the table. Its detail names
+    # the row and the field.
+    data["natures"] = tuple(str(n) for n in natures) if isinstance(natures, list) else ()
     return JobRow(**data)
+
+
+def _readable_time(value: Any) -> datetime | None:
+    try:
+        return utc_of(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 _SELECT_ROWS = "SELECT " + ", ".join(f"jobs.{name}" for name in _ROW_COLUMNS) + " FROM jobs"

@@ -33,6 +33,7 @@ from jobtui.engine.db.models import (
     OpRun,
     Task,
 )
+from jobtui.engine.db.rows import bad_job_rows, check_job, job_status
 from jobtui.engine.db.store import Store, act_for
 from jobtui.engine.domain import reasons, schedules
 from jobtui.engine.domain.definitions import Definition
@@ -52,7 +53,7 @@ from jobtui.engine.domain.states import (
     refusal_for_status,
 )
 from jobtui.engine.domain.timeparse import TimeParseError, parse_when
-from jobtui.engine.errors import BadInput, BadValue, Refusal
+from jobtui.engine.errors import BadInput, BadValue, CorruptValue, Refusal
 from jobtui.engine.worker import chain, lifecycle, opstarter, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
 from jobtui.engine.worker.pipeline import JobRef
@@ -119,9 +120,19 @@ class Actions:
         """The job, locked in a transaction, unless `action` (or `also`, a refusal of the action's own
         arguments) is refused: then the refusal is audited and raised."""
         with self.transaction() as s:
-            job = self.store.lock_job(s, job_id)
+            try:
+                job = self.store.lock_job(s, job_id)
+            except CorruptValue:
+                # A date column holding no date: named, row and field, to whoever may view the job.
+                bad = bad_job_rows(s, [job_id]).get(job_id)
+                if bad is None or not self.actor.may(Perm.VIEW, bad.project):
+                    raise
+                raise bad.problem from None
             if job is None:
                 raise UnknownJob(f"{display_action(action)}: no job {job_id}")
+            if self.actor.may(Perm.VIEW, job.project):
+                # Nothing is done to a row changed by hand: the operator repairs it first.
+                check_job(job)
             reason = self.refusal(s, action, job) or (also(job) if also is not None else None)
             if not reason:
                 yield s, job
@@ -187,7 +198,7 @@ class Actions:
                 project=job.project,
             )
         assert job.id is not None
-        by_status = refusal_for_status(action, job.id, Status(job.status))
+        by_status = refusal_for_status(action, job.id, job_status(job))
         if by_status:
             return by_status
         return self._extra_refusal(s, action, job)

@@ -18,11 +18,13 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import LOG_CHUNKS, Envelope, Job
+from jobtui.engine.db.rows import BadJobRow, bad_job_rows, job_status
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.envelopes import derive_status
 from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 from jobtui.engine.domain.permissions import Actor
-from jobtui.engine.domain.states import FINAL_STATUSES, Perm, Status
+from jobtui.engine.domain.states import FINAL_STATUSES, Perm
+from jobtui.engine.errors import CorruptRow, CorruptValue
 from jobtui.engine.read.listing import ALL_PROJECTS, scope_of
 from jobtui.engine.service.actions import Actions, RefusedOn, UnknownJob
 from jobtui.engine.service.envelope_actions import EnvelopeActions
@@ -73,8 +75,25 @@ class Reads:
 
     # -- one job ----------------------------------------------------------------------------------------
 
+    def _get(self, s: Session, job_id: int, verb: str | None) -> Job | None:
+        """The job, or None when there is none. A row that cannot be read (a date column holding text that
+        is no date) raises CorruptRow naming it and the field, once the actor may view it (refused as any
+        job otherwise; with no `verb`, the caller's `may_view` hides it: None)."""
+        try:
+            return s.get(Job, job_id)
+        except CorruptValue:
+            bad = bad_job_rows(s, [job_id]).get(job_id)
+            if bad is None:
+                raise
+        if verb is None:
+            if not self.may_view(bad.project):
+                return None
+        else:
+            self._require_view(verb, bad.project, RefusedOn(job_id, bad.name, bad.status))
+        raise bad.problem
+
     def _job(self, s: Session, job_id: int, verb: str) -> Job:
-        job = s.get(Job, job_id)
+        job = self._get(s, job_id, verb)
         if job is None:
             raise UnknownJob(f"{verb}: no job {job_id}")
         self._require_view(verb, job.project, RefusedOn(job_id, job.name, job.status))
@@ -97,7 +116,7 @@ class Reads:
     def job(self, job_id: int, verb: str) -> dict[str, Any] | None:
         """The job's summary JSON, or None when it is gone (deleted); refused when not viewable."""
         with self.store.read() as s:
-            job = s.get(Job, job_id)
+            job = self._get(s, job_id, verb)
             if job is None:
                 return None
             self._require_view(verb, job.project, RefusedOn(job_id, job.name, job.status))
@@ -110,7 +129,13 @@ class Reads:
         if not rows and job_id != 0:  # 0: the queue's and the policy's trail, empty until one acts
             raise UnknownJob(f"{verb}: no job {job_id}")
         with self.store.read() as s:
-            job = s.get(Job, job_id)
+            try:
+                job: Job | BadJobRow | None = s.get(Job, job_id)
+            except CorruptValue:
+                # The trail of a row changed by hand is still read: it may tell who changed what.
+                job = bad_job_rows(s, [job_id]).get(job_id)
+                if job is None:
+                    raise
             project = job.project if job is not None else "*"
             on = RefusedOn(
                 job_id,
@@ -202,7 +227,7 @@ class Reads:
         return b"".join(pieces), last_id, more
 
     def _viewable(self, s: Session, job_id: int, verb: str) -> Job | None:
-        job = s.get(Job, job_id)
+        job = self._get(s, job_id, verb)
         if job is not None:
             self._require_view(verb, job.project, RefusedOn(job_id, job.name, job.status))
         return job
@@ -215,8 +240,8 @@ class Reads:
     def has_ended(self, job_id: int) -> bool:
         """Whether the job is in a final status or gone: a followed log has nothing more to wait for."""
         with self.store.read() as s:
-            job = s.get(Job, job_id)
-            return job is None or Status(job.status) in FINAL_STATUSES
+            job = self._get(s, job_id, "log")
+            return job is None or job_status(job) in FINAL_STATUSES
 
     def pane(self, job_id: int, lang: str = "en", first_task: int = 0) -> JobPane | None:
         """The detail pane's job, with PANE_TASKS of its tasks from position `first_task` on (where its
@@ -224,7 +249,7 @@ class Reads:
         rather than showing a job the table would not list)."""
         now = self.store.now()
         with self.store.read() as s:
-            job = s.get(Job, job_id)
+            job = self._get(s, job_id, None)
             if job is None or not self.may_view(job.project):
                 return None
             data = job_detail_json(
@@ -245,7 +270,7 @@ class Reads:
         del lang
         now = self.store.now()
         with self.store.read() as s:
-            job = s.get(Job, job_id)
+            job = self._get(s, job_id, None)
             if job is None or not self.may_view(job.project):
                 return None
             tasks, total, _ops = task_window(job, s, max(0, start), max(1, min(count, PANE_TASKS)))
@@ -256,22 +281,52 @@ class Reads:
     def jobs(
         self, statuses: list[str], project: str | None, include_system: bool, limit: int
     ) -> list[dict[str, Any]]:
-        """Newest first, only of projects the actor may view (before `limit` counts them)."""
+        """Newest first, only of projects the actor may view (before `limit` counts them). A row that
+        cannot be read raises its CorruptRow (`jobs_readable` lists the others)."""
+        listed, problems = self.jobs_readable(statuses, project, include_system, limit)
+        if problems:
+            raise problems[0]
+        return listed
+
+    def jobs_readable(
+        self, statuses: list[str], project: str | None, include_system: bool, limit: int
+    ) -> tuple[list[dict[str, Any]], list[CorruptRow]]:
+        """As `jobs`, with the rows that cannot be read left out and named (newest first): one row changed
+        by hand hides no other job."""
+        conditions: list[Any] = []
+        scope = scope_of(self.actor)
+        if scope != ALL_PROJECTS:
+            conditions.append(col(Job.project).in_(sorted(scope)))
+        if statuses:
+            conditions.append(col(Job.status).in_(statuses))
+        if project:
+            conditions.append(Job.project == project)
+        if not include_system:
+            conditions.append(col(Job.system).is_(False))
+        problems: dict[int, CorruptRow] = {}
         with self.store.read() as s:
-            query = select(Job).order_by(col(Job.id).desc())
-            scope = scope_of(self.actor)
-            if scope != ALL_PROJECTS:
-                query = query.where(col(Job.project).in_(sorted(scope)))
-            if statuses:
-                query = query.where(col(Job.status).in_(statuses))
-            if project:
-                query = query.where(Job.project == project)
-            if not include_system:
-                query = query.where(col(Job.system).is_(False))
-            if limit:
-                query = query.limit(limit)
             now = self.store.now()
-            return [job_json(job, s, now) for job in s.exec(query)]
+            while True:
+                where = [*conditions, col(Job.id).not_in(sorted(problems))] if problems else conditions
+                query = select(Job).where(*where).order_by(col(Job.id).desc())
+                try:
+                    jobs = list(s.exec(query.limit(limit) if limit else query))
+                    break
+                except CorruptValue:
+                    # A date that is no date fails the whole read: the rows it would list, read as stored,
+                    # say which; the read is made again without them.
+                    ids = select(col(Job.id)).where(*where).order_by(col(Job.id).desc())
+                    found = bad_job_rows(s, s.execute(ids.limit(limit) if limit else ids).scalars())
+                    if not found.keys() - problems.keys():
+                        raise
+                    problems.update((job_id, bad.problem) for job_id, bad in found.items())
+            listed = []
+            for job in jobs:
+                try:
+                    listed.append(job_json(job, s, now))
+                except CorruptRow as problem:
+                    problems[job.id or 0] = problem
+        return listed, [problems[job_id] for job_id in sorted(problems, reverse=True)]
 
     def envelope_tree(self) -> TreeData:
         """The envelopes view: envelopes whose every project the actor may view, and loose jobs of them."""

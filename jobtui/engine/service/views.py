@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,6 +12,7 @@ from sqlalchemy import String, bindparam, func, or_, text
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Task, UTCDateTime
+from jobtui.engine.db.rows import job_natures, job_status
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.schedules import JobSchedule
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, status_label
@@ -37,16 +37,19 @@ def trap_view(job: Job, session: Session, now: pendulum.DateTime) -> dict[str, A
 
 
 def job_json(job: Job, session: Session, now: pendulum.DateTime, lang: str = "en") -> dict[str, Any]:
+    """Raises CorruptRow, naming the job and the field, for a row holding a value jobtui does not know."""
+    status = job_status(job)
+    natures = job_natures(job)
     return {
         "id": job.id,
         "name": job.name,
         "type": job.type,
         "project": job.project,
         "status": job.status,
-        "status_label": status_label(job.status, lang),
+        "status_label": status_label(status, lang),
         "step": job.step,
         "progress": job.progress,
-        "natures": json.loads(job.natures),
+        "natures": natures,
         "owner": job.owner,
         "envelope": job.envelope_id,
         "exec": job.exec,

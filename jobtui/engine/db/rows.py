@@ -1,0 +1,104 @@
+"""A job row's values read as what they stand for, or the row named as corrupt.
+
+SQLite keeps any text in any column: a row changed by hand (`UPDATE jobs SET status='BOGUS'`) holds values
+no code of jobtui wrote. Reading one is a problem of the database, named with the row and the field
+(`database: job 1: status "BOGUS" is not a job status`), never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import String, select, type_coerce
+from sqlmodel import Session
+
+from jobtui.engine.db.models import JOBS, Job, UTCDateTime
+from jobtui.engine.domain.states import Status
+from jobtui.engine.errors import CorruptRow
+
+JOB_TIME_COLUMNS = tuple(column.name for column in JOBS.columns if isinstance(column.type, UTCDateTime))
+
+
+def job_status(job: Job) -> Status:
+    try:
+        return Status(job.status)
+    except ValueError:
+        raise CorruptRow(f"job {job.id}", "status", job.status, "a job status") from None
+
+
+def check_job(job: Job) -> None:
+    """Raise CorruptRow for a loaded job holding a value jobtui does not know (its dates were read)."""
+    job_status(job)
+    job_natures(job)
+
+
+def job_natures(job: Job) -> list[str]:
+    return _natures(f"job {job.id}", job.natures)
+
+
+def _natures(row: str, stored: object) -> list[str]:
+    try:
+        natures = json.loads(stored)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        natures = None
+    if not isinstance(natures, list) or not all(isinstance(nature, str) for nature in natures):
+        raise CorruptRow(row, "natures", stored, "a JSON list of names")
+    return natures
+
+
+@dataclass(frozen=True)
+class BadJobRow:
+    """A job row that cannot be read, with what a permission check needs of it."""
+
+    id: int
+    name: str
+    project: str
+    status: str
+    problem: CorruptRow
+
+
+def bad_job_rows(session: Session, ids: Iterable[int]) -> dict[int, BadJobRow]:
+    """Of the jobs `ids`, those holding a value jobtui cannot read, by id: their columns read as stored
+    (no date parsed on the way), so a row that fails an ordinary read is found and named. The first bad
+    field of each row is named."""
+    wanted = sorted(set(ids))
+    table = JOBS
+    found: dict[int, BadJobRow] = {}
+    for start in range(0, len(wanted), 500):  # under any driver's limit of bound parameters
+        rows = session.execute(
+            select(
+                table.c.id,
+                table.c.name,
+                table.c.project,
+                table.c.status,
+                table.c.natures,
+                *(type_coerce(table.c[name], String()).label(name) for name in JOB_TIME_COLUMNS),
+            ).where(table.c.id.in_(wanted[start : start + 500]))
+        ).all()
+        for row in rows:
+            job_id, name, project, status, natures, *times = row
+            problem = _row_problem(job_id, status, natures, dict(zip(JOB_TIME_COLUMNS, times, strict=True)))
+            if problem is not None:
+                found[job_id] = BadJobRow(job_id, str(name), str(project), str(status), problem)
+    return found
+
+
+def _row_problem(job_id: int, status: object, natures: object, times: dict[str, object]) -> CorruptRow | None:
+    row = f"job {job_id}"
+    if status not in Status.__members__.values():
+        return CorruptRow(row, "status", status, "a job status")
+    try:
+        _natures(row, natures)
+    except CorruptRow as problem:
+        return problem
+    for name, value in times.items():
+        if value is None or isinstance(value, datetime):
+            continue
+        try:
+            datetime.fromisoformat(value)  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            return CorruptRow(row, name, value, "a date")
+    return None

@@ -1,0 +1,45 @@
+"""A job row changed outside jobtui (`UPDATE jobs SET status='BOGUS'`) does not take the dashboard down:
+the table still lists every job (an unknown status as its code with a "?"), and the row under the cursor
+is named, with its field, in a notice; its pane stays empty, so no action is offered on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import text
+
+from jobtui.engine.db.store import Store
+from jobtui.widgets.job_table import JobTable
+from tests.support.pilot import SIZE, app_for, monitor, painted, select_job, shown_job, until
+
+
+@pytest.mark.parametrize(
+    ("update", "named"),
+    [
+        ("status = 'BOGUS'", 'status "BOGUS" is not a job status'),
+        ("natures = 'xx'", 'natures "xx" is not a JSON list of names'),
+        ("scheduled_at = 'garbage'", 'scheduled_at "garbage" is not a date'),
+    ],
+)
+async def test_a_corrupt_row_is_listed_and_named_when_selected(
+    store: Store, submit: Callable[..., int], update: str, named: str
+) -> None:
+    bad = submit('name = "bad"\n[[run]]\nrun = "true"\n')
+    good = submit('name = "good"\n[[run]]\nrun = "true"\n')
+    with store.write() as s:
+        s.execute(text(f"UPDATE jobs SET {update} WHERE id = {bad}"))
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        await select_job(pilot, good)
+        table = monitor(pilot).query_one(JobTable)
+        assert table.total == 2
+        await pilot.press("down")
+        await until(pilot, lambda: table.selected_job_id() == bad, "the cursor on the corrupt job")
+        said = lambda: [n.message for n in app._notifications]  # noqa: E731
+        await until(pilot, lambda: any(f"job {bad}: {named}" in m for m in said()), "the notice")
+        assert shown_job(pilot) is None
+        assert monitor(pilot).allowed == {}
+        if "BOGUS" in update:
+            assert "BOGUS?" in painted(app.screen)[0]
+        assert app.is_running

@@ -1,16 +1,37 @@
 """`jobtui serve`: the same dashboard in a browser, through textual-serve. Each browser tab runs its own
-dashboard process, as the user who started the server: whoever reaches the port acts as that user, so it
-listens on the loopback interface unless told otherwise (`--public`)."""
+dashboard process, as the user who started the server, so the server lets in only who holds its secret:
+
+- the address it prints carries a token, which the page swaps for a cookie (HttpOnly, SameSite=Strict);
+  every page, download and WebSocket asks for one or the other (only the page's scripts, styles and fonts
+  do not), so another user of this machine reaching the port cannot drive the dashboard;
+- a WebSocket whose Origin is not the page's own is refused, so a web page open in the user's browser
+  cannot drive it either, and a request naming a host that is not loopback is refused (unless `--public`):
+  a name an attacker points at 127.0.0.1 (DNS rebinding) reaches nothing;
+- the database's URL reaches the dashboards in their environment, not on their command line, where `ps`
+  would show any local user its password.
+
+It listens on the loopback interface unless told otherwise (`--public`).
+"""
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
+import os
+import secrets
 import shlex
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+# What a page may load before it holds the cookie: the scripts, styles and fonts textual-serve ships.
+OPEN_PREFIX = "/static/"
+PAGE_FOLDER = Path(__file__).parent / "serve_page"
+Handler = Callable[[Any], Awaitable[Any]]
 
 
 def is_loopback(host: str) -> bool:
@@ -28,13 +49,113 @@ def is_loopback(host: str) -> bool:
     return bool(found) and all(ipaddress.ip_address(str(address)).is_loopback for address in found)
 
 
+def names_loopback(host_header: str) -> bool:
+    """Whether a request's Host names loopback by itself: a loopback address or name, never a name looked
+    up (one an attacker's DNS answers with 127.0.0.1 is how a page of theirs would reach this port)."""
+    host = urlsplit(f"//{host_header}").hostname or ""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def same_origin(origin: str, host_header: str) -> bool:
+    """Whether a browser's Origin is the page's own (scheme http or https, the host and port asked for)."""
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host_header.lower()
+
+
 def dashboard_command(dashboard_args: Sequence[str]) -> str:
     """The shell command textual-serve runs for each browser session: this interpreter, this jobtui."""
     return shlex.join([sys.executable, "-m", "jobtui", *dashboard_args])
 
 
-def serve(host: str, port: int, dashboard_args: Sequence[str], title: str = "jobtui") -> None:
-    """Serve until SIGINT or SIGTERM."""
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def make_server(command: str, host: str, port: int, token: str, public: bool, title: str = "jobtui") -> Any:
+    """The textual-serve server, guarded as the module says (built here so textual-serve is imported only
+    by `serve`)."""
+    import aiohttp_jinja2
+    import jinja2
+    from aiohttp import web
     from textual_serve.server import Server
 
-    Server(dashboard_command(dashboard_args), host=host, port=port, title=title).serve()
+    cookie = f"jobtui-serve-{port}"  # cookies ignore ports: one name a server on this host
+
+    def holds_secret(request: web.Request) -> bool:
+        given = request.cookies.get(cookie) or request.query.get("token") or ""
+        return hmac.compare_digest(given.encode(), token.encode())
+
+    def refused(reason: str) -> web.Response:
+        return web.Response(status=403, text=f"jobtui serve: {reason}\n")
+
+    class GuardedServer(Server):  # type: ignore[misc]
+        async def _make_app(self) -> web.Application:
+            app = web.Application(middlewares=[self.guard])
+            aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(PAGE_FOLDER))
+            app.add_routes(
+                [
+                    web.get("/", self.handle_index, name="index"),
+                    web.get("/ws", self.handle_websocket, name="websocket"),
+                    web.get("/download/{key}", self.handle_download, name="download"),
+                    web.static("/static", self.statics_path, show_index=False, name="static"),
+                ]
+            )
+            return app
+
+        @web.middleware
+        async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+            if not public and not names_loopback(request.host):
+                return refused(f"this server answers to loopback addresses only, not {request.host!r}")
+            if request.path.startswith(OPEN_PREFIX):
+                return await handler(request)  # type: ignore[no-any-return]
+            if not holds_secret(request):
+                return refused("open the address `jobtui serve` printed (the one with ?token=)")
+            origin = request.headers.get("Origin")
+            if request.path == "/ws" and origin is not None and not same_origin(origin, request.host):
+                return refused(f"a page from {origin} may not open this dashboard")
+            if request.path == "/" and "token" in request.query:
+                # The token leaves the address bar (and the browser's history) for a cookie.
+                found = web.HTTPFound("/")
+                found.set_cookie(cookie, token, httponly=True, samesite="Strict", path="/")
+                raise found
+            return await handler(request)  # type: ignore[no-any-return]
+
+        @aiohttp_jinja2.template("app_index.html")
+        async def handle_index(self, request: web.Request) -> dict[str, Any]:
+            # Addresses as the browser reached this server (through `ssh -L`, a proxy, or --public on
+            # 0.0.0.0), not as it listens.
+            secure = request.secure or request.headers.get("X-Forwarded-Proto") == "https"
+            font_size = request.query.get("fontsize", "16")
+            return {
+                "font_size": int(font_size) if font_size.isdigit() and 0 < int(font_size) < 100 else 16,
+                "app_websocket_url": f"{'wss' if secure else 'ws'}://{request.host}/ws",
+                "config": {"static": {"url": "/static/"}},
+                "application": {"name": self.title},
+            }
+
+        async def on_startup(self, app: web.Application) -> None:
+            """textual-serve's banner is left out: it prints the command, and `serve` says where to go."""
+
+    return GuardedServer(command, host=host, port=port, title=title)
+
+
+def serve(
+    host: str,
+    port: int,
+    dashboard_args: Sequence[str],
+    db_url: str,
+    public: bool,
+    announce: Callable[[str], None],
+) -> None:
+    """Serve until SIGINT or SIGTERM; `announce` is told the address to open, token and all."""
+    os.environ["JOBTUI_DB"] = db_url  # each tab's dashboard inherits it (see the module's docstring)
+    token = new_token()
+    shown_host = f"[{host}]" if ":" in host else host
+    server = make_server(dashboard_command(dashboard_args), host, port, token, public)
+    announce(f"http://{shown_host}:{port}/?token={token}")
+    server.serve()

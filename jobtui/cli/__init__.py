@@ -1219,7 +1219,6 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from jobtui.engine.db.driver import default_db_url
     from jobtui.engine.domain.permissions import login_name
     from jobtui.serve import is_loopback, serve
 
@@ -1231,12 +1230,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 "give --public to serve it anyway"
             )
         _say(
-            f"serve: WARNING: listening on {args.host}:{args.port}; anyone who reaches this port uses the "
-            f"dashboard as {user}, with every right {user} has",
+            f"serve: WARNING: listening on {args.host}:{args.port} unencrypted; anyone who reaches this port "
+            f"and learns the address below (its token) uses the dashboard as {user}, with every right {user} "
+            "has: serve it behind an HTTPS proxy, or reach it through `ssh -L`",
             err=True,
         )
-    # Each browser session runs `jobtui` with the database and identity options this one was given.
-    dashboard = ["--db", getattr(args, "db", None) or default_db_url()]
+    # Each browser session runs `jobtui` with the database and identity options this one was given (the
+    # database in its environment: see jobtui.serve).
+    dashboard: list[str] = []
     for option in ("policy", "as_user"):
         value = getattr(args, option, None)
         if value:
@@ -1246,8 +1247,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             dashboard.append(f"--{flag.replace('_', '-')}")
     if getattr(args, "lang", None):
         dashboard += ["--lang", args.lang]
-    _say(f"serve: the dashboard on http://{args.host}:{args.port} (Ctrl+C stops)", err=True)
-    serve(args.host, args.port, dashboard)
+
+    def announce(address: str) -> None:
+        _say(f"serve: the dashboard on {address} (Ctrl+C stops)", err=True)
+
+    serve(args.host, args.port, dashboard, _db_url(args), args.public, announce)
     return EXIT_OK
 
 

@@ -3,6 +3,8 @@ the refusal to listen beyond loopback without `--public`."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import re
 import shutil
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from jobtui.engine.db.store import Store
@@ -47,19 +50,70 @@ def accepts(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def until(page: Any, predicate: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
+def until(
+    page: Any, predicate: Callable[[], bool], what: str, shown: Callable[[], bytes], timeout_s: float = 30.0
+) -> None:
     """Wait inside the browser's event loop: Playwright hands over the page's events (the frames) only
     while one of its calls waits."""
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}; the screen's last text: {shown()[-3000:]!r}")
         page.wait_for_timeout(50)
 
 
+class Served:
+    """A running `jobtui serve`: its port, and the address it printed (token and all)."""
+
+    def __init__(self, server: subprocess.Popen[str], port: int) -> None:
+        self.server = server
+        self.port = port
+        assert server.stderr is not None
+        self.lines: list[str] = []
+        while not any("the dashboard on" in line for line in self.lines):
+            line = server.stderr.readline()
+            assert line, "".join(self.lines)  # it exited before saying where
+            self.lines.append(line)
+        self.address = re.findall(r"on (http://\S+)", self.lines[-1])[0]
+        self.token = self.address.split("token=")[1]
+
+    def stop(self) -> None:
+        os.killpg(self.server.pid, signal.SIGTERM)
+        try:
+            self.server.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.server.pid, signal.SIGKILL)
+            self.server.wait()
+
+
+@contextlib.contextmanager
+def serving(tmp_path: Path, db: str, *options: str) -> Iterator[Served]:
+    port = free_port()
+    server = subprocess.Popen(
+        [*SERVE, db, "--port", str(port), *options],
+        env=serve_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the dashboards it starts go with it
+    )
+    served = None
+    try:
+        served = Served(server, port)
+        wait_for(lambda: accepts(port) or server.poll() is not None, what="the server to listen")
+        assert server.poll() is None, "".join(served.lines)
+        yield served
+    finally:
+        if served is not None:
+            served.stop()
+        else:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[int, str]]:
-    """A `jobtui serve` on a free loopback port, over a database with one job; (port, its name)."""
+def served(tmp_path: Path) -> Iterator[tuple[Served, str]]:
+    """A `jobtui serve` on a free loopback port, over a database with one job; (it, the job's name)."""
     db = f"sqlite:///{tmp_path / 'jobs.db'}"
     name = "served-in-a-browser"
     actions = Actions(Store(db), Actor("tester"))
@@ -68,51 +122,37 @@ def served(tmp_path: Path) -> Iterator[tuple[int, str]]:
         text = f'name = "{other}"\nproject = "{project}"\n[[run]]\nrun = "true"\n'
         actions.submit(definition(text), at="+3h")
     actions.submit(definition(f'name = "{name}"\n[[run]]\nrun = "true"\n'), at="+2h")
-    port = free_port()
-    server = subprocess.Popen(
-        [*SERVE, db, "--port", str(port)],
-        env=serve_env(tmp_path),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # the dashboards it starts go with it
-    )
-    try:
-        wait_for(lambda: accepts(port) or server.poll() is not None, what="the server to listen")
-        assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-        yield port, name
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+    with serving(tmp_path, db) as server:
+        yield server, name
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (.ci/run installs Debian's package)")
 def test_the_dashboard_in_a_browser_shows_the_job_table_and_answers_a_key(
-    served: tuple[int, str], tmp_path: Path
+    served: tuple[Served, str], tmp_path: Path
 ) -> None:
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
-    port, name = served
+    server, name = served
     received: list[bytes] = []
 
     def on_frame(payload: str | bytes) -> None:
         received.append(payload if isinstance(payload, bytes) else payload.encode())
 
-    def screen_says(text: str, since: int = 0) -> bool:
+    def screen(since: int = 0) -> bytes:
         # The terminal's output as the server streams it to the page, its escape sequences taken out: the
         # text the canvas paints.
-        return text.encode() in ESCAPES.sub(b"", b"".join(received[since:]))
+        return ESCAPES.sub(b"", b"".join(received[since:]))
+
+    def screen_says(text: str, since: int = 0) -> bool:
+        return text.encode() in screen(since)
 
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 800})
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
-            page.goto(f"http://127.0.0.1:{port}")
-            until(page, lambda: screen_says(name) and screen_says("QUEUE RUNNING"), "the job table")
-            until(page, lambda: screen_says("Owner:"), "the detail pane")  # for the picture
+            page.goto(server.address)
+            until(page, lambda: screen_says(name) and screen_says("QUEUE RUNNING"), "the job table", screen)
+            until(page, lambda: screen_says("Owner:"), "the detail pane", screen)  # for the picture
             page.wait_for_timeout(500)  # let the canvas paint what arrived (for the picture only)
             shot = DOCS_SCREENSHOT if os.environ.get("JOBTUI_DOCS_SCREENSHOT") else tmp_path / "browser.png"
             page.screenshot(path=str(shot))
@@ -120,7 +160,7 @@ def test_the_dashboard_in_a_browser_shows_the_job_table_and_answers_a_key(
             before = len(received)
             page.click("#terminal")  # the keys go to the terminal once it has the focus
             page.keyboard.press("2")
-            until(page, lambda: screen_says("(no envelope)", before), "the envelopes view")
+            until(page, lambda: screen_says("(no envelope)", before), "the envelopes view", screen)
         finally:
             browser.close()
 
@@ -150,7 +190,76 @@ def test_a_host_beyond_loopback_is_refused_without_public_and_warned_with_it(tmp
     try:
         assert server.stderr is not None
         warning = server.stderr.readline()
-        assert "WARNING" in warning and "anyone who reaches this port uses the dashboard as" in warning
+        assert "WARNING" in warning and "uses the dashboard as" in warning and "unencrypted" in warning
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(10)
+
+
+def ask(served: Served, path: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+    """One GET to the server, as given (no cookie, no redirect followed)."""
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    connection.request("GET", path, headers=headers or {})
+    response = connection.getresponse()
+    response.read() if response.status != 101 else None
+    return response
+
+
+WEBSOCKET = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
+
+
+def test_the_server_lets_in_only_who_holds_the_printed_address(tmp_path: Path) -> None:
+    with serving(tmp_path, f"sqlite:///{tmp_path / 'jobs.db'}") as served:
+        # Another user of this machine reaching the port: nothing but the page's own scripts.
+        for path in ("/", "/?token=guess", "/ws", f"/ws?token={served.token[:-1]}", "/download/x"):
+            refused = ask(served, path, WEBSOCKET if path.startswith("/ws") else None)
+            assert refused.status == 403, path
+        assert ask(served, "/static/js/textual.js").status == 200
+        assert ask(served, "/static/").status in (403, 404)  # no listing
+        # The printed address swaps its token for a cookie only the server's page reads.
+        entry = ask(served, f"/?token={served.token}")
+        assert entry.status == 302 and entry.getheader("Location") == "/"
+        cookie = entry.getheader("Set-Cookie") or ""
+        assert served.token in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        session = {"Cookie": cookie.split(";")[0]}
+        page = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+        # As the browser reached it through `ssh -L 9000:localhost:PORT`: the page points there.
+        page.request("GET", "/", headers={**session, "Host": "localhost:9000"})
+        body = page.getresponse().read().decode()
+        assert 'data-session-websocket-url="ws://localhost:9000/ws"' in body
+        assert "<title>jobtui</title>" in body and "googleapis" not in body
+        # A web page of another site open in the user's browser (its cookie goes with it where the
+        # browser allows): its WebSocket is refused.
+        foreign = ask(served, "/ws", {**WEBSOCKET, **session, "Origin": "http://evil.example"})
+        assert foreign.status == 403
+        # A name an attacker's DNS points at 127.0.0.1: refused even with the token.
+        rebound = ask(served, f"/?token={served.token}", {"Host": f"evil.example:{served.port}"})
+        assert rebound.status == 403
+
+
+def test_the_database_password_reaches_no_command_line(tmp_path: Path) -> None:
+    secret = "hunter2-not-in-ps"
+    db = f"postgresql://jobtui:{secret}@127.0.0.1:9/nowhere"
+    with serving(tmp_path, db) as served:
+        assert secret not in "".join(served.lines)
+        own = {"Cookie": f"jobtui-serve-{served.port}={served.token}"}
+        connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+        connection.request(
+            "GET",
+            "/ws?width=80&height=24",
+            headers={**WEBSOCKET, "Sec-WebSocket-Key": "a2V5a2V5a2V5a2V5a2V5a2==", **own},
+        )
+        assert connection.getresponse().status == 101
+        server = psutil.Process(served.server.pid)
+
+        def command_lines() -> list[str]:
+            # (A child forked but not yet exec'd shows the server's command line, as its user typed it.)
+            lines = []
+            for process in server.children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    lines.append(" ".join(process.cmdline()))
+            return [line for line in lines if line != " ".join(server.cmdline())]
+
+        wait_for(lambda: any(" -m jobtui" in line for line in command_lines()), what="the tab's dashboard")
+        assert not [line for line in command_lines() if secret in line]
+        connection.close()

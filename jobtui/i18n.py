@@ -333,7 +333,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "app.quit.message": (
             "The embedded engine holds {jobs}. Their ops keep running and the next engine re-adopts them."
         ),
-        "app.engine_none": "engine: none (read-only)",
+        # Read-only says so on its own right after it: said twice, the header cut the attention count.
+        "app.engine_none": "engine: none",
         "app.engine_embedded_and_daemon": "engine: embedded + daemon on {host}",
         "app.engine_embedded_stale": "engine: embedded (daemon on {host} stale)",
         "app.engine_none_stale": "engine: none (daemon on {host} stale)",
@@ -622,7 +623,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "col.comment": "Comentario",
         "bar.queue_paused": "COLA EN PAUSA",
         "bar.queue_running": "COLA EN MARCHA",
-        "bar.attention": "{count} requieren atención",
+        # Short enough to stay whole at 80 columns beside the read-only mark.
+        "bar.attention": "{count} por atender",
         "bar.shown": "mostrados:",
         "bar.none_shown": "ninguno",
         "bar.unserved": "{count} por empezar, sin motor",
@@ -674,7 +676,7 @@ MESSAGES: dict[str, dict[str, str]] = {
             "El motor integrado tiene {jobs}. Sus operaciones siguen ejecutándose "
             "y el siguiente motor las retoma."
         ),
-        "app.engine_none": "motor: ninguno (solo lectura)",
+        "app.engine_none": "motor: ninguno",
         "app.engine_embedded_and_daemon": "motor: integrado + demonio en {host}",
         "app.engine_embedded_stale": "motor: integrado (demonio en {host} sin latido)",
         "app.engine_none_stale": "motor: ninguno (demonio en {host} sin latido)",

@@ -21,9 +21,9 @@ from textual.widgets._toggle_button import ToggleButton
 import jobtui
 from jobtui import i18n
 from jobtui.engine.domain.clock import FakeClock
-from jobtui.engine.domain.envelopes import LABELS, EnvelopeStatus
+from jobtui.engine.domain.envelopes import EnvelopeStatus
 from jobtui.engine.service.snapshot import JobSnapshot
-from jobtui.i18n import status_text, t
+from jobtui.i18n import envelope_status_text, status_text, t
 from jobtui.screens.dialogs import (
     ConfirmDialog,
     DialogScreen,
@@ -37,6 +37,7 @@ from jobtui.screens.dialogs import (
     TextScreen,
     TrapDialog,
 )
+from jobtui.widgets.status_style import ENVELOPE_SYMBOLS, SYMBOLS
 from tests.support.pilot import painted
 
 START = pendulum.datetime(2026, 11, 23, 10, 0, tz="UTC")
@@ -776,12 +777,18 @@ async def test_notifications_close_with(key: str) -> None:
 # -- i18n -------------------------------------------------------------------------------------------------
 
 
-def test_envelope_status_texts_match_the_engine_labels_and_exist_in_spanish() -> None:
-    from jobtui.i18n import envelope_status_text
+def test_an_envelope_with_errors_and_jobs_still_going_is_not_drawn_as_a_trapped_job() -> None:
+    """⚠ is Trapped's (a job waiting for a person): operators took such an envelope for a trapped job. The
+    statuses without a job status of the same meaning have symbols no job status uses."""
+    for status in (EnvelopeStatus.ERRORS_ACTIVE, EnvelopeStatus.CORRUPT):
+        assert ENVELOPE_SYMBOLS[status] not in SYMBOLS.values(), status
 
+
+def test_every_envelope_status_has_a_symbol_and_texts_in_both_languages() -> None:
     for status in EnvelopeStatus:
-        assert envelope_status_text(status) == LABELS[status][1]
-        assert "envelope.status." + status.value in i18n.MESSAGES["es"]
+        assert ENVELOPE_SYMBOLS[status]
+        for lang in ("en", "es"):
+            assert "envelope.status." + status.value in i18n.MESSAGES[lang]
     assert envelope_status_text("SUCCESS_ACTIVE", "es") == "Correcto, activo"
 
 

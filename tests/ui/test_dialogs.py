@@ -22,8 +22,9 @@ import jobtui
 from jobtui import i18n
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.envelopes import EnvelopeStatus
+from jobtui.engine.domain.states import OpStatus, Status, TaskStatus, status_label
 from jobtui.engine.service.snapshot import JobSnapshot
-from jobtui.i18n import envelope_status_text, status_text, t
+from jobtui.i18n import envelope_status_text, op_status_text, status_text, t, task_status_text
 from jobtui.screens.dialogs import (
     ConfirmDialog,
     DialogScreen,
@@ -790,6 +791,17 @@ def test_every_envelope_status_has_a_symbol_and_texts_in_both_languages() -> Non
         for lang in ("en", "es"):
             assert "envelope.status." + status.value in i18n.MESSAGES[lang]
     assert envelope_status_text("SUCCESS_ACTIVE", "es") == "Correcto, activo"
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_task_and_step_statuses_read_as_words_as_the_job_statuses_do(lang: str) -> None:
+    """English showed tasks as codes ("CANCELLED", beside the job's "Canceled") and steps in lower case."""
+    for code in [*TaskStatus, *OpStatus]:
+        text = task_status_text(code, lang) if code in TaskStatus else op_status_text(code, lang)
+        assert text[0].isupper() and not text.isupper(), (code, text)
+    assert envelope_status_text("CANCELLED", lang) == status_label(Status.CANCELED, lang)
+    if lang == "en":  # Spanish says it of a task (feminine) as of a job: "Cancelada", "Cancelado"
+        assert task_status_text(TaskStatus.CANCELLED, lang) == status_label(Status.CANCELED, lang)
 
 
 def test_unknown_key_fails_loudly() -> None:

@@ -105,7 +105,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "trap.explain": "Retry: run the op again\nSkip: mark it skipped and go on\n"
         "Abort: fail the op (rollback, then POST)",
         "trap.hint": "Enter ends the comment, then r / s / a · Esc = cancel",
-        # HelpScreen and TextScreen.
+        # HelpScreen, and the audit trail's empty text and hint.
         "help.title": "Keys",
         "help.empty": "No keys.",
         "help.legend": "Status symbols",

@@ -15,7 +15,7 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Input, Log, Static
+from textual.widgets import Button, Checkbox, Input, Static
 from textual.widgets._toggle_button import ToggleButton
 
 import jobtui
@@ -35,7 +35,6 @@ from jobtui.screens.dialogs import (
     RerunDialog,
     RescheduleDialog,
     StatusPicker,
-    TextScreen,
     TrapDialog,
 )
 from jobtui.widgets.status_style import ENVELOPE_SYMBOLS, SYMBOLS
@@ -121,7 +120,7 @@ def test_every_dialog_finds_the_stylesheet_wherever_its_class_is_defined() -> No
 
     stylesheet = Path(jobtui.__file__).parent / "styles" / "dialogs.tcss"
     assert stylesheet.is_file()
-    for screen in (Elsewhere(), ConfirmDialog("title", None, "message"), TextScreen("title", [])):
+    for screen in (Elsewhere(), ConfirmDialog("title", None, "message"), HelpScreen([])):
         assert [path.resolve() for path in screen.css_path] == [stylesheet.resolve()]
 
 
@@ -645,7 +644,7 @@ async def test_trap_in_spanish() -> None:
             assert label in text
 
 
-# -- HelpScreen and TextScreen ----------------------------------------------------------------------------
+# -- HelpScreen ----------------------------------------------------------------------------
 
 KEYS = [("c", "Cancel job"), ("R", "Rerun from a step"), ("t", "Resolve trap"), ("?", "This help")]
 
@@ -659,26 +658,6 @@ async def test_help_closes_with(key: str) -> None:
         await pilot.pause()
         assert app.results == [None]
         assert app.screen is not app.dialog
-
-
-@sync
-async def test_text_screen_shows_every_line_and_escape_closes() -> None:
-    lines = [f"line {n}" for n in range(200)]
-    app = HostApp(TextScreen("Log #42 deploy-web", lines))
-    async with app.run_test() as pilot:
-        await pilot.pause()
-        assert app.screen.query_one(Log).lines == lines
-        await pilot.press("escape")
-        await pilot.pause()
-        assert app.results == [None]
-
-
-@sync
-async def test_text_screen_says_when_there_is_nothing() -> None:
-    app = HostApp(TextScreen("Audit #42", [], lang="es"))
-    async with app.run_test() as pilot:
-        await pilot.pause()
-        assert app.screen.query_one(Log).lines == ["(vacío)"]
 
 
 # -- NotificationsScreen ----------------------------------------------------------------------------------
@@ -886,9 +865,3 @@ def test_snapshot_envelope_reason(snap_compare: Any) -> None:
 
 def test_snapshot_notifications(snap_compare: Any) -> None:
     assert snap_compare(HostApp(notifications()), terminal_size=SIZE, run_before=steady)
-
-
-def test_snapshot_text(snap_compare: Any) -> None:
-    lines = [f"2026-11-23 10:00:{n:02d} op build: step {n}" for n in range(40)]
-    app = HostApp(TextScreen("Log #42 deploy-web", lines))
-    assert snap_compare(app, terminal_size=SIZE, run_before=steady)

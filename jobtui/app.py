@@ -16,6 +16,8 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.message import Message
 from textual.notifications import Notify, SeverityLevel
 from textual.screen import Screen
@@ -98,6 +100,21 @@ TOASTS_ON_A_SMALL_SCREEN = 2
 SMALL_SCREEN_ROWS = 30
 
 
+# Home, then erase the whole screen.
+CLEAR_SCREEN = "\x1b[H\x1b[2J"
+
+
+class BlankingTerminalDriver(LinuxDriver):
+    """Textual's terminal driver, which blanks the alternate screen before leaving it (for the pager, `o`,
+    or on quitting). tmux (3.3) reflows what the alternate screen still shows to the width it had when it
+    was entered, and keeps the overflow: after a resize the dashboard's top rows were left in the shell's
+    scrollback, or on its screen above the prompt."""
+
+    def stop_application_mode(self) -> None:
+        self.write(CLEAR_SCREEN)
+        super().stop_application_mode()
+
+
 class JobtuiApp(App[int]):
     CSS_PATH = "styles/app.tcss"
     TITLE = "jobtui"
@@ -150,6 +167,11 @@ class JobtuiApp(App[int]):
         self._watch_stop = threading.Event()
         self.crash: BaseException | None = None  # the first unhandled error: run_app logs it
         self._asking_quit = False
+
+    def get_driver_class(self) -> type[Driver]:
+        driver = super().get_driver_class()
+        # Only the terminal's own driver: a browser's ($TEXTUAL_DRIVER, textual-serve) has no screen to blank.
+        return BlankingTerminalDriver if driver is LinuxDriver else driver
 
     @property
     def store(self) -> Store:

@@ -37,7 +37,7 @@ from jobtui.engine.service.commands import (
     refusal_by_permission,
     refusal_for,
 )
-from jobtui.i18n import refusal_text, t
+from jobtui.i18n import envelope_status_text, refusal_text, t
 from jobtui.screens.alerts import Alerter
 from jobtui.screens.bindings import command_bindings, footer_order
 from jobtui.screens.monitor_actions import MonitorActions
@@ -897,7 +897,7 @@ class MonitorScreen(MonitorActions):
 
     def action_help(self) -> None:
         from jobtui.screens.dialogs import HelpScreen
-        from jobtui.widgets.status_style import SYMBOLS
+        from jobtui.widgets.status_style import ENVELOPE_SYMBOLS, SYMBOLS
 
         in_force = self.keys_in_force()
         rows = [
@@ -909,7 +909,10 @@ class MonitorScreen(MonitorActions):
             (fixed.keys, fixed.description.get(self.lang) or fixed.description["en"]) for fixed in FIXED_KEYS
         ]
         legend = [(SYMBOLS[status], status_label(status, self.lang)) for status in Status]
-        self.app.push_screen(HelpScreen(rows, lang=self.lang, legend=legend))
+        envelope_legend = [
+            (symbol, envelope_status_text(status, self.lang)) for status, symbol in ENVELOPE_SYMBOLS.items()
+        ]
+        self.app.push_screen(HelpScreen(rows, lang=self.lang, legend=legend, envelope_legend=envelope_legend))
 
     def keys_in_force(self) -> dict[str, str]:
         """Command id → the keys that run it now, as typed ("?", "A"): after keys.toml, and without the

@@ -18,11 +18,11 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from jobtui.engine.domain.envelopes import LABELS, EnvelopeStatus
+from jobtui.engine.domain.envelopes import EnvelopeStatus
 from jobtui.engine.domain.text import visible
 from jobtui.engine.service.envelope_tree import EnvelopeLine, JobLine, JobStats, TreeData
 from jobtui.i18n import count_text, envelope_status_text, t
-from jobtui.widgets.status_style import status_text
+from jobtui.widgets.status_style import ENVELOPE_SYMBOLS, status_text
 
 # The component class (styled in monitor.tcss) that colours each derived status.
 STATUS_CLASSES: dict[EnvelopeStatus, str] = {
@@ -101,7 +101,7 @@ class EnvelopeTree(Tree[NodeData]):
         return self.get_component_rich_style(component, partial=True)
 
     def _envelope_spec(self, envelope: EnvelopeLine, stats: dict[int, JobStats]) -> _Spec:
-        icon, _label = LABELS[envelope.status]
+        icon = ENVELOPE_SYMBOLS[envelope.status]
         status_style = self._style(STATUS_CLASSES[envelope.status])
         title = Text()
         title.append(f"{icon} ", style=status_style)

@@ -61,22 +61,6 @@ class KeyBar(Widget, can_focus=False):
         description_style = item + self.get_component_rich_style("keybar--description")
         dim = Style(dim=True)
         active = self.screen.active_bindings
-        seen: set[str] = set()
-        keys = Text(no_wrap=True, overflow="crop")
-        spots: list[_Spot] = []
-        shown = sorted(
-            active.values(), key=lambda item: self._rank.get(item.binding.id or "", len(self._rank))
-        )
-        for _node, binding, enabled, _tooltip in shown:
-            if not binding.show or binding.action in seen:
-                continue
-            seen.add(binding.action)
-            start = keys.cell_len
-            extra = Style() if enabled else dim
-            keys.append(f" {self.app.get_key_display(binding)} ", key_style + extra)
-            if binding.description:
-                keys.append(f"{binding.description} ", description_style + extra)
-            spots.append(_Spot(start, keys.cell_len, binding.key, enabled))
         palette = Text(no_wrap=True, overflow="crop")
         palette_binding = (
             active.get(self.app.COMMAND_PALETTE_BINDING) if self.app.ENABLE_COMMAND_PALETTE else None
@@ -90,8 +74,28 @@ class KeyBar(Widget, can_focus=False):
             palette.append(f" {t('keybar.palette', self.app_lang)}", description_style + extra)
             palette.append(" ", item)
         room = max(0, width - palette.cell_len)
-        keys.truncate(room, pad=True)
-        self._spots = [spot for spot in spots if spot.start < room]
+        seen: set[str] = set()
+        keys = Text(no_wrap=True, overflow="crop")
+        spots: list[_Spot] = []
+        shown = sorted(
+            active.values(), key=lambda item: self._rank.get(item.binding.id or "", len(self._rank))
+        )
+        for _node, binding, enabled, _tooltip in shown:
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            extra = Style() if enabled else dim
+            key = Text()
+            key.append(f" {self.app.get_key_display(binding)} ", key_style + extra)
+            if binding.description:
+                key.append(f"{binding.description} ", description_style + extra)
+            # A key with half its word reads as another word ("! At"): the bar ends at the last whole one.
+            if keys.cell_len + key.cell_len > room:
+                break
+            spots.append(_Spot(keys.cell_len, keys.cell_len + key.cell_len, binding.key, enabled))
+            keys.append_text(key)
+        keys.pad_right(room - keys.cell_len)
+        self._spots = spots
         if palette_binding is not None:
             self._spots.append(_Spot(room, width, palette_binding.binding.key, palette_binding.enabled))
         keys.append_text(palette)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from rich.style import Style
 from rich.text import Text
 
+from jobtui.engine.domain.envelopes import EnvelopeStatus
 from jobtui.engine.domain.states import Status, status_label
 
 SYMBOLS: dict[str, str] = {
@@ -29,6 +30,18 @@ SYMBOLS: dict[str, str] = {
     Status.TRAP_PAUSED: "‖",
     Status.PAUSED: "∥",
     Status.REPLACED: "⇄",
+}
+# An envelope's derived status: a job status's symbol where the two mean alike (a success, one that still
+# runs, errors, canceled, rolled back); none of a job status's where they differ (⚠ is Trapped, which waits
+# for a person: an envelope with errors and jobs still going does not).
+ENVELOPE_SYMBOLS: dict[EnvelopeStatus, str] = {
+    EnvelopeStatus.SUCCESS: "✔",
+    EnvelopeStatus.SUCCESS_ACTIVE: "▶",
+    EnvelopeStatus.ERRORS: "✘",
+    EnvelopeStatus.ERRORS_ACTIVE: "⚑",
+    EnvelopeStatus.CORRUPT: "☒",
+    EnvelopeStatus.CANCELLED: "■",
+    EnvelopeStatus.ROLLEDBACK: "↶",
 }
 # Text that moves (a job at work) or went wrong reads bold.
 BOLD = frozenset({Status.RUNNING, Status.ROLLBACK})

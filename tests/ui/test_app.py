@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.drivers._writer_thread import WriterThread
+from textual.drivers.linux_driver import LinuxDriver
 
 from jobtui.app import JobtuiApp
 from jobtui.engine.db.store import Store
@@ -95,6 +98,30 @@ async def test_quitting_with_nothing_running_does_not_ask(store: Store) -> None:
         await pilot.pause(0.2)
         await pilot.press("q")
         await until(pilot, lambda: not app.is_running, "the app to exit")
+
+
+async def test_the_dashboard_leaves_nothing_on_the_alternate_screen_for_the_pager_or_the_shell(
+    store: Store,
+) -> None:
+    """tmux keeps what the alternate screen still shows when it is left at another width than it was
+    entered at: after a resize, `o` (the pager) and quitting left the dashboard's top rows in the shell's
+    scrollback. The dashboard blanks the screen, after its last frame, before leaving it."""
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+    driver = app.driver_class(app)  # the terminal's driver, as `jobtui` runs it
+    assert isinstance(driver, LinuxDriver)
+    read_end, write_end = os.pipe()
+    screen = os.fdopen(write_end, "w", encoding="utf-8")
+    driver._writer_thread = WriterThread(screen)
+    driver._writer_thread.start()
+    driver.write("\x1b[1;1H QUEUE RUNNING  ! 3 need attention")
+    driver.suspend_application_mode()  # App.suspend's first step (for the pager); quitting stops it alike
+    screen.close()
+    with os.fdopen(read_end, "rb") as terminal:
+        output = terminal.read().decode()
+    last_frame = output.rfind("need attention")
+    left_alternate_screen = output.find("\x1b[?1049l")
+    assert 0 < last_frame < left_alternate_screen
+    assert "\x1b[2J" in output[last_frame:left_alternate_screen], repr(output)
 
 
 # -- the view it opens on ------------------------------------------------------------------------------------

@@ -308,6 +308,26 @@ async def test_clearing_the_queue_says_how_many_jobs_it_canceled(store: Store, s
         )
 
 
+@pytest.mark.parametrize("readonly", [False, True])
+@pytest.mark.parametrize("lang", ["en", "es"])
+async def test_the_footer_shows_whole_keys_only_however_wide_the_terminal(
+    store: Store, lang: str, readonly: bool
+) -> None:
+    """At 120 columns read-only the footer ended in "! At": a key's word is whole or the key is left off."""
+    words = {command.label[lang] for command in COMMANDS} | {"Quit"}
+    for width in (80, 100, 120, 140, 160):
+        async with app_for(store, lang=lang, readonly=readonly).run_test(size=(width, 24)) as pilot:
+            await pilot.pause(0.2)
+            bar = monitor(pilot).query_one(KeyBar)
+            text = bar.render().plain
+            assert len(text) == width, (width, text)
+            keys = [text[spot.start : spot.end].strip() for spot in bar._spots[:-1]]  # the palette last
+            assert keys, (width, text)
+            for key in keys:
+                assert key.split(" ", 1)[1] in words, (width, key, text)
+            assert text[bar._spots[-2].end : bar._spots[-1].start].strip() == "", (width, text)
+
+
 def test_every_footer_command_has_a_place_in_the_footer_order() -> None:
     from jobtui.screens.bindings import footer_order
 

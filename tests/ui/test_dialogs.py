@@ -15,15 +15,16 @@ from textual import events
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Input, Log, Static
+from textual.widgets import Button, Checkbox, Input, Static
 from textual.widgets._toggle_button import ToggleButton
 
 import jobtui
 from jobtui import i18n
 from jobtui.engine.domain.clock import FakeClock
-from jobtui.engine.domain.envelopes import LABELS, EnvelopeStatus
+from jobtui.engine.domain.envelopes import EnvelopeStatus
+from jobtui.engine.domain.states import OpStatus, Status, TaskStatus, status_label
 from jobtui.engine.service.snapshot import JobSnapshot
-from jobtui.i18n import status_text, t
+from jobtui.i18n import envelope_status_text, op_status_text, status_text, t, task_status_text
 from jobtui.screens.dialogs import (
     ConfirmDialog,
     DialogScreen,
@@ -34,9 +35,9 @@ from jobtui.screens.dialogs import (
     RerunDialog,
     RescheduleDialog,
     StatusPicker,
-    TextScreen,
     TrapDialog,
 )
+from jobtui.widgets.status_style import ENVELOPE_SYMBOLS, SYMBOLS
 from tests.support.pilot import painted
 
 START = pendulum.datetime(2026, 11, 23, 10, 0, tz="UTC")
@@ -119,7 +120,7 @@ def test_every_dialog_finds_the_stylesheet_wherever_its_class_is_defined() -> No
 
     stylesheet = Path(jobtui.__file__).parent / "styles" / "dialogs.tcss"
     assert stylesheet.is_file()
-    for screen in (Elsewhere(), ConfirmDialog("title", None, "message"), TextScreen("title", [])):
+    for screen in (Elsewhere(), ConfirmDialog("title", None, "message"), HelpScreen([])):
         assert [path.resolve() for path in screen.css_path] == [stylesheet.resolve()]
 
 
@@ -643,7 +644,7 @@ async def test_trap_in_spanish() -> None:
             assert label in text
 
 
-# -- HelpScreen and TextScreen ----------------------------------------------------------------------------
+# -- HelpScreen ----------------------------------------------------------------------------
 
 KEYS = [("c", "Cancel job"), ("R", "Rerun from a step"), ("t", "Resolve trap"), ("?", "This help")]
 
@@ -657,26 +658,6 @@ async def test_help_closes_with(key: str) -> None:
         await pilot.pause()
         assert app.results == [None]
         assert app.screen is not app.dialog
-
-
-@sync
-async def test_text_screen_shows_every_line_and_escape_closes() -> None:
-    lines = [f"line {n}" for n in range(200)]
-    app = HostApp(TextScreen("Log #42 deploy-web", lines))
-    async with app.run_test() as pilot:
-        await pilot.pause()
-        assert app.screen.query_one(Log).lines == lines
-        await pilot.press("escape")
-        await pilot.pause()
-        assert app.results == [None]
-
-
-@sync
-async def test_text_screen_says_when_there_is_nothing() -> None:
-    app = HostApp(TextScreen("Audit #42", [], lang="es"))
-    async with app.run_test() as pilot:
-        await pilot.pause()
-        assert app.screen.query_one(Log).lines == ["(vacío)"]
 
 
 # -- NotificationsScreen ----------------------------------------------------------------------------------
@@ -776,13 +757,30 @@ async def test_notifications_close_with(key: str) -> None:
 # -- i18n -------------------------------------------------------------------------------------------------
 
 
-def test_envelope_status_texts_match_the_engine_labels_and_exist_in_spanish() -> None:
-    from jobtui.i18n import envelope_status_text
+def test_an_envelope_with_errors_and_jobs_still_going_is_not_drawn_as_a_trapped_job() -> None:
+    """⚠ is Trapped's (a job waiting for a person): operators took such an envelope for a trapped job. The
+    statuses without a job status of the same meaning have symbols no job status uses."""
+    for status in (EnvelopeStatus.ERRORS_ACTIVE, EnvelopeStatus.CORRUPT):
+        assert ENVELOPE_SYMBOLS[status] not in SYMBOLS.values(), status
 
+
+def test_every_envelope_status_has_a_symbol_and_texts_in_both_languages() -> None:
     for status in EnvelopeStatus:
-        assert envelope_status_text(status) == LABELS[status][1]
-        assert "envelope.status." + status.value in i18n.MESSAGES["es"]
+        assert ENVELOPE_SYMBOLS[status]
+        for lang in ("en", "es"):
+            assert "envelope.status." + status.value in i18n.MESSAGES[lang]
     assert envelope_status_text("SUCCESS_ACTIVE", "es") == "Correcto, activo"
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_task_and_step_statuses_read_as_words_as_the_job_statuses_do(lang: str) -> None:
+    """English showed tasks as codes ("CANCELLED", beside the job's "Canceled") and steps in lower case."""
+    for code in [*TaskStatus, *OpStatus]:
+        text = task_status_text(code, lang) if code in TaskStatus else op_status_text(code, lang)
+        assert text[0].isupper() and not text.isupper(), (code, text)
+    assert envelope_status_text("CANCELLED", lang) == status_label(Status.CANCELED, lang)
+    if lang == "en":  # Spanish says it of a task (feminine) as of a job: "Cancelada", "Cancelado"
+        assert task_status_text(TaskStatus.CANCELLED, lang) == status_label(Status.CANCELED, lang)
 
 
 def test_unknown_key_fails_loudly() -> None:
@@ -867,9 +865,3 @@ def test_snapshot_envelope_reason(snap_compare: Any) -> None:
 
 def test_snapshot_notifications(snap_compare: Any) -> None:
     assert snap_compare(HostApp(notifications()), terminal_size=SIZE, run_before=steady)
-
-
-def test_snapshot_text(snap_compare: Any) -> None:
-    lines = [f"2026-11-23 10:00:{n:02d} op build: step {n}" for n in range(40)]
-    app = HostApp(TextScreen("Log #42 deploy-web", lines))
-    assert snap_compare(app, terminal_size=SIZE, run_before=steady)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from jobtui.engine.db.store import Store
 from jobtui.engine.read.listing import SORTABLE, JobSort
 from jobtui.widgets.job_table import COLUMNS, GAP, JobTable
@@ -38,6 +40,18 @@ async def test_the_header_keeps_the_queue_the_engine_and_frozen_in_80_columns(
         await until(pilot, lambda: "QUEUE PAUSED" in bar_text(bar), "the paused queue")
         text = bar_text(bar)
         assert len(text) <= 80 and "engine:" in text and "live" in text, text
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+@pytest.mark.parametrize(("lang", "attention"), [("en", "! 0 need attention"), ("es", "! 0 por atender")])
+async def test_the_attention_count_is_whole_in_80_columns_in_both_languages_and_read_only(
+    store: Store, readonly: bool, lang: str, attention: str
+) -> None:
+    async with app_for(store, readonly=readonly, lang=lang).run_test(size=(80, 24)) as pilot:
+        bar = monitor(pilot).query_one(StatusBar)
+        await until(pilot, lambda: monitor(pilot).engine_label in bar_text(bar), "the header")
+        text = bar_text(bar)
+        assert len(text) <= 80 and attention in text, text
 
 
 async def test_the_sort_arrow_shows_on_every_column_however_narrow(store: Store) -> None:

@@ -491,8 +491,8 @@ async def test_a_fire_and_forget_job_shows_rescheduled_tasks_with_attempts_and_n
         assert header.startswith("Target Status Attempts Next attempt Last triggered")
         # Last triggered a moment ago on the test's clock, which stands still: "now".
         assert [row[: row.index(" now") + 4] for row in rows] == [
-            "a RESCHEDULED 1 11-23 10:05:00 (in 5 min) now",
-            "b RESCHEDULED 1 11-23 10:05:00 (in 5 min) now",
+            "a Rescheduled 1 11-23 10:05:00 (in 5 min) now",
+            "b Rescheduled 1 11-23 10:05:00 (in 5 min) now",
         ]
         text = await settled_info(pilot)
         assert "Next run 2026-11-23 10:05:00 (in 5 min)" in text
@@ -614,7 +614,7 @@ async def test_the_tree_follows_the_engine_without_a_restart(
         cursor = tree.cursor_node
         EnvelopeActions(actions).cancel(envelope_id, "not today")
         await until(
-            pilot, lambda: "Cancelled · payments · 2 jobs" in label_of(envelope), "the cancelled envelope"
+            pilot, lambda: "Canceled · payments · 2 jobs" in label_of(envelope), "the cancelled envelope"
         )
         assert "Canceled" in label_of(envelope.children[0])
         # Updated in place: the cursor and what was unfolded stay where they were.

@@ -15,11 +15,11 @@ from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import Status, status_label
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
-from jobtui.i18n import audit_status_text, t
+from jobtui.i18n import audit_status_text, envelope_status_text, t
 from jobtui.screens.dialogs import AuditScreen, HelpScreen, TrapDialog
 from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.job_table import JobTable
-from jobtui.widgets.status_style import SYMBOLS
+from jobtui.widgets.status_style import ENVELOPE_SYMBOLS, SYMBOLS
 from tests.support.helpers import run_until_status
 from tests.support.pilot import app_for, monitor, painted, select_job, shown_job, simple, until
 
@@ -148,6 +148,9 @@ async def test_at_80x24_the_help_shows_every_status_symbol_with_its_whole_name(
         await pilot.press("end")
         await until(pilot, lambda: keys.max_scroll_y > 0 and keys.scroll_y == keys.max_scroll_y, "its end")
         text, _ = painted(pilot.app.screen)
+        assert t("help.envelope_legend", lang) in text
+        for envelope_status, symbol in ENVELOPE_SYMBOLS.items():
+            assert f"{symbol} {envelope_status_text(envelope_status, lang)}" in text, envelope_status
         assert t("help.legend", lang) in text
         for status in Status:
             assert f"{SYMBOLS[status]} {status_label(status, lang)}" in text, status

@@ -53,7 +53,7 @@ ENGLISH = """
     Quit quit Theme Screenshot Maximize Minimize Command Commands command commands
     Success Succeeded Running running Ready Finished Trapped Waiting Approval Paused paused PAUSED
     RUNNING SUCCEEDED FAILED SCHEDULED RESCHEDULED CANCELLED FINISHED TRAPPED APPROVAL READY
-    Failed failed done pending skipped succeeded Errors Corrupt Rolled
+    Failed failed done Done pending Pending skipped succeeded Rescheduled Errors Corrupt Rolled
     engine embedded daemon database live FROZEN read only none
     the The and of to is on for from with not Not all All this This none unknown empty
     warning show hide Show Hide toggle Toggle select Select view View scroll arrows press Press

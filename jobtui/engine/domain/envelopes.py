@@ -32,16 +32,6 @@ ACTIVE_JOB = frozenset(
 )
 FAILED_JOB = frozenset({Status.ERROR, Status.ABEND, Status.EXPIRED, Status.REJECTED, Status.CANCELED})
 
-LABELS = {
-    EnvelopeStatus.SUCCESS: ("✔", "Success"),
-    EnvelopeStatus.SUCCESS_ACTIVE: ("▶", "Success, active"),
-    EnvelopeStatus.ERRORS: ("✘", "Errors"),
-    EnvelopeStatus.ERRORS_ACTIVE: ("⚠", "Errors, active"),
-    EnvelopeStatus.CORRUPT: ("☒", "Corrupt"),
-    EnvelopeStatus.CANCELLED: ("■", "Cancelled"),
-    EnvelopeStatus.ROLLEDBACK: ("↶", "Rolled back"),
-}
-
 
 def derive_status(stored: str | None, job_statuses: Iterable[str]) -> EnvelopeStatus:
     """CORRUPT, CANCELLED and ROLLEDBACK stick; otherwise the jobs decide. A resumed chain (stored

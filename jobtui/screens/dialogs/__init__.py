@@ -17,7 +17,6 @@ from jobtui.screens.dialogs.rerun import RERUN_STEPS, RerunDialog
 from jobtui.screens.dialogs.reschedule import RescheduleDialog
 from jobtui.screens.dialogs.status_picker import StatusPicker
 from jobtui.screens.dialogs.subject import EnvelopeFacts
-from jobtui.screens.dialogs.text import TextScreen
 from jobtui.screens.dialogs.trap import TRAP_ACTIONS, TrapDialog
 
 __all__ = [
@@ -33,6 +32,5 @@ __all__ = [
     "RerunDialog",
     "RescheduleDialog",
     "StatusPicker",
-    "TextScreen",
     "TrapDialog",
 ]

@@ -29,11 +29,14 @@ class HelpScreen(DialogScreen[None]):
         bindings: list[tuple[str, str]],
         lang: str = "en",
         legend: list[tuple[str, str]] | None = None,
+        envelope_legend: list[tuple[str, str]] | None = None,
     ) -> None:
-        """`bindings`: (keys as typed, what they do); `legend`: (status symbol, status name)."""
+        """`bindings`: (keys as typed, what they do); `legend`: (status symbol, status name), of jobs and of
+        envelopes."""
         super().__init__(lang)
         self.bindings = bindings
         self.legend = legend or []
+        self.envelope_legend = envelope_legend or []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog large"):
@@ -48,11 +51,15 @@ class HelpScreen(DialogScreen[None]):
                     yield Static(grid)
                 else:
                     yield Static(t("help.empty", self.lang), markup=False)
-                if self.legend:
-                    yield Static(t("help.legend", self.lang), classes="help-section", markup=False)
-                    # Each symbol and its name are one cell, in as many columns as the width takes: in a
-                    # grid of three fixed pairs, Rich squeezed the pairs at 80 columns, and the symbols'
-                    # columns went first (the longer Spanish names, cut with an ellipsis, next).
-                    entries = [Text(f"{symbol} {name}", no_wrap=True) for symbol, name in self.legend]
-                    yield Static(Columns(entries, padding=(0, 3), equal=True))
+                for title, legend in (
+                    ("help.legend", self.legend),
+                    ("help.envelope_legend", self.envelope_legend),
+                ):
+                    if legend:
+                        yield Static(t(title, self.lang), classes="help-section", markup=False)
+                        # Each symbol and its name are one cell, in as many columns as the width takes: in a
+                        # grid of three fixed pairs, Rich squeezed the pairs at 80 columns, and the symbols'
+                        # columns went first (the longer Spanish names, cut with an ellipsis, next).
+                        entries = [Text(f"{symbol} {name}", no_wrap=True) for symbol, name in legend]
+                        yield Static(Columns(entries, padding=(0, 3), equal=True))
             yield self._hint(t("help.hint", self.lang))

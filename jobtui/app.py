@@ -155,7 +155,7 @@ class JobtuiApp(App[int]):
         self.lang = lang
         self.tz = tz
         self._embedded_choice = embedded
-        self.db_label = db_label or self.backend.url.replace(os.path.expanduser("~"), "~")
+        self.db_label = db_label or self.backend.label.replace(os.path.expanduser("~"), "~")
         self.failed: BaseException | None = None  # opening the Store failed: run_app says why
         self.engine: Engine | None = None
         self._engine_stop = threading.Event()

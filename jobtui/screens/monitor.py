@@ -96,7 +96,7 @@ class MonitorScreen(MonitorActions):
         # Whether an engine runs the jobs (none: the header counts those left waiting); known before the
         # first fetch, which may start before the screen is mounted.
         self.engine_serving = engine_serving
-        self.db_label = db_label or backend.url
+        self.db_label = db_label or backend.label
         self.readonly = readonly
         self.lang = lang
         from jobtui.engine.domain.timeparse import local_zone_name

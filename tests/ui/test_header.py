@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.read.listing import SORTABLE, JobSort
 from jobtui.widgets.job_table import COLUMNS, GAP, JobTable
 from jobtui.widgets.statusbar import StatusBar
@@ -85,3 +86,15 @@ async def test_a_sort_by_a_column_off_to_the_side_scrolls_its_arrow_into_view(st
             first = {"name": False, "status": False, "step": False, "id": True, "start": True}
             if table.order.column in first:
                 assert table.order.descending is first[table.order.column], table.order
+
+
+async def test_the_header_names_the_database_without_its_password(
+    request: pytest.FixtureRequest, clock: FakeClock
+) -> None:
+    cluster = request.getfixturevalue("pg_cluster")  # trust authentication: the password is not checked
+    url = cluster.new_database().replace(f"//{cluster.user}@", f"//{cluster.user}:hunter2-secret@")
+    async with app_for(Store(url, clock=clock)).run_test(size=(200, 24)) as pilot:
+        bar = monitor(pilot).query_one(StatusBar)
+        await until(pilot, lambda: "127.0.0.1" in bar_text(bar), "the header")
+        text = bar_text(bar)
+        assert f"{cluster.user}:***@127.0.0.1" in text and "hunter2" not in text, text

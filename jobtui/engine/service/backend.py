@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pendulum
 
-from jobtui.engine.db.driver import Reader, ReadFailed, normalise_url
+from jobtui.engine.db.driver import Reader, ReadFailed, normalise_url, printable_url
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.read.listing import JobListing, scope_of
 
@@ -33,6 +33,8 @@ class Backend:
         self.listing = listing
         self.actor = actor
         self.url = listing.reader.url
+        # The database as screens show it: a PostgreSQL password never reaches a screen (or a browser).
+        self.label = printable_url(self.url)
         self._opened: Future[Actions] = Future()
         self._opening = threading.Lock()
         self._started = False

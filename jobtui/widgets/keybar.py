@@ -17,6 +17,9 @@ from textual.widget import Widget
 
 from jobtui.i18n import DEFAULT_LANG, t
 
+# The app's own keys (Textual's bindings, declared once in English): their words in the footer's language.
+APP_KEY_TEXTS = {"quit": "palette.quit"}
+
 
 @dataclass(frozen=True)
 class _Spot:
@@ -87,8 +90,13 @@ class KeyBar(Widget, can_focus=False):
             extra = Style() if enabled else dim
             key = Text()
             key.append(f" {self.app.get_key_display(binding)} ", key_style + extra)
-            if binding.description:
-                key.append(f"{binding.description} ", description_style + extra)
+            description = (
+                t(APP_KEY_TEXTS[binding.id], self.app_lang)
+                if binding.id in APP_KEY_TEXTS
+                else binding.description
+            )
+            if description:
+                key.append(f"{description} ", description_style + extra)
             # A key with half its word reads as another word ("! At"): the bar ends at the last whole one.
             if keys.cell_len + key.cell_len > room:
                 break

@@ -18,6 +18,7 @@ from jobtui.engine.formats.policy_file import parse_policy
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.commands import BY_ID, COMMANDS
 from jobtui.engine.worker.loop import Engine
+from jobtui.i18n import t
 from jobtui.screens.dialogs import ConfirmDialog, HelpScreen
 from jobtui.screens.palette import PaletteCommand
 from jobtui.widgets.keybar import KeyBar
@@ -314,8 +315,8 @@ async def test_the_footer_shows_whole_keys_only_however_wide_the_terminal(
     store: Store, lang: str, readonly: bool
 ) -> None:
     """At 120 columns read-only the footer ended in "! At": a key's word is whole or the key is left off."""
-    words = {command.label[lang] for command in COMMANDS} | {"Quit"}
-    for width in (80, 100, 120, 140, 160):
+    words = {command.label[lang] for command in COMMANDS} | {t("palette.quit", lang)}
+    for width in (80, 100, 120, 140, 160, 400):
         async with app_for(store, lang=lang, readonly=readonly).run_test(size=(width, 24)) as pilot:
             await pilot.pause(0.2)
             bar = monitor(pilot).query_one(KeyBar)
@@ -326,6 +327,7 @@ async def test_the_footer_shows_whole_keys_only_however_wide_the_terminal(
             for key in keys:
                 assert key.split(" ", 1)[1] in words, (width, key, text)
             assert text[bar._spots[-2].end : bar._spots[-1].start].strip() == "", (width, text)
+    assert f"q {t('palette.quit', lang)}" in keys, text  # the app's own key speaks the language too
 
 
 def test_every_footer_command_has_a_place_in_the_footer_order() -> None:

@@ -968,6 +968,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         _say(f"  reason  {v(data['reason'])}")
     for key in ("scheduled_at", "max_start_at", "started_at", "ended_at"):
         _say(f"  {key:<13} {data[key] or '-'}")
+    if data["next_run_at"]:
+        _say(f"  {'next_run_at':<13} {data['next_run_at']}  ({_waits_for(data)})")
     if data["trap"]:
         left = data["trap"]["timeout_left_s"]
         left_text = "forever" if left is None else format_duration(left)
@@ -986,6 +988,17 @@ def _cmd_show(args: argparse.Namespace) -> int:
     for step in job_wide:
         _say_step(step)
     return EXIT_OK
+
+
+def _waits_for(data: dict[str, Any]) -> str:
+    """What a waiting job's next run is, from its `show` JSON (its reason, when set, says more)."""
+    if any(task["status"] == "RESCHEDULED" for task in data["tasks"]):
+        return "a failed task is tried again"
+    if data["status"] == "PAUSED":
+        return "its schedule window reopens"
+    if data["schedule"] and data["schedule"]["mode"] == "window":
+        return "its schedule window opens"
+    return "its scheduled date"
 
 
 def _say_step(step: dict[str, Any]) -> None:
@@ -1043,11 +1056,18 @@ def _cmd_log(args: argparse.Namespace) -> int:
             rest = split.text(b"", final=True)  # bytes held back in case they began a mark
             sys.stdout.buffer.write(rest if shown is None else shown.feed(rest, final=True))
             sys.stdout.flush()
-            if reads.job(args.id, "log") is None:
+            job = reads.job(args.id, "log")
+            if job is None:
                 # Deleted while it was read (or followed): its log ends here, not where the job ended. A
                 # job that no longer exists is what exit 2 says ("no such job"), as for `log` of one.
                 _say(f"log: job {args.id} was deleted; its log ends here", err=True)
                 return EXIT_BAD_INPUT
+            if args.follow:
+                # Following stops because the job ended: say how, or a script's reader cannot tell an
+                # ABEND from a success. The log was read whole, which is what exit 0 says; the end
+                # status is the job's, not the command's (show --json has it).
+                why = f": {visible(job['reason'])}" if job["reason"] else ""
+                _say(f"log: job {args.id} ended {job['status']}{why}", err=True)
             return EXIT_OK
         time.sleep(0.25)
 

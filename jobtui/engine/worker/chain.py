@@ -128,6 +128,8 @@ def _follow_chain(store: Store, s: Session, envelope: Envelope, job: Job, dst: S
     statuses = [other.status for other in chain_of(s, envelope.id or 0)]
     if not any(Status(status) in ACTIVE_JOB for status in statuses):
         derived = derive_status(envelope.status, statuses)
+        if derived == EnvelopeStatus.CANCELLED:
+            return  # an operator cancelled the envelope, and the cancel notifies that, not errors
         if envelope.status == EnvelopeStatus.ERRORS_ACTIVE:
             # A resumed chain ended: the jobs alone decide again (a later rerun is not "errors").
             envelope.status = EnvelopeStatus.SUCCESS_ACTIVE.value

@@ -869,11 +869,13 @@ def _submit_envelope(args: argparse.Namespace) -> int:
 
 def _cmd_envelopes(args: argparse.Namespace) -> int:
     from jobtui.engine.service.envelope_actions import EnvelopeActions
+    from jobtui.i18n import count_text
 
     envelopes = EnvelopeActions(_actions(args)).all_envelopes()
     v = visible
     lines = [
-        f"{e['id']:>5}  {e['status']:<15} {v(e['project']):<12} {v(e['name'])}  ({len(e['jobs'])} jobs)"
+        f"{e['id']:>5}  {e['status']:<15} {v(e['project']):<12} {v(e['name'])}  "
+        f"({count_text(len(e['jobs']), 'job')})"
         for e in envelopes
     ]
     _emit(args, envelopes, "\n".join(lines) or "no envelopes")

@@ -439,10 +439,10 @@ def test_retrying_the_job_that_stopped_the_chain_resumes_it(
         "READY",
         f"resumed after job {ids[1]} was retried",
     )
-    assert any(
-        level == "info" and "envelope rel resumed" in text and f"job {ids[1]} (migrate) was retried" in text
-        for level, text in notes(envelopes, envelope_id)
-    )
+    assert (
+        "info",
+        f"envelope rel resumed: job {ids[1]} (migrate) was retried; job {ids[2]} waits in order",
+    ) in notes(envelopes, envelope_id)
 
     actions.queue_resume()
     assert run_chain(engine, ids) == ["FINISHED"] * 3

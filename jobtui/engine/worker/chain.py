@@ -195,13 +195,13 @@ def _resume_chain(store: Store, s: Session, envelope: Envelope, job: Job, who: s
     envelope.status = EnvelopeStatus.ERRORS_ACTIVE.value
     s.add(envelope)
     ids = ", ".join(str(other.id) for other in resumed)
+    waiting = f"job {ids} waits" if len(resumed) == 1 else f"jobs {ids} wait"
     notify(
         store,
         s,
         envelope.id or 0,
         "info",
-        f"envelope {envelope.name} resumed: job {job.id} ({job.name}) was retried; "
-        f"job(s) {ids} wait in order",
+        f"envelope {envelope.name} resumed: job {job.id} ({job.name}) was retried; {waiting} in order",
         job.id,
     )
     store.touch(s, None, kind="envelope")

@@ -303,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--envelope", metavar="NAME", help="chain the files, in order, into one envelope")
     add("envelopes", "list envelopes")
+    add("workers", "list the engines serving the database (the dashboard's workers view)")
     p = add("envelope", "one envelope with its jobs and notifications")
     p.add_argument("id", type=_envelope_id)
     p = add("envelope-rollback", "roll back an envelope (the most recent of its project first)")
@@ -609,7 +610,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 # Commands that only read: on a SQLite file that does not exist they would create an empty database and
 # report nothing, hiding a mistyped --db.
-READ_ONLY_COMMANDS = frozenset({"jobs", "show", "log", "audit", "envelopes", "envelope"})
+# How many held jobs a line of `jobtui workers` names (--json lists them all).
+SHOWN_JOBS = 5
+
+READ_ONLY_COMMANDS = frozenset({"jobs", "show", "log", "audit", "envelopes", "envelope", "workers"})
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -879,6 +883,27 @@ def _cmd_envelopes(args: argparse.Namespace) -> int:
         for e in envelopes
     ]
     _emit(args, envelopes, "\n".join(lines) or "no envelopes")
+    return EXIT_OK
+
+
+def _cmd_workers(args: argparse.Namespace) -> int:
+    workers = _reads(args).workers()
+    v = visible
+    lines = [
+        f"{'WORKER':<8}  {'HOST':<20} {'KIND':<9} {'PID':>7}  {'BUSY':>9}  {'HEARTBEAT':>9}  STATE    JOBS"
+    ]
+    for w in workers:
+        busy = f"{'-' if w['state'] == 'stopped' else w['busy']}/{w['slots']}"
+        age = w["heartbeat_age_s"]
+        beat = "-" if age is None else f"{format_duration(age)} ago"
+        jobs = ", ".join(str(job) for job in w["jobs"][:SHOWN_JOBS]) or "-"
+        if len(w["jobs"]) > SHOWN_JOBS:
+            jobs += f" (+{len(w['jobs']) - SHOWN_JOBS})"
+        lines.append(
+            f"{v(w['worker_id'])[:8]:<8}  {v(w['host'])[:20]:<20} {v(w['kind'] or '-'):<9} {w['pid']:>7}  "
+            f"{busy:>9}  {beat:>9}  {w['state']:<8} {jobs}"
+        )
+    _emit(args, workers, "\n".join(lines) if workers else "no engine has served this database")
     return EXIT_OK
 
 

@@ -1,8 +1,11 @@
-"""What the readable commands say about a job that waits or has ended: `show` says when a waiting job
-runs next and why, `log --follow` says how the job it followed ended."""
+"""What the readable commands say about a job that waits or has ended (`show` says when a waiting job
+runs next and why, `log --follow` says how the job it followed ended) and about the engines (`workers`)."""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 from pathlib import Path
 
 import pendulum
@@ -11,9 +14,11 @@ import pytest
 from jobtui.cli import main
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
+from jobtui.engine.service.reads import Reads
 from jobtui.engine.worker.loop import Engine
-from tests.support.helpers import definition, job_of, run_until_status
+from tests.support.helpers import START, definition, job_of, run_until_status
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[str, str]:
@@ -71,3 +76,44 @@ def test_log_follow_says_on_stderr_how_the_job_ended(
     assert err == f'log: job {job_id} ended ERROR: RUN op "boom" failed\n'
     _, err = run(capsys, "log", str(job_id), "--db", db_url)
     assert err == "", "without --follow the log is all it prints"
+
+
+def test_workers_lists_the_engines_with_their_slots_jobs_heartbeat_and_state(
+    actions: Actions,
+    engine: Engine,
+    clock: FakeClock,
+    store: Store,
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gate = tmp_path / "go"
+    job_id = actions.submit(
+        definition(f"name = \"w\"\n[[run]]\nrun = 'while [ ! -f {gate} ]; do sleep 0.02; done'")
+    )
+    run_until_status(engine, job_id, "RUNNING")
+    engine.run_until(lambda: engine.busy)
+    (row,) = Reads(store, Actor("tester")).workers()
+    assert row == {
+        "worker_id": engine.worker_id,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "kind": None,
+        "started_at": START.isoformat(),
+        "heartbeat_at": START.isoformat(),
+        "heartbeat_age_s": 0.0,
+        "stopped_at": None,
+        "slots": 2,
+        "busy": 1,
+        "jobs": [job_id],
+        "state": "live",
+    }
+    clock.advance(60)  # no heartbeat for a minute: lost, as the dashboard says it
+    assert Reads(store, Actor("tester")).workers()[0]["state"] == "stale"
+    out, _ = run(capsys, "workers", "--json", "--db", db_url)
+    assert [(w["worker_id"], w["jobs"]) for w in json.loads(out)] == [(engine.worker_id, [job_id])]
+    out, _ = run(capsys, "workers", "--db", db_url)
+    header, line = out.splitlines()
+    assert header.split() == ["WORKER", "HOST", "KIND", "PID", "BUSY", "HEARTBEAT", "STATE", "JOBS"]
+    assert line.startswith(engine.worker_id[:8]) and " 1/2 " in line and line.endswith(f" {job_id}")
+    gate.touch()

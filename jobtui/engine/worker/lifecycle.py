@@ -216,6 +216,7 @@ def expire_unfinished(
     when = _fmt(schedule.expires, schedule) if schedule and schedule.expires else now.isoformat()
     ended = why or f"schedule expired at {when}"
     if job.run_started_at is None:
+        expired = f"RUN had not started and {why}" if why else f"{ended} before RUN started"
         # Ops stay pending: a reschedule brings the job back where it stood.
         pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
         store.change_job(
@@ -224,9 +225,9 @@ def expire_unfinished(
             ref.who,
             "expire",
             Status.EXPIRED,
-            comment=f"{ended} before RUN started",
+            comment=expired,
             held=ref.lease,
-            reason=f"{ended} before RUN started" if why else "schedule expired",
+            reason=expired if why else "schedule expired",
             ended_at=now,
             due_at=None,
             worker_id=None,

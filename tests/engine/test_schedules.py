@@ -616,3 +616,20 @@ def test_a_window_that_does_not_reopen_before_expiry_ends_the_job_saying_so(
         (expiry,) = [r.comment or "" for r in rows]
     assert expiry.startswith(why) and "schedule expired" not in expiry
     assert f"{why}: no op starts again" in Path(store.log_file(job_id)).read_text()
+
+
+def test_a_window_missed_whole_that_does_not_reopen_before_expiry_expires_the_job_saying_so(
+    actions: Actions, engine: Engine, clock: FakeClock, store: Store
+) -> None:
+    clock.set(utc(2026, 12, 7, 10, 13))
+    job_id = actions.submit(
+        definition(
+            window_def('{ from = "10:14", to = "10:16" }', zone=UTC, extra='expires = "2026-12-07T10:18:00Z"')
+        )
+    )
+    clock.set(utc(2026, 12, 7, 10, 17))  # the engine was down while the window was open
+    job = run_until_status(engine, job_id, Status.EXPIRED)
+    assert job.reason == (
+        "RUN had not started and the schedule window closed at 2026-12-07 10:16 UTC and does not reopen "
+        "before the job expires at 2026-12-07 10:18 UTC"
+    )

@@ -303,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--envelope", metavar="NAME", help="chain the files, in order, into one envelope")
     add("envelopes", "list envelopes")
+    add("workers", "list the engines serving the database (the dashboard's workers view)")
     p = add("envelope", "one envelope with its jobs and notifications")
     p.add_argument("id", type=_envelope_id)
     p = add("envelope-rollback", "roll back an envelope (the most recent of its project first)")
@@ -609,7 +610,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 # Commands that only read: on a SQLite file that does not exist they would create an empty database and
 # report nothing, hiding a mistyped --db.
-READ_ONLY_COMMANDS = frozenset({"jobs", "show", "log", "audit", "envelopes", "envelope"})
+# How many held jobs a line of `jobtui workers` names (--json lists them all).
+SHOWN_JOBS = 5
+
+READ_ONLY_COMMANDS = frozenset({"jobs", "show", "log", "audit", "envelopes", "envelope", "workers"})
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -869,14 +873,37 @@ def _submit_envelope(args: argparse.Namespace) -> int:
 
 def _cmd_envelopes(args: argparse.Namespace) -> int:
     from jobtui.engine.service.envelope_actions import EnvelopeActions
+    from jobtui.i18n import count_text
 
     envelopes = EnvelopeActions(_actions(args)).all_envelopes()
     v = visible
     lines = [
-        f"{e['id']:>5}  {e['status']:<15} {v(e['project']):<12} {v(e['name'])}  ({len(e['jobs'])} jobs)"
+        f"{e['id']:>5}  {e['status']:<15} {v(e['project']):<12} {v(e['name'])}  "
+        f"({count_text(len(e['jobs']), 'job')})"
         for e in envelopes
     ]
     _emit(args, envelopes, "\n".join(lines) or "no envelopes")
+    return EXIT_OK
+
+
+def _cmd_workers(args: argparse.Namespace) -> int:
+    workers = _reads(args).workers()
+    v = visible
+    lines = [
+        f"{'WORKER':<8}  {'HOST':<20} {'KIND':<9} {'PID':>7}  {'BUSY':>9}  {'HEARTBEAT':>9}  STATE    JOBS"
+    ]
+    for w in workers:
+        busy = f"{'-' if w['state'] == 'stopped' else w['busy']}/{w['slots']}"
+        age = w["heartbeat_age_s"]
+        beat = "-" if age is None else f"{format_duration(age)} ago"
+        jobs = ", ".join(str(job) for job in w["jobs"][:SHOWN_JOBS]) or "-"
+        if len(w["jobs"]) > SHOWN_JOBS:
+            jobs += f" (+{len(w['jobs']) - SHOWN_JOBS})"
+        lines.append(
+            f"{v(w['worker_id'])[:8]:<8}  {v(w['host'])[:20]:<20} {v(w['kind'] or '-'):<9} {w['pid']:>7}  "
+            f"{busy:>9}  {beat:>9}  {w['state']:<8} {jobs}"
+        )
+    _emit(args, workers, "\n".join(lines) if workers else "no engine has served this database")
     return EXIT_OK
 
 
@@ -968,6 +995,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         _say(f"  reason  {v(data['reason'])}")
     for key in ("scheduled_at", "max_start_at", "started_at", "ended_at"):
         _say(f"  {key:<13} {data[key] or '-'}")
+    if data["next_run_at"]:
+        _say(f"  {'next_run_at':<13} {data['next_run_at']}  ({_waits_for(data)})")
     if data["trap"]:
         left = data["trap"]["timeout_left_s"]
         left_text = "forever" if left is None else format_duration(left)
@@ -986,6 +1015,17 @@ def _cmd_show(args: argparse.Namespace) -> int:
     for step in job_wide:
         _say_step(step)
     return EXIT_OK
+
+
+def _waits_for(data: dict[str, Any]) -> str:
+    """What a waiting job's next run is, from its `show` JSON (its reason, when set, says more)."""
+    if any(task["status"] == "RESCHEDULED" for task in data["tasks"]):
+        return "a failed task is tried again"
+    if data["status"] == "PAUSED":
+        return "its schedule window reopens"
+    if data["schedule"] and data["schedule"]["mode"] == "window":
+        return "its schedule window opens"
+    return "its scheduled date"
 
 
 def _say_step(step: dict[str, Any]) -> None:
@@ -1043,11 +1083,18 @@ def _cmd_log(args: argparse.Namespace) -> int:
             rest = split.text(b"", final=True)  # bytes held back in case they began a mark
             sys.stdout.buffer.write(rest if shown is None else shown.feed(rest, final=True))
             sys.stdout.flush()
-            if reads.job(args.id, "log") is None:
+            job = reads.job(args.id, "log")
+            if job is None:
                 # Deleted while it was read (or followed): its log ends here, not where the job ended. A
                 # job that no longer exists is what exit 2 says ("no such job"), as for `log` of one.
                 _say(f"log: job {args.id} was deleted; its log ends here", err=True)
                 return EXIT_BAD_INPUT
+            if args.follow:
+                # Following stops because the job ended: say how, or a script's reader cannot tell an
+                # ABEND from a success. The log was read whole, which is what exit 0 says; the end
+                # status is the job's, not the command's (show --json has it).
+                why = f": {visible(job['reason'])}" if job["reason"] else ""
+                _say(f"log: job {args.id} ended {job['status']}{why}", err=True)
             return EXIT_OK
         time.sleep(0.25)
 

@@ -421,6 +421,8 @@ def test_an_envelope_date_replacing_a_past_one_of_its_job_file_is_accepted(
     assert (code, err) == (0, "")
     (submitted,) = _listing(capsys, db, "envelopes")
     assert submitted["status"] != "CORRUPT"
+    assert cli.main(["envelopes", "--db", db]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("release  (1 job)"), "not (1 jobs)"
 
 
 def test_a_past_run_date_whose_max_start_date_is_still_ahead_runs_now(

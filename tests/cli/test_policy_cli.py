@@ -92,6 +92,7 @@ def test_the_owner_installs_on_a_fresh_database_and_show_prints_it(cli: Cli) -> 
     assert cli("policy", "show").stdout == ADMIN_VIEWER, "show prints exactly what was installed"
     [row] = policy_audit(cli)
     assert (row["who"], row["action"], row["refused"]) == (USER, "policy install", False)
+    assert row["comment"].startswith("from admin.toml: 1 role, 1 user, sha256 "), row["comment"]
 
 
 def test_show_never_hands_the_terminal_an_escape_sequence_from_the_file_name(cli: Cli) -> None:

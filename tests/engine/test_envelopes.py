@@ -439,10 +439,10 @@ def test_retrying_the_job_that_stopped_the_chain_resumes_it(
         "READY",
         f"resumed after job {ids[1]} was retried",
     )
-    assert any(
-        level == "info" and "envelope rel resumed" in text and f"job {ids[1]} (migrate) was retried" in text
-        for level, text in notes(envelopes, envelope_id)
-    )
+    assert (
+        "info",
+        f"envelope rel resumed: job {ids[1]} (migrate) was retried; job {ids[2]} waits in order",
+    ) in notes(envelopes, envelope_id)
 
     actions.queue_resume()
     assert run_chain(engine, ids) == ["FINISHED"] * 3
@@ -493,3 +493,20 @@ def test_a_rolled_back_envelope_is_not_resumed(
     actions.rerun(ids[1], "PRE")
     assert status_of(store, ids[2]) == "CANCELED"
     assert envelopes.detail(envelope_id)["status"] == "ROLLEDBACK"
+
+
+def test_cancelling_an_envelope_notifies_a_cancel_not_a_finish_with_errors(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    write(
+        tmp_path, "t.toml", 'name = "t"\nproject = "payments"\n[[run]]\nrun = "exit 1"\non_error = "trap"\n'
+    )
+    step_def(tmp_path, "b")
+    envelope_id, ids = envelopes.submit(
+        envelope_of_files([str(tmp_path / "t.toml"), str(tmp_path / "b.toml")], "e")
+    )
+    engine.run_until(lambda: status_of(store, ids[0]) == "TRAPPED")
+    envelopes.cancel(envelope_id, "abandon")
+    said = notes(envelopes, envelope_id)
+    assert said[-1] == ("warning", f"envelope e cancelled by {actions.actor.user}: abandon")
+    assert not [text for _level, text in said if "finished" in text], said

@@ -321,13 +321,14 @@ def test_window_closing_mid_run_pauses_the_job_until_it_reopens(
     job = wait_released(engine, job_id)
     reopens = utc(2026, 11, 24, 21, 0)
     assert (job.status, job.due_at) == (Status.PAUSED, reopens)
+    assert job.reason == "schedule window closed; reopens 2026-11-24 22:00 CET", "show says why it waits"
     steps = {s["name"]: s["status"] for s in detail(store, job_id)["tasks"][0]["steps"]}  # type: ignore[index]
     assert steps == {"long": "done", "after": "pending"}, "the op in flight finished, no new one started"
     clock.set(utc(2026, 11, 24, 12, 0))
     engine.tick()
     assert job_of(store, job_id).status == Status.PAUSED
     clock.set(reopens)
-    assert run_until_status(engine, job_id, Status.FINISHED).status == Status.FINISHED
+    assert run_until_status(engine, job_id, Status.FINISHED).reason is None, "it no longer waits"
     moves = transitions(store, job_id)
     assert ("RUNNING", "PAUSED") in moves and ("PAUSED", "RUNNING") in moves
 
@@ -573,3 +574,62 @@ def test_schedule_mistakes_name_the_file_line_and_field(lines: str, message: str
         definition(f'name = "x"\n[schedule]\n{lines}\n[[run]]\nrun = "true"\n', "sched.toml")
     (error,) = info.value.errors
     assert error.startswith("sched.toml:") and message in error, error
+
+
+def test_a_window_that_does_not_reopen_before_expiry_ends_the_job_saying_so(
+    actions: Actions, engine: Engine, clock: FakeClock, store: Store, tmp_path: Path
+) -> None:
+    gate = tmp_path / "go"
+    clock.set(utc(2026, 12, 7, 10, 13))
+    job_id = actions.submit(
+        definition(
+            f"""
+            name = "short-window"
+            targets = ["t1", "t2"]
+            [schedule]
+            mode = "window"
+            timezone = "UTC"
+            window = {{ from = "10:14", to = "10:16" }}
+            expires = "2026-12-07T10:18:00+00:00"
+            [[run]]
+            name = "deploy"
+            run = 'while [ ! -f {gate} ]; do sleep 0.02; done'
+            per_target = true
+            """
+        )
+    )
+    clock.set(utc(2026, 12, 7, 10, 14))
+    engine.run_until(lambda: tasks_of(store, job_id)["t1"].current_step == "deploy")
+    clock.set(utc(2026, 12, 7, 10, 16, 15))  # t1's op ran past the close; the next window is tomorrow
+    gate.touch()
+    job = run_until_status(engine, job_id, Status.ERROR, Status.PARTIAL, Status.FINISHED, Status.PAUSED)
+    why = (
+        "the schedule window closed at 2026-12-07 10:16 UTC and does not reopen before the job expires "
+        "at 2026-12-07 10:18 UTC"
+    )
+    assert job.status == Status.PARTIAL, "t1 did its work, t2 never could"
+    assert job.reason == f"{why}; 1 task that never ran CANCELLED"
+    statuses = {target: task.status for target, task in tasks_of(store, job_id).items()}
+    assert statuses == {"t1": TaskStatus.SUCCEEDED, "t2": TaskStatus.CANCELLED}, "t2 never ran: not FAILED"
+    with store.read() as s:
+        rows = s.exec(select(AuditEvent).where(AuditEvent.job_id == job_id, AuditEvent.action == "expire"))
+        (expiry,) = [r.comment or "" for r in rows]
+    assert expiry.startswith(why) and "schedule expired" not in expiry
+    assert f"{why}: no op starts again" in Path(store.log_file(job_id)).read_text()
+
+
+def test_a_window_missed_whole_that_does_not_reopen_before_expiry_expires_the_job_saying_so(
+    actions: Actions, engine: Engine, clock: FakeClock, store: Store
+) -> None:
+    clock.set(utc(2026, 12, 7, 10, 13))
+    job_id = actions.submit(
+        definition(
+            window_def('{ from = "10:14", to = "10:16" }', zone=UTC, extra='expires = "2026-12-07T10:18:00Z"')
+        )
+    )
+    clock.set(utc(2026, 12, 7, 10, 17))  # the engine was down while the window was open
+    job = run_until_status(engine, job_id, Status.EXPIRED)
+    assert job.reason == (
+        "RUN had not started and the schedule window closed at 2026-12-07 10:16 UTC and does not reopen "
+        "before the job expires at 2026-12-07 10:18 UTC"
+    )

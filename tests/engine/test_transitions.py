@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from jobtui.demo.bulk import bulk_load
-from jobtui.engine.db.models import Job, Task
+from jobtui.engine.db.models import AuditEvent, Job, Task
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.states import (
@@ -796,6 +796,11 @@ def test_queue_clear_cancels_queued_jobs_and_leaves_running_ones_running(
     cleared = actions.queue_clear()
 
     assert cleared == queued
+    with store.read() as s:
+        said = s.exec(
+            select(AuditEvent.comment).where(AuditEvent.job_id == 0, AuditEvent.action == "queue clear")
+        ).all()
+    assert said == ["2 jobs canceled"]
     for job_id in queued:
         assert status_of(store, job_id) == Status.CANCELED
         assert [t.status for t in tasks(store, job_id)] == [TaskStatus.CANCELLED]

@@ -121,3 +121,12 @@ def test_a_key_of_several_actions_refused_for_another_reason_keeps_the_services_
     """On a Trap Paused job `p` resumes: a refusal then is not the table's (a permission, say): as given."""
     reasons = {"trap_pause": "trap pause: job 5 is TRAP_PAUSED; allowed from TRAPPED", "trap_resume": "no"}
     assert refusal_for(BY_ID["trap_pause"], reasons, 5, "TRAP_PAUSED") == reasons["trap_pause"]
+
+
+def test_every_dashboard_view_has_its_cli_counterpart_for_scripts() -> None:
+    views = [command for command in COMMANDS if command.action.startswith("view(")]
+    assert {command.id for command in views} == {"view_jobs", "view_envelopes", "view_workers"}
+    for command in views:
+        program, verb = command.cli_usage.split()
+        assert program == "jobtui" and verb in _subcommands(), command.id
+        assert "--json" in {o for a in _subcommands()[verb]._actions for o in a.option_strings}, verb

@@ -100,6 +100,22 @@ class JobSchedule:
     def closes_at(self, at: pendulum.DateTime) -> pendulum.DateTime | None:
         return self._window().closes_at(at) if self.windowed else None
 
+    def last_closed(self, at: pendulum.DateTime) -> pendulum.DateTime | None:
+        """When the window last closed at or before `at`; None for a fire-and-forget schedule."""
+        return self._window().last_closed(at) if self.windowed else None
+
+    def local(self, when: pendulum.DateTime) -> str:
+        """An instant as the schedule's own messages say it: in its zone, to the minute."""
+        return when.in_tz(self.timezone).format("YYYY-MM-DD HH:mm zz")
+
+    def closed_for_good(self, now: pendulum.DateTime) -> str:
+        """Why a windowed job whose window does not open again before it expires ends now, not then."""
+        until = f"the job expires at {self.local(self.expires)}" if self.expires else "the schedule ends"
+        closed = self.last_closed(now)
+        if closed is None:
+            return f"the schedule window does not open before {until}"
+        return f"the schedule window closed at {self.local(closed)} and does not reopen before {until}"
+
     def next_attempt(self, failed_at: pendulum.DateTime) -> pendulum.DateTime | None:
         """When a task that failed at `failed_at` is tried again, or None when it is failed for good."""
         if self.retry_every_s <= 0 or self.expires is None:

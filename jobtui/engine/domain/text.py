@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["is_visible", "visible"]
+__all__ = ["counted", "is_visible", "visible"]
 
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060\u2066-\u2069\ufeff]")
 
@@ -46,3 +46,9 @@ def visible(text: str, keep: str = "") -> str:
 def is_visible(text: str, keep: str = "") -> bool:
     """Whether `text` holds no control character but those of `keep`."""
     return all(char in keep for char in _CONTROLS.findall(text))
+
+
+def counted(n: int, singular: str, plural: str | None = None) -> str:
+    """`n` with its noun in English, as the engine's audit and notification texts say it: "1 job",
+    "3 jobs" ("job(s)" reads as lazy). The i18n layer sits above the engine; these texts are English."""
+    return f"{n} {singular if n == 1 else plural or singular + 's'}"

@@ -152,6 +152,20 @@ class ScheduleWindow:
         interval = self.interval_at(at)
         return interval[1] if interval else None
 
+    def last_closed(self, at: pendulum.DateTime) -> pendulum.DateTime | None:
+        """When the window last closed at or before `at` (clipped to `expires`); None if it never did."""
+        now = _utc(at)
+        first = _utc(self.start).astimezone(self._zone).date() - 2 * _ONE_DAY
+        day = now.astimezone(self._zone).date() + _ONE_DAY
+        for _ in range(_MAX_DAYS):
+            if day < first:
+                return None
+            interval = self._interval(day)
+            if interval and interval[1] <= now:
+                return _pendulum(interval[1])
+            day -= _ONE_DAY
+        return None
+
 
 def parse_clock(text: str) -> dt.time:
     """Parse "22:00", "4:00" or "04:00:30"; anything else is a user error worth a clear message."""

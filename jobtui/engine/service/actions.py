@@ -52,6 +52,7 @@ from jobtui.engine.domain.states import (
     display_action,
     refusal_for_status,
 )
+from jobtui.engine.domain.text import counted
 from jobtui.engine.domain.timeparse import TimeParseError, parse_when
 from jobtui.engine.errors import BadInput, BadValue, CorruptValue, Refusal
 from jobtui.engine.worker import chain, lifecycle, opstarter, pipeline
@@ -764,7 +765,7 @@ class Actions:
                     who=self.actor.user,
                     by_user=self.actor.real,
                     action="queue clear",
-                    comment=f"{len(jobs)} job(s) canceled",
+                    comment=f"{counted(len(jobs), 'job')} canceled",
                 )
             )
             self.store.touch(s, None, kind="queue")

@@ -364,6 +364,7 @@ COMMANDS: tuple[Command, ...] = (
         {"en": "Jobs", "es": "Pases"},
         {"en": "Show the job table", "es": "Mostrar la tabla de pases"},
         action="view('jobs')",
+        cli_usage="jobtui jobs",
     ),
     Command(
         "view_envelopes",
@@ -371,6 +372,7 @@ COMMANDS: tuple[Command, ...] = (
         {"en": "Envelopes", "es": "Sobres"},
         {"en": "Show the envelope tree", "es": "Mostrar el árbol de sobres"},
         action="view('envelopes')",
+        cli_usage="jobtui envelopes",
     ),
     Command(
         "view_workers",
@@ -382,6 +384,7 @@ COMMANDS: tuple[Command, ...] = (
             "última hora",
         },
         action="view('workers')",
+        cli_usage="jobtui workers",
     ),
     Command(
         "zoom",

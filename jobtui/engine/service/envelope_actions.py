@@ -152,11 +152,13 @@ class EnvelopeActions:
             jobs = chain.chain_of(s, envelope_id)
             open_ids = [job.id or 0 for job in jobs if Status(job.status) in cancelable]
             why = comment or f"envelope {envelope.name} cancelled"
+            # Cancelled before its jobs are: the chain, which follows each job's end, then reads a
+            # deliberate cancel, which this notifies, not a chain that finished with ERRORS.
+            envelope.status = EnvelopeStatus.CANCELLED.value
             for job in jobs:
                 # Cancelling one job may already have cancelled the rest of its chain.
                 if Status(job.status) in cancelable:
                     running += self.actions.cancel_in(s, job, why)
-            envelope.status = EnvelopeStatus.CANCELLED.value
             envelope.reason = f"cancelled by {self.actor.user}" + (f": {comment}" if comment else "")
             s.add(envelope)
             chain.notify(self.store, s, envelope_id, "warning", f"envelope {envelope.name} {envelope.reason}")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NoReturn
 from jobtui.engine.db.driver import Reader
 from jobtui.engine.domain.permissions import Actor, PermissionRefused, Policy, login_name
 from jobtui.engine.domain.states import Perm
+from jobtui.engine.domain.text import counted
 from jobtui.engine.errors import ReadFailed, Refusal
 from jobtui.engine.formats.policy_file import (
     POLICY_SETTING,
@@ -261,8 +262,8 @@ class PolicyAdmin:
                 self.store.set_setting(s, POLICY_SETTING, stored.to_json())
                 digest = hashlib.sha256(text.encode()).hexdigest()[:16]
                 comment = (
-                    f"from {source}: {len(new.roles)} role(s), {len(new.users)} user(s), sha256 {digest}"
-                    + ("; the first policy, by the database's owner" if first else "")
+                    f"from {source}: {counted(len(new.roles), 'role')}, {counted(len(new.users), 'user')}, "
+                    f"sha256 {digest}" + ("; the first policy, by the database's owner" if first else "")
                 )
                 self._audit(s, verb, comment)
                 return stored

@@ -25,11 +25,12 @@ from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import FINAL_STATUSES, Perm
 from jobtui.engine.errors import CorruptRow, CorruptValue
-from jobtui.engine.read.listing import ALL_PROJECTS, scope_of
+from jobtui.engine.read.engines import engines
+from jobtui.engine.read.listing import ALL_PROJECTS, JobListing, scope_of
 from jobtui.engine.service.actions import Actions, RefusedOn, UnknownJob
 from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.service.envelope_tree import TreeData, load_tree
-from jobtui.engine.service.views import audit_json, job_detail_json, job_json, task_window
+from jobtui.engine.service.views import audit_json, job_detail_json, job_json, task_window, worker_json
 from jobtui.engine.worker.chain import chain_of
 
 # The detail pane reads a window of a job's tasks, never all of them: a job with 20,000 targets fills it in
@@ -112,6 +113,13 @@ class Reads:
         with self.store.read() as s:
             job = self._job(s, job_id, verb)
             return job_detail_json(job, s, self.store.now(), lang, log_file=self.store.log_file(job_id))
+
+    def workers(self) -> list[dict[str, Any]]:
+        """The engines serving the database, as the dashboard's workers view lists them (`jobtui
+        workers`): running and most recently heard first; the jobs each holds, of the projects the
+        actor may view."""
+        now = self.store.now()
+        return [worker_json(row, now) for row in engines(JobListing(self.store.reader, scope_of(self.actor)))]
 
     def job(self, job_id: int, verb: str) -> dict[str, Any] | None:
         """The job's summary JSON, or None when it is gone (deleted); refused when not viewable."""

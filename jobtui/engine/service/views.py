@@ -16,6 +16,7 @@ from jobtui.engine.db.rows import job_natures, job_status
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.schedules import JobSchedule
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, status_label
+from jobtui.engine.read.engines import EngineRow
 
 
 def iso(when: datetime | None) -> str | None:
@@ -65,6 +66,28 @@ def job_json(job: Job, session: Session, now: pendulum.DateTime, lang: str = "en
         "expires_at": iso(job.expires_at),
         "next_run_at": iso(next_run_at(job)),
         "replaced_by": job.replaced_by,
+    }
+
+
+def worker_json(engine: EngineRow, now: datetime) -> dict[str, Any]:
+    """One engine of `jobtui workers --json` (contract keys): what the dashboard's workers view shows.
+    `state`: live, stale (no heartbeat for FRESH_HEARTBEAT_S: lost, its jobs are taken over once its
+    lease lapses) or stopped. `busy` counts the jobs it holds with an op running or claimed ahead (it
+    may exceed `slots`); `jobs` the jobs it holds that the reader may view."""
+    age = engine.heartbeat_age_s(now)
+    return {
+        "worker_id": engine.id,
+        "host": engine.host,
+        "pid": engine.pid,
+        "kind": engine.kind,
+        "started_at": iso(engine.started_at),
+        "heartbeat_at": iso(engine.heartbeat_at),
+        "heartbeat_age_s": None if age is None else round(age, 1),
+        "stopped_at": iso(engine.stopped_at),
+        "slots": engine.slots,
+        "busy": engine.busy,
+        "jobs": list(engine.jobs),
+        "state": engine.state(now),
     }
 
 

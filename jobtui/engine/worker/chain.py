@@ -128,6 +128,8 @@ def _follow_chain(store: Store, s: Session, envelope: Envelope, job: Job, dst: S
     statuses = [other.status for other in chain_of(s, envelope.id or 0)]
     if not any(Status(status) in ACTIVE_JOB for status in statuses):
         derived = derive_status(envelope.status, statuses)
+        if derived == EnvelopeStatus.CANCELLED:
+            return  # an operator cancelled the envelope, and the cancel notifies that, not errors
         if envelope.status == EnvelopeStatus.ERRORS_ACTIVE:
             # A resumed chain ended: the jobs alone decide again (a later rerun is not "errors").
             envelope.status = EnvelopeStatus.SUCCESS_ACTIVE.value
@@ -193,13 +195,13 @@ def _resume_chain(store: Store, s: Session, envelope: Envelope, job: Job, who: s
     envelope.status = EnvelopeStatus.ERRORS_ACTIVE.value
     s.add(envelope)
     ids = ", ".join(str(other.id) for other in resumed)
+    waiting = f"job {ids} waits" if len(resumed) == 1 else f"jobs {ids} wait"
     notify(
         store,
         s,
         envelope.id or 0,
         "info",
-        f"envelope {envelope.name} resumed: job {job.id} ({job.name}) was retried; "
-        f"job(s) {ids} wait in order",
+        f"envelope {envelope.name} resumed: job {job.id} ({job.name}) was retried; {waiting} in order",
         job.id,
     )
     store.touch(s, None, kind="envelope")

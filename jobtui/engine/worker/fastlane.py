@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from jobtui.engine.db.raw import AUDIT_ROWS, pipelined, select_rows, send_many
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
+from jobtui.engine.domain.text import counted as counted_text
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.launcher import OpToStart, build_spec
 from jobtui.engine.worker.outcomes import natures_added
@@ -334,7 +335,8 @@ class FastLane:
         for expected, counted in job_updates:
             if (changed := counted()) != expected:
                 # The leases were checked (and their rows locked) at the start of the pass: a bug.
-                raise RuntimeError(f"fast lane: {expected - changed} job(s) lost their lease mid-pass")
+                lost = counted_text(expected - changed, "job")
+                raise RuntimeError(f"fast lane: {lost} lost their lease mid-pass")
 
 
 def _fresh(row: dict[str, Any], ops: list[PlanOp]) -> bool:

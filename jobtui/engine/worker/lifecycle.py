@@ -8,6 +8,7 @@ when the attempt comes.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import pendulum
 from sqlalchemy import update
@@ -18,12 +19,15 @@ from jobtui.engine.db.models import TASKS, Job, OpRun, Task
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.schedules import JobSchedule
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
+from jobtui.engine.domain.text import counted
 from jobtui.engine.worker import pipeline
 from jobtui.engine.worker.pipeline import JobRef
 
 RETRIED_STEPS = (Step.PRE.value, Step.RUN.value)
 # Jobs nobody holds while they wait (for a retry, a window, their date).
 WAITING = "jobs.status IN ('READY', 'PAUSED')"
+# How a job's reason starts while it waits for its window to reopen (cleared once it is open again).
+WINDOW_CLOSED = "schedule window closed"
 UNFINISHED_TASK = (TaskStatus.SCHEDULED.value, TaskStatus.RUNNING.value, TaskStatus.RESCHEDULED.value)
 
 
@@ -155,39 +159,64 @@ def wait_for_retry(store: Store, s: Session, job: Job, ref: JobRef, when: pendul
     )
 
 
-def window_gate(store: Store, s: Session, job: Job, ref: JobRef, now: pendulum.DateTime) -> bool:
+def window_gate(
+    store: Store,
+    s: Session,
+    job: Job,
+    ref: JobRef,
+    now: pendulum.DateTime,
+    log: Callable[[str], None] | None = None,
+) -> bool:
     """Before a PRE/RUN op: True when the job may go on now. A closed window parks it until it
-    reopens (PAUSED once it has started); past the schedule's end, its unfinished work expires."""
+    reopens (PAUSED once it has started); a window that does not reopen before the schedule expires
+    ends its unfinished work now. `log` writes a line to the job's log."""
     schedule = schedule_of(job)
-    if schedule is None or not schedule.windowed or schedule.is_open(now):
+    if schedule is None or not schedule.windowed:
+        return True
+    if schedule.is_open(now):
+        if job.reason and job.reason.startswith(WINDOW_CLOSED):
+            store.change_job(s, job, ref.who, "window open", held=ref.lease, reason=None)
         return True
     reopens = schedule.next_open(now)
     if reopens is None:
-        expire_unfinished(store, s, job, ref, now)
+        # Waiting until `expires` would change nothing but when POST runs and people learn the end.
+        why = schedule.closed_for_good(now)
+        if log is not None:
+            log(f"{why}: no op starts again")
+        expire_unfinished(store, s, job, ref, now, why=why)
         return False
     parked = Status.PAUSED if job.started_at is not None else Status.READY
     pipeline.park_running_tasks(s, job)
+    reason = f"{WINDOW_CLOSED}; reopens {_fmt(reopens, schedule)}"
+    if log is not None:
+        log(f"{reason}: {'paused' if parked == Status.PAUSED else 'waits'} until then")
     store.change_job(
         s,
         job,
         ref.who,
         "window closed",
         parked,
-        comment=f"schedule window closed; reopens {_fmt(reopens, schedule)}",
+        comment=reason,
         held=ref.lease,
         worker_id=None,
         lease=None,
         due_at=reopens,
+        reason=reason,
     )
     return False
 
 
-def expire_unfinished(store: Store, s: Session, job: Job, ref: JobRef, now: pendulum.DateTime) -> None:
-    """The schedule ran out. Nothing of RUN started: EXPIRED. Otherwise the tasks still waiting or not
-    done are FAILED and POST runs; the end status then comes from the tasks."""
+def expire_unfinished(
+    store: Store, s: Session, job: Job, ref: JobRef, now: pendulum.DateTime, why: str | None = None
+) -> None:
+    """The schedule ran out (`why`: its window does not reopen before it expires; else it expired).
+    Nothing of RUN started: EXPIRED. Otherwise the tasks that ran and still had work left are FAILED,
+    those that never ran CANCELLED, and POST runs; the end status then comes from the tasks."""
     schedule = schedule_of(job)
     when = _fmt(schedule.expires, schedule) if schedule and schedule.expires else now.isoformat()
+    ended = why or f"schedule expired at {when}"
     if job.run_started_at is None:
+        expired = f"RUN had not started and {why}" if why else f"{ended} before RUN started"
         # Ops stay pending: a reschedule brings the job back where it stood.
         pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
         store.change_job(
@@ -196,9 +225,9 @@ def expire_unfinished(store: Store, s: Session, job: Job, ref: JobRef, now: pend
             ref.who,
             "expire",
             Status.EXPIRED,
-            comment=f"schedule expired at {when} before RUN started",
+            comment=expired,
             held=ref.lease,
-            reason="schedule expired",
+            reason=expired if why else "schedule expired",
             ended_at=now,
             due_at=None,
             worker_id=None,
@@ -206,12 +235,20 @@ def expire_unfinished(store: Store, s: Session, job: Job, ref: JobRef, now: pend
         )
         return
     unfinished = _tasks_with_work_left(s, job)
+    never_ran = _tasks_never_run(s, job, unfinished)
+    failed = [task_id for task_id in unfinished if task_id not in never_ran]
     pipeline.skip_pending(s, job, RETRIED_STEPS, now)
-    s.execute(
-        update(TASKS)
-        .where(TASKS.c.id.in_(unfinished), TASKS.c.status.in_(UNFINISHED_TASK))
-        .values(status=TaskStatus.FAILED.value, current_step=None, next_attempt_at=None)
-    )
+    for task_ids, status in ((failed, TaskStatus.FAILED), (never_ran, TaskStatus.CANCELLED)):
+        s.execute(
+            update(TASKS)
+            .where(TASKS.c.id.in_(task_ids), TASKS.c.status.in_(UNFINISHED_TASK))
+            .values(status=status.value, current_step=None, next_attempt_at=None)
+        )
+    settled = [
+        f"{counted(len(failed), 'task')} with work left FAILED" if failed else "",
+        f"{counted(len(never_ran), 'task')} that never ran CANCELLED" if never_ran else "",
+    ]
+    outcome = "; ".join(part for part in (ended, *settled) if part)
     held = job.worker_id is not None
     store.change_job(
         s,
@@ -219,12 +256,40 @@ def expire_unfinished(store: Store, s: Session, job: Job, ref: JobRef, now: pend
         ref.who,
         "expire",
         Status.RUNNING if held else Status.READY,
-        comment=f"schedule expired at {when}; tasks still failing are FAILED, POST runs",
+        comment=f"{outcome}; POST runs",
         held=ref.lease,
         step=Step.POST.value,
         due_at=None if held else now,
+        reason=outcome,
     )
     pipeline.refresh_progress(store, s, job, ref)
+
+
+def _tasks_never_run(s: Session, job: Job, task_ids: list[int]) -> set[int]:
+    """Of `task_ids`, those no PRE/RUN op of this execution ran for: none of their own (per-target)
+    ops started and no job-wide op did, nor did a failed attempt wait for a retry."""
+    if not task_ids:
+        return set()
+    ran = s.exec(
+        select(OpRun.task_id, OpRun.per_target).where(
+            OpRun.job_id == job.id,
+            OpRun.exec == job.exec,
+            col(OpRun.step).in_(RETRIED_STEPS),
+            OpRun.status != OpStatus.PENDING.value,
+        )
+    ).all()
+    if any(not per_target for _, per_target in ran):
+        return set()
+    started = {task_id for task_id, _ in ran}
+    tasks = s.exec(select(Task.id, Task.status, Task.attempts).where(col(Task.id).in_(task_ids))).all()
+    return {
+        task_id
+        for task_id, status, attempts in tasks
+        if task_id is not None
+        and task_id not in started
+        and status != TaskStatus.RESCHEDULED.value
+        and attempts <= 1
+    }
 
 
 def _tasks_with_work_left(s: Session, job: Job) -> list[int]:

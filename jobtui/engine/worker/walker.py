@@ -127,7 +127,7 @@ def _in_window(
     """A scheduled job's PRE/RUN: revive the tasks due for another attempt, then check its window."""
     if schedule.retries:
         lifecycle.revive_due_tasks(s, job, now)
-    return lifecycle.window_gate(state.store, s, job, ref, now)
+    return lifecycle.window_gate(state.store, s, job, ref, now, log=lambda line: state.log(job, line))
 
 
 def _waits_for_retries(

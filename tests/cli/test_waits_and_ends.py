@@ -1,0 +1,119 @@
+"""What the readable commands say about a job that waits or has ended (`show` says when a waiting job
+runs next and why, `log --follow` says how the job it followed ended) and about the engines (`workers`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from jobtui.cli import main
+from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.service.actions import Actions
+from jobtui.engine.service.reads import Reads
+from jobtui.engine.worker.loop import Engine
+from tests.support.helpers import START, definition, job_of, run_until_status
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out, err
+
+
+def test_show_says_a_paused_job_waits_for_its_window_and_when_it_runs_next(
+    actions: Actions,
+    engine: Engine,
+    clock: FakeClock,
+    store: Store,
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gate = tmp_path / "go"
+    clock.set(pendulum.datetime(2026, 12, 7, 10, 14, tz="UTC"))
+    job_id = actions.submit(
+        definition(
+            f"""
+            name = "nightly"
+            [schedule]
+            mode = "window"
+            timezone = "UTC"
+            window = {{ from = "10:14", to = "10:16" }}
+            expires = "+3d"
+            [[run]]
+            name = "long"
+            run = 'while [ ! -f {gate} ]; do sleep 0.02; done'
+            [[run]]
+            name = "after"
+            run = "true"
+            """
+        )
+    )
+    engine.run_until(lambda: job_of(store, job_id).status == "RUNNING" and engine.busy)
+    clock.set(pendulum.datetime(2026, 12, 7, 10, 17, tz="UTC"))
+    gate.touch()
+    run_until_status(engine, job_id, "PAUSED")
+    out, _ = run(capsys, "show", str(job_id), "--db", db_url)
+    assert "  reason  schedule window closed; reopens 2026-12-08 10:14 UTC\n" in out
+    assert "  next_run_at   2026-12-08T10:14:00+00:00  (its schedule window reopens)\n" in out
+
+
+def test_log_follow_says_on_stderr_how_the_job_ended(
+    actions: Actions, engine: Engine, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = actions.submit(definition('name = "fails"\n[[run]]\nname = "boom"\nrun = "echo out; exit 3"'))
+    run_until_status(engine, job_id, "ERROR")
+    out, err = run(capsys, "log", str(job_id), "--follow", "--db", db_url)
+    assert "out\n" in out
+    assert err == f'log: job {job_id} ended ERROR: RUN op "boom" failed\n'
+    _, err = run(capsys, "log", str(job_id), "--db", db_url)
+    assert err == "", "without --follow the log is all it prints"
+
+
+def test_workers_lists_the_engines_with_their_slots_jobs_heartbeat_and_state(
+    actions: Actions,
+    engine: Engine,
+    clock: FakeClock,
+    store: Store,
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    gate = tmp_path / "go"
+    job_id = actions.submit(
+        definition(f"name = \"w\"\n[[run]]\nrun = 'while [ ! -f {gate} ]; do sleep 0.02; done'")
+    )
+    run_until_status(engine, job_id, "RUNNING")
+    engine.run_until(lambda: engine.busy)
+    (row,) = Reads(store, Actor("tester")).workers()
+    assert row == {
+        "worker_id": engine.worker_id,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "kind": None,
+        "started_at": START.isoformat(),
+        "heartbeat_at": START.isoformat(),
+        "heartbeat_age_s": 0.0,
+        "stopped_at": None,
+        "slots": 2,
+        "busy": 1,
+        "jobs": [job_id],
+        "state": "live",
+    }
+    clock.advance(60)  # no heartbeat for a minute: lost, as the dashboard says it
+    assert Reads(store, Actor("tester")).workers()[0]["state"] == "stale"
+    out, _ = run(capsys, "workers", "--json", "--db", db_url)
+    assert [(w["worker_id"], w["jobs"]) for w in json.loads(out)] == [(engine.worker_id, [job_id])]
+    out, _ = run(capsys, "workers", "--db", db_url)
+    header, line = out.splitlines()
+    assert header.split() == ["WORKER", "HOST", "KIND", "PID", "BUSY", "HEARTBEAT", "STATE", "JOBS"]
+    assert line.startswith(engine.worker_id[:8]) and " 1/2 " in line and line.endswith(f" {job_id}")
+    gate.touch()

@@ -751,6 +751,9 @@ REFUSALS: dict[str, dict[str, str]] = {
         "reciente y no se ha deshecho; haga primero su rollback",
         "chain_waits": "{action}: el pase {waiting} ({waiting_name}) del sobre {envelope} ({name}) espera "
         "al pase {job}; cancele antes el pase {job} (la cadena cancela los que lo siguen) o el sobre",
+        "op_left_running": "{action}: la operación de la ejecución {exec} del pase {job} puede seguir en "
+        "curso en {host} (pid {pid}): su motor se perdió y ningún demonio de {host} ha dado señales desde "
+        "entonces para matarla; arranque allí uno antes",
     },
 }
 

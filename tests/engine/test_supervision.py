@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pendulum
 import psutil
 import pytest
 from sqlmodel import select
@@ -18,7 +21,7 @@ from jobtui.engine.db.models import AuditEvent, Job, OpRun
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
-from jobtui.engine.service.actions import Actions
+from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.spawner import Spawner
 from tests.support.helpers import (
@@ -348,6 +351,86 @@ def test_restarted_engine_readopts_a_live_op_and_marks_only_dead_ones_abend(
 
     assert [r["to"] for r in audit_json(store, doomed)].count("ABEND") == 1
     assert any(r["action"] == "take over" for r in audit_json(store, live))
+
+
+def _kills_recorded(store: Store, job_id: int) -> list[dict[str, object]]:
+    from jobtui.engine.service.views import audit_json
+
+    return [r for r in audit_json(store, job_id) if r["action"] == "kill op"]
+
+
+def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and_retry_waits_for_it(
+    store: Store,
+    clock: FakeClock,
+    tmp_path: Path,
+    daemon_env: dict[str, str],
+    daemons: list[subprocess.Popen[bytes]],
+) -> None:
+    clock.set(pendulum.now("UTC"))  # the daemon runs on the real clock
+    actions = Actions(store, Actor("tester"))
+    gate = tmp_path / "go"
+    job_id = actions.submit(
+        definition(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    )
+    daemon = start_daemon(daemon_env)
+    daemons.append(daemon)
+    wait_for(lambda: running_op(store, job_id) is not None, what="the op to start")
+    op = running_op(store, job_id)
+    assert op is not None and op.pid is not None
+    daemon.kill()  # kill -9 of this host's engine: its op lives on, for a restarted engine to re-adopt
+    daemon.wait()
+    clock.set(pendulum.now("UTC"))  # after the daemon's last heartbeat
+    host = socket.gethostname()
+    elsewhere, here = Engine(store, host="elsewhere"), Engine(store)
+    try:
+        elsewhere.tick()
+        clock.advance(elsewhere.lease_s + 1)
+        job = run_until_status(elsewhere, job_id, "ABEND")
+        # Another host cannot kill it, and says so.
+        assert f"worker {host} lost" in (job.reason or "")
+        assert f"may still run on {host} (pid {op.pid})" in (job.reason or "")
+        assert live_pids_of_group(op.pid)
+        for verb in (actions.retry, lambda j: actions.rerun(j, "RUN")):
+            with pytest.raises(Refused, match=rf"may still run on {re.escape(host)} \(pid {op.pid}\)"):
+                verb(job_id)
+
+        here.run_until(lambda: not live_pids_of_group(op.pid or 0))  # a daemon of that host comes back
+        kills = _kills_recorded(store, job_id)
+        assert [(k["who"], k["to"]) for k in kills] == [(f"engine@{host}", "ABEND")]
+        assert f"op of exec 1 (pid {op.pid}) killed: its job was taken over" in str(kills[0]["comment"])
+        actions.retry(job_id)
+        assert job_of(store, job_id).status == "READY"
+    finally:
+        gate.touch()
+        elsewhere.shutdown()
+        here.shutdown()
+
+
+def test_an_engine_that_finds_its_job_taken_over_kills_its_op_and_says_so(
+    store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path
+) -> None:
+    gate = tmp_path / "go"
+    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    frozen, other = Engine(store, host="host-a"), Engine(store, host="host-b")
+    try:
+        op = wait_op_started(frozen, store, job_id)
+        other.tick()
+        clock.advance(frozen.lease_s + 1)  # host A is frozen (SIGSTOP, a partition) past its lease
+        run_until_status(other, job_id, "ABEND")
+        assert live_pids_of_group(op.pid or 0)
+        with pytest.raises(Refused, match=r"may still run on host-a"):
+            actions.retry(job_id)
+
+        frozen.run_until(lambda: not live_pids_of_group(op.pid or 0))  # it comes back
+        kills = _kills_recorded(store, job_id)
+        assert [k["who"] for k in kills] == ["engine@host-a"]
+        assert f"op of exec 1 (pid {op.pid}) killed: its job was taken over" in str(kills[0]["comment"])
+        actions.retry(job_id)  # host A was heard from again: nothing of exec 1 runs on
+        assert job_of(store, job_id).status == "READY"
+    finally:
+        gate.touch()
+        frozen.shutdown()
+        other.shutdown()
 
 
 def test_a_clean_daemon_stop_finishes_ops_in_flight(

@@ -25,6 +25,7 @@ ENVELOPE_BUSY = "envelope_busy"
 ENVELOPE_NO_ROLLBACK_WORK = "envelope_no_rollback_work"
 ENVELOPE_NEWER = "envelope_newer"
 CHAIN_WAITS = "chain_waits"
+OP_LEFT_RUNNING = "op_left_running"
 
 # The facts each kind carries: what a translation of it may say. `action` is the engine's name of what
 # was refused (a dashboard says its own title of the command instead).
@@ -45,6 +46,8 @@ FACTS: dict[str, frozenset[str]] = {
     ENVELOPE_NEWER: _ENVELOPE | {"newer", "newer_name", "project"},
     # `waiting`: the next job of the envelope's chain, which only `job`'s end would release or cancel.
     CHAIN_WAITS: _ENVELOPE | {"job", "waiting", "waiting_name"},
+    # An op of the job may still run on `host` (`pid`: its process group there, "?" when not recorded).
+    OP_LEFT_RUNNING: frozenset({"action", "job", "exec", "host", "pid"}),
 }
 
 

@@ -59,6 +59,7 @@ from jobtui.engine.worker import chain, lifecycle, opstarter, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import describe, log_tail, op_title, processes_with_token, stamped
+from jobtui.engine.worker.sweeps import op_left_elsewhere
 from jobtui.engine.worker.traps import resolve_trap
 
 log = logging.getLogger(__name__)
@@ -236,6 +237,19 @@ class Actions:
                 waiting_name=nxt.name,
                 envelope=job.envelope_id,
                 name=envelope_name,
+            )
+        if action in ("rerun", "retry") and (left := op_left_elsewhere(s, job)) is not None:
+            pid = left.pid or "?"
+            return Reason(
+                f"{name}: the op of exec {left.exec} of job {job.id} may still run on {left.host} "
+                f"(pid {pid}): its engine was lost and no daemon of {left.host} has been heard from since "
+                "to kill it; start one there first",
+                reasons.OP_LEFT_RUNNING,
+                action=name,
+                job=job.id,
+                exec=left.exec,
+                host=left.host,
+                pid=pid,
             )
         if action == "retry":
             later = self._later_job_of_project(s, job)

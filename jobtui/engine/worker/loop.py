@@ -103,6 +103,14 @@ class Engine:
     def register(self) -> None:
         if self._registered:
             return
+        # Before the worker row: once an engine of this host is heard from after a take-over, what the
+        # dead one left running for jobs taken from it is signalled (retry and rerun wait for that).
+        try:
+            self._supervisor.kill_orphans()
+        except DBAPIError:
+            raise
+        except Exception:  # a bug here must not keep the engine from running its jobs
+            log.exception("could not look for ops left running by a dead engine of this host")
         registration.register(self._state)
         self._last_heartbeat = self.store.clock.elapsed()
         self._registered = True

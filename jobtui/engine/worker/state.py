@@ -30,6 +30,11 @@ LOG_CAP_REFRESH_S = 30.0
 FAULT_VAR = "JOBTUI_FAULT"
 
 
+def engine_who(host: str) -> str:
+    """Who an engine of `host` is in the audit trail."""
+    return f"engine@{host}"
+
+
 @dataclass
 class Held:
     """A job this engine has claimed, and the op it is running for it, if any."""
@@ -89,7 +94,7 @@ class EngineState:
         self.host = host
         self.kind = kind
         self.worker_id = worker_id
-        self.who = f"engine@{host}"
+        self.who = engine_who(host)
         self.draining = False
         # An engine of another host shares the queue (registration, at each heartbeat): it could not tell an
         # op of this engine that never started from one that ran, were this engine to die.

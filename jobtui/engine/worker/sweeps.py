@@ -3,11 +3,13 @@ timeouts, and the jobs of lost workers (ABEND, or their ops re-adopted after a c
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pendulum
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db import raw
-from jobtui.engine.db.models import Job, OpRun, Worker
+from jobtui.engine.db.models import AuditEvent, Job, OpRun, Worker
 from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
 from jobtui.engine.worker import lifecycle, pipeline
@@ -20,7 +22,7 @@ from jobtui.engine.worker.runner import (
     never_started,
     read_status_file,
 )
-from jobtui.engine.worker.state import EngineState, Held
+from jobtui.engine.worker.state import EngineState, Held, engine_who
 from jobtui.engine.worker.traps import resolve_trap
 
 UNSTARTED = "jobs.status IN ('READY', 'APPROVAL')"
@@ -158,7 +160,7 @@ class Sweeps:
                 code = self._status_left(running)
                 if code is None:
                     state.held[job_id] = held  # abend lets go of it again
-                    self.outcomes.abend(s, job, running, ref, reason)
+                    self.outcomes.abend(s, job, running, ref, self._left_running(running, reason))
                     return
                 # The op ended and said how: that is recorded, never an ABEND.
                 held.op_run_id = running.id
@@ -223,11 +225,21 @@ class Sweeps:
             state.log(job, f"op {running.name} never started before {reason}; starting it now")
             return True
         if code is None:
-            self.outcomes.abend(s, job, running, ref, f"{reason}; op {running.name} vanished with it")
+            if running.host != state.host:  # not known to have vanished: it may run on there
+                self.outcomes.abend(s, job, running, ref, self._left_running(running, reason))
+            else:
+                self.outcomes.abend(s, job, running, ref, f"{reason}; op {running.name} vanished with it")
             return False
         held.op_run_id = running.id
         held.ready_outcome = OpOutcome(code, None if code == 0 else f"exit {code}")
         return True
+
+    def _left_running(self, running: OpRun, reason: str) -> str:
+        """The reason of the abend of a job whose op ran on another host: this engine cannot kill it there,
+        and says what will (a daemon of that host starting, or its lost engine coming back)."""
+        if running.host == self.state.host or not running.host:
+            return reason  # the abend kills what is left of it here
+        return f"{reason}; {op_left_text(running.name, running.host, running.pid)}"
 
     def _status_left(self, running: OpRun) -> int | None:
         """The exit status the op's starter left, if it ended. Another host's status file is read too
@@ -258,3 +270,51 @@ def worker_lost(
     if stale and silent_s > lease_s:
         return f"worker {worker.host} lost", False
     return None
+
+
+def op_left_text(name: str, host: str, pid: int | None) -> str:
+    where = f"{host} (pid {pid})" if pid else f"{host} (pid not recorded)"
+    return f"op {name} may still run on {where}: a daemon of {host} kills it when it comes back"
+
+
+def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
+    """The op of the job's current execution that may still run on another host: its engine was lost, an
+    engine of another host abended the job (it cannot kill an op there), and no engine of the op's host has
+    been heard from since that was sure to kill it: its own engine coming back (it kills the op as it finds
+    its lease gone), or, once that engine is known gone (stopped, or found dead by an engine of its host),
+    an engine of the host starting (`Supervisor.kill_orphans`, before it registers). Retry and rerun wait
+    for it: the job would run twice."""
+    op = s.exec(
+        select(OpRun)
+        .where(
+            OpRun.job_id == job.id,
+            OpRun.exec == job.exec,
+            OpRun.status == OpStatus.FAILED.value,
+            col(OpRun.exit_code).is_(None),
+            col(OpRun.completed_at).is_not(None),
+            col(OpRun.host).is_not(None),
+        )
+        .order_by(col(OpRun.completed_at).desc())
+    ).first()
+    if op is None or op.host is None or op.completed_at is None or not (op.pid or op.token):
+        return None
+    ended_by = s.exec(
+        select(AuditEvent.who)
+        .where(AuditEvent.job_id == job.id, AuditEvent.action == "abend")
+        .order_by(col(AuditEvent.id).desc())
+    ).first()
+    if ended_by is None or ended_by == engine_who(op.host):
+        return None  # an engine of its own host abended it, and killed what was left of it there
+    workers = s.exec(select(Worker).where(Worker.host == op.host)).all()
+    # The engine that started it: its tokens start with its id (EngineState.new_token).
+    its_engine = next((w for w in workers if op.token and op.token.startswith(w.id)), None)
+    if its_engine is not None and _at_or_after(its_engine.heartbeat_at, op.completed_at):
+        return None  # it came back: it found its lease gone and killed the op
+    if its_engine is not None and its_engine.stopped_at is None:
+        return op  # frozen or cut off, maybe running it still: only it can tell
+    started = any(_at_or_after(w.started_at, op.completed_at) for w in workers)
+    return None if started else op  # an engine of that host starting kills what the gone one left
+
+
+def _at_or_after(when: datetime | None, since: datetime) -> bool:
+    return when is not None and pendulum.instance(when) >= pendulum.instance(since)

@@ -482,8 +482,12 @@ def test_two_engine_processes_drain_a_queue_running_each_op_once(
     spec = definition(text)
     # Thousands in the reliability run (JOBTUI_DRAIN_JOBS); enough here to make the engines contend.
     total = int(os.environ.get("JOBTUI_DRAIN_JOBS", "300"))
+    # Both engines are up before the queue runs: on a loaded machine the first could drain it alone.
+    actions.queue_pause("until both engines are up")
     ids = actions.submit_many(spec, total)
     daemons += [start_daemon(daemon_env, workers=2), start_daemon(daemon_env, workers=2)]
+    wait_for(lambda: actions.queue_state().workers == 2, timeout=60, what="both engines to register")
+    actions.queue_resume()
 
     def finished() -> int:
         with store.read() as s:

@@ -52,7 +52,10 @@ def is_loopback(host: str) -> bool:
 def names_loopback(host_header: str) -> bool:
     """Whether a request's Host names loopback by itself: a loopback address or name, never a name looked
     up (one an attacker's DNS answers with 127.0.0.1 is how a page of theirs would reach this port)."""
-    host = urlsplit(f"//{host_header}").hostname or ""
+    try:
+        host = urlsplit(f"//{host_header}").hostname or ""
+    except ValueError:  # no host at all ("[::1" without its bracket)
+        return False
     if host in LOOPBACK_NAMES:
         return True
     try:
@@ -61,10 +64,16 @@ def names_loopback(host_header: str) -> bool:
         return False
 
 
-def same_origin(origin: str, host_header: str) -> bool:
-    """Whether a browser's Origin is the page's own (scheme http or https, the host and port asked for)."""
-    parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == host_header.lower()
+def same_origin(origin: str, *hosts: str) -> bool:
+    """Whether a browser's Origin is the page's own (scheme http or https, a host and port it was asked for
+    by: the request's Host, or the one a proxy in front says it was asked for)."""
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and parts.netloc.lower() in {
+        host.lower() for host in hosts if host
+    }
 
 
 def dashboard_command(dashboard_args: Sequence[str]) -> str:
@@ -87,7 +96,8 @@ def make_server(command: str, host: str, port: int, token: str, public: bool, ti
     cookie = f"jobtui-serve-{port}"  # cookies ignore ports: one name a server on this host
 
     def holds_secret(request: web.Request) -> bool:
-        given = request.cookies.get(cookie) or request.query.get("token") or ""
+        # The address's token first: a cookie left by an earlier run of `serve` is stale.
+        given = request.query.get("token") or request.cookies.get(cookie) or ""
         return hmac.compare_digest(given.encode(), token.encode())
 
     def refused(reason: str) -> web.Response:
@@ -116,7 +126,13 @@ def make_server(command: str, host: str, port: int, token: str, public: bool, ti
             if not holds_secret(request):
                 return refused("open the address `jobtui serve` printed (the one with ?token=)")
             origin = request.headers.get("Origin")
-            if request.path == "/ws" and origin is not None and not same_origin(origin, request.host):
+            # The address a proxy in front says the browser used (a page's WebSocket cannot set headers).
+            forwarded = request.headers.get("X-Forwarded-Host", "")
+            if (
+                request.path == "/ws"
+                and origin is not None
+                and not same_origin(origin, request.host, forwarded)
+            ):
                 return refused(f"a page from {origin} may not open this dashboard")
             if request.path == "/" and "token" in request.query:
                 # The token leaves the address bar (and the browser's history) for a cookie.
@@ -129,11 +145,13 @@ def make_server(command: str, host: str, port: int, token: str, public: bool, ti
         async def handle_index(self, request: web.Request) -> dict[str, Any]:
             # Addresses as the browser reached this server (through `ssh -L`, a proxy, or --public on
             # 0.0.0.0), not as it listens.
+            reached = request.headers.get("X-Forwarded-Host") or request.host
             secure = request.secure or request.headers.get("X-Forwarded-Proto") == "https"
             font_size = request.query.get("fontsize", "16")
+            readable = font_size.isascii() and font_size.isdigit() and 0 < int(font_size) < 100
             return {
-                "font_size": int(font_size) if font_size.isdigit() and 0 < int(font_size) < 100 else 16,
-                "app_websocket_url": f"{'wss' if secure else 'ws'}://{request.host}/ws",
+                "font_size": int(font_size) if readable else 16,
+                "app_websocket_url": f"{'wss' if secure else 'ws'}://{reached}/ws",
                 "config": {"static": {"url": "/static/"}},
                 "application": {"name": self.title},
             }

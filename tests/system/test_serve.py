@@ -205,7 +205,12 @@ def ask(served: Served, path: str, headers: dict[str, str] | None = None) -> htt
     return response
 
 
-WEBSOCKET = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
+WEBSOCKET = {
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "a2V5a2V5a2V5a2V5a2V5a2==",
+}
 
 
 def test_the_server_lets_in_only_who_holds_the_printed_address(tmp_path: Path) -> None:
@@ -235,6 +240,23 @@ def test_the_server_lets_in_only_who_holds_the_printed_address(tmp_path: Path) -
         # A name an attacker's DNS points at 127.0.0.1: refused even with the token.
         rebound = ask(served, f"/?token={served.token}", {"Host": f"evil.example:{served.port}"})
         assert rebound.status == 403
+        # Behind a proxy that says which address the browser used: the page points there, its WebSocket
+        # comes from there.
+        page.request("GET", "/", headers={**session, "X-Forwarded-Host": "jobs.example"})
+        assert 'data-session-websocket-url="ws://jobs.example/ws"' in page.getresponse().read().decode()
+        proxied = {
+            **WEBSOCKET,
+            **session,
+            "Origin": "https://jobs.example",
+            "X-Forwarded-Host": "jobs.example",
+        }
+        assert ask(served, "/ws?width=0", proxied).status == 101
+        # The address of a later run of `serve`, opened in a browser holding this run's cookie.
+        stale = {"Cookie": f"jobtui-serve-{served.port}=an-earlier-runs-token"}
+        assert ask(served, f"/?token={served.token}", stale).status == 302
+        # Nonsense is refused or ignored, never an error page.
+        assert ask(served, "/", {"Host": "[::1"}).status == 403
+        assert ask(served, "/?fontsize=%C2%B2", session).status == 200
 
 
 def test_the_database_password_reaches_no_command_line(tmp_path: Path) -> None:
@@ -247,7 +269,7 @@ def test_the_database_password_reaches_no_command_line(tmp_path: Path) -> None:
         connection.request(
             "GET",
             "/ws?width=80&height=24",
-            headers={**WEBSOCKET, "Sec-WebSocket-Key": "a2V5a2V5a2V5a2V5a2V5a2==", **own},
+            headers={**WEBSOCKET, **own},
         )
         assert connection.getresponse().status == 101
         server = psutil.Process(served.server.pid)

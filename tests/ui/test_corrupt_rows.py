@@ -18,6 +18,7 @@ from tests.support.pilot import SIZE, app_for, monitor, painted, select_job, sho
     ("update", "named"),
     [
         ("status = 'BOGUS'", 'status "BOGUS" is not a job status'),
+        ("status = 'CLEAR' || char(27) || '[2J'", 'status "CLEAR^[[2J" is not a job status'),
         ("natures = 'xx'", 'natures "xx" is not a JSON list of names'),
         ("scheduled_at = 'garbage'", 'scheduled_at "garbage" is not a date'),
     ],
@@ -42,4 +43,6 @@ async def test_a_corrupt_row_is_listed_and_named_when_selected(
         assert monitor(pilot).allowed == {}
         if "BOGUS" in update:
             assert "BOGUS?" in painted(app.screen)[0]
+        if "CLEAR" in update:  # shown, never obeyed by the terminal
+            assert "CLEAR^[[2J?" in painted(app.screen)[0]
         assert app.is_running

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from jobtui.engine.domain import reasons
 from jobtui.engine.domain.reasons import Reason
+from jobtui.engine.domain.text import visible
 
 
 class Status(StrEnum):
@@ -143,9 +144,9 @@ LABELS: dict[str, dict[Status, str]] = {
 
 def status_label(status: str, lang: str = "en") -> str:
     """The status's word in `lang`; a code jobtui does not know (a row changed by hand) as itself, marked
-    unknown with a "?", so the dashboard still lists the row."""
+    unknown with a "?" (its control characters shown, never obeyed), so the dashboard still lists the row."""
     labels = LABELS.get(lang, LABELS["en"])
-    return labels[Status(status)] if status in labels else f"{status}?"
+    return labels[Status(status)] if status in labels else f"{visible(status)}?"
 
 
 # Statuses in which an op process may be alive: the engine owns the job and nobody may delete or rerun it.

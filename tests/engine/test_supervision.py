@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -22,6 +23,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions, Refused
+from jobtui.engine.service.views import audit_json
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.spawner import Spawner
 from tests.support.helpers import (
@@ -354,12 +356,12 @@ def test_restarted_engine_readopts_a_live_op_and_marks_only_dead_ones_abend(
 
 
 def _kills_recorded(store: Store, job_id: int) -> list[dict[str, object]]:
-    from jobtui.engine.service.views import audit_json
-
     return [r for r in audit_json(store, job_id) if r["action"] == "kill op"]
 
 
+@pytest.mark.parametrize("ends_first", [False, True], ids=["still-running", "ended-meanwhile"])
 def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and_retry_waits_for_it(
+    ends_first: bool,
     store: Store,
     clock: FakeClock,
     tmp_path: Path,
@@ -394,16 +396,67 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
             with pytest.raises(Refused, match=rf"may still run on {re.escape(host)} \(pid {op.pid}\)"):
                 verb(job_id)
 
-        here.run_until(lambda: not live_pids_of_group(op.pid or 0))  # a daemon of that host comes back
-        kills = _kills_recorded(store, job_id)
-        assert [(k["who"], k["to"]) for k in kills] == [(f"engine@{host}", "ABEND")]
-        assert f"op of exec 1 (pid {op.pid}) killed: its job was taken over" in str(kills[0]["comment"])
+        if ends_first:  # the op ends on its own while nobody watches it
+            gate.touch()
+            wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
+        here.tick()  # a daemon of that host comes back
+        assert not live_pids_of_group(op.pid or 0)
+        trail = [(r["action"], r["who"], r["comment"]) for r in audit_json(store, job_id)]
+        if ends_first:
+            assert ("op gone", f"engine@{host}", f"op of exec 1 (pid {op.pid}) no longer runs") in trail
+            assert not _kills_recorded(store, job_id)
+        else:
+            kills = _kills_recorded(store, job_id)
+            assert [(k["who"], k["to"]) for k in kills] == [(f"engine@{host}", "ABEND")]
+            assert f"op of exec 1 (pid {op.pid}) killed: its job was taken over" in str(kills[0]["comment"])
         actions.retry(job_id)
         assert job_of(store, job_id).status == "READY"
     finally:
         gate.touch()
         elsewhere.shutdown()
         here.shutdown()
+
+
+def test_a_daemon_starting_spares_what_a_finished_op_left_running_on_purpose(
+    store: Store,
+    clock: FakeClock,
+    tmp_path: Path,
+    daemon_env: dict[str, str],
+    daemons: list[subprocess.Popen[bytes]],
+) -> None:
+    """A deploy op that starts a service in the background and ends: the service carries the op's token,
+    and its engine died since (kill -9); the next engine of the host leaves it running, the job deleted
+    or not."""
+    clock.set(pendulum.now("UTC"))  # the daemon runs on the real clock
+    actions = Actions(store, Actor("tester"))
+    pid_files = {name: tmp_path / f"{name}.pid" for name in ("kept", "deleted")}
+    ids = {
+        name: actions.submit(
+            definition(f'name = "{name}"\n[[run]]\nrun = "sleep 300 >/dev/null 2>&1 & echo $! > {path}"\n')
+        )
+        for name, path in pid_files.items()
+    }
+    daemon = start_daemon(daemon_env)
+    daemons.append(daemon)
+    wait_for(lambda: all(job_of(store, j).status == "FINISHED" for j in ids.values()), what="the deploys")
+    services = [int(path.read_text()) for path in pid_files.values()]
+    daemon.kill()
+    daemon.wait()
+    actions.delete(ids["deleted"])
+    clock.set(pendulum.now("UTC"))
+    here = Engine(store)
+    try:
+        here.tick()  # it registers, having looked for what the dead engine left
+        assert all(
+            psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+            for pid in services
+        )
+        assert not _kills_recorded(store, ids["kept"])
+    finally:
+        here.shutdown()
+        for pid in services:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_an_engine_that_finds_its_job_taken_over_kills_its_op_and_says_so(

@@ -30,6 +30,13 @@ LOG_CAP_REFRESH_S = 30.0
 FAULT_VAR = "JOBTUI_FAULT"
 
 
+# The audit actions of an op an engine dealt with for a job it does not hold: killed (its job was taken
+# over, or canceled, while its engine was gone or cut off), or found ended already by an engine starting.
+OP_KILLED = "kill op"
+OP_GONE = "op gone"
+ORPHAN_ACTIONS = (OP_KILLED, OP_GONE)
+
+
 def engine_who(host: str) -> str:
     """Who an engine of `host` is in the audit trail."""
     return f"engine@{host}"

@@ -3,17 +3,15 @@ was lost, and killing what ignores SIGTERM."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
+from collections.abc import Callable
 
 import pendulum
 import psutil
-from sqlalchemy import update
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
-from jobtui.engine.db.models import WORKERS, Job, OpRun, Worker
+from jobtui.engine.db.models import Job, OpRun, Worker
 from jobtui.engine.db.raw import select_rows
 from jobtui.engine.db.store import DATABASE_ERRORS
 from jobtui.engine.domain.processes import is_same_process
@@ -28,7 +26,7 @@ from jobtui.engine.worker.runner import (
     processes_with_token,
 )
 from jobtui.engine.worker.slots import process_of
-from jobtui.engine.worker.state import Dying, EngineState, Held
+from jobtui.engine.worker.state import OP_GONE, OP_KILLED, Dying, EngineState, Held
 
 log = logging.getLogger("jobtui.engine")
 
@@ -37,8 +35,8 @@ _ENDED_BY_HAND = ("CANCELED", "ABEND", "PAUSED", "REPLACED")
 # Statuses whose audit already says who ended the job and why (an operator, a schedule): a lease lost to
 # anything else was taken over by another engine, and the op killed for it is recorded in the audit.
 _ENDED_AND_SAID = ("CANCELED", "PAUSED", "REPLACED")
-# The audit action of an op killed because another engine took its job over.
-KILL_OP = "kill op"
+# The statuses of a job whose op an engine of another host ended in the database only (take-over, cancel).
+_TAKEN_FROM_ITS_ENGINE = ("ABEND", "CANCELED")
 
 
 _LEASES = "SELECT id, lease, status FROM jobs WHERE id IN :ids"
@@ -125,8 +123,23 @@ class Supervisor:
     def _audit_killed(
         self, job_id: int, op_run_id: int | None, pid: int | None, because: str, s: Session | None
     ) -> None:
-        """Say in the job's audit trail which op of it this engine killed, and why (the job is another
-        engine's, or none's: only the trail, and the change feed so that viewers repaint it)."""
+        """Say in the job's audit trail which op of it this engine killed, and why."""
+
+        def text(job: Job, op_run: OpRun | None) -> str:
+            return killed_text(op_run.exec if op_run is not None else job.exec, pid, because)
+
+        self._audit(job_id, OP_KILLED, text, s, op_run_id)
+
+    def _audit(
+        self,
+        job_id: int,
+        action: str,
+        text: str | Callable[[Job, OpRun | None], str],
+        s: Session | None = None,
+        op_run_id: int | None = None,
+    ) -> None:
+        """A row in the trail of a job this engine does not hold (another engine's, or none's: only the
+        trail, and the change feed so that viewers repaint it)."""
         store = self.state.store
 
         def write(session: Session) -> None:
@@ -134,8 +147,8 @@ class Supervisor:
             if job is None:
                 return
             op_run = session.get(OpRun, op_run_id) if op_run_id is not None else None
-            text = killed_text(op_run.exec if op_run is not None else job.exec, pid, because)
-            store.audit(session, job, self.state.who, KILL_OP, job.status, job.status, text)
+            said = text if isinstance(text, str) else text(job, op_run)
+            store.audit(session, job, self.state.who, action, job.status, job.status, said)
             store.touch(session, job_id)
 
         try:
@@ -145,88 +158,75 @@ class Supervisor:
             else:
                 with store.savepoint(s):
                     write(s)
-        except Exception as exc:  # the op is killed either way; only its record is missing
+        except Exception as exc:  # the op is dealt with either way; only its record is missing
             if s is not None and isinstance(exc, DATABASE_ERRORS):
                 raise
-            log.warning("job %s: could not record that its op was killed: %s", job_id, exc)
+            log.warning("job %s: could not record %r: %s", job_id, action, exc)
 
     def kill_orphans(self) -> int:
         """At the engine's start, before it registers: kill every op that a dead engine of this host left
-        running for a job it no longer holds (taken over and abended by another engine, then maybe retried
-        or held by another engine; or canceled from another host), as cancel does, and say so in the job's
-        audit trail. Ops recorded as running are left alone: the sweep for lost workers re-adopts them.
-        How many ops were killed."""
+        running for a job another engine took over (ABEND, recorded as ended without an exit status) or
+        that was canceled from another host, as cancel does, and say so in the job's audit trail. Only ops
+        ended so since the last engine of this host started (that one looked at those before): nothing
+        else is read, no process looked at, when there is none. Ops recorded as running are left alone
+        (the sweep for lost workers re-adopts them), and so is whatever a job's op left behind on purpose
+        (a service started in the background): it carries the token of an op that ended of itself, or of
+        one no row names any more (its job deleted, or a retried op's earlier attempt). How many ops were
+        killed."""
         state = self.state
         with state.store.read() as s:
             workers = s.exec(
                 select(Worker).where(Worker.host == state.host, Worker.id != state.worker_id)
             ).all()
-        dead = {w.id for w in workers if not is_same_process(w.pid, w.pid_create_time, w.pid_start)}
-        if not dead:
-            return 0
-        killed = self._kill_ops_of(dead)
-        if unmarked := [w.id for w in workers if w.id in dead and w.stopped_at is None]:
-            # Known gone from now on, its orphans killed: retry and rerun need not wait for it any more
-            # (sweeps.op_left_elsewhere).
-            with state.store.write() as s:
-                s.execute(
-                    update(WORKERS)
-                    .where(WORKERS.c.id.in_(unmarked), WORKERS.c.stopped_at.is_(None))
-                    .values(stopped_at=state.store.now())
+            starts = [w.started_at for w in workers if w.started_at is not None]
+            if not starts:
+                return 0
+            since = max(starts)
+            candidates = s.exec(
+                select(OpRun, Job)
+                .join(Job, col(Job.id) == col(OpRun.job_id))
+                .where(
+                    col(Job.status).in_(_TAKEN_FROM_ITS_ENGINE),
+                    OpRun.exec == Job.exec,
+                    OpRun.host == state.host,
+                    OpRun.status == OpStatus.FAILED.value,
+                    col(OpRun.exit_code).is_(None),
+                    col(OpRun.token).is_not(None),
+                    col(OpRun.completed_at) >= since,
                 )
-        return killed
-
-    def _kill_ops_of(self, dead: set[str]) -> int:
-        state = self.state
-        # An op's token starts with the id of the engine that started it (EngineState.new_token).
-        lengths = {len(worker_id) for worker_id in dead}
-        left = {
-            token: procs
-            for token, procs in live_tokens().items()
-            if any(token[:length] in dead for length in lengths)
-        }
+            ).all()
+        # Only an engine known dead left them: a live one (frozen, say) kills its own op as it finds its
+        # lease gone. Its tokens start with its id (EngineState.new_token).
+        dead = [w.id for w in workers if not is_same_process(w.pid, w.pid_create_time, w.pid_start)]
+        left = [
+            (op_run, job)
+            for op_run, job in candidates
+            if op_run.token and any(op_run.token.startswith(worker_id) for worker_id in dead)
+        ]
         if not left:
             return 0
-        with state.store.read() as s:
-            op_runs = {op.token: op for op in s.exec(_op_runs_of(left)).all()}
-            unknown = [token for token in left if token not in op_runs]
-            if unknown:  # $JOBTUI_JOB_ID set by the definition, or the job deleted: by token alone
-                op_runs.update(
-                    {op.token: op for op in s.exec(select(OpRun).where(col(OpRun.token).in_(unknown)))}
-                )
-            jobs = {
-                job.id: job
-                for job in s.exec(select(Job).where(col(Job.id).in_({o.job_id for o in op_runs.values()})))
-            }
+        running = live_tokens()
         killed = 0
-        for token in left:
-            op_run = op_runs.get(token)
-            if op_run is None:
-                # Its job was deleted (the op's row with it): nobody will ever hold it.
-                killed += self._kill_orphan(token, None, None, "its job was deleted")
-            elif op_run.status == OpStatus.RUNNING.value or op_run.exit_code is not None:
-                continue  # re-adopted (or to be), or ended of itself (what it left behind is no op)
-            else:
-                job = jobs.get(op_run.job_id)
-                killed += self._kill_orphan(token, op_run, job, _why_orphaned(op_run, job))
+        for op_run, job in left:
+            token = op_run.token or ""
+            if token in running and self._kill_orphan(token, op_run, job, _why_orphaned(op_run, job)):
+                killed += 1
+            else:  # it ended while nobody watched: retry and rerun need not wait for it (op_left_elsewhere)
+                gone = f"op of exec {op_run.exec} (pid {op_run.pid}) no longer runs"
+                self._audit(job.id or 0, OP_GONE, gone)
         return killed
 
-    def _kill_orphan(self, token: str, op_run: OpRun | None, job: Job | None, because: str) -> int:
+    def _kill_orphan(self, token: str, op_run: OpRun, job: Job, because: str) -> bool:
         state = self.state
-        pid = op_run.pid if op_run is not None else None
-        create_time = (op_run.pid_create_time or 0.0) if op_run is not None else 0.0
-        start = op_run.pid_start if op_run is not None else None
+        pid, create_time, start = op_run.pid, op_run.pid_create_time or 0.0, op_run.pid_start
         # Its group by the recorded pid only while that is still the op (not a reused pid); by token always.
         alive = pid is not None and is_same_process(pid, create_time, start)
-        log_file = state.store.log_file(job.id) if job is not None and job.id is not None else ""
+        job_id = job.id or 0
+        log_file = state.store.log_file(job_id)
         handle = ProcessHandle(pid if alive else None, create_time, "", None, token, log_file, start)
         if not self.terminate_tree(handle, f"orphaned: {because}"):
-            return 0
-        if op_run is None or job is None or job.id is None:
-            log.warning("killed op %s, left running by a dead engine: %s", token, because)
-            return 1
-        log.warning("job %s: killed its op (pid %s), left running by a dead engine: %s", job.id, pid, because)
-        job_id = job.id
+            return False
+        log.warning("job %s: killed its op (pid %s), left running by a dead engine: %s", job_id, pid, because)
         try:
             with state.store.write(walking=True) as s:
                 state.shipper.ship_job(s, job_id, log_file)  # its log up to the kill, on this host
@@ -234,7 +234,7 @@ class Supervisor:
         except Exception as exc:  # the op is killed either way; only the log's last lines stay behind
             log.warning("job %s: could not ship the end of its log: %s", job_id, exc)
         self._audit_killed(job_id, op_run.id, pid, because, None)
-        return 1
+        return True
 
     def _ship_last(self, held: Held, s: Session | None) -> None:
         """The op's output so far and the line saying it was terminated reach the database
@@ -294,21 +294,7 @@ class Supervisor:
             self.state.append_log(process.log_path, line)
 
 
-def _op_runs_of(tokens: dict[str, list[psutil.Process]]) -> SelectOfScalar[OpRun]:
-    """The op runs of these live ops, looked up by their job (indexed; the op's environment names it)
-    and their token."""
-    job_ids = set()
-    for procs in tokens.values():
-        for proc in procs:
-            with contextlib.suppress(psutil.Error, OSError, ValueError):
-                job_ids.add(int(proc.environ().get("JOBTUI_JOB_ID", "")))
-                break
-    return select(OpRun).where(col(OpRun.job_id).in_(job_ids), col(OpRun.token).in_(list(tokens)))
-
-
-def _why_orphaned(op_run: OpRun, job: Job | None) -> str:
-    if job is None:
-        return "its job was deleted"
+def _why_orphaned(op_run: OpRun, job: Job) -> str:
     if job.status == "CANCELED" and job.exec == op_run.exec:
         return "its job was canceled while its engine was gone"
     now = f"the job is {job.status}" + (f" at exec {job.exec}" if job.exec != op_run.exec else "")

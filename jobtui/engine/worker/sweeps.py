@@ -22,7 +22,7 @@ from jobtui.engine.worker.runner import (
     never_started,
     read_status_file,
 )
-from jobtui.engine.worker.state import EngineState, Held, engine_who
+from jobtui.engine.worker.state import ORPHAN_ACTIONS, EngineState, Held, engine_who
 from jobtui.engine.worker.traps import resolve_trap
 
 UNSTARTED = "jobs.status IN ('READY', 'APPROVAL')"
@@ -281,9 +281,9 @@ def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
     """The op of the job's current execution that may still run on another host: its engine was lost, an
     engine of another host abended the job (it cannot kill an op there), and no engine of the op's host has
     been heard from since that was sure to kill it: its own engine coming back (it kills the op as it finds
-    its lease gone), or, once that engine is known gone (stopped, or found dead by an engine of its host),
-    an engine of the host starting (`Supervisor.kill_orphans`, before it registers). Retry and rerun wait
-    for it: the job would run twice."""
+    its lease gone), or an engine of the host starting, which finds that engine dead and kills the op, or
+    finds it ended, and says so in the job's trail (`Supervisor.kill_orphans`, before it registers). Retry
+    and rerun wait for it: the job would run twice."""
     op = s.exec(
         select(OpRun)
         .where(
@@ -305,15 +305,21 @@ def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
     ).first()
     if ended_by is None or ended_by == engine_who(op.host):
         return None  # an engine of its own host abended it, and killed what was left of it there
-    workers = s.exec(select(Worker).where(Worker.host == op.host)).all()
     # The engine that started it: its tokens start with its id (EngineState.new_token).
-    its_engine = next((w for w in workers if op.token and op.token.startswith(w.id)), None)
+    engines = s.exec(select(Worker).where(Worker.host == op.host)).all()
+    its_engine = next((w for w in engines if op.token and op.token.startswith(w.id)), None)
     if its_engine is not None and _at_or_after(its_engine.heartbeat_at, op.completed_at):
         return None  # it came back: it found its lease gone and killed the op
-    if its_engine is not None and its_engine.stopped_at is None:
-        return op  # frozen or cut off, maybe running it still: only it can tell
-    started = any(_at_or_after(w.started_at, op.completed_at) for w in workers)
-    return None if started else op  # an engine of that host starting kills what the gone one left
+    # An engine of its host starting found its engine dead and killed the op, or found it ended.
+    dealt_with = s.exec(
+        select(AuditEvent.id).where(
+            AuditEvent.job_id == job.id,
+            col(AuditEvent.action).in_(ORPHAN_ACTIONS),
+            AuditEvent.who == engine_who(op.host),
+            col(AuditEvent.at) >= op.completed_at,
+        )
+    ).first()
+    return None if dealt_with is not None else op
 
 
 def _at_or_after(when: datetime | None, since: datetime) -> bool:

@@ -742,6 +742,8 @@ REFUSALS: dict[str, dict[str, str]] = {
         "aprobación (reinicie desde PRE o RUN)",
         "skips_run": "{action}: el RUN del pase {job} no terminó bien; desde POST el pase acabaría sin "
         "un RUN correcto (reinicie desde PRE o RUN)",
+        "skips_pre": "{action}: el PRE del pase {job} no terminó bien; desde RUN el pase se ejecutaría sin "
+        "un PRE correcto (reinicie desde PRE)",
         "envelope_status": "{action}: el sobre {envelope} ({name}) está {status}",
         "envelope_busy": "{action}: el sobre {envelope} ({name}) aún tiene pases en cola o en curso; "
         "espere a que terminen o cancele el sobre",

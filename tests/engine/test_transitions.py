@@ -323,6 +323,36 @@ def test_a_rerun_from_post_never_passes_a_run_that_failed(jobs: Jobs, actions: A
     assert status_of(store, post_failed) == Status.READY
 
 
+def test_a_rerun_from_run_never_passes_a_pre_that_failed(jobs: Jobs, actions: Actions, store: Store) -> None:
+    """It did: RUN deployed after a failed build and the job ended FINISHED at 100%, the failed PRE gone
+    from its steps."""
+    pre_fails = '[[pre]]\nname = "build"\nrun = "false"\n'
+    failed = jobs.run(plain_def(name="pre-fails") + pre_fails, Status.ERROR)
+    before = snapshot(store)
+
+    with pytest.raises(Refused, match=f"job {failed} failed in PRE; from RUN it would run without a PRE"):
+        actions.rerun(failed, "RUN", run_now=True)
+    assert snapshot(store) == before
+    refused = query(store, "SELECT action FROM audit WHERE job_id = ? AND refused", failed)
+    assert [action for (action,) in refused] == ["rerun"]
+    actions.rerun(failed, "PRE")
+    assert status_of(store, failed) == Status.READY
+
+
+def test_a_rerun_of_an_expired_job_runs_now_from_either_step(
+    jobs: Jobs, actions: Actions, store: Store, clock: FakeClock
+) -> None:
+    """Its Max Start Date had passed: the rerun was accepted and the job expired again at once, PRE never
+    run (only RUN with "run now" moved the date)."""
+    # (From RUN, a job whose PRE never ran is refused: a job without PRE.)
+    for step, pre in (("PRE", '[[pre]]\nname = "build"\nrun = "true"\n'), ("RUN", "")):
+        job_id = jobs.submit(plain_def(name=f"late-{step}") + pre, at="+1h")
+        clock.advance(26 * 3600)  # past its Max Start Date (a day after its date) with no engine up
+        run_until_status(jobs.engine, job_id, Status.EXPIRED)
+        actions.rerun(job_id, step)
+        assert run_until_status(jobs.engine, job_id, Status.FINISHED).status == Status.FINISHED
+
+
 def test_reject_without_post_ends_rejected_and_nothing_runs(
     jobs: Jobs, actions: Actions, store: Store
 ) -> None:

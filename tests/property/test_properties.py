@@ -300,9 +300,10 @@ class World:
             assert recorded == str(exc), f"refused {label} left no audit row with its reason"
             # allowed() is by action; a refusal of the action's arguments (the step of a rerun) it cannot
             # predict: a rerun from POST that would skip RUN (never approved, or RUN did not succeed).
-            by_argument = label == "rerun POST" and getattr(exc.args[0], "kind", None) in (
-                reasons.SKIPS_APPROVAL,
-                reasons.SKIPS_RUN,
+            # Or from RUN, one that would skip a PRE that did not succeed.
+            kind = getattr(exc.args[0], "kind", None)
+            by_argument = (label == "rerun POST" and kind in (reasons.SKIPS_APPROVAL, reasons.SKIPS_RUN)) or (
+                label.startswith("rerun RUN") and kind == reasons.SKIPS_PRE
             )
             if action is not None and not (by_argument and allowed[action] is None):
                 assert allowed[action] == str(exc), f"allowed() did not predict the refusal of {label}"

@@ -308,8 +308,15 @@ async def test_a_ticked_box_and_a_chosen_step_read_apart_from_the_others_without
 
 
 @sync
-async def test_rerun_defaults_to_pre_for_a_job_still_in_pre_where_run_now_is_off() -> None:
-    app = HostApp(RerunDialog(dataclasses.replace(JOB, step="PRE", status="ERROR", status_label="Error")))
+@pytest.mark.parametrize(
+    "where",
+    [{"step": "PRE"}, {"step": "END", "failed_step": "PRE"}, {"step": "RUN", "started": False}],
+    ids=["still in PRE", "failed in PRE, POST ran", "expired before PRE"],
+)
+async def test_rerun_defaults_to_pre_for_a_job_not_through_pre_where_run_now_is_off(
+    where: dict[str, Any],
+) -> None:
+    app = HostApp(RerunDialog(dataclasses.replace(JOB, status="ERROR", status_label="Error", **where)))
     async with app.run_test() as pilot:
         await pilot.pause()
         assert app.screen.query_one("#run-now", Checkbox).disabled

@@ -20,6 +20,7 @@ RUN_STARTED = "run_started"
 LATER_JOB_RAN = "later_job_ran"
 SKIPS_APPROVAL = "skips_approval"
 SKIPS_RUN = "skips_run"
+SKIPS_PRE = "skips_pre"
 ENVELOPE_STATUS = "envelope_status"
 ENVELOPE_BUSY = "envelope_busy"
 ENVELOPE_NO_ROLLBACK_WORK = "envelope_no_rollback_work"
@@ -40,6 +41,7 @@ FACTS: dict[str, frozenset[str]] = {
     SKIPS_APPROVAL: frozenset({"action", "job"}),
     # `cause`: the engine's English words for why RUN did not succeed (a translation names no cause).
     SKIPS_RUN: frozenset({"action", "job", "cause"}),
+    SKIPS_PRE: frozenset({"action", "job", "cause"}),
     ENVELOPE_STATUS: _ENVELOPE | {"status"},
     ENVELOPE_BUSY: _ENVELOPE,
     ENVELOPE_NO_ROLLBACK_WORK: _ENVELOPE,

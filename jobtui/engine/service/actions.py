@@ -581,6 +581,8 @@ class Actions:
             raise BadValue(f'{action}: step must be PRE, RUN or POST, not "{step}"')
 
         def skips_run(job: Job) -> str | None:
+            if from_step == Step.RUN:
+                return _skipped_pre(display_action(action), job)
             return _skipped_run(display_action(action), job) if from_step == Step.POST else None
 
         with self._acting(action, job_id, also=skips_run) as (s, job):
@@ -605,9 +607,13 @@ class Actions:
                 fields["run_started_at"] = None
             if from_step == Step.PRE:
                 fields["started_at"] = None
-            if from_step == Step.RUN and run_now:
+            # Past its Max Start Date (an Expired job, say), RUN would expire again at once: it runs now.
+            late = job.max_start_at is not None and pendulum.instance(job.max_start_at) <= now
+            if (from_step == Step.RUN and run_now) or late:
                 fields.update(_moved_schedule(job, now))
             note = f"from {from_step.value}" + (" (run now)" if run_now else "")
+            if late and not run_now:
+                note += " (its Max Start Date had passed: RUN now)"
             self._audit(s, job, action, Status.READY, f"{note}; {comment}" if comment else note, **fields)
             pipeline.settle_tasks(s, job, TaskStatus.SCHEDULED, force=True)
             pipeline.create_plan(s, job, from_step)
@@ -830,6 +836,27 @@ def _skipped_run(action: str, job: Job) -> str | None:
         f"{action}: job {job.id} {cause}; from POST it would end without a RUN that succeeded "
         "(rerun from PRE or RUN)",
         reasons.SKIPS_RUN,
+        action=action,
+        job=job.id,
+        cause=cause,
+    )
+
+
+def _skipped_pre(action: str, job: Job) -> str | None:
+    """Why a rerun from RUN may not skip PRE: RUN would run after a PRE that failed, or never ran (the
+    job expired or was canceled before it was through)."""
+    if not pipeline.definition_of(job).pre:
+        return None
+    if job.failed_step == Step.PRE:
+        cause = "failed in PRE"
+    elif job.started_at is None or job.step in (Step.INIT, Step.PRE):
+        cause = "did not get through PRE"
+    else:
+        return None
+    return Reason(
+        f"{action}: job {job.id} {cause}; from RUN it would run without a PRE that succeeded "
+        "(rerun from PRE)",
+        reasons.SKIPS_PRE,
         action=action,
         job=job.id,
         cause=cause,

@@ -26,6 +26,8 @@ class JobSnapshot:
     trap_op: str | None = None
     trap_left_s: float | None = None
     trap_paused: bool = False
+    failed_step: str | None = None
+    started: bool = True  # PRE began in its last run
 
     @classmethod
     def of(cls, job: Job, session: Session, now: datetime, lang: str = "en") -> JobSnapshot:
@@ -43,4 +45,6 @@ class JobSnapshot:
             trap_op=trap["op"] if trap else None,
             trap_left_s=trap["timeout_left_s"] if trap else None,
             trap_paused=bool(trap and trap["paused"]),
+            failed_step=job.failed_step,
+            started=job.started_at is not None,
         )

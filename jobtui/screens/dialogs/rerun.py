@@ -33,8 +33,10 @@ class RerunDialog(DialogScreen[tuple[str, bool] | None]):
     def __init__(self, job: JobSnapshot, lang: str = "en") -> None:
         super().__init__(lang)
         self.job = job
-        # A job that never got past PRE has nothing to repeat later than PRE.
-        self.default_step = "PRE" if job.step in ("INIT", "PRE") else "RUN"
+        # A job that never got past PRE, or failed in it, has nothing to repeat later than PRE (from RUN
+        # it is refused).
+        past_pre = job.started and job.step not in ("INIT", "PRE") and job.failed_step != "PRE"
+        self.default_step = "RUN" if past_pre else "PRE"
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):

@@ -333,6 +333,23 @@ def test_window_closing_mid_run_pauses_the_job_until_it_reopens(
     assert ("RUNNING", "PAUSED") in moves and ("PAUSED", "RUNNING") in moves
 
 
+def test_a_job_first_claimed_after_its_window_closed_waits_ready_not_paused(
+    actions: Actions, engine: Engine, clock: FakeClock, store: Store
+) -> None:
+    """No engine (or no free slot) while the window was open: nothing of it ran, so it is not PAUSED (a
+    job whose window closed while it ran) with a Start Date, but READY until the window reopens."""
+    clock.set(utc(2026, 11, 23, 21, 0))  # 22:00 Zurich: open until 23:00
+    job_id = actions.submit(definition(window_def('{ from = "22:00", to = "23:00" }')))
+    clock.set(utc(2026, 11, 23, 22, 5))  # closed before any engine took it
+    engine.tick()
+    job = job_of(store, job_id)
+    reopens = utc(2026, 11, 24, 21, 0)
+    assert (job.status, job.due_at, job.started_at) == (Status.READY, reopens, None)
+    assert job.reason == "schedule window closed; reopens 2026-11-24 22:00 CET"
+    clock.set(reopens)
+    assert run_until_status(engine, job_id, Status.FINISHED).started_at == reopens
+
+
 def test_past_expires_with_work_undone_the_tasks_decide_the_end(
     actions: Actions, engine: Engine, clock: FakeClock, store: Store, tmp_path: Path
 ) -> None:

@@ -185,7 +185,9 @@ def window_gate(
             log(f"{why}: no op starts again")
         expire_unfinished(store, s, job, ref, now, why=why)
         return False
-    parked = Status.PAUSED if job.started_at is not None else Status.READY
+    # PAUSED once an op of this run started; before, it is READY, and its PRE has not begun (no Start Date).
+    ran = job.started_at is not None and _an_op_started(s, job)
+    parked = Status.PAUSED if ran else Status.READY
     pipeline.park_running_tasks(s, job)
     reason = f"{WINDOW_CLOSED}; reopens {_fmt(reopens, schedule)}"
     if log is not None:
@@ -202,8 +204,16 @@ def window_gate(
         lease=None,
         due_at=reopens,
         reason=reason,
+        **({} if ran else {"started_at": None}),
     )
     return False
+
+
+def _an_op_started(s: Session, job: Job) -> bool:
+    started = select(OpRun.id).where(
+        OpRun.job_id == job.id, OpRun.exec == job.exec, col(OpRun.started_at).is_not(None)
+    )
+    return s.exec(started.limit(1)).first() is not None
 
 
 def expire_unfinished(

@@ -103,7 +103,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "trap.abort": "Abort",
         "trap.comment": "Comment (optional)",
         "trap.explain": "Retry: run the op again\nSkip: mark it skipped and go on\n"
-        "Abort: fail the op (rollback, then POST)",
+        "Abort: fail the op, as any failure (then POST)",
         "trap.hint": "Enter ends the comment, then r / s / a · Esc = cancel",
         # HelpScreen, and the audit trail's empty text and hint.
         "help.title": "Keys",
@@ -452,7 +452,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "trap.abort": "Abortar",
         "trap.comment": "Comentario (opcional)",
         "trap.explain": "Reintentar: volver a ejecutar la operación\nSaltar: marcarla como saltada y seguir\n"
-        "Abortar: hacer fallar la operación (rollback y después POST)",
+        "Abortar: hacer fallar la operación, como cualquier fallo (después POST)",
         "trap.hint": "Intro cierra el comentario, luego r / s / a · Esc = cancelar",
         "help.title": "Teclas",
         "help.empty": "Sin teclas.",

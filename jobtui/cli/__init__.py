@@ -701,6 +701,7 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 
 
 def _after_action(args: argparse.Namespace, actions: Any, job_id: int, verb: str) -> int:
+    from jobtui.engine.domain.states import status_label
     from jobtui.engine.service.views import job_json
 
     with actions.store.read() as session:
@@ -712,7 +713,11 @@ def _after_action(args: argparse.Namespace, actions: Any, job_id: int, verb: str
             if job is not None
             else {"id": job_id, "status": None, "deleted": True}
         )
+        # Rejected, canceled or rolled back with POST still to run: it reads READY until then.
+        ends_as = job.outcome if job is not None and job.status in ("READY", "RUNNING") else None
     label = data.get("status_label")
+    if label and ends_as:
+        label = f"{label}: {data['step']} runs, then {status_label(ends_as)}"
     _emit(args, data, f"job {job_id}: {verb} ({label})" if label else f"job {job_id}: {verb}")
     return EXIT_OK
 

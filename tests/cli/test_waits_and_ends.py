@@ -117,3 +117,15 @@ def test_workers_lists_the_engines_with_their_slots_jobs_heartbeat_and_state(
     assert header.split() == ["WORKER", "HOST", "KIND", "PID", "BUSY", "HEARTBEAT", "STATE", "JOBS"]
     assert line.startswith(engine.worker_id[:8]) and " 1/2 " in line and line.endswith(f" {job_id}")
     gate.touch()
+
+
+def test_reject_says_the_job_reads_ready_while_its_post_runs(
+    actions: Actions, engine: Engine, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It printed 'rejected (Ready)', which read as if the rejection had not taken."""
+    job_id = actions.submit(
+        definition('name = "gated"\napproval = true\n[[run]]\nrun = "true"\n[[post]]\nrun = "true"\n')
+    )
+    run_until_status(engine, job_id, "APPROVAL")
+    out, _ = run(capsys, "reject", str(job_id), "--comment", "not today", "--db", db_url)
+    assert out == f"job {job_id}: rejected (Ready: POST runs, then Rejected)\n"

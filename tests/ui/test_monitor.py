@@ -508,7 +508,7 @@ async def test_a_replaced_job_names_the_job_that_replaced_it(store: Store, submi
         text = await settled_info(pilot)
         assert f"Replaced by job {new}" in text
         # A classic job's schedule is one short line, not a block of dashes.
-        assert "Schedule: now · no retries" in text
+        assert "Schedule: at its RUN date · no retries" in text
 
 
 @pytest.mark.parametrize(
@@ -532,7 +532,7 @@ def test_schedule_lines_for_each_kind_of_job() -> None:
     expires = now.add(minutes=30).isoformat()
     assert schedule_text(None, now, "UTC", "en") is None
     classic = {**base, "mode": "now", "expires": None, "retry_every": "0s"}
-    assert schedule_text(classic, now, "UTC", "en") == "Schedule: now · no retries"
+    assert schedule_text(classic, now, "UTC", "en") == "Schedule: at its RUN date · no retries"
     no_retry = {**base, "mode": "now", "expires": expires, "retry_every": "0s"}
     assert schedule_text(no_retry, now, "UTC", "en") == (
         "Fire-and-forget · no retries · expires 2026-11-23 10:30 (in 30 min)"

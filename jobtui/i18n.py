@@ -619,7 +619,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "col.step_name": "Nombre",
         "col.pipeline_step": "Paso",
         "col.started": "Iniciado",
-        "col.skipped": "Omitido",
+        "col.skipped": "Saltada",
         "col.completed": "Completado",
         "col.duration": "Duró",
         "col.exit": "Salida",

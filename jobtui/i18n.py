@@ -229,6 +229,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.time_left": "time left",
         "detail.natures": "Natures",
         "detail.owner": "Owner",
+        "detail.approvers": "Approvers: {who}, or approve_all on the project",
+        "detail.approvers_any": "Approvers: whoever has approve_all on the project",
         "detail.envelope": "Envelope",
         "detail.envelope_jobs": "{jobs}, in chain order:",
         "detail.envelope_hint": "Down onto a job for its tasks, steps and log · b rolls the envelope back · "
@@ -574,6 +576,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.time_left": "tiempo restante",
         "detail.natures": "Naturalezas",
         "detail.owner": "Propietario",
+        "detail.approvers": "Aprobadores: {who}, o approve_all en el proyecto",
+        "detail.approvers_any": "Aprobadores: quien tenga approve_all en el proyecto",
         "detail.envelope": "Sobre",
         "detail.envelope_jobs": "{jobs}, en el orden de la cadena:",
         "detail.envelope_hint": "Baje a un pase para ver sus tareas, pasos y log · b deshace el sobre · "

@@ -1002,6 +1002,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
         _say(f"  {key:<13} {data[key] or '-'}")
     if data["next_run_at"]:
         _say(f"  {'next_run_at':<13} {data['next_run_at']}  ({_waits_for(data)})")
+    if data["status"] == "APPROVAL":
+        _say(f"  approvers  {_approvers_text(data['approvers'])}")
     if data["trap"]:
         left = data["trap"]["timeout_left_s"]
         left_text = "forever" if left is None else format_duration(left)
@@ -1020,6 +1022,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
     for step in job_wide:
         _say_step(step)
     return EXIT_OK
+
+
+def _approvers_text(approvers: list[str] | None) -> str:
+    listed = ", ".join(visible(name) for name in approvers or ())
+    anyone = "whoever has action.job.approve_all on the project"
+    return f"{listed} (or {anyone})" if listed else anyone
 
 
 def _waits_for(data: dict[str, Any]) -> str:

@@ -403,6 +403,10 @@ class DetailPane(Vertical):
         schedule = schedule_text(job.get("schedule"), now, tz, lang)
         if schedule:
             text.append(f"{v(schedule)}\n")
+        if job["status"] == "APPROVAL":  # who may approve it (a user who may not is told only that)
+            listed = ", ".join(v(name) for name in job.get("approvers") or ())
+            key = "detail.approvers" if listed else "detail.approvers_any"
+            text.append(f"{t(key, lang, who=listed)}\n")
         envelope = job["envelope"] or "-"
         text.append(
             f"{t('detail.owner', lang)}: {v(job['owner'])}   {t('detail.envelope', lang)}: {envelope}"

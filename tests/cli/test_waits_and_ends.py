@@ -129,3 +129,16 @@ def test_reject_says_the_job_reads_ready_while_its_post_runs(
     run_until_status(engine, job_id, "APPROVAL")
     out, _ = run(capsys, "reject", str(job_id), "--comment", "not today", "--db", db_url)
     assert out == f"job {job_id}: rejected (Ready: POST runs, then Rejected)\n"
+
+
+def test_show_says_who_may_approve_a_job_waiting_for_approval(
+    actions: Actions, engine: Engine, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = actions.submit(
+        definition('name = "gated"\napproval = true\napprovers = ["alice"]\n[[run]]\nrun = "true"\n')
+    )
+    run_until_status(engine, job_id, "APPROVAL")
+    out, _ = run(capsys, "show", str(job_id), "--db", db_url)
+    assert "  approvers  alice (or whoever has action.job.approve_all on the project)\n" in out
+    out, _ = run(capsys, "show", str(job_id), "--json", "--db", db_url)
+    assert json.loads(out)["approvers"] == ["alice"]

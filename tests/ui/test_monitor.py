@@ -32,6 +32,7 @@ from tests.support.pilot import (
     app_for,
     monitor,
     open_envelopes,
+    painted,
     run_until_ended,
     select_job,
     shown_job,
@@ -84,6 +85,23 @@ async def test_approve_key_approves_the_job_in_the_detail_pane(
         await pilot.press("a")
         await until(pilot, lambda: status_of(store, job_id) == "READY", "approval")
     run_until_status(engine, job_id, "FINISHED")
+
+
+async def test_a_job_waiting_for_approval_says_who_may_approve_it(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    """A user who may not approve is told only that: the pane says whom to ask."""
+    listed = submit(simple("listed", 'approval = true\napprovers = ["alice", "role:release"]'))
+    anyone = submit(simple("anyone", "approval = true"))
+    run_until_status(engine, listed, "APPROVAL")
+    run_until_status(engine, anyone, "APPROVAL")
+    async with app_for(store).run_test(size=(160, 60)) as pilot:  # the info block whole
+        for job_id, says in (
+            (anyone, "Approvers: whoever has approve_all"),  # the newest, on top
+            (listed, "Approvers: alice, role:release, or"),  # the pane wraps the rest
+        ):
+            await select_job(pilot, job_id)
+            await until(pilot, lambda says=says: says in painted(pilot.app.screen)[0], "the approvers")
 
 
 async def test_reject_asks_first_and_no_leaves_the_job_waiting(

@@ -17,6 +17,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.schedules import JobSchedule
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, status_label
 from jobtui.engine.read.engines import EngineRow
+from jobtui.engine.worker import pipeline
 
 
 def iso(when: datetime | None) -> str | None:
@@ -181,6 +182,9 @@ def job_detail_json(
     data["log_path"] = job.log_path if log_file is None else log_file
     schedule = JobSchedule.from_json(job.schedule)
     data["schedule"] = schedule.view(next_run_at(job)) if schedule is not None else None
+    # Who may approve it besides those with approve_all on its project (None: it needs no approval).
+    definition = pipeline.definition_of(job)
+    data["approvers"] = list(definition.approvers) if definition.approval else None
     return data
 
 

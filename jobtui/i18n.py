@@ -576,8 +576,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.time_left": "tiempo restante",
         "detail.natures": "Naturalezas",
         "detail.owner": "Propietario",
-        "detail.approvers": "Aprobadores: {who}, o approve_all en el proyecto",
-        "detail.approvers_any": "Aprobadores: quien tenga approve_all en el proyecto",
+        "detail.approvers": "Aprobadores: {who}, o quien apruebe todo en el proyecto",
+        "detail.approvers_any": "Aprobadores: quien apruebe todo en el proyecto",
         "detail.envelope": "Sobre",
         "detail.envelope_jobs": "{jobs}, en el orden de la cadena:",
         "detail.envelope_hint": "Baje a un pase para ver sus tareas, pasos y log · b deshace el sobre · "

@@ -45,8 +45,9 @@ DEMO_DEFINITIONS: dict[str, str] = {
         name = "copy"
         run = "for i in $(seq 1 60); do echo chunk $i of 60; sleep 1; done"
     """,
-    # Its schedule window opens just before the demo starts and closes two seconds (at speed 1) after:
+    # Its schedule window opens just before the demo starts and closes six seconds (at speed 1) after:
     # the window closes while "extract" runs, so the job is PAUSED before "load" (see demo_definition).
+    # (An engine taking it up only after the window closed leaves it READY until the window reopens.)
     "pauses": """
         name = "night-batch"
         project = "ops"
@@ -56,7 +57,7 @@ DEMO_DEFINITIONS: dict[str, str] = {
         window = { from = "{opens}", to = "{closes}" }
         [[pre]]
         name = "extract"
-        run = "echo extracting; sleep 4"
+        run = "echo extracting; sleep 10"
         [[run]]
         name = "load"
         run = "echo loading"
@@ -269,7 +270,7 @@ STREAM_ROTATION: tuple[str, ...] = (
 )
 # The window of "pauses": open this long before the demo starts, closing this long (times the speed) after.
 WINDOW_OPENED_S = 1.0
-WINDOW_LEFT_S = 2.0
+WINDOW_LEFT_S = 6.0
 
 _SLEEP = re.compile(r"\bsleep (\d+(?:\.\d+)?)")
 

@@ -36,6 +36,7 @@ from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.views import job_detail_json
 from jobtui.engine.worker.loop import Engine
 from tests.support.helpers import ROOT, job_of, run_until_status, status_of
+from tests.support.ops_running import wait_op_started
 
 # Sleeps at a fiftieth: "sleep 3" becomes "sleep 0.06".
 FAST = 0.02
@@ -87,8 +88,9 @@ def test_the_seeded_demo_and_the_streams_cancel_reach_every_status(
     ids = dict(zip(DEMO_DEFINITIONS, seed_demo(store, speed=FAST), strict=True))
     stream = DemoStream(store, speed=FAST, cancel_after_s=5)
     target = ids["canceled"]
-    # The window of "pauses" closes a second after the seeding: once the engine takes the job up, it finds
-    # the window closed after it started, and parks it PAUSED (live, it closes while "extract" runs).
+    # The window of "pauses" closes a second after the seeding, while "extract" runs: the engine parks the
+    # job PAUSED before "load".
+    wait_op_started(engine, store, ids["pauses"])
     clock.advance(2)
 
     def running_for_a_while() -> bool:

@@ -88,35 +88,37 @@ def test_workers_lists_the_engines_with_their_slots_jobs_heartbeat_and_state(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     gate = tmp_path / "go"
-    job_id = actions.submit(
-        definition(f"name = \"w\"\n[[run]]\nrun = 'while [ ! -f {gate} ]; do sleep 0.02; done'")
-    )
-    run_until_status(engine, job_id, "RUNNING")
-    engine.run_until(lambda: engine.busy)
-    (row,) = Reads(store, Actor("tester")).workers()
-    assert row == {
-        "worker_id": engine.worker_id,
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "kind": None,
-        "started_at": START.isoformat(),
-        "heartbeat_at": START.isoformat(),
-        "heartbeat_age_s": 0.0,
-        "stopped_at": None,
-        "slots": 2,
-        "busy": 1,
-        "jobs": [job_id],
-        "state": "live",
-    }
-    clock.advance(60)  # no heartbeat for a minute: lost, as the dashboard says it
-    assert Reads(store, Actor("tester")).workers()[0]["state"] == "stale"
-    out, _ = run(capsys, "workers", "--json", "--db", db_url)
-    assert [(w["worker_id"], w["jobs"]) for w in json.loads(out)] == [(engine.worker_id, [job_id])]
-    out, _ = run(capsys, "workers", "--db", db_url)
-    header, line = out.splitlines()
-    assert header.split() == ["WORKER", "HOST", "KIND", "PID", "BUSY", "HEARTBEAT", "STATE", "JOBS"]
-    assert line.startswith(engine.worker_id[:8]) and " 1/2 " in line and line.endswith(f" {job_id}")
-    gate.touch()
+    try:
+        job_id = actions.submit(
+            definition(f"name = \"w\"\n[[run]]\nrun = 'while [ ! -f {gate} ]; do sleep 0.02; done'")
+        )
+        run_until_status(engine, job_id, "RUNNING")
+        engine.run_until(lambda: engine.busy)
+        (row,) = Reads(store, Actor("tester")).workers()
+        assert row == {
+            "worker_id": engine.worker_id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "kind": None,
+            "started_at": START.isoformat(),
+            "heartbeat_at": START.isoformat(),
+            "heartbeat_age_s": 0.0,
+            "stopped_at": None,
+            "slots": 2,
+            "busy": 1,
+            "jobs": [job_id],
+            "state": "live",
+        }
+        clock.advance(60)  # no heartbeat for a minute: lost, as the dashboard says it
+        assert Reads(store, Actor("tester")).workers()[0]["state"] == "stale"
+        out, _ = run(capsys, "workers", "--json", "--db", db_url)
+        assert [(w["worker_id"], w["jobs"]) for w in json.loads(out)] == [(engine.worker_id, [job_id])]
+        out, _ = run(capsys, "workers", "--db", db_url)
+        header, line = out.splitlines()
+        assert header.split() == ["WORKER", "HOST", "KIND", "PID", "BUSY", "HEARTBEAT", "STATE", "JOBS"]
+        assert line.startswith(engine.worker_id[:8]) and " 1/2 " in line and line.endswith(f" {job_id}")
+    finally:
+        gate.touch()  # the op ends even when the test fails
 
 
 def test_reject_says_the_job_reads_ready_while_its_post_runs(

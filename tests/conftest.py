@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import textual._wait
 from sqlalchemy import create_engine
 
 from jobtui.engine.db import migrate
@@ -39,6 +40,13 @@ os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="jobtui-test-data-")
 # Nor the user's dashboard config (a theme picked in a test is kept in it): one empty folder of this
 # process's; a test that needs a config file points JOBTUI_CONFIG at its own.
 os.environ["JOBTUI_CONFIG"] = str(Path(tempfile.mkdtemp(prefix="jobtui-test-config-")) / "config.toml")
+
+# After each key it types, Textual's pilot sleeps until the process's CPU time stops moving, in 20 ms
+# steps, twice: 40 ms a key at the least, a seventh of the dashboard tests' time. Five-millisecond steps
+# wait just as surely for the app to have handled the key (the pilot also waits for every widget's queue
+# to empty) and a quarter as long.
+textual._wait.SLEEP_GRANULARITY = 0.005
+textual._wait.SLEEP_IDLE = textual._wait.SLEEP_GRANULARITY / 20
 
 
 @pytest.fixture

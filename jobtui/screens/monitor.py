@@ -785,6 +785,7 @@ class MonitorScreen(MonitorActions):
             self.notify(t("monitor.jump_cleared_filter", self.lang, id=job_id), timeout=3)
         # The fetch places the cursor on the job the screen last selected, wherever it stands in the list.
         self.detail_job_id = job_id
+        self._job_table.disown_reads_in_flight()
         self._moves = self._job_table.moves
         self.wake(force=True)
 

@@ -220,6 +220,7 @@ class JobTable(VirtualRows, can_focus=True):
         self.order = order
         if to_top:
             self._place_cursor(0)
+            self.disown_reads_in_flight()
             self.scroll_to(y=0, animate=False, immediate=True, force=True)
         self._show_column(order.column)
         self._line_cache.clear()
@@ -249,6 +250,11 @@ class JobTable(VirtualRows, can_focus=True):
         previous = self._place_cursor(index)
         if announce and previous is not None and previous != index:
             self._cursor_moved(self.cursor)
+
+    def disown_reads_in_flight(self) -> None:
+        """The screen places the cursor itself (a new order, a jump to a job): a read begun before now
+        would put it back on the job it was begun for, and that job's detail in the pane."""
+        self.moves += 1
 
     def _cursor_moved(self, index: int) -> None:
         self.moves += 1

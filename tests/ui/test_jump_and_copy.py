@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable
+
+import pytest
 
 from jobtui.engine.db.store import Store
 from jobtui.engine.read.listing import JobSort
+from jobtui.screens.monitor import MonitorScreen
+from jobtui.screens.monitor_poller import ViewState
 from jobtui.widgets.job_table import JobTable
 from tests.support.pilot import app_for, monitor, shown_job, simple, until
 
@@ -138,3 +144,50 @@ async def test_a_new_sort_shows_the_top_of_the_list(store: Store, submit: Submit
 
         await until(pilot, at_top, "the top of the new order")
         await until(pilot, lambda: shown_job(pilot) == first, "its first job in the detail pane")
+
+
+class HeldRead:
+    """Holds the dashboard's next read of the list in flight (on its worker thread) until released."""
+
+    def __init__(self, screen: MonitorScreen) -> None:
+        self.began = threading.Event()
+        self.release = threading.Event()
+        poller = screen._poller
+        read = poller._fetch
+
+        def held(view: ViewState) -> object:
+            if not self.began.is_set():
+                self.began.set()
+                self.release.wait(10)
+            return read(view)
+
+        poller._fetch = held  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("how", ["new sort", "jump"])
+async def test_a_read_begun_before_a_new_sort_or_a_jump_never_puts_the_cursor_back(
+    store: Store, submit: Submit, how: str
+) -> None:
+    """The read in flight was begun for the job under the cursor: once it lands, the cursor and the pane
+    stay where the sort (the first row) or the jump put them."""
+    ids = [submit(simple(f"job-{n:02}")) for n in range(40)]
+    async with app_for(store).run_test(size=(120, 30)) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+        await until(pilot, lambda: table.total == 40, "every job")
+        await pilot.press(*["down"] * 12)
+        left = table.selected_job_id()
+        await until(pilot, lambda: shown_job(pilot) == left, "the detail of the job under the cursor")
+        held = HeldRead(screen)
+        screen.wake(force=True)
+        await asyncio.to_thread(held.began.wait, 10)
+        if how == "new sort":
+            target = ids[0]  # job-00: first by name
+            screen._set_order(JobSort("name", False))
+        else:
+            target = ids[3]
+            screen._jumped(target, screen.filter)
+        held.release.set()
+        await until(pilot, lambda: shown_job(pilot) == target, f"job {target} in the detail pane")
+        await pilot.pause(0.3)  # reads after the held one: none may move the cursor off it again
+        assert table.selected_job_id() == target and shown_job(pilot) == target

@@ -348,7 +348,7 @@ class Shared:
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Shared:
     """One database with READY jobs that read-only and refused-action tests share (no daemon)."""
-    cli = make_cli(tmp_path_factory.mktemp("shared"))
+    cli = make_cli(tmp_path_factory.mktemp("shared"), in_process=True)
     for name, text in (
         ("multi.toml", MULTI_TARGET),
         ("single.toml", SINGLE),
@@ -411,6 +411,30 @@ def test_submit_prints_id_and_jobs_json_has_the_contract(shared: Shared) -> None
     assert scheduled is not None and max_start is not None
     assert abs(scheduled - (before + timedelta(hours=1))) < timedelta(minutes=2)
     assert max_start - scheduled == timedelta(hours=3)
+
+
+def test_the_console_script_prints_the_same_json_and_exits_with_the_same_codes(shared: Shared) -> None:
+    """The other tests on this database run `jobtui.cli.main` in this process; the installed `jobtui`
+    command answers the same: JSON on stdout and 0, a refusal and 1, bad input and 2."""
+    console = Cli(shared.cli.env, shared.cli.workdir)
+    listed, shown, refusal, unknown, bad_date = console.many(
+        ("jobs", "--json"),
+        ("show", shared.single, "--json"),
+        ("approve", shared.system, "--comment", "ok"),
+        ("show", UNKNOWN_ID, "--json"),
+        ("reschedule", shared.system, "someday"),
+    )
+    assert listed.returncode == 0, describe(listed)
+    assert listed.stdout == shared.cli("jobs", "--json").stdout
+    assert shown.returncode == 0, describe(shown)
+    job = json.loads(shown.stdout)
+    assert_detail_shape(job)
+    assert job["id"] == shared.single
+    refused(refusal, f"approve: job {shared.system} is READY; allowed from APPROVAL")
+    assert refusal.stdout == ""
+    bad_input(unknown, str(UNKNOWN_ID))
+    assert unknown.stdout == ""
+    bad_input(bad_date, '"someday" is not a date')
 
 
 def test_show_json_has_tasks_with_steps_and_audit_lists_the_submit(shared: Shared) -> None:
@@ -735,7 +759,9 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     workdir = tmp_path_factory.mktemp("daemon")
     db_path = workdir / "engine.db"
     url = f"sqlite:///{db_path}"
-    cli = Cli(cli_env(url), workdir)
+    # The commands that drive and poll the daemon run in this process; the daemon, the end-to-end test's
+    # submit and log, and `log --follow` run the console script.
+    cli = InProcessCli(cli_env(url), workdir)
     del cli.env["JOBTUI_DB"]  # these tests use --db
     stderr_path = workdir / "daemon.stderr"
     with stderr_path.open("wb") as err:
@@ -782,7 +808,8 @@ def test_daemon_runs_a_job_to_finished_and_log_prints_its_output(daemon: Daemon)
         run = "echo post-output"
         """,
     )
-    job_id = submitted_id(daemon.cli("submit", path, "--db", daemon.url, "--json"))
+    console = Cli(daemon.cli.env, daemon.cli.workdir)
+    job_id = submitted_id(console("submit", path, "--db", daemon.url, "--json"))
     job = daemon.wait_status(job_id, "FINISHED", "ERROR", "ABEND", "PARTIAL")
     assert job["status"] == "FINISHED", job
     assert_detail_shape(job)
@@ -801,7 +828,7 @@ def test_daemon_runs_a_job_to_finished_and_log_prints_its_output(daemon: Daemon)
         step_started, step_done = assert_iso(step["started_at"]), assert_iso(step["completed_at"])
         assert step_started is not None and step_done is not None and step_started <= step_done
 
-    log, queue = daemon.cli.many(("log", job_id, "--db", daemon.url), ("queue", "--db", daemon.url, "--json"))
+    log, queue = console.many(("log", job_id, "--db", daemon.url), ("queue", "--db", daemon.url, "--json"))
     assert log.returncode == 0, describe(log)
     for text in ("pre-output-PRE", f"run-output-of-job-{job_id}", "post-output"):
         assert text in log.stdout, log.stdout

@@ -60,7 +60,7 @@ def pg_cluster() -> Iterator[PgCluster]:
     reason = pg.missing_reason()
     if reason is not None:
         pytest.skip(f"PostgreSQL tests skipped: {reason}")
-    cluster = PgCluster()
+    cluster = PgCluster(spares=2)
     try:
         cluster.start()
     except Exception as exc:

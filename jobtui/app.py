@@ -41,6 +41,7 @@ from jobtui.screens.palette import PaletteCommands, listed_commands
 from jobtui.widgets.envelope_tree import EnvelopeTree
 from jobtui.widgets.status_style import use_palette
 from jobtui.widgets.statusbar import StatusBar
+from jobtui.widgets.textual_fixes import keep_no_styles_cache_alive
 
 # SQLAlchemy and the engine load after the first paint (backend.py); named here for type checking only.
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from jobtui.engine.worker.loop import Engine
 
 log = logging.getLogger("jobtui.app")
+
+keep_no_styles_cache_alive()
 
 DAEMON_FRESH_SECONDS = FRESH_HEARTBEAT_S
 # The embedded engine starts once the monitor's first rows are on screen, or after this long anyway.

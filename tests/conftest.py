@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import compileall
 import contextlib
+import gc
 import os
 import shutil
 import signal
@@ -88,6 +89,15 @@ def pytest_configure(config: pytest.Config) -> None:
     the workers start."""
     if not hasattr(config, "workerinput"):
         compileall.compile_dir(ROOT / "jobtui", quiet=1)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection built (every module, test and parameter: most of a worker's heap) lives until the
+    end: out of the collector's sight, its full passes walk only what the tests make (a few hundred
+    milliseconds each before, a tenth of the dashboard tests' time)."""
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual._styles_cache import StylesCache
 from textual.drivers._writer_thread import WriterThread
 from textual.drivers.linux_driver import LinuxDriver
 
@@ -61,6 +63,31 @@ async def test_help_lists_the_keys(store: Store) -> None:
         await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is monitor(pilot), "the monitor again")
+
+
+async def test_dialogs_opened_and_closed_leave_no_rendering_behind(store: Store) -> None:
+    """A dashboard open for days opens the help, the palette and the dialogs thousands of times: once
+    closed, nothing they drew stays in memory (Textual kept up to 1,024 widgets' rendered lines, and the
+    collector walked them all on every full pass)."""
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+
+    def widget_caches() -> int:
+        gc.collect()
+        return sum(isinstance(o, StylesCache) for o in gc.get_objects())
+
+    async def help_opened_and_closed(times: int) -> None:
+        for _ in range(times):
+            await pilot.press("question_mark")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is monitor(pilot), "the monitor again")
+
+    async with app.run_test(size=SIZE) as pilot:
+        await help_opened_and_closed(2)
+        before = widget_caches()
+        await help_opened_and_closed(15)
+        # Each help screen has a dozen widgets: kept, they would add a dozen caches each time.
+        assert widget_caches() - before < 15, (before, widget_caches())
 
 
 async def test_quitting_asks_while_the_embedded_engine_holds_jobs(store: Store, submit: Submit) -> None:

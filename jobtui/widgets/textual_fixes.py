@@ -1,0 +1,35 @@
+"""Work-arounds for Textual bugs that a dashboard left open for days would feel, each naming its issue.
+
+Applied once, when the app module is imported; each checks that the bug is still there, so a Textual
+that fixes it is left alone.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from textual._styles_cache import StylesCache
+from textual.color import Color
+from textual.style import Style
+
+
+def keep_no_styles_cache_alive() -> None:
+    """Textual issue #6665: `StylesCache.get_inner_outer` is an `lru_cache`d method, so its 1,024 entries
+    keep the widgets' caches alive, with every line they rendered, long after the widgets are gone: each
+    dialog opened and closed adds to what the collector walks (pauses of a few hundred milliseconds) and
+    to the memory held. The same colours, cached without the instance."""
+    cached = StylesCache.__dict__.get("get_inner_outer")
+    original = getattr(cached, "__wrapped__", None)
+    if original is None:
+        return
+
+    @lru_cache(1024)
+    def inner_outer(base_background: Color, background: Color) -> tuple[Style, Style]:
+        result: tuple[Style, Style] = original(None, base_background, background)
+        return result
+
+    def get_inner_outer(_cache: Any, base_background: Color, background: Color) -> tuple[Style, Style]:
+        return inner_outer(base_background, background)
+
+    StylesCache.get_inner_outer = get_inner_outer  # type: ignore[method-assign,assignment]

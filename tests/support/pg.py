@@ -135,6 +135,7 @@ class PgCluster:
             self._spare_maker.start()
         spare = self._spares.get(timeout=120)
         if isinstance(spare, BaseException):
+            self._spares.put(spare)  # for every later test too: the thread has stopped
             raise spare
         return spare
 

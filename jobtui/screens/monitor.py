@@ -449,8 +449,10 @@ class MonitorScreen(MonitorActions):
     def _cursor_moved(self, event: JobTable.CursorMoved) -> None:
         # Keys keep acting on the job the detail pane shows until the new one arrives (tens of ms);
         # repainting the footer on every key repeat would make a held key queue behind rendering.
+        if event.moves <= self._moves:
+            return  # a move from before the screen placed the cursor itself (a new order, a jump)
         self.detail_job_id = event.job_id
-        self._moves += 1
+        self._moves = event.moves
         self.wake(force=True)
 
     @on(JobTable.WindowNeeded)

@@ -130,12 +130,14 @@ class JobTable(VirtualRows, can_focus=True):
     ]
 
     class CursorMoved(Message):
-        """The cursor is on another job (or, with job_id None, on a row not fetched yet)."""
+        """The cursor is on another job (or, with job_id None, on a row not fetched yet); `moves`: the
+        table's count of moves with this one."""
 
-        def __init__(self, job_id: int | None, index: int) -> None:
+        def __init__(self, job_id: int | None, index: int, moves: int) -> None:
             super().__init__()
             self.job_id = job_id
             self.index = index
+            self.moves = moves
 
     class WindowNeeded(Message):
         """Rows around `start` are on screen but not fetched: the screen should fetch that window."""
@@ -258,7 +260,7 @@ class JobTable(VirtualRows, can_focus=True):
 
     def _cursor_moved(self, index: int) -> None:
         self.moves += 1
-        self.post_message(self.CursorMoved(self.selected_job_id(), index))
+        self.post_message(self.CursorMoved(self.selected_job_id(), index, self.moves))
 
     def _ask_for_missing_rows(self) -> None:
         top = int(self.scroll_y)

@@ -1,10 +1,10 @@
-"""The `jobtui` command line as a contract: the real console script, run as a subprocess.
+"""The `jobtui` command line as a contract: commands, JSON shapes and exit codes (0 done, 1 refused with
+the reason on stderr, 2 bad input), which users' scripts depend on.
 
-Users' scripts depend on the commands, the JSON shapes and the exit codes (0 done, 1 refused with the
-reason on stderr, 2 bad input), so the contract checks go through a fresh process, exactly as a script
-would. Each CLI start costs about half a second (imports), so independent commands run concurrently and
-read-only checks share one database. Longer sequences of commands (the `cli` fixture) run in this process
-(`InProcessCli`, the same `jobtui.cli.main`): what they check is what the commands do to the jobs.
+Each start of the console script costs about half a second (imports), so most checks run the same
+`jobtui.cli.main` in this process (`InProcessCli`); the console script itself runs the daemon, the
+end-to-end submit and log, `log --follow`, and one test that compares its JSON and exit codes with the
+in-process ones. Read-only checks share one database.
 """
 
 from __future__ import annotations

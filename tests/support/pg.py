@@ -136,7 +136,7 @@ class PgCluster:
         spare = self._spares.get(timeout=120)
         if isinstance(spare, BaseException):
             self._spares.put(spare)  # for every later test too: the thread has stopped
-            raise spare
+            raise RuntimeError("the thread copying the template database stopped") from spare
         return spare
 
     def _copy_of_template(self) -> str:

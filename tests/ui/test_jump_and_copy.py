@@ -191,3 +191,35 @@ async def test_a_read_begun_before_a_new_sort_or_a_jump_never_puts_the_cursor_ba
         await until(pilot, lambda: shown_job(pilot) == target, f"job {target} in the detail pane")
         await pilot.pause(0.3)  # reads after the held one: none may move the cursor off it again
         assert table.selected_job_id() == target and shown_job(pilot) == target
+
+
+@pytest.mark.parametrize("how", ["new sort", "jump"])
+async def test_a_key_handled_just_before_a_new_sort_or_a_jump_never_puts_the_cursor_back(
+    store: Store, submit: Submit, how: str
+) -> None:
+    """A key's move reaches the screen after the table took it (a message): when a sort or a jump comes in
+    between, the cursor and the pane stay where the sort or the jump put them, and follow that job."""
+    ids = [submit(simple(f"job-{n:02}")) for n in range(40)]
+    async with app_for(store).run_test(size=(120, 30)) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+        await until(pilot, lambda: table.total == 40, "every job")
+        await pilot.press(*["down"] * 6)
+        await until(pilot, lambda: shown_job(pilot) == table.selected_job_id(), "the detail under the cursor")
+        target = ids[0] if how == "new sort" else ids[3]  # job-00 is first by name
+
+        def key_then_placed() -> None:
+            table.action_cursor(1)  # its CursorMoved is still queued when the sort or the jump runs
+            if how == "new sort":
+                screen._set_order(JobSort("name", False))
+            else:
+                screen._jumped(target, screen.filter)
+
+        screen.call_later(key_then_placed)
+        await until(pilot, lambda: shown_job(pilot) == target, f"job {target} in the detail pane")
+        await pilot.pause(0.3)
+        assert table.selected_job_id() == target and shown_job(pilot) == target
+        submit(simple("job-newest"))  # a new row above it in the jump's order: the cursor follows its job
+        await until(pilot, lambda: table.total == 41, "the new job")
+        await pilot.pause(0.3)
+        assert table.selected_job_id() == target and shown_job(pilot) == target

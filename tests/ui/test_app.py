@@ -85,9 +85,10 @@ async def test_dialogs_opened_and_closed_leave_no_rendering_behind(store: Store)
     async with app.run_test(size=SIZE) as pilot:
         await help_opened_and_closed(2)
         before = widget_caches()
-        await help_opened_and_closed(15)
-        # Each help screen has a dozen widgets: kept, they would add a dozen caches each time.
-        assert widget_caches() - before < 15, (before, widget_caches())
+        await help_opened_and_closed(8)
+        # Kept, each closed help screen would add its widgets' caches: about 60 for eight of them. What
+        # is left is the dashboard's own widgets made meanwhile (up to a dozen, once).
+        assert widget_caches() - before < 30, (before, widget_caches())
 
 
 async def test_quitting_asks_while_the_embedded_engine_holds_jobs(store: Store, submit: Submit) -> None:

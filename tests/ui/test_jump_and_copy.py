@@ -170,12 +170,12 @@ async def test_a_read_begun_before_a_new_sort_or_a_jump_never_puts_the_cursor_ba
 ) -> None:
     """The read in flight was begun for the job under the cursor: once it lands, the cursor and the pane
     stay where the sort (the first row) or the jump put them."""
-    ids = [submit(simple(f"job-{n:02}")) for n in range(40)]
+    ids = [submit(simple(f"job-{n:02}")) for n in range(20)]
     async with app_for(store).run_test(size=(120, 30)) as pilot:
         screen = monitor(pilot)
         table = screen.query_one(JobTable)
-        await until(pilot, lambda: table.total == 40, "every job")
-        await pilot.press(*["down"] * 12)
+        await until(pilot, lambda: table.total == 20, "every job")
+        await pilot.press(*["down"] * 8)
         left = table.selected_job_id()
         await until(pilot, lambda: shown_job(pilot) == left, "the detail of the job under the cursor")
         held = HeldRead(screen)
@@ -199,12 +199,12 @@ async def test_a_key_handled_just_before_a_new_sort_or_a_jump_never_puts_the_cur
 ) -> None:
     """A key's move reaches the screen after the table took it (a message): when a sort or a jump comes in
     between, the cursor and the pane stay where the sort or the jump put them, and follow that job."""
-    ids = [submit(simple(f"job-{n:02}")) for n in range(40)]
+    ids = [submit(simple(f"job-{n:02}")) for n in range(20)]
     async with app_for(store).run_test(size=(120, 30)) as pilot:
         screen = monitor(pilot)
         table = screen.query_one(JobTable)
-        await until(pilot, lambda: table.total == 40, "every job")
-        await pilot.press(*["down"] * 6)
+        await until(pilot, lambda: table.total == 20, "every job")
+        await pilot.press(*["down"] * 4)
         await until(pilot, lambda: shown_job(pilot) == table.selected_job_id(), "the detail under the cursor")
         target = ids[0] if how == "new sort" else ids[3]  # job-00 is first by name
 
@@ -220,6 +220,6 @@ async def test_a_key_handled_just_before_a_new_sort_or_a_jump_never_puts_the_cur
         await pilot.pause(0.3)
         assert table.selected_job_id() == target and shown_job(pilot) == target
         submit(simple("job-newest"))  # a new row above it in the jump's order: the cursor follows its job
-        await until(pilot, lambda: table.total == 41, "the new job")
+        await until(pilot, lambda: table.total == 21, "the new job")
         await pilot.pause(0.3)
         assert table.selected_job_id() == target and shown_job(pilot) == target

@@ -107,9 +107,10 @@ class MonitorScreen(MonitorActions):
         self.frozen = False
         self.allowed: dict[str, str | None] = {}
         self.detail_job_id: int | None = None
-        # Cursor moves whose CursorMoved this screen has handled (UI thread); the table counts them as
-        # the keys arrive (`JobTable.moves`), ahead of this when messages queue. A fetch that began before
-        # the latest move must not pull the cursor back: a held key would keep losing ground.
+        # The table's count of moves (`JobTable.moves`, counted as the keys arrive) as of the latest move
+        # this screen has taken in: a CursorMoved handled, or the cursor placed by the screen itself (a new
+        # order, a jump); behind the table's while messages queue. A fetch that began before the latest
+        # move must not pull the cursor back: a held key would keep losing ground.
         self._moves = 0
         self._rest_lock = asyncio.Lock()
         self._rest_built = False

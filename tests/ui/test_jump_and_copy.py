@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from textual.pilot import Pilot
 
 from jobtui.engine.db.store import Store
 from jobtui.engine.read.listing import JobSort
@@ -146,6 +147,9 @@ async def test_a_new_sort_shows_the_top_of_the_list(store: Store, submit: Submit
         await until(pilot, lambda: shown_job(pilot) == first, "its first job in the detail pane")
 
 
+TWENTY = 20
+
+
 class HeldRead:
     """Holds the dashboard's next read of the list in flight (on its worker thread) until released."""
 
@@ -164,33 +168,47 @@ class HeldRead:
         poller._fetch = held  # type: ignore[method-assign]
 
 
+async def cursor_down_with_its_detail(pilot: Pilot[int], rows: int) -> tuple[MonitorScreen, JobTable]:
+    """The monitor of TWENTY jobs with the cursor `rows` down and the pane showing that job."""
+    screen = monitor(pilot)
+    table = screen.query_one(JobTable)
+    await until(pilot, lambda: table.total == TWENTY, "every job")
+    await pilot.press(*["down"] * rows)
+    await until(pilot, lambda: shown_job(pilot) == table.selected_job_id(), "the detail under the cursor")
+    return screen, table
+
+
+def place_cursor(screen: MonitorScreen, how: str, ids: list[int]) -> int:
+    """Sort by name or jump to the fourth job: the screen places the cursor itself. Returns the job it
+    goes to."""
+    if how == "new sort":
+        screen._set_order(JobSort("name", False))
+        return ids[0]  # job-00: first by name
+    screen._jumped(ids[3], screen.filter)
+    return ids[3]
+
+
+async def stays_on(pilot: Pilot[int], table: JobTable, job_id: int) -> None:
+    await until(pilot, lambda: shown_job(pilot) == job_id, f"job {job_id} in the detail pane")
+    await pilot.pause(0.3)  # reads after: none may move the cursor off it again
+    assert table.selected_job_id() == job_id and shown_job(pilot) == job_id
+
+
 @pytest.mark.parametrize("how", ["new sort", "jump"])
 async def test_a_read_begun_before_a_new_sort_or_a_jump_never_puts_the_cursor_back(
     store: Store, submit: Submit, how: str
 ) -> None:
     """The read in flight was begun for the job under the cursor: once it lands, the cursor and the pane
     stay where the sort (the first row) or the jump put them."""
-    ids = [submit(simple(f"job-{n:02}")) for n in range(20)]
+    ids = [submit(simple(f"job-{n:02}")) for n in range(TWENTY)]
     async with app_for(store).run_test(size=(120, 30)) as pilot:
-        screen = monitor(pilot)
-        table = screen.query_one(JobTable)
-        await until(pilot, lambda: table.total == 20, "every job")
-        await pilot.press(*["down"] * 8)
-        left = table.selected_job_id()
-        await until(pilot, lambda: shown_job(pilot) == left, "the detail of the job under the cursor")
+        screen, table = await cursor_down_with_its_detail(pilot, 8)
         held = HeldRead(screen)
         screen.wake(force=True)
         await asyncio.to_thread(held.began.wait, 10)
-        if how == "new sort":
-            target = ids[0]  # job-00: first by name
-            screen._set_order(JobSort("name", False))
-        else:
-            target = ids[3]
-            screen._jumped(target, screen.filter)
+        target = place_cursor(screen, how, ids)
         held.release.set()
-        await until(pilot, lambda: shown_job(pilot) == target, f"job {target} in the detail pane")
-        await pilot.pause(0.3)  # reads after the held one: none may move the cursor off it again
-        assert table.selected_job_id() == target and shown_job(pilot) == target
+        await stays_on(pilot, table, target)
 
 
 @pytest.mark.parametrize("how", ["new sort", "jump"])
@@ -199,27 +217,18 @@ async def test_a_key_handled_just_before_a_new_sort_or_a_jump_never_puts_the_cur
 ) -> None:
     """A key's move reaches the screen after the table took it (a message): when a sort or a jump comes in
     between, the cursor and the pane stay where the sort or the jump put them, and follow that job."""
-    ids = [submit(simple(f"job-{n:02}")) for n in range(20)]
+    ids = [submit(simple(f"job-{n:02}")) for n in range(TWENTY)]
     async with app_for(store).run_test(size=(120, 30)) as pilot:
-        screen = monitor(pilot)
-        table = screen.query_one(JobTable)
-        await until(pilot, lambda: table.total == 20, "every job")
-        await pilot.press(*["down"] * 4)
-        await until(pilot, lambda: shown_job(pilot) == table.selected_job_id(), "the detail under the cursor")
-        target = ids[0] if how == "new sort" else ids[3]  # job-00 is first by name
+        screen, table = await cursor_down_with_its_detail(pilot, 4)
+        placed: list[int] = []
 
         def key_then_placed() -> None:
             table.action_cursor(1)  # its CursorMoved is still queued when the sort or the jump runs
-            if how == "new sort":
-                screen._set_order(JobSort("name", False))
-            else:
-                screen._jumped(target, screen.filter)
+            placed.append(place_cursor(screen, how, ids))
 
         screen.call_later(key_then_placed)
-        await until(pilot, lambda: shown_job(pilot) == target, f"job {target} in the detail pane")
-        await pilot.pause(0.3)
-        assert table.selected_job_id() == target and shown_job(pilot) == target
+        await until(pilot, lambda: bool(placed), "the sort or the jump")
+        await stays_on(pilot, table, placed[0])
         submit(simple("job-newest"))  # a new row above it in the jump's order: the cursor follows its job
-        await until(pilot, lambda: table.total == 21, "the new job")
-        await pilot.pause(0.3)
-        assert table.selected_job_id() == target and shown_job(pilot) == target
+        await until(pilot, lambda: table.total == TWENTY + 1, "the new job")
+        await stays_on(pilot, table, placed[0])

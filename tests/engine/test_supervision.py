@@ -372,7 +372,10 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
     actions = Actions(store, Actor("tester"))
     gate = tmp_path / "go"
     job_id = actions.submit(
-        definition(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+        definition(
+            'name = "long"\n[[run]]\nrun = "true"\nrollback = "true"\n'
+            f'[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
+        )
     )
     daemon = start_daemon(daemon_env)
     daemons.append(daemon)
@@ -392,7 +395,8 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
         assert f"worker {host} lost" in (job.reason or "")
         assert f"may still run on {host} (pid {op.pid})" in (job.reason or "")
         assert live_pids_of_group(op.pid)
-        for verb in (actions.retry, lambda j: actions.rerun(j, "RUN")):
+        # Each would start an op of the job while that one may still run: rollback's commands too.
+        for verb in (actions.retry, lambda j: actions.rerun(j, "RUN"), lambda j: actions.rollback(j, "undo")):
             with pytest.raises(Refused, match=rf"may still run on {re.escape(host)} \(pid {op.pid}\)"):
                 verb(job_id)
 

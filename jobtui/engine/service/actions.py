@@ -238,7 +238,7 @@ class Actions:
                 envelope=job.envelope_id,
                 name=envelope_name,
             )
-        if action in ("rerun", "retry") and (left := op_left_elsewhere(s, job)) is not None:
+        if action in ("rerun", "retry", "rollback") and (left := op_left_elsewhere(s, job)) is not None:
             pid = left.pid or "?"
             return Reason(
                 f"{name}: the op of exec {left.exec} of job {job.id} may still run on {left.host} "

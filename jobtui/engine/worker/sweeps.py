@@ -282,8 +282,8 @@ def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
     engine of another host abended the job (it cannot kill an op there), and no engine of the op's host has
     been heard from since that was sure to kill it: its own engine coming back (it kills the op as it finds
     its lease gone), or an engine of the host starting, which finds that engine dead and kills the op, or
-    finds it ended, and says so in the job's trail (`Supervisor.kill_orphans`, before it registers). Retry
-    and rerun wait for it: the job would run twice."""
+    finds it ended, and says so in the job's trail (`Supervisor.kill_orphans`, before it registers). Retry,
+    rerun and rollback wait for it: the job would run twice, or be undone while it still runs."""
     op = s.exec(
         select(OpRun)
         .where(

@@ -357,9 +357,9 @@ class DetailPane(Vertical):
         if job.get("status_since"):
             since = pendulum.parse(job["status_since"])
             assert isinstance(since, pendulum.DateTime)
-            text.append(
-                f"  {t('detail.for', lang)} {format_duration(max(0.0, (now - since).total_seconds()))}"
-            )
+            # Whole seconds: "Expired for 0.12s" is noise where the age of a status is meant.
+            age = round(max(0.0, (now - since).total_seconds()))
+            text.append(f"  {t('detail.for', lang)} {format_duration(age)}")
         text.append(
             f"   {t('detail.step', lang)} {v(job['step'])}   {t('detail.exec', lang)} {job['exec']}\n"
         )
@@ -481,9 +481,15 @@ class DetailPane(Vertical):
         self._fill_steps()
 
     def tick(self, now: pendulum.DateTime) -> None:
-        """Every second: durations and countdowns move, and a running op's time in the steps table."""
+        """Every second: durations and countdowns move, the tasks' "3s ago" and retry countdowns, and a
+        running op's time in the steps table."""
         self.refresh_info(now)
-        if self.is_built and self._steps_running:
+        if not self.is_built:
+            return
+        table = self.query_one(TaskTable)
+        if self.detail is not None and table.job_id == self.detail.job["id"]:
+            table.redraw(lambda task: self._task_cells(task, now))
+        if self._steps_running:
             self._fill_steps(now)
 
     def _set_steps_title(self, title: str) -> None:

@@ -8,7 +8,7 @@ draws them as placeholders until the screen installs the window it read off the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
@@ -105,12 +105,7 @@ class TaskTable(VirtualRows, can_focus=True):
         self._tasks = {start + n: task for n, task in enumerate(tasks)}
         self._requested = None
         self.total = total
-        widths = list(self._widths)
-        for row in rows.values():
-            for index, cell in enumerate(row[: len(widths)]):
-                widths[index] = max(widths[index], cell.cell_len)
-        if widths != self._widths or new_job or self.virtual_size.height != total + 1:
-            self._widths = widths
+        if self._fit_widths(rows) or new_job or self.virtual_size.height != total + 1:
             self.virtual_size = Size(self.table_width, total + 1)
             changed = True
         if self.cursor >= total:
@@ -118,6 +113,28 @@ class TaskTable(VirtualRows, can_focus=True):
         if changed:
             self.refresh()
         self._ask_for_missing_rows()
+
+    def redraw(self, cells_of: Callable[[dict[str, Any]], Sequence[Text]]) -> None:
+        """Draw the held tasks again as `cells_of` says: their relative times move with the clock
+        between two reads ("3s ago", a retry's countdown); painted again only when a cell changed."""
+        rows = {index: tuple(cells_of(task)) for index, task in self._tasks.items()}
+        if _keys(rows) == _keys(self._cells):
+            return
+        self._cells = rows
+        if self._fit_widths(rows):
+            self.virtual_size = Size(self.table_width, self.total + 1)
+        self.refresh()
+
+    def _fit_widths(self, rows: dict[int, tuple[Text, ...]]) -> bool:
+        """Widen the columns to what `rows` need (never narrower while the same job is shown, so the
+        columns hold still); whether any grew."""
+        widths = list(self._widths)
+        for row in rows.values():
+            for index, cell in enumerate(row[: len(widths)]):
+                widths[index] = max(widths[index], cell.cell_len)
+        grew = widths != self._widths
+        self._widths = widths
+        return grew
 
     @property
     def table_width(self) -> int:

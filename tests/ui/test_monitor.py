@@ -488,7 +488,7 @@ async def test_a_job_due_in_2_h_59_min_reads_so_not_in_2_h(store: Store, submit:
 
 
 async def test_a_fire_and_forget_job_shows_rescheduled_tasks_with_attempts_and_next_attempt(
-    store: Store, submit: Submit, engine: Engine
+    store: Store, submit: Submit, engine: Engine, clock: FakeClock
 ) -> None:
     job_id = submit(
         'name = "push-config"\ntargets = ["a", "b"]\n[schedule]\nmode = "now"\nretry_every = "5m"\n'
@@ -515,6 +515,18 @@ async def test_a_fire_and_forget_job_shows_rescheduled_tasks_with_attempts_and_n
         text = await settled_info(pilot)
         assert "Next run 2026-11-23 10:05:00 (in 5 min)" in text
         assert "Fire-and-forget · retry every 5m until 2026-11-23 10:30 (in 30 min)" in text
+
+        # Nothing changes in the database while the tasks wait: their times still move with the clock.
+        clock.advance(0.4)
+        monitor(pilot)._tick_clock()  # the second's tick
+        assert "Ready for 0s" in info_text(pilot)  # the age of a status in whole seconds, not "0.4s"
+        clock.advance(119.6)
+        monitor(pilot)._tick_clock()
+        assert "Ready for 2m" in info_text(pilot)
+        assert [row[: row.index(" ago") + 4] for row in task_lines(pilot)[1:]] == [
+            "a Rescheduled 1 11-23 10:05:00 (in 3 min) 2 min ago",
+            "b Rescheduled 1 11-23 10:05:00 (in 3 min) 2 min ago",
+        ]
 
 
 async def test_a_replaced_job_names_the_job_that_replaced_it(store: Store, submit: Submit) -> None:

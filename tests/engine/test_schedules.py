@@ -210,9 +210,9 @@ def test_one_rescheduled_task_waits_while_the_others_go_on_then_partial_at_expir
     job = wait_released(engine, job_id)
     tasks = tasks_of(store, job_id)
     assert job.status == Status.READY
-    # a walked all its ops and waits with the job; b waits for its next attempt, none of its ops done yet
-    # (its failed attempt is not progress).
-    assert (tasks["a"].status, tasks["a"].progress) == (TaskStatus.SCHEDULED, 100)
+    # a walked all its ops: done, whatever the job waits for (it read "Scheduled", promising a run); b
+    # waits for its next attempt, none of its ops done yet (its failed attempt is not progress).
+    assert (tasks["a"].status, tasks["a"].progress) == (TaskStatus.SUCCEEDED, 100)
     assert (tasks["b"].status, tasks["b"].progress) == (TaskStatus.RESCHEDULED, 0)
     shown = detail(store, job_id)
     steps = {s["name"]: s["status"] for s in shown["tasks"][1]["steps"]}  # type: ignore[index]
@@ -230,6 +230,34 @@ def test_one_rescheduled_task_waits_while_the_others_go_on_then_partial_at_expir
         TaskStatus.FAILED,
         3,
     )
+
+
+def test_tasks_whose_own_ops_ran_still_wait_for_a_job_wide_run_op(
+    actions: Actions, engine: Engine, clock: FakeClock, store: Store
+) -> None:
+    """A job-wide op runs for every task: a task whose PRE ops ran is not done while it is to come."""
+    job_id = actions.submit(
+        definition(
+            """
+            name = "fan-out"
+            targets = ["a", "b"]
+            [[pre]]
+            name = "check"
+            run = "true"
+            per_target = true
+            [[run]]
+            name = "switch-over"
+            run = "true"
+            """
+        ),
+        at="+1h",
+    )
+    job = wait_released(engine, job_id)
+    assert (job.status, job.step) == (Status.READY, "RUN")  # PRE ran; RUN waits for its date
+    assert {task.status for task in tasks_of(store, job_id).values()} == {TaskStatus.SCHEDULED}
+    clock.advance(3600)
+    run_until_status(engine, job_id, Status.FINISHED)
+    assert {task.status for task in tasks_of(store, job_id).values()} == {TaskStatus.SUCCEEDED}
 
 
 # -- windows ------------------------------------------------------------------------------------------

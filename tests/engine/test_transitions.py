@@ -542,6 +542,7 @@ def test_rerun_run_now_overrides_a_future_date_and_moves_max_start_by_the_same_s
         lambda: job_of(store, job_id).step == Step.RUN and job_of(store, job_id).lease is None
     )
     assert status_of(store, job_id) == Status.READY
+    assert [t.status for t in tasks(store, job_id)] == [TaskStatus.SCHEDULED]  # its RUN op is to come
     clock.advance(60)
 
     actions.rerun(job_id, "RUN", run_now=True)

@@ -165,11 +165,38 @@ def settle_tasks(session: Session, job: Job, status: TaskStatus, force: bool = F
 
 
 def park_running_tasks(session: Session, job: Job) -> None:
-    """A job handed back between ops has no task running: they wait, like the job."""
+    """A job handed back between ops has no task running: they wait, like the job. A task with nothing
+    left to run in this execution (its own ops ended, and no job-wide PRE or RUN op, which runs for every
+    task, is still to come) reads SUCCEEDED: it runs no more, whatever the job waits for (another task's
+    next attempt, a window, RUN's date); "Scheduled" would promise a run."""
+    unfinished = (OpStatus.PENDING.value, OpStatus.RUNNING.value)
+    of_this_run = (OP_RUNS.c.job_id == job.id, OP_RUNS.c.exec == job.exec)
+    shared_left = session.execute(
+        select(OP_RUNS.c.id)
+        .where(
+            *of_this_run,
+            OP_RUNS.c.task_id.is_(None),
+            OP_RUNS.c.step.in_([Step.PRE.value, Step.RUN.value]),
+            OP_RUNS.c.status.in_(unfinished),
+        )
+        .limit(1)
+    ).first()
+    own_left = (
+        select(OP_RUNS.c.id)
+        .where(
+            *of_this_run,
+            OP_RUNS.c.task_id == TASKS.c.id,
+            OP_RUNS.c.step != ROLLBACK_STEP,
+            OP_RUNS.c.status.in_(unfinished),
+        )
+        .exists()
+    )
+    waits = TaskStatus.SCHEDULED.value
+    status = waits if shared_left else case((own_left, waits), else_=TaskStatus.SUCCEEDED.value)
     session.execute(
         update(TASKS)
         .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RUNNING.value)
-        .values(status=TaskStatus.SCHEDULED.value, current_step=None)
+        .values(status=status, current_step=None)
     )
 
 

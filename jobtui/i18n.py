@@ -44,6 +44,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dialog.subject_gone": "This job no longer exists (deleted while this dialog was open)",
         # ConfirmDialog, plus ready-made titles/messages for the actions that use it.
         "confirm.hint": "y = yes · n / Esc = no · Enter = focused button",
+        "confirm.hint_comment": "y = yes · n / Esc = no · c = write a comment, then Enter = yes",
+        "confirm.comment": "Comment (optional, kept in the audit trail)",
         "confirm.reject": "Reject this job?",
         "confirm.reject_msg": "The job does not run its RUN step: it ends Rejected once its POST step ran.",
         "confirm.cancel": "Cancel this job?",
@@ -396,6 +398,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dialog.subject_changed": "cambió mientras tanto",
         "dialog.subject_gone": "Este pase ya no existe (se borró con este diálogo abierto)",
         "confirm.hint": "y = sí · n / Esc = no · Intro = botón seleccionado",
+        "confirm.hint_comment": "y = sí · n / Esc = no · c = escribir un comentario, luego Intro = sí",
+        "confirm.comment": "Comentario (opcional, queda en la auditoría)",
         "confirm.reject": "¿Rechazar este pase?",
         "confirm.reject_msg": "El pase no ejecuta su paso RUN: termina Rechazado tras su paso POST.",
         "confirm.cancel": "¿Cancelar este pase?",

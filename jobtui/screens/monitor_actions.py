@@ -20,7 +20,7 @@ from textual.widgets import Input
 from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 from jobtui.engine.domain.states import Status
 from jobtui.engine.errors import ReadFailed
-from jobtui.engine.service.commands import BY_ID
+from jobtui.engine.service.commands import BY_ID, Asks
 from jobtui.i18n import count_text, t
 from jobtui.screens.alerts import Alerter
 from jobtui.widgets.detail import DetailPane
@@ -150,17 +150,23 @@ class MonitorActions(Screen[None]):
         self._confirm_then("reject", self.actions.reject)
 
     def _confirm_then(self, key: str, call: Any) -> None:
+        """Ask first. A command that asks for a comment too (the registry says so) passes `call` the
+        operator's why, None when they gave none."""
         from jobtui.screens.dialogs import ConfirmDialog
 
+        comment = BY_ID[key].asks == Asks.CONFIRM_COMMENT
         if snap := self._job_action(key):
-
-            def done(ok: bool | None) -> None:
-                if ok:
-                    self.perform(t(f"monitor.done.{key}", self.lang, id=snap.id), call, snap.id, command=key)
-
             title = t(f"confirm.{key}", self.lang)
             message = t(f"confirm.{key}_msg", self.lang)
-            self.app.push_screen(ConfirmDialog(title, snap, message, lang=self.lang), done)
+            dialog = ConfirmDialog(title, snap, message, lang=self.lang, comment=comment)
+
+            def done(ok: bool | None) -> None:
+                if not ok:
+                    return
+                args = (snap.id, dialog.comment or None) if comment else (snap.id,)
+                self.perform(t(f"monitor.done.{key}", self.lang, id=snap.id), call, *args, command=key)
+
+            self.app.push_screen(dialog, done)
 
     def action_cancel(self) -> None:
         self._confirm_then("cancel", self.actions.cancel)

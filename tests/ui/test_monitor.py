@@ -20,6 +20,7 @@ from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.commands import BY_ID
 from jobtui.engine.service.envelope_actions import EnvelopeActions
+from jobtui.engine.service.views import audit_json
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import ConfirmDialog, HelpScreen, NotificationsScreen, ReasonDialog
 from jobtui.widgets.detail import DetailPane, days_text, schedule_text
@@ -119,9 +120,12 @@ async def test_reject_asks_first_and_no_leaves_the_job_waiting(
         assert status_of(store, job_id) == "APPROVAL"
         await pilot.press("x")
         await until(pilot, lambda: pilot.app.screen is not monitor(pilot), "the question")
-        await pilot.press("y")
+        # `c`: why, for the audit trail; every key is text there (a y or an n answers nothing) until Enter.
+        await pilot.press("c", *"not yet, no sign-off", "enter")
         await until(pilot, lambda: status_of(store, job_id) in ("REJECTED", "RUNNING", "READY"), "the reject")
     assert run_until_status(engine, job_id, "REJECTED").status == "REJECTED"
+    rejects = [row for row in audit_json(store, job_id) if row["action"] == "reject"]
+    assert [row["comment"] for row in rejects] == ["not yet, no sign-off"]
 
 
 async def test_a_key_not_allowed_is_disabled_and_refused_with_the_reason(

@@ -23,6 +23,7 @@ class Asks(StrEnum):
 
     NOTHING = "nothing"
     CONFIRM = "confirm"
+    CONFIRM_COMMENT = "confirm, with an optional comment"
     COMMENT = "comment"  # a choice (retry/skip/abort) and an optional comment
     REASON = "reason"
     DATE = "date"
@@ -142,12 +143,14 @@ COMMANDS: tuple[Command, ...] = (
         "x",
         {"en": "Reject", "es": "Rechazar"},
         {
-            "en": "Reject the job waiting for approval: it ends Rejected (after its POST step; asks first)",
-            "es": "Rechazar el pase que espera aprobación: termina Rechazado (tras su POST; pregunta antes)",
+            "en": "Reject the job waiting for approval: it ends Rejected (after its POST step; asks first, "
+            "with an optional comment)",
+            "es": "Rechazar el pase que espera aprobación: termina Rechazado (tras su POST; pregunta antes, "
+            "con un comentario opcional)",
         },
         Acts.JOB,
         ("reject",),
-        asks=Asks.CONFIRM,
+        asks=Asks.CONFIRM_COMMENT,
         cli=CliVerb("reject", "reject it", (_COMMENT,), "rejected"),
     ),
     Command(
@@ -155,12 +158,13 @@ COMMANDS: tuple[Command, ...] = (
         "c",
         {"en": "Cancel", "es": "Cancelar"},
         {
-            "en": "Cancel the job; a running op is terminated (asks first)",
-            "es": "Cancelar el pase; la operación en curso se termina (pregunta antes)",
+            "en": "Cancel the job; a running op is terminated (asks first, with an optional comment)",
+            "es": "Cancelar el pase; la operación en curso se termina (pregunta antes, con un comentario "
+            "opcional)",
         },
         Acts.JOB,
         ("cancel",),
-        asks=Asks.CONFIRM,
+        asks=Asks.CONFIRM_COMMENT,
         cli=CliVerb("cancel", "cancel a job (terminates its running op)", (_COMMENT,), "canceled"),
     ),
     Command(

@@ -1,4 +1,4 @@
-"""ConfirmDialog: Yes or No."""
+"""ConfirmDialog: Yes or No, and for a job's reject or cancel an optional comment for its audit trail."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Label, Static
 
 from jobtui.engine.domain.text import visible
 from jobtui.engine.service.snapshot import JobSnapshot
@@ -18,19 +18,34 @@ from jobtui.screens.dialogs.subject import _job_lines
 
 
 class ConfirmDialog(DialogScreen[bool]):
-    """Yes/No for cancel, delete and the queue commands; No has the focus so a stray Enter is harmless."""
+    """Yes/No for cancel, delete and the queue commands; No has the focus so a stray Enter is harmless.
+
+    With `comment`, a field for why (reject, cancel): `c` or Tab goes into it, where every key is text
+    (a comment may well hold a y or an n) and Enter answers yes with it. `y` answers yes without one, as
+    it always did, so the keys an operator knows stay what they were."""
 
     AUTO_FOCUS = "#no"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "confirm", show=False),
         Binding("n", "cancel", show=False),
+        Binding("c", "comment", show=False),
     ]
 
-    def __init__(self, title: str, job: JobSnapshot | None, message: str, lang: str = "en") -> None:
+    def __init__(
+        self, title: str, job: JobSnapshot | None, message: str, lang: str = "en", comment: bool = False
+    ) -> None:
         super().__init__(lang)
         self.title_text = title
         self.job = job
         self.message = message
+        self.asks_comment = comment
+
+    @property
+    def comment(self) -> str:
+        """What the operator wrote in the comment field, trimmed ("" without one)."""
+        if not self.asks_comment:
+            return ""
+        return self.query_one("#comment", Input).value.strip()
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -38,16 +53,28 @@ class ConfirmDialog(DialogScreen[bool]):
             if self.job is not None:
                 yield from _job_lines(self.job, self.lang)
             yield Static(visible(self.message, keep="\n"), classes="message", markup=False)
+            if self.asks_comment:
+                yield Label(t("confirm.comment", self.lang), classes="field-label")
+                yield Input(id="comment")
             with Horizontal(classes="buttons"):
                 yield Button(t("common.yes", self.lang), id="yes", variant="error")
                 yield Button(t("common.no", self.lang), id="no", variant="primary")
-            yield self._hint(t("confirm.hint", self.lang))
+            hint = "confirm.hint_comment" if self.asks_comment else "confirm.hint"
+            yield self._hint(t(hint, self.lang))
 
     def action_confirm(self) -> None:
         self.dismiss(True)
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+    def action_comment(self) -> None:
+        if self.asks_comment:
+            self.set_focus(self.query_one("#comment", Input))
+
+    @on(Input.Submitted, "#comment")
+    def _commented(self) -> None:
+        self.dismiss(True)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -510,3 +510,11 @@ def test_cancelling_an_envelope_notifies_a_cancel_not_a_finish_with_errors(
     said = notes(envelopes, envelope_id)
     assert said[-1] == ("warning", f"envelope e cancelled by {actions.actor.user}: abandon")
     assert not [text for _level, text in said if "finished" in text], said
+    # Every job's trail says who cancelled it and why, the one after the trapped job too (it got the
+    # chain's own reason, as if the trapped job's end had cancelled it).
+    with store.read() as s:
+        rows = s.exec(
+            select(AuditEvent).where(AuditEvent.to_status == "CANCELED").order_by(col(AuditEvent.job_id))
+        )
+        cancels = [(row.job_id, row.who, row.comment) for row in rows]
+    assert cancels == [(job_id, actions.actor.user, "abandon") for job_id in ids]

@@ -155,8 +155,9 @@ class EnvelopeActions:
             # Cancelled before its jobs are: the chain, which follows each job's end, then reads a
             # deliberate cancel, which this notifies, not a chain that finished with ERRORS.
             envelope.status = EnvelopeStatus.CANCELLED.value
-            for job in jobs:
-                # Cancelling one job may already have cancelled the rest of its chain.
+            # The last first: cancelling a job cancels the rest of its chain with the chain's own reason
+            # ("job 1 ended CANCELED"), and each job's trail is to carry the operator's why.
+            for job in reversed(jobs):
                 if Status(job.status) in cancelable:
                     running += self.actions.cancel_in(s, job, why)
             envelope.reason = f"cancelled by {self.actor.user}" + (f": {comment}" if comment else "")

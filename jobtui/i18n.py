@@ -763,7 +763,9 @@ REFUSALS: dict[str, dict[str, str]] = {
         "al pase {job}; cancele antes el pase {job} (la cadena cancela los que lo siguen) o el sobre",
         "op_left_running": "{action}: la operación de la ejecución {exec} del pase {job} puede seguir en "
         "curso en {host} (pid {pid}): su motor se perdió y ningún demonio de {host} ha dado señales desde "
-        "entonces para matarla; arranque allí uno antes",
+        "entonces para matarla; arranque allí uno antes (o, si {host} no va a volver: jobtui host-gone "
+        "{host})",
+        "host_live": "{action}: un motor de {host} (pid {pid}) está vivo: ese equipo no se ha ido",
     },
 }
 

@@ -312,6 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("envelope-cancel", "cancel every job of an envelope that has not ended")
     p.add_argument("id", type=_envelope_id)
     p.add_argument("--comment")
+    p = add(
+        "host-gone",
+        "declare a host gone for good: the ops a lost engine of it left no longer hold back retry, "
+        "rerun and rollback of their jobs (refused while an engine of the host is live)",
+    )
+    p.add_argument("host")
+    p.add_argument("--comment", help="why (kept in the audit trail)")
     p = add("jobs", "list jobs")
     p.add_argument("--status", action="append", default=[], metavar="CODE")
     p.add_argument("--project")
@@ -943,6 +950,19 @@ def _cmd_envelope_cancel(args: argparse.Namespace) -> int:
 
     ids = EnvelopeActions(_actions(args)).cancel(args.id, args.comment)
     _emit(args, {"envelope": args.id, "canceled": ids}, f"envelope {args.id}: canceled jobs {ids or 'none'}")
+    return EXIT_OK
+
+
+def _cmd_host_gone(args: argparse.Namespace) -> int:
+    from jobtui.engine.service.host_actions import HostActions
+
+    released = HostActions(_actions(args)).declare_gone(args.host, args.comment)
+    if released:
+        which = f"job {released[0]}" if len(released) == 1 else f"jobs {', '.join(map(str, released))}"
+        said = f"retry, rerun and rollback of {which} no longer wait for its ops"
+    else:
+        said = "no job waited for its ops"
+    _emit(args, {"host": args.host, "released": released}, f"host {visible(args.host)} declared gone: {said}")
     return EXIT_OK
 
 

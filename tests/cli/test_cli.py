@@ -627,6 +627,11 @@ def test_queue_pause_status_resume_clear_then_rerun_and_delete(cli: Cli) -> None
     assert cli.json("queue", "pause", "--reason", "disk full")["reason"] == "disk full"
     assert [row["comment"] for row in cli.json("audit", 0)] == ["maintenance", "disk full"]
 
+    # A host gone for good: nothing waited for it here, and the queue's trail says who declared it.
+    assert cli.json("host-gone", "web-9", "--comment", "decommissioned") == {"host": "web-9", "released": []}
+    assert cli.json("audit", 0)[-1]["comment"] == "0 jobs no longer waiting for its ops: decommissioned"
+    bad_input(cli("host-gone", " ", expect=None), "host-gone: the host's name is empty")
+
     resumed = cli.json("queue", "resume")
     assert (resumed["paused"], resumed["queued"]) == (False, 1)
 
@@ -683,18 +688,20 @@ def test_policy_refusals_exit_1_and_impersonation_needs_permission(shared: Share
         ("--policy", nothing, "cancel", job),
         ("submit", shared.cli.files["later.toml"], "--policy", nothing, "--json"),
         ("queue", "pause", "--policy", nothing),
+        ("host-gone", "web-9", "--policy", nothing),
         ("show", job, "--policy", nothing, "--json"),
         ({"JOBTUI_POLICY": str(nothing)}, "jobs", "--json"),  # $JOBTUI_POLICY is the default
         ("show", job, "--policy", nothing, "--as", "other", "--json"),
         ("show", job, "--policy", impersonator, "--as", "other", "--json"),
         ("show", job, "--policy", broken, "--json"),
     )
-    approve, cancel, submit, pause, show, jobs, as_nothing, as_admin, bad_policy = results
+    approve, cancel, submit, pause, gone, show, jobs, as_nothing, as_admin, bad_policy = results
     refused(approve, "lacks", "action.job.approve_all", USER)
     refused(cancel, "lacks", "action.job.cancel", USER)
     refused(submit, "lacks", "action.job.create")
     assert submit.stdout == ""
     refused(pause, "lacks", "action.queue.admin")
+    refused(gone, "host-gone", "lacks", "action.queue.admin")
     refused(show, "lacks", "action.job.view_monitor")
     assert jobs.returncode == 0 and json.loads(jobs.stdout) == [], describe(jobs)
     refused(as_nothing, "--as other", "lacks", "action.admin.impersonate")

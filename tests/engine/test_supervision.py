@@ -23,6 +23,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions, Refused
+from jobtui.engine.service.host_actions import HostActions
 from jobtui.engine.service.views import audit_json
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.spawner import Spawner
@@ -359,9 +360,9 @@ def _kills_recorded(store: Store, job_id: int) -> list[dict[str, object]]:
     return [r for r in audit_json(store, job_id) if r["action"] == "kill op"]
 
 
-@pytest.mark.parametrize("ends_first", [False, True], ids=["still-running", "ended-meanwhile"])
+@pytest.mark.parametrize("then", ["still-running", "ended-meanwhile", "declared-gone"])
 def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and_retry_waits_for_it(
-    ends_first: bool,
+    then: str,
     store: Store,
     clock: FakeClock,
     tmp_path: Path,
@@ -387,8 +388,11 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
     clock.set(pendulum.now("UTC"))  # after the daemon's last heartbeat
     host = socket.gethostname()
     elsewhere, here = Engine(store, host="elsewhere"), Engine(store)
+    hosts = HostActions(actions)
     try:
         elsewhere.tick()
+        with pytest.raises(Refused, match=rf"engine .* of {re.escape(host)} \(pid {daemon.pid}\) is live"):
+            hosts.declare_gone(host)  # its heartbeat is fresh: nobody can tell it from a live one yet
         clock.advance(elsewhere.lease_s + 1)
         job = run_until_status(elsewhere, job_id, "ABEND")
         # Another host cannot kill it, and says so.
@@ -400,21 +404,39 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
             with pytest.raises(Refused, match=rf"may still run on {re.escape(host)} \(pid {op.pid}\)"):
                 verb(job_id)
 
-        if ends_first:  # the op ends on its own while nobody watches it
+        if then == "declared-gone":  # an admin's word that the host will not come back
+            assert hosts.declare_gone(host, "board replaced") == [job_id]
+            trail = [(r["action"], r["who"], r["comment"]) for r in audit_json(store, job_id)]
+            assert trail[-1] == (
+                "host gone",
+                "tester",
+                f"{host} declared gone for good by tester: board replaced; op of exec 1 (pid {op.pid}) "
+                "no longer waited for",
+            )
+            actions.retry(job_id)
+            assert job_of(store, job_id).status == "READY"
+        if then == "ended-meanwhile":  # the op ends on its own while nobody watches it
             gate.touch()
             wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
         here.tick()  # a daemon of that host comes back
         assert not live_pids_of_group(op.pid or 0)
         trail = [(r["action"], r["who"], r["comment"]) for r in audit_json(store, job_id)]
-        if ends_first:
+        kills = _kills_recorded(store, job_id)
+        if then == "ended-meanwhile":
             assert ("op gone", f"engine@{host}", f"op of exec 1 (pid {op.pid}) no longer runs") in trail
-            assert not _kills_recorded(store, job_id)
+            assert not kills
+        elif then == "declared-gone":  # it was not gone after all: its op dies, though its job ran on
+            assert [k["who"] for k in kills] == [f"engine@{host}"]
+            assert (
+                f"op of exec 1 (pid {op.pid}) killed: its job was taken over while its engine was gone "
+                in (str(kills[0]["comment"]))
+            )
         else:
-            kills = _kills_recorded(store, job_id)
             assert [(k["who"], k["to"]) for k in kills] == [(f"engine@{host}", "ABEND")]
             assert f"op of exec 1 (pid {op.pid}) killed: its job was taken over" in str(kills[0]["comment"])
-        actions.retry(job_id)
-        assert job_of(store, job_id).status == "READY"
+        if then != "declared-gone":
+            actions.retry(job_id)
+            assert job_of(store, job_id).status == "READY"
     finally:
         gate.touch()
         elsewhere.shutdown()

@@ -27,6 +27,7 @@ ENVELOPE_NO_ROLLBACK_WORK = "envelope_no_rollback_work"
 ENVELOPE_NEWER = "envelope_newer"
 CHAIN_WAITS = "chain_waits"
 OP_LEFT_RUNNING = "op_left_running"
+HOST_LIVE = "host_live"
 
 # The facts each kind carries: what a translation of it may say. `action` is the engine's name of what
 # was refused (a dashboard says its own title of the command instead).
@@ -50,6 +51,8 @@ FACTS: dict[str, frozenset[str]] = {
     CHAIN_WAITS: _ENVELOPE | {"job", "waiting", "waiting_name"},
     # An op of the job may still run on `host` (`pid`: its process group there, "?" when not recorded).
     OP_LEFT_RUNNING: frozenset({"action", "job", "exec", "host", "pid"}),
+    # `host-gone` of a host with a live engine (`pid`).
+    HOST_LIVE: frozenset({"action", "host", "pid"}),
 }
 
 

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -243,7 +244,8 @@ class Actions:
             return Reason(
                 f"{name}: the op of exec {left.exec} of job {job.id} may still run on {left.host} "
                 f"(pid {pid}): its engine was lost and no daemon of {left.host} has been heard from since "
-                "to kill it; start one there first",
+                f"to kill it; start one there first (or, if {left.host} is gone for good: "
+                f"jobtui host-gone {shlex.quote(left.host or '')})",
                 reasons.OP_LEFT_RUNNING,
                 action=name,
                 job=job.id,

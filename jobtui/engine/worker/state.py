@@ -35,6 +35,9 @@ FAULT_VAR = "JOBTUI_FAULT"
 OP_KILLED = "kill op"
 OP_GONE = "op gone"
 ORPHAN_ACTIONS = (OP_KILLED, OP_GONE)
+# An admin's word that the host of such an op is gone for good (`jobtui host-gone`): its job need not wait
+# for the op, and an engine of that host that starts after all kills it, whatever its job did since.
+HOST_GONE = "host gone"
 
 
 def engine_who(host: str) -> str:

@@ -9,9 +9,10 @@ from collections.abc import Callable
 
 import pendulum
 import psutil
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
-from jobtui.engine.db.models import Job, OpRun, Worker
+from jobtui.engine.db.models import AuditEvent, Job, OpRun, Worker
 from jobtui.engine.db.raw import select_rows
 from jobtui.engine.db.store import DATABASE_ERRORS
 from jobtui.engine.domain.processes import is_same_process
@@ -26,7 +27,7 @@ from jobtui.engine.worker.runner import (
     processes_with_token,
 )
 from jobtui.engine.worker.slots import process_of
-from jobtui.engine.worker.state import OP_GONE, OP_KILLED, Dying, EngineState, Held
+from jobtui.engine.worker.state import HOST_GONE, OP_GONE, OP_KILLED, Dying, EngineState, Held
 
 log = logging.getLogger("jobtui.engine")
 
@@ -166,7 +167,9 @@ class Supervisor:
     def kill_orphans(self) -> int:
         """At the engine's start, before it registers: kill every op that a dead engine of this host left
         running for a job another engine took over (ABEND, recorded as ended without an exit status) or
-        that was canceled from another host, as cancel does, and say so in the job's audit trail. Only ops
+        that was canceled from another host, or whose host an admin declared gone for good (whatever its
+        job did since: it may have run again elsewhere), as cancel does, and say so in the job's audit
+        trail. Only ops
         ended so since the last engine of this host started (that one looked at those before): nothing
         else is read, no process looked at, when there is none. Ops recorded as running are left alone
         (the sweep for lost workers re-adopts them), and so is whatever a job's op left behind on purpose
@@ -182,12 +185,24 @@ class Supervisor:
             if not starts:
                 return 0
             since = max(starts)
+            # An admin declared this host gone for good since: its job may have run again elsewhere.
+            declared_gone = (
+                select(AuditEvent.id)
+                .where(
+                    AuditEvent.job_id == OpRun.job_id,
+                    AuditEvent.action == HOST_GONE,
+                    col(AuditEvent.at) >= OpRun.completed_at,
+                )
+                .exists()
+            )
             candidates = s.exec(
                 select(OpRun, Job)
                 .join(Job, col(Job.id) == col(OpRun.job_id))
                 .where(
-                    col(Job.status).in_(_TAKEN_FROM_ITS_ENGINE),
-                    OpRun.exec == Job.exec,
+                    or_(
+                        and_(col(Job.status).in_(_TAKEN_FROM_ITS_ENGINE), col(OpRun.exec) == col(Job.exec)),
+                        declared_gone,
+                    ),
                     OpRun.host == state.host,
                     OpRun.status == OpStatus.FAILED.value,
                     col(OpRun.exit_code).is_(None),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pendulum
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db import raw
@@ -22,7 +23,7 @@ from jobtui.engine.worker.runner import (
     never_started,
     read_status_file,
 )
-from jobtui.engine.worker.state import ORPHAN_ACTIONS, EngineState, Held, engine_who
+from jobtui.engine.worker.state import HOST_GONE, ORPHAN_ACTIONS, EngineState, Held, engine_who
 from jobtui.engine.worker.traps import resolve_trap
 
 UNSTARTED = "jobs.status IN ('READY', 'APPROVAL')"
@@ -310,12 +311,15 @@ def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
     its_engine = next((w for w in engines if op.token and op.token.startswith(w.id)), None)
     if its_engine is not None and _at_or_after(its_engine.heartbeat_at, op.completed_at):
         return None  # it came back: it found its lease gone and killed the op
-    # An engine of its host starting found its engine dead and killed the op, or found it ended.
+    # An engine of its host starting found its engine dead and killed the op, or found it ended; or an
+    # admin declared its host gone for good.
     dealt_with = s.exec(
         select(AuditEvent.id).where(
             AuditEvent.job_id == job.id,
-            col(AuditEvent.action).in_(ORPHAN_ACTIONS),
-            AuditEvent.who == engine_who(op.host),
+            or_(
+                and_(col(AuditEvent.action).in_(ORPHAN_ACTIONS), col(AuditEvent.who) == engine_who(op.host)),
+                col(AuditEvent.action) == HOST_GONE,
+            ),
             col(AuditEvent.at) >= op.completed_at,
         )
     ).first()

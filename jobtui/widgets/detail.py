@@ -39,7 +39,9 @@ if TYPE_CHECKING:
 
 Cell = str | Text
 # Attempts and next attempt sit by the status: they are what an operator reads a RESCHEDULED task for.
-TASK_COLUMNS = ("target", "status", "attempts", "next_attempt", "last_triggered", "current_step", "progress")
+# Where a task stands first (seed 003: its status, step and progress): beside the log, at 120-160 columns,
+# the table shows only its first columns until scrolled, and those say where a task got stuck.
+TASK_COLUMNS = ("target", "status", "current_step", "progress", "last_triggered", "attempts", "next_attempt")
 COLUMN_KEYS: dict[str, tuple[str, ...]] = {
     "#steps-table": (
         "step_name",
@@ -430,11 +432,11 @@ class DetailPane(Vertical):
         cells: list[Cell] = [
             task["target"],
             task_status_text(task["status"], self.lang),
-            str(task["attempts"]),
-            self._next_attempt(task, now),
-            relative(_parse(task["last_triggered_at"]), now, self.lang) or "-",
             task["current_step"] or "-",
             progress_text(task["progress"]),
+            relative(_parse(task["last_triggered_at"]), now, self.lang) or "-",
+            str(task["attempts"]),
+            self._next_attempt(task, now),
         ]
         # Targets and op names are data: Text, control characters shown.
         return [_plain(cell) for cell in cells]

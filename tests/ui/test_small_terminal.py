@@ -55,6 +55,10 @@ async def test_at_160_columns_the_log_stays_beside_the_tasks(store: Store, submi
         await until(pilot, lambda: shown_job(pilot) == job, "the job's detail")
         await pilot.pause(0.1)
         assert screen.query_one("#detail-tabs").region.width > 30
+        # Beside the log, the tasks table shows where each task stands without scrolling.
+        shown = " | ".join(" ".join(line.split()) for line in painted(screen)[0].splitlines())
+        assert "Target Status Current step Progress" in shown
+        assert "wide Scheduled - ░░░░░░░░░░ 0%" in shown
         screen.query_one("#tasks-table").focus()
         await pilot.press("Z")
         await pilot.pause(0.1)

@@ -260,6 +260,30 @@ def test_tasks_whose_own_ops_ran_still_wait_for_a_job_wide_run_op(
     assert {task.status for task in tasks_of(store, job_id).values()} == {TaskStatus.SUCCEEDED}
 
 
+def test_tasks_that_ran_their_pre_ops_are_not_done_while_the_job_waits_for_approval(
+    actions: Actions, engine: Engine, store: Store
+) -> None:
+    """RUN, what the job is for, has not begun: a rejected job's tasks end CANCELLED, never SUCCEEDED."""
+    job_id = actions.submit(
+        definition(
+            """
+            name = "fan-out"
+            targets = ["a", "b"]
+            approval = true
+            [[pre]]
+            name = "check"
+            run = "true"
+            per_target = true
+            """
+        )
+    )
+    run_until_status(engine, job_id, Status.APPROVAL)
+    assert {task.status for task in tasks_of(store, job_id).values()} == {TaskStatus.SCHEDULED}
+    actions.reject(job_id)
+    run_until_status(engine, job_id, Status.REJECTED)
+    assert {task.status for task in tasks_of(store, job_id).values()} == {TaskStatus.CANCELLED}
+
+
 # -- windows ------------------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 
 import pendulum
-from sqlalchemy import bindparam, case, func, insert, or_, update
+from sqlalchemy import ColumnElement, bindparam, case, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import OP_RUNS, TASKS, Job, OpRun, Setting, Task
@@ -165,10 +165,24 @@ def settle_tasks(session: Session, job: Job, status: TaskStatus, force: bool = F
 
 
 def park_running_tasks(session: Session, job: Job) -> None:
-    """A job handed back between ops has no task running: they wait, like the job. A task with nothing
-    left to run in this execution (its own ops ended, and no job-wide PRE or RUN op, which runs for every
-    task, is still to come) reads SUCCEEDED: it runs no more, whatever the job waits for (another task's
-    next attempt, a window, RUN's date); "Scheduled" would promise a run."""
+    """A job handed back between ops has no task running: they wait, like the job. Once RUN has begun, a
+    task with nothing left to run in this execution (its own ops ended, and no job-wide PRE or RUN op,
+    which runs for every task, is still to come) reads SUCCEEDED: it runs no more, whatever the job waits
+    for (another task's next attempt, a window); "Scheduled" would promise a run. Before RUN (approval,
+    RUN's date) a task waits for it even with no op of its own there: a job rejected, expired or
+    cancelled then never ran what it was for."""
+    session.execute(
+        update(TASKS)
+        .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RUNNING.value)
+        .values(status=_parked_status(session, job), current_step=None)
+    )
+
+
+def _parked_status(session: Session, job: Job) -> str | ColumnElement[str]:
+    """What a parked task reads (see `park_running_tasks`): SCHEDULED, or SUCCEEDED per task."""
+    waits = TaskStatus.SCHEDULED.value
+    if job.run_started_at is None:
+        return waits
     unfinished = (OpStatus.PENDING.value, OpStatus.RUNNING.value)
     of_this_run = (OP_RUNS.c.job_id == job.id, OP_RUNS.c.exec == job.exec)
     shared_left = session.execute(
@@ -181,6 +195,8 @@ def park_running_tasks(session: Session, job: Job) -> None:
         )
         .limit(1)
     ).first()
+    if shared_left:
+        return waits
     own_left = (
         select(OP_RUNS.c.id)
         .where(
@@ -191,13 +207,7 @@ def park_running_tasks(session: Session, job: Job) -> None:
         )
         .exists()
     )
-    waits = TaskStatus.SCHEDULED.value
-    status = waits if shared_left else case((own_left, waits), else_=TaskStatus.SUCCEEDED.value)
-    session.execute(
-        update(TASKS)
-        .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RUNNING.value)
-        .values(status=status, current_step=None)
-    )
+    return case((own_left, waits), else_=TaskStatus.SUCCEEDED.value)
 
 
 def mark_op_started(store: Store, session: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:

@@ -169,6 +169,18 @@ async def test_confirm_names_the_job_it_acts_on() -> None:
 
 
 @sync
+async def test_confirm_with_a_comment_keeps_it_once_the_dialog_is_gone() -> None:
+    """The monitor acts on the answer after the dialog was taken down: the comment must outlive it."""
+    dialog = ConfirmDialog(t("confirm.reject"), JOB, t("confirm.reject_msg"), comment=True)
+    app = HostApp(dialog)
+    async with app.run_test() as pilot:
+        await pilot.press("c", *"no sign-off yet", "enter")
+        await pilot.pause()
+        assert app.results == [True] and app.screen is not dialog
+        assert dialog.comment == "no sign-off yet"
+
+
+@sync
 async def test_confirm_without_a_job_shows_no_job_line() -> None:
     app = HostApp(ConfirmDialog(t("confirm.queue_clear"), None, t("confirm.queue_clear_msg")))
     async with app.run_test() as pilot:

@@ -39,13 +39,9 @@ class ConfirmDialog(DialogScreen[bool]):
         self.job = job
         self.message = message
         self.asks_comment = comment
-
-    @property
-    def comment(self) -> str:
-        """What the operator wrote in the comment field, trimmed ("" without one)."""
-        if not self.asks_comment:
-            return ""
-        return self.query_one("#comment", Input).value.strip()
+        # What the operator wrote in the comment field, trimmed, kept as they answer yes: the dialog's
+        # widgets may be gone by the time its answer is acted on.
+        self.comment = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -63,10 +59,10 @@ class ConfirmDialog(DialogScreen[bool]):
             yield self._hint(t(hint, self.lang))
 
     def action_confirm(self) -> None:
-        self.dismiss(True)
+        self._answer(True)
 
     def action_cancel(self) -> None:
-        self.dismiss(False)
+        self._answer(False)
 
     def action_comment(self) -> None:
         if self.asks_comment:
@@ -74,8 +70,13 @@ class ConfirmDialog(DialogScreen[bool]):
 
     @on(Input.Submitted, "#comment")
     def _commented(self) -> None:
-        self.dismiss(True)
+        self._answer(True)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
+        self._answer(event.button.id == "yes")
+
+    def _answer(self, yes: bool) -> None:
+        if yes and self.asks_comment:
+            self.comment = self.query_one("#comment", Input).value.strip()
+        self.dismiss(yes)

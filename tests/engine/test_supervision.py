@@ -22,7 +22,9 @@ from jobtui.engine.db.models import AuditEvent, Job, OpRun
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.formats.envelope_file import envelope_of_files
 from jobtui.engine.service.actions import Actions, Refused
+from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.service.host_actions import HostActions
 from jobtui.engine.service.views import audit_json
 from jobtui.engine.worker.loop import Engine
@@ -371,13 +373,14 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
 ) -> None:
     clock.set(pendulum.now("UTC"))  # the daemon runs on the real clock
     actions = Actions(store, Actor("tester"))
+    envelopes = EnvelopeActions(actions)
     gate = tmp_path / "go"
-    job_id = actions.submit(
-        definition(
-            'name = "long"\n[[run]]\nrun = "true"\nrollback = "true"\n'
-            f'[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
-        )
+    long = tmp_path / "long.toml"
+    long.write_text(
+        'name = "long"\n[[run]]\nrun = "true"\nrollback = "true"\n'
+        f'[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
     )
+    envelope_id, (job_id,) = envelopes.submit(envelope_of_files([str(long)], "release"))
     daemon = start_daemon(daemon_env)
     daemons.append(daemon)
     wait_for(lambda: running_op(store, job_id) is not None, what="the op to start")
@@ -399,8 +402,14 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
         assert f"worker {host} lost" in (job.reason or "")
         assert f"may still run on {host} (pid {op.pid})" in (job.reason or "")
         assert live_pids_of_group(op.pid)
-        # Each would start an op of the job while that one may still run: rollback's commands too.
-        for verb in (actions.retry, lambda j: actions.rerun(j, "RUN"), lambda j: actions.rollback(j, "undo")):
+        # Each would start an op of the job while that one may still run: rollback's commands too, and
+        # its envelope's.
+        for verb in (
+            actions.retry,
+            lambda j: actions.rerun(j, "RUN"),
+            lambda j: actions.rollback(j, "undo"),
+            lambda _: envelopes.rollback(envelope_id, "undo"),
+        ):
             with pytest.raises(Refused, match=rf"may still run on {re.escape(host)} \(pid {op.pid}\)"):
                 verb(job_id)
 

@@ -240,19 +240,7 @@ class Actions:
                 name=envelope_name,
             )
         if action in ("rerun", "retry", "rollback") and (left := op_left_elsewhere(s, job)) is not None:
-            pid = left.pid or "?"
-            return Reason(
-                f"{name}: the op of exec {left.exec} of job {job.id} may still run on {left.host} "
-                f"(pid {pid}): its engine was lost and no daemon of {left.host} has been heard from since "
-                f"to kill it; start one there first (or, if {left.host} is gone for good: "
-                f"jobtui host-gone {shlex.quote(left.host or '')})",
-                reasons.OP_LEFT_RUNNING,
-                action=name,
-                job=job.id,
-                exec=left.exec,
-                host=left.host,
-                pid=pid,
-            )
+            return op_left_reason(name, job.id or 0, left)
         if action == "retry":
             later = self._later_job_of_project(s, job)
             if later is not None:
@@ -812,6 +800,23 @@ class Actions:
             .order_by(col(Job.started_at))
             .limit(1)
         ).first()
+
+
+def op_left_reason(action: str, job_id: int, left: OpRun) -> Reason:
+    """Why `action` must wait: it would start an op of job `job_id` (or undo what it did) while `left`,
+    an op of it, may still run on a host whose engine was lost (`op_left_elsewhere`)."""
+    host, pid = left.host or "", left.pid or "?"
+    return Reason(
+        f"{action}: the op of exec {left.exec} of job {job_id} may still run on {host} (pid {pid}): its "
+        f"engine was lost and no daemon of {host} has been heard from since to kill it; start one there "
+        f"first (or, if {host} is gone for good: jobtui host-gone {shlex.quote(host)})",
+        reasons.OP_LEFT_RUNNING,
+        action=action,
+        job=job_id,
+        exec=left.exec,
+        host=host,
+        pid=pid,
+    )
 
 
 def _skipped_run(action: str, job: Job) -> str | None:

@@ -28,9 +28,10 @@ from jobtui.engine.formats.envelope_file import (
     envelope_of_files,
     load_envelope,
 )
-from jobtui.engine.service.actions import Actions, Refused, RefusedOn, UnknownJob
+from jobtui.engine.service.actions import Actions, Refused, RefusedOn, UnknownJob, op_left_reason
 from jobtui.engine.service.views import iso, job_json
 from jobtui.engine.worker import chain
+from jobtui.engine.worker.sweeps import op_left_elsewhere
 
 
 class EnvelopeActions:
@@ -193,6 +194,10 @@ class EnvelopeActions:
                 reasons.ENVELOPE_BUSY,
                 **facts,
             )
+        for job in jobs:
+            # Taken over from a lost engine, its op may still run there: undoing it now would race it.
+            if job.status == Status.ABEND and (left := op_left_elsewhere(s, job)) is not None:
+                return op_left_reason(action, job.id or 0, left)
         if not self._rollback_ops(s, jobs):
             return Reason(
                 f"{name} has no completed ops with a rollback command",

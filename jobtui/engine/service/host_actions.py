@@ -22,7 +22,7 @@ from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.errors import BadValue
 from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
 from jobtui.engine.service.actions import Actions, Refused, RefusedOn
-from jobtui.engine.worker.state import HOST_GONE
+from jobtui.engine.worker.state import HOST_GONE, host_gone_said
 from jobtui.engine.worker.sweeps import op_left_elsewhere
 
 ACTION = "host-gone"
@@ -39,7 +39,8 @@ class HostActions:
         wait: each job's trail records this admin's word, and so does the queue's. An engine of `host`
         that starts after all kills those ops, whatever their jobs did since (`kill_orphans`). Refused
         while an engine of `host` is live: it deals with them itself. The jobs released, by id."""
-        if not host.strip():
+        host = host.strip()
+        if not host:
             raise BadValue(f"{ACTION}: the host's name is empty")
         on = RefusedOn(0, f"(host {host})", None)
         self.actions.require(ACTION, Perm.QUEUE_ADMIN, "*", on)
@@ -72,8 +73,8 @@ class HostActions:
                 raise Refused(
                     Reason(
                         f"{ACTION}: engine {worker.id} of {host} (pid {worker.pid}) is live, its heartbeat "
-                        f"{format_duration(round(age))} old: that host is not gone (its engines kill "
-                        "what a lost engine of theirs left)",
+                        f"{format_duration(round(age))} old: that host is not gone; a daemon started there "
+                        "kills what a lost engine of it left (restart one if its ops still hold jobs back)",
                         reasons.HOST_LIVE,
                         action=ACTION,
                         host=host,
@@ -100,7 +101,7 @@ class HostActions:
             if op is None or op.host != host or job.id is None:
                 continue
             why = (
-                f"{host} declared gone for good by {self.actor.user}"
+                f"{host_gone_said(host)} by {self.actor.user}"
                 + (f": {comment}" if comment else "")
                 + f"; op of exec {op.exec} (pid {op.pid or '?'}) no longer waited for"
             )

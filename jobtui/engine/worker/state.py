@@ -40,6 +40,11 @@ ORPHAN_ACTIONS = (OP_KILLED, OP_GONE)
 HOST_GONE = "host gone"
 
 
+def host_gone_said(host: str) -> str:
+    """How a job's `host gone` row begins: it names the host, so it counts for that host's op only."""
+    return f"{host} declared gone for good"
+
+
 def engine_who(host: str) -> str:
     """Who an engine of `host` is in the audit trail."""
     return f"engine@{host}"

@@ -27,7 +27,15 @@ from jobtui.engine.worker.runner import (
     processes_with_token,
 )
 from jobtui.engine.worker.slots import process_of
-from jobtui.engine.worker.state import HOST_GONE, OP_GONE, OP_KILLED, Dying, EngineState, Held
+from jobtui.engine.worker.state import (
+    HOST_GONE,
+    OP_GONE,
+    OP_KILLED,
+    Dying,
+    EngineState,
+    Held,
+    host_gone_said,
+)
 
 log = logging.getLogger("jobtui.engine")
 
@@ -191,6 +199,7 @@ class Supervisor:
                 .where(
                     AuditEvent.job_id == OpRun.job_id,
                     AuditEvent.action == HOST_GONE,
+                    col(AuditEvent.comment).startswith(host_gone_said(state.host), autoescape=True),
                     col(AuditEvent.at) >= OpRun.completed_at,
                 )
                 .exists()

@@ -23,7 +23,14 @@ from jobtui.engine.worker.runner import (
     never_started,
     read_status_file,
 )
-from jobtui.engine.worker.state import HOST_GONE, ORPHAN_ACTIONS, EngineState, Held, engine_who
+from jobtui.engine.worker.state import (
+    HOST_GONE,
+    ORPHAN_ACTIONS,
+    EngineState,
+    Held,
+    engine_who,
+    host_gone_said,
+)
 from jobtui.engine.worker.traps import resolve_trap
 
 UNSTARTED = "jobs.status IN ('READY', 'APPROVAL')"
@@ -318,7 +325,10 @@ def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
             AuditEvent.job_id == job.id,
             or_(
                 and_(col(AuditEvent.action).in_(ORPHAN_ACTIONS), col(AuditEvent.who) == engine_who(op.host)),
-                col(AuditEvent.action) == HOST_GONE,
+                and_(
+                    col(AuditEvent.action) == HOST_GONE,
+                    col(AuditEvent.comment).startswith(host_gone_said(op.host), autoescape=True),
+                ),
             ),
             col(AuditEvent.at) >= op.completed_at,
         )

@@ -284,6 +284,38 @@ def test_tasks_that_ran_their_pre_ops_are_not_done_while_the_job_waits_for_appro
     assert {task.status for task in tasks_of(store, job_id).values()} == {TaskStatus.CANCELLED}
 
 
+def test_a_rerun_of_a_job_whose_retries_ran_out_runs_now(
+    actions: Actions, engine: Engine, clock: FakeClock, store: Store, tmp_path: Path
+) -> None:
+    """Past its schedule's expiry the rerun was accepted ("Ready") and the job expired again at once,
+    nothing run: the operator's fix did nothing and said it had."""
+    fixed = tmp_path / "fixed"
+    job_id = actions.submit(
+        definition(
+            f"""
+            name = "flaky-sync"
+            [schedule]
+            expires = "+6m"
+            retry_every = "5m"
+            [[run]]
+            name = "sync"
+            run = "test -f {fixed}"
+            """
+        )
+    )
+    wait_released(engine, job_id)
+    clock.advance(300)  # the second attempt fails; the next would come after the expiry
+    assert run_until_status(engine, job_id, Status.ERROR).status == Status.ERROR
+    clock.advance(600)
+    fixed.touch()
+    actions.rerun(job_id, "RUN")
+    ended = run_until_status(engine, job_id, Status.FINISHED, Status.ERROR, Status.EXPIRED)
+    assert ended.status == Status.FINISHED
+    with store.read() as s:
+        reruns = s.exec(select(AuditEvent.comment).where(AuditEvent.action == "rerun")).all()
+    assert reruns == ["from RUN (its schedule's expiry had passed: RUN now)"]
+
+
 # -- windows ------------------------------------------------------------------------------------------
 
 

@@ -597,13 +597,15 @@ class Actions:
                 fields["run_started_at"] = None
             if from_step == Step.PRE:
                 fields["started_at"] = None
-            # Past its Max Start Date (an Expired job, say), RUN would expire again at once: it runs now.
-            late = job.max_start_at is not None and pendulum.instance(job.max_start_at) <= now
-            if (from_step == Step.RUN and run_now) or late:
+            # Past its Max Start Date (an Expired job, say) or its schedule's expiry (a fire-and-forget
+            # job that used up its retries), it would expire again at once: it runs now.
+            limits = (("Max Start Date", job.max_start_at), ("schedule's expiry", job.expires_at))
+            passed = [what for what, when in limits if when is not None and pendulum.instance(when) <= now]
+            if (from_step == Step.RUN and run_now) or passed:
                 fields.update(_moved_schedule(job, now))
             note = f"from {from_step.value}" + (" (run now)" if run_now else "")
-            if late and not run_now:
-                note += " (its Max Start Date had passed: RUN now)"
+            if passed and not run_now:
+                note += f" (its {' and '.join(passed)} had passed: RUN now)"
             self._audit(s, job, action, Status.READY, f"{note}; {comment}" if comment else note, **fields)
             pipeline.settle_tasks(s, job, TaskStatus.SCHEDULED, force=True)
             pipeline.create_plan(s, job, from_step)

@@ -316,6 +316,35 @@ def test_a_rerun_of_a_job_whose_retries_ran_out_runs_now(
     assert reruns == ["from RUN (its schedule's expiry had passed: RUN now)"]
 
 
+def test_a_reschedule_to_now_of_a_job_waiting_for_a_retry_runs_it_now(
+    actions: Actions, engine: Engine, store: Store, tmp_path: Path
+) -> None:
+    """It said "rescheduled" and the job went on waiting for the attempt five minutes away."""
+    fixed = tmp_path / "fixed"
+    job_id = actions.submit(
+        definition(
+            f"""
+            name = "mirror"
+            targets = ["a", "b"]
+            [schedule]
+            retry_every = "5m"
+            [[pre]]
+            name = "fetch"
+            run = "test -f {fixed}"
+            [[run]]
+            name = "push"
+            run = "true"
+            per_target = true
+            """
+        )
+    )
+    wait_released(engine, job_id)
+    assert {task.status for task in tasks_of(store, job_id).values()} == {TaskStatus.RESCHEDULED}
+    fixed.touch()
+    actions.reschedule(job_id, "now")
+    assert run_until_status(engine, job_id, Status.FINISHED).status == Status.FINISHED
+
+
 # -- windows ------------------------------------------------------------------------------------------
 
 

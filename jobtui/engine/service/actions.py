@@ -637,6 +637,13 @@ class Actions:
                 )
             if to == Status.READY or job.status == Status.READY:
                 fields["due_at"] = new if job.step == Step.RUN else now
+            # A job waiting for a failed task's next attempt (a PRE op of a fire-and-forget job): that
+            # attempt comes at the new date, not at the one the operator moved it from.
+            s.execute(
+                update(TASKS)
+                .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RESCHEDULED.value)
+                .values(next_attempt_at=new)
+            )
             self._audit(s, job, "reschedule", to, f"RUN at {new.isoformat()}", **fields)
 
     # -- traps ----------------------------------------------------------------------------------------

@@ -218,10 +218,17 @@ def test_one_rescheduled_task_waits_while_the_others_go_on_then_partial_at_expir
     steps = {s["name"]: s["status"] for s in shown["tasks"][1]["steps"]}  # type: ignore[index]
     assert steps == {"deploy": "failed", "verify": "pending"}, "b's verify waits for b's deploy"
     assert [(s["name"], s["status"]) for s in shown["steps"]] == [("report", "pending")]  # type: ignore[index]
-    clock.advance(300)  # 10:05: second attempt, fails again, next 10:10
+    clock.advance(310)  # 10:05:10: second attempt, fails again, next 10:10:10
     job = wait_released(engine, job_id)
     assert tasks_of(store, job_id)["b"].attempts == 2
-    clock.advance(300)  # 10:10: third attempt fails; 10:15 is past the 10:12 expiry, so b fails for good
+    with store.read() as s:
+        said = s.exec(select(AuditEvent.comment).where(AuditEvent.action == "retry later")).all()
+    # To the second: a retry comes `retry_every` after a failure, at any second of a minute.
+    assert [text.split("; ")[1] for text in said if text] == [
+        "next attempt at 2026-11-23 10:05:00 UTC",
+        "next attempt at 2026-11-23 10:10:10 UTC",
+    ]
+    clock.advance(300)  # 10:10:10: third attempt fails; 10:15:10 is past the 10:12 expiry: b fails for good
     job = run_until_status(engine, job_id, Status.PARTIAL, Status.ERROR, Status.FINISHED)
     tasks = tasks_of(store, job_id)
     assert job.status == Status.PARTIAL

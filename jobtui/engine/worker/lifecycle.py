@@ -40,8 +40,12 @@ def schedule_from_text(text: str | None) -> JobSchedule | None:
     return JobSchedule.from_json(text)
 
 
-def _fmt(when: pendulum.DateTime, schedule: JobSchedule) -> str:
-    return when.in_tz(schedule.timezone).format("YYYY-MM-DD HH:mm zz")
+def _fmt(when: pendulum.DateTime, schedule: JobSchedule, seconds: bool = False) -> str:
+    # A retry comes `retry_every` after a failure, at any second: to the minute, two attempts of a
+    # sub-minute retry_every read the same. Windows open and close on the minute.
+    return when.in_tz(schedule.timezone).format(
+        "YYYY-MM-DD HH:mm:ss zz" if seconds else "YYYY-MM-DD HH:mm zz"
+    )
 
 
 def reschedule_failed(store: Store, s: Session, job: Job, op_run: OpRun, ref: JobRef) -> bool:
@@ -72,7 +76,7 @@ def reschedule_failed(store: Store, s: Session, job: Job, op_run: OpRun, ref: Jo
         ref.who,
         "retry later",
         comment=f'{op_run.step} op "{op_run.name}" failed{target}; '
-        f"next attempt at {_fmt(next_attempt, schedule)}",
+        f"next attempt at {_fmt(next_attempt, schedule, seconds=True)}",
         held=ref.lease,
     )
     return True

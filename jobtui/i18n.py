@@ -74,7 +74,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rerun.explain.RUN_NOW": "Run now: RUN starts as soon as a worker is free, "
         "overriding the scheduled date.",
         "rerun.explain.POST": "Only POST reruns (notifications, promotions).",
-        "rerun.hint": "1 / 2 / 3 = PRE / RUN / POST · n = Run now · Esc = cancel",
+        "rerun.hint": "1 / 2 / 3 = PRE / RUN / POST · n = Run now · y = rerun · Esc = cancel",
         # RescheduleDialog.
         "reschedule.title": "Reschedule job #{id}",
         "reschedule.current": "Scheduled: {when}",
@@ -429,7 +429,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rerun.explain.RUN_NOW": "Ejecutar ahora: RUN arranca en cuanto haya un worker libre, "
         "sobrescribiendo la fecha planificada.",
         "rerun.explain.POST": "Solo se reejecuta POST (notificaciones, promociones).",
-        "rerun.hint": "1 / 2 / 3 = PRE / RUN / POST · n = Ejecutar ahora · Esc = cancelar",
+        "rerun.hint": "1/2/3 = PRE/RUN/POST · n = Ejecutar ahora · y = sí · Esc = cancelar",
         "reschedule.title": "Replanificar el pase #{id}",
         "reschedule.current": "Fecha planificada: {when}",
         "reschedule.max_start": "Max fecha de inicio: {when}",

@@ -367,6 +367,15 @@ async def test_rerun_enter_confirms_the_default_step_at_once() -> None:
 
 
 @sync
+async def test_rerun_y_confirms_as_in_every_confirmation() -> None:
+    app = HostApp(RerunDialog(JOB))
+    async with app.run_test() as pilot:
+        await pilot.press("1", "y")
+        await pilot.pause()
+        assert app.results == [("PRE", False)]
+
+
+@sync
 async def test_rerun_step_chosen_with_arrows_and_enter() -> None:
     app = HostApp(RerunDialog(JOB))
     async with app.run_test() as pilot:

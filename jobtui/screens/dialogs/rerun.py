@@ -28,6 +28,8 @@ class RerunDialog(DialogScreen[tuple[str, bool] | None]):
         Binding("2", "step('RUN')", show=False),
         Binding("3", "step('POST')", show=False),
         Binding("n", "toggle_run_now", show=False),
+        # As in every confirmation: `y` answers yes (Enter does too, on the focused Confirm).
+        Binding("y", "confirm", show=False),
     ]
 
     def __init__(self, job: JobSnapshot, lang: str = "en") -> None:
@@ -92,7 +94,7 @@ class RerunDialog(DialogScreen[tuple[str, bool] | None]):
             run_now.toggle()
 
     @on(Button.Pressed, "#confirm")
-    def _confirm(self) -> None:
+    def action_confirm(self) -> None:
         self.dismiss((self.step, self.run_now))
 
     @on(Button.Pressed, "#cancel")

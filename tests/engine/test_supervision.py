@@ -358,6 +358,18 @@ def test_restarted_engine_readopts_a_live_op_and_marks_only_dead_ones_abend(
     assert any(r["action"] == "take over" for r in audit_json(store, live))
 
 
+def _first_sweep(engine: Engine, clock: FakeClock) -> None:
+    """Tick until the engine has swept once: its first sweep sees the other engines' heartbeats, and it
+    counts their silence from then on. On PostgreSQL the session of a daemon just killed may hold the
+    sweep lock a moment longer (the test then timed out waiting for a take-over that never came)."""
+    for _ in range(100):
+        engine.tick()
+        if engine._sweeps._heartbeats:
+            return
+        clock.advance(engine.sweep_s)  # the next tick sweeps again
+    raise AssertionError("the engine never swept")
+
+
 def _kills_recorded(store: Store, job_id: int) -> list[dict[str, object]]:
     return [r for r in audit_json(store, job_id) if r["action"] == "kill op"]
 
@@ -393,7 +405,7 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
     elsewhere, here = Engine(store, host="elsewhere"), Engine(store)
     hosts = HostActions(actions)
     try:
-        elsewhere.tick()
+        _first_sweep(elsewhere, clock)
         with pytest.raises(Refused, match=rf"engine .* of {re.escape(host)} \(pid {daemon.pid}\) is live"):
             hosts.declare_gone(host)  # its heartbeat is fresh: nobody can tell it from a live one yet
         clock.advance(elsewhere.lease_s + 1)

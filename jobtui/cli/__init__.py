@@ -1028,7 +1028,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
         left = data["trap"]["timeout_left_s"]
         left_text = "forever" if left is None else format_duration(left)
         paused = "yes" if data["trap"]["paused"] else "no"
-        _say(f"  trap    op {v(data['trap']['op'])}  left {left_text}  paused {paused}")
+        target = data["trap"].get("target")
+        on = f"  target {v(target)}" if target else ""
+        _say(f"  trap    op {v(data['trap']['op'])}{on}  left {left_text}  paused {paused}")
     for task in data["tasks"]:
         _say(f"  task {v(task['target'])}: {task['status']} {task['progress']}%")
         for step in task["steps"]:

@@ -19,6 +19,7 @@ from textual.widgets import Input
 
 from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 from jobtui.engine.domain.states import Status
+from jobtui.engine.domain.text import trapped_op_text
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.service.commands import BY_ID, Asks
 from jobtui.i18n import count_text, t
@@ -90,7 +91,7 @@ class MonitorActions(Screen[None]):
             step=job["step"],
             scheduled_at=_parse(job["scheduled_at"]),
             max_start_at=_parse(job["max_start_at"]),
-            trap_op=job["trap"]["op"] if job["trap"] else None,
+            trap_op=trapped_op_text(job["trap"]),
             trap_left_s=job["trap"]["timeout_left_s"] if job["trap"] else None,
             trap_paused=bool(job["trap"] and job["trap"]["paused"]),
         )

@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Log, Static, TabbedContent, TabPane
 
 from jobtui.engine.domain.states import TaskStatus
-from jobtui.engine.domain.text import visible
+from jobtui.engine.domain.text import trapped_op_text, visible
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.domain.windows import WEEKDAYS, parse_days
 from jobtui.engine.service.envelope_tree import EnvelopeLine, JobStats
@@ -380,7 +380,8 @@ class DetailPane(Vertical):
                 countdown = f"{format_duration(left)} ({t('detail.paused', lang)})"
             else:
                 countdown = format_duration(max(0.0, left - elapsed))
-            op_name = v(trap["op"] or "-")  # a trapped job whose op row is gone (deleted by hand) still shows
+            # A trapped job whose op row is gone (deleted by hand) still shows.
+            op_name = v(trapped_op_text(trap) or "-")
             text.append(
                 f"{t('detail.trap', lang)}: {op_name} — {t('detail.time_left', lang)} {countdown}\n",
                 style="bold yellow",

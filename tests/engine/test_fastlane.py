@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -204,3 +205,32 @@ def test_a_poison_job_is_undone_alone_and_moves_on_once_it_can(
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE jobs SET definition = :d WHERE id = :id"), {"d": stored, "id": poison})
     engine.run_until(lambda: status_of(store, poison) == "FINISHED")
+
+
+def test_a_task_that_ran_its_ops_reads_succeeded_while_the_others_run_in_either_lane(
+    store: Store, submit: Callable[..., int], tmp_path: Path
+) -> None:
+    """It read Running on its last op (done) while the job ran the other targets' ops, one at a time."""
+    for fast_lane in (True, False):
+        gate = tmp_path / f"gate-{fast_lane}"
+        job_id = submit(
+            f'name = "deploy"\ntargets = ["a", "b"]\n[[run]]\nname = "push"\nper_target = true\n'
+            f"run = 'test \"$JOBTUI_TARGET\" = a || while [ ! -f {gate} ]; do sleep 0.02; done'\n"
+            '[[post]]\nname = "notify"\nrun = "true"\n'
+        )
+        engine = Engine(store, workers=2, fast_lane=fast_lane)
+        try:
+            engine.run_until(lambda job_id=job_id: _task_statuses(store, job_id)["b"] == "RUNNING")
+            assert _task_statuses(store, job_id) == {"a": "SUCCEEDED", "b": "RUNNING"}, f"lane {fast_lane}"
+            gate.touch()
+            engine.run_until(lambda job_id=job_id: status_of(store, job_id) == "FINISHED")
+        finally:
+            gate.touch()
+            engine.shutdown()
+        assert _task_statuses(store, job_id) == {"a": "SUCCEEDED", "b": "SUCCEEDED"}
+
+
+def _task_statuses(store: Store, job_id: int) -> dict[str, str]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT target, status FROM tasks WHERE job_id = :id"), {"id": job_id})
+        return {str(target): str(status) for target, status in rows}

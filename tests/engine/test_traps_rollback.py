@@ -9,8 +9,9 @@ import pytest
 
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.text import trapped_op_text
 from jobtui.engine.service.actions import Actions, Refused
-from jobtui.engine.service.views import job_detail_json
+from jobtui.engine.service.views import audit_json, job_detail_json
 from jobtui.engine.worker.loop import Engine
 from tests.support.helpers import job_of, run_until_status
 
@@ -74,11 +75,30 @@ def test_trapped_op_waits_then_retry_reruns_it(
     job_id = submit(flaky(tmp_path))
     job = run_until_status(engine, job_id, "TRAPPED")
     assert job.worker_id is None  # a trapped job holds no worker slot
-    assert trap_view(store, job_id) == {"op": "migrate", "timeout_left_s": 1800.0, "paused": False}
+    assert trap_view(store, job_id) == {
+        "op": "migrate",
+        "target": None,  # a job-wide op
+        "timeout_left_s": 1800.0,
+        "paused": False,
+    }
     (tmp_path / "fixed").touch()
     actions.trap(job_id, "retry", comment="fixed the schema")
     job = run_until_status(engine, job_id, "FINISHED")
     assert steps(store, job_id) == {"migrate": "done", "after": "done", "notify": "done"}
+
+
+def test_a_trapped_op_of_one_target_names_that_target(engine: Engine, store: Store, submit: Submit) -> None:
+    """The trap, its dialog and its audit row said only the op's name: which host to look at, unsaid."""
+    job_id = submit(
+        'name = "patch"\ntargets = ["n1", "n2"]\ntrap_timeout = "30m"\n[[run]]\nname = "check"\n'
+        'per_target = true\non_error = "trap"\nrun = \'test "$JOBTUI_TARGET" = n1\'\n'
+    )
+    run_until_status(engine, job_id, "TRAPPED")
+    trap = trap_view(store, job_id)
+    assert trap is not None and trap["target"] == "n2"
+    assert trapped_op_text(trap) == "check [n2]"
+    trapped = [row for row in audit_json(store, job_id) if row["action"] == "trap"]
+    assert [row["comment"] for row in trapped] == ['RUN op "check" failed for n2: exit 1']
 
 
 def test_skip_marks_the_op_skipped_and_goes_on(
@@ -139,14 +159,24 @@ def test_trap_pause_freezes_the_countdown_and_resume_keeps_what_was_left(
     run_until_status(engine, job_id, "TRAPPED")
     clock.advance(10 * 60)
     actions.trap(job_id, "pause", comment="needs a DBA")
-    assert trap_view(store, job_id) == {"op": "migrate", "timeout_left_s": 1200.0, "paused": True}
+    assert trap_view(store, job_id) == {
+        "op": "migrate",
+        "target": None,
+        "timeout_left_s": 1200.0,
+        "paused": True,
+    }
     clock.advance(5 * 3600)  # far past the original deadline
     engine.tick()
     assert job_of(store, job_id).status == "TRAP_PAUSED"
     with pytest.raises(Refused, match=r"trap pause: job \d+ is TRAP_PAUSED; allowed from TRAPPED"):
         actions.trap(job_id, "pause")
     actions.trap(job_id, "resume")
-    assert trap_view(store, job_id) == {"op": "migrate", "timeout_left_s": 1200.0, "paused": False}
+    assert trap_view(store, job_id) == {
+        "op": "migrate",
+        "target": None,
+        "timeout_left_s": 1200.0,
+        "paused": False,
+    }
     clock.advance(1199)
     engine.tick()
     assert job_of(store, job_id).status == "TRAPPED"
@@ -159,7 +189,12 @@ def test_trap_timeout_zero_waits_forever(
 ) -> None:
     job_id = submit(flaky(tmp_path).replace('"30m"', '"0"'))
     run_until_status(engine, job_id, "TRAPPED")
-    assert trap_view(store, job_id) == {"op": "migrate", "timeout_left_s": None, "paused": False}
+    assert trap_view(store, job_id) == {
+        "op": "migrate",
+        "target": None,
+        "timeout_left_s": None,
+        "paused": False,
+    }
     clock.advance(30 * 86400)
     engine.tick()
     assert job_of(store, job_id).status == "TRAPPED"

@@ -17,6 +17,8 @@ programs take for line breaks). The zero-width joiners stay: emoji and several s
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["counted", "is_visible", "visible"]
 
@@ -52,3 +54,11 @@ def counted(n: int, singular: str, plural: str | None = None) -> str:
     """`n` with its noun in English, as the engine's audit and notification texts say it: "1 job",
     "3 jobs" ("job(s)" reads as lazy). The i18n layer sits above the engine; these texts are English."""
     return f"{n} {singular if n == 1 else plural or singular + 's'}"
+
+
+def trapped_op_text(trap: Mapping[str, Any] | None) -> str | None:
+    """A trap's op (a job's `trap` JSON) as the dashboard names it: `check [n2]` for a target's op, so the
+    operator knows which host to look at, `check` for a job-wide one; None without one."""
+    if not trap or trap.get("op") is None:
+        return None
+    return f"{trap['op']} [{trap['target']}]" if trap.get("target") else str(trap["op"])

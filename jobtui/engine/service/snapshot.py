@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from jobtui.engine.db.models import Job
 from jobtui.engine.domain.states import status_label
+from jobtui.engine.domain.text import trapped_op_text
 from jobtui.engine.service.views import trap_view
 
 
@@ -42,7 +43,7 @@ class JobSnapshot:
             step=job.step,
             scheduled_at=job.scheduled_at,
             max_start_at=job.max_start_at,
-            trap_op=trap["op"] if trap else None,
+            trap_op=trapped_op_text(trap),
             trap_left_s=trap["timeout_left_s"] if trap else None,
             trap_paused=bool(trap and trap["paused"]),
             failed_step=job.failed_step,

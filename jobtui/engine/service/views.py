@@ -35,7 +35,13 @@ def trap_view(job: Job, session: Session, now: pendulum.DateTime) -> dict[str, A
         left = None  # waits forever
     else:
         left = max(0.0, (job.trap_deadline_at - now).total_seconds())
-    return {"op": op.name if op else None, "timeout_left_s": left, "paused": paused}
+    task = session.get(Task, op.task_id) if op is not None and op.per_target and op.task_id else None
+    return {
+        "op": op.name if op else None,
+        "target": task.target if task is not None else None,
+        "timeout_left_s": left,
+        "paused": paused,
+    }
 
 
 def job_json(job: Job, session: Session, now: pendulum.DateTime, lang: str = "en") -> dict[str, Any]:

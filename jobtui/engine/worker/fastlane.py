@@ -191,6 +191,8 @@ class FastLane:
         writes.ops_done.append(
             {"id": op.id, "status": op.status, "code": outcome.exit_code, "now": now, "error": outcome.error}
         )
+        if op.task_id is not None and _task_done(plan, op.task_id):
+            writes.tasks_done.append({"id": op.task_id, "status": TaskStatus.SUCCEEDED.value})
         if op.step == Step.PRE:
             added = natures_added(self.state.store.log_dir / f"job-{plan.job_id}.natures", plan.natures)
             if added:
@@ -337,6 +339,19 @@ class FastLane:
                 # The leases were checked (and their rows locked) at the start of the pass: a bug.
                 lost = counted_text(expected - changed, "job")
                 raise RuntimeError(f"fast lane: {lost} lost their lease mid-pass")
+
+
+def _task_done(plan: Plan, task_id: int) -> bool:
+    """pipeline.settle_task_if_done, from the plan: RUN has begun, and neither an op of the task nor a
+    job-wide PRE or RUN op is still to end."""
+    if not plan.run_started:
+        return False
+    unfinished = (OpStatus.PENDING.value, OpStatus.RUNNING.value)
+    shared = (Step.PRE.value, Step.RUN.value)
+    return not any(
+        o.status in unfinished and (o.task_id == task_id or (o.task_id is None and o.step in shared))
+        for o in plan.ops
+    )
 
 
 def _fresh(row: dict[str, Any], ops: list[PlanOp]) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlmodel import Session
 
-from jobtui.engine.db.models import TASKS, Job, OpRun
+from jobtui.engine.db.models import TASKS, Job, OpRun, Task
 from jobtui.engine.db.store import LeaseLost
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 from jobtui.engine.worker import launcher, lifecycle, pipeline, walker
@@ -85,6 +85,8 @@ class Outcomes:
         s.add(op_run)
         if outcome.ok:
             self._after_success(s, job, op_run, ref)
+            if op_run.task_id is not None:
+                pipeline.settle_task_if_done(s, job, op_run.task_id)
         else:
             self._after_failure(s, job, op_run, ref)
         still_held = job.lease == held.lease  # not when trapped: handed back to an operator
@@ -115,6 +117,9 @@ class Outcomes:
         if on_error == "ignore":
             return
         if on_error == "trap":
+            # Which target's op failed: the operator resolving the trap must know which host to look at.
+            task = s.get(Task, op_run.task_id) if op_run.per_target and op_run.task_id else None
+            target = f" for {task.target}" if task is not None else ""
             definition = pipeline.definition_of(job)
             deadline = (
                 store.now().add(seconds=definition.trap_timeout_s) if definition.trap_timeout_s > 0 else None
@@ -125,7 +130,7 @@ class Outcomes:
                 self.state.who,
                 "trap",
                 Status.TRAPPED,
-                comment=f'{op_run.step} op "{op_run.name}" failed: {op_run.error}',
+                comment=f'{op_run.step} op "{op_run.name}" failed{target}: {op_run.error}',
                 held=ref.lease,
                 trap_op_run_id=op_run.id,
                 trap_deadline_at=deadline,

@@ -181,33 +181,57 @@ def park_running_tasks(session: Session, job: Job) -> None:
 def _parked_status(session: Session, job: Job) -> str | ColumnElement[str]:
     """What a parked task reads (see `park_running_tasks`): SCHEDULED, or SUCCEEDED per task."""
     waits = TaskStatus.SCHEDULED.value
-    if job.run_started_at is None:
+    if not _tasks_may_be_done(session, job):
         return waits
-    unfinished = (OpStatus.PENDING.value, OpStatus.RUNNING.value)
-    of_this_run = (OP_RUNS.c.job_id == job.id, OP_RUNS.c.exec == job.exec)
+    return case((_own_ops_left(job), waits), else_=TaskStatus.SUCCEEDED.value)
+
+
+def settle_task_if_done(session: Session, job: Job, task_id: int) -> None:
+    """A task whose op just succeeded and that has nothing left to run reads SUCCEEDED at once (as when its
+    job is parked), not RUNNING on that op while the job goes on with its other tasks' ops."""
+    if not _tasks_may_be_done(session, job):
+        return
+    session.execute(
+        update(TASKS)
+        .where(TASKS.c.id == task_id, TASKS.c.status == TaskStatus.RUNNING.value, ~_own_ops_left(job))
+        .values(status=TaskStatus.SUCCEEDED.value, current_step=None)
+    )
+
+
+_UNFINISHED_OP = (OpStatus.PENDING.value, OpStatus.RUNNING.value)
+
+
+def _tasks_may_be_done(session: Session, job: Job) -> bool:
+    """RUN has begun and no job-wide PRE or RUN op, which runs for every task, is still to come."""
+    if job.run_started_at is None:
+        return False
     shared_left = session.execute(
         select(OP_RUNS.c.id)
         .where(
-            *of_this_run,
+            OP_RUNS.c.job_id == job.id,
+            OP_RUNS.c.exec == job.exec,
             OP_RUNS.c.task_id.is_(None),
             OP_RUNS.c.step.in_([Step.PRE.value, Step.RUN.value]),
-            OP_RUNS.c.status.in_(unfinished),
+            OP_RUNS.c.status.in_(_UNFINISHED_OP),
         )
         .limit(1)
     ).first()
-    if shared_left:
-        return waits
-    own_left = (
+    return shared_left is None
+
+
+def _own_ops_left(job: Job) -> ColumnElement[bool]:
+    """Whether the task of the row (TASKS) has an op of this execution still to end (rollbacks aside)."""
+    return (
         select(OP_RUNS.c.id)
         .where(
-            *of_this_run,
+            OP_RUNS.c.job_id == job.id,
+            OP_RUNS.c.exec == job.exec,
             OP_RUNS.c.task_id == TASKS.c.id,
             OP_RUNS.c.step != ROLLBACK_STEP,
-            OP_RUNS.c.status.in_(unfinished),
+            OP_RUNS.c.status.in_(_UNFINISHED_OP),
         )
         .exists()
     )
-    return case((own_left, waits), else_=TaskStatus.SUCCEEDED.value)
 
 
 def mark_op_started(store: Store, session: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:

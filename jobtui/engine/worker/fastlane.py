@@ -187,7 +187,7 @@ class FastLane:
         op, plan.current = plan.current, None
         title = held.title or f"{op.step} {op.name}"
         writes.ended_ops[plan.job_id] = self.state.log_line(f"{title}: {outcome.error or 'done'}")
-        op.status = OpStatus.DONE.value
+        plan.mark_done(op)
         writes.ops_done.append(
             {"id": op.id, "status": op.status, "code": outcome.exit_code, "now": now, "error": outcome.error}
         )
@@ -259,11 +259,13 @@ class FastLane:
     def _progress(self, writes: Writes, plan: Plan, task_id: int | None) -> None:
         """pipeline.refresh_progress, from the plan's op statuses."""
         total = len(plan.ops)
-        done = sum(1 for o in plan.ops if o.status == OpStatus.DONE)
-        progress = 100 * done // total if total else 0
-        owners = {o.task_id for o in plan.ops if o.task_id is not None}
-        for owner in sorted(owners) if task_id is None else [task_id]:
-            mine = [o for o in plan.ops if o.task_id == owner]
+        progress = 100 * plan.done_count() // total if total else 0
+        if task_id is not None:
+            owners = [task_id]
+        else:
+            owners = sorted({o.task_id for o in plan.ops if o.task_id is not None})
+        for owner in owners:
+            mine = plan.ops_of(owner)
             finished = sum(1 for o in mine if o.status == OpStatus.DONE)
             writes.task_progress.append({"id": owner, "progress": 100 * finished // len(mine) if mine else 0})
         if progress != plan.progress:
@@ -348,10 +350,9 @@ def _task_done(plan: Plan, task_id: int) -> bool:
         return False
     unfinished = (OpStatus.PENDING.value, OpStatus.RUNNING.value)
     shared = (Step.PRE.value, Step.RUN.value)
-    return not any(
-        o.status in unfinished and (o.task_id == task_id or (o.task_id is None and o.step in shared))
-        for o in plan.ops
-    )
+    if any(o.status in unfinished for o in plan.ops_of(task_id)):
+        return False
+    return not any(o.status in unfinished and o.step in shared for o in plan.ops_of(None))
 
 
 def _fresh(row: dict[str, Any], ops: list[PlanOp]) -> bool:

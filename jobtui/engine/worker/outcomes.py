@@ -85,7 +85,8 @@ class Outcomes:
         s.add(op_run)
         if outcome.ok:
             self._after_success(s, job, op_run, ref)
-            if op_run.task_id is not None:
+            # A target's op: a job of one task (its ops are all the task's) ends with its last op anyway.
+            if op_run.per_target and op_run.task_id is not None:
                 pipeline.settle_task_if_done(s, job, op_run.task_id)
         else:
             self._after_failure(s, job, op_run, ref)

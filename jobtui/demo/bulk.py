@@ -210,8 +210,8 @@ class _Shape:
 
     @property
     def progress(self) -> int:
-        """As the engine counts it (pipeline.refresh_progress, finish_job): ops done, 100 at a success."""
-        if self.status in (Status.FINISHED, Status.PARTIAL):
+        """As the engine counts it (pipeline.refresh_progress, finish_job): ops done, 100 FINISHED."""
+        if self.status == Status.FINISHED:
             return 100
         plan = [op for op in self.ops if op.step != ROLLBACK_STEP]
         done = sum(op.status == OpStatus.DONE.value for op in plan)

@@ -232,6 +232,8 @@ def test_one_rescheduled_task_waits_while_the_others_go_on_then_partial_at_expir
     job = run_until_status(engine, job_id, Status.PARTIAL, Status.ERROR, Status.FINISHED)
     tasks = tasks_of(store, job_id)
     assert job.status == Status.PARTIAL
+    # a's two ops and the report done, b's two not: 3 of 5 (it read 100%, as if all were done).
+    assert (job.progress, tasks["a"].progress, tasks["b"].progress) == (60, 100, 0)
     assert (tasks["a"].status, tasks["b"].status, tasks["b"].attempts) == (
         TaskStatus.SUCCEEDED,
         TaskStatus.FAILED,

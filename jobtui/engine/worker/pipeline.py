@@ -423,13 +423,15 @@ def finish_job(
         worker_id=None,
         lease=None,
     )
-    if end in SUCCESSES and job.progress != 100 and not _has_unfinished_ops(session, job):
+    if end == Status.FINISHED and job.progress != 100 and not _has_unfinished_ops(session, job):
         store.change_job(session, job, ref.who, "progress", progress=100)
     if end in SUCCESSES:
         _complete_succeeded_tasks(session, job)
 
 
-# The ends whose progress is complete: every op ran (or was skipped by a rule, not by a failure).
+# The ends whose succeeded tasks are complete: every op of theirs ran (or was skipped by a rule, not by a
+# failure). The job itself reaches 100 only FINISHED: a PARTIAL one has tasks that failed, whose ops are
+# not done, and keeps where it stopped as a failed job does ("100%" read as all done).
 SUCCESSES = (Status.FINISHED, Status.PARTIAL)
 
 

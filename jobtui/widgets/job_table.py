@@ -67,10 +67,11 @@ def elapsed_text(row: JobRow, now: datetime) -> str:
 
 
 def ready_since(row: JobRow) -> datetime | None:
-    """When a queued job became ready to run: it entered READY, or its RUN date came, the later."""
+    """When a queued job became ready to run: it entered READY, its RUN date came, or the next attempt of
+    a failed task it waits for came, the latest."""
     if row.status != Status.READY:
         return None
-    dates = [when for when in (row.scheduled_at, row.status_since) if when is not None]
+    dates = [when for when in (row.scheduled_at, row.status_since, row.due_at) if when is not None]
     return max(dates) if dates else None
 
 

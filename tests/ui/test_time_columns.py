@@ -4,16 +4,18 @@ clock; a running op's time set against its last run's (an ETA) or its timeout.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from textual.widgets import DataTable
 
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.read.listing import JobRow
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from jobtui.widgets.detail import DetailPane
-from jobtui.widgets.job_table import COLUMNS, JobTable
+from jobtui.widgets.job_table import COLUMNS, JobTable, wait_text
 from tests.support.ops_running import wait_op_started
 from tests.support.pilot import app_for, monitor, run_until_ended, select_job, simple, until
 
@@ -91,3 +93,29 @@ async def test_an_op_run_for_the_first_time_shows_its_time_against_its_timeout(
         await select_job(pilot, job_id)
         await until(pilot, lambda: took_of(pilot, "migrate") == "12s\u2026 of 5m max", "the time and timeout")
     gate.touch()
+
+
+def test_a_job_waiting_for_a_failed_task_s_next_attempt_is_not_counted_as_waiting() -> None:
+    """It is not due until then: Waiting counted from its last failed attempt, as if no worker came."""
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    row = JobRow(
+        id=1,
+        name="flaky-sync",
+        type="job",
+        project="default",
+        status="READY",
+        step="RUN",
+        progress=50,
+        natures=(),
+        scheduled_at=now - timedelta(minutes=10),
+        max_start_at=None,
+        started_at=now - timedelta(minutes=10),
+        ended_at=None,
+        owner="tester",
+        envelope_id=None,
+        seq=1,
+        status_since=now - timedelta(seconds=16),  # its last attempt failed then
+        due_at=now + timedelta(seconds=4),  # the next one
+    )
+    assert wait_text(row, now) == ""
+    assert wait_text(row, now + timedelta(seconds=34)) == "30s"  # due, and no worker has taken it

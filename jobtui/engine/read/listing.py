@@ -152,6 +152,9 @@ class JobRow:
     envelope_id: int | None
     seq: int
     status_since: datetime | None = None
+    # When the engine may next claim it: a queued job waiting for a failed task's next attempt is not due
+    # before then (its Waiting column stays empty).
+    due_at: datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -172,8 +175,9 @@ _ROW_COLUMNS = (
     "envelope_id",
     "seq",
     "status_since",
+    "due_at",
 )
-_TIME_COLUMNS = {"scheduled_at", "max_start_at", "started_at", "ended_at", "status_since"}
+_TIME_COLUMNS = {"scheduled_at", "max_start_at", "started_at", "ended_at", "status_since", "due_at"}
 
 
 def utc_of(value: str | datetime | None) -> datetime | None:

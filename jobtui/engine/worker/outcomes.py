@@ -86,8 +86,8 @@ class Outcomes:
         if outcome.ok:
             self._after_success(s, job, op_run, ref)
             # A target's op: a job of one task (its ops are all the task's) ends with its last op anyway.
-            if op_run.per_target and op_run.task_id is not None:
-                pipeline.settle_task_if_done(s, job, op_run.task_id)
+            if op_run.per_target:
+                pipeline.settle_task_if_done(s, job, op_run)
         else:
             self._after_failure(s, job, op_run, ref)
         still_held = job.lease == held.lease  # not when trapped: handed back to an operator

@@ -186,25 +186,43 @@ def _parked_status(session: Session, job: Job) -> str | ColumnElement[str]:
     return case((_own_ops_left(job), waits), else_=TaskStatus.SUCCEEDED.value)
 
 
-def settle_task_if_done(session: Session, job: Job, task_id: int) -> None:
-    """A task whose op just succeeded and that has nothing left to run reads SUCCEEDED at once (as when its
-    job is parked), not RUNNING on that op while the job goes on with its other tasks' ops."""
+def settle_task_if_done(session: Session, job: Job, op_run: OpRun) -> None:
+    """A task whose op (`op_run`, a target's) just succeeded and that has nothing left to run reads
+    SUCCEEDED at once (as when its job is parked), not RUNNING on that op while the job goes on with its
+    other tasks' ops. Only a task's last op in its definition can end it: the walk runs a task's ops in
+    plan order, so none is asked of the database for the others (a job of thousands of targets)."""
+    if op_run.task_id is None or (op_run.step, op_run.op_index) != _last_target_op(job):
+        return
     if not _tasks_may_be_done(session, job):
         return
     session.execute(
         update(TASKS)
-        .where(TASKS.c.id == task_id, TASKS.c.status == TaskStatus.RUNNING.value, ~_own_ops_left(job))
+        .where(TASKS.c.id == op_run.task_id, TASKS.c.status == TaskStatus.RUNNING.value, ~_own_ops_left(job))
         .values(status=TaskStatus.SUCCEEDED.value, current_step=None)
     )
 
 
+PLANNED_STEPS = (Step.PRE, Step.RUN, Step.POST)
 _UNFINISHED_OP = (OpStatus.PENDING.value, OpStatus.RUNNING.value)
+
+
+def _last_target_op(job: Job) -> tuple[str, int] | None:
+    """The step and index of the last op, in plan order, that runs once per target; None without one."""
+    last = None
+    for step in PLANNED_STEPS:
+        for op in definition_of(job).ops(step.value):
+            if op.per_target:
+                last = (step.value, op.index)
+    return last
 
 
 def _tasks_may_be_done(session: Session, job: Job) -> bool:
     """RUN has begun and no job-wide PRE or RUN op, which runs for every task, is still to come."""
     if job.run_started_at is None:
         return False
+    definition = definition_of(job)
+    if all(op.per_target for step in (Step.PRE, Step.RUN) for op in definition.ops(step.value)):
+        return True  # there are none
     shared_left = session.execute(
         select(OP_RUNS.c.id)
         .where(

@@ -354,6 +354,38 @@ def test_a_reschedule_to_now_of_a_job_waiting_for_a_retry_runs_it_now(
     assert run_until_status(engine, job_id, Status.FINISHED).status == Status.FINISHED
 
 
+def test_a_job_that_expired_waiting_for_a_retry_tries_the_failed_op_again_when_rescheduled(
+    actions: Actions, engine: Engine, clock: FakeClock, store: Store, tmp_path: Path
+) -> None:
+    """Its failed PRE op stayed failed: rescheduled, the job went on to RUN and ended FINISHED."""
+    fixed = tmp_path / "fixed"
+    job_id = actions.submit(
+        definition(
+            f"""
+            name = "mirror"
+            [schedule]
+            expires = "+6m"
+            retry_every = "5m"
+            [[pre]]
+            name = "fetch"
+            run = "test -f {fixed}"
+            [[run]]
+            name = "push"
+            run = "true"
+            """
+        )
+    )
+    wait_released(engine, job_id)
+    clock.advance(400)  # past the expiry, the next attempt never came (the engine was down, say)
+    assert run_until_status(engine, job_id, Status.EXPIRED).status == Status.EXPIRED
+    fixed.touch()
+    actions.reschedule(job_id, "now")
+    assert run_until_status(engine, job_id, Status.FINISHED, Status.ERROR).status == Status.FINISHED
+    shown = detail(store, job_id)
+    steps = {step["name"]: step["status"] for task in shown["tasks"] for step in task["steps"]}  # type: ignore[union-attr,index]
+    assert steps == {"fetch": "done", "push": "done"}
+
+
 # -- windows ------------------------------------------------------------------------------------------
 
 

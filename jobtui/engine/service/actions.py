@@ -601,6 +601,8 @@ class Actions:
             # job that used up its retries), it would expire again at once: it runs now.
             limits = (("Max Start Date", job.max_start_at), ("schedule's expiry", job.expires_at))
             passed = [what for what, when in limits if when is not None and pendulum.instance(when) <= now]
+            if from_step == Step.POST:
+                passed = []  # RUN does not run again: its date stays what it was
             if (from_step == Step.RUN and run_now) or passed:
                 fields.update(_moved_schedule(job, now))
             note = f"from {from_step.value}" + (" (run now)" if run_now else "")
@@ -635,15 +637,19 @@ class Actions:
                     .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.CANCELLED.value)
                     .values(status=TaskStatus.SCHEDULED.value)
                 )
+                lifecycle.pend_failed_retried_ops(s, job)
             if to == Status.READY or job.status == Status.READY:
                 fields["due_at"] = new if job.step == Step.RUN else now
             # A job waiting for a failed task's next attempt (a PRE op of a fire-and-forget job): that
-            # attempt comes at the new date, not at the one the operator moved it from.
-            s.execute(
+            # attempt comes at the new date, not at the one the operator moved it from, and the job is
+            # due then.
+            waiting = s.execute(
                 update(TASKS)
                 .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RESCHEDULED.value)
                 .values(next_attempt_at=new)
             )
+            if waiting.rowcount and "due_at" in fields:  # type: ignore[attr-defined]
+                fields["due_at"] = new
             self._audit(s, job, "reschedule", to, f"RUN at {new.isoformat()}", **fields)
 
     # -- traps ----------------------------------------------------------------------------------------

@@ -108,6 +108,15 @@ def revive_due_tasks(s: Session, job: Job, now: pendulum.DateTime) -> None:
         _reset_failed(s, job, retried_ops, per_target=False, task_id=None)
 
 
+def pend_failed_retried_ops(s: Session, job: Job) -> None:
+    """The PRE/RUN ops of the job's execution that failed and that its schedule retries go back to pending:
+    a job that expired while one waited for its next attempt, rescheduled, tries it again (it went on
+    past it, and could end FINISHED with its PRE failed)."""
+    retried_ops = _retried_op_indexes(job)
+    for per_target in (True, False):
+        _reset_failed(s, job, retried_ops, per_target=per_target, task_id=None)
+
+
 def _retried_op_indexes(job: Job) -> set[tuple[str, int]]:
     """Ops whose failure is retried: on_error = "fail" (ignored ones do not matter, traps go to people)."""
     definition = pipeline.definition_of(job)

@@ -234,3 +234,31 @@ def _task_statuses(store: Store, job_id: int) -> dict[str, str]:
     with store.engine.connect() as conn:
         rows = conn.execute(text("SELECT target, status FROM tasks WHERE job_id = :id"), {"id": job_id})
         return {str(target): str(status) for target, status in rows}
+
+
+def test_tasks_finished_by_a_job_wide_run_op_read_succeeded_while_post_runs_in_either_lane(
+    store: Store, submit: Callable[..., int], tmp_path: Path
+) -> None:
+    """Their own ops done, then a job-wide RUN op: they read Running on their own last op through POST."""
+    for fast_lane in (True, False):
+        gate = tmp_path / f"gate-{fast_lane}"
+        job_id = submit(
+            'name = "switch"\ntargets = ["a", "b"]\n'
+            '[[run]]\nname = "stage"\nper_target = true\nrun = "true"\n'
+            '[[run]]\nname = "flip"\nrun = "true"\n'
+            f'[[post]]\nname = "report"\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
+        )
+        engine = Engine(store, workers=2, fast_lane=fast_lane)
+        try:
+            engine.run_until(lambda job_id=job_id: _step_of(store, job_id) == "POST")
+            assert _task_statuses(store, job_id) == {"a": "SUCCEEDED", "b": "SUCCEEDED"}, f"lane {fast_lane}"
+            gate.touch()
+            engine.run_until(lambda job_id=job_id: status_of(store, job_id) == "FINISHED")
+        finally:
+            gate.touch()
+            engine.shutdown()
+
+
+def _step_of(store: Store, job_id: int) -> str:
+    with store.engine.connect() as conn:
+        return str(conn.execute(text("SELECT step FROM jobs WHERE id = :id"), {"id": job_id}).scalar_one())

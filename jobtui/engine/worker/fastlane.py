@@ -218,6 +218,11 @@ class FastLane:
             if plan.step == Step.POST:
                 self._finish(writes, plan, now)
                 return None
+            if plan.step == Step.RUN:  # pipeline.settle_done_tasks
+                for task_id in plan.tasks:
+                    mine = plan.ops_of(task_id)
+                    if mine and all(o.status == OpStatus.DONE for o in mine):
+                        writes.tasks_done.append({"id": task_id, "status": TaskStatus.SUCCEEDED.value})
             plan.step = Step.POST.value if plan.step == Step.RUN else Step.RUN.value
             writes.job(plan, step=plan.step)
 

@@ -202,6 +202,23 @@ def settle_task_if_done(session: Session, job: Job, op_run: OpRun) -> None:
     )
 
 
+def settle_done_tasks(session: Session, job: Job) -> None:
+    """RUN went through: a task that ran ops of its own and has none left (its last was in PRE, or a
+    job-wide RUN op came after its own) reads SUCCEEDED, not Running (or Scheduled, parked at RUN's gate)
+    on an op long done while POST runs. A task that owns no op (job-wide ops only) waits for the end."""
+    waiting = (TaskStatus.RUNNING.value, TaskStatus.SCHEDULED.value)
+    session.execute(
+        update(TASKS)
+        .where(
+            TASKS.c.job_id == job.id,
+            TASKS.c.status.in_(waiting),
+            _own_ops(job, (OpStatus.DONE.value,)),
+            ~_own_ops_left(job),
+        )
+        .values(status=TaskStatus.SUCCEEDED.value, current_step=None)
+    )
+
+
 PLANNED_STEPS = (Step.PRE, Step.RUN, Step.POST)
 _UNFINISHED_OP = (OpStatus.PENDING.value, OpStatus.RUNNING.value)
 
@@ -239,6 +256,12 @@ def _tasks_may_be_done(session: Session, job: Job) -> bool:
 
 def _own_ops_left(job: Job) -> ColumnElement[bool]:
     """Whether the task of the row (TASKS) has an op of this execution still to end (rollbacks aside)."""
+    return _own_ops(job, _UNFINISHED_OP)
+
+
+def _own_ops(job: Job, statuses: tuple[str, ...]) -> ColumnElement[bool]:
+    """Whether the task of the row (TASKS) has an op of this execution in one of `statuses` (rollbacks
+    aside)."""
     return (
         select(OP_RUNS.c.id)
         .where(
@@ -246,7 +269,7 @@ def _own_ops_left(job: Job) -> ColumnElement[bool]:
             OP_RUNS.c.exec == job.exec,
             OP_RUNS.c.task_id == TASKS.c.id,
             OP_RUNS.c.step != ROLLBACK_STEP,
-            OP_RUNS.c.status.in_(_UNFINISHED_OP),
+            OP_RUNS.c.status.in_(statuses),
         )
         .exists()
     )

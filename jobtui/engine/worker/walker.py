@@ -152,6 +152,8 @@ def _end_step(state: EngineState, s: Session, job: Job, ref: JobRef, step: Step)
         pipeline.finish_job(state.store, s, job, ref, end, tasks=tasks)
         return None
     following = Step.POST if step == Step.RUN or job.failed else Step.RUN
+    if step == Step.RUN and not job.failed:
+        pipeline.settle_done_tasks(s, job)
     state.store.change_job(s, job, state.who, "step", held=ref.lease, step=following.value)
     return AGAIN
 

@@ -16,6 +16,7 @@ from jobtui.engine.domain.states import Status
 from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, envelope_of_files, load_envelope
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.service.envelope_actions import EnvelopeActions
+from jobtui.engine.service.views import audit_json
 from jobtui.engine.worker.loop import Engine
 from tests.support.helpers import job_of, status_of
 from tests.support.transitions import Jobs, assert_audit_within_table
@@ -371,6 +372,10 @@ def test_a_failing_envelope_job_pauses_the_queue_when_configured(
     assert run_chain(engine, ids) == [Status.ERROR.value]
     state = actions.queue_state()
     assert state.paused and state.reason == f"job {ids[0]} (fails) ended ERROR"
+    # The engine's pause is in the queue's trail, as an operator's is, and in the job's that caused it.
+    queue = [(r["action"], r["who"], r["comment"]) for r in audit_json(actions.store, 0)]
+    assert queue[-1] == ("queue pause", engine.who, f"job {ids[0]} (fails) ended ERROR")
+    assert [r["action"] for r in audit_json(actions.store, ids[0])][-1] == "queue pause"
 
 
 @pytest.mark.parametrize("status", ["ERROR", "ABEND", "PARTIAL", "EXPIRED"])

@@ -14,7 +14,7 @@ import pendulum
 from sqlalchemy import ColumnElement, bindparam, case, func, insert, or_, update
 from sqlmodel import Session, col, select
 
-from jobtui.engine.db.models import OP_RUNS, TASKS, Job, OpRun, Setting, Task
+from jobtui.engine.db.models import OP_RUNS, TASKS, AuditEvent, Job, OpRun, Setting, Task
 from jobtui.engine.db.store import Store, on_status_change
 from jobtui.engine.domain.definitions import Definition
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
@@ -517,19 +517,29 @@ PAUSING_ENDS = frozenset({Status.ERROR, Status.ABEND, Status.PARTIAL, Status.EXP
 def _pause_on_failure(store: Store, session: Session, job: Job, src: Status, dst: Status, who: str) -> None:
     """Whoever ended the job (the engine, the expiry sweep), a failed end pauses the queue when configured."""
     if dst in PAUSING_ENDS:
-        pause_queue_if_configured(store, session, job)
+        pause_queue_if_configured(store, session, job, who)
 
 
 on_status_change(_pause_on_failure)
 
 
-def pause_queue_if_configured(store: Store, session: Session, job: Job) -> None:
+def pause_queue_if_configured(store: Store, session: Session, job: Job, who: str) -> None:
+    """Pause the queue for the failed `job` when `pause_queue_on_failure` is on, recorded in the queue's
+    trail (as an operator's pause is) and the job's: who paused it, and why."""
     if store.get_setting(session, "pause_queue_on_failure", False) and not store.get_setting(
         session, "queue_paused", False
     ):
+        reason = f"job {job.id} ({job.name}) ended {job.status}"
         store.set_setting(session, "queue_paused", True)
-        store.set_setting(session, "queue_paused_reason", f"job {job.id} ({job.name}) ended {job.status}")
+        store.set_setting(session, "queue_paused_reason", reason)
         store.set_setting(session, "queue_paused_by", "engine")
+        session.add(
+            AuditEvent(
+                job_id=0, job_name="(queue)", at=store.now(), who=who, action="queue pause", comment=reason
+            )
+        )
+        why = "the queue is paused: pause_queue_on_failure is on"
+        store.audit(session, job, who, "queue pause", job.status, job.status, why)
         store.touch(session, None, kind="queue")
 
 

@@ -324,14 +324,23 @@ def test_rollback_is_a_stack_per_project_and_runs_undo_commands_newest_first(
         envelopes.rollback(first, "again")
 
 
-def test_rollback_waits_for_an_envelope_that_is_still_running(
+def test_rollback_waits_for_an_envelope_that_is_still_running_or_its_cancel(
     envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store
 ) -> None:
+    step_def(tmp_path, "done", rollback="yes")
     step_def(tmp_path, "slow", run="sleep 30", rollback="yes")
-    envelope_id, ids = envelopes.submit(envelope_of_files([str(tmp_path / "slow.toml")], "e"))
-    engine.run_until(lambda: status_of(store, ids[0]) == "RUNNING")
-    with pytest.raises(Refused, match="still has jobs queued or running"):
+    envelope_id, ids = envelopes.submit(
+        envelope_of_files([str(tmp_path / "done.toml"), str(tmp_path / "slow.toml")], "e")
+    )
+    engine.run_until(lambda: status_of(store, ids[1]) == "RUNNING")
+    with pytest.raises(Refused, match="queued or running; wait for them or cancel the envelope"):
         envelopes.rollback(envelope_id, "stop")
+    # Cancelled as the refusal says, it can be rolled back: "done" changed things (it was refused for good).
+    envelopes.cancel(envelope_id, "stop it")
+    job_id = envelopes.rollback(envelope_id, "undo what ran")
+    assert run_chain(engine, [job_id]) == ["ROLLEDBACK"]
+    assert envelopes.detail(envelope_id)["status"] == "ROLLEDBACK"
+    assert ledger(tmp_path)[-1] == "undo done"
 
 
 # -- notifications, retry, queue ----------------------------------------------------------------------

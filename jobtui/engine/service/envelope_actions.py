@@ -183,7 +183,8 @@ class EnvelopeActions:
                 permission=Perm.ROLLBACK.value,
                 project=envelope.project,
             )
-        if envelope.status in (EnvelopeStatus.CORRUPT, EnvelopeStatus.CANCELLED, EnvelopeStatus.ROLLEDBACK):
+        # A cancelled one may be: the jobs that finished before the cancel changed what they changed.
+        if envelope.status in (EnvelopeStatus.CORRUPT, EnvelopeStatus.ROLLEDBACK):
             return Reason(
                 f"{name} is {envelope.status}", reasons.ENVELOPE_STATUS, status=envelope.status, **facts
             )
@@ -220,20 +221,15 @@ class EnvelopeActions:
 
     def _newer_to_roll_back_first(self, s: Session, envelope: Envelope) -> Envelope | None:
         """The newest envelope of the project, newer than `envelope`, whose changes must come off first:
-        one still running, or with completed ops to roll back. One that can never be rolled back (corrupt,
-        cancelled, rolled back already, or with nothing to roll back) must not stand in the way forever."""
+        one still running, or with completed ops to roll back (a cancelled one too). One that can never be
+        rolled back (corrupt, rolled back already, or with nothing to roll back) must not stand in the way
+        forever."""
         newer = s.exec(
             select(Envelope)
             .where(
                 Envelope.project == envelope.project,
                 col(Envelope.id) > (envelope.id or 0),
-                col(Envelope.status).not_in(
-                    [
-                        EnvelopeStatus.ROLLEDBACK.value,
-                        EnvelopeStatus.CORRUPT.value,
-                        EnvelopeStatus.CANCELLED.value,
-                    ]
-                ),
+                col(Envelope.status).not_in([EnvelopeStatus.ROLLEDBACK.value, EnvelopeStatus.CORRUPT.value]),
             )
             .order_by(col(Envelope.id).desc())
         ).all()

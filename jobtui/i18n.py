@@ -765,6 +765,8 @@ REFUSALS: dict[str, dict[str, str]] = {
         "curso en {host} (pid {pid}): su motor se perdió y ningún demonio de {host} ha dado señales desde "
         "entonces para matarla; arranque allí uno antes (o, si {host} no va a volver: jobtui host-gone "
         "{host})",
+        "envelope_rolled_back": "{action}: el sobre {envelope} ({name}) del pase {job} se deshizo: "
+        "ejecutar el pase de nuevo aplicaría lo que el rollback deshizo; envíe el sobre de nuevo",
         "host_live": "{action}: un motor de {host} (pid {pid}) está vivo: ese equipo no se ha ido; un "
         "demonio arrancado allí mata lo que dejó un motor perdido suyo",
     },

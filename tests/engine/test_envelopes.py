@@ -280,7 +280,7 @@ def test_a_newer_envelope_that_can_never_be_rolled_back_does_not_block_an_older_
 
 
 def test_rollback_is_a_stack_per_project_and_runs_undo_commands_newest_first(
-    envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
 ) -> None:
     for name in ("a1", "a2", "b1"):
         step_def(tmp_path, name, rollback="yes")
@@ -303,6 +303,10 @@ def test_rollback_is_a_stack_per_project_and_runs_undo_commands_newest_first(
     job_id = envelopes.rollback(second, "bad release")
     assert run_chain(engine, [job_id]) == ["ROLLEDBACK"]
     assert envelopes.detail(second)["status"] == "ROLLEDBACK"
+    # Run again, a job of it would apply what the rollback undid (the envelope still read ROLLEDBACK).
+    for again in (lambda j: actions.rerun(j, "RUN"), lambda j: actions.rerun(j, "PRE")):
+        with pytest.raises(Refused, match=rf"envelope {second} \(r2\) of job {second_jobs[0]} was rolled"):
+            again(second_jobs[0])
     job_id = envelopes.rollback(first, "also bad")
     assert run_chain(engine, [job_id]) == ["ROLLEDBACK"]
     assert ledger(tmp_path)[-3:] == ["undo b1", "undo a2", "undo a1"]
@@ -504,8 +508,10 @@ def test_a_rolled_back_envelope_is_not_resumed(
     assert run_chain(engine, ids) == ["FINISHED", "ERROR", "CANCELED"]
     rollback = envelopes.rollback(envelope_id, "bad release")
     assert run_chain(engine, [rollback]) == ["ROLLEDBACK"]
-    actions.rerun(ids[1], "PRE")
-    assert status_of(store, ids[2]) == "CANCELED"
+    # Nor is a job of it run again: it would apply what the rollback undid.
+    with pytest.raises(Refused, match="was rolled back"):
+        actions.rerun(ids[1], "PRE")
+    assert [status_of(store, job) for job in ids] == ["FINISHED", "ERROR", "CANCELED"]
     assert envelopes.detail(envelope_id)["status"] == "ROLLEDBACK"
 
 

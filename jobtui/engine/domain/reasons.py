@@ -28,6 +28,7 @@ ENVELOPE_NEWER = "envelope_newer"
 CHAIN_WAITS = "chain_waits"
 OP_LEFT_RUNNING = "op_left_running"
 HOST_LIVE = "host_live"
+ENVELOPE_ROLLED_BACK = "envelope_rolled_back"
 
 # The facts each kind carries: what a translation of it may say. `action` is the engine's name of what
 # was refused (a dashboard says its own title of the command instead).
@@ -53,6 +54,8 @@ FACTS: dict[str, frozenset[str]] = {
     OP_LEFT_RUNNING: frozenset({"action", "job", "exec", "host", "pid"}),
     # `host-gone` of a host with a live engine (`pid`).
     HOST_LIVE: frozenset({"action", "host", "pid"}),
+    # A job of an envelope rolled back (or being rolled back) would apply again what the rollback undid.
+    ENVELOPE_ROLLED_BACK: _ENVELOPE | {"job"},
 }
 
 

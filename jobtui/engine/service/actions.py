@@ -38,11 +38,13 @@ from jobtui.engine.db.rows import bad_job_rows, check_job, job_status
 from jobtui.engine.db.store import Store, act_for
 from jobtui.engine.domain import reasons, schedules
 from jobtui.engine.domain.definitions import Definition
+from jobtui.engine.domain.envelopes import EnvelopeStatus
 from jobtui.engine.domain.permissions import Actor, PermissionRefused
 from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.reasons import Reason
 from jobtui.engine.domain.states import (
     ACTIONS,
+    FINAL_STATUSES,
     LIVE_STATUSES,
     ROLLBACK_STEP,
     OpStatus,
@@ -241,6 +243,16 @@ class Actions:
             )
         if action in ("rerun", "retry", "rollback") and (left := op_left_elsewhere(s, job)) is not None:
             return op_left_reason(name, job.id or 0, left)
+        if action in ("rerun", "retry") and (undone := _envelope_rolled_back(s, job)) is not None:
+            return Reason(
+                f"{name}: envelope {undone.id} ({undone.name}) of job {job.id} was rolled back: running "
+                "the job again would apply what the rollback undid; submit the envelope again",
+                reasons.ENVELOPE_ROLLED_BACK,
+                action=name,
+                job=job.id,
+                envelope=undone.id,
+                name=undone.name,
+            )
         if action == "retry":
             later = self._later_job_of_project(s, job)
             if later is not None:
@@ -815,6 +827,20 @@ class Actions:
             .order_by(col(Job.started_at))
             .limit(1)
         ).first()
+
+
+def _envelope_rolled_back(s: Session, job: Job) -> Envelope | None:
+    """The envelope of `job` when it was rolled back, or its rollback is under way (not the rollback job
+    itself, which may be run again)."""
+    if job.envelope_id is None or job.type == chain.ROLLBACK_JOB_TYPE:
+        return None
+    envelope = s.get(Envelope, job.envelope_id)
+    if envelope is None or envelope.rollback_job_id is None:
+        return None
+    if envelope.status == EnvelopeStatus.ROLLEDBACK:
+        return envelope
+    rollback = s.get(Job, envelope.rollback_job_id)
+    return envelope if rollback is not None and rollback.status not in FINAL_STATUSES else None
 
 
 def op_left_reason(action: str, job_id: int, left: OpRun) -> Reason:

@@ -497,6 +497,21 @@ def test_an_envelope_cancelled_by_an_operator_stays_cancelled_after_a_rerun(
     assert envelopes.detail(envelope_id)["status"] == "CANCELLED"
 
 
+def test_deleting_the_failed_jobs_of_an_envelope_leaves_it_errors(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    """Its status came from its jobs alone: with the failed ones deleted, a failed release read SUCCESS."""
+    step_def(tmp_path, "a")
+    step_def(tmp_path, "b", run="exit 1")
+    step_def(tmp_path, "c")
+    files = [str(tmp_path / f"{n}.toml") for n in ("a", "b", "c")]
+    envelope_id, ids = envelopes.submit(envelope_of_files(files, "e"))
+    assert run_chain(engine, ids) == ["FINISHED", "ERROR", "CANCELED"]
+    actions.delete(ids[2])
+    actions.delete(ids[1])
+    assert envelopes.detail(envelope_id)["status"] == "ERRORS"
+
+
 def test_a_rolled_back_envelope_is_not_resumed(
     envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
 ) -> None:

@@ -36,12 +36,12 @@ FAILED_JOB = frozenset({Status.ERROR, Status.ABEND, Status.EXPIRED, Status.REJEC
 def derive_status(stored: str | None, job_statuses: Iterable[str]) -> EnvelopeStatus:
     """CORRUPT, CANCELLED and ROLLEDBACK stick; otherwise the jobs decide. A resumed chain (stored
     ERRORS_ACTIVE, see worker.chain) had errors: it shows ERRORS_ACTIVE while its jobs run, and SUCCESS once
-    they all end FINISHED."""
+    they all end FINISHED. Stored ERRORS: a failed job of it was deleted, its failure stays on record."""
     if stored is not None and EnvelopeStatus(stored) in STICKY:
         return EnvelopeStatus(stored)
     statuses = [Status(s) for s in job_statuses]
     active = any(s in ACTIVE_JOB for s in statuses)
-    failed = any(s in FAILED_JOB for s in statuses)
+    failed = any(s in FAILED_JOB for s in statuses) or stored == EnvelopeStatus.ERRORS
     if active:
         had_errors = failed or stored == EnvelopeStatus.ERRORS_ACTIVE
         return EnvelopeStatus.ERRORS_ACTIVE if had_errors else EnvelopeStatus.SUCCESS_ACTIVE

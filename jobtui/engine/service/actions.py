@@ -38,7 +38,7 @@ from jobtui.engine.db.rows import bad_job_rows, check_job, job_status
 from jobtui.engine.db.store import Store, act_for
 from jobtui.engine.domain import reasons, schedules
 from jobtui.engine.domain.definitions import Definition
-from jobtui.engine.domain.envelopes import EnvelopeStatus
+from jobtui.engine.domain.envelopes import FAILED_JOB, STICKY, EnvelopeStatus
 from jobtui.engine.domain.permissions import Actor, PermissionRefused
 from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.reasons import Reason
@@ -559,6 +559,7 @@ class Actions:
     def delete(self, job_id: int) -> None:
         with self._acting("delete", job_id) as (s, job):
             self.store.audit(s, job, self.actor.user, "delete", job.status, None, "job deleted")
+            _keep_envelope_failure(s, job)
             s.execute(delete(OpRun).where(col(OpRun.job_id) == job_id))
             s.execute(delete(Task).where(col(Task.job_id) == job_id))
             s.execute(delete(LOG_CHUNKS).where(LOG_CHUNKS.c.job_id == job_id))
@@ -827,6 +828,17 @@ class Actions:
             .order_by(col(Job.started_at))
             .limit(1)
         ).first()
+
+
+def _keep_envelope_failure(s: Session, job: Job) -> None:
+    """A failed job of an envelope, deleted: the envelope keeps its failure on record (its status came
+    from its jobs alone, and read SUCCESS once the failed ones were gone)."""
+    if job.envelope_id is None or Status(job.status) not in FAILED_JOB:
+        return
+    envelope = s.get(Envelope, job.envelope_id)
+    if envelope is not None and EnvelopeStatus(envelope.status) not in STICKY:
+        envelope.status = EnvelopeStatus.ERRORS.value
+        s.add(envelope)
 
 
 def _envelope_rolled_back(s: Session, job: Job) -> Envelope | None:

@@ -634,6 +634,10 @@ async def test_the_tree_lists_each_envelope_s_jobs_in_chain_order_and_folds_from
         await pilot.press("enter")
         assert envelope.is_expanded
         assert monitor(pilot).tree_envelope_id == envelope_id
+        # A key that reads a job, on the envelope's own line, says so (it said "No envelope selected").
+        await pilot.press("u")
+        said = "That key reads a job: move to one of the envelope's jobs"
+        await until(pilot, lambda: said in messages(pilot), "the hint")
 
 
 async def test_the_tree_follows_the_engine_without_a_restart(

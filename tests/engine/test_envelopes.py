@@ -16,6 +16,7 @@ from jobtui.engine.domain.states import Status
 from jobtui.engine.formats.envelope_file import EnvelopeCorrupt, envelope_of_files, load_envelope
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.service.envelope_actions import EnvelopeActions
+from jobtui.engine.service.envelope_tree import load_tree
 from jobtui.engine.service.views import audit_json
 from jobtui.engine.worker.loop import Engine
 from tests.support.helpers import job_of, status_of
@@ -510,6 +511,19 @@ def test_deleting_the_failed_jobs_of_an_envelope_leaves_it_errors(
     actions.delete(ids[2])
     actions.delete(ids[1])
     assert envelopes.detail(envelope_id)["status"] == "ERRORS"
+
+
+def test_the_tree_counts_the_ops_of_each_job_s_current_execution(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    """A rerun's earlier ops were counted too: "1 task · 2 ops" for a job of one op."""
+    step_def(tmp_path, "a")
+    _, ids = envelopes.submit(envelope_of_files([str(tmp_path / "a.toml")], "e"))
+    assert run_chain(engine, ids) == ["FINISHED"]
+    actions.rerun(ids[0], "RUN")
+    assert run_chain(engine, ids) == ["FINISHED"]
+    stats = load_tree(store).stats[ids[0]]
+    assert (stats.tasks, stats.ops, stats.done, stats.failed) == (1, 1, 1, 0)
 
 
 def test_a_rolled_back_envelope_is_not_resumed(

@@ -118,7 +118,7 @@ def load_tree(store: Store, scope: Scope = ALL_PROJECTS) -> TreeData:
 def _stats(conn: Any, job_ids: list[int]) -> dict[int, JobStats]:
     from sqlalchemy import func, select
 
-    from jobtui.engine.db.models import OP_RUNS, TASKS
+    from jobtui.engine.db.models import JOBS, OP_RUNS, TASKS
 
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     if not job_ids:
@@ -127,8 +127,10 @@ def _stats(conn: Any, job_ids: list[int]) -> dict[int, JobStats]:
         select(TASKS.c.job_id, func.count()).where(TASKS.c.job_id.in_(job_ids)).group_by(TASKS.c.job_id)
     ):
         counts[job_id]["tasks"] = count
+    # The ops of each job's current execution (a rerun's earlier ones were counted too: "2 ops" for one).
     for job_id, status, count in conn.execute(
         select(OP_RUNS.c.job_id, OP_RUNS.c.status, func.count())
+        .join(JOBS, (JOBS.c.id == OP_RUNS.c.job_id) & (JOBS.c.exec == OP_RUNS.c.exec))
         .where(OP_RUNS.c.job_id.in_(job_ids))
         .group_by(OP_RUNS.c.job_id, OP_RUNS.c.status)
     ):

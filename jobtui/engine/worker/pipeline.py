@@ -261,17 +261,16 @@ def _own_ops_left(job: Job) -> ColumnElement[bool]:
 
 def _own_ops(job: Job, statuses: tuple[str, ...]) -> ColumnElement[bool]:
     """Whether the task of the row (TASKS) has an op of this execution in one of `statuses` (rollbacks
-    aside)."""
-    return (
-        select(OP_RUNS.c.id)
-        .where(
+    aside). One uncorrelated set of task ids, read once per statement: a subquery per task row read the
+    job's every op for each of its tasks (a job of 20,000 targets, 400 million rows)."""
+    return TASKS.c.id.in_(
+        select(OP_RUNS.c.task_id).where(
             OP_RUNS.c.job_id == job.id,
             OP_RUNS.c.exec == job.exec,
-            OP_RUNS.c.task_id == TASKS.c.id,
+            OP_RUNS.c.task_id.is_not(None),
             OP_RUNS.c.step != ROLLBACK_STEP,
             OP_RUNS.c.status.in_(statuses),
         )
-        .exists()
     )
 
 

@@ -332,7 +332,7 @@ class MonitorActions(Screen[None]):
         """A key that reads the selected job (or envelope) was pressed with none selected: say so. On an
         envelope's own line a key that reads a job says which (it said "No envelope selected" there)."""
         key = "monitor.no_envelope_selected" if self.envelopes_shown else "monitor.no_job_selected"
-        if self.envelopes_shown and self.query_one(EnvelopeTree).selected_envelope_id() is not None:
+        if self.envelopes_shown and self.query_one(EnvelopeTree).selected_envelope() is not None:
             key = "monitor.pick_a_job_of_the_envelope"
         self.notify(t(key, self.lang), severity="warning")
 

@@ -513,6 +513,24 @@ def test_deleting_the_failed_jobs_of_an_envelope_leaves_it_errors(
     assert envelopes.detail(envelope_id)["status"] == "ERRORS"
 
 
+def test_a_deleted_failure_stays_on_record_when_the_chain_resumes(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    """The resumed chain's ERRORS_ACTIVE replaced the record, and its end read SUCCESS, c never run."""
+    fixed = tmp_path / "fixed"
+    step_def(tmp_path, "a", run=f"test -f {fixed}")
+    step_def(tmp_path, "b")
+    step_def(tmp_path, "c")
+    files = [str(tmp_path / f"{n}.toml") for n in ("a", "b", "c")]
+    envelope_id, ids = envelopes.submit(envelope_of_files(files, "e"))
+    assert run_chain(engine, ids) == ["ERROR", "CANCELED", "CANCELED"]
+    actions.delete(ids[2])
+    fixed.touch()
+    actions.retry(ids[0])
+    assert run_chain(engine, ids[:2]) == ["FINISHED", "FINISHED"]
+    assert envelopes.detail(envelope_id)["status"] == "ERRORS"
+
+
 def test_the_tree_counts_the_ops_of_each_job_s_current_execution(
     envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
 ) -> None:
@@ -524,6 +542,38 @@ def test_the_tree_counts_the_ops_of_each_job_s_current_execution(
     assert run_chain(engine, ids) == ["FINISHED"]
     stats = load_tree(store).stats[ids[0]]
     assert (stats.tasks, stats.ops, stats.done, stats.failed) == (1, 1, 1, 0)
+
+
+def test_an_expired_job_of_a_rolled_back_envelope_is_not_rescheduled(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, clock: FakeClock
+) -> None:
+    """Rescheduled, it ran its RUN op: what the rollback undid applied again, the envelope ROLLEDBACK."""
+    write(
+        tmp_path,
+        "a.toml",
+        f"""
+        name = "a"
+        project = "payments"
+        [[pre]]
+        run = "echo apre >> {tmp_path / "ledger"}"
+        rollback = "echo undo apre >> {tmp_path / "ledger"}"
+        [[run]]
+        run = "echo a >> {tmp_path / "ledger"}"
+        """,
+    )
+    path = write(
+        tmp_path,
+        "e.envelope.toml",
+        'envelope = "e"\nproject = "payments"\n[[jobs]]\nfile = "a.toml"\nat = "+1h"\nmax_start = "+30m"\n',
+    )
+    envelope_id, ids = envelopes.submit(envelopes.read_file(str(path)))
+    engine.run_until(lambda: ledger(tmp_path) == ["apre"] and not engine.busy)
+    clock.advance(2 * 3600)
+    assert run_chain(engine, ids) == ["EXPIRED"]
+    assert run_chain(engine, [envelopes.rollback(envelope_id, "bad release")]) == ["ROLLEDBACK"]
+    with pytest.raises(Refused, match="was rolled back"):
+        actions.reschedule(ids[0], "now")
+    assert ledger(tmp_path) == ["apre", "undo apre"]
 
 
 def test_a_rolled_back_envelope_is_not_resumed(

@@ -386,6 +386,42 @@ def test_a_job_that_expired_waiting_for_a_retry_tries_the_failed_op_again_when_r
     assert steps == {"fetch": "done", "push": "done"}
 
 
+def test_a_rescheduled_expired_job_leaves_a_task_that_failed_for_good_failed(
+    actions: Actions, engine: Engine, clock: FakeClock, store: Store
+) -> None:
+    """Only what waited for a retry is tried again: a's PRE op, failed for good, went back to pending."""
+    job_id = actions.submit(
+        definition(
+            """
+            name = "fleet"
+            targets = ["a", "b"]
+            [schedule]
+            retry_every = "0"
+            [[pre]]
+            name = "check"
+            run = '[ "$JOBTUI_TARGET" = b ]'
+            per_target = true
+            [[run]]
+            name = "apply"
+            run = "true"
+            per_target = true
+            """
+        ),
+        at="+1h",
+        max_start="+30m",
+    )
+    job = wait_released(engine, job_id)
+    assert job.step == "RUN" and tasks_of(store, job_id)["a"].status == TaskStatus.FAILED
+    clock.advance(2 * 3600)  # past its Max Start Date: it expires at its RUN gate
+    run_until_status(engine, job_id, Status.EXPIRED)
+    actions.reschedule(job_id, "now")
+    ended = run_until_status(engine, job_id, Status.PARTIAL, Status.FINISHED, Status.ERROR)
+    assert ended.status == Status.PARTIAL
+    shown = detail(store, job_id)
+    steps = {(t["target"], st["name"]): st["status"] for t in shown["tasks"] for st in t["steps"]}  # type: ignore[union-attr,index]
+    assert steps[("a", "check")] == "failed" and steps[("b", "apply")] == "done"
+
+
 # -- windows ------------------------------------------------------------------------------------------
 
 

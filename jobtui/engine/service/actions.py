@@ -243,7 +243,8 @@ class Actions:
             )
         if action in ("rerun", "retry", "rollback") and (left := op_left_elsewhere(s, job)) is not None:
             return op_left_reason(name, job.id or 0, left)
-        if action in ("rerun", "retry") and (undone := _envelope_rolled_back(s, job)) is not None:
+        runs_again = action in ("rerun", "retry", "reschedule")
+        if runs_again and (undone := _envelope_rolled_back(s, job)) is not None:
             return Reason(
                 f"{name}: envelope {undone.id} ({undone.name}) of job {job.id} was rolled back: running "
                 "the job again would apply what the rollback undid; submit the envelope again",
@@ -645,12 +646,12 @@ class Actions:
             if job.status == Status.EXPIRED:
                 to = Status.READY
                 fields.update(reason=None, ended_at=None)
+                lifecycle.pend_failed_retried_ops(s, job)
                 s.execute(
                     update(TASKS)
                     .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.CANCELLED.value)
                     .values(status=TaskStatus.SCHEDULED.value)
                 )
-                lifecycle.pend_failed_retried_ops(s, job)
             if to == Status.READY or job.status == Status.READY:
                 fields["due_at"] = new if job.step == Step.RUN else now
             # A job waiting for a failed task's next attempt (a PRE op of a fire-and-forget job): that

@@ -191,9 +191,11 @@ def _resume_chain(store: Store, s: Session, envelope: Envelope, job: Job, who: s
         settle_tasks(s, other, TaskStatus.SCHEDULED, force=True)
         create_plan(s, other, Step.PRE)
         previous = other
-    # It had errors: ERRORS_ACTIVE while the chain runs again, SUCCESS if it all ends FINISHED.
-    envelope.status = EnvelopeStatus.ERRORS_ACTIVE.value
-    s.add(envelope)
+    # It had errors: ERRORS_ACTIVE while the chain runs again, SUCCESS if it all ends FINISHED. Unless a
+    # failed job of it was deleted (stored ERRORS): that failure stays on record whatever the rest does.
+    if envelope.status != EnvelopeStatus.ERRORS:
+        envelope.status = EnvelopeStatus.ERRORS_ACTIVE.value
+        s.add(envelope)
     ids = ", ".join(str(other.id) for other in resumed)
     waiting = f"job {ids} waits" if len(resumed) == 1 else f"jobs {ids} wait"
     notify(

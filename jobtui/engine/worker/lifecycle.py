@@ -109,12 +109,20 @@ def revive_due_tasks(s: Session, job: Job, now: pendulum.DateTime) -> None:
 
 
 def pend_failed_retried_ops(s: Session, job: Job) -> None:
-    """The PRE/RUN ops of the job's execution that failed and that its schedule retries go back to pending:
-    a job that expired while one waited for its next attempt, rescheduled, tries it again (it went on
-    past it, and could end FINISHED with its PRE failed)."""
-    retried_ops = _retried_op_indexes(job)
-    for per_target in (True, False):
-        _reset_failed(s, job, retried_ops, per_target=per_target, task_id=None)
+    """An Expired job rescheduled: the failed ops of its current step that were waiting for their next
+    attempt when it expired go back to pending, so it tries them again (it went on past them, and could
+    end FINISHED with its PRE failed). Those of the tasks the expiry cancelled, and the job-wide ones
+    unless the job failed: a task that had failed for good stays failed. Called before the cancelled
+    tasks are scheduled again."""
+    retried_ops = {(step, index) for step, index in _retried_op_indexes(job) if step == job.step}
+    cancelled = s.exec(
+        select(Task.id).where(Task.job_id == job.id, Task.status == TaskStatus.CANCELLED.value)
+    ).all()
+    for task_id in cancelled:
+        if task_id is not None:
+            _reset_failed(s, job, retried_ops, per_target=True, task_id=task_id)
+    if not job.failed:
+        _reset_failed(s, job, retried_ops, per_target=False, task_id=None)
 
 
 def _retried_op_indexes(job: Job) -> set[tuple[str, int]]:

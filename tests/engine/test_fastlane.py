@@ -211,52 +211,72 @@ def test_a_task_that_ran_its_ops_reads_succeeded_while_the_others_run_in_either_
     store: Store, submit: Callable[..., int], tmp_path: Path
 ) -> None:
     """It read Running on its last op (done) while the job ran the other targets' ops, one at a time."""
-    for fast_lane in (True, False):
-        gate = tmp_path / f"gate-{fast_lane}"
-        job_id = submit(
-            f'name = "deploy"\ntargets = ["a", "b"]\n[[run]]\nname = "push"\nper_target = true\n'
+    job_ids = _in_each_lane(
+        store,
+        submit,
+        tmp_path,
+        lambda gate: (
+            'name = "deploy"\ntargets = ["a", "b"]\n[[run]]\nname = "push"\nper_target = true\n'
             f"run = 'test \"$JOBTUI_TARGET\" = a || while [ ! -f {gate} ]; do sleep 0.02; done'\n"
             '[[post]]\nname = "notify"\nrun = "true"\n'
-        )
-        engine = Engine(store, workers=2, fast_lane=fast_lane)
-        try:
-            engine.run_until(lambda job_id=job_id: _task_statuses(store, job_id)["b"] == "RUNNING")
-            assert _task_statuses(store, job_id) == {"a": "SUCCEEDED", "b": "RUNNING"}, f"lane {fast_lane}"
-            gate.touch()
-            engine.run_until(lambda job_id=job_id: status_of(store, job_id) == "FINISHED")
-        finally:
-            gate.touch()
-            engine.shutdown()
+        ),
+        until=lambda job_id: _task_statuses(store, job_id)["b"] == "RUNNING",
+        then={"a": "SUCCEEDED", "b": "RUNNING"},
+    )
+    for job_id in job_ids:
         assert _task_statuses(store, job_id) == {"a": "SUCCEEDED", "b": "SUCCEEDED"}
-
-
-def _task_statuses(store: Store, job_id: int) -> dict[str, str]:
-    with store.engine.connect() as conn:
-        rows = conn.execute(text("SELECT target, status FROM tasks WHERE job_id = :id"), {"id": job_id})
-        return {str(target): str(status) for target, status in rows}
 
 
 def test_tasks_finished_by_a_job_wide_run_op_read_succeeded_while_post_runs_in_either_lane(
     store: Store, submit: Callable[..., int], tmp_path: Path
 ) -> None:
     """Their own ops done, then a job-wide RUN op: they read Running on their own last op through POST."""
-    for fast_lane in (True, False):
-        gate = tmp_path / f"gate-{fast_lane}"
-        job_id = submit(
+    _in_each_lane(
+        store,
+        submit,
+        tmp_path,
+        lambda gate: (
             'name = "switch"\ntargets = ["a", "b"]\n'
             '[[run]]\nname = "stage"\nper_target = true\nrun = "true"\n'
             '[[run]]\nname = "flip"\nrun = "true"\n'
             f'[[post]]\nname = "report"\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
-        )
+        ),
+        until=lambda job_id: _step_of(store, job_id) == "POST",
+        then={"a": "SUCCEEDED", "b": "SUCCEEDED"},
+    )
+
+
+def _in_each_lane(
+    store: Store,
+    submit: Callable[..., int],
+    tmp_path: Path,
+    definition: Callable[[Path], str],
+    until: Callable[[int], bool],
+    then: dict[str, str],
+) -> list[int]:
+    """In the fast lane, then the walker: run `definition(gate)` until `until(job_id)`, when its tasks must
+    read `then`; open the gate and let it finish. The jobs, in that order."""
+    job_ids = []
+    for fast_lane in (True, False):
+        gate = tmp_path / f"gate-{fast_lane}"
+        job_id = submit(definition(gate))
         engine = Engine(store, workers=2, fast_lane=fast_lane)
         try:
-            engine.run_until(lambda job_id=job_id: _step_of(store, job_id) == "POST")
-            assert _task_statuses(store, job_id) == {"a": "SUCCEEDED", "b": "SUCCEEDED"}, f"lane {fast_lane}"
+            engine.run_until(lambda job_id=job_id: until(job_id))
+            assert _task_statuses(store, job_id) == then, f"lane {fast_lane}"
             gate.touch()
             engine.run_until(lambda job_id=job_id: status_of(store, job_id) == "FINISHED")
         finally:
             gate.touch()
             engine.shutdown()
+        job_ids.append(job_id)
+    return job_ids
+
+
+def _task_statuses(store: Store, job_id: int) -> dict[str, str]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT target, status FROM tasks WHERE job_id = :id"), {"id": job_id})
+        return {str(target): str(status) for target, status in rows}
 
 
 def _step_of(store: Store, job_id: int) -> str:

@@ -227,6 +227,24 @@ def test_a_task_that_ran_its_ops_reads_succeeded_while_the_others_run_in_either_
         assert _task_statuses(store, job_id) == {"a": "SUCCEEDED", "b": "SUCCEEDED"}
 
 
+def test_a_task_past_its_last_op_failed_and_ignored_reads_succeeded_while_the_others_run(
+    store: Store, submit: Callable[..., int], tmp_path: Path
+) -> None:
+    """on_error = "ignore": the task went on past its op, and read Running on it until the job ended."""
+    _in_each_lane(
+        store,
+        submit,
+        tmp_path,
+        lambda gate: (
+            'name = "probe"\ntargets = ["a", "b"]\n[[run]]\nname = "check"\nper_target = true\n'
+            'on_error = "ignore"\n'
+            f"run = 'test \"$JOBTUI_TARGET\" = a && exit 3; while [ ! -f {gate} ]; do sleep 0.02; done'\n"
+        ),
+        until=lambda job_id: _task_statuses(store, job_id)["b"] == "RUNNING",
+        then={"a": "SUCCEEDED", "b": "RUNNING"},
+    )
+
+
 def test_tasks_finished_by_a_job_wide_run_op_read_succeeded_while_post_runs_in_either_lane(
     store: Store, submit: Callable[..., int], tmp_path: Path
 ) -> None:

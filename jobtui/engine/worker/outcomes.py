@@ -83,13 +83,15 @@ class Outcomes:
         op_run.error = outcome.error
         op_run.status = OpStatus.DONE.value if outcome.ok else OpStatus.FAILED.value
         s.add(op_run)
+        goes_on = outcome.ok
         if outcome.ok:
             self._after_success(s, job, op_run, ref)
-            # A target's op: a job of one task (its ops are all the task's) ends with its last op anyway.
-            if op_run.per_target:
-                pipeline.settle_task_if_done(s, job, op_run)
         else:
-            self._after_failure(s, job, op_run, ref)
+            goes_on = self._after_failure(s, job, op_run, ref)
+        # A target's op its task went past (done, or failed with on_error = "ignore"): a job of one task
+        # (its ops are all the task's) ends with its last op anyway.
+        if goes_on and op_run.per_target:
+            pipeline.settle_task_if_done(s, job, op_run)
         still_held = job.lease == held.lease  # not when trapped: handed back to an operator
         pipeline.refresh_progress(
             state.store, s, job, ref if still_held else JobRef(state.who), task_id=op_run.task_id
@@ -111,12 +113,14 @@ class Outcomes:
         if op_run.step == Step.PRE:
             self._collect_natures(s, job, ref)
 
-    def _after_failure(self, s: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
+    def _after_failure(self, s: Session, job: Job, op_run: OpRun, ref: JobRef) -> bool:
+        """Trap, retry later or fail the job as the op's `on_error` says; True when the job goes on past
+        the op (on_error = "ignore")."""
         store = self.state.store
         op = launcher.op_def(job, op_run)
         on_error = op.on_error if op is not None else "fail"
         if on_error == "ignore":
-            return
+            return True
         if on_error == "trap":
             # Which target's op failed: the operator resolving the trap must know which host to look at.
             task = s.get(Task, op_run.task_id) if op_run.per_target and op_run.task_id else None
@@ -139,10 +143,10 @@ class Outcomes:
                 worker_id=None,
                 lease=None,
             )
-            return
-        if lifecycle.reschedule_failed(store, s, job, op_run, ref):
-            return
-        pipeline.apply_op_failure(store, s, job, op_run, ref)
+            return False
+        if not lifecycle.reschedule_failed(store, s, job, op_run, ref):
+            pipeline.apply_op_failure(store, s, job, op_run, ref)
+        return False
 
     def _collect_natures(self, s: Session, job: Job, ref: JobRef) -> None:
         added = natures_added(self.state.store.log_dir / f"job-{job.id}.natures", json.loads(job.natures))

@@ -50,4 +50,8 @@ def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, commen
     store.change_job(s, job, who, action, Status.READY, comment=comment, **clear)
     if what == "abort" and op_run is not None:
         pipeline.apply_op_failure(store, s, job, op_run, JobRef(who))
+    if what == "skip" and op_run is not None and op_run.per_target:
+        # The task goes on past its op, as past one done: its last, it reads SUCCEEDED (not Running on it).
+        s.flush()
+        pipeline.settle_task_if_done(s, job, op_run)
     pipeline.refresh_progress(store, s, job, JobRef(who))

@@ -4,6 +4,7 @@ weekdays, closing mid-run, daylight saving), end status from tasks, replacement.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pendulum
 import pytest
@@ -41,6 +42,12 @@ def detail(store: Store, job_id: int) -> dict[str, object]:
         job = s.get(Job, job_id)
         assert job is not None
         return job_detail_json(job, s, store.now())
+
+
+def task_steps(store: Store, job_id: int) -> dict[tuple[str, str], str]:
+    """Each task's ops' statuses, by (target, op name)."""
+    tasks: Any = detail(store, job_id)["tasks"]
+    return {(task["target"], step["name"]): step["status"] for task in tasks for step in task["steps"]}
 
 
 def utc(*args: int) -> pendulum.DateTime:
@@ -381,8 +388,7 @@ def test_a_job_that_expired_waiting_for_a_retry_tries_the_failed_op_again_when_r
     fixed.touch()
     actions.reschedule(job_id, "now")
     assert run_until_status(engine, job_id, Status.FINISHED, Status.ERROR).status == Status.FINISHED
-    shown = detail(store, job_id)
-    steps = {step["name"]: step["status"] for task in shown["tasks"] for step in task["steps"]}  # type: ignore[union-attr,index]
+    steps = {name: status for (_target, name), status in task_steps(store, job_id).items()}
     assert steps == {"fetch": "done", "push": "done"}
 
 
@@ -417,8 +423,7 @@ def test_a_rescheduled_expired_job_leaves_a_task_that_failed_for_good_failed(
     actions.reschedule(job_id, "now")
     ended = run_until_status(engine, job_id, Status.PARTIAL, Status.FINISHED, Status.ERROR)
     assert ended.status == Status.PARTIAL
-    shown = detail(store, job_id)
-    steps = {(t["target"], st["name"]): st["status"] for t in shown["tasks"] for st in t["steps"]}  # type: ignore[union-attr,index]
+    steps = task_steps(store, job_id)
     assert steps[("a", "check")] == "failed" and steps[("b", "apply")] == "done"
 
 

@@ -69,6 +69,9 @@ def _waiting_index(name: str, *columns: str, statuses: str) -> Index:
     return Index(name, *columns, sqlite_where=where, postgresql_where=where)
 
 
+# The ops still to run (migration 0015): finding a job's next op steps over none done before it.
+_PENDING = text("status = 'pending'")
+
 # Only the jobs the monitor lists by default (system jobs apart); `system` never changes once a job exists.
 _LISTED_SQLITE = text("system = 0")
 _LISTED_POSTGRESQL = text("system = false")
@@ -171,7 +174,7 @@ class Job(SQLModel, table=True):
 
 class Task(SQLModel, table=True):
     __tablename__ = "tasks"
-    __table_args__ = (UniqueConstraint("job_id", "target"),)
+    __table_args__ = (UniqueConstraint("job_id", "target"), Index("ix_tasks_job_status", "job_id", "status"))
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(foreign_key="jobs.id", index=True)
@@ -189,7 +192,18 @@ class OpRun(SQLModel, table=True):
     """One op as executed for one task (a task step); rollback commands are op runs of step ROLLBACK."""
 
     __tablename__ = "op_runs"
-    __table_args__ = (Index("ix_op_runs_job_exec", "job_id", "exec", "position"),)
+    __table_args__ = (
+        Index("ix_op_runs_job_exec", "job_id", "exec", "position"),
+        Index("ix_op_runs_job_task", "job_id", "exec", "task_id"),
+        Index(
+            "ix_op_runs_pending",
+            "job_id",
+            "exec",
+            "position",
+            sqlite_where=_PENDING,
+            postgresql_where=_PENDING,
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     job_id: int = Field(foreign_key="jobs.id")

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 
 import pendulum
-from sqlalchemy import ColumnElement, bindparam, case, func, insert, or_, update
+from sqlalchemy import ColumnElement, bindparam, case, exists, func, insert, literal_column, or_, update
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import OP_RUNS, TASKS, AuditEvent, Job, OpRun, Setting, Task
@@ -58,7 +58,8 @@ _NEXT_PENDING = (
         OpRun.job_id == bindparam("job_id"),
         OpRun.exec == bindparam("exec"),
         OpRun.step == bindparam("step"),
-        OpRun.status == OpStatus.PENDING.value,
+        # PENDING as a literal: the partial index walked holds those ops only (migration 0015).
+        col(OpRun.status) == literal_column(f"'{OpStatus.PENDING.value}'"),
         or_(col(OpRun.per_target).is_(False), col(OpRun.task_id).not_in(_WAITING_TASKS)),
     )
     .order_by(col(OpRun.position))
@@ -67,6 +68,22 @@ _NEXT_PENDING = (
 _PROGRESS_COUNTS = (
     select(OpRun.task_id, OpRun.status, func.count())
     .where(OpRun.job_id == bindparam("job_id"), OpRun.exec == bindparam("exec"), OpRun.step != ROLLBACK_STEP)
+    .group_by(col(OpRun.task_id), col(OpRun.status))
+)
+# One task's counts and the job's totals: at each op of a job of thousands of targets, not a row per task.
+_JOB_PROGRESS_COUNTS = (
+    select(OpRun.status, func.count())
+    .where(OpRun.job_id == bindparam("job_id"), OpRun.exec == bindparam("exec"), OpRun.step != ROLLBACK_STEP)
+    .group_by(col(OpRun.status))
+)
+_TASK_PROGRESS_COUNTS = (
+    select(OpRun.task_id, OpRun.status, func.count())
+    .where(
+        OpRun.job_id == bindparam("job_id"),
+        OpRun.exec == bindparam("exec"),
+        OpRun.task_id == bindparam("task_id"),
+        OpRun.step != ROLLBACK_STEP,
+    )
     .group_by(col(OpRun.task_id), col(OpRun.status))
 )
 
@@ -135,13 +152,19 @@ def refresh_progress(
 
     Only `task_id`'s progress is recomputed (the task whose op just finished), or every task's when None.
     """
-    rows = session.exec(_PROGRESS_COUNTS, params={"job_id": job.id, "exec": job.exec}).all()
-    total = sum(n for _, _, n in rows)
-    done = sum(n for _, status, n in rows if status == OpStatus.DONE)
+    params = {"job_id": job.id, "exec": job.exec}
+    if task_id is None:
+        rows = session.exec(_PROGRESS_COUNTS, params=params).all()
+        totals = [(status, n) for _, status, n in rows]
+    else:
+        totals = list(session.exec(_JOB_PROGRESS_COUNTS, params=params).all())
+        rows = session.exec(_TASK_PROGRESS_COUNTS, params={**params, "task_id": task_id}).all()
+    total = sum(n for _, n in totals)
+    done = sum(n for status, n in totals if status == OpStatus.DONE)
     progress = 100 if total == 0 and job.step == Step.END else (100 * done // total if total else 0)
     per_task: dict[int, tuple[int, int]] = {}
     for owner, status, n in rows:
-        if owner is None or (task_id is not None and owner != task_id):
+        if owner is None:
             continue
         finished, all_ = per_task.get(owner, (0, 0))
         per_task[owner] = (finished + (n if status == OpStatus.DONE else 0), all_ + n)
@@ -195,11 +218,7 @@ def settle_task_if_done(session: Session, job: Job, op_run: OpRun) -> None:
         return
     if not _tasks_may_be_done(session, job):
         return
-    session.execute(
-        update(TASKS)
-        .where(TASKS.c.id == op_run.task_id, TASKS.c.status == TaskStatus.RUNNING.value, ~_own_ops_left(job))
-        .values(status=TaskStatus.SUCCEEDED.value, current_step=None)
-    )
+    session.execute(_SETTLE_TASK, {"b_job_id": job.id, "b_exec": job.exec, "b_task_id": op_run.task_id})
 
 
 def settle_done_tasks(session: Session, job: Job) -> None:
@@ -221,6 +240,45 @@ def settle_done_tasks(session: Session, job: Job) -> None:
 
 PLANNED_STEPS = (Step.PRE, Step.RUN, Step.POST)
 _UNFINISHED_OP = (OpStatus.PENDING.value, OpStatus.RUNNING.value)
+# Built once, as _NEXT_PENDING: statements run at every op of a job cost more to build than to run.
+_SETTLE_TASK = (
+    update(TASKS)
+    .where(
+        TASKS.c.id == bindparam("b_task_id"),
+        TASKS.c.status == TaskStatus.RUNNING.value,
+        ~exists().where(
+            OP_RUNS.c.job_id == bindparam("b_job_id"),
+            OP_RUNS.c.exec == bindparam("b_exec"),
+            OP_RUNS.c.task_id == bindparam("b_task_id"),
+            OP_RUNS.c.step != ROLLBACK_STEP,
+            OP_RUNS.c.status.in_(_UNFINISHED_OP),
+        ),
+    )
+    .values(status=TaskStatus.SUCCEEDED.value, current_step=None)
+)
+_SHARED_OP_LEFT = (
+    select(OP_RUNS.c.id)
+    .where(
+        OP_RUNS.c.job_id == bindparam("job_id"),
+        OP_RUNS.c.exec == bindparam("exec_"),
+        OP_RUNS.c.task_id.is_(None),
+        OP_RUNS.c.step.in_([Step.PRE.value, Step.RUN.value]),
+        OP_RUNS.c.status.in_(_UNFINISHED_OP),
+    )
+    .limit(1)
+)
+_START_TASK = (
+    update(TASKS)
+    .where(TASKS.c.id == bindparam("task_id"))
+    .values(
+        # A task that already failed for good stays failed while POST runs its notifications.
+        status=case((TASKS.c.status.in_(SETTLED_TASK), TASKS.c.status), else_=TaskStatus.RUNNING.value),
+        last_triggered_at=bindparam("now"),
+        current_step=bindparam("op_name"),
+        # The first op of a task is its first attempt; later attempts count up on retry.
+        attempts=case((TASKS.c.attempts < 1, 1), else_=TASKS.c.attempts),
+    )
+)
 
 
 def _last_target_op(job: Job) -> tuple[str, int] | None:
@@ -240,17 +298,7 @@ def _tasks_may_be_done(session: Session, job: Job) -> bool:
     definition = definition_of(job)
     if all(op.per_target for step in (Step.PRE, Step.RUN) for op in definition.ops(step.value)):
         return True  # there are none
-    shared_left = session.execute(
-        select(OP_RUNS.c.id)
-        .where(
-            OP_RUNS.c.job_id == job.id,
-            OP_RUNS.c.exec == job.exec,
-            OP_RUNS.c.task_id.is_(None),
-            OP_RUNS.c.step.in_([Step.PRE.value, Step.RUN.value]),
-            OP_RUNS.c.status.in_(_UNFINISHED_OP),
-        )
-        .limit(1)
-    ).first()
+    shared_left = session.execute(_SHARED_OP_LEFT, {"job_id": job.id, "exec_": job.exec}).first()
     return shared_left is None
 
 
@@ -284,20 +332,7 @@ def mark_op_started(store: Store, session: Session, job: Job, op_run: OpRun, ref
     op_run.skipped_at = None
     session.add(op_run)
     if op_run.task_id is not None:
-        session.execute(
-            update(TASKS)
-            .where(TASKS.c.id == op_run.task_id)
-            .values(
-                # A task that already failed for good stays failed while POST runs its notifications.
-                status=case(
-                    (TASKS.c.status.in_(SETTLED_TASK), TASKS.c.status), else_=TaskStatus.RUNNING.value
-                ),
-                last_triggered_at=now,
-                current_step=op_run.name,
-                # The first op of a task is its first attempt; later attempts count up on retry.
-                attempts=case((TASKS.c.attempts < 1, 1), else_=TASKS.c.attempts),
-            )
-        )
+        session.execute(_START_TASK, {"task_id": op_run.task_id, "now": now, "op_name": op_run.name})
     store.change_job(session, job, ref.who, "step", held=ref.lease)
 
 

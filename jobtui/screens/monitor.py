@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, Input, Tree
 
 from jobtui.engine.domain.alerting import AlertSettings, Entered
-from jobtui.engine.domain.states import NEEDS_ATTENTION, Status, status_label
+from jobtui.engine.domain.states import NEEDS_ATTENTION, Status, display_action, status_label
 from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import CorruptRow, ReadFailed
 from jobtui.engine.read.engines import engines, throughput, waiting
@@ -55,6 +55,7 @@ from jobtui.widgets.workers_view import WorkersData, WorkersView
 # SQLAlchemy and the models are imported when the Store opens (after the first paint, see backend.py);
 # this module only names them for type checking.
 if TYPE_CHECKING:
+    from jobtui.engine.service.actions import RefusedOn
     from jobtui.engine.service.backend import Backend
     from jobtui.engine.service.reads import TaskWindow
     from jobtui.screens.dialogs import EnvelopeFacts
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
 # has the focus, so keys typed right after them (a paste, a burst over SSH) go into it, never to the job
 # table's keys. While an input has the focus they step aside (SkipAction) and the key is typed.
 INPUT_KEYS = tuple(command.id for command in COMMANDS if command.opens_input)
+# A refusal recorded again for a key held down only after this long (seconds).
+REFUSAL_RECORDED_S = 5.0
 
 
 class MonitorScreen(MonitorActions):
@@ -131,6 +134,7 @@ class MonitorScreen(MonitorActions):
         self.tree_envelope_id: int | None = None
         self.tree_job_id: int | None = None
         self._envelope_check: tuple[int | None, str | None] | None = None
+        self._refusals_recorded: dict[tuple[str, int | None, str], float] = {}
         self.palette_listing: list[PaletteCommand] | None = None  # what the open palette lists
         for command in COMMANDS:
             self._describe_key(command.id, command.label_in(lang))
@@ -554,15 +558,54 @@ class MonitorScreen(MonitorActions):
             # The dimmed state may be a poll old: ask the engine now, and open the dialog if it allows.
             await self._rollback_envelope()
             return
-        self.notify(self.refusal(action), title=self._refused_title(action), severity="warning", timeout=6)
+        self.refuse(action, timeout=6)
 
-    def refusal(self, key: str) -> str:
+    def refuse(self, key: str, timeout: float = 5) -> None:
+        """Say why the command of `key` is refused, and record the refusal in the trail (the job's, or the
+        queue's), as the service records the CLI's: who asked for what, on which job, and why."""
+        self.notify(self.refusal(key), title=self._refused_title(key), severity="warning", timeout=timeout)
+        reason, on = self._refusal_facts(key)
+        if not reason:
+            return  # no job selected, or no reason known: nothing to record
+        # A held key repeats: one row for the same refusal of the same job within a few seconds.
+        said = (key, on.job_id if on is not None else None, str(reason))
+        now = time.monotonic()
+        if now - self._refusals_recorded.get(said, -REFUSAL_RECORDED_S) < REFUSAL_RECORDED_S:
+            return
+        self._refusals_recorded[said] = now
+        self._record_refusal(key, str(reason), on)
+
+    @work(thread=True, group="refusals")
+    def _record_refusal(self, key: str, reason: str, on: RefusedOn | None) -> None:
+        self.actions.record_refusal(self._refused_action(key), reason, on)
+
+    def _refused_action(self, key: str) -> str:
+        """The action a refused key asked for, named as the CLI's refusal of it is in the trail."""
+        command = BY_ID[key]
+        if len(command.rules) == 1:
+            return display_action(command.rules[0])
+        if key == "queue_toggle":
+            return "queue resume" if self.actions.queue_state().paused else "queue pause"
+        if key == "queue_clear":
+            return "queue clear"
+        return command.label["en"].lower()  # `t`, `p`: one of several actions
+
+    def _refusal_facts(self, key: str) -> tuple[str | None, RefusedOn | None]:
+        """The engine's reason for refusing `key` now (None: no job selected) and the job it is about."""
+        from jobtui.engine.service.actions import QUEUE, RefusedOn
+
         command = BY_ID[key]
         if command.acts is Acts.QUEUE:
-            return self.say_refusal(refusal_by_permission(command, self.backend.actor) or "", key)
+            return refusal_by_permission(command, self.backend.actor) or "", QUEUE
         detail = self.query_one(DetailPane).detail
-        job_id, status = (detail.job["id"], detail.job["status"]) if detail is not None else (None, None)
-        reason = refusal_for(command, self.allowed, job_id, status)
+        if detail is None:
+            return None, None
+        job = detail.job
+        on = RefusedOn(job["id"], job["name"], job["status"])
+        return refusal_for(command, self.allowed, job["id"], job["status"]), on
+
+    def refusal(self, key: str) -> str:
+        reason, _ = self._refusal_facts(key)
         if reason is None:
             return t("monitor.no_job_selected", self.lang)
         return self.say_refusal(reason, key)

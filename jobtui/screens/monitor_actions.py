@@ -55,6 +55,8 @@ class MonitorActions(Screen[None]):
 
         def refusal(self, key: str) -> str: ...
 
+        def refuse(self, key: str, timeout: float = 5) -> None: ...
+
         def say_refusal(self, reason: str, command_id: str) -> str: ...
 
         def _db_error(self, exc: ReadFailed) -> None: ...
@@ -134,7 +136,7 @@ class MonitorActions(Screen[None]):
         self._catch_up_with_cursor()
         snap = self.snapshot()
         if snap is None or self.check_action(key, ()) is not True:
-            self.notify(self.refusal(key), title=self._refused_title(key), severity="warning")
+            self.refuse(key)
             return None
         return snap
 

@@ -356,3 +356,49 @@ async def test_a_refused_key_leaves_a_refused_row_in_the_audit_tab(
 
         await until(pilot, refused_row, "the refused approve in the audit tab")
         assert status_of(store, job_id) == "FINISHED"
+
+
+def _refused_rows(store: Store, job_id: int) -> list[tuple[str, str, str]]:
+    from sqlalchemy import select
+
+    from jobtui.engine.db.models import AUDIT
+
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(AUDIT.c.who, AUDIT.c.action, AUDIT.c.comment)
+            .where(AUDIT.c.job_id == job_id, AUDIT.c.refused.is_(True))
+            .order_by(AUDIT.c.id)
+        ).all()
+    return [(row.who, row.action, row.comment) for row in rows]
+
+
+async def test_a_dimmed_key_pressed_is_recorded_in_the_job_trail_once_while_held(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    """The CLI's refusals were recorded, the dashboard's only said: an operator's refused attempt left no
+    trace."""
+    job_id = submit(simple("done"))
+    run_until_status(engine, job_id, "FINISHED")
+    olga = Actor("olga", parse_policy(VIEWER_POLICY, "policy.toml"))
+    async with JobtuiApp(store, olga, embedded=False, tz="UTC").run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        for _ in range(3):  # a held key
+            await pilot.press("d")
+        await pilot.press("a")
+        await pilot.press("P")
+        await until(pilot, lambda: len(_refused_rows(store, job_id)) == 2, "both refusals recorded")
+        await until(pilot, lambda: len(_refused_rows(store, 0)) == 1, "the queue's refusal recorded")
+        await pilot.pause(0.2)
+    assert _refused_rows(store, job_id) == [
+        ("olga", "delete", "delete: olga lacks action.job.delete on project default"),
+        (
+            "olga",
+            "approve",
+            "approve: olga lacks action.job.approve_all on project default and is not a listed approver",
+        ),
+    ]
+    assert _refused_rows(store, 0) == [
+        # Named as the CLI's refusal of `jobtui queue pause` is.
+        ("olga", "queue pause", "pause queue: olga lacks action.queue.admin on project *")
+    ]
+    assert status_of(store, job_id) == "FINISHED"

@@ -327,6 +327,22 @@ def test_an_unknown_key_in_the_window_has_its_line(window: str, line: int) -> No
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
+        (
+            'mode = "window"\nwindow = { from = "２２:００", to = "04:00" }',
+            '5: [schedule] "window": "from": "２２:００" is not a time of day (try "22:00")',
+        ),
+        ('at = "+١٠m"', '4: [schedule] "at": "+١٠m" is not a date (try "+10m")'),
+        ('at = "tomorrow ０２:００"', f'4: [schedule] "at": "tomorrow ０２:００" is not a date {DATE_HINT}'),
+    ],
+)
+def test_schedule_times_in_digits_other_than_0_9_are_refused(lines: str, message: str) -> None:
+    text = f'name = "x"\n\n[schedule]\n{lines}\n'
+    assert refused_one(text) == f"deploy.toml:{message}"
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
         ('timeout = "10 minutes"', '[[run]] #2 "timeout": "10 minutes" is not a duration (try "10m")'),
         ("timeout = true", '[[run]] #2 "timeout": "true" is not a duration (try "10m")'),
         ('on_error = "explode"', '[[run]] #2 "on_error": expected "fail", "trap" or "ignore", got "explode"'),
@@ -336,6 +352,7 @@ def test_an_unknown_key_in_the_window_has_its_line(window: str, line: int) -> No
         ("env = { PORT = 8080 }", '[[run]] #2 "env": value of "PORT" must be a string, got 8080'),
         ('env = "A=1"', '[[run]] #2 "env": expected a table of strings, got "A=1"'),
         ('timeot = "5m"', 'unknown key "timeot" in [[run]] #2 (did you mean "timeout"?)'),
+        ('timeout = "١٠s"', '[[run]] #2 "timeout": "١٠s" is not a duration (try "10s")'),
     ],
 )
 def test_op_field_errors(lines: str, message: str) -> None:

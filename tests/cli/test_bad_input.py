@@ -34,6 +34,13 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     return code, err
 
 
+def _run_out(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    code = cli.main(list(argv))
+    out = capsys.readouterr().out
+    assert code == 0
+    return out
+
+
 @pytest.fixture
 def db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
@@ -73,6 +80,38 @@ def test_a_date_outside_the_calendar_is_refused_and_the_job_keeps_its_date(
     assert code == 2
     assert err.strip() == f'"{when}" is outside the calendar jobtui can schedule on (1970 to 8999)'
     assert _run(capsys, "show", "1", "--db", db, "--json") == before
+
+
+@pytest.mark.parametrize(
+    ("flag", "when", "hint"),
+    [
+        ("--at", "+١٠m", '(try "+10m")'),
+        ("--at", "+１０m", '(try "+10m")'),
+        ("--max-start", "+１h", '(try "+1h")'),
+        (
+            "--at",
+            "tomorrow ０２:００",
+            '(try ISO 8601 like 2026-11-23T02:00, "now", "+2h" or "tomorrow 02:00")',
+        ),
+    ],
+)
+def test_a_submission_date_in_digits_other_than_0_9_is_refused_naming_the_flag(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, when: str, hint: str
+) -> None:
+    """\\d and int() read the digits of every script, as ISO dates never did: "+١٠m" was ten minutes."""
+    path = tmp_path / "job.toml"
+    code, err = _run(capsys, "submit", str(path), "--db", db, flag, when)
+    assert (code, err) == (2, f'{path}: submit {flag} "{when}" is not a date {hint}\n')
+    assert [job["id"] for job in json.loads(_run_out(capsys, "jobs", "--json", "--db", db))] == [1]
+
+
+def test_a_new_date_in_digits_other_than_0_9_is_refused_and_the_job_keeps_its_date(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _run_out(capsys, "show", "1", "--db", db, "--json")
+    code, err = _run(capsys, "reschedule", "1", "+٣h", "--db", db)
+    assert (code, err) == (2, '"+٣h" is not a date (try "+3h")\n')
+    assert _run_out(capsys, "show", "1", "--db", db, "--json") == before
 
 
 @pytest.mark.parametrize(

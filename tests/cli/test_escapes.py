@@ -31,6 +31,7 @@ from tests.support.hostile import (
     controls_in,
     hostile_definition,
     shown,
+    toml_string,
 )
 
 _SCRIPT = Path(sys.executable).with_name("jobtui")
@@ -84,6 +85,37 @@ def test_job_data_reads_as_visible_text_and_json_keeps_it(
     assert {job["name"] for job in json.loads(out)} == {"n" + payload}
     out, _ = run(capsysbinary, "audit", str(job_id), "--json", *db)
     assert "c" + payload in [row["comment"] for row in json.loads(out)]
+
+
+# One name per kind of character that draws as nothing: each would read as "web01" in the listing.
+LOOK_ALIKES = {
+    "\u00ad": "\\u00ad",  # soft hyphen
+    "\u034f": "\\u034f",  # combining grapheme joiner
+    "\u180e": "\\u180e",  # Mongolian vowel separator
+    "\u200d": "\\u200d",  # zero-width joiner, with nothing to join
+    "\u2063": "\\u2063",  # invisible separator
+    "\u206b": "\\u206b",  # deprecated format character
+    "\ufe0f": "\\ufe0f",  # variation selector on a letter
+    "\U000e0070": "\\U000e0070",  # tag
+    "\U000e01ef": "\\U000e01ef",  # variation selector supplement
+    "\u3164": "\\u3164",  # Hangul filler
+}
+
+
+def test_names_alike_but_for_an_invisible_character_read_apart_in_the_job_list(
+    db_url: str, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    db = ["--db", db_url]
+    emoji = "👩\u200d💻"
+    for n, name in enumerate(["web01", f"{emoji}-01", *(f"web{char}01" for char in LOOK_ALIKES)]):
+        path = tmp_path / f"j{n}.toml"
+        path.write_text(f"name = {toml_string(name)}\n[[run]]\nrun = 'true'\n")
+        run(capsysbinary, "submit", str(path), "--keep", *db)
+    out, _ = run(capsysbinary, "jobs", *db)
+    text = human(out.replace(emoji.encode(), b"emoji"))
+    for char, form in LOOK_ALIKES.items():
+        assert f"web{form}01" in text, repr(char)
+    assert " web01 " in text and f"{emoji}-01".encode() in out  # an emoji's joiner stays
 
 
 def test_a_refusal_quoting_data_reads_as_visible_text(

@@ -165,6 +165,50 @@ def test_a_policy_file_is_loaded_and_no_file_means_no_policy(tmp_path: Path) -> 
             id="user roles not a list",
         ),
         pytest.param("roles = 3\n", 'policy.toml:1: "roles" must be a table', id="roles not a table"),
+        pytest.param(
+            '[users]\n"" = []\n', 'policy.toml:2: [users] "": a user name must not be empty', id="empty user"
+        ),
+        pytest.param(
+            '[users]\n" root" = []\n',
+            'policy.toml:2: [users] " root": a user name must not start or end with a space',
+            id="user with a space",
+        ),
+        pytest.param(
+            '[users]\n"root\\t" = []\n',
+            'policy.toml:2: [users] "root\t": a user name must not start or end with a space',
+            id="user with a tab",
+        ),
+        pytest.param(
+            '[users]\n"ro\\u001bot" = []\n',
+            'policy.toml:2: [users] "ro\x1bot": a user name must not hold control or invisible characters',
+            id="user with ESC",
+        ),
+        pytest.param(
+            '[users]\n"ro\\u200bot" = []\n',
+            'policy.toml:2: [users] "ro\u200bot": a user name must not hold control or invisible characters',
+            id="user with a zero-width space",
+        ),
+        pytest.param(
+            "[roles.ops]\nactions = []\nprojects = []\n",
+            'policy.toml:3: [roles.ops] "projects": names no project (write ["*"] for every project)',
+            id="no project",
+        ),
+        pytest.param(
+            '[roles.ops]\nactions = []\nprojects = ["*", ""]\n',
+            'policy.toml:3: [roles.ops] "projects": item 2 ("") must not be empty',
+            id="empty project",
+        ),
+        pytest.param(
+            '[roles.ops]\nactions = []\nprojects = ["web "]\n',
+            'policy.toml:3: [roles.ops] "projects": item 1 ("web ") must not start or end with a space',
+            id="project with a space",
+        ),
+        pytest.param(
+            '[roles.ops]\nactions = []\nprojects = ["w\\u001beb"]\n',
+            'policy.toml:3: [roles.ops] "projects": item 1 ("w\x1beb") must not hold control or '
+            "invisible characters",
+            id="project with ESC",
+        ),
     ],
 )
 def test_policy_errors_name_the_file_the_line_and_the_field(text: str, expected: str) -> None:
@@ -179,6 +223,21 @@ def test_every_policy_error_is_reported_at_once() -> None:
         parse_policy(text, "policy.toml")
     assert str(error.value).splitlines() == [
         'policy.toml:2: [roles.ops] "actions": unknown action "action.job.explode"',
+        'policy.toml:4: [users] "alice": unknown role "ghost"',
+    ]
+
+
+def test_a_list_with_an_item_that_is_no_string_has_its_strings_checked_too() -> None:
+    text = (
+        '[roles.ops]\nactions = ["action.job.cancel", 3, "action.job.bogus"]\n'
+        '[users]\nalice = ["ops", true, "ghost"]\n'
+    )
+    with pytest.raises(PolicyError) as error:
+        parse_policy(text, "policy.toml")
+    assert str(error.value).splitlines() == [
+        'policy.toml:2: [roles.ops] "actions": expected a list of strings, but item 2 is 3',
+        'policy.toml:2: [roles.ops] "actions": unknown action "action.job.bogus"',
+        'policy.toml:4: [users] "alice": expected a list of strings, but item 2 is true',
         'policy.toml:4: [users] "alice": unknown role "ghost"',
     ]
 
@@ -205,6 +264,18 @@ def test_the_cli_refuses_a_bad_policy_as_bad_input(
     assert (
         capsys.readouterr().err.strip()
         == f'{path}:2: [roles.ops] "actions": unknown action "action.job.explode"'
+    )
+
+
+def test_the_cli_shows_a_control_character_of_a_refused_user_name_visibly(
+    tmp_path: Path, db_url: str, store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[users]\n"root\\u001b]0;x\\u0007" = []\n', encoding="utf-8")
+    assert cli.main(["jobs", "--db", db_url, "--policy", str(path)]) == cli.EXIT_BAD_INPUT
+    assert (
+        capsys.readouterr().err.strip()
+        == f'{path}:2: [users] "root^[]0;x^G": a user name must not hold control or invisible characters'
     )
 
 

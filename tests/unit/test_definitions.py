@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from jobtui.engine.domain.definitions import STEPS_WITH_OPS, Definition, DefinitionError, OpDef, ScheduleDef
-from jobtui.engine.formats.definition_file import load_definition, parse_definition
+from jobtui.engine.formats.definition_file import _Checker, load_definition, parse_definition
 
 DATE_HINT = '(try ISO 8601 like 2026-11-23T02:00, "now", "+2h" or "tomorrow 02:00")'
 
@@ -327,6 +327,22 @@ def test_an_unknown_key_in_the_window_has_its_line(window: str, line: int) -> No
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
+        (
+            'mode = "window"\nwindow = { from = "２２:００", to = "04:00" }',
+            '5: [schedule] "window": "from": "２２:００" is not a time of day (try "22:00")',
+        ),
+        ('at = "+١٠m"', '4: [schedule] "at": "+١٠m" is not a date (try "+10m")'),
+        ('at = "tomorrow ０２:００"', f'4: [schedule] "at": "tomorrow ０２:００" is not a date {DATE_HINT}'),
+    ],
+)
+def test_schedule_times_in_digits_other_than_0_9_are_refused(lines: str, message: str) -> None:
+    text = f'name = "x"\n\n[schedule]\n{lines}\n'
+    assert refused_one(text) == f"deploy.toml:{message}"
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
         ('timeout = "10 minutes"', '[[run]] #2 "timeout": "10 minutes" is not a duration (try "10m")'),
         ("timeout = true", '[[run]] #2 "timeout": "true" is not a duration (try "10m")'),
         ('on_error = "explode"', '[[run]] #2 "on_error": expected "fail", "trap" or "ignore", got "explode"'),
@@ -336,6 +352,7 @@ def test_an_unknown_key_in_the_window_has_its_line(window: str, line: int) -> No
         ("env = { PORT = 8080 }", '[[run]] #2 "env": value of "PORT" must be a string, got 8080'),
         ('env = "A=1"', '[[run]] #2 "env": expected a table of strings, got "A=1"'),
         ('timeot = "5m"', 'unknown key "timeot" in [[run]] #2 (did you mean "timeout"?)'),
+        ('timeout = "١٠s"', '[[run]] #2 "timeout": "١٠s" is not a duration (try "10s")'),
     ],
 )
 def test_op_field_errors(lines: str, message: str) -> None:
@@ -445,6 +462,43 @@ def test_all_errors_are_reported_with_file_and_line(tmp_path: Path) -> None:
 def test_definition_error_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         parse_definition("", "empty.toml")
+
+
+def test_duplicate_targets_among_many_are_each_refused_with_their_line() -> None:
+    targets = [f"web-{n:04}" for n in range(5000)] + ["web-0007", "web-4999", "web-0007"]
+    text = f"name = 'wide'\ntargets = {json.dumps(targets)}\n[[run]]\nrun = 'true'\n"
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(text, "wide.toml")
+    assert info.value.errors == [
+        'wide.toml:2: "targets": "web-0007" is listed more than once',
+        'wide.toml:2: "targets": "web-4999" is listed more than once',
+        'wide.toml:2: "targets": "web-0007" is listed more than once',
+    ]
+
+
+class Compared(str):
+    """A target that counts the equality tests it takes part in."""
+
+    tests = 0
+
+    def __eq__(self, other: object) -> bool:
+        Compared.tests += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_a_list_is_checked_for_duplicates_in_linear_time() -> None:
+    # A job may name 100,000 targets: comparing each with every one before it took over a minute. What is
+    # counted is equality tests, not time (the speed itself is the benchmarks' business).
+    checker = _Checker("targets = []", "wide.toml")
+    targets = [Compared(f"web-{n:05}") for n in range(2000)]
+    Compared.tests = 0
+    assert checker.strings({"targets": [*targets, targets[7]]}, None, "", "targets", unique=True) == tuple(
+        targets
+    )
+    assert checker.errors == [(1, 'wide.toml:1: "targets": "web-00007" is listed more than once')]
+    assert Compared.tests < 2 * len(targets)
 
 
 # --- load_definition --------------------------------------------------------------------------

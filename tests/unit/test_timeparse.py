@@ -69,6 +69,11 @@ def test_parse_duration_accepts(text: str | int | float, seconds: float) -> None
         (-1, '"-1" is not a duration (try "10m")'),
         (float("inf"), '"inf" is not a duration (try "10m")'),
         (True, '"true" is not a duration (try "10m")'),
+        # Digits of other scripts, which ISO dates do not take either: the hint spells them 0-9.
+        ("١٠s", '"١٠s" is not a duration (try "10s")'),
+        ("１０m", '"１０m" is not a duration (try "10m")'),
+        ("1.５h", '"1.５h" is not a duration (try "1.5h")'),
+        ("٩٠", '"٩٠" is not a duration (try "10m")'),
     ],
 )
 def test_parse_duration_refuses_with_hint(text: str | int | float, message: str) -> None:
@@ -189,12 +194,28 @@ def test_parse_when_nonexistent_wall_clock_time_moves_forward() -> None:
         "+",
         "+-2h",
         "2026/11/23",
+        # Digits 0-9 only, in every form (an ISO date never took others).
+        "tomorrow ０２:００",
+        "today 1:٣٠",
+        "٢٠٢٧-01-01",
+        "2027-01-01T０２:00",
     ],
 )
 def test_parse_when_refuses(text: str) -> None:
     with pytest.raises(TimeParseError) as info:
         parse_when(text, NOW, ZURICH)
     assert str(info.value) == f'"{text}" is not a date {DATE_HINT}'
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"), [("+١٠m", "+10m"), ("+１０m", "+10m"), ("+٣h", "+3h"), ("+1h３０m", "+1h30m")]
+)
+def test_parse_when_refuses_a_relative_date_in_other_digits_with_its_spelling_in_0_9(
+    text: str, hint: str
+) -> None:
+    with pytest.raises(TimeParseError) as info:
+        parse_when(text, NOW, ZURICH)
+    assert str(info.value) == f'"{text}" is not a date (try "{hint}")'
 
 
 def test_parse_when_relative_with_words_suggests_relative_spelling() -> None:

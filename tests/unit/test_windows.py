@@ -283,7 +283,9 @@ def test_parse_clock_accepts(text: str, expected: dt.time) -> None:
     assert parse_clock(text) == expected
 
 
-@pytest.mark.parametrize("text", ["25:00", "12:60", "12:00:60", "noon", "", "12", "1:2", "123:00", "-1:00"])
+@pytest.mark.parametrize(
+    "text", ["25:00", "12:60", "12:00:60", "noon", "", "12", "1:2", "123:00", "-1:00", "２２:００", "22:٠٠"]
+)
 def test_parse_clock_rejects_naming_the_value(text: str) -> None:
     with pytest.raises(ValueError) as info:
         parse_clock(text)

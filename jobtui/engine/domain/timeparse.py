@@ -27,7 +27,11 @@ __all__ = [
 ]
 
 _UNIT_SECONDS: dict[str, int] = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_NUMBER = r"\d+(?:\.\d+)?|\.\d+"
+# Digits 0-9 only: \d and float() take the digits of every script (Arabic-Indic ١٠, full-width １０),
+# which ISO dates do not, so "+١٠m" would be a date and "２０２７-01-01" not. The hints read any digits, to
+# offer the spelling in 0-9.
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?|\.[0-9]+"
+_ANY_DIGITS_NUMBER = r"\d+(?:\.\d+)?|\.\d+"
 _DURATION_PART = re.compile(rf"\s*({_NUMBER})\s*([dhms])\s*")
 _BARE_NUMBER = re.compile(rf"\s*({_NUMBER})\s*")
 
@@ -44,11 +48,11 @@ for _unit, _words in {
 for _word in ("w", "wk", "wks", "week", "weeks"):
     # There is no week unit, so a week hint is expressed in days.
     _UNIT_WORDS[_word] = ("d", 7)
-_HINT_PART = re.compile(rf"\s*({_NUMBER})\s*([a-z]+)\s*,?\s*(?:and\s+)?")
+_HINT_PART = re.compile(rf"\s*({_ANY_DIGITS_NUMBER})\s*([a-z]+)\s*,?\s*(?:and\s+)?")
 
 _DEFAULT_DURATION_HINT = "10m"
 _DATE_HINT = 'try ISO 8601 like 2026-11-23T02:00, "now", "+2h" or "tomorrow 02:00"'
-_DAY_WORD = re.compile(r"^(today|tomorrow)(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+_DAY_WORD = re.compile(r"^(today|tomorrow)(?:\s+([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?)?$")
 
 
 class TimeParseError(BadInput, ValueError):

@@ -25,7 +25,8 @@ WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MAX_DAYS = 800
 _ONE_DAY = dt.timedelta(days=1)
 _MIDNIGHT = dt.time(0)
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+# 0-9 only: \\d takes any script's digits ("２２:００"), which no other time jobtui reads does.
+_CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?")
 _Interval = tuple[dt.datetime, dt.datetime]
 
 

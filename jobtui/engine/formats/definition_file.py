@@ -214,6 +214,7 @@ class _Checker:
             self.field_error(section, label, key, f"expected a list of strings, got {_show(value)}")
             return ()
         items: list[str] = []
+        seen: set[str] = set()  # a job may name 100,000 targets: looking each up in `items` is quadratic
         for position, item in enumerate(value, start=1):
             if not isinstance(item, str):
                 self.field_error(
@@ -221,10 +222,11 @@ class _Checker:
                 )
             elif not item.strip():
                 self.field_error(section, label, key, f"item {position} must not be empty")
-            elif unique and item in items:
+            elif unique and item in seen:
                 self.field_error(section, label, key, f"{_show(item)} is listed more than once")
             else:
                 items.append(item)
+                seen.add(item)
         return tuple(items)
 
     def choice(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobtui.engine.domain.permissions import KNOWN_PERMISSIONS, Policy, Role
+from jobtui.engine.domain.text import is_visible
 from jobtui.engine.errors import BadInput
 from jobtui.engine.formats import toml_text
 from jobtui.engine.formats.toml_lines import Locator, Section, located
@@ -61,6 +62,10 @@ class _PolicyChecker:
         users: dict[str, tuple[str, ...]] = {}
         for user, role_names in self.table(data, "users").items():
             line = self.lines.key(("users", 0), user)
+            # A name no login has grants nothing, silently: " root" is not root.
+            problem = _name_problem(user)
+            if problem:
+                self.error(line, f'[users] "{user}": a user name {problem}')
             names = self.strings(role_names, line, f'[users] "{user}"')
             for role_name in names:
                 if role_name not in roles:
@@ -89,6 +94,14 @@ class _PolicyChecker:
                 self.error(actions_line, f'{label} "actions": unknown action "{action}"')
         projects_line = self.lines.key(section, "projects") or role_line
         projects = self.strings(body.get("projects", ["*"]), projects_line, f'{label} "projects"')
+        # An empty list would make a role that grants nothing, as if it were not there; a project written
+        # with a space or a control character around it matches no job's project.
+        if isinstance(body.get("projects"), list) and not body["projects"]:
+            self.error(projects_line, f'{label} "projects": names no project (write ["*"] for every project)')
+        for position, project in enumerate(projects, start=1):
+            problem = _name_problem(project)
+            if problem:
+                self.error(projects_line, f'{label} "projects": item {position} ("{project}") {problem}')
         return Role(name, frozenset(actions), frozenset(projects))
 
     def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -99,10 +112,26 @@ class _PolicyChecker:
         return value
 
     def strings(self, value: object, line: int | None, where: str) -> list[str]:
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        """The strings of a list, each item that is none reported, so the strings are checked too."""
+        if not isinstance(value, list):
             self.error(line, f"{where}: expected a list of strings")
             return []
-        return list(value)
+        for position, item in enumerate(value, start=1):
+            if not isinstance(item, str):
+                shown = json.dumps(item, default=str, ensure_ascii=False)
+                self.error(line, f"{where}: expected a list of strings, but item {position} is {shown}")
+        return [item for item in value if isinstance(item, str)]
+
+
+def _name_problem(name: str) -> str | None:
+    """What keeps `name` (a user's, a project's) from being one a login or a job has, if anything."""
+    if not name.strip():
+        return "must not be empty"
+    if name != name.strip():
+        return "must not start or end with a space"
+    if not is_visible(name):
+        return "must not hold control or invisible characters"
+    return None
 
 
 def load_policy(path: str | os.PathLike[str] | None) -> Policy | None:

@@ -27,12 +27,14 @@ import contextlib
 import errno
 import os
 import pickle
+import re
 import resource
 import select
 import signal
 import struct
 import sys
 import time
+import unicodedata
 from collections.abc import Mapping, Sequence
 
 # The last word of a starter's command line: what tells a starter (an op's parent) from other processes.
@@ -463,32 +465,59 @@ def wait(pid: int, pidfd: int, status: str, pumps: Pumps, op_log: OpLog) -> int:
 
 def shown(text: str) -> str:
     """`text` with its control characters and the invisible characters that change how a line reads shown
-    as `jobtui.engine.domain.text.visible` shows them (the starter imports the standard library only): the
-    program named by a definition must not start a forged line in the job's log, drive a terminal reading
-    it, nor read as another program's name."""
-    return "".join(_SHOWN.get(char, char) for char in text)
+    as `jobtui.engine.domain.text.visible` shows them (the starter imports the standard library only, so
+    this is a copy of it, kept equal by a test): the program named by a definition must not start a forged
+    line in the job's log, drive a terminal reading it, nor read as another program's name."""
+
+    def one(match: re.Match[str]) -> str:
+        at, char = match.start(), match.group()
+        if _stays(text, at):
+            return char
+        code = ord(char)
+        if code < 0x20:
+            return "^" + chr(code + 0x40)
+        if code == 0x7F:
+            return "^?"
+        if code <= 0x9F:
+            return f"\\x{code:02x}"
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+    return _CONTROLS.sub(one, text)
 
 
-_SHOWN = {
-    **{chr(code): "^" + chr(code + 0x40) for code in range(0x20)},
-    "\x7f": "^?",
-    **{chr(code): f"\\x{code:02x}" for code in range(0x80, 0xA0)},
-    # Invisible characters that change how a line reads: bidi marks, overrides and isolates, zero-width
-    # spaces, word joiner, byte-order mark, line and paragraph separators (not the zero-width joiners).
-    **{
-        chr(code): f"\\u{code:04x}"
-        for code in (
-            0x061C,
-            0x200B,
-            0x200E,
-            0x200F,
-            *range(0x2028, 0x202F),
-            0x2060,
-            *range(0x2066, 0x206A),
-            0xFEFF,
-        )
-    },
-}
+# Control, format and default ignorable characters; the joiners and variation selectors emoji and several
+# scripts are written with stay where they do that (see `visible`).
+_CONTROLS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\xad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160"
+    "\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
+    "\ufff0-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff]"
+)
+_SELECTORS = re.compile("[\u180b-\u180d\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+
+
+def _joins(char: str) -> bool:
+    return (
+        not char.isascii()
+        and unicodedata.category(char) in ("Lo", "Lm", "Mn", "Mc", "So", "Sk")
+        and not _CONTROLS.match(char)
+    )
+
+
+def _stays(text: str, at: int) -> bool:
+    char = text[at]
+    if char in "\u200c\u200d":
+        if not 0 < at < len(text) - 1 or not _joins(text[at + 1]):
+            return False
+        before = text[at - 1]
+        return _stays(text, at - 1) if _CONTROLS.match(before) else _joins(before)
+    if _SELECTORS.match(char) and at > 0:
+        base = text[at - 1]
+        if base.isascii():
+            return char == "\ufe0f" and base in "0123456789#*" and text[at + 1 : at + 2] == "\u20e3"
+        selected = unicodedata.category(base) in ("Lo", "So", "Sm", "Po", "Pd")
+        return base == "\u2139" or (selected and not _CONTROLS.match(base))
+    return False
 
 
 class NotRunnable:

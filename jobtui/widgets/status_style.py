@@ -151,7 +151,10 @@ def status_text(status: str, lang: str = "en") -> Text:
     return Text(f"{SYMBOLS.get(status, '?')} {status_label(status, lang)}", style=STYLES.get(status, Style()))
 
 
-def progress_text(percent: int, width: int = 10) -> Text:
+def progress_text(percent: int | None, width: int = 10) -> Text:
+    """A bar and the percentage; None (a value no percentage: changed by hand) an empty bar and "?"."""
+    if type(percent) is not int:
+        return Text("░" * width + "    ?", style=Style(dim=True))
     filled = max(0, min(width, round(percent * width / 100)))
     bar = Text("█" * filled, style=Style(color="green"))
     bar.append("░" * (width - filled), style=Style(dim=True))

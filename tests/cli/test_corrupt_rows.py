@@ -21,6 +21,9 @@ CORRUPTIONS = [
     ("created_at = 'garbage'", 'created_at "garbage" is not a date'),
     ("scheduled_at = '2020-13-45 00:00:00'", 'scheduled_at "2020-13-45 00:00:00" is not a date'),
     ("started_at = 42", 'started_at "42" is not a date'),
+    ("progress = 'x'", 'progress "x" is not a percentage from 0 to 100'),
+    ("step = 'NOPE'", 'step "NOPE" is not a step (INIT, PRE, RUN, POST or END)'),
+    ("schedule = '{bad'", 'schedule "{bad" is not a schedule as jobtui writes it'),
 ]
 
 

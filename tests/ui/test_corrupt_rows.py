@@ -21,6 +21,9 @@ from tests.support.pilot import SIZE, app_for, monitor, painted, select_job, sho
         ("status = 'CLEAR' || char(27) || '[2J'", 'status "CLEAR^[[2J" is not a job status'),
         ("natures = 'xx'", 'natures "xx" is not a JSON list of names'),
         ("scheduled_at = 'garbage'", 'scheduled_at "garbage" is not a date'),
+        # The table drew the percentage with arithmetic: the whole dashboard stopped on a TypeError.
+        ("progress = 'x'", 'progress "x" is not a percentage from 0 to 100'),
+        ("schedule = '{bad'", 'schedule "{bad" is not a schedule as jobtui writes it'),
     ],
 )
 async def test_a_corrupt_row_is_listed_and_named_when_selected(

@@ -16,7 +16,8 @@ from sqlalchemy import String, select, type_coerce
 from sqlmodel import Session
 
 from jobtui.engine.db.models import JOBS, Job, UTCDateTime
-from jobtui.engine.domain.states import Status
+from jobtui.engine.domain.schedules import JobSchedule
+from jobtui.engine.domain.states import Status, Step
 from jobtui.engine.errors import CorruptRow
 
 JOB_TIME_COLUMNS = tuple(column.name for column in JOBS.columns if isinstance(column.type, UTCDateTime))
@@ -33,6 +34,23 @@ def check_job(job: Job) -> None:
     """Raise CorruptRow for a loaded job holding a value jobtui does not know (its dates were read)."""
     job_status(job)
     job_natures(job)
+    problem = _plain_problem(f"job {job.id}", job.step, job.progress, job.schedule)
+    if problem is not None:
+        raise problem
+
+
+def _plain_problem(row: str, step: object, progress: object, schedule: object) -> CorruptRow | None:
+    """What is wrong with a job's step, progress or schedule as stored, if anything: SQLite keeps any value
+    in any column, and a percentage holding text failed in the middle of drawing the table."""
+    if step not in Step.__members__.values():
+        return CorruptRow(row, "step", step, "a step (INIT, PRE, RUN, POST or END)")
+    if type(progress) is not int or not 0 <= progress <= 100:
+        return CorruptRow(row, "progress", progress, "a percentage from 0 to 100")
+    try:
+        JobSchedule.from_json(schedule)  # type: ignore[arg-type]
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return CorruptRow(row, "schedule", schedule, "a schedule as jobtui writes it")
+    return None
 
 
 def job_natures(job: Job) -> list[str]:
@@ -75,12 +93,17 @@ def bad_job_rows(session: Session, ids: Iterable[int]) -> dict[int, BadJobRow]:
                 table.c.project,
                 table.c.status,
                 table.c.natures,
+                table.c.step,
+                table.c.progress,
+                table.c.schedule,
                 *(type_coerce(table.c[name], String()).label(name) for name in JOB_TIME_COLUMNS),
             ).where(table.c.id.in_(wanted[start : start + 500]))
         ).all()
         for row in rows:
-            job_id, name, project, status, natures, *times = row
-            problem = _row_problem(job_id, status, natures, dict(zip(JOB_TIME_COLUMNS, times, strict=True)))
+            job_id, name, project, status, natures, step, progress, schedule, *times = row
+            problem = _row_problem(
+                job_id, status, natures, dict(zip(JOB_TIME_COLUMNS, times, strict=True))
+            ) or _plain_problem(f"job {job_id}", step, progress, schedule)
             if problem is not None:
                 found[job_id] = BadJobRow(job_id, str(name), str(project), str(status), problem)
     return found

@@ -142,7 +142,7 @@ class JobRow:
     project: str
     status: str
     step: str
-    progress: int
+    progress: int | None  # None: not a percentage (a value changed by hand)
     natures: tuple[str, ...]
     scheduled_at: datetime | None
     max_start_at: datetime | None
@@ -202,6 +202,8 @@ def _row(values: Sequence[Any]) -> JobRow:
     # jobtui does not know (its code with a "?"): one such row must not empty the table. Its detail names
     # the row and the field.
     data["natures"] = tuple(str(n) for n in natures) if isinstance(natures, list) else ()
+    progress = data["progress"]
+    data["progress"] = progress if type(progress) is int and 0 <= progress <= 100 else None
     return JobRow(**data)
 
 

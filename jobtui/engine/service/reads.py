@@ -18,7 +18,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import LOG_CHUNKS, Envelope, Job
-from jobtui.engine.db.rows import BadJobRow, bad_job_rows, job_status
+from jobtui.engine.db.rows import BadJobRow, bad_job_rows, check_job, job_status
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.envelopes import derive_status
 from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
@@ -98,6 +98,7 @@ class Reads:
         if job is None:
             raise UnknownJob(f"{verb}: no job {job_id}")
         self._require_view(verb, job.project, RefusedOn(job_id, job.name, job.status))
+        check_job(job)  # a value changed by hand is named, row and field, not met on the way
         return job
 
     def _require_view(self, verb: str, project: str, on: RefusedOn) -> None:
@@ -260,6 +261,7 @@ class Reads:
             job = self._get(s, job_id, None)
             if job is None or not self.may_view(job.project):
                 return None
+            check_job(job)
             data = job_detail_json(
                 job,
                 s,

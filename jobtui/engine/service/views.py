@@ -12,7 +12,7 @@ from sqlalchemy import String, bindparam, func, or_, text
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Task, UTCDateTime
-from jobtui.engine.db.rows import job_natures, job_status
+from jobtui.engine.db.rows import check_job, job_natures, job_status
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.schedules import JobSchedule
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, status_label
@@ -46,6 +46,7 @@ def trap_view(job: Job, session: Session, now: pendulum.DateTime) -> dict[str, A
 
 def job_json(job: Job, session: Session, now: pendulum.DateTime, lang: str = "en") -> dict[str, Any]:
     """Raises CorruptRow, naming the job and the field, for a row holding a value jobtui does not know."""
+    check_job(job)
     status = job_status(job)
     natures = job_natures(job)
     return {

@@ -265,3 +265,48 @@ def test_each_op_ends_its_part_of_the_log_with_one_line_after_its_output(store: 
             "failing",
             "POST fail [lines]: exit 3",
         ], path
+
+
+def test_a_job_whose_op_waits_long_for_a_slot_goes_back_to_the_queue_until_one_frees(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Claimed ahead after a burst of short ops, behind an op that lasts: it read Running, with a start
+    date and its task running, while nothing of it ran (QA: three slow jobs "Running" on one slot)."""
+    from jobtui.engine.service.reads import Reads
+
+    actions = Actions(store, Actor("tester"))
+    gate, ledger = tmp_path / "go", tmp_path / "ledger"
+    first = actions.submit(
+        definition(f'name = "first"\n[[run]]\nrun = "while [ ! -e {gate} ]; do sleep 0.05; done"\n')
+    )
+    second = actions.submit(definition(f'name = "second"\n[[run]]\nrun = "echo ran >> {ledger}"\n'))
+    engine = Engine(store, workers=1)
+    try:
+        engine._batch.prefetch = 1  # as after a burst of short ops: one job claimed ahead
+        engine.run_until(lambda: statuses(store, [first, second]) == ["RUNNING", "RUNNING"])
+        wait_op_started(engine, store, first)  # the only slot runs the first: the second waits
+        for _ in range(3):
+            engine.tick()
+        assert statuses(store, [first, second]) == ["RUNNING", "RUNNING"]  # a short wait changes nothing
+        clock.advance(2)
+        for _ in range(3):
+            engine.tick()
+        assert statuses(store, [first, second]) == ["RUNNING", "READY"]
+        shown = Reads(store, Actor("tester")).detail(second)
+        assert (shown["step"], shown["started_at"]) == ("INIT", None)
+        [task] = shown["tasks"]
+        assert (task["status"], task["attempts"], task["last_triggered_at"]) == ("SCHEDULED", 0, None)
+        assert [step["status"] for step in task["steps"]] == ["pending"]
+        released = [row for row in Reads(store, Actor("tester")).audit(second) if row["action"] == "release"]
+        assert released[-1]["comment"] == (
+            "waited 2 s for a worker slot behind ops still running: back in the queue"
+        )
+        for _ in range(3):
+            engine.tick()
+        assert statuses(store, [second]) == ["READY"]  # claimed again only when a slot frees
+        gate.touch()
+        engine.run_until(finished(store, [first, second]))
+    finally:
+        gate.touch()
+        engine.shutdown()
+    assert ledger.read_text() == "ran\n"  # it ran once, when a slot took it

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from jobtui.engine.db.models import Job
 from jobtui.engine.db.store import DATABASE_ERRORS, LeaseLost
-from jobtui.engine.worker import launcher, logship, walker
+from jobtui.engine.worker import claims, launcher, logship, walker
 from jobtui.engine.worker.claims import Claimer
 from jobtui.engine.worker.fastlane import FastLane, Writes
 from jobtui.engine.worker.outcomes import Outcomes
@@ -40,6 +40,12 @@ log = logging.getLogger("jobtui.engine")
 # engine, 10,000 no-op jobs: 2,860 jobs/s with 128, 3,330 with 256, 3,220 with 512; lateness of 1,000 jobs
 # due at once, p99: 0.39 → 0.32 s; SQLite unchanged).
 PREFETCH_PER_SLOT = 256
+# An op claimed ahead that has waited this long for a slot (seconds), or ten passes if passes are slower,
+# while no slot started an op for as long, waits behind ops that last: its job is handed back
+# (claims.hand_back_waiting). Claims ahead are sized to keep the slots busy for four passes: a drain's queue
+# turns over well within either, and its slots start ops all the time however loaded the machine.
+SLOT_WAIT_S = 1.0
+SLOT_WAIT_PASSES = 10
 
 
 @dataclass
@@ -62,6 +68,7 @@ class _Pass:
     more_logs: bool = False  # some log is left to ship
     look_in_pass: bool = False  # look for due jobs inside the pass's transaction
     lasting: dict[str, str] = field(default_factory=dict)  # held-back lines it ships alone, by log path
+    handed_back: set[int] = field(default_factory=set)  # jobs whose op waited too long for a slot
 
 
 class Batch:
@@ -73,6 +80,10 @@ class Batch:
         self.outcomes = outcomes
         self.claimer = claimer
         self.prefetch = 0  # jobs claimed beyond the free slots (PREFETCH_PER_SLOT)
+        # Jobs whose op was taken back from the slots' queue, and how long it had waited, until a pass
+        # that hands them back commits.
+        self._waited: dict[int, tuple[Held, float]] = {}
+        self._pass_s = 0.0  # how long the last pass that wrote took
 
     def run(self, now: pendulum.DateTime, ended: list[tuple[Held, OpOutcome]]) -> bool:
         """Record `ended` (and outcomes an earlier pass could not record), walk idle held jobs, claim
@@ -80,7 +91,8 @@ class Batch:
         state = self.state
         began = time.monotonic()
         done = _Pass()
-        ended_ids = {held.job_id for held, _ in ended}
+        self._withdraw_waiting()
+        ended_ids = {held.job_id for held, _ in ended} | self._waited.keys()
         retried = [
             (h, h.ready_outcome)
             for h in state.held.values()
@@ -100,7 +112,12 @@ class Batch:
         ship = state.shipper.pending(done.logs)
         lasting = state.held_back_since(state.store.clock.elapsed() - HELD_BACK_S)
         writes = bool(
-            done.finished or state.has_started_pids or ship or lasting or (idle and not state.draining)
+            done.finished
+            or state.has_started_pids
+            or ship
+            or lasting
+            or (idle and not state.draining)
+            or self._waited
         )
         if not writes:
             # Nothing to write: the leases are read on their own (a cancel must reach a running op).
@@ -120,13 +137,50 @@ class Batch:
         except BaseException:
             self._put_back(done)
             raise
+        for job_id in done.handed_back:
+            del self._waited[job_id]
         for held, spec in done.launches:
             if held.job_id in state.held:
                 self.outcomes.launch(held, spec)
-        self._learn_prefetch(done.finished, time.monotonic() - began)
+        self._pass_s = time.monotonic() - began
+        self._learn_prefetch(done.finished, self._pass_s)
         if done.more_logs:
             state.wake()  # a log backlog: the next pass comes at once for the rest
         return bool(done.claimed)
+
+    def _withdraw_waiting(self) -> None:
+        """Take back from the slots' queue the ops claimed ahead that have waited too long for a slot while
+        none started, for this pass to hand their jobs back; and claim none ahead until short ops end
+        again."""
+        state = self.state
+        now = state.store.clock.elapsed()
+        too_long = max(SLOT_WAIT_S, SLOT_WAIT_PASSES * self._pass_s)
+        if now - state.last_slot_start < too_long:
+            return  # the queue moves
+        for held in list(state.held.values()):
+            handle = held.handle
+            if not isinstance(handle, SlotHandle) or handle.queued_at is None:
+                continue
+            waited = now - handle.queued_at
+            if waited >= too_long and handle.withdraw():  # not if a slot started it meanwhile
+                held.handle, held.plan = None, None
+                self._waited[held.job_id] = (held, waited)
+        if self._waited:
+            self.prefetch = 0
+
+    def _hand_back_waiting(self, s: Session, done: _Pass) -> None:
+        for held, waited in list(self._waited.values()):
+            try:
+                with self.state.store.savepoint(s):
+                    claims.hand_back_waiting(self.state, s, held, waited)
+            except LeaseLost:
+                self.state.forget_held(held.job_id)
+            except DATABASE_ERRORS:
+                raise
+            except Exception:
+                log.exception("job %s: could not hand it back; trying again next pass", held.job_id)
+                continue
+            done.handed_back.add(held.job_id)
 
     def _learn_prefetch(self, finished: list[_Finished], pass_s: float) -> None:
         ran = [
@@ -157,6 +211,8 @@ class Batch:
             done.busy = _busy(state, {f.held.job_id for f in done.finished})
         if done.pids:
             launcher.record_started_pids(state, s, done.pids)
+        if self._waited:
+            self._hand_back_waiting(s, done)
         in_lane: list[_Finished] = []
         for finished in done.finished:
             held = finished.held

@@ -1,5 +1,5 @@
 """Claiming due jobs (and rollbacks left without an engine) for free slots, and handing held jobs
-back when the engine stops."""
+back when the engine stops (or, one by one, when an op claimed ahead waits too long for a slot)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import json
 from datetime import datetime
 
 import pendulum
+from sqlalchemy import select, update
 from sqlmodel import Session
 
-from jobtui.engine.db.models import Job, OpRun
+from jobtui.engine.db.models import OP_RUNS, TASKS, Job, OpRun
 from jobtui.engine.db.raw import AUDIT_ROWS, execute_many, index_hint, rows
 from jobtui.engine.db.store import LeaseLost
-from jobtui.engine.domain.states import OpStatus, Status
+from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
 from jobtui.engine.worker import pipeline
 from jobtui.engine.worker.slots import SlotHandle
 from jobtui.engine.worker.state import EngineState, Held
@@ -171,6 +172,9 @@ def _claim_where(
     return claimed
 
 
+STOPPED = "before the engine stopped"
+
+
 def hand_back(state: EngineState) -> None:
     """Hand back the jobs held between ops, and those whose op still waits for a slot (taken back from the
     queue: it never starts, and goes back to pending for the next engine to start); ops running keep
@@ -200,7 +204,7 @@ def hand_back(state: EngineState) -> None:
         state.forget_held(held.job_id)
 
 
-def _unstart(state: EngineState, s: Session, job: Job, held: Held) -> None:
+def _unstart(state: EngineState, s: Session, job: Job, held: Held, why: str = STOPPED) -> None:
     """The op recorded as started never was (it waited for a slot): pending again, as a take-over makes an
     op its engine died before spawning (sweeps)."""
     op_run = s.get(OpRun, held.op_run_id) if held.op_run_id else None
@@ -209,7 +213,57 @@ def _unstart(state: EngineState, s: Session, job: Job, held: Held) -> None:
     op_run.status = OpStatus.PENDING.value
     op_run.started_at = None
     s.add(op_run)
-    state.log(job, f"op {op_run.name} never started before the engine stopped; handed back")
+    state.log(job, f"op {op_run.name} never started {why}; handed back")
+
+
+def hand_back_waiting(state: EngineState, s: Session, held: Held, waited_s: float) -> None:
+    """Inside a pass's transaction: hand back a job whose op, claimed ahead of the free slots after a burst
+    of short ops, has waited `waited_s` for a slot behind ops that last. It read RUNNING, with a start
+    date and a step started, while nothing of it ran: back in the queue (READY, due now) for whichever
+    engine has a slot first. A job none of whose ops ran goes back to where its claim found it."""
+    job = s.get(Job, held.job_id)
+    if job is None or job.lease != held.lease:
+        state.forget_held(held.job_id)
+        return
+    why = f"in {waited_s:.0f} s waiting for a worker slot"
+    _unstart(state, s, job, held, why)
+    s.flush()  # the op pending again before the Core statements below read and park
+    pipeline.park_running_tasks(s, job)
+    unstarted: dict[str, object] = {}
+    if job.exec == 1 and _nothing_ran(s, job):
+        unstarted = {"step": Step.INIT.value, "started_at": None, "run_started_at": None}
+        s.execute(
+            update(TASKS)
+            .where(TASKS.c.job_id == job.id)
+            .values(status=TaskStatus.SCHEDULED.value, attempts=0, last_triggered_at=None, current_step=None)
+        )
+    state.store.change_job(
+        s,
+        job,
+        state.who,
+        "release",
+        Status.READY if job.status == Status.RUNNING else Status(job.status),
+        comment=f"waited {waited_s:.0f} s for a worker slot behind ops still running: back in the queue",
+        held=held.lease,
+        worker_id=None,
+        lease=None,
+        due_at=state.store.now(),
+        **unstarted,
+    )
+    state.let_go_at_commit(s, held.job_id)
+
+
+def _nothing_ran(s: Session, job: Job) -> bool:
+    ran = s.execute(
+        select(OP_RUNS.c.id)
+        .where(
+            OP_RUNS.c.job_id == job.id,
+            OP_RUNS.c.exec == job.exec,
+            OP_RUNS.c.status != OpStatus.PENDING.value,
+        )
+        .limit(1)
+    ).first()
+    return ran is None
 
 
 def _as_utc(value: datetime | None) -> pendulum.DateTime | None:

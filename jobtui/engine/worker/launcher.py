@@ -145,7 +145,7 @@ def start(state: EngineState, slots: Slots, held: Held, spec: LaunchSpec) -> Non
     held.log_cap = None
     # Read here, not on the slot: only a failure to start the op itself may fail it (never the database's).
     cap_bytes = state.log_cap_bytes()
-    handle = SlotHandle(spec.context.log_file, spec.token)
+    handle = SlotHandle(spec.context.log_file, spec.token, queued_at=state.store.clock.elapsed())
     held.handle = slots.submit(handle, lambda handle: _begin(state, held, spec, cap_bytes, handle))
 
 
@@ -154,6 +154,7 @@ def _begin(
 ) -> Callable[[], None]:
     """On a slot's thread: the op's first line in its log, then the op (see `Starter`)."""
     started = f"{spec.title}: started"
+    state.last_slot_start = state.store.clock.elapsed()
     if spec.timeout_s:
         held.deadline = state.store.now().add(seconds=spec.timeout_s)
     if spec.call is not None:

@@ -24,9 +24,11 @@ NEVER_STARTED = OpOutcome(143, "terminated before it started")
 class SlotHandle:
     """The engine's handle on an op it queued: the op's own handle once a slot started it."""
 
-    def __init__(self, log_path: str, token: str | None) -> None:
+    def __init__(self, log_path: str, token: str | None, queued_at: float | None = None) -> None:
         self.log_path = log_path
         self.token = token
+        # When the engine queued it (its clock's elapsed seconds): an op waiting long is handed back.
+        self.queued_at = queued_at
         self.inner: OpHandle | None = None
         # How the op ended without running (terminated while queued, or it could not start).
         self.ended_early: OpOutcome | None = None

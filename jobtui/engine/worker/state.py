@@ -114,6 +114,9 @@ class EngineState:
         # An engine of another host shares the queue (registration, at each heartbeat): it could not tell an
         # op of this engine that never started from one that ran, were this engine to die.
         self.other_hosts = False
+        # When a slot last started an op (the clock's elapsed seconds): a queue that has not moved for a
+        # while waits behind ops that last.
+        self.last_slot_start = store.clock.elapsed()
         self.held: dict[int, Held] = {}
         self._started_pids: list[StartedPid] = []  # appended by the slots' threads
         self._pids_lock = threading.Lock()

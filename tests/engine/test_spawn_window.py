@@ -20,6 +20,7 @@ from jobtui.engine.db.models import Job, OpRun
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.runner import processes_with_token, read_status_file
@@ -160,7 +161,7 @@ def test_an_op_of_a_lost_host_that_left_its_exit_status_is_recorded_not_abended(
 
 
 def test_cancel_with_no_engine_holding_the_job_still_kills_what_the_op_started(
-    store: Store, submit: Submit, actions: Actions, tmp_path: Path
+    store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path
 ) -> None:
     script = tmp_path / "escape.sh"
     script.write_text("setsid -f sleep 600; sleep 600\n")
@@ -170,6 +171,9 @@ def test_cancel_with_no_engine_holding_the_job_still_kills_what_the_op_started(
     engine.run_until(lambda: len(processes_with_token(op.token)) >= 3)
     engine.shutdown()  # the engine leaves; its op runs on, waiting for the next engine to re-adopt it
     assert processes_with_token(op.token), "the op must outlive its engine for this test"
+    # Gone as a process would be (its heartbeat stale): a live engine of this host would signal the op
+    # itself, and the canceller leaves it to that engine.
+    clock.advance(FRESH_HEARTBEAT_S + 1)
     actions.cancel(job_id, comment="nobody holds it")
     wait_for(lambda: not processes_with_token(op.token), timeout=10, what="every process of the op to end")
     assert job_of(store, job_id).status == "CANCELED"

@@ -285,6 +285,42 @@ def test_an_op_ignoring_sigterm_is_killed_after_the_grace_period(
     clock.advance(engine.kill_grace_s + 1)
     engine.run_until(lambda: not live_pids_of_group(op.pid or 0))
     assert job_of(store, job_id).status == "CANCELED"
+    # Said where every host reads the log, not only in this host's file (QA: the dashboard and `jobtui
+    # log` never showed that the op was killed rather than ending clean).
+    shipped = _read_shipped(store, job_id)
+    assert "SIGKILL after the grace period to: " in shipped
+    assert shipped.count("op terminated (job CANCELED): SIGTERM to process group") == 1
+
+
+def _read_shipped(store: Store, job_id: int) -> str:
+    from jobtui.engine.db.models import LOG_CHUNKS
+
+    with store.read() as s:
+        chunks = s.execute(
+            select(LOG_CHUNKS.c.data).where(LOG_CHUNKS.c.job_id == job_id).order_by(LOG_CHUNKS.c.id)
+        ).all()
+    return b"".join(bytes(chunk.data) for chunk in chunks).decode()
+
+
+TIDY_OP = (
+    "trap 'echo term >> {ledger}; sleep 0.3; exit 1' TERM; touch {ready}; while true; do sleep 0.05; done"
+)
+
+
+def test_a_canceled_op_gets_one_sigterm_and_its_clean_up_runs_once(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    """The canceller signalled the op and so did its engine, seeing its lease gone: a clean-up run on
+    SIGTERM ran twice, the second time cut short by the first."""
+    ready, ledger = tmp_path / "trap-set", tmp_path / "terms"
+    op_text = TIDY_OP.format(ledger=ledger, ready=ready)
+    job_id = submit(f'name = "tidy"\n[[run]]\nrun = "{op_text}"\n')
+    op = wait_op_started(engine, store, job_id)
+    engine.run_until(ready.exists)
+    actions.cancel(job_id)
+    engine.run_until(lambda: not live_pids_of_group(op.pid or 0))
+    assert ledger.read_text() == "term\n"
+    assert job_of(store, job_id).status == "CANCELED"
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from jobtui.engine.db.models import (
     Job,
     OpRun,
     Task,
+    Worker,
 )
 from jobtui.engine.db.rows import bad_job_rows, check_job, job_status
 from jobtui.engine.db.store import Store, act_for
@@ -58,6 +59,7 @@ from jobtui.engine.domain.states import (
 from jobtui.engine.domain.text import counted
 from jobtui.engine.domain.timeparse import TimeParseError, parse_when
 from jobtui.engine.errors import BadInput, BadValue, CorruptValue, Refusal
+from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
 from jobtui.engine.worker import chain, lifecycle, opstarter, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
 from jobtui.engine.worker.pipeline import JobRef
@@ -506,10 +508,30 @@ class Actions:
 
     def cancel(self, job_id: int, comment: str | None = None) -> None:
         with self._acting("cancel", job_id) as (s, job):
+            engine_here = self._engine_alive_here(s, job.worker_id)
             running = self.cancel_in(s, job, comment)
-        # The owning engine kills the whole tree too (it sees its lease gone); signalling here as well
-        # stops the op at once and also when no engine is alive on this host.
+        if engine_here:
+            # Its engine kills the whole tree as it sees its lease gone (within a pass): signalled from
+            # here as well, the op got SIGTERM twice and its clean-up ran twice, the second cut short.
+            return
+        # No engine of this host holds it (none, a dead one, one of another host): its op on this host
+        # stops at once all the same.
         self.terminate_and_log(running, "job CANCELED")
+
+    def _engine_alive_here(self, s: Session, worker_id: str | None) -> bool:
+        """Whether `worker_id` is a live engine of this host (a fresh heartbeat, its process there)."""
+        import socket
+
+        if worker_id is None:
+            return False
+        worker = s.get(Worker, worker_id)
+        if worker is None or worker.stopped_at is not None or worker.host != socket.gethostname():
+            return False
+        fresh_since = self.store.now().subtract(seconds=FRESH_HEARTBEAT_S)
+        heartbeat = pendulum.instance(worker.heartbeat_at) if worker.heartbeat_at is not None else None
+        if heartbeat is None or heartbeat < fresh_since:
+            return False
+        return is_same_process(worker.pid, worker.pid_create_time, worker.pid_start)
 
     def terminate_and_log(self, running: list[OpRun], why: str) -> None:
         """Signal the ops that were running (see terminate_local) and say in each job's log what was."""

@@ -84,6 +84,8 @@ class Dying:
     handle: OpHandle
     since: pendulum.DateTime
     killed: bool = False
+    # The job it was killed for once let go (dropped): what the kill leaves in its log is shipped alone.
+    let_go_job: int | None = None
 
 
 @dataclass

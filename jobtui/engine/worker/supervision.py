@@ -122,7 +122,7 @@ class Supervisor:
         if held.handle is not None:
             log.info("job %s: %s; terminating its op", held.job_id, why)
             pid = held.handle.pid
-            killed = self.terminate_tree(held.handle, why)
+            killed = self.terminate_tree(held.handle, why, let_go_job=held.job_id)
             self._ship_last(held, s)
             if killed and taken_over:
                 self._audit_killed(
@@ -279,7 +279,9 @@ class Supervisor:
             log.warning("job %s: could not ship the end of its log: %s", held.job_id, exc)
         self.state.shipper.forget(held.job_id)
 
-    def terminate_tree(self, handle: OpHandle, why: str = "terminated") -> bool:
+    def terminate_tree(
+        self, handle: OpHandle, why: str = "terminated", let_go_job: int | None = None
+    ) -> bool:
         """SIGTERM to the op's group now, SIGKILL after the grace period to whatever ignored it; what the
         op started outside its group (found by its token) gets the same signals, named in the job's log.
         False when nothing of it was left to signal."""
@@ -292,7 +294,7 @@ class Supervisor:
                 what.append(f"{len(escaped)} process(es) it started outside its group: {', '.join(escaped)}")
             if what:
                 self._log(process, f"op terminated ({why}): SIGTERM to {' and '.join(what)}")
-        self.dying.append(Dying(handle, self.state.store.now()))
+        self.dying.append(Dying(handle, self.state.store.now(), let_go_job=let_go_job))
         return True
 
     def escalate_kills(self, now: pendulum.DateTime, grace_s: float) -> None:
@@ -304,11 +306,24 @@ class Supervisor:
                 if (process := process_of(dying.handle)) is not None:
                     left = _still_running(process)
                     if left:
-                        self._log(process, f"SIGKILL after the grace period to: {', '.join(left)}")
+                        line = f"SIGKILL after the grace period to: {', '.join(left)}"
+                        self._log(process, line)
+                        self._ship_alone(dying.let_go_job, line)
                 dying.handle.kill()
                 self.dying.remove(dying)
             elif not _tree_alive(dying.handle, tokens):
                 self.dying.remove(dying)
+
+    def _ship_alone(self, job_id: int | None, line: str) -> None:
+        """A line about the op of a job let go (its log no longer shipped with the engine's passes) reaches
+        the database too: `jobtui log` and the dashboard read it there, on any host."""
+        if job_id is None or job_id in self.state.held:
+            return  # a job still held ships its file with the next pass
+        try:
+            with self.state.store.write() as s:
+                self.state.shipper.ship_lines(s, {job_id: self.state.log_line(line)})
+        except Exception as exc:  # the local file has it either way
+            log.warning("job %s: could not ship %r: %s", job_id, line, exc)
 
     def _log(self, process: ProcessHandle, line: str) -> None:
         log.info("%s", line)

@@ -82,6 +82,8 @@ class MonitorActions(Screen[None]):
         if pane.detail is None:
             return None
         job = pane.detail.job
+        # The time left now, as the pane shows it: the detail may have been read minutes ago.
+        trap_left_s = pane.detail.trap_left_s(self.backend.now())
         return JobSnapshot(
             id=job["id"],
             name=job["name"],
@@ -92,7 +94,7 @@ class MonitorActions(Screen[None]):
             scheduled_at=_parse(job["scheduled_at"]),
             max_start_at=_parse(job["max_start_at"]),
             trap_op=trapped_op_text(job["trap"]),
-            trap_left_s=job["trap"]["timeout_left_s"] if job["trap"] else None,
+            trap_left_s=trap_left_s,
             trap_paused=bool(job["trap"] and job["trap"]["paused"]),
         )
 

@@ -252,6 +252,28 @@ async def test_trap_dialog_skip_and_trap_pause_key(
     run_until_status(engine, trapped, "FINISHED")
 
 
+async def test_the_trap_dialog_counts_from_the_time_left_now_not_when_the_pane_read_it(
+    store: Store, submit: Submit, engine: Engine, clock: FakeClock
+) -> None:
+    """The pane reads a job again only when it changes, and a waiting trap does not: a minute later `t`
+    showed the 10m read then while the pane said 9m5s."""
+    from jobtui.screens.dialogs import TrapDialog
+
+    trapped = submit('name = "t"\ntrap_timeout = "10m"\n[[run]]\nrun = "false"\non_error = "trap"\n')
+    run_until_status(engine, trapped, "TRAPPED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, trapped)
+        await until(pilot, lambda: monitor(pilot).check_action("trap", ()) is True)
+        clock.advance(55)
+        await until(pilot, lambda: "time left 9m5s" in painted(pilot.app.screen)[0], "the pane's countdown")
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TrapDialog), "the trap dialog")
+        dialog = pilot.app.screen
+        await until(pilot, lambda: "Time left: 9m5s" in painted(dialog)[0], "the dialog's time left")
+        clock.advance(5)
+        await until(pilot, lambda: "Time left: 9m " in painted(dialog)[0], "the dialog's countdown moving")
+
+
 async def test_rollback_asks_for_a_reason(store: Store, submit: Submit, engine: Engine) -> None:
     job_id = submit('name = "r"\n[[run]]\nrun = "true"\nrollback = "true"\n')
     run_until_status(engine, job_id, "FINISHED")

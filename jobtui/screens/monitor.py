@@ -602,9 +602,10 @@ class MonitorScreen(MonitorActions):
                 continue
             title = f"{command.label_in(self.lang, self.envelopes_shown)} ({in_force[command.id]})"
             description = command.description_in(self.lang, self.envelopes_shown)
+            words = command.words_in(self.lang)
             if enabled:
                 run = partial(self.app.run_action, action, self)
-                commands.append(PaletteCommand(title, description, run))
+                commands.append(PaletteCommand(title, description, run, words=words))
                 continue
             if action == "rollback" and self.envelopes_shown:
                 # Dimmed until the poller has asked about this envelope: read now, it may well be allowed
@@ -612,7 +613,8 @@ class MonitorScreen(MonitorActions):
                 refusal = self._envelope_rollback_refusal()
             else:
                 refusal = self.refusal(action)
-            commands.append(PaletteCommand(title, description, partial(self.answer_refused, action), refusal))
+            answer = partial(self.answer_refused, action)
+            commands.append(PaletteCommand(title, description, answer, refusal, words))
         return commands
 
     def _cursor_job_id(self) -> int | None:

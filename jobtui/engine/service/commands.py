@@ -84,6 +84,10 @@ class Command:
     # In the envelopes view a few keys act on the envelope under the cursor: their words change there.
     envelope_label: Texts = field(default_factory=dict)
     envelope_description: Texts = field(default_factory=dict)
+    # The words an operator may look for it by in the palette beyond its label (what it does, the choices
+    # it asks for: "skip" finds Trap), space-separated; each word typed must begin one of these or the
+    # label's.
+    words: Texts = field(default_factory=dict)
 
     @property
     def needs_job(self) -> bool:
@@ -121,6 +125,9 @@ class Command:
         texts = self.envelope_description if envelopes and self.envelope_description else self.description
         return texts.get(lang) or texts["en"]
 
+    def words_in(self, lang: str) -> str:
+        return self.words.get(lang) or self.words.get("en", "")
+
 
 _COMMENT = CliArg("--comment", "why (kept in the audit trail)")
 _ID_ONLY: tuple[CliArg, ...] = ()
@@ -137,6 +144,7 @@ COMMANDS: tuple[Command, ...] = (
         Acts.JOB,
         ("approve",),
         cli=CliVerb("approve", "approve a job waiting for approval", (_COMMENT,), "approved"),
+        words={"en": "accept allow", "es": "aceptar autorizar"},
     ),
     Command(
         "reject",
@@ -152,6 +160,7 @@ COMMANDS: tuple[Command, ...] = (
         ("reject",),
         asks=Asks.CONFIRM_COMMENT,
         cli=CliVerb("reject", "reject it", (_COMMENT,), "rejected"),
+        words={"en": "refuse deny decline", "es": "denegar rehusar"},
     ),
     Command(
         "cancel",
@@ -166,6 +175,7 @@ COMMANDS: tuple[Command, ...] = (
         ("cancel",),
         asks=Asks.CONFIRM_COMMENT,
         cli=CliVerb("cancel", "cancel a job (terminates its running op)", (_COMMENT,), "canceled"),
+        words={"en": "stop kill terminate", "es": "detener parar matar terminar"},
     ),
     Command(
         "delete",
@@ -179,6 +189,7 @@ COMMANDS: tuple[Command, ...] = (
         ("delete",),
         asks=Asks.CONFIRM,
         cli=CliVerb("delete", "delete a job with its tasks, steps and log", _ID_ONLY, "deleted"),
+        words={"en": "remove erase", "es": "eliminar quitar"},
     ),
     Command(
         "rerun",
@@ -205,6 +216,7 @@ COMMANDS: tuple[Command, ...] = (
                 CliArg("--now", "RUN: ignore the scheduled date", flag=True),
             ),
         ),
+        words={"en": "restart again step pre run post", "es": "relanzar otra vez paso pre run post"},
     ),
     Command(
         "reschedule",
@@ -224,6 +236,7 @@ COMMANDS: tuple[Command, ...] = (
             "rescheduled",
         ),
         opens_input=True,
+        words={"en": "date time postpone delay move", "es": "fecha hora aplazar posponer mover"},
     ),
     Command(
         "trap",
@@ -242,6 +255,7 @@ COMMANDS: tuple[Command, ...] = (
             (CliArg("what", "", choices=("retry", "skip", "abort", "pause", "resume")), _COMMENT),
         ),
         opens_input=True,
+        words={"en": "retry skip abort resolve", "es": "reintentar saltar abortar resolver"},
     ),
     Command(
         "trap_pause",
@@ -254,6 +268,7 @@ COMMANDS: tuple[Command, ...] = (
         Acts.JOB,
         ("trap_pause", "trap_resume"),
         cli_usage="jobtui trap ID pause|resume",
+        words={"en": "resume countdown timeout", "es": "reanudar cuenta atrás tiempo"},
     ),
     Command(
         "rollback",
@@ -275,6 +290,7 @@ COMMANDS: tuple[Command, ...] = (
             "en": "Roll back the envelope under the cursor (the most recent of its project first)",
             "es": "Hacer rollback del sobre bajo el cursor (primero el más reciente de su proyecto)",
         },
+        words={"en": "undo revert", "es": "deshacer revertir"},
     ),
     Command(
         "retry",
@@ -287,6 +303,7 @@ COMMANDS: tuple[Command, ...] = (
         Acts.JOB,
         ("retry",),
         cli=CliVerb("retry", "rerun a failed job from its failed step", _ID_ONLY, "retried"),
+        words={"en": "again failed", "es": "otra vez fallido"},
     ),
     Command(
         "queue_toggle",
@@ -300,6 +317,7 @@ COMMANDS: tuple[Command, ...] = (
         permission=Perm.QUEUE_ADMIN,
         asks=Asks.CONFIRM,
         cli_usage="jobtui queue pause|resume",
+        words={"en": "resume hold", "es": "reanudar retener"},
     ),
     Command(
         "queue_clear",
@@ -313,6 +331,7 @@ COMMANDS: tuple[Command, ...] = (
         permission=Perm.QUEUE_ADMIN,
         asks=Asks.CONFIRM,
         cli_usage="jobtui queue clear",
+        words={"en": "empty purge flush", "es": "purgar limpiar"},
     ),
     Command(
         "full_log",
@@ -324,6 +343,7 @@ COMMANDS: tuple[Command, ...] = (
         },
         Acts.JOB,
         cli_usage="jobtui log ID",
+        words={"en": "output search", "es": "salida buscar"},
     ),
     Command(
         "copy_id",
@@ -335,6 +355,7 @@ COMMANDS: tuple[Command, ...] = (
         },
         Acts.JOB,
         footer=False,
+        words={"en": "clipboard", "es": "portapapeles"},
     ),
     Command(
         "audit",
@@ -346,6 +367,7 @@ COMMANDS: tuple[Command, ...] = (
         },
         Acts.JOB,
         cli_usage="jobtui audit ID",
+        words={"en": "history trail who", "es": "historial quién"},
     ),
     Command(
         "notifications",

@@ -405,6 +405,12 @@ class MonitorActions(Screen[None]):
 
         if self.readonly:
             return
+        try:
+            with self.backend.reading():
+                queued = self.actions.queued()
+        except ReadFailed as exc:
+            self._db_error(exc)
+            return
 
         def done(ok: bool | None) -> None:
             if ok:
@@ -422,7 +428,7 @@ class MonitorActions(Screen[None]):
             ConfirmDialog(
                 t("confirm.queue_clear", self.lang),
                 None,
-                t("confirm.queue_clear_msg", self.lang),
+                _clear_message(queued.jobs, queued.not_due, self.lang),
                 lang=self.lang,
             ),
             done,
@@ -486,6 +492,17 @@ class _Logs:
     def has_ended(self, job_id: int) -> bool:
         with self.backend.reading():
             return self.backend.reads.has_ended(job_id)
+
+
+def _clear_message(jobs: int, not_due: int, lang: str) -> str:
+    """What clearing the queue cancels, counted as the dialog opens: "queued" alone hid that jobs due
+    hours later, or waiting for a retry, are canceled too."""
+    if not jobs:
+        return t("confirm.queue_clear_none", lang)
+    lines = [t("confirm.queue_clear_jobs", lang, jobs=count_text(jobs, "job", lang))]
+    if not_due:
+        lines.append(t("confirm.queue_clear_not_due", lang, jobs=count_text(not_due, "job", lang)))
+    return "\n".join([*lines, t("confirm.queue_clear_running", lang)])
 
 
 def _parse(value: str | None) -> pendulum.DateTime | None:

@@ -321,6 +321,30 @@ async def test_queue_pause_and_clear_from_the_keyboard(
         await until(pilot, lambda: status_of(store, job_id) == "CANCELED", "the clear")
 
 
+async def test_the_clear_dialog_says_how_many_jobs_it_cancels_and_that_jobs_not_due_yet_are_among_them(
+    store: Store, submit: Submit, actions: Actions, clock: FakeClock
+) -> None:
+    """It said only "Every queued job becomes Canceled": not how many, nor that a job due tomorrow is one."""
+    submit(simple("now"))
+    submit(simple("later"), at="+1h")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: monitor(pilot).query_one(JobTable).total == 2)
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the question")
+        text = " ".join(painted(pilot.app.screen)[0].split())
+        assert "Cancels 2 jobs queued now." in text
+        assert "Of them, 1 job not due yet (waiting for their date" in text
+        await pilot.press("n")
+        await until(pilot, lambda: pilot.app.screen is monitor(pilot), "the question gone")
+        clock.advance(7200)
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the question")
+        text = " ".join(painted(pilot.app.screen)[0].split())
+        assert "Cancels 2 jobs queued now." in text and "not due" not in text
+        await pilot.press("y")
+        await until(pilot, lambda: actions.queued().jobs == 0, "the clear")
+
+
 async def test_filter_as_you_type_and_escape_clears_it(store: Store, submit: Submit) -> None:
     submit(simple("alpha", 'project = "payments"'))
     submit(simple("beta", 'project = "web"'))

@@ -390,15 +390,17 @@ class MonitorActions(Screen[None]):
         paused = self.actions.queue_state().paused
         key = "queue_resume" if paused else "queue_pause"
         title = t(f"confirm.{key}", self.lang)
+        # A pause may say why, as `jobtui queue pause --reason` does; a resume has nothing to explain.
+        reason = not paused and BY_ID["queue_toggle"].asks == Asks.CONFIRM_REASON
+        dialog = ConfirmDialog(title, None, t("confirm.queue_msg", self.lang), lang=self.lang, reason=reason)
 
         def done(ok: bool | None) -> None:
             if ok:
                 call = self.actions.queue_resume if paused else self.actions.queue_pause
-                self.perform(t(f"monitor.done.{key}", self.lang), call, command="queue_toggle")
+                args = () if paused else (dialog.comment or None,)
+                self.perform(t(f"monitor.done.{key}", self.lang), call, *args, command="queue_toggle")
 
-        self.app.push_screen(
-            ConfirmDialog(title, None, t("confirm.queue_msg", self.lang), lang=self.lang), done
-        )
+        self.app.push_screen(dialog, done)
 
     def action_queue_clear(self) -> None:
         from jobtui.screens.dialogs import ConfirmDialog

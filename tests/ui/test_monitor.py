@@ -321,6 +321,28 @@ async def test_queue_pause_and_clear_from_the_keyboard(
         await until(pilot, lambda: status_of(store, job_id) == "CANCELED", "the clear")
 
 
+async def test_the_queue_pause_takes_an_optional_reason_the_header_shows(
+    store: Store, submit: Submit, actions: Actions
+) -> None:
+    """`jobtui queue pause --reason R` had no dashboard equivalent: the pause said only who paused."""
+    submit(simple(), at="+1h")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        bar = monitor(pilot).query_one(StatusBar)
+        await until(pilot, lambda: monitor(pilot).query_one(JobTable).total == 1)
+        await pilot.press("P")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the question")
+        assert "Reason (optional" in painted(pilot.app.screen)[0]
+        await pilot.press("c", *"db upgrade", "enter")
+        await until(pilot, lambda: actions.queue_state().reason == "db upgrade", "the pause")
+        await until(pilot, lambda: "db upgrade" in painted(pilot.app.screen)[0], "the reason in the header")
+        assert bar.has_class("queue-paused")
+        await pilot.press("P")  # resuming asks nothing more
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the question")
+        assert "Reason" not in painted(pilot.app.screen)[0]
+        await pilot.press("y")
+        await until(pilot, lambda: not actions.queue_state().paused, "the resume")
+
+
 async def test_the_clear_dialog_says_how_many_jobs_it_cancels_and_that_jobs_not_due_yet_are_among_them(
     store: Store, submit: Submit, actions: Actions, clock: FakeClock
 ) -> None:

@@ -24,6 +24,7 @@ class Asks(StrEnum):
     NOTHING = "nothing"
     CONFIRM = "confirm"
     CONFIRM_COMMENT = "confirm, with an optional comment"
+    CONFIRM_REASON = "confirm, with an optional reason"  # the queue's pause: the header shows it
     COMMENT = "comment"  # a choice (retry/skip/abort) and an optional comment
     REASON = "reason"
     DATE = "date"
@@ -310,12 +311,14 @@ COMMANDS: tuple[Command, ...] = (
         "P",
         {"en": "Pause queue", "es": "Pausar cola"},
         {
-            "en": "Pause the queue (no queued job starts) or resume it (asks first)",
-            "es": "Pausar la cola (ningún pase en cola empieza) o reanudarla (pregunta antes)",
+            "en": "Pause the queue (no queued job starts) or resume it (asks first; a pause with an "
+            "optional reason)",
+            "es": "Pausar la cola (ningún pase en cola empieza) o reanudarla (pregunta antes; la pausa, con "
+            "un motivo opcional)",
         },
         Acts.QUEUE,
         permission=Perm.QUEUE_ADMIN,
-        asks=Asks.CONFIRM,
+        asks=Asks.CONFIRM_REASON,
         cli_usage="jobtui queue pause|resume",
         words={"en": "resume hold", "es": "reanudar retener"},
     ),

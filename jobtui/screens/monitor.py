@@ -884,7 +884,7 @@ class MonitorScreen(MonitorActions):
         )
 
     def action_sort(self, step: int) -> None:
-        keys = [c.key for c in COLUMNS if c.key in SORTABLE]
+        keys = [c.key for c in self._job_table.columns if c.key in SORTABLE]  # in the order shown
         # From the first column when the order is none of them (the needs-attention view's "waiting").
         at = keys.index(self.order.column) if self.order.column in keys else -step if step > 0 else 0
         index = (at + step) % len(keys)

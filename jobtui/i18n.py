@@ -46,6 +46,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm.hint": "y = yes · n / Esc = no · Enter = focused button",
         "confirm.hint_comment": "y = yes · n / Esc = no · c = write a comment, then Enter = yes",
         "confirm.comment": "Comment (optional, kept in the audit trail)",
+        "confirm.hint_reason": "y = yes · n / Esc = no · c = write a reason, then Enter = yes",
+        "confirm.reason": "Reason (optional; the header shows it, the audit trail keeps it)",
         "confirm.reject": "Reject this job?",
         "confirm.reject_msg": "The job does not run its RUN step: it ends Rejected once its POST step ran.",
         "confirm.cancel": "Cancel this job?",
@@ -54,7 +56,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm.delete_msg": "The job, its tasks, steps and logs are removed. "
         "The audit trail keeps a record.",
         "confirm.queue_clear": "Clear the queue?",
-        "confirm.queue_clear_msg": "Every queued job becomes Canceled. Running jobs finish.",
+        "confirm.queue_clear_jobs": "Cancels {jobs} queued now.",
+        "confirm.queue_clear_not_due": "Of them, {jobs} not due yet (waiting for their date, a window, a "
+        "retry or an earlier job of their envelope): canceled too.",
+        "confirm.queue_clear_running": "Running jobs finish.",
+        "confirm.queue_clear_none": "No job is queued now: nothing to cancel. Running jobs finish.",
         "confirm.queue_pause": "Pause the queue?",
         "confirm.queue_resume": "Resume the queue?",
         "confirm.queue_msg": "Running jobs finish either way; this decides whether queued jobs start.",
@@ -401,6 +407,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm.hint": "y = sí · n / Esc = no · Intro = botón seleccionado",
         "confirm.hint_comment": "y = sí · n / Esc = no · c = escribir un comentario, luego Intro = sí",
         "confirm.comment": "Comentario (opcional, queda en la auditoría)",
+        "confirm.hint_reason": "y = sí · n / Esc = no · c = escribir un motivo, luego Intro = sí",
+        "confirm.reason": "Motivo (opcional; la cabecera lo muestra, la auditoría lo guarda)",
         "confirm.reject": "¿Rechazar este pase?",
         "confirm.reject_msg": "El pase no ejecuta su paso RUN: termina Rechazado tras su paso POST.",
         "confirm.cancel": "¿Cancelar este pase?",
@@ -409,7 +417,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm.delete_msg": "Se borran el pase, sus tareas, pasos y logs. "
         "La auditoría conserva un registro.",
         "confirm.queue_clear": "¿Vaciar la cola?",
-        "confirm.queue_clear_msg": "Todos los pases en cola pasan a Cancelado. "
+        "confirm.queue_clear_jobs": "Cancela {jobs} en cola ahora.",
+        "confirm.queue_clear_not_due": "De ellos, {jobs} aún sin llegar su hora (esperan su fecha, una "
+        "ventana, un reintento o un pase anterior de su sobre): también se cancelan.",
+        "confirm.queue_clear_running": "Los pases en ejecución terminan.",
+        "confirm.queue_clear_none": "No hay pases en cola: nada que cancelar. "
         "Los pases en ejecución terminan.",
         "confirm.queue_pause": "¿Pausar la cola?",
         "confirm.queue_resume": "¿Reanudar la cola?",

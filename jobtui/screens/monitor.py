@@ -645,9 +645,10 @@ class MonitorScreen(MonitorActions):
                 continue
             title = f"{command.label_in(self.lang, self.envelopes_shown)} ({in_force[command.id]})"
             description = command.description_in(self.lang, self.envelopes_shown)
+            words = command.words_in(self.lang)
             if enabled:
                 run = partial(self.app.run_action, action, self)
-                commands.append(PaletteCommand(title, description, run))
+                commands.append(PaletteCommand(title, description, run, words=words))
                 continue
             if action == "rollback" and self.envelopes_shown:
                 # Dimmed until the poller has asked about this envelope: read now, it may well be allowed
@@ -655,7 +656,8 @@ class MonitorScreen(MonitorActions):
                 refusal = self._envelope_rollback_refusal()
             else:
                 refusal = self.refusal(action)
-            commands.append(PaletteCommand(title, description, partial(self.answer_refused, action), refusal))
+            answer = partial(self.answer_refused, action)
+            commands.append(PaletteCommand(title, description, answer, refusal, words))
         return commands
 
     def _cursor_job_id(self) -> int | None:
@@ -925,7 +927,7 @@ class MonitorScreen(MonitorActions):
         )
 
     def action_sort(self, step: int) -> None:
-        keys = [c.key for c in COLUMNS if c.key in SORTABLE]
+        keys = [c.key for c in self._job_table.columns if c.key in SORTABLE]  # in the order shown
         # From the first column when the order is none of them (the needs-attention view's "waiting").
         at = keys.index(self.order.column) if self.order.column in keys else -step if step > 0 else 0
         index = (at + step) % len(keys)

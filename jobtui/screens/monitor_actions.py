@@ -84,6 +84,8 @@ class MonitorActions(Screen[None]):
         if pane.detail is None:
             return None
         job = pane.detail.job
+        # The time left now, as the pane shows it: the detail may have been read minutes ago.
+        trap_left_s = pane.detail.trap_left_s(self.backend.now())
         return JobSnapshot(
             id=job["id"],
             name=job["name"],
@@ -94,7 +96,7 @@ class MonitorActions(Screen[None]):
             scheduled_at=_parse(job["scheduled_at"]),
             max_start_at=_parse(job["max_start_at"]),
             trap_op=trapped_op_text(job["trap"]),
-            trap_left_s=job["trap"]["timeout_left_s"] if job["trap"] else None,
+            trap_left_s=trap_left_s,
             trap_paused=bool(job["trap"] and job["trap"]["paused"]),
         )
 
@@ -390,20 +392,28 @@ class MonitorActions(Screen[None]):
         paused = self.actions.queue_state().paused
         key = "queue_resume" if paused else "queue_pause"
         title = t(f"confirm.{key}", self.lang)
+        # A pause may say why, as `jobtui queue pause --reason` does; a resume has nothing to explain.
+        reason = not paused and BY_ID["queue_toggle"].asks == Asks.CONFIRM_REASON
+        dialog = ConfirmDialog(title, None, t("confirm.queue_msg", self.lang), lang=self.lang, reason=reason)
 
         def done(ok: bool | None) -> None:
             if ok:
                 call = self.actions.queue_resume if paused else self.actions.queue_pause
-                self.perform(t(f"monitor.done.{key}", self.lang), call, command="queue_toggle")
+                args = () if paused else (dialog.comment or None,)
+                self.perform(t(f"monitor.done.{key}", self.lang), call, *args, command="queue_toggle")
 
-        self.app.push_screen(
-            ConfirmDialog(title, None, t("confirm.queue_msg", self.lang), lang=self.lang), done
-        )
+        self.app.push_screen(dialog, done)
 
     def action_queue_clear(self) -> None:
         from jobtui.screens.dialogs import ConfirmDialog
 
         if self.readonly:
+            return
+        try:
+            with self.backend.reading():
+                queued = self.actions.queued()
+        except ReadFailed as exc:
+            self._db_error(exc)
             return
 
         def done(ok: bool | None) -> None:
@@ -422,7 +432,7 @@ class MonitorActions(Screen[None]):
             ConfirmDialog(
                 t("confirm.queue_clear", self.lang),
                 None,
-                t("confirm.queue_clear_msg", self.lang),
+                _clear_message(queued.jobs, queued.not_due, self.lang),
                 lang=self.lang,
             ),
             done,
@@ -486,6 +496,17 @@ class _Logs:
     def has_ended(self, job_id: int) -> bool:
         with self.backend.reading():
             return self.backend.reads.has_ended(job_id)
+
+
+def _clear_message(jobs: int, not_due: int, lang: str) -> str:
+    """What clearing the queue cancels, counted as the dialog opens: "queued" alone hid that jobs due
+    hours later, or waiting for a retry, are canceled too."""
+    if not jobs:
+        return t("confirm.queue_clear_none", lang)
+    lines = [t("confirm.queue_clear_jobs", lang, jobs=count_text(jobs, "job", lang))]
+    if not_due:
+        lines.append(t("confirm.queue_clear_not_due", lang, jobs=count_text(not_due, "job", lang)))
+    return "\n".join([*lines, t("confirm.queue_clear_running", lang)])
 
 
 def _parse(value: str | None) -> pendulum.DateTime | None:

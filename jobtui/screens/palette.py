@@ -9,11 +9,12 @@ a notification, as its dimmed key does, and runs nothing.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from textual.command import DiscoveryHit, Hit, Hits
 from textual.content import Content
+from textual.fuzzy import Matcher
 from textual.system_commands import SystemCommandsProvider
 
 from jobtui.engine.domain.text import visible
@@ -28,6 +29,7 @@ class PaletteCommand:
     help: str  # what it does
     run: Callable[[], Awaitable[object]]  # what choosing it does
     refusal: str | None = None  # why it may not run now; the engine's words, so data
+    words: str = ""  # what else it is found by (the registry's `words`)
 
 
 @runtime_checkable
@@ -92,14 +94,32 @@ class PaletteCommands(SystemCommandsProvider):
             yield DiscoveryHit(prompt, command.run, command.title)
 
     async def search(self, query: str) -> Hits:
-        async for hit in super().search(query):
-            assert isinstance(hit, Hit)
-            yield replace(hit, score=1 + _squeezed(hit.score))
         matcher = self.matcher(query)
+        screen = self.screen
+        words = {c.title: c.words for c in listed_commands(screen)} if isinstance(screen, PaletteHost) else {}
+        # Textual's own commands and the monitor's that may run, as SystemCommandsProvider lists them, each
+        # monitor command found by its words too.
+        for name, help_text, callback, *_ in self.app.get_system_commands(screen):
+            if (score := _score(matcher, name, words.get(name, ""))) > 0:
+                yield Hit(1 + _squeezed(score), matcher.highlight(name), callback, help=help_text)
         for command in self._refused():
-            if (score := matcher.match(command.title)) > 0:
+            if (score := _score(matcher, command.title, command.words)) > 0:
                 prompt = self._refused_prompt(command, matcher.highlight(command.title))
                 yield Hit(_squeezed(score), prompt, command.run, command.title)
+
+
+def _score(matcher: Matcher, title: str, words: str) -> float:
+    """How well what was typed matches a command: fuzzily its title, as Textual matches; else, when each
+    word typed begins a word of its title or of its `words` ("skip", "trap skip" for Trap), half the
+    length typed: below any match of the title (a fuzzy score is at least the letters matched), so the
+    commands named so come first."""
+    if (score := matcher.match(title)) > 0:
+        return score
+    typed = matcher.query.casefold().split()
+    known = f"{title} {words}".casefold().split()
+    if words and typed and all(any(word.startswith(part) for word in known) for part in typed):
+        return len(matcher.query.strip()) / 2
+    return 0.0
 
 
 def _squeezed(score: float) -> float:

@@ -68,6 +68,17 @@ class JobDetail:
     log_reset: bool = False
     allowed: dict[str, str | None] = field(default_factory=dict)
 
+    def trap_left_s(self, now: pendulum.DateTime) -> float | None:
+        """Seconds before the trap's timeout action fires, at `now`: the detail is read only when the job
+        changes, and a trap that waits changes nothing, so the time left it was read with grows stale."""
+        trap = self.job.get("trap")
+        if not trap or trap["timeout_left_s"] is None:
+            return None
+        left = float(trap["timeout_left_s"])
+        if trap["paused"]:
+            return left
+        return max(0.0, left - (now - self.fetched_at).total_seconds())
+
 
 def relative(when: pendulum.DateTime | None, now: pendulum.DateTime, lang: str) -> str:
     """ "in 2 h 59 min", "3 d 4 h ago" (in `lang`); empty without a date."""
@@ -345,7 +356,6 @@ class DetailPane(Vertical):
         job = self.detail.job
         if now is None:
             now = self.detail.fetched_at
-        elapsed = (now - self.detail.fetched_at).total_seconds()
         lang, tz = self.lang, self.tz
         # The cells a line of the block holds; before its first layout, what monitor.tcss gives it.
         width = self.query_one("#detail-info", Static).size.width or INFO_WIDTH
@@ -373,13 +383,13 @@ class DetailPane(Vertical):
             text.append(f"{t('detail.reason', lang)}: {v(job['reason'], keep=chr(10))}\n", style="italic")
         trap = job.get("trap")
         if trap:
-            left = trap["timeout_left_s"]
+            left = self.detail.trap_left_s(now)
             if left is None:
                 countdown = t("detail.trap_forever", lang)
             elif trap["paused"]:
                 countdown = f"{format_duration(left)} ({t('detail.paused', lang)})"
             else:
-                countdown = format_duration(max(0.0, left - elapsed))
+                countdown = format_duration(left)
             # A trapped job whose op row is gone (deleted by hand) still shows.
             op_name = v(trapped_op_text(trap) or "-")
             text.append(

@@ -8,7 +8,7 @@ a row not yet fetched draws as a placeholder until its window arrives.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import ClassVar
@@ -118,6 +118,46 @@ COLUMNS: tuple[Column, ...] = (
 )
 GAP = 1
 TOTAL_WIDTH = sum(c.width + GAP for c in COLUMNS)
+# Where a job stands (Status, Step, Progress) must show without scrolling sideways (the manual: "Always
+# check the Step column"): at 80 columns the table showed ID, Job, Type, Project and Status, and no Step.
+# These go behind Progress, still a scroll away, when the screen cannot hold them before it.
+AFTER_PROGRESS_WHEN_SHORT = ("type", "project")
+NAME_MIN = 12
+
+
+def arrange(width: int) -> tuple[Column, ...]:
+    """The columns of a table whose screen is `width` cells wide, in order, with their widths.
+
+    Type and Project go behind Progress when the screen would not hold the columns through Progress with
+    them, and the Job column narrows (to NAME_MIN at the least) until it holds the rest. The Job column
+    then takes the cells left after the last column the screen holds whole, so that the next one starts
+    past the screen's edge: a column cut by the edge showed a date as "12-07 1", which reads as a date.
+    """
+    columns = list(COLUMNS)
+    if _span(_through_progress(columns)) > width:
+        columns = [c for c in columns if c.key not in AFTER_PROGRESS_WHEN_SHORT]
+        at = len(_through_progress(columns))
+        columns[at:at] = [c for c in COLUMNS if c.key in AFTER_PROGRESS_WHEN_SHORT]
+    name = next(n for n, c in enumerate(columns) if c.key == "name")
+    short = _span(_through_progress(columns)) - width
+    if short > 0:
+        columns[name] = replace(columns[name], width=max(NAME_MIN, columns[name].width - short))
+    edge = 0
+    for column in columns:
+        if edge + column.width > width:
+            if edge < width:  # cut by the screen's edge: it starts past it instead
+                columns[name] = replace(columns[name], width=columns[name].width + width - edge)
+            break
+        edge += column.width + GAP
+    return tuple(columns)
+
+
+def _through_progress(columns: list[Column]) -> list[Column]:
+    return columns[: next(n for n, c in enumerate(columns) if c.key == "progress") + 1]
+
+
+def _span(columns: list[Column]) -> int:
+    return sum(c.width + GAP for c in columns) - GAP
 
 
 class JobTable(VirtualRows, can_focus=True):
@@ -171,6 +211,8 @@ class JobTable(VirtualRows, can_focus=True):
         self._line_cache: dict[tuple[int, int], Strip] = {}
         self.now: datetime = pendulum.now("UTC")  # what Elapsed and Waiting count to (`tick`)
         self._palette_generation = generation()
+        self.columns = COLUMNS  # as `arrange` lays them out for the screen's width, once it is known
+        self.total_width = TOTAL_WIDTH
 
     # -- data in ------------------------------------------------------------------------------------
 
@@ -181,7 +223,7 @@ class JobTable(VirtualRows, can_focus=True):
         self._requested = None
         resized = total != self.total
         self.total = total
-        self.virtual_size = Size(TOTAL_WIDTH, total + 1)
+        self.virtual_size = Size(self.total_width, total + 1)
         if cursor_index is not None:
             self._move_cursor_to(cursor_index, announce=False)
         elif self.cursor >= total:
@@ -233,7 +275,7 @@ class JobTable(VirtualRows, can_focus=True):
         """Scroll sideways, if need be, until the column `key` (and its sort arrow) is on screen: a sort by
         a column off to the side would reorder the rows with no visible sign of why."""
         left = 0
-        for column in COLUMNS:
+        for column in self.columns:
             if column.key == key:
                 break
             left += column.width + GAP
@@ -246,6 +288,16 @@ class JobTable(VirtualRows, can_focus=True):
             self.scroll_to(x=left, animate=False, immediate=True, force=True)
         elif width and right > shown + width:
             self.scroll_to(x=right - width, animate=False, immediate=True, force=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        super().on_resize(event)
+        columns = arrange(self.scrollable_content_region.width or self.size.width)
+        if columns != self.columns:
+            self.columns = columns
+            self.total_width = sum(c.width + GAP for c in columns)
+            self.virtual_size = Size(self.total_width, self.total + 1)
+            self._line_cache.clear()
+            self.refresh()
 
     # -- cursor -------------------------------------------------------------------------------------
 
@@ -277,7 +329,7 @@ class JobTable(VirtualRows, can_focus=True):
         x = event.x + int(self.scroll_x)
         if event.y == 0:
             edge = 0
-            for column in COLUMNS:
+            for column in self.columns:
                 edge += column.width + GAP
                 if x < edge:
                     self.post_message(self.HeaderClicked(column.key))
@@ -297,11 +349,26 @@ class JobTable(VirtualRows, can_focus=True):
             if index >= self.total:
                 return Strip.blank(width, self.rich_style)
             strip = self._row_strip(index)
-        return strip.crop_extend(scroll_x, scroll_x + width, self.rich_style)
+        # Up to the last column the screen holds whole: one cut by its right edge (the focus border or a
+        # scrollbar took a cell since `arrange`, or the table is scrolled sideways) is left blank.
+        whole = self._whole_columns_end(scroll_x, self.scrollable_content_region.width or width)
+        return strip.crop_extend(scroll_x, scroll_x + whole, self.rich_style).extend_cell_length(
+            width, self.rich_style
+        )
+
+    def _whole_columns_end(self, scroll_x: int, width: int) -> int:
+        """How many cells from the screen's left edge the columns it holds whole reach."""
+        edge = 0
+        for column in self.columns:
+            end = edge + column.width
+            if end > scroll_x + width:
+                return max(0, edge - scroll_x)
+            edge = end + GAP
+        return width
 
     def _header(self) -> Strip:
         labels: list[str] = []
-        for column in COLUMNS:
+        for column in self.columns:
             label = self.labels.get(column.key, column.key)
             if column.key == self.order.column:
                 # The label gives way to the arrow on a narrow column: which column sorts must always show.
@@ -309,21 +376,21 @@ class JobTable(VirtualRows, can_focus=True):
                 label = label[: max(0, column.width - len(arrow))] + arrow
             labels.append(label[: column.width].ljust(column.width + GAP))
         # Plain, as the header has always looked; never style None (see _strip).
-        return Strip([Segment("".join(labels), Style.null())], TOTAL_WIDTH)
+        return Strip([Segment("".join(labels), Style.null())], self.total_width)
 
     def _strip(self, text: Text) -> Strip:
         """`text` as a line; Rich leaves unstyled runs with style None, which Textual's line filters
         (NO_COLOR's monochrome) cannot take, so every segment gets a style."""
         null = Style.null()
         segments = [Segment(s.text, s.style or null, s.control) for s in text.render(self.app.console)]
-        return Strip(segments, TOTAL_WIDTH)
+        return Strip(segments, self.total_width)
 
     def _row_strip(self, index: int) -> Strip:
         row = self._rows.get(index)
         selected = index == self.cursor
         if row is None:
             style = Style(dim=True, reverse=selected)
-            return Strip([Segment("…".ljust(TOTAL_WIDTH), style)], TOTAL_WIDTH)
+            return Strip([Segment("…".ljust(self.total_width), style)], self.total_width)
         if self._palette_generation != generation():  # the theme switched palettes
             self._palette_generation = generation()
             self._line_cache.clear()
@@ -332,7 +399,7 @@ class JobTable(VirtualRows, can_focus=True):
         if cached is not None:
             return cached
         text = Text()
-        for column in COLUMNS:
+        for column in self.columns:
             cell = column.cell(row, self.lang, self.tz, self.now)
             # Names, projects, owners come from definitions: plain text, control characters shown.
             cell_text = cell if isinstance(cell, Text) else Text(visible(cell))

@@ -17,7 +17,7 @@ from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor, PermissionRefused, Policy
 from jobtui.engine.domain.states import ACTIONS, Perm, Status, display_action
 from jobtui.engine.formats.policy_file import PolicyError, load_policy, parse_policy
-from jobtui.engine.service.actions import Actions, Refused
+from jobtui.engine.service.actions import Actions, Queued, Refused
 from jobtui.engine.worker.loop import Engine
 from tests.support.helpers import definition, job_of, status_of
 from tests.support.transitions import (
@@ -363,6 +363,28 @@ def test_the_permission_check_comes_before_the_status_check(jobs: Jobs, store: S
         f"cancel: job {job_id} is FINISHED; allowed from READY, RUNNING, APPROVAL, REJECTED, EXPIRED, "
         "TRAPPED, TRAP_PAUSED, PAUSED"
     )
+
+
+def test_queued_counts_what_a_clear_would_cancel_of_the_jobs_the_actor_may_view(
+    store: Store, submit: Callable[..., int], clock: FakeClock
+) -> None:
+    """The clear dialog's counts: the queued jobs, and of them those not due yet (a RUN date ahead), which
+    a clear cancels too; only the projects the actor may view, as every count a read reveals."""
+    policy = make_policy(
+        {"payments": ([Perm.VIEW.value], ["payments"]), "admin": ([Perm.QUEUE_ADMIN.value], ["*"])},
+        {"olga": ["payments", "admin"]},
+    )
+    submit(plain_def("payments"))
+    submit(plain_def("payments"), at="+1h")
+    submit(plain_def("web"))
+    olga = as_user(store, "olga", policy)
+
+    assert olga.queued() == Queued(jobs=2, not_due=1)
+    assert Actions(store, Actor("tester")).queued() == Queued(jobs=3, not_due=1)
+    clock.advance(3600)
+    assert olga.queued() == Queued(jobs=2, not_due=0)  # due now: the engine may start it
+    assert len(olga.queue_clear()) == 3  # (the clear cancels the job olga may not view too)
+    assert olga.queued() == Queued(jobs=0, not_due=0)
 
 
 @pytest.mark.parametrize("what", ["queue_pause", "queue_resume", "queue_clear"])

@@ -163,6 +163,37 @@ async def test_the_palette_lists_the_commands_the_job_refuses_after_the_others_w
         assert marked == sorted(marked)  # False (may run) before True (refused)
 
 
+@pytest.mark.parametrize(
+    ("lang", "searches"),
+    [
+        (
+            "en",
+            {"skip": "Trap (t)", "abort": "Trap (t)", "trap retry": "Trap (t)", "resume": "Trap pause (p)"},
+        ),
+        ("es", {"saltar": "Captura (t)", "abortar": "Captura (t)", "reanudar": "Pausar captura (p)"}),
+    ],
+)
+async def test_the_palette_finds_a_command_by_the_words_of_what_it_does(
+    store: Store, submit: Submit, engine: Engine, lang: str, searches: dict[str, str]
+) -> None:
+    """Only "Trap" found the trap's actions: "skip" and "abort", the dialog's own choices, found nothing.
+    On a trapped job "retry" offers Trap first: Retry (y), named so, is refused there."""
+    job_id = submit('name = "t"\n[[run]]\nrun = "false"\non_error = "trap"\n')
+    run_until_status(engine, job_id, "TRAPPED")
+    async with app_for(store, lang=lang).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        screen = monitor(pilot)
+        await until(pilot, lambda: screen.check_action("trap", ()) is True, "trap enabled")
+        for query, title in searches.items():
+            entries = list(await _palette_entries(pilot, query))
+            assert title in entries, (query, entries)
+            await pilot.press("escape")
+            await until(pilot, lambda: pilot.app.screen is screen, "the monitor")
+        named = list(await _palette_entries(pilot, "retry" if lang == "en" else "reintentar"))
+        assert named[0] == ("Trap (t)" if lang == "en" else "Captura (t)"), named
+        assert len(named) == 2 and named[1].startswith("Retry (y)" if lang == "en" else "Reintentar (y)")
+
+
 async def test_typing_in_the_palette_reads_the_commands_once_as_it_opens(
     store: Store, submit: Submit, monkeypatch: pytest.MonkeyPatch
 ) -> None:

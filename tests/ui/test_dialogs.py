@@ -182,7 +182,7 @@ async def test_confirm_with_a_comment_keeps_it_once_the_dialog_is_gone() -> None
 
 @sync
 async def test_confirm_without_a_job_shows_no_job_line() -> None:
-    app = HostApp(ConfirmDialog(t("confirm.queue_clear"), None, t("confirm.queue_clear_msg")))
+    app = HostApp(ConfirmDialog(t("confirm.queue_clear"), None, t("confirm.queue_clear_none")))
     async with app.run_test() as pilot:
         await pilot.pause()
         text = shown(app.screen)

@@ -60,7 +60,7 @@ async def test_the_sort_arrow_shows_on_every_column_however_narrow(store: Store)
         table = monitor(pilot).query_one(JobTable)
         for descending, arrow in ((False, "▲"), (True, "▼")):
             edge = 0
-            for column in COLUMNS:
+            for column in table.columns:
                 if column.key in SORTABLE:
                     table.set_order(JobSort(column.key, descending))
                     header = table._header().text

@@ -252,6 +252,28 @@ async def test_trap_dialog_skip_and_trap_pause_key(
     run_until_status(engine, trapped, "FINISHED")
 
 
+async def test_the_trap_dialog_counts_from_the_time_left_now_not_when_the_pane_read_it(
+    store: Store, submit: Submit, engine: Engine, clock: FakeClock
+) -> None:
+    """The pane reads a job again only when it changes, and a waiting trap does not: a minute later `t`
+    showed the 10m read then while the pane said 9m5s."""
+    from jobtui.screens.dialogs import TrapDialog
+
+    trapped = submit('name = "t"\ntrap_timeout = "10m"\n[[run]]\nrun = "false"\non_error = "trap"\n')
+    run_until_status(engine, trapped, "TRAPPED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, trapped)
+        await until(pilot, lambda: monitor(pilot).check_action("trap", ()) is True)
+        clock.advance(55)
+        await until(pilot, lambda: "time left 9m5s" in painted(pilot.app.screen)[0], "the pane's countdown")
+        await pilot.press("t")
+        await until(pilot, lambda: isinstance(pilot.app.screen, TrapDialog), "the trap dialog")
+        dialog = pilot.app.screen
+        await until(pilot, lambda: "Time left: 9m5s" in painted(dialog)[0], "the dialog's time left")
+        clock.advance(5)
+        await until(pilot, lambda: "Time left: 9m " in painted(dialog)[0], "the dialog's countdown moving")
+
+
 async def test_rollback_asks_for_a_reason(store: Store, submit: Submit, engine: Engine) -> None:
     job_id = submit('name = "r"\n[[run]]\nrun = "true"\nrollback = "true"\n')
     run_until_status(engine, job_id, "FINISHED")
@@ -297,6 +319,52 @@ async def test_queue_pause_and_clear_from_the_keyboard(
         await until(pilot, lambda: pilot.app.screen is not monitor(pilot))
         await pilot.press("y")
         await until(pilot, lambda: status_of(store, job_id) == "CANCELED", "the clear")
+
+
+async def test_the_queue_pause_takes_an_optional_reason_the_header_shows(
+    store: Store, submit: Submit, actions: Actions
+) -> None:
+    """`jobtui queue pause --reason R` had no dashboard equivalent: the pause said only who paused."""
+    submit(simple(), at="+1h")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        bar = monitor(pilot).query_one(StatusBar)
+        await until(pilot, lambda: monitor(pilot).query_one(JobTable).total == 1)
+        await pilot.press("P")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the question")
+        assert "Reason (optional" in painted(pilot.app.screen)[0]
+        await pilot.press("c", *"db upgrade", "enter")
+        await until(pilot, lambda: actions.queue_state().reason == "db upgrade", "the pause")
+        await until(pilot, lambda: "db upgrade" in painted(pilot.app.screen)[0], "the reason in the header")
+        assert bar.has_class("queue-paused")
+        await pilot.press("P")  # resuming asks nothing more
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the question")
+        assert "Reason" not in painted(pilot.app.screen)[0]
+        await pilot.press("y")
+        await until(pilot, lambda: not actions.queue_state().paused, "the resume")
+
+
+async def test_the_clear_dialog_says_how_many_jobs_it_cancels_and_that_jobs_not_due_yet_are_among_them(
+    store: Store, submit: Submit, actions: Actions, clock: FakeClock
+) -> None:
+    """It said only "Every queued job becomes Canceled": not how many, nor that a job due tomorrow is one."""
+    submit(simple("now"))
+    submit(simple("later"), at="+1h")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: monitor(pilot).query_one(JobTable).total == 2)
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the question")
+        text = " ".join(painted(pilot.app.screen)[0].split())
+        assert "Cancels 2 jobs queued now." in text
+        assert "Of them, 1 job not due yet (waiting for their date" in text
+        await pilot.press("n")
+        await until(pilot, lambda: pilot.app.screen is monitor(pilot), "the question gone")
+        clock.advance(7200)
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the question")
+        text = " ".join(painted(pilot.app.screen)[0].split())
+        assert "Cancels 2 jobs queued now." in text and "not due" not in text
+        await pilot.press("y")
+        await until(pilot, lambda: actions.queued().jobs == 0, "the clear")
 
 
 async def test_filter_as_you_type_and_escape_clears_it(store: Store, submit: Submit) -> None:

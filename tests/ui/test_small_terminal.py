@@ -4,6 +4,7 @@ block, which scrolls at that height, shows each newly selected job from its top.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -200,3 +201,53 @@ async def test_only_the_newest_toasts_show_as_many_as_the_screen_has_room_for(
             pilot.app.notify(f"toast {n}")
         await until(pilot, lambda: "toast 5" in [n.message for n in pilot.app._notifications], "the last")
         assert [n.message for n in pilot.app._notifications] == [f"toast {n}" for n in range(6 - shown, 6)]
+
+
+def _table_lines(pilot: object, rows: int = 2) -> list[list[str]]:
+    """The job table's header and first rows as painted, each split into its cells (runs of text apart by
+    two spaces or more)."""
+    table = monitor(pilot).query_one(JobTable)  # type: ignore[arg-type]
+    lines = painted(pilot.app.screen)[0].splitlines()  # type: ignore[attr-defined]
+    y, x = table.content_region.y, table.content_region.x
+    return [
+        [cell for cell in re.split(r"\s{2,}", line[x : x + table.size.width].strip()) if cell]
+        for line in lines[y : y + rows]
+    ]
+
+
+@pytest.mark.parametrize("focused", [True, False])
+async def test_at_160_columns_no_column_is_cut_by_the_screens_edge(
+    store: Store, submit: Submit, focused: bool
+) -> None:
+    """Max Start showed "12-07 1" (the focus border took a cell) or "12-07 19:": a cut date reads as a date.
+    The column the screen cannot hold whole starts past its edge; the Job column takes the cells."""
+    job = submit(simple("wide"), at="+1h")
+    async with app_for(store).run_test(size=(160, 48)) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        await until(pilot, lambda: shown_job(pilot) == job and table.has_focus, "the job's detail")
+        if not focused:  # the focus border gone, the table has one more cell
+            monitor(pilot).query_one("#tasks-table").focus()
+            await until(pilot, lambda: not table.has_focus, "the focus elsewhere")
+        await pilot.pause(0.1)
+        header, row = _table_lines(pilot)
+        assert header[-1] == "Scheduled", header  # "Max Start" whole or not at all
+        assert re.fullmatch(r"\d\d-\d\d \d\d:\d\d", row[-1]), row
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+async def test_at_80_columns_status_step_and_progress_show_before_type_and_project(
+    store: Store, submit: Submit, lang: str
+) -> None:
+    """The manual: "Always check the Step column". At 80x24 the table showed ID, Job, Type, Project and
+    Status; Type and Project now follow Progress, a scroll away."""
+    submit(simple("narrow"))
+    async with app_for(store, lang=lang).run_test(size=(80, 24)) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        await until(pilot, lambda: table.total == 1, "the row")
+        await pilot.pause(0.1)
+        header, row = _table_lines(pilot)
+        labels = [t(f"col.{key}", lang) for key in ("name", "status", "step", "progress")]
+        assert header == [f"{t('col.id', lang)} ▼", *labels], header
+        ready = f"{SYMBOLS[Status.READY]} {status_label(Status.READY, lang)}"
+        assert row == ["1", "narrow", ready, "INIT", "░░░░░░░░░░", "0%"], row
+        assert [c.key for c in table.columns][5:7] == ["type", "project"]  # still there, to the right

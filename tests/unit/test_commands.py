@@ -33,6 +33,16 @@ def test_every_command_speaks_english_and_spanish(command: object) -> None:
     assert command.label["es"] != command.description["es"]
 
 
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c.acts is not Acts.VIEW], ids=lambda c: c.id)
+def test_every_operator_command_has_words_to_be_found_by_in_both_languages(command: object) -> None:
+    """The palette finds a command by these beside its label ("skip" finds Trap)."""
+    from jobtui.engine.service.commands import Command
+
+    assert isinstance(command, Command)
+    for lang in ("en", "es"):
+        assert command.words.get(lang, "").split(), f"{command.id}: no {lang} words"
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c.id)
 def test_every_command_has_its_handler_on_the_monitor(command: object) -> None:
     from jobtui.engine.service.commands import Command

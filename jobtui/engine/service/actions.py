@@ -18,7 +18,7 @@ from typing import Any
 
 import pendulum
 import psutil
-from sqlalchemy import bindparam, delete, func, insert, update
+from sqlalchemy import bindparam, case, delete, func, insert, or_, update
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import (
@@ -101,6 +101,17 @@ class QueueState:
     queued: int
     running: int
     workers: int
+
+
+@dataclass(frozen=True)
+class Queued:
+    """The queued (READY) jobs the actor may view: those a queue clear cancels, as they may see them."""
+
+    jobs: int
+    # Of them, those not due yet (as the job table's Waiting column has it, empty for them): waiting for
+    # their RUN date, a window to open, a failed task's retry or an earlier job of their envelope. A clear
+    # cancels them too, which an operator may not expect of "queued".
+    not_due: int
 
 
 class Actions:
@@ -740,6 +751,24 @@ class Actions:
             )
         return QueueState(paused, reason, queued, running, workers)
 
+    def queued(self) -> Queued:
+        """What `queue_clear` would cancel now, counted in the jobs this actor may view (one read of the
+        queued rows, which the clear itself reads and changes every one of)."""
+        from jobtui.engine.read.listing import ALL_PROJECTS, scope_of
+
+        with self.store.read() as s:
+            where = [JOBS.c.status == Status.READY.value]
+            scope = scope_of(self.actor)
+            if scope != ALL_PROJECTS:
+                where.append(JOBS.c.project.in_(sorted(scope)))
+            now = self.store.now()
+            # A job due before its RUN date is due for its PRE step: it waits for the date all the same.
+            not_due = or_(JOBS.c.due_at.is_(None), JOBS.c.due_at > now, JOBS.c.scheduled_at > now)
+            jobs, later = s.execute(
+                select(func.count(), func.count(case((not_due, 1)))).select_from(JOBS).where(*where)
+            ).one()
+        return Queued(int(jobs), int(later))
+
     def queue_pause(self, reason: str | None = None) -> None:
         self._queue_change("queue pause", True, reason)
 
@@ -1016,4 +1045,4 @@ def _group_of(process: psutil.Process) -> int | None:
         return None
 
 
-__all__ = ["Actions", "PermissionRefused", "QueueState", "Refused", "UnknownJob"]
+__all__ = ["Actions", "PermissionRefused", "QueueState", "Queued", "Refused", "UnknownJob"]

@@ -24,6 +24,7 @@ class Asks(StrEnum):
     NOTHING = "nothing"
     CONFIRM = "confirm"
     CONFIRM_COMMENT = "confirm, with an optional comment"
+    CONFIRM_REASON = "confirm, with an optional reason"  # the queue's pause: the header shows it
     COMMENT = "comment"  # a choice (retry/skip/abort) and an optional comment
     REASON = "reason"
     DATE = "date"
@@ -84,6 +85,10 @@ class Command:
     # In the envelopes view a few keys act on the envelope under the cursor: their words change there.
     envelope_label: Texts = field(default_factory=dict)
     envelope_description: Texts = field(default_factory=dict)
+    # The words an operator may look for it by in the palette beyond its label (what it does, the choices
+    # it asks for: "skip" finds Trap), space-separated; each word typed must begin one of these or the
+    # label's.
+    words: Texts = field(default_factory=dict)
 
     @property
     def needs_job(self) -> bool:
@@ -121,6 +126,9 @@ class Command:
         texts = self.envelope_description if envelopes and self.envelope_description else self.description
         return texts.get(lang) or texts["en"]
 
+    def words_in(self, lang: str) -> str:
+        return self.words.get(lang) or self.words.get("en", "")
+
 
 _COMMENT = CliArg("--comment", "why (kept in the audit trail)")
 _ID_ONLY: tuple[CliArg, ...] = ()
@@ -137,6 +145,7 @@ COMMANDS: tuple[Command, ...] = (
         Acts.JOB,
         ("approve",),
         cli=CliVerb("approve", "approve a job waiting for approval", (_COMMENT,), "approved"),
+        words={"en": "accept allow", "es": "aceptar autorizar"},
     ),
     Command(
         "reject",
@@ -152,6 +161,7 @@ COMMANDS: tuple[Command, ...] = (
         ("reject",),
         asks=Asks.CONFIRM_COMMENT,
         cli=CliVerb("reject", "reject it", (_COMMENT,), "rejected"),
+        words={"en": "refuse deny decline", "es": "denegar rehusar"},
     ),
     Command(
         "cancel",
@@ -166,6 +176,7 @@ COMMANDS: tuple[Command, ...] = (
         ("cancel",),
         asks=Asks.CONFIRM_COMMENT,
         cli=CliVerb("cancel", "cancel a job (terminates its running op)", (_COMMENT,), "canceled"),
+        words={"en": "stop kill terminate", "es": "detener parar matar terminar"},
     ),
     Command(
         "delete",
@@ -179,6 +190,7 @@ COMMANDS: tuple[Command, ...] = (
         ("delete",),
         asks=Asks.CONFIRM,
         cli=CliVerb("delete", "delete a job with its tasks, steps and log", _ID_ONLY, "deleted"),
+        words={"en": "remove erase", "es": "eliminar quitar"},
     ),
     Command(
         "rerun",
@@ -205,6 +217,7 @@ COMMANDS: tuple[Command, ...] = (
                 CliArg("--now", "RUN: ignore the scheduled date", flag=True),
             ),
         ),
+        words={"en": "restart again step pre run post", "es": "relanzar otra vez paso pre run post"},
     ),
     Command(
         "reschedule",
@@ -224,6 +237,7 @@ COMMANDS: tuple[Command, ...] = (
             "rescheduled",
         ),
         opens_input=True,
+        words={"en": "date time postpone delay move", "es": "fecha hora aplazar posponer mover"},
     ),
     Command(
         "trap",
@@ -242,6 +256,7 @@ COMMANDS: tuple[Command, ...] = (
             (CliArg("what", "", choices=("retry", "skip", "abort", "pause", "resume")), _COMMENT),
         ),
         opens_input=True,
+        words={"en": "retry skip abort resolve", "es": "reintentar saltar abortar resolver"},
     ),
     Command(
         "trap_pause",
@@ -254,6 +269,7 @@ COMMANDS: tuple[Command, ...] = (
         Acts.JOB,
         ("trap_pause", "trap_resume"),
         cli_usage="jobtui trap ID pause|resume",
+        words={"en": "resume countdown timeout", "es": "reanudar cuenta atrás tiempo"},
     ),
     Command(
         "rollback",
@@ -275,6 +291,7 @@ COMMANDS: tuple[Command, ...] = (
             "en": "Roll back the envelope under the cursor (the most recent of its project first)",
             "es": "Hacer rollback del sobre bajo el cursor (primero el más reciente de su proyecto)",
         },
+        words={"en": "undo revert", "es": "deshacer revertir"},
     ),
     Command(
         "retry",
@@ -287,19 +304,23 @@ COMMANDS: tuple[Command, ...] = (
         Acts.JOB,
         ("retry",),
         cli=CliVerb("retry", "rerun a failed job from its failed step", _ID_ONLY, "retried"),
+        words={"en": "again failed", "es": "otra vez fallido"},
     ),
     Command(
         "queue_toggle",
         "P",
         {"en": "Pause queue", "es": "Pausar cola"},
         {
-            "en": "Pause the queue (no queued job starts) or resume it (asks first)",
-            "es": "Pausar la cola (ningún pase en cola empieza) o reanudarla (pregunta antes)",
+            "en": "Pause the queue (no queued job starts) or resume it (asks first; a pause with an "
+            "optional reason)",
+            "es": "Pausar la cola (ningún pase en cola empieza) o reanudarla (pregunta antes; la pausa, con "
+            "un motivo opcional)",
         },
         Acts.QUEUE,
         permission=Perm.QUEUE_ADMIN,
-        asks=Asks.CONFIRM,
+        asks=Asks.CONFIRM_REASON,
         cli_usage="jobtui queue pause|resume",
+        words={"en": "resume hold", "es": "reanudar retener"},
     ),
     Command(
         "queue_clear",
@@ -313,6 +334,7 @@ COMMANDS: tuple[Command, ...] = (
         permission=Perm.QUEUE_ADMIN,
         asks=Asks.CONFIRM,
         cli_usage="jobtui queue clear",
+        words={"en": "empty purge flush", "es": "purgar limpiar"},
     ),
     Command(
         "full_log",
@@ -324,6 +346,7 @@ COMMANDS: tuple[Command, ...] = (
         },
         Acts.JOB,
         cli_usage="jobtui log ID",
+        words={"en": "output search", "es": "salida buscar"},
     ),
     Command(
         "copy_id",
@@ -335,6 +358,7 @@ COMMANDS: tuple[Command, ...] = (
         },
         Acts.JOB,
         footer=False,
+        words={"en": "clipboard", "es": "portapapeles"},
     ),
     Command(
         "audit",
@@ -346,6 +370,7 @@ COMMANDS: tuple[Command, ...] = (
         },
         Acts.JOB,
         cli_usage="jobtui audit ID",
+        words={"en": "history trail who", "es": "historial quién"},
     ),
     Command(
         "notifications",

@@ -1,4 +1,5 @@
-"""ConfirmDialog: Yes or No, and for a job's reject or cancel an optional comment for its audit trail."""
+"""ConfirmDialog: Yes or No, and for a job's reject or cancel an optional comment for its audit trail (for
+the queue's pause, an optional reason)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ class ConfirmDialog(DialogScreen[bool]):
 
     With `comment`, a field for why (reject, cancel): `c` or Tab goes into it, where every key is text
     (a comment may well hold a y or an n) and Enter answers yes with it. `y` answers yes without one, as
-    it always did, so the keys an operator knows stay what they were."""
+    it always did, so the keys an operator knows stay what they were. With `reason`, the same field asks
+    for a reason (pausing the queue: the header shows it) and says so."""
 
     AUTO_FOCUS = "#no"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -32,13 +34,20 @@ class ConfirmDialog(DialogScreen[bool]):
     ]
 
     def __init__(
-        self, title: str, job: JobSnapshot | None, message: str, lang: str = "en", comment: bool = False
+        self,
+        title: str,
+        job: JobSnapshot | None,
+        message: str,
+        lang: str = "en",
+        comment: bool = False,
+        reason: bool = False,
     ) -> None:
         super().__init__(lang)
         self.title_text = title
         self.job = job
         self.message = message
-        self.asks_comment = comment
+        self.asks_comment = comment or reason
+        self.asks_reason = reason
         # What the operator wrote in the comment field, trimmed, kept as they answer yes: the dialog's
         # widgets may be gone by the time its answer is acted on.
         self.comment = ""
@@ -50,12 +59,15 @@ class ConfirmDialog(DialogScreen[bool]):
                 yield from _job_lines(self.job, self.lang)
             yield Static(visible(self.message, keep="\n"), classes="message", markup=False)
             if self.asks_comment:
-                yield Label(t("confirm.comment", self.lang), classes="field-label")
+                label = "confirm.reason" if self.asks_reason else "confirm.comment"
+                yield Label(t(label, self.lang), classes="field-label")
                 yield Input(id="comment")
             with Horizontal(classes="buttons"):
                 yield Button(t("common.yes", self.lang), id="yes", variant="error")
                 yield Button(t("common.no", self.lang), id="no", variant="primary")
-            hint = "confirm.hint_comment" if self.asks_comment else "confirm.hint"
+            hint = "confirm.hint"
+            if self.asks_comment:
+                hint = "confirm.hint_reason" if self.asks_reason else "confirm.hint_comment"
             yield self._hint(t(hint, self.lang))
 
     def action_confirm(self) -> None:

@@ -206,6 +206,8 @@ def expected_comment(action: str, comment: str) -> Callable[[str | None], bool]:
         return lambda got: got is not None and got.startswith("RUN at ")
     if action == "retry":
         return lambda got: got is not None and got.endswith("retry after failure")
+    if action in ("trap_retry", "trap_skip", "trap_abort"):  # the op resolved, then the why
+        return lambda got: got is not None and got.startswith('RUN op "') and got.endswith(f"; {comment}")
     return lambda got: got == comment
 
 

@@ -104,6 +104,9 @@ def test_a_trapped_op_of_one_target_names_that_target(
     # Skipped, its last op is behind the task as a done one would be: it read Running on it until the end.
     actions.trap(job_id, "skip")
     assert task_statuses(store, job_id) == ["SUCCEEDED", "SUCCEEDED"]
+    # And the skip's row says which host's op never ran (it said "trap skip" alone; found by QA).
+    skipped = [row for row in audit_json(store, job_id) if row["action"] == "trap skip"]
+    assert [row["comment"] for row in skipped] == ['RUN op "check" [n2]']
 
 
 def test_skip_marks_the_op_skipped_and_goes_on(
@@ -154,7 +157,7 @@ def test_trap_timeout_applies_its_action(
     from jobtui.engine.service.views import audit_json
 
     timeout_row = next(r for r in audit_json(store, job_id) if r["action"] == f"trap {action}")
-    assert timeout_row["who"] == engine.who and timeout_row["comment"] == "trap timeout ran out"
+    assert timeout_row["who"] == engine.who and timeout_row["comment"] == 'RUN op "migrate"; trap timeout ran out'
 
 
 def test_trap_pause_freezes_the_countdown_and_resume_keeps_what_was_left(

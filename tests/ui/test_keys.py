@@ -211,5 +211,6 @@ async def test_t_a_comment_enter_and_a_choice_typed_at_once_resolve_the_trap(
             skips = s.exec(
                 select(AuditEvent).where(AuditEvent.job_id == trapped, AuditEvent.action == "trap skip")
             ).all()
-        assert [skip.comment or "" for skip in skips] == [comment]
+        # The op resolved first, then the operator's why.
+        assert [skip.comment for skip in skips] == ['RUN op "run-1"' + (f"; {comment}" if comment else "")]
     run_until_status(engine, trapped, "FINISHED")

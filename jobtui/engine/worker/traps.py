@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from jobtui.engine.db.models import Job, OpRun
+from jobtui.engine.db.models import Job, OpRun, Task
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.states import OpStatus, Status
 from jobtui.engine.worker import pipeline
@@ -47,7 +47,9 @@ def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, commen
         else:
             op_run.error = f"{op_run.error or 'failed'}; aborted by {who}"
         s.add(op_run)
-    store.change_job(s, job, who, action, Status.READY, comment=comment, **clear)
+    # The trail names the op resolved (and its target): "trap skip" alone left which host never ran it unsaid.
+    said = comment if op_run is None else _op_said(s, op_run) + (f"; {comment}" if comment else "")
+    store.change_job(s, job, who, action, Status.READY, comment=said, **clear)
     if what == "abort" and op_run is not None:
         pipeline.apply_op_failure(store, s, job, op_run, JobRef(who))
     if what == "skip" and op_run is not None and op_run.per_target:
@@ -55,3 +57,10 @@ def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, commen
         s.flush()
         pipeline.settle_task_if_done(s, job, op_run)
     pipeline.refresh_progress(store, s, job, JobRef(who))
+
+
+def _op_said(s: Session, op_run: OpRun) -> str:
+    """`RUN op "deploy" [web-02]`: the op, and the target of a per-target one."""
+    task = s.get(Task, op_run.task_id) if op_run.per_target and op_run.task_id is not None else None
+    target = f" [{task.target}]" if task is not None else ""
+    return f'{op_run.step} op "{op_run.name}"{target}'

@@ -157,7 +157,8 @@ def test_trap_timeout_applies_its_action(
     from jobtui.engine.service.views import audit_json
 
     timeout_row = next(r for r in audit_json(store, job_id) if r["action"] == f"trap {action}")
-    assert timeout_row["who"] == engine.who and timeout_row["comment"] == 'RUN op "migrate"; trap timeout ran out'
+    assert timeout_row["who"] == engine.who
+    assert timeout_row["comment"] == 'RUN op "migrate"; trap timeout ran out'
 
 
 def test_trap_pause_freezes_the_countdown_and_resume_keeps_what_was_left(

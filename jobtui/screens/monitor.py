@@ -572,6 +572,9 @@ class MonitorScreen(MonitorActions):
         now = time.monotonic()
         if now - self._refusals_recorded.get(said, -REFUSAL_RECORDED_S) < REFUSAL_RECORDED_S:
             return
+        self._refusals_recorded = {
+            was: at for was, at in self._refusals_recorded.items() if now - at < REFUSAL_RECORDED_S
+        }
         self._refusals_recorded[said] = now
         self._record_refusal(key, str(reason), on)
 

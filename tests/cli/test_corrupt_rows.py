@@ -24,6 +24,11 @@ CORRUPTIONS = [
     ("progress = 'x'", 'progress "x" is not a percentage from 0 to 100'),
     ("step = 'NOPE'", 'step "NOPE" is not a step (INIT, PRE, RUN, POST or END)'),
     ("schedule = '{bad'", 'schedule "{bad" is not a schedule as jobtui writes it'),
+    # JSON, but a start that is no date (an assertion deep in the schedule's reading stopped `show`).
+    (
+        """schedule = '{"mode": "now", "timezone": "UTC", "start": "P1D"}'""",
+        'schedule "{"mode": "now", "timezone": "UTC", "start": "P1D"}" is not a schedule as jobtui writes it',
+    ),
 ]
 
 

@@ -323,6 +323,21 @@ def test_a_canceled_op_gets_one_sigterm_and_its_clean_up_runs_once(
     assert job_of(store, job_id).status == "CANCELED"
 
 
+def test_a_canceled_envelopes_op_gets_one_sigterm_too(
+    engine: Engine, store: Store, actions: Actions, tmp_path: Path
+) -> None:
+    ready, ledger, spec = tmp_path / "trap-set", tmp_path / "terms", tmp_path / "tidy.toml"
+    op_text = TIDY_OP.format(ledger=ledger, ready=ready)
+    spec.write_text(f'name = "tidy"\n[[run]]\nrun = "{op_text}"\n')
+    envelopes = EnvelopeActions(actions)
+    envelope_id, (job_id,) = envelopes.submit(envelope_of_files([str(spec)], "release"))
+    op = wait_op_started(engine, store, job_id)
+    engine.run_until(ready.exists)
+    envelopes.cancel(envelope_id)
+    engine.run_until(lambda: not live_pids_of_group(op.pid or 0))
+    assert ledger.read_text() == "term\n"
+
+
 @pytest.fixture
 def daemon_env(db_url: str) -> dict[str, str]:
     env = dict(os.environ)

@@ -519,7 +519,7 @@ class Actions:
 
     def cancel(self, job_id: int, comment: str | None = None) -> None:
         with self._acting("cancel", job_id) as (s, job):
-            engine_here = self._engine_alive_here(s, job.worker_id)
+            engine_here = self.engine_alive_here(s, job.worker_id)
             running = self.cancel_in(s, job, comment)
         if engine_here:
             # Its engine kills the whole tree as it sees its lease gone (within a pass): signalled from
@@ -529,7 +529,7 @@ class Actions:
         # stops at once all the same.
         self.terminate_and_log(running, "job CANCELED")
 
-    def _engine_alive_here(self, s: Session, worker_id: str | None) -> bool:
+    def engine_alive_here(self, s: Session, worker_id: str | None) -> bool:
         """Whether `worker_id` is a live engine of this host (a fresh heartbeat, its process there)."""
         import socket
 

@@ -160,7 +160,9 @@ class EnvelopeActions:
             # ("job 1 ended CANCELED"), and each job's trail is to carry the operator's why.
             for job in reversed(jobs):
                 if Status(job.status) in cancelable:
-                    running += self.actions.cancel_in(s, job, why)
+                    engine_here = self.actions.engine_alive_here(s, job.worker_id)
+                    ops = self.actions.cancel_in(s, job, why)
+                    running += [] if engine_here else ops  # its live engine signals them, once
             envelope.reason = f"cancelled by {self.actor.user}" + (f": {comment}" if comment else "")
             s.add(envelope)
             chain.notify(self.store, s, envelope_id, "warning", f"envelope {envelope.name} {envelope.reason}")

@@ -163,7 +163,7 @@ class Batch:
                 continue
             waited = now - handle.queued_at
             if waited >= too_long and handle.withdraw():  # not if a slot started it meanwhile
-                held.handle, held.plan = None, None
+                held.handle, held.plan, held.withdrawn = None, None, True
                 self._waited[held.job_id] = (held, waited)
         if self._waited:
             self.prefetch = 0
@@ -230,6 +230,9 @@ class Batch:
             for held in idle:
                 self._job(s, done, held, None)
             free = self._room(done.busy)
+            if done.handed_back:
+                # Not in the pass that hands jobs back: a job claimed again now would be let go at commit.
+                claim = False
             if claim and done.look_in_pass:
                 claim = self.claimer.look(now, free, s)
             if claim and free > 0:

@@ -8,13 +8,12 @@ import json
 from datetime import datetime
 
 import pendulum
-from sqlalchemy import select, update
 from sqlmodel import Session
 
-from jobtui.engine.db.models import OP_RUNS, TASKS, Job, OpRun
+from jobtui.engine.db.models import Job, OpRun
 from jobtui.engine.db.raw import AUDIT_ROWS, execute_many, index_hint, rows
 from jobtui.engine.db.store import LeaseLost
-from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
+from jobtui.engine.domain.states import OpStatus, Status
 from jobtui.engine.worker import pipeline
 from jobtui.engine.worker.slots import SlotHandle
 from jobtui.engine.worker.state import EngineState, Held
@@ -180,7 +179,8 @@ def hand_back(state: EngineState) -> None:
     queue: it never starts, and goes back to pending for the next engine to start); ops running keep
     running for a later engine."""
     for held in list(state.held.values()):
-        withdrawn = isinstance(held.handle, SlotHandle) and held.handle.withdraw()
+        # Taken back from the slots' queue already (its hand-back not committed yet): it never started.
+        withdrawn = held.withdrawn or (isinstance(held.handle, SlotHandle) and held.handle.withdraw())
         if held.handle is not None and not withdrawn:
             continue
         with contextlib.suppress(LeaseLost), state.store.write() as s:
@@ -220,23 +220,17 @@ def hand_back_waiting(state: EngineState, s: Session, held: Held, waited_s: floa
     """Inside a pass's transaction: hand back a job whose op, claimed ahead of the free slots after a burst
     of short ops, has waited `waited_s` for a slot behind ops that last. It read RUNNING, with a start
     date and a step started, while nothing of it ran: back in the queue (READY, due now) for whichever
-    engine has a slot first. A job none of whose ops ran goes back to where its claim found it."""
+    engine has a slot first."""
     job = s.get(Job, held.job_id)
     if job is None or job.lease != held.lease:
         state.forget_held(held.job_id)
         return
     why = f"in {waited_s:.0f} s waiting for a worker slot"
     _unstart(state, s, job, held, why)
-    s.flush()  # the op pending again before the Core statements below read and park
+    s.flush()  # the op pending again before the tasks are parked by what is left of theirs
     pipeline.park_running_tasks(s, job)
-    unstarted: dict[str, object] = {}
-    if job.exec == 1 and _nothing_ran(s, job):
-        unstarted = {"step": Step.INIT.value, "started_at": None, "run_started_at": None}
-        s.execute(
-            update(TASKS)
-            .where(TASKS.c.job_id == job.id)
-            .values(status=TaskStatus.SCHEDULED.value, attempts=0, last_triggered_at=None, current_step=None)
-        )
+    # Its step and dates stay as they are, as when an engine stops: RUN's gate, once passed, is not asked
+    # again (it could expire a job whose RUN began), and retries keep their count.
     state.store.change_job(
         s,
         job,
@@ -248,22 +242,8 @@ def hand_back_waiting(state: EngineState, s: Session, held: Held, waited_s: floa
         worker_id=None,
         lease=None,
         due_at=state.store.now(),
-        **unstarted,
     )
     state.let_go_at_commit(s, held.job_id)
-
-
-def _nothing_ran(s: Session, job: Job) -> bool:
-    ran = s.execute(
-        select(OP_RUNS.c.id)
-        .where(
-            OP_RUNS.c.job_id == job.id,
-            OP_RUNS.c.exec == job.exec,
-            OP_RUNS.c.status != OpStatus.PENDING.value,
-        )
-        .limit(1)
-    ).first()
-    return ran is None
 
 
 def _as_utc(value: datetime | None) -> pendulum.DateTime | None:

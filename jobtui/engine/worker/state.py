@@ -66,6 +66,7 @@ class Held:
     log_cap: LogCap | None = None  # the op's share of the job's log (process ops)
     plan: Plan | None = None  # the job's plan while the fast lane walks it
     log_path: str = ""  # the file the op was launched with, shipped to the database
+    withdrawn: bool = False  # its op, recorded as started, was taken back from the slots' queue unstarted
 
 
 @dataclass(frozen=True)

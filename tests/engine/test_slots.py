@@ -18,6 +18,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
+from jobtui.engine.worker.batch import SLOT_WAIT_S
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.slots import NEVER_STARTED, SlotHandle, Slots
 from tests.support.helpers import definition, job_of, wait_for
@@ -288,7 +289,7 @@ def test_a_job_whose_op_waits_long_for_a_slot_goes_back_to_the_queue_until_one_f
         for _ in range(3):
             engine.tick()
         assert statuses(store, [first, second]) == ["RUNNING", "RUNNING"]  # a short wait changes nothing
-        clock.advance(2)
+        clock.advance(SLOT_WAIT_S + 1)
         for _ in range(3):
             engine.tick()
         assert statuses(store, [first, second]) == ["RUNNING", "READY"]
@@ -297,7 +298,7 @@ def test_a_job_whose_op_waits_long_for_a_slot_goes_back_to_the_queue_until_one_f
         assert [step["status"] for step in task["steps"]] == ["pending"]
         released = [row for row in Reads(store, Actor("tester")).audit(second) if row["action"] == "release"]
         assert released[-1]["comment"] == (
-            "waited 2 s for a worker slot behind ops still running: back in the queue"
+            f"waited {SLOT_WAIT_S + 1:.0f} s for a worker slot behind ops still running: back in the queue"
         )
         for _ in range(3):
             engine.tick()
@@ -334,7 +335,7 @@ def test_a_job_handed_back_as_a_slot_frees_is_claimed_again_and_runs(
     engine = Engine(store, workers=1)
     try:
         first, second, gate, ledger = _claimed_ahead_behind_a_long_op(store, engine, tmp_path)
-        clock.advance(2)
+        clock.advance(SLOT_WAIT_S + 1)
         Actions(store, Actor("tester")).cancel(first)  # the slot frees in the pass that hands back
         engine.run_until(finished(store, [second]))
     finally:
@@ -352,7 +353,7 @@ def test_an_engine_stopping_before_a_hand_back_committed_leaves_the_op_to_run(
     engine = Engine(store, workers=1)
     try:
         _first, second, gate, ledger = _claimed_ahead_behind_a_long_op(store, engine, tmp_path)
-        clock.advance(2)
+        clock.advance(SLOT_WAIT_S + 1)
         engine._batch._withdraw_waiting()  # what a pass does first; the stop comes before its commit
     finally:
         engine.shutdown()

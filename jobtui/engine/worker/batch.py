@@ -44,7 +44,7 @@ PREFETCH_PER_SLOT = 256
 # while no slot started an op for as long, waits behind ops that last: its job is handed back
 # (claims.hand_back_waiting). Claims ahead are sized to keep the slots busy for four passes: a drain's queue
 # turns over well within either, and its slots start ops all the time however loaded the machine.
-SLOT_WAIT_S = 1.0
+SLOT_WAIT_S = 5.0  # not less: a machine starved of CPU can hold every slot off for a second
 SLOT_WAIT_PASSES = 10
 
 

@@ -36,6 +36,7 @@ class Writes:
 
     ops_started: list[dict[str, Any]] = field(default_factory=list)
     ops_done: list[dict[str, Any]] = field(default_factory=list)
+    tasks_waiting: list[dict[str, Any]] = field(default_factory=list)
     tasks_started: list[dict[str, Any]] = field(default_factory=list)
     task_progress: list[dict[str, Any]] = field(default_factory=list)
     tasks_done: list[dict[str, Any]] = field(default_factory=list)
@@ -83,6 +84,9 @@ _OP_DONE = (
 _TASK_STARTED = (
     "UPDATE tasks SET status = 'RUNNING', last_triggered_at = :now, current_step = :step, "
     "attempts = :attempts WHERE id = :id"
+)
+_TASK_WAITING = (
+    "UPDATE tasks SET status = 'SCHEDULED', current_step = NULL WHERE id = :id AND status = 'RUNNING'"
 )
 _TASK_PROGRESS = "UPDATE tasks SET progress = :progress WHERE id = :id"
 # Every op done: 100, a task owning none too (under job-wide ops), as `pipeline.finish_job` writes it.
@@ -254,6 +258,11 @@ class FastLane:
             {"id": op.id, "now": now, "token": spec.token, "host": state.host, "sf": spec.status_file}
         )
         if task is not None:
+            # pipeline.mark_op_started: the task whose op ran before, with ops still to come, waits.
+            before = plan.running_task
+            if before is not None and before != task.id and not _task_done(plan, before):
+                writes.tasks_waiting.append({"id": before})
+            plan.running_task = task.id
             task.attempts = max(task.attempts, 1)
             writes.tasks_started.append(
                 {"id": task.id, "now": now, "step": op.name, "attempts": task.attempts}
@@ -331,6 +340,7 @@ class FastLane:
             for statement, rows in (
                 (_OP_DONE, writes.ops_done),
                 (_OP_STARTED, writes.ops_started),
+                (_TASK_WAITING, writes.tasks_waiting),  # before the starts: one task may be in both
                 (_TASK_STARTED, writes.tasks_started),
                 (_TASK_PROGRESS, writes.task_progress),
                 (_TASK_DONE, writes.tasks_done),

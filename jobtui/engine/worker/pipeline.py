@@ -267,6 +267,15 @@ _SHARED_OP_LEFT = (
     )
     .limit(1)
 )
+_PARK_OTHER_TASKS = (
+    update(TASKS)
+    .where(
+        TASKS.c.job_id == bindparam("b_job_id"),
+        TASKS.c.status == TaskStatus.RUNNING.value,
+        TASKS.c.id != bindparam("b_task_id"),
+    )
+    .values(status=TaskStatus.SCHEDULED.value, current_step=None)
+)
 _START_TASK = (
     update(TASKS)
     .where(TASKS.c.id == bindparam("task_id"))
@@ -332,6 +341,9 @@ def mark_op_started(store: Store, session: Session, job: Job, op_run: OpRun, ref
     op_run.skipped_at = None
     session.add(op_run)
     if op_run.task_id is not None:
+        # A job runs one op at a time: the task whose op ran before, with ops still to come, waits for them
+        # (it read Running on an op long done while the job ran the other targets' ops).
+        session.execute(_PARK_OTHER_TASKS, {"b_job_id": job.id, "b_task_id": op_run.task_id})
         session.execute(_START_TASK, {"task_id": op_run.task_id, "now": now, "op_name": op_run.name})
     store.change_job(session, job, ref.who, "step", held=ref.lease)
 

@@ -48,6 +48,7 @@ class Plan:
     tasks: dict[int, PlanTask]
     ops: list[PlanOp]  # this execution's ops, in plan order
     current: PlanOp | None = None
+    running_task: int | None = None  # the task of the last op started for a target
     # `ops` by owner (None: the job-wide ones), and how many are done, kept as the lane walks: a job of
     # 20,000 targets asks at every op, and counting its ops each time made its walk quadratic.
     _by_task: dict[int | None, list[PlanOp]] | None = field(default=None, repr=False, compare=False)

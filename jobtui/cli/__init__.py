@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -629,7 +630,13 @@ def _store(args: argparse.Namespace) -> Any:
 
     url = getattr(args, "db", None) or default_db_url()
     path = sqlite_path(normalise_url(url))
-    reading = args.command in READ_ONLY_COMMANDS or (args.command == "policy" and args.what == "show")
+    reading = (
+        args.command in READ_ONLY_COMMANDS
+        or (args.command == "policy" and args.what == "show")
+        # `queue status` and `settings` alone read too: a mistyped --db read as an idle, healthy queue.
+        or (args.command == "queue" and args.what == "status")
+        or (args.command == "settings" and args.value is None)
+    )
     if reading and path is not None and not path.exists():
         raise UsageError(f"{args.command}: no database at {path} (check --db or $JOBTUI_DB)")
     store = Store(url)
@@ -641,10 +648,10 @@ def _store(args: argparse.Namespace) -> Any:
 
 def _lock_wait_s() -> float:
     text = os.environ.get("JOBTUI_LOCK_WAIT_S", str(DEFAULT_LOCK_WAIT_S))
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise UsageError(f'$JOBTUI_LOCK_WAIT_S: "{text}" is not a number of seconds') from None
+    # Plain decimals only: float() also takes "٣", "３", "1_0", " 3 ", "1e1" and "inf".
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
+        raise UsageError(f'$JOBTUI_LOCK_WAIT_S: "{visible(text)}" is not a number of seconds (as 2 or 0.5)')
+    seconds = float(text)
     if not 0 < seconds < 86400:
         # 0 is out too: a command that never waits gives up on every lock an engine's pass holds.
         raise UsageError(
@@ -1182,6 +1189,13 @@ def _cmd_queue(args: argparse.Namespace) -> int:
 
     actions = _actions(args)
     cleared: list[int] | None = None
+    if args.reason is not None and (args.what != "pause" or not args.reason.strip()):
+        # An empty reason read as none: the header said "paused by USER", and its JSON had no reason.
+        raise UsageError(
+            "queue --reason: expected why the queue is paused, not an empty string"
+            if args.what == "pause"
+            else f"queue {args.what}: --reason goes with pause only"
+        )
     if args.what == "pause":
         actions.queue_pause(args.reason)
     elif args.what == "resume":
@@ -1231,7 +1245,8 @@ def _setting_value(key: str, text: str, default: object) -> object:
         if lowered not in ("true", "false", "on", "off", "1", "0", "yes", "no"):
             raise UsageError(f'settings: {key} takes true or false, not "{text}"')
         return lowered in ("true", "on", "1", "yes")
-    if not text.isdigit() or not 1 <= int(text) <= 1 << 20:
+    # ASCII digits only: isdigit() takes "９", "٩" and "²" (int() fails on the last: an internal error).
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 1 << 20:
         raise UsageError(f'settings: {key} takes a whole number from 1 to {1 << 20}, not "{text}"')
     return int(text)
 

@@ -221,7 +221,8 @@ def test_reading_a_database_that_does_not_exist_creates_none(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    for verb in (["jobs"], ["show", "1"], ["envelopes"]):
+    # `queue status` and `settings` said an idle, healthy queue on a mistyped --db (found by QA).
+    for verb in (["jobs"], ["show", "1"], ["envelopes"], ["queue", "status"], ["settings"]):
         code, err = _run(capsys, *verb, "--db", "bogus")
         assert code == 2
         assert f"no database at {tmp_path / 'bogus'}" in err
@@ -515,3 +516,36 @@ def test_a_daemon_on_a_database_it_may_not_write_says_so_and_exits() -> None:
     assert daemon.returncode == 2, daemon.stderr
     assert "cannot be written" in daemon.stderr and "read-only for this user" in daemon.stderr
     assert "Traceback" not in daemon.stderr
+
+
+def test_a_queue_pause_reason_is_a_reason_and_goes_with_pause_only(
+    db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty reason read as none (the header said "paused by USER", the JSON had no reason); a reason
+    given to resume was dropped without a word (found by QA)."""
+    for argv, said in (
+        (["queue", "pause", "--reason", ""], "not an empty string"),
+        (["queue", "pause", "--reason", "  "], "not an empty string"),
+        (["queue", "resume", "--reason", "done"], "--reason goes with pause only"),
+    ):
+        code, err = _run(capsys, *argv, "--db", db)
+        assert (code, said in err) == (2, True), err
+    assert json.loads(_run_out(capsys, "queue", "status", "--json", "--db", db))["paused"] is False
+
+
+@pytest.mark.parametrize("value", ["９", "٩", "²", "1_0", " 9"])
+def test_a_setting_takes_ascii_digits_only(db: str, capsys: pytest.CaptureFixture[str], value: str) -> None:
+    """ "９" and "٩" were stored as 9, "²" stopped on an internal error (found by QA)."""
+    code, err = _run(capsys, "settings", "op_log_cap_mib", value, "--db", db)
+    assert code == 2 and "takes a whole number" in err, err
+
+
+@pytest.mark.parametrize("value", ["٣", "３", "1_0", " 3 ", "1e1", "inf"])
+def test_the_lock_wait_takes_plain_decimals_only(
+    db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("JOBTUI_LOCK_WAIT_S", value)
+    code, err = _run(capsys, "queue", "pause", "--db", db)
+    assert code == 2 and "$JOBTUI_LOCK_WAIT_S" in err, err
+    monkeypatch.setenv("JOBTUI_LOCK_WAIT_S", "0.5")
+    assert _run(capsys, "queue", "resume", "--db", db)[0] == 0

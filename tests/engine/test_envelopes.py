@@ -146,6 +146,24 @@ def test_cancel_makes_the_envelope_cancelled_for_good(
         envelopes.cancel(envelope_id)
 
 
+@pytest.mark.parametrize(("b_runs", "ended"), [("true", "SUCCESS"), ("false", "ERRORS")])
+def test_an_ended_envelope_cannot_be_cancelled_and_keeps_how_it_ended(
+    envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store, b_runs: str, ended: str
+) -> None:
+    """It was "cancelled" (exit 0, nothing canceled): CANCELLED replaced SUCCESS, or an ERRORS envelope's
+    failure went off record (found by QA)."""
+    step_def(tmp_path, "a")
+    step_def(tmp_path, "b", run=b_runs)
+    envelope_id, ids = envelopes.submit(
+        envelope_of_files([str(tmp_path / "a.toml"), str(tmp_path / "b.toml")], "done")
+    )
+    engine.run_until(lambda: envelopes.detail(envelope_id)["status"] == ended)
+    with pytest.raises(Refused, match=f"ended {ended}: nothing left to cancel"):
+        envelopes.cancel(envelope_id)
+    assert envelopes.detail(envelope_id)["status"] == ended
+    assert [status_of(store, i) for i in ids] == ["FINISHED", "FINISHED" if b_runs == "true" else "ERROR"]
+
+
 def test_deleting_a_job_the_chain_waits_on_is_refused_and_audited(
     envelopes: EnvelopeActions, actions: Actions, tmp_path: Path, store: Store
 ) -> None:

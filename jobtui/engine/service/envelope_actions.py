@@ -151,6 +151,20 @@ class EnvelopeActions:
                 )
             cancelable = ACTIONS["cancel"].allowed_from
             jobs = chain.chain_of(s, envelope_id)
+            ended = derive_status(envelope.status, [job.status for job in jobs])
+            if ended in (EnvelopeStatus.SUCCESS, EnvelopeStatus.ERRORS):
+                # Nothing of it runs or waits: a cancel would only relabel its end (a failure off record).
+                raise Refused(
+                    Reason(
+                        f"envelope-cancel: envelope {envelope_id} ended {ended.value}: "
+                        "nothing left to cancel",
+                        reasons.ENVELOPE_STATUS,
+                        action="envelope-cancel",
+                        envelope=envelope_id,
+                        name=envelope.name,
+                        status=ended.value,
+                    )
+                )
             open_ids = [job.id or 0 for job in jobs if Status(job.status) in cancelable]
             why = comment or f"envelope {envelope.name} cancelled"
             # Cancelled before its jobs are: the chain, which follows each job's end, then reads a

@@ -549,3 +549,16 @@ def test_the_lock_wait_takes_plain_decimals_only(
     assert code == 2 and "$JOBTUI_LOCK_WAIT_S" in err, err
     monkeypatch.setenv("JOBTUI_LOCK_WAIT_S", "0.5")
     assert _run(capsys, "queue", "resume", "--db", db)[0] == 0
+
+
+@pytest.mark.parametrize("when", ["yesterday", "", "+1000000000000d"])
+def test_a_bad_reschedule_date_is_bad_input_whatever_the_jobs_status(
+    db: str, capsys: pytest.CaptureFixture[str], when: str
+) -> None:
+    """On a job whose status refuses a reschedule it exited 1 (refused), on a READY one 2: a script
+    branching on the code read a mistyped date as a refusal (found by QA)."""
+    assert _run(capsys, "cancel", "1", "--db", db)[0] == 0
+    code, err = _run(capsys, "reschedule", "1", when, "--db", db)
+    assert code == 2, err
+    code, err = _run(capsys, "reschedule", "1", "+1h", "--db", db)
+    assert code == 1 and "CANCELED" in err, err  # a good date: refused for the status, as before

@@ -668,6 +668,10 @@ class Actions:
         self.rerun(job_id, step, run_now=True, action="retry", comment="retry after failure")
 
     def reschedule(self, job_id: int, when: str | pendulum.DateTime) -> None:
+        if isinstance(when, str):
+            # Bad input first, whatever the job's status: a script told "refused" (exit 1) for a date that
+            # is no date branched as if the date had been right.
+            parse_when(when, self.store.now())
         with self._acting("reschedule", job_id) as (s, job):
             now = self.store.now()
             new = parse_when(when, now) if isinstance(when, str) else when.in_timezone("UTC")

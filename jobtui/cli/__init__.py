@@ -649,7 +649,7 @@ def _store(args: argparse.Namespace) -> Any:
 def _lock_wait_s() -> float:
     text = os.environ.get("JOBTUI_LOCK_WAIT_S", str(DEFAULT_LOCK_WAIT_S))
     # Plain decimals only: float() also takes "٣", "３", "1_0", " 3 ", "1e1" and "inf".
-    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text):  # a negative one is out of range, said below
         raise UsageError(f'$JOBTUI_LOCK_WAIT_S: "{visible(text)}" is not a number of seconds (as 2 or 0.5)')
     seconds = float(text)
     if not 0 < seconds < 86400:

@@ -281,7 +281,7 @@ def test_with_stderr_on_a_full_disk_the_process_exits_with_the_errors_code(cli: 
 def test_an_empty_envelope_name_is_bad_input_and_submits_nothing(
     cli: Cli, files: list[str], name: str
 ) -> None:
-    cli("queue")  # creates the database
+    cli("queue", "resume")  # creates the database (resuming a running queue changes nothing)
     bad_input(
         cli("submit", *files, "--envelope", name, expect=None),
         "submit --envelope: expected the envelope's name",

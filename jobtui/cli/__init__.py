@@ -1107,20 +1107,27 @@ def _cmd_log(args: argparse.Namespace) -> int:
     shown = None if log_output_is_raw(args) else VisibleLog()
     split = StreamSplit()  # the op's bytes: the marks before its stderr lines are the log's, not its
     cursor = None
+    settling: _Settling | None = None
     while True:
         # Asked before reading: the engine ships a job's last line in the transaction that ends it, so
         # a read after seeing the end holds everything.
         ended = not args.follow or reads.has_ended(args.id)
         # In pieces, as bytes: a log of any size passes through in constant memory, byte for byte. The
         # log is read from the database, where the engine that runs the job ships it, on any host.
+        grew = False
         while True:
             piece = reads.log_read(args.id, cursor, LOG_PIECE_BYTES)
             cursor = piece.cursor
             if not piece.data:
                 break
+            grew = True
             data = split.text(piece.data)
             sys.stdout.buffer.write(data if shown is None else shown.feed(data))
             sys.stdout.flush()
+        if ended and args.follow and settling is None and _ended_by_hand(reads, args.id):
+            settling = _Settling(time.monotonic())
+        if ended and settling is not None and not settling.done(grew, time.monotonic()):
+            ended = False  # the lines its engine writes as it stops the op are still to come
         if ended:
             rest = split.text(b"", final=True)  # bytes held back in case they began a mark
             sys.stdout.buffer.write(rest if shown is None else shown.feed(rest, final=True))
@@ -1139,6 +1146,29 @@ def _cmd_log(args: argparse.Namespace) -> int:
                 _say(f"log: job {args.id} ended {job['status']}{why}", err=True)
             return EXIT_OK
         time.sleep(0.25)
+
+
+# A job an operator ended (canceled): its engine stops the op and ships what that wrote within a pass or
+# two of seeing it, after the end was committed. A follower reads on until the log has been still this long
+# (seconds), at most LOG_SETTLE_MAX_S.
+LOG_SETTLE_QUIET_S = 1.0
+LOG_SETTLE_MAX_S = 5.0
+
+
+@dataclasses.dataclass
+class _Settling:
+    since: float
+    quiet_since: float | None = None
+
+    def done(self, grew: bool, now: float) -> bool:
+        if grew or self.quiet_since is None:
+            self.quiet_since = now
+        return now - self.quiet_since >= LOG_SETTLE_QUIET_S or now - self.since >= LOG_SETTLE_MAX_S
+
+
+def _ended_by_hand(reads: Any, job_id: int) -> bool:
+    job = reads.job(job_id, "log")
+    return job is not None and job["status"] == "CANCELED"
 
 
 def _job_command(args: argparse.Namespace) -> int:

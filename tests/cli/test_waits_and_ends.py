@@ -144,3 +144,42 @@ def test_show_says_who_may_approve_a_job_waiting_for_approval(
     assert "  approvers  alice (or whoever has action.job.approve_all on the project)\n" in out
     out, _ = run(capsys, "show", str(job_id), "--json", "--db", db_url)
     assert json.loads(out)["approvers"] == ["alice"]
+
+
+def test_log_follow_of_a_job_canceled_meanwhile_shows_how_its_op_was_stopped(
+    actions: Actions,
+    engine: Engine,
+    store: Store,
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The follower saw CANCELED and stopped before the op's engine shipped the line saying it stopped
+    the op, which `log` showed a moment later (found by QA)."""
+    import threading
+
+    job_id = actions.submit(
+        definition(
+            f'name = "long"\n[[run]]\n'
+            f"run = 'echo before; while [ ! -f {tmp_path}/never ]; do sleep 0.02; done'"
+        )
+    )
+    engine.run_until(lambda: b"before" in _log_bytes(store, job_id))
+    codes: list[int] = []
+    follower = threading.Thread(
+        target=lambda: codes.append(main(["log", str(job_id), "--follow", "--db", db_url]))
+    )
+    follower.start()
+    actions.cancel(job_id)
+    follower.join(timeout=0.6)  # long enough for a follower that stops at the end it sees
+    engine.run_until(lambda: b"op terminated (job CANCELED)" in _log_bytes(store, job_id))
+    follower.join(timeout=10)
+    assert codes == [0]
+    out, err = capsys.readouterr()
+    assert "op terminated (job CANCELED): SIGTERM to process group" in out
+    assert err == f"log: job {job_id} ended CANCELED: canceled by tester\n"
+
+
+def _log_bytes(store: Store, job_id: int) -> bytes:
+    piece = Reads(store, Actor("tester")).log_read(job_id, None, 1 << 20)
+    return piece.data

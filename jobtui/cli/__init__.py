@@ -605,6 +605,10 @@ def _check_environment() -> None:
 def _dispatch(args: argparse.Namespace) -> int:
     _check_environment()
     command = args.command
+    if getattr(args, "db", None) == "":
+        # Read as no --db: $JOBTUI_DB's database or the default one was used (the dashboard's too), a
+        # script's unset variable unnoticed (found by QA).
+        raise UsageError(f"{command or 'jobtui'} --db: expected a database URL or file, not an empty string")
     if command is None:
         return _open_app(args)
     handler: Callable[[argparse.Namespace], int] = globals().get(

@@ -562,3 +562,10 @@ def test_a_bad_reschedule_date_is_bad_input_whatever_the_jobs_status(
     assert code == 2, err
     code, err = _run(capsys, "reschedule", "1", "+1h", "--db", db)
     assert code == 1 and "CANCELED" in err, err  # a good date: refused for the status, as before
+
+
+def test_an_empty_db_option_is_bad_input(db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """It read as no --db: the default database was used, a script's unset variable unnoticed."""
+    for argv in (["jobs"], ["--readonly"]):  # the dashboard too: it opened on the default database
+        code, err = _run(capsys, *argv, "--db", "")
+        assert code == 2 and "--db: expected a database URL or file, not an empty string" in err, err

@@ -521,9 +521,10 @@ def test_load_missing_file(tmp_path: Path) -> None:
 
 
 def test_load_directory(tmp_path: Path) -> None:
+    """As README says a folder is refused (it said "cannot read file: Is a directory"; found by QA)."""
     with pytest.raises(DefinitionError) as info:
         load_definition(tmp_path)
-    assert str(info.value) == f"{tmp_path}: cannot read file: Is a directory"
+    assert str(info.value) == f"{tmp_path}: not a regular file (a folder)"
 
 
 def test_load_binary_file(tmp_path: Path) -> None:

@@ -30,6 +30,8 @@ def read_text(path: str | os.PathLike[str]) -> str:
         with open(fd, "rb") as handle:
             regular = stat.S_ISREG(os.fstat(handle.fileno()).st_mode)
             data = handle.read(MAX_FILE_BYTES + 1) if regular else b""
+    except IsADirectoryError as exc:  # open() refuses a folder's descriptor: as any file not regular
+        raise TomlFileError(f"{source}: not a regular file (a folder)") from exc
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = getattr(exc, "strerror", None) or str(exc)
         raise TomlFileError(f"{source}: cannot read file: {reason}") from exc

@@ -1032,7 +1032,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
     for key in ("scheduled_at", "max_start_at", "started_at", "ended_at"):
         _say(f"  {key:<13} {data[key] or '-'}")
     if data["next_run_at"]:
-        _say(f"  {'next_run_at':<13} {data['next_run_at']}  ({_waits_for(data)})")
+        queue = _actions(args).queue_state() if data["status"] == "READY" else None
+        why = _waits_for(data)
+        if queue is not None and queue.paused:
+            # Due, it waits for the queue (said nothing: its next run long past, "its scheduled date").
+            why = f"the queue is paused: {v(queue.reason)}" if queue.reason else "the queue is paused"
+        _say(f"  {'next_run_at':<13} {data['next_run_at']}  ({why})")
     if data["status"] == "APPROVAL":
         _say(f"  approvers  {_approvers_text(data['approvers'])}")
     if data["trap"]:

@@ -183,3 +183,16 @@ def test_log_follow_of_a_job_canceled_meanwhile_shows_how_its_op_was_stopped(
 def _log_bytes(store: Store, job_id: int) -> bytes:
     piece = Reads(store, Actor("tester")).log_read(job_id, None, 1 << 20)
     return piece.data
+
+
+def test_show_says_a_ready_job_waits_for_the_paused_queue(
+    actions: Actions, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "(its scheduled date)" beside a date long past, and no reason (found by QA)."""
+    job_id = actions.submit(definition('name = "held"\n[[run]]\nrun = "true"\n'))
+    actions.queue_pause("maintenance window")
+    out, _ = run(capsys, "show", str(job_id), "--db", db_url)
+    assert "  (the queue is paused: maintenance window)\n" in out
+    actions.queue_resume()
+    out, _ = run(capsys, "show", str(job_id), "--db", db_url)
+    assert "  (its scheduled date)\n" in out

@@ -16,9 +16,10 @@ import os
 import re
 import signal
 import sys
+import textwrap
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -989,21 +990,30 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
             raise UsageError(f'jobs: unknown status "{code}" (one of {", ".join(Status.__members__)})')
     # A row changed by hand (a status jobtui does not know) is named on stderr and left out, and the exit
     # code says the list is not whole: the other jobs still list, so the operator can act on them.
-    jobs, unreadable = _reads(args).jobs_readable(
-        [c.upper() for c in args.status], args.project, args.all, args.limit
+    # Printed as read, a page at a time: the whole list in memory took gigabytes on a big database.
+    unreadable: list[Any] = []
+    jobs = _reads(args).iter_jobs(
+        [c.upper() for c in args.status], args.project, args.all, args.limit, unreadable
     )
-    done = EXIT_BAD_INPUT if unreadable else EXIT_OK
     try:
         _print_jobs(args, jobs)
     finally:
         for problem in unreadable:
             _say(f"jobs: {problem} (not listed)", err=True)
-    return done
+    return EXIT_BAD_INPUT if unreadable else EXIT_OK
 
 
-def _print_jobs(args: argparse.Namespace, jobs: list[dict[str, Any]]) -> None:
+def _print_jobs(args: argparse.Namespace, jobs: Iterable[dict[str, Any]]) -> None:
     if args.json:
-        print(json.dumps(jobs, indent=2))
+        # As json.dumps(all of them, indent=2) prints them, one at a time.
+        opened = False
+        for job in jobs:
+            sys.stdout.write(
+                ("[\n" if not opened else ",\n") + textwrap.indent(json.dumps(job, indent=2), "  ")
+            )
+            opened = True
+        sys.stdout.write("\n]\n" if opened else "[]\n")
+        sys.stdout.flush()
         return
     v = visible
     _say(f"{'ID':>6}  {'JOB':<24} {'PROJECT':<12} {'STATUS':<20} {'STEP':<5} {'PROG':>4}  SCHEDULED")

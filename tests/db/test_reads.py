@@ -97,3 +97,29 @@ def test_the_envelope_tree_shows_only_envelopes_and_loose_jobs_the_actor_may_vie
     assert [job.id for job in tree.envelopes[0].jobs] == web_jobs
     assert [job.id for job in tree.loose] == [loose_web]
     assert set(tree.stats) <= {*web_jobs, loose_web}
+
+
+@pytest.mark.parametrize("limit", [0, 5])
+def test_a_job_list_read_a_page_at_a_time_lists_what_one_read_did(
+    store: Store, actions: Actions, alice: Actor, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """Read whole, `jobtui jobs` held every job in memory at once (200,000 jobs: 1.8 GB). Pages of three
+    here: the scope, the limit, the order and a row changed by hand come out as from one read."""
+    from sqlalchemy import text
+
+    from jobtui.engine.service import reads
+
+    monkeypatch.setattr(reads, "JOB_PAGE", 3)
+    web = [_job(actions, f"web-{n}", "web") for n in range(8)]
+    for n in range(2):
+        _job(actions, f"ops-{n}", "ops")
+    bad = web[3] if store.is_sqlite else None  # PostgreSQL keeps no text in a date column
+    if bad is not None:
+        with store.write() as s:  # a date that is no date, in the second page
+            s.execute(text(f"UPDATE jobs SET created_at = 'garbage' WHERE id = {bad}"))
+    listed, problems = Reads(store, alice).jobs_readable([], None, False, limit)
+    # The limit counts the rows read, a row changed by hand among them (named, not listed).
+    newest_first = list(reversed(web))[: limit or None]
+    assert [job["id"] for job in listed] == [job_id for job_id in newest_first if job_id != bad]
+    said = [f'database: job {bad}: created_at "garbage" is not a date'] if bad is not None else []
+    assert [str(problem) for problem in problems] == said

@@ -9,6 +9,7 @@ its counts are the fast driver-level half of this path (`jobtui.engine.read.list
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,10 @@ class EnvelopeSummary:
     project: str
     status: str  # the derived status's code
     jobs: int
+
+
+# How many jobs `iter_jobs` reads at a time.
+JOB_PAGE = 1000
 
 
 class Reads:
@@ -303,6 +308,21 @@ class Reads:
     ) -> tuple[list[dict[str, Any]], list[CorruptRow]]:
         """As `jobs`, with the rows that cannot be read left out and named (newest first): one row changed
         by hand hides no other job."""
+        problems: list[CorruptRow] = []
+        listed = list(self.iter_jobs(statuses, project, include_system, limit, problems))
+        return listed, problems
+
+    def iter_jobs(
+        self,
+        statuses: list[str],
+        project: str | None,
+        include_system: bool,
+        limit: int,
+        problems: list[CorruptRow],
+    ) -> Iterator[dict[str, Any]]:
+        """`jobs_readable`, a page of JOB_PAGE jobs at a time (each page read in a transaction of its own):
+        `jobtui jobs` of a million jobs held every row in memory at once (200,000: 1.8 GB). The rows that
+        cannot be read are added to `problems` once the last page is read."""
         conditions: list[Any] = []
         scope = scope_of(self.actor)
         if scope != ALL_PROJECTS:
@@ -313,30 +333,46 @@ class Reads:
             conditions.append(Job.project == project)
         if not include_system:
             conditions.append(col(Job.system).is_(False))
-        problems: dict[int, CorruptRow] = {}
-        with self.store.read() as s:
-            now = self.store.now()
-            while True:
-                where = [*conditions, col(Job.id).not_in(sorted(problems))] if problems else conditions
-                query = select(Job).where(*where).order_by(col(Job.id).desc())
-                try:
-                    jobs = list(s.exec(query.limit(limit) if limit else query))
+        bad: dict[int, CorruptRow] = {}
+        below: int | None = None
+        left = limit if limit else None
+        while left is None or left > 0:
+            size = JOB_PAGE if left is None else min(JOB_PAGE, left)
+            page: list[dict[str, Any]] = []
+            with self.store.read() as s:
+                now = self.store.now()
+                where = [*conditions, col(Job.id) < below] if below is not None else conditions
+                ids = list(
+                    s.execute(
+                        select(col(Job.id)).where(*where).order_by(col(Job.id).desc()).limit(size)
+                    ).scalars()
+                )
+                if not ids:
                     break
-                except CorruptValue:
-                    # A date that is no date fails the whole read: the rows it would list, read as stored,
-                    # say which; the read is made again without them.
-                    ids = select(col(Job.id)).where(*where).order_by(col(Job.id).desc())
-                    found = bad_job_rows(s, s.execute(ids.limit(limit) if limit else ids).scalars())
-                    if not found.keys() - problems.keys():
-                        raise
-                    problems.update((job_id, bad.problem) for job_id, bad in found.items())
-            listed = []
-            for job in jobs:
-                try:
-                    listed.append(job_json(job, s, now))
-                except CorruptRow as problem:
-                    problems[job.id or 0] = problem
-        return listed, [problems[job_id] for job_id in sorted(problems, reverse=True)]
+                below = ids[-1]
+                for job in self._page_of_jobs(s, ids, bad):
+                    try:
+                        page.append(job_json(job, s, now))
+                    except CorruptRow as problem:
+                        bad[job.id or 0] = problem
+            yield from page  # outside the transaction: the reader may take its time
+            if left is not None:
+                left -= len(ids)
+        problems.extend(bad[job_id] for job_id in sorted(bad, reverse=True))
+
+    def _page_of_jobs(self, s: Session, ids: list[int], bad: dict[int, CorruptRow]) -> list[Job]:
+        """The jobs `ids`, newest first, but those with a date that is no date (it fails the whole read:
+        read as stored, they say which), named in `bad`."""
+        query = select(Job).order_by(col(Job.id).desc())
+        try:
+            return list(s.exec(query.where(col(Job.id).in_(ids))))
+        except CorruptValue:
+            found = bad_job_rows(s, ids)
+            if not found:
+                raise
+            bad.update((job_id, row.problem) for job_id, row in found.items())
+            good = [job_id for job_id in ids if job_id not in found]
+            return list(s.exec(query.where(col(Job.id).in_(good)))) if good else []
 
     def envelope_tree(self) -> TreeData:
         """The envelopes view: envelopes whose every project the actor may view, and loose jobs of them."""

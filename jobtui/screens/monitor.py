@@ -124,7 +124,7 @@ class MonitorScreen(MonitorActions):
         # How many jobs there are in all (the last counts the header showed): the filter line's "of M".
         self._every_job: int | None = None
         # The status filter and order the needs-attention view (`!`) replaced, given back when it closes.
-        self._before_attention: tuple[frozenset[str], JobSort] | None = None
+        self._before_attention: tuple[frozenset[str], JobSort, bool] | None = None
         # When the first data reached the screen (perf_counter): what the paint benchmark measures.
         self.first_paint_at: float | None = None
         # The envelopes view. UI thread: which view is shown, the envelope under the tree's cursor, and
@@ -859,8 +859,11 @@ class MonitorScreen(MonitorActions):
             self.notify(t("monitor.attention_off", self.lang), timeout=2)
             self.wake(force=True)
             return
-        self._before_attention = (self.filter.statuses, self.order)
-        self.filter = replace(self.filter, statuses=frozenset(status.value for status in NEEDS_ATTENTION))
+        self._before_attention = (self.filter.statuses, self.order, self.filter.show_system)
+        # System jobs too: the header counts them (a trapped one waits for a person as much).
+        self.filter = replace(
+            self.filter, statuses=frozenset(status.value for status in NEEDS_ATTENTION), show_system=True
+        )
         self._set_order(JobSort("waiting", descending=False))
         self.notify(t("monitor.attention_on", self.lang), timeout=2)
 
@@ -868,9 +871,9 @@ class MonitorScreen(MonitorActions):
         """Give back the status filter and order the needs-attention view replaced; whether it was open."""
         if self._before_attention is None:
             return False
-        statuses, order = self._before_attention
+        statuses, order, show_system = self._before_attention
         self._before_attention = None
-        self.filter = replace(self.filter, statuses=statuses)
+        self.filter = replace(self.filter, statuses=statuses, show_system=show_system)
         self._set_order(order)
         return True
 
@@ -898,6 +901,9 @@ class MonitorScreen(MonitorActions):
 
     def action_toggle_system(self) -> None:
         self.filter = replace(self.filter, show_system=not self.filter.show_system)
+        if self._before_attention is not None:  # the needs-attention view shows them: kept for after it
+            statuses, order, show_system = self._before_attention
+            self._before_attention = (statuses, order, not show_system)
         self.notify(
             t("monitor.system_shown" if self.filter.show_system else "monitor.system_hidden", self.lang),
             timeout=2,
@@ -926,6 +932,7 @@ class MonitorScreen(MonitorActions):
                 True,
                 self.readonly,
                 self.listing.shown_counts(self.filter),
+                attention=self.listing.attention_count(),
             )
         )
 

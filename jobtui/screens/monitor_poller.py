@@ -426,6 +426,7 @@ class Poller:
                 queue_reason=reason,
                 counts=listing.status_counts(query.filter.show_system),
                 shown=listing.shown_counts(query.filter),
+                attention=listing.attention_count(),
                 unserved=0 if query.engine_serving else waiting(listing, self._backend.now()),
                 user=self._backend.actor.user,
                 database=self._db_label,

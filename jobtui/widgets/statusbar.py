@@ -30,6 +30,8 @@ class BarState:
     shown: dict[str, int] | None = None
     # Jobs due and waiting while no engine runs them (no daemon, none embedded): 0 when one does.
     unserved: int = 0
+    # Jobs waiting for a person, system jobs too (None: counted from `counts`).
+    attention: int | None = None
 
 
 class StatusBar(Static):
@@ -76,7 +78,9 @@ class StatusBar(Static):
                 parts.append((Text(f" {visible(state.queue_reason)} ", style="bold"), 3))
         else:
             parts.append((Text(f" ▶ {t('bar.queue_running', lang)} ", style="bold"), KEEP))
-        waiting = sum(state.counts.get(status.value, 0) for status in NEEDS_ATTENTION)
+        waiting = state.attention
+        if waiting is None:
+            waiting = sum(state.counts.get(status.value, 0) for status in NEEDS_ATTENTION)
         attention = t("bar.attention", lang, count=waiting)
         # Always there, so its absence never reads as "nothing to do": loud when a job waits for a person.
         parts.append((Text(f" ! {attention} ", style="bold reverse" if waiting else "dim"), 5))

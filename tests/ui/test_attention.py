@@ -96,3 +96,31 @@ async def test_a_sort_key_in_the_needs_attention_view_sorts_by_a_column(store: S
         screen.action_sort(1)
         assert screen.order == JobSort("id", screen.order.descending)
         await until(pilot, lambda: set(shown_ids(table)) == {first, second}, "still the two")
+
+
+async def test_a_system_job_waiting_for_a_person_is_counted_listed_by_bang_and_alerts(
+    store: Store, submit: Submit
+) -> None:
+    """Hidden with the other system jobs, a trapped one was in no count, no `!` list and no alert: its
+    trap timeout ran out unseen (found by QA)."""
+    from datetime import timedelta
+
+    from jobtui.engine.domain.permissions import Actor
+    from jobtui.engine.read.listing import JobListing, scope_of
+
+    ordinary = submit(simple("ordinary"))
+    system = submit('name = "rotate-certs"\nsystem = true\n[[run]]\nrun = "true"\n')
+    async with app_for(store).run_test(size=(160, 40)) as pilot:
+        screen = monitor(pilot)
+        table, bar = screen.query_one(JobTable), screen.query_one(StatusBar)
+        await until(pilot, lambda: shown_ids(table) == [ordinary], "the system job hidden")
+        put(store, system, Status.TRAPPED, 1)
+        screen.wake(force=True)
+        await until(pilot, lambda: "1 need attention" in bar_text(bar), "the system job counted")
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: shown_ids(table) == [system], "the system job in the `!` view")
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: shown_ids(table) == [ordinary], "hidden again once `!` closes")
+    listing = JobListing(store.reader, scope_of(Actor("tester")))
+    entered = listing.entered(frozenset({"TRAPPED"}), 0, START - timedelta(days=1))
+    assert [one.job_id for one in entered] == [system]  # what the dashboard alerts about

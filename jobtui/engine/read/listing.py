@@ -16,7 +16,7 @@ from jobtui.engine.db.driver import SCHEMA_HEAD, Reader
 from jobtui.engine.domain.alerting import Entered
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.processes import is_same_process
-from jobtui.engine.domain.states import SEVERITY, Perm, Step
+from jobtui.engine.domain.states import NEEDS_ATTENTION, SEVERITY, Perm, Step
 
 # Which projects' jobs a listing shows: every project, or only those named (none at all when empty).
 ALL_PROJECTS: Final = "all"
@@ -364,6 +364,14 @@ class JobListing:
         query = "SELECT status, count(*) FROM jobs" + ("" if show_system else " WHERE system = false")
         return {str(status): int(n) for status, n in self.reader.rows(query + " GROUP BY status")}
 
+    def attention_count(self) -> int:
+        """Jobs in scope waiting for a person (NEEDS_ATTENTION), system jobs too, whatever the filter shows:
+        the header's "! N need attention" (a trapped system job went unseen while system jobs were hidden).
+        One count over the status index."""
+        flt = JobFilter(statuses=frozenset(status.value for status in NEEDS_ATTENTION), show_system=True)
+        where = self._where(flt)
+        return int(self.reader.value(f"SELECT count(*) FROM jobs{where.clause}", where.params) or 0)
+
     def shown_counts(self, flt: JobFilter) -> dict[str, int] | None:
         """Jobs per status among those `flt` shows (text, statuses, system jobs); None when it narrows
         nothing but system jobs (then `status_counts` says it, for free on SQLite)."""
@@ -390,11 +398,12 @@ class JobListing:
         return int(self.reader.value("SELECT max(seq) FROM changes") or 0)
 
     def entered(self, statuses: frozenset[str], after_seq: int, since: datetime) -> list[Entered]:
-        """The jobs in scope (system jobs apart) that changed after `after_seq` and are in one of `statuses`,
-        entered at `since` or later: what the dashboard alerts about."""
+        """The jobs in scope (system jobs too: one trapped waits for a person as much) that changed after
+        `after_seq` and are in one of `statuses`, entered at `since` or later: what the dashboard alerts
+        about."""
         if not statuses:
             return []
-        where = self._where(JobFilter(statuses=statuses)).and_(
+        where = self._where(JobFilter(statuses=statuses, show_system=True)).and_(
             "jobs.seq > :after_seq AND jobs.status_since >= :entered_since",
             {"after_seq": after_seq, "entered_since": self.reader.stored_time(since)},
         )

@@ -367,7 +367,10 @@ class JobListing:
     def attention_count(self) -> int:
         """Jobs in scope waiting for a person (NEEDS_ATTENTION), system jobs too, whatever the filter shows:
         the header's "! N need attention" (a trapped system job went unseen while system jobs were hidden).
-        One count over the status index."""
+        The trigger-kept totals unscoped on SQLite (free), else one count over the status index."""
+        if not self.scoped and self.is_sqlite:
+            counts = self.status_counts(show_system=True)
+            return sum(counts.get(status.value, 0) for status in NEEDS_ATTENTION)
         flt = JobFilter(statuses=frozenset(status.value for status in NEEDS_ATTENTION), show_system=True)
         where = self._where(flt)
         return int(self.reader.value(f"SELECT count(*) FROM jobs{where.clause}", where.params) or 0)

@@ -921,18 +921,19 @@ class MonitorScreen(MonitorActions):
 
     def _show_frozen_banner(self) -> None:
         paused, reason = self.listing.queue_flags()
+        counts = self.listing.status_counts(self.filter.show_system)
         self.query_one(StatusBar).show(
             BarState(
                 paused,
                 reason,
-                self.listing.status_counts(self.filter.show_system),
+                counts,
                 self.backend.actor.user,
                 self.db_label,
                 self.engine_label,
                 True,
                 self.readonly,
                 self.listing.shown_counts(self.filter),
-                attention=self.listing.attention_count(),
+                attention=self.listing.attention_count(counts if self.filter.show_system else None),
             )
         )
 

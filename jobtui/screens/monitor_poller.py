@@ -421,12 +421,14 @@ class Poller:
         bar = None
         if seq != self._seen_seq or force:
             paused, reason = listing.queue_flags()
+            counts = listing.status_counts(query.filter.show_system)
             bar = BarState(
                 queue_paused=paused,
                 queue_reason=reason,
-                counts=listing.status_counts(query.filter.show_system),
+                counts=counts,
                 shown=listing.shown_counts(query.filter),
-                attention=listing.attention_count(),
+                # Read once: with system jobs shown, the counts already hold every job needing a person.
+                attention=listing.attention_count(counts if query.filter.show_system else None),
                 unserved=0 if query.engine_serving else waiting(listing, self._backend.now()),
                 user=self._backend.actor.user,
                 database=self._db_label,

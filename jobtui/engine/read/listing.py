@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -364,13 +364,15 @@ class JobListing:
         query = "SELECT status, count(*) FROM jobs" + ("" if show_system else " WHERE system = false")
         return {str(status): int(n) for status, n in self.reader.rows(query + " GROUP BY status")}
 
-    def attention_count(self) -> int:
+    def attention_count(self, counts_with_system: Mapping[str, int] | None = None) -> int:
         """Jobs in scope waiting for a person (NEEDS_ATTENTION), system jobs too, whatever the filter shows:
         the header's "! N need attention" (a trapped system job went unseen while system jobs were hidden).
-        The trigger-kept totals unscoped on SQLite (free), else one count over the status index."""
-        if not self.scoped and self.is_sqlite:
-            counts = self.status_counts(show_system=True)
-            return sum(counts.get(status.value, 0) for status in NEEDS_ATTENTION)
+        From `counts_with_system` when the caller read them (`status_counts(show_system=True)`), else the
+        trigger-kept totals unscoped on SQLite (free), else one count over the status index."""
+        if counts_with_system is None and not self.scoped and self.is_sqlite:
+            counts_with_system = self.status_counts(show_system=True)
+        if counts_with_system is not None:
+            return sum(counts_with_system.get(status.value, 0) for status in NEEDS_ATTENTION)
         flt = JobFilter(statuses=frozenset(status.value for status in NEEDS_ATTENTION), show_system=True)
         where = self._where(flt)
         return int(self.reader.value(f"SELECT count(*) FROM jobs{where.clause}", where.params) or 0)

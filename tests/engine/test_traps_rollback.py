@@ -303,3 +303,75 @@ def test_rollback_refused_without_rollback_commands(
     run_until_status(engine, job_id, "FINISHED")
     with pytest.raises(Refused, match="has no completed ops with a rollback command"):
         actions.rollback(job_id)
+
+
+def tasks_running_without_an_op(store: Store, job_id: int) -> list[str]:
+    """Targets whose task reads Running while no op of its own runs."""
+    from jobtui.engine.db.models import Job
+
+    with store.read() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        tasks = job_detail_json(job, s, store.now())["tasks"]
+    return [
+        f"{task['target']} on {task['current_step']}"
+        for task in tasks
+        if task["status"] == "RUNNING" and not any(step["status"] == "running" for step in task["steps"])
+    ]
+
+
+def watch_tasks(engine: Engine, store: Store, job_id: int, *ends: str) -> list[str]:
+    """Drive the job to one of `ends`; every task seen Running with no op of its own running meanwhile."""
+    stale: list[str] = []
+
+    def ended() -> bool:
+        stale.extend(tasks_running_without_an_op(store, job_id))
+        return job_of(store, job_id).status in ends
+
+    engine.run_until(ended, timeout=20)
+    return stale
+
+
+def per_target_release(tmp_path: Path, auto: bool, fail_run: bool) -> str:
+    """`rollback_job` on three targets, whose "code" op (with its rollback) runs once per target."""
+    return (
+        rollback_job(tmp_path, auto=auto, fail_run=fail_run)
+        .replace('"release"', '"release"\ntargets = ["web-01", "web-02", "web-03"]')
+        .replace('name = "code"', 'name = "code"\nper_target = true')
+    )
+
+
+def test_a_task_reads_running_only_while_an_op_of_its_own_runs(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    # Forward: the job-wide "smoke" op runs after the targets' "code" ops (the last target read Running
+    # on its "code" while "smoke" ran).
+    job_id = submit(per_target_release(tmp_path, auto=False, fail_run=False))
+    assert watch_tasks(engine, store, job_id, "FINISHED") == []
+    # A manual rollback: each target's "rollback code" in turn (the target rolled back first read
+    # Scheduled once the next began, and the last one Running until the job ended).
+    actions.rollback(job_id, reason="bad release")
+    assert watch_tasks(engine, store, job_id, "ROLLEDBACK", "ERROR") == []
+    assert task_statuses(store, job_id) == ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED"]
+    assert [status for step, status in steps_with_status(store, job_id) if step == "rollback code"] == [
+        "done"
+    ] * 3
+
+
+def test_after_an_automatic_rollback_no_task_reads_running_while_post_runs(
+    engine: Engine, store: Store, submit: Submit, tmp_path: Path
+) -> None:
+    job_id = submit(per_target_release(tmp_path, auto=True, fail_run=True))
+    assert watch_tasks(engine, store, job_id, "ROLLEDBACK", "ERROR", "FINISHED") == []
+    assert job_of(store, job_id).status == "ROLLEDBACK"
+    assert (tmp_path / "ledger").read_text().split().count("undo-code") == 3
+
+
+def steps_with_status(store: Store, job_id: int) -> list[tuple[str, str]]:
+    from jobtui.engine.db.models import Job
+
+    with store.read() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        data = job_detail_json(job, s, store.now())
+    return [(st["name"], st["status"]) for t in data["tasks"] for st in t["steps"]]

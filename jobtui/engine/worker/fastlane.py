@@ -257,12 +257,13 @@ class FastLane:
         writes.ops_started.append(
             {"id": op.id, "now": now, "token": spec.token, "host": state.host, "sf": spec.status_file}
         )
+        # pipeline.mark_op_started: the task whose op ran before, with ops still to come, waits (a
+        # job-wide op belongs to no task: every task waits while it runs).
+        before = plan.running_task
+        if before is not None and (task is None or before != task.id) and not _task_done(plan, before):
+            writes.tasks_waiting.append({"id": before})
+        plan.running_task = task.id if task is not None else None
         if task is not None:
-            # pipeline.mark_op_started: the task whose op ran before, with ops still to come, waits.
-            before = plan.running_task
-            if before is not None and before != task.id and not _task_done(plan, before):
-                writes.tasks_waiting.append({"id": before})
-            plan.running_task = task.id
             task.attempts = max(task.attempts, 1)
             writes.tasks_started.append(
                 {"id": task.id, "now": now, "step": op.name, "attempts": task.attempts}

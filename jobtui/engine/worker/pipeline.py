@@ -274,7 +274,7 @@ _PARK_OTHER_TASKS = (
         TASKS.c.status == TaskStatus.RUNNING.value,
         TASKS.c.id != bindparam("b_task_id"),
     )
-    .values(status=TaskStatus.SCHEDULED.value, current_step=None)
+    .values(status=bindparam("b_rest"), current_step=None)
 )
 _START_TASK = (
     update(TASKS)
@@ -340,12 +340,21 @@ def mark_op_started(store: Store, session: Session, job: Job, op_run: OpRun, ref
     op_run.completed_at = None
     op_run.skipped_at = None
     session.add(op_run)
+    # A job runs one op at a time: the task whose op ran before, with ops still to come, waits for them
+    # (it read Running on an op long done while the job ran the other targets' ops, or a job-wide op, which
+    # belongs to no task).
+    rest = _rest_in_rollback(job) if op_run.step == ROLLBACK_STEP else TaskStatus.SCHEDULED.value
+    session.execute(_PARK_OTHER_TASKS, {"b_job_id": job.id, "b_task_id": op_run.task_id or 0, "b_rest": rest})
     if op_run.task_id is not None:
-        # A job runs one op at a time: the task whose op ran before, with ops still to come, waits for them
-        # (it read Running on an op long done while the job ran the other targets' ops).
-        session.execute(_PARK_OTHER_TASKS, {"b_job_id": job.id, "b_task_id": op_run.task_id})
         session.execute(_START_TASK, {"task_id": op_run.task_id, "now": now, "op_name": op_run.name})
     store.change_job(session, job, ref.who, "step", held=ref.lease)
+
+
+def _rest_in_rollback(job: Job) -> str:
+    """What a task reads while no rollback op of its runs. A manual rollback undoes an ended job whose
+    tasks had done what they were asked: SUCCEEDED, as they end (undone is not failed). An automatic one
+    runs inside the failed RUN, whose tasks wait for the job's end, as they did before it began."""
+    return TaskStatus.SUCCEEDED.value if job.step == Step.END else TaskStatus.SCHEDULED.value
 
 
 def skip_pending(

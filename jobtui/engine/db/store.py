@@ -586,12 +586,13 @@ class Store:
         to_status: str | None,
         comment: str | None = None,
         refused: bool = False,
+        at: pendulum.DateTime | None = None,
     ) -> None:
         session.add(
             AuditEvent(
                 job_id=job.id or 0,
                 job_name=job.name,
-                at=self.now(),
+                at=at or self.now(),
                 who=who,
                 action=action,
                 from_status=from_status,
@@ -621,11 +622,15 @@ class Store:
         src = job_status(job)
         values = dict(fields)
         moves = to_status is not None and to_status != src
+        # One instant for the change: its end date, the status's since and the audit row's time agree
+        # (they came a few ms apart, three reads of the clock).
+        audited = moves or action not in ENGINE_QUIET_ACTIONS
+        at = fields.get("ended_at") or (self.now() if audited else None)
         if to_status is not None and moves:
             if not is_allowed_transition(src, to_status):
                 raise TransitionError(f"{action}: {src.value} → {to_status.value} is not in the table")
             values["status"] = to_status.value
-            values["status_since"] = self.now()
+            values["status_since"] = at
         touched: dict[int | None, int] = session.info.setdefault("jobtui_touched", {})
         if job.id not in touched:
             touched[job.id] = self._new_change(session, job.id, "job")
@@ -644,11 +649,11 @@ class Store:
             set_committed_value(job, key, value)
         if Status(job.status) in CLAIMABLE and (moves or "worker_id" in values or "due_at" in values):
             session.info["jobtui_work"] = True
-        if moves or action not in ENGINE_QUIET_ACTIONS:
+        if audited:
             # Bookkeeping (step, progress) waits to ride along with the next write of the row; a status
             # change is written now, so triggers and queries later in the transaction see it.
             self._write_job(session, job.id, pending.pop(job.id))
-            self.audit(session, job, who, action, src.value, Status(job.status).value, comment)
+            self.audit(session, job, who, action, src.value, Status(job.status).value, comment, at=at)
         if to_status is not None and to_status != src:
             for hook in _STATUS_HOOKS:
                 hook(self, session, job, src, to_status, who)

@@ -59,6 +59,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm.queue_clear_jobs": "Cancels {jobs} queued now.",
         "confirm.queue_clear_not_due": "Of them, {jobs} not due yet (waiting for their date, a window, a "
         "retry or an earlier job of their envelope): canceled too.",
+        "confirm.queue_clear_hidden": "Of them, {jobs} in projects you cannot view: canceled too.",
         "confirm.queue_clear_running": "Running jobs finish.",
         "confirm.queue_clear_none": "No job is queued now: nothing to cancel. Running jobs finish.",
         "confirm.queue_pause": "Pause the queue?",
@@ -420,6 +421,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm.queue_clear_jobs": "Cancela {jobs} en cola ahora.",
         "confirm.queue_clear_not_due": "De ellos, {jobs} aún sin llegar su hora (esperan su fecha, una "
         "ventana, un reintento o un pase anterior de su sobre): también se cancelan.",
+        "confirm.queue_clear_hidden": "De ellos, {jobs} en proyectos que usted no puede ver: "
+        "también se cancelan.",
         "confirm.queue_clear_running": "Los pases en ejecución terminan.",
         "confirm.queue_clear_none": "No hay pases en cola: nada que cancelar. "
         "Los pases en ejecución terminan.",

@@ -118,9 +118,10 @@ class LogViewer(DialogScreen[None]):
         if skipped:
             key = "logview.left_out" if first else "logview.skipped"
             view.note(t(key, self.lang, size=bytes_text(skipped), id=self.job_id))
-        if data:
-            # The first read opens on the end of the log, following or not.
-            view.feed(data, follow=self.following or first)
+        if data or ended:
+            # The first read opens on the end of the log, following or not. Once the job ended, this is
+            # the log's end: what the view held back in case more joined it is shown.
+            view.feed(data, follow=self.following or first, final=ended)
         self._show_state()
 
     def _failed(self, why: str, final: bool) -> None:
@@ -219,7 +220,7 @@ class LogViewer(DialogScreen[None]):
                     if not piece.data:
                         break
                     out.write(text.feed(split.text(piece.data)))
-                out.write(text.feed(split.text(b"", final=True)))
+                out.write(text.feed(split.text(b"", final=True), final=True))
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(path)

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, Input, Tree
 
 from jobtui.engine.domain.alerting import AlertSettings, Entered
-from jobtui.engine.domain.states import NEEDS_ATTENTION, Status, display_action, status_label
+from jobtui.engine.domain.states import NEEDS_ATTENTION, Status, status_label
 from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import CorruptRow, ReadFailed
 from jobtui.engine.read.engines import engines, throughput, waiting
@@ -585,13 +585,7 @@ class MonitorScreen(MonitorActions):
     def _refused_action(self, key: str) -> str:
         """The action a refused key asked for, named as the CLI's refusal of it is in the trail."""
         command = BY_ID[key]
-        if len(command.rules) == 1:
-            return display_action(command.rules[0])
-        if key == "queue_toggle":
-            return "queue resume" if self.actions.queue_state().paused else "queue pause"
-        if key == "queue_clear":
-            return "queue clear"
-        return command.label["en"].lower()  # `t`, `p`: one of several actions
+        return command.audited_action(command.toggles_queue and self.actions.queue_state().paused)
 
     def _refusal_facts(self, key: str) -> tuple[str | None, RefusedOn | None]:
         """The engine's reason for refusing `key` now (None: no job selected) and the job it is about."""

@@ -30,7 +30,7 @@ from jobtui.widgets.envelope_tree import EnvelopeTree
 # SQLAlchemy, the models and the engine's actions are imported when the Store opens (after the first
 # paint, see backend.py); this module only names them for type checking.
 if TYPE_CHECKING:
-    from jobtui.engine.service.actions import Actions
+    from jobtui.engine.service.actions import Actions, Queued
     from jobtui.engine.service.backend import Backend
     from jobtui.engine.service.envelope_actions import EnvelopeActions
     from jobtui.engine.service.snapshot import JobSnapshot
@@ -432,7 +432,7 @@ class MonitorActions(Screen[None]):
             ConfirmDialog(
                 t("confirm.queue_clear", self.lang),
                 None,
-                _clear_message(queued.jobs, queued.not_due, self.lang),
+                _clear_message(queued, self.lang),
                 lang=self.lang,
             ),
             done,
@@ -498,14 +498,17 @@ class _Logs:
             return self.backend.reads.has_ended(job_id)
 
 
-def _clear_message(jobs: int, not_due: int, lang: str) -> str:
+def _clear_message(queued: Queued, lang: str) -> str:
     """What clearing the queue cancels, counted as the dialog opens: "queued" alone hid that jobs due
-    hours later, or waiting for a retry, are canceled too."""
-    if not jobs:
+    hours later, or waiting for a retry, are canceled too; and the clear cancels every project's queued
+    jobs, so those the user may not view are counted too (never named)."""
+    if not queued.jobs:
         return t("confirm.queue_clear_none", lang)
-    lines = [t("confirm.queue_clear_jobs", lang, jobs=count_text(jobs, "job", lang))]
-    if not_due:
-        lines.append(t("confirm.queue_clear_not_due", lang, jobs=count_text(not_due, "job", lang)))
+    lines = [t("confirm.queue_clear_jobs", lang, jobs=count_text(queued.jobs, "job", lang))]
+    if queued.hidden:
+        lines.append(t("confirm.queue_clear_hidden", lang, jobs=count_text(queued.hidden, "job", lang)))
+    if queued.not_due:
+        lines.append(t("confirm.queue_clear_not_due", lang, jobs=count_text(queued.not_due, "job", lang)))
     return "\n".join([*lines, t("confirm.queue_clear_running", lang)])
 
 

@@ -8,7 +8,7 @@ import re
 from typing import Protocol
 
 from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece, StreamSplit
-from jobtui.engine.domain.text import visible
+from jobtui.engine.domain.text import VisibleStream
 
 LOG_TAIL_BYTES = 64 * 1024
 # Further behind than this, the tail jumps to the newest output instead of replaying it: an op can write
@@ -26,18 +26,22 @@ _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 class LogText:
     """Bytes of one log, piece by piece, as text a terminal can show: UTF-8 with U+FFFD for what is not
-    (a character split between two pieces is kept whole), no control sequences, long lines cut."""
+    (a character split between two pieces is kept whole), no control sequences, long lines cut. A joiner
+    or variation selector split from its neighbours by a piece's edge is shown as it is in one piece (a
+    trailing one waits for the next piece, or `final`)."""
 
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._visible = VisibleStream(keep="\n\t")
         self.line_chars = 0  # characters of the current (unfinished) line shown so far; past the limit: cut
 
-    def feed(self, data: bytes) -> str:
+    def feed(self, data: bytes, final: bool = False) -> str:
+        """The text of `data`; `final`: the log ends here (what was held back is shown)."""
         text = self._decoder.decode(data)
         text = _ESCAPES.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
         # What is left that a terminal would not show as it is (bidi overrides, zero-width spaces) reads
         # as its code, as everywhere else on screen.
-        text = visible(_CONTROLS.sub("\ufffd", text), keep="\n\t")
+        text = self._visible.feed(_CONTROLS.sub("\ufffd", text), final)
         parts = []
         for n, piece in enumerate(text.split("\n")):
             if n:
@@ -140,9 +144,11 @@ class LogTail:
             if reset:
                 self._text, self._split = LogText(), StreamSplit()
             return self._text.feed(self._split.text(data)), reset
-        # The note goes on a line of its own, also when the last read stopped mid-line.
+        # The note goes on a line of its own, also when the last read stopped mid-line (after what was
+        # held back of that line).
+        held = "" if reset else self._text.feed(b"", final=True)
         note = f"[\u2026 {bytes_text(skipped)} \u2026]\n"
         if self._text.line_chars and not reset:
-            note = "\n" + note
+            note = held + "\n" + note
         self._text, self._split = LogText(), StreamSplit()
         return note + self._text.feed(self._split.text(data)), reset

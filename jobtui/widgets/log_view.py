@@ -35,11 +35,16 @@ class LogLines:
         self._split = StreamSplit()
         self._text = LogText()
         self._open = False  # the last line is unfinished: what comes next continues it
+        self._last_stderr = False  # the stream the last bytes came from
 
-    def feed(self, data: bytes) -> int:
-        """Add `data`; how many lines were dropped from the front to keep the limit."""
+    def feed(self, data: bytes, final: bool = False) -> int:
+        """Add `data` (`final`: the log ends with it); how many lines were dropped from the front to keep
+        the limit."""
         for run, from_stderr in self._split.feed(data):
             self._add(self._text.feed(run), from_stderr)
+            self._last_stderr = from_stderr
+        if final:  # a joiner held back in case the next piece joined it
+            self._add(self._text.feed(b"", final=True), self._last_stderr)
         over = len(self.lines) - self._limit
         if over <= 0:
             return 0
@@ -49,6 +54,7 @@ class LogLines:
         return over
 
     def note(self, text: str) -> None:
+        self._add(self._text.feed(b"", final=True), self._last_stderr)  # what was held ends here
         self.lines.append(text)
         self.stderr.append(False)
         self._split, self._text, self._open = StreamSplit(), LogText(), False
@@ -107,10 +113,10 @@ class LogView(ScrollView, can_focus=True):
 
     # -- content -------------------------------------------------------------------------------------
 
-    def feed(self, data: bytes, follow: bool) -> None:
+    def feed(self, data: bytes, follow: bool, final: bool = False) -> None:
         lines = self.model.lines
         before = len(lines)
-        dropped = self.model.feed(data)
+        dropped = self.model.feed(data, final)
         start = max(0, before - 1 - dropped)  # the last line may have grown
         self._widest = max([self._widest, *(cell_len(line) for line in lines[start:])])
         self.cursor = max(0, self.cursor - dropped)

@@ -365,11 +365,12 @@ def test_the_permission_check_comes_before_the_status_check(jobs: Jobs, store: S
     )
 
 
-def test_queued_counts_what_a_clear_would_cancel_of_the_jobs_the_actor_may_view(
+def test_queued_counts_every_job_a_clear_would_cancel_and_those_the_actor_may_not_view(
     store: Store, submit: Callable[..., int], clock: FakeClock
 ) -> None:
-    """The clear dialog's counts: the queued jobs, and of them those not due yet (a RUN date ahead), which
-    a clear cancels too; only the projects the actor may view, as every count a read reveals."""
+    """The clear dialog's counts: the queued jobs a clear cancels (every project's: it counted only those
+    olga may view, 2 where the clear canceled 3), of them those not due yet (a RUN date ahead), which a
+    clear cancels too, and those in projects she may not view (counted, never named)."""
     policy = make_policy(
         {"payments": ([Perm.VIEW.value], ["payments"]), "admin": ([Perm.QUEUE_ADMIN.value], ["*"])},
         {"olga": ["payments", "admin"]},
@@ -379,12 +380,12 @@ def test_queued_counts_what_a_clear_would_cancel_of_the_jobs_the_actor_may_view(
     submit(plain_def("web"))
     olga = as_user(store, "olga", policy)
 
-    assert olga.queued() == Queued(jobs=2, not_due=1)
-    assert Actions(store, Actor("tester")).queued() == Queued(jobs=3, not_due=1)
+    assert olga.queued() == Queued(jobs=3, not_due=1, hidden=1)
+    assert Actions(store, Actor("tester")).queued() == Queued(jobs=3, not_due=1, hidden=0)
     clock.advance(3600)
-    assert olga.queued() == Queued(jobs=2, not_due=0)  # due now: the engine may start it
-    assert len(olga.queue_clear()) == 3  # (the clear cancels the job olga may not view too)
-    assert olga.queued() == Queued(jobs=0, not_due=0)
+    assert olga.queued() == Queued(jobs=3, not_due=0, hidden=1)  # due now: the engine may start it
+    assert len(olga.queue_clear()) == 3  # the number the dialog said
+    assert olga.queued() == Queued(jobs=0, not_due=0, hidden=0)
 
 
 @pytest.mark.parametrize("what", ["queue_pause", "queue_resume", "queue_clear"])

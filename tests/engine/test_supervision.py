@@ -292,6 +292,33 @@ def test_an_op_ignoring_sigterm_is_killed_after_the_grace_period(
     assert shipped.count("op terminated (job CANCELED): SIGTERM to process group") == 1
 
 
+def test_the_sigkill_line_of_a_canceled_op_is_in_the_log_once_after_its_job_reruns_on_the_same_host(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The SIGKILL line of a job let go was shipped on its own and was in the host's file too: a rerun on
+    the same host shipped the file on from where it had been shipped, and the line was in the log twice."""
+    ready, once = tmp_path / "trap-set", tmp_path / "ran-once"
+    job_id = submit(
+        f'name = "stubborn-once"\n[[run]]\n'
+        f'run = "if [ -f {once} ]; then echo second run; exit 0; fi; touch {once}; '
+        f"trap '' TERM; touch {ready}; while true; do sleep 0.05; done\"\n"
+    )
+    op = wait_op_started(engine, store, job_id)
+    engine.run_until(ready.exists)
+    actions.cancel(job_id)
+    for _ in range(5):
+        engine.tick()
+    clock.advance(engine.kill_grace_s + 1)
+    engine.run_until(lambda: not live_pids_of_group(op.pid or 0))
+    assert _read_shipped(store, job_id).count("SIGKILL after the grace period to: ") == 1
+    actions.rerun(job_id, "RUN", run_now=True)
+    run_until_status(engine, job_id, "FINISHED")
+    shipped = _read_shipped(store, job_id)
+    assert "second run" in shipped
+    assert shipped.count("SIGKILL after the grace period to: ") == 1, shipped
+    assert shipped.count("op terminated (job CANCELED): SIGTERM to process group") == 1, shipped
+
+
 def _read_shipped(store: Store, job_id: int) -> str:
     from jobtui.engine.db.models import LOG_CHUNKS
 

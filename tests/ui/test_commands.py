@@ -14,6 +14,7 @@ from jobtui.app import JobtuiApp
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import Status, status_label
+from jobtui.engine.errors import Refusal
 from jobtui.engine.formats.policy_file import parse_policy
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.commands import BY_ID, COMMANDS
@@ -23,6 +24,7 @@ from jobtui.screens.dialogs import ConfirmDialog, HelpScreen
 from jobtui.screens.palette import PaletteCommand
 from jobtui.widgets.keybar import KeyBar
 from jobtui.widgets.status_style import SYMBOLS
+from jobtui.widgets.statusbar import StatusBar
 from tests.support.helpers import run_until_status, status_of
 from tests.support.pilot import (
     SIZE,
@@ -433,3 +435,23 @@ async def test_a_dimmed_key_pressed_is_recorded_in_the_job_trail_once_while_held
         ("olga", "queue pause", "pause queue: olga lacks action.queue.admin on project *")
     ]
     assert status_of(store, job_id) == "FINISHED"
+
+
+async def test_refused_queue_keys_are_recorded_as_the_clis_refusals_of_the_same_commands(
+    store: Store, actions: Actions
+) -> None:
+    """`P` on a paused queue asks to resume it, `C` to clear it: each refusal is in the queue's trail under
+    the action the CLI's refusal of `jobtui queue resume` / `queue clear` is."""
+    actions.queue_pause("night")
+    olga = Actor("olga", parse_policy(VIEWER_POLICY, "policy.toml"))
+    async with JobtuiApp(store, olga, embedded=False, tz="UTC").run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: "night" in str(monitor(pilot).query_one(StatusBar).render()), "the pause")
+        await pilot.press("P")
+        await until(pilot, lambda: len(_refused_rows(store, 0)) == 1, "the resume's refusal recorded")
+        await pilot.press("C")
+        await until(pilot, lambda: len(_refused_rows(store, 0)) == 2, "the clear's refusal recorded")
+    assert [action for _, action, _ in _refused_rows(store, 0)] == ["queue resume", "queue clear"]
+    for call in (Actions(store, olga).queue_resume, Actions(store, olga).queue_clear):
+        with pytest.raises(Refusal):
+            call()
+    assert [action for _, action, _ in _refused_rows(store, 0)[2:]] == ["queue resume", "queue clear"]

@@ -108,6 +108,26 @@ def test_tabs_become_spaces_and_a_line_with_stderr_in_it_is_stderr_s() -> None:
     assert lines.stderr == [False, True]
 
 
+def test_a_line_of_joined_emoji_reads_the_same_wherever_the_log_pieces_were_cut() -> None:
+    """The log arrives in pieces: a zero-width joiner at a piece's edge showed as `\\u200d` in the tail
+    and the viewer, beside the same line read in one piece with its emoji joined."""
+    from jobtui.widgets.log_reading import LogText
+    from jobtui.widgets.log_view import LogLines
+
+    data = "dev 👩\u200d💻 🏳\ufe0f\u200d🌈 1\ufe0f\u20e3 क\u094d\u200dष\nend \u200d\n".encode()
+    whole = LogLines()
+    whole.feed(data, final=True)
+    assert whole.lines[0] == "dev 👩\u200d💻 🏳\ufe0f\u200d🌈 1\ufe0f\u20e3 क\u094d\u200dष"
+    assert whole.lines[1] == "end \\u200d"  # nothing to join: shown
+    for cut in range(len(data) + 1):
+        lines = LogLines()
+        lines.feed(data[:cut])
+        lines.feed(data[cut:], final=True)
+        assert lines.lines == whole.lines, cut
+        text = LogText()
+        assert text.feed(data[:cut]) + text.feed(data[cut:], final=True) == "\n".join(whole.lines) + "\n"
+
+
 async def test_the_viewer_follows_a_running_job_until_moved_up_and_f_follows_again(
     store: Store, submit: Submit, engine: Engine, tmp_path: Path
 ) -> None:

@@ -8,7 +8,7 @@ import argparse
 import pytest
 
 from jobtui.cli import build_parser
-from jobtui.engine.domain.states import ACTIONS, Status
+from jobtui.engine.domain.states import ACTIONS, QUEUE_ACTIONS, Status
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.commands import BY_ID, COMMANDS, Acts, cli_commands, enabled_for, refusal_for
 from jobtui.screens.bindings import command_bindings
@@ -103,6 +103,21 @@ def test_the_queue_commands_need_the_queue_admin_right() -> None:
         command = BY_ID[command_id]
         assert command.acts is Acts.QUEUE
         assert command.permission is not None and command.permission.value == "action.queue.admin"
+
+
+def test_the_registry_names_the_queue_actions_its_queue_commands_run_as_the_trail_names_them() -> None:
+    """A refused queue key is recorded under the action the CLI's refusal of it is: the registry declares
+    them (the dashboard spelled "queue pause", "queue resume", "queue clear" itself)."""
+    queue = [command for command in COMMANDS if command.acts is Acts.QUEUE]
+    assert sorted(action for command in queue for action in command.queue_actions) == sorted(QUEUE_ACTIONS)
+    toggle, clear = BY_ID["queue_toggle"], BY_ID["queue_clear"]
+    assert (toggle.audited_action(queue_paused=False), toggle.audited_action(queue_paused=True)) == (
+        "queue pause",
+        "queue resume",
+    )
+    assert {clear.audited_action(queue_paused=paused) for paused in (False, True)} == {"queue clear"}
+    assert BY_ID["delete"].audited_action() == "delete"  # one row of the table: that row
+    assert BY_ID["trap"].audited_action() == "trap"  # several: the label
 
 
 def _table_refusals(command_id: str, job_id: int, status: Status) -> dict[str, str | None]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import unicodedata
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jobtui.engine.domain.text import is_visible, visible
+from jobtui.engine.domain.text import VisibleStream, is_visible, visible
 
 # Drawn as nothing though neither control nor format characters (Unicode's Default_Ignorable_Code_Point),
 # and the format characters Unicode 15 added (Egyptian hieroglyph controls), past Python 3.11's tables.
@@ -129,3 +130,46 @@ def test_every_control_format_and_ignorable_character_of_pythons_tables_is_shown
 )
 def test_visible_forms(text: str, shown: str) -> None:
     assert visible(text) == shown
+
+
+# Where a joiner or selector's neighbours decide whether it stays: at a piece's start and end, each way.
+JOINED = [
+    "👩🏽\u200d💻 🏳\ufe0f\u200d🌈 ⚠\ufe0f ℹ\ufe0f 1\ufe0f\u20e3",
+    "می\u200cخواهم क\u094d\u200dष 葛\U000e0100",
+    "é\u200dé 名\u200d",
+    "a\ufe0f\u200d😀 \u200d\u200d💻\n\u200d\ttab\u202e",
+]
+
+
+@pytest.mark.parametrize("text", JOINED)
+def test_text_in_two_pieces_is_shown_as_in_one_wherever_it_is_cut(text: str) -> None:
+    """A log is read in pieces: a joiner cut from the emoji it joins showed as `\\u200d` where the same
+    text in one piece kept it."""
+    whole = visible(text, keep="\n\t")
+    for cut in range(len(text) + 1):
+        stream = VisibleStream(keep="\n\t")
+        assert stream.feed(text[:cut]) + stream.feed(text[cut:], final=True) == whole, cut
+
+
+# What joiners and selectors are judged by (whole sequences, and their parts), and the rest of what matters.
+joinable = st.lists(
+    st.sampled_from(
+        [
+            *("👩\u200d💻", "🏳\ufe0f\u200d🌈", "1\ufe0f\u20e3", "क\u094d\u200dष", "👩", "\u200d", "\u200c"),
+            *("\ufe0f", "1", "\u20e3", "名", "a", "\n", " ", "\u202e", "\U000e0100", "\x1b"),
+        ]
+    ),
+    max_size=8,
+).map("".join)
+
+
+@given(st.one_of(texts, joinable), st.lists(st.integers(min_value=0, max_value=200), max_size=6))
+def test_text_in_any_pieces_is_shown_as_in_one(text: str, cuts: list[int]) -> None:
+    whole = visible(text)
+    for cut in range(len(text) + 1):
+        stream = VisibleStream()
+        assert stream.feed(text[:cut]) + stream.feed(text[cut:], final=True) == whole
+    stream = VisibleStream()
+    edges = [0, *sorted(min(cut, len(text)) for cut in cuts), len(text)]
+    shown = "".join(stream.feed(text[start:end]) for start, end in pairwise(edges))
+    assert shown + stream.feed("", final=True) == whole

@@ -31,7 +31,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["counted", "is_visible", "visible"]
+__all__ = ["VisibleStream", "counted", "is_visible", "visible"]
 
 # Cc, Cf (as of Unicode 15, a test holds it to Python's tables), Zl, Zp and the default ignorable code points.
 _CONTROLS = re.compile(
@@ -91,6 +91,40 @@ def visible(text: str, keep: str = "") -> str:
         return _shown(match)
 
     return _CONTROLS.sub(shown, text)
+
+
+class VisibleStream:
+    """Text that arrives in pieces (a log read or shipped in chunks), shown as `visible` shows it whole,
+    wherever the pieces were cut: a joiner or variation selector at a piece's start is judged with the
+    end of the piece before (kept as `_before`), and one at a piece's end is held back until the next
+    piece, or the end (`final`), says what follows it."""
+
+    # How far back `_stays` may look: a joiner after a selector asks that selector's base.
+    _CONTEXT = 2
+
+    def __init__(self, keep: str = "") -> None:
+        self._keep = keep
+        self._before = ""  # the last characters shown, as they came
+        self._held = ""  # a trailing joiner or selector, not shown yet
+
+    def feed(self, text: str, final: bool = False) -> str:
+        text = self._held + text
+        end = len(text)
+        if not final and text and (text[-1] in _JOINERS or _SELECTORS.match(text[-1])):
+            end -= 1
+        whole = self._before + text  # what `_stays` reads: before and after the part shown now
+        start = len(self._before)
+        parts = []
+        at = start
+        for match in _CONTROLS.finditer(whole, start, start + end):
+            char = match.group()
+            parts.append(whole[at : match.start()])
+            parts.append(char if char in self._keep or _stays(whole, match.start()) else _shown(match))
+            at = match.end()
+        parts.append(whole[at : start + end])
+        self._before = whole[: start + end][-self._CONTEXT :]
+        self._held = text[end:]
+        return "".join(parts)
 
 
 def is_visible(text: str, keep: str = "") -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pendulum
 import psutil
-from sqlalchemy import bindparam, case, delete, func, insert, or_, update
+from sqlalchemy import bindparam, case, delete, func, insert, literal, or_, update
 from sqlmodel import Session, col, select
 
 from jobtui.engine.db.models import (
@@ -105,13 +105,16 @@ class QueueState:
 
 @dataclass(frozen=True)
 class Queued:
-    """The queued (READY) jobs the actor may view: those a queue clear cancels, as they may see them."""
+    """The queued (READY) jobs: those a queue clear cancels, in every project."""
 
     jobs: int
     # Of them, those not due yet (as the job table's Waiting column has it, empty for them): waiting for
     # their RUN date, a window to open, a failed task's retry or an earlier job of their envelope. A clear
     # cancels them too, which an operator may not expect of "queued".
     not_due: int
+    # Of them, those in projects the actor may not view: counted, never named (the clear cancels them too,
+    # and a number smaller than what it cancels misled the operator).
+    hidden: int = 0
 
 
 class Actions:
@@ -756,22 +759,27 @@ class Actions:
         return QueueState(paused, reason, queued, running, workers)
 
     def queued(self) -> Queued:
-        """What `queue_clear` would cancel now, counted in the jobs this actor may view (one read of the
-        queued rows, which the clear itself reads and changes every one of)."""
+        """What `queue_clear` would cancel now: every queued job, whatever its project, with how many of
+        them are not due yet and how many are in projects this actor may not view (one count query, so a
+        queue of 100k jobs costs no read of its rows)."""
         from jobtui.engine.read.listing import ALL_PROJECTS, scope_of
 
         with self.store.read() as s:
-            where = [JOBS.c.status == Status.READY.value]
-            scope = scope_of(self.actor)
-            if scope != ALL_PROJECTS:
-                where.append(JOBS.c.project.in_(sorted(scope)))
             now = self.store.now()
             # A job due before its RUN date is due for its PRE step: it waits for the date all the same.
             not_due = or_(JOBS.c.due_at.is_(None), JOBS.c.due_at > now, JOBS.c.scheduled_at > now)
-            jobs, later = s.execute(
-                select(func.count(), func.count(case((not_due, 1)))).select_from(JOBS).where(*where)
+            scope = scope_of(self.actor)
+            hidden = (
+                literal(0)
+                if scope == ALL_PROJECTS
+                else func.count(case((JOBS.c.project.not_in(sorted(scope)), 1)))
+            )
+            jobs, later, unseen = s.execute(
+                select(func.count(), func.count(case((not_due, 1))), hidden)
+                .select_from(JOBS)
+                .where(JOBS.c.status == Status.READY.value)
             ).one()
-        return Queued(int(jobs), int(later))
+        return Queued(int(jobs), int(later), int(unseen))
 
     def queue_pause(self, reason: str | None = None) -> None:
         self._queue_change("queue pause", True, reason)

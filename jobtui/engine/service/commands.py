@@ -73,6 +73,9 @@ class Command:
     acts: Acts = Acts.VIEW
     rules: tuple[str, ...] = ()  # rows of the transition table it runs; allowed when any row is
     permission: Perm | None = None  # for commands outside the table (queue)
+    # The queue's actions it runs (`QUEUE_ACTIONS`), as the audit trail names them: one, or a toggle's two
+    # (what it does while the queue runs, then while it is paused).
+    queue_actions: tuple[str, ...] = ()
     asks: Asks = Asks.NOTHING
     cli: CliVerb | None = None  # the subcommand it owns
     cli_usage: str = ""  # how to do the same from the CLI when it shares another's verb
@@ -117,6 +120,21 @@ class Command:
         if self.permission is not None:
             found.add(self.permission)
         return frozenset(found)
+
+    @property
+    def toggles_queue(self) -> bool:
+        """What it does depends on whether the queue is paused (pause or resume)."""
+        return len(self.queue_actions) > 1
+
+    def audited_action(self, queue_paused: bool = False) -> str:
+        """The action a refusal of it is recorded as, named as the CLI's refusal of it is: its one table
+        row, or its queue action (a toggle's by whether the queue is `queue_paused`); else its label (`t`,
+        `p`: one of several rows)."""
+        if len(self.rules) == 1:
+            return display_action(self.rules[0])
+        if self.queue_actions:
+            return display_action(self.queue_actions[1 if queue_paused and self.toggles_queue else 0])
+        return self.label["en"].lower()
 
     def label_in(self, lang: str, envelopes: bool = False) -> str:
         texts = self.envelope_label if envelopes and self.envelope_label else self.label
@@ -318,6 +336,7 @@ COMMANDS: tuple[Command, ...] = (
         },
         Acts.QUEUE,
         permission=Perm.QUEUE_ADMIN,
+        queue_actions=("queue_pause", "queue_resume"),
         asks=Asks.CONFIRM_REASON,
         cli_usage="jobtui queue pause|resume",
         words={"en": "resume hold", "es": "reanudar retener"},
@@ -332,6 +351,7 @@ COMMANDS: tuple[Command, ...] = (
         },
         Acts.QUEUE,
         permission=Perm.QUEUE_ADMIN,
+        queue_actions=("queue_clear",),
         asks=Asks.CONFIRM,
         cli_usage="jobtui queue clear",
         words={"en": "empty purge flush", "es": "purgar limpiar"},

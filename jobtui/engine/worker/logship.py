@@ -156,6 +156,16 @@ class LogShipper:
             [self._fileless(job_id, text, now) for job_id, text in lines.items() if job_id in alive],
         )
 
+    def ship_placed(self, s: Session, job_id: int, offset: int, data: bytes) -> None:
+        """What the engine wrote at `offset` of a job it no longer holds (the op it killed for it), as this
+        host's chunk there: a later run of the job on this host ships its file on from after it, not the
+        text again (the bytes before it, written after the job was let go, are not the job's log)."""
+        if not data or not select_rows(s, _ALIVE, [job_id]):
+            return
+        rows: list[dict[str, object]] = []
+        self._rows(job_id, offset, data, self.store.now(), rows)
+        execute_many(s, _CHUNK, rows)
+
     def ship_job(self, s: Session, job_id: int, path: str, cap: LogCap | None = None) -> None:
         """Ship everything `path` holds beyond what went already (up to `cap`, an op's cap while it runs),
         in `s`: how an op ended is recorded in the same transaction, so whoever sees the job's end sees

@@ -219,6 +219,26 @@ class EngineState:
         if path:
             self._write_log(path, self.take_held_back(path) + self.log_line(line))
 
+    def append_log_placed(self, path: str, line: str) -> tuple[int, bytes] | None:
+        """`append_log`, saying where in the file the text went and what of it was written (None: nothing
+        was): an op still writing to the file appends too, so its size afterwards does not tell."""
+        if not path:
+            return None
+        data = (self.take_held_back(path) + self.log_line(line)).encode()
+        try:
+            fd = os.open(path, LOG_APPEND, 0o644)
+        except OSError:
+            return None
+        try:
+            written = os.write(fd, data)
+            # In append mode the write starts at the end of the file as it is then; this descriptor's
+            # offset is just past what it wrote, whatever others append after.
+            return os.lseek(fd, 0, os.SEEK_CUR) - written, data[:written]
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
     def hold_back(self, path: str, line: str) -> None:
         """`line`, stamped, is the log's next line once something else is written to it (`append_log`,
         `write_held_back`); unless nothing is, and a pass ships it (`held_back`, `take_held_back_since`).

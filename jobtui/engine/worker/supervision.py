@@ -307,30 +307,36 @@ class Supervisor:
                     left = _still_running(process)
                     if left:
                         line = f"SIGKILL after the grace period to: {', '.join(left)}"
-                        self._log(process, line)
-                        self._ship_alone(dying.let_go_job, line)
+                        self._ship_alone(dying.let_go_job, line, self._log(process, line))
                 dying.handle.kill()
                 self.dying.remove(dying)
             elif not _tree_alive(dying.handle, tokens):
                 self.dying.remove(dying)
 
-    def _ship_alone(self, job_id: int | None, line: str) -> None:
+    def _ship_alone(self, job_id: int | None, line: str, placed: tuple[int, bytes] | None) -> None:
         """A line about the op of a job let go (its log no longer shipped with the engine's passes) reaches
-        the database too: `jobtui log` and the dashboard read it there, on any host."""
+        the database too: `jobtui log` and the dashboard read it there, on any host. Written to the file
+        (`placed`: where, and what), it ships as this host's chunk there, so that a later run of the job
+        here ships the file on from after it and the line is in the log once; else alone."""
         if job_id is None or job_id in self.state.held:
             return  # a job still held ships its file with the next pass
         try:
             with self.state.store.write() as s:
-                self.state.shipper.ship_lines(s, {job_id: self.state.log_line(line)})
+                if placed is not None:
+                    self.state.shipper.ship_placed(s, job_id, *placed)
+                else:
+                    self.state.shipper.ship_lines(s, {job_id: self.state.log_line(line)})
         except Exception as exc:  # the local file has it either way
             log.warning("job %s: could not ship %r: %s", job_id, line, exc)
 
-    def _log(self, process: ProcessHandle, line: str) -> None:
+    def _log(self, process: ProcessHandle, line: str) -> tuple[int, bytes] | None:
+        """`line` into the op's log file; where it went and what was written (None: no file)."""
         log.info("%s", line)
-        if process.log_path:
-            if first_line := process.first_line_before_the_engines():
-                self.state.hold_back_stamped(process.log_path, first_line)  # written first, with `line`
-            self.state.append_log(process.log_path, line)
+        if not process.log_path:
+            return None
+        if first_line := process.first_line_before_the_engines():
+            self.state.hold_back_stamped(process.log_path, first_line)  # written first, with `line`
+        return self.state.append_log_placed(process.log_path, line)
 
 
 def _why_orphaned(op_run: OpRun, job: Job) -> str:

@@ -22,6 +22,11 @@ FULL_LOG_BYTES = 8 * 1024 * 1024
 FULL_LOG_LINES = 20000
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# The start of an escape sequence a piece's edge may have cut (a CSI's parameters, an OSC's text or the
+# first half of its ESC \\ end), or a CR whose LF may start the next piece: held back until it comes.
+_CUT_AT_THE_END = re.compile(r"(?:\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?)?|\r)\Z")
+# An OSC longer than this is no title or link: what was held back is shown, not kept waiting.
+_HOLD_AT_MOST = 4096
 
 
 class LogText:
@@ -33,11 +38,18 @@ class LogText:
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._visible = VisibleStream(keep="\n\t")
+        self._cut = ""  # the end of the last piece, perhaps cut short: an escape sequence's start, a CR
         self.line_chars = 0  # characters of the current (unfinished) line shown so far; past the limit: cut
 
     def feed(self, data: bytes, final: bool = False) -> str:
         """The text of `data`; `final`: the log ends here (what was held back is shown)."""
-        text = self._decoder.decode(data)
+        text = self._cut + self._decoder.decode(data, final)
+        self._cut = ""
+        cut = None if final else _CUT_AT_THE_END.search(text, max(0, len(text) - _HOLD_AT_MOST))
+        if cut is not None:
+            # A colour code or CR LF cut in two by a piece's edge read as "\ufffd[3" then "1m", or as two
+            # line ends; as in one piece, it waits for the rest.
+            text, self._cut = text[: cut.start()], text[cut.start() :]
         text = _ESCAPES.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
         # What is left that a terminal would not show as it is (bidi overrides, zero-width spaces) reads
         # as its code, as everywhere else on screen.

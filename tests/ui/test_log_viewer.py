@@ -128,6 +128,26 @@ def test_a_line_of_joined_emoji_reads_the_same_wherever_the_log_pieces_were_cut(
         assert text.feed(data[:cut]) + text.feed(data[cut:], final=True) == "\n".join(whole.lines) + "\n"
 
 
+def test_colour_codes_and_crlf_read_the_same_wherever_the_log_pieces_were_cut() -> None:
+    """A colour code cut by a piece's edge showed as "\ufffd[3" then "1m", an OSC link's text as text, and
+    a CR LF as two line ends (an empty line in the log)."""
+    from jobtui.widgets.log_reading import LogText
+
+    data = (
+        b"\x1b[1;31mFAILED\x1b[0m step 2\r\n"
+        b"see \x1b]8;;https://ci.example/42\x1b\\the build\x1b]8;;\x07 now\r\n"
+        b"100%\r\x1b[2K\x1b[32mdone\x1b[m\r\n"
+    )
+    whole = LogText().feed(data, final=True)
+    assert whole == "FAILED step 2\nsee the build now\n100%\ndone\n"
+    for cut in range(len(data) + 1):
+        text = LogText()
+        assert text.feed(data[:cut]) + text.feed(data[cut:], final=True) == whole, cut
+    # The log's end shows what was held back in case more came: a CR, or a sequence cut short for good.
+    text = LogText()
+    assert text.feed(b"half \x1b[3") + text.feed(b"", final=True) == "half \ufffd[3"
+
+
 async def test_the_viewer_follows_a_running_job_until_moved_up_and_f_follows_again(
     store: Store, submit: Submit, engine: Engine, tmp_path: Path
 ) -> None:

@@ -131,6 +131,7 @@ class MonitorScreen(MonitorActions):
         # the worker's last answer to "may `b` roll it back" as (envelope id, refusal or None).
         self.envelopes_shown = False
         self.workers_shown = False
+        self.queue_paused = False
         self.tree_envelope_id: int | None = None
         self.tree_job_id: int | None = None
         self._envelope_check: tuple[int | None, str | None] | None = None
@@ -343,6 +344,7 @@ class MonitorScreen(MonitorActions):
         table.set_data(fetched.total, fetched.start, fetched.rows, cursor_index)
         if fetched.bar is not None:
             self.query_one(StatusBar).show(replace(fetched.bar, frozen=self.frozen))
+            self._show_queue_toggle(fetched.bar.queue_paused)
             self._every_job = sum(fetched.bar.counts.values())
         self._say_what_is_shown(fetched.total)
         if self.first_paint_at is None:
@@ -609,7 +611,7 @@ class MonitorScreen(MonitorActions):
 
     def say_refusal(self, reason: str, command_id: str) -> str:
         """The engine's reason for refusing a command, in this dashboard's language."""
-        return refusal_text(reason, self.lang, BY_ID[command_id].label_in(self.lang, self.envelopes_shown))
+        return refusal_text(reason, self.lang, self.label_of(BY_ID[command_id]))
 
     def _envelope_rollback_refusal(self) -> str | None:
         """Why `b` in the envelopes view would be refused now (None: it would not): the poller's answer for
@@ -640,7 +642,7 @@ class MonitorScreen(MonitorActions):
             enabled = self.check_action(action.split("(")[0], ())
             if enabled is False:
                 continue
-            title = f"{command.label_in(self.lang, self.envelopes_shown)} ({in_force[command.id]})"
+            title = f"{self.label_of(command)} ({in_force[command.id]})"
             description = command.description_in(self.lang, self.envelopes_shown)
             words = command.words_in(self.lang)
             if enabled:
@@ -723,7 +725,7 @@ class MonitorScreen(MonitorActions):
             return
         for command in COMMANDS:
             if command.envelope_label:
-                self._describe_key(command.id, command.label_in(self.lang, self.envelopes_shown))
+                self._describe_key(command.id, self.label_of(command))
         if self.envelopes_shown:
             tree = self.query_one(EnvelopeTree)
             # Shown at once from the UI thread; the poll worker keeps it current from then on.
@@ -737,6 +739,17 @@ class MonitorScreen(MonitorActions):
         else:
             self.table.focus()
         self.wake(force=True)  # the pane shows the job under this view's cursor
+        self.refresh_bindings()
+
+    def _show_queue_toggle(self, paused: bool) -> None:
+        """The queue's pause key says what it does now: "Resume queue" while the queue is paused (it said
+        "Pause queue" then, in the footer, the palette and its refusals)."""
+        if paused == self.queue_paused:
+            return
+        self.queue_paused = paused
+        for command in COMMANDS:
+            if command.paused_label:
+                self._describe_key(command.id, self.label_of(command))
         self.refresh_bindings()
 
     def _describe_key(self, binding_id: str, description: str) -> None:

@@ -21,7 +21,7 @@ from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 from jobtui.engine.domain.states import Status
 from jobtui.engine.domain.text import trapped_op_text
 from jobtui.engine.errors import ReadFailed
-from jobtui.engine.service.commands import BY_ID, Asks
+from jobtui.engine.service.commands import BY_ID, Asks, Command
 from jobtui.i18n import count_text, t
 from jobtui.screens.alerts import Alerter
 from jobtui.widgets.detail import DetailPane
@@ -47,6 +47,7 @@ class MonitorActions(Screen[None]):
     readonly: bool
     envelopes_shown: bool
     workers_shown: bool
+    queue_paused: bool  # as the last poll found the queue
     alerter: Alerter
 
     if TYPE_CHECKING:
@@ -120,8 +121,11 @@ class MonitorActions(Screen[None]):
         self.wake(force=True)
 
     def _refused_title(self, command_id: str) -> str:
-        command = BY_ID[command_id]
-        return t("monitor.not_allowed", self.lang, what=command.label_in(self.lang, self.envelopes_shown))
+        return t("monitor.not_allowed", self.lang, what=self.label_of(BY_ID[command_id]))
+
+    def label_of(self, command: Command) -> str:
+        """What the command is called here and now: in this view, with the queue as it is."""
+        return command.label_in(self.lang, self.envelopes_shown, self.queue_paused)
 
     def _skip_while_typing(self) -> None:
         """A key of INPUT_KEYS pressed while an input has the focus is text for that input."""

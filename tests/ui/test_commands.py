@@ -455,3 +455,26 @@ async def test_refused_queue_keys_are_recorded_as_the_clis_refusals_of_the_same_
         with pytest.raises(Refusal):
             call()
     assert [action for _, action, _ in _refused_rows(store, 0)[2:]] == ["queue resume", "queue clear"]
+
+
+async def test_the_pause_key_says_resume_queue_while_the_queue_is_paused(
+    store: Store, actions: Actions
+) -> None:
+    """`P` resumes a paused queue: its footer label, its palette entry and its refusal said "Pause queue"
+    all the same."""
+    olga = Actor("olga", parse_policy(VIEWER_POLICY, "policy.toml"))
+    async with JobtuiApp(store, olga, embedded=False, tz="UTC").run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        await pilot.pause(0.1)
+        assert screen.active_bindings["P"].binding.description == "Pause queue"
+        actions.queue_pause("night")
+        screen.wake(force=True)
+        await until(pilot, lambda: "night" in str(screen.query_one(StatusBar).render()), "the pause")
+        await until(pilot, lambda: screen.active_bindings["P"].binding.description == "Resume queue", "P")
+        assert "Resume queue (P)" in [command.title for command in screen.palette_commands()]
+        await pilot.press("P")
+        await until(pilot, lambda: len(pilot.app._notifications) > 0, "the refusal")
+        assert list(pilot.app._notifications)[-1].title == "Not allowed: Resume queue"
+        actions.queue_resume()
+        screen.wake(force=True)
+        await until(pilot, lambda: screen.active_bindings["P"].binding.description == "Pause queue", "P")

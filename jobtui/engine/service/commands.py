@@ -88,6 +88,8 @@ class Command:
     # In the envelopes view a few keys act on the envelope under the cursor: their words change there.
     envelope_label: Texts = field(default_factory=dict)
     envelope_description: Texts = field(default_factory=dict)
+    # A queue toggle's words while the queue is paused (its key resumes it then).
+    paused_label: Texts = field(default_factory=dict)
     # The words an operator may look for it by in the palette beyond its label (what it does, the choices
     # it asks for: "skip" finds Trap), space-separated; each word typed must begin one of these or the
     # label's.
@@ -136,8 +138,12 @@ class Command:
             return display_action(self.queue_actions[1 if queue_paused and self.toggles_queue else 0])
         return self.label["en"].lower()
 
-    def label_in(self, lang: str, envelopes: bool = False) -> str:
-        texts = self.envelope_label if envelopes and self.envelope_label else self.label
+    def label_in(self, lang: str, envelopes: bool = False, queue_paused: bool = False) -> str:
+        texts = self.label
+        if envelopes and self.envelope_label:
+            texts = self.envelope_label
+        elif queue_paused and self.paused_label:
+            texts = self.paused_label
         return texts.get(lang) or texts["en"]
 
     def description_in(self, lang: str, envelopes: bool = False) -> str:
@@ -337,6 +343,7 @@ COMMANDS: tuple[Command, ...] = (
         Acts.QUEUE,
         permission=Perm.QUEUE_ADMIN,
         queue_actions=("queue_pause", "queue_resume"),
+        paused_label={"en": "Resume queue", "es": "Reanudar cola"},
         asks=Asks.CONFIRM_REASON,
         cli_usage="jobtui queue pause|resume",
         words={"en": "resume hold", "es": "reanudar retener"},

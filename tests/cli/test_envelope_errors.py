@@ -254,3 +254,33 @@ def test_files_made_an_envelope_on_the_command_line_name_every_problem(jobtui: J
         'envelope rel: bad.toml:5: [[run]] #1 "run": expected a string, got 5',
         RECORDED,
     ]
+
+
+@pytest.mark.parametrize(
+    ("project", "problem"),
+    [
+        ('" payments"', '" payments" must not start or end with a space'),
+        ('"payments\\t"', '"payments\\t" must not start or end with a space'),
+        (
+            '"pay\\u001b]0;x\\u0007ments"',
+            '"pay\\u001b]0;x\\u0007ments" must not hold control or invisible characters',
+        ),
+    ],
+)
+def test_a_project_named_as_no_policy_may_name_one_is_refused_in_a_definition_and_an_envelope(
+    jobtui: Jobtui, project: str, problem: str
+) -> None:
+    """Such a project was accepted: " payments" matched no role's "payments", and an escape sequence in
+    it was stored as the job's project. A policy file refuses these names; definitions and envelopes now
+    do too, naming the file, the line and the field, and nothing is submitted."""
+    path = jobtui.write("a.toml", f'name = "a"\nproject = {project}\n[[run]]\nrun = "true"\n')
+    code, _, err = jobtui("submit", path)
+    assert (code, err.splitlines()) == (2, [f'a.toml:2: "project": {problem}'])
+
+    jobtui.write("b.toml", JOB_A)
+    path = jobtui.write("rel.toml", f'envelope = "rel"\nproject = {project}\n[[jobs]]\nfile = "b.toml"\n')
+    code, _, err = jobtui("submit", path)
+    assert (code, err.splitlines()) == (2, [f'rel.toml:2: "project": {problem}', RECORDED])
+    (envelope,) = jobtui.json("envelopes")
+    assert (envelope["status"], envelope["jobs"]) == ("CORRUPT", [])
+    assert jobtui.json("jobs") == []

@@ -14,6 +14,7 @@ nested), gives a job dates it cannot be scheduled with, or mixes projects is a c
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -24,6 +25,7 @@ import pendulum
 
 from jobtui.engine.domain import schedules, timeparse
 from jobtui.engine.domain.definitions import Definition, DefinitionError
+from jobtui.engine.domain.text import name_problem
 from jobtui.engine.errors import BadInput
 from jobtui.engine.formats import toml_text
 from jobtui.engine.formats.definition_file import load_definition
@@ -142,6 +144,10 @@ def load_envelope(path: str | Path, now: pendulum.DateTime | None = None) -> Env
     project = data.get("project")
     if project is not None and (not isinstance(project, str) or not project.strip()):
         problem('"project": expected a non-empty string', lines.key(None, "project"))
+        project = None
+    elif project is not None and (wrong := name_problem(project)) is not None:
+        # As a definition's and a policy's: " payments" is no job's project.
+        problem(f'"project": {json.dumps(project, ensure_ascii=False)} {wrong}', lines.key(None, "project"))
         project = None
     jobs = data.get("jobs")
     if not isinstance(jobs, list) or not jobs:

@@ -489,10 +489,10 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
 
     # By kind, not by class: a new refusal or bad-input error gets its exit code without a change here.
     if isinstance(exc, Refusal):
-        _say(str(exc), err=True)
+        _say(_from_command(str(exc), args), err=True)
         return EXIT_REFUSED
     if isinstance(exc, StoreError):
-        _say(f"{exc}{_storage_hint(args)}", err=True)
+        _say(f"{_from_command(str(exc), args)}{_storage_hint(args)}", err=True)
         return EXIT_BAD_INPUT
     if isinstance(exc, DBAPIError | ReadFailed):
         # A database that cannot take the write (full or read-only disk, I/O error): say so in one line,
@@ -505,13 +505,39 @@ def _failed(exc: Exception, args: argparse.Namespace) -> int | None:
     # A plain ValueError is a bug (exit 3, crash log), unless it only wraps bad input to say where it
     # was (the service's submit says which file a date that does not parse came from).
     if isinstance(exc, JobtuiError) or (isinstance(exc, ValueError) and isinstance(exc.__cause__, BadInput)):
-        _say(str(exc), err=True)
+        _say(_from_command(str(exc), args), err=True)
         return EXIT_BAD_INPUT
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         _say(f"{args.command or 'jobtui'}: {exc.strerror or exc}{where}{_storage_hint(args)}", err=True)
         return EXIT_BAD_INPUT
     return None
+
+
+# An error line says where it comes from: the command (`cancel: no job 7`, `jobs --project: ...`), or the
+# file and line it is about (`deploy.toml:3: ...`, which editors jump to).
+_FILE_LINE = re.compile(r"[^\s:][^:]*:[0-9]+: ")
+
+
+def _from_command(message: str, args: argparse.Namespace) -> str:
+    """`message` with each of its lines led by the command, as every command's own errors are, unless
+    the line names the command already or a file the command read (`a.toml: cannot read file: ...`,
+    `a.toml:3: ...`). A line about an option or a variable reads as one: `cancel --as bob: ...`,
+    `jobs: $JOBTUI_LOCK_WAIT_S: ...`. Errors of the engine (the database's, "no envelope 5", a date that
+    does not parse) do not know which command met them."""
+    from jobtui.config import config_path
+
+    command = args.command or "jobtui"
+    files = [*(getattr(args, "files", None) or ()), getattr(args, "file", None), str(config_path())]
+    files.append(getattr(args, "policy", None) or os.environ.get("JOBTUI_POLICY"))
+    located = tuple(f"{file}:" for file in files if file)
+
+    def led(line: str) -> str:
+        if not line or line.startswith((f"{command}:", f"{command} ", *located)) or _FILE_LINE.match(line):
+            return line
+        return f"{command} {line}" if line.startswith("--") else f"{command}: {line}"
+
+    return "\n".join(led(line) for line in message.split("\n"))
 
 
 def _db_url(args: argparse.Namespace) -> str:
@@ -830,7 +856,7 @@ def _store_when_reachable(args: argparse.Namespace, stop: threading.Event) -> An
         try:
             return _store(args)
         except StoreUnreachable as exc:
-            print(f"database unreachable ({exc}); retrying in {delay:.1f}s", file=sys.stderr, flush=True)
+            _tell(f"daemon: database unreachable ({visible(str(exc))}); retrying in {delay:.1f}s")
             stop.wait(delay)
             delay = min(delay * 2, 15.0)
     return None

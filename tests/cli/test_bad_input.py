@@ -78,7 +78,9 @@ def test_a_date_outside_the_calendar_is_refused_and_the_job_keeps_its_date(
     before = _run(capsys, "show", "1", "--db", db, "--json")
     code, err = _run(capsys, "reschedule", "1", when, "--db", db)
     assert code == 2
-    assert err.strip() == f'"{when}" is outside the calendar jobtui can schedule on (1970 to 8999)'
+    assert (
+        err.strip() == f'reschedule: "{when}" is outside the calendar jobtui can schedule on (1970 to 8999)'
+    )
     assert _run(capsys, "show", "1", "--db", db, "--json") == before
 
 
@@ -110,7 +112,7 @@ def test_a_new_date_in_digits_other_than_0_9_is_refused_and_the_job_keeps_its_da
 ) -> None:
     before = _run_out(capsys, "show", "1", "--db", db, "--json")
     code, err = _run(capsys, "reschedule", "1", "+٣h", "--db", db)
-    assert (code, err) == (2, '"+٣h" is not a date (try "+3h")\n')
+    assert (code, err) == (2, 'reschedule: "+٣h" is not a date (try "+3h")\n')
     assert _run_out(capsys, "show", "1", "--db", db, "--json") == before
 
 
@@ -180,7 +182,7 @@ def test_a_postgresql_url_that_cannot_be_read_says_what_is_wrong_without_the_pas
 ) -> None:
     code, err = _run(capsys, "jobs", "--db", url)
     scheme = url.split("://")[0]
-    assert (code, err.strip()) == (2, f'database URL "{scheme}://…": {problem}')
+    assert (code, err.strip()) == (2, f'jobs: database URL "{scheme}://…": {problem}')
 
 
 def test_a_server_that_cannot_be_reached_is_named_without_any_password(
@@ -252,7 +254,7 @@ def test_a_sqlite_url_with_options_is_refused_and_nothing_is_created(
     for argv in (["submit", str(definition)], ["jobs"], ["settings"]):
         code, err = _run(capsys, *argv, "--db", url)
         assert code == 2, err
-        assert err.startswith(f'database URL "sqlite:///{folder / "u.db"}?…": ')
+        assert err.startswith(f'{argv[0]}: database URL "sqlite:///{folder / "u.db"}?…": ')
         assert f'jobtui takes no options after "?" in a SQLite URL (this one has {named})' in err
         # Read-only was meant: jobtui's way to look without acting is named.
         assert ("--readonly" in err) == ("mode=ro" in options)
@@ -267,7 +269,7 @@ def test_a_sqlite_url_naming_a_host_is_bad_input_without_repeating_the_password(
         code, err = _run(capsys, "jobs", "--db", url)
         assert (code, err.strip()) == (
             2,
-            'database URL "sqlite://…": a SQLite URL names a file, not a host: '
+            'jobs: database URL "sqlite://…": a SQLite URL names a file, not a host: '
             "sqlite:///relative/path or sqlite:////absolute/path",
         )
     assert list(tmp_path.iterdir()) == []

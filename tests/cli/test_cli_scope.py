@@ -149,7 +149,7 @@ def test_dashboard_refuses_as_without_impersonation_before_opening(tmp_path: Pat
     except subprocess.TimeoutExpired:
         pytest.fail("the dashboard opened for --as other without action.admin.impersonate")
     refused(proc)
-    assert proc.stderr == f"--as other: {USER} lacks action.admin.impersonate\n", describe(proc)
+    assert proc.stderr == f"jobtui --as other: {USER} lacks action.admin.impersonate\n", describe(proc)
 
 
 def test_dashboard_opens_as_the_actor_the_policy_and_as_resolve(

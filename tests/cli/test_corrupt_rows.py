@@ -1,6 +1,6 @@
 """A job row changed outside jobtui (`sqlite3 jobs.db "UPDATE jobs SET status='BOGUS'"`): every command
-that reads it says which row and which field holds what (`database: job 1: status "BOGUS" is not a job
-status`), exit 2 as for any database that cannot be used, never a crash log; `jobs` still lists the other
+that reads it says which row and which field holds what (`show: database: job 1: status "BOGUS" is not a
+job status`), exit 2 as for any database that cannot be used, never a crash log; `jobs` still lists the other
 jobs (and says the list is not whole); the audit trail of the row still reads."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def test_commands_on_the_corrupt_row_name_it_and_the_field(cli: Cli, update: str
     bad, good = corrupt(cli, update)
     for argv in (["show", bad], ["show", bad, "--json"], ["log", bad], ["cancel", bad]):
         proc = cli(*argv, expect=None)
-        bad_input(proc, f"database: job {bad}: {named}")
+        bad_input(proc, f"{argv[0]}: database: job {bad}: {named}")
         assert "internal error" not in proc.stderr
     [row] = cli.json("audit", bad)
     assert row["action"] == "submit"

@@ -254,3 +254,67 @@ def test_files_made_an_envelope_on_the_command_line_name_every_problem(jobtui: J
         'envelope rel: bad.toml:5: [[run]] #1 "run": expected a string, got 5',
         RECORDED,
     ]
+
+
+@pytest.mark.parametrize(
+    ("project", "problem"),
+    [
+        ('" payments"', '" payments" must not start or end with a space'),
+        ('"payments\\t"', '"payments\\t" must not start or end with a space'),
+        (
+            '"pay\\u001b]0;x\\u0007ments"',
+            '"pay\\u001b]0;x\\u0007ments" must not hold control or invisible characters',
+        ),
+    ],
+)
+def test_a_project_named_as_no_policy_may_name_one_is_refused_in_a_definition_and_an_envelope(
+    jobtui: Jobtui, project: str, problem: str
+) -> None:
+    """Such a project was accepted: " payments" matched no role's "payments", and an escape sequence in
+    it was stored as the job's project. A policy file refuses these names; definitions and envelopes now
+    do too, naming the file, the line and the field, and nothing is submitted."""
+    path = jobtui.write("a.toml", f'name = "a"\nproject = {project}\n[[run]]\nrun = "true"\n')
+    code, _, err = jobtui("submit", path)
+    assert (code, err.splitlines()) == (2, [f'a.toml:2: "project": {problem}'])
+
+    jobtui.write("b.toml", JOB_A)
+    path = jobtui.write("rel.toml", f'envelope = "rel"\nproject = {project}\n[[jobs]]\nfile = "b.toml"\n')
+    code, _, err = jobtui("submit", path)
+    assert (code, err.splitlines()) == (2, [f'rel.toml:2: "project": {problem}', RECORDED])
+    (envelope,) = jobtui.json("envelopes")
+    assert (envelope["status"], envelope["jobs"]) == ("CORRUPT", [])
+    assert jobtui.json("jobs") == []
+
+
+def test_an_envelope_entry_names_all_its_problems_beside_a_missing_job_file(jobtui: Jobtui) -> None:
+    """A [[jobs]] entry whose file is missing said only that: its bad date and its unknown key came one
+    submission later, each (and an entry with a bad key never said its file was missing, nor what was
+    wrong in it). Every problem of each entry is named now, in file order, each at its own line."""
+    jobtui.write("a.toml", JOB_A)
+    jobtui.write("bad.toml", 'name = "bad"\nproject = "payments"\n[[run]]\nrun = 5\n')
+    text = (
+        'envelope = "rel"\n'
+        '[[jobs]]\nfile = "missing.toml"\nat = "tomorrowish"\nmax_start = "+zz"\nwhen = "+1h"\n'  # 3-6
+        '[[jobs]]\nat = 5\nfile = "gone.toml"\n'  # 8-9
+        '[[jobs]]\nfile = "bad.toml"\ncolour = "red"\nat = "+1h"\n'  # 11-13
+        '[[jobs]]\nfile = "a.toml"\n'  # fine
+    )
+    path = jobtui.write("rel.toml", text)
+    code, _, err = jobtui("submit", path)
+    assert code == 2
+    not_a_date = 'is not a date (try ISO 8601 like 2026-11-23T02:00, "now", "+2h" or "tomorrow 02:00")'
+    cannot_read = "cannot read file: No such file or directory"
+    assert err.splitlines() == [
+        f'rel.toml:3: [[jobs]] #1 "file" missing.toml: missing.toml: {cannot_read}',
+        f'rel.toml:4: [[jobs]] #1 "at": "tomorrowish" {not_a_date}',
+        f'rel.toml:5: [[jobs]] #1 "max_start": "+zz" {not_a_date}',
+        'rel.toml:6: [[jobs]] #1: unknown key "when" (expected file, at, max_start)',
+        'rel.toml:8: [[jobs]] #2 "at": expected a date as a string',
+        f'rel.toml:9: [[jobs]] #2 "file" gone.toml: gone.toml: {cannot_read}',
+        'rel.toml:11: [[jobs]] #3 "file" bad.toml: bad.toml:4: [[run]] #1 "run": expected a string, got 5',
+        'rel.toml:12: [[jobs]] #3: unknown key "colour" (expected file, at, max_start)',
+        RECORDED,
+    ]
+    (envelope,) = jobtui.json("envelopes")
+    assert (envelope["status"], envelope["jobs"]) == ("CORRUPT", [])
+    assert jobtui.json("jobs") == []

@@ -28,16 +28,18 @@ class _NewFailure(JobtuiError):
 
 
 @pytest.mark.parametrize(
-    ("error", "code"),
+    ("error", "code", "line"),
     [
-        (_NewRefusal("queue: not now"), 1),
-        (_NewBadInput("queue: bad x at line 3"), 2),
-        (_NewFailure("disk"), 2),
+        (_NewRefusal("queue: not now"), 1, "queue: not now"),
+        (_NewBadInput("queue: bad x at line 3"), 2, "queue: bad x at line 3"),
+        # An error that does not say which command met it is led by it, as the others are.
+        (_NewFailure("disk"), 2, "queue: disk"),
     ],
 )
 def test_an_error_of_each_kind_exits_with_its_code_and_one_line(
     error: Exception,
     code: int,
+    line: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -48,7 +50,7 @@ def test_an_error_of_each_kind_exits_with_its_code_and_one_line(
     monkeypatch.setattr(cli, "_cmd_queue", fails)
     assert cli.main(["queue", "--db", f"sqlite:///{tmp_path / 'x.db'}"]) == code
     err = capsys.readouterr().err
-    assert err == f"{error}\n"
+    assert err == f"{line}\n"
 
 
 def test_a_bug_exits_3_with_one_line_and_its_traceback_in_a_crash_log(

@@ -609,7 +609,7 @@ def test_the_cli_as_option_impersonates_only_for_holders(
 
     without = write_policy(tmp_path, {"ops": ([Perm.CANCEL.value], ["*"])}, {me: ["ops"], "bob": ["ops"]})
     assert cli.main([*args, "--policy", str(without)]) == cli.EXIT_REFUSED
-    assert capsys.readouterr().err.strip() == f"--as bob: {me} lacks action.admin.impersonate"
+    assert capsys.readouterr().err.strip() == f"cancel --as bob: {me} lacks action.admin.impersonate"
     assert status_of(store, job_id) == Status.READY
 
     with_it = write_policy(

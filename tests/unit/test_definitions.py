@@ -262,6 +262,17 @@ def test_empty_name() -> None:
         ("name = 3", '"name": expected a string, got 3'),
         ('type = ["a"]', '"type": expected a string, got ["a"]'),
         ("project = true", '"project": expected a string, got true'),
+        # As a policy's projects: a name no job's project matches, or one that reads as another.
+        ('project = " payments"', '"project": " payments" must not start or end with a space'),
+        ('project = "payments\\t"', '"project": "payments\\t" must not start or end with a space'),
+        (
+            'project = "pay\\u001b[2Jments"',
+            '"project": "pay\\u001b[2Jments" must not hold control or invisible characters',
+        ),
+        (
+            'project = "pay\\u202ements"',
+            '"project": "pay\u202ements" must not hold control or invisible characters',
+        ),
         ('approval = "yes"', '"approval": expected true or false, got "yes"'),
         ("system = 1", '"system": expected true or false, got 1'),
         ('rollback_on_error = "no"', '"rollback_on_error": expected true or false, got "no"'),

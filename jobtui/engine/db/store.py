@@ -12,6 +12,7 @@ import json
 import os
 import random
 import re
+import shlex
 import sqlite3
 import threading
 import time
@@ -46,6 +47,7 @@ from jobtui.engine.db.revision import current_revision
 from jobtui.engine.db.rows import job_status
 from jobtui.engine.domain.clock import Clock, DatabaseClock, SystemClock
 from jobtui.engine.domain.states import Status, is_allowed_transition
+from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import Refusal, StoreError, StoreUnreachable
 
 LOCK_RETRY_SECONDS = 120.0
@@ -129,25 +131,75 @@ def _note_holder(fd: int) -> None:
         os.pwrite(fd, f"{os.getpid():<10}".encode(), 0)
 
 
-def _lock_holder(lock_path: str) -> str | None:
-    """'process 1234 (jobtui daemon, stopped)' for the pid in the lock file, when it is alive."""
+def _lock_file_pid(lock_path: str) -> int | None:
+    """The pid the last holder of jobtui's writer lock wrote into the lock file (see _note_holder)."""
     try:
         with open(lock_path, encoding="ascii", errors="replace") as handle:
             pid = int(handle.read(10).strip() or 0)
     except (OSError, ValueError):
         return None
-    if pid <= 0:
-        return None
+    return pid if pid > 0 else None
+
+
+def _process_text(pid: int) -> str:
+    """'process 1234 (python -m jobtui daemon --db jobs.db --workers 3, stopped)': its command line whole,
+    quoted as a shell would take it, on one line (a command line may hold newlines and escapes)."""
     try:
         import psutil
 
         process = psutil.Process(pid)
-        # One line, however the holder was started (a command line may hold newlines and escapes).
-        command = " ".join(" ".join(process.cmdline()[1:4]).split())[:60] or process.name()
-        command = "".join(ch if ch.isprintable() else "?" for ch in command)
-        return f"process {pid} ({command}, {process.status()})"
+        command = shlex.join(process.cmdline()) or process.name()
+        return f"process {pid} ({visible(command)}, {process.status()})"
     except Exception:
         return f"process {pid}"
+
+
+# The kernel's table of file locks (Linux), and the byte of a WAL database's -shm file that SQLite locks
+# for writing (WALINDEX_LOCK_OFFSET 120 + WAL_WRITE_LOCK 0): its holder is the one writer.
+PROC_LOCKS = "/proc/locks"
+_WAL_WRITE_LOCK_BYTE = 120
+
+
+def _sqlite_writer(db_path: Path) -> int | None:
+    """The pid of the process holding SQLite's write lock on the database, 0 when none does, read from
+    the kernel's lock table (SQLite's locks are POSIX locks, listed with their owner); None where that
+    table cannot be read (not Linux): then who holds it cannot be told."""
+    try:
+        table = Path(PROC_LOCKS).read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return None
+    try:
+        shm_inode = Path(f"{db_path}-shm").stat().st_ino
+    except OSError:
+        return 0  # no -shm file: no connection has the database open in WAL mode, so none writes
+    for line in table.splitlines():
+        # "3: POSIX  ADVISORY  WRITE 16339 fe:00:2154467 120 120" (a lock waited for reads "3: -> POSIX").
+        # Matched on the inode alone: stat's device number is not the table's on btrfs or overlayfs.
+        fields = line.split()
+        if len(fields) < 8 or fields[1:2] != ["POSIX"] or fields[3] != "WRITE":
+            continue
+        if fields[6] != str(_WAL_WRITE_LOCK_BYTE) or fields[5].rsplit(":", 1)[-1] != str(shm_inode):
+            continue
+        with contextlib.suppress(ValueError):
+            if int(fields[4]) > 0:
+                return int(fields[4])
+    return 0
+
+
+def _processes_with_open(paths: list[Path]) -> list[int]:
+    """The pids of the processes (this user may look at) that have one of `paths` open: slow, for where
+    the kernel's lock table cannot be read."""
+    try:
+        import psutil
+    except ImportError:
+        return []
+    wanted = {str(path) for path in paths}
+    found: list[int] = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(Exception):
+            if any(item.path in wanted for item in process.open_files()):
+                found.append(process.pid)
+    return found
 
 
 # The first job id no job ever had: past every job's, and every deleted job's (its audit trail stays).
@@ -382,8 +434,32 @@ class Store:
         return fd
 
     def _busy_message(self, wait: float) -> str:
-        holder = _lock_holder(self._lock_path)
-        who = f" by {holder}" if holder else ""
+        """Who keeps this process from writing: the process first in jobtui's writer queue (its pid is in
+        the lock file), unless it is itself waiting for SQLite's write lock, held by another process (a
+        sqlite3 shell left in a transaction): then that one. Where the kernel's lock table cannot be
+        read, which of the processes that have the database open holds it cannot be told: they are
+        named, and none is blamed."""
+        assert self.db_path is not None
+        me = os.getpid()
+        queued = _lock_file_pid(self._lock_path)
+        writer = _sqlite_writer(self.db_path)
+        if writer is None:
+            files = [self.db_path, Path(f"{self.db_path}-wal"), Path(f"{self.db_path}-shm")]
+            pids = [pid for pid in ([queued] if queued else []) + _processes_with_open(files) if pid != me]
+            named = ", ".join(_process_text(pid) for pid in dict.fromkeys(pids)) or "none this user may see"
+            return (
+                f"database {self.db_path} is locked for more than {wait:g} s; nothing was changed (one of "
+                f"the processes that have it open holds its write lock; if it is stopped or hung, resume or "
+                f"end it): {named}"
+            )
+        if writer and writer not in (queued, me):
+            waiting = f"; {_process_text(queued)} waits for it too" if queued and queued != me else ""
+            return (
+                f"database {self.db_path} is locked by {_process_text(writer)} for more than {wait:g} s"
+                f"{waiting}; nothing was changed (process {writer} holds the write lock: end it, resume it "
+                "if it is stopped, or end the transaction it left open)"
+            )
+        who = f" by {_process_text(queued)}" if queued else ""
         return (
             f"database {self.db_path} is locked{who} for more than {wait:g} s; nothing was "
             "changed (a stopped or hung process holds the write lock: resume or end it)"

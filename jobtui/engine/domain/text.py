@@ -31,7 +31,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["VisibleStream", "counted", "is_visible", "visible"]
+__all__ = ["VisibleStream", "counted", "is_visible", "name_problem", "visible"]
 
 # Cc, Cf (as of Unicode 15, a test holds it to Python's tables), Zl, Zp and the default ignorable code points.
 _CONTROLS = re.compile(
@@ -131,6 +131,18 @@ def is_visible(text: str, keep: str = "") -> bool:
     """Whether `text` holds no control or invisible character but those of `keep` (and those `visible`
     leaves)."""
     return visible(text, keep) == text
+
+
+def name_problem(name: str) -> str | None:
+    """What keeps `name` (a user's, a project's) from being one a login or a job has, if anything: a name
+    written with a space or a control character around it matches no other, silently."""
+    if not name.strip():
+        return "must not be empty"
+    if name != name.strip():
+        return "must not start or end with a space"
+    if not is_visible(name):
+        return "must not hold control or invisible characters"
+    return None
 
 
 def counted(n: int, singular: str, plural: str | None = None) -> str:

@@ -33,6 +33,7 @@ from jobtui.engine.domain.definitions import (
     OpDef,
     ScheduleDef,
 )
+from jobtui.engine.domain.text import name_problem
 from jobtui.engine.domain.timeparse import (
     TimeParseError,
     check_zone,
@@ -278,7 +279,7 @@ class _Checker:
         if "name" not in data:
             self.error(None, '"name" is required')
         type_ = self.string(data, None, "", "type", DEFAULT_TYPE) or DEFAULT_TYPE
-        project = self.string(data, None, "", "project", DEFAULT_PROJECT) or DEFAULT_PROJECT
+        project = self.project(data)
         natures = self.strings(data, None, "", "natures")
         system = self.boolean(data, None, "", "system")
         approval = self.boolean(data, None, "", "approval")
@@ -310,6 +311,16 @@ class _Checker:
             post=steps["POST"],
             source=self.source,
         )
+
+    def project(self, data: dict[str, Any]) -> str:
+        """The job's project, named as a policy names projects: " payments" or one with a control
+        character in it would match no role's project, and read on screen as another project."""
+        project = self.string(data, None, "", "project", DEFAULT_PROJECT) or DEFAULT_PROJECT
+        problem = name_problem(project)
+        if problem is not None:
+            self.field_error(None, "", "project", f"{_show(project)} {problem}")
+            return DEFAULT_PROJECT
+        return project
 
     def schedule(self, data: dict[str, Any]) -> ScheduleDef:
         table = data.get("schedule", {})

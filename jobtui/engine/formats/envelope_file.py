@@ -14,6 +14,7 @@ nested), gives a job dates it cannot be scheduled with, or mixes projects is a c
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -24,6 +25,7 @@ import pendulum
 
 from jobtui.engine.domain import schedules, timeparse
 from jobtui.engine.domain.definitions import Definition, DefinitionError
+from jobtui.engine.domain.text import name_problem
 from jobtui.engine.errors import BadInput
 from jobtui.engine.formats import toml_text
 from jobtui.engine.formats.definition_file import load_definition
@@ -104,13 +106,16 @@ def load_envelope(path: str | Path, now: pendulum.DateTime | None = None) -> Env
     named = _ENVELOPE_LINE.search(text)
     name = named.group(1) if named and named.group(1).strip() else fallback
     lines = Locator(text)
-    problems: list[str] = []
+    problems: list[tuple[int, str]] = []
 
     def problem(message: str, line: int | None = None) -> None:
-        problems.append(located(source, line, message))
+        problems.append((line or 0, located(source, line, message)))
 
     def corrupt(project: str) -> EnvelopeCorrupt:
-        return EnvelopeCorrupt(name, project, source, "\n".join(problems))
+        # Stable sort: problems without a line first, then in file order (a [[jobs]] entry's own, with
+        # its job file's at its "file" line), as for definitions.
+        reason = "\n".join(message for _, message in sorted(problems, key=lambda item: item[0]))
+        return EnvelopeCorrupt(name, project, source, reason)
 
     try:
         data = toml_text.loads(text, source)
@@ -143,6 +148,10 @@ def load_envelope(path: str | Path, now: pendulum.DateTime | None = None) -> Env
     if project is not None and (not isinstance(project, str) or not project.strip()):
         problem('"project": expected a non-empty string', lines.key(None, "project"))
         project = None
+    elif project is not None and (wrong := name_problem(project)) is not None:
+        # As a definition's and a policy's: " payments" is no job's project.
+        problem(f'"project": {json.dumps(project, ensure_ascii=False)} {wrong}', lines.key(None, "project"))
+        project = None
     jobs = data.get("jobs")
     if not isinstance(jobs, list) or not jobs:
         problem('"jobs": expected at least one [[jobs]] table with a "file"', lines.key(None, "jobs"))
@@ -163,7 +172,8 @@ def load_envelope(path: str | Path, now: pendulum.DateTime | None = None) -> Env
         if not isinstance(job, dict):
             problem(f"{label}: expected a table", job_line(number))
             continue
-        checked = len(problems)
+        # Every problem of the entry is named: its own keys, its job file's and its dates, each at its
+        # line (a missing file hid a bad date beside it, an unknown key hid a missing file).
         for key in job:
             if key not in _JOB_KEYS:
                 problem(
@@ -172,43 +182,65 @@ def load_envelope(path: str | Path, now: pendulum.DateTime | None = None) -> Env
         file = job.get("file")
         if not isinstance(file, str) or not file.strip():
             problem(f'{label} "file": expected a definition file path', key_line(number, "file"))
+            file = None
+        overrides: dict[str, str] = {}
         for key in ("at", "max_start"):
             if key in job and not isinstance(job[key], str):
                 problem(f'{label} "{key}": expected a date as a string', key_line(number, key))
-        if len(problems) > checked or not isinstance(file, str):
-            continue  # the entry itself is wrong: its file and dates are not looked at until it is fixed
-        nested_line = _envelope_key_line(base / file)
-        if nested_line is not None:
+            elif key in job:
+                overrides[key] = job[key]
+        definition = None
+        nested_line = _envelope_key_line(base / file) if file is not None else None
+        if file is not None and nested_line is not None:
             problem(
                 f'{label} "file" {file}: {_nested_envelope_problem(base / file, nested_line)}',
                 key_line(number, "file"),
             )
-            continue
-        try:
-            definition = load_definition(base / file)
-        except DefinitionError as exc:
-            # Every problem of the job's file, each at this entry's "file" line, then the file's own.
-            for error in exc.errors:
-                problem(f'{label} "file" {file}: {error}', key_line(number, "file"))
+        elif file is not None:
+            try:
+                definition = load_definition(base / file)
+            except DefinitionError as exc:
+                # Every problem of the job's file, each at this entry's "file" line, then the file's own.
+                for error in exc.errors:
+                    problem(f'{label} "file" {file}: {error}', key_line(number, "file"))
+        if definition is None:
+            # No job to schedule: how its dates are spelled is still checked, as a definition's are.
+            for key, why in _unreadable_overrides(overrides, now or pendulum.now("UTC")):
+                problem(f'{label} "{key}": {why}', key_line(number, key))
             continue
         # The envelope's project (its own, else its first job's) is checked at each job's "file" line:
         # at the end, for the whole file, the message had no line to point at.
         shared = project or (entries[0].definition.project if entries else definition.project)
         if definition.project != shared:
             problem(_mixed_projects(name, shared, definition), key_line(number, "file"))
-            continue
-        entry = EnvelopeEntry(definition, job.get("at"), job.get("max_start"))
+        entry = EnvelopeEntry(definition, overrides.get("at"), overrides.get("max_start"))
         refused = _schedule_refusal(entry, now or pendulum.now("UTC"))
         if refused is not None:
             key, why = refused
             # A definition whose own dates cannot be scheduled reads as an invalid definition does.
             message = f'{label} "file" {file}: {why}' if key == "file" else f'{label} "{key}": {why}'
             problem(message, key_line(number, key))
-        entries.append(entry)
+        if definition.project == shared:
+            entries.append(entry)
     known_project = project or (entries[0].definition.project if entries else "default")
     if problems:
         raise corrupt(known_project)
     return _checked(name, project, source, entries)
+
+
+def _unreadable_overrides(overrides: dict[str, str], now: pendulum.DateTime) -> list[tuple[str, str]]:
+    """The overrides ("at", "max_start") that are no date at all, and why, worded as submission words
+    them: only the spelling can be checked without the job's schedule."""
+    found: list[tuple[str, str]] = []
+    for key, text in overrides.items():
+        try:
+            if key == "at":
+                timeparse.parse_when(text, now, "UTC")
+            else:
+                timeparse.parse_max_start(text, now, now, "UTC")
+        except ValueError as exc:  # TimeParseError included
+            found.append((key, str(exc)))
+    return found
 
 
 def _schedule_refusal(entry: EnvelopeEntry, now: pendulum.DateTime) -> tuple[str, str] | None:

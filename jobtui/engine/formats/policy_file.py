@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jobtui.engine.domain.permissions import KNOWN_PERMISSIONS, Policy, Role
-from jobtui.engine.domain.text import is_visible
+from jobtui.engine.domain.text import name_problem
 from jobtui.engine.errors import BadInput
 from jobtui.engine.formats import toml_text
 from jobtui.engine.formats.toml_lines import Locator, Section, located
@@ -63,7 +63,7 @@ class _PolicyChecker:
         for user, role_names in self.table(data, "users").items():
             line = self.lines.key(("users", 0), user)
             # A name no login has grants nothing, silently: " root" is not root.
-            problem = _name_problem(user)
+            problem = name_problem(user)
             if problem:
                 self.error(line, f'[users] "{user}": a user name {problem}')
             names = self.strings(role_names, line, f'[users] "{user}"')
@@ -99,7 +99,7 @@ class _PolicyChecker:
         if isinstance(body.get("projects"), list) and not body["projects"]:
             self.error(projects_line, f'{label} "projects": names no project (write ["*"] for every project)')
         for position, project in enumerate(projects, start=1):
-            problem = _name_problem(project)
+            problem = name_problem(project)
             if problem:
                 self.error(projects_line, f'{label} "projects": item {position} ("{project}") {problem}')
         return Role(name, frozenset(actions), frozenset(projects))
@@ -121,17 +121,6 @@ class _PolicyChecker:
                 shown = json.dumps(item, default=str, ensure_ascii=False)
                 self.error(line, f"{where}: expected a list of strings, but item {position} is {shown}")
         return [item for item in value if isinstance(item, str)]
-
-
-def _name_problem(name: str) -> str | None:
-    """What keeps `name` (a user's, a project's) from being one a login or a job has, if anything."""
-    if not name.strip():
-        return "must not be empty"
-    if name != name.strip():
-        return "must not start or end with a space"
-    if not is_visible(name):
-        return "must not hold control or invisible characters"
-    return None
 
 
 def load_policy(path: str | os.PathLike[str] | None) -> Policy | None:

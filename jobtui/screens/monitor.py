@@ -728,8 +728,11 @@ class MonitorScreen(MonitorActions):
                 self._describe_key(command.id, self.label_of(command))
         if self.envelopes_shown:
             tree = self.query_one(EnvelopeTree)
-            # Shown at once from the UI thread; the poll worker keeps it current from then on.
-            tree.reload()
+            # Shown at once from the UI thread; the poll worker keeps it current from then on. Before the
+            # Store is open (a dashboard opening on this view) the worker reads it once it is: waiting for
+            # it here held the UI thread, whose first paint is what opens the Store.
+            if self.backend.is_open:
+                tree.reload()
             if tree.cursor_node is None:
                 tree.cursor_line = 0  # `b` and `n` have an envelope to act on straight away
             self.tree_envelope_id = tree.selected_envelope_id()

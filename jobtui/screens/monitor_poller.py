@@ -244,7 +244,7 @@ class Poller:
         self._tree_force = True
 
     def store_opened(self) -> None:
-        if self._detail_waits:
+        if self._detail_waits or self._tree_force:
             self._detail_waits = False
             self.wake(force=True)
 
@@ -498,6 +498,8 @@ class Poller:
     def _fetch_tree(self, envelope_id: int | None) -> TreeFetched | None:
         """Re-read the tree when the feed moved, and whether the envelope under the cursor may be rolled
         back when either the feed or that envelope changed; None when neither did."""
+        if not self._backend.is_open:
+            return None  # read once it is (`store_opened`): rows keep coming meanwhile
         seq = self._listing.last_seq()
         reload = self._tree_force or seq != self._tree_seq
         if not reload and envelope_id == self._checked_envelope:

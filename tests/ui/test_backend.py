@@ -19,7 +19,7 @@ from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.backend import Backend
 from tests.support.helpers import definition
-from tests.support.pilot import SIZE, monitor, shown_job, simple, until
+from tests.support.pilot import SIZE, monitor, shown_job, simple, tree_of, until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -128,3 +128,24 @@ async def test_the_detail_pane_waits_for_the_store_and_then_follows_the_cursor(
         await pilot.press("down")
         await until(pilot, lambda: shown_job(pilot) == first, "the next job's detail")
         assert monitor(pilot).table.total == 2
+
+
+@pytest.mark.timeout(30)  # the regression is a deadlock of the UI thread: no `until` can time out
+async def test_a_dashboard_opening_on_the_envelopes_view_shows_the_tree_once_the_store_opens(
+    store: Store, actions: Actions
+) -> None:
+    """`--view envelopes`: the view read the tree on the UI thread before the Store was open, and waited
+    for it there; the Store opens after the first paint, which that wait held off: the screen stayed blank
+    for good, deaf to every key."""
+    (job_id,) = actions.submit_many(definition(simple("one")), 1)
+    actor = Actor("tester")
+    backend = Backend.for_url(store.url, actor)
+    assert not backend.is_open
+    app = JobtuiApp(backend, actor, embedded=False, tz="UTC", view="envelopes")
+    async with app.run_test(size=SIZE) as pilot:
+        tree = tree_of(pilot)
+        await until(pilot, lambda: tree.data is not None and len(tree.data.loose) == 1, "the tree")
+        assert tree.data is not None and tree.data.loose[0].id == job_id
+        assert monitor(pilot).envelopes_shown
+        await pilot.press("1")
+        await until(pilot, lambda: monitor(pilot).table.total == 1, "the jobs view")

@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 from jobtui.engine.domain.engine_kinds import DAEMON_ENGINE
 from jobtui.engine.domain.logread import StreamSplit
-from jobtui.engine.domain.text import visible
+from jobtui.engine.domain.text import VisibleStream, visible
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.errors import BadInput, JobtuiError, Refusal
 from jobtui.engine.service.commands import CliArg, cli_commands
@@ -1123,15 +1123,17 @@ def _say_step(step: dict[str, Any]) -> None:
 class VisibleLog:
     """Log bytes, piece by piece, as text a terminal shows without obeying it: UTF-8 (a character split
     between two pieces kept whole, a byte that is not UTF-8 shown as \\xNN) with every control
-    character but line feed and tab shown visibly (`visible`): colours read ^[[31m, a carriage return ^M."""
+    character but line feed and tab shown visibly (`visible`): colours read ^[[31m, a carriage return ^M.
+    A joiner or variation selector at a piece's edge reads as it does in one piece (`VisibleStream`)."""
 
     def __init__(self) -> None:
         import codecs
 
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="backslashreplace")
+        self._visible = VisibleStream(keep="\n\t")
 
     def feed(self, data: bytes, final: bool = False) -> bytes:
-        return visible(self._decoder.decode(data, final), keep="\n\t").encode("utf-8")
+        return self._visible.feed(self._decoder.decode(data, final), final).encode("utf-8")
 
 
 def log_output_is_raw(args: argparse.Namespace, stdout: Any = None) -> bool:

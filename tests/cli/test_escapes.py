@@ -186,6 +186,19 @@ def test_log_output_is_raw_only_for_pipes_files_or_with_raw() -> None:
     assert log_output_is_raw(raw, FakeTerminal())
 
 
+def test_log_to_a_terminal_reads_the_same_wherever_the_log_pieces_were_cut() -> None:
+    """`jobtui log` reads the log in pieces: a zero-width joiner at a piece's edge showed as `\\u200d`,
+    beside the same line read in one piece with its emoji joined."""
+    from jobtui.cli import VisibleLog
+
+    data = "dev 👩\u200d💻 🏳\ufe0f\u200d🌈 \x1b[31mred\r\nend \u200d\n".encode()
+    whole = VisibleLog().feed(data, final=True)
+    assert whole.decode() == "dev 👩\u200d💻 🏳\ufe0f\u200d🌈 ^[[31mred^M\nend \\u200d\n"
+    for cut in range(len(data) + 1):
+        shown = VisibleLog()
+        assert shown.feed(data[:cut]) + shown.feed(data[cut:], final=True) == whole, cut
+
+
 def test_log_on_a_real_terminal_shows_no_escape_sequence(hostile_log: int, db_url: str) -> None:
     """The console script on a pseudo-terminal, as a user runs it."""
     command = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "jobtui.cli"]

@@ -208,8 +208,16 @@ class _Checker:
         return value
 
     def strings(
-        self, table: dict[str, Any], section: Section, label: str, key: str, unique: bool = False
+        self,
+        table: dict[str, Any],
+        section: Section,
+        label: str,
+        key: str,
+        unique: bool = False,
+        names: bool = False,
     ) -> tuple[str, ...]:
+        """A list of strings; `names`: each one names something (a login, a host) as it is written
+        elsewhere, so it may not have spaces around it or control characters in it (`name_problem`)."""
         value = table.get(key, [])
         if not isinstance(value, list):
             self.field_error(section, label, key, f"expected a list of strings, got {_show(value)}")
@@ -223,6 +231,8 @@ class _Checker:
                 )
             elif not item.strip():
                 self.field_error(section, label, key, f"item {position} must not be empty")
+            elif names and (problem := name_problem(item)) is not None:
+                self.field_error(section, label, key, f"item {position} {_show(item)} {problem}")
             elif unique and item in seen:
                 self.field_error(section, label, key, f"{_show(item)} is listed more than once")
             else:
@@ -283,11 +293,11 @@ class _Checker:
         natures = self.strings(data, None, "", "natures")
         system = self.boolean(data, None, "", "system")
         approval = self.boolean(data, None, "", "approval")
-        approvers = self.strings(data, None, "", "approvers")
+        approvers = self.strings(data, None, "", "approvers", names=True)
         rollback_on_error = self.boolean(data, None, "", "rollback_on_error")
         trap_timeout_s = self.duration(data, None, "", "trap_timeout", DEFAULT_TRAP_TIMEOUT)
         trap_timeout_action = self.choice(data, None, "", "trap_timeout_action", TRAP_TIMEOUT_ACTIONS)
-        targets = self.strings(data, None, "", "targets", unique=True)
+        targets = self.strings(data, None, "", "targets", unique=True, names=True)
         schedule = self.schedule(data)
         steps = {step: self.ops(data, step) for step in STEPS_WITH_OPS}
 

@@ -300,6 +300,31 @@ async def test_rollback_asks_for_a_reason(store: Store, submit: Submit, engine: 
     assert any(r["action"] == "rollback" and r["comment"] == "bad release" for r in audit_json(store, job_id))
 
 
+async def test_the_steps_of_a_task_read_in_plan_order_job_wide_ops_among_them(
+    store: Store, submit: Submit
+) -> None:
+    """A job-wide RUN op after a per-target one: the task's steps read as the job runs them (README: each op
+    for every target, then the next op), not the job-wide RUN op first (QA: verify listed before roll)."""
+    job_id = submit(
+        'name = "plan"\ntargets = ["a", "b"]\n'
+        '[[pre]]\nname = "check"\nrun = "true"\n'
+        '[[run]]\nname = "roll"\nrun = "true"\nper_target = true\n'
+        '[[run]]\nname = "verify"\nrun = "true"\n'
+        '[[post]]\nname = "report"\nrun = "true"\n',
+        at="+1h",
+    )
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        steps = monitor(pilot).query_one("#steps-table", DataTable)
+        await until(pilot, lambda: steps.row_count == 4, "the task's steps with the job-wide ones")
+        assert [[str(cell) for cell in steps.get_row_at(i)[:2]] for i in range(steps.row_count)] == [
+            ["check", "PRE"],
+            ["roll", "RUN"],
+            ["verify", "RUN"],
+            ["report", "POST"],
+        ]
+
+
 async def test_queue_pause_and_clear_from_the_keyboard(
     store: Store, submit: Submit, actions: Actions
 ) -> None:

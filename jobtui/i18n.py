@@ -243,7 +243,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.envelope": "Envelope",
         "detail.envelope_jobs": "{jobs}, in chain order:",
         "detail.envelope_hint": "Down onto a job for its tasks, steps and log · b rolls the envelope back · "
-        "n its notifications",
+        "c cancels it · n its notifications",
         "detail.scheduled_at": "Scheduled",
         "detail.max_start_at": "Max Start",
         "detail.started_at": "Start",
@@ -326,6 +326,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "common.envelope": "Envelope #{id} · {name}",
         "common.envelope_facts": "Project {project} · Status {status} · {jobs}",
         "confirm.envelope_rollback": "Roll back this envelope?",
+        "confirm.envelope_cancel": "Cancel this envelope?",
+        "confirm.envelope_cancel_msg": "Every job of it that has not ended is canceled (a running op is "
+        "terminated); the envelope stays Canceled.",
         "envelope_rollback.placeholder": "Why roll back? (kept in the audit trail and the notifications)",
         "notes.title": "Notifications · envelope #{id} {name}",
         "notes.empty": "No notifications.",
@@ -334,6 +337,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notes.level.warning": "warning",
         "notes.level.error": "error",
         "monitor.done.envelope_rollback": "Rollback of envelope #{id} queued",
+        "monitor.done.envelope_cancel": "Envelope #{id} canceled: {jobs}",
         "monitor.no_envelope_selected": "No envelope selected",
         "monitor.pick_a_job_of_the_envelope": "That key reads a job: move to one of the envelope's jobs",
         "monitor.not_in_envelope": "job {id} is not in an envelope",
@@ -601,7 +605,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.envelope": "Sobre",
         "detail.envelope_jobs": "{jobs}, en el orden de la cadena:",
         "detail.envelope_hint": "Baje a un pase para ver sus tareas, pasos y log · b deshace el sobre · "
-        "n sus notificaciones",
+        "c lo cancela · n muestra sus notificaciones",
         "detail.scheduled_at": "Planificada",
         "detail.max_start_at": "Inicio máx.",
         "detail.started_at": "Inicio",
@@ -683,6 +687,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "common.envelope": "Sobre #{id} · {name}",
         "common.envelope_facts": "Proyecto {project} · Estado {status} · {jobs}",
         "confirm.envelope_rollback": "¿Hacer rollback de este sobre?",
+        "confirm.envelope_cancel": "¿Cancelar este sobre?",
+        "confirm.envelope_cancel_msg": "Cada pase suyo que no ha terminado se cancela (la operación en "
+        "ejecución se termina); el sobre queda Cancelado.",
         "envelope_rollback.placeholder": (
             "¿Por qué hacer rollback? (queda en la auditoría y en las notificaciones)"
         ),
@@ -693,6 +700,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notes.level.warning": "aviso",
         "notes.level.error": "error",
         "monitor.done.envelope_rollback": "Rollback del sobre #{id} en cola",
+        "monitor.done.envelope_cancel": "Sobre #{id} cancelado: {jobs}",
         "monitor.no_envelope_selected": "Ningún sobre seleccionado",
         "monitor.pick_a_job_of_the_envelope": "Esa tecla lee un pase: vaya a uno de los pases del sobre",
         "monitor.not_in_envelope": "el pase {id} no está en un sobre",

@@ -28,7 +28,7 @@ from jobtui.engine.domain.logread import StreamSplit
 from jobtui.engine.domain.text import visible
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.errors import BadInput, JobtuiError, Refusal
-from jobtui.engine.service.commands import CliArg, cli_commands
+from jobtui.engine.service.commands import CliArg, cli_commands, envelope_commands
 
 EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_CRASHED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a command ended by SIGINT
@@ -308,12 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("workers", "list the engines serving the database (the dashboard's workers view)")
     p = add("envelope", "one envelope with its jobs and notifications")
     p.add_argument("id", type=_envelope_id)
-    p = add("envelope-rollback", "roll back an envelope (the most recent of its project first)")
-    p.add_argument("id", type=_envelope_id)
-    p.add_argument("--reason", required=True)
-    p = add("envelope-cancel", "cancel every job of an envelope that has not ended")
-    p.add_argument("id", type=_envelope_id)
-    p.add_argument("--comment")
+    for command in envelope_commands():
+        verb = command.envelope_cli
+        assert verb is not None
+        p = add(verb.verb, verb.help)
+        p.add_argument("id", type=_envelope_id)
+        for arg in verb.args:
+            _add_cli_arg(p, arg)
     p = add(
         "host-gone",
         "declare a host gone for good: the ops a lost engine of it left no longer hold back retry, "

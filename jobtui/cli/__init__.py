@@ -1396,17 +1396,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from jobtui.serve import is_loopback, serve
 
     user = login_name()
-    if not is_loopback(args.host):
-        if not args.public:
-            raise UsageError(
-                f"serve: {args.host} is not a loopback address: whoever reaches it would act as {user}; "
-                "give --public to serve it anyway"
-            )
-        _say(
-            f"serve: WARNING: listening on {args.host}:{args.port} unencrypted; anyone who reaches this port "
-            f"and learns the address below (its token) uses the dashboard as {user}, with every right {user} "
-            "has: serve it behind an HTTPS proxy, or reach it through `ssh -L`",
-            err=True,
+    loopback = is_loopback(args.host)
+    if not loopback and not args.public:
+        raise UsageError(
+            f"serve: {args.host} is not a loopback address: whoever reaches it would act as {user}; "
+            "give --public to serve it anyway"
         )
     # Each browser session runs `jobtui` with the database and identity options this one was given (the
     # database in its environment: see jobtui.serve).
@@ -1422,6 +1416,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         dashboard += ["--lang", args.lang]
 
     def announce(address: str) -> None:
+        # Once the port is bound: a port another program holds, or a host that is not this machine's, gets
+        # a line saying so (exit 2) and never the token.
+        if not loopback:
+            _say(
+                f"serve: WARNING: listening on {args.host}:{args.port} unencrypted; anyone who reaches this "
+                f"port and learns the address below (its token) uses the dashboard as {user}, with every "
+                f"right {user} has: serve it behind an HTTPS proxy, or reach it through `ssh -L`",
+                err=True,
+            )
         _say(f"serve: the dashboard on {address} (Ctrl+C stops)", err=True)
 
     serve(args.host, args.port, dashboard, _db_url(args), args.public, announce)

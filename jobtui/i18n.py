@@ -302,6 +302,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.unserved": "{count} due, no engine",
         # Whole at 80 columns: the commands are what the line is for.
         "filter.no_jobs_yet": "No jobs yet: jobtui submit FILE.toml, or try jobtui demo",
+        # The Waiting column of a queued job its envelope's chain holds (9 cells at most).
+        "table.wait_chain": "chain",
         "filter.count": "{shown} of {every} jobs",
         "filter.attention": "needs attention (! for all)",
         "filter.statuses": "status: {statuses} (f changes it)",
@@ -664,6 +666,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.none_shown": "ninguno",
         "bar.unserved": "{count} por empezar, sin motor",
         "filter.no_jobs_yet": "Aún no hay pases: jobtui submit FICHERO.toml, o pruebe jobtui demo",
+        "table.wait_chain": "cadena",
         "filter.count": "{shown} de {every} pases",
         "filter.attention": "requieren atención (! para todos)",
         "filter.statuses": "estado: {statuses} (f lo cambia)",

@@ -903,6 +903,45 @@ async def test_c_on_an_envelope_s_line_cancels_the_envelope_and_on_one_of_its_jo
     assert envelopes.detail(done_id)["status"] == "SUCCESS"
 
 
+async def test_a_job_its_envelope_s_chain_holds_reads_chain_in_waiting_not_a_count(
+    store: Store, actions: Actions, engine: Engine, clock: FakeClock, tmp_path: Path
+) -> None:
+    """QA: a job waiting for the job before it in its envelope read "○ Ready" with Waiting counting up
+    (1, 2, ... 27s), as if it could start any moment (seed 001's Ready). Its status stays READY; Waiting
+    says "chain", the pane's reason names the job, and the needs-attention view leaves it out, until the
+    chain releases it."""
+    from jobtui.widgets.job_table import COLUMNS
+
+    _envelope, (first, second) = submit_envelope(
+        actions, tmp_path, "release-3", {"build": "true", "ship": "true"}
+    )
+    wait = next(column for column in COLUMNS if column.key == "wait")
+
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+
+        def waiting(job_id: int) -> str:
+            row = next(r for r in (table.row_at(i) for i in range(table.total)) if r and r.id == job_id)
+            return str(wait.cell(row, "en", "UTC", table.now))
+
+        await until(pilot, lambda: table.total == 2, "the two jobs")
+        clock.advance(27)
+        await until(pilot, lambda: waiting(first) == "27s", "the released job's wait to count")
+        assert waiting(second) == "chain"
+        assert status_of(store, second) == "READY"
+        await until(pilot, lambda: " chain " in painted(screen)[0], "chain on screen")
+        await select_job(pilot, second)
+        info = str(screen.query_one("#detail-info", Static).render())
+        assert f"waits for job {first} of envelope release-3" in info
+        await pilot.press("exclamation_mark")  # what needs a person: not a job its chain holds
+        await until(pilot, lambda: table.total == 0, "the needs-attention view, empty")
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: table.total == 2, "every job again")
+        run_until_status(engine, first, "FINISHED")  # the chain releases the second (the engine may run it)
+        await until(pilot, lambda: waiting(second) != "chain", "the released job's row")
+
+
 async def test_n_shows_the_notifications_of_the_envelope(
     store: Store, submit: Submit, actions: Actions, engine: Engine, tmp_path: Path
 ) -> None:

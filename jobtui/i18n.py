@@ -243,7 +243,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.envelope": "Envelope",
         "detail.envelope_jobs": "{jobs}, in chain order:",
         "detail.envelope_hint": "Down onto a job for its tasks, steps and log · b rolls the envelope back · "
-        "n its notifications",
+        "c cancels it · n its notifications",
         "detail.scheduled_at": "Scheduled",
         "detail.max_start_at": "Max Start",
         "detail.started_at": "Start",
@@ -302,6 +302,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.unserved": "{count} due, no engine",
         # Whole at 80 columns: the commands are what the line is for.
         "filter.no_jobs_yet": "No jobs yet: jobtui submit FILE.toml, or try jobtui demo",
+        # The Waiting column of a queued job its envelope's chain holds (9 cells at most).
+        "table.wait_chain": "chain",
         "filter.count": "{shown} of {every} jobs",
         "filter.attention": "needs attention (! for all)",
         "filter.statuses": "status: {statuses} (f changes it)",
@@ -326,6 +328,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "common.envelope": "Envelope #{id} · {name}",
         "common.envelope_facts": "Project {project} · Status {status} · {jobs}",
         "confirm.envelope_rollback": "Roll back this envelope?",
+        "confirm.envelope_cancel": "Cancel this envelope?",
+        "confirm.envelope_cancel_msg": "Every job of it that has not ended is canceled (a running op is "
+        "terminated); the envelope stays Canceled.",
         "envelope_rollback.placeholder": "Why roll back? (kept in the audit trail and the notifications)",
         "notes.title": "Notifications · envelope #{id} {name}",
         "notes.empty": "No notifications.",
@@ -334,6 +339,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notes.level.warning": "warning",
         "notes.level.error": "error",
         "monitor.done.envelope_rollback": "Rollback of envelope #{id} queued",
+        "monitor.done.envelope_cancel": "Envelope #{id} canceled: {jobs}",
         "monitor.no_envelope_selected": "No envelope selected",
         "monitor.pick_a_job_of_the_envelope": "That key reads a job: move to one of the envelope's jobs",
         "monitor.not_in_envelope": "job {id} is not in an envelope",
@@ -601,7 +607,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "detail.envelope": "Sobre",
         "detail.envelope_jobs": "{jobs}, en el orden de la cadena:",
         "detail.envelope_hint": "Baje a un pase para ver sus tareas, pasos y log · b deshace el sobre · "
-        "n sus notificaciones",
+        "c lo cancela · n muestra sus notificaciones",
         "detail.scheduled_at": "Planificada",
         "detail.max_start_at": "Inicio máx.",
         "detail.started_at": "Inicio",
@@ -660,6 +666,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.none_shown": "ninguno",
         "bar.unserved": "{count} por empezar, sin motor",
         "filter.no_jobs_yet": "Aún no hay pases: jobtui submit FICHERO.toml, o pruebe jobtui demo",
+        "table.wait_chain": "cadena",
         "filter.count": "{shown} de {every} pases",
         "filter.attention": "requieren atención (! para todos)",
         "filter.statuses": "estado: {statuses} (f lo cambia)",
@@ -683,6 +690,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "common.envelope": "Sobre #{id} · {name}",
         "common.envelope_facts": "Proyecto {project} · Estado {status} · {jobs}",
         "confirm.envelope_rollback": "¿Hacer rollback de este sobre?",
+        "confirm.envelope_cancel": "¿Cancelar este sobre?",
+        "confirm.envelope_cancel_msg": "Cada pase suyo que no ha terminado se cancela (la operación en "
+        "ejecución se termina); el sobre queda Cancelado.",
         "envelope_rollback.placeholder": (
             "¿Por qué hacer rollback? (queda en la auditoría y en las notificaciones)"
         ),
@@ -693,6 +703,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "notes.level.warning": "aviso",
         "notes.level.error": "error",
         "monitor.done.envelope_rollback": "Rollback del sobre #{id} en cola",
+        "monitor.done.envelope_cancel": "Sobre #{id} cancelado: {jobs}",
         "monitor.no_envelope_selected": "Ningún sobre seleccionado",
         "monitor.pick_a_job_of_the_envelope": "Esa tecla lee un pase: vaya a uno de los pases del sobre",
         "monitor.not_in_envelope": "el pase {id} no está en un sobre",

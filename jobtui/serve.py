@@ -10,7 +10,8 @@ dashboard process, as the user who started the server, so the server lets in onl
 - the database's URL reaches the dashboards in their environment, not on their command line, where `ps`
   would show any local user its password.
 
-It listens on the loopback interface unless told otherwise (`--public`).
+It listens on the loopback interface unless told otherwise (`--public`), and says where only once it
+listens: an address announced before its socket was bound sent its token to whatever held the port.
 """
 
 from __future__ import annotations
@@ -27,11 +28,47 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from jobtui.engine.errors import BadInput
+
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
 # What a page may load before it holds the cookie: the scripts, styles and fonts textual-serve ships.
 OPEN_PREFIX = "/static/"
 PAGE_FOLDER = Path(__file__).parent / "serve_page"
 Handler = Callable[[Any], Awaitable[Any]]
+# How many connections may wait to be accepted (aiohttp's own default).
+BACKLOG = 128
+
+
+class CannotListen(BadInput):
+    """The address cannot be listened on (a port another program holds, a host that is not this
+    machine's, a name that does not resolve); nothing was announced."""
+
+
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound and listening on every address `host` names, as asyncio's server would bind them,
+    before the address is announced. Raises CannotListen, having bound nothing."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:  # socket.gaierror: a name that does not resolve
+        raise CannotListen(f"serve: cannot listen on {where}: {exc.strerror or exc}") from exc
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _name, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                # One socket an address: an IPv6 one leaves the IPv4 address to its own socket.
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(BACKLOG)
+            sock.setblocking(False)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise CannotListen(f"serve: cannot listen on {where}: {exc.strerror or exc}") from exc
+    return sockets
 
 
 def is_loopback(host: str) -> bool:
@@ -159,6 +196,24 @@ def make_server(command: str, host: str, port: int, token: str, public: bool, ti
         async def on_startup(self, app: web.Application) -> None:
             """textual-serve's banner is left out: it prints the command, and `serve` says where to go."""
 
+        def serve_on(self, sockets: list[socket.socket]) -> None:
+            """`Server.serve` on sockets already listening (`listen`), until SIGINT or SIGTERM."""
+            import asyncio
+            import signal
+
+            self.initialize_logging()
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            loop.add_signal_handler(signal.SIGINT, self.request_exit)
+            loop.add_signal_handler(signal.SIGTERM, self.request_exit)
+            web.run_app(
+                self._make_app(),
+                sock=sockets,
+                handle_signals=False,
+                loop=loop,
+                print=lambda *args: None,
+            )
+
     return GuardedServer(command, host=host, port=port, title=title)
 
 
@@ -170,10 +225,12 @@ def serve(
     public: bool,
     announce: Callable[[str], None],
 ) -> None:
-    """Serve until SIGINT or SIGTERM; `announce` is told the address to open, token and all."""
+    """Serve until SIGINT or SIGTERM; `announce` is told the address to open, token and all, once the port
+    is bound (CannotListen before: nothing announced)."""
     os.environ["JOBTUI_DB"] = db_url  # each tab's dashboard inherits it (see the module's docstring)
     token = new_token()
     shown_host = f"[{host}]" if ":" in host else host
     server = make_server(dashboard_command(dashboard_args), host, port, token, public)
+    sockets = listen(host, port)
     announce(f"http://{shown_host}:{port}/?token={token}")
-    server.serve()
+    server.serve_on(sockets)

@@ -28,7 +28,7 @@ from jobtui.engine.domain.logread import StreamSplit
 from jobtui.engine.domain.text import VisibleStream, visible
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.errors import BadInput, JobtuiError, Refusal
-from jobtui.engine.service.commands import CliArg, cli_commands
+from jobtui.engine.service.commands import CliArg, cli_commands, envelope_commands
 
 EXIT_OK, EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_CRASHED = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a command ended by SIGINT
@@ -308,12 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("workers", "list the engines serving the database (the dashboard's workers view)")
     p = add("envelope", "one envelope with its jobs and notifications")
     p.add_argument("id", type=_envelope_id)
-    p = add("envelope-rollback", "roll back an envelope (the most recent of its project first)")
-    p.add_argument("id", type=_envelope_id)
-    p.add_argument("--reason", required=True)
-    p = add("envelope-cancel", "cancel every job of an envelope that has not ended")
-    p.add_argument("id", type=_envelope_id)
-    p.add_argument("--comment")
+    for command in envelope_commands():
+        verb = command.envelope_cli
+        assert verb is not None
+        p = add(verb.verb, verb.help)
+        p.add_argument("id", type=_envelope_id)
+        for arg in verb.args:
+            _add_cli_arg(p, arg)
     p = add(
         "host-gone",
         "declare a host gone for good: the ops a lost engine of it left no longer hold back retry, "
@@ -1397,17 +1398,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from jobtui.serve import is_loopback, serve
 
     user = login_name()
-    if not is_loopback(args.host):
-        if not args.public:
-            raise UsageError(
-                f"serve: {args.host} is not a loopback address: whoever reaches it would act as {user}; "
-                "give --public to serve it anyway"
-            )
-        _say(
-            f"serve: WARNING: listening on {args.host}:{args.port} unencrypted; anyone who reaches this port "
-            f"and learns the address below (its token) uses the dashboard as {user}, with every right {user} "
-            "has: serve it behind an HTTPS proxy, or reach it through `ssh -L`",
-            err=True,
+    loopback = is_loopback(args.host)
+    if not loopback and not args.public:
+        raise UsageError(
+            f"serve: {args.host} is not a loopback address: whoever reaches it would act as {user}; "
+            "give --public to serve it anyway"
         )
     # Each browser session runs `jobtui` with the database and identity options this one was given (the
     # database in its environment: see jobtui.serve).
@@ -1423,6 +1418,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         dashboard += ["--lang", args.lang]
 
     def announce(address: str) -> None:
+        # Once the port is bound: a port another program holds, or a host that is not this machine's, gets
+        # a line saying so (exit 2) and never the token.
+        if not loopback:
+            _say(
+                f"serve: WARNING: listening on {args.host}:{args.port} unencrypted; anyone who reaches this "
+                f"port and learns the address below (its token) uses the dashboard as {user}, with every "
+                f"right {user} has: serve it behind an HTTPS proxy, or reach it through `ssh -L`",
+                err=True,
+            )
         _say(f"serve: the dashboard on {address} (Ctrl+C stops)", err=True)
 
     serve(args.host, args.port, dashboard, _db_url(args), args.public, announce)

@@ -33,6 +33,7 @@ from jobtui.engine.service.commands import (
     Acts,
     Command,
     enabled_for,
+    envelope_commands,
     job_commands,
     refusal_by_permission,
     refusal_for,
@@ -128,14 +129,15 @@ class MonitorScreen(MonitorActions):
         # When the first data reached the screen (perf_counter): what the paint benchmark measures.
         self.first_paint_at: float | None = None
         # The envelopes view. UI thread: which view is shown, the envelope under the tree's cursor, and
-        # the worker's last answer to "may `b` roll it back" as (envelope id, refusal or None).
+        # the worker's last answer to "may `b` roll it back, `c` cancel it" as (envelope id, refusal or None
+        # by command id).
         self.envelopes_shown = False
         self.workers_shown = False
         self.queue_paused = False
         self.tree_envelope_id: int | None = None
         self.tree_job_id: int | None = None
-        self._envelope_check: tuple[int | None, str | None] | None = None
-        self._refusals_recorded: dict[tuple[str, int | None, str], float] = {}
+        self._envelope_check: tuple[int | None, dict[str, str | None]] | None = None
+        self._refusals_recorded: dict[tuple[str, int | str | None, str], float] = {}
         self.palette_listing: list[PaletteCommand] | None = None  # what the open palette lists
         for command in COMMANDS:
             self._describe_key(command.id, command.label_in(lang))
@@ -245,7 +247,7 @@ class MonitorScreen(MonitorActions):
     def table_moves(self) -> int:
         return self._job_table.moves
 
-    def envelope_refusal(self, envelope_id: int) -> str | None:
+    def envelope_refusals(self, envelope_id: int) -> dict[str, str | None]:
         return self._envelope_state(envelope_id)[1]
 
     # What the poller hands back, on the UI thread (see PollerHost).
@@ -292,15 +294,17 @@ class MonitorScreen(MonitorActions):
             self.tree_job_id,
         )
 
-    def _envelope_state(self, envelope_id: int) -> tuple[EnvelopeFacts | None, str | None]:
-        """The envelope as a dialog shows it, and why `b` would be refused now (None: it would not)."""
+    def _envelope_state(self, envelope_id: int) -> tuple[EnvelopeFacts | None, dict[str, str | None]]:
+        """The envelope as a dialog shows it (None: gone), and why each key that acts on it (`b`, `c`)
+        would be refused now, by command id (None: it would not)."""
         from jobtui.screens.dialogs import EnvelopeFacts
 
-        summary, refusal = self.backend.reads.envelope_rollback_state(envelope_id, self.envelopes)
+        summary, refusals = self.backend.reads.envelope_state(envelope_id, self.envelopes)
         if summary is None:
-            return None, t("monitor.envelope_gone", self.lang, id=envelope_id)
+            gone = t("monitor.envelope_gone", self.lang, id=envelope_id)
+            return None, {command.id: gone for command in envelope_commands()}
         facts = EnvelopeFacts(summary.id, summary.name, summary.project, summary.status, summary.jobs)
-        return facts, refusal
+        return facts, refusals
 
     def install_tree(self, fetched: TreeFetched) -> None:
         if self._leaving:
@@ -309,10 +313,13 @@ class MonitorScreen(MonitorActions):
         if fetched.data is not None:
             tree.show(fetched.data)
             self._show_envelope_if_on_one()  # its status, its jobs' may have changed
-        enabled_before = self.check_action("rollback", ())
-        self._envelope_check = (fetched.envelope_id, fetched.refusal)
-        if self.check_action("rollback", ()) != enabled_before:
+        enabled_before = self._envelope_keys_enabled()
+        self._envelope_check = (fetched.envelope_id, fetched.refusals)
+        if self._envelope_keys_enabled() != enabled_before:
             self.refresh_bindings()
+
+    def _envelope_keys_enabled(self) -> tuple[bool | None, ...]:
+        return tuple(self.check_action(command.action_name, ()) for command in envelope_commands())
 
     def _fetch_detail(self, job_id: int) -> JobDetail | None:
         return self._poller.fetch_detail(job_id)
@@ -485,10 +492,27 @@ class MonitorScreen(MonitorActions):
         self._show_envelope_if_on_one()  # at once: the tree's data has it, no read to wait for
         envelope_id = tree.selected_envelope_id()
         if envelope_id != self.tree_envelope_id:
-            # `b` stays dimmed until the worker says whether this envelope may be rolled back.
+            # `b` (and `c` on its line) stay dimmed until the worker says whether this envelope may be
+            # rolled back (cancelled).
             self.tree_envelope_id = envelope_id
             self.refresh_bindings()
             self.wake()
+        self._describe_envelope_keys()
+
+    def _describe_envelope_keys(self) -> None:
+        """The keys that act on the envelope say so where they do: `c` reads "Cancel envelope" on an
+        envelope's own line and "Cancel" on one of its jobs (the view's switch words `b` once for all)."""
+        changed = False
+        for command in COMMANDS:
+            if not command.envelope_label:
+                continue
+            label = self.label_of(command)
+            bound = [b for bs in self._bindings.key_to_bindings.values() for b in bs if b.id == command.id]
+            if any(binding.description != label for binding in bound):
+                self._describe_key(command.id, label)
+                changed = True
+        if changed:
+            self.refresh_bindings()
 
     @on(JobTable.HeaderClicked)
     def _header_clicked(self, event: JobTable.HeaderClicked) -> None:
@@ -515,11 +539,14 @@ class MonitorScreen(MonitorActions):
         shown_command = BY_ACTION.get(action)
         if self.workers_shown and shown_command is not None and shown_command.shows_no_engines:
             return False  # hidden: the workers view has no job to act on, read, filter or sort
-        if action == "rollback" and self.envelopes_shown:
+        if shown_command is not None and self.envelope_acting(shown_command):
             if self.readonly:
                 return False
-            envelope_id = self.tree_envelope_id
-            return True if envelope_id is not None and self._envelope_check == (envelope_id, None) else None
+            # Dimmed until the poller has answered for the envelope under the cursor, then by its answer.
+            check = self._envelope_check
+            if self.tree_envelope_id is None or check is None or check[0] != self.tree_envelope_id:
+                return None
+            return True if check[1].get(shown_command.id, "") is None else None
         command = self._refusable(action)
         if command is None:
             return True
@@ -556,9 +583,10 @@ class MonitorScreen(MonitorActions):
             if self.check_action(action, ()) is True:
                 await self.run_action(action)
                 return
-        if action == "rollback" and self.envelopes_shown:
+        command = BY_ACTION.get(action)
+        if command is not None and self.envelope_acting(command):
             # The dimmed state may be a poll old: ask the engine now, and open the dialog if it allows.
-            await self._rollback_envelope()
+            await self.envelope_command(command.id)
             return
         self.refuse(action, timeout=6)
 
@@ -569,16 +597,35 @@ class MonitorScreen(MonitorActions):
         reason, on = self._refusal_facts(key)
         if not reason:
             return  # no job selected, or no reason known: nothing to record
-        # A held key repeats: one row for the same refusal of the same job within a few seconds.
-        said = (key, on.job_id if on is not None else None, str(reason))
+        if self._first_time((key, on.job_id if on is not None else None, str(reason))):
+            self._record_refusal(key, str(reason), on)
+
+    def refuse_envelope(self, key: str, envelope_id: int, reason: str) -> None:
+        """Say why the key's envelope command is refused on the envelope, and record the refusal as the
+        CLI's verb records it (`jobtui envelope-cancel`: action `envelope-cancel` on `(envelope N)`)."""
+        self.notify(self.say_refusal(reason, key), title=self._refused_title(key), severity="warning")
+        if self._first_time((key, f"envelope {envelope_id}", str(reason))):
+            self._record_envelope_refusal(key, envelope_id, str(reason))
+
+    def _first_time(self, said: tuple[str, int | str | None, str]) -> bool:
+        """Whether a refusal (key, subject, reason) is to be recorded: a held key repeats, and records one
+        row for the same refusal of the same job or envelope within a few seconds."""
         now = time.monotonic()
         if now - self._refusals_recorded.get(said, -REFUSAL_RECORDED_S) < REFUSAL_RECORDED_S:
-            return
+            return False
         self._refusals_recorded = {
             was: at for was, at in self._refusals_recorded.items() if now - at < REFUSAL_RECORDED_S
         }
         self._refusals_recorded[said] = now
-        self._record_refusal(key, str(reason), on)
+        return True
+
+    @work(thread=True, group="refusals")
+    def _record_envelope_refusal(self, key: str, envelope_id: int, reason: str) -> None:
+        from jobtui.engine.service.actions import RefusedOn
+
+        verb = BY_ID[key].envelope_cli
+        assert verb is not None
+        self.actions.record_refusal(verb.verb, reason, RefusedOn(0, f"(envelope {envelope_id})", None))
 
     @work(thread=True, group="refusals")
     def _record_refusal(self, key: str, reason: str, on: RefusedOn | None) -> None:
@@ -613,21 +660,22 @@ class MonitorScreen(MonitorActions):
         """The engine's reason for refusing a command, in this dashboard's language."""
         return refusal_text(reason, self.lang, self.label_of(BY_ID[command_id]))
 
-    def _envelope_rollback_refusal(self) -> str | None:
-        """Why `b` in the envelopes view would be refused now (None: it would not): the poller's answer for
-        the envelope under the cursor, or one read now if it has not answered for that envelope yet."""
+    def _envelope_refusal(self, key: str) -> str | None:
+        """Why the key's envelope command (`b`, `c` on an envelope's line) would be refused now (None: it
+        would not): the poller's answer for the envelope under the cursor, or one read now if it has not
+        answered for that envelope yet."""
         envelope_id = self.tree_envelope_id
         if envelope_id is None:
             return t("monitor.no_envelope_selected", self.lang)
         if self._envelope_check is not None and self._envelope_check[0] == envelope_id:
-            refused = self._envelope_check[1]
+            refused = self._envelope_check[1].get(key)
         else:
             try:
                 with self.backend.reading():
-                    refused = self.envelope_refusal(envelope_id)
+                    refused = self.envelope_refusals(envelope_id).get(key)
             except ReadFailed as exc:
                 return f"{t('monitor.db_error', self.lang)}: {exc.orig}"
-        return None if refused is None else self.say_refusal(refused, "rollback")
+        return None if refused is None else self.say_refusal(refused, key)
 
     def palette_commands(self) -> list[PaletteCommand]:
         """The registry's commands as the palette lists them, titled with the keys that run them now. Those
@@ -643,16 +691,16 @@ class MonitorScreen(MonitorActions):
             if enabled is False:
                 continue
             title = f"{self.label_of(command)} ({in_force[command.id]})"
-            description = command.description_in(self.lang, self.envelopes_shown)
+            description = command.description_in(self.lang, self.on_envelope(command))
             words = command.words_in(self.lang)
             if enabled:
                 run = partial(self.app.run_action, action, self)
                 commands.append(PaletteCommand(title, description, run, words=words))
                 continue
-            if action == "rollback" and self.envelopes_shown:
+            if self.envelope_acting(command):
                 # Dimmed until the poller has asked about this envelope: read now, it may well be allowed
                 # (answer_refused asks again and opens the dialog then).
-                refusal = self._envelope_rollback_refusal()
+                refusal = self._envelope_refusal(command.id)
             else:
                 refusal = self.refusal(action)
             answer = partial(self.answer_refused, action)
@@ -971,7 +1019,7 @@ class MonitorScreen(MonitorActions):
 
         in_force = self.keys_in_force()
         rows = [
-            (in_force[command.id], command.description_in(self.lang, self.envelopes_shown))
+            (in_force[command.id], command.description_in(self.lang, self.on_envelope(command)))
             for command in COMMANDS
             if command.id in in_force
         ]

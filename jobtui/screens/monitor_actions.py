@@ -1,7 +1,9 @@
 """The monitor's operator actions: every key that acts on a job, an envelope or the queue.
 
 Job actions always go to the job id shown in the detail pane, through engine actions, on a snapshot taken
-when the key was pressed. In the envelopes view, `b` and `n` act on the envelope under the tree's cursor.
+when the key was pressed. In the envelopes view, `b` and `n` act on the envelope under the tree's cursor,
+and `c` on an envelope's own line cancels that envelope (on one of its jobs, the job): the registry says
+which keys do (`Command.envelope_cli`, `envelope_line_only`).
 The screen (`MonitorScreen`) inherits them; what they need of it is declared below.
 """
 
@@ -47,6 +49,8 @@ class MonitorActions(Screen[None]):
     readonly: bool
     envelopes_shown: bool
     workers_shown: bool
+    tree_envelope_id: int | None  # the envelope under the tree's cursor (its line, or one of its jobs')
+    tree_job_id: int | None  # the job under the tree's cursor
     queue_paused: bool  # as the last poll found the queue
     alerter: Alerter
 
@@ -58,13 +62,15 @@ class MonitorActions(Screen[None]):
 
         def refuse(self, key: str, timeout: float = 5) -> None: ...
 
+        def refuse_envelope(self, key: str, envelope_id: int, reason: str) -> None: ...
+
         def say_refusal(self, reason: str, command_id: str) -> str: ...
 
         def _db_error(self, exc: ReadFailed) -> None: ...
 
         def _catch_up_with_cursor(self) -> None: ...
 
-        def _envelope_state(self, envelope_id: int) -> tuple[EnvelopeFacts | None, str | None]: ...
+        def _envelope_state(self, envelope_id: int) -> tuple[EnvelopeFacts | None, dict[str, str | None]]: ...
 
     # -- the engine side, once the Store is open (the properties wait for it) -----------------------
 
@@ -124,8 +130,22 @@ class MonitorActions(Screen[None]):
         return t("monitor.not_allowed", self.lang, what=self.label_of(BY_ID[command_id]))
 
     def label_of(self, command: Command) -> str:
-        """What the command is called here and now: in this view, with the queue as it is."""
-        return command.label_in(self.lang, self.envelopes_shown, self.queue_paused)
+        """What the command is called here and now: in this view, on this line of the envelope tree, with
+        the queue as it is."""
+        return command.label_in(self.lang, self.on_envelope(command), self.queue_paused)
+
+    @property
+    def on_envelope_line(self) -> bool:
+        """The envelopes view's cursor is on an envelope's own line (not on one of its jobs)."""
+        return self.envelopes_shown and self.tree_envelope_id is not None and self.tree_job_id is None
+
+    def on_envelope(self, command: Command) -> bool:
+        """The command's key is about the envelope under the tree's cursor here and now (its words say so)."""
+        return command.on_envelope(self.envelopes_shown, self.on_envelope_line)
+
+    def envelope_acting(self, command: Command) -> bool:
+        """The command's key runs the envelope's own command here and now (`b`, `c` on an envelope's line)."""
+        return command.envelope_cli is not None and self.on_envelope(command)
 
     def _skip_while_typing(self) -> None:
         """A key of INPUT_KEYS pressed while an input has the focus is text for that input."""
@@ -177,7 +197,10 @@ class MonitorActions(Screen[None]):
 
             self.app.push_screen(dialog, done)
 
-    def action_cancel(self) -> None:
+    async def action_cancel(self) -> None:
+        if self.envelope_acting(BY_ID["cancel"]):
+            await self.envelope_command("cancel")
+            return
         self._confirm_then("cancel", self.actions.cancel)
 
     def action_delete(self) -> None:
@@ -265,8 +288,8 @@ class MonitorActions(Screen[None]):
         from jobtui.screens.dialogs import ReasonDialog
 
         self._skip_while_typing()
-        if self.envelopes_shown:
-            await self._rollback_envelope()
+        if self.envelope_acting(BY_ID["rollback"]):
+            await self.envelope_command("rollback")
             return
         if snap := self._job_action("rollback"):
 
@@ -288,33 +311,72 @@ class MonitorActions(Screen[None]):
             )
             await self._open(dialog, done)
 
-    async def _rollback_envelope(self) -> None:
-        """`b` in the envelopes view: roll back the envelope under the cursor (or of the job under it)."""
-        from jobtui.screens.dialogs import ReasonDialog
-
+    async def envelope_command(self, key: str) -> None:
+        """A key that acts on the envelope under the tree's cursor (`b` rolls it back, `c` on its own line
+        cancels it): asks the service whether it may now, as the command's CLI verb would be answered;
+        refused, says why and records the refusal as that verb's; else asks what the registry says and runs
+        the verb's service call."""
         if self.readonly:
             return
-        envelope_id = self.query_one(EnvelopeTree).selected_envelope_id()
+        envelope_id = self.tree_envelope_id
         if envelope_id is None:
             self.notify(t("monitor.no_envelope_selected", self.lang), severity="warning")
             return
         # Read now, not from the footer's state: a refusal known before asking saves typing a reason.
         try:
             with self.backend.reading():
-                facts, refused = self._envelope_state(envelope_id)
+                facts, refusals = self._envelope_state(envelope_id)
         except ReadFailed as exc:
             self._db_error(exc)
-            return
-        if refused is not None:
-            self.notify(
-                self.say_refusal(refused, "rollback"),
-                title=self._refused_title("rollback"),
-                severity="warning",
-            )
             return
         if facts is None:
             self.notify(t("monitor.envelope_gone", self.lang, id=envelope_id), severity="warning")
             return
+        refused = refusals.get(key)
+        if refused is not None:
+            self.refuse_envelope(key, envelope_id, refused)
+            return
+        if key == "cancel":
+            self._ask_envelope_cancel(facts)
+        else:
+            await self._ask_envelope_rollback(facts)
+
+    def _ask_envelope_cancel(self, facts: EnvelopeFacts) -> None:
+        """Confirm, with an optional comment (`jobtui envelope-cancel ID --comment`), then cancel."""
+        from jobtui.screens.dialogs import ConfirmDialog
+
+        envelope_id = facts.id
+        comment = BY_ID["cancel"].asks == Asks.CONFIRM_COMMENT
+        dialog = ConfirmDialog(
+            t("confirm.envelope_cancel", self.lang),
+            facts,
+            t("confirm.envelope_cancel_msg", self.lang),
+            lang=self.lang,
+            comment=comment,
+        )
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.perform(
+                    lambda canceled: t(
+                        "monitor.done.envelope_cancel",
+                        self.lang,
+                        id=envelope_id,
+                        jobs=count_text(len(canceled), "job_canceled", self.lang),
+                    ),
+                    self.envelopes.cancel,
+                    envelope_id,
+                    (dialog.comment or None) if comment else None,
+                    command="cancel",
+                )
+
+        self.app.push_screen(dialog, done)
+
+    async def _ask_envelope_rollback(self, facts: EnvelopeFacts) -> None:
+        """Ask for the reason (`jobtui envelope-rollback ID --reason`), then queue the rollback."""
+        from jobtui.screens.dialogs import ReasonDialog
+
+        envelope_id = facts.id
 
         def done(reason: str | None) -> None:
             if reason:

@@ -58,12 +58,12 @@ class Query:
 
 @dataclass(frozen=True)
 class TreeFetched:
-    """The envelope tree's data (None: unchanged) and whether `b` may roll back the envelope under the
-    cursor (`refusal` None) or why not."""
+    """The envelope tree's data (None: unchanged) and whether the keys that act on the envelope under the
+    cursor may (`b` roll it back, `c` cancel it): `refusals` by command id, None where it may."""
 
     data: TreeData | None
     envelope_id: int | None
-    refusal: str | None
+    refusals: dict[str, str | None]
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class PollerHost(Protocol):
     """What the poller asks of the screen, and the only way its results get back.
 
     Called on the worker thread (cheap reads of values the UI thread replaces whole): `job_query`,
-    `holds_still`, `watched_envelope`, `table_moves`, `envelope_refusal` (inside `backend.reading()`),
+    `holds_still`, `watched_envelope`, `table_moves`, `envelope_refusals` (inside `backend.reading()`),
     `dialog_job`. Called on the UI thread, through `app.call_from_thread`: `view_state`, `install`,
     `install_detail`, `install_tasks`, `install_tree`, `append_log`, `db_lost`, `db_back`,
     `dialog_subject_now`.
@@ -122,7 +122,7 @@ class PollerHost(Protocol):
         """How many cursor moves the job table has counted (`JobTable.moves`)."""
         ...
 
-    def envelope_refusal(self, envelope_id: int) -> str | None: ...
+    def envelope_refusals(self, envelope_id: int) -> dict[str, str | None]: ...
 
     def view_state(self) -> ViewState: ...
 
@@ -508,11 +508,11 @@ class Poller:
         self._tree_seq = seq
         self._checked_envelope = envelope_id
         data = self.load_tree() if reload else None
-        refusal = None
+        refusals: dict[str, str | None] = {}
         if envelope_id is not None and not self._readonly:
             with self._backend.reading():
-                refusal = self._host.envelope_refusal(envelope_id)
-        return TreeFetched(data, envelope_id, refusal)
+                refusals = self._host.envelope_refusals(envelope_id)
+        return TreeFetched(data, envelope_id, refusals)
 
     def _read_shown_log(self) -> str:
         if self._shown_log is None:

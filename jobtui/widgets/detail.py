@@ -523,8 +523,10 @@ class DetailPane(Vertical):
             steps += task["steps"]
             title = f"{title} — {visible(task['target'])}"
         self._set_steps_title(title)
+        # In plan order (README: each op for every target, then the next op): a job-wide RUN op after the
+        # task's per-target one that runs first, not before it as a sort by step alone left it.
         order = {"PRE": 0, "RUN": 1, "POST": 2, "ROLLBACK": 3}
-        steps.sort(key=lambda s: order.get(s["step"], 9))
+        steps.sort(key=lambda s: (order.get(s["step"], 9), s.get("position", 0)))
         tz = self.tz
         now = now or self.detail.fetched_at
         self._steps_running = any(step["status"] == "running" for step in steps)

@@ -28,7 +28,7 @@ from jobtui.engine.domain.states import LABELS, Status
 from jobtui.engine.domain.text import visible
 from jobtui.engine.domain.timeparse import format_duration, local_zone_name
 from jobtui.engine.read.listing import JobRow, JobSort
-from jobtui.i18n import type_text
+from jobtui.i18n import t, type_text
 from jobtui.widgets.status_style import generation, progress_text, status_text
 from jobtui.widgets.virtual_rows import VirtualRows
 
@@ -66,17 +66,32 @@ def elapsed_text(row: JobRow, now: datetime) -> str:
     return "" if going is None else f"{format_duration(going)}\u2026"
 
 
+def waits_for_chain(row: JobRow) -> bool:
+    """A queued job of an envelope that its chain has not released: it starts once the job before it ends
+    FINISHED, not at any moment (the engine claims only a READY job with a due date). Its status stays
+    READY; Waiting says what it waits for instead of counting as if no worker came."""
+    return (
+        row.status == Status.READY
+        and row.envelope_id is not None
+        and row.due_at is None
+        and row.started_at is None
+    )
+
+
 def ready_since(row: JobRow) -> datetime | None:
     """When a queued job became ready to run: it entered READY, its RUN date came, or the next attempt of
-    a failed task it waits for came, the latest."""
-    if row.status != Status.READY:
+    a failed task it waits for came, the latest (None: not ready, or held by its envelope's chain)."""
+    if row.status != Status.READY or waits_for_chain(row):
         return None
     dates = [when for when in (row.scheduled_at, row.status_since, row.due_at) if when is not None]
     return max(dates) if dates else None
 
 
-def wait_text(row: JobRow, now: datetime) -> str:
-    """How long a queued job has been ready and not started; empty when it is not (yet) ready."""
+def wait_text(row: JobRow, now: datetime, lang: str = "en") -> str:
+    """How long a queued job has been ready and not started; empty when it is not (yet) ready; "chain"
+    for one its envelope's chain holds (the pane's reason names the job it waits for)."""
+    if waits_for_chain(row):
+        return t("table.wait_chain", lang)
     since = ready_since(row)
     if since is None or since > now:
         return ""
@@ -107,7 +122,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("step", 5, lambda r, _l, _t, _n: r.step),
     Column("progress", 15, lambda r, _l, _t, _n: progress_text(r.progress)),
     Column("elapsed", 10, lambda r, _l, _t, now: elapsed_text(r, now)),
-    Column("wait", 9, lambda r, _l, _t, now: wait_text(r, now)),
+    Column("wait", 9, lambda r, lang, _t, now: wait_text(r, now, lang)),
     Column("natures", 12, lambda r, _l, _t, _n: ",".join(r.natures)),
     Column("scheduled", 12, lambda r, _l, tz, _n: _date(r.scheduled_at, tz)),
     Column("max_start", 12, lambda r, _l, tz, _n: _date(r.max_start_at, tz)),

@@ -59,7 +59,17 @@ JOB_KEYS = {
     "trap",
 }
 TASK_KEYS = {"target", "status", "last_triggered_at", "current_step", "progress", "steps"}
-STEP_KEYS = {"id", "name", "step", "status", "started_at", "skipped_at", "completed_at", "exit_code"}
+STEP_KEYS = {
+    "id",
+    "name",
+    "step",
+    "status",
+    "started_at",
+    "skipped_at",
+    "completed_at",
+    "exit_code",
+    "position",
+}
 QUEUE_KEYS = {"paused", "queued", "running", "workers"}
 STATUS_CODES = {
     "READY",

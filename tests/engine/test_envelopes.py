@@ -381,6 +381,38 @@ def test_a_trapped_job_notifies_its_envelope(
     assert f"job {ids[0]} (t) trapped" in notes(envelopes, envelope_id)[-1][1]
 
 
+def test_an_envelope_with_a_trapped_job_reads_errors_active_everywhere(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    """Seed 004: ErrorsActive, "actively processing data but errors have occurred". A job that failed and
+    waits for a person (trapped, its countdown paused or not) is that; QA saw "Success, active" with job 8
+    TRAPPED under it, in the tree and in `jobtui envelope`."""
+    write(
+        tmp_path, "t.toml", 'name = "t"\nproject = "payments"\n[[run]]\nrun = "exit 1"\non_error = "trap"\n'
+    )
+    step_def(tmp_path, "after")
+    envelope_id, ids = envelopes.submit(
+        envelope_of_files([str(tmp_path / "t.toml"), str(tmp_path / "after.toml")], "e")
+    )
+    assert envelopes.detail(envelope_id)["status"] == "SUCCESS_ACTIVE"
+    engine.run_until(lambda: status_of(store, ids[0]) == "TRAPPED")
+
+    def everywhere() -> set[str]:
+        listed = [e["status"] for e in envelopes.all_envelopes() if e["id"] == envelope_id]
+        tree = [e.status.value for e in load_tree(store).envelopes if e.id == envelope_id]
+        return {envelopes.detail(envelope_id)["status"], *listed, *tree}
+
+    assert everywhere() == {"ERRORS_ACTIVE"}
+    actions.trap(ids[0], "pause")
+    assert status_of(store, ids[0]) == "TRAP_PAUSED"
+    assert everywhere() == {"ERRORS_ACTIVE"}
+    # Skipped, the op no longer stands failed: the chain goes on as one that had no error.
+    actions.trap(ids[0], "skip")
+    assert everywhere() == {"SUCCESS_ACTIVE"}
+    assert run_chain(engine, ids) == ["FINISHED", "FINISHED"]
+    assert everywhere() == {"SUCCESS"}
+
+
 def test_retry_is_refused_once_another_job_of_the_project_ran(
     envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path
 ) -> None:

@@ -196,6 +196,34 @@ def test_a_host_beyond_loopback_is_refused_without_public_and_warned_with_it(tmp
         server.wait(10)
 
 
+def test_the_address_is_printed_only_once_the_port_is_bound(tmp_path: Path) -> None:
+    """QA: with the port held by another program, `serve` printed the address, token and all, then failed
+    to bind: whoever opened it sent the token to that program. A host it cannot listen on (a name that
+    does not resolve) did the same. Now: one line saying why, exit 2, and no token."""
+    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    env = serve_env(tmp_path)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        taken = subprocess.run(
+            [*SERVE, db, "--port", str(port)], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert taken.returncode == 2, taken.stderr
+    assert taken.stderr == f"serve: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    nowhere = subprocess.run(
+        [*SERVE, db, "--port", str(free_port()), "--public", "--host", "nosuchhost.invalid"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert nowhere.returncode == 2, nowhere.stderr
+    assert nowhere.stderr.startswith("serve: cannot listen on nosuchhost.invalid:"), nowhere.stderr
+    for said in (taken.stderr, nowhere.stderr):
+        assert "token" not in said and "http://" not in said and "Traceback" not in said
+
+
 def ask(served: Served, path: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
     """One GET to the server, as given (no cookie, no redirect followed)."""
     connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)

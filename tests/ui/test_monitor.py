@@ -300,6 +300,31 @@ async def test_rollback_asks_for_a_reason(store: Store, submit: Submit, engine: 
     assert any(r["action"] == "rollback" and r["comment"] == "bad release" for r in audit_json(store, job_id))
 
 
+async def test_the_steps_of_a_task_read_in_plan_order_job_wide_ops_among_them(
+    store: Store, submit: Submit
+) -> None:
+    """A job-wide RUN op after a per-target one: the task's steps read as the job runs them (README: each op
+    for every target, then the next op), not the job-wide RUN op first (QA: verify listed before roll)."""
+    job_id = submit(
+        'name = "plan"\ntargets = ["a", "b"]\n'
+        '[[pre]]\nname = "check"\nrun = "true"\n'
+        '[[run]]\nname = "roll"\nrun = "true"\nper_target = true\n'
+        '[[run]]\nname = "verify"\nrun = "true"\n'
+        '[[post]]\nname = "report"\nrun = "true"\n',
+        at="+1h",
+    )
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        steps = monitor(pilot).query_one("#steps-table", DataTable)
+        await until(pilot, lambda: steps.row_count == 4, "the task's steps with the job-wide ones")
+        assert [[str(cell) for cell in steps.get_row_at(i)[:2]] for i in range(steps.row_count)] == [
+            ["check", "PRE"],
+            ["roll", "RUN"],
+            ["verify", "RUN"],
+            ["report", "POST"],
+        ]
+
+
 async def test_queue_pause_and_clear_from_the_keyboard(
     store: Store, submit: Submit, actions: Actions
 ) -> None:
@@ -789,10 +814,132 @@ async def test_b_on_an_envelope_asks_for_a_reason_and_refuses_an_older_one_namin
         r2 = tree.root.children[0]
         await until(pilot, lambda: len(r2.children) == 3, "the rollback job in the tree")
         assert label_of(r2.children[-1]).startswith("#") and "rollback r2" in label_of(r2.children[-1])
+    # The refusal is recorded as `jobtui envelope-rollback`'s is (it was only said).
+    assert [
+        (row["action"], row["who"])
+        for row in audit_json(store, 0)
+        if row["refused"] and "is newer" in (row["comment"] or "")
+    ] == [("envelope-rollback", "tester")]
     rollback_job = envelopes.detail(newer)["rollback_job"]
     run_until_status(engine, rollback_job, "ROLLEDBACK")
     assert envelopes.detail(newer)["status"] == "ROLLEDBACK"
     assert envelopes.detail(older)["rollback_job"] is None
+
+
+async def test_c_on_an_envelope_s_line_cancels_the_envelope_and_on_one_of_its_jobs_the_job(
+    store: Store, actions: Actions, engine: Engine, tmp_path: Path
+) -> None:
+    """QA: `b` told the operator to "wait for them or cancel the envelope", yet the dashboard had no way to:
+    `c` said "No job selected" on an envelope. On an envelope's own line `c` reads "Cancel envelope", asks
+    (with an optional comment) and runs `jobtui envelope-cancel`'s service call; refused where that verb
+    is (an ended envelope), dimmed, with the reason, audited as the verb's refusal; on a job it cancels the
+    job."""
+    envelopes = EnvelopeActions(actions)
+    done_id, done_jobs = submit_envelope(actions, tmp_path / "r1", "r1", {"one": "true"})
+    run_until_ended(engine, *done_jobs)
+    live_id, live_jobs = submit_envelope(actions, tmp_path / "r2", "r2", {"two": "true", "three": "true"})
+    assert [status_of(store, job) for job in live_jobs] == ["READY", "READY"]
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        tree = await open_envelopes(pilot)
+        screen = monitor(pilot)
+
+        def c_key() -> str:
+            return screen.active_bindings["c"].binding.description
+
+        # The newest envelope, r2, is under the cursor, on its own line.
+        assert screen.tree_envelope_id == live_id and screen.tree_job_id is None
+        await until(pilot, lambda: screen.check_action("cancel", ()) is True, "c enabled on r2")
+        assert c_key() == "Cancel envelope"
+        palette = {command.title: command for command in screen.palette_commands()}
+        assert palette["Cancel envelope (c)"].refusal is None
+        # On one of its jobs, `c` is the job's cancel again, as in the jobs view.
+        await pilot.press("space", "down")
+        assert screen.tree_job_id == live_jobs[0]
+        await until(pilot, lambda: c_key() == "Cancel", "c worded for the job")
+        await until(pilot, lambda: screen.check_action("cancel", ()) is True, "the job's cancel")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the job's confirmation")
+        shown = "\n".join(str(w.content) for w in pilot.app.screen.query(Static))
+        assert f"Job #{live_jobs[0]} · two" in shown
+        await pilot.press("escape")
+        await until(pilot, lambda: pilot.app.screen is screen, "the monitor again")
+        # Back on the envelope's line: cancel it, with a comment.
+        await pilot.press("up")
+        await until(pilot, lambda: c_key() == "Cancel envelope", "c worded for the envelope again")
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the envelope's confirmation")
+        dialog = pilot.app.screen
+        shown = "\n".join(str(w.content) for w in dialog.query(Static))
+        assert f"Envelope #{live_id} · r2" in shown and "Cancel this envelope?" in shown
+        await pilot.press("c", *"not today", "enter")
+        await until(pilot, lambda: envelopes.detail(live_id)["status"] == "CANCELLED", "the cancel")
+        assert [status_of(store, job) for job in live_jobs] == ["CANCELED", "CANCELED"]
+        assert envelopes.detail(live_id)["reason"] == "cancelled by tester: not today"
+        await until(pilot, lambda: any(f"Envelope #{live_id} canceled: 2 jobs" in m for m in messages(pilot)))
+        # Cancelled, it may not be cancelled again: dimmed, and pressed, refused as the CLI refuses it.
+        await until(pilot, lambda: screen.check_action("cancel", ()) is None, "c dimmed on r2")
+        await pilot.press("c")
+        said = f"envelope-cancel: envelope {live_id} is CANCELLED"
+        await until(pilot, lambda: said in messages(pilot), "the refusal")
+        assert [n.title for n in pilot.app._notifications if n.message == said] == [
+            "Not allowed: Cancel envelope"
+        ]
+        assert pilot.app.screen is screen  # nothing asked
+        # An envelope that ended: nothing left to cancel, the palette says so too.
+        tree.move_cursor(tree.root.children[1])
+        await until(pilot, lambda: screen.tree_envelope_id == done_id, "the cursor on r1")
+        await until(pilot, lambda: screen.check_action("cancel", ()) is None, "c dimmed on r1")
+        ended = f"envelope-cancel: envelope {done_id} ended SUCCESS: nothing left to cancel"
+        palette = {command.title: command for command in screen.palette_commands()}
+        assert palette["Cancel envelope (c)"].refusal == ended
+        await pilot.press("c")
+        await until(pilot, lambda: ended in messages(pilot), "the refusal of the ended envelope")
+    trail = [
+        (row["action"], row["comment"])
+        for row in audit_json(store, 0)
+        if row["refused"] and row["action"] == "envelope-cancel"
+    ]
+    assert trail == [("envelope-cancel", said), ("envelope-cancel", ended)]
+    assert envelopes.detail(done_id)["status"] == "SUCCESS"
+
+
+async def test_a_job_its_envelope_s_chain_holds_reads_chain_in_waiting_not_a_count(
+    store: Store, actions: Actions, engine: Engine, clock: FakeClock, tmp_path: Path
+) -> None:
+    """QA: a job waiting for the job before it in its envelope read "○ Ready" with Waiting counting up
+    (1, 2, ... 27s), as if it could start any moment (seed 001's Ready). Its status stays READY; Waiting
+    says "chain", the pane's reason names the job, and the needs-attention view leaves it out, until the
+    chain releases it."""
+    from jobtui.widgets.job_table import COLUMNS
+
+    _envelope, (first, second) = submit_envelope(
+        actions, tmp_path, "release-3", {"build": "true", "ship": "true"}
+    )
+    wait = next(column for column in COLUMNS if column.key == "wait")
+
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        table = screen.query_one(JobTable)
+
+        def waiting(job_id: int) -> str:
+            row = next(r for r in (table.row_at(i) for i in range(table.total)) if r and r.id == job_id)
+            return str(wait.cell(row, "en", "UTC", table.now))
+
+        await until(pilot, lambda: table.total == 2, "the two jobs")
+        clock.advance(27)
+        await until(pilot, lambda: waiting(first) == "27s", "the released job's wait to count")
+        assert waiting(second) == "chain"
+        assert status_of(store, second) == "READY"
+        await until(pilot, lambda: " chain " in painted(screen)[0], "chain on screen")
+        await select_job(pilot, second)
+        info = str(screen.query_one("#detail-info", Static).render())
+        assert f"waits for job {first} of envelope release-3" in info
+        await pilot.press("exclamation_mark")  # what needs a person: not a job its chain holds
+        await until(pilot, lambda: table.total == 0, "the needs-attention view, empty")
+        await pilot.press("exclamation_mark")
+        await until(pilot, lambda: table.total == 2, "every job again")
+        run_until_status(engine, first, "FINISHED")  # the chain releases the second (the engine may run it)
+        await until(pilot, lambda: waiting(second) != "chain", "the released job's row")
 
 
 async def test_n_shows_the_notifications_of_the_envelope(

@@ -98,6 +98,34 @@ def test_every_cli_verb_of_the_registry_is_a_subcommand_run_by_the_service(comma
     assert callable(getattr(Actions, command.cli.verb, None))
 
 
+def test_the_envelope_keys_are_declared_with_the_envelope_verbs_they_run() -> None:
+    """`b` and `c` act on an envelope in the envelopes view: the registry names the subcommand each runs
+    there (generated from it, as the job verbs are) and the service call behind it; `c` only on an
+    envelope's own line (on a job it cancels the job), `b` anywhere in the envelope."""
+    from jobtui.engine.service.commands import envelope_commands
+    from jobtui.engine.service.envelope_actions import EnvelopeActions
+
+    verbs = {command.id: command.envelope_cli for command in envelope_commands()}
+    assert {command_id: verb.verb for command_id, verb in verbs.items() if verb} == {
+        "cancel": "envelope-cancel",
+        "rollback": "envelope-rollback",
+    }
+    assert callable(EnvelopeActions.cancel) and callable(EnvelopeActions.rollback)
+    cancel, rollback = BY_ID["cancel"], BY_ID["rollback"]
+    assert cancel.label_in("en", envelopes=True) == "Cancel envelope"
+    assert (cancel.on_envelope(True, envelope_line=True), cancel.on_envelope(True, envelope_line=False)) == (
+        True,
+        False,
+    )
+    assert rollback.on_envelope(True, envelope_line=False) and not rollback.on_envelope(False, False)
+    args = build_parser().parse_args(["envelope-cancel", "3", "--comment", "not today"])
+    assert (args.id, args.comment) == (3, "not today")
+    args = build_parser().parse_args(["envelope-rollback", "3", "--reason", "bad"])
+    assert (args.id, args.reason) == (3, "bad")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["envelope-rollback", "3"])  # a reason is required
+
+
 def test_the_queue_commands_need_the_queue_admin_right() -> None:
     for command_id in ("queue_toggle", "queue_clear"):
         command = BY_ID[command_id]

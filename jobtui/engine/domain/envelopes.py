@@ -31,18 +31,24 @@ ACTIVE_JOB = frozenset(
     }
 )
 FAILED_JOB = frozenset({Status.ERROR, Status.ABEND, Status.EXPIRED, Status.REJECTED, Status.CANCELED})
+# Active jobs whose op failed and that wait for a person (retry, skip or abort the trap): errors have
+# occurred while the envelope is active (seed 004 ErrorsActive). The other needs-attention statuses that are
+# still active are no error: an approval, a schedule window that closed (PAUSED).
+FAILING_JOB = frozenset({Status.TRAPPED, Status.TRAP_PAUSED})
 
 
 def derive_status(stored: str | None, job_statuses: Iterable[str]) -> EnvelopeStatus:
     """CORRUPT, CANCELLED and ROLLEDBACK stick; otherwise the jobs decide. A resumed chain (stored
     ERRORS_ACTIVE, see worker.chain) had errors: it shows ERRORS_ACTIVE while its jobs run, and SUCCESS once
-    they all end FINISHED. Stored ERRORS: a failed job of it was deleted, its failure stays on record."""
+    they all end FINISHED. Stored ERRORS: a failed job of it was deleted, its failure stays on record. A
+    trapped job (FAILING_JOB) makes an active envelope ERRORS_ACTIVE while it waits for an operator."""
     if stored is not None and EnvelopeStatus(stored) in STICKY:
         return EnvelopeStatus(stored)
     statuses = [Status(s) for s in job_statuses]
     active = any(s in ACTIVE_JOB for s in statuses)
     failed = any(s in FAILED_JOB for s in statuses) or stored == EnvelopeStatus.ERRORS
     if active:
-        had_errors = failed or stored == EnvelopeStatus.ERRORS_ACTIVE
+        failing = any(s in FAILING_JOB for s in statuses)
+        had_errors = failed or failing or stored == EnvelopeStatus.ERRORS_ACTIVE
         return EnvelopeStatus.ERRORS_ACTIVE if had_errors else EnvelopeStatus.SUCCESS_ACTIVE
     return EnvelopeStatus.ERRORS if failed else EnvelopeStatus.SUCCESS

@@ -88,6 +88,12 @@ class Command:
     # In the envelopes view a few keys act on the envelope under the cursor: their words change there.
     envelope_label: Texts = field(default_factory=dict)
     envelope_description: Texts = field(default_factory=dict)
+    # The envelope's own subcommand such a key runs there (`jobtui envelope-cancel ID`): the same service
+    # call, refused (and audited) as that verb is, asking what `asks` says.
+    envelope_cli: CliVerb | None = None
+    # It acts on the envelope on the envelope's own line only; on one of its jobs' lines it acts on that
+    # job, as in the jobs view (`c` cancels the job there; `b` rolls back the job's envelope anywhere).
+    envelope_line_only: bool = False
     # A queue toggle's words while the queue is paused (its key resumes it then).
     paused_label: Texts = field(default_factory=dict)
     # The words an operator may look for it by in the palette beyond its label (what it does, the choices
@@ -122,6 +128,11 @@ class Command:
         if self.permission is not None:
             found.add(self.permission)
         return frozenset(found)
+
+    def on_envelope(self, envelopes: bool, envelope_line: bool) -> bool:
+        """Whether, in the view shown (`envelopes`: the envelopes view; `envelope_line`: the tree's cursor is
+        on an envelope's own line), the key acts on the envelope under the cursor, and says so."""
+        return envelopes and (not self.envelope_line_only or envelope_line)
 
     @property
     def toggles_queue(self) -> bool:
@@ -201,6 +212,17 @@ COMMANDS: tuple[Command, ...] = (
         asks=Asks.CONFIRM_COMMENT,
         cli=CliVerb("cancel", "cancel a job (terminates its running op)", (_COMMENT,), "canceled"),
         words={"en": "stop kill terminate", "es": "detener parar matar terminar"},
+        envelope_label={"en": "Cancel envelope", "es": "Cancelar sobre"},
+        envelope_description={
+            "en": "Cancel the envelope under the cursor: every job of it that has not ended (asks first, "
+            "with an optional comment); on one of its jobs, cancel that job",
+            "es": "Cancelar el sobre bajo el cursor: cada pase suyo que no ha terminado (pregunta antes, "
+            "con un comentario opcional); sobre uno de sus pases, cancelar ese pase",
+        },
+        envelope_cli=CliVerb(
+            "envelope-cancel", "cancel every job of an envelope that has not ended", (_COMMENT,)
+        ),
+        envelope_line_only=True,
     ),
     Command(
         "delete",
@@ -315,6 +337,11 @@ COMMANDS: tuple[Command, ...] = (
             "en": "Roll back the envelope under the cursor (the most recent of its project first)",
             "es": "Hacer rollback del sobre bajo el cursor (primero el más reciente de su proyecto)",
         },
+        envelope_cli=CliVerb(
+            "envelope-rollback",
+            "roll back an envelope (the most recent of its project first)",
+            (CliArg("--reason", "why (kept in the audit trail and the notifications)", required=True),),
+        ),
         words={"en": "undo revert", "es": "deshacer revertir"},
     ),
     Command(
@@ -594,6 +621,11 @@ def job_commands() -> tuple[Command, ...]:
 
 def cli_commands() -> tuple[Command, ...]:
     return tuple(command for command in COMMANDS if command.cli is not None)
+
+
+def envelope_commands() -> tuple[Command, ...]:
+    """The commands whose key acts on an envelope in the envelopes view, each with its own CLI verb."""
+    return tuple(command for command in COMMANDS if command.envelope_cli is not None)
 
 
 def enabled_for(command: Command, allowed: Mapping[str, str | None]) -> bool:

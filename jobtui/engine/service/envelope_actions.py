@@ -134,37 +134,11 @@ class EnvelopeActions:
         with self.actions.transaction() as s:
             envelope = self._envelope(s, envelope_id)
             self.actor.require("envelope-cancel", Perm.CANCEL, envelope.project)
-            if envelope.status in (
-                EnvelopeStatus.CORRUPT,
-                EnvelopeStatus.CANCELLED,
-                EnvelopeStatus.ROLLEDBACK,
-            ):
-                raise Refused(
-                    Reason(
-                        f"envelope-cancel: envelope {envelope_id} is {envelope.status}",
-                        reasons.ENVELOPE_STATUS,
-                        action="envelope-cancel",
-                        envelope=envelope_id,
-                        name=envelope.name,
-                        status=envelope.status,
-                    )
-                )
-            cancelable = ACTIONS["cancel"].allowed_from
             jobs = chain.chain_of(s, envelope_id)
-            ended = derive_status(envelope.status, [job.status for job in jobs])
-            if ended in (EnvelopeStatus.SUCCESS, EnvelopeStatus.ERRORS):
-                # Nothing of it runs or waits: a cancel would only relabel its end (a failure off record).
-                raise Refused(
-                    Reason(
-                        f"envelope-cancel: envelope {envelope_id} ended {ended.value}: "
-                        "nothing left to cancel",
-                        reasons.ENVELOPE_STATUS,
-                        action="envelope-cancel",
-                        envelope=envelope_id,
-                        name=envelope.name,
-                        status=ended.value,
-                    )
-                )
+            refused = self._cancel_status_refusal(envelope, jobs)
+            if refused is not None:
+                raise Refused(refused)
+            cancelable = ACTIONS["cancel"].allowed_from
             open_ids = [job.id or 0 for job in jobs if Status(job.status) in cancelable]
             why = comment or f"envelope {envelope.name} cancelled"
             # Cancelled before its jobs are: the chain, which follows each job's end, then reads a
@@ -183,6 +157,52 @@ class EnvelopeActions:
             self.store.touch(s, None, kind="envelope")
         self.actions.terminate_and_log(running, "envelope CANCELLED")
         return open_ids
+
+    @staticmethod
+    def _cancel_status_refusal(envelope: Envelope, jobs: list[Job]) -> Reason | None:
+        """Why the envelope, with these jobs, may not be cancelled whoever asks (None: it may)."""
+        envelope_id = envelope.id or 0
+        if envelope.status in (EnvelopeStatus.CORRUPT, EnvelopeStatus.CANCELLED, EnvelopeStatus.ROLLEDBACK):
+            return Reason(
+                f"envelope-cancel: envelope {envelope_id} is {envelope.status}",
+                reasons.ENVELOPE_STATUS,
+                action="envelope-cancel",
+                envelope=envelope_id,
+                name=envelope.name,
+                status=envelope.status,
+            )
+        ended = derive_status(envelope.status, [job.status for job in jobs])
+        if ended in (EnvelopeStatus.SUCCESS, EnvelopeStatus.ERRORS):
+            # Nothing of it runs or waits: a cancel would only relabel its end (a failure off record).
+            return Reason(
+                f"envelope-cancel: envelope {envelope_id} ended {ended.value}: nothing left to cancel",
+                reasons.ENVELOPE_STATUS,
+                action="envelope-cancel",
+                envelope=envelope_id,
+                name=envelope.name,
+                status=ended.value,
+            )
+        return None
+
+    def cancel_refusal(self, s: Session, envelope: Envelope) -> str | None:
+        """Why the envelope may not be cancelled now, or None: what `cancel` would refuse it for, in the
+        same words (the dashboard enables `c` on an envelope from this)."""
+        if not self.actor.may(Perm.CANCEL, envelope.project):
+            who = self.actor.user
+            return Reason(
+                f"envelope-cancel: {who} lacks {Perm.CANCEL.value} on project {envelope.project}",
+                reasons.PERMISSION,
+                action="envelope-cancel",
+                user=who,
+                permission=Perm.CANCEL.value,
+                project=envelope.project,
+            )
+        return self._cancel_status_refusal(envelope, chain.chain_of(s, envelope.id or 0))
+
+    def refusals(self, s: Session, envelope: Envelope) -> dict[str, str | None]:
+        """Why each envelope command may not run on the envelope now (None: it may), by the id of the
+        registry's command whose key runs it in the envelopes view (`commands.Command.envelope_cli`)."""
+        return {"rollback": self.refusal(s, envelope), "cancel": self.cancel_refusal(s, envelope)}
 
     def refusal(self, s: Session, envelope: Envelope) -> str | None:
         """Why the envelope may not be rolled back now, or None (the dashboard enables `b` from this)."""

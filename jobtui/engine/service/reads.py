@@ -391,17 +391,17 @@ class Reads:
             envelope_id, envelope.name, envelope.project, status.value, len(jobs)
         )
 
-    def envelope_rollback_state(
+    def envelope_state(
         self, envelope_id: int, envelopes: EnvelopeActions
-    ) -> tuple[EnvelopeSummary | None, str | None]:
-        """The envelope as the rollback dialog shows it (None: gone or not viewable) and why it may not be
-        rolled back now (None: it may), read in one transaction."""
+    ) -> tuple[EnvelopeSummary | None, dict[str, str | None]]:
+        """The envelope as the dashboard's envelope dialogs show it (None: gone or not viewable) and why
+        each envelope command may not run on it now (`EnvelopeActions.refusals`), read in one transaction."""
         with self.store.read() as s:
             found = self.envelope_summary(s, envelope_id)
             if found is None:
-                return None, None
+                return None, {}
             envelope, summary = found
-            return summary, envelopes.refusal(s, envelope)
+            return summary, envelopes.refusals(s, envelope)
 
 
 def _file_read(path: str, offset: int, max_bytes: int) -> LogPiece:

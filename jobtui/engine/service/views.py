@@ -121,6 +121,9 @@ def step_json(op: OpRun) -> dict[str, Any]:
         "exit_code": op.exit_code,
         "error": op.error,
         "deadline_at": iso(op.deadline_at),
+        # Its place in the execution's plan (rollbacks after every op): a task's steps and the job-wide
+        # ones shown together are in the order they run.
+        "position": op.position,
     }
 
 

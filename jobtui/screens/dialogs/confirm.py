@@ -1,5 +1,5 @@
-"""ConfirmDialog: Yes or No, and for a job's reject or cancel an optional comment for its audit trail (for
-the queue's pause, an optional reason)."""
+"""ConfirmDialog: Yes or No, and for a job's (or an envelope's) reject or cancel an optional comment for its
+audit trail (for the queue's pause, an optional reason)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from jobtui.engine.domain.text import visible
 from jobtui.engine.service.snapshot import JobSnapshot
 from jobtui.i18n import t
 from jobtui.screens.dialogs.base import DialogScreen
-from jobtui.screens.dialogs.subject import _job_lines
+from jobtui.screens.dialogs.subject import EnvelopeFacts, _subject_lines
 
 
 class ConfirmDialog(DialogScreen[bool]):
@@ -36,7 +36,7 @@ class ConfirmDialog(DialogScreen[bool]):
     def __init__(
         self,
         title: str,
-        job: JobSnapshot | None,
+        job: JobSnapshot | EnvelopeFacts | None,
         message: str,
         lang: str = "en",
         comment: bool = False,
@@ -56,7 +56,7 @@ class ConfirmDialog(DialogScreen[bool]):
         with Vertical(classes="dialog"):
             yield self._title(self.title_text)
             if self.job is not None:
-                yield from _job_lines(self.job, self.lang)
+                yield from _subject_lines(self.job, self.lang)
             yield Static(visible(self.message, keep="\n"), classes="message", markup=False)
             if self.asks_comment:
                 label = "confirm.reason" if self.asks_reason else "confirm.comment"

@@ -117,6 +117,33 @@ def test_a_failure_stops_the_chain_and_the_rest_end_canceled_with_a_reason(
     assert ("error", "envelope rel finished: ERRORS") in levels
 
 
+def test_an_envelope_whose_job_ends_partial_ended_with_errors(
+    envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    """A job of several targets one of which failed ends PARTIAL, which stops a chain as a failure does:
+    its envelope read SUCCESS (and notified "finished: SUCCESS") when that job was its last."""
+    step_def(tmp_path, "build")
+    write(
+        tmp_path,
+        "roll.toml",
+        """
+        name = "roll"
+        project = "payments"
+        targets = ["web-01", "web-02"]
+        [[run]]
+        name = "roll-op"
+        per_target = true
+        run = '[ "$JOBTUI_TARGET" = web-01 ]'
+        """,
+    )
+    envelope_id, ids = envelopes.submit(
+        envelope_of_files([str(tmp_path / "build.toml"), str(tmp_path / "roll.toml")], "rel")
+    )
+    assert run_chain(engine, ids) == ["FINISHED", "PARTIAL"]
+    assert envelopes.detail(envelope_id)["status"] == "ERRORS"
+    assert ("error", "envelope rel finished: ERRORS") in notes(envelopes, envelope_id)
+
+
 def test_derived_status_errors_active_while_a_failed_envelope_is_retried(
     envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path
 ) -> None:

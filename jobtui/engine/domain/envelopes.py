@@ -30,7 +30,19 @@ ACTIVE_JOB = frozenset(
         Status.PAUSED,
     }
 )
-FAILED_JOB = frozenset({Status.ERROR, Status.ABEND, Status.EXPIRED, Status.REJECTED, Status.CANCELED})
+# Every end but FINISHED stops the chain (worker.chain): a job that ends PARTIAL (a target failed) or
+# ROLLEDBACK is an error of its envelope too; "SUCCESS" read as if all had gone through.
+FAILED_JOB = frozenset(
+    {
+        Status.ERROR,
+        Status.ABEND,
+        Status.EXPIRED,
+        Status.REJECTED,
+        Status.CANCELED,
+        Status.PARTIAL,
+        Status.ROLLEDBACK,
+    }
+)
 # Active jobs whose op failed and that wait for a person (retry, skip or abort the trap): errors have
 # occurred while the envelope is active (seed 004 ErrorsActive). The other needs-attention statuses that are
 # still active are no error: an approval, a schedule window that closed (PAUSED).

@@ -154,6 +154,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Filter: name, project, owner, target or #id — Enter to keep, Esc to clear"
         ),
         "monitor.db_error": "Database error",
+        "monitor.not_done": "Not done: {what}",
+        "monitor.not_done_db": "The database could not take it ({error}): nothing was changed.",
         "monitor.db_back": "Database reachable again",
         "bar.db_unreachable": "database unreachable",
         "monitor.no_job_selected": "No job selected",
@@ -520,6 +522,8 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Filtro: nombre, proyecto, propietario, destino o #id — Intro fija, Esc borra"
         ),
         "monitor.db_error": "Error de base de datos",
+        "monitor.not_done": "No hecho: {what}",
+        "monitor.not_done_db": "La base de datos no pudo aceptarlo ({error}): no se cambió nada.",
         "monitor.db_back": "Base de datos accesible de nuevo",
         "bar.db_unreachable": "base de datos inaccesible",
         "monitor.no_job_selected": "Ningún pase seleccionado",

@@ -277,7 +277,10 @@ class MonitorScreen(MonitorActions):
             listener.stop()
 
     def _db_error(self, exc: ReadFailed) -> None:
-        self.notify(f"{t('monitor.db_error', self.lang)}: {exc.orig}", severity="error")
+        # On one line: the driver's hints come on lines of their own, indented with a tab (shown as ^I).
+        self.notify(
+            f"{t('monitor.db_error', self.lang)}: {' '.join(str(exc.orig).split())}", severity="error"
+        )
 
     def view_state(self) -> ViewState:
         table = self.table
@@ -629,7 +632,13 @@ class MonitorScreen(MonitorActions):
 
     @work(thread=True, group="refusals")
     def _record_refusal(self, key: str, reason: str, on: RefusedOn | None) -> None:
-        self.actions.record_refusal(self._refused_action(key), reason, on)
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            # (record_refusal never fails; asking whether the queue is paused, for `P`, may.)
+            self.actions.record_refusal(self._refused_action(key), reason, on)
+        except DBAPIError as exc:  # the header says the database is away; the worker must not fail
+            self.app.call_from_thread(self._db_error, ReadFailed(exc.orig or exc))
 
     def _refused_action(self, key: str) -> str:
         """The action a refused key asked for, named as the CLI's refusal of it is in the trail."""
@@ -873,10 +882,14 @@ class MonitorScreen(MonitorActions):
         (or the actor may not see it)."""
         listing, order = self.listing, self.order
         wanted: JobFilter | None = None
-        for candidate in (self.filter, JobFilter(), JobFilter(show_system=True)):
-            if listing.position_of(candidate, order, job_id) is not None:
-                wanted = candidate
-                break
+        try:
+            for candidate in (self.filter, JobFilter(), JobFilter(show_system=True)):
+                if listing.position_of(candidate, order, job_id) is not None:
+                    wanted = candidate
+                    break
+        except ReadFailed as exc:  # the header says the database is away; the worker must not fail
+            self.app.call_from_thread(self._db_error, exc)
+            return
         if wanted is None:
             self.app.call_from_thread(
                 self.notify, t("monitor.no_such_job", self.lang, id=job_id), severity="warning"

@@ -111,11 +111,17 @@ class MonitorActions(Screen[None]):
     def perform(self, done: str | Callable[[Any], str], call: Any, *args: Any, command: str) -> None:
         """Run an engine action off the UI thread. Done: a notification saying so (`done`, or `done` of
         what the action returned). Refused: a notification titled as a refusal, with the reason."""
+        from sqlalchemy.exc import DBAPIError
+
         from jobtui.engine.domain.reasons import reason_of
-        from jobtui.engine.errors import JobtuiError
+        from jobtui.engine.errors import JobtuiError, ReadFailed, StoreUnreachable
 
         try:
             result = call(*args)
+        except (DBAPIError, ReadFailed, StoreUnreachable) as exc:
+            # The database is away or failing: the transaction was rolled back whole, nothing changed. The
+            # worker failing with it stopped the dashboard ("WorkerFailed"), the header already saying so.
+            self.app.call_from_thread(self.say_not_done, command, exc)
         except (JobtuiError, ValueError) as exc:
             said = self.say_refusal(reason_of(exc), command)
             self.app.call_from_thread(
@@ -125,6 +131,17 @@ class MonitorActions(Screen[None]):
             label = done(result) if callable(done) else done
             self.app.call_from_thread(self.notify, label, timeout=3)
         self.wake(force=True)
+
+    def say_not_done(self, command_id: str, exc: Exception) -> None:
+        """A command the database could not take (unreachable, failing): said, nothing changed."""
+        orig = getattr(exc, "orig", None) or exc
+        reason = " ".join(str(orig).split()) or type(orig).__name__
+        self.notify(
+            t("monitor.not_done_db", self.lang, error=reason),
+            title=t("monitor.not_done", self.lang, what=self.label_of(BY_ID[command_id])),
+            severity="error",
+            timeout=8,
+        )
 
     def _refused_title(self, command_id: str) -> str:
         return t("monitor.not_allowed", self.lang, what=self.label_of(BY_ID[command_id]))

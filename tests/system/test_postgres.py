@@ -365,3 +365,58 @@ async def test_the_dashboard_says_database_unreachable_and_recovers(
         assert "database unreachable" in str(bar.render())
         cluster.start_server()
         await until(lambda: not bar.unreachable, "the banner to go")
+
+
+async def test_an_action_the_database_cannot_take_is_said_and_the_dashboard_goes_on(
+    own_cluster: PgCluster, tmp_path: Path
+) -> None:
+    """A cancel confirmed while the server is down: the action's worker failed with the driver's error and
+    stopped the dashboard ("jobtui stopped on an unexpected error (WorkerFailed ...)", exit 1)."""
+    from jobtui.app import JobtuiApp
+    from jobtui.widgets.job_table import JobTable
+    from jobtui.widgets.statusbar import StatusBar
+
+    cluster = own_cluster
+    url = cluster.new_database()
+    store = Store(url, log_dir=tmp_path / "logs")
+    later = 'name = "later"\n[schedule]\nat = "+1d"\n[[run]]\nrun = "true"\n'
+    job_id = Actions(store, Actor("tester")).submit(definition(later))
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = pilot.app.screen_stack[1]
+        bar = screen.query_one(StatusBar)
+
+        async def until(predicate: Callable[[], bool], what: str) -> None:
+            for _ in range(300):
+                if predicate():
+                    return
+                await pilot.pause(0.05)
+            raise AssertionError(f"timed out waiting for {what}")
+
+        await until(lambda: screen.query_one(JobTable).total == 1, "the job")
+        await until(lambda: screen.detail_job_id == job_id, "the job's detail")
+        await pilot.press("c")
+        await until(lambda: pilot.app.screen is not screen, "the confirmation")
+        cluster.stop_server()
+        try:
+            await until(lambda: bar.unreachable, "the unreachable banner")
+            await pilot.press("y")
+            await until(
+                lambda: any(n.title == "Not done: Cancel" for n in pilot.app._notifications), "the notice"
+            )
+            notice = [n for n in pilot.app._notifications if n.title == "Not done: Cancel"][-1]
+            assert "nothing was changed" in notice.message and "\t" not in notice.message
+            # A jump to a job (`:` and its id) looks it up off the UI thread: that worker failed the same way.
+            said = len(pilot.app._notifications)
+            await pilot.press("colon", *str(job_id), "enter")
+            await until(
+                lambda: any(
+                    n.message.startswith("Database error") for n in list(pilot.app._notifications)[said:]
+                ),
+                "the jump's failure said",
+            )
+        finally:
+            cluster.start_server()
+        await until(lambda: not bar.unreachable, "the banner to go")
+        assert pilot.app.is_running
+    assert status(store, job_id) == "READY"

@@ -21,6 +21,11 @@ def write_crash_log(error: BaseException) -> Path | None:
     """Write `error`'s traceback to a new file in crash_log_dir(); its path, or None if it cannot."""
     now = pendulum.now("UTC")
     text = "".join(traceback.format_exception(error))
+    inner = getattr(error, "error", None)
+    if isinstance(inner, BaseException):
+        # A failed worker (Textual's WorkerFailed) is made, not raised: it has no traceback of its own. The
+        # error the worker raised has the one that says where (the log held one line).
+        text += "\nThe worker's error:\n\n" + "".join(traceback.format_exception(inner))
     try:
         folder = crash_log_dir()
         folder.mkdir(parents=True, exist_ok=True)

@@ -112,6 +112,28 @@ def test_a_crash_exits_1_logs_the_traceback_and_stops_the_engine(
     assert live_daemon_host(app.backend.listing, store.now()) is None
 
 
+def test_a_crash_in_a_worker_thread_logs_where_the_worker_failed(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker's error reaches the app as Textual's WorkerFailed, made and never raised: the crash log
+    held its one line and no traceback."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+
+    def failing_read() -> None:
+        raise RuntimeError("deliberate failure in a worker")
+
+    async def crash(pilot: Pilot[int]) -> None:
+        await pilot.pause(0.1)
+        pilot.app.run_worker(failing_read, thread=True)
+        await pilot.pause(0.5)
+
+    assert app_module.run_dashboard(app, headless=True, size=SIZE, auto_pilot=crash) == 1
+    assert "deliberate failure in a worker" in capsys.readouterr().err
+    (log,) = list((tmp_path / "state").rglob("crash-*.log"))
+    assert "in failing_read" in log.read_text()
+
+
 def test_a_quit_exits_0_and_marks_the_worker_stopped_though_an_op_still_runs(
     store: Store, submit: Submit, capsys: pytest.CaptureFixture[str]
 ) -> None:

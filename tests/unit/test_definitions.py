@@ -275,10 +275,7 @@ def test_empty_name() -> None:
         ),
         # An approver or a target written with a space around it matched no login, no host.
         ('approvers = ["alice", " bob"]', '"approvers": item 2 " bob" must not start or end with a space'),
-        (
-            'targets = ["web-01", "web-02\\u0007"]',
-            '"targets": item 2 "web-02\\u0007" must not hold control or invisible characters',
-        ),
+        ('targets = ["web-01", "web-02 "]', '"targets": item 2 "web-02 " must not start or end with a space'),
         ('approval = "yes"', '"approval": expected true or false, got "yes"'),
         ("system = 1", '"system": expected true or false, got 1'),
         ('rollback_on_error = "no"', '"rollback_on_error": expected true or false, got "no"'),

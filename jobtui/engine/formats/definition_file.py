@@ -215,9 +215,11 @@ class _Checker:
         key: str,
         unique: bool = False,
         names: bool = False,
+        padded: bool = True,
     ) -> tuple[str, ...]:
-        """A list of strings; `names`: each one names something (a login, a host) as it is written
-        elsewhere, so it may not have spaces around it or control characters in it (`name_problem`)."""
+        """A list of strings. `names`: each one is a login or a role, so it may not have spaces around it or
+        control characters in it (`name_problem`). Not `padded`: no spaces around it (" web-01" matched no
+        host); what a target holds besides is data, shown escaped wherever it is shown."""
         value = table.get(key, [])
         if not isinstance(value, list):
             self.field_error(section, label, key, f"expected a list of strings, got {_show(value)}")
@@ -233,6 +235,10 @@ class _Checker:
                 self.field_error(section, label, key, f"item {position} must not be empty")
             elif names and (problem := name_problem(item)) is not None:
                 self.field_error(section, label, key, f"item {position} {_show(item)} {problem}")
+            elif not padded and item != item.strip(" \t"):
+                self.field_error(
+                    section, label, key, f"item {position} {_show(item)} must not start or end with a space"
+                )
             elif unique and item in seen:
                 self.field_error(section, label, key, f"{_show(item)} is listed more than once")
             else:
@@ -297,7 +303,7 @@ class _Checker:
         rollback_on_error = self.boolean(data, None, "", "rollback_on_error")
         trap_timeout_s = self.duration(data, None, "", "trap_timeout", DEFAULT_TRAP_TIMEOUT)
         trap_timeout_action = self.choice(data, None, "", "trap_timeout_action", TRAP_TIMEOUT_ACTIONS)
-        targets = self.strings(data, None, "", "targets", unique=True, names=True)
+        targets = self.strings(data, None, "", "targets", unique=True, padded=False)
         schedule = self.schedule(data)
         steps = {step: self.ops(data, step) for step in STEPS_WITH_OPS}
 

@@ -101,7 +101,9 @@ class StatusBar(Static):
         parts.append((counts, 4))
         parts.append((Text(f" {visible(state.user)}"), 2))
         parts.append((Text(f" · {visible(state.database)}"), 1))
-        parts.append((Text(f" · {visible(state.engine)}"), KEEP))
+        # With jobs due and no engine, "⚠ N due, no engine" says what matters of it: the engine's own words
+        # may give way to it (with the frozen banner they overflowed 80 columns).
+        parts.append((Text(f" · {visible(state.engine)}"), 6 if state.unserved else KEEP))
         if state.unserved:
             unserved = t("bar.unserved", lang, count=state.unserved)
             parts.append((Text(f" ⚠ {unserved} ", style="bold reverse"), KEEP))

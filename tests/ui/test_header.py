@@ -43,6 +43,26 @@ async def test_the_header_keeps_the_queue_the_engine_and_frozen_in_80_columns(
         assert len(text) <= 80 and "engine:" in text and "live" in text, text
 
 
+async def test_jobs_due_with_no_engine_and_frozen_fit_in_80_columns(store: Store) -> None:
+    """No engine (none started yet, no daemon), a job due and the screen frozen: the header ran to 84
+    columns, its end cut off at the screen's edge."""
+    from jobtui.widgets.statusbar import BarState
+
+    async with app_for(store).run_test(size=(80, 24)) as pilot:
+        bar = monitor(pilot).query_one(StatusBar)
+        await pilot.pause(0.1)
+        monitor(pilot).frozen = True  # the poller installs nothing more
+        bar.show(
+            BarState(
+                False, None, {"READY": 1}, "tester", "j.db", "engine: none (no daemon)", True, unserved=1
+            )
+        )
+        text = bar_text(bar)
+        assert len(text) <= 80, text
+        assert "QUEUE RUNNING" in text and "engine:" in text and "1 due, no engine" in text, text
+        assert "FROZEN (z resumes)" in text, text
+
+
 @pytest.mark.parametrize("readonly", [False, True])
 @pytest.mark.parametrize(("lang", "attention"), [("en", "! 0 need attention"), ("es", "! 0 por atender")])
 async def test_the_attention_count_is_whole_in_80_columns_in_both_languages_and_read_only(

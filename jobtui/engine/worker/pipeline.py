@@ -210,15 +210,43 @@ def _parked_status(session: Session, job: Job) -> str | ColumnElement[str]:
 
 
 def settle_task_if_done(session: Session, job: Job, op_run: OpRun) -> None:
-    """A task whose op (`op_run`, a target's) just succeeded and that has nothing left to run reads
-    SUCCEEDED at once (as when its job is parked), not RUNNING on that op while the job goes on with its
-    other tasks' ops. Only a task's last op in its definition can end it: the walk runs a task's ops in
-    plan order, so none is asked of the database for the others (a job of thousands of targets)."""
+    """A task whose op (`op_run`, a target's) just succeeded (or was skipped past by a trap skip) and that
+    has nothing left to run reads SUCCEEDED at once (as when its job is parked), not RUNNING on that op
+    while the job goes on with its other tasks' ops. Only a task's last op in its definition can end it:
+    the walk runs a task's ops in plan order, so none is asked of the database for the others (a job of
+    thousands of targets)."""
     if op_run.task_id is None or (op_run.step, op_run.op_index) != _last_target_op(job):
         return
     if not _tasks_may_be_done(session, job):
         return
     session.execute(_SETTLE_TASK, {"b_job_id": job.id, "b_exec": job.exec, "b_task_id": op_run.task_id})
+
+
+def park_trapped_tasks(session: Session, job: Job) -> None:
+    """A trapped job runs nothing until an operator (or its trap timeout) answers: no task reads Running
+    (the task of the trapped op did, through Trapped and Trap Paused). That task waits, SCHEDULED, like its
+    job: its current step still names the trapped op, as the job's `trap` names its target."""
+    session.execute(
+        update(TASKS)
+        .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RUNNING.value)
+        .values(status=TaskStatus.SCHEDULED.value)
+    )
+
+
+def unpark_trapped_task(session: Session, job: Job, op_run: OpRun) -> None:
+    """The trapped op was skipped or aborted: its task, still waiting (not failed by the abort), is past
+    that op; its current step no longer names it (it waits for its next op, or for the job's end). A
+    skipped last op ends the task as a done one would: SUCCEEDED."""
+    if op_run.task_id is None:
+        return
+    session.flush()
+    if op_run.per_target:
+        settle_task_if_done(session, job, op_run)
+    session.execute(
+        update(TASKS)
+        .where(TASKS.c.id == op_run.task_id, TASKS.c.status == TaskStatus.SCHEDULED.value)
+        .values(current_step=None)
+    )
 
 
 def settle_done_tasks(session: Session, job: Job) -> None:
@@ -245,7 +273,8 @@ _SETTLE_TASK = (
     update(TASKS)
     .where(
         TASKS.c.id == bindparam("b_task_id"),
-        TASKS.c.status == TaskStatus.RUNNING.value,
+        # SCHEDULED: the task of a trapped op, which waits for the operator (park_trapped_tasks).
+        TASKS.c.status.in_([TaskStatus.RUNNING.value, TaskStatus.SCHEDULED.value]),
         ~exists().where(
             OP_RUNS.c.job_id == bindparam("b_job_id"),
             OP_RUNS.c.exec == bindparam("b_exec"),

@@ -314,7 +314,8 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
         triggered[0] = run_at[0]
         if status == Status.CANCELED:
             shape.reason = f"canceled by {OPERATOR}"
-            applies = [("failed", run_at[0], None, at, None, shape.reason)] + [_skipped(at)] * (n - 1)
+            # The op the cancel stopped is skipped past, not failed (Actions.cancel_in).
+            applies = [("skipped", run_at[0], at, at, None, shape.reason)] + [_skipped(at)] * (n - 1)
             post = _skipped(at)
             tasks = [TaskStatus.CANCELLED.value] * n
             shape.ended = at

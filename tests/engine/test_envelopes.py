@@ -19,7 +19,7 @@ from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.service.envelope_tree import load_tree
 from jobtui.engine.service.views import audit_json
 from jobtui.engine.worker.loop import Engine
-from tests.support.helpers import job_of, status_of
+from tests.support.helpers import detail, job_of, status_of
 from tests.support.transitions import Jobs, assert_audit_within_table
 
 # The engine behaves the same on both backends (several hosts share PostgreSQL).
@@ -560,6 +560,26 @@ def test_the_tree_counts_the_ops_of_each_job_s_current_execution(
     assert run_chain(engine, ids) == ["FINISHED"]
     stats = load_tree(store).stats[ids[0]]
     assert (stats.tasks, stats.ops, stats.done, stats.failed) == (1, 1, 1, 0)
+
+
+def test_an_op_stopped_by_a_cancel_is_no_failure_of_its_job(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    """QA: after an envelope-cancel the killed op read "failed exit -" and the pane said "1 op: 0 done,
+    1 failed" beside a task that reads CANCELLED: the op was stopped for the cancel, skipped past."""
+    ready = tmp_path / "running"
+    write(tmp_path, "a.toml", f'name = "a"\n[[run]]\nname = "work"\nrun = "touch {ready}; sleep 30"\n')
+    envelope_id, ids = envelopes.submit(envelope_of_files([str(tmp_path / "a.toml")], "e"))
+    engine.run_until(ready.exists)
+    envelopes.cancel(envelope_id)
+    engine.run_until(lambda: not engine.busy)
+    stats = load_tree(store).stats[ids[0]]
+    assert (stats.tasks, stats.ops, stats.done, stats.failed) == (1, 1, 0, 0)
+    shown = detail(store, ids[0])
+    assert [task["status"] for task in shown["tasks"]] == ["CANCELLED"]
+    (work,) = shown["tasks"][0]["steps"]
+    assert (work["status"], work["exit_code"], work["error"]) == ("skipped", None, "canceled by tester")
+    assert work["started_at"] is not None and work["skipped_at"] is not None
 
 
 def test_an_expired_job_of_a_rolled_back_envelope_is_not_rescheduled(

@@ -264,7 +264,7 @@ def test_cancel_terminates_the_whole_process_tree(
     assert job.status == "CANCELED"
     with store.read() as s:
         ops = {o.name: o for o in s.exec(select(OpRun).where(OpRun.job_id == job_id))}
-    assert ops["run-1"].status == "failed" and "canceled by tester" in (ops["run-1"].error or "")
+    assert ops["run-1"].status == "skipped" and "canceled by tester" in (ops["run-1"].error or "")
     assert ops["post-1"].status == "skipped"
 
 
@@ -628,6 +628,42 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
         gate.touch()
         elsewhere.shutdown()
         here.shutdown()
+
+
+def test_an_op_canceled_from_another_host_while_its_engine_was_gone_is_killed_by_the_next_daemon(
+    store: Store,
+    clock: FakeClock,
+    daemon_env: dict[str, str],
+    daemons: list[subprocess.Popen[bytes]],
+) -> None:
+    """The op a cancel stopped reads skipped (not failed): a daemon starting on its host still finds it."""
+    clock.set(pendulum.now("UTC"))  # the daemon runs on the real clock
+    actions = Actions(store, Actor("tester"))
+    job_id = actions.submit(definition('name = "long"\n[[run]]\nrun = "sleep 60"\n'))
+    daemon = start_daemon(daemon_env)
+    daemons.append(daemon)
+    wait_for(lambda: running_op(store, job_id) is not None, what="the op to start")
+    op = running_op(store, job_id)
+    assert op is not None and op.pid is not None
+    daemon.kill()  # kill -9 of this host's engine: its op lives on
+    daemon.wait()
+    clock.set(pendulum.now("UTC"))
+    with actions.transaction() as s:  # canceled as from another host, which cannot signal the op
+        job = s.get(Job, job_id)
+        assert job is not None
+        actions.cancel_in(s, job, "from elsewhere")
+    assert live_pids_of_group(op.pid)
+    here = Engine(store)
+    try:
+        here.tick()  # a daemon of that host starts
+        assert not live_pids_of_group(op.pid)
+    finally:
+        here.shutdown()
+    kills = _kills_recorded(store, job_id)
+    assert [k["comment"] for k in kills] == [
+        f"op of exec 1 (pid {op.pid}) killed: its job was canceled while its engine was gone"
+    ]
+    assert detail(store, job_id)["tasks"][0]["steps"][0]["status"] == "skipped"
 
 
 def test_a_daemon_starting_spares_what_a_finished_op_left_running_on_purpose(

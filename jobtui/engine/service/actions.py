@@ -570,7 +570,10 @@ class Actions:
         now = self.store.now()
         running = self._running_ops(s, job)
         for op_run in running:
-            op_run.status = OpStatus.FAILED.value
+            # Not a failure of the op: the job it ran for was canceled, and the op is stopped for it. It is
+            # skipped past, as the job's ops still to come are, when it was (its end: no exit status).
+            op_run.status = OpStatus.SKIPPED.value
+            op_run.skipped_at = now
             op_run.completed_at = now
             op_run.error = f"canceled by {self.actor.user}"
             s.add(op_run)

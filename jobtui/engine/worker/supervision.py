@@ -215,7 +215,8 @@ class Supervisor:
                         declared_gone,
                     ),
                     OpRun.host == state.host,
-                    OpRun.status == OpStatus.FAILED.value,
+                    # An op its job's cancel stopped is skipped (failed, in rows written before).
+                    col(OpRun.status).in_([OpStatus.FAILED.value, OpStatus.SKIPPED.value]),
                     col(OpRun.exit_code).is_(None),
                     col(OpRun.token).is_not(None),
                     col(OpRun.completed_at) >= since,

@@ -582,6 +582,33 @@ def test_an_op_stopped_by_a_cancel_is_no_failure_of_its_job(
     assert work["started_at"] is not None and work["skipped_at"] is not None
 
 
+@pytest.mark.parametrize("undo_a", ["true", "exit 1"])
+def test_an_envelope_rollback_job_and_its_task_read_how_far_the_rollback_went(
+    envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store, undo_a: str
+) -> None:
+    """QA: `show` of the rollback job printed "task release-1: SUCCEEDED 0%" under "progress 100%"; the job
+    read 100 from its first rollback run on (it has no pipeline op), a failed rollback too."""
+    for name, undo in (("a", undo_a), ("b", "true")):
+        write(tmp_path, f"{name}.toml", f'name = "{name}"\n[[run]]\nrun = "true"\nrollback = "{undo}"\n')
+    envelope_id, ids = envelopes.submit(envelope_of_files([str(tmp_path / f"{n}.toml") for n in "ab"], "rel"))
+    assert run_chain(engine, ids) == ["FINISHED", "FINISHED"]
+    job_id = envelopes.rollback(envelope_id, "bad release")
+
+    def seen() -> tuple[str, int, list[tuple[str, int]]]:
+        shown = detail(store, job_id)
+        return shown["status"], shown["progress"], [(t["status"], t["progress"]) for t in shown["tasks"]]
+
+    assert seen() == ("ROLLBACK", 0, [("SCHEDULED", 0)])
+    # b's undo first (newest first): half of the job's work, while a's runs.
+    engine.run_until(lambda: detail(store, job_id)["steps"][0]["status"] == "done")
+    assert seen()[:2] == ("ROLLBACK", 50)
+    run_chain(engine, [job_id])
+    if undo_a == "true":
+        assert seen() == ("ROLLEDBACK", 100, [("SUCCEEDED", 100)])
+    else:  # a failed rollback keeps where it stopped, as a failed job does
+        assert seen() == ("ERROR", 50, [("FAILED", 0)])
+
+
 def test_an_expired_job_of_a_rolled_back_envelope_is_not_rescheduled(
     envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, clock: FakeClock
 ) -> None:

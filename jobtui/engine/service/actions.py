@@ -47,6 +47,7 @@ from jobtui.engine.domain.states import (
     ACTIONS,
     FINAL_STATUSES,
     LIVE_STATUSES,
+    ROLLBACK_JOB_TYPE,
     ROLLBACK_STEP,
     OpStatus,
     Perm,
@@ -911,7 +912,7 @@ def _keep_envelope_failure(s: Session, job: Job) -> None:
 def _envelope_rolled_back(s: Session, job: Job) -> Envelope | None:
     """The envelope of `job` when it was rolled back, or its rollback is under way (not the rollback job
     itself, which may be run again)."""
-    if job.envelope_id is None or job.type == chain.ROLLBACK_JOB_TYPE:
+    if job.envelope_id is None or job.type == ROLLBACK_JOB_TYPE:
         return None
     envelope = s.get(Envelope, job.envelope_id)
     if envelope is None or envelope.rollback_job_id is None:

@@ -14,10 +14,9 @@ from sqlmodel import Session, col, select
 from jobtui.engine.db.models import Envelope, Job, Notification
 from jobtui.engine.db.store import Store, on_status_change
 from jobtui.engine.domain.envelopes import ACTIVE_JOB, STICKY, EnvelopeStatus, derive_status
-from jobtui.engine.domain.states import FINAL_STATUSES, Status, Step, TaskStatus
+from jobtui.engine.domain.states import FINAL_STATUSES, ROLLBACK_JOB_TYPE, Status, Step, TaskStatus
 from jobtui.engine.worker.pipeline import create_plan, settle_tasks, skip_pending
 
-ROLLBACK_JOB_TYPE = "envelope-rollback"
 # Cancelling the rest of a chain changes jobs of the same envelope: don't follow the chain again for those.
 _BUSY = "jobtui_chain_busy"
 

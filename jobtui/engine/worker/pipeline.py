@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from jobtui.engine.db.models import OP_RUNS, TASKS, AuditEvent, Job, OpRun, Setting, Task
 from jobtui.engine.db.store import Store, on_status_change
 from jobtui.engine.domain.definitions import Definition
-from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
+from jobtui.engine.domain.states import ROLLBACK_JOB_TYPE, ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 
 STEP_ORDER = {Step.INIT: 0, Step.PRE: 1, Step.RUN: 2, Step.POST: 3, Step.END: 4}
 SETTLED_TASK = (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value)
@@ -88,6 +88,14 @@ _TASK_PROGRESS_COUNTS = (
 )
 
 
+# An envelope's rollback job has rollback runs only: they are its progress.
+_ROLLBACK_JOB_COUNTS = (
+    select(OpRun.status, func.count())
+    .where(OpRun.job_id == bindparam("job_id"), OpRun.exec == bindparam("exec"), OpRun.step == ROLLBACK_STEP)
+    .group_by(col(OpRun.status))
+)
+
+
 def tasks_of(session: Session, job_id: int) -> list[Task]:
     return list(session.exec(_TASKS_OF, params={"job_id": job_id}))
 
@@ -153,6 +161,16 @@ def refresh_progress(
     Only `task_id`'s progress is recomputed (the task whose op just finished), or every task's when None.
     """
     params = {"job_id": job.id, "exec": job.exec}
+    if job.type == ROLLBACK_JOB_TYPE:
+        # Its work is its rollback runs (it has no pipeline op: it read 100 from its first run on, and
+        # after a failed rollback). Its one task owns none, and reads as its job once it ends.
+        totals = list(session.exec(_ROLLBACK_JOB_COUNTS, params=params).all())
+        total = sum(n for _, n in totals)
+        done = sum(n for status, n in totals if status == OpStatus.DONE)
+        progress = 100 * done // total if total else (100 if job.step == Step.END else 0)
+        if progress != job.progress:
+            store.change_job(session, job, ref.who, "progress", held=ref.lease, progress=progress)
+        return
     if task_id is None:
         rows = session.exec(_PROGRESS_COUNTS, params=params).all()
         totals = [(status, n) for _, status, n in rows]
@@ -550,7 +568,9 @@ def finish_job(
     )
     if end == Status.FINISHED and job.progress != 100 and not _has_unfinished_ops(session, job):
         store.change_job(session, job, ref.who, "progress", progress=100)
-    if end in SUCCESSES:
+    if end in SUCCESSES or settle_as == TaskStatus.SUCCEEDED:
+        # A rollback that completed settles its tasks SUCCEEDED: they read 100 too (an envelope's
+        # rollback job's task, which owns no op, read 0 beside its job's 100).
         _complete_succeeded_tasks(session, job)
 
 

@@ -458,6 +458,7 @@ def test_retrying_the_job_that_stopped_the_chain_resumes_it(
         actions.retry(ids[1])
     else:
         actions.rerun(ids[1], "PRE")
+    done = {"retry": "retried", "rerun": "rerun"}[how]
     third = job_of(store, ids[2])
     assert (third.status, third.due_at, third.reason) == (
         "READY",
@@ -474,11 +475,12 @@ def test_retrying_the_job_that_stopped_the_chain_resumes_it(
         "chain resume",
         "CANCELED",
         "READY",
-        f"resumed after job {ids[1]} was retried",
+        f"resumed after job {ids[1]} was {done}",
     )
+    # The action taken, as the trail names it (a rerun read "was retried").
     assert (
         "info",
-        f"envelope rel resumed: job {ids[1]} (migrate) was retried; job {ids[2]} waits in order",
+        f"envelope rel resumed: job {ids[1]} (migrate) was {done}; job {ids[2]} waits in order",
     ) in notes(envelopes, envelope_id)
 
     actions.queue_resume()
@@ -489,6 +491,44 @@ def test_retrying_the_job_that_stopped_the_chain_resumes_it(
     assert_audit_within_table(store)
     actions.rerun(ids[2], "PRE")  # nothing failed since: running again is not "errors"
     assert envelopes.detail(envelope_id)["status"] == "SUCCESS_ACTIVE"
+
+
+def test_retrying_a_partially_succeeded_job_resumes_its_chain_and_leaves_its_good_targets_alone(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    """QA: a PARTIAL end paused the queue (pause_queue_on_failure) and stopped the chain, yet the
+    documented `jobtui retry N` was refused ("allowed from ABEND, ERROR"); a rerun ran the good targets
+    again too."""
+    actions.set_setting("pause_queue_on_failure", True)
+    fixed, log = tmp_path / "fixed", tmp_path / "ledger"
+    write(
+        tmp_path,
+        "flaky.toml",
+        f"""
+        name = "flaky"
+        project = "payments"
+        targets = ["t1", "t2"]
+        [[run]]
+        name = "apply"
+        per_target = true
+        run = 'echo "apply $JOBTUI_TARGET" >> {log}; [ "$JOBTUI_TARGET" = t1 ] || test -f {fixed}'
+        """,
+    )
+    step_def(tmp_path, "deploy")
+    files = [str(tmp_path / "flaky.toml"), str(tmp_path / "deploy.toml")]
+    envelope_id, ids = envelopes.submit(envelope_of_files(files, "rel"))
+    assert run_chain(engine, ids) == ["PARTIAL", "CANCELED"]
+    assert actions.queue_state().paused
+    fixed.touch()
+    actions.retry(ids[0])
+    assert (
+        "info",
+        f"envelope rel resumed: job {ids[0]} (flaky) was retried; job {ids[1]} waits in order",
+    ) in notes(envelopes, envelope_id)
+    actions.queue_resume()
+    assert run_chain(engine, ids) == ["FINISHED", "FINISHED"]
+    assert ledger(tmp_path) == ["apply t1", "apply t2", "apply t2", "deploy"]
+    assert envelopes.detail(envelope_id)["status"] == "SUCCESS"
 
 
 def test_a_resumed_chain_that_fails_again_stops_again(

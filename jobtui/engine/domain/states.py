@@ -245,7 +245,14 @@ ACTIONS: dict[str, ActionRule] = {
             Perm.ROLLBACK,
             "roll back completed ops",
         ),
-        _rule("retry", {Status.ERROR, Status.ABEND}, {Status.READY}, Perm.RESTART, "retry the failed step"),
+        # A PARTIAL job's retry runs only its tasks that did not succeed, from where they stopped.
+        _rule(
+            "retry",
+            {Status.ERROR, Status.ABEND, Status.PARTIAL},
+            {Status.READY},
+            Perm.RESTART,
+            "retry the failed step",
+        ),
     )
 }
 

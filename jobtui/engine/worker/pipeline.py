@@ -466,6 +466,86 @@ def apply_op_failure(store: Store, session: Session, job: Job, op_run: OpRun, re
         begin_rollback(store, session, job, ref, comment=f'automatic: RUN op "{op_run.name}" failed')
 
 
+@dataclass(frozen=True)
+class Retried:
+    """What a retry of a partially succeeded job runs again: from `step`, the tasks of `targets`."""
+
+    step: Step
+    targets: list[str]
+
+
+def pend_unsucceeded_tasks(session: Session, job: Job) -> Retried:
+    """A PARTIAL job retried (seed 004: retry the job that failed): its tasks that did not succeed (FAILED,
+    or CANCELLED by an expiry before they ran) run again, in this execution, from where they stopped; the
+    tasks that succeeded are left alone, their ops done. Pending again: those tasks' failed PRE/RUN ops
+    (not one whose failure was ignored: they went past it) and those the failure or expiry skipped before
+    they ran (not one an operator skipped by a trap skip, which ran and failed first); a job-wide PRE/RUN op
+    an expiry skipped before it ran; and POST, which runs either way, for those tasks and the job."""
+    assert job.id is not None
+    retried = session.exec(
+        select(Task)
+        .where(
+            Task.job_id == job.id,
+            col(Task.status).in_([TaskStatus.FAILED.value, TaskStatus.CANCELLED.value]),
+        )
+        .order_by(col(Task.position))
+    ).all()
+    task_ids = [task.id for task in retried if task.id is not None]
+    ignored = {
+        (step.value, op.index)
+        for step in PLANNED_STEPS
+        for op in definition_of(job).ops(step.value)
+        if op.on_error == "ignore"
+    }
+    never_ran = (OP_RUNS.c.status == OpStatus.SKIPPED.value) & OP_RUNS.c.started_at.is_(None)
+    mine = OP_RUNS.c.per_target.is_(True) & OP_RUNS.c.task_id.in_(task_ids)
+    shared = OP_RUNS.c.per_target.is_(False)
+    ops = session.execute(
+        select(OP_RUNS.c.id, OP_RUNS.c.step, OP_RUNS.c.op_index, OP_RUNS.c.status).where(
+            OP_RUNS.c.job_id == job.id,
+            OP_RUNS.c.exec == job.exec,
+            or_(
+                OP_RUNS.c.step.in_([Step.PRE.value, Step.RUN.value])
+                & ((mine & ((OP_RUNS.c.status == OpStatus.FAILED.value) | never_ran)) | (shared & never_ran)),
+                (OP_RUNS.c.step == Step.POST.value) & (mine | shared),
+            ),
+        )
+    ).all()
+    pend = [
+        op_id
+        for op_id, step, index, status in ops
+        if not (status == OpStatus.FAILED.value and (step, index) in ignored)
+    ]
+    if pend:
+        session.execute(
+            update(OP_RUNS)
+            .where(OP_RUNS.c.id.in_(pend))
+            .values(
+                status=OpStatus.PENDING.value,
+                started_at=None,
+                skipped_at=None,
+                completed_at=None,
+                exit_code=None,
+                error=None,
+            )
+        )
+    pending = set(pend)
+    steps = {step for op_id, step, _, _ in ops if op_id in pending}
+    first = next((step for step in (Step.PRE, Step.RUN) if step.value in steps), Step.POST)
+    if task_ids:
+        session.execute(
+            update(TASKS)
+            .where(TASKS.c.id.in_(task_ids))
+            .values(
+                status=TaskStatus.SCHEDULED.value,
+                current_step=None,
+                next_attempt_at=None,
+                attempts=TASKS.c.attempts + 1,
+            )
+        )
+    return Retried(first, [task.target for task in retried])
+
+
 def has_rollback_work(session: Session, job: Job) -> bool:
     return bool(_rollback_candidates(session, job))
 
@@ -618,7 +698,9 @@ def _has_unfinished_ops(session: Session, job: Job) -> bool:
 PAUSING_ENDS = frozenset({Status.ERROR, Status.ABEND, Status.PARTIAL, Status.EXPIRED})
 
 
-def _pause_on_failure(store: Store, session: Session, job: Job, src: Status, dst: Status, who: str) -> None:
+def _pause_on_failure(
+    store: Store, session: Session, job: Job, src: Status, dst: Status, who: str, action: str
+) -> None:
     """Whoever ended the job (the engine, the expiry sweep), a failed end pauses the queue when configured."""
     if dst in PAUSING_ENDS:
         pause_queue_if_configured(store, session, job, who)

@@ -314,7 +314,8 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
         triggered[0] = run_at[0]
         if status == Status.CANCELED:
             shape.reason = f"canceled by {OPERATOR}"
-            applies = [("failed", run_at[0], None, at, None, shape.reason)] + [_skipped(at)] * (n - 1)
+            # The op the cancel stopped is skipped past, not failed (Actions.cancel_in).
+            applies = [("skipped", run_at[0], at, at, None, shape.reason)] + [_skipped(at)] * (n - 1)
             post = _skipped(at)
             tasks = [TaskStatus.CANCELLED.value] * n
             shape.ended = at
@@ -334,7 +335,8 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
             event(at, ENGINE, "pause", "RUNNING", status, shape.reason)
         else:
             applies[0] = ("failed", run_at[0], None, at, 1, "exit 1")
-            tasks[0], current[0] = TaskStatus.RUNNING.value, "apply"
+            # Its task waits for the operator, as the job does, on the trapped op (park_trapped_tasks).
+            tasks[0], current[0] = TaskStatus.SCHEDULED.value, "apply"
             shape.trap_op = 0
             event(at, ENGINE, "trap", "RUNNING", Status.TRAPPED, 'RUN op "apply" failed: exit 1')
             if status == Status.TRAP_PAUSED:

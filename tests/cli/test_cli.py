@@ -940,10 +940,11 @@ def test_cancel_of_a_running_job_ends_canceled_and_kills_its_process(daemon: Dae
 
     wait_for(gone, timeout=10, what=f"op process group {pid} to die")
     assert time.monotonic() - started < 10
-    # Once the engine has noticed, the job is still CANCELED (not ABEND) and the op is failed.
+    # Once the engine has noticed, the job is still CANCELED (not ABEND) and the op skipped: stopped for the
+    # cancel, not failed.
     time.sleep(1.0)
     assert daemon.sql("SELECT status FROM jobs WHERE id = ?", job_id) == [("CANCELED",)]
-    assert daemon.sql("SELECT status FROM op_runs WHERE job_id = ?", job_id) == [("failed",)]
+    assert daemon.sql("SELECT status FROM op_runs WHERE job_id = ?", job_id) == [("skipped",)]
     assert daemon.sql("SELECT who, comment FROM audit WHERE job_id = ? AND action = 'cancel'", job_id) == [
         (USER, "enough")
     ]

@@ -204,6 +204,13 @@ def test_a_bulk_load_writes_whole_jobs_in_every_status(
         ).one()
         # A PARTIAL job has a failed task, whose ops are not done: it keeps where it stopped.
         partial_whole = s.exec(select(func.count()).where(Job.status == "PARTIAL", Job.progress == 100)).one()
+        # Nothing runs for a job that waits (a trap): no task of it reads Running, as the engine leaves them.
+        running_idle = s.exec(
+            select(func.count())
+            .select_from(Task)
+            .join(Job, col(Job.id) == col(Task.job_id))
+            .where(Task.status == "RUNNING", col(Job.status).in_(["TRAPPED", "TRAP_PAUSED"]))
+        ).one()
     assert sum(by_status.values()) == 3000
     assert set(by_status) == set(BULK_STATUSES)
     assert projects == set(PROJECTS)
@@ -211,7 +218,7 @@ def test_a_bulk_load_writes_whole_jobs_in_every_status(
     assert {e.status for e in envelopes} <= {"SUCCESS", "SUCCESS_ACTIVE", "ERRORS", "ERRORS_ACTIVE"}
     assert lonely == 0 and no_ops == 0 and submits == 3000
     assert len(seqs) == 1 and store.last_seq() == seqs.pop()  # viewers see the load in the feed
-    assert (stopped_whole, succeeded_short, partial_whole) == (0, 0, 0)
+    assert (stopped_whole, succeeded_short, partial_whole, running_idle) == (0, 0, 0, 0)
 
     # Read back through the ORM and the JSON views like any job.
     now = store.now()

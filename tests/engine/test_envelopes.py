@@ -19,7 +19,7 @@ from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.service.envelope_tree import load_tree
 from jobtui.engine.service.views import audit_json
 from jobtui.engine.worker.loop import Engine
-from tests.support.helpers import job_of, status_of
+from tests.support.helpers import detail, job_of, status_of
 from tests.support.transitions import Jobs, assert_audit_within_table
 
 # The engine behaves the same on both backends (several hosts share PostgreSQL).
@@ -517,6 +517,7 @@ def test_retrying_the_job_that_stopped_the_chain_resumes_it(
         actions.retry(ids[1])
     else:
         actions.rerun(ids[1], "PRE")
+    done = {"retry": "retried", "rerun": "rerun"}[how]
     third = job_of(store, ids[2])
     assert (third.status, third.due_at, third.reason) == (
         "READY",
@@ -533,11 +534,12 @@ def test_retrying_the_job_that_stopped_the_chain_resumes_it(
         "chain resume",
         "CANCELED",
         "READY",
-        f"resumed after job {ids[1]} was retried",
+        f"resumed after job {ids[1]} was {done}",
     )
+    # The action taken, as the trail names it (a rerun read "was retried").
     assert (
         "info",
-        f"envelope rel resumed: job {ids[1]} (migrate) was retried; job {ids[2]} waits in order",
+        f"envelope rel resumed: job {ids[1]} (migrate) was {done}; job {ids[2]} waits in order",
     ) in notes(envelopes, envelope_id)
 
     actions.queue_resume()
@@ -548,6 +550,44 @@ def test_retrying_the_job_that_stopped_the_chain_resumes_it(
     assert_audit_within_table(store)
     actions.rerun(ids[2], "PRE")  # nothing failed since: running again is not "errors"
     assert envelopes.detail(envelope_id)["status"] == "SUCCESS_ACTIVE"
+
+
+def test_retrying_a_partially_succeeded_job_resumes_its_chain_and_leaves_its_good_targets_alone(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    """QA: a PARTIAL end paused the queue (pause_queue_on_failure) and stopped the chain, yet the
+    documented `jobtui retry N` was refused ("allowed from ABEND, ERROR"); a rerun ran the good targets
+    again too."""
+    actions.set_setting("pause_queue_on_failure", True)
+    fixed, log = tmp_path / "fixed", tmp_path / "ledger"
+    write(
+        tmp_path,
+        "flaky.toml",
+        f"""
+        name = "flaky"
+        project = "payments"
+        targets = ["t1", "t2"]
+        [[run]]
+        name = "apply"
+        per_target = true
+        run = 'echo "apply $JOBTUI_TARGET" >> {log}; [ "$JOBTUI_TARGET" = t1 ] || test -f {fixed}'
+        """,
+    )
+    step_def(tmp_path, "deploy")
+    files = [str(tmp_path / "flaky.toml"), str(tmp_path / "deploy.toml")]
+    envelope_id, ids = envelopes.submit(envelope_of_files(files, "rel"))
+    assert run_chain(engine, ids) == ["PARTIAL", "CANCELED"]
+    assert actions.queue_state().paused
+    fixed.touch()
+    actions.retry(ids[0])
+    assert (
+        "info",
+        f"envelope rel resumed: job {ids[0]} (flaky) was retried; job {ids[1]} waits in order",
+    ) in notes(envelopes, envelope_id)
+    actions.queue_resume()
+    assert run_chain(engine, ids) == ["FINISHED", "FINISHED"]
+    assert ledger(tmp_path) == ["apply t1", "apply t2", "apply t2", "deploy"]
+    assert envelopes.detail(envelope_id)["status"] == "SUCCESS"
 
 
 def test_a_resumed_chain_that_fails_again_stops_again(
@@ -619,6 +659,53 @@ def test_the_tree_counts_the_ops_of_each_job_s_current_execution(
     assert run_chain(engine, ids) == ["FINISHED"]
     stats = load_tree(store).stats[ids[0]]
     assert (stats.tasks, stats.ops, stats.done, stats.failed) == (1, 1, 1, 0)
+
+
+def test_an_op_stopped_by_a_cancel_is_no_failure_of_its_job(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    """QA: after an envelope-cancel the killed op read "failed exit -" and the pane said "1 op: 0 done,
+    1 failed" beside a task that reads CANCELLED: the op was stopped for the cancel, skipped past."""
+    ready = tmp_path / "running"
+    write(tmp_path, "a.toml", f'name = "a"\n[[run]]\nname = "work"\nrun = "touch {ready}; sleep 30"\n')
+    envelope_id, ids = envelopes.submit(envelope_of_files([str(tmp_path / "a.toml")], "e"))
+    engine.run_until(ready.exists)
+    envelopes.cancel(envelope_id)
+    engine.run_until(lambda: not engine.busy)
+    stats = load_tree(store).stats[ids[0]]
+    assert (stats.tasks, stats.ops, stats.done, stats.failed) == (1, 1, 0, 0)
+    shown = detail(store, ids[0])
+    assert [task["status"] for task in shown["tasks"]] == ["CANCELLED"]
+    (work,) = shown["tasks"][0]["steps"]
+    assert (work["status"], work["exit_code"], work["error"]) == ("skipped", None, "canceled by tester")
+    assert work["started_at"] is not None and work["skipped_at"] is not None
+
+
+@pytest.mark.parametrize("undo_a", ["true", "exit 1"])
+def test_an_envelope_rollback_job_and_its_task_read_how_far_the_rollback_went(
+    envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store, undo_a: str
+) -> None:
+    """QA: `show` of the rollback job printed "task release-1: SUCCEEDED 0%" under "progress 100%"; the job
+    read 100 from its first rollback run on (it has no pipeline op), a failed rollback too."""
+    for name, undo in (("a", undo_a), ("b", "true")):
+        write(tmp_path, f"{name}.toml", f'name = "{name}"\n[[run]]\nrun = "true"\nrollback = "{undo}"\n')
+    envelope_id, ids = envelopes.submit(envelope_of_files([str(tmp_path / f"{n}.toml") for n in "ab"], "rel"))
+    assert run_chain(engine, ids) == ["FINISHED", "FINISHED"]
+    job_id = envelopes.rollback(envelope_id, "bad release")
+
+    def seen() -> tuple[str, int, list[tuple[str, int]]]:
+        shown = detail(store, job_id)
+        return shown["status"], shown["progress"], [(t["status"], t["progress"]) for t in shown["tasks"]]
+
+    assert seen() == ("ROLLBACK", 0, [("SCHEDULED", 0)])
+    # b's undo first (newest first): half of the job's work, while a's runs.
+    engine.run_until(lambda: detail(store, job_id)["steps"][0]["status"] == "done")
+    assert seen()[:2] == ("ROLLBACK", 50)
+    run_chain(engine, [job_id])
+    if undo_a == "true":
+        assert seen() == ("ROLLEDBACK", 100, [("SUCCEEDED", 100)])
+    else:  # a failed rollback keeps where it stopped, as a failed job does
+        assert seen() == ("ERROR", 50, [("FAILED", 0)])
 
 
 def test_an_expired_job_of_a_rolled_back_envelope_is_not_rescheduled(

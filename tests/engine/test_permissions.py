@@ -642,7 +642,7 @@ def test_allowed_gives_none_or_the_reason_for_every_action(jobs: Jobs, store: St
     assert reasons["rollback"] == "rollback: alice lacks action.job.rollback on project payments"
     assert reasons["approve"] == lacks("approve", "alice", Perm.APPROVE_ALL, "payments")
     assert reasons["trap_retry"] == f"trap retry: job {job_id} is READY; allowed from TRAPPED, TRAP_PAUSED"
-    assert reasons["retry"] == f"retry: job {job_id} is READY; allowed from ABEND, ERROR"
+    assert reasons["retry"] == f"retry: job {job_id} is READY; allowed from ABEND, PARTIAL, ERROR"
     assert alice.allowed(424242) == {}
 
     # Every reason given is exactly what doing it says, and doing it changes nothing.

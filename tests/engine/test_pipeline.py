@@ -283,7 +283,8 @@ def test_a_task_keeps_where_it_stopped_as_its_job_does(
         '[[post]]\nrun = "true"\n'
     )
     run_until_status(engine, trapped, "TRAPPED")
-    assert progress(trapped) == (33, [("RUNNING", 33)])
+    # It waits for the operator, as its job does: not Running (nothing runs).
+    assert progress(trapped) == (33, [("SCHEDULED", 33)])
     # Skipped by an operator, the op is not done, yet the job and its task go on and succeed: 100.
     actions.trap(trapped, "skip")
     run_until_status(engine, trapped, "FINISHED")

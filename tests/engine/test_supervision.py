@@ -264,7 +264,7 @@ def test_cancel_terminates_the_whole_process_tree(
     assert job.status == "CANCELED"
     with store.read() as s:
         ops = {o.name: o for o in s.exec(select(OpRun).where(OpRun.job_id == job_id))}
-    assert ops["run-1"].status == "failed" and "canceled by tester" in (ops["run-1"].error or "")
+    assert ops["run-1"].status == "skipped" and "canceled by tester" in (ops["run-1"].error or "")
     assert ops["post-1"].status == "skipped"
 
 
@@ -286,7 +286,8 @@ def test_an_op_ignoring_sigterm_is_killed_after_the_grace_period(
     engine.run_until(lambda: not live_pids_of_group(op.pid or 0))
     assert job_of(store, job_id).status == "CANCELED"
     # Said where every host reads the log, not only in this host's file (QA: the dashboard and `jobtui
-    # log` never showed that the op was killed rather than ending clean).
+    # log` never showed that the op was killed rather than ending clean), once what its pipes held is in.
+    engine.run_until(lambda: "SIGKILL after the grace period to: " in _read_shipped(store, job_id))
     shipped = _read_shipped(store, job_id)
     assert "SIGKILL after the grace period to: " in shipped
     assert shipped.count("op terminated (job CANCELED): SIGTERM to process group") == 1
@@ -310,6 +311,7 @@ def test_the_sigkill_line_of_a_canceled_op_is_in_the_log_once_after_its_job_reru
         engine.tick()
     clock.advance(engine.kill_grace_s + 1)
     engine.run_until(lambda: not live_pids_of_group(op.pid or 0))
+    engine.run_until(lambda: "SIGKILL after the grace period to: " in _read_shipped(store, job_id))
     assert _read_shipped(store, job_id).count("SIGKILL after the grace period to: ") == 1
     actions.rerun(job_id, "RUN", run_now=True)
     run_until_status(engine, job_id, "FINISHED")
@@ -363,6 +365,92 @@ def test_a_canceled_envelopes_op_gets_one_sigterm_too(
     envelopes.cancel(envelope_id)
     engine.run_until(lambda: not live_pids_of_group(op.pid or 0))
     assert ledger.read_text() == "term\n"
+
+
+def cleaning_op(tmp_path: Path, after_term: str = "echo cleanup-2") -> str:
+    """An op that traps SIGTERM and writes after it: cleanup-1, then (once the test opens the gate)
+    `after_term`, and exits 143."""
+    ready, gate = tmp_path / "trap-set", tmp_path / "gate"
+    wait = f"while [ ! -f {gate} ]; do sleep 0.02; done"
+    return (
+        f"echo start; trap 'echo cleanup-1; {wait}; {after_term}; exit 143' TERM; touch {ready}; "
+        "sleep 30 & wait"
+    )
+
+
+@pytest.mark.parametrize("how", ["cancel", "envelope-cancel"])
+def test_what_a_canceled_op_writes_after_sigterm_reaches_the_log_once(
+    engine: Engine, store: Store, actions: Actions, tmp_path: Path, how: str
+) -> None:
+    """QA: `jobtui log` ended with "op terminated (job CANCELED): SIGTERM to process group ...": what the op
+    wrote after it (its clean-up) stayed in the engine host's file and never reached the database."""
+    spec = tmp_path / "termtest.toml"
+    spec.write_text(f'name = "termtest"\n[[run]]\nname = "work"\nrun = "{cleaning_op(tmp_path)}"\n')
+    if how == "cancel":
+        job_id = actions.submit(definition(spec.read_text()))
+    else:
+        envelope_id, (job_id,) = EnvelopeActions(actions).submit(envelope_of_files([str(spec)], "release"))
+    op = wait_op_started(engine, store, job_id)
+    engine.run_until((tmp_path / "trap-set").exists)
+    if how == "cancel":
+        actions.cancel(job_id)
+    else:
+        EnvelopeActions(actions).cancel(envelope_id)
+    local = Path(job_of(store, job_id).log_path)
+    engine.run_until(lambda: local.exists() and "cleanup-1" in local.read_text())
+    (tmp_path / "gate").touch()
+    engine.run_until(lambda: not live_pids_of_group(op.pid or 0))
+    engine.run_until(lambda: "cleanup-2" in _read_shipped(store, job_id))
+    for _ in range(3):
+        engine.tick()
+    shipped = _read_shipped(store, job_id)
+    assert shipped == local.read_text(), "the log reads as the engine's file does"
+    terminated = "op terminated (job CANCELED): SIGTERM to process group"
+    for once in ("\nstart\n", "cleanup-1", terminated, "cleanup-2"):
+        assert shipped.count(once) == 1, shipped
+    # cleanup-1 may come before the engine's line or after it: the op runs its trap as the signal lands.
+    assert shipped.index("\nstart\n") < shipped.index(terminated) < shipped.index("cleanup-2")
+    assert job_log(store, job_id) == shipped  # as `jobtui log` and the dashboard read it
+
+
+def test_what_a_canceled_op_writes_after_sigterm_is_capped_and_ships_once_after_a_rerun_here(
+    engine: Engine, store: Store, actions: Actions, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Capped as an op's output is, with the marker; killed after the grace period, what it wrote till then
+    and the SIGKILL line ship; a rerun on the same host ships its file on from after them."""
+    actions.set_setting("op_log_cap_mib", 1)
+    once = tmp_path / "ran-once"
+    flood = f"yes | head -c {3 << 20}; echo cleanup-2; trap '' TERM; while true; do sleep 0.05; done"
+    op_text = cleaning_op(tmp_path, flood)
+    job_id = actions.submit(
+        definition(
+            f'name = "floods"\n[[run]]\nrun = "if [ -f {once} ]; then echo second run; exit 0; fi; '
+            f'touch {once}; {op_text}"\n'
+        )
+    )
+    op = wait_op_started(engine, store, job_id)
+    engine.run_until((tmp_path / "trap-set").exists)
+    actions.cancel(job_id)
+    local = Path(job_of(store, job_id).log_path)
+    engine.run_until(lambda: local.exists() and "cleanup-1" in local.read_text())
+    (tmp_path / "gate").touch()
+    engine.run_until(lambda: "cleanup-2" in local.read_bytes()[-200:].decode(errors="replace"))
+    clock.advance(engine.kill_grace_s + 1)
+    engine.run_until(lambda: not live_pids_of_group(op.pid or 0))
+    engine.run_until(lambda: "SIGKILL after the grace period to: " in _read_shipped(store, job_id))
+    shipped = _read_shipped(store, job_id)
+    assert shipped == local.read_text()
+    assert shipped.count("y\n") < (1 << 20) // 2, "no more than the op's cap of its output"
+    assert len(re.findall(r"… [\d,]+ bytes of this op's output skipped", shipped)) == 1, shipped[-600:]
+    assert shipped.index("cleanup-1") < shipped.index("bytes of this op's output skipped")
+    assert "cleanup-2" not in shipped  # past the cap
+    actions.rerun(job_id, "RUN", run_now=True)
+    run_until_status(engine, job_id, "FINISHED")
+    shipped = _read_shipped(store, job_id)
+    assert "second run" in shipped
+    for once_only in ("cleanup-1", "bytes of this op's output skipped", "SIGKILL after the grace period"):
+        assert shipped.count(once_only) == 1, once_only
+    assert shipped.count("op terminated (job CANCELED): SIGTERM to process group") == 1
 
 
 @pytest.fixture
@@ -540,6 +628,42 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
         gate.touch()
         elsewhere.shutdown()
         here.shutdown()
+
+
+def test_an_op_canceled_from_another_host_while_its_engine_was_gone_is_killed_by_the_next_daemon(
+    store: Store,
+    clock: FakeClock,
+    daemon_env: dict[str, str],
+    daemons: list[subprocess.Popen[bytes]],
+) -> None:
+    """The op a cancel stopped reads skipped (not failed): a daemon starting on its host still finds it."""
+    clock.set(pendulum.now("UTC"))  # the daemon runs on the real clock
+    actions = Actions(store, Actor("tester"))
+    job_id = actions.submit(definition('name = "long"\n[[run]]\nrun = "sleep 60"\n'))
+    daemon = start_daemon(daemon_env)
+    daemons.append(daemon)
+    wait_for(lambda: running_op(store, job_id) is not None, what="the op to start")
+    op = running_op(store, job_id)
+    assert op is not None and op.pid is not None
+    daemon.kill()  # kill -9 of this host's engine: its op lives on
+    daemon.wait()
+    clock.set(pendulum.now("UTC"))
+    with actions.transaction() as s:  # canceled as from another host, which cannot signal the op
+        job = s.get(Job, job_id)
+        assert job is not None
+        actions.cancel_in(s, job, "from elsewhere")
+    assert live_pids_of_group(op.pid)
+    here = Engine(store)
+    try:
+        here.tick()  # a daemon of that host starts
+        assert not live_pids_of_group(op.pid)
+    finally:
+        here.shutdown()
+    kills = _kills_recorded(store, job_id)
+    assert [k["comment"] for k in kills] == [
+        f"op of exec 1 (pid {op.pid}) killed: its job was canceled while its engine was gone"
+    ]
+    assert detail(store, job_id)["tasks"][0]["steps"][0]["status"] == "skipped"
 
 
 def test_a_daemon_starting_spares_what_a_finished_op_left_running_on_purpose(

@@ -375,3 +375,100 @@ def steps_with_status(store: Store, job_id: int) -> list[tuple[str, str]]:
         assert job is not None
         data = job_detail_json(job, s, store.now())
     return [(st["name"], st["status"]) for t in data["tasks"] for st in t["steps"]]
+
+
+def trap_one_target(flag: Path) -> str:
+    """QA's "trap-abort": three targets, whose first op fails on a1 (until `flag` exists), trapped."""
+    return f"""
+        name = "trap-abort"
+        targets = ["a1", "a2", "a3"]
+        trap_timeout = "30m"
+        [[run]]
+        name = "op"
+        per_target = true
+        on_error = "trap"
+        run = "echo op $JOBTUI_TARGET; [ $JOBTUI_TARGET != a1 ] || test -f {flag}"
+        [[run]]
+        name = "op2"
+        per_target = true
+        run = "echo op2 $JOBTUI_TARGET"
+        [[post]]
+        name = "post"
+        run = "echo post"
+        """
+
+
+def tasks_seen(store: Store, job_id: int) -> list[tuple[str, str, str | None]]:
+    from jobtui.engine.db.models import Job
+
+    with store.read() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        tasks = job_detail_json(job, s, store.now())["tasks"]
+    return [(task["target"], task["status"], task["current_step"]) for task in tasks]
+
+
+@pytest.mark.parametrize("fast_lane", [True, False])
+@pytest.mark.parametrize(
+    ("resolve", "end", "a1"),
+    [
+        ("retry", "FINISHED", ("a1", "SUCCEEDED", None)),
+        ("skip", "FINISHED", ("a1", "SUCCEEDED", None)),
+        ("abort", "PARTIAL", ("a1", "FAILED", "op")),
+        ("timeout", "PARTIAL", ("a1", "FAILED", "op")),  # trap_timeout_action: abort
+    ],
+)
+def test_a_trapped_task_waits_for_the_operator_and_does_not_read_running(
+    store: Store,
+    submit: Submit,
+    actions: Actions,
+    clock: FakeClock,
+    tmp_path: Path,
+    fast_lane: bool,
+    resolve: str,
+    end: str,
+    a1: tuple[str, str, str | None],
+) -> None:
+    """It read Running (show, show --json, the dashboard's tasks) through Trapped and Trap Paused, though
+    nothing ran: it waits for an operator, as its job does, its current step naming the trapped op."""
+    engine = Engine(store, workers=2, fast_lane=fast_lane)
+    try:
+        job_id = submit(trap_one_target(tmp_path / "fixed"))
+        assert watch_tasks(engine, store, job_id, "TRAPPED") == []
+        waiting = [("a1", "SCHEDULED", "op"), ("a2", "SCHEDULED", None), ("a3", "SCHEDULED", None)]
+        assert tasks_seen(store, job_id) == waiting
+        actions.trap(job_id, "pause")
+        assert tasks_seen(store, job_id) == waiting
+        actions.trap(job_id, "resume")
+        if resolve == "timeout":
+            clock.advance(30 * 60 + 1)
+            engine.tick()
+        else:
+            if resolve == "retry":
+                (tmp_path / "fixed").touch()
+            actions.trap(job_id, resolve)
+        if resolve == "skip":
+            # Past its op, the task waits for its next one, as between any two ops: no op named.
+            assert tasks_seen(store, job_id)[0] == ("a1", "SCHEDULED", None)
+        assert watch_tasks(engine, store, job_id, end) == []
+        assert tasks_seen(store, job_id) == [a1, ("a2", "SUCCEEDED", None), ("a3", "SUCCEEDED", None)]
+    finally:
+        engine.shutdown()
+
+
+def test_no_task_reads_running_while_a_job_wide_op_is_trapped(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    # A job of one task owns its job-wide ops: that task read Running while the op was trapped.
+    job_id = submit(flaky(tmp_path))
+    assert watch_tasks(engine, store, job_id, "TRAPPED") == []
+    assert tasks_seen(store, job_id) == [("flaky", "SCHEDULED", "migrate")]
+    actions.trap(job_id, "skip")
+    assert tasks_seen(store, job_id) == [("flaky", "SCHEDULED", None)]
+    assert watch_tasks(engine, store, job_id, "FINISHED") == []
+    # Of several targets: the op belongs to none of them, and none reads Running.
+    job_id = submit(flaky(tmp_path).replace('"flaky"', '"flaky"\ntargets = ["n1", "n2"]'))
+    assert watch_tasks(engine, store, job_id, "TRAPPED") == []
+    assert tasks_seen(store, job_id) == [("n1", "SCHEDULED", None), ("n2", "SCHEDULED", None)]
+    actions.trap(job_id, "abort")
+    assert watch_tasks(engine, store, job_id, "ERROR") == []

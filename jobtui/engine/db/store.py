@@ -68,12 +68,13 @@ class LeaseLost(RuntimeError):
 DATABASE_ERRORS = (OperationalError, InterfaceError, DisconnectionError)
 
 
-StatusHook = Callable[["Store", Session, Job, Status, Status, str], None]
+StatusHook = Callable[["Store", Session, Job, Status, Status, str, str], None]
 _STATUS_HOOKS: list[StatusHook] = []
 
 
 def on_status_change(hook: StatusHook) -> None:
-    """Call `hook(store, session, job, from, to, who)` inside the transaction of every status change.
+    """Call `hook(store, session, job, from, to, who, action)` inside the transaction of every status
+    change (`action`: what moved it, as its audit row names it: "retry", "rerun", "finish" ...).
 
     Layers above the store (the envelope chain) register here, so the store never imports them.
     """
@@ -732,7 +733,7 @@ class Store:
             self.audit(session, job, who, action, src.value, Status(job.status).value, comment, at=at)
         if to_status is not None and to_status != src:
             for hook in _STATUS_HOOKS:
-                hook(self, session, job, src, to_status, who)
+                hook(self, session, job, src, to_status, who, action)
 
     def flush_job_writes(self, session: Session) -> None:
         """Write the bookkeeping `change_job` held back; LeaseLost if a lease it relied on is gone."""

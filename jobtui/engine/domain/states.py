@@ -81,6 +81,8 @@ class Step(StrEnum):
 
 # Rollback op runs are recorded under their own pseudo-step so the pipeline's progress ignores them.
 ROLLBACK_STEP = "ROLLBACK"
+# The type of the job an envelope rollback queues: its whole work is rollback runs (no pipeline op).
+ROLLBACK_JOB_TYPE = "envelope-rollback"
 PIPELINE_OP_STEPS = (Step.PRE, Step.RUN, Step.POST)
 
 
@@ -243,7 +245,14 @@ ACTIONS: dict[str, ActionRule] = {
             Perm.ROLLBACK,
             "roll back completed ops",
         ),
-        _rule("retry", {Status.ERROR, Status.ABEND}, {Status.READY}, Perm.RESTART, "retry the failed step"),
+        # A PARTIAL job's retry runs only its tasks that did not succeed, from where they stopped.
+        _rule(
+            "retry",
+            {Status.ERROR, Status.ABEND, Status.PARTIAL},
+            {Status.READY},
+            Perm.RESTART,
+            "retry the failed step",
+        ),
     )
 }
 

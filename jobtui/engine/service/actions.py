@@ -47,6 +47,7 @@ from jobtui.engine.domain.states import (
     ACTIONS,
     FINAL_STATUSES,
     LIVE_STATUSES,
+    ROLLBACK_JOB_TYPE,
     ROLLBACK_STEP,
     OpStatus,
     Perm,
@@ -570,7 +571,10 @@ class Actions:
         now = self.store.now()
         running = self._running_ops(s, job)
         for op_run in running:
-            op_run.status = OpStatus.FAILED.value
+            # Not a failure of the op: the job it ran for was canceled, and the op is stopped for it. It is
+            # skipped past, as the job's ops still to come are, when it was (its end: no exit status).
+            op_run.status = OpStatus.SKIPPED.value
+            op_run.skipped_at = now
             op_run.completed_at = now
             op_run.error = f"canceled by {self.actor.user}"
             s.add(op_run)
@@ -663,12 +667,56 @@ class Actions:
             pipeline.create_plan(s, job, from_step)
 
     def retry(self, job_id: int) -> None:
+        """Seed 004's retry of a failed job: from its failed step (a rerun of that step, run now); a
+        partially succeeded one runs again only its tasks that did not succeed, from where they stopped."""
+        with self.store.read() as s:
+            job = s.get(Job, job_id)
+            partial = job is not None and job.status == Status.PARTIAL
+        if partial:
+            try:
+                self._retry_partial(job_id)
+                return
+            except _NotPartial:
+                pass  # its status moved meanwhile: retried as it now says
         with self.store.read() as s:
             job = s.get(Job, job_id)
             step = (job.failed_step or job.step) if job else "RUN"
         if step not in (Step.PRE, Step.RUN, Step.POST):
             step = Step.PRE.value
         self.rerun(job_id, step, run_now=True, action="retry", comment="retry after failure")
+
+    def _retry_partial(self, job_id: int) -> None:
+        with self._acting("retry", job_id) as (s, job):
+            if job.status != Status.PARTIAL:
+                raise _NotPartial
+            now = self.store.now()
+            retried = pipeline.pend_unsucceeded_tasks(s, job)
+            fields: dict[str, Any] = dict(
+                step=retried.step.value,
+                failed=False,
+                failed_step=None,
+                outcome=None,
+                reason=None,
+                ended_at=None,
+                trap_op_run_id=None,
+                trap_deadline_at=None,
+                trap_left_s=None,
+                worker_id=None,
+                lease=None,
+                due_at=now,
+            )
+            # Past its schedule's expiry (an expiry made it PARTIAL) it would end again at once: now.
+            if job.expires_at is not None and pendulum.instance(job.expires_at) <= now:
+                fields.update(_moved_schedule(job, now))
+            names = ", ".join(retried.targets[:_NAMED_TASKS]) + (
+                ", …" if len(retried.targets) > _NAMED_TASKS else ""
+            )
+            tasks = counted(len(retried.targets), "task")
+            note = f"from {retried.step.value}, the {tasks} that did not succeed" + (
+                f" ({names})" if names else ""
+            )
+            self._audit(s, job, "retry", Status.READY, f"{note}; retry after failure", **fields)
+            pipeline.refresh_progress(self.store, s, job, JobRef(self.actor.user))
 
     def reschedule(self, job_id: int, when: str | pendulum.DateTime) -> None:
         if isinstance(when, str):
@@ -908,7 +956,7 @@ def _keep_envelope_failure(s: Session, job: Job) -> None:
 def _envelope_rolled_back(s: Session, job: Job) -> Envelope | None:
     """The envelope of `job` when it was rolled back, or its rollback is under way (not the rollback job
     itself, which may be run again)."""
-    if job.envelope_id is None or job.type == chain.ROLLBACK_JOB_TYPE:
+    if job.envelope_id is None or job.type == ROLLBACK_JOB_TYPE:
         return None
     envelope = s.get(Envelope, job.envelope_id)
     if envelope is None or envelope.rollback_job_id is None:
@@ -1023,6 +1071,12 @@ def _first_line_unless_logged(path: str, op_run: OpRun, target: str, now: pendul
 
 
 _TAIL_BYTES = 1 << 20
+# How many of the tasks a retry runs again its audit row names.
+_NAMED_TASKS = 5
+
+
+class _NotPartial(Exception):
+    """A job read PARTIAL was not when its retry's transaction locked it."""
 
 
 def terminate_local(op_run: OpRun) -> str | None:

@@ -349,12 +349,20 @@ COMMANDS: tuple[Command, ...] = (
         "y",
         {"en": "Retry", "es": "Reintentar"},
         {
-            "en": "Run the failed job again from the step that failed",
-            "es": "Volver a ejecutar el pase fallido desde el paso que falló",
+            "en": "Run the failed job again from the step that failed (partially succeeded: only the tasks "
+            "that did not succeed)",
+            "es": "Volver a ejecutar el pase fallido desde el paso que falló (parcialmente correcto: solo "
+            "las tareas que no salieron bien)",
         },
         Acts.JOB,
         ("retry",),
-        cli=CliVerb("retry", "rerun a failed job from its failed step", _ID_ONLY, "retried"),
+        cli=CliVerb(
+            "retry",
+            "rerun a failed job from its failed step (a partially succeeded one: only its tasks that did not "
+            "succeed, from where they stopped)",
+            _ID_ONLY,
+            "retried",
+        ),
         words={"en": "again failed", "es": "otra vez fallido"},
     ),
     Command(

@@ -19,7 +19,16 @@ from jobtui.engine.db.models import AUDIT, OP_RUNS, Envelope, Job, Notification,
 from jobtui.engine.domain import reasons
 from jobtui.engine.domain.envelopes import ACTIVE_JOB, EnvelopeStatus, derive_status
 from jobtui.engine.domain.reasons import Reason
-from jobtui.engine.domain.states import ACTIONS, ROLLBACK_STEP, OpStatus, Perm, Status, Step, TaskStatus
+from jobtui.engine.domain.states import (
+    ACTIONS,
+    ROLLBACK_JOB_TYPE,
+    ROLLBACK_STEP,
+    OpStatus,
+    Perm,
+    Status,
+    Step,
+    TaskStatus,
+)
 from jobtui.engine.errors import BadValue, Refusal
 from jobtui.engine.formats.definition_file import parse_definition
 from jobtui.engine.formats.envelope_file import (
@@ -301,7 +310,7 @@ class EnvelopeActions:
 
     @staticmethod
     def _rollback_ops(s: Session, jobs: list[Job]) -> list[OpRun]:
-        ids = [job.id for job in jobs if job.type != chain.ROLLBACK_JOB_TYPE]
+        ids = [job.id for job in jobs if job.type != ROLLBACK_JOB_TYPE]
         return list(
             s.exec(
                 select(OpRun)
@@ -325,7 +334,7 @@ class EnvelopeActions:
         job = Job(
             id=self.store.first_new_job_id(s),
             name=name,
-            type=chain.ROLLBACK_JOB_TYPE,
+            type=ROLLBACK_JOB_TYPE,
             project=envelope.project,
             status=Status.ROLLBACK.value,
             step=Step.END.value,

@@ -14,10 +14,9 @@ from sqlmodel import Session, col, select
 from jobtui.engine.db.models import Envelope, Job, Notification
 from jobtui.engine.db.store import Store, on_status_change
 from jobtui.engine.domain.envelopes import ACTIVE_JOB, STICKY, EnvelopeStatus, derive_status
-from jobtui.engine.domain.states import FINAL_STATUSES, Status, Step, TaskStatus
+from jobtui.engine.domain.states import FINAL_STATUSES, ROLLBACK_JOB_TYPE, Status, Step, TaskStatus
 from jobtui.engine.worker.pipeline import create_plan, settle_tasks, skip_pending
 
-ROLLBACK_JOB_TYPE = "envelope-rollback"
 # Cancelling the rest of a chain changes jobs of the same envelope: don't follow the chain again for those.
 _BUSY = "jobtui_chain_busy"
 
@@ -38,7 +37,9 @@ def chain_of(s: Session, envelope_id: int) -> list[Job]:
     return list(jobs)
 
 
-def job_status_changed(store: Store, s: Session, job: Job, src: Status, dst: Status, who: str) -> None:
+def job_status_changed(
+    store: Store, s: Session, job: Job, src: Status, dst: Status, who: str, action: str
+) -> None:
     if job.envelope_id is None:
         return
     assert job.id is not None
@@ -81,7 +82,7 @@ def job_status_changed(store: Store, s: Session, job: Job, src: Status, dst: Sta
     if src in FINAL_STATUSES and dst == Status.READY:
         s.info[_BUSY] = True
         try:
-            _resume_chain(store, s, envelope, job, who)
+            _resume_chain(store, s, envelope, job, who, action)
         finally:
             s.info.pop(_BUSY, None)
         return
@@ -145,8 +146,14 @@ def _stopped_by(envelope: Envelope, job: Job) -> str:
     return f"envelope {envelope.name}: job {job.id} ({job.name})"
 
 
-def _resume_chain(store: Store, s: Session, envelope: Envelope, job: Job, who: str) -> None:
-    """`job` left its end for READY (retry, rerun): the jobs its stop cancelled wait in order again."""
+# How the trail and the notifications say what brought a job back from its end (`action`, as audited).
+_BROUGHT_BACK = {"retry": "retried", "rerun": "rerun", "reschedule": "rescheduled"}
+
+
+def _resume_chain(store: Store, s: Session, envelope: Envelope, job: Job, who: str, action: str) -> None:
+    """`job` left its end for READY (retry, rerun, reschedule: `action`): the jobs its stop cancelled wait
+    in order again. The trail and the notification name what was done (a rerun read "was retried")."""
+    done = _BROUGHT_BACK.get(action, action)
     if envelope.rollback_job_id is not None or EnvelopeStatus(envelope.status) in STICKY:
         return  # an operator cancelled the envelope, or it was (or is being) rolled back
     if job.envelope_position is None:
@@ -170,7 +177,7 @@ def _resume_chain(store: Store, s: Session, envelope: Envelope, job: Job, who: s
             who,
             "chain resume",
             Status.READY,
-            comment=f"resumed after job {job.id} was retried",
+            comment=f"resumed after job {job.id} was {done}",
             exec=other.exec + 1,
             step=Step.INIT.value,
             progress=0,
@@ -203,7 +210,7 @@ def _resume_chain(store: Store, s: Session, envelope: Envelope, job: Job, who: s
         s,
         envelope.id or 0,
         "info",
-        f"envelope {envelope.name} resumed: job {job.id} ({job.name}) was retried; {waiting} in order",
+        f"envelope {envelope.name} resumed: job {job.id} ({job.name}) was {done}; {waiting} in order",
         job.id,
     )
     store.touch(s, None, kind="envelope")

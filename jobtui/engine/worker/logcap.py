@@ -25,14 +25,15 @@ class LogCap:
     skipped: int = 0
     exact: bool = True  # no cut while the op was writing (see enforce)
 
-    def enforce(self, final: bool = False) -> None:
+    def enforce(self, final: bool = False, at_once: bool = False) -> None:
         """Cut what the op wrote past the cap (appends go on at the new end). While the op runs, only once
-        it is RUNNING_SLACK past it: bytes the op appends between the size check and the cut are lost
-        uncounted, so cuts while it writes are kept rare and the marker then says "at least"."""
+        it is RUNNING_SLACK past it (or `at_once`: the engine is about to write a line of its own after the
+        op's output): bytes the op appends between the size check and the cut are lost uncounted, so cuts
+        while it writes are kept rare and the marker then says "at least"."""
         end = self.start + self.limit
         with contextlib.suppress(OSError):
             size = os.stat(self.path).st_size
-            if size > end and (final or size > end + RUNNING_SLACK):
+            if size > end and (final or at_once or size > end + RUNNING_SLACK):
                 os.truncate(self.path, end)
                 self.skipped += size - end
                 self.exact = self.exact and final
@@ -47,6 +48,14 @@ class LogCap:
             f"… {count} bytes of this op's output skipped: over the {_mib(self.limit)} MiB a job's "
             "log keeps per op (setting op_log_cap_mib) …"
         )
+
+
+def after_line(cap: LogCap, line_at: int, line_end: int) -> LogCap:
+    """The cap on what the op writes after a line of the engine's (at `line_at`, ending at `line_end`) in
+    the middle of its output: what is left of its share (what came before the line counts), the bytes cut
+    so far carried, so that one marker says how many were cut in all."""
+    left = max(0, cap.start + cap.limit - line_at)
+    return LogCap(cap.path, line_end, left, cap.skipped, cap.exact)
 
 
 def _mib(size: int) -> str:

@@ -52,6 +52,7 @@ class Source:
     job_id: int
     path: str
     cap: LogCap | None = None
+    until: int | None = None  # never past this offset of the file (a line of the engine's end)
 
 
 class LogShipper:
@@ -156,21 +157,15 @@ class LogShipper:
             [self._fileless(job_id, text, now) for job_id, text in lines.items() if job_id in alive],
         )
 
-    def ship_placed(self, s: Session, job_id: int, offset: int, data: bytes) -> None:
-        """What the engine wrote at `offset` of a job it no longer holds (the op it killed for it), as this
-        host's chunk there: a later run of the job on this host ships its file on from after it, not the
-        text again (the bytes before it, written after the job was let go, are not the job's log)."""
-        if not data or not select_rows(s, _ALIVE, [job_id]):
-            return
-        rows: list[dict[str, object]] = []
-        self._rows(job_id, offset, data, self.store.now(), rows)
-        execute_many(s, _CHUNK, rows)
-
-    def ship_job(self, s: Session, job_id: int, path: str, cap: LogCap | None = None) -> None:
-        """Ship everything `path` holds beyond what went already (up to `cap`, an op's cap while it runs),
-        in `s`: how an op ended is recorded in the same transaction, so whoever sees the job's end sees
-        its log's last line too."""
-        while self._ship(s, {job_id: Source(job_id, path, cap)}, READ_BYTES):
+    def ship_job(
+        self, s: Session, job_id: int, path: str, cap: LogCap | None = None, until: int | None = None
+    ) -> None:
+        """Ship everything `path` holds beyond what went already (up to `cap`, an op's cap while it runs;
+        never past `until`), in `s`: how an op ended is recorded in the same transaction, so whoever sees
+        the job's end sees its log's last line too. A job this engine no longer holds (its op killed for
+        it) ships from where this host's chunks of it end: a later run of the job on this host ships its
+        file on from after them, nothing twice."""
+        while self._ship(s, {job_id: Source(job_id, path, cap, until)}, READ_BYTES):
             pass
 
     # -- inside -----------------------------------------------------------------------------------------
@@ -294,4 +289,6 @@ def _end(source: Source) -> int | None:
         return None
     if source.cap is not None:
         size = min(size, source.cap.start + source.cap.limit)
+    if source.until is not None:
+        size = min(size, source.until)
     return size

@@ -143,6 +143,7 @@ class Outcomes:
                 worker_id=None,
                 lease=None,
             )
+            pipeline.park_trapped_tasks(s, job)
             return False
         if not lifecycle.reschedule_failed(store, s, job, op_run, ref):
             pipeline.apply_op_failure(store, s, job, op_run, ref)

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from jobtui.engine.db.models import OP_RUNS, TASKS, AuditEvent, Job, OpRun, Setting, Task
 from jobtui.engine.db.store import Store, on_status_change
 from jobtui.engine.domain.definitions import Definition
-from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
+from jobtui.engine.domain.states import ROLLBACK_JOB_TYPE, ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 
 STEP_ORDER = {Step.INIT: 0, Step.PRE: 1, Step.RUN: 2, Step.POST: 3, Step.END: 4}
 SETTLED_TASK = (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value)
@@ -88,6 +88,14 @@ _TASK_PROGRESS_COUNTS = (
 )
 
 
+# An envelope's rollback job has rollback runs only: they are its progress.
+_ROLLBACK_JOB_COUNTS = (
+    select(OpRun.status, func.count())
+    .where(OpRun.job_id == bindparam("job_id"), OpRun.exec == bindparam("exec"), OpRun.step == ROLLBACK_STEP)
+    .group_by(col(OpRun.status))
+)
+
+
 def tasks_of(session: Session, job_id: int) -> list[Task]:
     return list(session.exec(_TASKS_OF, params={"job_id": job_id}))
 
@@ -153,6 +161,16 @@ def refresh_progress(
     Only `task_id`'s progress is recomputed (the task whose op just finished), or every task's when None.
     """
     params = {"job_id": job.id, "exec": job.exec}
+    if job.type == ROLLBACK_JOB_TYPE:
+        # Its work is its rollback runs (it has no pipeline op: it read 100 from its first run on, and
+        # after a failed rollback). Its one task owns none, and reads as its job once it ends.
+        totals = list(session.exec(_ROLLBACK_JOB_COUNTS, params=params).all())
+        total = sum(n for _, n in totals)
+        done = sum(n for status, n in totals if status == OpStatus.DONE)
+        progress = 100 * done // total if total else (100 if job.step == Step.END else 0)
+        if progress != job.progress:
+            store.change_job(session, job, ref.who, "progress", held=ref.lease, progress=progress)
+        return
     if task_id is None:
         rows = session.exec(_PROGRESS_COUNTS, params=params).all()
         totals = [(status, n) for _, status, n in rows]
@@ -210,15 +228,43 @@ def _parked_status(session: Session, job: Job) -> str | ColumnElement[str]:
 
 
 def settle_task_if_done(session: Session, job: Job, op_run: OpRun) -> None:
-    """A task whose op (`op_run`, a target's) just succeeded and that has nothing left to run reads
-    SUCCEEDED at once (as when its job is parked), not RUNNING on that op while the job goes on with its
-    other tasks' ops. Only a task's last op in its definition can end it: the walk runs a task's ops in
-    plan order, so none is asked of the database for the others (a job of thousands of targets)."""
+    """A task whose op (`op_run`, a target's) just succeeded (or was skipped past by a trap skip) and that
+    has nothing left to run reads SUCCEEDED at once (as when its job is parked), not RUNNING on that op
+    while the job goes on with its other tasks' ops. Only a task's last op in its definition can end it:
+    the walk runs a task's ops in plan order, so none is asked of the database for the others (a job of
+    thousands of targets)."""
     if op_run.task_id is None or (op_run.step, op_run.op_index) != _last_target_op(job):
         return
     if not _tasks_may_be_done(session, job):
         return
     session.execute(_SETTLE_TASK, {"b_job_id": job.id, "b_exec": job.exec, "b_task_id": op_run.task_id})
+
+
+def park_trapped_tasks(session: Session, job: Job) -> None:
+    """A trapped job runs nothing until an operator (or its trap timeout) answers: no task reads Running
+    (the task of the trapped op did, through Trapped and Trap Paused). That task waits, SCHEDULED, like its
+    job: its current step still names the trapped op, as the job's `trap` names its target."""
+    session.execute(
+        update(TASKS)
+        .where(TASKS.c.job_id == job.id, TASKS.c.status == TaskStatus.RUNNING.value)
+        .values(status=TaskStatus.SCHEDULED.value)
+    )
+
+
+def unpark_trapped_task(session: Session, job: Job, op_run: OpRun) -> None:
+    """The trapped op was skipped or aborted: its task, still waiting (not failed by the abort), is past
+    that op; its current step no longer names it (it waits for its next op, or for the job's end). A
+    skipped last op ends the task as a done one would: SUCCEEDED."""
+    if op_run.task_id is None:
+        return
+    session.flush()
+    if op_run.per_target:
+        settle_task_if_done(session, job, op_run)
+    session.execute(
+        update(TASKS)
+        .where(TASKS.c.id == op_run.task_id, TASKS.c.status == TaskStatus.SCHEDULED.value)
+        .values(current_step=None)
+    )
 
 
 def settle_done_tasks(session: Session, job: Job) -> None:
@@ -245,7 +291,8 @@ _SETTLE_TASK = (
     update(TASKS)
     .where(
         TASKS.c.id == bindparam("b_task_id"),
-        TASKS.c.status == TaskStatus.RUNNING.value,
+        # SCHEDULED: the task of a trapped op, which waits for the operator (park_trapped_tasks).
+        TASKS.c.status.in_([TaskStatus.RUNNING.value, TaskStatus.SCHEDULED.value]),
         ~exists().where(
             OP_RUNS.c.job_id == bindparam("b_job_id"),
             OP_RUNS.c.exec == bindparam("b_exec"),
@@ -419,6 +466,86 @@ def apply_op_failure(store: Store, session: Session, job: Job, op_run: OpRun, re
         begin_rollback(store, session, job, ref, comment=f'automatic: RUN op "{op_run.name}" failed')
 
 
+@dataclass(frozen=True)
+class Retried:
+    """What a retry of a partially succeeded job runs again: from `step`, the tasks of `targets`."""
+
+    step: Step
+    targets: list[str]
+
+
+def pend_unsucceeded_tasks(session: Session, job: Job) -> Retried:
+    """A PARTIAL job retried (seed 004: retry the job that failed): its tasks that did not succeed (FAILED,
+    or CANCELLED by an expiry before they ran) run again, in this execution, from where they stopped; the
+    tasks that succeeded are left alone, their ops done. Pending again: those tasks' failed PRE/RUN ops
+    (not one whose failure was ignored: they went past it) and those the failure or expiry skipped before
+    they ran (not one an operator skipped by a trap skip, which ran and failed first); a job-wide PRE/RUN op
+    an expiry skipped before it ran; and POST, which runs either way, for those tasks and the job."""
+    assert job.id is not None
+    retried = session.exec(
+        select(Task)
+        .where(
+            Task.job_id == job.id,
+            col(Task.status).in_([TaskStatus.FAILED.value, TaskStatus.CANCELLED.value]),
+        )
+        .order_by(col(Task.position))
+    ).all()
+    task_ids = [task.id for task in retried if task.id is not None]
+    ignored = {
+        (step.value, op.index)
+        for step in PLANNED_STEPS
+        for op in definition_of(job).ops(step.value)
+        if op.on_error == "ignore"
+    }
+    never_ran = (OP_RUNS.c.status == OpStatus.SKIPPED.value) & OP_RUNS.c.started_at.is_(None)
+    mine = OP_RUNS.c.per_target.is_(True) & OP_RUNS.c.task_id.in_(task_ids)
+    shared = OP_RUNS.c.per_target.is_(False)
+    ops = session.execute(
+        select(OP_RUNS.c.id, OP_RUNS.c.step, OP_RUNS.c.op_index, OP_RUNS.c.status).where(
+            OP_RUNS.c.job_id == job.id,
+            OP_RUNS.c.exec == job.exec,
+            or_(
+                OP_RUNS.c.step.in_([Step.PRE.value, Step.RUN.value])
+                & ((mine & ((OP_RUNS.c.status == OpStatus.FAILED.value) | never_ran)) | (shared & never_ran)),
+                (OP_RUNS.c.step == Step.POST.value) & (mine | shared),
+            ),
+        )
+    ).all()
+    pend = [
+        op_id
+        for op_id, step, index, status in ops
+        if not (status == OpStatus.FAILED.value and (step, index) in ignored)
+    ]
+    if pend:
+        session.execute(
+            update(OP_RUNS)
+            .where(OP_RUNS.c.id.in_(pend))
+            .values(
+                status=OpStatus.PENDING.value,
+                started_at=None,
+                skipped_at=None,
+                completed_at=None,
+                exit_code=None,
+                error=None,
+            )
+        )
+    pending = set(pend)
+    steps = {step for op_id, step, _, _ in ops if op_id in pending}
+    first = next((step for step in (Step.PRE, Step.RUN) if step.value in steps), Step.POST)
+    if task_ids:
+        session.execute(
+            update(TASKS)
+            .where(TASKS.c.id.in_(task_ids))
+            .values(
+                status=TaskStatus.SCHEDULED.value,
+                current_step=None,
+                next_attempt_at=None,
+                attempts=TASKS.c.attempts + 1,
+            )
+        )
+    return Retried(first, [task.target for task in retried])
+
+
 def has_rollback_work(session: Session, job: Job) -> bool:
     return bool(_rollback_candidates(session, job))
 
@@ -521,7 +648,9 @@ def finish_job(
     )
     if end == Status.FINISHED and job.progress != 100 and not _has_unfinished_ops(session, job):
         store.change_job(session, job, ref.who, "progress", progress=100)
-    if end in SUCCESSES:
+    if end in SUCCESSES or settle_as == TaskStatus.SUCCEEDED:
+        # A rollback that completed settles its tasks SUCCEEDED: they read 100 too (an envelope's
+        # rollback job's task, which owns no op, read 0 beside its job's 100).
         _complete_succeeded_tasks(session, job)
 
 
@@ -569,7 +698,9 @@ def _has_unfinished_ops(session: Session, job: Job) -> bool:
 PAUSING_ENDS = frozenset({Status.ERROR, Status.ABEND, Status.PARTIAL, Status.EXPIRED})
 
 
-def _pause_on_failure(store: Store, session: Session, job: Job, src: Status, dst: Status, who: str) -> None:
+def _pause_on_failure(
+    store: Store, session: Session, job: Job, src: Status, dst: Status, who: str, action: str
+) -> None:
     """Whoever ended the job (the engine, the expiry sweep), a failed end pauses the queue when configured."""
     if dst in PAUSING_ENDS:
         pause_queue_if_configured(store, session, job, who)

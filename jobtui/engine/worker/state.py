@@ -84,9 +84,15 @@ class StartedPid:
 class Dying:
     handle: OpHandle
     since: pendulum.DateTime
-    killed: bool = False
-    # The job it was killed for once let go (dropped): what the kill leaves in its log is shipped alone.
+    killed: bool = False  # SIGKILL sent (a job let go: its starter has yet to write what the op's pipes held)
+    # The job it was killed for once let go (dropped): what the op writes after the let-go (its clean-up on
+    # SIGTERM) and the kill's lines are shipped once its process tree is gone (supervision).
     let_go_job: int | None = None
+    # The cap on what it writes after the let-go (the rest of the op's share of the log), once let go.
+    after: LogCap | None = None
+    # How far its job's log was shipped as it was let go (the end of the line saying it was terminated).
+    shipped_to: int | None = None
+    kill_line: str | None = None  # the SIGKILL line of a job let go, written once the op is gone
 
 
 @dataclass

@@ -17,6 +17,8 @@ from jobtui.engine.db.raw import select_rows
 from jobtui.engine.db.store import DATABASE_ERRORS
 from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.states import OpStatus
+from jobtui.engine.worker import logcap
+from jobtui.engine.worker.logcap import LogCap
 from jobtui.engine.worker.runner import (
     OpHandle,
     OpOutcome,
@@ -122,9 +124,9 @@ class Supervisor:
         if held.handle is not None:
             log.info("job %s: %s; terminating its op", held.job_id, why)
             pid = held.handle.pid
-            killed = self.terminate_tree(held.handle, why, let_go_job=held.job_id)
-            self._ship_last(held, s)
-            if killed and taken_over:
+            dying = self._terminate(held.handle, why, let_go_job=held.job_id, cap=held.log_cap)
+            self._ship_last(held, s, dying)
+            if dying is not None and taken_over:
                 self._audit_killed(
                     held.job_id, held.op_run_id, pid, "its job was taken over by another engine", s
                 )
@@ -213,7 +215,8 @@ class Supervisor:
                         declared_gone,
                     ),
                     OpRun.host == state.host,
-                    OpRun.status == OpStatus.FAILED.value,
+                    # An op its job's cancel stopped is skipped (failed, in rows written before).
+                    col(OpRun.status).in_([OpStatus.FAILED.value, OpStatus.SKIPPED.value]),
                     col(OpRun.exit_code).is_(None),
                     col(OpRun.token).is_not(None),
                     col(OpRun.completed_at) >= since,
@@ -260,19 +263,27 @@ class Supervisor:
         self._audit_killed(job_id, op_run.id, pid, because, None)
         return True
 
-    def _ship_last(self, held: Held, s: Session | None) -> None:
-        """The op's output so far and the line saying it was terminated reach the database
-        (what it writes after SIGTERM does not: the job is no longer this engine's)."""
+    def _ship_last(self, held: Held, s: Session | None, dying: Dying | None) -> None:
+        """The op's output so far and the line saying it was terminated reach the database as the job is
+        let go (what it writes after SIGTERM follows once its process tree is gone: `_ship_after`). An op
+        that had ended already wrote all it will: cut to its cap, with the marker, and shipped whole."""
         path = held.log_path or getattr(held.handle, "log_path", "")
         if not path:
             return
+        cap, until = held.log_cap, None
+        if dying is None:
+            if cap is not None and (marker := cap.marker()):
+                self.state.append_log(path, marker)
+            cap = None
+        elif dying.shipped_to is not None:
+            cap, until = None, dying.shipped_to  # the op's output before the line was cut to its cap
         try:
             if s is None:
                 with self.state.store.write(walking=True) as own:
-                    self.state.shipper.ship_job(own, held.job_id, path, held.log_cap)
+                    self.state.shipper.ship_job(own, held.job_id, path, cap, until)
             else:
                 with self.state.store.savepoint(s):
-                    self.state.shipper.ship_job(s, held.job_id, path, held.log_cap)
+                    self.state.shipper.ship_job(s, held.job_id, path, cap, until)
         except Exception as exc:  # the job is let go either way; only the log's last lines stay behind
             if s is not None and isinstance(exc, DATABASE_ERRORS):
                 raise
@@ -285,49 +296,97 @@ class Supervisor:
         """SIGTERM to the op's group now, SIGKILL after the grace period to whatever ignored it; what the
         op started outside its group (found by its token) gets the same signals, named in the job's log.
         False when nothing of it was left to signal."""
+        return self._terminate(handle, why, let_go_job) is not None
+
+    def _terminate(
+        self, handle: OpHandle, why: str, let_go_job: int | None = None, cap: LogCap | None = None
+    ) -> Dying | None:
+        """`terminate_tree`; the op dying, or None. For a job let go (`let_go_job`), its output past its
+        `cap` is cut before the line saying it was terminated, and what it writes after that line is capped
+        by what is left of its share (`Dying.after`)."""
         if not _tree_alive(handle):
-            return False
+            return None
+        if let_go_job is not None and cap is not None:
+            cap.enforce(at_once=True)
         escaped = handle.terminate()
+        dying = Dying(handle, self.state.store.now(), let_go_job=let_go_job)
+        placed = None
         if (process := process_of(handle)) is not None:
             what = [f"process group {process.pid}"] if process.pid is not None else []
             if escaped:
                 what.append(f"{len(escaped)} process(es) it started outside its group: {', '.join(escaped)}")
             if what:
-                self._log(process, f"op terminated ({why}): SIGTERM to {' and '.join(what)}")
-        self.dying.append(Dying(handle, self.state.store.now(), let_go_job=let_go_job))
-        return True
+                placed = self._log(process, f"op terminated ({why}): SIGTERM to {' and '.join(what)}")
+        if let_go_job is not None:
+            if placed is not None:
+                at, data = placed
+                dying.shipped_to = at + len(data)
+                share = cap or LogCap(process.log_path if process else "", at, self.state.log_cap_bytes())
+                dying.after = logcap.after_line(share, at, dying.shipped_to)
+            else:
+                dying.after = cap
+        self.dying.append(dying)
+        return dying
 
     def escalate_kills(self, now: pendulum.DateTime, grace_s: float) -> None:
         if not self.dying:
             return
         tokens = live_tokens()  # once a pass, for every op still dying
         for dying in list(self.dying):
-            if (now - dying.since).total_seconds() >= grace_s:
+            if dying.after is not None and dying.let_go_job not in self.state.held:
+                dying.after.enforce()  # a runaway clean-up does not fill the disk
+            waited = (now - dying.since).total_seconds()
+            if dying.killed:
+                # Its starter writes what the op's pipes still held, then answers: shipped after that (or
+                # once another grace period has passed, whatever still holds on).
+                if not _tree_alive(dying.handle, tokens) or waited >= 2 * grace_s:
+                    self.dying.remove(dying)
+                    self._ship_after(dying, process_of(dying.handle))
+            elif waited >= grace_s:
                 if (process := process_of(dying.handle)) is not None:
                     left = _still_running(process)
                     if left:
                         line = f"SIGKILL after the grace period to: {', '.join(left)}"
-                        self._ship_alone(dying.let_go_job, line, self._log(process, line))
+                        if dying.let_go_job is None:
+                            self._log(process, line)  # a held job's log ships with the next pass
+                        else:
+                            dying.kill_line = line  # after what the op wrote till now, and its cap's marker
                 dying.handle.kill()
-                self.dying.remove(dying)
+                if dying.let_go_job is None:
+                    self.dying.remove(dying)
+                else:
+                    dying.killed = True
             elif not _tree_alive(dying.handle, tokens):
                 self.dying.remove(dying)
+                self._ship_after(dying, process_of(dying.handle))
 
-    def _ship_alone(self, job_id: int | None, line: str, placed: tuple[int, bytes] | None) -> None:
-        """A line about the op of a job let go (its log no longer shipped with the engine's passes) reaches
-        the database too: `jobtui log` and the dashboard read it there, on any host. Written to the file
-        (`placed`: where, and what), it ships as this host's chunk there, so that a later run of the job
-        here ships the file on from after it and the line is in the log once; else alone."""
-        if job_id is None or job_id in self.state.held:
-            return  # a job still held ships its file with the next pass
+    def _ship_after(self, dying: Dying, process: ProcessHandle | None) -> None:
+        """The op of a job let go (its log no longer shipped with the engine's passes) is gone: what it
+        wrote after the line saying it was terminated (cut to what was left of its share, with the marker),
+        then the kill's line if it took SIGKILL, reach the database: `jobtui log` and the dashboard read it
+        there, on any host. Shipped from where this host's chunks of the job end, as this host's chunks:
+        a later run of the job here ships its file on from after them, nothing twice. A job held again (a
+        rerun on this engine) ships its file with its passes."""
+        job_id, kill_line = dying.let_go_job, dying.kill_line
+        if job_id is None:
+            return
+        held_again = job_id in self.state.held
+        after = dying.after
+        path = after.path if after is not None else (process.log_path if process is not None else "")
+        if after is not None and not held_again and (marker := after.marker()):
+            self.state.append_log(after.path, marker)
+        placed = self._log(process, kill_line) if kill_line is not None and process is not None else None
+        if held_again:
+            return
         try:
             with self.state.store.write() as s:
-                if placed is not None:
-                    self.state.shipper.ship_placed(s, job_id, *placed)
-                else:
-                    self.state.shipper.ship_lines(s, {job_id: self.state.log_line(line)})
+                if path:
+                    self.state.shipper.ship_job(s, job_id, path)
+                if kill_line is not None and placed is None:  # no file to write it to
+                    self.state.shipper.ship_lines(s, {job_id: self.state.log_line(kill_line)})
         except Exception as exc:  # the local file has it either way
-            log.warning("job %s: could not ship %r: %s", job_id, line, exc)
+            log.warning("job %s: could not ship the end of its log: %s", job_id, exc)
+        self.state.shipper.forget(job_id)
 
     def _log(self, process: ProcessHandle, line: str) -> tuple[int, bytes] | None:
         """`line` into the op's log file; where it went and what was written (None: no file)."""

@@ -52,10 +52,10 @@ def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, commen
     store.change_job(s, job, who, action, Status.READY, comment=said, **clear)
     if what == "abort" and op_run is not None:
         pipeline.apply_op_failure(store, s, job, op_run, JobRef(who))
-    if what == "skip" and op_run is not None and op_run.per_target:
-        # The task goes on past its op, as past one done: its last, it reads SUCCEEDED (not Running on it).
-        s.flush()
-        pipeline.settle_task_if_done(s, job, op_run)
+    if what in ("skip", "abort") and op_run is not None:
+        # The task goes on past its op, as past one done: its last, it reads SUCCEEDED; a retry keeps it
+        # waiting on the op, which runs again.
+        pipeline.unpark_trapped_task(s, job, op_run)
     pipeline.refresh_progress(store, s, job, JobRef(who))
 
 

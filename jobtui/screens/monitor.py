@@ -632,13 +632,12 @@ class MonitorScreen(MonitorActions):
 
     @work(thread=True, group="refusals")
     def _record_refusal(self, key: str, reason: str, on: RefusedOn | None) -> None:
-        from sqlalchemy.exc import DBAPIError
-
         try:
             # (record_refusal never fails; asking whether the queue is paused, for `P`, may.)
-            self.actions.record_refusal(self._refused_action(key), reason, on)
-        except DBAPIError as exc:  # the header says the database is away; the worker must not fail
-            self.app.call_from_thread(self._db_error, ReadFailed(exc.orig or exc))
+            with self.backend.reading():
+                self.actions.record_refusal(self._refused_action(key), reason, on)
+        except ReadFailed as exc:  # the header says the database is away; the worker must not fail
+            self.app.call_from_thread(self._db_error, exc)
 
     def _refused_action(self, key: str) -> str:
         """The action a refused key asked for, named as the CLI's refusal of it is in the trail."""

@@ -111,14 +111,13 @@ class MonitorActions(Screen[None]):
     def perform(self, done: str | Callable[[Any], str], call: Any, *args: Any, command: str) -> None:
         """Run an engine action off the UI thread. Done: a notification saying so (`done`, or `done` of
         what the action returned). Refused: a notification titled as a refusal, with the reason."""
-        from sqlalchemy.exc import DBAPIError
-
         from jobtui.engine.domain.reasons import reason_of
         from jobtui.engine.errors import JobtuiError, ReadFailed, StoreUnreachable
 
         try:
-            result = call(*args)
-        except (DBAPIError, ReadFailed, StoreUnreachable) as exc:
+            with self.backend.reading():
+                result = call(*args)
+        except (ReadFailed, StoreUnreachable) as exc:
             # The database is away or failing: the transaction was rolled back whole, nothing changed. The
             # worker failing with it stopped the dashboard ("WorkerFailed"), the header already saying so.
             self.app.call_from_thread(self.say_not_done, command, exc)

@@ -128,7 +128,8 @@ class Backend:
     @contextmanager
     def reading(self) -> Iterator[None]:
         """Reads through the Store fail as the listing's do (ReadFailed), so the monitor has one error to
-        catch whichever path read."""
+        catch whichever path read; so do the actions run in it (a write the database could not take was
+        rolled back whole)."""
         from sqlalchemy.exc import DBAPIError
 
         try:

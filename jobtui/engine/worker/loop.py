@@ -23,7 +23,7 @@ from pathlib import Path
 import pendulum
 from sqlalchemy.exc import DBAPIError
 
-from jobtui.engine.db.store import Store
+from jobtui.engine.db.store import DATABASE_ERRORS, Store
 from jobtui.engine.worker import claims, interpreter, registration
 from jobtui.engine.worker.batch import Batch
 from jobtui.engine.worker.claims import Claimer
@@ -84,6 +84,9 @@ class Engine:
         self._last_sweep: pendulum.DateTime | None = None
         self.sweep_s = 1.0
         self._registered = False
+        # How long the engine had been cut off from the database when its last pass reached it (None: it
+        # was not).
+        self.back_after_s: float | None = None
 
     @property
     def draining(self) -> bool:
@@ -222,7 +225,26 @@ class Engine:
     # -- one pass -----------------------------------------------------------------------------------
 
     def tick(self) -> bool:
-        """One pass; True when it claimed a job, so the loop should come straight back for more."""
+        """One pass; True when it claimed a job, so the loop should come straight back for more.
+
+        A pass that cannot reach the database counts for the sweeps: no other worker's silence is held
+        against it for the time this engine was cut off itself."""
+        self.back_after_s = None
+        try:
+            busy = self._pass()
+        except DATABASE_ERRORS:
+            self._sweeps.reach.failed()
+            raise
+        self._reached()
+        return busy
+
+    def _reached(self) -> None:
+        """The pass reached the database (so far): the outage it was cut off for, if any, is over."""
+        back = self._sweeps.reach.reached(self.store.clock.elapsed())
+        if back is not None:
+            self.back_after_s = back
+
+    def _pass(self) -> bool:
         self.register()
         self._state.forget_environment()
         now = self.store.now()
@@ -233,6 +255,7 @@ class Engine:
             self._last_sweep = now
             with self.store.sweeping() as mine:
                 if mine:
+                    self._reached()  # before the sweep judges any other worker's silence
                     self._sweeps.run(now, self.lease_s)
         # The leases are read by the pass (batch), after the collect: a job whose lease went is dropped
         # and its op terminated there, before anything of it is recorded.

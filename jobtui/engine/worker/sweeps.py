@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from jobtui.engine.db import raw
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Worker
 from jobtui.engine.domain.processes import is_same_process
+from jobtui.engine.domain.reachability import Reachability
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.outcomes import Outcomes
@@ -43,15 +44,20 @@ class Sweeps:
         self.outcomes = outcomes
         # Each other worker's last heartbeat as this engine saw it, and when (monotonic) it last changed.
         self._heartbeats: dict[str, tuple[object, float]] = {}
+        # When this engine itself could reach the database (its passes say so, before each sweep too).
+        self.reach = Reachability()
 
     def _silent_for(self, worker: Worker) -> float:
-        """How long (monotonic seconds, on this engine's clock) the worker's heartbeat has not moved."""
+        """How long (monotonic seconds, on this engine's clock) the worker's heartbeat has not moved,
+        counting only the time this engine could reach the database: cut off itself, it could not have
+        seen the heartbeat move (after an outage, every heartbeat looks old: the worker was cut off too,
+        and comes back after its own backoff)."""
         elapsed = self.state.store.clock.elapsed()
         seen = self._heartbeats.get(worker.id)
         if seen is None or seen[0] != worker.heartbeat_at:
             self._heartbeats[worker.id] = (worker.heartbeat_at, elapsed)
             return 0.0
-        return elapsed - seen[1]
+        return self.reach.heard_for(seen[1], elapsed)
 
     def run(self, now: pendulum.DateTime, lease_s: float) -> None:
         """Every sweep, once; a worker silent for more than `lease_s` has lost its jobs."""
@@ -266,8 +272,9 @@ def worker_lost(
     may come back, so its jobs ABEND and it finds its lease gone.
 
     Silence is judged twice: its last heartbeat is older than the lease on the (database's) wall clock,
-    and the observer has watched it not move for as long (`silent_s`, monotonic). A step of the wall
-    clock alone (NTP, an operator) makes no healthy worker lost."""
+    and the observer has watched it not move for as long (`silent_s`, monotonic, while the observer could
+    reach the database itself). A step of the wall clock alone (NTP, an operator) makes no healthy worker
+    lost, and nor does an outage of the database (or of the observer's link to it)."""
     if worker is None:
         return "worker unknown", True
     if worker.stopped_at is not None:

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 from jobtui.engine.domain.engine_kinds import DAEMON_ENGINE
 from jobtui.engine.domain.logread import StreamSplit
+from jobtui.engine.domain.reachability import backoff_after
 from jobtui.engine.domain.text import VisibleStream, visible
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.errors import BadInput, JobtuiError, Refusal
@@ -852,14 +853,15 @@ def _store_when_reachable(args: argparse.Namespace, stop: threading.Event) -> An
     """A daemon started before its database server (at boot, say) waits for it; None if stopped first."""
     from jobtui.engine.db.store import StoreUnreachable
 
-    delay = 0.5
+    failures = 0
     while not stop.is_set():
         try:
             return _store(args)
         except StoreUnreachable as exc:
+            failures += 1
+            delay = backoff_after(failures)
             _tell(f"daemon: database unreachable ({visible(str(exc))}); retrying in {delay:.1f}s")
             stop.wait(delay)
-            delay = min(delay * 2, 15.0)
     return None
 
 
@@ -1182,18 +1184,18 @@ class _Outage:
     def __init__(self, who: str) -> None:
         self.who = who
         self.since: float | None = None
-        self.delay = 0.0
+        self.failures = 0
 
     def failed(self, exc: Exception) -> float:
         """How long to wait before trying again."""
         if self.since is None:
             self.since = time.monotonic()
-            self.delay = 0.0
+            self.failures = 0
             orig = getattr(exc, "orig", None) or exc
             reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
             _say(f"{self.who} unreachable ({visible(reason)}); following on when it is back", err=True)
-        self.delay = min(max(self.delay * 2, 0.5), 15.0)
-        return self.delay
+        self.failures += 1
+        return backoff_after(self.failures)
 
     def back(self) -> None:
         if self.since is not None:

@@ -10,8 +10,10 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pendulum
 import psutil
@@ -383,6 +385,12 @@ def start_daemon(env: dict[str, str], workers: int = 2) -> subprocess.Popen[byte
     )
 
 
+def _pump(stream: IO[bytes], into: bytearray) -> None:
+    """What a daemon writes to a pipe, as it comes (the test never blocks on it)."""
+    while piece := stream.read1(4096):  # type: ignore[attr-defined]
+        into.extend(piece)
+
+
 @pytest.fixture
 def daemons() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
@@ -625,10 +633,19 @@ def test_a_clean_daemon_stop_finishes_ops_in_flight(
     )
     daemon = start_daemon(daemon_env)
     daemons.append(daemon)
+    said = bytearray()
+    pump = threading.Thread(target=_pump, args=(daemon.stderr, said), daemon=True)
+    pump.start()
     wait_for(lambda: running_op(store, job_id) is not None, what="op start")
     daemon.send_signal(signal.SIGTERM)
+    # Said at once, while the op in flight runs on (for as long as it takes).
+    stopping = b"stopping: letting 1 op in flight finish, then handing the jobs back"
+    wait_for(lambda: stopping in said, what="the daemon to say it is stopping")
+    assert daemon.poll() is None and running_op(store, job_id) is not None
     gate.touch()
     assert daemon.wait(timeout=20) == 0
+    pump.join(timeout=10)
+    assert said.index(stopping) < said.index(b"jobtui engine stopped")
     job = job_of(store, job_id)
     # The op in flight finished; the rest of the job waits, handed back, for the next engine.
     assert job.status == "READY" and job.worker_id is None

@@ -435,3 +435,44 @@ def test_jobtui_log_follow_rides_out_a_restart_of_the_database(
     assert said.count("unreachable") == 1 and said.count("reachable again after") == 1, said
     assert f"log: job {job_id} ended FINISHED" in said
     assert "Traceback" not in said
+
+
+def test_a_daemon_says_when_its_database_is_back(own_cluster: PgCluster, tmp_path: Path) -> None:
+    """After an outage its last line read "database unreachable (...); retrying in 15.0s" and work resumed
+    silently."""
+    url = own_cluster.new_database()
+    Store(url, log_dir=tmp_path / "logs").engine.dispose()
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "jobtui.cli", "daemon", "--db", url],
+        env=host_env(tmp_path / "logs"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    said = bytearray()
+
+    def pump() -> None:
+        assert daemon.stderr is not None
+        while piece := daemon.stderr.read1(4096):
+            said.extend(piece)
+
+    pumping = threading.Thread(target=pump, daemon=True)
+    pumping.start()
+    stopped = False
+    try:
+        wait_for(lambda: b"jobtui engine " in said, timeout=60, what="the daemon to start")
+        own_cluster.stop_server()
+        stopped = True
+        wait_for(lambda: b"database unreachable" in said, timeout=60, what="the daemon to say it is cut off")
+        own_cluster.start_server()
+        stopped = False
+        wait_for(lambda: b"database reachable again after " in said, timeout=60, what="the line saying so")
+    finally:
+        if stopped:  # the tests after this one use the cluster too
+            own_cluster.start_server()
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+        pumping.join(timeout=10)
+    text = bytes(said).decode()
+    assert text.count("database reachable again after ") == 1, text
+    assert text.index("database unreachable") < text.index("database reachable again")
+    assert "Traceback" not in text

@@ -11,9 +11,19 @@ from __future__ import annotations
 import threading
 from collections import deque
 
+# Trying an unreachable database again: after 0.5 s, doubling, at most 15 s apart (the engine, the change
+# listener, `jobtui log --follow`, a daemon started before its database).
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 15.0
+
 # Outages remembered: silence is counted over the last few only (a worker silent across more of them has
 # been silent long enough anyway).
 OUTAGES_KEPT = 64
+
+
+def backoff_after(failures: int) -> float:
+    """How long to wait after the `failures`-th failure in a row (1: the first)."""
+    return min(BACKOFF_FIRST_S * 2 ** min(max(failures, 1) - 1, 16), BACKOFF_MAX_S)
 
 
 class Reachability:

@@ -24,6 +24,9 @@ import pendulum
 from sqlalchemy.exc import DBAPIError
 
 from jobtui.engine.db.store import DATABASE_ERRORS, Store
+from jobtui.engine.domain.reachability import backoff_after
+from jobtui.engine.domain.text import counted
+from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.worker import claims, interpreter, registration
 from jobtui.engine.worker.batch import Batch
 from jobtui.engine.worker.claims import Claimer
@@ -141,8 +144,11 @@ class Engine:
 
     def _loop(self, stop: threading.Event, drain: threading.Event | None) -> None:
         failures = 0
+        out_since = 0.0
         while not stop.is_set():
             if drain is not None and drain.is_set():
+                if not self.draining:  # said at once: the ops in flight may run for long yet
+                    log.info("stopping: %s", self._stopping_text())
                 self.draining = True
                 if not any(h.handle for h in self._held.values()):
                     break
@@ -151,10 +157,18 @@ class Engine:
             busy = False
             try:
                 busy = self.tick()
+                if failures:
+                    lasted = self.back_after_s
+                    if lasted is None:
+                        lasted = self.store.clock.elapsed() - out_since
+                    what = "usable" if self.store.is_sqlite else "reachable"
+                    log.info("database %s again after %s; carrying on", what, format_duration(round(lasted)))
                 failures = 0
             except DBAPIError as exc:  # unreachable or restarting database: back off, keep the ops going
                 failures += 1
-                delay = min(0.5 * 2 ** (failures - 1), 15.0)
+                if failures == 1:
+                    out_since = self.store.clock.elapsed()
+                delay = backoff_after(failures)
                 what = "database error" if self.store.is_sqlite else "database unreachable"
                 log.warning("%s (%s); retrying in %.1fs", what, exc.orig, delay)
                 self._wake.wait(delay)
@@ -168,6 +182,12 @@ class Engine:
                 self._slots.wait_while_well_fed(GATHER_S)
             if not busy:
                 self._wake.wait(self._idle_wait())
+
+    def _stopping_text(self) -> str:
+        in_flight = sum(1 for h in self._held.values() if h.handle)
+        if not in_flight:
+            return "no op in flight; handing the jobs back"
+        return f"letting {counted(in_flight, 'op')} in flight finish, then handing the jobs back"
 
     def _idle_wait(self) -> float:
         """How long an idle pass may sleep: until the next poll, the next heartbeat, or the next job

@@ -28,6 +28,7 @@ from jobtui.engine.formats.envelope_file import envelope_of_files
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.service.host_actions import HostActions
+from jobtui.engine.service.reads import Reads
 from jobtui.engine.service.views import audit_json
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.spawner import Spawner
@@ -39,6 +40,7 @@ from tests.support.helpers import (
     job_of,
     live_pids_of_group,
     run_until_status,
+    status_of,
     wait_for,
 )
 from tests.support.ops_running import running_op, wait_op_started
@@ -659,6 +661,77 @@ def test_a_clean_daemon_stop_finishes_ops_in_flight(
         run_until_status(engine, job_id, "FINISHED")
     finally:
         engine.shutdown()
+
+
+@pytest.mark.parametrize("then", ["its-host-re-adopts", "none-of-its-host-starts"])
+def test_a_daemon_stopped_hard_says_so_and_leaves_its_ops_to_an_engine_of_its_host(
+    then: str,
+    store: Store,
+    clock: FakeClock,
+    tmp_path: Path,
+    daemon_env: dict[str, str],
+    daemons: list[subprocess.Popen[bytes]],
+) -> None:
+    """A second SIGTERM: the daemon marks its worker stopped as it leaves (it read `live` for 30 s, and its
+    jobs went ABEND "worker HOST lost"); an engine of its host re-adopts its op at once, one of another host
+    leaves it a lease to, then takes the job over as stopped."""
+    clock.set(pendulum.now("UTC"))  # the daemon runs on the real clock
+    actions = Actions(store, Actor("tester"))
+    gate = tmp_path / "go"
+    job_id = actions.submit(
+        definition(
+            f'name = "j"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
+            '[[post]]\nrun = "true"\n'
+        )
+    )
+    daemon = start_daemon(daemon_env)
+    daemons.append(daemon)
+    said = bytearray()
+    pump = threading.Thread(target=_pump, args=(daemon.stderr, said), daemon=True)
+    pump.start()
+    wait_for(lambda: running_op(store, job_id) is not None, what="op start")
+    op = running_op(store, job_id)
+    assert op is not None and op.pid is not None
+    daemon.send_signal(signal.SIGTERM)
+    wait_for(lambda: b"stopping: letting 1 op" in said, what="the first SIGTERM to be taken")
+    daemon.send_signal(signal.SIGTERM)  # stop now
+    assert daemon.wait(timeout=20) == 0
+    pump.join(timeout=10)
+    assert b"stopping now: 1 op run on, for an engine of this host to re-adopt" in said
+    assert live_pids_of_group(op.pid)  # its op runs on
+    (row,) = Reads(store, Actor("tester")).workers()
+    assert row["state"] == "stopped"
+
+    host = socket.gethostname()
+    clock.set(pendulum.now("UTC"))
+    elsewhere = Engine(store, host="elsewhere")
+    here: Engine | None = None
+    try:
+        _first_sweep(elsewhere, clock)
+        clock.advance(elsewhere.lease_s - 5)
+        for _ in range(3):
+            elsewhere.tick()
+        assert status_of(store, job_id) == "RUNNING"  # a daemon of its host may yet start
+        if then == "its-host-re-adopts":
+            here = Engine(store)
+            here.run_until(lambda: job_of(store, job_id).worker_id == here.worker_id)
+            assert any(
+                r["action"] == "take over" and r["comment"] == f"worker {host} stopped"
+                for r in audit_json(store, job_id)
+            )
+            gate.touch()
+            assert run_until_status(here, job_id, "FINISHED", "ABEND").status == "FINISHED"
+        else:
+            clock.advance(10)
+            job = run_until_status(elsewhere, job_id, "ABEND")
+            assert f"worker {host} stopped; op run-1 may still run on {host} (pid {op.pid})" in (
+                job.reason or ""
+            )
+    finally:
+        gate.touch()
+        elsewhere.shutdown()
+        if here is not None:
+            here.shutdown()
 
 
 @pytest.mark.backends("sqlite")  # PostgreSQL: four daemons drain in test_postgres.py

@@ -45,6 +45,10 @@ __all__ = ["Dying", "Engine", "Held", "LaunchSpec", "log_path_for"]
 
 log = logging.getLogger("jobtui.engine")
 
+# How long an engine leaving with ops in flight waits to mark its worker row stopped (behind another
+# process's write lock; an unreachable PostgreSQL server gives up within its connect timeout).
+LEAVING_WRITE_WAIT_S = 2.0
+
 
 class Engine:
     def __init__(
@@ -140,7 +144,26 @@ class Engine:
             self._loop(stop, drain)
         finally:
             listener.stop()
-        self.shutdown()
+        self.shutdown()  # hands back what waits for a slot: what is left runs
+        in_flight = self.ops_in_flight
+        if in_flight:
+            log.info(
+                "stopping now: %s run on, for an engine of this host to re-adopt", counted(in_flight, "op")
+            )
+            self.leave()
+
+    def leave(self) -> None:
+        """This engine's process is leaving with ops in flight: mark its worker row stopped if it can, in one
+        short write, so that nobody takes it for live and an engine of this host re-adopts its ops at once
+        (else its heartbeat goes stale and its jobs are taken for lost)."""
+        if not self._registered:
+            return
+        try:
+            registration.mark_stopped(self._state, lock_wait_s=LEAVING_WRITE_WAIT_S)
+        except Exception as exc:
+            log.warning(
+                "could not mark this engine's worker stopped (%s); its heartbeat goes stale instead", exc
+            )
 
     def _loop(self, stop: threading.Event, drain: threading.Event | None) -> None:
         failures = 0
@@ -184,7 +207,7 @@ class Engine:
                 self._wake.wait(self._idle_wait())
 
     def _stopping_text(self) -> str:
-        in_flight = sum(1 for h in self._held.values() if h.handle)
+        in_flight = self.ops_in_flight
         if not in_flight:
             return "no op in flight; handing the jobs back"
         return f"letting {counted(in_flight, 'op')} in flight finish, then handing the jobs back"
@@ -236,6 +259,11 @@ class Engine:
     @property
     def busy(self) -> int:
         return len(self._held)
+
+    @property
+    def ops_in_flight(self) -> int:
+        """Ops this engine started (or queued for a slot) that have not ended yet."""
+        return sum(1 for h in self._held.values() if h.handle)
 
     @property
     def ops_waiting(self) -> int:

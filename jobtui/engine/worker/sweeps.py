@@ -268,8 +268,8 @@ def worker_lost(
     host: str, worker: Worker | None, now: pendulum.DateTime, lease_s: float, silent_s: float
 ) -> tuple[str, bool] | None:
     """Why the worker no longer owns its jobs, and whether its ops may be re-adopted: only when the
-    worker process is known to be gone. A worker that merely stopped heartbeating (paused, cut off)
-    may come back, so its jobs ABEND and it finds its lease gone.
+    worker process is known to be gone (or marked its row stopped as it left). A worker that merely stopped
+    heartbeating (paused, cut off) may come back, so its jobs ABEND and it finds its lease gone.
 
     Silence is judged twice: its last heartbeat is older than the lease on the (database's) wall clock,
     and the observer has watched it not move for as long (`silent_s`, monotonic, while the observer could
@@ -278,7 +278,13 @@ def worker_lost(
     if worker is None:
         return "worker unknown", True
     if worker.stopped_at is not None:
-        return f"worker {worker.host} stopped", True
+        # Its ops in flight (a hard stop, a dashboard closed) run on, on its host: an engine of that host
+        # re-adopts them at once; one of another host cannot, and leaves a daemon of that host a lease to
+        # start first.
+        stopped_long = (now - pendulum.instance(worker.stopped_at)).total_seconds() > lease_s
+        if worker.host == host or (stopped_long and silent_s > lease_s):
+            return f"worker {worker.host} stopped", True
+        return None
     if worker.host == host and not is_same_process(worker.pid, worker.pid_create_time, worker.pid_start):
         return f"worker {worker.host} (pid {worker.pid}) is gone", True
     stale = worker.heartbeat_at and (now - pendulum.instance(worker.heartbeat_at)).total_seconds() > lease_s

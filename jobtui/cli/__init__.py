@@ -638,6 +638,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         # Read as no --db: $JOBTUI_DB's database or the default one was used (the dashboard's too), a
         # script's unset variable unnoticed (found by QA).
         raise UsageError(f"{command or 'jobtui'} --db: expected a database URL or file, not an empty string")
+    if getattr(args, "db", None) is None and not os.environ.get("JOBTUI_DB", "-").strip():
+        # Read as unset: the default database was used, a script's empty variable unnoticed (found by QA).
+        raise UsageError(
+            f"{command or 'jobtui'}: $JOBTUI_DB is empty: expected a database URL or file (unset it for the "
+            "default database)"
+        )
     if command is None:
         return _open_app(args)
     handler: Callable[[argparse.Namespace], int] = globals().get(

@@ -621,6 +621,60 @@ def test_an_engine_that_finds_its_job_taken_over_kills_its_op_and_says_so(
         other.shutdown()
 
 
+@pytest.mark.parametrize("then", ["its-engine-comes-back", "declared-gone"])
+def test_a_job_canceled_from_another_host_runs_again_only_once_its_op_is_stopped(
+    then: str, store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Its host's daemon is silent (kill -STOP): the cancel cannot signal the op from here, and the rerun was
+    accepted while it ran on there, the job running twice at once (found by QA)."""
+    gate = tmp_path / "go"
+    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    silent = Engine(store, host="host-c")
+    try:
+        op = wait_op_started(silent, store, job_id)
+        actions.cancel(job_id, comment="wrong release")  # on this host: only host-c can signal the op
+        assert live_pids_of_group(op.pid or 0)
+        (left,) = [r for r in audit_json(store, job_id) if r["action"] == "op left running"]
+        assert f"op of exec 1 runs on host-c (pid {op.pid})" in str(left["comment"])
+        for verb in (lambda j: actions.rerun(j, "RUN"), lambda j: actions.rerun(j, "PRE", run_now=True)):
+            with pytest.raises(Refused, match=rf"may still run on host-c \(pid {op.pid}\)"):
+                verb(job_id)
+
+        if then == "its-engine-comes-back":  # it signals its op, and says so once the op is gone
+            silent.run_until(lambda: bool(_kills_recorded(store, job_id)))
+            assert not live_pids_of_group(op.pid or 0)
+            (kill,) = _kills_recorded(store, job_id)
+            assert kill["who"] == "engine@host-c"
+            assert (
+                kill["comment"]
+                == f"op of exec 1 (pid {op.pid}) killed: its job was canceled from another host"
+            )
+        else:  # an admin's word that host-c will not come back
+            clock.advance(31)  # its heartbeat no longer fresh
+            assert HostActions(actions).declare_gone("host-c", "board replaced") == [job_id]
+        actions.rerun(job_id, "RUN")
+        assert job_of(store, job_id).status == "READY"
+    finally:
+        gate.touch()
+        silent.shutdown()
+
+
+def test_a_job_canceled_on_the_host_its_op_runs_on_runs_again_at_once(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    """This host's live engine stops the op: nothing to wait for."""
+    gate = tmp_path / "go"
+    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    try:
+        wait_op_started(engine, store, job_id)
+        actions.cancel(job_id)
+        actions.rerun(job_id, "RUN")
+        assert job_of(store, job_id).status == "READY"
+        assert not [r for r in audit_json(store, job_id) if r["action"] == "op left running"]
+    finally:
+        gate.touch()
+
+
 def test_a_clean_daemon_stop_finishes_ops_in_flight(
     tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
 ) -> None:

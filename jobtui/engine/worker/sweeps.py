@@ -3,6 +3,7 @@ timeouts, and the jobs of lost workers (ABEND, or their ops re-adopted after a c
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime
 
 import pendulum
@@ -11,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from jobtui.engine.db import raw
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Worker
+from jobtui.engine.db.store import Store
 from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.reachability import Reachability
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
@@ -26,6 +28,7 @@ from jobtui.engine.worker.runner import (
 )
 from jobtui.engine.worker.state import (
     HOST_GONE,
+    OP_LEFT_RUNNING,
     ORPHAN_ACTIONS,
     EngineState,
     Held,
@@ -319,18 +322,28 @@ def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
     ).first()
     if op is None or op.host is None or op.completed_at is None or not (op.pid or op.token):
         return None
-    ended_by = s.exec(
-        select(AuditEvent.who)
-        .where(AuditEvent.job_id == job.id, AuditEvent.action == "abend")
-        .order_by(col(AuditEvent.id).desc())
+    # Canceled from a host that could not signal it: only an engine of its host saying it is gone will do
+    # (its own, once it has signalled it and seen it end; or one starting there), or an admin's word.
+    canceled_elsewhere = s.exec(
+        select(AuditEvent.id).where(
+            AuditEvent.job_id == job.id,
+            AuditEvent.action == OP_LEFT_RUNNING,
+            col(AuditEvent.at) >= op.completed_at,
+        )
     ).first()
-    if ended_by is None or ended_by == engine_who(op.host):
-        return None  # an engine of its own host abended it, and killed what was left of it there
-    # The engine that started it: its tokens start with its id (EngineState.new_token).
-    engines = s.exec(select(Worker).where(Worker.host == op.host)).all()
-    its_engine = next((w for w in engines if op.token and op.token.startswith(w.id)), None)
-    if its_engine is not None and _at_or_after(its_engine.heartbeat_at, op.completed_at):
-        return None  # it came back: it found its lease gone and killed the op
+    if canceled_elsewhere is None:
+        ended_by = s.exec(
+            select(AuditEvent.who)
+            .where(AuditEvent.job_id == job.id, AuditEvent.action == "abend")
+            .order_by(col(AuditEvent.id).desc())
+        ).first()
+        if ended_by is None or ended_by == engine_who(op.host):
+            return None  # an engine of its own host abended it, and killed what was left of it there
+        # The engine that started it: its tokens start with its id (EngineState.new_token).
+        engines = s.exec(select(Worker).where(Worker.host == op.host)).all()
+        its_engine = next((w for w in engines if op.token and op.token.startswith(w.id)), None)
+        if its_engine is not None and _at_or_after(its_engine.heartbeat_at, op.completed_at):
+            return None  # it came back: it found its lease gone and killed the op
     # An engine of its host starting found its engine dead and killed the op, or found it ended; or an
     # admin declared its host gone for good.
     dealt_with = s.exec(
@@ -347,6 +360,21 @@ def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
         )
     ).first()
     return None if dealt_with is not None else op
+
+
+def note_left_running(store: Store, s: Session, job: Job, running: list[OpRun], who: str) -> None:
+    """A cancel by `who`, on this host, of a job whose ops ran on another host: this host cannot signal
+    them, so the job's trail says they are left to an engine of theirs (OP_LEFT_RUNNING); its retry, rerun
+    and rollback wait until one says they are gone (`op_left_elsewhere`)."""
+    here = socket.gethostname()
+    for op in running:
+        if op.host and op.host != here:
+            where = f"{op.host} (pid {op.pid})" if op.pid else f"{op.host} (pid not recorded)"
+            said = (
+                f"op of exec {op.exec} runs on {where}: canceled on {here}, which cannot signal it; "
+                f"an engine of {op.host} stops it"
+            )
+            store.audit(s, job, who, OP_LEFT_RUNNING, job.status, job.status, said)
 
 
 def _at_or_after(when: datetime | None, since: datetime) -> bool:

@@ -28,6 +28,7 @@ from jobtui.crash import one_line, write_crash_log
 from jobtui.engine.domain.alerting import AlertSettings
 from jobtui.engine.domain.engine_kinds import DASHBOARD_ENGINE
 from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.domain.reachability import Reachability
 from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
@@ -62,11 +63,18 @@ ENGINE_STOP_WAIT_S = 5.0
 ENGINE_WATCH_S = 3.0
 
 
-def live_daemon(listing: JobListing, now: pendulum.DateTime, exclude: str | None = None) -> WorkerBeat | None:
-    """The worker row of a daemon serving this database (a fresh heartbeat, not stopped, not a dead process
-    on this host), if any; `exclude` is this dashboard's own embedded engine. Another dashboard's engine
-    serves it too, while that dashboard is open: its kind says so."""
-    return listing.live_engine(now.subtract(seconds=DAEMON_FRESH_SECONDS), exclude)
+def live_daemon(
+    listing: JobListing,
+    now: pendulum.DateTime,
+    exclude: str | None = None,
+    fresh_s: float = DAEMON_FRESH_SECONDS,
+) -> WorkerBeat | None:
+    """The worker row of a daemon serving this database (a heartbeat under `fresh_s` old, not stopped, not a
+    dead process on this host), if any; `exclude` is this dashboard's own embedded engine. Another
+    dashboard's engine serves it too, while that dashboard is open: its kind says so. `fresh_s` is longer
+    than DAEMON_FRESH_SECONDS by the time the dashboard itself could not reach the database lately: no
+    heartbeat moved then, and every daemon comes back from an outage after its own backoff."""
+    return listing.live_engine(now.subtract(seconds=fresh_s), exclude)
 
 
 def live_daemon_host(listing: JobListing, now: pendulum.DateTime, exclude: str | None = None) -> str | None:
@@ -162,8 +170,13 @@ class JobtuiApp(App[int]):
         self.failed: BaseException | None = None  # opening the Store failed: run_app says why
         self.engine: Engine | None = None
         self._engine_stop = threading.Event()
+        # Set when a daemon serves the database again: the embedded engine finishes its ops in flight,
+        # hands its jobs back and stops, as a daemon does on its first SIGTERM.
+        self._engine_drain: threading.Event | None = None
         self._engine_thread: threading.Thread | None = None
         self._embed = False  # no daemon serves the database: an engine runs in this process
+        # When this dashboard could reach the database: a daemon's heartbeat is stale only by that time.
+        self._reach = Reachability()
         self._store_ready = False
         self._daemon: WorkerBeat | None = None  # the live daemon last seen
         self._stale: WorkerBeat | None = None  # a daemon seen earlier whose heartbeat stopped
@@ -184,6 +197,7 @@ class JobtuiApp(App[int]):
     def on_mount(self) -> None:
         self._apply_saved_theme()
         self._daemon = live_daemon(self.backend.listing, self.backend.now())
+        self._reach.reached(self.backend.elapsed())
         if self._embedded_choice or (self._daemon is None and self._may_embed):
             self._embed = True
         label = self.engine_label()
@@ -215,9 +229,18 @@ class JobtuiApp(App[int]):
         """Whether an engine runs this database's jobs: this app's, or a live daemon."""
         return self._embed or self._daemon is not None
 
+    @property
+    def handing_over(self) -> bool:
+        """Whether the embedded engine is stopping for a daemon that serves the database again (it finishes
+        the ops it has in flight first)."""
+        drain = self._engine_drain
+        return self._engine_thread is not None and drain is not None and drain.is_set()
+
     def engine_label(self) -> str:
         """The header's words for what runs this database's jobs."""
         lang, daemon, stale = self.lang, self._daemon, self._stale
+        if not self._embed and daemon is not None and self.handing_over:
+            return t("app.engine_handing_over", lang, host=daemon.host)
         if self._embed:
             if daemon is not None:
                 return serving_engine_label("app.engine_embedded_and_daemon", lang, daemon)
@@ -235,16 +258,25 @@ class JobtuiApp(App[int]):
     @work(thread=True, exclusive=True, group="engine-watch")
     def _watch_engine(self) -> None:
         """Look for a live daemon every ENGINE_WATCH_S, off the UI thread: one that crashed, was killed or
-        was stopped while the dashboard is open is replaced by the embedded engine."""
+        was stopped while the dashboard is open is replaced by the embedded engine, and the embedded engine
+        gives way to a daemon that serves the database again. A heartbeat's age counts only the time the
+        dashboard could reach the database: after an outage every heartbeat looks old."""
         worker = get_current_worker()
         while not self._watch_stop.wait(ENGINE_WATCH_S) and not worker.is_cancelled:
             engine = self.engine
+            elapsed = self.backend.elapsed()
+            fresh_s = elapsed - self._reach.window_start(elapsed, DAEMON_FRESH_SECONDS)
             try:
                 daemon = live_daemon(
-                    self.backend.listing, self.backend.now(), engine.worker_id if engine is not None else None
+                    self.backend.listing,
+                    self.backend.now(),
+                    engine.worker_id if engine is not None else None,
+                    fresh_s,
                 )
             except ReadFailed:
+                self._reach.failed()
                 continue  # the monitor says the database is unreachable; look again next time
+            self._reach.reached(self.backend.elapsed())
             try:
                 self.call_from_thread(self._daemon_seen, daemon)
             except RuntimeError:  # the app is closing
@@ -265,6 +297,7 @@ class JobtuiApp(App[int]):
         self.exit(1, return_code=1)
 
     def _daemon_seen(self, daemon: WorkerBeat | None) -> None:
+        self._reap_engine()
         if daemon is None and self._daemon is not None:
             # A dashboard that closed took its engine with it: nothing stale to tell.
             self._stale = self._daemon if self._daemon.kind != DASHBOARD_ENGINE else None
@@ -273,8 +306,15 @@ class JobtuiApp(App[int]):
         self._daemon = daemon
         if daemon is None and not self._embed and self._may_embed:
             self._embed = True
-            if self._store_ready:
-                self._start_engine()
+        elif (
+            daemon is not None
+            and daemon.kind != DASHBOARD_ENGINE
+            and self._embed
+            and not self._embedded_choice
+        ):
+            self._hand_over()
+        if self._embed and self._store_ready:
+            self._start_engine()  # unless it runs already (or the one handing over has yet to stop)
         label = self.engine_label()
         for screen in self.screen_stack:
             if isinstance(screen, MonitorScreen):
@@ -303,10 +343,31 @@ class JobtuiApp(App[int]):
         from jobtui.engine.worker.loop import Engine
 
         self.engine = Engine(self.store, kind=DASHBOARD_ENGINE)
+        self._engine_drain = threading.Event()
         self._engine_thread = threading.Thread(
-            target=self.engine.run, args=(self._engine_stop,), name="jobtui-engine", daemon=True
+            target=self.engine.run,
+            args=(self._engine_stop, self._engine_drain),
+            name="jobtui-engine",
+            daemon=True,
         )
         self._engine_thread.start()
+
+    def _hand_over(self) -> None:
+        """A daemon serves the database again: the embedded engine claims no more jobs, lets the ops in flight
+        finish, hands its jobs back and stops (quitting the dashboard meanwhile would leave them to the
+        daemon's sweep, which abends what runs on another host). One is started again should the daemon
+        go."""
+        self._embed = False
+        if self._engine_drain is not None:
+            self._engine_drain.set()
+        if self.engine is not None:
+            self.engine.wake()
+
+    def _reap_engine(self) -> None:
+        """Forget the embedded engine that stopped for a daemon: the next one is a new engine."""
+        thread = self._engine_thread
+        if thread is not None and not thread.is_alive() and self.handing_over:
+            self._engine_thread = None
 
     def notify(
         self,

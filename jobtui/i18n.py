@@ -362,6 +362,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "app.engine_embedded_stale": "engine: embedded (daemon on {host} stale)",
         "app.engine_none_stale": "engine: none (daemon on {host} stale)",
         "app.engine_no_daemon": "engine: none (no daemon)",
+        "app.engine_handing_over": "engine: embedded, stopping (daemon on {host} back)",
         "app.crashed": "jobtui stopped on an unexpected error ({error}); details in {path}",
         "monitor.audit": "Audit",
         # Task and op (step) statuses: English shows the codes, as before; Spanish translates them.
@@ -728,6 +729,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "app.engine_embedded_stale": "motor: integrado (demonio en {host} sin latido)",
         "app.engine_none_stale": "motor: ninguno (demonio en {host} sin latido)",
         "app.engine_no_daemon": "motor: ninguno (sin demonio)",
+        "app.engine_handing_over": "motor: integrado, parando (demonio en {host} de vuelta)",
         "app.crashed": "jobtui se detuvo por un error inesperado ({error}); detalles en {path}",
         "monitor.audit": "Auditoría",
         "task.status.SCHEDULED": "Planificada",

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 from jobtui.engine.domain.engine_kinds import DAEMON_ENGINE
 from jobtui.engine.domain.logread import StreamSplit
+from jobtui.engine.domain.reachability import backoff_after
 from jobtui.engine.domain.text import VisibleStream, visible
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.errors import BadInput, JobtuiError, Refusal
@@ -637,6 +638,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         # Read as no --db: $JOBTUI_DB's database or the default one was used (the dashboard's too), a
         # script's unset variable unnoticed (found by QA).
         raise UsageError(f"{command or 'jobtui'} --db: expected a database URL or file, not an empty string")
+    if getattr(args, "db", None) is None and not os.environ.get("JOBTUI_DB", "-").strip():
+        # Read as unset: the default database was used, a script's empty variable unnoticed (found by QA).
+        raise UsageError(
+            f"{command or 'jobtui'}: $JOBTUI_DB is empty: expected a database URL or file (unset it for the "
+            "default database)"
+        )
     if command is None:
         return _open_app(args)
     handler: Callable[[argparse.Namespace], int] = globals().get(
@@ -852,14 +859,15 @@ def _store_when_reachable(args: argparse.Namespace, stop: threading.Event) -> An
     """A daemon started before its database server (at boot, say) waits for it; None if stopped first."""
     from jobtui.engine.db.store import StoreUnreachable
 
-    delay = 0.5
+    failures = 0
     while not stop.is_set():
         try:
             return _store(args)
         except StoreUnreachable as exc:
+            failures += 1
+            delay = backoff_after(failures)
             _tell(f"daemon: database unreachable ({visible(str(exc))}); retrying in {delay:.1f}s")
             stop.wait(delay)
-            delay = min(delay * 2, 15.0)
     return None
 
 
@@ -1152,48 +1160,109 @@ def log_output_is_raw(args: argparse.Namespace, stdout: Any = None) -> bool:
 def _cmd_log(args: argparse.Namespace) -> int:
     reads = _reads(args)
     reads.log_path(args.id, "log")  # an unknown job, or one the actor may not view, is refused here
-    shown = None if log_output_is_raw(args) else VisibleLog()
-    split = StreamSplit()  # the op's bytes: the marks before its stderr lines are the log's, not its
-    cursor = None
-    settling: _Settling | None = None
+    log = _LogReader(args, reads)
+    if not args.follow:
+        code = log.step()
+        assert code is not None  # without --follow, one pass reads it whole
+        return code
+    from jobtui.engine.db.store import DATABASE_ERRORS
+    from jobtui.engine.errors import ReadFailed
+
+    outage = _Outage(f"log: database {_db_label(args)}")
     while True:
+        try:
+            code = log.step()
+        except (*DATABASE_ERRORS, ReadFailed) as exc:
+            # A restarted or unreachable database: the job may run on, so does the follower. What was
+            # printed is behind the cursor; the next pass reads on from there, nothing twice or lost.
+            time.sleep(outage.failed(exc))
+            continue
+        outage.back()
+        if code is not None:
+            return code
+        time.sleep(0.25)
+
+
+class _Outage:
+    """A follower's outage of its database: said once as it begins and once as it ends (with how long it
+    lasted), waited out as the engine does (0.5 s doubling to 15 s)."""
+
+    def __init__(self, who: str) -> None:
+        self.who = who
+        self.since: float | None = None
+        self.failures = 0
+
+    def failed(self, exc: Exception) -> float:
+        """How long to wait before trying again."""
+        if self.since is None:
+            self.since = time.monotonic()
+            self.failures = 0
+            orig = getattr(exc, "orig", None) or exc
+            reason = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+            _say(f"{self.who} unreachable ({visible(reason)}); following on when it is back", err=True)
+        self.failures += 1
+        return backoff_after(self.failures)
+
+    def back(self) -> None:
+        if self.since is not None:
+            lasted = format_duration(round(time.monotonic() - self.since))
+            _say(f"{self.who} reachable again after {lasted}; following on", err=True)
+            self.since = None
+
+
+class _LogReader:
+    """`jobtui log`'s reading of a job's log: `step` prints what was added since the last step, and
+    returns the exit code once there is nothing more to wait for (without --follow: at once)."""
+
+    def __init__(self, args: argparse.Namespace, reads: Any) -> None:
+        self.args = args
+        self.reads = reads
+        self.shown = None if log_output_is_raw(args) else VisibleLog()
+        self.split = StreamSplit()  # the op's bytes: the marks before its stderr lines are the log's
+        self.cursor = None
+        self.settling: _Settling | None = None
+
+    def step(self) -> int | None:
+        args, reads, shown, split = self.args, self.reads, self.shown, self.split
         # Asked before reading: the engine ships a job's last line in the transaction that ends it, so
         # a read after seeing the end holds everything.
         ended = not args.follow or reads.has_ended(args.id)
         # In pieces, as bytes: a log of any size passes through in constant memory, byte for byte. The
-        # log is read from the database, where the engine that runs the job ships it, on any host.
+        # log is read from the database, where the engine that runs the job ships it, on any host. The
+        # cursor moves only past what was printed.
         grew = False
         while True:
-            piece = reads.log_read(args.id, cursor, LOG_PIECE_BYTES)
-            cursor = piece.cursor
+            piece = reads.log_read(args.id, self.cursor, LOG_PIECE_BYTES)
             if not piece.data:
+                self.cursor = piece.cursor
                 break
             grew = True
             data = split.text(piece.data)
             sys.stdout.buffer.write(data if shown is None else shown.feed(data))
             sys.stdout.flush()
-        if ended and args.follow and settling is None and _ended_by_hand(reads, args.id):
-            settling = _Settling(time.monotonic())
-        if ended and settling is not None and not settling.done(grew, time.monotonic()):
+            self.cursor = piece.cursor
+        if ended and args.follow and self.settling is None and _ended_by_hand(reads, args.id):
+            self.settling = _Settling(time.monotonic())
+        if ended and self.settling is not None and not self.settling.done(grew, time.monotonic()):
             ended = False  # the lines its engine writes as it stops the op are still to come
-        if ended:
-            rest = split.text(b"", final=True)  # bytes held back in case they began a mark
-            sys.stdout.buffer.write(rest if shown is None else shown.feed(rest, final=True))
-            sys.stdout.flush()
-            job = reads.job(args.id, "log")
-            if job is None:
-                # Deleted while it was read (or followed): its log ends here, not where the job ended. A
-                # job that no longer exists is what exit 2 says ("no such job"), as for `log` of one.
-                _say(f"log: job {args.id} was deleted; its log ends here", err=True)
-                return EXIT_BAD_INPUT
-            if args.follow:
-                # Following stops because the job ended: say how, or a script's reader cannot tell an
-                # ABEND from a success. The log was read whole, which is what exit 0 says; the end
-                # status is the job's, not the command's (show --json has it).
-                why = f": {visible(job['reason'])}" if job["reason"] else ""
-                _say(f"log: job {args.id} ended {job['status']}{why}", err=True)
-            return EXIT_OK
-        time.sleep(0.25)
+        if not ended:
+            return None
+        job = reads.job(args.id, "log")  # before the last bytes: read once, whatever fails after
+        rest = split.text(b"", final=True)  # bytes held back in case they began a mark
+        sys.stdout.buffer.write(rest if shown is None else shown.feed(rest, final=True))
+        sys.stdout.flush()
+        if job is None:
+            # Deleted while it was read (or followed): its log ends here, not where the job ended. A
+            # job that no longer exists is what exit 2 says ("no such job"), as for `log` of one.
+            _say(f"log: job {args.id} was deleted; its log ends here", err=True)
+            return EXIT_BAD_INPUT
+        if args.follow:
+            # Following stops because the job ended: say how, or a script's reader cannot tell an
+            # ABEND from a success. The log was read whole, which is what exit 0 says; the end
+            # status is the job's, not the command's (show --json has it).
+            why = f": {visible(job['reason'])}" if job["reason"] else ""
+            _say(f"log: job {args.id} ended {job['status']}{why}", err=True)
+        return EXIT_OK
 
 
 # A job an operator ended (canceled): its engine stops the op and ships what that wrote within a pass or

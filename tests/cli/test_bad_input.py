@@ -566,6 +566,19 @@ def test_a_bad_reschedule_date_is_bad_input_whatever_the_jobs_status(
     assert code == 1 and "CANCELED" in err, err  # a good date: refused for the status, as before
 
 
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_jobtui_db_is_bad_input(
+    db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """Set but empty, it read as unset: the default SQLite database was used, a script's empty variable
+    unnoticed (found by QA). --db still wins over it."""
+    monkeypatch.setenv("JOBTUI_DB", value)
+    for argv in (["jobs"], ["--readonly"]):
+        code, err = _run(capsys, *argv)
+        assert code == 2 and "$JOBTUI_DB is empty" in err, err
+    assert _run(capsys, "jobs", "--db", db)[0] == 0
+
+
 def test_an_empty_db_option_is_bad_input(db: str, capsys: pytest.CaptureFixture[str]) -> None:
     """It read as no --db: the default database was used, a script's unset variable unnoticed."""
     for argv in (["jobs"], ["--readonly"]):  # the dashboard too: it opened on the default database

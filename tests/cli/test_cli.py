@@ -638,9 +638,21 @@ def test_queue_pause_status_resume_clear_then_rerun_and_delete(cli: Cli) -> None
     assert [row["comment"] for row in cli.json("audit", 0)] == ["maintenance", "disk full"]
 
     # A host gone for good: nothing waited for it here, and the queue's trail says who declared it.
+    from jobtui.engine.db.store import Store
+    from jobtui.engine.worker.loop import Engine
+
+    engine = Engine(Store(cli.env["JOBTUI_DB"]), host="web-9")
+    engine.register()  # an engine ran there once
+    engine.mark_stopped()
     assert cli.json("host-gone", "web-9", "--comment", "decommissioned") == {"host": "web-9", "released": []}
     assert cli.json("audit", 0)[-1]["comment"] == "0 jobs no longer waiting for its ops: decommissioned"
     bad_input(cli("host-gone", " ", expect=None), "host-gone: the host's name is empty")
+    # A typo: no engine ever ran there (it read "host web-09 declared gone", exit 0).
+    bad_input(
+        cli("host-gone", "web-09", expect=None),
+        'host-gone: no engine of this database has ever run on host "web-09" (hosts known: web-9)',
+    )
+    assert [row["comment"] for row in cli.json("audit", 0)][-1].endswith("decommissioned")
 
     resumed = cli.json("queue", "resume")
     assert (resumed["paused"], resumed["queued"]) == (False, 1)

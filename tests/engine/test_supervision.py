@@ -10,8 +10,10 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import pendulum
 import psutil
@@ -26,6 +28,7 @@ from jobtui.engine.formats.envelope_file import envelope_of_files
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.service.host_actions import HostActions
+from jobtui.engine.service.reads import Reads
 from jobtui.engine.service.views import audit_json
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.spawner import Spawner
@@ -37,6 +40,7 @@ from tests.support.helpers import (
     job_of,
     live_pids_of_group,
     run_until_status,
+    status_of,
     wait_for,
 )
 from tests.support.ops_running import running_op, wait_op_started
@@ -471,6 +475,12 @@ def start_daemon(env: dict[str, str], workers: int = 2) -> subprocess.Popen[byte
     )
 
 
+def _pump(stream: IO[bytes], into: bytearray) -> None:
+    """What a daemon writes to a pipe, as it comes (the test never blocks on it)."""
+    while piece := stream.read1(4096):  # type: ignore[attr-defined]
+        into.extend(piece)
+
+
 @pytest.fixture
 def daemons() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
@@ -735,6 +745,60 @@ def test_an_engine_that_finds_its_job_taken_over_kills_its_op_and_says_so(
         other.shutdown()
 
 
+@pytest.mark.parametrize("then", ["its-engine-comes-back", "declared-gone"])
+def test_a_job_canceled_from_another_host_runs_again_only_once_its_op_is_stopped(
+    then: str, store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Its host's daemon is silent (kill -STOP): the cancel cannot signal the op from here, and the rerun was
+    accepted while it ran on there, the job running twice at once (found by QA)."""
+    gate = tmp_path / "go"
+    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    silent = Engine(store, host="host-c")
+    try:
+        op = wait_op_started(silent, store, job_id)
+        actions.cancel(job_id, comment="wrong release")  # on this host: only host-c can signal the op
+        assert live_pids_of_group(op.pid or 0)
+        (left,) = [r for r in audit_json(store, job_id) if r["action"] == "op left running"]
+        assert f"op of exec 1 runs on host-c (pid {op.pid})" in str(left["comment"])
+        for verb in (lambda j: actions.rerun(j, "RUN"), lambda j: actions.rerun(j, "PRE", run_now=True)):
+            with pytest.raises(Refused, match=rf"may still run on host-c \(pid {op.pid}\)"):
+                verb(job_id)
+
+        if then == "its-engine-comes-back":  # it signals its op, and says so once the op is gone
+            silent.run_until(lambda: bool(_kills_recorded(store, job_id)))
+            assert not live_pids_of_group(op.pid or 0)
+            (kill,) = _kills_recorded(store, job_id)
+            assert kill["who"] == "engine@host-c"
+            assert (
+                kill["comment"]
+                == f"op of exec 1 (pid {op.pid}) killed: its job was canceled from another host"
+            )
+        else:  # an admin's word that host-c will not come back
+            clock.advance(31)  # its heartbeat no longer fresh
+            assert HostActions(actions).declare_gone("host-c", "board replaced") == [job_id]
+        actions.rerun(job_id, "RUN")
+        assert job_of(store, job_id).status == "READY"
+    finally:
+        gate.touch()
+        silent.shutdown()
+
+
+def test_a_job_canceled_on_the_host_its_op_runs_on_runs_again_at_once(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    """This host's live engine stops the op: nothing to wait for."""
+    gate = tmp_path / "go"
+    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    try:
+        wait_op_started(engine, store, job_id)
+        actions.cancel(job_id)
+        actions.rerun(job_id, "RUN")
+        assert job_of(store, job_id).status == "READY"
+        assert not [r for r in audit_json(store, job_id) if r["action"] == "op left running"]
+    finally:
+        gate.touch()
+
+
 def test_a_clean_daemon_stop_finishes_ops_in_flight(
     tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -749,10 +813,19 @@ def test_a_clean_daemon_stop_finishes_ops_in_flight(
     )
     daemon = start_daemon(daemon_env)
     daemons.append(daemon)
+    said = bytearray()
+    pump = threading.Thread(target=_pump, args=(daemon.stderr, said), daemon=True)
+    pump.start()
     wait_for(lambda: running_op(store, job_id) is not None, what="op start")
     daemon.send_signal(signal.SIGTERM)
+    # Said at once, while the op in flight runs on (for as long as it takes).
+    stopping = b"stopping: letting 1 op in flight finish, then handing the jobs back"
+    wait_for(lambda: stopping in said, what="the daemon to say it is stopping")
+    assert daemon.poll() is None and running_op(store, job_id) is not None
     gate.touch()
     assert daemon.wait(timeout=20) == 0
+    pump.join(timeout=10)
+    assert said.index(stopping) < said.index(b"jobtui engine stopped")
     job = job_of(store, job_id)
     # The op in flight finished; the rest of the job waits, handed back, for the next engine.
     assert job.status == "READY" and job.worker_id is None
@@ -766,6 +839,77 @@ def test_a_clean_daemon_stop_finishes_ops_in_flight(
         run_until_status(engine, job_id, "FINISHED")
     finally:
         engine.shutdown()
+
+
+@pytest.mark.parametrize("then", ["its-host-re-adopts", "none-of-its-host-starts"])
+def test_a_daemon_stopped_hard_says_so_and_leaves_its_ops_to_an_engine_of_its_host(
+    then: str,
+    store: Store,
+    clock: FakeClock,
+    tmp_path: Path,
+    daemon_env: dict[str, str],
+    daemons: list[subprocess.Popen[bytes]],
+) -> None:
+    """A second SIGTERM: the daemon marks its worker stopped as it leaves (it read `live` for 30 s, and its
+    jobs went ABEND "worker HOST lost"); an engine of its host re-adopts its op at once, one of another host
+    leaves it a lease to, then takes the job over as stopped."""
+    clock.set(pendulum.now("UTC"))  # the daemon runs on the real clock
+    actions = Actions(store, Actor("tester"))
+    gate = tmp_path / "go"
+    job_id = actions.submit(
+        definition(
+            f'name = "j"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
+            '[[post]]\nrun = "true"\n'
+        )
+    )
+    daemon = start_daemon(daemon_env)
+    daemons.append(daemon)
+    said = bytearray()
+    pump = threading.Thread(target=_pump, args=(daemon.stderr, said), daemon=True)
+    pump.start()
+    wait_for(lambda: running_op(store, job_id) is not None, what="op start")
+    op = running_op(store, job_id)
+    assert op is not None and op.pid is not None
+    daemon.send_signal(signal.SIGTERM)
+    wait_for(lambda: b"stopping: letting 1 op" in said, what="the first SIGTERM to be taken")
+    daemon.send_signal(signal.SIGTERM)  # stop now
+    assert daemon.wait(timeout=20) == 0
+    pump.join(timeout=10)
+    assert b"stopping now: 1 op run on, for an engine of this host to re-adopt" in said
+    assert live_pids_of_group(op.pid)  # its op runs on
+    (row,) = Reads(store, Actor("tester")).workers()
+    assert row["state"] == "stopped"
+
+    host = socket.gethostname()
+    clock.set(pendulum.now("UTC"))
+    elsewhere = Engine(store, host="elsewhere")
+    here: Engine | None = None
+    try:
+        _first_sweep(elsewhere, clock)
+        clock.advance(elsewhere.lease_s - 5)
+        for _ in range(3):
+            elsewhere.tick()
+        assert status_of(store, job_id) == "RUNNING"  # a daemon of its host may yet start
+        if then == "its-host-re-adopts":
+            here = Engine(store)
+            here.run_until(lambda: job_of(store, job_id).worker_id == here.worker_id)
+            assert any(
+                r["action"] == "take over" and r["comment"] == f"worker {host} stopped"
+                for r in audit_json(store, job_id)
+            )
+            gate.touch()
+            assert run_until_status(here, job_id, "FINISHED", "ABEND").status == "FINISHED"
+        else:
+            clock.advance(10)
+            job = run_until_status(elsewhere, job_id, "ABEND")
+            assert f"worker {host} stopped; op run-1 may still run on {host} (pid {op.pid})" in (
+                job.reason or ""
+            )
+    finally:
+        gate.touch()
+        elsewhere.shutdown()
+        if here is not None:
+            here.shutdown()
 
 
 @pytest.mark.backends("sqlite")  # PostgreSQL: four daemons drain in test_postgres.py

@@ -154,3 +154,29 @@ class PgCluster:
                 self._spares.put(exc)
                 return
             self._spares.put(spare)
+
+
+class CutOff:
+    """A login role of its own on `cluster`, for one process's connections (one host's engine, one
+    dashboard): `cut()` makes the database unreachable to it (the role may no longer log in and its
+    connections are terminated, as a restart or a broken link does), `restore()` lets it back in. The
+    others, on the cluster's own user, carry on."""
+
+    def __init__(self, cluster: PgCluster, url: str) -> None:
+        self.cluster = cluster
+        self.role = "cut_" + uuid.uuid4().hex[:12]
+        self._admin(f"CREATE ROLE {self.role} SUPERUSER LOGIN")
+        self.url = url.replace(f"//{cluster.user}@", f"//{self.role}@", 1)
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{self.cluster.server_url}/postgres", autocommit=True) as conn:
+            conn.execute(sql)
+
+    def cut(self) -> None:
+        self._admin(f"ALTER ROLE {self.role} NOLOGIN")
+        self._admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{self.role}'")
+
+    def restore(self) -> None:
+        self._admin(f"ALTER ROLE {self.role} LOGIN")

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -420,3 +421,113 @@ async def test_an_action_the_database_cannot_take_is_said_and_the_dashboard_goes
         await until(lambda: not bar.unreachable, "the banner to go")
         assert pilot.app.is_running
     assert status(store, job_id) == "READY"
+
+
+def test_jobtui_log_follow_rides_out_a_restart_of_the_database(
+    own_cluster: PgCluster, tmp_path: Path
+) -> None:
+    """The follower says once that the database is unreachable and once that it is back, prints every line
+    once, and ends when the job does (it gave up with exit 2 while the job ran on)."""
+    url = own_cluster.new_database()
+    logs = tmp_path / "logs"
+    store = Store(url, log_dir=logs)
+    gate = tmp_path / "go"
+    job_id = Actions(store, Actor("tester")).submit(
+        definition(
+            'name = "ticking"\n[[run]]\n'
+            f'run = "i=0; while [ ! -e {gate} ]; do i=$((i+1)); echo tick $i; sleep 0.05; done; echo last"\n'
+        )
+    )
+    daemon = start_daemon(url, logs)
+    follower = jobtui_cli(url, tmp_path / "host-b", "log", str(job_id), "--follow")
+    out, err = bytearray(), bytearray()
+
+    def pump(stream: Any, into: bytearray) -> None:
+        while piece := stream.read1(4096):
+            into.extend(piece)
+
+    pumps = [
+        threading.Thread(target=pump, args=(follower.stdout, out), daemon=True),
+        threading.Thread(target=pump, args=(follower.stderr, err), daemon=True),
+    ]
+    for thread in pumps:
+        thread.start()
+    stopped = False
+    try:
+        wait_for(lambda: b"tick 3\n" in out, timeout=60, what="the follower to print the op's lines")
+        store.engine.dispose()
+        own_cluster.stop_server()
+        stopped = True
+        wait_for(
+            lambda: b"unreachable" in err or follower.poll() is not None,
+            timeout=60,
+            what="the follower to say the database went",
+        )
+        assert follower.poll() is None, bytes(err)
+        own_cluster.start_server()
+        stopped = False
+        wait_for(lambda: b"reachable again" in err, timeout=60, what="the follower to say it is back")
+        seen = out.count(b"\n")
+        wait_for(lambda: out.count(b"\n") > seen + 3, timeout=60, what="lines written since")
+        assert status(store, job_id) == "RUNNING"
+        gate.touch()
+        assert follower.wait(timeout=60) == 0, bytes(err)
+        for thread in pumps:
+            thread.join(timeout=10)
+    finally:
+        gate.touch()
+        if stopped:  # the tests after this one use the cluster too
+            own_cluster.start_server()
+        if follower.poll() is None:
+            follower.kill()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=60)
+    lines = bytes(out).decode().splitlines()
+    assert "last" in lines, lines[-5:]
+    ticks = [line for line in lines if line.startswith("tick ")]
+    assert ticks == [f"tick {n}" for n in range(1, len(ticks) + 1)], "every line once, in order"
+    said = bytes(err).decode()
+    assert said.count("unreachable") == 1 and said.count("reachable again after") == 1, said
+    assert f"log: job {job_id} ended FINISHED" in said
+    assert "Traceback" not in said
+
+
+def test_a_daemon_says_when_its_database_is_back(own_cluster: PgCluster, tmp_path: Path) -> None:
+    """After an outage its last line read "database unreachable (...); retrying in 15.0s" and work resumed
+    silently."""
+    url = own_cluster.new_database()
+    Store(url, log_dir=tmp_path / "logs").engine.dispose()
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "jobtui.cli", "daemon", "--db", url],
+        env=host_env(tmp_path / "logs"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    said = bytearray()
+
+    def pump() -> None:
+        assert daemon.stderr is not None
+        while piece := daemon.stderr.read1(4096):
+            said.extend(piece)
+
+    pumping = threading.Thread(target=pump, daemon=True)
+    pumping.start()
+    stopped = False
+    try:
+        wait_for(lambda: b"jobtui engine " in said, timeout=60, what="the daemon to start")
+        own_cluster.stop_server()
+        stopped = True
+        wait_for(lambda: b"database unreachable" in said, timeout=60, what="the daemon to say it is cut off")
+        own_cluster.start_server()
+        stopped = False
+        wait_for(lambda: b"database reachable again after " in said, timeout=60, what="the line saying so")
+    finally:
+        if stopped:  # the tests after this one use the cluster too
+            own_cluster.start_server()
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=60) == 0
+        pumping.join(timeout=10)
+    text = bytes(said).decode()
+    assert text.count("database reachable again after ") == 1, text
+    assert text.index("database unreachable") < text.index("database reachable again")
+    assert "Traceback" not in text

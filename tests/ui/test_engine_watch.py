@@ -11,6 +11,7 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pendulum
 import psutil
@@ -25,17 +26,21 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.engine_kinds import DASHBOARD_ENGINE
 from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.listing import JobListing, WorkerBeat
 from jobtui.engine.worker.loop import Engine
 from jobtui.i18n import t
 from jobtui.widgets.statusbar import StatusBar
-from tests.support.helpers import status_of
+from tests.support.helpers import job_of, status_of
+from tests.support.ops_running import running_op
+from tests.support.pg import CutOff, PgCluster
 from tests.support.pilot import SIZE, app_for, monitor, until
 
 Submit = Callable[..., int]
 HOST = socket.gethostname()
 JOB = 'name = "due"\n[[run]]\nrun = "true"\n'
 RUN_BY_EMBEDDED = "the embedded engine to run the job"
+UNREACHABLE = "(database unreachable)"  # what a watch round saw that could not read
 
 
 @pytest.fixture
@@ -45,8 +50,14 @@ def watch_rounds(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     seen: list[str | None] = []
     real = app_module.live_daemon
 
-    def counted(listing: JobListing, now: pendulum.DateTime, exclude: str | None = None) -> WorkerBeat | None:
-        found = real(listing, now, exclude)
+    def counted(
+        listing: JobListing, now: pendulum.DateTime, exclude: str | None = None, fresh_s: float = 30.0
+    ) -> WorkerBeat | None:
+        try:
+            found = real(listing, now, exclude, fresh_s)
+        except ReadFailed:
+            seen.append(UNREACHABLE)
+            raise
         seen.append(None if found is None else found.host)
         return found
 
@@ -87,6 +98,12 @@ def _dead_process() -> tuple[int, float]:
     created = psutil.Process(proc.pid).create_time()  # readable while unreaped, even as a zombie
     proc.wait()
     return proc.pid, created
+
+
+def _stopped(store: Store, worker_id: str) -> bool:
+    with store.read() as s:
+        worker = s.get(Worker, worker_id)
+        return worker is not None and worker.stopped_at is not None
 
 
 def _label(pilot: Pilot[int]) -> str:
@@ -151,11 +168,18 @@ async def test_a_daemon_gone_while_open_is_replaced_by_the_embedded_engine(
         await _rounds_pass(pilot, watch_rounds, 2)
         assert monitor(pilot).engine_label == stale  # its own engine is not taken for the daemon back
 
-        # A daemon that comes back is named too; the embedded engine keeps running beside it.
+        # A daemon that comes back runs the jobs again: the embedded engine hands back and stops (beside
+        # it, it claimed new jobs, and quitting the dashboard left the ops it ran to the daemon's sweep).
+        engine = app.engine
+        assert engine is not None
         _add_worker(store, os.getpid(), psutil.Process().create_time(), host="daemon-host")
-        both = t("app.engine_embedded_and_daemon", "en", host="daemon-host")
-        await until(pilot, lambda: both in _label(pilot), "the header to name the daemon back")
-        assert app.engine is not None
+        back = t("app.engine_daemon", "en", host="daemon-host")
+        await until(pilot, lambda: monitor(pilot).engine_label == back, "the header to name the daemon alone")
+        await until(pilot, lambda: _stopped(store, engine.worker_id), "the embedded engine to stop")
+        later = submit(JOB)
+        await _rounds_pass(pilot, watch_rounds, 3)
+        assert status_of(store, later) == "READY"  # the daemon's to run, not the dashboard's
+        assert monitor(pilot).engine_label == back
 
 
 async def test_without_embedding_a_stale_daemon_is_said_and_no_engine_starts(
@@ -190,3 +214,75 @@ async def test_another_dashboards_engine_is_named_as_such_and_leaves_nothing_sta
         await until(pilot, lambda: status_of(store, job_id) == "FINISHED", RUN_BY_EMBEDDED)
         await _rounds_pass(pilot, watch_rounds, 2)
         assert monitor(pilot).engine_label == t("app.engine_embedded", "en")
+
+
+async def test_the_embedded_engine_hands_its_jobs_back_to_a_daemon_back_and_stops(
+    store: Store, submit: Submit, tmp_path: Path, watch_rounds: list[str | None], kill_ops: None
+) -> None:
+    """The op in flight finishes, the rest of its job waits READY for the daemon, as when a daemon stops on
+    its first SIGTERM: the job is neither abended nor run by both."""
+    gate = tmp_path / "go"
+    job_id = submit(
+        f'name = "j"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n[[post]]\nrun = "true"\n'
+    )
+    app = JobtuiApp(store, Actor("tester"), tz="UTC")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: running_op(store, job_id) is not None, "the embedded engine's op")
+            engine = app.engine
+            assert engine is not None
+            _add_worker(store, os.getpid(), psutil.Process().create_time(), host="daemon-host")
+            stopping = t("app.engine_handing_over", "en", host="daemon-host")
+            await until(pilot, lambda: monitor(pilot).engine_label == stopping, "the header to say it stops")
+            assert engine.draining and status_of(store, job_id) == "RUNNING"
+            gate.touch()
+            back = t("app.engine_daemon", "en", host="daemon-host")
+            await until(pilot, lambda: monitor(pilot).engine_label == back, "the header to name the daemon")
+            job = job_of(store, job_id)
+            assert job.status == "READY" and job.worker_id is None, job.reason
+            with store.read() as s:
+                ops = s.exec(select(OpRun).where(OpRun.job_id == job_id).order_by(OpRun.position)).all()
+            assert [op.status for op in ops] == ["done", "pending"]
+            assert _stopped(store, engine.worker_id)
+    finally:
+        gate.touch()
+
+
+@pytest.mark.backends("postgresql")
+async def test_an_outage_of_the_dashboards_own_link_does_not_make_a_daemon_stale(
+    pg_cluster: PgCluster,
+    db_url: str,
+    store: Store,
+    clock: FakeClock,
+    submit: Submit,
+    watch_rounds: list[str | None],
+    kill_ops: None,
+) -> None:
+    """After an outage every heartbeat looks old: a daemon's heartbeat is stale only by the time the
+    dashboard could reach the database (the daemons come back after their own backoff)."""
+    cut = CutOff(pg_cluster, db_url)
+    _add_worker(store, os.getpid(), psutil.Process().create_time(), host="daemon-host")
+    job_id = submit(JOB)
+    app = JobtuiApp(Store(cut.url, clock=clock), Actor("tester"), tz="UTC")
+    daemon = t("app.engine_daemon", "en", host="daemon-host")
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: monitor(pilot).engine_label == daemon, "the header to name the daemon")
+            cut.cut()
+            await until(pilot, lambda: UNREACHABLE in watch_rounds, "a round that could not read")
+            clock.advance(DAEMON_FRESH_SECONDS + 10)  # the outage lasts longer than a heartbeat stays fresh
+            watch_rounds.clear()
+            await until(pilot, lambda: UNREACHABLE in watch_rounds, "another round that could not read")
+            cut.restore()
+            await until(pilot, lambda: "daemon-host" in watch_rounds, "a round that reads again")
+            await _rounds_pass(pilot, watch_rounds, 2)
+            assert monitor(pilot).engine_label == daemon
+            assert app.engine is None and status_of(store, job_id) == "READY"
+
+            # A daemon that stays silent once the dashboard is back is stale all the same.
+            clock.advance(DAEMON_FRESH_SECONDS + 1)
+            await until(pilot, lambda: status_of(store, job_id) == "FINISHED", RUN_BY_EMBEDDED)
+            stale = t("app.engine_embedded_stale", "en", host="daemon-host")
+            await until(pilot, lambda: monitor(pilot).engine_label == stale, "the header to say it is stale")
+    finally:
+        cut.restore()

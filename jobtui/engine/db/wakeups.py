@@ -10,6 +10,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from jobtui.engine.domain.reachability import backoff_after
+
 CHANNEL = "jobtui_changes"
 # Also sent by transactions that may leave a job to claim: what idle daemons wait for.
 WORK_CHANNEL = "jobtui_work"
@@ -42,13 +44,13 @@ class Listener:
     def _run(self) -> None:
         import psycopg
 
-        backoff = 0.5
+        failures = 0
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.dsn or "", autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {self.channel}")
                     self.connected.set()
-                    backoff = 0.5
+                    failures = 0
                     # A notification may have been missed while (re)connecting: look once.
                     self.callback()
                     while not self._stop.is_set():
@@ -56,8 +58,9 @@ class Listener:
                             self.callback()
             except Exception as exc:  # the database went away: poll meanwhile, come back later
                 self.connected.clear()
+                failures += 1
+                backoff = backoff_after(failures)
                 log.info("change listener lost its connection (%s); retrying in %.1fs", exc, backoff)
                 self._stop.wait(backoff)
-                backoff = min(backoff * 2, 30.0)
         with contextlib.suppress(Exception):
             self.connected.clear()

@@ -65,7 +65,7 @@ from jobtui.engine.worker import chain, lifecycle, opstarter, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import describe, log_tail, op_title, processes_with_token, stamped
-from jobtui.engine.worker.sweeps import op_left_elsewhere
+from jobtui.engine.worker.sweeps import note_left_running, op_left_elsewhere
 from jobtui.engine.worker.traps import resolve_trap
 
 log = logging.getLogger(__name__)
@@ -595,6 +595,7 @@ class Actions:
             reason=f"canceled by {self.actor.user}",
         )
         pipeline.refresh_progress(self.store, s, job, JobRef(self.actor.user))
+        note_left_running(self.store, s, job, running, self.actor.user)
         return running
 
     def delete(self, job_id: int) -> None:

@@ -5,6 +5,7 @@ paint. Importing SQLAlchemy, the ORM models and the engine takes longer than pai
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -124,6 +125,10 @@ class Backend:
     def now(self) -> pendulum.DateTime:
         """The Store's clock once open (tests freeze it), the system clock until then."""
         return self.store.now() if self.is_open else pendulum.now("UTC")
+
+    def elapsed(self) -> float:
+        """The Store's monotonic clock once open (tests drive it), the system's until then."""
+        return self.store.clock.elapsed() if self.is_open else time.monotonic()
 
     @contextmanager
     def reading(self) -> Iterator[None]:

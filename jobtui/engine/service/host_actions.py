@@ -44,6 +44,7 @@ class HostActions:
             raise BadValue(f"{ACTION}: the host's name is empty")
         on = RefusedOn(0, f"(host {host})", None)
         self.actions.require(ACTION, Perm.QUEUE_ADMIN, "*", on)
+        self._refuse_unknown(host)
         try:
             with self.actions.transaction() as s:
                 now = self.store.now()
@@ -65,6 +66,17 @@ class HostActions:
         except Refused as exc:
             self.actions.record_refusal(ACTION, str(exc), on)
             raise
+
+    def _refuse_unknown(self, host: str) -> None:
+        """A host no engine ever ran on is a typo (or another database's): nothing of it can hold a job
+        back, and declaring it gone would pass unnoticed."""
+        with self.store.read() as s:
+            known = sorted(h for h in s.exec(select(Worker.host).distinct()) if h)
+        if host not in known:
+            named = ", ".join(known) if known else "none yet"
+            raise BadValue(
+                f'{ACTION}: no engine of this database has ever run on host "{host}" (hosts known: {named})'
+            )
 
     def _refuse_if_live(self, s: Session, host: str, now: pendulum.DateTime) -> None:
         for worker in s.exec(select(Worker).where(Worker.host == host, col(Worker.stopped_at).is_(None))):
@@ -89,7 +101,8 @@ class HostActions:
                 OpRun.job_id == Job.id,
                 OpRun.exec == Job.exec,
                 OpRun.host == host,
-                OpRun.status == OpStatus.FAILED.value,
+                # Failed by an abend, or stopped by a cancel (skipped past): as `op_left_elsewhere` finds.
+                col(OpRun.status).in_([OpStatus.FAILED.value, OpStatus.SKIPPED.value]),
                 col(OpRun.exit_code).is_(None),
                 col(OpRun.completed_at).is_not(None),
             )

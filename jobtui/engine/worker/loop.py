@@ -23,7 +23,10 @@ from pathlib import Path
 import pendulum
 from sqlalchemy.exc import DBAPIError
 
-from jobtui.engine.db.store import Store
+from jobtui.engine.db.store import DATABASE_ERRORS, Store
+from jobtui.engine.domain.reachability import backoff_after
+from jobtui.engine.domain.text import counted
+from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.worker import claims, interpreter, registration
 from jobtui.engine.worker.batch import Batch
 from jobtui.engine.worker.claims import Claimer
@@ -41,6 +44,10 @@ GATHER_S = 0.03
 __all__ = ["Dying", "Engine", "Held", "LaunchSpec", "log_path_for"]
 
 log = logging.getLogger("jobtui.engine")
+
+# How long an engine leaving with ops in flight waits to mark its worker row stopped (behind another
+# process's write lock; an unreachable PostgreSQL server gives up within its connect timeout).
+LEAVING_WRITE_WAIT_S = 2.0
 
 
 class Engine:
@@ -84,6 +91,9 @@ class Engine:
         self._last_sweep: pendulum.DateTime | None = None
         self.sweep_s = 1.0
         self._registered = False
+        # How long the engine had been cut off from the database when its last pass reached it (None: it
+        # was not).
+        self.back_after_s: float | None = None
 
     @property
     def draining(self) -> bool:
@@ -134,12 +144,34 @@ class Engine:
             self._loop(stop, drain)
         finally:
             listener.stop()
-        self.shutdown()
+        self.shutdown()  # hands back what waits for a slot: what is left runs
+        in_flight = self.ops_in_flight
+        if in_flight:
+            log.info(
+                "stopping now: %s run on, for an engine of this host to re-adopt", counted(in_flight, "op")
+            )
+            self.leave()
+
+    def leave(self) -> None:
+        """This engine's process is leaving with ops in flight: mark its worker row stopped if it can, in one
+        short write, so that nobody takes it for live and an engine of this host re-adopts its ops at once
+        (else its heartbeat goes stale and its jobs are taken for lost)."""
+        if not self._registered:
+            return
+        try:
+            registration.mark_stopped(self._state, lock_wait_s=LEAVING_WRITE_WAIT_S)
+        except Exception as exc:
+            log.warning(
+                "could not mark this engine's worker stopped (%s); its heartbeat goes stale instead", exc
+            )
 
     def _loop(self, stop: threading.Event, drain: threading.Event | None) -> None:
         failures = 0
+        out_since = 0.0
         while not stop.is_set():
             if drain is not None and drain.is_set():
+                if not self.draining:  # said at once: the ops in flight may run for long yet
+                    log.info("stopping: %s", self._stopping_text())
                 self.draining = True
                 if not any(h.handle for h in self._held.values()):
                     break
@@ -148,10 +180,18 @@ class Engine:
             busy = False
             try:
                 busy = self.tick()
+                if failures:
+                    lasted = self.back_after_s
+                    if lasted is None:
+                        lasted = self.store.clock.elapsed() - out_since
+                    what = "usable" if self.store.is_sqlite else "reachable"
+                    log.info("database %s again after %s; carrying on", what, format_duration(round(lasted)))
                 failures = 0
             except DBAPIError as exc:  # unreachable or restarting database: back off, keep the ops going
                 failures += 1
-                delay = min(0.5 * 2 ** (failures - 1), 15.0)
+                if failures == 1:
+                    out_since = self.store.clock.elapsed()
+                delay = backoff_after(failures)
                 what = "database error" if self.store.is_sqlite else "database unreachable"
                 log.warning("%s (%s); retrying in %.1fs", what, exc.orig, delay)
                 self._wake.wait(delay)
@@ -165,6 +205,12 @@ class Engine:
                 self._slots.wait_while_well_fed(GATHER_S)
             if not busy:
                 self._wake.wait(self._idle_wait())
+
+    def _stopping_text(self) -> str:
+        in_flight = self.ops_in_flight
+        if not in_flight:
+            return "no op in flight; handing the jobs back"
+        return f"letting {counted(in_flight, 'op')} in flight finish, then handing the jobs back"
 
     def _idle_wait(self) -> float:
         """How long an idle pass may sleep: until the next poll, the next heartbeat, or the next job
@@ -215,6 +261,11 @@ class Engine:
         return len(self._held)
 
     @property
+    def ops_in_flight(self) -> int:
+        """Ops this engine started (or queued for a slot) that have not ended yet."""
+        return sum(1 for h in self._held.values() if h.handle)
+
+    @property
     def ops_waiting(self) -> int:
         """Ops queued for a slot or being started: each still writes its first line to its job's log."""
         return sum(1 for h in self._held.values() if isinstance(h.handle, SlotHandle) and h.handle.queued)
@@ -222,7 +273,26 @@ class Engine:
     # -- one pass -----------------------------------------------------------------------------------
 
     def tick(self) -> bool:
-        """One pass; True when it claimed a job, so the loop should come straight back for more."""
+        """One pass; True when it claimed a job, so the loop should come straight back for more.
+
+        A pass that cannot reach the database counts for the sweeps: no other worker's silence is held
+        against it for the time this engine was cut off itself."""
+        self.back_after_s = None
+        try:
+            busy = self._pass()
+        except DATABASE_ERRORS:
+            self._sweeps.reach.failed()
+            raise
+        self._reached()
+        return busy
+
+    def _reached(self) -> None:
+        """The pass reached the database (so far): the outage it was cut off for, if any, is over."""
+        back = self._sweeps.reach.reached(self.store.clock.elapsed())
+        if back is not None:
+            self.back_after_s = back
+
+    def _pass(self) -> bool:
         self.register()
         self._state.forget_environment()
         now = self.store.now()
@@ -233,6 +303,7 @@ class Engine:
             self._last_sweep = now
             with self.store.sweeping() as mine:
                 if mine:
+                    self._reached()  # before the sweep judges any other worker's silence
                     self._sweeps.run(now, self.lease_s)
         # The leases are read by the pass (batch), after the collect: a job whose lease went is dropped
         # and its op terminated there, before anything of it is recorded.

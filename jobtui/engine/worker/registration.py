@@ -105,9 +105,10 @@ def _other_hosts(state: EngineState, s: Session) -> bool:
     return found is not None
 
 
-def mark_stopped(state: EngineState) -> None:
-    """Set the worker row's stopped_at, unless it already is."""
-    with state.store.write() as s:
+def mark_stopped(state: EngineState, lock_wait_s: float | None = None) -> None:
+    """Set the worker row's stopped_at, unless it already is. `lock_wait_s`: give up after so long behind
+    another process's write lock (a process on its way out)."""
+    with state.store.write(lock_wait_s=lock_wait_s) as s:
         worker = s.get(Worker, state.worker_id)
         if worker is not None and worker.stopped_at is None:
             worker.stopped_at = state.store.now()

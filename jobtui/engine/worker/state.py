@@ -6,6 +6,7 @@ import contextlib
 import itertools
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -35,6 +36,10 @@ FAULT_VAR = "JOBTUI_FAULT"
 OP_KILLED = "kill op"
 OP_GONE = "op gone"
 ORPHAN_ACTIONS = (OP_KILLED, OP_GONE)
+# A cancel from a host that could not signal the job's op (it runs on another host): until an engine of
+# that host says the op is gone (one of ORPHAN_ACTIONS), or an admin declares the host gone, the job's
+# retry, rerun and rollback wait for it (`sweeps.op_left_elsewhere`).
+OP_LEFT_RUNNING = "op left running"
 # An admin's word that the host of such an op is gone for good (`jobtui host-gone`): its job need not wait
 # for the op, and an engine of that host that starts after all kills it, whatever its job did since.
 HOST_GONE = "host gone"
@@ -93,6 +98,8 @@ class Dying:
     # How far its job's log was shipped as it was let go (the end of the line saying it was terminated).
     shipped_to: int | None = None
     kill_line: str | None = None  # the SIGKILL line of a job let go, written once the op is gone
+    # Called once nothing of it runs any more (it ended on SIGTERM, or was sent SIGKILL).
+    on_gone: Callable[[], None] | None = None
 
 
 @dataclass

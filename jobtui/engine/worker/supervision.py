@@ -33,6 +33,7 @@ from jobtui.engine.worker.state import (
     HOST_GONE,
     OP_GONE,
     OP_KILLED,
+    OP_LEFT_RUNNING,
     Dying,
     EngineState,
     Held,
@@ -110,26 +111,65 @@ class Supervisor:
             if lease != held.lease:
                 why = f"job {status}" if status in _ENDED_BY_HAND else "lease lost"
                 taken_over = status is not None and status not in _ENDED_AND_SAID
-                self.drop(held, why, s, taken_over=taken_over)
+                self.drop(held, why, s, taken_over=taken_over, canceled=status == "CANCELED")
                 lost.add(job_id)
         return lost
 
-    def drop(self, held: Held, why: str, s: Session | None = None, taken_over: bool = False) -> None:
+    def drop(
+        self, held: Held, why: str, s: Session | None = None, taken_over: bool = False, canceled: bool = False
+    ) -> None:
         """Stop touching a job we no longer own (cancelled, deleted, taken over); kill its op. With
         `taken_over` (another engine took the job while this one was frozen or cut off), an op still
-        running is killed at once and its job's audit trail says so: the job may already run elsewhere."""
+        running is killed at once and its job's audit trail says so: the job may already run elsewhere.
+        `canceled` from another host, which could not signal the op: the trail says when it is gone
+        (retry, rerun and rollback wait for that)."""
         if held.handle is not None:  # its op's "started" line, held back, ships with what it wrote
             self.state.write_held_back(held.log_path)
         self.state.let_go(held.job_id)  # forgets its shipping state too
         if held.handle is not None:
             log.info("job %s: %s; terminating its op", held.job_id, why)
             pid = held.handle.pid
-            dying = self._terminate(held.handle, why, let_go_job=held.job_id, cap=held.log_cap)
+            on_gone = None
+            if canceled and self._cancel_left_it(held, s):
+                job_id, op_run_id = held.job_id, held.op_run_id
+
+                def on_gone() -> None:
+                    self._audit_killed(job_id, op_run_id, pid, "its job was canceled from another host", None)
+
+            dying = self._terminate(
+                held.handle, why, let_go_job=held.job_id, cap=held.log_cap, on_gone=on_gone
+            )
             self._ship_last(held, s, dying)
             if dying is not None and taken_over:
                 self._audit_killed(
                     held.job_id, held.op_run_id, pid, "its job was taken over by another engine", s
                 )
+            elif dying is None and on_gone is not None:  # it had ended already
+                self._audit(held.job_id, OP_GONE, lambda job, op: _gone_text(job, op, pid), s, held.op_run_id)
+
+    def _cancel_left_it(self, held: Held, s: Session | None) -> bool:
+        """Whether the job was canceled from a host that could not signal its op (OP_LEFT_RUNNING since the
+        op started): the job's trail waits for this engine's word that the op is gone."""
+
+        def ask(session: Session) -> bool:
+            op_run = session.get(OpRun, held.op_run_id) if held.op_run_id is not None else None
+            query = select(AuditEvent.id).where(
+                AuditEvent.job_id == held.job_id, AuditEvent.action == OP_LEFT_RUNNING
+            )
+            if op_run is not None and op_run.started_at is not None:
+                query = query.where(col(AuditEvent.at) >= op_run.started_at)
+            return session.exec(query).first() is not None
+
+        try:
+            if s is not None:
+                return ask(s)
+            with self.state.store.read() as read:
+                return ask(read)
+        except Exception as exc:
+            if s is not None and isinstance(exc, DATABASE_ERRORS):
+                raise
+            log.warning("job %s: could not read how it was canceled: %s", held.job_id, exc)
+            return False
 
     def _audit_killed(
         self, job_id: int, op_run_id: int | None, pid: int | None, because: str, s: Session | None
@@ -291,15 +331,24 @@ class Supervisor:
         self.state.shipper.forget(held.job_id)
 
     def terminate_tree(
-        self, handle: OpHandle, why: str = "terminated", let_go_job: int | None = None
+        self,
+        handle: OpHandle,
+        why: str = "terminated",
+        let_go_job: int | None = None,
+        on_gone: Callable[[], None] | None = None,
     ) -> bool:
         """SIGTERM to the op's group now, SIGKILL after the grace period to whatever ignored it; what the
         op started outside its group (found by its token) gets the same signals, named in the job's log.
         False when nothing of it was left to signal."""
-        return self._terminate(handle, why, let_go_job) is not None
+        return self._terminate(handle, why, let_go_job, on_gone=on_gone) is not None
 
     def _terminate(
-        self, handle: OpHandle, why: str, let_go_job: int | None = None, cap: LogCap | None = None
+        self,
+        handle: OpHandle,
+        why: str,
+        let_go_job: int | None = None,
+        cap: LogCap | None = None,
+        on_gone: Callable[[], None] | None = None,
     ) -> Dying | None:
         """`terminate_tree`; the op dying, or None. For a job let go (`let_go_job`), its output past its
         `cap` is cut before the line saying it was terminated, and what it writes after that line is capped
@@ -309,7 +358,7 @@ class Supervisor:
         if let_go_job is not None and cap is not None:
             cap.enforce(at_once=True)
         escaped = handle.terminate()
-        dying = Dying(handle, self.state.store.now(), let_go_job=let_go_job)
+        dying = Dying(handle, self.state.store.now(), let_go_job=let_go_job, on_gone=on_gone)
         placed = None
         if (process := process_of(handle)) is not None:
             what = [f"process group {process.pid}"] if process.pid is not None else []
@@ -352,6 +401,7 @@ class Supervisor:
                         else:
                             dying.kill_line = line  # after what the op wrote till now, and its cap's marker
                 dying.handle.kill()
+                _gone(dying)
                 if dying.let_go_job is None:
                     self.dying.remove(dying)
                 else:
@@ -359,6 +409,7 @@ class Supervisor:
             elif not _tree_alive(dying.handle, tokens):
                 self.dying.remove(dying)
                 self._ship_after(dying, process_of(dying.handle))
+                _gone(dying)
 
     def _ship_after(self, dying: Dying, process: ProcessHandle | None) -> None:
         """The op of a job let go (its log no longer shipped with the engine's passes) is gone: what it
@@ -396,6 +447,19 @@ class Supervisor:
         if first_line := process.first_line_before_the_engines():
             self.state.hold_back_stamped(process.log_path, first_line)  # written first, with `line`
         return self.state.append_log_placed(process.log_path, line)
+
+
+def _gone(dying: Dying) -> None:
+    if dying.on_gone is not None:
+        try:
+            dying.on_gone()
+        except Exception as exc:  # only its record is missing: the op is gone either way
+            log.warning("could not record that a canceled op is gone: %s", exc)
+
+
+def _gone_text(job: Job, op_run: OpRun | None, pid: int | None) -> str:
+    exec_no = op_run.exec if op_run is not None else job.exec
+    return f"op of exec {exec_no} ({'pid ' + str(pid) if pid else 'pid not recorded'}) no longer runs"
 
 
 def _why_orphaned(op_run: OpRun, job: Job) -> str:

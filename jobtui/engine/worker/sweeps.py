@@ -3,6 +3,7 @@ timeouts, and the jobs of lost workers (ABEND, or their ops re-adopted after a c
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime
 
 import pendulum
@@ -11,7 +12,9 @@ from sqlmodel import Session, col, select
 
 from jobtui.engine.db import raw
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Worker
+from jobtui.engine.db.store import Store
 from jobtui.engine.domain.processes import is_same_process
+from jobtui.engine.domain.reachability import Reachability
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
 from jobtui.engine.worker import lifecycle, pipeline
 from jobtui.engine.worker.outcomes import Outcomes
@@ -25,6 +28,7 @@ from jobtui.engine.worker.runner import (
 )
 from jobtui.engine.worker.state import (
     HOST_GONE,
+    OP_LEFT_RUNNING,
     ORPHAN_ACTIONS,
     EngineState,
     Held,
@@ -43,15 +47,20 @@ class Sweeps:
         self.outcomes = outcomes
         # Each other worker's last heartbeat as this engine saw it, and when (monotonic) it last changed.
         self._heartbeats: dict[str, tuple[object, float]] = {}
+        # When this engine itself could reach the database (its passes say so, before each sweep too).
+        self.reach = Reachability()
 
     def _silent_for(self, worker: Worker) -> float:
-        """How long (monotonic seconds, on this engine's clock) the worker's heartbeat has not moved."""
+        """How long (monotonic seconds, on this engine's clock) the worker's heartbeat has not moved,
+        counting only the time this engine could reach the database: cut off itself, it could not have
+        seen the heartbeat move (after an outage, every heartbeat looks old: the worker was cut off too,
+        and comes back after its own backoff)."""
         elapsed = self.state.store.clock.elapsed()
         seen = self._heartbeats.get(worker.id)
         if seen is None or seen[0] != worker.heartbeat_at:
             self._heartbeats[worker.id] = (worker.heartbeat_at, elapsed)
             return 0.0
-        return elapsed - seen[1]
+        return self.reach.heard_for(seen[1], elapsed)
 
     def run(self, now: pendulum.DateTime, lease_s: float) -> None:
         """Every sweep, once; a worker silent for more than `lease_s` has lost its jobs."""
@@ -262,16 +271,23 @@ def worker_lost(
     host: str, worker: Worker | None, now: pendulum.DateTime, lease_s: float, silent_s: float
 ) -> tuple[str, bool] | None:
     """Why the worker no longer owns its jobs, and whether its ops may be re-adopted: only when the
-    worker process is known to be gone. A worker that merely stopped heartbeating (paused, cut off)
-    may come back, so its jobs ABEND and it finds its lease gone.
+    worker process is known to be gone (or marked its row stopped as it left). A worker that merely stopped
+    heartbeating (paused, cut off) may come back, so its jobs ABEND and it finds its lease gone.
 
     Silence is judged twice: its last heartbeat is older than the lease on the (database's) wall clock,
-    and the observer has watched it not move for as long (`silent_s`, monotonic). A step of the wall
-    clock alone (NTP, an operator) makes no healthy worker lost."""
+    and the observer has watched it not move for as long (`silent_s`, monotonic, while the observer could
+    reach the database itself). A step of the wall clock alone (NTP, an operator) makes no healthy worker
+    lost, and nor does an outage of the database (or of the observer's link to it)."""
     if worker is None:
         return "worker unknown", True
     if worker.stopped_at is not None:
-        return f"worker {worker.host} stopped", True
+        # Its ops in flight (a hard stop, a dashboard closed) run on, on its host: an engine of that host
+        # re-adopts them at once; one of another host cannot, and leaves a daemon of that host a lease to
+        # start first.
+        stopped_long = (now - pendulum.instance(worker.stopped_at)).total_seconds() > lease_s
+        if worker.host == host or (stopped_long and silent_s > lease_s):
+            return f"worker {worker.host} stopped", True
+        return None
     if worker.host == host and not is_same_process(worker.pid, worker.pid_create_time, worker.pid_start):
         return f"worker {worker.host} (pid {worker.pid}) is gone", True
     stale = worker.heartbeat_at and (now - pendulum.instance(worker.heartbeat_at)).total_seconds() > lease_s
@@ -297,7 +313,8 @@ def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
         .where(
             OpRun.job_id == job.id,
             OpRun.exec == job.exec,
-            OpRun.status == OpStatus.FAILED.value,
+            # An abend fails the op; a cancel stops it, skipped past (neither with an exit status).
+            col(OpRun.status).in_([OpStatus.FAILED.value, OpStatus.SKIPPED.value]),
             col(OpRun.exit_code).is_(None),
             col(OpRun.completed_at).is_not(None),
             col(OpRun.host).is_not(None),
@@ -306,18 +323,28 @@ def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
     ).first()
     if op is None or op.host is None or op.completed_at is None or not (op.pid or op.token):
         return None
-    ended_by = s.exec(
-        select(AuditEvent.who)
-        .where(AuditEvent.job_id == job.id, AuditEvent.action == "abend")
-        .order_by(col(AuditEvent.id).desc())
+    # Canceled from a host that could not signal it: only an engine of its host saying it is gone will do
+    # (its own, once it has signalled it and seen it end; or one starting there), or an admin's word.
+    canceled_elsewhere = s.exec(
+        select(AuditEvent.id).where(
+            AuditEvent.job_id == job.id,
+            AuditEvent.action == OP_LEFT_RUNNING,
+            col(AuditEvent.at) >= op.completed_at,
+        )
     ).first()
-    if ended_by is None or ended_by == engine_who(op.host):
-        return None  # an engine of its own host abended it, and killed what was left of it there
-    # The engine that started it: its tokens start with its id (EngineState.new_token).
-    engines = s.exec(select(Worker).where(Worker.host == op.host)).all()
-    its_engine = next((w for w in engines if op.token and op.token.startswith(w.id)), None)
-    if its_engine is not None and _at_or_after(its_engine.heartbeat_at, op.completed_at):
-        return None  # it came back: it found its lease gone and killed the op
+    if canceled_elsewhere is None:
+        ended_by = s.exec(
+            select(AuditEvent.who)
+            .where(AuditEvent.job_id == job.id, AuditEvent.action == "abend")
+            .order_by(col(AuditEvent.id).desc())
+        ).first()
+        if ended_by is None or ended_by == engine_who(op.host):
+            return None  # an engine of its own host abended it, and killed what was left of it there
+        # The engine that started it: its tokens start with its id (EngineState.new_token).
+        engines = s.exec(select(Worker).where(Worker.host == op.host)).all()
+        its_engine = next((w for w in engines if op.token and op.token.startswith(w.id)), None)
+        if its_engine is not None and _at_or_after(its_engine.heartbeat_at, op.completed_at):
+            return None  # it came back: it found its lease gone and killed the op
     # An engine of its host starting found its engine dead and killed the op, or found it ended; or an
     # admin declared its host gone for good.
     dealt_with = s.exec(
@@ -334,6 +361,21 @@ def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
         )
     ).first()
     return None if dealt_with is not None else op
+
+
+def note_left_running(store: Store, s: Session, job: Job, running: list[OpRun], who: str) -> None:
+    """A cancel by `who`, on this host, of a job whose ops ran on another host: this host cannot signal
+    them, so the job's trail says they are left to an engine of theirs (OP_LEFT_RUNNING); its retry, rerun
+    and rollback wait until one says they are gone (`op_left_elsewhere`)."""
+    here = socket.gethostname()
+    for op in running:
+        if op.host and op.host != here:
+            where = f"{op.host} (pid {op.pid})" if op.pid else f"{op.host} (pid not recorded)"
+            said = (
+                f"op of exec {op.exec} runs on {where}: canceled on {here}, which cannot signal it; "
+                f"an engine of {op.host} stops it"
+            )
+            store.audit(s, job, who, OP_LEFT_RUNNING, job.status, job.status, said)
 
 
 def _at_or_after(when: datetime | None, since: datetime) -> bool:

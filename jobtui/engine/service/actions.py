@@ -673,12 +673,8 @@ class Actions:
         with self.store.read() as s:
             job = s.get(Job, job_id)
             partial = job is not None and job.status == Status.PARTIAL
-        if partial:
-            try:
-                self._retry_partial(job_id)
-                return
-            except _NotPartial:
-                pass  # its status moved meanwhile: retried as it now says
+        if partial and self._retry_partial(job_id):
+            return  # (else its status moved meanwhile: retried as it now says)
         with self.store.read() as s:
             job = s.get(Job, job_id)
             step = (job.failed_step or job.step) if job else "RUN"
@@ -686,10 +682,11 @@ class Actions:
             step = Step.PRE.value
         self.rerun(job_id, step, run_now=True, action="retry", comment="retry after failure")
 
-    def _retry_partial(self, job_id: int) -> None:
+    def _retry_partial(self, job_id: int) -> bool:
+        """The retry of a PARTIAL job; False, changing nothing, when it was no longer PARTIAL."""
         with self._acting("retry", job_id) as (s, job):
             if job.status != Status.PARTIAL:
-                raise _NotPartial
+                return False
             now = self.store.now()
             retried = pipeline.pend_unsucceeded_tasks(s, job)
             fields: dict[str, Any] = dict(
@@ -718,6 +715,7 @@ class Actions:
             )
             self._audit(s, job, "retry", Status.READY, f"{note}; retry after failure", **fields)
             pipeline.refresh_progress(self.store, s, job, JobRef(self.actor.user))
+        return True
 
     def reschedule(self, job_id: int, when: str | pendulum.DateTime) -> None:
         if isinstance(when, str):
@@ -1074,10 +1072,6 @@ def _first_line_unless_logged(path: str, op_run: OpRun, target: str, now: pendul
 _TAIL_BYTES = 1 << 20
 # How many of the tasks a retry runs again its audit row names.
 _NAMED_TASKS = 5
-
-
-class _NotPartial(Exception):
-    """A job read PARTIAL was not when its retry's transaction locked it."""
 
 
 def terminate_local(op_run: OpRun) -> str | None:

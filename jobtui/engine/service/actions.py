@@ -632,22 +632,7 @@ class Actions:
 
         with self._acting(action, job_id, also=skips_run) as (s, job):
             now = self.store.now()
-            fields: dict[str, Any] = dict(
-                exec=job.exec + 1,
-                step=from_step.value,
-                progress=0,
-                failed=False,
-                failed_step=None,
-                outcome=None,
-                reason=None,
-                ended_at=None,
-                trap_op_run_id=None,
-                trap_deadline_at=None,
-                trap_left_s=None,
-                worker_id=None,
-                lease=None,
-                due_at=now,
-            )
+            fields = _ready_again(now, step=from_step.value, exec=job.exec + 1, progress=0)
             if from_step in (Step.PRE, Step.RUN):
                 fields["run_started_at"] = None
             if from_step == Step.PRE:
@@ -689,20 +674,7 @@ class Actions:
                 return False
             now = self.store.now()
             retried = pipeline.pend_unsucceeded_tasks(s, job)
-            fields: dict[str, Any] = dict(
-                step=retried.step.value,
-                failed=False,
-                failed_step=None,
-                outcome=None,
-                reason=None,
-                ended_at=None,
-                trap_op_run_id=None,
-                trap_deadline_at=None,
-                trap_left_s=None,
-                worker_id=None,
-                lease=None,
-                due_at=now,
-            )
+            fields = _ready_again(now, step=retried.step.value)
             # Past its schedule's expiry (an expiry made it PARTIAL) it would end again at once: now.
             if job.expires_at is not None and pendulum.instance(job.expires_at) <= now:
                 fields.update(_moved_schedule(job, now))
@@ -1072,6 +1044,25 @@ def _first_line_unless_logged(path: str, op_run: OpRun, target: str, now: pendul
 _TAIL_BYTES = 1 << 20
 # How many of the tasks a retry runs again its audit row names.
 _NAMED_TASKS = 5
+
+
+def _ready_again(now: pendulum.DateTime, **fields: Any) -> dict[str, Any]:
+    """A job's row made READY again by a rerun or a retry (`fields` besides): due now, its failure, end
+    and trap forgotten, held by no engine."""
+    return dict(
+        failed=False,
+        failed_step=None,
+        outcome=None,
+        reason=None,
+        ended_at=None,
+        trap_op_run_id=None,
+        trap_deadline_at=None,
+        trap_left_s=None,
+        worker_id=None,
+        lease=None,
+        due_at=now,
+        **fields,
+    )
 
 
 def terminate_local(op_run: OpRun) -> str | None:

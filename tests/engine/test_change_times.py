@@ -63,3 +63,22 @@ def test_a_job_cancelled_by_an_operator_ends_at_one_instant(
     actions.cancel(job_id, comment="not needed")
     ended, since, audited = end_times(store, job_id)
     assert ended == since == audited
+
+
+def test_a_cancel_of_an_expired_job_keeps_its_end_date_and_happens_now(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, clock: FakeClock
+) -> None:
+    """The job keeps when it ended (its elapsed time stays what ran); the cancel's audit row and its status's
+    since are the cancel's own time, not that end date three days back."""
+    job_id = submit('name = "late"\n[schedule]\nat = "+1h"\nmax_start = "+1h"\n[[run]]\nrun = "true"\n')
+    clock.advance(3 * 3600)
+    run_until_status(engine, job_id, "EXPIRED")
+    expired_at = pendulum.instance(job_of(store, job_id).ended_at, tz="UTC")  # type: ignore[arg-type]
+    clock.advance(3 * 86400)
+    actions.cancel(job_id, comment="clean up")
+    job = job_of(store, job_id)
+    assert pendulum.instance(job.ended_at, tz="UTC") == expired_at  # type: ignore[arg-type]
+    cancel = [row for row in audit_json(store, job_id) if row["action"] == "cancel"][-1]
+    cancelled_at = pendulum.parse(cancel["at"])
+    assert (cancelled_at - expired_at).total_seconds() > 2 * 86400  # type: ignore[operator]
+    assert pendulum.instance(job.status_since, tz="UTC") == cancelled_at  # type: ignore[arg-type]

@@ -689,11 +689,13 @@ class Store:
         to_status: Status | None = None,
         comment: str | None = None,
         held: str | None = None,
+        at: pendulum.DateTime | None = None,
         **fields: Any,
     ) -> None:
         """The one way a job row changes: table-checked, audited when the status moves, in the feed.
 
-        With `held`, the write only happens if the job still carries that lease; otherwise LeaseLost.
+        With `held`, the write only happens if the job still carries that lease; otherwise LeaseLost. `at`:
+        when it happens (default: its `ended_at`, else now), its status's since and its audit row's time.
         """
         assert job.id is not None
         src = job_status(job)
@@ -702,7 +704,7 @@ class Store:
         # One instant for the change: its end date, the status's since and the audit row's time agree
         # (they came a few ms apart, three reads of the clock).
         audited = moves or action not in ENGINE_QUIET_ACTIONS
-        at = fields.get("ended_at") or (self.now() if audited else None)
+        at = at or fields.get("ended_at") or (self.now() if audited else None)
         if to_status is not None and moves:
             if not is_allowed_transition(src, to_status):
                 raise TransitionError(f"{action}: {src.value} → {to_status.value} is not in the table")

@@ -587,7 +587,9 @@ class Actions:
             Status.CANCELED,
             comment,
             # A job that had ended (rejected, expired) keeps when it did: its elapsed time stays what ran.
+            # The cancel itself is now (its audit row, its status's since).
             ended_at=job.ended_at or now,
+            at=now,
             due_at=None,
             worker_id=None,
             lease=None,

@@ -3,7 +3,7 @@ and says which op to start next, or parks, hands back or ends the job when none 
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import pendulum
 from sqlmodel import Session
@@ -161,7 +161,7 @@ def _end_step(state: EngineState, s: Session, job: Job, ref: JobRef, step: Step)
 def run_gate(state: EngineState, s: Session, job: Job, ref: JobRef, now: pendulum.DateTime) -> Status | None:
     """Before RUN starts: approval, Max Start Date, the scheduled date. Returns where the job parked."""
     store, who = state.store, state.who
-    release = {"held": ref.lease, "worker_id": None, "lease": None}
+    release: dict[str, Any] = {"held": ref.lease, "worker_id": None, "lease": None}
     if (
         (pipeline.definition_of(job).approval and not job.approved)
         or (job.max_start_at is not None and now > job.max_start_at)

@@ -783,6 +783,32 @@ def test_a_job_canceled_from_another_host_runs_again_only_once_its_op_is_stopped
         silent.shutdown()
 
 
+def test_an_envelope_canceled_from_another_host_is_rolled_back_only_once_its_op_is_stopped(
+    store: Store, actions: Actions, tmp_path: Path
+) -> None:
+    """The envelope's second job runs on host-c, whose daemon is silent: the envelope-cancel cannot signal
+    its op from here, and the envelope's rollback was accepted, undoing the first job while the second's op
+    still ran there (found by review)."""
+    gate = tmp_path / "go"
+    first, second = tmp_path / "build.toml", tmp_path / "deploy.toml"
+    first.write_text('name = "build"\n[[run]]\nrun = "true"\nrollback = "true"\n')
+    second.write_text(f'name = "deploy"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    envelopes = EnvelopeActions(actions)
+    envelope_id, (_, job_id) = envelopes.submit(envelope_of_files([str(first), str(second)], "release"))
+    silent = Engine(store, host="host-c")
+    try:
+        op = wait_op_started(silent, store, job_id)
+        envelopes.cancel(envelope_id)  # on this host: only host-c can signal the op
+        assert live_pids_of_group(op.pid or 0)
+        with pytest.raises(Refused, match=rf"may still run on host-c \(pid {op.pid}\)"):
+            envelopes.rollback(envelope_id, "bad release")
+        silent.run_until(lambda: bool(_kills_recorded(store, job_id)))  # it signals its op, sees it gone
+        assert envelopes.rollback(envelope_id, "bad release")
+    finally:
+        gate.touch()
+        silent.shutdown()
+
+
 def test_a_job_canceled_on_the_host_its_op_runs_on_runs_again_at_once(
     engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
 ) -> None:

@@ -241,8 +241,12 @@ class EnvelopeActions:
                 **facts,
             )
         for job in jobs:
-            # Taken over from a lost engine, its op may still run there: undoing it now would race it.
-            if job.status == Status.ABEND and (left := op_left_elsewhere(s, job)) is not None:
+            # Taken over from a lost engine, or canceled from another host than its op's, its op may still
+            # run there: undoing it now would race it.
+            if (
+                job.status in (Status.ABEND, Status.CANCELED)
+                and (left := op_left_elsewhere(s, job)) is not None
+            ):
                 return op_left_reason(action, job.id or 0, left)
         if not self._rollback_ops(s, jobs):
             return Reason(

@@ -809,6 +809,29 @@ def test_an_envelope_canceled_from_another_host_is_rolled_back_only_once_its_op_
         silent.shutdown()
 
 
+def test_an_engine_draining_sees_the_op_it_stops_for_a_cancel_gone_before_it_stops(
+    store: Store, submit: Submit, actions: Actions, tmp_path: Path
+) -> None:
+    """A job canceled from another host; its op's engine signals it, then is asked to stop (a daemon's
+    first SIGTERM, a dashboard handing over): it stopped at once, the op's end never recorded, so the job's
+    rerun stayed refused until an engine of the host started again (found by review)."""
+    slow_exit = "trap 'sleep 0.3; exit 143' TERM; while true; do sleep 0.02; done"
+    job_id = submit(f'name = "long"\n[[run]]\nrun = "{slow_exit}"\n')
+    silent = Engine(store, host="host-c")
+    try:
+        op = wait_op_started(silent, store, job_id)
+        actions.cancel(job_id)  # on this host: only host-c can signal the op
+        silent.tick()  # host-c sees its lease gone: SIGTERM to the op, which takes a moment to end
+        stop, drain = threading.Event(), threading.Event()
+        drain.set()
+        silent.run(stop, drain)
+        assert not live_pids_of_group(op.pid or 0)
+        assert _kills_recorded(store, job_id), "the op's end is in the job's trail"
+        actions.rerun(job_id, "RUN")
+    finally:
+        silent.shutdown()
+
+
 def test_a_job_canceled_on_the_host_its_op_runs_on_runs_again_at_once(
     engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path
 ) -> None:

@@ -173,7 +173,10 @@ class Engine:
                 if not self.draining:  # said at once: the ops in flight may run for long yet
                     log.info("stopping: %s", self._stopping_text())
                 self.draining = True
-                if not any(h.handle for h in self._held.values()):
+                # Ops it is stopping for jobs it let go (a cancel) are seen gone first (within two grace
+                # periods): their clean-up ships, and their job's trail says so ("kill op"), on which a
+                # rerun of a job canceled from another host waits.
+                if not any(h.handle for h in self._held.values()) and not self._supervisor.dying:
                     break
             # Clear before the pass, so an op that ends during it still wakes the next one.
             self._wake.clear()

@@ -85,6 +85,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[Store, Terminal]]:
             daemon.kill()
 
 
+@pytest.mark.slow
 def test_approve_a_waiting_job_and_skip_a_trap_from_the_keyboard(setup: tuple[Store, Terminal]) -> None:
     store, term = setup
     actions = Actions(store, Actor("e2e"))

@@ -780,6 +780,7 @@ async def until(pilot: Pilot[int], predicate: Callable[[], bool], timeout: float
     return time.monotonic() - start
 
 
+@pytest.mark.slow
 async def test_the_dashboard_keeps_up_with_an_op_writing_100_mb(
     store: Store, submit: Callable[..., int], engine: Engine, gates: Callable[[str], Gate]
 ) -> None:

@@ -126,6 +126,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Served, str]]:
         yield server, name
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (.ci/run installs Debian's package)")
 def test_the_dashboard_in_a_browser_shows_the_job_table_and_answers_a_key(
     served: tuple[Served, str], tmp_path: Path

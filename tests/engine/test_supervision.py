@@ -809,6 +809,7 @@ def test_an_envelope_canceled_from_another_host_is_rolled_back_only_once_its_op_
         silent.shutdown()
 
 
+@pytest.mark.backends("sqlite")  # the engine's loop, the same on both
 def test_an_engine_draining_sees_the_op_it_stops_for_a_cancel_gone_before_it_stops(
     store: Store, submit: Submit, actions: Actions, tmp_path: Path
 ) -> None:

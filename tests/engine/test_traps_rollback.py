@@ -418,6 +418,7 @@ def tasks_seen(store: Store, job_id: int) -> list[tuple[str, str, str | None]]:
         ("timeout", "PARTIAL", ("a1", "FAILED", "op")),  # trap_timeout_action: abort
     ],
 )
+@pytest.mark.backends("sqlite")  # the lanes' task writes are the same SQL on both
 def test_a_trapped_task_waits_for_the_operator_and_does_not_read_running(
     store: Store,
     submit: Submit,

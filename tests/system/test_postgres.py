@@ -376,6 +376,7 @@ async def test_an_action_the_database_cannot_take_is_said_and_the_dashboard_goes
     from jobtui.app import JobtuiApp
     from jobtui.widgets.job_table import JobTable
     from jobtui.widgets.statusbar import StatusBar
+    from tests.support.pilot import until
 
     cluster = own_cluster
     url = cluster.new_database()
@@ -387,31 +388,27 @@ async def test_an_action_the_database_cannot_take_is_said_and_the_dashboard_goes
         screen = pilot.app.screen_stack[1]
         bar = screen.query_one(StatusBar)
 
-        async def until(predicate: Callable[[], bool], what: str) -> None:
-            for _ in range(300):
-                if predicate():
-                    return
-                await pilot.pause(0.05)
-            raise AssertionError(f"timed out waiting for {what}")
-
-        await until(lambda: screen.query_one(JobTable).total == 1, "the job")
-        await until(lambda: screen.check_action("cancel", ()) is True, "the job's cancel allowed")
+        await until(pilot, lambda: screen.query_one(JobTable).total == 1, "the job")
+        await until(pilot, lambda: screen.check_action("cancel", ()) is True, "the job's cancel allowed")
         for _ in range(20):  # (a key pressed while the pane catches up with the cursor is refused: again)
             said = len(pilot.app._notifications)
             await pilot.press("c")
             await until(
+                pilot,
                 lambda: pilot.app.screen is not screen or len(pilot.app._notifications) > said,  # noqa: B023
                 "the confirmation, or a refusal",
             )
             if pilot.app.screen is not screen:
                 break
-        await until(lambda: pilot.app.screen is not screen, "the confirmation")
+        await until(pilot, lambda: pilot.app.screen is not screen, "the confirmation")
         cluster.stop_server()
         try:
-            await until(lambda: bar.unreachable, "the unreachable banner")
+            await until(pilot, lambda: bar.unreachable, "the unreachable banner")
             await pilot.press("y")
             await until(
-                lambda: any(n.title == "Not done: Cancel" for n in pilot.app._notifications), "the notice"
+                pilot,
+                lambda: any(n.title == "Not done: Cancel" for n in pilot.app._notifications),
+                "the notice",
             )
             notice = [n for n in pilot.app._notifications if n.title == "Not done: Cancel"][-1]
             assert "nothing was changed" in notice.message and "\t" not in notice.message
@@ -419,6 +416,7 @@ async def test_an_action_the_database_cannot_take_is_said_and_the_dashboard_goes
             said = len(pilot.app._notifications)
             await pilot.press("colon", *str(job_id), "enter")
             await until(
+                pilot,
                 lambda: any(
                     n.message.startswith("Database error") for n in list(pilot.app._notifications)[said:]
                 ),
@@ -426,7 +424,7 @@ async def test_an_action_the_database_cannot_take_is_said_and_the_dashboard_goes
             )
         finally:
             cluster.start_server()
-        await until(lambda: not bar.unreachable, "the banner to go")
+        await until(pilot, lambda: not bar.unreachable, "the banner to go")
         assert pilot.app.is_running
     assert status(store, job_id) == "READY"
 

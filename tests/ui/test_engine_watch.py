@@ -234,7 +234,9 @@ async def test_the_embedded_engine_hands_its_jobs_back_to_a_daemon_back_and_stop
             _add_worker(store, os.getpid(), psutil.Process().create_time(), host="daemon-host")
             stopping = t("app.engine_handing_over", "en", host="daemon-host")
             await until(pilot, lambda: monitor(pilot).engine_label == stopping, "the header to say it stops")
-            assert engine.draining and status_of(store, job_id) == "RUNNING"
+            # (the engine's thread takes the word at its next pass)
+            await until(pilot, lambda: engine.draining, "the embedded engine to drain")
+            assert status_of(store, job_id) == "RUNNING"
             gate.touch()
             back = t("app.engine_daemon", "en", host="daemon-host")
             await until(pilot, lambda: monitor(pilot).engine_label == back, "the header to name the daemon")

@@ -849,12 +849,15 @@ def test_a_job_canceled_on_the_host_its_op_runs_on_runs_again_at_once(
         gate.touch()
 
 
-def test_a_clean_daemon_stop_finishes_ops_in_flight(
-    tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
-) -> None:
-    store = Store(daemon_env["JOBTUI_DB"])
-    actions = Actions(store, Actor("tester"))
-    gate = tmp_path / "go"
+def _daemon_running_a_gated_job(
+    store: Store,
+    actions: Actions,
+    gate: Path,
+    daemon_env: dict[str, str],
+    daemons: list[subprocess.Popen[bytes]],
+) -> tuple[int, subprocess.Popen[bytes], bytearray, threading.Thread]:
+    """A daemon running a job whose op waits for `gate` (a POST after it): the job, the daemon, what the
+    daemon says on stderr as it comes, and the thread reading it."""
     job_id = actions.submit(
         definition(
             f'name = "j"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
@@ -867,6 +870,16 @@ def test_a_clean_daemon_stop_finishes_ops_in_flight(
     pump = threading.Thread(target=_pump, args=(daemon.stderr, said), daemon=True)
     pump.start()
     wait_for(lambda: running_op(store, job_id) is not None, what="op start")
+    return job_id, daemon, said, pump
+
+
+def test_a_clean_daemon_stop_finishes_ops_in_flight(
+    tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
+) -> None:
+    store = Store(daemon_env["JOBTUI_DB"])
+    actions = Actions(store, Actor("tester"))
+    gate = tmp_path / "go"
+    job_id, daemon, said, pump = _daemon_running_a_gated_job(store, actions, gate, daemon_env, daemons)
     daemon.send_signal(signal.SIGTERM)
     # Said at once, while the op in flight runs on (for as long as it takes).
     stopping = b"stopping: letting 1 op in flight finish, then handing the jobs back"
@@ -906,18 +919,7 @@ def test_a_daemon_stopped_hard_says_so_and_leaves_its_ops_to_an_engine_of_its_ho
     clock.set(pendulum.now("UTC"))  # the daemon runs on the real clock
     actions = Actions(store, Actor("tester"))
     gate = tmp_path / "go"
-    job_id = actions.submit(
-        definition(
-            f'name = "j"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
-            '[[post]]\nrun = "true"\n'
-        )
-    )
-    daemon = start_daemon(daemon_env)
-    daemons.append(daemon)
-    said = bytearray()
-    pump = threading.Thread(target=_pump, args=(daemon.stderr, said), daemon=True)
-    pump.start()
-    wait_for(lambda: running_op(store, job_id) is not None, what="op start")
+    job_id, daemon, said, pump = _daemon_running_a_gated_job(store, actions, gate, daemon_env, daemons)
     op = running_op(store, job_id)
     assert op is not None and op.pid is not None
     daemon.send_signal(signal.SIGTERM)

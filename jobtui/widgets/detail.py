@@ -181,7 +181,8 @@ class DetailPane(Vertical):
         super().__init__(**kwargs)
         self.lang = lang
         self.tz = tz
-        self.detail: JobDetail | None = None
+        self.detail: JobDetail | None = None  # the job the keys act on (shown once the widgets are built)
+        self.shown: JobDetail | None = None  # the job the widgets show (tests wait for it)
         self._job_steps: list[dict[str, Any]] = []  # the shown job's steps that belong to no one task
         self._built = False  # asked to build: compose() yields the widgets
         self._ready = False  # they are mounted
@@ -254,7 +255,7 @@ class DetailPane(Vertical):
         return table
 
     def show_empty(self) -> None:
-        self.detail = None
+        self.detail = self.shown = None
         self._pending = None
         self._pending_envelope = None
         if not self.is_built:
@@ -319,10 +320,13 @@ class DetailPane(Vertical):
                     detail, log_chunk=pending.log_chunk + detail.log_chunk, log_reset=pending.log_reset
                 )
             self._pending = detail
+            # The job keys act on it already: a key pressed in the moment before the pane's widgets are
+            # there (just after the first paint) said "No job selected" under a selected job.
+            self.detail = detail
             return
-        previous = self.detail
+        previous = self.shown
         same_job = previous is not None and previous.job["id"] == detail.job["id"]
-        self.detail = detail
+        self.detail = self.shown = detail
         if not same_job:
             # Where the info block was scrolled to was in the last job's lines: another job's starts at its
             # top, where its name and status say which job an action would apply to.
@@ -351,7 +355,7 @@ class DetailPane(Vertical):
 
     def refresh_info(self, now: pendulum.DateTime | None = None) -> None:
         """Redraw the info block; called every second too, so durations and countdowns move."""
-        if self.detail is None:
+        if self.detail is None or not self.is_built:
             return
         job = self.detail.job
         if now is None:

@@ -72,19 +72,32 @@ def test_a_daemon_killed_between_spawn_and_pid_commit_never_runs_an_op_twice(
     store = Store(daemon_env["JOBTUI_DB"])
     actions = Actions(store, Actor("tester"))
     ledger = tmp_path / "ledger"
+    gate = tmp_path / "readopted"
     # Short ops end while no engine runs (the next one reads their status file); long ones outlive the
-    # next daemon's start, which finds them by their token alone: it never saw their pid.
+    # next daemon's start, which finds them by their token alone: it never saw their pid. A long op waits
+    # for the first re-adoption (20 s at most), not a fixed time a loaded machine's daemon start outlasts.
     short = definition(f'name = "short"\n[[run]]\nrun = "echo $JOBTUI_JOB_ID >> {ledger}; sleep 0.1"\n')
-    long = definition(f'name = "long"\n[[run]]\nrun = "echo $JOBTUI_JOB_ID >> {ledger}; sleep 2"\n')
+    wait_gate = f"for i in $(seq 200); do [ -f {gate} ] && break; sleep 0.1; done"
+    long = definition(f'name = "long"\n[[run]]\nrun = "echo $JOBTUI_JOB_ID >> {ledger}; {wait_gate}"\n')
     ids = [actions.submit(long if n % 2 else short, keep=True) for n in range(kills + 2)]
+
+    def readopted() -> int:
+        return sum("re-adopted op" in job_log(store, job_id) for job_id in ids)
+
+    def open_gate_once_readopted() -> None:
+        if not gate.exists() and readopted():
+            gate.touch()
+
     faulty = dict(daemon_env, JOBTUI_FAULT="kill-after-spawn")  # SIGKILL right after the spawn
     for _ in range(kills):
         daemon = start_daemon(faulty, workers=3)
         daemons.append(daemon)
         assert daemon.wait(timeout=60) == -signal.SIGKILL
+        open_gate_once_readopted()
     daemons.append(start_daemon(daemon_env, workers=3))
 
     def ended() -> bool:
+        open_gate_once_readopted()
         with store.read() as s:
             return all(status not in ("READY", "RUNNING") for status in s.exec(select(Job.status)).all())
 
@@ -92,9 +105,7 @@ def test_a_daemon_killed_between_spawn_and_pid_commit_never_runs_an_op_twice(
     runs = collections.Counter(ledger.read_text().split())
     assert {job_id: runs[str(job_id)] for job_id in ids} == {job_id: 1 for job_id in ids}  # 0 double runs
     assert [job_of(store, job_id).status for job_id in ids] == ["FINISHED"] * len(ids)
-    logs = [job_log(store, job_id) for job_id in ids]
-    readopted = sum("re-adopted op" in text for text in logs)
-    assert readopted >= 1, "no daemon found a live op it never saw a pid for"
+    assert readopted() >= 1, "no daemon found a live op it never saw a pid for"
     with store.read() as s:
         assert all(o.token for o in s.exec(select(OpRun)).all())
 

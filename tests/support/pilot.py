@@ -57,7 +57,7 @@ def painted(screen: Screen[Any]) -> tuple[str, list[str]]:
 
 
 def shown_job(pilot: Pilot[int]) -> int | None:
-    detail = monitor(pilot).query_one(DetailPane).detail
+    detail = monitor(pilot).query_one(DetailPane).shown
     return None if detail is None else int(detail.job["id"])
 
 

@@ -66,10 +66,10 @@ async def test_the_tasks_table_of_a_big_job_counts_every_task_and_fetches_them_a
 
         # The job changes: the pane reads it again with the tasks where its table stands, not the first.
         pane = screen.query_one(DetailPane)
-        before = pane.detail
+        before = pane.shown
         actions.reschedule(job_id, "+2h")
-        await until(pilot, lambda: pane.detail is not before, "the job read again")
-        assert pane.detail is not None and pane.detail.job["tasks_start"] > PANE_TASKS
+        await until(pilot, lambda: pane.shown is not before, "the job read again")
+        assert pane.shown is not None and pane.shown.job["tasks_start"] > PANE_TASKS
         assert table.cursor == TOTAL - 1 and target_at(table, TOTAL - 1) == "host-1199"
         assert "host-1199" in str(steps_title.render())
 

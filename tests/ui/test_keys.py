@@ -18,6 +18,7 @@ from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import ConfirmDialog, ReasonDialog, RerunDialog, RescheduleDialog
 from jobtui.screens.log_viewer import LogViewer
+from jobtui.widgets.detail import DetailPane
 from jobtui.widgets.job_table import JobTable
 from tests.support.helpers import job_of, run_until_status, status_of
 from tests.support.pilot import (
@@ -148,6 +149,29 @@ async def test_job_keys_typed_with_a_cursor_move_act_on_the_job_under_the_table_
         await pilot.press("n")
         await until(pilot, lambda: pilot.app.screen is screen, "the dialog to close")
         assert status_of(store, newer) == "FINISHED" and status_of(store, older) == "FINISHED"
+
+
+async def test_a_job_key_typed_as_the_first_rows_are_painted_acts_on_the_selected_job(
+    store: Store, submit: Submit, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The detail pane's widgets are built just after the first paint: `l` typed in that moment (a slow
+    machine over SSH makes it a second) said "No job selected" under the job the table and pane show."""
+    from jobtui.screens.monitor import MonitorScreen
+
+    job_id = submit(simple("early"))
+    run_until_ended(engine, job_id)
+    first_painted = MonitorScreen._first_painted
+
+    def typed_at_first_paint(screen: MonitorScreen) -> None:
+        first_painted(screen)
+        assert not screen.query_one(DetailPane).is_built  # the moment this test is about
+        screen.app.post_message(events.Key("l", "l"))
+
+    monkeypatch.setattr(MonitorScreen, "_first_painted", typed_at_first_paint)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(pilot.app.screen, LogViewer), "the log viewer")
+        viewer = pilot.app.screen
+        assert isinstance(viewer, LogViewer) and viewer.job_id == job_id
 
 
 # -- the envelopes view: the job keys act on the job under the tree's cursor ---------------------------

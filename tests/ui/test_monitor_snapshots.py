@@ -66,7 +66,7 @@ def settled(total: int, job_id: int | None = None) -> Callable[[Pilot[Any]], Awa
         table = screen.query_one(JobTable)
         pane = screen.query_one(DetailPane)
         for _ in range(200):
-            if table.total == total and pane.detail is not None:
+            if table.total == total and pane.shown is not None:
                 break
             await pilot.pause(0.05)
         if job_id is not None:
@@ -75,7 +75,7 @@ def settled(total: int, job_id: int | None = None) -> Callable[[Pilot[Any]], Awa
                     break
                 await pilot.press("down")
             for _ in range(200):
-                if pane.detail is not None and pane.detail.job["id"] == job_id:
+                if pane.shown is not None and pane.shown.job["id"] == job_id:
                     break
                 await pilot.pause(0.05)
         # Let tables finish sizing their columns and the tab underline finish sliding.

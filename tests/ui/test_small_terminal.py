@@ -126,9 +126,9 @@ async def test_the_info_block_shows_another_job_from_its_top_and_the_same_job_wh
         info.focus()
         await pilot.press("pagedown")
         await until(pilot, lambda: info.scroll_y > 0, "the info block scrolled")
-        shown = pane.detail
+        shown = pane.shown
         actions.reschedule(second, "+2h")  # the job changes: the pane reads it again
-        await until(pilot, lambda: pane.detail is not shown, "the job read again")
+        await until(pilot, lambda: pane.shown is not shown, "the job read again")
         await pilot.pause()
         assert shown_job(pilot) == second and info.scroll_y > 0
         screen.query_one(JobTable).focus()

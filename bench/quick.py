@@ -1,11 +1,17 @@
 """Benchmark smoke run for CI: each benchmark at a small size, failing only when a figure is off by 3x
-from the README's table (so a regression shows without flaky timing thresholds).
+from its reference (so a regression shows without flaky timing thresholds).
 
     python bench/quick.py
 
 Prints the figures of every benchmark it runs, then one verdict line per figure; exits 1 if any figure
-is more than TOLERANCE (3) times worse than the reference below (the README's measurements on the 2-core
-machine).
+is more than TOLERANCE (3) times worse than its reference.
+
+A figure is judged against what the machine does right now: beside each benchmark, in the same run, a
+yardstick without jobtui (bench/calibration.py: a bare spawn loop, plain sqlite3 or psycopg writes, a
+pure-Python loop) is measured, and the reference is scaled by how that yardstick compares with its own
+reference. Both references were measured together on one 2-core machine; a machine twice as slow (as some
+here are: the same drain measured 4,900 and 1,900 jobs/s on two of them) halves what a drain must reach,
+while jobtui's own regression, which leaves the yardstick alone, still shows.
 Figures on PostgreSQL share one throwaway cluster started here (each run gets a fresh database in it); they
 are skipped, as the PostgreSQL tests are, when no PostgreSQL server binaries are installed.
 """
@@ -30,36 +36,64 @@ class Figure:
     script: str
     args: tuple[str, ...]
     key: str  # the name printed as key=value on the script's last line
-    reference: float  # README table
+    reference: float  # the README's table
     higher_is_better: bool
+    # The bench/calibration.py yardstick measured beside it (its reading on the README's machine: YARDSTICKS).
+    yardstick: str | None = None
     # The script's option for a PostgreSQL URL; the run gets a fresh database in quick.py's cluster.
     pg_option: str | None = None
     # Below this a time is noise on a shared machine (a scheduler tick, a busy neighbour): both the figure
     # and the reference count as at least this much.
     floor: float = 0.0
 
+    def expected(self, yardstick_now: float | None) -> float:
+        """The reference on the machine as it is now: a rate scaled by the yardstick's rate, a time by its
+        time (both the same way: a yardstick twice as slow halves a rate and doubles a time). Only ever
+        eased: a machine faster than the README's is held to the README's figures themselves."""
+        if self.yardstick is None or yardstick_now is None:
+            return self.reference
+        slower_by = yardstick_now / YARDSTICKS[self.yardstick]
+        if self.higher_is_better:
+            return self.reference * min(1.0, slower_by)
+        return self.reference * max(1.0, slower_by)
 
-# How far off the README a figure may be on a noisy shared machine before it counts as a regression.
+    def off_by(self, value: float, yardstick_now: float | None) -> float:
+        expected = self.expected(yardstick_now)
+        if self.higher_is_better:
+            return expected / value
+        return max(value, self.floor) / max(expected, self.floor)
+
+
+# What each yardstick read, or would have read, on the machine of the README's figures. That machine was
+# not at hand when the yardsticks came: each is this session's reading times the README figure over this
+# session's figure beside it (medians of three quick.py runs, 2026-12-07 00:00-00:05, load 0.3-1.5, on a
+# machine two to three times slower: the no-op drain 1,660-1,990 jobs/s, first paint 1.03-1.17 s).
+YARDSTICKS = {
+    "sqlite": 53_000.0,  # jobs/s (here 14,800-22,700 beside the no-op drain's 1,660-1,990)
+    "spawn": 5_600.0,  # spawns/s (here 1,950-1,990 beside the `true` drain's 400-430)
+    "postgresql": 3_200.0,  # jobs/s (here 1,250-1,300 beside 1,100-1,235)
+    "cpu": 0.043,  # s (here 0.09-0.13 beside first paint's 1.03-1.17 s)
+}
+# How far off its reference a figure may be on a noisy shared machine before it counts as a regression.
 TOLERANCE = 3.0
 PG, PG_STOP = "--db", "--pg-db"  # on PostgreSQL (the option for a database URL)
 NOOP_DRAIN = ("--jobs", "400", "--workers", "2", "--op", "noop")
+TRUE_DRAIN = ("--jobs", "200", "--workers", "2", "--op", "true")
+LATENESS = ("--jobs", "100", "--lead", "3")
+KILL, STOP = ("--part", "kill", "--repeat", "2"), ("--part", "stop", "--repeat", "1")
+PAINT = ("--jobs", "1000", "--presses", "20")
 FIGURES = (
-    # Drains against the README's two-slot row of the drain matrix.
-    Figure("engine_drain.py", NOOP_DRAIN, "jobs_per_s", 4910.0, True),
-    Figure(
-        "engine_drain.py", ("--jobs", "200", "--workers", "2", "--op", "true"), "jobs_per_s", 1227.0, True
-    ),
-    Figure("engine_drain.py", NOOP_DRAIN, "jobs_per_s", 3034.0, True, PG),
-    Figure("lateness.py", ("--jobs", "100", "--lead", "3"), "lateness_p99_s", 0.08, False, floor=0.2),
-    Figure(
-        "abend_detection.py", ("--part", "kill", "--repeat", "2"), "kill9_abend_s", 0.03, False, floor=0.1
-    ),
-    Figure(
-        "abend_detection.py", ("--part", "stop", "--repeat", "1"), "sigstop_abend_s", 2.75, False, PG_STOP
-    ),
-    Figure("dashboard_paint.py", ("--jobs", "1000", "--presses", "20"), "process_first_paint_s", 0.36, False),
-    Figure("dashboard_paint.py", ("--jobs", "1000", "--presses", "20"), "rss_mb", 87.0, False),
-    Figure("dashboard_sort.py", ("--jobs", "20000", "--runs", "1"), "worst_sort_s", 0.094, False),
+    # Drains on the drain matrix's two-slot row.
+    Figure("engine_drain.py", NOOP_DRAIN, "jobs_per_s", 4910.0, True, "sqlite"),
+    Figure("engine_drain.py", TRUE_DRAIN, "jobs_per_s", 1227.0, True, "spawn"),
+    Figure("engine_drain.py", NOOP_DRAIN, "jobs_per_s", 3034.0, True, "postgresql", PG),
+    Figure("lateness.py", LATENESS, "lateness_p99_s", 0.08, False, "cpu", floor=0.2),
+    Figure("abend_detection.py", KILL, "kill9_abend_s", 0.03, False, "cpu", floor=0.1),
+    # Mostly the lease (a heartbeat older than it): no yardstick.
+    Figure("abend_detection.py", STOP, "sigstop_abend_s", 2.75, False, pg_option=PG_STOP),
+    Figure("dashboard_paint.py", PAINT, "process_first_paint_s", 0.36, False, "cpu"),
+    Figure("dashboard_paint.py", PAINT, "rss_mb", 87.0, False),  # memory: no yardstick
+    Figure("dashboard_sort.py", ("--jobs", "20000", "--runs", "1"), "worst_sort_s", 0.094, False, "cpu"),
 )
 
 
@@ -75,6 +109,21 @@ def run(script: str, args: tuple[str, ...]) -> dict[str, float]:
     print(f"quick took {time.perf_counter() - started:.1f}s for {script}")
     last = proc.stdout.strip().splitlines()[-1]
     return {key: float(value) for key, value in re.findall(r"(\w+)=([0-9.eE+-]+)", last)}
+
+
+def run_beside_yardstick(
+    name: str, pg_url: str | None, script: str, args: tuple[str, ...]
+) -> tuple[float, dict[str, float]]:
+    """The script's figures and the yardstick `name` read just before and just after it (their geometric
+    mean: the machine's load may change while a benchmark runs)."""
+    from bench.calibration import measure as yardstick
+
+    before = yardstick(name, pg_url)
+    figures = run(script, args)
+    after = yardstick(name, pg_url)
+    now = (before * after) ** 0.5
+    print(f"quick yardstick {name} {before:.4g} / {after:.4g}")
+    return now, figures
 
 
 @contextlib.contextmanager
@@ -95,7 +144,7 @@ def postgresql(needed: bool) -> Iterator[Callable[[], str] | str]:
 
 
 def main() -> int:
-    results: dict[tuple[str, tuple[str, ...], str | None], dict[str, float]] = {}
+    results: dict[tuple[str, tuple[str, ...], str | None], tuple[float | None, dict[str, float]]] = {}
     failed = False
     with postgresql(any(f.pg_option for f in FIGURES)) as new_pg_database:
         for figure in FIGURES:
@@ -105,17 +154,22 @@ def main() -> int:
                 continue
             if run_key not in results:
                 args = figure.args
+                pg_url = None
                 if figure.pg_option and not isinstance(new_pg_database, str):
-                    args = (*args, figure.pg_option, new_pg_database())
-                results[run_key] = run(figure.script, args)
-            value = results[run_key][figure.key]
-            if figure.higher_is_better:
-                ratio = figure.reference / value
-            else:
-                ratio = max(value, figure.floor) / max(figure.reference, figure.floor)
-            verdict = "ok" if ratio <= TOLERANCE else f"REGRESSION (more than {TOLERANCE}x off the README)"
-            failed = failed or ratio > TOLERANCE
-            print(f"quick {figure.key} {value:g} reference {figure.reference:g} {verdict}")
+                    pg_url = new_pg_database()
+                    args = (*args, figure.pg_option, pg_url)
+                if figure.yardstick is None:
+                    results[run_key] = (None, run(figure.script, args))
+                else:
+                    results[run_key] = run_beside_yardstick(figure.yardstick, pg_url, figure.script, args)
+            yardstick_now, figures = results[run_key]
+            value = figures[figure.key]
+            off = figure.off_by(value, yardstick_now)
+            verdict = "ok" if off <= TOLERANCE else f"REGRESSION (more than {TOLERANCE}x off its reference)"
+            failed = failed or off > TOLERANCE
+            expected = figure.expected(yardstick_now)
+            now_and_then = f"{expected:.4g} on this machine now ({figure.reference:g} then)"
+            print(f"quick {figure.key} {value:g} reference {now_and_then} {verdict}")
     return 1 if failed else 0
 
 

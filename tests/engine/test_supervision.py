@@ -761,8 +761,11 @@ def test_a_job_canceled_from_another_host_runs_again_only_once_its_op_is_stopped
         (left,) = [r for r in audit_json(store, job_id) if r["action"] == "op left running"]
         assert f"op of exec 1 runs on host-c (pid {op.pid})" in str(left["comment"])
         for verb in (lambda j: actions.rerun(j, "RUN"), lambda j: actions.rerun(j, "PRE", run_now=True)):
-            with pytest.raises(Refused, match=rf"may still run on host-c \(pid {op.pid}\)"):
+            with pytest.raises(Refused, match=rf"may still run on host-c \(pid {op.pid}\)") as refused:
                 verb(job_id)
+            # Its engine is not lost (it may be about to stop the op): the refusal says what happened.
+            assert "canceled from another host" in str(refused.value)
+            assert "engine was lost" not in str(refused.value)
 
         if then == "its-engine-comes-back":  # it signals its op, and says so once the op is gone
             silent.run_until(lambda: bool(_kills_recorded(store, job_id)))

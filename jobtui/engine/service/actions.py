@@ -942,12 +942,23 @@ def _envelope_rolled_back(s: Session, job: Job) -> Envelope | None:
 
 def op_left_reason(action: str, job_id: int, left: OpRun) -> Reason:
     """Why `action` must wait: it would start an op of job `job_id` (or undo what it did) while `left`,
-    an op of it, may still run on a host whose engine was lost (`op_left_elsewhere`)."""
+    an op of it, may still run on another host: its engine was lost, or the job was canceled from a host
+    that could not signal it (`op_left_elsewhere`)."""
     host, pid = left.host or "", left.pid or "?"
+    if left.status == OpStatus.SKIPPED.value:
+        # Canceled from another host: its own engine may be alive, about to stop it (not "lost").
+        why = (
+            f"it was canceled from another host, which cannot signal it, and no engine of {host} has said "
+            f"it stopped it yet; one running there does at its next pass (start one if none runs, or"
+        )
+    else:
+        why = (
+            f"its engine was lost and no daemon of {host} has been heard from since to kill it; start one "
+            f"there first (or"
+        )
     return Reason(
-        f"{action}: the op of exec {left.exec} of job {job_id} may still run on {host} (pid {pid}): its "
-        f"engine was lost and no daemon of {host} has been heard from since to kill it; start one there "
-        f"first (or, if {host} is gone for good: jobtui host-gone {shlex.quote(host)})",
+        f"{action}: the op of exec {left.exec} of job {job_id} may still run on {host} (pid {pid}): {why}, "
+        f"if {host} is gone for good: jobtui host-gone {shlex.quote(host)})",
         reasons.OP_LEFT_RUNNING,
         action=action,
         job=job_id,

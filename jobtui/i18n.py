@@ -799,6 +799,10 @@ REFUSALS: dict[str, dict[str, str]] = {
         "curso en {host} (pid {pid}): su motor se perdió y ningún demonio de {host} ha dado señales desde "
         "entonces para matarla; arranque allí uno antes (o, si {host} no va a volver: jobtui host-gone "
         "{host})",
+        "op_canceled_elsewhere": "{action}: la operación de la ejecución {exec} del pase {job} puede seguir "
+        "en curso en {host} (pid {pid}): se canceló desde otro equipo, que no puede enviarle señales, y "
+        "ningún motor de {host} ha dicho aún que la detuvo; uno que funcione allí lo hace en su siguiente "
+        "pasada (arranque uno si no hay, o, si {host} no va a volver: jobtui host-gone {host})",
         "envelope_rolled_back": "{action}: el sobre {envelope} ({name}) del pase {job} se deshizo: "
         "ejecutar el pase de nuevo aplicaría lo que el rollback deshizo; envíe el sobre de nuevo",
         "host_live": "{action}: un motor de {host} (pid {pid}) está vivo: ese equipo no se ha ido; un "

@@ -24,6 +24,7 @@ from jobtui.engine.db.models import AuditEvent, Job, OpRun
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.domain.reasons import reason_of
 from jobtui.engine.formats.envelope_file import envelope_of_files
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.service.envelope_actions import EnvelopeActions
@@ -32,6 +33,7 @@ from jobtui.engine.service.reads import Reads
 from jobtui.engine.service.views import audit_json
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.spawner import Spawner
+from jobtui.i18n import refusal_text
 from tests.support.helpers import (
     ROOT,
     definition,
@@ -766,6 +768,7 @@ def test_a_job_canceled_from_another_host_runs_again_only_once_its_op_is_stopped
             # Its engine is not lost (it may be about to stop the op): the refusal says what happened.
             assert "canceled from another host" in str(refused.value)
             assert "engine was lost" not in str(refused.value)
+            assert "se canceló desde otro equipo" in refusal_text(reason_of(refused.value), "es", "Relanzar")
 
         if then == "its-engine-comes-back":  # it signals its op, and says so once the op is gone
             silent.run_until(lambda: bool(_kills_recorded(store, job_id)))

@@ -27,6 +27,7 @@ ENVELOPE_NO_ROLLBACK_WORK = "envelope_no_rollback_work"
 ENVELOPE_NEWER = "envelope_newer"
 CHAIN_WAITS = "chain_waits"
 OP_LEFT_RUNNING = "op_left_running"
+OP_CANCELED_ELSEWHERE = "op_canceled_elsewhere"
 HOST_LIVE = "host_live"
 ENVELOPE_ROLLED_BACK = "envelope_rolled_back"
 
@@ -52,6 +53,8 @@ FACTS: dict[str, frozenset[str]] = {
     CHAIN_WAITS: _ENVELOPE | {"job", "waiting", "waiting_name"},
     # An op of the job may still run on `host` (`pid`: its process group there, "?" when not recorded).
     OP_LEFT_RUNNING: frozenset({"action", "job", "exec", "host", "pid"}),
+    # The same op, canceled from another host than its own, whose engine has not said it stopped it yet.
+    OP_CANCELED_ELSEWHERE: frozenset({"action", "job", "exec", "host", "pid"}),
     # `host-gone` of a host with a live engine (`pid`).
     HOST_LIVE: frozenset({"action", "host", "pid"}),
     # A job of an envelope rolled back (or being rolled back) would apply again what the rollback undid.

@@ -945,8 +945,10 @@ def op_left_reason(action: str, job_id: int, left: OpRun) -> Reason:
     an op of it, may still run on another host: its engine was lost, or the job was canceled from a host
     that could not signal it (`op_left_elsewhere`)."""
     host, pid = left.host or "", left.pid or "?"
+    kind = reasons.OP_LEFT_RUNNING
     if left.status == OpStatus.SKIPPED.value:
         # Canceled from another host: its own engine may be alive, about to stop it (not "lost").
+        kind = reasons.OP_CANCELED_ELSEWHERE
         why = (
             f"it was canceled from another host, which cannot signal it, and no engine of {host} has said "
             f"it stopped it yet; one running there does at its next pass (start one if none runs, or"
@@ -959,7 +961,7 @@ def op_left_reason(action: str, job_id: int, left: OpRun) -> Reason:
     return Reason(
         f"{action}: the op of exec {left.exec} of job {job_id} may still run on {host} (pid {pid}): {why}, "
         f"if {host} is gone for good: jobtui host-gone {shlex.quote(host)})",
-        reasons.OP_LEFT_RUNNING,
+        kind,
         action=action,
         job=job_id,
         exec=left.exec,

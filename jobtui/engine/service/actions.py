@@ -258,7 +258,9 @@ class Actions:
                 envelope=job.envelope_id,
                 name=envelope_name,
             )
-        if action in ("rerun", "retry", "rollback") and (left := op_left_elsewhere(s, job)) is not None:
+        # A delete too: it would erase the host and pid the operator needs to find that process.
+        waits_for_op = ("rerun", "retry", "rollback", "delete")
+        if action in waits_for_op and (left := op_left_elsewhere(s, job)) is not None:
             return op_left_reason(name, job.id or 0, left)
         runs_again = action in ("rerun", "retry", "reschedule")
         if runs_again and (undone := _envelope_rolled_back(s, job)) is not None:

@@ -13,11 +13,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pendulum
 import psutil
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
 from jobtui.engine.db.models import AuditEvent, Job, OpRun
@@ -787,6 +788,45 @@ def test_a_job_canceled_from_another_host_runs_again_only_once_its_op_is_stopped
         else:  # an admin's word that host-c will not come back
             clock.advance(31)  # its heartbeat no longer fresh
             assert HostActions(actions).declare_gone("host-c", "board replaced") == [job_id]
+        actions.rerun(job_id, "RUN")
+        assert job_of(store, job_id).status == "READY"
+    finally:
+        gate.touch()
+        silent.shutdown()
+
+
+@pytest.mark.backends("sqlite")  # the engine's bookkeeping: the same on both
+def test_the_kill_of_an_op_canceled_from_another_host_is_recorded_once_the_database_takes_it(
+    store: Store, submit: Submit, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The op's engine saw it gone while its database refused writes: the `kill op` row, which the job's
+    rerun waits for, was lost for good (found by review). It is written at a later pass."""
+    gate = tmp_path / "go"
+    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    silent = Engine(store, host="host-c")
+    real_write = store.write
+
+    @contextlib.contextmanager
+    def walking_writes_refused(walking: bool = False, **options: Any) -> Iterator[Any]:
+        if walking:  # the write of a row about a job the engine does not hold
+            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        with real_write(walking, **options) as session:
+            yield session
+
+    try:
+        op = wait_op_started(silent, store, job_id)
+        actions.cancel(job_id)  # on this host: only host-c can signal the op
+        monkeypatch.setattr(store, "write", walking_writes_refused)
+        silent.run_until(lambda: not live_pids_of_group(op.pid or 0) and not silent._supervisor.dying)
+        assert not _kills_recorded(store, job_id)
+        with pytest.raises(Refused, match="canceled from another host"):
+            actions.rerun(job_id, "RUN")
+        monkeypatch.setattr(store, "write", real_write)
+        silent.run_until(lambda: bool(_kills_recorded(store, job_id)))
+        (kill,) = _kills_recorded(store, job_id)
+        assert (
+            kill["comment"] == f"op of exec 1 (pid {op.pid}) killed: its job was canceled from another host"
+        )
         actions.rerun(job_id, "RUN")
         assert job_of(store, job_id).status == "READY"
     finally:

@@ -99,7 +99,7 @@ class Dying:
     shipped_to: int | None = None
     kill_line: str | None = None  # the SIGKILL line of a job let go, written once the op is gone
     # Called once nothing of it runs any more (it ended on SIGTERM, or was sent SIGKILL).
-    on_gone: Callable[[], None] | None = None
+    on_gone: Callable[[], bool] | None = None  # says the op is gone; False: not said (tried again)
 
 
 @dataclass

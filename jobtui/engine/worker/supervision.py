@@ -58,6 +58,7 @@ class Supervisor:
     def __init__(self, state: EngineState) -> None:
         self.state = state
         self.dying: list[Dying] = []
+        self.unrecorded: list[Callable[[], bool]] = []  # `on_gone` records to write again (escalate_kills)
 
     def collect(self, now: pendulum.DateTime) -> list[tuple[Held, OpOutcome]]:
         """The ops that ended, with how; terminate those past their timeout."""
@@ -133,8 +134,9 @@ class Supervisor:
             if canceled and self._cancel_left_it(held, s):
                 job_id, op_run_id = held.job_id, held.op_run_id
 
-                def on_gone() -> None:
-                    self._audit_killed(job_id, op_run_id, pid, "its job was canceled from another host", None)
+                def on_gone() -> bool:
+                    because = "its job was canceled from another host"
+                    return self._audit_killed(job_id, op_run_id, pid, because, None)
 
             dying = self._terminate(
                 held.handle, why, let_go_job=held.job_id, cap=held.log_cap, on_gone=on_gone
@@ -173,13 +175,13 @@ class Supervisor:
 
     def _audit_killed(
         self, job_id: int, op_run_id: int | None, pid: int | None, because: str, s: Session | None
-    ) -> None:
-        """Say in the job's audit trail which op of it this engine killed, and why."""
+    ) -> bool:
+        """Say in the job's audit trail which op of it this engine killed, and why (False: not said)."""
 
         def text(job: Job, op_run: OpRun | None) -> str:
             return killed_text(op_run.exec if op_run is not None else job.exec, pid, because)
 
-        self._audit(job_id, OP_KILLED, text, s, op_run_id)
+        return self._audit(job_id, OP_KILLED, text, s, op_run_id)
 
     def _audit(
         self,
@@ -188,9 +190,9 @@ class Supervisor:
         text: str | Callable[[Job, OpRun | None], str],
         s: Session | None = None,
         op_run_id: int | None = None,
-    ) -> None:
+    ) -> bool:
         """A row in the trail of a job this engine does not hold (another engine's, or none's: only the
-        trail, and the change feed so that viewers repaint it)."""
+        trail, and the change feed so that viewers repaint it). False: it could not be written."""
         store = self.state.store
 
         def write(session: Session) -> None:
@@ -213,6 +215,8 @@ class Supervisor:
             if s is not None and isinstance(exc, DATABASE_ERRORS):
                 raise
             log.warning("job %s: could not record %r: %s", job_id, action, exc)
+            return False
+        return True
 
     def kill_orphans(self) -> int:
         """At the engine's start, before it registers: kill every op that a dead engine of this host left
@@ -335,7 +339,7 @@ class Supervisor:
         handle: OpHandle,
         why: str = "terminated",
         let_go_job: int | None = None,
-        on_gone: Callable[[], None] | None = None,
+        on_gone: Callable[[], bool] | None = None,
     ) -> bool:
         """SIGTERM to the op's group now, SIGKILL after the grace period to whatever ignored it; what the
         op started outside its group (found by its token) gets the same signals, named in the job's log.
@@ -348,7 +352,7 @@ class Supervisor:
         why: str,
         let_go_job: int | None = None,
         cap: LogCap | None = None,
-        on_gone: Callable[[], None] | None = None,
+        on_gone: Callable[[], bool] | None = None,
     ) -> Dying | None:
         """`terminate_tree`; the op dying, or None. For a job let go (`let_go_job`), its output past its
         `cap` is cut before the line saying it was terminated, and what it writes after that line is capped
@@ -378,6 +382,8 @@ class Supervisor:
         return dying
 
     def escalate_kills(self, now: pendulum.DateTime, grace_s: float) -> None:
+        # A record the database could not take when its op died: the job's rerun waits for it.
+        self.unrecorded = [record for record in self.unrecorded if not _recorded(record)]
         if not self.dying:
             return
         tokens = live_tokens()  # once a pass, for every op still dying
@@ -401,7 +407,7 @@ class Supervisor:
                         else:
                             dying.kill_line = line  # after what the op wrote till now, and its cap's marker
                 dying.handle.kill()
-                _gone(dying)
+                self._gone(dying)
                 if dying.let_go_job is None:
                     self.dying.remove(dying)
                 else:
@@ -409,7 +415,12 @@ class Supervisor:
             elif not _tree_alive(dying.handle, tokens):
                 self.dying.remove(dying)
                 self._ship_after(dying, process_of(dying.handle))
-                _gone(dying)
+                self._gone(dying)
+
+    def _gone(self, dying: Dying) -> None:
+        """Its op is gone: say so (`on_gone`), again at the next passes if the database cannot take it now."""
+        if dying.on_gone is not None and not _recorded(dying.on_gone):
+            self.unrecorded.append(dying.on_gone)
 
     def _ship_after(self, dying: Dying, process: ProcessHandle | None) -> None:
         """The op of a job let go (its log no longer shipped with the engine's passes) is gone: what it
@@ -449,12 +460,12 @@ class Supervisor:
         return self.state.append_log_placed(process.log_path, line)
 
 
-def _gone(dying: Dying) -> None:
-    if dying.on_gone is not None:
-        try:
-            dying.on_gone()
-        except Exception as exc:  # only its record is missing: the op is gone either way
-            log.warning("could not record that a canceled op is gone: %s", exc)
+def _recorded(record: Callable[[], bool]) -> bool:
+    try:
+        return record()
+    except Exception as exc:  # only its record is missing: the op is gone either way
+        log.warning("could not record that a canceled op is gone: %s", exc)
+        return False
 
 
 def _gone_text(job: Job, op_run: OpRun | None, pid: int | None) -> str:

@@ -260,7 +260,7 @@ class Actions:
             )
         # A delete too: it would erase the host and pid the operator needs to find that process.
         waits_for_op = ("rerun", "retry", "rollback", "delete")
-        if action in waits_for_op and (left := op_left_elsewhere(s, job)) is not None:
+        if action in waits_for_op and (left := _op_left_elsewhere_once(s, job)) is not None:
             return op_left_reason(name, job.id or 0, left)
         runs_again = action in ("rerun", "retry", "reschedule")
         if runs_again and (undone := _envelope_rolled_back(s, job)) is not None:
@@ -940,6 +940,16 @@ def _envelope_rolled_back(s: Session, job: Job) -> Envelope | None:
         return envelope
     rollback = s.get(Job, envelope.rollback_job_id)
     return envelope if rollback is not None and rollback.status not in FINAL_STATUSES else None
+
+
+def _op_left_elsewhere_once(s: Session, job: Job) -> OpRun | None:
+    """`op_left_elsewhere`, read once a session: `allowed` (each detail read of the dashboard) asks it for
+    the four actions that wait for such an op."""
+    key = ("op_left_elsewhere", job.id, job.exec)
+    if key not in s.info:
+        s.info[key] = op_left_elsewhere(s, job)
+    left: OpRun | None = s.info[key]
+    return left
 
 
 def op_left_reason(action: str, job_id: int, left: OpRun) -> Reason:

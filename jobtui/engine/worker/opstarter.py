@@ -1,17 +1,17 @@
 """An op starter: a small process of the engine's, one per worker slot, that starts that slot's ops one at a
-time and waits for each; run as `python -S -E opstarter.py jobtui-op` (the standard library only).
+time and waits for each; run as `python -S -E -c BOOT` (see BOOT: the standard library only).
 
-For each op it is asked to start (a length-prefixed pickle on its stdin) it records the op as "started" in
-its engine's status journal, then spawns the op (`posix_spawn`: no fork of a large process, no shell) in a
-session of its own, and answers with the op's pid (on its stdout). The op's stdout and stderr are two pipes
-the starter appends to the job's log as they come, each stderr line after a mark, so readers can tell them
-apart. The op's first line (the engine's "started") goes to the log just before the op's first byte, or
-once the op has run SILENT_S without a word, or once the engine is gone: an op that exits silently leaves
-the log untouched, and the engine ships its line with the op's end. When the op exits the starter appends
-what its pipes still hold, records its exit status in the journal *before* reaping it, so whoever sees the
-op gone finds its output and status, then answers with the exit code and whether it wrote the first line.
-A short silent op thus creates no file: creating one (the log, a status file) cost as much as the rest of
-its start, and more in the kernel's journal.
+For each op it is asked to start (a length-prefixed tuple, `marshal`ed, on its stdin) it records the op as
+"started" in its engine's status journal, then spawns the op (`posix_spawn`: no fork of a large process, no
+shell) in a session of its own, and answers with the op's pid (on its stdout). The op's stdout and stderr are
+two pipes the starter appends to the job's log as they come, each stderr line after a mark, so readers can
+tell them apart. The op's first line (the engine's "started") goes to the log just before the op's first byte,
+or once the op has run SILENT_S without a word, or once the engine is gone: an op that exits silently leaves
+the log untouched, and the engine ships its line with the op's end. When the op exits the starter appends what
+its pipes still hold, records its exit status in the journal *before* reaping it, so whoever sees the op gone
+finds its output and status, then answers with the exit code and whether it wrote the first line. A short
+silent op thus creates no file: creating one (the log, a status file) cost as much as the rest of its start,
+and more in the kernel's journal.
 
 Why a process of its own: the status of an op that ends while its engine is away (killed, restarting) is
 still written, by a parent that runs no code but this; and the spawn costs the engine's interpreter nothing.
@@ -23,19 +23,41 @@ its stdin (or dies) it exits, after its op if one runs.
 
 from __future__ import annotations
 
-import contextlib
 import errno
+import marshal
 import os
-import pickle
-import re
 import resource
 import select
-import signal
 import struct
 import sys
 import time
-import unicodedata
-from collections.abc import Mapping, Sequence
+
+# Every engine slot starts a starter, so what it imports is paid at each engine's start: the standard
+# library's `signal` (its enums), `pickle`, `contextlib`, `re` and `typing` would triple a starter's start
+# (17 → 57 ms of CPU), so it uses the C `_signal`, `marshal` and no more.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
+    import signal
+    from collections.abc import Mapping, Sequence
+else:
+    import _signal as signal
+
+
+class _suppress:
+    """contextlib.suppress, which the starter does not import."""
+
+    __slots__ = ("_kinds",)
+
+    def __init__(self, *kinds: type[BaseException]) -> None:
+        self._kinds = kinds
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, value: object, traceback: object) -> bool:
+        return kind is not None and issubclass(kind, self._kinds)
+
 
 # The last word of a starter's command line: what tells a starter (an op's parent) from other processes.
 STARTER_NAME = "jobtui-op"
@@ -179,7 +201,7 @@ class OpLog:
     def write_first_line(self) -> None:
         """Now, even with nothing else to write (given up on a disk that refuses it: it is not retried)."""
         if not self.written:
-            with contextlib.suppress(OSError):
+            with _suppress(OSError):
                 os.close(self.open())
             self.written = True
 
@@ -209,7 +231,7 @@ class Pump:
             self.close()
             return False
         data = relayed(data, self.marked)
-        with contextlib.suppress(OSError):  # a full disk loses output, never the op's status
+        with _suppress(OSError):  # a full disk loses output, never the op's status
             if self.log < 0:
                 self.log = self.op_log.open()
             view = memoryview(data)
@@ -220,7 +242,7 @@ class Pump:
     def close(self) -> None:
         for fd in (self.fd, self.log):
             if fd >= 0:
-                with contextlib.suppress(OSError):
+                with _suppress(OSError):
                     os.close(fd)
 
 
@@ -302,19 +324,20 @@ class Pumps:
         still hold, until they let go, so they never write to a closed pipe."""
         if not self.open:
             return
-        with contextlib.suppress(OSError):
+        with _suppress(OSError):
             if os.fork() == 0:
                 for fd in (REQUESTS, REPLIES):  # the engine sees the starter leave, not this child
-                    with contextlib.suppress(OSError):
+                    with _suppress(OSError):
                         os.close(fd)
-                with contextlib.suppress(BaseException):
+                with _suppress(BaseException):
                     self.until_readable(-1)
                 os._exit(0)
 
 
 class MessageReader:
-    """The length-prefixed pickles coming on `fd`, read as many bytes at a time as are there: one read a
-    message (a second read for its body cost a system call, and the engine's slot its interpreter lock)."""
+    """The length-prefixed messages (`marshal`ed tuples) coming on `fd`, read as many bytes at a time as are
+    there: one read a message (a second read for its body cost a system call, and the engine's slot its
+    interpreter lock)."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -335,13 +358,13 @@ class MessageReader:
             self._buffer += chunk
         end = HEADER.size + HEADER.unpack_from(self._buffer)[0]
         body, self._buffer = self._buffer[HEADER.size : end], self._buffer[end:]
-        message = pickle.loads(body)
+        message = marshal.loads(body)
         assert isinstance(message, tuple)
         return message
 
 
 def write_message(fd: int, message: tuple[object, ...]) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    data = marshal.dumps(message)  # type: ignore[arg-type]  # of str, bytes, numbers, lists and dicts
     view = memoryview(HEADER.pack(len(data)) + data)
     while view:
         view = view[os.write(fd, view) :]
@@ -397,7 +420,7 @@ def start(
         os.close(fd)
     if isinstance(pid, NotRunnable):
         # As under a shell: exit 127 for no such program, 126 for one that cannot be run; said in its log.
-        with contextlib.suppress(OSError):
+        with _suppress(OSError):
             fd = op_log.open()
             try:
                 os.write(fd, f"{STARTER_NAME}: {shown(argv[0])}: {shown(pid.why)}\n".encode())
@@ -458,7 +481,7 @@ def wait(pid: int, pidfd: int, status: str, pumps: Pumps, op_log: OpLog) -> int:
         # SIGKILL (kill -9, the OOM killer) ends an op abnormally: "started" stays, as no exit status, and
         # the op vanished (ABEND). Any other signal is the op's exit status, as a shell reports it.
         write_status(status, f"{shown}\n".encode())
-    with contextlib.suppress(ChildProcessError):
+    with _suppress(ChildProcessError):
         os.waitpid(pid, 0)
     return code
 
@@ -468,6 +491,7 @@ def shown(text: str) -> str:
     as `jobtui.engine.domain.text.visible` shows them (the starter imports the standard library only, so
     this is a copy of it, kept equal by a test): the program named by a definition must not start a forged
     line in the job's log, drive a terminal reading it, nor read as another program's name."""
+    import re  # here: only an op that cannot start needs it (see the imports)
 
     def one(match: re.Match[str]) -> str:
         at, char = match.start(), match.group()
@@ -482,41 +506,47 @@ def shown(text: str) -> str:
             return f"\\x{code:02x}"
         return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
-    return _CONTROLS.sub(one, text)
+    return re.sub(_CONTROLS, one, text)
 
 
 # Control, format and default ignorable characters; the joiners and variation selectors emoji and several
 # scripts are written with stay where they do that (see `visible`).
-_CONTROLS = re.compile(
+_CONTROLS = (
     "[\x00-\x1f\x7f-\x9f\xad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160"
     "\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
     "\ufff0-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
     "\U000e0000-\U000e0fff]"
 )
-_SELECTORS = re.compile("[\u180b-\u180d\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
+_SELECTORS = "[\u180b-\u180d\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]"
 
 
 def _joins(char: str) -> bool:
+    import re
+    import unicodedata
+
     return (
         not char.isascii()
         and unicodedata.category(char) in ("Lo", "Lm", "Mn", "Mc", "So", "Sk")
-        and not _CONTROLS.match(char)
+        and not re.match(_CONTROLS, char)
     )
 
 
 def _stays(text: str, at: int) -> bool:
+    import re
+    import unicodedata
+
     char = text[at]
     if char in "\u200c\u200d":
         if not 0 < at < len(text) - 1 or not _joins(text[at + 1]):
             return False
         before = text[at - 1]
-        return _stays(text, at - 1) if _CONTROLS.match(before) else _joins(before)
-    if _SELECTORS.match(char) and at > 0:
+        return _stays(text, at - 1) if re.match(_CONTROLS, before) else _joins(before)
+    if re.match(_SELECTORS, char) and at > 0:
         base = text[at - 1]
         if base.isascii():
             return char == "\ufe0f" and base in "0123456789#*" and text[at + 1 : at + 2] == "\u20e3"
         selected = unicodedata.category(base) in ("Lo", "So", "Sm", "Po", "Pd")
-        return base == "\u2139" or (selected and not _CONTROLS.match(base))
+        return base == "\u2139" or (selected and not re.match(_CONTROLS, base))
     return False
 
 
@@ -570,7 +600,7 @@ def write_status(ref: str, content: bytes) -> None:
         return
     # One write, whole beside the other starters' (O_APPEND); a line of its own even after a write a full
     # disk cut short. Closed at once: a journal in a folder other hosts share (NFS) shows them the line.
-    with contextlib.suppress(OSError):  # a full disk: the exit code the starter reports says how it ended
+    with _suppress(OSError):  # a full disk: the exit code the starter reports says how it ended
         fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             os.write(fd, b"\n" + token.encode() + b" " + content)
@@ -584,7 +614,7 @@ def _write_status_file(path: str, content: bytes) -> None:
     except OSError:
         # A full or read-only disk: no stale status stays behind, and the exit code the starter reports
         # says how the op ended.
-        with contextlib.suppress(OSError):
+        with _suppress(OSError):
             os.unlink(path)
         return
     try:
@@ -630,8 +660,18 @@ def boot_time() -> float:
     return _BOOT_TIME[0]
 
 
-if __name__ == "__main__":
+def main() -> None:
     given = [arg.removeprefix(QUICK_S_FLAG) for arg in sys.argv[1:] if arg.startswith(QUICK_S_FLAG)]
-    with contextlib.suppress(KeyboardInterrupt):
+    with _suppress(KeyboardInterrupt):
         serve(float(given[-1]) if given else QUICK_S)
     sys.exit(0)
+
+
+# How the engine runs a starter (`spawner`): `python -S -E -c BOOT <this folder> <flag> STARTER_NAME`.
+# Imported, the starter runs from the bytecode Python keeps beside its source; run as a script it was
+# compiled again at each start, half of the CPU a start costs. The folder takes the place of the current
+# directory at the head of the path, as a script's own folder would.
+BOOT = "import sys; sys.path[0] = sys.argv.pop(1); import opstarter; opstarter.main()"
+
+if __name__ == "__main__":
+    main()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from jobtui.engine.worker import opstarter
 
-_STARTER = str(Path(opstarter.__file__).resolve())
+_STARTER_FOLDER = str(Path(opstarter.__file__).resolve().parent)
 # Never in a starter's own environment: a starter carrying an op token (the engine's own, when the engine
 # runs as an op) would be taken for that op.
 _NOT_INHERITED = ("JOBTUI_OP_TOKEN", "JOBTUI_FAULT")
@@ -47,7 +47,9 @@ class _Starter:
                 sys.executable,
                 "-S",
                 "-E",
-                _STARTER,
+                "-c",
+                opstarter.BOOT,
+                _STARTER_FOLDER,
                 f"{opstarter.QUICK_S_FLAG}{quick_s}",
                 opstarter.STARTER_NAME,
             ],

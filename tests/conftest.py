@@ -12,18 +12,23 @@ import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import textual._wait
 from sqlalchemy import create_engine
+from sqlalchemy.orm import configure_mappers
 
+import jobtui.engine.db.store
 from jobtui.engine.db import migrate
+from jobtui.engine.db.models import SQLModel
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from tests.support import pg
+from tests.support.compiled_sql import COMPILED_SQL, share_flush_sql
 from tests.support.helpers import (  # noqa: F401
     ROOT,
     START,
@@ -34,6 +39,7 @@ from tests.support.helpers import (  # noqa: F401
     status_of,
     wait_for,
 )
+from tests.support.parsed_css import parse_css_once_a_process
 from tests.support.pg import PgCluster
 
 # jobtui's default data folder (logs of databases that name no log folder) belongs to this test process
@@ -52,6 +58,18 @@ for _folder in (os.environ["XDG_DATA_HOME"], str(Path(os.environ["JOBTUI_CONFIG"
 # to empty) and a quarter as long.
 textual._wait.SLEEP_GRANULARITY = 0.005
 textual._wait.SLEEP_IDLE = textual._wait.SLEEP_GRANULARITY / 20
+
+_create_engine = jobtui.engine.db.store.create_engine
+
+
+def _create_engine_sharing_compiled_sql(url: str, **kwargs: Any) -> Any:
+    return _create_engine(url, execution_options={"compiled_cache": COMPILED_SQL}, **kwargs)
+
+
+jobtui.engine.db.store.create_engine = _create_engine_sharing_compiled_sql  # type: ignore[assignment]
+configure_mappers()
+share_flush_sql(list(SQLModel._sa_registry.mappers))
+parse_css_once_a_process()
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@ pid, nothing left to signal); an op that runs on, by its live pid at once, then 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import psutil
@@ -11,7 +14,7 @@ import psutil
 from jobtui.engine.worker.opjournal import journal_ref
 from jobtui.engine.worker.opstarter import HEADER, MessageReader, write_message
 from jobtui.engine.worker.runner import read_status_file
-from jobtui.engine.worker.spawner import Spawner
+from jobtui.engine.worker.spawner import Spawner, starter_command
 
 FIRST_LINE = b"[2026-12-05 12:00:00] run: started\n"
 
@@ -69,3 +72,21 @@ def test_answers_read_together_are_each_told_and_one_cut_short_is_none() -> None
         assert answers.next() is None
     finally:
         os.close(read_end)
+
+
+def test_a_starter_runs_from_cached_bytecode_and_imports_no_module_that_would_slow_its_start() -> None:
+    """Every engine slot starts one: compiled again as a script, or with `signal`'s enums, `pickle`, `re`
+    or `contextlib` imported, a starter cost more than twice the CPU it needs to start."""
+    command = [sys.executable, "-S", "-E", "-v", *starter_command(quick_s=0.005)[3:]]
+    for _ in range(2):  # the first may write the bytecode (a fresh checkout)
+        started = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+        )
+    said = started.stderr
+    assert started.returncode == 0, said
+    assert re.search(r"code object from '.*__pycache__/opstarter\.[^']*\.pyc'", said), said
+    imported = set(re.findall(r"^import '([\w.]+)'", said, re.MULTILINE))
+    assert "opstarter" in imported
+    assert imported.isdisjoint({"signal", "enum", "pickle", "re", "contextlib", "typing", "collections"}), (
+        imported
+    )

@@ -25,6 +25,19 @@ _STARTER_FOLDER = str(Path(opstarter.__file__).resolve().parent)
 _NOT_INHERITED = ("JOBTUI_OP_TOKEN", "JOBTUI_FAULT")
 
 
+def starter_command(quick_s: float) -> list[str]:
+    return [
+        sys.executable,
+        "-S",
+        "-E",
+        "-c",
+        opstarter.BOOT,
+        _STARTER_FOLDER,
+        f"{opstarter.QUICK_S_FLAG}{quick_s}",
+        opstarter.STARTER_NAME,
+    ]
+
+
 class StarterLost(OSError):
     """The starter died before saying whether it started the op."""
 
@@ -43,16 +56,7 @@ class _Starter:
     def __init__(self, quick_s: float) -> None:
         env = {name: value for name, value in os.environ.items() if name not in _NOT_INHERITED}
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-S",
-                "-E",
-                "-c",
-                opstarter.BOOT,
-                _STARTER_FOLDER,
-                f"{opstarter.QUICK_S_FLAG}{quick_s}",
-                opstarter.STARTER_NAME,
-            ],
+            starter_command(quick_s),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

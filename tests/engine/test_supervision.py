@@ -834,6 +834,56 @@ def test_the_kill_of_an_op_canceled_from_another_host_is_recorded_once_the_datab
         silent.shutdown()
 
 
+@pytest.mark.backends("sqlite")  # the engine's bookkeeping: the same on both
+@pytest.mark.parametrize("database", ["takes it", "refuses it at first"])
+def test_an_op_canceled_from_another_host_found_ended_is_said_gone_once(
+    database: str,
+    store: Store,
+    submit: Submit,
+    actions: Actions,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The op ended before its engine let its canceled job go. In a pass the database refused, the `op
+    gone` row, which the job's rerun waits for, was lost for good (the engine no longer held the job): it
+    is written at a later pass. Either way it is written once."""
+    gate = tmp_path / "go"
+    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    silent = Engine(store, host="host-c")
+
+    @contextlib.contextmanager
+    def savepoints_refused(session: Any) -> Iterator[None]:
+        raise OperationalError("SAVEPOINT", {}, Exception("disk I/O error"))
+        yield
+
+    def said_gone() -> list[tuple[object, ...]]:
+        trail = [(r["action"], r["who"], r["comment"]) for r in audit_json(store, job_id)]
+        return [row for row in trail if row[0] == "op gone"]
+
+    try:
+        op = wait_op_started(silent, store, job_id)
+        actions.cancel(job_id)  # on this host: only host-c can signal the op
+        gate.touch()
+        wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
+        if database == "refuses it at first":
+            with monkeypatch.context() as refusing:
+                refusing.setattr(store, "savepoint", savepoints_refused)
+                with pytest.raises(OperationalError):
+                    silent.tick()
+            assert not said_gone()
+            with pytest.raises(Refused, match="canceled from another host"):
+                actions.rerun(job_id, "RUN")
+        silent.run_until(lambda: bool(said_gone()))
+        for _ in range(3):
+            silent.tick()
+        assert said_gone() == [("op gone", "engine@host-c", f"op of exec 1 (pid {op.pid}) no longer runs")]
+        actions.rerun(job_id, "RUN")
+        assert job_of(store, job_id).status == "READY"
+    finally:
+        gate.touch()
+        silent.shutdown()
+
+
 def test_an_envelope_canceled_from_another_host_is_rolled_back_only_once_its_op_is_stopped(
     store: Store, actions: Actions, tmp_path: Path
 ) -> None:

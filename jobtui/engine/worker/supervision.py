@@ -3,6 +3,8 @@ was lost, and killing what ignores SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -58,7 +60,7 @@ class Supervisor:
     def __init__(self, state: EngineState) -> None:
         self.state = state
         self.dying: list[Dying] = []
-        self.unrecorded: list[Callable[[], bool]] = []  # `on_gone` records to write again (escalate_kills)
+        self.unrecorded: list[Callable[[], bool]] = []  # records to write again (escalate_kills)
 
     def collect(self, now: pendulum.DateTime) -> list[tuple[Held, OpOutcome]]:
         """The ops that ended, with how; terminate those past their timeout."""
@@ -130,9 +132,9 @@ class Supervisor:
         if held.handle is not None:
             log.info("job %s: %s; terminating its op", held.job_id, why)
             pid = held.handle.pid
-            on_gone = None
+            job_id, op_run_id = held.job_id, held.op_run_id
+            on_gone: Callable[[], bool] | None = None
             if canceled and self._cancel_left_it(held, s):
-                job_id, op_run_id = held.job_id, held.op_run_id
 
                 def on_gone() -> bool:
                     because = "its job was canceled from another host"
@@ -141,13 +143,41 @@ class Supervisor:
             dying = self._terminate(
                 held.handle, why, let_go_job=held.job_id, cap=held.log_cap, on_gone=on_gone
             )
+            record = self._drop_record(held, pid, dying, taken_over, on_gone)
+            if record is None:
+                self._ship_last(held, s, dying)
+                return
+            # Written on its own at the next passes until the pass's transaction commits with it (or
+            # fails before it, shipping the op's output): the engine no longer holds the job, so nothing
+            # else would write it.
+            later = functools.partial(record, None)
+            self.unrecorded.append(later)
             self._ship_last(held, s, dying)
-            if dying is not None and taken_over:
-                self._audit_killed(
-                    held.job_id, held.op_run_id, pid, "its job was taken over by another engine", s
-                )
-            elif dying is None and on_gone is not None:  # it had ended already
-                self._audit(held.job_id, OP_GONE, lambda job, op: _gone_text(job, op, pid), s, held.op_run_id)
+            if s is None:
+                if _recorded(later):
+                    self.unrecorded.remove(later)
+            elif record(s):
+                self.state.store.after_commit(s, functools.partial(_forget, self.unrecorded, later))
+
+    def _drop_record(
+        self,
+        held: Held,
+        pid: int | None,
+        dying: Dying | None,
+        taken_over: bool,
+        on_gone: Callable[[], bool] | None,
+    ) -> Callable[[Session | None], bool] | None:
+        """What the trail of a job let go says of its op: killed because another engine took the job, or
+        gone before this engine looked (canceled from another host: its rerun waits for that word)."""
+        job_id, op_run_id = held.job_id, held.op_run_id
+        if dying is not None and taken_over:
+            because = "its job was taken over by another engine"
+            return lambda session: self._audit_killed(job_id, op_run_id, pid, because, session)
+        if dying is None and on_gone is not None:
+            return lambda session: self._audit(
+                job_id, OP_GONE, lambda job, op: _gone_text(job, op, pid), session, op_run_id
+            )
+        return None
 
     def _cancel_left_it(self, held: Held, s: Session | None) -> bool:
         """Whether the job was canceled from a host that could not signal its op (OP_LEFT_RUNNING since the
@@ -458,6 +488,11 @@ class Supervisor:
         if first_line := process.first_line_before_the_engines():
             self.state.hold_back_stamped(process.log_path, first_line)  # written first, with `line`
         return self.state.append_log_placed(process.log_path, line)
+
+
+def _forget(records: list[Callable[[], bool]], record: Callable[[], bool]) -> None:
+    with contextlib.suppress(ValueError):  # written already by a pass between
+        records.remove(record)
 
 
 def _recorded(record: Callable[[], bool]) -> bool:

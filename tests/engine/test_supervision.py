@@ -18,6 +18,7 @@ from typing import IO, Any
 import pendulum
 import psutil
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
@@ -882,6 +883,54 @@ def test_an_op_canceled_from_another_host_found_ended_is_said_gone_once(
     finally:
         gate.touch()
         silent.shutdown()
+
+
+@pytest.mark.backends("sqlite")  # the engine's bookkeeping: the same on both
+def test_an_op_a_dead_engine_left_that_ended_meanwhile_is_said_gone_once_the_database_takes_it(
+    store: Store, submit: Submit, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next engine of the op's host looks at what a dead one left once, as it starts: an `op gone` row
+    the database refused then was lost for good, and the job's rerun waited for it (found by review). It
+    is written at a later pass."""
+    gate = tmp_path / "go"
+    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    dead = Engine(store, host="host-c")
+    real_write = store.write
+
+    @contextlib.contextmanager
+    def walking_writes_refused(walking: bool = False, **options: Any) -> Iterator[Any]:
+        if walking:  # the write of a row about a job the engine does not hold
+            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        with real_write(walking, **options) as session:
+            yield session
+
+    def said_gone() -> list[tuple[object, ...]]:
+        trail = [(r["action"], r["who"], r["comment"]) for r in audit_json(store, job_id)]
+        return [row for row in trail if row[0] == "op gone"]
+
+    try:
+        op = wait_op_started(dead, store, job_id)
+        actions.cancel(job_id)  # on this host: only host-c can signal the op
+        gate.touch()
+        wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
+        with store.write() as s:  # its process is gone (another process holds its pid now)
+            s.execute(text("UPDATE workers SET pid_create_time = 1, pid_start = 'gone'"))
+        later = Engine(store, host="host-c")
+        monkeypatch.setattr(store, "write", walking_writes_refused)
+        later.tick()  # its first pass: it looks at what the dead engine left
+        assert not said_gone()
+        with pytest.raises(Refused, match="canceled from another host"):
+            actions.rerun(job_id, "RUN")
+        monkeypatch.setattr(store, "write", real_write)
+        later.run_until(lambda: bool(said_gone()))
+        later.tick()
+        assert said_gone() == [("op gone", "engine@host-c", f"op of exec 1 (pid {op.pid}) no longer runs")]
+        actions.rerun(job_id, "RUN")
+        assert job_of(store, job_id).status == "READY"
+        later.shutdown()
+    finally:
+        gate.touch()
+        dead.shutdown()
 
 
 def test_an_envelope_canceled_from_another_host_is_rolled_back_only_once_its_op_is_stopped(

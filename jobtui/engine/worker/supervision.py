@@ -314,7 +314,7 @@ class Supervisor:
                 killed += 1
             else:  # it ended while nobody watched: retry and rerun need not wait for it (op_left_elsewhere)
                 gone = f"op of exec {op_run.exec} (pid {op_run.pid}) no longer runs"
-                self._audit(job.id or 0, OP_GONE, gone)
+                self._record_or_retry(functools.partial(self._audit, job.id or 0, OP_GONE, gone))
         return killed
 
     def _kill_orphan(self, token: str, op_run: OpRun, job: Job, because: str) -> bool:
@@ -334,8 +334,14 @@ class Supervisor:
             state.shipper.forget(job_id)
         except Exception as exc:  # the op is killed either way; only the log's last lines stay behind
             log.warning("job %s: could not ship the end of its log: %s", job_id, exc)
-        self._audit_killed(job_id, op_run.id, pid, because, None)
+        self._record_or_retry(functools.partial(self._audit_killed, job_id, op_run.id, pid, because, None))
         return True
+
+    def _record_or_retry(self, record: Callable[[], bool]) -> None:
+        """Write `record` (in a transaction of its own) now, or at the next passes if the database cannot
+        take it now (escalate_kills): an op a dead engine left is looked at once, at the engine's start."""
+        if not _recorded(record):
+            self.unrecorded.append(record)
 
     def _ship_last(self, held: Held, s: Session | None, dying: Dying | None) -> None:
         """The op's output so far and the line saying it was terminated reach the database as the job is
@@ -449,8 +455,8 @@ class Supervisor:
 
     def _gone(self, dying: Dying) -> None:
         """Its op is gone: say so (`on_gone`), again at the next passes if the database cannot take it now."""
-        if dying.on_gone is not None and not _recorded(dying.on_gone):
-            self.unrecorded.append(dying.on_gone)
+        if dying.on_gone is not None:
+            self._record_or_retry(dying.on_gone)
 
     def _ship_after(self, dying: Dying, process: ProcessHandle | None) -> None:
         """The op of a job let go (its log no longer shipped with the engine's passes) is gone: what it
@@ -499,7 +505,7 @@ def _recorded(record: Callable[[], bool]) -> bool:
     try:
         return record()
     except Exception as exc:  # only its record is missing: the op is gone either way
-        log.warning("could not record that a canceled op is gone: %s", exc)
+        log.warning("could not record what became of an op: %s", exc)
         return False
 
 

@@ -408,6 +408,44 @@ def test_a_trapped_job_notifies_its_envelope(
     assert f"job {ids[0]} (t) trapped" in notes(envelopes, envelope_id)[-1][1]
 
 
+def test_an_envelope_whose_job_rolls_back_after_its_op_failed_reads_errors_active_then_errors(
+    envelopes: EnvelopeActions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    """Seed 004: ErrorsActive, "actively processing data but errors have occurred". A job rolling back
+    after its op failed is that: it read "Success, active" until the job ended ROLLEDBACK."""
+    gate = tmp_path / "undone"
+    write(
+        tmp_path,
+        "t.toml",
+        f"""
+        name = "t"
+        project = "payments"
+        rollback_on_error = true
+        [[run]]
+        name = "deploy"
+        run = "true"
+        rollback = "while [ ! -f {gate} ]; do sleep 0.02; done"
+        [[run]]
+        name = "smoke"
+        run = "false"
+        """,
+    )
+    envelope_id, ids = envelopes.submit(envelope_of_files([str(tmp_path / "t.toml")], "e"))
+    engine.run_until(lambda: status_of(store, ids[0]) == "ROLLBACK")
+
+    def everywhere() -> set[str]:
+        listed = [e["status"] for e in envelopes.all_envelopes() if e["id"] == envelope_id]
+        tree = [e.status.value for e in load_tree(store).envelopes if e.id == envelope_id]
+        return {envelopes.detail(envelope_id)["status"], *listed, *tree}
+
+    try:
+        assert everywhere() == {"ERRORS_ACTIVE"}
+    finally:
+        gate.touch()
+    assert run_chain(engine, ids) == ["ROLLEDBACK"]
+    assert everywhere() == {"ERRORS"}
+
+
 def test_an_envelope_with_a_trapped_job_reads_errors_active_everywhere(
     envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
 ) -> None:

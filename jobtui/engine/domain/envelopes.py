@@ -43,10 +43,12 @@ FAILED_JOB = frozenset(
         Status.ROLLEDBACK,
     }
 )
-# Active jobs whose op failed and that wait for a person (retry, skip or abort the trap): errors have
-# occurred while the envelope is active (seed 004 ErrorsActive). The other needs-attention statuses that are
-# still active are no error: an approval, a schedule window that closed (PAUSED).
-FAILING_JOB = frozenset({Status.TRAPPED, Status.TRAP_PAUSED})
+# Active jobs that make an active envelope's errors (seed 004 ErrorsActive, "actively processing data but
+# errors have occurred"): one whose op failed and that waits for a person (retry, skip or abort the trap),
+# and one rolling back (its op failed, or an operator undoes it: it ends ROLLEDBACK, an error of its
+# envelope). The other needs-attention statuses that are still active are no error: an approval, a schedule
+# window that closed (PAUSED).
+FAILING_JOB = frozenset({Status.TRAPPED, Status.TRAP_PAUSED, Status.ROLLBACK})
 
 
 def derive_status(stored: str | None, job_statuses: Iterable[str]) -> EnvelopeStatus:

@@ -71,6 +71,14 @@ def test_a_bug_exits_3_with_one_line_and_its_traceback_in_a_crash_log(
 # A module the CLI imports while it loads, shadowed by one that is "interrupted": Ctrl-C lands while the
 # command is still importing, the moment a user is most likely to give up on a typo.
 _CTRL_C_ON_IMPORT = "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n"
+# The command starts as a terminal starts it, Ctrl-C at its default: a test run a non-interactive shell
+# started in the background (`pytest … &`, a CI runner's shell) has SIGINT ignored, and every process it
+# starts would inherit that.
+_AS_A_TERMINAL_STARTS_IT = (
+    "import os, signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+    "os.execv(sys.argv[1], sys.argv[1:])\n"
+)
 
 
 @pytest.mark.parametrize("shadowed", ["argparse", "sqlalchemy"])
@@ -83,7 +91,15 @@ def test_ctrl_c_while_the_command_loads_exits_130_without_a_traceback(
     command = [str(script)] if how == "console script" else [sys.executable, "-m", "jobtui"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
     done = subprocess.run(
-        [*command, "jobs", "--db", f"sqlite:///{tmp_path / 'jobs.db'}"],
+        [
+            sys.executable,
+            "-c",
+            _AS_A_TERMINAL_STARTS_IT,
+            *command,
+            "jobs",
+            "--db",
+            f"sqlite:///{tmp_path / 'jobs.db'}",
+        ],
         env=env,
         capture_output=True,
         text=True,

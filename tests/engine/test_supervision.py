@@ -796,6 +796,24 @@ def test_a_job_canceled_from_another_host_runs_again_only_once_its_op_is_stopped
         silent.shutdown()
 
 
+def walking_writes_refused(real_write: Callable[..., Any]) -> Callable[..., Any]:
+    """`Store.write` on a database that refuses the writes of rows about jobs the engine does not hold."""
+
+    @contextlib.contextmanager
+    def write(walking: bool = False, **options: Any) -> Iterator[Any]:
+        if walking:
+            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        with real_write(walking, **options) as session:
+            yield session
+
+    return write
+
+
+def said_gone(store: Store, job_id: int) -> list[tuple[object, ...]]:
+    trail = [(r["action"], r["who"], r["comment"]) for r in audit_json(store, job_id)]
+    return [row for row in trail if row[0] == "op gone"]
+
+
 @pytest.mark.backends("sqlite")  # the engine's bookkeeping: the same on both
 def test_the_kill_of_an_op_canceled_from_another_host_is_recorded_once_the_database_takes_it(
     store: Store, submit: Submit, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -807,17 +825,10 @@ def test_the_kill_of_an_op_canceled_from_another_host_is_recorded_once_the_datab
     silent = Engine(store, host="host-c")
     real_write = store.write
 
-    @contextlib.contextmanager
-    def walking_writes_refused(walking: bool = False, **options: Any) -> Iterator[Any]:
-        if walking:  # the write of a row about a job the engine does not hold
-            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
-        with real_write(walking, **options) as session:
-            yield session
-
     try:
         op = wait_op_started(silent, store, job_id)
         actions.cancel(job_id)  # on this host: only host-c can signal the op
-        monkeypatch.setattr(store, "write", walking_writes_refused)
+        monkeypatch.setattr(store, "write", walking_writes_refused(real_write))
         silent.run_until(lambda: not live_pids_of_group(op.pid or 0) and not silent._supervisor.dying)
         assert not _kills_recorded(store, job_id)
         with pytest.raises(Refused, match="canceled from another host"):
@@ -857,10 +868,6 @@ def test_an_op_canceled_from_another_host_found_ended_is_said_gone_once(
         raise OperationalError("SAVEPOINT", {}, Exception("disk I/O error"))
         yield
 
-    def said_gone() -> list[tuple[object, ...]]:
-        trail = [(r["action"], r["who"], r["comment"]) for r in audit_json(store, job_id)]
-        return [row for row in trail if row[0] == "op gone"]
-
     try:
         op = wait_op_started(silent, store, job_id)
         actions.cancel(job_id)  # on this host: only host-c can signal the op
@@ -871,13 +878,14 @@ def test_an_op_canceled_from_another_host_found_ended_is_said_gone_once(
                 refusing.setattr(store, "savepoint", savepoints_refused)
                 with pytest.raises(OperationalError):
                     silent.tick()
-            assert not said_gone()
+            assert not said_gone(store, job_id)
             with pytest.raises(Refused, match="canceled from another host"):
                 actions.rerun(job_id, "RUN")
-        silent.run_until(lambda: bool(said_gone()))
+        silent.run_until(lambda: bool(said_gone(store, job_id)))
         for _ in range(3):
             silent.tick()
-        assert said_gone() == [("op gone", "engine@host-c", f"op of exec 1 (pid {op.pid}) no longer runs")]
+        gone = ("op gone", "engine@host-c", f"op of exec 1 (pid {op.pid}) no longer runs")
+        assert said_gone(store, job_id) == [gone]
         actions.rerun(job_id, "RUN")
         assert job_of(store, job_id).status == "READY"
     finally:
@@ -897,17 +905,6 @@ def test_an_op_a_dead_engine_left_that_ended_meanwhile_is_said_gone_once_the_dat
     dead = Engine(store, host="host-c")
     real_write = store.write
 
-    @contextlib.contextmanager
-    def walking_writes_refused(walking: bool = False, **options: Any) -> Iterator[Any]:
-        if walking:  # the write of a row about a job the engine does not hold
-            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
-        with real_write(walking, **options) as session:
-            yield session
-
-    def said_gone() -> list[tuple[object, ...]]:
-        trail = [(r["action"], r["who"], r["comment"]) for r in audit_json(store, job_id)]
-        return [row for row in trail if row[0] == "op gone"]
-
     try:
         op = wait_op_started(dead, store, job_id)
         actions.cancel(job_id)  # on this host: only host-c can signal the op
@@ -916,15 +913,16 @@ def test_an_op_a_dead_engine_left_that_ended_meanwhile_is_said_gone_once_the_dat
         with store.write() as s:  # its process is gone (another process holds its pid now)
             s.execute(text("UPDATE workers SET pid_create_time = 1, pid_start = 'gone'"))
         later = Engine(store, host="host-c")
-        monkeypatch.setattr(store, "write", walking_writes_refused)
+        monkeypatch.setattr(store, "write", walking_writes_refused(real_write))
         later.tick()  # its first pass: it looks at what the dead engine left
-        assert not said_gone()
+        assert not said_gone(store, job_id)
         with pytest.raises(Refused, match="canceled from another host"):
             actions.rerun(job_id, "RUN")
         monkeypatch.setattr(store, "write", real_write)
-        later.run_until(lambda: bool(said_gone()))
+        later.run_until(lambda: bool(said_gone(store, job_id)))
         later.tick()
-        assert said_gone() == [("op gone", "engine@host-c", f"op of exec 1 (pid {op.pid}) no longer runs")]
+        gone = ("op gone", "engine@host-c", f"op of exec 1 (pid {op.pid}) no longer runs")
+        assert said_gone(store, job_id) == [gone]
         actions.rerun(job_id, "RUN")
         assert job_of(store, job_id).status == "READY"
         later.shutdown()

@@ -338,8 +338,9 @@ class Supervisor:
         return True
 
     def _record_or_retry(self, record: Callable[[], bool]) -> None:
-        """Write `record` (in a transaction of its own) now, or at the next passes if the database cannot
-        take it now (escalate_kills): an op a dead engine left is looked at once, at the engine's start."""
+        """Write `record` now, in a transaction of its own, or at the next passes (escalate_kills) if the
+        database cannot take it now: nothing else would (an op a dead engine left is looked at once, as the
+        engine starts; a dying op's end is seen once)."""
         if not _recorded(record):
             self.unrecorded.append(record)
 

@@ -59,6 +59,8 @@ for _folder in (os.environ["XDG_DATA_HOME"], str(Path(os.environ["JOBTUI_CONFIG"
 textual._wait.SLEEP_GRANULARITY = 0.005
 textual._wait.SLEEP_IDLE = textual._wait.SLEEP_GRANULARITY / 20
 
+# Every Store and every app of a test process share the SQL compiled and the CSS parsed: each test's own
+# compiled and parsed them again (see tests/support/compiled_sql.py and parsed_css.py).
 _create_engine = jobtui.engine.db.store.create_engine
 
 

@@ -874,6 +874,10 @@ def test_an_op_canceled_from_another_host_found_ended_is_said_gone_once(
         gate.touch()
         wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
         if database == "refuses it at first":
+            # Its slot has seen the op end: the next pass records that, and lets the job go, in its
+            # transaction, which the database refuses.
+            handle = silent._held[job_id].handle
+            wait_for(lambda: getattr(handle, "ran_s", None) is not None, what="the op's end on its slot")
             with monkeypatch.context() as refusing:
                 refusing.setattr(store, "savepoint", savepoints_refused)
                 with pytest.raises(OperationalError):

@@ -54,6 +54,11 @@ BACKENDS = ("sqlite", "postgresql")
 Submit = Callable[..., int]
 
 
+def gated(gate: Path, name: str = "long") -> str:
+    """A job whose op runs until `gate` exists."""
+    return f'name = "{name}"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n'
+
+
 def test_kill_9_of_an_op_makes_the_job_abend(engine: Engine, store: Store, submit: Submit) -> None:
     job_id = submit('name = "victim"\n[[run]]\nrun = "sleep 60"\n[[post]]\nrun = "true"\n')
     op = wait_op_started(engine, store, job_id)
@@ -131,7 +136,7 @@ def test_an_op_killing_its_parent_abends_alone_and_the_op_beside_it_finishes(
     """Each worker slot starts its ops through a starter of its own: an op that kills its parent loses its
     own exit status (ABEND), never that of the op running on the other slot."""
     gate = tmp_path / "go"
-    beside = submit(f'name = "beside"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    beside = submit(gated(gate, "beside"))
     wait_op_started(engine, store, beside)
     killer = submit('name = "killer"\n[[run]]\nrun = "kill -9 $PPID; sleep 60"\n')
     run_until_status(engine, killer, "ABEND")
@@ -726,7 +731,7 @@ def test_an_engine_that_finds_its_job_taken_over_kills_its_op_and_says_so(
     store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path
 ) -> None:
     gate = tmp_path / "go"
-    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    job_id = submit(gated(gate))
     frozen, other = Engine(store, host="host-a"), Engine(store, host="host-b")
     try:
         op = wait_op_started(frozen, store, job_id)
@@ -756,7 +761,7 @@ def test_a_job_canceled_from_another_host_runs_again_only_once_its_op_is_stopped
     """Its host's daemon is silent (kill -STOP): the cancel cannot signal the op from here, and the rerun was
     accepted while it ran on there, the job running twice at once (found by QA)."""
     gate = tmp_path / "go"
-    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    job_id = submit(gated(gate))
     silent = Engine(store, host="host-c")
     try:
         op = wait_op_started(silent, store, job_id)
@@ -821,7 +826,7 @@ def test_the_kill_of_an_op_canceled_from_another_host_is_recorded_once_the_datab
     """The op's engine saw it gone while its database refused writes: the `kill op` row, which the job's
     rerun waits for, was lost for good (found by review). It is written at a later pass."""
     gate = tmp_path / "go"
-    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    job_id = submit(gated(gate))
     silent = Engine(store, host="host-c")
     real_write = store.write
 
@@ -860,7 +865,7 @@ def test_an_op_canceled_from_another_host_found_ended_is_said_gone_once(
     gone` row, which the job's rerun waits for, was lost for good (the engine no longer held the job): it
     is written at a later pass. Either way it is written once."""
     gate = tmp_path / "go"
-    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    job_id = submit(gated(gate))
     silent = Engine(store, host="host-c")
 
     @contextlib.contextmanager
@@ -905,7 +910,7 @@ def test_an_op_a_dead_engine_left_that_ended_meanwhile_is_said_gone_once_the_dat
     the database refused then was lost for good, and the job's rerun waited for it (found by review). It
     is written at a later pass."""
     gate = tmp_path / "go"
-    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    job_id = submit(gated(gate))
     dead = Engine(store, host="host-c")
     real_write = store.write
 
@@ -944,7 +949,7 @@ def test_an_envelope_canceled_from_another_host_is_rolled_back_only_once_its_op_
     gate = tmp_path / "go"
     first, second = tmp_path / "build.toml", tmp_path / "deploy.toml"
     first.write_text('name = "build"\n[[run]]\nrun = "true"\nrollback = "true"\n')
-    second.write_text(f'name = "deploy"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    second.write_text(gated(gate, "deploy"))
     envelopes = EnvelopeActions(actions)
     envelope_id, (_, job_id) = envelopes.submit(envelope_of_files([str(first), str(second)], "release"))
     silent = Engine(store, host="host-c")
@@ -990,7 +995,7 @@ def test_a_job_canceled_on_the_host_its_op_runs_on_runs_again_at_once(
 ) -> None:
     """This host's live engine stops the op: nothing to wait for."""
     gate = tmp_path / "go"
-    job_id = submit(f'name = "long"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    job_id = submit(gated(gate))
     try:
         wait_op_started(engine, store, job_id)
         actions.cancel(job_id)

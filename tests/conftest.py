@@ -21,7 +21,7 @@ from sqlalchemy.orm import configure_mappers
 
 import jobtui.engine.db.store
 from jobtui.engine.db import migrate
-from jobtui.engine.db.models import SQLModel
+from jobtui.engine.db.models import Base
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
@@ -70,7 +70,7 @@ def _create_engine_sharing_compiled_sql(url: str, **kwargs: Any) -> Any:
 
 jobtui.engine.db.store.create_engine = _create_engine_sharing_compiled_sql  # type: ignore[assignment]
 configure_mappers()
-share_flush_sql(list(SQLModel._sa_registry.mappers))
+share_flush_sql(list(Base.registry.mappers))
 parse_css_once_a_process()
 
 
@@ -178,12 +178,12 @@ def engine(store: Store) -> Iterator[Engine]:
 
 def _kill_op_processes(store: Store) -> None:
     """Never leave a test's op processes behind, whatever the test did."""
-    from sqlmodel import col, select
+    from sqlalchemy import select
 
     from jobtui.engine.db.models import OpRun
 
     with store.read() as s:
-        pids = s.exec(select(OpRun.pid).where(col(OpRun.pid).is_not(None))).all()
+        pids = s.scalars(select(OpRun.pid).where(OpRun.pid.is_not(None))).all()
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError, TypeError):
             os.killpg(pid, signal.SIGKILL)

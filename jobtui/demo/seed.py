@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 
 import pendulum
-from sqlmodel import col, select
+from sqlalchemy import select
 
 from jobtui.engine.db.models import Job
 from jobtui.engine.db.store import Store
@@ -408,12 +408,12 @@ class DemoStream:
         """Cancel the running jobs of CANCEL_NAMES whose RUN started `cancel_after_s` ago or more."""
         cutoff = self.store.now().subtract(microseconds=int(self.cancel_after_s * 1_000_000))
         with self.store.read() as s:
-            ids = s.exec(
+            ids = s.scalars(
                 select(Job.id).where(
                     Job.status == Status.RUNNING.value,
-                    col(Job.name).in_(sorted(CANCEL_NAMES)),
-                    col(Job.run_started_at).is_not(None),
-                    col(Job.run_started_at) <= cutoff,
+                    Job.name.in_(sorted(CANCEL_NAMES)),
+                    Job.run_started_at.is_not(None),
+                    Job.run_started_at <= cutoff,
                 )
             ).all()
         canceled = []
@@ -445,8 +445,8 @@ class DemoStream:
     ) -> list[int]:
         """`act` on the jobs of `names` in `status`, each once."""
         with self.store.read() as s:
-            ids = s.exec(
-                select(Job.id).where(Job.status == status.value, col(Job.name).in_(sorted(names)))
+            ids = s.scalars(
+                select(Job.id).where(Job.status == status.value, Job.name.in_(sorted(names)))
             ).all()
         done = []
         for job_id in ids:

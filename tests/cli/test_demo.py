@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pendulum
 import pytest
-from sqlmodel import col, func, select
+from sqlalchemy import func, select
 
 from jobtui.demo.bulk import BULK_STATUSES, PROJECTS, bulk_load
 from jobtui.demo.seed import (
@@ -77,8 +77,8 @@ def test_the_demo_speed_comes_from_the_environment(monkeypatch: pytest.MonkeyPat
 
 def _statuses_seen(store: Store) -> set[str]:
     with store.read() as s:
-        moved = set(s.exec(select(AuditEvent.to_status).distinct()).all())
-        now = set(s.exec(select(Job.status).distinct()).all())
+        moved = set(s.scalars(select(AuditEvent.to_status).distinct()).all())
+        now = set(s.scalars(select(Job.status).distinct()).all())
     return {status for status in moved | now if status}
 
 
@@ -119,14 +119,14 @@ def test_the_seeded_demo_and_the_streams_cancel_reach_every_status(
     assert _statuses_seen(store) == SHOWN and len(SHOWN) == 16
     user = stream.actions.actor.user
     with store.read() as s:
-        played = s.exec(
+        played = s.execute(
             select(AuditEvent.job_id, AuditEvent.action, AuditEvent.who, AuditEvent.comment).where(
-                col(AuditEvent.job_id).in_([ids["rejected"], ids["trap-paused"]]),
-                col(AuditEvent.action).in_(["reject", "trap pause"]),
+                AuditEvent.job_id.in_([ids["rejected"], ids["trap-paused"]]),
+                AuditEvent.action.in_(["reject", "trap pause"]),
                 AuditEvent.who != "operator",  # the test's own resume and pause, above
             )
         ).all()
-        paused = s.exec(
+        paused = s.scalars(
             select(AuditEvent).where(AuditEvent.job_id == ids["pauses"], AuditEvent.to_status == "PAUSED")
         ).one()
     assert sorted(played) == sorted(
@@ -138,14 +138,14 @@ def test_the_seeded_demo_and_the_streams_cancel_reach_every_status(
     abend = job_of(store, ids["abend"])
     assert abend.reason and "vanished without an exit status" in abend.reason  # killed its own starter
     with store.read() as s:
-        post = s.exec(select(OpRun).where(OpRun.job_id == ids["fails"], OpRun.step == "POST")).one()
-        cancel = s.exec(
+        post = s.scalars(select(OpRun).where(OpRun.job_id == ids["fails"], OpRun.step == "POST")).one()
+        cancel = s.scalars(
             select(AuditEvent).where(AuditEvent.job_id == target, AuditEvent.action == "cancel")
         ).one()
     assert post.status == "done"  # POST runs after a RUN failure
     assert cancel.comment == "demo"
     with store.read() as s:
-        retried = {t.target: t for t in s.exec(select(Task).where(Task.job_id == ids["retrying"]))}
+        retried = {t.target: t for t in s.scalars(select(Task).where(Task.job_id == ids["retrying"]))}
     assert (retried["dev-1"].status, retried["dev-1"].attempts) == ("SUCCEEDED", 1)
     # The test's clock jumps from 5 s to 35 s, past the 30 s expiry, so the 20 s retry never came.
     assert (retried["dev-2"].status, retried["dev-2"].attempts) == ("FAILED", 1)
@@ -182,34 +182,36 @@ def test_a_bulk_load_writes_whole_jobs_in_every_status(
     assert seen[-1] == 3000
 
     with store.read() as s:
-        by_status = dict(s.exec(select(Job.status, func.count()).group_by(col(Job.status))).all())
-        projects = set(s.exec(select(Job.project).distinct()).all())
-        envelopes = s.exec(select(Envelope)).all()
-        in_envelopes = s.exec(select(func.count()).where(col(Job.envelope_id).is_not(None))).one()
-        lonely = s.exec(
+        by_status = dict(s.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+        projects = set(s.scalars(select(Job.project).distinct()).all())
+        envelopes = s.scalars(select(Envelope)).all()
+        in_envelopes = s.scalars(select(func.count()).where(Job.envelope_id.is_not(None))).one()
+        lonely = s.scalars(
             select(func.count()).where(~select(Task.id).where(Task.job_id == Job.id).exists())
         ).one()
-        no_ops = s.exec(
+        no_ops = s.scalars(
             select(func.count()).where(~select(OpRun.id).where(OpRun.job_id == Job.id).exists())
         ).one()
-        submits = s.exec(select(func.count()).where(AuditEvent.action == "submit")).one()
-        seqs = set(s.exec(select(Job.seq).distinct()).all())
+        submits = s.scalars(select(func.count()).where(AuditEvent.action == "submit")).one()
+        seqs = set(s.scalars(select(Job.seq).distinct()).all())
         # Progress as the engine counts it: a cancelled task keeps where it stopped (it read 100 % beside
         # its job's 0 %: its skipped ops counted), a job that succeeded is whole.
-        stopped_whole = s.exec(
+        stopped_whole = s.scalars(
             select(func.count()).where(Task.status == "CANCELLED", Task.progress == 100)
         ).one()
-        succeeded_short = s.exec(
+        succeeded_short = s.scalars(
             select(func.count()).where(Job.status == "FINISHED", Job.progress != 100)
         ).one()
         # A PARTIAL job has a failed task, whose ops are not done: it keeps where it stopped.
-        partial_whole = s.exec(select(func.count()).where(Job.status == "PARTIAL", Job.progress == 100)).one()
+        partial_whole = s.scalars(
+            select(func.count()).where(Job.status == "PARTIAL", Job.progress == 100)
+        ).one()
         # Nothing runs for a job that waits (a trap): no task of it reads Running, as the engine leaves them.
-        running_idle = s.exec(
+        running_idle = s.scalars(
             select(func.count())
             .select_from(Task)
-            .join(Job, col(Job.id) == col(Task.job_id))
-            .where(Task.status == "RUNNING", col(Job.status).in_(["TRAPPED", "TRAP_PAUSED"]))
+            .join(Job, Job.id == Task.job_id)
+            .where(Task.status == "RUNNING", Job.status.in_(["TRAPPED", "TRAP_PAUSED"]))
         ).one()
     assert sum(by_status.values()) == 3000
     assert set(by_status) == set(BULK_STATUSES)
@@ -224,7 +226,7 @@ def test_a_bulk_load_writes_whole_jobs_in_every_status(
     now = store.now()
     with store.read() as s:
         for status in BULK_STATUSES:
-            job = s.exec(select(Job).where(Job.status == status.value).limit(1)).one()
+            job = s.scalars(select(Job).where(Job.status == status.value).limit(1)).one()
             assert job.created_at is not None and job.created_at.tzinfo is not None
             detail = job_detail_json(job, s, now)
             assert detail["status"] == status.value
@@ -241,12 +243,14 @@ def test_a_bulk_load_writes_whole_jobs_in_every_status(
     for _ in range(3):
         engine.tick()
     with store.read() as s:
-        after = dict(s.exec(select(Job.status, func.count()).group_by(col(Job.status))).all())
+        after = dict(s.execute(select(Job.status, func.count()).group_by(Job.status)).all())
     assert after == by_status
 
     # And operator actions work on a loaded job: rerun one to the end.
     with store.read() as s:
-        job_id = s.exec(select(Job.id).where(Job.status == "ERROR", Job.name == "release-db").limit(1)).one()
+        job_id = s.scalars(
+            select(Job.id).where(Job.status == "ERROR", Job.name == "release-db").limit(1)
+        ).one()
     assert job_id is not None
     actions.rerun(job_id, "RUN", run_now=True)
     job = run_until_status(engine, job_id, "FINISHED", "ERROR", timeout=20)
@@ -259,8 +263,8 @@ def test_a_bulk_load_stores_the_envelope_status_the_engine_derives(store: Store,
     (APPROVAL, TRAPPED, TRAP_PAUSED, PAUSED) keep their envelope active."""
     bulk_load(store, 1000, seed=2, fast=fast)
     with store.read() as s:
-        envelopes = s.exec(select(Envelope)).all()
-        jobs = {e.id: s.exec(select(Job.status).where(Job.envelope_id == e.id)).all() for e in envelopes}
+        envelopes = s.scalars(select(Envelope)).all()
+        jobs = {e.id: s.scalars(select(Job.status).where(Job.envelope_id == e.id)).all() for e in envelopes}
     assert len(envelopes) >= 3
     for e in envelopes:
         assert e.status == derive_status(None, jobs[e.id]).value, (e.name, sorted(jobs[e.id]))

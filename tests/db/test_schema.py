@@ -13,9 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import Connection
-from sqlmodel import SQLModel
 
-from jobtui.engine.db.models import autogenerate_filter  # (importing it registers the tables on the metadata)
+from jobtui.engine.db.models import Base, autogenerate_filter
 from jobtui.engine.db.store import Store
 
 BACKENDS = ("sqlite", "postgresql")
@@ -38,7 +37,7 @@ def test_the_models_describe_the_schema_the_migrations_create(db_url: str) -> No
                     "compare_server_default": True,
                 },
             )
-            diff = compare_metadata(context, SQLModel.metadata)
+            diff = compare_metadata(context, Base.metadata)
     finally:
         store.engine.dispose()
     assert diff == [], pformat(diff)
@@ -64,14 +63,14 @@ def test_the_models_declare_the_partial_index_conditions_the_migrations_create(
             migrated = _partial_index_conditions(conn)
             if conn.dialect.name == "sqlite":
                 built = create_engine(f"sqlite:///{tmp_path / 'from-metadata.db'}")
-                SQLModel.metadata.create_all(built)
+                Base.metadata.create_all(built)
                 with built.connect() as other:
                     from_metadata = _partial_index_conditions(other)
                 built.dispose()
             else:
                 conn.exec_driver_sql("CREATE SCHEMA from_metadata")
                 in_schema = conn.execution_options(schema_translate_map={None: "from_metadata"})
-                SQLModel.metadata.create_all(in_schema)
+                Base.metadata.create_all(in_schema)
                 from_metadata = _partial_index_conditions(conn, schema="from_metadata")
                 conn.exec_driver_sql("DROP SCHEMA from_metadata CASCADE")
     finally:

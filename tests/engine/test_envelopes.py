@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sqlmodel import col, select
+from sqlalchemy import select
 
 from jobtui.engine.db.models import AuditEvent, Envelope, Job, OpRun
 from jobtui.engine.db.store import Store
@@ -207,7 +207,7 @@ def test_deleting_a_job_the_chain_waits_on_is_refused_and_audited(
     assert str(refused.value).startswith(said)
     assert [status_of(store, i) for i in ids] == ["READY", "READY"]
     with store.read() as s:
-        audit = s.exec(select(AuditEvent).where(AuditEvent.job_id == ids[0], col(AuditEvent.refused))).all()
+        audit = s.scalars(select(AuditEvent).where(AuditEvent.job_id == ids[0], AuditEvent.refused)).all()
     assert [(row.action, row.comment) for row in audit] == [("delete", str(refused.value))]
     # As the refusal says: cancelled, the job ends the chain (the rest are cancelled), then it can go.
     actions.cancel(ids[0])
@@ -269,7 +269,7 @@ def test_a_corrupt_envelope_is_stored_with_its_reason_and_runs_nothing(
     assert needle in data["reason"]
     assert notes(envelopes, envelope_id)[0][0] == "error"
     with store.read() as s:
-        assert s.exec(select(Job)).all() == []
+        assert s.scalars(select(Job)).all() == []
     with pytest.raises(Refused, match="is CORRUPT"):
         envelopes.rollback(envelope_id, "why not")
 
@@ -357,9 +357,9 @@ def test_rollback_is_a_stack_per_project_and_runs_undo_commands_newest_first(
     assert run_chain(engine, [job_id]) == ["ROLLEDBACK"]
     assert ledger(tmp_path)[-3:] == ["undo b1", "undo a2", "undo a1"]
     with store.read() as s:
-        assert all(op.rolled_back for op in s.exec(select(OpRun).where(col(OpRun.job_id).in_(first_jobs))))
-        audit = s.exec(
-            select(AuditEvent).where(AuditEvent.job_id == job_id).order_by(col(AuditEvent.id))
+        assert all(op.rolled_back for op in s.scalars(select(OpRun).where(OpRun.job_id.in_(first_jobs))))
+        audit = s.scalars(
+            select(AuditEvent).where(AuditEvent.job_id == job_id).order_by(AuditEvent.id)
         ).first()
         envelope = s.get(Envelope, first)
     assert audit is not None and (audit.action, audit.comment, audit.to_status) == (
@@ -564,8 +564,8 @@ def test_retrying_the_job_that_stopped_the_chain_resumes_it(
     )
     assert envelopes.detail(envelope_id)["status"] == "ERRORS_ACTIVE"
     with store.read() as s:
-        last = s.exec(
-            select(AuditEvent).where(AuditEvent.job_id == ids[2]).order_by(col(AuditEvent.id).desc())
+        last = s.scalars(
+            select(AuditEvent).where(AuditEvent.job_id == ids[2]).order_by(AuditEvent.id.desc())
         ).first()
     assert last is not None
     assert (last.action, last.from_status, last.to_status, last.comment) == (
@@ -814,8 +814,8 @@ def test_cancelling_an_envelope_notifies_a_cancel_not_a_finish_with_errors(
     # Every job's trail says who cancelled it and why, the one after the trapped job too (it got the
     # chain's own reason, as if the trapped job's end had cancelled it).
     with store.read() as s:
-        rows = s.exec(
-            select(AuditEvent).where(AuditEvent.to_status == "CANCELED").order_by(col(AuditEvent.job_id))
+        rows = s.scalars(
+            select(AuditEvent).where(AuditEvent.to_status == "CANCELED").order_by(AuditEvent.job_id)
         )
         cancels = [(row.job_id, row.who, row.comment) for row in rows]
     assert cancels == [(job_id, actions.actor.user, "abandon") for job_id in ids]

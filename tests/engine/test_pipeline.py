@@ -238,12 +238,12 @@ def test_every_engine_status_change_is_audited(
 
 
 def _op_pid(store: Store, job_id: int) -> int | None:
-    from sqlmodel import select
+    from sqlalchemy import select
 
     from jobtui.engine.db.models import OpRun
 
     with store.read() as s:
-        return s.exec(select(OpRun.pid).where(OpRun.job_id == job_id, OpRun.status == "running")).first()
+        return s.scalars(select(OpRun.pid).where(OpRun.job_id == job_id, OpRun.status == "running")).first()
 
 
 def test_a_failed_or_cancelled_job_shows_the_progress_where_it_stopped(

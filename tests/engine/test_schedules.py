@@ -8,7 +8,7 @@ from typing import Any
 
 import pendulum
 import pytest
-from sqlmodel import col, select
+from sqlalchemy import select
 
 from jobtui.engine.db.models import AuditEvent, Job, Task
 from jobtui.engine.db.store import Store
@@ -28,12 +28,12 @@ UTC = "UTC"
 
 def tasks_of(store: Store, job_id: int) -> dict[str, Task]:
     with store.read() as s:
-        return {t.target: t for t in s.exec(select(Task).where(Task.job_id == job_id))}
+        return {t.target: t for t in s.scalars(select(Task).where(Task.job_id == job_id))}
 
 
 def transitions(store: Store, job_id: int) -> list[tuple[str | None, str | None]]:
     with store.read() as s:
-        rows = s.exec(select(AuditEvent).where(AuditEvent.job_id == job_id).order_by(col(AuditEvent.id)))
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.job_id == job_id).order_by(AuditEvent.id))
         return [(r.from_status, r.to_status) for r in rows if r.from_status != r.to_status]
 
 
@@ -229,7 +229,7 @@ def test_one_rescheduled_task_waits_while_the_others_go_on_then_partial_at_expir
     job = wait_released(engine, job_id)
     assert tasks_of(store, job_id)["b"].attempts == 2
     with store.read() as s:
-        said = s.exec(select(AuditEvent.comment).where(AuditEvent.action == "retry later")).all()
+        said = s.scalars(select(AuditEvent.comment).where(AuditEvent.action == "retry later")).all()
     # To the second: a retry comes `retry_every` after a failure, at any second of a minute.
     assert [text.split("; ")[1] for text in said if text] == [
         "next attempt at 2026-11-23 10:05:00 UTC",
@@ -328,7 +328,7 @@ def test_a_rerun_of_a_job_whose_retries_ran_out_runs_now(
     ended = run_until_status(engine, job_id, Status.FINISHED, Status.ERROR, Status.EXPIRED)
     assert ended.status == Status.FINISHED
     with store.read() as s:
-        reruns = s.exec(select(AuditEvent.comment).where(AuditEvent.action == "rerun")).all()
+        reruns = s.scalars(select(AuditEvent.comment).where(AuditEvent.action == "rerun")).all()
     assert reruns == ["from RUN (its schedule's expiry had passed: RUN now)"]
 
 
@@ -742,7 +742,7 @@ def test_resubmitting_replaces_a_job_that_has_not_started_run(actions: Actions, 
     assert actions.replaced_by(second) == [first]
     assert all(t.status == TaskStatus.CANCELLED for t in tasks_of(store, first).values())
     with store.read() as s:
-        audit = s.exec(
+        audit = s.scalars(
             select(AuditEvent).where(AuditEvent.job_id == first, AuditEvent.action == "replace")
         ).one()
     assert (audit.who, audit.to_status, audit.comment) == ("tester", "REPLACED", f"replaced by job {second}")
@@ -824,7 +824,7 @@ def test_a_window_that_does_not_reopen_before_expiry_ends_the_job_saying_so(
     statuses = {target: task.status for target, task in tasks_of(store, job_id).items()}
     assert statuses == {"t1": TaskStatus.SUCCEEDED, "t2": TaskStatus.CANCELLED}, "t2 never ran: not FAILED"
     with store.read() as s:
-        rows = s.exec(select(AuditEvent).where(AuditEvent.job_id == job_id, AuditEvent.action == "expire"))
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.job_id == job_id, AuditEvent.action == "expire"))
         (expiry,) = [r.comment or "" for r in rows]
     assert expiry.startswith(why) and "schedule expired" not in expiry
     assert f"{why}: no op starts again" in Path(store.log_file(job_id)).read_text()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlmodel import col, select
+from sqlalchemy import select
 
 from jobtui.engine.db.models import Job
 from jobtui.engine.db.store import Store
@@ -29,7 +29,7 @@ NOOP = 'call = "jobtui.engine.worker.runner:noop"'
 
 def statuses(store: Store, ids: list[int]) -> list[str]:
     with store.read() as s:
-        return list(s.exec(select(Job.status).where(col(Job.id).in_(ids)).order_by(col(Job.id))).all())
+        return list(s.scalars(select(Job.status).where(Job.id.in_(ids)).order_by(Job.id)).all())
 
 
 def finished(store: Store, ids: list[int]) -> Callable[[], bool]:
@@ -248,7 +248,7 @@ def test_each_op_ends_its_part_of_the_log_with_one_line_after_its_output(store: 
         ids = Actions(store, Actor("tester")).submit_many(spec, 20)
         engine.run_until(finished(store, ids), timeout=60)
         with store.read() as s:
-            paths = s.exec(select(Job.log_path).where(col(Job.id).in_(ids))).all()
+            paths = s.scalars(select(Job.log_path).where(Job.id.in_(ids))).all()
     finally:
         engine.shutdown()
     for path in paths:  # the target of a job without targets is its name

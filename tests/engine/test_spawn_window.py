@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 
 from jobtui.engine.db.models import Job, OpRun
 from jobtui.engine.db.store import Store
@@ -99,7 +99,7 @@ def test_a_daemon_killed_between_spawn_and_pid_commit_never_runs_an_op_twice(
     def ended() -> bool:
         open_gate_once_readopted()
         with store.read() as s:
-            return all(status not in ("READY", "RUNNING") for status in s.exec(select(Job.status)).all())
+            return all(status not in ("READY", "RUNNING") for status in s.scalars(select(Job.status)).all())
 
     wait_for(ended, timeout=60, what="every job to end")
     runs = collections.Counter(ledger.read_text().split())
@@ -107,7 +107,7 @@ def test_a_daemon_killed_between_spawn_and_pid_commit_never_runs_an_op_twice(
     assert [job_of(store, job_id).status for job_id in ids] == ["FINISHED"] * len(ids)
     assert readopted() >= 1, "no daemon found a live op it never saw a pid for"
     with store.read() as s:
-        assert all(o.token for o in s.exec(select(OpRun)).all())
+        assert all(o.token for o in s.scalars(select(OpRun)).all())
 
 
 DOUBLE_FORK = """
@@ -211,7 +211,7 @@ def test_an_op_its_engine_died_before_spawning_runs_once_on_the_next_engine(
     daemons.append(first)
     assert first.wait(timeout=60) == -signal.SIGKILL
     with store.read() as s:
-        op = s.exec(select(OpRun).where(OpRun.job_id == job_id, OpRun.status == "running")).one()
+        op = s.scalars(select(OpRun).where(OpRun.job_id == job_id, OpRun.status == "running")).one()
         assert op.pid is None and op.token
     daemons.append(start_daemon(daemon_env, workers=1))
     wait_for(

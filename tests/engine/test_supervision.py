@@ -18,9 +18,8 @@ from typing import IO, Any
 import pendulum
 import psutil
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
-from sqlmodel import select
 
 from jobtui.engine.db.models import AuditEvent, Job, OpRun
 from jobtui.engine.db.store import Store
@@ -87,7 +86,7 @@ def test_an_abend_leaves_nothing_running_and_nothing_pending(
     job = run_until_status(engine, job_id, "ABEND")
     # The op may die before any pass commits it as running: its pid is recorded with the abend then.
     with store.read() as s:
-        pid = s.exec(select(OpRun.pid).where(OpRun.job_id == job_id, OpRun.step == "RUN")).one()
+        pid = s.scalars(select(OpRun.pid).where(OpRun.job_id == job_id, OpRun.step == "RUN")).one()
     assert started.exists() and pid is not None
     engine.run_until(lambda: not live_pids_of_group(pid))  # the orphaned sleep is killed too
     from jobtui.engine.service.views import job_detail_json
@@ -198,7 +197,7 @@ def test_an_op_killed_by_sigkill_as_it_starts_takes_its_process_group_with_its_a
     job_id = submit('name = "sudden"\n[[run]]\nrun = "env -i sleep 60 & kill -9 $$"\n')
     run_until_status(engine, job_id, "ABEND")
     with store.read() as s:
-        pid = s.exec(select(OpRun.pid).where(OpRun.job_id == job_id, OpRun.step == "RUN")).one()
+        pid = s.scalars(select(OpRun.pid).where(OpRun.job_id == job_id, OpRun.step == "RUN")).one()
     assert pid is not None
     engine.run_until(lambda: not live_pids_of_group(pid))  # the sleep it left is killed too
     assert f"op terminated (abend): SIGTERM to process group {pid}" in job_log(store, job_id)
@@ -276,7 +275,7 @@ def test_cancel_terminates_the_whole_process_tree(
     job = job_of(store, job_id)
     assert job.status == "CANCELED"
     with store.read() as s:
-        ops = {o.name: o for o in s.exec(select(OpRun).where(OpRun.job_id == job_id))}
+        ops = {o.name: o for o in s.scalars(select(OpRun).where(OpRun.job_id == job_id))}
     assert ops["run-1"].status == "skipped" and "canceled by tester" in (ops["run-1"].error or "")
     assert ops["post-1"].status == "skipped"
 
@@ -1051,7 +1050,7 @@ def test_a_clean_daemon_stop_finishes_ops_in_flight(
     assert job.status == "READY" and job.worker_id is None
     with store.read() as s:
         states = [
-            o.status for o in s.exec(select(OpRun).where(OpRun.job_id == job_id).order_by(OpRun.position))
+            o.status for o in s.scalars(select(OpRun).where(OpRun.job_id == job_id).order_by(OpRun.position))
         ]
     assert states == ["done", "pending"]
     engine = Engine(store)
@@ -1146,7 +1145,7 @@ def test_two_engine_processes_drain_a_queue_running_each_op_once(
 
     def finished() -> int:
         with store.read() as s:
-            return len(s.exec(select(Job.id).where(Job.status == "FINISHED")).all())
+            return len(s.scalars(select(Job.id).where(Job.status == "FINISHED")).all())
 
     wait_for(lambda: finished() == total, timeout=240, what="all jobs to finish")
     with sqlite3.connect(ledger) as conn:
@@ -1154,7 +1153,7 @@ def test_two_engine_processes_drain_a_queue_running_each_op_once(
     assert len(rows) == 2 * total
     assert {job_id for job_id, _ in rows} == set(ids)
     with store.read() as s:
-        claimed_by = s.exec(
+        claimed_by = s.execute(
             select(AuditEvent.who, AuditEvent.comment).where(AuditEvent.action == "claim")
         ).all()
     assert len(claimed_by) == total  # each job claimed once, by one of the two engines

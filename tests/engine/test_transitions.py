@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pendulum
 import pytest
-from sqlalchemy import update
-from sqlmodel import col, select
+from sqlalchemy import select, update
 
 from jobtui.demo.bulk import bulk_load
 from jobtui.engine.db.models import AuditEvent, Job, Task
@@ -129,7 +128,7 @@ def audit_stays_within_table(store: Store) -> Iterator[None]:
 
 def tasks(store: Store, job_id: int) -> list[Task]:
     with store.read() as s:
-        return list(s.exec(select(Task).where(Task.job_id == job_id).order_by(col(Task.position))))
+        return list(s.scalars(select(Task).where(Task.job_id == job_id).order_by(Task.position)))
 
 
 # -- putting jobs into a status ----------------------------------------------------------------------------
@@ -514,9 +513,7 @@ def test_rerun_pre_keeps_a_future_run_date(
     later = clock.now().add(hours=3)
     with store.write() as s:  # setup: the job's RUN date lies in the future
         s.execute(
-            update(Job)
-            .where(col(Job.id) == job_id)
-            .values(scheduled_at=later, max_start_at=later.add(days=1))
+            update(Job).where(Job.id == job_id).values(scheduled_at=later, max_start_at=later.add(days=1))
         )
     assert job_of(store, job_id).scheduled_at == later
 
@@ -909,7 +906,7 @@ def test_queue_clear_cancels_queued_jobs_and_leaves_running_ones_running(
 
     assert cleared == queued
     with store.read() as s:
-        said = s.exec(
+        said = s.scalars(
             select(AuditEvent.comment).where(AuditEvent.job_id == 0, AuditEvent.action == "queue clear")
         ).all()
     assert said == ["2 jobs canceled"]

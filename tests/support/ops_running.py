@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlmodel import select
+from sqlalchemy import select
 
 from jobtui.engine.db.models import OpRun
 from jobtui.engine.db.store import Store
@@ -13,7 +13,7 @@ from jobtui.engine.worker.loop import Engine
 
 def running_op(store: Store, job_id: int) -> OpRun | None:
     with store.read() as s:
-        return s.exec(
+        return s.scalars(
             select(OpRun).where(OpRun.job_id == job_id, OpRun.status == "running", OpRun.pid != None)  # noqa: E711
         ).first()
 

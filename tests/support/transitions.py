@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
-from sqlmodel import col, select
 
 from jobtui.engine.db.models import OpRun
 from jobtui.engine.db.store import Store
@@ -280,4 +279,4 @@ def op_runs(store: Store, job_id: int, exec_: int | None = None) -> list[OpRun]:
         stmt = select(OpRun).where(OpRun.job_id == job_id)
         if exec_ is not None:
             stmt = stmt.where(OpRun.exec == exec_)
-        return list(s.exec(stmt.order_by(col(OpRun.exec), col(OpRun.position))))
+        return list(s.scalars(stmt.order_by(OpRun.exec, OpRun.position)))

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlmodel import col, select
+from sqlalchemy import select
 
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Worker
 from jobtui.engine.db.store import Store
@@ -93,7 +93,7 @@ def test_four_daemons_drain_the_queue_running_each_op_exactly_once(
 
     def registered() -> int:
         with store.read() as s:
-            return len(s.exec(select(Worker.id).where(col(Worker.stopped_at).is_(None))).all())
+            return len(s.scalars(select(Worker.id).where(Worker.stopped_at.is_(None))).all())
 
     # All four compete from the first job: a daemon still starting when a short queue empties has no share.
     wait_for(lambda: registered() == 4, timeout=60, what="the four daemons to start")
@@ -101,7 +101,7 @@ def test_four_daemons_drain_the_queue_running_each_op_exactly_once(
 
     def finished() -> int:
         with store.read() as s:
-            return len(s.exec(select(Job.id).where(Job.status == "FINISHED")).all())
+            return len(s.scalars(select(Job.id).where(Job.status == "FINISHED")).all())
 
     wait_for(lambda: finished() == total, timeout=600, what="all jobs to finish")
     with psycopg.connect(dsn) as conn:
@@ -109,7 +109,7 @@ def test_four_daemons_drain_the_queue_running_each_op_exactly_once(
     assert len(rows) == 2 * total
     assert {job_id for job_id, _ in rows} == set(ids)
     with store.read() as s:
-        claims = s.exec(select(AuditEvent.comment).where(AuditEvent.action == "claim")).all()
+        claims = s.scalars(select(AuditEvent.comment).where(AuditEvent.action == "claim")).all()
     assert len(claims) == total, "each job claimed once"
     assert len(set(claims)) == 4, "every daemon took its share"
     for proc in daemons:
@@ -131,7 +131,7 @@ def test_a_paused_daemon_loses_its_job_once_and_writes_nothing_after_it_resumes(
 
     def running_op() -> OpRun | None:
         with store.read() as s:
-            return s.exec(select(OpRun).where(OpRun.job_id == job_id, col(OpRun.pid).is_not(None))).first()
+            return s.scalars(select(OpRun).where(OpRun.job_id == job_id, OpRun.pid.is_not(None))).first()
 
     wait_for(lambda: running_op() is not None, what="the op to start")
     op = running_op()
@@ -146,12 +146,12 @@ def test_a_paused_daemon_loses_its_job_once_and_writes_nothing_after_it_resumes(
     wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the lost worker's op to be killed")
 
     with store.read() as s:
-        before = s.exec(select(AuditEvent.id).where(AuditEvent.job_id == job_id)).all()
+        before = s.scalars(select(AuditEvent.id).where(AuditEvent.job_id == job_id)).all()
     first.send_signal(signal.SIGCONT)
     time.sleep(2)  # a real daemon resuming on its own; nothing to drive here but wall time
     with store.read() as s:
-        after = s.exec(select(AuditEvent.id).where(AuditEvent.job_id == job_id)).all()
-        abends = s.exec(
+        after = s.scalars(select(AuditEvent.id).where(AuditEvent.job_id == job_id)).all()
+        abends = s.scalars(
             select(AuditEvent).where(AuditEvent.job_id == job_id, AuditEvent.to_status == "ABEND")
         ).all()
     assert after == before, "the resumed daemon wrote nothing about the job it lost"

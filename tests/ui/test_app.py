@@ -110,12 +110,12 @@ async def test_quitting_asks_while_the_embedded_engine_holds_jobs(store: Store, 
     import os
     import signal
 
-    from sqlmodel import select
+    from sqlalchemy import select
 
     from jobtui.engine.db.models import OpRun
 
     with store.read() as s:
-        for pid in s.exec(select(OpRun.pid)).all():
+        for pid in s.scalars(select(OpRun.pid)).all():
             if pid:
                 os.killpg(pid, signal.SIGKILL)
 

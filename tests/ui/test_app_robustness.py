@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 from textual.pilot import Pilot
 
 from jobtui import app as app_module
@@ -28,7 +28,7 @@ Submit = Callable[..., int]
 
 def _kill_ops(store: Store) -> None:
     with store.read() as s:
-        for pid in s.exec(select(OpRun.pid)).all():
+        for pid in s.scalars(select(OpRun.pid)).all():
             if pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
@@ -36,7 +36,7 @@ def _kill_ops(store: Store) -> None:
 
 def _workers_of_this_process(store: Store) -> list[Worker]:
     with store.read() as s:
-        return list(s.exec(select(Worker).where(Worker.pid == os.getpid())).all())
+        return list(s.scalars(select(Worker).where(Worker.pid == os.getpid())).all())
 
 
 # -- 1. the audit trail, from its key and from the palette ----------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 import pendulum
 import psutil
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 from textual.pilot import Pilot
 
 from jobtui import app as app_module
@@ -69,7 +69,7 @@ def watch_rounds(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
 def kill_ops(store: Store) -> Iterator[None]:
     yield
     with store.read() as s:
-        for pid in s.exec(select(OpRun.pid)).all():
+        for pid in s.scalars(select(OpRun.pid)).all():
             if pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
@@ -243,7 +243,7 @@ async def test_the_embedded_engine_hands_its_jobs_back_to_a_daemon_back_and_stop
             job = job_of(store, job_id)
             assert job.status == "READY" and job.worker_id is None, job.reason
             with store.read() as s:
-                ops = s.exec(select(OpRun).where(OpRun.job_id == job_id).order_by(OpRun.position)).all()
+                ops = s.scalars(select(OpRun).where(OpRun.job_id == job_id).order_by(OpRun.position)).all()
             assert [op.status for op in ops] == ["done", "pending"]
             assert _stopped(store, engine.worker_id)
     finally:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -232,7 +232,7 @@ async def test_t_a_comment_enter_and_a_choice_typed_at_once_resolve_the_trap(
         await until(pilot, lambda: status_of(store, trapped) == "READY", "trap skip")
         assert pilot.app.screen is monitor(pilot)
         with store.read() as s:
-            skips = s.exec(
+            skips = s.scalars(
                 select(AuditEvent).where(AuditEvent.job_id == trapped, AuditEvent.action == "trap skip")
             ).all()
         # The op resolved first, then the operator's why.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pendulum
 import pytest
-from sqlmodel import select
+from sqlalchemy import select
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Label, Log, Static
@@ -596,7 +596,7 @@ async def test_a_fire_and_forget_job_shows_rescheduled_tasks_with_attempts_and_n
 
     def both_rescheduled() -> bool:
         with store.read() as s:
-            tasks = s.exec(select(Task).where(Task.job_id == job_id)).all()
+            tasks = s.scalars(select(Task).where(Task.job_id == job_id)).all()
         return len(tasks) == 2 and all(task.status == "RESCHEDULED" for task in tasks)
 
     engine.run_until(lambda: both_rescheduled() and not engine.busy)

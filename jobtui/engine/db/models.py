@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import pendulum
-from sqlalchemy import BigInteger, Column, DateTime, Index, LargeBinary, Table, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy import false as sa_false
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedAsDataclass, mapped_column
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel
 
 from jobtui.engine.errors import CorruptValue
 
@@ -59,8 +70,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return pendulum.instance(value).in_timezone("UTC")
 
 
-def _when(nullable: bool = True, index: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+class Base(MappedAsDataclass, DeclarativeBase, kw_only=True, eq=False):
+    """The tables' base. Rows are dataclasses: a new row holds its defaults before it is flushed. Plain
+    SQLAlchemy, no pydantic: every jobtui process imports these tables, a CLI command's start included."""
+
+    # The column types the migrations created (SQLAlchemy 2.1 maps float to DOUBLE otherwise).
+    type_annotation_map: ClassVar[dict[Any, Any]] = {float: Float()}
+
+
+def _when(nullable: bool = True) -> Any:
+    return mapped_column(UTCDateTime(), nullable=nullable, default=None)
 
 
 def _waiting_index(name: str, *columns: str, statuses: str) -> Index:
@@ -105,7 +124,7 @@ def _sort_index(column: str) -> Index:
     return index.ddl_if(dialect="sqlite")
 
 
-class Job(SQLModel, table=True):
+class Job(Base, kw_only=True):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_status_due", "status", "due_at"),
@@ -127,68 +146,68 @@ class Job(SQLModel, table=True):
         *(_sort_index(column) for column in SORT_INDEX_COLUMNS),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(index=True)
-    type: str = "job"
-    project: str = Field(default="default", index=True)
-    status: str = Field(default="READY")
-    step: str = "INIT"
-    progress: int = 0
-    natures: str = "[]"  # JSON list
-    owner: str = ""
-    system: bool = False
-    envelope_id: int | None = Field(default=None, foreign_key="envelopes.id", index=True)
+    id: Mapped[int | None] = mapped_column(default=None, primary_key=True, nullable=False)
+    name: Mapped[str] = mapped_column(index=True)
+    type: Mapped[str] = mapped_column(default="job")
+    project: Mapped[str] = mapped_column(default="default", index=True)
+    status: Mapped[str] = mapped_column(default="READY")
+    step: Mapped[str] = mapped_column(default="INIT")
+    progress: Mapped[int] = mapped_column(default=0)
+    natures: Mapped[str] = mapped_column(default="[]")  # JSON list
+    owner: Mapped[str] = mapped_column(default="")
+    system: Mapped[bool] = mapped_column(default=False)
+    envelope_id: Mapped[int | None] = mapped_column(ForeignKey("envelopes.id"), default=None, index=True)
     # Place in the envelope's chain (0 first); a job starts only after the one before it FINISHED.
-    envelope_position: int | None = None
-    exec: int = 1
-    created_at: datetime | None = _when(nullable=False)
-    scheduled_at: datetime | None = _when()
-    max_start_at: datetime | None = _when()
-    started_at: datetime | None = _when()
-    ended_at: datetime | None = _when()
-    status_since: datetime | None = _when()
-    run_started_at: datetime | None = _when()
+    envelope_position: Mapped[int | None] = mapped_column(default=None)
+    exec: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime | None] = _when(nullable=False)
+    scheduled_at: Mapped[datetime | None] = _when()
+    max_start_at: Mapped[datetime | None] = _when()
+    started_at: Mapped[datetime | None] = _when()
+    ended_at: Mapped[datetime | None] = _when()
+    status_since: Mapped[datetime | None] = _when()
+    run_started_at: Mapped[datetime | None] = _when()
     # When the engine may pick the job up next; null when it is not waiting for the engine.
-    due_at: datetime | None = _when()
-    approved: bool = False
+    due_at: Mapped[datetime | None] = _when()
+    approved: Mapped[bool] = mapped_column(default=False)
     # The end status POST finishes with when something other than the tasks decides it.
-    outcome: str | None = None
-    failed: bool = False
-    failed_step: str | None = None
-    reason: str | None = None
-    trap_op_run_id: int | None = None
-    trap_deadline_at: datetime | None = _when()
-    trap_left_s: float | None = None
-    worker_id: str | None = Field(default=None, index=True)
-    lease: str | None = None
-    definition: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    outcome: Mapped[str | None] = mapped_column(default=None)
+    failed: Mapped[bool] = mapped_column(default=False)
+    failed_step: Mapped[str | None] = mapped_column(default=None)
+    reason: Mapped[str | None] = mapped_column(default=None)
+    trap_op_run_id: Mapped[int | None] = mapped_column(default=None)
+    trap_deadline_at: Mapped[datetime | None] = _when()
+    trap_left_s: Mapped[float | None] = mapped_column(default=None)
+    worker_id: Mapped[str | None] = mapped_column(default=None, index=True)
+    lease: Mapped[str | None] = mapped_column(default=None)
+    definition: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
     # The schedule resolved at submission (schedules.JobSchedule JSON); null for bulk-loaded rows.
-    schedule: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    schedule: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
     # When retries stop and unfinished tasks fail (seed 003); null when the job never retries.
-    expires_at: datetime | None = _when()
-    replaced_by: int | None = None
-    source: str = ""
-    log_path: str = ""
-    seq: int = Field(default=0, index=True)
+    expires_at: Mapped[datetime | None] = _when()
+    replaced_by: Mapped[int | None] = mapped_column(default=None)
+    source: Mapped[str] = mapped_column(default="")
+    log_path: Mapped[str] = mapped_column(default="")
+    seq: Mapped[int] = mapped_column(default=0, index=True)
 
 
-class Task(SQLModel, table=True):
+class Task(Base, kw_only=True):
     __tablename__ = "tasks"
     __table_args__ = (UniqueConstraint("job_id", "target"), Index("ix_tasks_job_status", "job_id", "status"))
 
-    id: int | None = Field(default=None, primary_key=True)
-    job_id: int = Field(foreign_key="jobs.id", index=True)
-    target: str
-    position: int = 0
-    status: str = "SCHEDULED"
-    last_triggered_at: datetime | None = _when()
-    current_step: str | None = None
-    progress: int = 0
-    attempts: int = 0
-    next_attempt_at: datetime | None = _when()
+    id: Mapped[int | None] = mapped_column(default=None, primary_key=True, nullable=False)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    target: Mapped[str]
+    position: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(default="SCHEDULED")
+    last_triggered_at: Mapped[datetime | None] = _when()
+    current_step: Mapped[str | None] = mapped_column(default=None)
+    progress: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = _when()
 
 
-class OpRun(SQLModel, table=True):
+class OpRun(Base, kw_only=True):
     """One op as executed for one task (a task step); rollback commands are op runs of step ROLLBACK."""
 
     __tablename__ = "op_runs"
@@ -205,123 +224,123 @@ class OpRun(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
-    job_id: int = Field(foreign_key="jobs.id")
-    task_id: int | None = Field(default=None, foreign_key="tasks.id")
-    exec: int = 1
-    step: str = "RUN"
-    op_index: int = 0
-    position: int = 0
-    name: str = ""
-    per_target: bool = False
-    status: str = "pending"
-    started_at: datetime | None = _when()
-    skipped_at: datetime | None = _when()
-    completed_at: datetime | None = _when()
-    exit_code: int | None = None
-    error: str | None = None
-    pid: int | None = None
-    pid_create_time: float | None = None
-    pid_start: str | None = None  # domain.processes.start_of (migration 0014)
-    host: str | None = None
-    status_file: str | None = None
+    id: Mapped[int | None] = mapped_column(default=None, primary_key=True, nullable=False)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), default=None)
+    exec: Mapped[int] = mapped_column(default=1)
+    step: Mapped[str] = mapped_column(default="RUN")
+    op_index: Mapped[int] = mapped_column(default=0)
+    position: Mapped[int] = mapped_column(default=0)
+    name: Mapped[str] = mapped_column(default="")
+    per_target: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(default="pending")
+    started_at: Mapped[datetime | None] = _when()
+    skipped_at: Mapped[datetime | None] = _when()
+    completed_at: Mapped[datetime | None] = _when()
+    exit_code: Mapped[int | None] = mapped_column(default=None)
+    error: Mapped[str | None] = mapped_column(default=None)
+    pid: Mapped[int | None] = mapped_column(default=None)
+    pid_create_time: Mapped[float | None] = mapped_column(default=None)
+    pid_start: Mapped[str | None] = mapped_column(default=None)  # domain.processes.start_of (migration 0014)
+    host: Mapped[str | None] = mapped_column(default=None)
+    status_file: Mapped[str | None] = mapped_column(default=None)
     # The op's identity, recorded before it starts: $JOBTUI_OP_TOKEN in its environment (migration 0009).
-    token: str | None = None
-    deadline_at: datetime | None = _when()
-    rollback: str | None = None
-    rolled_back: bool = False
-    rollback_of: int | None = None
+    token: Mapped[str | None] = mapped_column(default=None)
+    deadline_at: Mapped[datetime | None] = _when()
+    rollback: Mapped[str | None] = mapped_column(default=None)
+    rolled_back: Mapped[bool] = mapped_column(default=False)
+    rollback_of: Mapped[int | None] = mapped_column(default=None)
 
 
 _EMPTY_TEXT = text("''")
 
 
-class Envelope(SQLModel, table=True):
+class Envelope(Base, kw_only=True):
     __tablename__ = "envelopes"
 
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(index=True)
-    project: str = "default"
-    status: str = "SUCCESS_ACTIVE"
-    reason: str | None = None
-    created_at: datetime | None = _when(nullable=False)
+    id: Mapped[int | None] = mapped_column(default=None, primary_key=True, nullable=False)
+    name: Mapped[str] = mapped_column(index=True)
+    project: Mapped[str] = mapped_column(default="default")
+    status: Mapped[str] = mapped_column(default="SUCCESS_ACTIVE")
+    reason: Mapped[str | None] = mapped_column(default=None)
+    created_at: Mapped[datetime | None] = _when(nullable=False)
     # Added by migration 0004 with the server default '' (so envelopes created before it read as ""). Spelled
     # as SQL: the same DDL as server_default="", which Alembic's SQLite comparison misreads as differing.
-    source: str = Field(default="", sa_column_kwargs={"server_default": _EMPTY_TEXT})
-    owner: str = Field(default="", sa_column_kwargs={"server_default": _EMPTY_TEXT})
+    source: Mapped[str] = mapped_column(default="", server_default=_EMPTY_TEXT)
+    owner: Mapped[str] = mapped_column(default="", server_default=_EMPTY_TEXT)
     # The queued job running this envelope's rollback, while or after it runs.
-    rollback_job_id: int | None = None
+    rollback_job_id: Mapped[int | None] = mapped_column(default=None)
 
 
-class Notification(SQLModel, table=True):
+class Notification(Base, kw_only=True):
     """What happened to an envelope while it was processed (seed 004): a job failed, trapped, expired,
     the envelope finished, a rollback started or ended."""
 
     __tablename__ = "notifications"
 
-    id: int | None = Field(default=None, primary_key=True)
-    envelope_id: int = Field(index=True)
-    job_id: int | None = None
-    at: datetime | None = _when(nullable=False)
-    level: str = "info"  # info | warning | error
-    text: str = ""
+    id: Mapped[int | None] = mapped_column(default=None, primary_key=True, nullable=False)
+    envelope_id: Mapped[int] = mapped_column(index=True)
+    job_id: Mapped[int | None] = mapped_column(default=None)
+    at: Mapped[datetime | None] = _when(nullable=False)
+    level: Mapped[str] = mapped_column(default="info")  # info | warning | error
+    text: Mapped[str] = mapped_column(default="")
 
 
-class Setting(SQLModel, table=True):
+class Setting(Base, kw_only=True):
     __tablename__ = "settings"
 
-    key: str = Field(primary_key=True)
-    value: str = "null"  # JSON
+    key: Mapped[str] = mapped_column(primary_key=True)
+    value: Mapped[str] = mapped_column(default="null")  # JSON
 
 
-class Worker(SQLModel, table=True):
+class Worker(Base, kw_only=True):
     __tablename__ = "workers"
 
-    id: str = Field(primary_key=True)
-    host: str
-    pid: int
-    pid_create_time: float = 0.0
-    pid_start: str | None = None  # domain.processes.start_of (migration 0014)
+    id: Mapped[str] = mapped_column(primary_key=True)
+    host: Mapped[str]
+    pid: Mapped[int]
+    pid_create_time: Mapped[float] = mapped_column(default=0.0)
+    pid_start: Mapped[str | None] = mapped_column(default=None)  # domain.processes.start_of (migration 0014)
     # "daemon", "dashboard" (a dashboard's own engine, gone when it closes), None: another (migration 0014).
-    kind: str | None = None
-    slots: int = 2
-    started_at: datetime | None = _when(nullable=False)
-    heartbeat_at: datetime | None = _when(nullable=False)
-    stopped_at: datetime | None = _when()
+    kind: Mapped[str | None] = mapped_column(default=None)
+    slots: Mapped[int] = mapped_column(default=2)
+    started_at: Mapped[datetime | None] = _when(nullable=False)
+    heartbeat_at: Mapped[datetime | None] = _when(nullable=False)
+    stopped_at: Mapped[datetime | None] = _when()
 
 
-class AuditEvent(SQLModel, table=True):
+class AuditEvent(Base, kw_only=True):
     """The audit trail. No foreign key: a deleted job keeps its trail and a tombstone row."""
 
     __tablename__ = "audit"
 
-    id: int | None = Field(default=None, primary_key=True)
-    job_id: int = Field(index=True)
-    job_name: str = ""
-    at: datetime | None = _when(nullable=False)
-    who: str = ""
-    action: str = ""
-    from_status: str | None = None
-    to_status: str | None = None
-    comment: str | None = None
+    id: Mapped[int | None] = mapped_column(default=None, primary_key=True, nullable=False)
+    job_id: Mapped[int] = mapped_column(index=True)
+    job_name: Mapped[str] = mapped_column(default="")
+    at: Mapped[datetime | None] = _when(nullable=False)
+    who: Mapped[str] = mapped_column(default="")
+    action: Mapped[str] = mapped_column(default="")
+    from_status: Mapped[str | None] = mapped_column(default=None)
+    to_status: Mapped[str | None] = mapped_column(default=None)
+    comment: Mapped[str | None] = mapped_column(default=None)
     # A refused action: the job did not change; `comment` holds the reason.
-    refused: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    refused: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     # The real user behind an action done with --as (`who` is the user acted as); None otherwise.
-    by_user: str | None = None
+    by_user: Mapped[str | None] = mapped_column(default=None)
 
 
-class Change(SQLModel, table=True):
+class Change(Base, kw_only=True):
     """The change feed viewers poll: one row per job write, in commit order."""
 
     __tablename__ = "changes"
 
-    seq: int | None = Field(default=None, primary_key=True)
-    job_id: int | None = None
-    kind: str = "job"
-    at: datetime | None = _when(nullable=False)
+    seq: Mapped[int | None] = mapped_column(default=None, primary_key=True, nullable=False)
+    job_id: Mapped[int | None] = mapped_column(default=None)
+    kind: Mapped[str] = mapped_column(default="job")
+    at: Mapped[datetime | None] = _when(nullable=False)
 
 
-class LogChunk(SQLModel, table=True):
+class LogChunk(Base, kw_only=True):
     """Bytes a job's log file gained on one host, shipped by the engine holding the job (migration 0010):
     every host reads a job's log from here, in id order."""
 
@@ -329,17 +348,17 @@ class LogChunk(SQLModel, table=True):
     # Readers ask for one job's chunks after the last one they read.
     __table_args__ = (Index("ix_log_chunks_job_id_id", "job_id", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
-    job_id: int
-    host: str
+    id: Mapped[int | None] = mapped_column(default=None, primary_key=True, nullable=False)
+    job_id: Mapped[int]
+    host: Mapped[str]
     # Where in that host's file the chunk began: an engine re-adopting a job resumes after what it shipped.
-    file_offset: int = Field(sa_column=Column(BigInteger(), nullable=False))
-    data: bytes = Field(sa_column=Column(LargeBinary(), nullable=False))
-    at: datetime | None = _when(nullable=False)
+    file_offset: Mapped[int] = mapped_column(BigInteger(), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary(), nullable=False)
+    at: Mapped[datetime | None] = _when(nullable=False)
 
 
-def _table(model: type[SQLModel]) -> Table:
-    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
 
 
 # Core tables for hot-path writes: ORM-enabled UPDATEs would also sync every instance in the session.

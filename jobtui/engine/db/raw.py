@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.dialects import postgresql
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.driver import PARAM, to_psycopg
 from jobtui.engine.db.models import JOBS

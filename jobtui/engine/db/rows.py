@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import String, select, type_coerce
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import JOBS, Job, UTCDateTime
 from jobtui.engine.domain.schedules import JobSchedule

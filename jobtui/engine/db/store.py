@@ -25,11 +25,11 @@ from typing import Any
 
 import pendulum
 import platformdirs
-from sqlalchemy import event, insert, text, update
+from sqlalchemy import create_engine, event, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, create_engine, select
 
 from jobtui.engine.db import raw, wakeups
 from jobtui.engine.db.driver import (
@@ -789,7 +789,7 @@ class Store:
         return session.get(Job, job_id, with_for_update=True, populate_existing=True)
 
     def load_job(self, session: Session, job_id: int) -> Job | None:
-        return session.exec(select(Job).where(Job.id == job_id)).first()
+        return session.scalars(select(Job).where(Job.id == job_id)).first()
 
 
 _NEW_CHANGE = insert(CHANGES).returning(CHANGES.c.seq)

@@ -18,8 +18,8 @@ from typing import Any
 
 import pendulum
 import psutil
-from sqlalchemy import bindparam, case, delete, func, insert, literal, or_, update
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import (
     AUDIT,
@@ -462,22 +462,22 @@ class Actions:
     def replaced_by(self, job_id: int) -> list[int]:
         """Ids of the jobs `job_id` replaced when it was submitted."""
         with self.store.read() as s:
-            ids = s.exec(select(Job.id).where(Job.replaced_by == job_id).order_by(col(Job.id))).all()
+            ids = s.scalars(select(Job.id).where(Job.replaced_by == job_id).order_by(Job.id)).all()
             return [int(i) for i in ids if i is not None]
 
     @staticmethod
     def _replaceable(s: Session, definition: Definition, targets: list[str], new_ids: list[int]) -> list[Job]:
         """Earlier jobs of this definition (name, project, type), same targets, RUN not started."""
-        candidates = s.exec(
+        candidates = s.scalars(
             select(Job).where(
                 Job.name == definition.name,
                 Job.project == definition.project,
                 Job.type == definition.type,
-                col(Job.status).in_([Status.READY.value, Status.APPROVAL.value, Status.PAUSED.value]),
-                col(Job.run_started_at).is_(None),
-                col(Job.worker_id).is_(None),
-                col(Job.envelope_id).is_(None),  # a chain's jobs belong to their envelope
-                col(Job.id).not_in(new_ids),
+                Job.status.in_([Status.READY.value, Status.APPROVAL.value, Status.PAUSED.value]),
+                Job.run_started_at.is_(None),
+                Job.worker_id.is_(None),
+                Job.envelope_id.is_(None),  # a chain's jobs belong to their envelope
+                Job.id.not_in(new_ids),
             )
         ).all()
         wanted = sorted(targets)
@@ -606,10 +606,10 @@ class Actions:
         with self._acting("delete", job_id) as (s, job):
             self.store.audit(s, job, self.actor.user, "delete", job.status, None, "job deleted")
             _keep_envelope_failure(s, job)
-            s.execute(delete(OpRun).where(col(OpRun.job_id) == job_id))
-            s.execute(delete(Task).where(col(Task.job_id) == job_id))
+            s.execute(delete(OpRun).where(OpRun.job_id == job_id))
+            s.execute(delete(Task).where(Task.job_id == job_id))
             s.execute(delete(LOG_CHUNKS).where(LOG_CHUNKS.c.job_id == job_id))
-            s.execute(delete(Job).where(col(Job.id) == job_id))
+            s.execute(delete(Job).where(Job.id == job_id))
             self.store.touch(s, job_id)
         # Its files in this store's folder only: the folder its row names may be another database's (this
         # one restored from a copy of it).
@@ -866,7 +866,7 @@ class Actions:
         """Cancel every queued (READY) job; running jobs go on. Returns the cancelled ids."""
         self.require("queue clear", Perm.QUEUE_ADMIN, "*", QUEUE)
         with self.transaction() as s:
-            jobs = list(s.exec(select(Job).where(Job.status == Status.READY.value).order_by(col(Job.id))))
+            jobs = list(s.scalars(select(Job).where(Job.status == Status.READY.value).order_by(Job.id)))
             now = self.store.now()
             for job in jobs:
                 pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value), now)
@@ -901,7 +901,7 @@ class Actions:
     @staticmethod
     def _running_ops(s: Session, job: Job) -> list[OpRun]:
         return list(
-            s.exec(select(OpRun).where(OpRun.job_id == job.id, OpRun.status == OpStatus.RUNNING.value))
+            s.scalars(select(OpRun).where(OpRun.job_id == job.id, OpRun.status == OpStatus.RUNNING.value))
         )
 
     @staticmethod
@@ -909,10 +909,10 @@ class Actions:
         since = job.ended_at or job.status_since
         if since is None:
             return None
-        return s.exec(
+        return s.scalars(
             select(Job)
-            .where(Job.project == job.project, Job.id != job.id, col(Job.started_at) > since)
-            .order_by(col(Job.started_at))
+            .where(Job.project == job.project, Job.id != job.id, Job.started_at > since)
+            .order_by(Job.started_at)
             .limit(1)
         ).first()
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import insert
-from sqlmodel import Session, col, select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import AUDIT, OP_RUNS, Envelope, Job, Notification, OpRun, Task
 from jobtui.engine.domain import reasons
@@ -273,14 +273,14 @@ class EnvelopeActions:
         one still running, or with completed ops to roll back (a cancelled one too). One that can never be
         rolled back (corrupt, rolled back already, or with nothing to roll back) must not stand in the way
         forever."""
-        newer = s.exec(
+        newer = s.scalars(
             select(Envelope)
             .where(
                 Envelope.project == envelope.project,
-                col(Envelope.id) > (envelope.id or 0),
-                col(Envelope.status).not_in([EnvelopeStatus.ROLLEDBACK.value, EnvelopeStatus.CORRUPT.value]),
+                Envelope.id > (envelope.id or 0),
+                Envelope.status.not_in([EnvelopeStatus.ROLLEDBACK.value, EnvelopeStatus.CORRUPT.value]),
             )
-            .order_by(col(Envelope.id).desc())
+            .order_by(Envelope.id.desc())
         ).all()
         for candidate in newer:
             jobs = chain.chain_of(s, candidate.id or 0)
@@ -316,16 +316,16 @@ class EnvelopeActions:
     def _rollback_ops(s: Session, jobs: list[Job]) -> list[OpRun]:
         ids = [job.id for job in jobs if job.type != ROLLBACK_JOB_TYPE]
         return list(
-            s.exec(
+            s.scalars(
                 select(OpRun)
                 .where(
-                    col(OpRun.job_id).in_(ids),
+                    OpRun.job_id.in_(ids),
                     OpRun.status == OpStatus.DONE.value,
-                    col(OpRun.rollback).is_not(None),
-                    col(OpRun.rolled_back).is_(False),
+                    OpRun.rollback.is_not(None),
+                    OpRun.rolled_back.is_(False),
                     OpRun.step != ROLLBACK_STEP,
                 )
-                .order_by(col(OpRun.completed_at).desc(), col(OpRun.id).desc())
+                .order_by(OpRun.completed_at.desc(), OpRun.id.desc())
             )
         )
 
@@ -360,7 +360,7 @@ class EnvelopeActions:
         s.add(job)
         s.add(Task(job_id=job.id, target=envelope.name, status=TaskStatus.SCHEDULED.value))
         targets = {
-            t.id: t.target for t in s.exec(select(Task).where(col(Task.id).in_([o.task_id for o in ops])))
+            t.id: t.target for t in s.scalars(select(Task).where(Task.id.in_([o.task_id for o in ops])))
         }
         rows: list[dict[str, Any]] = []
         for offset, done in enumerate(ops):
@@ -418,7 +418,7 @@ class EnvelopeActions:
     def all_envelopes(self) -> list[dict[str, Any]]:
         """The envelopes the actor may view (action.job.view_monitor on every project they touch)."""
         with self.store.read() as s:
-            envelopes = s.exec(select(Envelope).order_by(col(Envelope.id))).all()
+            envelopes = s.scalars(select(Envelope).order_by(Envelope.id)).all()
             return [
                 self._json(s, envelope)
                 for envelope in envelopes
@@ -452,8 +452,8 @@ class EnvelopeActions:
             "rollback_job": envelope.rollback_job_id,
             "jobs": [job_json(job, s, now) for job in jobs],
         }
-        notes = s.exec(
-            select(Notification).where(Notification.envelope_id == envelope.id).order_by(col(Notification.id))
+        notes = s.scalars(
+            select(Notification).where(Notification.envelope_id == envelope.id).order_by(Notification.id)
         )
         data["notifications"] = [
             {"at": iso(n.at), "level": n.level, "text": n.text, "job": n.job_id} for n in notes

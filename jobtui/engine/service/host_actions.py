@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import pendulum
-from sqlmodel import Session, col, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Worker
 from jobtui.engine.domain import reasons
@@ -71,7 +72,7 @@ class HostActions:
         """A host no engine ever ran on is a typo (or another database's): nothing of it can hold a job
         back, and declaring it gone would pass unnoticed."""
         with self.store.read() as s:
-            known = sorted(h for h in s.exec(select(Worker.host).distinct()) if h)
+            known = sorted(h for h in s.scalars(select(Worker.host).distinct()) if h)
         if host not in known:
             named = ", ".join(known) if known else "none yet"
             raise BadValue(
@@ -79,7 +80,7 @@ class HostActions:
             )
 
     def _refuse_if_live(self, s: Session, host: str, now: pendulum.DateTime) -> None:
-        for worker in s.exec(select(Worker).where(Worker.host == host, col(Worker.stopped_at).is_(None))):
+        for worker in s.scalars(select(Worker).where(Worker.host == host, Worker.stopped_at.is_(None))):
             age = _age_s(worker.heartbeat_at, now)
             if age is not None and age <= FRESH_HEARTBEAT_S:
                 raise Refused(
@@ -102,14 +103,14 @@ class HostActions:
                 OpRun.exec == Job.exec,
                 OpRun.host == host,
                 # Failed by an abend, or stopped by a cancel (skipped past): as `op_left_elsewhere` finds.
-                col(OpRun.status).in_([OpStatus.FAILED.value, OpStatus.SKIPPED.value]),
-                col(OpRun.exit_code).is_(None),
-                col(OpRun.completed_at).is_not(None),
+                OpRun.status.in_([OpStatus.FAILED.value, OpStatus.SKIPPED.value]),
+                OpRun.exit_code.is_(None),
+                OpRun.completed_at.is_not(None),
             )
             .exists()
         )
         released = []
-        for job in s.exec(select(Job).where(left_there).order_by(col(Job.id))):
+        for job in s.scalars(select(Job).where(left_there).order_by(Job.id)):
             op = op_left_elsewhere(s, job)
             if op is None or op.host != host or job.id is None:
                 continue

@@ -35,7 +35,7 @@ from jobtui.engine.formats.policy_file import (
 from jobtui.engine.read.policy import stored_policy
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
+    from sqlalchemy.orm import Session
 
     from jobtui.engine.db.store import Store
 

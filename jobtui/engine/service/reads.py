@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pendulum
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import LOG_CHUNKS, Envelope, Job
 from jobtui.engine.db.rows import BadJobRow, bad_job_rows, check_job, job_status
@@ -326,13 +326,13 @@ class Reads:
         conditions: list[Any] = []
         scope = scope_of(self.actor)
         if scope != ALL_PROJECTS:
-            conditions.append(col(Job.project).in_(sorted(scope)))
+            conditions.append(Job.project.in_(sorted(scope)))
         if statuses:
-            conditions.append(col(Job.status).in_(statuses))
+            conditions.append(Job.status.in_(statuses))
         if project:
             conditions.append(Job.project == project)
         if not include_system:
-            conditions.append(col(Job.system).is_(False))
+            conditions.append(Job.system.is_(False))
         bad: dict[int, CorruptRow] = {}
         below: int | None = None
         left = limit if limit else None
@@ -341,11 +341,11 @@ class Reads:
             page: list[dict[str, Any]] = []
             with self.store.read() as s:
                 now = self.store.now()
-                where = [*conditions, col(Job.id) < below] if below is not None else conditions
-                ids = list(
-                    s.execute(
-                        select(col(Job.id)).where(*where).order_by(col(Job.id).desc()).limit(size)
-                    ).scalars()
+                where = [*conditions, Job.id < below] if below is not None else conditions
+                # Stored ids are never null: only a Job not yet flushed has none.
+                ids = cast(
+                    list[int],
+                    list(s.scalars(select(Job.id).where(*where).order_by(Job.id.desc()).limit(size))),
                 )
                 if not ids:
                     break
@@ -363,16 +363,16 @@ class Reads:
     def _page_of_jobs(self, s: Session, ids: list[int], bad: dict[int, CorruptRow]) -> list[Job]:
         """The jobs `ids`, newest first, but those with a date that is no date (it fails the whole read:
         read as stored, they say which), named in `bad`."""
-        query = select(Job).order_by(col(Job.id).desc())
+        query = select(Job).order_by(Job.id.desc())
         try:
-            return list(s.exec(query.where(col(Job.id).in_(ids))))
+            return list(s.scalars(query.where(Job.id.in_(ids))))
         except CorruptValue:
             found = bad_job_rows(s, ids)
             if not found:
                 raise
             bad.update((job_id, row.problem) for job_id, row in found.items())
             good = [job_id for job_id in ids if job_id not in found]
-            return list(s.exec(query.where(col(Job.id).in_(good)))) if good else []
+            return list(s.scalars(query.where(Job.id.in_(good)))) if good else []
 
     def envelope_tree(self) -> TreeData:
         """The envelopes view: envelopes whose every project the actor may view, and loose jobs of them."""

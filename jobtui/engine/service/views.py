@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 import pendulum
-from sqlalchemy import String, bindparam, func, or_, text
-from sqlmodel import Session, col, select
+from sqlalchemy import String, bindparam, func, or_, select, text
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Task, UTCDateTime
 from jobtui.engine.db.rows import check_job, job_natures, job_status
@@ -146,20 +146,22 @@ def task_window(
     """The job's tasks by position from `start` (at most `count` of them; all: None), each with its
     steps of the job's exec; how many tasks the job has in all; and the ops read: those of these tasks
     and those of no task."""
-    task_query = select(Task).where(Task.job_id == job.id).order_by(col(Task.position))
+    task_query = select(Task).where(Task.job_id == job.id).order_by(Task.position)
     if start:
         task_query = task_query.offset(start)
     if count is not None:
         task_query = task_query.limit(count)
-    tasks = list(session.exec(task_query))
+    tasks = list(session.scalars(task_query))
     total = len(tasks)
     if start or (count is not None and total == count):
-        total = int(session.exec(select(func.count()).select_from(Task).where(Task.job_id == job.id)).one())
+        total = int(
+            session.scalars(select(func.count()).select_from(Task).where(Task.job_id == job.id)).one()
+        )
     op_query = select(OpRun).where(OpRun.job_id == job.id, OpRun.exec == job.exec)
     if total > len(tasks):
         shown_ids = [task.id for task in tasks]
-        op_query = op_query.where(or_(col(OpRun.task_id).in_(shown_ids), col(OpRun.task_id).is_(None)))
-    ops = list(session.exec(op_query.order_by(col(OpRun.position))))
+        op_query = op_query.where(or_(OpRun.task_id.in_(shown_ids), OpRun.task_id.is_(None)))
+    ops = list(session.scalars(op_query.order_by(OpRun.position)))
     # Grouped once: matching every op against every task is quadratic (20,000 targets took minutes).
     by_task: dict[int | None, list[OpRun]] = defaultdict(list)
     for op in ops:
@@ -238,9 +240,7 @@ def _add_previous_runs(job: Job, session: Session, steps: list[dict[str, Any]]) 
 
 def audit_json(store: Store, job_id: int) -> list[dict[str, Any]]:
     with store.read() as session:
-        rows = session.exec(
-            select(AuditEvent).where(AuditEvent.job_id == job_id).order_by(col(AuditEvent.id))
-        )
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.job_id == job_id).order_by(AuditEvent.id))
         return [
             {
                 "at": iso(row.at),

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pendulum
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import Job
 from jobtui.engine.db.store import DATABASE_ERRORS, LeaseLost

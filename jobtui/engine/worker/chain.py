@@ -9,7 +9,8 @@ chain follows whoever moved the job: the engine, an operator, the expiry sweep.
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import Envelope, Job, Notification
 from jobtui.engine.db.store import Store, on_status_change
@@ -29,10 +30,10 @@ def notify(
 
 def chain_of(s: Session, envelope_id: int) -> list[Job]:
     """The envelope's jobs in chain order (the rollback job, when there is one, last)."""
-    jobs = s.exec(
+    jobs = s.scalars(
         select(Job)
         .where(Job.envelope_id == envelope_id)
-        .order_by(col(Job.envelope_position).is_(None), col(Job.envelope_position), col(Job.id))
+        .order_by(Job.envelope_position.is_(None), Job.envelope_position, Job.id)
     ).all()
     return list(jobs)
 

@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 
 import pendulum
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import Job, OpRun
 from jobtui.engine.db.raw import AUDIT_ROWS, execute_many, index_hint, rows

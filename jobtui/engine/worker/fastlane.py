@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pendulum
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.raw import AUDIT_ROWS, pipelined, select_rows, send_many
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus

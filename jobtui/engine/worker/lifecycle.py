@@ -11,8 +11,8 @@ import functools
 from collections.abc import Callable
 
 import pendulum
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db import raw
 from jobtui.engine.db.models import TASKS, Job, OpRun, Task
@@ -85,11 +85,11 @@ def reschedule_failed(store: Store, s: Session, job: Job, op_run: OpRun, ref: Jo
 def revive_due_tasks(s: Session, job: Job, now: pendulum.DateTime) -> None:
     """Tasks whose next attempt has come: their failed ops go back to pending, one more attempt."""
     due = list(
-        s.exec(
+        s.scalars(
             select(Task).where(
                 Task.job_id == job.id,
                 Task.status == TaskStatus.RESCHEDULED.value,
-                col(Task.next_attempt_at) <= now,
+                Task.next_attempt_at <= now,
             )
         )
     )
@@ -115,7 +115,7 @@ def pend_failed_retried_ops(s: Session, job: Job) -> None:
     unless the job failed: a task that had failed for good stays failed. Called before the cancelled
     tasks are scheduled again."""
     retried_ops = {(step, index) for step, index in _retried_op_indexes(job) if step == job.step}
-    cancelled = s.exec(
+    cancelled = s.scalars(
         select(Task.id).where(Task.job_id == job.id, Task.status == TaskStatus.CANCELLED.value)
     ).all()
     for task_id in cancelled:
@@ -139,13 +139,13 @@ def _reset_failed(
     query = select(OpRun).where(
         OpRun.job_id == job.id,
         OpRun.exec == job.exec,
-        col(OpRun.step).in_(RETRIED_STEPS),
+        OpRun.step.in_(RETRIED_STEPS),
         OpRun.status == OpStatus.FAILED.value,
         OpRun.per_target == per_target,
     )
     if task_id is not None:
         query = query.where(OpRun.task_id == task_id)
-    for op_run in s.exec(query):
+    for op_run in s.scalars(query):
         if (op_run.step, op_run.op_index) not in retried:
             continue
         op_run.status = OpStatus.PENDING.value
@@ -157,7 +157,7 @@ def _reset_failed(
 
 def waiting_tasks(s: Session, job: Job) -> list[pendulum.DateTime]:
     """Next attempt times of the job's RESCHEDULED tasks."""
-    rows = s.exec(
+    rows = s.scalars(
         select(Task.next_attempt_at).where(Task.job_id == job.id, Task.status == TaskStatus.RESCHEDULED.value)
     ).all()
     return [pendulum.instance(when) for when in rows if when is not None]
@@ -232,9 +232,9 @@ def window_gate(
 
 def _an_op_started(s: Session, job: Job) -> bool:
     started = select(OpRun.id).where(
-        OpRun.job_id == job.id, OpRun.exec == job.exec, col(OpRun.started_at).is_not(None)
+        OpRun.job_id == job.id, OpRun.exec == job.exec, OpRun.started_at.is_not(None)
     )
-    return s.exec(started.limit(1)).first() is not None
+    return s.scalars(started.limit(1)).first() is not None
 
 
 def expire_unfinished(
@@ -301,18 +301,18 @@ def _tasks_never_run(s: Session, job: Job, task_ids: list[int]) -> set[int]:
     ops started and no job-wide op did, nor did a failed attempt wait for a retry."""
     if not task_ids:
         return set()
-    ran = s.exec(
+    ran = s.execute(
         select(OpRun.task_id, OpRun.per_target).where(
             OpRun.job_id == job.id,
             OpRun.exec == job.exec,
-            col(OpRun.step).in_(RETRIED_STEPS),
+            OpRun.step.in_(RETRIED_STEPS),
             OpRun.status != OpStatus.PENDING.value,
         )
     ).all()
     if any(not per_target for _, per_target in ran):
         return set()
     started = {task_id for task_id, _ in ran}
-    tasks = s.exec(select(Task.id, Task.status, Task.attempts).where(col(Task.id).in_(task_ids))).all()
+    tasks = s.execute(select(Task.id, Task.status, Task.attempts).where(Task.id.in_(task_ids))).all()
     return {
         task_id
         for task_id, status, attempts in tasks
@@ -325,15 +325,15 @@ def _tasks_never_run(s: Session, job: Job, task_ids: list[int]) -> set[int]:
 
 def _tasks_with_work_left(s: Session, job: Job) -> list[int]:
     """Tasks that would still have run a PRE/RUN op: waiting for a retry, or with ops pending."""
-    pending = s.exec(
+    pending = s.execute(
         select(OpRun.task_id, OpRun.per_target).where(
             OpRun.job_id == job.id,
             OpRun.exec == job.exec,
-            col(OpRun.step).in_(RETRIED_STEPS),
+            OpRun.step.in_(RETRIED_STEPS),
             OpRun.status == OpStatus.PENDING.value,
         )
     ).all()
-    tasks = s.exec(select(Task.id, Task.status).where(Task.job_id == job.id)).all()
+    tasks = s.execute(select(Task.id, Task.status).where(Task.job_id == job.id)).all()
     if any(not per_target for _, per_target in pending):
         return [task_id for task_id, _ in tasks if task_id is not None]
     left = {task_id for task_id, _ in pending}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pendulum
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import LOG_CHUNKS
 from jobtui.engine.db.raw import execute_many, select_rows

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import TASKS, Job, OpRun, Task
 from jobtui.engine.db.store import LeaseLost

@@ -11,8 +11,19 @@ import json
 from dataclasses import dataclass
 
 import pendulum
-from sqlalchemy import ColumnElement, bindparam, case, exists, func, insert, literal_column, or_, update
-from sqlmodel import Session, col, select
+from sqlalchemy import (
+    ColumnElement,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import OP_RUNS, TASKS, AuditEvent, Job, OpRun, Setting, Task
 from jobtui.engine.db.store import Store, on_status_change
@@ -45,7 +56,7 @@ def definition_from_text(text: str) -> Definition:
 _TASKS_OF = (
     select(Task)
     .where(Task.job_id == bindparam("job_id"))
-    .order_by(col(Task.position))
+    .order_by(Task.position)
     # Task rows are also changed with Core UPDATEs in the same transaction: never trust loaded copies.
     .execution_options(populate_existing=True)
 )
@@ -59,22 +70,22 @@ _NEXT_PENDING = (
         OpRun.exec == bindparam("exec"),
         OpRun.step == bindparam("step"),
         # PENDING as a literal: the partial index walked holds those ops only (migration 0015).
-        col(OpRun.status) == literal_column(f"'{OpStatus.PENDING.value}'"),
-        or_(col(OpRun.per_target).is_(False), col(OpRun.task_id).not_in(_WAITING_TASKS)),
+        OpRun.status == literal_column(f"'{OpStatus.PENDING.value}'"),
+        or_(OpRun.per_target.is_(False), OpRun.task_id.not_in(_WAITING_TASKS)),
     )
-    .order_by(col(OpRun.position))
+    .order_by(OpRun.position)
     .limit(1)
 )
 _PROGRESS_COUNTS = (
     select(OpRun.task_id, OpRun.status, func.count())
     .where(OpRun.job_id == bindparam("job_id"), OpRun.exec == bindparam("exec"), OpRun.step != ROLLBACK_STEP)
-    .group_by(col(OpRun.task_id), col(OpRun.status))
+    .group_by(OpRun.task_id, OpRun.status)
 )
 # One task's counts and the job's totals: at each op of a job of thousands of targets, not a row per task.
 _JOB_PROGRESS_COUNTS = (
     select(OpRun.status, func.count())
     .where(OpRun.job_id == bindparam("job_id"), OpRun.exec == bindparam("exec"), OpRun.step != ROLLBACK_STEP)
-    .group_by(col(OpRun.status))
+    .group_by(OpRun.status)
 )
 _TASK_PROGRESS_COUNTS = (
     select(OpRun.task_id, OpRun.status, func.count())
@@ -84,7 +95,7 @@ _TASK_PROGRESS_COUNTS = (
         OpRun.task_id == bindparam("task_id"),
         OpRun.step != ROLLBACK_STEP,
     )
-    .group_by(col(OpRun.task_id), col(OpRun.status))
+    .group_by(OpRun.task_id, OpRun.status)
 )
 
 
@@ -92,17 +103,17 @@ _TASK_PROGRESS_COUNTS = (
 _ROLLBACK_JOB_COUNTS = (
     select(OpRun.status, func.count())
     .where(OpRun.job_id == bindparam("job_id"), OpRun.exec == bindparam("exec"), OpRun.step == ROLLBACK_STEP)
-    .group_by(col(OpRun.status))
+    .group_by(OpRun.status)
 )
 
 
 def tasks_of(session: Session, job_id: int) -> list[Task]:
-    return list(session.exec(_TASKS_OF, params={"job_id": job_id}))
+    return list(session.scalars(_TASKS_OF, params={"job_id": job_id}))
 
 
 def op_runs_of(session: Session, job: Job, exec_: int | None = None) -> list[OpRun]:
     query = select(OpRun).where(OpRun.job_id == job.id, OpRun.exec == (exec_ or job.exec))
-    return list(session.exec(query.order_by(col(OpRun.position))))
+    return list(session.scalars(query.order_by(OpRun.position)))
 
 
 def plan_rows(
@@ -147,7 +158,7 @@ def next_pending(session: Session, job: Job, step: str) -> OpRun | None:
     if step != ROLLBACK_STEP and not definition_of(job).ops(step):
         return None  # plans hold only the definition's ops: nothing to look up
     params = {"job_id": job.id, "exec": job.exec, "step": step}
-    return session.exec(_NEXT_PENDING, params=params).first()
+    return session.scalars(_NEXT_PENDING, params=params).first()
 
 
 def refresh_progress(
@@ -164,7 +175,7 @@ def refresh_progress(
     if job.type == ROLLBACK_JOB_TYPE:
         # Its work is its rollback runs (it has no pipeline op: it read 100 from its first run on, and
         # after a failed rollback). Its one task owns none, and reads as its job once it ends.
-        totals = list(session.exec(_ROLLBACK_JOB_COUNTS, params=params).all())
+        totals = [(status, n) for status, n in session.execute(_ROLLBACK_JOB_COUNTS, params=params)]
         total = sum(n for _, n in totals)
         done = sum(n for status, n in totals if status == OpStatus.DONE)
         progress = 100 * done // total if total else (100 if job.step == Step.END else 0)
@@ -172,11 +183,11 @@ def refresh_progress(
             store.change_job(session, job, ref.who, "progress", held=ref.lease, progress=progress)
         return
     if task_id is None:
-        rows = session.exec(_PROGRESS_COUNTS, params=params).all()
+        rows = session.execute(_PROGRESS_COUNTS, params=params).all()
         totals = [(status, n) for _, status, n in rows]
     else:
-        totals = list(session.exec(_JOB_PROGRESS_COUNTS, params=params).all())
-        rows = session.exec(_TASK_PROGRESS_COUNTS, params={**params, "task_id": task_id}).all()
+        totals = [(status, n) for status, n in session.execute(_JOB_PROGRESS_COUNTS, params=params)]
+        rows = session.execute(_TASK_PROGRESS_COUNTS, params={**params, "task_id": task_id}).all()
     total = sum(n for _, n in totals)
     done = sum(n for status, n in totals if status == OpStatus.DONE)
     progress = 100 if total == 0 and job.step == Step.END else (100 * done // total if total else 0)
@@ -482,13 +493,13 @@ def pend_unsucceeded_tasks(session: Session, job: Job) -> Retried:
     they ran (not one an operator skipped by a trap skip, which ran and failed first); a job-wide PRE/RUN op
     an expiry skipped before it ran; and POST, which runs either way, for those tasks and the job."""
     assert job.id is not None
-    retried = session.exec(
+    retried = session.scalars(
         select(Task)
         .where(
             Task.job_id == job.id,
-            col(Task.status).in_([TaskStatus.FAILED.value, TaskStatus.CANCELLED.value]),
+            Task.status.in_([TaskStatus.FAILED.value, TaskStatus.CANCELLED.value]),
         )
-        .order_by(col(Task.position))
+        .order_by(Task.position)
     ).all()
     task_ids = [task.id for task in retried if task.id is not None]
     ignored = {
@@ -552,16 +563,16 @@ def has_rollback_work(session: Session, job: Job) -> bool:
 
 def _rollback_candidates(session: Session, job: Job) -> list[OpRun]:
     return list(
-        session.exec(
+        session.scalars(
             select(OpRun)
             .where(
                 OpRun.job_id == job.id,
                 OpRun.status == OpStatus.DONE.value,
-                col(OpRun.rollback).is_not(None),
-                col(OpRun.rolled_back).is_(False),
+                OpRun.rollback.is_not(None),
+                OpRun.rolled_back.is_(False),
                 OpRun.step != ROLLBACK_STEP,
             )
-            .order_by(col(OpRun.completed_at).desc(), col(OpRun.id).desc())
+            .order_by(OpRun.completed_at.desc(), OpRun.id.desc())
         )
     )
 
@@ -681,12 +692,12 @@ def _complete_succeeded_tasks(session: Session, job: Job) -> None:
 
 def _has_unfinished_ops(session: Session, job: Job) -> bool:
     return (
-        session.exec(
+        session.scalars(
             select(OpRun.id)
             .where(
                 OpRun.job_id == job.id,
                 OpRun.exec == job.exec,
-                col(OpRun.status).in_([OpStatus.PENDING.value, OpStatus.RUNNING.value]),
+                OpRun.status.in_([OpStatus.PENDING.value, OpStatus.RUNNING.value]),
             )
             .limit(1)
         ).first()

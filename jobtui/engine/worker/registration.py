@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pendulum
 import psutil
-from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import OpRun, Worker
 from jobtui.engine.domain.processes import start_of
@@ -55,10 +55,10 @@ def prune_journals(state: EngineState) -> list[Path]:
         return []
     now = state.store.now()
     with state.store.read() as s:
-        workers = {worker.id: worker for worker in s.exec(select(Worker)).all()}
-        running = s.exec(
+        workers = {worker.id: worker for worker in s.scalars(select(Worker)).all()}
+        running = s.scalars(
             select(OpRun.status_file).where(
-                OpRun.status == OpStatus.RUNNING.value, col(OpRun.status_file).contains(STATUS_MARK)
+                OpRun.status == OpStatus.RUNNING.value, OpRun.status_file.contains(STATUS_MARK)
             )
         ).all()
     named = {ref.rpartition(STATUS_MARK)[0] for ref in running if ref}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pendulum
 from sqlalchemy import TextClause, bindparam
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import Job, UTCDateTime
 from jobtui.engine.db.store import Store

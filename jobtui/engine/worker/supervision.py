@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pendulum
 import psutil
-from sqlalchemy import and_, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Worker
 from jobtui.engine.db.raw import select_rows
@@ -189,8 +189,8 @@ class Supervisor:
                 AuditEvent.job_id == held.job_id, AuditEvent.action == OP_LEFT_RUNNING
             )
             if op_run is not None and op_run.started_at is not None:
-                query = query.where(col(AuditEvent.at) >= op_run.started_at)
-            return session.exec(query).first() is not None
+                query = query.where(AuditEvent.at >= op_run.started_at)
+            return session.scalars(query).first() is not None
 
         try:
             if s is not None:
@@ -262,7 +262,7 @@ class Supervisor:
         killed."""
         state = self.state
         with state.store.read() as s:
-            workers = s.exec(
+            workers = s.scalars(
                 select(Worker).where(Worker.host == state.host, Worker.id != state.worker_id)
             ).all()
             starts = [w.started_at for w in workers if w.started_at is not None]
@@ -275,25 +275,25 @@ class Supervisor:
                 .where(
                     AuditEvent.job_id == OpRun.job_id,
                     AuditEvent.action == HOST_GONE,
-                    col(AuditEvent.comment).startswith(host_gone_said(state.host), autoescape=True),
-                    col(AuditEvent.at) >= OpRun.completed_at,
+                    AuditEvent.comment.startswith(host_gone_said(state.host), autoescape=True),
+                    AuditEvent.at >= OpRun.completed_at,
                 )
                 .exists()
             )
-            candidates = s.exec(
+            candidates = s.execute(
                 select(OpRun, Job)
-                .join(Job, col(Job.id) == col(OpRun.job_id))
+                .join(Job, Job.id == OpRun.job_id)
                 .where(
                     or_(
-                        and_(col(Job.status).in_(_TAKEN_FROM_ITS_ENGINE), col(OpRun.exec) == col(Job.exec)),
+                        and_(Job.status.in_(_TAKEN_FROM_ITS_ENGINE), OpRun.exec == Job.exec),
                         declared_gone,
                     ),
                     OpRun.host == state.host,
                     # An op its job's cancel stopped is skipped (failed, in rows written before).
-                    col(OpRun.status).in_([OpStatus.FAILED.value, OpStatus.SKIPPED.value]),
-                    col(OpRun.exit_code).is_(None),
-                    col(OpRun.token).is_not(None),
-                    col(OpRun.completed_at) >= since,
+                    OpRun.status.in_([OpStatus.FAILED.value, OpStatus.SKIPPED.value]),
+                    OpRun.exit_code.is_(None),
+                    OpRun.token.is_not(None),
+                    OpRun.completed_at >= since,
                 )
             ).all()
         # Only an engine known dead left them: a live one (frozen, say) kills its own op as it finds its

@@ -7,8 +7,8 @@ import socket
 from datetime import datetime
 
 import pendulum
-from sqlalchemy import and_, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db import raw
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Worker
@@ -118,18 +118,18 @@ class Sweeps:
 
     def sweep_lost_workers(self, now: pendulum.DateTime, lease_s: float) -> None:
         with self.state.store.read() as s:
-            rows = s.exec(
+            rows = s.scalars(
                 select(Job.worker_id)
                 .where(
-                    col(Job.status).in_([Status.RUNNING.value, Status.ROLLBACK.value]),
-                    col(Job.worker_id).is_not(None),
+                    Job.status.in_([Status.RUNNING.value, Status.ROLLBACK.value]),
+                    Job.worker_id.is_not(None),
                     Job.worker_id != self.state.worker_id,
                 )
                 .distinct()
             ).all()
             if not rows:
                 return
-            workers = {w.id: w for w in s.exec(select(Worker).where(col(Worker.id).in_(rows)))}
+            workers = {w.id: w for w in s.scalars(select(Worker).where(Worker.id.in_(rows)))}
         for worker_id in rows:
             assert worker_id is not None
             worker = workers.get(worker_id)
@@ -141,10 +141,10 @@ class Sweeps:
 
     def take_over_jobs_of(self, worker_id: str, reason: str, may_readopt: bool = True) -> None:
         with self.state.store.read() as s:
-            job_ids = s.exec(
+            job_ids = s.scalars(
                 select(Job.id).where(
                     Job.worker_id == worker_id,
-                    col(Job.status).in_([Status.RUNNING.value, Status.ROLLBACK.value]),
+                    Job.status.in_([Status.RUNNING.value, Status.ROLLBACK.value]),
                 )
             ).all()
         for job_id in job_ids:
@@ -168,7 +168,7 @@ class Sweeps:
                 worker_id=state.worker_id,
                 lease=lease,
             )
-            running = s.exec(
+            running = s.scalars(
                 select(OpRun).where(OpRun.job_id == job_id, OpRun.status == OpStatus.RUNNING.value)
             ).first()
             held = Held(job_id, lease)
@@ -308,56 +308,56 @@ def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
     its lease gone), or an engine of the host starting, which finds that engine dead and kills the op, or
     finds it ended, and says so in the job's trail (`Supervisor.kill_orphans`, before it registers). Retry,
     rerun and rollback wait for it: the job would run twice, or be undone while it still runs."""
-    op = s.exec(
+    op = s.scalars(
         select(OpRun)
         .where(
             OpRun.job_id == job.id,
             OpRun.exec == job.exec,
             # An abend fails the op; a cancel stops it, skipped past (neither with an exit status).
-            col(OpRun.status).in_([OpStatus.FAILED.value, OpStatus.SKIPPED.value]),
-            col(OpRun.exit_code).is_(None),
-            col(OpRun.completed_at).is_not(None),
-            col(OpRun.host).is_not(None),
+            OpRun.status.in_([OpStatus.FAILED.value, OpStatus.SKIPPED.value]),
+            OpRun.exit_code.is_(None),
+            OpRun.completed_at.is_not(None),
+            OpRun.host.is_not(None),
         )
-        .order_by(col(OpRun.completed_at).desc())
+        .order_by(OpRun.completed_at.desc())
     ).first()
     if op is None or op.host is None or op.completed_at is None or not (op.pid or op.token):
         return None
     # Canceled from a host that could not signal it: only an engine of its host saying it is gone will do
     # (its own, once it has signalled it and seen it end; or one starting there), or an admin's word.
-    canceled_elsewhere = s.exec(
+    canceled_elsewhere = s.scalars(
         select(AuditEvent.id).where(
             AuditEvent.job_id == job.id,
             AuditEvent.action == OP_LEFT_RUNNING,
-            col(AuditEvent.at) >= op.completed_at,
+            AuditEvent.at >= op.completed_at,
         )
     ).first()
     if canceled_elsewhere is None:
-        ended_by = s.exec(
+        ended_by = s.scalars(
             select(AuditEvent.who)
             .where(AuditEvent.job_id == job.id, AuditEvent.action == "abend")
-            .order_by(col(AuditEvent.id).desc())
+            .order_by(AuditEvent.id.desc())
         ).first()
         if ended_by is None or ended_by == engine_who(op.host):
             return None  # an engine of its own host abended it, and killed what was left of it there
         # The engine that started it: its tokens start with its id (EngineState.new_token).
-        engines = s.exec(select(Worker).where(Worker.host == op.host)).all()
+        engines = s.scalars(select(Worker).where(Worker.host == op.host)).all()
         its_engine = next((w for w in engines if op.token and op.token.startswith(w.id)), None)
         if its_engine is not None and _at_or_after(its_engine.heartbeat_at, op.completed_at):
             return None  # it came back: it found its lease gone and killed the op
     # An engine of its host starting found its engine dead and killed the op, or found it ended; or an
     # admin declared its host gone for good.
-    dealt_with = s.exec(
+    dealt_with = s.scalars(
         select(AuditEvent.id).where(
             AuditEvent.job_id == job.id,
             or_(
-                and_(col(AuditEvent.action).in_(ORPHAN_ACTIONS), col(AuditEvent.who) == engine_who(op.host)),
+                and_(AuditEvent.action.in_(ORPHAN_ACTIONS), AuditEvent.who == engine_who(op.host)),
                 and_(
-                    col(AuditEvent.action) == HOST_GONE,
-                    col(AuditEvent.comment).startswith(host_gone_said(op.host), autoescape=True),
+                    AuditEvent.action == HOST_GONE,
+                    AuditEvent.comment.startswith(host_gone_said(op.host), autoescape=True),
                 ),
             ),
-            col(AuditEvent.at) >= op.completed_at,
+            AuditEvent.at >= op.completed_at,
         )
     ).first()
     return None if dealt_with is not None else op

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import pendulum
-from sqlmodel import Session
+from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import Job, OpRun
 from jobtui.engine.domain.schedules import JobSchedule

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlmodel import SQLModel
 
-# Importing models registers the tables on SQLModel.metadata.
-from jobtui.engine.db.models import autogenerate_filter
+from jobtui.engine.db.models import Base, autogenerate_filter
 
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError("run migrations through jobtui (jobtui.engine.db.migrate), not the alembic CLI")
 context.configure(
     connection=connection,
-    target_metadata=SQLModel.metadata,
+    target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     # Autogenerate (alembic check, new revisions) must neither drop job_counts nor add SQLite-only indexes
     # on other backends.

@@ -16,11 +16,9 @@ from typing import Any
 
 import pytest
 import textual._wait
-from sqlalchemy import create_engine
 from sqlalchemy.orm import configure_mappers
 
 import jobtui.engine.db.store
-from jobtui.engine.db import migrate
 from jobtui.engine.db.models import Base
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
@@ -41,6 +39,7 @@ from tests.support.helpers import (  # noqa: F401
 )
 from tests.support.parsed_css import parse_css_once_a_process
 from tests.support.pg import PgCluster
+from tests.support.template_db import migrated_sqlite
 
 # jobtui's default data folder (logs of databases that name no log folder) belongs to this test process
 # alone: never the user's, and never shared between parallel test workers.
@@ -138,27 +137,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'jobs.db'}"
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite database migrated to the schema's head, without an identity yet (each copy gets one of its
-    own when a Store opens it: it names the copy's log folder). Copying it costs a test a few
-    milliseconds; running the migrations, about a tenth of a second (a fifth of the suite's set-ups)."""
-    path = tmp_path_factory.mktemp("sqlite-template") / "jobs.db"
-    url = f"sqlite:///{path}"
-    engine = create_engine(url)
-    try:
-        migrate.upgrade(engine, url, None)
-    finally:
-        engine.dispose()
-    return path
-
-
 @pytest.fixture
-def store(request: pytest.FixtureRequest, db_url: str, clock: FakeClock) -> Store:
+def store(db_url: str, clock: FakeClock) -> Store:
     if db_url.startswith("sqlite:///"):
-        path = Path(db_url.removeprefix("sqlite:///"))
-        if not path.exists():
-            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        migrated_sqlite(Path(db_url.removeprefix("sqlite:///")))
     return Store(db_url, clock=clock)
 
 

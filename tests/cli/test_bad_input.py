@@ -20,6 +20,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from tests.support.helpers import definition
+from tests.support.template_db import migrated_sqlite
 
 JOB = 'name = "j"\n[[run]]\nrun = "true"\n'
 
@@ -43,7 +44,7 @@ def _run_out(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 @pytest.fixture
 def db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    url = migrated_sqlite(tmp_path / "jobs.db")
     definition = tmp_path / "job.toml"
     definition.write_text(JOB)
     assert _run(capsys, "submit", str(definition), "--db", url)[0] == 0

@@ -33,6 +33,7 @@ import psutil
 import pytest
 
 from tests.support.helpers import ROOT, live_pids_of_group, wait_for
+from tests.support.template_db import migrated_sqlite
 
 _SCRIPT = Path(sys.executable).with_name("jobtui")
 JOBTUI = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "jobtui.cli"]
@@ -203,9 +204,12 @@ class InProcessCli(Cli):
         return results
 
 
-def make_cli(directory: Path, in_process: bool = False) -> Cli:
+def make_cli(directory: Path, in_process: bool = False, fresh: bool = False) -> Cli:
+    """Commands on `directory`/jobs.db: a database at the schema's head (`template_db`), or none yet with
+    `fresh` (the first command creates it: for the tests of that)."""
     directory.mkdir(parents=True, exist_ok=True)
-    env = cli_env(f"sqlite:///{directory / 'jobs.db'}")
+    path = directory / "jobs.db"
+    env = cli_env(f"sqlite:///{path}" if fresh else migrated_sqlite(path))
     return InProcessCli(env, directory) if in_process else Cli(env, directory)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import jobtui.cli as cli
+from tests.support.template_db import migrated_sqlite
 
 JOB_A = 'name = "a"\nproject = "payments"\n[[run]]\nrun = "true"\n'
 RECORDED = "(recorded as corrupt envelope 1; none of its jobs run)"
@@ -22,7 +23,7 @@ class Jobtui:
     def __init__(self, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
         self.folder = folder
         self.capsys = capsys
-        self.url = f"sqlite:///{folder / 'jobs.db'}"
+        self.url = migrated_sqlite(folder / "jobs.db")
 
     def write(self, name: str, text: str) -> str:
         (self.folder / name).write_text(text)

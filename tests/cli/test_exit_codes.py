@@ -13,6 +13,7 @@ import pytest
 
 import jobtui.cli as cli
 from jobtui.engine.errors import BadInput, JobtuiError, Refusal
+from tests.support.template_db import migrated_sqlite
 
 
 class _NewRefusal(Refusal):
@@ -135,7 +136,7 @@ def test_with_stderr_closed_an_error_is_not_written_to_stdout(tmp_path: Path) ->
 def test_a_command_whose_output_cannot_be_written_says_it_was_carried_out(tmp_path: Path) -> None:
     # `jobtui submit ... > file` on a full disk: the job is in, only its id was lost. Saying "No space left"
     # alone reads as a failed submission, and a script would submit it again.
-    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    db = migrated_sqlite(tmp_path / "jobs.db")
     spec = tmp_path / "j.toml"
     spec.write_text('name = "j"\n[[run]]\nrun = "true"\n')
     with open("/dev/full", "w") as full:
@@ -176,7 +177,7 @@ def test_a_command_whose_output_cannot_be_written_says_it_was_carried_out(tmp_pa
 @pytest.mark.parametrize("command", [["jobs", "--json"], ["submit", "j.toml"]])
 def test_with_stdout_closed_a_command_succeeds(tmp_path: Path, command: list[str]) -> None:
     # `>&-`: the output is not wanted; the command is carried out and says so by its exit code alone.
-    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    db = migrated_sqlite(tmp_path / "jobs.db")
     (tmp_path / "j.toml").write_text('name = "j"\n[[run]]\nrun = "true"\n')
     jobtui = [sys.executable, "-m", "jobtui"]
     subprocess.run([*jobtui, "submit", "j.toml", "--db", db], cwd=tmp_path, check=True, capture_output=True)

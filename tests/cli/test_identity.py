@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from jobtui.engine.domain.permissions import login_name
+from tests.support.template_db import migrated_sqlite
 
 ME = pwd.getpwuid(os.getuid()).pw_name
 
@@ -34,7 +35,7 @@ def test_a_forged_logname_neither_grants_rights_nor_reaches_the_audit_trail(tmp_
     )
     definition = tmp_path / "job.toml"
     definition.write_text('name = "j"\n[[run]]\nrun = "true"\n')
-    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    db = migrated_sqlite(tmp_path / "jobs.db")
     env = {**os.environ, "LOGNAME": "root-impostor", "USER": "root-impostor", "JOBTUI_POLICY": str(policy)}
     env.pop("JOBTUI_DB", None)
 

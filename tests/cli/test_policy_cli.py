@@ -52,7 +52,17 @@ JOB = 'name = "j"\nproject = "ops"\n[[run]]\nrun = "true"\n'
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
-    cli = make_cli(tmp_path, in_process=True)
+    return policy_cli(tmp_path)
+
+
+@pytest.fixture
+def fresh_cli(tmp_path: Path) -> Cli:
+    """No database yet."""
+    return policy_cli(tmp_path, fresh=True)
+
+
+def policy_cli(tmp_path: Path, fresh: bool = False) -> Cli:
+    cli = make_cli(tmp_path, in_process=True, fresh=fresh)
     for name, text in (
         ("admin.toml", ADMIN_VIEWER),
         ("web.toml", WEB_VIEWER),
@@ -78,7 +88,8 @@ def policy_audit(cli: Cli) -> list[dict[str, Any]]:
     return [{"who": r[0], "action": r[1], "refused": bool(r[2]), "comment": r[3]} for r in rows]
 
 
-def test_the_owner_installs_on_a_fresh_database_and_show_prints_it(cli: Cli) -> None:
+def test_the_owner_installs_on_a_fresh_database_and_show_prints_it(fresh_cli: Cli) -> None:
+    cli = fresh_cli
     bad_input(cli("policy", "show", "--json", expect=None), "no database at")  # none created by show
     installed = cli("policy", "install", "admin.toml", "--json")
     assert json.loads(installed.stdout)["installed"] is True

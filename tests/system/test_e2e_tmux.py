@@ -16,6 +16,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from tests.support.helpers import ROOT, definition, status_of, wait_for
+from tests.support.template_db import migrated_sqlite
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
@@ -47,7 +48,7 @@ class Terminal:
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[tuple[Store, Terminal]]:
-    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    db = migrated_sqlite(tmp_path / "jobs.db")
     env = {k: v for k, v in os.environ.items() if not k.startswith("JOBTUI_")}
     env.update(PYTHONPATH=str(ROOT), TERM="xterm-256color", JOBTUI_KEYS=str(tmp_path / "no-keys.toml"))
     # A pager that keeps what it was given (test_o_opens_the_whole_log_in_the_pager).

@@ -24,6 +24,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
 from tests.support.helpers import ROOT, definition, wait_for
+from tests.support.template_db import migrated_sqlite
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SERVE = [sys.executable, "-m", "jobtui", "serve", "--db"]
@@ -114,7 +115,7 @@ def serving(tmp_path: Path, db: str, *options: str) -> Iterator[Served]:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Served, str]]:
     """A `jobtui serve` on a free loopback port, over a database with one job; (it, the job's name)."""
-    db = f"sqlite:///{tmp_path / 'jobs.db'}"
+    db = migrated_sqlite(tmp_path / "jobs.db")
     name = "served-in-a-browser"
     actions = Actions(Store(db), Actor("tester"))
     others = (("deploy-web", "payments"), ("nightly-report", "analytics"), ("patch-routers", "network"))

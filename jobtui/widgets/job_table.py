@@ -357,19 +357,19 @@ class JobTable(VirtualRows, can_focus=True):
     def render_line(self, y: int) -> Strip:
         scroll_x = int(self.scroll_x)
         width = self.size.width
+        # Computed from every ancestor's background at each read: once a line.
+        blank = self.rich_style
         if y == 0:
             strip = self._header()
         else:
             index = int(self.scroll_y) + y - 1
             if index >= self.total:
-                return Strip.blank(width, self.rich_style)
+                return Strip.blank(width, blank)
             strip = self._row_strip(index)
         # Up to the last column the screen holds whole: one cut by its right edge (the focus border or a
         # scrollbar took a cell since `arrange`, or the table is scrolled sideways) is left blank.
         whole = self._whole_columns_end(scroll_x, self.scrollable_content_region.width or width)
-        return strip.crop_extend(scroll_x, scroll_x + whole, self.rich_style).extend_cell_length(
-            width, self.rich_style
-        )
+        return strip.crop_extend(scroll_x, scroll_x + whole, blank).extend_cell_length(width, blank)
 
     def _whole_columns_end(self, scroll_x: int, width: int) -> int:
         """How many cells from the screen's left edge the columns it holds whole reach."""

@@ -72,7 +72,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(MappedAsDataclass, DeclarativeBase, kw_only=True, eq=False):
     """The tables' base. Rows are dataclasses: a new row holds its defaults before it is flushed. Plain
-    SQLAlchemy, no pydantic: every jobtui process imports these tables, a CLI command's start included."""
+    SQLAlchemy, no pydantic: every jobtui process imports these tables, a CLI command's start included.
+    Each table says kw_only again: mypy reads it from the table's own class line."""
 
     # The column types the migrations created (SQLAlchemy 2.1 maps float to DOUBLE otherwise).
     type_annotation_map: ClassVar[dict[Any, Any]] = {float: Float()}

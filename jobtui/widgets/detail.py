@@ -482,9 +482,10 @@ class DetailPane(Vertical):
         return table.selected_task() != before
 
     def _set_tasks_title(self, title: str) -> None:
-        if title != self._tasks_title:  # an update lays the pane out again
+        if title != self._tasks_title:
             self._tasks_title = title
-            self.query_one("#tasks-title", Label).update(title)
+            # A pane title is one line of a fixed width (monitor.tcss): nothing to lay out again.
+            self.query_one("#tasks-title", Label).update(title, layout=False)
 
     def _next_attempt(self, task: dict[str, Any], now: pendulum.DateTime) -> str:
         # A stale time on a task that already ran again would read as a retry still to come.
@@ -510,9 +511,10 @@ class DetailPane(Vertical):
             self._fill_steps(now)
 
     def _set_steps_title(self, title: str) -> None:
-        if title != self._steps_title:  # an update lays the pane out again
+        if title != self._steps_title:
             self._steps_title = title
-            self.query_one("#steps-title", Label).update(Text(title))  # a target is no markup
+            # A target is no markup; a pane title is one line of a fixed width (monitor.tcss).
+            self.query_one("#steps-title", Label).update(Text(title), layout=False)
 
     def _fill_steps(self, now: pendulum.DateTime | None = None) -> None:
         self._steps_running = False

@@ -1046,3 +1046,23 @@ async def test_a_held_down_key_carries_the_cursor_past_the_fetched_rows(store: S
         assert row is not None
         await until(pilot, lambda: shown_job(pilot) == row.id, "the detail of the row under the cursor")
         assert table.cursor == target
+
+
+async def test_a_long_target_keeps_the_steps_title_to_one_line_ending_in_an_ellipsis(
+    store: Store, submit: Submit
+) -> None:
+    """A pane title is one line: a target longer than the pane ends in "…" rather than wrapping onto the
+    lines of the steps table below it."""
+    target = "edge-router-" + "x" * 300
+    job_id = submit(simple("long-target", f'targets = ["{target}"]'), at="+1h")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        title = monitor(pilot).query_one("#steps-title", Label)
+        await until(pilot, lambda: "edge-router-" in str(title.render()), "the target in the steps title")
+        await pilot.pause()
+        region = title.region
+        assert region.height == 1
+        lines = painted(pilot.app.screen)[0].splitlines()
+        shown = lines[region.y][region.x : region.right]
+        assert "edge-router-xxx" in shown and shown.rstrip().endswith("…"), shown
+        assert "xxx" not in lines[region.y + 1][region.x : region.right], "the title wrapped"

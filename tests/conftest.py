@@ -39,8 +39,10 @@ from tests.support.helpers import (  # noqa: F401
 )
 from tests.support.parsed_css import parse_css_once_a_process
 from tests.support.pg import PgCluster
+from tests.support.scratch import scratch_in_memory
 from tests.support.template_db import migrated_sqlite
 
+scratch_in_memory()
 # jobtui's default data folder (logs of databases that name no log folder) belongs to this test process
 # alone: never the user's, and never shared between parallel test workers.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="jobtui-test-data-")

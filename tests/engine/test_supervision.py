@@ -1127,11 +1127,14 @@ def test_two_engine_processes_drain_a_queue_running_each_op_once(
     store = Store(daemon_env["JOBTUI_DB"])
     actions = Actions(store, Actor("tester"))
     ledger = tmp_path / "ledger.db"
+    # Each op works a few milliseconds: ops far shorter than an engine's pass (a no-op call) make it claim
+    # hundreds of jobs ahead, and the first engine to see the queue resume could take them all.
+    env = f'env = {{ OPS_LEDGER = "{ledger}", OPS_WORK_S = "0.005" }}\n'
     text = (
         'name = "drain"\n[[pre]]\ncall = "tests.support.ops:record_once"\n'
-        f'env = {{ OPS_LEDGER = "{ledger}" }}\n'
-        '[[run]]\ncall = "tests.support.ops:record_once"\n'
-        f'env = {{ OPS_LEDGER = "{ledger}" }}\n'
+        + env
+        + '[[run]]\ncall = "tests.support.ops:record_once"\n'
+        + env
     )
     spec = definition(text)
     # Thousands in the reliability run (JOBTUI_DRAIN_JOBS); enough here to make the engines contend.

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 
 from jobtui.engine.worker.runner import OpContext
 
 
 def record_once(context: OpContext) -> None:
-    """Insert one row per (job, exec, step); the unique constraint proves no op ran twice."""
+    """Insert one row per (job, exec, step); the unique constraint proves no op ran twice. With OPS_WORK_S,
+    the op then works (sleeps) that many seconds."""
     path = context.env["OPS_LEDGER"]
     with sqlite3.connect(path, timeout=30) as conn:
         conn.execute(
@@ -17,6 +19,7 @@ def record_once(context: OpContext) -> None:
             "UNIQUE (job_id, exec, step))"
         )
         conn.execute("INSERT INTO ledger VALUES (?, ?, ?)", (context.job_id, context.exec, context.step))
+    time.sleep(float(context.env.get("OPS_WORK_S", "0")))
 
 
 def fail(context: OpContext) -> int:

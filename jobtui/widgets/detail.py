@@ -86,6 +86,7 @@ def relative(when: pendulum.DateTime | None, now: pendulum.DateTime, lang: str) 
 
 
 DATE_LABEL_WIDTH = 14  # the info block's dates line up after their labels
+NO_JOB = object()  # DetailPane._blank: the pane says no job is selected
 INFO_WIDTH = 44  # the info block's lines: #detail-info-scroll's width in monitor.tcss less its padding
 
 
@@ -193,6 +194,9 @@ class DetailPane(Vertical):
         self._steps_title = t("detail.steps", lang)
         self._steps_running = False  # the steps table shows a running op: its time moves every second
         self._tasks_title = t("detail.tasks", lang)
+        # What the widgets show while no job is shown: NO_JOB, or the envelope and its jobs' stats. The
+        # poller asks for the same again at each pass; drawing it anew laid the whole screen out twice.
+        self._blank: object = None
 
     def build(self) -> None:
         if not self._built:
@@ -200,6 +204,7 @@ class DetailPane(Vertical):
             self.call_later(self._build)
 
     async def _build(self) -> None:
+        self._blank = None
         await self.recompose()
         self._ready = True
         pending, self._pending = self._pending, None
@@ -255,11 +260,14 @@ class DetailPane(Vertical):
         return table
 
     def show_empty(self) -> None:
+        if self._blank is NO_JOB and self.detail is None:
+            return
         self.detail = self.shown = None
         self._pending = None
         self._pending_envelope = None
         if not self.is_built:
             return
+        self._blank = NO_JOB
         self._last_info = None
         self.query_one("#detail-info", Static).update(t("monitor.no_job_selected", self.lang))
         self._job_steps = []
@@ -273,6 +281,8 @@ class DetailPane(Vertical):
     def show_envelope(self, envelope: EnvelopeLine, stats: dict[int, JobStats]) -> None:
         """An envelope (its line under the envelope tree's cursor): its status, and its jobs in chain order
         with their statuses, progress and ops; the tables and the log are a job's, so they stay empty."""
+        if self._blank == (envelope, stats) and self.detail is None:
+            return
         self.show_empty()
         if not self.is_built:
             self._pending_envelope = (envelope, stats)  # shown once the pane's widgets are there
@@ -303,6 +313,7 @@ class DetailPane(Vertical):
         text.append(t("detail.envelope_hint", lang), style="dim")
         self._last_info = None
         self.query_one("#detail-info", Static).update(text)
+        self._blank = (envelope, stats)
 
     @property
     def is_built(self) -> bool:
@@ -312,6 +323,7 @@ class DetailPane(Vertical):
 
     def show(self, detail: JobDetail) -> None:
         self._pending_envelope = None
+        self._blank = None
         if not self.is_built:
             pending = self._pending
             if pending is not None and pending.job["id"] == detail.job["id"] and not detail.log_reset:

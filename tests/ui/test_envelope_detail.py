@@ -59,3 +59,28 @@ async def test_the_envelope_under_the_tree_cursor_shows_its_status_and_chain(
         await pilot.press("space", "down")  # open it, onto its first job
         await until(pilot, lambda: shown_job(pilot) == first, "the first job in the pane")
         assert "Envelope #" not in said()
+
+
+async def test_the_envelope_in_the_pane_follows_its_jobs_while_the_cursor_rests_on_it(
+    store: Store, actions: Actions, tmp_path: Path
+) -> None:
+    jobs = {"build": "true", "ship": "true"}
+    envelope, (first, _second) = submit_envelope(actions, tmp_path, "release-9", jobs)
+    async with app_for(store).run_test(size=(140, 44)) as pilot:
+        tree = await open_envelopes(pilot)
+        pane = monitor(pilot).query_one(DetailPane)
+        for _ in range(6):
+            if tree.selected_envelope_id() == envelope and tree.selected_job_id() is None:
+                break
+            await pilot.press("down")
+        await until(pilot, lambda: pane.is_built, "the pane's widgets")
+        info = pane.query_one("#detail-info", Static)
+
+        def first_line() -> str:
+            return next(line for line in str(info.render()).splitlines() if f"#{first} build" in line)
+
+        await until(pilot, lambda: f"Envelope #{envelope}" in str(info.render()), "the envelope in the pane")
+        assert "Ready" in first_line()
+        actions.cancel(first, "not this release")  # from elsewhere: another operator, the CLI
+        await until(pilot, lambda: "Cancel" in first_line(), "the cancelled job in the envelope's lines")
+        assert tree.selected_envelope_id() == envelope and tree.selected_job_id() is None

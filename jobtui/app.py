@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterable
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pendulum
@@ -127,7 +128,13 @@ class BlankingTerminalDriver(LinuxDriver):
 
 
 class JobtuiApp(App[int]):
-    CSS_PATH = "styles/app.tcss"
+    # The screens' styles too, in the order their screens would add them: a screen whose CSS_PATH is not
+    # read yet restyles every widget of the app as it opens (the first dialog of a session did).
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        "styles/app.tcss",
+        "styles/monitor.tcss",
+        "styles/dialogs.tcss",
+    ]
     TITLE = "jobtui"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "request_quit", "Quit", id="quit"),

@@ -79,6 +79,8 @@ class LogViewer(DialogScreen[None]):
             yield self._hint(t("logview.hint", self.lang))
 
     def on_mount(self) -> None:
+        if not self.query(SearchBox):
+            return  # the app closed as the viewer opened, and took its widgets first
         self.query_one(SearchBox).display = False
         self.take_focus()
         self._show_state()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from jobtui.engine.db.store import Store
 from jobtui.engine.service.actions import Actions
 from jobtui.widgets.detail import DetailPane
+from jobtui.widgets.envelope_tree import EnvelopeTree
 from tests.support.pilot import app_for, monitor, open_envelopes, shown_job, submit_envelope, until
 
 
@@ -30,26 +32,34 @@ async def test_the_job_under_the_tree_cursor_shows_in_the_detail_pane(
         assert pane.display and pane.region.height > 10  # on screen under the tree, not hidden with the table
 
 
+async def _cursor_on_envelope_line(pilot: Pilot[int], envelope: int) -> Static:
+    """Opens the envelopes view with its cursor on `envelope`'s line; returns the pane's info block, once it
+    shows the envelope."""
+    tree = await open_envelopes(pilot)
+    pane = monitor(pilot).query_one(DetailPane)
+    for _ in range(6):
+        if tree.selected_envelope_id() == envelope and tree.selected_job_id() is None:
+            break
+        await pilot.press("down")
+    assert tree.selected_envelope_id() == envelope and tree.selected_job_id() is None
+    await until(pilot, lambda: pane.is_built, "the pane's widgets")
+    info = pane.query_one("#detail-info", Static)
+    await until(pilot, lambda: f"Envelope #{envelope} " in str(info.render()), "the envelope in the pane")
+    return info
+
+
 async def test_the_envelope_under_the_tree_cursor_shows_its_status_and_chain(
     store: Store, actions: Actions, tmp_path: Path
 ) -> None:
     jobs = {"build": "true", "ship": "true"}
     envelope, (first, second) = submit_envelope(actions, tmp_path, "release-8", jobs)
     async with app_for(store).run_test(size=(140, 44)) as pilot:
-        tree = await open_envelopes(pilot)
-        pane = monitor(pilot).query_one(DetailPane)
-        for _ in range(6):
-            if tree.selected_envelope_id() == envelope and tree.selected_job_id() is None:
-                break
-            await pilot.press("down")
-        assert tree.selected_envelope_id() == envelope and tree.selected_job_id() is None
-        await until(pilot, lambda: pane.is_built, "the pane's widgets")
-        info = pane.query_one("#detail-info", Static)
+        info = await _cursor_on_envelope_line(pilot, envelope)
 
         def said() -> str:
             return str(info.render())
 
-        await until(pilot, lambda: f"Envelope #{envelope} release-8" in said(), "the envelope in the pane")
+        assert f"Envelope #{envelope} release-8" in said()
         assert "2 jobs, in chain order" in said()
         lines = said().splitlines()
         at_build = next(n for n, line in enumerate(lines) if f"#{first} build" in line)
@@ -67,19 +77,12 @@ async def test_the_envelope_in_the_pane_follows_its_jobs_while_the_cursor_rests_
     jobs = {"build": "true", "ship": "true"}
     envelope, (first, _second) = submit_envelope(actions, tmp_path, "release-9", jobs)
     async with app_for(store).run_test(size=(140, 44)) as pilot:
-        tree = await open_envelopes(pilot)
-        pane = monitor(pilot).query_one(DetailPane)
-        for _ in range(6):
-            if tree.selected_envelope_id() == envelope and tree.selected_job_id() is None:
-                break
-            await pilot.press("down")
-        await until(pilot, lambda: pane.is_built, "the pane's widgets")
-        info = pane.query_one("#detail-info", Static)
+        info = await _cursor_on_envelope_line(pilot, envelope)
+        tree = monitor(pilot).query_one(EnvelopeTree)
 
         def first_line() -> str:
             return next(line for line in str(info.render()).splitlines() if f"#{first} build" in line)
 
-        await until(pilot, lambda: f"Envelope #{envelope}" in str(info.render()), "the envelope in the pane")
         assert "Ready" in first_line()
         actions.cancel(first, "not this release")  # from elsewhere: another operator, the CLI
         await until(pilot, lambda: "Cancel" in first_line(), "the cancelled job in the envelope's lines")

@@ -425,6 +425,31 @@ def test_what_a_canceled_op_writes_after_sigterm_reaches_the_log_once(
     assert job_log(store, job_id) == shipped  # as `jobtui log` and the dashboard read it
 
 
+@pytest.mark.backends("sqlite")  # the engine's bookkeeping: the same on both
+def test_what_a_canceled_op_writes_after_sigterm_ships_once_the_database_takes_it(
+    engine: Engine, store: Store, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The op's clean-up ended while the database refused the engine's write of it (a job the engine no
+    longer holds): it stayed in the host's file for good. It ships at a later pass, once."""
+    job_id = actions.submit(definition(f'name = "tidy"\n[[run]]\nrun = "{cleaning_op(tmp_path)}"\n'))
+    op = wait_op_started(engine, store, job_id)
+    engine.run_until((tmp_path / "trap-set").exists)
+    actions.cancel(job_id)
+    local = Path(job_of(store, job_id).log_path)
+    engine.run_until(lambda: local.exists() and "cleanup-1" in local.read_text())
+    real_write = store.write
+    monkeypatch.setattr(store, "write", walking_writes_refused(real_write))
+    (tmp_path / "gate").touch()
+    engine.run_until(lambda: not live_pids_of_group(op.pid or 0) and not engine._supervisor.dying)
+    assert "cleanup-2" in local.read_text()
+    assert "cleanup-2" not in _read_shipped(store, job_id)
+    monkeypatch.setattr(store, "write", real_write)
+    engine.run_until(lambda: "cleanup-2" in _read_shipped(store, job_id))
+    for _ in range(3):
+        engine.tick()
+    assert _read_shipped(store, job_id) == local.read_text()
+
+
 def test_what_a_canceled_op_writes_after_sigterm_is_capped_and_ships_once_after_a_rerun_here(
     engine: Engine, store: Store, actions: Actions, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -896,6 +921,45 @@ def test_an_op_canceled_from_another_host_found_ended_is_said_gone_once(
         assert said_gone(store, job_id) == [gone]
         actions.rerun(job_id, "RUN")
         assert job_of(store, job_id).status == "READY"
+    finally:
+        gate.touch()
+        silent.shutdown()
+
+
+@pytest.mark.backends("sqlite")  # the engine's bookkeeping: the same on both
+def test_the_last_words_of_an_op_canceled_from_another_host_reach_the_database_after_a_refused_pass(
+    store: Store, submit: Submit, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The op ended before its engine let its canceled job go, in a pass the database refused: what it
+    wrote last was shipped in that pass only, and stayed in its host's file, for no other host to read
+    (the engine no longer held the job, so no later pass shipped it). A later pass ships it, once."""
+    gate = tmp_path / "go"
+    job_id = submit(
+        f'name = "last-words"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done; echo last words"\n'
+    )
+    silent = Engine(store, host="host-c")
+
+    @contextlib.contextmanager
+    def savepoints_refused(session: Any) -> Iterator[None]:
+        raise OperationalError("SAVEPOINT", {}, Exception("disk I/O error"))
+        yield
+
+    try:
+        op = wait_op_started(silent, store, job_id)
+        actions.cancel(job_id)  # on this host: only host-c can signal the op
+        gate.touch()
+        wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
+        handle = silent._held[job_id].handle
+        wait_for(lambda: getattr(handle, "ran_s", None) is not None, what="the op's end on its slot")
+        with monkeypatch.context() as refusing:
+            refusing.setattr(store, "savepoint", savepoints_refused)
+            with pytest.raises(OperationalError):
+                silent.tick()
+        assert "last words" not in _read_shipped(store, job_id)
+        silent.run_until(lambda: "last words" in _read_shipped(store, job_id))
+        for _ in range(3):
+            silent.tick()
+        assert _read_shipped(store, job_id).count("last words") == 1
     finally:
         gate.touch()
         silent.shutdown()

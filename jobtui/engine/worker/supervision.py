@@ -328,12 +328,7 @@ class Supervisor:
         if not self.terminate_tree(handle, f"orphaned: {because}"):
             return False
         log.warning("job %s: killed its op (pid %s), left running by a dead engine: %s", job_id, pid, because)
-        try:
-            with state.store.write(walking=True) as s:
-                state.shipper.ship_job(s, job_id, log_file)  # its log up to the kill, on this host
-            state.shipper.forget(job_id)
-        except Exception as exc:  # the op is killed either way; only the log's last lines stay behind
-            log.warning("job %s: could not ship the end of its log: %s", job_id, exc)
+        self._record_or_retry(functools.partial(self._ship_alone, job_id, log_file))  # up to the kill
         self._record_or_retry(functools.partial(self._audit_killed, job_id, op_run.id, pid, because, None))
         return True
 
@@ -358,18 +353,46 @@ class Supervisor:
             cap = None
         elif dying.shipped_to is not None:
             cap, until = None, dying.shipped_to  # the op's output before the line was cut to its cap
+        ship = functools.partial(self._ship_alone, held.job_id, path, cap, until)
+        if s is None:
+            self._record_or_retry(ship)
+            return
+        # Shipped on its own at the next passes unless the pass's transaction commits with it: the engine
+        # no longer holds the job, so no pass would ship its file again.
+        self.unrecorded.append(ship)
         try:
-            if s is None:
-                with self.state.store.write(walking=True) as own:
-                    self.state.shipper.ship_job(own, held.job_id, path, cap, until)
-            else:
-                with self.state.store.savepoint(s):
-                    self.state.shipper.ship_job(s, held.job_id, path, cap, until)
-        except Exception as exc:  # the job is let go either way; only the log's last lines stay behind
-            if s is not None and isinstance(exc, DATABASE_ERRORS):
+            with self.state.store.savepoint(s):
+                self.state.shipper.ship_job(s, held.job_id, path, cap, until)
+        except Exception as exc:
+            if isinstance(exc, DATABASE_ERRORS):
                 raise
             log.warning("job %s: could not ship the end of its log: %s", held.job_id, exc)
+            return
+        self.state.store.after_commit(s, functools.partial(_forget, self.unrecorded, ship))
         self.state.shipper.forget(held.job_id)
+
+    def _ship_alone(
+        self, job_id: int, path: str, cap: LogCap | None = None, until: int | None = None, lines: str = ""
+    ) -> bool:
+        """The end of the log of a job this engine no longer holds into the database, in a transaction of
+        its own: from where this host's chunks of it end, nothing twice (`lines`: engine lines that found
+        no file). False: the database did not take it (tried again at the next passes; the host's file
+        keeps it meanwhile). A job held again (a rerun on this engine) ships its file with the passes."""
+        if job_id in self.state.held:
+            return True
+        shipper = self.state.shipper
+        try:
+            with self.state.store.write(walking=True) as s:
+                if path:
+                    shipper.ship_job(s, job_id, path, cap, until)
+                if lines:
+                    shipper.ship_lines(s, {job_id: lines})
+        except Exception as exc:
+            log.warning("job %s: could not ship the end of its log: %s", job_id, exc)
+            return False
+        finally:
+            shipper.forget(job_id)
+        return True
 
     def terminate_tree(
         self,
@@ -477,15 +500,8 @@ class Supervisor:
         placed = self._log(process, kill_line) if kill_line is not None and process is not None else None
         if held_again:
             return
-        try:
-            with self.state.store.write() as s:
-                if path:
-                    self.state.shipper.ship_job(s, job_id, path)
-                if kill_line is not None and placed is None:  # no file to write it to
-                    self.state.shipper.ship_lines(s, {job_id: self.state.log_line(kill_line)})
-        except Exception as exc:  # the local file has it either way
-            log.warning("job %s: could not ship the end of its log: %s", job_id, exc)
-        self.state.shipper.forget(job_id)
+        unfiled = self.state.log_line(kill_line) if kill_line is not None and placed is None else ""
+        self._record_or_retry(functools.partial(self._ship_alone, job_id, path, lines=unfiled))
 
     def _log(self, process: ProcessHandle, line: str) -> tuple[int, bytes] | None:
         """`line` into the op's log file; where it went and what was written (None: no file)."""

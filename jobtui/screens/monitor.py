@@ -161,7 +161,7 @@ class MonitorScreen(MonitorActions):
             yield EnvelopeTree(self._poller.load_tree, lang=self.lang, id="envelopes-view")
             yield WorkersView(lang=self.lang, id="workers-view")
         # Under the job table and under the envelope tree alike: the job under either cursor.
-        yield DetailPane(lang=self.lang, tz=self.tz, id="detail")
+        yield DetailPane(lang=self.lang, tz=self.tz, keys_in_force=self.keys_in_force, id="detail")
         yield KeyBar(order=footer_order())
 
     async def _build_rest(self) -> None:

@@ -3,7 +3,7 @@ task's steps, a log tail that follows new output until the operator scrolls up, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -172,16 +172,29 @@ def schedule_text(schedule: dict[str, Any] | None, now: pendulum.DateTime, tz: s
     return f"{head} · {t('detail.no_retries', lang)} · {t('detail.expires', lang, when=until)}"
 
 
+# The commands an envelope's hint names, in its order: those that act on the envelope on its own line.
+ENVELOPE_HINT_COMMANDS = ("rollback", "cancel", "notifications")
+
+
 class DetailPane(Vertical):
     """Starts as an empty box: its twenty-odd widgets are built by `build`, once the job table is on
     screen. Until then what it is asked to show waits (`detail` is what the operator sees: None)."""
 
     ALLOW_MAXIMIZE = True  # `Z` fills the screen with it, from any of its parts
 
-    def __init__(self, lang: str = "en", tz: str = "UTC", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        lang: str = "en",
+        tz: str = "UTC",
+        keys_in_force: Callable[[], dict[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.lang = lang
         self.tz = tz
+        # Command id -> the keys that run it now (after keys.toml; none for what the dashboard hides): the
+        # envelope's hint names those, not the default keys.
+        self._keys_in_force = keys_in_force or dict
         self.detail: JobDetail | None = None  # the job the keys act on (shown once the widgets are built)
         self.shown: JobDetail | None = None  # the job the widgets show (tests wait for it)
         self._job_steps: list[dict[str, Any]] = []  # the shown job's steps that belong to no one task
@@ -310,10 +323,19 @@ class DetailPane(Vertical):
             }
             text.append(t("tree.job_stats", lang, **facts), style="dim")
             text.append("\n")
-        text.append(t("detail.envelope_hint", lang), style="dim")
+        text.append(self._envelope_hint(), style="dim")
         self._last_info = None
         self.query_one("#detail-info", Static).update(text)
         self._blank = (envelope, stats)
+
+    def _envelope_hint(self) -> str:
+        """What the keys do on an envelope's line, by the keys that do it now."""
+        keys = self._keys_in_force()
+        parts = [t("detail.envelope_hint", self.lang)]
+        for command_id in ENVELOPE_HINT_COMMANDS:
+            if command_id in keys:
+                parts.append(t(f"detail.envelope_hint.{command_id}", self.lang, keys=keys[command_id]))
+        return " · ".join(parts)
 
     @property
     def is_built(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -87,3 +88,22 @@ async def test_the_envelope_in_the_pane_follows_its_jobs_while_the_cursor_rests_
         actions.cancel(first, "not this release")  # from elsewhere: another operator, the CLI
         await until(pilot, lambda: "Cancel" in first_line(), "the cancelled job in the envelope's lines")
         assert tree.selected_envelope_id() == envelope and tree.selected_job_id() is None
+
+
+@pytest.mark.parametrize("dashboard", ["remapped", "read-only"])
+async def test_the_envelopes_hint_names_the_keys_in_force(
+    dashboard: str, store: Store, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hint named b, c and n whatever keys.toml said, and offered rollback and cancel on a read-only
+    dashboard, which has neither key."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\nrollback = "R"\nnotifications = "N"\n')
+    monkeypatch.setenv("JOBTUI_KEYS", str(keys))
+    envelope, _jobs = submit_envelope(actions, tmp_path, "release-10", {"build": "true"})
+    async with app_for(store, readonly=dashboard == "read-only").run_test(size=(140, 44)) as pilot:
+        info = await _cursor_on_envelope_line(pilot, envelope)
+        hint = str(info.render()).splitlines()[-1]
+        if dashboard == "remapped":
+            assert hint.endswith(" · R rolls the envelope back · c cancels it · N its notifications"), hint
+        else:
+            assert hint.endswith("tasks, steps and log · N its notifications"), hint

@@ -1093,6 +1093,30 @@ def _daemon_running_a_gated_job(
     return job_id, daemon, said, pump
 
 
+@pytest.mark.backends("sqlite")  # the service's look at the engine: the same on both
+def test_a_cancel_on_the_host_of_a_stopped_daemon_stops_its_op_at_once(
+    tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
+) -> None:
+    """The daemon holding the job is stopped (SIGSTOP) with a fresh heartbeat: the cancel left the op to
+    it, and it kills nothing until continued; the op ran on meanwhile, and a rerun on another engine of the
+    host would run the job twice. The cancel signals the op itself."""
+    store = Store(daemon_env["JOBTUI_DB"])
+    actions = Actions(store, Actor("tester"))
+    gate = tmp_path / "go"
+    job_id, daemon, _said, _pump = _daemon_running_a_gated_job(store, actions, gate, daemon_env, daemons)
+    op = running_op(store, job_id)
+    assert op is not None and op.pid is not None
+    daemon.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: psutil.Process(daemon.pid).status() == psutil.STATUS_STOPPED, what="the stop")
+        actions.cancel(job_id)
+        wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
+        assert status_of(store, job_id) == "CANCELED"
+    finally:
+        daemon.send_signal(signal.SIGCONT)
+        gate.touch()
+
+
 def test_a_clean_daemon_stop_finishes_ops_in_flight(
     tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
 ) -> None:

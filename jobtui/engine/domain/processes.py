@@ -32,6 +32,17 @@ def is_same_process(pid: int, create_time: float, start: str | None = None) -> b
         return False
 
 
+def is_stopped(pid: int) -> bool:
+    """Whether `pid` is stopped (SIGSTOP, a debugger's stop): it does nothing until it is continued."""
+    stat = _stat_fields(pid)
+    if stat is not None:
+        return stat[0] in (b"T", b"t")
+    try:
+        return psutil.Process(pid).status() in (psutil.STATUS_STOPPED, psutil.STATUS_TRACING_STOP)
+    except psutil.Error:
+        return False
+
+
 def is_unreaped_process(pid: int, create_time: float, start: str | None = None) -> bool:
     """Whether the process is still there, running or a zombie its parent has not reaped yet (an op's starter
     writes its status before reaping it)."""

@@ -41,7 +41,7 @@ from jobtui.engine.domain import reasons, schedules
 from jobtui.engine.domain.definitions import Definition
 from jobtui.engine.domain.envelopes import FAILED_JOB, STICKY, EnvelopeStatus
 from jobtui.engine.domain.permissions import Actor, PermissionRefused
-from jobtui.engine.domain.processes import is_same_process
+from jobtui.engine.domain.processes import is_same_process, is_stopped
 from jobtui.engine.domain.reasons import Reason
 from jobtui.engine.domain.states import (
     ACTIONS,
@@ -548,7 +548,11 @@ class Actions:
         heartbeat = pendulum.instance(worker.heartbeat_at) if worker.heartbeat_at is not None else None
         if heartbeat is None or heartbeat < fresh_since:
             return False
-        return is_same_process(worker.pid, worker.pid_create_time, worker.pid_start)
+        # A stopped engine (SIGSTOP) kills nothing until it is continued: the op would run on, and a rerun
+        # on another engine of this host run the job twice meanwhile.
+        return is_same_process(worker.pid, worker.pid_create_time, worker.pid_start) and not is_stopped(
+            worker.pid
+        )
 
     def terminate_and_log(self, running: list[OpRun], why: str) -> None:
         """Signal the ops that were running (see terminate_local) and say in each job's log what was."""

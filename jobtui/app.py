@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -59,6 +60,8 @@ DAEMON_FRESH_SECONDS = FRESH_HEARTBEAT_S
 ENGINE_START_LATEST_S = 1.0
 # How long leaving the app waits for the embedded engine to hand its jobs back.
 ENGINE_STOP_WAIT_S = 5.0
+# The least a leaving dashboard waits to mark its engine stopped once the engine's thread has had its time.
+MARK_STOPPED_WAIT_S = 0.5
 # How often the dashboard looks again for a daemon: one stopped or killed while the dashboard is open must
 # not leave jobs READY for long, and the read is one small query.
 ENGINE_WATCH_S = 3.0
@@ -521,13 +524,16 @@ class JobtuiApp(App[int]):
         it for a live daemon, and the next engine re-adopts its ops. Safe to call more than once."""
         self._watch_stop.set()
         self._engine_stop.set()
+        # One bound for both: a process stopped while it holds the write lock (SIGSTOP) kept the dashboard
+        # from exiting, after its screen had closed.
+        deadline = time.monotonic() + ENGINE_STOP_WAIT_S
         thread, self._engine_thread = self._engine_thread, None
         if thread is not None:
             thread.join(timeout=ENGINE_STOP_WAIT_S)
         if self.engine is not None:
             try:
-                self.engine.mark_stopped()
-            except Exception:  # the database is gone: its heartbeat goes stale instead
+                self.engine.mark_stopped(lock_wait_s=max(MARK_STOPPED_WAIT_S, deadline - time.monotonic()))
+            except Exception:  # the database is gone or locked: its heartbeat goes stale instead
                 log.warning("could not mark the embedded engine's worker stopped", exc_info=True)
 
     def _handle_exception(self, error: Exception) -> None:

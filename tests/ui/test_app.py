@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -118,6 +121,38 @@ async def test_quitting_asks_while_the_embedded_engine_holds_jobs(store: Store, 
         for pid in s.scalars(select(OpRun.pid)).all():
             if pid:
                 os.killpg(pid, signal.SIGKILL)
+
+
+HOLDER = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+os.kill(os.getpid(), 19)  # SIGSTOP: a daemon paused while it holds the write lock
+"""
+
+
+@pytest.mark.backends("sqlite")  # the write lock of SQLite's writers
+async def test_quitting_ends_while_a_stopped_process_holds_the_write_lock(store: Store) -> None:
+    """The embedded engine's worker row is marked stopped as the dashboard leaves: behind a write lock
+    that a stopped process holds, that waited forever, and the dashboard never exited (its screen gone)."""
+    app = JobtuiApp(store, Actor("tester"), embedded=True, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.engine is not None and app.engine._registered, "the engine to start")
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLDER, str(store._lock_path)], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            await pilot.press("q")
+            await until(pilot, lambda: not app.is_running, "the app to exit")
+            leaving = threading.Thread(target=app.stop_engine, daemon=True)
+            leaving.start()
+            leaving.join(timeout=60)
+            assert not leaving.is_alive(), "the dashboard still waits for the write lock"
+        finally:
+            holder.kill()
+            holder.wait()
 
 
 async def test_quitting_with_nothing_running_does_not_ask(store: Store) -> None:

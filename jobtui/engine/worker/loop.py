@@ -246,13 +246,14 @@ class Engine:
         if self._registered:
             registration.mark_stopped_unless_running(self._state)
 
-    def mark_stopped(self) -> None:
+    def mark_stopped(self, lock_wait_s: float | None = None) -> None:
         """Mark this engine's worker row stopped even with ops in flight: its process is leaving (a
         dashboard closing), so nobody may take it for a live daemon, and the next engine re-adopts its
-        ops instead of waiting for its heartbeat to go stale."""
+        ops instead of waiting for its heartbeat to go stale. `lock_wait_s`: give up (DatabaseBusy) after
+        so long behind another process's write lock."""
         if not self._registered:
             return
-        registration.mark_stopped(self._state)
+        registration.mark_stopped(self._state, lock_wait_s)
 
     @property
     def fast_lane_jobs(self) -> int:

@@ -1092,19 +1092,38 @@ def _cmd_show(args: argparse.Namespace) -> int:
         target = data["trap"].get("target")
         on = f"  target {v(target)}" if target else ""
         _say(f"  trap    op {v(data['trap']['op'])}{on}  left {left_text}  paused {paused}")
-    for task in data["tasks"]:
-        _say(f"  task {v(task['target'])}: {task['status']} {task['progress']}%")
-        for step in task["steps"]:
-            _say_step(step)
-    # The job's own ops (job-wide ones of a job of several targets); a task's rollbacks, which the JSON
-    # also lists here, were shown under their task.
-    listed = {step["id"] for task in data["tasks"] for step in task["steps"]}
-    job_wide = [step for step in data["steps"] if step["id"] not in listed]
-    if job_wide and data["tasks"]:
-        _say("  job-wide")
-    for step in job_wide:
-        _say_step(step)
+    _say_tasks_and_steps(data)
     return EXIT_OK
+
+
+def _say_tasks_and_steps(data: dict[str, Any]) -> None:
+    """The job's tasks, then its ops in the order the engine runs them: by their place in the plan
+    (`position`: each op for every target, then the next op), job-wide and per-target ops interleaved,
+    each saying whom it runs for. Listed task by task and then the job-wide ones, a job-wide PRE op read
+    as if it ran after the targets' RUN ops. Ops that all have one owner (a job of one target) stay
+    listed under it: that is already the order they run in."""
+    tasks = data["tasks"]
+    # A task's rollbacks, which the JSON lists among the job's own ops too, are listed once: the task's.
+    listed = {step["id"] for task in tasks for step in task["steps"]}
+    job_wide = [step for step in data["steps"] if step["id"] not in listed]
+    owners = sum(1 for task in tasks if task["steps"]) + (1 if job_wide else 0)
+    for task in tasks:
+        _say(f"  task {visible(task['target'])}: {task['status']} {task['progress']}%")
+        if owners <= 1:
+            for step in task["steps"]:
+                _say_step(step)
+    if owners <= 1:
+        if job_wide and tasks:
+            _say("  job-wide")
+        for step in job_wide:
+            _say_step(step)
+        return
+    owned = [(step, f"task {visible(task['target'])}") for task in tasks for step in task["steps"]]
+    owned += [(step, "job-wide") for step in job_wide]
+    owned.sort(key=lambda pair: pair[0]["position"])
+    _say("  steps, in the order they run:")
+    for step, owner in owned:
+        _say_step(step, owner)
 
 
 def _approvers_text(approvers: list[str] | None) -> str:
@@ -1124,9 +1143,11 @@ def _waits_for(data: dict[str, Any]) -> str:
     return "its scheduled date"
 
 
-def _say_step(step: dict[str, Any]) -> None:
-    code = "-" if step["exit_code"] is None else step["exit_code"]
-    _say(f"    {step['step']:<8} {visible(step['name']):<24} {step['status']:<8} exit {code}")
+def _say_step(step: dict[str, Any], owner: str | None = None) -> None:
+    code = "-" if step["exit_code"] is None else str(step["exit_code"])
+    line = f"    {step['step']:<8} {visible(step['name']):<24} {step['status']:<8} exit "
+    # Whom it runs for in a column of its own: exit codes of up to 4 characters (-15, 127) keep it aligned.
+    _say(line + code if owner is None else f"{line}{code:<4}  {owner}")
 
 
 class VisibleLog:

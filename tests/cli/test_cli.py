@@ -460,15 +460,16 @@ def test_show_json_has_tasks_with_steps_and_audit_lists_the_submit(shared: Share
     )
     for proc in (show_multi, show_single, audit, readable):
         assert proc.returncode == 0, describe(proc)
-    # The job-wide op under its own heading (it read as the last task's), an exit not known yet as "-".
+    # The ops in the order they run, each naming whom it runs for (job-wide ones listed after the tasks'
+    # read as the last task's, then as if PRE ran after RUN), an exit not known yet as "-".
     assert readable.stdout.splitlines()[-7:] == [
         "  task web-01: SCHEDULED 0%",
-        "    RUN      deploy                   pending  exit -",
         "  task web-02: SCHEDULED 0%",
-        "    RUN      deploy                   pending  exit -",
-        "  job-wide",
-        "    PRE      build                    pending  exit -",
-        "    POST     notify                   pending  exit -",
+        "  steps, in the order they run:",
+        "    PRE      build                    pending  exit -     job-wide",
+        "    RUN      deploy                   pending  exit -     task web-01",
+        "    RUN      deploy                   pending  exit -     task web-02",
+        "    POST     notify                   pending  exit -     job-wide",
     ]
 
     multi = json.loads(show_multi.stdout)

@@ -66,6 +66,55 @@ def test_show_says_a_paused_job_waits_for_its_window_and_when_it_runs_next(
     assert "  next_run_at   2026-12-08T10:14:00+00:00  (its schedule window reopens)\n" in out
 
 
+def test_show_lists_the_steps_in_the_order_the_engine_runs_them(
+    actions: Actions, engine: Engine, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Listed task by task and then the job-wide ops, the job-wide PRE check read as if it ran after the
+    targets' RUN ops, and the job-wide RUN op verify before them."""
+    job_id = actions.submit(
+        definition(
+            """
+            name = "rollout"
+            targets = ["web-01", "web-02"]
+            [[pre]]
+            name = "check"
+            run = "echo ran check"
+            [[run]]
+            name = "deploy"
+            run = 'echo ran deploy "$JOBTUI_TARGET"'
+            per_target = true
+            [[run]]
+            name = "verify"
+            run = "echo ran verify"
+            [[post]]
+            name = "notify"
+            run = "echo ran notify"
+            """
+        )
+    )
+    run_until_status(engine, job_id, "FINISHED")
+    out, _ = run(capsys, "show", str(job_id), "--db", db_url)
+    assert out.splitlines()[-8:] == [
+        "  task web-01: SUCCEEDED 100%",
+        "  task web-02: SUCCEEDED 100%",
+        "  steps, in the order they run:",
+        "    PRE      check                    done     exit 0     job-wide",
+        "    RUN      deploy                   done     exit 0     task web-01",
+        "    RUN      deploy                   done     exit 0     task web-02",
+        "    RUN      verify                   done     exit 0     job-wide",
+        "    POST     notify                   done     exit 0     job-wide",
+    ]
+    # That is the order they ran in.
+    out, _ = run(capsys, "log", str(job_id), "--db", db_url)
+    assert [line for line in out.splitlines() if line.startswith("ran ")] == [
+        "ran check",
+        "ran deploy web-01",
+        "ran deploy web-02",
+        "ran verify",
+        "ran notify",
+    ]
+
+
 def test_log_follow_says_on_stderr_how_the_job_ended(
     actions: Actions, engine: Engine, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

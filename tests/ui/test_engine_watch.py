@@ -27,7 +27,7 @@ from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.engine_kinds import DASHBOARD_ENGINE
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.errors import ReadFailed
-from jobtui.engine.read.listing import JobListing, WorkerBeat
+from jobtui.engine.read.listing import JobListing, WorkerBeat, scope_of
 from jobtui.engine.worker.loop import Engine
 from jobtui.i18n import t
 from jobtui.widgets.statusbar import StatusBar
@@ -195,6 +195,24 @@ async def test_without_embedding_a_stale_daemon_is_said_and_no_engine_starts(
         await until(pilot, lambda: stale in _label(pilot), "the header to say the daemon went stale")
         await _rounds_pass(pilot, watch_rounds, 2)
         assert app.engine is None and status_of(store, job_id) == "READY"
+
+
+def test_the_daemon_named_stays_the_same_while_two_serve(store: Store, clock: FakeClock) -> None:
+    """Two daemons of other hosts serve the database: the header named whichever had beaten last, and
+    flipped between their hosts every few seconds. It names the one serving longest."""
+    first = _add_worker(store, 1, 1.0, host="host-a")
+    clock.advance(1)
+    second = _add_worker(store, 2, 2.0, host="host-b")
+    listing = JobListing(store.reader, scope_of(Actor("tester")))
+    named = []
+    for beating in (first, second, first, second):
+        clock.advance(2)
+        with store.write() as s:
+            worker = s.get(Worker, beating)
+            assert worker is not None
+            worker.heartbeat_at = store.now()
+        named.append(listing.daemon_host(store.now().subtract(seconds=DAEMON_FRESH_SECONDS)))
+    assert named == ["host-a"] * 4
 
 
 async def test_another_dashboards_engine_is_named_as_such_and_leaves_nothing_stale(

@@ -434,11 +434,12 @@ class JobListing:
         return {row.id: row for row in map(_row, rows)}
 
     def fresh_workers(self, fresh_since: datetime) -> list[WorkerBeat]:
-        """The workers not stopped with a heartbeat since `fresh_since`, newest heartbeat first: the
-        candidates for a live daemon (live_daemon decides)."""
+        """The workers not stopped with a heartbeat since `fresh_since`, the one serving longest first:
+        the candidates for a live daemon (live_daemon decides). Newest heartbeat first, the header named
+        whichever of two daemons had beaten last, flipping between their hosts."""
         rows = self.reader.rows(
             "SELECT id, host, pid, pid_create_time, pid_start, heartbeat_at, kind FROM workers "
-            "WHERE stopped_at IS NULL AND heartbeat_at >= :fresh ORDER BY heartbeat_at DESC",
+            "WHERE stopped_at IS NULL AND heartbeat_at >= :fresh ORDER BY started_at, id",
             {"fresh": self.reader.stored_time(fresh_since)},
         )
         return [
@@ -449,7 +450,7 @@ class JobListing:
     def daemon_host(
         self, fresh_since: datetime, exclude: str | None = None, this_host: str | None = None
     ) -> str | None:
-        """The host of the live daemon with the newest heartbeat since `fresh_since` (see live_daemon);
+        """The host of the live daemon serving longest, beating since `fresh_since` (see live_daemon);
         `this_host` defaults to the name engines here register under."""
         found = self.live_engine(fresh_since, exclude, this_host)
         return None if found is None else found.host
@@ -481,10 +482,10 @@ def live_daemon(
     alive: Callable[[int, float, str | None], bool],
     exclude: str | None = None,
 ) -> WorkerBeat | None:
-    """The first of `candidates` (fresh, not stopped, newest first) that serves the database. A crashed
-    or killed process never marked its row stopped and its heartbeat stays fresh for a while: on this
-    host the process itself is asked (`alive(pid, create time, start)`, which tells a reused pid apart).
-    Rows of other hosts can only be judged by their heartbeat. `exclude` is the asker's own
+    """The first of `candidates` (fresh, not stopped, the one serving longest first) that serves the
+    database. A crashed or killed process never marked its row stopped and its heartbeat stays fresh for a
+    while: on this host the process itself is asked (`alive(pid, create time, start)`, which tells a reused
+    pid apart). Rows of other hosts can only be judged by their heartbeat. `exclude` is the asker's own
     engine, which is no daemon."""
     for beat in candidates:
         if beat.id == exclude:

@@ -7,17 +7,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import shlex
-import signal
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pendulum
-import psutil
 from sqlalchemy import bindparam, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -61,10 +58,11 @@ from jobtui.engine.domain.text import counted
 from jobtui.engine.domain.timeparse import TimeParseError, parse_when
 from jobtui.engine.errors import BadInput, BadValue, CorruptValue, Refusal
 from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
+from jobtui.engine.service.local_ops import terminate_local
 from jobtui.engine.worker import chain, lifecycle, opstarter, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
 from jobtui.engine.worker.pipeline import JobRef
-from jobtui.engine.worker.runner import describe, log_tail, op_title, processes_with_token, stamped
+from jobtui.engine.worker.runner import log_tail, op_title, stamped
 from jobtui.engine.worker.sweeps import note_left_running, op_left_elsewhere
 from jobtui.engine.worker.traps import resolve_trap
 
@@ -1094,38 +1092,6 @@ def _ready_again(now: pendulum.DateTime, **fields: Any) -> dict[str, Any]:
         due_at=now,
         **fields,
     )
-
-
-def terminate_local(op_run: OpRun) -> str | None:
-    """SIGTERM to a canceled op running on this host: its process group, and what it started outside the
-    group (found by its token), even when no engine holds the job any more. Returns what it signalled,
-    as the job's log says it (None: nothing of the op runs here)."""
-    import socket
-
-    if op_run.host != socket.gethostname():
-        return None
-    signalled: list[str] = []
-    alive = op_run.pid and is_same_process(op_run.pid, op_run.pid_create_time or 0, op_run.pid_start)
-    group = op_run.pid if alive else None
-    escaped = [p for p in processes_with_token(op_run.token) if group is None or _group_of(p) != group]
-    names = [describe(process) for process in escaped]
-    if group is not None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(group, signal.SIGTERM)
-            signalled.append(f"process group {group}")
-    for process in escaped:
-        with contextlib.suppress(psutil.Error):
-            process.terminate()
-    if names:
-        signalled.append(f"{len(names)} process(es) it started outside its group: {', '.join(names)}")
-    return " and ".join(signalled) or None
-
-
-def _group_of(process: psutil.Process) -> int | None:
-    try:
-        return os.getpgid(process.pid)
-    except OSError:
-        return None
 
 
 __all__ = ["Actions", "PermissionRefused", "QueueState", "Queued", "Refused", "UnknownJob"]

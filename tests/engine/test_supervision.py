@@ -27,6 +27,7 @@ from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.reasons import reason_of
 from jobtui.engine.formats.envelope_file import envelope_of_files
+from jobtui.engine.service import local_ops
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.service.host_actions import HostActions
@@ -1091,6 +1092,37 @@ def _daemon_running_a_gated_job(
     pump.start()
     wait_for(lambda: running_op(store, job_id) is not None, what="op start")
     return job_id, daemon, said, pump
+
+
+@pytest.mark.backends("sqlite")  # the canceller's own work on this host: the same on both
+def test_a_cancel_with_no_engine_here_kills_an_op_ignoring_sigterm_and_ships_its_log(
+    store: Store, submit: Submit, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The op's engine died: the cancel sent SIGTERM and left it at that. An op that ignores SIGTERM ran
+    on for good, and what it wrote, with the line saying it was terminated, stayed in this host's file (no
+    engine ships the log of a job it does not hold): no other host could read it."""
+    monkeypatch.setattr(local_ops, "KILL_GRACE_S", 0.5)
+    ready = tmp_path / "trap-set"
+    stubborn = f"echo start; trap 'echo ignoring TERM' TERM; touch {ready}; while true; do sleep 0.05; done"
+    job_id = submit(f'name = "stubborn"\n[[run]]\nrun = "{stubborn}"\n')
+    dead = Engine(store)
+    try:
+        op = wait_op_started(dead, store, job_id)
+        dead.run_until(ready.exists)
+        with store.write() as s:  # its process is gone (another process holds its pid now)
+            s.execute(text("UPDATE workers SET pid_create_time = 1, pid_start = 'gone'"))
+        actions.cancel(job_id)
+        assert not live_pids_of_group(op.pid or 0)
+        shipped = _read_shipped(store, job_id)
+        # The op may say it ignores SIGTERM before or after the line saying it was sent: it runs its trap
+        # as the signal lands. Killed after both.
+        terminated = shipped.index("op terminated (job CANCELED): SIGTERM to process group")
+        killed = shipped.index("SIGKILL after the grace period to: ")
+        assert max(terminated, shipped.index("ignoring TERM")) < killed
+        assert f"{op.pid} (" in shipped[killed:]  # the op's shell, named
+        assert shipped == Path(job_of(store, job_id).log_path).read_text()
+    finally:
+        dead.shutdown()
 
 
 @pytest.mark.backends("sqlite")  # the service's look at the engine: the same on both

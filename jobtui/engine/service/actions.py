@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import shlex
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,9 +59,11 @@ from jobtui.engine.domain.text import counted
 from jobtui.engine.domain.timeparse import TimeParseError, parse_when
 from jobtui.engine.errors import BadInput, BadValue, CorruptValue, Refusal
 from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
+from jobtui.engine.service import local_ops
 from jobtui.engine.service.local_ops import terminate_local
 from jobtui.engine.worker import chain, lifecycle, opstarter, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
+from jobtui.engine.worker.logship import LogShipper
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import log_tail, op_title, stamped
 from jobtui.engine.worker.sweeps import note_left_running, op_left_elsewhere
@@ -535,8 +538,6 @@ class Actions:
 
     def engine_alive_here(self, s: Session, worker_id: str | None) -> bool:
         """Whether `worker_id` is a live engine of this host (a fresh heartbeat, its process there)."""
-        import socket
-
         if worker_id is None:
             return False
         worker = s.get(Worker, worker_id)
@@ -553,21 +554,56 @@ class Actions:
         )
 
     def terminate_and_log(self, running: list[OpRun], why: str) -> None:
-        """Signal the ops that were running (see terminate_local) and say in each job's log what was."""
-        for op_run in running:
-            what = terminate_local(op_run)
-            if what is None:
-                continue
-            with self.store.read() as s:
-                job = s.get(Job, op_run.job_id)
-                path = self.store.log_file(op_run.job_id) if job is not None else ""
-                task = s.get(Task, op_run.task_id) if op_run.task_id is not None else None
-                target = task.target if task is not None else ""
+        """Stop the ops that were running on this host (see terminate_local; SIGKILL to what outlives the
+        grace period) and say in each job's log what was signalled; then ship those logs to the database,
+        for every host to read, unless the op's engine still lives here (stopped, or frozen: it ships
+        the log itself once it runs again, and would ship the same bytes twice)."""
+        signalled = [found for op_run in running if (found := terminate_local(op_run)) is not None]
+        if not signalled:
+            return
+        paths: dict[int, str] = {}
+        for found in signalled:
+            op_run = found.op_run
+            path, target, engine_lives = self._log_of(op_run)
             now = self.store.now()
-            line = stamped(now, f"op terminated ({why}): SIGTERM to {what}")
+            line = stamped(now, f"op terminated ({why}): SIGTERM to {found.what}")
             first = _first_line_unless_logged(path, op_run, target, now)
-            with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as log:
-                log.write(first + line)
+            _append(path, first + line)
+            if path and not engine_lives:
+                paths[op_run.job_id] = path
+        killed = local_ops.kill_what_outlives(signalled)
+        for found in signalled:
+            if names := killed.get(found.op_run.id or 0):
+                path = self.store.log_file(found.op_run.job_id)
+                _append(path, stamped(self.store.now(), f"SIGKILL after the grace period to: {names}"))
+        self._ship_logs(paths)
+
+    def _log_of(self, op_run: OpRun) -> tuple[str, str, bool]:
+        """The op's job's log file ("" for a job gone), its task's target, and whether the engine that
+        started it is still a process of this host."""
+        with self.store.read() as s:
+            job = s.get(Job, op_run.job_id)
+            path = self.store.log_file(op_run.job_id) if job is not None else ""
+            task = s.get(Task, op_run.task_id) if op_run.task_id is not None else None
+            target = task.target if task is not None else ""
+            host = socket.gethostname()
+            engines = s.scalars(select(Worker).where(Worker.host == host)).all()
+        # Its tokens start with its id (EngineState.new_token).
+        engine = next((w for w in engines if op_run.token and op_run.token.startswith(w.id)), None)
+        lives = engine is not None and is_same_process(engine.pid, engine.pid_create_time, engine.pid_start)
+        return path, target, lives
+
+    def _ship_logs(self, paths: dict[int, str]) -> None:
+        """The logs of ops stopped here, into the database, from where this host's chunks of them end."""
+        if not paths:
+            return
+        shipper = LogShipper(self.store, socket.gethostname())
+        try:
+            with self.store.write(walking=True, lock_wait_s=self.lock_wait_s) as s:
+                for job_id, path in paths.items():
+                    shipper.ship_job(s, job_id, path)
+        except Exception as exc:  # the ops are stopped either way; their logs' ends stay in this host's files
+            log.warning("could not ship the logs of the ops stopped here: %s", exc)
 
     def cancel_in(self, s: Session, job: Job, comment: str | None) -> list[OpRun]:
         """Cancel inside the caller's transaction (permission and table already checked); returns the ops
@@ -1068,6 +1104,12 @@ def _first_line_unless_logged(path: str, op_run: OpRun, target: str, now: pendul
     if size > _TAIL_BYTES and (now - started).total_seconds() > opstarter.SILENT_S + 1:
         return ""
     return first
+
+
+def _append(path: str, text: str) -> None:
+    if path:
+        with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as log:
+            log.write(text)
 
 
 _TAIL_BYTES = 1 << 20

@@ -7,6 +7,8 @@ import contextlib
 import os
 import signal
 import socket
+import time
+from dataclasses import dataclass
 
 import psutil
 
@@ -14,11 +16,26 @@ from jobtui.engine.db.models import OpRun
 from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.worker.runner import describe, processes_with_token
 
+# How long a canceller that stops an op itself waits for it to end on SIGTERM before it sends SIGKILL to
+# what is left of it, as an engine does for an op it lets go (Engine.kill_grace_s).
+KILL_GRACE_S = 5.0
+_LOOK_EVERY_S = 0.05
 
-def terminate_local(op_run: OpRun) -> str | None:
+
+@dataclass(frozen=True)
+class Signalled:
+    """An op sent SIGTERM by its canceller: its group (None: its process was gone already), and what was
+    signalled, as the job's log says it."""
+
+    op_run: OpRun
+    group: int | None
+    what: str
+
+
+def terminate_local(op_run: OpRun) -> Signalled | None:
     """SIGTERM to a canceled op running on this host: its process group, and what it started outside the
-    group (found by its token), even when no engine holds the job any more. Returns what it signalled,
-    as the job's log says it (None: nothing of the op runs here)."""
+    group (found by its token), even when no engine holds the job any more. None: nothing of the op runs
+    here."""
     if op_run.host != socket.gethostname():
         return None
     signalled: list[str] = []
@@ -35,7 +52,47 @@ def terminate_local(op_run: OpRun) -> str | None:
             process.terminate()
     if names:
         signalled.append(f"{len(names)} process(es) it started outside its group: {', '.join(names)}")
-    return " and ".join(signalled) or None
+    return Signalled(op_run, group, " and ".join(signalled)) if signalled else None
+
+
+def kill_what_outlives(signalled: list[Signalled], grace_s: float | None = None) -> dict[int, str]:
+    """Wait up to the grace period for the ops sent SIGTERM to end, then SIGKILL to whatever of them still
+    runs: an op that ignores SIGTERM ran on for good when no engine of its host was there to escalate.
+    By op run id, the processes killed, as the job's log says them."""
+    deadline = time.monotonic() + (KILL_GRACE_S if grace_s is None else grace_s)
+    left = [op for op in signalled if _still_running(op)]
+    while left and time.monotonic() < deadline:
+        time.sleep(_LOOK_EVERY_S)  # real processes ending in real time: nothing to wait on but them
+        left = [op for op in left if _still_running(op)]
+    killed: dict[int, str] = {}
+    for op in left:
+        processes = _still_running(op)
+        names = [describe(process) for process in processes]  # while they are there to describe
+        if op.group is not None:  # the group at once: a shell forks anew between a listing and its kills
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(op.group, signal.SIGKILL)
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        if names:
+            killed[op.op_run.id or 0] = ", ".join(names)
+    return killed
+
+
+def _still_running(op: Signalled) -> list[psutil.Process]:
+    """The op's processes still alive (zombies aside): its group's, and those carrying its token."""
+    found = {process.pid: process for process in processes_with_token(op.op_run.token)}
+    if op.group is not None:
+        for process in psutil.process_iter(["pid"]):
+            with contextlib.suppress(psutil.Error, OSError):
+                if process.pid not in found and os.getpgid(process.pid) == op.group:
+                    found[process.pid] = process
+    alive = []
+    for process in found.values():
+        with contextlib.suppress(psutil.Error):
+            if process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+    return alive
 
 
 def _group_of(process: psutil.Process) -> int | None:

@@ -7,17 +7,15 @@ no code of jobtui wrote. Reading one is a problem of the database, named with th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import JOBS, Job, UTCDateTime
-from jobtui.engine.domain.schedules import JobSchedule
-from jobtui.engine.domain.states import Status, Step
+from jobtui.engine.domain.states import Status
+from jobtui.engine.domain.stored_jobs import natures_of, plain_problem, row_problem
 from jobtui.engine.errors import CorruptRow
 
 JOB_TIME_COLUMNS = tuple(column.name for column in JOBS.columns if isinstance(column.type, UTCDateTime))
@@ -34,37 +32,13 @@ def check_job(job: Job) -> None:
     """Raise CorruptRow for a loaded job holding a value jobtui does not know (its dates were read)."""
     job_status(job)
     job_natures(job)
-    problem = _plain_problem(f"job {job.id}", job.step, job.progress, job.schedule)
+    problem = plain_problem(f"job {job.id}", job.step, job.progress, job.schedule)
     if problem is not None:
         raise problem
 
 
-def _plain_problem(row: str, step: object, progress: object, schedule: object) -> CorruptRow | None:
-    """What is wrong with a job's step, progress or schedule as stored, if anything: SQLite keeps any value
-    in any column, and a percentage holding text failed in the middle of drawing the table."""
-    if step not in Step.__members__.values():
-        return CorruptRow(row, "step", step, "a step (INIT, PRE, RUN, POST or END)")
-    if type(progress) is not int or not 0 <= progress <= 100:
-        return CorruptRow(row, "progress", progress, "a percentage from 0 to 100")
-    try:
-        JobSchedule.from_json(schedule)  # type: ignore[arg-type]
-    except Exception:  # whatever a hand-written value trips on inside (an assertion on a date, too)
-        return CorruptRow(row, "schedule", schedule, "a schedule as jobtui writes it")
-    return None
-
-
 def job_natures(job: Job) -> list[str]:
-    return _natures(f"job {job.id}", job.natures)
-
-
-def _natures(row: str, stored: object) -> list[str]:
-    try:
-        natures = json.loads(stored)  # type: ignore[arg-type]
-    except (ValueError, TypeError):
-        natures = None
-    if not isinstance(natures, list) or not all(isinstance(nature, str) for nature in natures):
-        raise CorruptRow(row, "natures", stored, "a JSON list of names")
-    return natures
+    return natures_of(f"job {job.id}", job.natures)
 
 
 @dataclass(frozen=True)
@@ -101,27 +75,9 @@ def bad_job_rows(session: Session, ids: Iterable[int]) -> dict[int, BadJobRow]:
         ).all()
         for row in rows:
             job_id, name, project, status, natures, step, progress, schedule, *times = row
-            problem = _row_problem(
+            problem = row_problem(
                 job_id, status, natures, dict(zip(JOB_TIME_COLUMNS, times, strict=True))
-            ) or _plain_problem(f"job {job_id}", step, progress, schedule)
+            ) or plain_problem(f"job {job_id}", step, progress, schedule)
             if problem is not None:
                 found[job_id] = BadJobRow(job_id, str(name), str(project), str(status), problem)
     return found
-
-
-def _row_problem(job_id: int, status: object, natures: object, times: dict[str, object]) -> CorruptRow | None:
-    row = f"job {job_id}"
-    if status not in Status.__members__.values():
-        return CorruptRow(row, "status", status, "a job status")
-    try:
-        _natures(row, natures)
-    except CorruptRow as problem:
-        return problem
-    for name, value in times.items():
-        if value is None or isinstance(value, datetime):
-            continue
-        try:
-            datetime.fromisoformat(value)  # type: ignore[arg-type]
-        except (ValueError, TypeError):
-            return CorruptRow(row, name, value, "a date")
-    return None

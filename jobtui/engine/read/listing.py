@@ -218,14 +218,14 @@ _SELECT_ROWS = "SELECT " + ", ".join(f"jobs.{name}" for name in _ROW_COLUMNS) + 
 
 
 @dataclass(frozen=True)
-class _Where:
+class Where:
     """A WHERE condition ("" for none) and its parameters."""
 
     sql: str
     params: dict[str, Any]
 
-    def and_(self, sql: str, params: dict[str, Any] | None = None) -> _Where:
-        return _Where(f"{self.sql} AND {sql}" if self.sql else sql, {**self.params, **(params or {})})
+    def and_(self, sql: str, params: dict[str, Any] | None = None) -> Where:
+        return Where(f"{self.sql} AND {sql}" if self.sql else sql, {**self.params, **(params or {})})
 
     @property
     def clause(self) -> str:
@@ -242,7 +242,7 @@ class JobListing:
     def scoped(self) -> bool:
         return self.scope != ALL_PROJECTS
 
-    def _in_scope(self, where: _Where) -> _Where:
+    def _in_scope(self, where: Where) -> Where:
         if self.scope == ALL_PROJECTS:
             return where
         if not self.scope:
@@ -273,7 +273,7 @@ class JobListing:
 
     def in_scope(self, clause: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """`clause` (a condition on jobs) limited to the jobs the reader may see: (" WHERE …", params)."""
-        where = self._in_scope(_Where("", {}).and_(clause, params))
+        where = self._in_scope(Where("", {}).and_(clause, params))
         return where.clause, where.params
 
     def listed(self, clause: str, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -281,8 +281,8 @@ class JobListing:
         where = self._where(JobFilter()).and_(clause, params)
         return where.clause, where.params
 
-    def _where(self, flt: JobFilter) -> _Where:
-        where = self._in_scope(_Where("", {}))
+    def _where(self, flt: JobFilter) -> Where:
+        where = self._in_scope(Where("", {}))
         if not flt.show_system:
             # Literally `system = 0` (`= false` on PostgreSQL): the partial index ix_jobs_listed serves only
             # queries that carry its own condition.
@@ -384,7 +384,7 @@ class JobListing:
             return None
         return self._counts_where(self._where(flt))
 
-    def _counts_where(self, where: _Where) -> dict[str, int]:
+    def _counts_where(self, where: Where) -> dict[str, int]:
         query = f"SELECT status, count(*) FROM jobs{where.clause} GROUP BY status"
         rows = self.reader.rows(query, where.params)
         return {str(status): int(n) for status, n in rows if n}
@@ -429,7 +429,7 @@ class JobListing:
         if not ids:
             return {}
         marks = ", ".join(f":id_{n}" for n in range(len(ids)))
-        where = self._in_scope(_Where(f"jobs.id IN ({marks})", {f"id_{n}": i for n, i in enumerate(ids)}))
+        where = self._in_scope(Where(f"jobs.id IN ({marks})", {f"id_{n}": i for n, i in enumerate(ids)}))
         rows = self.reader.rows(f"{_SELECT_ROWS}{where.clause}", where.params)
         return {row.id: row for row in map(_row, rows)}
 

@@ -12,69 +12,34 @@ from sqlalchemy import String, bindparam, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Task, UTCDateTime
-from jobtui.engine.db.rows import check_job, job_natures, job_status
+from jobtui.engine.db.rows import check_job
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.schedules import JobSchedule
-from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, status_label
+from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status
 from jobtui.engine.read.engines import EngineRow
+from jobtui.engine.read.job_document import iso, job_document, next_run_at, trap_document
 from jobtui.engine.worker import pipeline
-
-
-def iso(when: datetime | None) -> str | None:
-    return None if when is None else pendulum.instance(when).in_timezone("UTC").isoformat()
 
 
 def trap_view(job: Job, session: Session, now: pendulum.DateTime) -> dict[str, Any] | None:
     if job.status not in (Status.TRAPPED, Status.TRAP_PAUSED):
         return None
     op = session.get(OpRun, job.trap_op_run_id) if job.trap_op_run_id else None
-    paused = job.status == Status.TRAP_PAUSED
-    if paused:
-        left = job.trap_left_s
-    elif job.trap_deadline_at is None:
-        left = None  # waits forever
-    else:
-        left = max(0.0, (job.trap_deadline_at - now).total_seconds())
     task = session.get(Task, op.task_id) if op is not None and op.per_target and op.task_id else None
-    return {
-        "op": op.name if op else None,
-        "target": task.target if task is not None else None,
-        "timeout_left_s": left,
-        "paused": paused,
-    }
+    return trap_document(
+        job,
+        job.trap_deadline_at,
+        job.trap_left_s,
+        op.name if op else None,
+        task.target if task is not None else None,
+        now,
+    )
 
 
 def job_json(job: Job, session: Session, now: pendulum.DateTime, lang: str = "en") -> dict[str, Any]:
     """Raises CorruptRow, naming the job and the field, for a row holding a value jobtui does not know."""
     check_job(job)
-    status = job_status(job)
-    natures = job_natures(job)
-    return {
-        "id": job.id,
-        "name": job.name,
-        "type": job.type,
-        "project": job.project,
-        "status": job.status,
-        "status_label": status_label(status, lang),
-        "step": job.step,
-        "progress": job.progress,
-        "natures": natures,
-        "owner": job.owner,
-        "envelope": job.envelope_id,
-        "exec": job.exec,
-        "created_at": iso(job.created_at),
-        "scheduled_at": iso(job.scheduled_at),
-        "max_start_at": iso(job.max_start_at),
-        "started_at": iso(job.started_at),
-        "ended_at": iso(job.ended_at),
-        "trap": trap_view(job, session, now),
-        "system": job.system,
-        "status_since": iso(job.status_since),
-        "reason": job.reason,
-        "expires_at": iso(job.expires_at),
-        "next_run_at": iso(next_run_at(job)),
-        "replaced_by": job.replaced_by,
-    }
+    return job_document(job, trap_view(job, session, now), lang)
 
 
 def worker_json(engine: EngineRow, now: datetime) -> dict[str, Any]:
@@ -97,16 +62,6 @@ def worker_json(engine: EngineRow, now: datetime) -> dict[str, Any]:
         "jobs": list(engine.jobs),
         "state": engine.state(now),
     }
-
-
-def next_run_at(job: Job) -> pendulum.DateTime | None:
-    """When the engine will next pick the job up (a window opening, a retry, the RUN date)."""
-    if job.status not in (Status.READY, Status.PAUSED) or job.due_at is None:
-        return None
-    due = pendulum.instance(job.due_at)
-    if job.run_started_at is None and job.scheduled_at is not None:
-        return max(due, pendulum.instance(job.scheduled_at))
-    return due
 
 
 def step_json(op: OpRun) -> dict[str, Any]:

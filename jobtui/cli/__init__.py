@@ -1027,15 +1027,52 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     # code says the list is not whole: the other jobs still list, so the operator can act on them.
     # Printed as read, a page at a time: the whole list in memory took gigabytes on a big database.
     unreadable: list[Any] = []
-    jobs = _reads(args).iter_jobs(
-        [c.upper() for c in args.status], args.project, args.all, args.limit, unreadable
-    )
+    statuses = [c.upper() for c in args.status]
+    plain = _plain_listing(args)
+    if plain is not None:
+        from jobtui.engine.read.job_pages import job_documents
+
+        listing, now = plain
+        jobs = job_documents(listing, statuses, args.project, args.all, args.limit, now, unreadable)
+    else:
+        jobs = _reads(args).iter_jobs(statuses, args.project, args.all, args.limit, unreadable)
     try:
         _print_jobs(args, jobs)
     finally:
         for problem in unreadable:
             _say(f"jobs: {problem} (not listed)", err=True)
     return EXIT_BAD_INPUT if unreadable else EXIT_OK
+
+
+def _plain_listing(args: argparse.Namespace) -> tuple[Any, Any] | None:
+    """The job listing through the plain driver (no SQLAlchemy: a read command starts in a fraction of the
+    time), scoped by the command's actor, and the database's time; None when the Store must serve the
+    command: --as (a refused one is audited through it), no database file yet, or a database at another
+    schema than this code's (the Store migrates or heals it, or says what is wrong)."""
+    if getattr(args, "as_user", None) is not None:
+        return None
+    import pendulum
+
+    from jobtui.engine.db.driver import Reader, default_db_url, normalise_url, sqlite_path
+    from jobtui.engine.errors import ReadFailed
+    from jobtui.engine.read.listing import JobListing, scope_of
+    from jobtui.engine.service.policy import actor_for_url
+
+    _lock_wait_s()  # checked as every command checks it
+    url = normalise_url(getattr(args, "db", None) or default_db_url())
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return None
+    try:
+        reader = Reader(url)
+        if not JobListing(reader).ready():
+            return None
+        # Trap countdowns as the engines count them: on PostgreSQL, by the server's clock.
+        now = pendulum.now("UTC") if reader.is_sqlite else reader.value("SELECT clock_timestamp()")
+    except (ReadFailed, ValueError):
+        return None
+    actor = actor_for_url(url, _requested_policy(args))
+    return JobListing(reader, scope_of(actor)), now
 
 
 def _print_jobs(args: argparse.Namespace, jobs: Iterable[dict[str, Any]]) -> None:

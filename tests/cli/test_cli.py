@@ -527,6 +527,23 @@ def test_jobs_filters_by_status_and_project_and_all_shows_system_jobs(shared: Sh
 # -- bad input and refusals ----------------------------------------------------------------------------------
 
 
+def test_jobs_lists_without_loading_sqlalchemy(shared: Shared) -> None:
+    """`jobtui jobs` reads through the plain driver: importing SQLAlchemy and the ORM models took about a
+    second of each call here (0.3 s in all now), which a script calling it in a loop felt. It prints what
+    the Store's read path prints (test_job_pages holds the two to the same documents)."""
+    probe = (
+        "import sys\nfrom jobtui.cli import main\ncode = main(['jobs', '--json', '--all'])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic'))\n"
+        "print('loaded:', loaded[:3], file=sys.stderr)\nsys.exit(code or (1 if loaded else 0))\n"
+    )
+    plain = subprocess.run(
+        [sys.executable, "-c", probe], env=shared.cli.env, capture_output=True, text=True, timeout=120
+    )
+    assert plain.returncode == 0, describe(plain)
+    as_another = shared.cli("jobs", "--json", "--all", "--as", USER)  # through the Store: --as is audited
+    assert plain.stdout == as_another.stdout
+
+
 def test_invalid_or_missing_definition_file_exits_2_naming_file_and_field(cli: Cli) -> None:
     bad = cli.write("bad.toml", BAD_TIMEOUT)
     missing = cli.workdir / "nope.toml"

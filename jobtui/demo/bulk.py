@@ -35,6 +35,7 @@ from jobtui.engine.db.store import NEVER_REUSED, Store
 from jobtui.engine.domain.envelopes import derive_status
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 from jobtui.engine.formats.definition_file import parse_definition
+from jobtui.engine.worker.pipeline import SUCCESSES
 
 __all__ = ["BULK_STATUSES", "bulk_load"]
 
@@ -283,8 +284,10 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
             event(post_end, ENGINE, "finish", "RUNNING", Status.FINISHED)
             at = post_end + 600
             event(at, OPERATOR, "rollback", "FINISHED", Status.ROLLBACK, "customer complaint")
+            # An engine takes the job over to run the rollback ops (a claim that keeps its status).
+            event(at + 1, ENGINE, "claim", "ROLLBACK", Status.ROLLBACK, "worker 0d15ea5e")
             for offset, k in enumerate(reversed(range(n))):
-                begin = at + 2 * offset
+                begin = at + 1 + 2 * offset
                 rollbacks.append(
                     _OpShape(
                         task=k,
@@ -302,9 +305,10 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
                         rollback_of=k,  # op run k is target k's apply
                     )
                 )
-            # finish_job settles every end but FINISHED and PARTIAL with FAILED tasks.
-            tasks = [TaskStatus.FAILED.value] * n
-            finish(at + 2 * n, src="ROLLBACK", comment="rollback completed")
+            # A manual rollback that completed settles the tasks SUCCEEDED (walker._next_in_rollback): they
+            # had done what they were asked, and undone is not failed; the job's status tells the undoing.
+            tasks = [TaskStatus.SUCCEEDED.value] * n
+            finish(at + 1 + 2 * n, src="ROLLBACK", comment="rollback completed")
     elif status in (Status.CANCELED, Status.ABEND, Status.TRAPPED, Status.TRAP_PAUSED, Status.PAUSED):
         # Something happened while the first target's op ran; later targets and POST never started.
         shape.step, shape.run_started = Step.RUN.value, claim
@@ -388,9 +392,14 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
     return shape
 
 
+# The ends whose SUCCEEDED tasks read 100 (pipeline.finish_job): its SUCCESSES, and a completed manual
+# rollback, which settles its tasks SUCCEEDED.
+_WHOLE_TASK_ENDS = frozenset({*SUCCESSES, Status.ROLLEDBACK})
+
+
 def _task_progress(shape: _Shape, status: str, k: int, single: int | None) -> int:
     """As the engine counts it: the task's ops done, 100 for a task that succeeded in a job that did."""
-    if status == TaskStatus.SUCCEEDED and shape.status in (Status.FINISHED, Status.PARTIAL):
+    if status == TaskStatus.SUCCEEDED and shape.status in _WHOLE_TASK_ENDS:
         return 100
     mine = [op for op in shape.ops if op.step != ROLLBACK_STEP and (op.task == k or single is not None)]
     done = sum(op.status == OpStatus.DONE.value for op in mine)

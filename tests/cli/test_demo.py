@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pendulum
 import pytest
 from sqlalchemy import func, select
 
-from jobtui.demo.bulk import BULK_STATUSES, PROJECTS, bulk_load
+from jobtui.demo.bulk import BULK_STATUSES, OPERATOR, OWNERS, PROJECTS, bulk_load
 from jobtui.demo.seed import (
     DEMO_DEFINITIONS,
     DEMO_OUTCOMES,
@@ -29,9 +30,10 @@ from jobtui.demo.seed import (
 from jobtui.engine.db.models import AuditEvent, Envelope, Job, OpRun, Task
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.definitions import Definition
 from jobtui.engine.domain.envelopes import derive_status
 from jobtui.engine.domain.permissions import Actor
-from jobtui.engine.domain.states import Status
+from jobtui.engine.domain.states import Status, TaskStatus
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.service.views import job_detail_json
 from jobtui.engine.worker.loop import Engine
@@ -255,6 +257,105 @@ def test_a_bulk_load_writes_whole_jobs_in_every_status(
     actions.rerun(job_id, "RUN", run_now=True)
     job = run_until_status(engine, job_id, "FINISHED", "ERROR", timeout=20)
     assert job.status == "FINISHED" and job.exec == 2
+
+
+# -- the bulk history against a real engine: the load writes what an engine and its operators leave -------
+
+# What differs between two tellings of the same story: numbers (pids, ids, dates), worker ids, people.
+_MASKED = re.compile(r"worker [0-9a-f]{8}|\d+|\b(?:tester|" + "|".join((OPERATOR, *OWNERS)) + r")\b")
+
+
+def _masked(text: str | None) -> str | None:
+    return None if text is None else _MASKED.sub("#", text)
+
+
+def _story(store: Store, job_id: int) -> dict[str, list[tuple[object, ...]]]:
+    """A job, its tasks, op runs and audit trail as an operator reads them: a time as whether it is set,
+    another row as its place among the job's, a person as someone."""
+    with store.read() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        tasks = s.scalars(select(Task).where(Task.job_id == job_id).order_by(Task.position)).all()
+        ops = s.scalars(select(OpRun).where(OpRun.job_id == job_id).order_by(OpRun.id)).all()
+        trail = s.scalars(select(AuditEvent).where(AuditEvent.job_id == job_id).order_by(AuditEvent.id)).all()
+    task_at = {task.id: k for k, task in enumerate(tasks)}
+    op_at = {op.id: k for k, op in enumerate(ops)}
+    return {
+        "job": [
+            (job.status, job.step, job.progress, job.outcome, job.failed, job.failed_step),
+            (_masked(job.reason), job.approved, job.trap_left_s, job.trap_op_run_id is not None),
+            tuple(t is not None for t in (job.started_at, job.run_started_at, job.ended_at, job.due_at)),
+        ],
+        "tasks": [(t.target, t.status, t.progress, t.current_step) for t in tasks],
+        "ops": [
+            (
+                *(task_at.get(o.task_id), o.step, o.op_index, o.position, o.name, o.per_target, o.status),
+                *(t is not None for t in (o.started_at, o.skipped_at, o.completed_at)),
+                *(o.exit_code, _masked(o.error), o.rolled_back, op_at.get(o.rollback_of)),
+            )
+            for o in ops
+        ],
+        "audit": [
+            (
+                "engine" if a.who.startswith("engine@") else "#",
+                *(a.action, a.from_status, a.to_status, _masked(a.comment)),
+            )
+            for a in trail
+        ],
+    }
+
+
+def _bulk_jobs(store: Store, status: Status) -> tuple[int, int]:
+    """A loaded job in `status` of a definition with one target, and one of a definition with several."""
+    with store.read() as s:
+        counted = (
+            select(Job.id, func.count(Task.id).label("tasks"))
+            .join(Task, Task.job_id == Job.id)
+            .where(Job.status == status.value)
+            .group_by(Job.id)
+            .subquery()
+        )
+        one = s.scalars(select(counted.c.id).where(counted.c.tasks == 1).order_by(counted.c.id)).first()
+        more = s.scalars(select(counted.c.id).where(counted.c.tasks > 1).order_by(counted.c.id)).first()
+    assert one is not None and more is not None, f"no {status} job of one target and of several"
+    return one, more
+
+
+def _through_an_engine(
+    store: Store, engine: Engine, actions: Actions, clock: FakeClock, bulk_id: int, status: Status
+) -> int:
+    """A job of the loaded job's definition (its ops made quick) taken to `status` by a real engine and an
+    operator, as the load tells its story."""
+    text = job_of(store, bulk_id).definition.replace("; sleep 1", "")
+    job_id = actions.submit(Definition.from_dict(json.loads(text)), keep=True)
+    if status == Status.ROLLEDBACK:
+        run_until_status(engine, job_id, Status.FINISHED)
+        clock.advance(600)
+        actions.rollback(job_id, "customer complaint")
+    return run_until_status(engine, job_id, status).id or 0
+
+
+@pytest.mark.parametrize("status", [Status.ROLLEDBACK])
+def test_a_bulk_job_is_what_an_engine_and_its_operators_leave(
+    store: Store, engine: Engine, actions: Actions, clock: FakeClock, status: Status
+) -> None:
+    bulk_load(store, 1000, seed=4)
+    for bulk_id in _bulk_jobs(store, status):
+        job_id = _through_an_engine(store, engine, actions, clock, bulk_id, status)
+        assert _story(store, bulk_id) == _story(store, job_id)
+
+
+def test_a_bulk_job_rolled_back_by_an_operator_has_the_tasks_the_engine_settles(store: Store) -> None:
+    """A manual rollback that completed settles every task SUCCEEDED (walker._next_in_rollback): they had
+    done what they were asked; the job's status tells that it was undone."""
+    bulk_load(store, 1000, seed=4)
+    with store.read() as s:
+        tasks = s.execute(
+            select(Task.status, Task.progress, Task.current_step)
+            .join(Job, Job.id == Task.job_id)
+            .where(Job.status == Status.ROLLEDBACK.value)
+        ).all()
+    assert tasks and set(tasks) == {(TaskStatus.SUCCEEDED.value, 100, None)}
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["sqlite", "core"])

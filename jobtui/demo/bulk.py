@@ -27,12 +27,11 @@ from datetime import datetime
 from typing import Any, cast
 
 import pendulum
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import ColumnDefault, Table, func, insert, select, text
 
 from jobtui.engine.db import counts
 from jobtui.engine.db.models import AUDIT, CHANGES, JOBS, OP_RUNS, TASKS, Envelope
 from jobtui.engine.db.store import NEVER_REUSED, Store
-from jobtui.engine.domain.envelopes import derive_status
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 from jobtui.engine.formats.definition_file import parse_definition
 from jobtui.engine.worker.pipeline import SUCCESSES
@@ -431,12 +430,6 @@ class _EnvelopePlan:
     first: int  # position of its first job in the load
     size: int
     created: int  # just before its first job
-    statuses: set[Status] = field(default_factory=set)
-
-    @property
-    def status(self) -> str:
-        # The engine's rule, from its jobs alone: a new envelope has no stored (sticky) status to keep.
-        return derive_status(None, self.statuses).value
 
 
 class _Planner:
@@ -500,11 +493,7 @@ class _Planner:
         for i in range(n):
             status = statuses[i]
             envelope = env_at.get(begin + i) if env_at else None
-            if envelope is not None:
-                envelope.statuses.add(status)
-                pool = pools[(envelope.project, status)]
-            else:
-                pool = pools[(projects[i], status)]
+            pool = pools[(projects[i] if envelope is None else envelope.project, status)]
             shape = pool[int(picks[i] * len(pool))]
             future = None
             if status in _FUTURE:
@@ -646,6 +635,21 @@ FROM temp.bulk_jobs b CROSS JOIN temp.bulk_audit a ON a.shape = b.shape
 """
 
 
+def _new_envelope_status() -> str:
+    """The status the engine stores for an envelope it creates (EnvelopeActions._new_envelope: the column's
+    default).
+
+    A stored status is no reading of the jobs but the record `derive_status` reads them with, changed only
+    for what the jobs cannot tell (a cancel, a rollback, a corrupt file, a resumed chain, a deleted failed
+    job); every reader derives the status from it and the jobs. The jobs' reading stored instead told the
+    engine more: ERRORS means "a failed job of it was deleted", and kept the envelope Errors once its failed
+    jobs were retried to FINISHED.
+    """
+    default = ENVELOPES.c.status.default
+    assert isinstance(default, ColumnDefault) and default.is_scalar
+    return str(default.arg)
+
+
 def _shape_tables(shapes: list[_Shape], engine_name: str) -> dict[str, list[tuple[Any, ...]]]:
     """The shapes as rows of the staging tables the expansion statements join with."""
     jobs: list[tuple[Any, ...]] = []
@@ -730,11 +734,12 @@ def _fill_sqlite(
     ]
     first.insert(0, int(conn.execute(NEVER_REUSED).fetchone()[0]))  # no deleted job's id
     planner = _Planner(shapes, count, seed, int(now.timestamp()), first)
+    status = _new_envelope_status()
     conn.executemany(
         "INSERT INTO main.envelopes (id, name, project, status, reason, created_at) "
         "VALUES (?, ?, ?, ?, NULL, ?)",
         [
-            (e.id, e.name, e.project, e.status, _sqlite_time(pendulum.from_timestamp(e.created)))
+            (e.id, e.name, e.project, status, _sqlite_time(pendulum.from_timestamp(e.created)))
             for e in planner.envelopes
         ],
     )
@@ -757,10 +762,6 @@ def _fill_sqlite(
         done += len(chunk)
         if progress is not None:
             progress(done)
-    # An envelope's status is derived from its jobs, known only now.
-    conn.executemany(
-        "UPDATE main.envelopes SET status = ? WHERE id = ?", [(e.status, e.id) for e in planner.envelopes]
-    )
 
 
 # -- other backends: the same rows, built in Python ----------------------------------------------------
@@ -787,6 +788,7 @@ def _load_core(
         first[0] = max(first[0], first.pop())  # no deleted job's id (store.NEVER_REUSED)
         planner = _Planner(shapes, count, seed, int(now.timestamp()), first)
         if planner.envelopes:
+            status = _new_envelope_status()
             s.execute(
                 insert(ENVELOPES),
                 [
@@ -794,7 +796,7 @@ def _load_core(
                         "id": e.id,
                         "name": e.name,
                         "project": e.project,
-                        "status": e.status,
+                        "status": status,
                         "reason": None,
                         "created_at": _at(e.created),
                     }
@@ -815,8 +817,6 @@ def _load_core(
             done += len(chunk)
             if progress is not None:
                 progress(done)
-        for e in planner.envelopes:
-            s.execute(ENVELOPES.update().where(ENVELOPES.c.id == e.id).values(status=e.status))
         if postgres:
             for name in ("jobs", "tasks", "op_runs", "envelopes"):
                 s.execute(

@@ -31,10 +31,12 @@ from jobtui.engine.db.models import AuditEvent, Envelope, Job, OpRun, Task
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.definitions import Definition
-from jobtui.engine.domain.envelopes import derive_status
+from jobtui.engine.domain.envelopes import EnvelopeStatus, derive_status
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import Status, TaskStatus
 from jobtui.engine.service.actions import Actions
+from jobtui.engine.service.envelope_actions import EnvelopeActions
+from jobtui.engine.service.envelope_tree import load_tree
 from jobtui.engine.service.views import job_detail_json
 from jobtui.engine.worker.loop import Engine
 from tests.support.helpers import ROOT, job_of, run_until_status, status_of
@@ -359,16 +361,32 @@ def test_a_bulk_job_rolled_back_by_an_operator_has_the_tasks_the_engine_settles(
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["sqlite", "core"])
-def test_a_bulk_load_stores_the_envelope_status_the_engine_derives(store: Store, fast: bool) -> None:
-    """One rule for an envelope's status: the engine's. Jobs waiting on an operator or a window
-    (APPROVAL, TRAPPED, TRAP_PAUSED, PAUSED) keep their envelope active."""
+def test_a_bulk_envelope_keeps_the_engines_record_and_reads_as_its_jobs_by_the_engines_rule(
+    store: Store, engine: Engine, actions: Actions, tmp_path: Path, fast: bool
+) -> None:
+    """One rule for an envelope's status: the engine's, from the record it stores and the jobs. The record
+    is what an engine keeps for an envelope whose job failed (no failure of its own, which would outlast the
+    jobs': a retried job that finishes). Jobs waiting on an operator or a window (APPROVAL, TRAPPED,
+    TRAP_PAUSED, PAUSED) keep their envelope active."""
+    (tmp_path / "fails.toml").write_text('name = "fails"\nproject = "payments"\n[[run]]\nrun = "exit 2"\n')
+    (tmp_path / "next.toml").write_text('name = "next"\nproject = "payments"\n[[run]]\nrun = "true"\n')
+    envelopes = EnvelopeActions(actions)
+    real, ids = envelopes.submit(
+        envelopes.of_files([str(tmp_path / "fails.toml"), str(tmp_path / "next.toml")], "r")
+    )
+    engine.run_until(lambda: [status_of(store, i) for i in ids] == [Status.ERROR, Status.CANCELED])
     bulk_load(store, 1000, seed=2, fast=fast)
+
+    tree = {line.id: line.status for line in load_tree(store).envelopes}
     with store.read() as s:
-        envelopes = s.scalars(select(Envelope)).all()
-        jobs = {e.id: s.scalars(select(Job.status).where(Job.envelope_id == e.id)).all() for e in envelopes}
-    assert len(envelopes) >= 3
-    for e in envelopes:
-        assert e.status == derive_status(None, jobs[e.id]).value, (e.name, sorted(jobs[e.id]))
+        stored = {row.id: row.status for row in s.execute(select(Envelope.id, Envelope.status))}
+        jobs = {e: s.scalars(select(Job.status).where(Job.envelope_id == e)).all() for e in stored}
+    assert tree[real] == EnvelopeStatus.ERRORS and len(stored) >= 4
+    for envelope_id, statuses in jobs.items():
+        assert tree[envelope_id] == derive_status(None, statuses), (envelope_id, sorted(statuses))
+        assert stored[envelope_id] == stored[real]
+        # Once its jobs have all finished (retried, rerun), it reads SUCCESS, as the engine's does.
+        assert derive_status(stored[envelope_id], [Status.FINISHED] * len(statuses)) == EnvelopeStatus.SUCCESS
     # The load has envelopes only those waiting jobs keep active: the case a second rule got wrong.
     waiting = {Status.APPROVAL, Status.TRAPPED, Status.TRAP_PAUSED, Status.PAUSED}
     assert any(

@@ -182,6 +182,7 @@ class _AuditShape:
     from_status: str | None
     to_status: str | None
     comment: str | None
+    dated: int | None = None  # the comment ends with this time (seconds after creation), ISO 8601 in UTC
 
 
 @dataclass
@@ -252,8 +253,16 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
         for k in range(first, n):
             applies[k], tasks[k], triggered[k] = _PENDING, TaskStatus.SCHEDULED.value, None
 
-    def event(at: int, who: str, action: str, src: str, to: Status, comment: str | None = None) -> None:
-        shape.audit.append(_AuditShape(at, who, action, src, to.value, comment))
+    def event(
+        at: int,
+        who: str,
+        action: str,
+        src: str,
+        to: Status,
+        comment: str | None = None,
+        dated: int | None = None,
+    ) -> None:
+        shape.audit.append(_AuditShape(at, who, action, src, to.value, comment, dated))
         shape.since = at
 
     def finish(at: int, src: str = "RUNNING", comment: str | None = None) -> None:
@@ -327,7 +336,11 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
             shape.reason = f"op process {40_000 + 97 * n} vanished without an exit status"
             shape.failed_step = Step.RUN.value
             applies[0] = ("failed", run_at[0], None, at, None, shape.reason)
-            tasks[0] = TaskStatus.FAILED.value
+            # Nothing of a job runs after its abend: its ops still to come are skipped, and its tasks that
+            # had not ended FAILED (Outcomes.abend).
+            applies[1:] = [_skipped(at)] * (n - 1)
+            post = _skipped(at)
+            tasks = [TaskStatus.FAILED.value] * n
             shape.ended = at
             event(at, ENGINE, "abend", "RUNNING", status, shape.reason)
         elif status == Status.PAUSED:
@@ -346,12 +359,16 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
                 shape.trap_left_s = 1500.0
                 event(at + 300, OPERATOR, "trap pause", "TRAPPED", status, "looking into it")
     elif status == Status.REPLACED:
+        # Its owner submitted the definition again for the same targets before RUN began: the submission
+        # ends it, its ops skipped and its tasks CANCELLED (lifecycle.mark_replaced).
+        at = 1800
         shape.audit = [submit]
-        shape.step, shape.sched, shape.started = Step.INIT.value, 3600, None
+        shape.step, shape.sched, shape.started, shape.ended = Step.END.value, 3600, None, at
         untouched()
-        post = _PENDING
+        applies, post = [_skipped(at)] * n, _skipped(at)
+        tasks = [TaskStatus.CANCELLED.value] * n
         shape.reason = "replaced by a newer submission"
-        event(1800, ENGINE, "replace", "READY", status, shape.reason)
+        event(at, OWNER, "replace", "READY", status, shape.reason)
     elif status == Status.REJECTED:
         park(Status.APPROVAL, "await approval", "RUN needs approval")
         at = claim + 900
@@ -366,7 +383,13 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
         park(Status.APPROVAL, "await approval", "RUN needs approval")
         shape.max_start_s = 3600
         shape.reason = "passed Max Start Date"
-        event(3601, ENGINE, "expire", "APPROVAL", status, "RUN had not started by Max Start Date")
+        # The expiry sweep ends the job and settles its tasks CANCELLED; its ops stay pending, so that a
+        # reschedule brings it back where it stood (Sweeps.sweep_expired).
+        tasks = [TaskStatus.CANCELLED.value] * n
+        max_start = shape.max_start_s  # scheduled at its creation
+        shape.ended = at = max_start + 1
+        why = "RUN had not started by Max Start Date "
+        event(at, ENGINE, "expire", "APPROVAL", status, why, dated=max_start)
     elif status == Status.APPROVAL:
         shape.sched = None
         park(status, "await approval", "RUN needs approval")
@@ -546,6 +569,11 @@ def _sqlite_time(when: datetime) -> str:
     return f"{utc:%Y-%m-%d %H:%M:%S}.{utc.microsecond:06d}"
 
 
+def _iso(epoch: int) -> str:
+    """A time as the engine writes one into a comment (pendulum's isoformat of a UTC time)."""
+    return pendulum.from_timestamp(epoch).isoformat()
+
+
 def _at(epoch: int | None) -> pendulum.DateTime | None:
     return None if epoch is None else pendulum.from_timestamp(epoch)
 
@@ -588,7 +616,7 @@ CREATE TEMP TABLE IF NOT EXISTS bulk_ops (
 ) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS bulk_audit (
     shape INTEGER, k INTEGER, job_name TEXT, at INTEGER, who TEXT, action TEXT, from_status TEXT,
-    to_status TEXT, comment TEXT, PRIMARY KEY (shape, k)
+    to_status TEXT, comment TEXT, dated INTEGER, PRIMARY KEY (shape, k)
 ) WITHOUT ROWID;
 """
 
@@ -630,7 +658,9 @@ FROM temp.bulk_jobs b CROSS JOIN temp.bulk_ops o ON o.shape = b.shape
 _EXPAND_AUDIT = f"""
 INSERT INTO main.audit (job_id, job_name, at, who, action, from_status, to_status, comment)
 SELECT b.id, a.job_name, {_ts("b.t0 + a.at")}, CASE a.who WHEN '{OWNER}' THEN b.owner ELSE a.who END,
-    a.action, a.from_status, a.to_status, a.comment
+    a.action, a.from_status, a.to_status,
+    CASE WHEN a.dated IS NULL THEN a.comment
+    ELSE a.comment || strftime('%Y-%m-%dT%H:%M:%S+00:00', b.t0 + a.dated, 'unixepoch') END
 FROM temp.bulk_jobs b CROSS JOIN temp.bulk_audit a ON a.shape = b.shape
 """
 
@@ -666,7 +696,10 @@ def _shape_tables(shapes: list[_Shape], engine_name: str) -> dict[str, list[tupl
         tasks += [(i, k, *astuple(t)) for k, t in enumerate(s.tasks)]
         ops += [(i, k, *astuple(o)) for k, o in enumerate(s.ops)]
         audit += [
-            (i, k, h.name, a.at, _who(a.who, engine_name), a.action, a.from_status, a.to_status, a.comment)
+            (
+                *(i, k, h.name, a.at, _who(a.who, engine_name)),
+                *(a.action, a.from_status, a.to_status, a.comment, a.dated),
+            )
             for k, a in enumerate(s.audit)
         ]
     return {"bulk_shapes": jobs, "bulk_tasks": tasks, "bulk_ops": ops, "bulk_audit": audit}
@@ -935,7 +968,7 @@ def _core_rows(
                     "action": a.action,
                     "from_status": a.from_status,
                     "to_status": a.to_status,
-                    "comment": a.comment,
+                    "comment": a.comment if a.dated is None else f"{a.comment}{_iso(t0 + a.dated)}",
                 }
             )
     return jobs, tasks, ops, audit

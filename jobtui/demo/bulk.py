@@ -172,6 +172,7 @@ class _TaskShape:
     triggered: int | None
     current_step: str | None
     progress: int
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -245,13 +246,15 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
     post: _OpState = ("done", post_start, None, post_end, 0, None)
     tasks = [TaskStatus.SUCCEEDED.value] * n
     current: list[str | None] = [None] * n
-    triggered: list[int | None] = list(run_at)
+    # Tasks an op of theirs failed for good (pipeline.apply_op_failure): FAILED, their current step still
+    # naming the last op started for them, which nothing settles again (finish_job leaves a FAILED task).
+    failed_for_good: list[int] = []
     rollbacks: list[_OpShape] = []
 
     def untouched(first: int = 0) -> None:
         """Targets from `first` on never started."""
         for k in range(first, n):
-            applies[k], tasks[k], triggered[k] = _PENDING, TaskStatus.SCHEDULED.value, None
+            applies[k], tasks[k] = _PENDING, TaskStatus.SCHEDULED.value
 
     def event(
         at: int,
@@ -283,9 +286,11 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
             bad = n - 1
             applies[bad] = ("failed", run_at[bad], None, run_at[bad] + hist.run_s, 1, "exit 1")
             tasks[bad] = TaskStatus.FAILED.value
+            failed_for_good = [bad]
         if status == Status.ERROR:
             applies = [("failed", at, None, at + hist.run_s, 2, "exit 2") for at in run_at]
             tasks = [TaskStatus.FAILED.value] * n
+            failed_for_good = list(range(n))
         if status != Status.ROLLEDBACK:
             finish(post_end)
         else:
@@ -323,7 +328,6 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
         untouched(1)
         post = _PENDING
         at = run_at[0] + hist.run_s // 2 + 1
-        triggered[0] = run_at[0]
         if status == Status.CANCELED:
             shape.reason = f"canceled by {OPERATOR}"
             # The op the cancel stopped is skipped past, not failed (Actions.cancel_in).
@@ -354,7 +358,9 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
             # Its task waits for the operator, as the job does, on the trapped op (park_trapped_tasks).
             tasks[0], current[0] = TaskStatus.SCHEDULED.value, "apply"
             shape.trap_op = 0
-            event(at, ENGINE, "trap", "RUNNING", Status.TRAPPED, 'RUN op "apply" failed: exit 1')
+            # The trap names the target whose op failed (Outcomes._after_failure).
+            failure = f'RUN op "apply" failed for {hist.targets[0]}: exit 1'
+            event(at, ENGINE, "trap", "RUNNING", Status.TRAPPED, failure)
             if status == Status.TRAP_PAUSED:
                 shape.trap_left_s = 1500.0
                 event(at + 300, OPERATOR, "trap pause", "TRAPPED", status, "looking into it")
@@ -407,8 +413,27 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
     shape.ops.append(_OpShape(single, Step.POST.value, 0, n, "notify", False, *post))
     if rollbacks:
         shape.ops = [replace(op, rolled_back=op.step == Step.RUN.value) for op in shape.ops] + rollbacks
+    # Every op started for a task, a rollback op too, triggers it again and makes its first attempt
+    # (pipeline.mark_op_started): a lone task is triggered by the job-wide ops it owns as well.
+    started = [
+        sorted(
+            (op.started, i, op.name)
+            for i, op in enumerate(shape.ops)
+            if op.task == k and op.started is not None
+        )
+        for k in range(n)
+    ]
+    for k in failed_for_good:
+        current[k] = started[k][-1][2]
     shape.tasks = [
-        _TaskShape(target, tasks[k], triggered[k], current[k], _task_progress(shape, tasks[k], k, single))
+        _TaskShape(
+            target,
+            tasks[k],
+            started[k][-1][0] if started[k] else None,
+            current[k],
+            _task_progress(shape, tasks[k], k, single),
+            1 if started[k] else 0,
+        )
         for k, target in enumerate(hist.targets)
     ]
     return shape
@@ -606,7 +631,7 @@ CREATE TEMP TABLE IF NOT EXISTS bulk_shapes (
 );
 CREATE TEMP TABLE IF NOT EXISTS bulk_tasks (
     shape INTEGER, k INTEGER, target TEXT, status TEXT, triggered INTEGER, current_step TEXT,
-    progress INTEGER, PRIMARY KEY (shape, k)
+    progress INTEGER, attempts INTEGER, PRIMARY KEY (shape, k)
 ) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS bulk_ops (
     shape INTEGER, k INTEGER, task INTEGER, step TEXT, op_index INTEGER, position INTEGER, name TEXT,
@@ -643,7 +668,7 @@ _EXPAND_TASKS = f"""
 INSERT INTO main.tasks (id, job_id, target, position, status, last_triggered_at, current_step, progress,
     attempts, next_attempt_at)
 SELECT b.task0 + t.k, b.id, t.target, t.k, t.status, {_ts("b.t0 + t.triggered")}, t.current_step,
-    t.progress, 0, NULL
+    t.progress, t.attempts, NULL
 FROM temp.bulk_jobs b CROSS JOIN temp.bulk_tasks t ON t.shape = b.shape
 """
 _EXPAND_OPS = f"""
@@ -926,7 +951,7 @@ def _core_rows(
                     "last_triggered_at": at(t.triggered),
                     "current_step": t.current_step,
                     "progress": t.progress,
-                    "attempts": 0,
+                    "attempts": t.attempts,
                     "next_attempt_at": None,
                 }
             )

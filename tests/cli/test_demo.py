@@ -290,7 +290,10 @@ def _story(store: Store, job_id: int) -> dict[str, list[tuple[object, ...]]]:
             (_masked(job.reason), job.approved, job.trap_left_s, job.trap_op_run_id is not None),
             tuple(t is not None for t in (job.started_at, job.run_started_at, job.ended_at, job.due_at)),
         ],
-        "tasks": [(t.target, t.status, t.progress, t.current_step) for t in tasks],
+        "tasks": [
+            (t.target, t.status, t.progress, t.current_step, t.attempts, t.last_triggered_at is not None)
+            for t in tasks
+        ],
         "ops": [
             (
                 *(task_at.get(o.task_id), o.step, o.op_index, o.position, o.name, o.per_target, o.status),
@@ -309,8 +312,9 @@ def _story(store: Store, job_id: int) -> dict[str, list[tuple[object, ...]]]:
     }
 
 
-def _bulk_jobs(store: Store, status: Status) -> tuple[int, int]:
-    """A loaded job in `status` of a definition with one target, and one of a definition with several."""
+def _bulk_jobs(store: Store, status: Status) -> list[int]:
+    """A loaded job in `status` of a definition with one target, and one of a definition with several (no
+    PARTIAL job has one target: it cannot partly succeed)."""
     with store.read() as s:
         counted = (
             select(Job.id, func.count(Task.id).label("tasks"))
@@ -321,12 +325,21 @@ def _bulk_jobs(store: Store, status: Status) -> tuple[int, int]:
         )
         one = s.scalars(select(counted.c.id).where(counted.c.tasks == 1).order_by(counted.c.id)).first()
         more = s.scalars(select(counted.c.id).where(counted.c.tasks > 1).order_by(counted.c.id)).first()
-    assert one is not None and more is not None, f"no {status} job of one target and of several"
-    return one, more
+    found = [job_id for job_id in (one, more) if job_id is not None]
+    assert len(found) == (1 if status == Status.PARTIAL else 2), f"no {status} job of one target or several"
+    return found
 
 
-# What the first target's op does in the story of a status (it echoes and sleeps a second in the load's).
-_FIRST_OP = {Status.ABEND: "sleep 30"}
+# What the apply op does in the story of a status (it echoes and sleeps a second in the load's); a PARTIAL
+# job's fails for its last target only.
+_APPLY = {
+    Status.ABEND: "sleep 30",
+    Status.CANCELED: "sleep 30",
+    Status.ERROR: "exit 2",
+    Status.PARTIAL: '[ "$JOBTUI_TARGET" != {last} ] || exit 1',
+    Status.TRAPPED: "exit 1",
+    Status.TRAP_PAUSED: "exit 1",
+}
 
 
 def _through_an_engine(
@@ -336,31 +349,48 @@ def _through_an_engine(
     operator, as the load tells its story."""
     loaded = job_of(store, bulk_id).definition
     definition = Definition.from_dict(json.loads(loaded.replace("; sleep 1", "")))
-    first = _FIRST_OP.get(status)
-    if first is not None:
-        ops = [replace(op, run=first) for op in definition.run]
-        definition = replace(definition, run=ops)
+    apply = _APPLY.get(status)
+    if apply is not None:
+        apply = apply.replace("{last}", definition.targets[-1])
+        definition = replace(definition, run=[replace(op, run=apply) for op in definition.run])
     if status == Status.REPLACED:
         # Submitted again before an engine took it: nothing of it ever ran.
         job_id = actions.submit(definition, at="+1h", keep=True)
         clock.advance(1800)
         actions.submit(definition, at="+1h")
         return job_id
-    job_id = actions.submit(definition, max_start="+1h" if status == Status.EXPIRED else None, keep=True)
-    if status == Status.ROLLEDBACK:
+    later = "+2d" if status in (Status.READY, Status.APPROVAL) else None
+    job_id = actions.submit(
+        definition, at=later, max_start="+1h" if status == Status.EXPIRED else None, keep=True
+    )
+    if status == Status.READY:
+        # The engine takes it, and hands it back to wait for RUN's date.
+        engine.run_until(lambda: job_of(store, job_id).started_at is not None)
+    elif status == Status.ROLLEDBACK:
         run_until_status(engine, job_id, Status.FINISHED)
         clock.advance(600)
         actions.rollback(job_id, "customer complaint")
-    elif status == Status.ABEND:
+    elif status in (Status.ABEND, Status.CANCELED):
         op = wait_op_started(engine, store, job_id)
-        os.kill(op.pid or 0, signal.SIGKILL)
-    elif status == Status.EXPIRED:
+        if status == Status.ABEND:
+            os.kill(op.pid or 0, signal.SIGKILL)
+        else:
+            actions.cancel(job_id, "wrong change window")
+    elif status in (Status.EXPIRED, Status.REJECTED):
         run_until_status(engine, job_id, Status.APPROVAL)
-        clock.advance(3601)
+        if status == Status.EXPIRED:
+            clock.advance(3601)
+        else:
+            actions.reject(job_id, "not this week")
+    elif status == Status.TRAP_PAUSED:
+        run_until_status(engine, job_id, Status.TRAPPED)
+        clock.advance(300)
+        actions.trap(job_id, "pause", "looking into it")
     return run_until_status(engine, job_id, status).id or 0
 
 
-@pytest.mark.parametrize("status", [Status.ROLLEDBACK, Status.ABEND, Status.EXPIRED, Status.REPLACED])
+# PAUSED aside: an engine pauses a job when its schedule window closes, and the load's definitions have none.
+@pytest.mark.parametrize("status", sorted(set(BULK_STATUSES) - {Status.PAUSED}))
 def test_a_bulk_job_is_what_an_engine_and_its_operators_leave(
     store: Store, engine: Engine, actions: Actions, clock: FakeClock, status: Status
 ) -> None:
@@ -397,6 +427,22 @@ def test_a_bulk_job_that_ended_has_an_end_and_nothing_waiting_or_running(store: 
             )
         ).all()
     assert (set(endless), set(tasks), set(ops)) == (set(), set(), set())
+
+
+def test_a_bulk_task_was_triggered_last_when_its_latest_op_started(store: Store) -> None:
+    """Starting an op for a task, a rollback op or a lone task's job-wide op too, triggers the task and makes
+    its first attempt (pipeline.mark_op_started): a task no op of which started was never triggered."""
+    bulk_load(store, 1000, seed=4)
+    with store.read() as s:
+        latest = (
+            select(func.max(OpRun.started_at))
+            .where(OpRun.task_id == Task.id)
+            .correlate(Task)
+            .scalar_subquery()
+        )
+        rows = s.execute(select(Task.last_triggered_at, latest, Task.attempts)).all()
+    assert rows and all(triggered == started for triggered, started, _ in rows)
+    assert {(started is not None, attempts) for _, started, attempts in rows} == {(True, 1), (False, 0)}
 
 
 def test_a_bulk_job_rolled_back_by_an_operator_has_the_tasks_the_engine_settles(store: Store) -> None:

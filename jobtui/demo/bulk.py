@@ -350,9 +350,11 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
         elif status == Status.PAUSED:
             at = run_at[0] + hist.run_s
             applies[0] = ("done", run_at[0], None, at, 0, None)
-            tasks[1:] = [TaskStatus.RESCHEDULED.value] * (n - 1)
+            # The window gate parks the job between two ops (lifecycle.window_gate): the task whose op ran
+            # is done, the others wait SCHEDULED as they did (RESCHEDULED is a failed task's wait for its
+            # next attempt).
             shape.reason = "schedule window closed"
-            event(at, ENGINE, "pause", "RUNNING", status, shape.reason)
+            event(at, ENGINE, "window closed", "RUNNING", status, shape.reason)
         else:
             applies[0] = ("failed", run_at[0], None, at, 1, "exit 1")
             # Its task waits for the operator, as the job does, on the trapped op (park_trapped_tasks).

@@ -445,6 +445,24 @@ def test_a_bulk_task_was_triggered_last_when_its_latest_op_started(store: Store)
     assert {(started is not None, attempts) for _, started, attempts in rows} == {(True, 1), (False, 0)}
 
 
+def test_a_bulk_job_paused_by_its_window_has_the_tasks_and_trail_the_engine_leaves(store: Store) -> None:
+    """The window gate parks a job between ops (lifecycle.window_gate; the live demo's job shows it): the
+    task whose op ran is done, those still to run wait SCHEDULED, and the trail says the window closed.
+    RESCHEDULED is a failed task waiting for its next attempt: none of the load's definitions retries."""
+    bulk_load(store, 1000, seed=4)
+    with store.read() as s:
+        tasks = s.execute(
+            select(Task.position, Task.status).join(Job, Job.id == Task.job_id).where(Job.status == "PAUSED")
+        ).all()
+        rescheduled = s.scalars(select(func.count()).where(Task.status == TaskStatus.RESCHEDULED.value)).one()
+        actions = set(s.scalars(select(AuditEvent.action).where(AuditEvent.to_status == "PAUSED")).all())
+    assert {(position == 0, status) for position, status in tasks} == {
+        (True, TaskStatus.SUCCEEDED.value),
+        (False, TaskStatus.SCHEDULED.value),
+    }
+    assert (rescheduled, actions) == (0, {"window closed"})
+
+
 def test_a_bulk_job_rolled_back_by_an_operator_has_the_tasks_the_engine_settles(store: Store) -> None:
     """A manual rollback that completed settles every task SUCCEEDED (walker._next_in_rollback): they had
     done what they were asked; the job's status tells that it was undone."""

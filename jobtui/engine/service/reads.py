@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import pendulum
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jobtui.engine.db.models import LOG_CHUNKS, Envelope, Job
+from jobtui.engine.db.models import Envelope, Job
 from jobtui.engine.db.rows import BadJobRow, bad_job_rows, check_job, job_status
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.envelopes import derive_status
@@ -26,6 +26,7 @@ from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import FINAL_STATUSES, Perm
 from jobtui.engine.errors import CorruptRow, CorruptValue
+from jobtui.engine.read import job_log
 from jobtui.engine.read.engines import engines
 from jobtui.engine.read.listing import ALL_PROJECTS, JobListing, scope_of
 from jobtui.engine.service.actions import Actions, RefusedOn, UnknownJob
@@ -37,8 +38,6 @@ from jobtui.engine.worker.chain import chain_of
 # The detail pane reads a window of a job's tasks, never all of them: a job with 20,000 targets fills it in
 # well under a second, and its tasks table fetches other windows as the operator scrolls.
 PANE_TASKS = 500
-# A log read looks at most this many chunks ahead (their sizes first, then only the data it returns).
-LOG_ROWS = 1000
 
 
 @dataclass(frozen=True)
@@ -172,84 +171,24 @@ class Reads:
         (`log_path`) to refuse an unknown job."""
         with self.store.read() as s:
             job = self._viewable(s, job_id, verb)
-            if job is None:
-                return LogPiece(b"", cursor or LogCursor(False, 0))
-            # A reader that found nothing yet asks again where the log is: the engine ships its first
-            # chunk a pass after the op starts.
-            if cursor is None or (cursor.in_file and cursor.at == 0):
-                cursor = LogCursor(not self._has_chunks(s, job_id), 0)
-            if cursor.in_file:
-                return _file_read(self.store.log_file(job_id), cursor.at, max_bytes)
-            data, last_id, more = self.log_chunks(s, job_id, cursor.at, max_bytes)
-            return LogPiece(data, LogCursor(False, last_id), more)
+        if job is None:
+            return LogPiece(b"", cursor or LogCursor(False, 0))
+        return job_log.log_read(self.store.reader, job_id, self.store.log_file(job_id), cursor, max_bytes)
 
     def log_end(self, job_id: int, max_bytes: int, verb: str = "log") -> LogEnd:
         """The last `max_bytes` of the log (whole chunks, then cut to size), and how much came before them
         (the dashboard's tail and full log view). A job gone reads as empty."""
         with self.store.read() as s:
             job = self._viewable(s, job_id, verb)
-            if job is None:
-                return LogEnd(b"", 0, LogCursor(False, 0))
-            if not self._has_chunks(s, job_id):
-                return _file_end(self.store.log_file(job_id), max_bytes)
-            sizes = s.execute(
-                select(LOG_CHUNKS.c.id, func.length(LOG_CHUNKS.c.data))
-                .where(LOG_CHUNKS.c.job_id == job_id)
-                .order_by(LOG_CHUNKS.c.id.desc())
-                .limit(LOG_ROWS)
-            ).all()
-            total = s.execute(
-                select(func.sum(func.length(LOG_CHUNKS.c.data))).where(LOG_CHUNKS.c.job_id == job_id)
-            ).scalar_one()
-            last_id = sizes[0][0]
-            first_id, taken = last_id, 0
-            for chunk_id, size in sizes:
-                first_id, taken = chunk_id, taken + size
-                if taken >= max_bytes:
-                    break
-            pieces = s.execute(
-                select(LOG_CHUNKS.c.data)
-                .where(LOG_CHUNKS.c.job_id == job_id, LOG_CHUNKS.c.id >= first_id, LOG_CHUNKS.c.id <= last_id)
-                .order_by(LOG_CHUNKS.c.id)
-            ).scalars()
-            data = b"".join(pieces)[-max_bytes:] if max_bytes > 0 else b""
-        return LogEnd(data, int(total or 0) - len(data), LogCursor(False, last_id))
-
-    @staticmethod
-    def log_chunks(s: Session, job_id: int, after_id: int, limit_bytes: int) -> tuple[bytes, int, bool]:
-        """The job's chunks after chunk `after_id`, whole, up to `limit_bytes` (at least one): their bytes,
-        the last one's id (`after_id` when none), and whether more follow already."""
-        sizes = s.execute(
-            select(LOG_CHUNKS.c.id, func.length(LOG_CHUNKS.c.data))
-            .where(LOG_CHUNKS.c.job_id == job_id, LOG_CHUNKS.c.id > after_id)
-            .order_by(LOG_CHUNKS.c.id)
-            .limit(LOG_ROWS)
-        ).all()
-        if not sizes:
-            return b"", after_id, False
-        last_id, taken, more = sizes[0][0], 0, len(sizes) == LOG_ROWS
-        for n, (chunk_id, size) in enumerate(sizes):
-            if n and taken + size > limit_bytes:
-                more = True
-                break
-            last_id, taken = chunk_id, taken + size
-        pieces = s.execute(
-            select(LOG_CHUNKS.c.data)
-            .where(LOG_CHUNKS.c.job_id == job_id, LOG_CHUNKS.c.id > after_id, LOG_CHUNKS.c.id <= last_id)
-            .order_by(LOG_CHUNKS.c.id)
-        ).scalars()
-        return b"".join(pieces), last_id, more
+        if job is None:
+            return LogEnd(b"", 0, LogCursor(False, 0))
+        return job_log.log_end(self.store.reader, job_id, self.store.log_file(job_id), max_bytes)
 
     def _viewable(self, s: Session, job_id: int, verb: str) -> Job | None:
         job = self._get(s, job_id, verb)
         if job is not None:
             self._require_view(verb, job.project, RefusedOn(job_id, job.name, job.status))
         return job
-
-    @staticmethod
-    def _has_chunks(s: Session, job_id: int) -> bool:
-        found = s.execute(select(LOG_CHUNKS.c.id).where(LOG_CHUNKS.c.job_id == job_id).limit(1)).first()
-        return found is not None
 
     def has_ended(self, job_id: int) -> bool:
         """Whether the job is in a final status or gone: a followed log has nothing more to wait for."""
@@ -402,31 +341,3 @@ class Reads:
                 return None, {}
             envelope, summary = found
             return summary, envelopes.refusals(s, envelope)
-
-
-def _file_read(path: str, offset: int, max_bytes: int) -> LogPiece:
-    """The local file's bytes from `offset` (a log the database does not hold)."""
-    reset = False
-    try:
-        with open(path, "rb") as fh:
-            size = fh.seek(0, 2)
-            if size < offset:  # cut by hand: read it again from the start
-                offset, reset = 0, True
-            fh.seek(offset)
-            data = fh.read(max(1, max_bytes))
-    except OSError:
-        return LogPiece(b"", LogCursor(True, offset))
-    end = offset + len(data)
-    return LogPiece(data, LogCursor(True, end), end < size, reset)
-
-
-def _file_end(path: str, max_bytes: int) -> LogEnd:
-    try:
-        with open(path, "rb") as fh:
-            size = fh.seek(0, 2)
-            start = max(0, size - max_bytes)
-            fh.seek(start)
-            data = fh.read(size - start)
-    except OSError:
-        return LogEnd(b"", 0, LogCursor(True, 0))
-    return LogEnd(data, start, LogCursor(True, start + len(data)))

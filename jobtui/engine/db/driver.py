@@ -54,6 +54,20 @@ def sqlite_url(path: Path) -> str:
     return "sqlite:///" + str(path).replace("%", "%25").replace("?", "%3F")
 
 
+def log_folder(url: str, database_id: str, database_name: str | None, explicit: str | Path | None) -> Path:
+    """Where the jobs' logs of the database at `url` (whose identity is `database_id`; on PostgreSQL, named
+    `database_name`) are on this host: `explicit` (--log-dir, $JOBTUI_LOG_DIR), else a folder of the
+    database's own. Two databases (prod and staging on one PostgreSQL server, or a SQLite file deleted and
+    created again) never share, mix or delete each other's logs."""
+    if explicit:
+        return Path(explicit)
+    path = sqlite_path(normalise_url(url))
+    if path is not None:
+        return path.with_name(path.stem + "-logs") / database_id
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", database_name or "")
+    return Path(platformdirs.user_data_dir("jobtui")) / "logs" / f"{name}-{database_id}"
+
+
 class DatabaseUrlError(BadInput, ValueError):
     """A --db / $JOBTUI_DB that names no database jobtui can use."""
 

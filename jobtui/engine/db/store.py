@@ -11,7 +11,6 @@ import fcntl
 import json
 import os
 import random
-import re
 import shlex
 import sqlite3
 import threading
@@ -24,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-import platformdirs
 from sqlalchemy import create_engine, event, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
@@ -38,6 +36,7 @@ from jobtui.engine.db.driver import (
     SCHEMA_HEAD,
     Reader,
     default_data_dir,
+    log_folder,
     normalise_url,
     printable_url,
     sqlite_path,
@@ -255,7 +254,6 @@ class Store:
             _refuse_another_programs_file(path)
             self.db_path: Path | None = path
             self._lock_path = str(path) + ".writelock"
-            default_logs = path.with_name(path.stem + "-logs")
             # A pool keeps connections open: closing the last one makes SQLite checkpoint and delete the
             # WAL, an fsync on every transaction. Op processes never inherit them (close_fds).
             self.engine: Engine = create_engine(self.url, pool_size=8, max_overflow=8)
@@ -263,7 +261,6 @@ class Store:
             event.listen(self.engine, "begin", _sqlite_on_begin)
         else:
             self.db_path = None
-            default_logs = Path(platformdirs.user_data_dir("jobtui")) / "logs"
             self.engine = create_engine(
                 self.url,
                 pool_size=8,
@@ -289,9 +286,8 @@ class Store:
         self.database_id = self._database_id()
         self._file_identity = self._current_file_identity()
         explicit = log_dir or os.environ.get("JOBTUI_LOG_DIR")
-        # The default folder is the database's own: two databases (prod and staging on one PostgreSQL
-        # server, or a SQLite file deleted and created again) never share, mix or delete each other's logs.
-        self.log_dir = Path(explicit) if explicit else default_logs / self._log_folder_name()
+        name = None if self.is_sqlite or explicit else self._database_name()
+        self.log_dir = log_folder(self.url, self.database_id, name, explicit)
         self.log_dir.mkdir(parents=True, exist_ok=True)
 
     def log_file(self, job_id: int) -> str:
@@ -533,14 +529,11 @@ class Store:
             raise StoreError(f"database {self.safe_url}: cannot record its identity")
         return str(json.loads(found))
 
-    def _log_folder_name(self) -> str:
-        """The identity, and on PostgreSQL the database's name too: a database created from another as
-        its template carries the same identity row."""
-        if self.is_sqlite:
-            return self.database_id
+    def _database_name(self) -> str:
+        """On PostgreSQL, part of the name of the logs' folder: a database created from another as its
+        template carries the same identity row."""
         with self.engine.connect() as conn:
-            name = str(conn.execute(text("SELECT current_database()")).scalar())
-        return f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}-{self.database_id}"
+            return str(conn.execute(text("SELECT current_database()")).scalar())
 
     def _current_file_identity(self) -> tuple[int, int] | None:
         if self.db_path is None:

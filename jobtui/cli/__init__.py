@@ -738,6 +738,20 @@ def _actions(args: argparse.Namespace, store: Any = None) -> Any:
     return Actions(store, _actor(args, store))
 
 
+def _read_plainly(args: argparse.Namespace, read: Callable[[Any], Any]) -> Any:
+    """`read` of the plain driver's reads (read.job_reads), or of the Store's where only those can answer
+    (a refusal to audit, a job that is not there, a row changed by hand to name)."""
+    from jobtui.engine.read.job_reads import NeedsStore
+
+    plain = _plain_reads(args)
+    if plain is not None:
+        try:
+            return read(plain)
+        except NeedsStore:
+            pass
+    return read(_reads(args))
+
+
 def _reads(args: argparse.Namespace) -> Any:
     """The scoped read path (jobtui.engine.service.reads) as the command's actor."""
     from jobtui.engine.service.reads import Reads
@@ -1028,12 +1042,13 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     # Printed as read, a page at a time: the whole list in memory took gigabytes on a big database.
     unreadable: list[Any] = []
     statuses = [c.upper() for c in args.status]
-    plain = _plain_listing(args)
+    plain = _plain_reads(args)
     if plain is not None:
         from jobtui.engine.read.job_pages import job_documents
 
-        listing, now = plain
-        jobs = job_documents(listing, statuses, args.project, args.all, args.limit, now, unreadable)
+        jobs = job_documents(
+            plain.listing, statuses, args.project, args.all, args.limit, plain.now(), unreadable
+        )
     else:
         jobs = _reads(args).iter_jobs(statuses, args.project, args.all, args.limit, unreadable)
     try:
@@ -1044,17 +1059,16 @@ def _cmd_jobs(args: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if unreadable else EXIT_OK
 
 
-def _plain_listing(args: argparse.Namespace) -> tuple[Any, Any] | None:
-    """The job listing through the plain driver (no SQLAlchemy: a read command starts in a fraction of the
-    time), scoped by the command's actor, and the database's time; None when the Store must serve the
-    command: --as (a refused one is audited through it), no database file yet, or a database at another
-    schema than this code's (the Store migrates or heals it, or says what is wrong)."""
+def _plain_reads(args: argparse.Namespace) -> Any:
+    """The command's reads through the plain driver (read.job_reads; no SQLAlchemy: a read command starts
+    in a fraction of the time), scoped by the command's actor; None when the Store must serve the command:
+    --as (a refused one is audited through it), no database file yet, or a database at another schema
+    than this code's (the Store migrates or heals it, or says what is wrong)."""
     if getattr(args, "as_user", None) is not None:
         return None
-    import pendulum
-
     from jobtui.engine.db.driver import Reader, default_db_url, normalise_url, sqlite_path
     from jobtui.engine.errors import ReadFailed
+    from jobtui.engine.read.job_reads import PlainReads
     from jobtui.engine.read.listing import JobListing, scope_of
     from jobtui.engine.service.policy import actor_for_url
 
@@ -1067,12 +1081,13 @@ def _plain_listing(args: argparse.Namespace) -> tuple[Any, Any] | None:
         reader = Reader(url)
         if not JobListing(reader).ready():
             return None
-        # Trap countdowns as the engines count them: on PostgreSQL, by the server's clock.
-        now = pendulum.now("UTC") if reader.is_sqlite else reader.value("SELECT clock_timestamp()")
     except (ReadFailed, ValueError):
         return None
     actor = actor_for_url(url, _requested_policy(args))
-    return JobListing(reader, scope_of(actor)), now
+    try:
+        return PlainReads.open(JobListing(reader, scope_of(actor)), actor, os.environ.get("JOBTUI_LOG_DIR"))
+    except ReadFailed:
+        return None
 
 
 def _print_jobs(args: argparse.Namespace, jobs: Iterable[dict[str, Any]]) -> None:
@@ -1216,21 +1231,29 @@ def log_output_is_raw(args: argparse.Namespace, stdout: Any = None) -> bool:
 
 
 def _cmd_log(args: argparse.Namespace) -> int:
-    reads = _reads(args)
-    reads.log_path(args.id, "log")  # an unknown job, or one the actor may not view, is refused here
+    from jobtui.engine.read.job_reads import NeedsStore
+
+    reads = _plain_reads(args)
+    try:
+        if reads is not None:
+            reads.log_path(args.id, "log")
+    except NeedsStore:
+        reads = None
+    if reads is None:
+        reads = _reads(args)
+        reads.log_path(args.id, "log")  # an unknown job, or one the actor may not view, is refused here
     log = _LogReader(args, reads)
     if not args.follow:
         code = log.step()
         assert code is not None  # without --follow, one pass reads it whole
         return code
-    from jobtui.engine.db.store import DATABASE_ERRORS
-    from jobtui.engine.errors import ReadFailed
-
     outage = _Outage(f"log: database {_db_label(args)}")
     while True:
         try:
             code = log.step()
-        except (*DATABASE_ERRORS, ReadFailed) as exc:
+        except Exception as exc:
+            if not _database_away(exc):
+                raise
             # A restarted or unreachable database: the job may run on, so does the follower. What was
             # printed is behind the cursor; the next pass reads on from there, nothing twice or lost.
             time.sleep(outage.failed(exc))
@@ -1239,6 +1262,20 @@ def _cmd_log(args: argparse.Namespace) -> int:
         if code is not None:
             return code
         time.sleep(0.25)
+
+
+def _database_away(exc: Exception) -> bool:
+    """Whether `exc` says the database did not answer (restarted, unreachable, locked too long). The
+    Store's errors are SQLAlchemy's, which only a command that loaded it can meet."""
+    from jobtui.engine.errors import ReadFailed
+
+    if isinstance(exc, ReadFailed):
+        return True
+    if "sqlalchemy" not in sys.modules:
+        return False
+    from jobtui.engine.db.store import DATABASE_ERRORS
+
+    return isinstance(exc, DATABASE_ERRORS)
 
 
 class _Outage:
@@ -1281,6 +1318,17 @@ class _LogReader:
         self.settling: _Settling | None = None
 
     def step(self) -> int | None:
+        from jobtui.engine.read.job_reads import NeedsStore
+
+        try:
+            return self._step()
+        except NeedsStore:
+            # Refused, deleted or changed by hand meanwhile: the Store's path says so as it must. The cursor
+            # stands past what was printed: it reads on from there, nothing twice.
+            self.reads = _reads(self.args)
+            return self._step()
+
+    def _step(self) -> int | None:
         args, reads, shown, split = self.args, self.reads, self.shown, self.split
         # Asked before reading: the engine ships a job's last line in the transaction that ends it, so
         # a read after seeing the end holds everything.
@@ -1507,7 +1555,7 @@ def _cmd_policy(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    rows = _reads(args).audit(args.id, "audit")
+    rows = _read_plainly(args, lambda reads: reads.audit(args.id, "audit"))
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK

@@ -527,12 +527,14 @@ def test_jobs_filters_by_status_and_project_and_all_shows_system_jobs(shared: Sh
 # -- bad input and refusals ----------------------------------------------------------------------------------
 
 
-def test_jobs_lists_without_loading_sqlalchemy(shared: Shared) -> None:
-    """`jobtui jobs` reads through the plain driver: importing SQLAlchemy and the ORM models took about a
-    second of each call here (0.3 s in all now), which a script calling it in a loop felt. It prints what
-    the Store's read path prints (test_job_pages holds the two to the same documents)."""
+@pytest.mark.parametrize("command", ["jobs --json --all", "audit {single} --json", "log {single}"])
+def test_read_commands_answer_without_loading_sqlalchemy(shared: Shared, command: str) -> None:
+    """`jobtui jobs`, `audit` and `log` read through the plain driver: importing SQLAlchemy and the ORM
+    models took about a second of each call here (0.2 s in all now), which a script calling them in a loop
+    felt. They print what the Store's read path prints (test_plain_reads holds the two to the same)."""
+    argv = command.format(single=shared.single).split()
     probe = (
-        "import sys\nfrom jobtui.cli import main\ncode = main(['jobs', '--json', '--all'])\n"
+        f"import sys\nfrom jobtui.cli import main\ncode = main({argv!r})\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic'))\n"
         "print('loaded:', loaded[:3], file=sys.stderr)\nsys.exit(code or (1 if loaded else 0))\n"
     )
@@ -540,8 +542,8 @@ def test_jobs_lists_without_loading_sqlalchemy(shared: Shared) -> None:
         [sys.executable, "-c", probe], env=shared.cli.env, capture_output=True, text=True, timeout=120
     )
     assert plain.returncode == 0, describe(plain)
-    as_another = shared.cli("jobs", "--json", "--all", "--as", USER)  # through the Store: --as is audited
-    assert plain.stdout == as_another.stdout
+    through_the_store = shared.cli(*argv, "--as", USER)  # --as goes through the Store: a refusal is audited
+    assert plain.stdout == through_the_store.stdout
 
 
 def test_invalid_or_missing_definition_file_exits_2_naming_file_and_field(cli: Cli) -> None:

@@ -1106,8 +1106,8 @@ def test_a_cancel_with_no_engine_here_kills_an_op_ignoring_sigterm_and_ships_its
     stubborn = f"echo start; trap 'echo ignoring TERM' TERM; touch {ready}; while true; do sleep 0.05; done"
     job_id = submit(f'name = "stubborn"\n[[run]]\nrun = "{stubborn}"\n')
     dead = Engine(store)
+    op = wait_op_started(dead, store, job_id)
     try:
-        op = wait_op_started(dead, store, job_id)
         dead.run_until(ready.exists)
         with store.write() as s:  # its process is gone (another process holds its pid now)
             s.execute(text("UPDATE workers SET pid_create_time = 1, pid_start = 'gone'"))
@@ -1122,6 +1122,8 @@ def test_a_cancel_with_no_engine_here_kills_an_op_ignoring_sigterm_and_ships_its
         assert f"{op.pid} (" in shipped[killed:]  # the op's shell, named
         assert shipped == Path(job_of(store, job_id).log_path).read_text()
     finally:
+        with contextlib.suppress(ProcessLookupError):  # it ignores the SIGTERM of the engine's shutdown
+            os.killpg(op.pid or 0, signal.SIGKILL)
         dead.shutdown()
 
 

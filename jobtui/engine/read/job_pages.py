@@ -51,7 +51,7 @@ _PLAIN_COLUMNS = (
     "trap_left_s",
 )
 _COLUMNS = _PLAIN_COLUMNS + TIME_COLUMNS
-_SELECT = "SELECT " + ", ".join(f"jobs.{name}" for name in _COLUMNS) + " FROM jobs"
+SELECT = "SELECT " + ", ".join(f"jobs.{name}" for name in _COLUMNS) + " FROM jobs"
 _TRAP_OPS = (
     "SELECT op_runs.id, op_runs.name, tasks.target, op_runs.per_target FROM op_runs "
     "LEFT JOIN tasks ON tasks.id = op_runs.task_id WHERE op_runs.id IN ({marks})"
@@ -113,20 +113,20 @@ def job_documents(
         size = JOB_PAGE if left is None else min(JOB_PAGE, left)
         page = where.and_("jobs.id < :below", {"below": below}) if below is not None else where
         rows = listing.reader.rows(
-            f"{_SELECT}{page.clause} ORDER BY jobs.id DESC LIMIT :size", {**page.params, "size": size}
+            f"{SELECT}{page.clause} ORDER BY jobs.id DESC LIMIT :size", {**page.params, "size": size}
         )
         if not rows:
             break
         below = int(rows[-1][0])
         stored: list[StoredRow] = []
         for values in rows:
-            problem, row = _checked(values)
+            problem, row = checked(values)
             if problem is not None:
                 bad.append(problem)
             elif row is not None:
                 stored.append(row)
-        traps = _trap_ops(listing, [row.trap_op_run_id for row in stored if row.trap_op_run_id])
-        yield from [job_document(row, _trap(row, traps, now), lang) for row in stored]
+        traps = trap_ops(listing, [row.trap_op_run_id for row in stored if row.trap_op_run_id])
+        yield from [job_document(row, trap_of(row, traps, now), lang) for row in stored]
         if left is not None:
             left -= len(rows)
     problems.extend(bad)
@@ -145,7 +145,7 @@ def _conditions(listing: JobListing, statuses: Sequence[str], project: str | Non
     return where
 
 
-def _checked(values: Sequence[Any]) -> tuple[CorruptRow | None, StoredRow | None]:
+def checked(values: Sequence[Any]) -> tuple[CorruptRow | None, StoredRow | None]:
     """The row with its dates parsed, or the first value jobtui does not know in it (as db.rows names it)."""
     data = dict(zip(_COLUMNS, values, strict=True))
     job_id = int(data["id"])
@@ -156,12 +156,12 @@ def _checked(values: Sequence[Any]) -> tuple[CorruptRow | None, StoredRow | None
     if problem is not None:
         return problem, None
     for name in TIME_COLUMNS:
-        data[name] = _utc(data[name])
+        data[name] = utc(data[name])
     data["system"] = bool(data["system"])
     return None, StoredRow(**data)
 
 
-def _utc(value: str | datetime | None) -> datetime | None:
+def utc(value: str | datetime | None) -> datetime | None:
     """A stored time, checked already, as an aware UTC datetime (naive ones are UTC, as the Store writes)."""
     if value is None:
         return None
@@ -170,7 +170,7 @@ def _utc(value: str | datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _trap_ops(listing: JobListing, op_ids: list[int]) -> dict[int, tuple[str, str | None]]:
+def trap_ops(listing: JobListing, op_ids: list[int]) -> dict[int, tuple[str, str | None]]:
     """The trapped ops `op_ids`: their names, and their targets (ops run per target only)."""
     if not op_ids:
         return {}
@@ -181,6 +181,6 @@ def _trap_ops(listing: JobListing, op_ids: list[int]) -> dict[int, tuple[str, st
     return {int(op_id): (name, target if per_target else None) for op_id, name, target, per_target in rows}
 
 
-def _trap(row: StoredRow, ops: dict[int, tuple[str, str | None]], now: datetime) -> dict[str, Any] | None:
+def trap_of(row: StoredRow, ops: dict[int, tuple[str, str | None]], now: datetime) -> dict[str, Any] | None:
     op, target = ops.get(row.trap_op_run_id or 0, (None, None))
     return trap_document(row, row.trap_deadline_at, row.trap_left_s, op, target, now)

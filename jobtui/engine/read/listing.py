@@ -14,6 +14,7 @@ from typing import Any, Final, Literal
 from jobtui.engine.db import counts
 from jobtui.engine.db.driver import SCHEMA_HEAD, Reader
 from jobtui.engine.domain.alerting import Entered
+from jobtui.engine.domain.engine_kinds import DASHBOARD_ENGINE
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.states import NEEDS_ATTENTION, SEVERITY, Perm, Step
@@ -434,13 +435,15 @@ class JobListing:
         return {row.id: row for row in map(_row, rows)}
 
     def fresh_workers(self, fresh_since: datetime) -> list[WorkerBeat]:
-        """The workers not stopped with a heartbeat since `fresh_since`, the one serving longest first:
-        the candidates for a live daemon (live_daemon decides). Newest heartbeat first, the header named
-        whichever of two daemons had beaten last, flipping between their hosts."""
+        """The workers not stopped with a heartbeat since `fresh_since`: the candidates for a live daemon
+        (live_daemon decides). Daemons before dashboards' engines (a dashboard embedding an engine hands
+        over to a daemon found first), each the one serving longest first: newest heartbeat first, the
+        header named whichever of two daemons had beaten last, flipping between their hosts."""
         rows = self.reader.rows(
             "SELECT id, host, pid, pid_create_time, pid_start, heartbeat_at, kind FROM workers "
-            "WHERE stopped_at IS NULL AND heartbeat_at >= :fresh ORDER BY started_at, id",
-            {"fresh": self.reader.stored_time(fresh_since)},
+            "WHERE stopped_at IS NULL AND heartbeat_at >= :fresh "
+            "ORDER BY CASE WHEN kind = :dashboard THEN 1 ELSE 0 END, started_at, id",
+            {"fresh": self.reader.stored_time(fresh_since), "dashboard": DASHBOARD_ENGINE},
         )
         return [
             WorkerBeat(str(id_), str(host), int(pid or 0), float(created or 0.0), utc_of(beat), started, kind)

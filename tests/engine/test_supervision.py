@@ -1127,6 +1127,46 @@ def test_a_cancel_with_no_engine_here_kills_an_op_ignoring_sigterm_and_ships_its
         dead.shutdown()
 
 
+@pytest.mark.backends("sqlite")  # the canceller's own work on this host: the same on both
+def test_what_an_op_wrote_with_no_engine_to_cap_it_is_cut_to_its_share_as_it_is_canceled(
+    store: Store,
+    submit: Submit,
+    actions: Actions,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by review: with its engine gone, nothing capped what the op wrote, and the cancel shipped all
+    of it to the database (gigabytes for a chatty op orphaned for hours). It is cut to the op's share of
+    the log (op_log_cap_mib), with the marker, as its engine cuts it."""
+    monkeypatch.setattr(local_ops, "KILL_GRACE_S", 0.5)
+    actions.set_setting("op_log_cap_mib", 1)
+    ready, flood = tmp_path / "ready", tmp_path / "flood"
+    chatty = (
+        f"touch {ready}; while [ ! -f {flood} ]; do sleep 0.02; done; "
+        "head -c 3000000 /dev/zero | tr '\\\\0' x; echo; echo flooded; while true; do sleep 0.05; done"
+    )
+    job_id = submit(f'name = "chatty"\n[[run]]\nrun = "{chatty}"\n')
+    dead = Engine(store)
+    op = wait_op_started(dead, store, job_id)
+    try:
+        dead.run_until(ready.exists)
+        with store.write() as s:  # its engine is gone (another process holds its pid now)
+            s.execute(text("UPDATE workers SET pid_create_time = 1, pid_start = 'gone'"))
+        flood.touch()
+        local = Path(job_of(store, job_id).log_path)
+        wait_for(lambda: local.exists() and b"flooded" in local.read_bytes()[-100:], what="the flood")
+        actions.cancel(job_id)
+        shipped = _read_shipped(store, job_id)
+        assert len(shipped) < (1 << 20) + 4096
+        assert "bytes of this op's output skipped: over the 1 MiB a job's log keeps per op" in shipped
+        assert "op terminated (job CANCELED): SIGTERM to process group" in shipped
+        assert shipped == local.read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(op.pid or 0, signal.SIGKILL)
+        dead.shutdown()
+
+
 @pytest.mark.backends("sqlite")  # the service's look at the engine: the same on both
 def test_a_cancel_on_the_host_of_a_stopped_daemon_stops_its_op_at_once(
     tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]

@@ -60,9 +60,9 @@ from jobtui.engine.domain.timeparse import TimeParseError, parse_when
 from jobtui.engine.errors import BadInput, BadValue, CorruptValue, Refusal
 from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
 from jobtui.engine.service import local_ops
-from jobtui.engine.service.local_ops import terminate_local
+from jobtui.engine.service.local_ops import Signalled, terminate_local
 from jobtui.engine.worker import chain, lifecycle, opstarter, pipeline
-from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB
+from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB, LogCap, after_line, skipped_text
 from jobtui.engine.worker.logship import LogShipper
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import log_tail, op_title, stamped
@@ -557,41 +557,61 @@ class Actions:
         """Stop the ops that were running on this host (see terminate_local; SIGKILL to what outlives the
         grace period) and say in each job's log what was signalled; then ship those logs to the database,
         for every host to read, unless the op's engine still lives here (stopped, or frozen: it ships
-        the log itself once it runs again, and would ship the same bytes twice)."""
+        the log itself once it runs again, and would ship the same bytes twice). What the op wrote with no
+        engine to cap it is cut to the op's share of the log (op_log_cap_mib), with the marker, as its
+        engine cuts it."""
         signalled = [found for op_run in running if (found := terminate_local(op_run)) is not None]
         if not signalled:
             return
-        paths: dict[int, str] = {}
+        stopping: list[_Stopping] = []
         for found in signalled:
             op_run = found.op_run
-            path, target, engine_lives = self._log_of(op_run)
+            path, target, engine_lives, cap = self._log_of(op_run)
+            if cap is not None and not engine_lives:
+                cap.enforce(at_once=True)  # before the line: what the op wrote past its share goes
             now = self.store.now()
             line = stamped(now, f"op terminated ({why}): SIGTERM to {found.what}")
             first = _first_line_unless_logged(path, op_run, target, now)
-            _append(path, first + line)
-            if path and not engine_lives:
-                paths[op_run.job_id] = path
+            placed = local_ops.append_placed(path, first + line)
+            stopping.append(_Stopping(found, path, None if engine_lives else cap, placed))
         killed = local_ops.kill_what_outlives(signalled)
-        for found in signalled:
-            if names := killed.get(found.op_run.id or 0):
-                path = self.store.log_file(found.op_run.job_id)
-                _append(path, stamped(self.store.now(), f"SIGKILL after the grace period to: {names}"))
-        self._ship_logs(paths)
+        for stop in stopping:
+            if stop.cap is not None and stop.placed is not None:
+                after = after_line(stop.cap, *stop.placed)  # what is left of its share after the line
+                after.enforce(final=True)
+                if after.skipped:  # counted before the line too
+                    marker = skipped_text(after.skipped, after.exact, stop.cap.limit)
+                    _append(stop.path, stamped(self.store.now(), marker))
+            if names := killed.get(stop.found.op_run.id or 0):
+                _append(stop.path, stamped(self.store.now(), f"SIGKILL after the grace period to: {names}"))
+        self._ship_logs({stop.found.op_run.job_id: stop.path for stop in stopping if stop.cap is not None})
 
-    def _log_of(self, op_run: OpRun) -> tuple[str, str, bool]:
-        """The op's job's log file ("" for a job gone), its task's target, and whether the engine that
-        started it is still a process of this host."""
+    def _log_of(self, op_run: OpRun) -> tuple[str, str, bool, LogCap | None]:
+        """The op's job's log file ("" for a job gone), its task's target, whether the engine that started
+        it is still a process of this host, and the op's share of the log from where this host's chunks
+        of it end (what its engine shipped before it was gone; None: no file)."""
+        host = socket.gethostname()
         with self.store.read() as s:
             job = s.get(Job, op_run.job_id)
             path = self.store.log_file(op_run.job_id) if job is not None else ""
             task = s.get(Task, op_run.task_id) if op_run.task_id is not None else None
             target = task.target if task is not None else ""
-            host = socket.gethostname()
             engines = s.scalars(select(Worker).where(Worker.host == host)).all()
+            mib = self.store.get_setting(s, "op_log_cap_mib", DEFAULT_CAP_MIB)
+            shipped = s.execute(
+                select(func.max(LOG_CHUNKS.c.file_offset + func.length(LOG_CHUNKS.c.data))).where(
+                    LOG_CHUNKS.c.job_id == op_run.job_id, LOG_CHUNKS.c.host == host
+                )
+            ).scalar()
         # Its tokens start with its id (EngineState.new_token).
         engine = next((w for w in engines if op_run.token and op_run.token.startswith(w.id)), None)
         lives = engine is not None and is_same_process(engine.pid, engine.pid_create_time, engine.pid_start)
-        return path, target, lives
+        try:
+            limit = max(1, int(float(mib) * (1 << 20)))
+        except (TypeError, ValueError):
+            limit = DEFAULT_CAP_MIB << 20
+        cap = LogCap(path, int(shipped or 0), limit) if path else None
+        return path, target, lives, cap
 
     def _ship_logs(self, paths: dict[int, str]) -> None:
         """The logs of ops stopped here, into the database, from where this host's chunks of them end."""
@@ -1104,6 +1124,17 @@ def _first_line_unless_logged(path: str, op_run: OpRun, target: str, now: pendul
     if size > _TAIL_BYTES and (now - started).total_seconds() > opstarter.SILENT_S + 1:
         return ""
     return first
+
+
+@dataclass
+class _Stopping:
+    """An op a cancel stops itself: its job's log, the op's share of it (None: its engine, alive, ships
+    and caps the log), and where the line saying it was signalled went (None: nowhere)."""
+
+    found: Signalled
+    path: str
+    cap: LogCap | None
+    placed: tuple[int, int] | None
 
 
 def _append(path: str, text: str) -> None:

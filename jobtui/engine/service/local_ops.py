@@ -55,6 +55,25 @@ def terminate_local(op_run: OpRun) -> Signalled | None:
     return Signalled(op_run, group, " and ".join(signalled)) if signalled else None
 
 
+def append_placed(path: str, text: str) -> tuple[int, int] | None:
+    """Append `text` to the log at `path`; where in the file it went, start and end (None: nowhere). The
+    op may still append too: the file's size afterwards does not say."""
+    if not path:
+        return None
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        return None
+    try:
+        written = os.write(fd, text.encode())
+        end = os.lseek(fd, 0, os.SEEK_CUR)  # just past what this write appended
+        return end - written, end
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def kill_what_outlives(signalled: list[Signalled], grace_s: float | None = None) -> dict[int, str]:
     """Wait up to the grace period for the ops sent SIGTERM to end, then SIGKILL to whatever of them still
     runs: an op that ignores SIGTERM ran on for good when no engine of its host was there to escalate.

@@ -41,13 +41,16 @@ class LogCap:
     def marker(self) -> str | None:
         """The line that says what was cut, once the op ended; None when nothing was."""
         self.enforce(final=True)
-        if not self.skipped:
-            return None
-        count = f"{self.skipped:,}" if self.exact else f"at least {self.skipped:,}"
-        return (
-            f"… {count} bytes of this op's output skipped: over the {_mib(self.limit)} MiB a job's "
-            "log keeps per op (setting op_log_cap_mib) …"
-        )
+        return skipped_text(self.skipped, self.exact, self.limit) if self.skipped else None
+
+
+def skipped_text(skipped: int, exact: bool, limit: int) -> str:
+    """The marker's words: how many bytes were cut, over a share of `limit` bytes."""
+    count = f"{skipped:,}" if exact else f"at least {skipped:,}"
+    return (
+        f"… {count} bytes of this op's output skipped: over the {_mib(limit)} MiB a job's "
+        "log keeps per op (setting op_log_cap_mib) …"
+    )
 
 
 def after_line(cap: LogCap, line_at: int, line_end: int) -> LogCap:

@@ -161,7 +161,7 @@ class MonitorScreen(MonitorActions):
             yield EnvelopeTree(self._poller.load_tree, lang=self.lang, id="envelopes-view")
             yield WorkersView(lang=self.lang, id="workers-view")
         # Under the job table and under the envelope tree alike: the job under either cursor.
-        yield DetailPane(lang=self.lang, tz=self.tz, keys_in_force=self.keys_in_force, id="detail")
+        yield DetailPane(lang=self.lang, tz=self.tz, keys_in_force=self.command_keys, id="detail")
         yield KeyBar(order=footer_order())
 
     async def _build_rest(self) -> None:
@@ -1043,6 +1043,20 @@ class MonitorScreen(MonitorActions):
             (symbol, envelope_status_text(status, self.lang)) for status, symbol in ENVELOPE_SYMBOLS.items()
         ]
         self.app.push_screen(HelpScreen(rows, lang=self.lang, legend=legend, envelope_legend=envelope_legend))
+
+    def command_keys(self) -> dict[str, str]:
+        """Command id → the keys this screen binds to it (after keys.toml), whatever has the focus: an open
+        command line or filter takes the printable keys out of `keys_in_force` while it is open. Without
+        the commands this dashboard hides (read-only)."""
+        bindings = self._bindings.copy()
+        if self.app._keymap:
+            bindings.apply_keymap(self.app._keymap)
+        keys: dict[str, list[str]] = {}
+        for _key, binding in bindings:
+            name = binding.action.partition("(")[0]
+            if binding.id in BY_ID and self.check_action(name, ()) is not False:
+                keys.setdefault(binding.id, []).append(self.app.get_key_display(binding))
+        return {command_id: " ".join(shown) for command_id, shown in keys.items()}
 
     def keys_in_force(self) -> dict[str, str]:
         """Command id → the keys that run it now, as typed ("?", "A"): after keys.toml, and without the

@@ -107,3 +107,21 @@ async def test_the_envelopes_hint_names_the_keys_in_force(
             assert hint.endswith(" · R rolls the envelope back · c cancels it · N its notifications"), hint
         else:
             assert hint.endswith("tasks, steps and log · N its notifications"), hint
+
+
+async def test_the_envelopes_hint_keeps_its_keys_while_the_command_line_is_open(
+    store: Store, actions: Actions, tmp_path: Path
+) -> None:
+    """Found by review: redrawn while the command line had the focus (it takes the printable keys), the
+    hint lost every key, and kept it so once the line closed."""
+    envelope, (first, _second) = submit_envelope(
+        actions, tmp_path, "release-11", {"build": "true", "ship": "true"}
+    )
+    async with app_for(store).run_test(size=(140, 44)) as pilot:
+        info = await _cursor_on_envelope_line(pilot, envelope)
+        before = str(info.render()).splitlines()[-1]
+        assert "b rolls the envelope back" in before
+        await pilot.press("colon")  # the command line, which takes printable keys
+        actions.cancel(first, "elsewhere")
+        await until(pilot, lambda: "Cancel" in str(info.render()), "the canceled job in the envelope's lines")
+        assert str(info.render()).splitlines()[-1] == before

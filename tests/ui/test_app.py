@@ -15,6 +15,7 @@ from textual._styles_cache import StylesCache
 from textual.drivers._writer_thread import WriterThread
 from textual.drivers.linux_driver import LinuxDriver
 
+from jobtui import app as app_module
 from jobtui.app import JobtuiApp
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor
@@ -133,9 +134,12 @@ os.kill(os.getpid(), 19)  # SIGSTOP: a daemon paused while it holds the write lo
 
 
 @pytest.mark.backends("sqlite")  # the write lock of SQLite's writers
-async def test_quitting_ends_while_a_stopped_process_holds_the_write_lock(store: Store) -> None:
+async def test_quitting_ends_while_a_stopped_process_holds_the_write_lock(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The embedded engine's worker row is marked stopped as the dashboard leaves: behind a write lock
     that a stopped process holds, that waited forever, and the dashboard never exited (its screen gone)."""
+    monkeypatch.setattr(app_module, "ENGINE_STOP_WAIT_S", 1.0)  # the wait it bounds, shorter
     app = JobtuiApp(store, Actor("tester"), embedded=True, tz="UTC")
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: app.engine is not None and app.engine._registered, "the engine to start")

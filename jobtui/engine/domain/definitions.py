@@ -5,6 +5,8 @@ The file format that produces them lives in jobtui.engine.formats.definition_fil
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,3 +234,10 @@ class DefinitionError(BadInput, ValueError):
     def __reduce__(self) -> tuple[Any, ...]:
         # Keep .errors intact when the error crosses a process boundary.
         return (type(self), (self.errors,))
+
+
+@functools.lru_cache(maxsize=512)
+def definition_from_text(text: str) -> Definition:
+    """A job's definition as stored (jobs.definition). Jobs of one definition share its text; the engine
+    asks for it at every op."""
+    return Definition.from_dict(json.loads(text))

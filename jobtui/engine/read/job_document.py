@@ -4,12 +4,16 @@ so the two read paths cannot drift apart."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 import pendulum
 
-from jobtui.engine.domain.states import Status, status_label
+from jobtui.engine.domain.definitions import definition_from_text
+from jobtui.engine.domain.schedules import JobSchedule
+from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, status_label
 from jobtui.engine.domain.stored_jobs import natures_of
 
 
@@ -62,6 +66,56 @@ class StoredJob(Protocol):
     def due_at(self) -> datetime | None: ...
     @property
     def run_started_at(self) -> datetime | None: ...
+
+
+class StoredOp(Protocol):
+    """An op run as a step of the `show` JSON is built from: an ORM OpRun, or a row the driver read."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def task_id(self) -> int | None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def step(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def started_at(self) -> datetime | None: ...
+    @property
+    def skipped_at(self) -> datetime | None: ...
+    @property
+    def completed_at(self) -> datetime | None: ...
+    @property
+    def exit_code(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def deadline_at(self) -> datetime | None: ...
+    @property
+    def position(self) -> int: ...
+
+
+class StoredTask(Protocol):
+    """A task as the `show` JSON's is built from: an ORM Task, or a row the driver read."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def last_triggered_at(self) -> datetime | None: ...
+    @property
+    def current_step(self) -> str | None: ...
+    @property
+    def progress(self) -> int: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def next_attempt_at(self) -> datetime | None: ...
 
 
 def iso(when: datetime | None) -> str | None:
@@ -129,3 +183,102 @@ def trap_document(
     else:
         left = max(0.0, (trap_deadline_at - now).total_seconds())
     return {"op": op, "target": target, "timeout_left_s": left, "paused": paused}
+
+
+def step_json(op: StoredOp) -> dict[str, Any]:
+    return {
+        "id": op.id,
+        "name": op.name,
+        "step": op.step,
+        "status": op.status,
+        "started_at": iso(op.started_at),
+        "skipped_at": iso(op.skipped_at),
+        "completed_at": iso(op.completed_at),
+        "exit_code": op.exit_code,
+        "error": op.error,
+        "deadline_at": iso(op.deadline_at),
+        # Its place in the execution's plan (rollbacks after every op): a task's steps and the job-wide
+        # ones shown together are in the order they run.
+        "position": op.position,
+    }
+
+
+def task_json(task: StoredTask, ops: Sequence[StoredOp]) -> dict[str, Any]:
+    return {
+        "target": task.target,
+        "status": task.status,
+        "last_triggered_at": iso(task.last_triggered_at),
+        "current_step": task.current_step,
+        "progress": task.progress,
+        "attempts": task.attempts,
+        "next_attempt_at": iso(task.next_attempt_at),
+        "steps": [step_json(op) for op in ops],
+    }
+
+
+def tasks_json(tasks: Sequence[StoredTask], ops: Sequence[StoredOp]) -> list[dict[str, Any]]:
+    """The tasks, each with its ops (`ops` in plan order)."""
+    # Grouped once: matching every op against every task is quadratic (20,000 targets took minutes).
+    by_task: dict[int | None, list[StoredOp]] = defaultdict(list)
+    for op in ops:
+        by_task[op.task_id].append(op)
+    return [task_json(task, by_task.get(task.id, ())) for task in tasks]
+
+
+def detail_json(
+    head: dict[str, Any],
+    job: StoredJob,
+    tasks: list[dict[str, Any]],
+    total: int,
+    ops: Sequence[StoredOp],
+    first_task: int | None,
+    log_path: str,
+    schedule: str | None,
+    definition: str,
+) -> dict[str, Any]:
+    """The `show` JSON: the job's document (`head`) with its tasks (`first_task`: where a window of them
+    begins, None: all of them), its ops of no single task, where its log is, its schedule and who may
+    approve it. `previous_took_s` of its running steps are added by the caller."""
+    data = head
+    data["tasks"] = tasks
+    if first_task is not None:
+        data["tasks_start"] = first_task
+    data["tasks_total"] = total
+    # Ops that belong to no single task (job-wide ops of a job with several targets) and rollbacks.
+    data["steps"] = [step_json(op) for op in ops if op.task_id is None or op.step == ROLLBACK_STEP]
+    data["log_path"] = log_path
+    plan = JobSchedule.from_json(schedule)
+    data["schedule"] = plan.view(next_run_at(job)) if plan is not None else None
+    # Who may approve it besides those with approve_all on its project (None: it needs no approval).
+    wanted = definition_from_text(definition)
+    data["approvers"] = list(wanted.approvers) if wanted.approval else None
+    return data
+
+
+def running_steps(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The steps of the `show` JSON whose op runs now (they get how long their last run took)."""
+    steps = [*data["steps"], *(step for task in data["tasks"] for step in task["steps"])]
+    return [step for step in steps if step["status"] == OpStatus.RUNNING]
+
+
+# How many of the latest jobs of the same name a running op's previous run is looked for in.
+PREVIOUS_JOBS = 20
+# A running op's previous runs: `system` the job's kind as the backend writes a boolean, `ops` the
+# parameter of the running ops' names.
+PREVIOUS_RUNS = (
+    "SELECT name, step, started_at, completed_at FROM op_runs WHERE job_id IN "
+    "(SELECT id FROM jobs WHERE name = :name AND project = :project "
+    "AND system = {system} ORDER BY id DESC LIMIT :jobs) "
+    "AND status = 'done' AND name IN {ops} AND started_at IS NOT NULL AND completed_at IS NOT NULL "
+    "ORDER BY completed_at DESC"
+)
+
+
+def add_previous_runs(running: list[dict[str, Any]], rows: Sequence[Sequence[Any]]) -> None:
+    """Give each running step how long its op's last successful run took ("previous_took_s"), from
+    `rows` (name, step, started, completed; newest first)."""
+    took: dict[tuple[str, str], float] = {}
+    for name, step, started, completed in rows:
+        took.setdefault((name, step), (completed - started).total_seconds())
+    for step in running:
+        step["previous_took_s"] = took.get((step["name"], step["step"]))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,11 +12,19 @@ from sqlalchemy.orm import Session
 from jobtui.engine.db.models import AuditEvent, Job, OpRun, Task, UTCDateTime
 from jobtui.engine.db.rows import check_job
 from jobtui.engine.db.store import Store
-from jobtui.engine.domain.schedules import JobSchedule
-from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status
+from jobtui.engine.domain.states import Status
 from jobtui.engine.read.engines import EngineRow
-from jobtui.engine.read.job_document import iso, job_document, next_run_at, trap_document
-from jobtui.engine.worker import pipeline
+from jobtui.engine.read.job_document import (
+    PREVIOUS_JOBS,
+    PREVIOUS_RUNS,
+    add_previous_runs,
+    detail_json,
+    iso,
+    job_document,
+    running_steps,
+    tasks_json,
+    trap_document,
+)
 
 
 def trap_view(job: Job, session: Session, now: pendulum.DateTime) -> dict[str, Any] | None:
@@ -64,37 +70,6 @@ def worker_json(engine: EngineRow, now: datetime) -> dict[str, Any]:
     }
 
 
-def step_json(op: OpRun) -> dict[str, Any]:
-    return {
-        "id": op.id,
-        "name": op.name,
-        "step": op.step,
-        "status": op.status,
-        "started_at": iso(op.started_at),
-        "skipped_at": iso(op.skipped_at),
-        "completed_at": iso(op.completed_at),
-        "exit_code": op.exit_code,
-        "error": op.error,
-        "deadline_at": iso(op.deadline_at),
-        # Its place in the execution's plan (rollbacks after every op): a task's steps and the job-wide
-        # ones shown together are in the order they run.
-        "position": op.position,
-    }
-
-
-def task_json(task: Task, ops: Sequence[OpRun]) -> dict[str, Any]:
-    return {
-        "target": task.target,
-        "status": task.status,
-        "last_triggered_at": iso(task.last_triggered_at),
-        "current_step": task.current_step,
-        "progress": task.progress,
-        "attempts": task.attempts,
-        "next_attempt_at": iso(task.next_attempt_at),
-        "steps": [step_json(op) for op in ops],
-    }
-
-
 def task_window(
     job: Job, session: Session, start: int = 0, count: int | None = None
 ) -> tuple[list[dict[str, Any]], int, list[OpRun]]:
@@ -117,11 +92,7 @@ def task_window(
         shown_ids = [task.id for task in tasks]
         op_query = op_query.where(or_(OpRun.task_id.in_(shown_ids), OpRun.task_id.is_(None)))
     ops = list(session.scalars(op_query.order_by(OpRun.position)))
-    # Grouped once: matching every op against every task is quadratic (20,000 targets took minutes).
-    by_task: dict[int | None, list[OpRun]] = defaultdict(list)
-    for op in ops:
-        by_task[op.task_id].append(op)
-    return [task_json(task, by_task.get(task.id, ())) for task in tasks], total, ops
+    return tasks_json(tasks, ops), total, ops
 
 
 def job_detail_json(
@@ -137,46 +108,33 @@ def job_detail_json(
     pane of a job with thousands of targets: `tasks_start` says where they begin); `tasks_total` always
     counts them all. `log_file`: where the job's log is on this host (Store.log_file), else the one its
     row names."""
-    data = job_json(job, session, now, lang)
     tasks, total, ops = task_window(job, session, first_task, max_tasks)
-    data["tasks"] = tasks
-    if max_tasks is not None:
-        data["tasks_start"] = first_task
-    data["tasks_total"] = total
-    # Ops that belong to no single task (job-wide ops of a job with several targets) and rollbacks.
-    data["steps"] = [step_json(op) for op in ops if op.task_id is None or op.step == ROLLBACK_STEP]
-    _add_previous_runs(job, session, [*data["steps"], *(step for task in tasks for step in task["steps"])])
-    data["log_path"] = job.log_path if log_file is None else log_file
-    schedule = JobSchedule.from_json(job.schedule)
-    data["schedule"] = schedule.view(next_run_at(job)) if schedule is not None else None
-    # Who may approve it besides those with approve_all on its project (None: it needs no approval).
-    definition = pipeline.definition_of(job)
-    data["approvers"] = list(definition.approvers) if definition.approval else None
+    data = detail_json(
+        job_json(job, session, now, lang),
+        job,
+        tasks,
+        total,
+        ops,
+        first_task if max_tasks is not None else None,
+        job.log_path if log_file is None else log_file,
+        job.schedule,
+        job.definition,
+    )
+    _add_previous_runs(job, session, running_steps(data))
     return data
 
 
-# How many of the latest jobs of the same name a running op's previous run is looked for in.
-PREVIOUS_JOBS = 20
-
-
-def _add_previous_runs(job: Job, session: Session, steps: list[dict[str, Any]]) -> None:
+def _add_previous_runs(job: Job, session: Session, running: list[dict[str, Any]]) -> None:
     """Give each running op how long its last successful run took ("previous_took_s"): the same op of a
     recent job of the same name and project (this job's other targets and earlier runs included), an ETA
     to set its elapsed time against. Of the job's own project only: whoever may see this job may see
     those."""
-    running = [step for step in steps if step["status"] == OpStatus.RUNNING]
     if not running:
         return
     # The job's own kind only: the sort index on name covers listed (non-system) jobs.
     system = ("1" if job.system else "0") if session.get_bind().dialect.name == "sqlite" else str(job.system)
     rows = session.execute(
-        text(
-            "SELECT name, step, started_at, completed_at FROM op_runs WHERE job_id IN "
-            "(SELECT id FROM jobs WHERE name = :name AND project = :project "
-            f"AND system = {system} ORDER BY id DESC LIMIT :jobs) "
-            "AND status = 'done' AND name IN :ops AND started_at IS NOT NULL AND completed_at IS NOT NULL "
-            "ORDER BY completed_at DESC"
-        )
+        text(PREVIOUS_RUNS.format(system=system, ops=":ops"))
         .bindparams(bindparam("ops", expanding=True))
         .columns(name=String(), step=String(), started_at=UTCDateTime(), completed_at=UTCDateTime()),
         {
@@ -186,11 +144,7 @@ def _add_previous_runs(job: Job, session: Session, steps: list[dict[str, Any]]) 
             "ops": sorted({step["name"] for step in running}),
         },
     ).all()
-    took: dict[tuple[str, str], float] = {}
-    for name, step, started, completed in rows:
-        took.setdefault((name, step), (completed - started).total_seconds())
-    for step in running:
-        step["previous_took_s"] = took.get((step["name"], step["step"]))
+    add_previous_runs(running, rows)
 
 
 def audit_json(store: Store, job_id: int) -> list[dict[str, Any]]:

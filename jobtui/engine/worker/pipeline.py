@@ -6,7 +6,6 @@ pipeline; they share these functions so the rules live in one place. Nothing her
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 
@@ -27,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import OP_RUNS, TASKS, AuditEvent, Job, OpRun, Setting, Task
 from jobtui.engine.db.store import Store, on_status_change
-from jobtui.engine.domain.definitions import Definition
+from jobtui.engine.domain.definitions import Definition, definition_from_text
 from jobtui.engine.domain.states import ROLLBACK_JOB_TYPE, ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
 
 STEP_ORDER = {Step.INIT: 0, Step.PRE: 1, Step.RUN: 2, Step.POST: 3, Step.END: 4}
@@ -44,12 +43,6 @@ class JobRef:
 
 def definition_of(job: Job) -> Definition:
     return definition_from_text(job.definition)
-
-
-@functools.lru_cache(maxsize=512)
-def definition_from_text(text: str) -> Definition:
-    # Jobs of one definition share its text; the engine asks for it at every op.
-    return Definition.from_dict(json.loads(text))
 
 
 # Built once: the engine runs these at every op, and building a statement costs more than running it.

@@ -1112,7 +1112,7 @@ def _print_jobs(args: argparse.Namespace, jobs: Iterable[dict[str, Any]]) -> Non
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    data = _reads(args).detail(args.id, "show")
+    data = _read_plainly(args, lambda reads: reads.detail(args.id, "show"))
     if args.json:
         # Indented JSON is encoded in pure Python; a job with thousands of targets prints on one line,
         # through the C encoder, five times faster (the same data).
@@ -1129,11 +1129,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
     for key in ("scheduled_at", "max_start_at", "started_at", "ended_at"):
         _say(f"  {key:<13} {data[key] or '-'}")
     if data["next_run_at"]:
-        queue = _actions(args).queue_state() if data["status"] == "READY" else None
+        queue_paused, reason = _queue_paused(args) if data["status"] == "READY" else (False, None)
         why = _waits_for(data)
-        if queue is not None and queue.paused:
+        if queue_paused:
             # Due, it waits for the queue (said nothing: its next run long past, "its scheduled date").
-            why = f"the queue is paused: {v(queue.reason)}" if queue.reason else "the queue is paused"
+            why = f"the queue is paused: {v(reason)}" if reason else "the queue is paused"
         _say(f"  {'next_run_at':<13} {data['next_run_at']}  ({why})")
     if data["status"] == "APPROVAL":
         _say(f"  approvers  {_approvers_text(data['approvers'])}")
@@ -1176,6 +1176,16 @@ def _say_tasks_and_steps(data: dict[str, Any]) -> None:
     _say("  steps, in the order they run:")
     for step, owner in owned:
         _say_step(step, owner)
+
+
+def _queue_paused(args: argparse.Namespace) -> tuple[bool, str | None]:
+    """Whether the queue is paused, and why."""
+    plain = _plain_reads(args)
+    if plain is not None:
+        paused, reason = plain.listing.queue_flags()
+        return bool(paused), reason
+    queue = _actions(args).queue_state()
+    return bool(queue.paused), queue.reason
 
 
 def _approvers_text(approvers: list[str] | None) -> str:

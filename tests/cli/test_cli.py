@@ -527,12 +527,15 @@ def test_jobs_filters_by_status_and_project_and_all_shows_system_jobs(shared: Sh
 # -- bad input and refusals ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["jobs --json --all", "audit {single} --json", "log {single}"])
+@pytest.mark.parametrize(
+    "command",
+    ["jobs --json --all", "audit {single} --json", "log {single}", "show {multi}", "show {single} --json"],
+)
 def test_read_commands_answer_without_loading_sqlalchemy(shared: Shared, command: str) -> None:
-    """`jobtui jobs`, `audit` and `log` read through the plain driver: importing SQLAlchemy and the ORM
-    models took about a second of each call here (0.2 s in all now), which a script calling them in a loop
-    felt. They print what the Store's read path prints (test_plain_reads holds the two to the same)."""
-    argv = command.format(single=shared.single).split()
+    """`jobtui jobs`, `show`, `audit` and `log` read through the plain driver: importing SQLAlchemy and
+    the ORM models took about a second of each call here (0.2 s in all now), which a script calling them in
+    a loop felt. They print what the Store's read path prints (test_plain_reads holds the two to the same)."""
+    argv = command.format(single=shared.single, multi=shared.multi).split()
     probe = (
         f"import sys\nfrom jobtui.cli import main\ncode = main({argv!r})\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic'))\n"

@@ -126,19 +126,26 @@ def _whole_log(reads: Reads | PlainReads, job_id: int) -> bytes:
 
 
 def test_one_jobs_summary_log_and_trail_read_plainly_are_the_stores(
-    store: Store, engine: Engine, submit: Submit
+    store: Store, engine: Engine, submit: Submit, tmp_path: Path
 ) -> None:
     bulk_load(store, 60, seed=7)  # no log in the database: read from the local file
     ran = submit('name = "talks"\n[[run]]\nrun = "for n in 1 2 3; do echo line $n; done"\n')
     trapped = submit('name = "stuck"\n[[run]]\nrun = "echo failing; exit 3"\non_error = "trap"\n')
     run_until_status(engine, ran, "FINISHED")
     run_until_status(engine, trapped, "TRAPPED")
+    gate = tmp_path / "go"
+    again = submit(f'name = "talks"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
+    engine.run_until(lambda: Reads(store, Actor("tester")).detail(again)["tasks"][0]["status"] == "RUNNING")
     local = Path(store.log_file(5))
     local.write_text("from the file\n" * 50)
     tester = Actor("tester")
     reads, plain = Reads(store, tester), _plain(store, tester)
     assert plain.log_dir == store.log_dir
-    for job_id in [ran, trapped, 5, *range(1, 61, 7)]:
+    running = plain.detail(again)["tasks"][0]["steps"][0]
+    assert running["status"] == "running" and running["previous_took_s"] is not None  # its last run took
+    for job_id in [ran, trapped, again, 5, *range(1, 61, 3)]:
+        assert plain.detail(job_id) == reads.detail(job_id), job_id
+        assert plain.detail(job_id, lang="es") == reads.detail(job_id, lang="es"), job_id
         assert plain.job(job_id, "log") == reads.job(job_id, "log"), job_id
         assert plain.audit(job_id) == reads.audit(job_id), job_id
         assert plain.has_ended(job_id) == reads.has_ended(job_id), job_id
@@ -146,6 +153,8 @@ def test_one_jobs_summary_log_and_trail_read_plainly_are_the_stores(
     assert b"line 3" in _whole_log(plain, ran) and b"from the file" in _whole_log(plain, 5)
     assert plain.job(trapped, "log")["trap"] is not None  # type: ignore[index]
     assert plain.audit(0) == reads.audit(0) == []
+    gate.touch()
+    run_until_status(engine, again, "FINISHED")
 
 
 def test_what_only_the_stores_path_may_answer_is_left_to_it(store: Store, submit: Submit) -> None:
@@ -164,6 +173,8 @@ def test_what_only_the_stores_path_may_answer_is_left_to_it(store: Store, submit
         lambda: vera.audit(theirs),
         lambda: vera.log_path(theirs),
         lambda: vera.log_path(UNKNOWN),
+        lambda: vera.detail(theirs),
+        lambda: vera.detail(UNKNOWN),
         lambda: vera.audit(UNKNOWN),
     ):
         with pytest.raises(NeedsStore):

@@ -6,7 +6,8 @@ that is not there; a row changed by hand, named) is left to it: NeedsStore."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,16 @@ from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import FINAL_STATUSES, Perm, Status
 from jobtui.engine.errors import JobtuiError
 from jobtui.engine.read import job_log, job_pages
-from jobtui.engine.read.job_document import iso, job_document
+from jobtui.engine.read.job_document import (
+    PREVIOUS_JOBS,
+    PREVIOUS_RUNS,
+    add_previous_runs,
+    detail_json,
+    iso,
+    job_document,
+    running_steps,
+    tasks_json,
+)
 from jobtui.engine.read.job_pages import StoredRow
 from jobtui.engine.read.listing import JobListing
 
@@ -106,7 +116,54 @@ class PlainReads:
         except (ValueError, TypeError, AttributeError):
             raise NeedsStore from None  # a time changed by hand: named by the Store's path
 
+    def detail(self, job_id: int, verb: str = "show", lang: str = "en") -> dict[str, Any]:
+        """The `show` JSON of a job (tasks, steps, trap, schedule)."""
+        row = self._viewable(job_id)
+        if row is None:
+            raise NeedsStore  # "no job N"
+        definition = self.reader.value("SELECT definition FROM jobs WHERE id = :job", {"job": job_id})
+        traps = job_pages.trap_ops(self.listing, [row.trap_op_run_id] if row.trap_op_run_id else [])
+        head = job_document(row, job_pages.trap_of(row, traps, self.now()), lang)
+        try:
+            tasks = [_task(values) for values in self.reader.rows(_TASKS, {"job": job_id})]
+            ops = [_op(values) for values in self.reader.rows(_OPS, {"job": job_id, "exec": row.exec})]
+            data = detail_json(
+                head,
+                row,
+                tasks_json(tasks, ops),
+                len(tasks),
+                ops,
+                None,
+                self.log_file(job_id),
+                row.schedule,
+                str(definition),
+            )
+            self._add_previous_runs(row, running_steps(data))
+        except (ValueError, TypeError, AttributeError):
+            raise NeedsStore from None  # a value changed by hand: the Store's path says what it says of it
+        return data
+
     # -- inside -------------------------------------------------------------------------------------------
+
+    def _add_previous_runs(self, row: StoredRow, running: list[dict[str, Any]]) -> None:
+        if not running:
+            return
+        names = sorted({step["name"] for step in running})
+        marks = ", ".join(f":op_{n}" for n in range(len(names)))
+        system = ("1" if row.system else "0") if self.reader.is_sqlite else str(row.system)
+        rows = self.reader.rows(
+            PREVIOUS_RUNS.format(system=system, ops=f"({marks})"),
+            {
+                "name": row.name,
+                "project": row.project,
+                "jobs": PREVIOUS_JOBS,
+                **{f"op_{n}": name for n, name in enumerate(names)},
+            },
+        )
+        parsed = [
+            (name, step, job_pages.utc(started), job_pages.utc(done)) for name, step, started, done in rows
+        ]
+        add_previous_runs(running, parsed)
 
     def _row(self, job_id: int) -> StoredRow | None:
         rows = self.reader.rows(f"{job_pages.SELECT} WHERE jobs.id = :job", {"job": job_id})
@@ -122,6 +179,69 @@ class PlainReads:
         if row is not None and not self.actor.may(Perm.VIEW, row.project):
             raise NeedsStore
         return row
+
+
+@dataclass(frozen=True)
+class _TaskRow:
+    id: int
+    target: str
+    status: str
+    last_triggered_at: datetime | None
+    current_step: str | None
+    progress: int
+    attempts: int
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class _OpRow:
+    id: int
+    task_id: int | None
+    name: str
+    step: str
+    status: str
+    started_at: datetime | None
+    skipped_at: datetime | None
+    completed_at: datetime | None
+    exit_code: int | None
+    error: str | None
+    deadline_at: datetime | None
+    position: int
+
+
+_TASKS = (
+    "SELECT id, target, status, last_triggered_at, current_step, progress, attempts, next_attempt_at "
+    "FROM tasks WHERE job_id = :job ORDER BY position"
+)
+_OPS = (
+    "SELECT id, task_id, name, step, status, started_at, skipped_at, completed_at, exit_code, error, "
+    "deadline_at, position FROM op_runs WHERE job_id = :job AND exec = :exec ORDER BY position"
+)
+
+
+def _task(values: Sequence[Any]) -> _TaskRow:
+    task_id, target, status, triggered, step, progress, attempts, next_attempt = values
+    utc = job_pages.utc
+    return _TaskRow(task_id, target, status, utc(triggered), step, progress, attempts, utc(next_attempt))
+
+
+def _op(values: Sequence[Any]) -> _OpRow:
+    op_id, task_id, name, step, status, started, skipped, completed, code, error, deadline, position = values
+    utc = job_pages.utc
+    return _OpRow(
+        op_id,
+        task_id,
+        name,
+        step,
+        status,
+        utc(started),
+        utc(skipped),
+        utc(completed),
+        code,
+        error,
+        utc(deadline),
+        position,
+    )
 
 
 def database_now(reader: Reader) -> datetime:

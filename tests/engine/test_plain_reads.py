@@ -135,25 +135,29 @@ def test_one_jobs_summary_log_and_trail_read_plainly_are_the_stores(
     run_until_status(engine, trapped, "TRAPPED")
     gate = tmp_path / "go"
     again = submit(f'name = "talks"\n[[run]]\nrun = "while [ ! -f {gate} ]; do sleep 0.02; done"\n')
-    engine.run_until(lambda: Reads(store, Actor("tester")).detail(again)["tasks"][0]["status"] == "RUNNING")
-    local = Path(store.log_file(5))
-    local.write_text("from the file\n" * 50)
-    tester = Actor("tester")
-    reads, plain = Reads(store, tester), _plain(store, tester)
-    assert plain.log_dir == store.log_dir
-    running = plain.detail(again)["tasks"][0]["steps"][0]
-    assert running["status"] == "running" and running["previous_took_s"] is not None  # its last run took
-    for job_id in [ran, trapped, again, 5, *range(1, 61, 3)]:
-        assert plain.detail(job_id) == reads.detail(job_id), job_id
-        assert plain.detail(job_id, lang="es") == reads.detail(job_id, lang="es"), job_id
-        assert plain.job(job_id, "log") == reads.job(job_id, "log"), job_id
-        assert plain.audit(job_id) == reads.audit(job_id), job_id
-        assert plain.has_ended(job_id) == reads.has_ended(job_id), job_id
-        assert _whole_log(plain, job_id) == _whole_log(reads, job_id), job_id
-    assert b"line 3" in _whole_log(plain, ran) and b"from the file" in _whole_log(plain, 5)
-    assert plain.job(trapped, "log")["trap"] is not None  # type: ignore[index]
-    assert plain.audit(0) == reads.audit(0) == []
-    gate.touch()
+    try:
+        engine.run_until(
+            lambda: Reads(store, Actor("tester")).detail(again)["tasks"][0]["status"] == "RUNNING"
+        )
+        local = Path(store.log_file(5))
+        local.write_text("from the file\n" * 50)
+        tester = Actor("tester")
+        reads, plain = Reads(store, tester), _plain(store, tester)
+        assert plain.log_dir == store.log_dir
+        running = plain.detail(again)["tasks"][0]["steps"][0]
+        assert running["status"] == "running" and running["previous_took_s"] is not None  # its last run took
+        for job_id in [ran, trapped, again, 5, *range(1, 61, 3)]:
+            assert plain.detail(job_id) == reads.detail(job_id), job_id
+            assert plain.detail(job_id, lang="es") == reads.detail(job_id, lang="es"), job_id
+            assert plain.job(job_id, "log") == reads.job(job_id, "log"), job_id
+            assert plain.audit(job_id) == reads.audit(job_id), job_id
+            assert plain.has_ended(job_id) == reads.has_ended(job_id), job_id
+            assert _whole_log(plain, job_id) == _whole_log(reads, job_id), job_id
+        assert b"line 3" in _whole_log(plain, ran) and b"from the file" in _whole_log(plain, 5)
+        assert plain.job(trapped, "log")["trap"] is not None  # type: ignore[index]
+        assert plain.audit(0) == reads.audit(0) == []
+    finally:
+        gate.touch()  # a failed check must not leave the op waiting
     run_until_status(engine, again, "FINISHED")
 
 

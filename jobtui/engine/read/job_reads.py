@@ -1,7 +1,7 @@
-"""One job's log, summary and audit trail through the plain driver (`jobtui log`, `jobtui audit`): what the
-Store's read path (service.reads.Reads) answers, without SQLAlchemy and the ORM models, whose import took
-most of each command's time. What only the Store's path says as it must (a refusal, which it audits; a job
-that is not there; a row changed by hand, named) is left to it: NeedsStore."""
+"""One job's detail, log, summary and audit trail through the plain driver (`jobtui show`, `log`, `audit`):
+what the Store's read path (service.reads.Reads) answers, without SQLAlchemy and the ORM models, whose
+import took most of each command's time. What only the Store's path says as it must (a refusal, which it
+audits; a job that is not there; a row changed by hand, named) is left to it: NeedsStore."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class NeedsStore(JobtuiError):
 
 
 class PlainReads:
-    """The reads of `service.reads.Reads` that `jobtui log` and `jobtui audit` make, as `actor`."""
+    """The reads of `service.reads.Reads` that `jobtui jobs`, `show`, `log` and `audit` make, as `actor`."""
 
     def __init__(self, listing: JobListing, actor: Actor, now: Callable[[], datetime], log_dir: Path) -> None:
         self.listing = listing

@@ -876,6 +876,38 @@ def test_the_kill_of_an_op_canceled_from_another_host_is_recorded_once_the_datab
         silent.shutdown()
 
 
+@contextlib.contextmanager
+def savepoints_refused(session: Any) -> Iterator[None]:
+    """`Store.savepoint` on a database that refuses a pass's writes (a failing disk)."""
+    raise OperationalError("SAVEPOINT", {}, Exception("disk I/O error"))
+    yield
+
+
+def _ended_after_a_cancel_from_another_host(
+    silent: Engine, store: Store, actions: Actions, job_id: int, gate: Path
+) -> OpRun:
+    """The job's op runs on `silent` (host-c); canceled from this host, which cannot signal it; then it
+    ends (its `gate` opened)."""
+    op = wait_op_started(silent, store, job_id)
+    actions.cancel(job_id)  # on this host: only host-c can signal the op
+    gate.touch()
+    wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
+    return op
+
+
+def _its_end_in_a_refused_pass(
+    silent: Engine, store: Store, job_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its slot has seen the op end: the next pass records that, and lets the job go, in its transaction,
+    which the database refuses."""
+    handle = silent._held[job_id].handle
+    wait_for(lambda: getattr(handle, "ran_s", None) is not None, what="the op's end on its slot")
+    with monkeypatch.context() as refusing:
+        refusing.setattr(store, "savepoint", savepoints_refused)
+        with pytest.raises(OperationalError):
+            silent.tick()
+
+
 @pytest.mark.backends("sqlite")  # the engine's bookkeeping: the same on both
 @pytest.mark.parametrize("database", ["takes it", "refuses it at first"])
 def test_an_op_canceled_from_another_host_found_ended_is_said_gone_once(
@@ -893,25 +925,10 @@ def test_an_op_canceled_from_another_host_found_ended_is_said_gone_once(
     job_id = submit(gated(gate))
     silent = Engine(store, host="host-c")
 
-    @contextlib.contextmanager
-    def savepoints_refused(session: Any) -> Iterator[None]:
-        raise OperationalError("SAVEPOINT", {}, Exception("disk I/O error"))
-        yield
-
     try:
-        op = wait_op_started(silent, store, job_id)
-        actions.cancel(job_id)  # on this host: only host-c can signal the op
-        gate.touch()
-        wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
+        op = _ended_after_a_cancel_from_another_host(silent, store, actions, job_id, gate)
         if database == "refuses it at first":
-            # Its slot has seen the op end: the next pass records that, and lets the job go, in its
-            # transaction, which the database refuses.
-            handle = silent._held[job_id].handle
-            wait_for(lambda: getattr(handle, "ran_s", None) is not None, what="the op's end on its slot")
-            with monkeypatch.context() as refusing:
-                refusing.setattr(store, "savepoint", savepoints_refused)
-                with pytest.raises(OperationalError):
-                    silent.tick()
+            _its_end_in_a_refused_pass(silent, store, job_id, monkeypatch)
             assert not said_gone(store, job_id)
             with pytest.raises(Refused, match="canceled from another host"):
                 actions.rerun(job_id, "RUN")
@@ -940,22 +957,9 @@ def test_the_last_words_of_an_op_canceled_from_another_host_reach_the_database_a
     )
     silent = Engine(store, host="host-c")
 
-    @contextlib.contextmanager
-    def savepoints_refused(session: Any) -> Iterator[None]:
-        raise OperationalError("SAVEPOINT", {}, Exception("disk I/O error"))
-        yield
-
     try:
-        op = wait_op_started(silent, store, job_id)
-        actions.cancel(job_id)  # on this host: only host-c can signal the op
-        gate.touch()
-        wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
-        handle = silent._held[job_id].handle
-        wait_for(lambda: getattr(handle, "ran_s", None) is not None, what="the op's end on its slot")
-        with monkeypatch.context() as refusing:
-            refusing.setattr(store, "savepoint", savepoints_refused)
-            with pytest.raises(OperationalError):
-                silent.tick()
+        _ended_after_a_cancel_from_another_host(silent, store, actions, job_id, gate)
+        _its_end_in_a_refused_pass(silent, store, job_id, monkeypatch)
         assert "last words" not in _read_shipped(store, job_id)
         silent.run_until(lambda: "last words" in _read_shipped(store, job_id))
         for _ in range(3):

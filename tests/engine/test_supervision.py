@@ -1109,12 +1109,7 @@ def test_a_cancel_with_no_engine_here_kills_an_op_ignoring_sigterm_and_ships_its
     ready = tmp_path / "trap-set"
     stubborn = f"echo start; trap 'echo ignoring TERM' TERM; touch {ready}; while true; do sleep 0.05; done"
     job_id = submit(f'name = "stubborn"\n[[run]]\nrun = "{stubborn}"\n')
-    dead = Engine(store)
-    op = wait_op_started(dead, store, job_id)
-    try:
-        dead.run_until(ready.exists)
-        with store.write() as s:  # its process is gone (another process holds its pid now)
-            s.execute(text("UPDATE workers SET pid_create_time = 1, pid_start = 'gone'"))
+    with _left_by_a_dead_engine(store, job_id, ready) as op:
         actions.cancel(job_id)
         assert not live_pids_of_group(op.pid or 0)
         shipped = _read_shipped(store, job_id)
@@ -1125,6 +1120,19 @@ def test_a_cancel_with_no_engine_here_kills_an_op_ignoring_sigterm_and_ships_its
         assert max(terminated, shipped.index("ignoring TERM")) < killed
         assert f"{op.pid} (" in shipped[killed:]  # the op's shell, named
         assert shipped == Path(job_of(store, job_id).log_path).read_text()
+
+
+@contextlib.contextmanager
+def _left_by_a_dead_engine(store: Store, job_id: int, ready: Path) -> Iterator[OpRun]:
+    """The job's op, started by an engine that then died (another process holds its pid now) once the op
+    made `ready`; what is left of it is killed at the end."""
+    dead = Engine(store)
+    op = wait_op_started(dead, store, job_id)
+    try:
+        dead.run_until(ready.exists)
+        with store.write() as s:
+            s.execute(text("UPDATE workers SET pid_create_time = 1, pid_start = 'gone'"))
+        yield op
     finally:
         with contextlib.suppress(ProcessLookupError):  # it ignores the SIGTERM of the engine's shutdown
             os.killpg(op.pid or 0, signal.SIGKILL)
@@ -1150,12 +1158,7 @@ def test_what_an_op_wrote_with_no_engine_to_cap_it_is_cut_to_its_share_as_it_is_
         "head -c 3000000 /dev/zero | tr '\\\\0' x; echo; echo flooded; while true; do sleep 0.05; done"
     )
     job_id = submit(f'name = "chatty"\n[[run]]\nrun = "{chatty}"\n')
-    dead = Engine(store)
-    op = wait_op_started(dead, store, job_id)
-    try:
-        dead.run_until(ready.exists)
-        with store.write() as s:  # its engine is gone (another process holds its pid now)
-            s.execute(text("UPDATE workers SET pid_create_time = 1, pid_start = 'gone'"))
+    with _left_by_a_dead_engine(store, job_id, ready):
         flood.touch()
         local = Path(job_of(store, job_id).log_path)
         wait_for(lambda: local.exists() and b"flooded" in local.read_bytes()[-100:], what="the flood")
@@ -1165,10 +1168,6 @@ def test_what_an_op_wrote_with_no_engine_to_cap_it_is_cut_to_its_share_as_it_is_
         assert "bytes of this op's output skipped: over the 1 MiB a job's log keeps per op" in shipped
         assert "op terminated (job CANCELED): SIGTERM to process group" in shipped
         assert shipped == local.read_text()
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(op.pid or 0, signal.SIGKILL)
-        dead.shutdown()
 
 
 @pytest.mark.backends("sqlite")  # the service's look at the engine: the same on both

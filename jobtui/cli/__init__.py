@@ -960,7 +960,7 @@ def _cmd_envelopes(args: argparse.Namespace) -> int:
 
 
 def _cmd_workers(args: argparse.Namespace) -> int:
-    workers = _reads(args).workers()
+    workers = _read_plainly(args, lambda reads: reads.workers())
     v = visible
     lines = [
         f"{'WORKER':<8}  {'HOST':<20} {'KIND':<9} {'PID':>7}  {'BUSY':>9}  {'HEARTBEAT':>9}  STATE    JOBS"

@@ -156,6 +156,7 @@ def test_one_jobs_summary_log_and_trail_read_plainly_are_the_stores(
         assert b"line 3" in _whole_log(plain, ran) and b"from the file" in _whole_log(plain, 5)
         assert plain.job(trapped, "log")["trap"] is not None  # type: ignore[index]
         assert plain.audit(0) == reads.audit(0) == []
+        assert plain.workers() == reads.workers() and plain.workers()[0]["jobs"] == [again]
     finally:
         gate.touch()  # a failed check must not leave the op waiting
     run_until_status(engine, again, "FINISHED")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from jobtui.engine.domain.schedules import JobSchedule
 from jobtui.engine.domain.states import Status, Step
 from jobtui.engine.errors import CorruptRow
 
@@ -18,6 +17,9 @@ def plain_problem(row: str, step: object, progress: object, schedule: object) ->
         return CorruptRow(row, "step", step, "a step (INIT, PRE, RUN, POST or END)")
     if type(progress) is not int or not 0 <= progress <= 100:
         return CorruptRow(row, "progress", progress, "a percentage from 0 to 100")
+    # Here, not at the top: the dashboard's first paint imports this module, and schedules weigh.
+    from jobtui.engine.domain.schedules import JobSchedule
+
     try:
         JobSchedule.from_json(schedule)  # type: ignore[arg-type]
     except Exception:  # whatever a hand-written value trips on inside (an assertion on a date, too)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from jobtui.engine.read.job_document import iso
 from jobtui.engine.read.listing import JobListing, utc_of
 
 # A worker whose heartbeat is older than this is not counted on (as the dashboard judges a daemon).
@@ -120,3 +122,25 @@ def waiting(listing: JobListing, now: datetime) -> int:
         "jobs.status = 'READY' AND jobs.due_at <= :now", {"now": listing.reader.stored_time(now)}
     )
     return int(listing.reader.value(f"SELECT count(*) FROM jobs{clause}", params) or 0)
+
+
+def worker_json(engine: EngineRow, now: datetime) -> dict[str, Any]:
+    """One engine of `jobtui workers --json` (contract keys): what the dashboard's workers view shows.
+    `state`: live, stale (no heartbeat for FRESH_HEARTBEAT_S: lost, its jobs are taken over once its
+    lease lapses) or stopped. `busy` counts the jobs it holds with an op running or claimed ahead (it
+    may exceed `slots`); `jobs` the jobs it holds that the reader may view."""
+    age = engine.heartbeat_age_s(now)
+    return {
+        "worker_id": engine.id,
+        "host": engine.host,
+        "pid": engine.pid,
+        "kind": engine.kind,
+        "started_at": iso(engine.started_at),
+        "heartbeat_at": iso(engine.heartbeat_at),
+        "heartbeat_age_s": None if age is None else round(age, 1),
+        "stopped_at": iso(engine.stopped_at),
+        "slots": engine.slots,
+        "busy": engine.busy,
+        "jobs": list(engine.jobs),
+        "state": engine.state(now),
+    }

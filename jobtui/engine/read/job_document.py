@@ -11,8 +11,6 @@ from typing import Any, Protocol
 
 import pendulum
 
-from jobtui.engine.domain.definitions import definition_from_text
-from jobtui.engine.domain.schedules import JobSchedule
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, status_label
 from jobtui.engine.domain.stored_jobs import natures_of
 
@@ -247,6 +245,10 @@ def detail_json(
     # Ops that belong to no single task (job-wide ops of a job with several targets) and rollbacks.
     data["steps"] = [step_json(op) for op in ops if op.task_id is None or op.step == ROLLBACK_STEP]
     data["log_path"] = log_path
+    # Here, not at the top: the dashboard's first paint imports this module (the workers' documents).
+    from jobtui.engine.domain.definitions import definition_from_text
+    from jobtui.engine.domain.schedules import JobSchedule
+
     plan = JobSchedule.from_json(schedule)
     data["schedule"] = plan.view(next_run_at(job)) if plan is not None else None
     # Who may approve it besides those with approve_all on its project (None: it needs no approval).

@@ -18,6 +18,7 @@ from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import FINAL_STATUSES, Perm, Status
 from jobtui.engine.errors import JobtuiError
 from jobtui.engine.read import job_log, job_pages
+from jobtui.engine.read.engines import engines, worker_json
 from jobtui.engine.read.job_document import (
     PREVIOUS_JOBS,
     PREVIOUS_RUNS,
@@ -43,7 +44,8 @@ class NeedsStore(JobtuiError):
 
 
 class PlainReads:
-    """The reads of `service.reads.Reads` that `jobtui jobs`, `show`, `log` and `audit` make, as `actor`."""
+    """The reads of `service.reads.Reads` that `jobtui jobs`, `show`, `log`, `audit` and `workers` make, as
+    `actor`."""
 
     def __init__(self, listing: JobListing, actor: Actor, now: Callable[[], datetime], log_dir: Path) -> None:
         self.listing = listing
@@ -142,6 +144,11 @@ class PlainReads:
         except (ValueError, TypeError, AttributeError):
             raise NeedsStore from None  # a value changed by hand: the Store's path says what it says of it
         return data
+
+    def workers(self) -> list[dict[str, Any]]:
+        """The engines serving the database (`jobtui workers`), as the Store's path lists them."""
+        now = self.now()
+        return [worker_json(row, now) for row in engines(self.listing)]
 
     # -- inside -------------------------------------------------------------------------------------------
 

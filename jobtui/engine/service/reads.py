@@ -27,12 +27,12 @@ from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import FINAL_STATUSES, Perm
 from jobtui.engine.errors import CorruptRow, CorruptValue
 from jobtui.engine.read import job_log
-from jobtui.engine.read.engines import engines
+from jobtui.engine.read.engines import engines, worker_json
 from jobtui.engine.read.listing import ALL_PROJECTS, JobListing, scope_of
 from jobtui.engine.service.actions import Actions, RefusedOn, UnknownJob
 from jobtui.engine.service.envelope_actions import EnvelopeActions
 from jobtui.engine.service.envelope_tree import TreeData, load_tree
-from jobtui.engine.service.views import audit_json, job_detail_json, job_json, task_window, worker_json
+from jobtui.engine.service.views import audit_json, job_detail_json, job_json, task_window
 from jobtui.engine.worker.chain import chain_of
 
 # The detail pane reads a window of a job's tasks, never all of them: a job with 20,000 targets fills it in

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import pendulum
@@ -13,7 +12,6 @@ from jobtui.engine.db.models import AuditEvent, Job, OpRun, Task, UTCDateTime
 from jobtui.engine.db.rows import check_job
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.states import Status
-from jobtui.engine.read.engines import EngineRow
 from jobtui.engine.read.job_document import (
     PREVIOUS_JOBS,
     PREVIOUS_RUNS,
@@ -46,28 +44,6 @@ def job_json(job: Job, session: Session, now: pendulum.DateTime, lang: str = "en
     """Raises CorruptRow, naming the job and the field, for a row holding a value jobtui does not know."""
     check_job(job)
     return job_document(job, trap_view(job, session, now), lang)
-
-
-def worker_json(engine: EngineRow, now: datetime) -> dict[str, Any]:
-    """One engine of `jobtui workers --json` (contract keys): what the dashboard's workers view shows.
-    `state`: live, stale (no heartbeat for FRESH_HEARTBEAT_S: lost, its jobs are taken over once its
-    lease lapses) or stopped. `busy` counts the jobs it holds with an op running or claimed ahead (it
-    may exceed `slots`); `jobs` the jobs it holds that the reader may view."""
-    age = engine.heartbeat_age_s(now)
-    return {
-        "worker_id": engine.id,
-        "host": engine.host,
-        "pid": engine.pid,
-        "kind": engine.kind,
-        "started_at": iso(engine.started_at),
-        "heartbeat_at": iso(engine.heartbeat_at),
-        "heartbeat_age_s": None if age is None else round(age, 1),
-        "stopped_at": iso(engine.stopped_at),
-        "slots": engine.slots,
-        "busy": engine.busy,
-        "jobs": list(engine.jobs),
-        "state": engine.state(now),
-    }
 
 
 def task_window(

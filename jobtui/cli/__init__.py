@@ -1066,8 +1066,8 @@ def _plain_reads(args: argparse.Namespace) -> Any:
     than this code's (the Store migrates or heals it, or says what is wrong)."""
     if getattr(args, "as_user", None) is not None:
         return None
-    from jobtui.engine.db.driver import Reader, default_db_url, normalise_url, sqlite_path
-    from jobtui.engine.errors import ReadFailed
+    from jobtui.engine.db.driver import Reader, default_db_url, normalise_url, printable_url, sqlite_path
+    from jobtui.engine.errors import ConnectFailed, ReadFailed, StoreUnreachable
     from jobtui.engine.read.job_reads import PlainReads
     from jobtui.engine.read.listing import JobListing, scope_of
     from jobtui.engine.service.policy import actor_for_url
@@ -1081,6 +1081,12 @@ def _plain_reads(args: argparse.Namespace) -> Any:
         reader = Reader(url)
         if not JobListing(reader).ready():
             return None
+    except ConnectFailed as exc:
+        if path is not None:
+            return None  # the Store says what is wrong with the file
+        # In the Store's words, at once: it would wait out a stuck server's connect timeout a second time.
+        reason = " ".join(str(exc.orig).split())
+        raise StoreUnreachable(f"cannot open database {printable_url(url)}: {reason}") from None
     except (ReadFailed, ValueError):
         return None
     actor = actor_for_url(url, _requested_policy(args))

@@ -42,6 +42,11 @@ class ReadFailed(JobtuiError, RuntimeError):
         self.orig = orig
 
 
+class ConnectFailed(ReadFailed):
+    """No connection to the database could be made (a server down, stuck or refusing this user): unlike a
+    failed query, trying again at once meets the same answer after the same wait."""
+
+
 class CorruptValue(StoreError):
     """A stored value that is not of its column's kind (a date column holding "garbage"): the database
     was changed outside jobtui. Raised where the row is not known; the read path names it (CorruptRow)."""

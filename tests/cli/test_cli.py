@@ -15,6 +15,7 @@ import os
 import pwd
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -547,6 +548,48 @@ def test_read_commands_answer_without_loading_sqlalchemy(shared: Shared, command
     assert plain.returncode == 0, describe(plain)
     through_the_store = shared.cli(*argv, "--as", USER)  # --as goes through the Store: a refusal is audited
     assert plain.stdout == through_the_store.stdout
+
+
+@pytest.mark.parametrize("command", ["jobs", "show 1", "log 1"])  # each reads through its own path
+def test_a_database_server_that_never_answers_is_waited_for_once_by_a_read_command(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Something listens on the server's port and never answers (a stuck PostgreSQL): a read command says
+    it cannot open the database, as every command does, once the connect timeout has passed, not twice
+    (the plain driver's attempt, then the Store's: 21 s for one message before)."""
+    import jobtui.engine.db.driver
+    import jobtui.engine.db.store
+
+    for module in (jobtui.engine.db.driver, jobtui.engine.db.store):
+        monkeypatch.setattr(module, "CONNECT_TIMEOUT_S", 1)
+    attempts: list[socket.socket] = []
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)
+        mute.settimeout(0.05)
+        port = mute.getsockname()[1]
+        finished = threading.Event()
+
+        def take_connections() -> None:
+            while not finished.is_set():
+                with contextlib.suppress(TimeoutError):
+                    attempts.append(mute.accept()[0])
+
+        taker = threading.Thread(target=take_connections)
+        taker.start()
+        try:
+            url = f"postgresql://ops:secret@127.0.0.1:{port}/jobs"
+            proc = cli(*command.split(), "--db", url, expect=2)
+        finally:
+            finished.set()
+            taker.join()
+            for connection in attempts:
+                connection.close()
+    verb = command.split()[0]
+    expected = f"{verb}: cannot open database postgresql+psycopg://ops:***@127.0.0.1:{port}/jobs: "
+    assert proc.stderr.startswith(expected), describe(proc)
+    assert "timeout" in proc.stderr and proc.stdout == ""
+    assert len(attempts) == 1, f"{len(attempts)} connections to a server that never answers"
 
 
 def test_invalid_or_missing_definition_file_exits_2_naming_file_and_field(cli: Cli) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import platformdirs
 
-from jobtui.engine.errors import BadInput, ReadFailed
+from jobtui.engine.errors import BadInput, ConnectFailed, ReadFailed
 
 # The schema version this code reads and writes (the newest migration); Store migrates older databases.
 SCHEMA_HEAD = "0015"
@@ -251,7 +251,7 @@ class Reader:
         try:
             return self._connect(), False
         except self._driver_errors() as exc:
-            raise ReadFailed(exc) from exc
+            raise ConnectFailed(exc) from exc
 
     def _give_back(self, conn: Any) -> None:
         with self._lock:

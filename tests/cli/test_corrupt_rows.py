@@ -23,6 +23,9 @@ CORRUPTIONS = [
     ("started_at = 42", 'started_at "42" is not a date'),
     ("progress = 'x'", 'progress "x" is not a percentage from 0 to 100'),
     ("step = 'NOPE'", 'step "NOPE" is not a step (INIT, PRE, RUN, POST or END)'),
+    # SQLite keeps a blob in a text column: printing the name crashed `jobs`, on both read paths.
+    ("name = X'ff'", """name "b'\\xff'" is not text"""),
+    ("owner = X'00'", """owner "b'\\x00'" is not text"""),
     ("schedule = '{bad'", 'schedule "{bad" is not a schedule as jobtui writes it'),
     # JSON, but a start that is no date (an assertion deep in the schedule's reading stopped `show`).
     (

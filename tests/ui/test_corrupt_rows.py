@@ -24,6 +24,8 @@ from tests.support.pilot import SIZE, app_for, monitor, painted, select_job, sho
         # The table drew the percentage with arithmetic: the whole dashboard stopped on a TypeError.
         ("progress = 'x'", 'progress "x" is not a percentage from 0 to 100'),
         ("schedule = '{bad'", 'schedule "{bad" is not a schedule as jobtui writes it'),
+        # SQLite keeps a blob in a text column: formatting the name stopped the listing.
+        ("name = X'ff'", """name "b'\\xff'" is not text"""),
     ],
 )
 async def test_a_corrupt_row_is_listed_and_named_when_selected(

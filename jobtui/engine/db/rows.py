@@ -15,7 +15,13 @@ from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import JOBS, Job, UTCDateTime
 from jobtui.engine.domain.states import Status
-from jobtui.engine.domain.stored_jobs import natures_of, plain_problem, row_problem
+from jobtui.engine.domain.stored_jobs import (
+    TEXT_COLUMNS,
+    natures_of,
+    plain_problem,
+    row_problem,
+    text_problem,
+)
 from jobtui.engine.errors import CorruptRow
 
 JOB_TIME_COLUMNS = tuple(column.name for column in JOBS.columns if isinstance(column.type, UTCDateTime))
@@ -32,7 +38,10 @@ def check_job(job: Job) -> None:
     """Raise CorruptRow for a loaded job holding a value jobtui does not know (its dates were read)."""
     job_status(job)
     job_natures(job)
-    problem = plain_problem(f"job {job.id}", job.step, job.progress, job.schedule)
+    row = f"job {job.id}"
+    problem = text_problem(row, {name: getattr(job, name) for name in TEXT_COLUMNS}) or plain_problem(
+        row, job.step, job.progress, job.schedule
+    )
     if problem is not None:
         raise problem
 
@@ -70,14 +79,17 @@ def bad_job_rows(session: Session, ids: Iterable[int]) -> dict[int, BadJobRow]:
                 table.c.step,
                 table.c.progress,
                 table.c.schedule,
+                *(table.c[name] for name in TEXT_COLUMNS),
                 *(type_coerce(table.c[name], String()).label(name) for name in JOB_TIME_COLUMNS),
             ).where(table.c.id.in_(wanted[start : start + 500]))
         ).all()
         for row in rows:
-            job_id, name, project, status, natures, step, progress, schedule, *times = row
-            problem = row_problem(
-                job_id, status, natures, dict(zip(JOB_TIME_COLUMNS, times, strict=True))
-            ) or plain_problem(f"job {job_id}", step, progress, schedule)
+            job_id, name, project, status, natures, step, progress, schedule, *rest = row
+            texts = dict(zip(TEXT_COLUMNS, rest[: len(TEXT_COLUMNS)], strict=True))
+            times = dict(zip(JOB_TIME_COLUMNS, rest[len(TEXT_COLUMNS) :], strict=True))
+            problem = row_problem(job_id, status, natures, times, texts) or plain_problem(
+                f"job {job_id}", step, progress, schedule
+            )
             if problem is not None:
                 found[job_id] = BadJobRow(job_id, str(name), str(project), str(status), problem)
     return found

@@ -4,6 +4,7 @@ path (db.rows) and the plain driver's (read.job_pages) name a row changed by han
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 
 from jobtui.engine.domain.states import Status, Step
@@ -37,10 +38,28 @@ def natures_of(row: str, stored: object) -> list[str]:
     return natures
 
 
-def row_problem(job_id: int, status: object, natures: object, times: dict[str, object]) -> CorruptRow | None:
+# The job's columns of free text that its listing and its page show.
+TEXT_COLUMNS = ("name", "type", "project", "owner", "reason")
+
+
+def text_problem(row: str, texts: Mapping[str, object]) -> CorruptRow | None:
+    """A text column holding something else: SQLite keeps a blob written by hand (`X'ff'`) in any column,
+    and drawing or printing it failed in the middle of a listing."""
+    for name, value in texts.items():
+        if value is not None and not isinstance(value, str):
+            return CorruptRow(row, name, value, "text")
+    return None
+
+
+def row_problem(
+    job_id: int, status: object, natures: object, times: Mapping[str, object], texts: Mapping[str, object]
+) -> CorruptRow | None:
     row = f"job {job_id}"
     if status not in Status.__members__.values():
         return CorruptRow(row, "status", status, "a job status")
+    problem = text_problem(row, texts)
+    if problem is not None:
+        return problem
     try:
         natures_of(row, natures)
     except CorruptRow as problem:

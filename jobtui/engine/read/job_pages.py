@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jobtui.engine.domain.stored_jobs import plain_problem, row_problem
+from jobtui.engine.domain.stored_jobs import TEXT_COLUMNS, plain_problem, row_problem
 from jobtui.engine.errors import CorruptRow
 from jobtui.engine.read.job_document import job_document, trap_document
 from jobtui.engine.read.listing import JobListing, Where
@@ -150,7 +150,8 @@ def checked(values: Sequence[Any]) -> tuple[CorruptRow | None, StoredRow | None]
     data = dict(zip(_COLUMNS, values, strict=True))
     job_id = int(data["id"])
     times = {name: data[name] for name in TIME_COLUMNS}
-    problem = row_problem(job_id, data["status"], data["natures"], times) or plain_problem(
+    texts = {name: data[name] for name in TEXT_COLUMNS}
+    problem = row_problem(job_id, data["status"], data["natures"], times, texts) or plain_problem(
         f"job {job_id}", data["step"], data["progress"], data["schedule"]
     )
     if problem is not None:

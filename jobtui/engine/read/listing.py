@@ -179,6 +179,7 @@ _ROW_COLUMNS = (
     "due_at",
 )
 _TIME_COLUMNS = {"scheduled_at", "max_start_at", "started_at", "ended_at", "status_since", "due_at"}
+_TEXT_COLUMNS = ("name", "type", "project", "status", "step", "owner")
 
 
 def utc_of(value: str | datetime | None) -> datetime | None:
@@ -205,6 +206,9 @@ def _row(values: Sequence[Any]) -> JobRow:
     data["natures"] = tuple(str(n) for n in natures) if isinstance(natures, list) else ()
     progress = data["progress"]
     data["progress"] = progress if type(progress) is int and 0 <= progress <= 100 else None
+    for key in _TEXT_COLUMNS:  # a blob, which SQLite keeps in any column: a "?" where its text would be
+        if not isinstance(data[key], str):
+            data[key] = "?"
     return JobRow(**data)
 
 

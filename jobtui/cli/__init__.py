@@ -1625,7 +1625,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from jobtui.demo.seed import DemoStream, seed_demo
+    from jobtui.demo.seed import DemoStream, seed_demo, seed_envelopes
 
     store = _store(args)
     if args.jobs:
@@ -1655,7 +1655,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         if args.no_open:
             return EXIT_OK
     ids = seed_demo(store)
-    print(f"demo: submitted {len(ids)} jobs to {store.safe_url}", file=sys.stderr)
+    envelopes = seed_envelopes(store)
+    chained = sum(len(jobs) for jobs in envelopes.values())
+    print(
+        f"demo: submitted {len(ids)} jobs and {len(envelopes)} envelopes of {chained} jobs "
+        f"to {store.safe_url}",
+        file=sys.stderr,
+    )
     if args.no_open:
         return EXIT_OK
     # The app's embedded engine runs the jobs; the stream keeps submitting and acting like an operator.

@@ -1,6 +1,7 @@
 """`jobtui demo`: definitions of small shell ops that sleep and print, submitted so that within a minute
-the dashboard shows every status, and a stream that keeps it alive afterwards (and plays the operator:
-it cancels, rejects an approval and pauses a trap's countdown, audited under the demo's own user).
+the dashboard shows every status and two envelopes (one goes through, one stops at a failed job), and a
+stream that keeps it alive afterwards (and plays the operator: it cancels, rejects an approval and pauses a
+trap's countdown, audited under the demo's own user).
 
 The sleeps scale with a speed factor (the `speed` arguments, else $JOBTUI_DEMO_SPEED, else 1), so tests can
 run the same definitions in a fraction of the time.
@@ -28,7 +29,9 @@ from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import Status
 from jobtui.engine.errors import BadValue
 from jobtui.engine.formats.definition_file import parse_definition
+from jobtui.engine.formats.envelope_file import EnvelopeEntry, EnvelopeSpec
 from jobtui.engine.service.actions import Actions, Refused, UnknownJob
+from jobtui.engine.service.envelope_actions import EnvelopeActions
 
 log = logging.getLogger("jobtui.demo.seed")
 
@@ -226,6 +229,64 @@ DEMO_DEFINITIONS: dict[str, str] = {
     """,
 }
 
+# Two envelopes (seed 004): each a chain of jobs, every one starting once the one before it FINISHED. The
+# feed's validation fails, so the chain stops there: its last job is cancelled and the envelope reads
+# Errors, for an operator to retry the failed job (the chain resumes) or roll the envelope back.
+DEMO_ENVELOPES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "release-42": ("payments", ("load-ledger", "match-payments", "publish-statements")),
+    "customer-feed": ("analytics", ("load-feed", "validate-feed", "report-feed")),
+}
+ENVELOPE_JOBS: dict[str, str] = {
+    "load-ledger": """
+        name = "load-ledger"
+        project = "payments"
+        [[run]]
+        name = "load"
+        run = "echo loading 1200 ledger rows; sleep 3; echo loaded"
+        rollback = "echo unloading ledger rows"
+    """,
+    "match-payments": """
+        name = "match-payments"
+        project = "payments"
+        [[run]]
+        name = "match"
+        run = "echo matching payments; sleep 4; echo 1187 matched, 13 left open"
+    """,
+    "publish-statements": """
+        name = "publish-statements"
+        project = "payments"
+        [[run]]
+        name = "publish"
+        run = "echo publishing statements; sleep 2"
+    """,
+    "load-feed": """
+        name = "load-feed"
+        project = "analytics"
+        [[run]]
+        name = "load"
+        run = "echo loading customer feed; sleep 2"
+        rollback = "echo dropping the loaded feed"
+    """,
+    "validate-feed": """
+        name = "validate-feed"
+        project = "analytics"
+        [[run]]
+        name = "validate"
+        run = "echo validating; sleep 2; echo 'row 5121: missing customer id' >&2; exit 1"
+    """,
+    "report-feed": """
+        name = "report-feed"
+        project = "analytics"
+        [[run]]
+        run = "echo reporting"
+    """,
+}
+# Where each envelope's jobs come to rest, in chain order.
+DEMO_ENVELOPE_OUTCOMES: dict[str, tuple[Status, ...]] = {
+    "release-42": (Status.FINISHED, Status.FINISHED, Status.FINISHED),
+    "customer-feed": (Status.FINISHED, Status.ERROR, Status.CANCELED),
+}
+
 # Where each seeded job comes to rest (with the stream's cancel, and once the clock passes the expiry).
 DEMO_OUTCOMES: dict[str, Status] = {
     "long": Status.FINISHED,
@@ -308,6 +369,12 @@ def demo_definition(key: str, speed: float | None = None, now: pendulum.DateTime
     return parse_definition(text, f"demo/{key}.toml")
 
 
+def envelope_job_definition(key: str, speed: float | None = None) -> Definition:
+    """A parsed job of a demo envelope, its sleeps scaled by the demo speed."""
+    text = _scaled(textwrap.dedent(ENVELOPE_JOBS[key]), demo_speed(speed))
+    return parse_definition(text, f"demo/{key}.toml")
+
+
 def _demo_actor(store: Store) -> Actor:
     # The demo fills a database of its own in single-user mode, like `jobtui` without a policy; on a
     # database that stores a policy, that policy judges it like any other command.
@@ -321,6 +388,17 @@ def seed_demo(store: Store, speed: float | None = None) -> list[int]:
     actions = Actions(store, _demo_actor(store))
     factor = demo_speed(speed)
     return [actions.submit(demo_definition(key, factor, store.now())) for key in DEMO_DEFINITIONS]
+
+
+def seed_envelopes(store: Store, speed: float | None = None) -> dict[str, list[int]]:
+    """Submit the demo's envelopes (DEMO_ENVELOPES); returns each one's job ids in chain order."""
+    envelopes = EnvelopeActions(Actions(store, _demo_actor(store)))
+    factor = demo_speed(speed)
+    seeded = {}
+    for name, (project, keys) in DEMO_ENVELOPES.items():
+        entries = tuple(EnvelopeEntry(envelope_job_definition(key, factor)) for key in keys)
+        _, seeded[name] = envelopes.submit(EnvelopeSpec(name, project, f"demo/{name}.toml", entries))
+    return seeded
 
 
 class DemoStream:

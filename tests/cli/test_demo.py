@@ -21,6 +21,8 @@ from sqlalchemy import func, select
 from jobtui.demo.bulk import BULK_STATUSES, OPERATOR, OWNERS, PROJECTS, bulk_load
 from jobtui.demo.seed import (
     DEMO_DEFINITIONS,
+    DEMO_ENVELOPE_OUTCOMES,
+    DEMO_ENVELOPES,
     DEMO_OUTCOMES,
     SPEED_ENV,
     STREAM_ROTATION,
@@ -28,6 +30,7 @@ from jobtui.demo.seed import (
     demo_definition,
     demo_speed,
     seed_demo,
+    seed_envelopes,
 )
 from jobtui.engine.db.models import AuditEvent, Envelope, Job, OpRun, Task
 from jobtui.engine.db.store import Store
@@ -156,6 +159,32 @@ def test_the_seeded_demo_and_the_streams_cancel_reach_every_status(
     # The test's clock jumps from 5 s to 35 s, past the 30 s expiry, so the 20 s retry never came.
     assert (retried["dev-2"].status, retried["dev-2"].attempts) == ("FAILED", 1)
     assert job_of(store, ids["later"]).replaced_by == ids["replaces-later"]
+
+
+def test_the_demo_envelopes_go_through_and_stop_at_the_failed_job_as_chains_do(
+    store: Store, engine: Engine
+) -> None:
+    """The envelope tree of `jobtui demo` is not empty: one envelope whose chain goes through (Success)
+    and one stopped by a failed job (Errors), its last job cancelled by the chain, for an operator to
+    retry or roll back."""
+    seeded = seed_envelopes(store, speed=FAST)
+    assert {name: len(ids) for name, ids in seeded.items()} == {
+        name: len(keys) for name, (_, keys) in DEMO_ENVELOPES.items()
+    }
+
+    def settled() -> bool:
+        return all(
+            tuple(status_of(store, job_id) for job_id in seeded[name]) == outcome
+            for name, outcome in DEMO_ENVELOPE_OUTCOMES.items()
+        )
+
+    engine.run_until(settled)
+    tree = {line.name: line for line in load_tree(store).envelopes}
+    assert tree["release-42"].status == EnvelopeStatus.SUCCESS
+    assert tree["customer-feed"].status == EnvelopeStatus.ERRORS
+    assert [job.id for job in tree["customer-feed"].jobs] == seeded["customer-feed"]
+    failed = job_of(store, seeded["customer-feed"][1])
+    assert failed.name == "validate-feed" and failed.project == "analytics"
 
 
 def test_the_stream_submits_on_the_store_clock_and_stops_at_once(store: Store, clock: FakeClock) -> None:
@@ -583,7 +612,11 @@ def test_the_demo_command_loads_history_or_seeds_and_exits(tmp_path: Path) -> No
             2000,
         )
     with sqlite3.connect(tmp_path / "seed.db") as conn:
-        assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (len(DEMO_DEFINITIONS),)
+        chained = sum(len(keys) for _, keys in DEMO_ENVELOPES.values())
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone() == (len(DEMO_DEFINITIONS) + chained,)
+        assert conn.execute("SELECT name FROM envelopes ORDER BY id").fetchall() == [
+            (name,) for name in DEMO_ENVELOPES
+        ]
 
     code, out, err = _finish(_cli(tmp_path / "bulk.db", "show", "1234", "--json"))
     assert code == 0, err

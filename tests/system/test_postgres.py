@@ -3,6 +3,7 @@ daemon loses its jobs and writes nothing when it comes back, a cut connection do
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -265,6 +266,22 @@ def test_jobtui_log_on_another_host_prints_the_ops_output(
     assert b"printed on host A\n" in out
     assert out == (tmp_path / "logs" / f"job-{job_id}.log").read_bytes(), "the exact bytes, to a pipe"
     assert not any(host_b.iterdir()), "host B has no file of the job"
+
+
+def test_read_commands_read_a_url_whose_password_holds_a_bare_percent_sign(
+    store: Store, pg_url: str, tmp_path: Path
+) -> None:
+    """libpq refuses "a%zz" as a URL's password (a bad percent escape) where SQLAlchemy, which every
+    other command connects through, passes it on as it is: the read commands' own driver gives the command
+    to the Store then, rather than saying the database cannot be opened (and printing the password)."""
+    job_id = Actions(store, Actor("tester")).submit(definition('name = "pct"\n[[run]]\nrun = "true"\n'))
+    user, at, rest = pg_url.partition("@")
+    url = f"{user}:a%zz{at}{rest}"  # the test cluster trusts every local connection: any password does
+    listing = jobtui_cli(url, tmp_path / "logs", "jobs", "--json")
+    out, err = listing.communicate(timeout=60)
+    assert listing.returncode == 0, err
+    assert [job["id"] for job in json.loads(out)] == [job_id]
+    assert b"a%zz" not in err
 
 
 def test_jobtui_log_follow_on_another_host_shows_a_running_ops_line(

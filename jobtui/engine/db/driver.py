@@ -251,7 +251,9 @@ class Reader:
         try:
             return self._connect(), False
         except self._driver_errors() as exc:
-            raise ConnectFailed(exc) from exc
+            # The server was tried and failed (down, stuck, refusing us): trying again meets the same. A URL
+            # libpq cannot read (a "%" in a password, which SQLAlchemy passes on as it is) is not that.
+            raise (ConnectFailed if self._dropped(exc) else ReadFailed)(exc) from exc
 
     def _give_back(self, conn: Any) -> None:
         with self._lock:

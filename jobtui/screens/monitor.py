@@ -302,7 +302,10 @@ class MonitorScreen(MonitorActions):
         would be refused now, by command id (None: it would not)."""
         from jobtui.screens.dialogs import EnvelopeFacts
 
-        summary, refusals = self.backend.reads.envelope_state(envelope_id, self.envelopes)
+        try:
+            summary, refusals = self.backend.reads.envelope_state(envelope_id, self.envelopes)
+        except CorruptRow as problem:  # a job of its chain changed by hand: nothing is decided on a guess
+            return None, {command.id: str(problem) for command in envelope_commands()}
         if summary is None:
             gone = t("monitor.envelope_gone", self.lang, id=envelope_id)
             return None, {command.id: gone for command in envelope_commands()}

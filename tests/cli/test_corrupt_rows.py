@@ -75,3 +75,33 @@ def test_commands_on_the_corrupt_row_name_it_and_the_field(cli: Cli, update: str
     assert row["action"] == "submit"
     assert cli.json("show", good)["status"] == "READY"
     assert cli.json("queue", "status")["queued"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("update", "named"),
+    [
+        ("status = 'GARBAGE'", 'status "GARBAGE" is not a job status'),
+        ("project = X'ff'", """project "b'\\xff'" is not text"""),
+    ],
+)
+def test_envelope_commands_name_a_corrupt_job_of_the_chain(cli: Cli, update: str, named: str) -> None:
+    """The envelope commands read every job of the chain: a row changed by hand stopped them with an
+    internal error (a status jobtui does not know, a blob among the projects they sort)."""
+    cli.write("second.toml", JOB.replace('"j"', '"k"'))
+    first, second = cli.json("submit", "job.toml", "second.toml", "--envelope", "e1")["ids"]
+    with sqlite3.connect(cli.workdir / "jobs.db") as db:
+        db.execute(f"UPDATE jobs SET {update} WHERE id = ?", (second,))
+    db.close()
+    for argv in (
+        ["envelopes"],
+        ["envelope", 1, "--json"],
+        ["envelope-cancel", 1],
+        ["envelope-rollback", 1, "--reason", "r"],
+    ):
+        proc = cli(*argv, expect=None)
+        bad_input(proc, f"{argv[0]}: database: job {second}: {named}")
+        assert "internal error" not in proc.stderr
+    # The readable job of the chain can still be cancelled: the chain that follows its end does not guess
+    # at the other one.
+    cli("cancel", first)
+    assert cli.json("show", first)["status"] == "CANCELED"

@@ -5,13 +5,25 @@ is named, with its field, in a notice; its pane stays empty, so no action is off
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.service.actions import Actions
 from jobtui.widgets.job_table import JobTable
-from tests.support.pilot import SIZE, app_for, monitor, painted, select_job, shown_job, until
+from tests.support.pilot import (
+    SIZE,
+    app_for,
+    monitor,
+    open_envelopes,
+    painted,
+    select_job,
+    shown_job,
+    submit_envelope,
+    until,
+)
 
 
 @pytest.mark.parametrize(
@@ -50,4 +62,42 @@ async def test_a_corrupt_row_is_listed_and_named_when_selected(
             assert "BOGUS?" in painted(app.screen)[0]
         if "CLEAR" in update:  # shown, never obeyed by the terminal
             assert "CLEAR^[[2J?" in painted(app.screen)[0]
+        assert app.is_running
+
+
+@pytest.mark.parametrize(
+    ("update", "named"),
+    [
+        ("name = X'ff'", """name "b'\\xff'" is not text"""),
+        ("status = 'GARBAGE'", 'status "GARBAGE" is not a job status'),
+    ],
+)
+async def test_a_corrupt_job_of_an_envelope_leaves_the_tree_up_and_its_envelope_no_success(
+    store: Store, actions: Actions, tmp_path: Path, update: str, named: str
+) -> None:
+    """The envelope view read the chain's names and statuses as they were: a blob for a name, or a status
+    jobtui does not know, stopped the whole dashboard as the view opened."""
+    envelope_id, (first, bad) = submit_envelope(
+        actions, tmp_path / "e", "release-7", {"a": "true", "b": "true"}
+    )
+    with store.write() as s:
+        s.execute(text(f"UPDATE jobs SET {update} WHERE id = {bad}"))
+    app = app_for(store)
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await open_envelopes(pilot)
+        envelope = tree.root.children[0]
+        envelope.expand()
+        await pilot.pause()
+        label = str(envelope.label)
+        assert f"#{envelope_id} release-7" in label
+        if "status" in update:  # a job jobtui cannot read is no success of its envelope
+            assert "Errors, active" in label, label
+        assert [child.data["job_id"] for child in envelope.children] == [first, bad]
+        for _ in range(3):  # the envelope, its first job, the corrupt one
+            if tree.cursor_node is not None and (tree.cursor_node.data or {}).get("job_id") == bad:
+                break
+            await pilot.press("down")
+        assert tree.cursor_node is not None and tree.cursor_node.data["job_id"] == bad
+        said = lambda: [n.message for n in app._notifications]  # noqa: E731
+        await until(pilot, lambda: any(f"job {bad}: {named}" in m for m in said()), "the notice")
         assert app.is_running

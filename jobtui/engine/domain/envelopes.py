@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from enum import StrEnum
 
 from jobtui.engine.domain.states import Status
@@ -51,16 +51,21 @@ FAILED_JOB = frozenset(
 FAILING_JOB = frozenset({Status.TRAPPED, Status.TRAP_PAUSED, Status.ROLLBACK})
 
 
-def derive_status(stored: str | None, job_statuses: Iterable[str]) -> EnvelopeStatus:
+_KNOWN = frozenset(status.value for status in Status)
+
+
+def derive_status(stored: str | None, job_statuses: Sequence[str]) -> EnvelopeStatus:
     """CORRUPT, CANCELLED and ROLLEDBACK stick; otherwise the jobs decide. A resumed chain (stored
     ERRORS_ACTIVE, see worker.chain) had errors: it shows ERRORS_ACTIVE while its jobs run, and SUCCESS once
     they all end FINISHED. Stored ERRORS: a failed job of it was deleted, its failure stays on record. A
     trapped job (FAILING_JOB) makes an active envelope ERRORS_ACTIVE while it waits for an operator."""
     if stored is not None and EnvelopeStatus(stored) in STICKY:
         return EnvelopeStatus(stored)
-    statuses = [Status(s) for s in job_statuses]
+    statuses = [Status(s) for s in job_statuses if s in _KNOWN]
+    # A job whose status jobtui does not know (a row changed by hand) is no success of its envelope.
+    unreadable = len(statuses) < len(job_statuses)
     active = any(s in ACTIVE_JOB for s in statuses)
-    failed = any(s in FAILED_JOB for s in statuses) or stored == EnvelopeStatus.ERRORS
+    failed = unreadable or any(s in FAILED_JOB for s in statuses) or stored == EnvelopeStatus.ERRORS
     if active:
         failing = any(s in FAILING_JOB for s in statuses)
         had_errors = failed or failing or stored == EnvelopeStatus.ERRORS_ACTIVE

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import AUDIT, OP_RUNS, Envelope, Job, Notification, OpRun, Task
+from jobtui.engine.db.rows import check_job
 from jobtui.engine.domain import reasons
 from jobtui.engine.domain.envelopes import ACTIVE_JOB, EnvelopeStatus, derive_status
 from jobtui.engine.domain.reasons import Reason
@@ -143,7 +144,7 @@ class EnvelopeActions:
         with self.actions.transaction() as s:
             envelope = self._envelope(s, envelope_id)
             self.actor.require("envelope-cancel", Perm.CANCEL, envelope.project)
-            jobs = chain.chain_of(s, envelope_id)
+            jobs = self._chain(s, envelope_id)
             refused = self._cancel_status_refusal(envelope, jobs)
             if refused is not None:
                 raise Refused(refused)
@@ -206,7 +207,7 @@ class EnvelopeActions:
                 permission=Perm.CANCEL.value,
                 project=envelope.project,
             )
-        return self._cancel_status_refusal(envelope, chain.chain_of(s, envelope.id or 0))
+        return self._cancel_status_refusal(envelope, self._chain(s, envelope.id or 0))
 
     def refusals(self, s: Session, envelope: Envelope) -> dict[str, str | None]:
         """Why each envelope command may not run on the envelope now (None: it may), by the id of the
@@ -233,7 +234,7 @@ class EnvelopeActions:
             return Reason(
                 f"{name} is {envelope.status}", reasons.ENVELOPE_STATUS, status=envelope.status, **facts
             )
-        jobs = chain.chain_of(s, envelope.id or 0)
+        jobs = self._chain(s, envelope.id or 0)
         if any(Status(job.status) in ACTIVE_JOB for job in jobs):
             return Reason(
                 f"{name} still has jobs queued or running; wait for them or cancel the envelope",
@@ -283,7 +284,7 @@ class EnvelopeActions:
             .order_by(Envelope.id.desc())
         ).all()
         for candidate in newer:
-            jobs = chain.chain_of(s, candidate.id or 0)
+            jobs = self._chain(s, candidate.id or 0)
             if any(Status(job.status) in ACTIVE_JOB for job in jobs) or self._rollback_ops(s, jobs):
                 return candidate
         return None
@@ -302,7 +303,7 @@ class EnvelopeActions:
             refused = self.refusal(s, envelope)
             if refused:
                 raise Refused(refused)
-            ops = self._rollback_ops(s, chain.chain_of(s, envelope_id))
+            ops = self._rollback_ops(s, self._chain(s, envelope_id))
             job_id = self._rollback_job(s, envelope, ops, reason)
             envelope.rollback_job_id = job_id
             s.add(envelope)
@@ -410,9 +411,17 @@ class EnvelopeActions:
             raise UnknownJob(f"no envelope {envelope_id}")
         return envelope
 
+    def _chain(self, s: Session, envelope_id: int) -> list[Job]:
+        """The envelope's jobs in chain order; CorruptRow names a job row changed by hand (a status jobtui
+        does not know, a blob for a name), which no decision on the envelope may guess about."""
+        jobs = chain.chain_of(s, envelope_id)
+        for job in jobs:
+            check_job(job)
+        return jobs
+
     def _projects(self, s: Session, envelope: Envelope) -> list[str]:
         """The envelope's project and its jobs' projects: who may not view one of them does not see it."""
-        jobs = chain.chain_of(s, envelope.id or 0)
+        jobs = self._chain(s, envelope.id or 0)
         return sorted({envelope.project, *(job.project for job in jobs)})
 
     def all_envelopes(self) -> list[dict[str, Any]]:
@@ -438,7 +447,7 @@ class EnvelopeActions:
             return self._json(s, envelope)
 
     def _json(self, s: Session, envelope: Envelope) -> dict[str, Any]:
-        jobs = chain.chain_of(s, envelope.id or 0)
+        jobs = self._chain(s, envelope.id or 0)
         now = self.store.now()
         data: dict[str, Any] = {
             "id": envelope.id,

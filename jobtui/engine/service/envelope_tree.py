@@ -87,7 +87,7 @@ def load_tree(store: Store, scope: Scope = ALL_PROJECTS) -> TreeData:
                 )
             )
             for row in rows:
-                chains[row.envelope_id].append(JobLine(row.id, row.name, row.status, row.progress))
+                chains[row.envelope_id].append(_job_line(row))
                 if scoped and row.project not in scope:
                     hidden.add(row.envelope_id)
         envelopes = [e for e in envelopes if e.id not in hidden]
@@ -99,7 +99,7 @@ def load_tree(store: Store, scope: Scope = ALL_PROJECTS) -> TreeData:
         )
         if scoped:
             loose_query = loose_query.where(JOBS.c.project.in_(projects))
-        loose = [JobLine(row.id, row.name, row.status, row.progress) for row in conn.execute(loose_query)]
+        loose = [_job_line(row) for row in conn.execute(loose_query)]
         lines = tuple(
             EnvelopeLine(
                 id=e.id,
@@ -113,6 +113,14 @@ def load_tree(store: Store, scope: Scope = ALL_PROJECTS) -> TreeData:
         )
         job_ids = [job.id for e in envelopes for job in chains[e.id]] + [job.id for job in loose]
         return TreeData(lines, tuple(loose), _stats(conn, job_ids))
+
+
+def _job_line(row: Any) -> JobLine:
+    """A job of the tree as read; a value SQLite holds in place of text (a blob written by hand) reads "?",
+    as in the job table: one such row must not take the tree down. Its detail names the row and field."""
+    name, status = (value if isinstance(value, str) else "?" for value in (row.name, row.status))
+    progress = row.progress if type(row.progress) is int else 0
+    return JobLine(row.id, name, status, progress)
 
 
 def _stats(conn: Any, job_ids: list[int]) -> dict[int, JobStats]:

@@ -128,7 +128,7 @@ def _follow_chain(store: Store, s: Session, envelope: Envelope, job: Job, dst: S
                 s, other, who, "chain cancel", Status.CANCELED, comment=why, reason=why, ended_at=store.now()
             )
     statuses = [other.status for other in chain_of(s, envelope.id or 0)]
-    if not any(Status(status) in ACTIVE_JOB for status in statuses):
+    if not any(status in ACTIVE_JOB for status in statuses):  # a status changed by hand is not active
         derived = derive_status(envelope.status, statuses)
         if derived == EnvelopeStatus.CANCELLED:
             return  # an operator cancelled the envelope, and the cancel notifies that, not errors

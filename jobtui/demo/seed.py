@@ -230,8 +230,8 @@ DEMO_DEFINITIONS: dict[str, str] = {
 }
 
 # Two envelopes (seed 004): each a chain of jobs, every one starting once the one before it FINISHED. The
-# feed's validation fails, so the chain stops there: its last job is cancelled and the envelope reads
-# Errors, for an operator to retry the failed job (the chain resumes) or roll the envelope back.
+# feed's validation fails (every time: a retry fails again), so the chain stops there: its last job is
+# cancelled and the envelope reads Errors, for an operator to roll the envelope back.
 DEMO_ENVELOPES: dict[str, tuple[str, tuple[str, ...]]] = {
     "release-42": ("payments", ("load-ledger", "match-payments", "publish-statements")),
     "customer-feed": ("analytics", ("load-feed", "validate-feed", "report-feed")),

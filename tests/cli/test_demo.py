@@ -166,7 +166,7 @@ def test_the_demo_envelopes_go_through_and_stop_at_the_failed_job_as_chains_do(
 ) -> None:
     """The envelope tree of `jobtui demo` is not empty: one envelope whose chain goes through (Success)
     and one stopped by a failed job (Errors), its last job cancelled by the chain, for an operator to
-    retry or roll back."""
+    roll back."""
     seeded = seed_envelopes(store, speed=FAST)
     assert {name: len(ids) for name, ids in seeded.items()} == {
         name: len(keys) for name, (_, keys) in DEMO_ENVELOPES.items()

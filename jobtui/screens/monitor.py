@@ -16,6 +16,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widgets import ContentSwitcher, Input, Tree
 
@@ -263,7 +264,10 @@ class MonitorScreen(MonitorActions):
         """The job under the cursor holds a value jobtui does not know (its row was changed by hand): the
         pane stays empty, so no action is offered on it, and the notice names the row and the field."""
         self.allowed = {}
-        self._show_no_job(self.query_one(DetailPane))
+        try:
+            self._show_no_job(self.query_one(DetailPane))
+        except NoMatches:  # the poller's word came as the screen closed: its widgets went first
+            return
         self.refresh_bindings()
         self.notify(f"{t('monitor.db_error', self.lang)}: {problem}", severity="error")
 

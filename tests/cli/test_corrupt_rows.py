@@ -105,3 +105,19 @@ def test_envelope_commands_name_a_corrupt_job_of_the_chain(cli: Cli, update: str
     # at the other one.
     cli("cancel", first)
     assert cli.json("show", first)["status"] == "CANCELED"
+
+
+@pytest.mark.parametrize(
+    ("update", "shown"),
+    [("definition = 'garbage'", '"garbage"'), ("definition = X'ff'", "\"b'\\xff'\"")],
+)
+def test_show_names_a_definition_changed_by_hand(cli: Cli, update: str, shown: str) -> None:
+    """`show` reads the stored definition (who may approve the job): a value that is none stopped it with
+    an internal error, on both read paths."""
+    bad, good = corrupt(cli, update)
+    said = f"show: database: job {bad}: definition {shown} is not a definition as jobtui writes it"
+    for argv in (["show", bad], ["show", bad, "--json"], ["show", bad, "--as", "root"]):
+        proc = cli(*argv, expect=None)
+        bad_input(proc, said)
+        assert "internal error" not in proc.stderr
+    assert cli.json("show", good)["status"] == "READY"

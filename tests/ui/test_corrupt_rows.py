@@ -36,6 +36,7 @@ from tests.support.pilot import (
         # The table drew the percentage with arithmetic: the whole dashboard stopped on a TypeError.
         ("progress = 'x'", 'progress "x" is not a percentage from 0 to 100'),
         ("schedule = '{bad'", 'schedule "{bad" is not a schedule as jobtui writes it'),
+        ("definition = 'garbage'", 'definition "garbage" is not a definition as jobtui writes it'),
         # SQLite keeps a blob in a text column: formatting the name stopped the listing.
         ("name = X'ff'", """name "b'\\xff'" is not text"""),
     ],

@@ -13,6 +13,7 @@ import pendulum
 
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, status_label
 from jobtui.engine.domain.stored_jobs import natures_of
+from jobtui.engine.errors import CorruptRow
 
 
 class StoredJob(Protocol):
@@ -252,7 +253,11 @@ def detail_json(
     plan = JobSchedule.from_json(schedule)
     data["schedule"] = plan.view(next_run_at(job)) if plan is not None else None
     # Who may approve it besides those with approve_all on its project (None: it needs no approval).
-    wanted = definition_from_text(definition)
+    try:
+        wanted = definition_from_text(definition)
+    except Exception:  # whatever a hand-written value trips on inside, as a schedule's (stored_jobs)
+        expected = "a definition as jobtui writes it"
+        raise CorruptRow(f"job {job.id}", "definition", definition, expected) from None
     data["approvers"] = list(wanted.approvers) if wanted.approval else None
     return data
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from jobtui.engine.db.store import Store
@@ -186,7 +187,7 @@ def test_jobs_rerun_from_run_are_walked_alike(
 
 
 def test_a_poison_job_is_undone_alone_and_moves_on_once_it_can(
-    store: Store, submit: Callable[..., int], engine: Engine
+    store: Store, submit: Callable[..., int], engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     poison = submit('name = "poison"\n[[run]]\nrun = "true"\n')
     good = submit('name = "good"\n[[run]]\nrun = "true"\n')
@@ -204,6 +205,18 @@ def test_a_poison_job_is_undone_alone_and_moves_on_once_it_can(
         ).scalar_one()
     # Claimed (the claim stands), but nothing of its failed walk was written.
     assert status_of(store, poison) == "RUNNING" and step == "INIT" and started is None and running == 0
+    for _ in range(3):
+        engine.tick()
+    # The daemon's log names the row and the field once, in one line: it printed a traceback every pass.
+    said = [r for r in caplog.records if r.name == "jobtui.engine" and f"job {poison}" in r.getMessage()]
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in said] == [
+        (
+            "ERROR",
+            f'job {poison} cannot go on: database: job {poison}: definition "{{" is not a definition as '
+            "jobtui writes it (repair or delete the row)",
+            None,
+        )
+    ]
     with store.engine.begin() as conn:
         conn.execute(text("UPDATE jobs SET definition = :d WHERE id = :id"), {"d": stored, "id": poison})
     engine.run_until(lambda: status_of(store, poison) == "FINISHED")

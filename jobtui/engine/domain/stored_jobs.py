@@ -38,6 +38,9 @@ def natures_of(row: str, stored: object) -> list[str]:
     return natures
 
 
+# What a job's stored definition (JSON, jobs.definition) must be, as a message about one says it.
+DEFINITION_EXPECTED = "a definition as jobtui writes it"
+
 # The job's columns of free text that its listing and its page show.
 TEXT_COLUMNS = ("name", "type", "project", "owner", "reason")
 

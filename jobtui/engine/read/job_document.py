@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import pendulum
 
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, status_label
-from jobtui.engine.domain.stored_jobs import natures_of
+from jobtui.engine.domain.stored_jobs import DEFINITION_EXPECTED, natures_of
 from jobtui.engine.errors import CorruptRow
 
 
@@ -256,8 +256,7 @@ def detail_json(
     try:
         wanted = definition_from_text(definition)
     except Exception:  # whatever a hand-written value trips on inside, as a schedule's (stored_jobs)
-        expected = "a definition as jobtui writes it"
-        raise CorruptRow(f"job {job.id}", "definition", definition, expected) from None
+        raise CorruptRow(f"job {job.id}", "definition", definition, DEFINITION_EXPECTED) from None
     data["approvers"] = list(wanted.approvers) if wanted.approval else None
     return data
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from jobtui.engine.db.models import Job
 from jobtui.engine.db.store import DATABASE_ERRORS, LeaseLost
+from jobtui.engine.errors import CorruptRow
 from jobtui.engine.worker import claims, launcher, logship, walker
 from jobtui.engine.worker.claims import Claimer
 from jobtui.engine.worker.fastlane import FastLane, Writes
@@ -294,6 +295,15 @@ class Batch:
             return
         except DATABASE_ERRORS:
             raise
+        except CorruptRow as problem:
+            # Its row was changed by hand (a definition that is none): said once, in one line, not with a
+            # traceback every pass; undone alone and tried again each pass, for an operator may repair it.
+            if held.unreadable != str(problem):
+                held.unreadable = str(problem)
+                log.error("job %s cannot go on: %s (repair or delete the row)", held.job_id, problem)
+            held.ready_outcome = outcome
+            done.busy += 1
+            return
         except Exception:
             # A poison job: undone alone, its outcome kept for the next pass; the rest of the batch goes on.
             log.exception("job %s: could not record its progress; trying again next pass", held.job_id)

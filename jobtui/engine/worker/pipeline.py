@@ -28,6 +28,8 @@ from jobtui.engine.db.models import OP_RUNS, TASKS, AuditEvent, Job, OpRun, Sett
 from jobtui.engine.db.store import Store, on_status_change
 from jobtui.engine.domain.definitions import Definition, definition_from_text
 from jobtui.engine.domain.states import ROLLBACK_JOB_TYPE, ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
+from jobtui.engine.domain.stored_jobs import DEFINITION_EXPECTED
+from jobtui.engine.errors import CorruptRow
 
 STEP_ORDER = {Step.INIT: 0, Step.PRE: 1, Step.RUN: 2, Step.POST: 3, Step.END: 4}
 SETTLED_TASK = (TaskStatus.FAILED.value, TaskStatus.CANCELLED.value)
@@ -42,7 +44,10 @@ class JobRef:
 
 
 def definition_of(job: Job) -> Definition:
-    return definition_from_text(job.definition)
+    try:
+        return definition_from_text(job.definition)
+    except Exception:  # whatever a hand-written value trips on inside, as `show` names it
+        raise CorruptRow(f"job {job.id}", "definition", job.definition, DEFINITION_EXPECTED) from None
 
 
 # Built once: the engine runs these at every op, and building a statement costs more than running it.

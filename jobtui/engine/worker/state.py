@@ -72,6 +72,7 @@ class Held:
     plan: Plan | None = None  # the job's plan while the fast lane walks it
     log_path: str = ""  # the file the op was launched with, shipped to the database
     withdrawn: bool = False  # its op, recorded as started, was taken back from the slots' queue unstarted
+    unreadable: str | None = None  # what is wrong with its row (changed by hand), once the engine said it
 
 
 @dataclass(frozen=True)

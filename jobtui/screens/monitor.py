@@ -445,7 +445,14 @@ class MonitorScreen(MonitorActions):
         except ReadFailed as exc:
             self.app.call_from_thread(self._db_error, exc)
             return
-        self.app.call_from_thread(self.query_one(WorkersView).show, data)
+        self.app.call_from_thread(self._show_workers, data)
+
+    def _show_workers(self, data: WorkersData) -> None:
+        try:
+            view = self.query_one(WorkersView)
+        except NoMatches:  # the read came back as the screen closed: its widgets went first
+            return
+        view.show(data)
 
     # -- alerts (see screens/alerts.py) ------------------------------------------------------------------
 

@@ -132,3 +132,17 @@ async def test_each_engine_says_whether_it_is_a_daemon_or_a_dashboards(store: St
         await pilot.press("slash")
         await pilot.pause()
         assert not any(box.has_focus for box in screen.query("#filter-input"))
+
+
+async def test_the_workers_read_coming_back_as_the_screen_closes_does_not_fail_the_app(store: Store) -> None:
+    """The view's numbers are read off the UI thread; one that came back as the dashboard closed (its
+    widgets removed first) found no view to show them in, and the failed read took the app down."""
+    app = app_for(store)
+    async with app.run_test() as pilot:
+        screen = monitor(pilot)
+        await pilot.press("3")
+        view = screen.query_one(WorkersView)
+        await until(pilot, lambda: view.display, "the workers view")
+        await view.remove()
+        await screen._read_workers().wait()
+        assert app.is_running

@@ -206,10 +206,15 @@ def _row(values: Sequence[Any]) -> JobRow:
     data["natures"] = tuple(str(n) for n in natures) if isinstance(natures, list) else ()
     progress = data["progress"]
     data["progress"] = progress if type(progress) is int and 0 <= progress <= 100 else None
-    for key in _TEXT_COLUMNS:  # a blob, which SQLite keeps in any column: a "?" where its text would be
-        if not isinstance(data[key], str):
-            data[key] = "?"
+    for key in _TEXT_COLUMNS:
+        data[key] = shown_text(data[key])
     return JobRow(**data)
+
+
+def shown_text(value: object) -> str:
+    """A stored text as the dashboard draws it: a blob, which SQLite keeps in any column when written by
+    hand, reads "?" (its detail names the row and the field)."""
+    return value if isinstance(value, str) else "?"
 
 
 def _readable_time(value: Any) -> datetime | None:

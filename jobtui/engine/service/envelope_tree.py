@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jobtui.engine.domain.envelopes import EnvelopeStatus, derive_status
-from jobtui.engine.read.listing import ALL_PROJECTS, Scope
+from jobtui.engine.read.listing import ALL_PROJECTS, Scope, shown_text
 
 if TYPE_CHECKING:
     from jobtui.engine.db.store import Store
@@ -118,9 +118,8 @@ def load_tree(store: Store, scope: Scope = ALL_PROJECTS) -> TreeData:
 def _job_line(row: Any) -> JobLine:
     """A job of the tree as read; a value SQLite holds in place of text (a blob written by hand) reads "?",
     as in the job table: one such row must not take the tree down. Its detail names the row and field."""
-    name, status = (value if isinstance(value, str) else "?" for value in (row.name, row.status))
     progress = row.progress if type(row.progress) is int else 0
-    return JobLine(row.id, name, status, progress)
+    return JobLine(row.id, shown_text(row.name), shown_text(row.status), progress)
 
 
 def _stats(conn: Any, job_ids: list[int]) -> dict[int, JobStats]:

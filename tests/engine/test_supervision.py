@@ -1099,6 +1099,59 @@ def _daemon_running_a_gated_job(
 
 
 @pytest.mark.backends("sqlite")  # the canceller's own work on this host: the same on both
+@pytest.mark.parametrize("engine_lives", [True, False], ids=["its-engine-lives", "its-engine-died"])
+def test_a_canceller_with_another_log_folder_says_it_in_the_log_the_op_writes(
+    engine_lives: bool, store: Store, submit: Submit, tmp_path: Path
+) -> None:
+    """`sudo jobtui cancel` on PostgreSQL: root's log folder is not the daemon's (each user's data folder
+    holds its logs). The cancel wrote "op terminated" into a file of its own folder, which no engine
+    ships: the job's log never said how its op ended (and with its engine dead, the canceller shipped its
+    own short file from where the op's file had been shipped to)."""
+    ready = tmp_path / "ready"
+    op = f"echo begun; touch {ready}; while true; do sleep 0.05; done"
+    job_id = submit(f'name = "j"\n[[run]]\nrun = "{op}"\n')
+    canceller = Actions(Store(store.url, log_dir=tmp_path / "root-logs"), Actor("root"))
+    op_log = Path(store.log_file(job_id))
+    if engine_lives:
+        engine = Engine(store)
+        try:
+            op = wait_op_started(engine, store, job_id)
+            engine.run_until(ready.exists)
+            canceller.cancel(job_id)
+            engine.run_until(lambda: not live_pids_of_group(op.pid or 0))
+            for _ in range(3):
+                engine.tick()
+        finally:
+            engine.shutdown()
+    else:
+        with _left_by_a_dead_engine(store, job_id, ready):
+            canceller.cancel(job_id)
+    shipped = _read_shipped(store, job_id)
+    assert shipped.count("begun\n") == 1
+    assert shipped.count("op terminated (job CANCELED): SIGTERM to process group") == 1
+    assert shipped == op_log.read_text()
+    assert not (tmp_path / "root-logs" / f"job-{job_id}.log").exists()
+
+
+@pytest.mark.backends("sqlite")  # the canceller's own work on this host: the same on both
+@pytest.mark.skipif(os.geteuid() != 0, reason="root cancelling another user's op")
+def test_the_log_root_creates_for_a_silent_op_belongs_to_the_owner_of_its_folder(
+    store: Store, submit: Submit, tmp_path: Path
+) -> None:
+    """A silent op has no log file yet: `sudo jobtui cancel` created it, root's, in the daemon user's log
+    folder, where that user's engine and ops could no longer append to the job's log."""
+    ready = tmp_path / "ready"
+    job_id = submit(f'name = "quiet"\n[[run]]\nrun = "touch {ready}; while true; do sleep 0.05; done"\n')
+    os.chown(store.log_dir, 65534, 65534)  # the daemon's user's folder
+    op_log = Path(store.log_file(job_id))
+    with _left_by_a_dead_engine(store, job_id, ready):
+        op_log.unlink(missing_ok=True)  # as before SILENT_S, however late this machine comes here
+        Actions(Store(store.url, log_dir=tmp_path / "root-logs"), Actor("root")).cancel(job_id)
+    assert (op_log.stat().st_uid, op_log.stat().st_gid) == (65534, 65534)
+    assert "op terminated (job CANCELED)" in _read_shipped(store, job_id)
+
+
+@pytest.mark.backends("sqlite")  # the canceller's own work on this host: the same on both
 def test_a_cancel_with_no_engine_here_kills_an_op_ignoring_sigterm_and_ships_its_log(
     store: Store, submit: Submit, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -68,6 +68,11 @@ def log_folder(url: str, database_id: str, database_name: str | None, explicit: 
     return Path(platformdirs.user_data_dir("jobtui")) / "logs" / f"{name}-{database_id}"
 
 
+def log_file_in(folder: str, job_id: int) -> str:
+    """Job `job_id`'s log file in the log folder `folder` (see `log_folder`)."""
+    return f"{folder}/job-{job_id}.log"
+
+
 class DatabaseUrlError(BadInput, ValueError):
     """A --db / $JOBTUI_DB that names no database jobtui can use."""
 

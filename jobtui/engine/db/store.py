@@ -36,6 +36,7 @@ from jobtui.engine.db.driver import (
     SCHEMA_HEAD,
     Reader,
     default_data_dir,
+    log_file_in,
     log_folder,
     normalise_url,
     printable_url,
@@ -295,7 +296,7 @@ class Store:
         (jobs.log_path) names. That one was the submitter's: a database moved or restored elsewhere with
         its folder finds its logs (and never writes to, or deletes, the original's), and on PostgreSQL
         each engine writes its ops' output on its own host (readers read the database's copy)."""
-        return f"{self.log_dir}/job-{job_id}.log"
+        return log_file_in(str(self.log_dir), job_id)
 
     @property
     def reader(self) -> Reader:

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jobtui.engine.db.driver import Reader, log_folder
+from jobtui.engine.db.driver import Reader, log_file_in, log_folder
 from jobtui.engine.domain.logread import LogCursor, LogPiece
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.states import FINAL_STATUSES, Perm, Status
@@ -67,7 +67,7 @@ class PlainReads:
         return cls(listing, actor, lambda: database_now(reader), folder)
 
     def log_file(self, job_id: int) -> str:
-        return f"{self.log_dir}/job-{job_id}.log"  # as Store.log_file
+        return log_file_in(str(self.log_dir), job_id)
 
     # -- as service.reads.Reads ---------------------------------------------------------------------------
 

@@ -64,6 +64,7 @@ from jobtui.engine.service.local_ops import Signalled, terminate_local
 from jobtui.engine.worker import chain, lifecycle, opstarter, pipeline
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB, LogCap, after_line, skipped_text
 from jobtui.engine.worker.logship import LogShipper
+from jobtui.engine.worker.opjournal import op_log_file
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import log_tail, op_title, stamped
 from jobtui.engine.worker.sweeps import note_left_running, op_left_elsewhere
@@ -593,7 +594,9 @@ class Actions:
         host = socket.gethostname()
         with self.store.read() as s:
             job = s.get(Job, op_run.job_id)
-            path = self.store.log_file(op_run.job_id) if job is not None else ""
+            path = ""
+            if job is not None:
+                path = op_log_file(op_run.status_file, op_run.job_id) or self.store.log_file(op_run.job_id)
             task = s.get(Task, op_run.task_id) if op_run.task_id is not None else None
             target = task.target if task is not None else ""
             engines = s.scalars(select(Worker).where(Worker.host == host)).all()

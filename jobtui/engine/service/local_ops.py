@@ -61,7 +61,7 @@ def append_placed(path: str, text: str) -> tuple[int, int] | None:
     if not path:
         return None
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = _open_for_append(path)
     except OSError:
         return None
     try:
@@ -72,6 +72,22 @@ def append_placed(path: str, text: str) -> tuple[int, int] | None:
         return None
     finally:
         os.close(fd)
+
+
+def _open_for_append(path: str) -> int:
+    """Open the op's log to append to, creating it if need be. One root creates (`sudo jobtui cancel` of a
+    silent op, whose file comes with its first byte) is given to the owner of its folder: the engine and
+    the op, running as that user, append to it after."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return os.open(path, flags)
+    if os.geteuid() == 0:
+        folder = os.stat(os.path.dirname(path) or ".")
+        with contextlib.suppress(OSError):
+            os.fchown(fd, folder.st_uid, folder.st_gid)
+    return fd
 
 
 def kill_what_outlives(signalled: list[Signalled], grace_s: float | None = None) -> dict[int, str]:

@@ -13,6 +13,7 @@ import os
 import threading
 from collections import OrderedDict
 
+from jobtui.engine.db.driver import log_file_in
 from jobtui.engine.worker.opstarter import STATUS_MARK
 
 # Ops a journal holds before the engine starts the next one (about 5 MB of lines).
@@ -24,6 +25,16 @@ def journal_ref(log_dir: str, worker_id: str, op_number: int, token: str) -> str
     """The status reference of an engine's `op_number`th op: its journal, then its token."""
     journal = f"{log_dir}/ops-{worker_id}-{op_number // JOURNAL_OPS}.status"
     return f"{journal}{STATUS_MARK}{token}"
+
+
+def op_log_file(status_ref: str | None, job_id: int) -> str | None:
+    """The log file an op of job `job_id` writes to: in the log folder of the engine that started it,
+    where its status journal is (`status_ref`), which need not be the reader's (`sudo jobtui cancel` on
+    PostgreSQL: each user's data folder holds its logs). None when the op has no status reference."""
+    if not status_ref:
+        return None
+    journal = status_ref.rpartition(STATUS_MARK)[0] or status_ref
+    return log_file_in(os.path.dirname(journal), job_id)
 
 
 def journal_worker(name: str) -> str:

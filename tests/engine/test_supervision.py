@@ -1133,22 +1133,21 @@ def test_a_canceller_with_another_log_folder_says_it_in_the_log_the_op_writes(
     assert not (tmp_path / "root-logs" / f"job-{job_id}.log").exists()
 
 
-@pytest.mark.backends("sqlite")  # the canceller's own work on this host: the same on both
-@pytest.mark.skipif(os.geteuid() != 0, reason="root cancelling another user's op")
-def test_the_log_root_creates_for_a_silent_op_belongs_to_the_owner_of_its_folder(
-    store: Store, submit: Submit, tmp_path: Path
-) -> None:
-    """A silent op has no log file yet: `sudo jobtui cancel` created it, root's, in the daemon user's log
-    folder, where that user's engine and ops could no longer append to the job's log."""
-    ready = tmp_path / "ready"
-    job_id = submit(f'name = "quiet"\n[[run]]\nrun = "touch {ready}; while true; do sleep 0.05; done"\n')
-    os.chown(store.log_dir, 65534, 65534)  # the daemon's user's folder
-    op_log = Path(store.log_file(job_id))
-    with _left_by_a_dead_engine(store, job_id, ready):
-        op_log.unlink(missing_ok=True)  # as before SILENT_S, however late this machine comes here
-        Actions(Store(store.url, log_dir=tmp_path / "root-logs"), Actor("root")).cancel(job_id)
-    assert (op_log.stat().st_uid, op_log.stat().st_gid) == (65534, 65534)
-    assert "op terminated (job CANCELED)" in _read_shipped(store, job_id)
+@pytest.mark.skipif(os.geteuid() != 0, reason="root writing in another user's log folder")
+def test_the_log_root_creates_for_a_silent_op_belongs_to_the_owner_of_its_folder(tmp_path: Path) -> None:
+    """A silent op has no log file yet (it comes with the op's first byte): `sudo jobtui cancel` created
+    it, root's, in the daemon user's log folder, where that user's engine and ops could no longer append
+    to the job's log. A file that exists keeps its owner."""
+    folder = tmp_path / "daemon-logs"
+    folder.mkdir()
+    os.chown(folder, 65534, 65534)  # the daemon's user's folder
+    created, existing = folder / "job-1.log", folder / "job-2.log"
+    existing.write_text("the op's own output\n")
+    assert local_ops.append_placed(str(created), "op terminated\n") == (0, 14)
+    assert local_ops.append_placed(str(existing), "op terminated\n") == (20, 34)
+    assert (created.stat().st_uid, created.stat().st_gid) == (65534, 65534)
+    assert existing.stat().st_uid == 0
+    assert existing.read_text() == "the op's own output\nop terminated\n"
 
 
 @pytest.mark.backends("sqlite")  # the canceller's own work on this host: the same on both
@@ -1245,6 +1244,36 @@ def test_a_cancel_on_the_host_of_a_stopped_daemon_stops_its_op_at_once(
     finally:
         daemon.send_signal(signal.SIGCONT)
         gate.touch()
+
+
+@pytest.mark.backends("sqlite")  # the service's look at the engine: the same on both
+def test_what_a_cancel_wrote_for_a_stopped_daemon_that_was_then_killed_reaches_the_database(
+    tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
+) -> None:
+    """The cancel stopped the op of a stopped daemon (SIGSTOP) and left the log to it, to ship once
+    continued. Killed instead (`kill -9` of a stopped daemon), it never did: the line saying the op was
+    terminated stayed in this host's file, for no other host to read. The next engine of the host ships it."""
+    store = Store(daemon_env["JOBTUI_DB"])
+    actions = Actions(store, Actor("tester"))
+    gate = tmp_path / "go"
+    job_id, daemon, _said, _pump = _daemon_running_a_gated_job(store, actions, gate, daemon_env, daemons)
+    op = running_op(store, job_id)
+    assert op is not None and op.pid is not None
+    daemon.send_signal(signal.SIGSTOP)
+    wait_for(lambda: psutil.Process(daemon.pid).status() == psutil.STATUS_STOPPED, what="the stop")
+    actions.cancel(job_id)
+    wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
+    assert "op terminated" not in _read_shipped(store, job_id)  # left to its engine, alive
+    daemon.kill()
+    daemon.wait(timeout=10)
+    after = Engine(store)
+    try:
+        after.tick()
+    finally:
+        after.shutdown()
+    shipped = _read_shipped(store, job_id)
+    assert shipped.count("op terminated (job CANCELED): SIGTERM to process group") == 1
+    assert shipped == Path(store.log_file(job_id)).read_text()
 
 
 def test_a_clean_daemon_stop_finishes_ops_in_flight(

@@ -313,6 +313,12 @@ class Supervisor:
             if token in running and self._kill_orphan(token, op_run, job, _why_orphaned(op_run, job)):
                 killed += 1
             else:  # it ended while nobody watched: retry and rerun need not wait for it (op_left_elsewhere)
+                # What its engine left unshipped, a canceller's line with it (the cancel of a stopped
+                # daemon's op leaves the log to the daemon, which then died): shipped by none but us.
+                job_id = job.id or 0
+                self._record_or_retry(
+                    functools.partial(self._ship_alone, job_id, state.store.log_file(job_id))
+                )
                 gone = f"op of exec {op_run.exec} (pid {op_run.pid}) no longer runs"
                 self._record_or_retry(functools.partial(self._audit, job.id or 0, OP_GONE, gone))
         return killed

@@ -252,14 +252,14 @@ class JobListing:
     def scoped(self) -> bool:
         return self.scope != ALL_PROJECTS
 
-    def _in_scope(self, where: Where) -> Where:
+    def _in_scope(self, where: Where, column: str = "jobs.project") -> Where:
         if self.scope == ALL_PROJECTS:
             return where
         if not self.scope:
             return where.and_("1 = 0")
         names = sorted(self.scope)
         marks = ", ".join(f":scope_{n}" for n in range(len(names)))
-        return where.and_(f"jobs.project IN ({marks})", {f"scope_{n}": p for n, p in enumerate(names)})
+        return where.and_(f"{column} IN ({marks})", {f"scope_{n}": p for n, p in enumerate(names)})
 
     @property
     def is_sqlite(self) -> bool:
@@ -325,7 +325,7 @@ class JobListing:
         return f"{column} {like} :like ESCAPE '\\'"
 
     def count(self, flt: JobFilter) -> int:
-        if not flt.text.strip() and self.is_sqlite and not self.scoped:
+        if not flt.text.strip() and self.is_sqlite:
             counts_now = self.status_counts(flt.show_system)
             wanted = flt.statuses or set(counts_now)
             return sum(n for status, n in counts_now.items() if status in wanted)
@@ -362,15 +362,16 @@ class JobListing:
         return int(self.reader.value(f"SELECT {query}", counts_ahead[0].params))
 
     def status_counts(self, show_system: bool = False) -> dict[str, int]:
-        """Jobs per status in scope. Unscoped on SQLite: the trigger-kept totals; otherwise a GROUP BY over
-        the visible projects' jobs."""
+        """Jobs per status in scope. On SQLite: the trigger-kept totals of the projects in scope; otherwise
+        a GROUP BY over the visible projects' jobs."""
+        if self.is_sqlite:
+            # Kept by triggers (db/counts.py): the header costs nothing however many jobs there are.
+            where = self._in_scope(Where("" if show_system else "NOT system", {}), "job_counts.project")
+            query = f"SELECT status, sum(n) FROM job_counts{where.clause} GROUP BY status"
+            rows = self.reader.rows(query, where.params)
+            return {str(status): int(n) for status, n in rows if n}
         if self.scoped:
             return self._counts_where(self._where(JobFilter(show_system=show_system)))
-        if self.is_sqlite:
-            # Kept by triggers (engine/counts.py): the header costs nothing however many jobs there are.
-            query = "SELECT status, sum(n) FROM job_counts" + ("" if show_system else " WHERE NOT system")
-            rows = self.reader.rows(query + " GROUP BY status")
-            return {str(status): int(n) for status, n in rows if n}
         query = "SELECT status, count(*) FROM jobs" + ("" if show_system else " WHERE system = false")
         return {str(status): int(n) for status, n in self.reader.rows(query + " GROUP BY status")}
 
@@ -378,8 +379,8 @@ class JobListing:
         """Jobs in scope waiting for a person (NEEDS_ATTENTION), system jobs too, whatever the filter shows:
         the header's "! N need attention" (a trapped system job went unseen while system jobs were hidden).
         From `counts_with_system` when the caller read them (`status_counts(show_system=True)`), else the
-        trigger-kept totals unscoped on SQLite (free), else one count over the status index."""
-        if counts_with_system is None and not self.scoped and self.is_sqlite:
+        trigger-kept totals on SQLite (free), else one count over the status index."""
+        if counts_with_system is None and self.is_sqlite:
             counts_with_system = self.status_counts(show_system=True)
         if counts_with_system is not None:
             return sum(counts_with_system.get(status.value, 0) for status in NEEDS_ATTENTION)

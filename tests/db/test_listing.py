@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from jobtui.engine.db.driver import SCHEMA_HEAD
 from jobtui.engine.db.models import JOBS
@@ -66,6 +66,20 @@ def test_every_sort_reads_its_window_in_index_order(listing: JobListing) -> None
             for row in listing.reader.rows(f"EXPLAIN QUERY PLAN {sql}", {**params, "limit": 1, "offset": 0})
         ]
         assert not any("TEMP B-TREE" in step for step in plan), (order, plan)
+
+
+@pytest.mark.backends("postgresql")
+def test_the_opening_order_reads_its_window_in_index_order_on_postgresql(
+    listing: JobListing, store: Store
+) -> None:
+    """Its `NULLS LAST` on the id (never NULL) made PostgreSQL sort every job for each window of the
+    table's default order: 310 ms a refresh at 200,000 jobs, 7 ms walking the index."""
+    for descending in (True, False):
+        sql, params = listing.window_query(JobFilter(), JobSort("id", descending))
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL enable_sort = off")  # a sort still planned is one it cannot avoid
+            plan = conn.execute(text(f"EXPLAIN {sql}"), {**params, "limit": 100, "offset": 0}).scalars().all()
+        assert not any("Sort" in step for step in plan), plan
 
 
 def test_filters_by_text_status_system_and_target(listing: JobListing) -> None:

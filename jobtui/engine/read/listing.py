@@ -340,8 +340,12 @@ class JobListing:
         """The SQL of `window` (with :limit and :offset to bind) and its other parameters."""
         column = sort_expression(order.column, self.is_sqlite)
         # NULL counts as the smallest value: SQLite's own order, so its indexes serve the sort (an explicit
-        # NULLS clause there forces a full sort). PostgreSQL's default is the opposite, so say it there.
-        if order.descending:
+        # NULLS clause there forces a full sort). PostgreSQL's default is the opposite, so say it there; but
+        # not of the id, never NULL: there a NULLS clause made PostgreSQL sort every job for each window of
+        # the table's opening order (310 ms at 200,000 jobs) instead of walking its index.
+        if column == "jobs.id":
+            keys = f"jobs.id {'DESC' if order.descending else 'ASC'}"
+        elif order.descending:
             keys = f"{column} DESC{'' if self.is_sqlite else ' NULLS LAST'}, jobs.id DESC"
         else:
             keys = f"{column} ASC{'' if self.is_sqlite else ' NULLS FIRST'}, jobs.id ASC"

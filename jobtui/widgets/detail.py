@@ -42,6 +42,7 @@ Cell = str | Text
 # Where a task stands first (seed 003: its status, step and progress): beside the log, at 120-160 columns,
 # the table shows only its first columns until scrolled, and those say where a task got stuck.
 TASK_COLUMNS = ("target", "status", "current_step", "progress", "last_triggered", "attempts", "next_attempt")
+TASK_BAR = 5  # the tasks' progress bars, half the job table's: the percentage beside it is exact
 COLUMN_KEYS: dict[str, tuple[str, ...]] = {
     "#steps-table": (
         "step_name",
@@ -482,7 +483,7 @@ class DetailPane(Vertical):
             task["target"],
             task_status_text(task["status"], self.lang),
             task["current_step"] or "-",
-            progress_text(task["progress"]),
+            progress_text(task["progress"], width=TASK_BAR),
             relative(_parse(task["last_triggered_at"]), now, self.lang) or "-",
             str(task["attempts"]),
             self._next_attempt(task, now),
@@ -524,9 +525,9 @@ class DetailPane(Vertical):
     def _next_attempt(self, task: dict[str, Any], now: pendulum.DateTime) -> str:
         # A stale time on a task that already ran again would read as a retry still to come.
         when = _parse(task["next_attempt_at"]) if task["status"] == TaskStatus.RESCHEDULED else None
-        if when is None:
-            return ""
-        return f"{_clock(task['next_attempt_at'], self.tz)} ({relative(when, now, self.lang)})"
+        # How far it is alone ("in 4 min 30 s"), which is what the operator waits on: the date is the
+        # info block's Next run (the earliest task's), and beside it the column did not fit the pane.
+        return "" if when is None else relative(when, now, self.lang)
 
     def on_task_table_task_highlighted(self, event: TaskTable.TaskHighlighted) -> None:
         event.stop()

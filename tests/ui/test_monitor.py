@@ -608,8 +608,8 @@ async def test_a_fire_and_forget_job_shows_rescheduled_tasks_with_attempts_and_n
         assert header == "Target Status Current step Progress Last triggered Attempts Next attempt"
         # Last triggered a moment ago on the test's clock, which stands still: "now".
         assert rows == [
-            "a Rescheduled - ░░░░░░░░░░ 0% now 1 11-23 10:05:00 (in 5 min)",
-            "b Rescheduled - ░░░░░░░░░░ 0% now 1 11-23 10:05:00 (in 5 min)",
+            "a Rescheduled - ░░░░░ 0% now 1 in 5 min",
+            "b Rescheduled - ░░░░░ 0% now 1 in 5 min",
         ]
         text = await settled_info(pilot)
         assert "Next run 2026-11-23 10:05:00 (in 5 min)" in text
@@ -623,8 +623,8 @@ async def test_a_fire_and_forget_job_shows_rescheduled_tasks_with_attempts_and_n
         monitor(pilot)._tick_clock()
         assert "Ready for 2m" in info_text(pilot)
         assert task_lines(pilot)[1:] == [
-            "a Rescheduled - ░░░░░░░░░░ 0% 2 min ago 1 11-23 10:05:00 (in 3 min)",
-            "b Rescheduled - ░░░░░░░░░░ 0% 2 min ago 1 11-23 10:05:00 (in 3 min)",
+            "a Rescheduled - ░░░░░ 0% 2 min ago 1 in 3 min",
+            "b Rescheduled - ░░░░░ 0% 2 min ago 1 in 3 min",
         ]
 
 

@@ -11,7 +11,7 @@ import pendulum
 from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Log, Static, TabbedContent, TabPane
 
 from jobtui.engine.domain.states import TaskStatus
@@ -38,9 +38,10 @@ if TYPE_CHECKING:
     from jobtui.engine.service.reads import TaskWindow
 
 Cell = str | Text
-# Attempts and next attempt sit by the status: they are what an operator reads a RESCHEDULED task for.
-# Where a task stands first (seed 003: its status, step and progress): beside the log, at 120-160 columns,
-# the table shows only its first columns until scrolled, and those say where a task got stuck.
+# Where a task stands first (seed 003: its status, step and progress), then when it last ran, how often it
+# was tried and when it is tried again: what an operator reads a RESCHEDULED task for. The table has the
+# pane's width right of the info block (monitor.tcss), and its cells are short (a 5-cell bar, the next
+# attempt as "in 4 min"), so at 160 columns a typical job's tasks show every column without scrolling.
 TASK_COLUMNS = ("target", "status", "current_step", "progress", "last_triggered", "attempts", "next_attempt")
 TASK_BAR = 5  # the tasks' progress bars, half the job table's: the percentage beside it is exact
 COLUMN_KEYS: dict[str, tuple[str, ...]] = {
@@ -233,13 +234,16 @@ class DetailPane(Vertical):
     def compose(self) -> ComposeResult:
         if not self._built:
             return
-        with Horizontal(id="detail-top"):
+        # A grid (monitor.tcss): the info block down the left; the tasks across the rest, their every
+        # column in view, over the selected task's steps and the log; below 120 columns, no log.
+        with Grid(id="detail-top"):
             # Scrolls: a windowed job with a trap and a reason has more lines than the pane is tall.
             with VerticalScroll(id="detail-info-scroll"):
                 yield Static(id="detail-info")
             with Vertical(id="detail-tasks"):
                 yield Label(t("detail.tasks", self.lang), classes="pane-title", id="tasks-title")
                 yield TaskTable(id="tasks-table")
+            with Vertical(id="detail-steps"):
                 yield Label(t("detail.steps", self.lang), classes="pane-title", id="steps-title")
                 yield DataTable(id="steps-table", cursor_type="row", zebra_stripes=True)
             with TabbedContent(id="detail-tabs"):

@@ -600,8 +600,7 @@ async def test_a_fire_and_forget_job_shows_rescheduled_tasks_with_attempts_and_n
         return len(tasks) == 2 and all(task.status == "RESCHEDULED" for task in tasks)
 
     engine.run_until(lambda: both_rescheduled() and not engine.busy)
-    # Wide enough that the tasks table shows every column without scrolling.
-    async with app_for(store).run_test(size=(280, 48)) as pilot:
+    async with app_for(store).run_test(size=SIZE) as pilot:
         await select_job(pilot, job_id)
         # Read at once: cells wider than their header must not be cut while the table settles.
         header, *rows = task_lines(pilot)

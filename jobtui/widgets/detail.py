@@ -11,7 +11,7 @@ import pendulum
 from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Grid, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Log, Static, TabbedContent, TabPane
 
 from jobtui.engine.domain.states import TaskStatus
@@ -38,10 +38,12 @@ if TYPE_CHECKING:
     from jobtui.engine.service.reads import TaskWindow
 
 Cell = str | Text
-# Attempts and next attempt sit by the status: they are what an operator reads a RESCHEDULED task for.
-# Where a task stands first (seed 003: its status, step and progress): beside the log, at 120-160 columns,
-# the table shows only its first columns until scrolled, and those say where a task got stuck.
+# Where a task stands first (seed 003: its status, step and progress), then when it last ran, how often it
+# was tried and when it is tried again: what an operator reads a RESCHEDULED task for. The table has the
+# pane's width right of the info block (monitor.tcss), and its cells are short (a 5-cell bar, the next
+# attempt as "in 4 min"), so at 160 columns a typical job's tasks show every column without scrolling.
 TASK_COLUMNS = ("target", "status", "current_step", "progress", "last_triggered", "attempts", "next_attempt")
+TASK_BAR = 5  # the tasks' progress bars, half the job table's: the percentage beside it is exact
 COLUMN_KEYS: dict[str, tuple[str, ...]] = {
     "#steps-table": (
         "step_name",
@@ -232,13 +234,16 @@ class DetailPane(Vertical):
     def compose(self) -> ComposeResult:
         if not self._built:
             return
-        with Horizontal(id="detail-top"):
+        # A grid (monitor.tcss): the info block down the left; the tasks across the rest, their every
+        # column in view, over the selected task's steps and the log; below 120 columns, no log.
+        with Grid(id="detail-top"):
             # Scrolls: a windowed job with a trap and a reason has more lines than the pane is tall.
             with VerticalScroll(id="detail-info-scroll"):
                 yield Static(id="detail-info")
             with Vertical(id="detail-tasks"):
                 yield Label(t("detail.tasks", self.lang), classes="pane-title", id="tasks-title")
                 yield TaskTable(id="tasks-table")
+            with Vertical(id="detail-steps"):
                 yield Label(t("detail.steps", self.lang), classes="pane-title", id="steps-title")
                 yield DataTable(id="steps-table", cursor_type="row", zebra_stripes=True)
             with TabbedContent(id="detail-tabs"):
@@ -482,7 +487,7 @@ class DetailPane(Vertical):
             task["target"],
             task_status_text(task["status"], self.lang),
             task["current_step"] or "-",
-            progress_text(task["progress"]),
+            progress_text(task["progress"], width=TASK_BAR),
             relative(_parse(task["last_triggered_at"]), now, self.lang) or "-",
             str(task["attempts"]),
             self._next_attempt(task, now),
@@ -524,9 +529,9 @@ class DetailPane(Vertical):
     def _next_attempt(self, task: dict[str, Any], now: pendulum.DateTime) -> str:
         # A stale time on a task that already ran again would read as a retry still to come.
         when = _parse(task["next_attempt_at"]) if task["status"] == TaskStatus.RESCHEDULED else None
-        if when is None:
-            return ""
-        return f"{_clock(task['next_attempt_at'], self.tz)} ({relative(when, now, self.lang)})"
+        # How far it is alone ("in 4 min 30 s"), which is what the operator waits on: the date is the
+        # info block's Next run (the earliest task's), and beside it the column did not fit the pane.
+        return "" if when is None else relative(when, now, self.lang)
 
     def on_task_table_task_highlighted(self, event: TaskTable.TaskHighlighted) -> None:
         event.stop()

@@ -49,17 +49,19 @@ async def test_at_80_columns_the_pane_shows_info_and_tasks_and_zoom_brings_the_l
         screen.query_one(JobTable).focus()
 
 
-async def test_at_160_columns_the_log_stays_beside_the_tasks(store: Store, submit: Submit) -> None:
+async def test_at_160_columns_the_log_stays_on_screen_under_the_tasks(store: Store, submit: Submit) -> None:
     job = submit(simple("wide"))
     async with app_for(store).run_test(size=(160, 40)) as pilot:
         screen = monitor(pilot)
         await until(pilot, lambda: shown_job(pilot) == job, "the job's detail")
         await pilot.pause(0.1)
-        assert screen.query_one("#detail-tabs").region.width > 30
-        # Beside the log, the tasks table shows where each task stands without scrolling.
+        tabs, tasks = screen.query_one("#detail-tabs"), screen.query_one("#detail-tasks")
+        # The log beside the steps, under the tasks, which have the width right of the info block.
+        assert tabs.region.width > 30 and tabs.region.y > tasks.region.y and tasks.region.width > 100
+        # The tasks table shows every column without scrolling.
         shown = " | ".join(" ".join(line.split()) for line in painted(screen)[0].splitlines())
-        assert "Target Status Current step Progress" in shown
-        assert "wide Scheduled - ░░░░░░░░░░ 0%" in shown
+        assert "Target Status Current step Progress Last triggered Attempts Next attempt" in shown
+        assert "wide Scheduled - ░░░░░ 0% - 0" in shown
         screen.query_one("#tasks-table").focus()
         await pilot.press("Z")
         await pilot.pause(0.1)

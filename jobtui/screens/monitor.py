@@ -484,7 +484,7 @@ class MonitorScreen(MonitorActions):
             return  # a move from before the screen placed the cursor itself (a new order, a jump)
         self.detail_job_id = event.job_id
         self._moves = event.moves
-        self.wake(force=True)
+        self._poller.moved()
 
     @on(JobTable.WindowNeeded)
     def _window_needed(self, event: JobTable.WindowNeeded) -> None:

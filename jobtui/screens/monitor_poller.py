@@ -6,6 +6,7 @@ Reads happen on a worker thread that wakes on the change feed; the UI thread onl
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
 POLL_SECONDS = 0.25
 # While the database is unreachable, try again less often: each attempt waits for a connect timeout.
 UNREACHABLE_POLL_SECONDS = 2.0
+# The header's counts are read again when the database changed, but after a read that took T seconds not
+# before T times this has passed: where counting is slow (PostgreSQL counts every job it shows: a second at
+# a million), the rows and the detail stay live while the engines write all the time, and the counts
+# follow a few seconds behind. Where they are kept counted (SQLite: a fraction of a millisecond), at once.
+BAR_GAP_PER_READ_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,14 @@ class Poller:
         self._alert_seq: int | None = None
         self._dialog_seen: tuple[int, str | None, str | None] | None = None  # the open dialog's job, as told
         self._opened_at = backend.now()
+        self._moved = False  # shared: the table's cursor moved (`moved`), taken by a fetch
+        # Worker thread: the table's total as last counted, for which filter at which feed seq; whether the
+        # header's counts are older than the feed, how long their last read took and when it ended.
+        self._counted: tuple[JobFilter, int, int] | None = None
+        self._bar_stale = False
+        self._bar_cost_s = 0.0
+        self._bar_read_at = float("-inf")
+        self._monotonic = time.monotonic
 
     # -- asked for on the UI thread ---------------------------------------------------------------------
 
@@ -219,6 +233,12 @@ class Poller:
 
     def wake(self, force: bool = False) -> None:
         self._force = self._force or force
+        self._wake.set()
+
+    def moved(self) -> None:
+        """The operator moved the table's cursor: the job's position and detail are read, not the counts,
+        which only the database's changes move (a held key read them all at every row before)."""
+        self._moved = True
         self._wake.set()
 
     def poke(self) -> None:
@@ -268,7 +288,14 @@ class Poller:
         """The idle path, four times a second: nothing changed in the database and nothing was asked
         for, so the UI thread is not even asked where the widgets stand; only the shown log may grow.
         `seq`: the feed's last seq when this loop already read it (the alert step)."""
-        if self._force or self._want_window is not None or self._want_tasks is not None or self._unreachable:
+        if (
+            self._force
+            or self._moved
+            or self._want_window is not None
+            or self._want_tasks is not None
+            or self._unreachable
+            or self._bar_waits()
+        ):
             return False
         if seq is None:
             seq = self._listing.last_seq()
@@ -401,16 +428,21 @@ class Poller:
         listing = self._listing
         seq = listing.last_seq()
         want = self._want_window
-        force = self._force
-        if seq == self._seen_seq and want is None and not force:
+        force, moved = self._force, self._moved
+        if seq != self._seen_seq:
+            self._bar_stale = True
+        if seq == self._seen_seq and want is None and not force and not moved and not self._bar_waits():
             chunk = self._read_shown_log()
             return LogChunk(chunk) if chunk else None
-        self._force = False
+        self._force = self._moved = False
         self._want_window = None
         # Read after the flags are taken: a filter changed from here on asks for the next fetch.
         query = self._host.job_query()
         selected = view.selected
-        total = listing.count(query.filter)
+        counted = self._counted
+        if force or counted is None or counted[:2] != (query.filter, seq):
+            counted = self._counted = (query.filter, seq, listing.count(query.filter))
+        total = counted[2]
         position = listing.position_of(query.filter, query.order, selected) if selected is not None else None
         if position is not None and not top <= position < top + visible:
             top = max(0, position - visible // 2)
@@ -419,7 +451,8 @@ class Poller:
             start = want[0]
         rows = listing.window(query.filter, query.order, start, visible * 3)
         bar = None
-        if seq != self._seen_seq or force:
+        if force or self._bar_waits():
+            started = self._monotonic()
             paused, reason = listing.queue_flags()
             counts = listing.status_counts(query.filter.show_system)
             bar = BarState(
@@ -436,6 +469,9 @@ class Poller:
                 frozen=query.frozen,
                 readonly=self._readonly,
             )
+            self._bar_read_at = self._monotonic()
+            self._bar_cost_s = self._bar_read_at - started
+            self._bar_stale = False
         detail_id = selected if position is not None else None
         if detail_id is None and rows:
             # The selected job is filtered out or gone (or none was chosen yet): the pane follows the row
@@ -456,6 +492,12 @@ class Poller:
         self._seen_seq = seq
         self._row_seq = row_seq
         return Fetched(total, start, rows, position, bar, detail_id, needed, seq, log_chunk, view.moves)
+
+    def _bar_waits(self) -> bool:
+        """Whether the header's counts are older than the feed and may be read again now."""
+        return self._bar_stale and (
+            self._monotonic() - self._bar_read_at >= self._bar_cost_s * BAR_GAP_PER_READ_S
+        )
 
     def _detail_step(self, fetched: Fetched) -> None:
         """Read and install the detail `fetched` asked for, unless the cursor moved on meanwhile (the fetch

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterable
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pendulum
@@ -20,6 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
+from textual.keys import _character_to_key
 from textual.message import Message
 from textual.notifications import Notify, SeverityLevel
 from textual.screen import Screen
@@ -459,9 +460,11 @@ class JobtuiApp(App[int]):
             return DEFAULT_VIEW
 
     def _apply_keymap(self, screen: Screen[None]) -> None:
-        ids = {b.id for b in [*self.BINDINGS, *screen.BINDINGS] if isinstance(b, Binding) and b.id}
+        bindings = [b for b in [*self.BINDINGS, *screen.BINDINGS] if isinstance(b, Binding)]
+        path = keymap_path()
         try:
-            keymap = load_keymap(keymap_path(), ids)
+            keymap = load_keymap(path, {b.id for b in bindings if b.id})
+            _refuse_shared_keys(path, keymap, bindings)
         except KeymapError as exc:
             self.notify(str(exc), title=t("app.keymap_error", self.lang), severity="error", timeout=15)
             return
@@ -597,3 +600,26 @@ def run_dashboard(app: JobtuiApp, **run_options: Any) -> int:
 
 
 __all__ = ["JobtuiApp", "live_daemon_host", "run_app", "run_dashboard"]
+
+
+def _refuse_shared_keys(path: Path, keymap: dict[str, str], bindings: list[Binding]) -> None:
+    """A key map that gives one key to two commands (its own, or one of theirs by default) is refused
+    whole, naming them: applied, one of the two could no longer be reached, and nothing said which."""
+    holders: dict[str, list[str]] = {}
+    for binding in bindings:
+        keys = keymap.get(binding.id or "", binding.key)
+        for key in {_key_name(key) for key in keys.split(",") if key.strip()}:
+            holders.setdefault(key, []).append(binding.id or binding.action)
+    clashes = [
+        f'{path}: [keys] "{key}" would be the key of both {" and ".join(f"{name!r}" for name in names)}'
+        for key, names in holders.items()
+        if len(names) > 1 and any(name in keymap for name in names)
+    ]
+    if clashes:
+        raise KeymapError("\n".join(clashes))
+
+
+def _key_name(key: str) -> str:
+    """A key as Textual names it: "/" and "slash" are one key."""
+    key = key.strip()
+    return _character_to_key(key) if len(key) == 1 else key

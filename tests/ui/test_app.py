@@ -22,7 +22,7 @@ from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import ConfirmDialog, HelpScreen
 from tests.support.helpers import run_until_status, status_of
-from tests.support.pilot import SIZE, monitor, select_job, until
+from tests.support.pilot import SIZE, monitor, painted, select_job, until
 
 Submit = Callable[..., int]
 
@@ -57,6 +57,30 @@ async def test_a_bad_key_map_is_reported_and_the_defaults_stay(
         await pilot.pause(0.2)
         messages = [n.message for n in app._notifications]
         assert any('unknown binding "approv"' in m and str(keys) in m for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "said"),
+    [
+        ('approve = "a"\ncancel = "a"', "\"a\" would be the key of both 'approve' and 'cancel'"),
+        ('queue_toggle = "1"', "\"1\" would be the key of both 'queue_toggle' and 'view_jobs'"),
+    ],
+    ids=["two-remapped", "one-taken-by-default"],
+)
+async def test_a_key_map_giving_one_key_to_two_commands_is_refused_naming_them(
+    mapping: str, said: str, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Applied, it silently left one of the two unreachable: Cancel gone from the footer and the help, or
+    `1` pausing the queue instead of showing the jobs."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f"[keys]\n{mapping}\n")
+    monkeypatch.setenv("JOBTUI_KEYS", str(keys))
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: any(said in n.message for n in app._notifications), "the refusal")
+        assert any(str(keys) in n.message for n in app._notifications)
+        await until(pilot, lambda: " c Cancel " in painted(pilot.app.screen)[0], "the default keys")
+        assert " P Pause queue " in painted(pilot.app.screen)[0]
 
 
 async def test_help_lists_the_keys(store: Store) -> None:

@@ -360,9 +360,7 @@ class MonitorScreen(MonitorActions):
         table.now = self.backend.now()
         table.set_data(fetched.total, fetched.start, fetched.rows, cursor_index)
         if fetched.bar is not None:
-            self.query_one(StatusBar).show(replace(fetched.bar, frozen=self.frozen))
-            self._show_queue_toggle(fetched.bar.queue_paused)
-            self._every_job = sum(fetched.bar.counts.values())
+            self._show_bar(fetched.bar)
         self._say_what_is_shown(fetched.total)
         if self.first_paint_at is None:
             # Counted once the frame with these rows has been written out, not when they arrive.
@@ -383,6 +381,15 @@ class MonitorScreen(MonitorActions):
             pane.append_log(fetched.log_chunk)
         if self._enabled_keys(allowed_before) != self._enabled_keys(self.allowed):
             self.refresh_bindings()
+
+    def install_bar(self, bar: BarState) -> None:
+        if not self._leaving:
+            self._show_bar(bar)
+
+    def _show_bar(self, bar: BarState) -> None:
+        self.query_one(StatusBar).show(replace(bar, frozen=self.frozen))
+        self._show_queue_toggle(bar.queue_paused)
+        self._every_job = sum(bar.counts.values())
 
     def install_detail(self, detail: JobDetail, moves: int) -> None:
         if self._leaving:

@@ -134,6 +134,10 @@ class PollerHost(Protocol):
 
     def install(self, fetched: Fetched) -> None: ...
 
+    def install_bar(self, bar: BarState) -> None:
+        """The header's counts alone, read while the table holds still under a dialog."""
+        ...
+
     def install_detail(self, detail: JobDetail, moves: int) -> None: ...
 
     def install_tasks(self, window: TaskWindow) -> None:
@@ -216,10 +220,10 @@ class Poller:
         self._dialog_seen: tuple[int, str | None, str | None] | None = None  # the open dialog's job, as told
         self._opened_at = backend.now()
         self._moved = False  # shared: the table's cursor moved (`moved`), taken by a fetch
-        # Worker thread: the table's total as last counted, for which filter at which feed seq; whether the
-        # header's counts are older than the feed, how long their last read took and when it ended.
+        # Worker thread: the table's total as last counted, for which filter at which feed seq; the feed seq
+        # the header's counts were read at, how long their last read took and when it ended.
         self._counted: tuple[JobFilter, int, int] | None = None
-        self._bar_stale = False
+        self._bar_seq = -1
         self._bar_cost_s = 0.0
         self._bar_read_at = float("-inf")
         self._monotonic = time.monotonic
@@ -294,12 +298,11 @@ class Poller:
             or self._want_window is not None
             or self._want_tasks is not None
             or self._unreachable
-            or self._bar_waits()
         ):
             return False
         if seq is None:
             seq = self._listing.last_seq()
-        if seq != self._seen_seq:
+        if seq != self._seen_seq or self._bar_waits(seq):
             return False
         envelopes_shown, envelope_id = self._host.watched_envelope()
         if envelopes_shown and (
@@ -345,6 +348,7 @@ class Poller:
                 # job is watched: it may end, or be deleted, while the operator reads the question.
                 try:
                     self._dialog_step()
+                    self._bar_step(seq)
                 except ReadFailed as exc:
                     self._lost(exc)
                 continue
@@ -429,9 +433,7 @@ class Poller:
         seq = listing.last_seq()
         want = self._want_window
         force, moved = self._force, self._moved
-        if seq != self._seen_seq:
-            self._bar_stale = True
-        if seq == self._seen_seq and want is None and not force and not moved and not self._bar_waits():
+        if seq == self._seen_seq and want is None and not force and not moved and not self._bar_waits(seq):
             chunk = self._read_shown_log()
             return LogChunk(chunk) if chunk else None
         self._force = self._moved = False
@@ -450,28 +452,7 @@ class Poller:
         if want is not None and position is None:
             start = want[0]
         rows = listing.window(query.filter, query.order, start, visible * 3)
-        bar = None
-        if force or self._bar_waits():
-            started = self._monotonic()
-            paused, reason = listing.queue_flags()
-            counts = listing.status_counts(query.filter.show_system)
-            bar = BarState(
-                queue_paused=paused,
-                queue_reason=reason,
-                counts=counts,
-                shown=listing.shown_counts(query.filter),
-                # Read once: with system jobs shown, the counts already hold every job needing a person.
-                attention=listing.attention_count(counts if query.filter.show_system else None),
-                unserved=0 if query.engine_serving else waiting(listing, self._backend.now()),
-                user=self._backend.actor.user,
-                database=self._db_label,
-                engine=query.engine_label,
-                frozen=query.frozen,
-                readonly=self._readonly,
-            )
-            self._bar_read_at = self._monotonic()
-            self._bar_cost_s = self._bar_read_at - started
-            self._bar_stale = False
+        bar = self._read_bar(query, seq) if force or self._bar_waits(seq) else None
         detail_id = selected if position is not None else None
         if detail_id is None and rows:
             # The selected job is filtered out or gone (or none was chosen yet): the pane follows the row
@@ -493,11 +474,48 @@ class Poller:
         self._row_seq = row_seq
         return Fetched(total, start, rows, position, bar, detail_id, needed, seq, log_chunk, view.moves)
 
-    def _bar_waits(self) -> bool:
-        """Whether the header's counts are older than the feed and may be read again now."""
-        return self._bar_stale and (
+    def _bar_waits(self, seq: int) -> bool:
+        """Whether the header's counts are older than the feed (at `seq`) and may be read again now."""
+        return seq != self._bar_seq and (
             self._monotonic() - self._bar_read_at >= self._bar_cost_s * BAR_GAP_PER_READ_S
         )
+
+    def _read_bar(self, query: Query, seq: int) -> BarState:
+        """The header's counts and flags, as the feed stands at `seq`."""
+        listing = self._listing
+        started = self._monotonic()
+        paused, reason = listing.queue_flags()
+        counts = listing.status_counts(query.filter.show_system)
+        bar = BarState(
+            queue_paused=paused,
+            queue_reason=reason,
+            counts=counts,
+            shown=listing.shown_counts(query.filter),
+            # Read once: with system jobs shown, the counts already hold every job needing a person.
+            attention=listing.attention_count(counts if query.filter.show_system else None),
+            unserved=0 if query.engine_serving else waiting(listing, self._backend.now()),
+            user=self._backend.actor.user,
+            database=self._db_label,
+            engine=query.engine_label,
+            frozen=query.frozen,
+            readonly=self._readonly,
+        )
+        self._bar_read_at = self._monotonic()
+        self._bar_cost_s = self._bar_read_at - started
+        self._bar_seq = seq
+        return bar
+
+    def _bar_step(self, seq: int | None) -> None:
+        """Under a dialog (or the log viewer) the table holds still, but the header it leaves in sight
+        goes on counting, as its "live" says: a job that became trapped meanwhile counts as needing
+        attention there while the alert says so. A screen the operator froze holds its header too."""
+        query = self._host.job_query()
+        if query.frozen:
+            return
+        if seq is None:
+            seq = self._listing.last_seq()
+        if self._bar_waits(seq):
+            self._ui(self._host.install_bar, self._read_bar(query, seq))
 
     def _detail_step(self, fetched: Fetched) -> None:
         """Read and install the detail `fetched` asked for, unless the cursor moved on meanwhile (the fetch

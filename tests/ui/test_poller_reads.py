@@ -10,8 +10,12 @@ import pytest
 
 from jobtui.engine.db.store import Store
 from jobtui.engine.read.listing import JobFilter, JobListing, JobSort
+from jobtui.engine.worker.loop import Engine
+from jobtui.screens.dialogs import HelpScreen
 from jobtui.screens.monitor_poller import BAR_GAP_PER_READ_S, Fetched, Poller, Query, ViewState
 from jobtui.widgets.job_table import JobTable
+from jobtui.widgets.statusbar import StatusBar
+from tests.support.helpers import run_until_status
 from tests.support.pilot import SIZE, app_for, monitor, shown_job, simple, until
 
 Submit = Callable[..., int]
@@ -96,3 +100,22 @@ def test_slow_header_counts_follow_the_changes_at_a_distance_while_the_rows_foll
     later = _fetch(poller)
     assert later is not None and later.bar is not None and sum(later.bar.counts.values()) == 2
     assert poller._nothing_new()
+
+
+async def test_the_header_goes_on_counting_under_a_dialog(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    """Under a dialog or the log viewer the table holds still, and so did the header, though it said
+    "live": a job that needed a person meanwhile was alerted while the header still counted none."""
+    submit(simple("first"))
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        screen = monitor(pilot)
+        bar = screen.query_one(StatusBar)
+        await until(pilot, lambda: bar._state is not None and bar._state.counts == {"READY": 1}, "the header")
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen")
+        waiting = submit(simple("needs-ok", "approval = true"))
+        run_until_status(engine, waiting, "APPROVAL")
+        await until(pilot, lambda: bar._state is not None and bar._state.attention == 1, "the header's count")
+        assert isinstance(pilot.app.screen, HelpScreen)
+        assert screen.query_one(JobTable).total == 1  # the table holds still meanwhile

@@ -387,9 +387,12 @@ def test_rollback_waits_for_an_envelope_that_is_still_running_or_its_cancel(
         envelopes.rollback(envelope_id, "stop")
     # Cancelled as the refusal says, it can be rolled back: "done" changed things (it was refused for good).
     envelopes.cancel(envelope_id, "stop it")
+    assert envelopes.detail(envelope_id)["reason"] == "cancelled by tester: stop it"
     job_id = envelopes.rollback(envelope_id, "undo what ran")
     assert run_chain(engine, [job_id]) == ["ROLLEDBACK"]
-    assert envelopes.detail(envelope_id)["status"] == "ROLLEDBACK"
+    detail = envelopes.detail(envelope_id)
+    # Not the cancel's reason still, as the envelope read before (found by an operator's use).
+    assert (detail["status"], detail["reason"]) == ("ROLLEDBACK", "rolled back by tester: undo what ran")
     assert ledger(tmp_path)[-1] == "undo done"
 
 

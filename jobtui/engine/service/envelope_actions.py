@@ -306,6 +306,7 @@ class EnvelopeActions:
             ops = self._rollback_ops(s, self._chain(s, envelope_id))
             job_id = self._rollback_job(s, envelope, ops, reason)
             envelope.rollback_job_id = job_id
+            envelope.reason = f"rolled back by {self.actor.user}: {reason}"  # not a cancel's reason still
             s.add(envelope)
             chain.notify(
                 self.store, s, envelope_id, "info", f"rollback started by {self.actor.user}: {reason}", job_id

@@ -373,6 +373,7 @@ def test_reject_without_post_ends_rejected_and_nothing_runs(
     job = job_of(store, job_id)
     assert (job.status, job.step) == (Status.REJECTED, Step.END)
     assert job.ended_at == jobs.clock.now()
+    assert job.reason == "rejected by tester: not today"  # a canceled job says by whom; so does this
     assert [t.status for t in tasks(store, job_id)] == [TaskStatus.CANCELLED]
     for _ in range(3):
         jobs.engine.tick()
@@ -390,7 +391,7 @@ def test_reject_runs_post_first_and_the_job_still_ends_rejected(
     job = job_of(store, job_id)
     assert (job.status, job.step) == (Status.READY, Step.POST)
     job = run_until_status(jobs.engine, job_id, Status.REJECTED, Status.FINISHED, Status.ERROR)
-    assert job.status == Status.REJECTED
+    assert (job.status, job.reason) == (Status.REJECTED, "rejected by tester: not today")
     assert [(op.step, op.status) for op in op_runs(store, job_id)] == [
         ("PRE", "done"),
         ("RUN", "skipped"),

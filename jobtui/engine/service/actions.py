@@ -504,6 +504,7 @@ class Actions:
     def reject(self, job_id: int, comment: str | None = None) -> None:
         with self._acting("reject", job_id) as (s, job):
             now = self.store.now()
+            why = f"rejected by {self.actor.user}" + (f": {comment}" if comment else "")
             pipeline.skip_pending(s, job, (Step.RUN.value,), now)
             if pipeline.next_pending(s, job, Step.POST.value) is not None:
                 # POST still runs its notifications, then the job stands still as REJECTED.
@@ -516,10 +517,19 @@ class Actions:
                     step=Step.POST.value,
                     outcome=Status.REJECTED.value,
                     due_at=now,
+                    reason=why,
                 )
             else:
                 self._audit(
-                    s, job, "reject", Status.REJECTED, comment, step=Step.END.value, ended_at=now, due_at=None
+                    s,
+                    job,
+                    "reject",
+                    Status.REJECTED,
+                    comment,
+                    step=Step.END.value,
+                    ended_at=now,
+                    due_at=None,
+                    reason=why,
                 )
                 pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
 

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from jobtui.engine.db.models import LOG_CHUNKS
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.text import trapped_op_text
@@ -101,6 +103,12 @@ def test_a_trapped_op_of_one_target_names_that_target(
     assert trapped_op_text(trap) == "check [n2]"
     trapped = [row for row in audit_json(store, job_id) if row["action"] == "trap"]
     assert [row["comment"] for row in trapped] == ['RUN op "check" failed for n2: exit 1']
+    # The log says it too, for every host to read (`log --follow` ended at "exit 1", nothing said next).
+    with store.read() as s:
+        chunks = s.execute(select(LOG_CHUNKS.c.data).where(LOG_CHUNKS.c.job_id == job_id)).scalars().all()
+    log = b"".join(bytes(chunk) for chunk in chunks).decode()
+    said = 'trapped: RUN op "check" failed for n2: exit 1; waits for an operator to retry, skip or abort it'
+    assert f"{said} (after 1800 s the trap timeout does " in log
     # Skipped, its last op is behind the task as a done one would be: it read Running on it until the end.
     actions.trap(job_id, "skip")
     assert task_statuses(store, job_id) == ["SUCCEEDED", "SUCCEEDED"]

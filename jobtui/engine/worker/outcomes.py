@@ -129,13 +129,14 @@ class Outcomes:
             deadline = (
                 store.now().add(seconds=definition.trap_timeout_s) if definition.trap_timeout_s > 0 else None
             )
+            failed = f'{op_run.step} op "{op_run.name}" failed{target}: {op_run.error}'
             store.change_job(
                 s,
                 job,
                 self.state.who,
                 "trap",
                 Status.TRAPPED,
-                comment=f'{op_run.step} op "{op_run.name}" failed{target}: {op_run.error}',
+                comment=failed,
                 held=ref.lease,
                 trap_op_run_id=op_run.id,
                 trap_deadline_at=deadline,
@@ -144,6 +145,14 @@ class Outcomes:
                 lease=None,
             )
             pipeline.park_trapped_tasks(s, job)
+            # Said in the log too: `log --follow` ended at the op's exit status, as if nothing came next.
+            waits = f"trapped: {failed}; waits for an operator to retry, skip or abort it"
+            if deadline is not None:
+                timeout = definition.trap_timeout_s
+                waits += f" (after {timeout:g} s the trap timeout does {definition.trap_timeout_action})"
+            log_file = store.log_file(job.id or 0)
+            self.state.append_log(log_file, waits)
+            self.state.shipper.ship_job(s, job.id or 0, log_file)
             return False
         if not lifecycle.reschedule_failed(store, s, job, op_run, ref):
             pipeline.apply_op_failure(store, s, job, op_run, ref)

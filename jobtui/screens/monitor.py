@@ -135,6 +135,7 @@ class MonitorScreen(MonitorActions):
         self.envelopes_shown = False
         self.workers_shown = False
         self.queue_paused = False
+        self.pane_status: str | None = None
         self.tree_envelope_id: int | None = None
         self.tree_job_id: int | None = None
         self._envelope_check: tuple[int | None, dict[str, str | None]] | None = None
@@ -411,6 +412,7 @@ class MonitorScreen(MonitorActions):
         if not self.envelopes_shown:
             self.detail_job_id = detail.job["id"]  # the table's job (the tree's is `tree_job_id`)
         self.allowed = detail.allowed
+        self._show_job_toggles(str(detail.job["status"]))
         pane = self.query_one(DetailPane)
         pane.show(detail)
         if pane.is_built:
@@ -757,6 +759,7 @@ class MonitorScreen(MonitorActions):
 
     def _show_no_job(self, pane: DetailPane) -> None:
         """No job to show: the envelope under the tree's cursor, if its line is, else nothing."""
+        self._show_job_toggles(None)
         if not self._show_envelope_if_on_one():
             pane.show_empty()
 
@@ -831,6 +834,20 @@ class MonitorScreen(MonitorActions):
             if command.paused_label:
                 self._describe_key(command.id, self.label_of(command))
         self.refresh_bindings()
+
+    def _show_job_toggles(self, status: str | None) -> None:
+        """A job toggle's key says what it does to the pane's job: "Trap resume" on a trap-paused one (it
+        said "Trap pause" then, in the footer, the help and the palette)."""
+        before, self.pane_status = self.pane_status, status
+        toggled = [
+            command
+            for command in COMMANDS
+            if command.resume_label and (before in command.resumes_from) != (status in command.resumes_from)
+        ]
+        for command in toggled:
+            self._describe_key(command.id, self.label_of(command))
+        if toggled:
+            self.refresh_bindings()
 
     def _describe_key(self, binding_id: str, description: str) -> None:
         """Say in the footer what a key does here and now, in the operator's language.

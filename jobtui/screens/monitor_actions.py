@@ -52,6 +52,7 @@ class MonitorActions(Screen[None]):
     tree_envelope_id: int | None  # the envelope under the tree's cursor (its line, or one of its jobs')
     tree_job_id: int | None  # the job under the tree's cursor
     queue_paused: bool  # as the last poll found the queue
+    pane_status: str | None  # the status of the job the detail pane shows (None: none shown)
     alerter: Alerter
 
     if TYPE_CHECKING:
@@ -148,7 +149,7 @@ class MonitorActions(Screen[None]):
     def label_of(self, command: Command) -> str:
         """What the command is called here and now: in this view, on this line of the envelope tree, with
         the queue as it is."""
-        return command.label_in(self.lang, self.on_envelope(command), self.queue_paused)
+        return command.label_in(self.lang, self.on_envelope(command), self.queue_paused, self.pane_status)
 
     @property
     def on_envelope_line(self) -> bool:

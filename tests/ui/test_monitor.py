@@ -243,9 +243,13 @@ async def test_trap_dialog_skip_and_trap_pause_key(
     async with app_for(store).run_test(size=SIZE) as pilot:
         await select_job(pilot, paused)
         await until(pilot, lambda: monitor(pilot).check_action("trap_pause", ()) is True)
+        assert " p Trap pause " in painted(pilot.app.screen)[0]
         await pilot.press("p")
         await until(pilot, lambda: status_of(store, paused) == "TRAP_PAUSED", "trap pause")
+        # The key says what it does now (it said "Trap pause" on a trap paused job; found by an operator).
+        await until(pilot, lambda: " p Trap resume " in painted(pilot.app.screen)[0], "the key's new words")
         await select_job(pilot, trapped)
+        await until(pilot, lambda: " p Trap pause " in painted(pilot.app.screen)[0], "the key's words back")
         await until(pilot, lambda: monitor(pilot).check_action("trap", ()) is True)
         await pilot.press("t")
         await until(pilot, lambda: pilot.app.screen is not monitor(pilot))

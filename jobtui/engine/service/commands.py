@@ -96,6 +96,9 @@ class Command:
     envelope_line_only: bool = False
     # A queue toggle's words while the queue is paused (its key resumes it then).
     paused_label: Texts = field(default_factory=dict)
+    # A job toggle's words while the job it acts on is in one of `resumes_from` (its key resumes it then).
+    resume_label: Texts = field(default_factory=dict)
+    resumes_from: frozenset[str] = frozenset()
     # The words an operator may look for it by in the palette beyond its label (what it does, the choices
     # it asks for: "skip" finds Trap), space-separated; each word typed must begin one of these or the
     # label's.
@@ -149,12 +152,18 @@ class Command:
             return display_action(self.queue_actions[1 if queue_paused and self.toggles_queue else 0])
         return self.label["en"].lower()
 
-    def label_in(self, lang: str, envelopes: bool = False, queue_paused: bool = False) -> str:
+    def label_in(
+        self, lang: str, envelopes: bool = False, queue_paused: bool = False, job_status: str | None = None
+    ) -> str:
+        """Its words in `lang`, for where it acts: in the envelopes view, with the queue paused or not, on a
+        job in `job_status` (the detail pane's)."""
         texts = self.label
         if envelopes and self.envelope_label:
             texts = self.envelope_label
         elif queue_paused and self.paused_label:
             texts = self.paused_label
+        elif job_status in self.resumes_from and self.resume_label:
+            texts = self.resume_label
         return texts.get(lang) or texts["en"]
 
     def description_in(self, lang: str, envelopes: bool = False) -> str:
@@ -314,6 +323,8 @@ COMMANDS: tuple[Command, ...] = (
         },
         Acts.JOB,
         ("trap_pause", "trap_resume"),
+        resume_label={"en": "Trap resume", "es": "Reanudar captura"},
+        resumes_from=frozenset({"TRAP_PAUSED"}),
         cli_usage="jobtui trap ID pause|resume",
         words={"en": "resume countdown timeout", "es": "reanudar cuenta atrás tiempo"},
     ),

@@ -304,7 +304,9 @@ class JobtuiApp(App[int]):
     def _policy_changed(self, reason: str) -> None:
         """The database's stored policy changed under this dashboard: it closes rather than go on acting
         under the rules it opened with (run_app says why; the CLI exits 1)."""
-        self.failed = PolicyChanged(f"jobtui: {reason}; open the dashboard again to work under it")
+        self.failed = PolicyChanged(
+            f"jobtui: {reason}; open the dashboard again to work under the rules now in force"
+        )
         self.exit(1, return_code=1)
 
     def _daemon_seen(self, daemon: WorkerBeat | None) -> None:

@@ -384,9 +384,10 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
         post = ("done", at + 1, None, at + 1 + hist.post_s, 0, None)
         tasks = [TaskStatus.CANCELLED.value] * n
         shape.outcome, shape.step = status.value, Step.END.value
+        shape.reason = f"rejected by {OPERATOR}: not this week"
         event(at, OPERATOR, "reject", "APPROVAL", Status.READY, "not this week")
         event(at + 1, ENGINE, "claim", "READY", Status.RUNNING, "worker 0d15ea5e")
-        finish(at + 1 + hist.post_s)
+        finish(at + 1 + hist.post_s, comment=shape.reason)  # the engine's row says why it ends so
     elif status == Status.EXPIRED:
         park(Status.APPROVAL, "await approval", "RUN needs approval")
         shape.max_start_s = 3600

@@ -1133,6 +1133,42 @@ def test_a_canceller_with_another_log_folder_says_it_in_the_log_the_op_writes(
     assert not (tmp_path / "root-logs" / f"job-{job_id}.log").exists()
 
 
+@pytest.mark.backends("sqlite")  # the canceller's own work on this host: the same on both
+@pytest.mark.skipif(os.geteuid() != 0, reason="root cancelling: whoever writes the database steers it")
+@pytest.mark.parametrize("steered", ["a link in the op's folder", "another user's folder"])
+def test_root_cancelling_writes_no_file_the_database_points_it_at_but_the_op_s_own_log(
+    steered: str, store: Store, submit: Submit, tmp_path: Path
+) -> None:
+    """Found by review: the file a cancel writes, cuts and ships is named by the op's status reference,
+    which whoever can write the database chooses. Run as root, it followed a link to any file (cut to a
+    few bytes, shipped for every reader) or wrote in any user's folder."""
+    ready, victim = tmp_path / "ready", tmp_path / "victim"
+    victim.write_text("IMPORTANT\n" * 1000)
+    job_id = submit(
+        f'name = "j"\n[[run]]\nrun = "echo begun; touch {ready}; while true; do sleep 0.05; done"\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.chown(elsewhere, 65534, 65534)
+    with _left_by_a_dead_engine(store, job_id, ready) as op:
+        op_log = Path(store.log_file(job_id))
+        if steered == "a link in the op's folder":
+            op_log.unlink()
+            op_log.symlink_to(victim)
+        else:
+            with store.write() as s:
+                s.execute(
+                    text("UPDATE op_runs SET status_file = :ref WHERE id = :id"),
+                    {"ref": f"{elsewhere}/ops-x-0.status#{op.token}", "id": op.id},
+                )
+        actions = Actions(Store(store.url, log_dir=tmp_path / "root-logs"), Actor("root"))
+        actions.set_setting("op_log_cap_mib", 0.000001)  # a cut to a byte, were it to follow the link
+        actions.cancel(job_id)
+    assert victim.read_text() == "IMPORTANT\n" * 1000
+    assert "IMPORTANT" not in _read_shipped(store, job_id)
+    assert list(elsewhere.iterdir()) == []
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="root writing in another user's log folder")
 def test_the_log_root_creates_for_a_silent_op_belongs_to_the_owner_of_its_folder(tmp_path: Path) -> None:
     """A silent op has no log file yet (it comes with the op's first byte): `sudo jobtui cancel` created

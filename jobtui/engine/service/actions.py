@@ -577,7 +577,7 @@ class Actions:
         stopping: list[_Stopping] = []
         for found in signalled:
             op_run = found.op_run
-            path, target, engine_lives, cap = self._log_of(op_run)
+            path, target, engine_lives, cap = self._log_of(found)
             if cap is not None and not engine_lives:
                 cap.enforce(at_once=True)  # before the line: what the op wrote past its share goes
             now = self.store.now()
@@ -592,21 +592,27 @@ class Actions:
                 after.enforce(final=True)
                 if after.skipped:  # counted before the line too
                     marker = skipped_text(after.skipped, after.exact, stop.cap.limit)
-                    _append(stop.path, stamped(self.store.now(), marker))
+                    local_ops.append(stop.path, stamped(self.store.now(), marker))
             if names := killed.get(stop.found.op_run.id or 0):
-                _append(stop.path, stamped(self.store.now(), f"SIGKILL after the grace period to: {names}"))
+                local_ops.append(
+                    stop.path, stamped(self.store.now(), f"SIGKILL after the grace period to: {names}")
+                )
         self._ship_logs({stop.found.op_run.job_id: stop.path for stop in stopping if stop.cap is not None})
 
-    def _log_of(self, op_run: OpRun) -> tuple[str, str, bool, LogCap | None]:
+    def _log_of(self, stopped: Signalled) -> tuple[str, str, bool, LogCap | None]:
         """The op's job's log file ("" for a job gone), its task's target, whether the engine that started
         it is still a process of this host, and the op's share of the log from where this host's chunks
         of it end (what its engine shipped before it was gone; None: no file)."""
+        op_run = stopped.op_run
         host = socket.gethostname()
         with self.store.read() as s:
             job = s.get(Job, op_run.job_id)
             path = ""
             if job is not None:
-                path = op_log_file(op_run.status_file, op_run.job_id) or self.store.log_file(op_run.job_id)
+                path = self.store.log_file(op_run.job_id)
+                ops = op_log_file(op_run.status_file, op_run.job_id)
+                if ops is not None and ops != path and local_ops.may_write_for(ops, stopped):
+                    path = ops
             task = s.get(Task, op_run.task_id) if op_run.task_id is not None else None
             target = task.target if task is not None else ""
             engines = s.scalars(select(Worker).where(Worker.host == host)).all()
@@ -1148,12 +1154,6 @@ class _Stopping:
     path: str
     cap: LogCap | None
     placed: tuple[int, int] | None
-
-
-def _append(path: str, text: str) -> None:
-    if path:
-        with contextlib.suppress(OSError), open(path, "a", encoding="utf-8") as log:
-            log.write(text)
 
 
 _TAIL_BYTES = 1 << 20

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import stat
 import time
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ class Signalled:
     op_run: OpRun
     group: int | None
     what: str
+    owner: int | None = None  # the real uid of its process, looked at before it was signalled
 
 
 def terminate_local(op_run: OpRun) -> Signalled | None:
@@ -41,6 +43,7 @@ def terminate_local(op_run: OpRun) -> Signalled | None:
     signalled: list[str] = []
     alive = op_run.pid and is_same_process(op_run.pid, op_run.pid_create_time or 0, op_run.pid_start)
     group = op_run.pid if alive else None
+    owner = _owner_of(group) if group is not None else None
     escaped = [p for p in processes_with_token(op_run.token) if group is None or _group_of(p) != group]
     names = [describe(process) for process in escaped]
     if group is not None:
@@ -52,7 +55,40 @@ def terminate_local(op_run: OpRun) -> Signalled | None:
             process.terminate()
     if names:
         signalled.append(f"{len(names)} process(es) it started outside its group: {', '.join(names)}")
-    return Signalled(op_run, group, " and ".join(signalled)) if signalled else None
+    return Signalled(op_run, group, " and ".join(signalled), owner) if signalled else None
+
+
+def _owner_of(pid: int) -> int | None:
+    try:
+        return int(psutil.Process(pid).uids().real)
+    except psutil.Error:
+        return None
+
+
+def may_write_for(path: str, stopped: Signalled) -> bool:
+    """Whether a canceller may write the op's log at `path` (in its engine's folder, as the op's status
+    reference in the database names it): a folder, not a link to one; run as root, only one owned by the
+    op's own user, so that whoever can write the database cannot steer root's writes elsewhere (the file
+    itself is opened with O_NOFOLLOW)."""
+    try:
+        folder = os.lstat(os.path.dirname(path) or ".")
+    except OSError:
+        return False
+    if not stat.S_ISDIR(folder.st_mode):
+        return False
+    return os.geteuid() != 0 or folder.st_uid == stopped.owner
+
+
+def append(path: str, text: str) -> None:
+    """Append `text` to the op's log at `path` (nothing when it cannot be)."""
+    if not path:
+        return
+    with contextlib.suppress(OSError):
+        fd = _open_for_append(path)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
 
 
 def append_placed(path: str, text: str) -> tuple[int, int] | None:
@@ -78,7 +114,7 @@ def _open_for_append(path: str) -> int:
     """Open the op's log to append to, creating it if need be. One root creates (`sudo jobtui cancel` of a
     silent op, whose file comes with its first byte) is given to the owner of its folder: the engine and
     the op, running as that user, append to it after."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:

@@ -116,7 +116,7 @@ class LogShipper:
                 continue
             start = _offset(s, self._shipped, source.job_id)
             try:
-                fd = os.open(source.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+                fd = os.open(source.path, os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
             except FileNotFoundError:
                 if source.job_id in alive:
                     rows.append(self._fileless(source.job_id, text, now))
@@ -226,7 +226,8 @@ class LogShipper:
             return False
         want = end - start if limit is None else min(end - start, limit)
         try:
-            fd = os.open(source.path, os.O_RDONLY | os.O_CLOEXEC)
+            # Never through a symbolic link: what is read goes to the database, for every reader.
+            fd = os.open(source.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             try:
                 data = os.pread(fd, want, start)
             finally:

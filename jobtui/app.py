@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pendulum
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import Binding, BindingsMap, BindingType
 from textual.command import CommandPalette
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
@@ -43,6 +43,7 @@ from jobtui.keymap import KeymapError, keymap_path, load_keymap
 from jobtui.screens.monitor import MonitorScreen
 from jobtui.screens.palette import PaletteCommands, listed_commands
 from jobtui.widgets.envelope_tree import EnvelopeTree
+from jobtui.widgets.job_table import JobTable
 from jobtui.widgets.status_style import use_palette
 from jobtui.widgets.statusbar import StatusBar
 from jobtui.widgets.textual_fixes import keep_no_styles_cache_alive
@@ -462,16 +463,26 @@ class JobtuiApp(App[int]):
             return DEFAULT_VIEW
 
     def _apply_keymap(self, screen: Screen[None]) -> None:
-        bindings = [b for b in [*self.BINDINGS, *screen.BINDINGS] if isinstance(b, Binding)]
+        ids = {b.id for b in [*self.BINDINGS, *screen.BINDINGS] if isinstance(b, Binding) and b.id}
         path = keymap_path()
         try:
-            keymap = load_keymap(path, {b.id for b in bindings if b.id})
-            _refuse_shared_keys(path, keymap, bindings)
+            keymap = load_keymap(path, ids)
+            _refuse_shared_keys(path, keymap, self._keys_taken(screen))
         except KeymapError as exc:
             self.notify(str(exc), title=t("app.keymap_error", self.lang), severity="error", timeout=15)
             return
         if keymap:
             self.set_keymap(keymap)
+
+    def _keys_taken(self, screen: Screen[None]) -> list[Binding]:
+        """Every binding a remapped key could take the place of: the app's and the screen's, inherited
+        ones too (Textual's ctrl+q, ctrl+c, tab), the command palette's, and the job table's cursor keys."""
+        classes = [*type(self).__mro__, *type(screen).__mro__, JobTable]
+        found = [Binding(self.COMMAND_PALETTE_BINDING, "command_palette")]
+        for cls in dict.fromkeys(classes):
+            own = cls.__dict__.get("BINDINGS", [])
+            found += [b for group in BindingsMap(own).key_to_bindings.values() for b in group]
+        return list(dict.fromkeys(found))
 
     async def action_quit(self) -> None:
         """ctrl+q and the palette's Quit ask like `q` while the embedded engine holds jobs."""

@@ -64,8 +64,11 @@ async def test_a_bad_key_map_is_reported_and_the_defaults_stay(
     [
         ('approve = "a"\ncancel = "a"', "\"a\" would be the key of both 'approve' and 'cancel'"),
         ('queue_toggle = "1"', "\"1\" would be the key of both 'queue_toggle' and 'view_jobs'"),
+        # Found by review: keys the app and its screens inherit, and the table's own, went unchecked.
+        ('cancel = "ctrl+q"', "\"ctrl+q\" would be the key of both 'quit' and 'cancel'"),
+        ('cancel = "j"', "\"j\" would be the key of both 'cancel' and 'cursor(1)'"),
     ],
-    ids=["two-remapped", "one-taken-by-default"],
+    ids=["two-remapped", "one-taken-by-default", "an-inherited-key", "the-table-s-key"],
 )
 async def test_a_key_map_giving_one_key_to_two_commands_is_refused_naming_them(
     mapping: str, said: str, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -268,15 +268,19 @@ class Poller:
         self._tree_force = True
 
     def store_opened(self) -> None:
-        if self._detail_waits or self._tree_force:
+        if self._detail_waits:
             self._detail_waits = False
-            self.wake(force=True)
+            self._moved = True  # the detail left unread (`_shown` says none): not the counts again
+        if self._detail_waits or self._tree_force or self._moved:
+            self._wake.set()
 
     def forget_shown(self) -> None:
         """The pane keeps an older job than the worker read: make the worker read the detail again."""
         self._shown, self._shown_log = (None, None), None
         self._log_tail = LogTail()
-        self._force = True
+        # The detail is read again as for a cursor move: the keys of a held arrow land here (a fetch
+        # finds the cursor moved on) and must not read the header's counts again each time.
+        self._moved = True
 
     def pane_cleared(self) -> None:
         """The pane shows no job: no detail nor log is shown any more."""
@@ -452,7 +456,7 @@ class Poller:
         if want is not None and position is None:
             start = want[0]
         rows = listing.window(query.filter, query.order, start, visible * 3)
-        bar = self._read_bar(query, seq) if force or self._bar_waits(seq) else None
+        bar = self._read_bar(query) if force or self._bar_waits(seq) else None
         detail_id = selected if position is not None else None
         if detail_id is None and rows:
             # The selected job is filtered out or gone (or none was chosen yet): the pane follows the row
@@ -471,6 +475,9 @@ class Poller:
             # may have grown. (The refresh is a hot path: other jobs' changes must not re-read this one.)
             log_chunk = self._read_shown_log()
         self._seen_seq = seq
+        if bar is not None:
+            # Only now: a read failing after the counts' (the log's) leaves them to be read again.
+            self._bar_seq = seq
         self._row_seq = row_seq
         return Fetched(total, start, rows, position, bar, detail_id, needed, seq, log_chunk, view.moves)
 
@@ -480,8 +487,9 @@ class Poller:
             self._monotonic() - self._bar_read_at >= self._bar_cost_s * BAR_GAP_PER_READ_S
         )
 
-    def _read_bar(self, query: Query, seq: int) -> BarState:
-        """The header's counts and flags, as the feed stands at `seq`."""
+    def _read_bar(self, query: Query) -> BarState:
+        """The header's counts and flags, as they stand (the caller records at which feed seq, once it
+        has them installed or on their way)."""
         listing = self._listing
         started = self._monotonic()
         paused, reason = listing.queue_flags()
@@ -502,7 +510,6 @@ class Poller:
         )
         self._bar_read_at = self._monotonic()
         self._bar_cost_s = self._bar_read_at - started
-        self._bar_seq = seq
         return bar
 
     def _bar_step(self, seq: int | None) -> None:
@@ -515,7 +522,8 @@ class Poller:
         if seq is None:
             seq = self._listing.last_seq()
         if self._bar_waits(seq):
-            self._ui(self._host.install_bar, self._read_bar(query, seq))
+            self._ui(self._host.install_bar, self._read_bar(query))
+            self._bar_seq = seq
 
     def _detail_step(self, fetched: Fetched) -> None:
         """Read and install the detail `fetched` asked for, unless the cursor moved on meanwhile (the fetch

@@ -1302,7 +1302,8 @@ def test_what_a_cancel_wrote_for_a_stopped_daemon_that_was_then_killed_reaches_t
     assert "op terminated" not in _read_shipped(store, job_id)  # left to its engine, alive
     daemon.kill()
     daemon.wait(timeout=10)
-    after = Engine(store)
+    # Started with a log folder of its own, it finds the op's log in the dead engine's (found by review).
+    after = Engine(Store(daemon_env["JOBTUI_DB"], log_dir=tmp_path / "its-own-logs"))
     try:
         after.tick()
     finally:

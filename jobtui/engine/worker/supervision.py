@@ -21,6 +21,7 @@ from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.states import OpStatus
 from jobtui.engine.worker import logcap
 from jobtui.engine.worker.logcap import LogCap
+from jobtui.engine.worker.opjournal import op_log_file
 from jobtui.engine.worker.runner import (
     OpHandle,
     OpOutcome,
@@ -317,7 +318,7 @@ class Supervisor:
                 # daemon's op leaves the log to the daemon, which then died): shipped by none but us.
                 job_id = job.id or 0
                 self._record_or_retry(
-                    functools.partial(self._ship_alone, job_id, state.store.log_file(job_id))
+                    functools.partial(self._ship_alone, job_id, _op_log(state, op_run, job_id))
                 )
                 gone = f"op of exec {op_run.exec} (pid {op_run.pid}) no longer runs"
                 self._record_or_retry(functools.partial(self._audit, job.id or 0, OP_GONE, gone))
@@ -329,7 +330,7 @@ class Supervisor:
         # Its group by the recorded pid only while that is still the op (not a reused pid); by token always.
         alive = pid is not None and is_same_process(pid, create_time, start)
         job_id = job.id or 0
-        log_file = state.store.log_file(job_id)
+        log_file = _op_log(state, op_run, job_id)
         handle = ProcessHandle(pid if alive else None, create_time, "", None, token, log_file, start)
         if not self.terminate_tree(handle, f"orphaned: {because}"):
             return False
@@ -578,3 +579,9 @@ def _fmt_seconds(seconds: float) -> str:
     from jobtui.engine.domain.timeparse import format_duration
 
     return format_duration(seconds)
+
+
+def _op_log(state: EngineState, op_run: OpRun, job_id: int) -> str:
+    """The log an op a dead engine left wrote to: in that engine's folder (its status journal's), which
+    an engine of the same host run with another --log-dir does not share; else this engine's."""
+    return op_log_file(op_run.status_file, job_id) or state.store.log_file(job_id)

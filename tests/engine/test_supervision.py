@@ -1259,36 +1259,15 @@ def test_what_an_op_wrote_with_no_engine_to_cap_it_is_cut_to_its_share_as_it_is_
 
 
 @pytest.mark.backends("sqlite")  # the service's look at the engine: the same on both
-def test_a_cancel_on_the_host_of_a_stopped_daemon_stops_its_op_at_once(
+def test_a_cancel_on_the_host_of_a_stopped_daemon_stops_its_op_and_the_next_engine_ships_what_it_said(
     tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
 ) -> None:
     """The daemon holding the job is stopped (SIGSTOP) with a fresh heartbeat: the cancel left the op to
     it, and it kills nothing until continued; the op ran on meanwhile, and a rerun on another engine of the
-    host would run the job twice. The cancel signals the op itself."""
-    store = Store(daemon_env["JOBTUI_DB"])
-    actions = Actions(store, Actor("tester"))
-    gate = tmp_path / "go"
-    job_id, daemon, _said, _pump = _daemon_running_a_gated_job(store, actions, gate, daemon_env, daemons)
-    op = running_op(store, job_id)
-    assert op is not None and op.pid is not None
-    daemon.send_signal(signal.SIGSTOP)
-    try:
-        wait_for(lambda: psutil.Process(daemon.pid).status() == psutil.STATUS_STOPPED, what="the stop")
-        actions.cancel(job_id)
-        wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
-        assert status_of(store, job_id) == "CANCELED"
-    finally:
-        daemon.send_signal(signal.SIGCONT)
-        gate.touch()
-
-
-@pytest.mark.backends("sqlite")  # the service's look at the engine: the same on both
-def test_what_a_cancel_wrote_for_a_stopped_daemon_that_was_then_killed_reaches_the_database(
-    tmp_path: Path, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
-) -> None:
-    """The cancel stopped the op of a stopped daemon (SIGSTOP) and left the log to it, to ship once
-    continued. Killed instead (`kill -9` of a stopped daemon), it never did: the line saying the op was
-    terminated stayed in this host's file, for no other host to read. The next engine of the host ships it."""
+    host would run the job twice. The cancel signals the op itself, and leaves the log to the daemon, to
+    ship once continued. Killed instead (`kill -9` of a stopped daemon), it never did: the line saying the
+    op was terminated stayed in this host's file, for no other host to read. The next engine of the host
+    ships it."""
     store = Store(daemon_env["JOBTUI_DB"])
     actions = Actions(store, Actor("tester"))
     gate = tmp_path / "go"
@@ -1299,6 +1278,7 @@ def test_what_a_cancel_wrote_for_a_stopped_daemon_that_was_then_killed_reaches_t
     wait_for(lambda: psutil.Process(daemon.pid).status() == psutil.STATUS_STOPPED, what="the stop")
     actions.cancel(job_id)
     wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
+    assert status_of(store, job_id) == "CANCELED"
     assert "op terminated" not in _read_shipped(store, job_id)  # left to its engine, alive
     daemon.kill()
     daemon.wait(timeout=10)

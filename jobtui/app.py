@@ -612,9 +612,6 @@ def run_dashboard(app: JobtuiApp, **run_options: Any) -> int:
     return app.return_code or 0
 
 
-__all__ = ["JobtuiApp", "live_daemon_host", "run_app", "run_dashboard"]
-
-
 def _refuse_shared_keys(path: Path, keymap: dict[str, str], bindings: list[Binding]) -> None:
     """A key map that gives one key to two commands (its own, or one of theirs by default) is refused
     whole, naming them: applied, one of the two could no longer be reached, and nothing said which."""
@@ -636,3 +633,6 @@ def _key_name(key: str) -> str:
     """A key as Textual names it: "/" and "slash" are one key."""
     key = key.strip()
     return _character_to_key(key) if len(key) == 1 else key
+
+
+__all__ = ["JobtuiApp", "live_daemon_host", "run_app", "run_dashboard"]

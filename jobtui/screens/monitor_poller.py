@@ -169,11 +169,12 @@ class Poller:
 
     Worker thread only (the poll worker, and the first fetch's thread before it): `_seen_seq`, `_row_seq`,
     `_tree_seq`, `_checked_envelope`, `_unreachable`, `_first`.
-    Shared, assigned whole by either thread: `_force`, `_want_window` and `_want_tasks` (the UI thread
-    asks, through `wake`, `want_window` and `want_tasks`; a fetch takes them), `_tasks_at` (where the
-    pane's tasks table stands, set by `want_tasks` and `tasks_at`, read by `fetch_detail`), `_tree_force`
-    (`reload_tree` on the UI thread), `_detail_waits` (set by the worker, taken by `store_opened` on the
-    UI thread), the events `_wake` and `rows_drawn` (set on the UI thread, waited on by the worker).
+    Shared, assigned whole by either thread: `_force`, `_moved`, `_want_window` and `_want_tasks` (the UI
+    thread asks, through `wake`, `moved`, `want_window` and `want_tasks`; a fetch takes them), `_tasks_at`
+    (where the pane's tasks table stands, set by `want_tasks` and `tasks_at`, read by `fetch_detail`),
+    `_tree_force` (`reload_tree` on the UI thread), `_detail_waits` (set by the worker, taken by
+    `store_opened` on the UI thread), the events `_wake` and `rows_drawn` (set on the UI thread, waited on
+    by the worker).
     Worker thread, reset by the UI thread only while the worker waits for its call (`forget_shown`,
     `pane_cleared`) or when it reads a detail itself (`fetch_detail`): `_shown`, `_shown_log`, `_log_tail`.
     """
@@ -271,7 +272,7 @@ class Poller:
         if self._detail_waits:
             self._detail_waits = False
             self._moved = True  # the detail left unread (`_shown` says none): not the counts again
-        if self._detail_waits or self._tree_force or self._moved:
+        if self._moved or self._tree_force:
             self._wake.set()
 
     def forget_shown(self) -> None:

@@ -32,17 +32,19 @@ class LogCap:
         while it writes are kept rare and the marker then says "at least"."""
         end = self.start + self.limit
         with contextlib.suppress(OSError):
-            # Through a descriptor, never a symbolic link: a canceller run as root cuts a log in another
-            # user's folder (`Actions.terminate_and_log`).
-            fd = os.open(self.path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            try:
-                size = os.fstat(fd).st_size
-                if size > end and (final or at_once or size > end + RUNNING_SLACK):
-                    os.ftruncate(fd, end)
-                    self.skipped += size - end
-                    self.exact = self.exact and final
-            finally:
-                os.close(fd)
+            size = os.stat(self.path).st_size  # the engine's pass asks of every running op: one call
+            if size > end and (final or at_once or size > end + RUNNING_SLACK):
+                # Cut through a descriptor, never a symbolic link: a canceller run as root cuts a log in
+                # another user's folder (`Actions.terminate_and_log`).
+                fd = os.open(self.path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                try:
+                    size = os.fstat(fd).st_size
+                    if size > end:
+                        os.ftruncate(fd, end)
+                        self.skipped += size - end
+                        self.exact = self.exact and final
+                finally:
+                    os.close(fd)
 
     def marker(self) -> str | None:
         """The line that says what was cut, once the op ended; None when nothing was."""

@@ -108,7 +108,7 @@ def test_a_trapped_op_of_one_target_names_that_target(
         chunks = s.execute(select(LOG_CHUNKS.c.data).where(LOG_CHUNKS.c.job_id == job_id)).scalars().all()
     log = b"".join(bytes(chunk) for chunk in chunks).decode()
     said = 'trapped: RUN op "check" failed for n2: exit 1; waits for an operator to retry, skip or abort it'
-    assert f"{said} (after 1800 s the trap timeout does " in log
+    assert f"{said} (after 30m the trap timeout does " in log
     # Skipped, its last op is behind the task as a done one would be: it read Running on it until the end.
     actions.trap(job_id, "skip")
     assert task_statuses(store, job_id) == ["SUCCEEDED", "SUCCEEDED"]

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from jobtui.engine.db.models import TASKS, Job, OpRun, Task
 from jobtui.engine.db.store import LeaseLost
 from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, TaskStatus
+from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.worker import launcher, lifecycle, pipeline, walker
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import OpOutcome, ProcessHandle
@@ -148,8 +149,8 @@ class Outcomes:
             # Said in the log too: `log --follow` ended at the op's exit status, as if nothing came next.
             waits = f"trapped: {failed}; waits for an operator to retry, skip or abort it"
             if deadline is not None:
-                timeout = definition.trap_timeout_s
-                waits += f" (after {timeout:g} s the trap timeout does {definition.trap_timeout_action})"
+                timeout = format_duration(definition.trap_timeout_s)  # as the definition spells it
+                waits += f" (after {timeout} the trap timeout does {definition.trap_timeout_action})"
             log_file = store.log_file(job.id or 0)
             self.state.append_log(log_file, waits)
             self.state.shipper.ship_job(s, job.id or 0, log_file)

@@ -605,8 +605,9 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
     envelope_id, (job_id,) = envelopes.submit(envelope_of_files([str(long)], "release"))
     daemon = start_daemon(daemon_env)
     daemons.append(daemon)
-    wait_for(lambda: running_op(store, job_id) is not None, what="the op to start")
-    op = running_op(store, job_id)
+    # The second op: were the daemon killed while `true` reads running, the next engine would find it ended.
+    wait_for(lambda: running_op(store, job_id, op_index=1) is not None, what="the op to start")
+    op = running_op(store, job_id, op_index=1)
     assert op is not None and op.pid is not None
     daemon.kill()  # kill -9 of this host's engine: its op lives on, for a restarted engine to re-adopt
     daemon.wait()

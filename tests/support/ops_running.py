@@ -11,11 +11,14 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.worker.loop import Engine
 
 
-def running_op(store: Store, job_id: int) -> OpRun | None:
+def running_op(store: Store, job_id: int, op_index: int | None = None) -> OpRun | None:
+    """The job's op running with its pid recorded; the `op_index`th op of its step only, when given (an
+    op before it may read running for a moment on a busy machine, its end not yet recorded)."""
+    query = select(OpRun).where(OpRun.job_id == job_id, OpRun.status == "running", OpRun.pid != None)  # noqa: E711
+    if op_index is not None:
+        query = query.where(OpRun.op_index == op_index)
     with store.read() as s:
-        return s.scalars(
-            select(OpRun).where(OpRun.job_id == job_id, OpRun.status == "running", OpRun.pid != None)  # noqa: E711
-        ).first()
+        return s.scalars(query).first()
 
 
 def wait_op_started(engine: Engine, store: Store, job_id: int) -> OpRun:

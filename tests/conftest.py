@@ -27,6 +27,7 @@ from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from tests.support import pg
 from tests.support.compiled_sql import COMPILED_SQL, share_flush_sql
+from tests.support.headless_frames import skip_headless_frames
 from tests.support.helpers import (  # noqa: F401
     ROOT,
     START,
@@ -73,6 +74,7 @@ jobtui.engine.db.store.create_engine = _create_engine_sharing_compiled_sql  # ty
 configure_mappers()
 share_flush_sql(list(Base.registry.mappers))
 parse_css_once_a_process()
+skip_headless_frames()
 
 
 @pytest.fixture

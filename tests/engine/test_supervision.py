@@ -893,6 +893,9 @@ def _ended_after_a_cancel_from_another_host(
     actions.cancel(job_id)  # on this host: only host-c can signal the op
     gate.touch()
     wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
+    # Ended for its engine too: until its slot has reaped it, a pass would find it running and kill it.
+    handle = silent._held[job_id].handle
+    wait_for(lambda: getattr(handle, "ran_s", None) is not None, what="the op's end on its slot")
     return op
 
 
@@ -901,8 +904,6 @@ def _its_end_in_a_refused_pass(
 ) -> None:
     """Its slot has seen the op end: the next pass records that, and lets the job go, in its transaction,
     which the database refuses."""
-    handle = silent._held[job_id].handle
-    wait_for(lambda: getattr(handle, "ran_s", None) is not None, what="the op's end on its slot")
     with monkeypatch.context() as refusing:
         refusing.setattr(store, "savepoint", savepoints_refused)
         with pytest.raises(OperationalError):

@@ -4,6 +4,7 @@ moment a user presses the key that shows it."""
 from __future__ import annotations
 
 import ast
+import functools
 import string
 from pathlib import Path
 
@@ -17,8 +18,9 @@ PACKAGE = Path(jobtui.__file__).parent
 LANGS = ("en", "es")
 
 
+@functools.cache
 def _t_calls() -> list[tuple[str, int, ast.expr]]:
-    """(file, line, first argument) of every call to t(...) in jobtui/."""
+    """(file, line, first argument) of every call to t(...) in jobtui/ (parsed once: five tests read it)."""
     calls: list[tuple[str, int, ast.expr]] = []
     for path in sorted(PACKAGE.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), str(path))

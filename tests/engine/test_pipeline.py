@@ -6,10 +6,13 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pendulum
+
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
+from jobtui.engine.worker.runner import stamped
 from tests.support.helpers import detail, job_log, job_of, run_until_status, status_of
 
 # The engine behaves the same on both backends (several hosts share PostgreSQL).
@@ -60,6 +63,25 @@ def test_job_walks_every_step_and_ops_see_their_environment(
     assert [s["name"] for s in data["steps"]] == ["build", "notify"]
     log = job_log(store, job_id)
     assert "RUN deploy [web-01]: started" in log and "RUN deploy [web-02]: done" in log
+
+
+def test_the_engines_lines_in_a_log_say_their_time_in_utc(
+    engine: Engine, store: Store, submit: Submit, clock: FakeClock
+) -> None:
+    """A log is read on other hosts and in dashboards set to other zones, beside dates each shows in its
+    own: the engine's lines name the zone of theirs."""
+    clock.set(pendulum.datetime(2026, 11, 23, 11, 30, 15, tz="Europe/Zurich"))
+    job_id = submit('name = "j"\n[[run]]\nname = "say"\nrun = "echo hi"\n')
+    run_until_status(engine, job_id, "FINISHED")
+    lines = job_log(store, job_id).splitlines()
+    assert [line for line in lines if line.startswith("[jobtui")] == [
+        "[jobtui 2026-11-23 10:30:15Z] RUN say [j]: started",
+        "[jobtui 2026-11-23 10:30:15Z] RUN say [j]: done",
+    ]
+    # The same from a time in another zone: the stamp is the instant in UTC, not the wall clock's digits.
+    assert stamped(pendulum.datetime(2026, 7, 1, 2, 0, tz="America/New_York"), "x") == (
+        "[jobtui 2026-07-01 06:00:00Z] x\n"
+    )
 
 
 def test_job_without_targets_has_one_task_named_after_it(

@@ -1132,12 +1132,13 @@ def _first_line_unless_logged(path: str, op_run: OpRun, target: str, now: pendul
         return ""
     started = pendulum.instance(op_run.started_at)
     first = stamped(started, f"{op_title(op_run.step, op_run.name, target)}: started")
-    stamp, unstamped = first[len("[jobtui ") : first.index("] ")], first.partition("] ")[2]
+    # Compared by date and time alone: logs written before the stamps said `Z` have the same lines.
+    stamp, unstamped = first[len("[jobtui ") :][:19], first.partition("] ")[2]
     try:
         size, tail = log_tail(path, _TAIL_BYTES)
     except OSError:
         return first
-    line = re.compile(rb"\[jobtui ([0-9 :-]{19})\] " + re.escape(unstamped.encode()))
+    line = re.compile(rb"\[jobtui ([0-9 :-]{19})Z?\] " + re.escape(unstamped.encode()))
     if any(found.group(1).decode() >= stamp for found in line.finditer(tail)):
         return ""
     if size > _TAIL_BYTES and (now - started).total_seconds() > opstarter.SILENT_S + 1:

@@ -22,7 +22,7 @@ import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import psutil
@@ -129,13 +129,16 @@ def read_status_file(path: str | None, since: float | None = None) -> int | None
 
 
 def stamped(at: datetime, line: str) -> str:
-    """An engine line of a job's log, as the engine, a starter and a cancel write it (the stamp in UTC).
+    """An engine line of a job's log, as the engine, a starter and a cancel write it. The stamp is in UTC
+    and says so (`Z`): the log is read on other hosts and in dashboards of other zones, beside dates each
+    shows in its own (a naive `at` is UTC, as the database keeps times).
 
     `line` quotes data (op names, targets, reasons, process command lines): shown visibly here, so a
     newline in a definition cannot start a forged `[jobtui …]` line and an escape sequence in one never
     reaches a terminal through `jobtui log` to a pipe. Only the engine's lines: the op's output stays
     exact."""
-    return f"[jobtui {at.strftime('%Y-%m-%d %H:%M:%S')}] {visible(line)}\n"
+    utc = at.astimezone(UTC) if at.tzinfo is not None else at
+    return f"[jobtui {utc.strftime('%Y-%m-%d %H:%M:%S')}Z] {visible(line)}\n"
 
 
 def op_title(step: str, name: str, target: str) -> str:

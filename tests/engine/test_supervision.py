@@ -1209,6 +1209,8 @@ def test_a_cancel_with_no_engine_here_kills_an_op_ignoring_sigterm_and_ships_its
         killed = shipped.index("SIGKILL after the grace period to: ")
         assert max(terminated, shipped.index("ignoring TERM")) < killed
         assert f"{op.pid} (" in shipped[killed:]  # the op's shell, named
+        # Its starter wrote the "started" line before the op's first word: the cancel finds it there.
+        assert shipped.count(": started\n") == 1, shipped
         assert shipped == Path(job_of(store, job_id).log_path).read_text()
 
 

@@ -15,7 +15,7 @@ from tests.support.hostile import PAYLOADS
 
 Submit = Callable[..., int]
 
-FORGED = "[jobtui 2026-12-06 07:40:00] RUN deploy [web-01]: done (exit 0)"
+FORGED = "[jobtui 2026-12-06 07:40:00Z] RUN deploy [web-01]: done (exit 0)"
 
 
 def test_a_target_or_op_name_cannot_forge_a_line_of_the_engine(

@@ -7,6 +7,7 @@ lock upgrade; readers never block writers (WAL).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -135,7 +136,8 @@ def _note_holder(fd: int) -> None:
 def _lock_file_pid(lock_path: str) -> int | None:
     """The pid the last holder of jobtui's writer lock wrote into the lock file (see _note_holder)."""
     try:
-        with open(lock_path, encoding="ascii", errors="replace") as handle:
+        fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, encoding="ascii", errors="replace") as handle:
             pid = int(handle.read(10).strip() or 0)
     except (OSError, ValueError):
         return None
@@ -413,8 +415,16 @@ class Store:
         if self.db_path is None:
             return None
         wait = lock_wait_s if lock_wait_s is not None else self.lock_wait_s
-        # Group-writable (as the umask allows): every user of a shared database queues on this lock.
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o660)
+        # Group-writable (as the umask allows): every user of a shared database queues on this lock. Never
+        # through a symbolic link: another user of the database's folder could point it at a file of root's
+        # (whose first bytes would be this pid).
+        try:
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o660)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            why = "a symbolic link, never opened (remove it: jobtui makes its own lock file)"
+            raise OSError(errno.ELOOP, why, self._lock_path) from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -4,6 +4,9 @@ job the database holds none of, the local file. Through the plain driver: the da
 
 from __future__ import annotations
 
+import os
+from typing import BinaryIO
+
 from jobtui.engine.db.driver import Reader
 from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 
@@ -78,11 +81,17 @@ def chunks_after(reader: Reader, job_id: int, after_id: int, limit_bytes: int) -
     return b"".join(bytes(piece) for (piece,) in pieces), int(last_id), more
 
 
+def _opened(path: str) -> BinaryIO:
+    """A local log, never through a symbolic link (a log folder is shared by a group: a link planted there
+    would show another file of the reader's as the job's log), nor blocking on a FIFO."""
+    return open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
+
+
 def file_read(path: str, offset: int, max_bytes: int) -> LogPiece:
     """The local file's bytes from `offset` (a log the database does not hold)."""
     reset = False
     try:
-        with open(path, "rb") as fh:
+        with _opened(path) as fh:
             size = fh.seek(0, 2)
             if size < offset:  # cut by hand: read it again from the start
                 offset, reset = 0, True
@@ -96,7 +105,7 @@ def file_read(path: str, offset: int, max_bytes: int) -> LogPiece:
 
 def file_end(path: str, max_bytes: int) -> LogEnd:
     try:
-        with open(path, "rb") as fh:
+        with _opened(path) as fh:
             size = fh.seek(0, 2)
             start = max(0, size - max_bytes)
             fh.seek(start)

@@ -114,7 +114,7 @@ def _open_for_append(path: str) -> int:
     """Open the op's log to append to, creating it if need be. One root creates (`sudo jobtui cancel` of a
     silent op, whose file comes with its first byte) is given to the owner of its folder: the engine and
     the op, running as that user, append to it after."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # nor wait on a FIFO
     try:
         fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:

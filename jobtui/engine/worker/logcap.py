@@ -36,7 +36,7 @@ class LogCap:
             if size > end and (final or at_once or size > end + RUNNING_SLACK):
                 # Cut through a descriptor, never a symbolic link: a canceller run as root cuts a log in
                 # another user's folder (`Actions.terminate_and_log`).
-                fd = os.open(self.path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                fd = os.open(self.path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
                 try:
                     size = os.fstat(fd).st_size
                     if size > end:

@@ -26,6 +26,7 @@ from jobtui.engine.db.models import LOG_CHUNKS
 from jobtui.engine.db.raw import execute_many, select_rows
 from jobtui.engine.db.store import Store
 from jobtui.engine.worker.logcap import LogCap
+from jobtui.engine.worker.opstarter import APPEND_READABLE, READ
 
 # At most this much of one job's log per pass: the pass's transaction stays short; the rest goes next pass
 # (which comes at once: the pass wakes the engine when some is left).
@@ -116,7 +117,7 @@ class LogShipper:
                 continue
             start = _offset(s, self._shipped, source.job_id)
             try:
-                fd = os.open(source.path, os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+                fd = os.open(source.path, APPEND_READABLE & ~os.O_CREAT)
             except FileNotFoundError:
                 if source.job_id in alive:
                     rows.append(self._fileless(source.job_id, text, now))
@@ -227,7 +228,7 @@ class LogShipper:
         want = end - start if limit is None else min(end - start, limit)
         try:
             # Never through a symbolic link: what is read goes to the database, for every reader.
-            fd = os.open(source.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(source.path, READ)
             try:
                 data = os.pread(fd, want, start)
             finally:

@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 
 from jobtui.engine.db.driver import log_file_in
-from jobtui.engine.worker.opstarter import STATUS_MARK
+from jobtui.engine.worker.opstarter import READ, STATUS_MARK
 
 # Ops a journal holds before the engine starts the next one (about 5 MB of lines).
 JOURNAL_OPS = 100_000
@@ -73,7 +73,7 @@ def status_in_journal(ref: str) -> str | None:
 
 def _read(journal: str) -> _Parsed | None:
     try:
-        fd = os.open(journal, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(journal, READ)
     except OSError:
         return None
     try:

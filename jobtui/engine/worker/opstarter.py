@@ -62,9 +62,16 @@ class _suppress:
 # The last word of a starter's command line: what tells a starter (an op's parent) from other processes.
 STARTER_NAME = "jobtui-op"
 STARTED = b"started\n"
+FILE_TYPE, REGULAR_FILE = 0o170000, 0o100000  # stat's S_IFMT and S_IFREG (the starter imports no `stat`)
 HEADER = struct.Struct("!I")
-APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-APPEND_READABLE = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC  # see OpLog._there
+# Never through a symbolic link: a log folder is shared by a group (README), whose members could plant one
+# to a file of the engine's user for the op's output to go to (and from there to the database); nor wait on
+# a FIFO planted there (opened to write, it blocks until someone reads it: the engine would hang). Neither
+# flag changes anything for a regular file.
+_PLANTED = os.O_NOFOLLOW | os.O_NONBLOCK
+APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | _PLANTED | os.O_CLOEXEC
+APPEND_READABLE = os.O_RDWR | os.O_APPEND | os.O_CREAT | _PLANTED | os.O_CLOEXEC  # see OpLog._there
+READ = os.O_RDONLY | _PLANTED | os.O_CLOEXEC  # what the engine reads of a log folder: logs, journals
 REQUESTS, REPLIES = 0, 1
 # Python ignores these; an op gets them back at their defaults, as subprocess's restore_signals does.
 RESTORED_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
@@ -437,7 +444,7 @@ def _writable_size(path: str) -> int:
     """The log's size (0 while it does not exist); OSError when it could not be written: an op whose
     output would be lost is not started."""
     try:
-        size = os.stat(path).st_size
+        found = os.lstat(path)
     except FileNotFoundError:
         folder = os.path.dirname(path) or "."
         if not os.path.isdir(folder):
@@ -445,9 +452,11 @@ def _writable_size(path: str) -> int:
         if not os.access(folder, os.W_OK | os.X_OK):
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES)) from None
         return 0
+    if found.st_mode & FILE_TYPE != REGULAR_FILE:  # a link planted in a shared folder, a FIFO that blocks
+        raise OSError(errno.EPERM, "not a regular file (a symbolic link is never written through)")
     if not os.access(path, os.W_OK):
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-    return size
+    return found.st_size
 
 
 def wait(pid: int, pidfd: int, status: str, pumps: Pumps, op_log: OpLog) -> int:
@@ -601,7 +610,7 @@ def write_status(ref: str, content: bytes) -> None:
     # One write, whole beside the other starters' (O_APPEND); a line of its own even after a write a full
     # disk cut short. Closed at once: a journal in a folder other hosts share (NFS) shows them the line.
     with _suppress(OSError):  # a full disk: the exit code the starter reports says how it ended
-        fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(journal, APPEND, 0o644)
         try:
             os.write(fd, b"\n" + token.encode() + b" " + content)
         finally:
@@ -610,7 +619,7 @@ def write_status(ref: str, content: bytes) -> None:
 
 def _write_status_file(path: str, content: bytes) -> None:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _PLANTED | os.O_CLOEXEC, 0o644)
     except OSError:
         # A full or read-only disk: no stale status stays behind, and the exit code the starter reports
         # says how the op ended.

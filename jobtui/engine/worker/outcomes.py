@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import stat
 from pathlib import Path
 
 from sqlalchemy import update
@@ -221,8 +223,12 @@ def natures_added(path: Path, natures: list[str]) -> list[str]:
     try:
         # A nature is a short name; whatever else an op sent there by mistake is left out, and never
         # read whole inside the write transaction.
-        with path.open("rb") as fh:
-            head = fh.read(NATURES_READ_BYTES)
+        # Nor through a symbolic link another user of a shared log folder planted there, nor from a FIFO.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            head = os.read(fd, NATURES_READ_BYTES) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+        finally:
+            os.close(fd)
     except OSError:
         return []
     lines = (ln.strip() for ln in head.decode("utf-8", errors="replace").splitlines())

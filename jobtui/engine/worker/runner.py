@@ -37,6 +37,7 @@ from jobtui.engine.worker.spawner import Spawned, Spawner, StarterLost
 TOKEN_VAR = "JOBTUI_OP_TOKEN"
 # How the engine opens a job's log to append to it (its lines, an op's output), with bare system calls.
 LOG_APPEND = opstarter.APPEND
+READ_NOFOLLOW = opstarter.READ
 # The starter writes "started" into the status file before it spawns the op, and the exit status over it
 # before reaping it. A reader only trusts the status once the op is gone: an empty, cut or "started" file is
 # no status. No file at all, and no process carrying the op's token: the op never started (its engine died
@@ -115,11 +116,11 @@ def read_status_file(path: str | None, since: float | None = None) -> int | None
         return None
     if is_journal_ref(path):
         status = status_in_journal(path)
-        return int(status) if status is not None and status.isdigit() else None
+        return int(status) if status is not None and status.isascii() and status.isdigit() else None
     try:
         if since is not None and os.stat(path).st_mtime < since - 1.0:
             return None
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, READ_NOFOLLOW)
         try:
             return int(os.read(fd, 64).strip())
         finally:
@@ -200,7 +201,7 @@ def _is_starter(proc: psutil.Process | None) -> bool:
 
 def log_tail(path: str, limit: int) -> tuple[int, bytes]:
     """(the log's size, its last `limit` bytes at most); OSError when it cannot be read."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(path, READ_NOFOLLOW)
     try:
         size = os.fstat(fd).st_size
         start = max(0, size - limit)
@@ -316,7 +317,7 @@ class ProcessHandle:
 
     def _first_line_in_log(self, line: str) -> bool:
         try:
-            fd = os.open(self.log_path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.log_path, READ_NOFOLLOW)
         except OSError:
             return False
         try:
@@ -521,8 +522,11 @@ class CallHandle:
         if self._before_log is not None:
             self._before_log()
         try:
-            with open(self._log_path, "a", encoding="utf-8") as log:
-                log.write(text)
+            fd = os.open(self._log_path, LOG_APPEND, 0o644)
+            try:
+                os.write(fd, text.encode(errors="backslashreplace"))
+            finally:
+                os.close(fd)
         except OSError:
             pass  # the outcome is recorded in the database either way
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from jobtui.engine.domain.engine_kinds import DAEMON_ENGINE
+from jobtui.engine.domain.ids import MAX_ID, ascii_int
 from jobtui.engine.domain.logread import StreamSplit
 from jobtui.engine.domain.reachability import backoff_after
 from jobtui.engine.domain.text import VisibleStream, visible
@@ -79,28 +80,13 @@ COMPACT_JSON_TASKS = 1000
 # How long a command waits for a database write lock held by another process (SQLite).
 DEFAULT_LOCK_WAIT_S = 30.0
 
-# Ids are 64-bit signed integers in both databases; a larger number is a typo, not a job.
-MAX_ID = (1 << 63) - 1
-
-
-def _ascii_int(text: str) -> int | None:
-    """`text` as a whole number written in ASCII digits (with a leading minus), else None. int() alone
-    takes `1_0` (10), `  9  `, and digits of any script (Arabic-Indic ٩, full-width ９): an id typed or
-    pasted like that is a mistake to name, never a job to act on."""
-    digits = text.removeprefix("-")
-    if not (digits.isascii() and digits.isdigit()):
-        return None
-    if len(digits) > 30:  # far past any id, and before int() refuses more than 4300 digits
-        return -1 if text.startswith("-") else MAX_ID + 1
-    return int(text)
-
 
 def _id_of(what: str) -> Callable[[str], int]:
     """An id argument of `what` (a job, an envelope): a number that fits the database's id column (a job
     id may be 0: the queue's audit trail)."""
 
     def parse(text: str) -> int:
-        value = _ascii_int(text)
+        value = ascii_int(text)
         if value is None:
             raise argparse.ArgumentTypeError(f"invalid id: {text!r} ({what} number like 42, in digits 0-9)")
         if not 0 <= value <= MAX_ID:
@@ -119,7 +105,7 @@ def _count(low: int, high: int, what: str) -> Callable[[str], int]:
     gone wrong) is bad input, never a machine's memory filled with threads or a disk with jobs."""
 
     def parse(text: str) -> int:
-        value = _ascii_int(text)
+        value = ascii_int(text)
         if value is None:
             raise argparse.ArgumentTypeError(f"invalid {what}: {text!r} (a whole number, in digits 0-9)")
         if not low <= value <= high:
@@ -155,7 +141,7 @@ MAX_LEASE_S = 86400.0  # a day: a worker silent longer has lost its jobs by any 
 
 
 def _port(text: str) -> int:
-    value = _ascii_int(text)
+    value = ascii_int(text)
     if value is None:
         raise argparse.ArgumentTypeError(f"invalid port: {text!r} (a whole number, in digits 0-9)")
     if not 0 < value < 65536:
@@ -1216,6 +1202,11 @@ def _say_step(step: dict[str, Any], owner: str | None = None) -> None:
     line = f"    {step['step']:<8} {visible(step['name']):<24} {step['status']:<8} exit "
     # Whom it runs for in a column of its own: exit codes of up to 4 characters (-15, 127) keep it aligned.
     _say(line + code if owner is None else f"{line}{code:<4}  {owner}")
+    # Why it failed where its exit code does not say (a program that could not start, a timeout, a log
+    # that could not be written): on a line of its own, as `--json`'s `error`.
+    error = step.get("error")
+    if error and error != f"exit {code}" and not error.startswith(f"exit {code} ("):
+        _say(f"{'':13}{visible(error)}")
 
 
 class VisibleLog:

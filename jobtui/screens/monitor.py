@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.widgets import ContentSwitcher, Input, Tree
 
 from jobtui.engine.domain.alerting import AlertSettings, Entered
+from jobtui.engine.domain.ids import looks_like_id, typed_id
 from jobtui.engine.domain.states import NEEDS_ATTENTION, Status, status_label
 from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import CorruptRow, ReadFailed
@@ -908,8 +909,13 @@ class MonitorScreen(MonitorActions):
         self._close_command_line()
         if command in ("q", "quit"):
             self.app.action_request_quit()  # type: ignore[attr-defined]
-        elif command.lstrip("#").isdigit():
-            self._jump_to(int(command.lstrip("#")))
+        elif looks_like_id(command):
+            job_id = typed_id(command)
+            if job_id is None:  # past any id the database can hold
+                said = t("monitor.no_such_job", self.lang, id=command.removeprefix("#"))
+                self.notify(said, severity="warning")
+            else:
+                self._jump_to(job_id)
         elif command:
             self.notify(t("monitor.unknown_command", self.lang, command=visible(command)), severity="warning")
 

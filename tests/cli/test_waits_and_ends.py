@@ -245,3 +245,21 @@ def test_show_says_a_ready_job_waits_for_the_paused_queue(
     actions.queue_resume()
     out, _ = run(capsys, "show", str(job_id), "--db", db_url)
     assert "  (its scheduled date)\n" in out
+
+
+def test_show_says_why_an_op_failed_where_its_exit_code_does_not(
+    actions: Actions, engine: Engine, store: Store, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by review: an op that could not start read `failed exit 127` and nothing more; why (a
+    program missing, a log that cannot be written) was only in `--json`'s `error`. A plain exit code
+    needs no second line."""
+    missing = actions.submit(definition('name = "m"\n[[run]]\nname = "go"\nargv = ["/nonexistent/deploy"]\n'))
+    plain = actions.submit(definition('name = "p"\n[[run]]\nname = "go"\nrun = "exit 3"\n'))
+    run_until_status(engine, missing, "ERROR")
+    run_until_status(engine, plain, "ERROR")
+    out, _ = run(capsys, "--db", db_url, "show", str(missing))
+    step, why = out.splitlines()[-2:]
+    assert step.split() == ["RUN", "go", "failed", "exit", "127"]
+    assert why.startswith(" " * 13 + "cannot start op: ") and "/nonexistent/deploy" in why
+    out, _ = run(capsys, "--db", db_url, "show", str(plain))
+    assert out.splitlines()[-1].split() == ["RUN", "go", "failed", "exit", "3"]

@@ -58,6 +58,33 @@ async def test_a_job_hidden_by_the_filter_clears_it_and_an_unknown_job_says_so(
         assert table.selected_job_id() == pay
 
 
+@pytest.mark.parametrize("typed", [":99999999999999999999999999", "/#99999999999999999999999999", ":²"])
+async def test_an_id_past_what_a_database_holds_finds_no_job_and_the_dashboard_goes_on(
+    typed: str, store: Store, submit: Submit
+) -> None:
+    """Found by review: the id went to the database as it was typed, and SQLite's "Python int too large
+    to convert to SQLite INTEGER" stopped the dashboard (`/#…` the same; `²` is a digit to isdigit() and
+    no number to int())."""
+    submit(simple("web-1"))
+    async with app_for(store).run_test(size=(120, 30)) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        await until(pilot, lambda: table.total == 1, "the job")
+        await pilot.press("colon" if typed[0] == ":" else "slash", *typed[1:], "enter")
+        if typed[0] == ":":
+            wanted = "No job" if typed[1:].isascii() else "Unknown command"
+            await until(
+                pilot,
+                lambda: any(wanted in str(n.message) for n in pilot.app._notifications),
+                f"{wanted!r} said",
+            )
+        else:
+            await until(pilot, lambda: table.total == 0, "a filter that matches no job")
+        assert pilot.app.is_running
+        await pilot.press("escape", "colon", "q", "enter")
+        await until(pilot, lambda: not pilot.app.is_running, "the app to exit")
+    assert pilot.app.return_code == 0
+
+
 async def test_with_no_job_selected_the_keys_that_read_one_say_so(store: Store, submit: Submit) -> None:
     """l, u, Y with a filter that matches nothing: "No job selected", as n and the action keys say, not
     nothing at all."""

@@ -15,6 +15,7 @@ from jobtui.engine.db import counts
 from jobtui.engine.db.driver import SCHEMA_HEAD, Reader
 from jobtui.engine.domain.alerting import Entered
 from jobtui.engine.domain.engine_kinds import DASHBOARD_ENGINE
+from jobtui.engine.domain.ids import typed_id
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.states import NEEDS_ATTENTION, SEVERITY, Perm, Step
@@ -312,9 +313,10 @@ class JobListing:
                 f"jobs.id IN (SELECT tasks.job_id FROM tasks WHERE {like('tasks.target')})",
             ]
             params: dict[str, Any] = {"like": f"%{_like_literal(text)}%"}
-            if text.lstrip("#").isdigit():
+            text_id = typed_id(text)
+            if text_id is not None:
                 matches.append("jobs.id = :text_id")
-                params["text_id"] = int(text.lstrip("#"))
+                params["text_id"] = text_id
             where = where.and_("(" + " OR ".join(matches) + ")", params)
         return where
 

@@ -96,6 +96,9 @@ def test_a_date_outside_the_calendar_is_refused_and_the_job_keeps_its_date(
             "tomorrow ０２:００",
             '(try ISO 8601 like 2026-11-23T02:00, "now", "+2h" or "tomorrow 02:00")',
         ),
+        # Found by review: an empty date (a script's unset variable) was no date given, the file's own.
+        ("--at", "", '(try ISO 8601 like 2026-11-23T02:00, "now", "+2h" or "tomorrow 02:00")'),
+        ("--max-start", "", '(try ISO 8601 like 2026-11-23T02:00, "now", "+2h" or "tomorrow 02:00")'),
     ],
 )
 def test_a_submission_date_in_digits_other_than_0_9_is_refused_naming_the_flag(

@@ -209,6 +209,9 @@ def resolve(
         named_as = option(key, override) or (f'"{key}"' if override is None else f"{key} given at submission")
         return f"{named_as} {_as_written(text, instant)}"
 
+    for key, given in (("at", at), ("max_start", max_start)):
+        if given == "":  # a script's empty variable: no date at all, never the definition's own instead
+            parsed(key, given, lambda: parse_when("", now, zone))
     if spec.mode == "window":
         start_text = at or spec.start or "now"
         start = parsed("at", at, lambda: parse_when(start_text, now, zone))

@@ -16,8 +16,10 @@ listens: an address announced before its socket was bound sent its token to what
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
+import logging
 import os
 import secrets
 import shlex
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from jobtui.engine.domain.text import visible
 from jobtui.engine.errors import BadInput
 
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
@@ -122,6 +125,47 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+class OneLine(logging.Handler):
+    """The server's log on stderr, a line a record: never a traceback (textual-serve's showed the request's
+    bytes and every local variable, cookies included, for any malformed request anyone sent), and what a
+    line quotes of a request (a header, a path) shown visibly, never obeyed by the terminal."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        text = visible(" ".join(text.split()))  # aiohttp's messages span lines: one line each here
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"serve: {text}\n")
+            sys.stderr.flush()
+
+
+def quiet_logging() -> None:
+    root = logging.getLogger()
+    root.handlers[:] = [OneLine()]
+    root.setLevel(logging.INFO)
+
+
+def _access_line_class() -> type[Any]:
+    from aiohttp.abc import AbstractAccessLogger
+
+    class AccessLine(AbstractAccessLogger):  # type: ignore[misc]
+        """A request as the access log says it: who, what, the answer. The path without its query, which
+        holds the token of the printed address (the log was a copy of the secret for whoever reads it)."""
+
+        def log(self, request: Any, response: Any, time: float) -> None:
+            self.logger.info(
+                "%s %s %s %s (%.0f ms)",
+                request.remote,
+                request.method,
+                request.path,
+                response.status,
+                time * 1000,
+            )
+
+    return AccessLine
+
+
 def make_server(command: str, host: str, port: int, token: str, public: bool, title: str = "jobtui") -> Any:
     """The textual-serve server, guarded as the module says (built here so textual-serve is imported only
     by `serve`)."""
@@ -201,7 +245,7 @@ def make_server(command: str, host: str, port: int, token: str, public: bool, ti
             import asyncio
             import signal
 
-            self.initialize_logging()
+            quiet_logging()
             loop = asyncio.new_event_loop()
             asyncio.set_event_loop(loop)
             loop.add_signal_handler(signal.SIGINT, self.request_exit)
@@ -212,6 +256,7 @@ def make_server(command: str, host: str, port: int, token: str, public: bool, ti
                 handle_signals=False,
                 loop=loop,
                 print=lambda *args: None,
+                access_log_class=_access_line_class(),
             )
 
     return GuardedServer(command, host=host, port=port, title=title)

@@ -289,6 +289,25 @@ def test_the_server_lets_in_only_who_holds_the_printed_address(tmp_path: Path) -
         assert ask(served, "/?fontsize=%C2%B2", session).status == 200
 
 
+def test_the_server_s_log_holds_no_traceback_no_escape_and_no_token(tmp_path: Path) -> None:
+    """Found by review: a header the HTTP parser refused (anyone reaching the port, no token needed) put
+    textual-serve's traceback on the terminal, with the request's bytes and every local variable, and
+    each access line printed the printed address's token in full."""
+    with serving(tmp_path, f"sqlite:///{tmp_path / 'jobs.db'}") as served:
+        with socket.create_connection(("127.0.0.1", served.port), timeout=30) as raw:
+            raw.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: \x1b]0;owned\x07\r\n\r\n")
+            assert b" 400 " in raw.recv(100)
+        assert ask(served, "/%1b%5b31mred").status == 403
+        assert ask(served, f"/?token={served.token}").status == 302
+    assert served.server.stderr is not None  # stopped: what it logged is all in the pipe
+    logged = served.server.stderr.read()
+    assert "Error handling request from 127.0.0.1: BadHttpMessage: 400" in logged
+    assert "GET /^[[31mred 403" in logged and "GET / 302" in logged
+    assert "Traceback" not in logged and "\x1b" not in logged and "\a" not in logged
+    assert served.token not in logged
+    assert all(line.startswith("serve: ") for line in logged.splitlines())
+
+
 def test_the_database_password_reaches_no_command_line(tmp_path: Path) -> None:
     secret = "hunter2-not-in-ps"
     db = f"postgresql://jobtui:{secret}@127.0.0.1:9/nowhere"

@@ -18,7 +18,7 @@ from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.service.actions import Actions
-from jobtui.engine.worker.batch import SLOT_WAIT_S
+from jobtui.engine.worker.batch import HELD_UP_S, SLOT_WAIT_S
 from jobtui.engine.worker.loop import Engine
 from jobtui.engine.worker.slots import NEVER_STARTED, SlotHandle, Slots
 from tests.support.helpers import definition, job_of, wait_for
@@ -364,3 +364,32 @@ def test_an_engine_stopping_before_a_hand_back_committed_leaves_the_op_to_run(
     finally:
         other.shutdown()
     assert ledger.read_text() == "ran\n"
+
+
+def test_no_job_is_claimed_ahead_for_slots_held_up_by_ops_that_last(
+    store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Found by an operator: after a burst of short ops, jobs were claimed ahead while every slot ran an
+    op of minutes; each read Running (`workers`: BUSY 8/3), its op's Started ticking, until it was handed
+    back 5 s later without having run. Slots held up by such ops take nothing from the queue soon."""
+    actions = Actions(store, Actor("tester"))
+    gate = tmp_path / "go"
+    long = actions.submit_many(
+        definition(f'name = "long"\n[[run]]\nrun = "while [ ! -e {gate} ]; do sleep 0.05; done"\n'), 2
+    )
+    engine = Engine(store, workers=2)
+    try:
+        engine.run_until(lambda: statuses(store, long) == ["RUNNING", "RUNNING"])
+        for job_id in long:
+            wait_op_started(engine, store, job_id)
+        engine._batch.prefetch = 4  # as after a burst of short ops
+        clock.advance(HELD_UP_S + 1)  # both slots' ops have run a while
+        short = actions.submit_many(definition('name = "short"\n[[run]]\nrun = "true"\n'), 3)
+        for _ in range(5):
+            engine.tick()
+        assert statuses(store, short) == ["READY"] * 3
+        gate.touch()
+        engine.run_until(finished(store, [*long, *short]))
+    finally:
+        gate.touch()
+        engine.shutdown()

@@ -46,6 +46,9 @@ PREFETCH_PER_SLOT = 256
 # (claims.hand_back_waiting). Claims ahead are sized to keep the slots busy for four passes: a drain's queue
 # turns over well within either, and its slots start ops all the time however loaded the machine.
 SLOT_WAIT_S = 5.0  # not less: a machine starved of CPU can hold every slot off for a second
+# A slot whose op has run this long (seconds), or four passes if passes are slower, is held up: no job is
+# claimed ahead for it (Batch._room). Far beyond a short op's run, even on a loaded machine.
+HELD_UP_S = 0.25
 SLOT_WAIT_PASSES = 10
 
 
@@ -198,9 +201,16 @@ class Batch:
     def _room(self, busy: int) -> int:
         """How many jobs to claim with `busy` ops running or queued. None ahead while an engine of another
         host shares the queue: were this engine to die, that engine could not tell an op that waited for a
-        slot from one that ran (its status file is on this host), and would abend it."""
+        slot from one that ran (its status file is on this host), and would abend it. Nor for the slots
+        that run an op begun long ago: the short ops the prefetch was learned from ended, and a job claimed
+        for such a slot read Running, its op started, while it waited (up to SLOT_WAIT_S, then handed back)
+        behind an op that lasts."""
+        slots = self.state.slots
         ahead = 0 if self.state.other_hosts else self.prefetch
-        return self.state.slots + ahead - busy
+        if ahead:
+            held_up = self.outcomes.slots.running_longer_than(max(HELD_UP_S, 4 * self._pass_s))
+            ahead = ahead * (slots - held_up) // slots
+        return slots + ahead - busy
 
     def _write(self, s: Session, now: pendulum.DateTime, done: _Pass, idle: list[Held], claim: bool) -> None:
         state, lane = self.state, self.lane

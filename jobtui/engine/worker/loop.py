@@ -78,7 +78,7 @@ class Engine:
         self.idle_poll_s = idle_poll_s
         self._held = self._state.held
         self._wake = self._state.wake_event
-        self._slots = Slots(self.slots, self._state.wake)
+        self._slots = Slots(self.slots, self._state.wake, elapsed=store.clock.elapsed)
         self._supervisor = Supervisor(self._state)
         self._outcomes = Outcomes(self._state, self._supervisor, self._slots)
         self._claimer = Claimer(self._state)

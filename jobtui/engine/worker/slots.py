@@ -93,14 +93,24 @@ Starter = Callable[[SlotHandle], Callable[[], None]]
 
 
 class Slots:
-    def __init__(self, count: int, on_end: Callable[[], None], name: str = "jobtui-slot") -> None:
+    def __init__(
+        self,
+        count: int,
+        on_end: Callable[[], None],
+        name: str = "jobtui-slot",
+        elapsed: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._elapsed = elapsed  # the engine's clock (Clock.elapsed), which tests drive
         self._queue: queue.SimpleQueue[tuple[SlotHandle, Starter] | None] = queue.SimpleQueue()
         self._on_end = on_end
         self._closed = False
         self._count = max(1, count)
         self._short = threading.Event()  # set when the queue falls below one op a slot
+        # When each slot's op started (on `elapsed`), None while it runs none.
+        self._running_since: list[float | None] = [None] * self._count
         self._threads = [
-            threading.Thread(target=self._serve, name=f"{name}-{n}", daemon=True) for n in range(self._count)
+            threading.Thread(target=self._serve, args=(n,), name=f"{name}-{n}", daemon=True)
+            for n in range(self._count)
         ]
         self._started = False  # the threads start with the first op: an engine that runs none has none
 
@@ -117,6 +127,12 @@ class Slots:
         pass, however late that comes."""
         return self._queue.qsize() >= self._count
 
+    def running_longer_than(self, seconds: float) -> int:
+        """How many slots run an op started more than `seconds` ago: slots that take nothing from the
+        queue soon."""
+        now = self._elapsed()
+        return sum(1 for since in self._running_since if since is not None and now - since > seconds)
+
     def wait_while_well_fed(self, timeout: float) -> None:
         """Up to `timeout`, returning as soon as the queue falls below one op a slot."""
         self._short.clear()
@@ -132,7 +148,7 @@ class Slots:
             for _ in self._threads:
                 self._queue.put(None)
 
-    def _serve(self) -> None:
+    def _serve(self, n: int) -> None:
         while True:
             item = self._queue.get()
             if self._queue.qsize() < self._count:
@@ -141,6 +157,7 @@ class Slots:
                 return
             handle, start = item
             began = time.monotonic()
+            self._running_since[n] = self._elapsed()
             then: Callable[[], None] | None = None
             with handle.lock:
                 if handle.ended_early is None:
@@ -155,6 +172,7 @@ class Slots:
                 with contextlib.suppress(Exception):
                     then()
             handle.ran_s = time.monotonic() - began
+            self._running_since[n] = None
             self._on_end()
 
 

@@ -358,10 +358,16 @@ async def test_rerun_leaving_run_clears_run_now() -> None:
 
 
 @sync
-async def test_rerun_enter_confirms_the_default_step_at_once() -> None:
+async def test_rerun_a_stray_enter_reruns_nothing_and_enter_on_confirm_does() -> None:
+    """Found by an operator: Confirm had the focus, so `r` then a reflex Enter reran a finished deploy;
+    in cancel, delete and the queue commands No has it."""
     app = HostApp(RerunDialog(JOB))
     async with app.run_test() as pilot:
-        await pilot.press("enter")  # Confirm has the focus: keys 1/2/3 and n already choose
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == []
+        assert isinstance(app.screen, RerunDialog)
+        await pilot.press("tab", "tab", "enter")  # past Run now, onto Confirm
         await pilot.pause()
         assert app.results == [("RUN", False)]
 
@@ -379,8 +385,7 @@ async def test_rerun_y_confirms_as_in_every_confirmation() -> None:
 async def test_rerun_step_chosen_with_arrows_and_enter() -> None:
     app = HostApp(RerunDialog(JOB))
     async with app.run_test() as pilot:
-        await pilot.press("shift+tab", "shift+tab")  # back to the step list (past the Run now box)
-        await pilot.press("down", "enter")  # RUN is highlighted first; down moves to POST
+        await pilot.press("down", "enter")  # the steps have the focus, RUN highlighted; down moves to POST
         await pilot.pause()
         assert "Only POST reruns" in shown(app.screen)
         await pilot.click("#confirm")

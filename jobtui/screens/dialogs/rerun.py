@@ -28,7 +28,7 @@ class RerunDialog(DialogScreen[tuple[str, bool] | None]):
         Binding("2", "step('RUN')", show=False),
         Binding("3", "step('POST')", show=False),
         Binding("n", "toggle_run_now", show=False),
-        # As in every confirmation: `y` answers yes (Enter does too, on the focused Confirm).
+        # As in every confirmation: `y` answers yes (Enter does too, once Confirm has the focus).
         Binding("y", "confirm", show=False),
     ]
 
@@ -61,8 +61,8 @@ class RerunDialog(DialogScreen[tuple[str, bool] | None]):
         # keyboard highlight onto it, so the arrows start from the step that is chosen.
         self.action_step(self.default_step)
         self._sync()
-        # Keyboard first: 1/2/3 and n choose, so Enter can confirm straight away.
-        self.query_one("#confirm", Button).focus()
+        # The focus stays on the steps, as No has it in the other confirmations: a stray Enter reran a
+        # finished deploy. `y` (the hint says so) or Enter on Confirm reruns.
 
     @property
     def step(self) -> str:

@@ -365,6 +365,11 @@ def test_schedule_times_in_digits_other_than_0_9_are_refused(lines: str, message
         ('name = ""', '[[run]] #2 "name": must not be empty'),
         ("env = { PORT = 8080 }", '[[run]] #2 "env": value of "PORT" must be a string, got 8080'),
         ('env = "A=1"', '[[run]] #2 "env": expected a table of strings, got "A=1"'),
+        # Found by review: the op read the definition's value as its job's id.
+        (
+            'env = { JOBTUI_JOB_ID = "999" }',
+            '[[run]] #2 "env": JOBTUI_JOB_ID is the engine\'s to set, for every op',
+        ),
         ('timeot = "5m"', 'unknown key "timeot" in [[run]] #2 (did you mean "timeout"?)'),
         ('timeout = "١٠s"', '[[run]] #2 "timeout": "١٠s" is not a duration (try "10s")'),
     ],

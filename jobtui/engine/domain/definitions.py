@@ -25,6 +25,17 @@ SCHEDULE_MODES = ("now", "window")
 DEFAULT_RETRY_EVERY = "5m"
 # Fire-and-forget jobs stop retrying 30 minutes after their start (seed 003); windowed ones a week after.
 DEFAULT_EXPIRES = {"now": "+30m", "window": "+7d"}
+# What the engine tells every op in its environment (README): a definition's `env` setting one would have the
+# op read another job's id, or its natures written where the engine never reads them.
+ENGINE_VARIABLES = (
+    "JOBTUI_JOB_ID",
+    "JOBTUI_JOB_NAME",
+    "JOBTUI_STEP",
+    "JOBTUI_TARGET",
+    "JOBTUI_EXEC",
+    "JOBTUI_NATURES_FILE",
+    "JOBTUI_OP_TOKEN",
+)
 
 
 @dataclass(frozen=True)

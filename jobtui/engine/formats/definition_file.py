@@ -24,6 +24,7 @@ from jobtui.engine.domain.definitions import (
     DEFAULT_RETRY_EVERY,
     DEFAULT_TRAP_TIMEOUT,
     DEFAULT_TYPE,
+    ENGINE_VARIABLES,
     ON_ERROR_VALUES,
     SCHEDULE_MODES,
     STEPS_WITH_OPS,
@@ -577,6 +578,8 @@ class _Checker:
         for var, value in table.items():
             if not var or "=" in var or "\0" in var:
                 self.field_error(section, label, "env", f"{_show(var)} is not a valid variable name")
+            elif var in ENGINE_VARIABLES:
+                self.field_error(section, label, "env", f"{var} is the engine's to set, for every op")
             elif not isinstance(value, str):
                 self.field_error(
                     section, label, "env", f"value of {_show(var)} must be a string, got {_show(value)}"

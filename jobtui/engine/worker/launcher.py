@@ -86,6 +86,9 @@ def build_spec(state: EngineState, start: OpToStart) -> LaunchSpec:
     with the op's start)."""
     natures_file = f"{state.log_dir}/job-{start.job_id}.natures"
     env = state.op_environment()
+    if start.op is not None:
+        # First: what the engine sets wins (over a definition stored before setting it was refused).
+        env.update(dict(start.op.env))
     env.update(
         JOBTUI_JOB_ID=str(start.job_id),
         JOBTUI_JOB_NAME=start.job_name,
@@ -102,7 +105,6 @@ def build_spec(state: EngineState, start: OpToStart) -> LaunchSpec:
         argv = ["/bin/sh", "-c", start.rollback or "true"]
     else:
         assert op is not None
-        env.update(dict(op.env))
         timeout_s = op.timeout_s or None
         if op.call:
             call = op.call

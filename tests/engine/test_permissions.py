@@ -178,6 +178,11 @@ def test_a_policy_file_is_loaded_and_no_file_means_no_policy(tmp_path: Path) -> 
             'policy.toml:2: [users] "root\t": a user name must not start or end with a space',
             id="user with a tab",
         ),
+        pytest.param(  # found by review: installed without a word, it matched nobody
+            '[users]\n"*" = []\n',
+            'policy.toml:2: [users] "*": matches no login ("*" is every project in a role\'s projects)',
+            id="user star",
+        ),
         pytest.param(
             '[users]\n"ro\\u001bot" = []\n',
             'policy.toml:2: [users] "ro\x1bot": a user name must not hold control or invisible characters',

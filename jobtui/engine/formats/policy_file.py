@@ -66,6 +66,9 @@ class _PolicyChecker:
             problem = name_problem(user)
             if problem:
                 self.error(line, f'[users] "{user}": a user name {problem}')
+            elif user == "*":
+                # As a role's project "*" is every project; a user "*" would silently be nobody.
+                self.error(line, '[users] "*": matches no login ("*" is every project in a role\'s projects)')
             names = self.strings(role_names, line, f'[users] "{user}"')
             for role_name in names:
                 if role_name not in roles:

@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingsMap, BindingType
 from textual.command import CommandPalette
 from textual.driver import Driver
 from textual.drivers.linux_driver import LinuxDriver
-from textual.keys import _character_to_key
+from textual.keys import Keys, _character_to_key, key_to_character
 from textual.message import Message
 from textual.notifications import Notify, SeverityLevel
 from textual.screen import Screen
@@ -467,6 +467,7 @@ class JobtuiApp(App[int]):
         path = keymap_path()
         try:
             keymap = load_keymap(path, ids)
+            _refuse_unpressable_keys(path, keymap)
             _refuse_shared_keys(path, keymap, self._keys_taken(screen))
         except KeymapError as exc:
             self.notify(str(exc), title=t("app.keymap_error", self.lang), severity="error", timeout=15)
@@ -627,6 +628,36 @@ def _refuse_shared_keys(path: Path, keymap: dict[str, str], bindings: list[Bindi
     ]
     if clashes:
         raise KeymapError("\n".join(clashes))
+
+
+MODIFIERS = frozenset({"ctrl", "shift", "alt", "meta", "super", "hyper"})
+
+
+def _refuse_unpressable_keys(path: Path, keymap: dict[str, str]) -> None:
+    """A key map naming a key no keyboard sends (`"\\u001b[2J"`, `"[b]X[/b]"`, `"ctrl+"`) is refused, named
+    visibly: applied, its command was left on a key nobody can press, and nothing said so."""
+    bad = [
+        f'{path}: [keys] "{binding_id}": {visible(key.strip())!r} is not a key (try "A", "ctrl+a" or "f5")'
+        for binding_id, keys in keymap.items()
+        for key in keys.split(",")
+        if not _pressable(key.strip())
+    ]
+    if bad:
+        raise KeymapError("\n".join(bad))
+
+
+def _pressable(key: str) -> bool:
+    """Whether `key` names a key Textual can report: modifiers, then one printable character or a key's
+    name ("enter", "f5", "slash", "exclamation_mark")."""
+    *modifiers, base = key.rsplit("+", 1) if len(key) > 1 else [key]
+    if modifiers and not all(part in MODIFIERS for part in modifiers[0].split("+")):
+        return False
+    if len(base) == 1:
+        return base.isprintable() and not base.isspace()
+    return base in _KEY_NAMES or (base.isascii() and key_to_character(base) is not None)
+
+
+_KEY_NAMES = frozenset({key.value for key in Keys} | {_character_to_key(chr(c)) for c in range(33, 127)})
 
 
 def _key_name(key: str) -> str:

@@ -86,6 +86,29 @@ async def test_a_key_map_giving_one_key_to_two_commands_is_refused_naming_them(
         assert " P Pause queue " in painted(pilot.app.screen)[0]
 
 
+@pytest.mark.parametrize(
+    ("mapping", "said"),
+    [
+        ('approve = "\\u001b[2J"', "\"approve\": '^[[2J' is not a key"),
+        ('approve = "[b]X[/b]"', "\"approve\": '[b]X[/b]' is not a key"),
+        ('approve = "ctrl+"', "\"approve\": 'ctrl+' is not a key"),
+        ('approve = "A, nope"', "\"approve\": 'nope' is not a key"),
+    ],
+    ids=["an-escape-sequence", "markup", "a-modifier-alone", "a-misspelt-name"],
+)
+async def test_a_key_map_naming_a_key_no_keyboard_sends_is_refused(
+    mapping: str, said: str, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by review: accepted and shown safely, it left approve on a key nobody can press."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f"[keys]\n{mapping}\n")
+    monkeypatch.setenv("JOBTUI_KEYS", str(keys))
+    app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: any(said in n.message for n in app._notifications), "the refusal")
+        await until(pilot, lambda: " a Approve " in painted(pilot.app.screen)[0], "the default keys")
+
+
 async def test_help_lists_the_keys(store: Store) -> None:
     app = JobtuiApp(store, Actor("tester"), embedded=False, tz="UTC")
     async with app.run_test(size=SIZE) as pilot:

@@ -54,6 +54,10 @@ def _seconds(since: datetime | None, until: datetime) -> float | None:
     return None if since is None else max(0.0, (until - since).total_seconds())
 
 
+# The two largest units: 999d23h… fits the column, where 89d23h1m4s… was cut in the middle of a number.
+ELAPSED_UNITS = 2
+
+
 def elapsed_text(row: JobRow, now: datetime) -> str:
     """How long the job ran ("4m12s"), or has been running so far ("12s…"); empty if it never started or
     is queued (READY: its INIT may have run, but it waits for its RUN date or a retry: Waiting says so)."""
@@ -61,9 +65,9 @@ def elapsed_text(row: JobRow, now: datetime) -> str:
         return ""
     if row.ended_at is not None:
         took = _seconds(row.started_at, row.ended_at)
-        return "" if took is None else format_duration(took)
+        return "" if took is None else format_duration(took, ELAPSED_UNITS)
     going = _seconds(row.started_at, now)
-    return "" if going is None else f"{format_duration(going)}\u2026"
+    return "" if going is None else f"{format_duration(going, ELAPSED_UNITS)}\u2026"
 
 
 def waits_for_chain(row: JobRow) -> bool:

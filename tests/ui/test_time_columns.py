@@ -4,6 +4,7 @@ clock; a running op's time set against its last run's (an ETA) or its timeout.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from jobtui.engine.read.listing import JobRow
 from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from jobtui.widgets.detail import DetailPane
-from jobtui.widgets.job_table import COLUMNS, JobTable, wait_text
+from jobtui.widgets.job_table import COLUMNS, JobTable, elapsed_text, wait_text
 from tests.support.ops_running import wait_op_started
 from tests.support.pilot import app_for, monitor, run_until_ended, select_job, simple, until
 
@@ -119,3 +120,31 @@ def test_a_job_waiting_for_a_failed_task_s_next_attempt_is_not_counted_as_waitin
     )
     assert wait_text(row, now) == ""
     assert wait_text(row, now + timedelta(seconds=34)) == "30s"  # due, and no worker has taken it
+
+
+def test_a_long_elapsed_fits_its_column_in_its_two_largest_units() -> None:
+    """Found by an operator: at 50,000 jobs the table's Elapsed read `89d23h1m4…`, a number cut in two."""
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    started = now - timedelta(days=89, hours=23, minutes=1, seconds=4)
+    row = JobRow(
+        id=1,
+        name="long-haul",
+        type="job",
+        project="default",
+        status="RUNNING",
+        step="RUN",
+        progress=50,
+        natures=(),
+        scheduled_at=started,
+        max_start_at=None,
+        started_at=started,
+        ended_at=None,
+        owner="tester",
+        envelope_id=None,
+        seq=1,
+        status_since=started,
+        due_at=None,
+    )
+    assert elapsed_text(row, now) == "89d23h\u2026"
+    finished = replace(row, status="FINISHED", ended_at=now)
+    assert elapsed_text(finished, now) == "89d23h"

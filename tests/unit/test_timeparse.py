@@ -111,6 +111,21 @@ def test_format_duration(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
 
 
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (65, "1m5s"),
+        (3605, "1h"),
+        (3665, "1h1m"),
+        (86400 * 89 + 23 * 3600 + 64, "89d23h"),
+        (90 * 86400 + 5, "90d"),
+    ],
+)
+def test_a_duration_in_its_two_largest_units_fits_a_column(seconds: float, text: str) -> None:
+    """Found by an operator: at 50,000 jobs the table's Elapsed read `89d23h1m4…`, a number cut in two."""
+    assert format_duration(seconds, 2) == text
+
+
 @pytest.mark.parametrize("seconds", [0, 1, 90, 3600, 5400, 90061, 7 * 86400 + 5])
 def test_format_duration_output_parses_back(seconds: int) -> None:
     assert parse_duration(format_duration(seconds)) == seconds

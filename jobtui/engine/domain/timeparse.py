@@ -161,8 +161,9 @@ def _bounded(text: str | int | float, seconds: float) -> float:
 _LONGEST = f"{int(MAX_DURATION_S // 86400)}d"
 
 
-def format_duration(seconds: float) -> str:
-    """Compact form such as "1d1h1m1s", the same spelling parse_duration accepts."""
+def format_duration(seconds: float, units: int | None = None) -> str:
+    """Compact form such as "1d1h1m1s", the same spelling parse_duration accepts; with `units`, only that
+    many of the largest (`2`: "89d23h", "4m12s"), for a column that must not cut a number in two."""
     if math.isnan(seconds):
         return "?"
     if math.isinf(seconds):
@@ -173,12 +174,12 @@ def format_duration(seconds: float) -> str:
     if whole == 0:
         # Sub-second values still matter in messages ("retry in 0.5s"); never print them as 0s.
         return "0s" if seconds == 0 else f"{seconds:.2g}s"
-    parts: list[str] = []
+    parts: list[tuple[int, str]] = []
     for unit, size in _UNIT_SECONDS.items():
         count, whole = divmod(whole, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
+        if count or parts:
+            parts.append((count, unit))
+    return "".join(f"{count}{unit}" for count, unit in parts[:units] if count)
 
 
 def _zone(tz: str | None) -> pendulum.Timezone | pendulum.FixedTimezone:

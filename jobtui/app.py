@@ -191,7 +191,8 @@ class JobtuiApp(App[int]):
         self._reach = Reachability()
         self._store_ready = False
         self._daemon: WorkerBeat | None = None  # the live daemon last seen
-        self._stale: WorkerBeat | None = None  # a daemon seen earlier whose heartbeat stopped
+        self._stale: WorkerBeat | None = None  # a daemon seen earlier that serves the queue no more
+        self._stale_as = "stale"  # why: listing.worker_left_as
         self._watch_stop = threading.Event()
         self.crash: BaseException | None = None  # the first unhandled error: run_app logs it
         self._asking_quit = False
@@ -257,12 +258,12 @@ class JobtuiApp(App[int]):
             if daemon is not None:
                 return serving_engine_label("app.engine_embedded_and_daemon", lang, daemon)
             if stale is not None:
-                return t("app.engine_embedded_stale", lang, host=stale.host)
+                return t(f"app.engine_embedded_{self._stale_as}", lang, host=stale.host)
             return t("app.engine_embedded", lang)
         if daemon is not None:
             return serving_engine_label("app.engine_daemon", lang, daemon)
         if stale is not None:
-            return t("app.engine_none_stale", lang, host=stale.host)
+            return t(f"app.engine_none_{self._stale_as}", lang, host=stale.host)
         if self.readonly:
             return t("app.engine_none", lang)
         return t("app.engine_no_daemon", lang)
@@ -279,18 +280,22 @@ class JobtuiApp(App[int]):
             elapsed = self.backend.elapsed()
             fresh_s = elapsed - self._reach.window_start(elapsed, DAEMON_FRESH_SECONDS)
             try:
+                now = self.backend.now()
                 daemon = live_daemon(
-                    self.backend.listing,
-                    self.backend.now(),
-                    engine.worker_id if engine is not None else None,
-                    fresh_s,
+                    self.backend.listing, now, engine.worker_id if engine is not None else None, fresh_s
+                )
+                gone = self._stale or self._daemon if daemon is None else None
+                left_as = (
+                    "stale"
+                    if gone is None
+                    else self.backend.listing.worker_left_as(gone.id, now.subtract(seconds=fresh_s))
                 )
             except ReadFailed:
                 self._reach.failed()
                 continue  # the monitor says the database is unreachable; look again next time
             self._reach.reached(self.backend.elapsed())
             try:
-                self.call_from_thread(self._daemon_seen, daemon)
+                self.call_from_thread(self._daemon_seen, daemon, left_as)
             except RuntimeError:  # the app is closing
                 return
             try:
@@ -310,8 +315,9 @@ class JobtuiApp(App[int]):
         )
         self.exit(1, return_code=1)
 
-    def _daemon_seen(self, daemon: WorkerBeat | None) -> None:
+    def _daemon_seen(self, daemon: WorkerBeat | None, left_as: str = "stale") -> None:
         self._reap_engine()
+        self._stale_as = left_as
         if daemon is None and self._daemon is not None:
             # A dashboard that closed took its engine with it: nothing stale to tell.
             self._stale = self._daemon if self._daemon.kind != DASHBOARD_ENGINE else None

@@ -19,7 +19,12 @@ from jobtui.engine.read.engines import EngineRow, Throughput
 from jobtui.i18n import relative_time, t
 
 SPARKS = " ▁▂▃▄▅▆▇█"
-STATE_STYLES = {"live": "bold green", "stale": "bold yellow reverse", "stopped": "dim"}
+STATE_STYLES = {
+    "live": "bold green",
+    "stopping": "bold yellow",
+    "stale": "bold yellow reverse",
+    "stopped": "dim",
+}
 SHOWN_JOBS = 6
 ENGINE_KINDS = (DAEMON_ENGINE, DASHBOARD_ENGINE)
 

@@ -153,6 +153,7 @@ def test_workers_lists_the_engines_with_their_slots_jobs_heartbeat_and_state(
             "heartbeat_at": START.isoformat(),
             "heartbeat_age_s": 0.0,
             "stopped_at": None,
+            "stopping_at": None,
             "slots": 2,
             "busy": 1,
             "jobs": [job_id],

@@ -27,6 +27,8 @@ from jobtui.engine.domain.clock import FakeClock
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.reasons import reason_of
 from jobtui.engine.formats.envelope_file import envelope_of_files
+from jobtui.engine.read.engines import engines
+from jobtui.engine.read.listing import JobListing
 from jobtui.engine.service import local_ops
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.service.envelope_actions import EnvelopeActions
@@ -1309,6 +1311,11 @@ def test_a_clean_daemon_stop_finishes_ops_in_flight(
     stopping = b"stopping: letting 1 op in flight finish, then handing the jobs back"
     wait_for(lambda: stopping in said, what="the daemon to say it is stopping")
     assert daemon.poll() is None and running_op(store, job_id) is not None
+    # Its worker says so too: a dashboard counts it as serving the queue no more (it claims nothing), and
+    # runs its own engine meanwhile (found by an operator: "daemon on HOST" while the queue stalled).
+    listing = JobListing(store.reader)
+    wait_for(lambda: [e.state(store.now()) for e in engines(listing)] == ["stopping"], what="stopping")
+    assert listing.live_engine(store.now().subtract(seconds=30)) is None
     gate.touch()
     assert daemon.wait(timeout=20) == 0
     pump.join(timeout=10)

@@ -144,7 +144,9 @@ async def test_a_reused_pid_of_a_crashed_engine_is_no_daemon(
         assert monitor(pilot).engine_label == t("app.engine_embedded", "en")
 
 
-@pytest.mark.parametrize("how", ["stale", "stopped"])
+# Stopping: found by an operator, a daemon's first SIGTERM (its ops in flight finishing, claiming nothing)
+# read "daemon on HOST" while the queue stalled; a clean stop read "stale".
+@pytest.mark.parametrize("how", ["stale", "stopped", "stopping"])
 async def test_a_daemon_gone_while_open_is_replaced_by_the_embedded_engine(
     store: Store, clock: FakeClock, submit: Submit, watch_rounds: list[str | None], kill_ops: None, how: str
 ) -> None:
@@ -161,10 +163,13 @@ async def test_a_daemon_gone_while_open_is_replaced_by_the_embedded_engine(
             with store.write() as s:
                 worker = s.get(Worker, daemon)
                 assert worker is not None
-                worker.stopped_at = store.now()
+                if how == "stopped":
+                    worker.stopped_at = store.now()
+                else:
+                    worker.stopping_at = store.now()
         await until(pilot, lambda: status_of(store, job_id) == "FINISHED", RUN_BY_EMBEDDED)
-        stale = t("app.engine_embedded_stale", "en", host="daemon-host")
-        await until(pilot, lambda: stale in _label(pilot), "the header to say the daemon went stale")
+        stale = t(f"app.engine_embedded_{how}", "en", host="daemon-host")
+        await until(pilot, lambda: stale in _label(pilot), f"the header to say the daemon is {how}")
         await _rounds_pass(pilot, watch_rounds, 2)
         assert monitor(pilot).engine_label == stale  # its own engine is not taken for the daemon back
 

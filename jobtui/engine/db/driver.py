@@ -22,7 +22,7 @@ import platformdirs
 from jobtui.engine.errors import BadInput, ConnectFailed, ReadFailed
 
 # The schema version this code reads and writes (the newest migration); Store migrates older databases.
-SCHEMA_HEAD = "0016"
+SCHEMA_HEAD = "0017"
 BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 10
 # Idle connections a reader keeps for the next read (the monitor reads from two threads at most).

@@ -307,6 +307,8 @@ class Worker(Base, kw_only=True):
     slots: Mapped[int] = mapped_column(default=2)
     started_at: Mapped[datetime | None] = _when(nullable=False)
     heartbeat_at: Mapped[datetime | None] = _when(nullable=False)
+    # When it began to stop (a daemon's first SIGTERM): it claims nothing more (migration 0017).
+    stopping_at: Mapped[datetime | None] = _when()
     stopped_at: Mapped[datetime | None] = _when()
 
 

@@ -29,16 +29,20 @@ class EngineRow:
     heartbeat_at: datetime | None
     stopped_at: datetime | None
     kind: str | None = None  # domain.engine_kinds: a daemon, or a dashboard's (gone when it closes)
+    stopping_at: datetime | None = None  # it claims nothing more, its ops in flight finishing
 
     def heartbeat_age_s(self, now: datetime) -> float | None:
         return None if self.heartbeat_at is None else max(0.0, (now - self.heartbeat_at).total_seconds())
 
     def state(self, now: datetime) -> str:
-        """live, stale (no heartbeat for FRESH_HEARTBEAT_S) or stopped."""
+        """live, stopping (it claims nothing more, its ops in flight finishing), stale (no heartbeat for
+        FRESH_HEARTBEAT_S) or stopped."""
         if self.stopped_at is not None:
             return "stopped"
         age = self.heartbeat_age_s(now)
-        return "live" if age is not None and age <= FRESH_HEARTBEAT_S else "stale"
+        if age is None or age > FRESH_HEARTBEAT_S:
+            return "stale"
+        return "stopping" if self.stopping_at is not None else "live"
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ class Throughput:
 def engines(listing: JobListing, limit: int = 50) -> list[EngineRow]:
     """The engines registered, the running and most recently heard first."""
     rows = listing.reader.rows(
-        "SELECT id, host, pid, slots, started_at, heartbeat_at, stopped_at, kind FROM workers "
+        "SELECT id, host, pid, slots, started_at, heartbeat_at, stopped_at, kind, stopping_at FROM workers "
         "ORDER BY CASE WHEN stopped_at IS NULL THEN 0 ELSE 1 END, heartbeat_at DESC LIMIT :n",
         {"n": limit},
     )
@@ -69,7 +73,7 @@ def engines(listing: JobListing, limit: int = 50) -> list[EngineRow]:
     ):
         jobs.setdefault(str(worker), []).append((int(job_id), str(status)))
     found = []
-    for worker, host, pid, slots, started, beat, stopped, kind in rows:
+    for worker, host, pid, slots, started, beat, stopped, kind, stopping in rows:
         mine = jobs.get(str(worker), [])
         found.append(
             EngineRow(
@@ -83,6 +87,7 @@ def engines(listing: JobListing, limit: int = 50) -> list[EngineRow]:
                 utc_of(beat),
                 utc_of(stopped),
                 None if kind is None else str(kind),
+                utc_of(stopping),
             )
         )
     return found
@@ -139,6 +144,7 @@ def worker_json(engine: EngineRow, now: datetime) -> dict[str, Any]:
         "heartbeat_at": iso(engine.heartbeat_at),
         "heartbeat_age_s": None if age is None else round(age, 1),
         "stopped_at": iso(engine.stopped_at),
+        "stopping_at": iso(engine.stopping_at),
         "slots": engine.slots,
         "busy": engine.busy,
         "jobs": list(engine.jobs),

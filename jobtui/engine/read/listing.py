@@ -451,13 +451,14 @@ class JobListing:
         return {row.id: row for row in map(_row, rows)}
 
     def fresh_workers(self, fresh_since: datetime) -> list[WorkerBeat]:
-        """The workers not stopped with a heartbeat since `fresh_since`: the candidates for a live daemon
-        (live_daemon decides). Daemons before dashboards' engines (a dashboard embedding an engine hands
-        over to a daemon found first), each the one serving longest first: newest heartbeat first, the
-        header named whichever of two daemons had beaten last, flipping between their hosts."""
+        """The workers not stopped (nor stopping: they claim nothing more) with a heartbeat since
+        `fresh_since`: the candidates for a live daemon (live_daemon decides). Daemons before dashboards'
+        engines (a dashboard embedding an engine hands over to a daemon found first), each the one serving
+        longest first: newest heartbeat first, the header named whichever of two daemons had beaten last,
+        flipping between their hosts."""
         rows = self.reader.rows(
             "SELECT id, host, pid, pid_create_time, pid_start, heartbeat_at, kind FROM workers "
-            "WHERE stopped_at IS NULL AND heartbeat_at >= :fresh "
+            "WHERE stopped_at IS NULL AND stopping_at IS NULL AND heartbeat_at >= :fresh "
             "ORDER BY CASE WHEN kind = :dashboard THEN 1 ELSE 0 END, started_at, id",
             {"fresh": self.reader.stored_time(fresh_since), "dashboard": DASHBOARD_ENGINE},
         )
@@ -465,6 +466,20 @@ class JobListing:
             WorkerBeat(str(id_), str(host), int(pid or 0), float(created or 0.0), utc_of(beat), started, kind)
             for id_, host, pid, created, started, beat, kind in rows
         ]
+
+    def worker_left_as(self, worker_id: str, fresh_since: datetime) -> str:
+        """Why a worker serves the queue no more: "stopped", "stopping" (it claims nothing more, beating
+        still) or "stale" (silent since before `fresh_since`, or gone)."""
+        rows = self.reader.rows(
+            "SELECT stopped_at, stopping_at, heartbeat_at FROM workers WHERE id = :id", {"id": worker_id}
+        )
+        if not rows:
+            return "stale"
+        stopped, stopping, beat = rows[0]
+        if stopped is not None:
+            return "stopped"
+        fresh = beat is not None and (utc_of(beat) or fresh_since) >= fresh_since
+        return "stopping" if stopping is not None and fresh else "stale"
 
     def daemon_host(
         self, fresh_since: datetime, exclude: str | None = None, this_host: str | None = None

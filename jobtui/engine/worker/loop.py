@@ -172,6 +172,7 @@ class Engine:
             if drain is not None and drain.is_set():
                 if not self.draining:  # said at once: the ops in flight may run for long yet
                     log.info("stopping: %s", self._stopping_text())
+                    self._say_stopping()
                 self.draining = True
                 # Ops it is stopping for jobs it let go (a cancel) are seen gone first (within two grace
                 # periods): their clean-up ships, and their job's trail says so ("kill op"), on which a
@@ -208,6 +209,14 @@ class Engine:
                 self._slots.wait_while_well_fed(GATHER_S)
             if not busy:
                 self._wake.wait(self._idle_wait())
+
+    def _say_stopping(self) -> None:
+        """Its worker row says it is stopping: dashboards stop counting it as serving the queue (it claims
+        nothing more) and run their own engine meanwhile, instead of reading it live while nothing moves."""
+        try:
+            registration.mark_stopping(self._state)
+        except DATABASE_ERRORS as exc:  # the heartbeat goes on; the stop itself does not wait on this
+            log.warning("could not mark this engine's worker stopping (%s)", exc)
 
     def _stopping_text(self) -> str:
         in_flight = self.ops_in_flight

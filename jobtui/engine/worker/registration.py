@@ -105,6 +105,14 @@ def _other_hosts(state: EngineState, s: Session) -> bool:
     return found is not None
 
 
+def mark_stopping(state: EngineState) -> None:
+    """Set the worker row's stopping_at: it claims nothing from now on, its ops in flight finishing. A
+    dashboard then counts it as serving the queue no more (and runs its own engine)."""
+    with state.store.write() as s:
+        stopping = text("UPDATE workers SET stopping_at = :now WHERE id = :id AND stopping_at IS NULL")
+        s.execute(timed(stopping, "now"), {"now": state.store.now(), "id": state.worker_id})
+
+
 def mark_stopped(state: EngineState, lock_wait_s: float | None = None) -> None:
     """Set the worker row's stopped_at, unless it already is. `lock_wait_s`: give up after so long behind
     another process's write lock (a process on its way out)."""

@@ -822,3 +822,27 @@ def test_cancelling_an_envelope_notifies_a_cancel_not_a_finish_with_errors(
         )
         cancels = [(row.job_id, row.who, row.comment) for row in rows]
     assert cancels == [(job_id, actions.actor.user, "abandon") for job_id in ids]
+
+
+def test_a_chain_stopped_by_a_queue_clear_resumes_when_its_first_job_is_rerun(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    """Found by an operator: the clear cancelled the first job (its chain cancelling the second), then
+    cancelled the second again (`queue clear CANCELED → CANCELED`): its reason no longer named the chain's
+    stop, and a rerun of the first finished it alone, the envelope "finished: ERRORS" a second time."""
+    for name in ("build", "deploy"):
+        step_def(tmp_path, name)
+    actions.queue_pause()
+    envelope_id, ids = envelopes.submit(
+        load_envelope(envelope_file(tmp_path, "rel", ["build.toml", "deploy.toml"]))
+    )
+    assert sorted(actions.queue_clear()) == ids
+    assert [status_of(store, i) for i in ids] == ["CANCELED", "CANCELED"]
+    trail = [(row["action"], row["from"], row["to"]) for row in audit_json(store, ids[1])]
+    assert trail[-1] == ("chain cancel", "READY", "CANCELED")
+    assert ("queue clear", "CANCELED", "CANCELED") not in trail
+    actions.queue_resume()
+    actions.rerun(ids[0], "PRE")
+    assert run_chain(engine, ids) == ["FINISHED", "FINISHED"]
+    assert ledger(tmp_path) == ["build", "deploy"]
+    assert envelopes.detail(envelope_id)["status"] == "SUCCESS"

@@ -946,6 +946,10 @@ class Actions:
             jobs = list(s.scalars(select(Job).where(Job.status == Status.READY.value).order_by(Job.id)))
             now = self.store.now()
             for job in jobs:
+                if job.status != Status.READY.value:
+                    # Its envelope's chain cancelled it as the clear cancelled the job before it: cancelled
+                    # again, its reason no longer named that stop, and a rerun of that job left it out.
+                    continue
                 pipeline.skip_pending(s, job, (Step.PRE.value, Step.RUN.value, Step.POST.value), now)
                 pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
                 self.store.change_job(

@@ -246,7 +246,7 @@ class MonitorActions(Screen[None]):
                         command="rerun",
                     )
 
-            self.app.push_screen(RerunDialog(snap, lang=self.lang), done)
+            self.app.push_screen(RerunDialog(snap, lang=self.lang, now=self.backend.now()), done)
 
     async def action_reschedule(self) -> None:
         from jobtui.screens.dialogs import RescheduleDialog

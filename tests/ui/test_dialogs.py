@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import functools
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -370,6 +371,24 @@ async def test_rerun_a_stray_enter_reruns_nothing_and_enter_on_confirm_does() ->
         await pilot.press("tab", "tab", "enter")  # past Run now, onto Confirm
         await pilot.pause()
         assert app.results == [("RUN", False)]
+
+
+@sync
+async def test_rerun_of_a_job_past_its_max_start_date_says_it_starts_now() -> None:
+    """Found by an operator: an Expired job's rerun read "RUN waits for its scheduled date unless Run now";
+    it ran at once (its dates moved), and expired again when no worker was free within its window."""
+    expired = dataclasses.replace(JOB, status="EXPIRED", status_label="Expired")
+    app = HostApp(RerunDialog(expired, now=JOB.max_start_at + timedelta(minutes=1)))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert "Its Max Start Date has passed: RUN starts now" in shown(app.screen)
+        await pilot.press("3")  # POST does not run RUN again
+        await pilot.pause()
+        assert "Only POST reruns" in shown(app.screen)
+    app = HostApp(RerunDialog(expired, now=JOB.max_start_at - timedelta(minutes=1)))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert "RUN waits for its scheduled date unless Run now" in shown(app.screen)
 
 
 @sync

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar
 
 from textual import on
@@ -32,9 +33,10 @@ class RerunDialog(DialogScreen[tuple[str, bool] | None]):
         Binding("y", "confirm", show=False),
     ]
 
-    def __init__(self, job: JobSnapshot, lang: str = "en") -> None:
+    def __init__(self, job: JobSnapshot, lang: str = "en", now: datetime | None = None) -> None:
         super().__init__(lang)
         self.job = job
+        self.now = now  # the backend's clock (tests drive it); None: the job's dates are not compared
         # A job that never got past PRE, or failed in it, has nothing to repeat later than PRE (from RUN
         # it is refused).
         past_pre = job.started and job.step not in ("INIT", "PRE") and job.failed_step != "PRE"
@@ -83,7 +85,13 @@ class RerunDialog(DialogScreen[tuple[str, bool] | None]):
             # is what will be sent.
             run_now.value = False
         key = "RUN_NOW" if self.run_now else self.step
+        if key in ("PRE", "RUN") and self._max_start_passed():
+            key = "PASSED"  # the engine moves its dates: it would expire again at once (Actions.rerun)
         self.query_one("#explain", Static).update(t(f"rerun.explain.{key}", self.lang))
+
+    def _max_start_passed(self) -> bool:
+        limit, now = self.job.max_start_at, self.now
+        return limit is not None and now is not None and limit <= now
 
     def action_step(self, step: str) -> None:
         self.query_one(f"#step-{step}", RadioButton).value = True

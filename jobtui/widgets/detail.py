@@ -45,15 +45,17 @@ Cell = str | Text
 TASK_COLUMNS = ("target", "status", "current_step", "progress", "last_triggered", "attempts", "next_attempt")
 TASK_BAR = 5  # the tasks' progress bars, half the job table's: the percentage beside it is exact
 COLUMN_KEYS: dict[str, tuple[str, ...]] = {
+    # How long it took and how it exited before its three dates (seed 003's Started, Skipped and Completed
+    # At): beside the log, at 160 columns the dates pushed Took and Exit out of sight.
     "#steps-table": (
         "step_name",
         "pipeline_step",
         "status",
+        "duration",
+        "exit",
         "started",
         "skipped",
         "completed",
-        "duration",
-        "exit",
     ),
     "#audit-table": ("at", "who", "action", "transition", "comment"),
 }
@@ -580,11 +582,11 @@ class DetailPane(Vertical):
                 step["name"],
                 step["step"],
                 op_status_text(step["status"], self.lang),
+                _took(step, now),
+                "" if step["exit_code"] is None else str(step["exit_code"]),
                 _clock(step["started_at"], tz),
                 _clock(step["skipped_at"], tz),
                 _clock(step["completed_at"], tz),
-                _took(step, now),
-                "" if step["exit_code"] is None else str(step["exit_code"]),
             )
             for step in steps
         ]

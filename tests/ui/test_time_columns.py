@@ -39,7 +39,7 @@ def took_of(pilot: object, op: str) -> str:
     for key in steps.rows:
         row = steps.get_row(key)
         if str(row[0]) == op:
-            return str(row[6])
+            return str(row[3])
     return ""
 
 

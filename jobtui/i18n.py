@@ -136,7 +136,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "logview.not_following": "not following (F)",
         "logview.wrap_on": "wrap on",
         "logview.wrap_off": "wrap off",
-        "logview.matches": '{count} lines match "{pattern}"',
+        "logview.matches": 'lines matching "{pattern}": {count}',
         "logview.line": "line {line} of {total}",
         "logview.ended": "the job ended",
         "logview.no_match": 'No line matches "{pattern}"',
@@ -168,7 +168,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "(! again for all)",
         "monitor.attention_off": "All jobs",
         "monitor.copied_id": "Copied: {id}",
-        "workers.unserved": "{count} jobs are due and no engine is live: start `jobtui daemon` "
+        "workers.unserved": "jobs due with no live engine: {count}; start `jobtui daemon` "
         "(or open a dashboard)",
         "workers.none": "No engine has ever served this database: start one with `jobtui daemon`",
         "workers.col.host": "Host",
@@ -321,7 +321,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.frozen": "FROZEN (z resumes)",
         "bar.live": "live",
         "tree.envelopes": "Envelopes",
-        "tree.jobs": "jobs",
         "tree.no_envelope": "(no envelope)",
         "tree.job_stats": "{tasks} · {ops}: {done} done, {failed} failed",
         # Envelopes: derived statuses, rolling one back, its notifications, the keys that act on them.
@@ -359,7 +358,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "app.config_error": "Config file not applied",
         "app.quit.title": "Quit jobtui?",
         "app.quit.message": (
-            "The embedded engine holds {jobs}. Their ops keep running and the next engine re-adopts them."
+            "The embedded engine holds {jobs}: the ops running keep running, "
+            "and the next engine re-adopts them."
         ),
         # Read-only says so on its own right after it: said twice, the header cut the attention count.
         "app.engine_none": "engine: none",
@@ -515,7 +515,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "logview.not_following": "sin seguir (F)",
         "logview.wrap_on": "ajuste de línea",
         "logview.wrap_off": "sin ajuste de línea",
-        "logview.matches": '{count} líneas contienen "{pattern}"',
+        "logview.matches": 'líneas que contienen "{pattern}": {count}',
         "logview.line": "línea {line} de {total}",
         "logview.ended": "el pase terminó",
         "logview.no_match": 'Ninguna línea contiene "{pattern}"',
@@ -545,7 +545,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "primero (! otra vez para todos)",
         "monitor.attention_off": "Todos los pases",
         "monitor.copied_id": "Copiado: {id}",
-        "workers.unserved": "{count} pases deben empezar y no hay motor vivo: arranque `jobtui daemon` "
+        "workers.unserved": "pases por empezar sin motor vivo: {count}; arranque `jobtui daemon` "
         "(o abra un panel)",
         "workers.none": "Ningún motor ha servido esta base de datos: arranque uno con `jobtui daemon`",
         "workers.col.host": "Host",
@@ -696,7 +696,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.frozen": "CONGELADO (z reanuda)",
         "bar.live": "vivo",
         "tree.envelopes": "Sobres",
-        "tree.jobs": "pases",
         "tree.no_envelope": "(sin sobre)",
         "tree.job_stats": "{tasks} · {ops}: {done} hechas, {failed} fallidas",
         "envelope.status.SUCCESS": "Correcto",

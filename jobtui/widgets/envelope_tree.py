@@ -91,7 +91,7 @@ class EnvelopeTree(Tree[NodeData]):
         path = self._key_path(self.cursor_node)
         wanted = [self._envelope_spec(envelope, data.stats) for envelope in data.envelopes]
         title = Text(t("tree.no_envelope", self.lang), style=self._style("envelope-tree--name"))
-        title.append(f"  {len(data.loose)} {t('tree.jobs', self.lang)}")
+        title.append(f"  {count_text(len(data.loose), 'job', self.lang)}")
         loose = [self._job_spec(job, None, data.stats) for job in data.loose]
         wanted.append(_Spec("env-none", title, {"key": "env-none"}, loose))
         self._sync(self.root, wanted)
@@ -109,7 +109,7 @@ class EnvelopeTree(Tree[NodeData]):
         title.append(f"#{envelope.id} {visible(envelope.name)}", style=self._style("envelope-tree--name"))
         title.append("  ")
         title.append(envelope_status_text(envelope.status, self.lang), style=status_style)
-        title.append(f" · {visible(envelope.project)} · {len(envelope.jobs)} {t('tree.jobs', self.lang)}")
+        title.append(f" · {visible(envelope.project)} · {count_text(len(envelope.jobs), 'job', self.lang)}")
         if envelope.status == EnvelopeStatus.CORRUPT and envelope.reason:
             # A tree line is one line: a multi-line reason would be cut at its first line break.
             reason = visible(" ".join(envelope.reason.split()))

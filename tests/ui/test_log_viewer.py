@@ -209,7 +209,7 @@ async def test_search_next_previous_wrap_and_copy_a_line(
         await pilot.press("slash", *"needle", "enter")  # lower case: any case matches
         assert view.current_line() == "Needle one"  # the next match after the cursor, round the end
         state = str(viewer_of(pilot).query_one("#log-state").render())
-        assert '2 lines match "needle"' in state
+        assert 'lines matching "needle": 2' in state
         await pilot.press("n")
         assert view.current_line() == "needle two"
         await pilot.press("N")
@@ -219,7 +219,7 @@ async def test_search_next_previous_wrap_and_copy_a_line(
         await pilot.press("slash", *"Needle", "enter")  # upper case: exact case
         assert view.current_line() == "Needle one"
         await pilot.press("n")  # the only match: it stays
-        assert "1 lines match" in str(viewer_of(pilot).query_one("#log-state").render())
+        assert 'lines matching "Needle": 1' in str(viewer_of(pilot).query_one("#log-state").render())
 
         await pilot.press("Y")
         assert pilot.app.clipboard == "Needle one"

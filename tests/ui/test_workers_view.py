@@ -78,7 +78,7 @@ async def test_jobs_due_with_no_live_engine_are_said_to_wait_for_one(store: Stor
         await until(pilot, lambda: view.data is not None, "the workers view")
         assert view.data is not None and view.data.waiting == 1 and view.data.engines == []
         lines = screen_text(screen)
-        assert "1 jobs are due and no engine is live" in lines
+        assert "jobs due with no live engine: 1" in lines  # it read "1 jobs are due"
         assert "No engine has ever served this database" in lines
         # No job here: the keys that read one act on none (the jobs view's selection is not this view's).
         for key in ("l", "u", "n", "Y"):

@@ -15,7 +15,7 @@ from jobtui.engine.domain.text import trapped_op_text
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.service.views import audit_json, job_detail_json
 from jobtui.engine.worker.loop import Engine
-from tests.support.helpers import job_of, run_until_status
+from tests.support.helpers import job_log, job_of, run_until_status
 
 # The engine behaves the same on both backends (several hosts share PostgreSQL).
 BACKENDS = ("sqlite", "postgresql")
@@ -481,3 +481,37 @@ def test_no_task_reads_running_while_a_job_wide_op_is_trapped(
     assert tasks_seen(store, job_id) == [("n1", "SCHEDULED", None), ("n2", "SCHEDULED", None)]
     actions.trap(job_id, "abort")
     assert watch_tasks(engine, store, job_id, "ERROR") == []
+
+
+@pytest.mark.parametrize("what", ["skip", "abort", "retry"])
+def test_the_log_says_what_resolved_a_trap_between_the_trap_and_what_follows(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path, what: str
+) -> None:
+    """Found by an operator: `log --follow` read "waits for an operator to retry, skip or abort it" and then
+    nothing of what one did."""
+    job_id = submit(flaky(tmp_path))
+    run_until_status(engine, job_id, "TRAPPED")
+    if what == "retry":
+        (tmp_path / "fixed").touch()
+    actions.trap(job_id, what, comment="db restarted")
+    said = f'trap {what} by tester: RUN op "migrate"; db restarted'
+    assert said in job_log(store, job_id)  # at once, before any engine goes on with the job
+    run_until_status(engine, job_id, "ERROR" if what == "abort" else "FINISHED")
+    log = job_log(store, job_id)
+    assert log.count(said) == 1
+    assert log.index("waits for an operator") < log.index(said) < log.index("POST notify")
+    if what != "abort":
+        assert log.index(said) < log.index("RUN after")
+
+
+def test_the_log_says_the_trap_timeout_resolved_it(
+    engine: Engine, store: Store, submit: Submit, clock: FakeClock, tmp_path: Path
+) -> None:
+    job_id = submit(flaky(tmp_path, 'trap_timeout_action = "skip"'))
+    run_until_status(engine, job_id, "TRAPPED")
+    clock.advance(31 * 60)
+    run_until_status(engine, job_id, "FINISHED")
+    log = job_log(store, job_id)
+    said = f'trap skip by {engine.who}: RUN op "migrate"; trap timeout ran out'
+    assert log.count(said) == 1
+    assert log.index("waits for an operator") < log.index(said) < log.index("RUN after")

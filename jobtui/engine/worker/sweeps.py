@@ -22,6 +22,7 @@ from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import (
     OpOutcome,
     ProcessHandle,
+    append_to_existing_log,
     find_op,
     never_started,
     read_status_file,
@@ -114,7 +115,11 @@ class Sweeps:
                 if job is None or job.status != Status.TRAPPED or job.trap_deadline_at is None:
                     continue
                 what = pipeline.definition_of(job).trap_timeout_action
-                resolve_trap(store, s, job, what, self.state.who, "trap timeout ran out")
+                said = resolve_trap(store, s, job, what, self.state.who, "trap timeout ran out")
+            path = store.log_file(job_id)
+            if append_to_existing_log(path, self.state.log_line(said)):
+                with store.write(walking=True) as s:
+                    self.state.shipper.ship_job(s, job_id, path)
 
     def sweep_lost_workers(self, now: pendulum.DateTime, lease_s: float) -> None:
         with self.state.store.read() as s:

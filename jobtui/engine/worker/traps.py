@@ -16,8 +16,10 @@ from jobtui.engine.worker import pipeline
 from jobtui.engine.worker.pipeline import JobRef
 
 
-def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, comment: str | None) -> None:
-    """Retry, skip, abort, pause or resume a trap; shared by operators and the trap timeout."""
+def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, comment: str | None) -> str:
+    """Retry, skip, abort, pause or resume a trap; shared by operators and the trap timeout. Returns the
+    line the job's log says it with, once the transaction commits (`trap skip by alice: RUN op "check"
+    [n2]; restarted the db`): the log said "waits for an operator" and then nothing of what one did."""
     now = store.now()
     action = f"trap {what}"
     if what == "pause":
@@ -27,13 +29,13 @@ def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, commen
         store.change_job(
             s, job, who, action, Status.TRAP_PAUSED, comment=comment, trap_left_s=left, trap_deadline_at=None
         )
-        return
+        return _logged(action, who, comment)
     if what == "resume":
         deadline = None if job.trap_left_s is None else now.add(seconds=job.trap_left_s)
         store.change_job(
             s, job, who, action, Status.TRAPPED, comment=comment, trap_deadline_at=deadline, trap_left_s=None
         )
-        return
+        return _logged(action, who, comment)
     op_run = s.get(OpRun, job.trap_op_run_id) if job.trap_op_run_id else None
     clear: dict[str, Any] = dict(trap_op_run_id=None, trap_deadline_at=None, trap_left_s=None, due_at=now)
     if op_run is not None:
@@ -57,6 +59,11 @@ def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, commen
         # waiting on the op, which runs again.
         pipeline.unpark_trapped_task(s, job, op_run)
     pipeline.refresh_progress(store, s, job, JobRef(who))
+    return _logged(action, who, said)
+
+
+def _logged(action: str, who: str, said: str | None) -> str:
+    return f"{action} by {who}" + (f": {said}" if said else "")
 
 
 def _op_said(s: Session, op_run: OpRun) -> str:

@@ -60,5 +60,19 @@ def describe(shown: Shown, lang: str) -> Text:
     line = Text(t("filter.count", lang, shown=shown.matching, every=shown.every), style="bold")
     line.append(" · " + " · ".join(parts))
     if shown.matching == 0:
-        line.append("  " + t("filter.nothing_matches", lang), style="bold reverse")
+        line.append("  " + _nothing_matches(shown, lang), style="bold reverse")
     return line
+
+
+def _nothing_matches(shown: Shown, lang: str) -> str:
+    """What to press for more, for what hides the jobs: it said "Esc clears the text" with no text typed."""
+    flt = shown.filter
+    hints = []
+    if flt.text.strip():
+        hints.append(t("filter.hint_text", lang))
+    if shown.attention:
+        hints.append(t("filter.hint_attention", lang))
+    elif flt.statuses:
+        hints.append(t("filter.hint_statuses", lang))
+    said = t("filter.nothing_matches", lang)
+    return f"{said}: {'; '.join(hints)}" if hints else said

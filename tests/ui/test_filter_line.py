@@ -54,6 +54,23 @@ async def test_the_filter_in_force_shows_with_how_many_jobs_match_and_says_when_
         assert line.said.startswith("5 of 5 jobs"), line.said
 
 
+async def test_when_nothing_matches_it_says_only_what_would_bring_jobs_back(
+    store: Store, submit: Submit
+) -> None:
+    """Found by an operator: "Esc clears the text" with no text typed (the attention view, a status)."""
+    submit(simple("pay-1"))
+    async with app_for(store).run_test(size=(160, 40)) as pilot:
+        screen = monitor(pilot)
+        line, table = screen.query_one(FilterLine), screen.query_one(JobTable)
+        await until(pilot, lambda: table.total == 1, "the job")
+        await pilot.press("exclamation_mark")  # a Ready job needs nobody
+        await until(pilot, lambda: line.said.startswith("0 of 1 jobs"), "0 of 1")
+        assert line.said.endswith("Nothing matches: ! again shows every job"), line.said
+        await pilot.press("exclamation_mark", "slash", *"nope", "enter")
+        await until(pilot, lambda: "text: nope" in line.said and table.total == 0, "the text filter")
+        assert line.said.endswith("Nothing matches: Esc clears the text"), line.said
+
+
 async def test_the_header_counts_follow_the_filter_and_say_so(
     store: Store, submit: Submit, actions: Actions
 ) -> None:

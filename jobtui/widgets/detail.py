@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.widgets import DataTable, Label, Log, Static, TabbedContent, TabPane
 
+from jobtui.engine.domain.envelopes import EnvelopeStatus
 from jobtui.engine.domain.states import TaskStatus
 from jobtui.engine.domain.text import trapped_op_text, visible
 from jobtui.engine.domain.timeparse import format_duration
@@ -178,6 +179,7 @@ def schedule_text(schedule: dict[str, Any] | None, now: pendulum.DateTime, tz: s
 
 # The commands an envelope's hint names, in its order: those that act on the envelope on its own line.
 ENVELOPE_HINT_COMMANDS = ("rollback", "cancel", "notifications")
+CANCELLABLE_ENVELOPES = frozenset({EnvelopeStatus.SUCCESS_ACTIVE, EnvelopeStatus.ERRORS_ACTIVE})
 
 
 class DetailPane(Vertical):
@@ -330,16 +332,20 @@ class DetailPane(Vertical):
             }
             text.append(t("tree.job_stats", lang, **facts), style="dim")
             text.append("\n")
-        text.append(self._envelope_hint(), style="dim")
+        text.append(self._envelope_hint(envelope.status), style="dim")
         self._last_info = None
         self.query_one("#detail-info", Static).update(text)
         self._blank = (envelope, stats)
 
-    def _envelope_hint(self) -> str:
-        """What the keys do on an envelope's line, by the keys that do it now."""
+    def _envelope_hint(self, status: str) -> str:
+        """What the keys do on an envelope's line, by the keys that do it now. Not `c` on an envelope whose
+        jobs all ended, or one cancelled or rolled back (EnvelopeActions refuses it: nothing is left to
+        cancel); whether it may be rolled back depends on the rest of its project's stack."""
         keys = self._keys_in_force()
         parts = [t("detail.envelope_hint", self.lang)]
         for command_id in ENVELOPE_HINT_COMMANDS:
+            if command_id == "cancel" and status not in CANCELLABLE_ENVELOPES:
+                continue
             if command_id in keys:
                 parts.append(t(f"detail.envelope_hint.{command_id}", self.lang, keys=keys[command_id]))
         return " · ".join(parts)

@@ -6,19 +6,23 @@ pid)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from jobtui.engine.db.store import Store
+from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.read.job_log import file_end, file_read
+from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
-from tests.support.helpers import detail, run_until_status
+from tests.support.helpers import definition, detail, run_until_status
 
 Submit = Callable[..., int]
 
@@ -88,3 +92,43 @@ def test_a_writer_lock_planted_as_a_link_is_refused_and_its_target_kept(
     assert "a symbolic link, never opened" in cancel.stderr and str(lock) in cancel.stderr
     assert "Traceback" not in cancel.stderr
     assert victim.read_text() == "IMPORTANT-FILE\n"
+
+
+@pytest.fixture
+def full_folder(tmp_path: Path) -> Iterator[Path]:
+    """A log folder on a filesystem with no room left (a 64 KiB tmpfs, filled)."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        with contextlib.suppress(OSError), (folder / "filler").open("wb") as filler:
+            while True:
+                filler.write(b"x" * 4096)
+                filler.flush()
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.mark.backends("sqlite")  # the log folder's disk, not the database's
+def test_output_a_full_disk_kept_from_the_log_is_said_with_the_op_s_end(
+    db_url: str, clock: FakeClock, full_folder: Path
+) -> None:
+    """Found by review: on a full log folder a job's whole output was lost, and nothing (the daemon, the
+    audit trail, `show`) said so: `jobtui log` printed nothing and exited 0."""
+    store = Store(db_url, clock=clock, log_dir=full_folder)
+    job_id = Actions(store, Actor("tester")).submit(
+        definition('name = "j"\n[[run]]\nname = "say"\nrun = "echo hello-output"\n')
+    )
+    engine = Engine(store, workers=1)
+    try:
+        run_until_status(engine, job_id, "FINISHED")  # the op did what it does: its output is what is lost
+    finally:
+        engine.shutdown()
+    step = detail(store, job_id)["tasks"][0]["steps"][0]
+    assert step["exit_code"] == 0
+    assert step["error"] == "done; output lost, not written to its log: No space left on device"

@@ -160,9 +160,9 @@ def serve(quick_s: float = QUICK_S) -> None:
             engine = engine and reply(request_id, "pid", pid, *identity_of(pid), log_start)
         code = wait(pid, pidfd, status, pumps, op_log)
         if quick:  # one answer says it all, its pid with its end: half the round trips of a short op
-            engine = engine and reply(request_id, "ended", pid, log_start, code, op_log.written)
+            engine = engine and reply(request_id, "ended", pid, log_start, code, op_log.written, op_log.lost)
         else:
-            engine = engine and reply(request_id, "exit", code, op_log.written)
+            engine = engine and reply(request_id, "exit", code, op_log.written, op_log.lost)
         if not engine:
             op_log.write_first_line()  # nobody left to ship it
         # Else its engine ships it with the op's end: what the op left running writes after it alone.
@@ -181,12 +181,19 @@ class OpLog:
     the op's first line before anything else, unless the engine or a cancel wrote it there first (each
     does before its own line about the op: its termination)."""
 
-    __slots__ = ("first_line", "path", "start", "written")
+    __slots__ = ("first_line", "lost", "path", "start", "written")
 
     def __init__(self, path: str, first_line: bytes, start: int) -> None:
         self.path, self.first_line = path, first_line
         self.start = start  # the log's size when the op started
         self.written = not first_line
+        # Why output did not reach the log (a full disk: "No space left on device"), told to the engine
+        # with the op's end; "" while nothing was lost.
+        self.lost = ""
+
+    def losing(self, exc: OSError) -> None:
+        if not self.lost:
+            self.lost = exc.strerror or str(exc)
 
     def open(self) -> int:
         """A descriptor appending to the log, the op's first line written to it first if it is not yet."""
@@ -208,8 +215,10 @@ class OpLog:
     def write_first_line(self) -> None:
         """Now, even with nothing else to write (given up on a disk that refuses it: it is not retried)."""
         if not self.written:
-            with _suppress(OSError):
+            try:
                 os.close(self.open())
+            except OSError as exc:
+                self.losing(exc)
             self.written = True
 
 
@@ -238,12 +247,14 @@ class Pump:
             self.close()
             return False
         data = relayed(data, self.marked)
-        with _suppress(OSError):  # a full disk loses output, never the op's status
+        try:  # a full disk loses output, never the op's status: the engine is told with the op's end
             if self.log < 0:
                 self.log = self.op_log.open()
             view = memoryview(data)
             while view:
                 view = view[os.write(self.log, view) :]
+        except OSError as exc:
+            self.op_log.losing(exc)
         return True
 
     def close(self) -> None:

@@ -408,7 +408,11 @@ class ProcessHandle:
         if code is None:
             process = "op" if self.pid is None else f"op process {self.pid}"
             return OpOutcome(None, f"{process} vanished without an exit status", vanished=True)
-        return OpOutcome(code, _describe_exit(code))
+        said = _describe_exit(code)
+        lost = self._spawned.output_lost if self._spawned is not None else ""
+        if lost:  # a full disk: its log lacks what it wrote, and nothing else would say so
+            said = f"{said or 'done'}; output lost, not written to its log: {lost}"
+        return OpOutcome(code, said)
 
     def terminate(self) -> list[str]:
         return self._signal(signal.SIGTERM)

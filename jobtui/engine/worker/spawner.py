@@ -117,6 +117,7 @@ class Spawned:
         # False once the op exited without a byte (its first line was never written: the engine ships it),
         # or its starter died without saying (the engine looks for it in the log).
         self.first_line_written = False
+        self.output_lost = ""  # why some of its output did not reach its log
         self._starter, self._request_id = starter, request_id
         self._ended = False
         # It ended within its starter's QUICK_S, told in one answer with its pid: nothing of it to signal.
@@ -138,13 +139,15 @@ class Spawned:
         # No answer: its starter died, and nobody can tell how the op ends any more. It vanished now, as
         # with its wrapper killed (no status, no return code; what is left of it is killed with the ABEND).
         if reply is not None and reply[0] == self._request_id and reply[1] == "exit":
-            self.ended(reply[2], len(reply) < 4 or reply[3])
+            self.ended(reply[2], len(reply) < 4 or reply[3], reply[4] if len(reply) > 4 else "")
         self._ended = True
 
-    def ended(self, code: object, first_line_written: object) -> None:
-        """As its starter said it ended: its exit code, and whether it wrote the op's first line."""
+    def ended(self, code: object, first_line_written: object, lost: object = "") -> None:
+        """As its starter said it ended: its exit code, whether it wrote the op's first line, and why
+        output of it did not reach its log ("" when none was lost)."""
         self.returncode = code if isinstance(code, int) else None
         self.first_line_written = first_line_written is not False
+        self.output_lost = lost if isinstance(lost, str) else ""
         self._ended = True
 
     def running(self) -> bool:
@@ -185,7 +188,7 @@ class Spawner:
             pid, log_start, code, written = reply[2:6]
             assert isinstance(pid, int) and isinstance(log_start, int)
             spawned = Spawned(None, request_id, pid, 0.0, log_start)
-            spawned.ended(code, written)
+            spawned.ended(code, written, reply[6] if len(reply) > 6 else "")
             spawned.quick = True
             return spawned
         pid, create_time, start, log_start = reply[2:6]

@@ -192,9 +192,19 @@ def test_parse_when_relative_uses_given_now_in_any_zone() -> None:
 
 
 def test_parse_when_nonexistent_wall_clock_time_moves_forward() -> None:
+    """As a schedule window's `from` does (README, "Daylight saving"): the first valid minute after the gap,
+    03:00 CEST (found by review: it read 03:30, the gap's length later, unlike the windows)."""
     # 02:30 does not exist in Zurich on 2026-03-29 (clocks jump from 02:00 to 03:00).
     before_dst = pendulum.datetime(2026, 3, 28, 12, 0, tz="UTC")
-    assert parse_when("tomorrow 02:30", before_dst, ZURICH) == utc(2026, 3, 29, 1, 30)
+    assert parse_when("tomorrow 02:30", before_dst, ZURICH) == utc(2026, 3, 29, 1, 0)
+
+
+def test_parse_when_a_repeated_wall_clock_time_is_its_first_pass() -> None:
+    """02:30 comes twice in Zurich on 2026-10-25 (02:30 CEST, then 02:30 CET): the first, as for windows
+    (it read the second, an hour late)."""
+    before = pendulum.datetime(2026, 10, 24, 12, 0, tz="UTC")
+    assert parse_when("tomorrow 02:30", before, ZURICH) == utc(2026, 10, 25, 0, 30)
+    assert parse_when("2026-10-25T02:30", before, ZURICH) == utc(2026, 10, 25, 0, 30)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ no matter which machine resolves it.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from datetime import datetime
@@ -15,6 +16,7 @@ import pendulum
 from pendulum.tz.exceptions import InvalidTimezone
 from pendulum.tz.local_timezone import get_local_timezone
 
+from jobtui.engine.domain.windows import resolve_wall_time
 from jobtui.engine.errors import BadInput
 
 __all__ = [
@@ -217,7 +219,11 @@ def _wall_clock(
     second: int = 0,
     microsecond: int = 0,
 ) -> pendulum.DateTime:
-    return pendulum.datetime(year, month, day, hour, minute, second, microsecond, tz=zone).in_tz("UTC")
+    """A wall time in `zone` as the instant it names, by schedule windows' rule (README, "Daylight saving"):
+    the first pass of a repeated hour, the first valid instant after a spring-forward gap (pendulum read
+    them as the second pass, and as the gap's length later: 02:30 → 03:30)."""
+    wall = dt.time(hour, minute, second, microsecond)
+    return pendulum.instance(resolve_wall_time(dt.date(year, month, day), wall, zone)).in_tz("UTC")
 
 
 def parse_when(text: str, now: pendulum.DateTime, tz: str | None = None) -> pendulum.DateTime:

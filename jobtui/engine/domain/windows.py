@@ -47,7 +47,7 @@ def _pendulum(at: dt.datetime) -> pendulum.DateTime:
     return pendulum.instance(at).in_timezone("UTC")
 
 
-def _resolve(day: dt.date, wall: dt.time, zone: ZoneInfo) -> dt.datetime:
+def resolve_wall_time(day: dt.date, wall: dt.time, zone: dt.tzinfo) -> dt.datetime:
     """The UTC instant of `wall` on `day`: first pass if repeated, transition instant if skipped."""
     naive = dt.datetime.combine(day, wall.replace(tzinfo=None))
     after = naive.replace(tzinfo=zone, fold=0).astimezone(dt.UTC)
@@ -94,8 +94,8 @@ class ScheduleWindow:
             return None
         opens, closes = (self.window.opens, self.window.closes) if self.window else (_MIDNIGHT, _MIDNIGHT)
         close_day = day if closes > opens else day + _ONE_DAY
-        lo = max(_resolve(day, opens, self._zone), _utc(self.start))
-        hi = min(_resolve(close_day, closes, self._zone), _utc(self.expires))
+        lo = max(resolve_wall_time(day, opens, self._zone), _utc(self.start))
+        hi = min(resolve_wall_time(close_day, closes, self._zone), _utc(self.expires))
         # Empty when clipped away, or when the whole window fell inside a spring-forward gap.
         return (lo, hi) if lo < hi else None
 
@@ -141,7 +141,7 @@ class ScheduleWindow:
         # Nothing opens before `start`, so a far-future start should not eat the day budget.
         day = max(now, _utc(self.start)).astimezone(self._zone).date() - 2 * _ONE_DAY
         for _ in range(_MAX_DAYS):
-            if _resolve(day, _MIDNIGHT, self._zone) >= expires:
+            if resolve_wall_time(day, _MIDNIGHT, self._zone) >= expires:
                 return None  # opening instants only grow with the date, so none can follow
             interval = self._interval(day)
             if interval and interval[0] > now:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from jobtui.engine.db.models import LOG_CHUNKS
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.clock import FakeClock
+from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.domain.text import trapped_op_text
 from jobtui.engine.service.actions import Actions, Refused
 from jobtui.engine.service.views import audit_json, job_detail_json
@@ -483,16 +484,30 @@ def test_no_task_reads_running_while_a_job_wide_op_is_trapped(
     assert watch_tasks(engine, store, job_id, "ERROR") == []
 
 
-@pytest.mark.parametrize("what", ["skip", "abort", "retry"])
+@pytest.mark.parametrize(
+    ("what", "resolver"),
+    [("skip", "same"), ("abort", "same"), ("retry", "same"), ("skip", "another log folder")],
+)
 def test_the_log_says_what_resolved_a_trap_between_the_trap_and_what_follows(
-    engine: Engine, store: Store, submit: Submit, actions: Actions, tmp_path: Path, what: str
+    engine: Engine,
+    store: Store,
+    submit: Submit,
+    actions: Actions,
+    clock: FakeClock,
+    db_url: str,
+    tmp_path: Path,
+    what: str,
+    resolver: str,
 ) -> None:
     """Found by an operator: `log --follow` read "waits for an operator to retry, skip or abort it" and then
-    nothing of what one did."""
+    nothing of what one did. Said whatever log folder the resolver has (another user's on PostgreSQL,
+    another host's; found by review: written to the resolver's own file, it was lost there)."""
     job_id = submit(flaky(tmp_path))
     run_until_status(engine, job_id, "TRAPPED")
     if what == "retry":
         (tmp_path / "fixed").touch()
+    if resolver != "same":
+        actions = Actions(Store(db_url, clock=clock, log_dir=tmp_path / "elsewhere"), Actor("tester"))
     actions.trap(job_id, what, comment="db restarted")
     said = f'trap {what} by tester: RUN op "migrate"; db restarted'
     assert said in job_log(store, job_id)  # at once, before any engine goes on with the job

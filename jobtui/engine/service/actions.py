@@ -66,7 +66,7 @@ from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB, LogCap, after_line, ski
 from jobtui.engine.worker.logship import LogShipper
 from jobtui.engine.worker.opjournal import op_log_file
 from jobtui.engine.worker.pipeline import JobRef
-from jobtui.engine.worker.runner import append_to_existing_log, log_tail, op_title, stamped
+from jobtui.engine.worker.runner import log_tail, op_title, stamped
 from jobtui.engine.worker.sweeps import note_left_running, op_left_elsewhere
 from jobtui.engine.worker.traps import resolve_trap
 
@@ -813,10 +813,10 @@ class Actions:
             raise BadValue(f'trap: expected one of {", ".join(TRAP_ACTIONS)}, not "{what}"')
         with self._acting(f"trap_{what}", job_id) as (s, job):
             said = resolve_trap(self.store, s, job, what, self.actor.user, comment)
-        # Into this host's log of the job, where the trap was said, and on into the database for every host.
-        path = self.store.log_file(job_id)
-        if append_to_existing_log(path, stamped(self.store.now(), said)):
-            self._ship_logs({job_id: path})
+            # Into the database's copy of the job's log, in the transaction: before anything an engine then
+            # runs for the job writes, whatever host or log folder the resolver has (no file of its own).
+            line = stamped(self.store.now(), said)
+            LogShipper(self.store, socket.gethostname()).ship_lines(s, {job_id: line})
 
     # -- rollback -------------------------------------------------------------------------------------
 

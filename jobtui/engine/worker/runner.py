@@ -142,23 +142,6 @@ def stamped(at: datetime, line: str) -> str:
     return f"[jobtui {utc.strftime('%Y-%m-%d %H:%M:%S')}Z] {visible(line)}\n"
 
 
-def append_to_existing_log(path: str, text: str) -> bool:
-    """Append `text` to the job's log at `path` only if that file exists (the op it is about wrote there:
-    this host's log of the job), never through a link; whether it was written. Another host's log, or a
-    folder of another user's, gets no stray file nobody ships."""
-    try:
-        fd = os.open(path, (LOG_APPEND & ~os.O_CREAT), 0o644)
-    except OSError:
-        return False
-    try:
-        os.write(fd, text.encode(errors="backslashreplace"))
-        return True
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-
-
 def op_title(step: str, name: str, target: str) -> str:
     """How the job's log names an op: its step, its name, its target (shown visibly: see `stamped`)."""
     return visible(f"{step} {name}" + (f" [{target}]" if target else ""))

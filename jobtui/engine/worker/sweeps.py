@@ -22,7 +22,6 @@ from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import (
     OpOutcome,
     ProcessHandle,
-    append_to_existing_log,
     find_op,
     never_started,
     read_status_file,
@@ -116,10 +115,8 @@ class Sweeps:
                     continue
                 what = pipeline.definition_of(job).trap_timeout_action
                 said = resolve_trap(store, s, job, what, self.state.who, "trap timeout ran out")
-            path = store.log_file(job_id)
-            if append_to_existing_log(path, self.state.log_line(said)):
-                with store.write(walking=True) as s:
-                    self.state.shipper.ship_job(s, job_id, path)
+                # In the transaction, as an operator's resolution is (Actions.trap).
+                self.state.shipper.ship_lines(s, {job_id: self.state.log_line(said)})
 
     def sweep_lost_workers(self, now: pendulum.DateTime, lease_s: float) -> None:
         with self.state.store.read() as s:

@@ -660,7 +660,12 @@ def _pressable(key: str) -> bool:
         return False
     if len(base) == 1:
         return base.isprintable() and not base.isspace()
-    return base in _KEY_NAMES or (base.isascii() and key_to_character(base) is not None)
+    if base in _KEY_NAMES:
+        return True
+    # A character's Unicode name as Textual spells it ("exclamation_mark"): looked up ignoring case, so
+    # "Space" or "DEL" found a character whose key name is another ("space", "delete"): never pressed.
+    character = key_to_character(base) if base.isascii() else None
+    return character is not None and _character_to_key(character) == base
 
 
 _KEY_NAMES = frozenset({key.value for key in Keys} | {_character_to_key(chr(c)) for c in range(33, 127)})

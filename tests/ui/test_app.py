@@ -93,8 +93,10 @@ async def test_a_key_map_giving_one_key_to_two_commands_is_refused_naming_them(
         ('approve = "[b]X[/b]"', "\"approve\": '[b]X[/b]' is not a key"),
         ('approve = "ctrl+"', "\"approve\": 'ctrl+' is not a key"),
         ('approve = "A, nope"', "\"approve\": 'nope' is not a key"),
+        # Found by review: Unicode's names match any case; Textual's key names do not.
+        ('approve = "Space"', "\"approve\": 'Space' is not a key"),
     ],
-    ids=["an-escape-sequence", "markup", "a-modifier-alone", "a-misspelt-name"],
+    ids=["an-escape-sequence", "markup", "a-modifier-alone", "a-misspelt-name", "a-name-in-capitals"],
 )
 async def test_a_key_map_naming_a_key_no_keyboard_sends_is_refused(
     mapping: str, said: str, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

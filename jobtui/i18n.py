@@ -81,8 +81,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rerun.explain.RUN_NOW": "Run now: RUN starts as soon as a worker is free, "
         "overriding the scheduled date.",
         "rerun.explain.POST": "Only POST reruns (notifications, promotions).",
-        "rerun.explain.PASSED": "Its Max Start Date has passed: RUN starts now, as with Run now, its start "
-        "window moved along (it expires again if no worker is free within it).",
+        "rerun.explain.PASSED": "Its Max Start Date (or its schedule's expiry) has passed: RUN starts now, "
+        "as with Run now, its dates moved along (it expires again if no worker is free in time).",
         "rerun.hint": "1 / 2 / 3 = PRE / RUN / POST · n = Run now · y = rerun · Esc = cancel",
         # RescheduleDialog.
         "reschedule.title": "Reschedule job #{id}",
@@ -466,8 +466,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "rerun.explain.RUN_NOW": "Ejecutar ahora: RUN arranca en cuanto haya un worker libre, "
         "sobrescribiendo la fecha planificada.",
         "rerun.explain.POST": "Solo se reejecuta POST (notificaciones, promociones).",
-        "rerun.explain.PASSED": "Su fecha máxima de inicio ya pasó: RUN arranca ya, como con Ejecutar ahora, "
-        "y su ventana de inicio se mueve con ella (vuelve a expirar si no hay un worker libre en ella).",
+        "rerun.explain.PASSED": "Su fecha máxima de inicio (o la caducidad de su planificación) ya pasó: RUN "
+        "arranca ya, como con Ejecutar ahora, y sus fechas se mueven con ella (vuelve a expirar si no hay "
+        "un worker libre a tiempo).",
         "rerun.hint": "1/2/3 = PRE/RUN/POST · n = Ejecutar ahora · y = sí · Esc = cancelar",
         "reschedule.title": "Replanificar el pase #{id}",
         "reschedule.current": "Fecha planificada: {when}",

@@ -381,7 +381,7 @@ async def test_rerun_of_a_job_past_its_max_start_date_says_it_starts_now() -> No
     app = HostApp(RerunDialog(expired, now=JOB.max_start_at + timedelta(minutes=1)))
     async with app.run_test() as pilot:
         await pilot.pause()
-        assert "Its Max Start Date has passed: RUN starts now" in shown(app.screen)
+        assert "has passed: RUN starts now" in shown(app.screen)
         await pilot.press("3")  # POST does not run RUN again
         await pilot.pause()
         assert "Only POST reruns" in shown(app.screen)
@@ -389,6 +389,12 @@ async def test_rerun_of_a_job_past_its_max_start_date_says_it_starts_now() -> No
     async with app.run_test() as pilot:
         await pilot.pause()
         assert "RUN waits for its scheduled date unless Run now" in shown(app.screen)
+    # A fire-and-forget job past its schedule's expiry (its retries used up) runs now too (found by review).
+    used_up = dataclasses.replace(JOB, status="ERROR", status_label="Error", expires_at=START.add(minutes=30))
+    app = HostApp(RerunDialog(used_up, now=START.add(hours=2)))
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert "has passed: RUN starts now" in shown(app.screen)
 
 
 @sync

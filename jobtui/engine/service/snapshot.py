@@ -29,6 +29,7 @@ class JobSnapshot:
     trap_paused: bool = False
     failed_step: str | None = None
     started: bool = True  # PRE began in its last run
+    expires_at: datetime | None = None  # its schedule's expiry (a rerun past it runs now, as past Max Start)
 
     @classmethod
     def of(cls, job: Job, session: Session, now: datetime, lang: str = "en") -> JobSnapshot:
@@ -48,4 +49,5 @@ class JobSnapshot:
             trap_paused=bool(trap and trap["paused"]),
             failed_step=job.failed_step,
             started=job.started_at is not None,
+            expires_at=job.expires_at,
         )

@@ -90,8 +90,10 @@ class RerunDialog(DialogScreen[tuple[str, bool] | None]):
         self.query_one("#explain", Static).update(t(f"rerun.explain.{key}", self.lang))
 
     def _max_start_passed(self) -> bool:
-        limit, now = self.job.max_start_at, self.now
-        return limit is not None and now is not None and limit <= now
+        """Past its Max Start Date or its schedule's expiry: Actions.rerun moves its dates, RUN runs now."""
+        now = self.now
+        limits = (self.job.max_start_at, self.job.expires_at)
+        return now is not None and any(limit is not None and limit <= now for limit in limits)
 
     def action_step(self, step: str) -> None:
         self.query_one(f"#step-{step}", RadioButton).value = True

@@ -209,7 +209,11 @@ class JobtuiApp(App[int]):
 
     def on_mount(self) -> None:
         self._apply_saved_theme()
-        self._daemon = live_daemon(self.backend.listing, self.backend.now())
+        now = self.backend.now()
+        self._daemon = live_daemon(self.backend.listing, now)
+        if self._daemon is None:  # one stopping says so, as one that stops while the dashboard is open does
+            self._stale = self.backend.listing.stopping_daemon(now.subtract(seconds=DAEMON_FRESH_SECONDS))
+            self._stale_as = "stopping"
         self._reach.reached(self.backend.elapsed())
         if self._embedded_choice or (self._daemon is None and self._may_embed):
             self._embed = True

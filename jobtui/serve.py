@@ -131,9 +131,12 @@ class OneLine(logging.Handler):
     line quotes of a request (a header, a path) shown visibly, never obeyed by the terminal."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            text += f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        try:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                text += f": {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        except Exception:  # a library's bad format arguments: its words, never the caller's failure
+            text = str(record.msg)
         text = visible(" ".join(text.split()))  # aiohttp's messages span lines: one line each here
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.write(f"serve: {text}\n")

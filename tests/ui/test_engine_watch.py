@@ -28,6 +28,7 @@ from jobtui.engine.domain.engine_kinds import DASHBOARD_ENGINE
 from jobtui.engine.domain.permissions import Actor
 from jobtui.engine.errors import ReadFailed
 from jobtui.engine.read.listing import JobListing, WorkerBeat, scope_of
+from jobtui.engine.service.actions import Actions
 from jobtui.engine.worker.loop import Engine
 from jobtui.i18n import t
 from jobtui.widgets.statusbar import StatusBar
@@ -200,6 +201,24 @@ async def test_without_embedding_a_stale_daemon_is_said_and_no_engine_starts(
         await until(pilot, lambda: stale in _label(pilot), "the header to say the daemon went stale")
         await _rounds_pass(pilot, watch_rounds, 2)
         assert app.engine is None and status_of(store, job_id) == "READY"
+
+
+async def test_a_dashboard_opened_while_the_daemon_stops_says_so_and_runs_its_jobs(
+    store: Store, submit: Submit, kill_ops: None
+) -> None:
+    """Found by review: opened then, it said "engine: embedded" (or "none (no daemon)"), never why."""
+    daemon = _add_worker(store, os.getpid(), psutil.Process().create_time(), host="daemon-host")
+    with store.write() as s:
+        worker = s.get(Worker, daemon)
+        assert worker is not None
+        worker.stopping_at = store.now()
+    assert Actions(store, Actor("tester")).queue_state().workers == 0  # a stopping daemon serves nothing
+    job_id = submit(JOB)
+    app = JobtuiApp(store, Actor("tester"), tz="UTC")
+    async with app.run_test(size=SIZE) as pilot:
+        stopping = t("app.engine_embedded_stopping", "en", host="daemon-host")
+        await until(pilot, lambda: stopping in _label(pilot), "the header to say the daemon is stopping")
+        await until(pilot, lambda: status_of(store, job_id) == "FINISHED", RUN_BY_EMBEDDED)
 
 
 def test_the_daemon_named_stays_the_same_while_two_serve(store: Store, clock: FakeClock) -> None:

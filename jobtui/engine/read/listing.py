@@ -467,6 +467,23 @@ class JobListing:
             for id_, host, pid, created, started, beat, kind in rows
         ]
 
+    def stopping_daemon(self, fresh_since: datetime) -> WorkerBeat | None:
+        """A daemon beating since `fresh_since` that is stopping (it claims nothing more, its ops in flight
+        finishing), if any: what a dashboard opened meanwhile says instead of "no daemon"."""
+        rows = self.reader.rows(
+            "SELECT id, host, pid, pid_create_time, pid_start, heartbeat_at, kind FROM workers "
+            "WHERE stopped_at IS NULL AND stopping_at IS NOT NULL AND heartbeat_at >= :fresh "
+            "AND (kind IS NULL OR kind <> :dashboard) ORDER BY heartbeat_at DESC LIMIT 1",
+            {"fresh": self.reader.stored_time(fresh_since), "dashboard": DASHBOARD_ENGINE},
+        )
+        return next(
+            (
+                WorkerBeat(str(i), str(h), int(p or 0), float(c or 0.0), utc_of(b), started, kind)
+                for i, h, p, c, started, b, kind in rows
+            ),
+            None,
+        )
+
     def worker_left_as(self, worker_id: str, fresh_since: datetime) -> str:
         """Why a worker serves the queue no more: "stopped", "stopping" (it claims nothing more, beating
         still) or "stale" (silent since before `fresh_since`, or gone)."""

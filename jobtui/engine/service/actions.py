@@ -857,7 +857,11 @@ class Actions:
                 s.execute(
                     select(func.count())
                     .select_from(WORKERS)
-                    .where(WORKERS.c.stopped_at.is_(None), WORKERS.c.heartbeat_at >= stale)
+                    .where(
+                        WORKERS.c.stopped_at.is_(None),
+                        WORKERS.c.stopping_at.is_(None),  # it claims nothing more
+                        WORKERS.c.heartbeat_at >= stale,
+                    )
                 ).scalar_one()
             )
         return QueueState(paused, reason, queued, running, workers)

@@ -96,25 +96,38 @@ async def test_an_op_run_for_the_first_time_shows_its_time_against_its_timeout(
     gate.touch()
 
 
-def test_a_job_waiting_for_a_failed_task_s_next_attempt_is_not_counted_as_waiting() -> None:
-    """It is not due until then: Waiting counted from its last failed attempt, as if no worker came."""
-    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-    row = JobRow(
+def _row(
+    name: str, status: str, started: datetime, status_since: datetime, due_at: datetime | None
+) -> JobRow:
+    """A listing row of a job in RUN, half done, started (and scheduled) at `started`."""
+    return JobRow(
         id=1,
-        name="flaky-sync",
+        name=name,
         type="job",
         project="default",
-        status="READY",
+        status=status,
         step="RUN",
         progress=50,
         natures=(),
-        scheduled_at=now - timedelta(minutes=10),
+        scheduled_at=started,
         max_start_at=None,
-        started_at=now - timedelta(minutes=10),
+        started_at=started,
         ended_at=None,
         owner="tester",
         envelope_id=None,
         seq=1,
+        status_since=status_since,
+        due_at=due_at,
+    )
+
+
+def test_a_job_waiting_for_a_failed_task_s_next_attempt_is_not_counted_as_waiting() -> None:
+    """It is not due until then: Waiting counted from its last failed attempt, as if no worker came."""
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    row = _row(
+        "flaky-sync",
+        "READY",
+        started=now - timedelta(minutes=10),
         status_since=now - timedelta(seconds=16),  # its last attempt failed then
         due_at=now + timedelta(seconds=4),  # the next one
     )
@@ -126,25 +139,7 @@ def test_a_long_elapsed_fits_its_column_in_its_two_largest_units() -> None:
     """Found by an operator: at 50,000 jobs the table's Elapsed read `89d23h1m4…`, a number cut in two."""
     now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
     started = now - timedelta(days=89, hours=23, minutes=1, seconds=4)
-    row = JobRow(
-        id=1,
-        name="long-haul",
-        type="job",
-        project="default",
-        status="RUNNING",
-        step="RUN",
-        progress=50,
-        natures=(),
-        scheduled_at=started,
-        max_start_at=None,
-        started_at=started,
-        ended_at=None,
-        owner="tester",
-        envelope_id=None,
-        seq=1,
-        status_since=started,
-        due_at=None,
-    )
+    row = _row("long-haul", "RUNNING", started=started, status_since=started, due_at=None)
     assert elapsed_text(row, now) == "89d23h\u2026"
     finished = replace(row, status="FINISHED", ended_at=now)
     assert elapsed_text(finished, now) == "89d23h"

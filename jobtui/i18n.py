@@ -48,6 +48,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm.comment": "Comment (optional, kept in the audit trail)",
         "confirm.hint_reason": "y = yes · n / Esc = no · c = write a reason, then Enter = yes",
         "confirm.reason": "Reason (optional; the header shows it, the audit trail keeps it)",
+        "confirm.approve": "Approve this job?",
+        "confirm.approve_msg": "The job goes on to its RUN step at its scheduled date (at once if that date "
+        "has passed).",
+        "confirm.retry": "Retry this job?",
+        "confirm.retry_msg": "The job runs again now from the step that failed; a partially succeeded job "
+        "runs only its tasks that did not succeed.",
         "confirm.reject": "Reject this job?",
         "confirm.reject_msg": "The job does not run its RUN step: it ends Rejected once its POST step ran.",
         "confirm.cancel": "Cancel this job?",
@@ -431,6 +437,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "confirm.comment": "Comentario (opcional, queda en la auditoría)",
         "confirm.hint_reason": "y = sí · n / Esc = no · c = escribir un motivo, luego Intro = sí",
         "confirm.reason": "Motivo (opcional; la cabecera lo muestra, la auditoría lo guarda)",
+        "confirm.approve": "¿Aprobar este pase?",
+        "confirm.approve_msg": "El pase sigue a su paso RUN en su fecha programada (enseguida si esa fecha "
+        "ya pasó).",
+        "confirm.retry": "¿Reintentar este pase?",
+        "confirm.retry_msg": "El pase vuelve a ejecutarse ahora desde el paso que falló; un pase "
+        "parcialmente correcto ejecuta solo sus tareas que no salieron bien.",
         "confirm.reject": "¿Rechazar este pase?",
         "confirm.reject_msg": "El pase no ejecuta su paso RUN: termina Rechazado tras su paso POST.",
         "confirm.cancel": "¿Cancelar este pase?",

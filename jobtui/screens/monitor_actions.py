@@ -184,13 +184,7 @@ class MonitorActions(Screen[None]):
         return snap
 
     def action_approve(self) -> None:
-        if snap := self._job_action("approve"):
-            self.perform(
-                t("monitor.done.approve", self.lang, id=snap.id),
-                self.actions.approve,
-                snap.id,
-                command="approve",
-            )
+        self._confirm_then("approve", self.actions.approve)
 
     def action_reject(self) -> None:
         self._confirm_then("reject", self.actions.reject)
@@ -224,10 +218,7 @@ class MonitorActions(Screen[None]):
         self._confirm_then("delete", self.actions.delete)
 
     def action_retry(self) -> None:
-        if snap := self._job_action("retry"):
-            self.perform(
-                t("monitor.done.retry", self.lang, id=snap.id), self.actions.retry, snap.id, command="retry"
-            )
+        self._confirm_then("retry", self.actions.retry)
 
     def action_rerun(self) -> None:
         from jobtui.screens.dialogs import RerunDialog

@@ -111,6 +111,8 @@ def test_approve_a_waiting_job_and_skip_a_trap_from_the_keyboard(setup: tuple[St
     term.keys("Enter")
     term.wait_for_text(f"#{waiting} release-db")
     term.keys("a")
+    term.wait_for_text("Approve this job?")
+    term.keys("y")
     wait_for(lambda: status_of(store, waiting) == "FINISHED", what="the approved job to finish")
     term.wait_for_text("✔ Finished")
 

@@ -42,7 +42,7 @@ async def test_keys_are_remapped_by_binding_id(
         await pilot.press("a")
         await pilot.pause(0.3)
         assert status_of(store, job_id) == "APPROVAL"  # "a" no longer approves
-        await pilot.press("A")
+        await pilot.press("A", "y")  # it asks first
         await until(pilot, lambda: status_of(store, job_id) == "READY", "approval on the new key")
 
 

@@ -77,7 +77,7 @@ async def test_cursor_stays_on_its_job_while_rows_move(store: Store, submit: Sub
         assert shown_job(pilot) == ids[2]
 
 
-async def test_approve_key_approves_the_job_in_the_detail_pane(
+async def test_approve_asks_first_and_keeps_the_approvers_comment(
     store: Store, submit: Submit, engine: Engine
 ) -> None:
     job_id = submit(simple("needs-ok", "approval = true"))
@@ -86,8 +86,55 @@ async def test_approve_key_approves_the_job_in_the_detail_pane(
         await select_job(pilot, job_id)
         await until(pilot, lambda: monitor(pilot).check_action("approve", ()) is True, "approve enabled")
         await pilot.press("a")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "the question")
+        assert "Approve this job?" in painted(pilot.app.screen)[0]
+        await pilot.press("c", *"signed off by CAB-12", "enter")
         await until(pilot, lambda: status_of(store, job_id) == "READY", "approval")
     run_until_status(engine, job_id, "FINISHED")
+    approvals = [row for row in audit_json(store, job_id) if row["action"] == "approve"]
+    assert [row["comment"] for row in approvals] == ["signed off by CAB-12"]
+
+
+@pytest.mark.parametrize(
+    ("command", "status", "gate", "op"),
+    [("approve", "APPROVAL", "approval = true", "true"), ("retry", "ERROR", "", "false")],
+)
+async def test_a_key_pressed_again_never_acts_on_the_job_the_cursor_fell_to(
+    store: Store, submit: Submit, engine: Engine, command: str, status: str, gate: str, op: str
+) -> None:
+    """Found by an operator: in the attention view, `a` (or `y`) acted at once; the job it approved (or
+    retried) left the view, the cursor fell to the next one, and the reflex second press approved (or
+    retried) a job nobody had chosen. Each asks first now: a second `y` answers the question about the job
+    chosen (a second `a` answers nothing), and one more opens a question about the next job."""
+    first, second = (
+        submit(f'name = "{name}"\nproject = "{name}"\n{gate}\n[[run]]\nrun = "{op}"\n')
+        for name in ("first", "second")
+    )
+    run_until_status(engine, first, status)
+    run_until_status(engine, second, status)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        table = monitor(pilot).query_one(JobTable)
+        await pilot.press("exclamation_mark")  # the jobs waiting for someone
+        await until(pilot, lambda: table.total == 2, "both jobs in the attention view")
+        await select_job(pilot, first)
+        await until(pilot, lambda: monitor(pilot).check_action(command, ()) is True, "the key enabled")
+        key = BY_ID[command].key
+        await pilot.press(key, key)
+        if command == "approve":  # `a` is no answer: the question about the first job waits for one
+            await pilot.pause(0.2)
+            assert isinstance(pilot.app.screen, ConfirmDialog) and f"#{first}" in painted(pilot.app.screen)[0]
+            assert status_of(store, first) == status
+            await pilot.press("y")
+        await until(pilot, lambda: status_of(store, first) != status, "the first job acted on")
+        await until(pilot, lambda: table.total == 1 and shown_job(pilot) == second, "the first job gone")
+        await pilot.pause(0.2)
+        assert status_of(store, second) == status
+        await pilot.press(key)
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog), "a question about the next")
+        assert f"#{second}" in painted(pilot.app.screen)[0]
+        await pilot.press("n")
+        await until(pilot, lambda: pilot.app.screen is monitor(pilot), "the question gone")
+        assert status_of(store, second) == status
 
 
 async def test_a_job_waiting_for_approval_says_who_may_approve_it(

@@ -159,7 +159,10 @@ async def test_every_screen_in_spanish_is_spanish(
         await walk.look("monitor, job waiting for approval")
         await walk.dialog("c", "cancel dialog")
         await walk.dialog("s", "reschedule dialog")
-        await pilot.press("a")  # a toast says it is approved
+        await pilot.press("a")
+        await until(pilot, lambda: not isinstance(pilot.app.screen, MonitorScreen), "the approve dialog")
+        await walk.look("approve dialog")
+        await pilot.press("y")  # a toast says it is approved
         await until(pilot, lambda: bool(pilot.app._notifications), "the approval toast")
         await walk.look("monitor, approval toast")
 
@@ -182,5 +185,5 @@ async def test_every_screen_in_spanish_is_spanish(
         await walk.dialog("n", "notifications")
         await walk.dialog("b", "envelope rollback dialog")
         assert screen is monitor(pilot)
-    assert len(walk.seen) == 17
+    assert len(walk.seen) == 18
     assert not walk.found, "\n".join(f"{where}: {', '.join(words)}" for where, words in walk.found.items())

@@ -183,11 +183,14 @@ COMMANDS: tuple[Command, ...] = (
         "a",
         {"en": "Approve", "es": "Aprobar"},
         {
-            "en": "Approve the job waiting for approval: it goes on to RUN at its date",
-            "es": "Aprobar el pase que espera aprobación: sigue a RUN en su fecha",
+            "en": "Approve the job waiting for approval: it goes on to RUN at its date (asks first, with an "
+            "optional comment)",
+            "es": "Aprobar el pase que espera aprobación: sigue a RUN en su fecha (pregunta antes, con un "
+            "comentario opcional)",
         },
         Acts.JOB,
         ("approve",),
+        asks=Asks.CONFIRM_COMMENT,
         cli=CliVerb("approve", "approve a job waiting for approval", (_COMMENT,), "approved"),
         words={"en": "accept allow", "es": "aceptar autorizar"},
     ),
@@ -361,12 +364,13 @@ COMMANDS: tuple[Command, ...] = (
         {"en": "Retry", "es": "Reintentar"},
         {
             "en": "Run the failed job again from the step that failed (partially succeeded: only the tasks "
-            "that did not succeed)",
+            "that did not succeed; asks first)",
             "es": "Volver a ejecutar el pase fallido desde el paso que falló (parcialmente correcto: solo "
-            "las tareas que no salieron bien)",
+            "las tareas que no salieron bien; pregunta antes)",
         },
         Acts.JOB,
         ("retry",),
+        asks=Asks.CONFIRM,
         cli=CliVerb(
             "retry",
             "rerun a failed job from its failed step (a partially succeeded one: only its tasks that did not "

@@ -1,5 +1,5 @@
-"""ConfirmDialog: Yes or No, and for a job's (or an envelope's) reject or cancel an optional comment for its
-audit trail (for the queue's pause, an optional reason)."""
+"""ConfirmDialog: Yes or No, and for a job's approve, reject or cancel (or an envelope's cancel) an optional
+comment for its audit trail (for the queue's pause, an optional reason)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from jobtui.screens.dialogs.subject import EnvelopeFacts, _subject_lines
 
 
 class ConfirmDialog(DialogScreen[bool]):
-    """Yes/No for cancel, delete and the queue commands; No has the focus so a stray Enter is harmless.
+    """Yes/No for the job commands that change a job (but the ones that ask for more) and the queue's; No
+    has the focus so a stray Enter is harmless.
 
-    With `comment`, a field for why (reject, cancel): `c` or Tab goes into it, where every key is text
-    (a comment may well hold a y or an n) and Enter answers yes with it. `y` answers yes without one, as
-    it always did, so the keys an operator knows stay what they were. With `reason`, the same field asks
+    With `comment`, a field for why (approve, reject, cancel): `c` or Tab goes into it, where every key is
+    text (a comment may well hold a y or an n) and Enter answers yes with it. `y` answers yes without one,
+    as it always did, so the keys an operator knows stay what they were. With `reason`, the same field asks
     for a reason (pausing the queue: the header shows it) and says so."""
 
     AUTO_FOCUS = "#no"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pendulum
@@ -19,6 +20,7 @@ from textual.actions import SkipAction
 from textual.screen import Screen
 from textual.widgets import Input
 
+from jobtui.crash import one_line, write_crash_log
 from jobtui.engine.domain.logread import LogCursor, LogEnd, LogPiece
 from jobtui.engine.domain.states import Status
 from jobtui.engine.domain.text import trapped_op_text
@@ -127,6 +129,11 @@ class MonitorActions(Screen[None]):
             self.app.call_from_thread(
                 self.notify, said, title=self._refused_title(command), severity="error", timeout=8
             )
+        except Exception as exc:
+            # A bug in one action: its transaction was rolled back whole, the operator is told where the
+            # details are, and the dashboard goes on (it stopped, dropping the operator to the shell).
+            path = write_crash_log(exc)
+            self.app.call_from_thread(self.say_internal_error, command, exc, path)
         else:
             label = done(result) if callable(done) else done
             self.app.call_from_thread(self.notify, label, timeout=3)
@@ -141,6 +148,15 @@ class MonitorActions(Screen[None]):
             title=t("monitor.not_done", self.lang, what=self.label_of(BY_ID[command_id])),
             severity="error",
             timeout=8,
+        )
+
+    def say_internal_error(self, command_id: str, exc: Exception, path: Path | None) -> None:
+        where = str(path) if path is not None else t("monitor.no_crash_log", self.lang)
+        self.notify(
+            t("monitor.internal_error", self.lang, error=one_line(exc), path=where),
+            title=t("monitor.not_done", self.lang, what=self.label_of(BY_ID[command_id])),
+            severity="error",
+            timeout=20,
         )
 
     def _refused_title(self, command_id: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from jobtui.engine.db.models import LOG_CHUNKS
 from jobtui.engine.db.store import Store
@@ -170,6 +170,37 @@ def test_trap_timeout_applies_its_action(
     assert timeout_row["comment"] == 'RUN op "migrate"; trap timeout ran out'
 
 
+def test_a_trap_timeout_that_cannot_be_applied_stalls_no_other_job(
+    engine: Engine,
+    store: Store,
+    submit: Submit,
+    clock: FakeClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Found by an operator: a trap timeout whose action raised failed the engine's every pass (every claim,
+    every op's end with it) while its heartbeat still read live. The job is left as it is, said once."""
+    poison = submit(flaky(tmp_path))
+    run_until_status(engine, poison, "TRAPPED")
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE jobs SET definition = '{' WHERE id = :id"), {"id": poison})
+    clock.advance(31 * 60)
+    good = submit('name = "good"\n[[run]]\nrun = "true"\n')
+    run_until_status(engine, good, "FINISHED")
+    for _ in range(3):
+        engine.tick()
+    assert job_of(store, poison).status == "TRAPPED"
+    said = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "jobtui.engine" and f"job {poison}" in r.getMessage()
+    ]
+    assert said == [
+        f'job {poison}: its trap timeout cannot be applied: database: job {poison}: definition "{{" is not a '
+        "definition as jobtui writes it (repair or delete the row)"
+    ]
+
+
 def test_trap_pause_freezes_the_countdown_and_resume_keeps_what_was_left(
     engine: Engine, store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -263,6 +294,39 @@ def test_run_failure_with_rollback_on_error_undoes_newest_first_then_post(
 
     moves = [(r["from"], r["to"]) for r in audit_json(store, job_id) if r["from"] != r["to"]]
     assert ("RUNNING", "ROLLBACK") in moves and ("ROLLBACK", "RUNNING") in moves
+
+
+@pytest.mark.parametrize("by", ["operator", "timeout"])
+def test_a_trap_aborted_on_a_job_that_rolls_back_on_error_rolls_back_then_runs_post(
+    engine: Engine, store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path, by: str
+) -> None:
+    """Found by an operator: the abort moved the job to READY, then its rollback from there, which the table
+    does not hold: `jobtui trap N abort` crashed (exit 3), the dashboard stopped, and a trap timeout's abort
+    failed every engine pass, the whole queue stalled behind it."""
+    trapping = rollback_job(tmp_path, auto=True).replace('run = "false"', 'run = "false"\non_error = "trap"')
+    job_id = submit(trapping.replace('name = "release"', 'name = "release"\ntrap_timeout = "10m"'))
+    run_until_status(engine, job_id, "TRAPPED")
+    if by == "operator":
+        actions.trap(job_id, "abort", comment="giving up")
+        assert job_of(store, job_id).status == "ROLLBACK"
+    else:
+        clock.advance(10 * 60 + 1)
+    job = run_until_status(engine, job_id, "ROLLEDBACK", "ERROR", "FINISHED")
+    assert job.status == "ROLLEDBACK"
+    assert (tmp_path / "ledger").read_text().split() == [
+        "build",
+        "schema",
+        "code",
+        "undo-code",
+        "undo-schema",
+        "undo-build",
+        "notify",
+    ]
+    abort = next(r for r in audit_json(store, job_id) if r["action"] == "trap abort")
+    assert (abort["from"], abort["to"]) == ("TRAPPED", "ROLLBACK")
+    assert abort["who"] == ("tester" if by == "operator" else engine.who)
+    assert abort["comment"].startswith('RUN op "smoke"')
+    assert trap_view(store, job_id) is None
 
 
 def test_run_failure_without_rollback_on_error_ends_error(

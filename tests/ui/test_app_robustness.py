@@ -18,6 +18,8 @@ from jobtui.app import JobtuiApp, live_daemon_host
 from jobtui.engine.db.models import OpRun, Worker
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.permissions import Actor
+from jobtui.engine.service.actions import Actions
+from jobtui.engine.worker.loop import Engine
 from jobtui.screens.dialogs import AuditScreen, ConfirmDialog
 from jobtui.widgets.job_table import JobTable
 from tests.support.helpers import status_of
@@ -132,6 +134,37 @@ def test_a_crash_in_a_worker_thread_logs_where_the_worker_failed(
     assert "deliberate failure in a worker" in capsys.readouterr().err
     (log,) = list((tmp_path / "state").rglob("crash-*.log"))
     assert "in failing_read" in log.read_text()
+
+
+async def test_an_action_that_fails_inside_is_said_and_the_dashboard_goes_on(
+    store: Store, submit: Submit, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by an operator: a trap abort that hit a bug (since fixed) stopped the dashboard, dropping the
+    operator to the shell at the moment they were resolving a job. Now one notification names the error
+    and its crash log, nothing changed, and the dashboard goes on."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    job_id = submit('name = "needs-ok"\napproval = true\n[[run]]\nrun = "true"\n')
+    engine.run_until(lambda: status_of(store, job_id) == "APPROVAL")
+
+    def boom(self: Actions, job_id: int, comment: str | None = None) -> None:
+        raise RuntimeError("deliberate failure in an action [b]markup[/b]")
+
+    monkeypatch.setattr(Actions, "approve", boom)
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, job_id)
+        await until(pilot, lambda: monitor(pilot).check_action("approve", ()) is True, "approve enabled")
+        await pilot.press("a", "y")
+        await until(pilot, lambda: any("Internal error" in n.message for n in pilot.app._notifications))
+        (log,) = list((tmp_path / "state").rglob("crash-*.log"))
+        said = [n.message for n in pilot.app._notifications if "Internal error" in n.message]
+        assert said == [
+            "Internal error (RuntimeError: deliberate failure in an action [b]markup[/b]): nothing was "
+            f"changed; details in {log}"
+        ]
+        assert "in boom" in log.read_text()
+        assert status_of(store, job_id) == "APPROVAL"
+        await pilot.press("u")  # the dashboard still answers
+        await until(pilot, lambda: isinstance(pilot.app.screen, AuditScreen), "the audit trail")
 
 
 def test_a_quit_exits_0_and_marks_the_worker_stopped_though_an_op_still_runs(

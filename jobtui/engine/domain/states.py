@@ -235,7 +235,14 @@ ACTIONS: dict[str, ActionRule] = {
         ),
         _rule("trap_retry", {Status.TRAPPED, Status.TRAP_PAUSED}, {Status.READY}, Perm.RESTART, "retry op"),
         _rule("trap_skip", {Status.TRAPPED, Status.TRAP_PAUSED}, {Status.READY}, Perm.RESTART, "skip op"),
-        _rule("trap_abort", {Status.TRAPPED, Status.TRAP_PAUSED}, {Status.READY}, Perm.RESTART, "abort op"),
+        # An aborted RUN op of a job that rolls back on error starts its rollback at once (then POST).
+        _rule(
+            "trap_abort",
+            {Status.TRAPPED, Status.TRAP_PAUSED},
+            {Status.READY, Status.ROLLBACK},
+            Perm.RESTART,
+            "abort op",
+        ),
         _rule("trap_pause", {Status.TRAPPED}, {Status.TRAP_PAUSED}, Perm.RESTART, "pause trap timeout"),
         _rule("trap_resume", {Status.TRAP_PAUSED}, {Status.TRAPPED}, Perm.RESTART, "resume trap timeout"),
         _rule(

@@ -21,6 +21,7 @@ from jobtui.engine.domain.schedules import JobSchedule
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
 from jobtui.engine.domain.text import counted
 from jobtui.engine.worker import pipeline
+from jobtui.engine.worker.alone import JobsAlone
 from jobtui.engine.worker.pipeline import JobRef
 
 RETRIED_STEPS = (Step.PRE.value, Step.RUN.value)
@@ -344,7 +345,7 @@ def _tasks_with_work_left(s: Session, job: Job) -> list[int]:
     ]
 
 
-def sweep_expired_schedules(store: Store, who: str, now: pendulum.DateTime) -> None:
+def sweep_expired_schedules(store: Store, who: str, now: pendulum.DateTime, alone: JobsAlone) -> None:
     """Jobs nobody holds (waiting for a retry or a window) whose schedule ran out."""
     with store.read() as s:
         # WAITING as a literal: the partial index walked holds those jobs only (migration 0005).
@@ -355,7 +356,7 @@ def sweep_expired_schedules(store: Store, who: str, now: pendulum.DateTime) -> N
             {"steps": list(RETRIED_STEPS), "now": now},
         )
     for job_id in (int(row["id"]) for row in found):
-        with store.write() as s:
+        with alone.job("schedule's end", job_id), store.write() as s:
             job = store.lock_job(s, job_id)
             if job is None or job.worker_id is not None or job.status not in (Status.READY, Status.PAUSED):
                 continue

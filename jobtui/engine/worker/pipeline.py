@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pendulum
 from sqlalchemy import (
@@ -427,12 +428,21 @@ def skip_pending(
     session.execute(stmt.values(status=OpStatus.SKIPPED.value, skipped_at=now))
 
 
-def apply_op_failure(store: Store, session: Session, job: Job, op_run: OpRun, ref: JobRef) -> None:
-    """An op failed for good (on_error = fail, or a trap aborted): decide what the job does next.
+def apply_op_failure(
+    store: Store,
+    session: Session,
+    job: Job,
+    op_run: OpRun,
+    ref: JobRef,
+    rollback_as: RollbackStart | None = None,
+) -> bool:
+    """An op failed for good (on_error = fail, or a trap aborted): decide what the job does next. True
+    when it began the job's rollback.
 
     A per-target op fails only its task; any other op fails the job: the rest of PRE/RUN is skipped and
-    POST runs. A RUN failure with rollback_on_error first rolls back. A failed rollback op ends the
-    rollback with "rollback failed".
+    POST runs. A RUN failure with rollback_on_error first rolls back (`rollback_as`: the audited change
+    that starts it, when not the engine's automatic one). A failed rollback op ends the rollback with
+    "rollback failed".
     """
     now = store.now()
     if op_run.step == ROLLBACK_STEP:
@@ -446,13 +456,13 @@ def apply_op_failure(store: Store, session: Session, job: Job, op_run: OpRun, re
             outcome=Status.ERROR.value,
             reason="rollback failed",
         )
-        return
+        return False
     if op_run.per_target and op_run.task_id is not None:
         session.execute(
             update(TASKS).where(TASKS.c.id == op_run.task_id).values(status=TaskStatus.FAILED.value)
         )
         skip_pending(session, job, (Step.PRE.value, Step.RUN.value), now, task_id=op_run.task_id)
-        return
+        return False
     skip_pending(
         session,
         job,
@@ -471,8 +481,29 @@ def apply_op_failure(store: Store, session: Session, job: Job, op_run: OpRun, re
         failed_step=op_run.step,
         reason=f'{op_run.step} op "{op_run.name}" failed',
     )
-    if op_run.step == Step.RUN and definition_of(job).rollback_on_error and has_rollback_work(session, job):
+    if (
+        op_run.step != Step.RUN
+        or not definition_of(job).rollback_on_error
+        or not has_rollback_work(session, job)
+    ):
+        return False
+    if rollback_as is None:
         begin_rollback(store, session, job, ref, comment=f'automatic: RUN op "{op_run.name}" failed')
+    else:
+        begin_rollback(
+            store, session, job, ref, rollback_as.comment, rollback_as.action, **rollback_as.fields
+        )
+    return True
+
+
+@dataclass(frozen=True)
+class RollbackStart:
+    """The audited change that starts a rollback on a failure an operator (or a trap timeout) decided: the
+    trap's abort, its comment, and the fields it sets with it."""
+
+    action: str
+    comment: str | None
+    fields: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -576,9 +607,16 @@ def _rollback_candidates(session: Session, job: Job) -> list[OpRun]:
 
 
 def begin_rollback(
-    store: Store, session: Session, job: Job, ref: JobRef, comment: str, action: str = "rollback"
+    store: Store,
+    session: Session,
+    job: Job,
+    ref: JobRef,
+    comment: str | None,
+    action: str = "rollback",
+    **fields: Any,
 ) -> None:
-    """Queue the rollback commands of the completed ops, newest first, and move the job to ROLLBACK."""
+    """Queue the rollback commands of the completed ops, newest first, and move the job to ROLLBACK (with
+    `fields` set in the same change)."""
     base = 1_000_000
     for offset, done in enumerate(_rollback_candidates(session, job)):
         session.add(
@@ -596,7 +634,9 @@ def begin_rollback(
             )
         )
     session.flush()
-    store.change_job(session, job, ref.who, action, Status.ROLLBACK, comment=comment, held=ref.lease)
+    store.change_job(
+        session, job, ref.who, action, Status.ROLLBACK, comment=comment, held=ref.lease, **fields
+    )
 
 
 def end_status_from_tasks(session: Session, job: Job, tasks: list[Task] | None = None) -> Status:

@@ -17,6 +17,7 @@ from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.reachability import Reachability
 from jobtui.engine.domain.states import OpStatus, Status, Step, TaskStatus
 from jobtui.engine.worker import lifecycle, pipeline
+from jobtui.engine.worker.alone import JobsAlone
 from jobtui.engine.worker.outcomes import Outcomes
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import (
@@ -49,6 +50,7 @@ class Sweeps:
         self._heartbeats: dict[str, tuple[object, float]] = {}
         # When this engine itself could reach the database (its passes say so, before each sweep too).
         self.reach = Reachability()
+        self.alone = JobsAlone()
 
     def _silent_for(self, worker: Worker) -> float:
         """How long (monotonic seconds, on this engine's clock) the worker's heartbeat has not moved,
@@ -65,7 +67,7 @@ class Sweeps:
     def run(self, now: pendulum.DateTime, lease_s: float) -> None:
         """Every sweep, once; a worker silent for more than `lease_s` has lost its jobs."""
         self.sweep_expired(now)
-        lifecycle.sweep_expired_schedules(self.state.store, self.state.who, now)
+        lifecycle.sweep_expired_schedules(self.state.store, self.state.who, now, self.alone)
         self.sweep_trap_timeouts(now)
         self.sweep_lost_workers(now, lease_s)
 
@@ -80,7 +82,7 @@ class Sweeps:
                 {"steps": [Step.INIT.value, Step.PRE.value, Step.RUN.value], "now": now},
             )
         for job_id in (int(row["id"]) for row in found):
-            with store.write() as s:
+            with self.alone.job("Max Start Date", job_id), store.write() as s:
                 job = store.lock_job(s, job_id)
                 if job is None or job.status not in (Status.READY, Status.APPROVAL) or job.run_started_at:
                     continue
@@ -109,7 +111,7 @@ class Sweeps:
                 {"now": now},
             )
         for job_id in (int(row["id"]) for row in found):
-            with store.write() as s:
+            with self.alone.job("trap timeout", job_id), store.write() as s:
                 job = store.lock_job(s, job_id)
                 if job is None or job.status != Status.TRAPPED or job.trap_deadline_at is None:
                     continue

@@ -51,9 +51,17 @@ def resolve_trap(store: Store, s: Session, job: Job, what: str, who: str, commen
         s.add(op_run)
     # The trail names the op resolved (and its target): "trap skip" alone left which host never ran it unsaid.
     said = comment if op_run is None else _op_said(s, op_run) + (f"; {comment}" if comment else "")
-    store.change_job(s, job, who, action, Status.READY, comment=said, **clear)
-    if what == "abort" and op_run is not None:
-        pipeline.apply_op_failure(store, s, job, op_run, JobRef(who))
+    # An abort fails the op while the job is still trapped: where that starts the rollback (DESIGN: "fail
+    # the op (rollback, then POST)"), the trap's own change moves it to ROLLBACK; otherwise to READY.
+    rolls_back = (
+        what == "abort"
+        and op_run is not None
+        and pipeline.apply_op_failure(
+            store, s, job, op_run, JobRef(who), rollback_as=pipeline.RollbackStart(action, said, clear)
+        )
+    )
+    if not rolls_back:
+        store.change_job(s, job, who, action, Status.READY, comment=said, **clear)
     if what in ("skip", "abort") and op_run is not None:
         # The task goes on past its op, as past one done: its last, it reads SUCCEEDED; a retry keeps it
         # waiting on the op, which runs again.

@@ -835,6 +835,9 @@ REFUSALS: dict[str, dict[str, str]] = {
         "reciente y no se ha deshecho; haga primero su rollback",
         "chain_waits": "{action}: el pase {waiting} ({waiting_name}) del sobre {envelope} ({name}) espera "
         "al pase {job}; cancele antes el pase {job} (la cadena cancela los que lo siguen) o el sobre",
+        "envelope_job_not_ended": "{action}: el pase {job} del sobre {envelope} ({name}) no ha terminado "
+        "({status}): borrado, el sobre se leería como si nunca lo hubiera tenido; cancele antes el pase "
+        "{job} o el sobre",
         "op_left_running": "{action}: la operación de la ejecución {exec} del pase {job} puede seguir en "
         "curso en {host} (pid {pid}): su motor se perdió y ningún demonio de {host} ha dado señales desde "
         "entonces para matarla; arranque allí uno antes (o, si {host} no va a volver: jobtui host-gone "

@@ -216,6 +216,32 @@ def test_deleting_a_job_the_chain_waits_on_is_refused_and_audited(
     assert envelopes.detail(envelope_id)["status"] == "ERRORS"
 
 
+def test_deleting_the_last_job_of_an_envelope_before_it_ended_is_refused(
+    envelopes: EnvelopeActions, actions: Actions, engine: Engine, tmp_path: Path, store: Store
+) -> None:
+    """Found by an operator: deleting the chain's last job while the first ran went through, and the envelope
+    then read SUCCESS, its notifications "finished: SUCCESS", for a chain whose last job never ran."""
+    step_def(tmp_path, "a")
+    step_def(tmp_path, "b")
+    envelope_id, ids = envelopes.submit(
+        envelope_of_files([str(tmp_path / "a.toml"), str(tmp_path / "b.toml")], "rel-2")
+    )
+    with pytest.raises(Refused) as refused:
+        actions.delete(ids[1])
+    assert str(refused.value) == (
+        f"delete: job {ids[1]} of envelope {envelope_id} (rel-2) has not ended (READY): deleted, the "
+        f"envelope would read as if it had never had it; cancel job {ids[1]} first or cancel the envelope"
+    )
+    with store.read() as s:
+        audit = s.scalars(select(AuditEvent).where(AuditEvent.job_id == ids[1], AuditEvent.refused)).all()
+    assert [(row.action, row.comment) for row in audit] == [("delete", str(refused.value))]
+    # As the refusal says: cancelled, it ended (the envelope's failure on record), then it can go.
+    actions.cancel(ids[1])
+    actions.delete(ids[1])
+    engine.run_until(lambda: status_of(store, ids[0]) == "FINISHED")
+    assert envelopes.detail(envelope_id)["status"] == "ERRORS"
+
+
 # -- corrupt envelopes ----------------------------------------------------------------------------------
 
 

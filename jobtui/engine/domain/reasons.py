@@ -30,6 +30,7 @@ OP_LEFT_RUNNING = "op_left_running"
 OP_CANCELED_ELSEWHERE = "op_canceled_elsewhere"
 HOST_LIVE = "host_live"
 ENVELOPE_ROLLED_BACK = "envelope_rolled_back"
+ENVELOPE_JOB_NOT_ENDED = "envelope_job_not_ended"
 
 # The facts each kind carries: what a translation of it may say. `action` is the engine's name of what
 # was refused (a dashboard says its own title of the command instead).
@@ -59,6 +60,9 @@ FACTS: dict[str, frozenset[str]] = {
     HOST_LIVE: frozenset({"action", "host", "pid"}),
     # A job of an envelope rolled back (or being rolled back) would apply again what the rollback undid.
     ENVELOPE_ROLLED_BACK: _ENVELOPE | {"job"},
+    # The job has not ended (the last of its envelope's chain: none waits for it): deleted, its envelope
+    # would read as if it had never had it (SUCCESS, when the jobs before it succeeded).
+    ENVELOPE_JOB_NOT_ENDED: _ENVELOPE | {"job", "status"},
 }
 
 

@@ -260,6 +260,20 @@ class Actions:
                 envelope=job.envelope_id,
                 name=envelope_name,
             )
+        if action == "delete" and job.envelope_id is not None and job_status(job) not in FINAL_STATUSES:
+            envelope = s.get(Envelope, job.envelope_id)
+            envelope_name = envelope.name if envelope is not None else ""
+            return Reason(
+                f"{name}: job {job.id} of envelope {job.envelope_id} ({envelope_name}) has not ended "
+                f"({job.status}): deleted, the envelope would read as if it had never had it; cancel job "
+                f"{job.id} first or cancel the envelope",
+                reasons.ENVELOPE_JOB_NOT_ENDED,
+                action=name,
+                job=job.id,
+                status=job.status,
+                envelope=job.envelope_id,
+                name=envelope_name,
+            )
         # A delete too: it would erase the host and pid the operator needs to find that process.
         waits_for_op = ("rerun", "retry", "rollback", "delete")
         if action in waits_for_op and (left := _op_left_elsewhere_once(s, job)) is not None:

@@ -1105,6 +1105,11 @@ def _print_jobs(args: argparse.Namespace, jobs: Iterable[dict[str, Any]]) -> Non
 
 def _cmd_show(args: argparse.Namespace) -> int:
     data = _read_plainly(args, lambda reads: reads.detail(args.id, "show"))
+    if data["next_run_at"] and data["status"] == "READY":
+        queue_paused, reason = _queue_paused(args)
+        if queue_paused:
+            # Due, it waits for the queue (said nothing: its next run long past, "its scheduled date").
+            data["next_run_why"] = f"the queue is paused: {reason}" if reason else "the queue is paused"
     if args.json:
         # Indented JSON is encoded in pure Python; a job with thousands of targets prints on one line,
         # through the C encoder, five times faster (the same data).
@@ -1121,12 +1126,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     for key in ("scheduled_at", "max_start_at", "started_at", "ended_at"):
         _say(f"  {key:<13} {data[key] or '-'}")
     if data["next_run_at"]:
-        queue_paused, reason = _queue_paused(args) if data["status"] == "READY" else (False, None)
-        why = _waits_for(data)
-        if queue_paused:
-            # Due, it waits for the queue (said nothing: its next run long past, "its scheduled date").
-            why = f"the queue is paused: {v(reason)}" if reason else "the queue is paused"
-        _say(f"  {'next_run_at':<13} {data['next_run_at']}  ({why})")
+        _say(f"  {'next_run_at':<13} {data['next_run_at']}  ({v(data['next_run_why'])})")
     if data["status"] == "APPROVAL":
         _say(f"  approvers  {_approvers_text(data['approvers'])}")
     if data["trap"]:
@@ -1184,17 +1184,6 @@ def _approvers_text(approvers: list[str] | None) -> str:
     listed = ", ".join(visible(name) for name in approvers or ())
     anyone = "whoever has action.job.approve_all on the project"
     return f"{listed} (or {anyone})" if listed else anyone
-
-
-def _waits_for(data: dict[str, Any]) -> str:
-    """What a waiting job's next run is, from its `show` JSON (its reason, when set, says more)."""
-    if any(task["status"] == "RESCHEDULED" for task in data["tasks"]):
-        return "a failed task is tried again"
-    if data["status"] == "PAUSED":
-        return "its schedule window reopens"
-    if data["schedule"] and data["schedule"]["mode"] == "window":
-        return "its schedule window opens"
-    return "its scheduled date"
 
 
 def _say_step(step: dict[str, Any], owner: str | None = None) -> None:

@@ -238,14 +238,40 @@ def _log_bytes(store: Store, job_id: int) -> bytes:
 def test_show_says_a_ready_job_waits_for_the_paused_queue(
     actions: Actions, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """It said "(its scheduled date)" beside a date long past, and no reason (found by QA)."""
+    """It said "(its scheduled date)" beside a date long past, and no reason (found by QA); `--json` said
+    no why at all (found by an operator: a script could not learn why a job did not start)."""
     job_id = actions.submit(definition('name = "held"\n[[run]]\nrun = "true"\n'))
     actions.queue_pause("maintenance window")
     out, _ = run(capsys, "show", str(job_id), "--db", db_url)
     assert "  (the queue is paused: maintenance window)\n" in out
+    out, _ = run(capsys, "show", str(job_id), "--db", db_url, "--json")
+    assert json.loads(out)["next_run_why"] == "the queue is paused: maintenance window"
     actions.queue_resume()
     out, _ = run(capsys, "show", str(job_id), "--db", db_url)
     assert "  (its scheduled date)\n" in out
+    out, _ = run(capsys, "show", str(job_id), "--db", db_url, "--json")
+    assert json.loads(out)["next_run_why"] == "its scheduled date"
+
+
+@pytest.mark.parametrize("pre", [True, False])
+def test_next_run_of_a_job_whose_pre_step_runs_before_its_run_date_is_now(
+    actions: Actions, store: Store, db_url: str, capsys: pytest.CaptureFixture[str], pre: bool
+) -> None:
+    """Found by a review against seed 001 ("Ready: picked up at any moment, except for the RUN step"):
+    a job with PRE ops and RUN in two hours read "Next run in 2 h" while its PRE was about to run. One
+    without PRE ops is picked up only to wait: its next run is its RUN date."""
+    pre_op = '[[pre]]\nname = "build"\nrun = "true"\n' if pre else ""
+    job_id = actions.submit(definition(f'name = "rel"\n{pre_op}[[run]]\nrun = "true"\n'), at="+2h")
+    out, _ = run(capsys, "show", str(job_id), "--db", db_url, "--json")
+    shown = json.loads(out)
+    submitted, scheduled = pendulum.parse(shown["created_at"]), pendulum.parse(shown["scheduled_at"])
+    assert pendulum.parse(shown["next_run_at"]) == (submitted if pre else scheduled)
+    assert shown["next_run_why"] == (
+        "its PRE step runs (RUN waits for its scheduled date)" if pre else "its scheduled date"
+    )
+    out, _ = run(capsys, "jobs", "--db", db_url, "--json")
+    (listed,) = json.loads(out)
+    assert pendulum.parse(listed["next_run_at"]) == submitted  # a list knows no ops: PRE may run
 
 
 def test_show_says_why_an_op_failed_where_its_exit_code_does_not(

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import pendulum
 
-from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, status_label
+from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, status_label
 from jobtui.engine.domain.stored_jobs import DEFINITION_EXPECTED, natures_of
 from jobtui.engine.errors import CorruptRow
 
@@ -121,14 +121,44 @@ def iso(when: datetime | None) -> str | None:
     return None if when is None else pendulum.instance(when).in_timezone("UTC").isoformat()
 
 
-def next_run_at(job: StoredJob) -> pendulum.DateTime | None:
-    """When the engine will next pick the job up (a window opening, a retry, the RUN date)."""
+BEFORE_RUN = frozenset({Step.INIT.value, Step.PRE.value})
+
+
+def next_run_at(job: StoredJob, pre_pending: bool | None = None) -> pendulum.DateTime | None:
+    """When the engine will next run something of the job (its PRE step, a window opening, a retry, the
+    RUN date). `pre_pending`: whether PRE has an op left to run (None: not known, as in a list of jobs,
+    taken as yes before RUN): PRE runs when the job is due, only RUN waits for its date (seed 001: a
+    Ready job is picked up "at any moment, except for the RUN step"; a job with PRE ops read "in 3 h"
+    while they were about to run)."""
     if job.status not in (Status.READY, Status.PAUSED) or job.due_at is None:
         return None
     due = pendulum.instance(job.due_at)
+    if job.step in BEFORE_RUN and pre_pending is not False:
+        return due
     if job.run_started_at is None and job.scheduled_at is not None:
         return max(due, pendulum.instance(job.scheduled_at))
     return due
+
+
+def next_run_why(data: dict[str, Any]) -> str | None:
+    """What a waiting job's next run is (None: it has none), from its `show` JSON; its `reason`, when
+    set, says more (a chain, a closed window)."""
+    if data["next_run_at"] is None:
+        return None
+    if any(task["status"] == "RESCHEDULED" for task in data["tasks"]):
+        return "a failed task is tried again"
+    if data["status"] == Status.PAUSED:
+        return "its schedule window reopens"
+    if data["schedule"] and data["schedule"]["mode"] == "window":
+        return "its schedule window opens"
+    if data["step"] in BEFORE_RUN and _pre_pending(data):
+        return "its PRE step runs (RUN waits for its scheduled date)"
+    return "its scheduled date"
+
+
+def _pre_pending(data: dict[str, Any]) -> bool:
+    steps = [*data["steps"], *(step for task in data["tasks"] for step in task["steps"])]
+    return any(step["step"] == Step.PRE and step["status"] == OpStatus.PENDING for step in steps)
 
 
 def job_document(job: StoredJob, trap: dict[str, Any] | None, lang: str = "en") -> dict[str, Any]:
@@ -250,8 +280,12 @@ def detail_json(
     from jobtui.engine.domain.definitions import definition_from_text
     from jobtui.engine.domain.schedules import JobSchedule
 
+    # Known here: whether PRE has an op left (a job without one is picked up only to wait for its date).
+    upcoming = next_run_at(job, _pre_pending(data))
+    data["next_run_at"] = iso(upcoming)
     plan = JobSchedule.from_json(schedule)
-    data["schedule"] = plan.view(next_run_at(job)) if plan is not None else None
+    data["schedule"] = plan.view(upcoming) if plan is not None else None
+    data["next_run_why"] = next_run_why(data)
     # Who may approve it besides those with approve_all on its project (None: it needs no approval).
     try:
         wanted = definition_from_text(definition)

@@ -435,16 +435,18 @@ class DetailPane(Vertical):
         trap = job.get("trap")
         if trap:
             left = self.detail.trap_left_s(now)
-            if left is None:
+            if left is None:  # no timeout: "time left waits forever" read as a countdown stuck
                 countdown = t("detail.trap_forever", lang)
             elif trap["paused"]:
-                countdown = f"{format_duration(left)} ({t('detail.paused', lang)})"
+                countdown = (
+                    f"{t('detail.time_left', lang)} {format_duration(left)} ({t('detail.paused', lang)})"
+                )
             else:
-                countdown = format_duration(left)
+                countdown = f"{t('detail.time_left', lang)} {format_duration(left)}"
             # A trapped job whose op row is gone (deleted by hand) still shows.
             op_name = v(trapped_op_text(trap) or "-")
             text.append(
-                f"{t('detail.trap', lang)}: {op_name} — {t('detail.time_left', lang)} {countdown}\n",
+                f"{t('detail.trap', lang)}: {op_name} — {countdown}\n",
                 style="bold yellow",
             )
         natures = v(", ".join(job["natures"])) or "-"

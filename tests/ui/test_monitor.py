@@ -327,6 +327,21 @@ async def test_the_trap_dialog_counts_from_the_time_left_now_not_when_the_pane_r
         await until(pilot, lambda: "Time left: 9m " in painted(dialog)[0], "the dialog's countdown moving")
 
 
+async def test_a_trap_without_a_timeout_says_it_has_none(
+    store: Store, submit: Submit, engine: Engine
+) -> None:
+    """Found by an operator: the pane read "time left waits forever", a countdown that never moves."""
+    trapped = submit(
+        'name = "t"\ntrap_timeout = "0"\n[[run]]\nname = "fail"\nrun = "false"\non_error = "trap"\n'
+    )
+    run_until_status(engine, trapped, "TRAPPED")
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        await select_job(pilot, trapped)
+        said = "Trap: fail — no timeout"
+        await until(pilot, lambda: said in painted(pilot.app.screen)[0], "the trap line")
+        assert "time left" not in painted(pilot.app.screen)[0]
+
+
 async def test_rollback_asks_for_a_reason(store: Store, submit: Submit, engine: Engine) -> None:
     job_id = submit('name = "r"\n[[run]]\nrun = "true"\nrollback = "true"\n')
     run_until_status(engine, job_id, "FINISHED")

@@ -333,6 +333,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.live": "live",
         "tree.envelopes": "Envelopes",
         "tree.no_envelope": "(no envelope)",
+        "tree.older_envelopes": "the newest {n} envelopes: `jobtui envelopes` lists every one",
+        "tree.newest_jobs": "the newest {n} jobs: the jobs view (1) lists every one",
         "tree.job_stats": "{tasks} · {ops}: {done} done, {failed} failed",
         # Envelopes: derived statuses, rolling one back, its notifications, the keys that act on them.
         "envelope.status.SUCCESS": "Success",
@@ -720,6 +722,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.live": "vivo",
         "tree.envelopes": "Sobres",
         "tree.no_envelope": "(sin sobre)",
+        "tree.older_envelopes": "los {n} sobres más recientes: `jobtui envelopes` los lista todos",
+        "tree.newest_jobs": "los {n} pases más recientes: la vista de pases (1) los lista todos",
         "tree.job_stats": "{tasks} · {ops}: {done} hechas, {failed} fallidas",
         "envelope.status.SUCCESS": "Correcto",
         "envelope.status.SUCCESS_ACTIVE": "Correcto, activo",

@@ -90,8 +90,14 @@ class EnvelopeTree(Tree[NodeData]):
         self.data = data
         path = self._key_path(self.cursor_node)
         wanted = [self._envelope_spec(envelope, data.stats) for envelope in data.envelopes]
+        if data.more_envelopes:
+            older = Text(t("tree.older_envelopes", self.lang, n=len(data.envelopes)), style="italic")
+            wanted.append(_Spec("env-older", older, {"key": "env-older"}))
         title = Text(t("tree.no_envelope", self.lang), style=self._style("envelope-tree--name"))
-        title.append(f"  {count_text(len(data.loose), 'job', self.lang)}")
+        if data.more_loose:
+            title.append(f"  {t('tree.newest_jobs', self.lang, n=len(data.loose))}")
+        else:
+            title.append(f"  {count_text(len(data.loose), 'job', self.lang)}")
         loose = [self._job_spec(job, None, data.stats) for job in data.loose]
         wanted.append(_Spec("env-none", title, {"key": "env-none"}, loose))
         self._sync(self.root, wanted)

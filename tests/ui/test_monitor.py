@@ -751,6 +751,37 @@ def label_of(node: object) -> str:
     return str(node.label)  # type: ignore[attr-defined]
 
 
+async def test_the_tree_says_when_it_shows_only_the_newest_envelopes_and_jobs(
+    store: Store, submit: Submit, actions: Actions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a review against seed 004 ("a list of all Envelopes"): the tree read the newest 200 of
+    each, "(no envelope)  200 jobs" over 970, and never said that older ones exist. (Its sizes are made
+    small here: 2 and 2.)"""
+    from jobtui.engine.service import envelope_tree
+
+    monkeypatch.setattr(envelope_tree, "ENVELOPES_SHOWN", 2)
+    monkeypatch.setattr(envelope_tree, "JOBS_PER_GROUP", 2)
+    for n in range(3):
+        submit_envelope(actions, tmp_path / f"e{n}", f"rel-{n}", {f"job-{n}": "true"})
+    for n in range(2):
+        submit(simple(f"loose-{n}"))
+    async with app_for(store).run_test(size=SIZE) as pilot:
+        tree = await open_envelopes(pilot)
+        labels = [label_of(node).split("  ")[0] for node in tree.root.children]
+        assert [label.split(" ", 2)[-1] for label in labels[:2]] == ["rel-2", "rel-1"]
+        assert labels[2:] == ["the newest 2 envelopes: `jobtui envelopes` lists every one", "(no envelope)"]
+        assert label_of(tree.root.children[-1]) == "(no envelope)  2 jobs"  # all of them: no more said
+        submit(simple("loose-2"))
+        await until(
+            pilot,
+            lambda: (
+                label_of(tree.root.children[-1]) == "(no envelope)  the newest 2 jobs: the jobs view (1) "
+                "lists every one"
+            ),
+            "the loose jobs' count",
+        )
+
+
 async def test_the_tree_lists_each_envelope_s_jobs_in_chain_order_and_folds_from_the_keyboard(
     store: Store, submit: Submit, actions: Actions, engine: Engine, tmp_path: Path
 ) -> None:

@@ -53,6 +53,10 @@ class TreeData:
     envelopes: tuple[EnvelopeLine, ...]  # newest first
     loose: tuple[JobLine, ...]  # jobs in no envelope, newest first
     stats: dict[int, JobStats] = field(default_factory=dict)
+    # There are older ones than those read (ENVELOPES_SHOWN, JOBS_PER_GROUP): the tree says so (it read
+    # "(no envelope)  200 jobs" over 970, and left older envelopes unsaid).
+    more_envelopes: bool = False
+    more_loose: bool = False
 
 
 def load_tree(store: Store, scope: Scope = ALL_PROJECTS) -> TreeData:
@@ -66,10 +70,12 @@ def load_tree(store: Store, scope: Scope = ALL_PROJECTS) -> TreeData:
     scoped = scope != ALL_PROJECTS
     projects = sorted(scope) if scope != ALL_PROJECTS else []
     with store.engine.connect() as conn:
-        query = select(ENVELOPES).order_by(ENVELOPES.c.id.desc()).limit(ENVELOPES_SHOWN)
+        query = select(ENVELOPES).order_by(ENVELOPES.c.id.desc()).limit(ENVELOPES_SHOWN + 1)
         if scoped:
             query = query.where(ENVELOPES.c.project.in_(projects))
         envelopes = conn.execute(query).all()
+        more_envelopes = len(envelopes) > ENVELOPES_SHOWN
+        envelopes = envelopes[:ENVELOPES_SHOWN]
         chains: dict[int, list[JobLine]] = defaultdict(list)
         hidden: set[int] = set()  # envelopes with a job of a project the actor may not view
         if envelopes:
@@ -95,11 +101,13 @@ def load_tree(store: Store, scope: Scope = ALL_PROJECTS) -> TreeData:
             select(JOBS.c.id, JOBS.c.name, JOBS.c.status, JOBS.c.progress)
             .where(JOBS.c.envelope_id.is_(None), JOBS.c.system.is_(False))
             .order_by(JOBS.c.id.desc())
-            .limit(JOBS_PER_GROUP)
+            .limit(JOBS_PER_GROUP + 1)
         )
         if scoped:
             loose_query = loose_query.where(JOBS.c.project.in_(projects))
         loose = [_job_line(row) for row in conn.execute(loose_query)]
+        more_loose = len(loose) > JOBS_PER_GROUP
+        loose = loose[:JOBS_PER_GROUP]
         lines = tuple(
             EnvelopeLine(
                 id=e.id,
@@ -112,7 +120,7 @@ def load_tree(store: Store, scope: Scope = ALL_PROJECTS) -> TreeData:
             for e in envelopes
         )
         job_ids = [job.id for e in envelopes for job in chains[e.id]] + [job.id for job in loose]
-        return TreeData(lines, tuple(loose), _stats(conn, job_ids))
+        return TreeData(lines, tuple(loose), _stats(conn, job_ids), more_envelopes, more_loose)
 
 
 def _job_line(row: Any) -> JobLine:

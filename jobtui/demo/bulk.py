@@ -184,6 +184,7 @@ class _AuditShape:
     to_status: str | None
     comment: str | None
     dated: int | None = None  # the comment ends with this time (seconds after creation), ISO 8601 in UTC
+    after: str = ""  # then with this
 
 
 @dataclass
@@ -264,8 +265,9 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
         to: Status,
         comment: str | None = None,
         dated: int | None = None,
+        after: str = "",
     ) -> None:
-        shape.audit.append(_AuditShape(at, who, action, src, to.value, comment, dated))
+        shape.audit.append(_AuditShape(at, who, action, src, to.value, comment, dated, after))
         shape.since = at
 
     def finish(at: int, src: str = "RUNNING", comment: str | None = None) -> None:
@@ -392,13 +394,18 @@ def _build_shape(hist: _HistDef, status: Status, definition: str) -> _Shape:
         park(Status.APPROVAL, "await approval", "RUN needs approval")
         shape.max_start_s = 3600
         shape.reason = "passed Max Start Date"
-        # The expiry sweep ends the job and settles its tasks CANCELLED; its ops stay pending, so that a
-        # reschedule brings it back where it stood (Sweeps.sweep_expired).
-        tasks = [TaskStatus.CANCELLED.value] * n
+        # Its pipeline began: the expiry sweep skips RUN and the job runs its POST step, then ends EXPIRED,
+        # its tasks CANCELLED (pipeline.expire_through_post), as a rejected job does.
         max_start = shape.max_start_s  # scheduled at its creation
-        shape.ended = at = max_start + 1
+        at = max_start + 1
+        applies = [_skipped(at)] * n
+        post = ("done", at + 1, None, at + 1 + hist.post_s, 0, None)
+        tasks = [TaskStatus.CANCELLED.value] * n
+        shape.outcome, shape.step = status.value, Step.END.value
         why = "RUN had not started by Max Start Date "
-        event(at, ENGINE, "expire", "APPROVAL", status, why, dated=max_start)
+        event(at, ENGINE, "expire", "APPROVAL", Status.READY, why, dated=max_start, after="; POST runs")
+        event(at + 1, ENGINE, "claim", "READY", Status.RUNNING, "worker 0d15ea5e")
+        finish(at + 1 + hist.post_s, comment=shape.reason)
     elif status == Status.APPROVAL:
         shape.sched = None
         park(status, "await approval", "RUN needs approval")
@@ -644,7 +651,7 @@ CREATE TEMP TABLE IF NOT EXISTS bulk_ops (
 ) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS bulk_audit (
     shape INTEGER, k INTEGER, job_name TEXT, at INTEGER, who TEXT, action TEXT, from_status TEXT,
-    to_status TEXT, comment TEXT, dated INTEGER, PRIMARY KEY (shape, k)
+    to_status TEXT, comment TEXT, dated INTEGER, after TEXT, PRIMARY KEY (shape, k)
 ) WITHOUT ROWID;
 """
 
@@ -688,7 +695,7 @@ INSERT INTO main.audit (job_id, job_name, at, who, action, from_status, to_statu
 SELECT b.id, a.job_name, {_ts("b.t0 + a.at")}, CASE a.who WHEN '{OWNER}' THEN b.owner ELSE a.who END,
     a.action, a.from_status, a.to_status,
     CASE WHEN a.dated IS NULL THEN a.comment
-    ELSE a.comment || strftime('%Y-%m-%dT%H:%M:%S+00:00', b.t0 + a.dated, 'unixepoch') END
+    ELSE a.comment || strftime('%Y-%m-%dT%H:%M:%S+00:00', b.t0 + a.dated, 'unixepoch') || a.after END
 FROM temp.bulk_jobs b CROSS JOIN temp.bulk_audit a ON a.shape = b.shape
 """
 
@@ -726,7 +733,7 @@ def _shape_tables(shapes: list[_Shape], engine_name: str) -> dict[str, list[tupl
         audit += [
             (
                 *(i, k, h.name, a.at, _who(a.who, engine_name)),
-                *(a.action, a.from_status, a.to_status, a.comment, a.dated),
+                *(a.action, a.from_status, a.to_status, a.comment, a.dated, a.after),
             )
             for k, a in enumerate(s.audit)
         ]
@@ -996,7 +1003,7 @@ def _core_rows(
                     "action": a.action,
                     "from_status": a.from_status,
                     "to_status": a.to_status,
-                    "comment": a.comment if a.dated is None else f"{a.comment}{_iso(t0 + a.dated)}",
+                    "comment": a.comment if a.dated is None else f"{a.comment}{_iso(t0 + a.dated)}{a.after}",
                 }
             )
     return jobs, tasks, ops, audit

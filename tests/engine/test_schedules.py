@@ -830,6 +830,46 @@ def test_a_window_that_does_not_reopen_before_expiry_ends_the_job_saying_so(
     assert f"{why}: no op starts again" in Path(store.log_file(job_id)).read_text()
 
 
+def test_a_job_whose_window_closes_after_pre_and_does_not_reopen_runs_post_and_ends_expired(
+    actions: Actions, engine: Engine, clock: FakeClock, store: Store, tmp_path: Path
+) -> None:
+    """Its PRE ran, RUN never could: POST still runs (seed 001), then the job ends EXPIRED."""
+    gate, ledger = tmp_path / "go", tmp_path / "ledger"
+    clock.set(utc(2026, 12, 7, 10, 13))
+    job_id = actions.submit(
+        definition(
+            f"""
+            name = "short-window"
+            [schedule]
+            mode = "window"
+            timezone = "UTC"
+            window = {{ from = "10:14", to = "10:16" }}
+            expires = "2026-12-07T10:18:00+00:00"
+            [[pre]]
+            name = "build"
+            run = 'while [ ! -f {gate} ]; do sleep 0.02; done'
+            [[run]]
+            name = "deploy"
+            run = "echo deploy >> {ledger}"
+            [[post]]
+            name = "notify"
+            run = "echo notify >> {ledger}"
+            """
+        )
+    )
+    clock.set(utc(2026, 12, 7, 10, 14))
+    engine.run_until(lambda: job_of(store, job_id).status == Status.RUNNING and engine.busy)
+    clock.set(utc(2026, 12, 7, 10, 16, 15))  # PRE ran past the close; the next window is tomorrow
+    gate.touch()
+    job = run_until_status(engine, job_id, Status.EXPIRED, Status.FINISHED, Status.ERROR)
+    assert job.status == Status.EXPIRED
+    assert job.reason == (
+        "RUN had not started and the schedule window closed at 2026-12-07 10:16 UTC and does not reopen "
+        "before the job expires at 2026-12-07 10:18 UTC"
+    )
+    assert ledger.read_text().split() == ["notify"]
+
+
 def test_a_window_missed_whole_that_does_not_reopen_before_expiry_expires_the_job_saying_so(
     actions: Actions, engine: Engine, clock: FakeClock, store: Store
 ) -> None:

@@ -670,6 +670,8 @@ def test_a_job_past_its_max_start_expires_on_the_next_tick(jobs: Jobs, store: St
 def test_a_job_waiting_for_run_expires_when_the_clock_passes_max_start(
     jobs: Jobs, actions: Actions, store: Store, clock: FakeClock
 ) -> None:
+    """Its PRE ran: RUN is skipped and its POST step still runs (seed 001: POST runs after PRE or RUN,
+    whatever happened), then it ends EXPIRED (found by a review against the seeds: it never ran POST)."""
     job_id = jobs.submit(full_def(), at="+1h", max_start="+10m")
     jobs.engine.run_until(
         lambda: job_of(store, job_id).step == Step.RUN and job_of(store, job_id).lease is None
@@ -677,13 +679,20 @@ def test_a_job_waiting_for_run_expires_when_the_clock_passes_max_start(
     assert status_of(store, job_id) == Status.READY
 
     clock.advance(70 * 60 + 1)
-    jobs.engine.tick()
+    job = run_until_status(jobs.engine, job_id, Status.EXPIRED)
+    assert (job.reason, job.step, job.ended_at is not None) == ("passed Max Start Date", Step.END, True)
+    assert [(op.step, op.status) for op in op_runs(store, job_id)] == [
+        ("PRE", "done"),
+        ("RUN", "skipped"),
+        ("POST", "done"),
+    ]
+    (expire,) = [row for row in audit_rows(store, job_id) if row[2] == "expire"]
+    assert expire[3:5] == ("READY", "READY")
+    assert expire[5].startswith("RUN had not started by Max Start Date ") and expire[5].endswith(
+        "; POST runs"
+    )
 
-    assert status_of(store, job_id) == Status.EXPIRED
-    assert job_of(store, job_id).ended_at == clock.now()
-    assert [(op.step, op.status) for op in op_runs(store, job_id)][1] == ("RUN", "pending")
-
-    # Rescheduled, it waits for its new date and then runs RUN (PRE already ran).
+    # Rescheduled, it waits for its new date and then runs RUN and POST again (PRE already ran).
     actions.reschedule(job_id, "+1h")
     assert (status_of(store, job_id), job_of(store, job_id).ended_at) == (Status.READY, None)
     for _ in range(3):
@@ -691,7 +700,34 @@ def test_a_job_waiting_for_run_expires_when_the_clock_passes_max_start(
     assert job_of(store, job_id).run_started_at is None
     clock.advance(3601)
     assert run_until_status(jobs.engine, job_id, Status.FINISHED, Status.EXPIRED).status == Status.FINISHED
-    assert [op.status for op in op_runs(store, job_id)] == ["done", "done", "done"]
+    assert [(op.step, op.status) for op in op_runs(store, job_id, exec_=2)] == [
+        ("RUN", "done"),
+        ("POST", "done"),
+    ]
+
+
+def test_a_job_whose_pre_outlasts_its_max_start_runs_post_and_ends_expired(
+    jobs: Jobs, store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The engine holding the job finds its Max Start Date passed at RUN's gate: on to POST, then EXPIRED."""
+    gate = tmp_path / "built"
+    job_id = jobs.submit(
+        full_def().replace(
+            'name = "prepare"\nrun = "true"',
+            f"name = \"prepare\"\nrun = 'while [ ! -f {gate} ]; do sleep 0.02; done'",
+        ),
+        max_start="+10m",
+    )
+    jobs.engine.run_until(lambda: any(op.status == "running" for op in op_runs(store, job_id)))
+    clock.advance(11 * 60)
+    gate.touch()
+    job = run_until_status(jobs.engine, job_id, Status.EXPIRED, Status.FINISHED)
+    assert (job.status, job.reason) == (Status.EXPIRED, "passed Max Start Date")
+    assert [(op.step, op.status) for op in op_runs(store, job_id)] == [
+        ("PRE", "done"),
+        ("RUN", "skipped"),
+        ("POST", "done"),
+    ]
 
 
 def test_a_job_waiting_for_approval_expires_when_the_clock_passes_max_start(

@@ -797,7 +797,13 @@ class Actions:
             new = max(new, now)
             fields = _moved_schedule(job, new)
             to: Status | None = None
-            if job.status == Status.EXPIRED:
+            replan = job.status == Status.EXPIRED and job.step == Step.END
+            if replan:
+                # It ran its POST step as it expired: RUN and POST run again, as in a rerun from RUN.
+                to = Status.READY
+                fields.update(_ready_again(now, step=Step.RUN.value, exec=job.exec + 1, progress=0))
+                fields["run_started_at"] = None
+            elif job.status == Status.EXPIRED:
                 to = Status.READY
                 fields.update(reason=None, ended_at=None)
                 lifecycle.pend_failed_retried_ops(s, job)
@@ -807,7 +813,7 @@ class Actions:
                     .values(status=TaskStatus.SCHEDULED.value)
                 )
             if to == Status.READY or job.status == Status.READY:
-                fields["due_at"] = new if job.step == Step.RUN else now
+                fields["due_at"] = new if job.step == Step.RUN or replan else now
             # A job waiting for a failed task's next attempt (a PRE op of a fire-and-forget job): that
             # attempt comes at the new date, not at the one the operator moved it from, and the job is
             # due then.
@@ -819,6 +825,9 @@ class Actions:
             if waiting.rowcount and "due_at" in fields:  # type: ignore[attr-defined]
                 fields["due_at"] = new
             self._audit(s, job, "reschedule", to, f"RUN at {new.isoformat()}", **fields)
+            if replan:
+                pipeline.settle_tasks(s, job, TaskStatus.SCHEDULED, force=True)
+                pipeline.create_plan(s, job, Step.RUN)
 
     # -- traps ----------------------------------------------------------------------------------------
 

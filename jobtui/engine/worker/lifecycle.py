@@ -249,6 +249,9 @@ def expire_unfinished(
     ended = why or f"schedule expired at {when}"
     if job.run_started_at is None:
         expired = f"RUN had not started and {why}" if why else f"{ended} before RUN started"
+        reason = expired if why else "schedule expired"
+        if pipeline.expire_through_post(store, s, job, ref, now, expired, reason):
+            return
         # Ops stay pending: a reschedule brings the job back where it stood.
         pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
         store.change_job(

@@ -428,6 +428,41 @@ def skip_pending(
     session.execute(stmt.values(status=OpStatus.SKIPPED.value, skipped_at=now))
 
 
+def expire_through_post(
+    store: Store,
+    session: Session,
+    job: Job,
+    ref: JobRef,
+    now: pendulum.DateTime,
+    comment: str,
+    reason: str,
+) -> bool:
+    """RUN did not start in time (its Max Start Date, its schedule's end). A job whose pipeline began (PRE
+    started) still runs its POST step, then ends EXPIRED: seed 001's POST "runs in the event of success or
+    failure after a PRE or RUN step" (seed 002: whatever the steps before produced), as a rejected job's
+    does; its notifications never said the job expired. True when it does so (a job held by an engine goes
+    on to POST; one held by none is due now); False for a job that never started or has no POST op left,
+    which the caller expires at once."""
+    if job.started_at is None or next_pending(session, job, Step.POST.value) is None:
+        return False
+    skip_pending(session, job, (Step.PRE.value, Step.RUN.value), now)
+    held = job.worker_id is not None
+    store.change_job(
+        session,
+        job,
+        ref.who,
+        "expire",
+        Status.RUNNING if held else Status.READY,
+        comment=f"{comment}; POST runs",
+        held=ref.lease,
+        step=Step.POST.value,
+        outcome=Status.EXPIRED.value,
+        reason=reason,
+        due_at=None if held else now,
+    )
+    return True
+
+
 def apply_op_failure(
     store: Store,
     session: Session,

@@ -87,6 +87,10 @@ class Sweeps:
                 if job is None or job.status not in (Status.READY, Status.APPROVAL) or job.run_started_at:
                     continue
                 when = pendulum.instance(job.max_start_at).isoformat() if job.max_start_at else "?"
+                said = f"RUN had not started by Max Start Date {when}"
+                ref = JobRef(self.state.who)
+                if pipeline.expire_through_post(store, s, job, ref, now, said, "passed Max Start Date"):
+                    continue
                 pipeline.settle_tasks(s, job, TaskStatus.CANCELLED)
                 store.change_job(
                     s,
@@ -94,7 +98,7 @@ class Sweeps:
                     self.state.who,
                     "expire",
                     Status.EXPIRED,
-                    comment=f"RUN had not started by Max Start Date {when}",
+                    comment=said,
                     due_at=None,
                     reason="passed Max Start Date",
                     ended_at=now,

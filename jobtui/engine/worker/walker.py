@@ -82,8 +82,10 @@ def _next_in_rollback(state: EngineState, s: Session, job: Job, ref: JobRef) -> 
 
 def _next_in_step(state: EngineState, s: Session, job: Job, ref: JobRef, now: pendulum.DateTime) -> Found:
     step = _enter_pre(state, s, job, ref, now)
-    if _before_run(job, step) and run_gate(state, s, job, ref, now) is not None:
-        return None
+    if _before_run(job, step):
+        gate = run_gate(state, s, job, ref, now)
+        if gate is not None:
+            return AGAIN if gate == Status.RUNNING else None  # RUNNING: expired, on to POST
     if step == Step.END:
         state.store.change_job(s, job, state.who, "release", held=ref.lease, worker_id=None, lease=None)
         return None
@@ -159,7 +161,8 @@ def _end_step(state: EngineState, s: Session, job: Job, ref: JobRef, step: Step)
 
 
 def run_gate(state: EngineState, s: Session, job: Job, ref: JobRef, now: pendulum.DateTime) -> Status | None:
-    """Before RUN starts: approval, Max Start Date, the scheduled date. Returns where the job parked."""
+    """Before RUN starts: approval, Max Start Date, the scheduled date. Returns where the job parked
+    (RUNNING: it expired and goes on to its POST step), None when RUN may start."""
     store, who = state.store, state.who
     release: dict[str, Any] = {"held": ref.lease, "worker_id": None, "lease": None}
     if (
@@ -181,13 +184,16 @@ def run_gate(state: EngineState, s: Session, job: Job, ref: JobRef, now: pendulu
         )
         return Status.APPROVAL
     if job.max_start_at is not None and now > job.max_start_at:
+        said = "RUN had not started by Max Start Date"
+        if pipeline.expire_through_post(store, s, job, ref, now, said, "passed Max Start Date"):
+            return Status.RUNNING
         store.change_job(
             s,
             job,
             who,
             "expire",
             Status.EXPIRED,
-            comment="RUN had not started by Max Start Date",
+            comment=said,
             due_at=None,
             reason="passed Max Start Date",
             ended_at=now,

@@ -83,6 +83,7 @@ class KeyBar(Widget, can_focus=False):
         shown = sorted(
             active.values(), key=lambda item: self._rank.get(item.binding.id or "", len(self._rank))
         )
+        items: list[tuple[Text, str, bool]] = []
         for _node, binding, enabled, _tooltip in shown:
             if not binding.show or binding.action in seen:
                 continue
@@ -97,10 +98,23 @@ class KeyBar(Widget, can_focus=False):
             )
             if description:
                 key.append(f"{description} ", description_style + extra)
+            items.append((key, binding.key, enabled))
+        # Too narrow for every key: dimmed keys give their room to the keys that would act, the last dimmed
+        # one first, the others keeping their places (at 120 columns the bar ended in the dimmed keys of
+        # the job under the cursor, and "Resume queue" of a paused queue never showed).
+        width_of = sum(key.cell_len for key, _, _ in items)
+        for index in reversed(range(len(items))):
+            if width_of <= room:
+                break
+            key, _, enabled = items[index]
+            if not enabled and any(later[2] for later in items[index + 1 :]):
+                width_of -= key.cell_len
+                del items[index]
+        for key, pressed, enabled in items:
             # A key with half its word reads as another word ("! At"): the bar ends at the last whole one.
             if keys.cell_len + key.cell_len > room:
                 break
-            spots.append(_Spot(keys.cell_len, keys.cell_len + key.cell_len, binding.key, enabled))
+            spots.append(_Spot(keys.cell_len, keys.cell_len + key.cell_len, pressed, enabled))
             keys.append_text(key)
         keys.pad_right(room - keys.cell_len)
         self._spots = spots

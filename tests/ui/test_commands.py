@@ -363,6 +363,26 @@ async def test_the_footer_shows_whole_keys_only_however_wide_the_terminal(
     assert f"q {t('palette.quit', lang)}" in keys, text  # the app's own key speaks the language too
 
 
+async def test_a_narrow_footer_shows_the_keys_that_act_before_the_dimmed_ones(
+    store: Store, submit: Submit, engine: Engine, actions: Actions
+) -> None:
+    """Found by an operator: at 120 columns the footer ended in the dimmed keys of the job under the
+    cursor (approve, reject… of a finished job) and never showed "Resume queue" while the queue was paused."""
+    job_id = submit(simple("done"))
+    run_until_status(engine, job_id, "FINISHED")
+    actions.queue_pause("db maintenance")
+    async with app_for(store).run_test(size=(120, 40)) as pilot:
+        await select_job(pilot, job_id)
+        screen, bar = monitor(pilot), monitor(pilot).query_one(KeyBar)
+        await until(pilot, lambda: screen.check_action("rerun", ()) is True, "the job's keys")
+        await until(pilot, lambda: "Resume queue" in bar.render().plain, "Resume queue in the footer")
+        assert all(spot.enabled for spot in bar._spots), bar.render().plain
+        assert "Approve" not in bar.render().plain
+        await pilot.resize_terminal(400, 40)  # room for every key: the dimmed ones keep their places
+        await until(pilot, lambda: "Approve" in bar.render().plain, "every key")
+        assert not all(spot.enabled for spot in bar._spots)
+
+
 def test_every_footer_command_has_a_place_in_the_footer_order() -> None:
     from jobtui.screens.bindings import footer_order
 

@@ -333,7 +333,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.live": "live",
         "tree.envelopes": "Envelopes",
         "tree.no_envelope": "(no envelope)",
-        "tree.older_envelopes": "the newest {n} envelopes: `jobtui envelopes` lists every one",
+        "tree.older_envelopes": "older envelopes are not shown: `jobtui envelopes` lists every one",
         "tree.newest_jobs": "the newest {n} jobs: the jobs view (1) lists every one",
         "tree.job_stats": "{tasks} · {ops}: {done} done, {failed} failed",
         # Envelopes: derived statuses, rolling one back, its notifications, the keys that act on them.
@@ -722,7 +722,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "bar.live": "vivo",
         "tree.envelopes": "Sobres",
         "tree.no_envelope": "(sin sobre)",
-        "tree.older_envelopes": "los {n} sobres más recientes: `jobtui envelopes` los lista todos",
+        "tree.older_envelopes": "no se muestran los sobres más antiguos: `jobtui envelopes` los lista todos",
         "tree.newest_jobs": "los {n} pases más recientes: la vista de pases (1) los lista todos",
         "tree.job_stats": "{tasks} · {ops}: {done} hechas, {failed} fallidas",
         "envelope.status.SUCCESS": "Correcto",
@@ -839,6 +839,8 @@ REFUSALS: dict[str, dict[str, str]] = {
         "reciente y no se ha deshecho; haga primero su rollback",
         "chain_waits": "{action}: el pase {waiting} ({waiting_name}) del sobre {envelope} ({name}) espera "
         "al pase {job}; cancele antes el pase {job} (la cadena cancela los que lo siguen) o el sobre",
+        "ending": "{action}: el pase {job} está terminando como {status}: antes ejecuta su paso POST, RUN "
+        "ya nunca",
         "envelope_job_not_ended": "{action}: el pase {job} del sobre {envelope} ({name}) no ha terminado "
         "({status}): borrado, el sobre se leería como si nunca lo hubiera tenido; cancele antes el pase "
         "{job} o el sobre",

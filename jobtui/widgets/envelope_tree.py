@@ -91,7 +91,7 @@ class EnvelopeTree(Tree[NodeData]):
         path = self._key_path(self.cursor_node)
         wanted = [self._envelope_spec(envelope, data.stats) for envelope in data.envelopes]
         if data.more_envelopes:
-            older = Text(t("tree.older_envelopes", self.lang, n=len(data.envelopes)), style="italic")
+            older = Text(t("tree.older_envelopes", self.lang), style="italic")
             wanted.append(_Spec("env-older", older, {"key": "env-older"}))
         title = Text(t("tree.no_envelope", self.lang), style=self._style("envelope-tree--name"))
         if data.more_loose:

@@ -706,6 +706,61 @@ def test_a_job_waiting_for_run_expires_when_the_clock_passes_max_start(
     ]
 
 
+def test_a_job_expired_before_its_pre_succeeded_runs_no_post_and_its_reschedule_runs_pre(
+    jobs: Jobs, actions: Actions, store: Store, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Found by review: a job expired with a PRE op still to run (a trap retried after its Max Start Date)
+    went on to POST, its PRE skipped, and a reschedule then ran RUN without the PRE that never succeeded."""
+    fixed, ledger = tmp_path / "fixed", tmp_path / "ledger"
+    job_id = jobs.submit(
+        f'name = "rel"\n[[pre]]\nname = "build"\nrun = "test -f {fixed} && echo build >> {ledger}"\n'
+        f'on_error = "trap"\n[[run]]\nname = "deploy"\nrun = "echo deploy >> {ledger}"\n'
+        f'[[post]]\nname = "notify"\nrun = "echo notify >> {ledger}"\n',
+        max_start="+10m",
+    )
+    run_until_status(jobs.engine, job_id, Status.TRAPPED)
+    clock.advance(11 * 60)
+    actions.trap(job_id, "retry")  # READY in PRE, past its Max Start Date: the next pass expires it
+    job = run_until_status(jobs.engine, job_id, Status.EXPIRED, Status.TRAPPED)
+    assert (job.status, job.step) == (Status.EXPIRED, Step.PRE)
+    assert [(op.step, op.status) for op in op_runs(store, job_id)] == [
+        ("PRE", "pending"),
+        ("RUN", "pending"),
+        ("POST", "pending"),
+    ]
+    assert not ledger.exists()
+    fixed.touch()
+    actions.reschedule(job_id, "+1m")
+    clock.advance(61)
+    assert run_until_status(jobs.engine, job_id, Status.FINISHED, Status.ERROR, Status.EXPIRED).status == (
+        Status.FINISHED
+    )
+    assert ledger.read_text().split() == ["build", "deploy", "notify"]
+
+
+def test_a_job_on_its_way_to_post_after_expiring_refuses_a_reschedule_and_says_what_comes(
+    jobs: Jobs, actions: Actions, store: Store, clock: FakeClock
+) -> None:
+    """Found by review: with the queue paused, an expired job waiting READY to run its POST step took a
+    reschedule ("RUN at 13:10") and still ended EXPIRED; `show` said its next run was "its scheduled date"."""
+    job_id = jobs.submit(full_def(), at="+1h", max_start="+10m")
+    jobs.engine.run_until(
+        lambda: job_of(store, job_id).step == Step.RUN and job_of(store, job_id).lease is None
+    )
+    actions.queue_pause("maintenance")
+    clock.advance(70 * 60 + 1)
+    jobs.engine.run_until(lambda: job_of(store, job_id).step == Step.POST)
+    assert status_of(store, job_id) == Status.READY
+    with pytest.raises(Refused) as refused:
+        actions.reschedule(job_id, "+2h")
+    assert str(refused.value) == (
+        f"reschedule: job {job_id} is ending EXPIRED: its POST step runs first, RUN never will"
+    )
+    assert detail(store, job_id)["next_run_why"] == "its POST step runs, then the job ends"
+    actions.queue_resume()
+    assert run_until_status(jobs.engine, job_id, Status.EXPIRED).reason == "passed Max Start Date"
+
+
 def test_a_job_whose_pre_outlasts_its_max_start_runs_post_and_ends_expired(
     jobs: Jobs, store: Store, clock: FakeClock, tmp_path: Path
 ) -> None:

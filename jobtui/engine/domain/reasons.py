@@ -31,6 +31,7 @@ OP_CANCELED_ELSEWHERE = "op_canceled_elsewhere"
 HOST_LIVE = "host_live"
 ENVELOPE_ROLLED_BACK = "envelope_rolled_back"
 ENVELOPE_JOB_NOT_ENDED = "envelope_job_not_ended"
+ENDING = "ending"
 
 # The facts each kind carries: what a translation of it may say. `action` is the engine's name of what
 # was refused (a dashboard says its own title of the command instead).
@@ -63,6 +64,8 @@ FACTS: dict[str, frozenset[str]] = {
     # The job has not ended (the last of its envelope's chain: none waits for it): deleted, its envelope
     # would read as if it had never had it (SUCCESS, when the jobs before it succeeded).
     ENVELOPE_JOB_NOT_ENDED: _ENVELOPE | {"job", "status"},
+    # The job is on its way to `status` (rejected, expired): its POST step runs first, RUN never will.
+    ENDING: frozenset({"action", "job", "status"}),
 }
 
 

@@ -145,6 +145,8 @@ def next_run_why(data: dict[str, Any]) -> str | None:
     set, says more (a chain, a closed window)."""
     if data["next_run_at"] is None:
         return None
+    if data["step"] == Step.POST:  # rejected or expired: POST, then its end
+        return "its POST step runs, then the job ends"
     if any(task["status"] == "RESCHEDULED" for task in data["tasks"]):
         return "a failed task is tried again"
     if data["status"] == Status.PAUSED:

@@ -236,6 +236,15 @@ class Actions:
                 action=name,
                 job=job.id,
             )
+        if action == "reschedule" and job.outcome and job_status(job) == Status.READY:
+            # Rejected or expired, it waits only to run its POST step: a new RUN date would change nothing.
+            return Reason(
+                f"{name}: job {job.id} is ending {job.outcome}: its POST step runs first, RUN never will",
+                reasons.ENDING,
+                action=name,
+                job=job.id,
+                status=job.outcome,
+            )
         if action == "reschedule" and job.run_started_at is not None:
             return Reason(
                 f"{name}: job {job.id} has already started its RUN step",

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from jobtui.engine.db.store import DATABASE_ERRORS
+from sqlalchemy.exc import DBAPIError
+
 from jobtui.engine.errors import CorruptRow
 
 log = logging.getLogger("jobtui.engine")
@@ -16,8 +17,8 @@ class JobsAlone:
     """Wraps each job's transaction of a sweep (trap timeouts, Max Start Dates, schedules run out). A job
     whose handling raises (a bug, a row it cannot make sense of) has its transaction undone and is tried
     again next pass, said in the log once for as long as it fails the same way; the sweep goes on with
-    the other jobs and the engine with its pass. The database's own errors still end the pass: the
-    engine backs off from those.
+    the other jobs and the engine with its pass. The database's own errors (any DBAPIError: unreachable,
+    read-only after a failover) still end the pass: the engine backs off from those.
 
     Found by an operator: a trap timeout's abort that raised failed every pass, and with it every claim
     and every op's end, while the worker's heartbeat still read live."""
@@ -30,8 +31,8 @@ class JobsAlone:
         key = (sweep, job_id)
         try:
             yield
-        except DATABASE_ERRORS:
-            raise
+        except DBAPIError:
+            raise  # the database's own (unreachable, read-only): the pass ends, the loop backs off
         except CorruptRow as problem:
             # A row changed by hand: said in one line, as the batch says it (an operator may repair it).
             if self._say(key, str(problem)):

@@ -437,15 +437,16 @@ def expire_through_post(
     comment: str,
     reason: str,
 ) -> bool:
-    """RUN did not start in time (its Max Start Date, its schedule's end). A job whose pipeline began (PRE
-    started) still runs its POST step, then ends EXPIRED: seed 001's POST "runs in the event of success or
-    failure after a PRE or RUN step" (seed 002: whatever the steps before produced), as a rejected job's
-    does; its notifications never said the job expired. True when it does so (a job held by an engine goes
-    on to POST; one held by none is due now); False for a job that never started or has no POST op left,
-    which the caller expires at once."""
-    if job.started_at is None or next_pending(session, job, Step.POST.value) is None:
+    """RUN did not start in time (its Max Start Date, its schedule's end). A job through PRE (waiting at
+    RUN's gate: its date, its approval, its window) still runs its POST step, then ends EXPIRED: seed
+    001's POST "runs in the event of success or failure after a PRE or RUN step" (seed 002: whatever the
+    steps before produced), as a rejected job's does; its notifications never said the job expired. True
+    when it does so (a job held by an engine goes on to POST; one held by none is due now); False for a
+    job that never got through PRE (never started, or expired in PRE: its PRE ops stay pending, and a
+    reschedule runs them) or has no POST op left, which the caller expires at once."""
+    if not _through_pre(session, job) or next_pending(session, job, Step.POST.value) is None:
         return False
-    skip_pending(session, job, (Step.PRE.value, Step.RUN.value), now)
+    skip_pending(session, job, (Step.RUN.value,), now)
     held = job.worker_id is not None
     store.change_job(
         session,
@@ -461,6 +462,26 @@ def expire_through_post(
         due_at=None if held else now,
     )
     return True
+
+
+def _through_pre(session: Session, job: Job) -> bool:
+    """Whether the job got through PRE: at RUN's gate, or in PRE with nothing of it left to run or to try
+    again (a window that closed as its last PRE op ended leaves the job in PRE)."""
+    if job.started_at is None or job.failed or job.step not in (Step.PRE, Step.RUN):
+        return False
+    if job.step == Step.RUN:
+        return True
+    left = session.execute(
+        select(OP_RUNS.c.id)
+        .where(
+            OP_RUNS.c.job_id == job.id,
+            OP_RUNS.c.exec == job.exec,
+            OP_RUNS.c.step == Step.PRE.value,
+            OP_RUNS.c.status.in_([OpStatus.PENDING.value, OpStatus.RUNNING.value]),
+        )
+        .limit(1)
+    ).first()
+    return left is None and session.execute(_WAITING_TASKS, {"job_id": job.id}).first() is None
 
 
 def apply_op_failure(

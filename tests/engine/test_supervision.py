@@ -653,9 +653,11 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
             gate.touch()
             wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
         here.tick()  # a daemon of that host comes back
-        # Signalled in that pass; dead a moment later (a loaded machine delivered the SIGTERM after the
-        # assertion: it failed once in a full run).
-        wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to die of its SIGTERM")
+        # Signalled in that pass; its kill said once it is dead, at a later pass (a loaded machine
+        # delivered the SIGTERM after the assertion: it failed once in a full run).
+        here.run_until(lambda: not live_pids_of_group(op.pid or 0))
+        if then != "ended-meanwhile":
+            here.run_until(lambda: bool(_kills_recorded(store, job_id)))
         trail = [(r["action"], r["who"], r["comment"]) for r in audit_json(store, job_id)]
         kills = _kills_recorded(store, job_id)
         if then == "ended-meanwhile":
@@ -675,6 +677,57 @@ def test_an_op_left_on_a_lost_host_is_killed_by_the_next_daemon_of_that_host_and
             assert job_of(store, job_id).status == "READY"
     finally:
         gate.touch()
+        elsewhere.shutdown()
+        here.shutdown()
+
+
+def test_a_retry_waits_until_the_op_a_dead_engine_left_has_died_of_its_kill(
+    store: Store,
+    clock: FakeClock,
+    tmp_path: Path,
+    daemon_env: dict[str, str],
+    daemons: list[subprocess.Popen[bytes]],
+) -> None:
+    """Found by a multi-host probe: the daemon starting after a kill -9 sent SIGTERM to the op its dead
+    engine left and said "kill op … killed" at once; that row let a retry through while the op still
+    cleaned up, and the op ran twice at once. The row comes once the op is gone."""
+    clock.set(pendulum.now("UTC"))  # the daemon runs on the real clock
+    actions = Actions(store, Actor("tester"))
+    lingering = tmp_path / "lingering"
+    job_id = actions.submit(
+        definition(
+            'name = "svc"\n[[run]]\n'
+            f'run = \'trap "while [ ! -f {lingering} ]; do sleep 0.02; done; exit 143" TERM; '
+            "while true; do sleep 0.02; done'\n"
+        )
+    )
+    daemon = start_daemon(daemon_env)
+    daemons.append(daemon)
+    wait_for(lambda: running_op(store, job_id) is not None, what="the op to start")
+    op = running_op(store, job_id)
+    assert op is not None and op.pid is not None
+    daemon.kill()  # kill -9 of this host's engine: its op lives on
+    daemon.wait()
+    clock.set(pendulum.now("UTC"))
+    elsewhere, here = Engine(store, host="elsewhere"), Engine(store)
+    try:
+        _first_sweep(elsewhere, clock)
+        clock.advance(elsewhere.lease_s + 1)
+        run_until_status(elsewhere, job_id, "ABEND")
+        here.tick()  # a daemon of that host comes back: SIGTERM, which the op takes its time over
+        for _ in range(5):
+            here.tick()
+        assert live_pids_of_group(op.pid)
+        assert not _kills_recorded(store, job_id)
+        with pytest.raises(Refused, match=rf"may still run on .* \(pid {op.pid}\)"):
+            actions.retry(job_id)
+        lingering.touch()  # its clean-up done, it exits
+        here.run_until(lambda: bool(_kills_recorded(store, job_id)))
+        assert not live_pids_of_group(op.pid)
+        actions.retry(job_id)
+        assert job_of(store, job_id).status == "READY"
+    finally:
+        lingering.touch()
         elsewhere.shutdown()
         here.shutdown()
 
@@ -761,7 +814,12 @@ def test_an_engine_that_finds_its_job_taken_over_kills_its_op_and_says_so(
     store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path
 ) -> None:
     gate = tmp_path / "go"
-    job_id = submit(gated(gate))
+    # Its op takes its time over a SIGTERM (until `gate` exists): found by a multi-host probe, the engine
+    # said "kill op" at SIGTERM, which let a retry run the op again beside the one still cleaning up.
+    job_id = submit(
+        f'name = "svc"\n[[run]]\nrun = \'trap "while [ ! -f {gate} ]; do sleep 0.02; done; exit 143" '
+        "TERM; while true; do sleep 0.02; done'\n"
+    )
     frozen, other = Engine(store, host="host-a"), Engine(store, host="host-b")
     try:
         op = wait_op_started(frozen, store, job_id)
@@ -772,11 +830,44 @@ def test_an_engine_that_finds_its_job_taken_over_kills_its_op_and_says_so(
         with pytest.raises(Refused, match=r"may still run on host-a"):
             actions.retry(job_id)
 
-        frozen.run_until(lambda: not live_pids_of_group(op.pid or 0))  # it comes back
+        for _ in range(5):  # it comes back: SIGTERM to its op, which cleans up
+            frozen.tick()
+        assert live_pids_of_group(op.pid or 0) and not _kills_recorded(store, job_id)
+        with pytest.raises(Refused, match=r"may still run on host-a"):
+            actions.retry(job_id)
+        gate.touch()
+        frozen.run_until(lambda: bool(_kills_recorded(store, job_id)))
+        assert not live_pids_of_group(op.pid or 0)  # said once its op is gone, not at SIGTERM
         kills = _kills_recorded(store, job_id)
         assert [k["who"] for k in kills] == ["engine@host-a"]
         assert f"op of exec 1 (pid {op.pid}) killed: its job was taken over" in str(kills[0]["comment"])
         actions.retry(job_id)  # host A was heard from again: nothing of exec 1 runs on
+        assert job_of(store, job_id).status == "READY"
+    finally:
+        gate.touch()
+        frozen.shutdown()
+        other.shutdown()
+
+
+def test_an_engine_back_from_a_freeze_says_its_op_ended_meanwhile_and_the_retry_goes_on(
+    store: Store, submit: Submit, actions: Actions, clock: FakeClock, tmp_path: Path
+) -> None:
+    """Its heartbeat no longer lets the retry through (the op may still clean up after its SIGTERM): the
+    engine says in the trail that the op is gone, here because it ended while the engine was frozen."""
+    gate = tmp_path / "go"
+    job_id = submit(gated(gate))
+    frozen, other = Engine(store, host="host-a"), Engine(store, host="host-b")
+    try:
+        op = wait_op_started(frozen, store, job_id)
+        other.tick()
+        clock.advance(frozen.lease_s + 1)
+        run_until_status(other, job_id, "ABEND")
+        gate.touch()  # the op ends of itself while its engine is frozen
+        wait_for(lambda: not live_pids_of_group(op.pid or 0), what="the op to end")
+        frozen.run_until(lambda: any(r["action"] == "op gone" for r in audit_json(store, job_id)))
+        (gone,) = [r for r in audit_json(store, job_id) if r["action"] == "op gone"]
+        assert gone["who"] == "engine@host-a" and f"(pid {op.pid})" in str(gone["comment"])
+        actions.retry(job_id)
         assert job_of(store, job_id).status == "READY"
     finally:
         gate.touch()

@@ -141,10 +141,17 @@ class Supervisor:
                     because = "its job was canceled from another host"
                     return self._audit_killed(job_id, op_run_id, pid, because, None)
 
+            killed = on_gone
+            if taken_over and killed is None:
+                # Said once its process tree is gone, not at SIGTERM: the job may run again elsewhere only
+                # then (a retry waits for this row), not beside an op still cleaning up.
+                because = "its job was taken over by another engine"
+                killed = functools.partial(self._audit_killed, job_id, op_run_id, pid, because, None)
             dying = self._terminate(
-                held.handle, why, let_go_job=held.job_id, cap=held.log_cap, on_gone=on_gone
+                held.handle, why, let_go_job=held.job_id, cap=held.log_cap, on_gone=killed
             )
-            record = self._drop_record(held, pid, dying, taken_over, on_gone)
+            # Gone already: said at once, for the job's retry waits for its engine's word (op_left_elsewhere).
+            record = self._drop_record(held, pid, dying, on_gone is not None or taken_over)
             if record is None:
                 self._ship_last(held, s, dying)
                 return
@@ -165,18 +172,15 @@ class Supervisor:
         held: Held,
         pid: int | None,
         dying: Dying | None,
-        taken_over: bool,
-        on_gone: Callable[[], bool] | None,
+        say_gone: bool,
     ) -> Callable[[Session | None], bool] | None:
-        """What the trail of a job let go says of its op: killed because another engine took the job, or
-        gone before this engine looked (canceled from another host: its rerun waits for that word)."""
+        """What the trail of a job let go says of its op at once: gone before this engine looked (canceled
+        from another host, or taken over by another engine: its rerun waits for that word). One it kills is
+        said once it is gone (`Dying.on_gone`)."""
         job_id, op_run_id = held.job_id, held.op_run_id
-        if dying is not None and taken_over:
-            because = "its job was taken over by another engine"
-            return lambda session: self._audit_killed(job_id, op_run_id, pid, because, session)
-        if dying is None and on_gone is not None:
+        if dying is None and say_gone:
             return lambda session: self._audit(
-                job_id, OP_GONE, lambda job, op: _gone_text(job, op, pid), session, op_run_id
+                job_id, OP_GONE, lambda job, op: _gone_text(job, op, pid), session, op_run_id, _waited_for
             )
         return None
 
@@ -221,14 +225,16 @@ class Supervisor:
         text: str | Callable[[Job, OpRun | None], str],
         s: Session | None = None,
         op_run_id: int | None = None,
+        only_if: Callable[[Session, Job], bool] | None = None,
     ) -> bool:
         """A row in the trail of a job this engine does not hold (another engine's, or none's: only the
-        trail, and the change feed so that viewers repaint it). False: it could not be written."""
+        trail, and the change feed so that viewers repaint it), when `only_if` says it is needed. False: it
+        could not be written."""
         store = self.state.store
 
         def write(session: Session) -> None:
             job = session.get(Job, job_id)
-            if job is None:
+            if job is None or (only_if is not None and not only_if(session, job)):
                 return
             op_run = session.get(OpRun, op_run_id) if op_run_id is not None else None
             said = text if isinstance(text, str) else text(job, op_run)
@@ -332,11 +338,16 @@ class Supervisor:
         job_id = job.id or 0
         log_file = _op_log(state, op_run, job_id)
         handle = ProcessHandle(pid if alive else None, create_time, "", None, token, log_file, start)
-        if not self.terminate_tree(handle, f"orphaned: {because}"):
+        # The trail says it was killed once its process tree is gone (after its clean-up, or SIGKILL): that
+        # row lets a retry through, and said at SIGTERM it let one run the op again beside the dying one.
+        # What it writes meanwhile, and the SIGKILL line, ship then (let_go_job).
+        killed = functools.partial(self._audit_killed, job_id, op_run.id, pid, because, None)
+        if self._terminate(handle, f"orphaned: {because}", let_go_job=job_id, on_gone=killed) is None:
             return False
-        log.warning("job %s: killed its op (pid %s), left running by a dead engine: %s", job_id, pid, because)
-        self._record_or_retry(functools.partial(self._ship_alone, job_id, log_file))  # up to the kill
-        self._record_or_retry(functools.partial(self._audit_killed, job_id, op_run.id, pid, because, None))
+        log.warning(
+            "job %s: killing its op (pid %s), left running by a dead engine: %s", job_id, pid, because
+        )
+        self._record_or_retry(functools.partial(self._ship_alone, job_id, log_file))  # up to the SIGTERM
         return True
 
     def _record_or_retry(self, record: Callable[[], bool]) -> None:
@@ -531,6 +542,14 @@ def _recorded(record: Callable[[], bool]) -> bool:
     except Exception as exc:  # only its record is missing: the op is gone either way
         log.warning("could not record what became of an op: %s", exc)
         return False
+
+
+def _waited_for(session: Session, job: Job) -> bool:
+    """Whether the job's retry, rerun and rollback wait for word that its op is gone: an engine of another
+    host abended it, or it was canceled from one (an engine of the op's own host killed it itself)."""
+    from jobtui.engine.worker.sweeps import op_left_elsewhere  # sweeps → outcomes → this module
+
+    return op_left_elsewhere(session, job) is not None
 
 
 def _gone_text(job: Job, op_run: OpRun | None, pid: int | None) -> str:

@@ -312,10 +312,11 @@ def op_left_text(name: str, host: str, pid: int | None) -> str:
 def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
     """The op of the job's current execution that may still run on another host: its engine was lost, an
     engine of another host abended the job (it cannot kill an op there), and no engine of the op's host has
-    been heard from since that was sure to kill it: its own engine coming back (it kills the op as it finds
-    its lease gone), or an engine of the host starting, which finds that engine dead and kills the op, or
-    finds it ended, and says so in the job's trail (`Supervisor.kill_orphans`, before it registers). Retry,
-    rerun and rollback wait for it: the job would run twice, or be undone while it still runs."""
+    said since that the op is gone: its own engine coming back (it kills the op as it finds its lease gone,
+    and says so once the op has died), or an engine of the host starting, which finds that engine dead and
+    kills the op, or finds it ended, and says so in the job's trail (`Supervisor.kill_orphans`, before it
+    registers). Retry, rerun and rollback wait for it: the job would run twice, or be undone while it
+    still runs."""
     op = s.scalars(
         select(OpRun)
         .where(
@@ -348,13 +349,10 @@ def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
         ).first()
         if ended_by is None or ended_by == engine_who(op.host):
             return None  # an engine of its own host abended it, and killed what was left of it there
-        # The engine that started it: its tokens start with its id (EngineState.new_token).
-        engines = s.scalars(select(Worker).where(Worker.host == op.host)).all()
-        its_engine = next((w for w in engines if op.token and op.token.startswith(w.id)), None)
-        if its_engine is not None and _at_or_after(its_engine.heartbeat_at, op.completed_at):
-            return None  # it came back: it found its lease gone and killed the op
-    # An engine of its host starting found its engine dead and killed the op, or found it ended; or an
-    # admin declared its host gone for good.
+    # Its own engine came back (it found its lease gone: it kills the op and says so once the op is gone,
+    # or that it was gone already; its heartbeat alone let a retry run the op again beside one still
+    # cleaning up after its SIGTERM), or an engine of its host starting found its engine dead and killed
+    # the op, or found it ended; or an admin declared its host gone for good.
     dealt_with = s.scalars(
         select(AuditEvent.id).where(
             AuditEvent.job_id == job.id,

@@ -686,7 +686,7 @@ async def test_trap_without_timeout_waits_forever() -> None:
     app = HostApp(TrapDialog(dataclasses.replace(TRAPPED, trap_left_s=None), now=FakeClock(START).now))
     async with app.run_test() as pilot:
         await pilot.pause()
-        assert "Time left: waits forever" in shown(app.screen)
+        assert "Time left: none, no timeout (it waits for an operator)" in shown(app.screen)
 
 
 @sync

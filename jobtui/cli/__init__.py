@@ -1190,7 +1190,10 @@ def _say_step(step: dict[str, Any], owner: str | None = None) -> None:
     code = "-" if step["exit_code"] is None else str(step["exit_code"])
     line = f"    {step['step']:<8} {visible(step['name']):<24} {step['status']:<8} exit "
     # Whom it runs for in a column of its own: exit codes of up to 4 characters (-15, 127) keep it aligned.
-    _say(line + code if owner is None else f"{line}{code:<4}  {owner}")
+    line = line + code if owner is None else f"{line}{code:<4}  {owner}"
+    if step.get("host"):  # where it ran: on several hosts sharing a queue nothing else says
+        line += f"  on {visible(step['host'])}" + (f" pid {step['pid']}" if step.get("pid") else "")
+    _say(line)
     # Why it failed where its exit code does not say (a program that could not start, a timeout, a log
     # that could not be written): on a line of its own, as `--json`'s `error`.
     error = step.get("error")

@@ -94,16 +94,22 @@ def test_show_lists_the_steps_in_the_order_the_engine_runs_them(
     )
     run_until_status(engine, job_id, "FINISHED")
     out, _ = run(capsys, "show", str(job_id), "--db", db_url)
+    # Each says where it ran (found by a multi-host probe: nothing said which host ran a job).
+    on = f"  on {socket.gethostname()}"
     assert out.splitlines()[-8:] == [
         "  task web-01: SUCCEEDED 100%",
         "  task web-02: SUCCEEDED 100%",
         "  steps, in the order they run:",
-        "    PRE      check                    done     exit 0     job-wide",
-        "    RUN      deploy                   done     exit 0     task web-01",
-        "    RUN      deploy                   done     exit 0     task web-02",
-        "    RUN      verify                   done     exit 0     job-wide",
-        "    POST     notify                   done     exit 0     job-wide",
+        "    PRE      check                    done     exit 0     job-wide" + on,
+        "    RUN      deploy                   done     exit 0     task web-01" + on,
+        "    RUN      deploy                   done     exit 0     task web-02" + on,
+        "    RUN      verify                   done     exit 0     job-wide" + on,
+        "    POST     notify                   done     exit 0     job-wide" + on,
     ]
+    out, _ = run(capsys, "show", str(job_id), "--db", db_url, "--json")
+    shown = json.loads(out)
+    steps = [*shown["steps"], *(step for task in shown["tasks"] for step in task["steps"])]
+    assert {step["host"] for step in steps} == {socket.gethostname()}
     # That is the order they ran in.
     out, _ = run(capsys, "log", str(job_id), "--db", db_url)
     assert [line for line in out.splitlines() if line.startswith("ran ")] == [
@@ -286,7 +292,7 @@ def test_show_says_why_an_op_failed_where_its_exit_code_does_not(
     run_until_status(engine, plain, "ERROR")
     out, _ = run(capsys, "--db", db_url, "show", str(missing))
     step, why = out.splitlines()[-2:]
-    assert step.split() == ["RUN", "go", "failed", "exit", "127"]
+    assert step.split()[:5] == ["RUN", "go", "failed", "exit", "127"]
     assert why.startswith(" " * 13 + "cannot start op: ") and "/nonexistent/deploy" in why
     out, _ = run(capsys, "--db", db_url, "show", str(plain))
-    assert out.splitlines()[-1].split() == ["RUN", "go", "failed", "exit", "3"]
+    assert out.splitlines()[-1].split()[:5] == ["RUN", "go", "failed", "exit", "3"]

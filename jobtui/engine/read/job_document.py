@@ -93,6 +93,10 @@ class StoredOp(Protocol):
     @property
     def deadline_at(self) -> datetime | None: ...
     @property
+    def host(self) -> str | None: ...
+    @property
+    def pid(self) -> int | None: ...
+    @property
     def position(self) -> int: ...
 
 
@@ -228,6 +232,9 @@ def step_json(op: StoredOp) -> dict[str, Any]:
         "exit_code": op.exit_code,
         "error": op.error,
         "deadline_at": iso(op.deadline_at),
+        # Where it ran (runs): on several hosts sharing a queue, nothing else said which, or which process.
+        "host": op.host,
+        "pid": op.pid,
         # Its place in the execution's plan (rollbacks after every op): a task's steps and the job-wide
         # ones shown together are in the order they run.
         "position": op.position,

@@ -214,6 +214,8 @@ class _OpRow:
     error: str | None
     deadline_at: datetime | None
     position: int
+    host: str | None
+    pid: int | None
 
 
 _TASKS = (
@@ -222,7 +224,7 @@ _TASKS = (
 )
 _OPS = (
     "SELECT id, task_id, name, step, status, started_at, skipped_at, completed_at, exit_code, error, "
-    "deadline_at, position FROM op_runs WHERE job_id = :job AND exec = :exec ORDER BY position"
+    "deadline_at, position, host, pid FROM op_runs WHERE job_id = :job AND exec = :exec ORDER BY position"
 )
 
 
@@ -233,7 +235,10 @@ def _task(values: Sequence[Any]) -> _TaskRow:
 
 
 def _op(values: Sequence[Any]) -> _OpRow:
-    op_id, task_id, name, step, status, started, skipped, completed, code, error, deadline, position = values
+    op_id, task_id, name, step, status, started, skipped, completed, code, error, deadline, position = values[
+        :12
+    ]
+    host, pid = values[12:]
     utc = job_pages.utc
     return _OpRow(
         op_id,
@@ -248,6 +253,8 @@ def _op(values: Sequence[Any]) -> _OpRow:
         error,
         utc(deadline),
         position,
+        host,
+        pid,
     )
 
 

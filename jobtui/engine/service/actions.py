@@ -62,12 +62,13 @@ from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
 from jobtui.engine.service import local_ops
 from jobtui.engine.service.local_ops import Signalled, terminate_local
 from jobtui.engine.worker import chain, lifecycle, opstarter, pipeline
+from jobtui.engine.worker.left_running import op_left_elsewhere
 from jobtui.engine.worker.logcap import DEFAULT_CAP_MIB, LogCap, after_line, skipped_text
 from jobtui.engine.worker.logship import LogShipper
 from jobtui.engine.worker.opjournal import op_log_file
 from jobtui.engine.worker.pipeline import JobRef
 from jobtui.engine.worker.runner import log_tail, op_title, stamped
-from jobtui.engine.worker.sweeps import note_left_running, op_left_elsewhere
+from jobtui.engine.worker.sweeps import note_left_running
 from jobtui.engine.worker.traps import resolve_trap
 
 log = logging.getLogger(__name__)

@@ -41,7 +41,7 @@ from jobtui.engine.formats.envelope_file import (
 from jobtui.engine.service.actions import Actions, Refused, RefusedOn, UnknownJob, op_left_reason
 from jobtui.engine.service.views import iso, job_json
 from jobtui.engine.worker import chain
-from jobtui.engine.worker.sweeps import op_left_elsewhere
+from jobtui.engine.worker.left_running import op_left_elsewhere
 
 
 class EnvelopeActions:

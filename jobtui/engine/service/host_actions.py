@@ -1,7 +1,7 @@
 """An admin's word that a host is gone for good (`jobtui host-gone HOST`).
 
 A job taken over from a lost engine of another host may still have its op running there; its retry, rerun
-and rollback wait until an engine of that host is heard from again (`sweeps.op_left_elsewhere`). A host
+and rollback wait until an engine of that host is heard from again (`left_running.op_left_elsewhere`). A host
 that never comes back (a dead machine, a removed container) would hold them back for ever: the admin says
 so, and is answerable for it in each job's audit trail.
 """
@@ -23,8 +23,8 @@ from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.errors import BadValue
 from jobtui.engine.read.engines import FRESH_HEARTBEAT_S
 from jobtui.engine.service.actions import Actions, Refused, RefusedOn
+from jobtui.engine.worker.left_running import op_left_elsewhere
 from jobtui.engine.worker.state import HOST_GONE, host_gone_said
-from jobtui.engine.worker.sweeps import op_left_elsewhere
 
 ACTION = "host-gone"
 

@@ -38,7 +38,7 @@ OP_GONE = "op gone"
 ORPHAN_ACTIONS = (OP_KILLED, OP_GONE)
 # A cancel from a host that could not signal the job's op (it runs on another host): until an engine of
 # that host says the op is gone (one of ORPHAN_ACTIONS), or an admin declares the host gone, the job's
-# retry, rerun and rollback wait for it (`sweeps.op_left_elsewhere`).
+# retry, rerun and rollback wait for it (`left_running.op_left_elsewhere`).
 OP_LEFT_RUNNING = "op left running"
 # An admin's word that the host of such an op is gone for good (`jobtui host-gone`): its job need not wait
 # for the op, and an engine of that host that starts after all kills it, whatever its job did since.

@@ -20,6 +20,7 @@ from jobtui.engine.db.store import DATABASE_ERRORS
 from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.states import OpStatus
 from jobtui.engine.worker import logcap
+from jobtui.engine.worker.left_running import op_left_elsewhere
 from jobtui.engine.worker.logcap import LogCap
 from jobtui.engine.worker.opjournal import op_log_file
 from jobtui.engine.worker.runner import (
@@ -547,8 +548,6 @@ def _recorded(record: Callable[[], bool]) -> bool:
 def _waited_for(session: Session, job: Job) -> bool:
     """Whether the job's retry, rerun and rollback wait for word that its op is gone: an engine of another
     host abended it, or it was canceled from one (an engine of the op's own host killed it itself)."""
-    from jobtui.engine.worker.sweeps import op_left_elsewhere  # sweeps → outcomes → this module
-
     return op_left_elsewhere(session, job) is not None
 
 

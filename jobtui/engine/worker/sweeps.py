@@ -4,14 +4,13 @@ timeouts, and the jobs of lost workers (ABEND, or their ops re-adopted after a c
 from __future__ import annotations
 
 import socket
-from datetime import datetime
 
 import pendulum
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jobtui.engine.db import raw
-from jobtui.engine.db.models import AuditEvent, Job, OpRun, Worker
+from jobtui.engine.db.models import Job, OpRun, Worker
 from jobtui.engine.db.store import Store
 from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.domain.reachability import Reachability
@@ -28,13 +27,9 @@ from jobtui.engine.worker.runner import (
     read_status_file,
 )
 from jobtui.engine.worker.state import (
-    HOST_GONE,
     OP_LEFT_RUNNING,
-    ORPHAN_ACTIONS,
     EngineState,
     Held,
-    engine_who,
-    host_gone_said,
 )
 from jobtui.engine.worker.traps import resolve_trap
 
@@ -309,66 +304,6 @@ def op_left_text(name: str, host: str, pid: int | None) -> str:
     return f"op {name} may still run on {where}: a daemon of {host} kills it when it comes back"
 
 
-def op_left_elsewhere(s: Session, job: Job) -> OpRun | None:
-    """The op of the job's current execution that may still run on another host: its engine was lost, an
-    engine of another host abended the job (it cannot kill an op there), and no engine of the op's host has
-    said since that the op is gone: its own engine coming back (it kills the op as it finds its lease gone,
-    and says so once the op has died), or an engine of the host starting, which finds that engine dead and
-    kills the op, or finds it ended, and says so in the job's trail (`Supervisor.kill_orphans`, before it
-    registers). Retry, rerun and rollback wait for it: the job would run twice, or be undone while it
-    still runs."""
-    op = s.scalars(
-        select(OpRun)
-        .where(
-            OpRun.job_id == job.id,
-            OpRun.exec == job.exec,
-            # An abend fails the op; a cancel stops it, skipped past (neither with an exit status).
-            OpRun.status.in_([OpStatus.FAILED.value, OpStatus.SKIPPED.value]),
-            OpRun.exit_code.is_(None),
-            OpRun.completed_at.is_not(None),
-            OpRun.host.is_not(None),
-        )
-        .order_by(OpRun.completed_at.desc())
-    ).first()
-    if op is None or op.host is None or op.completed_at is None or not (op.pid or op.token):
-        return None
-    # Canceled from a host that could not signal it: only an engine of its host saying it is gone will do
-    # (its own, once it has signalled it and seen it end; or one starting there), or an admin's word.
-    canceled_elsewhere = s.scalars(
-        select(AuditEvent.id).where(
-            AuditEvent.job_id == job.id,
-            AuditEvent.action == OP_LEFT_RUNNING,
-            AuditEvent.at >= op.completed_at,
-        )
-    ).first()
-    if canceled_elsewhere is None:
-        ended_by = s.scalars(
-            select(AuditEvent.who)
-            .where(AuditEvent.job_id == job.id, AuditEvent.action == "abend")
-            .order_by(AuditEvent.id.desc())
-        ).first()
-        if ended_by is None or ended_by == engine_who(op.host):
-            return None  # an engine of its own host abended it, and killed what was left of it there
-    # Its own engine came back (it found its lease gone: it kills the op and says so once the op is gone,
-    # or that it was gone already; its heartbeat alone let a retry run the op again beside one still
-    # cleaning up after its SIGTERM), or an engine of its host starting found its engine dead and killed
-    # the op, or found it ended; or an admin declared its host gone for good.
-    dealt_with = s.scalars(
-        select(AuditEvent.id).where(
-            AuditEvent.job_id == job.id,
-            or_(
-                and_(AuditEvent.action.in_(ORPHAN_ACTIONS), AuditEvent.who == engine_who(op.host)),
-                and_(
-                    AuditEvent.action == HOST_GONE,
-                    AuditEvent.comment.startswith(host_gone_said(op.host), autoescape=True),
-                ),
-            ),
-            AuditEvent.at >= op.completed_at,
-        )
-    ).first()
-    return None if dealt_with is not None else op
-
-
 def note_left_running(store: Store, s: Session, job: Job, running: list[OpRun], who: str) -> None:
     """A cancel by `who`, on this host, of a job whose ops ran on another host: this host cannot signal
     them, so the job's trail says they are left to an engine of theirs (OP_LEFT_RUNNING); its retry, rerun
@@ -382,7 +317,3 @@ def note_left_running(store: Store, s: Session, job: Job, running: list[OpRun], 
                 f"an engine of {op.host} stops it"
             )
             store.audit(s, job, who, OP_LEFT_RUNNING, job.status, job.status, said)
-
-
-def _at_or_after(when: datetime | None, since: datetime) -> bool:
-    return when is not None and pendulum.instance(when) >= pendulum.instance(since)

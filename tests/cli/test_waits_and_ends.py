@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 import pendulum
 import pytest
+from sqlalchemy import text
 
 from jobtui.cli import main
 from jobtui.engine.db.store import Store
@@ -175,6 +177,23 @@ def test_workers_lists_the_engines_with_their_slots_jobs_heartbeat_and_state(
         assert line.startswith(engine.worker_id[:8]) and " 1/2 " in line and line.endswith(f" {job_id}")
     finally:
         gate.touch()  # the op ends even when the test fails
+
+
+def test_a_worker_of_this_host_whose_process_is_gone_reads_stale_at_once(
+    engine: Engine, store: Store
+) -> None:
+    """Found by a multi-host probe: after a kill -9 the daemon's row read "live" for the 30 s its heartbeat
+    stayed fresh, while the header (which asks whether the process lives) said no daemon served."""
+    engine.tick()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with store.engine.begin() as conn:  # as a daemon killed with -9 leaves its row: fresh, not stopped
+        conn.execute(
+            text("UPDATE workers SET pid = :pid, pid_create_time = 1, pid_start = NULL WHERE id = :id"),
+            {"pid": gone.pid, "id": engine.worker_id},
+        )
+    (row,) = Reads(store, Actor("tester")).workers()  # `workers --json`, on the engine's clock
+    assert (row["pid"], row["heartbeat_age_s"], row["state"]) == (gone.pid, 0.0, "stale")
 
 
 def test_reject_says_the_job_reads_ready_while_its_post_runs(

@@ -3,10 +3,12 @@ each one holds, and how many jobs the queue finished and failed a minute over th
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from jobtui.engine.domain.processes import is_same_process
 from jobtui.engine.read.job_document import iso
 from jobtui.engine.read.listing import JobListing, utc_of
 
@@ -30,17 +32,20 @@ class EngineRow:
     stopped_at: datetime | None
     kind: str | None = None  # domain.engine_kinds: a daemon, or a dashboard's (gone when it closes)
     stopping_at: datetime | None = None  # it claims nothing more, its ops in flight finishing
+    # Its process is gone (of this host, asked by pid and create time): a kill -9 leaves its heartbeat
+    # fresh for a while, and it read "live" though the header, asking the same, said it was gone.
+    gone: bool = False
 
     def heartbeat_age_s(self, now: datetime) -> float | None:
         return None if self.heartbeat_at is None else max(0.0, (now - self.heartbeat_at).total_seconds())
 
     def state(self, now: datetime) -> str:
         """live, stopping (it claims nothing more, its ops in flight finishing), stale (no heartbeat for
-        FRESH_HEARTBEAT_S) or stopped."""
+        FRESH_HEARTBEAT_S, or its process is gone) or stopped."""
         if self.stopped_at is not None:
             return "stopped"
         age = self.heartbeat_age_s(now)
-        if age is None or age > FRESH_HEARTBEAT_S:
+        if age is None or age > FRESH_HEARTBEAT_S or self.gone:
             return "stale"
         return "stopping" if self.stopping_at is not None else "live"
 
@@ -56,7 +61,8 @@ class Throughput:
 def engines(listing: JobListing, limit: int = 50) -> list[EngineRow]:
     """The engines registered, the running and most recently heard first."""
     rows = listing.reader.rows(
-        "SELECT id, host, pid, slots, started_at, heartbeat_at, stopped_at, kind, stopping_at FROM workers "
+        "SELECT id, host, pid, slots, started_at, heartbeat_at, stopped_at, kind, stopping_at, "
+        "pid_create_time, pid_start FROM workers "
         "ORDER BY CASE WHEN stopped_at IS NULL THEN 0 ELSE 1 END, heartbeat_at DESC LIMIT :n",
         {"n": limit},
     )
@@ -73,8 +79,14 @@ def engines(listing: JobListing, limit: int = 50) -> list[EngineRow]:
     ):
         jobs.setdefault(str(worker), []).append((int(job_id), str(status)))
     found = []
-    for worker, host, pid, slots, started, beat, stopped, kind, stopping in rows:
+    here = socket.gethostname()
+    for worker, host, pid, slots, started, beat, stopped, kind, stopping, created, start in rows:
         mine = jobs.get(str(worker), [])
+        gone = (
+            stopped is None
+            and host == here
+            and not is_same_process(int(pid or 0), float(created or 0), start)
+        )
         found.append(
             EngineRow(
                 str(worker),
@@ -88,6 +100,7 @@ def engines(listing: JobListing, limit: int = 50) -> list[EngineRow]:
                 utc_of(stopped),
                 None if kind is None else str(kind),
                 utc_of(stopping),
+                gone,
             )
         )
     return found

@@ -566,6 +566,12 @@ def test_restarted_engine_readopts_a_live_op_and_marks_only_dead_ones_abend(
     assert ledger.read_text().split() == ["start", "end", "post"]  # the op ran exactly once
     from jobtui.engine.service.views import audit_json
 
+    # Its end line names the op as its start line did (found by a multi-host probe: "RUN deploy: done",
+    # its target left out, after a re-adoption).
+    said = Path(store.log_file(live)).read_text()
+    (started,) = [line for line in said.splitlines() if line.endswith(": started") and "] RUN " in line]
+    title = started.split("] ", 1)[1].removesuffix(": started")
+    assert "[live]" in title and f"] {title}: done" in said
     assert [r["to"] for r in audit_json(store, doomed)].count("ABEND") == 1
     assert any(r["action"] == "take over" for r in audit_json(store, live))
 

@@ -19,7 +19,7 @@ from jobtui.engine.domain.states import ROLLBACK_STEP, OpStatus, Status, Step, T
 from jobtui.engine.domain.timeparse import format_duration
 from jobtui.engine.worker import launcher, lifecycle, pipeline, walker
 from jobtui.engine.worker.pipeline import JobRef
-from jobtui.engine.worker.runner import OpOutcome, ProcessHandle
+from jobtui.engine.worker.runner import OpOutcome, ProcessHandle, op_title
 from jobtui.engine.worker.slots import Slots
 from jobtui.engine.worker.state import EngineState, Held, LaunchSpec
 from jobtui.engine.worker.supervision import Supervisor
@@ -72,7 +72,7 @@ class Outcomes:
             state.forget_held(held.job_id)
             return None
         ref = JobRef(state.who, held.lease)
-        title = held.title or f"{op_run.step} {op_run.name}"
+        title = held.title or _title(s, op_run)
         log_file = state.store.log_file(held.job_id)
         state.append_log(log_file, f"{title}: {outcome.error or 'done'}")
         # The log up to this line reaches the database with the op's end.
@@ -235,3 +235,10 @@ def natures_added(path: Path, natures: list[str]) -> list[str]:
     room = max(0, MAX_NATURES - len(natures))
     named = (ln for ln in dict.fromkeys(lines) if NATURE_NAME.fullmatch(ln) and ln not in natures)
     return list(itertools.islice(named, room))
+
+
+def _title(s: Session, op_run: OpRun) -> str:
+    """The op's title as its launch named it (`launcher.launch_spec`), for an op this engine did not launch
+    (re-adopted, taken over): its end line left out its target ("RUN deploy: done" of several)."""
+    task = s.get(Task, op_run.task_id) if op_run.task_id is not None else None
+    return op_title(op_run.step, op_run.name, task.target if task is not None else "")

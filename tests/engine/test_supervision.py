@@ -576,6 +576,29 @@ def test_restarted_engine_readopts_a_live_op_and_marks_only_dead_ones_abend(
     assert any(r["action"] == "take over" for r in audit_json(store, live))
 
 
+def lingering_op(done: Path) -> str:
+    """A job whose op takes its time over a SIGTERM: it exits only once `done` exists."""
+    return (
+        'name = "svc"\n[[run]]\n'
+        f'run = \'trap "while [ ! -f {done} ]; do sleep 0.02; done; exit 143" TERM; '
+        "while true; do sleep 0.02; done'\n"
+    )
+
+
+def _left_by_a_killed_daemon(
+    store: Store, job_id: int, daemon_env: dict[str, str], daemons: list[subprocess.Popen[bytes]]
+) -> OpRun:
+    """The job's op, once a daemon started it and was killed with -9: its op lives on."""
+    daemon = start_daemon(daemon_env)
+    daemons.append(daemon)
+    wait_for(lambda: running_op(store, job_id) is not None, what="the op to start")
+    op = running_op(store, job_id)
+    assert op is not None and op.pid is not None
+    daemon.kill()
+    daemon.wait()
+    return op
+
+
 def _first_sweep(engine: Engine, clock: FakeClock) -> None:
     """Tick until the engine has swept once: its first sweep sees the other engines' heartbeats, and it
     counts their silence from then on. On PostgreSQL the session of a daemon just killed may hold the
@@ -700,20 +723,8 @@ def test_a_retry_waits_until_the_op_a_dead_engine_left_has_died_of_its_kill(
     clock.set(pendulum.now("UTC"))  # the daemon runs on the real clock
     actions = Actions(store, Actor("tester"))
     lingering = tmp_path / "lingering"
-    job_id = actions.submit(
-        definition(
-            'name = "svc"\n[[run]]\n'
-            f'run = \'trap "while [ ! -f {lingering} ]; do sleep 0.02; done; exit 143" TERM; '
-            "while true; do sleep 0.02; done'\n"
-        )
-    )
-    daemon = start_daemon(daemon_env)
-    daemons.append(daemon)
-    wait_for(lambda: running_op(store, job_id) is not None, what="the op to start")
-    op = running_op(store, job_id)
-    assert op is not None and op.pid is not None
-    daemon.kill()  # kill -9 of this host's engine: its op lives on
-    daemon.wait()
+    job_id = actions.submit(definition(lingering_op(lingering)))
+    op = _left_by_a_killed_daemon(store, job_id, daemon_env, daemons)
     clock.set(pendulum.now("UTC"))
     elsewhere, here = Engine(store, host="elsewhere"), Engine(store)
     try:
@@ -748,13 +759,7 @@ def test_an_op_canceled_from_another_host_while_its_engine_was_gone_is_killed_by
     clock.set(pendulum.now("UTC"))  # the daemon runs on the real clock
     actions = Actions(store, Actor("tester"))
     job_id = actions.submit(definition('name = "long"\n[[run]]\nrun = "sleep 60"\n'))
-    daemon = start_daemon(daemon_env)
-    daemons.append(daemon)
-    wait_for(lambda: running_op(store, job_id) is not None, what="the op to start")
-    op = running_op(store, job_id)
-    assert op is not None and op.pid is not None
-    daemon.kill()  # kill -9 of this host's engine: its op lives on
-    daemon.wait()
+    op = _left_by_a_killed_daemon(store, job_id, daemon_env, daemons)
     clock.set(pendulum.now("UTC"))
     with actions.transaction() as s:  # canceled as from another host, which cannot signal the op
         job = s.get(Job, job_id)
@@ -822,10 +827,7 @@ def test_an_engine_that_finds_its_job_taken_over_kills_its_op_and_says_so(
     gate = tmp_path / "go"
     # Its op takes its time over a SIGTERM (until `gate` exists): found by a multi-host probe, the engine
     # said "kill op" at SIGTERM, which let a retry run the op again beside the one still cleaning up.
-    job_id = submit(
-        f'name = "svc"\n[[run]]\nrun = \'trap "while [ ! -f {gate} ]; do sleep 0.02; done; exit 143" '
-        "TERM; while true; do sleep 0.02; done'\n"
-    )
+    job_id = submit(lingering_op(gate))
     frozen, other = Engine(store, host="host-a"), Engine(store, host="host-b")
     try:
         op = wait_op_started(frozen, store, job_id)

@@ -275,21 +275,17 @@ def rollback_job(tmp_path: Path, auto: bool, fail_run: bool = True, undo_fails: 
         """
 
 
+# What `rollback_job`'s ledger reads once its RUN failed and it rolled back, newest first, then ran POST.
+ROLLED_BACK_THEN_POST = ["build", "schema", "code", "undo-code", "undo-schema", "undo-build", "notify"]
+
+
 def test_run_failure_with_rollback_on_error_undoes_newest_first_then_post(
     engine: Engine, store: Store, submit: Submit, tmp_path: Path
 ) -> None:
     job_id = submit(rollback_job(tmp_path, auto=True))
     job = run_until_status(engine, job_id, "ROLLEDBACK", "ERROR", "FINISHED")
     assert job.status == "ROLLEDBACK"
-    assert (tmp_path / "ledger").read_text().split() == [
-        "build",
-        "schema",
-        "code",
-        "undo-code",
-        "undo-schema",
-        "undo-build",
-        "notify",
-    ]
+    assert (tmp_path / "ledger").read_text().split() == ROLLED_BACK_THEN_POST
     from jobtui.engine.service.views import audit_json
 
     moves = [(r["from"], r["to"]) for r in audit_json(store, job_id) if r["from"] != r["to"]]
@@ -313,15 +309,7 @@ def test_a_trap_aborted_on_a_job_that_rolls_back_on_error_rolls_back_then_runs_p
         clock.advance(10 * 60 + 1)
     job = run_until_status(engine, job_id, "ROLLEDBACK", "ERROR", "FINISHED")
     assert job.status == "ROLLEDBACK"
-    assert (tmp_path / "ledger").read_text().split() == [
-        "build",
-        "schema",
-        "code",
-        "undo-code",
-        "undo-schema",
-        "undo-build",
-        "notify",
-    ]
+    assert (tmp_path / "ledger").read_text().split() == ROLLED_BACK_THEN_POST
     abort = next(r for r in audit_json(store, job_id) if r["action"] == "trap abort")
     assert (abort["from"], abort["to"]) == ("TRAPPED", "ROLLBACK")
     assert abort["who"] == ("tester" if by == "operator" else engine.who)

@@ -71,6 +71,26 @@ def test_an_ops_output_and_the_engines_lines_reach_the_database(
     assert _read_all(Reads(store, Actor("tester")), job_id) == on_file
 
 
+def test_a_log_file_made_anew_on_its_host_is_shipped_from_its_start(
+    store: Store, submit: Submit, engine: Engine, actions: Actions
+) -> None:
+    """Found by a multi-host probe: the job's file deleted on its host (its log folder cleaned, a container
+    made anew) and the job rerun there, the new file, shorter than what had gone, was taken for one cut by
+    hand and shipped from its end: its first lines never reached any reader."""
+    job_id = submit(
+        'name = "talk"\n[[run]]\n'
+        "run = 'if [ \"$JOBTUI_EXEC\" = 1 ]; then echo first run, padded padded; else echo again; fi'\n"
+    )
+    job = run_until_status(engine, job_id, "FINISHED")
+    first = Path(job.log_path).read_bytes()
+    Path(job.log_path).unlink()
+    actions.rerun(job_id, "RUN", run_now=True)
+    job = run_until_status(engine, job_id, "FINISHED")
+    second = Path(job.log_path).read_bytes()
+    assert len(second) < len(first) and b"again" in second and b": started" in second
+    assert _read_all(Reads(store, Actor("tester")), job_id) == first + second
+
+
 @pytest.mark.parametrize(
     "ops",
     [

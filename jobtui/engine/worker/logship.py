@@ -79,7 +79,7 @@ class LogShipper:
         self._prune({source.job_id for source in given})
         for source in given:
             end = _end(source)
-            # Also when it shrank (cut by hand): shipping goes on from its new end.
+            # Also when it shrank (made anew, or cut by hand): shipped again from its start.
             if end is not None and end != self._shipped.get(source.job_id, -1):
                 return True
         return False
@@ -128,10 +128,10 @@ class LogShipper:
                 os.write(fd, text.encode())
                 written.add(source.job_id)
                 end = os.lseek(fd, 0, os.SEEK_END)
-                if source.job_id not in alive or end <= start:
-                    # Deleted meanwhile; or cut by hand below what went: on from its new end.
+                if source.job_id not in alive:  # deleted meanwhile
                     tentative[source.job_id] = min(start, end)
                     continue
+                start = _from_start_if_shorter(start, end)
                 data = os.pread(fd, min(end - start, READ_BYTES), start)
             except OSError:
                 continue
@@ -219,11 +219,12 @@ class LogShipper:
         now: pendulum.DateTime,
     ) -> bool:
         tentative = _tentative(s)
-        start = _offset(s, self._shipped, source.job_id)
-        if end < start:
-            # The file shrank under us (truncated or replaced by hand): ship what comes from its new end.
-            tentative[source.job_id] = end
+        went = _offset(s, self._shipped, source.job_id)
+        start = _from_start_if_shorter(went, end)
+        if start != went:  # said even when the new file is empty: no pass looks at it again for nothing
+            tentative[source.job_id] = start
             self._commit_later(s)
+        if start >= end:
             return False
         want = end - start if limit is None else min(end - start, limit)
         try:
@@ -278,6 +279,16 @@ def _tentative(s: Session) -> dict[int, int]:
 def _offset(s: Session, shipped: dict[int, int], job_id: int) -> int:
     tentative = _tentative(s)
     return tentative[job_id] if job_id in tentative else shipped.get(job_id, 0)
+
+
+def _from_start_if_shorter(start: int, end: int) -> int:
+    """Where to ship a file from: after what went (`start`), or from its start when it is shorter than
+    that: a new file (deleted and made again: a rerun after its log folder was cleaned, a host's container
+    made anew) whose first lines were never shipped, or one cut by hand. Found by a multi-host probe: the
+    new file was taken for a cut one and shipped from its end, its first lines ("RUN deploy [a]: started",
+    the op's output) lost to every reader. At worst a cut file's first bytes go twice; no line is lost.
+    Chunks are read in the order they went (by id), so the new file's follow the old file's."""
+    return 0 if end < start else start
 
 
 def _end(source: Source) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from jobtui.engine.domain.engine_kinds import DASHBOARD_ENGINE
 from jobtui.engine.read.listing import WorkerBeat, live_daemon
 
 HERE = "here"
@@ -39,3 +40,12 @@ def test_the_askers_own_engine_is_no_daemon() -> None:
 
 def test_no_candidates_no_daemon() -> None:
     assert live_daemon([], HERE, _alive) is None
+
+
+def test_a_daemon_of_this_host_is_named_before_one_of_another_host() -> None:
+    """Found by a multi-host probe: the header named the other host's daemon while this host's served."""
+    there, here = _beat("there", host="there"), _beat("here")
+    assert live_daemon([there, here], HERE, _alive) == here
+    # A daemon of any host before a dashboard's engine of this one: a dashboard's stops when it closes.
+    mine = WorkerBeat("dash", HERE, 100, 1.0, BEAT, kind=DASHBOARD_ENGINE)
+    assert live_daemon([mine, there], HERE, _alive) == there

@@ -533,12 +533,18 @@ def live_daemon(
     alive: Callable[[int, float, str | None], bool],
     exclude: str | None = None,
 ) -> WorkerBeat | None:
-    """The first of `candidates` (fresh, not stopped, the one serving longest first) that serves the
-    database. A crashed or killed process never marked its row stopped and its heartbeat stays fresh for a
-    while: on this host the process itself is asked (`alive(pid, create time, start)`, which tells a reused
-    pid apart). Rows of other hosts can only be judged by their heartbeat. `exclude` is the asker's own
-    engine, which is no daemon."""
-    for beat in candidates:
+    """The first of `candidates` (fresh, not stopped, daemons before dashboards' engines, the one serving
+    longest first) that serves the database, one of this host before one of another of its kind (found by
+    a multi-host probe: a dashboard named the other host's daemon while its own host's served too). A
+    crashed or killed process never marked its row stopped and its heartbeat stays fresh for a while: on
+    this host the process itself is asked (`alive(pid, create time, start)`, which tells a reused pid
+    apart). Rows of other hosts can only be judged by their heartbeat. `exclude` is the asker's own engine,
+    which is no daemon."""
+    ranked = sorted(
+        enumerate(candidates),
+        key=lambda pair: (pair[1].kind == DASHBOARD_ENGINE, pair[1].host != this_host, pair[0]),
+    )
+    for _, beat in ranked:
         if beat.id == exclude:
             continue
         if beat.host == this_host and not alive(beat.pid, beat.pid_create_time, beat.pid_start):

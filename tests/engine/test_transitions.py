@@ -756,6 +756,9 @@ def test_a_job_on_its_way_to_post_after_expiring_refuses_a_reschedule_and_says_w
     assert str(refused.value) == (
         f"reschedule: job {job_id} is ending EXPIRED: its POST step runs first, RUN never will"
     )
+    # Nor a rerun (found by an operator): it dropped the POST the job owed, and its end.
+    with pytest.raises(Refused, match=f"rerun: job {job_id} is ending EXPIRED"):
+        actions.rerun(job_id, "RUN")
     assert detail(store, job_id)["next_run_why"] == "its POST step runs, then the job ends"
     actions.queue_resume()
     assert run_until_status(jobs.engine, job_id, Status.EXPIRED).reason == "passed Max Start Date"

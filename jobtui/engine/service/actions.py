@@ -237,8 +237,9 @@ class Actions:
                 action=name,
                 job=job.id,
             )
-        if action == "reschedule" and job.outcome and job_status(job) == Status.READY:
-            # Rejected or expired, it waits only to run its POST step: a new RUN date would change nothing.
+        if action in ("reschedule", "rerun") and job.outcome and job_status(job) == Status.READY:
+            # Rejected or expired, it waits only to run its POST step: a new RUN date would change nothing,
+            # and a rerun would drop the POST it owes and its end (reschedule or rerun it once it ended).
             return Reason(
                 f"{name}: job {job.id} is ending {job.outcome}: its POST step runs first, RUN never will",
                 reasons.ENDING,
